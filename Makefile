@@ -1,0 +1,95 @@
+# reach — one entry point: deps, build, test, bench, demo.
+# Pattern: bpf/*.bpf.c -> build/bpf/*.bpf.o -> build/reach.skel.h -> binaries.
+# vmlinux.h is generated from the running kernel's BTF (/sys/kernel/btf/vmlinux)
+# into build/: CO-RE relocations make the objects portable across kernels.
+.DELETE_ON_ERROR:
+.DEFAULT_GOAL := all
+
+OUT      := build
+CLANG    ?= clang
+CC       ?= gcc
+BPFTOOL  ?= bpftool
+ARCH     := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+PKGS     := libbpf libelf zlib json-c yaml-0.1 libcrypto
+CFLAGS   ?= -O2 -g
+CFLAGS   += -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers \
+            -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuser -I$(OUT) -DREACH_VERSION='"$(VERSION)"'
+LDLIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lbpf -lelf -lz -ljson-c -lyaml -lcrypto)
+
+BPF_SRCS := $(wildcard bpf/*.bpf.c)
+BPF_OBJS := $(patsubst bpf/%.bpf.c,$(OUT)/bpf/%.bpf.o,$(BPF_SRCS))
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror -Iinclude -I$(OUT) -Ibpf
+
+# Pure user-space logic (no BPF): linked into the agent, the CLI and the unit tests.
+LIB_SRCS := $(wildcard user/common/*.c user/reach/*.c user/config/*.c)
+LIB_OBJS := $(patsubst %.c,$(OUT)/%.o,$(LIB_SRCS))
+SENSOR_SRCS := $(wildcard user/sensor/*.c)
+SENSOR_OBJS := $(patsubst %.c,$(OUT)/%.o,$(SENSOR_SRCS))
+
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRCS))
+
+BINS := $(OUT)/reachd
+
+.PHONY: all deps test unit e2e demo bench clean
+all: $(BINS)
+
+deps:
+	$(Q)bash scripts/deps.sh
+
+$(OUT)/vmlinux.h:
+	$(Q)mkdir -p $(@D)
+	$(Q)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@
+
+$(OUT)/bpf/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.bpf.h) $(wildcard include/reach/*.h) $(OUT)/vmlinux.h
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@.tmp
+	$(Q)$(BPFTOOL) gen object $@ $@.tmp
+	$(Q)rm -f $@.tmp
+
+$(OUT)/reach.skel.h: $(BPF_OBJS)
+	$(Q)$(BPFTOOL) gen object $(OUT)/reach.bpf.o $^
+	$(Q)$(BPFTOOL) gen skeleton $(OUT)/reach.bpf.o name reach_bpf > $@
+
+$(OUT)/user/%.o: user/%.c $(wildcard user/*/*.h) $(wildcard include/reach/*.h)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(SENSOR_OBJS): $(OUT)/reach.skel.h
+
+$(OUT)/libreach.a: $(LIB_OBJS)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(OUT)/reachd: $(OUT)/user/cmd/reachd.o $(SENSOR_OBJS) $(OUT)/libreach.a
+	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+
+$(OUT)/tests/%: tests/unit/%.c $(OUT)/libreach.a
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $< $(OUT)/libreach.a $(LDLIBS) -lcmocka -o $@
+
+# `make test` installs what is missing, builds, runs every tier and ends with
+# one line "N passed, N failed".
+test: deps
+	$(Q)$(MAKE) --no-print-directory all $(UNIT_BINS)
+	$(Q)bash tests/run.sh
+
+unit: $(UNIT_BINS)
+	$(Q)bash tests/run.sh unit
+
+e2e: all
+	$(Q)bash tests/run.sh e2e
+
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)bash scripts/demo.sh
+
+clean:
+	rm -rf $(OUT)

@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Kernel <-> user ABI of reach: every event the BPF programs put on the ring
+ * buffer, the dedup map layout and the loss counters. Included by bpf/ (with
+ * vmlinux.h) and by user/ (with linux/types.h). Fixed-width fields, explicit
+ * padding, sizes pinned by static asserts: change one side, the build breaks.
+ */
+#ifndef REACH_EVENTS_H
+#define REACH_EVENTS_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+#define REACH_COMM_LEN      16
+#define REACH_PATH_LEN      256   /* path as the process passed it */
+#define REACH_BASE_LEN      512   /* cwd or dirfd directory, resolved in the kernel */
+#define REACH_ARGS_LEN      256   /* argv[0..n], NUL separated */
+#define REACH_MAX_CGROUP_DEPTH 16 /* ancestors walked to decide "monitored" */
+
+enum reach_event_kind {
+	REACH_EV_FILE_OPEN = 1, /* successful open with read access (secret candidate) */
+	REACH_EV_EXEC      = 2, /* sched_process_exec: a tool execution */
+	REACH_EV_FORK      = 3, /* sched_process_fork: process tree */
+	REACH_EV_EXIT      = 4, /* sched_process_exit of a thread-group leader */
+	REACH_EV__MAX,
+};
+
+/* Why an event or an edge count was lost. Every loss is counted per kind. */
+enum reach_loss_reason {
+	REACH_LOSS_RINGBUF_FULL = 0, /* bpf_ringbuf_reserve/output failed */
+	REACH_LOSS_TRUNCATED    = 1, /* a string was cut at its bound (event still sent) */
+	REACH_LOSS_MAP_FULL     = 2, /* a map update failed (dedup, inflight, verdict) */
+	REACH_LOSS_READ_FAILED  = 3, /* bpf_probe_read of user/kernel memory failed */
+	REACH_LOSS__MAX,
+};
+
+/* Per-CPU counters, one array entry: counters[kind][reason]. */
+struct reach_loss_counters {
+	__u64 counters[REACH_EV__MAX][REACH_LOSS__MAX];
+};
+
+/* Key of the in-kernel dedup LRU: one entry per edge per cgroup. */
+struct reach_dedup_key {
+	__u64 cgroup_id;
+	__u32 kind;   /* enum reach_event_kind */
+	__u32 pad;
+	__u64 hash;   /* hash of the object: path, executable, ... */
+};
+
+struct reach_dedup_val {
+	__u64 count;      /* every occurrence, the first included */
+	__u64 first_ns;   /* bpf_ktime_get_boot_ns() */
+	__u64 last_ns;
+};
+
+/* Common head of every event: who did it, where, when. */
+struct reach_event_hdr {
+	__u16 kind;       /* enum reach_event_kind */
+	__u16 size;       /* bytes of the whole event */
+	__u32 cpu;
+	__u64 ts_ns;      /* bpf_ktime_get_boot_ns() */
+	__u64 cgroup_id;  /* cgroup v2 id of the task */
+	__u32 pid;        /* thread id */
+	__u32 tgid;       /* process id */
+	__u32 ppid;       /* tgid of the real parent */
+	__u32 uid;
+	char  comm[REACH_COMM_LEN];
+};
+
+#define REACH_OPEN_F_RELATIVE   0x1  /* path was relative: base holds the directory */
+#define REACH_OPEN_F_PATH_TRUNC 0x2
+#define REACH_OPEN_F_BASE_TRUNC 0x4
+#define REACH_OPEN_F_BASE_FAIL  0x8  /* base directory could not be resolved */
+
+struct reach_file_open_event {
+	struct reach_event_hdr hdr;
+	struct reach_dedup_key key;
+	__u32 open_flags;   /* O_* flags as passed */
+	__s32 dirfd;        /* AT_FDCWD (-100) or the dirfd */
+	__s32 fd;           /* returned descriptor */
+	__u16 path_len;     /* bytes in path, without NUL */
+	__u16 base_len;     /* bytes in base, without NUL */
+	__u32 flags;        /* REACH_OPEN_F_* */
+	__u32 syscall_nr;
+	char  path[REACH_PATH_LEN];
+	char  base[REACH_BASE_LEN];
+};
+
+#define REACH_EXEC_F_FILENAME_TRUNC 0x1
+#define REACH_EXEC_F_ARGS_TRUNC     0x2
+
+struct reach_exec_event {
+	struct reach_event_hdr hdr;
+	struct reach_dedup_key key;  /* tool edge: (cgroup, EXEC, hash(filename)) */
+	__u32 argc;                  /* argv entries copied */
+	__u16 args_len;              /* bytes used in args */
+	__u16 flags;                 /* REACH_EXEC_F_* */
+	__u32 old_pid;
+	__u32 pad;
+	char  filename[REACH_PATH_LEN];
+	char  args[REACH_ARGS_LEN];
+};
+
+struct reach_fork_event {
+	struct reach_event_hdr hdr;  /* the parent */
+	__u32 child_pid;
+	__u32 child_tgid;
+};
+
+struct reach_exit_event {
+	struct reach_event_hdr hdr;
+	__s32 exit_code;
+	__u32 pad;
+};
+
+_Static_assert(sizeof(struct reach_event_hdr) == 56, "reach_event_hdr layout");
+_Static_assert(sizeof(struct reach_dedup_key) == 24, "reach_dedup_key layout");
+_Static_assert(sizeof(struct reach_file_open_event) == 56 + 24 + 24 + REACH_PATH_LEN + REACH_BASE_LEN,
+	       "reach_file_open_event layout");
+_Static_assert(sizeof(struct reach_exec_event) == 56 + 24 + 16 + REACH_PATH_LEN + REACH_ARGS_LEN,
+	       "reach_exec_event layout");
+_Static_assert(sizeof(struct reach_fork_event) == 64, "reach_fork_event layout");
+_Static_assert(sizeof(struct reach_exit_event) == 64, "reach_exit_event layout");
+
+#endif /* REACH_EVENTS_H */
