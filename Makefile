@@ -68,7 +68,7 @@ $(SENSOR_OBJS): $(OUT)/reach.skel.h
 $(OUT)/libreach.a: $(LIB_OBJS)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(OUT)/reachd: $(OUT)/user/cmd/reachd.o $(SENSOR_OBJS) $(OUT)/libreach.a
+$(OUT)/reachd: $(OUT)/user/cmd/reachd.o $(OUT)/user/cmd/output.o $(SENSOR_OBJS) $(OUT)/libreach.a
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 
 $(OUT)/tests/%: tests/unit/%.c $(OUT)/libreach.a

@@ -1,0 +1,122 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Tool executions and the process tree: sched_process_exec/fork/exit.
+ * Every exec of a monitored process is an event (the agent needs each one
+ * to keep lineage; an exec costs far more than an event), and the tool edge
+ * (cgroup, executable) is also counted in the dedup map so that user space
+ * reads tool counts the same way as every other edge.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "task.bpf.h"
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(reach_sched_process_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	struct reach_exec_event *ev;
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u64 cgid = bpf_get_current_cgroup_id();
+	__u64 now, arg_start, arg_end, args_len;
+	const char *filename;
+	long len;
+
+	if (!task__is_monitored(pid_tgid, cgid))
+		return 0;
+
+	now = bpf_ktime_get_boot_ns();
+	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+	if (!ev) {
+		loss__count(REACH_EV_EXEC, REACH_LOSS_RINGBUF_FULL);
+		return 0;
+	}
+	task__fill_hdr(&ev->hdr, REACH_EV_EXEC, sizeof(*ev), pid_tgid, cgid, now);
+	ev->old_pid = old_pid;
+	ev->flags = 0;
+	ev->pad = 0;
+
+	filename = BPF_CORE_READ(bprm, filename);
+	len = bpf_probe_read_kernel_str(ev->filename, sizeof(ev->filename), filename);
+	if (len < 0) {
+		ev->filename[0] = '\0';
+		len = 1;
+		loss__count(REACH_EV_EXEC, REACH_LOSS_READ_FAILED);
+	} else if (len >= REACH_PATH_LEN) {
+		ev->flags |= REACH_EXEC_F_FILENAME_TRUNC;
+		loss__count(REACH_EV_EXEC, REACH_LOSS_TRUNCATED);
+	}
+
+	/* argv lives in the new image's stack: [arg_start, arg_end), NUL separated */
+	arg_start = BPF_CORE_READ(p, mm, arg_start);
+	arg_end = BPF_CORE_READ(p, mm, arg_end);
+	args_len = arg_end > arg_start ? arg_end - arg_start : 0;
+	if (args_len > REACH_ARGS_LEN) {
+		args_len = REACH_ARGS_LEN;
+		ev->flags |= REACH_EXEC_F_ARGS_TRUNC;
+		loss__count(REACH_EV_EXEC, REACH_LOSS_TRUNCATED);
+	}
+	if (args_len && bpf_probe_read_user(ev->args, args_len & (REACH_ARGS_LEN * 2 - 1), (void *)arg_start)) {
+		args_len = 0;
+		loss__count(REACH_EV_EXEC, REACH_LOSS_READ_FAILED);
+	}
+	ev->args_len = args_len;
+	ev->argc = 0; /* counted in user space from the NULs */
+
+	ev->key.cgroup_id = cgid;
+	ev->key.kind = REACH_EV_EXEC;
+	ev->key.pad = 0;
+	ev->key.hash = hash__words(ev->filename, len > 0 ? len - 1 : 0, REACH_PATH_LEN, 0);
+	/* The event goes out either way; the map keeps the tool edge's count. */
+	dedup__first_seen(&ev->key, now);
+	bpf_ringbuf_submit(ev, 0);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(reach_sched_process_fork, struct task_struct *parent, struct task_struct *child)
+{
+	struct reach_fork_event *ev;
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u64 cgid = bpf_get_current_cgroup_id();
+	__u32 child_pid = BPF_CORE_READ(child, pid);
+	__u32 child_tgid = BPF_CORE_READ(child, tgid);
+
+	if (child_pid != child_tgid) /* a new thread, not a new process */
+		return 0;
+	if (!task__is_monitored(pid_tgid, cgid))
+		return 0;
+	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+	if (!ev) {
+		loss__count(REACH_EV_FORK, REACH_LOSS_RINGBUF_FULL);
+		return 0;
+	}
+	task__fill_hdr(&ev->hdr, REACH_EV_FORK, sizeof(*ev), pid_tgid, cgid, bpf_ktime_get_boot_ns());
+	ev->child_pid = child_pid;
+	ev->child_tgid = child_tgid;
+	bpf_ringbuf_submit(ev, 0);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(reach_sched_process_exit, struct task_struct *task)
+{
+	struct reach_exit_event *ev;
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u64 cgid = bpf_get_current_cgroup_id();
+
+	if ((__u32)pid_tgid != (__u32)(pid_tgid >> 32)) /* threads: only the leader */
+		return 0;
+	if (!task__is_monitored(pid_tgid, cgid))
+		return 0;
+	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+	if (!ev) {
+		loss__count(REACH_EV_EXIT, REACH_LOSS_RINGBUF_FULL);
+		return 0;
+	}
+	task__fill_hdr(&ev->hdr, REACH_EV_EXIT, sizeof(*ev), pid_tgid, cgid, bpf_ktime_get_boot_ns());
+	ev->exit_code = BPF_CORE_READ(task, exit_code);
+	ev->pad = 0;
+	bpf_ringbuf_submit(ev, 0);
+	return 0;
+}

@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Who is running: the monitored-cgroup filter and the common event head. */
+#ifndef REACH_TASK_BPF_H
+#define REACH_TASK_BPF_H
+
+#include "maps.bpf.h"
+#include <bpf/bpf_core_read.h>
+
+/* Walks the ancestors of the current task's cgroup (root = level 0) looking
+ * for a monitored subtree root. Runs only on a verdict-cache miss. */
+static __always_inline bool cgroup__walk_is_monitored(struct task_struct *task)
+{
+	int level = BPF_CORE_READ(task, cgroups, dfl_cgrp, level);
+
+	for (int i = 0; i < REACH_MAX_CGROUP_DEPTH; i++) {
+		__u64 id;
+
+		if (i > level)
+			break;
+		id = bpf_get_current_ancestor_cgroup_id(i);
+		if (bpf_map_lookup_elem(&monitored_cgroups, &id))
+			return true;
+	}
+	return false;
+}
+
+/* The filter every program runs first: the agent itself is never traced;
+ * otherwise "monitor all" or membership in a monitored subtree. */
+static __always_inline bool task__is_monitored(__u64 pid_tgid, __u64 cgid)
+{
+	struct cgroup_verdict *cached, fresh;
+	__u32 gen = config_gen;
+
+	if ((__u32)(pid_tgid >> 32) == self_tgid)
+		return false;
+	if (monitor_all)
+		return true;
+
+	cached = bpf_map_lookup_elem(&cgroup_verdicts, &cgid);
+	if (cached && cached->gen == gen)
+		return cached->monitored;
+
+	fresh.gen = gen;
+	fresh.monitored = cgroup__walk_is_monitored((struct task_struct *)bpf_get_current_task_btf());
+	if (bpf_map_update_elem(&cgroup_verdicts, &cgid, &fresh, BPF_ANY))
+		loss__count(0, REACH_LOSS_MAP_FULL);
+	return fresh.monitored;
+}
+
+static __always_inline void task__fill_hdr(struct reach_event_hdr *hdr, __u16 kind, __u16 size,
+					   __u64 pid_tgid, __u64 cgid, __u64 now)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+
+	hdr->kind = kind;
+	hdr->size = size;
+	hdr->cpu = bpf_get_smp_processor_id();
+	hdr->ts_ns = now;
+	hdr->cgroup_id = cgid;
+	hdr->pid = (__u32)pid_tgid;
+	hdr->tgid = pid_tgid >> 32;
+	hdr->ppid = BPF_CORE_READ(task, real_parent, tgid);
+	hdr->uid = (__u32)bpf_get_current_uid_gid();
+	bpf_get_current_comm(hdr->comm, sizeof(hdr->comm));
+}
+
+/* Records one occurrence of an edge. Returns true when it is the first one
+ * (the caller then emits the event), false for a repeat (counted here). */
+static __always_inline bool dedup__first_seen(struct reach_dedup_key *key, __u64 now)
+{
+	struct reach_dedup_val *val, fresh = { .count = 1, .first_ns = now, .last_ns = now };
+	long err;
+
+	val = bpf_map_lookup_elem(&dedup, key);
+	if (val) {
+		__sync_fetch_and_add(&val->count, 1);
+		val->last_ns = now;
+		return false;
+	}
+	err = bpf_map_update_elem(&dedup, key, &fresh, BPF_NOEXIST);
+	if (err == -17 /* EEXIST: another CPU inserted it first */) {
+		val = bpf_map_lookup_elem(&dedup, key);
+		if (val)
+			__sync_fetch_and_add(&val->count, 1);
+		return false;
+	}
+	if (err)
+		loss__count(key->kind, REACH_LOSS_MAP_FULL);
+	return true;
+}
+
+/* The event for a first-seen edge could not be queued: forget the edge so
+ * its next occurrence tries again instead of being silently deduplicated. */
+static __always_inline void dedup__forget(struct reach_dedup_key *key)
+{
+	bpf_map_delete_elem(&dedup, key);
+}
+
+/* 64-bit FNV-1a style mix over 8-byte words: an 8x shorter loop than per
+ * byte. len <= bound; bytes past len in the last word are masked off. */
+static __always_inline __u64 hash__words(const char *buf, __u32 len, __u32 bound, __u64 seed)
+{
+	const __u64 *w = (const __u64 *)buf;
+	__u64 h = seed ^ 0xcbf29ce484222325ULL;
+
+	for (__u32 i = 0; i < bound / 8; i++) {
+		__u64 word;
+
+		if (i * 8 >= len)
+			break;
+		word = w[i];
+		if (len - i * 8 < 8)
+			word &= (1ULL << ((len - i * 8) * 8)) - 1;
+		h ^= word;
+		h *= 0x100000001b3ULL;
+		h ^= h >> 29;
+	}
+	return h ^ len;
+}
+
+#endif /* REACH_TASK_BPF_H */

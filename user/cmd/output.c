@@ -1,0 +1,221 @@
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <json-c/json.h>
+#include "cmd/output.h"
+
+static int64_t boot_to_real_ns;
+
+void output_init_clock(void)
+{
+	struct timespec rt, bt;
+
+	clock_gettime(CLOCK_REALTIME, &rt);
+	clock_gettime(CLOCK_BOOTTIME, &bt);
+	boot_to_real_ns = (rt.tv_sec - bt.tv_sec) * 1000000000LL + (rt.tv_nsec - bt.tv_nsec);
+}
+
+void output_format_time(uint64_t boot_ns, char *out, size_t out_size)
+{
+	int64_t real = (int64_t)boot_ns + boot_to_real_ns;
+	time_t sec = real / 1000000000LL;
+	struct tm tm;
+
+	gmtime_r(&sec, &tm);
+	snprintf(out, out_size, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)((real % 1000000000LL) / 1000000));
+}
+
+static const char *const loss_names[REACH_LOSS__MAX] = { "ringbuf_full", "truncated", "map_full", "read_failed" };
+static const char *const event_names[REACH_EV__MAX] = { "other", "file_open", "exec", "fork", "exit" };
+
+static json_object *open_flags_json(uint32_t flags)
+{
+	static const struct { uint32_t bit; const char *name; } bits[] = {
+		{ O_CREAT, "O_CREAT" }, { O_EXCL, "O_EXCL" }, { O_NOCTTY, "O_NOCTTY" }, { O_TRUNC, "O_TRUNC" },
+		{ O_APPEND, "O_APPEND" }, { O_NONBLOCK, "O_NONBLOCK" }, { O_DSYNC, "O_DSYNC" },
+		{ O_DIRECT, "O_DIRECT" }, { O_LARGEFILE, "O_LARGEFILE" }, { O_DIRECTORY, "O_DIRECTORY" },
+		{ O_NOFOLLOW, "O_NOFOLLOW" }, { O_NOATIME, "O_NOATIME" }, { O_CLOEXEC, "O_CLOEXEC" },
+	};
+	json_object *arr = json_object_new_array();
+
+	json_object_array_add(arr, json_object_new_string((flags & O_ACCMODE) == O_RDWR ? "O_RDWR" : "O_RDONLY"));
+	for (size_t i = 0; i < sizeof(bits) / sizeof(bits[0]); i++)
+		if (flags & bits[i].bit)
+			json_object_array_add(arr, json_object_new_string(bits[i].name));
+	return arr;
+}
+
+static json_object *strings_json(char *const *v, size_t n)
+{
+	json_object *arr = json_object_new_array();
+
+	for (size_t i = 0; i < n; i++)
+		json_object_array_add(arr, json_object_new_string(v[i]));
+	return arr;
+}
+
+static void add_str(json_object *o, const char *k, const char *v) { json_object_object_add(o, k, json_object_new_string(v)); }
+static void add_int(json_object *o, const char *k, int64_t v) { json_object_object_add(o, k, json_object_new_int64(v)); }
+
+static json_object *edge_json(const struct cgroup_reach *c, const struct edge *e, int with_cgroup)
+{
+	json_object *o = json_object_new_object();
+	char t[40];
+
+	add_str(o, "type", edge_kind_name(e->kind));
+	if (with_cgroup) {
+		add_int(o, "cgroup_id", (int64_t)c->cgroup_id);
+		add_str(o, "cgroup", c->path);
+	}
+	if (e->kind == EDGE_SECRET) {
+		add_str(o, "path", e->object);
+		add_str(o, "category", e->category ? e->category : "");
+		add_str(o, "requested_path", e->requested_path);
+		json_object_object_add(o, "open_flags", open_flags_json(e->open_flags));
+	} else {
+		add_str(o, "exe", e->object);
+		json_object_object_add(o, "argv", strings_json(e->argv, e->argc));
+		json_object_object_add(o, "argv_truncated", json_object_new_boolean(e->argv_truncated));
+	}
+	add_int(o, "pid", e->pid);
+	add_int(o, "tgid", e->tgid);
+	add_int(o, "ppid", e->ppid);
+	add_int(o, "uid", e->uid);
+	add_str(o, "comm", e->comm);
+	add_str(o, "process_exe", e->exe);
+	json_object_object_add(o, "lineage", strings_json(e->lineage, e->n_lineage));
+	add_int(o, "count", (int64_t)edge_count(e));
+	add_int(o, "events", (int64_t)e->events);
+	output_format_time(e->first_ns, t, sizeof(t));
+	add_str(o, "first_seen", t);
+	output_format_time(e->last_ns, t, sizeof(t));
+	add_str(o, "last_seen", t);
+	return o;
+}
+
+static void print_json(FILE *f, json_object *o)
+{
+	fprintf(f, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	fflush(f);
+	json_object_put(o);
+}
+
+void output_edge_json(FILE *f, const struct cgroup_reach *c, const struct edge *e)
+{
+	print_json(f, edge_json(c, e, 1));
+}
+
+uint64_t output_loss_total(const struct reach_loss_counters *l, int reason)
+{
+	uint64_t n = 0;
+
+	for (int k = 0; k < REACH_EV__MAX; k++)
+		for (int r = 0; r < REACH_LOSS__MAX; r++)
+			if (reason < 0 || r == reason)
+				n += l->counters[k][r];
+	return n;
+}
+
+void output_summary_json(FILE *f, struct observed *obs, const struct run_stats *st)
+{
+	json_object *o = json_object_new_object(), *ev = json_object_new_object(),
+		    *losses = json_object_new_object(), *cgs = json_object_new_array();
+	struct cgroup_reach **cg;
+	size_t n = observed_cgroups(obs, &cg);
+
+	add_str(o, "type", "summary");
+	json_object_object_add(o, "duration_s", json_object_new_double(st->duration_s));
+	for (int k = 1; k < REACH_EV__MAX; k++) {
+		json_object *per = json_object_new_object();
+
+		add_int(ev, event_names[k], (int64_t)st->events[k]);
+		for (int r = 0; r < REACH_LOSS__MAX; r++)
+			add_int(per, loss_names[r], (int64_t)st->losses.counters[k][r]);
+		json_object_object_add(losses, event_names[k], per);
+	}
+	json_object_object_add(o, "events", ev);
+	add_int(o, "opens_not_secret", (int64_t)st->opens_not_secret);
+	add_int(o, "path_errors", (int64_t)st->path_errors);
+	add_int(o, "malformed_events", (int64_t)st->malformed_events);
+	json_object_object_add(o, "losses", losses);
+	add_int(o, "events_lost", (int64_t)output_loss_total(&st->losses, REACH_LOSS_RINGBUF_FULL));
+	for (size_t i = 0; i < n; i++) {
+		json_object *c = json_object_new_object(), *secrets = json_object_new_array(),
+			    *tools = json_object_new_array();
+
+		add_int(c, "cgroup_id", (int64_t)cg[i]->cgroup_id);
+		add_str(c, "cgroup", cg[i]->path);
+		for (size_t j = 0; j < cg[i]->n_edges; j++) {
+			struct edge *e = cg[i]->edges[j];
+
+			json_object_array_add(e->kind == EDGE_SECRET ? secrets : tools, edge_json(cg[i], e, 0));
+		}
+		json_object_object_add(c, "secrets", secrets);
+		json_object_object_add(c, "tools", tools);
+		json_object_array_add(cgs, c);
+	}
+	json_object_object_add(o, "cgroups", cgs);
+	print_json(f, o);
+}
+
+static const char *basename_of(const char *p)
+{
+	const char *s = strrchr(p, '/');
+
+	return s ? s + 1 : p;
+}
+
+void output_summary_text(FILE *f, struct observed *obs, const struct run_stats *st)
+{
+	struct cgroup_reach **cg;
+	size_t n = observed_cgroups(obs, &cg);
+	uint64_t lost = output_loss_total(&st->losses, REACH_LOSS_RINGBUF_FULL);
+
+	fprintf(f, "\nObserved reach (%.1f s, %" PRIu64 " events):\n", st->duration_s,
+		st->events[REACH_EV_FILE_OPEN] + st->events[REACH_EV_EXEC] + st->events[REACH_EV_FORK] +
+			st->events[REACH_EV_EXIT]);
+	if (n == 0)
+		fprintf(f, "  nothing observed\n");
+	for (size_t i = 0; i < n; i++) {
+		size_t secrets = 0, tools = 0;
+
+		fprintf(f, "\n  cgroup %s (id %" PRIu64 ")\n", cg[i]->path, cg[i]->cgroup_id);
+		for (size_t j = 0; j < cg[i]->n_edges; j++) {
+			struct edge *e = cg[i]->edges[j];
+
+			if (e->kind != EDGE_SECRET)
+				continue;
+			if (!secrets++)
+				fprintf(f, "    secrets read:\n");
+			fprintf(f, "      %-16s %-56s x%-6" PRIu64 " by %s (pid %u, uid %u)\n", e->category, e->object,
+				edge_count(e), basename_of(e->exe[0] ? e->exe : e->comm), e->tgid, e->uid);
+		}
+		for (size_t j = 0; j < cg[i]->n_edges; j++) {
+			struct edge *e = cg[i]->edges[j];
+			char chain[512] = "";
+			size_t len = 0;
+
+			if (e->kind != EDGE_TOOL)
+				continue;
+			if (!tools++)
+				fprintf(f, "    tools executed:\n");
+			for (size_t k = 0; k < e->n_lineage && len < sizeof(chain); k++)
+				len += snprintf(chain + len, sizeof(chain) - len, "%s%s", k ? " -> " : "",
+						basename_of(e->lineage[k]));
+			fprintf(f, "      %-40s x%-6" PRIu64 " %s\n", e->object, edge_count(e), chain);
+		}
+	}
+	fprintf(f, "\n  losses: ");
+	if (output_loss_total(&st->losses, -1) == 0) {
+		fprintf(f, "none\n");
+	} else {
+		fprintf(f, "%" PRIu64 " events lost (ring buffer full)", lost);
+		for (int r = 1; r < REACH_LOSS__MAX; r++)
+			fprintf(f, ", %s %" PRIu64, loss_names[r], output_loss_total(&st->losses, r));
+		fprintf(f, "\n");
+	}
+	fflush(f);
+}

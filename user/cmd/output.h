@@ -1,0 +1,28 @@
+/* How reachd shows what it observed: JSON lines for machines (--events),
+ * an aligned summary for people. Only redacted argv and paths reach here. */
+#ifndef REACH_OUTPUT_H
+#define REACH_OUTPUT_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include "reach/observed.h"
+
+struct run_stats {
+	uint64_t events[REACH_EV__MAX];   /* ring-buffer events handled, per kind */
+	uint64_t opens_not_secret;        /* read-opens the catalogue did not match */
+	uint64_t path_errors;             /* paths that could not be made absolute */
+	uint64_t malformed_events;        /* short or unknown events */
+	struct reach_loss_counters losses;
+	double duration_s;
+};
+
+/* Boot-clock nanoseconds (the kernel's timestamps) to ISO 8601 UTC. */
+void output_init_clock(void);
+void output_format_time(uint64_t boot_ns, char *out, size_t out_size);
+
+void output_edge_json(FILE *f, const struct cgroup_reach *c, const struct edge *e);
+void output_summary_json(FILE *f, struct observed *o, const struct run_stats *st);
+void output_summary_text(FILE *f, struct observed *o, const struct run_stats *st);
+uint64_t output_loss_total(const struct reach_loss_counters *l, int reason);
+
+#endif

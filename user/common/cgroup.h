@@ -1,0 +1,22 @@
+/* cgroup v2 helpers: find the mount, map a directory to its id and back. */
+#ifndef REACH_CGROUP_H
+#define REACH_CGROUP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Finds the cgroup2 mount point (from /proc/self/mounts). 0 or -ENOENT. */
+int cgroup_find_v2_mount(char *out, size_t out_size);
+
+/* The cgroup v2 id of a directory: what bpf_get_current_cgroup_id() returns
+ * for tasks in it (the kernfs node id, read via name_to_handle_at). */
+int cgroup_id_of(const char *dir, uint64_t *id);
+
+/* Finds the directory below the cgroup2 mount whose id is `id` and writes its
+ * path relative to the mount ("/" for the root, "/a/b" below). 0 or -ENOENT. */
+int cgroup_path_of(uint64_t id, char *out, size_t out_size);
+
+/* Checks that `dir` is a directory on a cgroup2 file system. 0 or -errno. */
+int cgroup_check_v2_dir(const char *dir);
+
+#endif

@@ -1,0 +1,704 @@
+/* Config-file loader: YAML text -> struct reach_config.
+ *
+ * We load the whole document with yaml_parser_load() rather than streaming
+ * events because document nodes keep their start_mark, so every error can
+ * point at FILE:LINE:COLUMN of the node that caused it. Everything is parsed
+ * into a private struct and only swapped into the caller's on full success,
+ * so a failed reload never leaves a half-applied config behind. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <yaml.h>
+#include "config/config.h"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* A config is a few hundred bytes; the cap only stops `--config /dev/zero`
+ * style mistakes from eating memory. */
+#define CONFIG_MAX_FILE_BYTES (1024 * 1024)
+
+#define RINGBUF_MIN_BYTES 4096ULL              /* one page: BPF ringbuf minimum */
+#define RINGBUF_MAX_BYTES (1ULL << 30)
+#define DEDUP_MAX_ENTRIES 16777216ULL
+
+/* Enough for every key table below (checked at compile time). */
+#define MAX_KEYS_PER_MAPPING 8
+
+/* Longest file-supplied text quoted back in an error message. */
+#define MESSAGE_QUOTE_MAX 48
+
+/* "secrets.pattern_files[63]" and friends. */
+#define WHERE_MAX 64
+
+struct loader {
+	const char *path;
+	const yaml_document_t *doc;
+	struct reach_config *cfg;  /* the private copy being filled */
+	char *err;
+	size_t err_size;
+};
+
+typedef int (*value_parser)(struct loader *l, const yaml_node_t *value, const char *where);
+
+struct key_spec {
+	const char *name;
+	value_parser parse;                 /* leaf key, or NULL for a section */
+	const struct key_spec *children;    /* section: the keys of its mapping */
+	size_t n_children;
+};
+
+/* ---- error messages ---------------------------------------------------- */
+
+static void set_message(char *err, size_t err_size, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void set_message(char *err, size_t err_size, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || err_size == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, err_size, fmt, ap);
+	va_end(ap);
+}
+
+/* "FILE:LINE:COLUMN: reason"; libyaml marks are 0-based, editors are 1-based. */
+static int fail_at_mark(struct loader *l, yaml_mark_t mark, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int fail_at_mark(struct loader *l, yaml_mark_t mark, const char *fmt, ...)
+{
+	char reason[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof(reason), fmt, ap);
+	va_end(ap);
+	set_message(l->err, l->err_size, "%s:%zu:%zu: %s", l->path,
+		    mark.line + 1, mark.column + 1, reason);
+	return -EINVAL;
+}
+
+#define fail_at(l, node, ...) fail_at_mark((l), (node)->start_mark, __VA_ARGS__)
+
+/* Copy file-supplied text into an error message truncated and with anything
+ * but printable ASCII replaced, so a hostile config cannot forge extra log
+ * lines or smuggle terminal escapes into the operator's console. */
+static const char *printable(const yaml_node_t *scalar, char *buf, size_t size)
+{
+	const unsigned char *text = scalar->data.scalar.value;
+	size_t len = scalar->data.scalar.length;
+	size_t keep = len < size - 4 ? len : size - 4;
+	size_t i;
+
+	for (i = 0; i < keep; i++)
+		buf[i] = (text[i] >= 0x20 && text[i] < 0x7f) ? (char)text[i] : '?';
+	if (keep < len) {
+		memcpy(buf + keep, "...", 3);
+		keep += 3;
+	}
+	buf[keep] = '\0';
+	return buf;
+}
+
+/* ---- node classification ----------------------------------------------- */
+
+/* `key:`, `key: ~` and `key: null` all mean "no value" in YAML; only plain
+ * (unquoted) scalars, so `"null"` stays a string. */
+static int is_null(const yaml_node_t *node)
+{
+	static const char *const spellings[] = { "", "~", "null", "Null", "NULL" };
+	size_t i;
+
+	if (node->type != YAML_SCALAR_NODE || node->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+		return 0;
+	for (i = 0; i < ARRAY_SIZE(spellings); i++)
+		if (strcmp((const char *)node->data.scalar.value, spellings[i]) == 0)
+			return 1;
+	return 0;
+}
+
+static const char *describe(const yaml_node_t *node)
+{
+	switch (node->type) {
+	case YAML_SCALAR_NODE:
+		return is_null(node) ? "null" : "a scalar";
+	case YAML_SEQUENCE_NODE:
+		return "a list";
+	case YAML_MAPPING_NODE:
+		return "a mapping";
+	default:
+		return "an empty node";
+	}
+}
+
+/* libyaml unescapes "\0" inside quoted scalars; C strings would silently
+ * truncate there, so such a value would not mean what the file says. */
+static int has_embedded_nul(const yaml_node_t *scalar)
+{
+	return strlen((const char *)scalar->data.scalar.value) != scalar->data.scalar.length;
+}
+
+/* ---- scalar values ----------------------------------------------------- */
+
+static int parse_string(struct loader *l, const yaml_node_t *value, const char *where, char **out)
+{
+	char *copy;
+
+	if (value->type != YAML_SCALAR_NODE || is_null(value))
+		return fail_at(l, value, "%s: expected a string, got %s", where, describe(value));
+	if (value->data.scalar.length == 0)
+		return fail_at(l, value, "%s: must not be empty", where);
+	if (has_embedded_nul(value))
+		return fail_at(l, value, "%s: contains a NUL byte", where);
+	copy = strdup((const char *)value->data.scalar.value);
+	if (!copy) {
+		set_message(l->err, l->err_size, "%s: out of memory", l->path);
+		return -ENOMEM;
+	}
+	*out = copy;
+	return 0;
+}
+
+static int parse_bool(struct loader *l, const yaml_node_t *value, const char *where, int *out)
+{
+	char quoted[MESSAGE_QUOTE_MAX];
+	const char *text;
+
+	if (value->type != YAML_SCALAR_NODE || is_null(value))
+		return fail_at(l, value, "%s: expected a boolean, got %s", where, describe(value));
+	text = (const char *)value->data.scalar.value;
+	if (has_embedded_nul(value))
+		return fail_at(l, value, "%s: contains a NUL byte", where);
+	if (strcasecmp(text, "true") == 0 || strcasecmp(text, "yes") == 0) {
+		*out = 1;
+		return 0;
+	}
+	if (strcasecmp(text, "false") == 0 || strcasecmp(text, "no") == 0) {
+		*out = 0;
+		return 0;
+	}
+	return fail_at(l, value, "%s: expected true/false/yes/no, got '%s'", where,
+		       printable(value, quoted, sizeof(quoted)));
+}
+
+static int is_plain_decimal(const char *text, size_t len)
+{
+	size_t i;
+
+	if (len == 0)
+		return 0;
+	/* No leading zeros: YAML 1.1 readers take "0755" as octal. */
+	if (text[0] == '0' && len > 1)
+		return 0;
+	for (i = 0; i < len; i++)
+		if (text[i] < '0' || text[i] > '9')
+			return 0;
+	return 1;
+}
+
+static int parse_ull(struct loader *l, const yaml_node_t *value, const char *where,
+		     unsigned long long *out)
+{
+	char quoted[MESSAGE_QUOTE_MAX];
+	unsigned long long number;
+	const char *text;
+	char *end;
+
+	if (value->type != YAML_SCALAR_NODE || is_null(value))
+		return fail_at(l, value, "%s: expected an integer, got %s", where, describe(value));
+	text = (const char *)value->data.scalar.value;
+	/* strtoull alone would accept " 12", "+12" and even "-12" (wrapped). */
+	if (!is_plain_decimal(text, value->data.scalar.length))
+		return fail_at(l, value, "%s: expected a plain decimal integer, got '%s'", where,
+			       printable(value, quoted, sizeof(quoted)));
+	errno = 0;
+	number = strtoull(text, &end, 10);
+	if (errno == ERANGE)
+		return fail_at(l, value, "%s: number too large, got '%s'", where,
+			       printable(value, quoted, sizeof(quoted)));
+	if (errno != 0 || *end != '\0')
+		return fail_at(l, value, "%s: expected a plain decimal integer, got '%s'", where,
+			       printable(value, quoted, sizeof(quoted)));
+	*out = number;
+	return 0;
+}
+
+/* ---- lists -------------------------------------------------------------- */
+
+typedef int (*item_validator)(struct loader *l, const yaml_node_t *item, const char *where);
+
+/* Appends straight into the private config: on a later error config_free()
+ * of that copy releases whatever was stored so far. */
+static int parse_string_list(struct loader *l, const yaml_node_t *value, const char *where,
+			     char **items, int *n_items, item_validator validate)
+{
+	const yaml_node_item_t *it;
+	char item_where[WHERE_MAX];
+	int rc;
+
+	if (value->type != YAML_SEQUENCE_NODE)
+		return fail_at(l, value, "%s: expected a list, got %s", where, describe(value));
+	for (it = value->data.sequence.items.start; it < value->data.sequence.items.top; it++) {
+		const yaml_node_t *item = yaml_document_get_node((yaml_document_t *)l->doc, *it);
+
+		if (*n_items >= CONFIG_MAX_LIST)
+			return fail_at(l, item, "%s: too many entries (max %d)", where, CONFIG_MAX_LIST);
+		snprintf(item_where, sizeof(item_where), "%s[%d]", where, *n_items);
+		if (validate) {
+			rc = validate(l, item, item_where);
+			if (rc)
+				return rc;
+		}
+		rc = parse_string(l, item, item_where, &items[*n_items]);
+		if (rc)
+			return rc;
+		(*n_items)++;
+	}
+	return 0;
+}
+
+/* The secrets matcher splits "PATTERN CATEGORY" on whitespace; a third word
+ * would be silently dropped there, so reject it here where we know the line. */
+static int validate_secret_pattern(struct loader *l, const yaml_node_t *item, const char *where)
+{
+	const char *p;
+	int words = 0;
+
+	if (item->type != YAML_SCALAR_NODE)
+		return 0; /* parse_string reports the type error */
+	for (p = (const char *)item->data.scalar.value; *p; p++)
+		if ((p == (const char *)item->data.scalar.value || p[-1] == ' ' || p[-1] == '\t') &&
+		    *p != ' ' && *p != '\t')
+			words++;
+	if (words > 2)
+		return fail_at(l, item, "%s: expected \"PATTERN\" or \"PATTERN CATEGORY\", got %d words",
+			       where, words);
+	return 0;
+}
+
+/* ---- the keys ----------------------------------------------------------- */
+
+static int parse_monitor_cgroups(struct loader *l, const yaml_node_t *v, const char *where)
+{
+	return parse_string_list(l, v, where, l->cfg->cgroups, &l->cfg->n_cgroups, NULL);
+}
+
+static int parse_monitor_all(struct loader *l, const yaml_node_t *v, const char *where)
+{
+	return parse_bool(l, v, where, &l->cfg->monitor_all);
+}
+
+static int parse_secrets_builtin(struct loader *l, const yaml_node_t *v, const char *where)
+{
+	return parse_bool(l, v, where, &l->cfg->builtin_secrets);
+}
+
+static int parse_secrets_patterns(struct loader *l, const yaml_node_t *v, const char *where)
+{
+	return parse_string_list(l, v, where, l->cfg->secret_patterns,
+				 &l->cfg->n_secret_patterns, validate_secret_pattern);
+}
+
+static int parse_secrets_pattern_files(struct loader *l, const yaml_node_t *v, const char *where)
+{
+	return parse_string_list(l, v, where, l->cfg->secret_pattern_files,
+				 &l->cfg->n_secret_pattern_files, NULL);
+}
+
+static int is_power_of_two(unsigned long long n)
+{
+	return n != 0 && (n & (n - 1)) == 0;
+}
+
+/* BPF_MAP_TYPE_RINGBUF rejects sizes that are not a page-multiple power of 2;
+ * catching it here gives a line number instead of a bare EINVAL at load. */
+static int parse_sensor_ringbuf_bytes(struct loader *l, const yaml_node_t *v, const char *where)
+{
+	unsigned long long bytes = 0;
+	int rc = parse_ull(l, v, where, &bytes);
+
+	if (rc)
+		return rc;
+	if (!is_power_of_two(bytes) || bytes < RINGBUF_MIN_BYTES || bytes > RINGBUF_MAX_BYTES)
+		return fail_at(l, v, "%s: must be a power of two between %llu and %llu, got %llu",
+			       where, RINGBUF_MIN_BYTES, RINGBUF_MAX_BYTES, bytes);
+	l->cfg->ringbuf_bytes = bytes;
+	return 0;
+}
+
+static int parse_sensor_dedup_entries(struct loader *l, const yaml_node_t *v, const char *where)
+{
+	unsigned long long entries = 0;
+	int rc = parse_ull(l, v, where, &entries);
+
+	if (rc)
+		return rc;
+	if (entries < 1 || entries > DEDUP_MAX_ENTRIES)
+		return fail_at(l, v, "%s: must be between 1 and %llu, got %llu",
+			       where, DEDUP_MAX_ENTRIES, entries);
+	l->cfg->dedup_entries = entries;
+	return 0;
+}
+
+static int parse_agent_ready_file(struct loader *l, const yaml_node_t *v, const char *where)
+{
+	return parse_string(l, v, where, &l->cfg->ready_file);
+}
+
+static int parse_agent_state_dir(struct loader *l, const yaml_node_t *v, const char *where)
+{
+	return parse_string(l, v, where, &l->cfg->state_dir);
+}
+
+static const struct key_spec monitor_keys[] = {
+	{ "cgroups", parse_monitor_cgroups, NULL, 0 },
+	{ "all", parse_monitor_all, NULL, 0 },
+};
+
+static const struct key_spec secrets_keys[] = {
+	{ "builtin", parse_secrets_builtin, NULL, 0 },
+	{ "patterns", parse_secrets_patterns, NULL, 0 },
+	{ "pattern_files", parse_secrets_pattern_files, NULL, 0 },
+};
+
+static const struct key_spec sensor_keys[] = {
+	{ "ringbuf_bytes", parse_sensor_ringbuf_bytes, NULL, 0 },
+	{ "dedup_entries", parse_sensor_dedup_entries, NULL, 0 },
+};
+
+static const struct key_spec agent_keys[] = {
+	{ "ready_file", parse_agent_ready_file, NULL, 0 },
+	{ "state_dir", parse_agent_state_dir, NULL, 0 },
+};
+
+static const struct key_spec top_level_keys[] = {
+	{ "monitor", NULL, monitor_keys, ARRAY_SIZE(monitor_keys) },
+	{ "secrets", NULL, secrets_keys, ARRAY_SIZE(secrets_keys) },
+	{ "sensor", NULL, sensor_keys, ARRAY_SIZE(sensor_keys) },
+	{ "agent", NULL, agent_keys, ARRAY_SIZE(agent_keys) },
+};
+
+_Static_assert(ARRAY_SIZE(monitor_keys) <= MAX_KEYS_PER_MAPPING, "raise MAX_KEYS_PER_MAPPING");
+_Static_assert(ARRAY_SIZE(secrets_keys) <= MAX_KEYS_PER_MAPPING, "raise MAX_KEYS_PER_MAPPING");
+_Static_assert(ARRAY_SIZE(sensor_keys) <= MAX_KEYS_PER_MAPPING, "raise MAX_KEYS_PER_MAPPING");
+_Static_assert(ARRAY_SIZE(agent_keys) <= MAX_KEYS_PER_MAPPING, "raise MAX_KEYS_PER_MAPPING");
+_Static_assert(ARRAY_SIZE(top_level_keys) <= MAX_KEYS_PER_MAPPING, "raise MAX_KEYS_PER_MAPPING");
+
+/* ---- mappings ----------------------------------------------------------- */
+
+static const struct key_spec *find_key(const struct key_spec *keys, size_t n_keys,
+				       const yaml_node_t *key)
+{
+	size_t i;
+
+	for (i = 0; i < n_keys; i++)
+		if (strcmp((const char *)key->data.scalar.value, keys[i].name) == 0)
+			return &keys[i];
+	return NULL;
+}
+
+static int walk_mapping(struct loader *l, const yaml_node_t *mapping, const char *scope,
+			const struct key_spec *keys, size_t n_keys);
+
+static int parse_key_value(struct loader *l, const struct key_spec *spec,
+			   const yaml_node_t *value, const char *scope)
+{
+	char where[WHERE_MAX];
+
+	if (scope)
+		snprintf(where, sizeof(where), "%s.%s", scope, spec->name);
+	else
+		snprintf(where, sizeof(where), "%s", spec->name);
+	if (spec->parse)
+		return spec->parse(l, value, where);
+	/* A bare "monitor:" is an empty section, like leaving it out. */
+	if (is_null(value))
+		return 0;
+	if (value->type != YAML_MAPPING_NODE)
+		return fail_at(l, value, "%s: expected a mapping, got %s", where, describe(value));
+	return walk_mapping(l, value, where, spec->children, spec->n_children);
+}
+
+/* libyaml keeps duplicate keys; YAML says they are an error and silently
+ * taking the first or the last would hide an operator's mistake. */
+static int walk_mapping(struct loader *l, const yaml_node_t *mapping, const char *scope,
+			const struct key_spec *keys, size_t n_keys)
+{
+	const char *scope_name = scope ? scope : "the top level";
+	size_t first_line[MAX_KEYS_PER_MAPPING] = { 0 };
+	const yaml_node_pair_t *pair;
+	char quoted[MESSAGE_QUOTE_MAX];
+	int rc;
+
+	for (pair = mapping->data.mapping.pairs.start; pair < mapping->data.mapping.pairs.top; pair++) {
+		const yaml_node_t *key = yaml_document_get_node((yaml_document_t *)l->doc, pair->key);
+		const yaml_node_t *value = yaml_document_get_node((yaml_document_t *)l->doc, pair->value);
+		const struct key_spec *spec;
+		size_t index;
+
+		if (key->type != YAML_SCALAR_NODE)
+			return fail_at(l, key, "keys in %s must be strings, got %s",
+				       scope_name, describe(key));
+		/* A key with an embedded NUL ("monitor\0x") must not match "monitor". */
+		spec = has_embedded_nul(key) ? NULL : find_key(keys, n_keys, key);
+		if (!spec)
+			return fail_at(l, key, "unknown key '%s' in %s",
+				       printable(key, quoted, sizeof(quoted)), scope_name);
+		index = (size_t)(spec - keys);
+		if (first_line[index])
+			return fail_at(l, key, "duplicate key '%s' in %s (first at line %zu)",
+				       spec->name, scope_name, first_line[index]);
+		first_line[index] = key->start_mark.line + 1;
+		rc = parse_key_value(l, spec, value, scope);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+static int walk_document(struct loader *l)
+{
+	const yaml_node_t *root = yaml_document_get_root_node((yaml_document_t *)l->doc);
+
+	/* An empty file (or one holding only comments, "---" or "~") is a valid
+	 * config with every default. */
+	if (!root || is_null(root))
+		return 0;
+	if (root->type != YAML_MAPPING_NODE)
+		return fail_at(l, root, "the top level must be a mapping, got %s", describe(root));
+	return walk_mapping(l, root, NULL, top_level_keys, ARRAY_SIZE(top_level_keys));
+}
+
+/* ---- YAML parsing ------------------------------------------------------- */
+
+/* Reader errors (bad UTF-8, ...) carry only a byte offset; turn it into a
+ * line/column of the raw text so the message has the usual shape. */
+static yaml_mark_t mark_from_offset(const char *text, size_t len, size_t offset)
+{
+	yaml_mark_t mark = { 0 };
+	size_t i;
+
+	if (offset > len)
+		offset = len;
+	for (i = 0; i < offset; i++) {
+		if (text[i] == '\n') {
+			mark.line++;
+			mark.column = 0;
+		} else {
+			mark.column++;
+		}
+	}
+	mark.index = offset;
+	return mark;
+}
+
+static int fail_yaml(struct loader *l, const yaml_parser_t *parser, const char *text, size_t len)
+{
+	const char *problem = parser->problem ? parser->problem : "unknown error";
+	yaml_mark_t mark = parser->problem_mark;
+
+	if (parser->error == YAML_MEMORY_ERROR) {
+		set_message(l->err, l->err_size, "%s: out of memory while parsing YAML", l->path);
+		return -ENOMEM;
+	}
+	if (parser->error == YAML_READER_ERROR)
+		mark = mark_from_offset(text, len, parser->problem_offset);
+	if (parser->context)
+		return fail_at_mark(l, mark, "YAML syntax error: %s (%s at line %zu, column %zu)",
+				    problem, parser->context, parser->context_mark.line + 1,
+				    parser->context_mark.column + 1);
+	return fail_at_mark(l, mark, "YAML syntax error: %s", problem);
+}
+
+/* A second document would be silently ignored by a single load; refuse it so
+ * a stray "---" cannot hide half of the operator's settings. */
+static int reject_second_document(struct loader *l, yaml_parser_t *parser, const char *text, size_t len)
+{
+	const yaml_node_t *root;
+	yaml_document_t extra;
+	int rc = 0;
+
+	if (!yaml_parser_load(parser, &extra))
+		return fail_yaml(l, parser, text, len);
+	root = yaml_document_get_root_node(&extra);
+	if (root)
+		rc = fail_at(l, root, "only one YAML document is allowed");
+	yaml_document_delete(&extra);
+	return rc;
+}
+
+static int parse_config_text(struct loader *l, const char *text, size_t len)
+{
+	yaml_parser_t parser;
+	yaml_document_t doc;
+	int rc;
+
+	if (!yaml_parser_initialize(&parser)) {
+		set_message(l->err, l->err_size, "%s: out of memory", l->path);
+		return -ENOMEM;
+	}
+	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+	/* On failure yaml_parser_load() has already freed the document. */
+	if (!yaml_parser_load(&parser, &doc)) {
+		rc = fail_yaml(l, &parser, text, len);
+		yaml_parser_delete(&parser);
+		return rc;
+	}
+	rc = reject_second_document(l, &parser, text, len);
+	if (rc == 0) {
+		l->doc = &doc;
+		rc = walk_document(l);
+		l->doc = NULL;
+	}
+	yaml_document_delete(&doc);
+	yaml_parser_delete(&parser);
+	return rc;
+}
+
+/* ---- file input --------------------------------------------------------- */
+
+static int fail_errno(const char *path, int error, char *err, size_t err_size)
+{
+	set_message(err, err_size, "%s: %s", path, strerror(error));
+	return -error;
+}
+
+/* Read everything, growing the buffer as we go: st_size is useless for the
+ * pipes `--config <(...)` produces. */
+static int read_all(int fd, char **text_out, size_t *len_out)
+{
+	size_t cap = 4096, len = 0;
+	char *text = malloc(cap);
+
+	if (!text)
+		return -ENOMEM;
+	for (;;) {
+		ssize_t n;
+
+		if (len == cap) {
+			size_t new_cap = cap * 2 > CONFIG_MAX_FILE_BYTES + 1 ? CONFIG_MAX_FILE_BYTES + 1 : cap * 2;
+			char *bigger;
+
+			if (len > CONFIG_MAX_FILE_BYTES) {
+				free(text);
+				return -EFBIG;
+			}
+			bigger = realloc(text, new_cap);
+			if (!bigger) {
+				free(text);
+				return -ENOMEM;
+			}
+			text = bigger;
+			cap = new_cap;
+		}
+		n = read(fd, text + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int error = errno;
+
+			free(text);
+			return -error;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	*text_out = text;
+	*len_out = len;
+	return 0;
+}
+
+static int read_config_file(const char *path, char **text, size_t *len, char *err, size_t err_size)
+{
+	struct stat st;
+	int fd, rc;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return fail_errno(path, errno, err, err_size);
+	/* read() on a directory fails with EISDIR anyway; checking first just
+	 * makes the intent explicit and the message the same on every fs. */
+	if (fstat(fd, &st) < 0) {
+		rc = fail_errno(path, errno, err, err_size);
+		close(fd);
+		return rc;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		close(fd);
+		return fail_errno(path, EISDIR, err, err_size);
+	}
+	rc = read_all(fd, text, len);
+	close(fd);
+	if (rc == -EFBIG)
+		set_message(err, err_size, "%s: larger than %d bytes, not a config file",
+			    path, CONFIG_MAX_FILE_BYTES);
+	else if (rc)
+		fail_errno(path, -rc, err, err_size);
+	return rc;
+}
+
+/* ---- public API --------------------------------------------------------- */
+
+void config_init(struct reach_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->monitor_all = -1;
+	cfg->builtin_secrets = 1;
+}
+
+static void free_list(char **items, int n_items)
+{
+	int i;
+
+	for (i = 0; i < n_items; i++)
+		free(items[i]);
+}
+
+void config_free(struct reach_config *cfg)
+{
+	if (!cfg)
+		return;
+	free_list(cfg->cgroups, cfg->n_cgroups);
+	free_list(cfg->secret_patterns, cfg->n_secret_patterns);
+	free_list(cfg->secret_pattern_files, cfg->n_secret_pattern_files);
+	free(cfg->ready_file);
+	free(cfg->state_dir);
+	config_init(cfg);
+}
+
+int config_load_file(struct reach_config *cfg, const char *path, char *err, size_t err_size)
+{
+	struct reach_config loaded;
+	struct loader l = { .path = path, .cfg = &loaded, .err = err, .err_size = err_size };
+	size_t len = 0;
+	char *text = NULL;
+	int rc;
+
+	set_message(err, err_size, "%s", "");
+	if (!cfg || !path) {
+		set_message(err, err_size, "config_load_file: no config or path given");
+		return -EINVAL;
+	}
+	rc = read_config_file(path, &text, &len, err, err_size);
+	if (rc)
+		return rc;
+	config_init(&loaded);
+	rc = parse_config_text(&l, text, len);
+	free(text);
+	if (rc) {
+		config_free(&loaded);
+		return rc;
+	}
+	config_free(cfg);
+	*cfg = loaded;
+	return 0;
+}

@@ -1,0 +1,42 @@
+/* The agent's config file (`reachd --config FILE`): a small, strict YAML
+ * document. Strict because a typo in a security sensor's config must fail
+ * loudly at start-up (with FILE:LINE:COLUMN) instead of silently monitoring
+ * less than the operator believes. */
+#ifndef REACH_CONFIG_H
+#define REACH_CONFIG_H
+
+#include <stddef.h>
+
+#define CONFIG_MAX_LIST 64
+
+struct reach_config {
+	char *cgroups[CONFIG_MAX_LIST];      /* monitor.cgroups: cgroup v2 directories */
+	int n_cgroups;
+	int monitor_all;                      /* monitor.all: bool, -1 = not set */
+	char *secret_patterns[CONFIG_MAX_LIST];        /* secrets.patterns: "PATTERN" or "PATTERN CATEGORY" */
+	int n_secret_patterns;
+	char *secret_pattern_files[CONFIG_MAX_LIST];   /* secrets.pattern_files: paths */
+	int n_secret_pattern_files;
+	int builtin_secrets;                  /* secrets.builtin: bool, default 1 */
+	unsigned long long ringbuf_bytes;     /* sensor.ringbuf_bytes: 0 = not set; must be a power of 2 >= 4096 and <= 1 GiB */
+	unsigned long long dedup_entries;     /* sensor.dedup_entries: 0 = not set; 1..16777216 */
+	char *ready_file;                     /* agent.ready_file */
+	char *state_dir;                      /* agent.state_dir */
+};
+
+/* Zero + defaults: monitor_all = -1, builtin_secrets = 1. */
+void config_init(struct reach_config *cfg);
+
+/* Load PATH into *cfg, which must have been config_init()ed (or loaded).
+ * The file replaces the whole config: keys it omits get their defaults, not
+ * the previous values. On success the previous strings are freed, so pointers
+ * into the old config become invalid. Returns 0, or a negative errno (-EINVAL
+ * for content errors) with *cfg left exactly as it was and a one-line message
+ * "FILE:LINE:COLUMN: reason" (or "FILE: reason" when there is no position)
+ * in err (err may be NULL or err_size 0). */
+int config_load_file(struct reach_config *cfg, const char *path, char *err, size_t err_size);
+
+/* Free every string; leaves an init'ed struct, so calling it twice is safe. */
+void config_free(struct reach_config *cfg);
+
+#endif

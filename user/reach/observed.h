@@ -1,0 +1,90 @@
+/* Observed reach per cgroup: the edges the sensor saw (secrets read, tools
+ * executed), each with its first observation and its count. Counts come
+ * from the kernel dedup map (repeats never become events); an edge keeps
+ * the dedup keys that feed it and survives their eviction from the LRU. */
+#ifndef REACH_OBSERVED_H
+#define REACH_OBSERVED_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "reach/events.h"
+
+enum edge_kind { EDGE_SECRET, EDGE_TOOL, EDGE__MAX };
+
+#define EDGE_MAX_SOURCES 8
+#define EDGE_MAX_ARGS 32
+
+struct edge_source {
+	struct reach_dedup_key key;
+	uint64_t first_ns;   /* identifies the map entry's incarnation */
+	uint64_t last_count; /* last count read from that incarnation */
+};
+
+struct edge {
+	enum edge_kind kind;
+	char *object;          /* absolute path of the secret, or the executable */
+	const char *category;  /* secret category (catalogue owned); NULL for tools */
+	/* first observation */
+	uint32_t pid, tgid, ppid, uid;
+	char comm[REACH_COMM_LEN];
+	uint32_t open_flags;   /* secrets */
+	char *requested_path;  /* secrets: the path as the process passed it */
+	char *exe;             /* executable of the process */
+	char *lineage[8];      /* exec chain, oldest first */
+	size_t n_lineage;
+	char *argv[EDGE_MAX_ARGS]; /* tools: redacted argv */
+	size_t argc;
+	bool argv_truncated;
+	uint64_t first_ns, last_ns;
+	/* counting */
+	uint64_t events;        /* ring-buffer events that fed this edge (dedup proof) */
+	uint64_t retired;      /* counts of map entries that were evicted or replaced */
+	struct edge_source src[EDGE_MAX_SOURCES];
+	size_t n_src;
+	uint64_t uncounted_sources; /* keys beyond EDGE_MAX_SOURCES: counted once each */
+};
+
+struct cgroup_reach {
+	uint64_t cgroup_id;
+	char path[512];        /* relative to the cgroup2 mount, or "?" */
+	struct edge **edges;   /* in order of first observation */
+	size_t n_edges, cap_edges;
+	struct hmap *by_object; /* "kind:object" -> edge */
+};
+
+struct observation {
+	const struct reach_event_hdr *hdr;
+	const struct reach_dedup_key *key;
+	const char *object;
+	const char *category;
+	uint32_t open_flags;
+	const char *requested_path;
+	const char *exe;
+	const char **lineage;
+	size_t n_lineage;
+	const char **argv;     /* already redacted */
+	size_t argc;
+	bool argv_truncated;
+};
+
+struct observed;
+
+struct observed *observed_new(void);
+void observed_free(struct observed *o);
+
+/* Records an observation. *is_new tells whether it created the edge.
+ * Returns the edge, or NULL on allocation failure. */
+struct edge *observed_add(struct observed *o, enum edge_kind kind, const struct observation *obs,
+			  bool *is_new);
+
+typedef int (*dedup_lookup_fn)(void *ctx, const struct reach_dedup_key *key, struct reach_dedup_val *val);
+
+/* Re-reads every edge's counters from the kernel map. */
+void observed_refresh(struct observed *o, dedup_lookup_fn lookup, void *ctx);
+uint64_t edge_count(const struct edge *e);
+
+size_t observed_cgroups(const struct observed *o, struct cgroup_reach ***out); /* sorted by id */
+const char *edge_kind_name(enum edge_kind kind);
+
+#endif

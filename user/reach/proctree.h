@@ -1,0 +1,31 @@
+/* The process tree of monitored processes, kept from exec/fork/exit events,
+ * so an edge can name its executable and exec chain (python3 -> sh -> curl).
+ * Processes that existed before the agent are read from /proc on demand. */
+#ifndef REACH_PROCTREE_H
+#define REACH_PROCTREE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define PROCTREE_LINEAGE_MAX 8
+
+struct proctree;
+
+struct proctree *proctree_new(void);
+void proctree_free(struct proctree *t);
+
+int proctree_exec(struct proctree *t, uint32_t tgid, uint32_t ppid, uint64_t cgroup_id, const char *exe);
+int proctree_fork(struct proctree *t, uint32_t parent_tgid, uint32_t child_tgid, uint64_t cgroup_id);
+void proctree_exit(struct proctree *t, uint32_t tgid);
+
+/* Executable of tgid ("" if unknown). */
+const char *proctree_exe(struct proctree *t, uint32_t tgid);
+uint32_t proctree_ppid(struct proctree *t, uint32_t tgid);
+
+/* Exec chain of tgid within the workload, oldest ancestor first, the process itself last;
+ * consecutive repeats (a fork without exec) are folded. Returns the count. */
+size_t proctree_lineage(struct proctree *t, uint32_t tgid, const char **out, size_t max);
+size_t proctree_size(const struct proctree *t);
+
+#endif

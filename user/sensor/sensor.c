@@ -1,0 +1,188 @@
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <bpf/libbpf.h>
+#include <bpf/bpf.h>
+#include "reach.skel.h"
+#include "common/log.h"
+#include "sensor/sensor.h"
+
+struct sensor {
+	struct reach_bpf *skel;
+	struct ring_buffer *rb;
+	int ncpus;
+	struct reach_loss_counters *percpu; /* scratch for per-CPU reads */
+};
+
+static const char *const hook_names[] = {
+	"tp_btf/sys_exit (open, openat, openat2)",
+	"tp_btf/sched_process_exec",
+	"tp_btf/sched_process_fork",
+	"tp_btf/sched_process_exit",
+	NULL,
+};
+
+const char *const *sensor_hook_names(void) { return hook_names; }
+
+/* libbpf's messages go through our funnel; its debug chatter only with -v. */
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	char line[1024];
+	size_t n;
+
+	if (level == LIBBPF_DEBUG && !log_is_verbose())
+		return 0;
+	vsnprintf(line, sizeof(line), fmt, ap);
+	n = strlen(line);
+	while (n && line[n - 1] == '\n')
+		line[--n] = '\0';
+	log_msg(level == LIBBPF_WARN ? LOG_WARN : LOG_DEBUG, "libbpf: %s", line);
+	return 0;
+}
+
+int sensor_check_prerequisites(char *why, size_t why_size)
+{
+	struct stat st;
+
+	if (geteuid() != 0) {
+		snprintf(why, why_size, "not root: reachd needs root (or CAP_BPF, CAP_PERFMON, CAP_SYS_RESOURCE) to load BPF programs");
+		return -1;
+	}
+	if (stat("/sys/kernel/btf/vmlinux", &st) < 0) {
+		snprintf(why, why_size, "kernel BTF absent: /sys/kernel/btf/vmlinux not found (needs CONFIG_DEBUG_INFO_BTF=y)");
+		return -1;
+	}
+	return 0;
+}
+
+
+int sensor_start(struct sensor **out, const struct sensor_opts *opts, char *err, size_t err_size)
+{
+	struct sensor *s;
+	int rc;
+
+	libbpf_set_print(libbpf_print);
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		snprintf(err, err_size, "allocating the sensor: %s", strerror(ENOMEM));
+		return -ENOMEM;
+	}
+	s->ncpus = libbpf_num_possible_cpus();
+	if (s->ncpus <= 0) {
+		rc = s->ncpus ? s->ncpus : -EINVAL;
+		snprintf(err, err_size, "counting CPUs: %s", strerror(-rc));
+		goto fail;
+	}
+	s->percpu = calloc(s->ncpus, sizeof(*s->percpu));
+	if (!s->percpu) {
+		rc = -ENOMEM;
+		snprintf(err, err_size, "allocating counters: %s", strerror(ENOMEM));
+		goto fail;
+	}
+
+	s->skel = reach_bpf__open();
+	if (!s->skel) {
+		rc = -errno;
+		snprintf(err, err_size, "opening the BPF object: %s", strerror(errno));
+		goto fail;
+	}
+	s->skel->rodata->self_tgid = getpid();
+	if (opts->ringbuf_bytes &&
+	    (rc = bpf_map__set_max_entries(s->skel->maps.events, opts->ringbuf_bytes))) {
+		snprintf(err, err_size, "sizing the ring buffer to %llu bytes: %s",
+			 (unsigned long long)opts->ringbuf_bytes, strerror(-rc));
+		goto fail;
+	}
+	if (opts->dedup_entries &&
+	    (rc = bpf_map__set_max_entries(s->skel->maps.dedup, opts->dedup_entries))) {
+		snprintf(err, err_size, "sizing the dedup map to %llu entries: %s",
+			 (unsigned long long)opts->dedup_entries, strerror(-rc));
+		goto fail;
+	}
+
+	rc = reach_bpf__load(s->skel);
+	if (rc) {
+		snprintf(err, err_size, "loading the BPF programs (verifier or kernel refused them; -v shows why): %s",
+			 strerror(-rc));
+		goto fail;
+	}
+	rc = reach_bpf__attach(s->skel);
+	if (rc) {
+		snprintf(err, err_size, "attaching the BPF programs: %s", strerror(-rc));
+		goto fail;
+	}
+	s->rb = ring_buffer__new(bpf_map__fd(s->skel->maps.events), (ring_buffer_sample_fn)opts->on_event,
+				 opts->ctx, NULL);
+	if (!s->rb) {
+		rc = -errno;
+		snprintf(err, err_size, "opening the ring buffer: %s", strerror(errno));
+		goto fail;
+	}
+	*out = s;
+	return 0;
+fail:
+	sensor_stop(s);
+	return rc < 0 ? rc : -EINVAL;
+}
+
+void sensor_stop(struct sensor *s)
+{
+	if (!s)
+		return;
+	ring_buffer__free(s->rb);
+	reach_bpf__destroy(s->skel);
+	free(s->percpu);
+	free(s);
+}
+
+int sensor_monitor_cgroup(struct sensor *s, uint64_t cgroup_id)
+{
+	__u8 one = 1;
+
+	if (bpf_map__update_elem(s->skel->maps.monitored_cgroups, &cgroup_id, sizeof(cgroup_id), &one,
+				 sizeof(one), BPF_ANY))
+		return -errno;
+	/* cached verdicts were computed without this root */
+	__atomic_add_fetch(&s->skel->bss->config_gen, 1, __ATOMIC_SEQ_CST);
+	return 0;
+}
+
+void sensor_set_monitor_all(struct sensor *s, bool all)
+{
+	s->skel->bss->monitor_all = all;
+}
+
+int sensor_poll(struct sensor *s, int timeout_ms)
+{
+	int rc = ring_buffer__poll(s->rb, timeout_ms);
+
+	if (rc == -EINTR)
+		return 0;
+	return rc;
+}
+
+int sensor_dedup_lookup(struct sensor *s, const struct reach_dedup_key *key, struct reach_dedup_val *val)
+{
+	if (bpf_map__lookup_elem(s->skel->maps.dedup, key, sizeof(*key), val, sizeof(*val), 0))
+		return -errno;
+	return 0;
+}
+
+int sensor_read_losses(struct sensor *s, struct reach_loss_counters *sum)
+{
+	__u32 zero = 0;
+
+	if (bpf_map__lookup_elem(s->skel->maps.loss_counters, &zero, sizeof(zero), s->percpu,
+				 sizeof(*s->percpu) * s->ncpus, 0))
+		return -errno;
+	memset(sum, 0, sizeof(*sum));
+	for (int cpu = 0; cpu < s->ncpus; cpu++)
+		for (int k = 0; k < REACH_EV__MAX; k++)
+			for (int r = 0; r < REACH_LOSS__MAX; r++)
+				sum->counters[k][r] += s->percpu[cpu].counters[k][r];
+	return 0;
+}

@@ -1,0 +1,49 @@
+/* The sensor stage: loads the BPF programs, attaches them, keeps the
+ * monitored set, drains the ring buffer and reads the kernel's counters. */
+#ifndef REACH_SENSOR_H
+#define REACH_SENSOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "reach/events.h"
+
+struct sensor;
+
+/* Called for every ring-buffer event; a non-zero return stops the drain. */
+typedef int (*sensor_event_fn)(void *ctx, const void *data, size_t size);
+
+struct sensor_opts {
+	uint64_t ringbuf_bytes;   /* 0 = built-in default (8 MiB) */
+	uint64_t dedup_entries;   /* 0 = built-in default (65536) */
+	sensor_event_fn on_event;
+	void *ctx;
+};
+
+/* Checks what the sensor needs before loading anything; on failure writes
+ * one line naming what is missing into why and returns -1. */
+int sensor_check_prerequisites(char *why, size_t why_size);
+
+/* open -> configure -> load -> attach. On failure, one line in err naming
+ * the step that failed and strerror, and a negative errno. */
+int sensor_start(struct sensor **out, const struct sensor_opts *opts, char *err, size_t err_size);
+void sensor_stop(struct sensor *s); /* accepts NULL */
+
+int sensor_monitor_cgroup(struct sensor *s, uint64_t cgroup_id);
+void sensor_set_monitor_all(struct sensor *s, bool all);
+
+/* Waits up to timeout_ms and handles what arrived: events handled or -errno
+ * (-EINTR is returned as 0). */
+int sensor_poll(struct sensor *s, int timeout_ms);
+
+/* Current counters of an edge in the kernel dedup map: 0, or -ENOENT when
+ * the entry was evicted. */
+int sensor_dedup_lookup(struct sensor *s, const struct reach_dedup_key *key, struct reach_dedup_val *val);
+
+/* Loss counters summed over CPUs. */
+int sensor_read_losses(struct sensor *s, struct reach_loss_counters *sum);
+
+/* Names of the attached programs, NULL-terminated, for status output. */
+const char *const *sensor_hook_names(void);
+
+#endif
