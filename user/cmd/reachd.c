@@ -327,10 +327,21 @@ static int build_catalog(struct agent *ag, const struct reach_config *cfg, const
 		return EXIT_START_FAILED;
 	}
 	for (int i = 0; i < cfg->n_secret_patterns; i++) {
-		char pattern[1024], category[128] = "";
+		/* "PATTERN [CATEGORY]": the config loader already rejects more words */
+		char *entry = strdup(cfg->secret_patterns[i]), *category;
 
-		if (sscanf(cfg->secret_patterns[i], "%1023s %127s", pattern, category) < 1 ||
-		    catalog_add(ag->catalog, pattern, category[0] ? category : NULL)) {
+		if (!entry) {
+			log_error("allocating the secret catalogue: %s", strerror(ENOMEM));
+			return EXIT_START_FAILED;
+		}
+		category = entry + strcspn(entry, " \t");
+		if (*category) {
+			*category++ = '\0';
+			category += strspn(category, " \t");
+		}
+		rc = catalog_add(ag->catalog, entry, *category ? category : NULL);
+		free(entry);
+		if (rc) {
 			log_error("%s: secrets.patterns: '%s' is not a valid pattern (absolute, '**/...', '~/...' or a bare file name)",
 				  a->config_file, cfg->secret_patterns[i]);
 			return EXIT_USAGE;

@@ -23,7 +23,7 @@
  * style mistakes from eating memory. */
 #define CONFIG_MAX_FILE_BYTES (1024 * 1024)
 
-#define RINGBUF_MIN_BYTES 4096ULL              /* one page: BPF ringbuf minimum */
+#define RINGBUF_MIN_BYTES 4096ULL              /* one 4 KiB page, the smallest ringbuf on x86 */
 #define RINGBUF_MAX_BYTES (1ULL << 30)
 #define DEDUP_MAX_ENTRIES 16777216ULL
 
@@ -38,7 +38,7 @@
 
 struct loader {
 	const char *path;
-	const yaml_document_t *doc;
+	yaml_document_t *doc;      /* libyaml's getters take non-const */
 	struct reach_config *cfg;  /* the private copy being filled */
 	char *err;
 	size_t err_size;
@@ -87,6 +87,11 @@ static int fail_at_mark(struct loader *l, yaml_mark_t mark, const char *fmt, ...
 }
 
 #define fail_at(l, node, ...) fail_at_mark((l), (node)->start_mark, __VA_ARGS__)
+
+static const yaml_node_t *node_at(const struct loader *l, int index)
+{
+	return yaml_document_get_node(l->doc, index);
+}
 
 /* Copy file-supplied text into an error message truncated and with anything
  * but printable ASCII replaced, so a hostile config cannot forge extra log
@@ -247,7 +252,7 @@ static int parse_string_list(struct loader *l, const yaml_node_t *value, const c
 	if (value->type != YAML_SEQUENCE_NODE)
 		return fail_at(l, value, "%s: expected a list, got %s", where, describe(value));
 	for (it = value->data.sequence.items.start; it < value->data.sequence.items.top; it++) {
-		const yaml_node_t *item = yaml_document_get_node((yaml_document_t *)l->doc, *it);
+		const yaml_node_t *item = node_at(l, *it);
 
 		if (*n_items >= CONFIG_MAX_LIST)
 			return fail_at(l, item, "%s: too many entries (max %d)", where, CONFIG_MAX_LIST);
@@ -265,8 +270,9 @@ static int parse_string_list(struct loader *l, const yaml_node_t *value, const c
 	return 0;
 }
 
-/* The secrets matcher splits "PATTERN CATEGORY" on whitespace; a third word
- * would be silently dropped there, so reject it here where we know the line. */
+/* The documented form is "PATTERN" or "PATTERN CATEGORY": a third word is a
+ * typo or a space inside the pattern, which that form cannot express. Reject
+ * it here, where we still know the line, rather than in the secrets matcher. */
 static int validate_secret_pattern(struct loader *l, const yaml_node_t *item, const char *where)
 {
 	const char *p;
@@ -439,8 +445,8 @@ static int walk_mapping(struct loader *l, const yaml_node_t *mapping, const char
 	int rc;
 
 	for (pair = mapping->data.mapping.pairs.start; pair < mapping->data.mapping.pairs.top; pair++) {
-		const yaml_node_t *key = yaml_document_get_node((yaml_document_t *)l->doc, pair->key);
-		const yaml_node_t *value = yaml_document_get_node((yaml_document_t *)l->doc, pair->value);
+		const yaml_node_t *key = node_at(l, pair->key);
+		const yaml_node_t *value = node_at(l, pair->value);
 		const struct key_spec *spec;
 		size_t index;
 
@@ -466,7 +472,7 @@ static int walk_mapping(struct loader *l, const yaml_node_t *mapping, const char
 
 static int walk_document(struct loader *l)
 {
-	const yaml_node_t *root = yaml_document_get_root_node((yaml_document_t *)l->doc);
+	const yaml_node_t *root = yaml_document_get_root_node(l->doc);
 
 	/* An empty file (or one holding only comments, "---" or "~") is a valid
 	 * config with every default. */

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# reach demo: runs a built-in AI-agent-like workload in its own cgroup while
+# reachd observes it, then prints the reach it observed. Needs root.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+[ "$(id -u)" -eq 0 ] || { echo "demo: needs root (loads BPF programs)" >&2; exit 1; }
+CG_ROOT=$(awk '$3 == "cgroup2" {print $2; exit}' /proc/self/mounts)
+[ -n "$CG_ROOT" ] || { echo "demo: no cgroup2 mount found" >&2; exit 1; }
+
+CG="$CG_ROOT/reach-demo-$$"
+WORK=$(mktemp -d /tmp/reach-demo.XXXXXX)
+PORT=18090
+# the interpreter itself, not a version-manager shim that would show up as tools
+PYTHON=$(python3 -c 'import os, sys; print(os.path.realpath(sys.executable))')
+AGENT_PID=""
+HTTP_PID=""
+
+cleanup() {
+	[ -n "$AGENT_PID" ] && kill "$AGENT_PID" 2>/dev/null || true
+	[ -n "$HTTP_PID" ] && kill "$HTTP_PID" 2>/dev/null || true
+	if [ -d "$CG" ]; then
+		for p in $(cat "$CG/cgroup.procs" 2>/dev/null); do kill -9 "$p" 2>/dev/null || true; done
+		rmdir "$CG" 2>/dev/null || true
+	fi
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# What the pod would have mounted: a service-account token, an API key, an app dir.
+mkdir -p "$WORK/sa" "$WORK/keys" "$WORK/app"
+printf 'eyJhbGciOiJSUzI1NiJ9.demo.token' > "$WORK/sa/token"
+printf 'sk-demo-not-a-real-key' > "$WORK/keys/openai.key"
+printf 'OPENAI_BASE_URL=http://127.0.0.1:%s\n' "$PORT" > "$WORK/app/.env"
+
+# A stand-in LLM endpoint on loopback.
+python3 -m http.server "$PORT" --bind 127.0.0.1 --directory "$WORK/app" >/dev/null 2>&1 &
+HTTP_PID=$!
+
+mkdir "$CG"
+echo "reach demo: starting reachd on cgroup ${CG#$CG_ROOT} ..."
+./build/reachd --cgroup "$CG" --ready-file "$WORK/ready" > "$WORK/reach.txt" 2> "$WORK/reachd.log" &
+AGENT_PID=$!
+for _ in $(seq 100); do [ -f "$WORK/ready" ] && break; kill -0 "$AGENT_PID" 2>/dev/null || break; sleep 0.1; done
+[ -f "$WORK/ready" ] || { echo "demo: reachd did not become ready:" >&2; cat "$WORK/reachd.log" >&2; exit 1; }
+
+echo "reach demo: running the agent workload (reads its token and API key, calls tools) ..."
+# In a private mount namespace, the files are where a pod has them.
+unshare -m sh -c "
+	mount --make-rprivate /
+	mkdir -p /var/run/secrets/kubernetes.io/serviceaccount /etc/llm/keys /srv/agent
+	mount --bind '$WORK/sa' /var/run/secrets/kubernetes.io/serviceaccount
+	mount --bind '$WORK/keys' /etc/llm/keys
+	mount --bind '$WORK/app' /srv/agent
+	echo \$\$ > '$CG/cgroup.procs'
+	exec $PYTHON scripts/demo-agent.py $PORT
+"
+
+kill -TERM "$AGENT_PID"
+wait "$AGENT_PID" || true
+AGENT_PID=""
+cat "$WORK/reach.txt"
+grep -E 'warning|error' "$WORK/reachd.log" >&2 || true

@@ -1,0 +1,197 @@
+"""End-to-end harness: real BPF, real cgroups, real workloads.
+
+Every resource a test makes (cgroups, the agent, servers, temp dirs) is
+registered for cleanup and removed even when the test fails. Tests wait for
+readiness and for results with deadlines, never for a fixed sleep.
+"""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+REACHD = os.path.join(ROOT, "build", "reachd")
+# The interpreter running the tests is a real binary (not a pyenv shim), so
+# workloads exec it directly and its comm is predictable.
+PYTHON = os.path.realpath(sys.executable)
+
+
+class Failure(AssertionError):
+    pass
+
+
+def check(cond, what):
+    if not cond:
+        raise Failure(what)
+
+
+def check_eq(actual, expected, what):
+    if actual != expected:
+        raise Failure(f"{what}: expected {expected!r}, got {actual!r}")
+
+
+def cgroup2_mount():
+    with open("/proc/self/mounts") as f:
+        for line in f:
+            parts = line.split()
+            if parts[2] == "cgroup2":
+                return parts[1]
+    raise Failure("no cgroup2 mount found")
+
+
+def wait_for(cond, what, timeout=10.0, interval=0.02):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = cond()
+        if v:
+            return v
+        time.sleep(interval)
+    raise Failure(f"timed out after {timeout}s waiting for {what}")
+
+
+class Cleanup:
+    """Runs registered undo steps in reverse order, all of them, always."""
+
+    def __init__(self):
+        self.steps = []
+
+    def add(self, fn, *args):
+        self.steps.append((fn, args))
+
+    def run(self):
+        errors = []
+        for fn, args in reversed(self.steps):
+            try:
+                fn(*args)
+            except Exception as e:  # keep undoing the rest
+                errors.append(f"{fn.__name__}: {e}")
+        self.steps = []
+        return errors
+
+
+class Cgroup:
+    def __init__(self, cleanup, name, parent=None):
+        base = parent.path if parent else cgroup2_mount()
+        self.path = os.path.join(base, name)
+        self.rel = self.path[len(cgroup2_mount()):]
+        if os.path.exists(self.path):
+            remove_cgroup(self.path)
+        os.mkdir(self.path)
+        cleanup.add(remove_cgroup, self.path)
+
+    def enter_fn(self):
+        """preexec_fn that moves the child into this cgroup before exec."""
+        procs = os.path.join(self.path, "cgroup.procs")
+
+        def enter():
+            with open(procs, "w") as f:
+                f.write(str(os.getpid()))
+        return enter
+
+    def run(self, argv, check_rc=True, **kw):
+        kw.setdefault("stdout", subprocess.PIPE)
+        kw.setdefault("stderr", subprocess.PIPE)
+        kw.setdefault("timeout", 60)
+        p = subprocess.run(argv, preexec_fn=self.enter_fn(), text=True, **kw)
+        if check_rc and p.returncode != 0:
+            raise Failure(f"workload {argv[:3]} exited {p.returncode}: {p.stderr[-500:]}")
+        return p
+
+    def python(self, code, *args, **kw):
+        return self.run([PYTHON, "-c", code, *args], **kw)
+
+
+def remove_cgroup(path):
+    """Kills whatever is left in a cgroup tree and removes it, leaves first."""
+    if not os.path.isdir(path):
+        return
+    for entry in os.listdir(path):
+        sub = os.path.join(path, entry)
+        if os.path.isdir(sub):
+            remove_cgroup(sub)
+    deadline = time.monotonic() + 5
+    while True:
+        try:
+            with open(os.path.join(path, "cgroup.procs")) as f:
+                pids = [int(x) for x in f.read().split()]
+        except FileNotFoundError:
+            return
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        try:
+            os.rmdir(path)
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+class Agent:
+    """reachd under test: started with --events and a ready file."""
+
+    def __init__(self, cleanup, tmp, args):
+        self.ready = os.path.join(tmp, "reachd.ready")
+        self.out_path = os.path.join(tmp, "reachd.stdout")
+        self.err_path = os.path.join(tmp, "reachd.stderr")
+        self.out = open(self.out_path, "w")
+        self.err = open(self.err_path, "w")
+        self.proc = subprocess.Popen([REACHD, "--events", "--ready-file", self.ready, *args],
+                                     stdout=self.out, stderr=self.err)
+        cleanup.add(self._kill)
+        wait_for(lambda: os.path.exists(self.ready) or self.proc.poll() is not None, "reachd ready", 30)
+        if self.proc.poll() is not None:
+            raise Failure(f"reachd exited {self.proc.returncode} before ready: {self.stderr()[-800:]}")
+        self.summary = None
+        self.returncode = None
+
+    def _kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.out.close()
+        self.err.close()
+
+    def stderr(self):
+        with open(self.err_path) as f:
+            return f.read()
+
+    def lines(self):
+        with open(self.out_path) as f:
+            return [json.loads(line) for line in f if line.strip()]
+
+    def edges(self):
+        return [e for e in self.lines() if e.get("type") != "summary"]
+
+    def wait_edge(self, what, pred, timeout=10):
+        return wait_for(lambda: next((e for e in self.edges() if pred(e)), None), what, timeout)
+
+    def stop(self):
+        """SIGTERM, wait, and return the summary it printed."""
+        self.proc.send_signal(signal.SIGTERM)
+        self.returncode = self.proc.wait(timeout=30)
+        self.out.flush()
+        summaries = [e for e in self.lines() if e.get("type") == "summary"]
+        check_eq(len(summaries), 1, "summary lines printed at exit")
+        self.summary = summaries[0]
+        return self.summary
+
+    def summary_edges(self, cgroup_rel, kind):
+        for c in self.summary["cgroups"]:
+            if c["cgroup"] == cgroup_rel:
+                return c[kind]
+        return []
+
+
+def make_tmp(cleanup, prefix):
+    d = tempfile.mkdtemp(prefix=prefix)
+    os.chmod(d, 0o755)
+    cleanup.add(shutil.rmtree, d, True)
+    return d

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Runs every test tier and ends with one line "N passed, N failed".
+# usage: tests/run.sh [unit|e2e|all]   (default all)
+set -u
+cd "$(dirname "$0")/.."
+tier=${1:-all}
+passed=0
+failed=0
+
+run_unit() {
+	local bin out p f
+	for bin in build/tests/test_*; do
+		[ -x "$bin" ] || continue
+		out=$("$bin" 2>&1)
+		echo "$out" | grep -E '^\[  (PASSED|FAILED) |^\[==========\]|^\[  ERROR   \]|^\[  FAILED  \] [a-z_]'
+		p=$(echo "$out" | sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' | head -1)
+		f=$(echo "$out" | sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' | head -1)
+		# a binary that crashed or printed no result counts as one failure
+		if [ -z "$p" ] && [ -z "$f" ]; then
+			echo "unit: $bin produced no result"
+			f=1
+		fi
+		passed=$((passed + ${p:-0}))
+		failed=$((failed + ${f:-0}))
+	done
+}
+
+run_e2e() {
+	local out p f
+	out=$(mktemp)
+	python3 tests/e2e/run.py "$@" | tee "$out"
+	p=$(sed -n 's/^e2e: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p' "$out")
+	f=$(sed -n 's/^e2e: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p' "$out")
+	[ -n "$p" ] || { p=0; f=1; echo "e2e: runner produced no result"; }
+	rm -f "$out"
+	passed=$((passed + p))
+	failed=$((failed + f))
+}
+
+case "$tier" in
+unit) run_unit ;;
+e2e) shift; run_e2e "$@" ;;
+all) run_unit; run_e2e ;;
+*) echo "usage: tests/run.sh [unit|e2e|all]" >&2; exit 2 ;;
+esac
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
