@@ -96,6 +96,20 @@ static __always_inline void dedup__forget(struct reach_dedup_key *key)
 	bpf_map_delete_elem(&dedup, key);
 }
 
+/* The struct file behind a descriptor of the current task, or NULL. */
+static __always_inline struct file *task__file_of_fd(struct task_struct *task, int fd)
+{
+	struct file **fds;
+	struct file *file = NULL;
+
+	if (fd < 0)
+		return NULL;
+	fds = BPF_CORE_READ(task, files, fdt, fd);
+	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]))
+		return NULL;
+	return file;
+}
+
 /* 64-bit FNV-1a style mix over 8-byte words: an 8x shorter loop than per
  * byte. len <= bound; bytes past len in the last word are masked off. */
 static __always_inline __u64 hash__words(const char *buf, __u32 len, __u32 bound, __u64 seed)

@@ -23,6 +23,8 @@ enum reach_event_kind {
 	REACH_EV_EXEC      = 2, /* sched_process_exec: a tool execution */
 	REACH_EV_FORK      = 3, /* sched_process_fork: process tree */
 	REACH_EV_EXIT      = 4, /* sched_process_exit of a thread-group leader */
+	REACH_EV_EGRESS    = 5, /* TCP connect outcome or UDP destination */
+	REACH_EV_DNS       = 6, /* a DNS response received by a monitored process */
 	REACH_EV__MAX,
 };
 
@@ -122,5 +124,55 @@ _Static_assert(sizeof(struct reach_exec_event) == 56 + 24 + 16 + REACH_PATH_LEN 
 	       "reach_exec_event layout");
 _Static_assert(sizeof(struct reach_fork_event) == 64, "reach_fork_event layout");
 _Static_assert(sizeof(struct reach_exit_event) == 64, "reach_exit_event layout");
+
+#define REACH_AF_INET   2
+#define REACH_AF_INET6  10
+#define REACH_PROTO_TCP 6
+#define REACH_PROTO_UDP 17
+
+enum reach_egress_outcome {
+	REACH_OUT_ESTABLISHED = 1, /* TCP handshake completed */
+	REACH_OUT_REFUSED     = 2, /* TCP RST in answer to the SYN (ECONNREFUSED) */
+	REACH_OUT_TIMEDOUT    = 3, /* no answer (ETIMEDOUT) */
+	REACH_OUT_FAILED      = 4, /* any other error: unreachable, reset, ... (err says) */
+	REACH_OUT_SENT        = 5, /* UDP datagram sent / UDP socket connected */
+	REACH_OUT__MAX,
+};
+
+/* One egress edge: dedup key (cgroup, EGRESS, hash(proto, daddr, dport, outcome)). */
+struct reach_egress_event {
+	struct reach_event_hdr hdr;  /* the connecting process, captured in its context */
+	struct reach_dedup_key key;
+	__u8  family;   /* REACH_AF_INET or REACH_AF_INET6 */
+	__u8  proto;    /* REACH_PROTO_TCP or REACH_PROTO_UDP */
+	__u8  outcome;  /* enum reach_egress_outcome */
+	__u8  pad;
+	__u16 dport;    /* host byte order */
+	__u16 sport;    /* host byte order; 0 when not yet bound */
+	__s32 err;      /* sk_err for failed TCP connects */
+	__u32 pad2;
+	__u8  daddr[16]; /* IPv4 in the first 4 bytes */
+	__u8  saddr[16];
+};
+
+#define REACH_DNS_LEN 512  /* classic DNS/UDP size; longer answers are truncated and flagged */
+#define REACH_DNS_F_TRUNC 0x1
+#define REACH_DNS_F_TCP   0x2  /* payload starts with the 2-byte TCP length prefix */
+
+struct reach_dns_event {
+	struct reach_event_hdr hdr;
+	__u8  family;
+	__u8  proto;
+	__u16 server_port;  /* host byte order */
+	__u16 len;          /* payload bytes captured */
+	__u16 flags;        /* REACH_DNS_F_* */
+	__u32 total_len;    /* bytes the syscall returned */
+	__u32 pad;
+	__u8  server[16];
+	__u8  payload[REACH_DNS_LEN];
+};
+
+_Static_assert(sizeof(struct reach_egress_event) == 56 + 24 + 16 + 32, "reach_egress_event layout");
+_Static_assert(sizeof(struct reach_dns_event) == 56 + 16 + 16 + REACH_DNS_LEN, "reach_dns_event layout");
 
 #endif /* REACH_EVENTS_H */

@@ -28,8 +28,10 @@ void output_format_time(uint64_t boot_ns, char *out, size_t out_size)
 		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)((real % 1000000000LL) / 1000000));
 }
 
-static const char *const loss_names[REACH_LOSS__MAX] = { "ringbuf_full", "truncated", "map_full", "read_failed" };
-static const char *const event_names[REACH_EV__MAX] = { "other", "file_open", "exec", "fork", "exit" };
+static const char *const loss_names[] = { "ringbuf_full", "truncated", "map_full", "read_failed" };
+static const char *const event_names[] = { "other", "file_open", "exec", "fork", "exit", "egress", "dns" };
+_Static_assert(sizeof(event_names) / sizeof(event_names[0]) == REACH_EV__MAX, "a name for every event kind");
+_Static_assert(sizeof(loss_names) / sizeof(loss_names[0]) == REACH_LOSS__MAX, "a name for every loss reason");
 
 static json_object *open_flags_json(uint32_t flags)
 {

@@ -499,7 +499,7 @@ int main(int argc, char **argv)
 		if ((rc = write_ready_file(a.ready_file ? a.ready_file : cfg.ready_file)))
 			goto out;
 	}
-	log_info("ready: 4 hooks attached, monitoring %s", (a.all || cfg.monitor_all == 1) ? "every process" : "the given cgroups");
+	log_info("ready: 5 hooks attached, monitoring %s", (a.all || cfg.monitor_all == 1) ? "every process" : "the given cgroups");
 
 	if ((rc = run_loop(&ag, a.duration_s)))
 		goto out;

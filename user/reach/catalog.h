@@ -26,7 +26,8 @@ struct catalog *catalog_new(void);
 /* Accepts NULL. */
 void catalog_free(struct catalog *c);
 
-/* Appends the built-in credential rules. 0 or -ENOMEM (then nothing added). */
+/* Appends the built-in credential rules. 0; -EINVAL for a NULL c; -ENOMEM
+ * (then nothing is added). */
 int catalog_add_builtin(struct catalog *c);
 
 /* Appends one rule (two for "~/..."). category NULL means "custom".

@@ -19,7 +19,8 @@ struct sensor {
 };
 
 static const char *const hook_names[] = {
-	"tp_btf/sys_exit (open, openat, openat2)",
+	"tp_btf/sys_exit (open*, connect, sendto, sendmsg, sendmmsg, recvfrom, recvmsg, read)",
+	"tp_btf/inet_sock_set_state",
 	"tp_btf/sched_process_exec",
 	"tp_btf/sched_process_fork",
 	"tp_btf/sched_process_exit",

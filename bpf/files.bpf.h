@@ -1,47 +1,25 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Secret-file reads: successful open/openat/openat2 with read access.
- *
- * Only sys_exit is hooked: the syscall's argument registers survive the
- * syscall (x86-64 preserves rdi/rsi/rdx/r10; arm64 saves orig_x0), so there
- * is no enter->exit stash map, and a failed open costs one compare.
- * tp_btf needs no tracefs. Catalogue matching happens in user space: the
- * kernel deduplicates every read-open per cgroup, so a repeated open is one
- * map lookup and only a new file costs an event.
+ * Catalogue matching happens in user space: the kernel deduplicates every
+ * read-open per cgroup, so a repeated open is one map lookup and only a new
+ * file costs an event.
  */
+#ifndef REACH_FILES_BPF_H
+#define REACH_FILES_BPF_H
+
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
-#include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
+#include "syscall.bpf.h"
 #include "task.bpf.h"
 #include "path.bpf.h"
-
-char LICENSE[] SEC("license") = "GPL";
 
 #define AT_FDCWD   -100
 #define O_ACCMODE  00000003
 #define O_WRONLY   00000001
 #define O_PATH     010000000
 
-#if defined(__TARGET_ARCH_x86)
-#define NR_open    2
-#define NR_openat  257
-#define NR_openat2 437
-#define SYSCALL_NR(regs)   BPF_CORE_READ(regs, orig_ax)
-#define SYSCALL_ARG1(regs) BPF_CORE_READ(regs, di)
-#define SYSCALL_ARG2(regs) BPF_CORE_READ(regs, si)
-#define SYSCALL_ARG3(regs) BPF_CORE_READ(regs, dx)
-#elif defined(__TARGET_ARCH_arm64)
-#define NR_open    -1  /* arm64 has no open(2) */
-#define NR_openat  56
-#define NR_openat2 437
-#define SYSCALL_NR(regs)   BPF_CORE_READ(regs, syscallno)
-#define SYSCALL_ARG1(regs) BPF_CORE_READ(regs, orig_x0)
-#define SYSCALL_ARG2(regs) BPF_CORE_READ(regs, regs[1])
-#define SYSCALL_ARG3(regs) BPF_CORE_READ(regs, regs[2])
-#else
-#error "reach: unsupported architecture"
-#endif
 
 struct open_call {
 	int dirfd;
@@ -77,21 +55,18 @@ static __always_inline bool open__decode(struct pt_regs *regs, long nr, struct o
 /* The directory a relative path is resolved against: cwd or the dirfd's. */
 static __always_inline struct path *open__base_dir(struct task_struct *task, int dirfd)
 {
-	struct file **fds;
-	struct file *file = NULL;
+	struct file *file;
 
 	if (dirfd == AT_FDCWD)
 		return __builtin_preserve_access_index(&task->fs->pwd);
-	if (dirfd < 0)
-		return NULL;
-	fds = BPF_CORE_READ(task, files, fdt, fd);
-	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[dirfd]) || !file)
+	file = task__file_of_fd(task, dirfd);
+	if (!file)
 		return NULL;
 	return (struct path *)__builtin_preserve_access_index(&file->f_path);
 }
 
-SEC("tp_btf/sys_exit")
-int BPF_PROG(reach_sys_exit, struct pt_regs *regs, long ret)
+/* sys_exit of open, openat, openat2 (already filtered on nr and ret >= 0). */
+static __noinline int files__on_open_exit(struct pt_regs *regs, long nr, long ret)
 {
 	struct reach_file_open_event *ev;
 	struct task_struct *task;
@@ -100,14 +75,8 @@ int BPF_PROG(reach_sys_exit, struct pt_regs *regs, long ret)
 	struct path *base = NULL;
 	struct scratch *s;
 	__u64 pid_tgid, cgid, now;
-	long nr, path_len;
+	long path_len;
 	__u32 ev_flags = 0;
-
-	if (ret < 0)
-		return 0;
-	nr = SYSCALL_NR(regs);
-	if (nr != NR_openat && nr != NR_open && nr != NR_openat2)
-		return 0;
 
 	pid_tgid = bpf_get_current_pid_tgid();
 	cgid = bpf_get_current_cgroup_id();
@@ -185,3 +154,5 @@ int BPF_PROG(reach_sys_exit, struct pt_regs *regs, long ret)
 	bpf_ringbuf_submit(ev, 0);
 	return 0;
 }
+
+#endif /* REACH_FILES_BPF_H */

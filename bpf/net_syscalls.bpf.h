@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* sys_exit handlers for UDP destinations and DNS responses (see net.bpf.h). */
+#ifndef REACH_NET_SYSCALLS_BPF_H
+#define REACH_NET_SYSCALLS_BPF_H
+
+#include "net.bpf.h"
+
+/* connect/sendto/sendmsg/sendmmsg exit: UDP destinations, and DNS sockets. */
+static __noinline int net__on_send_exit(struct pt_regs *regs, long nr, long ret)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u64 cgid = bpf_get_current_cgroup_id();
+	struct net_endpoint ep = {};
+	struct reach_event_hdr owner;
+	const void *uaddr = NULL;
+	struct sock *sk;
+	int fd = (int)SYSCALL_ARG1(regs);
+	__u16 proto;
+
+	if (!task__is_monitored(pid_tgid, cgid))
+		return 0;
+	sk = net__sock_of_fd(task, fd);
+	if (!sk)
+		return 0;
+	proto = BPF_CORE_READ(sk, sk_protocol);
+	if (proto != IPPROTO_UDP && !(proto == IPPROTO_TCP && nr == NR_connect))
+		return 0;
+
+	if (nr == NR_connect || nr == NR_sendto) {
+		uaddr = (const void *)(nr == NR_connect ? SYSCALL_ARG2(regs) : SYSCALL_ARG5(regs));
+	} else {
+		/* sendmsg: struct user_msghdr; sendmmsg: its first mmsghdr */
+		struct user_msghdr msg;
+
+		if (bpf_probe_read_user(&msg, sizeof(msg), (void *)SYSCALL_ARG2(regs)))
+			return 0;
+		uaddr = msg.msg_name;
+	}
+	if (!net__read_sockaddr(uaddr, &ep) && !net__sock_peer(sk, &ep))
+		return 0;
+	if (ep.port == DNS_PORT)
+		net__mark_dns_fd(task, pid_tgid, fd);
+	if (proto != IPPROTO_UDP || ret < 0)
+		return 0; /* TCP outcomes come from inet_sock_set_state */
+
+	task__fill_hdr(&owner, REACH_EV_EGRESS, sizeof(struct reach_egress_event), pid_tgid, cgid, 0);
+	net__record_egress(&owner, REACH_PROTO_UDP, &ep, 0, REACH_OUT_SENT, 0, bpf_ktime_get_boot_ns());
+	return 0;
+}
+
+/* recvfrom/recvmsg/read exit with data: a DNS response if the socket talked
+ * to port 53 and its peer is port 53. */
+static __noinline int net__on_recv_exit(struct pt_regs *regs, long nr, long ret)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct dns_fd_key k = { .tgid = pid_tgid >> 32, .fd = (int)SYSCALL_ARG1(regs) };
+	struct net_endpoint ep = {};
+	struct reach_dns_event *ev;
+	const void *buf, *uaddr = NULL;
+	struct sock *sk;
+	__u64 cgid, len;
+	__u16 proto;
+
+	if (!bpf_task_storage_get(&dns_threads, task, 0, 0))
+		return 0;  /* this thread never talked to a DNS server */
+	if (!bpf_map_lookup_elem(&dns_fds, &k))
+		return 0;
+	cgid = bpf_get_current_cgroup_id();
+	if (!task__is_monitored(pid_tgid, cgid))
+		return 0;
+	sk = net__sock_of_fd(task, k.fd);
+	if (!sk)
+		return 0;
+	proto = BPF_CORE_READ(sk, sk_protocol);
+
+	if (nr == NR_recvmsg) {
+		struct user_msghdr msg;
+		struct iovec iov;
+
+		if (bpf_probe_read_user(&msg, sizeof(msg), (void *)SYSCALL_ARG2(regs)) ||
+		    bpf_probe_read_user(&iov, sizeof(iov), msg.msg_iov))
+			return 0;
+		buf = iov.iov_base;
+		uaddr = msg.msg_name;
+	} else {
+		buf = (const void *)SYSCALL_ARG2(regs);
+		if (nr == NR_recvfrom)
+			uaddr = (const void *)SYSCALL_ARG5(regs);
+	}
+	if (!net__sock_peer(sk, &ep) && !net__read_sockaddr(uaddr, &ep))
+		return 0;
+	if (ep.port != DNS_PORT)
+		return 0; /* the descriptor was reused for something else */
+
+	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+	if (!ev) {
+		loss__count(REACH_EV_DNS, REACH_LOSS_RINGBUF_FULL);
+		return 0;
+	}
+	task__fill_hdr(&ev->hdr, REACH_EV_DNS, sizeof(*ev), pid_tgid, cgid, bpf_ktime_get_boot_ns());
+	ev->family = ep.family;
+	ev->proto = proto == IPPROTO_TCP ? REACH_PROTO_TCP : REACH_PROTO_UDP;
+	ev->server_port = ep.port;
+	ev->flags = proto == IPPROTO_TCP ? REACH_DNS_F_TCP : 0;
+	ev->total_len = ret;
+	ev->pad = 0;
+	__builtin_memcpy(ev->server, ep.addr, 16);
+	len = ret;
+	if (len > REACH_DNS_LEN) {
+		len = REACH_DNS_LEN;
+		ev->flags |= REACH_DNS_F_TRUNC;
+		loss__count(REACH_EV_DNS, REACH_LOSS_TRUNCATED);
+	}
+	if (bpf_probe_read_user(ev->payload, len & (2 * REACH_DNS_LEN - 1), buf)) {
+		loss__count(REACH_EV_DNS, REACH_LOSS_READ_FAILED);
+		len = 0;
+	}
+	ev->len = len;
+	bpf_ringbuf_submit(ev, 0);
+	return 0;
+}
+
+#endif /* REACH_NET_SYSCALLS_BPF_H */

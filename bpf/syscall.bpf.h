@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Syscall numbers and argument registers at sys_exit, per architecture.
+ * The argument registers survive the syscall (x86-64 preserves rdi, rsi,
+ * rdx, r10, r8; arm64 saves the first argument in orig_x0), so sys_exit
+ * alone sees both the arguments and the result: no enter->exit stash map. */
+#ifndef REACH_SYSCALL_BPF_H
+#define REACH_SYSCALL_BPF_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+
+#if defined(__TARGET_ARCH_x86)
+#define NR_read     0
+#define NR_open     2
+#define NR_connect  42
+#define NR_sendto   44
+#define NR_recvfrom 45
+#define NR_sendmsg  46
+#define NR_recvmsg  47
+#define NR_openat   257
+#define NR_sendmmsg 307
+#define NR_openat2  437
+#define SYSCALL_NR(regs)   BPF_CORE_READ(regs, orig_ax)
+#define SYSCALL_ARG1(regs) BPF_CORE_READ(regs, di)
+#define SYSCALL_ARG2(regs) BPF_CORE_READ(regs, si)
+#define SYSCALL_ARG3(regs) BPF_CORE_READ(regs, dx)
+#define SYSCALL_ARG5(regs) BPF_CORE_READ(regs, r8)
+#elif defined(__TARGET_ARCH_arm64)
+#define NR_read     63
+#define NR_open     -1  /* arm64 has no open(2) */
+#define NR_connect  203
+#define NR_sendto   206
+#define NR_recvfrom 207
+#define NR_sendmsg  211
+#define NR_recvmsg  212
+#define NR_openat   56
+#define NR_sendmmsg 269
+#define NR_openat2  437
+#define SYSCALL_NR(regs)   BPF_CORE_READ(regs, syscallno)
+#define SYSCALL_ARG1(regs) BPF_CORE_READ(regs, orig_x0)
+#define SYSCALL_ARG2(regs) BPF_CORE_READ(regs, regs[1])
+#define SYSCALL_ARG3(regs) BPF_CORE_READ(regs, regs[2])
+#define SYSCALL_ARG5(regs) BPF_CORE_READ(regs, regs[4])
+#else
+#error "reach: unsupported architecture"
+#endif
+
+#endif /* REACH_SYSCALL_BPF_H */
