@@ -77,6 +77,25 @@ static json_object *edge_json(const struct cgroup_reach *c, const struct edge *e
 		add_str(o, "category", e->category ? e->category : "");
 		add_str(o, "requested_path", e->requested_path);
 		json_object_object_add(o, "open_flags", open_flags_json(e->open_flags));
+	} else if (e->kind == EDGE_EGRESS) {
+		static const char *const outcomes[REACH_OUT__MAX] = { "unknown", "established", "refused",
+								      "timed_out", "failed", "sent" };
+		json_object *oc = json_object_new_object();
+
+		add_str(o, "proto", e->proto == REACH_PROTO_TCP ? "tcp" : "udp");
+		add_str(o, "address", e->address ? e->address : "");
+		add_int(o, "port", e->port);
+		if (e->name) {
+			add_str(o, "name", e->name);
+			add_int(o, "name_ttl", e->name_ttl);
+		} else {
+			json_object_object_add(o, "name", NULL);
+		}
+		add_str(o, "class", e->dest_class ? e->dest_class : "external");
+		for (int t = 1; t < REACH_OUT__MAX; t++)
+			if (edge_count_tag(e, t))
+				add_int(oc, outcomes[t], (int64_t)edge_count_tag(e, t));
+		json_object_object_add(o, "outcomes", oc);
 	} else {
 		add_str(o, "exe", e->object);
 		json_object_object_add(o, "argv", strings_json(e->argv, e->argc));
@@ -142,21 +161,27 @@ void output_summary_json(FILE *f, struct observed *obs, const struct run_stats *
 	add_int(o, "opens_not_secret", (int64_t)st->opens_not_secret);
 	add_int(o, "path_errors", (int64_t)st->path_errors);
 	add_int(o, "malformed_events", (int64_t)st->malformed_events);
+	add_int(o, "dns_responses", (int64_t)st->dns_responses);
+	add_int(o, "dns_malformed", (int64_t)st->dns_malformed);
+	add_int(o, "dns_truncated", (int64_t)st->dns_truncated);
+	add_int(o, "dns_names_dropped", (int64_t)st->dns_names_dropped);
 	json_object_object_add(o, "losses", losses);
 	add_int(o, "events_lost", (int64_t)output_loss_total(&st->losses, REACH_LOSS_RINGBUF_FULL));
 	for (size_t i = 0; i < n; i++) {
 		json_object *c = json_object_new_object(), *secrets = json_object_new_array(),
-			    *tools = json_object_new_array();
+			    *tools = json_object_new_array(), *egress = json_object_new_array();
 
 		add_int(c, "cgroup_id", (int64_t)cg[i]->cgroup_id);
 		add_str(c, "cgroup", cg[i]->path);
 		for (size_t j = 0; j < cg[i]->n_edges; j++) {
 			struct edge *e = cg[i]->edges[j];
 
-			json_object_array_add(e->kind == EDGE_SECRET ? secrets : tools, edge_json(cg[i], e, 0));
+			json_object_array_add(e->kind == EDGE_SECRET ? secrets : e->kind == EDGE_TOOL ? tools : egress,
+					      edge_json(cg[i], e, 0));
 		}
 		json_object_object_add(c, "secrets", secrets);
 		json_object_object_add(c, "tools", tools);
+		json_object_object_add(c, "egress", egress);
 		json_object_array_add(cgs, c);
 	}
 	json_object_object_add(o, "cgroups", cgs);
@@ -208,6 +233,26 @@ void output_summary_text(FILE *f, struct observed *obs, const struct run_stats *
 				len += snprintf(chain + len, sizeof(chain) - len, "%s%s", k ? " -> " : "",
 						basename_of(e->lineage[k]));
 			fprintf(f, "      %-40s x%-6" PRIu64 " %s\n", e->object, edge_count(e), chain);
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		size_t shown = 0;
+
+		for (size_t j = 0; j < cg[i]->n_edges; j++) {
+			struct edge *e = cg[i]->edges[j];
+			char dest[320];
+
+			if (e->kind != EDGE_EGRESS)
+				continue;
+			if (!shown++)
+				fprintf(f, "\n  egress of %s:\n", cg[i]->path);
+			if (e->name)
+				snprintf(dest, sizeof(dest), "%s:%u (%s)", e->name, e->port, e->address);
+			else
+				snprintf(dest, sizeof(dest), "%s:%u", e->address, e->port);
+			fprintf(f, "      %s %-44s %-15s x%-6" PRIu64 " %s%s\n", e->proto == REACH_PROTO_TCP ? "tcp" : "udp",
+				dest, e->dest_class, edge_count(e), basename_of(e->exe[0] ? e->exe : e->comm),
+				edge_count_tag(e, REACH_OUT_REFUSED) ? " (refused)" : "");
 		}
 	}
 	fprintf(f, "\n  losses: ");

@@ -12,6 +12,10 @@ struct run_stats {
 	uint64_t opens_not_secret;        /* read-opens the catalogue did not match */
 	uint64_t path_errors;             /* paths that could not be made absolute */
 	uint64_t malformed_events;        /* short or unknown events */
+	uint64_t dns_responses;           /* DNS answers parsed */
+	uint64_t dns_malformed;           /* DNS payloads rejected by the parser: counted, skipped */
+	uint64_t dns_truncated;           /* answers longer than the capture bound: skipped */
+	uint64_t dns_names_dropped;       /* answers not kept because the name table was full */
 	struct reach_loss_counters losses;
 	double duration_s;
 };

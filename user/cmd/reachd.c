@@ -17,6 +17,9 @@
 #include "common/log.h"
 #include "config/config.h"
 #include "reach/catalog.h"
+#include "reach/dns.h"
+#include "reach/dnsnames.h"
+#include "reach/netclass.h"
 #include "reach/observed.h"
 #include "reach/path.h"
 #include "reach/proctree.h"
@@ -35,6 +38,8 @@ struct agent {
 	struct observed *observed;
 	struct proctree *procs;
 	struct sensor *sensor;
+	struct dnsnames *dns;
+	struct netclass netclass;
 	struct run_stats stats;
 	int print_events;
 };
@@ -52,6 +57,10 @@ struct args {
 	const char *ready_file;
 	uint64_t ringbuf_bytes;
 	uint64_t dedup_entries;
+	const char *cluster_cidrs[CONFIG_MAX_LIST];
+	int n_cluster_cidrs;
+	const char *apiservers[CONFIG_MAX_LIST];
+	int n_apiservers;
 };
 
 static void usage(FILE *f)
@@ -68,6 +77,8 @@ static void usage(FILE *f)
 		"  --ready-file FILE     create FILE once every hook is attached\n"
 		"  --ringbuf-bytes N     ring buffer size (power of two >= 4096; default 8 MiB)\n"
 		"  --dedup-entries N     in-kernel dedup map entries (default 65536)\n"
+		"  --cluster-cidr CIDR   pod/service range: egress there is classed 'cluster' (repeatable)\n"
+		"  --apiserver ADDR[:PORT]  the kube-apiserver (default: KUBERNETES_SERVICE_HOST/PORT) (repeatable)\n"
 		"  -v, --verbose         debug logging (libbpf included)\n"
 		"  -h, --help            this help\n"
 		"      --version         print the version\n");
@@ -91,7 +102,7 @@ static int parse_u64(const char *s, uint64_t *out)
 static int parse_args(int argc, char **argv, struct args *a)
 {
 	enum { OPT_CGROUP = 256, OPT_ALL, OPT_CONFIG, OPT_PATTERNS, OPT_EVENTS, OPT_DURATION, OPT_READY,
-	       OPT_RINGBUF, OPT_DEDUP, OPT_VERSION };
+	       OPT_RINGBUF, OPT_DEDUP, OPT_VERSION, OPT_CLUSTER_CIDR, OPT_APISERVER };
 	static const struct option opts[] = {
 		{ "cgroup", required_argument, NULL, OPT_CGROUP },
 		{ "all", no_argument, NULL, OPT_ALL },
@@ -102,6 +113,8 @@ static int parse_args(int argc, char **argv, struct args *a)
 		{ "ready-file", required_argument, NULL, OPT_READY },
 		{ "ringbuf-bytes", required_argument, NULL, OPT_RINGBUF },
 		{ "dedup-entries", required_argument, NULL, OPT_DEDUP },
+		{ "cluster-cidr", required_argument, NULL, OPT_CLUSTER_CIDR },
+		{ "apiserver", required_argument, NULL, OPT_APISERVER },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, OPT_VERSION },
@@ -153,6 +166,35 @@ static int parse_args(int argc, char **argv, struct args *a)
 				return EXIT_USAGE;
 			}
 			break;
+		case OPT_CLUSTER_CIDR: {
+			struct cidr c;
+
+			if (cidr_parse(optarg, &c)) {
+				log_error("--cluster-cidr: '%s' is not a CIDR (ADDRESS/PREFIX with zero host bits)", optarg);
+				return EXIT_USAGE;
+			}
+			if (a->n_cluster_cidrs == CONFIG_MAX_LIST) {
+				log_error("--cluster-cidr: at most %d ranges", CONFIG_MAX_LIST);
+				return EXIT_USAGE;
+			}
+			a->cluster_cidrs[a->n_cluster_cidrs++] = optarg;
+			break;
+		}
+		case OPT_APISERVER: {
+			struct netclass probe;
+
+			netclass_init(&probe);
+			if (netclass_add_apiserver(&probe, optarg)) {
+				log_error("--apiserver: '%s' is not an address or ADDRESS:PORT ([IPv6]:PORT)", optarg);
+				return EXIT_USAGE;
+			}
+			if (a->n_apiservers == NETCLASS_MAX_APISERVERS) {
+				log_error("--apiserver: at most %d endpoints", NETCLASS_MAX_APISERVERS);
+				return EXIT_USAGE;
+			}
+			a->apiservers[a->n_apiservers++] = optarg;
+			break;
+		}
 		case 'v': a->verbose = 1; break;
 		case 'h': usage(stdout); exit(0);
 		case OPT_VERSION: printf("reachd %s\n", REACH_VERSION); exit(0);
@@ -174,6 +216,8 @@ static int parse_args(int argc, char **argv, struct args *a)
 static void on_signal(int sig) { exiting = 1; }
 
 /* ---- event handling ---------------------------------------------------- */
+
+static void print_if_new(struct agent *ag, uint64_t cgroup_id, const struct edge *e, bool is_new);
 
 static void handle_file_open(struct agent *ag, const struct reach_file_open_event *ev)
 {
@@ -212,14 +256,8 @@ static void handle_file_open(struct agent *ag, const struct reach_file_open_even
 	e = observed_add(ag->observed, EDGE_SECRET, &obs, &is_new);
 	if (!e)
 		log_warn("out of memory recording a secret edge");
-	else if (is_new && ag->print_events) {
-		struct cgroup_reach **cg;
-		size_t n = observed_cgroups(ag->observed, &cg);
-
-		for (size_t i = 0; i < n; i++)
-			if (cg[i]->cgroup_id == ev->hdr.cgroup_id)
-				output_edge_json(stdout, cg[i], e);
-	}
+	else
+		print_if_new(ag, ev->hdr.cgroup_id, e, is_new);
 }
 
 static void handle_exec(struct agent *ag, const struct reach_exec_event *ev)
@@ -262,14 +300,90 @@ static void handle_exec(struct agent *ag, const struct reach_exec_event *ev)
 	e = observed_add(ag->observed, EDGE_TOOL, &obs, &is_new);
 	if (!e)
 		log_warn("out of memory recording a tool edge");
-	else if (is_new && ag->print_events) {
-		struct cgroup_reach **cg;
-		size_t n = observed_cgroups(ag->observed, &cg);
+	else
+		print_if_new(ag, ev->hdr.cgroup_id, e, is_new);
+}
 
-		for (size_t i = 0; i < n; i++)
-			if (cg[i]->cgroup_id == ev->hdr.cgroup_id)
-				output_edge_json(stdout, cg[i], e);
+static void print_if_new(struct agent *ag, uint64_t cgroup_id, const struct edge *e, bool is_new)
+{
+	struct cgroup_reach **cg;
+	size_t n;
+
+	if (!is_new || !ag->print_events)
+		return;
+	n = observed_cgroups(ag->observed, &cg);
+	for (size_t i = 0; i < n; i++)
+		if (cg[i]->cgroup_id == cgroup_id)
+			output_edge_json(stdout, cg[i], e);
+}
+
+static void handle_egress(struct agent *ag, const struct reach_egress_event *ev)
+{
+	const char *lineage[PROCTREE_LINEAGE_MAX];
+	char address[64], object[96];
+	struct observation obs = { 0 };
+	struct netaddr addr;
+	uint32_t ttl = 0;
+	const char *name;
+	struct edge *e;
+	bool is_new;
+
+	if ((ev->family != REACH_AF_INET && ev->family != REACH_AF_INET6) ||
+	    (ev->proto != REACH_PROTO_TCP && ev->proto != REACH_PROTO_UDP) || ev->outcome >= REACH_OUT__MAX) {
+		ag->stats.malformed_events++;
+		return;
 	}
+	netaddr_from_raw(&addr, ev->family, ev->daddr); /* v4-mapped v6 becomes v4 */
+	netaddr_format(&addr, address, sizeof(address));
+	snprintf(object, sizeof(object), "%s/%s/%u", ev->proto == REACH_PROTO_TCP ? "tcp" : "udp", address, ev->dport);
+	name = dnsnames_get(ag->dns, ev->hdr.cgroup_id, &addr, &ttl);
+
+	obs.hdr = &ev->hdr;
+	obs.key = &ev->key;
+	obs.object = object;
+	obs.exe = proctree_exe(ag->procs, ev->hdr.tgid);
+	obs.n_lineage = proctree_lineage(ag->procs, ev->hdr.tgid, lineage, PROCTREE_LINEAGE_MAX);
+	obs.lineage = lineage;
+	obs.proto = ev->proto;
+	obs.port = ev->dport;
+	obs.address = address;
+	obs.name = name;
+	obs.name_ttl = ttl;
+	obs.dest_class = netclass_classify(&ag->netclass, &addr, ev->dport, name);
+	obs.tag = ev->outcome;
+	e = observed_add(ag->observed, EDGE_EGRESS, &obs, &is_new);
+	if (!e)
+		log_warn("out of memory recording an egress edge");
+	else
+		print_if_new(ag, ev->hdr.cgroup_id, e, is_new);
+}
+
+static void handle_dns(struct agent *ag, const struct reach_dns_event *ev)
+{
+	const uint8_t *msg = ev->payload;
+	size_t len = ev->len < REACH_DNS_LEN ? ev->len : REACH_DNS_LEN;
+	struct dns_response r;
+
+	if (ev->flags & REACH_DNS_F_TCP) {
+		/* TCP DNS: a 2-byte length prefix, then the message */
+		if (len < 2) {
+			ag->stats.dns_malformed++;
+			return;
+		}
+		msg += 2;
+		len -= 2;
+	}
+	if (ev->flags & REACH_DNS_F_TRUNC) {
+		ag->stats.dns_truncated++;
+		return; /* half a message would be a guess */
+	}
+	if (dns_parse_response(msg, len, &r)) {
+		ag->stats.dns_malformed++; /* counted and skipped */
+		return;
+	}
+	ag->stats.dns_responses++;
+	for (size_t i = 0; i < r.n_answers; i++)
+		dnsnames_put(ag->dns, ev->hdr.cgroup_id, &r.answers[i].addr, r.qname, r.answers[i].ttl);
 }
 
 static int on_event(void *ctx, const void *data, size_t size)
@@ -292,6 +406,18 @@ static int on_event(void *ctx, const void *data, size_t size)
 	case REACH_EV_EXEC:
 		if (size >= sizeof(struct reach_exec_event))
 			handle_exec(ag, data);
+		else
+			ag->stats.malformed_events++;
+		break;
+	case REACH_EV_EGRESS:
+		if (size >= sizeof(struct reach_egress_event))
+			handle_egress(ag, data);
+		else
+			ag->stats.malformed_events++;
+		break;
+	case REACH_EV_DNS:
+		if (size >= sizeof(struct reach_dns_event))
+			handle_dns(ag, data);
 		else
 			ag->stats.malformed_events++;
 		break;
@@ -360,6 +486,31 @@ static int build_catalog(struct agent *ag, const struct reach_config *cfg, const
 		}
 	}
 	log_debug("secret catalogue: %zu rules", catalog_size(ag->catalog));
+	return 0;
+}
+
+static int build_netclass(struct agent *ag, const struct reach_config *cfg, const struct args *a)
+{
+	netclass_init(&ag->netclass);
+	/* values were validated where they were read (flags, config lines) */
+	for (int i = 0; i < a->n_cluster_cidrs; i++)
+		netclass_add_cluster_cidr(&ag->netclass, a->cluster_cidrs[i]);
+	for (int i = 0; i < cfg->n_cluster_cidrs; i++)
+		if (netclass_add_cluster_cidr(&ag->netclass, cfg->cluster_cidrs[i]) == -ENOSPC) {
+			log_error("egress.cluster_cidrs: more than %d ranges in all", NETCLASS_MAX_CIDRS);
+			return EXIT_USAGE;
+		}
+	for (int i = 0; i < a->n_apiservers; i++)
+		netclass_add_apiserver(&ag->netclass, a->apiservers[i]);
+	for (int i = 0; i < cfg->n_apiservers; i++)
+		if (netclass_add_apiserver(&ag->netclass, cfg->apiservers[i]) == -ENOSPC) {
+			log_error("egress.apiserver: more than %d endpoints in all", NETCLASS_MAX_APISERVERS);
+			return EXIT_USAGE;
+		}
+	if (!a->n_apiservers && !cfg->n_apiservers && netclass_add_apiserver_from_env(&ag->netclass)) {
+		log_error("KUBERNETES_SERVICE_HOST='%s' is not an address", getenv("KUBERNETES_SERVICE_HOST"));
+		return EXIT_USAGE;
+	}
 	return 0;
 }
 
@@ -477,6 +628,14 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	ag.print_events = a.events;
+	ag.dns = dnsnames_new();
+	if (!ag.dns) {
+		log_error("allocating the DNS name table: %s", strerror(ENOMEM));
+		rc = EXIT_START_FAILED;
+		goto out;
+	}
+	if ((rc = build_netclass(&ag, &cfg, &a)))
+		goto out;
 	output_init_clock();
 
 	sopts.ringbuf_bytes = a.ringbuf_bytes ? a.ringbuf_bytes : cfg.ringbuf_bytes;
@@ -507,6 +666,7 @@ int main(int argc, char **argv)
 	if ((rc = sensor_read_losses(ag.sensor, &ag.stats.losses)))
 		log_warn("reading the loss counters: %s", strerror(-rc));
 	rc = 0;
+	ag.stats.dns_names_dropped = dnsnames_dropped(ag.dns);
 	if (a.events)
 		output_summary_json(stdout, ag.observed, &ag.stats);
 	else
@@ -517,6 +677,7 @@ int main(int argc, char **argv)
 out:
 	sensor_stop(ag.sensor);
 	proctree_free(ag.procs);
+	dnsnames_free(ag.dns);
 	observed_free(ag.observed);
 	catalog_free(ag.catalog);
 	config_free(&cfg);

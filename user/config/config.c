@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <yaml.h>
 #include "config/config.h"
+#include "reach/netclass.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -290,6 +291,34 @@ static int validate_secret_pattern(struct loader *l, const yaml_node_t *item, co
 	return 0;
 }
 
+/* Values the egress classifier will parse: checked here, where the line is known. */
+static int validate_cidr(struct loader *l, const yaml_node_t *item, const char *where)
+{
+	char shown[MESSAGE_QUOTE_MAX];
+	struct cidr c;
+
+	if (item->type != YAML_SCALAR_NODE)
+		return 0; /* parse_string reports the type error */
+	if (cidr_parse((const char *)item->data.scalar.value, &c))
+		return fail_at(l, item, "%s: '%s' is not a CIDR (ADDRESS/PREFIX with zero host bits, or an address)",
+			       where, printable(item, shown, sizeof(shown)));
+	return 0;
+}
+
+static int validate_endpoint(struct loader *l, const yaml_node_t *item, const char *where)
+{
+	char shown[MESSAGE_QUOTE_MAX];
+	struct netclass probe;
+
+	if (item->type != YAML_SCALAR_NODE)
+		return 0;
+	netclass_init(&probe);
+	if (netclass_add_apiserver(&probe, (const char *)item->data.scalar.value))
+		return fail_at(l, item, "%s: '%s' is not an address or ADDRESS:PORT ([IPv6]:PORT)",
+			       where, printable(item, shown, sizeof(shown)));
+	return 0;
+}
+
 /* ---- the keys ----------------------------------------------------------- */
 
 static int parse_monitor_cgroups(struct loader *l, const yaml_node_t *v, const char *where)
@@ -364,6 +393,21 @@ static int parse_agent_state_dir(struct loader *l, const yaml_node_t *v, const c
 	return parse_string(l, v, where, &l->cfg->state_dir);
 }
 
+static int parse_egress_cluster_cidrs(struct loader *l, const yaml_node_t *v, const char *where)
+{
+	return parse_string_list(l, v, where, l->cfg->cluster_cidrs, &l->cfg->n_cluster_cidrs, validate_cidr);
+}
+
+static int parse_egress_apiserver(struct loader *l, const yaml_node_t *v, const char *where)
+{
+	return parse_string_list(l, v, where, l->cfg->apiservers, &l->cfg->n_apiservers, validate_endpoint);
+}
+
+static const struct key_spec egress_keys[] = {
+	{ "cluster_cidrs", parse_egress_cluster_cidrs, NULL, 0 },
+	{ "apiserver", parse_egress_apiserver, NULL, 0 },
+};
+
 static const struct key_spec monitor_keys[] = {
 	{ "cgroups", parse_monitor_cgroups, NULL, 0 },
 	{ "all", parse_monitor_all, NULL, 0 },
@@ -390,6 +434,7 @@ static const struct key_spec top_level_keys[] = {
 	{ "secrets", NULL, secrets_keys, ARRAY_SIZE(secrets_keys) },
 	{ "sensor", NULL, sensor_keys, ARRAY_SIZE(sensor_keys) },
 	{ "agent", NULL, agent_keys, ARRAY_SIZE(agent_keys) },
+	{ "egress", NULL, egress_keys, ARRAY_SIZE(egress_keys) },
 };
 
 _Static_assert(ARRAY_SIZE(monitor_keys) <= MAX_KEYS_PER_MAPPING, "raise MAX_KEYS_PER_MAPPING");
@@ -676,6 +721,8 @@ void config_free(struct reach_config *cfg)
 	free_list(cfg->cgroups, cfg->n_cgroups);
 	free_list(cfg->secret_patterns, cfg->n_secret_patterns);
 	free_list(cfg->secret_pattern_files, cfg->n_secret_pattern_files);
+	free_list(cfg->cluster_cidrs, cfg->n_cluster_cidrs);
+	free_list(cfg->apiservers, cfg->n_apiservers);
 	free(cfg->ready_file);
 	free(cfg->state_dir);
 	config_init(cfg);

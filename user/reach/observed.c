@@ -14,7 +14,7 @@ struct observed {
 
 const char *edge_kind_name(enum edge_kind kind)
 {
-	static const char *const names[EDGE__MAX] = { "secret", "tool" };
+	static const char *const names[EDGE__MAX] = { "secret", "tool", "egress" };
 
 	return kind < EDGE__MAX ? names[kind] : "unknown";
 }
@@ -26,6 +26,8 @@ static void edge_free(struct edge *e)
 	free(e->object);
 	free(e->requested_path);
 	free(e->exe);
+	free(e->address);
+	free(e->name);
 	for (size_t i = 0; i < e->n_lineage; i++)
 		free(e->lineage[i]);
 	for (size_t i = 0; i < e->argc; i++)
@@ -115,6 +117,12 @@ static struct edge *edge_new(enum edge_kind kind, const struct observation *obs)
 	e->exe = dup_or_empty(obs->exe);
 	if (!e->object || !e->requested_path || !e->exe)
 		goto fail;
+	e->proto = obs->proto;
+	e->port = obs->port;
+	e->name_ttl = obs->name_ttl;
+	e->dest_class = obs->dest_class;
+	if ((obs->address && !(e->address = strdup(obs->address))) || (obs->name && !(e->name = strdup(obs->name))))
+		goto fail;
 	for (size_t i = 0; i < obs->n_lineage && i < 8; i++) {
 		if (!(e->lineage[i] = strdup(obs->lineage[i])))
 			goto fail;
@@ -134,7 +142,7 @@ fail:
 
 /* Adds a dedup key to the edge's sources, or notes a new incarnation of a
  * known key (its map entry was evicted or forgotten and inserted again). */
-static void edge_track_key(struct edge *e, const struct reach_dedup_key *key, uint64_t ts_ns)
+static void edge_track_key(struct edge *e, const struct reach_dedup_key *key, uint8_t tag)
 {
 	for (size_t i = 0; i < e->n_src; i++) {
 		if (memcmp(&e->src[i].key, key, sizeof(*key)) == 0)
@@ -144,6 +152,7 @@ static void edge_track_key(struct edge *e, const struct reach_dedup_key *key, ui
 		e->src[e->n_src].key = *key;
 		e->src[e->n_src].first_ns = 0;
 		e->src[e->n_src].last_count = 1; /* the occurrence that made this event */
+		e->src[e->n_src].tag = tag < EDGE_MAX_TAGS ? tag : 0;
 		e->n_src++;
 	} else {
 		e->uncounted_sources++;
@@ -187,7 +196,7 @@ struct edge *observed_add(struct observed *o, enum edge_kind kind, const struct 
 	e->events++;
 	if (obs->hdr->ts_ns > e->last_ns)
 		e->last_ns = obs->hdr->ts_ns;
-	edge_track_key(e, obs->key, obs->hdr->ts_ns);
+	edge_track_key(e, obs->key, obs->tag);
 	return e;
 fail:
 	free(okey);
@@ -216,6 +225,7 @@ void observed_refresh(struct observed *o, dedup_lookup_fn lookup, void *ctx)
 				if (s->first_ns && val.first_ns != s->first_ns) {
 					/* a new incarnation: the old one's count is final */
 					e->retired += s->last_count;
+					e->retired_by_tag[s->tag] += s->last_count;
 				}
 				s->first_ns = val.first_ns;
 				s->last_count = val.count;
@@ -232,6 +242,19 @@ uint64_t edge_count(const struct edge *e)
 
 	for (size_t i = 0; i < e->n_src; i++)
 		n += e->src[i].last_count;
+	return n;
+}
+
+uint64_t edge_count_tag(const struct edge *e, uint8_t tag)
+{
+	uint64_t n;
+
+	if (tag >= EDGE_MAX_TAGS)
+		return 0;
+	n = e->retired_by_tag[tag];
+	for (size_t i = 0; i < e->n_src; i++)
+		if (e->src[i].tag == tag)
+			n += e->src[i].last_count;
 	return n;
 }
 

@@ -10,7 +10,9 @@
 #include <stdint.h>
 #include "reach/events.h"
 
-enum edge_kind { EDGE_SECRET, EDGE_TOOL, EDGE__MAX };
+enum edge_kind { EDGE_SECRET, EDGE_TOOL, EDGE_EGRESS, EDGE__MAX };
+
+#define EDGE_MAX_TAGS 8 /* per-source tags: egress outcomes */
 
 #define EDGE_MAX_SOURCES 8
 #define EDGE_MAX_ARGS 32
@@ -19,6 +21,7 @@ struct edge_source {
 	struct reach_dedup_key key;
 	uint64_t first_ns;   /* identifies the map entry's incarnation */
 	uint64_t last_count; /* last count read from that incarnation */
+	uint8_t tag;         /* egress: the outcome this key counts */
 };
 
 struct edge {
@@ -36,10 +39,18 @@ struct edge {
 	char *argv[EDGE_MAX_ARGS]; /* tools: redacted argv */
 	size_t argc;
 	bool argv_truncated;
+	/* egress */
+	uint8_t proto;         /* REACH_PROTO_TCP / UDP */
+	uint16_t port;
+	char *address;         /* printable destination address */
+	char *name;            /* DNS name it was reached by, or NULL */
+	uint32_t name_ttl;
+	const char *dest_class; /* netclass name (static string) */
 	uint64_t first_ns, last_ns;
 	/* counting */
 	uint64_t events;        /* ring-buffer events that fed this edge (dedup proof) */
 	uint64_t retired;      /* counts of map entries that were evicted or replaced */
+	uint64_t retired_by_tag[EDGE_MAX_TAGS];
 	struct edge_source src[EDGE_MAX_SOURCES];
 	size_t n_src;
 	uint64_t uncounted_sources; /* keys beyond EDGE_MAX_SOURCES: counted once each */
@@ -66,6 +77,14 @@ struct observation {
 	const char **argv;     /* already redacted */
 	size_t argc;
 	bool argv_truncated;
+	/* egress */
+	uint8_t proto;
+	uint16_t port;
+	const char *address;
+	const char *name;
+	uint32_t name_ttl;
+	const char *dest_class;
+	uint8_t tag;
 };
 
 struct observed;
@@ -83,6 +102,8 @@ typedef int (*dedup_lookup_fn)(void *ctx, const struct reach_dedup_key *key, str
 /* Re-reads every edge's counters from the kernel map. */
 void observed_refresh(struct observed *o, dedup_lookup_fn lookup, void *ctx);
 uint64_t edge_count(const struct edge *e);
+/* Count of the sources with this tag (egress: one outcome). */
+uint64_t edge_count_tag(const struct edge *e, uint8_t tag);
 
 size_t observed_cgroups(const struct observed *o, struct cgroup_reach ***out); /* sorted by id */
 const char *edge_kind_name(enum edge_kind kind);
