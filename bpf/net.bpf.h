@@ -50,6 +50,19 @@ struct net_endpoint {
 	__u8 addr[16];
 };
 
+/* ::ffff:a.b.c.d is an IPv4 destination reached through an IPv6 socket:
+ * report (and deduplicate) it as IPv4, so both spellings are one edge. */
+static __always_inline void net__normalize(struct net_endpoint *ep)
+{
+	__u32 *w = (__u32 *)ep->addr;
+
+	if (ep->family == REACH_AF_INET6 && w[0] == 0 && w[1] == 0 && w[2] == bpf_htonl(0xffff)) {
+		w[0] = w[3];
+		w[1] = w[2] = w[3] = 0;
+		ep->family = REACH_AF_INET;
+	}
+}
+
 /* The socket behind fd (NULL when fd is not a socket). */
 static __always_inline struct sock *net__sock_of_fd(struct task_struct *task, int fd)
 {
@@ -91,6 +104,7 @@ static __always_inline bool net__read_sockaddr(const void *uaddr, struct net_end
 		ep->family = REACH_AF_INET6;
 		ep->port = bpf_ntohs(sin6.sin6_port);
 		__builtin_memcpy(ep->addr, &sin6.sin6_addr, 16);
+		net__normalize(ep);
 		return true;
 	}
 	return false;
@@ -110,6 +124,7 @@ static __always_inline bool net__sock_peer(struct sock *sk, struct net_endpoint 
 	} else if (family == REACH_AF_INET6) {
 		ep->family = REACH_AF_INET6;
 		BPF_CORE_READ_INTO(&ep->addr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+		net__normalize(ep);
 	} else {
 		return false;
 	}

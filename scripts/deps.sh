@@ -9,7 +9,7 @@ PKGS=(
   libprotobuf-c-dev protobuf-c-compiler libcurl4-openssl-dev libyaml-dev
   libjson-c-dev libssl-dev libcmocka-dev
   # what the tests and the demo run
-  python3 curl openssl iproute2 procps util-linux
+  python3 curl openssl iproute2 procps util-linux nodejs dnsmasq-base bind9-dnsutils
 )
 
 missing=()

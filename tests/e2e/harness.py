@@ -195,3 +195,77 @@ def make_tmp(cleanup, prefix):
     os.chmod(d, 0o755)
     cleanup.add(shutil.rmtree, d, True)
     return d
+
+
+def sh(*argv, check_rc=True):
+    p = subprocess.run(list(argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=30)
+    if check_rc and p.returncode != 0:
+        raise Failure(f"{' '.join(argv)} exited {p.returncode}: {p.stderr.strip()}")
+    return p
+
+
+def start_process(cleanup, argv, **kw):
+    """A long-running helper (server) killed at cleanup."""
+    kw.setdefault("stdout", subprocess.DEVNULL)
+    kw.setdefault("stderr", subprocess.DEVNULL)
+    p = subprocess.Popen(argv, **kw)
+
+    def stop():
+        if p.poll() is None:
+            p.kill()
+        p.wait()
+    cleanup.add(stop)
+    return p
+
+
+def wait_port(host, port, netns=None, timeout=10):
+    """Waits until a TCP server accepts connections (from inside netns if given)."""
+    code = f"import socket; socket.create_connection(({host!r}, {port}), timeout=1).close()"
+    argv = [PYTHON, "-c", code]
+    if netns:
+        argv = ["ip", "netns", "exec", netns] + argv
+    wait_for(lambda: subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0,
+             f"server {host}:{port}", timeout)
+
+
+class TestNet:
+    """A remote host in its own network namespace, reached over a veth pair:
+    198.51.100.2 and 2001:db8:51::2 (documentation ranges), plus the cloud
+    metadata address 169.254.169.254. On-link routes only: no default route,
+    so nothing in the namespace waits on a resolver it cannot reach."""
+
+    V4, V6, METADATA = "198.51.100.2", "2001:db8:51::2", "169.254.169.254"
+
+    def __init__(self, cleanup, tag):
+        self.ns = f"reach-e2e-{tag}"
+        self.host_if, self.ns_if = f"rh-{tag}"[:15], f"rn-{tag}"[:15]
+        sh("ip", "netns", "del", self.ns, check_rc=False)
+        sh("ip", "link", "del", self.host_if, check_rc=False)
+        sh("ip", "netns", "add", self.ns)
+        cleanup.add(sh, "ip", "netns", "del", self.ns)
+        sh("ip", "link", "add", self.host_if, "type", "veth", "peer", "name", self.ns_if)
+        cleanup.add(sh, "ip", "link", "del", self.host_if)  # removes both ends
+        sh("ip", "link", "set", self.ns_if, "netns", self.ns)
+        sh("ip", "addr", "add", "198.51.100.1/24", "dev", self.host_if)
+        sh("ip", "addr", "add", "2001:db8:51::1/64", "dev", self.host_if, "nodad")
+        sh("ip", "link", "set", self.host_if, "up")
+        sh("ip", "route", "add", f"{self.METADATA}/32", "dev", self.host_if)
+        nse = ["ip", "netns", "exec", self.ns]
+        sh(*nse, "ip", "link", "set", "lo", "up")
+        sh(*nse, "ip", "addr", "add", f"{self.V4}/24", "dev", self.ns_if)
+        sh(*nse, "ip", "addr", "add", f"{self.METADATA}/32", "dev", self.ns_if)
+        sh(*nse, "ip", "addr", "add", f"{self.V6}/64", "dev", self.ns_if, "nodad")
+        sh(*nse, "ip", "link", "set", self.ns_if, "up")
+        sh(*nse, "ip", "route", "add", "198.51.100.1/32", "dev", self.ns_if, check_rc=False)
+        self.nsexec = nse
+
+    def serve_http(self, cleanup, port=80):
+        """python3 http.server on every address of the namespace (dual stack)."""
+        start_process(cleanup, self.nsexec + [PYTHON, "-m", "http.server", "--bind", "::", str(port)])
+        wait_port(self.V4, port, self.ns)
+        wait_port(self.V6, port, self.ns)
+
+    def serve_accept(self, cleanup, port):
+        """A bare accept-and-close server: for connect loops."""
+        start_process(cleanup, self.nsexec + [PYTHON, os.path.join(ROOT, "tests", "e2e", "accept_server.py"), str(port)])
+        wait_port(self.V4, port, self.ns)

@@ -434,7 +434,7 @@ static void on_alarm(int sig)
 
 static void test_lineage_terminates_on_parent_cycle_from_pid_reuse(void **state)
 {
-	/* BUG: proctree_lineage's walk only ends at pid <= 1, an unknown or
+	/* Was a bug (fixed): proctree_lineage's walk only ends at pid <= 1, an unknown or
 	 * foreign ancestor, or n == PROCTREE_LINEAGE_MAX; folded (same exe) or
 	 * exe-less entries do not grow n, so a ppid cycle loops forever. The
 	 * cycle arises from pid reuse: P forks C, P exits (C keeps ppid P), C

@@ -249,6 +249,7 @@ static void handle_file_open(struct agent *ag, const struct reach_file_open_even
 	obs.object = abs;
 	obs.category = category;
 	obs.open_flags = ev->open_flags;
+	obs.new_map_entry = true;
 	obs.requested_path = path;
 	obs.exe = proctree_exe(ag->procs, ev->hdr.tgid);
 	obs.n_lineage = proctree_lineage(ag->procs, ev->hdr.tgid, lineage, PROCTREE_LINEAGE_MAX);
@@ -351,6 +352,7 @@ static void handle_egress(struct agent *ag, const struct reach_egress_event *ev)
 	obs.name_ttl = ttl;
 	obs.dest_class = netclass_classify(&ag->netclass, &addr, ev->dport, name);
 	obs.tag = ev->outcome;
+	obs.new_map_entry = true;
 	e = observed_add(ag->observed, EDGE_EGRESS, &obs, &is_new);
 	if (!e)
 		log_warn("out of memory recording an egress edge");

@@ -140,20 +140,36 @@ fail:
 	return NULL;
 }
 
-/* Adds a dedup key to the edge's sources, or notes a new incarnation of a
- * known key (its map entry was evicted or forgotten and inserted again). */
-static void edge_track_key(struct edge *e, const struct reach_dedup_key *key, uint8_t tag)
+/* Adds a dedup key to the edge's sources. An event for a key the edge
+ * already tracks is, for deduplicated kinds, a new map entry (the old one was
+ * evicted or forgotten): the old entry's count is final, so it is retired
+ * now, even if no refresh read it since. */
+static void edge_track_key(struct edge *e, const struct observation *obs)
 {
+	uint8_t tag = obs->tag < EDGE_MAX_TAGS ? obs->tag : 0;
+
 	for (size_t i = 0; i < e->n_src; i++) {
-		if (memcmp(&e->src[i].key, key, sizeof(*key)) == 0)
-			return; /* refresh notices a new incarnation by its first_ns */
+		struct edge_source *s = &e->src[i];
+
+		if (memcmp(&s->key, obs->key, sizeof(*obs->key)) != 0)
+			continue;
+		if (obs->new_map_entry && s->first_ns != obs->hdr->ts_ns) {
+			e->retired += s->last_count;
+			e->retired_by_tag[s->tag] += s->last_count;
+			s->last_count = 1;
+			s->first_ns = obs->hdr->ts_ns; /* the kernel stamps a new entry with the event time */
+		}
+		return;
 	}
 	if (e->n_src < EDGE_MAX_SOURCES) {
-		e->src[e->n_src].key = *key;
-		e->src[e->n_src].first_ns = 0;
-		e->src[e->n_src].last_count = 1; /* the occurrence that made this event */
-		e->src[e->n_src].tag = tag < EDGE_MAX_TAGS ? tag : 0;
-		e->n_src++;
+		struct edge_source *s = &e->src[e->n_src++];
+
+		s->key = *obs->key;
+		/* deduplicated kinds: the entry's first_ns is this event's time;
+		 * otherwise unknown until the first refresh adopts it */
+		s->first_ns = obs->new_map_entry ? obs->hdr->ts_ns : 0;
+		s->last_count = 1; /* the occurrence that made this event */
+		s->tag = tag;
 	} else {
 		e->uncounted_sources++;
 	}
@@ -196,7 +212,7 @@ struct edge *observed_add(struct observed *o, enum edge_kind kind, const struct 
 	e->events++;
 	if (obs->hdr->ts_ns > e->last_ns)
 		e->last_ns = obs->hdr->ts_ns;
-	edge_track_key(e, obs->key, obs->tag);
+	edge_track_key(e, obs);
 	return e;
 fail:
 	free(okey);

@@ -85,6 +85,10 @@ struct observation {
 	uint32_t name_ttl;
 	const char *dest_class;
 	uint8_t tag;
+	/* true when every event of this kind is the first occurrence of a new
+	 * dedup-map entry (secrets, egress); false when events repeat for one
+	 * entry (exec: every exec is an event for the process tree) */
+	bool new_map_entry;
 };
 
 struct observed;

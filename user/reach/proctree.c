@@ -191,7 +191,9 @@ size_t proctree_lineage(struct proctree *t, uint32_t tgid, const char **out, siz
 	/* Walk up: the process itself, then its ancestors while they are in the
 	 * workload (monitored, or in the same cgroup), until pid 1 or unknown:
 	 * the chain names the workload's tools, not the runtime that started it. */
-	for (uint32_t pid = tgid; self && pid > 1 && n < PROCTREE_LINEAGE_MAX;) {
+	/* Steps are bounded too: with pid reuse the parent links can form a
+	 * cycle whose repeated exes add nothing to the chain. */
+	for (uint32_t pid = tgid, steps = 0; self && pid > 1 && n < PROCTREE_LINEAGE_MAX && steps < 64; steps++) {
 		struct proc *p = lookup(t, pid);
 
 		if (!p || (p != self && !p->monitored && p->cgroup_id != self->cgroup_id))

@@ -8,7 +8,7 @@
 static const char *const secret_flags[] = {
 	"--password", "--passwd", "--token", "--api-key", "--apikey", "--secret", "--client-secret",
 	"--access-key", "--secret-key", "--auth", "--bearer", "--oauth2-bearer", "-u", "--user",
-	"--proxy-user", "-p", NULL,
+	"--proxy-user", NULL, /* not -p: mkdir -p, docker run -p are no secrets */
 };
 
 /* Headers whose value is a credential. */
@@ -43,18 +43,23 @@ static bool in_list(const char *s, const char *const *list)
 	return false;
 }
 
+/* Case-insensitive search of needle in key[0..len): no copy, so any key
+ * length works (a 200-character ..._PASSWORD is still a password). */
 static bool key_is_secret(const char *key, size_t len)
 {
-	char buf[64];
+	for (int i = 0; secret_keys[i]; i++) {
+		size_t n = strlen(secret_keys[i]);
 
-	if (len == 0 || len >= sizeof(buf))
-		return false;
-	memcpy(buf, key, len);
-	buf[len] = '\0';
-	for (int i = 0; secret_keys[i]; i++)
-		if (strcasestr(buf, secret_keys[i]))
-			return true;
+		for (size_t at = 0; n <= len && at <= len - n; at++)
+			if (strncasecmp(key + at, secret_keys[i], n) == 0)
+				return true;
+	}
 	return false;
+}
+
+static bool is_word_char(char c)
+{
+	return isalnum((unsigned char)c) || c == '_' || c == '-';
 }
 
 /* Appends n bytes of s to out at *pos, truncating at out_size - 1. */
@@ -81,23 +86,45 @@ static size_t token_shape_len(const char *s)
 	return 0;
 }
 
-/* "Name: value" where Name is a credential header. */
-static bool redact_header(const char *arg, char *out, size_t out_size)
+/* A credential header name at p ("Authorization:", "x-api-key :"): returns
+ * the length up to and including the ':', or 0; *name_len gets the name's. */
+static size_t secret_header_at(const char *p, size_t *name_len)
 {
-	const char *colon = strchr(arg, ':');
-	char name[64];
-	size_t n;
+	for (int i = 0; secret_headers[i]; i++) {
+		size_t n = strlen(secret_headers[i]), k = n;
 
-	if (!colon || (n = colon - arg) == 0 || n >= sizeof(name))
+		if (strncasecmp(p, secret_headers[i], n) != 0 || is_word_char(p[n]))
+			continue;
+		while (p[k] == ' ' || p[k] == '\t')
+			k++;
+		if (p[k] == ':') {
+			*name_len = n;
+			return k + 1;
+		}
+	}
+	return 0;
+}
+
+/* The text before '=' in "--flag=value" names a secret flag. */
+static bool secret_flag_before(const char *arg, const char *eq)
+{
+	char flag[64];
+	size_t n = eq - arg;
+
+	if (arg[0] != '-' || n == 0 || n >= sizeof(flag))
 		return false;
-	memcpy(name, arg, n);
-	name[n] = '\0';
-	while (n && isspace((unsigned char)name[n - 1]))
-		name[--n] = '\0';
-	if (!in_list(name, secret_headers))
-		return false;
-	snprintf(out, out_size, "%s: " REDACTED, name);
-	return true;
+	memcpy(flag, arg, n);
+	flag[n] = '\0';
+	return in_list(flag, secret_flags);
+}
+
+/* Skips a credential value: to the end of the argument, or to the quote
+ * that closes it inside a longer shell string. */
+static const char *skip_value(const char *p)
+{
+	while (*p && *p != '"' && *p != '\'')
+		p++;
+	return p;
 }
 
 bool redact_arg(const char *prev, const char *arg, char *out, size_t out_size)
@@ -113,43 +140,54 @@ bool redact_arg(const char *prev, const char *arg, char *out, size_t out_size)
 		put(out, out_size, &pos, REDACTED, strlen(REDACTED));
 		return true;
 	}
-	if (redact_header(arg, out, out_size))
-		return true;
 
 	while (*p) {
-		size_t tlen;
+		/* a word starts here; curl's attached "-HName: value" counts too */
+		bool boundary = p == arg || !is_word_char(p[-1]) || (p == arg + 2 && strncmp(arg, "-H", 2) == 0);
+		size_t n, name_len;
 
-		/* --flag=value and key=value in query strings */
+		/* "Authorization: ...", also inside "--header=..." or "sh -c '...'":
+		 * the whole value goes, scheme included */
+		if (boundary && (n = secret_header_at(p, &name_len))) {
+			put(out, out_size, &pos, p, name_len);
+			put(out, out_size, &pos, ": " REDACTED, strlen(": " REDACTED));
+			p = skip_value(p + n);
+			redacted = true;
+			continue;
+		}
+		/* --password=X, api_key=X in query strings, FOO_TOKEN=X */
 		if (*p == '=') {
 			const char *k = p;
 
-			while (k > arg && (isalnum((unsigned char)k[-1]) || k[-1] == '_' || k[-1] == '-'))
+			while (k > arg && is_word_char(k[-1]))
 				k--;
-			if (key_is_secret(k, p - k) && p[1] && p[1] != '&') {
+			if ((secret_flag_before(arg, p) || key_is_secret(k, p - k)) && p[1] && p[1] != '&') {
 				put(out, out_size, &pos, "=" REDACTED, strlen("=" REDACTED));
 				p++;
-				while (*p && *p != '&' && *p != ' ')
+				while (*p && *p != '&' && *p != ' ' && *p != '"' && *p != '\'')
 					p++;
 				redacted = true;
 				continue;
 			}
 		}
 		/* "Bearer X", "Basic X" anywhere */
-		if ((p == arg || !isalnum((unsigned char)p[-1])) &&
-		    (strncasecmp(p, "bearer ", 7) == 0 || strncasecmp(p, "basic ", 6) == 0)) {
-			size_t word = tolower((unsigned char)*p) == 'b' && tolower((unsigned char)p[1]) == 'e' ? 7 : 6;
+		if (boundary && (strncasecmp(p, "bearer ", 7) == 0 || strncasecmp(p, "basic ", 6) == 0)) {
+			size_t word = tolower((unsigned char)p[1]) == 'e' ? 6 : 5;
 
-			put(out, out_size, &pos, p, word);
+			put(out, out_size, &pos, p, word + 1);
 			put(out, out_size, &pos, REDACTED, strlen(REDACTED));
 			p += word;
+			while (*p == ' ' || *p == '\t')
+				p++;
 			while (*p && !isspace((unsigned char)*p) && *p != '"' && *p != '\'')
 				p++;
 			redacted = true;
 			continue;
 		}
-		if ((p == arg || !is_token_char(p[-1])) && (tlen = token_shape_len(p))) {
+		/* known token shapes, after any non-word character (/, =, @, :) */
+		if (boundary && (n = token_shape_len(p))) {
 			put(out, out_size, &pos, REDACTED, strlen(REDACTED));
-			p += tlen;
+			p += n;
 			redacted = true;
 			continue;
 		}
