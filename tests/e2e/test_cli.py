@@ -61,3 +61,22 @@ def test_nothing_to_monitor_and_help(cleanup, tmp):
     v = _run(["--version"])
     check_eq(v.returncode, 0, "--version exit code")
     check(v.stdout.startswith("reachd "), "--version output")
+
+
+def test_invalid_cidr_and_apiserver(cleanup, tmp):
+    p = _run(["--all", "--cluster-cidr", "10.0.0.1/8"])
+    check_eq(p.returncode, 2, "exit code for a CIDR with host bits")
+    check("'10.0.0.1/8'" in p.stderr, f"message names the value: {p.stderr!r}")
+    p = _run(["--all", "--apiserver", "kubernetes.default:443"])
+    check_eq(p.returncode, 2, "exit code for a host name as apiserver")
+    check("'kubernetes.default:443'" in p.stderr, f"message names the value: {p.stderr!r}")
+    cfg = os.path.join(tmp, "egress.yaml")
+    with open(cfg, "w") as f:
+        f.write("monitor:\n  all: true\negress:\n  cluster_cidrs:\n    - 10.96.0.0/12\n    - 10.244.0.0/33\n")
+    p = _run(["--config", cfg])
+    check_eq(p.returncode, 2, "exit code for a bad CIDR in the config")
+    check(f"{cfg}:6:7: egress.cluster_cidrs[1]: '10.244.0.0/33'" in p.stderr, f"file:line:col and value: {p.stderr!r}")
+    env = dict(os.environ, KUBERNETES_SERVICE_HOST="not-an-ip")
+    p = subprocess.run([REACHD, "--cgroup", "/nonexistent"], env=env, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, text=True, timeout=30)
+    check_eq(p.returncode, 2, "exit code for a bad KUBERNETES_SERVICE_HOST")

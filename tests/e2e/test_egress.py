@@ -192,3 +192,37 @@ def test_node_connect_and_outside_traffic(cleanup, tmp):
     check_eq(e["count"], 1, "only the connect inside the cgroup is counted")
     for c in agent.summary["cgroups"]:
         check(c["cgroup"] == cg.rel, f"traffic outside the monitored cgroup recorded under {c['cgroup']}")
+
+
+def test_timed_out_connect_and_tcp_dns(cleanup, tmp):
+    net = TestNet(cleanup, "eg5")
+    # the host's SYNs arrive but every reply is dropped: a connect times out
+    net.serve_accept(cleanup, 80)
+    subprocess.run(net.nsexec + ["ip", "route", "replace", "blackhole", "198.51.100.1/32"], check=True)
+    _dnsmasq(cleanup, tmp)
+    cg = Cgroup(cleanup, f"reach-e2e-timeout-{os.getpid()}")
+    agent = Agent(cleanup, tmp, ["--cgroup", cg.path])
+    code = r"""
+import socket, subprocess, sys
+v4, dns_ip, name = sys.argv[1:4]
+out = subprocess.run(["dig", "+tcp", "+short", "@" + dns_ip, name], stdout=subprocess.PIPE, text=True, check=True)
+assert out.stdout.strip() == v4, out.stdout
+s = socket.socket()
+s.setsockopt(socket.IPPROTO_TCP, socket.TCP_SYNCNT, 1)   # give up after ~3 s
+try:
+    s.connect((v4, 80))
+    sys.exit("connected through a blackhole")
+except (TimeoutError, socket.timeout):
+    pass
+"""
+    cg.python(code, net.V4, DNS_IP, NAME_V4, timeout=30)
+    agent.wait_edge("timed out", lambda e: e.get("type") == "egress" and e["address"] == net.V4)
+    agent.stop()
+    edges = agent.summary_edges(cg.rel, "egress")
+    e = _egress(edges, net.V4, 80)
+    check_eq(e["outcomes"], {"timed_out": 1}, "outcome of a blackholed connect")
+    check_eq(e["name"], NAME_V4, "name from a DNS answer over TCP")
+    check_eq(e["name_ttl"], TTL, "TTL of the TCP answer")
+    dns = _egress(edges, DNS_IP, 53)
+    check_eq(dns["outcomes"], {"established": 1}, "TCP connect to the resolver")
+    check(agent.summary["dns_responses"] >= 1, "TCP DNS answer parsed")
