@@ -24,6 +24,6 @@ with open("/etc/hostname") as f:  # not a secret: neither stored nor printed
 
 # tool calls, as an agent runtime makes them
 subprocess.run(["curl", "-s", "-o", "/dev/null", "-H", "Authorization: Bearer sk-demo0000000000000000000000",
-                f"http://127.0.0.1:{port}/v1/models"], check=False)
+                f"http://api.llm-provider.example:{port}/v1/models"], check=False)
 subprocess.run(["sh", "-c", "cat /etc/llm/keys/openai.key | wc -c > /dev/null"], check=False)
 subprocess.run(["uname", "-a"], stdout=subprocess.DEVNULL, check=False)

@@ -13,12 +13,15 @@ WORK=$(mktemp -d /tmp/reach-demo.XXXXXX)
 PORT=18090
 # the interpreter itself, not a version-manager shim that would show up as tools
 PYTHON=$(python3 -c 'import os, sys; print(os.path.realpath(sys.executable))')
+DNS_IP=127.0.0.77
 AGENT_PID=""
 HTTP_PID=""
+DNS_PID=""
 
 cleanup() {
 	[ -n "$AGENT_PID" ] && kill "$AGENT_PID" 2>/dev/null || true
 	[ -n "$HTTP_PID" ] && kill "$HTTP_PID" 2>/dev/null || true
+	[ -n "$DNS_PID" ] && kill "$DNS_PID" 2>/dev/null || true
 	if [ -d "$CG" ]; then
 		for p in $(cat "$CG/cgroup.procs" 2>/dev/null); do kill -9 "$p" 2>/dev/null || true; done
 		rmdir "$CG" 2>/dev/null || true
@@ -33,9 +36,14 @@ printf 'eyJhbGciOiJSUzI1NiJ9.demo.token' > "$WORK/sa/token"
 printf 'sk-demo-not-a-real-key' > "$WORK/keys/openai.key"
 printf 'OPENAI_BASE_URL=http://127.0.0.1:%s\n' "$PORT" > "$WORK/app/.env"
 
-# A stand-in LLM endpoint on loopback.
+# A stand-in LLM endpoint on loopback, and a resolver that sends the
+# provider's name there (the workload sees it through its resolv.conf).
 python3 -m http.server "$PORT" --bind 127.0.0.1 --directory "$WORK/app" >/dev/null 2>&1 &
 HTTP_PID=$!
+dnsmasq --no-daemon --no-resolv --no-hosts --bind-interfaces --listen-address="$DNS_IP" --port=53 \
+	--local-ttl=300 --address=/api.llm-provider.example/127.0.0.1 --user=root >/dev/null 2>&1 &
+DNS_PID=$!
+printf 'nameserver %s\n' "$DNS_IP" > "$WORK/resolv.conf"
 
 mkdir "$CG"
 echo "reach demo: starting reachd on cgroup ${CG#$CG_ROOT} ..."
@@ -52,6 +60,7 @@ unshare -m sh -c "
 	mount --bind '$WORK/sa' /var/run/secrets/kubernetes.io/serviceaccount
 	mount --bind '$WORK/keys' /etc/llm/keys
 	mount --bind '$WORK/app' /srv/agent
+	mount --bind '$WORK/resolv.conf' /etc/resolv.conf
 	echo \$\$ > '$CG/cgroup.procs'
 	exec $PYTHON scripts/demo-agent.py $PORT
 "

@@ -195,6 +195,28 @@ static const char *basename_of(const char *p)
 	return s ? s + 1 : p;
 }
 
+static void print_egress_text(FILE *f, const struct cgroup_reach *c)
+{
+	size_t shown = 0;
+
+	for (size_t j = 0; j < c->n_edges; j++) {
+		const struct edge *e = c->edges[j];
+		char dest[320];
+
+		if (e->kind != EDGE_EGRESS)
+			continue;
+		if (!shown++)
+			fprintf(f, "    egress:\n");
+		if (e->name)
+			snprintf(dest, sizeof(dest), "%s:%u (%s)", e->name, e->port, e->address);
+		else
+			snprintf(dest, sizeof(dest), "%s:%u", e->address, e->port);
+		fprintf(f, "      %s %-46s %-14s x%-6" PRIu64 " %s%s\n", e->proto == REACH_PROTO_TCP ? "tcp" : "udp", dest,
+			e->dest_class, edge_count(e), basename_of(e->exe[0] ? e->exe : e->comm),
+			edge_count_tag(e, REACH_OUT_REFUSED) ? " (refused)" : "");
+	}
+}
+
 void output_summary_text(FILE *f, struct observed *obs, const struct run_stats *st)
 {
 	struct cgroup_reach **cg;
@@ -234,26 +256,7 @@ void output_summary_text(FILE *f, struct observed *obs, const struct run_stats *
 						basename_of(e->lineage[k]));
 			fprintf(f, "      %-40s x%-6" PRIu64 " %s\n", e->object, edge_count(e), chain);
 		}
-	}
-	for (size_t i = 0; i < n; i++) {
-		size_t shown = 0;
-
-		for (size_t j = 0; j < cg[i]->n_edges; j++) {
-			struct edge *e = cg[i]->edges[j];
-			char dest[320];
-
-			if (e->kind != EDGE_EGRESS)
-				continue;
-			if (!shown++)
-				fprintf(f, "\n  egress of %s:\n", cg[i]->path);
-			if (e->name)
-				snprintf(dest, sizeof(dest), "%s:%u (%s)", e->name, e->port, e->address);
-			else
-				snprintf(dest, sizeof(dest), "%s:%u", e->address, e->port);
-			fprintf(f, "      %s %-44s %-15s x%-6" PRIu64 " %s%s\n", e->proto == REACH_PROTO_TCP ? "tcp" : "udp",
-				dest, e->dest_class, edge_count(e), basename_of(e->exe[0] ? e->exe : e->comm),
-				edge_count_tag(e, REACH_OUT_REFUSED) ? " (refused)" : "");
-		}
+		print_egress_text(f, cg[i]);
 	}
 	fprintf(f, "\n  losses: ");
 	if (output_loss_total(&st->losses, -1) == 0) {
