@@ -333,7 +333,7 @@ static void read_link(const char *path, char *out, size_t size)
 }
 
 /* The cgroup v2 id of process pid, or 0 when it cannot be read. */
-static uint64_t cgroup_id_of_pid(pid_t pid)
+static uint64_t oracle_cgroup_id_of_pid(pid_t pid)
 {
 	char mount[512], path[64], line[1024], dir[2048];
 	uint64_t id = 0;
@@ -381,8 +381,8 @@ static void test_proc_fallback_reads_own_exe_and_parent(void **state)
 	assert_true(n >= 1);
 	assert_string_equal(out[n - 1], self_exe);
 	snprintf(path, sizeof(path), "/proc/%d/exe", (int)getppid());
-	self_cg = cgroup_id_of_pid(getpid());
-	parent_cg = cgroup_id_of_pid(getppid());
+	self_cg = oracle_cgroup_id_of_pid(getpid());
+	parent_cg = oracle_cgroup_id_of_pid(getppid());
 	if (getppid() > 1 && readlink(path, parent_exe, sizeof(parent_exe) - 1) > 0) {
 		read_link(path, parent_exe, sizeof(parent_exe));
 		assert_string_equal(proctree_exe(t, (uint32_t)getppid()), parent_exe);
@@ -398,7 +398,7 @@ static void test_lineage_stops_at_unmonitored_ancestor_in_other_cgroup(void **st
 {
 	struct proctree *t = new_tree();
 	char self_exe[512];
-	uint64_t self_cg = cgroup_id_of_pid(getpid());
+	uint64_t self_cg = oracle_cgroup_id_of_pid(getpid());
 
 	if (!self_cg) {
 		proctree_free(t);

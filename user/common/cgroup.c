@@ -102,3 +102,25 @@ int cgroup_path_of(uint64_t id, char *out, size_t out_size)
 	nftw(mount, cgroup_path_visit, 16, FTW_PHYS | FTW_MOUNT);
 	return search_found ? 0 : -ENOENT;
 }
+
+int cgroup_id_of_pid(const char *cgroup_mount, uint32_t pid, uint64_t *id)
+{
+	char path[64], line[1024], dir[1536];
+	int err = -ENOENT;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%u/cgroup", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "0::", 3) != 0)
+			continue;
+		line[strcspn(line, "\n")] = '\0';
+		snprintf(dir, sizeof(dir), "%s%s", cgroup_mount, line + 3);
+		err = cgroup_id_of(dir, id);
+		break;
+	}
+	fclose(f);
+	return err;
+}

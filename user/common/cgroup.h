@@ -16,6 +16,10 @@ int cgroup_id_of(const char *dir, uint64_t *id);
  * path relative to the mount ("/" for the root, "/a/b" below). 0 or -ENOENT. */
 int cgroup_path_of(uint64_t id, char *out, size_t out_size);
 
+/* The cgroup v2 id of a process, from /proc/PID/cgroup ("0::/path") and
+ * the cgroup2 mount. 0 or -errno (-ENOENT: no such process or no v2 line). */
+int cgroup_id_of_pid(const char *cgroup_mount, uint32_t pid, uint64_t *id);
+
 /* Checks that `dir` is a directory on a cgroup2 file system. 0 or -errno. */
 int cgroup_check_v2_dir(const char *dir);
 

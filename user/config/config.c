@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <yaml.h>
+#include "common/log.h"
 #include "config/config.h"
 #include "reach/netclass.h"
 
@@ -56,19 +57,6 @@ struct key_spec {
 
 /* ---- error messages ---------------------------------------------------- */
 
-static void set_message(char *err, size_t err_size, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_message(char *err, size_t err_size, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || err_size == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, err_size, fmt, ap);
-	va_end(ap);
-}
 
 /* "FILE:LINE:COLUMN: reason"; libyaml marks are 0-based, editors are 1-based. */
 static int fail_at_mark(struct loader *l, yaml_mark_t mark, const char *fmt, ...)
@@ -82,7 +70,7 @@ static int fail_at_mark(struct loader *l, yaml_mark_t mark, const char *fmt, ...
 	va_start(ap, fmt);
 	vsnprintf(reason, sizeof(reason), fmt, ap);
 	va_end(ap);
-	set_message(l->err, l->err_size, "%s:%zu:%zu: %s", l->path,
+	format_error(l->err, l->err_size, "%s:%zu:%zu: %s", l->path,
 		    mark.line + 1, mark.column + 1, reason);
 	return -EINVAL;
 }
@@ -166,7 +154,7 @@ static int parse_string(struct loader *l, const yaml_node_t *value, const char *
 		return fail_at(l, value, "%s: contains a NUL byte", where);
 	copy = strdup((const char *)value->data.scalar.value);
 	if (!copy) {
-		set_message(l->err, l->err_size, "%s: out of memory", l->path);
+		format_error(l->err, l->err_size, "%s: out of memory", l->path);
 		return -ENOMEM;
 	}
 	*out = copy;
@@ -557,7 +545,7 @@ static int fail_yaml(struct loader *l, const yaml_parser_t *parser, const char *
 	yaml_mark_t mark = parser->problem_mark;
 
 	if (parser->error == YAML_MEMORY_ERROR) {
-		set_message(l->err, l->err_size, "%s: out of memory while parsing YAML", l->path);
+		format_error(l->err, l->err_size, "%s: out of memory while parsing YAML", l->path);
 		return -ENOMEM;
 	}
 	if (parser->error == YAML_READER_ERROR)
@@ -593,7 +581,7 @@ static int parse_config_text(struct loader *l, const char *text, size_t len)
 	int rc;
 
 	if (!yaml_parser_initialize(&parser)) {
-		set_message(l->err, l->err_size, "%s: out of memory", l->path);
+		format_error(l->err, l->err_size, "%s: out of memory", l->path);
 		return -ENOMEM;
 	}
 	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
@@ -618,7 +606,7 @@ static int parse_config_text(struct loader *l, const char *text, size_t len)
 
 static int fail_errno(const char *path, int error, char *err, size_t err_size)
 {
-	set_message(err, err_size, "%s: %s", path, strerror(error));
+	format_error(err, err_size, "%s: %s", path, strerror(error));
 	return -error;
 }
 
@@ -690,7 +678,7 @@ static int read_config_file(const char *path, char **text, size_t *len, char *er
 	rc = read_all(fd, text, len);
 	close(fd);
 	if (rc == -EFBIG)
-		set_message(err, err_size, "%s: larger than %d bytes, not a config file",
+		format_error(err, err_size, "%s: larger than %d bytes, not a config file",
 			    path, CONFIG_MAX_FILE_BYTES);
 	else if (rc)
 		fail_errno(path, -rc, err, err_size);
@@ -736,9 +724,9 @@ int config_load_file(struct reach_config *cfg, const char *path, char *err, size
 	char *text = NULL;
 	int rc;
 
-	set_message(err, err_size, "%s", "");
+	format_error(err, err_size, "%s", "");
 	if (!cfg || !path) {
-		set_message(err, err_size, "config_load_file: no config or path given");
+		format_error(err, err_size, "config_load_file: no config or path given");
 		return -EINVAL;
 	}
 	rc = read_config_file(path, &text, &len, err, err_size);

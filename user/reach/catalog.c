@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/log.h"
 #include "reach/catalog.h"
 #include "reach/glob.h"
 #include "reach/path.h"
@@ -270,19 +271,6 @@ int catalog_add_builtin(struct catalog *c)
 	return 0;
 }
 
-static void set_error(char *err, size_t err_size, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_error(char *err, size_t err_size, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || err_size == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, err_size, fmt, ap);
-	va_end(ap);
-}
 
 #define FIELD_BLANKS " \t\r\n\v\f"
 
@@ -345,12 +333,12 @@ static int add_lines(struct catalog *c, FILE *f, const char *file, char *err, si
 		line_no++;
 		rc = add_line(c, line, (size_t)line_len, &reason);
 		if (rc < 0)
-			set_error(err, err_size, "%s:%zu: %s", file, line_no,
+			format_error(err, err_size, "%s:%zu: %s", file, line_no,
 				  reason ? reason : strerror(-rc));
 	}
 	if (rc == 0 && ferror(f)) {
 		rc = errno ? -errno : -EIO;
-		set_error(err, err_size, "%s: %s", file, strerror(-rc));
+		format_error(err, err_size, "%s: %s", file, strerror(-rc));
 	}
 	free(line);
 	return rc;
@@ -362,15 +350,15 @@ int catalog_add_file(struct catalog *c, const char *file, char *err, size_t err_
 	FILE *f;
 	int rc;
 
-	set_error(err, err_size, "%s", "");
+	format_error(err, err_size, "%s", "");
 	if (!c || !file) {
-		set_error(err, err_size, "missing catalogue or file name");
+		format_error(err, err_size, "missing catalogue or file name");
 		return -EINVAL;
 	}
 	f = fopen(file, "re");
 	if (!f) {
 		rc = -errno;
-		set_error(err, err_size, "%s: %s", file, strerror(-rc));
+		format_error(err, err_size, "%s: %s", file, strerror(-rc));
 		return rc;
 	}
 	start = c->count;

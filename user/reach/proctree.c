@@ -65,30 +65,6 @@ static struct proc *upsert(struct proctree *t, uint32_t tgid)
 	return p;
 }
 
-/* The cgroup v2 id of a process from /proc/PID/cgroup ("0::/path"); 0 if unknown. */
-static uint64_t read_cgroup_id(struct proctree *t, uint32_t tgid)
-{
-	char path[64], line[1024], dir[1536];
-	uint64_t id = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%" PRIu32 "/cgroup", tgid);
-	f = fopen(path, "r");
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f)) {
-		if (strncmp(line, "0::", 3) != 0)
-			continue;
-		line[strcspn(line, "\n")] = '\0';
-		snprintf(dir, sizeof(dir), "%s%s", t->cgroup_mount, line + 3);
-		if (cgroup_id_of(dir, &id))
-			id = 0;
-		break;
-	}
-	fclose(f);
-	return id;
-}
-
 /* A process that started before the agent: its parent and exe from /proc. */
 static struct proc *load_from_proc(struct proctree *t, uint32_t tgid)
 {
@@ -119,7 +95,8 @@ static struct proc *load_from_proc(struct proctree *t, uint32_t tgid)
 	snprintf(path, sizeof(path), "/proc/%" PRIu32 "/exe", tgid);
 	n = readlink(path, p->exe, sizeof(p->exe) - 1);
 	p->exe[n > 0 ? n : 0] = '\0';
-	p->cgroup_id = read_cgroup_id(t, tgid);
+	if (!t->cgroup_mount[0] || cgroup_id_of_pid(t->cgroup_mount, tgid, &p->cgroup_id))
+		p->cgroup_id = 0; /* unknown: the lineage then stops at this process */
 	return p;
 }
 
