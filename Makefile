@@ -39,7 +39,7 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRCS))
 
 BINS := $(OUT)/reachd
 
-.PHONY: all deps test unit e2e demo bench clean
+.PHONY: all deps test unit e2e fuzz demo bench clean
 all: $(BINS)
 
 deps:
@@ -86,6 +86,10 @@ unit: $(UNIT_BINS)
 
 e2e: all
 	$(Q)bash tests/run.sh e2e
+
+# libFuzzer targets for the parsers of untrusted bytes; FUZZ_SECONDS per target
+fuzz:
+	$(Q)FUZZ_SECONDS=$${FUZZ_SECONDS:-60} bash tests/run.sh fuzz
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all

@@ -7,7 +7,7 @@ PKGS=(
   # build
   clang llvm make gcc pkg-config libbpf-dev bpftool libelf-dev zlib1g-dev
   libprotobuf-c-dev protobuf-c-compiler libcurl4-openssl-dev libyaml-dev
-  libjson-c-dev libssl-dev libcmocka-dev
+  libjson-c-dev libssl-dev libcmocka-dev libclang-rt-14-dev
   # what the tests and the demo run
   python3 curl openssl iproute2 procps util-linux nodejs dnsmasq-base bind9-dnsutils
 )

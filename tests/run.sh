@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test tier and ends with one line "N passed, N failed".
-# usage: tests/run.sh [unit|e2e|all]   (default all)
+# usage: tests/run.sh [unit|fuzz|e2e|all]   (default all)
 set -u
 cd "$(dirname "$0")/.."
 tier=${1:-all}
@@ -37,11 +37,25 @@ run_e2e() {
 	failed=$((failed + f))
 }
 
+# A short libFuzzer run of every parser target: each target that runs
+# without a crash counts as one passed test.
+run_fuzz() {
+	local out p f
+	out=$(bash tests/fuzz/run.sh "${FUZZ_SECONDS:-5}" 2>&1)
+	echo "$out" | grep -E '^fuzz |CRASH|error' || true
+	p=$(echo "$out" | grep -c '^fuzz .*, ok$')
+	f=$(echo "$out" | grep -c -E '^fuzz .*(CRASH|failed)')
+	[ "$p" -gt 0 ] || [ "$f" -gt 0 ] || { echo "fuzz: no target ran"; f=1; }
+	passed=$((passed + p))
+	failed=$((failed + f))
+}
+
 case "$tier" in
 unit) run_unit ;;
+fuzz) run_fuzz ;;
 e2e) shift; run_e2e "$@" ;;
-all) run_unit; run_e2e ;;
-*) echo "usage: tests/run.sh [unit|e2e|all]" >&2; exit 2 ;;
+all) run_unit; run_fuzz; run_e2e ;;
+*) echo "usage: tests/run.sh [unit|fuzz|e2e|all]" >&2; exit 2 ;;
 esac
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

@@ -55,7 +55,7 @@ static int read_name(const uint8_t *msg, size_t len, size_t *off, char *out, siz
 		if (pos + 1 + l > len)
 			return -EBADMSG;
 		name_len += l + 1;
-		if (name_len > 255)
+		if (name_len + 1 > 255) /* RFC 1035 3.1: 255 octets, the root's zero byte included */
 			return -EBADMSG;
 		if (out) {
 			if (out_len + l + 2 > out_size)
@@ -79,7 +79,7 @@ static int read_name(const uint8_t *msg, size_t len, size_t *off, char *out, siz
 	return 0;
 }
 
-int dns_parse_response(const uint8_t *msg, size_t len, struct dns_response *out)
+static int parse_response(const uint8_t *msg, size_t len, struct dns_response *out)
 {
 	size_t off = DNS_HEADER_LEN;
 	uint16_t flags, qdcount, ancount;
@@ -135,4 +135,13 @@ int dns_parse_response(const uint8_t *msg, size_t len, struct dns_response *out)
 		off += rdlen;
 	}
 	return 0;
+}
+
+int dns_parse_response(const uint8_t *msg, size_t len, struct dns_response *out)
+{
+	int rc = parse_response(msg, len, out);
+
+	if (rc)
+		memset(out, 0, sizeof(*out)); /* rejected whole: nothing half-parsed is left to use */
+	return rc;
 }

@@ -1,4 +1,5 @@
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,6 +78,7 @@ int cidr_parse(const char *s, struct cidr *c)
 {
 	char buf[64], *slash, *end;
 	unsigned max;
+	bool mapped;
 	long prefix;
 	struct netaddr zero_host;
 
@@ -88,15 +90,22 @@ int cidr_parse(const char *s, struct cidr *c)
 		*slash = '\0';
 	if (netaddr_parse(buf, &c->net))
 		return -EINVAL;
+	mapped = c->net.family == 4 && strchr(buf, ':'); /* ::ffff:a.b.c.d, now IPv4 */
 	max = c->net.family == 4 ? 32 : 128;
 	if (!slash) {
 		c->prefix = max;
 		return 0;
 	}
-	if (!slash[1] || slash[1] == '+' || slash[1] == '-')
+	if (!isdigit((unsigned char)slash[1])) /* strtol would skip blanks and take signs */
 		return -EINVAL;
 	errno = 0;
 	prefix = strtol(slash + 1, &end, 10);
+	if (mapped) {
+		/* written as IPv6: the prefix counts the 96 bits of ::ffff: too */
+		if (errno || *end || prefix < 96 || prefix > 128)
+			return -EINVAL;
+		prefix -= 96;
+	}
 	if (errno || *end || prefix < 0 || prefix > (long)max)
 		return -EINVAL;
 	c->prefix = (uint8_t)prefix;
@@ -136,7 +145,7 @@ static int parse_port(const char *s, uint16_t *port)
 	char *end;
 	long v;
 
-	if (!*s || *s == '+' || *s == '-')
+	if (!isdigit((unsigned char)*s))
 		return -EINVAL;
 	errno = 0;
 	v = strtol(s, &end, 10);

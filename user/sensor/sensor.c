@@ -8,6 +8,7 @@
 #include <bpf/libbpf.h>
 #include <bpf/bpf.h>
 #include "reach.skel.h"
+#include "common/cgroup.h"
 #include "common/log.h"
 #include "sensor/sensor.h"
 
@@ -47,6 +48,7 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 
 int sensor_check_prerequisites(char *why, size_t why_size)
 {
+	char mount[256];
 	struct stat st;
 
 	if (geteuid() != 0) {
@@ -57,6 +59,12 @@ int sensor_check_prerequisites(char *why, size_t why_size)
 		snprintf(why, why_size, "kernel BTF absent: /sys/kernel/btf/vmlinux not found (needs CONFIG_DEBUG_INFO_BTF=y)");
 		return -1;
 	}
+	if (cgroup_find_v2_mount(mount, sizeof(mount))) {
+		snprintf(why, why_size, "cgroup v2 not mounted: reach identifies workloads by cgroup v2 id "
+			 "(mount -t cgroup2 none /sys/fs/cgroup/unified)");
+		return -1;
+	}
+	/* tp_btf programs need no tracefs, so a missing /sys/kernel/tracing is fine */
 	return 0;
 }
 
