@@ -2,7 +2,10 @@
 /* Syscall numbers and argument registers at sys_exit, per architecture.
  * The argument registers survive the syscall (x86-64 preserves rdi, rsi,
  * rdx, r10, r8; arm64 saves the first argument in orig_x0), so sys_exit
- * alone sees both the arguments and the result: no enter->exit stash map. */
+ * alone sees both the arguments and the result: no enter->exit stash map.
+ * regs is a BTF pointer (tp_btf): fields are read with direct CO-RE loads,
+ * not bpf_probe_read_kernel() calls, because the syscall number is read on
+ * every syscall of every process. */
 #ifndef REACH_SYSCALL_BPF_H
 #define REACH_SYSCALL_BPF_H
 
@@ -20,11 +23,11 @@
 #define NR_openat   257
 #define NR_sendmmsg 307
 #define NR_openat2  437
-#define SYSCALL_NR(regs)   BPF_CORE_READ(regs, orig_ax)
-#define SYSCALL_ARG1(regs) BPF_CORE_READ(regs, di)
-#define SYSCALL_ARG2(regs) BPF_CORE_READ(regs, si)
-#define SYSCALL_ARG3(regs) BPF_CORE_READ(regs, dx)
-#define SYSCALL_ARG5(regs) BPF_CORE_READ(regs, r8)
+#define SYSCALL_NR(regs)   ((regs)->orig_ax)
+#define SYSCALL_ARG1(regs) ((regs)->di)
+#define SYSCALL_ARG2(regs) ((regs)->si)
+#define SYSCALL_ARG3(regs) ((regs)->dx)
+#define SYSCALL_ARG5(regs) ((regs)->r8)
 #elif defined(__TARGET_ARCH_arm64)
 #define NR_read     63
 #define NR_open     -1  /* arm64 has no open(2) */
@@ -36,11 +39,11 @@
 #define NR_openat   56
 #define NR_sendmmsg 269
 #define NR_openat2  437
-#define SYSCALL_NR(regs)   BPF_CORE_READ(regs, syscallno)
-#define SYSCALL_ARG1(regs) BPF_CORE_READ(regs, orig_x0)
-#define SYSCALL_ARG2(regs) BPF_CORE_READ(regs, regs[1])
-#define SYSCALL_ARG3(regs) BPF_CORE_READ(regs, regs[2])
-#define SYSCALL_ARG5(regs) BPF_CORE_READ(regs, regs[4])
+#define SYSCALL_NR(regs)   ((regs)->syscallno)
+#define SYSCALL_ARG1(regs) ((regs)->orig_x0)
+#define SYSCALL_ARG2(regs) ((regs)->regs[1])
+#define SYSCALL_ARG3(regs) ((regs)->regs[2])
+#define SYSCALL_ARG5(regs) ((regs)->regs[4])
 #else
 #error "reach: unsupported architecture"
 #endif

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Install every Debian package reach needs to build, test, benchmark and demo.
+# Install every Debian package reach needs to build, test and demo; with
+# --bench also the benchmark's peers (bpftrace, libbpf-tools' opensnoop, BCC).
 # Idempotent: prints nothing and touches nothing when every package is present.
+# A benchmark peer that cannot be installed is not fatal: bench/run.py records
+# it as unavailable instead.
 set -euo pipefail
 
-PKGS=(
+REQUIRED=(
   # build
   clang llvm make gcc pkg-config libbpf-dev bpftool libelf-dev zlib1g-dev
   libprotobuf-c-dev protobuf-c-compiler libcurl4-openssl-dev libyaml-dev
@@ -11,18 +14,38 @@ PKGS=(
   # what the tests and the demo run
   python3 curl openssl iproute2 procps util-linux nodejs dnsmasq-base bind9-dnsutils
 )
-
-missing=()
-for p in "${PKGS[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
-done
-[ ${#missing[@]} -eq 0 ] && exit 0
-
-if [ "$(id -u)" -ne 0 ]; then
-  echo "deps.sh: missing packages (${missing[*]}) and not root: run as root or install them" >&2
+OPTIONAL=()
+if [ "${1:-}" = "--bench" ]; then
+  OPTIONAL=(bpftrace libbpf-tools bpfcc-tools)
+elif [ -n "${1:-}" ]; then
+  echo "usage: scripts/deps.sh [--bench]" >&2
   exit 2
 fi
-echo "deps.sh: installing ${missing[*]}" >&2
+
+missing_of() {
+  local p
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || echo "$p"
+  done
+}
+
+mapfile -t missing_required < <(missing_of "${REQUIRED[@]}")
+mapfile -t missing_optional < <(missing_of "${OPTIONAL[@]}")
+[ ${#missing_required[@]} -eq 0 ] && [ ${#missing_optional[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "deps.sh: missing packages (${missing_required[*]} ${missing_optional[*]}) and not root: run as root or install them" >&2
+  exit 2
+fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq >/dev/null
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+if [ ${#missing_required[@]} -gt 0 ]; then
+  echo "deps.sh: installing ${missing_required[*]}" >&2
+  apt-get install -y -qq --no-install-recommends "${missing_required[@]}" >/dev/null
+fi
+for p in "${missing_optional[@]}"; do
+  echo "deps.sh: installing $p (benchmark peer)" >&2
+  apt-get install -y -qq --no-install-recommends "$p" >/dev/null 2>&1 ||
+    echo "deps.sh: could not install $p (the benchmark will report it as unavailable)" >&2
+done
+exit 0

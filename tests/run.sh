@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test tier and ends with one line "N passed, N failed".
-# usage: tests/run.sh [unit|fuzz|e2e|all]   (default all)
+# usage: tests/run.sh [unit|fuzz|e2e|bench|all]   (default all)
 set -u
 cd "$(dirname "$0")/.."
 tier=${1:-all}
@@ -50,12 +50,28 @@ run_fuzz() {
 	failed=$((failed + f))
 }
 
+# The benchmark's quick mode, once, to keep it working: no thresholds, it
+# passes when every scenario produced data (bench/run.py exit 0).
+run_bench_smoke() {
+	local log
+	log=$(mktemp)
+	if python3 bench/run.py --quick > "$log" 2>&1; then
+		echo "PASS bench quick mode ($(tail -1 "$log"))"
+		passed=$((passed + 1))
+	else
+		echo "FAIL bench quick mode:"; tail -20 "$log"
+		failed=$((failed + 1))
+	fi
+	rm -f "$log"
+}
+
 case "$tier" in
 unit) run_unit ;;
+bench) run_bench_smoke ;;
 fuzz) run_fuzz ;;
 e2e) shift; run_e2e "$@" ;;
-all) run_unit; run_fuzz; run_e2e ;;
-*) echo "usage: tests/run.sh [unit|fuzz|e2e|all]" >&2; exit 2 ;;
+all) run_unit; run_fuzz; run_e2e; run_bench_smoke ;;
+*) echo "usage: tests/run.sh [unit|fuzz|e2e|bench|all]" >&2; exit 2 ;;
 esac
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

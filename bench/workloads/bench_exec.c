@@ -36,6 +36,6 @@ int main(int argc, char **argv)
 	unsigned long long t0 = now_ns();
 	for (long i = 0; i < n; i++)
 		once();
-	report(n, now_ns() - t0);
+	report(n, t0, now_ns());
 	return 0;
 }

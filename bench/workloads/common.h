@@ -1,7 +1,9 @@
 /* Shared by the benchmark workloads: each one waits for a "go" byte on
  * stdin (so a sensor or peer can be attached to its pid first), runs a
  * warm-up, times N iterations with CLOCK_MONOTONIC and prints one JSON line:
- *   {"iters":N,"ns":TOTAL,"ns_per_iter":X}
+ *   {"iters":N,"ns":TOTAL,"ns_per_iter":X,"t0":START,"t1":END}
+ * (t0/t1: CLOCK_MONOTONIC ns, so the harness can take the makespan of
+ * several concurrent copies without counting their start-up).
  * Errors print to stderr and exit 1: a failed iteration is never timed. */
 #ifndef BENCH_COMMON_H
 #define BENCH_COMMON_H
@@ -48,9 +50,12 @@ static inline long parse_long(const char *s, const char *what)
 	return v;
 }
 
-static inline void report(long iters, unsigned long long ns)
+static inline void report(long iters, unsigned long long t0, unsigned long long t1)
 {
-	printf("{\"iters\":%ld,\"ns\":%llu,\"ns_per_iter\":%.1f}\n", iters, ns, (double)ns / (double)iters);
+	unsigned long long ns = t1 - t0;
+
+	printf("{\"iters\":%ld,\"ns\":%llu,\"ns_per_iter\":%.1f,\"t0\":%llu,\"t1\":%llu}\n", iters, ns,
+	       (double)ns / (double)iters, t0, t1);
 	fflush(stdout);
 }
 #endif

@@ -560,6 +560,31 @@ static void test_file_error_buffer_optional_and_truncated(void **state)
 	assert_int_equal(catalog_size(c), 0);
 }
 
+/* The literal prefix/suffix pre-check must never reject a real match:
+ * classes, escapes and "**" at either end. */
+static void test_precheck_keeps_class_escape_and_globstar_matches(void **state)
+{
+	struct catalog *c = catalog_new();
+
+	(void)state;
+	assert_non_null(c);
+	assert_int_equal(catalog_add(c, "*.[pP][eE][mM]", "cls"), 0);
+	assert_int_equal(catalog_add(c, "/srv/[ab]x/**", "srv"), 0);
+	assert_int_equal(catalog_add(c, "/lit/f\\*x", "esc"), 0);
+	assert_int_equal(catalog_add(c, "/exact/file.txt", "exact"), 0);
+	assert_string_equal(catalog_match(c, "/a/b/cert.PEM"), "cls");
+	assert_string_equal(catalog_match(c, "/a/b/cert.pEm"), "cls");
+	assert_null(catalog_match(c, "/a/b/cert.mM]"));
+	assert_string_equal(catalog_match(c, "/srv/bx/deep/er/file"), "srv");
+	assert_null(catalog_match(c, "/srv/cx/file"));
+	assert_string_equal(catalog_match(c, "/lit/f*x"), "esc");
+	assert_null(catalog_match(c, "/lit/fzx"));
+	assert_string_equal(catalog_match(c, "/exact/file.txt"), "exact");
+	assert_null(catalog_match(c, "/exact/file.txt2"));
+	assert_null(catalog_match(c, "/exact/file.tx"));
+	catalog_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -576,6 +601,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_builtin_public_ca_bundles_are_excluded, setup_builtin, teardown_catalog),
 		cmocka_unit_test_setup_teardown(test_builtin_dotenv, setup_builtin, teardown_catalog),
 		cmocka_unit_test_setup_teardown(test_builtin_ordinary_files_do_not_match, setup_builtin, teardown_catalog),
+		cmocka_unit_test(test_precheck_keeps_class_escape_and_globstar_matches),
 		cmocka_unit_test(test_builtin_add_is_all_or_nothing_and_repeatable),
 		cmocka_unit_test_setup_teardown(test_add_forms_and_default_category, setup_empty, teardown_catalog),
 		cmocka_unit_test_setup_teardown(test_add_rejects_malformed_patterns, setup_empty, teardown_catalog),

@@ -307,15 +307,13 @@ static void handle_exec(struct agent *ag, const struct reach_exec_event *ev)
 
 static void print_if_new(struct agent *ag, uint64_t cgroup_id, const struct edge *e, bool is_new)
 {
-	struct cgroup_reach **cg;
-	size_t n;
+	const struct cgroup_reach *c;
 
 	if (!is_new || !ag->print_events)
 		return;
-	n = observed_cgroups(ag->observed, &cg);
-	for (size_t i = 0; i < n; i++)
-		if (cg[i]->cgroup_id == cgroup_id)
-			output_edge_json(stdout, cg[i], e);
+	c = observed_cgroup(ag->observed, cgroup_id);
+	if (c)
+		output_edge_json(stdout, c, e);
 }
 
 static void handle_egress(struct agent *ag, const struct reach_egress_event *ev)

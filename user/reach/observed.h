@@ -110,6 +110,8 @@ uint64_t edge_count(const struct edge *e);
 uint64_t edge_count_tag(const struct edge *e, uint8_t tag);
 
 size_t observed_cgroups(const struct observed *o, struct cgroup_reach ***out); /* sorted by id */
+/* The cgroup an edge was recorded under, or NULL. */
+const struct cgroup_reach *observed_cgroup(const struct observed *o, uint64_t cgroup_id);
 const char *edge_kind_name(enum edge_kind kind);
 
 #endif
