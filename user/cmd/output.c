@@ -85,6 +85,7 @@ static json_object *edge_json(const struct cgroup_reach *c, const struct edge *e
 		add_str(o, "proto", e->proto == REACH_PROTO_TCP ? "tcp" : "udp");
 		add_str(o, "address", e->address ? e->address : "");
 		add_int(o, "port", e->port);
+		add_int(o, "source_port", e->source_port);
 		if (e->name) {
 			add_str(o, "name", e->name);
 			add_int(o, "name_ttl", e->name_ttl);

@@ -345,6 +345,7 @@ static void handle_egress(struct agent *ag, const struct reach_egress_event *ev)
 	obs.lineage = lineage;
 	obs.proto = ev->proto;
 	obs.port = ev->dport;
+	obs.source_port = ev->sport;
 	obs.address = address;
 	obs.name = name;
 	obs.name_ttl = ttl;

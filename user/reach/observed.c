@@ -127,6 +127,7 @@ static struct edge *edge_new(enum edge_kind kind, const struct observation *obs)
 		goto fail;
 	e->proto = obs->proto;
 	e->port = obs->port;
+	e->source_port = obs->source_port;
 	e->name_ttl = obs->name_ttl;
 	e->dest_class = obs->dest_class;
 	if ((obs->address && !(e->address = strdup(obs->address))) || (obs->name && !(e->name = strdup(obs->name))))

@@ -42,6 +42,7 @@ struct edge {
 	/* egress */
 	uint8_t proto;         /* REACH_PROTO_TCP / UDP */
 	uint16_t port;
+	uint16_t source_port;  /* of the first observation (0: UDP / not bound yet) */
 	char *address;         /* printable destination address */
 	char *name;            /* DNS name it was reached by, or NULL */
 	uint32_t name_ttl;
@@ -80,6 +81,7 @@ struct observation {
 	/* egress */
 	uint8_t proto;
 	uint16_t port;
+	uint16_t source_port;
 	const char *address;
 	const char *name;
 	uint32_t name_ttl;
