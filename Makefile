@@ -18,26 +18,26 @@ else
 Q := @
 endif
 
-PKGS     := libbpf libelf zlib json-c yaml-0.1 libcrypto
+PKGS     := libbpf libelf zlib json-c yaml-0.1 libcrypto libprotobuf-c libcurl
 CFLAGS   ?= -O2 -g
 CFLAGS   += -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers \
             -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuser -I$(OUT) -DREACH_VERSION='"$(VERSION)"'
-LDLIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lbpf -lelf -lz -ljson-c -lyaml -lcrypto)
+LDLIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lbpf -lelf -lz -ljson-c -lyaml -lcrypto -lprotobuf-c -lcurl) -lpthread
 
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_OBJS := $(patsubst bpf/%.bpf.c,$(OUT)/bpf/%.bpf.o,$(BPF_SRCS))
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror -Iinclude -I$(OUT) -Ibpf
 
 # Pure user-space logic (no BPF): linked into the agent, the CLI and the unit tests.
-LIB_SRCS := $(wildcard user/common/*.c user/reach/*.c user/config/*.c)
-LIB_OBJS := $(patsubst %.c,$(OUT)/%.o,$(LIB_SRCS))
+LIB_SRCS := $(wildcard user/common/*.c user/reach/*.c user/config/*.c user/identity/*.c)
+LIB_OBJS := $(patsubst %.c,$(OUT)/%.o,$(LIB_SRCS)) $(OUT)/proto/reach.pb-c.o
 SENSOR_SRCS := $(wildcard user/sensor/*.c)
 SENSOR_OBJS := $(patsubst %.c,$(OUT)/%.o,$(SENSOR_SRCS))
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRCS))
 
-BINS := $(OUT)/reachd
+BINS := $(OUT)/reachd $(if $(wildcard user/cmd/reachctl.c),$(OUT)/reachctl)
 
 .PHONY: all deps test unit e2e fuzz demo bench clean
 all: $(BINS)
@@ -59,9 +59,17 @@ $(OUT)/reach.skel.h: $(BPF_OBJS)
 	$(Q)$(BPFTOOL) gen object $(OUT)/reach.bpf.o $^
 	$(Q)$(BPFTOOL) gen skeleton $(OUT)/reach.bpf.o name reach_bpf > $@
 
-$(OUT)/user/%.o: user/%.c $(wildcard user/*/*.h) $(wildcard include/reach/*.h)
+# proto/reach.proto -> protobuf-c sources, compiled into libreach
+$(OUT)/proto/reach.pb-c.c $(OUT)/proto/reach.pb-c.h: proto/reach.proto
+	$(Q)mkdir -p $(OUT)/proto
+	$(Q)protoc-c --c_out=$(OUT)/proto -Iproto proto/reach.proto
+
+$(OUT)/proto/reach.pb-c.o: $(OUT)/proto/reach.pb-c.c
+	$(Q)$(CC) $(filter-out -Wextra,$(CFLAGS)) -I$(OUT)/proto -c $< -o $@
+
+$(OUT)/user/%.o: user/%.c $(wildcard user/*/*.h) $(wildcard include/reach/*.h) $(OUT)/proto/reach.pb-c.h
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+	$(Q)$(CC) $(CFLAGS) -I$(OUT)/proto -c $< -o $@
 
 $(SENSOR_OBJS): $(OUT)/reach.skel.h
 
@@ -71,9 +79,12 @@ $(OUT)/libreach.a: $(LIB_OBJS)
 $(OUT)/reachd: $(OUT)/user/cmd/reachd.o $(OUT)/user/cmd/output.o $(SENSOR_OBJS) $(OUT)/libreach.a
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 
+$(OUT)/reachctl: $(OUT)/user/cmd/reachctl.o $(OUT)/libreach.a
+	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+
 $(OUT)/tests/%: tests/unit/%.c $(OUT)/libreach.a
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) $< $(OUT)/libreach.a $(LDLIBS) -lcmocka -o $@
+	$(Q)$(CC) $(CFLAGS) -I$(OUT)/proto $< $(OUT)/libreach.a $(LDLIBS) -lcmocka -o $@
 
 # `make test` installs what is missing, builds, runs every tier and ends with
 # one line "N passed, N failed".
