@@ -76,7 +76,12 @@ $(SENSOR_OBJS): $(OUT)/reach.skel.h
 $(OUT)/libreach.a: $(LIB_OBJS)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(OUT)/reachd: $(OUT)/user/cmd/reachd.o $(OUT)/user/cmd/output.o $(SENSOR_OBJS) $(OUT)/libreach.a
+# The agent: every cmd/ object but the CLI's own.
+AGENT_SRCS := $(filter-out user/cmd/reachctl.c,$(wildcard user/cmd/*.c))
+AGENT_OBJS := $(patsubst %.c,$(OUT)/%.o,$(AGENT_SRCS))
+$(AGENT_OBJS): $(OUT)/reach.skel.h
+
+$(OUT)/reachd: $(AGENT_OBJS) $(SENSOR_OBJS) $(OUT)/libreach.a
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 
 $(OUT)/reachctl: $(OUT)/user/cmd/reachctl.o $(OUT)/libreach.a

@@ -15,6 +15,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 REACHD = os.path.join(ROOT, "build", "reachd")
+REACHCTL = os.path.join(ROOT, "build", "reachctl")
 # The interpreter running the tests is a real binary (not a pyenv shim), so
 # workloads exec it directly and its comm is predictable.
 PYTHON = os.path.realpath(sys.executable)
@@ -137,14 +138,19 @@ def remove_cgroup(path):
 class Agent:
     """reachd under test: started with --events and a ready file."""
 
-    def __init__(self, cleanup, tmp, args):
-        self.ready = os.path.join(tmp, "reachd.ready")
-        self.out_path = os.path.join(tmp, "reachd.stdout")
-        self.err_path = os.path.join(tmp, "reachd.stderr")
+    def __init__(self, cleanup, tmp, args, name="reachd"):
+        self.ready = os.path.join(tmp, f"{name}.ready")
+        self.out_path = os.path.join(tmp, f"{name}.stdout")
+        self.err_path = os.path.join(tmp, f"{name}.stderr")
+        # every agent under test keeps its ledger and API socket in the test's tmp
+        self.state_dir = os.path.join(tmp, "state")
+        self.socket = os.path.join(tmp, "reachd.sock")
+        if os.path.exists(self.ready):
+            os.unlink(self.ready)
         self.out = open(self.out_path, "w")
         self.err = open(self.err_path, "w")
-        self.proc = subprocess.Popen([REACHD, "--events", "--ready-file", self.ready, *args],
-                                     stdout=self.out, stderr=self.err)
+        self.proc = subprocess.Popen([REACHD, "--events", "--ready-file", self.ready, "--state-dir", self.state_dir,
+                                      "--socket", self.socket, *args], stdout=self.out, stderr=self.err)
         cleanup.add(self._kill)
         wait_for(lambda: os.path.exists(self.ready) or self.proc.poll() is not None, "reachd ready", 30)
         if self.proc.poll() is not None:
@@ -182,6 +188,14 @@ class Agent:
         check_eq(len(summaries), 1, "summary lines printed at exit")
         self.summary = summaries[0]
         return self.summary
+
+    def reachctl(self, *args, check_rc=True):
+        """reachctl against this agent's socket; parsed JSON for -o json."""
+        p = subprocess.run([REACHCTL, args[0], "--socket", self.socket, *args[1:]], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, timeout=30)
+        if check_rc and p.returncode != 0:
+            raise Failure(f"reachctl {' '.join(args)} exited {p.returncode}: {p.stderr}")
+        return json.loads(p.stdout) if "json" in args and p.returncode == 0 else p
 
     def summary_edges(self, cgroup_rel, kind):
         for c in self.summary["cgroups"]:

@@ -13,10 +13,19 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/stat.h>
+#include <json-c/json.h>
+#include "common/api.h"
 #include "common/cgroup.h"
+#include "common/hmap.h"
 #include "common/log.h"
 #include "config/config.h"
+#include "identity/identity.h"
+#include "identity/kube.h"
 #include "reach/catalog.h"
+#include "reach/ledger.h"
+#include "reach/ledger_feed.h"
+#include "reach/ledger_store.h"
 #include "reach/dns.h"
 #include "reach/dnsnames.h"
 #include "reach/netclass.h"
@@ -26,10 +35,16 @@
 #include "reach/redact.h"
 #include "sensor/sensor.h"
 #include "cmd/output.h"
+#include "cmd/pod_monitor.h"
 
 #define EXIT_START_FAILED 1
 #define EXIT_USAGE 2
-#define REFRESH_INTERVAL_NS 1000000000ULL
+#define REFRESH_INTERVAL_S 1.0
+#define DEFAULT_STATE_DIR "/var/lib/reach"
+#define DEFAULT_PERSIST_S 10.0
+#define LEDGER_MAX_IDENTITIES 100000
+#define LEDGER_MAX_EDGES 10000  /* per identity */
+#define LEDGER_FILE "ledger.pb.z"
 
 static volatile sig_atomic_t exiting;
 
@@ -42,6 +57,22 @@ struct agent {
 	struct netclass netclass;
 	struct run_stats stats;
 	int print_events;
+	/* identity, ledger, API */
+	struct kube *kube;
+	struct identity_resolver *resolver;
+	struct pod_monitor *pods;
+	struct hmap *identity_cache;   /* "cgroup_id/uid" -> struct identity (resolved only) */
+	struct ledger *ledger;
+	char ledger_path[4096];
+	char node[256];
+	int api_fd;
+	double started_s;
+	int64_t boot_to_unix_ms;
+	int64_t last_persist_unix_ms;
+	char last_persist_error[512];
+	struct feed_stats feed;
+	bool monitor_all;
+	int n_cgroups;
 };
 
 struct args {
@@ -61,6 +92,17 @@ struct args {
 	int n_cluster_cidrs;
 	const char *apiservers[CONFIG_MAX_LIST];
 	int n_apiservers;
+	const char *state_dir;
+	const char *socket_path;
+	double persist_s;
+	int kube;
+	const char *kube_api, *kube_token_file, *kube_ca, *node_name;
+	const char *namespaces[CONFIG_MAX_LIST];
+	int n_namespaces;
+	const char *pod_labels[CONFIG_MAX_LIST];
+	int n_pod_labels;
+	const char *identity_rules[CONFIG_MAX_LIST];
+	int n_identity_rules;
 };
 
 static void usage(FILE *f)
@@ -77,6 +119,15 @@ static void usage(FILE *f)
 		"  --ready-file FILE     create FILE once every hook is attached\n"
 		"  --ringbuf-bytes N     ring buffer size (power of two >= 4096; default 8 MiB)\n"
 		"  --dedup-entries N     in-kernel dedup map entries (default 65536)\n"
+		"  --state-dir DIR       where the reach ledger is kept (default " DEFAULT_STATE_DIR ")\n"
+		"  --persist-interval S  save the ledger every S seconds (default 10) and at exit\n"
+		"  --socket PATH         the local API for reachctl (default " API_DEFAULT_SOCKET ", mode 0600)\n"
+		"  --kube                resolve pods through the Kubernetes API (in-cluster config)\n"
+		"  --kube-api URL, --kube-token-file F, --kube-ca F   the API server, out of cluster\n"
+		"  --node-name NAME      this node (default: $NODE_NAME)\n"
+		"  --namespace NS        with --kube: monitor pods of this namespace (repeatable; default all)\n"
+		"  --pod-selector K=V    with --kube: monitor pods with this label (repeatable, all must match)\n"
+		"  --identity-rule R     'cgroup:GLOB IDENTITY' or 'uid:N IDENTITY' for host workloads (repeatable)\n"
 		"  --cluster-cidr CIDR   pod/service range: egress there is classed 'cluster' (repeatable)\n"
 		"  --apiserver ADDR[:PORT]  the kube-apiserver (default: KUBERNETES_SERVICE_HOST/PORT) (repeatable)\n"
 		"  -v, --verbose         debug logging (libbpf included)\n"
@@ -102,7 +153,9 @@ static int parse_u64(const char *s, uint64_t *out)
 static int parse_args(int argc, char **argv, struct args *a)
 {
 	enum { OPT_CGROUP = 256, OPT_ALL, OPT_CONFIG, OPT_PATTERNS, OPT_EVENTS, OPT_DURATION, OPT_READY,
-	       OPT_RINGBUF, OPT_DEDUP, OPT_VERSION, OPT_CLUSTER_CIDR, OPT_APISERVER };
+	       OPT_RINGBUF, OPT_DEDUP, OPT_VERSION, OPT_CLUSTER_CIDR, OPT_APISERVER, OPT_STATE_DIR, OPT_SOCKET,
+	       OPT_PERSIST, OPT_KUBE, OPT_KUBE_API, OPT_KUBE_TOKEN, OPT_KUBE_CA, OPT_NODE, OPT_NAMESPACE,
+	       OPT_POD_SELECTOR, OPT_IDENTITY_RULE };
 	static const struct option opts[] = {
 		{ "cgroup", required_argument, NULL, OPT_CGROUP },
 		{ "all", no_argument, NULL, OPT_ALL },
@@ -114,6 +167,17 @@ static int parse_args(int argc, char **argv, struct args *a)
 		{ "ringbuf-bytes", required_argument, NULL, OPT_RINGBUF },
 		{ "dedup-entries", required_argument, NULL, OPT_DEDUP },
 		{ "cluster-cidr", required_argument, NULL, OPT_CLUSTER_CIDR },
+		{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
+		{ "socket", required_argument, NULL, OPT_SOCKET },
+		{ "persist-interval", required_argument, NULL, OPT_PERSIST },
+		{ "kube", no_argument, NULL, OPT_KUBE },
+		{ "kube-api", required_argument, NULL, OPT_KUBE_API },
+		{ "kube-token-file", required_argument, NULL, OPT_KUBE_TOKEN },
+		{ "kube-ca", required_argument, NULL, OPT_KUBE_CA },
+		{ "node-name", required_argument, NULL, OPT_NODE },
+		{ "namespace", required_argument, NULL, OPT_NAMESPACE },
+		{ "pod-selector", required_argument, NULL, OPT_POD_SELECTOR },
+		{ "identity-rule", required_argument, NULL, OPT_IDENTITY_RULE },
 		{ "apiserver", required_argument, NULL, OPT_APISERVER },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -193,6 +257,38 @@ static int parse_args(int argc, char **argv, struct args *a)
 				return EXIT_USAGE;
 			}
 			a->apiservers[a->n_apiservers++] = optarg;
+			break;
+		}
+		case OPT_STATE_DIR: a->state_dir = optarg; break;
+		case OPT_SOCKET: a->socket_path = optarg; break;
+		case OPT_PERSIST:
+			errno = 0;
+			a->persist_s = strtod(optarg, &end);
+			if (errno || *end || end == optarg || a->persist_s < 0.1 || a->persist_s > 86400) {
+				log_error("--persist-interval: '%s' is not a number of seconds between 0.1 and 86400", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case OPT_KUBE: a->kube = 1; break;
+		case OPT_KUBE_API: a->kube_api = optarg; a->kube = 1; break;
+		case OPT_KUBE_TOKEN: a->kube_token_file = optarg; break;
+		case OPT_KUBE_CA: a->kube_ca = optarg; break;
+		case OPT_NODE: a->node_name = optarg; break;
+		case OPT_NAMESPACE:
+		case OPT_POD_SELECTOR:
+		case OPT_IDENTITY_RULE: {
+			const char **list = c == OPT_NAMESPACE ? a->namespaces : c == OPT_POD_SELECTOR ? a->pod_labels : a->identity_rules;
+			int *n = c == OPT_NAMESPACE ? &a->n_namespaces : c == OPT_POD_SELECTOR ? &a->n_pod_labels : &a->n_identity_rules;
+
+			if (*n == CONFIG_MAX_LIST) {
+				log_error("%s: at most %d", argv[optind - 2 >= 0 ? optind - 2 : 0], CONFIG_MAX_LIST);
+				return EXIT_USAGE;
+			}
+			if (c == OPT_POD_SELECTOR && (!strchr(optarg, '=') || optarg[0] == '=')) {
+				log_error("--pod-selector: '%s' is not KEY=VALUE", optarg);
+				return EXIT_USAGE;
+			}
+			list[(*n)++] = optarg;
 			break;
 		}
 		case 'v': a->verbose = 1; break;
@@ -561,9 +657,204 @@ static double now_s(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static int run_loop(struct agent *ag, double duration_s)
+static double now_s_since(double start) { return now_s() - start; }
+
+/* ---- identity, ledger, API ---------------------------------------------- */
+
+/* Resolved identities are cached per (cgroup, uid); pending ones are asked
+ * again every time, so they resolve as soon as the pod is known. */
+static int resolve_identity(void *ctx, const struct cgroup_reach *c, uint32_t uid, struct identity *out)
 {
-	double start = now_s(), last_refresh = start;
+	struct agent *ag = ctx;
+	char key[48];
+	struct identity *cached;
+
+	snprintf(key, sizeof(key), "%" PRIu64 "/%u", c->cgroup_id, uid);
+	cached = hmap_get(ag->identity_cache, key);
+	if (cached) {
+		*out = *cached;
+		return 0;
+	}
+	identity_resolve(ag->resolver, c->cgroup_id, c->path, uid, out);
+	if (out->state == IDENTITY_RESOLVED) {
+		cached = malloc(sizeof(*cached));
+		if (cached) {
+			*cached = *out;
+			if (hmap_put(ag->identity_cache, key, cached, NULL))
+				free(cached);
+		}
+	}
+	return 0;
+}
+
+static int64_t unix_ms_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void persist_ledger(struct agent *ag)
+{
+	char err[512];
+
+	if (ledger_save(ag->ledger, ag->node, ag->ledger_path, err, sizeof(err))) {
+		/* once per distinct failure, not every interval */
+		if (strcmp(err, ag->last_persist_error) != 0)
+			log_warn("saving the ledger: %s (will retry)", err);
+		snprintf(ag->last_persist_error, sizeof(ag->last_persist_error), "%s", err);
+		return;
+	}
+	ag->last_persist_unix_ms = unix_ms_now();
+	ag->last_persist_error[0] = '\0';
+}
+
+static int open_ledger(struct agent *ag, const char *state_dir)
+{
+	char err[512], moved[4200];
+	int rc;
+
+	if (mkdir(state_dir, 0700) < 0 && errno != EEXIST) {
+		log_error("--state-dir %s: %s", state_dir, strerror(errno));
+		return EXIT_START_FAILED;
+	}
+	if ((size_t)snprintf(ag->ledger_path, sizeof(ag->ledger_path), "%s/%s", state_dir, LEDGER_FILE) >=
+	    sizeof(ag->ledger_path)) {
+		log_error("--state-dir %s: path too long", state_dir);
+		return EXIT_USAGE;
+	}
+	ag->ledger = ledger_new(LEDGER_MAX_IDENTITIES, LEDGER_MAX_EDGES);
+	if (!ag->ledger) {
+		log_error("allocating the ledger: %s", strerror(ENOMEM));
+		return EXIT_START_FAILED;
+	}
+	rc = ledger_load(ag->ledger, ag->ledger_path, NULL, err, sizeof(err));
+	if (rc == -EBADMSG) {
+		ledger_free(ag->ledger);
+		ag->ledger = ledger_new(LEDGER_MAX_IDENTITIES, LEDGER_MAX_EDGES);
+		if (!ag->ledger)
+			return EXIT_START_FAILED;
+		if (ledger_quarantine(ag->ledger_path, moved, sizeof(moved)) == 0)
+			log_warn("the saved ledger is corrupt (%s): kept aside as %s, starting with an empty ledger", err, moved);
+		else
+			log_warn("the saved ledger is corrupt (%s) and could not be moved aside: starting empty", err);
+	} else if (rc && rc != -ENOENT) {
+		log_error("loading the ledger: %s", err);
+		return EXIT_START_FAILED;
+	} else if (rc == 0) {
+		log_info("ledger loaded: %zu identities, %zu edges", ledger_identities(ag->ledger), ledger_edges(ag->ledger));
+	}
+	return 0;
+}
+
+static void add_u64(json_object *o, const char *k, uint64_t v) { json_object_object_add(o, k, json_object_new_int64((int64_t)v)); }
+
+static json_object *status_json(struct agent *ag)
+{
+	json_object *o = json_object_new_object(), *hooks = json_object_new_array(), *losses = json_object_new_object(),
+		    *missing = json_object_new_array();
+	static const char *const loss_names[] = { "ringbuf_full", "truncated", "map_full", "read_failed" };
+	static const char *const kind_names[] = { "other", "file_open", "exec", "fork", "exit", "egress", "dns" };
+	struct reach_loss_counters l;
+
+	json_object_object_add(o, "version", json_object_new_string(REACH_VERSION));
+	json_object_object_add(o, "node", json_object_new_string(ag->node));
+	add_u64(o, "uptime_s", (uint64_t)(now_s_since(ag->started_s)));
+	for (const char *const *h = sensor_hook_names(); *h; h++)
+		json_object_array_add(hooks, json_object_new_string(*h));
+	json_object_object_add(o, "hooks", hooks);
+	/* optional hooks this kernel refuses: none are used; tracefs is not needed */
+	json_object_object_add(o, "kernel_features_missing", missing);
+	if (sensor_read_losses(ag->sensor, &l) == 0) {
+		for (int k = 1; k < REACH_EV__MAX; k++) {
+			json_object *per = json_object_new_object();
+
+			for (int r = 0; r < REACH_LOSS__MAX; r++)
+				add_u64(per, loss_names[r], l.counters[k][r]);
+			json_object_object_add(losses, kind_names[k], per);
+		}
+	}
+	json_object_object_add(o, "losses", losses);
+	add_u64(o, "identities", ledger_identities(ag->ledger));
+	add_u64(o, "edges", ledger_edges(ag->ledger));
+	add_u64(o, "edges_dropped", ledger_edges_dropped(ag->ledger));
+	add_u64(o, "identities_dropped", ledger_identities_dropped(ag->ledger));
+	add_u64(o, "edges_waiting_for_identity", ag->feed.edges_held);
+	json_object_object_add(o, "ledger_file", json_object_new_string(ag->ledger_path));
+	json_object_object_add(o, "last_persist_unix_ms", json_object_new_int64(ag->last_persist_unix_ms));
+	json_object_object_add(o, "last_persist_error", json_object_new_string(ag->last_persist_error));
+	json_object_object_add(o, "monitoring", json_object_new_string(ag->monitor_all ? "all" : ag->kube ? "pods" : "cgroups"));
+	if (ag->pods) {
+		add_u64(o, "pods_monitored", pod_monitor_count(ag->pods));
+		add_u64(o, "pods_waiting_for_cgroup", pod_monitor_waiting(ag->pods));
+	}
+	if (ag->kube) {
+		struct kube_stats ks;
+		json_object *k = json_object_new_object();
+
+		kube_get_stats(ag->kube, &ks);
+		json_object_object_add(k, "synced", json_object_new_boolean(ks.synced));
+		add_u64(k, "lists", ks.lists);
+		add_u64(k, "watches", ks.watches);
+		add_u64(k, "events", ks.events);
+		add_u64(k, "errors", ks.errors);
+		add_u64(k, "relists_410", ks.relists_410);
+		json_object_object_add(k, "last_error", json_object_new_string(ks.last_error));
+		json_object_object_add(o, "kubernetes", k);
+	}
+	return o;
+}
+
+/* reach: the ledger plus what is still waiting for its identity, shown
+ * under unknown/<cgroup path>. */
+static json_object *reach_json(struct agent *ag, const char *identity, const char *kind)
+{
+	struct ledger *view = ledger_new(SIZE_MAX, SIZE_MAX);
+	json_object *doc;
+
+	if (!view || ledger_merge(view, ag->ledger)) {
+		ledger_free(view);
+		return ledger_to_json(ag->ledger, identity, kind);
+	}
+	ledger_feed_pending_view(ag->observed, view, resolve_identity, ag, ag->boot_to_unix_ms);
+	doc = ledger_to_json(view, identity, kind);
+	ledger_free(view);
+	return doc;
+}
+
+static json_object *handle_api(void *ctx, json_object *req)
+{
+	struct agent *ag = ctx;
+	json_object *v, *reply;
+	const char *cmd = json_object_object_get_ex(req, "cmd", &v) ? json_object_get_string(v) : "";
+	const char *identity = json_object_object_get_ex(req, "identity", &v) ? json_object_get_string(v) : NULL;
+	const char *kind = json_object_object_get_ex(req, "kind", &v) ? json_object_get_string(v) : NULL;
+
+	/* fresh counts for the answer */
+	observed_refresh(ag->observed, dedup_lookup, ag->sensor);
+	ledger_feed(ag->observed, ag->ledger, resolve_identity, ag, ag->boot_to_unix_ms, &ag->feed);
+	if (strcmp(cmd, "reach") == 0)
+		return reach_json(ag, identity, kind);
+	if (strcmp(cmd, "status") == 0)
+		return status_json(ag);
+	reply = json_object_new_object();
+	json_object_object_add(reply, "error", json_object_new_string("unknown command (reach, status)"));
+	return reply;
+}
+
+static void periodic(struct agent *ag)
+{
+	/* keeps counts of edges whose map entries the LRU may evict */
+	observed_refresh(ag->observed, dedup_lookup, ag->sensor);
+	ledger_feed(ag->observed, ag->ledger, resolve_identity, ag, ag->boot_to_unix_ms, &ag->feed);
+	if (ag->pods)
+		pod_monitor_tick(ag->pods);
+}
+
+static int run_loop(struct agent *ag, double duration_s, double persist_s)
+{
+	double start = now_s(), last_refresh = start, last_persist = start;
 
 	while (!exiting) {
 		int rc = sensor_poll(ag->sensor, 100);
@@ -573,10 +864,17 @@ static int run_loop(struct agent *ag, double duration_s)
 			log_error("reading the ring buffer: %s", strerror(-rc));
 			return EXIT_START_FAILED;
 		}
-		if (t - last_refresh >= REFRESH_INTERVAL_NS / 1e9) {
-			/* keeps counts of edges whose map entries the LRU may evict */
-			observed_refresh(ag->observed, dedup_lookup, ag->sensor);
+		if (ag->kube)
+			kube_drain(ag->kube, pod_monitor_on_pod, ag->pods);
+		if (ag->api_fd >= 0)
+			api_serve_pending(ag->api_fd, handle_api, ag);
+		if (t - last_refresh >= REFRESH_INTERVAL_S) {
+			periodic(ag);
 			last_refresh = t;
+		}
+		if (t - last_persist >= persist_s) {
+			persist_ledger(ag);
+			last_persist = t;
 		}
 		if (duration_s > 0 && t - start >= duration_s)
 			break;
@@ -588,11 +886,43 @@ static int run_loop(struct agent *ag, double duration_s)
 	return 0;
 }
 
+static int start_kube(struct agent *ag, const struct args *a)
+{
+	struct kube_opts ko = { .api_url = a->kube_api, .token_file = a->kube_token_file, .ca_file = a->kube_ca,
+				.node_name = a->node_name };
+	char err[512], mount[256];
+	int rc;
+
+	if ((rc = kube_new(&ag->kube, &ko, err, sizeof(err)))) {
+		log_error("--kube: %s", err);
+		return EXIT_USAGE;
+	}
+	if (cgroup_find_v2_mount(mount, sizeof(mount))) {
+		log_error("--kube: no cgroup2 mount to find pod cgroups in");
+		return EXIT_START_FAILED;
+	}
+	/* --cgroup / --all keep working: pods are then resolved, not selected */
+	if (!a->all && !a->n_cgroups) {
+		ag->pods = pod_monitor_new(ag->sensor, mount);
+		if (!ag->pods)
+			return EXIT_START_FAILED;
+		for (int i = 0; i < a->n_namespaces; i++)
+			pod_monitor_add_namespace(ag->pods, a->namespaces[i]);
+		for (int i = 0; i < a->n_pod_labels; i++)
+			pod_monitor_add_label(ag->pods, a->pod_labels[i]);
+	}
+	if ((rc = kube_start(ag->kube))) {
+		log_error("--kube: starting the pod watcher: %s", strerror(-rc));
+		return EXIT_START_FAILED;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct args a = { 0 };
 	struct reach_config cfg;
-	struct agent ag = { 0 };
+	struct agent ag = { .api_fd = -1 };
 	struct sensor_opts sopts = { 0 };
 	struct sigaction sa = { .sa_handler = on_signal };
 	char err[512];
@@ -608,8 +938,8 @@ int main(int argc, char **argv)
 		rc = EXIT_USAGE;
 		goto out;
 	}
-	if (!a.n_cgroups && !a.all && !cfg.n_cgroups && cfg.monitor_all != 1) {
-		log_error("nothing to monitor: give --cgroup PATH (repeatable) or --all");
+	if (!a.n_cgroups && !a.all && !cfg.n_cgroups && cfg.monitor_all != 1 && !a.kube) {
+		log_error("nothing to monitor: give --cgroup PATH (repeatable), --all, or --kube");
 		rc = EXIT_USAGE;
 		goto out;
 	}
@@ -629,6 +959,25 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	ag.print_events = a.events;
+	ag.started_s = now_s();
+	{
+		struct timespec rt, bt;
+
+		clock_gettime(CLOCK_REALTIME, &rt);
+		clock_gettime(CLOCK_BOOTTIME, &bt);
+		ag.boot_to_unix_ms = ((int64_t)rt.tv_sec - bt.tv_sec) * 1000 + (rt.tv_nsec - bt.tv_nsec) / 1000000;
+	}
+	if (gethostname(ag.node, sizeof(ag.node)) < 0)
+		snprintf(ag.node, sizeof(ag.node), "unknown");
+	if (a.node_name || getenv("NODE_NAME"))
+		snprintf(ag.node, sizeof(ag.node), "%s", a.node_name ? a.node_name : getenv("NODE_NAME"));
+	ag.identity_cache = hmap_new();
+	if (!ag.identity_cache) {
+		rc = EXIT_START_FAILED;
+		goto out;
+	}
+	if ((rc = open_ledger(&ag, a.state_dir ? a.state_dir : cfg.state_dir ? cfg.state_dir : DEFAULT_STATE_DIR)))
+		goto out;
 	ag.dns = dnsnames_new();
 	if (!ag.dns) {
 		log_error("allocating the DNS name table: %s", strerror(ENOMEM));
@@ -651,7 +1000,28 @@ int main(int argc, char **argv)
 	if ((rc = monitor_cgroups(&ag, a.cgroups, a.n_cgroups)) ||
 	    (rc = monitor_cgroups(&ag, (const char *const *)cfg.cgroups, cfg.n_cgroups)))
 		goto out;
-	sensor_set_monitor_all(ag.sensor, a.all || cfg.monitor_all == 1);
+	ag.monitor_all = a.all || cfg.monitor_all == 1;
+	sensor_set_monitor_all(ag.sensor, ag.monitor_all);
+	if (a.kube && (rc = start_kube(&ag, &a)))
+		goto out;
+	ag.resolver = identity_resolver_new(ag.kube);
+	if (!ag.resolver) {
+		rc = EXIT_START_FAILED;
+		goto out;
+	}
+	for (int i = 0; i < a.n_identity_rules; i++) {
+		if (identity_add_rule(ag.resolver, a.identity_rules[i])) {
+			log_error("--identity-rule: '%s' is not 'cgroup:/GLOB IDENTITY' or 'uid:N IDENTITY'", a.identity_rules[i]);
+			rc = EXIT_USAGE;
+			goto out;
+		}
+	}
+	ag.api_fd = api_listen(a.socket_path ? a.socket_path : API_DEFAULT_SOCKET, err, sizeof(err));
+	if (ag.api_fd < 0) {
+		log_error("cannot start: %s", err);
+		rc = EXIT_START_FAILED;
+		goto out;
+	}
 
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
@@ -661,9 +1031,10 @@ int main(int argc, char **argv)
 	}
 	log_info("ready: 5 hooks attached, monitoring %s", (a.all || cfg.monitor_all == 1) ? "every process" : "the given cgroups");
 
-	if ((rc = run_loop(&ag, a.duration_s)))
+	if ((rc = run_loop(&ag, a.duration_s, a.persist_s > 0 ? a.persist_s : DEFAULT_PERSIST_S)))
 		goto out;
-	observed_refresh(ag.observed, dedup_lookup, ag.sensor);
+	periodic(&ag);
+	persist_ledger(&ag);
 	if ((rc = sensor_read_losses(ag.sensor, &ag.stats.losses)))
 		log_warn("reading the loss counters: %s", strerror(-rc));
 	rc = 0;
@@ -676,6 +1047,15 @@ int main(int argc, char **argv)
 		log_warn("%" PRIu64 " events lost because the ring buffer was full: raise --ringbuf-bytes",
 			 output_loss_total(&ag.stats.losses, REACH_LOSS_RINGBUF_FULL));
 out:
+	if (ag.api_fd >= 0) {
+		close(ag.api_fd);
+		unlink(a.socket_path ? a.socket_path : API_DEFAULT_SOCKET);
+	}
+	kube_stop(ag.kube); /* joins the watcher before anything it reads goes */
+	pod_monitor_free(ag.pods);
+	identity_resolver_free(ag.resolver);
+	hmap_free(ag.identity_cache, free);
+	ledger_free(ag.ledger);
 	sensor_stop(ag.sensor);
 	proctree_free(ag.procs);
 	dnsnames_free(ag.dns);

@@ -55,6 +55,10 @@ struct edge {
 	struct edge_source src[EDGE_MAX_SOURCES];
 	size_t n_src;
 	uint64_t uncounted_sources; /* keys beyond EDGE_MAX_SOURCES: counted once each */
+	/* what the ledger already has of this edge (ledger_feed sends deltas) */
+	uint64_t fed_count;
+	uint64_t fed_by_tag[EDGE_MAX_TAGS];
+	uint64_t fed_last_ns;
 };
 
 struct cgroup_reach {

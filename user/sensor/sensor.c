@@ -160,6 +160,14 @@ int sensor_monitor_cgroup(struct sensor *s, uint64_t cgroup_id)
 	return 0;
 }
 
+int sensor_unmonitor_cgroup(struct sensor *s, uint64_t cgroup_id)
+{
+	if (bpf_map__delete_elem(s->skel->maps.monitored_cgroups, &cgroup_id, sizeof(cgroup_id), 0) && errno != ENOENT)
+		return -errno;
+	__atomic_add_fetch(&s->skel->bss->config_gen, 1, __ATOMIC_SEQ_CST);
+	return 0;
+}
+
 void sensor_set_monitor_all(struct sensor *s, bool all)
 {
 	s->skel->bss->monitor_all = all;

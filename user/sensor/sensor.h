@@ -30,6 +30,7 @@ int sensor_start(struct sensor **out, const struct sensor_opts *opts, char *err,
 void sensor_stop(struct sensor *s); /* accepts NULL */
 
 int sensor_monitor_cgroup(struct sensor *s, uint64_t cgroup_id);
+int sensor_unmonitor_cgroup(struct sensor *s, uint64_t cgroup_id);
 void sensor_set_monitor_all(struct sensor *s, bool all);
 
 /* Waits up to timeout_ms and handles what arrived: events handled or -errno

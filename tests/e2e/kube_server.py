@@ -1,0 +1,545 @@
+#!/usr/bin/env python3
+"""A Kubernetes API server test fixture: pods only, over HTTPS with a bearer
+token, list + watch shaped like the real apiserver's.
+
+usage: kube_server.py --port P --cert C --key K --token T --pods FILE.json
+                      [--control DIR] [--bind ADDR] [--bookmark-interval S] [-v]
+
+Serves
+  GET /api/v1/pods[?fieldSelector=spec.nodeName=N]
+      PodList {kind, apiVersion, metadata.resourceVersion, items} with only
+      the pods of node N (all pods without the selector).
+  GET /api/v1/pods?fieldSelector=...&watch=1&resourceVersion=RV
+                  [&allowWatchBookmarks=true][&timeoutSeconds=S]
+      a chunked stream of newline-terminated {"type","object"} events:
+      ADDED / MODIFIED / DELETED for changes after RV (every pod as ADDED
+      when RV is "" or "0"), a BOOKMARK every --bookmark-interval seconds
+      when bookmarks are allowed, the stream ends cleanly after S seconds.
+      Every event is written in two pieces with a pause in between, so
+      clients must join objects split across reads. A watch from an RV
+      older than the last `expire` gets 200 + an ERROR event with code 410
+      (what the apiserver does for a compacted version).
+  Without "Authorization: Bearer T": 401 with a Status body. Other paths:
+  404; unsupported selectors or a non-numeric RV: 400.
+
+--pods FILE.json holds a list of pod objects, or a PodList. Resource versions
+are one global counter, as in etcd.
+
+Control (--control DIR). Drop a file named *.cmd into DIR (write it under
+another name and rename it, so that it is never read half-written). Each
+line is one command; the file is deleted once all its lines are applied,
+so a test waits for the file to disappear to know the command took effect.
+  add PATH | add JSON     add or replace pods (a pod, a list, or a PodList;
+                          inline JSON on one line): ADDED, or MODIFIED when
+                          the UID exists
+  delete UID              delete a pod: DELETED
+  fail CODE [N]           the next N API requests (default 1) get HTTP CODE
+                          with a Status body (500, 503, 403, 410, ...)
+  garbage [N]             the next N requests get 200 and a body that is not
+                          JSON (for a watch: a stream whose first line is not
+                          JSON)
+  hang [N]                the next N requests get 200 headers and then
+                          nothing until `drop`, `stop` or 600 s
+  drop                    end every open watch stream cleanly (as on
+                          timeoutSeconds), so that clients reconnect and meet
+                          the faults queued above
+  expire                  compact the history: open watches get an ERROR 410
+                          event, later watches from an older RV get one too
+  bookmark                send a BOOKMARK on every open watch now
+  stop                    close the listener and every open connection
+                          (clients see connection resets / refusals)
+  start                   listen again on the same port
+Faults apply after the token check, in the order queued.
+Files the server writes into DIR: `ready` (its port, once it listens;
+removed on `stop`, written again on `start`), `requests.log` (one line per
+request: "METHOD PATH?QUERY STATUS"; the token is never written),
+`errors.log` (commands that failed).
+"""
+
+import argparse
+import copy
+import json
+import os
+import signal
+import socket
+import socketserver
+import ssl
+import sys
+import threading
+import time
+import traceback
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+
+def status_body(code, reason, message):
+    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+            "message": message, "reason": reason, "code": code}
+
+
+class State:
+    """Pods, the event history and the fault queue, under one condition."""
+
+    def __init__(self, pods, bookmark_interval):
+        self.cond = threading.Condition()
+        self.rv = 0
+        self.pods = {}                  # uid -> pod
+        self.events = []                # (rv, type, pod) in order
+        self.compacted = 0              # watches from an RV below this: 410
+        self.faults = []                # [kind, arg, remaining]
+        self.drop_gen = 0
+        self.expire_gen = 0
+        self.bookmark_gen = 0
+        self.stop_gen = 0
+        self.bookmark_interval = bookmark_interval
+        for pod in pods:
+            self._upsert(pod, record=False)
+
+    def _bump(self):
+        self.rv += 1
+        return self.rv
+
+    def _upsert(self, pod, record=True):
+        pod = copy.deepcopy(pod)
+        pod.setdefault("kind", "Pod")
+        pod.setdefault("apiVersion", "v1")
+        meta = pod.setdefault("metadata", {})
+        uid = meta.get("uid")
+        if not uid:
+            raise ValueError("pod without metadata.uid")
+        kind = "MODIFIED" if uid in self.pods else "ADDED"
+        meta["resourceVersion"] = str(self._bump())
+        self.pods[uid] = pod
+        if record:
+            self.events.append((self.rv, kind, copy.deepcopy(pod)))
+
+    def upsert(self, pod):
+        with self.cond:
+            self._upsert(pod)
+            self.cond.notify_all()
+
+    def delete(self, uid):
+        with self.cond:
+            pod = self.pods.pop(uid, None)
+            if pod is None:
+                raise KeyError("no pod with uid %s" % uid)
+            pod["metadata"]["resourceVersion"] = str(self._bump())
+            pod["metadata"].setdefault("deletionTimestamp", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+            self.events.append((self.rv, "DELETED", pod))
+            self.cond.notify_all()
+
+    def take_fault(self):
+        with self.cond:
+            if not self.faults:
+                return None
+            f = self.faults[0]
+            f[2] -= 1
+            if f[2] <= 0:
+                self.faults.pop(0)
+            return (f[0], f[1])
+
+
+def pod_list(state, node):
+    with state.cond:
+        items = [copy.deepcopy(p) for p in state.pods.values() if node is None or p.get("spec", {}).get("nodeName") == node]
+        rv = state.rv
+    for p in items:  # list items carry no kind/apiVersion, as in a real PodList
+        p.pop("kind", None)
+        p.pop("apiVersion", None)
+    return {"kind": "PodList", "apiVersion": "v1", "metadata": {"resourceVersion": str(rv)}, "items": items}
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "kube-fixture"
+    sys_version = ""
+    timeout = 30
+
+    def log_message(self, fmt, *args):
+        if self.server.verbose:
+            sys.stderr.write("kube_server: %s\n" % (fmt % args))
+
+    def log_request_line(self, code):
+        ctl = self.server.control
+        if ctl:
+            with self.server.log_lock, open(os.path.join(ctl, "requests.log"), "a") as f:
+                f.write("%s %s %d\n" % (self.command, self.path, code))
+
+    def send_json(self, code, obj, reason=None):
+        body = json.dumps(obj).encode() + b"\n"
+        self.send_response(code, reason)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+        self.log_request_line(code)
+
+    def send_raw(self, code, body):
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+        self.log_request_line(code)
+
+    def chunk(self, data):
+        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+        self.wfile.flush()
+
+    def start_stream(self):
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.send_header("Cache-Control", "no-cache, private")
+        self.end_headers()
+        self.log_request_line(200)
+
+    def send_event(self, etype, obj):
+        data = json.dumps({"type": etype, "object": obj}).encode() + b"\n"
+        half = len(data) // 2
+        self.chunk(data[:half])
+        time.sleep(0.01)
+        self.chunk(data[half:])
+
+    def do_GET(self):
+        try:
+            self.handle_get()
+        except (BrokenPipeError, ConnectionResetError, ssl.SSLError, socket.timeout, OSError):
+            self.close_connection = True
+
+    def handle_get(self):
+        state = self.server.state
+        if self.headers.get("Authorization", "") != "Bearer " + self.server.token:
+            self.send_json(401, status_body(401, "Unauthorized", "Unauthorized"))
+            return
+        url = urlsplit(self.path)
+        if url.path != "/api/v1/pods":
+            self.send_json(404, status_body(404, "NotFound", "the server could not find the requested resource"))
+            return
+        q = parse_qs(url.query, keep_blank_values=True)
+        node = None
+        sel = q.get("fieldSelector", [""])[0]
+        if sel:
+            if not sel.startswith("spec.nodeName="):
+                self.send_json(400, status_body(400, "BadRequest", "unsupported field selector %r" % sel))
+                return
+            node = sel[len("spec.nodeName="):]
+        watch = q.get("watch", [""])[0] in ("1", "true")
+        fault = state.take_fault()
+        if fault:
+            kind, arg = fault
+            if kind == "fail":
+                self.send_json(arg, status_body(arg, "InjectedFault", "injected HTTP %d" % arg))
+                return
+            if kind == "garbage":
+                if watch:
+                    self.start_stream()
+                    self.chunk(b"<html>this is not a watch event</html>\n")
+                    self.chunk(b"")
+                else:
+                    self.send_raw(200, b"{\"kind\": \"PodList\", \"items\": [ this is not json")
+                return
+            if kind == "hang":
+                self.start_stream()
+                self.wait_for_end(deadline=time.monotonic() + 600)
+                self.close_connection = True
+                return
+        if not watch:
+            self.send_json(200, pod_list(state, node))
+            return
+        rv_s = q.get("resourceVersion", [""])[0]
+        try:
+            since = int(rv_s) if rv_s else 0
+        except ValueError:
+            self.send_json(400, status_body(400, "BadRequest", "invalid resourceVersion %r" % rv_s))
+            return
+        try:
+            timeout = float(q.get("timeoutSeconds", ["1800"])[0])
+        except ValueError:
+            timeout = 1800
+        bookmarks = q.get("allowWatchBookmarks", [""])[0] in ("1", "true")
+        self.serve_watch(node, since, timeout, bookmarks)
+
+    def wait_for_end(self, deadline):
+        """Blocks until drop/stop or deadline; True when stopped."""
+        state = self.server.state
+        with state.cond:
+            drop, stop = state.drop_gen, state.stop_gen
+            while state.drop_gen == drop and state.stop_gen == stop and time.monotonic() < deadline:
+                state.cond.wait(timeout=max(0.01, deadline - time.monotonic()))
+            return state.stop_gen != stop
+
+    def serve_watch(self, node, since, timeout, bookmarks):
+        state = self.server.state
+        deadline = time.monotonic() + timeout
+        self.start_stream()
+        with state.cond:
+            drop, expire, bmark, stop = state.drop_gen, state.expire_gen, state.bookmark_gen, state.stop_gen
+            too_old = since and since < state.compacted
+            if since == 0:
+                # like the apiserver without a version: the current state as ADDED
+                initial = [("ADDED", copy.deepcopy(p)) for p in state.pods.values()]
+                idx = len(state.events)
+            else:
+                initial = []
+                idx = len(state.events)
+                while idx > 0 and state.events[idx - 1][0] > since:
+                    idx -= 1
+            rv = state.rv
+        if too_old:
+            self.send_event("ERROR", status_body(410, "Expired", "too old resource version: %d (%d)" % (since, state.compacted)))
+            self.chunk(b"")
+            return
+        for etype, pod in initial:
+            if node is None or pod.get("spec", {}).get("nodeName") == node:
+                self.send_event(etype, pod)
+        next_bookmark = time.monotonic() + state.bookmark_interval
+        while True:
+            with state.cond:
+                while (idx >= len(state.events) and state.drop_gen == drop and state.expire_gen == expire
+                       and state.bookmark_gen == bmark and state.stop_gen == stop
+                       and time.monotonic() < min(deadline, next_bookmark if bookmarks else deadline)):
+                    state.cond.wait(timeout=max(0.01, min(deadline, next_bookmark) - time.monotonic()))
+                batch = state.events[idx:]
+                idx = len(state.events)
+                rv = state.rv
+                stopped = state.stop_gen != stop
+                dropped = state.drop_gen != drop
+                expired = state.expire_gen != expire
+                forced_bookmark = state.bookmark_gen != bmark
+                bmark = state.bookmark_gen
+            if stopped:
+                self.close_connection = True
+                return  # no terminating chunk: the connection just dies
+            for erv, etype, pod in batch:
+                if node is None or pod.get("spec", {}).get("nodeName") == node:
+                    self.send_event(etype, pod)
+            if expired:
+                self.send_event("ERROR", status_body(410, "Expired", "too old resource version: %d (%d)" % (since, rv)))
+                break
+            now = time.monotonic()
+            if bookmarks and (forced_bookmark or now >= next_bookmark):
+                self.send_event("BOOKMARK", {"kind": "Pod", "apiVersion": "v1", "metadata": {"resourceVersion": str(rv)}})
+                next_bookmark = now + state.bookmark_interval
+            if dropped or now >= deadline:
+                break
+        self.chunk(b"")
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+    allow_reuse_address = True
+
+    def __init__(self, addr, ctx, state, token, control, verbose):
+        self.ctx = ctx
+        self.state = state
+        self.token = token
+        self.control = control
+        self.verbose = verbose
+        self.log_lock = threading.Lock()
+        self.conns = set()
+        self.conns_lock = threading.Lock()
+        super().__init__(addr, Handler)
+
+    def server_bind(self):
+        # HTTPServer.server_bind does a reverse DNS lookup of the address,
+        # which hangs in a network namespace without a resolver.
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = self.server_address[:2]
+
+    def finish_request(self, request, client_address):
+        # TLS handshake here, in the connection's thread, not in accept()
+        request.settimeout(10)
+        try:
+            conn = self.ctx.wrap_socket(request, server_side=True)
+        except (ssl.SSLError, OSError):
+            return
+        with self.conns_lock:
+            self.conns.add(conn)
+        try:
+            self.RequestHandlerClass(conn, client_address, self)
+        except (BrokenPipeError, ConnectionResetError, ssl.SSLError, socket.timeout, OSError):
+            pass
+        finally:
+            with self.conns_lock:
+                self.conns.discard(conn)
+            try:
+                conn.close()
+            except OSError:
+                pass
+
+    def kill_connections(self):
+        with self.conns_lock:
+            conns = list(self.conns)
+        for c in conns:
+            try:
+                c.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+class Fixture:
+    def __init__(self, args, state, ctx):
+        self.args = args
+        self.state = state
+        self.ctx = ctx
+        self.srv = None
+        self.thread = None
+
+    def start(self):
+        if self.srv:
+            return
+        self.srv = Server((self.args.bind, self.args.port), self.ctx, self.state, self.args.token,
+                          self.args.control, self.args.verbose)
+        self.thread = threading.Thread(target=self.srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread.start()
+        if self.args.control:
+            write_atomic(os.path.join(self.args.control, "ready"), "%d\n" % self.args.port)
+
+    def stop(self):
+        if not self.srv:
+            return
+        if self.args.control:
+            try:
+                os.unlink(os.path.join(self.args.control, "ready"))
+            except FileNotFoundError:
+                pass
+        self.srv.shutdown()
+        self.srv.server_close()
+        with self.state.cond:
+            self.state.stop_gen += 1
+            self.state.cond.notify_all()
+        self.srv.kill_connections()
+        self.srv = None
+
+    def apply(self, line):
+        words = line.split(None, 1)
+        if not words:
+            return
+        cmd, rest = words[0], (words[1].strip() if len(words) > 1 else "")
+        st = self.state
+        if cmd == "add":
+            if rest.startswith("{") or rest.startswith("["):
+                data = json.loads(rest)
+            else:
+                with open(rest) as f:
+                    data = json.load(f)
+            for pod in pods_of(data):
+                st.upsert(pod)
+        elif cmd == "delete":
+            st.delete(rest)
+        elif cmd in ("fail", "garbage", "hang"):
+            args = rest.split()
+            if cmd == "fail":
+                code, n = int(args[0]), int(args[1]) if len(args) > 1 else 1
+            else:
+                code, n = 0, int(args[0]) if args else 1
+            with st.cond:
+                st.faults.append([cmd, code, n])
+        elif cmd == "drop":
+            with st.cond:
+                st.drop_gen += 1
+                st.cond.notify_all()
+        elif cmd == "expire":
+            with st.cond:
+                st.compacted = st.rv
+                st.expire_gen += 1
+                st.cond.notify_all()
+        elif cmd == "bookmark":
+            with st.cond:
+                st.bookmark_gen += 1
+                st.cond.notify_all()
+        elif cmd == "stop":
+            self.stop()
+        elif cmd == "start":
+            self.start()
+        else:
+            raise ValueError("unknown command %r" % cmd)
+
+
+def pods_of(data):
+    if isinstance(data, dict) and data.get("kind") == "PodList":
+        return data.get("items", [])
+    if isinstance(data, list):
+        return data
+    return [data]
+
+
+def write_atomic(path, text):
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.rename(tmp, path)
+
+
+def control_loop(fx, ctl):
+    while True:
+        try:
+            names = sorted(n for n in os.listdir(ctl) if n.endswith(".cmd"))
+        except OSError:
+            names = []
+        for name in names:
+            path = os.path.join(ctl, name)
+            try:
+                with open(path) as f:
+                    lines = f.read().splitlines()
+            except OSError:
+                continue
+            for line in lines:
+                try:
+                    fx.apply(line.strip())
+                except Exception as e:  # report and go on: a test reads errors.log
+                    msg = "%s: %r: %s\n" % (name, line, e)
+                    sys.stderr.write("kube_server: " + msg)
+                    with open(os.path.join(ctl, "errors.log"), "a") as f:
+                        f.write(msg)
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+        time.sleep(0.05)
+
+
+def main():
+    ap = argparse.ArgumentParser(description="Kubernetes API server fixture (pods list/watch)")
+    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--bind", default="127.0.0.1")
+    ap.add_argument("--cert", required=True)
+    ap.add_argument("--key", required=True)
+    ap.add_argument("--token", required=True)
+    ap.add_argument("--pods", required=True)
+    ap.add_argument("--control")
+    ap.add_argument("--bookmark-interval", type=float, default=1.0)
+    ap.add_argument("-v", "--verbose", action="store_true")
+    args = ap.parse_args()
+
+    with open(args.pods) as f:
+        pods = pods_of(json.load(f))
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(args.cert, args.key)
+    state = State(pods, args.bookmark_interval)
+    fx = Fixture(args, state, ctx)
+
+    def on_term(signum, frame):
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGINT, on_term)
+    fx.start()
+    try:
+        if args.control:
+            control_loop(fx, args.control)
+        else:
+            while True:
+                time.sleep(3600)
+    except SystemExit:
+        pass
+    except Exception:
+        traceback.print_exc()
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

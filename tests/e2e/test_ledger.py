@@ -1,0 +1,109 @@
+"""The reach ledger per identity, reachctl, persistence (issue: identity and
+the reach ledger). Host identities here; Kubernetes ones in test_kube.py."""
+import os
+import signal
+import subprocess
+
+from harness import REACHCTL, Agent, Cgroup, check, check_eq, wait_for
+
+
+def _secret(path):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        f.write("s3cr3t\n")
+    return path
+
+
+def _identity(doc, name):
+    found = [i for i in doc["identities"] if i["identity"] == name]
+    check_eq(len(found), 1, f"identity {name} in the ledger")
+    return found[0]
+
+
+def _edge(identity, kind, obj):
+    found = [e for e in identity["edges"] if e["kind"] == kind and e["object"] == obj]
+    check_eq(len(found), 1, f"{kind} edge {obj} of {identity['identity']}")
+    return found[0]
+
+
+def test_host_identity_rule_reachctl_and_restart(cleanup, tmp):
+    root = Cgroup(cleanup, f"reach-e2e-ledger-{os.getpid()}")
+    app = Cgroup(cleanup, "app", parent=root)
+    other = Cgroup(cleanup, "other", parent=root)
+    key = _secret(os.path.join(tmp, "keys", "gateway.key"))
+    rules = ["--identity-rule", f"cgroup:{app.rel} host/llm-gateway"]
+    agent = Agent(cleanup, tmp, ["--cgroup", root.path, "--persist-interval", "0.5", *rules])
+    app.python("import sys\nfor _ in range(3): open(sys.argv[1]).read()", key)
+    other.python("import sys; open(sys.argv[1]).read()", key)
+
+    def ledger_has_both():
+        doc = agent.reachctl("reach", "-o", "json")
+        names = {i["identity"] for i in doc["identities"]}
+        return doc if {"host/llm-gateway", f"unknown{other.rel}"} <= names else None
+    doc = wait_for(ledger_has_both, "both identities in reachctl reach", 10)
+    gw = _identity(doc, "host/llm-gateway")
+    e = _edge(gw, "secret", key)
+    check_eq(e["count"], 3, "reads by the gateway")
+    check_eq(e["category"], "private-key", "category")
+    check(any(x.endswith("python3") or "python" in x for x in e["executables"]), f"executables {e['executables']}")
+    check_eq(_edge(_identity(doc, f"unknown{other.rel}"), "secret", key)["count"], 1, "read by the unknown identity")
+    # filters
+    only = agent.reachctl("reach", "--identity", "host/llm-gateway", "--kind", "secret", "-o", "json")
+    check_eq([i["identity"] for i in only["identities"]], ["host/llm-gateway"], "--identity filter")
+    check(all(e["kind"] == "secret" for i in only["identities"] for e in i["edges"]), "--kind filter")
+    table = agent.reachctl("reach", "--identity", "host/llm-gateway")
+    check("host/llm-gateway" in table.stdout and key in table.stdout and "private-key" in table.stdout,
+          f"table output: {table.stdout}")
+    status = agent.reachctl("status", "-o", "json")
+    check(status["identities"] >= 2 and status["edges"] >= 2, f"status counts: {status}")
+    check(len(status["hooks"]) >= 4, "status lists the attached hooks")
+    check_eq(status["losses"]["file_open"]["ringbuf_full"], 0, "status loss counters")
+
+    # SIGKILL: the ledger saved every 0.5 s survives; a new agent adds to it
+    wait_for(lambda: os.path.exists(os.path.join(agent.state_dir, "ledger.pb.z")), "ledger file", 5)
+    wait_for(lambda: agent.reachctl("status", "-o", "json")["last_persist_unix_ms"] > 0, "a persist", 5)
+    agent.proc.send_signal(signal.SIGKILL)
+    agent.proc.wait()
+    agent2 = Agent(cleanup, tmp, ["--cgroup", root.path, "--persist-interval", "0.5", *rules], name="reachd2")
+    doc = agent2.reachctl("reach", "--identity", "host/llm-gateway", "-o", "json")
+    check_eq(_edge(_identity(doc, "host/llm-gateway"), "secret", key)["count"], 3, "count kept across SIGKILL")
+    app.python("import sys; open(sys.argv[1]).read()", key)
+    wait_for(lambda: _edge(_identity(agent2.reachctl("reach", "--identity", "host/llm-gateway", "-o", "json"),
+                                     "host/llm-gateway"), "secret", key)["count"] == 4, "count 3 + 1 after restart", 10)
+    agent2.stop()
+    # offline: the saved ledger read directly
+    p = subprocess.run([REACHCTL, "reach", "--ledger", os.path.join(agent2.state_dir, "ledger.pb.z"), "-o", "json",
+                        "--identity", "host/llm-gateway"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    check_eq(p.returncode, 0, f"reachctl --ledger: {p.stderr}")
+    import json
+    check_eq(_edge(_identity(json.loads(p.stdout), "host/llm-gateway"), "secret", key)["count"], 4,
+             "count in the saved ledger after a clean stop")
+
+
+def test_corrupt_ledger_is_kept_aside(cleanup, tmp):
+    cg = Cgroup(cleanup, f"reach-e2e-corrupt-{os.getpid()}")
+    state = os.path.join(tmp, "state")
+    os.makedirs(state)
+    with open(os.path.join(state, "ledger.pb.z"), "wb") as f:
+        f.write(b"REACHLG1 this is not a ledger")
+    agent = Agent(cleanup, tmp, ["--cgroup", cg.path])
+    check("corrupt" in agent.stderr() and "starting with an empty ledger" in agent.stderr(),
+          f"clear warning: {agent.stderr()}")
+    moved = [n for n in os.listdir(state) if n.startswith("ledger.pb.z.corrupt-")]
+    check_eq(len(moved), 1, "the corrupt file kept aside")
+    check_eq(agent.reachctl("reach", "-o", "json")["identities"], [], "starts clean")
+    agent.stop()
+
+
+def test_reachctl_bad_usage_and_no_agent(cleanup, tmp):
+    p = subprocess.run([REACHCTL, "reach", "--kind", "bogus"], stderr=subprocess.PIPE, text=True)
+    check_eq(p.returncode, 2, "bad --kind")
+    check("--kind must be one of" in p.stderr, p.stderr)
+    p = subprocess.run([REACHCTL, "reach", "--socket", os.path.join(tmp, "none.sock")], stderr=subprocess.PIPE, text=True)
+    check_eq(p.returncode, 1, "no agent")
+    check("is reachd running" in p.stderr, p.stderr)
+    bad = os.path.join(tmp, "bad.pb.z")
+    with open(bad, "wb") as f:
+        f.write(b"\x00" * 64)
+    p = subprocess.run([REACHCTL, "reach", "--ledger", bad], stderr=subprocess.PIPE, text=True)
+    check_eq(p.returncode, 1, "corrupt --ledger")

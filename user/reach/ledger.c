@@ -1,0 +1,728 @@
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <json-c/json.h>
+#include "reach/ledger.h"
+
+struct ledger {
+	size_t max_identities, max_edges;
+	struct ledger_identity **ids; /* sorted by name */
+	size_t n_ids, cap_ids;
+	size_t n_edges;
+	uint64_t edges_dropped, identities_dropped;
+};
+
+static uint64_t sat_add(uint64_t a, uint64_t b) { return a > UINT64_MAX - b ? UINT64_MAX : a + b; }
+static int empty(const char *s) { return !s || !*s; }
+
+const char *ledger_kind_name(enum ledger_kind kind)
+{
+	static const char *const names[LEDGER_KIND__MAX] = { "unspecified", "secret", "tool", "egress",
+							     "credential", "dns" };
+
+	return kind > LEDGER_KIND_UNSPECIFIED && kind < LEDGER_KIND__MAX ? names[kind] : "unspecified";
+}
+
+int ledger_kind_from_name(const char *name)
+{
+	for (int k = LEDGER_KIND_UNSPECIFIED + 1; name && k < LEDGER_KIND__MAX; k++)
+		if (!strcmp(name, ledger_kind_name(k)))
+			return k;
+	return -1;
+}
+
+static void set_clear(struct ledger_set *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		free(s->v[i]);
+	free(s->v);
+}
+
+static void edge_free(struct ledger_edge *e)
+{
+	if (!e)
+		return;
+	free(e->object);
+	free(e->category);
+	free(e->dest_class);
+	free(e->name);
+	free(e->proto);
+	for (size_t i = 0; i < e->n_outcomes; i++)
+		free(e->outcomes[i].name);
+	free(e->outcomes);
+	set_clear(&e->executables);
+	set_clear(&e->pods);
+	set_clear(&e->images);
+	for (size_t i = 0; i < e->n_lineage; i++)
+		free(e->lineage[i]);
+	free(e->lineage);
+	free(e->epoch);
+	free(e->last_epoch);
+	free(e);
+}
+
+static struct ledger_edge *edge_new(enum ledger_kind kind, const char *object)
+{
+	struct ledger_edge *e = calloc(1, sizeof(*e));
+
+	if (!e)
+		return NULL;
+	e->kind = kind;
+	e->object = strdup(object);
+	e->category = strdup("");
+	e->dest_class = strdup("");
+	e->name = strdup("");
+	e->proto = strdup("");
+	e->epoch = strdup("");
+	e->last_epoch = strdup("");
+	if (!e->object || !e->category || !e->dest_class || !e->name || !e->proto || !e->epoch || !e->last_epoch) {
+		edge_free(e);
+		return NULL;
+	}
+	return e;
+}
+
+static void identity_free(struct ledger_identity *id)
+{
+	if (!id)
+		return;
+	for (size_t i = 0; i < id->n_edges; i++)
+		edge_free(id->edges[i]);
+	free(id->edges);
+	free(id->name);
+	free(id);
+}
+
+struct ledger *ledger_new(size_t max_identities, size_t max_edges_per_identity)
+{
+	struct ledger *l = calloc(1, sizeof(*l));
+
+	if (!l)
+		return NULL;
+	l->max_identities = max_identities ? max_identities : LEDGER_DEFAULT_MAX_IDENTITIES;
+	l->max_edges = max_edges_per_identity ? max_edges_per_identity : LEDGER_DEFAULT_MAX_EDGES;
+	return l;
+}
+
+void ledger_free(struct ledger *l)
+{
+	if (!l)
+		return;
+	for (size_t i = 0; i < l->n_ids; i++)
+		identity_free(l->ids[i]);
+	free(l->ids);
+	free(l);
+}
+
+size_t ledger_identities(const struct ledger *l) { return l->n_ids; }
+size_t ledger_edges(const struct ledger *l) { return l->n_edges; }
+uint64_t ledger_edges_dropped(const struct ledger *l) { return l->edges_dropped; }
+uint64_t ledger_identities_dropped(const struct ledger *l) { return l->identities_dropped; }
+
+void ledger_add_dropped(struct ledger *l, uint64_t edges, uint64_t identities)
+{
+	l->edges_dropped = sat_add(l->edges_dropped, edges);
+	l->identities_dropped = sat_add(l->identities_dropped, identities);
+}
+
+const struct ledger_identity *ledger_identity_at(const struct ledger *l, size_t i)
+{
+	return i < l->n_ids ? l->ids[i] : NULL;
+}
+
+/* Index of name, or of where it would be inserted; *found tells which. */
+static size_t identity_pos(const struct ledger *l, const char *name, int *found)
+{
+	size_t lo = 0, hi = l->n_ids;
+
+	*found = 0;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(l->ids[mid]->name, name);
+
+		if (!c) {
+			*found = 1;
+			return mid;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+const struct ledger_identity *ledger_identity_find(const struct ledger *l, const char *identity)
+{
+	int found;
+	size_t i;
+
+	if (!identity)
+		return NULL;
+	i = identity_pos(l, identity, &found);
+	return found ? l->ids[i] : NULL;
+}
+
+static int edge_cmp(const struct ledger_edge *e, enum ledger_kind kind, const char *object)
+{
+	if (e->kind != kind)
+		return e->kind < kind ? -1 : 1;
+	return strcmp(e->object, object);
+}
+
+static size_t edge_pos(const struct ledger_identity *id, enum ledger_kind kind, const char *object, int *found)
+{
+	size_t lo = 0, hi = id->n_edges;
+
+	*found = 0;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = edge_cmp(id->edges[mid], kind, object);
+
+		if (!c) {
+			*found = 1;
+			return mid;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+const struct ledger_edge *ledger_edge_find(const struct ledger_identity *id, enum ledger_kind kind,
+					   const char *object)
+{
+	int found;
+	size_t i;
+
+	if (!id || !object)
+		return NULL;
+	i = edge_pos(id, kind, object, &found);
+	return found ? id->edges[i] : NULL;
+}
+
+/* Inserts v into the sorted set, or counts it as dropped when full. */
+static int set_add(struct ledger_set *s, const char *v)
+{
+	size_t lo = 0, hi = s->n;
+	char **nv, *copy;
+
+	if (empty(v))
+		return 0;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(s->v[mid], v);
+
+		if (!c)
+			return 0;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (s->n >= LEDGER_MAX_VALUES) {
+		s->dropped = sat_add(s->dropped, 1);
+		return 0;
+	}
+	/* sets stay small and gain members rarely: grow one slot at a time */
+	nv = realloc(s->v, (s->n + 1) * sizeof(*nv));
+	if (!nv)
+		return -ENOMEM;
+	s->v = nv;
+	if (!(copy = strdup(v)))
+		return -ENOMEM;
+	memmove(&s->v[lo + 1], &s->v[lo], (s->n - lo) * sizeof(*s->v));
+	s->v[lo] = copy;
+	s->n++;
+	return 0;
+}
+
+static int set_union(struct ledger_set *d, const struct ledger_set *s)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		int rc = set_add(d, s->v[i]);
+
+		if (rc)
+			return rc;
+	}
+	d->dropped = sat_add(d->dropped, s->dropped);
+	return 0;
+}
+
+static int outcome_add(struct ledger_edge *e, const char *name, uint64_t count)
+{
+	size_t lo = 0, hi = e->n_outcomes;
+	struct ledger_outcome *no;
+	char *copy;
+
+	if (empty(name) || !count)
+		return 0;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(e->outcomes[mid].name, name);
+
+		if (!c) {
+			e->outcomes[mid].count = sat_add(e->outcomes[mid].count, count);
+			return 0;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (e->n_outcomes >= LEDGER_MAX_OUTCOMES) {
+		e->outcomes_dropped = sat_add(e->outcomes_dropped, count);
+		return 0;
+	}
+	no = realloc(e->outcomes, (e->n_outcomes + 1) * sizeof(*no));
+	if (!no)
+		return -ENOMEM;
+	e->outcomes = no;
+	if (!(copy = strdup(name)))
+		return -ENOMEM;
+	memmove(&e->outcomes[lo + 1], &e->outcomes[lo], (e->n_outcomes - lo) * sizeof(*e->outcomes));
+	e->outcomes[lo].name = copy;
+	e->outcomes[lo].count = count;
+	e->n_outcomes++;
+	return 0;
+}
+
+/* Replaces *dst by a copy of src. */
+static int str_set(char **dst, const char *src)
+{
+	char *copy = strdup(src);
+
+	if (!copy)
+		return -ENOMEM;
+	free(*dst);
+	*dst = copy;
+	return 0;
+}
+
+static int str_fill(char **dst, const char *src)
+{
+	return **dst || empty(src) ? 0 : str_set(dst, src);
+}
+
+static int lineage_set(struct ledger_edge *d, char *const *v, size_t n, bool truncated)
+{
+	size_t keep = n < LEDGER_MAX_LINEAGE ? n : LEDGER_MAX_LINEAGE;
+	char **nl = calloc(keep, sizeof(*nl));
+
+	if (!nl)
+		return -ENOMEM;
+	for (size_t i = 0; i < keep; i++) {
+		if (!(nl[i] = strdup(v[i] ? v[i] : ""))) {
+			while (i--)
+				free(nl[i]);
+			free(nl);
+			return -ENOMEM;
+		}
+	}
+	for (size_t i = 0; i < d->n_lineage; i++)
+		free(d->lineage[i]);
+	free(d->lineage);
+	d->lineage = nl;
+	d->n_lineage = keep;
+	d->lineage_truncated = truncated || n > keep;
+	return 0;
+}
+
+/* The union of s into d (same kind and object). */
+static int edge_union(struct ledger_edge *d, const struct ledger_edge *s)
+{
+	/* attributes of the first (latest) observation follow the earliest
+	 * first seen (latest last seen); a tie keeps what d has */
+	int earlier = s->first_ms && (!d->first_ms || s->first_ms < d->first_ms);
+	int later = s->last_ms && s->last_ms > d->last_ms;
+	int rc = 0;
+
+	d->count = sat_add(d->count, s->count);
+	if ((rc = str_fill(&d->category, s->category)) || (rc = str_fill(&d->dest_class, s->dest_class)) ||
+	    (rc = str_fill(&d->name, s->name)) || (rc = str_fill(&d->proto, s->proto)))
+		return rc;
+	if (!d->port)
+		d->port = s->port;
+	for (size_t i = 0; i < s->n_outcomes; i++)
+		if ((rc = outcome_add(d, s->outcomes[i].name, s->outcomes[i].count)))
+			return rc;
+	d->outcomes_dropped = sat_add(d->outcomes_dropped, s->outcomes_dropped);
+	if ((rc = set_union(&d->executables, &s->executables)) || (rc = set_union(&d->pods, &s->pods)) ||
+	    (rc = set_union(&d->images, &s->images)))
+		return rc;
+	if ((s->n_lineage || s->lineage_truncated) && (earlier || (!d->n_lineage && !d->lineage_truncated)))
+		if ((rc = lineage_set(d, s->lineage, s->n_lineage, s->lineage_truncated)))
+			return rc;
+	if (!empty(s->epoch) && (earlier || !*d->epoch) && (rc = str_set(&d->epoch, s->epoch)))
+		return rc;
+	if (!empty(s->last_epoch) && (later || !*d->last_epoch) && (rc = str_set(&d->last_epoch, s->last_epoch)))
+		return rc;
+	if (earlier)
+		d->first_ms = s->first_ms;
+	if (later)
+		d->last_ms = s->last_ms;
+	return 0;
+}
+
+static struct ledger_identity *identity_new(const char *name)
+{
+	struct ledger_identity *id = calloc(1, sizeof(*id));
+
+	if (!id || !(id->name = strdup(name))) {
+		free(id);
+		return NULL;
+	}
+	return id;
+}
+
+static int identity_insert(struct ledger *l, size_t pos, struct ledger_identity *id)
+{
+	if (l->n_ids == l->cap_ids) {
+		size_t cap = l->cap_ids ? l->cap_ids * 2 : 16;
+		struct ledger_identity **n = realloc(l->ids, cap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		l->ids = n;
+		l->cap_ids = cap;
+	}
+	memmove(&l->ids[pos + 1], &l->ids[pos], (l->n_ids - pos) * sizeof(*l->ids));
+	l->ids[pos] = id;
+	l->n_ids++;
+	return 0;
+}
+
+/* The identity called name, created if the cap allows: NULL with *rc
+ * -ENOSPC (counted) or -ENOMEM. */
+static struct ledger_identity *identity_get(struct ledger *l, const char *name, int *rc)
+{
+	struct ledger_identity *id;
+	int found;
+	size_t pos = identity_pos(l, name, &found);
+
+	if (found)
+		return l->ids[pos];
+	if (l->n_ids >= l->max_identities) {
+		l->identities_dropped = sat_add(l->identities_dropped, 1);
+		*rc = -ENOSPC;
+		return NULL;
+	}
+	if (!(id = identity_new(name)) || identity_insert(l, pos, id)) {
+		identity_free(id);
+		*rc = -ENOMEM;
+		return NULL;
+	}
+	return id;
+}
+
+static int identity_add_edge(struct ledger *l, struct ledger_identity *id, const struct ledger_edge *e)
+{
+	struct ledger_edge *ne;
+	int found, rc;
+	size_t pos = edge_pos(id, e->kind, e->object, &found);
+
+	if (found)
+		return edge_union(id->edges[pos], e);
+	if (id->n_edges >= l->max_edges) {
+		id->edges_dropped = sat_add(id->edges_dropped, 1);
+		l->edges_dropped = sat_add(l->edges_dropped, 1);
+		return -ENOSPC;
+	}
+	if (id->n_edges == id->cap_edges) {
+		size_t cap = id->cap_edges ? id->cap_edges * 2 : 8;
+		struct ledger_edge **n = realloc(id->edges, cap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		id->edges = n;
+		id->cap_edges = cap;
+	}
+	if (!(ne = edge_new(e->kind, e->object)))
+		return -ENOMEM;
+	if ((rc = edge_union(ne, e))) {
+		edge_free(ne);
+		return rc;
+	}
+	memmove(&id->edges[pos + 1], &id->edges[pos], (id->n_edges - pos) * sizeof(*id->edges));
+	id->edges[pos] = ne;
+	id->n_edges++;
+	l->n_edges++;
+	return 0;
+}
+
+static void identity_drop_if_empty(struct ledger *l, struct ledger_identity *id)
+{
+	int found;
+	size_t pos;
+
+	if (id->n_edges || id->edges_dropped)
+		return;
+	pos = identity_pos(l, id->name, &found);
+	if (!found)
+		return;
+	memmove(&l->ids[pos], &l->ids[pos + 1], (l->n_ids - pos - 1) * sizeof(*l->ids));
+	l->n_ids--;
+	identity_free(id);
+}
+
+int ledger_add_edge(struct ledger *l, const char *identity, const struct ledger_edge *e)
+{
+	struct ledger_identity *id;
+	int rc = 0;
+
+	if (!l || empty(identity) || !e || empty(e->object) || e->kind <= LEDGER_KIND_UNSPECIFIED ||
+	    e->kind >= LEDGER_KIND__MAX)
+		return -EINVAL;
+	if (!(id = identity_get(l, identity, &rc))) {
+		if (rc == -ENOSPC)
+			l->edges_dropped = sat_add(l->edges_dropped, 1);
+		return rc;
+	}
+	rc = identity_add_edge(l, id, e);
+	if (rc == -ENOMEM)
+		identity_drop_if_empty(l, id); /* no edgeless identity left behind */
+	return rc;
+}
+
+int ledger_record(struct ledger *l, const struct ledger_obs *o)
+{
+	/* a one-observation edge that points into o: read, never written */
+	char *exe[1], *pod[1], *image[1];
+	struct ledger_outcome outcome;
+	struct ledger_edge e;
+
+	if (!o)
+		return -EINVAL;
+	memset(&e, 0, sizeof(e));
+	e.kind = o->kind;
+	e.object = (char *)o->object;
+	e.category = (char *)o->category;
+	e.dest_class = (char *)o->dest_class;
+	e.name = (char *)o->name;
+	e.proto = (char *)o->proto;
+	e.port = o->port;
+	if (!empty(o->outcome)) {
+		outcome.name = (char *)o->outcome;
+		outcome.count = o->count_delta;
+		e.outcomes = &outcome;
+		e.n_outcomes = 1;
+	}
+	e.count = o->count_delta;
+	e.first_ms = o->first_ms;
+	e.last_ms = o->last_ms;
+	exe[0] = (char *)o->executable;
+	pod[0] = (char *)o->pod;
+	image[0] = (char *)o->image;
+	e.executables = (struct ledger_set){ .v = exe, .n = !empty(o->executable) };
+	e.pods = (struct ledger_set){ .v = pod, .n = !empty(o->pod) };
+	e.images = (struct ledger_set){ .v = image, .n = !empty(o->image) };
+	e.lineage = o->lineage ? (char **)o->lineage : NULL;
+	e.n_lineage = o->lineage ? o->n_lineage : 0;
+	e.epoch = (char *)o->epoch;
+	e.last_epoch = (char *)o->epoch;
+	return ledger_add_edge(l, o->identity, &e);
+}
+
+int ledger_merge_identity(struct ledger *l, const char *identity, const struct ledger_edge *const *edges,
+			  size_t n_edges, uint64_t edges_dropped)
+{
+	struct ledger_identity *id;
+	int rc = 0;
+
+	if (!l || empty(identity) || (n_edges && !edges))
+		return -EINVAL;
+	for (size_t i = 0; i < n_edges; i++)
+		if (!edges[i] || empty(edges[i]->object) || edges[i]->kind <= LEDGER_KIND_UNSPECIFIED ||
+		    edges[i]->kind >= LEDGER_KIND__MAX)
+			return -EINVAL;
+	if (!(id = identity_get(l, identity, &rc))) {
+		if (rc == -ENOSPC) /* the identity's edges are lost with it */
+			l->edges_dropped = sat_add(l->edges_dropped, n_edges);
+		return rc;
+	}
+	id->edges_dropped = sat_add(id->edges_dropped, edges_dropped);
+	for (size_t i = 0; i < n_edges; i++) {
+		int r = identity_add_edge(l, id, edges[i]);
+
+		if (r == -ENOSPC) {
+			rc = r;
+		} else if (r) {
+			identity_drop_if_empty(l, id);
+			return r;
+		}
+	}
+	return rc;
+}
+
+int ledger_merge(struct ledger *dst, const struct ledger *src)
+{
+	int rc = 0;
+
+	if (!dst || !src || dst == src)
+		return -EINVAL;
+	ledger_add_dropped(dst, src->edges_dropped, src->identities_dropped);
+	for (size_t i = 0; i < src->n_ids; i++) {
+		const struct ledger_identity *sid = src->ids[i];
+		int r = ledger_merge_identity(dst, sid->name, (const struct ledger_edge *const *)sid->edges,
+					      sid->n_edges, sid->edges_dropped);
+
+		if (r == -ENOSPC)
+			rc = r;
+		else if (r)
+			return r;
+	}
+	return rc;
+}
+
+/* JSON */
+
+static json_object *str_or_null(const char *s) { return empty(s) ? NULL : json_object_new_string(s); }
+
+static json_object *time_json(int64_t ms)
+{
+	char buf[48];
+	time_t sec;
+	struct tm tm;
+	int64_t frac;
+
+	if (!ms)
+		return NULL;
+	sec = (time_t)(ms / 1000);
+	frac = ms % 1000;
+	if (frac < 0) { /* before 1970: floor */
+		sec--;
+		frac += 1000;
+	}
+	if (!gmtime_r(&sec, &tm))
+		return NULL;
+	snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)frac);
+	return json_object_new_string(buf);
+}
+
+static json_object *strs_json(char *const *v, size_t n)
+{
+	json_object *a = json_object_new_array();
+
+	for (size_t i = 0; a && i < n; i++)
+		json_object_array_add(a, json_object_new_string(v[i]));
+	return a;
+}
+
+static void add(json_object *o, const char *k, json_object *v) { json_object_object_add(o, k, v); }
+static json_object *u64(uint64_t v) { return json_object_new_uint64(v); }
+
+static json_object *edge_json(const struct ledger_edge *e)
+{
+	json_object *o = json_object_new_object(), *oc = json_object_new_object();
+
+	if (!o || !oc) {
+		json_object_put(o);
+		json_object_put(oc);
+		return NULL;
+	}
+	add(o, "kind", json_object_new_string(ledger_kind_name(e->kind)));
+	add(o, "object", json_object_new_string(e->object));
+	add(o, "category", str_or_null(e->category));
+	add(o, "dest_class", str_or_null(e->dest_class));
+	add(o, "name", str_or_null(e->name));
+	add(o, "proto", str_or_null(e->proto));
+	add(o, "port", json_object_new_int64(e->port));
+	for (size_t i = 0; i < e->n_outcomes; i++)
+		add(oc, e->outcomes[i].name, u64(e->outcomes[i].count));
+	add(o, "outcomes", oc);
+	add(o, "outcomes_dropped", u64(e->outcomes_dropped));
+	add(o, "count", u64(e->count));
+	add(o, "first_seen_ms", e->first_ms ? json_object_new_int64(e->first_ms) : NULL);
+	add(o, "last_seen_ms", e->last_ms ? json_object_new_int64(e->last_ms) : NULL);
+	add(o, "first_seen", time_json(e->first_ms));
+	add(o, "last_seen", time_json(e->last_ms));
+	add(o, "executables", strs_json(e->executables.v, e->executables.n));
+	add(o, "executables_dropped", u64(e->executables.dropped));
+	add(o, "lineage", strs_json(e->lineage, e->n_lineage));
+	add(o, "lineage_truncated", json_object_new_boolean(e->lineage_truncated));
+	add(o, "pods", strs_json(e->pods.v, e->pods.n));
+	add(o, "pods_dropped", u64(e->pods.dropped));
+	add(o, "images", strs_json(e->images.v, e->images.n));
+	add(o, "images_dropped", u64(e->images.dropped));
+	add(o, "epoch", str_or_null(e->epoch));
+	add(o, "last_epoch", str_or_null(e->last_epoch));
+	return o;
+}
+
+/* The identity's edges of kind (0: all), or NULL when there is none of
+ * that kind (*none set) or on allocation failure. */
+static json_object *identity_json(const struct ledger_identity *id, int kind, int *none)
+{
+	json_object *o, *edges;
+	size_t listed = 0;
+
+	*none = 0;
+	if (!(o = json_object_new_object()) || !(edges = json_object_new_array())) {
+		json_object_put(o);
+		return NULL;
+	}
+	add(o, "identity", json_object_new_string(id->name));
+	add(o, "edges_dropped", u64(id->edges_dropped));
+	add(o, "edges", edges);
+	for (size_t i = 0; i < id->n_edges; i++) {
+		json_object *e;
+
+		if (kind && id->edges[i]->kind != (enum ledger_kind)kind)
+			continue;
+		if (!(e = edge_json(id->edges[i])) || json_object_array_add(edges, e)) {
+			json_object_put(e);
+			json_object_put(o);
+			return NULL;
+		}
+		listed++;
+	}
+	if (kind && !listed) {
+		json_object_put(o);
+		*none = 1;
+		return NULL;
+	}
+	return o;
+}
+
+struct json_object *ledger_to_json(const struct ledger *l, const char *identity, const char *kind)
+{
+	json_object *root, *ids;
+	int k = 0;
+
+	if (!l || (kind && (k = ledger_kind_from_name(kind)) < 0)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (!(root = json_object_new_object()) || !(ids = json_object_new_array())) {
+		json_object_put(root);
+		errno = ENOMEM;
+		return NULL;
+	}
+	add(root, "identities", ids);
+	for (size_t i = 0; i < l->n_ids; i++) {
+		json_object *o;
+		int none;
+
+		if (identity && strcmp(identity, l->ids[i]->name))
+			continue;
+		o = identity_json(l->ids[i], k, &none);
+		if (none)
+			continue;
+		if (!o || json_object_array_add(ids, o)) {
+			json_object_put(o);
+			json_object_put(root);
+			errno = ENOMEM;
+			return NULL;
+		}
+	}
+	add(root, "identity_count", u64(l->n_ids));
+	add(root, "edge_count", u64(l->n_edges));
+	add(root, "edges_dropped", u64(l->edges_dropped));
+	add(root, "identities_dropped", u64(l->identities_dropped));
+	return root;
+}

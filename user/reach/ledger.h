@@ -1,0 +1,178 @@
+/* The reach ledger: observed reach per identity ("ns/sa", "host/unit",
+ * "unknown/<cgroup path>"), each identity a set of edges keyed by
+ * (kind, object). Every edge is the union of its observations: counts and
+ * outcome counts are summed, first seen is the minimum and last seen the
+ * maximum, executables/pods/images are bounded sorted sets, lineage and
+ * epoch come from the first observation, last_epoch from the latest. The
+ * same union merges the ledgers of many pods, restarts or nodes.
+ *
+ * Memory is bounded: at most max_identities identities, max_edges_per_identity
+ * edges each, LEDGER_MAX_VALUES values per set, LEDGER_MAX_OUTCOMES outcomes,
+ * LEDGER_MAX_LINEAGE lineage entries. What does not fit is counted, never
+ * dropped silently:
+ *   edges_dropped       every edge the ledger refused, whatever the cap
+ *                       (an observation, or one edge of a merged ledger)
+ *   identities_dropped  refusals of a new identity at the identity cap
+ *                       (their edges are in edges_dropped too)
+ *   identity->edges_dropped  refusals at that identity's edge cap
+ *   edge->X_dropped     observations whose value did not fit the set X
+ * Merging adds the source's counters to the destination's.
+ *
+ * Strings are copied. Times are Unix milliseconds; 0 means unknown and
+ * never wins a min/max. Not thread-safe. */
+#ifndef REACH_LEDGER_H
+#define REACH_LEDGER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Same numbers as reach.v1.EdgeKind (ledger_store.c asserts it). */
+enum ledger_kind {
+	LEDGER_KIND_UNSPECIFIED = 0,
+	LEDGER_SECRET = 1,
+	LEDGER_TOOL = 2,
+	LEDGER_EGRESS = 3,
+	LEDGER_CREDENTIAL = 4,
+	LEDGER_DNS = 5,
+	LEDGER_KIND__MAX,
+};
+
+#define LEDGER_MAX_VALUES   16 /* executables, pods, images per edge */
+#define LEDGER_MAX_OUTCOMES 8  /* distinct outcomes per edge */
+#define LEDGER_MAX_LINEAGE  16
+#define LEDGER_DEFAULT_MAX_IDENTITIES 4096
+#define LEDGER_DEFAULT_MAX_EDGES      4096 /* per identity */
+
+struct ledger_outcome {
+	char *name;
+	uint64_t count;
+};
+
+/* A bounded sorted set of strings. */
+struct ledger_set {
+	char **v;
+	size_t n;
+	uint64_t dropped; /* observations whose value did not fit */
+};
+
+/* One edge. Read-only for callers; owned by the ledger. Strings are never
+ * NULL inside a ledger ("" when unknown). ledger_add_edge() also accepts a
+ * caller-built one (NULL strings allowed there, sets of any size). */
+struct ledger_edge {
+	enum ledger_kind kind;
+	char *object;
+	char *category;   /* secret */
+	char *dest_class; /* egress */
+	char *name;       /* egress: the DNS name it was reached by */
+	char *proto;      /* egress: "tcp" / "udp" */
+	uint32_t port;    /* egress */
+	struct ledger_outcome *outcomes; /* sorted by name */
+	size_t n_outcomes;
+	uint64_t outcomes_dropped; /* summed counts of outcomes that did not fit */
+	uint64_t count;
+	int64_t first_ms, last_ms;
+	struct ledger_set executables, pods, images;
+	char **lineage;   /* of the first observation, oldest first */
+	size_t n_lineage;
+	bool lineage_truncated;
+	char *epoch;      /* of the first observation */
+	char *last_epoch; /* of the latest observation */
+};
+
+/* Read-only for callers. */
+struct ledger_identity {
+	char *name;
+	struct ledger_edge **edges; /* sorted by (kind, object) */
+	size_t n_edges, cap_edges;
+	uint64_t edges_dropped;
+};
+
+struct ledger;
+
+/* One observation of an edge. identity, object: required. Every other
+ * string may be NULL (unknown). */
+struct ledger_obs {
+	const char *identity;
+	enum ledger_kind kind;
+	const char *object;
+	const char *category, *dest_class, *name, *proto;
+	uint32_t port;
+	const char *outcome;  /* egress: "established", "refused", ... or NULL */
+	uint64_t count_delta; /* added to count and to outcomes[outcome] */
+	int64_t first_ms, last_ms;
+	const char *executable;
+	const char *const *lineage;
+	size_t n_lineage;
+	const char *pod;
+	const char *image;
+	const char *epoch;
+};
+
+/* 0 for a cap means its default. NULL on allocation failure. */
+struct ledger *ledger_new(size_t max_identities, size_t max_edges_per_identity);
+void ledger_free(struct ledger *l); /* accepts NULL */
+
+/* Unions one observation into the ledger. 0; -EINVAL (NULL or empty
+ * identity or object, kind out of range); -ENOSPC when a cap refused a new
+ * identity or edge (counted, see above); -ENOMEM. */
+int ledger_record(struct ledger *l, const struct ledger_obs *o);
+
+/* Unions a whole edge (a merged or loaded one) into identity's edge. Same
+ * returns as ledger_record(). */
+int ledger_add_edge(struct ledger *l, const char *identity, const struct ledger_edge *e);
+
+/* Unions src into dst (another pod's, a previous run's or another node's
+ * ledger): ledger_merge_identity() for each of src's identities, plus src's
+ * ledger-level dropped counters. 0; -EINVAL (dst == src); -ENOSPC when
+ * dst's caps refused something (counted, the rest merged); -ENOMEM (dst
+ * then holds part of src). */
+int ledger_merge(struct ledger *dst, const struct ledger *src);
+
+/* Unions one identity's edges (from a ledger, a file or a report) into l,
+ * each as by ledger_add_edge(), and adds edges_dropped to the identity's
+ * counter (the caller accounts for it in the ledger-level one). When the
+ * identity cap refuses the identity, identities_dropped grows by 1 and
+ * edges_dropped by n_edges. 0; -EINVAL (nothing changed) for an empty
+ * identity or an edge without object or with a kind out of range; -ENOSPC,
+ * -ENOMEM as ledger_merge(). */
+int ledger_merge_identity(struct ledger *l, const char *identity, const struct ledger_edge *const *edges,
+			  size_t n_edges, uint64_t edges_dropped);
+
+/* Adds to the ledger-level dropped counters (a loaded file's). */
+void ledger_add_dropped(struct ledger *l, uint64_t edges, uint64_t identities);
+
+size_t ledger_identities(const struct ledger *l);
+size_t ledger_edges(const struct ledger *l); /* over all identities */
+uint64_t ledger_edges_dropped(const struct ledger *l);
+uint64_t ledger_identities_dropped(const struct ledger *l);
+
+/* Identities in name order (strcmp); i < ledger_identities(). */
+const struct ledger_identity *ledger_identity_at(const struct ledger *l, size_t i);
+const struct ledger_identity *ledger_identity_find(const struct ledger *l, const char *identity);
+const struct ledger_edge *ledger_edge_find(const struct ledger_identity *id, enum ledger_kind kind,
+					   const char *object);
+
+/* "secret", "tool", "egress", "credential", "dns"; "unspecified" otherwise. */
+const char *ledger_kind_name(enum ledger_kind kind);
+/* The kind of a name above, or -1. */
+int ledger_kind_from_name(const char *name);
+
+struct json_object;
+/* JSON view for reachctl:
+ *   {"identities":[{"identity":"ns/sa","edges_dropped":N,"edges":[EDGE...]}],
+ *    "identity_count":N,"edge_count":N,"edges_dropped":N,"identities_dropped":N}
+ *   EDGE: {"kind","object","category","dest_class","name","proto","port",
+ *          "outcomes":{name:count},"outcomes_dropped","count","first_seen_ms",
+ *          "last_seen_ms","first_seen","last_seen" (RFC 3339 UTC),
+ *          "executables","executables_dropped","lineage","lineage_truncated",
+ *          "pods","pods_dropped","images","images_dropped","epoch","last_epoch"}
+ * Every key is always present; unknown strings and times are null.
+ * Ordered by identity, then kind (enum order), then object. identity NULL
+ * means every identity; kind NULL means every kind, otherwise only
+ * identities with an edge of that kind are listed. The counts at the end are
+ * ledger totals, unfiltered. NULL with errno EINVAL for an unknown kind name,
+ * ENOMEM on allocation failure. */
+struct json_object *ledger_to_json(const struct ledger *l, const char *identity, const char *kind);
+
+#endif

@@ -1,0 +1,120 @@
+#include <string.h>
+#include "reach/ledger_feed.h"
+
+static const char *const outcome_names[] = { NULL, "established", "refused", "timed_out", "failed", "sent" };
+
+static enum ledger_kind ledger_kind_of(enum edge_kind k)
+{
+	switch (k) {
+	case EDGE_SECRET: return LEDGER_SECRET;
+	case EDGE_TOOL: return LEDGER_TOOL;
+	case EDGE_EGRESS: return LEDGER_EGRESS;
+	default: return LEDGER_KIND_UNSPECIFIED;
+	}
+}
+
+/* One ledger observation for an edge; delta and outcome set by the caller. */
+static void fill_obs(struct ledger_obs *obs, const struct edge *e, const struct identity *id, int64_t boot_to_unix_ms)
+{
+	memset(obs, 0, sizeof(*obs));
+	obs->identity = id->name;
+	obs->kind = ledger_kind_of(e->kind);
+	obs->object = e->object;
+	obs->category = e->category;
+	obs->dest_class = e->dest_class;
+	obs->name = e->name;
+	obs->proto = e->kind == EDGE_EGRESS ? (e->proto == REACH_PROTO_TCP ? "tcp" : "udp") : NULL;
+	obs->port = e->port;
+	obs->first_ms = (int64_t)(e->first_ns / 1000000) + boot_to_unix_ms;
+	obs->last_ms = (int64_t)(e->last_ns / 1000000) + boot_to_unix_ms;
+	obs->executable = e->exe[0] ? e->exe : NULL;
+	obs->lineage = (const char *const *)e->lineage;
+	obs->n_lineage = e->n_lineage;
+	obs->pod = id->pod[0] ? id->pod : NULL;
+	obs->image = id->image[0] ? id->image : NULL;
+	obs->epoch = id->image_id[0] ? id->image_id : NULL;
+}
+
+/* Sends an edge's growth since fed_*; returns false when nothing was new. */
+static bool feed_edge(struct ledger *l, struct edge *e, const struct identity *id, int64_t boot_to_unix_ms,
+		      struct feed_stats *stats)
+{
+	uint64_t total = edge_count(e);
+	struct ledger_obs obs;
+	bool any = false;
+
+	if (total <= e->fed_count && e->last_ns <= e->fed_last_ns)
+		return false;
+	fill_obs(&obs, e, id, boot_to_unix_ms);
+	if (e->kind == EDGE_EGRESS) {
+		/* one record per outcome, each with its own growth */
+		for (int t = 1; t < (int)(sizeof(outcome_names) / sizeof(outcome_names[0])) && t < EDGE_MAX_TAGS; t++) {
+			uint64_t now = edge_count_tag(e, t);
+
+			if (now <= e->fed_by_tag[t])
+				continue;
+			obs.outcome = outcome_names[t];
+			obs.count_delta = now - e->fed_by_tag[t];
+			if (ledger_record(l, &obs) == 0)
+				e->fed_by_tag[t] = now;
+			else
+				stats->record_errors++;
+			any = true;
+		}
+	}
+	if (!any) {
+		obs.count_delta = total > e->fed_count ? total - e->fed_count : 0;
+		if (ledger_record(l, &obs) != 0) {
+			stats->record_errors++;
+			return true;
+		}
+	}
+	e->fed_count = total;
+	e->fed_last_ns = e->last_ns;
+	return true;
+}
+
+void ledger_feed(struct observed *o, struct ledger *l, feed_resolve_fn resolve, void *ctx,
+		 int64_t boot_to_unix_ms, struct feed_stats *stats)
+{
+	struct cgroup_reach **cg;
+	size_t n = observed_cgroups(o, &cg);
+
+	memset(stats, 0, sizeof(*stats));
+	for (size_t i = 0; i < n; i++) {
+		for (size_t j = 0; j < cg[i]->n_edges; j++) {
+			struct edge *e = cg[i]->edges[j];
+			struct identity id;
+
+			if (resolve(ctx, cg[i], e->uid, &id) != 0)
+				continue;
+			if (id.state == IDENTITY_PENDING) {
+				stats->edges_held++;
+				continue;
+			}
+			if (feed_edge(l, e, &id, boot_to_unix_ms, stats))
+				stats->edges_fed++;
+		}
+	}
+}
+
+void ledger_feed_pending_view(struct observed *o, struct ledger *view, feed_resolve_fn resolve, void *ctx,
+			      int64_t boot_to_unix_ms)
+{
+	struct cgroup_reach **cg;
+	size_t n = observed_cgroups(o, &cg);
+
+	for (size_t i = 0; i < n; i++) {
+		for (size_t j = 0; j < cg[i]->n_edges; j++) {
+			struct edge *e = cg[i]->edges[j];
+			struct identity id;
+			struct ledger_obs obs;
+
+			if (resolve(ctx, cg[i], e->uid, &id) != 0 || id.state != IDENTITY_PENDING)
+				continue;
+			fill_obs(&obs, e, &id, boot_to_unix_ms);
+			obs.count_delta = edge_count(e);
+			ledger_record(view, &obs);
+		}
+	}
+}

@@ -1,0 +1,686 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <openssl/evp.h>
+#include <zlib.h>
+#include "common/log.h"
+#include "reach/ledger_store.h"
+#include "reach.pb-c.h"
+
+_Static_assert((int)LEDGER_SECRET == (int)REACH__V1__EDGE_KIND__EDGE_KIND_SECRET, "kind numbers match the proto");
+_Static_assert((int)LEDGER_TOOL == (int)REACH__V1__EDGE_KIND__EDGE_KIND_TOOL, "kind numbers match the proto");
+_Static_assert((int)LEDGER_EGRESS == (int)REACH__V1__EDGE_KIND__EDGE_KIND_EGRESS, "kind numbers match the proto");
+_Static_assert((int)LEDGER_CREDENTIAL == (int)REACH__V1__EDGE_KIND__EDGE_KIND_CREDENTIAL, "kind numbers match the proto");
+_Static_assert((int)LEDGER_DNS == (int)REACH__V1__EDGE_KIND__EDGE_KIND_DNS, "kind numbers match the proto");
+_Static_assert(sizeof(LEDGER_MAGIC) - 1 == 8, "8-byte magic");
+
+#define DIGEST_OFF 32
+#define DIGEST_LEN 32
+_Static_assert(DIGEST_OFF + DIGEST_LEN == LEDGER_HEADER_SIZE, "header layout");
+
+static void put_u32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void put_u64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint32_t get_u32(const uint8_t *p)
+{
+	uint32_t v = 0;
+
+	for (int i = 3; i >= 0; i--)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+static uint64_t get_u64(const uint8_t *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 7; i >= 0; i--)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+/* SHA-256 of the header's first DIGEST_OFF bytes and the payload. */
+static int digest(const uint8_t *hdr, const uint8_t *payload, size_t len, uint8_t out[DIGEST_LEN])
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	unsigned int n = 0;
+	int ok;
+
+	ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) && EVP_DigestUpdate(ctx, hdr, DIGEST_OFF) &&
+	     EVP_DigestUpdate(ctx, payload, len) && EVP_DigestFinal_ex(ctx, out, &n) && n == DIGEST_LEN;
+	EVP_MD_CTX_free(ctx);
+	return ok ? 0 : -ENOMEM;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The protobuf view of a ledger: every string points into the ledger. */
+struct pb_view {
+	Reach__V1__Ledger msg;
+	Reach__V1__IdentityReach *ids, **id_ptrs;
+	Reach__V1__Edge *edges, **edge_ptrs;
+	Reach__V1__Edge__OutcomesEntry *outcomes, **outcome_ptrs;
+};
+
+static void pb_view_free(struct pb_view *v)
+{
+	free(v->ids);
+	free(v->id_ptrs);
+	free(v->edges);
+	free(v->edge_ptrs);
+	free(v->outcomes);
+	free(v->outcome_ptrs);
+}
+
+static void edge_to_pb(const struct ledger_edge *e, Reach__V1__Edge *pe, Reach__V1__Edge__OutcomesEntry *oc,
+		       Reach__V1__Edge__OutcomesEntry **oc_ptrs)
+{
+	*pe = (Reach__V1__Edge)REACH__V1__EDGE__INIT;
+	pe->kind = (Reach__V1__EdgeKind)e->kind;
+	pe->object = e->object;
+	pe->category = e->category;
+	pe->dest_class = e->dest_class;
+	pe->name = e->name;
+	pe->port = e->port;
+	pe->proto = e->proto;
+	for (size_t i = 0; i < e->n_outcomes; i++) {
+		oc[i] = (Reach__V1__Edge__OutcomesEntry)REACH__V1__EDGE__OUTCOMES_ENTRY__INIT;
+		oc[i].key = e->outcomes[i].name;
+		oc[i].value = e->outcomes[i].count;
+		oc_ptrs[i] = &oc[i];
+	}
+	pe->n_outcomes = e->n_outcomes;
+	pe->outcomes = e->n_outcomes ? oc_ptrs : NULL;
+	pe->outcomes_dropped = e->outcomes_dropped;
+	pe->count = e->count;
+	pe->first_seen_unix_ms = e->first_ms;
+	pe->last_seen_unix_ms = e->last_ms;
+	pe->n_executables = e->executables.n;
+	pe->executables = e->executables.v;
+	pe->executables_dropped = e->executables.dropped;
+	pe->n_pods = e->pods.n;
+	pe->pods = e->pods.v;
+	pe->pods_dropped = e->pods.dropped;
+	pe->n_images = e->images.n;
+	pe->images = e->images.v;
+	pe->images_dropped = e->images.dropped;
+	pe->n_lineage = e->n_lineage;
+	pe->lineage = e->lineage;
+	pe->lineage_truncated = e->lineage_truncated;
+	pe->epoch = e->epoch;
+	pe->last_epoch = e->last_epoch;
+}
+
+static int pb_view_build(struct pb_view *v, const struct ledger *l, const char *node)
+{
+	size_t n_ids = ledger_identities(l), n_edges = ledger_edges(l), n_oc = 0, ei = 0, oi = 0;
+
+	memset(v, 0, sizeof(*v));
+	for (size_t i = 0; i < n_ids; i++) {
+		const struct ledger_identity *id = ledger_identity_at(l, i);
+
+		for (size_t j = 0; j < id->n_edges; j++)
+			n_oc += id->edges[j]->n_outcomes;
+	}
+	/* calloc(0) may return NULL: allocate at least one of each */
+	v->ids = calloc(n_ids + 1, sizeof(*v->ids));
+	v->id_ptrs = calloc(n_ids + 1, sizeof(*v->id_ptrs));
+	v->edges = calloc(n_edges + 1, sizeof(*v->edges));
+	v->edge_ptrs = calloc(n_edges + 1, sizeof(*v->edge_ptrs));
+	v->outcomes = calloc(n_oc + 1, sizeof(*v->outcomes));
+	v->outcome_ptrs = calloc(n_oc + 1, sizeof(*v->outcome_ptrs));
+	if (!v->ids || !v->id_ptrs || !v->edges || !v->edge_ptrs || !v->outcomes || !v->outcome_ptrs) {
+		pb_view_free(v);
+		return -ENOMEM;
+	}
+	v->msg = (Reach__V1__Ledger)REACH__V1__LEDGER__INIT;
+	v->msg.version = LEDGER_CONTENT_VERSION;
+	v->msg.node = (char *)(node ? node : "");
+	v->msg.edges_dropped = ledger_edges_dropped(l);
+	v->msg.identities_dropped = ledger_identities_dropped(l);
+	v->msg.saved_unix_ms = now_ms();
+	v->msg.n_identities = n_ids;
+	v->msg.identities = v->id_ptrs;
+	for (size_t i = 0; i < n_ids; i++) {
+		const struct ledger_identity *id = ledger_identity_at(l, i);
+		Reach__V1__IdentityReach *pid = &v->ids[i];
+
+		*pid = (Reach__V1__IdentityReach)REACH__V1__IDENTITY_REACH__INIT;
+		pid->identity = id->name;
+		pid->edges_dropped = id->edges_dropped;
+		pid->n_edges = id->n_edges;
+		pid->edges = &v->edge_ptrs[ei];
+		for (size_t j = 0; j < id->n_edges; j++, ei++) {
+			const struct ledger_edge *e = id->edges[j];
+
+			edge_to_pb(e, &v->edges[ei], &v->outcomes[oi], &v->outcome_ptrs[oi]);
+			v->edge_ptrs[ei] = &v->edges[ei];
+			oi += e->n_outcomes;
+		}
+		v->id_ptrs[i] = pid;
+	}
+	return 0;
+}
+
+static int write_all(int fd, const uint8_t *p, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, p, n);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* fsync of the directory that holds path, so a rename in it is durable. */
+static int fsync_dir_of(const char *path)
+{
+	char *copy = strdup(path);
+	int fd, rc = 0;
+
+	if (!copy)
+		return -ENOMEM;
+	fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || fsync(fd))
+		rc = -errno;
+	if (fd >= 0)
+		close(fd);
+	free(copy);
+	return rc;
+}
+
+/* Encodes l into a complete file image (header + payload) in *out. */
+static int encode(const struct ledger *l, const char *node, uint8_t **out, size_t *out_len, char *err,
+		  size_t err_size)
+{
+	struct pb_view v;
+	uint8_t *raw = NULL, *file = NULL;
+	size_t raw_len;
+	uLongf z_len;
+	int rc;
+
+	if ((rc = pb_view_build(&v, l, node))) {
+		format_error(err, err_size, "ledger save: out of memory");
+		return rc;
+	}
+	raw_len = reach__v1__ledger__get_packed_size(&v.msg);
+	if (raw_len > LEDGER_RAW_MAX) {
+		format_error(err, err_size, "ledger save: %zu bytes encoded, over the %llu-byte bound", raw_len,
+			     (unsigned long long)LEDGER_RAW_MAX);
+		rc = -EFBIG;
+		goto out;
+	}
+	z_len = compressBound(raw_len);
+	if (!(raw = malloc(raw_len + 1)) || !(file = malloc(LEDGER_HEADER_SIZE + z_len))) {
+		format_error(err, err_size, "ledger save: out of memory");
+		rc = -ENOMEM;
+		goto out;
+	}
+	if (reach__v1__ledger__pack(&v.msg, raw) != raw_len) {
+		format_error(err, err_size, "ledger save: protobuf encoding failed");
+		rc = -EIO;
+		goto out;
+	}
+	if ((rc = compress2(file + LEDGER_HEADER_SIZE, &z_len, raw, raw_len, Z_DEFAULT_COMPRESSION)) != Z_OK) {
+		format_error(err, err_size, "ledger save: zlib compress2 failed (%d)", rc);
+		rc = rc == Z_MEM_ERROR ? -ENOMEM : -EIO;
+		goto out;
+	}
+	if (LEDGER_HEADER_SIZE + (uint64_t)z_len > LEDGER_FILE_MAX) {
+		format_error(err, err_size, "ledger save: %llu bytes compressed, over the %llu-byte bound",
+			     (unsigned long long)z_len, (unsigned long long)LEDGER_FILE_MAX);
+		rc = -EFBIG;
+		goto out;
+	}
+	memcpy(file, LEDGER_MAGIC, 8);
+	put_u32(file + 8, LEDGER_FORMAT_VERSION);
+	put_u32(file + 12, 0);
+	put_u64(file + 16, raw_len);
+	put_u64(file + 24, z_len);
+	if ((rc = digest(file, file + LEDGER_HEADER_SIZE, z_len, file + DIGEST_OFF))) {
+		format_error(err, err_size, "ledger save: SHA-256 failed");
+		goto out;
+	}
+	*out = file;
+	*out_len = LEDGER_HEADER_SIZE + z_len;
+	file = NULL;
+	rc = 0;
+out:
+	free(file);
+	free(raw);
+	pb_view_free(&v);
+	return rc;
+}
+
+int ledger_save(const struct ledger *l, const char *node, const char *path, char *err, size_t err_size)
+{
+	uint8_t *file = NULL;
+	size_t len = 0;
+	char *tmp = NULL;
+	int fd = -1, rc;
+	const char *step;
+
+	if (!l || !path || !*path) {
+		format_error(err, err_size, "ledger save: no ledger or path");
+		return -EINVAL;
+	}
+	if ((rc = encode(l, node, &file, &len, err, err_size)))
+		return rc;
+	if (asprintf(&tmp, "%s.tmp", path) < 0) {
+		tmp = NULL;
+		free(file);
+		format_error(err, err_size, "ledger save: out of memory");
+		return -ENOMEM;
+	}
+	step = "open";
+	/* O_NOFOLLOW: a symlink planted at PATH.tmp must not redirect the write */
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		rc = -errno;
+		goto fail;
+	}
+	step = "write";
+	if ((rc = write_all(fd, file, len)))
+		goto fail;
+	step = "fsync";
+	if (fsync(fd)) {
+		rc = -errno;
+		goto fail;
+	}
+	step = "close";
+	rc = close(fd);
+	fd = -1;
+	if (rc) {
+		rc = -errno;
+		goto fail;
+	}
+	step = "rename";
+	if (rename(tmp, path)) {
+		rc = -errno;
+		goto fail;
+	}
+	free(tmp);
+	free(file);
+	/* the new file is in place; a failed directory fsync only weakens
+	 * durability across a power loss, but the caller should know */
+	if ((rc = fsync_dir_of(path))) {
+		format_error(err, err_size, "ledger save: fsync of the directory of %s: %s", path, strerror(-rc));
+		return rc;
+	}
+	return 0;
+fail:
+	format_error(err, err_size, "ledger save: %s %s: %s", step, tmp, strerror(-rc));
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+	free(tmp);
+	free(file);
+	return rc;
+}
+
+/* Checks the header and payload of a file image; on success *raw holds the
+ * decompressed protobuf message. */
+static int decode_frame(const uint8_t *file, size_t len, uint8_t **raw, size_t *raw_len, char *err,
+			size_t err_size)
+{
+	uint8_t want[DIGEST_LEN];
+	uint64_t declared_raw, declared_z;
+	uLongf out_len;
+	uLong in_len;
+	uint8_t *buf;
+	int zrc;
+
+	if (len < LEDGER_HEADER_SIZE) {
+		format_error(err, err_size, "%zu bytes, shorter than the %d-byte header", len, LEDGER_HEADER_SIZE);
+		return -EBADMSG;
+	}
+	if (memcmp(file, LEDGER_MAGIC, 8)) {
+		format_error(err, err_size, "not a reach ledger (bad magic)");
+		return -EBADMSG;
+	}
+	if (get_u32(file + 8) != LEDGER_FORMAT_VERSION || get_u32(file + 12) != 0) {
+		format_error(err, err_size, "unsupported format version %u (flags %u)", get_u32(file + 8),
+			     get_u32(file + 12));
+		return -EBADMSG;
+	}
+	declared_raw = get_u64(file + 16);
+	declared_z = get_u64(file + 24);
+	if (declared_z != len - LEDGER_HEADER_SIZE) {
+		format_error(err, err_size, "header says %llu compressed bytes, file has %zu (truncated?)",
+			     (unsigned long long)declared_z, len - LEDGER_HEADER_SIZE);
+		return -EBADMSG;
+	}
+	if (declared_raw == 0 || declared_raw > LEDGER_RAW_MAX) {
+		format_error(err, err_size, "header says %llu uncompressed bytes, outside 1..%llu",
+			     (unsigned long long)declared_raw, (unsigned long long)LEDGER_RAW_MAX);
+		return -EBADMSG;
+	}
+	if (digest(file, file + LEDGER_HEADER_SIZE, declared_z, want))
+		return -ENOMEM;
+	if (memcmp(want, file + DIGEST_OFF, DIGEST_LEN)) {
+		format_error(err, err_size, "checksum mismatch (corrupt)");
+		return -EBADMSG;
+	}
+	if (!(buf = malloc(declared_raw))) {
+		format_error(err, err_size, "out of memory for %llu bytes", (unsigned long long)declared_raw);
+		return -ENOMEM;
+	}
+	/* the output buffer is the declared length: a payload that inflates to
+	 * more stops there (Z_BUF_ERROR) instead of growing */
+	out_len = declared_raw;
+	in_len = declared_z;
+	zrc = uncompress2(buf, &out_len, file + LEDGER_HEADER_SIZE, &in_len);
+	if (zrc != Z_OK || out_len != declared_raw || in_len != declared_z) {
+		if (zrc == Z_MEM_ERROR) {
+			free(buf);
+			format_error(err, err_size, "out of memory decompressing");
+			return -ENOMEM;
+		}
+		format_error(err, err_size, "decompression failed (zlib %d, %llu of %llu bytes, %llu of %llu input)",
+			     zrc, (unsigned long long)out_len, (unsigned long long)declared_raw,
+			     (unsigned long long)in_len, (unsigned long long)declared_z);
+		free(buf);
+		return -EBADMSG;
+	}
+	*raw = buf;
+	*raw_len = out_len;
+	return 0;
+}
+
+/* Content checks, so that a bad file changes nothing in the ledger. */
+static int validate(const Reach__V1__Ledger *m, char *err, size_t err_size)
+{
+	if (m->version == 0 || m->version > LEDGER_CONTENT_VERSION) {
+		format_error(err, err_size, "unsupported content version %u", m->version);
+		return -EBADMSG;
+	}
+	for (size_t i = 0; i < m->n_identities; i++) {
+		const Reach__V1__IdentityReach *id = m->identities[i];
+
+		if (!id->identity || !*id->identity) {
+			format_error(err, err_size, "identity %zu has no name", i);
+			return -EBADMSG;
+		}
+		for (size_t j = 0; j < id->n_edges; j++) {
+			const Reach__V1__Edge *e = id->edges[j];
+
+			if (!e->object || !*e->object || e->kind == REACH__V1__EDGE_KIND__EDGE_KIND_UNSPECIFIED ||
+			    (int)e->kind < 0) {
+				format_error(err, err_size, "identity %zu edge %zu has no object or kind", i, j);
+				return -EBADMSG;
+			}
+		}
+	}
+	return 0;
+}
+
+/* Unions the decoded (and validated) message into l. */
+static int import(struct ledger *l, const Reach__V1__Ledger *m)
+{
+	struct ledger_edge *views = NULL;
+	const struct ledger_edge **ptrs = NULL;
+	struct ledger_outcome *oc = NULL;
+	size_t cap_edges = 0, cap_oc = 0;
+	int rc = 0;
+
+	/* never NULL, whatever the counts below */
+	views = calloc(1, sizeof(*views));
+	ptrs = calloc(1, sizeof(*ptrs));
+	oc = calloc(1, sizeof(*oc));
+	if (!views || !ptrs || !oc) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	cap_edges = cap_oc = 1;
+	ledger_add_dropped(l, m->edges_dropped, m->identities_dropped);
+	for (size_t i = 0; i < m->n_identities; i++) {
+		const Reach__V1__IdentityReach *id = m->identities[i];
+		size_t n_oc = 0, n = 0, o = 0;
+		int r;
+
+		for (size_t j = 0; j < id->n_edges; j++)
+			n_oc += id->edges[j]->n_outcomes;
+		if (id->n_edges > cap_edges) {
+			free(views);
+			free(ptrs);
+			views = calloc(id->n_edges, sizeof(*views));
+			ptrs = calloc(id->n_edges, sizeof(*ptrs));
+			cap_edges = views && ptrs ? id->n_edges : 0;
+			if (!cap_edges) {
+				rc = -ENOMEM;
+				goto out;
+			}
+		}
+		if (n_oc > cap_oc) {
+			free(oc);
+			oc = calloc(n_oc, sizeof(*oc));
+			cap_oc = oc ? n_oc : 0;
+			if (!oc) {
+				rc = -ENOMEM;
+				goto out;
+			}
+		}
+		for (size_t j = 0; j < id->n_edges; j++) {
+			const Reach__V1__Edge *pe = id->edges[j];
+			struct ledger_edge *e = &views[n];
+
+			if ((int)pe->kind >= LEDGER_KIND__MAX) {
+				/* a kind from a newer agent: not understood, counted */
+				ledger_add_dropped(l, 1, 0);
+				continue;
+			}
+			memset(e, 0, sizeof(*e));
+			e->kind = (enum ledger_kind)pe->kind;
+			e->object = pe->object;
+			e->category = pe->category;
+			e->dest_class = pe->dest_class;
+			e->name = pe->name;
+			e->proto = pe->proto;
+			e->port = pe->port;
+			e->n_outcomes = pe->n_outcomes;
+			if (pe->n_outcomes) {
+				e->outcomes = &oc[o];
+				for (size_t k = 0; k < pe->n_outcomes; k++, o++) {
+					oc[o].name = pe->outcomes[k]->key;
+					oc[o].count = pe->outcomes[k]->value;
+				}
+			}
+			e->outcomes_dropped = pe->outcomes_dropped;
+			e->count = pe->count;
+			e->first_ms = pe->first_seen_unix_ms;
+			e->last_ms = pe->last_seen_unix_ms;
+			e->executables = (struct ledger_set){ pe->executables, pe->n_executables, pe->executables_dropped };
+			e->pods = (struct ledger_set){ pe->pods, pe->n_pods, pe->pods_dropped };
+			e->images = (struct ledger_set){ pe->images, pe->n_images, pe->images_dropped };
+			e->lineage = pe->lineage;
+			e->n_lineage = pe->n_lineage;
+			e->lineage_truncated = pe->lineage_truncated;
+			e->epoch = pe->epoch;
+			e->last_epoch = pe->last_epoch;
+			ptrs[n++] = e;
+		}
+		r = ledger_merge_identity(l, id->identity, ptrs, n, id->edges_dropped);
+		if (r && r != -ENOSPC) { /* caps are counted, not failures */
+			rc = r;
+			goto out;
+		}
+	}
+out:
+	free(views);
+	free(ptrs);
+	free(oc);
+	return rc;
+}
+
+static int read_file(const char *path, uint8_t **out, size_t *out_len, char *err, size_t err_size)
+{
+	struct stat st;
+	uint8_t *buf = NULL;
+	size_t got = 0;
+	int fd, rc = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		rc = -errno;
+		if (rc != -ENOENT)
+			format_error(err, err_size, "ledger load: open %s: %s", path, strerror(-rc));
+		return rc;
+	}
+	if (fstat(fd, &st)) {
+		rc = -errno;
+		format_error(err, err_size, "ledger load: stat %s: %s", path, strerror(-rc));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		format_error(err, err_size, "ledger load: %s is not a regular file", path);
+		rc = -EINVAL;
+		goto out;
+	}
+	if ((uint64_t)st.st_size > LEDGER_FILE_MAX) {
+		format_error(err, err_size, "ledger load: %s: %lld bytes, over the %llu-byte bound", path,
+			     (long long)st.st_size, (unsigned long long)LEDGER_FILE_MAX);
+		rc = -EBADMSG;
+		goto out;
+	}
+	if (!(buf = malloc((size_t)st.st_size + 1))) {
+		rc = -ENOMEM;
+		format_error(err, err_size, "ledger load: out of memory");
+		goto out;
+	}
+	/* read one byte more than stat said, to notice a file that grew */
+	while (got <= (size_t)st.st_size) {
+		ssize_t r = read(fd, buf + got, (size_t)st.st_size + 1 - got);
+
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			rc = -errno;
+			format_error(err, err_size, "ledger load: read %s: %s", path, strerror(-rc));
+			goto out;
+		}
+		if (r == 0)
+			break;
+		got += (size_t)r;
+	}
+	if (got != (size_t)st.st_size) {
+		format_error(err, err_size, "ledger load: %s changed while being read", path);
+		rc = -EBADMSG;
+		goto out;
+	}
+	*out = buf;
+	*out_len = got;
+	buf = NULL;
+out:
+	free(buf);
+	close(fd);
+	return rc;
+}
+
+int ledger_load(struct ledger *l, const char *path, struct ledger_file_info *info, char *err, size_t err_size)
+{
+	uint8_t *file = NULL, *raw = NULL;
+	size_t len = 0, raw_len = 0;
+	Reach__V1__Ledger *m = NULL;
+	char why[256] = "";
+	int rc;
+
+	if (!l || !path) {
+		format_error(err, err_size, "ledger load: no ledger or path");
+		return -EINVAL;
+	}
+	if ((rc = read_file(path, &file, &len, err, err_size)))
+		return rc;
+	if ((rc = decode_frame(file, len, &raw, &raw_len, why, sizeof(why))))
+		goto fail;
+	if (!(m = reach__v1__ledger__unpack(NULL, raw_len, raw))) {
+		snprintf(why, sizeof(why), "protobuf decoding failed");
+		rc = -EBADMSG;
+		goto fail;
+	}
+	if ((rc = validate(m, why, sizeof(why))))
+		goto fail;
+	if ((rc = import(l, m))) {
+		snprintf(why, sizeof(why), "out of memory");
+		goto fail;
+	}
+	if (info) {
+		snprintf(info->node, sizeof(info->node), "%s", m->node ? m->node : "");
+		info->saved_unix_ms = m->saved_unix_ms;
+		info->raw_len = raw_len;
+		info->file_len = len;
+	}
+	rc = 0;
+	goto out;
+fail:
+	format_error(err, err_size, "ledger load: %s: %s", path, why);
+out:
+	if (m)
+		reach__v1__ledger__free_unpacked(m, NULL);
+	free(raw);
+	free(file);
+	return rc;
+}
+
+int ledger_quarantine(const char *path, char *moved_to, size_t n)
+{
+	char dest[4096];
+	long long now = (long long)time(NULL);
+	struct stat st;
+	int rc = -EEXIST;
+
+	if (!path || !*path)
+		return -EINVAL;
+	if (lstat(path, &st))
+		return -errno;
+	for (int i = 0; i < 100 && rc == -EEXIST; i++) {
+		int w = i ? snprintf(dest, sizeof(dest), "%s.corrupt-%lld.%d", path, now, i)
+			  : snprintf(dest, sizeof(dest), "%s.corrupt-%lld", path, now);
+
+		if (w < 0 || (size_t)w >= sizeof(dest))
+			return -ENAMETOOLONG;
+		if (!renameat2(AT_FDCWD, path, AT_FDCWD, dest, RENAME_NOREPLACE)) {
+			rc = 0;
+		} else if (errno == EINVAL || errno == ENOSYS) {
+			/* a file system without RENAME_NOREPLACE: check, then rename */
+			if (!lstat(dest, &st))
+				rc = -EEXIST;
+			else
+				rc = rename(path, dest) ? -errno : 0;
+		} else {
+			rc = -errno;
+		}
+	}
+	if (rc)
+		return rc;
+	if (moved_to && n)
+		snprintf(moved_to, n, "%s", dest);
+	fsync_dir_of(dest); /* best effort: the rename itself has happened */
+	return 0;
+}

@@ -1,0 +1,66 @@
+/* The ledger file: a reach.v1.Ledger (proto/reach.proto), zlib-compressed,
+ * after a fixed 64-byte header (integers little-endian):
+ *
+ *   0  char[8]  magic "REACHLG1"
+ *   8  u32      format version (1)
+ *  12  u32      reserved, 0
+ *  16  u64      uncompressed length (the protobuf message)
+ *  24  u64      compressed length (exactly the rest of the file)
+ *  32  u8[32]   SHA-256 of header bytes 0..31 followed by the compressed bytes
+ *
+ * Saves are atomic: PATH.tmp is written (mode 0600), fsynced and renamed over
+ * PATH, then the directory is fsynced, so a crash leaves either the previous
+ * file or the new one (and at worst a stale PATH.tmp that the next save
+ * truncates). Loads are bounded: files over LEDGER_FILE_MAX are refused, the
+ * checksum is verified before anything is decompressed, and decompression
+ * never produces more than the header's declared length (at most
+ * LEDGER_RAW_MAX): a payload that inflates further is rejected. */
+#ifndef REACH_LEDGER_STORE_H
+#define REACH_LEDGER_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "reach/ledger.h"
+
+#define LEDGER_MAGIC "REACHLG1"
+#define LEDGER_FORMAT_VERSION 1
+#define LEDGER_CONTENT_VERSION 1 /* reach.v1.Ledger.version */
+#define LEDGER_HEADER_SIZE 64
+#define LEDGER_FILE_MAX (512ULL << 20)
+#define LEDGER_RAW_MAX (1ULL << 30)
+
+/* What a loaded file said about itself. */
+struct ledger_file_info {
+	char node[256];        /* truncated if longer */
+	int64_t saved_unix_ms;
+	uint64_t raw_len;      /* protobuf bytes */
+	uint64_t file_len;
+};
+
+/* Writes l to path atomically (see above), with node (NULL: "") and the
+ * current time. 0; -EFBIG when the ledger exceeds the bounds above; -ENOMEM;
+ * -errno of the failed step (open, write, fsync, close, rename), with a
+ * message in err naming the step and the file: then path is untouched and
+ * PATH.tmp removed. A failed fsync of the directory is reported too (-errno),
+ * but the new file is already in place. */
+int ledger_save(const struct ledger *l, const char *node, const char *path, char *err, size_t err_size);
+
+/* Unions the ledger in path into l (normally a fresh ledger; l's caps
+ * apply and refusals are counted as usual). info may be NULL.
+ *   0        loaded
+ *   -ENOENT  no file: a fresh start
+ *   -EBADMSG not a valid ledger (bad magic or version, wrong lengths,
+ *            checksum mismatch, truncated, decompression or protobuf
+ *            decoding failed, invalid content): l is unchanged; the caller
+ *            quarantines the file and starts clean with a warning
+ *   -EINVAL  path is not a regular file; -ENOMEM; other -errno from
+ *            open/read (EACCES, EIO, ...): the file is left alone
+ * err receives a one-line reason for every failure but -ENOENT. */
+int ledger_load(struct ledger *l, const char *path, struct ledger_file_info *info, char *err, size_t err_size);
+
+/* Renames path aside to "PATH.corrupt-<unix seconds>" (".N" appended if that
+ * exists) and fsyncs the directory. moved_to (may be NULL) receives the new
+ * name. 0 or -errno (-ENOENT: nothing to move). */
+int ledger_quarantine(const char *path, char *moved_to, size_t n);
+
+#endif
