@@ -47,7 +47,8 @@ printf 'nameserver %s\n' "$DNS_IP" > "$WORK/resolv.conf"
 
 mkdir "$CG"
 echo "reach demo: starting reachd on cgroup ${CG#$CG_ROOT} ..."
-./build/reachd --cgroup "$CG" --ready-file "$WORK/ready" > "$WORK/reach.txt" 2> "$WORK/reachd.log" &
+./build/reachd --cgroup "$CG" --ready-file "$WORK/ready" --state-dir "$WORK/state" --socket "$WORK/reachd.sock" \
+	--identity-rule "cgroup:${CG#$CG_ROOT} host/ai-agent" > "$WORK/reach.txt" 2> "$WORK/reachd.log" &
 AGENT_PID=$!
 for _ in $(seq 100); do [ -f "$WORK/ready" ] && break; kill -0 "$AGENT_PID" 2>/dev/null || break; sleep 0.1; done
 [ -f "$WORK/ready" ] || { echo "demo: reachd did not become ready:" >&2; cat "$WORK/reachd.log" >&2; exit 1; }
@@ -65,6 +66,14 @@ unshare -m sh -c "
 	exec $PYTHON scripts/demo-agent.py $PORT
 "
 
+echo
+echo "reach demo: the agent's reach ledger, per identity (reachctl reach):"
+for _ in $(seq 30); do
+	./build/reachctl reach --socket "$WORK/reachd.sock" --identity host/ai-agent > "$WORK/ledger.txt" 2>&1 &&
+		grep -q openai.key "$WORK/ledger.txt" && break
+	sleep 0.2
+done
+cat "$WORK/ledger.txt"
 kill -TERM "$AGENT_PID"
 wait "$AGENT_PID" || true
 AGENT_PID=""

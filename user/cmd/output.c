@@ -33,6 +33,9 @@ static const char *const event_names[] = { "other", "file_open", "exec", "fork",
 _Static_assert(sizeof(event_names) / sizeof(event_names[0]) == REACH_EV__MAX, "a name for every event kind");
 _Static_assert(sizeof(loss_names) / sizeof(loss_names[0]) == REACH_LOSS__MAX, "a name for every loss reason");
 
+const char *output_event_name(int kind) { return kind >= 0 && kind < REACH_EV__MAX ? event_names[kind] : "unknown"; }
+const char *output_loss_name(int reason) { return reason >= 0 && reason < REACH_LOSS__MAX ? loss_names[reason] : "unknown"; }
+
 static json_object *open_flags_json(uint32_t flags)
 {
 	static const struct { uint32_t bit; const char *name; } bits[] = {

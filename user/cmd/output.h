@@ -28,5 +28,8 @@ void output_edge_json(FILE *f, const struct cgroup_reach *c, const struct edge *
 void output_summary_json(FILE *f, struct observed *o, const struct run_stats *st);
 void output_summary_text(FILE *f, struct observed *o, const struct run_stats *st);
 uint64_t output_loss_total(const struct reach_loss_counters *l, int reason);
+/* Names used in every output: "file_open", ...; "ringbuf_full", ... */
+const char *output_event_name(int kind);
+const char *output_loss_name(int reason);
 
 #endif

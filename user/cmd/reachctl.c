@@ -110,9 +110,14 @@ static void print_reach_table(json_object *doc)
 			edge_detail(e, detail, sizeof(detail));
 			format_age(int_field(e, "last_seen_ms"), age, sizeof(age));
 			if (json_object_object_get_ex(e, "executables", &exes) && json_object_is_type(exes, json_type_array))
-				for (size_t k = 0; k < json_object_array_length(exes) && len < sizeof(exe_list); k++)
+				for (size_t k = 0; k < json_object_array_length(exes) && len < sizeof(exe_list); k++) {
+					const char *exe = json_object_get_string(json_object_array_get_idx(exes, k));
+					const char *base = strrchr(exe, '/');
+
+					/* basenames for people; -o json keeps full paths */
 					len += snprintf(exe_list + len, sizeof(exe_list) - len, "%s%s", k ? "," : "",
-							json_object_get_string(json_object_array_get_idx(exes, k)));
+							base ? base + 1 : exe);
+				}
 			printf("%-32s %-7s %-52s %-30s %8" PRId64 " %5s  %s\n", str_field(id, "identity"),
 			       str_field(e, "kind"), str_field(e, "object"), detail, int_field(e, "count"), age, exe_list);
 		}

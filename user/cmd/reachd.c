@@ -754,8 +754,6 @@ static json_object *status_json(struct agent *ag)
 {
 	json_object *o = json_object_new_object(), *hooks = json_object_new_array(), *losses = json_object_new_object(),
 		    *missing = json_object_new_array();
-	static const char *const loss_names[] = { "ringbuf_full", "truncated", "map_full", "read_failed" };
-	static const char *const kind_names[] = { "other", "file_open", "exec", "fork", "exit", "egress", "dns" };
 	struct reach_loss_counters l;
 
 	json_object_object_add(o, "version", json_object_new_string(REACH_VERSION));
@@ -771,8 +769,8 @@ static json_object *status_json(struct agent *ag)
 			json_object *per = json_object_new_object();
 
 			for (int r = 0; r < REACH_LOSS__MAX; r++)
-				add_u64(per, loss_names[r], l.counters[k][r]);
-			json_object_object_add(losses, kind_names[k], per);
+				add_u64(per, output_loss_name(r), l.counters[k][r]);
+			json_object_object_add(losses, output_event_name(k), per);
 		}
 	}
 	json_object_object_add(o, "losses", losses);
