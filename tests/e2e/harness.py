@@ -135,6 +135,10 @@ def remove_cgroup(path):
             time.sleep(0.05)
 
 
+# Agents started by the running test: the runner shows their logs on failure.
+AGENTS = []
+
+
 class Agent:
     """reachd under test: started with --events and a ready file."""
 
@@ -152,18 +156,24 @@ class Agent:
         self.proc = subprocess.Popen([REACHD, "--events", "--ready-file", self.ready, "--state-dir", self.state_dir,
                                       "--socket", self.socket, *args], stdout=self.out, stderr=self.err)
         cleanup.add(self._kill)
+        AGENTS.append(self)
         wait_for(lambda: os.path.exists(self.ready) or self.proc.poll() is not None, "reachd ready", 30)
         if self.proc.poll() is not None:
             raise Failure(f"reachd exited {self.proc.returncode} before ready: {self.stderr()[-800:]}")
         self.summary = None
         self.returncode = None
+        self.killed_by_test = False
 
     def _kill(self):
-        if self.proc.poll() is None:
+        rc = self.proc.poll()
+        if rc is None:
             self.proc.kill()
             self.proc.wait()
         self.out.close()
         self.err.close()
+        # an agent that died on a signal nobody sent (SIGSEGV, SIGABRT) fails the test
+        if rc is not None and rc < 0 and -rc != signal.SIGKILL and not self.killed_by_test:
+            raise Failure(f"reachd died on signal {-rc} during the test")
 
     def stderr(self):
         with open(self.err_path) as f:
@@ -183,6 +193,7 @@ class Agent:
         """SIGTERM, wait, and return the summary it printed."""
         self.proc.send_signal(signal.SIGTERM)
         self.returncode = self.proc.wait(timeout=30)
+        check(self.returncode >= 0, f"reachd died on signal {-self.returncode} while stopping")
         self.out.flush()
         summaries = [e for e in self.lines() if e.get("type") == "summary"]
         check_eq(len(summaries), 1, "summary lines printed at exit")
@@ -283,3 +294,22 @@ class TestNet:
         """A bare accept-and-close server: for connect loops."""
         start_process(cleanup, self.nsexec + [PYTHON, os.path.join(ROOT, "tests", "e2e", "accept_server.py"), str(port)])
         wait_port(self.V4, port, self.ns)
+
+
+def make_test_ca(cleanup, tmp):
+    """A throwaway CA and a server certificate for 127.0.0.1, made with the
+    openssl CLI in tmp (removed with it). Returns (ca.crt, server.crt, server.key)."""
+    d = os.path.join(tmp, "pki")
+    os.makedirs(d)
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    ext = os.path.join(d, "ext.cnf")
+    with open(ext, "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n"
+                "keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n")
+    sh("openssl", "req", "-x509", *ec, "-keyout", f"{d}/ca.key", "-out", f"{d}/ca.crt", "-days", "2",
+       "-subj", "/CN=reach-test-ca", "-addext", "basicConstraints=critical,CA:TRUE",
+       "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+    sh("openssl", "req", *ec, "-keyout", f"{d}/server.key", "-out", f"{d}/server.csr", "-subj", "/CN=127.0.0.1")
+    sh("openssl", "x509", "-req", "-in", f"{d}/server.csr", "-CA", f"{d}/ca.crt", "-CAkey", f"{d}/ca.key",
+       "-CAcreateserial", "-out", f"{d}/server.crt", "-days", "2", "-extfile", ext)
+    return f"{d}/ca.crt", f"{d}/server.crt", f"{d}/server.key"

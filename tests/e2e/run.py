@@ -52,6 +52,11 @@ def main():
         except Exception as e:
             status = "FAIL"
             detail = f": {e}" if isinstance(e, harness.Failure) else ":\n" + traceback.format_exc()
+        if status == "FAIL":
+            for agent in harness.AGENTS:
+                tail = agent.stderr().splitlines()[-15:]
+                detail += f"\n    --- {os.path.basename(agent.err_path)} (last lines) ---\n    " + "\n    ".join(tail)
+        harness.AGENTS.clear()
         errors = cleanup.run()
         if errors and status == "PASS":
             status, detail = "FAIL", f": cleanup failed: {errors}"

@@ -782,7 +782,7 @@ static json_object *status_json(struct agent *ag)
 	json_object_object_add(o, "ledger_file", json_object_new_string(ag->ledger_path));
 	json_object_object_add(o, "last_persist_unix_ms", json_object_new_int64(ag->last_persist_unix_ms));
 	json_object_object_add(o, "last_persist_error", json_object_new_string(ag->last_persist_error));
-	json_object_object_add(o, "monitoring", json_object_new_string(ag->monitor_all ? "all" : ag->kube ? "pods" : "cgroups"));
+	json_object_object_add(o, "monitoring", json_object_new_string(ag->monitor_all ? "all" : ag->pods ? "pods" : "cgroups"));
 	if (ag->pods) {
 		add_u64(o, "pods_monitored", pod_monitor_count(ag->pods));
 		add_u64(o, "pods_waiting_for_cgroup", pod_monitor_waiting(ag->pods));
@@ -841,6 +841,11 @@ static json_object *handle_api(void *ctx, json_object *req)
 	return reply;
 }
 
+static void ignore_pod_event(void *ctx, enum kube_event_type type, const struct kube_pod *pod)
+{
+	(void)ctx, (void)type, (void)pod;
+}
+
 static void periodic(struct agent *ag)
 {
 	/* keeps counts of edges whose map entries the LRU may evict */
@@ -862,8 +867,8 @@ static int run_loop(struct agent *ag, double duration_s, double persist_s)
 			log_error("reading the ring buffer: %s", strerror(-rc));
 			return EXIT_START_FAILED;
 		}
-		if (ag->kube)
-			kube_drain(ag->kube, pod_monitor_on_pod, ag->pods);
+		if (ag->kube) /* without selection (--cgroup/--all) events are only drained */
+			kube_drain(ag->kube, ag->pods ? pod_monitor_on_pod : ignore_pod_event, ag->pods);
 		if (ag->api_fd >= 0)
 			api_serve_pending(ag->api_fd, handle_api, ag);
 		if (t - last_refresh >= REFRESH_INTERVAL_S) {

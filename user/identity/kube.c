@@ -448,10 +448,10 @@ static uint64_t next_rand(struct kube *k)
 	return k->rng * 2685821657736338717ull;
 }
 
-/* Sleeps the next backoff step (0 when stopping was requested meanwhile). */
+/* Sleeps the next backoff step; returns early when stopping. */
 static void backoff_wait(struct kube *k)
 {
-	uint64_t delay = BACKOFF_MIN_MS, deadline;
+	uint64_t delay = BACKOFF_MIN_MS, lo, deadline;
 	struct timespec ts;
 
 	for (unsigned i = 0; i < k->backoff_step && delay < BACKOFF_MAX_MS; i++)
@@ -460,8 +460,10 @@ static void backoff_wait(struct kube *k)
 		delay = BACKOFF_MAX_MS;
 	if (k->backoff_step < 16)
 		k->backoff_step++;
-	/* equal jitter: [delay/2, delay], so clients that failed together spread out */
-	delay = delay / 2 + next_rand(k) % (delay / 2 + 1);
+	/* jitter within [max(min, delay/2), delay], so that clients that failed
+	 * together spread out, and the bounds stay 0.5 s .. 30 s */
+	lo = delay / 2 > BACKOFF_MIN_MS ? delay / 2 : BACKOFF_MIN_MS;
+	delay = lo + next_rand(k) % (delay - lo + 1);
 	deadline = now_ms() + delay;
 	ts.tv_sec = (time_t)(deadline / 1000);
 	ts.tv_nsec = (long)(deadline % 1000) * 1000000;

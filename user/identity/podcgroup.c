@@ -1,5 +1,6 @@
 #include <dirent.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include "identity/podcgroup.h"
@@ -22,8 +23,8 @@ static int names_pod(const char *name, const char *dash_uid, const char *undersc
 	return 0;
 }
 
-static int search(const char *dir, int depth, const char *dash_uid, const char *underscore_uid, char *out,
-		  size_t out_size)
+static int search(const char *dir, int depth, bool in_kubepods, const char *dash_uid, const char *underscore_uid,
+		  char *out, size_t out_size)
 {
 	DIR *d;
 	struct dirent *e;
@@ -43,9 +44,11 @@ static int search(const char *dir, int depth, const char *dash_uid, const char *
 				found = 0;
 			break;
 		}
-		/* only descend where pods live, not through every service's tree */
-		if (strstr(e->d_name, "kube") || strstr(e->d_name, "pod") || depth == 0)
-			found = search(sub, depth + 1, dash_uid, underscore_uid, out, out_size);
+		/* only descend where pods live (below a kubepods root: QoS classes,
+		 * pod dirs), not through every service's tree */
+		if (in_kubepods || strstr(e->d_name, "kubepods") || depth == 0)
+			found = search(sub, depth + 1, in_kubepods || strstr(e->d_name, "kubepods"), dash_uid,
+				       underscore_uid, out, out_size);
 	}
 	closedir(d);
 	return found;
@@ -61,5 +64,5 @@ int podcgroup_find(const char *cgroup_mount, const char *pod_uid, char *out, siz
 	for (char *c = underscore; *c; c++)
 		if (*c == '-')
 			*c = '_';
-	return search(cgroup_mount, 0, pod_uid, underscore, out, out_size);
+	return search(cgroup_mount, 0, false, pod_uid, underscore, out, out_size);
 }
