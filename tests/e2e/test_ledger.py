@@ -54,6 +54,7 @@ def test_host_identity_rule_reachctl_and_restart(cleanup, tmp):
     table = agent.reachctl("reach", "--identity", "host/llm-gateway")
     check("host/llm-gateway" in table.stdout and key in table.stdout and "private-key" in table.stdout,
           f"table output: {table.stdout}")
+    check_eq(os.stat(agent.socket).st_mode & 0o777, 0o600, "API socket mode")
     status = agent.reachctl("status", "-o", "json")
     check(status["identities"] >= 2 and status["edges"] >= 2, f"status counts: {status}")
     check(len(status["hooks"]) >= 4, "status lists the attached hooks")

@@ -311,6 +311,42 @@ static int parse_args(int argc, char **argv, struct args *a)
 
 static void on_signal(int sig) { exiting = 1; }
 
+/* Appends config list entries after the flags' ones (they outlive the args). */
+static int append_list(const char **dst, int *n, char *const *src, int n_src, const char *what)
+{
+	for (int i = 0; i < n_src; i++) {
+		if (*n == CONFIG_MAX_LIST) {
+			log_error("%s: more than %d entries from flags and config together", what, CONFIG_MAX_LIST);
+			return EXIT_USAGE;
+		}
+		dst[(*n)++] = src[i];
+	}
+	return 0;
+}
+
+/* The config file fills in what the command line did not say; flags win. */
+static int merge_config(struct args *a, const struct reach_config *cfg)
+{
+	if (cfg->kube_enabled == 1 || cfg->kube_api)
+		a->kube = 1;
+	if (!a->kube_api)
+		a->kube_api = cfg->kube_api;
+	if (!a->kube_token_file)
+		a->kube_token_file = cfg->kube_token_file;
+	if (!a->kube_ca)
+		a->kube_ca = cfg->kube_ca_file;
+	if (!a->node_name)
+		a->node_name = cfg->node_name;
+	if (!a->state_dir)
+		a->state_dir = cfg->state_dir;
+	if (!a->ready_file)
+		a->ready_file = cfg->ready_file;
+	return append_list(a->namespaces, &a->n_namespaces, cfg->namespaces, cfg->n_namespaces, "kubernetes.namespaces") ||
+	       append_list(a->pod_labels, &a->n_pod_labels, cfg->pod_selector, cfg->n_pod_selector, "kubernetes.pod_selector") ||
+	       append_list(a->identity_rules, &a->n_identity_rules, cfg->identity_rules, cfg->n_identity_rules, "identity.rules")
+		       ? EXIT_USAGE : 0;
+}
+
 /* ---- event handling ---------------------------------------------------- */
 
 static void print_if_new(struct agent *ag, uint64_t cgroup_id, const struct edge *e, bool is_new);
@@ -941,6 +977,8 @@ int main(int argc, char **argv)
 		rc = EXIT_USAGE;
 		goto out;
 	}
+	if ((rc = merge_config(&a, &cfg)))
+		goto out;
 	if (!a.n_cgroups && !a.all && !cfg.n_cgroups && cfg.monitor_all != 1 && !a.kube) {
 		log_error("nothing to monitor: give --cgroup PATH (repeatable), --all, or --kube");
 		rc = EXIT_USAGE;

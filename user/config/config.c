@@ -18,6 +18,7 @@
 #include "common/log.h"
 #include "config/config.h"
 #include "reach/netclass.h"
+#include "identity/identity.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -307,6 +308,38 @@ static int validate_endpoint(struct loader *l, const yaml_node_t *item, const ch
 	return 0;
 }
 
+static int validate_label(struct loader *l, const yaml_node_t *item, const char *where)
+{
+	char shown[MESSAGE_QUOTE_MAX];
+	const char *v;
+
+	if (item->type != YAML_SCALAR_NODE)
+		return 0;
+	v = (const char *)item->data.scalar.value;
+	if (!strchr(v, '=') || v[0] == '=')
+		return fail_at(l, item, "%s: '%s' is not KEY=VALUE", where, printable(item, shown, sizeof(shown)));
+	return 0;
+}
+
+static int validate_identity_rule(struct loader *l, const yaml_node_t *item, const char *where)
+{
+	char shown[MESSAGE_QUOTE_MAX];
+	struct identity_resolver *probe;
+	int rc;
+
+	if (item->type != YAML_SCALAR_NODE)
+		return 0;
+	probe = identity_resolver_new(NULL);
+	if (!probe)
+		return fail_at(l, item, "%s: out of memory", where);
+	rc = identity_add_rule(probe, (const char *)item->data.scalar.value);
+	identity_resolver_free(probe);
+	if (rc)
+		return fail_at(l, item, "%s: '%s' is not \"cgroup:/GLOB IDENTITY\" or \"uid:N IDENTITY\"", where,
+			       printable(item, shown, sizeof(shown)));
+	return 0;
+}
+
 /* ---- the keys ----------------------------------------------------------- */
 
 static int parse_monitor_cgroups(struct loader *l, const yaml_node_t *v, const char *where)
@@ -391,6 +424,60 @@ static int parse_egress_apiserver(struct loader *l, const yaml_node_t *v, const 
 	return parse_string_list(l, v, where, l->cfg->apiservers, &l->cfg->n_apiservers, validate_endpoint);
 }
 
+static int parse_kube_enabled(struct loader *l, const yaml_node_t *v, const char *where)
+{
+	return parse_bool(l, v, where, &l->cfg->kube_enabled);
+}
+
+static int parse_kube_api(struct loader *l, const yaml_node_t *v, const char *where)
+{
+	return parse_string(l, v, where, &l->cfg->kube_api);
+}
+
+static int parse_kube_token_file(struct loader *l, const yaml_node_t *v, const char *where)
+{
+	return parse_string(l, v, where, &l->cfg->kube_token_file);
+}
+
+static int parse_kube_ca_file(struct loader *l, const yaml_node_t *v, const char *where)
+{
+	return parse_string(l, v, where, &l->cfg->kube_ca_file);
+}
+
+static int parse_kube_node_name(struct loader *l, const yaml_node_t *v, const char *where)
+{
+	return parse_string(l, v, where, &l->cfg->node_name);
+}
+
+static int parse_kube_namespaces(struct loader *l, const yaml_node_t *v, const char *where)
+{
+	return parse_string_list(l, v, where, l->cfg->namespaces, &l->cfg->n_namespaces, NULL);
+}
+
+static int parse_kube_pod_selector(struct loader *l, const yaml_node_t *v, const char *where)
+{
+	return parse_string_list(l, v, where, l->cfg->pod_selector, &l->cfg->n_pod_selector, validate_label);
+}
+
+static int parse_identity_rules(struct loader *l, const yaml_node_t *v, const char *where)
+{
+	return parse_string_list(l, v, where, l->cfg->identity_rules, &l->cfg->n_identity_rules, validate_identity_rule);
+}
+
+static const struct key_spec kubernetes_keys[] = {
+	{ "enabled", parse_kube_enabled, NULL, 0 },
+	{ "api", parse_kube_api, NULL, 0 },
+	{ "token_file", parse_kube_token_file, NULL, 0 },
+	{ "ca_file", parse_kube_ca_file, NULL, 0 },
+	{ "node_name", parse_kube_node_name, NULL, 0 },
+	{ "namespaces", parse_kube_namespaces, NULL, 0 },
+	{ "pod_selector", parse_kube_pod_selector, NULL, 0 },
+};
+
+static const struct key_spec identity_keys[] = {
+	{ "rules", parse_identity_rules, NULL, 0 },
+};
+
 static const struct key_spec egress_keys[] = {
 	{ "cluster_cidrs", parse_egress_cluster_cidrs, NULL, 0 },
 	{ "apiserver", parse_egress_apiserver, NULL, 0 },
@@ -423,6 +510,8 @@ static const struct key_spec top_level_keys[] = {
 	{ "sensor", NULL, sensor_keys, ARRAY_SIZE(sensor_keys) },
 	{ "agent", NULL, agent_keys, ARRAY_SIZE(agent_keys) },
 	{ "egress", NULL, egress_keys, ARRAY_SIZE(egress_keys) },
+	{ "kubernetes", NULL, kubernetes_keys, ARRAY_SIZE(kubernetes_keys) },
+	{ "identity", NULL, identity_keys, ARRAY_SIZE(identity_keys) },
 };
 
 _Static_assert(ARRAY_SIZE(monitor_keys) <= MAX_KEYS_PER_MAPPING, "raise MAX_KEYS_PER_MAPPING");
@@ -430,6 +519,7 @@ _Static_assert(ARRAY_SIZE(secrets_keys) <= MAX_KEYS_PER_MAPPING, "raise MAX_KEYS
 _Static_assert(ARRAY_SIZE(sensor_keys) <= MAX_KEYS_PER_MAPPING, "raise MAX_KEYS_PER_MAPPING");
 _Static_assert(ARRAY_SIZE(agent_keys) <= MAX_KEYS_PER_MAPPING, "raise MAX_KEYS_PER_MAPPING");
 _Static_assert(ARRAY_SIZE(top_level_keys) <= MAX_KEYS_PER_MAPPING, "raise MAX_KEYS_PER_MAPPING");
+_Static_assert(ARRAY_SIZE(kubernetes_keys) <= MAX_KEYS_PER_MAPPING, "raise MAX_KEYS_PER_MAPPING");
 
 /* ---- mappings ----------------------------------------------------------- */
 
@@ -691,6 +781,7 @@ void config_init(struct reach_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->monitor_all = -1;
+	cfg->kube_enabled = -1;
 	cfg->builtin_secrets = 1;
 }
 
@@ -710,6 +801,13 @@ void config_free(struct reach_config *cfg)
 	free_list(cfg->secret_patterns, cfg->n_secret_patterns);
 	free_list(cfg->secret_pattern_files, cfg->n_secret_pattern_files);
 	free_list(cfg->cluster_cidrs, cfg->n_cluster_cidrs);
+	free_list(cfg->namespaces, cfg->n_namespaces);
+	free_list(cfg->pod_selector, cfg->n_pod_selector);
+	free_list(cfg->identity_rules, cfg->n_identity_rules);
+	free(cfg->kube_api);
+	free(cfg->kube_token_file);
+	free(cfg->kube_ca_file);
+	free(cfg->node_name);
 	free_list(cfg->apiservers, cfg->n_apiservers);
 	free(cfg->ready_file);
 	free(cfg->state_dir);

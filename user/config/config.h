@@ -24,11 +24,22 @@ struct reach_config {
 	int n_cluster_cidrs;
 	char *apiservers[CONFIG_MAX_LIST];     /* egress.apiserver: "IP", "IP:PORT", "[IPv6]:PORT" */
 	int n_apiservers;
+	int kube_enabled;                     /* kubernetes.enabled: bool, -1 = not set */
+	char *kube_api;                       /* kubernetes.api: https URL (default: in-cluster) */
+	char *kube_token_file;                /* kubernetes.token_file */
+	char *kube_ca_file;                   /* kubernetes.ca_file */
+	char *node_name;                      /* kubernetes.node_name (default: $NODE_NAME) */
+	char *namespaces[CONFIG_MAX_LIST];    /* kubernetes.namespaces: monitored namespaces (default all) */
+	int n_namespaces;
+	char *pod_selector[CONFIG_MAX_LIST];  /* kubernetes.pod_selector: "KEY=VALUE", all must match */
+	int n_pod_selector;
+	char *identity_rules[CONFIG_MAX_LIST]; /* identity.rules: "cgroup:/GLOB IDENTITY" or "uid:N IDENTITY" */
+	int n_identity_rules;
 	char *ready_file;                     /* agent.ready_file */
 	char *state_dir;                      /* agent.state_dir */
 };
 
-/* Zero + defaults: monitor_all = -1, builtin_secrets = 1. */
+/* Zero + defaults: monitor_all = -1, kube_enabled = -1, builtin_secrets = 1. */
 void config_init(struct reach_config *cfg);
 
 /* Load PATH into *cfg, which must have been config_init()ed (or loaded).
