@@ -76,6 +76,7 @@ static __noinline int files__on_open_exit(struct pt_regs *regs, long nr, long re
 	struct scratch *s;
 	__u64 pid_tgid, cgid, now;
 	long path_len;
+	__u64 exe_seed;
 	__u32 ev_flags = 0;
 
 	pid_tgid = bpf_get_current_pid_tgid();
@@ -107,15 +108,19 @@ static __noinline int files__on_open_exit(struct pt_regs *regs, long nr, long re
 	task = bpf_get_current_task_btf();
 	key.cgroup_id = cgid;
 	key.kind = REACH_EV_FILE_OPEN;
+	/* The executable's inode joins the key: each binary that reads a secret
+	 * is reported once (the ledger lists every one), while repeats by the
+	 * same binary stay map lookups. */
+	exe_seed = (__u64)BPF_CORE_READ(task, mm, exe_file, f_inode);
 	if (s->path[0] == '/') {
-		key.hash = hash__words(s->path, path_len, REACH_PATH_LEN, 0);
+		key.hash = hash__words(s->path, path_len, REACH_PATH_LEN, exe_seed);
 	} else {
 		/* Relative: the same name under another directory is another
 		 * file, so the base directory's dentry joins the hash. */
 		ev_flags |= REACH_OPEN_F_RELATIVE;
 		base = open__base_dir(task, call.dirfd);
 		key.hash = hash__words(s->path, path_len, REACH_PATH_LEN,
-				       (__u64)BPF_CORE_READ(base, dentry));
+				       (__u64)BPF_CORE_READ(base, dentry) ^ (exe_seed * 0x9e3779b97f4a7c15ULL));
 	}
 
 	now = bpf_ktime_get_boot_ns();

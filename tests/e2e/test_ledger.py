@@ -4,7 +4,7 @@ import os
 import signal
 import subprocess
 
-from harness import REACHCTL, Agent, Cgroup, check, check_eq, wait_for
+from harness import PYTHON, REACHCTL, Agent, Cgroup, check, check_eq, wait_for
 
 
 def _secret(path):
@@ -34,6 +34,7 @@ def test_host_identity_rule_reachctl_and_restart(cleanup, tmp):
     rules = ["--identity-rule", f"cgroup:{app.rel} host/llm-gateway"]
     agent = Agent(cleanup, tmp, ["--cgroup", root.path, "--persist-interval", "0.5", *rules])
     app.python("import sys\nfor _ in range(3): open(sys.argv[1]).read()", key)
+    app.run(["cat", key])  # a second executable reading the same secret
     other.python("import sys; open(sys.argv[1]).read()", key)
 
     def ledger_has_both():
@@ -43,9 +44,10 @@ def test_host_identity_rule_reachctl_and_restart(cleanup, tmp):
     doc = wait_for(ledger_has_both, "both identities in reachctl reach", 10)
     gw = _identity(doc, "host/llm-gateway")
     e = _edge(gw, "secret", key)
-    check_eq(e["count"], 3, "reads by the gateway")
+    check_eq(e["count"], 4, "reads by the gateway (3 by python, 1 by cat)")
     check_eq(e["category"], "private-key", "category")
-    check(any(x.endswith("python3") or "python" in x for x in e["executables"]), f"executables {e['executables']}")
+    check_eq(sorted(os.path.basename(x) for x in e["executables"]),
+             sorted([os.path.basename(PYTHON), "cat"]), "every executable that read it")
     check_eq(_edge(_identity(doc, f"unknown{other.rel}"), "secret", key)["count"], 1, "read by the unknown identity")
     # filters
     only = agent.reachctl("reach", "--identity", "host/llm-gateway", "--kind", "secret", "-o", "json")
@@ -67,17 +69,17 @@ def test_host_identity_rule_reachctl_and_restart(cleanup, tmp):
     agent.proc.wait()
     agent2 = Agent(cleanup, tmp, ["--cgroup", root.path, "--persist-interval", "0.5", *rules], name="reachd2")
     doc = agent2.reachctl("reach", "--identity", "host/llm-gateway", "-o", "json")
-    check_eq(_edge(_identity(doc, "host/llm-gateway"), "secret", key)["count"], 3, "count kept across SIGKILL")
+    check_eq(_edge(_identity(doc, "host/llm-gateway"), "secret", key)["count"], 4, "count kept across SIGKILL")
     app.python("import sys; open(sys.argv[1]).read()", key)
     wait_for(lambda: _edge(_identity(agent2.reachctl("reach", "--identity", "host/llm-gateway", "-o", "json"),
-                                     "host/llm-gateway"), "secret", key)["count"] == 4, "count 3 + 1 after restart", 10)
+                                     "host/llm-gateway"), "secret", key)["count"] == 5, "count 4 + 1 after restart", 10)
     agent2.stop()
     # offline: the saved ledger read directly
     p = subprocess.run([REACHCTL, "reach", "--ledger", os.path.join(agent2.state_dir, "ledger.pb.z"), "-o", "json",
                         "--identity", "host/llm-gateway"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     check_eq(p.returncode, 0, f"reachctl --ledger: {p.stderr}")
     import json
-    check_eq(_edge(_identity(json.loads(p.stdout), "host/llm-gateway"), "secret", key)["count"], 4,
+    check_eq(_edge(_identity(json.loads(p.stdout), "host/llm-gateway"), "secret", key)["count"], 5,
              "count in the saved ledger after a clean stop")
 
 

@@ -111,6 +111,7 @@ static json_object *edge_json(const struct cgroup_reach *c, const struct edge *e
 	add_int(o, "uid", e->uid);
 	add_str(o, "comm", e->comm);
 	add_str(o, "process_exe", e->exe);
+	json_object_object_add(o, "executables", strings_json(e->exes, e->n_exes));
 	json_object_object_add(o, "lineage", strings_json(e->lineage, e->n_lineage));
 	add_int(o, "count", (int64_t)edge_count(e));
 	add_int(o, "events", (int64_t)e->events);

@@ -69,6 +69,17 @@ static bool feed_edge(struct ledger *l, struct edge *e, const struct identity *i
 			return true;
 		}
 	}
+	/* every other executable that produced the edge joins the ledger's set
+	 * (count 0: the growth was recorded above) */
+	for (size_t i = 0; i < e->n_exes; i++) {
+		if (obs.executable && strcmp(e->exes[i], obs.executable) == 0)
+			continue;
+		obs.executable = e->exes[i];
+		obs.count_delta = 0;
+		obs.outcome = NULL;
+		if (ledger_record(l, &obs) != 0)
+			stats->record_errors++;
+	}
 	e->fed_count = total;
 	e->fed_last_ns = e->last_ns;
 	return true;

@@ -28,6 +28,8 @@ static void edge_free(struct edge *e)
 	free(e->exe);
 	free(e->address);
 	free(e->name);
+	for (size_t i = 0; i < e->n_exes; i++)
+		free(e->exes[i]);
 	for (size_t i = 0; i < e->n_lineage; i++)
 		free(e->lineage[i]);
 	for (size_t i = 0; i < e->argc; i++)
@@ -184,6 +186,21 @@ static void edge_track_key(struct edge *e, const struct observation *obs)
 	}
 }
 
+/* Adds exe to the edge's set of executables (bounded, extras counted). */
+static void edge_add_exe(struct edge *e, const char *exe)
+{
+	if (!exe || !*exe)
+		return;
+	for (size_t i = 0; i < e->n_exes; i++)
+		if (strcmp(e->exes[i], exe) == 0)
+			return;
+	if (e->n_exes == EDGE_MAX_EXES || !(e->exes[e->n_exes] = strdup(exe))) {
+		e->exes_dropped++;
+		return;
+	}
+	e->n_exes++;
+}
+
 struct edge *observed_add(struct observed *o, enum edge_kind kind, const struct observation *obs,
 			  bool *is_new)
 {
@@ -219,6 +236,7 @@ struct edge *observed_add(struct observed *o, enum edge_kind kind, const struct 
 	}
 	free(okey);
 	e->events++;
+	edge_add_exe(e, obs->exe);
 	if (obs->hdr->ts_ns > e->last_ns)
 		e->last_ns = obs->hdr->ts_ns;
 	edge_track_key(e, obs);

@@ -16,6 +16,7 @@ enum edge_kind { EDGE_SECRET, EDGE_TOOL, EDGE_EGRESS, EDGE__MAX };
 
 #define EDGE_MAX_SOURCES 8
 #define EDGE_MAX_ARGS 32
+#define EDGE_MAX_EXES 8
 
 struct edge_source {
 	struct reach_dedup_key key;
@@ -33,7 +34,10 @@ struct edge {
 	char comm[REACH_COMM_LEN];
 	uint32_t open_flags;   /* secrets */
 	char *requested_path;  /* secrets: the path as the process passed it */
-	char *exe;             /* executable of the process */
+	char *exe;             /* executable of the first process */
+	char *exes[EDGE_MAX_EXES]; /* every executable that produced it (bounded set) */
+	size_t n_exes;
+	uint64_t exes_dropped;
 	char *lineage[8];      /* exec chain, oldest first */
 	size_t n_lineage;
 	char *argv[EDGE_MAX_ARGS]; /* tools: redacted argv */
