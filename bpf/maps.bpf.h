@@ -69,6 +69,7 @@ struct {
 struct scratch {
 	char path[REACH_PATH_LEN];
 	char walk[SCRATCH_WALK_LEN];
+	char http[REACH_HTTP_LEN];
 };
 
 struct {

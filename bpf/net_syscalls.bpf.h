@@ -4,6 +4,7 @@
 #define REACH_NET_SYSCALLS_BPF_H
 
 #include "net.bpf.h"
+#include "http.bpf.h"
 
 /* connect/sendto/sendmsg/sendmmsg exit: UDP destinations, and DNS sockets. */
 static __noinline int net__on_send_exit(struct pt_regs *regs, long nr, long ret)
@@ -24,6 +25,25 @@ static __noinline int net__on_send_exit(struct pt_regs *regs, long nr, long ret)
 	if (!sk)
 		return 0;
 	proto = BPF_CORE_READ(sk, sk_protocol);
+	if (proto == IPPROTO_TCP && nr != NR_connect) {
+		/* sendto/sendmsg/sendmmsg on TCP: maybe a plaintext HTTP request */
+		const void *buf = (const void *)SYSCALL_ARG2(regs);
+		__u64 len = ret;
+
+		if (nr != NR_sendto) {
+			struct user_msghdr msg;
+			struct iovec iov;
+
+			if (ret <= 0 || bpf_probe_read_user(&msg, sizeof(msg), (void *)SYSCALL_ARG2(regs)) ||
+			    bpf_probe_read_user(&iov, sizeof(iov), msg.msg_iov))
+				return 0;
+			buf = iov.iov_base;
+			len = iov.iov_len < (__u64)ret ? iov.iov_len : (__u64)ret;
+		}
+		if (ret > 0 && net__sock_peer(sk, &ep))
+			http__capture(buf, len, REACH_HTTP_PLAINTEXT, &ep, pid_tgid, cgid);
+		return 0;
+	}
 	if (proto != IPPROTO_UDP && !(proto == IPPROTO_TCP && nr == NR_connect))
 		return 0;
 
@@ -46,6 +66,35 @@ static __noinline int net__on_send_exit(struct pt_regs *regs, long nr, long ret)
 
 	task__fill_hdr(&owner, REACH_EV_EGRESS, sizeof(struct reach_egress_event), pid_tgid, cgid, 0);
 	net__record_egress(&owner, REACH_PROTO_UDP, &ep, 0, REACH_OUT_SENT, 0, bpf_ktime_get_boot_ns());
+	return 0;
+}
+
+/* write/writev exit: a plaintext HTTP request on a TCP socket. */
+static __noinline int net__on_write_exit(struct pt_regs *regs, long nr, long ret)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u64 cgid = bpf_get_current_cgroup_id();
+	struct net_endpoint ep = {};
+	const void *buf = (const void *)SYSCALL_ARG2(regs);
+	__u64 len = ret;
+	struct sock *sk;
+
+	if (!task__is_monitored(pid_tgid, cgid))
+		return 0;
+	sk = net__sock_of_fd(task, (int)SYSCALL_ARG1(regs));
+	if (!sk || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+		return 0; /* files, pipes, UDP: not HTTP */
+	if (nr == NR_writev) {
+		struct iovec iov;
+
+		if (bpf_probe_read_user(&iov, sizeof(iov), buf))
+			return 0;
+		buf = iov.iov_base;
+		len = iov.iov_len < (__u64)ret ? iov.iov_len : (__u64)ret;
+	}
+	if (net__sock_peer(sk, &ep))
+		http__capture(buf, len, REACH_HTTP_PLAINTEXT, &ep, pid_tgid, cgid);
 	return 0;
 }
 

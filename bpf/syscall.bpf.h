@@ -14,6 +14,8 @@
 
 #if defined(__TARGET_ARCH_x86)
 #define NR_read     0
+#define NR_write    1
+#define NR_writev   20
 #define NR_open     2
 #define NR_connect  42
 #define NR_sendto   44
@@ -30,6 +32,8 @@
 #define SYSCALL_ARG5(regs) ((regs)->r8)
 #elif defined(__TARGET_ARCH_arm64)
 #define NR_read     63
+#define NR_write    64
+#define NR_writev   66
 #define NR_open     -1  /* arm64 has no open(2) */
 #define NR_connect  203
 #define NR_sendto   206

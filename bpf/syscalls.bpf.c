@@ -26,6 +26,8 @@ int BPF_PROG(reach_sys_exit, struct pt_regs *regs, long ret)
 	}
 	if (nr == NR_read || nr == NR_recvfrom || nr == NR_recvmsg)
 		return ret > 0 ? net__on_recv_exit(regs, nr, ret) : 0;
+	if (nr == NR_write || nr == NR_writev)
+		return ret > 0 ? net__on_write_exit(regs, nr, ret) : 0;
 	if (nr == NR_openat || nr == NR_open || nr == NR_openat2)
 		return files__on_open_exit(regs, nr, ret);
 	if (nr == NR_connect || nr == NR_sendto || nr == NR_sendmsg || nr == NR_sendmmsg)

@@ -12,7 +12,7 @@ REQUIRED=(
   libprotobuf-c-dev protobuf-c-compiler libcurl4-openssl-dev libyaml-dev
   libjson-c-dev libssl-dev libcmocka-dev libclang-rt-14-dev
   # what the tests and the demo run
-  python3 curl openssl iproute2 procps util-linux nodejs dnsmasq-base bind9-dnsutils
+  python3 curl openssl iproute2 procps util-linux nodejs dnsmasq-base bind9-dnsutils gnutls-bin
 )
 OPTIONAL=()
 if [ "${1:-}" = "--bench" ]; then

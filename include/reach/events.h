@@ -25,6 +25,7 @@ enum reach_event_kind {
 	REACH_EV_EXIT      = 4, /* sched_process_exit of a thread-group leader */
 	REACH_EV_EGRESS    = 5, /* TCP connect outcome or UDP destination */
 	REACH_EV_DNS       = 6, /* a DNS response received by a monitored process */
+	REACH_EV_HTTP      = 7, /* the head of an HTTP/1.x request (plaintext or TLS) */
 	REACH_EV__MAX,
 };
 
@@ -174,5 +175,31 @@ struct reach_dns_event {
 
 _Static_assert(sizeof(struct reach_egress_event) == 56 + 24 + 16 + 32, "reach_egress_event layout");
 _Static_assert(sizeof(struct reach_dns_event) == 56 + 16 + 16 + REACH_DNS_LEN, "reach_dns_event layout");
+
+#define REACH_HTTP_LEN 2048  /* request head bytes captured; the rest of a request is never copied */
+
+enum reach_http_source {
+	REACH_HTTP_PLAINTEXT = 1, /* write/writev/sendto/sendmsg on a TCP socket */
+	REACH_HTTP_OPENSSL   = 2, /* SSL_write / SSL_write_ex (libssl, or linked into the executable) */
+	REACH_HTTP_GNUTLS    = 3, /* gnutls_record_send */
+};
+
+/* Raw request bytes: user space fingerprints credentials at once and wipes
+ * the buffer; they never reach any output. Dedup key: (cgroup, HTTP,
+ * hash(head)), so a repeated identical request is a map lookup. */
+struct reach_http_event {
+	struct reach_event_hdr hdr;
+	struct reach_dedup_key key;
+	__u8  source;     /* enum reach_http_source */
+	__u8  family;     /* plaintext: the socket's peer; TLS: 0 */
+	__u16 dport;
+	__u32 len;        /* bytes captured in payload */
+	__u32 total_len;  /* bytes the call wrote */
+	__u32 pad;
+	__u8  daddr[16];
+	__u8  payload[REACH_HTTP_LEN];
+};
+
+_Static_assert(sizeof(struct reach_http_event) == 56 + 24 + 16 + 16 + REACH_HTTP_LEN, "reach_http_event layout");
 
 #endif /* REACH_EVENTS_H */

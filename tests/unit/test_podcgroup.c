@@ -173,7 +173,7 @@ static void test_cgroupfs_guaranteed(void **state)
 	assert_found(t, UID, pod);
 }
 
-/* BUG: podcgroup.c search() (line 49) descends below depth 0 only into
+/* Was a bug (fixed): podcgroup.c search() (line 49) descends below depth 0 only into
  * names containing "kubepods", so a kubepods root behind a prefix of two or
  * more components (some/prefix/kubepods/..., as cgpath_parse() accepts for
  * nested runtimes) is never reached: -ENOENT instead of 0. */

@@ -29,7 +29,7 @@ void output_format_time(uint64_t boot_ns, char *out, size_t out_size)
 }
 
 static const char *const loss_names[] = { "ringbuf_full", "truncated", "map_full", "read_failed" };
-static const char *const event_names[] = { "other", "file_open", "exec", "fork", "exit", "egress", "dns" };
+static const char *const event_names[] = { "other", "file_open", "exec", "fork", "exit", "egress", "dns", "http" };
 _Static_assert(sizeof(event_names) / sizeof(event_names[0]) == REACH_EV__MAX, "a name for every event kind");
 _Static_assert(sizeof(loss_names) / sizeof(loss_names[0]) == REACH_LOSS__MAX, "a name for every loss reason");
 
@@ -100,6 +100,18 @@ static json_object *edge_json(const struct cgroup_reach *c, const struct edge *e
 			if (edge_count_tag(e, t))
 				add_int(oc, outcomes[t], (int64_t)edge_count_tag(e, t));
 		json_object_object_add(o, "outcomes", oc);
+	} else if (e->kind == EDGE_TLS) {
+		add_str(o, "exe", e->object);
+		add_str(o, "library", e->category ? e->category : "none");
+		add_str(o, "coverage", e->dest_class ? e->dest_class : "");
+		if (e->detail)
+			add_str(o, "reason", e->detail);
+	} else if (e->kind == EDGE_CREDENTIAL) {
+		add_str(o, "object", e->object);
+		add_str(o, "credential_kind", e->category ? e->category : "");
+		add_str(o, "host", e->name ? e->name : "");
+		add_int(o, "port", e->port);
+		add_str(o, "detail", e->detail ? e->detail : "");
 	} else {
 		add_str(o, "exe", e->object);
 		json_object_object_add(o, "argv", strings_json(e->argv, e->argc));
@@ -174,19 +186,24 @@ void output_summary_json(FILE *f, struct observed *obs, const struct run_stats *
 	add_int(o, "events_lost", (int64_t)output_loss_total(&st->losses, REACH_LOSS_RINGBUF_FULL));
 	for (size_t i = 0; i < n; i++) {
 		json_object *c = json_object_new_object(), *secrets = json_object_new_array(),
-			    *tools = json_object_new_array(), *egress = json_object_new_array();
+			    *tools = json_object_new_array(), *egress = json_object_new_array(),
+			    *credentials = json_object_new_array(), *tls = json_object_new_array();
 
 		add_int(c, "cgroup_id", (int64_t)cg[i]->cgroup_id);
 		add_str(c, "cgroup", cg[i]->path);
 		for (size_t j = 0; j < cg[i]->n_edges; j++) {
 			struct edge *e = cg[i]->edges[j];
 
-			json_object_array_add(e->kind == EDGE_SECRET ? secrets : e->kind == EDGE_TOOL ? tools : egress,
-					      edge_json(cg[i], e, 0));
+			json_object *dst = e->kind == EDGE_SECRET ? secrets : e->kind == EDGE_TOOL ? tools :
+					   e->kind == EDGE_EGRESS ? egress : e->kind == EDGE_CREDENTIAL ? credentials : tls;
+
+			json_object_array_add(dst, edge_json(cg[i], e, 0));
 		}
 		json_object_object_add(c, "secrets", secrets);
 		json_object_object_add(c, "tools", tools);
 		json_object_object_add(c, "egress", egress);
+		json_object_object_add(c, "credentials", credentials);
+		json_object_object_add(c, "tls", tls);
 		json_object_array_add(cgs, c);
 	}
 	json_object_object_add(o, "cgroups", cgs);

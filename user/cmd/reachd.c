@@ -34,6 +34,7 @@
 #include "reach/proctree.h"
 #include "reach/redact.h"
 #include "sensor/sensor.h"
+#include "sensor/tls.h"
 #include "cmd/output.h"
 #include "cmd/pod_monitor.h"
 
@@ -53,6 +54,7 @@ struct agent {
 	struct observed *observed;
 	struct proctree *procs;
 	struct sensor *sensor;
+	struct tls_coverage *tls;
 	struct dnsnames *dns;
 	struct netclass netclass;
 	struct run_stats stats;
@@ -371,6 +373,8 @@ static void handle_file_open(struct agent *ag, const struct reach_file_open_even
 		ag->stats.path_errors++;
 		return;
 	}
+	if (ag->tls)
+		tls_on_open(ag->tls, ev->hdr.tgid, abs); /* libssl/libgnutls being mapped */
 	category = catalog_match(ag->catalog, abs);
 	if (!category) {
 		ag->stats.opens_not_secret++; /* neither stored nor printed */
@@ -420,6 +424,8 @@ static void handle_exec(struct agent *ag, const struct reach_exec_event *ev)
 		off += strlen(arg) + 1;
 	}
 	proctree_exec(ag->procs, ev->hdr.tgid, ev->hdr.ppid, ev->hdr.cgroup_id, filename);
+	if (ag->tls)
+		tls_on_exec(ag->tls, ev->hdr.tgid, filename);
 
 	obs.hdr = &ev->hdr;
 	obs.key = &ev->key;
@@ -446,6 +452,40 @@ static void print_if_new(struct agent *ag, uint64_t cgroup_id, const struct edge
 	c = observed_cgroup(ag->observed, cgroup_id);
 	if (c)
 		output_edge_json(stdout, c, e);
+}
+
+/* Ports where an established connection means TLS is being spoken. */
+static bool is_tls_port(uint16_t port)
+{
+	return port == 443 || port == 8443 || port == 6443 || port == 9443;
+}
+
+/* Which TLS library a process uses and whether reach sees its plaintext:
+ * one edge per (cgroup, executable), "covered" or "blind" with the reason. */
+static void record_tls_coverage(struct agent *ag, const struct reach_event_hdr *hdr, const struct reach_dedup_key *key,
+				const char *library)
+{
+	const char *why = NULL, *lineage[PROCTREE_LINEAGE_MAX];
+	struct observation obs = { 0 };
+	const char *exe = proctree_exe(ag->procs, hdr->tgid);
+	bool is_new;
+	struct edge *e;
+
+	if (!library)
+		library = tls_process_library(ag->tls, hdr->tgid, &why);
+	obs.hdr = hdr;
+	obs.key = key;
+	obs.object = exe[0] ? exe : hdr->comm;
+	obs.exe = exe;
+	obs.category = library ? library : "none";
+	obs.dest_class = library ? "covered" : "tls-blind";
+	obs.detail = why;
+	obs.n_lineage = proctree_lineage(ag->procs, hdr->tgid, lineage, PROCTREE_LINEAGE_MAX);
+	obs.lineage = lineage;
+	e = observed_add(ag->observed, EDGE_TLS, &obs, &is_new);
+	if (e && is_new && !library)
+		log_warn("tls-blind: %s (pid %u) speaks TLS through %s", obs.object, hdr->tgid, why);
+	print_if_new(ag, hdr->cgroup_id, e, is_new);
 }
 
 static void handle_egress(struct agent *ag, const struct reach_egress_event *ev)
@@ -489,6 +529,8 @@ static void handle_egress(struct agent *ag, const struct reach_egress_event *ev)
 		log_warn("out of memory recording an egress edge");
 	else
 		print_if_new(ag, ev->hdr.cgroup_id, e, is_new);
+	if (ag->tls && ev->proto == REACH_PROTO_TCP && ev->outcome == REACH_OUT_ESTABLISHED && is_tls_port(ev->dport))
+		record_tls_coverage(ag, &ev->hdr, &ev->key, NULL);
 }
 
 static void handle_dns(struct agent *ag, const struct reach_dns_event *ev)
@@ -556,9 +598,13 @@ static int on_event(void *ctx, const void *data, size_t size)
 		break;
 	case REACH_EV_FORK:
 		proctree_fork(ag->procs, hdr->tgid, ((const struct reach_fork_event *)data)->child_tgid, hdr->cgroup_id);
+		if (ag->tls)
+			tls_on_fork(ag->tls, hdr->tgid, ((const struct reach_fork_event *)data)->child_tgid);
 		break;
 	case REACH_EV_EXIT:
 		proctree_exit(ag->procs, hdr->tgid);
+		if (ag->tls)
+			tls_on_exit(ag->tls, hdr->tgid);
 		break;
 	}
 	return 0;
@@ -1038,6 +1084,13 @@ int main(int argc, char **argv)
 		rc = EXIT_START_FAILED;
 		goto out;
 	}
+	ag.tls = tls_coverage_new(ag.sensor);
+	if (!ag.tls) {
+		log_error("allocating the TLS coverage table: %s", strerror(ENOMEM));
+		rc = EXIT_START_FAILED;
+		goto out;
+	}
+	tls_scan_all_processes(ag.tls);
 	if ((rc = monitor_cgroups(&ag, a.cgroups, a.n_cgroups)) ||
 	    (rc = monitor_cgroups(&ag, (const char *const *)cfg.cgroups, cfg.n_cgroups)))
 		goto out;
@@ -1066,6 +1119,7 @@ int main(int argc, char **argv)
 
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN); /* a reachctl that left early: EPIPE, not death */
 	if (a.ready_file || cfg.ready_file) {
 		if ((rc = write_ready_file(a.ready_file ? a.ready_file : cfg.ready_file)))
 			goto out;
@@ -1097,6 +1151,7 @@ out:
 	identity_resolver_free(ag.resolver);
 	hmap_free(ag.identity_cache, free);
 	ledger_free(ag.ledger);
+	tls_coverage_free(ag.tls);
 	sensor_stop(ag.sensor);
 	proctree_free(ag.procs);
 	dnsnames_free(ag.dns);

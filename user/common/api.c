@@ -7,6 +7,8 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
+#include <stdint.h>
 #include <unistd.h>
 #include <json-c/json.h>
 #include "common/api.h"
@@ -70,15 +72,27 @@ int api_listen(const char *path, char *err, size_t err_size)
 }
 
 /* Reads until a newline or the cap; false on timeout, EOF first, or overflow. */
+static int64_t monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* One deadline for the whole request: a client dribbling a byte at a time
+ * cannot hold the agent's loop longer than API_IO_TIMEOUT_MS. */
 static int read_request(int fd, char *buf, size_t cap)
 {
+	int64_t deadline = monotonic_ms() + API_IO_TIMEOUT_MS;
 	size_t len = 0;
 
 	while (len + 1 < cap) {
 		struct pollfd p = { .fd = fd, .events = POLLIN };
+		int64_t left = deadline - monotonic_ms();
 		ssize_t n;
 
-		if (poll(&p, 1, API_IO_TIMEOUT_MS) <= 0)
+		if (left <= 0 || poll(&p, 1, (int)left) <= 0)
 			return -ETIMEDOUT;
 		n = read(fd, buf + len, cap - 1 - len);
 		if (n < 0 && errno == EINTR)
@@ -101,7 +115,7 @@ static void write_all(int fd, const char *s, size_t len)
 
 		if (poll(&p, 1, API_IO_TIMEOUT_MS) <= 0)
 			return; /* the client stalled: drop it */
-		n = write(fd, s, len);
+		n = send(fd, s, len, MSG_NOSIGNAL); /* a client that left must not kill the agent */
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (n <= 0)

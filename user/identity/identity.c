@@ -39,8 +39,11 @@ int identity_add_rule(struct identity_resolver *r, const char *rule)
 		return -EINVAL;
 	name = sp + strspn(sp, " \t");
 	key_len = sp - rule;
-	if (!*name || strpbrk(name, " \t") || strlen(name) >= sizeof(ir->identity))
+	if (!*name || strlen(name) >= sizeof(ir->identity))
 		return -EINVAL;
+	for (const char *c = name; *c; c++)
+		if ((unsigned char)*c <= ' ' || *c == 0x7f) /* blanks, newlines, control bytes */
+			return -EINVAL;
 	if (r->n_rules == IDENTITY_MAX_RULES)
 		return -ENOSPC;
 	ir = &r->rules[r->n_rules];

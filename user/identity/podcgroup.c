@@ -5,7 +5,7 @@
 #include <string.h>
 #include "identity/podcgroup.h"
 
-#define PODCGROUP_MAX_DEPTH 8 /* kubepods nest 3-5 deep; nested kubelets a little more */
+#define PODCGROUP_MAX_DEPTH 12 /* kubepods nest 3-5 deep; nested runtimes and kubelets more */
 
 /* Does a directory name carry this pod: "pod<uid>" or "-pod<uid_>.slice"? */
 static int names_pod(const char *name, const char *dash_uid, const char *underscore_uid)
@@ -39,16 +39,18 @@ static int search(const char *dir, int depth, bool in_kubepods, const char *dash
 			continue;
 		if ((size_t)snprintf(sub, sizeof(sub), "%s/%s", dir, e->d_name) >= sizeof(sub))
 			continue;
-		if (names_pod(e->d_name, dash_uid, underscore_uid)) {
+		/* a pod directory counts only below a kubepods root (or as a
+		 * systemd kubepods-...-pod<uid>.slice): a look-alike elsewhere is not it */
+		if ((in_kubepods || strstr(e->d_name, "kubepods")) && names_pod(e->d_name, dash_uid, underscore_uid)) {
 			if ((size_t)snprintf(out, out_size, "%s", sub) < out_size)
 				found = 0;
 			break;
 		}
-		/* only descend where pods live (below a kubepods root: QoS classes,
-		 * pod dirs), not through every service's tree */
-		if (in_kubepods || strstr(e->d_name, "kubepods") || depth == 0)
-			found = search(sub, depth + 1, in_kubepods || strstr(e->d_name, "kubepods"), dash_uid,
-				       underscore_uid, out, out_size);
+		/* any prefix may stand before a kubepods root (nested runtimes,
+		 * system.slice/docker-<id>.scope/kubepods/...): the whole tree is
+		 * searched, bounded in depth */
+		found = search(sub, depth + 1, in_kubepods || strstr(e->d_name, "kubepods"), dash_uid, underscore_uid,
+			       out, out_size);
 	}
 	closedir(d);
 	return found;

@@ -9,6 +9,7 @@ static enum ledger_kind ledger_kind_of(enum edge_kind k)
 	case EDGE_SECRET: return LEDGER_SECRET;
 	case EDGE_TOOL: return LEDGER_TOOL;
 	case EDGE_EGRESS: return LEDGER_EGRESS;
+	case EDGE_CREDENTIAL: return LEDGER_CREDENTIAL;
 	default: return LEDGER_KIND_UNSPECIFIED;
 	}
 }
@@ -64,10 +65,10 @@ static bool feed_edge(struct ledger *l, struct edge *e, const struct identity *i
 	}
 	if (!any) {
 		obs.count_delta = total > e->fed_count ? total - e->fed_count : 0;
-		if (ledger_record(l, &obs) != 0) {
+		/* a refusal (cap) is counted once by the ledger; the growth is
+		 * consumed either way, or every feed would count it again */
+		if (ledger_record(l, &obs) != 0)
 			stats->record_errors++;
-			return true;
-		}
 	}
 	/* every other executable that produced the edge joins the ledger's set
 	 * (count 0: the growth was recorded above) */
@@ -97,6 +98,8 @@ void ledger_feed(struct observed *o, struct ledger *l, feed_resolve_fn resolve, 
 			struct edge *e = cg[i]->edges[j];
 			struct identity id;
 
+			if (e->kind == EDGE_TLS)
+				continue; /* coverage, not reach: reported by the agent itself */
 			if (resolve(ctx, cg[i], e->uid, &id) != 0)
 				continue;
 			if (id.state == IDENTITY_PENDING) {
@@ -121,9 +124,18 @@ void ledger_feed_pending_view(struct observed *o, struct ledger *view, feed_reso
 			struct identity id;
 			struct ledger_obs obs;
 
-			if (resolve(ctx, cg[i], e->uid, &id) != 0 || id.state != IDENTITY_PENDING)
+			if (e->kind == EDGE_TLS || resolve(ctx, cg[i], e->uid, &id) != 0 || id.state != IDENTITY_PENDING)
 				continue;
 			fill_obs(&obs, e, &id, boot_to_unix_ms);
+			if (e->kind == EDGE_EGRESS) { /* per outcome, as ledger_feed does */
+				for (int t = 1; t < (int)(sizeof(outcome_names) / sizeof(outcome_names[0])); t++) {
+					if (!(obs.count_delta = edge_count_tag(e, t)))
+						continue;
+					obs.outcome = outcome_names[t];
+					ledger_record(view, &obs);
+				}
+				continue;
+			}
 			obs.count_delta = edge_count(e);
 			ledger_record(view, &obs);
 		}

@@ -14,7 +14,7 @@ struct observed {
 
 const char *edge_kind_name(enum edge_kind kind)
 {
-	static const char *const names[EDGE__MAX] = { "secret", "tool", "egress" };
+	static const char *const names[EDGE__MAX] = { "secret", "tool", "egress", "credential", "tls" };
 
 	return kind < EDGE__MAX ? names[kind] : "unknown";
 }
@@ -28,6 +28,7 @@ static void edge_free(struct edge *e)
 	free(e->exe);
 	free(e->address);
 	free(e->name);
+	free(e->detail);
 	for (size_t i = 0; i < e->n_exes; i++)
 		free(e->exes[i]);
 	for (size_t i = 0; i < e->n_lineage; i++)
@@ -132,7 +133,8 @@ static struct edge *edge_new(enum edge_kind kind, const struct observation *obs)
 	e->source_port = obs->source_port;
 	e->name_ttl = obs->name_ttl;
 	e->dest_class = obs->dest_class;
-	if ((obs->address && !(e->address = strdup(obs->address))) || (obs->name && !(e->name = strdup(obs->name))))
+	if ((obs->address && !(e->address = strdup(obs->address))) || (obs->name && !(e->name = strdup(obs->name))) ||
+	    (obs->detail && !(e->detail = strdup(obs->detail))))
 		goto fail;
 	for (size_t i = 0; i < obs->n_lineage && i < 8; i++) {
 		if (!(e->lineage[i] = strdup(obs->lineage[i])))

@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include "reach/events.h"
 
-enum edge_kind { EDGE_SECRET, EDGE_TOOL, EDGE_EGRESS, EDGE__MAX };
+enum edge_kind { EDGE_SECRET, EDGE_TOOL, EDGE_EGRESS, EDGE_CREDENTIAL, EDGE_TLS, EDGE__MAX };
 
 #define EDGE_MAX_TAGS 8 /* per-source tags: egress outcomes */
 
@@ -51,6 +51,9 @@ struct edge {
 	char *name;            /* DNS name it was reached by, or NULL */
 	uint32_t name_ttl;
 	const char *dest_class; /* netclass name (static string) */
+	/* credential: how it was sent; TLS: the library (category) and, when
+	 * blind, why (detail). Never the credential itself. */
+	char *detail;
 	uint64_t first_ns, last_ns;
 	/* counting */
 	uint64_t events;        /* ring-buffer events that fed this edge (dedup proof) */
@@ -94,6 +97,7 @@ struct observation {
 	const char *name;
 	uint32_t name_ttl;
 	const char *dest_class;
+	const char *detail;
 	uint8_t tag;
 	/* true when every event of this kind is the first occurrence of a new
 	 * dedup-map entry (secrets, egress); false when events repeat for one

@@ -12,8 +12,12 @@
 #include "common/log.h"
 #include "sensor/sensor.h"
 
+#define SENSOR_MAX_UPROBES 256
+
 struct sensor {
 	struct reach_bpf *skel;
+	struct bpf_link *uprobes[SENSOR_MAX_UPROBES];
+	size_t n_uprobes;
 	struct ring_buffer *rb;
 	int ncpus;
 	struct reach_loss_counters *percpu; /* scratch for per-CPU reads */
@@ -143,6 +147,8 @@ void sensor_stop(struct sensor *s)
 	if (!s)
 		return;
 	ring_buffer__free(s->rb);
+	for (size_t i = 0; i < s->n_uprobes; i++)
+		bpf_link__destroy(s->uprobes[i]);
 	reach_bpf__destroy(s->skel);
 	free(s->percpu);
 	free(s);
@@ -159,6 +165,25 @@ int sensor_monitor_cgroup(struct sensor *s, uint64_t cgroup_id)
 	__atomic_add_fetch(&s->skel->bss->config_gen, 1, __ATOMIC_SEQ_CST);
 	return 0;
 }
+
+int sensor_attach_uprobe(struct sensor *s, enum sensor_uprobe which, const char *binary, const char *func)
+{
+	LIBBPF_OPTS(bpf_uprobe_opts, opts, .func_name = func);
+	struct bpf_program *prog = which == SENSOR_UPROBE_SSL_WRITE	 ? s->skel->progs.reach_ssl_write :
+				   which == SENSOR_UPROBE_SSL_WRITE_EX ? s->skel->progs.reach_ssl_write_ex :
+									 s->skel->progs.reach_gnutls_record_send;
+	struct bpf_link *link;
+
+	if (s->n_uprobes == SENSOR_MAX_UPROBES)
+		return -ENOSPC;
+	link = bpf_program__attach_uprobe_opts(prog, -1 /* every process of the file */, binary, 0, &opts);
+	if (!link)
+		return -errno;
+	s->uprobes[s->n_uprobes++] = link;
+	return 0;
+}
+
+size_t sensor_uprobes_attached(const struct sensor *s) { return s->n_uprobes; }
 
 int sensor_unmonitor_cgroup(struct sensor *s, uint64_t cgroup_id)
 {

@@ -44,6 +44,17 @@ int sensor_dedup_lookup(struct sensor *s, const struct reach_dedup_key *key, str
 /* Loss counters summed over CPUs. */
 int sensor_read_losses(struct sensor *s, struct reach_loss_counters *sum);
 
+enum sensor_uprobe {
+	SENSOR_UPROBE_SSL_WRITE,        /* OpenSSL / BoringSSL SSL_write */
+	SENSOR_UPROBE_SSL_WRITE_EX,     /* OpenSSL 1.1.1+ SSL_write_ex */
+	SENSOR_UPROBE_GNUTLS_SEND,      /* GnuTLS gnutls_record_send */
+};
+
+/* Attaches a TLS uprobe to func in binary (every process of that file).
+ * 0, or -errno (-ENOENT: the symbol is not in the file). */
+int sensor_attach_uprobe(struct sensor *s, enum sensor_uprobe which, const char *binary, const char *func);
+size_t sensor_uprobes_attached(const struct sensor *s);
+
 /* Names of the attached programs, NULL-terminated, for status output. */
 const char *const *sensor_hook_names(void);
 

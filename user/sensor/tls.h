@@ -1,0 +1,37 @@
+/* TLS coverage: which TLS library each monitored process writes through,
+ * and the uprobes that read its plaintext. Libraries are found from what
+ * processes map (/proc/PID/maps at start, open events afterwards) and
+ * executables from their ELF symbol tables (libelf): never from fixed paths.
+ * A uprobe is attached once per file (device, inode) and fires for every
+ * process of that file; the kernel side keeps only monitored ones. */
+#ifndef REACH_TLS_H
+#define REACH_TLS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct sensor;
+struct tls_coverage;
+
+struct tls_coverage *tls_coverage_new(struct sensor *s);
+void tls_coverage_free(struct tls_coverage *t);
+
+/* Every TLS library mapped by a running process (the agent's own included),
+ * so clients started later are covered from their first write. */
+void tls_scan_all_processes(struct tls_coverage *t);
+
+/* A monitored process opened abs_path (as it sees it). */
+void tls_on_open(struct tls_coverage *t, uint32_t tgid, const char *abs_path);
+/* A monitored process exec'd path: an executable that exports SSL_write
+ * (statically linked OpenSSL/BoringSSL, as node) is attached; a Go binary
+ * is noted as blind (crypto/tls has no stable symbols to probe yet). */
+void tls_on_exec(struct tls_coverage *t, uint32_t tgid, const char *path);
+void tls_on_fork(struct tls_coverage *t, uint32_t parent, uint32_t child);
+void tls_on_exit(struct tls_coverage *t, uint32_t tgid);
+
+/* "openssl", "gnutls", "openssl (in the executable)", or NULL when the
+ * process has no covered TLS library; *why explains a NULL. */
+const char *tls_process_library(struct tls_coverage *t, uint32_t tgid, const char **why);
+size_t tls_files_attached(const struct tls_coverage *t);
+
+#endif
