@@ -14,6 +14,7 @@
 #include "syscall.bpf.h"
 #include "task.bpf.h"
 #include "path.bpf.h"
+#include "net.bpf.h"
 
 #define AT_FDCWD   -100
 #define O_ACCMODE  00000003
@@ -111,7 +112,7 @@ static __noinline int files__on_open_exit(struct pt_regs *regs, long nr, long re
 	/* The executable's inode joins the key: each binary that reads a secret
 	 * is reported once (the ledger lists every one), while repeats by the
 	 * same binary stay map lookups. */
-	exe_seed = (__u64)BPF_CORE_READ(task, mm, exe_file, f_inode);
+	exe_seed = net__exe_seed();
 	if (s->path[0] == '/') {
 		key.hash = hash__words(s->path, path_len, REACH_PATH_LEN, exe_seed);
 	} else {

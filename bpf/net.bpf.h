@@ -131,25 +131,36 @@ static __always_inline bool net__sock_peer(struct sock *sk, struct net_endpoint 
 	return ep->port != 0;
 }
 
-static __always_inline __u64 net__edge_hash(__u8 proto, const struct net_endpoint *ep, __u8 outcome)
+/* Identity of the current executable (its inode): part of the egress and
+ * file dedup keys, so each binary that reaches something is reported once
+ * (executables are listed, TLS coverage is checked per binary). */
+static __always_inline __u64 net__exe_seed(void)
 {
-	__u64 w[3] = {};
+	struct task_struct *task = bpf_get_current_task_btf();
+
+	return (__u64)BPF_CORE_READ(task, mm, exe_file, f_inode);
+}
+
+static __always_inline __u64 net__edge_hash(__u8 proto, const struct net_endpoint *ep, __u8 outcome, __u64 exe_seed)
+{
+	__u64 w[4] = {};
 
 	__builtin_memcpy(&w[0], ep->addr, 16);
 	w[2] = ((__u64)proto << 40) | ((__u64)outcome << 32) | ((__u64)ep->family << 16) | ep->port;
+	w[3] = exe_seed;
 	return hash__words((const char *)w, sizeof(w), sizeof(w), 0x65677265ULL /* "egre" */);
 }
 
 /* Counts one egress occurrence and emits the event the first time.
  * hdr_src: the connecting process (captured in its own context). */
-static __always_inline void net__record_egress(const struct reach_event_hdr *owner, __u8 proto,
+static __always_inline void net__record_egress(const struct reach_event_hdr *owner, __u64 exe_seed, __u8 proto,
 					       const struct net_endpoint *ep, __u16 sport, __u8 outcome,
 					       __s32 err, __u64 now)
 {
 	struct reach_dedup_key key = {
 		.cgroup_id = owner->cgroup_id,
 		.kind = REACH_EV_EGRESS,
-		.hash = net__edge_hash(proto, ep, outcome),
+		.hash = net__edge_hash(proto, ep, outcome, exe_seed),
 	};
 	struct reach_egress_event *ev;
 

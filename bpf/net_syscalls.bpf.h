@@ -65,7 +65,7 @@ static __noinline int net__on_send_exit(struct pt_regs *regs, long nr, long ret)
 		return 0; /* TCP outcomes come from inet_sock_set_state */
 
 	task__fill_hdr(&owner, REACH_EV_EGRESS, sizeof(struct reach_egress_event), pid_tgid, cgid, 0);
-	net__record_egress(&owner, REACH_PROTO_UDP, &ep, 0, REACH_OUT_SENT, 0, bpf_ktime_get_boot_ns());
+	net__record_egress(&owner, net__exe_seed(), REACH_PROTO_UDP, &ep, 0, REACH_OUT_SENT, 0, bpf_ktime_get_boot_ns());
 	return 0;
 }
 

@@ -296,20 +296,20 @@ class TestNet:
         wait_port(self.V4, port, self.ns)
 
 
-def make_test_ca(cleanup, tmp):
-    """A throwaway CA and a server certificate for 127.0.0.1, made with the
-    openssl CLI in tmp (removed with it). Returns (ca.crt, server.crt, server.key)."""
+def make_test_ca(cleanup, tmp, ip="127.0.0.1"):
+    """A throwaway CA and a server certificate for ip, made with the openssl
+    CLI in tmp (removed with it). Returns (ca.crt, server.crt, server.key)."""
     d = os.path.join(tmp, "pki")
     os.makedirs(d)
     ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
     ext = os.path.join(d, "ext.cnf")
     with open(ext, "w") as f:
-        f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n"
+        f.write(f"subjectAltName=IP:{ip},DNS:localhost\nbasicConstraints=CA:FALSE\n"
                 "keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n")
     sh("openssl", "req", "-x509", *ec, "-keyout", f"{d}/ca.key", "-out", f"{d}/ca.crt", "-days", "2",
        "-subj", "/CN=reach-test-ca", "-addext", "basicConstraints=critical,CA:TRUE",
        "-addext", "keyUsage=critical,keyCertSign,cRLSign")
-    sh("openssl", "req", *ec, "-keyout", f"{d}/server.key", "-out", f"{d}/server.csr", "-subj", "/CN=127.0.0.1")
+    sh("openssl", "req", *ec, "-keyout", f"{d}/server.key", "-out", f"{d}/server.csr", "-subj", f"/CN={ip}")
     sh("openssl", "x509", "-req", "-in", f"{d}/server.csr", "-CA", f"{d}/ca.crt", "-CAkey", f"{d}/ca.key",
        "-CAcreateserial", "-out", f"{d}/server.crt", "-days", "2", "-extfile", ext)
     return f"{d}/ca.crt", f"{d}/server.crt", f"{d}/server.key"

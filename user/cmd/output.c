@@ -106,12 +106,20 @@ static json_object *edge_json(const struct cgroup_reach *c, const struct edge *e
 		add_str(o, "coverage", e->dest_class ? e->dest_class : "");
 		if (e->detail)
 			add_str(o, "reason", e->detail);
-	} else if (e->kind == EDGE_CREDENTIAL) {
-		add_str(o, "object", e->object);
-		add_str(o, "credential_kind", e->category ? e->category : "");
-		add_str(o, "host", e->name ? e->name : "");
+	} else if (e->kind == EDGE_CREDENTIAL && e->cred) {
+		add_str(o, "host", e->cred->host);
 		add_int(o, "port", e->port);
-		add_str(o, "detail", e->detail ? e->detail : "");
+		add_str(o, "method", e->cred->method);
+		add_str(o, "path_template", e->cred->path_template);
+		add_str(o, "credential_kind", e->cred->kind);
+		add_str(o, "where", e->cred->where);
+		add_str(o, "fingerprint", e->cred->fingerprint);
+		if (e->cred->jwt_iss[0] || e->cred->jwt_aud[0]) {
+			add_str(o, "jwt_iss", e->cred->jwt_iss);
+			add_str(o, "jwt_aud", e->cred->jwt_aud);
+		}
+		add_str(o, "special", e->cred->special);
+		add_str(o, "source", e->cred->source);
 	} else {
 		add_str(o, "exe", e->object);
 		json_object_object_add(o, "argv", strings_json(e->argv, e->argc));
@@ -182,6 +190,9 @@ void output_summary_json(FILE *f, struct observed *obs, const struct run_stats *
 	add_int(o, "dns_malformed", (int64_t)st->dns_malformed);
 	add_int(o, "dns_truncated", (int64_t)st->dns_truncated);
 	add_int(o, "dns_names_dropped", (int64_t)st->dns_names_dropped);
+	add_int(o, "http_requests", (int64_t)st->http_requests);
+	add_int(o, "http_malformed", (int64_t)st->http_malformed);
+	add_int(o, "http_truncated", (int64_t)st->http_truncated);
 	json_object_object_add(o, "losses", losses);
 	add_int(o, "events_lost", (int64_t)output_loss_total(&st->losses, REACH_LOSS_RINGBUF_FULL));
 	for (size_t i = 0; i < n; i++) {

@@ -16,6 +16,9 @@ struct run_stats {
 	uint64_t dns_malformed;           /* DNS payloads rejected by the parser: counted, skipped */
 	uint64_t dns_truncated;           /* answers longer than the capture bound: skipped */
 	uint64_t dns_names_dropped;       /* answers not kept because the name table was full */
+	uint64_t http_requests;           /* HTTP request heads parsed */
+	uint64_t http_malformed;          /* captured heads that were not valid HTTP/1.x: counted, skipped */
+	uint64_t http_truncated;          /* heads longer than the capture bound (headers after it unseen) */
 	struct reach_loss_counters losses;
 	double duration_s;
 };

@@ -22,6 +22,8 @@
 #include "config/config.h"
 #include "identity/identity.h"
 #include "identity/kube.h"
+#include "http/fingerprint.h"
+#include "http/http_head.h"
 #include "reach/catalog.h"
 #include "reach/ledger.h"
 #include "reach/ledger_feed.h"
@@ -55,6 +57,7 @@ struct agent {
 	struct proctree *procs;
 	struct sensor *sensor;
 	struct tls_coverage *tls;
+	struct fp_key fp_key;
 	struct dnsnames *dns;
 	struct netclass netclass;
 	struct run_stats stats;
@@ -105,6 +108,7 @@ struct args {
 	int n_pod_labels;
 	const char *identity_rules[CONFIG_MAX_LIST];
 	int n_identity_rules;
+	const char *fingerprint_key;
 };
 
 static void usage(FILE *f)
@@ -129,6 +133,8 @@ static void usage(FILE *f)
 		"  --node-name NAME      this node (default: $NODE_NAME)\n"
 		"  --namespace NS        with --kube: monitor pods of this namespace (repeatable; default all)\n"
 		"  --pod-selector K=V    with --kube: monitor pods with this label (repeatable, all must match)\n"
+		"  --fingerprint-key F   HMAC key for credential fingerprints (default STATE_DIR/fingerprint.key,\n"
+		"                        created 0600 when absent; share it across nodes for comparable fingerprints)\n"
 		"  --identity-rule R     'cgroup:GLOB IDENTITY' or 'uid:N IDENTITY' for host workloads (repeatable)\n"
 		"  --cluster-cidr CIDR   pod/service range: egress there is classed 'cluster' (repeatable)\n"
 		"  --apiserver ADDR[:PORT]  the kube-apiserver (default: KUBERNETES_SERVICE_HOST/PORT) (repeatable)\n"
@@ -157,7 +163,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 	enum { OPT_CGROUP = 256, OPT_ALL, OPT_CONFIG, OPT_PATTERNS, OPT_EVENTS, OPT_DURATION, OPT_READY,
 	       OPT_RINGBUF, OPT_DEDUP, OPT_VERSION, OPT_CLUSTER_CIDR, OPT_APISERVER, OPT_STATE_DIR, OPT_SOCKET,
 	       OPT_PERSIST, OPT_KUBE, OPT_KUBE_API, OPT_KUBE_TOKEN, OPT_KUBE_CA, OPT_NODE, OPT_NAMESPACE,
-	       OPT_POD_SELECTOR, OPT_IDENTITY_RULE };
+	       OPT_POD_SELECTOR, OPT_IDENTITY_RULE, OPT_FP_KEY };
 	static const struct option opts[] = {
 		{ "cgroup", required_argument, NULL, OPT_CGROUP },
 		{ "all", no_argument, NULL, OPT_ALL },
@@ -180,6 +186,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 		{ "namespace", required_argument, NULL, OPT_NAMESPACE },
 		{ "pod-selector", required_argument, NULL, OPT_POD_SELECTOR },
 		{ "identity-rule", required_argument, NULL, OPT_IDENTITY_RULE },
+		{ "fingerprint-key", required_argument, NULL, OPT_FP_KEY },
 		{ "apiserver", required_argument, NULL, OPT_APISERVER },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -272,6 +279,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 			}
 			break;
 		case OPT_KUBE: a->kube = 1; break;
+		case OPT_FP_KEY: a->fingerprint_key = optarg; break;
 		case OPT_KUBE_API: a->kube_api = optarg; a->kube = 1; break;
 		case OPT_KUBE_TOKEN: a->kube_token_file = optarg; break;
 		case OPT_KUBE_CA: a->kube_ca = optarg; break;
@@ -533,6 +541,99 @@ static void handle_egress(struct agent *ag, const struct reach_egress_event *ev)
 		record_tls_coverage(ag, &ev->hdr, &ev->key, NULL);
 }
 
+static const char *http_source_name(uint8_t source)
+{
+	return source == REACH_HTTP_OPENSSL ? "openssl" : source == REACH_HTTP_GNUTLS ? "gnutls" : "plaintext";
+}
+
+/* One credential-bearing request: an edge per credential it carried. */
+static void record_credential(struct agent *ag, const struct reach_http_event *ev, const struct http_request_head *h,
+			      const struct http_credential *c, const char *host, uint16_t port)
+{
+	const char *lineage[PROCTREE_LINEAGE_MAX];
+	struct observation obs = { 0 };
+	struct edge_credential cred = { 0 };
+	char object[1600];
+	bool is_new;
+	struct edge *e;
+
+	snprintf(cred.method, sizeof(cred.method), "%s", h->method);
+	snprintf(cred.path_template, sizeof(cred.path_template), "%s", h->path_template);
+	snprintf(cred.host, sizeof(cred.host), "%s", host);
+	snprintf(cred.kind, sizeof(cred.kind), "%s", c ? c->kind : "none");
+	snprintf(cred.where, sizeof(cred.where), "%s", c ? c->where : "");
+	snprintf(cred.fingerprint, sizeof(cred.fingerprint), "%s", c ? c->fingerprint : "");
+	snprintf(cred.jwt_iss, sizeof(cred.jwt_iss), "%s", c ? c->jwt_iss : "");
+	snprintf(cred.jwt_aud, sizeof(cred.jwt_aud), "%s", c ? c->jwt_aud : "");
+	snprintf(cred.special, sizeof(cred.special), "%s", h->special);
+	snprintf(cred.source, sizeof(cred.source), "%s", http_source_name(ev->source));
+	/* edge key: host, method, path template, credential kind, fingerprint */
+	snprintf(object, sizeof(object), "%s %s %s %s%s%s", host, h->method, h->path_template, cred.kind,
+		 cred.fingerprint[0] ? " fp:" : "", cred.fingerprint);
+	obs.hdr = &ev->hdr;
+	obs.key = &ev->key;
+	obs.object = object;
+	obs.category = NULL;
+	obs.exe = proctree_exe(ag->procs, ev->hdr.tgid);
+	obs.n_lineage = proctree_lineage(ag->procs, ev->hdr.tgid, lineage, PROCTREE_LINEAGE_MAX);
+	obs.lineage = lineage;
+	obs.name = host;
+	obs.port = port;
+	obs.cred = &cred;
+	obs.new_map_entry = true;
+	e = observed_add(ag->observed, EDGE_CREDENTIAL, &obs, &is_new);
+	if (!e)
+		log_warn("out of memory recording a credential edge");
+	else
+		print_if_new(ag, ev->hdr.cgroup_id, e, is_new);
+}
+
+static void handle_http(struct agent *ag, const struct reach_http_event *ev)
+{
+	uint8_t head[REACH_HTTP_LEN];
+	size_t len = ev->len < REACH_HTTP_LEN ? ev->len : REACH_HTTP_LEN;
+	struct http_request_head h;
+	char host[300];
+	uint16_t port = ev->dport;
+	int rc;
+
+	/* one private copy, parsed and wiped at once: credentials leave this
+	 * function as keyed fingerprints only */
+	memcpy(head, ev->payload, len);
+	rc = http_parse_request_head(head, len, &ag->fp_key, &h);
+	explicit_bzero(head, sizeof(head));
+	if (rc) {
+		ag->stats.http_malformed++; /* counted and skipped */
+		return;
+	}
+	ag->stats.http_requests++;
+	if (h.truncated)
+		ag->stats.http_truncated++;
+	if (ev->source != REACH_HTTP_PLAINTEXT && ag->tls)
+		record_tls_coverage(ag, &ev->hdr, &ev->key, http_source_name(ev->source));
+	if (h.host[0]) {
+		const char *colon = strrchr(h.host, ':');
+
+		snprintf(host, sizeof(host), "%s", h.host);
+		if (colon && !strchr(colon, ']'))
+			port = (uint16_t)strtoul(colon + 1, NULL, 10);
+		else if (!port)
+			port = ev->source == REACH_HTTP_PLAINTEXT ? 80 : 443;
+	} else if (ev->family) { /* no Host header: the connected destination */
+		struct netaddr addr;
+
+		netaddr_from_raw(&addr, ev->family, ev->daddr);
+		netaddr_format(&addr, host, sizeof(host));
+	} else {
+		snprintf(host, sizeof(host), "?");
+	}
+	for (int i = 0; i < h.n_creds; i++)
+		record_credential(ag, ev, &h, &h.creds[i], host, port);
+	if (!h.n_creds && h.special[0]) /* secrets/token APIs stand out even without a credential seen */
+		record_credential(ag, ev, &h, NULL, host, port);
+	explicit_bzero(&h, sizeof(h));
+}
+
 static void handle_dns(struct agent *ag, const struct reach_dns_event *ev)
 {
 	const uint8_t *msg = ev->payload;
@@ -593,6 +694,12 @@ static int on_event(void *ctx, const void *data, size_t size)
 	case REACH_EV_DNS:
 		if (size >= sizeof(struct reach_dns_event))
 			handle_dns(ag, data);
+		else
+			ag->stats.malformed_events++;
+		break;
+	case REACH_EV_HTTP:
+		if (size >= sizeof(struct reach_http_event))
+			handle_http(ag, data);
 		else
 			ag->stats.malformed_events++;
 		break;
@@ -1065,6 +1172,17 @@ int main(int argc, char **argv)
 	}
 	if ((rc = open_ledger(&ag, a.state_dir ? a.state_dir : cfg.state_dir ? cfg.state_dir : DEFAULT_STATE_DIR)))
 		goto out;
+	{
+		char key_path[4200];
+		const char *dir = a.state_dir ? a.state_dir : cfg.state_dir ? cfg.state_dir : DEFAULT_STATE_DIR;
+
+		snprintf(key_path, sizeof(key_path), "%s/fingerprint.key", dir);
+		if (fp_key_load_or_create(a.fingerprint_key ? a.fingerprint_key : key_path, &ag.fp_key, err, sizeof(err))) {
+			log_error("fingerprint key: %s", err);
+			rc = EXIT_START_FAILED;
+			goto out;
+		}
+	}
 	ag.dns = dnsnames_new();
 	if (!ag.dns) {
 		log_error("allocating the DNS name table: %s", strerror(ENOMEM));
@@ -1152,6 +1270,7 @@ out:
 	hmap_free(ag.identity_cache, free);
 	ledger_free(ag.ledger);
 	tls_coverage_free(ag.tls);
+	fp_key_wipe(&ag.fp_key);
 	sensor_stop(ag.sensor);
 	proctree_free(ag.procs);
 	dnsnames_free(ag.dns);

@@ -29,6 +29,7 @@ static void edge_free(struct edge *e)
 	free(e->address);
 	free(e->name);
 	free(e->detail);
+	free(e->cred);
 	for (size_t i = 0; i < e->n_exes; i++)
 		free(e->exes[i]);
 	for (size_t i = 0; i < e->n_lineage; i++)
@@ -136,6 +137,11 @@ static struct edge *edge_new(enum edge_kind kind, const struct observation *obs)
 	if ((obs->address && !(e->address = strdup(obs->address))) || (obs->name && !(e->name = strdup(obs->name))) ||
 	    (obs->detail && !(e->detail = strdup(obs->detail))))
 		goto fail;
+	if (obs->cred) {
+		if (!(e->cred = malloc(sizeof(*e->cred))))
+			goto fail;
+		*e->cred = *obs->cred;
+	}
 	for (size_t i = 0; i < obs->n_lineage && i < 8; i++) {
 		if (!(e->lineage[i] = strdup(obs->lineage[i])))
 			goto fail;

@@ -25,6 +25,19 @@ struct edge_source {
 	uint8_t tag;         /* egress: the outcome this key counts */
 };
 
+/* How a credential was sent: fingerprints and claims only, never the value. */
+struct edge_credential {
+	char method[16];
+	char path_template[1024];
+	char host[256];
+	char kind[32];
+	char where[64];
+	char fingerprint[17];
+	char jwt_iss[256], jwt_aud[256];
+	char special[48];
+	char source[32];      /* "plaintext", "openssl", "gnutls" */
+};
+
 struct edge {
 	enum edge_kind kind;
 	char *object;          /* absolute path of the secret, or the executable */
@@ -54,6 +67,7 @@ struct edge {
 	/* credential: how it was sent; TLS: the library (category) and, when
 	 * blind, why (detail). Never the credential itself. */
 	char *detail;
+	struct edge_credential *cred; /* credential edges only */
 	uint64_t first_ns, last_ns;
 	/* counting */
 	uint64_t events;        /* ring-buffer events that fed this edge (dedup proof) */
@@ -98,6 +112,7 @@ struct observation {
 	uint32_t name_ttl;
 	const char *dest_class;
 	const char *detail;
+	const struct edge_credential *cred;
 	uint8_t tag;
 	/* true when every event of this kind is the first occurrence of a new
 	 * dedup-map entry (secrets, egress); false when events repeat for one
