@@ -963,6 +963,8 @@ static json_object *status_json(struct agent *ag)
 		}
 	}
 	json_object_object_add(o, "losses", losses);
+	add_u64(o, "tls_files_probed", ag->tls ? tls_files_attached(ag->tls) : 0);
+	add_u64(o, "uprobes_attached", sensor_uprobes_attached(ag->sensor));
 	add_u64(o, "identities", ledger_identities(ag->ledger));
 	add_u64(o, "edges", ledger_edges(ag->ledger));
 	add_u64(o, "edges_dropped", ledger_edges_dropped(ag->ledger));

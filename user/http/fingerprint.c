@@ -216,6 +216,10 @@ int fp_key_load_or_create(const char *path, struct fp_key *k, char *err, size_t 
 {
 	int attempt, rc = -ENOENT;
 
+	if (!k) {
+		format_error(err, err_size, "fingerprint key: no key to fill");
+		return -EINVAL;
+	}
 	fp_key_wipe(k);
 	if (!path || !*path) {
 		format_error(err, err_size, "fingerprint key: no path");

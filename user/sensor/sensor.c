@@ -174,16 +174,38 @@ int sensor_attach_uprobe(struct sensor *s, enum sensor_uprobe which, const char 
 									 s->skel->progs.reach_gnutls_record_send;
 	struct bpf_link *link;
 
-	if (s->n_uprobes == SENSOR_MAX_UPROBES)
+	size_t slot;
+
+	/* reuse a detached slot before growing */
+	for (slot = 0; slot < s->n_uprobes && s->uprobes[slot]; slot++)
+		;
+	if (slot == SENSOR_MAX_UPROBES)
 		return -ENOSPC;
 	link = bpf_program__attach_uprobe_opts(prog, -1 /* every process of the file */, binary, 0, &opts);
 	if (!link)
 		return -errno;
-	s->uprobes[s->n_uprobes++] = link;
-	return 0;
+	s->uprobes[slot] = link;
+	if (slot == s->n_uprobes)
+		s->n_uprobes++;
+	return (int)slot;
 }
 
-size_t sensor_uprobes_attached(const struct sensor *s) { return s->n_uprobes; }
+void sensor_detach_uprobe(struct sensor *s, int handle)
+{
+	if (handle < 0 || (size_t)handle >= s->n_uprobes)
+		return;
+	bpf_link__destroy(s->uprobes[handle]);
+	s->uprobes[handle] = NULL;
+}
+
+size_t sensor_uprobes_attached(const struct sensor *s)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < s->n_uprobes; i++)
+		n += s->uprobes[i] != NULL;
+	return n;
+}
 
 int sensor_unmonitor_cgroup(struct sensor *s, uint64_t cgroup_id)
 {

@@ -51,8 +51,10 @@ enum sensor_uprobe {
 };
 
 /* Attaches a TLS uprobe to func in binary (every process of that file).
- * 0, or -errno (-ENOENT: the symbol is not in the file). */
+ * Returns a handle >= 0 for sensor_detach_uprobe, or -errno (-ENOENT: the
+ * symbol is not in the file). */
 int sensor_attach_uprobe(struct sensor *s, enum sensor_uprobe which, const char *binary, const char *func);
+void sensor_detach_uprobe(struct sensor *s, int handle);
 size_t sensor_uprobes_attached(const struct sensor *s);
 
 /* Names of the attached programs, NULL-terminated, for status output. */

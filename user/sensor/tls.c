@@ -18,12 +18,38 @@ enum tls_lib { TLS_NONE, TLS_OPENSSL, TLS_GNUTLS, TLS_OPENSSL_STATIC, TLS_GO };
 
 static const char *const lib_names[] = { NULL, "openssl", "gnutls", "openssl (in the executable)", NULL };
 
+/* A library or executable file we probe, and who uses it: when the last
+ * user exits, its uprobes are detached (and attached again on a new user). */
+#define TLS_FILE_MAX_USERS 4096
+
+struct tls_file {
+	enum tls_lib lib;     /* TLS_NONE: looked at, nothing to probe */
+	int handles[2];       /* sensor uprobe handles, -1 when unused */
+	struct hmap *users;   /* "tgid" -> (void *)1 */
+	char key[48];         /* "dev:ino" */
+};
+
+struct tls_proc {
+	enum tls_lib lib;
+	char file_key[48];    /* the file it uses ("" for Go/none) */
+};
+
 struct tls_coverage {
 	struct sensor *sensor;
-	struct hmap *files;  /* "dev:ino" -> (enum tls_lib) + 1: attached or known not to be TLS */
-	struct hmap *procs;  /* "tgid" -> (enum tls_lib) + 1 */
+	struct hmap *files;  /* "dev:ino" -> struct tls_file */
+	struct hmap *procs;  /* "tgid" -> struct tls_proc */
 	size_t attached;
 };
+
+static void tls_file_free(void *p)
+{
+	struct tls_file *f = p;
+
+	if (!f)
+		return;
+	hmap_free(f->users, NULL);
+	free(f);
+}
 
 struct tls_coverage *tls_coverage_new(struct sensor *s)
 {
@@ -31,7 +57,7 @@ struct tls_coverage *tls_coverage_new(struct sensor *s)
 
 	if (!t || !(t->files = hmap_new()) || !(t->procs = hmap_new())) {
 		if (t)
-			hmap_free(t->files, NULL);
+			hmap_free(t->files, tls_file_free);
 		free(t);
 		return NULL;
 	}
@@ -44,8 +70,8 @@ void tls_coverage_free(struct tls_coverage *t)
 {
 	if (!t)
 		return;
-	hmap_free(t->files, NULL);
-	hmap_free(t->procs, NULL);
+	hmap_free(t->files, tls_file_free); /* the sensor destroys the links */
+	hmap_free(t->procs, free);
 	free(t);
 }
 
@@ -72,63 +98,111 @@ static void process_view(uint32_t tgid, const char *path, char *out, size_t n)
 		snprintf(out, n, "%s", path);
 }
 
-static void set_proc(struct tls_coverage *t, uint32_t tgid, enum tls_lib lib)
+static void proc_key(uint32_t tgid, char key[16])
 {
-	char key[16];
-	void *old = hmap_get(t->procs, (snprintf(key, sizeof(key), "%" PRIu32, tgid), key));
-
-	/* a real library wins over a "Go, blind" note; the first library stays */
-	if (old && (uintptr_t)old - 1 != TLS_GO)
-		return;
-	hmap_put(t->procs, key, (void *)(uintptr_t)(lib + 1), NULL);
+	snprintf(key, 16, "%" PRIu32, tgid);
 }
 
 /* Attaches the library's write probes once per file. */
-static enum tls_lib attach_file(struct tls_coverage *t, const char *file, enum tls_lib lib)
+static struct tls_file *attach_file(struct tls_coverage *t, const char *file, enum tls_lib lib)
 {
-	char key[48];
+	struct tls_file *f;
 	struct stat st;
-	void *known;
+	char key[48];
 	int rc;
 
 	if (stat(file, &st) != 0)
-		return TLS_NONE;
+		return NULL;
 	snprintf(key, sizeof(key), "%ju:%ju", (uintmax_t)st.st_dev, (uintmax_t)st.st_ino);
-	known = hmap_get(t->files, key);
-	if (known)
-		return (enum tls_lib)((uintptr_t)known - 1);
+	f = hmap_get(t->files, key);
+	if (f)
+		return f;
+	f = calloc(1, sizeof(*f));
+	if (!f || !(f->users = hmap_new())) {
+		free(f);
+		return NULL;
+	}
+	snprintf(f->key, sizeof(f->key), "%s", key);
+	f->handles[0] = f->handles[1] = -1;
 	if (lib == TLS_GNUTLS) {
-		rc = sensor_attach_uprobe(t->sensor, SENSOR_UPROBE_GNUTLS_SEND, file, "gnutls_record_send");
+		rc = f->handles[0] = sensor_attach_uprobe(t->sensor, SENSOR_UPROBE_GNUTLS_SEND, file, "gnutls_record_send");
 	} else {
-		rc = sensor_attach_uprobe(t->sensor, SENSOR_UPROBE_SSL_WRITE, file, "SSL_write");
+		rc = f->handles[0] = sensor_attach_uprobe(t->sensor, SENSOR_UPROBE_SSL_WRITE, file, "SSL_write");
 		/* SSL_write_ex exists from OpenSSL 1.1.1 on; BoringSSL lacks it */
-		if (rc == 0 && sensor_attach_uprobe(t->sensor, SENSOR_UPROBE_SSL_WRITE_EX, file, "SSL_write_ex") != 0)
+		if (rc >= 0 && (f->handles[1] = sensor_attach_uprobe(t->sensor, SENSOR_UPROBE_SSL_WRITE_EX, file,
+								     "SSL_write_ex")) < 0)
 			log_debug("tls: %s has no SSL_write_ex", file);
 	}
-	if (rc) {
+	if (rc < 0) {
 		log_warn("tls: cannot probe %s (%s): TLS through it stays unseen", file, strerror(-rc));
-		lib = TLS_NONE;
+		f->lib = TLS_NONE;
 	} else {
+		f->lib = lib;
 		t->attached++;
 		log_info("tls: probing %s (%s)", file, lib_names[lib]);
 	}
-	hmap_put(t->files, key, (void *)(uintptr_t)(lib + 1), NULL);
-	return lib;
+	if (hmap_put(t->files, key, f, NULL)) {
+		tls_file_free(f);
+		return NULL;
+	}
+	return f;
+}
+
+/* Drops tgid from its file's users; the last user's exit detaches. */
+static void release_file(struct tls_coverage *t, uint32_t tgid, const char *file_key)
+{
+	struct tls_file *f = file_key[0] ? hmap_get(t->files, file_key) : NULL;
+	char key[16];
+
+	if (!f)
+		return;
+	proc_key(tgid, key);
+	hmap_remove(f->users, key);
+	if (hmap_count(f->users) || f->lib == TLS_NONE)
+		return;
+	for (int i = 0; i < 2; i++)
+		sensor_detach_uprobe(t->sensor, f->handles[i]);
+	log_info("tls: no process uses file %s any more: its probes are detached", f->key);
+	t->attached--;
+	tls_file_free(hmap_remove(t->files, file_key));
+}
+
+static void set_proc(struct tls_coverage *t, uint32_t tgid, enum tls_lib lib, struct tls_file *f)
+{
+	struct tls_proc *p;
+	char key[16];
+
+	proc_key(tgid, key);
+	p = hmap_get(t->procs, key);
+	/* a real library wins over a "Go, blind" note; the first library stays */
+	if (p && p->lib != TLS_GO && p->lib != TLS_NONE)
+		return;
+	if (!p) {
+		if (!(p = calloc(1, sizeof(*p))) || hmap_put(t->procs, key, p, NULL)) {
+			free(p);
+			return;
+		}
+	}
+	p->lib = lib;
+	if (f && hmap_count(f->users) < TLS_FILE_MAX_USERS && hmap_put(f->users, key, (void *)1, NULL) == 0)
+		snprintf(p->file_key, sizeof(p->file_key), "%s", f->key);
 }
 
 void tls_on_open(struct tls_coverage *t, uint32_t tgid, const char *abs_path)
 {
 	enum tls_lib lib = lib_of_name(abs_path);
+	struct tls_file *f;
 	char view[4200];
 
 	if (lib == TLS_NONE)
 		return;
 	process_view(tgid, abs_path, view, sizeof(view));
-	if (attach_file(t, view, lib) != TLS_NONE)
-		set_proc(t, tgid, lib);
+	f = attach_file(t, view, lib);
+	if (f && f->lib != TLS_NONE)
+		set_proc(t, tgid, lib, f);
 }
 
-static void scan_maps(struct tls_coverage *t, uint32_t tgid, bool mark)
+static void scan_maps(struct tls_coverage *t, uint32_t tgid)
 {
 	char path[64], line[4608];
 	FILE *f;
@@ -141,6 +215,7 @@ static void scan_maps(struct tls_coverage *t, uint32_t tgid, bool mark)
 		char *file = strchr(line, '/');
 		enum tls_lib lib;
 		char view[4700];
+		struct tls_file *tf;
 
 		if (!file)
 			continue;
@@ -149,8 +224,9 @@ static void scan_maps(struct tls_coverage *t, uint32_t tgid, bool mark)
 		if (lib == TLS_NONE)
 			continue;
 		process_view(tgid, file, view, sizeof(view));
-		if (attach_file(t, view, lib) != TLS_NONE && mark)
-			set_proc(t, tgid, lib);
+		tf = attach_file(t, view, lib);
+		if (tf && tf->lib != TLS_NONE)
+			set_proc(t, tgid, lib, tf);
 	}
 	fclose(f);
 }
@@ -168,7 +244,7 @@ void tls_scan_all_processes(struct tls_coverage *t)
 
 		if (*end || !pid)
 			continue;
-		scan_maps(t, (uint32_t)pid, true);
+		scan_maps(t, (uint32_t)pid);
 	}
 	closedir(d);
 }
@@ -225,41 +301,56 @@ out:
 
 void tls_on_exec(struct tls_coverage *t, uint32_t tgid, const char *path)
 {
-	char view[4200], key[16];
+	struct tls_file *f = NULL;
+	char view[4200];
 	enum tls_lib lib;
 
 	/* a new image: what the old one mapped no longer counts */
-	hmap_remove(t->procs, (snprintf(key, sizeof(key), "%" PRIu32, tgid), key));
+	tls_on_exit(t, tgid);
 	process_view(tgid, path, view, sizeof(view));
 	lib = inspect_exe(view);
-	if (lib == TLS_OPENSSL_STATIC)
-		lib = attach_file(t, view, TLS_OPENSSL) != TLS_NONE ? TLS_OPENSSL_STATIC : TLS_NONE;
+	if (lib == TLS_OPENSSL_STATIC) {
+		f = attach_file(t, view, TLS_OPENSSL);
+		if (!f || f->lib == TLS_NONE)
+			lib = TLS_NONE;
+	}
 	if (lib != TLS_NONE)
-		set_proc(t, tgid, lib);
+		set_proc(t, tgid, lib, f);
 }
 
 void tls_on_fork(struct tls_coverage *t, uint32_t parent, uint32_t child)
 {
+	struct tls_proc *p;
 	char key[16];
-	void *v = hmap_get(t->procs, (snprintf(key, sizeof(key), "%" PRIu32, parent), key));
 
-	if (v)
-		hmap_put(t->procs, (snprintf(key, sizeof(key), "%" PRIu32, child), key), v, NULL);
+	proc_key(parent, key);
+	p = hmap_get(t->procs, key);
+	if (p)
+		set_proc(t, child, p->lib, p->file_key[0] ? hmap_get(t->files, p->file_key) : NULL);
 }
 
 void tls_on_exit(struct tls_coverage *t, uint32_t tgid)
 {
+	struct tls_proc *p;
 	char key[16];
 
-	hmap_remove(t->procs, (snprintf(key, sizeof(key), "%" PRIu32, tgid), key));
+	proc_key(tgid, key);
+	p = hmap_remove(t->procs, key);
+	if (!p)
+		return;
+	release_file(t, tgid, p->file_key);
+	free(p);
 }
 
 const char *tls_process_library(struct tls_coverage *t, uint32_t tgid, const char **why)
 {
+	struct tls_proc *p;
+	enum tls_lib lib;
 	char key[16];
-	void *v = hmap_get(t->procs, (snprintf(key, sizeof(key), "%" PRIu32, tgid), key));
-	enum tls_lib lib = v ? (enum tls_lib)((uintptr_t)v - 1) : TLS_NONE;
 
+	proc_key(tgid, key);
+	p = hmap_get(t->procs, key);
+	lib = p ? p->lib : TLS_NONE;
 	if (lib == TLS_GO) {
 		*why = "Go crypto/tls (statically linked; no uprobe support yet)";
 		return NULL;
