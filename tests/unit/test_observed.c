@@ -718,9 +718,38 @@ static void test_every_event_counts_at_least_once(void **state)
 	assert_true(after_refresh >= events);
 }
 
+static void test_edge_cap_counts_refusals(void **state)
+{
+	struct observed *o = new_observed();
+	bool is_new;
+
+	(void)state;
+	observed_set_max_edges(o, 2);
+	assert_non_null(add(o, EDGE_SECRET, CG_A, "/a", 1, 100, &is_new));
+	assert_non_null(add(o, EDGE_SECRET, CG_A, "/b", 2, 100, &is_new));
+	/* a third edge is refused and counted; known edges still count */
+	{
+		struct reach_event_hdr hdr = { .kind = REACH_EV_FILE_OPEN, .cgroup_id = CG_A, .ts_ns = 200 };
+		struct reach_dedup_key key = mkkey(CG_A, REACH_EV_FILE_OPEN, 3);
+		struct observation obs = mkobs(&hdr, &key, "/c");
+
+		obs.new_map_entry = true;
+		errno = 0;
+		assert_null(observed_add(o, EDGE_SECRET, &obs, &is_new));
+		assert_int_equal(errno, ENOSPC);
+	}
+	assert_int_equal(observed_edges_dropped(o), 1);
+	assert_int_equal(observed_edge_total(o), 2);
+	assert_non_null(add(o, EDGE_SECRET, CG_A, "/a", 1, 300, &is_new));
+	assert_false(is_new);
+	assert_int_equal(observed_edges_dropped(o), 1);
+	observed_free(o);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_edge_cap_counts_refusals),
 		cmocka_unit_test(test_kind_names),
 		cmocka_unit_test(test_empty_observed_has_no_cgroups),
 		cmocka_unit_test(test_first_observation_creates_edge_with_its_fields),

@@ -193,6 +193,8 @@ void output_summary_json(FILE *f, struct observed *obs, const struct run_stats *
 	add_int(o, "http_requests", (int64_t)st->http_requests);
 	add_int(o, "http_malformed", (int64_t)st->http_malformed);
 	add_int(o, "http_truncated", (int64_t)st->http_truncated);
+	add_int(o, "http_creds_dropped", (int64_t)st->http_creds_dropped);
+	add_int(o, "observed_edges_dropped", (int64_t)st->observed_edges_dropped);
 	json_object_object_add(o, "losses", losses);
 	add_int(o, "events_lost", (int64_t)output_loss_total(&st->losses, REACH_LOSS_RINGBUF_FULL));
 	for (size_t i = 0; i < n; i++) {

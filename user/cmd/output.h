@@ -19,6 +19,8 @@ struct run_stats {
 	uint64_t http_requests;           /* HTTP request heads parsed */
 	uint64_t http_malformed;          /* captured heads that were not valid HTTP/1.x: counted, skipped */
 	uint64_t http_truncated;          /* heads longer than the capture bound (headers after it unseen) */
+	uint64_t http_creds_dropped;      /* credentials beyond the per-request bound */
+	uint64_t observed_edges_dropped;  /* new edges refused at the agent's cap */
 	struct reach_loss_counters losses;
 	double duration_s;
 };

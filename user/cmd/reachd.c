@@ -45,8 +45,9 @@
 #define REFRESH_INTERVAL_S 1.0
 #define DEFAULT_STATE_DIR "/var/lib/reach"
 #define DEFAULT_PERSIST_S 10.0
-#define LEDGER_MAX_IDENTITIES 100000
-#define LEDGER_MAX_EDGES 10000  /* per identity */
+#define LEDGER_MAX_IDENTITIES 20000
+#define LEDGER_MAX_EDGES 2000   /* per identity */
+#define OBSERVED_MAX_EDGES 200000 /* all cgroups together: ~1.3 KiB each (bench/results.md) */
 #define LEDGER_FILE "ledger.pb.z"
 
 static volatile sig_atomic_t exiting;
@@ -359,6 +360,14 @@ static int merge_config(struct args *a, const struct reach_config *cfg)
 
 /* ---- event handling ---------------------------------------------------- */
 
+/* An edge observed_add() could not record: the cap is counted and reported
+ * at exit and in status, so only allocation failures are logged here. */
+static void warn_unrecorded(const char *kind)
+{
+	if (errno != ENOSPC)
+		log_warn("out of memory recording a %s edge", kind);
+}
+
 static void print_if_new(struct agent *ag, uint64_t cgroup_id, const struct edge *e, bool is_new);
 
 static void handle_file_open(struct agent *ag, const struct reach_file_open_event *ev)
@@ -400,7 +409,7 @@ static void handle_file_open(struct agent *ag, const struct reach_file_open_even
 	obs.lineage = lineage;
 	e = observed_add(ag->observed, EDGE_SECRET, &obs, &is_new);
 	if (!e)
-		log_warn("out of memory recording a secret edge");
+		warn_unrecorded("secret");
 	else
 		print_if_new(ag, ev->hdr.cgroup_id, e, is_new);
 }
@@ -446,7 +455,7 @@ static void handle_exec(struct agent *ag, const struct reach_exec_event *ev)
 	obs.lineage = lineage;
 	e = observed_add(ag->observed, EDGE_TOOL, &obs, &is_new);
 	if (!e)
-		log_warn("out of memory recording a tool edge");
+		warn_unrecorded("tool");
 	else
 		print_if_new(ag, ev->hdr.cgroup_id, e, is_new);
 }
@@ -534,7 +543,7 @@ static void handle_egress(struct agent *ag, const struct reach_egress_event *ev)
 	obs.new_map_entry = true;
 	e = observed_add(ag->observed, EDGE_EGRESS, &obs, &is_new);
 	if (!e)
-		log_warn("out of memory recording an egress edge");
+		warn_unrecorded("egress");
 	else
 		print_if_new(ag, ev->hdr.cgroup_id, e, is_new);
 	if (ag->tls && ev->proto == REACH_PROTO_TCP && ev->outcome == REACH_OUT_ESTABLISHED && is_tls_port(ev->dport))
@@ -583,7 +592,7 @@ static void record_credential(struct agent *ag, const struct reach_http_event *e
 	obs.new_map_entry = true;
 	e = observed_add(ag->observed, EDGE_CREDENTIAL, &obs, &is_new);
 	if (!e)
-		log_warn("out of memory recording a credential edge");
+		warn_unrecorded("credential");
 	else
 		print_if_new(ag, ev->hdr.cgroup_id, e, is_new);
 }
@@ -607,8 +616,9 @@ static void handle_http(struct agent *ag, const struct reach_http_event *ev)
 		return;
 	}
 	ag->stats.http_requests++;
-	if (h.truncated)
+	if (h.truncated || h.path_truncated)
 		ag->stats.http_truncated++;
+	ag->stats.http_creds_dropped += h.creds_dropped; /* beyond HTTP_MAX_CREDS: counted, never silent */
 	if (ev->source != REACH_HTTP_PLAINTEXT && ag->tls)
 		record_tls_coverage(ag, &ev->hdr, &ev->key, http_source_name(ev->source));
 	if (h.host[0]) {
@@ -970,6 +980,7 @@ static json_object *status_json(struct agent *ag)
 	add_u64(o, "edges_dropped", ledger_edges_dropped(ag->ledger));
 	add_u64(o, "identities_dropped", ledger_identities_dropped(ag->ledger));
 	add_u64(o, "edges_waiting_for_identity", ag->feed.edges_held);
+	add_u64(o, "observed_edges_dropped", observed_edges_dropped(ag->observed));
 	json_object_object_add(o, "ledger_file", json_object_new_string(ag->ledger_path));
 	json_object_object_add(o, "last_persist_unix_ms", json_object_new_int64(ag->last_persist_unix_ms));
 	json_object_object_add(o, "last_persist_error", json_object_new_string(ag->last_persist_error));
@@ -1148,6 +1159,8 @@ int main(int argc, char **argv)
 	}
 
 	ag.observed = observed_new();
+	if (ag.observed)
+		observed_set_max_edges(ag.observed, OBSERVED_MAX_EDGES);
 	ag.procs = proctree_new();
 	if (!ag.observed || !ag.procs) {
 		log_error("allocating the reach model: %s", strerror(ENOMEM));
@@ -1254,6 +1267,10 @@ int main(int argc, char **argv)
 		log_warn("reading the loss counters: %s", strerror(-rc));
 	rc = 0;
 	ag.stats.dns_names_dropped = dnsnames_dropped(ag.dns);
+	ag.stats.observed_edges_dropped = observed_edges_dropped(ag.observed);
+	if (ag.stats.observed_edges_dropped)
+		log_warn("%" PRIu64 " new edges were not recorded: the agent's cap of %d edges was reached",
+			 ag.stats.observed_edges_dropped, OBSERVED_MAX_EDGES);
 	if (a.events)
 		output_summary_json(stdout, ag.observed, &ag.stats);
 	else

@@ -10,7 +10,13 @@
 struct observed {
 	struct hmap *cgroups; /* "id" -> struct cgroup_reach */
 	struct cgroup_reach **sorted;
+	size_t n_edges, max_edges;
+	uint64_t edges_dropped;
 };
+
+void observed_set_max_edges(struct observed *o, size_t max_edges) { o->max_edges = max_edges; }
+uint64_t observed_edges_dropped(const struct observed *o) { return o->edges_dropped; }
+size_t observed_edge_total(const struct observed *o) { return o->n_edges; }
 
 const char *edge_kind_name(enum edge_kind kind)
 {
@@ -222,6 +228,12 @@ struct edge *observed_add(struct observed *o, enum edge_kind kind, const struct 
 	if (asprintf(&okey, "%s:%s", edge_kind_name(kind), obs->object) < 0)
 		return NULL;
 	e = hmap_get(c->by_object, okey);
+	if (!e && o->max_edges && o->n_edges >= o->max_edges) {
+		o->edges_dropped++; /* at the cap: counted, never silent */
+		free(okey);
+		errno = ENOSPC;
+		return NULL;
+	}
 	if (!e) {
 		if (c->n_edges == c->cap_edges) {
 			size_t cap = c->cap_edges ? c->cap_edges * 2 : 16;
@@ -240,6 +252,7 @@ struct edge *observed_add(struct observed *o, enum edge_kind kind, const struct 
 			goto fail;
 		}
 		c->edges[c->n_edges++] = e;
+		o->n_edges++;
 		*is_new = true;
 	}
 	free(okey);
@@ -251,6 +264,7 @@ struct edge *observed_add(struct observed *o, enum edge_kind kind, const struct 
 	return e;
 fail:
 	free(okey);
+	errno = ENOMEM;
 	return NULL;
 }
 

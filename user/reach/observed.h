@@ -124,9 +124,16 @@ struct observed;
 
 struct observed *observed_new(void);
 void observed_free(struct observed *o);
+/* Caps the edges kept over all cgroups (0 = no cap). A new edge past the cap
+ * is not recorded and is counted (observed_edges_dropped); known edges keep
+ * counting. */
+void observed_set_max_edges(struct observed *o, size_t max_edges);
+uint64_t observed_edges_dropped(const struct observed *o);
+size_t observed_edge_total(const struct observed *o);
 
 /* Records an observation. *is_new tells whether it created the edge.
- * Returns the edge, or NULL on allocation failure. */
+ * Returns the edge, or NULL with errno ENOSPC (the edge cap: counted) or
+ * ENOMEM. */
 struct edge *observed_add(struct observed *o, enum edge_kind kind, const struct observation *obs,
 			  bool *is_new);
 
