@@ -92,7 +92,7 @@ static void print_reach_table(json_object *doc)
 	json_object *ids, *v;
 	size_t n_ids;
 
-	printf("%-32s %-7s %-52s %-30s %8s %5s  %s\n", "IDENTITY", "KIND", "OBJECT", "DETAIL", "COUNT", "LAST",
+	printf("%-32s %-10s %-52s %-30s %8s %5s  %s\n", "IDENTITY", "KIND", "OBJECT", "DETAIL", "COUNT", "LAST",
 	       "EXECUTABLES");
 	if (!json_object_object_get_ex(doc, "identities", &ids) || !json_object_is_type(ids, json_type_array))
 		return;
@@ -118,7 +118,7 @@ static void print_reach_table(json_object *doc)
 					len += snprintf(exe_list + len, sizeof(exe_list) - len, "%s%s", k ? "," : "",
 							base ? base + 1 : exe);
 				}
-			printf("%-32s %-7s %-52s %-30s %8" PRId64 " %5s  %s\n", str_field(id, "identity"),
+			printf("%-32s %-10s %-52s %-30s %8" PRId64 " %5s  %s\n", str_field(id, "identity"),
 			       str_field(e, "kind"), str_field(e, "object"), detail, int_field(e, "count"), age, exe_list);
 		}
 	}
