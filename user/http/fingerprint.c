@@ -10,6 +10,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include "common/log.h"
+#include "common/hex.h"
 #include "http/fingerprint.h"
 
 #define HEX_KEY_LEN (2 * FP_KEY_SIZE)
@@ -40,17 +41,6 @@ void fp_compute(const struct fp_key *k, const void *secret, size_t len, char out
 	}
 	out[FP_HEX_LEN] = '\0';
 	explicit_bzero(md, sizeof(md));
-}
-
-static int hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 /* Reads the whole (already stat'ed) key file; buf holds up to HEX_KEY_LEN + 1 bytes. */
@@ -112,7 +102,7 @@ static int load_fd(int fd, const char *path, struct fp_key *k, char *err, size_t
 		goto out;
 	}
 	for (i = 0; i < FP_KEY_SIZE; i++) {
-		int hi = hexval(buf[2 * i]), lo = hexval(buf[2 * i + 1]);
+		int hi = hex_digit_value(buf[2 * i]), lo = hex_digit_value(buf[2 * i + 1]);
 
 		if (hi < 0 || lo < 0) {
 			format_error(err, err_size, "fingerprint key %s: %d bytes but not all hex digits", path,

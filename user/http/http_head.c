@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <strings.h>
+#include "common/hex.h"
 #include "http/http_head.h"
 
 #define METHOD_MAX 7          /* OPTIONS, CONNECT */
@@ -39,17 +40,6 @@ static unsigned char lower(unsigned char c) { return is_upper(c) ? (unsigned cha
 static bool is_tchar(unsigned char c)
 {
 	return is_alnum(c) || (c && strchr("!#$%&'*+-.^_`|~", c));
-}
-
-static int hexval(unsigned char c)
-{
-	if (is_digit(c))
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 static bool eq_nocase(const char *s, size_t n, const char *lit)
@@ -154,8 +144,8 @@ static size_t percent_decode(const char *in, size_t n, char *out)
 	for (i = 0; i < n; i++) {
 		int hi, lo;
 
-		if (in[i] == '%' && i + 2 < n && (hi = hexval((unsigned char)in[i + 1])) >= 0 &&
-		    (lo = hexval((unsigned char)in[i + 2])) >= 0) {
+		if (in[i] == '%' && i + 2 < n && (hi = hex_digit_value((unsigned char)in[i + 1])) >= 0 &&
+		    (lo = hex_digit_value((unsigned char)in[i + 2])) >= 0) {
 			out[o++] = (char)(hi << 4 | lo);
 			i += 2;
 		} else {
@@ -289,7 +279,7 @@ static bool json_hex4(struct json *j, unsigned *cp)
 		return false;
 	*cp = 0;
 	for (i = 0; i < 4; i++) {
-		int v = hexval(j->p[i]);
+		int v = hex_digit_value(j->p[i]);
 
 		if (v < 0)
 			return false;
