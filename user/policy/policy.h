@@ -1,0 +1,99 @@
+/* Declared reach: ReachPolicy documents (YAML, Kubernetes-style), one or
+ * many per file, a file or a directory of *.yaml / *.yml files.
+ *
+ *   apiVersion: reach.dev/v1
+ *   kind: ReachPolicy
+ *   metadata: {name: llm-gateway}
+ *   spec:
+ *     serviceAccount: ai/llm-gateway          # or identity: host/llm-gateway
+ *     secrets:     [/var/run/secrets/kubernetes.io/serviceaccount/**, /etc/llm/keys/*.key]
+ *     egress:      [{host: api.openai.com, ports: [443]}, {cidr: 10.96.0.0/12, ports: [443], proto: tcp}]
+ *     credentials: [{host: api.openai.com, kinds: [bearer, jwt], paths: ["/v1/*"], fingerprints: [0123456789abcdef]}]
+ *     tools:       [/usr/bin/python3*, /usr/bin/curl]
+ *     exceptions:
+ *       - {egress: {host: legacy.internal, ports: [8080]}, expires: 2026-12-31T00:00:00Z, reason: SEC-123}
+ *
+ * Loading is all or nothing and strict: unknown fields, wrong types, bad
+ * globs/CIDRs/ports/dates are errors with FILE:LINE:COLUMN and a reason, so a
+ * reload with a typo keeps the last good set. */
+#ifndef REACH_POLICY_H
+#define REACH_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "reach/netclass.h"
+
+#define POLICY_MAX_RULES 128  /* per list */
+#define POLICY_MAX_PORTS 32
+#define POLICY_MAX_VALUES 16  /* kinds, paths, fingerprints of a credential rule */
+
+enum policy_rule_type { POLICY_SECRET, POLICY_EGRESS, POLICY_CREDENTIAL, POLICY_TOOL };
+
+struct policy_egress {
+	char host[256];       /* DNS name, "*" wildcards allowed ("*.openai.com"); "" when cidr is used */
+	bool has_cidr;
+	struct cidr cidr;     /* an address is a /32 or /128 */
+	uint16_t ports[POLICY_MAX_PORTS];
+	size_t n_ports;       /* 0: any port */
+	char proto[8];        /* "tcp", "udp", "" = any */
+};
+
+struct policy_credential {
+	char host[256];       /* "*" wildcards; the port of "host:port" in an edge is ignored */
+	char kinds[POLICY_MAX_VALUES][32];     /* "bearer", "jwt", "api-key", "query:*" globs ...; none = any */
+	size_t n_kinds;
+	char paths[POLICY_MAX_VALUES][256];    /* path-template globs; none = any */
+	size_t n_paths;
+	char fingerprints[POLICY_MAX_VALUES][17]; /* none = any */
+	size_t n_fingerprints;
+};
+
+/* One declared rule, with where it was written (for findings and errors). */
+struct policy_rule {
+	enum policy_rule_type type;
+	char glob[512];                  /* secret: path glob; tool: executable glob (reach/glob.h syntax) */
+	struct policy_egress egress;
+	struct policy_credential credential;
+	int line;
+};
+
+struct policy_exception {
+	struct policy_rule rule;
+	int64_t expires_unix_ms;
+	char reason[256];
+	int line;
+};
+
+struct reach_policy {
+	char name[254];
+	char identity[512];              /* "ns/sa" from spec.serviceAccount, or spec.identity */
+	char file[4096];
+	int line;                        /* of the document */
+	struct policy_rule *rules;       /* secrets, egress, credentials, tools in file order */
+	size_t n_rules;
+	struct policy_exception *exceptions;
+	size_t n_exceptions;
+};
+
+struct policy_set {
+	struct reach_policy *policies;
+	size_t n;
+};
+
+/* Loads PATH (a file, or a directory: its *.yaml/*.yml files in name order)
+ * and appends to *set. All or nothing: on error *set is unchanged, err holds
+ * "FILE:LINE:COLUMN: reason" and a negative errno is returned. Two policies
+ * for one identity are an error (naming both places). */
+int policy_load_path(struct policy_set *set, const char *path, char *err, size_t err_size);
+void policy_set_free(struct policy_set *set); /* leaves an empty set */
+const struct reach_policy *policy_for_identity(const struct policy_set *set, const char *identity);
+
+/* Matchers: the same rules the verifier applies. */
+bool policy_host_matches(const char *pattern, const char *host);      /* case-insensitive, "*" = one or more labels' worth of chars except none */
+bool policy_egress_matches(const struct policy_egress *rule, const char *proto, const struct netaddr *addr,
+			   const char *dns_name, uint16_t port);
+bool policy_credential_matches(const struct policy_credential *rule, const char *host, const char *kind,
+			       const char *path_template, const char *fingerprint);
+
+#endif
