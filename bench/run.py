@@ -7,13 +7,18 @@
 
 Scenarios
   1  syscall overhead: open/read/close of a secret file, loopback connect/close,
-     fork+exec /bin/true; configurations `none`, `reachd` (workload monitored)
-     and `reachd-unmonitored` (reachd watches another, empty cgroup).
-  2  peers on the same open loop: bpftrace one-liner (in-kernel count) and
-     opensnoop (libbpf-tools; BCC's opensnoop-bpfcc when it can compile here).
+     fork+exec /bin/true, HTTPS keep-alive requests with a bearer token over one
+     TLS connection (libssl uprobe path); configurations `none`, `reachd`
+     (workload monitored) and `reachd-unmonitored` (reachd watches another,
+     empty cgroup).
+  2  peers on the same loops: bpftrace one-liners (openat tracepoint, uprobe on
+     libssl's SSL_write; in-kernel counts) and opensnoop (libbpf-tools; BCC's
+     opensnoop-bpfcc when it can compile here).
   3  pipeline throughput: distinct-file opens at paced rates, losses and agent
      CPU per 100k events.
-  4  memory: agent RSS idle and after the throughput run, BPF map memory.
+  4  memory: agent RSS idle and after the throughput run, BPF map memory; the
+     user-space model (observed edges + ledger + saved file) at 1k and 10k
+     identities x 100 edges, built with build/libreach.a (bench_memory).
   5  scaling: 1, 10, 100 concurrent monitored processes on the open loop.
 
 Every overhead is a ratio against `none` measured in the same run: scenarios
@@ -39,22 +44,26 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCH = os.path.join(ROOT, "bench")
 WORKLOADS = os.path.join(BENCH, "workloads")
 REACHD = os.path.join(ROOT, "build", "reachd")
+REACHCTL = os.path.join(ROOT, "build", "reachctl")
+LIBREACH = os.path.join(ROOT, "build", "libreach.a")
 PORTS = range(18200, 18300)
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 TRACEFS = "/sys/kernel/tracing"
 
 MODES = {
     "full": dict(
-        rounds=12, n_open=250000, n_connect=25000, n_exec=1000,
+        rounds=12, n_open=250000, n_connect=25000, n_exec=1000, n_https=25000,
         gen_files=200000, gen_rates=[5000, 10000, 15000, 20000, 30000, 50000, 100000, 200000, 400000, 0],
         gen_seconds=2.0, gen_reps=2, gen_plain=True,
         scale_k=[1, 10, 100], scale_total=1000000, scale_rounds=5,
+        mem_identities=[1000, 10000], mem_edges=100,
     ),
     "quick": dict(
-        rounds=2, n_open=50000, n_connect=5000, n_exec=200,
+        rounds=2, n_open=50000, n_connect=5000, n_exec=200, n_https=3000,
         gen_files=20000, gen_rates=[10000, 100000, 0],
         gen_seconds=0.5, gen_reps=1, gen_plain=False,
         scale_k=[1, 10], scale_total=100000, scale_rounds=1,
+        mem_identities=[1000], mem_edges=100,
     ),
 }
 
@@ -273,10 +282,16 @@ class NoSensor:
 
 
 class Reachd:
-    """build/reachd --events with stdout and stderr to files; SIGTERM ends it."""
+    """build/reachd --events with stdout and stderr to files; SIGTERM ends it.
+    Every start gets a fresh --state-dir (ledger, fingerprint key) and
+    --socket under the run's temp dir: nothing goes to /var/lib/reach or
+    /run/reach, and no run loads the ledger of the one before.
+    scan_credentials: stop() also returns the --events lines of credential
+    edges (scenario 1's output is small; scenario 3's is not read)."""
 
-    def __init__(self, ctx, name, cgroup, extra=()):
+    def __init__(self, ctx, name, cgroup, extra=(), scan_credentials=False):
         self.ctx, self.name, self.cgroup, self.extra = ctx, name, cgroup, list(extra)
+        self.scan_credentials = scan_credentials
         self.proc = None
 
     def start(self):
@@ -284,8 +299,12 @@ class Reachd:
         self.ready = c.path("reachd.ready")
         self.out_path = c.path("reachd.out")
         self.err_path = c.path("reachd.err")
+        self.state_dir = c.path("reachd.state")
+        self.socket = os.path.join(self.state_dir, "reachd.sock")
+        os.mkdir(self.state_dir, 0o700)
         with open(self.out_path, "w") as out, open(self.err_path, "w") as err:
-            self.proc = c.popen([REACHD, "--events", "--ready-file", self.ready, "--cgroup", self.cgroup, *self.extra],
+            self.proc = c.popen([REACHD, "--events", "--ready-file", self.ready, "--cgroup", self.cgroup,
+                                 "--state-dir", self.state_dir, "--socket", self.socket, *self.extra],
                                 stdout=out, stderr=err, stdin=subprocess.DEVNULL)
         wait_for(lambda: os.path.exists(self.ready) or self.proc.poll() is not None, 30)
         if not os.path.exists(self.ready):
@@ -296,6 +315,15 @@ class Reachd:
 
     def cpu_s(self):
         return proc_cpu_s(self.proc.pid) - self.cpu0
+
+    def status(self):
+        """reachctl status as a dict ({} when it cannot be had)."""
+        try:
+            r = subprocess.run([REACHCTL, "status", "-o", "json", "--socket", self.socket],
+                               capture_output=True, text=True, timeout=10)
+            return json.loads(r.stdout) if r.returncode == 0 else {}
+        except (OSError, ValueError, subprocess.TimeoutExpired):
+            return {}
 
     def wait_idle(self, timeout=30):
         """Waits until the agent's CPU time stops moving (ring buffer drained)."""
@@ -328,6 +356,9 @@ class Reachd:
         if res["summary"].get("type") != "summary":
             raise SensorError("reachd's last line is not its summary")
         res["lines"] = count_lines(self.out_path)
+        if self.scan_credentials:
+            res["credential_lines"] = [l.strip() for l in read_text(self.out_path).splitlines()
+                                       if '"type":"credential"' in l]
         os.unlink(self.out_path)  # can be 100+ MB in scenario 3
         return res
 
@@ -336,6 +367,18 @@ class Reachd:
         for c in summary.get("cgroups", []):
             if c["cgroup"] == rel:
                 return sum(e["count"] for e in c["secrets"] if e["path"].endswith(suffix))
+        return 0
+
+    def credential_count(self, summary, cgroup, source="openssl"):
+        """Requests counted on the workload's bearer-token edge (GET
+        /v1/models, captured through `source`): the kernel dedup count, one
+        per SSL_write the uprobe saw."""
+        rel = cgroup[len(self.ctx.cg_root):]
+        for c in summary.get("cgroups", []):
+            if c["cgroup"] == rel:
+                return sum(e["count"] for e in c.get("credentials", [])
+                           if e.get("source") == source and e.get("credential_kind") == "bearer"
+                           and e.get("path_template") == "/v1/models")
         return 0
 
 
@@ -356,6 +399,7 @@ class Peer:
     appears in its output (plus a settle delay), stopped with SIGINT."""
     settle = 1.0
     ready_timeout = 60
+    workloads = ["open"]  # the scenario 1 loops it is measured on
 
     def __init__(self, ctx):
         self.ctx = ctx
@@ -413,6 +457,31 @@ class Bpftrace(Peer):
         return 0
 
 
+class BpftraceSSL(Peer):
+    """bpftrace's uprobe on the libssl the https workload maps (found from
+    its /proc/PID/maps before the run), comm filter, in-kernel count."""
+    name = "bpftrace-ssl"
+    ready_marker = "Attaching"
+    workloads = ["https"]
+
+    def __init__(self, ctx, libssl):
+        super().__init__(ctx)
+        self.libssl = libssl
+        self.label = f"bpftrace (uprobe {libssl or 'libssl'}:SSL_write, comm filter, in-kernel count)"
+
+    def argv(self):
+        return ["bpftrace", "-e", f'uprobe:{self.libssl}:SSL_write /comm == "bench_https"/ {{ @n = count(); }}']
+
+    def available(self):
+        return bool(self.libssl) and shutil.which("bpftrace") is not None
+
+    def seen(self):
+        for line in read_text(self.out_path).splitlines():
+            if line.startswith("@n:"):
+                return int(line.split(":")[1])
+        return 0
+
+
 class Opensnoop(Peer):
     """libbpf-tools' opensnoop (CO-RE, no compiler at start). -n filters by
     name in user space, so every open is sent to its perf buffer: for the
@@ -453,14 +522,32 @@ class OpensnoopBcc(Opensnoop):
 
 # ---------------------------------------------------------------- workloads
 
+def gcc(ctx, name, src, flags=(), libs=()):
+    """Builds bench/tmp/bin/NAME; the compiler's error (tail) or None."""
+    r = subprocess.run(["gcc", "-O2", "-Wall", "-Wextra", "-Werror", *flags, "-o", os.path.join(ctx.bin, name),
+                        os.path.join(WORKLOADS, src), *libs], capture_output=True, text=True, cwd=ROOT)
+    return None if r.returncode == 0 else (r.stderr.strip() or f"gcc exited {r.returncode}")[-500:]
+
+
 def build_workloads(ctx):
     os.makedirs(ctx.bin, exist_ok=True)
     for name in ("bench_open", "bench_connect", "bench_exec", "bench_gen"):
-        src = os.path.join(WORKLOADS, f"{name}.c")
-        r = subprocess.run(["gcc", "-O2", "-Wall", "-Wextra", "-Werror", "-o", os.path.join(ctx.bin, name), src],
-                           capture_output=True, text=True)
-        if r.returncode != 0:
-            raise BenchError(f"cannot build {src}: {r.stderr.strip()[-500:]}")
+        err = gcc(ctx, name, f"{name}.c")
+        if err:
+            raise BenchError(f"cannot build {name}.c: {err}")
+    # The https client goes through the shared libssl (the probed path); its
+    # server is linked statically, so probes on the shared libssl never fire
+    # in it. No libssl-dev: the https workload is reported as not built.
+    ctx.https_build_error = gcc(ctx, "bench_https", "bench_https.c", libs=["-lssl", "-lcrypto"])
+    ctx.tls_server_linkage = "static"
+    err = gcc(ctx, "bench_tls_server", "bench_tls_server.c",
+              libs=["-Wl,-Bstatic", "-lssl", "-lcrypto", "-Wl,-Bdynamic", "-ldl", "-lpthread"])
+    if err:
+        ctx.tls_server_linkage = "dynamic (static libssl.a unavailable: the server's own SSL_write is probed too)"
+        err = gcc(ctx, "bench_tls_server", "bench_tls_server.c", libs=["-lssl", "-lcrypto"])
+    ctx.https_build_error = ctx.https_build_error or err
+    if ctx.https_build_error:
+        log(f"https workload not built: {ctx.https_build_error}")
 
 
 def start_workload(ctx, argv, cgroup):
@@ -493,6 +580,35 @@ def start_server(ctx):
             return p, port
         kill_proc(p)
     raise BenchError("no free loopback port in 18200-18299")
+
+
+def start_tls_server(ctx):
+    """bench_tls_server on the first free port of our range (after the plain one)."""
+    for port in PORTS:
+        p = ctx.popen([os.path.join(ctx.bin, "bench_tls_server"), str(port)],
+                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        line = p.stdout.readline().decode().strip()
+        if line == "ready":
+            return p, port
+        kill_proc(p)
+    raise BenchError("no free loopback port in 18200-18299 for the TLS server")
+
+
+def find_libssl(ctx, argv, cgroup):
+    """The libssl a started (waiting) https workload has mapped, from its
+    /proc/PID/maps, resolved to the real file. The workload is killed before
+    it connects."""
+    p = start_workload(ctx, argv, cgroup)
+    try:
+        def mapped():
+            for line in read_text(f"/proc/{p.pid}/maps").splitlines():
+                f = line.split()
+                if len(f) >= 6 and "/libssl.so" in f[5]:
+                    return os.path.realpath(f[5])
+            return None
+        return wait_for(mapped, 5)
+    finally:
+        kill_proc(p)
 
 
 # ---------------------------------------------------------------- statistics
@@ -529,7 +645,7 @@ def paired(rounds, cfg, base="none"):
 
 # ---------------------------------------------------------------- scenarios 1 and 2
 
-S1_WORKLOADS = ["open", "connect", "exec"]
+S1_WORKLOADS = ["open", "connect", "exec", "https"]
 
 
 def scenario_overhead(ctx, results):
@@ -545,14 +661,30 @@ def scenario_overhead(ctx, results):
         "connect": ["bench_connect", str(port), str(p["n_connect"])],
         "exec": ["bench_exec", str(p["n_exec"])],
     }
+    workloads = list(S1_WORKLOADS)
+    https = {"server_linkage": getattr(ctx, "tls_server_linkage", None), "errors": []}
+    tls_server, tls_port, libssl = None, None, None
+    if ctx.https_build_error:
+        workloads.remove("https")
+        https["errors"].append(f"not built: {ctx.https_build_error}")
+    else:
+        tls_server, tls_port = start_tls_server(ctx)
+        argv["https"] = ["bench_https", str(tls_port), str(p["n_https"])]
+        libssl = find_libssl(ctx, argv["https"], None)
+        https.update(port=tls_port, libssl=libssl)
+        log(f"https: TLS server on port {tls_port} ({ctx.tls_server_linkage}), client maps {libssl}")
 
     peers_info = {}
     peers = []
     tracefs_err = ensure_tracefs(ctx)
-    for peer in (Bpftrace(ctx), Opensnoop(ctx), OpensnoopBcc(ctx)):
-        info = {"label": peer.label}
-        if not peer.available():
-            info["status"] = "not installed (scripts/deps.sh --bench installs it)"
+    for peer in (Bpftrace(ctx), Opensnoop(ctx), OpensnoopBcc(ctx), BpftraceSSL(ctx, libssl)):
+        info = {"label": peer.label, "workloads": peer.workloads}
+        if not all(w in workloads for w in peer.workloads):
+            info["status"] = "its workload was not built"
+        elif not peer.available():
+            info["status"] = ("libssl not found in the https workload's maps" if isinstance(peer, BpftraceSSL)
+                              and shutil.which("bpftrace") else
+                              "not installed (scripts/deps.sh --bench installs it)")
         elif tracefs_err:
             info["status"] = tracefs_err
         else:
@@ -567,15 +699,24 @@ def scenario_overhead(ctx, results):
         log(f"peer {peer.name}: {info['status']}")
     results["s2"] = {"peers": peers_info}
 
-    configs = [NoSensor(), Reachd(ctx, "reachd", wl_cg), Reachd(ctx, "reachd-unmonitored", idle_cg)] + peers
+    configs = [NoSensor(), Reachd(ctx, "reachd", wl_cg, scan_credentials=True),
+               Reachd(ctx, "reachd-unmonitored", idle_cg, scan_credentials=True)] + peers
     agent = {c.name: [] for c in configs}
     validation = {c.name: [] for c in configs}
+    https_seen = {c.name: [] for c in configs}
+    uprobes_at_https = {c.name: [] for c in configs}
+    cred_lines = []
     errors = []
     none = configs[0]
     sensors = configs[1:]
     raw = {w: {c.name: [] for c in configs} for w in S1_WORKLOADS}
+    ssl_write = {c.name: [] for c in configs}
     ratios = {w: {c.name: [] for c in sensors} for w in S1_WORKLOADS}
     sequences = []
+    https_runs = 0
+    srv_cpu0 = proc_cpu_s(tls_server.pid) if tls_server else 0.0
+    expect = p["n_open"] + p["n_open"] // 10 + 1
+    expect_https = p["n_https"] + p["n_https"] // 10 + 1
     for r in range(p["rounds"]):
         # Bracketed baseline: none, A, none, B, none, ... with A, B, ... rotated
         # every round; each run is compared with the mean of the two `none`
@@ -587,13 +728,19 @@ def scenario_overhead(ctx, results):
         log(f"scenario 1/2: round {r + 1}/{p['rounds']} ({', '.join(c.name for c in order)}, none between)")
         measured = []
         for cfg in seq:
-            wls = ["open"] if isinstance(cfg, Peer) else S1_WORKLOADS
+            wls = cfg.workloads if isinstance(cfg, Peer) else workloads
             vals = {}
             try:
                 cfg.start()
                 try:
                     for w in wls:
-                        vals[w] = run_workload(ctx, argv[w], wl_cg)["ns_per_iter"]
+                        if w == "https" and isinstance(cfg, Reachd):
+                            uprobes_at_https[cfg.name].append(cfg.status().get("uprobes_attached"))
+                        out = run_workload(ctx, argv[w], wl_cg)
+                        vals[w] = out["ns_per_iter"]
+                        if w == "https":
+                            https_runs += 1
+                            ssl_write[cfg.name].append(out["ssl_write_ns_per_iter"])
                 finally:
                     res = cfg.stop()
             except (SensorError, BenchError) as e:
@@ -604,16 +751,33 @@ def scenario_overhead(ctx, results):
             measured.append((cfg.name, vals))
             if isinstance(cfg, Reachd):
                 agent[cfg.name].append(res["cpu_s"])
-                expect = p["n_open"] + p["n_open"] // 10 + 1
                 seen = cfg.secret_count(res["summary"], wl_cg, "bench.key")
                 validation[cfg.name].append(seen)
                 if cfg.name == "reachd" and seen < expect:
                     errors.append(f"round {r + 1} reachd: counted {seen} opens of bench.key, expected >= {expect}")
                 if cfg.name == "reachd-unmonitored" and seen:
                     errors.append(f"round {r + 1} reachd-unmonitored: saw {seen} opens of an unmonitored workload")
+                if "https" in vals:
+                    n_cred = cfg.credential_count(res["summary"], wl_cg)
+                    https_seen[cfg.name].append(n_cred)
+                    lines = [l for l in res.get("credential_lines", []) if '"source":"openssl"' in l]
+                    if cfg.name == "reachd":
+                        cred_lines.append(len(lines))
+                        if lines and "sample_event" not in https:
+                            https["sample_event"] = lines[0]
+                        if not lines:
+                            errors.append(f"round {r + 1} reachd: no credential line with source openssl in --events")
+                        if n_cred < expect_https:
+                            errors.append(f"round {r + 1} reachd: counted {n_cred} bearer requests over TLS, "
+                                          f"expected >= {expect_https}")
+                    elif n_cred or lines:
+                        errors.append(f"round {r + 1} {cfg.name}: recorded the unmonitored workload's credential")
             elif isinstance(cfg, Peer):
                 agent[cfg.name].append(res["cpu_s"])
-                validation[cfg.name].append(res["seen"])
+                if "https" in cfg.workloads:
+                    https_seen[cfg.name].append(res["seen"])
+                else:
+                    validation[cfg.name].append(res["seen"])
         for k, (name, vals) in enumerate(measured):
             for w, v in vals.items():
                 raw[w][name].append(v)
@@ -640,18 +804,30 @@ def scenario_overhead(ctx, results):
                           "overhead_range_pct": [pct(min(rs)), pct(max(rs))],
                           "best_of_overhead_pct": pct(min(vals) / min(base)) if base else None})
             table[w][cfg.name] = x
-    expect = p["n_open"] + p["n_open"] // 10 + 1
+    if tls_server:
+        srv_cpu = proc_cpu_s(tls_server.pid) - srv_cpu0
+        https.update({
+            "server_cpu_ns_per_request": round(srv_cpu / (https_runs * expect_https) * 1e9) if https_runs else None,
+            "ssl_write_ns_per_request": {k: round(med(v), 1) for k, v in ssl_write.items() if v},
+            "requests_expected": expect_https,
+            "requests_seen": {k: v for k, v in https_seen.items() if v},
+            "uprobes_attached_at_start": {k: v for k, v in uprobes_at_https.items() if v},
+            "credential_event_runs": f"{sum(1 for x in cred_lines if x)} of {len(cred_lines)}",
+        })
+        kill_proc(tls_server)
     results["s1"] = {
-        "iterations": {"open": p["n_open"], "connect": p["n_connect"], "exec": p["n_exec"]},
+        "iterations": {"open": p["n_open"], "connect": p["n_connect"], "exec": p["n_exec"], "https": p["n_https"]},
         "rounds": p["rounds"], "port": port, "secret_path": secret,
         "runs_per_round_ns": sequences, "table": table,
         "sensor_cpu_s_per_round": {k: v for k, v in agent.items() if v},
         "opens_seen": {k: v for k, v in validation.items() if v}, "opens_expected": expect,
+        "https": https,
         "errors": errors,
     }
     results["s2"]["table"] = {k: v for k, v in table["open"].items()}
+    results["s2"]["https_table"] = {k: v for k, v in table["https"].items()}
     kill_proc(server)
-    ok = all(table[w].get("none") and table[w].get("reachd") for w in S1_WORKLOADS)
+    ok = all(table[w].get("none") and table[w].get("reachd") for w in workloads)
     return ok, errors
 
 
@@ -667,6 +843,17 @@ def mount_tmpfs(ctx, name, size="2g"):
         return d, False
     ctx.cleanup.add(subprocess.run, ["umount", "-l", d])
     return d, True
+
+
+def measure_idle(ctx, cgroup):
+    """Memory at rest: a fresh agent, nothing observed yet."""
+    idle = Reachd(ctx, "reachd", cgroup)
+    idle.start()
+    time.sleep(0.3)
+    mem = proc_mem_kb(idle.proc.pid)
+    memlock, nmaps = bpf_map_memlock(idle.proc.pid)
+    idle.stop()
+    return {**mem, "map_memlock_bytes": memlock, "maps": nmaps}
 
 
 def scenario_throughput(ctx, results):
@@ -686,14 +873,8 @@ def scenario_throughput(ctx, results):
         dirs[kind] = d
         log(f"scenario 3: created {p['gen_files']} {suffix} files in {time.monotonic() - t:.1f} s")
 
-    # Memory at rest: a fresh agent, nothing observed yet.
-    idle = Reachd(ctx, "reachd", gen_cg)
-    idle.start()
-    time.sleep(0.3)
-    mem_idle = proc_mem_kb(idle.proc.pid)
-    memlock, nmaps = bpf_map_memlock(idle.proc.pid)
-    idle.stop()
-    results["s4"] = {"idle": {**mem_idle, "map_memlock_bytes": memlock, "maps": nmaps}}
+    mem_idle = measure_idle(ctx, gen_cg)
+    results.setdefault("s4", {})["idle"] = mem_idle
 
     steps = [("secret", rate) for rate in p["gen_rates"]]
     if p["gen_plain"]:
@@ -787,6 +968,84 @@ def scenario_throughput(ctx, results):
     return bool(table), errors
 
 
+# ---------------------------------------------------------------- scenario 4 at scale
+
+def agent_caps():
+    """The agent's model caps as user/cmd/reachd.c defines them (read only;
+    {} for a name it does not define)."""
+    import re
+    src = read_text(os.path.join(ROOT, "user", "cmd", "reachd.c"))
+    caps = {}
+    for name in ("OBSERVED_MAX_EDGES", "LEDGER_MAX_IDENTITIES", "LEDGER_MAX_EDGES"):
+        m = re.search(rf"^#define\s+{name}\s+(\d+)", src, re.M)
+        if m:
+            caps[name] = int(m.group(1))
+    return caps
+
+
+def scenario_memory_scale(ctx, results):
+    """The user-space model (observed edges, ledger, saved file) at N
+    identities x E edges, built by bench_memory with build/libreach.a: the
+    model's memory, not a whole agent (no BPF, no ring buffer, no process
+    tree, no API, no kube cache)."""
+    p = ctx.p
+    s4 = results.setdefault("s4", {})
+    if "idle" not in s4:  # scenario 3 did not run: the BPF side at rest from here
+        s4["idle"] = measure_idle(ctx, ctx.cgroup("mem"))
+    if not os.path.exists(LIBREACH):
+        raise BenchError(f"{LIBREACH} not found: run `make all` first")
+    libs = subprocess.run(["pkg-config", "--libs", "libbpf", "libelf", "zlib", "json-c", "yaml-0.1", "libcrypto",
+                           "libprotobuf-c", "libcurl"], capture_output=True, text=True)
+    if libs.returncode != 0:
+        raise BenchError(f"pkg-config: {libs.stderr.strip()[-300:]}")
+    err = gcc(ctx, "bench_memory", "bench_memory.c",
+              flags=["-I" + os.path.join(ROOT, d) for d in ("include", "user", "build/proto")],
+              libs=[LIBREACH, *libs.stdout.split(), "-lpthread"])
+    if err:
+        raise BenchError(f"cannot build bench_memory.c against build/libreach.a: {err}")
+    caps = agent_caps()
+    runs, errors = [], []
+    for n in p["mem_identities"]:
+        out = ctx.path(f"ledger-{n}.pb.z")
+        t = time.monotonic()
+        try:
+            r = subprocess.run([os.path.join(ctx.bin, "bench_memory"), str(n), str(p["mem_edges"]), out],
+                               capture_output=True, text=True, timeout=300)
+        except subprocess.TimeoutExpired:
+            r = None
+        for f in (out, out + ".tmp"):
+            if os.path.exists(f):
+                os.unlink(f)
+        if r is None:
+            errors.append(f"{n} identities: bench_memory took more than 300 s")
+            continue
+        if r.returncode != 0:
+            errors.append(f"{n} identities: bench_memory exited {r.returncode}: {r.stderr.strip()[-300:]}")
+            log(f"scenario 4: {errors[-1]}")
+            continue
+        x = json.loads(r.stdout.strip().splitlines()[-1])
+        x["wall_s"] = round(time.monotonic() - t, 1)
+        edges = x["edges_requested"]
+        o, lg = x["observed"], x["ledger"]
+        x["dropped"] = {"observed_add_failed": o["add_failed"], "observed_cap": o["cap_dropped"],
+                        "observed_not_kept": edges - o["edges"], "ledger_edges": lg["edges_dropped"],
+                        "ledger_identities": lg["identities_dropped"], "feed_record_errors": lg["feed_record_errors"]}
+        if "OBSERVED_MAX_EDGES" in caps:
+            x["agent_observed_cap_would_drop"] = max(0, edges - caps["OBSERVED_MAX_EDGES"])
+        if any(x["dropped"].values()):
+            errors.append(f"{n} identities: edges dropped {x['dropped']}")
+        if (x["file"]["loaded_identities"], x["file"]["loaded_edges"]) != (lg["identities"], lg["edges"]):
+            errors.append(f"{n} identities: the saved ledger loads back as {x['file']['loaded_identities']} "
+                          f"identities / {x['file']['loaded_edges']} edges, not {lg['identities']} / {lg['edges']}")
+        runs.append(x)
+        rk = x["rss_kb"]
+        log(f"scenario 4: {n} identities x {p['mem_edges']} edges: RSS {rk['after_observed'] / 1024:.0f} MiB "
+            f"observed, {rk['after_ledger'] / 1024:.0f} MiB with the ledger, file {x['file']['bytes'] / 1048576:.1f} "
+            f"MiB saved in {x['file']['save_s']:.2f} s")
+    s4["scale"] = {"edges_per_identity": p["mem_edges"], "agent_caps": caps, "runs": runs, "errors": errors}
+    return bool(runs), errors
+
+
 # ---------------------------------------------------------------- scenario 5
 
 def scenario_scaling(ctx, results):
@@ -877,22 +1136,24 @@ def render_summary(res, a):
     rows = []
     if s1:
         for w, what in (("open", "open+read+close of a secret file"), ("connect", "loopback connect+close"),
-                        ("exec", "fork+exec /bin/true")):
+                        ("exec", "fork+exec /bin/true"),
+                        ("https", "HTTPS keep-alive request with a bearer token (libssl uprobe path)")):
             t = s1["table"].get(w, {})
             for c, who in (("reachd", "monitored"), ("reachd-unmonitored", "not monitored (rest of the node)")):
                 if t.get(c) and t.get("none"):
                     rows.append((f"{what}, {who}", f"{fmt_ns(t['none']['median_ns'])} → {fmt_ns(t[c]['median_ns'])}",
                                  f"{fmt_pct(t[c].get('overhead_pct'))} (best-of {fmt_pct(t[c].get('best_of_overhead_pct'))})"))
     if s2:
-        t = s2.get("table", {})
         for name, info in s2["peers"].items():
+            loop = "https" if "https" in info.get("workloads", ["open"]) else "open"
+            t = s2.get("https_table" if loop == "https" else "table", {})
             if t.get(name):
-                rows.append((f"same open loop under {name}", fmt_ns(t[name]["median_ns"]),
+                rows.append((f"same {loop} loop under {name}", fmt_ns(t[name]["median_ns"]),
                              f"{fmt_pct(t[name].get('overhead_pct'))} (best-of {fmt_pct(t[name].get('best_of_overhead_pct'))})"))
             else:
                 st = info["status"]
                 why = st.split(": ")[-1].split(". ")[0] if st.startswith("cannot run") else st
-                rows.append((f"same open loop under {name}", "not run", why))
+                rows.append((f"same {loop} loop under {name}", "not run", why))
     if s3:
         best = s3["max_zero_loss_rate"]
         rows.append(("highest distinct-secret-file open rate with zero loss (2 s sustained)" if s3["seconds_per_step"] >= 2
@@ -911,6 +1172,14 @@ def render_summary(res, a):
             rows.append(("agent memory per secret edge held", f"≈ {s4['rss_bytes_per_edge']:,} B",
                          f"peak RSS {s4['after_throughput']['VmHWM_kb'] / 1024:.1f} MiB at "
                          f"{s4['after_throughput']['edges']:,} edges"))
+        for x in (s4.get("scale") or {}).get("runs", []):
+            rk = x["rss_kb"]
+            rows.append((f"model memory, {x['identities_requested']:,} identities × {x['edges_per_identity']} edges "
+                         "(observed + ledger, bench_memory)",
+                         f"RSS {rk['after_ledger'] / 1024:,.0f} MiB",
+                         f"observed {(rk['after_observed'] - rk['start']) / 1024:,.0f} MiB + ledger "
+                         f"{(rk['after_ledger'] - rk['after_observed']) / 1024:,.0f} MiB; ledger file "
+                         f"{x['file']['bytes'] / 1048576:.1f} MiB saved in {x['file']['save_s']:.2f} s"))
     if s5:
         for t in s5["table"]:
             rows.append((f"{t['processes']} concurrent monitored open loops", f"{fmt_ns(t['none_ns'])} → "
@@ -924,6 +1193,63 @@ def render_summary(res, a):
     for r in rows:
         a("| " + " | ".join(r) + " |")
     a("")
+
+
+def render_memory_scale(sc, idle, a):
+    caps = sc.get("agent_caps", {})
+    a("### The model at 1k and 10k identities")
+    a("")
+    a("**This is the memory of the agent's user-space model, not of a whole agent**: "
+      "bench/workloads/bench_memory.c links build/libreach.a and builds the model with the agent's own "
+      "functions, without a kernel, ring buffer, process tree, API server cache or HTTP/TLS state: "
+      f"`observed_add` of {sc['edges_per_identity']} edges per cgroup (half secret files under realistic paths "
+      "with their catalogue categories, half egress destinations: cluster services and external APIs with DNS "
+      "names, private addresses, IPv6; each with an executable and a 3-step exec chain; `new_map_entry` true), "
+      "`observed_refresh` with dedup-map counts, then `ledger_feed` into `ledger_new(N, "
+      f"{sc['edges_per_identity']})` with a resolver giving each cgroup its own identity `ns-<i>/sa-<i>` plus the "
+      "pod, image and image digest the Kubernetes resolver fills in, and `ledger_save` to a temp file on the "
+      "root disk (written, fsynced, renamed), then `ledger_load` back to check it. RSS is VmRSS of that process "
+      "after each step (it starts at ~3 MiB); *peak* is VmHWM after the save. An agent holds both the observed "
+      "model and the ledger, so the column to compare with the agent's budget is *with the ledger*; add the "
+      f"agent's fixed part (RSS at rest {idle.get('VmRSS', 0) / 1024:.1f} MiB, above) and the kernel side "
+      f"({idle.get('map_memlock_bytes', 0) / 1048576:.1f} MiB of BPF maps at rest, {idle.get('maps', 0)} maps; "
+      "fixed size, it does not grow with identities).")
+    a("")
+    a("| identities × edges | RSS after observed (per edge) | + ledger (per edge) | peak RSS through the save | "
+      "ledger file (protobuf before zlib) | save | load | build + feed | dropped |")
+    a("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for x in sc["runs"]:
+        rk, f, n = x["rss_kb"], x["file"], x["edges_requested"]
+        obs_b = (rk["after_observed"] - rk["start"]) * 1024
+        led_b = (rk["after_ledger"] - rk["after_observed"]) * 1024
+        drops = ", ".join(f"{k} {v:,}" for k, v in x["dropped"].items() if v) or "none"
+        a(f"| {x['identities_requested']:,} × {x['edges_per_identity']} = {n:,} | "
+          f"{rk['after_observed'] / 1024:,.0f} MiB ({obs_b / n:,.0f} B) | "
+          f"{rk['after_ledger'] / 1024:,.0f} MiB ({led_b / n:,.0f} B) | {rk['peak'] / 1024:,.0f} MiB | "
+          f"{f['bytes'] / 1048576:,.1f} MiB ({f['raw_bytes'] / 1048576:,.0f} MiB) | {f['save_s']:.2f} s | "
+          f"{f['load_s']:.2f} s | {x['observed']['build_s']:.1f} + {x['ledger']['feed_s']:.1f} s | {drops} |")
+    a("")
+    notes = ["Issue 9's target for a whole agent is RSS under 64 MiB at 10k identities × 100 edges; the "
+             "*+ ledger* column is the model alone, before the agent's fixed part."]
+    if caps.get("OBSERVED_MAX_EDGES"):
+        would = [(x["edges_requested"], x.get("agent_observed_cap_would_drop", 0)) for x in sc["runs"]]
+        notes.append(f"The observed model has an edge cap (`observed_set_max_edges`); the agent sets it to "
+                     f"OBSERVED_MAX_EDGES = {caps['OBSERVED_MAX_EDGES']:,} (user/cmd/reachd.c). bench_memory raises "
+                     "it to N × E for the run, so nothing was refused here; with the agent's cap "
+                     + "; ".join(f"{n:,} edges would lose {d:,}" for n, d in would) + " (counted as "
+                     "`observed_edges_dropped`, not silent).")
+    if caps.get("LEDGER_MAX_IDENTITIES"):
+        notes.append(f"The agent's ledger caps are {caps['LEDGER_MAX_IDENTITIES']:,} identities × "
+                     f"{caps.get('LEDGER_MAX_EDGES', 0):,} edges: both sizes fit.")
+    notes.append("The compression ratio is flattering: generated paths, names and digests repeat more than real "
+                 "ones. The protobuf size (in parentheses) is the part that does not depend on it, and "
+                 "ledger_store.h refuses a ledger over 1 GiB of protobuf (LEDGER_RAW_MAX).")
+    for n in notes:
+        a(n)
+        a("")
+    if sc.get("errors"):
+        a("Errors: " + "; ".join(sc["errors"]))
+        a("")
 
 
 def render_md(res):
@@ -958,7 +1284,10 @@ def render_md(res):
         a(f"C loops built with `gcc -O2` (bench/workloads/), {s1['rounds']} rounds: `open` = open+read+close of "
           f"`bench.key` ({it['open']:,}/run; a built-in secret pattern, so reachd counts every open in its "
           f"dedup map), `connect` = socket+connect+close to a loopback server on port {s1['port']} "
-          f"({it['connect']:,}/run), `exec` = fork+exec `/bin/true`+wait ({it['exec']:,}/run). "
+          f"({it['connect']:,}/run), `exec` = fork+exec `/bin/true`+wait ({it['exec']:,}/run), `https` = one "
+          f"HTTP/1.1 keep-alive request `GET /v1/models` with `Authorization: Bearer <token>` over one TLS 1.3 "
+          f"connection (SSL_write of the head, SSL_read of the whole answer; {it.get('https', 0):,}/run after "
+          "the handshake and a 10 % warm-up; client dynamically linked against libssl, see below). "
           "`reachd-unmonitored`: reachd watches an empty cgroup and the workload runs outside it, i.e. the "
           "cost to every other process on the node (reachd's programs run on every syscall exit and check "
           "the cgroup first). All three configurations put the workload in the same cgroup.")
@@ -980,10 +1309,56 @@ def render_md(res):
         a("")
         cpu = s1["sensor_cpu_s_per_round"]
         if cpu.get("reachd"):
-            a(f"reachd's own CPU per round (all three workloads): median {med(cpu['reachd']):.2f} s monitored, "
+            a(f"reachd's own CPU per round (all {sum(1 for v in s1['table'].values() if v)} workloads): median {med(cpu['reachd']):.2f} s monitored, "
               f"{med(cpu.get('reachd-unmonitored') or [0]):.2f} s unmonitored. Opens of bench.key counted by "
               f"reachd (kernel dedup count) per round: {', '.join(f'{x:,}' for x in s1['opens_seen'].get('reachd', []))}"
               f" (expected {s1['opens_expected']:,} with warm-up).")
+            a("")
+        h = s1.get("https") or {}
+        if h.get("port"):
+            sw = h.get("ssl_write_ns_per_request", {})
+            seen = h.get("requests_seen", {})
+            up = h.get("uprobes_attached_at_start", {})
+            a(f"**https.** Server: bench/workloads/bench_tls_server.c on 127.0.0.1:{h['port']}, one connection at a "
+              f"time, TLS 1.3 with an in-memory self-signed P-256 certificate, one SSL_write per answer; linked "
+              f"{h.get('server_linkage')}, so the uprobes reach and bpftrace put on the shared "
+              f"`{h.get('libssl')}` (found in the client's /proc/PID/maps) fire in the client only. "
+              f"`openssl s_server` was not used: its `-WWW`/`-HTTP` modes answer one request and close the "
+              "connection (checked: the second request on the connection reads EOF), so it cannot serve a "
+              "keep-alive loop. The server keeps up: it spends "
+              + (f"{h['server_cpu_ns_per_request'] / 1000:.1f} µs of CPU per request"
+                 if h.get("server_cpu_ns_per_request") else "(not measured)")
+              + f" against a {fmt_ns((s1['table'].get('https', {}).get('none') or {}).get('median_ns'))} round trip; "
+              "the client spends "
+              + (f"{fmt_ns(sw['none'])} inside SSL_write" if sw.get("none") else "(not measured) inside SSL_write")
+              + " with no sensor (encryption plus the loopback send, which runs the receive path in the same "
+              "call) and the rest waiting for and decrypting the answer. A loopback request is a round trip, "
+              "so SSL_write is a part of it, not the whole: the overhead below is relative to the whole request, "
+              "as an SDK sees it. SSL_write time per request by configuration: "
+              + ", ".join(f"{k} {fmt_ns(v)}" for k, v in sw.items()) + ".")
+            a("")
+            exp = h.get("requests_expected", 0)
+            a(f"Credential capture, checked in every `reachd` run: its `--events` output had a line with "
+              f"`\"type\":\"credential\"` and `\"source\":\"openssl\"` in {h.get('credential_event_runs', 'n/a')} runs, "
+              f"and the edge's count (the kernel dedup count, one per SSL_write the uprobe saw) was "
+              f"{', '.join(f'{x:,}' for x in seen.get('reachd', [])) or 'n/a'} (expected {exp:,}: every request "
+              "of the run, warm-up included). `reachd-unmonitored` recorded "
+              f"{', '.join(f'{x:,}' for x in seen.get('reachd-unmonitored', [])) or 'n/a'} (it must not see the "
+              "workload). uprobes attached (`reachctl status`) when the client started: reachd "
+              f"{', '.join(str(x) for x in up.get('reachd', [])) or 'n/a'}; reachd-unmonitored "
+              f"{', '.join(str(x) for x in up.get('reachd-unmonitored', [])) or 'n/a'} (the agent probes every TLS "
+              "library mapped on the node at start, its own libssl included, so unmonitored TLS clients take the "
+              "uprobe trap too and leave at the program's cgroup check).")
+            if h.get("sample_event"):
+                a("")
+                a("One such line (the fingerprint is an HMAC with this run's key; the token is a fake one):")
+                a("")
+                a("```")
+                a(h["sample_event"])
+                a("```")
+            a("")
+        elif h.get("errors"):
+            a("https: " + "; ".join(h["errors"]))
             a("")
         ex = s1["table"].get("exec", {})
         if ex.get("reachd") and (ex["reachd"].get("overhead_pct") or 0) < -2:
@@ -996,11 +1371,11 @@ def render_md(res):
             a("")
     s2 = res.get("s2")
     if s2:
-        a("## 2. Peers on the same open loop")
+        a("## 2. Peers on the same loops")
         a("")
-        a("Same `open` loop, same rounds, rotated with the configurations above (peers run the open workload "
-          "only). Peers attach tracepoints by id, so tracefs is mounted for them (and unmounted after, when "
-          "this run mounted it). *Seen* checks that each tool was attached for the whole loop.")
+        a("Same `open` loop, same rounds, rotated with the configurations above (each peer runs only the "
+          "workload it traces). Peers attach tracepoints by id, so tracefs is mounted for them (and unmounted "
+          "after, when this run mounted it). *Seen* checks that each tool was attached for the whole loop.")
         a("")
         a("| tool | status | ns/open and overhead vs none | opens seen per run | tool CPU per run |")
         a("| --- | --- | --- | --- | --- |")
@@ -1009,7 +1384,8 @@ def render_md(res):
         s1c = (s1 or {}).get("sensor_cpu_s_per_round", {})
         exp = (s1 or {}).get("opens_expected", 0)
         rows = [("reachd", "reachd (tp_btf sys_exit, cgroup filter, in-kernel dedup)", "ok")]
-        rows += [(k, v["label"], v["status"]) for k, v in s2["peers"].items()]
+        rows += [(k, v["label"], v["status"]) for k, v in s2["peers"].items()
+                 if "open" in v.get("workloads", ["open"])]
         for name, label, status in rows:
             x = t.get(name)
             if x:
@@ -1017,11 +1393,38 @@ def render_md(res):
                 seen_s = f"{med(seen):,.0f} of {exp:,}" if seen else "n/a"
                 cpu_s = f"{med(s1c[name]):.2f} s" if s1c.get(name) else "n/a"
                 if name == "reachd":
-                    cpu_s += " (3 workloads)"
+                    cpu_s += f" ({sum(1 for v in s1['table'].values() if v) if s1 else 3} workloads)"
                 a(f"| {label} | {status} | {cell(x)} | {seen_s} | {cpu_s} |")
             else:
                 a(f"| {label} | {status} | n/a | n/a | n/a |")
         a("")
+        hp = [(k, v) for k, v in s2["peers"].items() if "https" in v.get("workloads", [])]
+        h = (s1 or {}).get("https") or {}
+        if hp and h.get("port"):
+            a("Same `https` loop (one TLS connection, keep-alive requests with a bearer token), same rotation. "
+              "bpftrace's probe is a uprobe on the same libssl file and function as reach's; its count is of "
+              "SSL_write calls by `bench_https` (requests of the run, warm-up included). reach's count is its "
+              "credential edge's dedup count.")
+            a("")
+            a("| tool | status | ns/request and overhead vs none | requests seen per run | tool CPU per run |")
+            a("| --- | --- | --- | --- | --- |")
+            t = s2.get("https_table", {})
+            seen_all = h.get("requests_seen", {})
+            exp = h.get("requests_expected", 0)
+            for name, label, status in [("reachd", "reachd (uprobes SSL_write/SSL_write_ex, cgroup check, "
+                                         "in-kernel dedup of the request head)", "ok")] + \
+                    [(k, v["label"], v["status"]) for k, v in hp]:
+                x = t.get(name)
+                if x:
+                    seen = seen_all.get(name, [])
+                    seen_s = f"{med(seen):,.0f} of {exp:,}" if seen else "n/a"
+                    cpu_s = f"{med(s1c[name]):.2f} s" if s1c.get(name) else "n/a"
+                    if name == "reachd":
+                        cpu_s += " (4 workloads)"
+                    a(f"| {label} | {status} | {cell(x)} | {seen_s} | {cpu_s} |")
+                else:
+                    a(f"| {label} | {status} | n/a | n/a | n/a |")
+            a("")
     s3 = res.get("s3")
     if s3:
         a("## 3. Pipeline throughput")
@@ -1074,7 +1477,7 @@ def render_md(res):
     if s4:
         a("## 4. Memory")
         a("")
-        i = s4["idle"]
+        i = s4.get("idle") or {"map_memlock_bytes": 0, "maps": 0}
         a(f"Agent at rest: RSS {i.get('VmRSS', 0) / 1024:.1f} MiB; kernel side {i['map_memlock_bytes'] / 1048576:.1f} "
           f"MiB of BPF maps ({i['maps']} maps, `memlock` from /proc/PID/fdinfo, the 8 MiB ring buffer included).")
         t = s4.get("after_throughput")
@@ -1084,6 +1487,9 @@ def render_md(res):
               + (f", about {s4['rss_bytes_per_edge']:,} bytes per edge" if "rss_bytes_per_edge" in s4 else "")
               + f"; BPF maps {t['map_memlock_bytes'] / 1048576:.1f} MiB (fixed-size maps, LRU dedup).")
         a("")
+        sc = s4.get("scale")
+        if sc:
+            render_memory_scale(sc, i, a)
     s5 = res.get("s5")
     if s5:
         a("## 5. Scaling with monitored processes")
@@ -1121,8 +1527,15 @@ def render_md(res):
 NOT_DONE = [
     "Egress and DNS: the connect loop measures whatever hooks build/reachd attaches today; there is no DNS "
     "workload and no check that reachd reported the connections.",
-    "Scenario 4 is a snapshot (RSS at rest and after the largest throughput step, BPF map memlock): no soak "
-    "run, no growth over hours, no kernel slab accounting beyond map memlock.",
+    "Scenario 4 is a snapshot (RSS at rest and after the largest throughput step, BPF map memlock; the model "
+    "at 1k/10k identities in a separate process): no whole agent watching 1k-10k live cgroups (process "
+    "tree, identity and Kubernetes pod caches, API), no soak run, no growth over hours, no kernel slab "
+    "accounting beyond map memlock, no agent CPU for the periodic ledger save at that size.",
+    "HTTPS: one client, OpenSSL 3 through the shared libssl, one TLS connection repeating one identical "
+    "request (after the first, each SSL_write is a uprobe plus an in-kernel dedup hit). Not measured: distinct "
+    "request heads (new path or token per request: one event each), GnuTLS, OpenSSL linked into an executable "
+    "(node), plaintext HTTP on sockets, HTTP/2, and the libssl probe's detach/re-attach as short-lived clients "
+    "come and go (every reachd run here starts a fresh agent, which probes libssl at start).",
     "Scenario 5 scales concurrent processes in one cgroup only: 1 -> 100 monitored cgroups (cgroup-verdict "
     "cache misses), deep or long-lived process trees and --all mode are not measured.",
     "No sweeps of --ringbuf-bytes / --dedup-entries, no pinned-CPU runs (taskset), no per-syscall latency "
@@ -1137,11 +1550,12 @@ def main():
     ap.add_argument("--quick", action="store_true", help="smoke run under a minute")
     ap.add_argument("--out-dir", help="where results.md and results.json go "
                     "(default bench/ for a full run, bench/tmp/quick/ for --quick)")
-    ap.add_argument("--only", help="comma-separated scenarios to run: 1 (with 2), 3 (with 4), 5")
+    ap.add_argument("--only", help="comma-separated scenarios to run: 1 (with 2), 3 (with 4's agent "
+                    "memory), 4 (the model at 1k/10k identities), 5")
     args = ap.parse_args()
     mode = "quick" if args.quick else "full"
     out_dir = args.out_dir or (os.path.join(BENCH, "tmp", "quick") if args.quick else BENCH)
-    only = set((args.only or "1,3,5").split(","))
+    only = set((args.only or "1,3,4,5").split(","))
 
     if os.geteuid() != 0:
         print("bench: must run as root (BPF, cgroups, tmpfs)", file=sys.stderr)
@@ -1164,6 +1578,7 @@ def main():
     results = {"mode": mode, "params": ctx.p, "env": environment(), "failed": {}, "errors": {}}
     scenarios = [("1", "scenario 1+2 (syscall overhead, peers)", scenario_overhead),
                  ("3", "scenario 3+4 (throughput, memory)", scenario_throughput),
+                 ("4", "scenario 4 (model memory at scale)", scenario_memory_scale),
                  ("5", "scenario 5 (scaling)", scenario_scaling)]
     try:
         build_workloads(ctx)
@@ -1176,7 +1591,7 @@ def main():
                 ok, errors = fn(ctx, results)
                 if not ok:
                     results["failed"][name] = "; ".join(errors[:3]) or "no measurement"
-            except (BenchError, SensorError, OSError) as e:
+            except (BenchError, SensorError, OSError, ValueError) as e:
                 results["failed"][name] = str(e)
             log(f"{name}: {time.monotonic() - t:.0f} s" + (" FAILED" if name in results["failed"] else ""))
     except KeyboardInterrupt:

@@ -48,7 +48,8 @@ printf 'nameserver %s\n' "$DNS_IP" > "$WORK/resolv.conf"
 mkdir "$CG"
 echo "reach demo: starting reachd on cgroup ${CG#$CG_ROOT} ..."
 ./build/reachd --cgroup "$CG" --ready-file "$WORK/ready" --state-dir "$WORK/state" --socket "$WORK/reachd.sock" \
-	--identity-rule "cgroup:${CG#$CG_ROOT} host/ai-agent" > "$WORK/reach.txt" 2> "$WORK/reachd.log" &
+	--identity-rule "cgroup:${CG#$CG_ROOT} host/ai-agent" --policy scripts/demo-policy.yaml \
+	> "$WORK/reach.txt" 2> "$WORK/reachd.log" &
 AGENT_PID=$!
 for _ in $(seq 100); do [ -f "$WORK/ready" ] && break; kill -0 "$AGENT_PID" 2>/dev/null || break; sleep 0.1; done
 [ -f "$WORK/ready" ] || { echo "demo: reachd did not become ready:" >&2; cat "$WORK/reachd.log" >&2; exit 1; }
@@ -74,6 +75,12 @@ for _ in $(seq 30); do
 	sleep 0.2
 done
 cat "$WORK/ledger.txt"
+echo
+echo "reach demo: verification against scripts/demo-policy.yaml (reachctl verify):"
+set +e
+./build/reachctl verify --socket "$WORK/reachd.sock" --identity host/ai-agent
+echo "(reachctl verify exit code: $?; 0 pass, 1 findings, 2 could not verify)"
+set -e
 kill -TERM "$AGENT_PID"
 wait "$AGENT_PID" || true
 AGENT_PID=""

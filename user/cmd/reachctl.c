@@ -15,6 +15,8 @@
 #include "common/api.h"
 #include "reach/ledger.h"
 #include "reach/ledger_store.h"
+#include "policy/policy.h"
+#include "policy/verify.h"
 
 #define EXIT_FAILED 1
 #define EXIT_USAGE 2
@@ -26,7 +28,14 @@ static void usage(FILE *f)
 	fprintf(f, "Usage:\n"
 		   "  reachctl reach  [--identity NS/SA] [--kind secret|egress|credential|tool|dns] [-o table|json]\n"
 		   "                  [--socket PATH | --ledger FILE]\n"
-		   "  reachctl status [-o table|json] [--socket PATH]\n\n"
+		   "  reachctl status [-o table|json] [--socket PATH]\n"
+		   "  reachctl verify [--identity NS/SA] [--policy PATH] [-o text|json] [--socket PATH | --ledger FILE]\n"
+		   "                  exit 0 pass, 1 findings, 2 could not verify (inconclusive, no agent, bad policy)\n"
+		   "  reachctl findings [--identity NS/SA] [--policy PATH] [--socket PATH | --ledger FILE]\n"
+		   "  reachctl rotate --identity NS/SA [--policy PATH] [--socket PATH | --ledger FILE]\n"
+		   "  reachctl policy suggest --identity NS/SA [--socket PATH | --ledger FILE]\n"
+		   "  reachctl epoch start --identity NAME --version V   (a pipeline opens a new software version window)\n"
+		   "  reachctl diff LEDGER_A LEDGER_B\n\n"
 		   "  --socket PATH   the agent's API socket (default " API_DEFAULT_SOCKET ")\n"
 		   "  --ledger FILE   read a saved ledger file instead of asking the agent\n"
 		   "Exit codes: 0 done, 1 could not reach the agent or read the ledger, 2 bad usage.\n");
@@ -144,15 +153,17 @@ static void print_status_table(json_object *doc)
 }
 
 struct opts {
-	const char *identity, *kind, *output, *socket, *ledger;
+	const char *identity, *kind, *output, *socket, *ledger, *policy, *version;
 };
 
-static int parse(int argc, char **argv, struct opts *o)
+static int parse(int argc, char **argv, struct opts *o, int first)
 {
 	static const struct option long_opts[] = {
 		{ "identity", required_argument, NULL, 'i' }, { "kind", required_argument, NULL, 'k' },
 		{ "output", required_argument, NULL, 'o' },   { "socket", required_argument, NULL, 's' },
 		{ "ledger", required_argument, NULL, 'l' },   { "help", no_argument, NULL, 'h' },
+		{ "policy", required_argument, NULL, 'p' },
+		{ "version", required_argument, NULL, 'V' },
 		{ 0 },
 	};
 	int c;
@@ -160,7 +171,7 @@ static int parse(int argc, char **argv, struct opts *o)
 	o->output = "table";
 	o->socket = API_DEFAULT_SOCKET;
 	opterr = 0;
-	optind = 2; /* after the subcommand */
+	optind = first; /* after the subcommand */
 	while ((c = getopt_long(argc, argv, ":o:h", long_opts, NULL)) != -1) {
 		switch (c) {
 		case 'i': o->identity = optarg; break;
@@ -168,6 +179,8 @@ static int parse(int argc, char **argv, struct opts *o)
 		case 'o': o->output = optarg; break;
 		case 's': o->socket = optarg; break;
 		case 'l': o->ledger = optarg; break;
+		case 'p': o->policy = optarg; break;
+		case 'V': o->version = optarg; break;
 		case 'h': usage(stdout); exit(0);
 		case ':': fprintf(stderr, "reachctl: option '%s' needs a value\n", argv[optind - 1]); return EXIT_USAGE;
 		default: fprintf(stderr, "reachctl: unknown option '%s' (see --help)\n", argv[optind - 1]); return EXIT_USAGE;
@@ -177,8 +190,8 @@ static int parse(int argc, char **argv, struct opts *o)
 		fprintf(stderr, "reachctl: unexpected argument '%s'\n", argv[optind]);
 		return EXIT_USAGE;
 	}
-	if (strcmp(o->output, "table") && strcmp(o->output, "json")) {
-		fprintf(stderr, "reachctl: -o must be table or json, not '%s'\n", o->output);
+	if (strcmp(o->output, "table") && strcmp(o->output, "json") && strcmp(o->output, "text")) {
+		fprintf(stderr, "reachctl: -o must be table, text or json, not '%s'\n", o->output);
 		return EXIT_USAGE;
 	}
 	if (o->kind) {
@@ -241,6 +254,201 @@ static json_object *ask_agent(const struct opts *o, const char *cmd)
 	return reply;
 }
 
+static struct ledger *load_ledger_file(const char *path)
+{
+	struct ledger *l = ledger_new(SIZE_MAX, SIZE_MAX);
+	char err[512];
+
+	if (!l) {
+		fprintf(stderr, "reachctl: out of memory\n");
+		return NULL;
+	}
+	if (ledger_load(l, path, NULL, err, sizeof(err))) {
+		fprintf(stderr, "reachctl: %s\n", err);
+		ledger_free(l);
+		return NULL;
+	}
+	return l;
+}
+
+/* verify against a saved ledger, offline: the policy must be given. */
+static json_object *verify_offline(const struct opts *o)
+{
+	struct verify_opts vo = { .identity = o->identity };
+	struct policy_set set = { 0 };
+	struct verify_result r;
+	struct ledger *l;
+	json_object *doc;
+	char err[1024], *text = NULL;
+	size_t len = 0;
+	FILE *mem;
+
+	if (!o->policy) {
+		fprintf(stderr, "reachctl: verify --ledger needs --policy (the agent's policies are not in the file)\n");
+		return NULL;
+	}
+	if (policy_load_path(&set, o->policy, err, sizeof(err))) {
+		fprintf(stderr, "reachctl: %s\n", err);
+		return NULL;
+	}
+	l = load_ledger_file(o->ledger);
+	if (!l || verify_ledger(l, &set, &vo, &r)) {
+		ledger_free(l);
+		policy_set_free(&set);
+		return NULL;
+	}
+	doc = verify_result_to_json(&r);
+	mem = open_memstream(&text, &len);
+	if (mem) {
+		verify_result_print_text(mem, &r);
+		fclose(mem);
+		json_object_object_add(doc, "text", json_object_new_string(text ? text : ""));
+		free(text);
+	}
+	json_object_object_add(doc, "exit_code", json_object_new_int(verify_exit_code(&r)));
+	verify_result_free(&r);
+	ledger_free(l);
+	policy_set_free(&set);
+	return doc;
+}
+
+static json_object *ask_verify(const struct opts *o)
+{
+	json_object *req = json_object_new_object(), *reply;
+	char err[512];
+
+	json_object_object_add(req, "cmd", json_object_new_string("verify"));
+	if (o->identity)
+		json_object_object_add(req, "identity", json_object_new_string(o->identity));
+	if (o->policy) {
+		char abs[4096];
+
+		/* the agent resolves the path, so hand it an absolute one */
+		json_object_object_add(req, "policy",
+				       json_object_new_string(realpath(o->policy, abs) ? abs : o->policy));
+	}
+	reply = api_call(o->socket, req, err, sizeof(err));
+	json_object_put(req);
+	if (!reply)
+		fprintf(stderr, "reachctl: %s\n", err);
+	else if (*str_field(reply, "error")) {
+		fprintf(stderr, "reachctl: %s\n", str_field(reply, "error"));
+		json_object_put(reply);
+		return NULL;
+	}
+	return reply;
+}
+
+/* verify / findings / rotate share one verification. */
+static int cmd_verify(const char *cmd, const struct opts *o)
+{
+	json_object *doc = o->ledger ? verify_offline(o) : ask_verify(o);
+	json_object *v;
+	int code;
+
+	if (!doc)
+		return 2; /* could not verify */
+	code = json_object_object_get_ex(doc, "exit_code", &v) ? json_object_get_int(v) : 2;
+	if (strcmp(cmd, "verify") == 0) {
+		if (strcmp(o->output, "json") == 0) {
+			json_object_object_del(doc, "text");
+			print_json(doc);
+		} else {
+			fputs(str_field(doc, "text"), stdout);
+		}
+	} else if (strcmp(cmd, "findings") == 0) {
+		if (json_object_object_get_ex(doc, "findings", &v))
+			print_json(v);
+	} else { /* rotate */
+		json_object *verdicts;
+
+		if (json_object_object_get_ex(doc, "identities", &verdicts))
+			for (size_t i = 0; i < json_object_array_length(verdicts); i++) {
+				json_object *iv = json_object_array_get_idx(verdicts, i), *rot;
+
+				if (o->identity && strcmp(str_field(iv, "identity"), o->identity) != 0)
+					continue;
+				if (!json_object_object_get_ex(iv, "rotation", &rot))
+					continue;
+				for (size_t j = 0; j < json_object_array_length(rot); j++) {
+					json_object *it = json_object_array_get_idx(rot, j);
+
+					printf("%-14s %-60s %s\n", str_field(it, "kind"), str_field(it, "what"), str_field(it, "why"));
+				}
+			}
+		code = 0;
+	}
+	json_object_put(doc);
+	return code;
+}
+
+static int cmd_suggest(const struct opts *o)
+{
+	char err[512];
+
+	if (!o->identity) {
+		fprintf(stderr, "reachctl: policy suggest needs --identity\n");
+		return EXIT_USAGE;
+	}
+	if (o->ledger) {
+		struct ledger *l = load_ledger_file(o->ledger);
+		int rc;
+
+		if (!l)
+			return EXIT_FAILED;
+		rc = policy_suggest(l, o->identity, stdout, err, sizeof(err));
+		ledger_free(l);
+		if (rc) {
+			fprintf(stderr, "reachctl: %s\n", err);
+			return EXIT_FAILED;
+		}
+		return 0;
+	}
+	{
+		json_object *req = json_object_new_object(), *reply;
+
+		json_object_object_add(req, "cmd", json_object_new_string("suggest"));
+		json_object_object_add(req, "identity", json_object_new_string(o->identity));
+		reply = api_call(o->socket, req, err, sizeof(err));
+		json_object_put(req);
+		if (!reply) {
+			fprintf(stderr, "reachctl: %s\n", err);
+			return EXIT_FAILED;
+		}
+		if (*str_field(reply, "error")) {
+			fprintf(stderr, "reachctl: %s\n", str_field(reply, "error"));
+			json_object_put(reply);
+			return EXIT_FAILED;
+		}
+		fputs(str_field(reply, "policy"), stdout);
+		json_object_put(reply);
+		return 0;
+	}
+}
+
+static int cmd_diff(int argc, char **argv)
+{
+	struct ledger *a, *b;
+	json_object *doc;
+
+	if (argc != 4) {
+		fprintf(stderr, "reachctl: usage: reachctl diff LEDGER_A LEDGER_B\n");
+		return EXIT_USAGE;
+	}
+	a = load_ledger_file(argv[2]);
+	b = a ? load_ledger_file(argv[3]) : NULL;
+	if (!a || !b) {
+		ledger_free(a);
+		return EXIT_FAILED;
+	}
+	doc = ledger_diff_to_json(a, b);
+	print_json(doc);
+	json_object_put(doc);
+	ledger_free(a);
+	ledger_free(b);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct opts o = { 0 };
@@ -251,11 +459,55 @@ int main(int argc, char **argv)
 		usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? EXIT_USAGE : 0;
 	}
+	if (strcmp(argv[1], "diff") == 0)
+		return cmd_diff(argc, argv);
+	if (strcmp(argv[1], "epoch") == 0) {
+		json_object *req, *reply;
+		char err[512];
+
+		if (argc < 3 || strcmp(argv[2], "start") != 0 || (rc = parse(argc, argv, &o, 3)) || !o.identity || !o.version) {
+			fprintf(stderr, "reachctl: usage: reachctl epoch start --identity NAME --version V\n");
+			return EXIT_USAGE;
+		}
+		req = json_object_new_object();
+		json_object_object_add(req, "cmd", json_object_new_string("epoch"));
+		json_object_object_add(req, "identity", json_object_new_string(o.identity));
+		json_object_object_add(req, "version", json_object_new_string(o.version));
+		reply = api_call(o.socket, req, err, sizeof(err));
+		json_object_put(req);
+		if (!reply || *str_field(reply, "error")) {
+			fprintf(stderr, "reachctl: %s\n", reply ? str_field(reply, "error") : err);
+			json_object_put(reply);
+			return EXIT_FAILED;
+		}
+		printf("epoch of %s is now %s\n", o.identity, o.version);
+		json_object_put(reply);
+		return 0;
+	}
+	if (strcmp(argv[1], "policy") == 0) {
+		if (argc < 3 || strcmp(argv[2], "suggest") != 0) {
+			fprintf(stderr, "reachctl: usage: reachctl policy suggest --identity NS/SA\n");
+			return EXIT_USAGE;
+		}
+		if ((rc = parse(argc, argv, &o, 3)))
+			return rc;
+		return cmd_suggest(&o);
+	}
+	if (strcmp(argv[1], "verify") == 0 || strcmp(argv[1], "findings") == 0 || strcmp(argv[1], "rotate") == 0) {
+		if ((rc = parse(argc, argv, &o, 2)))
+			return strcmp(argv[1], "verify") == 0 ? 2 : rc; /* bad usage of verify: could not verify */
+		if (strcmp(argv[1], "rotate") == 0 && !o.identity) {
+			fprintf(stderr, "reachctl: rotate needs --identity\n");
+			return EXIT_USAGE;
+		}
+		return cmd_verify(argv[1], &o);
+	}
 	if (strcmp(argv[1], "reach") != 0 && strcmp(argv[1], "status") != 0) {
-		fprintf(stderr, "reachctl: unknown command '%s' (reach, status)\n", argv[1]);
+		fprintf(stderr, "reachctl: unknown command '%s' (reach, status, verify, findings, rotate, policy suggest, diff)\n",
+			argv[1]);
 		return EXIT_USAGE;
 	}
-	if ((rc = parse(argc, argv, &o)))
+	if ((rc = parse(argc, argv, &o, 2)))
 		return rc;
 	if (strcmp(argv[1], "status") == 0 && o.ledger) {
 		fprintf(stderr, "reachctl: status asks the running agent; --ledger is for reach\n");

@@ -24,6 +24,8 @@
 #include "identity/kube.h"
 #include "http/fingerprint.h"
 #include "http/http_head.h"
+#include "policy/policy.h"
+#include "policy/verify.h"
 #include "reach/catalog.h"
 #include "reach/ledger.h"
 #include "reach/ledger_feed.h"
@@ -51,6 +53,7 @@
 #define LEDGER_FILE "ledger.pb.z"
 
 static volatile sig_atomic_t exiting;
+static volatile sig_atomic_t reload_policies;
 
 struct agent {
 	struct catalog *catalog;
@@ -77,6 +80,10 @@ struct agent {
 	int64_t last_persist_unix_ms;
 	char last_persist_error[512];
 	struct feed_stats feed;
+	struct policy_set policies;
+	struct hmap *epochs;           /* identity -> version string set by `reachctl epoch start` */
+	const char *const *policy_paths;
+	int n_policy_paths;
 	bool monitor_all;
 	int n_cgroups;
 };
@@ -110,6 +117,8 @@ struct args {
 	const char *identity_rules[CONFIG_MAX_LIST];
 	int n_identity_rules;
 	const char *fingerprint_key;
+	const char *policy_paths[CONFIG_MAX_LIST];
+	int n_policy_paths;
 };
 
 static void usage(FILE *f)
@@ -136,6 +145,7 @@ static void usage(FILE *f)
 		"  --pod-selector K=V    with --kube: monitor pods with this label (repeatable, all must match)\n"
 		"  --fingerprint-key F   HMAC key for credential fingerprints (default STATE_DIR/fingerprint.key,\n"
 		"                        created 0600 when absent; share it across nodes for comparable fingerprints)\n"
+		"  --policy PATH         ReachPolicy file or directory (repeatable); SIGHUP reloads, a bad one keeps the last good\n"
 		"  --identity-rule R     'cgroup:GLOB IDENTITY' or 'uid:N IDENTITY' for host workloads (repeatable)\n"
 		"  --cluster-cidr CIDR   pod/service range: egress there is classed 'cluster' (repeatable)\n"
 		"  --apiserver ADDR[:PORT]  the kube-apiserver (default: KUBERNETES_SERVICE_HOST/PORT) (repeatable)\n"
@@ -164,7 +174,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 	enum { OPT_CGROUP = 256, OPT_ALL, OPT_CONFIG, OPT_PATTERNS, OPT_EVENTS, OPT_DURATION, OPT_READY,
 	       OPT_RINGBUF, OPT_DEDUP, OPT_VERSION, OPT_CLUSTER_CIDR, OPT_APISERVER, OPT_STATE_DIR, OPT_SOCKET,
 	       OPT_PERSIST, OPT_KUBE, OPT_KUBE_API, OPT_KUBE_TOKEN, OPT_KUBE_CA, OPT_NODE, OPT_NAMESPACE,
-	       OPT_POD_SELECTOR, OPT_IDENTITY_RULE, OPT_FP_KEY };
+	       OPT_POD_SELECTOR, OPT_IDENTITY_RULE, OPT_FP_KEY, OPT_POLICY };
 	static const struct option opts[] = {
 		{ "cgroup", required_argument, NULL, OPT_CGROUP },
 		{ "all", no_argument, NULL, OPT_ALL },
@@ -188,6 +198,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 		{ "pod-selector", required_argument, NULL, OPT_POD_SELECTOR },
 		{ "identity-rule", required_argument, NULL, OPT_IDENTITY_RULE },
 		{ "fingerprint-key", required_argument, NULL, OPT_FP_KEY },
+		{ "policy", required_argument, NULL, OPT_POLICY },
 		{ "apiserver", required_argument, NULL, OPT_APISERVER },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -281,6 +292,13 @@ static int parse_args(int argc, char **argv, struct args *a)
 			break;
 		case OPT_KUBE: a->kube = 1; break;
 		case OPT_FP_KEY: a->fingerprint_key = optarg; break;
+		case OPT_POLICY:
+			if (a->n_policy_paths == CONFIG_MAX_LIST) {
+				log_error("--policy: at most %d paths", CONFIG_MAX_LIST);
+				return EXIT_USAGE;
+			}
+			a->policy_paths[a->n_policy_paths++] = optarg;
+			break;
 		case OPT_KUBE_API: a->kube_api = optarg; a->kube = 1; break;
 		case OPT_KUBE_TOKEN: a->kube_token_file = optarg; break;
 		case OPT_KUBE_CA: a->kube_ca = optarg; break;
@@ -320,7 +338,30 @@ static int parse_args(int argc, char **argv, struct args *a)
 	return 0;
 }
 
-static void on_signal(int sig) { exiting = 1; }
+static void on_signal(int sig)
+{
+	if (sig == SIGHUP)
+		reload_policies = 1;
+	else
+		exiting = 1;
+}
+
+/* Loads every --policy path into a fresh set: all or nothing. */
+static int load_policies(const char *const *paths, int n, struct policy_set *out, char *err, size_t err_size)
+{
+	struct policy_set set = { 0 };
+
+	for (int i = 0; i < n; i++) {
+		int rc = policy_load_path(&set, paths[i], err, err_size);
+
+		if (rc) {
+			policy_set_free(&set);
+			return rc;
+		}
+	}
+	*out = set;
+	return 0;
+}
 
 /* Appends config list entries after the flags' ones (they outlive the args). */
 static int append_list(const char **dst, int *n, char *const *src, int n_src, const char *what)
@@ -860,6 +901,16 @@ static double now_s_since(double start) { return now_s() - start; }
 
 /* ---- identity, ledger, API ---------------------------------------------- */
 
+/* A version a pipeline declared for the identity (reachctl epoch start) is
+ * its epoch; otherwise the image digest running (Kubernetes), if any. */
+static void apply_epoch(struct agent *ag, struct identity *id)
+{
+	const char *version = hmap_get(ag->epochs, id->name);
+
+	if (version)
+		snprintf(id->image_id, sizeof(id->image_id), "%s", version);
+}
+
 /* Resolved identities are cached per (cgroup, uid); pending ones are asked
  * again every time, so they resolve as soon as the pod is known. */
 static int resolve_identity(void *ctx, const struct cgroup_reach *c, uint32_t uid, struct identity *out)
@@ -872,9 +923,11 @@ static int resolve_identity(void *ctx, const struct cgroup_reach *c, uint32_t ui
 	cached = hmap_get(ag->identity_cache, key);
 	if (cached) {
 		*out = *cached;
+		apply_epoch(ag, out); /* a version set since it was cached */
 		return 0;
 	}
 	identity_resolve(ag->resolver, c->cgroup_id, c->path, uid, out);
+	apply_epoch(ag, out);
 	if (out->state == IDENTITY_RESOLVED) {
 		cached = malloc(sizeof(*cached));
 		if (cached) {
@@ -1023,6 +1076,92 @@ static json_object *reach_json(struct agent *ag, const char *identity, const cha
 	return doc;
 }
 
+/* How complete the observation is: the verifier never passes on less. */
+static struct verify_input_health agent_health(struct agent *ag)
+{
+	struct verify_input_health h = { 0 };
+	struct reach_loss_counters l;
+	struct cgroup_reach **cg;
+	size_t n = observed_cgroups(ag->observed, &cg);
+
+	if (sensor_read_losses(ag->sensor, &l) == 0)
+		h.events_lost = output_loss_total(&l, REACH_LOSS_RINGBUF_FULL);
+	h.events_lost += observed_edges_dropped(ag->observed);
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; j < cg[i]->n_edges; j++)
+			if (cg[i]->edges[j]->kind == EDGE_TLS && cg[i]->edges[j]->dest_class &&
+			    strcmp(cg[i]->edges[j]->dest_class, "tls-blind") == 0)
+				h.tls_blind_processes++;
+	return h;
+}
+
+static json_object *api_error(const char *msg, int exit_code)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "error", json_object_new_string(msg));
+	json_object_object_add(o, "exit_code", json_object_new_int(exit_code));
+	return o;
+}
+
+/* verify: against the agent's policies, or a policy path the caller names
+ * (read by the agent, which runs as root like reachctl). */
+static json_object *verify_json(struct agent *ag, const char *identity, const char *policy_path)
+{
+	struct verify_opts opts = { .identity = identity, .health = agent_health(ag) };
+	struct policy_set other = { 0 };
+	const struct policy_set *set = &ag->policies;
+	struct verify_result r;
+	json_object *doc;
+	char err[1024], *text = NULL;
+	size_t text_len = 0;
+	FILE *mem;
+
+	if (policy_path) {
+		if (policy_load_path(&other, policy_path, err, sizeof(err)))
+			return api_error(err, 2);
+		set = &other;
+	}
+	if (verify_ledger(ag->ledger, set, &opts, &r)) {
+		policy_set_free(&other);
+		return api_error("verification failed: out of memory", 2);
+	}
+	doc = verify_result_to_json(&r);
+	mem = open_memstream(&text, &text_len);
+	if (mem) {
+		verify_result_print_text(mem, &r);
+		fclose(mem);
+		json_object_object_add(doc, "text", json_object_new_string(text ? text : ""));
+		free(text);
+	}
+	json_object_object_add(doc, "exit_code", json_object_new_int(verify_exit_code(&r)));
+	verify_result_free(&r);
+	policy_set_free(&other);
+	return doc;
+}
+
+static json_object *suggest_json(struct agent *ag, const char *identity)
+{
+	char err[512], *yaml = NULL;
+	size_t len = 0;
+	FILE *mem = open_memstream(&yaml, &len);
+	json_object *o;
+	int rc;
+
+	if (!mem)
+		return api_error("out of memory", 2);
+	rc = policy_suggest(ag->ledger, identity, mem, err, sizeof(err));
+	fclose(mem);
+	if (rc) {
+		free(yaml);
+		return api_error(err, 2);
+	}
+	o = json_object_new_object();
+	json_object_object_add(o, "policy", json_object_new_string(yaml ? yaml : ""));
+	free(yaml);
+	return o;
+}
+
 static json_object *handle_api(void *ctx, json_object *req)
 {
 	struct agent *ag = ctx;
@@ -1038,8 +1177,37 @@ static json_object *handle_api(void *ctx, json_object *req)
 		return reach_json(ag, identity, kind);
 	if (strcmp(cmd, "status") == 0)
 		return status_json(ag);
+	if (strcmp(cmd, "verify") == 0)
+		return verify_json(ag, identity, json_object_object_get_ex(req, "policy", &v) ? json_object_get_string(v) : NULL);
+	if (strcmp(cmd, "epoch") == 0) {
+		const char *version = json_object_object_get_ex(req, "version", &v) ? json_object_get_string(v) : NULL;
+		char *copy;
+		void *old = NULL;
+
+		if (!identity || !version || !*version || strlen(version) > 200)
+			return api_error("epoch needs an identity and a version (at most 200 characters)", 2);
+		/* what was observed until now belongs to the previous epoch: feed
+		 * it under that one before the version changes (the refresh and
+		 * feed above, at the top of this handler, did exactly that) */
+		copy = strdup(version);
+		if (!copy || hmap_put(ag->epochs, identity, copy, &old)) {
+			free(copy);
+			return api_error("out of memory", 2);
+		}
+		free(old);
+		log_info("epoch of %s is now %s", identity, version);
+		reply = json_object_new_object();
+		json_object_object_add(reply, "identity", json_object_new_string(identity));
+		json_object_object_add(reply, "version", json_object_new_string(version));
+		return reply;
+	}
+	if (strcmp(cmd, "suggest") == 0) {
+		if (!identity)
+			return api_error("suggest needs an identity", 2);
+		return suggest_json(ag, identity);
+	}
 	reply = json_object_new_object();
-	json_object_object_add(reply, "error", json_object_new_string("unknown command (reach, status)"));
+	json_object_object_add(reply, "error", json_object_new_string("unknown command (reach, status, verify, suggest)"));
 	return reply;
 }
 
@@ -1068,6 +1236,19 @@ static int run_loop(struct agent *ag, double duration_s, double persist_s)
 		if (rc < 0) {
 			log_error("reading the ring buffer: %s", strerror(-rc));
 			return EXIT_START_FAILED;
+		}
+		if (reload_policies) {
+			struct policy_set fresh;
+			char err[1024];
+
+			reload_policies = 0;
+			if (load_policies(ag->policy_paths, ag->n_policy_paths, &fresh, err, sizeof(err))) {
+				log_error("policy reload: %s: keeping the last good policies", err);
+			} else {
+				policy_set_free(&ag->policies);
+				ag->policies = fresh;
+				log_info("policies reloaded: %zu", ag->policies.n);
+			}
 		}
 		if (ag->kube) /* without selection (--cgroup/--all) events are only drained */
 			kube_drain(ag->kube, ag->pods ? pod_monitor_on_pod : ignore_pod_event, ag->pods);
@@ -1152,6 +1333,13 @@ int main(int argc, char **argv)
 	}
 	if ((rc = build_catalog(&ag, &cfg, &a)))
 		goto out;
+	ag.policy_paths = a.policy_paths;
+	ag.n_policy_paths = a.n_policy_paths;
+	if (load_policies(a.policy_paths, a.n_policy_paths, &ag.policies, err, sizeof(err))) {
+		log_error("--policy: %s", err);
+		rc = EXIT_USAGE;
+		goto out;
+	}
 	if (sensor_check_prerequisites(err, sizeof(err))) {
 		log_error("cannot start: %s", err);
 		rc = EXIT_START_FAILED;
@@ -1181,7 +1369,8 @@ int main(int argc, char **argv)
 	if (a.node_name || getenv("NODE_NAME"))
 		snprintf(ag.node, sizeof(ag.node), "%s", a.node_name ? a.node_name : getenv("NODE_NAME"));
 	ag.identity_cache = hmap_new();
-	if (!ag.identity_cache) {
+	ag.epochs = hmap_new();
+	if (!ag.identity_cache || !ag.epochs) {
 		rc = EXIT_START_FAILED;
 		goto out;
 	}
@@ -1252,6 +1441,7 @@ int main(int argc, char **argv)
 
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN); /* a reachctl that left early: EPIPE, not death */
 	if (a.ready_file || cfg.ready_file) {
 		if ((rc = write_ready_file(a.ready_file ? a.ready_file : cfg.ready_file)))
@@ -1287,7 +1477,9 @@ out:
 	pod_monitor_free(ag.pods);
 	identity_resolver_free(ag.resolver);
 	hmap_free(ag.identity_cache, free);
+	hmap_free(ag.epochs, free);
 	ledger_free(ag.ledger);
+	policy_set_free(&ag.policies);
 	tls_coverage_free(ag.tls);
 	fp_key_wipe(&ag.fp_key);
 	sensor_stop(ag.sensor);

@@ -1,21 +1,21 @@
-/* Declared reach: ReachPolicy documents (YAML, Kubernetes-style), one or
- * many per file, a file or a directory of *.yaml / *.yml files.
- *
- *   apiVersion: reach.dev/v1
- *   kind: ReachPolicy
- *   metadata: {name: llm-gateway}
- *   spec:
- *     serviceAccount: ai/llm-gateway          # or identity: host/llm-gateway
- *     secrets:     [/var/run/secrets/kubernetes.io/serviceaccount/**, /etc/llm/keys/*.key]
- *     egress:      [{host: api.openai.com, ports: [443]}, {cidr: 10.96.0.0/12, ports: [443], proto: tcp}]
- *     credentials: [{host: api.openai.com, kinds: [bearer, jwt], paths: ["/v1/*"], fingerprints: [0123456789abcdef]}]
- *     tools:       [/usr/bin/python3*, /usr/bin/curl]
- *     exceptions:
- *       - {egress: {host: legacy.internal, ports: [8080]}, expires: 2026-12-31T00:00:00Z, reason: SEC-123}
- *
- * Loading is all or nothing and strict: unknown fields, wrong types, bad
- * globs/CIDRs/ports/dates are errors with FILE:LINE:COLUMN and a reason, so a
- * reload with a typo keeps the last good set. */
+// Declared reach: ReachPolicy documents (YAML, Kubernetes-style), one or
+// many per file, a file or a directory of *.yaml / *.yml files.
+//
+//   apiVersion: reach.dev/v1
+//   kind: ReachPolicy
+//   metadata: {name: llm-gateway}
+//   spec:
+//     serviceAccount: ai/llm-gateway          # or identity: host/llm-gateway
+//     secrets:     [/var/run/secrets/kubernetes.io/serviceaccount/**, /etc/llm/keys/*.key]
+//     egress:      [{host: api.openai.com, ports: [443]}, {cidr: 10.96.0.0/12, ports: [443], proto: tcp}]
+//     credentials: [{host: api.openai.com, kinds: [bearer, jwt], paths: ["/v1/*"], fingerprints: [0123456789abcdef]}]
+//     tools:       [/usr/bin/python3*, /usr/bin/curl]
+//     exceptions:
+//       - {egress: {host: legacy.internal, ports: [8080]}, expires: 2026-12-31T00:00:00Z, reason: SEC-123}
+//
+// Loading is all or nothing and strict: unknown fields, wrong types, bad
+// globs/CIDRs/ports/dates are errors with FILE:LINE:COLUMN and a reason, so a
+// reload with a typo keeps the last good set.
 #ifndef REACH_POLICY_H
 #define REACH_POLICY_H
 
@@ -81,7 +81,7 @@ struct policy_set {
 	size_t n;
 };
 
-/* Loads PATH (a file, or a directory: its *.yaml/*.yml files in name order)
+/* Loads PATH (a file, or a directory: its *.yaml and *.yml files in name order)
  * and appends to *set. All or nothing: on error *set is unchanged, err holds
  * "FILE:LINE:COLUMN: reason" and a negative errno is returned. Two policies
  * for one identity are an error (naming both places). */
@@ -95,5 +95,11 @@ bool policy_egress_matches(const struct policy_egress *rule, const char *proto, 
 			   const char *dns_name, uint16_t port);
 bool policy_credential_matches(const struct policy_credential *rule, const char *host, const char *kind,
 			       const char *path_template, const char *fingerprint);
+
+/* RFC 3339 date-time ("2026-12-31T00:00:00Z", "2026-12-31T02:00:00+02:00",
+ * optional fraction, 't'/'z' accepted) to Unix milliseconds, without locale
+ * or time-zone database. 0, or -EINVAL for anything else (a date alone too).
+ * The parser behind exceptions[].expires. */
+int policy_parse_rfc3339(const char *text, int64_t *unix_ms);
 
 #endif

@@ -1,0 +1,324 @@
+/* Scenario 4 at scale: the memory of the agent's user-space model with many
+ * identities, built with the agent's own code (build/libreach.a) the way
+ * reachd builds it, without a kernel or a running agent:
+ *
+ *   observed_add()   N cgroups x E edges (half secret files, half egress
+ *                    destinations, realistic paths, addresses, DNS names,
+ *                    executables and exec chains; new_map_entry = true, as
+ *                    for every secret or egress event from the dedup map)
+ *   observed_refresh() with counts a dedup map would hold
+ *   ledger_feed()    into ledger_new(N, E), each cgroup resolving to its own
+ *                    identity "ns-<i>/sa-<i>" with a pod, an image and an
+ *                    image digest (what the Kubernetes resolver fills in)
+ *   ledger_save()    to OUT (zlib-compressed protobuf, fsynced, renamed)
+ *   ledger_load()    back into a fresh ledger, to check the file
+ *
+ *   bench_memory N E OUT
+ *
+ * Prints one JSON line: RSS (VmRSS) and heap in use (mallinfo2) after each
+ * step, peak RSS, times, the saved file's size and every dropped count. The
+ * observed model may have an edge cap (observed_set_max_edges, referenced
+ * weakly so that this builds against a libreach.a with or without it): it
+ * is raised to N x E for the run and the drops are reported anyway. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <inttypes.h>
+#include <malloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include "identity/identity.h"
+#include "reach/ledger.h"
+#include "reach/ledger_feed.h"
+#include "reach/ledger_store.h"
+#include "reach/observed.h"
+
+/* Optional in libreach.a: NULL when the library predates the cap. Local
+ * names bound to the library's symbols, so no prototype can clash. */
+extern void bench_observed_set_max_edges(struct observed *o, size_t max_edges)
+	__asm__("observed_set_max_edges") __attribute__((weak));
+extern uint64_t bench_observed_edges_dropped(const struct observed *o)
+	__asm__("observed_edges_dropped") __attribute__((weak));
+
+#define CGROUP_ID_BASE (1ULL << 40) /* far from any real cgroup id on this host */
+#define TS_BASE 1000000000000ULL    /* boot-clock ns of the first observation */
+
+static long rss_kb(const char *field)
+{
+	char line[256];
+	long v = -1;
+	size_t n = strlen(field);
+	FILE *f = fopen("/proc/self/status", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (strncmp(line, field, n) == 0 && line[n] == ':') {
+			v = strtol(line + n + 1, NULL, 10);
+			break;
+		}
+	fclose(f);
+	return v;
+}
+
+static long heap_kb(void)
+{
+	struct mallinfo2 mi = mallinfo2();
+
+	return (long)((mi.uordblks + mi.hblkhd) / 1024);
+}
+
+static double now_s(clockid_t clk)
+{
+	struct timespec ts;
+
+	clock_gettime(clk, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static long n_ids, n_edges;
+
+/* Dedup-map counts: the edge with global index k (key.hash = k + 1) was
+ * first seen at TS_BASE + k us and occurred 1 + k % 37 times. */
+static int lookup(void *ctx, const struct reach_dedup_key *key, struct reach_dedup_val *val)
+{
+	uint64_t k = key->hash - 1;
+
+	(void)ctx;
+	val->first_ns = TS_BASE + k * 1000;
+	val->count = 1 + k % 37;
+	val->last_ns = val->first_ns + val->count * 1000000ULL;
+	return 0;
+}
+
+/* What the Kubernetes resolver gives a pod's cgroup. */
+static int resolve(void *ctx, const struct cgroup_reach *c, uint32_t uid, struct identity *out)
+{
+	long i = (long)(c->cgroup_id - CGROUP_ID_BASE);
+
+	(void)ctx, (void)uid;
+	memset(out, 0, sizeof(*out));
+	out->state = IDENTITY_RESOLVED;
+	snprintf(out->name, sizeof(out->name), "ns-%ld/sa-%ld", i, i);
+	snprintf(out->pod, sizeof(out->pod), "ns-%ld/agent-%ld-7c9d8f6b5d-x2k9q", i, i);
+	snprintf(out->container, sizeof(out->container), "agent");
+	snprintf(out->image, sizeof(out->image), "registry.example.com/ai/agent-%ld:1.42.0", i);
+	snprintf(out->image_id, sizeof(out->image_id),
+		 "sha256:%016lx9f1c2b7e4d3a5f60718293a4b5c6d7e8f90123456789abcdef0123", (unsigned long)i);
+	snprintf(out->cgroup_path, sizeof(out->cgroup_path), "%s", c->path);
+	return 0;
+}
+
+static const char *const lineage[] = { "/usr/bin/containerd-shim-runc-v2", "/usr/bin/bash",
+				       "/usr/local/bin/python3.11" };
+
+/* Edge j of cgroup i: even j a secret file, odd j an egress destination. */
+static void make_obs(long i, long j, struct observation *obs, struct reach_event_hdr *hdr,
+		     struct reach_dedup_key *key, char *object, size_t size, char *address, char *name)
+{
+	uint64_t k = (uint64_t)i * (uint64_t)n_edges + (uint64_t)j;
+	long s = j / 2;
+
+	memset(obs, 0, sizeof(*obs));
+	memset(hdr, 0, sizeof(*hdr));
+	hdr->ts_ns = TS_BASE + k * 1000;
+	hdr->cgroup_id = CGROUP_ID_BASE + (uint64_t)i;
+	hdr->pid = hdr->tgid = (uint32_t)(100000 + i);
+	hdr->ppid = (uint32_t)(99999 + i);
+	hdr->uid = 1000;
+	snprintf(hdr->comm, sizeof(hdr->comm), "python3.11");
+	key->cgroup_id = hdr->cgroup_id;
+	key->pad = 0;
+	key->hash = k + 1;
+	obs->hdr = hdr;
+	obs->key = key;
+	obs->exe = "/usr/local/bin/python3.11";
+	obs->lineage = (const char **)lineage;
+	obs->n_lineage = 3;
+	obs->new_map_entry = true;
+	obs->object = object;
+	if (j % 2 == 0) {
+		key->kind = REACH_EV_FILE_OPEN;
+		switch (s % 5) {
+		case 0:
+			if (s == 0)
+				snprintf(object, size, "/var/run/secrets/kubernetes.io/serviceaccount/token");
+			else
+				snprintf(object, size, "/var/run/secrets/tokens/vault-%02ld/token", s);
+			obs->category = "k8s-sa-token";
+			break;
+		case 1:
+			snprintf(object, size, "/etc/llm/keys/provider-%02ld.key", s);
+			obs->category = "private-key";
+			break;
+		case 2:
+			snprintf(object, size, "/srv/agent/tenants/tenant-%02ld/.env", s);
+			obs->category = "dotenv";
+			break;
+		case 3:
+			snprintf(object, size, "/home/agent/.config/gcloud/application_default_credentials-%02ld.json", s);
+			obs->category = "gcp-credentials";
+			break;
+		default:
+			snprintf(object, size, "/run/secrets/db-password-%02ld", s);
+			obs->category = "run-secrets";
+			break;
+		}
+		obs->requested_path = object;
+		obs->open_flags = 0; /* O_RDONLY */
+		return;
+	}
+	key->kind = REACH_EV_EGRESS;
+	obs->proto = REACH_PROTO_TCP;
+	obs->tag = REACH_OUT_ESTABLISHED;
+	obs->source_port = (uint16_t)(32768 + k % 28000);
+	obs->name = NULL;
+	switch (s % 4) {
+	case 0:
+		snprintf(address, 64, "10.96.%ld.%ld", s % 256, i % 250 + 1);
+		snprintf(name, 256, "svc-%02ld.ns-%ld.svc.cluster.local", s, i);
+		obs->name = name;
+		obs->port = 8080;
+		obs->dest_class = "cluster";
+		break;
+	case 1:
+		snprintf(address, 64, "172.16.%ld.%ld", s % 256, i % 250 + 1);
+		obs->port = 5432;
+		obs->dest_class = "private";
+		break;
+	case 2:
+		snprintf(address, 64, "34.%ld.%ld.%ld", 100 + s % 100, i % 256, (i / 256) % 256);
+		snprintf(name, 256, "api-%02ld.llm-provider.example.com", s);
+		obs->name = name;
+		obs->port = 443;
+		obs->dest_class = "external";
+		break;
+	default:
+		snprintf(address, 64, "2606:4700:%lx::%lx", s, i + 1);
+		snprintf(name, 256, "cdn-%02ld.example.net", s);
+		obs->name = name;
+		obs->port = 443;
+		obs->dest_class = "external";
+		break;
+	}
+	obs->address = address;
+	obs->name_ttl = 300;
+	snprintf(object, size, "tcp/%s/%u", address, obs->port);
+}
+
+int main(int argc, char **argv)
+{
+	char object[512], address[64], name[256], err[512];
+	struct reach_event_hdr hdr;
+	struct reach_dedup_key key;
+	struct observation obs;
+	struct feed_stats fs;
+	struct cgroup_reach **cg;
+	struct stat st;
+	uint64_t add_failed = 0, not_new = 0, cap_dropped = 0;
+	size_t kept = 0, ncg;
+	int rc;
+
+	if (argc != 4) {
+		fprintf(stderr, "usage: %s IDENTITIES EDGES_PER_IDENTITY OUT\n", argv[0]);
+		return 2;
+	}
+	n_ids = strtol(argv[1], NULL, 10);
+	n_edges = strtol(argv[2], NULL, 10);
+	if (n_ids <= 0 || n_edges <= 0) {
+		fprintf(stderr, "bad sizes\n");
+		return 2;
+	}
+	const char *out = argv[3];
+	long rss0 = rss_kb("VmRSS"), heap0 = heap_kb();
+	int64_t boot_to_unix_ms =
+		(int64_t)((now_s(CLOCK_REALTIME) - now_s(CLOCK_BOOTTIME)) * 1000.0);
+
+	/* 1. the observed model */
+	double t = now_s(CLOCK_MONOTONIC);
+	struct observed *o = observed_new();
+
+	if (!o) {
+		fprintf(stderr, "observed_new failed\n");
+		return 1;
+	}
+	if (bench_observed_set_max_edges)
+		bench_observed_set_max_edges(o, (size_t)n_ids * (size_t)n_edges);
+	for (long i = 0; i < n_ids; i++)
+		for (long j = 0; j < n_edges; j++) {
+			bool is_new;
+
+			make_obs(i, j, &obs, &hdr, &key, object, sizeof(object), address, name);
+			if (!observed_add(o, j % 2 == 0 ? EDGE_SECRET : EDGE_EGRESS, &obs, &is_new))
+				add_failed++;
+			else if (!is_new)
+				not_new++;
+		}
+	observed_refresh(o, lookup, NULL);
+	double t_observed = now_s(CLOCK_MONOTONIC) - t;
+	ncg = observed_cgroups(o, &cg);
+	for (size_t i = 0; i < ncg; i++)
+		kept += cg[i]->n_edges;
+	if (bench_observed_edges_dropped)
+		cap_dropped = bench_observed_edges_dropped(o);
+	long rss1 = rss_kb("VmRSS"), heap1 = heap_kb();
+
+	/* 2. the ledger, fed as the agent's periodic tick does */
+	t = now_s(CLOCK_MONOTONIC);
+	struct ledger *l = ledger_new((size_t)n_ids, (size_t)n_edges);
+
+	if (!l) {
+		fprintf(stderr, "ledger_new failed\n");
+		return 1;
+	}
+	ledger_feed(o, l, resolve, NULL, boot_to_unix_ms, &fs);
+	double t_feed = now_s(CLOCK_MONOTONIC) - t;
+	long rss2 = rss_kb("VmRSS"), heap2 = heap_kb();
+
+	/* 3. saved as the agent saves it */
+	t = now_s(CLOCK_MONOTONIC);
+	rc = ledger_save(l, "bench-node", out, err, sizeof(err));
+	double t_save = now_s(CLOCK_MONOTONIC) - t;
+	if (rc) {
+		fprintf(stderr, "ledger_save: %s\n", err);
+		return 1;
+	}
+	if (stat(out, &st) < 0) {
+		perror(out);
+		return 1;
+	}
+	long rss3 = rss_kb("VmRSS"), hwm3 = rss_kb("VmHWM");
+
+	/* 4. loaded back (what a restart does), to check the file */
+	struct ledger *back = ledger_new((size_t)n_ids, (size_t)n_edges);
+	struct ledger_file_info info;
+
+	t = now_s(CLOCK_MONOTONIC);
+	rc = ledger_load(back, out, &info, err, sizeof(err));
+	double t_load = now_s(CLOCK_MONOTONIC) - t;
+	if (rc) {
+		fprintf(stderr, "ledger_load: %s\n", err);
+		return 1;
+	}
+
+	printf("{\"identities_requested\":%ld,\"edges_per_identity\":%ld,\"edges_requested\":%ld,"
+	       "\"observed\":{\"cgroups\":%zu,\"edges\":%zu,\"add_failed\":%" PRIu64 ",\"not_new\":%" PRIu64
+	       ",\"cap_api\":%s,\"cap_dropped\":%" PRIu64 ",\"build_s\":%.3f},"
+	       "\"ledger\":{\"identities\":%zu,\"edges\":%zu,\"edges_dropped\":%" PRIu64 ",\"identities_dropped\":%" PRIu64
+	       ",\"feed_record_errors\":%" PRIu64 ",\"feed_edges_fed\":%" PRIu64 ",\"feed_s\":%.3f},"
+	       "\"file\":{\"bytes\":%lld,\"raw_bytes\":%" PRIu64 ",\"save_s\":%.3f,\"load_s\":%.3f,"
+	       "\"loaded_identities\":%zu,\"loaded_edges\":%zu},"
+	       "\"rss_kb\":{\"start\":%ld,\"after_observed\":%ld,\"after_ledger\":%ld,\"after_save\":%ld,\"peak\":%ld},"
+	       "\"heap_kb\":{\"start\":%ld,\"after_observed\":%ld,\"after_ledger\":%ld}}\n",
+	       n_ids, n_edges, n_ids * n_edges, ncg, kept, add_failed, not_new,
+	       bench_observed_set_max_edges ? "true" : "false", cap_dropped, t_observed, ledger_identities(l),
+	       ledger_edges(l), ledger_edges_dropped(l), ledger_identities_dropped(l), fs.record_errors, fs.edges_fed,
+	       t_feed, (long long)st.st_size, info.raw_len, t_save, t_load, ledger_identities(back),
+	       ledger_edges(back), rss0, rss1, rss2, rss3, hwm3, heap0, heap1, heap2);
+	ledger_free(back);
+	ledger_free(l);
+	observed_free(o);
+	return 0;
+}

@@ -1,0 +1,148 @@
+"""Declared policy and post-upgrade verification (issue: policy and verify).
+A workload at v1 matches its policy: verify passes. At v2 it also reads an
+extra secret and calls an undeclared host with a key: verify fails with
+exactly those findings and exit 1, the rotation list names what v1 could
+reach, and a suggested policy verifies. Bad policies: file:line, exit 2."""
+import os
+import signal
+import subprocess
+
+from harness import (PYTHON, REACHCTL, ROOT, Agent, Cgroup, check, check_eq, make_test_ca, start_process, wait_for,
+                     wait_port)
+
+PLAIN, OTHER = 18501, 18503
+TOKEN, KEY = "reach-e2e-verify-token-5d1e", "reach-e2e-verify-apikey-8c2a"
+
+
+def _policy(path, identity, secrets):
+    with open(path, "w") as f:
+        f.write(f"""apiVersion: reach.dev/v1
+kind: ReachPolicy
+metadata:
+  name: gateway
+spec:
+  identity: {identity}
+  secrets: [{", ".join(secrets)}]
+  egress:
+    - {{cidr: 127.0.0.1/32, ports: [{PLAIN}], proto: tcp}}
+  credentials:
+    - {{host: 127.0.0.1, kinds: [bearer], paths: ["/v1/*"]}}
+  tools: ["/**/python3*"]
+""")
+
+
+def _verify(agent, *args):
+    return subprocess.run([REACHCTL, "verify", "--socket", agent.socket, *args], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True, timeout=30)
+
+
+def test_upgrade_verification_rotation_and_suggest(cleanup, tmp):
+    ca, cert, key = make_test_ca(cleanup, tmp)
+    log = os.path.join(tmp, "srv.log")
+    server = os.path.join(ROOT, "tests", "e2e", "https_server.py")
+    start_process(cleanup, [PYTHON, server, "--bind", "127.0.0.1", "--tls-port", "18502", "--plain-port", str(PLAIN),
+                            "--cert", cert, "--key", key, "--log", log])
+    start_process(cleanup, [PYTHON, server, "--bind", "127.0.0.2", "--tls-port", "18504", "--plain-port", str(OTHER),
+                            "--cert", cert, "--key", key, "--log", log])
+    wait_port("127.0.0.1", PLAIN)
+    wait_port("127.0.0.2", OTHER)
+    secrets = os.path.join(tmp, "secrets")
+    os.makedirs(secrets)
+    token_file, extra = os.path.join(secrets, "token.key"), os.path.join(secrets, "extra.key")
+    for p in (token_file, extra):
+        with open(p, "w") as f:
+            f.write("s3cr3t\n")
+    root = Cgroup(cleanup, f"reach-e2e-verify-{os.getpid()}")
+    app = Cgroup(cleanup, "gateway", parent=root)
+    identity = "host/gateway"
+    policy = os.path.join(tmp, "policy.yaml")
+    _policy(policy, identity, [token_file])
+    agent = Agent(cleanup, tmp, ["--cgroup", root.path, "--identity-rule", f"cgroup:{app.rel} {identity}",
+                                 "--policy", policy])
+    env = dict(os.environ, TOKEN=TOKEN, KEY=KEY)
+    subprocess.run([REACHCTL, "epoch", "start", "--socket", agent.socket, "--identity", identity, "--version", "v1"],
+                   check=True, stdout=subprocess.PIPE)
+    v1 = r"""
+import http.client, os, sys
+open(sys.argv[1]).read()
+c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[2]))
+c.request("GET", "/v1/models", headers={"Authorization": "Bearer " + os.environ["TOKEN"]}); c.getresponse().read()
+"""
+    app.python(v1, token_file, str(PLAIN), env=env)
+    wait_for(lambda: any(e["kind"] == "credential" for i in agent.reachctl("reach", "-o", "json")["identities"]
+                         for e in i["edges"]), "v1 credential edge", 10)
+    p = _verify(agent, "--identity", identity)
+    check_eq(p.returncode, 0, f"v1 verify exit code: {p.stdout}{p.stderr}")
+    check("pass" in p.stdout.splitlines()[0].lower(), f"verdict first: {p.stdout}")
+
+    # the upgrade: v2 reads one more secret and calls an undeclared host with a key
+    subprocess.run([REACHCTL, "epoch", "start", "--socket", agent.socket, "--identity", identity, "--version", "v2"],
+                   check=True, stdout=subprocess.PIPE)
+    v2 = v1 + r"""
+open(sys.argv[3]).read()
+c = http.client.HTTPConnection("127.0.0.2", int(sys.argv[4]))
+c.request("POST", "/api/export", body=b"{}", headers={"X-Api-Key": os.environ["KEY"]}); c.getresponse().read()
+"""
+    app.python(v2, token_file, str(PLAIN), extra, str(OTHER), env=env)
+    wait_for(lambda: any(e["object"] == extra for i in agent.reachctl("reach", "-o", "json")["identities"]
+                         for e in i["edges"]), "v2 extra secret", 10)
+    wait_for(lambda: _verify(agent, "--identity", identity).returncode == 1, "v2 verify fails", 10)
+    p = _verify(agent, "--identity", identity, "-o", "json")
+    import json
+    doc = json.loads(p.stdout)
+    check_eq(p.returncode, 1, "v2 verify exit code")
+    failing = sorted((f["kind"], f["object"]) for f in doc["findings"]
+                     if f["severity"] in ("medium", "high", "critical") and f["kind"] != "reach-grew")
+    check_eq([k for k, _ in failing], ["undeclared-credential-use", "undeclared-egress", "undeclared-secret"],
+             f"exactly the v2 findings: {failing}")
+    objs = dict(failing)
+    check_eq(objs["undeclared-secret"], extra, "the extra secret")
+    check_eq(objs["undeclared-egress"], f"tcp/127.0.0.2/{OTHER}", "the undeclared host")
+    check(objs["undeclared-credential-use"].startswith(f"127.0.0.2:{OTHER} POST /api/export api-key fp:"),
+          f"the undeclared credential use: {objs['undeclared-credential-use']}")
+    verdict = [v for v in doc["identities"] if v["identity"] == identity][0]
+    check_eq((verdict["verdict"], verdict["epoch"], verdict["previous_epoch"]), ("fail", "v2", "v1"), "verdict and epochs")
+
+    rot = subprocess.run([REACHCTL, "rotate", "--socket", agent.socket, "--identity", identity],
+                         stdout=subprocess.PIPE, text=True, check=True).stdout
+    check(token_file in rot, f"rotation names the secret v1 read: {rot}")
+    check("bearer" in rot and "fp:" in rot, f"rotation names the credential v1 sent: {rot}")
+
+    suggested = os.path.join(tmp, "suggested.yaml")
+    with open(suggested, "w") as f:
+        f.write(subprocess.run([REACHCTL, "policy", "suggest", "--socket", agent.socket, "--identity", identity],
+                               stdout=subprocess.PIPE, text=True, check=True).stdout)
+    p = _verify(agent, "--identity", identity, "--policy", suggested)
+    check_eq(p.returncode, 0, f"the suggested policy verifies: {p.stdout}{p.stderr}")
+
+    typo = os.path.join(tmp, "typo.yaml")
+    with open(typo, "w") as f:
+        f.write("apiVersion: reach.dev/v1\nkind: ReachPolicy\nmetadata:\n  name: x\nspec:\n  identity: host/x\n"
+                "  secrets: [/a]\n  egres: []\n")
+    p = _verify(agent, "--policy", typo)
+    check_eq(p.returncode, 2, "a policy with a typo: could not verify")
+    check(f"{typo}:8:" in p.stderr and "egres" in p.stderr, f"file:line names the typo: {p.stderr}")
+
+    # a bad reload keeps the last good policy
+    with open(policy, "w") as f:
+        f.write("apiVersion: reach.dev/v1\nkind: ReachPolicy\nmetadata: {name: gateway}\nspec: {identity: 7\n")
+    agent.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: "keeping the last good policies" in agent.stderr(), "reload refused", 10)
+    check(f"{policy}:" in agent.stderr(), "the reload error names the file")
+    check_eq(_verify(agent, "--identity", identity).returncode, 1, "still verified against the last good policy")
+    agent.stop()
+    for blob in (agent.stderr(), open(agent.out_path).read()):
+        check(TOKEN not in blob and KEY not in blob, "no raw credential in the agent's output")
+
+
+def test_bad_policy_at_start(cleanup, tmp):
+    cg = Cgroup(cleanup, f"reach-e2e-badpol-{os.getpid()}")
+    bad = os.path.join(tmp, "bad.yaml")
+    with open(bad, "w") as f:
+        f.write("apiVersion: reach.dev/v1\nkind: ReachPolicy\nmetadata: {name: x}\nspec:\n  identity: host/x\n"
+                "  egress: [{host: a.example, ports: [70000]}]\n")
+    p = subprocess.run([os.path.join(ROOT, "build", "reachd"), "--cgroup", cg.path, "--policy", bad,
+                        "--state-dir", os.path.join(tmp, "st"), "--socket", os.path.join(tmp, "s.sock")],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=30)
+    check_eq(p.returncode, 2, "exit code")
+    check(f"{bad}:6:" in p.stderr and "70000" in p.stderr, f"file:line and value: {p.stderr}")

@@ -1,0 +1,132 @@
+/* ledger_diff_to_json(): the reach that appeared and disappeared between two
+ * ledgers (saved before and after an upgrade, or two nodes). */
+#include <string.h>
+#include <json-c/json.h>
+
+#include "policy/verify.h"
+
+static json_object *jstr(const char *s) { return s && s[0] ? json_object_new_string(s) : NULL; }
+
+static json_object *edge_summary(const struct ledger_edge *e)
+{
+	json_object *o = json_object_new_object(), *ex = json_object_new_array();
+
+	if (!o || !ex) {
+		json_object_put(o);
+		json_object_put(ex);
+		return NULL;
+	}
+	json_object_object_add(o, "kind", json_object_new_string(ledger_kind_name(e->kind)));
+	json_object_object_add(o, "object", json_object_new_string(e->object));
+	json_object_object_add(o, "category", jstr(e->category));
+	json_object_object_add(o, "dest_class", jstr(e->dest_class));
+	json_object_object_add(o, "name", jstr(e->name));
+	json_object_object_add(o, "count", json_object_new_uint64(e->count));
+	json_object_object_add(o, "first_seen_ms", e->first_ms ? json_object_new_int64(e->first_ms) : NULL);
+	json_object_object_add(o, "last_seen_ms", e->last_ms ? json_object_new_int64(e->last_ms) : NULL);
+	for (size_t i = 0; i < e->executables.n; i++)
+		json_object_array_add(ex, json_object_new_string(e->executables.v[i]));
+	json_object_object_add(o, "executables", ex);
+	json_object_object_add(o, "epoch", jstr(e->epoch));
+	json_object_object_add(o, "last_epoch", jstr(e->last_epoch));
+	return o;
+}
+
+/* Adds to arr every edge of `from` that `other` lacks; returns the count or -1. */
+static long missing_edges(const struct ledger_identity *from, const struct ledger_identity *other, json_object *arr)
+{
+	long n = 0;
+
+	for (size_t i = 0; from && i < from->n_edges; i++) {
+		const struct ledger_edge *e = from->edges[i];
+		json_object *o;
+
+		if (other && ledger_edge_find(other, e->kind, e->object))
+			continue;
+		if (!(o = edge_summary(e)) || json_object_array_add(arr, o)) {
+			json_object_put(o);
+			return -1;
+		}
+		n++;
+	}
+	return n;
+}
+
+struct json_object *ledger_diff_to_json(const struct ledger *a, const struct ledger *b)
+{
+	json_object *root, *ids;
+	size_t ia = 0, ib = 0, na, nb;
+	uint64_t appeared = 0, disappeared = 0, unchanged = 0;
+
+	if (!a || !b)
+		return NULL;
+	root = json_object_new_object();
+	ids = json_object_new_array();
+	if (!root || !ids) {
+		json_object_put(root);
+		json_object_put(ids);
+		return NULL;
+	}
+	json_object_object_add(root, "identities", ids);
+	na = ledger_identities(a);
+	nb = ledger_identities(b);
+	/* both lists are in name order: one merge walk */
+	while (ia < na || ib < nb) {
+		const struct ledger_identity *x = ia < na ? ledger_identity_at(a, ia) : NULL;
+		const struct ledger_identity *y = ib < nb ? ledger_identity_at(b, ib) : NULL;
+		json_object *o, *app, *dis;
+		long nap, ndis;
+		int c;
+
+		if (!x)
+			c = 1;
+		else if (!y)
+			c = -1;
+		else
+			c = strcmp(x->name, y->name);
+		if (c < 0) {
+			y = NULL;
+			ia++;
+		} else if (c > 0) {
+			x = NULL;
+			ib++;
+		} else {
+			ia++;
+			ib++;
+		}
+		o = json_object_new_object();
+		app = json_object_new_array();
+		dis = json_object_new_array();
+		if (!o || !app || !dis) {
+			json_object_put(o);
+			json_object_put(app);
+			json_object_put(dis);
+			json_object_put(root);
+			return NULL;
+		}
+		json_object_object_add(o, "identity", json_object_new_string(x ? x->name : y->name));
+		json_object_object_add(o, "status", json_object_new_string(!x ? "added" : !y ? "removed" : "changed"));
+		json_object_object_add(o, "appeared", app);
+		json_object_object_add(o, "disappeared", dis);
+		nap = missing_edges(y, x, app);
+		ndis = missing_edges(x, y, dis);
+		if (nap < 0 || ndis < 0) {
+			json_object_put(o);
+			json_object_put(root);
+			return NULL;
+		}
+		appeared += (uint64_t)nap;
+		disappeared += (uint64_t)ndis;
+		if (x && y)
+			unchanged += x->n_edges - (size_t)ndis;
+		if (!nap && !ndis) {
+			json_object_put(o); /* nothing changed for this identity */
+			continue;
+		}
+		json_object_array_add(ids, o);
+	}
+	json_object_object_add(root, "appeared", json_object_new_uint64(appeared));
+	json_object_object_add(root, "disappeared", json_object_new_uint64(disappeared));
+	json_object_object_add(root, "unchanged", json_object_new_uint64(unchanged));
+	return root;
+}

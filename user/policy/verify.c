@@ -1,0 +1,1312 @@
+/* Observed reach vs declared policy: findings, epochs, verdicts, rotation
+ * list (the rules are in verify.h). */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <json-c/json.h>
+#include <openssl/evp.h>
+
+#include "policy/verify.h"
+#include "reach/glob.h"
+
+/* ---- small helpers ------------------------------------------------------- */
+
+static void fmt(char *dst, size_t n, const char *f, ...) __attribute__((format(printf, 3, 4)));
+static void fmt(char *dst, size_t n, const char *f, ...)
+{
+	va_list ap;
+
+	if (!n)
+		return;
+	va_start(ap, f);
+	vsnprintf(dst, n, f, ap);
+	va_end(ap);
+}
+
+static const char *s_or(const char *s) { return s ? s : ""; }
+
+static void format_time(int64_t ms, char *out, size_t n)
+{
+	time_t sec;
+	struct tm tm;
+
+	if (!ms) {
+		fmt(out, n, "unknown");
+		return;
+	}
+	sec = (time_t)(ms / 1000);
+	if (!gmtime_r(&sec, &tm)) {
+		fmt(out, n, "%lld", (long long)ms);
+		return;
+	}
+	fmt(out, n, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+	    tm.tm_min, tm.tm_sec);
+}
+
+const char *finding_kind_name(enum finding_kind k)
+{
+	static const char *const names[FINDING__MAX] = {
+		[FINDING_UNDECLARED_SECRET] = "undeclared-secret",
+		[FINDING_UNDECLARED_EGRESS] = "undeclared-egress",
+		[FINDING_UNDECLARED_CREDENTIAL] = "undeclared-credential-use",
+		[FINDING_UNUSUAL_TOOL] = "unusual-tool",
+		[FINDING_CLOUD_METADATA_ACCESS] = "cloud-metadata-access",
+		[FINDING_APISERVER_SECRET_READ] = "apiserver-secret-read",
+		[FINDING_EXCEPTION_EXPIRED] = "exception-expired",
+		[FINDING_REACH_GREW] = "reach-grew",
+		[FINDING_REACH_SHRANK] = "reach-shrank",
+		[FINDING_UNUSED_DECLARED] = "unused-declared",
+	};
+
+	return (unsigned)k < FINDING__MAX ? names[k] : "unknown";
+}
+
+const char *severity_name(enum severity s)
+{
+	static const char *const names[] = { "info", "low", "medium", "high", "critical" };
+
+	return (unsigned)s <= SEV_CRITICAL ? names[s] : "unknown";
+}
+
+const char *verdict_name(enum verdict v)
+{
+	switch (v) {
+	case VERDICT_PASS: return "pass";
+	case VERDICT_FAIL: return "fail";
+	case VERDICT_INCONCLUSIVE: return "inconclusive";
+	}
+	return "unknown";
+}
+
+static const char *rule_type_name(enum policy_rule_type t)
+{
+	switch (t) {
+	case POLICY_SECRET: return "secret";
+	case POLICY_EGRESS: return "egress";
+	case POLICY_CREDENTIAL: return "credential";
+	case POLICY_TOOL: return "tool";
+	}
+	return "unknown";
+}
+
+static enum ledger_kind rule_ledger_kind(enum policy_rule_type t)
+{
+	switch (t) {
+	case POLICY_SECRET: return LEDGER_SECRET;
+	case POLICY_EGRESS: return LEDGER_EGRESS;
+	case POLICY_CREDENTIAL: return LEDGER_CREDENTIAL;
+	case POLICY_TOOL: return LEDGER_TOOL;
+	}
+	return LEDGER_KIND_UNSPECIFIED;
+}
+
+/* Appends s to buf (size n) at *len, never past the end. */
+static void append(char *buf, size_t n, size_t *len, const char *s)
+{
+	size_t l = strlen(s);
+
+	if (*len + 1 >= n)
+		return;
+	if (l > n - 1 - *len)
+		l = n - 1 - *len;
+	memcpy(buf + *len, s, l);
+	*len += l;
+	buf[*len] = '\0';
+}
+
+void policy_rule_describe(const struct policy_rule *r, char *out, size_t n)
+{
+	size_t len = 0;
+	char tmp[300];
+
+	if (!n)
+		return;
+	out[0] = '\0';
+	switch (r->type) {
+	case POLICY_SECRET:
+	case POLICY_TOOL:
+		append(out, n, &len, r->glob);
+		return;
+	case POLICY_EGRESS:
+		if (r->egress.has_cidr) {
+			char a[64];
+
+			netaddr_format(&r->egress.cidr.net, a, sizeof(a));
+			fmt(tmp, sizeof(tmp), "cidr=%s/%u", a, r->egress.cidr.prefix);
+		} else {
+			fmt(tmp, sizeof(tmp), "host=%s", r->egress.host);
+		}
+		append(out, n, &len, tmp);
+		append(out, n, &len, " ports=");
+		for (size_t i = 0; i < r->egress.n_ports; i++) {
+			fmt(tmp, sizeof(tmp), "%s%u", i ? "," : "", r->egress.ports[i]);
+			append(out, n, &len, tmp);
+		}
+		if (!r->egress.n_ports)
+			append(out, n, &len, "any");
+		append(out, n, &len, " proto=");
+		append(out, n, &len, r->egress.proto[0] ? r->egress.proto : "any");
+		return;
+	case POLICY_CREDENTIAL:
+		append(out, n, &len, "host=");
+		append(out, n, &len, r->credential.host);
+		append(out, n, &len, " kinds=");
+		for (size_t i = 0; i < r->credential.n_kinds; i++) {
+			if (i)
+				append(out, n, &len, ",");
+			append(out, n, &len, r->credential.kinds[i]);
+		}
+		if (!r->credential.n_kinds)
+			append(out, n, &len, "any");
+		append(out, n, &len, " paths=");
+		for (size_t i = 0; i < r->credential.n_paths; i++) {
+			if (i)
+				append(out, n, &len, ",");
+			append(out, n, &len, r->credential.paths[i]);
+		}
+		if (!r->credential.n_paths)
+			append(out, n, &len, "any");
+		append(out, n, &len, " fingerprints=");
+		for (size_t i = 0; i < r->credential.n_fingerprints; i++) {
+			if (i)
+				append(out, n, &len, ",");
+			append(out, n, &len, r->credential.fingerprints[i]);
+		}
+		if (!r->credential.n_fingerprints)
+			append(out, n, &len, "any");
+		return;
+	}
+}
+
+/* ---- edge objects ---------------------------------------------------------- */
+
+int credential_object_parse(const char *object, struct credential_object *out)
+{
+	const char *p, *sp1, *sp2, *last, *end;
+	size_t l;
+
+	if (!object || !out)
+		return -EINVAL;
+	memset(out, 0, sizeof(*out));
+	end = object + strlen(object);
+	/* an optional " fp:FP" at the end */
+	last = strrchr(object, ' ');
+	if (last && !strncmp(last + 1, "fp:", 3)) {
+		if (strlen(last + 4) >= sizeof(out->fingerprint))
+			return -EINVAL;
+		strcpy(out->fingerprint, last + 4);
+		end = last;
+	}
+	/* HOST ' ' METHOD ' ' PATH ' ' KIND: host and method from the left,
+	 * kind after the last space, the path (possibly empty) in between */
+	if (!(sp1 = memchr(object, ' ', (size_t)(end - object))))
+		return -EINVAL;
+	p = sp1 + 1;
+	if (!(sp2 = memchr(p, ' ', (size_t)(end - p))))
+		return -EINVAL;
+	for (last = end; last > sp2 + 1 && last[-1] != ' '; last--)
+		;
+	if (last <= sp2 + 1) /* no space after the method's: "HOST METHOD KIND" */
+		return -EINVAL;
+	if ((l = (size_t)(sp1 - object)) >= sizeof(out->host))
+		return -EINVAL;
+	memcpy(out->host, object, l);
+	if ((l = (size_t)(sp2 - p)) >= sizeof(out->method) || !l)
+		return -EINVAL;
+	memcpy(out->method, p, l);
+	if ((l = (size_t)(last - 1 - (sp2 + 1))) >= sizeof(out->path_template))
+		return -EINVAL;
+	memcpy(out->path_template, sp2 + 1, l);
+	if ((l = (size_t)(end - last)) >= sizeof(out->kind) || !l)
+		return -EINVAL;
+	memcpy(out->kind, last, l);
+	return 0;
+}
+
+int egress_object_parse(const char *object, char *proto, struct netaddr *addr, uint16_t *port)
+{
+	const char *s1, *s2;
+	char a[64], *end;
+	unsigned long v;
+	size_t l;
+
+	if (!object || !proto || !addr || !port)
+		return -EINVAL;
+	if (!(s1 = strchr(object, '/')) || !(s2 = strrchr(object, '/')) || s2 == s1)
+		return -EINVAL;
+	if ((size_t)(s1 - object) >= 8 || (l = (size_t)(s2 - s1 - 1)) >= sizeof(a) || !l)
+		return -EINVAL;
+	memcpy(a, s1 + 1, l);
+	a[l] = '\0';
+	errno = 0;
+	v = strtoul(s2 + 1, &end, 10);
+	if (errno || *end || end == s2 + 1 || v > 65535)
+		return -EINVAL;
+	if (netaddr_parse(a, addr))
+		return -EINVAL;
+	memcpy(proto, object, (size_t)(s1 - object));
+	proto[s1 - object] = '\0';
+	*port = (uint16_t)v;
+	return 0;
+}
+
+void host_without_port(const char *host, char *out, size_t n)
+{
+	const char *colon, *d;
+	size_t len;
+
+	if (!n)
+		return;
+	host = s_or(host);
+	len = strlen(host);
+	if (host[0] == '[') {
+		const char *close = strchr(host, ']');
+
+		if (close && (close[1] == '\0' || close[1] == ':')) {
+			host++;
+			len = (size_t)(close - host);
+		}
+	} else if ((colon = strchr(host, ':')) && !strchr(colon + 1, ':')) {
+		for (d = colon + 1; *d >= '0' && *d <= '9'; d++)
+			;
+		if (!*d)
+			len = (size_t)(colon - host);
+	}
+	if (len >= n)
+		len = n - 1;
+	memcpy(out, host, len);
+	out[len] = '\0';
+}
+
+/* ---- matching -------------------------------------------------------------- */
+
+struct edge_view {
+	const struct ledger_edge *e;
+	/* egress */
+	char proto[8];
+	struct netaddr addr;
+	uint16_t port;
+	/* credential */
+	struct credential_object cred;
+	const char *cred_host, *cred_kind;
+	char host_noport[256];
+	/* verification state */
+	bool current, grew, shrank;
+};
+
+static void edge_view_init(struct edge_view *v, const struct ledger_edge *e)
+{
+	memset(v, 0, sizeof(*v));
+	v->e = e;
+	if (e->kind == LEDGER_EGRESS) {
+		char proto[8] = "";
+		uint16_t port = 0;
+
+		if (egress_object_parse(e->object, proto, &v->addr, &port))
+			memset(&v->addr, 0, sizeof(v->addr));
+		fmt(v->proto, sizeof(v->proto), "%s", e->proto && e->proto[0] ? e->proto : proto);
+		v->port = e->port ? (uint16_t)e->port : port;
+	} else if (e->kind == LEDGER_CREDENTIAL) {
+		credential_object_parse(e->object, &v->cred); /* best effort: fields stay "" */
+		v->cred_host = e->name && e->name[0] ? e->name : v->cred.host;
+		v->cred_kind = e->category && e->category[0] ? e->category : v->cred.kind;
+		host_without_port(v->cred_host, v->host_noport, sizeof(v->host_noport));
+	}
+}
+
+static bool rule_matches(const struct policy_rule *r, const struct edge_view *v)
+{
+	const struct ledger_edge *e = v->e;
+
+	if (rule_ledger_kind(r->type) != e->kind)
+		return false;
+	switch (r->type) {
+	case POLICY_SECRET:
+	case POLICY_TOOL:
+		return glob_match(r->glob, e->object);
+	case POLICY_EGRESS:
+		return policy_egress_matches(&r->egress, v->proto, &v->addr, s_or(e->name), v->port);
+	case POLICY_CREDENTIAL:
+		/* the matcher ignores the port of "host:port" */
+		return policy_credential_matches(&r->credential, v->cred_host, v->cred_kind, v->cred.path_template,
+						 v->cred.fingerprint);
+	}
+	return false;
+}
+
+/* Does a matching rule cover a special destination on purpose? */
+static bool rule_explicit(const struct policy_rule *r)
+{
+	if (r->type == POLICY_EGRESS) {
+		if (r->egress.has_cidr)
+			return r->egress.cidr.prefix >= (r->egress.cidr.net.family == 4 ? 16 : 64);
+		return r->egress.host[0] && !strchr(r->egress.host, '*');
+	}
+	if (r->type == POLICY_CREDENTIAL)
+		return r->credential.n_paths > 0;
+	return true;
+}
+
+static bool exception_expired(const struct policy_exception *x, int64_t now)
+{
+	return x->expires_unix_ms > 0 && x->expires_unix_ms < now;
+}
+
+struct cover {
+	bool covered;                         /* by a rule or an unexpired exception */
+	bool explicit_;                       /* ... explicitly (special destinations) */
+	const struct policy_rule *rule;       /* the (first explicit) rule */
+	const struct policy_exception *exc;   /* or exception */
+	const struct policy_exception *expired; /* an expired exception that matches */
+};
+
+static void cover_of(const struct reach_policy *p, const struct edge_view *v, int64_t now, struct cover *c)
+{
+	memset(c, 0, sizeof(*c));
+	for (size_t i = 0; i < p->n_rules; i++) {
+		const struct policy_rule *r = &p->rules[i];
+
+		if (!rule_matches(r, v))
+			continue;
+		if (!c->covered || (!c->explicit_ && rule_explicit(r))) {
+			c->rule = r;
+			c->exc = NULL;
+			c->explicit_ = rule_explicit(r);
+		}
+		c->covered = true;
+	}
+	for (size_t i = 0; i < p->n_exceptions; i++) {
+		const struct policy_exception *x = &p->exceptions[i];
+
+		if (!rule_matches(&x->rule, v))
+			continue;
+		if (exception_expired(x, now)) {
+			if (!c->expired)
+				c->expired = x;
+			continue;
+		}
+		if (!c->covered || (!c->explicit_ && rule_explicit(&x->rule))) {
+			c->rule = NULL;
+			c->exc = x;
+			c->explicit_ = rule_explicit(&x->rule);
+		}
+		c->covered = true;
+	}
+}
+
+/* ---- result building ------------------------------------------------------- */
+
+struct builder {
+	struct verify_result *r;
+	size_t cap_findings, cap_verdicts;
+	int err;
+};
+
+static struct finding *new_finding(struct builder *b)
+{
+	struct finding *f;
+
+	if (b->err)
+		return NULL;
+	if (b->r->n_findings == b->cap_findings) {
+		size_t cap = b->cap_findings ? b->cap_findings * 2 : 16;
+		struct finding *nf = realloc(b->r->findings, cap * sizeof(*nf));
+
+		if (!nf) {
+			b->err = -ENOMEM;
+			return NULL;
+		}
+		b->r->findings = nf;
+		b->cap_findings = cap;
+	}
+	f = &b->r->findings[b->r->n_findings++];
+	memset(f, 0, sizeof(*f));
+	return f;
+}
+
+/* SHA-256 of kind, identity, edge kind, object (NUL separated), first 8
+ * bytes in hex. A keyed-free cryptographic hash: nobody can craft an edge
+ * whose id collides with an acknowledged finding's. -ENOMEM when libcrypto
+ * cannot run (never a different, unstable id). */
+static int finding_id(struct finding *f)
+{
+	static const char hexd[] = "0123456789abcdef";
+	const char *parts[4] = { finding_kind_name(f->kind), f->identity, f->edge_kind, f->object };
+	char buf[32 + sizeof(f->identity) + sizeof(f->edge_kind) + sizeof(f->object)];
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	size_t len = 0;
+
+	for (int i = 0; i < 4; i++) {
+		size_t l = strlen(parts[i]) + (i < 3); /* the NUL separates */
+
+		memcpy(buf + len, parts[i], l);
+		len += l;
+	}
+	if (!EVP_Digest(buf, len, md, &mdlen, EVP_sha256(), NULL) || mdlen < 8)
+		return -ENOMEM;
+	for (int i = 0; i < 8; i++) {
+		f->id[2 * i] = hexd[md[i] >> 4];
+		f->id[2 * i + 1] = hexd[md[i] & 15];
+	}
+	f->id[16] = '\0';
+	return 0;
+}
+
+static void join_executables(const struct ledger_edge *e, char *out, size_t n)
+{
+	size_t len = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < e->executables.n; i++) {
+		size_t need = strlen(e->executables.v[i]) + (i ? 1 : 0);
+		size_t rest = e->executables.n - i;
+		char more[32];
+
+		fmt(more, sizeof(more), "%s+%zu", i ? "," : "", rest);
+		/* keep room for "+N" when later values would not fit */
+		if (len + need + (rest > 1 ? strlen(more) : 0) >= n) {
+			append(out, n, &len, more);
+			return;
+		}
+		if (i)
+			append(out, n, &len, ",");
+		append(out, n, &len, e->executables.v[i]);
+	}
+}
+
+static void policy_ref_of(char *out, size_t n, const struct reach_policy *p, int line)
+{
+	if (!p)
+		out[0] = '\0';
+	else
+		fmt(out, n, "%s:%d", p->file, line);
+}
+
+static struct finding *edge_finding(struct builder *b, enum finding_kind kind, enum severity sev, const char *identity,
+				    const struct ledger_edge *e)
+{
+	struct finding *f = new_finding(b);
+
+	if (!f)
+		return NULL;
+	f->kind = kind;
+	f->severity = sev;
+	fmt(f->identity, sizeof(f->identity), "%s", identity);
+	fmt(f->edge_kind, sizeof(f->edge_kind), "%s", ledger_kind_name(e->kind));
+	fmt(f->object, sizeof(f->object), "%s", e->object);
+	f->first_ms = e->first_ms;
+	f->last_ms = e->last_ms;
+	join_executables(e, f->executables, sizeof(f->executables));
+	if (finding_id(f)) {
+		b->r->n_findings--;
+		b->err = -ENOMEM;
+		return NULL;
+	}
+	return f;
+}
+
+static struct finding *rule_finding(struct builder *b, enum finding_kind kind, enum severity sev, const char *identity,
+				    const struct reach_policy *p, const struct policy_rule *r, int line)
+{
+	struct finding *f = new_finding(b);
+
+	if (!f)
+		return NULL;
+	f->kind = kind;
+	f->severity = sev;
+	fmt(f->identity, sizeof(f->identity), "%s", identity);
+	fmt(f->edge_kind, sizeof(f->edge_kind), "%s", rule_type_name(r->type));
+	policy_rule_describe(r, f->object, sizeof(f->object));
+	policy_ref_of(f->policy_ref, sizeof(f->policy_ref), p, line);
+	if (finding_id(f)) {
+		b->r->n_findings--;
+		b->err = -ENOMEM;
+		return NULL;
+	}
+	return f;
+}
+
+static bool high_secret_category(const char *c)
+{
+	static const char *const high[] = { "k8s-sa-token", "kubeconfig", "aws-credentials", "gcp-credentials",
+					    "azure-credentials" };
+
+	for (size_t i = 0; c && i < sizeof(high) / sizeof(high[0]); i++)
+		if (!strcmp(c, high[i]))
+			return true;
+	return false;
+}
+
+static const char *spec_list(enum ledger_kind k)
+{
+	switch (k) {
+	case LEDGER_SECRET: return "spec.secrets";
+	case LEDGER_EGRESS: return "spec.egress";
+	case LEDGER_CREDENTIAL: return "spec.credentials";
+	case LEDGER_TOOL: return "spec.tools";
+	default: return "spec";
+	}
+}
+
+/* ---- epochs ---------------------------------------------------------------- */
+
+struct epoch_count {
+	const char *epoch;
+	size_t n;
+	int64_t last;
+};
+
+static void find_epochs(const struct ledger_identity *id, const char **current, const char **previous)
+{
+	int64_t tmin = 0, tmax = 0, start;
+	struct epoch_count *ec;
+	size_t nec = 0, best = (size_t)-1;
+	const char *prev = "";
+	int64_t prev_t = INT64_MIN;
+
+	*current = "";
+	*previous = "";
+	if (!id || !id->n_edges)
+		return;
+	for (size_t i = 0; i < id->n_edges; i++) {
+		const struct ledger_edge *e = id->edges[i];
+
+		if (e->kind == LEDGER_DNS)
+			continue;
+		if (e->last_ms && e->last_ms > tmax)
+			tmax = e->last_ms;
+		if (e->first_ms && (!tmin || e->first_ms < tmin))
+			tmin = e->first_ms;
+	}
+	start = tmax && tmin ? tmax - (tmax - tmin) / 10 : INT64_MIN;
+	if (!(ec = calloc(id->n_edges, sizeof(*ec))))
+		return; /* no epochs: judged as one window */
+	for (size_t i = 0; i < id->n_edges; i++) {
+		const struct ledger_edge *e = id->edges[i];
+		size_t j;
+
+		if (e->kind == LEDGER_DNS || !e->last_epoch[0] || (e->last_ms && e->last_ms < start))
+			continue;
+		for (j = 0; j < nec && strcmp(ec[j].epoch, e->last_epoch); j++)
+			;
+		if (j == nec)
+			ec[nec++] = (struct epoch_count){ e->last_epoch, 0, INT64_MIN };
+		ec[j].n++;
+		if (e->last_ms > ec[j].last)
+			ec[j].last = e->last_ms;
+	}
+	for (size_t j = 0; j < nec; j++) {
+		if (best == (size_t)-1 || ec[j].n > ec[best].n ||
+		    (ec[j].n == ec[best].n &&
+		     (ec[j].last > ec[best].last ||
+		      (ec[j].last == ec[best].last && strcmp(ec[j].epoch, ec[best].epoch) < 0))))
+			best = j;
+	}
+	if (best != (size_t)-1)
+		*current = ec[best].epoch;
+	free(ec);
+	if (!(*current)[0])
+		return;
+	for (size_t i = 0; i < id->n_edges; i++) {
+		const struct ledger_edge *e = id->edges[i];
+
+		if (e->kind == LEDGER_DNS)
+			continue;
+		if (e->epoch[0] && strcmp(e->epoch, *current) &&
+		    (e->first_ms > prev_t || (e->first_ms == prev_t && strcmp(e->epoch, prev) < 0))) {
+			prev = e->epoch;
+			prev_t = e->first_ms;
+		}
+		if (e->last_epoch[0] && strcmp(e->last_epoch, *current) &&
+		    (e->last_ms > prev_t || (e->last_ms == prev_t && strcmp(e->last_epoch, prev) < 0))) {
+			prev = e->last_epoch;
+			prev_t = e->last_ms;
+		}
+	}
+	*previous = prev;
+}
+
+/* ---- rotation -------------------------------------------------------------- */
+
+static int add_rotation(struct identity_verdict *v, size_t *cap, const char *kind, const char *what,
+			const char *why)
+{
+	struct rotation_item *it;
+
+	for (size_t i = 0; i < v->n_rotation; i++)
+		if (!strcmp(v->rotation[i].kind, kind) && !strcmp(v->rotation[i].what, what))
+			return 0;
+	if (v->n_rotation == *cap) {
+		size_t nc = *cap ? *cap * 2 : 8;
+		struct rotation_item *n = realloc(v->rotation, nc * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		v->rotation = n;
+		*cap = nc;
+	}
+	it = &v->rotation[v->n_rotation++];
+	memset(it, 0, sizeof(*it));
+	fmt(it->kind, sizeof(it->kind), "%s", kind);
+	fmt(it->what, sizeof(it->what), "%s", what);
+	fmt(it->why, sizeof(it->why), "%s", why);
+	return 0;
+}
+
+static int build_rotation(struct identity_verdict *v, struct edge_view *ev, size_t n, const char *current)
+{
+	size_t cap = 0;
+	bool metadata_request = false;
+	char what[1024], why[256], t[40];
+	int rc;
+
+	/* metadata credential requests first: then an egress edge without one
+	 * is the fallback */
+	for (int pass = 0; pass < 4; pass++) {
+		for (size_t i = 0; i < n; i++) {
+			const struct ledger_edge *e = ev[i].e;
+			const char *exe = e->executables.n ? e->executables.v[0] : "?";
+
+			if (!strcmp(e->epoch, current))
+				continue; /* first seen in the current epoch: not from the patched software */
+			format_time(e->last_ms, t, sizeof(t));
+			rc = 0;
+			if (pass == 0 && e->kind == LEDGER_CREDENTIAL &&
+			    !strcmp(s_or(e->dest_class), "cloud-metadata-credentials")) {
+				fmt(what, sizeof(what), "%s %s", ev[i].host_noport, ev[i].cred.path_template);
+				fmt(why, sizeof(why), "cloud credentials requested by %s in epoch %s (last %s)", exe,
+				    e->epoch[0] ? e->epoch : "unknown", t);
+				metadata_request = true;
+				rc = add_rotation(v, &cap, "cloud-metadata", what, why);
+			} else if (pass == 1 && e->kind == LEDGER_SECRET) {
+				fmt(why, sizeof(why), "%s read by %s in epoch %s (last %s)",
+				    e->category[0] ? e->category : "secret", exe, e->epoch[0] ? e->epoch : "unknown", t);
+				rc = add_rotation(v, &cap, "secret-file", e->object, why);
+			} else if (pass == 2 && e->kind == LEDGER_CREDENTIAL && ev[i].cred.fingerprint[0]) {
+				fmt(what, sizeof(what), "%s %s fp:%s", ev[i].host_noport, ev[i].cred_kind,
+				    ev[i].cred.fingerprint);
+				fmt(why, sizeof(why), "sent by %s to %s %s in epoch %s (last %s)", exe, ev[i].cred.method,
+				    ev[i].cred.path_template, e->epoch[0] ? e->epoch : "unknown", t);
+				rc = add_rotation(v, &cap, "credential", what, why);
+			} else if (pass == 3 && !metadata_request && e->kind == LEDGER_EGRESS &&
+				   !strcmp(s_or(e->dest_class), "cloud-metadata")) {
+				fmt(why, sizeof(why),
+				    "%s connected to the cloud metadata endpoint in epoch %s (last %s); the request "
+				    "was not seen: rotate the instance credentials if it fetched them",
+				    exe, e->epoch[0] ? e->epoch : "unknown", t);
+				rc = add_rotation(v, &cap, "cloud-metadata", e->object, why);
+			}
+			if (rc)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+/* ---- one identity ---------------------------------------------------------- */
+
+struct ctx {
+	const struct ledger *l;
+	const struct policy_set *ps;
+	int64_t now, unused_after;
+	uint64_t min_edges;
+	struct verify_input_health health;
+	bool targeted;
+};
+
+static void edge_findings(struct builder *b, const struct ctx *c, const char *identity, const struct reach_policy *p,
+			  struct edge_view *v, const char *current, const char *previous)
+{
+	const struct ledger_edge *e = v->e;
+	const char *dc = s_or(e->dest_class);
+	bool metadata = (e->kind == LEDGER_EGRESS && !strcmp(dc, "cloud-metadata")) ||
+			(e->kind == LEDGER_CREDENTIAL && !strcmp(dc, "cloud-metadata-credentials"));
+	bool apisecrets = e->kind == LEDGER_CREDENTIAL && !strcmp(dc, "kube-secrets");
+	char grew_note[600] = "", expired_note[400] = "", broad_note[400] = "", ref[300];
+	struct cover cv = { 0 };
+	struct finding *f;
+
+	if (v->shrank) {
+		if ((f = edge_finding(b, FINDING_REACH_SHRANK, SEV_INFO, identity, e)))
+			fmt(f->message, sizeof(f->message),
+			    "%s %s last seen in epoch %s, not in the current epoch %s: the upgrade removed it",
+			    ledger_kind_name(e->kind), e->object, e->last_epoch, current);
+		return;
+	}
+	if (!v->current)
+		return;
+	if (v->grew) {
+		fmt(grew_note, sizeof(grew_note), " (new in epoch %s)", current);
+		if ((f = edge_finding(b, FINDING_REACH_GREW, SEV_INFO, identity, e)))
+			fmt(f->message, sizeof(f->message), "%s %s first seen in epoch %s, absent in epoch %s",
+			    ledger_kind_name(e->kind), e->object, current, previous);
+	}
+	if (p) {
+		cover_of(p, v, c->now, &cv);
+		if (cv.expired) {
+			char d[40];
+
+			format_time(cv.expired->expires_unix_ms, d, sizeof(d));
+			fmt(expired_note, sizeof(expired_note), "; the exception at %s:%d matched it but expired %s",
+			    p->file, cv.expired->line, d);
+		}
+	}
+	if (metadata || apisecrets) {
+		if (cv.covered && cv.explicit_)
+			return;
+		if (cv.covered)
+			fmt(broad_note, sizeof(broad_note), "; only a broad %s at %s:%d covers it, declare it explicitly",
+			    cv.rule ? "rule" : "exception", p->file, cv.rule ? cv.rule->line : cv.exc->line);
+		if (!(f = edge_finding(b, metadata ? FINDING_CLOUD_METADATA_ACCESS : FINDING_APISERVER_SECRET_READ,
+				       SEV_HIGH, identity, e)))
+			return;
+		if (cv.covered)
+			fmt(ref, sizeof(ref), "%s:%d", p->file, cv.rule ? cv.rule->line : cv.exc->line);
+		else
+			policy_ref_of(ref, sizeof(ref), p, p ? p->line : 0);
+		fmt(f->policy_ref, sizeof(f->policy_ref), "%s", ref);
+		if (metadata)
+			fmt(f->message, sizeof(f->message), "%s to the cloud metadata endpoint (%s%s%s)%s%s%s",
+			    e->kind == LEDGER_EGRESS ? "egress" : "credential request", e->object,
+			    e->name[0] ? ", " : "", e->name, grew_note, broad_note, expired_note);
+		else
+			fmt(f->message, sizeof(f->message), "Kubernetes secrets read through the API server (%s)%s%s%s",
+			    e->object, grew_note, broad_note, expired_note);
+		return;
+	}
+	if (!p || cv.covered)
+		return;
+	{
+		enum finding_kind k;
+		enum severity sev = SEV_MEDIUM;
+
+		switch (e->kind) {
+		case LEDGER_SECRET:
+			k = FINDING_UNDECLARED_SECRET;
+			if (high_secret_category(e->category))
+				sev = SEV_HIGH;
+			break;
+		case LEDGER_EGRESS: k = FINDING_UNDECLARED_EGRESS; break;
+		case LEDGER_CREDENTIAL: k = FINDING_UNDECLARED_CREDENTIAL; break;
+		case LEDGER_TOOL: k = FINDING_UNUSUAL_TOOL; break;
+		default: return;
+		}
+		if (!(f = edge_finding(b, k, sev, identity, e)))
+			return;
+		policy_ref_of(f->policy_ref, sizeof(f->policy_ref), p, p->line);
+		switch (e->kind) {
+		case LEDGER_SECRET:
+			fmt(f->message, sizeof(f->message), "read %s (%s), not in %s%s%s", e->object,
+			    e->category[0] ? e->category : "secret", spec_list(e->kind), grew_note, expired_note);
+			break;
+		case LEDGER_EGRESS:
+			fmt(f->message, sizeof(f->message), "connected to %s%s%s (%s), not in %s%s%s", e->object,
+			    e->name[0] ? " as " : "", e->name, dc[0] ? dc : "unclassified", spec_list(e->kind),
+			    grew_note, expired_note);
+			break;
+		case LEDGER_CREDENTIAL:
+			fmt(f->message, sizeof(f->message), "sent a %s credential to %s (%s %s), not in %s%s%s",
+			    v->cred_kind[0] ? v->cred_kind : "?", v->cred_host, v->cred.method, v->cred.path_template,
+			    spec_list(e->kind), grew_note, expired_note);
+			break;
+		default:
+			fmt(f->message, sizeof(f->message), "executed %s, not in %s%s%s", e->object, spec_list(e->kind),
+			    grew_note, expired_note);
+			break;
+		}
+	}
+}
+
+static bool rule_used(const struct policy_rule *r, struct edge_view *ev, size_t n, int64_t since)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((!ev[i].e->last_ms || ev[i].e->last_ms >= since) && rule_matches(r, &ev[i]))
+			return true;
+	return false;
+}
+
+static void policy_findings(struct builder *b, const struct ctx *c, const char *identity, const struct reach_policy *p,
+			    struct edge_view *ev, size_t n, bool judge_unused)
+{
+	int64_t since = c->now - c->unused_after;
+	char d[40], ago[40];
+	struct finding *f;
+
+	for (size_t i = 0; i < p->n_exceptions; i++) {
+		const struct policy_exception *x = &p->exceptions[i];
+
+		if (!exception_expired(x, c->now))
+			continue;
+		if (!(f = rule_finding(b, FINDING_EXCEPTION_EXPIRED, SEV_MEDIUM, identity, p, &x->rule, x->line)))
+			return;
+		format_time(x->expires_unix_ms, d, sizeof(d));
+		fmt(f->message, sizeof(f->message),
+		    "%s exception expired %s (reason: %s): it covers nothing now; renew it or declare the reach",
+		    rule_type_name(x->rule.type), d, x->reason[0] ? x->reason : "none given");
+		/* the edges it would cover: when and by whom */
+		for (size_t j = 0; j < n; j++) {
+			const struct ledger_edge *e = ev[j].e;
+
+			if (!ev[j].current || !rule_matches(&x->rule, &ev[j]))
+				continue;
+			if (!f->first_ms || (e->first_ms && e->first_ms < f->first_ms))
+				f->first_ms = e->first_ms;
+			if (e->last_ms > f->last_ms)
+				f->last_ms = e->last_ms;
+			if (!f->executables[0])
+				join_executables(e, f->executables, sizeof(f->executables));
+		}
+	}
+	if (!judge_unused)
+		return;
+	fmt(ago, sizeof(ago), "%lld days", (long long)(c->unused_after / (24LL * 3600 * 1000)));
+	if (c->unused_after < 24LL * 3600 * 1000)
+		fmt(ago, sizeof(ago), "%lld s", (long long)(c->unused_after / 1000));
+	for (size_t i = 0; i < p->n_rules; i++) {
+		const struct policy_rule *r = &p->rules[i];
+
+		if (rule_used(r, ev, n, since))
+			continue;
+		if (!(f = rule_finding(b, FINDING_UNUSED_DECLARED, SEV_LOW, identity, p, r, r->line)))
+			return;
+		fmt(f->message, sizeof(f->message),
+		    "declared %s rule not exercised in the last %s: remove it for least privilege", rule_type_name(r->type),
+		    ago);
+	}
+	for (size_t i = 0; i < p->n_exceptions; i++) {
+		const struct policy_exception *x = &p->exceptions[i];
+
+		if (exception_expired(x, c->now) || rule_used(&x->rule, ev, n, since))
+			continue;
+		if (!(f = rule_finding(b, FINDING_UNUSED_DECLARED, SEV_LOW, identity, p, &x->rule, x->line)))
+			return;
+		fmt(f->message, sizeof(f->message),
+		    "%s exception not exercised in the last %s: remove it for least privilege",
+		    rule_type_name(x->rule.type), ago);
+	}
+}
+
+static int verify_identity(struct builder *b, const struct ctx *c, const char *name)
+{
+	const struct ledger_identity *id = ledger_identity_find(c->l, name);
+	const struct reach_policy *p = policy_for_identity(c->ps, name);
+	const char *current = "", *previous = "";
+	struct edge_view *ev = NULL;
+	struct identity_verdict *v;
+	size_t n = 0, first_finding = b->r->n_findings, n_current = 0, len = 0, bad = 0;
+	char tmp[256];
+	int rc = 0;
+
+	if (b->r->n_verdicts == b->cap_verdicts) {
+		size_t cap = b->cap_verdicts ? b->cap_verdicts * 2 : 8;
+		struct identity_verdict *nv = realloc(b->r->verdicts, cap * sizeof(*nv));
+
+		if (!nv)
+			return -ENOMEM;
+		b->r->verdicts = nv;
+		b->cap_verdicts = cap;
+	}
+	v = &b->r->verdicts[b->r->n_verdicts++];
+	memset(v, 0, sizeof(*v));
+	fmt(v->identity, sizeof(v->identity), "%s", name);
+	v->has_policy = p != NULL;
+	v->counted = c->targeted || p;
+	policy_ref_of(v->policy_ref, sizeof(v->policy_ref), p, p ? p->line : 0);
+
+	if (id && id->n_edges && !(ev = calloc(id->n_edges, sizeof(*ev))))
+		return -ENOMEM;
+	find_epochs(id, &current, &previous);
+	fmt(v->epoch, sizeof(v->epoch), "%s", current);
+	fmt(v->previous_epoch, sizeof(v->previous_epoch), "%s", previous);
+	for (size_t i = 0; id && i < id->n_edges; i++) {
+		const struct ledger_edge *e = id->edges[i];
+		struct edge_view *x;
+
+		if (e->kind == LEDGER_DNS || e->kind == LEDGER_KIND_UNSPECIFIED)
+			continue;
+		x = &ev[n++];
+		edge_view_init(x, e);
+		x->current = !current[0] || !e->last_epoch[0] || !strcmp(e->last_epoch, current);
+		x->shrank = !x->current;
+		x->grew = x->current && previous[0] && !strcmp(e->epoch, current);
+		if (x->current)
+			n_current++;
+	}
+	v->n_edges = n_current;
+
+	for (size_t i = 0; i < n; i++)
+		edge_findings(b, c, name, p, &ev[i], current, previous);
+	if (p)
+		policy_findings(b, c, name, p, ev, n, n_current >= c->min_edges);
+	if (b->err) {
+		free(ev);
+		return b->err;
+	}
+	if (previous[0] && (rc = build_rotation(v, ev, n, current))) {
+		free(ev);
+		return rc;
+	}
+	free(ev);
+
+	for (size_t i = first_finding; i < b->r->n_findings; i++) {
+		v->n_findings_by_sev[b->r->findings[i].severity]++;
+		if (b->r->findings[i].severity >= SEV_MEDIUM)
+			bad++;
+	}
+
+	/* verdict: inconclusive reasons first */
+	v->reasons[0] = '\0';
+#define REASON(...)                                                  \
+	do {                                                         \
+		fmt(tmp, sizeof(tmp), __VA_ARGS__);                  \
+		if (len)                                             \
+			append(v->reasons, sizeof(v->reasons), &len, "; "); \
+		append(v->reasons, sizeof(v->reasons), &len, tmp);   \
+	} while (0)
+	if (!p)
+		REASON("no policy (audit only)");
+	if (c->health.events_lost)
+		REASON("%llu events lost", (unsigned long long)c->health.events_lost);
+	if (c->health.tls_blind_processes)
+		REASON("%llu tls-blind processes (credential use not visible)",
+		       (unsigned long long)c->health.tls_blind_processes);
+	if (c->health.hooks_missing)
+		REASON("hooks missing");
+	if (id && id->edges_dropped)
+		REASON("the ledger refused %llu edges of this identity", (unsigned long long)id->edges_dropped);
+	if (!id && ledger_identities_dropped(c->l))
+		REASON("the ledger refused %llu identities", (unsigned long long)ledger_identities_dropped(c->l));
+	if (n_current < c->min_edges) {
+		if (current[0])
+			REASON("too little observed: %zu edges in epoch %s (minimum %llu)", n_current, current,
+			       (unsigned long long)c->min_edges);
+		else
+			REASON("too little observed: %zu edges (minimum %llu)", n_current,
+			       (unsigned long long)c->min_edges);
+	}
+	if (len) {
+		v->verdict = VERDICT_INCONCLUSIVE;
+		if (bad)
+			REASON("also %zu findings of severity medium or higher", bad);
+	} else if (bad) {
+		v->verdict = VERDICT_FAIL;
+		REASON("%zu findings of severity medium or higher", bad);
+	} else {
+		v->verdict = VERDICT_PASS;
+	}
+#undef REASON
+	return 0;
+}
+
+/* ---- entry points ---------------------------------------------------------- */
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
+
+static int cmp_finding(const void *pa, const void *pb)
+{
+	const struct finding *a = pa, *b = pb;
+	int r;
+
+	if ((r = strcmp(a->identity, b->identity)))
+		return r;
+	if (a->severity != b->severity)
+		return a->severity > b->severity ? -1 : 1;
+	if (a->kind != b->kind)
+		return a->kind < b->kind ? -1 : 1;
+	if ((r = strcmp(a->edge_kind, b->edge_kind)))
+		return r;
+	if ((r = strcmp(a->object, b->object)))
+		return r;
+	return strcmp(a->policy_ref, b->policy_ref);
+}
+
+int verify_ledger(const struct ledger *l, const struct policy_set *policies, const struct verify_opts *opts,
+		  struct verify_result *out)
+{
+	struct verify_opts defaults = { 0 };
+	struct builder b = { 0 };
+	struct ctx c = { 0 };
+	const char **names = NULL;
+	size_t n_names = 0, cap;
+	bool any_counted = false, any_fail = false, any_inc = false;
+	int rc = 0;
+
+	if (out) {
+		memset(out, 0, sizeof(*out));
+		out->overall = VERDICT_INCONCLUSIVE;
+	}
+	if (!l || !policies || !out)
+		return -EINVAL;
+	if (!opts)
+		opts = &defaults;
+	c.l = l;
+	c.ps = policies;
+	c.now = opts->now_ms;
+	if (!c.now) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		c.now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	}
+	c.unused_after = opts->unused_after_ms > 0 ? opts->unused_after_ms : VERIFY_DEFAULT_UNUSED_AFTER_MS;
+	c.min_edges = opts->min_edges ? opts->min_edges : 1;
+	c.health = opts->health;
+	c.targeted = opts->identity != NULL;
+	b.r = out;
+
+	/* the identities to verify, in name order, once each */
+	cap = opts->identity ? 1 : ledger_identities(l) + policies->n;
+	if (cap && !(names = calloc(cap, sizeof(*names))))
+		return -ENOMEM;
+	if (opts->identity) {
+		names[n_names++] = opts->identity;
+	} else {
+		for (size_t i = 0; i < ledger_identities(l); i++)
+			names[n_names++] = ledger_identity_at(l, i)->name;
+		for (size_t i = 0; i < policies->n; i++)
+			names[n_names++] = policies->policies[i].identity;
+		qsort(names, n_names, sizeof(*names), cmp_str);
+		if (n_names) {
+			size_t w = 1;
+
+			for (size_t i = 1; i < n_names; i++)
+				if (strcmp(names[i], names[w - 1]))
+					names[w++] = names[i];
+			n_names = w;
+		}
+	}
+	for (size_t i = 0; i < n_names && !rc; i++)
+		rc = verify_identity(&b, &c, names[i]);
+	free(names);
+	if (rc) {
+		verify_result_free(out);
+		return rc;
+	}
+	if (out->n_findings)
+		qsort(out->findings, out->n_findings, sizeof(*out->findings), cmp_finding);
+	for (size_t i = 0; i < out->n_verdicts; i++) {
+		if (!out->verdicts[i].counted)
+			continue;
+		any_counted = true;
+		any_fail |= out->verdicts[i].verdict == VERDICT_FAIL;
+		any_inc |= out->verdicts[i].verdict == VERDICT_INCONCLUSIVE;
+	}
+	out->overall = any_fail ? VERDICT_FAIL : (any_inc || !any_counted) ? VERDICT_INCONCLUSIVE : VERDICT_PASS;
+	return 0;
+}
+
+void verify_result_free(struct verify_result *r)
+{
+	if (!r)
+		return;
+	for (size_t i = 0; i < r->n_verdicts; i++)
+		free(r->verdicts[i].rotation);
+	free(r->verdicts);
+	free(r->findings);
+	memset(r, 0, sizeof(*r));
+	r->overall = VERDICT_INCONCLUSIVE;
+}
+
+int verify_exit_code(const struct verify_result *r)
+{
+	if (!r)
+		return 2;
+	switch (r->overall) {
+	case VERDICT_PASS: return 0;
+	case VERDICT_FAIL: return 1;
+	default: return 2;
+	}
+}
+
+/* ---- JSON ------------------------------------------------------------------ */
+
+static json_object *jstr_or_null(const char *s) { return s && s[0] ? json_object_new_string(s) : NULL; }
+
+static json_object *jtime(int64_t ms)
+{
+	char buf[40];
+
+	if (!ms)
+		return NULL;
+	format_time(ms, buf, sizeof(buf));
+	return json_object_new_string(buf);
+}
+
+static json_object *exes_json(const char *list)
+{
+	json_object *a = json_object_new_array();
+	const char *p = list;
+
+	while (a && p && *p) {
+		const char *comma = strchr(p, ',');
+		size_t l = comma ? (size_t)(comma - p) : strlen(p);
+
+		json_object_array_add(a, json_object_new_string_len(p, (int)l));
+		p = comma ? comma + 1 : NULL;
+	}
+	return a;
+}
+
+struct json_object *verify_result_to_json(const struct verify_result *r)
+{
+	json_object *root, *ids, *fs, *counts;
+	size_t nv[3] = { 0 };
+
+	if (!r)
+		return NULL;
+	root = json_object_new_object();
+	ids = json_object_new_array();
+	fs = json_object_new_array();
+	counts = json_object_new_object();
+	if (!root || !ids || !fs || !counts) {
+		json_object_put(root);
+		json_object_put(ids);
+		json_object_put(fs);
+		json_object_put(counts);
+		return NULL;
+	}
+	json_object_object_add(root, "verdict", json_object_new_string(verdict_name(r->overall)));
+	json_object_object_add(root, "exit_code", json_object_new_int(verify_exit_code(r)));
+	json_object_object_add(root, "identities", ids);
+	json_object_object_add(root, "findings", fs);
+	json_object_object_add(root, "counts", counts);
+	for (size_t i = 0; i < r->n_verdicts; i++) {
+		const struct identity_verdict *v = &r->verdicts[i];
+		json_object *o = json_object_new_object(), *sev = json_object_new_object(), *rot = json_object_new_array();
+
+		if (!o || !sev || !rot) {
+			json_object_put(o);
+			json_object_put(sev);
+			json_object_put(rot);
+			json_object_put(root);
+			return NULL;
+		}
+		if ((unsigned)v->verdict < 3)
+			nv[v->verdict]++;
+		json_object_object_add(o, "identity", json_object_new_string(v->identity));
+		json_object_object_add(o, "verdict", json_object_new_string(verdict_name(v->verdict)));
+		json_object_object_add(o, "reasons", json_object_new_string(v->reasons));
+		json_object_object_add(o, "epoch", jstr_or_null(v->epoch));
+		json_object_object_add(o, "previous_epoch", jstr_or_null(v->previous_epoch));
+		json_object_object_add(o, "has_policy", json_object_new_boolean(v->has_policy));
+		json_object_object_add(o, "counted", json_object_new_boolean(v->counted));
+		json_object_object_add(o, "policy", jstr_or_null(v->policy_ref));
+		json_object_object_add(o, "edges", json_object_new_uint64(v->n_edges));
+		for (int s = SEV_INFO; s <= SEV_CRITICAL; s++)
+			json_object_object_add(sev, severity_name(s), json_object_new_uint64(v->n_findings_by_sev[s]));
+		json_object_object_add(o, "findings_by_severity", sev);
+		for (size_t j = 0; j < v->n_rotation; j++) {
+			json_object *it = json_object_new_object();
+
+			if (!it)
+				continue;
+			json_object_object_add(it, "kind", json_object_new_string(v->rotation[j].kind));
+			json_object_object_add(it, "what", json_object_new_string(v->rotation[j].what));
+			json_object_object_add(it, "why", json_object_new_string(v->rotation[j].why));
+			json_object_array_add(rot, it);
+		}
+		json_object_object_add(o, "rotation", rot);
+		json_object_array_add(ids, o);
+	}
+	for (size_t i = 0; i < r->n_findings; i++) {
+		const struct finding *f = &r->findings[i];
+		json_object *o = json_object_new_object();
+
+		if (!o) {
+			json_object_put(root);
+			return NULL;
+		}
+		json_object_object_add(o, "id", json_object_new_string(f->id));
+		json_object_object_add(o, "kind", json_object_new_string(finding_kind_name(f->kind)));
+		json_object_object_add(o, "severity", json_object_new_string(severity_name(f->severity)));
+		json_object_object_add(o, "identity", json_object_new_string(f->identity));
+		json_object_object_add(o, "edge_kind", json_object_new_string(f->edge_kind));
+		json_object_object_add(o, "object", json_object_new_string(f->object));
+		json_object_object_add(o, "first_seen_ms", f->first_ms ? json_object_new_int64(f->first_ms) : NULL);
+		json_object_object_add(o, "last_seen_ms", f->last_ms ? json_object_new_int64(f->last_ms) : NULL);
+		json_object_object_add(o, "first_seen", jtime(f->first_ms));
+		json_object_object_add(o, "last_seen", jtime(f->last_ms));
+		json_object_object_add(o, "executables", exes_json(f->executables));
+		json_object_object_add(o, "message", json_object_new_string(f->message));
+		json_object_object_add(o, "policy_ref", jstr_or_null(f->policy_ref));
+		json_object_array_add(fs, o);
+	}
+	json_object_object_add(counts, "findings", json_object_new_uint64(r->n_findings));
+	json_object_object_add(counts, "pass", json_object_new_uint64(nv[VERDICT_PASS]));
+	json_object_object_add(counts, "fail", json_object_new_uint64(nv[VERDICT_FAIL]));
+	json_object_object_add(counts, "inconclusive", json_object_new_uint64(nv[VERDICT_INCONCLUSIVE]));
+	return root;
+}
+
+/* ---- text ------------------------------------------------------------------ */
+
+static void upper(const char *s, char *out, size_t n)
+{
+	size_t i;
+
+	for (i = 0; s[i] && i + 1 < n; i++)
+		out[i] = (char)(s[i] >= 'a' && s[i] <= 'z' ? s[i] - 32 : s[i]);
+	out[i] = '\0';
+}
+
+void verify_result_print_text(FILE *f, const struct verify_result *r)
+{
+	size_t nv[3] = { 0 }, sev[5] = { 0 }, j = 0;
+	char buf[32], t1[40], t2[40];
+
+	if (!f || !r)
+		return;
+	for (size_t i = 0; i < r->n_verdicts; i++)
+		if (r->verdicts[i].counted && (unsigned)r->verdicts[i].verdict < 3)
+			nv[r->verdicts[i].verdict]++;
+	for (size_t i = 0; i < r->n_findings; i++)
+		sev[r->findings[i].severity]++;
+	upper(verdict_name(r->overall), buf, sizeof(buf));
+	/* the verdict alone on the first line: a CI log reader (or grep) sees it first */
+	fprintf(f, "verify: %s\n  identities counted: %zu fail, %zu inconclusive, %zu pass; findings: %zu critical, "
+		   "%zu high, %zu medium, %zu low, %zu info\n",
+		buf, nv[VERDICT_FAIL], nv[VERDICT_INCONCLUSIVE], nv[VERDICT_PASS], sev[SEV_CRITICAL], sev[SEV_HIGH],
+		sev[SEV_MEDIUM], sev[SEV_LOW], sev[SEV_INFO]);
+	for (size_t i = 0; i < r->n_verdicts; i++) {
+		const struct identity_verdict *v = &r->verdicts[i];
+
+		upper(verdict_name(v->verdict), buf, sizeof(buf));
+		fprintf(f, "\n%s: %s%s", v->identity, buf, v->counted ? "" : " (not counted)");
+		if (v->policy_ref[0])
+			fprintf(f, "  policy %s", v->policy_ref);
+		fputc('\n', f);
+		if (v->reasons[0])
+			fprintf(f, "  why: %s\n", v->reasons);
+		if (v->epoch[0])
+			fprintf(f, "  epoch %s%s%s%s\n", v->epoch, v->previous_epoch[0] ? " (previous " : "",
+				v->previous_epoch, v->previous_epoch[0] ? ")" : "");
+		/* findings are sorted by identity, so this identity's are one run */
+		while (j < r->n_findings && strcmp(r->findings[j].identity, v->identity) < 0)
+			j++;
+		for (; j < r->n_findings && !strcmp(r->findings[j].identity, v->identity); j++) {
+			const struct finding *fd = &r->findings[j];
+
+			upper(severity_name(fd->severity), buf, sizeof(buf));
+			fprintf(f, "  %-8s %-26s %-10s %s\n", buf, finding_kind_name(fd->kind), fd->edge_kind,
+				fd->object);
+			fprintf(f, "           %s\n", fd->message);
+			if (fd->first_ms || fd->executables[0]) {
+				format_time(fd->first_ms, t1, sizeof(t1));
+				format_time(fd->last_ms, t2, sizeof(t2));
+				fprintf(f, "           seen %s .. %s by %s\n", t1, t2,
+					fd->executables[0] ? fd->executables : "?");
+			}
+			fprintf(f, "           id %s%s%s\n", fd->id, fd->policy_ref[0] ? "  at " : "", fd->policy_ref);
+		}
+		if (v->n_rotation) {
+			fprintf(f, "  rotate (credentials reachable in epoch %s and earlier):\n", v->previous_epoch);
+			for (size_t k = 0; k < v->n_rotation; k++)
+				fprintf(f, "    %-14s %s\n                   %s\n", v->rotation[k].kind, v->rotation[k].what,
+					v->rotation[k].why);
+		}
+	}
+}

@@ -1,0 +1,270 @@
+/* Verification: the observed reach ledger diffed against the declared
+ * ReachPolicy set, per identity, into findings, a verdict and a rotation
+ * list; plus a least-privilege policy suggested from observed reach and a
+ * diff of two ledgers.
+ *
+ * Which edges are judged. Per identity the verifier first finds its epochs
+ * (software version windows, ledger edge epoch / last_epoch):
+ *   current epoch   the most common non-empty last_epoch among the edges
+ *                   last seen in the latest 10 % of the identity's observed
+ *                   time span (ties: the one seen last, then strcmp); ""
+ *                   when no edge has an epoch (host identities).
+ *   previous epoch  the non-empty epoch other than the current one seen
+ *                   last (an edge's epoch counts at its first seen, its
+ *                   last_epoch at its last seen); "" when none.
+ * The identity's current reach is every edge whose last_epoch is the
+ * current epoch or unknown (""). Only current reach is judged against the
+ * policy: an edge seen before an upgrade and not since was removed by the
+ * patch (reach-shrank, info), which is how a finding gets resolved.
+ * DNS edges are never judged (no rule type; ledger_diff shows them).
+ *
+ * Findings, for an identity with a policy (edges of current reach):
+ *   undeclared-secret          secret edge matched by no secret rule and no
+ *                              unexpired exception: medium; high when its
+ *                              category is k8s-sa-token, kubeconfig,
+ *                              aws-credentials, gcp-credentials or
+ *                              azure-credentials.
+ *   undeclared-egress          egress edge not declared: medium.
+ *   undeclared-credential-use  credential edge not declared: medium.
+ *   unusual-tool               tool edge (an exec) not declared: medium.
+ *   cloud-metadata-access      high, instead of undeclared-egress /
+ *                              undeclared-credential-use, for an egress
+ *                              edge of dest_class "cloud-metadata" or a
+ *                              credential edge of dest_class
+ *                              "cloud-metadata-credentials", unless a rule
+ *                              or exception covers it EXPLICITLY: an egress
+ *                              rule naming the host without "*" or a CIDR
+ *                              of at least /16 (IPv4) or /64 (IPv6); a
+ *                              credential rule with path templates. A broad
+ *                              rule (0.0.0.0/0, 10.0.0.0/8, "*.internal", a
+ *                              credential rule for any path) does not.
+ *   apiserver-secret-read      high, instead of undeclared-credential-use,
+ *                              for a credential edge of dest_class
+ *                              "kube-secrets" unless a credential rule or
+ *                              exception with path templates matches it.
+ *   exception-expired          medium, one per exception whose expires is
+ *                              before now (0 = never expires), whether or
+ *                              not an edge matches it: an expired exception
+ *                              covers nothing and must be renewed or removed.
+ *   reach-grew                 info, for each current edge first seen in the
+ *                              current epoch while the identity has a
+ *                              previous epoch; IN ADDITION to any other
+ *                              finding of that edge, which carries the
+ *                              severity (growth within the policy is no
+ *                              failure; growth outside it fails through its
+ *                              undeclared finding, whose message also says
+ *                              "new in this epoch").
+ *   reach-shrank               info, for each edge whose non-empty last_epoch
+ *                              is not the current one.
+ *   unused-declared            low (advice), for each rule and unexpired
+ *                              exception that no edge of its type last seen
+ *                              within unused_after_ms matched. Not reported
+ *                              for an identity with fewer than min_edges
+ *                              current edges (nothing to judge by).
+ * Identities without a policy are audited: cloud-metadata-access,
+ * apiserver-secret-read, reach-grew and reach-shrank only (nothing was
+ * declared, so nothing is "undeclared").
+ *
+ * Finding ids are the first 16 hex digits of SHA-256 over kind name,
+ * identity, edge kind and object (NUL separated): stable across runs,
+ * policy edits and line moves. For exception-expired and unused-declared the
+ * edge kind is the rule's type and the object the rule's canonical text
+ * (see policy_rule_describe()).
+ *
+ * Verdict per identity, in this order:
+ *   inconclusive  never pass on incomplete data: health.events_lost > 0,
+ *                 health.tls_blind_processes > 0, health.hooks_missing, the
+ *                 ledger refused edges of the identity or identities
+ *                 (caps), fewer than min_edges edges of current reach, or no
+ *                 policy. Every reason that applies is listed in reasons,
+ *                 with the count of findings >= medium when there are some.
+ *   fail          a finding of severity >= medium.
+ *   pass          otherwise.
+ * Which verdicts count for the overall one: with opts->identity NULL, the
+ * identities with a policy (in the ledger or not); identities without one
+ * are listed as audit-only (has_policy false, inconclusive "no policy")
+ * and do not count, so a node-wide verify checks what was declared. When
+ * nothing counts (no policy at all) the overall verdict is inconclusive.
+ * With opts->identity set, that identity alone, policy or not (no policy:
+ * inconclusive, exit 2: could not verify).
+ * Overall: fail if any counted verdict fails, else inconclusive if any is
+ * inconclusive (or none counted), else pass. verify_exit_code(): 1 fail,
+ * 2 inconclusive, 0 pass.
+ *
+ * Rotation list, for each identity with a previous epoch: secret files
+ * first read in an earlier epoch ("secret-file", the path), credentials
+ * with a fingerprint first sent in an earlier epoch ("credential",
+ * "HOST KIND fp:FP"), cloud metadata credential requests of an earlier
+ * epoch ("cloud-metadata", "HOST PATH_TEMPLATE"; an earlier-epoch egress
+ * edge to the metadata endpoint whose request was not seen gives its
+ * object). Duplicates are listed once. */
+#ifndef REACH_VERIFY_H
+#define REACH_VERIFY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include "policy/policy.h"
+#include "reach/ledger.h"
+#include "reach/netclass.h"
+
+#define VERIFY_DEFAULT_UNUSED_AFTER_MS (30LL * 24 * 3600 * 1000)
+
+enum finding_kind {
+	FINDING_UNDECLARED_SECRET,
+	FINDING_UNDECLARED_EGRESS,
+	FINDING_UNDECLARED_CREDENTIAL,
+	FINDING_UNUSUAL_TOOL,
+	FINDING_CLOUD_METADATA_ACCESS,
+	FINDING_APISERVER_SECRET_READ,
+	FINDING_EXCEPTION_EXPIRED,
+	FINDING_REACH_GREW,
+	FINDING_REACH_SHRANK,
+	FINDING_UNUSED_DECLARED,
+	FINDING__MAX
+};
+
+enum severity { SEV_INFO, SEV_LOW, SEV_MEDIUM, SEV_HIGH, SEV_CRITICAL };
+
+struct finding {
+	enum finding_kind kind;
+	enum severity severity;
+	char id[17];            /* stable: hash of kind+identity+edge kind+object */
+	char identity[512];
+	char edge_kind[16];     /* "secret", "egress", "credential", "tool" */
+	char object[1024];
+	int64_t first_ms, last_ms; /* of the edge (0: none / unknown) */
+	char executables[256];  /* comma list, "+N" at the end when cut */
+	char message[512];
+	char policy_ref[300];   /* FILE:LINE of the rule/exception/policy, or "" */
+};
+
+enum verdict { VERDICT_PASS, VERDICT_FAIL, VERDICT_INCONCLUSIVE };
+
+struct verify_input_health {
+	uint64_t events_lost;
+	uint64_t tls_blind_processes;
+	bool hooks_missing;
+};
+
+struct verify_opts {
+	int64_t now_ms;          /* 0: the current time */
+	int64_t unused_after_ms; /* 0: VERIFY_DEFAULT_UNUSED_AFTER_MS (30 days) */
+	const char *identity;    /* NULL = all with a policy, plus unknown identities as audit */
+	struct verify_input_health health;
+	uint64_t min_edges;      /* less observed than this: inconclusive; 0 = default 1 */
+};
+
+struct rotation_item {
+	char kind[32];    /* "secret-file", "credential", "cloud-metadata" */
+	char what[1024];  /* path, "host kind fp:...", "host metadata-path" */
+	char why[256];
+};
+
+struct identity_verdict {
+	char identity[512];
+	enum verdict verdict;
+	char reasons[512];       /* why inconclusive / fail summary; "" for pass */
+	char epoch[512], previous_epoch[512];
+	size_t n_findings_by_sev[5];
+	struct rotation_item *rotation;
+	size_t n_rotation;
+	bool has_policy;
+	bool counted;            /* part of the overall verdict (see above) */
+	char policy_ref[300];    /* FILE:LINE of the policy document, or "" */
+	size_t n_edges;          /* edges of current reach (the min_edges count) */
+};
+
+struct verify_result {
+	struct finding *findings;      /* by identity, then severity (worst first), kind, edge kind, object */
+	size_t n_findings;
+	struct identity_verdict *verdicts; /* by identity name */
+	size_t n_verdicts;
+	enum verdict overall;
+};
+
+/* 0; -EINVAL (NULL l, policies or out); -ENOMEM (out then empty). opts
+ * NULL means all defaults. *out is always initialised. */
+int verify_ledger(const struct ledger *l, const struct policy_set *policies, const struct verify_opts *opts,
+		  struct verify_result *out);
+void verify_result_free(struct verify_result *r); /* leaves it empty; accepts an empty one */
+
+/* {"verdict":"fail","exit_code":1,
+ *  "identities":[{"identity","verdict","reasons","epoch","previous_epoch",
+ *                 "has_policy","counted","policy","edges",
+ *                 "findings_by_severity":{"info":N,...,"critical":N},
+ *                 "rotation":[{"kind","what","why"}]}],
+ *  "findings":[{"id","kind","severity","identity","edge_kind","object",
+ *               "first_seen_ms","last_seen_ms","first_seen","last_seen",
+ *               "executables":[...],"message","policy_ref"}],
+ *  "counts":{"findings":N,"pass":N,"fail":N,"inconclusive":N}}
+ * Unknown times, empty epochs and refs are null. NULL on ENOMEM. */
+struct json_object *verify_result_to_json(const struct verify_result *r);
+
+/* For a CI log: the first line is "verify: PASS|FAIL|INCONCLUSIVE" alone,
+ * then the counts, then per identity ("NS/SA: FAIL  policy FILE:LINE") its
+ * reasons, epochs, findings (worst first) and rotation list. */
+void verify_result_print_text(FILE *f, const struct verify_result *r);
+
+int verify_exit_code(const struct verify_result *r); /* 0 pass, 1 fail, 2 inconclusive */
+
+/* "undeclared-secret", "undeclared-egress", "undeclared-credential-use",
+ * "unusual-tool", "cloud-metadata-access", "apiserver-secret-read",
+ * "exception-expired", "reach-grew", "reach-shrank", "unused-declared";
+ * "unknown" otherwise. */
+const char *finding_kind_name(enum finding_kind k);
+const char *severity_name(enum severity s);  /* "info" .. "critical" */
+const char *verdict_name(enum verdict v);    /* "pass", "fail", "inconclusive" */
+
+/* A rule's canonical text: the glob of a secret or tool rule;
+ * "host=H|cidr=C ports=P,Q|any proto=tcp|any" for egress;
+ * "host=H kinds=a,b|any paths=p,q|any fingerprints=f|any" for credentials. */
+void policy_rule_describe(const struct policy_rule *rule, char *out, size_t out_size);
+
+/* Edge objects as the agent writes them. */
+struct credential_object {
+	char host[256];          /* as in the Host header, port kept */
+	char method[16];
+	char path_template[1024];
+	char kind[32];
+	char fingerprint[17];    /* "" when none */
+};
+/* "HOST METHOD PATH_TEMPLATE KIND[ fp:FP]" (PATH_TEMPLATE may be empty):
+ * 0 or -EINVAL. */
+int credential_object_parse(const char *object, struct credential_object *out);
+/* "tcp/ADDR/PORT", "udp/ADDR/PORT": 0 or -EINVAL. proto: 8 bytes. */
+int egress_object_parse(const char *object, char *proto, struct netaddr *addr, uint16_t *port);
+/* A Host header value without its port, as the credential matcher compares
+ * it: "api.example.com:8443" -> "api.example.com", "[2001:db8::1]:443" ->
+ * "2001:db8::1"; a bare IPv6 address is left alone. */
+void host_without_port(const char *host, char *out, size_t out_size);
+
+/* A least-privilege ReachPolicy YAML for identity from its observed reach:
+ * names over addresses (egress with a DNS name -> host rule, else a /32 or
+ * /128 cidr; ports merged per host/address and protocol), a directory glob
+ * ("/dir/" "*") when 3+ secrets of one directory are read, tools as exact
+ * paths, credentials by host (port dropped) + kind + path templates (no
+ * fingerprints: tokens rotate); DNS edges are not rules. Every edge of the
+ * identity is included, whatever its epoch. A credential whose Host was
+ * not seen gets host "*" (still narrowed by kind and path); a secret or tool
+ * that is not an absolute path cannot be a rule and is left out with a YAML
+ * comment. Valid input for policy_load_path(), and verify_ledger() of the
+ * same ledger against it gives no finding of severity >= medium (save those
+ * left-out edges). 0; -EINVAL (NULL argument, identity with spaces);
+ * -ENOENT (identity not in the ledger); -E2BIG (a list would exceed
+ * POLICY_MAX_RULES); -EIO (write error). err says why. */
+int policy_suggest(const struct ledger *l, const char *identity, FILE *out, char *err, size_t err_size);
+
+/* What appeared and disappeared between two ledgers, per identity and edge:
+ *   {"identities":[{"identity","status":"added"|"removed"|"changed",
+ *                   "appeared":[EDGE],"disappeared":[EDGE]}],
+ *    "appeared":N,"disappeared":N,"unchanged":N}
+ *   EDGE: {"kind","object","category","dest_class","name","count",
+ *          "first_seen_ms","last_seen_ms","executables","epoch","last_epoch"}
+ * Only identities with a difference are listed, in name order; edges by
+ * kind then object. An edge is keyed by (kind, object). NULL on ENOMEM or a
+ * NULL ledger. */
+struct json_object *ledger_diff_to_json(const struct ledger *a, const struct ledger *b);
+
+#endif
