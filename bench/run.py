@@ -166,13 +166,16 @@ class Ctx:
         self.seq += 1
         return os.path.join(self.tmp, f"{self.seq:04d}-{name}")
 
-    def popen(self, argv, cgroup=None, **kw):
-        if cgroup:
-            procs = os.path.join(cgroup, "cgroup.procs")
+    def popen(self, argv, cgroup=None, cpus=None, **kw):
+        if cgroup or cpus:
+            procs = os.path.join(cgroup, "cgroup.procs") if cgroup else None
 
             def enter():
-                with open(procs, "w") as f:
-                    f.write(str(os.getpid()))
+                if procs:
+                    with open(procs, "w") as f:
+                        f.write(str(os.getpid()))
+                if cpus:
+                    os.sched_setaffinity(0, cpus)
             kw["preexec_fn"] = enter
         p = subprocess.Popen(argv, **kw)
         self.cleanup.add(kill_proc, p)
@@ -550,8 +553,8 @@ def build_workloads(ctx):
         log(f"https workload not built: {ctx.https_build_error}")
 
 
-def start_workload(ctx, argv, cgroup):
-    return ctx.popen([os.path.join(ctx.bin, argv[0]), *argv[1:]], cgroup=cgroup, cwd=ctx.tmp,
+def start_workload(ctx, argv, cgroup, cpus=None):
+    return ctx.popen([os.path.join(ctx.bin, argv[0]), *argv[1:]], cgroup=cgroup, cpus=cpus, cwd=ctx.tmp,
                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
@@ -566,8 +569,8 @@ def finish_workload(p, timeout=120):
     return json.loads(out.decode().strip().splitlines()[-1])
 
 
-def run_workload(ctx, argv, cgroup, timeout=120):
-    return finish_workload(start_workload(ctx, argv, cgroup), timeout)
+def run_workload(ctx, argv, cgroup, timeout=120, cpus=None):
+    return finish_workload(start_workload(ctx, argv, cgroup, cpus), timeout)
 
 
 def start_server(ctx):
@@ -582,10 +585,10 @@ def start_server(ctx):
     raise BenchError("no free loopback port in 18200-18299")
 
 
-def start_tls_server(ctx):
+def start_tls_server(ctx, cpus):
     """bench_tls_server on the first free port of our range (after the plain one)."""
     for port in PORTS:
-        p = ctx.popen([os.path.join(ctx.bin, "bench_tls_server"), str(port)],
+        p = ctx.popen([os.path.join(ctx.bin, "bench_tls_server"), str(port)], cpus=cpus,
                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
         line = p.stdout.readline().decode().strip()
         if line == "ready":
@@ -664,14 +667,19 @@ def scenario_overhead(ctx, results):
     workloads = list(S1_WORKLOADS)
     https = {"server_linkage": getattr(ctx, "tls_server_linkage", None), "errors": []}
     tls_server, tls_port, libssl = None, None, None
+    # Client and server share one CPU: a request is then CPU work only.
+    # Unpinned, each run lands either on one CPU (~10 us/request here) or on
+    # two (~20-30 us: cross-CPU wake-ups and idle exits of the VM), and the
+    # mix, not the sensor, decides a run's time.
+    https_cpus = {max(os.sched_getaffinity(0))}
     if ctx.https_build_error:
         workloads.remove("https")
         https["errors"].append(f"not built: {ctx.https_build_error}")
     else:
-        tls_server, tls_port = start_tls_server(ctx)
+        tls_server, tls_port = start_tls_server(ctx, https_cpus)
         argv["https"] = ["bench_https", str(tls_port), str(p["n_https"])]
         libssl = find_libssl(ctx, argv["https"], None)
-        https.update(port=tls_port, libssl=libssl)
+        https.update(port=tls_port, libssl=libssl, cpu=sorted(https_cpus))
         log(f"https: TLS server on port {tls_port} ({ctx.tls_server_linkage}), client maps {libssl}")
 
     peers_info = {}
@@ -711,6 +719,7 @@ def scenario_overhead(ctx, results):
     sensors = configs[1:]
     raw = {w: {c.name: [] for c in configs} for w in S1_WORKLOADS}
     ssl_write = {c.name: [] for c in configs}
+    client_cpu = {c.name: [] for c in configs}
     ratios = {w: {c.name: [] for c in sensors} for w in S1_WORKLOADS}
     sequences = []
     https_runs = 0
@@ -736,11 +745,12 @@ def scenario_overhead(ctx, results):
                     for w in wls:
                         if w == "https" and isinstance(cfg, Reachd):
                             uprobes_at_https[cfg.name].append(cfg.status().get("uprobes_attached"))
-                        out = run_workload(ctx, argv[w], wl_cg)
+                        out = run_workload(ctx, argv[w], wl_cg, cpus=https_cpus if w == "https" else None)
                         vals[w] = out["ns_per_iter"]
                         if w == "https":
                             https_runs += 1
                             ssl_write[cfg.name].append(out["ssl_write_ns_per_iter"])
+                            client_cpu[cfg.name].append(out["cpu_ns_per_iter"])
                 finally:
                     res = cfg.stop()
             except (SensorError, BenchError) as e:
@@ -809,6 +819,7 @@ def scenario_overhead(ctx, results):
         https.update({
             "server_cpu_ns_per_request": round(srv_cpu / (https_runs * expect_https) * 1e9) if https_runs else None,
             "ssl_write_ns_per_request": {k: round(med(v), 1) for k, v in ssl_write.items() if v},
+            "client_cpu_ns_per_request": {k: round(med(v), 1) for k, v in client_cpu.items() if v},
             "requests_expected": expect_https,
             "requests_seen": {k: v for k, v in https_seen.items() if v},
             "uprobes_attached_at_start": {k: v for k, v in uprobes_at_https.items() if v},
@@ -1322,20 +1333,39 @@ def render_md(res):
             a(f"**https.** Server: bench/workloads/bench_tls_server.c on 127.0.0.1:{h['port']}, one connection at a "
               f"time, TLS 1.3 with an in-memory self-signed P-256 certificate, one SSL_write per answer; linked "
               f"{h.get('server_linkage')}, so the uprobes reach and bpftrace put on the shared "
-              f"`{h.get('libssl')}` (found in the client's /proc/PID/maps) fire in the client only. "
+              f"`{h.get('libssl')}` (found in the client's /proc/PID/maps) fire in the client only. Client and "
+              f"server are pinned to the same CPU ({', '.join(str(c) for c in h.get('cpu', []))}; sensors are not "
+              "pinned): unpinned, a run landed on one CPU (~10 µs/request on this VM) or on two (~20-30 µs, "
+              "cross-CPU wake-ups and idle exits), and that coin, not the sensor, decided its time. Pinned, a "
+              "request is CPU work only, so the overhead is the CPU the probe adds to each request. "
               f"`openssl s_server` was not used: its `-WWW`/`-HTTP` modes answer one request and close the "
               "connection (checked: the second request on the connection reads EOF), so it cannot serve a "
-              "keep-alive loop. The server keeps up: it spends "
-              + (f"{h['server_cpu_ns_per_request'] / 1000:.1f} µs of CPU per request"
-                 if h.get("server_cpu_ns_per_request") else "(not measured)")
-              + f" against a {fmt_ns((s1['table'].get('https', {}).get('none') or {}).get('median_ns'))} round trip; "
-              "the client spends "
-              + (f"{fmt_ns(sw['none'])} inside SSL_write" if sw.get("none") else "(not measured) inside SSL_write")
-              + " with no sensor (encryption plus the loopback send, which runs the receive path in the same "
-              "call) and the rest waiting for and decrypting the answer. A loopback request is a round trip, "
-              "so SSL_write is a part of it, not the whole: the overhead below is relative to the whole request, "
-              "as an SDK sees it. SSL_write time per request by configuration: "
-              + ", ".join(f"{k} {fmt_ns(v)}" for k, v in sw.items()) + ".")
+              "keep-alive loop.")
+            a("")
+            cc = h.get("client_cpu_ns_per_request", {})
+            srv = h.get("server_cpu_ns_per_request")
+            a("Where a request's time goes (medians over runs): one request is in flight at a time, so the "
+              "server never queues work, but its CPU is part of every round trip. The client's CPU (getrusage, "
+              "user + system, over the timed loop) is where a uprobe's cost lands; *in SSL_write* is wall time "
+              "inside the call (encryption and the loopback send, which runs TCP receive and wakes the server; "
+              "on one CPU the woken server can run before the call returns, so it includes some server work).")
+            a("")
+            a("| configuration | request (wall) | client CPU | in SSL_write | server CPU |")
+            a("| --- | --- | --- | --- | --- |")
+            for k in sw:
+                wall = (s1["table"].get("https", {}).get(k) or {}).get("median_ns")
+                a(f"| {k} | {fmt_ns(wall)} | {fmt_ns(cc.get(k))} | {fmt_ns(sw.get(k))} | "
+                  + (f"{fmt_ns(srv)} (all runs)" if k == "none" and srv else "") + " |")
+            a("")
+            if cc.get("none") and cc.get("reachd"):
+                a(f"reachd adds {fmt_ns(cc['reachd'] - cc['none'])} of client CPU per request "
+                  + (f"(bpftrace's bare uprobe {fmt_ns(cc['bpftrace-ssl'] - cc['none'])}; " if cc.get("bpftrace-ssl")
+                     else "(")
+                  + (f"reachd watching another cgroup {fmt_ns(cc['reachd-unmonitored'] - cc['none'])})"
+                     if cc.get("reachd-unmonitored") else ")")
+                  + ": the cost is the uprobe itself (a breakpoint trap into the kernel on every SSL_write, "
+                  "whatever the program attached does), not reach's program (a copy of the head, a hash and a "
+                  "dedup lookup), and an unmonitored TLS client pays it too.")
             a("")
             exp = h.get("requests_expected", 0)
             a(f"Credential capture, checked in every `reachd` run: its `--events` output had a line with "
@@ -1538,8 +1568,8 @@ NOT_DONE = [
     "come and go (every reachd run here starts a fresh agent, which probes libssl at start).",
     "Scenario 5 scales concurrent processes in one cgroup only: 1 -> 100 monitored cgroups (cgroup-verdict "
     "cache misses), deep or long-lived process trees and --all mode are not measured.",
-    "No sweeps of --ringbuf-bytes / --dedup-entries, no pinned-CPU runs (taskset), no per-syscall latency "
-    "distributions (medians of loop averages only).",
+    "No sweeps of --ringbuf-bytes / --dedup-entries, no pinned-CPU runs (taskset) except the https loop "
+    "(client and server on one CPU), no per-syscall latency distributions (medians of loop averages only).",
     "opensnoop-bpfcc (BCC) needs kernel headers or CONFIG_IKHEADERS to compile its program; on a kernel "
     "without them scenario 2 records why instead of a number.",
 ]

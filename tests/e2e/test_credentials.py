@@ -175,3 +175,38 @@ c.request("GET", "/v1/search?q=weather&api_key=" + os.environ["QUERY_KEY"]); c.g
     for secret in PLANTED:
         for name, blob in blobs.items():
             check(secret.encode() not in blob, f"planted credential leaked into {name}")
+
+
+def test_library_probes_reattach_after_the_last_user_exits(cleanup, tmp):
+    """A TLS library first mapped at run time is probed on its open, detached
+    when its last monitored user exits, and probed again for the next user,
+    even the same binary in the same cgroup, whose open of the library is a
+    dedup repeat in the kernel (the detach forgets those dedup entries)."""
+    ca, cert, key = make_test_ca(cleanup, tmp)
+    start_process(cleanup, [PYTHON, os.path.join(ROOT, "tests", "e2e", "https_server.py"), "--bind", "127.0.0.1",
+                            "--tls-port", "18421", "--cert", cert, "--key", key, "--log", os.path.join(tmp, "s.log")])
+    wait_port("127.0.0.1", 18421)
+    import ssl
+    libdir = os.path.join(tmp, "lib")  # a private copy: another inode, not probed at start
+    os.makedirs(libdir)
+    libssl = next(l.split()[-1] for l in open("/proc/self/maps") if "libssl.so" in l)
+    shutil.copy(libssl, os.path.join(libdir, os.path.basename(libssl)))
+    cg = Cgroup(cleanup, f"reach-e2e-reattach-{os.getpid()}")
+    agent = Agent(cleanup, tmp, ["--cgroup", cg.path])
+    env = dict(os.environ, LD_LIBRARY_PATH=libdir, CA=ca, TOKEN=NODE_TOKEN)
+    client = r"""
+import http.client, os, ssl, time
+ctx = ssl.create_default_context(cafile=os.environ["CA"])
+time.sleep(1.0)  # the agent attaches on the library's open; the first write comes after
+c = http.client.HTTPSConnection("127.0.0.1", 18421, context=ctx)
+c.request("GET", "/v1/models", headers={"Authorization": "Bearer " + os.environ["TOKEN"]}); c.getresponse().read()
+"""
+    cg.python(client, env=env)
+    wait_for(lambda: "no process uses file" in agent.stderr(), "probes detached after the last user", 10)
+    cg.python(client, env=env)
+    summary = agent.stop()
+    creds = [e for c in summary["cgroups"] for e in c["credentials"]]
+    check_eq(len(creds), 1, "one credential edge for two identical requests")
+    check_eq(creds[0]["count"], 2, "the second client, after the detach, was captured too")
+    probed = [l for l in agent.stderr().splitlines() if "tls: probing" in l and libdir in l]
+    check_eq(len(probed), 2, f"the private libssl probed, detached, probed again: {probed}")

@@ -432,7 +432,7 @@ static void handle_file_open(struct agent *ag, const struct reach_file_open_even
 		return;
 	}
 	if (ag->tls)
-		tls_on_open(ag->tls, ev->hdr.tgid, abs); /* libssl/libgnutls being mapped */
+		tls_on_open(ag->tls, ev->hdr.tgid, abs, &ev->key); /* libssl/libgnutls being mapped */
 	category = catalog_match(ag->catalog, abs);
 	if (!category) {
 		ag->stats.opens_not_secret++; /* neither stored nor printed */

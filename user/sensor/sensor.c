@@ -236,6 +236,13 @@ int sensor_dedup_lookup(struct sensor *s, const struct reach_dedup_key *key, str
 	return 0;
 }
 
+int sensor_dedup_forget(struct sensor *s, const struct reach_dedup_key *key)
+{
+	if (bpf_map__delete_elem(s->skel->maps.dedup, key, sizeof(*key), 0))
+		return -errno;
+	return 0;
+}
+
 int sensor_read_losses(struct sensor *s, struct reach_loss_counters *sum)
 {
 	__u32 zero = 0;

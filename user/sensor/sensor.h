@@ -41,6 +41,10 @@ int sensor_poll(struct sensor *s, int timeout_ms);
  * the entry was evicted. */
 int sensor_dedup_lookup(struct sensor *s, const struct reach_dedup_key *key, struct reach_dedup_val *val);
 
+/* Forgets an edge in the kernel dedup map: its next occurrence is an event
+ * again. 0 or -errno (-ENOENT: already gone). */
+int sensor_dedup_forget(struct sensor *s, const struct reach_dedup_key *key);
+
 /* Loss counters summed over CPUs. */
 int sensor_read_losses(struct sensor *s, struct reach_loss_counters *sum);
 

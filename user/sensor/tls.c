@@ -22,11 +22,17 @@ static const char *const lib_names[] = { NULL, "openssl", "gnutls", "openssl (in
  * user exits, its uprobes are detached (and attached again on a new user). */
 #define TLS_FILE_MAX_USERS 4096
 
+#define TLS_FILE_MAX_OPEN_KEYS 64
+
 struct tls_file {
 	enum tls_lib lib;     /* TLS_NONE: looked at, nothing to probe */
 	int handles[2];       /* sensor uprobe handles, -1 when unused */
 	struct hmap *users;   /* "tgid" -> (void *)1 */
 	char key[48];         /* "dev:ino" */
+	/* dedup keys of the opens that brought users: forgotten on detach, so
+	 * a later open by the same binary in the same cgroup is seen again */
+	struct reach_dedup_key open_keys[TLS_FILE_MAX_OPEN_KEYS];
+	size_t n_open_keys;
 };
 
 struct tls_proc {
@@ -162,6 +168,8 @@ static void release_file(struct tls_coverage *t, uint32_t tgid, const char *file
 		return;
 	for (int i = 0; i < 2; i++)
 		sensor_detach_uprobe(t->sensor, f->handles[i]);
+	for (size_t i = 0; i < f->n_open_keys; i++)
+		sensor_dedup_forget(t->sensor, &f->open_keys[i]);
 	log_info("tls: no process uses file %s any more: its probes are detached", f->key);
 	t->attached--;
 	tls_file_free(hmap_remove(t->files, file_key));
@@ -188,7 +196,20 @@ static void set_proc(struct tls_coverage *t, uint32_t tgid, enum tls_lib lib, st
 		snprintf(p->file_key, sizeof(p->file_key), "%s", f->key);
 }
 
-void tls_on_open(struct tls_coverage *t, uint32_t tgid, const char *abs_path)
+static void scan_maps(struct tls_coverage *t, uint32_t tgid);
+
+static void remember_open_key(struct tls_file *f, const struct reach_dedup_key *key)
+{
+	if (!key)
+		return;
+	for (size_t i = 0; i < f->n_open_keys; i++)
+		if (memcmp(&f->open_keys[i], key, sizeof(*key)) == 0)
+			return;
+	if (f->n_open_keys < TLS_FILE_MAX_OPEN_KEYS)
+		f->open_keys[f->n_open_keys++] = *key;
+}
+
+void tls_on_open(struct tls_coverage *t, uint32_t tgid, const char *abs_path, const struct reach_dedup_key *key)
 {
 	enum tls_lib lib = lib_of_name(abs_path);
 	struct tls_file *f;
@@ -198,8 +219,10 @@ void tls_on_open(struct tls_coverage *t, uint32_t tgid, const char *abs_path)
 		return;
 	process_view(tgid, abs_path, view, sizeof(view));
 	f = attach_file(t, view, lib);
-	if (f && f->lib != TLS_NONE)
+	if (f && f->lib != TLS_NONE) {
 		set_proc(t, tgid, lib, f);
+		remember_open_key(f, key);
+	}
 }
 
 static void scan_maps(struct tls_coverage *t, uint32_t tgid)
@@ -350,6 +373,12 @@ const char *tls_process_library(struct tls_coverage *t, uint32_t tgid, const cha
 
 	proc_key(tgid, key);
 	p = hmap_get(t->procs, key);
+	if (!p) {
+		/* not seen opening a TLS library: its open may have been a dedup
+		 * repeat of an earlier process's. Ask the process itself. */
+		scan_maps(t, tgid);
+		p = hmap_get(t->procs, key);
+	}
 	lib = p ? p->lib : TLS_NONE;
 	if (lib == TLS_GO) {
 		*why = "Go crypto/tls (statically linked; no uprobe support yet)";

@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "reach/events.h"
 
 struct sensor;
 struct tls_coverage;
@@ -20,8 +21,10 @@ void tls_coverage_free(struct tls_coverage *t);
  * so clients started later are covered from their first write. */
 void tls_scan_all_processes(struct tls_coverage *t);
 
-/* A monitored process opened abs_path (as it sees it). */
-void tls_on_open(struct tls_coverage *t, uint32_t tgid, const char *abs_path);
+/* A monitored process opened abs_path (as it sees it); key is the open's
+ * kernel dedup key, forgotten when the file's probes are detached so that
+ * the next open of the library is an event again and re-attaches them. */
+void tls_on_open(struct tls_coverage *t, uint32_t tgid, const char *abs_path, const struct reach_dedup_key *key);
 /* A monitored process exec'd path: an executable that exports SSL_write
  * (statically linked OpenSSL/BoringSSL, as node) is attached; a Go binary
  * is noted as blind (crypto/tls has no stable symbols to probe yet). */
@@ -30,7 +33,9 @@ void tls_on_fork(struct tls_coverage *t, uint32_t parent, uint32_t child);
 void tls_on_exit(struct tls_coverage *t, uint32_t tgid);
 
 /* "openssl", "gnutls", "openssl (in the executable)", or NULL when the
- * process has no covered TLS library; *why explains a NULL. */
+ * process has no covered TLS library; *why explains a NULL. A process not
+ * known yet (its library open was a dedup repeat, so no event) is looked up
+ * in /proc/PID/maps first. */
 const char *tls_process_library(struct tls_coverage *t, uint32_t tgid, const char **why);
 size_t tls_files_attached(const struct tls_coverage *t);
 
