@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <json-c/json.h>
 #include "common/api.h"
 #include "common/cgroup.h"
@@ -79,6 +80,9 @@ struct agent {
 	int64_t boot_to_unix_ms;
 	int64_t last_persist_unix_ms;
 	char last_persist_error[512];
+	pid_t persist_child;           /* a background save in progress, or 0 */
+	int64_t persist_started_ms;
+	uint64_t persists_skipped;     /* intervals skipped because a save was still running */
 	struct feed_stats feed;
 	struct policy_set policies;
 	struct hmap *epochs;           /* identity -> version string set by `reachctl epoch start` */
@@ -947,7 +951,7 @@ static int64_t unix_ms_now(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void persist_ledger(struct agent *ag)
+static void persist_ledger_now(struct agent *ag)
 {
 	char err[512];
 
@@ -960,6 +964,56 @@ static void persist_ledger(struct agent *ag)
 	}
 	ag->last_persist_unix_ms = unix_ms_now();
 	ag->last_persist_error[0] = '\0';
+}
+
+/* Collects a finished background save (non-blocking unless wait). */
+static void reap_persist(struct agent *ag, bool wait)
+{
+	int status;
+	pid_t pid;
+
+	if (ag->persist_child <= 0)
+		return;
+	pid = waitpid(ag->persist_child, &status, wait ? 0 : WNOHANG);
+	if (pid == 0)
+		return; /* still saving */
+	ag->persist_child = 0;
+	if (pid > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+		ag->last_persist_unix_ms = ag->persist_started_ms;
+		ag->last_persist_error[0] = '\0';
+	} else if (pid > 0) {
+		snprintf(ag->last_persist_error, sizeof(ag->last_persist_error),
+			 "background save failed (its reason is in the log)");
+	}
+}
+
+/* Periodic save in a forked child: it writes a copy-on-write snapshot of the
+ * ledger while this process keeps draining the ring buffer (a large ledger
+ * takes a second or more to encode, compress and fsync). */
+static void persist_ledger(struct agent *ag)
+{
+	pid_t pid;
+
+	reap_persist(ag, false);
+	if (ag->persist_child > 0) {
+		ag->persists_skipped++; /* the previous save is still running */
+		return;
+	}
+	ag->persist_started_ms = unix_ms_now();
+	pid = fork();
+	if (pid < 0) {
+		persist_ledger_now(ag); /* cannot fork: save here, stalling briefly */
+		return;
+	}
+	if (pid == 0) {
+		char err[512];
+		int rc = ledger_save(ag->ledger, ag->node, ag->ledger_path, err, sizeof(err));
+
+		if (rc)
+			log_warn("saving the ledger: %s (will retry)", err);
+		_exit(rc ? 1 : 0); /* no atexit handlers, no BPF teardown in the child */
+	}
+	ag->persist_child = pid;
 }
 
 static int open_ledger(struct agent *ag, const char *state_dir)
@@ -1037,6 +1091,7 @@ static json_object *status_json(struct agent *ag)
 	json_object_object_add(o, "ledger_file", json_object_new_string(ag->ledger_path));
 	json_object_object_add(o, "last_persist_unix_ms", json_object_new_int64(ag->last_persist_unix_ms));
 	json_object_object_add(o, "last_persist_error", json_object_new_string(ag->last_persist_error));
+	add_u64(o, "persists_skipped", ag->persists_skipped);
 	json_object_object_add(o, "monitoring", json_object_new_string(ag->monitor_all ? "all" : ag->pods ? "pods" : "cgroups"));
 	if (ag->pods) {
 		add_u64(o, "pods_monitored", pod_monitor_count(ag->pods));
@@ -1258,6 +1313,7 @@ static int run_loop(struct agent *ag, double duration_s, double persist_s)
 			periodic(ag);
 			last_refresh = t;
 		}
+		reap_persist(ag, false);
 		if (t - last_persist >= persist_s) {
 			persist_ledger(ag);
 			last_persist = t;
@@ -1452,7 +1508,8 @@ int main(int argc, char **argv)
 	if ((rc = run_loop(&ag, a.duration_s, a.persist_s > 0 ? a.persist_s : DEFAULT_PERSIST_S)))
 		goto out;
 	periodic(&ag);
-	persist_ledger(&ag);
+	reap_persist(&ag, true);
+	persist_ledger_now(&ag); /* the last one in the foreground: nothing may be lost */
 	if ((rc = sensor_read_losses(ag.sensor, &ag.stats.losses)))
 		log_warn("reading the loss counters: %s", strerror(-rc));
 	rc = 0;
@@ -1469,6 +1526,8 @@ int main(int argc, char **argv)
 		log_warn("%" PRIu64 " events lost because the ring buffer was full: raise --ringbuf-bytes",
 			 output_loss_total(&ag.stats.losses, REACH_LOSS_RINGBUF_FULL));
 out:
+	if (ag.persist_child > 0) /* an early error exit: do not leave it behind */
+		reap_persist(&ag, true);
 	if (ag.api_fd >= 0) {
 		close(ag.api_fd);
 		unlink(a.socket_path ? a.socket_path : API_DEFAULT_SOCKET);
