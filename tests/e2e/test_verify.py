@@ -3,7 +3,9 @@ A workload at v1 matches its policy: verify passes. At v2 it also reads an
 extra secret and calls an undeclared host with a key: verify fails with
 exactly those findings and exit 1, the rotation list names what v1 could
 reach, and a suggested policy verifies. Bad policies: file:line, exit 2."""
+import json
 import os
+import shutil
 import signal
 import subprocess
 
@@ -88,7 +90,6 @@ c.request("POST", "/api/export", body=b"{}", headers={"X-Api-Key": os.environ["K
                          for e in i["edges"]), "v2 extra secret", 10)
     wait_for(lambda: _verify(agent, "--identity", identity).returncode == 1, "v2 verify fails", 10)
     p = _verify(agent, "--identity", identity, "-o", "json")
-    import json
     doc = json.loads(p.stdout)
     check_eq(p.returncode, 1, "v2 verify exit code")
     failing = sorted((f["kind"], f["object"]) for f in doc["findings"]
@@ -103,6 +104,9 @@ c.request("POST", "/api/export", body=b"{}", headers={"X-Api-Key": os.environ["K
     verdict = [v for v in doc["identities"] if v["identity"] == identity][0]
     check_eq((verdict["verdict"], verdict["epoch"], verdict["previous_epoch"]), ("fail", "v2", "v1"), "verdict and epochs")
 
+    ep = subprocess.run([REACHCTL, "epochs", "--socket", agent.socket, "--identity", identity],
+                        stdout=subprocess.PIPE, text=True, check=True).stdout
+    check(any(l.split()[:4] == [identity, "v2", "v1", "fail"] for l in ep.splitlines()), f"reachctl epochs: {ep}")
     rot = subprocess.run([REACHCTL, "rotate", "--socket", agent.socket, "--identity", identity],
                          stdout=subprocess.PIPE, text=True, check=True).stdout
     check(token_file in rot, f"rotation names the secret v1 read: {rot}")
@@ -123,7 +127,16 @@ c.request("POST", "/api/export", body=b"{}", headers={"X-Api-Key": os.environ["K
     check_eq(p.returncode, 2, "a policy with a typo: could not verify")
     check(f"{typo}:8:" in p.stderr and "egres" in p.stderr, f"file:line names the typo: {p.stderr}")
 
+    # the default for identities without a policy: audit does not count them,
+    # alert judges them against an empty policy (offline, from the saved ledger)
+    other = Cgroup(cleanup, "undeclared", parent=root)
+    other.python("import sys; open(sys.argv[1]).read()", extra)
+    wait_for(lambda: any(i["identity"] == f"unknown{other.rel}" for i in agent.reachctl("reach", "-o", "json")["identities"]),
+             "an identity without a policy", 10)
+
     # a bad reload keeps the last good policy
+    policy_good = os.path.join(tmp, "policy-good.yaml")
+    shutil.copy(policy, policy_good)
     with open(policy, "w") as f:
         f.write("apiVersion: reach.dev/v1\nkind: ReachPolicy\nmetadata: {name: gateway}\nspec: {identity: 7\n")
     agent.proc.send_signal(signal.SIGHUP)
@@ -131,6 +144,18 @@ c.request("POST", "/api/export", body=b"{}", headers={"X-Api-Key": os.environ["K
     check(f"{policy}:" in agent.stderr(), "the reload error names the file")
     check_eq(_verify(agent, "--identity", identity).returncode, 1, "still verified against the last good policy")
     agent.stop()
+    ledger_file = os.path.join(agent.state_dir, "ledger.pb.z")
+    audit = subprocess.run([REACHCTL, "verify", "--ledger", ledger_file, "--policy", policy_good, "-o", "json"],
+                           stdout=subprocess.PIPE, text=True)
+    alert = subprocess.run([REACHCTL, "verify", "--ledger", ledger_file, "--policy", policy_good, "-o", "json",
+                            "--default-policy", "alert"], stdout=subprocess.PIPE, text=True)
+    unknown = f"unknown{other.rel}"
+    a_doc, b_doc = json.loads(audit.stdout), json.loads(alert.stdout)
+    check(not any(f["identity"] == unknown for f in a_doc["findings"] if f["kind"] == "undeclared-secret"),
+          "audit: no undeclared findings for an identity without a policy")
+    check(any(f["identity"] == unknown and f["kind"] == "undeclared-secret" for f in b_doc["findings"]),
+          "alert: its reach is undeclared")
+    check_eq(alert.returncode, 1, "alert default: the identity without a policy fails")
     for blob in (agent.stderr(), open(agent.out_path).read()):
         check(TOKEN not in blob and KEY not in blob, "no raw credential in the agent's output")
 

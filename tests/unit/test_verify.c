@@ -1394,9 +1394,46 @@ static void test_ledger_diff(void **state)
 	ledger_free(b);
 }
 
+/* The default for identities without a policy: audit lists them without
+ * counting; alert judges them against an empty policy and counts them. */
+static void test_default_alert_without_policy(void **state)
+{
+	struct ledger *l = ledger_new(0, 0);
+	struct policy_set ps = { 0 };
+	struct verify_opts o = opts_now();
+	struct verify_result r;
+	const struct identity_verdict *v;
+
+	(void)state;
+	rec(l, "host/undeclared", SECRET(.object = "/etc/app/db.key", .category = "private-key"));
+	rec(l, "host/undeclared", TOOL(.object = "/usr/bin/curl"));
+	run(l, &ps, &o, &r); /* audit (default): listed, not counted: nothing to verify */
+	v = verdict_of(&r, "host/undeclared");
+	assert_non_null(v);
+	assert_false(v->counted);
+	assert_int_equal(count_kind(&r, FINDING_UNDECLARED_SECRET), 0);
+	assert_int_equal(verify_exit_code(&r), 2);
+	verify_result_free(&r);
+
+	o.alert_without_policy = true;
+	run(l, &ps, &o, &r);
+	v = verdict_of(&r, "host/undeclared");
+	assert_non_null(v);
+	assert_false(v->has_policy);
+	assert_true(v->counted);
+	assert_int_equal(v->verdict, VERDICT_FAIL);
+	assert_non_null(find(&r, FINDING_UNDECLARED_SECRET, "/etc/app/db.key"));
+	assert_non_null(find(&r, FINDING_UNUSUAL_TOOL, "/usr/bin/curl"));
+	assert_int_equal(verify_exit_code(&r), 1);
+	verify_result_free(&r);
+	policy_set_free(&ps);
+	ledger_free(l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_default_alert_without_policy),
 		cmocka_unit_test(test_parse_objects),
 		cmocka_unit_test(test_pass_when_declared),
 		cmocka_unit_test(test_undeclared_kinds),

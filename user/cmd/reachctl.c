@@ -31,7 +31,9 @@ static void usage(FILE *f)
 		   "  reachctl status [-o table|json] [--socket PATH]\n"
 		   "  reachctl verify [--identity NS/SA] [--policy PATH] [-o text|json] [--socket PATH | --ledger FILE]\n"
 		   "                  exit 0 pass, 1 findings, 2 could not verify (inconclusive, no agent, bad policy)\n"
+		   "                  --default-policy audit|alert: identities without a policy (offline; the agent has its own)\n"
 		   "  reachctl findings [--identity NS/SA] [--policy PATH] [--socket PATH | --ledger FILE]\n"
+		   "  reachctl epochs [--identity NS/SA] [--policy PATH] [--socket PATH | --ledger FILE]\n"
 		   "  reachctl rotate --identity NS/SA [--policy PATH] [--socket PATH | --ledger FILE]\n"
 		   "  reachctl policy suggest --identity NS/SA [--socket PATH | --ledger FILE]\n"
 		   "  reachctl epoch start --identity NAME --version V   (a pipeline opens a new software version window)\n"
@@ -154,6 +156,7 @@ static void print_status_table(json_object *doc)
 
 struct opts {
 	const char *identity, *kind, *output, *socket, *ledger, *policy, *version;
+	bool default_alert;
 };
 
 static int parse(int argc, char **argv, struct opts *o, int first)
@@ -164,6 +167,7 @@ static int parse(int argc, char **argv, struct opts *o, int first)
 		{ "ledger", required_argument, NULL, 'l' },   { "help", no_argument, NULL, 'h' },
 		{ "policy", required_argument, NULL, 'p' },
 		{ "version", required_argument, NULL, 'V' },
+		{ "default-policy", required_argument, NULL, 'D' },
 		{ 0 },
 	};
 	int c;
@@ -181,6 +185,13 @@ static int parse(int argc, char **argv, struct opts *o, int first)
 		case 'l': o->ledger = optarg; break;
 		case 'p': o->policy = optarg; break;
 		case 'V': o->version = optarg; break;
+		case 'D':
+			if (strcmp(optarg, "audit") && strcmp(optarg, "alert")) {
+				fprintf(stderr, "reachctl: --default-policy must be audit or alert\n");
+				return EXIT_USAGE;
+			}
+			o->default_alert = strcmp(optarg, "alert") == 0;
+			break;
 		case 'h': usage(stdout); exit(0);
 		case ':': fprintf(stderr, "reachctl: option '%s' needs a value\n", argv[optind - 1]); return EXIT_USAGE;
 		default: fprintf(stderr, "reachctl: unknown option '%s' (see --help)\n", argv[optind - 1]); return EXIT_USAGE;
@@ -274,7 +285,7 @@ static struct ledger *load_ledger_file(const char *path)
 /* verify against a saved ledger, offline: the policy must be given. */
 static json_object *verify_offline(const struct opts *o)
 {
-	struct verify_opts vo = { .identity = o->identity };
+	struct verify_opts vo = { .identity = o->identity, .alert_without_policy = o->default_alert };
 	struct policy_set set = { 0 };
 	struct verify_result r;
 	struct ledger *l;
@@ -359,6 +370,22 @@ static int cmd_verify(const char *cmd, const struct opts *o)
 	} else if (strcmp(cmd, "findings") == 0) {
 		if (json_object_object_get_ex(doc, "findings", &v))
 			print_json(v);
+	} else if (strcmp(cmd, "epochs") == 0) {
+		json_object *ids;
+
+		printf("%-40s %-30s %-30s %s\n", "IDENTITY", "EPOCH", "PREVIOUS", "VERDICT");
+		if (json_object_object_get_ex(doc, "identities", &ids))
+			for (size_t i = 0; i < json_object_array_length(ids); i++) {
+				json_object *iv = json_object_array_get_idx(ids, i);
+
+				if (o->identity && strcmp(str_field(iv, "identity"), o->identity) != 0)
+					continue;
+				printf("%-40s %-30s %-30s %s\n", str_field(iv, "identity"),
+				       *str_field(iv, "epoch") ? str_field(iv, "epoch") : "-",
+				       *str_field(iv, "previous_epoch") ? str_field(iv, "previous_epoch") : "-",
+				       str_field(iv, "verdict"));
+			}
+		code = 0;
 	} else { /* rotate */
 		json_object *verdicts;
 
@@ -493,7 +520,8 @@ int main(int argc, char **argv)
 			return rc;
 		return cmd_suggest(&o);
 	}
-	if (strcmp(argv[1], "verify") == 0 || strcmp(argv[1], "findings") == 0 || strcmp(argv[1], "rotate") == 0) {
+	if (strcmp(argv[1], "verify") == 0 || strcmp(argv[1], "findings") == 0 || strcmp(argv[1], "rotate") == 0 ||
+	    strcmp(argv[1], "epochs") == 0) {
 		if ((rc = parse(argc, argv, &o, 2)))
 			return strcmp(argv[1], "verify") == 0 ? 2 : rc; /* bad usage of verify: could not verify */
 		if (strcmp(argv[1], "rotate") == 0 && !o.identity) {
@@ -503,7 +531,7 @@ int main(int argc, char **argv)
 		return cmd_verify(argv[1], &o);
 	}
 	if (strcmp(argv[1], "reach") != 0 && strcmp(argv[1], "status") != 0) {
-		fprintf(stderr, "reachctl: unknown command '%s' (reach, status, verify, findings, rotate, policy suggest, diff)\n",
+		fprintf(stderr, "reachctl: unknown command '%s' (reach, status, verify, findings, epochs, rotate, policy suggest, epoch start, diff)\n",
 			argv[1]);
 		return EXIT_USAGE;
 	}

@@ -88,6 +88,7 @@ struct agent {
 	struct hmap *epochs;           /* identity -> version string set by `reachctl epoch start` */
 	const char *const *policy_paths;
 	int n_policy_paths;
+	bool default_alert;
 	bool monitor_all;
 	int n_cgroups;
 };
@@ -123,6 +124,7 @@ struct args {
 	const char *fingerprint_key;
 	const char *policy_paths[CONFIG_MAX_LIST];
 	int n_policy_paths;
+	int default_alert; /* -1 unset, 0 audit, 1 alert */
 };
 
 static void usage(FILE *f)
@@ -149,6 +151,7 @@ static void usage(FILE *f)
 		"  --pod-selector K=V    with --kube: monitor pods with this label (repeatable, all must match)\n"
 		"  --fingerprint-key F   HMAC key for credential fingerprints (default STATE_DIR/fingerprint.key,\n"
 		"                        created 0600 when absent; share it across nodes for comparable fingerprints)\n"
+		"  --default-policy M    identities without a policy: audit (listed, not counted; default) or alert\n"
 		"  --policy PATH         ReachPolicy file or directory (repeatable); SIGHUP reloads, a bad one keeps the last good\n"
 		"  --identity-rule R     'cgroup:GLOB IDENTITY' or 'uid:N IDENTITY' for host workloads (repeatable)\n"
 		"  --cluster-cidr CIDR   pod/service range: egress there is classed 'cluster' (repeatable)\n"
@@ -178,7 +181,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 	enum { OPT_CGROUP = 256, OPT_ALL, OPT_CONFIG, OPT_PATTERNS, OPT_EVENTS, OPT_DURATION, OPT_READY,
 	       OPT_RINGBUF, OPT_DEDUP, OPT_VERSION, OPT_CLUSTER_CIDR, OPT_APISERVER, OPT_STATE_DIR, OPT_SOCKET,
 	       OPT_PERSIST, OPT_KUBE, OPT_KUBE_API, OPT_KUBE_TOKEN, OPT_KUBE_CA, OPT_NODE, OPT_NAMESPACE,
-	       OPT_POD_SELECTOR, OPT_IDENTITY_RULE, OPT_FP_KEY, OPT_POLICY };
+	       OPT_POD_SELECTOR, OPT_IDENTITY_RULE, OPT_FP_KEY, OPT_POLICY, OPT_DEFAULT_POLICY };
 	static const struct option opts[] = {
 		{ "cgroup", required_argument, NULL, OPT_CGROUP },
 		{ "all", no_argument, NULL, OPT_ALL },
@@ -203,6 +206,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 		{ "identity-rule", required_argument, NULL, OPT_IDENTITY_RULE },
 		{ "fingerprint-key", required_argument, NULL, OPT_FP_KEY },
 		{ "policy", required_argument, NULL, OPT_POLICY },
+		{ "default-policy", required_argument, NULL, OPT_DEFAULT_POLICY },
 		{ "apiserver", required_argument, NULL, OPT_APISERVER },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -296,6 +300,13 @@ static int parse_args(int argc, char **argv, struct args *a)
 			break;
 		case OPT_KUBE: a->kube = 1; break;
 		case OPT_FP_KEY: a->fingerprint_key = optarg; break;
+		case OPT_DEFAULT_POLICY:
+			if (strcmp(optarg, "audit") && strcmp(optarg, "alert")) {
+				log_error("--default-policy: '%s' is not audit or alert", optarg);
+				return EXIT_USAGE;
+			}
+			a->default_alert = strcmp(optarg, "alert") == 0;
+			break;
 		case OPT_POLICY:
 			if (a->n_policy_paths == CONFIG_MAX_LIST) {
 				log_error("--policy: at most %d paths", CONFIG_MAX_LIST);
@@ -397,7 +408,10 @@ static int merge_config(struct args *a, const struct reach_config *cfg)
 		a->state_dir = cfg->state_dir;
 	if (!a->ready_file)
 		a->ready_file = cfg->ready_file;
-	return append_list(a->namespaces, &a->n_namespaces, cfg->namespaces, cfg->n_namespaces, "kubernetes.namespaces") ||
+	if (a->default_alert < 0)
+		a->default_alert = cfg->policy_default_alert == 1;
+	return append_list(a->policy_paths, &a->n_policy_paths, cfg->policy_paths, cfg->n_policy_paths, "policy.paths") ||
+	       append_list(a->namespaces, &a->n_namespaces, cfg->namespaces, cfg->n_namespaces, "kubernetes.namespaces") ||
 	       append_list(a->pod_labels, &a->n_pod_labels, cfg->pod_selector, cfg->n_pod_selector, "kubernetes.pod_selector") ||
 	       append_list(a->identity_rules, &a->n_identity_rules, cfg->identity_rules, cfg->n_identity_rules, "identity.rules")
 		       ? EXIT_USAGE : 0;
@@ -1163,7 +1177,8 @@ static json_object *api_error(const char *msg, int exit_code)
  * (read by the agent, which runs as root like reachctl). */
 static json_object *verify_json(struct agent *ag, const char *identity, const char *policy_path)
 {
-	struct verify_opts opts = { .identity = identity, .health = agent_health(ag) };
+	struct verify_opts opts = { .identity = identity, .health = agent_health(ag),
+				    .alert_without_policy = ag->default_alert };
 	struct policy_set other = { 0 };
 	const struct policy_set *set = &ag->policies;
 	struct verify_result r;
@@ -1362,7 +1377,7 @@ static int start_kube(struct agent *ag, const struct args *a)
 
 int main(int argc, char **argv)
 {
-	struct args a = { 0 };
+	struct args a = { .default_alert = -1 };
 	struct reach_config cfg;
 	struct agent ag = { .api_fd = -1 };
 	struct sensor_opts sopts = { 0 };
@@ -1391,6 +1406,7 @@ int main(int argc, char **argv)
 		goto out;
 	ag.policy_paths = a.policy_paths;
 	ag.n_policy_paths = a.n_policy_paths;
+	ag.default_alert = a.default_alert == 1;
 	if (load_policies(a.policy_paths, a.n_policy_paths, &ag.policies, err, sizeof(err))) {
 		log_error("--policy: %s", err);
 		rc = EXIT_USAGE;

@@ -474,6 +474,30 @@ static const struct key_spec kubernetes_keys[] = {
 	{ "pod_selector", parse_kube_pod_selector, NULL, 0 },
 };
 
+static int parse_policy_paths(struct loader *l, const yaml_node_t *v, const char *where)
+{
+	return parse_string_list(l, v, where, l->cfg->policy_paths, &l->cfg->n_policy_paths, NULL);
+}
+
+static int parse_policy_default(struct loader *l, const yaml_node_t *v, const char *where)
+{
+	char shown[MESSAGE_QUOTE_MAX];
+	const char *t;
+
+	if (v->type != YAML_SCALAR_NODE)
+		return fail_at(l, v, "%s: expected audit or alert, got %s", where, describe(v));
+	t = (const char *)v->data.scalar.value;
+	if (strcmp(t, "audit") && strcmp(t, "alert"))
+		return fail_at(l, v, "%s: expected audit or alert, got '%s'", where, printable(v, shown, sizeof(shown)));
+	l->cfg->policy_default_alert = strcmp(t, "alert") == 0;
+	return 0;
+}
+
+static const struct key_spec policy_keys[] = {
+	{ "paths", parse_policy_paths, NULL, 0 },
+	{ "default", parse_policy_default, NULL, 0 },
+};
+
 static const struct key_spec identity_keys[] = {
 	{ "rules", parse_identity_rules, NULL, 0 },
 };
@@ -512,6 +536,7 @@ static const struct key_spec top_level_keys[] = {
 	{ "egress", NULL, egress_keys, ARRAY_SIZE(egress_keys) },
 	{ "kubernetes", NULL, kubernetes_keys, ARRAY_SIZE(kubernetes_keys) },
 	{ "identity", NULL, identity_keys, ARRAY_SIZE(identity_keys) },
+	{ "policy", NULL, policy_keys, ARRAY_SIZE(policy_keys) },
 };
 
 _Static_assert(ARRAY_SIZE(monitor_keys) <= MAX_KEYS_PER_MAPPING, "raise MAX_KEYS_PER_MAPPING");
@@ -782,6 +807,7 @@ void config_init(struct reach_config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->monitor_all = -1;
 	cfg->kube_enabled = -1;
+	cfg->policy_default_alert = -1;
 	cfg->builtin_secrets = 1;
 }
 
@@ -804,6 +830,7 @@ void config_free(struct reach_config *cfg)
 	free_list(cfg->namespaces, cfg->n_namespaces);
 	free_list(cfg->pod_selector, cfg->n_pod_selector);
 	free_list(cfg->identity_rules, cfg->n_identity_rules);
+	free_list(cfg->policy_paths, cfg->n_policy_paths);
 	free(cfg->kube_api);
 	free(cfg->kube_token_file);
 	free(cfg->kube_ca_file);

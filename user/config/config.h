@@ -35,6 +35,9 @@ struct reach_config {
 	int n_pod_selector;
 	char *identity_rules[CONFIG_MAX_LIST]; /* identity.rules: "cgroup:/GLOB IDENTITY" or "uid:N IDENTITY" */
 	int n_identity_rules;
+	char *policy_paths[CONFIG_MAX_LIST];  /* policy.paths: ReachPolicy files or directories */
+	int n_policy_paths;
+	int policy_default_alert;             /* policy.default: "audit" (0) or "alert" (1); -1 = not set */
 	char *ready_file;                     /* agent.ready_file */
 	char *state_dir;                      /* agent.state_dir */
 };

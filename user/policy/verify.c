@@ -716,6 +716,7 @@ struct ctx {
 	uint64_t min_edges;
 	struct verify_input_health health;
 	bool targeted;
+	bool alert_without_policy;
 };
 
 static void edge_findings(struct builder *b, const struct ctx *c, const char *identity, const struct reach_policy *p,
@@ -894,6 +895,7 @@ static int verify_identity(struct builder *b, const struct ctx *c, const char *n
 {
 	const struct ledger_identity *id = ledger_identity_find(c->l, name);
 	const struct reach_policy *p = policy_for_identity(c->ps, name);
+	struct reach_policy empty; /* the "alert" default: nothing declared */
 	const char *current = "", *previous = "";
 	struct edge_view *ev = NULL;
 	struct identity_verdict *v;
@@ -914,6 +916,13 @@ static int verify_identity(struct builder *b, const struct ctx *c, const char *n
 	memset(v, 0, sizeof(*v));
 	fmt(v->identity, sizeof(v->identity), "%s", name);
 	v->has_policy = p != NULL;
+	if (!p && c->alert_without_policy) {
+		memset(&empty, 0, sizeof(empty));
+		fmt(empty.name, sizeof(empty.name), "default-alert");
+		fmt(empty.identity, sizeof(empty.identity), "%s", name);
+		fmt(empty.file, sizeof(empty.file), "(default policy: alert)");
+		p = &empty;
+	}
 	v->counted = c->targeted || p;
 	policy_ref_of(v->policy_ref, sizeof(v->policy_ref), p, p ? p->line : 0);
 
@@ -1056,6 +1065,7 @@ int verify_ledger(const struct ledger *l, const struct policy_set *policies, con
 	c.min_edges = opts->min_edges ? opts->min_edges : 1;
 	c.health = opts->health;
 	c.targeted = opts->identity != NULL;
+	c.alert_without_policy = opts->alert_without_policy;
 	b.r = out;
 
 	/* the identities to verify, in name order, once each */

@@ -154,6 +154,10 @@ struct verify_opts {
 	const char *identity;    /* NULL = all with a policy, plus unknown identities as audit */
 	struct verify_input_health health;
 	uint64_t min_edges;      /* less observed than this: inconclusive; 0 = default 1 */
+	/* The default for identities without a policy: false = audit (listed,
+	 * not counted); true = alert: judged against an empty policy, so every
+	 * edge is undeclared, and counted in the overall verdict. */
+	bool alert_without_policy;
 };
 
 struct rotation_item {
