@@ -106,7 +106,7 @@ c.request("POST", "/api/export", body=b"{}", headers={"X-Api-Key": os.environ["K
 
     ep = subprocess.run([REACHCTL, "epochs", "--socket", agent.socket, "--identity", identity],
                         stdout=subprocess.PIPE, text=True, check=True).stdout
-    check(any(l.split()[:4] == [identity, "v2", "v1", "fail"] for l in ep.splitlines()), f"reachctl epochs: {ep}")
+    check(any(l.split()[:3] == [identity, "v1", "v2"] for l in ep.splitlines()), f"reachctl epochs: {ep}")
     rot = subprocess.run([REACHCTL, "rotate", "--socket", agent.socket, "--identity", identity],
                          stdout=subprocess.PIPE, text=True, check=True).stdout
     check(token_file in rot, f"rotation names the secret v1 read: {rot}")
@@ -171,3 +171,34 @@ def test_bad_policy_at_start(cleanup, tmp):
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=30)
     check_eq(p.returncode, 2, "exit code")
     check(f"{bad}:6:" in p.stderr and "70000" in p.stderr, f"file:line and value: {p.stderr}")
+
+
+def test_epoch_settles_verifies_and_drifts(cleanup, tmp):
+    secrets = os.path.join(tmp, "secrets")
+    os.makedirs(secrets)
+    declared, extra = os.path.join(secrets, "declared.key"), os.path.join(secrets, "extra.key")
+    for p in (declared, extra):
+        with open(p, "w") as f:
+            f.write("x\n")
+    root = Cgroup(cleanup, f"reach-e2e-drift-{os.getpid()}")
+    app = Cgroup(cleanup, "svc", parent=root)
+    identity = "host/svc"
+    policy = os.path.join(tmp, "policy.yaml")
+    _policy(policy, identity, [declared])
+    agent = Agent(cleanup, tmp, ["--cgroup", root.path, "--identity-rule", f"cgroup:{app.rel} {identity}",
+                                 "--policy", policy, "--settle-window", "1"])
+    subprocess.run([REACHCTL, "epoch", "start", "--socket", agent.socket, "--identity", identity, "--version", "v7"],
+                   check=True, stdout=subprocess.PIPE)
+    app.python("import sys; open(sys.argv[1]).read()", declared)
+
+    def record():
+        recs = agent.reachctl("epochs", "--identity", identity, "-o", "json")["records"]
+        return next((r for r in recs if r["to_version"] == "v7"), None)
+    r = wait_for(lambda: (lambda r: r if r and r["state"] == "verified" else None)(record()), "v7 verified", 20)
+    check_eq((r["verdict"], r["findings"]), ("pass", 0), "v7 passes after the settle window")
+    check(r["verified_unix_ms"] - r["started_unix_ms"] >= 1000, "verified only after the settle window")
+    app.python("import sys; open(sys.argv[1]).read()", extra)  # a new, undeclared read in the same epoch
+    r = wait_for(lambda: (lambda r: r if r and r["state"] == "drifted" else None)(record()), "v7 drifted", 20)
+    check_eq((r["verdict"], r["findings"]), ("fail", 1), "drifted: reopened as a failure")
+    check("epoch drifted: host/svc v7" in agent.stderr(), "the drift is logged")
+    agent.stop()

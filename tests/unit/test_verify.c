@@ -14,6 +14,7 @@
 
 #include "policy/policy.h"
 #include "policy/verify.h"
+#include "policy/epochs.h"
 #include "reach/ledger.h"
 
 /* ---- fixtures -------------------------------------------------------------- */
@@ -1430,9 +1431,46 @@ static void test_default_alert_without_policy(void **state)
 	ledger_free(l);
 }
 
+static void test_epoch_records(void **state)
+{
+	struct epoch_tracker *t = epoch_tracker_new(1000);
+	struct identity_verdict v = { .verdict = VERDICT_PASS, .counted = true };
+	struct verify_result r = { .verdicts = &v, .n_verdicts = 1 };
+	const struct epoch_record *recs;
+
+	(void)state;
+	assert_non_null(t);
+	snprintf(v.identity, sizeof(v.identity), "ns/sa");
+	snprintf(v.epoch, sizeof(v.epoch), "v2");
+	snprintf(v.previous_epoch, sizeof(v.previous_epoch), "v1");
+	assert_int_equal(epoch_tracker_update(t, &r, 10000, NULL, NULL), 1); /* opened */
+	assert_int_equal(epoch_tracker_records(t, &recs), 1);
+	assert_int_equal(recs[0].state, EPOCH_SETTLING);
+	assert_string_equal(recs[0].from_version, "v1");
+	assert_int_equal(epoch_tracker_update(t, &r, 10500, NULL, NULL), 0); /* still settling */
+	assert_int_equal(epoch_tracker_update(t, &r, 11000, NULL, NULL), 1); /* verified */
+	epoch_tracker_records(t, &recs);
+	assert_int_equal(recs[0].state, EPOCH_VERIFIED);
+	assert_int_equal(recs[0].verdict, VERDICT_PASS);
+	assert_int_equal(recs[0].verified_ms, 11000);
+	v.verdict = VERDICT_FAIL;
+	v.n_findings_by_sev[SEV_HIGH] = 2;
+	assert_int_equal(epoch_tracker_update(t, &r, 12000, NULL, NULL), 1); /* drifted */
+	epoch_tracker_records(t, &recs);
+	assert_int_equal(recs[0].state, EPOCH_DRIFTED);
+	assert_int_equal(recs[0].findings, 2);
+	assert_int_equal(recs[0].drifted_ms, 12000);
+	v.counted = false; /* audit-only identities open no records */
+	snprintf(v.identity, sizeof(v.identity), "ns/other");
+	assert_int_equal(epoch_tracker_update(t, &r, 13000, NULL, NULL), 0);
+	assert_int_equal(epoch_tracker_records(t, &recs), 1);
+	epoch_tracker_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_epoch_records),
 		cmocka_unit_test(test_default_alert_without_policy),
 		cmocka_unit_test(test_parse_objects),
 		cmocka_unit_test(test_pass_when_declared),

@@ -520,8 +520,41 @@ int main(int argc, char **argv)
 			return rc;
 		return cmd_suggest(&o);
 	}
-	if (strcmp(argv[1], "verify") == 0 || strcmp(argv[1], "findings") == 0 || strcmp(argv[1], "rotate") == 0 ||
-	    strcmp(argv[1], "epochs") == 0) {
+	if (strcmp(argv[1], "epochs") == 0 && argc >= 2) {
+		if ((rc = parse(argc, argv, &o, 2)))
+			return rc;
+		if (!o.ledger) { /* the agent's verification records */
+			json_object *req = json_object_new_object(), *reply, *recs;
+			char err[512];
+
+			json_object_object_add(req, "cmd", json_object_new_string("epochs"));
+			if (o.identity)
+				json_object_object_add(req, "identity", json_object_new_string(o.identity));
+			reply = api_call(o.socket, req, err, sizeof(err));
+			json_object_put(req);
+			if (!reply) {
+				fprintf(stderr, "reachctl: %s\n", err);
+				return EXIT_FAILED;
+			}
+			if (strcmp(o.output, "json") == 0) {
+				print_json(reply);
+			} else if (json_object_object_get_ex(reply, "records", &recs)) {
+				printf("%-32s %-24s %-24s %-9s %-13s %s\n", "IDENTITY", "FROM", "TO", "STATE", "VERDICT", "FINDINGS");
+				for (size_t i = 0; i < json_object_array_length(recs); i++) {
+					json_object *r = json_object_array_get_idx(recs, i);
+
+					printf("%-32s %-24s %-24s %-9s %-13s %" PRId64 "\n", str_field(r, "identity"),
+					       *str_field(r, "from_version") ? str_field(r, "from_version") : "-",
+					       *str_field(r, "to_version") ? str_field(r, "to_version") : "-",
+					       str_field(r, "state"), str_field(r, "verdict"), int_field(r, "findings"));
+				}
+			}
+			json_object_put(reply);
+			return 0;
+		}
+		return cmd_verify("epochs", &o); /* offline: the epochs a verification sees */
+	}
+	if (strcmp(argv[1], "verify") == 0 || strcmp(argv[1], "findings") == 0 || strcmp(argv[1], "rotate") == 0) {
 		if ((rc = parse(argc, argv, &o, 2)))
 			return strcmp(argv[1], "verify") == 0 ? 2 : rc; /* bad usage of verify: could not verify */
 		if (strcmp(argv[1], "rotate") == 0 && !o.identity) {

@@ -27,6 +27,7 @@
 #include "http/http_head.h"
 #include "policy/policy.h"
 #include "policy/verify.h"
+#include "policy/epochs.h"
 #include "reach/catalog.h"
 #include "reach/ledger.h"
 #include "reach/ledger_feed.h"
@@ -89,6 +90,8 @@ struct agent {
 	const char *const *policy_paths;
 	int n_policy_paths;
 	bool default_alert;
+	struct epoch_tracker *epoch_tracker;
+	double last_verify_s;
 	bool monitor_all;
 	int n_cgroups;
 };
@@ -125,6 +128,7 @@ struct args {
 	const char *policy_paths[CONFIG_MAX_LIST];
 	int n_policy_paths;
 	int default_alert; /* -1 unset, 0 audit, 1 alert */
+	double settle_s;
 };
 
 static void usage(FILE *f)
@@ -151,6 +155,7 @@ static void usage(FILE *f)
 		"  --pod-selector K=V    with --kube: monitor pods with this label (repeatable, all must match)\n"
 		"  --fingerprint-key F   HMAC key for credential fingerprints (default STATE_DIR/fingerprint.key,\n"
 		"                        created 0600 when absent; share it across nodes for comparable fingerprints)\n"
+		"  --settle-window S     after an epoch opens, verify it after S seconds (default 600)\n"
 		"  --default-policy M    identities without a policy: audit (listed, not counted; default) or alert\n"
 		"  --policy PATH         ReachPolicy file or directory (repeatable); SIGHUP reloads, a bad one keeps the last good\n"
 		"  --identity-rule R     'cgroup:GLOB IDENTITY' or 'uid:N IDENTITY' for host workloads (repeatable)\n"
@@ -181,7 +186,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 	enum { OPT_CGROUP = 256, OPT_ALL, OPT_CONFIG, OPT_PATTERNS, OPT_EVENTS, OPT_DURATION, OPT_READY,
 	       OPT_RINGBUF, OPT_DEDUP, OPT_VERSION, OPT_CLUSTER_CIDR, OPT_APISERVER, OPT_STATE_DIR, OPT_SOCKET,
 	       OPT_PERSIST, OPT_KUBE, OPT_KUBE_API, OPT_KUBE_TOKEN, OPT_KUBE_CA, OPT_NODE, OPT_NAMESPACE,
-	       OPT_POD_SELECTOR, OPT_IDENTITY_RULE, OPT_FP_KEY, OPT_POLICY, OPT_DEFAULT_POLICY };
+	       OPT_POD_SELECTOR, OPT_IDENTITY_RULE, OPT_FP_KEY, OPT_POLICY, OPT_DEFAULT_POLICY, OPT_SETTLE };
 	static const struct option opts[] = {
 		{ "cgroup", required_argument, NULL, OPT_CGROUP },
 		{ "all", no_argument, NULL, OPT_ALL },
@@ -207,6 +212,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 		{ "fingerprint-key", required_argument, NULL, OPT_FP_KEY },
 		{ "policy", required_argument, NULL, OPT_POLICY },
 		{ "default-policy", required_argument, NULL, OPT_DEFAULT_POLICY },
+		{ "settle-window", required_argument, NULL, OPT_SETTLE },
 		{ "apiserver", required_argument, NULL, OPT_APISERVER },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -300,6 +306,14 @@ static int parse_args(int argc, char **argv, struct args *a)
 			break;
 		case OPT_KUBE: a->kube = 1; break;
 		case OPT_FP_KEY: a->fingerprint_key = optarg; break;
+		case OPT_SETTLE:
+			errno = 0;
+			a->settle_s = strtod(optarg, &end);
+			if (errno || *end || end == optarg || a->settle_s < 0 || a->settle_s > 30 * 86400) {
+				log_error("--settle-window: '%s' is not a number of seconds (0 to 30 days)", optarg);
+				return EXIT_USAGE;
+			}
+			break;
 		case OPT_DEFAULT_POLICY:
 			if (strcmp(optarg, "audit") && strcmp(optarg, "alert")) {
 				log_error("--default-policy: '%s' is not audit or alert", optarg);
@@ -1232,6 +1246,8 @@ static json_object *suggest_json(struct agent *ag, const char *identity)
 	return o;
 }
 
+static void verify_epochs(struct agent *ag);
+
 static json_object *handle_api(void *ctx, json_object *req)
 {
 	struct agent *ag = ctx;
@@ -1249,6 +1265,12 @@ static json_object *handle_api(void *ctx, json_object *req)
 		return status_json(ag);
 	if (strcmp(cmd, "verify") == 0)
 		return verify_json(ag, identity, json_object_object_get_ex(req, "policy", &v) ? json_object_get_string(v) : NULL);
+	if (strcmp(cmd, "epochs") == 0) {
+		verify_epochs(ag); /* up to date for the answer */
+		reply = json_object_new_object();
+		json_object_object_add(reply, "records", epoch_records_to_json(ag->epoch_tracker, identity));
+		return reply;
+	}
 	if (strcmp(cmd, "epoch") == 0) {
 		const char *version = json_object_object_get_ex(req, "version", &v) ? json_object_get_string(v) : NULL;
 		char *copy;
@@ -1286,6 +1308,35 @@ static void ignore_pod_event(void *ctx, enum kube_event_type type, const struct 
 	(void)ctx, (void)type, (void)pod;
 }
 
+#define VERIFY_INTERVAL_S 5.0
+
+static void log_epoch_change(void *ctx, const struct epoch_record *r)
+{
+	(void)ctx;
+	if (r->state == EPOCH_SETTLING)
+		log_info("epoch opened: %s %s -> %s (verified after the settle window)", r->identity,
+			 r->from_version[0] ? r->from_version : "-", r->to_version[0] ? r->to_version : "-");
+	else if (r->state == EPOCH_VERIFIED)
+		log_msg(r->verdict == VERDICT_PASS ? LOG_INFO : LOG_WARN, "epoch verified: %s %s: %s%s%s", r->identity,
+			r->to_version[0] ? r->to_version : "-", verdict_name(r->verdict), r->reasons[0] ? ": " : "",
+			r->reasons);
+	else
+		log_warn("epoch drifted: %s %s passed and now fails: %s", r->identity, r->to_version[0] ? r->to_version : "-",
+			 r->reasons);
+}
+
+/* The agent's own verification: opens, settles and verifies epochs. */
+static void verify_epochs(struct agent *ag)
+{
+	struct verify_opts opts = { .health = agent_health(ag), .alert_without_policy = ag->default_alert };
+	struct verify_result r;
+
+	if (!ag->epoch_tracker || verify_ledger(ag->ledger, &ag->policies, &opts, &r))
+		return;
+	epoch_tracker_update(ag->epoch_tracker, &r, unix_ms_now(), log_epoch_change, ag);
+	verify_result_free(&r);
+}
+
 static void periodic(struct agent *ag)
 {
 	/* keeps counts of edges whose map entries the LRU may evict */
@@ -1293,6 +1344,10 @@ static void periodic(struct agent *ag)
 	ledger_feed(ag->observed, ag->ledger, resolve_identity, ag, ag->boot_to_unix_ms, &ag->feed);
 	if (ag->pods)
 		pod_monitor_tick(ag->pods);
+	if (now_s() - ag->last_verify_s >= VERIFY_INTERVAL_S) {
+		verify_epochs(ag);
+		ag->last_verify_s = now_s();
+	}
 }
 
 static int run_loop(struct agent *ag, double duration_s, double persist_s)
@@ -1377,7 +1432,7 @@ static int start_kube(struct agent *ag, const struct args *a)
 
 int main(int argc, char **argv)
 {
-	struct args a = { .default_alert = -1 };
+	struct args a = { .default_alert = -1, .settle_s = -1 };
 	struct reach_config cfg;
 	struct agent ag = { .api_fd = -1 };
 	struct sensor_opts sopts = { 0 };
@@ -1407,6 +1462,11 @@ int main(int argc, char **argv)
 	ag.policy_paths = a.policy_paths;
 	ag.n_policy_paths = a.n_policy_paths;
 	ag.default_alert = a.default_alert == 1;
+	ag.epoch_tracker = epoch_tracker_new((int64_t)((a.settle_s >= 0 ? a.settle_s : 600) * 1000));
+	if (!ag.epoch_tracker) {
+		rc = EXIT_START_FAILED;
+		goto out;
+	}
 	if (load_policies(a.policy_paths, a.n_policy_paths, &ag.policies, err, sizeof(err))) {
 		log_error("--policy: %s", err);
 		rc = EXIT_USAGE;
@@ -1555,6 +1615,7 @@ out:
 	hmap_free(ag.epochs, free);
 	ledger_free(ag.ledger);
 	policy_set_free(&ag.policies);
+	epoch_tracker_free(ag.epoch_tracker);
 	tls_coverage_free(ag.tls);
 	fp_key_wipe(&ag.fp_key);
 	sensor_stop(ag.sensor);
