@@ -290,9 +290,7 @@ static json_object *verify_offline(const struct opts *o)
 	struct verify_result r;
 	struct ledger *l;
 	json_object *doc;
-	char err[1024], *text = NULL;
-	size_t len = 0;
-	FILE *mem;
+	char err[1024];
 
 	if (!o->policy) {
 		fprintf(stderr, "reachctl: verify --ledger needs --policy (the agent's policies are not in the file)\n");
@@ -308,15 +306,7 @@ static json_object *verify_offline(const struct opts *o)
 		policy_set_free(&set);
 		return NULL;
 	}
-	doc = verify_result_to_json(&r);
-	mem = open_memstream(&text, &len);
-	if (mem) {
-		verify_result_print_text(mem, &r);
-		fclose(mem);
-		json_object_object_add(doc, "text", json_object_new_string(text ? text : ""));
-		free(text);
-	}
-	json_object_object_add(doc, "exit_code", json_object_new_int(verify_exit_code(&r)));
+	doc = verify_result_report(&r);
 	verify_result_free(&r);
 	ledger_free(l);
 	policy_set_free(&set);

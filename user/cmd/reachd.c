@@ -1197,9 +1197,7 @@ static json_object *verify_json(struct agent *ag, const char *identity, const ch
 	const struct policy_set *set = &ag->policies;
 	struct verify_result r;
 	json_object *doc;
-	char err[1024], *text = NULL;
-	size_t text_len = 0;
-	FILE *mem;
+	char err[1024];
 
 	if (policy_path) {
 		if (policy_load_path(&other, policy_path, err, sizeof(err)))
@@ -1210,15 +1208,7 @@ static json_object *verify_json(struct agent *ag, const char *identity, const ch
 		policy_set_free(&other);
 		return api_error("verification failed: out of memory", 2);
 	}
-	doc = verify_result_to_json(&r);
-	mem = open_memstream(&text, &text_len);
-	if (mem) {
-		verify_result_print_text(mem, &r);
-		fclose(mem);
-		json_object_object_add(doc, "text", json_object_new_string(text ? text : ""));
-		free(text);
-	}
-	json_object_object_add(doc, "exit_code", json_object_new_int(verify_exit_code(&r)));
+	doc = verify_result_report(&r);
 	verify_result_free(&r);
 	policy_set_free(&other);
 	return doc;

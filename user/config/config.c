@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <yaml.h>
 #include "common/log.h"
+#include "common/readfile.h"
 #include "config/config.h"
 #include "reach/netclass.h"
 #include "identity/identity.h"
@@ -719,85 +720,9 @@ static int parse_config_text(struct loader *l, const char *text, size_t len)
 
 /* ---- file input --------------------------------------------------------- */
 
-static int fail_errno(const char *path, int error, char *err, size_t err_size)
-{
-	format_error(err, err_size, "%s: %s", path, strerror(error));
-	return -error;
-}
-
-/* Read everything, growing the buffer as we go: st_size is useless for the
- * pipes `--config <(...)` produces. */
-static int read_all(int fd, char **text_out, size_t *len_out)
-{
-	size_t cap = 4096, len = 0;
-	char *text = malloc(cap);
-
-	if (!text)
-		return -ENOMEM;
-	for (;;) {
-		ssize_t n;
-
-		if (len == cap) {
-			size_t new_cap = cap * 2 > CONFIG_MAX_FILE_BYTES + 1 ? CONFIG_MAX_FILE_BYTES + 1 : cap * 2;
-			char *bigger;
-
-			if (len > CONFIG_MAX_FILE_BYTES) {
-				free(text);
-				return -EFBIG;
-			}
-			bigger = realloc(text, new_cap);
-			if (!bigger) {
-				free(text);
-				return -ENOMEM;
-			}
-			text = bigger;
-			cap = new_cap;
-		}
-		n = read(fd, text + len, cap - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			int error = errno;
-
-			free(text);
-			return -error;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	*text_out = text;
-	*len_out = len;
-	return 0;
-}
-
 static int read_config_file(const char *path, char **text, size_t *len, char *err, size_t err_size)
 {
-	struct stat st;
-	int fd, rc;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return fail_errno(path, errno, err, err_size);
-	/* read() on a directory fails with EISDIR anyway; checking first just
-	 * makes the intent explicit and the message the same on every fs. */
-	if (fstat(fd, &st) < 0) {
-		rc = fail_errno(path, errno, err, err_size);
-		close(fd);
-		return rc;
-	}
-	if (S_ISDIR(st.st_mode)) {
-		close(fd);
-		return fail_errno(path, EISDIR, err, err_size);
-	}
-	rc = read_all(fd, text, len);
-	close(fd);
-	if (rc == -EFBIG)
-		format_error(err, err_size, "%s: larger than %d bytes, not a config file",
-			    path, CONFIG_MAX_FILE_BYTES);
-	else if (rc)
-		fail_errno(path, -rc, err, err_size);
-	return rc;
+	return read_text_file(path, CONFIG_MAX_FILE_BYTES, "config", text, len, err, err_size);
 }
 
 /* ---- public API --------------------------------------------------------- */

@@ -22,6 +22,7 @@
 #include <unistd.h>
 #include <yaml.h>
 #include "common/log.h"
+#include "common/readfile.h"
 #include "policy/policy.h"
 #include "reach/netclass.h"
 
@@ -1121,75 +1122,14 @@ static int parse_text(struct loader *l, const char *text, size_t len)
 
 /* ---- files ---------------------------------------------------------------- */
 
-static int fail_errno(const char *path, int error, char *err, size_t err_size)
-{
-	format_error(err, err_size, "%s: %s", path, strerror(error));
-	return -error;
-}
-
-/* Reads everything, growing as it goes (st_size means nothing for pipes). */
-static int read_all(int fd, char **text_out, size_t *len_out)
-{
-	size_t cap = 4096, len = 0;
-	char *text = malloc(cap);
-
-	if (!text)
-		return -ENOMEM;
-	for (;;) {
-		ssize_t n;
-
-		if (len == cap) {
-			size_t new_cap = cap * 2 > POLICY_MAX_FILE_BYTES + 1 ? POLICY_MAX_FILE_BYTES + 1 : cap * 2;
-			char *bigger;
-
-			if (len > POLICY_MAX_FILE_BYTES) {
-				free(text);
-				return -EFBIG;
-			}
-			bigger = realloc(text, new_cap);
-			if (!bigger) {
-				free(text);
-				return -ENOMEM;
-			}
-			text = bigger;
-			cap = new_cap;
-		}
-		n = read(fd, text + len, cap - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			int error = errno;
-
-			free(text);
-			return -error;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	*text_out = text;
-	*len_out = len;
-	return 0;
-}
-
 static int load_file(struct loader *l, const char *path)
 {
 	size_t len = 0;
 	char *text = NULL;
-	int fd, rc;
+	int rc = read_text_file(path, POLICY_MAX_FILE_BYTES, "policy", &text, &len, l->err, l->err_size);
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return fail_errno(path, errno, l->err, l->err_size);
-	rc = read_all(fd, &text, &len);
-	close(fd);
-	if (rc == -EFBIG) {
-		format_error(l->err, l->err_size, "%s: larger than %d bytes, not a policy file", path,
-			     POLICY_MAX_FILE_BYTES);
-		return rc;
-	}
 	if (rc)
-		return fail_errno(path, -rc, l->err, l->err_size);
+		return rc;
 	l->path = path;
 	rc = parse_text(l, text, len);
 	free(text);
@@ -1220,7 +1160,7 @@ static int load_directory(struct loader *l, const char *dir)
 
 	d = opendir(dir);
 	if (!d)
-		return fail_errno(dir, errno, l->err, l->err_size);
+		return file_error(dir, errno, l->err, l->err_size);
 	while ((de = readdir(d)) != NULL) {
 		if (!is_policy_name(de->d_name))
 			continue;
@@ -1261,7 +1201,7 @@ static int load_directory(struct loader *l, const char *dir)
 			break;
 		}
 		if (stat(file, &st) < 0) {
-			rc = fail_errno(file, errno, l->err, l->err_size);
+			rc = file_error(file, errno, l->err, l->err_size);
 			break;
 		}
 		if (!S_ISREG(st.st_mode))
@@ -1310,7 +1250,7 @@ int policy_load_path(struct policy_set *set, const char *path, char *err, size_t
 		return -EINVAL;
 	}
 	if (stat(path, &st) < 0)
-		return fail_errno(path, errno, err, err_size);
+		return file_error(path, errno, err, err_size);
 	if (S_ISDIR(st.st_mode))
 		rc = load_directory(&l, path);
 	else

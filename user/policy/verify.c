@@ -1320,3 +1320,22 @@ void verify_result_print_text(FILE *f, const struct verify_result *r)
 		}
 	}
 }
+
+struct json_object *verify_result_report(const struct verify_result *r)
+{
+	json_object *doc = verify_result_to_json(r);
+	char *text = NULL;
+	size_t len = 0;
+	FILE *mem;
+
+	if (!doc)
+		return NULL;
+	mem = open_memstream(&text, &len);
+	if (mem) {
+		verify_result_print_text(mem, r);
+		fclose(mem);
+		json_object_object_add(doc, "text", json_object_new_string(text ? text : ""));
+		free(text);
+	}
+	return doc;
+}

@@ -213,6 +213,10 @@ void verify_result_print_text(FILE *f, const struct verify_result *r);
 
 int verify_exit_code(const struct verify_result *r); /* 0 pass, 1 fail, 2 inconclusive */
 
+/* verify_result_to_json() plus "text": verify_result_print_text()'s output,
+ * the one document reachd answers and reachctl prints. NULL on ENOMEM. */
+struct json_object *verify_result_report(const struct verify_result *r);
+
 /* "undeclared-secret", "undeclared-egress", "undeclared-credential-use",
  * "unusual-tool", "cloud-metadata-access", "apiserver-secret-read",
  * "exception-expired", "reach-grew", "reach-shrank", "unused-declared";
