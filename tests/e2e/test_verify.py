@@ -51,9 +51,10 @@ def test_upgrade_verification_rotation_and_suggest(cleanup, tmp):
     secrets = os.path.join(tmp, "secrets")
     os.makedirs(secrets)
     token_file, extra = os.path.join(secrets, "token.key"), os.path.join(secrets, "extra.key")
-    for p in (token_file, extra):
-        with open(p, "w") as f:
-            f.write("s3cr3t\n")
+    with open(token_file, "w") as f:
+        f.write("s3cr3t\n")
+    with open(extra, "w") as f:  # a key file: its content is the credential v2 sends
+        f.write(KEY + "\n")
     root = Cgroup(cleanup, f"reach-e2e-verify-{os.getpid()}")
     app = Cgroup(cleanup, "gateway", parent=root)
     identity = "host/gateway"
@@ -81,9 +82,9 @@ c.request("GET", "/v1/models", headers={"Authorization": "Bearer " + os.environ[
     subprocess.run([REACHCTL, "epoch", "start", "--socket", agent.socket, "--identity", identity, "--version", "v2"],
                    check=True, stdout=subprocess.PIPE)
     v2 = v1 + r"""
-open(sys.argv[3]).read()
+key = open(sys.argv[3]).read().strip()
 c = http.client.HTTPConnection("127.0.0.2", int(sys.argv[4]))
-c.request("POST", "/api/export", body=b"{}", headers={"X-Api-Key": os.environ["KEY"]}); c.getresponse().read()
+c.request("POST", "/api/export", body=b"{}", headers={"X-Api-Key": key}); c.getresponse().read()
 """
     app.python(v2, token_file, str(PLAIN), extra, str(OTHER), env=env)
     wait_for(lambda: any(e["object"] == extra for i in agent.reachctl("reach", "-o", "json")["identities"]
@@ -94,9 +95,12 @@ c.request("POST", "/api/export", body=b"{}", headers={"X-Api-Key": os.environ["K
     check_eq(p.returncode, 1, "v2 verify exit code")
     failing = sorted((f["kind"], f["object"]) for f in doc["findings"]
                      if f["severity"] in ("medium", "high", "critical") and f["kind"] != "reach-grew")
-    check_eq([k for k, _ in failing], ["undeclared-credential-use", "undeclared-egress", "undeclared-secret"],
+    check_eq([k for k, _ in failing], ["secret-sent", "undeclared-credential-use", "undeclared-egress", "undeclared-secret"],
              f"exactly the v2 findings: {failing}")
     objs = dict(failing)
+    check_eq(objs["secret-sent"], objs["undeclared-credential-use"], "the key read from extra.key is what was sent")
+    sent = [f for f in doc["findings"] if f["kind"] == "secret-sent"][0]
+    check(extra in sent["message"] and sent["severity"] == "high", f"secret-sent names the file: {sent}")
     check_eq(objs["undeclared-secret"], extra, "the extra secret")
     check_eq(objs["undeclared-egress"], f"tcp/127.0.0.2/{OTHER}", "the undeclared host")
     check(objs["undeclared-credential-use"].startswith(f"127.0.0.2:{OTHER} POST /api/export api-key fp:"),

@@ -1467,9 +1467,49 @@ static void test_epoch_records(void **state)
 	epoch_tracker_free(t);
 }
 
+/* A secret file holding a token, later sent as a credential: secret-sent,
+ * high when that use is undeclared, info when declared. */
+static void test_secret_sent(void **state)
+{
+	struct ledger *l = ledger_new(0, 0);
+	struct policy_set ps = { 0 };
+	struct verify_opts o = opts_now();
+	struct verify_result r;
+	const struct finding *f;
+	struct ledger_obs sec = { .identity = GW, .kind = LEDGER_SECRET, .object = "/etc/llm/keys/openai.key",
+				  .category = "private-key", .count_delta = 1, .first_ms = NOW - DAY, .last_ms = NOW - 1000,
+				  .executable = "/usr/bin/python3", .content_fingerprint = "00112233445566ff" };
+
+	(void)state;
+	assert_int_equal(ledger_record(l, &sec), 0);
+	rec(l, GW, CRED(.object = "api.openai.com POST /v1/chat/completions bearer fp:00112233445566ff",
+			.category = "bearer", .name = "api.openai.com"));
+	rec(l, GW, CRED(.object = "evil.example POST /collect bearer fp:00112233445566ff", .category = "bearer",
+			.name = "evil.example"));
+	rec(l, GW, CRED(.object = "api.openai.com GET /v1/models bearer fp:ffffffffffffffff", .category = "bearer",
+			.name = "api.openai.com"));
+	load(&ps, HDR(GW) "  secrets: [/etc/llm/keys/*.key]\n"
+			  "  credentials: [{host: api.openai.com, kinds: [bearer]}]\n", NULL, 0);
+	run(l, &ps, &o, &r);
+	f = find(&r, FINDING_SECRET_SENT, "evil.example POST /collect bearer fp:00112233445566ff");
+	assert_non_null(f);
+	assert_int_equal(f->severity, SEV_HIGH);
+	assert_non_null(strstr(f->message, "/etc/llm/keys/openai.key"));
+	f = find(&r, FINDING_SECRET_SENT, "api.openai.com POST /v1/chat/completions bearer fp:00112233445566ff");
+	assert_non_null(f);
+	assert_int_equal(f->severity, SEV_INFO);
+	assert_null(find(&r, FINDING_SECRET_SENT, "api.openai.com GET /v1/models bearer fp:ffffffffffffffff"));
+	assert_int_equal(count_kind(&r, FINDING_SECRET_SENT), 2);
+	assert_string_equal(finding_kind_name(FINDING_SECRET_SENT), "secret-sent");
+	verify_result_free(&r);
+	policy_set_free(&ps);
+	ledger_free(l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_secret_sent),
 		cmocka_unit_test(test_epoch_records),
 		cmocka_unit_test(test_default_alert_without_policy),
 		cmocka_unit_test(test_parse_objects),

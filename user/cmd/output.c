@@ -79,6 +79,8 @@ static json_object *edge_json(const struct cgroup_reach *c, const struct edge *e
 		add_str(o, "path", e->object);
 		add_str(o, "category", e->category ? e->category : "");
 		add_str(o, "requested_path", e->requested_path);
+		if (e->content_fp[0]) /* a keyed fingerprint: links the file to the request that sends it */
+			add_str(o, "content_fingerprint", e->content_fp);
 		json_object_object_add(o, "open_flags", open_flags_json(e->open_flags));
 	} else if (e->kind == EDGE_EGRESS) {
 		static const char *const outcomes[REACH_OUT__MAX] = { "unknown", "established", "refused",

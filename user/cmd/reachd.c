@@ -4,6 +4,7 @@
  * -> output. Exit codes: 0 done, 1 could not start, 2 bad usage or config.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -443,6 +444,38 @@ static void warn_unrecorded(const char *kind)
 
 static void print_if_new(struct agent *ag, uint64_t cgroup_id, const struct edge *e, bool is_new);
 
+#define SECRET_CONTENT_MAX 8192
+
+/* A secret file that holds a single token (a service-account token, an API
+ * key file) is the credential itself: its keyed fingerprint, the same HMAC
+ * the HTTP parser uses, links the read to the request that later sends it
+ * (finding secret-sent). The content is read once, as the process sees the
+ * file, hashed and wiped; it is never kept, logged or printed. */
+static void fingerprint_secret_content(struct agent *ag, uint32_t tgid, const char *abs, char out[17])
+{
+	char path[4200], buf[SECRET_CONTENT_MAX + 1];
+	size_t len = 0;
+	ssize_t n;
+	int fd;
+
+	out[0] = '\0';
+	snprintf(path, sizeof(path), "/proc/%u/root%s", tgid, abs);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
+	if (fd < 0)
+		fd = open(abs, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return;
+	while (len < sizeof(buf) && (n = read(fd, buf + len, sizeof(buf) - len)) > 0)
+		len += (size_t)n;
+	close(fd);
+	while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' '))
+		len--;
+	if (len >= 8 && len <= SECRET_CONTENT_MAX && !memchr(buf, '\n', len) && !memchr(buf, ' ', len) &&
+	    !memchr(buf, '\0', len))
+		fp_compute(&ag->fp_key, buf, len, out);
+	explicit_bzero(buf, sizeof(buf));
+}
+
 static void handle_file_open(struct agent *ag, const struct reach_file_open_event *ev)
 {
 	char path[REACH_PATH_LEN], base[REACH_BASE_LEN], abs[REACH_PATH_LEN + REACH_BASE_LEN + 2];
@@ -481,10 +514,13 @@ static void handle_file_open(struct agent *ag, const struct reach_file_open_even
 	obs.n_lineage = proctree_lineage(ag->procs, ev->hdr.tgid, lineage, PROCTREE_LINEAGE_MAX);
 	obs.lineage = lineage;
 	e = observed_add(ag->observed, EDGE_SECRET, &obs, &is_new);
-	if (!e)
+	if (!e) {
 		warn_unrecorded("secret");
-	else
-		print_if_new(ag, ev->hdr.cgroup_id, e, is_new);
+		return;
+	}
+	if (is_new)
+		fingerprint_secret_content(ag, ev->hdr.tgid, abs, e->content_fp);
+	print_if_new(ag, ev->hdr.cgroup_id, e, is_new);
 }
 
 static void handle_exec(struct agent *ag, const struct reach_exec_event *ev)

@@ -59,6 +59,7 @@ const char *finding_kind_name(enum finding_kind k)
 		[FINDING_REACH_GREW] = "reach-grew",
 		[FINDING_REACH_SHRANK] = "reach-shrank",
 		[FINDING_UNUSED_DECLARED] = "unused-declared",
+		[FINDING_SECRET_SENT] = "secret-sent",
 	};
 
 	return (unsigned)k < FINDING__MAX ? names[k] : "unknown";
@@ -891,6 +892,41 @@ static void policy_findings(struct builder *b, const struct ctx *c, const char *
 	}
 }
 
+/* A secret file's token later sent as a credential: link them by fingerprint. */
+static void secret_sent_findings(struct builder *b, const char *identity, bool has_policy, const struct edge_view *ev,
+				 size_t n, size_t first_finding)
+{
+	for (size_t i = 0; i < n && !b->err; i++) {
+		const struct ledger_edge *cred = ev[i].e;
+		bool undeclared = !has_policy; /* nothing declared: nothing covers it */
+		struct finding *f;
+
+		if (cred->kind != LEDGER_CREDENTIAL || !ev[i].current || !ev[i].cred.fingerprint[0])
+			continue;
+		for (size_t j = 0; j < n; j++) {
+			const struct ledger_edge *sec = ev[j].e;
+
+			if (sec->kind != LEDGER_SECRET || !sec->content_fingerprint || !sec->content_fingerprint[0] ||
+			    strcmp(sec->content_fingerprint, ev[i].cred.fingerprint) != 0)
+				continue;
+			/* declared use of the token (its undeclared finding absent): info */
+			for (size_t k = first_finding; k < b->r->n_findings; k++) {
+				const struct finding *g = &b->r->findings[k];
+
+				if (!strcmp(g->object, cred->object) && !strcmp(g->identity, identity) &&
+				    (g->kind == FINDING_UNDECLARED_CREDENTIAL || g->kind == FINDING_CLOUD_METADATA_ACCESS ||
+				     g->kind == FINDING_APISERVER_SECRET_READ))
+					undeclared = true;
+			}
+			if (!(f = edge_finding(b, FINDING_SECRET_SENT, undeclared ? SEV_HIGH : SEV_INFO, identity, cred)))
+				return;
+			fmt(f->message, sizeof(f->message), "the token read from %s was sent to %s (%s)%s", sec->object,
+			    ev[i].cred.host, ev[i].cred.kind, undeclared ? ", which was not declared" : "");
+			break;
+		}
+	}
+}
+
 static int verify_identity(struct builder *b, const struct ctx *c, const char *name)
 {
 	const struct ledger_identity *id = ledger_identity_find(c->l, name);
@@ -949,6 +985,7 @@ static int verify_identity(struct builder *b, const struct ctx *c, const char *n
 
 	for (size_t i = 0; i < n; i++)
 		edge_findings(b, c, name, p, &ev[i], current, previous);
+	secret_sent_findings(b, name, p != NULL, ev, n, first_finding);
 	if (p)
 		policy_findings(b, c, name, p, ev, n, n_current >= c->min_edges);
 	if (b->err) {

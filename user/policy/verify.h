@@ -61,8 +61,15 @@
  *                              within unused_after_ms matched. Not reported
  *                              for an identity with fewer than min_edges
  *                              current edges (nothing to judge by).
+ *   secret-sent                a credential edge whose fingerprint is the
+ *                              content fingerprint of a secret file the
+ *                              identity read (the file held that token): the
+ *                              secret left the process. High when that
+ *                              credential use is undeclared (or there is no
+ *                              policy), info when declared. Object: the
+ *                              credential edge's; message names the file.
  * Identities without a policy are audited: cloud-metadata-access,
- * apiserver-secret-read, reach-grew and reach-shrank only (nothing was
+ * apiserver-secret-read, secret-sent, reach-grew and reach-shrank only (nothing was
  * declared, so nothing is "undeclared").
  *
  * Finding ids are the first 16 hex digits of SHA-256 over kind name,
@@ -122,6 +129,7 @@ enum finding_kind {
 	FINDING_REACH_GREW,
 	FINDING_REACH_SHRANK,
 	FINDING_UNUSED_DECLARED,
+	FINDING_SECRET_SENT,
 	FINDING__MAX
 };
 

@@ -48,6 +48,7 @@ static void edge_free(struct ledger_edge *e)
 	free(e->category);
 	free(e->dest_class);
 	free(e->name);
+	free(e->content_fingerprint);
 	free(e->proto);
 	for (size_t i = 0; i < e->n_outcomes; i++)
 		free(e->outcomes[i].name);
@@ -74,10 +75,12 @@ static struct ledger_edge *edge_new(enum ledger_kind kind, const char *object)
 	e->category = strdup("");
 	e->dest_class = strdup("");
 	e->name = strdup("");
+	e->content_fingerprint = strdup("");
 	e->proto = strdup("");
 	e->epoch = strdup("");
 	e->last_epoch = strdup("");
-	if (!e->object || !e->category || !e->dest_class || !e->name || !e->proto || !e->epoch || !e->last_epoch) {
+	if (!e->object || !e->category || !e->dest_class || !e->name || !e->proto || !e->epoch || !e->last_epoch ||
+	    !e->content_fingerprint) {
 		edge_free(e);
 		return NULL;
 	}
@@ -343,7 +346,8 @@ static int edge_union(struct ledger_edge *d, const struct ledger_edge *s)
 
 	d->count = sat_add(d->count, s->count);
 	if ((rc = str_fill(&d->category, s->category)) || (rc = str_fill(&d->dest_class, s->dest_class)) ||
-	    (rc = str_fill(&d->name, s->name)) || (rc = str_fill(&d->proto, s->proto)))
+	    (rc = str_fill(&d->name, s->name)) || (rc = str_fill(&d->proto, s->proto)) ||
+	    (rc = str_fill(&d->content_fingerprint, s->content_fingerprint)))
 		return rc;
 	if (!d->port)
 		d->port = s->port;
@@ -503,6 +507,7 @@ int ledger_record(struct ledger *l, const struct ledger_obs *o)
 	e.category = (char *)o->category;
 	e.dest_class = (char *)o->dest_class;
 	e.name = (char *)o->name;
+	e.content_fingerprint = (char *)o->content_fingerprint;
 	e.proto = (char *)o->proto;
 	e.port = o->port;
 	if (!empty(o->outcome)) {
@@ -630,6 +635,7 @@ static json_object *edge_json(const struct ledger_edge *e)
 	add(o, "category", str_or_null(e->category));
 	add(o, "dest_class", str_or_null(e->dest_class));
 	add(o, "name", str_or_null(e->name));
+	add(o, "content_fingerprint", str_or_null(e->content_fingerprint));
 	add(o, "proto", str_or_null(e->proto));
 	add(o, "port", json_object_new_int64(e->port));
 	for (size_t i = 0; i < e->n_outcomes; i++)

@@ -78,6 +78,7 @@ struct ledger_edge {
 	bool lineage_truncated;
 	char *epoch;      /* of the first observation */
 	char *last_epoch; /* of the latest observation */
+	char *content_fingerprint; /* secret: fingerprint of the file's content (a single token), or "" */
 };
 
 /* Read-only for callers. */
@@ -107,6 +108,7 @@ struct ledger_obs {
 	const char *pod;
 	const char *image;
 	const char *epoch;
+	const char *content_fingerprint; /* secret edges */
 };
 
 /* 0 for a cap means its default. NULL on allocation failure. */

@@ -34,6 +34,7 @@ static void fill_obs(struct ledger_obs *obs, const struct edge *e, const struct 
 	obs->pod = id->pod[0] ? id->pod : NULL;
 	obs->image = id->image[0] ? id->image : NULL;
 	obs->epoch = id->image_id[0] ? id->image_id : NULL;
+	obs->content_fingerprint = e->content_fp[0] ? e->content_fp : NULL;
 }
 
 /* Sends an edge's growth since fed_*; returns false when nothing was new. */

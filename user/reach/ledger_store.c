@@ -102,6 +102,7 @@ static void edge_to_pb(const struct ledger_edge *e, Reach__V1__Edge *pe, Reach__
 	pe->category = e->category;
 	pe->dest_class = e->dest_class;
 	pe->name = e->name;
+	pe->content_fingerprint = e->content_fingerprint;
 	pe->port = e->port;
 	pe->proto = e->proto;
 	for (size_t i = 0; i < e->n_outcomes; i++) {
@@ -502,6 +503,7 @@ static int import(struct ledger *l, const Reach__V1__Ledger *m)
 			e->category = pe->category;
 			e->dest_class = pe->dest_class;
 			e->name = pe->name;
+			e->content_fingerprint = pe->content_fingerprint;
 			e->proto = pe->proto;
 			e->port = pe->port;
 			e->n_outcomes = pe->n_outcomes;

@@ -68,6 +68,7 @@ struct edge {
 	 * blind, why (detail). Never the credential itself. */
 	char *detail;
 	struct edge_credential *cred; /* credential edges only */
+	char content_fp[17];   /* secret: fingerprint of the file's content when it is one token, or "" */
 	uint64_t first_ns, last_ns;
 	/* counting */
 	uint64_t events;        /* ring-buffer events that fed this edge (dedup proof) */
