@@ -205,4 +205,6 @@ def test_epoch_settles_verifies_and_drifts(cleanup, tmp):
     r = wait_for(lambda: (lambda r: r if r and r["state"] == "drifted" else None)(record()), "v7 drifted", 20)
     check_eq((r["verdict"], r["findings"]), ("fail", 1), "drifted: reopened as a failure")
     check("epoch drifted: host/svc v7" in agent.stderr(), "the drift is logged")
+    rem = agent.reachctl("epochs", "--identity", identity, "-o", "json")["remediation"]
+    check_eq([(x["identity"], x["findings_open"]) for x in rem], [(identity, 1)], "the drift's finding is open")
     agent.stop()

@@ -1506,9 +1506,50 @@ static void test_secret_sent(void **state)
 	ledger_free(l);
 }
 
+/* Findings followed to resolution: MTTR, and upgrades that left findings open. */
+static void test_remediation(void **state)
+{
+	struct epoch_tracker *t = epoch_tracker_new(0);
+	struct identity_verdict v = { .verdict = VERDICT_FAIL, .counted = true };
+	struct finding f = { .kind = FINDING_UNDECLARED_SECRET, .severity = SEV_MEDIUM, .first_ms = 1000 };
+	struct verify_result r = { .verdicts = &v, .n_verdicts = 1, .findings = &f, .n_findings = 1 };
+	struct remediation_stats st;
+
+	(void)state;
+	snprintf(v.identity, sizeof(v.identity), "ns/sa");
+	snprintf(f.identity, sizeof(f.identity), "ns/sa");
+	snprintf(f.id, sizeof(f.id), "aaaaaaaaaaaaaaaa");
+	snprintf(v.epoch, sizeof(v.epoch), "v1");
+	epoch_tracker_update(t, &r, 2000, NULL, NULL); /* v1 opens, finding tracked */
+	/* v2: the patch did not remove it */
+	snprintf(v.previous_epoch, sizeof(v.previous_epoch), "v1");
+	snprintf(v.epoch, sizeof(v.epoch), "v2");
+	epoch_tracker_update(t, &r, 3000, NULL, NULL); /* opens with 1 open finding */
+	epoch_tracker_update(t, &r, 4000, NULL, NULL); /* verified, still there: failed */
+	epoch_tracker_remediation(t, "ns/sa", &st);
+	assert_int_equal(st.upgrades_with_findings, 1);
+	assert_int_equal(st.failed_remediations, 1);
+	assert_int_equal(st.open, 1);
+	/* v3: remediated */
+	snprintf(v.previous_epoch, sizeof(v.previous_epoch), "v2");
+	snprintf(v.epoch, sizeof(v.epoch), "v3");
+	v.verdict = VERDICT_PASS;
+	r.n_findings = 0;
+	epoch_tracker_update(t, &r, 5000, NULL, NULL); /* opens (1 open), finding gone: resolved at 5000 */
+	epoch_tracker_update(t, &r, 6000, NULL, NULL);
+	epoch_tracker_remediation(t, "ns/sa", &st);
+	assert_int_equal(st.resolved, 1);
+	assert_int_equal(st.open, 0);
+	assert_int_equal(st.mean_time_to_remediate_ms, 4000); /* first seen 1000, resolved 5000 */
+	assert_int_equal(st.upgrades_with_findings, 2);
+	assert_int_equal(st.failed_remediations, 1);
+	epoch_tracker_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_remediation),
 		cmocka_unit_test(test_secret_sent),
 		cmocka_unit_test(test_epoch_records),
 		cmocka_unit_test(test_default_alert_without_policy),

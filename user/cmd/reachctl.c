@@ -539,6 +539,17 @@ int main(int argc, char **argv)
 					       str_field(r, "state"), str_field(r, "verdict"), int_field(r, "findings"));
 				}
 			}
+			if (strcmp(o.output, "json") != 0 && json_object_object_get_ex(reply, "remediation", &recs)) {
+				for (size_t i = 0; i < json_object_array_length(recs); i++) {
+					json_object *r = json_object_array_get_idx(recs, i);
+
+					printf("%s: %" PRId64 " findings resolved (mean time to remediate %" PRId64
+					       " s), %" PRId64 " open; %" PRId64 " of %" PRId64 " upgrades left findings open\n",
+					       str_field(r, "identity"), int_field(r, "findings_resolved"),
+					       int_field(r, "mean_time_to_remediate_ms") / 1000, int_field(r, "findings_open"),
+					       int_field(r, "failed_remediations"), int_field(r, "upgrades_with_findings"));
+				}
+			}
 			json_object_put(reply);
 			return 0;
 		}

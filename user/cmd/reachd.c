@@ -1274,6 +1274,40 @@ static json_object *suggest_json(struct agent *ag, const char *identity)
 
 static void verify_epochs(struct agent *ag);
 
+/* Per identity with records: mean time to remediate, failed remediations. */
+static json_object *remediation_json(const struct epoch_tracker *t, const char *only)
+{
+	json_object *arr = json_object_new_array();
+	const struct epoch_record *recs;
+	size_t n = epoch_tracker_records(t, &recs);
+
+	for (size_t i = 0; i < n; i++) {
+		struct remediation_stats st;
+		json_object *o;
+		bool seen = false;
+
+		if (only && strcmp(only, recs[i].identity))
+			continue;
+		for (size_t j = 0; j < i && !seen; j++)
+			seen = !strcmp(recs[j].identity, recs[i].identity);
+		if (seen)
+			continue;
+		epoch_tracker_remediation(t, recs[i].identity, &st);
+		o = json_object_new_object();
+		json_object_object_add(o, "identity", json_object_new_string(st.identity));
+		json_object_object_add(o, "findings_resolved", json_object_new_int64((int64_t)st.resolved));
+		json_object_object_add(o, "findings_open", json_object_new_int64((int64_t)st.open));
+		json_object_object_add(o, "mean_time_to_remediate_ms", json_object_new_int64(st.mean_time_to_remediate_ms));
+		json_object_object_add(o, "upgrades_with_findings", json_object_new_int64((int64_t)st.upgrades_with_findings));
+		json_object_object_add(o, "failed_remediations", json_object_new_int64((int64_t)st.failed_remediations));
+		json_object_object_add(o, "failed_remediation_rate",
+				       json_object_new_double(st.upgrades_with_findings ?
+							      (double)st.failed_remediations / st.upgrades_with_findings : 0));
+		json_object_array_add(arr, o);
+	}
+	return arr;
+}
+
 static json_object *handle_api(void *ctx, json_object *req)
 {
 	struct agent *ag = ctx;
@@ -1295,6 +1329,7 @@ static json_object *handle_api(void *ctx, json_object *req)
 		verify_epochs(ag); /* up to date for the answer */
 		reply = json_object_new_object();
 		json_object_object_add(reply, "records", epoch_records_to_json(ag->epoch_tracker, identity));
+		json_object_object_add(reply, "remediation", remediation_json(ag->epoch_tracker, identity));
 		return reply;
 	}
 	if (strcmp(cmd, "epoch") == 0) {

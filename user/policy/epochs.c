@@ -4,10 +4,20 @@
 #include <json-c/json.h>
 #include "policy/epochs.h"
 
+/* A finding (>= medium) followed from first seen to resolution. */
+struct tracked_finding {
+	char id[17];
+	char identity[512];
+	int64_t first_seen_ms, resolved_ms; /* resolved_ms 0: open */
+	bool seen_now;
+};
+
 struct epoch_tracker {
 	struct epoch_record *recs;
 	size_t n, cap;
 	int64_t settle_ms;
+	struct tracked_finding *tf;
+	size_t n_tf, cap_tf;
 };
 
 struct epoch_tracker *epoch_tracker_new(int64_t settle_ms)
@@ -24,7 +34,93 @@ void epoch_tracker_free(struct epoch_tracker *t)
 	if (!t)
 		return;
 	free(t->recs);
+	free(t->tf);
 	free(t);
+}
+
+static struct tracked_finding *track(struct epoch_tracker *t, const struct finding *f, int64_t now)
+{
+	for (size_t i = 0; i < t->n_tf; i++)
+		if (!strcmp(t->tf[i].id, f->id))
+			return &t->tf[i];
+	if (t->n_tf == t->cap_tf) {
+		size_t cap = t->cap_tf ? t->cap_tf * 2 : 32;
+		struct tracked_finding *n = realloc(t->tf, cap * sizeof(*n));
+
+		if (!n)
+			return NULL;
+		t->tf = n;
+		t->cap_tf = cap;
+	}
+	memset(&t->tf[t->n_tf], 0, sizeof(t->tf[0]));
+	snprintf(t->tf[t->n_tf].id, sizeof(t->tf[0].id), "%s", f->id);
+	snprintf(t->tf[t->n_tf].identity, sizeof(t->tf[0].identity), "%s", f->identity);
+	t->tf[t->n_tf].first_seen_ms = f->first_ms ? f->first_ms : now;
+	return &t->tf[t->n_tf++];
+}
+
+static size_t open_findings(const struct epoch_tracker *t, const char *identity)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < t->n_tf; i++)
+		n += !t->tf[i].resolved_ms && !strcmp(t->tf[i].identity, identity);
+	return n;
+}
+
+/* Follows findings across verifications: new ones tracked, gone ones
+ * resolved (only for identities this verification covered). */
+static void follow_findings(struct epoch_tracker *t, const struct verify_result *r, int64_t now)
+{
+	for (size_t i = 0; i < t->n_tf; i++)
+		t->tf[i].seen_now = false;
+	for (size_t i = 0; i < r->n_findings; i++) {
+		const struct finding *f = &r->findings[i];
+		struct tracked_finding *tf;
+
+		if (f->severity < SEV_MEDIUM || !(tf = track(t, f, now)))
+			continue;
+		tf->seen_now = true;
+		tf->resolved_ms = 0; /* back again: open */
+	}
+	for (size_t i = 0; i < t->n_tf; i++) {
+		struct tracked_finding *tf = &t->tf[i];
+		bool covered = false;
+
+		for (size_t j = 0; j < r->n_verdicts && !covered; j++)
+			covered = !strcmp(r->verdicts[j].identity, tf->identity);
+		if (covered && !tf->seen_now && !tf->resolved_ms)
+			tf->resolved_ms = now;
+	}
+}
+
+void epoch_tracker_remediation(const struct epoch_tracker *t, const char *identity, struct remediation_stats *out)
+{
+	int64_t total = 0;
+
+	memset(out, 0, sizeof(*out));
+	snprintf(out->identity, sizeof(out->identity), "%s", identity);
+	for (size_t i = 0; i < t->n_tf; i++) {
+		const struct tracked_finding *tf = &t->tf[i];
+
+		if (strcmp(tf->identity, identity))
+			continue;
+		if (tf->resolved_ms) {
+			out->resolved++;
+			total += tf->resolved_ms - tf->first_seen_ms;
+		} else {
+			out->open++;
+		}
+	}
+	out->mean_time_to_remediate_ms = out->resolved ? total / (int64_t)out->resolved : 0;
+	for (size_t i = 0; i < t->n; i++) {
+		const struct epoch_record *r = &t->recs[i];
+
+		if (strcmp(r->identity, identity) || !r->open_at_start || r->state == EPOCH_SETTLING)
+			continue;
+		out->upgrades_with_findings++;
+		out->failed_remediations += r->still_open > 0;
+	}
 }
 
 const char *epoch_state_name(enum epoch_state s)
@@ -38,6 +134,28 @@ static struct epoch_record *find(struct epoch_tracker *t, const char *identity, 
 		if (!strcmp(t->recs[i].identity, identity) && !strcmp(t->recs[i].to_version, version))
 			return &t->recs[i];
 	return NULL;
+}
+
+/* How many findings that were open when rec's epoch opened are still in
+ * this verification: a patch that did not remediate them. */
+static size_t still_open_from_start(const struct epoch_tracker *t, const struct verify_result *r,
+				    const struct epoch_record *rec)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < t->n_tf; i++) {
+		const struct tracked_finding *tf = &t->tf[i];
+
+		if (strcmp(tf->identity, rec->identity) || tf->first_seen_ms > rec->started_ms ||
+		    (tf->resolved_ms && tf->resolved_ms <= rec->started_ms))
+			continue;
+		for (size_t j = 0; j < r->n_findings; j++)
+			if (!strcmp(r->findings[j].id, tf->id)) {
+				n++;
+				break;
+			}
+	}
+	return n;
 }
 
 static struct epoch_record *open_record(struct epoch_tracker *t, const struct identity_verdict *v, int64_t now)
@@ -61,6 +179,7 @@ static struct epoch_record *open_record(struct epoch_tracker *t, const struct id
 	rec->state = EPOCH_SETTLING;
 	rec->verdict = VERDICT_INCONCLUSIVE;
 	rec->started_ms = now;
+	rec->open_at_start = open_findings(t, v->identity);
 	return rec;
 }
 
@@ -69,6 +188,7 @@ size_t epoch_tracker_update(struct epoch_tracker *t, const struct verify_result 
 {
 	size_t changed = 0;
 
+	/* records open against the findings as they stood before this pass */
 	for (size_t i = 0; i < r->n_verdicts; i++) {
 		const struct identity_verdict *v = &r->verdicts[i];
 		struct epoch_record *rec;
@@ -91,6 +211,7 @@ size_t epoch_tracker_update(struct epoch_tracker *t, const struct verify_result 
 				break;
 			rec->state = EPOCH_VERIFIED;
 			rec->verdict = v->verdict;
+			rec->still_open = still_open_from_start(t, r, rec);
 			rec->findings = bad;
 			rec->verified_ms = now_ms;
 			snprintf(rec->reasons, sizeof(rec->reasons), "%s", v->reasons);
@@ -120,6 +241,7 @@ size_t epoch_tracker_update(struct epoch_tracker *t, const struct verify_result 
 			break;
 		}
 	}
+	follow_findings(t, r, now_ms);
 	return changed;
 }
 
@@ -150,6 +272,8 @@ struct json_object *epoch_records_to_json(const struct epoch_tracker *t, const c
 		json_object_object_add(o, "started_unix_ms", json_object_new_int64(r->started_ms));
 		json_object_object_add(o, "verified_unix_ms", json_object_new_int64(r->verified_ms));
 		json_object_object_add(o, "drifted_unix_ms", json_object_new_int64(r->drifted_ms));
+		json_object_object_add(o, "findings_open_at_start", json_object_new_int64((int64_t)r->open_at_start));
+		json_object_object_add(o, "findings_still_open", json_object_new_int64((int64_t)r->still_open));
 		json_object_array_add(arr, o);
 	}
 	return arr;

@@ -22,6 +22,19 @@ struct epoch_record {
 	char reasons[512];            /* the confidence: why inconclusive / what failed */
 	size_t findings;              /* findings of severity >= medium at the last verification */
 	int64_t started_ms, verified_ms, drifted_ms;
+	size_t open_at_start;         /* findings (>= medium) still open when the epoch opened */
+	size_t still_open;            /* of those, still open when it was verified: a failed remediation */
+};
+
+/* Remediation per identity: from a finding's first seen to its resolution
+ * (gone from the current reach in a later verification: the edge is gone in
+ * a later epoch, or it was declared). */
+struct remediation_stats {
+	char identity[512];
+	size_t resolved, open;
+	int64_t mean_time_to_remediate_ms; /* over resolved findings; 0 without any */
+	size_t upgrades_with_findings;     /* epochs that opened with findings open */
+	size_t failed_remediations;        /* of those, verified with any of them still open */
 };
 
 struct epoch_tracker;
@@ -36,6 +49,8 @@ size_t epoch_tracker_update(struct epoch_tracker *t, const struct verify_result 
 			    void (*on_change)(void *ctx, const struct epoch_record *rec), void *ctx);
 
 size_t epoch_tracker_records(const struct epoch_tracker *t, const struct epoch_record **out);
+/* Remediation stats for identity (zeros when unknown). */
+void epoch_tracker_remediation(const struct epoch_tracker *t, const char *identity, struct remediation_stats *out);
 const char *epoch_state_name(enum epoch_state s);
 struct json_object *epoch_records_to_json(const struct epoch_tracker *t, const char *identity);
 
