@@ -108,6 +108,9 @@ c.request("POST", "/api/export", body=b"{}", headers={"X-Api-Key": key}); c.getr
     verdict = [v for v in doc["identities"] if v["identity"] == identity][0]
     check_eq((verdict["verdict"], verdict["epoch"], verdict["previous_epoch"]), ("fail", "v2", "v1"), "verdict and epochs")
 
+    # the v1 epoch itself, verified after the upgrade: it passed
+    p = _verify(agent, "--identity", identity, "--epoch", "v1")
+    check_eq(p.returncode, 0, f"verify --epoch v1: {p.stdout}")
     ep = subprocess.run([REACHCTL, "epochs", "--socket", agent.socket, "--identity", identity],
                         stdout=subprocess.PIPE, text=True, check=True).stdout
     check(any(l.split()[:3] == [identity, "v1", "v2"] for l in ep.splitlines()), f"reachctl epochs: {ep}")
@@ -147,6 +150,10 @@ c.request("POST", "/api/export", body=b"{}", headers={"X-Api-Key": key}); c.getr
     wait_for(lambda: "keeping the last good policies" in agent.stderr(), "reload refused", 10)
     check(f"{policy}:" in agent.stderr(), "the reload error names the file")
     check_eq(_verify(agent, "--identity", identity).returncode, 1, "still verified against the last good policy")
+    # a change to the file reloads it without SIGHUP: the suggested policy, which passes
+    shutil.copy(suggested, policy)
+    wait_for(lambda: _verify(agent, "--identity", identity).returncode == 0, "reloaded on file change", 10)
+    check("policies reloaded" in agent.stderr(), "the reload is logged")
     agent.stop()
     ledger_file = os.path.join(agent.state_dir, "ledger.pb.z")
     audit = subprocess.run([REACHCTL, "verify", "--ledger", ledger_file, "--policy", policy_good, "-o", "json"],
@@ -205,6 +212,47 @@ def test_epoch_settles_verifies_and_drifts(cleanup, tmp):
     r = wait_for(lambda: (lambda r: r if r and r["state"] == "drifted" else None)(record()), "v7 drifted", 20)
     check_eq((r["verdict"], r["findings"]), ("fail", 1), "drifted: reopened as a failure")
     check("epoch drifted: host/svc v7" in agent.stderr(), "the drift is logged")
+    check(f"finding: medium host/svc undeclared-secret secret {extra}" in agent.stderr(), "the new finding is alerted")
     rem = agent.reachctl("epochs", "--identity", identity, "-o", "json")["remediation"]
     check_eq([(x["identity"], x["findings_open"]) for x in rem], [(identity, 1)], "the drift's finding is open")
+    agent.stop()
+
+
+def test_host_epoch_from_a_replaced_executable(cleanup, tmp):
+    secrets = os.path.join(tmp, "secrets")
+    os.makedirs(secrets)
+    token, extra = os.path.join(secrets, "token.key"), os.path.join(secrets, "extra.key")
+    for p in (token, extra):
+        with open(p, "w") as f:
+            f.write("x\n")
+    bindir = os.path.join(tmp, "bin")
+    os.makedirs(bindir)
+    svc = os.path.join(bindir, "svc")
+    shutil.copy("/usr/bin/cat", svc)
+    root = Cgroup(cleanup, f"reach-e2e-exeepoch-{os.getpid()}")
+    app = Cgroup(cleanup, "svc", parent=root)
+    identity = "host/svc"
+    policy = os.path.join(tmp, "policy.yaml")
+    with open(policy, "w") as f:
+        f.write(f"apiVersion: reach.dev/v1\nkind: ReachPolicy\nmetadata: {{name: svc}}\nspec:\n  identity: {identity}\n"
+                f"  secrets: [{token}]\n  tools: [{svc}]\n")
+    agent = Agent(cleanup, tmp, ["--cgroup", root.path, "--identity-rule", f"cgroup:{app.rel} {identity}",
+                                 "--policy", policy])
+    app.run([svc, token], stdout=subprocess.DEVNULL)
+    wait_for(lambda: any(e["object"] == token for i in agent.reachctl("reach", "-o", "json")["identities"]
+                         for e in i["edges"]), "v1 read", 10)
+    check_eq(_verify(agent, "--identity", identity).returncode, 0, "v1 passes")
+    # the patch: the same path, another file (as a package upgrade renames one in)
+    shutil.copy("/usr/bin/cat", svc + ".new")
+    os.rename(svc + ".new", svc)
+    app.run([svc, token, extra], stdout=subprocess.DEVNULL)
+    wait_for(lambda: _verify(agent, "--identity", identity).returncode == 1, "v2 fails", 10)
+    doc = json.loads(_verify(agent, "--identity", identity, "-o", "json").stdout)
+    v = [x for x in doc["identities"] if x["identity"] == identity][0]
+    check(v["epoch"].startswith("svc@") and v["previous_epoch"].startswith("svc@"), f"executable epochs: {v}")
+    check(v["epoch"] != v["previous_epoch"], "the replaced binary opened a new epoch")
+    kinds = sorted((f["kind"], f["object"]) for f in doc["findings"] if f["identity"] == identity)
+    check(("undeclared-secret", extra) in kinds and ("reach-grew", extra) in kinds, f"v2's new reach: {kinds}")
+    check(any(r["what"] == token for r in v["rotation"]), f"rotation names what v1 read: {v['rotation']}")
+    check("was replaced: a new epoch" in agent.stderr(), "logged")
     agent.stop()

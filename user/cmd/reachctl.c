@@ -29,7 +29,7 @@ static void usage(FILE *f)
 		   "  reachctl reach  [--identity NS/SA] [--kind secret|egress|credential|tool|dns] [-o table|json]\n"
 		   "                  [--socket PATH | --ledger FILE]\n"
 		   "  reachctl status [-o table|json] [--socket PATH]\n"
-		   "  reachctl verify [--identity NS/SA] [--policy PATH] [-o text|json] [--socket PATH | --ledger FILE]\n"
+		   "  reachctl verify [--identity NS/SA] [--policy PATH] [--epoch current|N] [-o text|json] [--socket PATH | --ledger FILE]\n"
 		   "                  exit 0 pass, 1 findings, 2 could not verify (inconclusive, no agent, bad policy)\n"
 		   "                  --default-policy audit|alert: identities without a policy (offline; the agent has its own)\n"
 		   "  reachctl findings [--identity NS/SA] [--policy PATH] [--socket PATH | --ledger FILE]\n"
@@ -155,7 +155,7 @@ static void print_status_table(json_object *doc)
 }
 
 struct opts {
-	const char *identity, *kind, *output, *socket, *ledger, *policy, *version;
+	const char *identity, *kind, *output, *socket, *ledger, *policy, *version, *epoch;
 	bool default_alert;
 };
 
@@ -168,6 +168,7 @@ static int parse(int argc, char **argv, struct opts *o, int first)
 		{ "policy", required_argument, NULL, 'p' },
 		{ "version", required_argument, NULL, 'V' },
 		{ "default-policy", required_argument, NULL, 'D' },
+		{ "epoch", required_argument, NULL, 'E' },
 		{ 0 },
 	};
 	int c;
@@ -185,6 +186,7 @@ static int parse(int argc, char **argv, struct opts *o, int first)
 		case 'l': o->ledger = optarg; break;
 		case 'p': o->policy = optarg; break;
 		case 'V': o->version = optarg; break;
+		case 'E': o->epoch = optarg; break;
 		case 'D':
 			if (strcmp(optarg, "audit") && strcmp(optarg, "alert")) {
 				fprintf(stderr, "reachctl: --default-policy must be audit or alert\n");
@@ -285,7 +287,7 @@ static struct ledger *load_ledger_file(const char *path)
 /* verify against a saved ledger, offline: the policy must be given. */
 static json_object *verify_offline(const struct opts *o)
 {
-	struct verify_opts vo = { .identity = o->identity, .alert_without_policy = o->default_alert };
+	struct verify_opts vo = { .identity = o->identity, .alert_without_policy = o->default_alert, .epoch = o->epoch };
 	struct policy_set set = { 0 };
 	struct verify_result r;
 	struct ledger *l;
@@ -321,6 +323,8 @@ static json_object *ask_verify(const struct opts *o)
 	json_object_object_add(req, "cmd", json_object_new_string("verify"));
 	if (o->identity)
 		json_object_object_add(req, "identity", json_object_new_string(o->identity));
+	if (o->epoch)
+		json_object_object_add(req, "epoch", json_object_new_string(o->epoch));
 	if (o->policy) {
 		char abs[4096];
 

@@ -3,6 +3,7 @@
  * sensor (kernel events) -> catalogue + path resolution -> observed reach
  * -> output. Exit codes: 0 done, 1 could not start, 2 bad usage or config.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -88,9 +89,11 @@ struct agent {
 	struct feed_stats feed;
 	struct policy_set policies;
 	struct hmap *epochs;           /* identity -> version string set by `reachctl epoch start` */
+	struct hmap *exe_epochs;       /* cgroup id -> struct exe_epoch: host identities' software version */
 	const char *const *policy_paths;
 	int n_policy_paths;
 	bool default_alert;
+	uint64_t policy_signature;     /* of the policy files: a change reloads them */
 	struct epoch_tracker *epoch_tracker;
 	double last_verify_s;
 	bool monitor_all;
@@ -443,6 +446,7 @@ static void warn_unrecorded(const char *kind)
 }
 
 static void print_if_new(struct agent *ag, uint64_t cgroup_id, const struct edge *e, bool is_new);
+static void note_root_exec(struct agent *ag, uint64_t cgroup_id, uint32_t tgid, const char *exe);
 
 #define SECRET_CONTENT_MAX 8192
 
@@ -549,6 +553,10 @@ static void handle_exec(struct agent *ag, const struct reach_exec_event *ev)
 		prev = arg;
 		off += strlen(arg) + 1;
 	}
+	/* a root process of its cgroup (its parent is elsewhere): its executable
+	 * is the workload's software version (host epochs) */
+	if (!proctree_in_cgroup(ag->procs, ev->hdr.ppid, ev->hdr.cgroup_id))
+		note_root_exec(ag, ev->hdr.cgroup_id, ev->hdr.tgid, filename);
 	proctree_exec(ag->procs, ev->hdr.tgid, ev->hdr.ppid, ev->hdr.cgroup_id, filename);
 	if (ag->tls)
 		tls_on_exec(ag->tls, ev->hdr.tgid, filename);
@@ -969,14 +977,64 @@ static double now_s_since(double start) { return now_s() - start; }
 
 /* ---- identity, ledger, API ---------------------------------------------- */
 
-/* A version a pipeline declared for the identity (reachctl epoch start) is
- * its epoch; otherwise the image digest running (Kubernetes), if any. */
-static void apply_epoch(struct agent *ag, struct identity *id)
+/* A host workload's software version: the executable its root process
+ * runs. The same path backed by another file (a patched binary: new inode
+ * or mtime) opens a new epoch; another tool run in the cgroup does not. */
+struct exe_epoch {
+	char path[256];
+	uint64_t file_id;     /* hash of dev, inode, mtime */
+	char epoch[300];      /* "<basename>@<file id>" */
+};
+
+static void note_root_exec(struct agent *ag, uint64_t cgroup_id, uint32_t tgid, const char *exe)
+{
+	char key[24], view[4200];
+	struct exe_epoch *x;
+	struct stat st;
+	uint64_t id;
+	const char *base = strrchr(exe, '/');
+
+	snprintf(view, sizeof(view), "/proc/%u/root%s", tgid, exe);
+	if (stat(view, &st) != 0 && stat(exe, &st) != 0)
+		return;
+	id = ((uint64_t)st.st_dev * 0x9e3779b97f4a7c15ULL) ^ ((uint64_t)st.st_ino * 0x100000001b3ULL) ^
+	     ((uint64_t)st.st_mtim.tv_sec << 20) ^ (uint64_t)st.st_mtim.tv_nsec;
+	snprintf(key, sizeof(key), "%" PRIu64, cgroup_id);
+	x = hmap_get(ag->exe_epochs, key);
+	if (x && (strcmp(x->path, exe) != 0 || x->file_id == id))
+		return; /* another tool, or the same build */
+	if (!x) {
+		if (!(x = calloc(1, sizeof(*x))) || hmap_put(ag->exe_epochs, key, x, NULL)) {
+			free(x);
+			return;
+		}
+		snprintf(x->path, sizeof(x->path), "%s", exe);
+	} else {
+		log_info("cgroup %" PRIu64 ": %s was replaced: a new epoch", cgroup_id, exe);
+	}
+	x->file_id = id;
+	snprintf(x->epoch, sizeof(x->epoch), "%s@%012" PRIx64, base ? base + 1 : exe, (uint64_t)(id & 0xffffffffffffULL));
+}
+
+/* The epoch of an identity: a version a pipeline declared (reachctl epoch
+ * start), else the image digest running (Kubernetes), else for host
+ * workloads the executable of the cgroup's root process. */
+static void apply_epoch(struct agent *ag, struct identity *id, uint64_t cgroup_id)
 {
 	const char *version = hmap_get(ag->epochs, id->name);
+	struct exe_epoch *x;
+	char key[24];
 
-	if (version)
+	if (version) {
 		snprintf(id->image_id, sizeof(id->image_id), "%s", version);
+		return;
+	}
+	if (id->image_id[0] || id->pod[0])
+		return;
+	snprintf(key, sizeof(key), "%" PRIu64, cgroup_id);
+	x = hmap_get(ag->exe_epochs, key);
+	if (x)
+		snprintf(id->image_id, sizeof(id->image_id), "%s", x->epoch);
 }
 
 /* Resolved identities are cached per (cgroup, uid); pending ones are asked
@@ -991,12 +1049,12 @@ static int resolve_identity(void *ctx, const struct cgroup_reach *c, uint32_t ui
 	cached = hmap_get(ag->identity_cache, key);
 	if (cached) {
 		*out = *cached;
-		apply_epoch(ag, out); /* a version set since it was cached */
+		apply_epoch(ag, out, c->cgroup_id); /* the epoch may have changed since */
 		return 0;
 	}
 	identity_resolve(ag->resolver, c->cgroup_id, c->path, uid, out);
-	apply_epoch(ag, out);
 	if (out->state == IDENTITY_RESOLVED) {
+		/* cached as resolved, without the epoch: that is applied on each use */
 		cached = malloc(sizeof(*cached));
 		if (cached) {
 			*cached = *out;
@@ -1004,6 +1062,7 @@ static int resolve_identity(void *ctx, const struct cgroup_reach *c, uint32_t ui
 				free(cached);
 		}
 	}
+	apply_epoch(ag, out, c->cgroup_id);
 	return 0;
 }
 
@@ -1225,10 +1284,10 @@ static json_object *api_error(const char *msg, int exit_code)
 
 /* verify: against the agent's policies, or a policy path the caller names
  * (read by the agent, which runs as root like reachctl). */
-static json_object *verify_json(struct agent *ag, const char *identity, const char *policy_path)
+static json_object *verify_json(struct agent *ag, const char *identity, const char *policy_path, const char *epoch)
 {
 	struct verify_opts opts = { .identity = identity, .health = agent_health(ag),
-				    .alert_without_policy = ag->default_alert };
+				    .alert_without_policy = ag->default_alert, .epoch = epoch };
 	struct policy_set other = { 0 };
 	const struct policy_set *set = &ag->policies;
 	struct verify_result r;
@@ -1323,8 +1382,12 @@ static json_object *handle_api(void *ctx, json_object *req)
 		return reach_json(ag, identity, kind);
 	if (strcmp(cmd, "status") == 0)
 		return status_json(ag);
-	if (strcmp(cmd, "verify") == 0)
-		return verify_json(ag, identity, json_object_object_get_ex(req, "policy", &v) ? json_object_get_string(v) : NULL);
+	if (strcmp(cmd, "verify") == 0) {
+		const char *policy = json_object_object_get_ex(req, "policy", &v) ? json_object_get_string(v) : NULL;
+		const char *epoch = json_object_object_get_ex(req, "epoch", &v) ? json_object_get_string(v) : NULL;
+
+		return verify_json(ag, identity, policy, epoch);
+	}
 	if (strcmp(cmd, "epochs") == 0) {
 		verify_epochs(ag); /* up to date for the answer */
 		reply = json_object_new_object();
@@ -1386,6 +1449,15 @@ static void log_epoch_change(void *ctx, const struct epoch_record *r)
 			 r->reasons);
 }
 
+/* A new finding: the alert event. Fingerprints and paths only, never a
+ * credential (findings never hold one). */
+static void alert_new_finding(void *ctx, const struct finding *f)
+{
+	(void)ctx;
+	log_warn("finding: %s %s %s %s %s (id %s)", severity_name(f->severity), f->identity, finding_kind_name(f->kind),
+		 f->edge_kind, f->object, f->id);
+}
+
 /* The agent's own verification: opens, settles and verifies epochs. */
 static void verify_epochs(struct agent *ag)
 {
@@ -1398,6 +1470,48 @@ static void verify_epochs(struct agent *ag)
 	verify_result_free(&r);
 }
 
+static uint64_t mix_stat(uint64_t h, const char *name, const struct stat *st)
+{
+	for (const char *c = name; *c; c++)
+		h = (h ^ (unsigned char)*c) * 0x100000001b3ULL;
+	h = (h ^ (uint64_t)st->st_mtim.tv_sec) * 0x100000001b3ULL;
+	h = (h ^ (uint64_t)st->st_mtim.tv_nsec) * 0x100000001b3ULL;
+	h = (h ^ (uint64_t)st->st_size) * 0x100000001b3ULL;
+	return (h ^ (uint64_t)st->st_ino) * 0x100000001b3ULL;
+}
+
+/* A cheap signature of the policy files (names, mtimes, sizes, inodes: an
+ * editor's rename-over counts): when it changes, the policies are reloaded. */
+static uint64_t policy_signature(struct agent *ag)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (int i = 0; i < ag->n_policy_paths; i++) {
+		struct stat st;
+		DIR *d;
+		struct dirent *e;
+
+		if (stat(ag->policy_paths[i], &st) != 0) {
+			h = (h ^ 0x5a5a) * 0x100000001b3ULL; /* gone: a change too */
+			continue;
+		}
+		h = mix_stat(h, ag->policy_paths[i], &st);
+		if (!S_ISDIR(st.st_mode) || !(d = opendir(ag->policy_paths[i])))
+			continue;
+		while ((e = readdir(d))) {
+			char file[4600];
+
+			if (e->d_name[0] == '.')
+				continue;
+			snprintf(file, sizeof(file), "%s/%s", ag->policy_paths[i], e->d_name);
+			if (stat(file, &st) == 0)
+				h ^= mix_stat(0, file, &st); /* order-independent over readdir */
+		}
+		closedir(d);
+	}
+	return h;
+}
+
 static void periodic(struct agent *ag)
 {
 	/* keeps counts of edges whose map entries the LRU may evict */
@@ -1405,6 +1519,14 @@ static void periodic(struct agent *ag)
 	ledger_feed(ag->observed, ag->ledger, resolve_identity, ag, ag->boot_to_unix_ms, &ag->feed);
 	if (ag->pods)
 		pod_monitor_tick(ag->pods);
+	if (ag->n_policy_paths) {
+		uint64_t sig = policy_signature(ag);
+
+		if (sig != ag->policy_signature) {
+			ag->policy_signature = sig;
+			reload_policies = 1; /* a policy file changed: reload as on SIGHUP */
+		}
+	}
 	if (now_s() - ag->last_verify_s >= VERIFY_INTERVAL_S) {
 		verify_epochs(ag);
 		ag->last_verify_s = now_s();
@@ -1523,11 +1645,13 @@ int main(int argc, char **argv)
 	ag.policy_paths = a.policy_paths;
 	ag.n_policy_paths = a.n_policy_paths;
 	ag.default_alert = a.default_alert == 1;
+	ag.policy_signature = policy_signature(&ag);
 	ag.epoch_tracker = epoch_tracker_new((int64_t)((a.settle_s >= 0 ? a.settle_s : 600) * 1000));
 	if (!ag.epoch_tracker) {
 		rc = EXIT_START_FAILED;
 		goto out;
 	}
+	epoch_tracker_on_new_finding(ag.epoch_tracker, alert_new_finding, &ag);
 	if (load_policies(a.policy_paths, a.n_policy_paths, &ag.policies, err, sizeof(err))) {
 		log_error("--policy: %s", err);
 		rc = EXIT_USAGE;
@@ -1563,7 +1687,8 @@ int main(int argc, char **argv)
 		snprintf(ag.node, sizeof(ag.node), "%s", a.node_name ? a.node_name : getenv("NODE_NAME"));
 	ag.identity_cache = hmap_new();
 	ag.epochs = hmap_new();
-	if (!ag.identity_cache || !ag.epochs) {
+	ag.exe_epochs = hmap_new();
+	if (!ag.identity_cache || !ag.epochs || !ag.exe_epochs) {
 		rc = EXIT_START_FAILED;
 		goto out;
 	}
@@ -1674,6 +1799,7 @@ out:
 	identity_resolver_free(ag.resolver);
 	hmap_free(ag.identity_cache, free);
 	hmap_free(ag.epochs, free);
+	hmap_free(ag.exe_epochs, free);
 	ledger_free(ag.ledger);
 	policy_set_free(&ag.policies);
 	epoch_tracker_free(ag.epoch_tracker);

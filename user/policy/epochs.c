@@ -18,7 +18,15 @@ struct epoch_tracker {
 	int64_t settle_ms;
 	struct tracked_finding *tf;
 	size_t n_tf, cap_tf;
+	void (*on_new_finding)(void *ctx, const struct finding *f);
+	void *on_new_finding_ctx;
 };
+
+void epoch_tracker_on_new_finding(struct epoch_tracker *t, void (*fn)(void *ctx, const struct finding *f), void *ctx)
+{
+	t->on_new_finding = fn;
+	t->on_new_finding_ctx = ctx;
+}
 
 struct epoch_tracker *epoch_tracker_new(int64_t settle_ms)
 {
@@ -78,8 +86,12 @@ static void follow_findings(struct epoch_tracker *t, const struct verify_result 
 		const struct finding *f = &r->findings[i];
 		struct tracked_finding *tf;
 
+		size_t before = t->n_tf;
+
 		if (f->severity < SEV_MEDIUM || !(tf = track(t, f, now)))
 			continue;
+		if (t->n_tf > before && t->on_new_finding)
+			t->on_new_finding(t->on_new_finding_ctx, f);
 		tf->seen_now = true;
 		tf->resolved_ms = 0; /* back again: open */
 	}

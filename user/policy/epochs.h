@@ -48,6 +48,10 @@ void epoch_tracker_free(struct epoch_tracker *t);
 size_t epoch_tracker_update(struct epoch_tracker *t, const struct verify_result *r, int64_t now_ms,
 			    void (*on_change)(void *ctx, const struct epoch_record *rec), void *ctx);
 
+/* Called once for every new finding (>= medium) as verifications see it:
+ * the alert event (the shipper delivers it once that stage exists). */
+void epoch_tracker_on_new_finding(struct epoch_tracker *t, void (*fn)(void *ctx, const struct finding *f), void *ctx);
+
 size_t epoch_tracker_records(const struct epoch_tracker *t, const struct epoch_record **out);
 /* Remediation stats for identity (zeros when unknown). */
 void epoch_tracker_remediation(const struct epoch_tracker *t, const char *identity, struct remediation_stats *out);

@@ -718,6 +718,7 @@ struct ctx {
 	struct verify_input_health health;
 	bool targeted;
 	bool alert_without_policy;
+	const char *epoch;
 };
 
 static void edge_findings(struct builder *b, const struct ctx *c, const char *identity, const struct reach_policy *p,
@@ -965,6 +966,12 @@ static int verify_identity(struct builder *b, const struct ctx *c, const char *n
 	if (id && id->n_edges && !(ev = calloc(id->n_edges, sizeof(*ev))))
 		return -ENOMEM;
 	find_epochs(id, &current, &previous);
+	if (c->epoch && strcmp(c->epoch, current)) {
+		/* an older epoch asked for: judge what it reached */
+		if (!strcmp(c->epoch, previous))
+			previous = "";
+		current = c->epoch;
+	}
 	fmt(v->epoch, sizeof(v->epoch), "%s", current);
 	fmt(v->previous_epoch, sizeof(v->previous_epoch), "%s", previous);
 	for (size_t i = 0; id && i < id->n_edges; i++) {
@@ -975,7 +982,10 @@ static int verify_identity(struct builder *b, const struct ctx *c, const char *n
 			continue;
 		x = &ev[n++];
 		edge_view_init(x, e);
-		x->current = !current[0] || !e->last_epoch[0] || !strcmp(e->last_epoch, current);
+		if (c->epoch) /* an epoch asked for by name: every edge seen in it, first or last */
+			x->current = !strcmp(e->epoch, c->epoch) || !strcmp(e->last_epoch, c->epoch);
+		else
+			x->current = !current[0] || !e->last_epoch[0] || !strcmp(e->last_epoch, current);
 		x->shrank = !x->current;
 		x->grew = x->current && previous[0] && !strcmp(e->epoch, current);
 		if (x->current)
@@ -1103,6 +1113,7 @@ int verify_ledger(const struct ledger *l, const struct policy_set *policies, con
 	c.health = opts->health;
 	c.targeted = opts->identity != NULL;
 	c.alert_without_policy = opts->alert_without_policy;
+	c.epoch = opts->epoch && strcmp(opts->epoch, "current") ? opts->epoch : NULL;
 	b.r = out;
 
 	/* the identities to verify, in name order, once each */

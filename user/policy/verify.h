@@ -166,6 +166,9 @@ struct verify_opts {
 	 * not counted); true = alert: judged against an empty policy, so every
 	 * edge is undeclared, and counted in the overall verdict. */
 	bool alert_without_policy;
+	/* Verify this epoch instead of the current one (reachctl verify --epoch
+	 * N): its edges are "current reach"; NULL or "current" = automatic. */
+	const char *epoch;
 };
 
 struct rotation_item {

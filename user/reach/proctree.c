@@ -159,6 +159,16 @@ uint32_t proctree_ppid(struct proctree *t, uint32_t tgid)
 	return p ? p->ppid : 0;
 }
 
+bool proctree_in_cgroup(struct proctree *t, uint32_t tgid, uint64_t cgroup_id)
+{
+	char key[16];
+	struct proc *p;
+
+	key_of(tgid, key);
+	p = hmap_get(t->procs, key); /* known from events only: no /proc look-up */
+	return p && p->cgroup_id == cgroup_id;
+}
+
 size_t proctree_lineage(struct proctree *t, uint32_t tgid, const char **out, size_t max)
 {
 	const char *chain[PROCTREE_LINEAGE_MAX];

@@ -22,6 +22,8 @@ void proctree_exit(struct proctree *t, uint32_t tgid);
 /* Executable of tgid ("" if unknown). */
 const char *proctree_exe(struct proctree *t, uint32_t tgid);
 uint32_t proctree_ppid(struct proctree *t, uint32_t tgid);
+/* Whether tgid is a known process of that cgroup. */
+bool proctree_in_cgroup(struct proctree *t, uint32_t tgid, uint64_t cgroup_id);
 
 /* Exec chain of tgid within the workload, oldest ancestor first, the process itself last;
  * consecutive repeats (a fork without exec) are folded. Returns the count. */
