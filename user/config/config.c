@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <yaml.h>
+#include "common/yamlnode.h"
 #include "common/log.h"
 #include "common/readfile.h"
 #include "config/config.h"
@@ -84,63 +85,11 @@ static const yaml_node_t *node_at(const struct loader *l, int index)
 	return yaml_document_get_node(l->doc, index);
 }
 
-/* Copy file-supplied text into an error message truncated and with anything
- * but printable ASCII replaced, so a hostile config cannot forge extra log
- * lines or smuggle terminal escapes into the operator's console. */
-static const char *printable(const yaml_node_t *scalar, char *buf, size_t size)
-{
-	const unsigned char *text = scalar->data.scalar.value;
-	size_t len = scalar->data.scalar.length;
-	size_t keep = len < size - 4 ? len : size - 4;
-	size_t i;
-
-	for (i = 0; i < keep; i++)
-		buf[i] = (text[i] >= 0x20 && text[i] < 0x7f) ? (char)text[i] : '?';
-	if (keep < len) {
-		memcpy(buf + keep, "...", 3);
-		keep += 3;
-	}
-	buf[keep] = '\0';
-	return buf;
-}
 
 /* ---- node classification ----------------------------------------------- */
 
-/* `key:`, `key: ~` and `key: null` all mean "no value" in YAML; only plain
- * (unquoted) scalars, so `"null"` stays a string. */
-static int is_null(const yaml_node_t *node)
-{
-	static const char *const spellings[] = { "", "~", "null", "Null", "NULL" };
-	size_t i;
 
-	if (node->type != YAML_SCALAR_NODE || node->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
-		return 0;
-	for (i = 0; i < ARRAY_SIZE(spellings); i++)
-		if (strcmp((const char *)node->data.scalar.value, spellings[i]) == 0)
-			return 1;
-	return 0;
-}
 
-static const char *describe(const yaml_node_t *node)
-{
-	switch (node->type) {
-	case YAML_SCALAR_NODE:
-		return is_null(node) ? "null" : "a scalar";
-	case YAML_SEQUENCE_NODE:
-		return "a list";
-	case YAML_MAPPING_NODE:
-		return "a mapping";
-	default:
-		return "an empty node";
-	}
-}
-
-/* libyaml unescapes "\0" inside quoted scalars; C strings would silently
- * truncate there, so such a value would not mean what the file says. */
-static int has_embedded_nul(const yaml_node_t *scalar)
-{
-	return strlen((const char *)scalar->data.scalar.value) != scalar->data.scalar.length;
-}
 
 /* ---- scalar values ----------------------------------------------------- */
 
@@ -148,11 +97,11 @@ static int parse_string(struct loader *l, const yaml_node_t *value, const char *
 {
 	char *copy;
 
-	if (value->type != YAML_SCALAR_NODE || is_null(value))
-		return fail_at(l, value, "%s: expected a string, got %s", where, describe(value));
+	if (value->type != YAML_SCALAR_NODE || yaml_is_null(value))
+		return fail_at(l, value, "%s: expected a string, got %s", where, yaml_describe(value));
 	if (value->data.scalar.length == 0)
 		return fail_at(l, value, "%s: must not be empty", where);
-	if (has_embedded_nul(value))
+	if (yaml_has_embedded_nul(value))
 		return fail_at(l, value, "%s: contains a NUL byte", where);
 	copy = strdup((const char *)value->data.scalar.value);
 	if (!copy) {
@@ -168,10 +117,10 @@ static int parse_bool(struct loader *l, const yaml_node_t *value, const char *wh
 	char quoted[MESSAGE_QUOTE_MAX];
 	const char *text;
 
-	if (value->type != YAML_SCALAR_NODE || is_null(value))
-		return fail_at(l, value, "%s: expected a boolean, got %s", where, describe(value));
+	if (value->type != YAML_SCALAR_NODE || yaml_is_null(value))
+		return fail_at(l, value, "%s: expected a boolean, got %s", where, yaml_describe(value));
 	text = (const char *)value->data.scalar.value;
-	if (has_embedded_nul(value))
+	if (yaml_has_embedded_nul(value))
 		return fail_at(l, value, "%s: contains a NUL byte", where);
 	if (strcasecmp(text, "true") == 0 || strcasecmp(text, "yes") == 0) {
 		*out = 1;
@@ -182,7 +131,7 @@ static int parse_bool(struct loader *l, const yaml_node_t *value, const char *wh
 		return 0;
 	}
 	return fail_at(l, value, "%s: expected true/false/yes/no, got '%s'", where,
-		       printable(value, quoted, sizeof(quoted)));
+		       yaml_printable(value, quoted, sizeof(quoted)));
 }
 
 static int is_plain_decimal(const char *text, size_t len)
@@ -208,21 +157,21 @@ static int parse_ull(struct loader *l, const yaml_node_t *value, const char *whe
 	const char *text;
 	char *end;
 
-	if (value->type != YAML_SCALAR_NODE || is_null(value))
-		return fail_at(l, value, "%s: expected an integer, got %s", where, describe(value));
+	if (value->type != YAML_SCALAR_NODE || yaml_is_null(value))
+		return fail_at(l, value, "%s: expected an integer, got %s", where, yaml_describe(value));
 	text = (const char *)value->data.scalar.value;
 	/* strtoull alone would accept " 12", "+12" and even "-12" (wrapped). */
 	if (!is_plain_decimal(text, value->data.scalar.length))
 		return fail_at(l, value, "%s: expected a plain decimal integer, got '%s'", where,
-			       printable(value, quoted, sizeof(quoted)));
+			       yaml_printable(value, quoted, sizeof(quoted)));
 	errno = 0;
 	number = strtoull(text, &end, 10);
 	if (errno == ERANGE)
 		return fail_at(l, value, "%s: number too large, got '%s'", where,
-			       printable(value, quoted, sizeof(quoted)));
+			       yaml_printable(value, quoted, sizeof(quoted)));
 	if (errno != 0 || *end != '\0')
 		return fail_at(l, value, "%s: expected a plain decimal integer, got '%s'", where,
-			       printable(value, quoted, sizeof(quoted)));
+			       yaml_printable(value, quoted, sizeof(quoted)));
 	*out = number;
 	return 0;
 }
@@ -241,7 +190,7 @@ static int parse_string_list(struct loader *l, const yaml_node_t *value, const c
 	int rc;
 
 	if (value->type != YAML_SEQUENCE_NODE)
-		return fail_at(l, value, "%s: expected a list, got %s", where, describe(value));
+		return fail_at(l, value, "%s: expected a list, got %s", where, yaml_describe(value));
 	for (it = value->data.sequence.items.start; it < value->data.sequence.items.top; it++) {
 		const yaml_node_t *item = node_at(l, *it);
 
@@ -291,7 +240,7 @@ static int validate_cidr(struct loader *l, const yaml_node_t *item, const char *
 		return 0; /* parse_string reports the type error */
 	if (cidr_parse((const char *)item->data.scalar.value, &c))
 		return fail_at(l, item, "%s: '%s' is not a CIDR (ADDRESS/PREFIX with zero host bits, or an address)",
-			       where, printable(item, shown, sizeof(shown)));
+			       where, yaml_printable(item, shown, sizeof(shown)));
 	return 0;
 }
 
@@ -305,7 +254,7 @@ static int validate_endpoint(struct loader *l, const yaml_node_t *item, const ch
 	netclass_init(&probe);
 	if (netclass_add_apiserver(&probe, (const char *)item->data.scalar.value))
 		return fail_at(l, item, "%s: '%s' is not an address or ADDRESS:PORT ([IPv6]:PORT)",
-			       where, printable(item, shown, sizeof(shown)));
+			       where, yaml_printable(item, shown, sizeof(shown)));
 	return 0;
 }
 
@@ -318,7 +267,7 @@ static int validate_label(struct loader *l, const yaml_node_t *item, const char 
 		return 0;
 	v = (const char *)item->data.scalar.value;
 	if (!strchr(v, '=') || v[0] == '=')
-		return fail_at(l, item, "%s: '%s' is not KEY=VALUE", where, printable(item, shown, sizeof(shown)));
+		return fail_at(l, item, "%s: '%s' is not KEY=VALUE", where, yaml_printable(item, shown, sizeof(shown)));
 	return 0;
 }
 
@@ -337,7 +286,7 @@ static int validate_identity_rule(struct loader *l, const yaml_node_t *item, con
 	identity_resolver_free(probe);
 	if (rc)
 		return fail_at(l, item, "%s: '%s' is not \"cgroup:/GLOB IDENTITY\" or \"uid:N IDENTITY\"", where,
-			       printable(item, shown, sizeof(shown)));
+			       yaml_printable(item, shown, sizeof(shown)));
 	return 0;
 }
 
@@ -486,10 +435,10 @@ static int parse_policy_default(struct loader *l, const yaml_node_t *v, const ch
 	const char *t;
 
 	if (v->type != YAML_SCALAR_NODE)
-		return fail_at(l, v, "%s: expected audit or alert, got %s", where, describe(v));
+		return fail_at(l, v, "%s: expected audit or alert, got %s", where, yaml_describe(v));
 	t = (const char *)v->data.scalar.value;
 	if (strcmp(t, "audit") && strcmp(t, "alert"))
-		return fail_at(l, v, "%s: expected audit or alert, got '%s'", where, printable(v, shown, sizeof(shown)));
+		return fail_at(l, v, "%s: expected audit or alert, got '%s'", where, yaml_printable(v, shown, sizeof(shown)));
 	l->cfg->policy_default_alert = strcmp(t, "alert") == 0;
 	return 0;
 }
@@ -575,10 +524,10 @@ static int parse_key_value(struct loader *l, const struct key_spec *spec,
 	if (spec->parse)
 		return spec->parse(l, value, where);
 	/* A bare "monitor:" is an empty section, like leaving it out. */
-	if (is_null(value))
+	if (yaml_is_null(value))
 		return 0;
 	if (value->type != YAML_MAPPING_NODE)
-		return fail_at(l, value, "%s: expected a mapping, got %s", where, describe(value));
+		return fail_at(l, value, "%s: expected a mapping, got %s", where, yaml_describe(value));
 	return walk_mapping(l, value, where, spec->children, spec->n_children);
 }
 
@@ -601,12 +550,12 @@ static int walk_mapping(struct loader *l, const yaml_node_t *mapping, const char
 
 		if (key->type != YAML_SCALAR_NODE)
 			return fail_at(l, key, "keys in %s must be strings, got %s",
-				       scope_name, describe(key));
+				       scope_name, yaml_describe(key));
 		/* A key with an embedded NUL ("monitor\0x") must not match "monitor". */
-		spec = has_embedded_nul(key) ? NULL : find_key(keys, n_keys, key);
+		spec = yaml_has_embedded_nul(key) ? NULL : find_key(keys, n_keys, key);
 		if (!spec)
 			return fail_at(l, key, "unknown key '%s' in %s",
-				       printable(key, quoted, sizeof(quoted)), scope_name);
+				       yaml_printable(key, quoted, sizeof(quoted)), scope_name);
 		index = (size_t)(spec - keys);
 		if (first_line[index])
 			return fail_at(l, key, "duplicate key '%s' in %s (first at line %zu)",
@@ -625,35 +574,15 @@ static int walk_document(struct loader *l)
 
 	/* An empty file (or one holding only comments, "---" or "~") is a valid
 	 * config with every default. */
-	if (!root || is_null(root))
+	if (!root || yaml_is_null(root))
 		return 0;
 	if (root->type != YAML_MAPPING_NODE)
-		return fail_at(l, root, "the top level must be a mapping, got %s", describe(root));
+		return fail_at(l, root, "the top level must be a mapping, got %s", yaml_describe(root));
 	return walk_mapping(l, root, NULL, top_level_keys, ARRAY_SIZE(top_level_keys));
 }
 
 /* ---- YAML parsing ------------------------------------------------------- */
 
-/* Reader errors (bad UTF-8, ...) carry only a byte offset; turn it into a
- * line/column of the raw text so the message has the usual shape. */
-static yaml_mark_t mark_from_offset(const char *text, size_t len, size_t offset)
-{
-	yaml_mark_t mark = { 0 };
-	size_t i;
-
-	if (offset > len)
-		offset = len;
-	for (i = 0; i < offset; i++) {
-		if (text[i] == '\n') {
-			mark.line++;
-			mark.column = 0;
-		} else {
-			mark.column++;
-		}
-	}
-	mark.index = offset;
-	return mark;
-}
 
 static int fail_yaml(struct loader *l, const yaml_parser_t *parser, const char *text, size_t len)
 {
@@ -665,7 +594,7 @@ static int fail_yaml(struct loader *l, const yaml_parser_t *parser, const char *
 		return -ENOMEM;
 	}
 	if (parser->error == YAML_READER_ERROR)
-		mark = mark_from_offset(text, len, parser->problem_offset);
+		mark = yaml_mark_from_offset(text, len, parser->problem_offset);
 	if (parser->context)
 		return fail_at_mark(l, mark, "YAML syntax error: %s (%s at line %zu, column %zu)",
 				    problem, parser->context, parser->context_mark.line + 1,

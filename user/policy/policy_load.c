@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <yaml.h>
+#include "common/yamlnode.h"
 #include "common/log.h"
 #include "common/readfile.h"
 #include "policy/policy.h"
@@ -82,61 +83,11 @@ static const yaml_node_t *node_at(const struct loader *l, int index)
 	return yaml_document_get_node(l->doc, index);
 }
 
-/* File-supplied text in a message: truncated, anything but printable ASCII
- * replaced, so a hostile policy cannot forge log lines or send escapes. */
-static const char *printable(const yaml_node_t *scalar, char *buf, size_t size)
-{
-	const unsigned char *text = scalar->data.scalar.value;
-	size_t len = scalar->data.scalar.length;
-	size_t keep = len < size - 4 ? len : size - 4;
-	size_t i;
-
-	for (i = 0; i < keep; i++)
-		buf[i] = (text[i] >= 0x20 && text[i] < 0x7f) ? (char)text[i] : '?';
-	if (keep < len) {
-		memcpy(buf + keep, "...", 3);
-		keep += 3;
-	}
-	buf[keep] = '\0';
-	return buf;
-}
 
 /* ---- node classification ----------------------------------------------- */
 
-/* `key:`, `key: ~` and `key: null` mean "no value"; only plain scalars, so a
- * quoted "null" stays a string. */
-static bool is_null(const yaml_node_t *node)
-{
-	static const char *const spellings[] = { "", "~", "null", "Null", "NULL" };
-	size_t i;
 
-	if (node->type != YAML_SCALAR_NODE || node->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
-		return false;
-	for (i = 0; i < ARRAY_SIZE(spellings); i++)
-		if (strcmp((const char *)node->data.scalar.value, spellings[i]) == 0)
-			return true;
-	return false;
-}
 
-static const char *describe(const yaml_node_t *node)
-{
-	switch (node->type) {
-	case YAML_SCALAR_NODE:
-		return is_null(node) ? "null" : "a scalar";
-	case YAML_SEQUENCE_NODE:
-		return "a list";
-	case YAML_MAPPING_NODE:
-		return "a mapping";
-	default:
-		return "an empty node";
-	}
-}
-
-/* libyaml unescapes "\0" in quoted scalars; C strings would stop there. */
-static bool has_embedded_nul(const yaml_node_t *scalar)
-{
-	return strlen((const char *)scalar->data.scalar.value) != scalar->data.scalar.length;
-}
 
 static const char *text_of(const yaml_node_t *scalar)
 {
@@ -169,11 +120,11 @@ static void join_index(char *out, size_t size, const char *where, size_t index)
 /* A non-empty string scalar without NUL bytes. */
 static int want_string(struct loader *l, const yaml_node_t *node, const char *where, const char **text)
 {
-	if (node->type != YAML_SCALAR_NODE || is_null(node))
-		return fail_at(l, node, "%s: expected a string, got %s", where, describe(node));
+	if (node->type != YAML_SCALAR_NODE || yaml_is_null(node))
+		return fail_at(l, node, "%s: expected a string, got %s", where, yaml_describe(node));
 	if (node->data.scalar.length == 0)
 		return fail_at(l, node, "%s: must not be empty", where);
-	if (has_embedded_nul(node))
+	if (yaml_has_embedded_nul(node))
 		return fail_at(l, node, "%s: contains a NUL byte", where);
 	*text = text_of(node);
 	return 0;
@@ -289,13 +240,13 @@ static int parse_host(struct loader *l, const yaml_node_t *node, const char *whe
 		return 0;  /* an IP literal: matched against the address */
 	if (strchr(out, '/'))
 		return fail_at(l, node, "%s: '%s' is not a host name (a CIDR goes in cidr:)", where,
-			       printable(node, shown, sizeof(shown)));
+			       yaml_printable(node, shown, sizeof(shown)));
 	if (strchr(out, ':'))
 		return fail_at(l, node, "%s: '%s' is not a host name (no port here: ports are listed separately "
-			       "or, for credentials, ignored)", where, printable(node, shown, sizeof(shown)));
+			       "or, for credentials, ignored)", where, yaml_printable(node, shown, sizeof(shown)));
 	if (!is_host_pattern(out))
 		return fail_at(l, node, "%s: '%s' is not a host name (DNS labels of letters, digits, '-', '_', "
-			       "with '*' wildcards) or an IP address", where, printable(node, shown, sizeof(shown)));
+			       "with '*' wildcards) or an IP address", where, yaml_printable(node, shown, sizeof(shown)));
 	return 0;
 }
 
@@ -424,7 +375,7 @@ static int get_fields(struct loader *l, const yaml_node_t *mapping, const char *
 	size_t i;
 
 	if (mapping->type != YAML_MAPPING_NODE)
-		return fail_at(l, mapping, "%s: expected a mapping, got %s", where, describe(mapping));
+		return fail_at(l, mapping, "%s: expected a mapping, got %s", where, yaml_describe(mapping));
 	for (i = 0; i < n; i++)
 		f[i].key = f[i].value = NULL;
 	for (pair = mapping->data.mapping.pairs.start; pair < mapping->data.mapping.pairs.top; pair++) {
@@ -433,13 +384,13 @@ static int get_fields(struct loader *l, const yaml_node_t *mapping, const char *
 
 		if (key->type != YAML_SCALAR_NODE)
 			return fail_at(l, key, "%s: keys must be strings, got %s", *where ? where : "top level",
-				       describe(key));
+				       yaml_describe(key));
 		for (i = 0; i < n; i++)
-			if (!has_embedded_nul(key) && strcmp(text_of(key), f[i].name) == 0)
+			if (!yaml_has_embedded_nul(key) && strcmp(text_of(key), f[i].name) == 0)
 				break;
 		if (i == n) {
 			expected_names(f, n, names, sizeof(names));
-			printable(key, shown, sizeof(shown));
+			yaml_printable(key, shown, sizeof(shown));
 			join(path, sizeof(path), where, shown);
 			return fail_at(l, key, "%s: unknown field (expected %s)", path, names);
 		}
@@ -465,7 +416,7 @@ static int for_each_item(struct loader *l, const yaml_node_t *list, const char *
 	int rc;
 
 	if (list->type != YAML_SEQUENCE_NODE)
-		return fail_at(l, list, "%s: expected a list, got %s", where, describe(list));
+		return fail_at(l, list, "%s: expected a list, got %s", where, yaml_describe(list));
 	for (it = list->data.sequence.items.start; it < list->data.sequence.items.top; it++, index++) {
 		const yaml_node_t *item = node_at(l, *it);
 
@@ -490,7 +441,7 @@ static int parse_abs_glob(struct loader *l, const yaml_node_t *node, const char 
 		return rc;
 	if (out[0] != '/')
 		return fail_at(l, node, "%s: '%s' is not an absolute path glob (must start with '/')", where,
-			       printable(node, shown, sizeof(shown)));
+			       yaml_printable(node, shown, sizeof(shown)));
 	if (has_control(out))
 		return fail_at(l, node, "%s: contains a control character", where);
 	return 0;
@@ -504,17 +455,17 @@ static int parse_port(struct loader *l, const yaml_node_t *item, const char *whe
 	unsigned long v = 0;
 	size_t i, len;
 
-	if (item->type != YAML_SCALAR_NODE || is_null(item))
-		return fail_at(l, item, "%s: expected a port number, got %s", where, describe(item));
+	if (item->type != YAML_SCALAR_NODE || yaml_is_null(item))
+		return fail_at(l, item, "%s: expected a port number, got %s", where, yaml_describe(item));
 	text = text_of(item);
 	len = item->data.scalar.length;
 	for (i = 0; i < len; i++)
 		if (text[i] < '0' || text[i] > '9')
 			break;
 	if (len == 0 || i != len || (text[0] == '0' && len > 1))
-		return fail_at(l, item, "%s: '%s' is not a port (1-65535)", where, printable(item, shown, sizeof(shown)));
+		return fail_at(l, item, "%s: '%s' is not a port (1-65535)", where, yaml_printable(item, shown, sizeof(shown)));
 	if (len > 5 || (v = strtoul(text, NULL, 10)) < 1 || v > 65535)
-		return fail_at(l, item, "%s: %s is not a port (1-65535)", where, printable(item, shown, sizeof(shown)));
+		return fail_at(l, item, "%s: %s is not a port (1-65535)", where, yaml_printable(item, shown, sizeof(shown)));
 	e->ports[e->n_ports++] = (uint16_t)v;
 	return 0;
 }
@@ -555,7 +506,7 @@ static int parse_egress(struct loader *l, const yaml_node_t *node, const char *w
 			return rc;
 		if (cidr_parse(text, &e->cidr))
 			return fail_at(l, v, "%s: '%s' is not a CIDR (ADDRESS/PREFIX with zero host bits, or an address)",
-				       sub, printable(v, shown, sizeof(shown)));
+				       sub, yaml_printable(v, shown, sizeof(shown)));
 		e->has_cidr = true;
 	}
 	if (f[EG_PORTS].key) {
@@ -578,7 +529,7 @@ static int parse_egress(struct loader *l, const yaml_node_t *node, const char *w
 			strcpy(e->proto, "udp");
 		else
 			return fail_at(l, v, "%s: '%s' is not a protocol (tcp or udp)", sub,
-				       printable(v, shown, sizeof(shown)));
+				       yaml_printable(v, shown, sizeof(shown)));
 	}
 	return 0;
 }
@@ -624,7 +575,7 @@ static int parse_fingerprint(struct loader *l, const yaml_node_t *item, const ch
 			break;
 	if (text[i] != '\0' || i != sizeof(c->fingerprints[0]) - 1)
 		return fail_at(l, item, "%s: '%s' is not a fingerprint (%zu lower-case hex digits)", where,
-			       printable(item, shown, sizeof(shown)), sizeof(c->fingerprints[0]) - 1);
+			       yaml_printable(item, shown, sizeof(shown)), sizeof(c->fingerprints[0]) - 1);
 	memcpy(out, text, i + 1);
 	c->n_fingerprints++;
 	return 0;
@@ -808,7 +759,7 @@ static int parse_exception(struct loader *l, const yaml_node_t *item, const char
 	if (policy_parse_rfc3339(text, &e->expires_unix_ms))
 		return fail_at(l, f[EX_EXPIRES].value,
 			       "%s: '%s' is not an RFC 3339 time (like 2026-12-31T00:00:00Z or 2026-12-31T02:00:00+02:00)",
-			       sub, printable(f[EX_EXPIRES].value, shown, sizeof(shown)));
+			       sub, yaml_printable(f[EX_EXPIRES].value, shown, sizeof(shown)));
 
 	join(sub, sizeof(sub), where, "reason");
 	rc = copy_string(l, f[EX_REASON].value, sub, e->reason, sizeof(e->reason));
@@ -833,7 +784,7 @@ static int parse_service_account(struct loader *l, const yaml_node_t *node, cons
 	slash = strchr(out, '/');
 	if (!slash || !is_dns_label(out, (size_t)(slash - out)) || !is_dns_subdomain(slash + 1, strlen(slash + 1)))
 		return fail_at(l, node, "%s: '%s' is not NAMESPACE/NAME (lower-case DNS names, like ai/llm-gateway)",
-			       where, printable(node, shown, sizeof(shown)));
+			       where, yaml_printable(node, shown, sizeof(shown)));
 	return 0;
 }
 
@@ -900,7 +851,7 @@ static int parse_spec(struct loader *l, const yaml_node_t *spec, struct reach_po
 		other = find_identity(l->pending, p->identity);
 	if (other)
 		return fail_at(l, id->value, "%s: identity '%s' already has a policy (%s at %s:%d)", sub,
-			       printable(id->value, shown, sizeof(shown)), other->name, other->file, other->line);
+			       yaml_printable(id->value, shown, sizeof(shown)), other->name, other->file, other->line);
 
 	/* Rules in the order the lists appear in the file. */
 	for (pair = spec->data.mapping.pairs.start; pair < spec->data.mapping.pairs.top; pair++) {
@@ -978,17 +929,17 @@ static int parse_document(struct loader *l, const yaml_node_t *root, struct reac
 	int rc;
 
 	if (root->type != YAML_MAPPING_NODE)
-		return fail_at(l, root, "a policy document must be a mapping, got %s", describe(root));
+		return fail_at(l, root, "a policy document must be a mapping, got %s", yaml_describe(root));
 	/* The kind first: a Deployment in the wrong directory should be named
 	 * as such, not reported as a pile of unknown fields. */
 	for (pair = root->data.mapping.pairs.start; pair < root->data.mapping.pairs.top; pair++) {
 		const yaml_node_t *key = node_at(l, pair->key), *value = node_at(l, pair->value);
 
 		if (key->type == YAML_SCALAR_NODE && strcmp(text_of(key), "kind") == 0 &&
-		    value->type == YAML_SCALAR_NODE && !is_null(value) &&
-		    (has_embedded_nul(value) || strcmp(text_of(value), KIND) != 0))
+		    value->type == YAML_SCALAR_NODE && !yaml_is_null(value) &&
+		    (yaml_has_embedded_nul(value) || strcmp(text_of(value), KIND) != 0))
 			return fail_at(l, value, "kind: '%s' is not supported (expected %s)",
-				       printable(value, shown, sizeof(shown)), KIND);
+				       yaml_printable(value, shown, sizeof(shown)), KIND);
 	}
 	rc = get_fields(l, root, "", f, DOC_N);
 	if (rc)
@@ -1005,7 +956,7 @@ static int parse_document(struct loader *l, const yaml_node_t *root, struct reac
 		return rc;
 	if (strcmp(text, API_VERSION) != 0)
 		return fail_at(l, f[DOC_API].value, "apiVersion: '%s' is not supported (expected %s)",
-			       printable(f[DOC_API].value, shown, sizeof(shown)), API_VERSION);
+			       yaml_printable(f[DOC_API].value, shown, sizeof(shown)), API_VERSION);
 	if (!f[DOC_META].key)
 		return fail_at(l, root, "missing required field 'metadata'");
 	if (!f[DOC_SPEC].key)
@@ -1027,7 +978,7 @@ static int parse_document(struct loader *l, const yaml_node_t *root, struct reac
 	if (!is_dns_subdomain(p->name, strlen(p->name)))
 		return fail_at(l, meta[0].value, "metadata.name: '%s' is not a name (lower-case letters, digits, '-' "
 			       "and '.', starting and ending with a letter or digit)",
-			       printable(meta[0].value, shown, sizeof(shown)));
+			       yaml_printable(meta[0].value, shown, sizeof(shown)));
 	rc = parse_spec(l, f[DOC_SPEC].value, p);
 	if (rc)
 		return rc;
@@ -1038,25 +989,6 @@ static int parse_document(struct loader *l, const yaml_node_t *root, struct reac
 
 /* ---- YAML parsing -------------------------------------------------------- */
 
-/* Reader errors (bad UTF-8, ...) carry a byte offset only. */
-static yaml_mark_t mark_from_offset(const char *text, size_t len, size_t offset)
-{
-	yaml_mark_t mark = { 0 };
-	size_t i;
-
-	if (offset > len)
-		offset = len;
-	for (i = 0; i < offset; i++) {
-		if (text[i] == '\n') {
-			mark.line++;
-			mark.column = 0;
-		} else {
-			mark.column++;
-		}
-	}
-	mark.index = offset;
-	return mark;
-}
 
 static int fail_yaml(struct loader *l, const yaml_parser_t *parser, const char *text, size_t len)
 {
@@ -1066,7 +998,7 @@ static int fail_yaml(struct loader *l, const yaml_parser_t *parser, const char *
 	if (parser->error == YAML_MEMORY_ERROR)
 		return fail_nomem(l);
 	if (parser->error == YAML_READER_ERROR)
-		mark = mark_from_offset(text, len, parser->problem_offset);
+		mark = yaml_mark_from_offset(text, len, parser->problem_offset);
 	if (parser->context)
 		return fail_at_mark(l, mark, "YAML syntax error: %s (%s at line %zu, column %zu)", problem,
 				    parser->context, parser->context_mark.line + 1, parser->context_mark.column + 1);
@@ -1096,7 +1028,7 @@ static int parse_text(struct loader *l, const char *text, size_t len)
 			yaml_document_delete(&doc);
 			break;
 		}
-		if (!is_null(root)) {
+		if (!yaml_is_null(root)) {
 			struct reach_policy p;
 
 			memset(&p, 0, sizeof(p));
