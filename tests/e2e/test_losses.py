@@ -22,6 +22,7 @@ def test_tiny_ringbuf_flood_counts_losses(cleanup, tmp):
         agent.proc.send_signal(signal.SIGCONT)
     summary = agent.stop()
     check_eq(agent.returncode, 0, "reachd exit code after a flood")
+    check("other" in summary["losses"], "losses of the maps shared by every kind are reported too")
     lost = summary["losses"]["file_open"]["ringbuf_full"]
     check(lost > 0, "ring-buffer losses counted")
     check_eq(summary["events_lost"], sum(v["ringbuf_full"] for v in summary["losses"].values()), "events_lost total")

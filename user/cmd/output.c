@@ -176,10 +176,13 @@ void output_summary_json(FILE *f, struct observed *obs, const struct run_stats *
 
 	add_str(o, "type", "summary");
 	json_object_object_add(o, "duration_s", json_object_new_double(st->duration_s));
-	for (int k = 1; k < REACH_EV__MAX; k++) {
+	for (int k = 1; k < REACH_EV__MAX; k++)
+		add_int(ev, event_names[k], (int64_t)st->events[k]);
+	/* losses from kind 0: "other" holds the maps shared by every kind
+	 * (the cgroup-verdict cache) */
+	for (int k = 0; k < REACH_EV__MAX; k++) {
 		json_object *per = json_object_new_object();
 
-		add_int(ev, event_names[k], (int64_t)st->events[k]);
 		for (int r = 0; r < REACH_LOSS__MAX; r++)
 			add_int(per, loss_names[r], (int64_t)st->losses.counters[k][r]);
 		json_object_object_add(losses, event_names[k], per);

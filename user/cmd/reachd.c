@@ -1194,7 +1194,7 @@ static json_object *status_json(struct agent *ag)
 	/* optional hooks this kernel refuses: none are used; tracefs is not needed */
 	json_object_object_add(o, "kernel_features_missing", missing);
 	if (sensor_read_losses(ag->sensor, &l) == 0) {
-		for (int k = 1; k < REACH_EV__MAX; k++) {
+		for (int k = 0; k < REACH_EV__MAX; k++) { /* 0: "other", the shared maps */
 			json_object *per = json_object_new_object();
 
 			for (int r = 0; r < REACH_LOSS__MAX; r++)
@@ -1765,7 +1765,14 @@ int main(int argc, char **argv)
 		if ((rc = write_ready_file(a.ready_file ? a.ready_file : cfg.ready_file)))
 			goto out;
 	}
-	log_info("ready: 5 hooks attached, monitoring %s", (a.all || cfg.monitor_all == 1) ? "every process" : "the given cgroups");
+	{
+		size_t n_hooks = 0;
+
+		for (const char *const *h = sensor_hook_names(); *h; h++)
+			n_hooks++;
+		log_info("ready: %zu hooks attached, monitoring %s", n_hooks,
+			 (a.all || cfg.monitor_all == 1) ? "every process" : ag.pods ? "pods" : "the given cgroups");
+	}
 
 	if ((rc = run_loop(&ag, a.duration_s, a.persist_s > 0 ? a.persist_s : DEFAULT_PERSIST_S)))
 		goto out;

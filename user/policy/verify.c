@@ -118,6 +118,18 @@ static void append(char *buf, size_t n, size_t *len, const char *s)
 	buf[*len] = '\0';
 }
 
+/* "a,b,c" from count fixed-size strings stride bytes apart, or "any". */
+static void append_list(char *out, size_t n, size_t *len, const char *first, size_t stride, size_t count)
+{
+	for (size_t i = 0; i < count; i++) {
+		if (i)
+			append(out, n, len, ",");
+		append(out, n, len, first + i * stride);
+	}
+	if (!count)
+		append(out, n, len, "any");
+}
+
 void policy_rule_describe(const struct policy_rule *r, char *out, size_t n)
 {
 	size_t len = 0;
@@ -155,29 +167,12 @@ void policy_rule_describe(const struct policy_rule *r, char *out, size_t n)
 		append(out, n, &len, "host=");
 		append(out, n, &len, r->credential.host);
 		append(out, n, &len, " kinds=");
-		for (size_t i = 0; i < r->credential.n_kinds; i++) {
-			if (i)
-				append(out, n, &len, ",");
-			append(out, n, &len, r->credential.kinds[i]);
-		}
-		if (!r->credential.n_kinds)
-			append(out, n, &len, "any");
+		append_list(out, n, &len, r->credential.kinds[0], sizeof(r->credential.kinds[0]), r->credential.n_kinds);
 		append(out, n, &len, " paths=");
-		for (size_t i = 0; i < r->credential.n_paths; i++) {
-			if (i)
-				append(out, n, &len, ",");
-			append(out, n, &len, r->credential.paths[i]);
-		}
-		if (!r->credential.n_paths)
-			append(out, n, &len, "any");
+		append_list(out, n, &len, r->credential.paths[0], sizeof(r->credential.paths[0]), r->credential.n_paths);
 		append(out, n, &len, " fingerprints=");
-		for (size_t i = 0; i < r->credential.n_fingerprints; i++) {
-			if (i)
-				append(out, n, &len, ",");
-			append(out, n, &len, r->credential.fingerprints[i]);
-		}
-		if (!r->credential.n_fingerprints)
-			append(out, n, &len, "any");
+		append_list(out, n, &len, r->credential.fingerprints[0], sizeof(r->credential.fingerprints[0]),
+			    r->credential.n_fingerprints);
 		return;
 	}
 }
