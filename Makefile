@@ -29,18 +29,23 @@ BPF_OBJS := $(patsubst bpf/%.bpf.c,$(OUT)/bpf/%.bpf.o,$(BPF_SRCS))
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror -Iinclude -I$(OUT) -Ibpf
 
 # Pure user-space logic (no BPF): linked into the agent, the CLI and the unit tests.
-LIB_SRCS := $(wildcard user/common/*.c user/reach/*.c user/config/*.c user/identity/*.c user/http/*.c user/policy/*.c)
-LIB_OBJS := $(patsubst %.c,$(OUT)/%.o,$(LIB_SRCS)) $(OUT)/proto/reach.pb-c.o
+LIB_SRCS := $(wildcard user/common/*.c user/reach/*.c user/config/*.c user/identity/*.c user/http/*.c user/policy/*.c user/ship/*.c)
+PROTO_OBJS := $(OUT)/proto/reach.pb-c.o $(OUT)/proto/otlp_logs.pb-c.o
+LIB_OBJS := $(patsubst %.c,$(OUT)/%.o,$(LIB_SRCS)) $(PROTO_OBJS)
 SENSOR_SRCS := $(wildcard user/sensor/*.c)
 SENSOR_OBJS := $(patsubst %.c,$(OUT)/%.o,$(SENSOR_SRCS))
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRCS))
+# Small C programs the end-to-end fixtures run (e.g. decoding shipped reports
+# with protobuf-c): built by `make all`.
+TOOL_SRCS := $(wildcard tests/tools/*.c)
+TOOL_BINS := $(patsubst tests/tools/%.c,$(OUT)/tests/tools/%,$(TOOL_SRCS))
 
 BINS := $(OUT)/reachd $(if $(wildcard user/cmd/reachctl.c),$(OUT)/reachctl)
 
 .PHONY: all deps test unit e2e fuzz demo bench clean
-all: $(BINS)
+all: $(BINS) $(TOOL_BINS)
 
 deps:
 	$(Q)bash scripts/deps.sh
@@ -59,15 +64,16 @@ $(OUT)/reach.skel.h: $(BPF_OBJS)
 	$(Q)$(BPFTOOL) gen object $(OUT)/reach.bpf.o $^
 	$(Q)$(BPFTOOL) gen skeleton $(OUT)/reach.bpf.o name reach_bpf > $@
 
-# proto/reach.proto -> protobuf-c sources, compiled into libreach
-$(OUT)/proto/reach.pb-c.c $(OUT)/proto/reach.pb-c.h: proto/reach.proto
+# proto/*.proto -> protobuf-c sources, compiled into libreach
+.PRECIOUS: $(OUT)/proto/%.pb-c.c $(OUT)/proto/%.pb-c.h
+$(OUT)/proto/%.pb-c.c $(OUT)/proto/%.pb-c.h: proto/%.proto
 	$(Q)mkdir -p $(OUT)/proto
-	$(Q)protoc-c --c_out=$(OUT)/proto -Iproto proto/reach.proto
+	$(Q)protoc-c --c_out=$(OUT)/proto -Iproto $<
 
-$(OUT)/proto/reach.pb-c.o: $(OUT)/proto/reach.pb-c.c
+$(OUT)/proto/%.pb-c.o: $(OUT)/proto/%.pb-c.c
 	$(Q)$(CC) $(filter-out -Wextra,$(CFLAGS)) -I$(OUT)/proto -c $< -o $@
 
-$(OUT)/user/%.o: user/%.c $(wildcard user/*/*.h) $(wildcard include/reach/*.h) $(OUT)/proto/reach.pb-c.h
+$(OUT)/user/%.o: user/%.c $(wildcard user/*/*.h) $(wildcard include/reach/*.h) $(OUT)/proto/reach.pb-c.h $(OUT)/proto/otlp_logs.pb-c.h
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -I$(OUT)/proto -c $< -o $@
 
@@ -86,6 +92,10 @@ $(OUT)/reachd: $(AGENT_OBJS) $(SENSOR_OBJS) $(OUT)/libreach.a
 
 $(OUT)/reachctl: $(OUT)/user/cmd/reachctl.o $(OUT)/libreach.a
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+
+$(OUT)/tests/tools/%: tests/tools/%.c $(OUT)/libreach.a
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -I$(OUT)/proto $< $(OUT)/libreach.a $(LDLIBS) -o $@
 
 $(OUT)/tests/%: tests/unit/%.c $(OUT)/libreach.a
 	$(Q)mkdir -p $(@D)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test tier and ends with one line "N passed, N failed".
-# usage: tests/run.sh [unit|fuzz|e2e|bench|all]   (default all)
+# usage: tests/run.sh [unit|fuzz|e2e|bench|deploy|all]   (default all)
 set -u
 cd "$(dirname "$0")/.."
 tier=${1:-all}
@@ -65,13 +65,29 @@ run_bench_smoke() {
 	rm -f "$log"
 }
 
+# deploy/ (manifests, hooks), the Dockerfile and the deployment docs,
+# without a cluster or a container engine: one PASS/FAIL line per check
+# (tests/deploy/check_manifests.py), each counted.
+run_deploy() {
+	local out p f
+	out=$(mktemp)
+	python3 tests/deploy/check_manifests.py | tee "$out"
+	p=$(grep -c '^PASS ' "$out")
+	f=$(grep -c '^FAIL ' "$out")
+	grep -q '^deploy: [0-9]* passed, [0-9]* failed$' "$out" || { echo "deploy: checker produced no result"; f=$((f + 1)); }
+	rm -f "$out"
+	passed=$((passed + p))
+	failed=$((failed + f))
+}
+
 case "$tier" in
 unit) run_unit ;;
 bench) run_bench_smoke ;;
 fuzz) run_fuzz ;;
 e2e) shift; run_e2e "$@" ;;
-all) run_unit; run_fuzz; run_e2e; run_bench_smoke ;;
-*) echo "usage: tests/run.sh [unit|fuzz|e2e|bench|all]" >&2; exit 2 ;;
+deploy) run_deploy ;;
+all) run_unit; run_fuzz; run_deploy; run_e2e; run_bench_smoke ;;
+*) echo "usage: tests/run.sh [unit|fuzz|e2e|bench|deploy|all]" >&2; exit 2 ;;
 esac
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

@@ -138,6 +138,39 @@ def remove_cgroup(path):
 # Agents started by the running test: the runner shows their logs on failure.
 AGENTS = []
 
+# The capabilities the agent documents as enough (user/common/caps.h,
+# deploy/base/daemonset.yaml). With REACH_E2E_CAPS=only, every agent runs
+# under capsh with exactly these (the rest leave the bounding set, so root
+# gets no more); otherwise it starts with root's and drops to them
+# (--drop-caps). Either way every test runs on the documented privileges.
+AGENT_CAPS = ["cap_bpf", "cap_perfmon", "cap_sys_ptrace", "cap_dac_read_search"]
+CAPS_ONLY = os.environ.get("REACH_E2E_CAPS") == "only"
+
+
+def all_capabilities():
+    last = int(open("/proc/sys/kernel/cap_last_cap").read())
+    p = subprocess.run(["capsh", f"--decode={(1 << (last + 1)) - 1:x}"], stdout=subprocess.PIPE, text=True,
+                       check=True)
+    return p.stdout.strip().split("=", 1)[1].split(",")
+
+
+def agent_argv(argv):
+    """argv of reachd, under capsh with only AGENT_CAPS in CAPS_ONLY mode."""
+    if not CAPS_ONLY:
+        return argv
+    drop = ",".join(c for c in all_capabilities() if c not in AGENT_CAPS)
+    return ["capsh", f"--drop={drop}", "--", "-c", 'exec "$0" "$@"', *argv]
+
+
+def effective_caps(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("CapEff:"):
+                mask = int(line.split()[1], 16)
+    p = subprocess.run(["capsh", f"--decode={mask:x}"], stdout=subprocess.PIPE, text=True, check=True)
+    names = p.stdout.strip().split("=", 1)[1]
+    return sorted(names.split(",")) if names else []
+
 
 class Agent:
     """reachd under test: started with --events and a ready file."""
@@ -153,8 +186,9 @@ class Agent:
             os.unlink(self.ready)
         self.out = open(self.out_path, "w")
         self.err = open(self.err_path, "w")
-        self.proc = subprocess.Popen([REACHD, "--events", "--ready-file", self.ready, "--state-dir", self.state_dir,
-                                      "--socket", self.socket, *args], stdout=self.out, stderr=self.err)
+        self.proc = subprocess.Popen(agent_argv([REACHD, "--events", "--ready-file", self.ready, "--state-dir",
+                                                 self.state_dir, "--socket", self.socket, "--drop-caps", *args]),
+                                     stdout=self.out, stderr=self.err)
         cleanup.add(self._kill)
         AGENTS.append(self)
         wait_for(lambda: os.path.exists(self.ready) or self.proc.poll() is not None, "reachd ready", 30)

@@ -792,9 +792,40 @@ static void test_inconclusive_reasons(void **state)
 	run(l, &ps, &o, &r);
 	assert_int_equal(verdict_of(&r, GW)->verdict, VERDICT_INCONCLUSIVE);
 	assert_non_null(strstr(verdict_of(&r, GW)->reasons, "1 events lost"));
-	assert_non_null(strstr(verdict_of(&r, GW)->reasons, "also 1 findings of severity medium or higher"));
+	/* the curl finding and the sensor's own blindness (sensor-blind, high) */
+	assert_non_null(strstr(verdict_of(&r, GW)->reasons, "also 2 findings of severity medium or higher"));
 	assert_int_equal(verify_exit_code(&r), 2);
+	{
+		const struct finding *blind = NULL;
+
+		for (size_t i = 0; i < r.n_findings; i++)
+			if (r.findings[i].kind == FINDING_SENSOR_BLIND)
+				blind = &r.findings[i];
+		assert_non_null(blind);
+		assert_string_equal(finding_kind_name(blind->kind), "sensor-blind");
+		assert_int_equal(blind->severity, SEV_HIGH);
+		assert_string_equal(blind->identity, GW);
+		assert_string_equal(blind->edge_kind, "sensor");
+		assert_string_equal(blind->object, "events-lost");
+		assert_non_null(strstr(blind->message, "lost 1 events"));
+	}
 	verify_result_free(&r);
+	/* missing hooks: the other sensor-blind object; no loss, no such finding */
+	o.health.events_lost = 0;
+	o.health.hooks_missing = true;
+	run(l, &ps, &o, &r);
+	{
+		size_t n_blind = 0;
+
+		for (size_t i = 0; i < r.n_findings; i++)
+			if (r.findings[i].kind == FINDING_SENSOR_BLIND) {
+				n_blind++;
+				assert_string_equal(r.findings[i].object, "hooks-missing");
+			}
+		assert_int_equal(n_blind, 1);
+	}
+	verify_result_free(&r);
+	o.health.hooks_missing = false;
 	o.health.events_lost = 0;
 	run(l, &ps, &o, &r);
 	assert_int_equal(verdict_of(&r, GW)->verdict, VERDICT_FAIL);

@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <json-c/json.h>
 #include "common/api.h"
+#include "common/caps.h"
 #include "common/cgroup.h"
 #include "common/hmap.h"
 #include "common/log.h"
@@ -44,6 +45,7 @@
 #include "sensor/sensor.h"
 #include "sensor/tls.h"
 #include "cmd/output.h"
+#include "cmd/shipping.h"
 #include "cmd/pod_monitor.h"
 
 #define EXIT_START_FAILED 1
@@ -98,6 +100,9 @@ struct agent {
 	double last_verify_s;
 	bool monitor_all;
 	int n_cgroups;
+	struct shipping *ship;
+	const struct verify_result *verifying; /* during epoch_tracker_update: for shipping_epoch */
+	uint64_t persisted_edges;              /* ledger edges at the last publish on /v1/ledger */
 };
 
 struct args {
@@ -133,6 +138,15 @@ struct args {
 	int n_policy_paths;
 	int default_alert; /* -1 unset, 0 audit, 1 alert */
 	double settle_s;
+	int drop_caps;
+	int check_config;
+	/* shipping: every sink optional */
+	const char *ship_url, *ship_token_file, *ship_ca, *spool_dir;
+	const char *alertmanagers[CONFIG_MAX_LIST];
+	int n_alertmanagers;
+	const char *webhook, *otlp_url, *metrics_addr, *api_token_file, *alert_min_severity;
+	uint64_t spool_max_bytes;
+	double report_interval_s, snapshot_interval_s, backoff_max_s;
 };
 
 static void usage(FILE *f)
@@ -165,6 +179,19 @@ static void usage(FILE *f)
 		"  --identity-rule R     'cgroup:GLOB IDENTITY' or 'uid:N IDENTITY' for host workloads (repeatable)\n"
 		"  --cluster-cidr CIDR   pod/service range: egress there is classed 'cluster' (repeatable)\n"
 		"  --apiserver ADDR[:PORT]  the kube-apiserver (default: KUBERNETES_SERVICE_HOST/PORT) (repeatable)\n"
+		"  --drop-caps           after loading, keep only cap_bpf, cap_perfmon, cap_sys_ptrace and\n"
+		"                        cap_dac_read_search (and set no_new_privs)\n"
+		"  --check-config        load --config and --policy, print what would run, exit (0 ok, 2 bad)\n"
+		"Shipping (none set: the agent works locally and says so once):\n"
+		"  --ship-url URL        POST reach.v1.Report protobuf (gzip) reports to this collector\n"
+		"  --ship-token-file F   bearer token for the collector (re-read on each send)\n"
+		"  --ship-ca F           CA bundle for the collector (TLS verification is always on)\n"
+		"  --spool-dir DIR       reports wait here until delivered (default STATE_DIR/spool)\n"
+		"  --alertmanager URL    Alertmanager base URL (repeatable): findings and verdicts as alerts\n"
+		"  --webhook URL         a JSON webhook for the same alerts\n"
+		"  --otlp-url URL        OTLP/HTTP logs endpoint (.../v1/logs) for findings and verdicts\n"
+		"  --metrics-addr H:P    /metrics, /healthz, /readyz and /v1/ledger (default off; e.g. 127.0.0.1:9464)\n"
+		"  --api-token-file F    bearer token that /v1/ paths of --metrics-addr require\n"
 		"  -v, --verbose         debug logging (libbpf included)\n"
 		"  -h, --help            this help\n"
 		"      --version         print the version\n");
@@ -190,7 +217,9 @@ static int parse_args(int argc, char **argv, struct args *a)
 	enum { OPT_CGROUP = 256, OPT_ALL, OPT_CONFIG, OPT_PATTERNS, OPT_EVENTS, OPT_DURATION, OPT_READY,
 	       OPT_RINGBUF, OPT_DEDUP, OPT_VERSION, OPT_CLUSTER_CIDR, OPT_APISERVER, OPT_STATE_DIR, OPT_SOCKET,
 	       OPT_PERSIST, OPT_KUBE, OPT_KUBE_API, OPT_KUBE_TOKEN, OPT_KUBE_CA, OPT_NODE, OPT_NAMESPACE,
-	       OPT_POD_SELECTOR, OPT_IDENTITY_RULE, OPT_FP_KEY, OPT_POLICY, OPT_DEFAULT_POLICY, OPT_SETTLE };
+	       OPT_POD_SELECTOR, OPT_IDENTITY_RULE, OPT_FP_KEY, OPT_POLICY, OPT_DEFAULT_POLICY, OPT_SETTLE,
+	       OPT_DROP_CAPS, OPT_CHECK_CONFIG, OPT_SHIP_URL, OPT_SHIP_TOKEN, OPT_SHIP_CA, OPT_SPOOL_DIR,
+	       OPT_ALERTMANAGER, OPT_WEBHOOK, OPT_OTLP_URL, OPT_METRICS_ADDR, OPT_API_TOKEN };
 	static const struct option opts[] = {
 		{ "cgroup", required_argument, NULL, OPT_CGROUP },
 		{ "all", no_argument, NULL, OPT_ALL },
@@ -218,6 +247,17 @@ static int parse_args(int argc, char **argv, struct args *a)
 		{ "default-policy", required_argument, NULL, OPT_DEFAULT_POLICY },
 		{ "settle-window", required_argument, NULL, OPT_SETTLE },
 		{ "apiserver", required_argument, NULL, OPT_APISERVER },
+		{ "drop-caps", no_argument, NULL, OPT_DROP_CAPS },
+		{ "check-config", no_argument, NULL, OPT_CHECK_CONFIG },
+		{ "ship-url", required_argument, NULL, OPT_SHIP_URL },
+		{ "ship-token-file", required_argument, NULL, OPT_SHIP_TOKEN },
+		{ "ship-ca", required_argument, NULL, OPT_SHIP_CA },
+		{ "spool-dir", required_argument, NULL, OPT_SPOOL_DIR },
+		{ "alertmanager", required_argument, NULL, OPT_ALERTMANAGER },
+		{ "webhook", required_argument, NULL, OPT_WEBHOOK },
+		{ "otlp-url", required_argument, NULL, OPT_OTLP_URL },
+		{ "metrics-addr", required_argument, NULL, OPT_METRICS_ADDR },
+		{ "api-token-file", required_argument, NULL, OPT_API_TOKEN },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, OPT_VERSION },
@@ -353,6 +393,23 @@ static int parse_args(int argc, char **argv, struct args *a)
 			list[(*n)++] = optarg;
 			break;
 		}
+		case OPT_DROP_CAPS: a->drop_caps = 1; break;
+		case OPT_CHECK_CONFIG: a->check_config = 1; break;
+		case OPT_SHIP_URL: a->ship_url = optarg; break;
+		case OPT_SHIP_TOKEN: a->ship_token_file = optarg; break;
+		case OPT_SHIP_CA: a->ship_ca = optarg; break;
+		case OPT_SPOOL_DIR: a->spool_dir = optarg; break;
+		case OPT_ALERTMANAGER:
+			if (a->n_alertmanagers == CONFIG_MAX_LIST) {
+				log_error("--alertmanager: at most %d", CONFIG_MAX_LIST);
+				return EXIT_USAGE;
+			}
+			a->alertmanagers[a->n_alertmanagers++] = optarg;
+			break;
+		case OPT_WEBHOOK: a->webhook = optarg; break;
+		case OPT_OTLP_URL: a->otlp_url = optarg; break;
+		case OPT_METRICS_ADDR: a->metrics_addr = optarg; break;
+		case OPT_API_TOKEN: a->api_token_file = optarg; break;
 		case 'v': a->verbose = 1; break;
 		case 'h': usage(stdout); exit(0);
 		case OPT_VERSION: printf("reachd %s\n", REACH_VERSION); exit(0);
@@ -428,7 +485,34 @@ static int merge_config(struct args *a, const struct reach_config *cfg)
 		a->ready_file = cfg->ready_file;
 	if (a->default_alert < 0)
 		a->default_alert = cfg->policy_default_alert == 1;
-	return append_list(a->policy_paths, &a->n_policy_paths, cfg->policy_paths, cfg->n_policy_paths, "policy.paths") ||
+	if (cfg->drop_caps == 1)
+		a->drop_caps = 1;
+	if (!a->fingerprint_key)
+		a->fingerprint_key = cfg->fingerprint_key_file;
+	if (!a->ship_url)
+		a->ship_url = cfg->ship_url;
+	if (!a->ship_token_file)
+		a->ship_token_file = cfg->ship_token_file;
+	if (!a->ship_ca)
+		a->ship_ca = cfg->ship_ca_file;
+	if (!a->spool_dir)
+		a->spool_dir = cfg->spool_dir;
+	if (!a->webhook)
+		a->webhook = cfg->webhook_url;
+	if (!a->otlp_url)
+		a->otlp_url = cfg->otlp_url;
+	if (!a->metrics_addr)
+		a->metrics_addr = cfg->metrics_addr;
+	if (!a->api_token_file)
+		a->api_token_file = cfg->api_token_file;
+	a->alert_min_severity = cfg->alert_min_severity;
+	a->spool_max_bytes = cfg->spool_max_bytes;
+	a->report_interval_s = (double)cfg->report_interval_s;
+	a->snapshot_interval_s = (double)cfg->snapshot_interval_s;
+	a->backoff_max_s = (double)cfg->backoff_max_s;
+	return append_list(a->alertmanagers, &a->n_alertmanagers, cfg->alertmanagers, cfg->n_alertmanagers,
+			   "alerts.alertmanager") ||
+	       append_list(a->policy_paths, &a->n_policy_paths, cfg->policy_paths, cfg->n_policy_paths, "policy.paths") ||
 	       append_list(a->namespaces, &a->n_namespaces, cfg->namespaces, cfg->n_namespaces, "kubernetes.namespaces") ||
 	       append_list(a->pod_labels, &a->n_pod_labels, cfg->pod_selector, cfg->n_pod_selector, "kubernetes.pod_selector") ||
 	       append_list(a->identity_rules, &a->n_identity_rules, cfg->identity_rules, cfg->n_identity_rules, "identity.rules")
@@ -1087,6 +1171,7 @@ static void persist_ledger_now(struct agent *ag)
 	}
 	ag->last_persist_unix_ms = unix_ms_now();
 	ag->last_persist_error[0] = '\0';
+	shipping_publish_ledger(ag->ship, ag->ledger);
 }
 
 /* Collects a finished background save (non-blocking unless wait). */
@@ -1104,6 +1189,7 @@ static void reap_persist(struct agent *ag, bool wait)
 	if (pid > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
 		ag->last_persist_unix_ms = ag->persist_started_ms;
 		ag->last_persist_error[0] = '\0';
+		shipping_publish_ledger(ag->ship, ag->ledger);
 	} else if (pid > 0) {
 		snprintf(ag->last_persist_error, sizeof(ag->last_persist_error),
 			 "background save failed (its reason is in the log)");
@@ -1216,6 +1302,7 @@ static json_object *status_json(struct agent *ag)
 	json_object_object_add(o, "last_persist_error", json_object_new_string(ag->last_persist_error));
 	add_u64(o, "persists_skipped", ag->persists_skipped);
 	json_object_object_add(o, "monitoring", json_object_new_string(ag->monitor_all ? "all" : ag->pods ? "pods" : "cgroups"));
+	json_object_object_add(o, "shipping", shipping_status_json(ag->ship));
 	if (ag->pods) {
 		add_u64(o, "pods_monitored", pod_monitor_count(ag->pods));
 		add_u64(o, "pods_waiting_for_cgroup", pod_monitor_waiting(ag->pods));
@@ -1436,7 +1523,9 @@ static void ignore_pod_event(void *ctx, enum kube_event_type type, const struct 
 
 static void log_epoch_change(void *ctx, const struct epoch_record *r)
 {
-	(void)ctx;
+	struct agent *ag = ctx;
+
+	shipping_epoch(ag->ship, r, ag->verifying);
 	if (r->state == EPOCH_SETTLING)
 		log_info("epoch opened: %s %s -> %s (verified after the settle window)", r->identity,
 			 r->from_version[0] ? r->from_version : "-", r->to_version[0] ? r->to_version : "-");
@@ -1466,7 +1555,10 @@ static void verify_epochs(struct agent *ag)
 
 	if (!ag->epoch_tracker || verify_ledger(ag->ledger, &ag->policies, &opts, &r))
 		return;
+	ag->verifying = &r;
 	epoch_tracker_update(ag->epoch_tracker, &r, unix_ms_now(), log_epoch_change, ag);
+	ag->verifying = NULL;
+	shipping_findings(ag->ship, &r);
 	verify_result_free(&r);
 }
 
@@ -1512,6 +1604,68 @@ static uint64_t policy_signature(struct agent *ag)
 	return h;
 }
 
+/* Latest epoch verification per identity, counted by verdict. */
+static void count_verdicts(struct agent *ag, struct agent_counters *c)
+{
+	const struct epoch_record *recs;
+	size_t n = epoch_tracker_records(ag->epoch_tracker, &recs);
+	struct hmap *latest = hmap_new();
+	struct hmap_iter it;
+	const char *key;
+	void *v;
+
+	if (!latest)
+		return;
+	for (size_t i = 0; i < n; i++) /* in order: a later record of an identity wins */
+		hmap_put(latest, recs[i].identity, (void *)&recs[i], NULL);
+	hmap_iter_init(&it, latest);
+	while (hmap_iter_next(&it, &key, &v)) {
+		const struct epoch_record *r = v;
+
+		if (r->state == EPOCH_DRIFTED)
+			c->verdicts_drifted++;
+		else if (r->state == EPOCH_VERIFIED)
+			*(r->verdict == VERDICT_PASS	 ? &c->verdicts_pass
+			  : r->verdict == VERDICT_FAIL ? &c->verdicts_fail
+						       : &c->verdicts_inconclusive) += 1;
+	}
+	hmap_free(latest, NULL);
+}
+
+static void fill_counters(struct agent *ag, struct agent_counters *c)
+{
+	struct verify_input_health h = agent_health(ag);
+	struct reach_loss_counters l = { 0 };
+
+	memset(c, 0, sizeof(*c));
+	c->uptime_s = now_s() - ag->started_s;
+	sensor_read_losses(ag->sensor, &l);
+	for (int k = 1; k < REACH_EV__MAX && c->n_kinds < SHIPPING_MAX_KINDS; k++) {
+		c->event_kind[c->n_kinds] = output_event_name(k);
+		c->events[c->n_kinds] = ag->stats.events[k];
+		for (int r = 0; r < REACH_LOSS__MAX && r < 4; r++)
+			c->losses[c->n_kinds][r] = l.counters[k][r];
+		c->n_kinds++;
+	}
+	/* kind 0: losses of shared maps that belong to no event kind */
+	c->event_kind[c->n_kinds] = output_event_name(0);
+	for (int r = 0; r < REACH_LOSS__MAX && r < 4; r++)
+		c->losses[c->n_kinds][r] = l.counters[0][r];
+	c->n_kinds++;
+	for (int r = 0; r < REACH_LOSS__MAX && r < 4; r++)
+		c->loss_reason[c->n_reasons++] = output_loss_name(r);
+	c->parse_malformed_http = ag->stats.http_malformed;
+	c->parse_malformed_dns = ag->stats.dns_malformed;
+	c->edges_dropped = observed_edges_dropped(ag->observed) + ledger_edges_dropped(ag->ledger);
+	c->identities = ledger_identities(ag->ledger);
+	c->edges = ledger_edges(ag->ledger);
+	c->tls_blind_processes = h.tls_blind_processes;
+	c->hooks_missing = h.hooks_missing;
+	c->uprobes_attached = tls_attaches(ag->tls);
+	c->uprobe_attach_failures = tls_attach_failures(ag->tls);
+	count_verdicts(ag, c);
+}
+
 static void periodic(struct agent *ag)
 {
 	/* keeps counts of edges whose map entries the LRU may evict */
@@ -1530,6 +1684,12 @@ static void periodic(struct agent *ag)
 	if (now_s() - ag->last_verify_s >= VERIFY_INTERVAL_S) {
 		verify_epochs(ag);
 		ag->last_verify_s = now_s();
+	}
+	if (ag->ship) {
+		struct agent_counters c;
+
+		fill_counters(ag, &c);
+		shipping_tick(ag->ship, &c, ag->ledger);
 	}
 }
 
@@ -1635,7 +1795,7 @@ int main(int argc, char **argv)
 	}
 	if ((rc = merge_config(&a, &cfg)))
 		goto out;
-	if (!a.n_cgroups && !a.all && !cfg.n_cgroups && cfg.monitor_all != 1 && !a.kube) {
+	if (!a.n_cgroups && !a.all && !cfg.n_cgroups && cfg.monitor_all != 1 && !a.kube && !a.check_config) {
 		log_error("nothing to monitor: give --cgroup PATH (repeatable), --all, or --kube");
 		rc = EXIT_USAGE;
 		goto out;
@@ -1655,6 +1815,15 @@ int main(int argc, char **argv)
 	if (load_policies(a.policy_paths, a.n_policy_paths, &ag.policies, err, sizeof(err))) {
 		log_error("--policy: %s", err);
 		rc = EXIT_USAGE;
+		goto out;
+	}
+	if (a.check_config) {
+		/* the config and every policy loaded: what a deploy pipeline checks */
+		printf("config ok: %s; %zu policies; shipping to %s; alerts to %d alertmanagers%s; otlp %s; metrics %s\n",
+		       a.config_file ? a.config_file : "(flags only)", ag.policies.n, a.ship_url ? a.ship_url : "nowhere",
+		       a.n_alertmanagers, a.webhook ? " and a webhook" : "", a.otlp_url ? a.otlp_url : "off",
+		       a.metrics_addr ? a.metrics_addr : "off");
+		rc = 0;
 		goto out;
 	}
 	if (sensor_check_prerequisites(err, sizeof(err))) {
@@ -1757,6 +1926,38 @@ int main(int argc, char **argv)
 		goto out;
 	}
 
+	{
+		struct shipping_opts so = {
+			.node = ag.node, .version = REACH_VERSION,
+			.state_dir = a.state_dir ? a.state_dir : DEFAULT_STATE_DIR,
+			.ship_url = a.ship_url, .ship_token_file = a.ship_token_file, .ship_ca = a.ship_ca,
+			.spool_dir = a.spool_dir, .spool_max_bytes = a.spool_max_bytes,
+			.report_interval_s = a.report_interval_s, .snapshot_interval_s = a.snapshot_interval_s,
+			.backoff_max_s = a.backoff_max_s,
+			.alertmanagers = a.alertmanagers, .n_alertmanagers = a.n_alertmanagers, .webhook = a.webhook,
+			.alert_min_severity = a.alert_min_severity, .otlp_url = a.otlp_url,
+			.metrics_addr = a.metrics_addr, .api_token_file = a.api_token_file,
+		};
+
+		if (shipping_start(&ag.ship, &so, err, sizeof(err))) {
+			log_error("cannot start: %s", err);
+			rc = EXIT_START_FAILED;
+			goto out;
+		}
+		shipping_publish_ledger(ag.ship, ag.ledger);
+	}
+	if (a.drop_caps) {
+		char have[512];
+
+		/* everything that needs more is loaded, attached and listening */
+		if (caps_drop_to_agent_needs(err, sizeof(err))) {
+			log_error("--drop-caps: %s", err);
+			rc = EXIT_START_FAILED;
+			goto out;
+		}
+		caps_describe(caps_effective(), have, sizeof(have));
+		log_info("capabilities dropped to %s", have);
+	}
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
@@ -1770,6 +1971,7 @@ int main(int argc, char **argv)
 
 		for (const char *const *h = sensor_hook_names(); *h; h++)
 			n_hooks++;
+		shipping_set_ready(ag.ship, true);
 		log_info("ready: %zu hooks attached, monitoring %s", n_hooks,
 			 (a.all || cfg.monitor_all == 1) ? "every process" : ag.pods ? "pods" : "the given cgroups");
 	}
@@ -1779,6 +1981,8 @@ int main(int argc, char **argv)
 	periodic(&ag);
 	reap_persist(&ag, true);
 	persist_ledger_now(&ag); /* the last one in the foreground: nothing may be lost */
+	shipping_stop(ag.ship, ag.ledger); /* a last delta, spooled */
+	ag.ship = NULL;
 	if ((rc = sensor_read_losses(ag.sensor, &ag.stats.losses)))
 		log_warn("reading the loss counters: %s", strerror(-rc));
 	rc = 0;
@@ -1797,6 +2001,7 @@ int main(int argc, char **argv)
 out:
 	if (ag.persist_child > 0) /* an early error exit: do not leave it behind */
 		reap_persist(&ag, true);
+	shipping_stop(ag.ship, NULL);
 	if (ag.api_fd >= 0) {
 		close(ag.api_fd);
 		unlink(a.socket_path ? a.socket_path : API_DEFAULT_SOCKET);

@@ -106,6 +106,7 @@ int cgroup_path_of(uint64_t id, char *out, size_t out_size)
 int cgroup_id_of_pid(const char *cgroup_mount, uint32_t pid, uint64_t *id)
 {
 	char path[64], line[1024], dir[1536];
+	const char *rel;
 	int err = -ENOENT;
 	FILE *f;
 
@@ -117,7 +118,15 @@ int cgroup_id_of_pid(const char *cgroup_mount, uint32_t pid, uint64_t *id)
 		if (strncmp(line, "0::", 3) != 0)
 			continue;
 		line[strcspn(line, "\n")] = '\0';
-		snprintf(dir, sizeof(dir), "%s%s", cgroup_mount, line + 3);
+		rel = line + 3;
+		/* An agent in its own cgroup namespace (a container) with the
+		 * host's cgroup2 mounted sees other processes' cgroups relative
+		 * to its namespace root: "/../../kubepods/...". The ".." steps
+		 * climb exactly to the host root, so what follows them is the
+		 * host path under the mount. */
+		while (!strncmp(rel, "/..", 3) && (rel[3] == '/' || rel[3] == '\0'))
+			rel += 3;
+		snprintf(dir, sizeof(dir), "%s%s", cgroup_mount, rel);
 		err = cgroup_id_of(dir, id);
 		break;
 	}

@@ -33,7 +33,7 @@
 #define DEDUP_MAX_ENTRIES 16777216ULL
 
 /* Enough for every key table below (checked at compile time). */
-#define MAX_KEYS_PER_MAPPING 8
+#define MAX_KEYS_PER_MAPPING 16
 
 /* Longest file-supplied text quoted back in an error message. */
 #define MESSAGE_QUOTE_MAX 48
@@ -473,9 +473,164 @@ static const struct key_spec sensor_keys[] = {
 	{ "dedup_entries", parse_sensor_dedup_entries, NULL, 0 },
 };
 
+static int parse_agent_drop_caps(struct loader *l, const yaml_node_t *v, const char *where)
+{
+	return parse_bool(l, v, where, &l->cfg->drop_caps);
+}
+
+static int parse_agent_fingerprint_key_file(struct loader *l, const yaml_node_t *v, const char *where)
+{
+	return parse_string(l, v, where, &l->cfg->fingerprint_key_file);
+}
+
 static const struct key_spec agent_keys[] = {
 	{ "ready_file", parse_agent_ready_file, NULL, 0 },
 	{ "state_dir", parse_agent_state_dir, NULL, 0 },
+	{ "drop_caps", parse_agent_drop_caps, NULL, 0 },
+	{ "fingerprint_key_file", parse_agent_fingerprint_key_file, NULL, 0 },
+};
+
+/* A sink URL: http(s)://HOST... checked here for a line number; the sink
+ * checks it fully (and the CA, the token file) at start. */
+static int validate_url(struct loader *l, const yaml_node_t *item, const char *where)
+{
+	char shown[MESSAGE_QUOTE_MAX];
+	const char *t;
+
+	if (item->type != YAML_SCALAR_NODE)
+		return 0; /* parse_string says what it expected */
+	t = (const char *)item->data.scalar.value;
+	if (strncmp(t, "https://", 8) && strncmp(t, "http://", 7))
+		return fail_at(l, item, "%s: expected an http:// or https:// URL, got '%s'", where,
+			       yaml_printable(item, shown, sizeof(shown)));
+	return 0;
+}
+
+static int parse_url(struct loader *l, const yaml_node_t *v, const char *where, char **out)
+{
+	int rc = parse_string(l, v, where, out);
+
+	return rc ? rc : validate_url(l, v, where);
+}
+
+static int parse_ship_url(struct loader *l, const yaml_node_t *v, const char *where)
+{
+	return parse_url(l, v, where, &l->cfg->ship_url);
+}
+
+static int parse_ship_token_file(struct loader *l, const yaml_node_t *v, const char *where)
+{
+	return parse_string(l, v, where, &l->cfg->ship_token_file);
+}
+
+static int parse_ship_ca_file(struct loader *l, const yaml_node_t *v, const char *where)
+{
+	return parse_string(l, v, where, &l->cfg->ship_ca_file);
+}
+
+static int parse_ship_spool_dir(struct loader *l, const yaml_node_t *v, const char *where)
+{
+	return parse_string(l, v, where, &l->cfg->spool_dir);
+}
+
+static int parse_positive(struct loader *l, const yaml_node_t *v, const char *where, unsigned long long min,
+			  unsigned long long max, unsigned long long *out)
+{
+	unsigned long long n = 0;
+	int rc = parse_ull(l, v, where, &n);
+
+	if (rc)
+		return rc;
+	if (n < min || n > max)
+		return fail_at(l, v, "%s: must be between %llu and %llu, got %llu", where, min, max, n);
+	*out = n;
+	return 0;
+}
+
+static int parse_ship_spool_max_bytes(struct loader *l, const yaml_node_t *v, const char *where)
+{
+	return parse_positive(l, v, where, 65536, 1ULL << 40, &l->cfg->spool_max_bytes);
+}
+
+static int parse_ship_report_interval(struct loader *l, const yaml_node_t *v, const char *where)
+{
+	return parse_positive(l, v, where, 1, 86400, &l->cfg->report_interval_s);
+}
+
+static int parse_ship_snapshot_interval(struct loader *l, const yaml_node_t *v, const char *where)
+{
+	return parse_positive(l, v, where, 1, 7 * 86400, &l->cfg->snapshot_interval_s);
+}
+
+static int parse_ship_backoff_max(struct loader *l, const yaml_node_t *v, const char *where)
+{
+	return parse_positive(l, v, where, 1, 3600, &l->cfg->backoff_max_s);
+}
+
+static const struct key_spec ship_keys[] = {
+	{ "backoff_max_s", parse_ship_backoff_max, NULL, 0 },
+	{ "url", parse_ship_url, NULL, 0 },
+	{ "token_file", parse_ship_token_file, NULL, 0 },
+	{ "ca_file", parse_ship_ca_file, NULL, 0 },
+	{ "spool_dir", parse_ship_spool_dir, NULL, 0 },
+	{ "spool_max_bytes", parse_ship_spool_max_bytes, NULL, 0 },
+	{ "report_interval_s", parse_ship_report_interval, NULL, 0 },
+	{ "snapshot_interval_s", parse_ship_snapshot_interval, NULL, 0 },
+};
+
+static int parse_alerts_alertmanager(struct loader *l, const yaml_node_t *v, const char *where)
+{
+	return parse_string_list(l, v, where, l->cfg->alertmanagers, &l->cfg->n_alertmanagers, validate_url);
+}
+
+static int parse_alerts_webhook(struct loader *l, const yaml_node_t *v, const char *where)
+{
+	return parse_url(l, v, where, &l->cfg->webhook_url);
+}
+
+static int parse_alerts_min_severity(struct loader *l, const yaml_node_t *v, const char *where)
+{
+	char shown[MESSAGE_QUOTE_MAX];
+	static const char *const names[] = { "info", "low", "medium", "high" };
+	int rc = parse_string(l, v, where, &l->cfg->alert_min_severity);
+
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
+		if (strcmp(l->cfg->alert_min_severity, names[i]) == 0)
+			return 0;
+	return fail_at(l, v, "%s: expected info, low, medium or high, got '%s'", where,
+		       yaml_printable(v, shown, sizeof(shown)));
+}
+
+static const struct key_spec alerts_keys[] = {
+	{ "alertmanager", parse_alerts_alertmanager, NULL, 0 },
+	{ "webhook", parse_alerts_webhook, NULL, 0 },
+	{ "min_severity", parse_alerts_min_severity, NULL, 0 },
+};
+
+static int parse_otlp_url(struct loader *l, const yaml_node_t *v, const char *where)
+{
+	return parse_url(l, v, where, &l->cfg->otlp_url);
+}
+
+static const struct key_spec otlp_keys[] = {
+	{ "url", parse_otlp_url, NULL, 0 },
+};
+
+static int parse_metrics_addr(struct loader *l, const yaml_node_t *v, const char *where)
+{
+	return parse_string(l, v, where, &l->cfg->metrics_addr);
+}
+
+static int parse_metrics_api_token_file(struct loader *l, const yaml_node_t *v, const char *where)
+{
+	return parse_string(l, v, where, &l->cfg->api_token_file);
+}
+
+static const struct key_spec metrics_keys[] = {
+	{ "addr", parse_metrics_addr, NULL, 0 },
+	{ "api_token_file", parse_metrics_api_token_file, NULL, 0 },
 };
 
 static const struct key_spec top_level_keys[] = {
@@ -487,6 +642,10 @@ static const struct key_spec top_level_keys[] = {
 	{ "kubernetes", NULL, kubernetes_keys, ARRAY_SIZE(kubernetes_keys) },
 	{ "identity", NULL, identity_keys, ARRAY_SIZE(identity_keys) },
 	{ "policy", NULL, policy_keys, ARRAY_SIZE(policy_keys) },
+	{ "ship", NULL, ship_keys, ARRAY_SIZE(ship_keys) },
+	{ "alerts", NULL, alerts_keys, ARRAY_SIZE(alerts_keys) },
+	{ "otlp", NULL, otlp_keys, ARRAY_SIZE(otlp_keys) },
+	{ "metrics", NULL, metrics_keys, ARRAY_SIZE(metrics_keys) },
 };
 
 _Static_assert(ARRAY_SIZE(monitor_keys) <= MAX_KEYS_PER_MAPPING, "raise MAX_KEYS_PER_MAPPING");
@@ -495,6 +654,7 @@ _Static_assert(ARRAY_SIZE(sensor_keys) <= MAX_KEYS_PER_MAPPING, "raise MAX_KEYS_
 _Static_assert(ARRAY_SIZE(agent_keys) <= MAX_KEYS_PER_MAPPING, "raise MAX_KEYS_PER_MAPPING");
 _Static_assert(ARRAY_SIZE(top_level_keys) <= MAX_KEYS_PER_MAPPING, "raise MAX_KEYS_PER_MAPPING");
 _Static_assert(ARRAY_SIZE(kubernetes_keys) <= MAX_KEYS_PER_MAPPING, "raise MAX_KEYS_PER_MAPPING");
+_Static_assert(ARRAY_SIZE(ship_keys) <= MAX_KEYS_PER_MAPPING, "raise MAX_KEYS_PER_MAPPING");
 
 /* ---- mappings ----------------------------------------------------------- */
 
@@ -661,6 +821,7 @@ void config_init(struct reach_config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->monitor_all = -1;
 	cfg->kube_enabled = -1;
+	cfg->drop_caps = -1;
 	cfg->policy_default_alert = -1;
 	cfg->builtin_secrets = 1;
 }
@@ -692,6 +853,17 @@ void config_free(struct reach_config *cfg)
 	free_list(cfg->apiservers, cfg->n_apiservers);
 	free(cfg->ready_file);
 	free(cfg->state_dir);
+	free(cfg->fingerprint_key_file);
+	free(cfg->ship_url);
+	free(cfg->ship_token_file);
+	free(cfg->ship_ca_file);
+	free(cfg->spool_dir);
+	free_list(cfg->alertmanagers, cfg->n_alertmanagers);
+	free(cfg->webhook_url);
+	free(cfg->alert_min_severity);
+	free(cfg->otlp_url);
+	free(cfg->metrics_addr);
+	free(cfg->api_token_file);
 	config_init(cfg);
 }
 

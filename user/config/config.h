@@ -40,9 +40,27 @@ struct reach_config {
 	int policy_default_alert;             /* policy.default: "audit" (0) or "alert" (1); -1 = not set */
 	char *ready_file;                     /* agent.ready_file */
 	char *state_dir;                      /* agent.state_dir */
+	int drop_caps;                        /* agent.drop_caps: bool, -1 = not set */
+	char *fingerprint_key_file;           /* agent.fingerprint_key_file */
+	/* shipping (user/ship/): every sink optional; none set = local only */
+	char *ship_url;                       /* ship.url: reports collector (https://...) */
+	char *ship_token_file;                /* ship.token_file: bearer token */
+	char *ship_ca_file;                   /* ship.ca_file: CA bundle for the collector */
+	char *spool_dir;                      /* ship.spool_dir (default STATE_DIR/spool) */
+	unsigned long long spool_max_bytes;   /* ship.spool_max_bytes: 0 = not set */
+	unsigned long long report_interval_s; /* ship.report_interval_s: deltas; 0 = not set */
+	unsigned long long snapshot_interval_s; /* ship.snapshot_interval_s: full snapshots; 0 = not set */
+	unsigned long long backoff_max_s;     /* ship.backoff_max_s: retry backoff cap; 0 = not set (300) */
+	char *alertmanagers[CONFIG_MAX_LIST]; /* alerts.alertmanager: base URLs */
+	int n_alertmanagers;
+	char *webhook_url;                    /* alerts.webhook */
+	char *alert_min_severity;             /* alerts.min_severity: info|low|medium|high */
+	char *otlp_url;                       /* otlp.url: OTLP/HTTP logs endpoint (.../v1/logs) */
+	char *metrics_addr;                   /* metrics.addr: HOST:PORT of /metrics, /healthz, /readyz, /v1/ledger */
+	char *api_token_file;                 /* metrics.api_token_file: bearer token /v1/ paths require */
 };
 
-/* Zero + defaults: monitor_all = -1, kube_enabled = -1, builtin_secrets = 1. */
+/* Zero + defaults: monitor_all = -1, kube_enabled = -1, drop_caps = -1, builtin_secrets = 1. */
 void config_init(struct reach_config *cfg);
 
 /* Load PATH into *cfg, which must have been config_init()ed (or loaded).

@@ -60,6 +60,7 @@ const char *finding_kind_name(enum finding_kind k)
 		[FINDING_REACH_SHRANK] = "reach-shrank",
 		[FINDING_UNUSED_DECLARED] = "unused-declared",
 		[FINDING_SECRET_SENT] = "secret-sent",
+		[FINDING_SENSOR_BLIND] = "sensor-blind",
 	};
 
 	return (unsigned)k < FINDING__MAX ? names[k] : "unknown";
@@ -505,6 +506,27 @@ static struct finding *edge_finding(struct builder *b, enum finding_kind kind, e
 	return f;
 }
 
+/* The sensor's own blindness, as a finding of every judged identity: loss
+ * is what an attacker flooding events to hide would cause. */
+static struct finding *sensor_finding(struct builder *b, const char *identity, const char *object)
+{
+	struct finding *f = new_finding(b);
+
+	if (!f)
+		return NULL;
+	f->kind = FINDING_SENSOR_BLIND;
+	f->severity = SEV_HIGH;
+	fmt(f->identity, sizeof(f->identity), "%s", identity);
+	fmt(f->edge_kind, sizeof(f->edge_kind), "%s", "sensor");
+	fmt(f->object, sizeof(f->object), "%s", object);
+	if (finding_id(f)) {
+		b->r->n_findings--;
+		b->err = -ENOMEM;
+		return NULL;
+	}
+	return f;
+}
+
 static struct finding *rule_finding(struct builder *b, enum finding_kind kind, enum severity sev, const char *identity,
 				    const struct reach_policy *p, const struct policy_rule *r, int line)
 {
@@ -889,6 +911,18 @@ static void policy_findings(struct builder *b, const struct ctx *c, const char *
 }
 
 /* A secret file's token later sent as a credential: link them by fingerprint. */
+static void sensor_blind_findings(struct builder *b, const struct ctx *c, const char *identity)
+{
+	struct finding *f;
+
+	if (c->health.events_lost && (f = sensor_finding(b, identity, "events-lost")))
+		fmt(f->message, sizeof(f->message),
+		    "the sensor lost %llu events: the observed reach may be incomplete (a flood can hide activity)",
+		    (unsigned long long)c->health.events_lost);
+	if (c->health.hooks_missing && (f = sensor_finding(b, identity, "hooks-missing")))
+		fmt(f->message, sizeof(f->message), "%s", "hooks are missing: some activity is not observed");
+}
+
 static void secret_sent_findings(struct builder *b, const char *identity, bool has_policy, const struct edge_view *ev,
 				 size_t n, size_t first_finding)
 {
@@ -991,6 +1025,7 @@ static int verify_identity(struct builder *b, const struct ctx *c, const char *n
 	for (size_t i = 0; i < n; i++)
 		edge_findings(b, c, name, p, &ev[i], current, previous);
 	secret_sent_findings(b, name, p != NULL, ev, n, first_finding);
+	sensor_blind_findings(b, c, name);
 	if (p)
 		policy_findings(b, c, name, p, ev, n, n_current >= c->min_edges);
 	if (b->err) {

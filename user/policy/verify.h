@@ -68,7 +68,14 @@
  *                              credential use is undeclared (or there is no
  *                              policy), info when declared. Object: the
  *                              credential edge's; message names the file.
- * Identities without a policy are audited: cloud-metadata-access,
+ *   sensor-blind               high, per judged identity, when the sensor's
+ *                              picture is incomplete: object "events-lost"
+ *                              (ring-buffer or map loss: an attacker can
+ *                              flood events to hide) or "hooks-missing";
+ *                              the message gives the counts. The verdict is
+ *                              inconclusive anyway; the finding makes the
+ *                              blindness alert like any other finding.
+ * Identities without a policy are audited: cloud-metadata-access, sensor-blind,
  * apiserver-secret-read, secret-sent, reach-grew and reach-shrank only (nothing was
  * declared, so nothing is "undeclared").
  *
@@ -130,6 +137,7 @@ enum finding_kind {
 	FINDING_REACH_SHRANK,
 	FINDING_UNUSED_DECLARED,
 	FINDING_SECRET_SENT,
+	FINDING_SENSOR_BLIND,
 	FINDING__MAX
 };
 

@@ -75,15 +75,7 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* The protobuf view of a ledger: every string points into the ledger. */
-struct pb_view {
-	Reach__V1__Ledger msg;
-	Reach__V1__IdentityReach *ids, **id_ptrs;
-	Reach__V1__Edge *edges, **edge_ptrs;
-	Reach__V1__Edge__OutcomesEntry *outcomes, **outcome_ptrs;
-};
-
-static void pb_view_free(struct pb_view *v)
+void ledger_pb_free(struct ledger_pb *v)
 {
 	free(v->ids);
 	free(v->id_ptrs);
@@ -133,7 +125,7 @@ static void edge_to_pb(const struct ledger_edge *e, Reach__V1__Edge *pe, Reach__
 	pe->last_epoch = e->last_epoch;
 }
 
-static int pb_view_build(struct pb_view *v, const struct ledger *l, const char *node)
+int ledger_pb_build(struct ledger_pb *v, const struct ledger *l, const char *node)
 {
 	size_t n_ids = ledger_identities(l), n_edges = ledger_edges(l), n_oc = 0, ei = 0, oi = 0;
 
@@ -152,7 +144,7 @@ static int pb_view_build(struct pb_view *v, const struct ledger *l, const char *
 	v->outcomes = calloc(n_oc + 1, sizeof(*v->outcomes));
 	v->outcome_ptrs = calloc(n_oc + 1, sizeof(*v->outcome_ptrs));
 	if (!v->ids || !v->id_ptrs || !v->edges || !v->edge_ptrs || !v->outcomes || !v->outcome_ptrs) {
-		pb_view_free(v);
+		ledger_pb_free(v);
 		return -ENOMEM;
 	}
 	v->msg = (Reach__V1__Ledger)REACH__V1__LEDGER__INIT;
@@ -221,13 +213,13 @@ static int fsync_dir_of(const char *path)
 static int encode(const struct ledger *l, const char *node, uint8_t **out, size_t *out_len, char *err,
 		  size_t err_size)
 {
-	struct pb_view v;
+	struct ledger_pb v;
 	uint8_t *raw = NULL, *file = NULL;
 	size_t raw_len;
 	uLongf z_len;
 	int rc;
 
-	if ((rc = pb_view_build(&v, l, node))) {
+	if ((rc = ledger_pb_build(&v, l, node))) {
 		format_error(err, err_size, "ledger save: out of memory");
 		return rc;
 	}
@@ -276,7 +268,7 @@ static int encode(const struct ledger *l, const char *node, uint8_t **out, size_
 out:
 	free(file);
 	free(raw);
-	pb_view_free(&v);
+	ledger_pb_free(&v);
 	return rc;
 }
 
@@ -605,11 +597,45 @@ out:
 	return rc;
 }
 
+/* Decodes a file image into l; why gets the reason on failure. */
+static int load_image(struct ledger *l, const uint8_t *file, size_t len, struct ledger_file_info *info, char *why,
+		      size_t why_size)
+{
+	uint8_t *raw = NULL;
+	size_t raw_len = 0;
+	Reach__V1__Ledger *m = NULL;
+	int rc;
+
+	if ((rc = decode_frame(file, len, &raw, &raw_len, why, why_size)))
+		goto out;
+	if (!(m = reach__v1__ledger__unpack(NULL, raw_len, raw))) {
+		snprintf(why, why_size, "protobuf decoding failed");
+		rc = -EBADMSG;
+		goto out;
+	}
+	if ((rc = validate(m, why, why_size)))
+		goto out;
+	if ((rc = import(l, m))) {
+		snprintf(why, why_size, "out of memory");
+		goto out;
+	}
+	if (info) {
+		snprintf(info->node, sizeof(info->node), "%s", m->node ? m->node : "");
+		info->saved_unix_ms = m->saved_unix_ms;
+		info->raw_len = raw_len;
+		info->file_len = len;
+	}
+out:
+	if (m)
+		reach__v1__ledger__free_unpacked(m, NULL);
+	free(raw);
+	return rc;
+}
+
 int ledger_load(struct ledger *l, const char *path, struct ledger_file_info *info, char *err, size_t err_size)
 {
-	uint8_t *file = NULL, *raw = NULL;
-	size_t len = 0, raw_len = 0;
-	Reach__V1__Ledger *m = NULL;
+	uint8_t *file = NULL;
+	size_t len = 0;
 	char why[256] = "";
 	int rc;
 
@@ -619,35 +645,31 @@ int ledger_load(struct ledger *l, const char *path, struct ledger_file_info *inf
 	}
 	if ((rc = read_file(path, &file, &len, err, err_size)))
 		return rc;
-	if ((rc = decode_frame(file, len, &raw, &raw_len, why, sizeof(why))))
-		goto fail;
-	if (!(m = reach__v1__ledger__unpack(NULL, raw_len, raw))) {
-		snprintf(why, sizeof(why), "protobuf decoding failed");
-		rc = -EBADMSG;
-		goto fail;
-	}
-	if ((rc = validate(m, why, sizeof(why))))
-		goto fail;
-	if ((rc = import(l, m))) {
-		snprintf(why, sizeof(why), "out of memory");
-		goto fail;
-	}
-	if (info) {
-		snprintf(info->node, sizeof(info->node), "%s", m->node ? m->node : "");
-		info->saved_unix_ms = m->saved_unix_ms;
-		info->raw_len = raw_len;
-		info->file_len = len;
-	}
-	rc = 0;
-	goto out;
-fail:
-	format_error(err, err_size, "ledger load: %s: %s", path, why);
-out:
-	if (m)
-		reach__v1__ledger__free_unpacked(m, NULL);
-	free(raw);
+	if ((rc = load_image(l, file, len, info, why, sizeof(why))))
+		format_error(err, err_size, "ledger load: %s: %s", path, why);
 	free(file);
 	return rc;
+}
+
+int ledger_load_image(struct ledger *l, const uint8_t *image, size_t len, struct ledger_file_info *info, char *err,
+		      size_t err_size)
+{
+	char why[256] = "";
+	int rc;
+
+	if (!l || !image) {
+		format_error(err, err_size, "ledger load: no ledger or image");
+		return -EINVAL;
+	}
+	if ((rc = load_image(l, image, len, info, why, sizeof(why))))
+		format_error(err, err_size, "ledger load: %s", why);
+	return rc;
+}
+
+int ledger_encode_image(const struct ledger *l, const char *node, uint8_t **out, size_t *out_len, char *err,
+			size_t err_size)
+{
+	return encode(l, node, out, out_len, err, err_size);
 }
 
 int ledger_quarantine(const char *path, char *moved_to, size_t n)

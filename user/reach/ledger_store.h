@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "reach/ledger.h"
+#include "reach.pb-c.h"
 
 #define LEDGER_MAGIC "REACHLG1"
 #define LEDGER_FORMAT_VERSION 1
@@ -63,4 +64,25 @@ int ledger_load(struct ledger *l, const char *path, struct ledger_file_info *inf
  * name. 0 or -errno (-ENOENT: nothing to move). */
 int ledger_quarantine(const char *path, char *moved_to, size_t n);
 
+/* The protobuf view of a ledger (reach.v1.Ledger): every string points into
+ * the ledger, which must outlive it and stay unchanged while it is used. The
+ * shipper builds its reports' IdentityReach lists from it. 0 or -ENOMEM. */
+struct ledger_pb {
+	Reach__V1__Ledger msg;
+	Reach__V1__IdentityReach *ids, **id_ptrs;
+	Reach__V1__Edge *edges, **edge_ptrs;
+	Reach__V1__Edge__OutcomesEntry *outcomes, **outcome_ptrs;
+};
+int ledger_pb_build(struct ledger_pb *v, const struct ledger *l, const char *node);
+void ledger_pb_free(struct ledger_pb *v);
+
+/* The complete file image ledger_save() writes (header + compressed
+ * payload), in memory: what the agent serves on /v1/ledger. 0 or negative
+ * errno with a message. *out is malloc'ed. */
+int ledger_encode_image(const struct ledger *l, const char *node, uint8_t **out, size_t *out_len, char *err,
+			size_t err_size);
+
+/* ledger_load() of a file image in memory (what /v1/ledger served). */
+int ledger_load_image(struct ledger *l, const uint8_t *image, size_t len, struct ledger_file_info *info, char *err,
+		      size_t err_size);
 #endif

@@ -45,6 +45,8 @@ struct tls_coverage {
 	struct hmap *files;  /* "dev:ino" -> struct tls_file */
 	struct hmap *procs;  /* "tgid" -> struct tls_proc */
 	size_t attached;
+	uint64_t attach_failures; /* files whose probe could not attach (their TLS stays unseen) */
+	uint64_t attaches;        /* probes attached since start (detached ones included) */
 };
 
 static void tls_file_free(void *p)
@@ -142,9 +144,11 @@ static struct tls_file *attach_file(struct tls_coverage *t, const char *file, en
 	if (rc < 0) {
 		log_warn("tls: cannot probe %s (%s): TLS through it stays unseen", file, strerror(-rc));
 		f->lib = TLS_NONE;
+		t->attach_failures++;
 	} else {
 		f->lib = lib;
 		t->attached++;
+		t->attaches++;
 		log_info("tls: probing %s (%s)", file, lib_names[lib]);
 	}
 	if (hmap_put(t->files, key, f, NULL)) {
@@ -393,3 +397,13 @@ const char *tls_process_library(struct tls_coverage *t, uint32_t tgid, const cha
 }
 
 size_t tls_files_attached(const struct tls_coverage *t) { return t->attached; }
+
+uint64_t tls_attach_failures(const struct tls_coverage *t)
+{
+	return t ? t->attach_failures : 0;
+}
+
+uint64_t tls_attaches(const struct tls_coverage *t)
+{
+	return t ? t->attaches : 0;
+}

@@ -38,5 +38,8 @@ void tls_on_exit(struct tls_coverage *t, uint32_t tgid);
  * in /proc/PID/maps first. */
 const char *tls_process_library(struct tls_coverage *t, uint32_t tgid, const char **why);
 size_t tls_files_attached(const struct tls_coverage *t);
+/* Since start: library files probed, and files whose probe could not attach. */
+uint64_t tls_attaches(const struct tls_coverage *t);
+uint64_t tls_attach_failures(const struct tls_coverage *t);
 
 #endif

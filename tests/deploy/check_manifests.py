@@ -1,0 +1,984 @@
+#!/usr/bin/env python3
+"""The deploy tier (tests/run.sh deploy): checks of deploy/ (Kubernetes
+manifests), the Dockerfile and the deployment docs, without a cluster or a
+container engine. One line per check, "PASS name" or "FAIL name: why", and a
+last line "deploy: N passed, N failed". Exit 0 when nothing failed.
+
+What is checked, and against what:
+  - yamllint (deploy/.yamllint) and a YAML parse of every file;
+  - the kustomizations: resources exist, known kinds, the secrets example and
+    the hooks are not in them; our own render (resources + strategic-merge
+    patches + images) yields exactly the expected objects, and equals
+    `kubectl kustomize` when kubectl is installed;
+  - the DaemonSet's least privilege (securityContext, capabilities equal to
+    what the agent keeps, user/common/caps.c), host mounts, probes, ports,
+    resources; RBAC; the NetworkPolicy, Service and hooks selecting the
+    right pods;
+  - reach-config: accepted by the agent's own config loader (a small C
+    program linked with build/libreach.a), every path it names mounted;
+  - reach-policies and every ReachPolicy in docs/writing-a-reachpolicy.md:
+    loaded by the real `reachctl verify`, and the examples judged against
+    synthetic ledgers (pass when the workload does what is declared, fail
+    with the expected finding when it does more);
+  - the Dockerfile: runtime stage without compilers or -dev packages, its
+    libraries covering what the binaries link, and the build context
+    (.dockerignore applied) building both binaries with the Dockerfile's
+    make command."""
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+import yaml
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import synth_ledger  # noqa: E402
+
+DEPLOY = os.path.join(ROOT, "deploy")
+BASE = os.path.join(DEPLOY, "base")
+OVERLAYS = ["ai-nodes", "unconfined"]
+REACHCTL = os.path.join(ROOT, "build", "reachctl")
+TMP = tempfile.mkdtemp(prefix="reach-deploy-")
+
+NS = "reach-system"
+AGENT_CAPS = ["BPF", "PERFMON", "SYS_PTRACE", "DAC_READ_SEARCH"]
+EXPECTED_BASE = {
+    ("Namespace", "", NS),
+    ("ServiceAccount", NS, "reach-agent"),
+    ("ClusterRole", "", "reach-agent"),
+    ("ClusterRoleBinding", "", "reach-agent"),
+    ("ResourceQuota", NS, "reach-critical-pods"),
+    ("ConfigMap", NS, "reach-config"),
+    ("ConfigMap", NS, "reach-policies"),
+    ("Service", NS, "reach-agent"),
+    ("NetworkPolicy", NS, "reach-agent"),
+    ("DaemonSet", NS, "reach-agent"),
+}
+KNOWN_KINDS = {kind for kind, _, _ in EXPECTED_BASE}
+SECRETS = {"reach-collector": {"token", "ca.crt"}, "reach-fingerprint-key": {"key"}, "reach-api": {"token"}}
+AGENT_LABELS = {"app.kubernetes.io/name": "reach", "app.kubernetes.io/component": "agent"}
+VERIFIER_LABELS = {"app.kubernetes.io/component": "verifier"}
+HTTP_PORT = 9464
+
+# The config schema the agent accepts (user/config/config.h), as far as the
+# example uses it: a key outside it is a typo the loader would refuse.
+CONFIG_SCHEMA = {
+    "monitor": {"cgroups", "all"},
+    "secrets": {"patterns", "pattern_files", "builtin"},
+    "sensor": {"ringbuf_bytes", "dedup_entries"},
+    "egress": {"cluster_cidrs", "apiserver"},
+    "kubernetes": {"enabled", "api", "token_file", "ca_file", "node_name", "namespaces", "pod_selector"},
+    "identity": {"rules"},
+    "policy": {"paths", "default"},
+    "agent": {"ready_file", "state_dir", "drop_caps", "fingerprint_key_file"},
+    "ship": {"url", "token_file", "ca_file", "spool_dir", "spool_max_bytes", "report_interval_s",
+             "snapshot_interval_s"},
+    "alerts": {"alertmanager", "webhook", "min_severity"},
+    "otlp": {"url"},
+    "metrics": {"addr", "api_token_file"},
+}
+
+passed = failed = 0
+
+
+class Fail(Exception):
+    pass
+
+
+def ensure(cond, why):
+    if not cond:
+        raise Fail(why)
+
+
+def test(name, fn, *args):
+    global passed, failed
+    try:
+        fn(*args)
+    except Fail as e:
+        failed += 1
+        print(f"FAIL {name}: {e}")
+    except Exception as e:  # a broken check is a failure too, with its reason
+        failed += 1
+        print(f"FAIL {name}: {type(e).__name__}: {e}")
+    else:
+        passed += 1
+        print(f"PASS {name}")
+
+
+def skip(name, why):
+    print(f"SKIP {name}: {why}")
+
+
+def rel(path):
+    return os.path.relpath(path, ROOT)
+
+
+def run(cmd, **kw):
+    return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+
+
+# ---- loading ----------------------------------------------------------------
+
+def yaml_files():
+    out = []
+    for d, _, files in os.walk(DEPLOY):
+        out += [os.path.join(d, f) for f in files if f.endswith((".yaml", ".yml"))]
+    return sorted(out)
+
+
+def load_all(path):
+    with open(path) as f:
+        return [d for d in yaml.safe_load_all(f) if d is not None]
+
+
+def obj_id(o):
+    md = o.get("metadata", {})
+    return (o.get("kind"), md.get("namespace", ""), md.get("name") or md.get("generateName"))
+
+
+# ---- our kustomize: resources, strategic-merge patches, images --------------
+
+MERGE_KEYS = {"containers": "name", "initContainers": "name", "volumes": "name", "volumeMounts": "name",
+              "env": "name", "ports": "containerPort"}
+
+
+def strategic_merge(base, patch, key=None):
+    if isinstance(base, dict) and isinstance(patch, dict):
+        out = dict(base)
+        for k, v in patch.items():
+            out[k] = strategic_merge(base[k], v, k) if k in base else v
+        return out
+    if isinstance(base, list) and isinstance(patch, list) and key in MERGE_KEYS:
+        mk = MERGE_KEYS[key]
+        out = list(base)
+        for item in patch:
+            for i, b in enumerate(out):
+                if b.get(mk) == item.get(mk):
+                    out[i] = strategic_merge(b, item)
+                    break
+            else:
+                out.append(item)
+        return out
+    return patch
+
+
+def set_images(node, images):
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if k == "image" and isinstance(v, str):
+                name, _, tag = v.partition(":")
+                for im in images:
+                    if im["name"] == name:
+                        node[k] = f"{im.get('newName', name)}:{im.get('newTag', tag or 'latest')}"
+            else:
+                set_images(v, images)
+    elif isinstance(node, list):
+        for v in node:
+            set_images(v, images)
+
+
+def render(directory):
+    """The objects `kubectl kustomize DIRECTORY` would produce, for the
+    features these kustomizations use (anything else fails loudly)."""
+    with open(os.path.join(directory, "kustomization.yaml")) as f:
+        k = yaml.safe_load(f)
+    unknown = set(k) - {"apiVersion", "kind", "resources", "patches", "images"}
+    ensure(not unknown, f"{rel(directory)}: kustomization fields this renderer does not know: {sorted(unknown)}")
+    objs = []
+    for r in k.get("resources", []):
+        p = os.path.normpath(os.path.join(directory, r))
+        objs += render(p) if os.path.isdir(p) else load_all(p)
+    for pt in k.get("patches", []):
+        ensure(set(pt) == {"path"}, f"{rel(directory)}: only patches with a path are supported: {pt}")
+        for patch in load_all(os.path.join(directory, pt["path"])):
+            matches = [i for i, o in enumerate(objs) if obj_id(o) == obj_id(patch)]
+            ensure(len(matches) == 1, f"patch {pt['path']} targets {obj_id(patch)}: {len(matches)} matches")
+            objs[matches[0]] = strategic_merge(objs[matches[0]], patch)
+    if k.get("images"):
+        for o in objs:
+            set_images(o, k["images"])
+    return objs
+
+
+_rendered = {}
+
+
+def rendered(name="base"):
+    if name not in _rendered:
+        _rendered[name] = render(BASE if name == "base" else os.path.join(DEPLOY, "overlays", name))
+    return _rendered[name]
+
+
+def find(objs, kind, name):
+    for o in objs:
+        if o["kind"] == kind and o["metadata"].get("name") == name:
+            return o
+    raise Fail(f"no {kind}/{name}")
+
+
+def daemonset(name="base"):
+    return find(rendered(name), "DaemonSet", "reach-agent")
+
+
+def agent_container(name="base"):
+    cs = daemonset(name)["spec"]["template"]["spec"]["containers"]
+    ensure(len(cs) == 1, f"{len(cs)} containers")
+    return cs[0]
+
+
+def config_map_data(name):
+    return find(rendered(), "ConfigMap", name)["data"]
+
+
+def agent_config():
+    return yaml.safe_load(config_map_data("reach-config")["config.yaml"])
+
+
+def hooks():
+    d = os.path.join(DEPLOY, "hooks")
+    return [(f, load_all(os.path.join(d, f))) for f in sorted(os.listdir(d))]
+
+
+def mounts_by_path(pod_spec, container):
+    vols = {v["name"]: v for v in pod_spec.get("volumes", [])}
+    return {m["mountPath"]: (m, vols[m["name"]]) for m in container.get("volumeMounts", [])}
+
+
+def mount_of(path, pod_spec, container):
+    """(mount, volume, key) for a file path inside a volume mount."""
+    for mp, (m, v) in mounts_by_path(pod_spec, container).items():
+        if path == mp:
+            return m, v, m.get("subPath")
+        if path.startswith(mp.rstrip("/") + "/"):
+            return m, v, path[len(mp.rstrip("/")) + 1:]
+    raise Fail(f"{path} is in no volume mount")
+
+
+def selects(selector, labels):
+    return all(labels.get(k) == v for k, v in selector.items())
+
+
+# ---- lint and parse ------------------------------------------------------------
+
+def t_yamllint():
+    exe = shutil.which("yamllint")
+    ensure(exe, "yamllint is not installed (scripts/deps.sh installs it)")
+    p = run([exe, "-f", "parsable", "-c", os.path.join(DEPLOY, ".yamllint"), DEPLOY])
+    errors = [line for line in p.stdout.splitlines() if "[error]" in line]
+    ensure(p.returncode == 0 and not errors, "\n  " + "\n  ".join(errors or p.stdout.splitlines()))
+
+
+def t_parses(path):
+    docs = load_all(path)
+    ensure(docs, "no YAML document")
+    for d in docs:
+        ensure(isinstance(d, dict) and "kind" in d and "apiVersion" in d, "a document without kind/apiVersion")
+
+
+def t_resources_exist(directory):
+    with open(os.path.join(directory, "kustomization.yaml")) as f:
+        k = yaml.safe_load(f)
+    for r in k["resources"]:
+        p = os.path.normpath(os.path.join(directory, r))
+        ensure(os.path.isfile(p) or os.path.isfile(os.path.join(p, "kustomization.yaml")), f"{r}: missing")
+        if os.path.isfile(p):
+            for d in load_all(p):
+                ensure(d["kind"] in KNOWN_KINDS, f"{r}: unexpected kind {d['kind']}")
+    for pt in k.get("patches", []):
+        ensure(os.path.isfile(os.path.join(directory, pt["path"])), f"patch {pt['path']}: missing")
+
+
+def t_not_in_kustomization():
+    listed = set()
+    for d, _, files in os.walk(DEPLOY):
+        if "kustomization.yaml" in files:
+            with open(os.path.join(d, "kustomization.yaml")) as f:
+                k = yaml.safe_load(f)
+            listed |= {os.path.normpath(os.path.join(d, r)) for r in k.get("resources", [])}
+    for p in [os.path.join(DEPLOY, "secrets.example.yaml")] + [os.path.join(DEPLOY, "hooks", f) for f, _ in hooks()]:
+        ensure(os.path.normpath(p) not in listed, f"{rel(p)} is a kustomization resource")
+    ensure(not any("Secret" == o["kind"] for o in rendered()), "the base renders a Secret")
+
+
+# ---- render ------------------------------------------------------------------------
+
+def t_render_base():
+    got = {obj_id(o) for o in rendered()}
+    ensure(len(got) == len(rendered()), "duplicate objects")
+    ensure(got == EXPECTED_BASE, f"missing {sorted(EXPECTED_BASE - got)}, unexpected {sorted(got - EXPECTED_BASE)}")
+
+
+def t_render_overlay(name):
+    got = {obj_id(o) for o in rendered(name)}
+    ensure(got == EXPECTED_BASE, f"missing {sorted(EXPECTED_BASE - got)}, unexpected {sorted(got - EXPECTED_BASE)}")
+    base = {obj_id(o): o for o in rendered()}
+    changed = [i for i, o in ((obj_id(o), o) for o in rendered(name)) if o != base[i]]
+    ensure(changed == [("DaemonSet", NS, "reach-agent")], f"the overlay changes {changed}, not the DaemonSet alone")
+
+
+def t_overlay_ai_nodes():
+    spec = daemonset("ai-nodes")["spec"]["template"]["spec"]
+    ensure(spec["nodeSelector"] == {"kubernetes.io/os": "linux", "reach.dev/ai-node": "true"},
+           f"nodeSelector {spec['nodeSelector']}")
+    ensure(spec["tolerations"] == daemonset()["spec"]["template"]["spec"]["tolerations"], "tolerations changed")
+
+
+def t_overlay_unconfined():
+    sc, base_sc = agent_container("unconfined")["securityContext"], agent_container()["securityContext"]
+    ensure(sc["seccompProfile"] == {"type": "Unconfined"}, f"seccompProfile {sc['seccompProfile']}")
+    ensure(sc.get("appArmorProfile") == {"type": "Unconfined"}, f"appArmorProfile {sc.get('appArmorProfile')}")
+    rest = {k: v for k, v in sc.items() if k not in ("seccompProfile", "appArmorProfile")}
+    ensure(rest == {k: v for k, v in base_sc.items() if k != "seccompProfile"}, "it changes more than the profiles")
+
+
+def t_kubectl_kustomize(name, kubectl):
+    d = BASE if name == "base" else os.path.join(DEPLOY, "overlays", name)
+    p = run([kubectl, "kustomize", d], timeout=60)
+    ensure(p.returncode == 0, p.stderr.strip())
+    theirs = {obj_id(o): o for o in yaml.safe_load_all(p.stdout) if o}
+    ours = {obj_id(o): o for o in rendered(name)}
+    ensure(set(theirs) == set(ours), f"objects differ: {sorted(set(theirs) ^ set(ours))}")
+    for i in ours:
+        ensure(theirs[i] == ours[i], f"{i} differs from kubectl kustomize's")
+
+
+# ---- the DaemonSet ----------------------------------------------------------------
+
+def t_security_context():
+    sc = agent_container()["securityContext"]
+    ensure(sc.get("privileged") is False, "privileged is not false")
+    ensure(sc.get("allowPrivilegeEscalation") is False, "allowPrivilegeEscalation is not false")
+    ensure(sc.get("readOnlyRootFilesystem") is True, "readOnlyRootFilesystem is not true")
+    ensure(sc.get("runAsUser") == 0 and sc.get("runAsNonRoot") is False, "not uid 0 (see the comment why)")
+    ensure(sc.get("seccompProfile") == {"type": "RuntimeDefault"}, f"seccompProfile {sc.get('seccompProfile')}")
+
+
+def t_capabilities():
+    caps = agent_container()["securityContext"]["capabilities"]
+    ensure(caps.get("drop") == ["ALL"], f"drop {caps.get('drop')}")
+    ensure(caps.get("add") == AGENT_CAPS, f"add {caps.get('add')}, want exactly {AGENT_CAPS}")
+
+
+def t_capabilities_match_agent():
+    src = os.path.join(ROOT, "user", "common", "caps.c")
+    with open(src) as f:
+        m = re.search(r"caps_agent_needs\[\]\s*=\s*\{([^}]*)\}", f.read())
+    ensure(m, "caps_agent_needs not found in user/common/caps.c")
+    keeps = [c.strip().removeprefix("CAP_") for c in m.group(1).split(",") if c.strip()]
+    add = agent_container()["securityContext"]["capabilities"]["add"]
+    ensure(sorted(keeps) == sorted(add), f"the agent keeps {keeps} (--drop-caps), the DaemonSet adds {add}")
+
+
+def t_capabilities_documented():
+    with open(os.path.join(ROOT, "docs", "deploying.md")) as f:
+        doc = f.read()
+    listed = re.findall(r"^\| `(CAP_[A-Z_]+)` \|", doc, re.M)
+    ensure([c.removeprefix("CAP_") for c in listed] == AGENT_CAPS, f"docs/deploying.md's table lists {listed}")
+
+
+def t_pod_spec():
+    ds = daemonset()
+    spec = ds["spec"]["template"]["spec"]
+    ensure(spec.get("hostPID") is True, "hostPID is not true")
+    ensure(not spec.get("hostNetwork") and not spec.get("hostIPC"), "hostNetwork or hostIPC set")
+    ensure(spec.get("priorityClassName") == "system-node-critical", f"priorityClassName {spec.get('priorityClassName')}")
+    ensure(spec.get("terminationGracePeriodSeconds") == 30, "terminationGracePeriodSeconds is not 30")
+    ensure(spec.get("tolerations") == [{"operator": "Exists"}], f"tolerations {spec.get('tolerations')}")
+    ensure(spec.get("serviceAccountName") == "reach-agent", "serviceAccountName")
+    ensure("fsGroup" not in spec.get("securityContext", {}), "fsGroup would make the fingerprint key group-readable")
+    us = ds["spec"]["updateStrategy"]
+    ensure(us == {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1}}, f"updateStrategy {us}")
+    ensure(selects(ds["spec"]["selector"]["matchLabels"], ds["spec"]["template"]["metadata"]["labels"]),
+           "the selector does not select the template")
+
+
+def t_host_mounts():
+    spec = daemonset()["spec"]["template"]["spec"]
+    c = agent_container()
+    writable = []
+    for path, (m, v) in mounts_by_path(spec, c).items():
+        if "hostPath" not in v:
+            continue
+        if not m.get("readOnly"):
+            writable.append(v["hostPath"]["path"])
+    ensure(writable == ["/var/lib/reach"], f"writable host paths: {writable} (only /var/lib/reach may be)")
+    vols = {v["name"]: v for v in spec["volumes"]}
+    hp = {v["hostPath"]["path"]: v["hostPath"].get("type") for v in vols.values() if "hostPath" in v}
+    ensure(hp == {"/var/lib/reach": "DirectoryOrCreate", "/sys/kernel/btf": "Directory",
+                  "/sys/fs/cgroup": "Directory"}, f"host paths {hp}")
+    for path, (m, v) in mounts_by_path(spec, c).items():
+        if "secret" in v or "configMap" in v:
+            ensure(m.get("readOnly"), f"{path} is not read-only")
+
+
+def t_secret_volumes():
+    spec = daemonset()["spec"]["template"]["spec"]
+    secrets = {v["secret"]["secretName"]: v["secret"] for v in spec["volumes"] if "secret" in v}
+    ensure(set(secrets) == set(SECRETS), f"secret volumes {sorted(secrets)}")
+    for name, s in secrets.items():
+        ensure(s.get("defaultMode") == 0o400, f"{name}: defaultMode {s.get('defaultMode')} (want 0400)")
+        ensure("items" not in s, f"{name}: items would hide keys")
+
+
+def t_command():
+    c = agent_container()
+    cmd = c["command"] + c["args"]
+    ensure(cmd[:5] == ["reachd", "--config", "/etc/reach/config.yaml", "--kube", "--drop-caps"], f"command {cmd}")
+    ensure(cmd[5:] == ["--fingerprint-key", "/var/run/secrets/reach/fingerprint/key"], f"args after {cmd[:5]}: {cmd[5:]}")
+    spec = daemonset()["spec"]["template"]["spec"]
+    m, v, key = mount_of("/etc/reach/config.yaml", spec, c)
+    ensure(v.get("configMap", {}).get("name") == "reach-config" and key == "config.yaml", "config.yaml mount")
+    m, v, key = mount_of("/var/run/secrets/reach/fingerprint/key", spec, c)
+    ensure(v.get("secret", {}).get("secretName") == "reach-fingerprint-key" and key == "key", "fingerprint key mount")
+    env = {e["name"]: e for e in c["env"]}
+    ensure(env.get("NODE_NAME", {}).get("valueFrom") == {"fieldRef": {"fieldPath": "spec.nodeName"}},
+           "NODE_NAME is not the downward API's spec.nodeName")
+
+
+def t_image():
+    images = {c["image"] for c in daemonset()["spec"]["template"]["spec"]["containers"]}
+    with open(os.path.join(BASE, "kustomization.yaml")) as f:
+        tag = yaml.safe_load(f)["images"][0]["newTag"]
+    ensure(images == {f"reach:{tag}"}, f"images {images}")
+    for f, docs in hooks():
+        for c in docs[0]["spec"]["template"]["spec"]["containers"]:
+            ensure(c["image"] == f"reach:{tag}", f"{f}: image {c['image']}, the agents run reach:{tag}")
+
+
+def t_ports_and_probes():
+    c = agent_container()
+    ports = {p["name"]: p for p in c["ports"]}
+    ensure(list(ports) == ["http"] and ports["http"]["containerPort"] == HTTP_PORT, f"ports {c['ports']}")
+    for probe, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz"), ("startupProbe", "/healthz")):
+        g = c.get(probe, {}).get("httpGet", {})
+        ensure(g.get("path") == path and g.get("port") in ("http", HTTP_PORT), f"{probe}: {g}")
+    ann = daemonset()["spec"]["template"]["metadata"]["annotations"]
+    ensure(ann.get("prometheus.io/scrape") == "true" and ann.get("prometheus.io/port") == str(HTTP_PORT)
+           and ann.get("prometheus.io/path") == "/metrics", f"prometheus annotations {ann}")
+    addr = agent_config()["metrics"]["addr"]
+    ensure(addr.rsplit(":", 1)[1] == str(HTTP_PORT), f"metrics.addr {addr} is not the container port")
+
+
+def t_resources():
+    r = agent_container()["resources"]
+    ensure(r.get("requests") == {"cpu": "50m", "memory": "128Mi"}, f"requests {r.get('requests')}")
+    ensure(r.get("limits") == {"memory": "512Mi"}, f"limits {r.get('limits')} (no CPU limit: throttling drops events)")
+
+
+# ---- RBAC, Service, NetworkPolicy, quota -----------------------------------------------
+
+def t_clusterrole():
+    rules = find(rendered(), "ClusterRole", "reach-agent")["rules"]
+    ensure(rules == [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]}], f"rules {rules}")
+    b = find(rendered(), "ClusterRoleBinding", "reach-agent")
+    ensure(b["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "reach-agent"},
+           f"roleRef {b['roleRef']}")
+    ensure(b["subjects"] == [{"kind": "ServiceAccount", "name": "reach-agent", "namespace": NS}], "subjects")
+
+
+def t_service():
+    s = find(rendered(), "Service", "reach-agent")["spec"]
+    pod_labels = daemonset()["spec"]["template"]["metadata"]["labels"]
+    ensure(s.get("clusterIP") == "None", "not headless")
+    ensure(s.get("publishNotReadyAddresses") is True, "not-ready agents are hidden from verifiers")
+    ensure(selects(s["selector"], pod_labels), "the selector misses the agent pods")
+    ensure(s["ports"] == [{"name": "http", "port": HTTP_PORT, "targetPort": "http", "protocol": "TCP"}],
+           f"ports {s['ports']}")
+
+
+def t_networkpolicy():
+    np = find(rendered(), "NetworkPolicy", "reach-agent")["spec"]
+    ensure(selects(np["podSelector"]["matchLabels"], daemonset()["spec"]["template"]["metadata"]["labels"]),
+           "does not select the agent pods")
+    ensure(np["policyTypes"] == ["Ingress"] and len(np["ingress"]) == 1, "one ingress rule expected")
+    rule = np["ingress"][0]
+    ensure(rule["ports"] == [{"protocol": "TCP", "port": HTTP_PORT}], f"ports {rule['ports']}")
+    ensure(rule["from"] == [{"podSelector": {"matchLabels": VERIFIER_LABELS}},
+                            {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}],
+           f"from {rule['from']}")
+    for f, docs in hooks():
+        labels = docs[0]["spec"]["template"]["metadata"]["labels"]
+        ensure(selects(VERIFIER_LABELS, labels), f"{f}: its pods are not admitted")
+        ensure(not selects(AGENT_LABELS, labels), f"{f}: its pods look like agents to the Service")
+
+
+def t_namespace_and_quota():
+    ns = find(rendered(), "Namespace", NS)
+    ensure(ns["metadata"]["labels"].get("pod-security.kubernetes.io/enforce") == "privileged",
+           "Pod Security admission would refuse hostPID/hostPath/capabilities")
+    q = find(rendered(), "ResourceQuota", "reach-critical-pods")["spec"]
+    ensure(q["scopeSelector"]["matchExpressions"] == [{"scopeName": "PriorityClass", "operator": "In",
+                                                       "values": ["system-node-critical"]}], "quota scope")
+
+
+# ---- the agent's config --------------------------------------------------------------
+
+def t_config_keys():
+    cfg = agent_config()
+    for section, values in cfg.items():
+        ensure(section in CONFIG_SCHEMA, f"unknown section {section}")
+        ensure(isinstance(values, dict), f"{section} is not a mapping")
+        unknown = set(values) - CONFIG_SCHEMA[section]
+        ensure(not unknown, f"unknown keys in {section}: {sorted(unknown)}")
+    ensure(cfg["monitor"] == {"all": False}, f"monitor {cfg['monitor']}")
+    ensure(cfg["kubernetes"].get("enabled") is True, "kubernetes.enabled is not true")
+    ensure(cfg["agent"] == {"state_dir": "/var/lib/reach", "drop_caps": True}, f"agent {cfg['agent']}")
+    ensure(cfg["policy"] == {"paths": ["/etc/reach/policies"], "default": "audit"}, f"policy {cfg['policy']}")
+    ensure(cfg["ship"]["spool_dir"].startswith(cfg["agent"]["state_dir"] + "/"), "the spool is not in the state dir")
+    ensure(cfg["alerts"]["min_severity"] in ("info", "low", "medium", "high"), "alerts.min_severity")
+
+
+def t_config_paths_mounted():
+    cfg = agent_config()
+    spec, c = daemonset()["spec"]["template"]["spec"], agent_container()
+    want = {
+        cfg["ship"]["token_file"]: ("secret", "reach-collector", "token"),
+        cfg["ship"]["ca_file"]: ("secret", "reach-collector", "ca.crt"),
+        cfg["metrics"]["api_token_file"]: ("secret", "reach-api", "token"),
+    }
+    for path, (kind, name, key) in want.items():
+        m, v, k = mount_of(path, spec, c)
+        got = v.get(kind, {}).get("secretName" if kind == "secret" else "name")
+        ensure(got == name and k == key, f"{path}: in {got or v} key {k}, want {name} key {key}")
+    m, v, _ = mount_of(cfg["policy"]["paths"][0] + "/x.yaml", spec, c)
+    ensure(v.get("configMap", {}).get("name") == "reach-policies" and "subPath" not in m,
+           "policy.paths is not the reach-policies directory mount (no subPath: reloads need updates)")
+    m, v, _ = mount_of(cfg["agent"]["state_dir"] + "/ledger.pb.z", spec, c)
+    ensure(v.get("hostPath", {}).get("path") == cfg["agent"]["state_dir"], "state_dir is not the hostPath")
+    m, v, _ = mount_of("/run/reach/reachd.sock", spec, c)
+    ensure("emptyDir" in v, "the socket directory /run/reach is not writable (emptyDir)")
+
+
+def build_config_check():
+    lib = os.path.join(ROOT, "build", "libreach.a")
+    ensure(os.path.exists(lib), "build/libreach.a is missing: run make first")
+    out = os.path.join(TMP, "config_check")
+    libs = run(["pkg-config", "--libs", "libbpf", "libelf", "zlib", "json-c", "yaml-0.1", "libcrypto",
+                "libprotobuf-c", "libcurl"])
+    ensure(libs.returncode == 0, f"pkg-config: {libs.stderr.strip()}")
+    p = run(["cc", "-std=gnu11", "-D_GNU_SOURCE", "-I" + os.path.join(ROOT, "include"),
+             "-I" + os.path.join(ROOT, "user"), "-I" + os.path.join(ROOT, "build"),
+             "-I" + os.path.join(ROOT, "build", "proto"), os.path.join(ROOT, "tests", "deploy", "config_check.c"),
+             lib] + libs.stdout.split() + ["-lpthread", "-o", out])
+    ensure(p.returncode == 0, f"building config_check: {p.stderr.strip()}")
+    return out
+
+
+def t_config_real_loader():
+    exe = build_config_check()
+    path = os.path.join(TMP, "config.yaml")
+    with open(path, "w") as f:
+        f.write(config_map_data("reach-config")["config.yaml"])
+    p = run([exe, path])
+    ensure(p.returncode == 0, f"the agent's loader refuses it: {p.stderr.strip()}")
+    bad = os.path.join(TMP, "config-typo.yaml")  # the loader is strict: a typo must be refused
+    with open(bad, "w") as f:
+        f.write(config_map_data("reach-config")["config.yaml"].replace("drop_caps:", "drop_cap:"))
+    p = run([exe, bad])
+    ensure(p.returncode == 1 and "drop_cap" in p.stderr, f"a typo was not refused: {p.stdout}{p.stderr}")
+
+
+# ---- policies: the real loader and verifier ---------------------------------------------
+
+def empty_ledger():
+    path = os.path.join(TMP, "empty.pb.z")
+    if not os.path.exists(path):
+        synth_ledger.write(path, {}, int(time.time() * 1000))
+    return path
+
+
+def verify(ledger, policy, *args):
+    ensure(os.access(REACHCTL, os.X_OK), "build/reachctl is missing: run make first")
+    return run([REACHCTL, "verify", "--ledger", ledger, "--policy", policy, "-o", "json", *args], timeout=30)
+
+
+def loaded_identities(policy):
+    """Loads POLICY with the real loader (verify on an empty ledger: every
+    identity with a policy is listed, inconclusive, exit 2)."""
+    p = verify(empty_ledger(), policy)
+    ensure(p.returncode == 2 and p.stdout.strip().startswith("{"), f"not loaded (exit {p.returncode}): {p.stderr.strip()}")
+    return {i["identity"] for i in json.loads(p.stdout)["identities"] if i["has_policy"]}
+
+
+def policies_dir():
+    d = os.path.join(TMP, "policies")
+    if not os.path.isdir(d):
+        os.makedirs(d)
+        for name, text in config_map_data("reach-policies").items():
+            ensure(name.endswith(".yaml"), f"{name}: the agent loads *.yaml and *.yml only")
+            with open(os.path.join(d, name), "w") as f:
+                f.write(text)
+    return d
+
+
+def t_policies_load():
+    got = loaded_identities(policies_dir())
+    ensure(got == {"llm-gateway/gateway", "agents/runner"}, f"identities {got}")
+
+
+GATEWAY = [
+    {"kind": "tool", "object": "/usr/local/bin/llm-gateway", "executables": ["/usr/local/bin/llm-gateway"]},
+    {"kind": "secret", "object": "/var/run/secrets/llm/openai-api-key", "category": "k8s-secret"},
+    {"kind": "secret", "object": "/var/run/secrets/llm/..2026_01_01_00_00_00.000000000/anthropic-api-key",
+     "category": "k8s-secret"},
+    {"kind": "egress", "object": "tcp/162.159.140.245/443", "name": "api.openai.com", "port": 443, "proto": "tcp",
+     "dest_class": "external"},
+    {"kind": "egress", "object": "tcp/160.79.104.10/443", "name": "api.anthropic.com", "port": 443, "proto": "tcp",
+     "dest_class": "external"},
+    {"kind": "egress", "object": "udp/10.96.0.10/53", "port": 53, "proto": "udp", "dest_class": "private"},
+    {"kind": "credential", "object": "api.openai.com POST /v1/chat/completions bearer fp:0123456789abcdef",
+     "name": "api.openai.com", "category": "bearer"},
+    {"kind": "credential", "object": "api.anthropic.com POST /v1/messages api-key fp:fedcba9876543210",
+     "name": "api.anthropic.com", "category": "api-key"},
+    {"kind": "dns", "object": "api.openai.com"},
+]
+RUNNER = [
+    {"kind": "tool", "object": "/usr/bin/python3", "executables": ["/usr/bin/python3"]},
+    {"kind": "tool", "object": "/bin/sh"},
+    {"kind": "tool", "object": "/usr/bin/sh"},
+    {"kind": "tool", "object": "/usr/bin/git"},
+    {"kind": "secret", "object": "/var/run/secrets/kubernetes.io/serviceaccount/token", "category": "k8s-sa-token"},
+    {"kind": "egress", "object": "tcp/10.96.14.2/4000", "name": "llm-gateway.llm-gateway.svc.cluster.local",
+     "port": 4000, "proto": "tcp", "dest_class": "private"},
+    {"kind": "egress", "object": "udp/10.96.0.10/53", "port": 53, "proto": "udp", "dest_class": "private"},
+    {"kind": "credential", "object": "llm-gateway.llm-gateway.svc:4000 POST /v1/chat/completions bearer fp:00112233445566aa",
+     "name": "llm-gateway.llm-gateway.svc:4000", "category": "bearer"},
+]
+
+
+def judged(identity, edges, policy):
+    ledger = os.path.join(TMP, identity.replace("/", "_") + f"-{len(edges)}.pb.z")
+    synth_ledger.write(ledger, {identity: edges}, int(time.time() * 1000))
+    p = verify(ledger, policy, "--identity", identity)
+    ensure(p.stdout.strip().startswith("{"), f"exit {p.returncode}: {p.stderr.strip()}")
+    out = json.loads(p.stdout)
+    kinds = sorted(f["kind"] for f in out["findings"] if f.get("severity") in ("medium", "high", "critical"))
+    return p.returncode, out["verdict"], kinds
+
+
+def t_policy_pass(identity, edges):
+    rc, verdict, kinds = judged(identity, edges, policies_dir())
+    ensure(rc == 0 and verdict == "pass", f"exit {rc}, verdict {verdict}, findings {kinds}")
+
+
+def t_policy_fail(identity, edges, extra, want):
+    rc, verdict, kinds = judged(identity, edges + [extra], policies_dir())
+    ensure(rc == 1 and verdict == "fail" and kinds == [want], f"exit {rc}, verdict {verdict}, findings {kinds}")
+
+
+def doc_policies():
+    """Every ```yaml block of docs/writing-a-reachpolicy.md with kind: ReachPolicy."""
+    with open(os.path.join(ROOT, "docs", "writing-a-reachpolicy.md")) as f:
+        text = f.read()
+    blocks = re.findall(r"^```yaml\n(.*?)^```", text, re.M | re.S)
+    return [(text[:text.index(b)].count("\n") + 1, b) for b in blocks if "kind: ReachPolicy" in b]
+
+
+def t_doc_policy(line, block):
+    path = os.path.join(TMP, f"doc-{line}.yaml")
+    with open(path, "w") as f:
+        f.write(block)
+    ensure(loaded_identities(path), "no identity loaded")
+
+
+def t_doc_yaml_blocks(doc):
+    with open(os.path.join(ROOT, "docs", doc)) as f:
+        text = f.read()
+    blocks = re.findall(r"^```yaml\n(.*?)^```", text, re.M | re.S)
+    for b in blocks:
+        list(yaml.safe_load_all(b))
+
+
+# ---- secrets example, hooks ----------------------------------------------------------------
+
+def t_secrets_example():
+    docs = load_all(os.path.join(DEPLOY, "secrets.example.yaml"))
+    got = {d["metadata"]["name"]: d for d in docs}
+    ensure(all(d["kind"] == "Secret" and d["metadata"]["namespace"] == NS for d in docs), "not Secrets in " + NS)
+    ensure(set(got) == set(SECRETS), f"secrets {sorted(got)}")
+    for name, keys in SECRETS.items():
+        data = got[name].get("stringData", {})
+        ensure(set(data) == keys and "data" not in got[name], f"{name}: keys {sorted(data)}, want {sorted(keys)}")
+        for k, v in data.items():
+            ensure("REPLACE" in v, f"{name}.{k} is not an obvious placeholder")
+    key = got["reach-fingerprint-key"]["stringData"]["key"]
+    ensure(len(key) not in (32, 64, 65), "the key placeholder has a length the agent would accept as a key")
+
+
+def t_hook(fname, docs):
+    ensure(len(docs) == 1 and docs[0]["kind"] == "Job", "not one Job")
+    job = docs[0]
+    md, spec = job["metadata"], job["spec"]
+    ann = md.get("annotations", {})
+    if fname.startswith("helm"):
+        ensure(set(ann.get("helm.sh/hook", "").split(",")) == {"post-install", "post-upgrade"}, "helm.sh/hook")
+        ensure(ann.get("helm.sh/hook-delete-policy") == "before-hook-creation", "helm.sh/hook-delete-policy")
+        ensure(isinstance(ann.get("helm.sh/hook-weight"), str), "helm.sh/hook-weight must be a string")
+    else:
+        ensure(ann.get("argocd.argoproj.io/hook") == "PostSync", "argocd.argoproj.io/hook")
+        ensure("HookSucceeded" in ann.get("argocd.argoproj.io/hook-delete-policy", "").split(","),
+               "argocd.argoproj.io/hook-delete-policy")
+    ensure(md["namespace"] == NS and selects(VERIFIER_LABELS, md["labels"]), "namespace/labels")
+    ensure(spec.get("backoffLimit") == 0, "backoffLimit is not 0 (a retry could turn a failure into a pass)")
+    pod = spec["template"]["spec"]
+    ensure(pod.get("restartPolicy") == "Never", "restartPolicy")
+    psc = pod.get("securityContext", {})
+    ensure(psc.get("runAsNonRoot") is True and psc.get("runAsUser") == 65534, "not non-root 65534")
+    ensure(psc.get("seccompProfile") == {"type": "RuntimeDefault"}, "seccompProfile")
+    ensure(pod.get("automountServiceAccountToken") is False, "mounts an API token it does not need")
+    ensure(not pod.get("hostPID") and not pod.get("hostNetwork"), "host namespaces")
+    (c,) = pod["containers"]
+    sc = c["securityContext"]
+    ensure(sc == {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
+                  "capabilities": {"drop": ["ALL"]}}, f"securityContext {sc}")
+    cmd = c["command"]
+    ensure(cmd[:2] == ["reachctl", "verify"], f"command {cmd}")
+    opts = dict(zip(cmd[2::2], cmd[3::2]))
+    ensure(set(opts) == {"--identity", "--agents", "--api-token-file", "--policy", "--wait"}, f"options {sorted(opts)}")
+    ensure(opts["--agents"] == f"reach-agent.{NS}.svc:{HTTP_PORT}", f"--agents {opts['--agents']}")
+    ensure(opts["--identity"] in loaded_identities(policies_dir()), f"{opts['--identity']} has no example policy")
+    ensure(int(opts["--wait"]) + 60 <= spec.get("activeDeadlineSeconds", 0), "activeDeadlineSeconds < --wait + 60")
+    m, v, key = mount_of(opts["--api-token-file"], pod, c)
+    ensure(v.get("secret", {}).get("secretName") == "reach-api" and key == "token", "--api-token-file mount")
+    ensure(v["secret"].get("defaultMode") == 0o440 and psc.get("fsGroup") == 65534,
+           "the token is not readable by 65534 (defaultMode 0440 + fsGroup)")
+    m, v, _ = mount_of(opts["--policy"] + "/x.yaml", pod, c)
+    ensure(v.get("configMap", {}).get("name") == "reach-policies", "--policy is not the reach-policies mount")
+
+
+# ---- the image -------------------------------------------------------------------------------
+
+def dockerfile_stages():
+    with open(os.path.join(ROOT, "Dockerfile")) as f:
+        text = re.sub(r"\\\n", " ", f.read())
+    stages = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        word, _, rest = line.partition(" ")
+        if word.upper() == "FROM":
+            stages.append({"from": rest.split()[0], "lines": []})
+        elif stages:
+            stages[-1]["lines"].append((word.upper(), rest.strip()))
+    return stages
+
+
+def apt_packages(stage):
+    pkgs = []
+    for word, rest in stage["lines"]:
+        if word == "RUN":
+            for m in re.finditer(r"apt-get install ([^&;]*)", rest):
+                pkgs += [w for w in m.group(1).split() if not w.startswith("-")]
+    return pkgs
+
+
+def t_dockerfile_runtime():
+    stages = dockerfile_stages()
+    ensure(len(stages) == 2, f"{len(stages)} stages")
+    build, final = stages
+    ensure(build["from"].startswith("debian:bookworm") and final["from"] == "debian:bookworm-slim",
+           f"FROM {build['from']} / {final['from']}")
+    pkgs = apt_packages(final)
+    compilers = {"gcc", "g++", "cc", "clang", "llvm", "make", "pkg-config", "bpftool", "protobuf-c-compiler",
+                 "build-essential", "binutils"}
+    bad = [p for p in pkgs if p.endswith("-dev") or p in compilers or p.startswith(("gcc-", "clang-", "llvm-"))]
+    ensure(pkgs and not bad, f"runtime stage installs {bad or 'nothing'}")
+    words = dict(final["lines"])
+    ensure(words.get("USER") == "0", "USER is not 0")
+    ensure(words.get("ENTRYPOINT") == '["reachd"]', f"ENTRYPOINT {words.get('ENTRYPOINT')}")
+    copies = [rest for w, rest in final["lines"] if w == "COPY"]
+    ensure(any("/src/build/reachd" in c and "/src/build/reachctl" in c for c in copies), "binaries not copied")
+
+
+def t_dockerfile_build_packages():
+    with open(os.path.join(ROOT, "scripts", "deps.sh")) as f:
+        text = f.read()
+    block = re.search(r"REQUIRED=\(\n\s*# build\n(.*?)\n\s*#", text, re.S)
+    ensure(block, "the build list of scripts/deps.sh not found")
+    want = set(block.group(1).split()) - {"libcmocka-dev", "libclang-rt-14-dev"}  # tests and fuzzers only
+    got = set(apt_packages(dockerfile_stages()[0]))
+    ensure(want <= got, f"the build stage lacks {sorted(want - got)}")
+
+
+def t_dockerfile_packages_exist():
+    pkgs = apt_packages(dockerfile_stages()[0]) + apt_packages(dockerfile_stages()[1])
+    missing = []
+    for pkg in pkgs:
+        p = run(["apt-cache", "policy", pkg])
+        if "Candidate:" not in p.stdout or "Candidate: (none)" in p.stdout:
+            missing.append(pkg)
+    ensure(not missing, f"no such package in this host's apt sources (bookworm): {missing}")
+
+
+def t_runtime_libraries():
+    runtime = set(apt_packages(dockerfile_stages()[1])) | {"libc6"}  # libc6: in every Debian image
+    for binary in ("reachd", "reachctl"):
+        path = os.path.join(ROOT, "build", binary)
+        ensure(os.path.exists(path), f"build/{binary} is missing: run make first")
+        p = run(["readelf", "-d", path])
+        ensure(p.returncode == 0, p.stderr.strip())
+        for lib in re.findall(r"\(NEEDED\).*\[(.*)\]", p.stdout):
+            q = run(["dpkg", "-S", "*/" + lib])
+            owners = {line.split(":")[0] for line in q.stdout.splitlines() if line.strip()}
+            ensure(owners & runtime, f"{binary} needs {lib} (package {sorted(owners) or '?'}), not installed at run time")
+
+
+def dockerignore_regex(pat):
+    """A .dockerignore pattern as Docker reads it: anchored at the context
+    root, "*" and "?" within one path component, "**" across components."""
+    out, i = "", 0
+    while i < len(pat):
+        if pat.startswith("**/", i):
+            out, i = out + "(?:.*/)?", i + 3
+        elif pat.startswith("**", i):
+            out, i = out + ".*", i + 2
+        elif pat[i] == "*":
+            out, i = out + "[^/]*", i + 1
+        elif pat[i] == "?":
+            out, i = out + "[^/]", i + 1
+        else:
+            out, i = out + re.escape(pat[i]), i + 1
+    return re.compile(out + r"\Z")
+
+
+def dockerignored(relpath, patterns):
+    """The last matching pattern wins and "!" re-includes; a pattern that
+    matches a directory matches everything below it."""
+    parts = relpath.split("/")
+    ignored = False
+    for pat in patterns:
+        neg = pat.startswith("!")
+        rx = dockerignore_regex(pat[1:] if neg else pat)
+        if any(rx.match("/".join(parts[:i])) for i in range(1, len(parts) + 1)):
+            ignored = not neg
+    return ignored
+
+
+def t_dockerignore():
+    with open(os.path.join(ROOT, ".dockerignore")) as f:
+        pats = [ln.strip() for ln in f if ln.strip() and not ln.startswith("#")]
+    for p in ("build/vmlinux.h", ".git/HEAD", "bench/tmp/x"):
+        ensure(dockerignored(p, pats), f"{p} is in the build context")
+    for p in ("Makefile", "bpf/x.bpf.c", "user/cmd/reachd.c", "proto/reach.proto", "include/reach/events.h",
+              "deploy/vmlinux/x86_64.h"):
+        ensure(not dockerignored(p, pats), f"{p} is left out of the build context")
+
+
+def t_build_context():
+    """The Dockerfile's build step on a copy of the build context: catches a
+    .dockerignore that leaves out a file the build needs."""
+    with open(os.path.join(ROOT, ".dockerignore")) as f:
+        pats = [ln.strip() for ln in f if ln.strip() and not ln.startswith("#")]
+    ctx = os.path.join(TMP, "context")
+    p = run(["git", "-C", ROOT, "ls-files", "--cached", "--others", "--exclude-standard"])
+    ensure(p.returncode == 0, p.stderr.strip())
+    for f in p.stdout.splitlines():
+        if dockerignored(f, pats) or not os.path.isfile(os.path.join(ROOT, f)):
+            continue
+        os.makedirs(os.path.dirname(os.path.join(ctx, f)), exist_ok=True)
+        shutil.copy2(os.path.join(ROOT, f), os.path.join(ctx, f))
+    steps = [m.group(1) for w, r in dockerfile_stages()[0]["lines"] if w == "RUN"
+             for m in [re.search(r"(?:^|;)\s*make (.*)$", r)] if m]
+    ensure(len(steps) == 1, f"{len(steps)} make steps in the build stage, want 1")
+    make = steps[0].replace('"$VERSION"', "deploy-test").split()
+    p = run(["make", "-j", str(os.cpu_count() or 2)] + make, cwd=ctx, timeout=600)
+    ensure(p.returncode == 0, "make failed:\n  " + "\n  ".join((p.stdout + p.stderr).strip().splitlines()[-8:]))
+    v = run([os.path.join(ctx, "build", "reachd"), "--version"])
+    ensure("deploy-test" in v.stdout + v.stderr, f"reachd --version: {v.stdout}{v.stderr}")
+
+
+# ---- main ---------------------------------------------------------------------------------
+
+def main():
+    test("yamllint deploy/", t_yamllint)
+    for path in yaml_files():
+        test(f"parses: {rel(path)}", t_parses, path)
+    test("kustomization resources exist, known kinds: deploy/base", t_resources_exist, BASE)
+    for o in OVERLAYS:
+        test(f"kustomization resources exist: deploy/overlays/{o}", t_resources_exist, os.path.join(DEPLOY, "overlays", o))
+    test("secrets example and hooks are not kustomization resources", t_not_in_kustomization)
+    test("render deploy/base: exactly the expected objects", t_render_base)
+    for o in OVERLAYS:
+        test(f"render deploy/overlays/{o}: the base's objects, only the DaemonSet changed", t_render_overlay, o)
+    test("overlay ai-nodes: node selector reach.dev/ai-node=true, tolerations kept", t_overlay_ai_nodes)
+    test("overlay unconfined: seccomp and AppArmor Unconfined, nothing else", t_overlay_unconfined)
+    kubectl = shutil.which("kubectl")
+    for o in ["base"] + OVERLAYS:
+        if kubectl:
+            test(f"kubectl kustomize {o} equals our render", t_kubectl_kustomize, o, kubectl)
+        else:
+            skip(f"kubectl kustomize {o} equals our render", "kubectl not installed")
+
+    test("daemonset: securityContext (not privileged, no escalation, read-only root, RuntimeDefault)", t_security_context)
+    test("daemonset: capabilities drop ALL, add exactly " + ",".join(AGENT_CAPS), t_capabilities)
+    test("daemonset: capabilities equal what reachd --drop-caps keeps (user/common/caps.c)", t_capabilities_match_agent)
+    test("daemonset: capabilities equal docs/deploying.md's table", t_capabilities_documented)
+    test("daemonset: hostPID, priority, grace period, tolerations, update strategy, no fsGroup", t_pod_spec)
+    test("daemonset: host mounts read-only except /var/lib/reach", t_host_mounts)
+    test("daemonset: the three secret volumes, mode 0400", t_secret_volumes)
+    test("daemonset: command, config and fingerprint key mounts, NODE_NAME", t_command)
+    test("daemonset and hooks: the kustomization's image", t_image)
+    test("daemonset: port 9464, probes /healthz /readyz, scrape annotations, metrics.addr", t_ports_and_probes)
+    test("daemonset: requests 50m/128Mi, memory limit 512Mi, no CPU limit", t_resources)
+    test("clusterrole: get/list/watch pods only; binding to reach-agent", t_clusterrole)
+    test("service: headless, not-ready published, selects the agents", t_service)
+    test("networkpolicy: 9464 from verifiers and monitoring only; hook pods admitted", t_networkpolicy)
+    test("namespace pod-security privileged; quota for system-node-critical", t_namespace_and_quota)
+
+    test("reach-config: known sections and keys, values", t_config_keys)
+    test("reach-config: every file it names is mounted from the right volume", t_config_paths_mounted)
+    test("reach-config: accepted by the agent's config loader, a typo refused", t_config_real_loader)
+    test("reach-policies: loaded by reachctl (both identities)", t_policies_load)
+    test("policy llm-gateway/gateway: declared behaviour passes", t_policy_pass, "llm-gateway/gateway", GATEWAY)
+    test("policy llm-gateway/gateway: a shell fails (unusual-tool)", t_policy_fail, "llm-gateway/gateway", GATEWAY,
+         {"kind": "tool", "object": "/bin/sh"}, "unusual-tool")
+    test("policy llm-gateway/gateway: another provider fails (undeclared-egress)", t_policy_fail,
+         "llm-gateway/gateway", GATEWAY, {"kind": "egress", "object": "tcp/104.18.6.192/443", "name": "api.mistral.ai",
+                                          "port": 443, "proto": "tcp", "dest_class": "external"}, "undeclared-egress")
+    test("policy agents/runner: declared behaviour passes", t_policy_pass, "agents/runner", RUNNER)
+    test("policy agents/runner: a direct call to a provider fails (undeclared-egress)", t_policy_fail,
+         "agents/runner", RUNNER, {"kind": "egress", "object": "tcp/162.159.140.245/443", "name": "api.openai.com",
+                                   "port": 443, "proto": "tcp", "dest_class": "external"}, "undeclared-egress")
+    test("policy agents/runner: curl fails (unusual-tool)", t_policy_fail, "agents/runner", RUNNER,
+         {"kind": "tool", "object": "/usr/bin/curl"}, "unusual-tool")
+    blocks = []
+
+    def t_doc_examples():
+        blocks.extend(doc_policies())
+        ensure(len(blocks) >= 3, f"{len(blocks)} found")
+    test("docs/writing-a-reachpolicy.md has ReachPolicy examples", t_doc_examples)
+    for line, block in blocks:
+        test(f"docs/writing-a-reachpolicy.md:{line}: the example loads", t_doc_policy, line, block)
+    test("docs/deploying.md: yaml blocks parse", t_doc_yaml_blocks, "deploying.md")
+
+    test("secrets.example.yaml: the three secrets, their keys, placeholders only", t_secrets_example)
+    for fname, docs in hooks():
+        test(f"hooks/{fname}: Job, annotations, non-root, reachctl verify wiring", t_hook, fname, docs)
+
+    test("Dockerfile: bookworm stages; runtime without compilers or -dev packages; USER 0; ENTRYPOINT reachd",
+         t_dockerfile_runtime)
+    test("Dockerfile: build stage installs scripts/deps.sh's build list", t_dockerfile_build_packages)
+    if shutil.which("apt-cache"):
+        test("Dockerfile: every package exists (apt-cache policy)", t_dockerfile_packages_exist)
+    else:
+        skip("Dockerfile: every package exists (apt-cache policy)", "no apt-cache")
+    if shutil.which("dpkg") and shutil.which("readelf"):
+        test("Dockerfile: runtime packages provide every library reachd and reachctl link", t_runtime_libraries)
+    else:
+        skip("Dockerfile: runtime packages provide every library", "no dpkg/readelf")
+    test(".dockerignore: build/ and .git out, sources in", t_dockerignore)
+    test("Dockerfile: the build context builds reachd and reachctl", t_build_context)
+
+    shutil.rmtree(TMP, ignore_errors=True)
+    print(f"deploy: {passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,92 @@
+/* The agent's outputs beyond its ledger and socket: reports to a collector
+ * (protobuf, spooled), findings and verdicts to Alertmanager, a webhook and
+ * an OTLP/HTTP logs receiver, and its health on /metrics, /healthz, /readyz
+ * (plus the ledger on /v1/ledger for verification jobs).
+ *
+ * Everything network-bound runs off the event loop: sinks spool and deliver
+ * from their own threads, alerts are posted by a thread of this module, the
+ * HTTP endpoint serves what the main loop published. The main loop only
+ * encodes, appends to a spool and publishes blobs. */
+#ifndef REACH_SHIPPING_H
+#define REACH_SHIPPING_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "policy/epochs.h"
+#include "policy/verify.h"
+#include "reach/ledger.h"
+
+struct shipping_opts {
+	const char *node, *state_dir, *version;
+	/* reports collector */
+	const char *ship_url, *ship_token_file, *ship_ca, *spool_dir;
+	uint64_t spool_max_bytes;                 /* 0: 256 MiB */
+	double report_interval_s;                 /* deltas; 0: 30 */
+	double snapshot_interval_s;               /* full snapshots; 0: 600 */
+	double backoff_max_s;                     /* retry backoff cap; 0: 300 */
+	/* alerts */
+	const char *const *alertmanagers;
+	int n_alertmanagers;
+	const char *webhook;
+	const char *alert_min_severity;           /* NULL: medium */
+	const char *alert_token_file, *alert_ca;  /* for the alert targets; NULL: none / system CAs */
+	/* OTLP/HTTP logs */
+	const char *otlp_url;
+	/* the HTTP endpoint */
+	const char *metrics_addr, *api_token_file;
+};
+
+/* Numbers of the agent for /metrics and AgentHealth, filled by reachd. */
+#define SHIPPING_MAX_KINDS 16
+struct agent_counters {
+	double uptime_s;
+	const char *event_kind[SHIPPING_MAX_KINDS];
+	uint64_t events[SHIPPING_MAX_KINDS];      /* handled, per kind */
+	size_t n_kinds;
+	/* losses[kind][reason]: kind names as event_kind, reason names below */
+	uint64_t losses[SHIPPING_MAX_KINDS][4];
+	const char *loss_reason[4];
+	size_t n_reasons;
+	uint64_t parse_malformed_http, parse_malformed_dns, edges_dropped;
+	uint64_t identities, edges, tls_blind_processes;
+	uint64_t uprobes_attached, uprobe_attach_failures;
+	bool hooks_missing;
+	uint64_t verdicts_pass, verdicts_fail, verdicts_inconclusive, verdicts_drifted;
+};
+
+struct shipping;
+
+/* Starts what opts configure; with nothing configured it logs once that
+ * nothing is shipped and returns a shipping that does nothing. A sink that
+ * cannot start (bad URL, unreadable token or CA, spool dir not writable, the
+ * metrics address taken) fails start-up: 0 or -errno with err. */
+int shipping_start(struct shipping **out, const struct shipping_opts *o, char *err, size_t err_size);
+
+/* Every main-loop tick (~1 s): reach deltas / snapshots and health reports
+ * when due, /metrics re-rendered, heartbeat. */
+void shipping_tick(struct shipping *s, const struct agent_counters *c, const struct ledger *l);
+
+/* After each verification of the ledger: findings that appeared or went
+ * away since the previous one become Finding reports, alerts and OTLP log
+ * records. */
+void shipping_findings(struct shipping *s, const struct verify_result *r);
+
+/* An epoch verified or drifted (epochs.h): a Verification report, the
+ * identity's verdict alert, an OTLP record. r: the verification it came from. */
+void shipping_epoch(struct shipping *s, const struct epoch_record *rec, const struct verify_result *r);
+
+/* The ledger image for /v1/ledger (after a save). */
+void shipping_publish_ledger(struct shipping *s, const struct ledger *l);
+
+void shipping_set_ready(struct shipping *s, bool ready);
+
+/* A last delta report (spooled: delivered now or at the next start), then
+ * every thread stopped. NULL is fine. */
+void shipping_stop(struct shipping *s, const struct ledger *l);
+
+/* One line for `reachctl status`: {"collector": {...}, "otlp", "alerts"}. */
+struct json_object;
+struct json_object *shipping_status_json(struct shipping *s);
+
+#endif
