@@ -25,7 +25,7 @@ run_unit() {
 	done
 }
 
-run_e2e() {
+run_e2e_pass() {
 	local out p f
 	out=$(mktemp)
 	python3 tests/e2e/run.py "$@" | tee "$out"
@@ -35,6 +35,21 @@ run_e2e() {
 	rm -f "$out"
 	passed=$((passed + p))
 	failed=$((failed + f))
+}
+
+# The suite runs with the agent under capsh, holding only the capabilities
+# it documents (tests/e2e/harness.py AGENT_CAPS): proof that the list is
+# enough. The privileges test runs once more with the agent started as full
+# root, to prove --drop-caps drops to exactly that list.
+run_e2e() {
+	if [ $# -gt 0 ]; then
+		run_e2e_pass "$@"
+		return
+	fi
+	echo "e2e: the agent runs with only its documented capabilities (capsh)"
+	REACH_E2E_CAPS=only run_e2e_pass
+	echo "e2e: the agent starts as root and drops its capabilities"
+	run_e2e_pass -k test_privileges
 }
 
 # A short libFuzzer run of every parser target: each target that runs

@@ -143,8 +143,22 @@ AGENTS = []
 # under capsh with exactly these (the rest leave the bounding set, so root
 # gets no more); otherwise it starts with root's and drops to them
 # (--drop-caps). Either way every test runs on the documented privileges.
-AGENT_CAPS = ["cap_bpf", "cap_perfmon", "cap_sys_ptrace", "cap_dac_read_search"]
+BASE_CAPS = ["cap_bpf", "cap_perfmon", "cap_sys_ptrace", "cap_dac_read_search"]
 CAPS_ONLY = os.environ.get("REACH_E2E_CAPS") == "only"
+
+# perf_event_open(2) of a uprobe (what libbpf's uprobe attach does), on the
+# interpreter at offset 0 (no executable mapping covers it: nothing is
+# probed); prints the errno, 0 for success.
+UPROBE_TRY = r"""
+import ctypes, os, struct, sys
+libc = ctypes.CDLL(None, use_errno=True)
+t = int(open("/sys/bus/event_source/devices/uprobe/type").read())
+path = ctypes.create_string_buffer(os.path.realpath(sys.executable).encode())
+attr = struct.pack("IIQQQQQIIQQ", t, 128, 0, 0, 0, 0, 0, 0, 0, ctypes.addressof(path), 0)
+attr = ctypes.create_string_buffer(attr + b"\0" * (128 - len(attr)), 128)
+fd = libc.syscall(298, attr, -1, 0, -1, 8)
+print(0 if fd >= 0 else ctypes.get_errno())
+"""
 
 
 def all_capabilities():
@@ -152,6 +166,20 @@ def all_capabilities():
     p = subprocess.run(["capsh", f"--decode={(1 << (last + 1)) - 1:x}"], stdout=subprocess.PIPE, text=True,
                        check=True)
     return p.stdout.strip().split("=", 1)[1].split(",")
+
+
+def _uprobe_needs_sys_admin():
+    """The measurement the agent makes at start (user/common/caps.c): does
+    this kernel refuse a uprobe with BASE_CAPS alone?"""
+    drop = ",".join(c for c in all_capabilities() if c not in BASE_CAPS)
+    p = subprocess.run(["capsh", f"--drop={drop}", "--", "-c", 'exec "$0" -c "$1"', os.path.realpath(sys.executable),
+                        UPROBE_TRY], stdout=subprocess.PIPE, text=True, check=True)
+    return int(p.stdout.strip()) in (1, 13)  # EPERM, EACCES
+
+
+# what the agent documents and keeps: BASE_CAPS, plus cap_sys_admin where
+# the kernel refuses uprobes without it
+AGENT_CAPS = BASE_CAPS + (["cap_sys_admin"] if _uprobe_needs_sys_admin() else [])
 
 
 def agent_argv(argv):

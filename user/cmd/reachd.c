@@ -1948,9 +1948,13 @@ int main(int argc, char **argv)
 	}
 	if (a.drop_caps) {
 		char have[512];
+		bool keep_extra = caps_uprobe_needs_extra();
 
+		if (keep_extra)
+			log_info("--drop-caps: keeping cap_sys_admin: this kernel refuses uprobes (TLS credential capture) "
+				 "with cap_perfmon alone");
 		/* everything that needs more is loaded, attached and listening */
-		if (caps_drop_to_agent_needs(err, sizeof(err))) {
+		if (caps_drop_to_agent_needs(keep_extra, err, sizeof(err))) {
 			log_error("--drop-caps: %s", err);
 			rc = EXIT_START_FAILED;
 			goto out;
@@ -1971,6 +1975,12 @@ int main(int argc, char **argv)
 
 		for (const char *const *h = sensor_hook_names(); *h; h++)
 			n_hooks++;
+		if (ag.ship) { /* /metrics answers from the first moment the agent is ready */
+			struct agent_counters c;
+
+			fill_counters(&ag, &c);
+			shipping_tick(ag.ship, &c, ag.ledger);
+		}
 		shipping_set_ready(ag.ship, true);
 		log_info("ready: %zu hooks attached, monitoring %s", n_hooks,
 			 (a.all || cfg.monitor_all == 1) ? "every process" : ag.pods ? "pods" : "the given cgroups");

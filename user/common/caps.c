@@ -2,6 +2,7 @@
  * libcap: three system calls on two 32-bit words, not worth a dependency. */
 #include <errno.h>
 #include <linux/capability.h>
+#include <linux/perf_event.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -22,6 +23,7 @@
 
 const int caps_agent_needs[] = { CAP_BPF, CAP_PERFMON, CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH };
 const size_t caps_agent_needs_count = sizeof(caps_agent_needs) / sizeof(caps_agent_needs[0]);
+const int caps_uprobe_extra = CAP_SYS_ADMIN;
 
 static const char *const cap_names[] = {
 	"cap_chown", "cap_dac_override", "cap_dac_read_search", "cap_fowner", "cap_fsetid", "cap_kill",
@@ -88,11 +90,70 @@ static void drop_bounding(uint64_t keep)
 	}
 }
 
-int caps_drop_to_agent_needs(char *err, size_t err_size)
+static int cap_set_effective(struct __user_cap_data_struct d[2], uint64_t eff)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+
+	d[0].effective = (uint32_t)eff;
+	d[1].effective = (uint32_t)(eff >> 32);
+	return syscall(SYS_capset, &hdr, d) ? -errno : 0;
+}
+
+/* perf_event_open(2) of a uprobe on path at offset: 0 or -errno. */
+static int try_uprobe(const char *path, uint64_t offset)
+{
+	struct perf_event_attr attr;
+	FILE *f = fopen("/sys/bus/event_source/devices/uprobe/type", "re");
+	int type = -1, fd;
+
+	if (!f)
+		return -ENOENT;
+	if (fscanf(f, "%d", &type) != 1)
+		type = -1;
+	fclose(f);
+	if (type < 0)
+		return -ENOENT;
+	memset(&attr, 0, sizeof(attr));
+	attr.size = sizeof(attr);
+	attr.type = (uint32_t)type;
+	attr.config1 = (uint64_t)(uintptr_t)path; /* uprobe_path */
+	attr.config2 = offset;                    /* probe_offset */
+	fd = (int)syscall(SYS_perf_event_open, &attr, -1, 0, -1, PERF_FLAG_FD_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	return 0;
+}
+
+bool caps_uprobe_needs_extra(void)
+{
+	struct __user_cap_data_struct d[2];
+	uint64_t eff, extra = 1ULL << caps_uprobe_extra;
+	char exe[4096];
+	ssize_t n;
+	int rc;
+
+	if (cap_get(d))
+		return false;
+	eff = (uint64_t)d[0].effective | ((uint64_t)d[1].effective << 32);
+	if (!(eff & extra))
+		return false;
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return true; /* cannot measure: keep what TLS capture may need */
+	exe[n] = '\0';
+	if (cap_set_effective(d, eff & ~extra))
+		return true;
+	rc = try_uprobe(exe, 0);
+	cap_set_effective(d, eff);
+	return rc == -EACCES || rc == -EPERM;
+}
+
+int caps_drop_to_agent_needs(bool keep_extra, char *err, size_t err_size)
 {
 	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
 	struct __user_cap_data_struct d[2];
-	uint64_t keep = needed_mask(), have;
+	uint64_t keep = needed_mask() | (keep_extra ? 1ULL << caps_uprobe_extra : 0), have;
 	char missing[256];
 	int rc;
 

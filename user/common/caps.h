@@ -11,24 +11,41 @@
  *   CAP_DAC_READ_SEARCH read a secret file a workload read, to fingerprint a
  *                       single-token content (never stored raw), through
  *                       /proc/PID/root
- * Not needed: CAP_SYS_ADMIN (split into BPF + PERFMON since Linux 5.8),
- * CAP_SYS_RESOURCE (BPF memory is memcg-accounted since 5.11, no memlock
- * rlimit), CAP_NET_ADMIN (no network hooks). */
+ * And, only where the kernel asks for it:
+ *   CAP_SYS_ADMIN       perf_event_open() of a uprobe (libbpf's uprobe
+ *                       attach; the TLS credential capture). Linux 5.8+
+ *                       accepts CAP_PERFMON there, but some kernels refuse
+ *                       it (measured: EACCES with CAP_PERFMON on the 6.18
+ *                       build this project is tested on; every other
+ *                       capability was tried alone). caps_uprobe_needs_extra()
+ *                       measures it at start; --drop-caps keeps it only then.
+ * Not needed: CAP_SYS_RESOURCE (BPF memory is memcg-accounted since 5.11,
+ * no memlock rlimit), CAP_NET_ADMIN (no network hooks). */
 #ifndef REACH_CAPS_H
 #define REACH_CAPS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 /* The capability numbers the agent keeps (linux/capability.h). */
 extern const int caps_agent_needs[];
 extern const size_t caps_agent_needs_count;
+extern const int caps_uprobe_extra; /* CAP_SYS_ADMIN */
 
-/* Keeps only caps_agent_needs in the permitted and effective sets, clears
+/* Whether this kernel refuses a uprobe perf event without caps_uprobe_extra
+ * while caps_agent_needs are held: tried once with caps_uprobe_extra out of
+ * the effective set (then restored), on /proc/self/exe at offset 0, which
+ * no executable mapping covers, so nothing is ever probed. false when the
+ * process does not hold caps_uprobe_extra (nothing to keep). */
+bool caps_uprobe_needs_extra(void);
+
+/* Keeps only caps_agent_needs (plus caps_uprobe_extra when keep_extra) in
+ * the permitted and effective sets, clears
  * the inheritable and ambient sets, drops every other capability from the
  * bounding set (when CAP_SETPCAP allows) and sets no_new_privs: nothing the
  * agent might exec could regain them. 0 or negative errno with a message. */
-int caps_drop_to_agent_needs(char *err, size_t err_size);
+int caps_drop_to_agent_needs(bool keep_extra, char *err, size_t err_size);
 
 /* The effective set as a bit mask (bit N = capability N), or 0 on error. */
 uint64_t caps_effective(void);
