@@ -109,7 +109,11 @@ def test_alertmanager_otlp_and_webhook_get_the_finding_and_its_resolution(cleanu
                                  "--policy", policy, "--node-name", NODE, "--persist-interval", "1",
                                  "--alertmanager", f"http://127.0.0.1:{AM_PORT}",
                                  "--webhook", f"http://127.0.0.1:{WEBHOOK_PORT}/hook",
-                                 "--otlp-url", f"http://127.0.0.1:{OTLP_PORT}/v1/logs"])
+                                 "--otlp-url", f"http://127.0.0.1:{OTLP_PORT}/v1/logs",
+                                 "--settle-window", "1"])
+    # an upgrade: its verdict (fail: the undeclared read) alerts too
+    subprocess.run([os.path.join(ROOT, "build", "reachctl"), "epoch", "start", "--socket", agent.socket,
+                    "--identity", "host/alerts", "--version", "v2"], check=True, stdout=subprocess.PIPE)
     cg.python("import sys\nfor p in sys.argv[1:]: open(p).read()", declared, undeclared)
 
     # Alertmanager: the undeclared read, labelled for routing
@@ -146,6 +150,17 @@ def test_alertmanager_otlp_and_webhook_get_the_finding_and_its_resolution(cleanu
     fired = wait_for(lambda: hooked("firing"), "the firing alert at the webhook", 30)
     check_eq(fired[0]["labels"]["identity"], "host/alerts", "webhook alert identity")
     check_eq(_jsonl(hook_out)[0]["content_type"], "application/json", "webhook content type")
+
+    # the epoch's verdict: a ReachVerification alert and an OTLP record
+    def verdict_alerts():
+        return [a for a in _get_json(f"http://127.0.0.1:{AM_PORT}/api/v2/alerts?active=true")
+                if a["labels"].get("alertname") == "ReachVerification"]
+    va = wait_for(verdict_alerts, "the verdict alert in Alertmanager", 30)[0]["labels"]
+    check_eq((va.get("identity"), va.get("verdict"), va.get("severity"), va.get("node")),
+             ("host/alerts", "fail", "high", NODE), "verdict alert labels")
+    vr = wait_for(lambda: [r for _, r in _otlp_records(otlp_out) if r["event_name"] == "reach.verification"],
+                  "the verdict in OTLP", 30)[0]
+    check_eq((vr["attributes"].get("reach.verdict"), vr["severity_number"]), ("fail", 17), "OTLP verdict record")
 
     # the policy now declares it: the finding resolves, the alert clears
     _policy(policy, [declared, undeclared])

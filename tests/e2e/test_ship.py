@@ -256,3 +256,54 @@ def test_bad_shipping_config_fails_clearly_and_full_disk_is_counted(cleanup, tmp
     line = [m for m in metrics.splitlines() if m.startswith('reach_reports_dropped_total{sink="collector"}')]
     check(line and float(line[0].split()[-1]) > 0, f"reach_reports_dropped_total counts it: {line} {st}")
     agent.stop()
+
+
+def test_findings_verdicts_and_health_reach_the_collector(cleanup, tmp):
+    col = Collector(cleanup, tmp)
+    cg = Cgroup(cleanup, "reach-e2e-ship-verify")
+    keys = os.path.join(tmp, "keys")
+    os.makedirs(keys)
+    declared, undeclared = os.path.join(keys, "declared.key"), os.path.join(keys, "undeclared.key")
+    for p in (declared, undeclared):
+        with open(p, "w") as f:
+            f.write(SECRET + "\n")
+    policy = os.path.join(tmp, "policy.yaml")
+    with open(policy, "w") as f:
+        f.write(f"""apiVersion: reach.dev/v1
+kind: ReachPolicy
+metadata:
+  name: shipper
+spec:
+  identity: host/shipper
+  secrets: [{declared}]
+  tools: ["/**/python3*"]
+""")
+    agent = Agent(cleanup, tmp, ["--cgroup", cg.path, "--config", _ship_config(tmp, col.ca), "--node-name", "ship-node",
+                                 "--identity-rule", f"cgroup:{cg.rel} host/shipper", "--policy", policy,
+                                 "--settle-window", "1"])
+    subprocess.run([os.path.join(ROOT, "build", "reachctl"), "epoch", "start", "--socket", agent.socket,
+                    "--identity", "host/shipper", "--version", "v2"], check=True, stdout=subprocess.PIPE)
+    cg.python("import sys\nfor p in sys.argv[1:]: open(p).read()", declared, undeclared)
+
+    def of_type(t):
+        return [r for r in col.reports() if r["type"] == t]
+    health = wait_for(lambda: of_type("health"), "an AgentHealth report", 20)[0]
+    check_eq(health["header"]["node"], "ship-node", "health node")
+    for k in ("events_by_kind", "losses_by_kind", "spool_depth", "reports_sent", "reports_dropped", "uptime_s"):
+        check(k in health, f"AgentHealth.{k}: {sorted(health)}")
+    finding = wait_for(lambda: [r for r in of_type("finding") if r["finding"]["kind"] == "undeclared-secret"],
+                       "the undeclared-secret Finding report", 20)[0]
+    check_eq(finding["finding"]["object"], undeclared, "finding object")
+    check_eq((finding["finding"]["identity"], finding["finding"]["severity"]), ("host/shipper", "medium"),
+             "finding identity and severity")
+    check(not finding["resolved"], "opened, not resolved")
+    ver = wait_for(lambda: [r for r in of_type("verification") if r["identity"] == "host/shipper"],
+                   "the Verification report of epoch v2", 20)[0]
+    check_eq((ver["verdict"], ver["to_version"]), ("fail", "v2"), "verdict of v2")
+    check_eq([f["object"] for f in ver["findings"]], [undeclared], "the verdict's findings")
+    check(ver["reasons"], "the verdict's reasons")
+    reach = [r for r in of_type("reach") if any(i["identity"] == "host/shipper" for i in r["identities"])]
+    edges = [e for r in reach for i in r["identities"] for e in i["edges"]]
+    check(any(e["object"] == undeclared and e["last_epoch"] == "v2" for e in edges), "reach edges carry the epoch")
+    agent.stop()
+    _leak_check([col.out], [SECRET, SHIP_TOKEN])

@@ -341,7 +341,8 @@ int shipping_start(struct shipping **out, const struct shipping_opts *o, char *e
 		goto fail;
 	if (!s->collector && !s->otlp && !s->alerts)
 		log_info("nothing is shipped: no collector, OTLP or alert target configured (the ledger and reachctl work locally)");
-	s->last_report_s = s->last_health_s = mono_s();
+	s->last_report_s = mono_s();
+	s->last_health_s = s->last_report_s - HEALTH_INTERVAL_S; /* one at start, then every interval */
 	*out = s;
 	return 0;
 fail:
