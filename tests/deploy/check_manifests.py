@@ -11,7 +11,9 @@ What is checked, and against what:
     patches + images) yields exactly the expected objects, and equals
     `kubectl kustomize` when kubectl is installed;
   - the DaemonSet's least privilege (securityContext, capabilities equal to
-    what the agent keeps, user/common/caps.c), host mounts, probes, ports,
+    what the agent keeps, user/common/caps.c, plus the SYS_ADMIN it keeps
+    only where uprobes need it; overlays/no-sys-admin without it), host
+    mounts, probes, ports,
     resources; RBAC; the NetworkPolicy, Service and hooks selecting the
     right pods;
   - reach-config: accepted by the agent's own config loader (a small C
@@ -41,12 +43,18 @@ import synth_ledger  # noqa: E402
 
 DEPLOY = os.path.join(ROOT, "deploy")
 BASE = os.path.join(DEPLOY, "base")
-OVERLAYS = ["ai-nodes", "unconfined"]
+OVERLAYS = ["ai-nodes", "unconfined", "no-sys-admin"]
 REACHCTL = os.path.join(ROOT, "build", "reachctl")
 TMP = tempfile.mkdtemp(prefix="reach-deploy-")
 
 NS = "reach-system"
-AGENT_CAPS = ["BPF", "PERFMON", "SYS_PTRACE", "DAC_READ_SEARCH"]
+# What reachd --drop-caps always keeps (user/common/caps.c caps_agent_needs[])
+# and the one it keeps only where the kernel refuses uprobes without it
+# (caps_uprobe_extra); the base DaemonSet adds both, overlays/no-sys-admin the
+# first four only.
+AGENT_NEEDS = ["BPF", "PERFMON", "SYS_PTRACE", "DAC_READ_SEARCH"]
+UPROBE_EXTRA = "SYS_ADMIN"
+AGENT_CAPS = AGENT_NEEDS + [UPROBE_EXTRA]
 EXPECTED_BASE = {
     ("Namespace", "", NS),
     ("ServiceAccount", NS, "reach-agent"),
@@ -367,11 +375,28 @@ def t_capabilities():
 def t_capabilities_match_agent():
     src = os.path.join(ROOT, "user", "common", "caps.c")
     with open(src) as f:
-        m = re.search(r"caps_agent_needs\[\]\s*=\s*\{([^}]*)\}", f.read())
+        text = f.read()
+    m = re.search(r"caps_agent_needs\[\]\s*=\s*\{([^}]*)\}", text)
     ensure(m, "caps_agent_needs not found in user/common/caps.c")
     keeps = [c.strip().removeprefix("CAP_") for c in m.group(1).split(",") if c.strip()]
+    ensure(sorted(keeps) == sorted(AGENT_NEEDS), f"the agent always keeps {keeps} (--drop-caps), want {AGENT_NEEDS}")
+    x = re.search(r"\bconst\s+int\s+caps_uprobe_extra\s*=\s*CAP_([A-Z_]+)\s*;", text)
+    ensure(x, "const int caps_uprobe_extra = CAP_...; not found in user/common/caps.c")
+    ensure(x.group(1) == UPROBE_EXTRA, f"caps_uprobe_extra is CAP_{x.group(1)}, want CAP_{UPROBE_EXTRA}")
     add = agent_container()["securityContext"]["capabilities"]["add"]
-    ensure(sorted(keeps) == sorted(add), f"the agent keeps {keeps} (--drop-caps), the DaemonSet adds {add}")
+    ensure(sorted(add) == sorted(keeps + [x.group(1)]),
+           f"the agent keeps {keeps} + {x.group(1)} where uprobes need it, the DaemonSet adds {add}")
+
+
+def t_overlay_no_sys_admin():
+    c, base_c = agent_container("no-sys-admin"), agent_container()
+    sc, base_sc = c["securityContext"], base_c["securityContext"]
+    ensure(sc["capabilities"] == {"drop": ["ALL"], "add": AGENT_NEEDS},
+           f"capabilities {sc['capabilities']}, want drop [ALL], add exactly {AGENT_NEEDS}")
+    rest = {k: v for k, v in sc.items() if k != "capabilities"}
+    ensure(rest == {k: v for k, v in base_sc.items() if k != "capabilities"}, "it changes more than the capabilities")
+    ensure({k: v for k, v in c.items() if k != "securityContext"} ==
+           {k: v for k, v in base_c.items() if k != "securityContext"}, "it changes more than the securityContext")
 
 
 def t_capabilities_documented():
@@ -908,6 +933,8 @@ def main():
         test(f"render deploy/overlays/{o}: the base's objects, only the DaemonSet changed", t_render_overlay, o)
     test("overlay ai-nodes: node selector reach.dev/ai-node=true, tolerations kept", t_overlay_ai_nodes)
     test("overlay unconfined: seccomp and AppArmor Unconfined, nothing else", t_overlay_unconfined)
+    test("overlay no-sys-admin: capabilities add exactly " + ",".join(AGENT_NEEDS) + ", nothing else",
+         t_overlay_no_sys_admin)
     kubectl = shutil.which("kubectl")
     for o in ["base"] + OVERLAYS:
         if kubectl:
@@ -917,7 +944,8 @@ def main():
 
     test("daemonset: securityContext (not privileged, no escalation, read-only root, RuntimeDefault)", t_security_context)
     test("daemonset: capabilities drop ALL, add exactly " + ",".join(AGENT_CAPS), t_capabilities)
-    test("daemonset: capabilities equal what reachd --drop-caps keeps (user/common/caps.c)", t_capabilities_match_agent)
+    test("daemonset: capabilities equal what reachd --drop-caps keeps + caps_uprobe_extra (user/common/caps.c)",
+         t_capabilities_match_agent)
     test("daemonset: capabilities equal docs/deploying.md's table", t_capabilities_documented)
     test("daemonset: hostPID, priority, grace period, tolerations, update strategy, no fsGroup", t_pod_spec)
     test("daemonset: host mounts read-only except /var/lib/reach", t_host_mounts)
