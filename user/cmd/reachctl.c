@@ -2,24 +2,51 @@
  * reachctl: the command line for people and pipelines.
  *   reachctl reach  [--identity NS/SA] [--kind K] [-o table|json] [--socket P | --ledger FILE]
  *   reachctl status [-o table|json] [--socket P]
- * Exit codes: 0 done, 1 could not reach the agent or read the ledger, 2 bad usage.
+ *   reachctl verify [--identity NS/SA] [--policy PATH] [--wait S] [--socket P | --ledger FILE]
+ *   reachctl verify --identity NS/SA --agents HOST:PORT [--agents ...] [--api-token-file F] [--ca F]
+ *                   --policy PATH [--wait S]
+ * Exit codes: 0 done, 1 could not reach the agent or read the ledger, 2 bad usage; verify: 0 pass,
+ * 1 findings, 2 could not verify (inconclusive, an agent or ledger missing, bad usage or policy).
+ *
+ * verify --agents is the post-upgrade gate of a cluster, run by a Job that
+ * cannot reach the agents' unix sockets: every HOST resolves to every
+ * address (a headless Service: one per agent pod), each agent's ledger is
+ * fetched from GET /v1/ledger, the ledgers are unioned and judged offline
+ * as with --ledger. An agent that cannot be resolved, reached or decoded
+ * makes the result "could not verify": a node left out could be the one
+ * with the finding.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
+#include <unistd.h>
 #include <json-c/json.h>
 #include "common/api.h"
 #include "reach/ledger.h"
 #include "reach/ledger_store.h"
 #include "policy/policy.h"
 #include "policy/verify.h"
+#include "ship/http_post.h"
 
 #define EXIT_FAILED 1
 #define EXIT_USAGE 2
+#define EXIT_NOT_VERIFIED 2
+
+#define MAX_AGENT_SPECS 64
+#define AGENT_TIMEOUT_MS 10000
+#define AGENT_FETCHERS 16       /* ledgers fetched at once: a node that drops packets costs one timeout, not N */
+#define WAIT_RETRY_S 5
+#define WAIT_MAX_S 86400
 
 static const char *const kinds[] = { "secret", "tool", "egress", "credential", "dns", NULL };
 
@@ -29,8 +56,16 @@ static void usage(FILE *f)
 		   "  reachctl reach  [--identity NS/SA] [--kind secret|egress|credential|tool|dns] [-o table|json]\n"
 		   "                  [--socket PATH | --ledger FILE]\n"
 		   "  reachctl status [-o table|json] [--socket PATH]\n"
-		   "  reachctl verify [--identity NS/SA] [--policy PATH] [--epoch current|N] [-o text|json] [--socket PATH | --ledger FILE]\n"
-		   "                  exit 0 pass, 1 findings, 2 could not verify (inconclusive, no agent, bad policy)\n"
+		   "  reachctl verify [--identity NS/SA] [--policy PATH] [--epoch current|N] [-o text|json] [--wait SECONDS]\n"
+		   "                  [--socket PATH | --ledger FILE]\n"
+		   "  reachctl verify --identity NS/SA --agents [https://]HOST:PORT [--agents ...] [--api-token-file FILE]\n"
+		   "                  [--ca FILE] --policy PATH [--epoch current|N] [-o text|json] [--wait SECONDS]\n"
+		   "                  exit 0 pass, 1 findings, 2 could not verify (inconclusive, an agent unreachable, bad policy)\n"
+		   "                  --agents: GET /v1/ledger from every address HOST resolves to (a headless Service:\n"
+		   "                  every agent pod), 10 s each, merge the ledgers and verify them offline; any agent\n"
+		   "                  that fails makes it exit 2. --api-token-file: the agents' bearer token; --ca: the CA\n"
+		   "                  of https:// agents\n"
+		   "                  --wait SECONDS: while it exits 2, try again every 5 s for up to SECONDS\n"
 		   "                  --default-policy audit|alert: identities without a policy (offline; the agent has its own)\n"
 		   "  reachctl findings [--identity NS/SA] [--policy PATH] [--socket PATH | --ledger FILE]\n"
 		   "  reachctl epochs [--identity NS/SA] [--policy PATH] [--socket PATH | --ledger FILE]\n"
@@ -156,7 +191,12 @@ static void print_status_table(json_object *doc)
 
 struct opts {
 	const char *identity, *kind, *output, *socket, *ledger, *policy, *version, *epoch;
-	bool default_alert;
+	bool default_alert, socket_set;
+	const char *agents[MAX_AGENT_SPECS]; /* verify --agents, as given */
+	size_t n_agents;
+	const char *token_file, *ca_file;    /* for --agents */
+	long wait_s;                          /* verify --wait; 0: once */
+	bool wait_set;
 };
 
 static int parse(int argc, char **argv, struct opts *o, int first)
@@ -169,8 +209,13 @@ static int parse(int argc, char **argv, struct opts *o, int first)
 		{ "version", required_argument, NULL, 'V' },
 		{ "default-policy", required_argument, NULL, 'D' },
 		{ "epoch", required_argument, NULL, 'E' },
+		{ "agents", required_argument, NULL, 'A' },
+		{ "api-token-file", required_argument, NULL, 'T' },
+		{ "ca", required_argument, NULL, 'C' },
+		{ "wait", required_argument, NULL, 'W' },
 		{ 0 },
 	};
+	char *end;
 	int c;
 
 	o->output = "table";
@@ -182,11 +227,31 @@ static int parse(int argc, char **argv, struct opts *o, int first)
 		case 'i': o->identity = optarg; break;
 		case 'k': o->kind = optarg; break;
 		case 'o': o->output = optarg; break;
-		case 's': o->socket = optarg; break;
+		case 's': o->socket = optarg; o->socket_set = true; break;
 		case 'l': o->ledger = optarg; break;
 		case 'p': o->policy = optarg; break;
 		case 'V': o->version = optarg; break;
 		case 'E': o->epoch = optarg; break;
+		case 'A':
+			if (o->n_agents == MAX_AGENT_SPECS) {
+				fprintf(stderr, "reachctl: more than %d --agents (a headless Service name covers them all)\n",
+					MAX_AGENT_SPECS);
+				return EXIT_USAGE;
+			}
+			o->agents[o->n_agents++] = optarg;
+			break;
+		case 'T': o->token_file = optarg; break;
+		case 'C': o->ca_file = optarg; break;
+		case 'W':
+			errno = 0;
+			o->wait_s = strtol(optarg, &end, 10);
+			if (errno || end == optarg || *end || o->wait_s < 0 || o->wait_s > WAIT_MAX_S) {
+				fprintf(stderr, "reachctl: --wait: '%s' is not a number of seconds from 0 to %d\n", optarg,
+					WAIT_MAX_S);
+				return EXIT_USAGE;
+			}
+			o->wait_set = true;
+			break;
 		case 'D':
 			if (strcmp(optarg, "audit") && strcmp(optarg, "alert")) {
 				fprintf(stderr, "reachctl: --default-policy must be audit or alert\n");
@@ -201,6 +266,10 @@ static int parse(int argc, char **argv, struct opts *o, int first)
 	}
 	if (optind < argc) {
 		fprintf(stderr, "reachctl: unexpected argument '%s'\n", argv[optind]);
+		return EXIT_USAGE;
+	}
+	if ((o->n_agents || o->token_file || o->ca_file || o->wait_set) && strcmp(argv[1], "verify") != 0) {
+		fprintf(stderr, "reachctl: --agents, --api-token-file, --ca and --wait are options of verify\n");
 		return EXIT_USAGE;
 	}
 	if (strcmp(o->output, "table") && strcmp(o->output, "json") && strcmp(o->output, "text")) {
@@ -221,23 +290,35 @@ static int parse(int argc, char **argv, struct opts *o, int first)
 	return 0;
 }
 
-static json_object *reach_from_ledger_file(const struct opts *o)
+/* A ledger file, for reach/verify/diff --ledger. NULL with the reason in msg. */
+static struct ledger *load_ledger_file(const char *path, FILE *msg)
 {
 	struct ledger *l = ledger_new(SIZE_MAX, SIZE_MAX);
-	char err[512];
-	json_object *doc;
+	char err[512] = "";
 	int rc;
 
 	if (!l) {
-		fprintf(stderr, "reachctl: out of memory\n");
+		fprintf(msg, "reachctl: out of memory\n");
 		return NULL;
 	}
-	rc = ledger_load(l, o->ledger, NULL, err, sizeof(err));
-	if (rc) {
-		fprintf(stderr, "reachctl: %s\n", err);
+	if ((rc = ledger_load(l, path, NULL, err, sizeof(err)))) {
+		/* -ENOENT is a fresh start to the agent, so ledger_load says nothing: here it is an error */
+		if (!*err)
+			snprintf(err, sizeof(err), "ledger file %s: %s", path, strerror(-rc));
+		fprintf(msg, "reachctl: %s\n", err);
 		ledger_free(l);
 		return NULL;
 	}
+	return l;
+}
+
+static json_object *reach_from_ledger_file(const struct opts *o)
+{
+	struct ledger *l = load_ledger_file(o->ledger, stderr);
+	json_object *doc;
+
+	if (!l)
+		return NULL;
 	doc = ledger_to_json(l, o->identity, o->kind);
 	ledger_free(l);
 	return doc;
@@ -267,55 +348,332 @@ static json_object *ask_agent(const struct opts *o, const char *cmd)
 	return reply;
 }
 
-static struct ledger *load_ledger_file(const char *path)
-{
-	struct ledger *l = ledger_new(SIZE_MAX, SIZE_MAX);
-	char err[512];
+/* ---- verify --agents: the ledgers of every agent, fetched and merged ------------- */
 
-	if (!l) {
-		fprintf(stderr, "reachctl: out of memory\n");
-		return NULL;
+/* One address an --agents HOST resolved to. */
+struct agent_fetch {
+	char label[INET6_ADDRSTRLEN + 8]; /* "ADDR:PORT" or "[ADDR]:PORT": what messages name */
+	char addr[INET6_ADDRSTRLEN];      /* connected to; the URL keeps HOST for TLS */
+	char url[400];
+	const struct opts *o;
+	int rc;                           /* http_get()'s */
+	struct http_result res;
+	void *body;
+	size_t len;
+};
+
+struct fetch_list {
+	struct agent_fetch *v;
+	size_t n, cap;
+	atomic_size_t next; /* the fetchers' work queue */
+};
+
+/* An --agents value: [http://|https://]HOST:PORT, HOST a name, an IPv4
+ * address or a bracketed IPv6 one. host gets HOST without brackets (for
+ * getaddrinfo), url the base "scheme://HOST:PORT" as given. 0, or -EINVAL
+ * with err. */
+static int parse_agent_spec(const char *spec, char *host, size_t host_size, char *port, size_t port_size, char *url,
+			    size_t url_size, char *err, size_t err_size)
+{
+	const char *scheme = "http", *rest = spec, *colon, *h_end;
+	unsigned long p;
+	char *end;
+
+	if (!strncasecmp(spec, "http://", 7)) {
+		rest = spec + 7;
+	} else if (!strncasecmp(spec, "https://", 8)) {
+		scheme = "https";
+		rest = spec + 8;
+	} else if (strstr(spec, "://")) {
+		snprintf(err, err_size, "--agents %s: the scheme must be http:// or https://", spec);
+		return -EINVAL;
 	}
-	if (ledger_load(l, path, NULL, err, sizeof(err))) {
-		fprintf(stderr, "reachctl: %s\n", err);
+	if (rest[0] == '[') {
+		h_end = strchr(rest, ']');
+		colon = h_end && h_end[1] == ':' ? h_end + 1 : NULL;
+		rest++;
+	} else {
+		colon = strrchr(rest, ':');
+		h_end = colon;
+		if (colon && memchr(rest, ':', (size_t)(colon - rest))) {
+			snprintf(err, err_size, "--agents %s: an IPv6 address goes in brackets: [ADDR]:PORT", spec);
+			return -EINVAL;
+		}
+	}
+	if (!colon || h_end == rest || (size_t)(h_end - rest) >= host_size || strpbrk(rest, "/?#@ ")) {
+		snprintf(err, err_size, "--agents %s: not HOST:PORT (the path /v1/ledger is implied)", spec);
+		return -EINVAL;
+	}
+	errno = 0;
+	p = strtoul(colon + 1, &end, 10);
+	if (errno || end == colon + 1 || *end || p == 0 || p > 65535) {
+		snprintf(err, err_size, "--agents %s: '%s' is not a port", spec, colon + 1);
+		return -EINVAL;
+	}
+	snprintf(host, host_size, "%.*s", (int)(h_end - rest), rest);
+	snprintf(port, port_size, "%lu", p);
+	if ((size_t)snprintf(url, url_size, "%s://%s%s%s:%lu", scheme, strchr(host, ':') ? "[" : "", host,
+			     strchr(host, ':') ? "]" : "", p) >= url_size) {
+		snprintf(err, err_size, "--agents %s: too long", spec);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int fetch_label_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct agent_fetch *)a)->label, ((const struct agent_fetch *)b)->label);
+}
+
+/* Every address of every --agents HOST, each once, in a stable order (the
+ * union is the same in any order, the bounded sets of values nearly so). A
+ * HOST that does not resolve is a failure (the count goes to *failed). */
+static int resolve_agents(const struct opts *o, struct fetch_list *fl, FILE *fail, size_t *failed)
+{
+	for (size_t i = 0; i < o->n_agents; i++) {
+		struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV };
+		char host[256], port[8], base[300], err[512];
+		struct addrinfo *ai = NULL;
+		size_t first = fl->n;
+		int g;
+
+		if (parse_agent_spec(o->agents[i], host, sizeof(host), port, sizeof(port), base, sizeof(base), err,
+				     sizeof(err))) {
+			fprintf(fail, "reachctl: %s\n", err); /* checked at start: not reached */
+			(*failed)++;
+			continue;
+		}
+		if ((g = getaddrinfo(host, port, &hints, &ai))) {
+			fprintf(fail, "reachctl: agent %s: cannot resolve %s: %s\n", o->agents[i], host,
+				g == EAI_SYSTEM ? strerror(errno) : gai_strerror(g));
+			(*failed)++;
+			continue;
+		}
+		/* A dual-stack headless Service names each agent pod twice (an IPv4
+		 * and an IPv6 address): one family only, IPv4 when the name has
+		 * any, so that no agent is fetched (and counted) twice. */
+		bool has_v4 = false;
+
+		for (struct addrinfo *a = ai; a; a = a->ai_next)
+			has_v4 |= a->ai_family == AF_INET;
+		for (struct addrinfo *a = ai; a; a = a->ai_next) {
+			struct agent_fetch *f;
+			const void *bin;
+			char addr[INET6_ADDRSTRLEN], label[sizeof(f->label)];
+			bool dup = false;
+
+			if (has_v4 && a->ai_family != AF_INET)
+				continue;
+			if (a->ai_family == AF_INET)
+				bin = &((struct sockaddr_in *)a->ai_addr)->sin_addr;
+			else if (a->ai_family == AF_INET6)
+				bin = &((struct sockaddr_in6 *)a->ai_addr)->sin6_addr;
+			else
+				continue;
+			if (!inet_ntop(a->ai_family, bin, addr, sizeof(addr)))
+				continue;
+			snprintf(label, sizeof(label), a->ai_family == AF_INET6 ? "[%s]:%s" : "%s:%s", addr, port);
+			for (size_t j = 0; j < fl->n && !dup; j++)
+				dup = strcmp(fl->v[j].label, label) == 0;
+			if (dup)
+				continue; /* the same agent twice would count its observations twice */
+			if (fl->n == fl->cap) {
+				size_t cap = fl->cap ? fl->cap * 2 : 16;
+				struct agent_fetch *nv = realloc(fl->v, cap * sizeof(*nv));
+
+				if (!nv) {
+					freeaddrinfo(ai);
+					fprintf(fail, "reachctl: out of memory\n");
+					return -ENOMEM;
+				}
+				fl->v = nv;
+				fl->cap = cap;
+			}
+			f = &fl->v[fl->n++];
+			memset(f, 0, sizeof(*f));
+			snprintf(f->label, sizeof(f->label), "%s", label);
+			snprintf(f->addr, sizeof(f->addr), "%s", addr);
+			snprintf(f->url, sizeof(f->url), "%s/v1/ledger", base);
+			f->o = o;
+		}
+		freeaddrinfo(ai);
+		qsort(fl->v + first, fl->n - first, sizeof(*fl->v), fetch_label_cmp);
+	}
+	return 0;
+}
+
+static void *fetcher(void *arg)
+{
+	struct fetch_list *fl = arg;
+	size_t i;
+
+	while ((i = atomic_fetch_add(&fl->next, 1)) < fl->n) {
+		struct agent_fetch *f = &fl->v[i];
+		struct http_target t = {
+			.url = f->url, .token_file = f->o->token_file, .ca_file = f->o->ca_file,
+			.timeout_ms = AGENT_TIMEOUT_MS, .connect_addr = f->addr,
+		};
+
+		f->rc = http_get(&t, LEDGER_FILE_MAX, &f->body, &f->len, &f->res);
+	}
+	return NULL;
+}
+
+/* The first line of an error answer, printable characters only, for the message. */
+static void body_excerpt(const struct agent_fetch *f, char *out, size_t size)
+{
+	const unsigned char *b = f->body;
+	size_t n = 0;
+
+	for (size_t i = 0; b && i < f->len && n + 1 < size && n < 120; i++) {
+		if (b[i] == '\n' || b[i] == '\r')
+			break;
+		out[n++] = b[i] >= 0x20 && b[i] < 0x7f ? (char)b[i] : '?';
+	}
+	out[n] = '\0';
+}
+
+/* Why an answer other than 200 is one. */
+static const char *status_hint(const struct opts *o, long status)
+{
+	switch (status) {
+	case 401:
+	case 403:
+		return o->token_file ? "the agent refused the token of --api-token-file" :
+				       "the agent requires a token: --api-token-file";
+	case 404:
+		return "no /v1/ledger here: an agent serves it with --api-token-file, or on a loopback "
+		       "--metrics-addr without; or this is not a reach agent";
+	case 503:
+		return "the agent is not ready";
+	default:
+		return status >= 300 && status < 400 ? "redirects are not followed" : "";
+	}
+}
+
+/* Errors of http_get() that waiting cannot fix: the token file (unreadable,
+ * empty, on several lines) or the target. Transport failures, timeouts and
+ * bodies over the bound can be an agent still starting. */
+static bool fetch_error_is_config(int rc)
+{
+	return rc != -EIO && rc != -ETIMEDOUT && rc != -ECANCELED && rc != -EFBIG && rc != -ENOMEM;
+}
+
+/* The first line of messages, without the "reachctl: " prefix: the summary
+ * between two attempts of verify --wait. */
+static void first_line(const char *text, char *out, size_t size)
+{
+	if (!strncmp(text, "reachctl: ", 10))
+		text += 10;
+	snprintf(out, size, "%.*s", (int)strcspn(text, "\n"), text);
+}
+
+/* Fetches and unions every agent's ledger. NULL unless every address
+ * answered 200 with a ledger that decodes: the failures are in msg (one
+ * line each, naming the address and the reason), the first in why.
+ * *config_error: one of them is a configuration error (see above). */
+static struct ledger *fetch_agents(const struct opts *o, FILE *msg, char *why, size_t why_size, bool *config_error)
+{
+	struct fetch_list fl = { 0 };
+	pthread_t threads[AGENT_FETCHERS];
+	size_t n_threads = 0, failed = 0, answered = 0;
+	char *fail_text = NULL, *ok_text = NULL;
+	size_t fail_len = 0, ok_len = 0;
+	FILE *fail = open_memstream(&fail_text, &fail_len), *ok = open_memstream(&ok_text, &ok_len);
+	struct ledger *l = ledger_new(SIZE_MAX, SIZE_MAX);
+
+	if (!fail || !ok || !l) {
+		fprintf(msg, "reachctl: out of memory\n");
+		snprintf(why, why_size, "out of memory");
+		goto out;
+	}
+	if (resolve_agents(o, &fl, fail, &failed)) {
+		failed++; /* out of memory: never judge a partial list */
+		goto report;
+	}
+	atomic_init(&fl.next, 0);
+	while (n_threads < AGENT_FETCHERS && n_threads < fl.n && !pthread_create(&threads[n_threads], NULL, fetcher, &fl))
+		n_threads++;
+	if (!n_threads)
+		fetcher(&fl); /* no thread could start: one at a time, here */
+	for (size_t i = 0; i < n_threads; i++)
+		pthread_join(threads[i], NULL);
+	for (size_t i = 0; i < fl.n; i++) {
+		struct agent_fetch *f = &fl.v[i];
+		struct ledger_file_info info = { 0 };
+		char err[512] = "", excerpt[128];
+
+		if (f->rc) {
+			fprintf(fail, "reachctl: agent %s: %s\n", f->label, f->res.error);
+			*config_error |= fetch_error_is_config(f->rc);
+			failed++;
+		} else if (f->res.status != 200) {
+			const char *hint = status_hint(o, f->res.status);
+
+			body_excerpt(f, excerpt, sizeof(excerpt));
+			fprintf(fail, "reachctl: agent %s: HTTP %ld%s%s%s%s%s\n", f->label, f->res.status, *hint ? " (" : "",
+				hint, *hint ? ")" : "", *excerpt ? ": " : "", excerpt);
+			failed++;
+		} else if (ledger_load_image(l, f->body, f->len, &info, err, sizeof(err))) {
+			fprintf(fail, "reachctl: agent %s: its ledger does not decode (%s)\n", f->label, err);
+			failed++;
+		} else {
+			fprintf(ok, "%s%s%s%s%s", answered ? ", " : "", f->label, *info.node ? " (" : "", info.node,
+				*info.node ? ")" : "");
+			answered++;
+		}
+		free(f->body);
+		f->body = NULL;
+	}
+report:
+	fflush(fail);
+	fflush(ok);
+	fprintf(msg, "reachctl: %zu agents answered%s%s\n", answered, answered ? ": " : "", ok_text);
+	fputs(fail_text, msg);
+	if (failed) {
+		first_line(fail_text, why, why_size);
+		if (failed > 1 && strlen(why) + 20 < why_size)
+			strcat(why, " (and more failures)");
+	} else if (!fl.n) {
+		fprintf(msg, "reachctl: --agents resolved to no address\n");
+		snprintf(why, why_size, "--agents resolved to no address");
+		failed = 1;
+	}
+out:
+	if (fail)
+		fclose(fail);
+	if (ok)
+		fclose(ok);
+	free(fail_text);
+	free(ok_text);
+	free(fl.v);
+	if (failed || !fail || !ok) {
 		ledger_free(l);
 		return NULL;
 	}
 	return l;
 }
 
-/* verify against a saved ledger, offline: the policy must be given. */
-static json_object *verify_offline(const struct opts *o)
+/* ---- verify ------------------------------------------------------------------ */
+
+static json_object *judge(const struct ledger *l, const struct policy_set *set, const struct opts *o, FILE *msg)
 {
 	struct verify_opts vo = { .identity = o->identity, .alert_without_policy = o->default_alert, .epoch = o->epoch };
-	struct policy_set set = { 0 };
 	struct verify_result r;
-	struct ledger *l;
 	json_object *doc;
-	char err[1024];
 
-	if (!o->policy) {
-		fprintf(stderr, "reachctl: verify --ledger needs --policy (the agent's policies are not in the file)\n");
-		return NULL;
-	}
-	if (policy_load_path(&set, o->policy, err, sizeof(err))) {
-		fprintf(stderr, "reachctl: %s\n", err);
-		return NULL;
-	}
-	l = load_ledger_file(o->ledger);
-	if (!l || verify_ledger(l, &set, &vo, &r)) {
-		ledger_free(l);
-		policy_set_free(&set);
+	if (verify_ledger(l, set, &vo, &r)) {
+		fprintf(msg, "reachctl: verify: out of memory\n");
 		return NULL;
 	}
 	doc = verify_result_report(&r);
 	verify_result_free(&r);
-	ledger_free(l);
-	policy_set_free(&set);
+	if (!doc)
+		fprintf(msg, "reachctl: verify: out of memory\n");
 	return doc;
 }
 
-static json_object *ask_verify(const struct opts *o)
+static json_object *ask_verify(const struct opts *o, FILE *msg, char *why, size_t why_size)
 {
 	json_object *req = json_object_new_object(), *reply;
 	char err[512];
@@ -334,26 +692,191 @@ static json_object *ask_verify(const struct opts *o)
 	}
 	reply = api_call(o->socket, req, err, sizeof(err));
 	json_object_put(req);
-	if (!reply)
-		fprintf(stderr, "reachctl: %s\n", err);
-	else if (*str_field(reply, "error")) {
-		fprintf(stderr, "reachctl: %s\n", str_field(reply, "error"));
+	if (!reply) {
+		fprintf(msg, "reachctl: %s\n", err);
+		snprintf(why, why_size, "%s", err);
+	} else if (*str_field(reply, "error")) {
+		fprintf(msg, "reachctl: %s\n", str_field(reply, "error"));
+		snprintf(why, why_size, "%s", str_field(reply, "error"));
 		json_object_put(reply);
 		return NULL;
 	}
 	return reply;
 }
 
-/* verify / findings / rotate share one verification. */
+/* One verification from the chosen source. NULL: could not verify, the
+ * reasons in msg and a one-line summary in why; *final when trying again
+ * cannot help. set: the policies, for the offline sources. */
+static json_object *verify_once(const struct opts *o, const struct policy_set *set, FILE *msg, char *why,
+				size_t why_size, bool *final)
+{
+	struct ledger *l;
+	json_object *doc;
+
+	if (!o->ledger && !o->n_agents)
+		return ask_verify(o, msg, why, why_size);
+	if (o->n_agents) {
+		l = fetch_agents(o, msg, why, why_size, final);
+	} else {
+		char *text = NULL;
+		size_t len = 0;
+		FILE *m = open_memstream(&text, &len);
+
+		l = load_ledger_file(o->ledger, m ? m : msg);
+		if (m) {
+			fclose(m);
+			fputs(text, msg);
+			first_line(text, why, why_size);
+			free(text);
+		}
+	}
+	if (!l)
+		return NULL;
+	doc = judge(l, set, o, msg);
+	ledger_free(l);
+	if (!doc)
+		*final = true;
+	return doc;
+}
+
+static int exit_code_of(json_object *doc)
+{
+	json_object *v;
+
+	return doc && json_object_object_get_ex(doc, "exit_code", &v) ? json_object_get_int(v) : EXIT_NOT_VERIFIED;
+}
+
+/* Why a verdict is inconclusive, for the line between two attempts. */
+static void inconclusive_why(json_object *doc, char *why, size_t why_size)
+{
+	json_object *ids;
+
+	snprintf(why, why_size, "inconclusive");
+	if (!json_object_object_get_ex(doc, "identities", &ids) || !json_object_is_type(ids, json_type_array))
+		return;
+	for (size_t i = 0; i < json_object_array_length(ids); i++) {
+		json_object *iv = json_object_array_get_idx(ids, i), *counted;
+
+		if (strcmp(str_field(iv, "verdict"), "inconclusive") == 0 &&
+		    json_object_object_get_ex(iv, "counted", &counted) && json_object_get_boolean(counted)) {
+			snprintf(why, why_size, "inconclusive: %s: %s", str_field(iv, "identity"), str_field(iv, "reasons"));
+			return;
+		}
+	}
+}
+
+static int64_t mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+/* The offline sources' checks that waiting cannot fix: options, policy, URLs
+ * and CA file. 0 or EXIT_NOT_VERIFIED with the reason printed. */
+static int verify_setup(const struct opts *o, struct policy_set *set)
+{
+	char err[1024];
+
+	if (o->n_agents) {
+		if (o->ledger || o->socket_set) {
+			fprintf(stderr, "reachctl: verify takes one of --agents, --ledger and --socket\n");
+			return EXIT_NOT_VERIFIED;
+		}
+		if (!o->identity) {
+			fprintf(stderr, "reachctl: verify --agents needs --identity (the workload the gate is for)\n");
+			return EXIT_NOT_VERIFIED;
+		}
+		for (size_t i = 0; i < o->n_agents; i++) {
+			char host[256], port[8], base[300], url[320];
+			struct http_target t = { .url = url, .ca_file = o->ca_file };
+
+			if (parse_agent_spec(o->agents[i], host, sizeof(host), port, sizeof(port), base, sizeof(base), err,
+					     sizeof(err))) {
+				fprintf(stderr, "reachctl: %s\n", err);
+				return EXIT_NOT_VERIFIED;
+			}
+			snprintf(url, sizeof(url), "%s/v1/ledger", base);
+			/* the token is checked at each fetch (a rotated one is used), by the same rules */
+			if (http_target_check(&t, err, sizeof(err))) {
+				fprintf(stderr, "reachctl: --agents %s: %s\n", o->agents[i], err);
+				return EXIT_NOT_VERIFIED;
+			}
+		}
+	} else if (o->token_file || o->ca_file) {
+		fprintf(stderr, "reachctl: --api-token-file and --ca are for --agents\n");
+		return EXIT_NOT_VERIFIED;
+	}
+	if (!o->ledger && !o->n_agents)
+		return 0; /* the agent has the policies */
+	if (!o->policy) {
+		fprintf(stderr, "reachctl: verify --%s needs --policy (the agent's policies are not in its ledger)\n",
+			o->ledger ? "ledger" : "agents");
+		return EXIT_NOT_VERIFIED;
+	}
+	if (policy_load_path(set, o->policy, err, sizeof(err))) {
+		fprintf(stderr, "reachctl: %s\n", err);
+		return EXIT_NOT_VERIFIED;
+	}
+	return 0;
+}
+
+/* verify / findings / rotate share one verification; verify --wait tries
+ * again every WAIT_RETRY_S while it could not verify, and prints the last. */
 static int cmd_verify(const char *cmd, const struct opts *o)
 {
-	json_object *doc = o->ledger ? verify_offline(o) : ask_verify(o);
-	json_object *v;
-	int code;
+	struct policy_set set = { 0 };
+	int64_t deadline = mono_s() + o->wait_s;
+	json_object *doc = NULL, *v;
+	int code, attempt;
 
+	if ((code = verify_setup(o, &set))) {
+		policy_set_free(&set);
+		return code;
+	}
+	/* an agent that closes mid-answer is a failed fetch, not a dead reachctl
+	 * (libcurl with CURLOPT_NOSIGNAL leaves SIGPIPE to us; TLS writes can raise it) */
+	if (o->n_agents)
+		signal(SIGPIPE, SIG_IGN);
+	for (attempt = 1;; attempt++) {
+		char *text = NULL, why[768] = "";
+		size_t len = 0;
+		bool final = false;
+		int64_t left;
+		FILE *msg = open_memstream(&text, &len);
+
+		if (!msg) {
+			fprintf(stderr, "reachctl: out of memory\n");
+			break;
+		}
+		doc = verify_once(o, &set, msg, why, sizeof(why), &final);
+		fclose(msg);
+		code = exit_code_of(doc);
+		left = deadline - mono_s();
+		if (code != EXIT_NOT_VERIFIED || final || left <= 0) {
+			fputs(text, stderr);
+			free(text);
+			if (code == EXIT_NOT_VERIFIED && o->wait_s && final)
+				fprintf(stderr, "reachctl: not tried again: waiting cannot fix this\n");
+			else if (code == EXIT_NOT_VERIFIED && o->wait_s)
+				fprintf(stderr, "reachctl: no pass or fail within --wait %ld s (%d attempts)\n", o->wait_s,
+					attempt);
+			break;
+		}
+		free(text);
+		if (doc)
+			inconclusive_why(doc, why, sizeof(why));
+		fprintf(stderr, "reachctl: attempt %d: %s; trying again in %d s (--wait: %" PRId64 " s left)\n", attempt,
+			*why ? why : "could not verify", left < WAIT_RETRY_S ? (int)left : WAIT_RETRY_S, left);
+		json_object_put(doc);
+		doc = NULL;
+		sleep(left < WAIT_RETRY_S ? (unsigned)left : WAIT_RETRY_S);
+	}
+	policy_set_free(&set);
 	if (!doc)
-		return 2; /* could not verify */
-	code = json_object_object_get_ex(doc, "exit_code", &v) ? json_object_get_int(v) : 2;
+		return EXIT_NOT_VERIFIED;
+	code = exit_code_of(doc);
 	if (strcmp(cmd, "verify") == 0) {
 		if (strcmp(o->output, "json") == 0) {
 			json_object_object_del(doc, "text");
@@ -412,7 +935,7 @@ static int cmd_suggest(const struct opts *o)
 		return EXIT_USAGE;
 	}
 	if (o->ledger) {
-		struct ledger *l = load_ledger_file(o->ledger);
+		struct ledger *l = load_ledger_file(o->ledger, stderr);
 		int rc;
 
 		if (!l)
@@ -456,8 +979,8 @@ static int cmd_diff(int argc, char **argv)
 		fprintf(stderr, "reachctl: usage: reachctl diff LEDGER_A LEDGER_B\n");
 		return EXIT_USAGE;
 	}
-	a = load_ledger_file(argv[2]);
-	b = a ? load_ledger_file(argv[3]) : NULL;
+	a = load_ledger_file(argv[2], stderr);
+	b = a ? load_ledger_file(argv[3], stderr) : NULL;
 	if (!a || !b) {
 		ledger_free(a);
 		return EXIT_FAILED;

@@ -21,6 +21,7 @@
 #include "common/api.h"
 #include "common/caps.h"
 #include "common/cgroup.h"
+#include "common/fileio.h"
 #include "common/hmap.h"
 #include "common/log.h"
 #include "config/config.h"
@@ -1150,14 +1151,6 @@ static int resolve_identity(void *ctx, const struct cgroup_reach *c, uint32_t ui
 	return 0;
 }
 
-static int64_t unix_ms_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void persist_ledger_now(struct agent *ag)
 {
 	char err[512];
@@ -1169,7 +1162,7 @@ static void persist_ledger_now(struct agent *ag)
 		snprintf(ag->last_persist_error, sizeof(ag->last_persist_error), "%s", err);
 		return;
 	}
-	ag->last_persist_unix_ms = unix_ms_now();
+	ag->last_persist_unix_ms = unix_now_ms();
 	ag->last_persist_error[0] = '\0';
 	shipping_publish_ledger(ag->ship, ag->ledger);
 }
@@ -1208,7 +1201,7 @@ static void persist_ledger(struct agent *ag)
 		ag->persists_skipped++; /* the previous save is still running */
 		return;
 	}
-	ag->persist_started_ms = unix_ms_now();
+	ag->persist_started_ms = unix_now_ms();
 	pid = fork();
 	if (pid < 0) {
 		persist_ledger_now(ag); /* cannot fork: save here, stalling briefly */
@@ -1556,7 +1549,7 @@ static void verify_epochs(struct agent *ag)
 	if (!ag->epoch_tracker || verify_ledger(ag->ledger, &ag->policies, &opts, &r))
 		return;
 	ag->verifying = &r;
-	epoch_tracker_update(ag->epoch_tracker, &r, unix_ms_now(), log_epoch_change, ag);
+	epoch_tracker_update(ag->epoch_tracker, &r, unix_now_ms(), log_epoch_change, ag);
 	ag->verifying = NULL;
 	shipping_findings(ag->ship, &r);
 	verify_result_free(&r);

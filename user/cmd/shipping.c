@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include "cmd/shipping.h"
+#include "common/fileio.h"
 #include "common/hmap.h"
 #include "common/log.h"
 #include "reach/ledger_store.h"
@@ -74,30 +75,6 @@ static double mono_s(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static int64_t unix_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int mkdir_p(const char *dir)
-{
-	char tmp[4096];
-
-	snprintf(tmp, sizeof(tmp), "%s", dir);
-	for (char *p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(tmp, 0700) && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	return mkdir(tmp, 0700) && errno != EEXIST ? -errno : 0;
-}
-
 /* ---- sinks ------------------------------------------------------------------ */
 
 static int start_sink(struct sink **out, const char *name, const char *url, const char *token_file, const char *ca,
@@ -117,7 +94,7 @@ static int start_sink(struct sink **out, const char *name, const char *url, cons
 	int rc;
 
 	snprintf(dir, sizeof(dir), "%s/%s", spool_root, sub);
-	if ((rc = mkdir_p(spool_root))) {
+	if ((rc = mkdir_p(spool_root, 0700))) {
 		format_error(err, err_size, "%s: spool directory %s: %s", name, spool_root, strerror(-rc));
 		return rc;
 	}
@@ -182,7 +159,7 @@ static void *alert_loop(void *arg)
 		pthread_cond_timedwait(&s->wake, &s->lock, &until);
 		if (atomic_load(&s->stopping))
 			break;
-		if (alerts_due(s->alerts, unix_ms(), s->n_am ? &am : NULL, s->has_webhook ? &wh : NULL) || (!am && !wh))
+		if (alerts_due(s->alerts, unix_now_ms(), s->n_am ? &am : NULL, s->has_webhook ? &wh : NULL) || (!am && !wh))
 			continue;
 		pthread_mutex_unlock(&s->lock); /* the network without the lock */
 		for (int i = 0; am && i < s->n_am; i++)
@@ -193,7 +170,7 @@ static void *alert_loop(void *arg)
 		json_object_put(am);
 		json_object_put(wh);
 		pthread_mutex_lock(&s->lock);
-		alerts_sent(s->alerts, am_ok, wh_ok, unix_ms());
+		alerts_sent(s->alerts, am_ok, wh_ok, unix_now_ms());
 		if (am)
 			am_ok ? s->alert_posts_ok++ : s->alert_posts_failed++;
 		if (wh)
@@ -660,7 +637,7 @@ void shipping_findings(struct shipping *s, const struct verify_result *r)
 	const char *id;
 	void *v;
 	size_t n = 0, cap = 0;
-	int64_t now = unix_ms();
+	int64_t now = unix_now_ms();
 
 	if (!s || (!s->collector && !s->otlp && !s->alerts) || !(seen = hmap_new()))
 		return;
@@ -721,7 +698,7 @@ void shipping_epoch(struct shipping *s, const struct epoch_record *rec, const st
 {
 	uint8_t *body = NULL;
 	size_t len;
-	int64_t now = unix_ms();
+	int64_t now = unix_now_ms();
 
 	if (!s || rec->state == EPOCH_SETTLING)
 		return;

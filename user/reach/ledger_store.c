@@ -10,6 +10,8 @@
 #include <openssl/evp.h>
 #include <zlib.h>
 #include "common/log.h"
+#include "common/fileio.h"
+#include "common/le.h"
 #include "reach/ledger_store.h"
 #include "reach.pb-c.h"
 
@@ -24,36 +26,6 @@ _Static_assert(sizeof(LEDGER_MAGIC) - 1 == 8, "8-byte magic");
 #define DIGEST_LEN 32
 _Static_assert(DIGEST_OFF + DIGEST_LEN == LEDGER_HEADER_SIZE, "header layout");
 
-static void put_u32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put_u64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get_u32(const uint8_t *p)
-{
-	uint32_t v = 0;
-
-	for (int i = 3; i >= 0; i--)
-		v = (v << 8) | p[i];
-	return v;
-}
-
-static uint64_t get_u64(const uint8_t *p)
-{
-	uint64_t v = 0;
-
-	for (int i = 7; i >= 0; i--)
-		v = (v << 8) | p[i];
-	return v;
-}
-
 /* SHA-256 of the header's first DIGEST_OFF bytes and the payload. */
 static int digest(const uint8_t *hdr, const uint8_t *payload, size_t len, uint8_t out[DIGEST_LEN])
 {
@@ -65,14 +37,6 @@ static int digest(const uint8_t *hdr, const uint8_t *payload, size_t len, uint8_
 	     EVP_DigestUpdate(ctx, payload, len) && EVP_DigestFinal_ex(ctx, out, &n) && n == DIGEST_LEN;
 	EVP_MD_CTX_free(ctx);
 	return ok ? 0 : -ENOMEM;
-}
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 void ledger_pb_free(struct ledger_pb *v)
@@ -152,7 +116,7 @@ int ledger_pb_build(struct ledger_pb *v, const struct ledger *l, const char *nod
 	v->msg.node = (char *)(node ? node : "");
 	v->msg.edges_dropped = ledger_edges_dropped(l);
 	v->msg.identities_dropped = ledger_identities_dropped(l);
-	v->msg.saved_unix_ms = now_ms();
+	v->msg.saved_unix_ms = unix_now_ms();
 	v->msg.n_identities = n_ids;
 	v->msg.identities = v->id_ptrs;
 	for (size_t i = 0; i < n_ids; i++) {
@@ -172,22 +136,6 @@ int ledger_pb_build(struct ledger_pb *v, const struct ledger *l, const char *nod
 			oi += e->n_outcomes;
 		}
 		v->id_ptrs[i] = pid;
-	}
-	return 0;
-}
-
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += w;
-		n -= (size_t)w;
 	}
 	return 0;
 }

@@ -1,6 +1,8 @@
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -265,9 +267,17 @@ void http_target_describe(const struct http_target *t, char *buf, size_t size)
 struct post {
 	CURL *curl;
 	struct curl_slist *headers;
+	struct curl_slist *connect_to; /* t->connect_addr */
 	char errbuf[CURL_ERROR_SIZE];
 	long retry_after_s;
 	void *gz;
+};
+
+/* The body of a GET, bounded. */
+struct get_body {
+	uint8_t *buf;
+	size_t len, cap, max;
+	bool too_big, no_memory;
 };
 
 /* Header lines of every response (a 100 Continue and the final one): the
@@ -301,6 +311,33 @@ static size_t on_body(char *data, size_t size, size_t nitems, void *ctx)
 	return size * nitems;
 }
 
+static size_t on_get_body(char *data, size_t size, size_t nitems, void *ctx)
+{
+	struct get_body *b = ctx;
+	size_t n = size * nitems;
+
+	if (n > b->max - b->len) {
+		b->too_big = true;
+		return 0; /* aborts the transfer */
+	}
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 65536;
+		uint8_t *nb;
+
+		while (cap < b->len + n + 1)
+			cap = cap > b->max / 2 ? b->max + 1 : cap * 2;
+		if (!(nb = realloc(b->buf, cap))) {
+			b->no_memory = true;
+			return 0;
+		}
+		b->buf = nb;
+		b->cap = cap;
+	}
+	memcpy(b->buf + b->len, data, n);
+	b->len += n;
+	return n;
+}
+
 static int on_progress(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
 {
 	const atomic_int *cancel = ctx;
@@ -327,17 +364,12 @@ static int add_header(struct post *p, const char *fmt, const char *value)
 	return 0;
 }
 
-static int build_headers(struct post *p, const struct http_target *t, const char *content_type, bool gzip_body,
-			 char *err, size_t err_size)
+/* The Authorization line, when the target has a token file. */
+static int add_token_header(struct post *p, const struct http_target *t, char *err, size_t err_size)
 {
 	char *token = NULL;
 	int rc;
 
-	if ((rc = add_header(p, "Content-Type: %s", content_type ? content_type : "application/octet-stream")) ||
-	    (gzip_body && (rc = add_header(p, "Content-Encoding: %s", "gzip"))) ||
-	    /* no 100-continue round trip: it costs a second wait on large bodies */
-	    (rc = add_header(p, "Expect:%s", "")))
-		goto nomem;
 	if (!t->token_file)
 		return 0;
 	if ((rc = load_token(t->token_file, &token, err, err_size)))
@@ -345,24 +377,65 @@ static int build_headers(struct post *p, const struct http_target *t, const char
 	rc = add_header(p, "Authorization: Bearer %s", token);
 	explicit_bzero(token, strlen(token));
 	free(token);
-	if (!rc)
-		return 0;
-nomem:
-	format_error(err, err_size, "out of memory");
+	if (rc)
+		format_error(err, err_size, "out of memory");
 	return rc;
 }
 
-static CURLcode set_options(struct post *p, const struct http_target *t, const void *body, size_t len)
+static int build_headers(struct post *p, const struct http_target *t, const char *content_type, bool gzip_body,
+			 char *err, size_t err_size)
 {
-	CURL *c = p->curl;
-	long timeout = t->timeout_ms ? t->timeout_ms : HTTP_TIMEOUT_MS_DEFAULT;
-	CURLcode cc;
+	int rc;
+
+	if ((rc = add_header(p, "Content-Type: %s", content_type ? content_type : "application/octet-stream")) ||
+	    (gzip_body && (rc = add_header(p, "Content-Encoding: %s", "gzip"))) ||
+	    /* no 100-continue round trip: it costs a second wait on large bodies */
+	    (rc = add_header(p, "Expect:%s", ""))) {
+		format_error(err, err_size, "out of memory");
+		return rc;
+	}
+	return add_token_header(p, t, err, err_size);
+}
+
+/* "::ADDR:" (any host and port of the URL: connect to ADDR, same port),
+ * with brackets around an IPv6 address. */
+static int build_connect_to(struct post *p, const struct http_target *t, char *err, size_t err_size)
+{
+	char line[INET6_ADDRSTRLEN + 8];
+	unsigned char bin[sizeof(struct in6_addr)];
+	struct curl_slist *l;
+
+	if (!t->connect_addr)
+		return 0;
+	if (inet_pton(AF_INET, t->connect_addr, bin) == 1)
+		snprintf(line, sizeof(line), "::%s:", t->connect_addr);
+	else if (inet_pton(AF_INET6, t->connect_addr, bin) == 1)
+		snprintf(line, sizeof(line), "::[%s]:", t->connect_addr);
+	else {
+		format_error(err, err_size, "connect address %.64s: not a numeric IPv4 or IPv6 address", t->connect_addr);
+		return -EINVAL;
+	}
+	if (!(l = curl_slist_append(NULL, line))) {
+		format_error(err, err_size, "out of memory");
+		return -ENOMEM;
+	}
+	p->connect_to = l;
+	return 0;
+}
 
 #define SET(opt, val)                                          \
 	do {                                                   \
 		if ((cc = curl_easy_setopt(c, opt, val)) != CURLE_OK) \
 			return cc;                             \
 	} while (0)
+
+/* What a POST and a GET share: the target, TLS, timeouts, headers. */
+static CURLcode set_common_options(struct post *p, const struct http_target *t)
+{
+	CURL *c = p->curl;
+	long timeout = t->timeout_ms ? t->timeout_ms : HTTP_TIMEOUT_MS_DEFAULT;
+	CURLcode cc;
+
 	SET(CURLOPT_URL, t->url);
 	SET(CURLOPT_PROTOCOLS_STR, "http,https");
 	SET(CURLOPT_FOLLOWLOCATION, 0L);
@@ -374,21 +447,49 @@ static CURLcode set_options(struct post *p, const struct http_target *t, const v
 	if (t->ca_file)
 		SET(CURLOPT_CAINFO, t->ca_file);
 	SET(CURLOPT_HTTPHEADER, p->headers);
-	SET(CURLOPT_POST, 1L);
-	SET(CURLOPT_POSTFIELDS, body);
-	SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
 	SET(CURLOPT_HEADERFUNCTION, on_header);
 	SET(CURLOPT_HEADERDATA, p);
-	SET(CURLOPT_WRITEFUNCTION, on_body);
 	SET(CURLOPT_USERAGENT, "reachd/" REACH_VERSION);
 	if (t->cancel) {
 		SET(CURLOPT_XFERINFOFUNCTION, on_progress);
 		SET(CURLOPT_XFERINFODATA, (void *)t->cancel);
 		SET(CURLOPT_NOPROGRESS, 0L);
 	}
-#undef SET
+	if (p->connect_to) {
+		SET(CURLOPT_CONNECT_TO, p->connect_to);
+		SET(CURLOPT_NOPROXY, "*");
+	}
 	return CURLE_OK;
 }
+
+static CURLcode set_options(struct post *p, const struct http_target *t, const void *body, size_t len)
+{
+	CURL *c = p->curl;
+	CURLcode cc;
+
+	if ((cc = set_common_options(p, t)) != CURLE_OK)
+		return cc;
+	SET(CURLOPT_POST, 1L);
+	SET(CURLOPT_POSTFIELDS, body);
+	SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+	SET(CURLOPT_WRITEFUNCTION, on_body);
+	return CURLE_OK;
+}
+
+static CURLcode set_get_options(struct post *p, const struct http_target *t, struct get_body *b)
+{
+	CURL *c = p->curl;
+	CURLcode cc;
+
+	if ((cc = set_common_options(p, t)) != CURLE_OK)
+		return cc;
+	SET(CURLOPT_HTTPGET, 1L);
+	SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)b->max); /* an announced length; the callback bounds the rest */
+	SET(CURLOPT_WRITEFUNCTION, on_get_body);
+	SET(CURLOPT_WRITEDATA, b);
+	return CURLE_OK;
+}
+#undef SET
 
 static void post_free(struct post *p)
 {
@@ -396,6 +497,7 @@ static void post_free(struct post *p)
 	for (struct curl_slist *l = p->headers; l; l = l->next)
 		explicit_bzero(l->data, strlen(l->data));
 	curl_slist_free_all(p->headers);
+	curl_slist_free_all(p->connect_to);
 	curl_easy_cleanup(p->curl);
 	free(p->gz);
 }
@@ -439,7 +541,8 @@ int http_post(const struct http_target *t, const char *content_type, const void 
 		body = p.gz;
 		len = gz_len;
 	}
-	if ((rc = build_headers(&p, t, content_type, gzip_body, res->error, sizeof(res->error))))
+	if ((rc = build_headers(&p, t, content_type, gzip_body, res->error, sizeof(res->error))) ||
+	    (rc = build_connect_to(&p, t, res->error, sizeof(res->error))))
 		goto out;
 	if (!(p.curl = curl_easy_init())) {
 		format_error(res->error, sizeof(res->error), "curl_easy_init failed");
@@ -460,6 +563,71 @@ int http_post(const struct http_target *t, const char *content_type, const void 
 	res->retry_after_s = p.retry_after_s;
 	rc = 0;
 out:
+	post_free(&p);
+	return rc;
+}
+
+int http_get(const struct http_target *t, size_t max_body, void **body, size_t *len, struct http_result *res)
+{
+	struct post p = { .retry_after_s = -1 };
+	/* one byte is kept for the NUL */
+	struct get_body b = { .max = max_body && max_body < SIZE_MAX ? max_body : (size_t)HTTP_GET_BODY_MAX };
+	CURLcode cc;
+	int rc;
+
+	memset(res, 0, sizeof(*res));
+	res->retry_after_s = -1;
+	*body = NULL;
+	*len = 0;
+	if (!t || !t->url) {
+		format_error(res->error, sizeof(res->error), "url: not set");
+		return -EINVAL;
+	}
+	if ((rc = curl_ready(res->error, sizeof(res->error))))
+		return rc;
+	if ((rc = add_token_header(&p, t, res->error, sizeof(res->error))) ||
+	    (rc = build_connect_to(&p, t, res->error, sizeof(res->error))))
+		goto out;
+	if (!(p.curl = curl_easy_init())) {
+		format_error(res->error, sizeof(res->error), "curl_easy_init failed");
+		rc = -ENOMEM;
+		goto out;
+	}
+	if ((cc = set_get_options(&p, t, &b)) != CURLE_OK) {
+		format_error(res->error, sizeof(res->error), "curl option: %s", curl_easy_strerror(cc));
+		rc = -EINVAL;
+		goto out;
+	}
+	cc = curl_easy_perform(p.curl);
+	curl_easy_getinfo(p.curl, CURLINFO_RESPONSE_CODE, &res->status);
+	if (b.too_big || cc == CURLE_FILESIZE_EXCEEDED) {
+		format_error(res->error, sizeof(res->error), "the response body is over the %zu-byte bound", b.max);
+		rc = -EFBIG;
+		goto out;
+	}
+	if (b.no_memory) {
+		format_error(res->error, sizeof(res->error), "out of memory for the response body");
+		rc = -ENOMEM;
+		goto out;
+	}
+	if (cc != CURLE_OK) {
+		format_error(res->error, sizeof(res->error), "%s", p.errbuf[0] ? p.errbuf : curl_easy_strerror(cc));
+		rc = curl_errno(cc);
+		goto out;
+	}
+	if (!b.buf && !(b.buf = malloc(1))) {
+		format_error(res->error, sizeof(res->error), "out of memory");
+		rc = -ENOMEM;
+		goto out;
+	}
+	b.buf[b.len] = '\0';
+	res->retry_after_s = p.retry_after_s;
+	*body = b.buf;
+	*len = b.len;
+	b.buf = NULL;
+	rc = 0;
+out:
+	free(b.buf);
 	post_free(&p);
 	return rc;
 }

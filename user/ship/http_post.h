@@ -1,4 +1,5 @@
-/* One HTTP(S) POST with libcurl, for the shipper's sinks.
+/* One HTTP(S) POST with libcurl, for the shipper's sinks, and one GET, for
+ * reachctl fetching the agents' ledgers.
  *
  * TLS peer and host verification are always on; only the CA bundle can be
  * chosen. The bearer token is read from its file at every call, so a rotated
@@ -26,6 +27,12 @@ struct http_target {
 	 * a second) after it becomes non-zero: lets a sink stop without waiting
 	 * out timeout_ms */
 	const atomic_int *cancel;
+	/* NULL, or a numeric IPv4/IPv6 address to connect to instead of
+	 * resolving the URL's host (one pod behind a name that resolves to
+	 * many). The URL's host still names the server for TLS verification
+	 * (SNI, certificate name) and the Host header. No proxy is used then:
+	 * the point is to reach that address. */
+	const char *connect_addr;
 };
 
 struct http_result {
@@ -43,6 +50,20 @@ struct http_result {
  * call (no connection reuse: reports are minutes apart). */
 int http_post(const struct http_target *t, const char *content_type, const void *body, size_t len, bool gzip_body,
 	      struct http_result *res);
+
+#define HTTP_GET_BODY_MAX (512ULL << 20) /* = LEDGER_FILE_MAX: a ledger file image */
+
+/* GETs t->url (t->token_file: "Authorization: Bearer", read as for
+ * http_post()). 0 when a response arrived, whatever its status: res->status
+ * is set and *body (malloc'ed, caller frees; a NUL follows the *len bytes,
+ * never NULL) holds the response body. max_body bounds it (0:
+ * HTTP_GET_BODY_MAX): a longer body, announced or streamed, is -EFBIG and
+ * nothing is returned. Otherwise negative with res->error as http_post()
+ * (-EIO, -ETIMEDOUT, -ECANCELED, -EINVAL, -errno of the token file,
+ * -ENOMEM); *body is then NULL. The body is not decompressed (no
+ * Accept-Encoding is sent). Redirects are not followed: a 3xx is returned
+ * as such. Thread-safe like http_post(). */
+int http_get(const struct http_target *t, size_t max_body, void **body, size_t *len, struct http_result *res);
 
 /* RFC 1952 gzip of in into a malloc'ed *out (caller frees). 0, -ENOMEM or
  * -EIO (zlib failure). */

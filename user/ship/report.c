@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include "common/fileio.h"
 #include "common/hmap.h"
 #include "common/log.h"
 #include "reach.pb-c.h"
@@ -20,14 +21,6 @@ struct report_seq {
 	char path[4096];
 	uint64_t last;
 };
-
-static int64_t now_unix_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int report_seq_open(struct report_seq **out, const char *path, char *err, size_t err_size)
 {
@@ -142,7 +135,7 @@ static int header_init(const struct report_src *src, struct header *h, uint64_t 
 	h->pb.agent_version = (char *)(src->version ? src->version : "");
 	h->pb.seq = seq;
 	h->pb.report_id = h->id;
-	h->pb.created_unix_ms = now_unix_ms();
+	h->pb.created_unix_ms = unix_now_ms();
 	if (seq_out)
 		*seq_out = seq;
 	return 0;

@@ -13,6 +13,8 @@
 #include <unistd.h>
 #include <zlib.h>
 #include "common/log.h"
+#include "common/fileio.h"
+#include "common/le.h"
 #include "ship/spool.h"
 
 _Static_assert(sizeof(SPOOL_MAGIC) - 1 == 8, "8-byte magic");
@@ -48,36 +50,6 @@ struct spool {
 	bool write_failing;      /* the previous append failed: log once per streak */
 };
 
-static void put_u32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put_u64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get_u32(const uint8_t *p)
-{
-	uint32_t v = 0;
-
-	for (int i = 3; i >= 0; i--)
-		v = (v << 8) | p[i];
-	return v;
-}
-
-static uint64_t get_u64(const uint8_t *p)
-{
-	uint64_t v = 0;
-
-	for (int i = 7; i >= 0; i--)
-		v = (v << 8) | p[i];
-	return v;
-}
-
 static void rec_name(char *buf, uint64_t no, const char *suffix)
 {
 	snprintf(buf, NAME_SIZE, "%0*" PRIu64 NAME_SUFFIX "%s", NAME_DIGITS, no, suffix);
@@ -98,24 +70,6 @@ static bool ends_with(const char *s, const char *suffix)
 	size_t n = strlen(s), m = strlen(suffix);
 
 	return n >= m && !strcmp(s + n - m, suffix);
-}
-
-static int write_all(int fd, const void *buf, size_t n)
-{
-	const uint8_t *p = buf;
-
-	while (n) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
 }
 
 /* 0 at the end of the file before n bytes: the caller sees *got < n. */
@@ -485,32 +439,6 @@ void spool_stats(struct spool *sp, struct spool_stats *st)
 
 /* ---- open ------------------------------------------------------------------------ */
 
-/* mkdir -p, new components 0700. */
-static int mkdir_p(const char *dir)
-{
-	char *path = strdup(dir);
-	int rc = 0;
-
-	if (!path)
-		return -ENOMEM;
-	for (char *p = path + 1;; p++) {
-		char c = *p;
-
-		if (c && c != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(path, 0700) && errno != EEXIST) {
-			rc = -errno;
-			break;
-		}
-		*p = c;
-		if (!c)
-			break;
-	}
-	free(path);
-	return rc;
-}
-
 /* A file is written, fsynced and removed: a spool that cannot be written
  * should fail at start, not at the first report. */
 static int probe_write(int dfd)
@@ -625,7 +553,7 @@ static int open_dir(struct spool *sp, char *err, size_t err_size)
 {
 	int rc;
 
-	if ((rc = mkdir_p(sp->dir))) {
+	if ((rc = mkdir_p(sp->dir, 0700))) {
 		format_error(err, err_size, "spool %s: cannot create the directory: %s", sp->dir, strerror(-rc));
 		return rc;
 	}
