@@ -69,6 +69,8 @@ import traceback
 import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from fixture_control import control_loop, write_atomic
+
 REPORTS_PATH = "/v1/reports"
 CONTENT_TYPE = "application/x-protobuf"
 
@@ -393,41 +395,6 @@ class Fixture:
             raise ValueError("unknown command %r" % cmd)
 
 
-def write_atomic(path, text):
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.rename(tmp, path)
-
-
-def control_loop(fx, ctl):
-    while True:
-        try:
-            names = sorted(n for n in os.listdir(ctl) if n.endswith(".cmd"))
-        except OSError:
-            names = []
-        for name in names:
-            path = os.path.join(ctl, name)
-            try:
-                with open(path) as f:
-                    lines = f.read().splitlines()
-            except OSError:
-                continue
-            for line in lines:
-                try:
-                    fx.apply(line.strip())
-                except Exception as e:  # report and go on: a test reads errors.log
-                    msg = "%s: %r: %s\n" % (name, line, e)
-                    sys.stderr.write("collector_server: " + msg)
-                    with open(os.path.join(ctl, "errors.log"), "a") as f:
-                        f.write(msg)
-            try:
-                os.unlink(path)
-            except OSError:
-                pass
-        time.sleep(0.05)
-
-
 def main():
     ap = argparse.ArgumentParser(description="reach report collector fixture")
     ap.add_argument("--port", type=int, required=True)
@@ -461,7 +428,7 @@ def main():
     print("ready", flush=True)
     try:
         if args.control:
-            control_loop(fx, args.control)
+            control_loop(fx, args.control, 'collector_server')
         else:
             while True:
                 time.sleep(3600)

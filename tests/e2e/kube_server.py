@@ -71,6 +71,8 @@ import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+from fixture_control import control_loop, write_atomic
+
 
 def status_body(code, reason, message):
     return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
@@ -466,41 +468,6 @@ def pods_of(data):
     return [data]
 
 
-def write_atomic(path, text):
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.rename(tmp, path)
-
-
-def control_loop(fx, ctl):
-    while True:
-        try:
-            names = sorted(n for n in os.listdir(ctl) if n.endswith(".cmd"))
-        except OSError:
-            names = []
-        for name in names:
-            path = os.path.join(ctl, name)
-            try:
-                with open(path) as f:
-                    lines = f.read().splitlines()
-            except OSError:
-                continue
-            for line in lines:
-                try:
-                    fx.apply(line.strip())
-                except Exception as e:  # report and go on: a test reads errors.log
-                    msg = "%s: %r: %s\n" % (name, line, e)
-                    sys.stderr.write("kube_server: " + msg)
-                    with open(os.path.join(ctl, "errors.log"), "a") as f:
-                        f.write(msg)
-            try:
-                os.unlink(path)
-            except OSError:
-                pass
-        time.sleep(0.05)
-
-
 def main():
     ap = argparse.ArgumentParser(description="Kubernetes API server fixture (pods list/watch)")
     ap.add_argument("--port", type=int, required=True)
@@ -529,7 +496,7 @@ def main():
     fx.start()
     try:
         if args.control:
-            control_loop(fx, args.control)
+            control_loop(fx, args.control, 'kube_server')
         else:
             while True:
                 time.sleep(3600)
