@@ -97,7 +97,7 @@ $(OUT)/tests/tools/%: tests/tools/%.c $(OUT)/libreach.a
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -I$(OUT)/proto $< $(OUT)/libreach.a $(LDLIBS) -o $@
 
-$(OUT)/tests/%: tests/unit/%.c $(OUT)/libreach.a
+$(OUT)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(OUT)/libreach.a
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -I$(OUT)/proto $< $(OUT)/libreach.a $(LDLIBS) -lcmocka -o $@
 

@@ -57,19 +57,14 @@ import gzip
 import hmac
 import json
 import os
-import signal
-import socket
-import socketserver
 import ssl
 import subprocess
 import sys
 import threading
 import time
-import traceback
 import zlib
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from fixture_control import control_loop, write_atomic
+from fixture_server import FixtureHandler, FixtureServer, ServedFixture, serve
 
 REPORTS_PATH = "/v1/reports"
 CONTENT_TYPE = "application/x-protobuf"
@@ -145,21 +140,13 @@ def parse_mode(args):
     return "code", (code, retry_after), count(pos)
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class Handler(FixtureHandler):
     server_version = "reach-collector-fixture"
-    sys_version = ""
     timeout = 60
-
-    def log_message(self, fmt, *args):
-        if self.server.verbose:
-            sys.stderr.write("collector_server: %s\n" % (fmt % args))
+    log_name = "collector_server"
 
     def log_request_line(self, status, mode="ok"):
-        ctl = self.server.control
-        if ctl:
-            with self.server.log_lock, open(os.path.join(ctl, "requests.log"), "a") as f:
-                f.write("%s %s %d %s\n" % (self.command, self.path, status, mode))
+        self.append_request_log("%d %s" % (status, mode))
 
     def send_json(self, code, obj, extra_headers=()):
         body = json.dumps(obj).encode() + b"\n"
@@ -194,10 +181,7 @@ class Handler(BaseHTTPRequestHandler):
         return self.rfile.read(n)
 
     def do_POST(self):
-        try:
-            self.handle_post()
-        except (BrokenPipeError, ConnectionResetError, ssl.SSLError, socket.timeout, OSError):
-            self.close_connection = True
+        self.answer_guarded(self.handle_post)
 
     def other_method(self):
         self.close_connection = True
@@ -267,31 +251,15 @@ class Handler(BaseHTTPRequestHandler):
         self.send_json(200, {"accepted": True})
 
 
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-    allow_reuse_address = True
-
+class Server(FixtureServer):
     def __init__(self, addr, args, ctx, modes, out_lock):
-        self.ctx = ctx
         self.token = args.token
-        self.control = args.control
-        self.verbose = args.verbose
         self.decoder = args.decoder
         self.out_path = args.out
         self.max_body = args.max_body
         self.modes = modes
         self.out_lock = out_lock
-        self.log_lock = threading.Lock()
-        self.conns = set()
-        self.conns_lock = threading.Lock()
-        super().__init__(addr, Handler)
-
-    def server_bind(self):
-        # HTTPServer.server_bind does a reverse DNS lookup of the address,
-        # which hangs in a network namespace without a resolver.
-        socketserver.TCPServer.server_bind(self)
-        self.server_name, self.server_port = self.server_address[:2]
+        super().__init__(addr, Handler, ctx, args.control, args.verbose)
 
     def record(self, obj):
         line = json.dumps(obj, sort_keys=False) + "\n"
@@ -316,69 +284,16 @@ class Server(ThreadingHTTPServer):
             return None, "decoder output is not an object"
         return obj, None
 
-    def finish_request(self, request, client_address):
-        # TLS handshake here, in the connection's thread, not in accept()
-        request.settimeout(60)
-        conn = request
-        if self.ctx:
-            try:
-                conn = self.ctx.wrap_socket(request, server_side=True)
-            except (ssl.SSLError, OSError):
-                return
-        with self.conns_lock:
-            self.conns.add(conn)
-        try:
-            self.RequestHandlerClass(conn, client_address, self)
-        except (BrokenPipeError, ConnectionResetError, ssl.SSLError, socket.timeout, OSError):
-            pass
-        finally:
-            with self.conns_lock:
-                self.conns.discard(conn)
-            try:
-                conn.close()
-            except OSError:
-                pass
 
-    def kill_connections(self):
-        with self.conns_lock:
-            conns = list(self.conns)
-        for c in conns:
-            try:
-                c.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-
-class Fixture:
+class Fixture(ServedFixture):
     def __init__(self, args, ctx):
-        self.args = args
+        super().__init__(args)
         self.ctx = ctx
         self.modes = Modes()
         self.out_lock = threading.Lock()
-        self.srv = None
-        self.thread = None
 
-    def start(self):
-        if self.srv:
-            return
-        self.srv = Server((self.args.bind, self.args.port), self.args, self.ctx, self.modes, self.out_lock)
-        self.thread = threading.Thread(target=self.srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self.thread.start()
-        if self.args.control:
-            write_atomic(os.path.join(self.args.control, "ready"), "%d\n" % self.args.port)
-
-    def stop(self):
-        if not self.srv:
-            return
-        if self.args.control:
-            try:
-                os.unlink(os.path.join(self.args.control, "ready"))
-            except FileNotFoundError:
-                pass
-        self.srv.shutdown()
-        self.srv.server_close()
-        self.srv.kill_connections()
-        self.srv = None
+    def make_server(self):
+        return Server((self.args.bind, self.args.port), self.args, self.ctx, self.modes, self.out_lock)
 
     def apply(self, line):
         words = line.split()
@@ -417,27 +332,7 @@ def main():
     if args.cert:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(args.cert, args.key)
-    fx = Fixture(args, ctx)
-
-    def on_term(signum, frame):
-        raise SystemExit(0)
-
-    signal.signal(signal.SIGTERM, on_term)
-    signal.signal(signal.SIGINT, on_term)
-    fx.start()
-    print("ready", flush=True)
-    try:
-        if args.control:
-            control_loop(fx, args.control, 'collector_server')
-        else:
-            while True:
-                time.sleep(3600)
-    except SystemExit:
-        pass
-    except Exception:
-        traceback.print_exc()
-        return 1
-    return 0
+    return serve(Fixture(args, ctx), 'collector_server', print_ready=True)
 
 
 if __name__ == "__main__":

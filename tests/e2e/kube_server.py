@@ -59,19 +59,13 @@ request: "METHOD PATH?QUERY STATUS"; the token is never written),
 import argparse
 import copy
 import json
-import os
-import signal
-import socket
-import socketserver
 import ssl
 import sys
 import threading
 import time
-import traceback
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-from fixture_control import control_loop, write_atomic
+from fixture_server import FixtureHandler, FixtureServer, ServedFixture, serve
 
 
 def status_body(code, reason, message):
@@ -151,21 +145,13 @@ def pod_list(state, node):
     return {"kind": "PodList", "apiVersion": "v1", "metadata": {"resourceVersion": str(rv)}, "items": items}
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class Handler(FixtureHandler):
     server_version = "kube-fixture"
-    sys_version = ""
     timeout = 30
-
-    def log_message(self, fmt, *args):
-        if self.server.verbose:
-            sys.stderr.write("kube_server: %s\n" % (fmt % args))
+    log_name = "kube_server"
 
     def log_request_line(self, code):
-        ctl = self.server.control
-        if ctl:
-            with self.server.log_lock, open(os.path.join(ctl, "requests.log"), "a") as f:
-                f.write("%s %s %d\n" % (self.command, self.path, code))
+        self.append_request_log("%d" % code)
 
     def send_json(self, code, obj, reason=None):
         body = json.dumps(obj).encode() + b"\n"
@@ -204,10 +190,7 @@ class Handler(BaseHTTPRequestHandler):
         self.chunk(data[half:])
 
     def do_GET(self):
-        try:
-            self.handle_get()
-        except (BrokenPipeError, ConnectionResetError, ssl.SSLError, socket.timeout, OSError):
-            self.close_connection = True
+        self.answer_guarded(self.handle_get)
 
     def handle_get(self):
         state = self.server.state
@@ -328,92 +311,30 @@ class Handler(BaseHTTPRequestHandler):
         self.chunk(b"")
 
 
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-    allow_reuse_address = True
+class Server(FixtureServer):
+    conn_timeout = 10
 
     def __init__(self, addr, ctx, state, token, control, verbose):
-        self.ctx = ctx
         self.state = state
         self.token = token
-        self.control = control
-        self.verbose = verbose
-        self.log_lock = threading.Lock()
-        self.conns = set()
-        self.conns_lock = threading.Lock()
-        super().__init__(addr, Handler)
-
-    def server_bind(self):
-        # HTTPServer.server_bind does a reverse DNS lookup of the address,
-        # which hangs in a network namespace without a resolver.
-        socketserver.TCPServer.server_bind(self)
-        self.server_name, self.server_port = self.server_address[:2]
-
-    def finish_request(self, request, client_address):
-        # TLS handshake here, in the connection's thread, not in accept()
-        request.settimeout(10)
-        try:
-            conn = self.ctx.wrap_socket(request, server_side=True)
-        except (ssl.SSLError, OSError):
-            return
-        with self.conns_lock:
-            self.conns.add(conn)
-        try:
-            self.RequestHandlerClass(conn, client_address, self)
-        except (BrokenPipeError, ConnectionResetError, ssl.SSLError, socket.timeout, OSError):
-            pass
-        finally:
-            with self.conns_lock:
-                self.conns.discard(conn)
-            try:
-                conn.close()
-            except OSError:
-                pass
-
-    def kill_connections(self):
-        with self.conns_lock:
-            conns = list(self.conns)
-        for c in conns:
-            try:
-                c.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+        super().__init__(addr, Handler, ctx, control, verbose)
 
 
-class Fixture:
+class Fixture(ServedFixture):
     def __init__(self, args, state, ctx):
-        self.args = args
+        super().__init__(args)
         self.state = state
         self.ctx = ctx
-        self.srv = None
-        self.thread = None
 
-    def start(self):
-        if self.srv:
-            return
-        self.srv = Server((self.args.bind, self.args.port), self.ctx, self.state, self.args.token,
-                          self.args.control, self.args.verbose)
-        self.thread = threading.Thread(target=self.srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self.thread.start()
-        if self.args.control:
-            write_atomic(os.path.join(self.args.control, "ready"), "%d\n" % self.args.port)
+    def make_server(self):
+        return Server((self.args.bind, self.args.port), self.ctx, self.state, self.args.token,
+                      self.args.control, self.args.verbose)
 
-    def stop(self):
-        if not self.srv:
-            return
-        if self.args.control:
-            try:
-                os.unlink(os.path.join(self.args.control, "ready"))
-            except FileNotFoundError:
-                pass
-        self.srv.shutdown()
-        self.srv.server_close()
+    def on_stop(self):
+        # open watches end without a terminating chunk
         with self.state.cond:
             self.state.stop_gen += 1
             self.state.cond.notify_all()
-        self.srv.kill_connections()
-        self.srv = None
 
     def apply(self, line):
         words = line.split(None, 1)
@@ -486,26 +407,7 @@ def main():
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(args.cert, args.key)
     state = State(pods, args.bookmark_interval)
-    fx = Fixture(args, state, ctx)
-
-    def on_term(signum, frame):
-        raise SystemExit(0)
-
-    signal.signal(signal.SIGTERM, on_term)
-    signal.signal(signal.SIGINT, on_term)
-    fx.start()
-    try:
-        if args.control:
-            control_loop(fx, args.control, 'kube_server')
-        else:
-            while True:
-                time.sleep(3600)
-    except SystemExit:
-        pass
-    except Exception:
-        traceback.print_exc()
-        return 1
-    return 0
+    return serve(Fixture(args, state, ctx), 'kube_server')
 
 
 if __name__ == "__main__":

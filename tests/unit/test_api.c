@@ -1,6 +1,5 @@
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <poll.h>
 #include <setjmp.h>
@@ -22,6 +21,7 @@
 #include <json-c/json.h>
 
 #include "common/api.h"
+#include "testutil.h"
 
 #define DEADLINE_MS 15000 /* bound on every wait: a hang fails, never blocks */
 
@@ -43,22 +43,13 @@ static int setup(void **state)
 	if (!f)
 		return -1;
 	f->fd = -1;
-	snprintf(f->dir, sizeof(f->dir), "%s/reach-api-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-	if (!mkdtemp(f->dir)) {
+	if (make_temp_dir(f->dir, sizeof(f->dir), "reach-api")) {
 		free(f);
 		return -1;
 	}
 	snprintf(f->sock, sizeof(f->sock), "%s/run/reachd.sock", f->dir);
 	*state = f;
 	return 0;
-}
-
-static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
 }
 
 static int teardown(void **state)
@@ -72,7 +63,7 @@ static int teardown(void **state)
 	}
 	if (f->fd >= 0)
 		close(f->fd);
-	rc = nftw(f->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	rc = remove_tree(f->dir);
 	free(f);
 	return rc;
 }

@@ -3,7 +3,6 @@
  * openssl CLI in a mkdtemp directory, removed at the end). */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <libgen.h>
 #include <limits.h>
 #include <setjmp.h>
@@ -24,6 +23,7 @@
 #include <json-c/json.h>
 
 #include "identity/kube.h"
+#include "testutil.h"
 
 #define PORT 18301
 #define NODE "node-a"
@@ -422,11 +422,6 @@ static int run(const char *fmt, ...)
 	return st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
 }
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	return remove(path);
-}
-
 static void kill_server(void)
 {
 	uint64_t dl;
@@ -453,7 +448,7 @@ static void cleanup_all(void)
 	fx.k = NULL;
 	kill_server();
 	if (fx.dir[0]) {
-		nftw(fx.dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+		remove_tree(fx.dir);
 		fx.dir[0] = '\0';
 	}
 }

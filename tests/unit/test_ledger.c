@@ -1,6 +1,5 @@
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -20,6 +19,7 @@
 #include "reach/ledger.h"
 #include "reach/ledger_store.h"
 #include "reach.pb-c.h"
+#include "testutil.h"
 
 /* ---- builders ------------------------------------------------------------ */
 
@@ -193,11 +193,6 @@ struct dir {
 	char file[128];
 };
 
-static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-	return remove(p);
-}
-
 static int dir_setup(void **state)
 {
 	struct dir *d = calloc(1, sizeof(*d));
@@ -217,7 +212,7 @@ static int dir_setup(void **state)
 static int dir_teardown(void **state)
 {
 	struct dir *d = *state;
-	int rc = nftw(d->path, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	int rc = remove_tree(d->path);
 
 	free(d);
 	return rc;

@@ -1,5 +1,4 @@
 #include <errno.h>
-#include <ftw.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,6 +13,7 @@
 #include <cmocka.h>
 
 #include "identity/podcgroup.h"
+#include "testutil.h"
 
 #define UID "3f1c2d4e-1111-4a5b-9c8d-0123456789ab"
 #define UID_US "3f1c2d4e_1111_4a5b_9c8d_0123456789ab"
@@ -33,8 +33,7 @@ static int setup(void **state)
 
 	if (!t)
 		return -1;
-	snprintf(t->root, sizeof(t->root), "%s/reach-podcg-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-	if (!mkdtemp(t->root)) {
+	if (make_temp_dir(t->root, sizeof(t->root), "reach-podcg")) {
 		free(t);
 		return -1;
 	}
@@ -42,18 +41,10 @@ static int setup(void **state)
 	return 0;
 }
 
-static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static int teardown(void **state)
 {
 	struct tree *t = *state;
-	int rc = nftw(t->root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	int rc = remove_tree(t->root);
 
 	free(t);
 	return rc;

@@ -1,11 +1,6 @@
-#include <arpa/inet.h>
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -17,21 +12,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/ssl.h>
-#include <openssl/x509v3.h>
 #include <zlib.h>
 
 #include "ship/http_post.h"
 #include "ship/sink.h"
 #include "ship/spool.h"
+#include "loopback_http.h"
+#include "testutil.h"
 
 #define DEADLINE_MS 15000 /* bound on every wait: a hang fails, never blocks */
 #define MAX_REQS 64
@@ -59,46 +49,6 @@ static int64_t mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* ---- libssl, for the TLS server ------------------------------------------------
- * The unit tests link libcrypto but not libssl; libcurl does, so libssl is
- * in the process already: its functions are looked up at run time. */
-
-static struct {
-	typeof(&TLS_server_method) TLS_server_method;
-	typeof(&SSL_CTX_new) SSL_CTX_new;
-	typeof(&SSL_CTX_free) SSL_CTX_free;
-	typeof(&SSL_CTX_use_certificate) SSL_CTX_use_certificate;
-	typeof(&SSL_CTX_use_PrivateKey) SSL_CTX_use_PrivateKey;
-	typeof(&SSL_new) SSL_new;
-	typeof(&SSL_free) SSL_free;
-	typeof(&SSL_set_fd) SSL_set_fd;
-	typeof(&SSL_accept) SSL_accept;
-	typeof(&SSL_read) SSL_read;
-	typeof(&SSL_write) SSL_write;
-	typeof(&SSL_shutdown) SSL_shutdown;
-} ssl;
-
-static bool load_libssl(void)
-{
-	bool ok = true;
-
-#define LOAD(fn) ok = ok && (ssl.fn = (typeof(ssl.fn))dlsym(RTLD_DEFAULT, #fn)) != NULL
-	LOAD(TLS_server_method);
-	LOAD(SSL_CTX_new);
-	LOAD(SSL_CTX_free);
-	LOAD(SSL_CTX_use_certificate);
-	LOAD(SSL_CTX_use_PrivateKey);
-	LOAD(SSL_new);
-	LOAD(SSL_free);
-	LOAD(SSL_set_fd);
-	LOAD(SSL_accept);
-	LOAD(SSL_read);
-	LOAD(SSL_write);
-	LOAD(SSL_shutdown);
-#undef LOAD
-	return ok;
-}
-
 /* ---- a loopback HTTP/1.1 server, plain or TLS, one connection at a time --- */
 
 #define REPLY_GARBAGE 0 /* status: bytes that are not HTTP, then close */
@@ -118,61 +68,14 @@ struct req {
 };
 
 struct srv {
-	int port, lfd;
-	SSL_CTX *tls;     /* NULL: plain HTTP */
-	pthread_t thread;
-	atomic_int stop;
-	pthread_mutex_t mu;
+	struct loopback lb; /* first: the handler casts back */
 	struct reply script[MAX_SCRIPT]; /* answers in order, then default_status */
 	size_t n_script, next;
 	int default_status;
 	struct req reqs[MAX_REQS];
 	size_t n_reqs;
 };
-
-struct conn {
-	int fd;
-	SSL *ssl;
-};
-
-static ssize_t conn_read(struct conn *c, void *buf, size_t n)
-{
-	if (c->ssl) {
-		int r = ssl.SSL_read(c->ssl, buf, (int)n);
-
-		return r > 0 ? r : -1;
-	}
-	return recv(c->fd, buf, n, 0);
-}
-
-static void conn_write(struct conn *c, const void *buf, size_t n)
-{
-	if (c->ssl)
-		ssl.SSL_write(c->ssl, buf, (int)n);
-	else if (send(c->fd, buf, n, MSG_NOSIGNAL) < 0)
-		return; /* the client went away: nothing to do */
-}
-
-/* Value of header name (case-insensitive) in the header block, or "". */
-static void header_value(const char *head, const char *name, char *out, size_t size)
-{
-	size_t nl = strlen(name);
-	const char *p = strstr(head, "\r\n");
-
-	out[0] = '\0';
-	while (p && p[2]) {
-		p += 2;
-		if (!strncasecmp(p, name, nl) && p[nl] == ':') {
-			const char *v = p + nl + 1, *e = strstr(v, "\r\n");
-
-			while (*v == ' ')
-				v++;
-			snprintf(out, size, "%.*s", (int)(e ? e - v : (ptrdiff_t)strlen(v)), v);
-			return;
-		}
-		p = strstr(p, "\r\n");
-	}
-}
+_Static_assert(offsetof(struct srv, lb) == 0, "serve() casts lb back to its srv");
 
 /* Reads one request into r; false when the client sent none. */
 static bool read_request(struct conn *c, struct req *r)
@@ -231,7 +134,7 @@ static void answer(struct srv *s, struct conn *c, struct reply rp)
 	char out[256];
 	int n;
 
-	for (int64_t until = mono_ms() + rp.delay_ms; mono_ms() < until && !atomic_load(&s->stop);)
+	for (int64_t until = mono_ms() + rp.delay_ms; mono_ms() < until && !atomic_load(&s->lb.stop);)
 		usleep(10000);
 	if (rp.status == REPLY_CLOSE)
 		return;
@@ -246,111 +149,64 @@ static void answer(struct srv *s, struct conn *c, struct reply rp)
 	conn_write(c, out, (size_t)n);
 }
 
-static void serve_one(struct srv *s, int fd)
+static void serve(struct loopback *lb, struct conn *c)
 {
-	struct timeval tv = { .tv_sec = 5 };
-	struct conn c = { .fd = fd };
+	struct srv *s = (struct srv *)lb;
 	struct req r;
 	struct reply rp;
 
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	memset(&r, 0, sizeof(r));
-	if (s->tls) {
-		c.ssl = ssl.SSL_new(s->tls);
-		ssl.SSL_set_fd(c.ssl, fd);
-		if (ssl.SSL_accept(c.ssl) != 1)
-			goto out; /* e.g. the client refused our certificate */
-	}
-	if (!read_request(&c, &r)) {
+	if (!read_request(c, &r)) {
 		free(r.body);
-		goto out;
+		return;
 	}
 	r.t_ms = mono_ms();
-	pthread_mutex_lock(&s->mu);
+	pthread_mutex_lock(&lb->mu);
 	if (s->n_reqs < MAX_REQS)
 		s->reqs[s->n_reqs++] = r;
 	else
 		free(r.body);
 	rp = next_reply(s);
-	pthread_mutex_unlock(&s->mu);
-	answer(s, &c, rp);
-out:
-	if (c.ssl) {
-		ssl.SSL_shutdown(c.ssl);
-		ssl.SSL_free(c.ssl);
-	}
-	close(fd);
-}
-
-static void *srv_run(void *arg)
-{
-	struct srv *s = arg;
-
-	while (!atomic_load(&s->stop)) {
-		struct pollfd p = { .fd = s->lfd, .events = POLLIN };
-		int fd;
-
-		if (poll(&p, 1, 50) <= 0)
-			continue;
-		if ((fd = accept(s->lfd, NULL, NULL)) >= 0)
-			serve_one(s, fd);
-	}
-	return NULL;
+	pthread_mutex_unlock(&lb->mu);
+	answer(s, c, rp);
 }
 
 static void srv_start(struct srv *s, int port, SSL_CTX *tls)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-	int one = 1;
-
-	s->port = port;
-	s->tls = tls;
 	s->default_status = s->default_status ? s->default_status : 200;
-	pthread_mutex_init(&s->mu, NULL);
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	s->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	assert_true(s->lfd >= 0);
-	setsockopt(s->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(s->lfd, (struct sockaddr *)&a, sizeof(a)))
-		fail_msg("bind 127.0.0.1:%d: %s", port, strerror(errno));
-	assert_int_equal(listen(s->lfd, 16), 0);
-	atomic_store(&s->stop, 0);
-	assert_int_equal(pthread_create(&s->thread, NULL, srv_run, s), 0);
+	loopback_start(&s->lb, port, tls, serve);
 }
 
 static void srv_stop(struct srv *s)
 {
-	atomic_store(&s->stop, 1);
-	pthread_join(s->thread, NULL);
-	close(s->lfd);
+	loopback_stop(&s->lb);
 	for (size_t i = 0; i < s->n_reqs; i++)
 		free(s->reqs[i].body);
-	pthread_mutex_destroy(&s->mu);
 	memset(s, 0, sizeof(*s));
 }
 
 static void srv_script(struct srv *s, int status, int retry_after, int delay_ms)
 {
-	pthread_mutex_lock(&s->mu);
+	pthread_mutex_lock(&s->lb.mu);
 	assert_true(s->n_script < MAX_SCRIPT);
 	s->script[s->n_script++] = (struct reply){ status, retry_after, delay_ms };
-	pthread_mutex_unlock(&s->mu);
+	pthread_mutex_unlock(&s->lb.mu);
 }
 
 static void srv_set_default(struct srv *s, int status)
 {
-	pthread_mutex_lock(&s->mu);
+	pthread_mutex_lock(&s->lb.mu);
 	s->default_status = status;
-	pthread_mutex_unlock(&s->mu);
+	pthread_mutex_unlock(&s->lb.mu);
 }
 
 static size_t srv_count(struct srv *s)
 {
 	size_t n;
 
-	pthread_mutex_lock(&s->mu);
+	pthread_mutex_lock(&s->lb.mu);
 	n = s->n_reqs;
-	pthread_mutex_unlock(&s->mu);
+	pthread_mutex_unlock(&s->lb.mu);
 	return n;
 }
 
@@ -377,23 +233,13 @@ struct fx {
 	struct srv srv;
 };
 
-static void write_file(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-
-	assert_non_null(f);
-	fputs(text, f);
-	assert_int_equal(fclose(f), 0);
-}
-
 static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
 
 	if (!f)
 		return -1;
-	snprintf(f->dir, sizeof(f->dir), "%s/reach-sink-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-	if (!mkdtemp(f->dir)) {
+	if (make_temp_dir(f->dir, sizeof(f->dir), "reach-sink")) {
 		free(f);
 		return -1;
 	}
@@ -401,17 +247,9 @@ static int setup(void **state)
 	snprintf(f->token, sizeof(f->token), "%s/token", f->dir);
 	snprintf(f->cert, sizeof(f->cert), "%s/cert.pem", f->dir);
 	snprintf(f->key, sizeof(f->key), "%s/key.pem", f->dir);
-	write_file(f->token, TOKEN "\n");
+	write_text(f->token, TOKEN "\n");
 	*state = f;
 	return 0;
-}
-
-static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
 }
 
 static int teardown(void **state)
@@ -419,9 +257,9 @@ static int teardown(void **state)
 	struct fx *f = *state;
 	int rc;
 
-	if (f->srv.port)
+	if (f->srv.lb.port)
 		srv_stop(&f->srv);
-	rc = nftw(f->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	rc = remove_tree(f->dir);
 	free(f);
 	return rc;
 }
@@ -531,61 +369,18 @@ static void assert_req(struct srv *s, size_t i, const char *want, const char *to
 /* ---- a self-signed certificate for 127.0.0.1 ----------------------------------- */
 
 /* Writes f->cert and f->key (PEM); returns both if asked (caller frees). */
-static void make_cert(struct fx *f, X509 **x_out, EVP_PKEY **k_out)
+static void make_cert_for(struct fx *f, X509 **x_out, EVP_PKEY **k_out)
 {
-	EVP_PKEY *k = EVP_EC_gen("P-256");
-	X509 *x = X509_new();
-	X509_NAME *name;
-	X509_EXTENSION *ext;
-	X509V3_CTX v3;
-	FILE *out;
-
-	assert_non_null(k);
-	assert_non_null(x);
-	X509_set_version(x, 2);
-	ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
-	X509_gmtime_adj(X509_getm_notBefore(x), -3600);
-	X509_gmtime_adj(X509_getm_notAfter(x), 86400);
-	X509_set_pubkey(x, k);
-	name = X509_get_subject_name(x);
-	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"reach-test", -1, -1, 0);
-	X509_set_issuer_name(x, name);
-	X509V3_set_ctx_nodb(&v3);
-	X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
-	ext = X509V3_EXT_conf_nid(NULL, &v3, NID_subject_alt_name, "IP:127.0.0.1");
-	assert_non_null(ext);
-	X509_add_ext(x, ext, -1);
-	X509_EXTENSION_free(ext);
-	assert_true(X509_sign(x, k, EVP_sha256()) > 0);
-	assert_non_null(out = fopen(f->cert, "w"));
-	PEM_write_X509(out, x);
-	fclose(out);
-	assert_non_null(out = fopen(f->key, "w"));
-	PEM_write_PrivateKey(out, k, NULL, NULL, 0, NULL, NULL);
-	fclose(out);
-	if (x_out && k_out) {
-		*x_out = x;
-		*k_out = k;
-	} else {
-		X509_free(x);
-		EVP_PKEY_free(k);
-	}
+	make_cert("reach-test", "IP:127.0.0.1", f->cert, f->key, x_out, k_out);
 }
 
 static SSL_CTX *make_tls(struct fx *f)
 {
-	SSL_CTX *ctx;
 	EVP_PKEY *k;
 	X509 *x;
 
-	make_cert(f, &x, &k);
-	ctx = ssl.SSL_CTX_new(ssl.TLS_server_method());
-	assert_non_null(ctx);
-	assert_int_equal(ssl.SSL_CTX_use_certificate(ctx, x), 1);
-	assert_int_equal(ssl.SSL_CTX_use_PrivateKey(ctx, k), 1);
-	X509_free(x);
-	EVP_PKEY_free(k);
-	return ctx;
+	make_cert_for(f, &x, &k);
+	return make_tls_ctx(x, k);
 }
 
 /* ---- tests: building blocks ------------------------------------------------------ */
@@ -671,17 +466,17 @@ static void test_target_check(void **state)
 	snprintf(path, sizeof(path), "%s/missing", f->dir);
 	t.token_file = path;
 	expect_check_fails(&t, path, NULL);
-	write_file(path, " \n\n");
+	write_text(path, " \n\n");
 	expect_check_fails(&t, "empty", NULL);
 	/* a second line would inject a header: refused, and not echoed */
-	write_file(path, "abcSECRETdef\r\nX-Evil: 1\n");
+	write_text(path, "abcSECRETdef\r\nX-Evil: 1\n");
 	expect_check_fails(&t, "more than one line", "SECRET");
 	expect_check_fails(&t, path, "Evil");
 	t.token_file = f->token;
 
 	t.ca_file = f->token; /* a file without any certificate */
 	expect_check_fails(&t, "no PEM certificate", NULL);
-	make_cert(f, NULL, NULL);
+	make_cert_for(f, NULL, NULL);
 	t.ca_file = f->key; /* a PEM file, but a key */
 	expect_check_fails(&t, "no PEM certificate", NULL);
 	t.ca_file = f->cert;
@@ -727,7 +522,7 @@ static void test_delivers_in_order_with_headers(void **state)
 	assert_true(st.last_success_unix_ms > 1700000000000LL);
 
 	/* the token file is read at each send: a rotated token is used next */
-	write_file(f->token, "rotated-token\n");
+	write_text(f->token, "rotated-token\n");
 	submit_str(s, "report four");
 	wait_counter(s, SENT, 4);
 	assert_req(&f->srv, 3, "report four", "rotated-token");
@@ -740,7 +535,7 @@ static void test_delivers_in_order_with_headers(void **state)
 	st = stats_of(s);
 	assert_non_null(strstr(st.last_error, f->token));
 	assert_int_equal(st.last_status, 0);
-	write_file(f->token, TOKEN "\n");
+	write_text(f->token, TOKEN "\n");
 	wait_counter(s, SENT, 5);
 	assert_req(&f->srv, 4, "report five", TOKEN);
 	assert_null(strstr(stats_of(s).last_error, "rotated-token"));

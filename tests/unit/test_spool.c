@@ -1,7 +1,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
@@ -20,6 +19,7 @@
 #include <cmocka.h>
 
 #include "ship/spool.h"
+#include "testutil.h"
 
 /* ---- fixture: a temp dir; the spool lives in DIR/spool ----------------- */
 
@@ -34,8 +34,7 @@ static int setup(void **state)
 
 	if (!f)
 		return -1;
-	snprintf(f->dir, sizeof(f->dir), "%s/reach-spool-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-	if (!mkdtemp(f->dir)) {
+	if (make_temp_dir(f->dir, sizeof(f->dir), "reach-spool")) {
 		free(f);
 		return -1;
 	}
@@ -44,21 +43,13 @@ static int setup(void **state)
 	return 0;
 }
 
-static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static int teardown(void **state)
 {
 	struct fx *f = *state;
 	int rc;
 
 	chmod(f->dir, 0700);
-	rc = nftw(f->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	rc = remove_tree(f->dir);
 	free(f);
 	return rc;
 }

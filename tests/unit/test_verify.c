@@ -1,5 +1,4 @@
 #include <errno.h>
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -16,6 +15,7 @@
 #include "policy/verify.h"
 #include "policy/epochs.h"
 #include "reach/ledger.h"
+#include "testutil.h"
 
 /* ---- fixtures -------------------------------------------------------------- */
 
@@ -27,14 +27,6 @@ static bool allow_refusal; /* a ledger at its cap */
 static char tmpdir[] = "/tmp/test_verify.XXXXXX";
 static int n_files;
 
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static int group_setup(void **state)
 {
 	(void)state;
@@ -44,7 +36,7 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
 	(void)state;
-	return nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	return remove_tree(tmpdir);
 }
 
 static const char *write_file(const char *text, char *path, size_t size)

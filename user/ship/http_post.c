@@ -516,6 +516,19 @@ static int curl_errno(CURLcode cc)
 	}
 }
 
+/* What every request starts with: res cleared (no Retry-After), a URL, and
+ * curl ready; 0, or -errno with res->error set. */
+static int request_start(const struct http_target *t, struct http_result *res)
+{
+	memset(res, 0, sizeof(*res));
+	res->retry_after_s = -1;
+	if (!t || !t->url) {
+		format_error(res->error, sizeof(res->error), "url: not set");
+		return -EINVAL;
+	}
+	return curl_ready(res->error, sizeof(res->error));
+}
+
 int http_post(const struct http_target *t, const char *content_type, const void *body, size_t len, bool gzip_body,
 	      struct http_result *res)
 {
@@ -523,13 +536,7 @@ int http_post(const struct http_target *t, const char *content_type, const void 
 	CURLcode cc;
 	int rc;
 
-	memset(res, 0, sizeof(*res));
-	res->retry_after_s = -1;
-	if (!t || !t->url) {
-		format_error(res->error, sizeof(res->error), "url: not set");
-		return -EINVAL;
-	}
-	if ((rc = curl_ready(res->error, sizeof(res->error))))
+	if ((rc = request_start(t, res)))
 		return rc;
 	if (gzip_body) {
 		size_t gz_len = 0;
@@ -575,15 +582,9 @@ int http_get(const struct http_target *t, size_t max_body, void **body, size_t *
 	CURLcode cc;
 	int rc;
 
-	memset(res, 0, sizeof(*res));
-	res->retry_after_s = -1;
 	*body = NULL;
 	*len = 0;
-	if (!t || !t->url) {
-		format_error(res->error, sizeof(res->error), "url: not set");
-		return -EINVAL;
-	}
-	if ((rc = curl_ready(res->error, sizeof(res->error))))
+	if ((rc = request_start(t, res)))
 		return rc;
 	if ((rc = add_token_header(&p, t, res->error, sizeof(res->error))) ||
 	    (rc = build_connect_to(&p, t, res->error, sizeof(res->error))))
