@@ -10,6 +10,9 @@
 #include <cmocka.h>
 
 #include "reach/catalog.h"
+#include "reach/glob.h"
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 /* ---- helpers ---------------------------------------------------------- */
 
@@ -560,6 +563,48 @@ static void test_file_error_buffer_optional_and_truncated(void **state)
 	assert_int_equal(catalog_size(c), 0);
 }
 
+/* The shortcuts before the glob engine (literal prefix and suffix, the
+ * longest literal run as a strstr needle, the single-star fast path) must
+ * give exactly the glob engine's verdict: every pattern against every path,
+ * one-rule catalogues compared with glob_match() itself. */
+static void test_shortcuts_agree_with_the_glob_engine(void **state)
+{
+	static const char *const patterns[] = {
+		"**/.ssh/id_*", "**/.aws/credentials", "**/.config/gcloud/legacy_credentials/**", "/a/**/b",
+		"**/.azure/msal_token_cache.*", "/etc/kubernetes/*.conf", "*.key", "x*", "*x", "/tmp/*/k?y",
+		"**/certifi/cacert.pem", "/var/run/secrets/kubernetes.io/serviceaccount/**/token", "/lit/f\\*x",
+		"**", "/**", "/*", "**/a/**/b/**", "ab*cd*ef",
+	};
+	static const char *const paths[] = {
+		"/home/u/.ssh/id_rsa", "/home/u/.ssh/known_hosts", "/.ssh/id_x", "/.aws/credentials",
+		"/root/.aws/credentials", "/root/.aws/credentials.bak", "/h/.config/gcloud/legacy_credentials/a/b",
+		"/a/b", "/a/x/y/b", "/ab", "/a/bb", "/h/.azure/msal_token_cache.json", "/etc/kubernetes/admin.conf",
+		"/etc/kubernetes/sub/x.conf", "/x/y.key", "/x/.key", "/key", "/tmp/q/key", "/tmp/q/kay", "/tmp/q/r/key",
+		"/usr/lib/python3/dist-packages/certifi/cacert.pem",
+		"/var/run/secrets/kubernetes.io/serviceaccount/..2024_01/token",
+		"/var/run/secrets/kubernetes.io/serviceaccount/token", "/lit/f*x", "/lit/fzx", "/", "/x", "/a/b/c",
+		"/q/a/r/b/s", "/abcdef", "/abXcdYef", "/abcd", "/ab/cd/ef",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_LEN(patterns); i++) {
+		struct catalog *c = catalog_new();
+		bool basename_only = strchr(patterns[i], '/') == NULL;
+
+		assert_non_null(c);
+		assert_int_equal(catalog_add(c, patterns[i], "t"), 0);
+		for (size_t j = 0; j < ARRAY_LEN(paths); j++) {
+			const char *subject = basename_only ? strrchr(paths[j], '/') + 1 : paths[j];
+			bool want = glob_match(patterns[i], subject);
+			bool got = catalog_match(c, paths[j]) != NULL;
+
+			if (want != got)
+				fail_msg("pattern %s path %s: glob %d, catalogue %d", patterns[i], paths[j], want, got);
+		}
+		catalog_free(c);
+	}
+}
+
 /* The literal prefix/suffix pre-check must never reject a real match:
  * classes, escapes and "**" at either end. */
 static void test_precheck_keeps_class_escape_and_globstar_matches(void **state)
@@ -602,6 +647,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_builtin_dotenv, setup_builtin, teardown_catalog),
 		cmocka_unit_test_setup_teardown(test_builtin_ordinary_files_do_not_match, setup_builtin, teardown_catalog),
 		cmocka_unit_test(test_precheck_keeps_class_escape_and_globstar_matches),
+		cmocka_unit_test(test_shortcuts_agree_with_the_glob_engine),
 		cmocka_unit_test(test_builtin_add_is_all_or_nothing_and_repeatable),
 		cmocka_unit_test_setup_teardown(test_add_forms_and_default_category, setup_empty, teardown_catalog),
 		cmocka_unit_test_setup_teardown(test_add_rejects_malformed_patterns, setup_empty, teardown_catalog),

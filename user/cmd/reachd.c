@@ -929,9 +929,22 @@ static int on_event(void *ctx, const void *data, size_t size)
 	return 0;
 }
 
+/* From the batch-read copy the refresh takes first (refresh_counts). */
 static int dedup_lookup(void *ctx, const struct reach_dedup_key *key, struct reach_dedup_val *val)
 {
-	return sensor_dedup_lookup(ctx, key, val);
+	return sensor_dedup_lookup_snapshot(ctx, key, val);
+}
+
+/* Edge counts from the kernel's dedup map: one batch read, then every edge
+ * looks itself up in the copy. */
+static void refresh_counts(struct agent *ag)
+{
+	int rc = sensor_dedup_snapshot(ag->sensor);
+	static int warned;
+
+	if (rc && !warned++)
+		log_warn("reading the dedup map in batches: %s (falling back to one lookup per edge)", strerror(-rc));
+	observed_refresh(ag->observed, dedup_lookup, ag->sensor);
 }
 
 /* ---- setup ------------------------------------------------------------- */
@@ -1456,7 +1469,7 @@ static json_object *handle_api(void *ctx, json_object *req)
 	const char *kind = json_object_object_get_ex(req, "kind", &v) ? json_object_get_string(v) : NULL;
 
 	/* fresh counts for the answer */
-	observed_refresh(ag->observed, dedup_lookup, ag->sensor);
+	refresh_counts(ag);
 	ledger_feed(ag->observed, ag->ledger, resolve_identity, ag, ag->boot_to_unix_ms, &ag->feed);
 	if (strcmp(cmd, "reach") == 0)
 		return reach_json(ag, identity, kind);
@@ -1662,7 +1675,7 @@ static void fill_counters(struct agent *ag, struct agent_counters *c)
 static void periodic(struct agent *ag)
 {
 	/* keeps counts of edges whose map entries the LRU may evict */
-	observed_refresh(ag->observed, dedup_lookup, ag->sensor);
+	refresh_counts(ag);
 	ledger_feed(ag->observed, ag->ledger, resolve_identity, ag, ag->boot_to_unix_ms, &ag->feed);
 	if (ag->pods)
 		pod_monitor_tick(ag->pods);

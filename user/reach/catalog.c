@@ -26,6 +26,15 @@ struct catalog_rule {
 	 * comparing them rules out nearly every rule for a path before the glob
 	 * engine runs: matching was 90 % of the agent's CPU per event without. */
 	size_t prefix_len, suffix_len;
+	/* The longest run of literal characters anywhere in the pattern: a
+	 * match contains it, so a path without it is ruled out by a strstr.
+	 * Catches what prefix and suffix cannot: "**" "/.ssh/id_*" has neither.
+	 * NULL when the pattern has no run longer than the prefix or suffix. */
+	char *needle;
+	/* LITERAL*LITERAL, one '*' and nothing else special: once prefix and
+	 * suffix match, it matches exactly when the middle holds no '/'. The
+	 * hot built-ins ("*.key", "*.pem") need no glob engine. */
+	bool single_star;
 };
 
 struct catalog {
@@ -109,6 +118,7 @@ static void free_rule(struct catalog_rule *rule)
 {
 	free(rule->pattern);
 	free(rule->category);
+	free(rule->needle);
 }
 
 /* Drops every rule from index keep on: how each adder undoes partial work. */
@@ -143,6 +153,35 @@ static int reserve_one_rule(struct catalog *c)
 	return 0;
 }
 
+/* Sets rule->needle to the longest run of characters no glob special
+ * touches (a character after '\\' is left out: it is literal, but the run
+ * logic stays simple), when it is longer than the prefix and the suffix.
+ * Patterns with a class get none. */
+static int longest_literal_run(const char *pattern, struct catalog_rule *rule)
+{
+	size_t best = 0, best_at = 0;
+
+	if (strchr(pattern, '['))
+		return 0; /* the letters of a class are not literal: no needle */
+	for (size_t i = 0; pattern[i];) {
+		size_t n = strcspn(pattern + i, GLOB_SPECIALS);
+
+		if (n > best) {
+			best = n;
+			best_at = i;
+		}
+		i += n;
+		if (pattern[i] == '\\' && pattern[i + 1])
+			i++; /* skip the escaped character */
+		if (pattern[i])
+			i++;
+	}
+	if (best <= rule->prefix_len || best <= rule->suffix_len)
+		return 0;
+	rule->needle = strndup(pattern + best_at, best);
+	return rule->needle ? 0 : -ENOMEM;
+}
+
 /* Stores an already validated rule. */
 static int append_rule(struct catalog *c, const char *pattern, const char *category, bool negate)
 {
@@ -163,10 +202,16 @@ static int append_rule(struct catalog *c, const char *pattern, const char *categ
 		if (rule.suffix_len && len - rule.suffix_len >= 1 && pattern[len - rule.suffix_len - 1] == '\\')
 			rule.suffix_len--;
 	}
+	rule.single_star = strcspn(pattern, GLOB_SPECIALS) == rule.prefix_len && pattern[rule.prefix_len] == '*' &&
+			   rule.prefix_len + 1 + rule.suffix_len == len;
 	if (reserve_one_rule(c) < 0)
 		return -ENOMEM;
 	rule.pattern = strdup(pattern);
 	rule.category = strdup(category);
+	if (!rule.single_star && longest_literal_run(pattern, &rule) < 0) {
+		free_rule(&rule);
+		return -ENOMEM;
+	}
 	if (!rule.pattern || !rule.category) {
 		free_rule(&rule);
 		return -ENOMEM;
@@ -406,6 +451,11 @@ static bool rule_matches(const struct catalog_rule *rule, const char *abs_path)
 		return false;
 	if (rule->prefix_len == strlen(rule->pattern))
 		return strcmp(subject, rule->pattern) == 0; /* a literal pattern */
+	if (rule->single_star)
+		return len >= rule->prefix_len + rule->suffix_len &&
+		       !memchr(subject + rule->prefix_len, '/', len - rule->prefix_len - rule->suffix_len);
+	if (rule->needle && !strstr(subject, rule->needle))
+		return false;
 	return glob_match(rule->pattern, subject);
 }
 

@@ -10,6 +10,7 @@
 #include "reach.skel.h"
 #include "common/cgroup.h"
 #include "common/log.h"
+#include "reach/dedup_snapshot.h"
 #include "sensor/sensor.h"
 
 #define SENSOR_MAX_UPROBES 256
@@ -21,6 +22,8 @@ struct sensor {
 	struct ring_buffer *rb;
 	int ncpus;
 	struct reach_loss_counters *percpu; /* scratch for per-CPU reads */
+	struct dedup_snapshot *dedup_copy;  /* batch-read copy of the dedup map */
+	bool dedup_copy_valid;              /* false: no batch support, or a read failed */
 };
 
 static const char *const hook_names[] = {
@@ -150,6 +153,7 @@ void sensor_stop(struct sensor *s)
 	for (size_t i = 0; i < s->n_uprobes; i++)
 		bpf_link__destroy(s->uprobes[i]);
 	reach_bpf__destroy(s->skel);
+	dedup_snapshot_free(s->dedup_copy);
 	free(s->percpu);
 	free(s);
 }
@@ -234,6 +238,24 @@ int sensor_dedup_lookup(struct sensor *s, const struct reach_dedup_key *key, str
 	if (bpf_map__lookup_elem(s->skel->maps.dedup, key, sizeof(*key), val, sizeof(*val), 0))
 		return -errno;
 	return 0;
+}
+
+int sensor_dedup_snapshot(struct sensor *s)
+{
+	int rc;
+
+	if (!s->dedup_copy && !(s->dedup_copy = dedup_snapshot_new(bpf_map__max_entries(s->skel->maps.dedup))))
+		return -ENOMEM;
+	rc = dedup_snapshot_refresh(s->dedup_copy, bpf_map__fd(s->skel->maps.dedup));
+	s->dedup_copy_valid = rc == 0;
+	return rc;
+}
+
+int sensor_dedup_lookup_snapshot(struct sensor *s, const struct reach_dedup_key *key, struct reach_dedup_val *val)
+{
+	if (!s->dedup_copy_valid)
+		return sensor_dedup_lookup(s, key, val); /* no batch reads here: one call per key */
+	return dedup_snapshot_lookup(s->dedup_copy, key, val);
 }
 
 int sensor_dedup_forget(struct sensor *s, const struct reach_dedup_key *key)

@@ -44,6 +44,11 @@ int sensor_dedup_lookup(struct sensor *s, const struct reach_dedup_key *key, str
 /* Forgets an edge in the kernel dedup map: its next occurrence is an event
  * again. 0 or -errno (-ENOENT: already gone). */
 int sensor_dedup_forget(struct sensor *s, const struct reach_dedup_key *key);
+/* A batch read of the whole dedup map (dedup_snapshot.h), then lookups from
+ * that copy: how the agent refreshes many edges' counts at once. Without
+ * batch support the lookups fall back to one call per key. */
+int sensor_dedup_snapshot(struct sensor *s);
+int sensor_dedup_lookup_snapshot(struct sensor *s, const struct reach_dedup_key *key, struct reach_dedup_val *val);
 
 /* Loss counters summed over CPUs. */
 int sensor_read_losses(struct sensor *s, struct reach_loss_counters *sum);
