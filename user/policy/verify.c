@@ -917,7 +917,8 @@ static void sensor_blind_findings(struct builder *b, const struct ctx *c, const 
 
 	if (c->health.events_lost && (f = sensor_finding(b, identity, "events-lost")))
 		fmt(f->message, sizeof(f->message),
-		    "the sensor lost %llu events: the observed reach may be incomplete (a flood can hide activity)",
+		    "the sensor lost %llu events or edges (ring buffer full, or the agent's edge cap): the observed "
+		    "reach may be incomplete (a flood can hide activity)",
 		    (unsigned long long)c->health.events_lost);
 	if (c->health.hooks_missing && (f = sensor_finding(b, identity, "hooks-missing")))
 		fmt(f->message, sizeof(f->message), "%s", "hooks are missing: some activity is not observed");
