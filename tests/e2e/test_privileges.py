@@ -5,7 +5,8 @@ import hashlib
 import hmac
 import os
 
-from harness import AGENT_CAPS, CAPS_ONLY, Agent, Cgroup, check, check_eq, effective_caps, wait_for
+from harness import (AGENT_CAPS, CAPS_ONLY, PYTHON, Agent, Cgroup, check, check_eq, effective_caps, start_process,
+                     wait_for)
 
 TOKEN = "e2e-caps-single-token-value"
 
@@ -41,10 +42,13 @@ def test_agent_runs_on_exactly_the_documented_capabilities(cleanup, tmp):
     os.chown(token, 12345, 12345)
     os.chmod(token, 0o600)
     os.chmod(secret_dir, 0o711)
-    code = (f"import os; os.setgid(12345); os.setuid(12345); open({token!r}).read(); "
+    # the reader stays until the agent has read the file back through its
+    # /proc/PID/root (the agent never falls back to its own view of a path)
+    go = os.path.join(tmp, "go")
+    code = (f"import os, time; os.setgid(12345); os.setuid(12345); open({token!r}).read()\n"
+            f"while not os.path.exists({go!r}): time.sleep(0.02)\n"
             "os.execv('/bin/true', ['/bin/true'])")
-    cg.python(code)
-    agent.wait_edge("tool edge true", lambda e: e["type"] == "tool" and e["exe"].endswith("/true"))
+    reader = start_process(cleanup, [PYTHON, "-c", code], preexec_fn=cg.enter_fn())
     # the 0600 file of uid 12345 was read back (cap_dac_read_search) and
     # fingerprinted with the key: the same HMAC the test computes
     want = hmac.new(fp_key, TOKEN.encode(), hashlib.sha256).hexdigest()[:16]
@@ -55,6 +59,9 @@ def test_agent_runs_on_exactly_the_documented_capabilities(cleanup, tmp):
         return edges[0] if edges else None
     e = wait_for(secret_edge, "the secret edge in the ledger", 15)
     check_eq(e["content_fingerprint"], want, "content fingerprint read with the dropped capabilities")
+    open(go, "w").close()
+    check_eq(reader.wait(timeout=10), 0, "the reader exited")
+    agent.wait_edge("tool edge true", lambda e: e["type"] == "tool" and e["exe"].endswith("/true"))
     agent.stop()
     check(os.path.exists(os.path.join(agent.state_dir, "ledger.pb.z")), "ledger saved with the dropped capabilities")
     if CAPS_ONLY:

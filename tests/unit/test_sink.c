@@ -487,7 +487,13 @@ static void test_target_check(void **state)
 
 	t.url = "https://user:s3cret@collector.example:8443/v1/reports?token=abc#frag";
 	http_target_describe(&t, desc, sizeof(desc));
-	assert_string_equal(desc, "https://collector.example:8443/v1/reports");
+	assert_string_equal(desc, "https://collector.example:8443/...");
+	t.url = "https://hooks.slack.example/services/T0/B0/webhook-secret-path";
+	http_target_describe(&t, desc, sizeof(desc));
+	assert_string_equal(desc, "https://hooks.slack.example/...");
+	t.url = "http://alertmanager:9093";
+	http_target_describe(&t, desc, sizeof(desc));
+	assert_string_equal(desc, "http://alertmanager:9093/");
 	t.url = "::";
 	http_target_describe(&t, desc, sizeof(desc));
 	assert_string_equal(desc, "(invalid URL)");

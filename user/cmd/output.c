@@ -189,6 +189,7 @@ void output_summary_json(FILE *f, struct observed *obs, const struct run_stats *
 	}
 	json_object_object_add(o, "events", ev);
 	add_int(o, "opens_not_secret", (int64_t)st->opens_not_secret);
+	add_int(o, "secret_content_unread", (int64_t)st->secret_content_unread);
 	add_int(o, "path_errors", (int64_t)st->path_errors);
 	add_int(o, "malformed_events", (int64_t)st->malformed_events);
 	add_int(o, "dns_responses", (int64_t)st->dns_responses);

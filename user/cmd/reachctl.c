@@ -324,28 +324,38 @@ static json_object *reach_from_ledger_file(const struct opts *o)
 	return doc;
 }
 
+/* One request to the agent (req is consumed). The reply, or NULL when the
+ * agent could not be asked or answered an error: then the reason is printed
+ * on msg ("reachctl: ...") and kept in why (may be NULL). */
+static json_object *agent_request(const char *socket, json_object *req, FILE *msg, char *why, size_t why_size)
+{
+	json_object *reply;
+	char err[512];
+	const char *reason;
+
+	reply = api_call(socket, req, err, sizeof(err));
+	json_object_put(req);
+	if (reply && !*str_field(reply, "error"))
+		return reply;
+	reason = reply ? str_field(reply, "error") : err;
+	fprintf(msg, "reachctl: %s%s\n", reply ? "reachd answered: " : "", reason);
+	if (why)
+		snprintf(why, why_size, "%s", reason);
+	json_object_put(reply);
+	return NULL;
+}
+
+/* {"cmd", "identity"?, "kind"?}: the requests of reach, status and epochs. */
 static json_object *ask_agent(const struct opts *o, const char *cmd)
 {
-	json_object *req = json_object_new_object(), *reply;
-	char err[512];
+	json_object *req = json_object_new_object();
 
 	json_object_object_add(req, "cmd", json_object_new_string(cmd));
 	if (o->identity)
 		json_object_object_add(req, "identity", json_object_new_string(o->identity));
 	if (o->kind)
 		json_object_object_add(req, "kind", json_object_new_string(o->kind));
-	reply = api_call(o->socket, req, err, sizeof(err));
-	json_object_put(req);
-	if (!reply) {
-		fprintf(stderr, "reachctl: %s\n", err);
-		return NULL;
-	}
-	if (*str_field(reply, "error")) {
-		fprintf(stderr, "reachctl: reachd answered: %s\n", str_field(reply, "error"));
-		json_object_put(reply);
-		return NULL;
-	}
-	return reply;
+	return agent_request(o->socket, req, stderr, NULL, 0);
 }
 
 /* ---- verify --agents: the ledgers of every agent, fetched and merged ------------- */
@@ -675,8 +685,7 @@ static json_object *judge(const struct ledger *l, const struct policy_set *set, 
 
 static json_object *ask_verify(const struct opts *o, FILE *msg, char *why, size_t why_size)
 {
-	json_object *req = json_object_new_object(), *reply;
-	char err[512];
+	json_object *req = json_object_new_object();
 
 	json_object_object_add(req, "cmd", json_object_new_string("verify"));
 	if (o->identity)
@@ -690,18 +699,7 @@ static json_object *ask_verify(const struct opts *o, FILE *msg, char *why, size_
 		json_object_object_add(req, "policy",
 				       json_object_new_string(realpath(o->policy, abs) ? abs : o->policy));
 	}
-	reply = api_call(o->socket, req, err, sizeof(err));
-	json_object_put(req);
-	if (!reply) {
-		fprintf(msg, "reachctl: %s\n", err);
-		snprintf(why, why_size, "%s", err);
-	} else if (*str_field(reply, "error")) {
-		fprintf(msg, "reachctl: %s\n", str_field(reply, "error"));
-		snprintf(why, why_size, "%s", str_field(reply, "error"));
-		json_object_put(reply);
-		return NULL;
-	}
-	return reply;
+	return agent_request(o->socket, req, msg, why, why_size);
 }
 
 /* One verification from the chosen source. NULL: could not verify, the
@@ -949,21 +947,10 @@ static int cmd_suggest(const struct opts *o)
 		return 0;
 	}
 	{
-		json_object *req = json_object_new_object(), *reply;
+		json_object *reply = ask_agent(o, "suggest");
 
-		json_object_object_add(req, "cmd", json_object_new_string("suggest"));
-		json_object_object_add(req, "identity", json_object_new_string(o->identity));
-		reply = api_call(o->socket, req, err, sizeof(err));
-		json_object_put(req);
-		if (!reply) {
-			fprintf(stderr, "reachctl: %s\n", err);
+		if (!reply)
 			return EXIT_FAILED;
-		}
-		if (*str_field(reply, "error")) {
-			fprintf(stderr, "reachctl: %s\n", str_field(reply, "error"));
-			json_object_put(reply);
-			return EXIT_FAILED;
-		}
 		fputs(str_field(reply, "policy"), stdout);
 		json_object_put(reply);
 		return 0;
@@ -1007,7 +994,6 @@ int main(int argc, char **argv)
 		return cmd_diff(argc, argv);
 	if (strcmp(argv[1], "epoch") == 0) {
 		json_object *req, *reply;
-		char err[512];
 
 		if (argc < 3 || strcmp(argv[2], "start") != 0 || (rc = parse(argc, argv, &o, 3)) || !o.identity || !o.version) {
 			fprintf(stderr, "reachctl: usage: reachctl epoch start --identity NAME --version V\n");
@@ -1017,13 +1003,8 @@ int main(int argc, char **argv)
 		json_object_object_add(req, "cmd", json_object_new_string("epoch"));
 		json_object_object_add(req, "identity", json_object_new_string(o.identity));
 		json_object_object_add(req, "version", json_object_new_string(o.version));
-		reply = api_call(o.socket, req, err, sizeof(err));
-		json_object_put(req);
-		if (!reply || *str_field(reply, "error")) {
-			fprintf(stderr, "reachctl: %s\n", reply ? str_field(reply, "error") : err);
-			json_object_put(reply);
+		if (!(reply = agent_request(o.socket, req, stderr, NULL, 0)))
 			return EXIT_FAILED;
-		}
 		printf("epoch of %s is now %s\n", o.identity, o.version);
 		json_object_put(reply);
 		return 0;
@@ -1041,18 +1022,10 @@ int main(int argc, char **argv)
 		if ((rc = parse(argc, argv, &o, 2)))
 			return rc;
 		if (!o.ledger) { /* the agent's verification records */
-			json_object *req = json_object_new_object(), *reply, *recs;
-			char err[512];
+			json_object *reply = ask_agent(&o, "epochs"), *recs;
 
-			json_object_object_add(req, "cmd", json_object_new_string("epochs"));
-			if (o.identity)
-				json_object_object_add(req, "identity", json_object_new_string(o.identity));
-			reply = api_call(o.socket, req, err, sizeof(err));
-			json_object_put(req);
-			if (!reply) {
-				fprintf(stderr, "reachctl: %s\n", err);
-				return EXIT_FAILED;
-			}
+			if (!reply)
+				return EXIT_FAILED; /* an agent's error too: not an empty table */
 			if (strcmp(o.output, "json") == 0) {
 				print_json(reply);
 			} else if (json_object_object_get_ex(reply, "records", &recs)) {

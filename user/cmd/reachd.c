@@ -47,6 +47,7 @@
 #include "sensor/tls.h"
 #include "cmd/output.h"
 #include "cmd/shipping.h"
+#include "ship/http_post.h"
 #include "cmd/pod_monitor.h"
 
 #define EXIT_START_FAILED 1
@@ -548,12 +549,16 @@ static void fingerprint_secret_content(struct agent *ag, uint32_t tgid, const ch
 	int fd;
 
 	out[0] = '\0';
+	/* Only through the reader's own root: the agent's view of the same path
+	 * (in a pod: the agent's own service-account token) is another file,
+	 * and its fingerprint would link the wrong secret. A reader gone before
+	 * the event is handled leaves no fingerprint, and is counted. */
 	snprintf(path, sizeof(path), "/proc/%u/root%s", tgid, abs);
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
-	if (fd < 0)
-		fd = open(abs, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-	if (fd < 0)
+	if (fd < 0) {
+		ag->stats.secret_content_unread++;
 		return;
+	}
 	while (len < sizeof(buf) && (n = read(fd, buf + len, sizeof(buf) - len)) > 0)
 		len += (size_t)n;
 	close(fd);
@@ -1672,6 +1677,18 @@ static void fill_counters(struct agent *ag, struct agent_counters *c)
 	count_verdicts(ag, c);
 }
 
+/* The counters walk every edge (tls-blind) and the epoch records: only
+ * gathered when a report or /metrics will use them. */
+static void tick_shipping(struct agent *ag)
+{
+	struct agent_counters c;
+
+	if (!shipping_wants_counters(ag->ship))
+		return;
+	fill_counters(ag, &c);
+	shipping_tick(ag->ship, &c, ag->ledger);
+}
+
 static void periodic(struct agent *ag)
 {
 	/* keeps counts of edges whose map entries the LRU may evict */
@@ -1691,12 +1708,7 @@ static void periodic(struct agent *ag)
 		verify_epochs(ag);
 		ag->last_verify_s = now_s();
 	}
-	if (ag->ship) {
-		struct agent_counters c;
-
-		fill_counters(ag, &c);
-		shipping_tick(ag->ship, &c, ag->ledger);
-	}
+	tick_shipping(ag);
 }
 
 static int run_loop(struct agent *ag, double duration_s, double persist_s)
@@ -1824,11 +1836,17 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (a.check_config) {
-		/* the config and every policy loaded: what a deploy pipeline checks */
+		/* the config and every policy loaded: what a deploy pipeline
+		 * checks. URLs as logs show them: they may carry credentials */
+		char ship[512] = "nowhere", otlp[512] = "off";
+
+		if (a.ship_url)
+			http_target_describe(&(struct http_target){ .url = a.ship_url }, ship, sizeof(ship));
+		if (a.otlp_url)
+			http_target_describe(&(struct http_target){ .url = a.otlp_url }, otlp, sizeof(otlp));
 		printf("config ok: %s; %zu policies; shipping to %s; alerts to %d alertmanagers%s; otlp %s; metrics %s\n",
-		       a.config_file ? a.config_file : "(flags only)", ag.policies.n, a.ship_url ? a.ship_url : "nowhere",
-		       a.n_alertmanagers, a.webhook ? " and a webhook" : "", a.otlp_url ? a.otlp_url : "off",
-		       a.metrics_addr ? a.metrics_addr : "off");
+		       a.config_file ? a.config_file : "(flags only)", ag.policies.n, ship, a.n_alertmanagers,
+		       a.webhook ? " and a webhook" : "", otlp, a.metrics_addr ? a.metrics_addr : "off");
 		rc = 0;
 		goto out;
 	}
@@ -1981,12 +1999,7 @@ int main(int argc, char **argv)
 
 		for (const char *const *h = sensor_hook_names(); *h; h++)
 			n_hooks++;
-		if (ag.ship) { /* /metrics answers from the first moment the agent is ready */
-			struct agent_counters c;
-
-			fill_counters(&ag, &c);
-			shipping_tick(ag.ship, &c, ag.ledger);
-		}
+		tick_shipping(&ag); /* /metrics answers from the first moment the agent is ready */
 		shipping_set_ready(ag.ship, true);
 		log_info("ready: %zu hooks attached, monitoring %s", n_hooks,
 			 (a.all || cfg.monitor_all == 1) ? "every process" : ag.pods ? "pods" : "the given cgroups");

@@ -61,10 +61,11 @@ struct shipping {
 	struct alert_target webhook;
 	bool has_webhook;
 	const char *alert_token_file, *alert_ca;
-	uint64_t alert_posts_ok, alert_posts_failed;
 
 	struct http_server *http;
 	bool serve_ledger;
+	uint64_t unencoded[2];   /* reports lost before the spool: [0] collector, [1] otlp (ship_body) */
+	bool encode_failing;
 };
 
 static double mono_s(void)
@@ -93,11 +94,7 @@ static int start_sink(struct sink **out, const char *name, const char *url, cons
 	};
 	int rc;
 
-	snprintf(dir, sizeof(dir), "%s/%s", spool_root, sub);
-	if ((rc = mkdir_p(spool_root, 0700))) {
-		format_error(err, err_size, "%s: spool directory %s: %s", name, spool_root, strerror(-rc));
-		return rc;
-	}
+	snprintf(dir, sizeof(dir), "%s/%s", spool_root, sub); /* spool_open creates it, parents too */
 	if ((rc = sink_new(out, &so, err, err_size)))
 		return rc;
 	http_target_describe(&so.target, what, sizeof(what));
@@ -105,17 +102,25 @@ static int start_sink(struct sink **out, const char *name, const char *url, cons
 	return 0;
 }
 
-/* Spools an encoded report; a failure is counted by the sink (write_failed)
- * and logged here once per failure streak. */
-static int submit(struct sink *k, const char *what, uint8_t *body, size_t len)
+/* An encoder's result to its sink: every report either reaches the spool
+ * (whose own failures the spool counts and logs) or is counted here as
+ * lost before it (the seq file not written, no memory), with one log line
+ * per failure streak. 0 when spooled or when there was nothing to send. */
+static int ship_body(struct shipping *s, struct sink *k, const char *what, int rc, void *body, size_t len)
 {
-	static bool failing;
-	int rc = sink_submit(k, body, len);
-
+	if (rc) {
+		s->unencoded[k == s->otlp]++;
+		if (!s->encode_failing)
+			log_error("%s report not built: %s (counted as dropped; the agent keeps running)", what,
+				  strerror(-rc));
+		s->encode_failing = true;
+		return rc;
+	}
+	s->encode_failing = false;
+	if (!body)
+		return 0;
+	rc = sink_submit(k, body, len);
 	free(body);
-	if (rc && !failing)
-		log_error("%s report not spooled: %s (counted; the agent keeps running)", what, strerror(-rc));
-	failing = rc != 0;
 	return rc;
 }
 
@@ -171,10 +176,6 @@ static void *alert_loop(void *arg)
 		json_object_put(wh);
 		pthread_mutex_lock(&s->lock);
 		alerts_sent(s->alerts, am_ok, wh_ok, unix_now_ms());
-		if (am)
-			am_ok ? s->alert_posts_ok++ : s->alert_posts_failed++;
-		if (wh)
-			wh_ok ? s->alert_posts_ok++ : s->alert_posts_failed++;
 	}
 	pthread_mutex_unlock(&s->lock);
 	return NULL;
@@ -289,6 +290,11 @@ int shipping_start(struct shipping **out, const struct shipping_opts *o, char *e
 					      .k8s_node_name = getenv("NODE_NAME") ? s->node : NULL };
 	if (!(s->open_findings = hmap_new()))
 		goto fail;
+	if (o->spool_dir && !*o->spool_dir) {
+		format_error(err, err_size, "--spool-dir: an empty path");
+		rc = -EINVAL;
+		goto fail;
+	}
 	snprintf(spool_root, sizeof(spool_root), "%s", o->spool_dir ? o->spool_dir : "");
 	if (!o->spool_dir)
 		snprintf(spool_root, sizeof(spool_root), "%s/spool", o->state_dir);
@@ -336,8 +342,9 @@ void shipping_stop(struct shipping *s, const struct ledger *l)
 		size_t len;
 
 		/* what changed since the last report: spooled, so not lost */
-		if (report_reach(&s->src, s->delta, l, false, &body, &len, NULL) == 0 && body)
-			submit(s->collector, "reach", body, len);
+		int rc = report_reach(&s->src, s->delta, l, false, &body, &len, NULL);
+
+		ship_body(s, s->collector, "reach", rc, body, len);
 	}
 	if (s->alert_thread_started) {
 		pthread_mutex_lock(&s->lock);
@@ -376,15 +383,12 @@ static void ship_reach(struct shipping *s, const struct ledger *l, double now)
 	if (!full && now - s->last_report_s < s->report_interval_s)
 		return;
 	s->last_report_s = now;
-	if ((rc = report_reach(&s->src, s->delta, l, full, &body, &len, NULL))) {
-		log_warn("reach report: %s", strerror(-rc));
-		return;
-	}
-	if (full) {
+	rc = report_reach(&s->src, s->delta, l, full, &body, &len, NULL);
+	if (!rc && full) {
 		s->snapshot_sent = true;
 		s->last_snapshot_s = now;
 	}
-	if (body && submit(s->collector, "reach", body, len))
+	if (ship_body(s, s->collector, "reach", rc, body, len) && !rc)
 		reach_delta_reset(s->delta); /* not spooled: the next delta carries everything */
 }
 
@@ -405,6 +409,7 @@ static void ship_health(struct shipping *s, double now)
 	struct sink_stats st = { 0 };
 	uint8_t *body = NULL;
 	size_t len;
+	int rc;
 
 	if (now - s->last_health_s < HEALTH_INTERVAL_S)
 		return;
@@ -419,10 +424,10 @@ static void ship_health(struct shipping *s, double now)
 		.n_losses_by_kind = c->n_kinds, .identities = c->identities, .edges = c->edges,
 		.tls_blind_processes = c->tls_blind_processes, .hooks_missing = c->hooks_missing,
 		.spool_depth = st.spool_records, .reports_sent = st.sent, .reports_failed = st.failed_attempts,
-		.reports_dropped = st.dropped, .last_ship_unix_ms = st.last_success_unix_ms,
+		.reports_dropped = st.lost + s->unencoded[0], .last_ship_unix_ms = st.last_success_unix_ms,
 	};
-	if (report_health(&s->src, &in, &body, &len) == 0)
-		submit(s->collector, "health", body, len);
+	rc = report_health(&s->src, &in, &body, &len); /* before ship_body reads body */
+	ship_body(s, s->collector, "health", rc, body, len);
 }
 
 /* ---- metrics ------------------------------------------------------------------------- */
@@ -450,18 +455,19 @@ static void sink_metrics(struct prom_buf *b, struct shipping *s)
 	struct sink_row rows[2];
 	size_t n = 0;
 
+	/* lost counts what the spool lost and what never reached it */
 	if (s->collector) {
 		rows[n].name = "collector";
-		sink_stats(s->collector, &rows[n++].st);
+		sink_stats(s->collector, &rows[n].st);
+		rows[n++].st.lost += s->unencoded[0];
 	}
 	if (s->otlp) {
 		rows[n].name = "otlp";
-		sink_stats(s->otlp, &rows[n++].st);
+		sink_stats(s->otlp, &rows[n].st);
+		rows[n++].st.lost += s->unencoded[1];
 	}
 	if (!n)
 		return;
-	for (size_t i = 0; i < n; i++)
-		rows[i].st.dropped += rows[i].st.write_failed; /* lost either way */
 	sink_family_u64(b, "reach_reports_sent_total", "counter", "Reports delivered (2xx), by sink.", rows, n,
 			offsetof(struct sink_stats, sent));
 	sink_family_u64(b, "reach_reports_failed_total", "counter", "Delivery attempts without a 2xx (retried), by sink.",
@@ -470,8 +476,8 @@ static void sink_metrics(struct prom_buf *b, struct shipping *s)
 			"Reports the receiver refused for good (4xx), by sink.", rows, n,
 			offsetof(struct sink_stats, rejected));
 	sink_family_u64(b, "reach_reports_dropped_total", "counter",
-			"Reports lost: dropped from a full spool or not written to it, by sink.", rows, n,
-			offsetof(struct sink_stats, dropped));
+			"Reports lost: dropped from a full spool, not written to it, corrupt in it, or not built, by sink.",
+			rows, n, offsetof(struct sink_stats, lost));
 	sink_family_u64(b, "reach_spool_records", "gauge", "Reports waiting in the spool, by sink.", rows, n,
 			offsetof(struct sink_stats, spool_records));
 	sink_family_u64(b, "reach_spool_bytes", "gauge", "Bytes waiting in the spool, by sink.", rows, n,
@@ -498,8 +504,8 @@ static void alert_metrics(struct prom_buf *b, struct shipping *s)
 	FAMILY(b, "reach_alerts_active", "gauge", "Alerts firing.");
 	prom_sample_u64(b, "reach_alerts_active", as.active, 0);
 	FAMILY(b, "reach_alert_sends_total", "counter", "Alert POSTs, by result.");
-	prom_sample_u64(b, "reach_alert_sends_total", s->alert_posts_ok, 1, "result", "ok");
-	prom_sample_u64(b, "reach_alert_sends_total", s->alert_posts_failed, 1, "result", "failed");
+	prom_sample_u64(b, "reach_alert_sends_total", as.sent_ok, 1, "result", "ok");
+	prom_sample_u64(b, "reach_alert_sends_total", as.send_failed, 1, "result", "failed");
 	FAMILY(b, "reach_alerts_suppressed_total", "counter",
 	       "Finding alerts refused by the per-identity rate limit, by identity.");
 	alerts_suppressed_by_identity(s->alerts, suppressed_metric, b);
@@ -562,6 +568,11 @@ static void render_metrics(struct shipping *s)
 	prom_buf_free(&b);
 }
 
+bool shipping_wants_counters(const struct shipping *s)
+{
+	return s && (s->collector || s->http);
+}
+
 void shipping_tick(struct shipping *s, const struct agent_counters *c, const struct ledger *l)
 {
 	double now = mono_s();
@@ -603,8 +614,11 @@ static void ship_finding(struct shipping *s, const struct finding *f, bool resol
 	uint8_t *body = NULL;
 	size_t len;
 
-	if (s->collector && report_finding(&s->src, f, resolved, now, &body, &len) == 0)
-		submit(s->collector, "finding", body, len);
+	if (s->collector) {
+		int rc = report_finding(&s->src, f, resolved, now, &body, &len);
+
+		ship_body(s, s->collector, "finding", rc, body, len);
+	}
 	if (rec)
 		otlp_record_finding(rec, f, resolved, now, s->node, NULL);
 	if (s->alerts) {
@@ -622,70 +636,64 @@ static void ship_otlp(struct shipping *s, struct otlp_record *recs, size_t n)
 {
 	void *body = NULL;
 	size_t len = 0;
+	int rc;
 
 	if (!s->otlp || !n)
 		return;
-	if (otlp_encode_records(&s->otlp_res, recs, n, &body, &len) == 0)
-		submit(s->otlp, "otlp", body, len);
+	rc = otlp_encode_records(&s->otlp_res, recs, n, &body, &len);
+	ship_body(s, s->otlp, "otlp", rc, body, len);
 }
 
 void shipping_findings(struct shipping *s, const struct verify_result *r)
 {
 	struct otlp_record *recs = NULL;
-	struct hmap *seen;
+	struct finding **gone = NULL;
+	struct hmap *seen = NULL;
 	struct hmap_iter it;
 	const char *id;
 	void *v;
-	size_t n = 0, cap = 0;
+	size_t n = 0, n_gone = 0, n_open;
 	int64_t now = unix_now_ms();
 
-	if (!s || (!s->collector && !s->otlp && !s->alerts) || !(seen = hmap_new()))
+	if (!s || (!s->collector && !s->otlp && !s->alerts))
 		return;
+	n_open = hmap_count(s->open_findings);
+	seen = hmap_new();
+	gone = calloc(n_open + 1, sizeof(*gone));
+	if (s->otlp)
+		recs = calloc(r->n_findings + n_open + 1, sizeof(*recs));
+	if (!seen || !gone || (s->otlp && !recs))
+		goto oom;
+	for (size_t i = 0; i < r->n_findings; i++)
+		if (hmap_put(seen, r->findings[i].id, (void *)&r->findings[i], NULL))
+			goto oom; /* an incomplete set would resolve open findings wrongly */
 	for (size_t i = 0; i < r->n_findings; i++) {
 		const struct finding *f = &r->findings[i];
 		struct finding *copy;
 
-		hmap_put(seen, f->id, (void *)f, NULL);
 		if (hmap_get(s->open_findings, f->id) || !(copy = malloc(sizeof(*copy))))
-			continue;
+			continue; /* known, or no memory: then new again at the next verification */
 		*copy = *f;
-		if (hmap_put(s->open_findings, f->id, copy, NULL)) {
-			free(copy);
-			continue;
-		}
-		if (n == cap) {
-			struct otlp_record *nr = realloc(recs, (cap = cap ? 2 * cap : 16) * sizeof(*nr));
-
-			if (!nr)
-				break;
-			recs = nr;
-		}
-		ship_finding(s, f, false, now, s->otlp ? &recs[n++] : NULL);
+		ship_finding(s, f, false, now, recs ? &recs[n++] : NULL);
+		if (hmap_put(s->open_findings, f->id, copy, NULL))
+			free(copy); /* shipped; found new again next time: a duplicate, not a loss */
 	}
 	/* open findings the latest verification no longer has: resolved */
-	for (bool again = true; again;) {
-		again = false;
-		hmap_iter_init(&it, s->open_findings);
-		while (hmap_iter_next(&it, &id, &v)) {
-			struct finding *f = v;
-
-			if (hmap_get(seen, id))
-				continue;
-			if (n == cap) {
-				struct otlp_record *nr = realloc(recs, (cap = cap ? 2 * cap : 16) * sizeof(*nr));
-
-				if (!nr)
-					break;
-				recs = nr;
-			}
-			ship_finding(s, f, true, now, s->otlp ? &recs[n++] : NULL);
-			free(hmap_remove(s->open_findings, f->id));
-			again = true; /* the iterator is invalid after a removal */
-			break;
-		}
+	hmap_iter_init(&it, s->open_findings);
+	while (hmap_iter_next(&it, &id, &v))
+		if (!hmap_get(seen, id))
+			gone[n_gone++] = v;
+	for (size_t i = 0; i < n_gone; i++) {
+		ship_finding(s, gone[i], true, now, recs ? &recs[n++] : NULL);
+		free(hmap_remove(s->open_findings, gone[i]->id));
 	}
-	hmap_free(seen, NULL);
 	ship_otlp(s, recs, n);
+	goto out;
+oom:
+	log_warn("findings not shipped after this verification: out of memory (the next one tries again)");
+out:
+	hmap_free(seen, NULL);
+	free(gone);
 	free(recs);
 }
 
@@ -702,8 +710,11 @@ void shipping_epoch(struct shipping *s, const struct epoch_record *rec, const st
 
 	if (!s || rec->state == EPOCH_SETTLING)
 		return;
-	if (s->collector && report_verification(&s->src, rec, r, &body, &len) == 0)
-		submit(s->collector, "verification", body, len);
+	if (s->collector) {
+		int rc = report_verification(&s->src, rec, r, &body, &len);
+
+		ship_body(s, s->collector, "verification", rc, body, len);
+	}
 	if (s->otlp) {
 		struct otlp_record o;
 
@@ -755,8 +766,8 @@ json_object *shipping_status_json(struct shipping *s)
 		pthread_mutex_lock(&s->lock);
 		alerts_stats(s->alerts, &as);
 		json_object_object_add(a, "active", json_object_new_int64((int64_t)as.active));
-		json_object_object_add(a, "posts_ok", json_object_new_int64((int64_t)s->alert_posts_ok));
-		json_object_object_add(a, "posts_failed", json_object_new_int64((int64_t)s->alert_posts_failed));
+		json_object_object_add(a, "posts_ok", json_object_new_int64((int64_t)as.sent_ok));
+		json_object_object_add(a, "posts_failed", json_object_new_int64((int64_t)as.send_failed));
 		json_object_object_add(a, "suppressed", json_object_new_int64((int64_t)as.suppressed_total));
 		pthread_mutex_unlock(&s->lock);
 		json_object_object_add(o, "alerts", a);

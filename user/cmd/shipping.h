@@ -63,6 +63,10 @@ struct shipping;
  * metrics address taken) fails start-up: 0 or -errno with err. */
 int shipping_start(struct shipping **out, const struct shipping_opts *o, char *err, size_t err_size);
 
+/* Whether shipping_tick() uses the counters (a collector or the HTTP
+ * endpoint is configured): the agent gathers them only then. */
+bool shipping_wants_counters(const struct shipping *s);
+
 /* Every main-loop tick (~1 s): reach deltas / snapshots and health reports
  * when due, /metrics re-rendered, heartbeat. */
 void shipping_tick(struct shipping *s, const struct agent_counters *c, const struct ledger *l);

@@ -27,10 +27,12 @@ int write_all(int fd, const void *buf, size_t n)
 
 int mkdir_p(const char *dir, mode_t mode)
 {
-	char *path = strdup(dir);
+	char *path;
 	int rc = 0;
 
-	if (!path)
+	if (!dir || !*dir)
+		return -EINVAL;
+	if (!(path = strdup(dir)))
 		return -ENOMEM;
 	for (char *p = path + 1;; p++) {
 		char c = *p;

@@ -10,7 +10,8 @@
 /* write(2) until done, through EINTR: 0 or -errno. */
 int write_all(int fd, const void *buf, size_t n);
 
-/* mkdir -p: missing components created with mode. 0 or -errno. */
+/* mkdir -p: missing components created with mode. 0 or -errno (-EINVAL
+ * for an empty path). */
 int mkdir_p(const char *dir, mode_t mode);
 
 /* Wall-clock milliseconds since the epoch. */

@@ -107,9 +107,12 @@ int dedup_snapshot_refresh(struct dedup_snapshot *d, int map_fd)
 	for (;;) {
 		uint32_t count = BATCH;
 
-		/* an LRU map can briefly hold a little more than max_entries */
-		if (d->n >= d->max + BATCH)
+		/* an LRU map can briefly hold a little more than max_entries;
+		 * far more is not the map we were made for: no partial copy */
+		if (d->n >= d->max + BATCH) {
+			rc = -E2BIG;
 			break;
+		}
 		if ((rc = grow(d)))
 			break;
 		rc = bpf_map_lookup_batch(map_fd, in, &token, d->keys + d->n, d->vals + d->n, &count, &opts);

@@ -19,7 +19,8 @@ void dedup_snapshot_free(struct dedup_snapshot *d);
 
 /* Reads the whole map (fd) with BPF_MAP_LOOKUP_BATCH. 0, or -errno: then
  * the snapshot is empty and lookups miss (callers fall back to single
- * lookups; -EINVAL/-ENOTSUPP: the kernel has no batch support). */
+ * lookups; -EINVAL/-ENOTSUPP: the kernel has no batch support; -E2BIG: the
+ * map holds far more than max_entries, never copied in part). */
 int dedup_snapshot_refresh(struct dedup_snapshot *d, int map_fd);
 
 /* 0 with *val, or -ENOENT when the key was not in the map when read. */

@@ -24,6 +24,7 @@ struct sensor {
 	struct reach_loss_counters *percpu; /* scratch for per-CPU reads */
 	struct dedup_snapshot *dedup_copy;  /* batch-read copy of the dedup map */
 	bool dedup_copy_valid;              /* false: no batch support, or a read failed */
+	bool dedup_no_batch;                /* the kernel refused batch reads: never tried again */
 };
 
 static const char *const hook_names[] = {
@@ -244,10 +245,15 @@ int sensor_dedup_snapshot(struct sensor *s)
 {
 	int rc;
 
+	if (s->dedup_no_batch)
+		return 0; /* lookups go one by one (sensor_dedup_lookup_snapshot) */
 	if (!s->dedup_copy && !(s->dedup_copy = dedup_snapshot_new(bpf_map__max_entries(s->skel->maps.dedup))))
 		return -ENOMEM;
 	rc = dedup_snapshot_refresh(s->dedup_copy, bpf_map__fd(s->skel->maps.dedup));
 	s->dedup_copy_valid = rc == 0;
+	/* no batch support: -EINVAL, -EOPNOTSUPP, or the kernel-internal
+	 * ENOTSUPP (524) that bpf() lets out */
+	s->dedup_no_batch = rc == -EINVAL || rc == -EOPNOTSUPP || rc == -524;
 	return rc;
 }
 

@@ -252,8 +252,10 @@ void http_target_describe(const struct http_target *t, char *buf, size_t size)
 	    curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
 		curl_url_get(u, CURLUPART_PORT, &port, 0); /* absent: the scheme's */
 		curl_url_get(u, CURLUPART_PATH, &path, 0);
+		/* the path is left out too: webhook URLs (Slack, Teams) carry
+		 * their secret in it */
 		snprintf(buf, size, "%s://%s%s%s%s", scheme, host, port ? ":" : "", port ? port : "",
-			 path ? path : "/");
+			 path && strcmp(path, "/") ? "/..." : "/");
 	}
 	curl_free(scheme);
 	curl_free(host);

@@ -76,9 +76,10 @@ int gzip_compress(const void *in, size_t len, void **out, size_t *out_len);
  * certificate; timeout_ms is not negative. 0 or -EINVAL/-errno with err. */
 int http_target_check(const struct http_target *t, char *err, size_t err_size);
 
-/* The target URL as "scheme://host[:port]/path", without user info, query
- * or fragment (which may hold credentials), for log lines. "(invalid URL)"
- * when it does not parse. */
+/* The target URL as "scheme://host[:port]/..." ("/" for an empty path),
+ * without user info, path, query or fragment (any of which may hold a
+ * credential: webhook URLs carry theirs in the path), for log lines.
+ * "(invalid URL)" when it does not parse. */
 void http_target_describe(const struct http_target *t, char *buf, size_t size);
 
 /* Value of a Retry-After header: delta-seconds or an HTTP-date (relative to

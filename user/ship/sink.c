@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include "common/fileio.h"
 #include "common/log.h"
 #include "ship/sink.h"
 
@@ -34,14 +35,6 @@ struct sink {
 	char last_error[256];
 	char fail_state[64];         /* the current failure's kind, "" when delivering: logs on change */
 };
-
-static int64_t realtime_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* xorshift64*: jitter only needs to spread agents apart, not be secret. */
 static double rand01(struct sink *s)
@@ -177,7 +170,7 @@ static double deliver(struct sink *s, const void *body, size_t len, uint64_t no)
 	s->last_status = res.status;
 	if (o == DELIVERED) {
 		s->sent++;
-		s->last_success_unix_ms = realtime_ms();
+		s->last_success_unix_ms = unix_now_ms();
 	} else {
 		s->rejected++;
 		snprintf(s->last_error, sizeof(s->last_error), "record %" PRIu64 " rejected: HTTP %ld", no,
@@ -315,7 +308,7 @@ int sink_new(struct sink **out, const struct sink_opts *o, char *err, size_t err
 		goto fail;
 	}
 	http_target_describe(&s->target, s->where, sizeof(s->where));
-	s->rng = (uint64_t)realtime_ms() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)s;
+	s->rng = (uint64_t)unix_now_ms() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)s;
 	if (!s->rng)
 		s->rng = 1;
 	if ((rc = spool_open(&s->sp, s->spool_dir, &o->limits, why, sizeof(why)))) {
@@ -358,6 +351,7 @@ void sink_stats(struct sink *s, struct sink_stats *st)
 	st->dropped = sp.dropped;
 	st->write_failed = sp.write_failed;
 	st->quarantined = sp.quarantined;
+	st->lost = sp.dropped + sp.write_failed + sp.quarantined;
 	st->spool_records = sp.records;
 	st->spool_bytes = sp.bytes;
 	pthread_mutex_lock(&s->mu);

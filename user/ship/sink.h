@@ -47,7 +47,8 @@ struct sink_stats {
 	uint64_t rejected;             /* records the collector refused for good */
 	uint64_t dropped;              /* spool: lost to its limits */
 	uint64_t write_failed;         /* spool: appends that failed on I/O */
-	uint64_t quarantined;          /* spool: corrupt records moved aside */
+	uint64_t quarantined;          /* spool: corrupt (or vanished) records moved aside */
+	uint64_t lost;                 /* never to be delivered: dropped + write_failed + quarantined */
 	uint64_t spool_records;        /* waiting */
 	uint64_t spool_bytes;
 	int64_t last_success_unix_ms;  /* 0: none yet */

@@ -387,7 +387,9 @@ int spool_peek_oldest(struct spool *sp, void **body, size_t *len, uint64_t *reco
 			break;
 		}
 		if (rc == -ENOENT) {
+			/* removed behind our back: lost like a corrupt one, and counted so */
 			log_warn("spool %s: record %" PRIu64 " vanished from disk", sp->dir, no);
+			sp->quarantined++;
 		} else if (rc == -EBADMSG || rc == -EIO) {
 			if (rc == -EIO)
 				snprintf(why, sizeof(why), "read: %s", strerror(EIO));
