@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "otlp_logs.pb-c.h"
+#include "identity/identity.h"
 #include "ship/otlp.h"
 
 #define T0 1800000000123LL /* ms */
@@ -455,18 +456,18 @@ static void test_split_identity(void **state)
 	char ns[64], sa[64];
 
 	(void)state;
-	assert_true(otlp_split_identity("ai/gw", ns, sizeof(ns), sa, sizeof(sa)));
+	assert_true(identity_split_k8s("ai/gw", ns, sizeof(ns), sa, sizeof(sa)));
 	assert_string_equal(ns, "ai");
 	assert_string_equal(sa, "gw");
-	assert_false(otlp_split_identity("host/nginx.service", ns, sizeof(ns), sa, sizeof(sa)));
+	assert_false(identity_split_k8s("host/nginx.service", ns, sizeof(ns), sa, sizeof(sa)));
 	assert_string_equal(ns, "");
 	assert_string_equal(sa, "");
-	assert_false(otlp_split_identity("unknown/x", ns, sizeof(ns), sa, sizeof(sa)));
-	assert_false(otlp_split_identity("a/b/c", ns, sizeof(ns), sa, sizeof(sa)));
-	assert_false(otlp_split_identity("/b", ns, sizeof(ns), sa, sizeof(sa)));
-	assert_false(otlp_split_identity("a/", ns, sizeof(ns), sa, sizeof(sa)));
-	assert_false(otlp_split_identity("plain", ns, sizeof(ns), sa, sizeof(sa)));
-	assert_false(otlp_split_identity(NULL, ns, sizeof(ns), sa, sizeof(sa)));
+	assert_false(identity_split_k8s("unknown/x", ns, sizeof(ns), sa, sizeof(sa)));
+	assert_false(identity_split_k8s("a/b/c", ns, sizeof(ns), sa, sizeof(sa)));
+	assert_false(identity_split_k8s("/b", ns, sizeof(ns), sa, sizeof(sa)));
+	assert_false(identity_split_k8s("a/", ns, sizeof(ns), sa, sizeof(sa)));
+	assert_false(identity_split_k8s("plain", ns, sizeof(ns), sa, sizeof(sa)));
+	assert_false(identity_split_k8s(NULL, ns, sizeof(ns), sa, sizeof(sa)));
 }
 
 int main(void)

@@ -181,16 +181,6 @@ static void *alert_loop(void *arg)
 	return NULL;
 }
 
-static enum severity severity_of(const char *name)
-{
-	static const char *const names[] = { "info", "low", "medium", "high", "critical" };
-
-	for (int i = 0; name && i < 5; i++)
-		if (!strcmp(name, names[i]))
-			return (enum severity)i;
-	return SEV_MEDIUM;
-}
-
 static int start_alerts(struct shipping *s, const struct shipping_opts *o, char *err, size_t err_size)
 {
 	struct alerts_config cfg;
@@ -225,7 +215,8 @@ static int start_alerts(struct shipping *s, const struct shipping_opts *o, char 
 	s->alert_token_file = o->alert_token_file;
 	s->alert_ca = o->alert_ca;
 	alerts_config_default(&cfg);
-	cfg.min_severity = severity_of(o->alert_min_severity);
+	if (o->alert_min_severity) /* the config loader accepted it: a known name */
+		cfg.min_severity = (enum severity)severity_from_name(o->alert_min_severity);
 	if (!(s->alerts = alerts_new(&cfg, s->node)))
 		return -ENOMEM;
 	if ((rc = pthread_create(&s->alert_thread, NULL, alert_loop, s))) {
@@ -697,11 +688,6 @@ out:
 	free(recs);
 }
 
-static const char *epoch_verdict(const struct epoch_record *rec)
-{
-	return rec->state == EPOCH_DRIFTED ? "drifted" : verdict_name(rec->verdict);
-}
-
 void shipping_epoch(struct shipping *s, const struct epoch_record *rec, const struct verify_result *r)
 {
 	uint8_t *body = NULL;
@@ -718,12 +704,12 @@ void shipping_epoch(struct shipping *s, const struct epoch_record *rec, const st
 	if (s->otlp) {
 		struct otlp_record o;
 
-		otlp_record_verdict(&o, rec->identity, epoch_verdict(rec), rec->reasons, rec->to_version, now, s->node);
+		otlp_record_verdict(&o, rec->identity, epoch_verdict_name(rec), rec->reasons, rec->to_version, now, s->node);
 		ship_otlp(s, &o, 1);
 	}
 	if (s->alerts) {
 		pthread_mutex_lock(&s->lock);
-		alerts_verdict(s->alerts, rec->identity, epoch_verdict(rec), rec->reasons, rec->to_version, now);
+		alerts_verdict(s->alerts, rec->identity, epoch_verdict_name(rec), rec->reasons, rec->to_version, now);
 		pthread_cond_signal(&s->wake);
 		pthread_mutex_unlock(&s->lock);
 	}

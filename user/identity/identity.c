@@ -151,3 +151,19 @@ int identity_resolve(struct identity_resolver *r, uint64_t cgroup_id, const char
 	snprintf(out->name, sizeof(out->name), "unknown%s", cgroup_path);
 	return 0;
 }
+
+bool identity_split_k8s(const char *identity, char *ns, size_t ns_size, char *sa, size_t sa_size)
+{
+	const char *slash = identity ? strchr(identity, '/') : NULL;
+
+	snprintf(ns, ns_size, "%s", "");
+	snprintf(sa, sa_size, "%s", "");
+	/* Kubernetes names hold no "/": a second one is a cgroup path */
+	if (!slash || slash == identity || !slash[1] || strchr(slash + 1, '/') || !strncmp(identity, "host/", 5) ||
+	    !strncmp(identity, "unknown/", 8))
+		return false;
+	snprintf(ns, ns_size, "%.*s", (int)(slash - identity), identity);
+	snprintf(sa, sa_size, "%s", slash + 1);
+	return true;
+}
+

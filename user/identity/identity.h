@@ -48,6 +48,12 @@ void identity_resolver_free(struct identity_resolver *r);
 /* "cgroup:GLOB IDENTITY" or "uid:N IDENTITY". 0, -EINVAL (bad rule), -ENOSPC. */
 int identity_add_rule(struct identity_resolver *r, const char *rule);
 
+/* Splits a Kubernetes identity "NAMESPACE/SERVICEACCOUNT" into its parts;
+ * false (both "") for host/..., unknown/... and anything else that is not
+ * exactly two non-empty parts (a second '/' is a cgroup path). What alerts,
+ * OTLP records and Finding reports carry as namespace / service account. */
+bool identity_split_k8s(const char *identity, char *ns, size_t ns_size, char *sa, size_t sa_size);
+
 /* Resolves a cgroup (by id and path relative to the cgroup2 mount) for a
  * process of uid. Cheap after the first call per cgroup. */
 int identity_resolve(struct identity_resolver *r, uint64_t cgroup_id, const char *cgroup_path, uint32_t uid,

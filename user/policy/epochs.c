@@ -140,6 +140,11 @@ const char *epoch_state_name(enum epoch_state s)
 	return s == EPOCH_SETTLING ? "settling" : s == EPOCH_VERIFIED ? "verified" : "drifted";
 }
 
+const char *epoch_verdict_name(const struct epoch_record *rec)
+{
+	return rec->state == EPOCH_DRIFTED ? "drifted" : verdict_name(rec->verdict);
+}
+
 static struct epoch_record *find(struct epoch_tracker *t, const char *identity, const char *version)
 {
 	for (size_t i = 0; i < t->n; i++)

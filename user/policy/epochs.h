@@ -56,6 +56,8 @@ size_t epoch_tracker_records(const struct epoch_tracker *t, const struct epoch_r
 /* Remediation stats for identity (zeros when unknown). */
 void epoch_tracker_remediation(const struct epoch_tracker *t, const char *identity, struct remediation_stats *out);
 const char *epoch_state_name(enum epoch_state s);
+/* "drifted" for a drifted record, else its verdict's name ("pass", ...). */
+const char *epoch_verdict_name(const struct epoch_record *rec);
 struct json_object *epoch_records_to_json(const struct epoch_tracker *t, const char *identity);
 
 #endif

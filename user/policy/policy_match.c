@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 #include "policy/policy.h"
+#include "policy/verify.h"
 #include "reach/glob.h"
 #include "reach/netclass.h"
 
@@ -91,34 +92,6 @@ bool policy_egress_matches(const struct policy_egress *rule, const char *proto, 
 	return dns_name && policy_host_matches(rule->host, dns_name);
 }
 
-/* "api.example.com:443" -> "api.example.com", "[2001:db8::1]:443" ->
- * "2001:db8::1"; a bare IPv6 address (several colons) is left alone. */
-static void strip_port(const char *host, char *out, size_t size)
-{
-	const char *colon;
-	size_t len = strlen(host);
-
-	if (host[0] == '[') {
-		const char *close = strchr(host, ']');
-
-		if (close && (close[1] == '\0' || close[1] == ':')) {
-			host++;
-			len = (size_t)(close - host);
-		}
-	} else if ((colon = strchr(host, ':')) != NULL && !strchr(colon + 1, ':')) {
-		const char *d = colon + 1;
-
-		while (*d >= '0' && *d <= '9')
-			d++;
-		if (*d == '\0')
-			len = (size_t)(colon - host);
-	}
-	if (len >= size)
-		len = size - 1;
-	memcpy(out, host, len);
-	out[len] = '\0';
-}
-
 static bool any_glob(const char (*globs)[32], size_t n, const char *value)
 {
 	size_t i;
@@ -137,7 +110,7 @@ bool policy_credential_matches(const struct policy_credential *rule, const char 
 
 	if (!rule || !host)
 		return false;
-	strip_port(host, bare, sizeof(bare));
+	host_without_port(host, bare, sizeof(bare));
 	if (!host_or_address_matches(rule->host, bare))
 		return false;
 	if (rule->n_kinds && (!kind || !any_glob(rule->kinds, rule->n_kinds, kind)))

@@ -66,11 +66,19 @@ const char *finding_kind_name(enum finding_kind k)
 	return (unsigned)k < FINDING__MAX ? names[k] : "unknown";
 }
 
+static const char *const severity_names[] = { "info", "low", "medium", "high", "critical" };
+
 const char *severity_name(enum severity s)
 {
-	static const char *const names[] = { "info", "low", "medium", "high", "critical" };
+	return (unsigned)s <= SEV_CRITICAL ? severity_names[s] : "unknown";
+}
 
-	return (unsigned)s <= SEV_CRITICAL ? names[s] : "unknown";
+int severity_from_name(const char *name)
+{
+	for (int i = 0; name && i <= SEV_CRITICAL; i++)
+		if (!strcmp(name, severity_names[i]))
+			return i;
+	return -1;
 }
 
 const char *verdict_name(enum verdict v)
@@ -327,8 +335,7 @@ static bool rule_matches(const struct policy_rule *r, const struct edge_view *v)
 	case POLICY_EGRESS:
 		return policy_egress_matches(&r->egress, v->proto, &v->addr, s_or(e->name), v->port);
 	case POLICY_CREDENTIAL:
-		/* the matcher ignores the port of "host:port" */
-		return policy_credential_matches(&r->credential, v->cred_host, v->cred_kind, v->cred.path_template,
+		return policy_credential_matches(&r->credential, v->host_noport, v->cred_kind, v->cred.path_template,
 						 v->cred.fingerprint);
 	}
 	return false;

@@ -242,6 +242,7 @@ struct json_object *verify_result_report(const struct verify_result *r);
  * "unknown" otherwise. */
 const char *finding_kind_name(enum finding_kind k);
 const char *severity_name(enum severity s);  /* "info" .. "critical" */
+int severity_from_name(const char *name);    /* enum severity, or -1 */
 const char *verdict_name(enum verdict v);    /* "pass", "fail", "inconclusive" */
 
 /* A rule's canonical text: the glob of a secret or tool rule;

@@ -5,6 +5,7 @@
 #include <time.h>
 #include <json-c/json.h>
 #include "common/hmap.h"
+#include "identity/identity.h"
 #include "ship/alerts.h"
 #include "ship/otlp.h"
 
@@ -152,7 +153,7 @@ static struct json_object *base_labels(const char *alertname, const char *identi
 
 	if (!l)
 		return NULL;
-	otlp_split_identity(identity, ns, sizeof(ns), sa, sizeof(sa));
+	identity_split_k8s(identity, ns, sizeof(ns), sa, sizeof(sa));
 	add_label(l, "alertname", alertname);
 	add_label(l, "identity", identity);
 	add_label(l, "namespace", ns);

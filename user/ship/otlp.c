@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "otlp_logs.pb-c.h"
+#include "identity/identity.h"
 #include "ship/otlp.h"
 
 /* ---- UTF-8 --------------------------------------------------------------- */
@@ -293,21 +294,6 @@ int otlp_severity_of_verdict(const char *verdict, const char **text)
 	return num;
 }
 
-bool otlp_split_identity(const char *identity, char *ns, size_t ns_size, char *sa, size_t sa_size)
-{
-	const char *slash = identity ? strchr(identity, '/') : NULL;
-
-	snprintf(ns, ns_size, "%s", "");
-	snprintf(sa, sa_size, "%s", "");
-	/* Kubernetes names hold no "/": a second one is a cgroup path */
-	if (!slash || slash == identity || !slash[1] || strchr(slash + 1, '/') || !strncmp(identity, "host/", 5) ||
-	    !strncmp(identity, "unknown/", 8))
-		return false;
-	snprintf(ns, ns_size, "%.*s", (int)(slash - identity), identity);
-	snprintf(sa, sa_size, "%s", slash + 1);
-	return true;
-}
-
 _Static_assert(OTLP_RECORD_TEXT <= UINT16_MAX, "record text offsets are 16 bits");
 
 /* The last byte of text is always NUL: the offset of "" when space ran out. */
@@ -351,7 +337,7 @@ static void record_init(struct otlp_record *r, const char *identity, int64_t tim
 	r->used = 0;
 	r->text[TEXT_EMPTY] = '\0';
 	add_attr(r, "reach.identity", identity);
-	if (otlp_split_identity(identity, ns, sizeof(ns), sa, sizeof(sa))) {
+	if (identity_split_k8s(identity, ns, sizeof(ns), sa, sizeof(sa))) {
 		add_attr(r, "k8s.namespace.name", ns);
 		add_attr(r, "k8s.serviceaccount.name", sa);
 	}

@@ -121,9 +121,5 @@ int otlp_encode_records(const struct otlp_resource *res, const struct otlp_recor
 int otlp_severity_of_finding(enum severity s, const char **text);
 int otlp_severity_of_verdict(const char *verdict, const char **text);
 
-/* Splits a Kubernetes identity "NAMESPACE/SERVICEACCOUNT" into its parts;
- * false (both "") for host/..., unknown/... and anything else that is not
- * exactly two non-empty parts. Shared with the alerts' labels. */
-bool otlp_split_identity(const char *identity, char *ns, size_t ns_size, char *sa, size_t sa_size);
 
 #endif

@@ -11,6 +11,7 @@
 #include "common/fileio.h"
 #include "common/hmap.h"
 #include "common/log.h"
+#include "identity/identity.h"
 #include "reach.pb-c.h"
 #include "reach/ledger_store.h"
 #include "ship/report.h"
@@ -351,19 +352,15 @@ int report_finding(const struct report_src *src, const struct finding *f, bool r
 	Reach__V1__FindingDetail fd;
 	Reach__V1__Finding fm = REACH__V1__FINDING__INIT;
 	Reach__V1__Report rep = REACH__V1__REPORT__INIT;
-	char ns[512] = "", sa[512] = "";
-	const char *slash = strchr(f->identity, '/');
+	char ns[512], sa[512];
 	struct header h;
 	int rc;
 
 	if ((rc = header_init(src, &h, NULL)))
 		return rc;
 	finding_detail(f, &fd);
-	/* "ns/sa" identities split for routing; host identities have none */
-	if (slash && strncmp(f->identity, "host/", 5) && strncmp(f->identity, "unknown/", 8)) {
-		snprintf(ns, sizeof(ns), "%.*s", (int)(slash - f->identity), f->identity);
-		snprintf(sa, sizeof(sa), "%s", slash + 1);
-	}
+	/* "ns/sa" identities split for routing, as alerts and OTLP do */
+	identity_split_k8s(f->identity, ns, sizeof(ns), sa, sizeof(sa));
 	fm.header = &h.pb;
 	fm.finding = &fd;
 	fm.resolved = resolved;
@@ -374,11 +371,6 @@ int report_finding(const struct report_src *src, const struct finding *f, bool r
 	rep.body_case = REACH__V1__REPORT__BODY_FINDING;
 	rep.finding = &fm;
 	return pack_report(&rep, body, len);
-}
-
-static const char *record_verdict(const struct epoch_record *rec)
-{
-	return rec->state == EPOCH_DRIFTED ? "drifted" : verdict_name(rec->verdict);
 }
 
 /* Splits "a; b; c" into pointers into buf. */
@@ -443,7 +435,7 @@ int report_verification(const struct report_src *src, const struct epoch_record 
 	snprintf(reasons_buf, sizeof(reasons_buf), "%s", rec->reasons);
 	vm.header = &h.pb;
 	vm.identity = (char *)rec->identity;
-	vm.verdict = (char *)record_verdict(rec);
+	vm.verdict = (char *)epoch_verdict_name(rec);
 	vm.from_version = (char *)rec->from_version;
 	vm.to_version = (char *)rec->to_version;
 	vm.n_reasons = split_reasons(reasons_buf, reasons, 32);
