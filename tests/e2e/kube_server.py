@@ -19,7 +19,10 @@ Serves
       clients must join objects split across reads. A watch from an RV
       older than the last `expire` gets 200 + an ERROR event with code 410
       (what the apiserver does for a compacted version).
-  Without "Authorization: Bearer T": 401 with a Status body. Other paths:
+  Without "Authorization: Bearer T": 401 with a Status body whose message
+  echoes the header it got after ~100 characters (as a careless proxy does:
+  a client that cuts the message before redacting leaks a token prefix).
+  Other paths:
   404; unsupported selectors or a non-numeric RV: 400.
 
 --pods FILE.json holds a list of pod objects, or a PodList. Resource versions
@@ -195,7 +198,8 @@ class Handler(FixtureHandler):
     def handle_get(self):
         state = self.server.state
         if self.headers.get("Authorization", "") != "Bearer " + self.server.token:
-            self.send_json(401, status_body(401, "Unauthorized", "Unauthorized"))
+            got = self.headers.get("Authorization", "")
+            self.send_json(401, status_body(401, "Unauthorized", "Unauthorized " + "." * 90 + " " + got))
             return
         url = urlsplit(self.path)
         if url.path != "/api/v1/pods":

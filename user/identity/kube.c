@@ -91,6 +91,7 @@ struct xfer {
 	enum fail_class fail;
 	char msg[200];
 	bool got_event;
+	const char *token;  /* during http_get: server text is cleaned of it before it is cut */
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -580,6 +581,21 @@ static void sanitize(char *msg, const char *token)
 			*p = ' ';
 }
 
+/* Server-provided text for a message, at most max characters: cleaned of
+ * the token while whole, then cut (a cut first could leave a token prefix
+ * that the later sanitize() no longer recognises). */
+static void server_text(const struct xfer *x, const char *text, size_t max, char *out, size_t out_size)
+{
+	char whole[4096];
+
+	snprintf(whole, sizeof(whole), "%s", text ? text : "");
+	sanitize(whole, x->token);
+	if (strlen(whole) > max)
+		whole[max] = '\0';
+	snprintf(out, out_size, "%s", whole);
+	explicit_bzero(whole, sizeof(whole));
+}
+
 static void xfer_fail(struct xfer *x, int rc, enum fail_class c, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
@@ -673,8 +689,11 @@ static int watch_event(struct xfer *x, const char *line, size_t len)
 			xfer_fail(x, -ESTALE, FAIL_WATCH_ERROR, "watch pods: 410 Gone (%s)", reason ? reason : "Expired");
 			rc = -ESTALE;
 		} else {
-			xfer_fail(x, -EPROTO, FAIL_WATCH_ERROR, "watch pods: ERROR event %d %s: %.100s", c,
-				  reason ? reason : "", message ? message : "");
+			char m[128], rs[64];
+
+			server_text(x, message, 100, m, sizeof(m));
+			server_text(x, reason, 40, rs, sizeof(rs));
+			xfer_fail(x, -EPROTO, FAIL_WATCH_ERROR, "watch pods: ERROR event %d %s: %s", c, rs, m);
 			rc = -EPROTO;
 		}
 		goto out;
@@ -806,8 +825,12 @@ static void status_message(const struct xfer *x, char *out, size_t out_size)
 	if (o) {
 		const char *m = jstr(o, "message");
 
-		if (m)
-			snprintf(out, out_size, ": %.120s", m);
+		if (m) {
+			char clean[128];
+
+			server_text(x, m, 120, clean, sizeof(clean));
+			snprintf(out, out_size, ": %s", clean);
+		}
 		json_object_put(o);
 	}
 }
@@ -849,11 +872,13 @@ static int http_get(struct kube *k, const char *url, const char *what, struct xf
 
 	x->k = k;
 	x->rc = 0;
+	x->token = NULL;
 	rc = read_token(k->token_file, &token, terr, sizeof(terr));
 	if (rc) {
 		xfer_fail(x, rc, FAIL_TOKEN, "%s: %s", what, terr);
 		return rc;
 	}
+	x->token = token;
 	if (asprintf(&auth, "Authorization: Bearer %s", token) < 0) {
 		auth = NULL;
 		rc = -ENOMEM;
@@ -979,6 +1004,7 @@ out:
 		explicit_bzero(auth, strlen(auth));
 		free(auth);
 	}
+	x->token = NULL;
 	free_token(token);
 	return rc;
 }
@@ -1134,8 +1160,11 @@ static int do_watch(struct kube *k, struct xfer *out_fail, bool *got_event)
 	/* the server ends the stream at timeoutSeconds; this is the backstop */
 	rc = http_get(k, url, "watch pods", &x, (long)k->watch_timeout_s + 30);
 	free(url);
-	if (rc == 0 && x.len)
+	if (rc == 0 && x.len) {
 		rc = watch_event(&x, x.buf, x.len); /* a last line without its newline */
+		if (rc)
+			sanitize(x.msg, NULL); /* printable; the token is gone by now */
+	}
 	*got_event = x.got_event;
 	if (rc) {
 		out_fail->fail = x.fail;
