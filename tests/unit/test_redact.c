@@ -192,6 +192,7 @@ static void test_token_shapes_are_redacted(void **state)
 	expect_redact(NULL, "ghp_0123456789abcdefghijABCDEFGHIJ", true, REDACTED);
 	expect_redact(NULL, "github_pat_11ABCDEFG0123456789_abcdefghij", true, REDACTED);
 	expect_redact(NULL, "xoxb-1234567890-abcdefghij", true, REDACTED);
+	expect_redact(NULL, "xoxr-1234567890-abcdefghij", true, REDACTED); /* refresh tokens, as http_head knows them */
 	expect_redact(NULL, "glpat-abcdefghij0123456789", true, REDACTED);
 	expect_redact(NULL, "AKIAIOSFODNN7EXAMPLE", true, REDACTED);
 	expect_redact(NULL, "ASIAIOSFODNN7EXAMPLE", true, REDACTED);

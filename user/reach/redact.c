@@ -23,10 +23,12 @@ static const char *const secret_keys[] = {
 	"signature", "auth", "credential", NULL,
 };
 
-/* Prefixes of well-known token shapes and the minimum length of what follows. */
+/* Prefixes of well-known token shapes and the minimum length of what follows.
+ * Every prefix http_head.c classifies as a credential shape is here too, with
+ * a tail minimum no stricter than its: redaction errs towards redacting. */
 static const struct { const char *prefix; size_t min_tail; } token_shapes[] = {
 	{ "sk-", 16 }, { "ghp_", 20 }, { "gho_", 20 }, { "ghu_", 20 }, { "ghs_", 20 }, { "ghr_", 20 },
-	{ "github_pat_", 20 }, { "xoxb-", 10 }, { "xoxp-", 10 }, { "xoxa-", 10 }, { "xoxs-", 10 },
+	{ "github_pat_", 20 }, { "xoxb-", 10 }, { "xoxp-", 10 }, { "xoxa-", 10 }, { "xoxr-", 10 }, { "xoxs-", 10 },
 	{ "glpat-", 16 }, { "AKIA", 16 }, { "ASIA", 16 }, { "eyJ", 20 }, { NULL, 0 },
 };
 
