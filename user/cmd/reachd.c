@@ -879,46 +879,44 @@ static void handle_dns(struct agent *ag, const struct reach_dns_event *ev)
 		dnsnames_put(ag->dns, ev->hdr.cgroup_id, &r.answers[i].addr, r.qname, r.answers[i].ttl);
 }
 
+/* The smallest size of each kind of event: a shorter one is malformed
+ * (counted, skipped) before any field past the header is read. */
+static const size_t event_min_size[REACH_EV__MAX] = {
+	[REACH_EV_FILE_OPEN] = sizeof(struct reach_file_open_event),
+	[REACH_EV_EXEC] = sizeof(struct reach_exec_event),
+	[REACH_EV_FORK] = sizeof(struct reach_fork_event),
+	[REACH_EV_EXIT] = sizeof(struct reach_exit_event),
+	[REACH_EV_EGRESS] = sizeof(struct reach_egress_event),
+	[REACH_EV_DNS] = sizeof(struct reach_dns_event),
+	[REACH_EV_HTTP] = sizeof(struct reach_http_event),
+};
+
 static int on_event(void *ctx, const void *data, size_t size)
 {
 	struct agent *ag = ctx;
 	const struct reach_event_hdr *hdr = data;
 
-	if (size < sizeof(*hdr) || hdr->size > size || hdr->kind == 0 || hdr->kind >= REACH_EV__MAX) {
+	if (size < sizeof(*hdr) || hdr->size > size || hdr->kind == 0 || hdr->kind >= REACH_EV__MAX ||
+	    size < event_min_size[hdr->kind]) {
 		ag->stats.malformed_events++;
 		return 0;
 	}
 	ag->stats.events[hdr->kind]++;
 	switch (hdr->kind) {
 	case REACH_EV_FILE_OPEN:
-		if (size >= sizeof(struct reach_file_open_event))
-			handle_file_open(ag, data);
-		else
-			ag->stats.malformed_events++;
+		handle_file_open(ag, data);
 		break;
 	case REACH_EV_EXEC:
-		if (size >= sizeof(struct reach_exec_event))
-			handle_exec(ag, data);
-		else
-			ag->stats.malformed_events++;
+		handle_exec(ag, data);
 		break;
 	case REACH_EV_EGRESS:
-		if (size >= sizeof(struct reach_egress_event))
-			handle_egress(ag, data);
-		else
-			ag->stats.malformed_events++;
+		handle_egress(ag, data);
 		break;
 	case REACH_EV_DNS:
-		if (size >= sizeof(struct reach_dns_event))
-			handle_dns(ag, data);
-		else
-			ag->stats.malformed_events++;
+		handle_dns(ag, data);
 		break;
 	case REACH_EV_HTTP:
-		if (size >= sizeof(struct reach_http_event))
-			handle_http(ag, data);
-		else
-			ag->stats.malformed_events++;
+		handle_http(ag, data);
 		break;
 	case REACH_EV_FORK:
 		proctree_fork(ag->procs, hdr->tgid, ((const struct reach_fork_event *)data)->child_tgid, hdr->cgroup_id);
