@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include "common/fileio.h"
 #include "common/log.h"
 #include "common/hex.h"
 #include "http/fingerprint.h"
@@ -117,28 +118,10 @@ out:
 	return rc;
 }
 
-/* fsync of the directory that holds path, so that the new entry survives a crash. */
-static int sync_parent(const char *path)
-{
-	char copy[PATH_MAX];
-	int fd, rc = 0;
-
-	if (strlen(path) >= sizeof(copy))
-		return -ENAMETOOLONG;
-	strcpy(copy, path);
-	fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fsync(fd) < 0 && errno != EINVAL) /* some filesystems cannot sync directories */
-		rc = -errno;
-	close(fd);
-	return rc;
-}
-
 static int create_key(const char *path, struct fp_key *k, char *err, size_t err_size)
 {
 	unsigned char buf[FP_KEY_SIZE];
-	size_t got = 0, put = 0;
+	size_t got = 0;
 	const char *step;
 	int fd, rc;
 
@@ -164,14 +147,9 @@ static int create_key(const char *path, struct fp_key *k, char *err, size_t err_
 		got += (size_t)n;
 	}
 	step = "write";
-	while (put < sizeof(buf)) {
-		ssize_t n = write(fd, buf + put, sizeof(buf) - put);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			goto fail;
-		put += (size_t)n;
+	if ((rc = write_all(fd, buf, sizeof(buf)))) {
+		errno = -rc;
+		goto fail;
 	}
 	step = "fsync";
 	if (fsync(fd) < 0)
@@ -182,7 +160,7 @@ static int create_key(const char *path, struct fp_key *k, char *err, size_t err_
 		goto fail;
 	}
 	fd = -1;
-	rc = sync_parent(path);
+	rc = fsync_dir_of(path);
 	if (rc < 0) {
 		errno = -rc;
 		step = "fsync of the directory";

@@ -140,23 +140,6 @@ int ledger_pb_build(struct ledger_pb *v, const struct ledger *l, const char *nod
 	return 0;
 }
 
-/* fsync of the directory that holds path, so a rename in it is durable. */
-static int fsync_dir_of(const char *path)
-{
-	char *copy = strdup(path);
-	int fd, rc = 0;
-
-	if (!copy)
-		return -ENOMEM;
-	fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 || fsync(fd))
-		rc = -errno;
-	if (fd >= 0)
-		close(fd);
-	free(copy);
-	return rc;
-}
-
 /* Encodes l into a complete file image (header + payload) in *out. */
 static int encode(const struct ledger *l, const char *node, uint8_t **out, size_t *out_len, char *err,
 		  size_t err_size)

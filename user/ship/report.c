@@ -63,24 +63,13 @@ int report_seq_open(struct report_seq **out, const char *path, char *err, size_t
 
 int report_seq_next(struct report_seq *s, uint64_t *seq)
 {
-	char tmp[4200], text[32];
-	int fd, n, rc = 0;
+	char text[32];
+	int n = snprintf(text, sizeof(text), "%" PRIu64 "\n", s->last + 1);
+	/* durable before the seq is used: a crash never hands it out twice */
+	int rc = write_file_atomic(s->path, text, (size_t)n, 0600);
 
-	snprintf(tmp, sizeof(tmp), "%s.tmp", s->path);
-	n = snprintf(text, sizeof(text), "%" PRIu64 "\n", s->last + 1);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, text, (size_t)n) != n || fsync(fd))
-		rc = errno ? -errno : -EIO;
-	if (close(fd) && !rc)
-		rc = -errno;
-	if (!rc && rename(tmp, s->path))
-		rc = -errno;
-	if (rc) {
-		unlink(tmp);
+	if (rc)
 		return rc;
-	}
 	*seq = ++s->last;
 	return 0;
 }

@@ -96,7 +96,9 @@ static int read_full(int fd, void *buf, size_t n, size_t *got)
 /* Writes a whole file as NAME.tmp (fsynced) and renames it to NAME, then
  * fsyncs the directory. On failure the temp file is gone and NAME is
  * untouched. */
-static int write_file_atomic(int dfd, const char *name, const struct iovec *iov, int iovcnt)
+/* fileio.h's write_file_atomic() for the spool: names relative to the
+ * spool's directory fd, and header + body written without joining them. */
+static int write_in_dir_atomic(int dfd, const char *name, const struct iovec *iov, int iovcnt)
 {
 	char tmp[NAME_SIZE + 8];
 	int fd, rc = 0;
@@ -315,7 +317,7 @@ static int reserve(struct spool *sp)
 	upto = sp->next_no + RESERVE_BLOCK;
 	iov.iov_base = text;
 	iov.iov_len = (size_t)snprintf(text, sizeof(text), "%" PRIu64 "\n", upto);
-	if ((rc = write_file_atomic(sp->dfd, COUNTER_FILE, &iov, 1)))
+	if ((rc = write_in_dir_atomic(sp->dfd, COUNTER_FILE, &iov, 1)))
 		return rc;
 	sp->reserved = upto;
 	return 0;
@@ -333,7 +335,7 @@ static int write_record(struct spool *sp, uint64_t no, const void *body, size_t 
 	put_u64(hdr + 16, len);
 	put_u64(hdr + 24, no);
 	rec_name(name, no, "");
-	return write_file_atomic(sp->dfd, name, iov, 2);
+	return write_in_dir_atomic(sp->dfd, name, iov, 2);
 }
 
 int spool_append(struct spool *sp, const void *body, size_t len)
