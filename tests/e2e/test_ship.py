@@ -230,6 +230,14 @@ def test_bad_shipping_config_fails_clearly_and_full_disk_is_counted(cleanup, tmp
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=30)
     check(p.returncode != 0 and "spool" in p.stderr, f"an unwritable spool dir fails start-up: {p.stderr[-300:]}")
 
+    # a missing API token file fails start-up instead of refusing every request
+    missing = os.path.join(tmp, "no-api-token")
+    p = subprocess.run([os.path.join(ROOT, "build", "reachd"), "--cgroup", cg.path, "--metrics-addr", "127.0.0.1:18707",
+                        "--api-token-file", missing, "--state-dir", os.path.join(tmp, "s3"),
+                        "--socket", os.path.join(tmp, "s3.sock")],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=30)
+    check(p.returncode != 0 and missing in p.stderr, f"a missing API token file fails start-up: {p.stderr[-300:]}")
+
     # an unreachable collector: start-up works, the failure is said at once;
     # a full disk under the spool is counted and the agent keeps running
     spool = os.path.join(tmp, "tiny-spool")

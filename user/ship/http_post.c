@@ -110,13 +110,13 @@ long http_retry_after_parse(const char *value, time_t now)
 
 /* Reads the token: trailing whitespace trimmed, one line, not empty. The
  * caller scrubs and frees *token. Errors name the file, never its content. */
-static int load_token(const char *path, char **token, char *err, size_t err_size)
+int http_token_load(const char *path, size_t max_bytes, char **token, char *err, size_t err_size)
 {
 	char *text = NULL;
 	size_t len = 0;
 	int rc;
 
-	rc = read_text_file(path, HTTP_TOKEN_MAX, "token", &text, &len, err, err_size);
+	rc = read_text_file(path, max_bytes, "token", &text, &len, err, err_size);
 	if (rc) {
 		char why[320];
 
@@ -225,7 +225,7 @@ int http_target_check(const struct http_target *t, char *err, size_t err_size)
 	if ((rc = curl_ready(err, err_size)) || (rc = check_url(t->url, err, err_size)))
 		return rc;
 	if (t->token_file) {
-		if ((rc = load_token(t->token_file, &token, err, err_size)))
+		if ((rc = http_token_load(t->token_file, HTTP_TOKEN_MAX, &token, err, err_size)))
 			return rc;
 		explicit_bzero(token, strlen(token));
 		free(token);
@@ -374,7 +374,7 @@ static int add_token_header(struct post *p, const struct http_target *t, char *e
 
 	if (!t->token_file)
 		return 0;
-	if ((rc = load_token(t->token_file, &token, err, err_size)))
+	if ((rc = http_token_load(t->token_file, HTTP_TOKEN_MAX, &token, err, err_size)))
 		return rc;
 	rc = add_header(p, "Authorization: Bearer %s", token);
 	explicit_bzero(token, strlen(token));

@@ -18,6 +18,13 @@
 #define HTTP_TIMEOUT_MS_DEFAULT 10000
 #define HTTP_TOKEN_MAX 16384 /* bytes of a token file */
 
+/* A bearer token file's token (at most max_bytes; HTTP_TOKEN_MAX for the
+ * targets the agent sends to): trailing whitespace removed; empty, or
+ * spanning lines (header injection), refused. 0 with *token malloc'ed (wipe
+ * and free it), or negative errno with err naming the file, never the
+ * content. Every token file of the agent is read this way. */
+int http_token_load(const char *path, size_t max_bytes, char **token, char *err, size_t err_size);
+
 struct http_target {
 	const char *url;          /* http:// or https:// */
 	const char *token_file;   /* bearer token, re-read at each send (rotation); NULL: no Authorization */

@@ -16,11 +16,11 @@
 #include <openssl/sha.h>
 #include "common/log.h"
 #include "common/readfile.h"
+#include "ship/http_post.h"
 #include "ship/http_server.h"
 
 #define MAX_CONNS 64
 #define MAX_RULES 8
-#define MAX_TOKEN_FILE 4096
 #define DRAIN_MS 1000 /* reading what a client still sends before closing */
 
 /* A published body, shared by the path and every connection sending it
@@ -261,9 +261,12 @@ static int parse_request(const char *head, size_t len, struct request *r)
  * differ and of the token's length. */
 static bool token_matches(const char *file, const char *auth)
 {
+	/* the server thread alone calls this: the last problem, to log changes
+	 * only (an unauthenticated client must not be able to flood the log) */
+	static char last_err[256];
 	unsigned char want[SHA256_DIGEST_LENGTH], got[SHA256_DIGEST_LENGTH];
 	char *tok = NULL, err[256];
-	size_t len = 0;
+	size_t len;
 	bool ok;
 
 	if (strncasecmp(auth, "bearer ", 7))
@@ -271,12 +274,14 @@ static bool token_matches(const char *file, const char *auth)
 	auth += 7;
 	while (*auth == ' ')
 		auth++;
-	if (read_text_file(file, MAX_TOKEN_FILE, "token", &tok, &len, err, sizeof(err))) {
-		log_warn("http: token file: %s; refusing protected paths", err);
+	if (http_token_load(file, HTTP_SERVER_MAX_TOKEN, &tok, err, sizeof(err))) {
+		if (strcmp(err, last_err))
+			log_warn("http: %s; refusing protected paths", err);
+		snprintf(last_err, sizeof(last_err), "%s", err);
 		return false;
 	}
-	while (len && isspace((unsigned char)tok[len - 1]))
-		len--;
+	last_err[0] = '\0';
+	len = strlen(tok);
 	SHA256((const unsigned char *)tok, len, want);
 	SHA256((const unsigned char *)auth, strlen(auth), got);
 	ok = len > 0 && *auth && CRYPTO_memcmp(want, got, sizeof(want)) == 0;

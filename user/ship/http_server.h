@@ -26,6 +26,7 @@
 #include <stdint.h>
 
 #define HTTP_SERVER_MAX_HEAD 8192
+#define HTTP_SERVER_MAX_TOKEN 4096 /* bytes of a token file guarding paths */
 #define HTTP_SERVER_STALL_MS (30 * 1000)
 #define HTTP_SERVER_IO_TIMEOUT_MS 5000
 #define HTTP_SERVER_MAX_PATHS 16
