@@ -103,6 +103,7 @@ struct agent {
 	bool monitor_all;
 	int n_cgroups;
 	struct shipping *ship;
+	uint64_t tls_blind_edges;              /* TLS edges of class tls-blind (record_tls_coverage) */
 	const struct verify_result *verifying; /* during epoch_tracker_update: for shipping_epoch */
 	uint64_t persisted_edges;              /* ledger edges at the last publish on /v1/ledger */
 };
@@ -707,8 +708,10 @@ static void record_tls_coverage(struct agent *ag, const struct reach_event_hdr *
 	obs.n_lineage = proctree_lineage(ag->procs, hdr->tgid, lineage, PROCTREE_LINEAGE_MAX);
 	obs.lineage = lineage;
 	e = observed_add(ag->observed, EDGE_TLS, &obs, &is_new);
-	if (e && is_new && !library)
+	if (e && is_new && !library) {
+		ag->tls_blind_edges++; /* an edge's class is fixed when it is made */
 		log_warn("tls-blind: %s (pid %u) speaks TLS through %s", obs.object, hdr->tgid, why);
+	}
 	print_if_new(ag, hdr->cgroup_id, e, is_new);
 }
 
@@ -1353,19 +1356,12 @@ static json_object *reach_json(struct agent *ag, const char *identity, const cha
 /* How complete the observation is: the verifier never passes on less. */
 static struct verify_input_health agent_health(struct agent *ag)
 {
-	struct verify_input_health h = { 0 };
+	struct verify_input_health h = { .tls_blind_processes = ag->tls_blind_edges };
 	struct reach_loss_counters l;
-	struct cgroup_reach **cg;
-	size_t n = observed_cgroups(ag->observed, &cg);
 
 	if (sensor_read_losses(ag->sensor, &l) == 0)
 		h.events_lost = output_loss_total(&l, REACH_LOSS_RINGBUF_FULL);
 	h.events_lost += observed_edges_dropped(ag->observed);
-	for (size_t i = 0; i < n; i++)
-		for (size_t j = 0; j < cg[i]->n_edges; j++)
-			if (cg[i]->edges[j]->kind == EDGE_TLS && cg[i]->edges[j]->dest_class &&
-			    strcmp(cg[i]->edges[j]->dest_class, "tls-blind") == 0)
-				h.tls_blind_processes++;
 	return h;
 }
 
@@ -1643,7 +1639,6 @@ static void count_verdicts(struct agent *ag, struct agent_counters *c)
 
 static void fill_counters(struct agent *ag, struct agent_counters *c)
 {
-	struct verify_input_health h = agent_health(ag);
 	struct reach_loss_counters l = { 0 };
 
 	memset(c, 0, sizeof(*c));
@@ -1668,8 +1663,8 @@ static void fill_counters(struct agent *ag, struct agent_counters *c)
 	c->edges_dropped = observed_edges_dropped(ag->observed) + ledger_edges_dropped(ag->ledger);
 	c->identities = ledger_identities(ag->ledger);
 	c->edges = ledger_edges(ag->ledger);
-	c->tls_blind_processes = h.tls_blind_processes;
-	c->hooks_missing = h.hooks_missing;
+	c->tls_blind_processes = ag->tls_blind_edges;
+	c->hooks_missing = false; /* every hook is mandatory: start-up fails without one */
 	c->uprobes_attached = tls_attaches(ag->tls);
 	c->uprobe_attach_failures = tls_attach_failures(ag->tls);
 	count_verdicts(ag, c);
