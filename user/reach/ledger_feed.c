@@ -37,16 +37,21 @@ static void fill_obs(struct ledger_obs *obs, const struct edge *e, const struct 
 	obs->content_fingerprint = e->content_fp[0] ? e->content_fp : NULL;
 }
 
-/* Sends an edge's growth since fed_*; returns false when nothing was new. */
-static bool feed_edge(struct ledger *l, struct edge *e, const struct identity *id, int64_t boot_to_unix_ms,
+/* Seen again, or by more, since it was last fed: checked before the
+ * identity is resolved, so an unchanged edge costs no resolution. */
+static bool has_growth(const struct edge *e)
+{
+	return edge_count(e) > e->fed_count || e->last_ns > e->fed_last_ns;
+}
+
+/* Sends an edge's growth since fed_* (has_growth() is true). */
+static void feed_edge(struct ledger *l, struct edge *e, const struct identity *id, int64_t boot_to_unix_ms,
 		      struct feed_stats *stats)
 {
 	uint64_t total = edge_count(e);
 	struct ledger_obs obs;
 	bool any = false;
 
-	if (total <= e->fed_count && e->last_ns <= e->fed_last_ns)
-		return false;
 	fill_obs(&obs, e, id, boot_to_unix_ms);
 	if (e->kind == EDGE_EGRESS) {
 		/* one record per outcome, each with its own growth */
@@ -84,7 +89,6 @@ static bool feed_edge(struct ledger *l, struct edge *e, const struct identity *i
 	}
 	e->fed_count = total;
 	e->fed_last_ns = e->last_ns;
-	return true;
 }
 
 void ledger_feed(struct observed *o, struct ledger *l, feed_resolve_fn resolve, void *ctx,
@@ -95,20 +99,31 @@ void ledger_feed(struct observed *o, struct ledger *l, feed_resolve_fn resolve, 
 
 	memset(stats, 0, sizeof(*stats));
 	for (size_t i = 0; i < n; i++) {
+		struct identity id;
+		bool resolved = false;
+		uint32_t resolved_uid = 0;
+
 		for (size_t j = 0; j < cg[i]->n_edges; j++) {
 			struct edge *e = cg[i]->edges[j];
-			struct identity id;
 
-			if (e->kind == EDGE_TLS)
-				continue; /* coverage, not reach: reported by the agent itself */
-			if (resolve(ctx, cg[i], e->uid, &id) != 0)
-				continue;
+			if (e->kind == EDGE_TLS || !has_growth(e))
+				continue; /* TLS: coverage, not reach, reported by the agent itself */
+			/* one resolution per (cgroup, uid) and pass: edges of a cgroup
+			 * mostly share their uid */
+			if (!resolved || resolved_uid != e->uid) {
+				if (resolve(ctx, cg[i], e->uid, &id) != 0) {
+					resolved = false;
+					continue;
+				}
+				resolved = true;
+				resolved_uid = e->uid;
+			}
 			if (id.state == IDENTITY_PENDING) {
 				stats->edges_held++;
 				continue;
 			}
-			if (feed_edge(l, e, &id, boot_to_unix_ms, stats))
-				stats->edges_fed++;
+			feed_edge(l, e, &id, boot_to_unix_ms, stats);
+			stats->edges_fed++;
 		}
 	}
 }
