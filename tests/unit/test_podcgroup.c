@@ -81,22 +81,47 @@ static void mkfile(const struct tree *t, const char *rel)
 	fclose(f);
 }
 
-/* podcgroup_find must answer 0 and root/want_rel. */
+/* What podcgroup_scan() reported for one uid. */
+struct scanned {
+	const char *uid;
+	char dir[PATH_MAX];
+	int hits;
+};
+
+static void on_scanned(void *ctx, const char *uid, const char *dir)
+{
+	struct scanned *sc = ctx;
+
+	if (strcmp(uid, sc->uid))
+		return;
+	sc->hits++;
+	snprintf(sc->dir, sizeof(sc->dir), "%s", dir);
+}
+
+/* podcgroup_find must answer 0 and root/want_rel; one scan of the whole
+ * tree must report the same directory for the uid, once. */
 static void assert_found(const struct tree *t, const char *uid, const char *want_rel)
 {
 	char out[PATH_MAX], want[PATH_MAX];
+	struct scanned sc = { .uid = uid };
 
 	assert_true((size_t)snprintf(want, sizeof(want), "%s/%s", t->root, want_rel) < sizeof(want));
 	memset(out, 0, sizeof(out));
 	assert_int_equal(podcgroup_find(t->root, uid, out, sizeof(out)), 0);
 	assert_string_equal(out, want);
+	podcgroup_scan(t->root, on_scanned, &sc);
+	assert_int_equal(sc.hits, 1);
+	assert_string_equal(sc.dir, want);
 }
 
 static void assert_not_found(const struct tree *t, const char *uid)
 {
 	char out[PATH_MAX];
+	struct scanned sc = { .uid = uid };
 
 	assert_int_equal(podcgroup_find(t->root, uid, out, sizeof(out)), -ENOENT);
+	podcgroup_scan(t->root, on_scanned, &sc);
+	assert_int_equal(sc.hits, 0);
 }
 
 /* Some unrelated host cgroups every test tree has. */

@@ -95,20 +95,37 @@ static bool selected(const struct pod_monitor *m, const struct kube_pod *pod)
 	return ok;
 }
 
-static void try_attach(struct pod_monitor *m, const char *uid, struct watched_pod *w)
+/* Starts monitoring a pod's cgroup directory. */
+static void attach(struct pod_monitor *m, struct watched_pod *w, const char *dir)
 {
-	char dir[4096];
 	uint64_t id;
 	int rc;
 
-	if (w->cgroup_id || podcgroup_find(m->cgroup_mount, uid, dir, sizeof(dir)))
-		return; /* done already, or the kubelet has not made it yet */
 	if ((rc = cgroup_id_of(dir, &id)) || (rc = sensor_monitor_cgroup(m->sensor, id))) {
 		log_warn("pod %s: monitoring its cgroup %s: %s", w->name, dir, strerror(-rc));
 		return;
 	}
 	w->cgroup_id = id;
 	log_info("monitoring pod %s (cgroup %s)", w->name, dir + strlen(m->cgroup_mount));
+}
+
+static void try_attach(struct pod_monitor *m, const char *uid, struct watched_pod *w)
+{
+	char dir[4096];
+
+	if (w->cgroup_id || podcgroup_find(m->cgroup_mount, uid, dir, sizeof(dir)))
+		return; /* done already, or the kubelet has not made it yet */
+	attach(m, w, dir);
+}
+
+/* A pod directory the tick's scan found: attached if a waiting pod's. */
+static void on_pod_dir(void *ctx, const char *uid, const char *dir)
+{
+	struct pod_monitor *m = ctx;
+	struct watched_pod *w = hmap_get(m->pods, uid);
+
+	if (w && !w->cgroup_id)
+		attach(m, w, dir);
 }
 
 void pod_monitor_on_pod(void *ctx, enum kube_event_type type, const struct kube_pod *pod)
@@ -137,15 +154,13 @@ void pod_monitor_on_pod(void *ctx, enum kube_event_type type, const struct kube_
 	try_attach(m, pod->uid, w);
 }
 
+/* Pods still waiting for their cgroup: one walk of the cgroup tree for all
+ * of them (a walk per waiting pod every second cost as many tree walks as
+ * pods that never get a cgroup here: other nodes' pods, finished ones). */
 void pod_monitor_tick(struct pod_monitor *m)
 {
-	struct hmap_iter it;
-	const char *uid;
-	void *v;
-
-	hmap_iter_init(&it, m->pods);
-	while (hmap_iter_next(&it, &uid, &v))
-		try_attach(m, uid, v);
+	if (pod_monitor_waiting(m))
+		podcgroup_scan(m->cgroup_mount, on_pod_dir, m);
 }
 
 size_t pod_monitor_count(const struct pod_monitor *m)
