@@ -24,10 +24,8 @@ void fp_key_wipe(struct fp_key *k)
 
 void fp_compute(const struct fp_key *k, const void *secret, size_t len, char out[FP_HEX_LEN + 1])
 {
-	static const char hex[] = "0123456789abcdef";
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int md_len = 0;
-	int i;
 
 	out[0] = '\0';
 	/* HMAC() with a NULL message is not guaranteed to be accepted */
@@ -36,11 +34,7 @@ void fp_compute(const struct fp_key *k, const void *secret, size_t len, char out
 		explicit_bzero(md, sizeof(md));
 		return;
 	}
-	for (i = 0; i < FP_HEX_LEN / 2; i++) {
-		out[2 * i] = hex[md[i] >> 4];
-		out[2 * i + 1] = hex[md[i] & 0xf];
-	}
-	out[FP_HEX_LEN] = '\0';
+	hex_encode(md, FP_HEX_LEN / 2, out);
 	explicit_bzero(md, sizeof(md));
 }
 

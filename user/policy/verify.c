@@ -9,6 +9,7 @@
 #include <json-c/json.h>
 #include <openssl/evp.h>
 
+#include "common/hex.h"
 #include "policy/verify.h"
 #include "reach/glob.h"
 
@@ -437,7 +438,6 @@ static struct finding *new_finding(struct builder *b)
  * cannot run (never a different, unstable id). */
 static int finding_id(struct finding *f)
 {
-	static const char hexd[] = "0123456789abcdef";
 	const char *parts[4] = { finding_kind_name(f->kind), f->identity, f->edge_kind, f->object };
 	char buf[32 + sizeof(f->identity) + sizeof(f->edge_kind) + sizeof(f->object)];
 	unsigned char md[EVP_MAX_MD_SIZE];
@@ -452,11 +452,7 @@ static int finding_id(struct finding *f)
 	}
 	if (!EVP_Digest(buf, len, md, &mdlen, EVP_sha256(), NULL) || mdlen < 8)
 		return -ENOMEM;
-	for (int i = 0; i < 8; i++) {
-		f->id[2 * i] = hexd[md[i] >> 4];
-		f->id[2 * i + 1] = hexd[md[i] & 15];
-	}
-	f->id[16] = '\0';
+	hex_encode(md, 8, f->id);
 	return 0;
 }
 

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "common/fileio.h"
+#include "common/hex.h"
 #include "common/hmap.h"
 #include "common/log.h"
 #include "identity/identity.h"
@@ -105,7 +106,6 @@ struct header {
 
 static int header_init(const struct report_src *src, struct header *h, uint64_t *seq_out)
 {
-	static const char hexd[] = "0123456789abcdef";
 	unsigned char rnd[16];
 	uint64_t seq;
 	int rc;
@@ -114,11 +114,7 @@ static int header_init(const struct report_src *src, struct header *h, uint64_t 
 		return -EIO;
 	if ((rc = report_seq_next(src->seq, &seq)))
 		return rc;
-	for (int i = 0; i < 16; i++) {
-		h->id[2 * i] = hexd[rnd[i] >> 4];
-		h->id[2 * i + 1] = hexd[rnd[i] & 15];
-	}
-	h->id[32] = '\0';
+	hex_encode(rnd, sizeof(rnd), h->id);
 	h->pb = (Reach__V1__ReportHeader)REACH__V1__REPORT_HEADER__INIT;
 	h->pb.node = (char *)(src->node ? src->node : "");
 	h->pb.boot_id = (char *)(src->boot_id ? src->boot_id : "");
