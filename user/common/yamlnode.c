@@ -1,6 +1,9 @@
 #include <stdbool.h>
 #include <string.h>
 #include <yaml.h>
+#include <errno.h>
+#include <stdio.h>
+#include "common/log.h"
 #include "common/yamlnode.h"
 
 const char *yaml_printable(const yaml_node_t *scalar, char *buf, size_t size)
@@ -71,3 +74,43 @@ yaml_mark_t yaml_mark_from_offset(const char *text, size_t len, size_t offset)
 	return mark;
 }
 
+int yaml_vfail_at(const char *path, yaml_mark_t mark, char *err, size_t err_size, const char *fmt, va_list ap)
+{
+	char reason[768];
+
+	vsnprintf(reason, sizeof(reason), fmt, ap);
+	format_error(err, err_size, "%s:%zu:%zu: %s", path, mark.line + 1, mark.column + 1, reason);
+	return -EINVAL;
+}
+
+static int fail_at(const char *path, yaml_mark_t mark, char *err, size_t err_size, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
+static int fail_at(const char *path, yaml_mark_t mark, char *err, size_t err_size, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = yaml_vfail_at(path, mark, err, err_size, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+int yaml_parse_error(const char *path, const yaml_parser_t *parser, const char *text, size_t len, char *err,
+		     size_t err_size)
+{
+	const char *problem = parser->problem ? parser->problem : "unknown error";
+	yaml_mark_t mark = parser->problem_mark;
+
+	if (parser->error == YAML_MEMORY_ERROR) {
+		format_error(err, err_size, "%s: out of memory while parsing YAML", path);
+		return -ENOMEM;
+	}
+	if (parser->error == YAML_READER_ERROR)
+		mark = yaml_mark_from_offset(text, len, parser->problem_offset);
+	if (parser->context)
+		return fail_at(path, mark, err, err_size, "YAML syntax error: %s (%s at line %zu, column %zu)", problem,
+			       parser->context, parser->context_mark.line + 1, parser->context_mark.column + 1);
+	return fail_at(path, mark, err, err_size, "YAML syntax error: %s", problem);
+}

@@ -22,4 +22,17 @@ bool yaml_has_embedded_nul(const yaml_node_t *scalar);
  * libyaml reports by offset). */
 yaml_mark_t yaml_mark_from_offset(const char *text, size_t len, size_t offset);
 
+#include <stdarg.h>
+
+/* "PATH:LINE:COLUMN: reason" into err (libyaml marks are 0-based, editors
+ * 1-based): every loader's positioned error. Returns -EINVAL. */
+int yaml_vfail_at(const char *path, yaml_mark_t mark, char *err, size_t err_size, const char *fmt, va_list ap)
+	__attribute__((format(printf, 5, 0)));
+
+/* The parser's failure as a positioned "YAML syntax error: ..." (-EINVAL),
+ * or "PATH: out of memory while parsing YAML" (-ENOMEM). text/len: what was
+ * parsed (reader errors are reported by offset). */
+int yaml_parse_error(const char *path, const yaml_parser_t *parser, const char *text, size_t len, char *err,
+		     size_t err_size);
+
 #endif

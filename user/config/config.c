@@ -67,15 +67,13 @@ static int fail_at_mark(struct loader *l, yaml_mark_t mark, const char *fmt, ...
 
 static int fail_at_mark(struct loader *l, yaml_mark_t mark, const char *fmt, ...)
 {
-	char reason[512];
 	va_list ap;
+	int rc;
 
 	va_start(ap, fmt);
-	vsnprintf(reason, sizeof(reason), fmt, ap);
+	rc = yaml_vfail_at(l->path, mark, l->err, l->err_size, fmt, ap);
 	va_end(ap);
-	format_error(l->err, l->err_size, "%s:%zu:%zu: %s", l->path,
-		    mark.line + 1, mark.column + 1, reason);
-	return -EINVAL;
+	return rc;
 }
 
 #define fail_at(l, node, ...) fail_at_mark((l), (node)->start_mark, __VA_ARGS__)
@@ -746,20 +744,7 @@ static int walk_document(struct loader *l)
 
 static int fail_yaml(struct loader *l, const yaml_parser_t *parser, const char *text, size_t len)
 {
-	const char *problem = parser->problem ? parser->problem : "unknown error";
-	yaml_mark_t mark = parser->problem_mark;
-
-	if (parser->error == YAML_MEMORY_ERROR) {
-		format_error(l->err, l->err_size, "%s: out of memory while parsing YAML", l->path);
-		return -ENOMEM;
-	}
-	if (parser->error == YAML_READER_ERROR)
-		mark = yaml_mark_from_offset(text, len, parser->problem_offset);
-	if (parser->context)
-		return fail_at_mark(l, mark, "YAML syntax error: %s (%s at line %zu, column %zu)",
-				    problem, parser->context, parser->context_mark.line + 1,
-				    parser->context_mark.column + 1);
-	return fail_at_mark(l, mark, "YAML syntax error: %s", problem);
+	return yaml_parse_error(l->path, parser, text, len, l->err, l->err_size);
 }
 
 /* A second document would be silently ignored by a single load; refuse it so

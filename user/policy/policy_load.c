@@ -60,14 +60,13 @@ static int fail_at_mark(struct loader *l, yaml_mark_t mark, const char *fmt, ...
 /* "FILE:LINE:COLUMN: reason"; libyaml marks are 0-based, editors are 1-based. */
 static int fail_at_mark(struct loader *l, yaml_mark_t mark, const char *fmt, ...)
 {
-	char reason[768];
 	va_list ap;
+	int rc;
 
 	va_start(ap, fmt);
-	vsnprintf(reason, sizeof(reason), fmt, ap);
+	rc = yaml_vfail_at(l->path, mark, l->err, l->err_size, fmt, ap);
 	va_end(ap);
-	format_error(l->err, l->err_size, "%s:%zu:%zu: %s", l->path, mark.line + 1, mark.column + 1, reason);
-	return -EINVAL;
+	return rc;
 }
 
 #define fail_at(l, node, ...) fail_at_mark((l), (node)->start_mark, __VA_ARGS__)
@@ -992,17 +991,7 @@ static int parse_document(struct loader *l, const yaml_node_t *root, struct reac
 
 static int fail_yaml(struct loader *l, const yaml_parser_t *parser, const char *text, size_t len)
 {
-	const char *problem = parser->problem ? parser->problem : "unknown error";
-	yaml_mark_t mark = parser->problem_mark;
-
-	if (parser->error == YAML_MEMORY_ERROR)
-		return fail_nomem(l);
-	if (parser->error == YAML_READER_ERROR)
-		mark = yaml_mark_from_offset(text, len, parser->problem_offset);
-	if (parser->context)
-		return fail_at_mark(l, mark, "YAML syntax error: %s (%s at line %zu, column %zu)", problem,
-				    parser->context, parser->context_mark.line + 1, parser->context_mark.column + 1);
-	return fail_at_mark(l, mark, "YAML syntax error: %s", problem);
+	return yaml_parse_error(l->path, parser, text, len, l->err, l->err_size);
 }
 
 static int parse_text(struct loader *l, const char *text, size_t len)
