@@ -6,6 +6,31 @@
 #include "net.bpf.h"
 #include "http.bpf.h"
 
+/* A user msghdr (sendmsg, recvmsg; sendmmsg's first mmsghdr starts with
+ * one): an unreadable one is a loss of the event kind it would have made. */
+static __always_inline bool net__read_msghdr(const void *uptr, __u32 kind, struct user_msghdr *msg)
+{
+	if (!bpf_probe_read_user(msg, sizeof(*msg), uptr))
+		return true;
+	loss__count(kind, REACH_LOSS_READ_FAILED);
+	return false;
+}
+
+/* The first iovec of a user iovec array, clamped to the ret bytes the call
+ * moved: the head of a request or an answer. Unreadable: counted. */
+static __always_inline bool net__first_iov(const void *iov_ptr, __u64 ret, __u32 kind, const void **buf, __u64 *len)
+{
+	struct iovec iov;
+
+	if (bpf_probe_read_user(&iov, sizeof(iov), iov_ptr)) {
+		loss__count(kind, REACH_LOSS_READ_FAILED);
+		return false;
+	}
+	*buf = iov.iov_base;
+	*len = iov.iov_len < ret ? iov.iov_len : ret;
+	return true;
+}
+
 /* connect/sendto/sendmsg/sendmmsg exit: UDP destinations, and DNS sockets. */
 static __noinline int net__on_send_exit(struct pt_regs *regs, long nr, long ret)
 {
@@ -30,17 +55,17 @@ static __noinline int net__on_send_exit(struct pt_regs *regs, long nr, long ret)
 		const void *buf = (const void *)SYSCALL_ARG2(regs);
 		__u64 len = ret;
 
-		if (nr != NR_sendto) {
+		/* sendmmsg returns a count of messages, not bytes: no head length */
+		if (ret <= 0 || nr == NR_sendmmsg)
+			return 0;
+		if (nr == NR_sendmsg) {
 			struct user_msghdr msg;
-			struct iovec iov;
 
-			if (ret <= 0 || bpf_probe_read_user(&msg, sizeof(msg), (void *)SYSCALL_ARG2(regs)) ||
-			    bpf_probe_read_user(&iov, sizeof(iov), msg.msg_iov))
+			if (!net__read_msghdr((void *)SYSCALL_ARG2(regs), REACH_EV_HTTP, &msg) ||
+			    !net__first_iov(msg.msg_iov, (__u64)ret, REACH_EV_HTTP, &buf, &len))
 				return 0;
-			buf = iov.iov_base;
-			len = iov.iov_len < (__u64)ret ? iov.iov_len : (__u64)ret;
 		}
-		if (ret > 0 && net__sock_peer(sk, &ep))
+		if (net__sock_peer(sk, &ep))
 			http__capture(buf, len, REACH_HTTP_PLAINTEXT, &ep, pid_tgid, cgid);
 		return 0;
 	}
@@ -53,7 +78,7 @@ static __noinline int net__on_send_exit(struct pt_regs *regs, long nr, long ret)
 		/* sendmsg: struct user_msghdr; sendmmsg: its first mmsghdr */
 		struct user_msghdr msg;
 
-		if (bpf_probe_read_user(&msg, sizeof(msg), (void *)SYSCALL_ARG2(regs)))
+		if (!net__read_msghdr((void *)SYSCALL_ARG2(regs), REACH_EV_EGRESS, &msg))
 			return 0;
 		uaddr = msg.msg_name;
 	}
@@ -85,14 +110,8 @@ static __noinline int net__on_write_exit(struct pt_regs *regs, long nr, long ret
 	sk = net__sock_of_fd(task, (int)SYSCALL_ARG1(regs));
 	if (!sk || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
 		return 0; /* files, pipes, UDP: not HTTP */
-	if (nr == NR_writev) {
-		struct iovec iov;
-
-		if (bpf_probe_read_user(&iov, sizeof(iov), buf))
-			return 0;
-		buf = iov.iov_base;
-		len = iov.iov_len < (__u64)ret ? iov.iov_len : (__u64)ret;
-	}
+	if (nr == NR_writev && !net__first_iov(buf, (__u64)ret, REACH_EV_HTTP, &buf, &len))
+		return 0;
 	if (net__sock_peer(sk, &ep))
 		http__capture(buf, len, REACH_HTTP_PLAINTEXT, &ep, pid_tgid, cgid);
 	return 0;
@@ -126,12 +145,11 @@ static __noinline int net__on_recv_exit(struct pt_regs *regs, long nr, long ret)
 
 	if (nr == NR_recvmsg) {
 		struct user_msghdr msg;
-		struct iovec iov;
+		__u64 unused;
 
-		if (bpf_probe_read_user(&msg, sizeof(msg), (void *)SYSCALL_ARG2(regs)) ||
-		    bpf_probe_read_user(&iov, sizeof(iov), msg.msg_iov))
+		if (!net__read_msghdr((void *)SYSCALL_ARG2(regs), REACH_EV_DNS, &msg) ||
+		    !net__first_iov(msg.msg_iov, (__u64)ret, REACH_EV_DNS, &buf, &unused))
 			return 0;
-		buf = iov.iov_base;
 		uaddr = msg.msg_name;
 	} else {
 		buf = (const void *)SYSCALL_ARG2(regs);
