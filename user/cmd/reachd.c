@@ -1098,8 +1098,10 @@ static void note_root_exec(struct agent *ag, uint64_t cgroup_id, uint32_t tgid, 
 	uint64_t id;
 	const char *base = strrchr(exe, '/');
 
+	/* the binary as the process sees it; gone: no epoch from another
+	 * namespace's file of the same path */
 	snprintf(view, sizeof(view), "/proc/%u/root%s", tgid, exe);
-	if (stat(view, &st) != 0 && stat(exe, &st) != 0)
+	if (stat(view, &st) != 0)
 		return;
 	id = ((uint64_t)st.st_dev * 0x9e3779b97f4a7c15ULL) ^ ((uint64_t)st.st_ino * 0x100000001b3ULL) ^
 	     ((uint64_t)st.st_mtim.tv_sec << 20) ^ (uint64_t)st.st_mtim.tv_nsec;

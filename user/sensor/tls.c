@@ -95,15 +95,15 @@ static enum tls_lib lib_of_name(const char *path)
 	return TLS_NONE;
 }
 
-/* The file as the process sees it (its mount namespace), falling back to
- * the agent's view when the process is gone. */
-static void process_view(uint32_t tgid, const char *path, char *out, size_t n)
+/* The file as the process sees it (its mount namespace). false when the
+ * process is gone: the agent's own view of the path may be another file
+ * (another container's), and probing that would cover nothing of it. */
+static bool process_view(uint32_t tgid, const char *path, char *out, size_t n)
 {
 	struct stat st;
 
 	snprintf(out, n, "/proc/%" PRIu32 "/root%s", tgid, path);
-	if (stat(out, &st) != 0)
-		snprintf(out, n, "%s", path);
+	return stat(out, &st) == 0;
 }
 
 static void proc_key(uint32_t tgid, char key[16])
@@ -219,9 +219,8 @@ void tls_on_open(struct tls_coverage *t, uint32_t tgid, const char *abs_path, co
 	struct tls_file *f;
 	char view[4200];
 
-	if (lib == TLS_NONE)
+	if (lib == TLS_NONE || !process_view(tgid, abs_path, view, sizeof(view)))
 		return;
-	process_view(tgid, abs_path, view, sizeof(view));
 	f = attach_file(t, view, lib);
 	if (f && f->lib != TLS_NONE) {
 		set_proc(t, tgid, lib, f);
@@ -248,9 +247,8 @@ static void scan_maps(struct tls_coverage *t, uint32_t tgid)
 			continue;
 		file[strcspn(file, "\n")] = '\0';
 		lib = lib_of_name(file);
-		if (lib == TLS_NONE)
+		if (lib == TLS_NONE || !process_view(tgid, file, view, sizeof(view)))
 			continue;
-		process_view(tgid, file, view, sizeof(view));
 		tf = attach_file(t, view, lib);
 		if (tf && tf->lib != TLS_NONE)
 			set_proc(t, tgid, lib, tf);
@@ -334,7 +332,8 @@ void tls_on_exec(struct tls_coverage *t, uint32_t tgid, const char *path)
 
 	/* a new image: what the old one mapped no longer counts */
 	tls_on_exit(t, tgid);
-	process_view(tgid, path, view, sizeof(view));
+	if (!process_view(tgid, path, view, sizeof(view)))
+		return; /* gone already */
 	lib = inspect_exe(view);
 	if (lib == TLS_OPENSSL_STATIC) {
 		f = attach_file(t, view, TLS_OPENSSL);
