@@ -242,8 +242,7 @@ class Agent:
             return f.read()
 
     def lines(self):
-        with open(self.out_path) as f:
-            return [json.loads(line) for line in f if line.strip()]
+        return read_jsonl(self.out_path)
 
     def edges(self):
         return [e for e in self.lines() if e.get("type") != "summary"]
@@ -270,11 +269,26 @@ class Agent:
             raise Failure(f"reachctl {' '.join(args)} exited {p.returncode}: {p.stderr}")
         return json.loads(p.stdout) if "json" in args and p.returncode == 0 else p
 
+    def epoch_start(self, identity, version):
+        """reachctl epoch start: a pipeline opens a new software version."""
+        p = subprocess.run([REACHCTL, "epoch", "start", "--socket", self.socket, "--identity", identity, "--version",
+                            version], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=30)
+        if p.returncode != 0:
+            raise Failure(f"reachctl epoch start {identity} {version} exited {p.returncode}: {p.stderr}")
+
     def summary_edges(self, cgroup_rel, kind):
         for c in self.summary["cgroups"]:
             if c["cgroup"] == cgroup_rel:
                 return c[kind]
         return []
+
+
+def read_jsonl(path):
+    """Every JSON line of a file ([] while it does not exist)."""
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
 
 
 def make_tmp(cleanup, prefix):

@@ -12,7 +12,7 @@ import os
 import subprocess
 import urllib.request
 
-from harness import PYTHON, ROOT, Agent, Cgroup, check, check_eq, start_process, wait_for, wait_port
+from harness import PYTHON, ROOT, Agent, Cgroup, check, check_eq, read_jsonl, start_process, wait_for, wait_port
 
 OTLP_PORT, AM_PORT, PROM_PORT, METRICS_PORT, WEBHOOK_PORT = 18702, 18703, 18704, 18705, 18708
 NODE = "reach-e2e-node"
@@ -56,15 +56,8 @@ spec:
     os.rename(tmp, path)
 
 
-def _jsonl(path):
-    if not os.path.exists(path):
-        return []
-    with open(path) as f:
-        return [json.loads(line) for line in f if line.strip()]
-
-
 def _otlp_records(path):
-    for line in _jsonl(path):
+    for line in read_jsonl(path):
         if "request" not in line:
             continue
         for rl in line["request"]["resource_logs"]:
@@ -112,8 +105,7 @@ def test_alertmanager_otlp_and_webhook_get_the_finding_and_its_resolution(cleanu
                                  "--otlp-url", f"http://127.0.0.1:{OTLP_PORT}/v1/logs",
                                  "--settle-window", "1"])
     # an upgrade: its verdict (fail: the undeclared read) alerts too
-    subprocess.run([os.path.join(ROOT, "build", "reachctl"), "epoch", "start", "--socket", agent.socket,
-                    "--identity", "host/alerts", "--version", "v2"], check=True, stdout=subprocess.PIPE)
+    agent.epoch_start("host/alerts", "v2")
     cg.python("import sys\nfor p in sys.argv[1:]: open(p).read()", declared, undeclared)
 
     # Alertmanager: the undeclared read, labelled for routing
@@ -134,7 +126,7 @@ def test_alertmanager_otlp_and_webhook_get_the_finding_and_its_resolution(cleanu
         return next(((res, r) for res, r in _otlp_records(otlp_out) if r["event_name"] == "reach.finding" and
                      r["attributes"].get("reach.finding.kind") == "undeclared-secret"), None)
     res, rec = wait_for(otlp_finding, "the finding in the OTLP receiver", 30)
-    check(any(line.get("rejected") == "injected 503" for line in _jsonl(otlp_out)), "the 503 was retried")
+    check(any(line.get("rejected") == "injected 503" for line in read_jsonl(otlp_out)), "the 503 was retried")
     check_eq(res.get("host.name"), NODE, "resource host.name")
     check(res.get("service.name"), "resource service.name")
     check_eq(rec["attributes"].get("reach.identity"), "host/alerts", "reach.identity")
@@ -145,11 +137,11 @@ def test_alertmanager_otlp_and_webhook_get_the_finding_and_its_resolution(cleanu
 
     # webhook: edge-triggered JSON
     def hooked(status):
-        return [a for line in _jsonl(hook_out) for a in line["body"]["alerts"]
+        return [a for line in read_jsonl(hook_out) for a in line["body"]["alerts"]
                 if a["status"] == status and a["labels"].get("kind") == "undeclared-secret"]
     fired = wait_for(lambda: hooked("firing"), "the firing alert at the webhook", 30)
     check_eq(fired[0]["labels"]["identity"], "host/alerts", "webhook alert identity")
-    check_eq(_jsonl(hook_out)[0]["content_type"], "application/json", "webhook content type")
+    check_eq(read_jsonl(hook_out)[0]["content_type"], "application/json", "webhook content type")
 
     # the epoch's verdict: a ReachVerification alert and an OTLP record
     def verdict_alerts():

@@ -4,14 +4,13 @@ mid-outage and a collector that misbehaves; nothing lost, nothing leaked.
 
 Ports: 18701 (collector), 18706 (a closed port)."""
 import glob
-import json
 import os
 import signal
 import subprocess
 import sys
 import time
 
-from harness import PYTHON, ROOT, Agent, Cgroup, check, check_eq, make_test_ca, start_process, wait_for
+from harness import PYTHON, ROOT, Agent, Cgroup, check, check_eq, make_test_ca, read_jsonl, start_process, wait_for
 
 COLLECTOR_PORT, CLOSED_PORT = 18701, 18706
 SHIP_TOKEN = "reach-e2e-ship-bearer-7f3a9c2e"
@@ -65,10 +64,7 @@ class Collector:
         wait_for(lambda: not os.path.exists(path), f"collector command {lines}", 10)
 
     def lines(self):
-        if not os.path.exists(self.out):
-            return []
-        with open(self.out) as f:
-            return [json.loads(line) for line in f if line.strip()]
+        return read_jsonl(self.out)
 
     def reports(self):
         """Accepted reports, deduplicated by report id, in arrival order."""
@@ -289,8 +285,7 @@ spec:
     agent = Agent(cleanup, tmp, ["--cgroup", cg.path, "--config", _ship_config(tmp, col.ca), "--node-name", "ship-node",
                                  "--identity-rule", f"cgroup:{cg.rel} host/shipper", "--policy", policy,
                                  "--settle-window", "1"])
-    subprocess.run([os.path.join(ROOT, "build", "reachctl"), "epoch", "start", "--socket", agent.socket,
-                    "--identity", "host/shipper", "--version", "v2"], check=True, stdout=subprocess.PIPE)
+    agent.epoch_start("host/shipper", "v2")
     cg.python("import sys\nfor p in sys.argv[1:]: open(p).read()", declared, undeclared)
 
     def of_type(t):

@@ -63,8 +63,7 @@ def test_upgrade_verification_rotation_and_suggest(cleanup, tmp):
     agent = Agent(cleanup, tmp, ["--cgroup", root.path, "--identity-rule", f"cgroup:{app.rel} {identity}",
                                  "--policy", policy])
     env = dict(os.environ, TOKEN=TOKEN, KEY=KEY)
-    subprocess.run([REACHCTL, "epoch", "start", "--socket", agent.socket, "--identity", identity, "--version", "v1"],
-                   check=True, stdout=subprocess.PIPE)
+    agent.epoch_start(identity, "v1")
     v1 = r"""
 import http.client, os, sys
 open(sys.argv[1]).read()
@@ -79,8 +78,7 @@ c.request("GET", "/v1/models", headers={"Authorization": "Bearer " + os.environ[
     check("pass" in p.stdout.splitlines()[0].lower(), f"verdict first: {p.stdout}")
 
     # the upgrade: v2 reads one more secret and calls an undeclared host with a key
-    subprocess.run([REACHCTL, "epoch", "start", "--socket", agent.socket, "--identity", identity, "--version", "v2"],
-                   check=True, stdout=subprocess.PIPE)
+    agent.epoch_start(identity, "v2")
     v2 = v1 + r"""
 key = open(sys.argv[3]).read().strip()
 c = http.client.HTTPConnection("127.0.0.2", int(sys.argv[4]))
@@ -198,8 +196,7 @@ def test_epoch_settles_verifies_and_drifts(cleanup, tmp):
     _policy(policy, identity, [declared])
     agent = Agent(cleanup, tmp, ["--cgroup", root.path, "--identity-rule", f"cgroup:{app.rel} {identity}",
                                  "--policy", policy, "--settle-window", "1"])
-    subprocess.run([REACHCTL, "epoch", "start", "--socket", agent.socket, "--identity", identity, "--version", "v7"],
-                   check=True, stdout=subprocess.PIPE)
+    agent.epoch_start(identity, "v7")
     app.python("import sys; open(sys.argv[1]).read()", declared)
 
     def record():
