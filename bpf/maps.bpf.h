@@ -69,7 +69,9 @@ struct {
 struct scratch {
 	char path[REACH_PATH_LEN];
 	char walk[SCRATCH_WALK_LEN];
-	char http[REACH_HTTP_LEN];
+	/* twice the head: an iovec gather (http__capture_iov) copies at a
+	 * variable offset below REACH_HTTP_LEN up to REACH_HTTP_LEN bytes */
+	char http[2 * REACH_HTTP_LEN];
 };
 
 struct {

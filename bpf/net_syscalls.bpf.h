@@ -61,9 +61,11 @@ static __noinline int net__on_send_exit(struct pt_regs *regs, long nr, long ret)
 		if (nr == NR_sendmsg) {
 			struct user_msghdr msg;
 
-			if (!net__read_msghdr((void *)SYSCALL_ARG2(regs), REACH_EV_HTTP, &msg) ||
-			    !net__first_iov(msg.msg_iov, (__u64)ret, REACH_EV_HTTP, &buf, &len))
-				return 0;
+			if (net__read_msghdr((void *)SYSCALL_ARG2(regs), REACH_EV_HTTP, &msg) &&
+			    net__sock_peer(sk, &ep))
+				http__capture_iov(msg.msg_iov, msg.msg_iovlen, (__u64)ret, REACH_HTTP_PLAINTEXT, &ep,
+						  pid_tgid, cgid);
+			return 0;
 		}
 		if (net__sock_peer(sk, &ep))
 			http__capture(buf, len, REACH_HTTP_PLAINTEXT, &ep, pid_tgid, cgid);
@@ -110,9 +112,11 @@ static __noinline int net__on_write_exit(struct pt_regs *regs, long nr, long ret
 	sk = net__sock_of_fd(task, (int)SYSCALL_ARG1(regs));
 	if (!sk || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
 		return 0; /* files, pipes, UDP: not HTTP */
-	if (nr == NR_writev && !net__first_iov(buf, (__u64)ret, REACH_EV_HTTP, &buf, &len))
+	if (!net__sock_peer(sk, &ep))
 		return 0;
-	if (net__sock_peer(sk, &ep))
+	if (nr == NR_writev)
+		http__capture_iov(buf, SYSCALL_ARG3(regs), (__u64)ret, REACH_HTTP_PLAINTEXT, &ep, pid_tgid, cgid);
+	else
 		http__capture(buf, len, REACH_HTTP_PLAINTEXT, &ep, pid_tgid, cgid);
 	return 0;
 }
