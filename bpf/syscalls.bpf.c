@@ -1,9 +1,21 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * The one sys_exit program: a syscall-number dispatch to the file and
- * network handlers. One program, not one per family, because every program
- * attached to sys_exit runs on every syscall of every process: the cost to
- * unmonitored processes is this compare chain. tp_btf needs no tracefs.
+ * Syscall exits, in two attachment styles over one dispatch body; the agent
+ * attaches one style (user/sensor/syscall_hooks.c):
+ *
+ *   per-syscall  one classic tracepoint program per syscall reach reads
+ *                (tracepoint/syscalls/sys_exit_openat, ...). The kernel
+ *                runs a program only for its syscall: the other syscalls of
+ *                every process on the node pay a bit test, not a BPF run.
+ *                Needs tracefs (the tracepoint ids) and CONFIG_FTRACE_SYSCALLS.
+ *                The arguments come from the task's saved user registers
+ *                (bpf_task_pt_regs): the syscall exit event carries only the
+ *                number and the result.
+ *   dispatcher   one tp_btf/sys_exit program and a syscall-number compare
+ *                chain. Runs on every syscall of every process; needs no
+ *                tracefs. The fallback.
+ *
+ * bench/run.py measures both on the same loops (section 2, "Hook floor").
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -13,11 +25,10 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-SEC("tp_btf/sys_exit")
-int BPF_PROG(reach_sys_exit, struct pt_regs *regs, long ret)
+/* nr is a constant in every per-syscall program, so there the chain folds
+ * to the one handler. */
+static __always_inline int sys_exit__dispatch(struct pt_regs *regs, long nr, long ret)
 {
-	long nr = SYSCALL_NR(regs);
-
 	if (ret < 0) {
 		/* a non-blocking TCP connect still names its destination */
 		if (nr == NR_connect && ret == -EINPROGRESS)
@@ -34,3 +45,35 @@ int BPF_PROG(reach_sys_exit, struct pt_regs *regs, long ret)
 		return net__on_send_exit(regs, nr, ret);
 	return 0;
 }
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(reach_sys_exit, struct pt_regs *regs, long ret)
+{
+	return sys_exit__dispatch(regs, SYSCALL_NR(regs), ret);
+}
+
+/* The syscall exit event's record (kernel/trace/trace.h). */
+#define REACH_SYSCALL_EXIT_TP(name)                                                          \
+	SEC("tracepoint/syscalls/sys_exit_" #name)                                            \
+	int reach_exit_##name(struct syscall_trace_exit *ctx)                                 \
+	{                                                                                     \
+		struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf()); \
+                                                                                              \
+		return sys_exit__dispatch(regs, NR_##name, ctx->ret);                         \
+	}
+
+/* Keep this list and user/sensor/syscall_hooks.c's table in the same order. */
+REACH_SYSCALL_EXIT_TP(openat)
+REACH_SYSCALL_EXIT_TP(openat2)
+#if defined(__TARGET_ARCH_x86)
+REACH_SYSCALL_EXIT_TP(open)
+#endif
+REACH_SYSCALL_EXIT_TP(read)
+REACH_SYSCALL_EXIT_TP(recvfrom)
+REACH_SYSCALL_EXIT_TP(recvmsg)
+REACH_SYSCALL_EXIT_TP(write)
+REACH_SYSCALL_EXIT_TP(writev)
+REACH_SYSCALL_EXIT_TP(connect)
+REACH_SYSCALL_EXIT_TP(sendto)
+REACH_SYSCALL_EXIT_TP(sendmsg)
+REACH_SYSCALL_EXIT_TP(sendmmsg)

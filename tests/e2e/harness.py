@@ -203,7 +203,7 @@ def effective_caps(pid):
 class Agent:
     """reachd under test: started with --events and a ready file."""
 
-    def __init__(self, cleanup, tmp, args, name="reachd"):
+    def __init__(self, cleanup, tmp, args, name="reachd", wrap=()):
         self.ready = os.path.join(tmp, f"{name}.ready")
         self.out_path = os.path.join(tmp, f"{name}.stdout")
         self.err_path = os.path.join(tmp, f"{name}.stderr")
@@ -214,7 +214,8 @@ class Agent:
             os.unlink(self.ready)
         self.out = open(self.out_path, "w")
         self.err = open(self.err_path, "w")
-        self.proc = subprocess.Popen(agent_argv([REACHD, "--events", "--ready-file", self.ready, "--state-dir",
+        # wrap: a command that execs the rest (e.g. a mount namespace)
+        self.proc = subprocess.Popen(list(wrap) + agent_argv([REACHD, "--events", "--ready-file", self.ready, "--state-dir",
                                                  self.state_dir, "--socket", self.socket, "--drop-caps", *args]),
                                      stdout=self.out, stderr=self.err)
         cleanup.add(self._kill)
@@ -281,6 +282,17 @@ class Agent:
             if c["cgroup"] == cgroup_rel:
                 return c[kind]
         return []
+
+
+TRACEFS = "/sys/kernel/tracing"
+
+
+def ensure_tracefs():
+    """Mounts tracefs at /sys/kernel/tracing when absent; True if it did."""
+    if os.path.isdir(os.path.join(TRACEFS, "events")):
+        return False
+    sh("mount", "-t", "tracefs", "nodev", TRACEFS)
+    return True
 
 
 def read_jsonl(path):

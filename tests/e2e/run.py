@@ -41,6 +41,19 @@ def main():
         print(f"e2e: {harness.REACHD} not built (run make)")
         print("e2e: 0 passed, 1 failed")
         return 1
+    # The agent's default syscall hooks are per-syscall tracepoints, whose ids
+    # come from tracefs: mount it as a node would have it, and undo that after.
+    mounted_tracefs = harness.ensure_tracefs()
+    try:
+        passed, failed = run_all(filter_s)
+    finally:
+        if mounted_tracefs:
+            harness.sh("umount", harness.TRACEFS, check_rc=False)
+    print(f"e2e: {passed} passed, {failed} failed")
+    return 1 if failed or not passed else 0
+
+
+def run_all(filter_s):
     passed = failed = 0
     for name, fn in discover(filter_s):
         cleanup = harness.Cleanup()
@@ -65,8 +78,7 @@ def main():
             passed += 1
         else:
             failed += 1
-    print(f"e2e: {passed} passed, {failed} failed")
-    return 1 if failed or not passed else 0
+    return passed, failed
 
 
 if __name__ == "__main__":

@@ -121,6 +121,7 @@ struct args {
 	const char *ready_file;
 	uint64_t ringbuf_bytes;
 	uint64_t dedup_entries;
+	const char *syscall_hooks; /* --syscall-hooks: auto | per-syscall | dispatcher */
 	const char *cluster_cidrs[CONFIG_MAX_LIST];
 	int n_cluster_cidrs;
 	const char *apiservers[CONFIG_MAX_LIST];
@@ -166,6 +167,8 @@ static void usage(FILE *f)
 		"  --ready-file FILE     create FILE once every hook is attached\n"
 		"  --ringbuf-bytes N     ring buffer size (power of two >= 4096; default 8 MiB)\n"
 		"  --dedup-entries N     in-kernel dedup map entries (default 65536)\n"
+		"  --syscall-hooks S     auto (default), per-syscall (tracepoint per syscall; needs tracefs) or\n"
+		"                        dispatcher (one tp_btf/sys_exit program; no tracefs)\n"
 		"  --state-dir DIR       where the reach ledger is kept (default " DEFAULT_STATE_DIR ")\n"
 		"  --persist-interval S  save the ledger every S seconds (default 10) and at exit\n"
 		"  --socket PATH         the local API for reachctl (default " API_DEFAULT_SOCKET ", mode 0600)\n"
@@ -222,7 +225,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 	       OPT_PERSIST, OPT_KUBE, OPT_KUBE_API, OPT_KUBE_TOKEN, OPT_KUBE_CA, OPT_NODE, OPT_NAMESPACE,
 	       OPT_POD_SELECTOR, OPT_IDENTITY_RULE, OPT_FP_KEY, OPT_POLICY, OPT_DEFAULT_POLICY, OPT_SETTLE,
 	       OPT_DROP_CAPS, OPT_CHECK_CONFIG, OPT_SHIP_URL, OPT_SHIP_TOKEN, OPT_SHIP_CA, OPT_SPOOL_DIR,
-	       OPT_ALERTMANAGER, OPT_WEBHOOK, OPT_OTLP_URL, OPT_METRICS_ADDR, OPT_API_TOKEN };
+	       OPT_ALERTMANAGER, OPT_WEBHOOK, OPT_OTLP_URL, OPT_METRICS_ADDR, OPT_API_TOKEN, OPT_SYSCALL_HOOKS };
 	static const struct option opts[] = {
 		{ "cgroup", required_argument, NULL, OPT_CGROUP },
 		{ "all", no_argument, NULL, OPT_ALL },
@@ -233,6 +236,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 		{ "ready-file", required_argument, NULL, OPT_READY },
 		{ "ringbuf-bytes", required_argument, NULL, OPT_RINGBUF },
 		{ "dedup-entries", required_argument, NULL, OPT_DEDUP },
+		{ "syscall-hooks", required_argument, NULL, OPT_SYSCALL_HOOKS },
 		{ "cluster-cidr", required_argument, NULL, OPT_CLUSTER_CIDR },
 		{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
 		{ "socket", required_argument, NULL, OPT_SOCKET },
@@ -311,6 +315,13 @@ static int parse_args(int argc, char **argv, struct args *a)
 				log_error("--dedup-entries: '%s' is not a number between 1 and 16777216", optarg);
 				return EXIT_USAGE;
 			}
+			break;
+		case OPT_SYSCALL_HOOKS:
+			if (syscall_hook_style_from_name(optarg) < 0) {
+				log_error("--syscall-hooks: '%s' is not auto, per-syscall or dispatcher", optarg);
+				return EXIT_USAGE;
+			}
+			a->syscall_hooks = optarg;
 			break;
 		case OPT_CLUSTER_CIDR: {
 			struct cidr c;
@@ -1288,10 +1299,21 @@ static json_object *status_json(struct agent *ag)
 	json_object_object_add(o, "version", json_object_new_string(REACH_VERSION));
 	json_object_object_add(o, "node", json_object_new_string(ag->node));
 	add_u64(o, "uptime_s", (uint64_t)(now_s_since(ag->started_s)));
-	for (const char *const *h = sensor_hook_names(); *h; h++)
+	for (const char *const *h = sensor_hook_names(ag->sensor); *h; h++)
 		json_object_array_add(hooks, json_object_new_string(*h));
 	json_object_object_add(o, "hooks", hooks);
-	/* optional hooks this kernel refuses: none are used; tracefs is not needed */
+	{
+		const struct syscall_hooks *sh = sensor_syscall_hooks(ag->sensor);
+		const char *why = syscall_hooks_fallback_reason(sh);
+
+		json_object_object_add(o, "syscall_hooks",
+				       json_object_new_string(syscall_hook_style_name(syscall_hooks_active(sh))));
+		json_object_object_add(o, "syscall_hooks_fallback", why ? json_object_new_string(why) : NULL);
+	}
+	/* optional hooks this kernel refuses: per-syscall tracepoints (the
+	 * dispatcher covers the same syscalls at a cost to every process) */
+	if (syscall_hooks_fallback_reason(sensor_syscall_hooks(ag->sensor)))
+		json_object_array_add(missing, json_object_new_string("per-syscall tracepoints"));
 	json_object_object_add(o, "kernel_features_missing", missing);
 	if (sensor_read_losses(ag->sensor, &l) == 0) {
 		for (int k = 0; k < REACH_EV__MAX; k++) { /* 0: "other", the shared maps */
@@ -1905,12 +1927,23 @@ int main(int argc, char **argv)
 
 	sopts.ringbuf_bytes = a.ringbuf_bytes ? a.ringbuf_bytes : cfg.ringbuf_bytes;
 	sopts.dedup_entries = a.dedup_entries ? a.dedup_entries : cfg.dedup_entries;
+	sopts.syscall_hooks = syscall_hook_style_from_name(a.syscall_hooks ? a.syscall_hooks
+							   : cfg.syscall_hooks ? cfg.syscall_hooks : "auto");
 	sopts.on_event = on_event;
 	sopts.ctx = &ag;
 	if (sensor_start(&ag.sensor, &sopts, err, sizeof(err))) {
 		log_error("cannot start: %s", err);
 		rc = EXIT_START_FAILED;
 		goto out;
+	}
+	{
+		const struct syscall_hooks *sh = sensor_syscall_hooks(ag.sensor);
+
+		if (syscall_hooks_fallback_reason(sh))
+			log_info("syscall exits: the tp_btf/sys_exit dispatcher (every syscall of every process runs it): "
+				 "per-syscall tracepoints unavailable: %s", syscall_hooks_fallback_reason(sh));
+		else
+			log_debug("syscall exits: %s", syscall_hooks_describe(sh));
 	}
 	ag.tls = tls_coverage_new(ag.sensor);
 	if (!ag.tls) {
@@ -1992,7 +2025,7 @@ int main(int argc, char **argv)
 	{
 		size_t n_hooks = 0;
 
-		for (const char *const *h = sensor_hook_names(); *h; h++)
+		for (const char *const *h = sensor_hook_names(ag.sensor); *h; h++)
 			n_hooks++;
 		tick_shipping(&ag); /* /metrics answers from the first moment the agent is ready */
 		shipping_set_ready(ag.ship, true);

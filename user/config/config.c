@@ -352,6 +352,21 @@ static int parse_sensor_dedup_entries(struct loader *l, const yaml_node_t *v, co
 	return 0;
 }
 
+static int parse_sensor_syscall_hooks(struct loader *l, const yaml_node_t *v, const char *where)
+{
+	char shown[MESSAGE_QUOTE_MAX];
+	static const char *const names[] = { "auto", "per-syscall", "dispatcher" };
+	int rc = parse_string(l, v, where, &l->cfg->syscall_hooks);
+
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
+		if (strcmp(l->cfg->syscall_hooks, names[i]) == 0)
+			return 0;
+	return fail_at(l, v, "%s: expected auto, per-syscall or dispatcher, got '%s'", where,
+		       yaml_printable(v, shown, sizeof(shown)));
+}
+
 static int parse_agent_ready_file(struct loader *l, const yaml_node_t *v, const char *where)
 {
 	return parse_string(l, v, where, &l->cfg->ready_file);
@@ -469,6 +484,7 @@ static const struct key_spec secrets_keys[] = {
 static const struct key_spec sensor_keys[] = {
 	{ "ringbuf_bytes", parse_sensor_ringbuf_bytes, NULL, 0 },
 	{ "dedup_entries", parse_sensor_dedup_entries, NULL, 0 },
+	{ "syscall_hooks", parse_sensor_syscall_hooks, NULL, 0 },
 };
 
 static int parse_agent_drop_caps(struct loader *l, const yaml_node_t *v, const char *where)
@@ -838,6 +854,7 @@ void config_free(struct reach_config *cfg)
 	free_list(cfg->apiservers, cfg->n_apiservers);
 	free(cfg->ready_file);
 	free(cfg->state_dir);
+	free(cfg->syscall_hooks);
 	free(cfg->fingerprint_key_file);
 	free(cfg->ship_url);
 	free(cfg->ship_token_file);

@@ -20,6 +20,7 @@ struct reach_config {
 	int builtin_secrets;                  /* secrets.builtin: bool, default 1 */
 	unsigned long long ringbuf_bytes;     /* sensor.ringbuf_bytes: 0 = not set; must be a power of 2 >= 4096 and <= 1 GiB */
 	unsigned long long dedup_entries;     /* sensor.dedup_entries: 0 = not set; 1..16777216 */
+	char *syscall_hooks;                  /* sensor.syscall_hooks: auto | per-syscall | dispatcher */
 	char *cluster_cidrs[CONFIG_MAX_LIST];  /* egress.cluster_cidrs: pod/service CIDRs */
 	int n_cluster_cidrs;
 	char *apiservers[CONFIG_MAX_LIST];     /* egress.apiserver: "IP", "IP:PORT", "[IPv6]:PORT" */

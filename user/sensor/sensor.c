@@ -12,11 +12,14 @@
 #include "common/log.h"
 #include "reach/dedup_snapshot.h"
 #include "sensor/sensor.h"
+#include "sensor/syscall_hooks.h"
 
 #define SENSOR_MAX_UPROBES 256
 
 struct sensor {
 	struct reach_bpf *skel;
+	struct syscall_hooks *syscall_hooks;
+	const char *hook_names[8]; /* the attached hooks, NULL-terminated */
 	struct bpf_link *uprobes[SENSOR_MAX_UPROBES];
 	size_t n_uprobes;
 	struct ring_buffer *rb;
@@ -27,16 +30,17 @@ struct sensor {
 	bool dedup_no_batch;                /* the kernel refused batch reads: never tried again */
 };
 
-static const char *const hook_names[] = {
-	"tp_btf/sys_exit (open*, connect, sendto, sendmsg, sendmmsg, recvfrom, recvmsg, read)",
+/* The hooks every sensor attaches besides the syscall exits. */
+static const char *const fixed_hook_names[] = {
 	"tp_btf/inet_sock_set_state",
 	"tp_btf/sched_process_exec",
 	"tp_btf/sched_process_fork",
 	"tp_btf/sched_process_exit",
-	NULL,
 };
 
-const char *const *sensor_hook_names(void) { return hook_names; }
+const char *const *sensor_hook_names(const struct sensor *s) { return s->hook_names; }
+
+const struct syscall_hooks *sensor_syscall_hooks(const struct sensor *s) { return s->syscall_hooks; }
 
 /* libbpf's messages go through our funnel; its debug chatter only with -v. */
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
@@ -72,7 +76,7 @@ int sensor_check_prerequisites(char *why, size_t why_size)
 			 "(mount -t cgroup2 none /sys/fs/cgroup/unified)");
 		return -1;
 	}
-	/* tp_btf programs need no tracefs, so a missing /sys/kernel/tracing is fine */
+	/* tracefs is optional: without it the syscall exits use the tp_btf dispatcher (syscall_hooks.c) */
 	return 0;
 }
 
@@ -121,6 +125,10 @@ int sensor_start(struct sensor **out, const struct sensor_opts *opts, char *err,
 		goto fail;
 	}
 
+	rc = syscall_hooks_prepare(&s->syscall_hooks, s->skel->obj, opts->syscall_hooks, err, err_size);
+	if (rc)
+		goto fail;
+
 	rc = reach_bpf__load(s->skel);
 	if (rc) {
 		snprintf(err, err_size, "loading the BPF programs (verifier or kernel refused them; -v shows why): %s",
@@ -132,6 +140,12 @@ int sensor_start(struct sensor **out, const struct sensor_opts *opts, char *err,
 		snprintf(err, err_size, "attaching the BPF programs: %s", strerror(-rc));
 		goto fail;
 	}
+	rc = syscall_hooks_attach(s->syscall_hooks, err, err_size);
+	if (rc)
+		goto fail;
+	s->hook_names[0] = syscall_hooks_describe(s->syscall_hooks);
+	for (size_t i = 0; i < sizeof(fixed_hook_names) / sizeof(fixed_hook_names[0]); i++)
+		s->hook_names[i + 1] = fixed_hook_names[i];
 	s->rb = ring_buffer__new(bpf_map__fd(s->skel->maps.events), (ring_buffer_sample_fn)opts->on_event,
 				 opts->ctx, NULL);
 	if (!s->rb) {
@@ -153,6 +167,7 @@ void sensor_stop(struct sensor *s)
 	ring_buffer__free(s->rb);
 	for (size_t i = 0; i < s->n_uprobes; i++)
 		bpf_link__destroy(s->uprobes[i]);
+	syscall_hooks_free(s->syscall_hooks);
 	reach_bpf__destroy(s->skel);
 	dedup_snapshot_free(s->dedup_copy);
 	free(s->percpu);

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "reach/events.h"
+#include "sensor/syscall_hooks.h"
 
 struct sensor;
 
@@ -16,6 +17,7 @@ typedef int (*sensor_event_fn)(void *ctx, const void *data, size_t size);
 struct sensor_opts {
 	uint64_t ringbuf_bytes;   /* 0 = built-in default (8 MiB) */
 	uint64_t dedup_entries;   /* 0 = built-in default (65536) */
+	enum syscall_hook_style syscall_hooks; /* SYSCALL_HOOKS_AUTO by default */
 	sensor_event_fn on_event;
 	void *ctx;
 };
@@ -67,6 +69,8 @@ void sensor_detach_uprobe(struct sensor *s, int handle);
 size_t sensor_uprobes_attached(const struct sensor *s);
 
 /* Names of the attached programs, NULL-terminated, for status output. */
-const char *const *sensor_hook_names(void);
+const char *const *sensor_hook_names(const struct sensor *s);
+/* Which syscall-exit style is attached, and why AUTO fell back. */
+const struct syscall_hooks *sensor_syscall_hooks(const struct sensor *s);
 
 #endif

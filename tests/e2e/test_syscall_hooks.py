@@ -1,0 +1,134 @@
+"""The two syscall-exit hook styles (bpf/syscalls.bpf.c, user/sensor/syscall_hooks.c)
+record the same reach: per-syscall tracepoints (the default where tracefs is
+mounted), the tp_btf dispatcher asked for by name, and the dispatcher that
+--syscall-hooks auto falls back to when the agent sees no tracefs (issue 9:
+the hook style chosen by the benchmark, the other kept as the fallback).
+
+One workload drives every syscall-exit program reach has: openat + read of a
+secret, a DNS lookup (sendto/recvfrom through glibc), TCP connects, and a
+bearer-token HTTP request through each of send (sendto), write, writev and
+sendmsg."""
+import hashlib
+import hmac
+import os
+
+from harness import PYTHON, Agent, Cgroup, TestNet, check, check_eq
+from test_egress import DNS_IP, NAME_V4, TTL, _dnsmasq, _in_resolver_ns
+
+TOKEN = "reach-e2e-hookstyle-token-4b1e7d"
+SENDERS = ("send", "write", "writev", "sendmsg")
+
+WORKLOAD = r"""
+import os, socket, sys
+secret, name = sys.argv[1], sys.argv[2]
+open(secret).read()                                        # openat + read
+addr = socket.getaddrinfo(name, 80, socket.AF_INET, socket.SOCK_STREAM)[0][4]   # DNS: sendto + recvfrom
+def request(path):
+    return ("GET %s HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nConnection: close\r\n\r\n"
+            % (path, name, os.environ["TOKEN"])).encode()
+for how in ("send", "write", "writev", "sendmsg"):
+    s = socket.create_connection(addr)                     # connect
+    head = request("/v1/hooks/" + how)
+    if how == "send":
+        s.send(head)
+    elif how == "write":
+        os.write(s.fileno(), head)
+    elif how == "writev":
+        os.writev(s.fileno(), [head[:20], head[20:]])
+    else:
+        s.sendmsg([head])
+    while s.recv(4096):
+        pass
+    s.close()
+"""
+
+
+def _status(agent):
+    return agent.reachctl("status", "-o", "json")
+
+
+def _run(cleanup, tmp, tag, hook_args, wrap=()):
+    net = TestNet(cleanup, tag)
+    net.serve_http(cleanup)
+    resolv = _dnsmasq(cleanup, tmp)
+    secret = os.path.join(tmp, "hooks", "service.key")
+    os.makedirs(os.path.dirname(secret))
+    with open(secret, "w") as f:
+        f.write("not-a-real-key\n")
+    fp_key = os.urandom(32)
+    key_file = os.path.join(tmp, "fingerprint.key")
+    with open(key_file, "wb") as f:
+        f.write(fp_key)
+    os.chmod(key_file, 0o600)
+    cg = Cgroup(cleanup, f"reach-e2e-hooks-{tag}-{os.getpid()}")
+    agent = Agent(cleanup, tmp, ["--cgroup", cg.path, "--fingerprint-key", key_file, *hook_args], wrap=wrap)
+    status = _status(agent)
+    cg.run(_in_resolver_ns(resolv, [PYTHON, "-c", WORKLOAD, secret, NAME_V4]), env=dict(os.environ, TOKEN=TOKEN))
+    agent.wait_edge("last request", lambda e: e.get("type") == "credential"
+                    and e["path_template"] == "/v1/hooks/sendmsg", 15)
+    agent.stop()
+    check_eq(agent.returncode, 0, "reachd exit code")
+
+    secrets = [e for e in agent.summary_edges(cg.rel, "secrets") if e["path"] == secret]
+    check_eq(len(secrets), 1, "secret edges for service.key")
+    check_eq((secrets[0]["count"], secrets[0]["category"]), (1, "private-key"), "secret read once, categorised")
+    egress = agent.summary_edges(cg.rel, "egress")
+    web = [e for e in egress if e["address"] == net.V4 and e["port"] == 80 and e["proto"] == "tcp"]
+    check_eq(len(web), 1, "egress edges to the server")
+    check_eq((web[0]["name"], web[0]["name_ttl"]), (NAME_V4, TTL), "the connects carry the DNS name and TTL")
+    check_eq(web[0]["outcomes"], {"established": 4}, "four connects, all established")
+    check([e for e in egress if e["address"] == DNS_IP and e["port"] == 53 and e["proto"] == "udp"],
+          "the DNS query is a UDP egress edge")
+    creds = {e["path_template"]: e for e in agent.edges() if e.get("type") == "credential"}
+    want_fp = hmac.new(fp_key, TOKEN.encode(), hashlib.sha256).hexdigest()[:16]
+    for how in SENDERS:
+        c = creds.get(f"/v1/hooks/{how}")
+        check(c is not None, f"credential edge of the request sent with {how}: have {sorted(creds)}")
+        check_eq((c["method"], c["credential_kind"], c["source"], c["port"]), ("GET", "bearer", "plaintext", 80),
+                 f"{how} request")
+        check_eq(c["fingerprint"], want_fp, f"{how}: fingerprint = HMAC(key, token)")
+    for path in (agent.out_path, agent.err_path):
+        with open(path) as f:
+            check(TOKEN not in f.read(), f"token absent from {os.path.basename(path)}")
+    return status
+
+
+def test_per_syscall_tracepoints(cleanup, tmp):
+    status = _run(cleanup, tmp, "hk1", ["--syscall-hooks", "per-syscall"])
+    check_eq(status["syscall_hooks"], "per-syscall", "status: hook style")
+    check_eq(status["syscall_hooks_fallback"], None, "status: no fallback")
+    hook = status["hooks"][0]
+    check(hook.startswith("tracepoint/syscalls/sys_exit_{"), f"first hook is the per-syscall set: {hook}")
+    for nr in ("openat", "read", "recvfrom", "write", "writev", "connect", "sendto", "sendmsg", "sendmmsg"):
+        check(nr in hook[hook.index("{"):].strip("{}").split(","), f"sys_exit_{nr} attached: {hook}")
+    check_eq(status["kernel_features_missing"], [], "nothing missing")
+
+
+def test_dispatcher_by_name(cleanup, tmp):
+    status = _run(cleanup, tmp, "hk2", ["--syscall-hooks", "dispatcher"])
+    check_eq(status["syscall_hooks"], "dispatcher", "status: hook style")
+    check_eq(status["syscall_hooks_fallback"], None, "asked for, not a fallback")
+    check(status["hooks"][0].startswith("tp_btf/sys_exit "), f"first hook: {status['hooks'][0]}")
+
+
+def test_auto_falls_back_without_tracefs(cleanup, tmp):
+    # the agent in its own mount namespace with tracefs (and debugfs) unmounted
+    hide = ["unshare", "-m", "sh", "-c", "umount /sys/kernel/tracing 2>/dev/null; "
+            "umount /sys/kernel/debug/tracing 2>/dev/null; umount /sys/kernel/debug 2>/dev/null; exec \"$@\"", "sh"]
+    status = _run(cleanup, tmp, "hk3", [], wrap=hide)
+    check_eq(status["syscall_hooks"], "dispatcher", "auto without tracefs: the dispatcher")
+    check("tracefs is not mounted" in (status["syscall_hooks_fallback"] or ""),
+          f"fallback reason names tracefs: {status['syscall_hooks_fallback']}")
+    check_eq(status["kernel_features_missing"], ["per-syscall tracepoints"], "status lists what is missing")
+
+
+def test_per_syscall_without_tracefs_is_a_clear_error(cleanup, tmp):
+    import subprocess
+    from harness import REACHD
+    p = subprocess.run(["unshare", "-m", "sh", "-c", "umount /sys/kernel/tracing 2>/dev/null; "
+                        "umount /sys/kernel/debug/tracing 2>/dev/null; umount /sys/kernel/debug 2>/dev/null; exec \"$@\"", "sh", REACHD, "--all",
+                        "--syscall-hooks", "per-syscall", "--duration", "1", "--state-dir", os.path.join(tmp, "st"),
+                        "--socket", os.path.join(tmp, "s.sock")],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=60)
+    check(p.returncode != 0, "per-syscall without tracefs does not start")
+    check("tracefs is not mounted at /sys/kernel/tracing" in p.stderr, f"the error names tracefs: {p.stderr[-400:]}")

@@ -1,0 +1,226 @@
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+#include <bpf/libbpf.h>
+#include "sensor/syscall_hooks.h"
+
+#ifndef TRACEFS_MAGIC
+#define TRACEFS_MAGIC 0x74726163
+#endif
+
+/* The per-syscall programs of bpf/syscalls.bpf.c, in its order. open(2)
+ * exists on x86-64 only; a program the object lacks is skipped. */
+static const char *const per_syscall[] = {
+	"openat", "openat2", "open", "read", "recvfrom", "recvmsg",
+	"write", "writev", "connect", "sendto", "sendmsg", "sendmmsg",
+};
+#define N_PER_SYSCALL (sizeof(per_syscall) / sizeof(per_syscall[0]))
+#define DISPATCHER_PROG "reach_sys_exit"
+
+struct syscall_hooks {
+	enum syscall_hook_style wanted, active;
+	struct bpf_program *progs[N_PER_SYSCALL]; /* NULL: not in this object */
+	struct bpf_program *dispatcher;
+	struct bpf_link *links[N_PER_SYSCALL];
+	struct bpf_link *dispatcher_link;
+	char fallback[768];
+	char describe[512];
+};
+
+int syscall_hook_style_from_name(const char *name)
+{
+	if (!strcmp(name, "auto"))
+		return SYSCALL_HOOKS_AUTO;
+	if (!strcmp(name, "per-syscall"))
+		return SYSCALL_HOOKS_PER_SYSCALL;
+	if (!strcmp(name, "dispatcher"))
+		return SYSCALL_HOOKS_DISPATCHER;
+	return -1;
+}
+
+const char *syscall_hook_style_name(enum syscall_hook_style style)
+{
+	switch (style) {
+	case SYSCALL_HOOKS_PER_SYSCALL:
+		return "per-syscall";
+	case SYSCALL_HOOKS_DISPATCHER:
+		return "dispatcher";
+	default:
+		return "auto";
+	}
+}
+
+/* Where libbpf looks up tracepoint ids: tracefs at /sys/kernel/tracing,
+ * else the debugfs copy. NULL when neither is mounted. */
+static const char *tracefs_root(void)
+{
+	struct statfs st;
+
+	if (statfs("/sys/kernel/tracing", &st) == 0 && st.f_type == TRACEFS_MAGIC)
+		return "/sys/kernel/tracing";
+	if (access("/sys/kernel/debug/tracing/events", F_OK) == 0)
+		return "/sys/kernel/debug/tracing";
+	return NULL;
+}
+
+/* Empty when every per-syscall tracepoint this object has is in the kernel;
+ * otherwise why not, into why. */
+static bool per_syscall_available(const struct syscall_hooks *h, char *why, size_t why_size)
+{
+	const char *root = tracefs_root();
+	char path[512];
+
+	if (!root) {
+		snprintf(why, why_size, "tracefs is not mounted at /sys/kernel/tracing "
+			 "(mount -t tracefs nodev /sys/kernel/tracing)");
+		return false;
+	}
+	for (size_t i = 0; i < N_PER_SYSCALL; i++) {
+		if (!h->progs[i])
+			continue;
+		snprintf(path, sizeof(path), "%s/events/syscalls/sys_exit_%s", root, per_syscall[i]);
+		if (access(path, F_OK)) {
+			snprintf(why, why_size, "the kernel has no syscall tracepoint %s (CONFIG_FTRACE_SYSCALLS?)",
+				 path);
+			return false;
+		}
+	}
+	return true;
+}
+
+static void describe(struct syscall_hooks *h)
+{
+	size_t n = 0;
+
+	if (h->active == SYSCALL_HOOKS_DISPATCHER) {
+		snprintf(h->describe, sizeof(h->describe),
+			 "tp_btf/sys_exit (open*, connect, sendto, sendmsg, sendmmsg, recvfrom, recvmsg, read, write, writev)");
+		return;
+	}
+	n = (size_t)snprintf(h->describe, sizeof(h->describe), "tracepoint/syscalls/sys_exit_{");
+	for (size_t i = 0; i < N_PER_SYSCALL && n < sizeof(h->describe); i++)
+		if (h->progs[i])
+			n += (size_t)snprintf(h->describe + n, sizeof(h->describe) - n, "%s%s",
+					      h->describe[n - 1] == '{' ? "" : ",", per_syscall[i]);
+	if (n < sizeof(h->describe))
+		snprintf(h->describe + n, sizeof(h->describe) - n, "}");
+}
+
+int syscall_hooks_prepare(struct syscall_hooks **out, struct bpf_object *obj, enum syscall_hook_style style,
+			  char *err, size_t err_size)
+{
+	struct syscall_hooks *h = calloc(1, sizeof(*h));
+	char name[64], why[sizeof(h->fallback)];
+	bool per;
+
+	if (!h) {
+		snprintf(err, err_size, "allocating the syscall hooks: %s", strerror(ENOMEM));
+		return -ENOMEM;
+	}
+	h->wanted = style;
+	h->dispatcher = bpf_object__find_program_by_name(obj, DISPATCHER_PROG);
+	for (size_t i = 0; i < N_PER_SYSCALL; i++) {
+		snprintf(name, sizeof(name), "reach_exit_%s", per_syscall[i]);
+		h->progs[i] = bpf_object__find_program_by_name(obj, name);
+	}
+	if (!h->dispatcher || !h->progs[0]) {
+		snprintf(err, err_size, "the BPF object lacks its syscall-exit programs (a build mismatch)");
+		free(h);
+		return -ENOENT;
+	}
+
+	per = style != SYSCALL_HOOKS_DISPATCHER && per_syscall_available(h, why, sizeof(why));
+	if (style == SYSCALL_HOOKS_PER_SYSCALL && !per) {
+		snprintf(err, err_size, "per-syscall hooks: %s", why);
+		free(h);
+		return -ENOENT;
+	}
+	if (style == SYSCALL_HOOKS_AUTO && !per)
+		snprintf(h->fallback, sizeof(h->fallback), "%s", why);
+
+	/* attached by syscall_hooks_attach, not by the skeleton */
+	bpf_program__set_autoattach(h->dispatcher, false);
+	/* AUTO keeps the dispatcher loaded: the fallback when an attach is refused */
+	bpf_program__set_autoload(h->dispatcher, style != SYSCALL_HOOKS_PER_SYSCALL);
+	for (size_t i = 0; i < N_PER_SYSCALL; i++)
+		if (h->progs[i]) {
+			bpf_program__set_autoattach(h->progs[i], false);
+			bpf_program__set_autoload(h->progs[i], per);
+		}
+	*out = h;
+	return 0;
+}
+
+static void detach_per_syscall(struct syscall_hooks *h)
+{
+	for (size_t i = 0; i < N_PER_SYSCALL; i++) {
+		bpf_link__destroy(h->links[i]);
+		h->links[i] = NULL;
+	}
+}
+
+static int attach_per_syscall(struct syscall_hooks *h, char *err, size_t err_size)
+{
+	for (size_t i = 0; i < N_PER_SYSCALL; i++) {
+		if (!h->progs[i])
+			continue;
+		h->links[i] = bpf_program__attach(h->progs[i]);
+		if (!h->links[i]) {
+			int rc = -errno;
+
+			snprintf(err, err_size, "attaching tracepoint/syscalls/sys_exit_%s: %s", per_syscall[i],
+				 strerror(-rc));
+			detach_per_syscall(h);
+			return rc ? rc : -EINVAL;
+		}
+	}
+	return 0;
+}
+
+int syscall_hooks_attach(struct syscall_hooks *h, char *err, size_t err_size)
+{
+	int rc;
+
+	if (bpf_program__autoload(h->progs[0])) {
+		rc = attach_per_syscall(h, err, err_size);
+		if (rc == 0) {
+			h->active = SYSCALL_HOOKS_PER_SYSCALL;
+			describe(h);
+			return 0;
+		}
+		if (h->wanted == SYSCALL_HOOKS_PER_SYSCALL)
+			return rc;
+		snprintf(h->fallback, sizeof(h->fallback), "%s", err);
+	}
+	h->dispatcher_link = bpf_program__attach(h->dispatcher);
+	if (!h->dispatcher_link) {
+		rc = -errno;
+		snprintf(err, err_size, "attaching tp_btf/sys_exit: %s", strerror(-rc));
+		return rc ? rc : -EINVAL;
+	}
+	h->active = SYSCALL_HOOKS_DISPATCHER;
+	describe(h);
+	return 0;
+}
+
+void syscall_hooks_free(struct syscall_hooks *h)
+{
+	if (!h)
+		return;
+	detach_per_syscall(h);
+	bpf_link__destroy(h->dispatcher_link);
+	free(h);
+}
+
+enum syscall_hook_style syscall_hooks_active(const struct syscall_hooks *h) { return h->active; }
+
+const char *syscall_hooks_fallback_reason(const struct syscall_hooks *h)
+{
+	return h->fallback[0] ? h->fallback : NULL;
+}
+
+const char *syscall_hooks_describe(const struct syscall_hooks *h) { return h->describe; }
