@@ -12,6 +12,45 @@
 #include <bpf/bpf_core_read.h>
 #include "task.bpf.h"
 
+/* The inode's modification time moved twice (6.6: __i_mtime; 6.11:
+ * i_mtime_sec + i_mtime_nsec); these flavours let CO-RE find it on each. */
+struct inode___mtime_split {
+	time64_t i_mtime_sec;
+	u32 i_mtime_nsec;
+} __attribute__((preserve_access_index));
+struct inode___mtime_hidden {
+	struct timespec64 __i_mtime;
+} __attribute__((preserve_access_index));
+struct inode___mtime_ts {
+	struct timespec64 i_mtime;
+} __attribute__((preserve_access_index));
+
+/* Which file the new image is (device, inode, modification time): the
+ * identity of a host workload's software version. */
+static __always_inline void exec__file_id(struct linux_binprm *bprm, struct reach_exec_event *ev)
+{
+	struct inode *inode = BPF_CORE_READ(bprm, file, f_inode);
+
+	ev->exe_ino = BPF_CORE_READ(inode, i_ino);
+	ev->exe_dev = BPF_CORE_READ(inode, i_sb, s_dev);
+	if (bpf_core_field_exists(((struct inode___mtime_split *)0)->i_mtime_sec)) {
+		struct inode___mtime_split *i = (void *)inode;
+
+		ev->exe_mtime_sec = BPF_CORE_READ(i, i_mtime_sec);
+		ev->exe_mtime_nsec = BPF_CORE_READ(i, i_mtime_nsec);
+	} else if (bpf_core_field_exists(((struct inode___mtime_hidden *)0)->__i_mtime)) {
+		struct inode___mtime_hidden *i = (void *)inode;
+
+		ev->exe_mtime_sec = BPF_CORE_READ(i, __i_mtime.tv_sec);
+		ev->exe_mtime_nsec = BPF_CORE_READ(i, __i_mtime.tv_nsec);
+	} else {
+		struct inode___mtime_ts *i = (void *)inode;
+
+		ev->exe_mtime_sec = BPF_CORE_READ(i, i_mtime.tv_sec);
+		ev->exe_mtime_nsec = BPF_CORE_READ(i, i_mtime.tv_nsec);
+	}
+}
+
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(reach_sched_process_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
@@ -35,6 +74,7 @@ int BPF_PROG(reach_sched_process_exec, struct task_struct *p, pid_t old_pid, str
 	ev->old_pid = old_pid;
 	ev->flags = 0;
 	ev->pad = 0;
+	exec__file_id(bprm, ev);
 
 	filename = BPF_CORE_READ(bprm, filename);
 	len = bpf_probe_read_kernel_str(ev->filename, sizeof(ev->filename), filename);

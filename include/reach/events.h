@@ -101,6 +101,12 @@ struct reach_exec_event {
 	__u16 flags;                 /* REACH_EXEC_F_* */
 	__u32 old_pid;
 	__u32 pad;
+	/* the executable file, read in the kernel at exec: a short-lived
+	 * process is gone before user space could stat it (host epochs) */
+	__u64 exe_ino;
+	__s64 exe_mtime_sec;
+	__u32 exe_mtime_nsec;
+	__u32 exe_dev;               /* the kernel's dev_t of its filesystem */
 	char  filename[REACH_PATH_LEN];
 	char  args[REACH_ARGS_LEN];
 };
@@ -121,7 +127,7 @@ _Static_assert(sizeof(struct reach_event_hdr) == 56, "reach_event_hdr layout");
 _Static_assert(sizeof(struct reach_dedup_key) == 24, "reach_dedup_key layout");
 _Static_assert(sizeof(struct reach_file_open_event) == 56 + 24 + 24 + REACH_PATH_LEN + REACH_BASE_LEN,
 	       "reach_file_open_event layout");
-_Static_assert(sizeof(struct reach_exec_event) == 56 + 24 + 16 + REACH_PATH_LEN + REACH_ARGS_LEN,
+_Static_assert(sizeof(struct reach_exec_event) == 56 + 24 + 16 + 24 + REACH_PATH_LEN + REACH_ARGS_LEN,
 	       "reach_exec_event layout");
 _Static_assert(sizeof(struct reach_fork_event) == 64, "reach_fork_event layout");
 _Static_assert(sizeof(struct reach_exit_event) == 64, "reach_exit_event layout");

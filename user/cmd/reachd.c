@@ -544,7 +544,7 @@ static void warn_unrecorded(const char *kind)
 }
 
 static void print_if_new(struct agent *ag, uint64_t cgroup_id, const struct edge *e, bool is_new);
-static void note_root_exec(struct agent *ag, uint64_t cgroup_id, uint32_t tgid, const char *exe);
+static void note_root_exec(struct agent *ag, uint64_t cgroup_id, const struct reach_exec_event *ev, const char *exe);
 
 #define SECRET_CONTENT_MAX 8192
 
@@ -658,7 +658,7 @@ static void handle_exec(struct agent *ag, const struct reach_exec_event *ev)
 	/* a root process of its cgroup (its parent is elsewhere): its executable
 	 * is the workload's software version (host epochs) */
 	if (!proctree_in_cgroup(ag->procs, ev->hdr.ppid, ev->hdr.cgroup_id))
-		note_root_exec(ag, ev->hdr.cgroup_id, ev->hdr.tgid, filename);
+		note_root_exec(ag, ev->hdr.cgroup_id, ev, filename);
 	proctree_exec(ag->procs, ev->hdr.tgid, ev->hdr.ppid, ev->hdr.cgroup_id, filename);
 	if (ag->tls)
 		tls_on_exec(ag->tls, ev->hdr.tgid, filename);
@@ -1094,28 +1094,27 @@ static double now_s_since(double start) { return now_s() - start; }
 
 /* A host workload's software version: the executable its root process
  * runs. The same path backed by another file (a patched binary: new inode
- * or mtime) opens a new epoch; another tool run in the cgroup does not. */
+ * or mtime) opens a new epoch; another tool run in the cgroup does not.
+ * The file is the one the kernel exec'd (device, inode, mtime read at
+ * exec): no stat afterwards, which would miss a process already gone or
+ * see another namespace's file of the same path. */
 struct exe_epoch {
 	char path[256];
 	uint64_t file_id;     /* hash of dev, inode, mtime */
 	char epoch[300];      /* "<basename>@<file id>" */
 };
 
-static void note_root_exec(struct agent *ag, uint64_t cgroup_id, uint32_t tgid, const char *exe)
+static void note_root_exec(struct agent *ag, uint64_t cgroup_id, const struct reach_exec_event *ev, const char *exe)
 {
-	char key[24], view[4200];
+	char key[24];
 	struct exe_epoch *x;
-	struct stat st;
 	uint64_t id;
 	const char *base = strrchr(exe, '/');
 
-	/* the binary as the process sees it; gone: no epoch from another
-	 * namespace's file of the same path */
-	snprintf(view, sizeof(view), "/proc/%u/root%s", tgid, exe);
-	if (stat(view, &st) != 0)
-		return;
-	id = ((uint64_t)st.st_dev * 0x9e3779b97f4a7c15ULL) ^ ((uint64_t)st.st_ino * 0x100000001b3ULL) ^
-	     ((uint64_t)st.st_mtim.tv_sec << 20) ^ (uint64_t)st.st_mtim.tv_nsec;
+	if (!ev->exe_ino)
+		return; /* the kernel could not say which file */
+	id = ((uint64_t)ev->exe_dev * 0x9e3779b97f4a7c15ULL) ^ (ev->exe_ino * 0x100000001b3ULL) ^
+	     ((uint64_t)ev->exe_mtime_sec << 20) ^ (uint64_t)ev->exe_mtime_nsec;
 	snprintf(key, sizeof(key), "%" PRIu64, cgroup_id);
 	x = hmap_get(ag->exe_epochs, key);
 	if (x && (strcmp(x->path, exe) != 0 || x->file_id == id))
