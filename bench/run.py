@@ -8,9 +8,11 @@
 Scenarios
   1  syscall overhead: open/read/close of a secret file, loopback connect/close,
      fork+exec /bin/true, HTTPS keep-alive requests with a bearer token over one
-     TLS connection (libssl uprobe path); configurations `none`, `reachd`
-     (workload monitored) and `reachd-unmonitored` (reachd watches another,
-     empty cgroup).
+     TLS connection (libssl uprobe path), getppid+fstat (syscalls reach reads
+     nothing of); configurations `none`, `reachd` (workload monitored),
+     `reachd-unmonitored` (reachd watches another, empty cgroup), both on
+     per-syscall tracepoints, and the same two with `--syscall-hooks dispatcher`
+     (the tp_btf/sys_exit fallback) on the open, syscalls and connect loops.
   2  peers on the same loops: bpftrace one-liners (openat tracepoint, uprobe on
      libssl's SSL_write; in-kernel counts) and opensnoop (libbpf-tools; BCC's
      opensnoop-bpfcc when it can compile here).
@@ -54,14 +56,14 @@ TRACEFS = "/sys/kernel/tracing"
 
 MODES = {
     "full": dict(
-        rounds=11, n_open=250000, n_connect=25000, n_exec=1000, n_https=25000,
+        rounds=11, n_open=250000, n_connect=25000, n_exec=1000, n_https=25000, n_syscalls=1000000,
         gen_files=200000, gen_rates=[5000, 10000, 15000, 20000, 30000, 50000, 100000, 200000, 400000, 0],
         gen_seconds=2.0, gen_reps=2, gen_plain=True, gen_ringbuf_mib=[1, 8, 64],
         scale_k=[1, 10, 100], scale_total=1000000, scale_rounds=4,
         mem_identities=[1000, 10000], mem_edges=100,
     ),
     "quick": dict(
-        rounds=2, n_open=50000, n_connect=5000, n_exec=200, n_https=3000,
+        rounds=2, n_open=40000, n_connect=4000, n_exec=150, n_https=2000, n_syscalls=100000,
         gen_files=20000, gen_rates=[10000, 100000, 0],
         gen_seconds=0.5, gen_reps=1, gen_plain=False, gen_ringbuf_mib=[8],
         scale_k=[1, 10], scale_total=100000, scale_rounds=1,
@@ -294,9 +296,11 @@ class Reachd:
     scan_credentials: stop() also returns the --events lines of credential
     edges (scenario 1's output is small; scenario 3's is not read)."""
 
-    def __init__(self, ctx, name, cgroup, extra=(), scan_credentials=False):
+    def __init__(self, ctx, name, cgroup, extra=(), scan_credentials=False, workloads=None):
         self.ctx, self.name, self.cgroup, self.extra = ctx, name, cgroup, list(extra)
         self.scan_credentials = scan_credentials
+        self.workloads = workloads  # scenario 1 loops it runs; None: all
+        self.monitored = not name.endswith("-unmonitored")
         self.proc = None
 
     def start(self):
@@ -316,6 +320,7 @@ class Reachd:
             kill_proc(self.proc)
             raise SensorError(f"reachd did not get ready (exit {self.proc.returncode}): {tail_text(self.err_path)}")
         time.sleep(0.2)  # let start-up work after attaching finish before anything is timed
+        self.syscall_hooks = self.status().get("syscall_hooks")
         self.cpu0 = proc_cpu_s(self.proc.pid)
 
     def cpu_s(self):
@@ -344,7 +349,7 @@ class Reachd:
         pid = self.proc.pid
         if self.proc.poll() is not None:
             raise SensorError(f"reachd died during the run (exit {self.proc.returncode}): {tail_text(self.err_path)}")
-        res = {"cpu_s": round(self.cpu_s(), 3), **proc_mem_kb(pid)}
+        res = {"cpu_s": round(self.cpu_s(), 3), "syscall_hooks": self.syscall_hooks, **proc_mem_kb(pid)}
         res["map_memlock_bytes"], res["maps"] = bpf_map_memlock(pid)
         self.proc.send_signal(signal.SIGTERM)
         try:
@@ -530,11 +535,15 @@ class HookFloor(Peer):
 
 
 def hook_floors(ctx):
-    return [HookFloor(ctx, "floor-raw-sys-exit", "bpftrace `tracepoint:raw_syscalls:sys_exit {}` "
-                      "(one hook on every syscall exit, as reach's dispatcher)", ["raw_syscalls:sys_exit"]),
-            HookFloor(ctx, "floor-per-syscall", "bpftrace `tracepoint:syscalls:sys_exit_openat {}` + "
-                      "`sys_exit_read {}` (per-syscall tracepoints for the loop's traced syscalls)",
-                      ["syscalls:sys_exit_openat", "syscalls:sys_exit_read"])]
+    """The empty per-syscall floor: what reachd-unmonitored's hook style costs
+    before its programs do any work. (The raw sys_exit floor of earlier runs
+    is gone: reachd-dispatcher-unmonitored now measures that style with
+    reach's own program.)"""
+    f = HookFloor(ctx, "floor-per-syscall", "bpftrace `tracepoint:syscalls:sys_exit_openat {}` + "
+                  "`sys_exit_read {}` (per-syscall tracepoints for the open loop's traced syscalls)",
+                  ["syscalls:sys_exit_openat", "syscalls:sys_exit_read"])
+    f.workloads = ["open", "syscalls"]
+    return [f]
 
 
 class Opensnoop(Peer):
@@ -586,7 +595,7 @@ def gcc(ctx, name, src, flags=(), libs=()):
 
 def build_workloads(ctx):
     os.makedirs(ctx.bin, exist_ok=True)
-    for name in ("bench_open", "bench_connect", "bench_exec", "bench_gen"):
+    for name in ("bench_open", "bench_connect", "bench_exec", "bench_gen", "bench_syscalls"):
         err = gcc(ctx, name, f"{name}.c")
         if err:
             raise BenchError(f"cannot build {name}.c: {err}")
@@ -707,22 +716,26 @@ def sign_test_p(lower, n):
     return min(1.0, 2 * sum(math.comb(n, i) for i in range(k + 1)) / 2 ** n) if n else 1.0
 
 
-# the hook-style comparisons on the open loop: (a, b) reads "a minus b"
-FLOOR_PAIRS = [("floor-per-syscall", "reachd-unmonitored"), ("floor-raw-sys-exit", "reachd-unmonitored"),
-               ("floor-per-syscall", "floor-raw-sys-exit")]
+# the hook-style comparisons: (workload, a, b) reads "a minus b" on that loop
+FLOOR_PAIRS = [("syscalls", "reachd-unmonitored", "reachd-dispatcher-unmonitored"),
+               ("open", "reachd-unmonitored", "reachd-dispatcher-unmonitored"),
+               ("open", "reachd", "reachd-dispatcher"),
+               ("connect", "reachd", "reachd-dispatcher"),
+               ("open", "floor-per-syscall", "reachd-unmonitored"),
+               ("syscalls", "floor-per-syscall", "reachd-unmonitored")]
 
 
-def floor_compare(open_rounds):
+def floor_compare(rounds_by_workload):
     """Per pair, the rounds where both ran: the difference of their overheads
     (percentage points, each against its own bracketing none runs), and a
     sign test on which was faster."""
     out = []
-    for a, b in FLOOR_PAIRS:
-        d = [(r[a] - r[b]) * 100 for r in open_rounds if a in r and b in r]
+    for w, a, b in FLOOR_PAIRS:
+        d = [(r[a] - r[b]) * 100 for r in rounds_by_workload.get(w, []) if a in r and b in r]
         if not d:
             continue
         lower = sum(1 for x in d if x < 0)
-        out.append({"a": a, "b": b, "rounds": len(d), "median_pp": round(med(d), 1),
+        out.append({"workload": w, "a": a, "b": b, "rounds": len(d), "median_pp": round(med(d), 1),
                     "range_pp": [round(min(d), 1), round(max(d), 1)], "a_lower_in": lower,
                     "p_sign": round(sign_test_p(lower, len(d)), 3)})
     return out
@@ -730,7 +743,14 @@ def floor_compare(open_rounds):
 
 # ---------------------------------------------------------------- scenarios 1 and 2
 
-S1_WORKLOADS = ["open", "connect", "exec", "https"]
+S1_WORKLOADS = ["open", "syscalls", "connect", "exec", "https"]
+DISPATCHER_WORKLOADS = ["open", "syscalls", "connect"]
+
+
+def workloads_of(cfg, built):
+    """The scenario 1 loops a configuration runs (of those built)."""
+    mine = getattr(cfg, "workloads", None)
+    return [w for w in built if w in mine] if mine else list(built)
 
 
 def scenario_overhead(ctx, results):
@@ -745,6 +765,7 @@ def scenario_overhead(ctx, results):
         "open": ["bench_open", secret, str(p["n_open"])],
         "connect": ["bench_connect", str(port), str(p["n_connect"])],
         "exec": ["bench_exec", str(p["n_exec"])],
+        "syscalls": ["bench_syscalls", str(p["n_syscalls"])],
     }
     workloads = list(S1_WORKLOADS)
     https = {"server_linkage": getattr(ctx, "tls_server_linkage", None), "errors": []}
@@ -796,8 +817,15 @@ def scenario_overhead(ctx, results):
     # rotation keeps most of them short.
     peers.sort(key=lambda c: "https" not in c.workloads)
 
+    # reachd and reachd-unmonitored run the default (auto: per-syscall
+    # tracepoints, tracefs being mounted above); the -dispatcher pair asks
+    # for the tp_btf fallback, on the loops where the styles differ.
+    disp = ["--syscall-hooks", "dispatcher"]
     configs = [NoSensor(), Reachd(ctx, "reachd", wl_cg, scan_credentials=True),
-               Reachd(ctx, "reachd-unmonitored", idle_cg, scan_credentials=True)] + peers
+               Reachd(ctx, "reachd-unmonitored", idle_cg, scan_credentials=True),
+               Reachd(ctx, "reachd-dispatcher", wl_cg, extra=disp, workloads=DISPATCHER_WORKLOADS),
+               Reachd(ctx, "reachd-dispatcher-unmonitored", idle_cg, extra=disp, workloads=DISPATCHER_WORKLOADS)
+               ] + peers
     agent = {c.name: [] for c in configs}
     validation = {c.name: [] for c in configs}
     https_seen = {c.name: [] for c in configs}
@@ -811,7 +839,8 @@ def scenario_overhead(ctx, results):
     client_cpu = {c.name: [] for c in configs}
     ratios = {w: {c.name: [] for c in sensors} for w in S1_WORKLOADS}
     sequences = []
-    open_rounds = []  # per round: {config: ratio to its bracketing none runs} on the open loop
+    hook_rounds = {w: [] for w in S1_WORKLOADS}  # per loop, per round: {config: ratio to its bracketing none runs}
+    hooks_seen = {c.name: [] for c in configs}  # reachctl status syscall_hooks per run
     https_runs = 0
     srv_cpu0 = proc_cpu_s(tls_server.pid) if tls_server else 0.0
     expect = p["n_open"] + p["n_open"] // 10 + 1
@@ -829,10 +858,10 @@ def scenario_overhead(ctx, results):
         for k, cfg in enumerate(seq):
             if cfg is none:  # the loops of the runs it brackets, in their usual order
                 near = {w for c in (seq[k - 1] if k else None, seq[k + 1] if k + 1 < len(seq) else None) if c
-                        for w in (c.workloads if isinstance(c, Peer) else workloads)}
+                        for w in workloads_of(c, workloads)}
                 wls = [w for w in workloads if w in near]
             else:
-                wls = cfg.workloads if isinstance(cfg, Peer) else workloads
+                wls = workloads_of(cfg, workloads)
             vals = {}
             try:
                 cfg.start()
@@ -856,12 +885,16 @@ def scenario_overhead(ctx, results):
             measured.append((cfg.name, vals))
             if isinstance(cfg, Reachd):
                 agent[cfg.name].append(res["cpu_s"])
+                hooks_seen[cfg.name].append(res["syscall_hooks"])
+                want = "dispatcher" if "dispatcher" in cfg.name else ("dispatcher" if tracefs_err else "per-syscall")
+                if res["syscall_hooks"] != want:
+                    errors.append(f"round {r + 1} {cfg.name}: syscall hooks {res['syscall_hooks']}, expected {want}")
                 seen = cfg.secret_count(res["summary"], wl_cg, "bench.key")
                 validation[cfg.name].append(seen)
-                if cfg.name == "reachd" and seen < expect:
-                    errors.append(f"round {r + 1} reachd: counted {seen} opens of bench.key, expected >= {expect}")
-                if cfg.name == "reachd-unmonitored" and seen:
-                    errors.append(f"round {r + 1} reachd-unmonitored: saw {seen} opens of an unmonitored workload")
+                if cfg.monitored and seen < expect:
+                    errors.append(f"round {r + 1} {cfg.name}: counted {seen} opens of bench.key, expected >= {expect}")
+                if not cfg.monitored and seen:
+                    errors.append(f"round {r + 1} {cfg.name}: saw {seen} opens of an unmonitored workload")
                 if "https" in vals:
                     n_cred = cfg.credential_count(res["summary"], wl_cg)
                     https_seen[cfg.name].append(n_cred)
@@ -888,7 +921,8 @@ def scenario_overhead(ctx, results):
                     https_seen[cfg.name].append(res["seen"])
                 else:
                     validation[cfg.name].append(res["seen"])
-        open_rounds.append({})
+        for w in S1_WORKLOADS:
+            hook_rounds[w].append({})
         for k, (name, vals) in enumerate(measured):
             for w, v in vals.items():
                 raw[w][name].append(v)
@@ -897,8 +931,7 @@ def scenario_overhead(ctx, results):
                 base = [b[1][w] for b in (measured[k - 1], measured[k + 1]) if w in b[1]]
                 if base:
                     ratios[w][name].append(v / statistics.mean(base))
-                    if w == "open":
-                        open_rounds[-1][name] = round(v / statistics.mean(base), 4)
+                    hook_rounds[w][-1][name] = round(v / statistics.mean(base), 4)
         sequences.append([{"config": n, **{w: round(v, 1) for w, v in vals.items()}} for n, vals in measured])
 
     table = {}
@@ -930,12 +963,14 @@ def scenario_overhead(ctx, results):
         })
         kill_proc(tls_server)
     results["s1"] = {
-        "iterations": {"open": p["n_open"], "connect": p["n_connect"], "exec": p["n_exec"], "https": p["n_https"]},
+        "iterations": {"open": p["n_open"], "connect": p["n_connect"], "exec": p["n_exec"], "https": p["n_https"],
+                       "syscalls": p["n_syscalls"]},
         "rounds": p["rounds"], "port": port, "secret_path": secret,
         "runs_per_round_ns": sequences, "table": table,
         "sensor_cpu_s_per_round": {k: v for k, v in agent.items() if v},
         "opens_seen": {k: v for k, v in validation.items() if v and k not in floor_info},
-        "opens_expected": expect, "open_ratio_per_round": open_rounds,
+        "opens_expected": expect, "open_ratio_per_round": hook_rounds["open"],
+        "ratio_per_round": hook_rounds, "syscall_hooks_per_run": {k: v for k, v in hooks_seen.items() if v},
         "https": https,
         "errors": errors,
     }
@@ -943,7 +978,8 @@ def scenario_overhead(ctx, results):
     for name, info in floor_info.items():
         if validation.get(name):
             info["attached_per_run"] = validation[name]
-    results["s2"]["floor_compare"] = floor_compare(open_rounds)
+    results["s2"]["floor_compare"] = floor_compare(hook_rounds)
+    results["s2"]["syscalls_table"] = {k: v for k, v in table["syscalls"].items()}
     results["s2"]["https_table"] = {k: v for k, v in table["https"].items()}
     kill_proc(server)
     ok = all(table[w].get("none") and table[w].get("reachd") for w in workloads)
@@ -1306,11 +1342,15 @@ def render_summary(res, a):
     s1, s2, s3, s4, s5 = (res.get(k) for k in ("s1", "s2", "s3", "s4", "s5"))
     rows = []
     if s1:
-        for w, what in (("open", "open+read+close of a secret file"), ("connect", "loopback connect+close"),
+        for w, what in (("open", "open+read+close of a secret file"),
+                        ("syscalls", "getppid+fstat (syscalls reach reads nothing of)"),
+                        ("connect", "loopback connect+close"),
                         ("exec", "fork+exec /bin/true"),
                         ("https", "HTTPS keep-alive request with a bearer token (libssl uprobe path)")):
             t = s1["table"].get(w, {})
-            for c, who in (("reachd", "monitored"), ("reachd-unmonitored", "not monitored (rest of the node)")):
+            for c, who in (("reachd", "monitored"), ("reachd-unmonitored", "not monitored (rest of the node)"),
+                           ("reachd-dispatcher", "monitored, tp_btf dispatcher"),
+                           ("reachd-dispatcher-unmonitored", "not monitored, tp_btf dispatcher")):
                 if t.get(c) and t.get("none"):
                     rows.append((f"{what}, {who}", f"{fmt_ns(t['none']['median_ns'])} → {fmt_ns(t[c]['median_ns'])}",
                                  f"{fmt_pct(t[c].get('overhead_pct'))} (best-of {fmt_pct(t[c].get('best_of_overhead_pct'))})"))
@@ -1384,9 +1424,9 @@ def render_summary(res, a):
 FILE_OPEN_RECORD_BYTES = 880  # struct reach_file_open_event (872 B, include/reach/events.h) + 8 B ring buffer header
 
 
-def floor_pair(s2, a_name, b_name):
+def floor_pair(s2, a_name, b_name, workload="open"):
     for c in (s2 or {}).get("floor_compare", []):
-        if c["a"] == a_name and c["b"] == b_name:
+        if c["a"] == a_name and c["b"] == b_name and c.get("workload", "open") == workload:
             return c
     return None
 
@@ -1401,68 +1441,79 @@ def pair_text(c, a_what, b_what):
     return diff + ": no difference this run can resolve."
 
 
-HOOK_SHORT = {"switch": "move the hot syscalls to per-syscall tracepoints (a measured gain, see section 2)",
-              "keep-dearer": "keep the one tp_btf/sys_exit dispatcher: per-syscall tracepoints cost more",
-              "keep": "keep the one tp_btf/sys_exit dispatcher: per-syscall tracepoints showed no gain beyond "
-                      "this run's noise"}
+HOOK_SHORT = {"per-syscall": "per-syscall tracepoints by default (measured cheaper for the rest of the node), "
+                             "the tp_btf dispatcher as the fallback without tracefs",
+              "dispatcher": "the tp_btf dispatcher by default: per-syscall tracepoints measured dearer",
+              "even": "per-syscall tracepoints by default: by construction they run nothing on the syscalls "
+                      "reach does not read, but this run could not resolve a difference"}
 
 
 def hook_choice(s2):
-    """(verdict, sentence) for tp_btf dispatch vs per-syscall tracepoints."""
-    c = floor_pair(s2, "floor-per-syscall", "reachd-unmonitored")
-    if not c:
+    """(verdict, sentence) for per-syscall tracepoints vs the tp_btf dispatcher,
+    from reach's own programs on the rest of the node's loops."""
+    sc = floor_pair(s2, "reachd-unmonitored", "reachd-dispatcher-unmonitored", "syscalls")
+    op = floor_pair(s2, "reachd-unmonitored", "reachd-dispatcher-unmonitored", "open")
+    if not sc:
         return None, "not measured in this run (see section 2)."
-    if c["p_sign"] < 0.05 and c["median_pp"] < 0:
-        return "switch", ("per-syscall tracepoints cost the rest of the node less on this loop: this supports "
-                          "moving the hot syscalls to per-syscall tracepoints, if the gain holds with every "
-                          "syscall reach traces attached, not only openat and read.")
-    if c["p_sign"] < 0.05:
-        return "keep-dearer", ("per-syscall tracepoints cost the rest of the node more on this loop: keep the tp_btf "
-                        "dispatcher.")
-    return "keep", (f"per-syscall tracepoints did not measurably lower the cost to the rest of the node on this "
-                    f"loop (per-syscall minus reachd: median {c['median_pp']:+.1f} points, but faster in only "
-                    f"{c['a_lower_in']} of {c['rounds']} rounds, p = {c['p_sign']:.2f}, with rounds spread over "
-                    f"{c['range_pp'][0]:+.1f}..{c['range_pp'][1]:+.1f} points: within this run's noise). No measured "
-                    "gain justifies the change: keep the one tp_btf/sys_exit dispatcher (one program, no tracefs, "
-                    "one place for the syscall list).")
+    def says(c):
+        return ("cheaper" if c["median_pp"] < 0 else "dearer") if c["p_sign"] < 0.05 else "even"
+    v_sc, v_op = says(sc), (says(op) if op else "even")
+    text = (f"on syscalls reach reads nothing of (getppid+fstat, the bulk of a node's syscalls) per-syscall "
+            f"tracepoints minus the dispatcher is {sc['median_pp']:+.1f} points (faster in {sc['a_lower_in']} of "
+            f"{sc['rounds']} rounds, p = {sc['p_sign']:.2f}); on the open loop, whose openat and read both styles "
+            f"run a program on, {op['median_pp']:+.1f} points (p = {op['p_sign']:.2f})" if op else "")
+    if v_sc == "cheaper" and v_op != "dearer":
+        return "per-syscall", (text + ". Per-syscall tracepoints are the default where tracefs is mounted; the "
+                               "dispatcher is the fallback (no tracefs, or an attach refused).")
+    if v_sc == "dearer" or v_op == "dearer":
+        return "dispatcher", (text + ". Per-syscall tracepoints cost more here: the dispatcher should be the "
+                              "default (reachd --syscall-hooks dispatcher).")
+    return "even", (text + ": within this run's noise. Per-syscall tracepoints stay the default, because "
+                    "they run no program on syscalls reach does not read, which is what most of a node's "
+                    "syscalls are.")
 
 
 def render_floor(res, a):
     s2 = res["s2"]
-    t = s2.get("table", {})
-    a("### Hook floor on the rest of the node")
+    a("### Hook style on the rest of the node")
     a("")
-    a("The same `open` loop in the same rotation (each run against its own bracketing `none` runs), under "
-      "hooks that do nothing: an empty bpftrace program (`{}`) on classic syscall tracepoints (tracefs). No tool "
-      "filters for the loop, so this is what each hook style costs every process on the node before its program "
-      "does any work. `reachd-unmonitored` is reach's design on the same loop: one tp_btf/sys_exit program "
-      "(bpf/syscalls.bpf.c) that dispatches on the syscall number and leaves at the cgroup check. The loop makes "
-      "openat, read and close; reach's dispatcher handles openat and read, which are the two per-syscall "
-      "tracepoints of the second row. *Attached* is `bpftool perf` for the tool's pid just before it was "
-      "stopped (tp_btf links are not listed there).")
+    a("Reach's syscall-exit programs in both attachment styles (bpf/syscalls.bpf.c), in the same rotation, each "
+      "run against its own bracketing `none` runs: `reachd-unmonitored` on per-syscall tracepoints (one classic "
+      "tracepoint per syscall reach reads: the other syscalls run no program) and "
+      "`reachd-dispatcher-unmonitored` on the tp_btf/sys_exit dispatcher (one program on every syscall exit, "
+      "leaving at the syscall-number compare or the cgroup check). The `syscalls` loop (getppid+fstat) is what "
+      "most of a node's syscalls look like to reach; the `open` loop is the worst case for per-syscall "
+      "tracepoints (both styles run a program on its openat and read). The empty bpftrace program on the "
+      "open loop's per-syscall tracepoints is the floor of that style: the syscall slow path and an empty "
+      "program, before any work. *Attached* is `bpftool perf` for the tool's pid just before it was stopped.")
     a("")
-    a("| hook | status | ns/open and overhead vs none | attached at the end of the loop |")
+    a("| configuration | open | syscalls | connect |")
     a("| --- | --- | --- | --- |")
-    x = t.get("reachd-unmonitored")
-    a("| reachd-unmonitored (tp_btf sys_exit dispatcher, cgroup check first) | ok | "
-      + (f"{cell(x)} | n/a (tp_btf) |" if x else "n/a | n/a |"))
+    tables = {w: (res.get("s1") or {}).get("table", {}).get(w, {}) for w in ("open", "syscalls", "connect")}
+    for name in ("reachd-unmonitored", "reachd-dispatcher-unmonitored", "reachd", "reachd-dispatcher",
+                 "floor-per-syscall"):
+        cells = [cell(tables[w][name]) if tables[w].get(name) else "n/a" for w in ("open", "syscalls", "connect")]
+        a(f"| {name} | " + " | ".join(cells) + " |")
+    a("")
     for name, info in s2["floor"].items():
-        x = t.get(name)
         att = info.get("attached_per_run") or []
         ok = sum(1 for v in att if v is not None and sorted(v) == sorted(p.rsplit(":", 1)[1] for p in info["probes"]))
-        att_s = (f"{', '.join(att[0] or [])} in {ok} of {len(att)} runs" if att else "n/a")
-        a(f"| {info['label']} | {info['status']} | {cell(x) if x else 'n/a'} | {att_s if x else 'n/a'} |")
-    a("")
+        a(f"{name}: {info['label']}; status {info['status']}; attached "
+          + (f"{', '.join(att[0] or [])} in {ok} of {len(att)} runs." if att else "n/a."))
+        a("")
+    hs = ((res.get("s1") or {}).get("syscall_hooks_per_run") or {})
+    if hs:
+        a("Hook style each reachd run reported (`reachctl status`): "
+          + "; ".join(f"{k} {', '.join(sorted(set(str(x) for x in v)))}" for k, v in hs.items()) + ".")
+        a("")
     cmp = s2.get("floor_compare") or []
     if cmp:
         a("Paired per round (both in the same round, each against its own `none` runs; difference of the "
           "overheads in percentage points; the sign test asks how likely a split of faster rounds at least this "
-          "uneven is if neither hook is really faster):")
+          "uneven is if neither is really faster):")
         a("")
-        names = {"floor-per-syscall": "per-syscall", "floor-raw-sys-exit": "raw_syscalls:sys_exit",
-                 "reachd-unmonitored": "reachd-unmonitored"}
         for c in cmp:
-            a(f"- {pair_text(c, names[c['a']], names[c['b']])}")
+            a(f"- {c.get('workload', 'open')} loop: {pair_text(c, c['a'], c['b'])}")
         a("")
         verdict, why = hook_choice(s2)
         a(f"**Conclusion:** {why}")
@@ -1553,15 +1604,16 @@ def render_design_choices(res, a):
         def ov(n):
             x = t.get(n)
             return fmt_pct(x.get("overhead_pct")) if x else "not run"
-        c = floor_pair(s2, "floor-per-syscall", "reachd-unmonitored")
-        a(f"- **Hook style** (section 2, *Hook floor*): cost to an unmonitored open loop of an empty "
-          f"`raw_syscalls:sys_exit` program {ov('floor-raw-sys-exit')}, of empty `sys_exit_openat` + "
-          f"`sys_exit_read` programs {ov('floor-per-syscall')}, of reachd's tp_btf dispatcher "
-          f"{ov('reachd-unmonitored')}"
-          + (f"; per-syscall minus reachd {c['median_pp']:+.1f} points (rounds {c['range_pp'][0]:+.1f}.."
-             f"{c['range_pp'][1]:+.1f}), per-syscall faster in {c['a_lower_in']} of {c['rounds']} rounds "
-             f"(p = {c['p_sign']:.2f})" if c else "")
-          + f". Choice: {HOOK_SHORT.get(hook_choice(s2)[0], 'not measured')}.")
+        t1 = (res.get("s1") or {}).get("table", {})
+        def ov1(w, n):
+            x = t1.get(w, {}).get(n)
+            return fmt_pct(x.get("overhead_pct")) if x else "not run"
+        a(f"- **Hook style** (section 2, *Hook style*): cost to the rest of the node on the `syscalls` loop "
+          f"per-syscall {ov1('syscalls', 'reachd-unmonitored')} vs dispatcher "
+          f"{ov1('syscalls', 'reachd-dispatcher-unmonitored')}, on the `open` loop per-syscall "
+          f"{ov1('open', 'reachd-unmonitored')} vs dispatcher {ov1('open', 'reachd-dispatcher-unmonitored')} "
+          f"(empty per-syscall floor {ov('floor-per-syscall')}). "
+          f"Choice: {HOOK_SHORT.get(hook_choice(s2)[0], 'not measured')}.")
     if s3 and s3.get("ringbuf_sweep"):
         sw = s3["ringbuf_sweep"]
         a("- **Ring buffer size** (section 3): highest zero-loss distinct-event rate (2-s steps) "
@@ -1668,19 +1720,25 @@ def render_md(res):
           f"HTTP/1.1 keep-alive request `GET /v1/models` with `Authorization: Bearer <token>` over one TLS 1.3 "
           f"connection (SSL_write of the head, SSL_read of the whole answer; {it.get('https', 0):,}/run after "
           "the handshake and a 10 % warm-up; client dynamically linked against libssl, see below). "
+          f"`syscalls` = getppid+fstat ({it.get('syscalls', 0):,}/run; syscalls no reach program reads, like most "
+          "of a node's). "
           "`reachd-unmonitored`: reachd watches an empty cgroup and the workload runs outside it, i.e. the "
-          "cost to every other process on the node (reachd's programs run on every syscall exit and check "
-          "the cgroup first). All three configurations put the workload in the same cgroup.")
+          "cost to every other process on the node (its programs check the cgroup first). `reachd` and "
+          "`reachd-unmonitored` run the default hook style, per-syscall tracepoints; the `-dispatcher` pair runs "
+          "`--syscall-hooks dispatcher` (one tp_btf/sys_exit program on every syscall exit) on the "
+          f"{', '.join(DISPATCHER_WORKLOADS)} loops. Every configuration puts the workload in the same cgroup.")
         a("")
-        a("| workload (per iteration) | none | reachd | reachd-unmonitored |")
-        a("| --- | --- | --- | --- |")
+        a("| workload (per iteration) | none | reachd | reachd-unmonitored | reachd-dispatcher | "
+          "reachd-dispatcher-unmonitored |")
+        a("| --- | --- | --- | --- | --- | --- |")
         for w in S1_WORKLOADS:
             t = s1["table"].get(w, {})
             cells = []
-            for c in ("none", "reachd", "reachd-unmonitored"):
+            for c in ("none", "reachd", "reachd-unmonitored", "reachd-dispatcher", "reachd-dispatcher-unmonitored"):
                 x = t.get(c)
                 if not x:
-                    cells.append("failed")
+                    cells.append("not run" if c.startswith("reachd-dispatcher") and w not in DISPATCHER_WORKLOADS
+                                 else "failed")
                 elif c == "none":
                     cells.append(fmt_ns(x["median_ns"]))
                 else:
@@ -1819,7 +1877,7 @@ def render_md(res):
                     seen_s = f"{med(seen):,.0f} of {exp:,}" if seen else "n/a"
                     cpu_s = f"{med(s1c[name]):.2f} s" if s1c.get(name) else "n/a"
                     if name == "reachd":
-                        cpu_s += " (4 workloads)"
+                        cpu_s += f" ({len(S1_WORKLOADS)} workloads)"
                     a(f"| {label} | {status} | {cell(x)} | {seen_s} | {cpu_s} |")
                 else:
                     a(f"| {label} | {status} | n/a | n/a | n/a |")

@@ -1,0 +1,37 @@
+/* Scenario 1 (hook style): getppid + fstat N times, syscalls no reach
+ * program reads. Most of a node's syscalls are like these (futex, epoll,
+ * mmap, stat, ...): what a hook on them costs is what the rest of the node
+ * pays whatever it does. Per-syscall tracepoints run nothing here; the
+ * tp_btf/sys_exit dispatcher runs its program on both.
+ * usage: bench_syscalls N */
+#include "common.h" /* first: defines _GNU_SOURCE */
+#include <sys/stat.h>
+#include <sys/syscall.h>
+
+static void once(void)
+{
+	struct stat st;
+
+	if (syscall(SYS_getppid) < 0)
+		die("getppid");
+	if (fstat(1, &st) < 0)
+		die("fstat");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc != 2) {
+		fprintf(stderr, "usage: %s N\n", argv[0]);
+		return 2;
+	}
+	long n = parse_long(argv[1], "N");
+
+	wait_go();
+	for (long i = 0; i < n / 10 + 1; i++)
+		once();
+	unsigned long long t0 = now_ns();
+	for (long i = 0; i < n; i++)
+		once();
+	report(n, t0, now_ns());
+	return 0;
+}
