@@ -18,8 +18,13 @@
  *   edge->X_dropped     observations whose value did not fit the set X
  * Merging adds the source's counters to the destination's.
  *
- * Strings are copied. Times are Unix milliseconds; 0 means unknown and
- * never wins a min/max. Not thread-safe. */
+ * Strings are copied into the ledger, which keeps one copy of each distinct
+ * string and of each distinct string list (a set's members, a lineage) and
+ * shares it between its edges: an edge's strings and lists are read-only
+ * (never written through, whatever their C type) and valid while the edge
+ * is unchanged, as before. Times are Unix milliseconds; 0 means unknown and
+ * never wins a min/max. Not thread-safe: one thread at a time per ledger
+ * (different ledgers share nothing). */
 #ifndef REACH_LEDGER_H
 #define REACH_LEDGER_H
 
