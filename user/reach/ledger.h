@@ -66,12 +66,12 @@ struct ledger_set {
  * caller-built one (NULL strings allowed there, sets of any size). */
 struct ledger_edge {
 	enum ledger_kind kind;
+	uint32_t port;    /* egress (next to kind: no padding) */
 	char *object;
 	char *category;   /* secret */
 	char *dest_class; /* egress */
 	char *name;       /* egress: the DNS name it was reached by */
 	char *proto;      /* egress: "tcp" / "udp" */
-	uint32_t port;    /* egress */
 	struct ledger_outcome *outcomes; /* sorted by name */
 	size_t n_outcomes;
 	uint64_t outcomes_dropped; /* summed counts of outcomes that did not fit */

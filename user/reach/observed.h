@@ -59,9 +59,10 @@ struct edge {
 	const char *const *exes; /* every executable that produced it (bounded set) */
 	const char *const *lineage; /* exec chain, oldest first */
 	const char *const *argv; /* tools: redacted argv */
+	/* the small fields side by side: a million edges pay for padding */
 	uint8_t n_exes, n_lineage, argc;
 	bool argv_truncated;
-	uint64_t exes_dropped;
+	uint8_t n_src;         /* sources: see edge_source_at() */
 	/* egress */
 	uint8_t proto;         /* REACH_PROTO_TCP / UDP */
 	uint16_t port;
@@ -78,9 +79,9 @@ struct edge {
 	uint64_t first_ns, last_ns;
 	/* counting */
 	uint64_t events;        /* ring-buffer events that fed this edge (dedup proof) */
-	struct edge_source first_src; /* sources: see edge_source_at() */
+	uint64_t exes_dropped;  /* executables beyond EDGE_MAX_EXES */
+	struct edge_source first_src;
 	struct edge_source *more_src; /* sources 1..n_src-1, or NULL */
-	uint8_t n_src;
 	uint64_t uncounted_sources; /* keys beyond EDGE_MAX_SOURCES: counted once each */
 	/* what the ledger already has of this edge (ledger_feed sends deltas) */
 	uint64_t fed_count;
