@@ -89,17 +89,55 @@ static void edge_to_pb(const struct ledger_edge *e, Reach__V1__Edge *pe, Reach__
 	pe->last_epoch = e->last_epoch;
 }
 
+/* One identity's view, in arrays the caller sized for its edges and their
+ * outcomes. */
+static void identity_to_pb(const struct ledger_identity *id, Reach__V1__IdentityReach *pid,
+			   Reach__V1__Edge *edges, Reach__V1__Edge **edge_ptrs, Reach__V1__Edge__OutcomesEntry *oc,
+			   Reach__V1__Edge__OutcomesEntry **oc_ptrs)
+{
+	size_t oi = 0;
+
+	*pid = (Reach__V1__IdentityReach)REACH__V1__IDENTITY_REACH__INIT;
+	pid->identity = id->name;
+	pid->edges_dropped = id->edges_dropped;
+	pid->n_edges = id->n_edges;
+	pid->edges = edge_ptrs;
+	for (size_t j = 0; j < id->n_edges; j++) {
+		const struct ledger_edge *e = id->edges[j];
+
+		edge_to_pb(e, &edges[j], &oc[oi], &oc_ptrs[oi]);
+		edge_ptrs[j] = &edges[j];
+		oi += e->n_outcomes;
+	}
+}
+
+static size_t identity_outcomes(const struct ledger_identity *id)
+{
+	size_t n = 0;
+
+	for (size_t j = 0; j < id->n_edges; j++)
+		n += id->edges[j]->n_outcomes;
+	return n;
+}
+
+/* The message's fields other than the identities. */
+static void ledger_msg_init(Reach__V1__Ledger *m, const struct ledger *l, const char *node)
+{
+	*m = (Reach__V1__Ledger)REACH__V1__LEDGER__INIT;
+	m->version = LEDGER_CONTENT_VERSION;
+	m->node = (char *)(node ? node : "");
+	m->edges_dropped = ledger_edges_dropped(l);
+	m->identities_dropped = ledger_identities_dropped(l);
+	m->saved_unix_ms = unix_now_ms();
+}
+
 int ledger_pb_build(struct ledger_pb *v, const struct ledger *l, const char *node)
 {
 	size_t n_ids = ledger_identities(l), n_edges = ledger_edges(l), n_oc = 0, ei = 0, oi = 0;
 
 	memset(v, 0, sizeof(*v));
-	for (size_t i = 0; i < n_ids; i++) {
-		const struct ledger_identity *id = ledger_identity_at(l, i);
-
-		for (size_t j = 0; j < id->n_edges; j++)
-			n_oc += id->edges[j]->n_outcomes;
-	}
+	for (size_t i = 0; i < n_ids; i++)
+		n_oc += identity_outcomes(ledger_identity_at(l, i));
 	/* calloc(0) may return NULL: allocate at least one of each */
 	v->ids = calloc(n_ids + 1, sizeof(*v->ids));
 	v->id_ptrs = calloc(n_ids + 1, sizeof(*v->id_ptrs));
@@ -111,70 +149,207 @@ int ledger_pb_build(struct ledger_pb *v, const struct ledger *l, const char *nod
 		ledger_pb_free(v);
 		return -ENOMEM;
 	}
-	v->msg = (Reach__V1__Ledger)REACH__V1__LEDGER__INIT;
-	v->msg.version = LEDGER_CONTENT_VERSION;
-	v->msg.node = (char *)(node ? node : "");
-	v->msg.edges_dropped = ledger_edges_dropped(l);
-	v->msg.identities_dropped = ledger_identities_dropped(l);
-	v->msg.saved_unix_ms = unix_now_ms();
+	ledger_msg_init(&v->msg, l, node);
 	v->msg.n_identities = n_ids;
 	v->msg.identities = v->id_ptrs;
 	for (size_t i = 0; i < n_ids; i++) {
 		const struct ledger_identity *id = ledger_identity_at(l, i);
-		Reach__V1__IdentityReach *pid = &v->ids[i];
 
-		*pid = (Reach__V1__IdentityReach)REACH__V1__IDENTITY_REACH__INIT;
-		pid->identity = id->name;
-		pid->edges_dropped = id->edges_dropped;
-		pid->n_edges = id->n_edges;
-		pid->edges = &v->edge_ptrs[ei];
-		for (size_t j = 0; j < id->n_edges; j++, ei++) {
-			const struct ledger_edge *e = id->edges[j];
-
-			edge_to_pb(e, &v->edges[ei], &v->outcomes[oi], &v->outcome_ptrs[oi]);
-			v->edge_ptrs[ei] = &v->edges[ei];
-			oi += e->n_outcomes;
-		}
-		v->id_ptrs[i] = pid;
+		identity_to_pb(id, &v->ids[i], &v->edges[ei], &v->edge_ptrs[ei], &v->outcomes[oi], &v->outcome_ptrs[oi]);
+		v->id_ptrs[i] = &v->ids[i];
+		ei += id->n_edges;
+		oi += identity_outcomes(id);
 	}
 	return 0;
 }
 
-/* Encodes l into a complete file image (header + payload) in *out. */
+/* One identity at a time: its view, in arrays sized for the largest
+ * identity, and its encoding, in a buffer grown as needed. */
+struct id_chunk {
+	Reach__V1__IdentityReach id, *id_ptr;
+	Reach__V1__Edge *edges, **edge_ptrs;
+	Reach__V1__Edge__OutcomesEntry *oc, **oc_ptrs;
+	uint8_t *buf;
+	size_t cap_buf;
+};
+
+static void id_chunk_free(struct id_chunk *c)
+{
+	free(c->edges);
+	free(c->edge_ptrs);
+	free(c->oc);
+	free(c->oc_ptrs);
+	free(c->buf);
+}
+
+static int id_chunk_init(struct id_chunk *c, const struct ledger *l)
+{
+	size_t max_edges = 0, max_oc = 0;
+
+	memset(c, 0, sizeof(*c));
+	for (size_t i = 0; i < ledger_identities(l); i++) {
+		const struct ledger_identity *id = ledger_identity_at(l, i);
+		size_t n_oc = identity_outcomes(id);
+
+		max_edges = id->n_edges > max_edges ? id->n_edges : max_edges;
+		max_oc = n_oc > max_oc ? n_oc : max_oc;
+	}
+	/* calloc(0) may return NULL: at least one of each */
+	c->edges = calloc(max_edges + 1, sizeof(*c->edges));
+	c->edge_ptrs = calloc(max_edges + 1, sizeof(*c->edge_ptrs));
+	c->oc = calloc(max_oc + 1, sizeof(*c->oc));
+	c->oc_ptrs = calloc(max_oc + 1, sizeof(*c->oc_ptrs));
+	return c->edges && c->edge_ptrs && c->oc && c->oc_ptrs ? 0 : -ENOMEM;
+}
+
+/* Sets m to a Ledger message holding only identity id: packed, it is
+ * exactly that identity's field of the whole message (proto3 leaves the
+ * zero fields out). */
+static void id_chunk_build(struct id_chunk *c, const struct ledger_identity *id, Reach__V1__Ledger *m)
+{
+	identity_to_pb(id, &c->id, c->edges, c->edge_ptrs, c->oc, c->oc_ptrs);
+	c->id_ptr = &c->id;
+	*m = (Reach__V1__Ledger)REACH__V1__LEDGER__INIT;
+	m->n_identities = 1;
+	m->identities = &c->id_ptr;
+}
+
+/* A zlib stream into a growing buffer that starts with room for the file
+ * header. */
+struct zout {
+	z_stream zs;
+	uint8_t *file;
+	size_t cap;
+};
+
+/* Compresses n bytes (flush: Z_NO_FLUSH, or Z_FINISH for the end). 0,
+ * -ENOMEM or -EIO. */
+static int zout_write(struct zout *z, const uint8_t *p, size_t n, int flush)
+{
+	int zrc;
+
+	z->zs.next_in = (Bytef *)p;
+	z->zs.avail_in = (uInt)n;
+	for (;;) {
+		if (!z->zs.avail_out) {
+			size_t cap = z->cap * 2;
+			uint8_t *file = realloc(z->file, cap);
+
+			if (!file)
+				return -ENOMEM;
+			z->file = file;
+			z->cap = cap;
+			z->zs.next_out = file + LEDGER_HEADER_SIZE + z->zs.total_out;
+			z->zs.avail_out = (uInt)(cap - LEDGER_HEADER_SIZE - z->zs.total_out);
+		}
+		zrc = deflate(&z->zs, flush);
+		if (zrc == Z_STREAM_END)
+			return 0;
+		if (zrc != Z_OK && zrc != Z_BUF_ERROR)
+			return zrc == Z_MEM_ERROR ? -ENOMEM : -EIO;
+		if (flush == Z_NO_FLUSH && !z->zs.avail_in)
+			return 0;
+	}
+}
+
+/* Packs m into the chunk's buffer and compresses it. */
+static int zout_pack(struct zout *z, struct id_chunk *c, const Reach__V1__Ledger *m, size_t len, int flush)
+{
+	if (len + 1 > c->cap_buf) {
+		uint8_t *buf = realloc(c->buf, len + 1);
+
+		if (!buf)
+			return -ENOMEM;
+		c->buf = buf;
+		c->cap_buf = len + 1;
+	}
+	if (reach__v1__ledger__pack(m, c->buf) != len)
+		return -EIO;
+	return zout_write(z, c->buf, len, flush);
+}
+
+/* Compresses the reach.v1.Ledger of l (head: its fields before the
+ * identities, tail: those after) into z, one identity at a time. */
+static int compress_ledger(struct zout *z, struct id_chunk *c, const struct ledger *l,
+			   const Reach__V1__Ledger *head, const Reach__V1__Ledger *tail)
+{
+	Reach__V1__Ledger one;
+	int rc;
+
+	if ((rc = zout_pack(z, c, head, reach__v1__ledger__get_packed_size(head), Z_NO_FLUSH)))
+		return rc;
+	for (size_t i = 0; i < ledger_identities(l); i++) {
+		id_chunk_build(c, ledger_identity_at(l, i), &one);
+		if ((rc = zout_pack(z, c, &one, reach__v1__ledger__get_packed_size(&one), Z_NO_FLUSH)))
+			return rc;
+	}
+	return zout_pack(z, c, tail, reach__v1__ledger__get_packed_size(tail), Z_FINISH);
+}
+
+/* Encodes l into a complete file image (header + payload) in *out.
+ *
+ * The protobuf message is packed and compressed one identity at a time:
+ * the fields of reach.v1.Ledger in number order (version and node, each
+ * identity, then the counters) make the same bytes as packing the whole
+ * message at once, and the same zlib stream, without the whole view or
+ * encoding ever being in memory (at 10k identities x 100 edges they took
+ * about as much as the ledger itself, twice). */
 static int encode(const struct ledger *l, const char *node, uint8_t **out, size_t *out_len, char *err,
 		  size_t err_size)
 {
-	struct ledger_pb v;
-	uint8_t *raw = NULL, *file = NULL;
+	Reach__V1__Ledger head, tail, one;
+	struct id_chunk c;
+	struct zout z = { 0 };
 	size_t raw_len;
-	uLongf z_len;
-	int rc;
+	uLong z_len;
+	int rc, zrc;
 
-	if ((rc = ledger_pb_build(&v, l, node))) {
+	if (id_chunk_init(&c, l)) {
+		id_chunk_free(&c);
 		format_error(err, err_size, "ledger save: out of memory");
-		return rc;
+		return -ENOMEM;
 	}
-	raw_len = reach__v1__ledger__get_packed_size(&v.msg);
+	ledger_msg_init(&head, l, node);
+	tail = head;
+	head.edges_dropped = head.identities_dropped = 0;
+	head.saved_unix_ms = 0;
+	tail.version = 0;
+	tail.node = NULL;
+	/* the size first: an oversized ledger is refused before any work */
+	raw_len = reach__v1__ledger__get_packed_size(&head) + reach__v1__ledger__get_packed_size(&tail);
+	for (size_t i = 0; i < ledger_identities(l); i++) {
+		id_chunk_build(&c, ledger_identity_at(l, i), &one);
+		raw_len += reach__v1__ledger__get_packed_size(&one);
+	}
 	if (raw_len > LEDGER_RAW_MAX) {
+		id_chunk_free(&c);
 		format_error(err, err_size, "ledger save: %zu bytes encoded, over the %llu-byte bound", raw_len,
 			     (unsigned long long)LEDGER_RAW_MAX);
-		rc = -EFBIG;
-		goto out;
+		return -EFBIG;
 	}
-	z_len = compressBound(raw_len);
-	if (!(raw = malloc(raw_len + 1)) || !(file = malloc(LEDGER_HEADER_SIZE + z_len))) {
-		format_error(err, err_size, "ledger save: out of memory");
+	if ((zrc = deflateInit(&z.zs, Z_DEFAULT_COMPRESSION)) != Z_OK) {
+		id_chunk_free(&c);
+		format_error(err, err_size, "ledger save: zlib deflateInit failed (%d)", zrc);
+		return zrc == Z_MEM_ERROR ? -ENOMEM : -EIO;
+	}
+	/* about what a ledger compresses to, grown by doubling if not
+	 * (raw_len <= LEDGER_RAW_MAX keeps every zlib length within a uInt) */
+	z.cap = LEDGER_HEADER_SIZE + raw_len / 16 + 4096;
+	if (!(z.file = malloc(z.cap))) {
 		rc = -ENOMEM;
-		goto out;
+	} else {
+		z.zs.next_out = z.file + LEDGER_HEADER_SIZE;
+		z.zs.avail_out = (uInt)(z.cap - LEDGER_HEADER_SIZE);
+		rc = compress_ledger(&z, &c, l, &head, &tail);
+		if (!rc && z.zs.total_in != raw_len)
+			rc = -EIO;
 	}
-	if (reach__v1__ledger__pack(&v.msg, raw) != raw_len) {
-		format_error(err, err_size, "ledger save: protobuf encoding failed");
-		rc = -EIO;
-		goto out;
-	}
-	if ((rc = compress2(file + LEDGER_HEADER_SIZE, &z_len, raw, raw_len, Z_DEFAULT_COMPRESSION)) != Z_OK) {
-		format_error(err, err_size, "ledger save: zlib compress2 failed (%d)", rc);
-		rc = rc == Z_MEM_ERROR ? -ENOMEM : -EIO;
+	z_len = z.zs.total_out;
+	deflateEnd(&z.zs);
+	id_chunk_free(&c);
+	if (rc) {
+		format_error(err, err_size, "ledger save: %s",
+			     rc == -ENOMEM ? "out of memory" : "protobuf encoding or zlib compression failed");
 		goto out;
 	}
 	if (LEDGER_HEADER_SIZE + (uint64_t)z_len > LEDGER_FILE_MAX) {
@@ -183,23 +358,20 @@ static int encode(const struct ledger *l, const char *node, uint8_t **out, size_
 		rc = -EFBIG;
 		goto out;
 	}
-	memcpy(file, LEDGER_MAGIC, 8);
-	put_u32(file + 8, LEDGER_FORMAT_VERSION);
-	put_u32(file + 12, 0);
-	put_u64(file + 16, raw_len);
-	put_u64(file + 24, z_len);
-	if ((rc = digest(file, file + LEDGER_HEADER_SIZE, z_len, file + DIGEST_OFF))) {
+	memcpy(z.file, LEDGER_MAGIC, 8);
+	put_u32(z.file + 8, LEDGER_FORMAT_VERSION);
+	put_u32(z.file + 12, 0);
+	put_u64(z.file + 16, raw_len);
+	put_u64(z.file + 24, z_len);
+	if ((rc = digest(z.file, z.file + LEDGER_HEADER_SIZE, z_len, z.file + DIGEST_OFF))) {
 		format_error(err, err_size, "ledger save: SHA-256 failed");
 		goto out;
 	}
-	*out = file;
+	*out = z.file;
 	*out_len = LEDGER_HEADER_SIZE + z_len;
-	file = NULL;
-	rc = 0;
+	return 0;
 out:
-	free(file);
-	free(raw);
-	ledger_pb_free(&v);
+	free(z.file);
 	return rc;
 }
 
