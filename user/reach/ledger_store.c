@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "common/fileio.h"
 #include "common/le.h"
+#include "reach/ledger_split.h"
 #include "reach/ledger_store.h"
 #include "reach.pb-c.h"
 
@@ -510,129 +511,158 @@ static int decode_frame(const uint8_t *file, size_t len, uint8_t **raw, size_t *
 	return 0;
 }
 
-/* Content checks, so that a bad file changes nothing in the ledger. */
-static int validate(const Reach__V1__Ledger *m, char *err, size_t err_size)
+/* Content checks of identity i, so that a bad file changes nothing in the
+ * ledger. */
+static int validate_identity(const Reach__V1__IdentityReach *id, size_t i, char *err, size_t err_size)
 {
-	if (m->version == 0 || m->version > LEDGER_CONTENT_VERSION) {
-		format_error(err, err_size, "unsupported content version %u", m->version);
+	if (!id->identity || !*id->identity) {
+		format_error(err, err_size, "identity %zu has no name", i);
 		return -EBADMSG;
 	}
-	for (size_t i = 0; i < m->n_identities; i++) {
-		const Reach__V1__IdentityReach *id = m->identities[i];
+	for (size_t j = 0; j < id->n_edges; j++) {
+		const Reach__V1__Edge *e = id->edges[j];
 
-		if (!id->identity || !*id->identity) {
-			format_error(err, err_size, "identity %zu has no name", i);
+		if (!e->object || !*e->object || e->kind == REACH__V1__EDGE_KIND__EDGE_KIND_UNSPECIFIED ||
+		    (int)e->kind < 0) {
+			format_error(err, err_size, "identity %zu edge %zu has no object or kind", i, j);
 			return -EBADMSG;
-		}
-		for (size_t j = 0; j < id->n_edges; j++) {
-			const Reach__V1__Edge *e = id->edges[j];
-
-			if (!e->object || !*e->object || e->kind == REACH__V1__EDGE_KIND__EDGE_KIND_UNSPECIFIED ||
-			    (int)e->kind < 0) {
-				format_error(err, err_size, "identity %zu edge %zu has no object or kind", i, j);
-				return -EBADMSG;
-			}
 		}
 	}
 	return 0;
 }
 
-/* Unions the decoded (and validated) message into l. */
-static int import(struct ledger *l, const Reach__V1__Ledger *m)
+/* Decodes and checks every identity before any is imported. The reason is
+ * the one decoding the message whole gave: a decoding failure anywhere,
+ * else a bad content version, else the first bad identity. */
+static int check(const struct ledger_split *s, const Reach__V1__Ledger *rest, char *why, size_t why_size)
 {
-	struct ledger_edge *views = NULL;
-	const struct ledger_edge **ptrs = NULL;
-	struct ledger_outcome *oc = NULL;
-	size_t cap_edges = 0, cap_oc = 0;
+	char first_bad[256] = "";
+
+	for (size_t i = 0; i < s->n_ids; i++) {
+		Reach__V1__IdentityReach *id = reach__v1__identity_reach__unpack(NULL, s->ids[i].len, s->ids[i].p);
+
+		if (!id) {
+			snprintf(why, why_size, "protobuf decoding failed");
+			return -EBADMSG;
+		}
+		if (!first_bad[0])
+			validate_identity(id, i, first_bad, sizeof(first_bad));
+		reach__v1__identity_reach__free_unpacked(id, NULL);
+	}
+	if (rest->version == 0 || rest->version > LEDGER_CONTENT_VERSION) {
+		format_error(why, why_size, "unsupported content version %u", rest->version);
+		return -EBADMSG;
+	}
+	if (first_bad[0]) {
+		snprintf(why, why_size, "%s", first_bad);
+		return -EBADMSG;
+	}
+	return 0;
+}
+
+/* The ledger_edge views of one identity's edges, reused from identity to
+ * identity. */
+struct import_views {
+	struct ledger_edge *edges;
+	const struct ledger_edge **ptrs;
+	struct ledger_outcome *oc;
+	size_t cap_edges, cap_oc;
+};
+
+static void import_views_free(struct import_views *v)
+{
+	free(v->edges);
+	free(v->ptrs);
+	free(v->oc);
+}
+
+/* Unions one decoded (and checked) identity into l. */
+static int import_identity(struct ledger *l, const Reach__V1__IdentityReach *id, struct import_views *v)
+{
+	size_t n_oc = 0, n = 0, o = 0;
+	int r;
+
+	for (size_t j = 0; j < id->n_edges; j++)
+		n_oc += id->edges[j]->n_outcomes;
+	if (id->n_edges > v->cap_edges) {
+		free(v->edges);
+		free(v->ptrs);
+		v->edges = calloc(id->n_edges, sizeof(*v->edges));
+		v->ptrs = calloc(id->n_edges, sizeof(*v->ptrs));
+		v->cap_edges = v->edges && v->ptrs ? id->n_edges : 0;
+		if (!v->cap_edges)
+			return -ENOMEM;
+	}
+	if (n_oc > v->cap_oc) {
+		free(v->oc);
+		v->oc = calloc(n_oc, sizeof(*v->oc));
+		v->cap_oc = v->oc ? n_oc : 0;
+		if (!v->oc)
+			return -ENOMEM;
+	}
+	for (size_t j = 0; j < id->n_edges; j++) {
+		const Reach__V1__Edge *pe = id->edges[j];
+		struct ledger_edge *e = &v->edges[n];
+
+		if ((int)pe->kind >= LEDGER_KIND__MAX) {
+			/* a kind from a newer agent: not understood, counted */
+			ledger_add_dropped(l, 1, 0);
+			continue;
+		}
+		memset(e, 0, sizeof(*e));
+		e->kind = (enum ledger_kind)pe->kind;
+		e->object = pe->object;
+		e->category = pe->category;
+		e->dest_class = pe->dest_class;
+		e->name = pe->name;
+		e->content_fingerprint = pe->content_fingerprint;
+		e->proto = pe->proto;
+		e->port = pe->port;
+		e->n_outcomes = pe->n_outcomes;
+		if (pe->n_outcomes) {
+			e->outcomes = &v->oc[o];
+			for (size_t k = 0; k < pe->n_outcomes; k++, o++) {
+				v->oc[o].name = pe->outcomes[k]->key;
+				v->oc[o].count = pe->outcomes[k]->value;
+			}
+		}
+		e->outcomes_dropped = pe->outcomes_dropped;
+		e->count = pe->count;
+		e->first_ms = pe->first_seen_unix_ms;
+		e->last_ms = pe->last_seen_unix_ms;
+		e->executables = (struct ledger_set){ pe->executables, pe->n_executables, pe->executables_dropped };
+		e->pods = (struct ledger_set){ pe->pods, pe->n_pods, pe->pods_dropped };
+		e->images = (struct ledger_set){ pe->images, pe->n_images, pe->images_dropped };
+		e->lineage = pe->lineage;
+		e->n_lineage = pe->n_lineage;
+		e->lineage_truncated = pe->lineage_truncated;
+		e->epoch = pe->epoch;
+		e->last_epoch = pe->last_epoch;
+		v->ptrs[n++] = e;
+	}
+	r = ledger_merge_identity(l, id->identity, v->ptrs, n, id->edges_dropped);
+	return r == -ENOSPC ? 0 : r; /* caps are counted, not failures */
+}
+
+/* Unions the checked identities into l, decoding them again one by one. */
+static int import(struct ledger *l, const struct ledger_split *s, const Reach__V1__Ledger *rest)
+{
+	struct import_views v = { 0 };
 	int rc = 0;
 
-	/* never NULL, whatever the counts below */
-	views = calloc(1, sizeof(*views));
-	ptrs = calloc(1, sizeof(*ptrs));
-	oc = calloc(1, sizeof(*oc));
-	if (!views || !ptrs || !oc) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	cap_edges = cap_oc = 1;
-	ledger_add_dropped(l, m->edges_dropped, m->identities_dropped);
-	for (size_t i = 0; i < m->n_identities; i++) {
-		const Reach__V1__IdentityReach *id = m->identities[i];
-		size_t n_oc = 0, n = 0, o = 0;
-		int r;
+	ledger_add_dropped(l, rest->edges_dropped, rest->identities_dropped);
+	for (size_t i = 0; i < s->n_ids && !rc; i++) {
+		/* it decoded in check(): a failure now is memory */
+		Reach__V1__IdentityReach *id = reach__v1__identity_reach__unpack(NULL, s->ids[i].len, s->ids[i].p);
 
-		for (size_t j = 0; j < id->n_edges; j++)
-			n_oc += id->edges[j]->n_outcomes;
-		if (id->n_edges > cap_edges) {
-			free(views);
-			free(ptrs);
-			views = calloc(id->n_edges, sizeof(*views));
-			ptrs = calloc(id->n_edges, sizeof(*ptrs));
-			cap_edges = views && ptrs ? id->n_edges : 0;
-			if (!cap_edges) {
-				rc = -ENOMEM;
-				goto out;
-			}
+		if (!id) {
+			rc = -ENOMEM;
+			break;
 		}
-		if (n_oc > cap_oc) {
-			free(oc);
-			oc = calloc(n_oc, sizeof(*oc));
-			cap_oc = oc ? n_oc : 0;
-			if (!oc) {
-				rc = -ENOMEM;
-				goto out;
-			}
-		}
-		for (size_t j = 0; j < id->n_edges; j++) {
-			const Reach__V1__Edge *pe = id->edges[j];
-			struct ledger_edge *e = &views[n];
-
-			if ((int)pe->kind >= LEDGER_KIND__MAX) {
-				/* a kind from a newer agent: not understood, counted */
-				ledger_add_dropped(l, 1, 0);
-				continue;
-			}
-			memset(e, 0, sizeof(*e));
-			e->kind = (enum ledger_kind)pe->kind;
-			e->object = pe->object;
-			e->category = pe->category;
-			e->dest_class = pe->dest_class;
-			e->name = pe->name;
-			e->content_fingerprint = pe->content_fingerprint;
-			e->proto = pe->proto;
-			e->port = pe->port;
-			e->n_outcomes = pe->n_outcomes;
-			if (pe->n_outcomes) {
-				e->outcomes = &oc[o];
-				for (size_t k = 0; k < pe->n_outcomes; k++, o++) {
-					oc[o].name = pe->outcomes[k]->key;
-					oc[o].count = pe->outcomes[k]->value;
-				}
-			}
-			e->outcomes_dropped = pe->outcomes_dropped;
-			e->count = pe->count;
-			e->first_ms = pe->first_seen_unix_ms;
-			e->last_ms = pe->last_seen_unix_ms;
-			e->executables = (struct ledger_set){ pe->executables, pe->n_executables, pe->executables_dropped };
-			e->pods = (struct ledger_set){ pe->pods, pe->n_pods, pe->pods_dropped };
-			e->images = (struct ledger_set){ pe->images, pe->n_images, pe->images_dropped };
-			e->lineage = pe->lineage;
-			e->n_lineage = pe->n_lineage;
-			e->lineage_truncated = pe->lineage_truncated;
-			e->epoch = pe->epoch;
-			e->last_epoch = pe->last_epoch;
-			ptrs[n++] = e;
-		}
-		r = ledger_merge_identity(l, id->identity, ptrs, n, id->edges_dropped);
-		if (r && r != -ENOSPC) { /* caps are counted, not failures */
-			rc = r;
-			goto out;
-		}
+		rc = import_identity(l, id, &v);
+		reach__v1__identity_reach__free_unpacked(id, NULL);
 	}
-out:
-	free(views);
-	free(ptrs);
-	free(oc);
+	import_views_free(&v);
 	return rc;
 }
 
@@ -700,37 +730,45 @@ out:
 	return rc;
 }
 
-/* Decodes a file image into l; why gets the reason on failure. */
+/* Decodes a file image into l; why gets the reason on failure. The message
+ * is decoded one identity at a time (ledger_split.h), twice: every identity
+ * is checked before the first is imported. */
 static int load_image(struct ledger *l, const uint8_t *file, size_t len, struct ledger_file_info *info, char *why,
 		      size_t why_size)
 {
 	uint8_t *raw = NULL;
 	size_t raw_len = 0;
-	Reach__V1__Ledger *m = NULL;
+	struct ledger_split s = { 0 };
+	Reach__V1__Ledger *rest = NULL;
 	int rc;
 
 	if ((rc = decode_frame(file, len, &raw, &raw_len, why, why_size)))
 		goto out;
-	if (!(m = reach__v1__ledger__unpack(NULL, raw_len, raw))) {
+	if ((rc = ledger_split(raw, raw_len, &s))) {
+		snprintf(why, why_size, rc == -ENOMEM ? "out of memory" : "protobuf decoding failed");
+		goto out;
+	}
+	if (!(rest = reach__v1__ledger__unpack(NULL, s.rest_len, s.rest))) {
 		snprintf(why, why_size, "protobuf decoding failed");
 		rc = -EBADMSG;
 		goto out;
 	}
-	if ((rc = validate(m, why, why_size)))
+	if ((rc = check(&s, rest, why, why_size)))
 		goto out;
-	if ((rc = import(l, m))) {
+	if ((rc = import(l, &s, rest))) {
 		snprintf(why, why_size, "out of memory");
 		goto out;
 	}
 	if (info) {
-		snprintf(info->node, sizeof(info->node), "%s", m->node ? m->node : "");
-		info->saved_unix_ms = m->saved_unix_ms;
+		snprintf(info->node, sizeof(info->node), "%s", rest->node ? rest->node : "");
+		info->saved_unix_ms = rest->saved_unix_ms;
 		info->raw_len = raw_len;
 		info->file_len = len;
 	}
 out:
-	if (m)
-		reach__v1__ledger__free_unpacked(m, NULL);
+	if (rest)
+		reach__v1__ledger__free_unpacked(rest, NULL);
+	ledger_split_free(&s);
 	free(raw);
 	return rc;
 }
