@@ -390,7 +390,7 @@ static void test_replaced_entry_retires_old_count(void **state)
 	fake_set(&map, &k, 5, 100, 200);
 	observed_refresh(o, fake_lookup, &map);
 	assert_int_equal(edge_count(e), 5);
-	assert_int_equal(e->retired, 0);
+	assert_int_equal(edge_retired(e), 0);
 
 	/* the entry was evicted and re-inserted: a new incarnation (first_ns)
 	 * reported by a new event for the same key */
@@ -399,18 +399,18 @@ static void test_replaced_entry_retires_old_count(void **state)
 	assert_int_equal(e->n_src, 1);
 	fake_set(&map, &k, 3, 300, 400);
 	observed_refresh(o, fake_lookup, &map);
-	assert_int_equal(e->retired, 5);
+	assert_int_equal(edge_retired(e), 5);
 	assert_int_equal(edge_count(e), 8);
 	/* the same incarnation again: nothing retired twice */
 	fake_set(&map, &k, 4, 300, 450);
 	observed_refresh(o, fake_lookup, &map);
-	assert_int_equal(e->retired, 5);
+	assert_int_equal(edge_retired(e), 5);
 	assert_int_equal(edge_count(e), 9);
 	assert_int_equal(e->last_ns, 450);
 	/* a third incarnation */
 	fake_set(&map, &k, 1, 500, 500);
 	observed_refresh(o, fake_lookup, &map);
-	assert_int_equal(e->retired, 9);
+	assert_int_equal(edge_retired(e), 9);
 	assert_int_equal(edge_count(e), 10);
 	observed_free(o);
 }
@@ -435,14 +435,14 @@ static void test_evicted_key_keeps_last_count(void **state)
 	observed_refresh(o, fake_lookup, &map);
 	observed_refresh(o, fake_lookup, &map);
 	assert_int_equal(edge_count(e1), 7);
-	assert_int_equal(e1->retired, 0);
+	assert_int_equal(edge_retired(e1), 0);
 	assert_int_equal(e1->last_ns, 900);
 	assert_int_equal(edge_count(e2), 1);
 	/* back under the same incarnation (LRU lookup raced): no retirement */
 	fake_set(&map, &k1, 8, 100, 950);
 	observed_refresh(o, fake_lookup, &map);
 	assert_int_equal(edge_count(e1), 8);
-	assert_int_equal(e1->retired, 0);
+	assert_int_equal(edge_retired(e1), 0);
 	observed_free(o);
 }
 
@@ -500,7 +500,7 @@ static void test_more_keys_than_max_sources(void **state)
 	/* the tracked keys are read from the map, the others stay at one */
 	assert_int_equal(edge_count(e), EDGE_MAX_SOURCES * 5 + EXTRA);
 	for (size_t i = 0; i < e->n_src; i++)
-		assert_int_equal(e->src[i].key.hash, 1000 + i); /* the first keys are kept */
+		assert_int_equal(edge_source_at(e, i)->key.hash, 1000 + i); /* the first keys are kept */
 	observed_free(o);
 }
 
@@ -666,8 +666,8 @@ static void test_counts_per_tag(void **state)
 	observed_refresh(o, fake_lookup, &map);
 	assert_int_equal(edge_count_tag(e, 2), 5 + 1 + 6);
 	assert_int_equal(edge_count_tag(e, 1), 4);
-	assert_int_equal(e->retired_by_tag[2], 5);
-	assert_int_equal(e->retired_by_tag[1], 0);
+	assert_int_equal(edge_retired_tag(e, 2), 5);
+	assert_int_equal(edge_retired_tag(e, 1), 0);
 	assert_int_equal(edge_count(e), 4 + 5 + 1 + 6);
 	/* the tag of a key is the one of its first event */
 	assert_ptr_equal(add_tagged(o, 1, 3, 40), e);
@@ -681,7 +681,7 @@ static void test_out_of_range_tag_counts_as_tag_zero(void **state)
 	struct observed *o = new_observed();
 	struct edge *e = add_tagged(o, 1, EDGE_MAX_TAGS, 10);
 
-	assert_int_equal(e->src[0].tag, 0);
+	assert_int_equal(edge_source_at(e, 0)->tag, 0);
 	assert_int_equal(edge_count_tag(e, 0), 1);
 	assert_ptr_equal(add_tagged(o, 2, 200, 20), e);
 	assert_int_equal(edge_count_tag(e, 0), 2);

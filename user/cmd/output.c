@@ -53,7 +53,7 @@ static json_object *open_flags_json(uint32_t flags)
 	return arr;
 }
 
-static json_object *strings_json(char *const *v, size_t n)
+static json_object *strings_json(const char *const *v, size_t n)
 {
 	json_object *arr = json_object_new_array();
 

@@ -624,8 +624,13 @@ static void handle_file_open(struct agent *ag, const struct reach_file_open_even
 		warn_unrecorded("secret");
 		return;
 	}
-	if (is_new)
-		fingerprint_secret_content(ag, ev->hdr.tgid, abs, e->content_fp);
+	if (is_new) {
+		char fp[17] = "";
+
+		fingerprint_secret_content(ag, ev->hdr.tgid, abs, fp);
+		if (fp[0] && observed_set_content_fp(ag->observed, e, fp))
+			log_warn("secret content fingerprint of %s not kept: out of memory", abs);
+	}
 	print_if_new(ag, ev->hdr.cgroup_id, e, is_new);
 }
 

@@ -4,10 +4,12 @@
 #include <string.h>
 #include <time.h>
 #include <json-c/json.h>
+#include "common/intern.h"
 #include "reach/ledger.h"
 
 struct ledger {
 	size_t max_identities, max_edges;
+	struct intern *strings; /* every string and string list of every edge */
 	struct ledger_identity **ids; /* sorted by name */
 	size_t n_ids, cap_ids;
 	size_t n_edges;
@@ -33,66 +35,55 @@ int ledger_kind_from_name(const char *name)
 	return -1;
 }
 
-static void set_clear(struct ledger_set *s)
-{
-	for (size_t i = 0; i < s->n; i++)
-		free(s->v[i]);
-	free(s->v);
-}
+/* The ledger's fields hold interned values: char * for the public struct,
+ * shared and read-only in fact. */
+static const char *const *list_of(char *const *v) { return (const char *const *)v; }
 
-static void edge_free(struct ledger_edge *e)
+static void edge_free(struct intern *t, struct ledger_edge *e)
 {
 	if (!e)
 		return;
-	free(e->object);
-	free(e->category);
-	free(e->dest_class);
-	free(e->name);
-	free(e->content_fingerprint);
-	free(e->proto);
+	intern_release(t, e->object);
+	intern_release(t, e->category);
+	intern_release(t, e->dest_class);
+	intern_release(t, e->name);
+	intern_release(t, e->content_fingerprint);
+	intern_release(t, e->proto);
 	for (size_t i = 0; i < e->n_outcomes; i++)
-		free(e->outcomes[i].name);
+		intern_release(t, e->outcomes[i].name);
 	free(e->outcomes);
-	set_clear(&e->executables);
-	set_clear(&e->pods);
-	set_clear(&e->images);
-	for (size_t i = 0; i < e->n_lineage; i++)
-		free(e->lineage[i]);
-	free(e->lineage);
-	free(e->epoch);
-	free(e->last_epoch);
+	intern_list_release(t, list_of(e->executables.v));
+	intern_list_release(t, list_of(e->pods.v));
+	intern_list_release(t, list_of(e->images.v));
+	intern_list_release(t, list_of(e->lineage));
+	intern_release(t, e->epoch);
+	intern_release(t, e->last_epoch);
 	free(e);
 }
 
-static struct ledger_edge *edge_new(enum ledger_kind kind, const char *object)
+static struct ledger_edge *edge_new(struct intern *t, enum ledger_kind kind, const char *object)
 {
 	struct ledger_edge *e = calloc(1, sizeof(*e));
 
 	if (!e)
 		return NULL;
 	e->kind = kind;
-	e->object = strdup(object);
-	e->category = strdup("");
-	e->dest_class = strdup("");
-	e->name = strdup("");
-	e->content_fingerprint = strdup("");
-	e->proto = strdup("");
-	e->epoch = strdup("");
-	e->last_epoch = strdup("");
-	if (!e->object || !e->category || !e->dest_class || !e->name || !e->proto || !e->epoch || !e->last_epoch ||
-	    !e->content_fingerprint) {
-		edge_free(e);
+	/* interning "" never fails and costs nothing */
+	e->category = e->dest_class = e->name = e->content_fingerprint = e->proto = e->epoch = e->last_epoch =
+		(char *)intern_str(t, "");
+	if (!(e->object = (char *)intern_str(t, object))) {
+		edge_free(t, e);
 		return NULL;
 	}
 	return e;
 }
 
-static void identity_free(struct ledger_identity *id)
+static void identity_free(struct intern *t, struct ledger_identity *id)
 {
 	if (!id)
 		return;
 	for (size_t i = 0; i < id->n_edges; i++)
-		edge_free(id->edges[i]);
+		edge_free(t, id->edges[i]);
 	free(id->edges);
 	free(id->name);
 	free(id);
@@ -102,8 +93,10 @@ struct ledger *ledger_new(size_t max_identities, size_t max_edges_per_identity)
 {
 	struct ledger *l = calloc(1, sizeof(*l));
 
-	if (!l)
+	if (!l || !(l->strings = intern_new())) {
+		free(l);
 		return NULL;
+	}
 	l->max_identities = max_identities ? max_identities : LEDGER_DEFAULT_MAX_IDENTITIES;
 	l->max_edges = max_edges_per_identity ? max_edges_per_identity : LEDGER_DEFAULT_MAX_EDGES;
 	return l;
@@ -114,8 +107,9 @@ void ledger_free(struct ledger *l)
 	if (!l)
 		return;
 	for (size_t i = 0; i < l->n_ids; i++)
-		identity_free(l->ids[i]);
+		identity_free(l->strings, l->ids[i]);
 	free(l->ids);
+	intern_free(l->strings);
 	free(l);
 }
 
@@ -208,59 +202,73 @@ const struct ledger_edge *ledger_edge_find(const struct ledger_identity *id, enu
 	return found ? id->edges[i] : NULL;
 }
 
-/* Inserts v into the sorted set, or counts it as dropped when full. */
-static int set_add(struct ledger_set *s, const char *v)
+/* Where v is or goes in the sorted v[0..n); *found tells which. */
+static size_t sorted_pos(const char *const *v, size_t n, const char *x, int *found)
 {
-	size_t lo = 0, hi = s->n;
-	char **nv, *copy;
+	size_t lo = 0, hi = n;
 
-	if (empty(v))
-		return 0;
+	*found = 0;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		int c = strcmp(s->v[mid], v);
+		int c = strcmp(v[mid], x);
 
-		if (!c)
-			return 0;
+		if (!c) {
+			*found = 1;
+			return mid;
+		}
 		if (c < 0)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	if (s->n >= LEDGER_MAX_VALUES) {
-		s->dropped = sat_add(s->dropped, 1);
-		return 0;
-	}
-	/* sets stay small and gain members rarely: grow one slot at a time */
-	nv = realloc(s->v, (s->n + 1) * sizeof(*nv));
-	if (!nv)
-		return -ENOMEM;
-	s->v = nv;
-	if (!(copy = strdup(v)))
-		return -ENOMEM;
-	memmove(&s->v[lo + 1], &s->v[lo], (s->n - lo) * sizeof(*s->v));
-	s->v[lo] = copy;
-	s->n++;
-	return 0;
+	return lo;
 }
 
-static int set_union(struct ledger_set *d, const struct ledger_set *s)
+/* Adds s's values to the sorted set d, counting those that do not fit as
+ * dropped. The members are one interned list, replaced when it grows: the
+ * edges of an identity mostly have the same executables, pods and images. */
+static int set_union(struct intern *t, struct ledger_set *d, const struct ledger_set *s)
 {
-	for (size_t i = 0; i < s->n; i++) {
-		int rc = set_add(d, s->v[i]);
+	const char *v[LEDGER_MAX_VALUES];
+	const char *const *list;
+	size_t n = d->n;
+	uint64_t dropped = 0;
 
-		if (rc)
-			return rc;
+	if (n)
+		memcpy(v, d->v, n * sizeof(*v));
+	for (size_t i = 0; i < s->n; i++) {
+		int found;
+		size_t pos;
+
+		if (empty(s->v[i]))
+			continue;
+		pos = sorted_pos(v, n, s->v[i], &found);
+		if (found)
+			continue;
+		if (n >= LEDGER_MAX_VALUES) {
+			dropped = sat_add(dropped, 1);
+			continue;
+		}
+		memmove(&v[pos + 1], &v[pos], (n - pos) * sizeof(*v));
+		v[pos] = s->v[i];
+		n++;
 	}
-	d->dropped = sat_add(d->dropped, s->dropped);
+	if (n != d->n) {
+		if (!(list = intern_list(t, v, n)))
+			return -ENOMEM;
+		intern_list_release(t, list_of(d->v));
+		d->v = (char **)list;
+		d->n = n;
+	}
+	d->dropped = sat_add(sat_add(d->dropped, dropped), s->dropped);
 	return 0;
 }
 
-static int outcome_add(struct ledger_edge *e, const char *name, uint64_t count)
+static int outcome_add(struct intern *t, struct ledger_edge *e, const char *name, uint64_t count)
 {
 	size_t lo = 0, hi = e->n_outcomes;
 	struct ledger_outcome *no;
-	char *copy;
+	const char *copy;
 
 	if (empty(name) || !count)
 		return 0;
@@ -285,58 +293,51 @@ static int outcome_add(struct ledger_edge *e, const char *name, uint64_t count)
 	if (!no)
 		return -ENOMEM;
 	e->outcomes = no;
-	if (!(copy = strdup(name)))
+	if (!(copy = intern_str(t, name)))
 		return -ENOMEM;
 	memmove(&e->outcomes[lo + 1], &e->outcomes[lo], (e->n_outcomes - lo) * sizeof(*e->outcomes));
-	e->outcomes[lo].name = copy;
+	e->outcomes[lo].name = (char *)copy;
 	e->outcomes[lo].count = count;
 	e->n_outcomes++;
 	return 0;
 }
 
-/* Replaces *dst by a copy of src. */
-static int str_set(char **dst, const char *src)
+/* Replaces *dst by the ledger's copy of src. */
+static int str_set(struct intern *t, char **dst, const char *src)
 {
-	char *copy = strdup(src);
+	const char *copy = intern_str(t, src);
 
 	if (!copy)
 		return -ENOMEM;
-	free(*dst);
-	*dst = copy;
+	intern_release(t, *dst);
+	*dst = (char *)copy;
 	return 0;
 }
 
-static int str_fill(char **dst, const char *src)
+static int str_fill(struct intern *t, char **dst, const char *src)
 {
-	return **dst || empty(src) ? 0 : str_set(dst, src);
+	return **dst || empty(src) ? 0 : str_set(t, dst, src);
 }
 
-static int lineage_set(struct ledger_edge *d, char *const *v, size_t n, bool truncated)
+static int lineage_set(struct intern *t, struct ledger_edge *d, char *const *v, size_t n, bool truncated)
 {
 	size_t keep = n < LEDGER_MAX_LINEAGE ? n : LEDGER_MAX_LINEAGE;
-	char **nl = calloc(keep, sizeof(*nl));
+	const char *nv[LEDGER_MAX_LINEAGE];
+	const char *const *list;
 
-	if (!nl)
+	for (size_t i = 0; i < keep; i++)
+		nv[i] = v[i] ? v[i] : "";
+	if (!(list = intern_list(t, nv, keep)))
 		return -ENOMEM;
-	for (size_t i = 0; i < keep; i++) {
-		if (!(nl[i] = strdup(v[i] ? v[i] : ""))) {
-			while (i--)
-				free(nl[i]);
-			free(nl);
-			return -ENOMEM;
-		}
-	}
-	for (size_t i = 0; i < d->n_lineage; i++)
-		free(d->lineage[i]);
-	free(d->lineage);
-	d->lineage = nl;
+	intern_list_release(t, list_of(d->lineage));
+	d->lineage = (char **)list;
 	d->n_lineage = keep;
 	d->lineage_truncated = truncated || n > keep;
 	return 0;
 }
 
 /* The union of s into d (same kind and object). */
-static int edge_union(struct ledger_edge *d, const struct ledger_edge *s)
+static int edge_union(struct intern *t, struct ledger_edge *d, const struct ledger_edge *s)
 {
 	/* attributes of the first (latest) observation follow the earliest
 	 * first seen (latest last seen); a tie keeps what d has */
@@ -345,25 +346,25 @@ static int edge_union(struct ledger_edge *d, const struct ledger_edge *s)
 	int rc = 0;
 
 	d->count = sat_add(d->count, s->count);
-	if ((rc = str_fill(&d->category, s->category)) || (rc = str_fill(&d->dest_class, s->dest_class)) ||
-	    (rc = str_fill(&d->name, s->name)) || (rc = str_fill(&d->proto, s->proto)) ||
-	    (rc = str_fill(&d->content_fingerprint, s->content_fingerprint)))
+	if ((rc = str_fill(t, &d->category, s->category)) || (rc = str_fill(t, &d->dest_class, s->dest_class)) ||
+	    (rc = str_fill(t, &d->name, s->name)) || (rc = str_fill(t, &d->proto, s->proto)) ||
+	    (rc = str_fill(t, &d->content_fingerprint, s->content_fingerprint)))
 		return rc;
 	if (!d->port)
 		d->port = s->port;
 	for (size_t i = 0; i < s->n_outcomes; i++)
-		if ((rc = outcome_add(d, s->outcomes[i].name, s->outcomes[i].count)))
+		if ((rc = outcome_add(t, d, s->outcomes[i].name, s->outcomes[i].count)))
 			return rc;
 	d->outcomes_dropped = sat_add(d->outcomes_dropped, s->outcomes_dropped);
-	if ((rc = set_union(&d->executables, &s->executables)) || (rc = set_union(&d->pods, &s->pods)) ||
-	    (rc = set_union(&d->images, &s->images)))
+	if ((rc = set_union(t, &d->executables, &s->executables)) || (rc = set_union(t, &d->pods, &s->pods)) ||
+	    (rc = set_union(t, &d->images, &s->images)))
 		return rc;
 	if ((s->n_lineage || s->lineage_truncated) && (earlier || (!d->n_lineage && !d->lineage_truncated)))
-		if ((rc = lineage_set(d, s->lineage, s->n_lineage, s->lineage_truncated)))
+		if ((rc = lineage_set(t, d, s->lineage, s->n_lineage, s->lineage_truncated)))
 			return rc;
-	if (!empty(s->epoch) && (earlier || !*d->epoch) && (rc = str_set(&d->epoch, s->epoch)))
+	if (!empty(s->epoch) && (earlier || !*d->epoch) && (rc = str_set(t, &d->epoch, s->epoch)))
 		return rc;
-	if (!empty(s->last_epoch) && (later || !*d->last_epoch) && (rc = str_set(&d->last_epoch, s->last_epoch)))
+	if (!empty(s->last_epoch) && (later || !*d->last_epoch) && (rc = str_set(t, &d->last_epoch, s->last_epoch)))
 		return rc;
 	if (earlier)
 		d->first_ms = s->first_ms;
@@ -416,7 +417,7 @@ static struct ledger_identity *identity_get(struct ledger *l, const char *name, 
 		return NULL;
 	}
 	if (!(id = identity_new(name)) || identity_insert(l, pos, id)) {
-		identity_free(id);
+		identity_free(l->strings, id);
 		*rc = -ENOMEM;
 		return NULL;
 	}
@@ -430,7 +431,7 @@ static int identity_add_edge(struct ledger *l, struct ledger_identity *id, const
 	size_t pos = edge_pos(id, e->kind, e->object, &found);
 
 	if (found)
-		return edge_union(id->edges[pos], e);
+		return edge_union(l->strings, id->edges[pos], e);
 	if (id->n_edges >= l->max_edges) {
 		id->edges_dropped = sat_add(id->edges_dropped, 1);
 		l->edges_dropped = sat_add(l->edges_dropped, 1);
@@ -445,10 +446,10 @@ static int identity_add_edge(struct ledger *l, struct ledger_identity *id, const
 		id->edges = n;
 		id->cap_edges = cap;
 	}
-	if (!(ne = edge_new(e->kind, e->object)))
+	if (!(ne = edge_new(l->strings, e->kind, e->object)))
 		return -ENOMEM;
-	if ((rc = edge_union(ne, e))) {
-		edge_free(ne);
+	if ((rc = edge_union(l->strings, ne, e))) {
+		edge_free(l->strings, ne);
 		return rc;
 	}
 	memmove(&id->edges[pos + 1], &id->edges[pos], (id->n_edges - pos) * sizeof(*id->edges));
@@ -470,7 +471,7 @@ static void identity_drop_if_empty(struct ledger *l, struct ledger_identity *id)
 		return;
 	memmove(&l->ids[pos], &l->ids[pos + 1], (l->n_ids - pos - 1) * sizeof(*l->ids));
 	l->n_ids--;
-	identity_free(id);
+	identity_free(l->strings, id);
 }
 
 int ledger_add_edge(struct ledger *l, const char *identity, const struct ledger_edge *e)

@@ -18,8 +18,13 @@
  *   edge->X_dropped     observations whose value did not fit the set X
  * Merging adds the source's counters to the destination's.
  *
- * Strings are copied. Times are Unix milliseconds; 0 means unknown and
- * never wins a min/max. Not thread-safe. */
+ * Strings are copied into the ledger, which keeps one copy of each distinct
+ * string and of each distinct string list (a set's members, a lineage) and
+ * shares it between its edges: an edge's strings and lists are read-only
+ * (never written through, whatever their C type) and valid while the edge
+ * is unchanged, as before. Times are Unix milliseconds; 0 means unknown and
+ * never wins a min/max. Not thread-safe: one thread at a time per ledger
+ * (different ledgers share nothing). */
 #ifndef REACH_LEDGER_H
 #define REACH_LEDGER_H
 
@@ -61,12 +66,12 @@ struct ledger_set {
  * caller-built one (NULL strings allowed there, sets of any size). */
 struct ledger_edge {
 	enum ledger_kind kind;
+	uint32_t port;    /* egress (next to kind: no padding) */
 	char *object;
 	char *category;   /* secret */
 	char *dest_class; /* egress */
 	char *name;       /* egress: the DNS name it was reached by */
 	char *proto;      /* egress: "tcp" / "udp" */
-	uint32_t port;    /* egress */
 	struct ledger_outcome *outcomes; /* sorted by name */
 	size_t n_outcomes;
 	uint64_t outcomes_dropped; /* summed counts of outcomes that did not fit */

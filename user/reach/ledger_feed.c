@@ -29,7 +29,7 @@ static void fill_obs(struct ledger_obs *obs, const struct edge *e, const struct 
 	obs->first_ms = (int64_t)(e->first_ns / 1000000) + boot_to_unix_ms;
 	obs->last_ms = (int64_t)(e->last_ns / 1000000) + boot_to_unix_ms;
 	obs->executable = e->exe[0] ? e->exe : NULL;
-	obs->lineage = (const char *const *)e->lineage;
+	obs->lineage = e->lineage;
 	obs->n_lineage = e->n_lineage;
 	obs->pod = id->pod[0] ? id->pod : NULL;
 	obs->image = id->image[0] ? id->image : NULL;
@@ -56,14 +56,14 @@ static void feed_edge(struct ledger *l, struct edge *e, const struct identity *i
 	if (e->kind == EDGE_EGRESS) {
 		/* one record per outcome, each with its own growth */
 		for (int t = 1; t < (int)(sizeof(outcome_names) / sizeof(outcome_names[0])) && t < EDGE_MAX_TAGS; t++) {
-			uint64_t now = edge_count_tag(e, t);
+			uint64_t now = edge_count_tag(e, t), fed = edge_fed_tag(e, t);
 
-			if (now <= e->fed_by_tag[t])
+			if (now <= fed)
 				continue;
 			obs.outcome = outcome_names[t];
-			obs.count_delta = now - e->fed_by_tag[t];
+			obs.count_delta = now - fed;
 			if (ledger_record(l, &obs) == 0)
-				e->fed_by_tag[t] = now;
+				edge_set_fed_tag(e, t);
 			else
 				stats->record_errors++;
 			any = true;

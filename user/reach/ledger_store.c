@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "common/fileio.h"
 #include "common/le.h"
+#include "reach/ledger_split.h"
 #include "reach/ledger_store.h"
 #include "reach.pb-c.h"
 
@@ -89,17 +90,55 @@ static void edge_to_pb(const struct ledger_edge *e, Reach__V1__Edge *pe, Reach__
 	pe->last_epoch = e->last_epoch;
 }
 
+/* One identity's view, in arrays the caller sized for its edges and their
+ * outcomes. */
+static void identity_to_pb(const struct ledger_identity *id, Reach__V1__IdentityReach *pid,
+			   Reach__V1__Edge *edges, Reach__V1__Edge **edge_ptrs, Reach__V1__Edge__OutcomesEntry *oc,
+			   Reach__V1__Edge__OutcomesEntry **oc_ptrs)
+{
+	size_t oi = 0;
+
+	*pid = (Reach__V1__IdentityReach)REACH__V1__IDENTITY_REACH__INIT;
+	pid->identity = id->name;
+	pid->edges_dropped = id->edges_dropped;
+	pid->n_edges = id->n_edges;
+	pid->edges = edge_ptrs;
+	for (size_t j = 0; j < id->n_edges; j++) {
+		const struct ledger_edge *e = id->edges[j];
+
+		edge_to_pb(e, &edges[j], &oc[oi], &oc_ptrs[oi]);
+		edge_ptrs[j] = &edges[j];
+		oi += e->n_outcomes;
+	}
+}
+
+static size_t identity_outcomes(const struct ledger_identity *id)
+{
+	size_t n = 0;
+
+	for (size_t j = 0; j < id->n_edges; j++)
+		n += id->edges[j]->n_outcomes;
+	return n;
+}
+
+/* The message's fields other than the identities. */
+static void ledger_msg_init(Reach__V1__Ledger *m, const struct ledger *l, const char *node)
+{
+	*m = (Reach__V1__Ledger)REACH__V1__LEDGER__INIT;
+	m->version = LEDGER_CONTENT_VERSION;
+	m->node = (char *)(node ? node : "");
+	m->edges_dropped = ledger_edges_dropped(l);
+	m->identities_dropped = ledger_identities_dropped(l);
+	m->saved_unix_ms = unix_now_ms();
+}
+
 int ledger_pb_build(struct ledger_pb *v, const struct ledger *l, const char *node)
 {
 	size_t n_ids = ledger_identities(l), n_edges = ledger_edges(l), n_oc = 0, ei = 0, oi = 0;
 
 	memset(v, 0, sizeof(*v));
-	for (size_t i = 0; i < n_ids; i++) {
-		const struct ledger_identity *id = ledger_identity_at(l, i);
-
-		for (size_t j = 0; j < id->n_edges; j++)
-			n_oc += id->edges[j]->n_outcomes;
-	}
+	for (size_t i = 0; i < n_ids; i++)
+		n_oc += identity_outcomes(ledger_identity_at(l, i));
 	/* calloc(0) may return NULL: allocate at least one of each */
 	v->ids = calloc(n_ids + 1, sizeof(*v->ids));
 	v->id_ptrs = calloc(n_ids + 1, sizeof(*v->id_ptrs));
@@ -111,70 +150,207 @@ int ledger_pb_build(struct ledger_pb *v, const struct ledger *l, const char *nod
 		ledger_pb_free(v);
 		return -ENOMEM;
 	}
-	v->msg = (Reach__V1__Ledger)REACH__V1__LEDGER__INIT;
-	v->msg.version = LEDGER_CONTENT_VERSION;
-	v->msg.node = (char *)(node ? node : "");
-	v->msg.edges_dropped = ledger_edges_dropped(l);
-	v->msg.identities_dropped = ledger_identities_dropped(l);
-	v->msg.saved_unix_ms = unix_now_ms();
+	ledger_msg_init(&v->msg, l, node);
 	v->msg.n_identities = n_ids;
 	v->msg.identities = v->id_ptrs;
 	for (size_t i = 0; i < n_ids; i++) {
 		const struct ledger_identity *id = ledger_identity_at(l, i);
-		Reach__V1__IdentityReach *pid = &v->ids[i];
 
-		*pid = (Reach__V1__IdentityReach)REACH__V1__IDENTITY_REACH__INIT;
-		pid->identity = id->name;
-		pid->edges_dropped = id->edges_dropped;
-		pid->n_edges = id->n_edges;
-		pid->edges = &v->edge_ptrs[ei];
-		for (size_t j = 0; j < id->n_edges; j++, ei++) {
-			const struct ledger_edge *e = id->edges[j];
-
-			edge_to_pb(e, &v->edges[ei], &v->outcomes[oi], &v->outcome_ptrs[oi]);
-			v->edge_ptrs[ei] = &v->edges[ei];
-			oi += e->n_outcomes;
-		}
-		v->id_ptrs[i] = pid;
+		identity_to_pb(id, &v->ids[i], &v->edges[ei], &v->edge_ptrs[ei], &v->outcomes[oi], &v->outcome_ptrs[oi]);
+		v->id_ptrs[i] = &v->ids[i];
+		ei += id->n_edges;
+		oi += identity_outcomes(id);
 	}
 	return 0;
 }
 
-/* Encodes l into a complete file image (header + payload) in *out. */
+/* One identity at a time: its view, in arrays sized for the largest
+ * identity, and its encoding, in a buffer grown as needed. */
+struct id_chunk {
+	Reach__V1__IdentityReach id, *id_ptr;
+	Reach__V1__Edge *edges, **edge_ptrs;
+	Reach__V1__Edge__OutcomesEntry *oc, **oc_ptrs;
+	uint8_t *buf;
+	size_t cap_buf;
+};
+
+static void id_chunk_free(struct id_chunk *c)
+{
+	free(c->edges);
+	free(c->edge_ptrs);
+	free(c->oc);
+	free(c->oc_ptrs);
+	free(c->buf);
+}
+
+static int id_chunk_init(struct id_chunk *c, const struct ledger *l)
+{
+	size_t max_edges = 0, max_oc = 0;
+
+	memset(c, 0, sizeof(*c));
+	for (size_t i = 0; i < ledger_identities(l); i++) {
+		const struct ledger_identity *id = ledger_identity_at(l, i);
+		size_t n_oc = identity_outcomes(id);
+
+		max_edges = id->n_edges > max_edges ? id->n_edges : max_edges;
+		max_oc = n_oc > max_oc ? n_oc : max_oc;
+	}
+	/* calloc(0) may return NULL: at least one of each */
+	c->edges = calloc(max_edges + 1, sizeof(*c->edges));
+	c->edge_ptrs = calloc(max_edges + 1, sizeof(*c->edge_ptrs));
+	c->oc = calloc(max_oc + 1, sizeof(*c->oc));
+	c->oc_ptrs = calloc(max_oc + 1, sizeof(*c->oc_ptrs));
+	return c->edges && c->edge_ptrs && c->oc && c->oc_ptrs ? 0 : -ENOMEM;
+}
+
+/* Sets m to a Ledger message holding only identity id: packed, it is
+ * exactly that identity's field of the whole message (proto3 leaves the
+ * zero fields out). */
+static void id_chunk_build(struct id_chunk *c, const struct ledger_identity *id, Reach__V1__Ledger *m)
+{
+	identity_to_pb(id, &c->id, c->edges, c->edge_ptrs, c->oc, c->oc_ptrs);
+	c->id_ptr = &c->id;
+	*m = (Reach__V1__Ledger)REACH__V1__LEDGER__INIT;
+	m->n_identities = 1;
+	m->identities = &c->id_ptr;
+}
+
+/* A zlib stream into a growing buffer that starts with room for the file
+ * header. */
+struct zout {
+	z_stream zs;
+	uint8_t *file;
+	size_t cap;
+};
+
+/* Compresses n bytes (flush: Z_NO_FLUSH, or Z_FINISH for the end). 0,
+ * -ENOMEM or -EIO. */
+static int zout_write(struct zout *z, const uint8_t *p, size_t n, int flush)
+{
+	int zrc;
+
+	z->zs.next_in = (Bytef *)p;
+	z->zs.avail_in = (uInt)n;
+	for (;;) {
+		if (!z->zs.avail_out) {
+			size_t cap = z->cap * 2;
+			uint8_t *file = realloc(z->file, cap);
+
+			if (!file)
+				return -ENOMEM;
+			z->file = file;
+			z->cap = cap;
+			z->zs.next_out = file + LEDGER_HEADER_SIZE + z->zs.total_out;
+			z->zs.avail_out = (uInt)(cap - LEDGER_HEADER_SIZE - z->zs.total_out);
+		}
+		zrc = deflate(&z->zs, flush);
+		if (zrc == Z_STREAM_END)
+			return 0;
+		if (zrc != Z_OK && zrc != Z_BUF_ERROR)
+			return zrc == Z_MEM_ERROR ? -ENOMEM : -EIO;
+		if (flush == Z_NO_FLUSH && !z->zs.avail_in)
+			return 0;
+	}
+}
+
+/* Packs m into the chunk's buffer and compresses it. */
+static int zout_pack(struct zout *z, struct id_chunk *c, const Reach__V1__Ledger *m, size_t len, int flush)
+{
+	if (len + 1 > c->cap_buf) {
+		uint8_t *buf = realloc(c->buf, len + 1);
+
+		if (!buf)
+			return -ENOMEM;
+		c->buf = buf;
+		c->cap_buf = len + 1;
+	}
+	if (reach__v1__ledger__pack(m, c->buf) != len)
+		return -EIO;
+	return zout_write(z, c->buf, len, flush);
+}
+
+/* Compresses the reach.v1.Ledger of l (head: its fields before the
+ * identities, tail: those after) into z, one identity at a time. */
+static int compress_ledger(struct zout *z, struct id_chunk *c, const struct ledger *l,
+			   const Reach__V1__Ledger *head, const Reach__V1__Ledger *tail)
+{
+	Reach__V1__Ledger one;
+	int rc;
+
+	if ((rc = zout_pack(z, c, head, reach__v1__ledger__get_packed_size(head), Z_NO_FLUSH)))
+		return rc;
+	for (size_t i = 0; i < ledger_identities(l); i++) {
+		id_chunk_build(c, ledger_identity_at(l, i), &one);
+		if ((rc = zout_pack(z, c, &one, reach__v1__ledger__get_packed_size(&one), Z_NO_FLUSH)))
+			return rc;
+	}
+	return zout_pack(z, c, tail, reach__v1__ledger__get_packed_size(tail), Z_FINISH);
+}
+
+/* Encodes l into a complete file image (header + payload) in *out.
+ *
+ * The protobuf message is packed and compressed one identity at a time:
+ * the fields of reach.v1.Ledger in number order (version and node, each
+ * identity, then the counters) make the same bytes as packing the whole
+ * message at once, and the same zlib stream, without the whole view or
+ * encoding ever being in memory (at 10k identities x 100 edges they took
+ * about as much as the ledger itself, twice). */
 static int encode(const struct ledger *l, const char *node, uint8_t **out, size_t *out_len, char *err,
 		  size_t err_size)
 {
-	struct ledger_pb v;
-	uint8_t *raw = NULL, *file = NULL;
+	Reach__V1__Ledger head, tail, one;
+	struct id_chunk c;
+	struct zout z = { 0 };
 	size_t raw_len;
-	uLongf z_len;
-	int rc;
+	uLong z_len;
+	int rc, zrc;
 
-	if ((rc = ledger_pb_build(&v, l, node))) {
+	if (id_chunk_init(&c, l)) {
+		id_chunk_free(&c);
 		format_error(err, err_size, "ledger save: out of memory");
-		return rc;
+		return -ENOMEM;
 	}
-	raw_len = reach__v1__ledger__get_packed_size(&v.msg);
+	ledger_msg_init(&head, l, node);
+	tail = head;
+	head.edges_dropped = head.identities_dropped = 0;
+	head.saved_unix_ms = 0;
+	tail.version = 0;
+	tail.node = NULL;
+	/* the size first: an oversized ledger is refused before any work */
+	raw_len = reach__v1__ledger__get_packed_size(&head) + reach__v1__ledger__get_packed_size(&tail);
+	for (size_t i = 0; i < ledger_identities(l); i++) {
+		id_chunk_build(&c, ledger_identity_at(l, i), &one);
+		raw_len += reach__v1__ledger__get_packed_size(&one);
+	}
 	if (raw_len > LEDGER_RAW_MAX) {
+		id_chunk_free(&c);
 		format_error(err, err_size, "ledger save: %zu bytes encoded, over the %llu-byte bound", raw_len,
 			     (unsigned long long)LEDGER_RAW_MAX);
-		rc = -EFBIG;
-		goto out;
+		return -EFBIG;
 	}
-	z_len = compressBound(raw_len);
-	if (!(raw = malloc(raw_len + 1)) || !(file = malloc(LEDGER_HEADER_SIZE + z_len))) {
-		format_error(err, err_size, "ledger save: out of memory");
+	if ((zrc = deflateInit(&z.zs, Z_DEFAULT_COMPRESSION)) != Z_OK) {
+		id_chunk_free(&c);
+		format_error(err, err_size, "ledger save: zlib deflateInit failed (%d)", zrc);
+		return zrc == Z_MEM_ERROR ? -ENOMEM : -EIO;
+	}
+	/* about what a ledger compresses to, grown by doubling if not
+	 * (raw_len <= LEDGER_RAW_MAX keeps every zlib length within a uInt) */
+	z.cap = LEDGER_HEADER_SIZE + raw_len / 16 + 4096;
+	if (!(z.file = malloc(z.cap))) {
 		rc = -ENOMEM;
-		goto out;
+	} else {
+		z.zs.next_out = z.file + LEDGER_HEADER_SIZE;
+		z.zs.avail_out = (uInt)(z.cap - LEDGER_HEADER_SIZE);
+		rc = compress_ledger(&z, &c, l, &head, &tail);
+		if (!rc && z.zs.total_in != raw_len)
+			rc = -EIO;
 	}
-	if (reach__v1__ledger__pack(&v.msg, raw) != raw_len) {
-		format_error(err, err_size, "ledger save: protobuf encoding failed");
-		rc = -EIO;
-		goto out;
-	}
-	if ((rc = compress2(file + LEDGER_HEADER_SIZE, &z_len, raw, raw_len, Z_DEFAULT_COMPRESSION)) != Z_OK) {
-		format_error(err, err_size, "ledger save: zlib compress2 failed (%d)", rc);
-		rc = rc == Z_MEM_ERROR ? -ENOMEM : -EIO;
+	z_len = z.zs.total_out;
+	deflateEnd(&z.zs);
+	id_chunk_free(&c);
+	if (rc) {
+		format_error(err, err_size, "ledger save: %s",
+			     rc == -ENOMEM ? "out of memory" : "protobuf encoding or zlib compression failed");
 		goto out;
 	}
 	if (LEDGER_HEADER_SIZE + (uint64_t)z_len > LEDGER_FILE_MAX) {
@@ -183,23 +359,20 @@ static int encode(const struct ledger *l, const char *node, uint8_t **out, size_
 		rc = -EFBIG;
 		goto out;
 	}
-	memcpy(file, LEDGER_MAGIC, 8);
-	put_u32(file + 8, LEDGER_FORMAT_VERSION);
-	put_u32(file + 12, 0);
-	put_u64(file + 16, raw_len);
-	put_u64(file + 24, z_len);
-	if ((rc = digest(file, file + LEDGER_HEADER_SIZE, z_len, file + DIGEST_OFF))) {
+	memcpy(z.file, LEDGER_MAGIC, 8);
+	put_u32(z.file + 8, LEDGER_FORMAT_VERSION);
+	put_u32(z.file + 12, 0);
+	put_u64(z.file + 16, raw_len);
+	put_u64(z.file + 24, z_len);
+	if ((rc = digest(z.file, z.file + LEDGER_HEADER_SIZE, z_len, z.file + DIGEST_OFF))) {
 		format_error(err, err_size, "ledger save: SHA-256 failed");
 		goto out;
 	}
-	*out = file;
+	*out = z.file;
 	*out_len = LEDGER_HEADER_SIZE + z_len;
-	file = NULL;
-	rc = 0;
+	return 0;
 out:
-	free(file);
-	free(raw);
-	ledger_pb_free(&v);
+	free(z.file);
 	return rc;
 }
 
@@ -338,129 +511,158 @@ static int decode_frame(const uint8_t *file, size_t len, uint8_t **raw, size_t *
 	return 0;
 }
 
-/* Content checks, so that a bad file changes nothing in the ledger. */
-static int validate(const Reach__V1__Ledger *m, char *err, size_t err_size)
+/* Content checks of identity i, so that a bad file changes nothing in the
+ * ledger. */
+static int validate_identity(const Reach__V1__IdentityReach *id, size_t i, char *err, size_t err_size)
 {
-	if (m->version == 0 || m->version > LEDGER_CONTENT_VERSION) {
-		format_error(err, err_size, "unsupported content version %u", m->version);
+	if (!id->identity || !*id->identity) {
+		format_error(err, err_size, "identity %zu has no name", i);
 		return -EBADMSG;
 	}
-	for (size_t i = 0; i < m->n_identities; i++) {
-		const Reach__V1__IdentityReach *id = m->identities[i];
+	for (size_t j = 0; j < id->n_edges; j++) {
+		const Reach__V1__Edge *e = id->edges[j];
 
-		if (!id->identity || !*id->identity) {
-			format_error(err, err_size, "identity %zu has no name", i);
+		if (!e->object || !*e->object || e->kind == REACH__V1__EDGE_KIND__EDGE_KIND_UNSPECIFIED ||
+		    (int)e->kind < 0) {
+			format_error(err, err_size, "identity %zu edge %zu has no object or kind", i, j);
 			return -EBADMSG;
-		}
-		for (size_t j = 0; j < id->n_edges; j++) {
-			const Reach__V1__Edge *e = id->edges[j];
-
-			if (!e->object || !*e->object || e->kind == REACH__V1__EDGE_KIND__EDGE_KIND_UNSPECIFIED ||
-			    (int)e->kind < 0) {
-				format_error(err, err_size, "identity %zu edge %zu has no object or kind", i, j);
-				return -EBADMSG;
-			}
 		}
 	}
 	return 0;
 }
 
-/* Unions the decoded (and validated) message into l. */
-static int import(struct ledger *l, const Reach__V1__Ledger *m)
+/* Decodes and checks every identity before any is imported. The reason is
+ * the one decoding the message whole gave: a decoding failure anywhere,
+ * else a bad content version, else the first bad identity. */
+static int check(const struct ledger_split *s, const Reach__V1__Ledger *rest, char *why, size_t why_size)
 {
-	struct ledger_edge *views = NULL;
-	const struct ledger_edge **ptrs = NULL;
-	struct ledger_outcome *oc = NULL;
-	size_t cap_edges = 0, cap_oc = 0;
+	char first_bad[256] = "";
+
+	for (size_t i = 0; i < s->n_ids; i++) {
+		Reach__V1__IdentityReach *id = reach__v1__identity_reach__unpack(NULL, s->ids[i].len, s->ids[i].p);
+
+		if (!id) {
+			snprintf(why, why_size, "protobuf decoding failed");
+			return -EBADMSG;
+		}
+		if (!first_bad[0])
+			validate_identity(id, i, first_bad, sizeof(first_bad));
+		reach__v1__identity_reach__free_unpacked(id, NULL);
+	}
+	if (rest->version == 0 || rest->version > LEDGER_CONTENT_VERSION) {
+		format_error(why, why_size, "unsupported content version %u", rest->version);
+		return -EBADMSG;
+	}
+	if (first_bad[0]) {
+		snprintf(why, why_size, "%s", first_bad);
+		return -EBADMSG;
+	}
+	return 0;
+}
+
+/* The ledger_edge views of one identity's edges, reused from identity to
+ * identity. */
+struct import_views {
+	struct ledger_edge *edges;
+	const struct ledger_edge **ptrs;
+	struct ledger_outcome *oc;
+	size_t cap_edges, cap_oc;
+};
+
+static void import_views_free(struct import_views *v)
+{
+	free(v->edges);
+	free(v->ptrs);
+	free(v->oc);
+}
+
+/* Unions one decoded (and checked) identity into l. */
+static int import_identity(struct ledger *l, const Reach__V1__IdentityReach *id, struct import_views *v)
+{
+	size_t n_oc = 0, n = 0, o = 0;
+	int r;
+
+	for (size_t j = 0; j < id->n_edges; j++)
+		n_oc += id->edges[j]->n_outcomes;
+	if (id->n_edges > v->cap_edges) {
+		free(v->edges);
+		free(v->ptrs);
+		v->edges = calloc(id->n_edges, sizeof(*v->edges));
+		v->ptrs = calloc(id->n_edges, sizeof(*v->ptrs));
+		v->cap_edges = v->edges && v->ptrs ? id->n_edges : 0;
+		if (!v->cap_edges)
+			return -ENOMEM;
+	}
+	if (n_oc > v->cap_oc) {
+		free(v->oc);
+		v->oc = calloc(n_oc, sizeof(*v->oc));
+		v->cap_oc = v->oc ? n_oc : 0;
+		if (!v->oc)
+			return -ENOMEM;
+	}
+	for (size_t j = 0; j < id->n_edges; j++) {
+		const Reach__V1__Edge *pe = id->edges[j];
+		struct ledger_edge *e = &v->edges[n];
+
+		if ((int)pe->kind >= LEDGER_KIND__MAX) {
+			/* a kind from a newer agent: not understood, counted */
+			ledger_add_dropped(l, 1, 0);
+			continue;
+		}
+		memset(e, 0, sizeof(*e));
+		e->kind = (enum ledger_kind)pe->kind;
+		e->object = pe->object;
+		e->category = pe->category;
+		e->dest_class = pe->dest_class;
+		e->name = pe->name;
+		e->content_fingerprint = pe->content_fingerprint;
+		e->proto = pe->proto;
+		e->port = pe->port;
+		e->n_outcomes = pe->n_outcomes;
+		if (pe->n_outcomes) {
+			e->outcomes = &v->oc[o];
+			for (size_t k = 0; k < pe->n_outcomes; k++, o++) {
+				v->oc[o].name = pe->outcomes[k]->key;
+				v->oc[o].count = pe->outcomes[k]->value;
+			}
+		}
+		e->outcomes_dropped = pe->outcomes_dropped;
+		e->count = pe->count;
+		e->first_ms = pe->first_seen_unix_ms;
+		e->last_ms = pe->last_seen_unix_ms;
+		e->executables = (struct ledger_set){ pe->executables, pe->n_executables, pe->executables_dropped };
+		e->pods = (struct ledger_set){ pe->pods, pe->n_pods, pe->pods_dropped };
+		e->images = (struct ledger_set){ pe->images, pe->n_images, pe->images_dropped };
+		e->lineage = pe->lineage;
+		e->n_lineage = pe->n_lineage;
+		e->lineage_truncated = pe->lineage_truncated;
+		e->epoch = pe->epoch;
+		e->last_epoch = pe->last_epoch;
+		v->ptrs[n++] = e;
+	}
+	r = ledger_merge_identity(l, id->identity, v->ptrs, n, id->edges_dropped);
+	return r == -ENOSPC ? 0 : r; /* caps are counted, not failures */
+}
+
+/* Unions the checked identities into l, decoding them again one by one. */
+static int import(struct ledger *l, const struct ledger_split *s, const Reach__V1__Ledger *rest)
+{
+	struct import_views v = { 0 };
 	int rc = 0;
 
-	/* never NULL, whatever the counts below */
-	views = calloc(1, sizeof(*views));
-	ptrs = calloc(1, sizeof(*ptrs));
-	oc = calloc(1, sizeof(*oc));
-	if (!views || !ptrs || !oc) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	cap_edges = cap_oc = 1;
-	ledger_add_dropped(l, m->edges_dropped, m->identities_dropped);
-	for (size_t i = 0; i < m->n_identities; i++) {
-		const Reach__V1__IdentityReach *id = m->identities[i];
-		size_t n_oc = 0, n = 0, o = 0;
-		int r;
+	ledger_add_dropped(l, rest->edges_dropped, rest->identities_dropped);
+	for (size_t i = 0; i < s->n_ids && !rc; i++) {
+		/* it decoded in check(): a failure now is memory */
+		Reach__V1__IdentityReach *id = reach__v1__identity_reach__unpack(NULL, s->ids[i].len, s->ids[i].p);
 
-		for (size_t j = 0; j < id->n_edges; j++)
-			n_oc += id->edges[j]->n_outcomes;
-		if (id->n_edges > cap_edges) {
-			free(views);
-			free(ptrs);
-			views = calloc(id->n_edges, sizeof(*views));
-			ptrs = calloc(id->n_edges, sizeof(*ptrs));
-			cap_edges = views && ptrs ? id->n_edges : 0;
-			if (!cap_edges) {
-				rc = -ENOMEM;
-				goto out;
-			}
+		if (!id) {
+			rc = -ENOMEM;
+			break;
 		}
-		if (n_oc > cap_oc) {
-			free(oc);
-			oc = calloc(n_oc, sizeof(*oc));
-			cap_oc = oc ? n_oc : 0;
-			if (!oc) {
-				rc = -ENOMEM;
-				goto out;
-			}
-		}
-		for (size_t j = 0; j < id->n_edges; j++) {
-			const Reach__V1__Edge *pe = id->edges[j];
-			struct ledger_edge *e = &views[n];
-
-			if ((int)pe->kind >= LEDGER_KIND__MAX) {
-				/* a kind from a newer agent: not understood, counted */
-				ledger_add_dropped(l, 1, 0);
-				continue;
-			}
-			memset(e, 0, sizeof(*e));
-			e->kind = (enum ledger_kind)pe->kind;
-			e->object = pe->object;
-			e->category = pe->category;
-			e->dest_class = pe->dest_class;
-			e->name = pe->name;
-			e->content_fingerprint = pe->content_fingerprint;
-			e->proto = pe->proto;
-			e->port = pe->port;
-			e->n_outcomes = pe->n_outcomes;
-			if (pe->n_outcomes) {
-				e->outcomes = &oc[o];
-				for (size_t k = 0; k < pe->n_outcomes; k++, o++) {
-					oc[o].name = pe->outcomes[k]->key;
-					oc[o].count = pe->outcomes[k]->value;
-				}
-			}
-			e->outcomes_dropped = pe->outcomes_dropped;
-			e->count = pe->count;
-			e->first_ms = pe->first_seen_unix_ms;
-			e->last_ms = pe->last_seen_unix_ms;
-			e->executables = (struct ledger_set){ pe->executables, pe->n_executables, pe->executables_dropped };
-			e->pods = (struct ledger_set){ pe->pods, pe->n_pods, pe->pods_dropped };
-			e->images = (struct ledger_set){ pe->images, pe->n_images, pe->images_dropped };
-			e->lineage = pe->lineage;
-			e->n_lineage = pe->n_lineage;
-			e->lineage_truncated = pe->lineage_truncated;
-			e->epoch = pe->epoch;
-			e->last_epoch = pe->last_epoch;
-			ptrs[n++] = e;
-		}
-		r = ledger_merge_identity(l, id->identity, ptrs, n, id->edges_dropped);
-		if (r && r != -ENOSPC) { /* caps are counted, not failures */
-			rc = r;
-			goto out;
-		}
+		rc = import_identity(l, id, &v);
+		reach__v1__identity_reach__free_unpacked(id, NULL);
 	}
-out:
-	free(views);
-	free(ptrs);
-	free(oc);
+	import_views_free(&v);
 	return rc;
 }
 
@@ -528,37 +730,45 @@ out:
 	return rc;
 }
 
-/* Decodes a file image into l; why gets the reason on failure. */
+/* Decodes a file image into l; why gets the reason on failure. The message
+ * is decoded one identity at a time (ledger_split.h), twice: every identity
+ * is checked before the first is imported. */
 static int load_image(struct ledger *l, const uint8_t *file, size_t len, struct ledger_file_info *info, char *why,
 		      size_t why_size)
 {
 	uint8_t *raw = NULL;
 	size_t raw_len = 0;
-	Reach__V1__Ledger *m = NULL;
+	struct ledger_split s = { 0 };
+	Reach__V1__Ledger *rest = NULL;
 	int rc;
 
 	if ((rc = decode_frame(file, len, &raw, &raw_len, why, why_size)))
 		goto out;
-	if (!(m = reach__v1__ledger__unpack(NULL, raw_len, raw))) {
+	if ((rc = ledger_split(raw, raw_len, &s))) {
+		snprintf(why, why_size, rc == -ENOMEM ? "out of memory" : "protobuf decoding failed");
+		goto out;
+	}
+	if (!(rest = reach__v1__ledger__unpack(NULL, s.rest_len, s.rest))) {
 		snprintf(why, why_size, "protobuf decoding failed");
 		rc = -EBADMSG;
 		goto out;
 	}
-	if ((rc = validate(m, why, why_size)))
+	if ((rc = check(&s, rest, why, why_size)))
 		goto out;
-	if ((rc = import(l, m))) {
+	if ((rc = import(l, &s, rest))) {
 		snprintf(why, why_size, "out of memory");
 		goto out;
 	}
 	if (info) {
-		snprintf(info->node, sizeof(info->node), "%s", m->node ? m->node : "");
-		info->saved_unix_ms = m->saved_unix_ms;
+		snprintf(info->node, sizeof(info->node), "%s", rest->node ? rest->node : "");
+		info->saved_unix_ms = rest->saved_unix_ms;
 		info->raw_len = raw_len;
 		info->file_len = len;
 	}
 out:
-	if (m)
-		reach__v1__ledger__free_unpacked(m, NULL);
+	if (rest)
+		reach__v1__ledger__free_unpacked(rest, NULL);
+	ledger_split_free(&s);
 	free(raw);
 	return rc;
 }

@@ -5,11 +5,13 @@
 #include <string.h>
 #include "common/cgroup.h"
 #include "common/hmap.h"
+#include "common/intern.h"
 #include "reach/observed.h"
 
 struct observed {
 	struct hmap *cgroups; /* "id" -> struct cgroup_reach */
 	struct cgroup_reach **sorted;
+	struct intern *strings; /* every edge's strings and string lists */
 	size_t n_edges, max_edges;
 	uint64_t edges_dropped;
 };
@@ -25,34 +27,33 @@ const char *edge_kind_name(enum edge_kind kind)
 	return kind < EDGE__MAX ? names[kind] : "unknown";
 }
 
-static void edge_free(struct edge *e)
+static void edge_free(struct intern *t, struct edge *e)
 {
 	if (!e)
 		return;
-	free(e->object);
-	free(e->requested_path);
-	free(e->exe);
-	free(e->address);
-	free(e->name);
-	free(e->detail);
+	intern_release(t, e->object);
+	intern_release(t, e->comm);
+	intern_release(t, e->requested_path);
+	intern_release(t, e->exe);
+	intern_release(t, e->address);
+	intern_release(t, e->name);
+	intern_release(t, e->detail);
+	intern_release(t, e->content_fp);
+	intern_list_release(t, e->exes);
+	intern_list_release(t, e->lineage);
+	intern_list_release(t, e->argv);
 	free(e->cred);
-	for (size_t i = 0; i < e->n_exes; i++)
-		free(e->exes[i]);
-	for (size_t i = 0; i < e->n_lineage; i++)
-		free(e->lineage[i]);
-	for (size_t i = 0; i < e->argc; i++)
-		free(e->argv[i]);
+	free(e->more_src);
 	free(e);
 }
 
-static void cgroup_reach_free(void *p)
+static void cgroup_reach_free(struct intern *t, struct cgroup_reach *c)
 {
-	struct cgroup_reach *c = p;
-
 	for (size_t i = 0; i < c->n_edges; i++)
-		edge_free(c->edges[i]);
+		edge_free(t, c->edges[i]);
 	free(c->edges);
-	hmap_free(c->by_object, NULL);
+	free(c->index);
+	free(c->path);
 	free(c);
 }
 
@@ -60,7 +61,9 @@ struct observed *observed_new(void)
 {
 	struct observed *o = calloc(1, sizeof(*o));
 
-	if (!o || !(o->cgroups = hmap_new())) {
+	if (!o || !(o->cgroups = hmap_new()) || !(o->strings = intern_new())) {
+		if (o)
+			hmap_free(o->cgroups, NULL);
 		free(o);
 		return NULL;
 	}
@@ -69,9 +72,17 @@ struct observed *observed_new(void)
 
 void observed_free(struct observed *o)
 {
+	struct hmap_iter it;
+	const char *k;
+	void *v;
+
 	if (!o)
 		return;
-	hmap_free(o->cgroups, cgroup_reach_free);
+	hmap_iter_init(&it, o->cgroups);
+	while (hmap_iter_next(&it, &k, &v))
+		cgroup_reach_free(o->strings, v);
+	hmap_free(o->cgroups, NULL);
+	intern_free(o->strings);
 	free(o->sorted);
 	free(o);
 }
@@ -86,37 +97,111 @@ const struct cgroup_reach *observed_cgroup(const struct observed *o, uint64_t cg
 
 static struct cgroup_reach *cgroup_get(struct observed *o, uint64_t id)
 {
-	char key[24];
+	char key[24], path[512];
 	struct cgroup_reach *c;
 
 	snprintf(key, sizeof(key), "%" PRIu64, id);
 	c = hmap_get(o->cgroups, key);
 	if (c)
 		return c;
+	if (cgroup_path_of(id, path, sizeof(path)))
+		snprintf(path, sizeof(path), "?");
 	c = calloc(1, sizeof(*c));
-	if (!c || !(c->by_object = hmap_new())) {
+	if (!c || !(c->path = strdup(path))) {
 		free(c);
 		return NULL;
 	}
 	c->cgroup_id = id;
-	if (cgroup_path_of(id, c->path, sizeof(c->path)))
-		snprintf(c->path, sizeof(c->path), "?");
 	if (hmap_put(o->cgroups, key, c, NULL)) {
-		cgroup_reach_free(c);
+		cgroup_reach_free(o->strings, c);
 		return NULL;
 	}
 	return c;
 }
 
-/* strdup that treats NULL as "" so every string field is printable */
-static char *dup_or_empty(const char *s)
+/* The index of a cgroup's edges: (kind, object) -> edge. Objects are
+ * interned, so equal objects are the same pointer and the index keeps no
+ * key of its own. */
+
+static size_t index_home(enum edge_kind kind, const char *object, size_t cap)
 {
-	return strdup(s ? s : "");
+	uint64_t h = (uint64_t)(uintptr_t)object ^ (uint64_t)kind;
+
+	h ^= h >> 33; /* pointers differ in their middle bits: mix them down */
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	return (size_t)h & (cap - 1);
 }
 
-static struct edge *edge_new(enum edge_kind kind, const struct observation *obs)
+static struct edge *index_find(const struct cgroup_reach *c, enum edge_kind kind, const char *object)
+{
+	size_t mask = c->index_cap - 1;
+
+	if (!c->index_cap)
+		return NULL;
+	for (size_t i = index_home(kind, object, c->index_cap); c->index[i]; i = (i + 1) & mask)
+		if (c->index[i]->kind == kind && c->index[i]->object == object)
+			return c->index[i];
+	return NULL;
+}
+
+static void index_insert(struct edge **index, size_t cap, struct edge *e)
+{
+	size_t i = index_home(e->kind, e->object, cap);
+
+	while (index[i])
+		i = (i + 1) & (cap - 1);
+	index[i] = e;
+}
+
+/* Room in the index for one more edge, at a load of at most 3/4: 0 or -1. */
+static int index_reserve(struct cgroup_reach *c)
+{
+	size_t cap = c->index_cap ? c->index_cap * 2 : 16;
+	struct edge **index;
+
+	if ((c->n_edges + 1) * 4 <= c->index_cap * 3)
+		return 0;
+	if (!(index = calloc(cap, sizeof(*index))))
+		return -1;
+	for (size_t i = 0; i < c->n_edges; i++)
+		index_insert(index, cap, c->edges[i]);
+	free(c->index);
+	c->index = index;
+	c->index_cap = cap;
+	return 0;
+}
+
+/* The table's copy of s, "" for NULL (so the field is printable). */
+static int take_str(struct intern *t, const char **dst, const char *s)
+{
+	return (*dst = intern_str(t, s ? s : "")) ? 0 : -1;
+}
+
+/* The table's copy of s, or NULL for NULL. */
+static int take_opt_str(struct intern *t, const char **dst, const char *s)
+{
+	*dst = NULL;
+	return s && !(*dst = intern_str(t, s)) ? -1 : 0;
+}
+
+/* The table's copy of the first max entries of v. */
+static int take_list(struct intern *t, const char *const **dst, uint8_t *n, const char *const *v, size_t count,
+		     size_t max)
+{
+	size_t keep = count < max ? count : max;
+
+	if (!(*dst = intern_list(t, v, keep)))
+		return -1;
+	*n = (uint8_t)keep;
+	return 0;
+}
+
+static struct edge *edge_new(struct intern *t, enum edge_kind kind, const char *object,
+			     const struct observation *obs)
 {
 	struct edge *e = calloc(1, sizeof(*e));
+	char comm[REACH_COMM_LEN];
 
 	if (!e)
 		return NULL;
@@ -126,43 +211,59 @@ static struct edge *edge_new(enum edge_kind kind, const struct observation *obs)
 	e->tgid = obs->hdr->tgid;
 	e->ppid = obs->hdr->ppid;
 	e->uid = obs->hdr->uid;
-	memcpy(e->comm, obs->hdr->comm, sizeof(e->comm));
-	e->comm[sizeof(e->comm) - 1] = '\0';
+	memcpy(comm, obs->hdr->comm, sizeof(comm));
+	comm[sizeof(comm) - 1] = '\0';
 	e->open_flags = obs->open_flags;
 	e->first_ns = e->last_ns = obs->hdr->ts_ns;
-	e->object = dup_or_empty(obs->object);
-	e->requested_path = dup_or_empty(obs->requested_path);
-	e->exe = dup_or_empty(obs->exe);
-	if (!e->object || !e->requested_path || !e->exe)
-		goto fail;
 	e->proto = obs->proto;
 	e->port = obs->port;
 	e->source_port = obs->source_port;
 	e->name_ttl = obs->name_ttl;
 	e->dest_class = obs->dest_class;
-	if ((obs->address && !(e->address = strdup(obs->address))) || (obs->name && !(e->name = strdup(obs->name))) ||
-	    (obs->detail && !(e->detail = strdup(obs->detail))))
+	e->argv_truncated = obs->argv_truncated || obs->argc > EDGE_MAX_ARGS;
+	if (take_str(t, &e->object, object) || take_str(t, &e->comm, comm) ||
+	    take_str(t, &e->requested_path, obs->requested_path) || take_str(t, &e->exe, obs->exe) ||
+	    take_str(t, &e->content_fp, NULL) || take_opt_str(t, &e->address, obs->address) ||
+	    take_opt_str(t, &e->name, obs->name) || take_opt_str(t, &e->detail, obs->detail) ||
+	    take_list(t, &e->exes, &e->n_exes, NULL, 0, 0) ||
+	    take_list(t, &e->lineage, &e->n_lineage, obs->lineage, obs->n_lineage, EDGE_MAX_LINEAGE) ||
+	    take_list(t, &e->argv, &e->argc, obs->argv, obs->argc, EDGE_MAX_ARGS))
 		goto fail;
 	if (obs->cred) {
 		if (!(e->cred = malloc(sizeof(*e->cred))))
 			goto fail;
 		*e->cred = *obs->cred;
 	}
-	for (size_t i = 0; i < obs->n_lineage && i < 8; i++) {
-		if (!(e->lineage[i] = strdup(obs->lineage[i])))
-			goto fail;
-		e->n_lineage++;
-	}
-	for (size_t i = 0; i < obs->argc && i < EDGE_MAX_ARGS; i++) {
-		if (!(e->argv[i] = strdup(obs->argv[i])))
-			goto fail;
-		e->argc++;
-	}
-	e->argv_truncated = obs->argv_truncated || obs->argc > EDGE_MAX_ARGS;
 	return e;
 fail:
-	edge_free(e);
+	edge_free(t, e);
 	return NULL;
+}
+
+const struct edge_source *edge_source_at(const struct edge *e, size_t i)
+{
+	return i == 0 ? &e->first_src : &e->more_src[i - 1];
+}
+
+static struct edge_source *source_at(struct edge *e, size_t i)
+{
+	return i == 0 ? &e->first_src : &e->more_src[i - 1];
+}
+
+/* A new source slot, or NULL when the edge has its maximum (or no memory:
+ * the key is then counted like one beyond the maximum). */
+static struct edge_source *source_new(struct edge *e)
+{
+	struct edge_source *more;
+
+	if (e->n_src >= EDGE_MAX_SOURCES)
+		return NULL;
+	if (e->n_src > 0) { /* rare: grown one at a time */
+		if (!(more = realloc(e->more_src, e->n_src * sizeof(*more))))
+			return NULL;
+		e->more_src = more;
+	}
+	return source_at(e, e->n_src++);
 }
 
 /* Adds a dedup key to the edge's sources. An event for a key the edge
@@ -172,65 +273,84 @@ fail:
 static void edge_track_key(struct edge *e, const struct observation *obs)
 {
 	uint8_t tag = obs->tag < EDGE_MAX_TAGS ? obs->tag : 0;
+	struct edge_source *s;
 
 	for (size_t i = 0; i < e->n_src; i++) {
-		struct edge_source *s = &e->src[i];
-
+		s = source_at(e, i);
 		if (memcmp(&s->key, obs->key, sizeof(*obs->key)) != 0)
 			continue;
 		if (obs->new_map_entry && s->first_ns != obs->hdr->ts_ns) {
-			e->retired += s->last_count;
-			e->retired_by_tag[s->tag] += s->last_count;
+			s->retired += s->last_count;
 			s->last_count = 1;
 			s->first_ns = obs->hdr->ts_ns; /* the kernel stamps a new entry with the event time */
 		}
 		return;
 	}
-	if (e->n_src < EDGE_MAX_SOURCES) {
-		struct edge_source *s = &e->src[e->n_src++];
-
-		s->key = *obs->key;
-		/* deduplicated kinds: the entry's first_ns is this event's time;
-		 * otherwise unknown until the first refresh adopts it */
-		s->first_ns = obs->new_map_entry ? obs->hdr->ts_ns : 0;
-		s->last_count = 1; /* the occurrence that made this event */
-		s->tag = tag;
-	} else {
+	if (!(s = source_new(e))) {
 		e->uncounted_sources++;
+		return;
 	}
+	memset(s, 0, sizeof(*s));
+	s->key = *obs->key;
+	/* deduplicated kinds: the entry's first_ns is this event's time;
+	 * otherwise unknown until the first refresh adopts it */
+	s->first_ns = obs->new_map_entry ? obs->hdr->ts_ns : 0;
+	s->last_count = 1; /* the occurrence that made this event */
+	s->tag = tag;
 }
 
 /* Adds exe to the edge's set of executables (bounded, extras counted). */
-static void edge_add_exe(struct edge *e, const char *exe)
+static void edge_add_exe(struct intern *t, struct edge *e, const char *exe)
 {
+	const char *v[EDGE_MAX_EXES];
+	const char *const *exes;
+
 	if (!exe || !*exe)
 		return;
 	for (size_t i = 0; i < e->n_exes; i++)
 		if (strcmp(e->exes[i], exe) == 0)
 			return;
-	if (e->n_exes == EDGE_MAX_EXES || !(e->exes[e->n_exes] = strdup(exe))) {
+	if (e->n_exes == EDGE_MAX_EXES) {
 		e->exes_dropped++;
 		return;
 	}
+	memcpy(v, e->exes, e->n_exes * sizeof(*v));
+	v[e->n_exes] = exe;
+	if (!(exes = intern_list(t, v, e->n_exes + 1u))) {
+		e->exes_dropped++;
+		return;
+	}
+	intern_list_release(t, e->exes);
+	e->exes = exes;
 	e->n_exes++;
+}
+
+int observed_set_content_fp(struct observed *o, struct edge *e, const char *fp)
+{
+	const char *s = intern_str(o->strings, fp ? fp : "");
+
+	if (!s)
+		return -ENOMEM;
+	intern_release(o->strings, e->content_fp);
+	e->content_fp = s;
+	return 0;
 }
 
 struct edge *observed_add(struct observed *o, enum edge_kind kind, const struct observation *obs,
 			  bool *is_new)
 {
 	struct cgroup_reach *c = cgroup_get(o, obs->hdr->cgroup_id);
-	char *okey;
-	struct edge *e;
+	const char *object = obs->object ? obs->object : "", *known;
+	struct edge *e = NULL;
 
 	*is_new = false;
 	if (!c)
 		return NULL;
-	if (asprintf(&okey, "%s:%s", edge_kind_name(kind), obs->object) < 0)
-		return NULL;
-	e = hmap_get(c->by_object, okey);
+	/* an object the model holds nowhere has no edge yet */
+	if ((known = intern_find(o->strings, object)))
+		e = index_find(c, kind, known);
 	if (!e && o->max_edges && o->n_edges >= o->max_edges) {
 		o->edges_dropped++; /* at the cap: counted, never silent */
-		free(okey);
 		errno = ENOSPC;
 		return NULL;
 	}
@@ -244,26 +364,20 @@ struct edge *observed_add(struct observed *o, enum edge_kind kind, const struct 
 			c->edges = edges;
 			c->cap_edges = cap;
 		}
-		e = edge_new(kind, obs);
-		if (!e)
+		if (index_reserve(c) || !(e = edge_new(o->strings, kind, object, obs)))
 			goto fail;
-		if (hmap_put(c->by_object, okey, e, NULL)) {
-			edge_free(e);
-			goto fail;
-		}
+		index_insert(c->index, c->index_cap, e);
 		c->edges[c->n_edges++] = e;
 		o->n_edges++;
 		*is_new = true;
 	}
-	free(okey);
 	e->events++;
-	edge_add_exe(e, obs->exe);
+	edge_add_exe(o->strings, e, obs->exe);
 	if (obs->hdr->ts_ns > e->last_ns)
 		e->last_ns = obs->hdr->ts_ns;
 	edge_track_key(e, obs);
 	return e;
 fail:
-	free(okey);
 	errno = ENOMEM;
 	return NULL;
 }
@@ -282,15 +396,14 @@ void observed_refresh(struct observed *o, dedup_lookup_fn lookup, void *ctx)
 			struct edge *e = c->edges[i];
 
 			for (size_t j = 0; j < e->n_src; j++) {
-				struct edge_source *s = &e->src[j];
+				struct edge_source *s = source_at(e, j);
 				struct reach_dedup_val val;
 
 				if (lookup(ctx, &s->key, &val) != 0)
 					continue; /* evicted: keep the last count we read */
 				if (s->first_ns && val.first_ns != s->first_ns) {
 					/* a new incarnation: the old one's count is final */
-					e->retired += s->last_count;
-					e->retired_by_tag[s->tag] += s->last_count;
+					s->retired += s->last_count;
 				}
 				s->first_ns = val.first_ns;
 				s->last_count = val.count;
@@ -303,24 +416,62 @@ void observed_refresh(struct observed *o, dedup_lookup_fn lookup, void *ctx)
 
 uint64_t edge_count(const struct edge *e)
 {
-	uint64_t n = e->retired + e->uncounted_sources;
+	uint64_t n = e->uncounted_sources;
 
 	for (size_t i = 0; i < e->n_src; i++)
-		n += e->src[i].last_count;
+		n += edge_source_at(e, i)->retired + edge_source_at(e, i)->last_count;
 	return n;
 }
 
 uint64_t edge_count_tag(const struct edge *e, uint8_t tag)
 {
-	uint64_t n;
+	uint64_t n = 0;
 
-	if (tag >= EDGE_MAX_TAGS)
-		return 0;
-	n = e->retired_by_tag[tag];
 	for (size_t i = 0; i < e->n_src; i++)
-		if (e->src[i].tag == tag)
-			n += e->src[i].last_count;
+		if (edge_source_at(e, i)->tag == tag)
+			n += edge_source_at(e, i)->retired + edge_source_at(e, i)->last_count;
+	return n; /* a tag >= EDGE_MAX_TAGS has no source: 0 */
+}
+
+uint64_t edge_retired(const struct edge *e)
+{
+	uint64_t n = 0;
+
+	for (size_t i = 0; i < e->n_src; i++)
+		n += edge_source_at(e, i)->retired;
 	return n;
+}
+
+uint64_t edge_retired_tag(const struct edge *e, uint8_t tag)
+{
+	uint64_t n = 0;
+
+	for (size_t i = 0; i < e->n_src; i++)
+		if (edge_source_at(e, i)->tag == tag)
+			n += edge_source_at(e, i)->retired;
+	return n;
+}
+
+/* Kept per source, summed per tag: the sources of a tag are all marked
+ * together, so the sum is the tag's count when it was last fed. */
+uint64_t edge_fed_tag(const struct edge *e, uint8_t tag)
+{
+	uint64_t n = 0;
+
+	for (size_t i = 0; i < e->n_src; i++)
+		if (edge_source_at(e, i)->tag == tag)
+			n += edge_source_at(e, i)->fed;
+	return n;
+}
+
+void edge_set_fed_tag(struct edge *e, uint8_t tag)
+{
+	for (size_t i = 0; i < e->n_src; i++) {
+		struct edge_source *s = source_at(e, i);
+
+		if (s->tag == tag)
+			s->fed = s->retired + s->last_count;
+	}
 }
 
 static int cmp_cgroup(const void *a, const void *b)

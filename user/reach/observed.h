@@ -17,11 +17,16 @@ enum edge_kind { EDGE_SECRET, EDGE_TOOL, EDGE_EGRESS, EDGE_CREDENTIAL, EDGE_TLS,
 #define EDGE_MAX_SOURCES 8
 #define EDGE_MAX_ARGS 32
 #define EDGE_MAX_EXES 8
+#define EDGE_MAX_LINEAGE 8
 
+/* One dedup-map key that feeds an edge. An edge's first source is held
+ * inline (almost every edge has exactly one); edge_source_at() reads them. */
 struct edge_source {
 	struct reach_dedup_key key;
 	uint64_t first_ns;   /* identifies the map entry's incarnation */
 	uint64_t last_count; /* last count read from that incarnation */
+	uint64_t retired;    /* final counts of the key's earlier incarnations */
+	uint64_t fed;        /* egress: how much of this key's count the ledger has (ledger_feed) */
 	uint8_t tag;         /* egress: the outcome this key counts */
 };
 
@@ -38,57 +43,59 @@ struct edge_credential {
 	char source[32];      /* "plaintext", "openssl", "gnutls" */
 };
 
+/* Read-only for callers. Strings and string lists are shared with other
+ * edges of the same model (interned): never write through them. A string
+ * field is "" when unknown, except those said to be NULL. */
 struct edge {
 	enum edge_kind kind;
-	char *object;          /* absolute path of the secret, or the executable */
-	const char *category;  /* secret category (catalogue owned); NULL for tools */
 	/* first observation */
 	uint32_t pid, tgid, ppid, uid;
-	char comm[REACH_COMM_LEN];
 	uint32_t open_flags;   /* secrets */
-	char *requested_path;  /* secrets: the path as the process passed it */
-	char *exe;             /* executable of the first process */
-	char *exes[EDGE_MAX_EXES]; /* every executable that produced it (bounded set) */
-	size_t n_exes;
-	uint64_t exes_dropped;
-	char *lineage[8];      /* exec chain, oldest first */
-	size_t n_lineage;
-	char *argv[EDGE_MAX_ARGS]; /* tools: redacted argv */
-	size_t argc;
+	const char *object;    /* absolute path of the secret, or the executable */
+	const char *category;  /* secret category (catalogue owned); NULL for tools */
+	const char *comm;
+	const char *requested_path; /* secrets: the path as the process passed it */
+	const char *exe;       /* executable of the first process */
+	const char *const *exes; /* every executable that produced it (bounded set) */
+	const char *const *lineage; /* exec chain, oldest first */
+	const char *const *argv; /* tools: redacted argv */
+	/* the small fields side by side: a million edges pay for padding */
+	uint8_t n_exes, n_lineage, argc;
 	bool argv_truncated;
+	uint8_t n_src;         /* sources: see edge_source_at() */
 	/* egress */
 	uint8_t proto;         /* REACH_PROTO_TCP / UDP */
 	uint16_t port;
 	uint16_t source_port;  /* of the first observation (0: UDP / not bound yet) */
-	char *address;         /* printable destination address */
-	char *name;            /* DNS name it was reached by, or NULL */
 	uint32_t name_ttl;
+	const char *address;   /* printable destination address, or NULL */
+	const char *name;      /* DNS name it was reached by, or NULL */
 	const char *dest_class; /* netclass name (static string) */
 	/* credential: how it was sent; TLS: the library (category) and, when
-	 * blind, why (detail). Never the credential itself. */
-	char *detail;
+	 * blind, why (detail, or NULL). Never the credential itself. */
+	const char *detail;
 	struct edge_credential *cred; /* credential edges only */
-	char content_fp[17];   /* secret: fingerprint of the file's content when it is one token, or "" */
+	const char *content_fp; /* secret: fingerprint of the file's content when it is one token, or "" */
 	uint64_t first_ns, last_ns;
 	/* counting */
 	uint64_t events;        /* ring-buffer events that fed this edge (dedup proof) */
-	uint64_t retired;      /* counts of map entries that were evicted or replaced */
-	uint64_t retired_by_tag[EDGE_MAX_TAGS];
-	struct edge_source src[EDGE_MAX_SOURCES];
-	size_t n_src;
+	uint64_t exes_dropped;  /* executables beyond EDGE_MAX_EXES */
+	struct edge_source first_src;
+	struct edge_source *more_src; /* sources 1..n_src-1, or NULL */
 	uint64_t uncounted_sources; /* keys beyond EDGE_MAX_SOURCES: counted once each */
 	/* what the ledger already has of this edge (ledger_feed sends deltas) */
 	uint64_t fed_count;
-	uint64_t fed_by_tag[EDGE_MAX_TAGS];
 	uint64_t fed_last_ns;
 };
 
 struct cgroup_reach {
 	uint64_t cgroup_id;
-	char path[512];        /* relative to the cgroup2 mount, or "?" */
+	char *path;            /* relative to the cgroup2 mount, or "?" */
 	struct edge **edges;   /* in order of first observation */
 	size_t n_edges, cap_edges;
-	struct hmap *by_object; /* "kind:object" -> edge */
+	/* observed.c's: the edges by (kind, object), open addressing */
+	struct edge **index;
+	size_t index_cap;
 };
 
 struct observation {
@@ -145,6 +152,17 @@ void observed_refresh(struct observed *o, dedup_lookup_fn lookup, void *ctx);
 uint64_t edge_count(const struct edge *e);
 /* Count of the sources with this tag (egress: one outcome). */
 uint64_t edge_count_tag(const struct edge *e, uint8_t tag);
+/* Source i < e->n_src. */
+const struct edge_source *edge_source_at(const struct edge *e, size_t i);
+/* Counts of map entries that were evicted or replaced: all, or one tag's. */
+uint64_t edge_retired(const struct edge *e);
+uint64_t edge_retired_tag(const struct edge *e, uint8_t tag);
+/* What the ledger has of a tag's count (ledger_feed), and marking all of
+ * edge_count_tag() as fed. */
+uint64_t edge_fed_tag(const struct edge *e, uint8_t tag);
+void edge_set_fed_tag(struct edge *e, uint8_t tag);
+/* Sets a secret edge's content fingerprint. 0, or -ENOMEM (unchanged). */
+int observed_set_content_fp(struct observed *o, struct edge *e, const char *fp);
 
 size_t observed_cgroups(const struct observed *o, struct cgroup_reach ***out); /* sorted by id */
 /* The cgroup an edge was recorded under, or NULL. */
