@@ -13,6 +13,8 @@
 #include "reach/dedup_snapshot.h"
 #include "sensor/sensor.h"
 #include "sensor/syscall_hooks.h"
+#include "common/elf_func.h"
+#include "common/x86_entry.h"
 
 #define SENSOR_MAX_UPROBES 256
 
@@ -186,6 +188,28 @@ int sensor_monitor_cgroup(struct sensor *s, uint64_t cgroup_id)
 	return 0;
 }
 
+/* The offset into func where its uprobe costs the least (x86_entry.h): its
+ * first branch when that is provably equivalent to the entry for the
+ * arguments the TLS programs read (ssl/session, buffer, length: rdi, rsi,
+ * rdx), else 0, the entry. */
+static size_t uprobe_offset(const char *binary, const char *func)
+{
+#if defined(__x86_64__)
+	uint8_t code[96];
+	size_t got = 0, size = 0, off;
+
+	if (elf_func_code(binary, func, code, sizeof(code), &got, &size))
+		return 0;
+	off = x86_fast_probe_offset(code, got, size, X86_RDI | X86_RSI | X86_RDX);
+	log_debug("uprobe %s in %s at +%#zx (%s)", func, binary, off, off ? "its first branch" : "its entry");
+	return off;
+#else
+	(void)binary;
+	(void)func;
+	return 0;
+#endif
+}
+
 int sensor_attach_uprobe(struct sensor *s, enum sensor_uprobe which, const char *binary, const char *func)
 {
 	LIBBPF_OPTS(bpf_uprobe_opts, opts, .func_name = func);
@@ -201,7 +225,8 @@ int sensor_attach_uprobe(struct sensor *s, enum sensor_uprobe which, const char 
 		;
 	if (slot == SENSOR_MAX_UPROBES)
 		return -ENOSPC;
-	link = bpf_program__attach_uprobe_opts(prog, -1 /* every process of the file */, binary, 0, &opts);
+	link = bpf_program__attach_uprobe_opts(prog, -1 /* every process of the file */, binary,
+					       uprobe_offset(binary, func), &opts);
 	if (!link)
 		return -errno;
 	s->uprobes[slot] = link;
