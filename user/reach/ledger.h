@@ -19,10 +19,11 @@
  * Merging adds the source's counters to the destination's.
  *
  * Strings are copied into the ledger, which keeps one copy of each distinct
- * string and of each distinct string list (a set's members, a lineage) and
- * shares it between its edges: an edge's strings and lists are read-only
- * (never written through, whatever their C type) and valid while the edge
- * is unchanged, as before. Times are Unix milliseconds; 0 means unknown and
+ * string, of each distinct string list (a set's members, a lineage) and of
+ * each distinct set (members and dropped count) and shares it between its
+ * edges: an edge's strings, lists and sets are read-only (never written
+ * through, whatever their C type) and valid while the edge is unchanged, as
+ * before. A union that changes a set points the edge at another one. Times are Unix milliseconds; 0 means unknown and
  * never wins a min/max. Not thread-safe: one thread at a time per ledger
  * (different ledgers share nothing). */
 #ifndef REACH_LEDGER_H
