@@ -1,4 +1,5 @@
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -182,6 +183,85 @@ static void test_list_of_empty_strings(void **state)
 	intern_free(t);
 }
 
+/* A record as the model builds one: values and a reference it holds. */
+struct rec {
+	const char *exe;
+	unsigned long n;
+};
+
+static void test_equal_records_share_one_copy(void **state)
+{
+	struct intern *t = intern_new();
+	struct rec a = { intern_str(t, "/usr/bin/python3"), 1 }, b = a, c = { a.exe, 2 }, last;
+	const struct rec *x, *y, *z;
+	bool created;
+
+	intern_str(t, "/usr/bin/python3"); /* b's and c's own references */
+	intern_str(t, "/usr/bin/python3");
+	x = intern_record(t, &a, sizeof(a), &created);
+	assert_non_null(x);
+	assert_true(created); /* took over a's reference */
+	assert_ptr_not_equal(x, &a);
+	assert_ptr_equal(x->exe, a.exe);
+	y = intern_record(t, &b, sizeof(b), &created);
+	assert_ptr_equal(y, x);
+	assert_false(created); /* b's reference is the caller's to drop */
+	intern_release(t, b.exe);
+	z = intern_record(t, &c, sizeof(c), &created);
+	assert_ptr_not_equal(z, x); /* one byte differs */
+	assert_true(created);
+	assert_int_equal(intern_records(t), 2);
+	assert_int_equal(intern_record_release(t, x, &last), 0); /* one reference left */
+	assert_int_equal(intern_record_release(t, x, &last), 1);
+	assert_ptr_equal(last.exe, a.exe);
+	assert_int_equal(last.n, 1);
+	intern_release(t, last.exe);
+	assert_int_equal(intern_records(t), 1);
+	assert_ptr_equal(intern_find(t, "/usr/bin/python3"), c.exe); /* z still holds it */
+	assert_int_equal(intern_record_release(t, NULL, &last), 0);
+	intern_free(t); /* frees z with what it holds */
+}
+
+static void test_records_of_different_sizes_differ(void **state)
+{
+	struct intern *t = intern_new();
+	unsigned char zeros[16] = { 0 };
+	const void *a, *b;
+	bool created;
+
+	a = intern_record(t, zeros, 8, &created);
+	b = intern_record(t, zeros, 16, &created);
+	assert_true(created);
+	assert_ptr_not_equal(a, b);
+	assert_ptr_equal(intern_record(t, zeros, 8, &created), a);
+	assert_false(created);
+	assert_int_equal(intern_records(t), 2);
+	intern_free(t);
+}
+
+static void test_many_records_survive_growth_and_removal(void **state)
+{
+	struct intern *t = intern_new();
+	const unsigned long *v[1000];
+	unsigned long last;
+	bool created;
+
+	for (unsigned long i = 0; i < 1000; i++) {
+		v[i] = intern_record(t, &i, sizeof(i), &created);
+		assert_non_null(v[i]);
+		assert_true(created);
+	}
+	for (unsigned long i = 0; i < 1000; i += 2)
+		assert_int_equal(intern_record_release(t, v[i], &last), 1);
+	for (unsigned long i = 1; i < 1000; i += 2) {
+		assert_ptr_equal(intern_record(t, &i, sizeof(i), &created), v[i]);
+		assert_false(created);
+		assert_int_equal(*v[i], i);
+	}
+	assert_int_equal(intern_records(t), 500);
+	intern_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -194,6 +274,9 @@ int main(void)
 		cmocka_unit_test(test_list_holds_its_own_string_references),
 		cmocka_unit_test(test_empty_list_is_static),
 		cmocka_unit_test(test_list_of_empty_strings),
+		cmocka_unit_test(test_equal_records_share_one_copy),
+		cmocka_unit_test(test_records_of_different_sizes_differ),
+		cmocka_unit_test(test_many_records_survive_growth_and_removal),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -78,9 +78,9 @@ static void assert_edge_equal(const struct ledger_edge *a, const struct ledger_e
 	assert_int_equal(a->count, b->count);
 	assert_int_equal(a->first_ms, b->first_ms);
 	assert_int_equal(a->last_ms, b->last_ms);
-	assert_set(&b->executables, (const char *const *)a->executables.v, a->executables.n, a->executables.dropped);
-	assert_set(&b->pods, (const char *const *)a->pods.v, a->pods.n, a->pods.dropped);
-	assert_set(&b->images, (const char *const *)a->images.v, a->images.n, a->images.dropped);
+	assert_set(b->executables, (const char *const *)a->executables->v, a->executables->n, a->executables->dropped);
+	assert_set(b->pods, (const char *const *)a->pods->v, a->pods->n, a->pods->dropped);
+	assert_set(b->images, (const char *const *)a->images->v, a->images->n, a->images->dropped);
 	assert_int_equal(a->n_lineage, b->n_lineage);
 	for (size_t i = 0; i < a->n_lineage; i++)
 		assert_string_equal(a->lineage[i], b->lineage[i]);
@@ -382,9 +382,9 @@ static void test_first_record_keeps_every_field(void **state)
 	assert_int_equal(e->count, 3);
 	assert_int_equal(e->first_ms, 1000);
 	assert_int_equal(e->last_ms, 2000);
-	assert_set(&e->executables, exe, 1, 0);
-	assert_set(&e->pods, pod, 1, 0);
-	assert_set(&e->images, img, 1, 0);
+	assert_set(e->executables, exe, 1, 0);
+	assert_set(e->pods, pod, 1, 0);
+	assert_set(e->images, img, 1, 0);
 	assert_int_equal(e->n_lineage, 2);
 	assert_string_equal(e->lineage[0], "/sbin/init");
 	assert_string_equal(e->lineage[1], "/usr/bin/python3");
@@ -393,7 +393,7 @@ static void test_first_record_keeps_every_field(void **state)
 	assert_string_equal(e->last_epoch, "gw-1.2.3");
 	/* the ledger copied the strings */
 	assert_ptr_not_equal(e->object, o.object);
-	assert_ptr_not_equal(e->executables.v[0], exe[0]);
+	assert_ptr_not_equal(e->executables->v[0], exe[0]);
 	ledger_free(l);
 }
 
@@ -415,9 +415,9 @@ static void test_unknown_strings_are_empty(void **state)
 	assert_string_equal(e->epoch, "");
 	assert_string_equal(e->last_epoch, "");
 	assert_int_equal(e->n_outcomes, 0);
-	assert_int_equal(e->executables.n, 0);
-	assert_int_equal(e->pods.n, 0);
-	assert_int_equal(e->images.n, 0);
+	assert_int_equal(e->executables->n, 0);
+	assert_int_equal(e->pods->n, 0);
+	assert_int_equal(e->images->n, 0);
 	assert_int_equal(e->n_lineage, 0);
 	assert_int_equal(e->first_ms, 0);
 	assert_int_equal(e->last_ms, 0);
@@ -535,9 +535,9 @@ static void test_union_sets_are_sorted_and_deduplicated(void **state)
 		assert_int_equal(ledger_record(l, &o), 0);
 	}
 	e = edge_of(l, "ns/sa", LEDGER_SECRET, "/run/secrets/db");
-	assert_set(&e->executables, want_exe, 3, 0);
-	assert_set(&e->pods, want_pod, 3, 0);
-	assert_set(&e->images, want_img, 2, 0);
+	assert_set(e->executables, want_exe, 3, 0);
+	assert_set(e->pods, want_pod, 3, 0);
+	assert_set(e->images, want_img, 2, 0);
 	assert_int_equal(e->count, 5);
 	ledger_free(l);
 }
@@ -628,22 +628,22 @@ static void test_sets_are_bounded_and_count_extra(void **state)
 		assert_int_equal(ledger_record(l, &o), 0);
 	}
 	e = edge_of(l, "ns/sa", LEDGER_EGRESS, "udp/10.0.0.1/53");
-	assert_int_equal(e->executables.n, LEDGER_MAX_VALUES);
-	assert_int_equal(e->executables.dropped, 4);
-	assert_int_equal(e->pods.n, LEDGER_MAX_VALUES);
-	assert_int_equal(e->pods.dropped, 4);
-	assert_int_equal(e->images.n, LEDGER_MAX_VALUES);
-	assert_int_equal(e->images.dropped, 4);
-	assert_string_equal(e->executables.v[LEDGER_MAX_VALUES - 1], "v15");
+	assert_int_equal(e->executables->n, LEDGER_MAX_VALUES);
+	assert_int_equal(e->executables->dropped, 4);
+	assert_int_equal(e->pods->n, LEDGER_MAX_VALUES);
+	assert_int_equal(e->pods->dropped, 4);
+	assert_int_equal(e->images->n, LEDGER_MAX_VALUES);
+	assert_int_equal(e->images->dropped, 4);
+	assert_string_equal(e->executables->v[LEDGER_MAX_VALUES - 1], "v15");
 	/* a kept value repeats for free; a value that did not fit counts again */
 	o.executable = o.pod = o.image = "v03";
 	assert_int_equal(ledger_record(l, &o), 0);
-	assert_int_equal(e->executables.dropped, 4);
+	assert_int_equal(e->executables->dropped, 4);
 	o.executable = o.pod = o.image = "v18";
 	assert_int_equal(ledger_record(l, &o), 0);
-	assert_int_equal(e->executables.dropped, 5);
-	assert_int_equal(e->pods.dropped, 5);
-	assert_int_equal(e->images.dropped, 5);
+	assert_int_equal(e->executables->dropped, 5);
+	assert_int_equal(e->pods->dropped, 5);
+	assert_int_equal(e->images->dropped, 5);
 	assert_int_equal(e->count, LEDGER_MAX_VALUES + 6);
 
 	/* outcomes: distinct names beyond the bound add their counts to outcomes_dropped */
@@ -830,9 +830,9 @@ static void test_merge_is_a_union(void **state)
 	assert_int_equal(outcome_of(e, "refused"), 1);
 	assert_int_equal(e->first_ms, 1000);
 	assert_int_equal(e->last_ms, 9000);
-	assert_set(&e->executables, want_exe, 2, 0);
-	assert_set(&e->pods, want_pod, 2, 0);
-	assert_set(&e->images, want_img, 2, 0);
+	assert_set(e->executables, want_exe, 2, 0);
+	assert_set(e->pods, want_pod, 2, 0);
+	assert_set(e->images, want_img, 2, 0);
 	assert_string_equal(e->lineage[1], "/b"); /* B saw it first */
 	assert_string_equal(e->epoch, "v1");
 	assert_string_equal(e->last_epoch, "v2"); /* A saw it last */
@@ -1123,7 +1123,7 @@ static void test_save_load_round_trip(void **state)
 	assert_int_equal(ledger_identities_dropped(back), 1);
 	assert_int_equal(ledger_identity_find(back, "host/notebook")->edges_dropped, 1);
 	assert_int_equal(edge_of(back, "ai/llm-gateway", LEDGER_SECRET,
-				 "/var/run/secrets/kubernetes.io/serviceaccount/token")->images.dropped, 2);
+				 "/var/run/secrets/kubernetes.io/serviceaccount/token")->images->dropped, 2);
 	assert_int_equal(edge_of(back, "ai/llm-gateway", LEDGER_EGRESS, "tcp/104.18.7.192/443")->n_lineage, 3);
 	s1 = json_text(l, NULL, NULL);
 	s2 = json_text(back, NULL, NULL);
@@ -1190,7 +1190,7 @@ static void test_load_unions_into_the_ledger(void **state)
 	e = edge_of(back, "ai/llm-gateway", LEDGER_EGRESS, "tcp/104.18.7.192/443");
 	assert_int_equal(e->count, 14);
 	assert_int_equal(outcome_of(e, "established"), 10);
-	assert_int_equal(e->pods.n, 2);
+	assert_int_equal(e->pods->n, 2);
 	assert_int_equal(ledger_edges_dropped(back), 4);
 	/* caps of the loading ledger apply, and refusals are counted */
 	assert_int_equal(ledger_load(small, d->file, NULL, NULL, 0), 0);

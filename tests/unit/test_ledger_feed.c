@@ -329,7 +329,7 @@ static void test_first_feed_records_full_counts(void **state)
 	assert_string_equal(e->category, "cloud-credentials");
 	assert_int_equal(e->first_ms, BOOT_TO_UNIX_MS + 5000);
 	assert_int_equal(e->last_ms, BOOT_TO_UNIX_MS + 9000);
-	assert_true(set_has(&e->executables, "/usr/bin/python3"));
+	assert_true(set_has(e->executables, "/usr/bin/python3"));
 	assert_int_equal(e->n_lineage, 2);
 	assert_string_equal(e->lineage[0], "/usr/bin/bash");
 	assert_string_equal(e->lineage[1], "/usr/bin/python3");
@@ -340,7 +340,7 @@ static void test_first_feed_records_full_counts(void **state)
 	assert_int_equal(e->count, 3);
 	assert_int_equal(e->first_ms, BOOT_TO_UNIX_MS + 6000);
 	assert_int_equal(e->last_ms, BOOT_TO_UNIX_MS + 7000);
-	assert_true(set_has(&e->executables, TOOL));
+	assert_true(set_has(e->executables, TOOL));
 }
 
 static void test_first_feed_without_refresh(void **state)
@@ -469,7 +469,7 @@ static void test_egress_counts_per_outcome(void **state)
 	assert_string_equal(e->name, "api.example.com");
 	assert_int_equal(e->first_ms, BOOT_TO_UNIX_MS + 1000);
 	assert_int_equal(e->last_ms, BOOT_TO_UNIX_MS + 3000);
-	assert_true(set_has(&e->executables, "/usr/bin/curl"));
+	assert_true(set_has(e->executables, "/usr/bin/curl"));
 
 	/* refused grows by 2, a timeout appears: exactly those deltas */
 	fake_set(&f->map, &kref, 4, 2000 * MS, 4000 * MS);
@@ -616,10 +616,10 @@ static void test_identity_fields_reach_the_ledger(void **state)
 	feed(f);
 	e = edge_in(f->l, "ns/sa", LEDGER_SECRET, SECRET);
 	assert_non_null(e);
-	assert_int_equal(e->pods.n, 1);
-	assert_string_equal(e->pods.v[0], "ns/pod-a");
-	assert_int_equal(e->images.n, 1);
-	assert_string_equal(e->images.v[0], "registry.example/app:1.2");
+	assert_int_equal(e->pods->n, 1);
+	assert_string_equal(e->pods->v[0], "ns/pod-a");
+	assert_int_equal(e->images->n, 1);
+	assert_string_equal(e->images->v[0], "registry.example/app:1.2");
 	assert_string_equal(e->epoch, "sha256:aaaa");
 	assert_string_equal(e->last_epoch, "sha256:aaaa");
 
@@ -627,8 +627,8 @@ static void test_identity_fields_reach_the_ledger(void **state)
 	e = edge_in(f->l, "host/cron", LEDGER_SECRET, SECRET);
 	assert_non_null(e);
 	assert_int_equal(e->count, 1);
-	assert_int_equal(e->pods.n, 0);
-	assert_int_equal(e->images.n, 0);
+	assert_int_equal(e->pods->n, 0);
+	assert_int_equal(e->images->n, 0);
 	assert_string_equal(e->epoch, "");
 }
 
@@ -675,9 +675,9 @@ static void test_every_executable_reaches_the_ledger(void **state)
 	e = edge_in(f->l, "ns/sa", LEDGER_SECRET, SECRET);
 	assert_non_null(e);
 	assert_int_equal(e->count, 2);
-	assert_int_equal(e->executables.n, 2);
-	assert_true(set_has(&e->executables, "/usr/bin/python3"));
-	assert_true(set_has(&e->executables, "/usr/bin/cat"));
+	assert_int_equal(e->executables->n, 2);
+	assert_true(set_has(e->executables, "/usr/bin/python3"));
+	assert_true(set_has(e->executables, "/usr/bin/cat"));
 
 	/* a third one later: it joins, the count grows by its one read */
 	add_secret_by(f->o, CG_A, SECRET, 12, 2000 * MS, "/bin/sh");
@@ -685,8 +685,8 @@ static void test_every_executable_reaches_the_ledger(void **state)
 	assert_int_equal(f->st.edges_fed, 1);
 	e = edge_in(f->l, "ns/sa", LEDGER_SECRET, SECRET);
 	assert_int_equal(e->count, 3);
-	assert_int_equal(e->executables.n, 3);
-	assert_true(set_has(&e->executables, "/bin/sh"));
+	assert_int_equal(e->executables->n, 3);
+	assert_true(set_has(e->executables, "/bin/sh"));
 	assert_int_equal(f->st.record_errors, 0);
 }
 

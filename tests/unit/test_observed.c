@@ -189,18 +189,18 @@ static void test_first_observation_creates_edge_with_its_fields(void **state)
 	assert_string_equal(e->object, "/home/u/.aws/credentials");
 	assert_ptr_not_equal(e->object, obs.object); /* copied */
 	assert_string_equal(e->category, "cloud");
-	assert_int_equal(e->pid, 4243);
-	assert_int_equal(e->tgid, 4242);
-	assert_int_equal(e->ppid, 4241);
-	assert_int_equal(e->uid, 1000);
-	assert_string_equal(e->comm, "python3-abcdefg"); /* NUL terminated in 16 */
+	assert_int_equal(e->proc->pid, 4243);
+	assert_int_equal(e->proc->tgid, 4242);
+	assert_int_equal(e->proc->ppid, 4241);
+	assert_int_equal(e->proc->uid, 1000);
+	assert_string_equal(e->proc->comm, "python3-abcdefg"); /* NUL terminated in 16 */
 	assert_int_equal(e->open_flags, 0x8000);
 	assert_string_equal(e->requested_path, ".aws/credentials");
-	assert_string_equal(e->exe, "/usr/bin/python3");
-	assert_int_equal(e->n_lineage, 2);
-	assert_string_equal(e->lineage[0], "/bin/bash");
-	assert_string_equal(e->lineage[1], "/usr/bin/python3");
-	assert_ptr_not_equal(e->lineage[0], lineage[0]);
+	assert_string_equal(e->proc->exe, "/usr/bin/python3");
+	assert_int_equal(e->proc->n_lineage, 2);
+	assert_string_equal(e->proc->lineage[0], "/bin/bash");
+	assert_string_equal(e->proc->lineage[1], "/usr/bin/python3");
+	assert_ptr_not_equal(e->proc->lineage[0], lineage[0]);
 	assert_int_equal(e->argc, 3);
 	assert_string_equal(e->argv[0], "python3");
 	assert_string_equal(e->argv[2], "x");
@@ -219,6 +219,48 @@ static void test_first_observation_creates_edge_with_its_fields(void **state)
 	observed_free(o);
 }
 
+static void test_edges_of_one_process_share_its_record(void **state)
+{
+	struct observed *o = new_observed();
+	struct reach_event_hdr hdr = mkhdr(CG_A, 4242, 1000);
+	struct reach_dedup_key k1 = mkkey(CG_A, REACH_EV_FILE_OPEN, 1), k2 = mkkey(CG_A, REACH_EV_FILE_OPEN, 2),
+			       k3 = mkkey(CG_A, REACH_EV_FILE_OPEN, 3), k4 = mkkey(CG_A, REACH_EV_FILE_OPEN, 4);
+	struct observation obs = mkobs(&hdr, &k1, "/etc/a");
+	const char *lineage[] = { "/bin/bash", "/usr/bin/python3" };
+	struct edge *a, *b, *c, *d;
+	bool is_new;
+
+	memcpy(hdr.comm, "python3", 8);
+	obs.exe = "/usr/bin/python3";
+	obs.lineage = lineage;
+	obs.n_lineage = 2;
+	a = observed_add(o, EDGE_SECRET, &obs, &is_new);
+	obs.key = &k2;
+	obs.object = "/etc/b";
+	hdr.ts_ns += 10;
+	b = observed_add(o, EDGE_SECRET, &obs, &is_new); /* same process, later */
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_ptr_equal(a->proc, b->proc);
+	obs.key = &k3;
+	obs.object = "/etc/c";
+	obs.n_lineage = 1; /* another exec chain: another process */
+	c = observed_add(o, EDGE_SECRET, &obs, &is_new);
+	assert_ptr_not_equal(c->proc, a->proc);
+	assert_int_equal(c->proc->n_lineage, 1);
+	assert_int_equal(a->proc->n_lineage, 2);
+	obs.key = &k4;
+	obs.object = "/etc/d";
+	obs.n_lineage = 2;
+	hdr.pid++; /* another thread */
+	d = observed_add(o, EDGE_SECRET, &obs, &is_new);
+	assert_ptr_not_equal(d->proc, a->proc);
+	assert_int_equal(d->proc->pid, a->proc->pid + 1);
+	assert_string_equal(d->proc->comm, "python3");
+	assert_ptr_equal(d->proc->comm, a->proc->comm); /* the strings are shared too */
+	observed_free(o); /* valgrind: every record and string freed once */
+}
+
 static void test_null_strings_become_empty(void **state)
 {
 	struct observed *o = new_observed();
@@ -231,10 +273,10 @@ static void test_null_strings_become_empty(void **state)
 	assert_non_null(e);
 	assert_non_null(e->requested_path);
 	assert_string_equal(e->requested_path, "");
-	assert_non_null(e->exe);
-	assert_string_equal(e->exe, "");
+	assert_non_null(e->proc->exe);
+	assert_string_equal(e->proc->exe, "");
 	assert_null(e->category);
-	assert_int_equal(e->n_lineage, 0);
+	assert_int_equal(e->proc->n_lineage, 0);
 	assert_int_equal(e->argc, 0);
 	observed_free(o);
 }
@@ -267,9 +309,9 @@ static void test_repeat_is_same_edge_and_keeps_first_observation(void **state)
 	assert_ptr_equal(e1, e3);
 
 	assert_int_equal(e1->events, 3);
-	assert_int_equal(e1->tgid, 100);
-	assert_string_equal(e1->comm, "comm100");
-	assert_string_equal(e1->exe, "/bin/cat");
+	assert_int_equal(e1->proc->tgid, 100);
+	assert_string_equal(e1->proc->comm, "comm100");
+	assert_string_equal(e1->proc->exe, "/bin/cat");
 	assert_string_equal(e1->requested_path, "/etc/shadow");
 	assert_int_equal(e1->open_flags, 0);
 	assert_int_equal(e1->first_ns, 5000);
@@ -564,7 +606,7 @@ static void test_argv_and_lineage_are_bounded(void **state)
 	assert_int_equal(e->argc, EDGE_MAX_ARGS);
 	assert_true(e->argv_truncated);
 	assert_string_equal(e->argv[EDGE_MAX_ARGS - 1], bufs[EDGE_MAX_ARGS - 1]);
-	assert_int_equal(e->n_lineage, 8);
+	assert_int_equal(e->proc->n_lineage, 8);
 
 	/* exactly EDGE_MAX_ARGS is not truncated, unless the sensor says so */
 	obs.object = "/usr/bin/wget";
@@ -753,6 +795,7 @@ int main(void)
 		cmocka_unit_test(test_kind_names),
 		cmocka_unit_test(test_empty_observed_has_no_cgroups),
 		cmocka_unit_test(test_first_observation_creates_edge_with_its_fields),
+		cmocka_unit_test(test_edges_of_one_process_share_its_record),
 		cmocka_unit_test(test_null_strings_become_empty),
 		cmocka_unit_test(test_repeat_is_same_edge_and_keeps_first_observation),
 		cmocka_unit_test(test_kinds_with_same_object_are_different_edges),

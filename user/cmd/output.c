@@ -127,14 +127,14 @@ static json_object *edge_json(const struct cgroup_reach *c, const struct edge *e
 		json_object_object_add(o, "argv", strings_json(e->argv, e->argc));
 		json_object_object_add(o, "argv_truncated", json_object_new_boolean(e->argv_truncated));
 	}
-	add_int(o, "pid", e->pid);
-	add_int(o, "tgid", e->tgid);
-	add_int(o, "ppid", e->ppid);
-	add_int(o, "uid", e->uid);
-	add_str(o, "comm", e->comm);
-	add_str(o, "process_exe", e->exe);
+	add_int(o, "pid", e->proc->pid);
+	add_int(o, "tgid", e->proc->tgid);
+	add_int(o, "ppid", e->proc->ppid);
+	add_int(o, "uid", e->proc->uid);
+	add_str(o, "comm", e->proc->comm);
+	add_str(o, "process_exe", e->proc->exe);
 	json_object_object_add(o, "executables", strings_json(e->exes, e->n_exes));
-	json_object_object_add(o, "lineage", strings_json(e->lineage, e->n_lineage));
+	json_object_object_add(o, "lineage", strings_json(e->proc->lineage, e->proc->n_lineage));
 	add_int(o, "count", (int64_t)edge_count(e));
 	add_int(o, "events", (int64_t)e->events);
 	output_format_time(e->first_ns, t, sizeof(t));
@@ -253,7 +253,7 @@ static void print_egress_text(FILE *f, const struct cgroup_reach *c)
 		else
 			snprintf(dest, sizeof(dest), "%s:%u", e->address, e->port);
 		fprintf(f, "      %s %-46s %-14s x%-6" PRIu64 " %s%s\n", e->proto == REACH_PROTO_TCP ? "tcp" : "udp", dest,
-			e->dest_class, edge_count(e), basename_of(e->exe[0] ? e->exe : e->comm),
+			e->dest_class, edge_count(e), basename_of(e->proc->exe[0] ? e->proc->exe : e->proc->comm),
 			edge_count_tag(e, REACH_OUT_REFUSED) ? " (refused)" : "");
 	}
 }
@@ -281,7 +281,7 @@ void output_summary_text(FILE *f, struct observed *obs, const struct run_stats *
 			if (!secrets++)
 				fprintf(f, "    secrets read:\n");
 			fprintf(f, "      %-16s %-56s x%-6" PRIu64 " by %s (pid %u, uid %u)\n", e->category, e->object,
-				edge_count(e), basename_of(e->exe[0] ? e->exe : e->comm), e->tgid, e->uid);
+				edge_count(e), basename_of(e->proc->exe[0] ? e->proc->exe : e->proc->comm), e->proc->tgid, e->proc->uid);
 		}
 		for (size_t j = 0; j < cg[i]->n_edges; j++) {
 			struct edge *e = cg[i]->edges[j];
@@ -292,9 +292,9 @@ void output_summary_text(FILE *f, struct observed *obs, const struct run_stats *
 				continue;
 			if (!tools++)
 				fprintf(f, "    tools executed:\n");
-			for (size_t k = 0; k < e->n_lineage && len < sizeof(chain); k++)
+			for (size_t k = 0; k < e->proc->n_lineage && len < sizeof(chain); k++)
 				len += snprintf(chain + len, sizeof(chain) - len, "%s%s", k ? " -> " : "",
-						basename_of(e->lineage[k]));
+						basename_of(e->proc->lineage[k]));
 			fprintf(f, "      %-40s x%-6" PRIu64 " %s\n", e->object, edge_count(e), chain);
 		}
 		print_egress_text(f, cg[i]);

@@ -29,8 +29,15 @@ struct slots {
 	size_t n;
 };
 
+/* len: records of different sizes never compare equal */
+struct record_entry {
+	struct head h;
+	size_t len;
+	unsigned char b[] __attribute__((aligned(8))); /* holders cast it to their struct */
+};
+
 struct intern {
-	struct slots strs, lists;
+	struct slots strs, lists, records;
 };
 
 static const char empty_str[1] = "";
@@ -137,11 +144,13 @@ void intern_free(struct intern *t)
 		return;
 	slots_free(&t->strs);
 	slots_free(&t->lists);
+	slots_free(&t->records);
 	free(t);
 }
 
 size_t intern_strings(const struct intern *t) { return t->strs.n; }
 size_t intern_lists(const struct intern *t) { return t->lists.n; }
+size_t intern_records(const struct intern *t) { return t->records.n; }
 
 /* strings */
 
@@ -284,4 +293,66 @@ void intern_list_release(struct intern *t, const char *const *v)
 		release_strs(t, e->v, e->n);
 		free(e);
 	}
+}
+
+/* records: bytes the caller built; the table never looks inside */
+
+struct record_key {
+	const void *b;
+	size_t len;
+};
+
+static int same_record(const struct head *h, const void *key)
+{
+	const struct record_entry *e = (const struct record_entry *)h;
+	const struct record_key *k = key;
+
+	return e->len == k->len && memcmp(e->b, k->b, k->len) == 0;
+}
+
+static struct record_entry *record_entry_of(const void *b)
+{
+	return (struct record_entry *)((const char *)b - offsetof(struct record_entry, b));
+}
+
+const void *intern_record(struct intern *t, const void *rec, size_t len, bool *created)
+{
+	struct record_key key = { rec, len };
+	uint32_t hash = hash_bytes(rec, len);
+	struct record_entry *e;
+	size_t i;
+
+	*created = false;
+	if (slots_reserve(&t->records))
+		return NULL;
+	i = slot_of(&t->records, hash, &key, same_record);
+	if (t->records.v[i]) {
+		ref(t->records.v[i]);
+		return ((struct record_entry *)t->records.v[i])->b;
+	}
+	if (!(e = malloc(sizeof(*e) + len)))
+		return NULL;
+	e->h.refs = 1;
+	e->h.hash = hash;
+	e->len = len;
+	memcpy(e->b, rec, len);
+	t->records.v[i] = &e->h;
+	t->records.n++;
+	*created = true;
+	return e->b;
+}
+
+int intern_record_release(struct intern *t, const void *rec, void *last)
+{
+	struct record_entry *e;
+
+	if (!rec)
+		return 0;
+	e = record_entry_of(rec);
+	if (!unref(&e->h))
+		return 0;
+	slots_remove(&t->records, &e->h);
+	memcpy(last, e->b, e->len);
+	free(e);
+	return 1;
 }

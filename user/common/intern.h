@@ -2,7 +2,9 @@
  * its table and shared by every holder, which owns one reference to it.
  * The model holds many copies of few values (executables, exec chains,
  * categories, pods, images, epochs, paths), so a holder pays a pointer for
- * each instead of a copy.
+ * each instead of a copy. Records (small fixed-size structs, compared byte
+ * for byte) share groups of values the same way: the sets of a ledger edge,
+ * the first process of an observed edge.
  *
  * A value lives while it has references; intern_free() frees every value
  * whatever its references. Values are read-only. "" and the empty list are
@@ -12,6 +14,7 @@
 #ifndef REACH_INTERN_H
 #define REACH_INTERN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct intern;
@@ -34,8 +37,22 @@ const char *const *intern_list(struct intern *t, const char *const *v, size_t n)
 /* Drops a reference intern_list() gave; NULL accepted. */
 void intern_list_release(struct intern *t, const char *const *v);
 
-/* Distinct strings and lists held (tests, stats). */
+/* The table's record equal to the len bytes at rec (len > 0), with one
+ * more reference; NULL only on allocation failure. Equal means equal bytes:
+ * zero a struct's padding before interning it. A record may hold references
+ * of its own (interned strings, lists): when *created, the table's new
+ * record took over the caller's references; otherwise an equal record
+ * already holds its own and the caller drops the ones it brought. */
+const void *intern_record(struct intern *t, const void *rec, size_t len, bool *created);
+/* Drops a reference intern_record() gave; NULL accepted. When it was the
+ * last, the record is freed after its bytes are copied to last (the size it
+ * was interned with) and 1 is returned: the caller then drops the
+ * references the record held. 0 otherwise. */
+int intern_record_release(struct intern *t, const void *rec, void *last);
+
+/* Distinct strings, lists and records held (tests, stats). */
 size_t intern_strings(const struct intern *t);
 size_t intern_lists(const struct intern *t);
+size_t intern_records(const struct intern *t);
 
 #endif

@@ -24,8 +24,8 @@ static json_object *edge_summary(const struct ledger_edge *e)
 	json_object_object_add(o, "count", json_object_new_uint64(e->count));
 	json_object_object_add(o, "first_seen_ms", e->first_ms ? json_object_new_int64(e->first_ms) : NULL);
 	json_object_object_add(o, "last_seen_ms", e->last_ms ? json_object_new_int64(e->last_ms) : NULL);
-	for (size_t i = 0; i < e->executables.n; i++)
-		json_object_array_add(ex, json_object_new_string(e->executables.v[i]));
+	for (size_t i = 0; i < e->executables->n; i++)
+		json_object_array_add(ex, json_object_new_string(e->executables->v[i]));
 	json_object_object_add(o, "executables", ex);
 	json_object_object_add(o, "epoch", jstr(e->epoch));
 	json_object_object_add(o, "last_epoch", jstr(e->last_epoch));

@@ -461,9 +461,9 @@ static void join_executables(const struct ledger_edge *e, char *out, size_t n)
 	size_t len = 0;
 
 	out[0] = '\0';
-	for (size_t i = 0; i < e->executables.n; i++) {
-		size_t need = strlen(e->executables.v[i]) + (i ? 1 : 0);
-		size_t rest = e->executables.n - i;
+	for (size_t i = 0; i < e->executables->n; i++) {
+		size_t need = strlen(e->executables->v[i]) + (i ? 1 : 0);
+		size_t rest = e->executables->n - i;
 		char more[32];
 
 		fmt(more, sizeof(more), "%s+%zu", i ? "," : "", rest);
@@ -474,7 +474,7 @@ static void join_executables(const struct ledger_edge *e, char *out, size_t n)
 		}
 		if (i)
 			append(out, n, &len, ",");
-		append(out, n, &len, e->executables.v[i]);
+		append(out, n, &len, e->executables->v[i]);
 	}
 }
 
@@ -690,7 +690,7 @@ static int build_rotation(struct identity_verdict *v, struct edge_view *ev, size
 	for (int pass = 0; pass < 4; pass++) {
 		for (size_t i = 0; i < n; i++) {
 			const struct ledger_edge *e = ev[i].e;
-			const char *exe = e->executables.n ? e->executables.v[0] : "?";
+			const char *exe = e->executables->n ? e->executables->v[0] : "?";
 
 			if (!strcmp(e->epoch, current))
 				continue; /* first seen in the current epoch: not from the patched software */

@@ -39,6 +39,37 @@ int ledger_kind_from_name(const char *name)
  * shared and read-only in fact. */
 static const char *const *list_of(char *const *v) { return (const char *const *)v; }
 
+/* Sets are interned records holding a reference to their members' list;
+ * the empty one is static (what a new edge starts with). */
+static const struct ledger_set empty_set;
+
+static void set_release(struct intern *t, const struct ledger_set *set)
+{
+	struct ledger_set last;
+
+	if (set && set != &empty_set && intern_record_release(t, set, &last))
+		intern_list_release(t, list_of(last.v));
+}
+
+/* The table's set of the members v[0..n) and dropped count: NULL on
+ * allocation failure. */
+static const struct ledger_set *set_get(struct intern *t, const char *const *v, size_t n, uint64_t dropped)
+{
+	struct ledger_set set = { 0 };
+	const struct ledger_set *shared;
+	bool created;
+
+	if (!n && !dropped)
+		return &empty_set;
+	if (!(set.v = (char **)intern_list(t, v, n)))
+		return NULL;
+	set.n = n;
+	set.dropped = dropped;
+	if (!(shared = intern_record(t, &set, sizeof(set), &created)) || !created)
+		intern_list_release(t, list_of(set.v)); /* not kept, or an equal set holds its own */
+	return shared;
+}
+
 static void edge_free(struct intern *t, struct ledger_edge *e)
 {
 	if (!e)
@@ -52,9 +83,9 @@ static void edge_free(struct intern *t, struct ledger_edge *e)
 	for (size_t i = 0; i < e->n_outcomes; i++)
 		intern_release(t, e->outcomes[i].name);
 	free(e->outcomes);
-	intern_list_release(t, list_of(e->executables.v));
-	intern_list_release(t, list_of(e->pods.v));
-	intern_list_release(t, list_of(e->images.v));
+	set_release(t, e->executables);
+	set_release(t, e->pods);
+	set_release(t, e->images);
 	intern_list_release(t, list_of(e->lineage));
 	intern_release(t, e->epoch);
 	intern_release(t, e->last_epoch);
@@ -68,6 +99,7 @@ static struct ledger_edge *edge_new(struct intern *t, enum ledger_kind kind, con
 	if (!e)
 		return NULL;
 	e->kind = kind;
+	e->executables = e->pods = e->images = &empty_set;
 	/* interning "" never fails and costs nothing */
 	e->category = e->dest_class = e->name = e->content_fingerprint = e->proto = e->epoch = e->last_epoch =
 		(char *)intern_str(t, "");
@@ -224,18 +256,20 @@ static size_t sorted_pos(const char *const *v, size_t n, const char *x, int *fou
 	return lo;
 }
 
-/* Adds s's values to the sorted set d, counting those that do not fit as
- * dropped. The members are one interned list, replaced when it grows: the
- * edges of an identity mostly have the same executables, pods and images. */
-static int set_union(struct intern *t, struct ledger_set *d, const struct ledger_set *s)
+/* Adds s's values (NULL: none) to the sorted set *d, counting those that
+ * do not fit as dropped. The set is shared (interned), so a change makes or
+ * finds another set and drops the old one. */
+static int set_union(struct intern *t, const struct ledger_set **d, const struct ledger_set *s)
 {
 	const char *v[LEDGER_MAX_VALUES];
-	const char *const *list;
-	size_t n = d->n;
+	const struct ledger_set *set;
+	size_t n = (*d)->n;
 	uint64_t dropped = 0;
 
+	if (!s)
+		return 0;
 	if (n)
-		memcpy(v, d->v, n * sizeof(*v));
+		memcpy(v, (*d)->v, n * sizeof(*v));
 	for (size_t i = 0; i < s->n; i++) {
 		int found;
 		size_t pos;
@@ -253,14 +287,13 @@ static int set_union(struct intern *t, struct ledger_set *d, const struct ledger
 		v[pos] = s->v[i];
 		n++;
 	}
-	if (n != d->n) {
-		if (!(list = intern_list(t, v, n)))
-			return -ENOMEM;
-		intern_list_release(t, list_of(d->v));
-		d->v = (char **)list;
-		d->n = n;
-	}
-	d->dropped = sat_add(sat_add(d->dropped, dropped), s->dropped);
+	dropped = sat_add(sat_add((*d)->dropped, dropped), s->dropped);
+	if (n == (*d)->n && dropped == (*d)->dropped)
+		return 0;
+	if (!(set = set_get(t, v, n, dropped)))
+		return -ENOMEM;
+	set_release(t, *d);
+	*d = set;
 	return 0;
 }
 
@@ -356,8 +389,8 @@ static int edge_union(struct intern *t, struct ledger_edge *d, const struct ledg
 		if ((rc = outcome_add(t, d, s->outcomes[i].name, s->outcomes[i].count)))
 			return rc;
 	d->outcomes_dropped = sat_add(d->outcomes_dropped, s->outcomes_dropped);
-	if ((rc = set_union(t, &d->executables, &s->executables)) || (rc = set_union(t, &d->pods, &s->pods)) ||
-	    (rc = set_union(t, &d->images, &s->images)))
+	if ((rc = set_union(t, &d->executables, s->executables)) || (rc = set_union(t, &d->pods, s->pods)) ||
+	    (rc = set_union(t, &d->images, s->images)))
 		return rc;
 	if ((s->n_lineage || s->lineage_truncated) && (earlier || (!d->n_lineage && !d->lineage_truncated)))
 		if ((rc = lineage_set(t, d, s->lineage, s->n_lineage, s->lineage_truncated)))
@@ -497,6 +530,7 @@ int ledger_record(struct ledger *l, const struct ledger_obs *o)
 {
 	/* a one-observation edge that points into o: read, never written */
 	char *exe[1], *pod[1], *image[1];
+	struct ledger_set exes, pods, images;
 	struct ledger_outcome outcome;
 	struct ledger_edge e;
 
@@ -523,11 +557,15 @@ int ledger_record(struct ledger *l, const struct ledger_obs *o)
 	exe[0] = (char *)o->executable;
 	pod[0] = (char *)o->pod;
 	image[0] = (char *)o->image;
-	e.executables = (struct ledger_set){ .v = exe, .n = !empty(o->executable) };
-	e.pods = (struct ledger_set){ .v = pod, .n = !empty(o->pod) };
-	e.images = (struct ledger_set){ .v = image, .n = !empty(o->image) };
+	exes = (struct ledger_set){ .v = exe, .n = !empty(o->executable) };
+	pods = (struct ledger_set){ .v = pod, .n = !empty(o->pod) };
+	images = (struct ledger_set){ .v = image, .n = !empty(o->image) };
+	e.executables = &exes;
+	e.pods = &pods;
+	e.images = &images;
 	e.lineage = o->lineage ? (char **)o->lineage : NULL;
-	e.n_lineage = o->lineage ? o->n_lineage : 0;
+	/* any length past the cap is truncated the same way */
+	e.n_lineage = !o->lineage ? 0 : o->n_lineage > UINT16_MAX ? UINT16_MAX : (uint16_t)o->n_lineage;
 	e.epoch = (char *)o->epoch;
 	e.last_epoch = (char *)o->epoch;
 	return ledger_add_edge(l, o->identity, &e);
@@ -648,14 +686,14 @@ static json_object *edge_json(const struct ledger_edge *e)
 	add(o, "last_seen_ms", e->last_ms ? json_object_new_int64(e->last_ms) : NULL);
 	add(o, "first_seen", time_json(e->first_ms));
 	add(o, "last_seen", time_json(e->last_ms));
-	add(o, "executables", strs_json(e->executables.v, e->executables.n));
-	add(o, "executables_dropped", u64(e->executables.dropped));
+	add(o, "executables", strs_json(e->executables->v, e->executables->n));
+	add(o, "executables_dropped", u64(e->executables->dropped));
 	add(o, "lineage", strs_json(e->lineage, e->n_lineage));
 	add(o, "lineage_truncated", json_object_new_boolean(e->lineage_truncated));
-	add(o, "pods", strs_json(e->pods.v, e->pods.n));
-	add(o, "pods_dropped", u64(e->pods.dropped));
-	add(o, "images", strs_json(e->images.v, e->images.n));
-	add(o, "images_dropped", u64(e->images.dropped));
+	add(o, "pods", strs_json(e->pods->v, e->pods->n));
+	add(o, "pods_dropped", u64(e->pods->dropped));
+	add(o, "images", strs_json(e->images->v, e->images->n));
+	add(o, "images_dropped", u64(e->images->dropped));
 	add(o, "epoch", str_or_null(e->epoch));
 	add(o, "last_epoch", str_or_null(e->last_epoch));
 	return o;

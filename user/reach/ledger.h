@@ -19,10 +19,11 @@
  * Merging adds the source's counters to the destination's.
  *
  * Strings are copied into the ledger, which keeps one copy of each distinct
- * string and of each distinct string list (a set's members, a lineage) and
- * shares it between its edges: an edge's strings and lists are read-only
- * (never written through, whatever their C type) and valid while the edge
- * is unchanged, as before. Times are Unix milliseconds; 0 means unknown and
+ * string, of each distinct string list (a set's members, a lineage) and of
+ * each distinct set (members and dropped count) and shares it between its
+ * edges: an edge's strings, lists and sets are read-only (never written
+ * through, whatever their C type) and valid while the edge is unchanged, as
+ * before. A union that changes a set points the edge at another one. Times are Unix milliseconds; 0 means unknown and
  * never wins a min/max. Not thread-safe: one thread at a time per ledger
  * (different ledgers share nothing). */
 #ifndef REACH_LEDGER_H
@@ -62,25 +63,31 @@ struct ledger_set {
 };
 
 /* One edge. Read-only for callers; owned by the ledger. Strings are never
- * NULL inside a ledger ("" when unknown). ledger_add_edge() also accepts a
- * caller-built one (NULL strings allowed there, sets of any size). */
+ * NULL inside a ledger ("" when unknown), nor are the sets: an edge's sets
+ * are shared with the other edges that have the same members and dropped
+ * counts (most edges of an identity have the same executables, pods and
+ * images), so a million edges pay a pointer each instead of a set each.
+ * ledger_add_edge() also accepts a caller-built edge: NULL strings and NULL
+ * sets (empty) allowed there, sets of any size, n_lineage of any size up to
+ * UINT16_MAX (a longer lineage is truncated to LEDGER_MAX_LINEAGE anyway:
+ * pass UINT16_MAX for it). */
 struct ledger_edge {
 	enum ledger_kind kind;
-	uint32_t port;    /* egress (next to kind: no padding) */
+	uint32_t port;    /* egress (small fields side by side: no padding) */
+	uint32_t n_outcomes;
+	uint16_t n_lineage;
+	bool lineage_truncated;
 	char *object;
 	char *category;   /* secret */
 	char *dest_class; /* egress */
 	char *name;       /* egress: the DNS name it was reached by */
 	char *proto;      /* egress: "tcp" / "udp" */
 	struct ledger_outcome *outcomes; /* sorted by name */
-	size_t n_outcomes;
 	uint64_t outcomes_dropped; /* summed counts of outcomes that did not fit */
 	uint64_t count;
 	int64_t first_ms, last_ms;
-	struct ledger_set executables, pods, images;
+	const struct ledger_set *executables, *pods, *images;
 	char **lineage;   /* of the first observation, oldest first */
-	size_t n_lineage;
-	bool lineage_truncated;
 	char *epoch;      /* of the first observation */
 	char *last_epoch; /* of the latest observation */
 	char *content_fingerprint; /* secret: fingerprint of the file's content (a single token), or "" */

@@ -28,9 +28,9 @@ static void fill_obs(struct ledger_obs *obs, const struct edge *e, const struct 
 	obs->port = e->port;
 	obs->first_ms = (int64_t)(e->first_ns / 1000000) + boot_to_unix_ms;
 	obs->last_ms = (int64_t)(e->last_ns / 1000000) + boot_to_unix_ms;
-	obs->executable = e->exe[0] ? e->exe : NULL;
-	obs->lineage = e->lineage;
-	obs->n_lineage = e->n_lineage;
+	obs->executable = e->proc->exe[0] ? e->proc->exe : NULL;
+	obs->lineage = e->proc->lineage;
+	obs->n_lineage = e->proc->n_lineage;
 	obs->pod = id->pod[0] ? id->pod : NULL;
 	obs->image = id->image[0] ? id->image : NULL;
 	obs->epoch = id->image_id[0] ? id->image_id : NULL;
@@ -110,13 +110,13 @@ void ledger_feed(struct observed *o, struct ledger *l, feed_resolve_fn resolve, 
 				continue; /* TLS: coverage, not reach, reported by the agent itself */
 			/* one resolution per (cgroup, uid) and pass: edges of a cgroup
 			 * mostly share their uid */
-			if (!resolved || resolved_uid != e->uid) {
-				if (resolve(ctx, cg[i], e->uid, &id) != 0) {
+			if (!resolved || resolved_uid != e->proc->uid) {
+				if (resolve(ctx, cg[i], e->proc->uid, &id) != 0) {
 					resolved = false;
 					continue;
 				}
 				resolved = true;
-				resolved_uid = e->uid;
+				resolved_uid = e->proc->uid;
 			}
 			if (id.state == IDENTITY_PENDING) {
 				stats->edges_held++;
@@ -140,7 +140,7 @@ void ledger_feed_pending_view(struct observed *o, struct ledger *view, feed_reso
 			struct identity id;
 			struct ledger_obs obs;
 
-			if (e->kind == EDGE_TLS || resolve(ctx, cg[i], e->uid, &id) != 0 || id.state != IDENTITY_PENDING)
+			if (e->kind == EDGE_TLS || resolve(ctx, cg[i], e->proc->uid, &id) != 0 || id.state != IDENTITY_PENDING)
 				continue;
 			fill_obs(&obs, e, &id, boot_to_unix_ms);
 			if (e->kind == EDGE_EGRESS) { /* per outcome, as ledger_feed does */

@@ -74,15 +74,15 @@ static void edge_to_pb(const struct ledger_edge *e, Reach__V1__Edge *pe, Reach__
 	pe->count = e->count;
 	pe->first_seen_unix_ms = e->first_ms;
 	pe->last_seen_unix_ms = e->last_ms;
-	pe->n_executables = e->executables.n;
-	pe->executables = e->executables.v;
-	pe->executables_dropped = e->executables.dropped;
-	pe->n_pods = e->pods.n;
-	pe->pods = e->pods.v;
-	pe->pods_dropped = e->pods.dropped;
-	pe->n_images = e->images.n;
-	pe->images = e->images.v;
-	pe->images_dropped = e->images.dropped;
+	pe->n_executables = e->executables->n;
+	pe->executables = e->executables->v;
+	pe->executables_dropped = e->executables->dropped;
+	pe->n_pods = e->pods->n;
+	pe->pods = e->pods->v;
+	pe->pods_dropped = e->pods->dropped;
+	pe->n_images = e->images->n;
+	pe->images = e->images->v;
+	pe->images_dropped = e->images->dropped;
 	pe->n_lineage = e->n_lineage;
 	pe->lineage = e->lineage;
 	pe->lineage_truncated = e->lineage_truncated;
@@ -562,8 +562,14 @@ static int check(const struct ledger_split *s, const Reach__V1__Ledger *rest, ch
 
 /* The ledger_edge views of one identity's edges, reused from identity to
  * identity. */
+/* A decoded edge as the ledger takes it: the edge points at its sets. */
+struct import_edge {
+	struct ledger_edge e;
+	struct ledger_set executables, pods, images;
+};
+
 struct import_views {
-	struct ledger_edge *edges;
+	struct import_edge *edges;
 	const struct ledger_edge **ptrs;
 	struct ledger_outcome *oc;
 	size_t cap_edges, cap_oc;
@@ -602,7 +608,8 @@ static int import_identity(struct ledger *l, const Reach__V1__IdentityReach *id,
 	}
 	for (size_t j = 0; j < id->n_edges; j++) {
 		const Reach__V1__Edge *pe = id->edges[j];
-		struct ledger_edge *e = &v->edges[n];
+		struct import_edge *ie = &v->edges[n];
+		struct ledger_edge *e = &ie->e;
 
 		if ((int)pe->kind >= LEDGER_KIND__MAX) {
 			/* a kind from a newer agent: not understood, counted */
@@ -630,11 +637,15 @@ static int import_identity(struct ledger *l, const Reach__V1__IdentityReach *id,
 		e->count = pe->count;
 		e->first_ms = pe->first_seen_unix_ms;
 		e->last_ms = pe->last_seen_unix_ms;
-		e->executables = (struct ledger_set){ pe->executables, pe->n_executables, pe->executables_dropped };
-		e->pods = (struct ledger_set){ pe->pods, pe->n_pods, pe->pods_dropped };
-		e->images = (struct ledger_set){ pe->images, pe->n_images, pe->images_dropped };
+		ie->executables = (struct ledger_set){ pe->executables, pe->n_executables, pe->executables_dropped };
+		ie->pods = (struct ledger_set){ pe->pods, pe->n_pods, pe->pods_dropped };
+		ie->images = (struct ledger_set){ pe->images, pe->n_images, pe->images_dropped };
+		e->executables = &ie->executables;
+		e->pods = &ie->pods;
+		e->images = &ie->images;
 		e->lineage = pe->lineage;
-		e->n_lineage = pe->n_lineage;
+		/* any length past the cap is truncated the same way */
+		e->n_lineage = pe->n_lineage > UINT16_MAX ? UINT16_MAX : (uint16_t)pe->n_lineage;
 		e->lineage_truncated = pe->lineage_truncated;
 		e->epoch = pe->epoch;
 		e->last_epoch = pe->last_epoch;

@@ -27,20 +27,67 @@ const char *edge_kind_name(enum edge_kind kind)
 	return kind < EDGE__MAX ? names[kind] : "unknown";
 }
 
+/* First processes are interned records holding references to their
+ * strings and lineage. */
+static void process_release(struct intern *t, const struct edge_process *p)
+{
+	struct edge_process last;
+
+	if (p && intern_record_release(t, p, &last)) {
+		intern_release(t, last.comm);
+		intern_release(t, last.exe);
+		intern_list_release(t, last.lineage);
+	}
+}
+
+/* The table's record of the process that made obs; NULL on allocation
+ * failure. */
+static const struct edge_process *process_get(struct intern *t, const struct observation *obs)
+{
+	const char *lineage[EDGE_MAX_LINEAGE];
+	size_t n_lineage = obs->n_lineage < EDGE_MAX_LINEAGE ? obs->n_lineage : EDGE_MAX_LINEAGE;
+	char comm[REACH_COMM_LEN];
+	const struct edge_process *shared;
+	struct edge_process p;
+	bool created;
+
+	memset(&p, 0, sizeof(p)); /* records compare byte for byte: padding included */
+	p.pid = obs->hdr->pid;
+	p.tgid = obs->hdr->tgid;
+	p.ppid = obs->hdr->ppid;
+	p.uid = obs->hdr->uid;
+	memcpy(comm, obs->hdr->comm, sizeof(comm));
+	comm[sizeof(comm) - 1] = '\0';
+	for (size_t i = 0; i < n_lineage; i++)
+		lineage[i] = obs->lineage[i];
+	p.n_lineage = (uint8_t)n_lineage;
+	if (!(p.comm = intern_str(t, comm)) || !(p.exe = intern_str(t, obs->exe ? obs->exe : "")) ||
+	    !(p.lineage = intern_list(t, lineage, n_lineage))) {
+		intern_release(t, p.comm);
+		intern_release(t, p.exe);
+		return NULL;
+	}
+	if (!(shared = intern_record(t, &p, sizeof(p), &created)) || !created) {
+		/* not kept, or an equal record holds its own references */
+		intern_release(t, p.comm);
+		intern_release(t, p.exe);
+		intern_list_release(t, p.lineage);
+	}
+	return shared;
+}
+
 static void edge_free(struct intern *t, struct edge *e)
 {
 	if (!e)
 		return;
+	process_release(t, e->proc);
 	intern_release(t, e->object);
-	intern_release(t, e->comm);
 	intern_release(t, e->requested_path);
-	intern_release(t, e->exe);
 	intern_release(t, e->address);
 	intern_release(t, e->name);
 	intern_release(t, e->detail);
 	intern_release(t, e->content_fp);
 	intern_list_release(t, e->exes);
-	intern_list_release(t, e->lineage);
 	intern_list_release(t, e->argv);
 	free(e->cred);
 	free(e->more_src);
@@ -201,18 +248,11 @@ static struct edge *edge_new(struct intern *t, enum edge_kind kind, const char *
 			     const struct observation *obs)
 {
 	struct edge *e = calloc(1, sizeof(*e));
-	char comm[REACH_COMM_LEN];
 
 	if (!e)
 		return NULL;
 	e->kind = kind;
 	e->category = obs->category;
-	e->pid = obs->hdr->pid;
-	e->tgid = obs->hdr->tgid;
-	e->ppid = obs->hdr->ppid;
-	e->uid = obs->hdr->uid;
-	memcpy(comm, obs->hdr->comm, sizeof(comm));
-	comm[sizeof(comm) - 1] = '\0';
 	e->open_flags = obs->open_flags;
 	e->first_ns = e->last_ns = obs->hdr->ts_ns;
 	e->proto = obs->proto;
@@ -221,12 +261,11 @@ static struct edge *edge_new(struct intern *t, enum edge_kind kind, const char *
 	e->name_ttl = obs->name_ttl;
 	e->dest_class = obs->dest_class;
 	e->argv_truncated = obs->argv_truncated || obs->argc > EDGE_MAX_ARGS;
-	if (take_str(t, &e->object, object) || take_str(t, &e->comm, comm) ||
-	    take_str(t, &e->requested_path, obs->requested_path) || take_str(t, &e->exe, obs->exe) ||
+	if (!(e->proc = process_get(t, obs)) || take_str(t, &e->object, object) ||
+	    take_str(t, &e->requested_path, obs->requested_path) ||
 	    take_str(t, &e->content_fp, NULL) || take_opt_str(t, &e->address, obs->address) ||
 	    take_opt_str(t, &e->name, obs->name) || take_opt_str(t, &e->detail, obs->detail) ||
 	    take_list(t, &e->exes, &e->n_exes, NULL, 0, 0) ||
-	    take_list(t, &e->lineage, &e->n_lineage, obs->lineage, obs->n_lineage, EDGE_MAX_LINEAGE) ||
 	    take_list(t, &e->argv, &e->argc, obs->argv, obs->argc, EDGE_MAX_ARGS))
 		goto fail;
 	if (obs->cred) {

@@ -43,24 +43,32 @@ struct edge_credential {
 	char source[32];      /* "plaintext", "openssl", "gnutls" */
 };
 
-/* Read-only for callers. Strings and string lists are shared with other
- * edges of the same model (interned): never write through them. A string
- * field is "" when unknown, except those said to be NULL. */
+/* The process of an edge's first observation. One record serves every edge
+ * the same process (same ids, names and exec chain) produced first: a
+ * process that reads ten secrets and reaches ten destinations pays for it
+ * once, not twenty times. Read-only, shared (interned). */
+struct edge_process {
+	uint32_t pid, tgid, ppid, uid;
+	const char *comm;
+	const char *exe;       /* its executable, "" when unknown */
+	const char *const *lineage; /* exec chain, oldest first */
+	uint8_t n_lineage;
+};
+
+/* Read-only for callers. Strings, string lists and the first process are
+ * shared with other edges of the same model (interned): never write through
+ * them. A string field is "" when unknown, except those said to be NULL. */
 struct edge {
 	enum edge_kind kind;
-	/* first observation */
-	uint32_t pid, tgid, ppid, uid;
 	uint32_t open_flags;   /* secrets */
+	const struct edge_process *proc; /* first observation's process, never NULL */
 	const char *object;    /* absolute path of the secret, or the executable */
 	const char *category;  /* secret category (catalogue owned); NULL for tools */
-	const char *comm;
 	const char *requested_path; /* secrets: the path as the process passed it */
-	const char *exe;       /* executable of the first process */
 	const char *const *exes; /* every executable that produced it (bounded set) */
-	const char *const *lineage; /* exec chain, oldest first */
 	const char *const *argv; /* tools: redacted argv */
 	/* the small fields side by side: a million edges pay for padding */
-	uint8_t n_exes, n_lineage, argc;
+	uint8_t n_exes, argc;
 	bool argv_truncated;
 	uint8_t n_src;         /* sources: see edge_source_at() */
 	/* egress */
