@@ -44,19 +44,24 @@ const char *const *sensor_hook_names(const struct sensor *s) { return s->hook_na
 
 const struct syscall_hooks *sensor_syscall_hooks(const struct sensor *s) { return s->syscall_hooks; }
 
-/* libbpf's messages go through our funnel; its debug chatter only with -v. */
+/* libbpf's messages go through our funnel, one log line per line of
+ * theirs; its debug chatter only with -v. A verifier log is one message of
+ * thousands of lines: formatted whole (vasprintf), never cut, since its end
+ * says why a program was refused. */
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
-	char line[1024];
-	size_t n;
+	enum log_level to = level == LIBBPF_WARN ? LOG_WARN : LOG_DEBUG;
+	char *msg = NULL, *line, *save = NULL;
 
 	if (level == LIBBPF_DEBUG && !log_is_verbose())
 		return 0;
-	vsnprintf(line, sizeof(line), fmt, ap);
-	n = strlen(line);
-	while (n && line[n - 1] == '\n')
-		line[--n] = '\0';
-	log_msg(level == LIBBPF_WARN ? LOG_WARN : LOG_DEBUG, "libbpf: %s", line);
+	if (vasprintf(&msg, fmt, ap) < 0) {
+		log_msg(to, "libbpf: (a message that could not be formatted: %s)", strerror(ENOMEM));
+		return 0;
+	}
+	for (line = strtok_r(msg, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		log_msg(to, "libbpf: %s", line);
+	free(msg);
 	return 0;
 }
 
