@@ -72,7 +72,7 @@ static __always_inline struct sock *net__sock_of_fd(struct task_struct *task, in
 
 	if (!file)
 		return NULL;
-	mode = BPF_CORE_READ(file, f_inode, i_mode);
+	mode = BPF_CORE_READ(file, f_inode, i_mode); /* file came from a helper read: not a BTF pointer */
 	if ((mode & S_IFMT) != S_IFSOCK)
 		return NULL;
 	sock = BPF_CORE_READ(file, private_data);
@@ -138,7 +138,13 @@ static __always_inline __u64 net__exe_seed(void)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 
-	return (__u64)BPF_CORE_READ(task, mm, exe_file, f_inode);
+	/* direct BTF loads (CO-RE relocated, fault-safe), not a chain of
+	 * bpf_probe_read_kernel() calls: this runs on every monitored open.
+	 * The executable's file as a number (an inode pointer is not one the
+	 * verifier lets a program hash): inode number and filesystem. */
+	struct inode *exe = task->mm->exe_file->f_inode;
+
+	return exe->i_ino ^ ((__u64)exe->i_sb->s_dev << 40);
 }
 
 static __always_inline __u64 net__edge_hash(__u8 proto, const struct net_endpoint *ep, __u8 outcome, __u64 exe_seed)

@@ -104,7 +104,7 @@ static __always_inline struct file *task__file_of_fd(struct task_struct *task, i
 
 	if (fd < 0)
 		return NULL;
-	fds = BPF_CORE_READ(task, files, fdt, fd);
+	fds = task->files->fdt->fd; /* direct BTF loads; the slot itself needs a helper (variable offset) */
 	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]))
 		return NULL;
 	return file;
