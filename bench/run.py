@@ -60,14 +60,14 @@ MODES = {
     "full": dict(
         rounds=9, n_open=250000, n_connect=25000, n_exec=1000, n_https=25000, n_syscalls=1000000,
         gen_files=200000, gen_rates=[5000, 10000, 15000, 20000, 30000, 50000, 100000, 200000, 400000, 0],
-        gen_seconds=2.0, gen_reps=2, gen_plain=True, gen_ringbuf_mib=[1, 8, 64],
+        gen_seconds=2.0, gen_reps=2, gen_plain=True, gen_ringbuf_mib=[1, 8, 64], gen_events_rate=20000,
         scale_k=[1, 10, 100], scale_total=1000000, scale_rounds=3,
         mem_identities=[1000, 10000], mem_edges=100, cost_iters=200000, cost_files=8000, cost_configs=4,
     ),
     "quick": dict(
         rounds=1, n_open=40000, n_connect=4000, n_exec=150, n_https=2000, n_syscalls=100000,
         gen_files=20000, gen_rates=[10000, 100000, 0],
-        gen_seconds=0.5, gen_reps=1, gen_plain=False, gen_ringbuf_mib=[8],
+        gen_seconds=0.5, gen_reps=1, gen_plain=False, gen_ringbuf_mib=[8], gen_events_rate=10000,
         scale_k=[1, 10], scale_total=100000, scale_rounds=1,
         mem_identities=[1000], mem_edges=100, cost_iters=30000, cost_files=2000, cost_configs=2,
     ),
@@ -298,8 +298,11 @@ class Reachd:
     scan_credentials: stop() also returns the --events lines of credential
     edges (scenario 1's output is small; scenario 3's is not read)."""
 
-    def __init__(self, ctx, name, cgroup, extra=(), scan_credentials=False, workloads=None):
+    def __init__(self, ctx, name, cgroup, extra=(), scan_credentials=False, workloads=None, events=True):
         self.ctx, self.name, self.cgroup, self.extra = ctx, name, cgroup, list(extra)
+        # events=False: the agent as deployed (no --events JSON lines on
+        # stdout); stop() then takes the counts from `reachctl status`
+        self.events = events
         self.scan_credentials = scan_credentials
         self.workloads = workloads  # scenario 1 loops it runs; None: all
         self.monitored = not name.endswith("-unmonitored")
@@ -314,7 +317,8 @@ class Reachd:
         self.socket = os.path.join(self.state_dir, "reachd.sock")
         os.mkdir(self.state_dir, 0o700)
         with open(self.out_path, "w") as out, open(self.err_path, "w") as err:
-            self.proc = c.popen([REACHD, "--events", "--ready-file", self.ready, "--cgroup", self.cgroup,
+            self.proc = c.popen([REACHD, *(["--events"] if self.events else []), "--ready-file", self.ready,
+                                 "--cgroup", self.cgroup,
                                  "--state-dir", self.state_dir, "--socket", self.socket, *self.extra],
                                 stdout=out, stderr=err, stdin=subprocess.DEVNULL)
         wait_for(lambda: os.path.exists(self.ready) or self.proc.poll() is not None, 30)
@@ -353,6 +357,16 @@ class Reachd:
             raise SensorError(f"reachd died during the run (exit {self.proc.returncode}): {tail_text(self.err_path)}")
         res = {"cpu_s": round(self.cpu_s(), 3), "syscall_hooks": self.syscall_hooks, **proc_mem_kb(pid)}
         res["map_memlock_bytes"], res["maps"] = bpf_map_memlock(pid)
+        if not self.events:
+            st = self.status()
+            if not st.get("events"):
+                kill_proc(self.proc)
+                raise SensorError("reachctl status gave no event counts")
+            # the summary's counters, as the agent reports them while running
+            res["status_summary"] = {
+                "type": "summary", "events": st["events"], "losses": st["losses"],
+                "opens_not_secret": st.get("opens_not_secret"),
+                "events_lost": sum(k.get("ringbuf_full", 0) for k in st["losses"].values())}
         self.proc.send_signal(signal.SIGTERM)
         try:
             rc = self.proc.wait(timeout=120)
@@ -361,6 +375,11 @@ class Reachd:
             raise SensorError("reachd did not exit within 120 s of SIGTERM")
         if rc != 0:
             raise SensorError(f"reachd exited {rc}: {tail_text(self.err_path)}")
+        if not self.events:
+            res["summary"] = res.pop("status_summary")
+            res["lines"] = 1
+            os.unlink(self.out_path)
+            return res
         try:
             res["summary"] = json.loads(last_line(self.out_path))
         except (ValueError, OSError) as e:
@@ -1039,11 +1058,11 @@ def scenario_throughput(ctx, results):
     runs = []
     errors = []
 
-    def step(rep, kind, rate, ringbuf_mib=RINGBUF_DEFAULT_MIB):
+    def step(rep, kind, rate, ringbuf_mib=RINGBUF_DEFAULT_MIB, events=False):
         n = p["gen_files"] if rate == 0 else min(p["gen_files"], int(rate * p["gen_seconds"]))
         suffix = dict(sets)[kind]
         extra = [] if ringbuf_mib == RINGBUF_DEFAULT_MIB else ["--ringbuf-bytes", str(ringbuf_mib << 20)]
-        agent = Reachd(ctx, "reachd", gen_cg, extra)
+        agent = Reachd(ctx, "reachd", gen_cg, extra, events=events)
         try:
             agent.start()
             gen = start_workload(ctx, ["bench_gen", dirs[kind], str(n), suffix, str(rate)], gen_cg)
@@ -1068,7 +1087,8 @@ def scenario_throughput(ctx, results):
             "achieved_rate": round(out["rate"]), "events_file_open": ev, "ringbuf_full": lost,
             "events_lost_total": s["events_lost"], "other_losses": other_losses,
             "loss_ratio": round(lost / (ev + lost), 5) if ev + lost else 0.0,
-            "edges_printed": res["lines"] - 1, "opens_not_secret": s.get("opens_not_secret"),
+            "edges": (res["lines"] - 1 if events else ev - (s.get("opens_not_secret") or 0)),
+            "with_events": events, "opens_not_secret": s.get("opens_not_secret"),
             "agent_cpu_s": round(cpu, 3),
             # lost events never reach the agent: CPU is per event it processed
             "cpu_s_per_100k_events": round(cpu / ev * 100000, 3) if ev else None,
@@ -1096,6 +1116,12 @@ def scenario_throughput(ctx, results):
                     r = step(rep, kind, rate, m)
                     if r and r["ringbuf_full"]:
                         lossy[m] += 1
+    # What the --events JSON lines cost the agent: the same secret files at
+    # a rate the default ring holds, once with --events (every other run is
+    # the agent as deployed, without them).
+    with_events = step(0, "secret", p["gen_events_rate"], events=True)
+    if with_events:
+        runs.remove(with_events)
     default_runs = [r for r in runs if r["ringbuf_mib"] == RINGBUF_DEFAULT_MIB]
     sweep_runs = [r for r in runs if r["ringbuf_mib"] != RINGBUF_DEFAULT_MIB]
     runs = default_runs
@@ -1134,6 +1160,7 @@ def scenario_throughput(ctx, results):
         "max_zero_loss_rate": best["achieved_rate"] if best else None,
         "loss_above": [{"achieved_rate": t["achieved_rate"], "loss_ratio": t["loss_ratio"]} for t in above],
         "plain": plain, "cpu_s_per_100k_events": round(med(secret_cpu), 3) if secret_cpu else None,
+        "with_events": with_events,
         "ringbuf_sweep": ringbuf_sweep(p, table, default_runs, sweep_runs, sweep),
         "errors": errors,
     }
@@ -1141,10 +1168,10 @@ def scenario_throughput(ctx, results):
     big = [r for r in runs if r["files"] == "secret"]
     if big:
         b = max(big, key=lambda r: r["events_file_open"])
-        results["s4"]["after_throughput"] = {"edges": b["edges_printed"], "VmHWM_kb": b["VmHWM_kb"],
+        results["s4"]["after_throughput"] = {"edges": b["edges"], "VmHWM_kb": b["VmHWM_kb"],
                                              "VmRSS_kb": b["VmRSS_kb"], "map_memlock_bytes": b["map_memlock_bytes"]}
-        if b["edges_printed"] > 0 and mem_idle.get("VmRSS"):
-            results["s4"]["rss_bytes_per_edge"] = round((b["VmHWM_kb"] - mem_idle["VmRSS"]) * 1024 / b["edges_printed"])
+        if b["edges"] > 0 and mem_idle.get("VmRSS"):
+            results["s4"]["rss_bytes_per_edge"] = round((b["VmHWM_kb"] - mem_idle["VmRSS"]) * 1024 / b["edges"])
     return bool(table), errors
 
 
@@ -1499,7 +1526,12 @@ def render_summary(res, a):
                              else ""))
         if s3.get("cpu_s_per_100k_events"):
             c = s3["cpu_s_per_100k_events"]
-            rows.append(("agent CPU per 100k secret events", f"{c:.2f} s", f"≈ {100000 / c:,.0f} events/s per core"))
+            rows.append(("agent CPU per 100k secret events (as deployed, no --events)", f"{c:.2f} s",
+                         f"≈ {100000 / c:,.0f} events/s per core"))
+        we = s3.get("with_events") or {}
+        if we.get("cpu_s_per_100k_events"):
+            rows.append(("same, with --events (a JSON line per edge)", f"{we['cpu_s_per_100k_events']:.2f} s",
+                         f"≈ {100000 / we['cpu_s_per_100k_events']:,.0f} events/s per core"))
     if s4:
         i = s4["idle"]
         rows.append(("agent memory at rest", f"RSS {i.get('VmRSS', 0) / 1024:.1f} MiB",
@@ -2094,8 +2126,15 @@ def render_md(res):
           f"{'tmpfs' if s3['tmpfs'] else 'plain directory'}) at a paced target rate for {s3['seconds_per_step']} s "
           f"per step (capped at the file count; `max` = unpaced), a fresh reachd per step, {s3['reps']} "
           "repetition(s), order reversed in the second. Every open is a new kernel edge and every `*.key` is a "
-          "secret, so each event goes the whole way: ring buffer, path resolution, catalogue match, edge record "
-          "and one JSON line (`--events` with stdout to a file, so the printing cost is included). Lost = "
+          "secret, so each event goes the whole way: ring buffer, path resolution, catalogue match, the secret's "
+          "content fingerprint, edge record and ledger. The agent runs as deployed, without `--events` (its "
+          "counters come from `reachctl status` before SIGTERM); one extra run with `--events` (one JSON line per "
+          "edge, stdout to a file) shows what those lines cost"
+          + (f": {s3['with_events']['cpu_s_per_100k_events']:.2f} s per 100k events at "
+             f"{s3['with_events']['achieved_rate']:,}/s, against "
+             f"{s3['cpu_s_per_100k_events'] or 0:.2f} s without." if s3.get("with_events")
+             and s3["with_events"].get("cpu_s_per_100k_events") else ".")
+          + " Lost = "
           "`losses.file_open.ringbuf_full` (worst repetition), loss ratio = lost / (events + lost). Agent CPU = "
           "utime+stime from /proc/PID/stat from the generator's start until the agent went idle (drained), "
           "before SIGTERM, divided by the events it processed.")

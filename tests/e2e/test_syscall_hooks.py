@@ -66,8 +66,13 @@ def _run(cleanup, tmp, tag, hook_args, wrap=()):
     cg.run(_in_resolver_ns(resolv, [PYTHON, "-c", WORKLOAD, secret, NAME_V4]), env=dict(os.environ, TOKEN=TOKEN))
     agent.wait_edge("last request", lambda e: e.get("type") == "credential"
                     and e["path_template"] == "/v1/hooks/sendmsg", 15)
+    live = _status(agent)  # what a caller without --events sees: the same counters as the summary
     agent.stop()
     check_eq(agent.returncode, 0, "reachd exit code")
+    for kind in ("file_open", "http", "dns", "egress"):
+        check_eq(live["events"][kind], agent.summary["events"][kind], f"status events.{kind} = summary")
+    check(live["events"]["file_open"] >= 1 and live["opens_not_secret"] >= 1,
+          f"status counts the secret and python's other opens: {live['events']}, {live['opens_not_secret']}")
 
     secrets = [e for e in agent.summary_edges(cg.rel, "secrets") if e["path"] == secret]
     check_eq(len(secrets), 1, "secret edges for service.key")

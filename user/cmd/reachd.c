@@ -1329,6 +1329,16 @@ static json_object *status_json(struct agent *ag)
 		}
 	}
 	json_object_object_add(o, "losses", losses);
+	{
+		/* ring-buffer events handled so far, per kind: with the losses,
+		 * what a caller needs to judge the sensor without --events */
+		json_object *ev = json_object_new_object();
+
+		for (int k = 1; k < REACH_EV__MAX; k++)
+			add_u64(ev, output_event_name(k), ag->stats.events[k]);
+		json_object_object_add(o, "events", ev);
+		add_u64(o, "opens_not_secret", ag->stats.opens_not_secret);
+	}
 	add_u64(o, "tls_files_probed", ag->tls ? tls_files_attached(ag->tls) : 0);
 	add_u64(o, "uprobes_attached", sensor_uprobes_attached(ag->sensor));
 	add_u64(o, "identities", ledger_identities(ag->ledger));
