@@ -1,6 +1,12 @@
 #include <string.h>
 #include "reach/ledger_feed.h"
 
+/* reachd's ledger shares the observed model's intern table
+ * (ledger_new_sharing): records of different types in one table must differ
+ * in size (intern.h), or a first process could be handed out as a set. */
+_Static_assert(sizeof(struct edge_process) != sizeof(struct ledger_set),
+	       "observed and ledger records share a table: their sizes must differ");
+
 static const char *const outcome_names[] = { NULL, "established", "refused", "timed_out", "failed", "sent" };
 
 static enum ledger_kind ledger_kind_of(enum edge_kind k)

@@ -19,6 +19,7 @@ struct observed {
 void observed_set_max_edges(struct observed *o, size_t max_edges) { o->max_edges = max_edges; }
 uint64_t observed_edges_dropped(const struct observed *o) { return o->edges_dropped; }
 size_t observed_edge_total(const struct observed *o) { return o->n_edges; }
+struct intern *observed_strings(struct observed *o) { return o->strings; }
 
 const char *edge_kind_name(enum edge_kind kind)
 {

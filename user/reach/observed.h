@@ -137,6 +137,7 @@ struct observation {
 };
 
 struct observed;
+struct intern;
 
 struct observed *observed_new(void);
 void observed_free(struct observed *o);
@@ -146,6 +147,10 @@ void observed_free(struct observed *o);
 void observed_set_max_edges(struct observed *o, size_t max_edges);
 uint64_t observed_edges_dropped(const struct observed *o);
 size_t observed_edge_total(const struct observed *o);
+/* The model's table of interned strings, lists and records, for a ledger
+ * that keeps its own values in it (ledger_new_sharing()): an edge's object,
+ * name, executables and exec chain are then stored once for both. */
+struct intern *observed_strings(struct observed *o);
 
 /* Records an observation. *is_new tells whether it created the edge.
  * Returns the edge, or NULL with errno ENOSPC (the edge cap: counted) or
