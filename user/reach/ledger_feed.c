@@ -27,8 +27,8 @@ static void fill_obs(struct ledger_obs *obs, const struct edge *e, const struct 
 	obs->identity = id->name;
 	obs->kind = ledger_kind_of(e->kind);
 	obs->object = e->object;
-	obs->category = e->cred ? e->cred->kind : e->category;
-	obs->dest_class = e->cred ? e->cred->special : e->dest_class;
+	obs->category = edge_cred(e) ? edge_cred(e)->kind : e->category;
+	obs->dest_class = edge_cred(e) ? edge_cred(e)->special : e->dest_class;
 	obs->name = e->name;
 	obs->proto = e->kind == EDGE_EGRESS ? (e->proto == REACH_PROTO_TCP ? "tcp" : "udp") : NULL;
 	obs->port = e->port;
