@@ -368,9 +368,11 @@ static void test_same_object_in_two_cgroups_are_different_edges(void **state)
 	observed_free(o);
 }
 
+/* Past the initial capacity of 16 and through several index growths: every
+ * edge keeps its place and is found again by (kind, object). */
 static void test_many_edges_keep_order(void **state)
 {
-	enum { N = 40 }; /* past the initial capacity of 16 */
+	enum { N = 1000 };
 	struct observed *o = new_observed();
 	struct cgroup_reach **cgs;
 	struct edge *edges[N];
@@ -388,7 +390,12 @@ static void test_many_edges_keep_order(void **state)
 		snprintf(object, sizeof(object), "/secret/%d", i);
 		assert_ptr_equal(cgs[0]->edges[i], edges[i]);
 		assert_string_equal(cgs[0]->edges[i]->object, object);
+		assert_ptr_equal(add(o, EDGE_SECRET, CG_A, object, (uint64_t)i, (uint64_t)i, &is_new), edges[i]);
+		assert_false(is_new);
 	}
+	snprintf(object, sizeof(object), "/secret/%d", N - 1);
+	assert_ptr_not_equal(add(o, EDGE_TOOL, CG_A, object, 1, 1, &is_new), edges[N - 1]);
+	assert_true(is_new);
 	observed_free(o);
 }
 

@@ -204,7 +204,9 @@ static struct cgroup_reach *cgroup_get(struct observed *o, uint64_t id)
 
 /* The index of a cgroup's edges: (kind, object) -> edge. Objects are
  * interned, so equal objects are the same pointer and the index keeps no
- * key of its own. */
+ * key of its own. A slot holds the edge's position in c->edges plus one (0:
+ * empty): half the size of a pointer, the index being most of a cgroup's
+ * bookkeeping per edge. */
 
 static size_t index_home(enum edge_kind kind, const char *object, size_t cap)
 {
@@ -222,33 +224,40 @@ static struct edge *index_find(const struct cgroup_reach *c, enum edge_kind kind
 
 	if (!c->index_cap)
 		return NULL;
-	for (size_t i = index_home(kind, object, c->index_cap); c->index[i]; i = (i + 1) & mask)
-		if (c->index[i]->kind == kind && c->index[i]->object == object)
-			return c->index[i];
+	for (size_t i = index_home(kind, object, c->index_cap); c->index[i]; i = (i + 1) & mask) {
+		struct edge *e = c->edges[c->index[i] - 1];
+
+		if (e->kind == kind && e->object == object)
+			return e;
+	}
 	return NULL;
 }
 
-static void index_insert(struct edge **index, size_t cap, struct edge *e)
+/* Indexes the edge at position pos of c->edges. */
+static void index_insert(uint32_t *index, size_t cap, const struct edge *e, size_t pos)
 {
 	size_t i = index_home(e->kind, e->object, cap);
 
 	while (index[i])
 		i = (i + 1) & (cap - 1);
-	index[i] = e;
+	index[i] = (uint32_t)(pos + 1);
 }
 
-/* Room in the index for one more edge, at a load of at most 3/4: 0 or -1. */
+/* Room in the index for one more edge, at a load of at most 3/4: 0 or -1
+ * (also when positions would not fit a slot). */
 static int index_reserve(struct cgroup_reach *c)
 {
 	size_t cap = c->index_cap ? c->index_cap * 2 : 16;
-	struct edge **index;
+	uint32_t *index;
 
+	if (c->n_edges >= UINT32_MAX - 1)
+		return -1;
 	if ((c->n_edges + 1) * 4 <= c->index_cap * 3)
 		return 0;
 	if (!(index = calloc(cap, sizeof(*index))))
 		return -1;
 	for (size_t i = 0; i < c->n_edges; i++)
-		index_insert(index, cap, c->edges[i]);
+		index_insert(index, cap, c->edges[i], i);
 	free(c->index);
 	c->index = index;
 	c->index_cap = cap;
@@ -452,7 +461,7 @@ struct edge *observed_add(struct observed *o, enum edge_kind kind, const struct 
 		}
 		if (index_reserve(c) || !(e = edge_new(o->strings, kind, object, obs)))
 			goto fail;
-		index_insert(c->index, c->index_cap, e);
+		index_insert(c->index, c->index_cap, e, c->n_edges);
 		c->edges[c->n_edges++] = e;
 		o->n_edges++;
 		*is_new = true;

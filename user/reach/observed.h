@@ -102,8 +102,9 @@ struct cgroup_reach {
 	char *path;            /* relative to the cgroup2 mount, or "?" */
 	struct edge **edges;   /* in order of first observation */
 	size_t n_edges, cap_edges;
-	/* observed.c's: the edges by (kind, object), open addressing */
-	struct edge **index;
+	/* observed.c's: the edges by (kind, object), open addressing; a slot
+	 * is a position in edges plus one, 0 when empty */
+	uint32_t *index;
 	size_t index_cap;
 };
 
