@@ -7,7 +7,8 @@
  *                    executables and exec chains; new_map_entry = true, as
  *                    for every secret or egress event from the dedup map)
  *   observed_refresh() with counts a dedup map would hold
- *   ledger_feed()    into ledger_new(N, E), each cgroup resolving to its own
+ *   ledger_feed()    into ledger_new_sharing(N, E, the observed model's
+ *                    strings) as reachd does, each cgroup resolving to its own
  *                    identity "ns-<i>/sa-<i>" with a pod, an image and an
  *                    image digest (what the Kubernetes resolver fills in)
  *   ledger_save()    to OUT (zlib-compressed protobuf, fsynced, renamed)
@@ -41,6 +42,14 @@ extern void bench_observed_set_max_edges(struct observed *o, size_t max_edges)
 	__asm__("observed_set_max_edges") __attribute__((weak));
 extern uint64_t bench_observed_edges_dropped(const struct observed *o)
 	__asm__("observed_edges_dropped") __attribute__((weak));
+/* Optional too: reachd's ledger keeps its strings in the observed model's
+ * table (one copy of each object, name, executable, exec chain for both);
+ * with a library that predates it the ledger has its own table. */
+struct intern;
+extern struct intern *bench_observed_strings(struct observed *o)
+	__asm__("observed_strings") __attribute__((weak));
+extern struct ledger *bench_ledger_new_sharing(size_t max_identities, size_t max_edges, struct intern *strings)
+	__asm__("ledger_new_sharing") __attribute__((weak));
 
 #define CGROUP_ID_BASE (1ULL << 40) /* far from any real cgroup id on this host */
 #define TS_BASE 1000000000000ULL    /* boot-clock ns of the first observation */
@@ -267,7 +276,9 @@ int main(int argc, char **argv)
 
 	/* 2. the ledger, fed as the agent's periodic tick does */
 	t = now_s(CLOCK_MONOTONIC);
-	struct ledger *l = ledger_new((size_t)n_ids, (size_t)n_edges);
+	struct ledger *l = bench_observed_strings && bench_ledger_new_sharing
+				   ? bench_ledger_new_sharing((size_t)n_ids, (size_t)n_edges, bench_observed_strings(o))
+				   : ledger_new((size_t)n_ids, (size_t)n_edges);
 
 	if (!l) {
 		fprintf(stderr, "ledger_new failed\n");

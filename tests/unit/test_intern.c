@@ -262,6 +262,27 @@ static void test_many_records_survive_growth_and_removal(void **state)
 	intern_free(t);
 }
 
+/* Two owners (an observed model and its ledger): values outlive the first
+ * owner's intern_free(), the last frees them. */
+static void test_table_lives_until_its_last_owner(void **state)
+{
+	struct intern *t = intern_new();
+	const char *a, *b;
+
+	assert_non_null(t);
+	assert_ptr_equal(intern_hold(t), t);
+	a = intern_str(t, "/etc/shadow"); /* the first owner's */
+	b = intern_str(t, "/etc/shadow"); /* the second's: the same copy */
+	assert_ptr_equal(a, b);
+	intern_release(t, a);
+	intern_free(t); /* the first owner leaves */
+	assert_string_equal(b, "/etc/shadow");
+	assert_int_equal(intern_strings(t), 1);
+	intern_release(t, b);
+	assert_int_equal(intern_strings(t), 0);
+	intern_free(t); /* the last: frees the table */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -277,6 +298,7 @@ int main(void)
 		cmocka_unit_test(test_equal_records_share_one_copy),
 		cmocka_unit_test(test_records_of_different_sizes_differ),
 		cmocka_unit_test(test_many_records_survive_growth_and_removal),
+		cmocka_unit_test(test_table_lives_until_its_last_owner),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "common/intern.h"
 #include "reach/ledger.h"
 #include "reach/ledger_feed.h"
 #include "reach/observed.h"
@@ -731,6 +732,41 @@ static void test_empty_observed(void **state)
 	assert_int_equal(ledger_identities(f->l), 0);
 }
 
+/* reachd's ledger keeps its values in the observed model's table: an
+ * edge's object, executable and exec chain are stored once for both, the
+ * ledger outlives nothing it needs, and what it shows is unchanged. */
+static void test_ledger_sharing_the_observed_table(void **state)
+{
+	struct fx *f = *state;
+	struct ledger *shared = f->other = ledger_new_sharing(0, 0, observed_strings(f->o));
+	struct feed_stats st;
+	const struct ledger_edge *e;
+	struct cgroup_reach **cg;
+	size_t strings;
+
+	assert_non_null(shared);
+	add_secret(f->o, CG_A, SECRET, 1, 5000 * MS);
+	strings = intern_strings(observed_strings(f->o));
+	ledger_feed(f->o, shared, fake_resolve, &f->ids, BOOT_TO_UNIX_MS, &st);
+	assert_int_equal(st.edges_fed, 1);
+	e = edge_in(shared, "ns/sa", LEDGER_SECRET, SECRET);
+	assert_non_null(e);
+	observed_cgroups(f->o, &cg);
+	assert_ptr_equal(e->object, cg[0]->edges[0]->object); /* one copy */
+	assert_ptr_equal(e->executables->v[0], cg[0]->edges[0]->proc->exe);
+	/* the ledger added only what the model does not hold: the category
+	 * (the catalogue's), the pod, the image and the epoch */
+	assert_int_equal(intern_strings(observed_strings(f->o)), strings + 4);
+	assert_int_equal(e->count, 1);
+	assert_string_equal(e->pods->v[0], "ns/pod-a");
+	/* the model goes first (reachd frees the ledger later): the ledger's
+	 * values live on in the table it holds */
+	observed_free(f->o);
+	f->o = NULL;
+	assert_string_equal(e->object, SECRET);
+	assert_string_equal(e->lineage[1], "/usr/bin/python3");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -747,6 +783,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_every_executable_reaches_the_ledger, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refused_edge_is_not_counted_again, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_empty_observed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ledger_sharing_the_observed_table, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("ledger_feed", tests, NULL, NULL);

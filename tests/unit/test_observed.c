@@ -368,9 +368,11 @@ static void test_same_object_in_two_cgroups_are_different_edges(void **state)
 	observed_free(o);
 }
 
+/* Past the initial capacity of 16 and through several index growths: every
+ * edge keeps its place and is found again by (kind, object). */
 static void test_many_edges_keep_order(void **state)
 {
-	enum { N = 40 }; /* past the initial capacity of 16 */
+	enum { N = 1000 };
 	struct observed *o = new_observed();
 	struct cgroup_reach **cgs;
 	struct edge *edges[N];
@@ -388,7 +390,12 @@ static void test_many_edges_keep_order(void **state)
 		snprintf(object, sizeof(object), "/secret/%d", i);
 		assert_ptr_equal(cgs[0]->edges[i], edges[i]);
 		assert_string_equal(cgs[0]->edges[i]->object, object);
+		assert_ptr_equal(add(o, EDGE_SECRET, CG_A, object, (uint64_t)i, (uint64_t)i, &is_new), edges[i]);
+		assert_false(is_new);
 	}
+	snprintf(object, sizeof(object), "/secret/%d", N - 1);
+	assert_ptr_not_equal(add(o, EDGE_TOOL, CG_A, object, 1, 1, &is_new), edges[N - 1]);
+	assert_true(is_new);
 	observed_free(o);
 }
 
@@ -529,7 +536,7 @@ static void test_more_keys_than_max_sources(void **state)
 		assert_int_equal(is_new, i == 0);
 	}
 	assert_int_equal(e->n_src, EDGE_MAX_SOURCES);
-	assert_int_equal(e->uncounted_sources, EXTRA);
+	assert_int_equal(edge_uncounted_sources(e), EXTRA);
 	assert_int_equal(e->events, N);
 	assert_int_equal(edge_count(e), N); /* each key counted once before refresh */
 
@@ -788,6 +795,68 @@ static void test_edge_cap_counts_refusals(void **state)
 	observed_free(o);
 }
 
+/* Credential and TLS details, extra sources and dropped counts live in an
+ * edge's rare part, allocated only for the edges that have them: they read
+ * back the same, and survive the part growing for more sources. */
+static void test_rare_parts(void **state)
+{
+	struct observed *o = new_observed();
+	struct reach_event_hdr hdr = mkhdr(CG_A, 100, 10);
+	struct reach_dedup_key key = mkkey(CG_A, REACH_EV_FILE_OPEN, 7);
+	struct observation obs = mkobs(&hdr, &key, "api.example.com:443 POST /v1/x");
+	struct edge_credential cred;
+	char exe_names[EDGE_MAX_EXES + 2][32];
+	struct edge *plain, *c, *t;
+	bool is_new;
+
+	plain = add(o, EDGE_SECRET, CG_A, "/etc/shadow", 1, 10, &is_new);
+	assert_null(plain->rare); /* most edges: nothing rare */
+	assert_null(edge_cred(plain));
+	assert_null(edge_detail(plain));
+	assert_int_equal(edge_uncounted_sources(plain), 0);
+	assert_int_equal(edge_exes_dropped(plain), 0);
+
+	memset(&cred, 0, sizeof(cred));
+	snprintf(cred.host, sizeof(cred.host), "api.example.com");
+	snprintf(cred.kind, sizeof(cred.kind), "bearer");
+	snprintf(cred.fingerprint, sizeof(cred.fingerprint), "0123456789abcdef");
+	obs.cred = &cred;
+	obs.detail = "no-uprobe";
+	obs.new_map_entry = true;
+	c = observed_add(o, EDGE_CREDENTIAL, &obs, &is_new);
+	assert_non_null(c);
+	memset(&cred, 0, sizeof(cred)); /* the edge has its own copy */
+	assert_string_equal(edge_cred(c)->host, "api.example.com");
+	assert_string_equal(edge_cred(c)->fingerprint, "0123456789abcdef");
+	assert_string_equal(edge_detail(c), "no-uprobe");
+	/* more sources and executables than fit: the part grows, the
+	 * credential stays */
+	for (int i = 0; i < EDGE_MAX_SOURCES + 2; i++) {
+		key.hash = 100 + (uint64_t)i;
+		snprintf(exe_names[i], sizeof(exe_names[i]), "/usr/bin/tool-%d", i);
+		obs.exe = exe_names[i];
+		assert_ptr_equal(observed_add(o, EDGE_CREDENTIAL, &obs, &is_new), c);
+	}
+	assert_int_equal(c->n_src, EDGE_MAX_SOURCES);
+	assert_int_equal(edge_uncounted_sources(c), 3); /* keys 7, 100..109: 11 for 8 slots */
+	assert_int_equal(edge_source_at(c, EDGE_MAX_SOURCES - 1)->key.hash, 100 + EDGE_MAX_SOURCES - 2);
+	assert_int_equal(edge_exes_dropped(c), 2);
+	assert_string_equal(edge_cred(c)->kind, "bearer");
+	assert_string_equal(edge_detail(c), "no-uprobe");
+	assert_int_equal(edge_count(c), 11);
+
+	/* a TLS edge with a reason and no credential */
+	obs.cred = NULL;
+	obs.detail = "static binary";
+	obs.exe = NULL;
+	key.hash = 999;
+	t = observed_add(o, EDGE_TLS, &obs, &is_new);
+	assert_non_null(t);
+	assert_null(edge_cred(t));
+	assert_string_equal(edge_detail(t), "static binary");
+	observed_free(o);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -812,6 +881,7 @@ int main(void)
 		cmocka_unit_test(test_counts_per_tag),
 		cmocka_unit_test(test_out_of_range_tag_counts_as_tag_zero),
 		cmocka_unit_test(test_every_event_counts_at_least_once),
+		cmocka_unit_test(test_rare_parts),
 	};
 
 	return cmocka_run_group_tests_name("observed", tests, NULL, NULL);

@@ -106,22 +106,24 @@ static json_object *edge_json(const struct cgroup_reach *c, const struct edge *e
 		add_str(o, "exe", e->object);
 		add_str(o, "library", e->category ? e->category : "none");
 		add_str(o, "coverage", e->dest_class ? e->dest_class : "");
-		if (e->detail)
-			add_str(o, "reason", e->detail);
-	} else if (e->kind == EDGE_CREDENTIAL && e->cred) {
-		add_str(o, "host", e->cred->host);
+		if (edge_detail(e))
+			add_str(o, "reason", edge_detail(e));
+	} else if (e->kind == EDGE_CREDENTIAL && edge_cred(e)) {
+		const struct edge_credential *cred = edge_cred(e);
+
+		add_str(o, "host", cred->host);
 		add_int(o, "port", e->port);
-		add_str(o, "method", e->cred->method);
-		add_str(o, "path_template", e->cred->path_template);
-		add_str(o, "credential_kind", e->cred->kind);
-		add_str(o, "where", e->cred->where);
-		add_str(o, "fingerprint", e->cred->fingerprint);
-		if (e->cred->jwt_iss[0] || e->cred->jwt_aud[0]) {
-			add_str(o, "jwt_iss", e->cred->jwt_iss);
-			add_str(o, "jwt_aud", e->cred->jwt_aud);
+		add_str(o, "method", cred->method);
+		add_str(o, "path_template", cred->path_template);
+		add_str(o, "credential_kind", cred->kind);
+		add_str(o, "where", cred->where);
+		add_str(o, "fingerprint", cred->fingerprint);
+		if (cred->jwt_iss[0] || cred->jwt_aud[0]) {
+			add_str(o, "jwt_iss", cred->jwt_iss);
+			add_str(o, "jwt_aud", cred->jwt_aud);
 		}
-		add_str(o, "special", e->cred->special);
-		add_str(o, "source", e->cred->source);
+		add_str(o, "special", cred->special);
+		add_str(o, "source", cred->source);
 	} else {
 		add_str(o, "exe", e->object);
 		json_object_object_add(o, "argv", strings_json(e->argv, e->argc));

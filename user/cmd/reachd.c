@@ -1268,7 +1268,9 @@ static int open_ledger(struct agent *ag, const char *state_dir)
 		log_error("--state-dir %s: path too long", state_dir);
 		return EXIT_USAGE;
 	}
-	ag->ledger = ledger_new(LEDGER_MAX_IDENTITIES, LEDGER_MAX_EDGES);
+	/* the ledger keeps its strings in the observed model's table: an edge's
+	 * object, name, executables and exec chain are then stored once */
+	ag->ledger = ledger_new_sharing(LEDGER_MAX_IDENTITIES, LEDGER_MAX_EDGES, observed_strings(ag->observed));
 	if (!ag->ledger) {
 		log_error("allocating the ledger: %s", strerror(ENOMEM));
 		return EXIT_START_FAILED;
@@ -1276,7 +1278,7 @@ static int open_ledger(struct agent *ag, const char *state_dir)
 	rc = ledger_load(ag->ledger, ag->ledger_path, NULL, err, sizeof(err));
 	if (rc == -EBADMSG) {
 		ledger_free(ag->ledger);
-		ag->ledger = ledger_new(LEDGER_MAX_IDENTITIES, LEDGER_MAX_EDGES);
+		ag->ledger = ledger_new_sharing(LEDGER_MAX_IDENTITIES, LEDGER_MAX_EDGES, observed_strings(ag->observed));
 		if (!ag->ledger)
 			return EXIT_START_FAILED;
 		if (ledger_quarantine(ag->ledger_path, moved, sizeof(moved)) == 0)

@@ -38,6 +38,7 @@ struct record_entry {
 
 struct intern {
 	struct slots strs, lists, records;
+	size_t owners; /* intern_new() and intern_hold() calls not yet freed */
 };
 
 static const char empty_str[1] = "";
@@ -135,12 +136,22 @@ static int unref(struct head *h)
 
 struct intern *intern_new(void)
 {
-	return calloc(1, sizeof(struct intern));
+	struct intern *t = calloc(1, sizeof(struct intern));
+
+	if (t)
+		t->owners = 1;
+	return t;
+}
+
+struct intern *intern_hold(struct intern *t)
+{
+	t->owners++;
+	return t;
 }
 
 void intern_free(struct intern *t)
 {
-	if (!t)
+	if (!t || --t->owners > 0)
 		return;
 	slots_free(&t->strs);
 	slots_free(&t->lists);

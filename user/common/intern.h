@@ -6,11 +6,16 @@
  * for byte) share groups of values the same way: the sets of a ledger edge,
  * the first process of an observed edge.
  *
- * A value lives while it has references; intern_free() frees every value
- * whatever its references. Values are read-only. "" and the empty list are
- * static: interning them never fails and needs no release (releasing them
- * is harmless). Not thread-safe: a table belongs to one owner (an observed
- * model, a ledger) and is used under that owner's rules. */
+ * A value lives while it has references; the table's last owner, in
+ * intern_free(), frees every value whatever its references. Values are
+ * read-only. "" and the empty list are static: interning them never fails
+ * and needs no release (releasing them is harmless).
+ *
+ * A table may have several owners (intern_hold()): reachd's observed model
+ * and its ledger share one, so the strings both hold (every edge's object,
+ * names, executables, exec chains) are stored once, not once per model.
+ * Each owner releases what it took before its intern_free(). Not
+ * thread-safe: the owners of a table use it from one thread. */
 #ifndef REACH_INTERN_H
 #define REACH_INTERN_H
 
@@ -19,8 +24,12 @@
 
 struct intern;
 
-struct intern *intern_new(void); /* NULL on allocation failure */
-void intern_free(struct intern *t); /* accepts NULL */
+struct intern *intern_new(void); /* one owner; NULL on allocation failure */
+/* One more owner of t; returns t. */
+struct intern *intern_hold(struct intern *t);
+/* Drops an owner; the last frees the table and every value in it. Accepts
+ * NULL. */
+void intern_free(struct intern *t);
 
 /* The table's copy of s (not NULL), with one more reference; NULL only on
  * allocation failure. */
@@ -42,7 +51,9 @@ void intern_list_release(struct intern *t, const char *const *v);
  * zero a struct's padding before interning it. A record may hold references
  * of its own (interned strings, lists): when *created, the table's new
  * record took over the caller's references; otherwise an equal record
- * already holds its own and the caller drops the ones it brought. */
+ * already holds its own and the caller drops the ones it brought. Records
+ * of different types in one table must differ in size, or one holder's
+ * record could be handed to another as its own type. */
 const void *intern_record(struct intern *t, const void *rec, size_t len, bool *created);
 /* Drops a reference intern_record() gave; NULL accepted. When it was the
  * last, the record is freed after its bytes are copied to last (the size it

@@ -9,7 +9,7 @@
 
 struct ledger {
 	size_t max_identities, max_edges;
-	struct intern *strings; /* every string and string list of every edge */
+	struct intern *strings; /* every string, list and set of every edge; maybe shared (ledger_new_sharing) */
 	struct ledger_identity **ids; /* sorted by name */
 	size_t n_ids, cap_ids;
 	size_t n_edges;
@@ -123,9 +123,14 @@ static void identity_free(struct intern *t, struct ledger_identity *id)
 
 struct ledger *ledger_new(size_t max_identities, size_t max_edges_per_identity)
 {
+	return ledger_new_sharing(max_identities, max_edges_per_identity, NULL);
+}
+
+struct ledger *ledger_new_sharing(size_t max_identities, size_t max_edges_per_identity, struct intern *strings)
+{
 	struct ledger *l = calloc(1, sizeof(*l));
 
-	if (!l || !(l->strings = intern_new())) {
+	if (!l || !(l->strings = strings ? intern_hold(strings) : intern_new())) {
 		free(l);
 		return NULL;
 	}

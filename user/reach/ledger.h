@@ -23,9 +23,14 @@
  * each distinct set (members and dropped count) and shares it between its
  * edges: an edge's strings, lists and sets are read-only (never written
  * through, whatever their C type) and valid while the edge is unchanged, as
- * before. A union that changes a set points the edge at another one. Times are Unix milliseconds; 0 means unknown and
- * never wins a min/max. Not thread-safe: one thread at a time per ledger
- * (different ledgers share nothing). */
+ * before. A union that changes a set points the edge at another one. The
+ * table of these values may be shared with another model
+ * (ledger_new_sharing(): reachd's observed model and ledger hold each
+ * edge's object, name, executables and exec chain once between them).
+ * Times are Unix milliseconds; 0 means unknown and never wins a min/max.
+ * Not thread-safe: one thread at a time per ledger, and the same thread for
+ * every holder of a shared table (ledgers made with ledger_new() share
+ * nothing). */
 #ifndef REACH_LEDGER_H
 #define REACH_LEDGER_H
 
@@ -125,6 +130,12 @@ struct ledger_obs {
 
 /* 0 for a cap means its default. NULL on allocation failure. */
 struct ledger *ledger_new(size_t max_identities, size_t max_edges_per_identity);
+/* The same, keeping its strings, lists and sets in strings (a table another
+ * model holds: observed_strings()), which it holds until ledger_free(); the
+ * values both models hold are then stored once. NULL strings: a table of its
+ * own, as ledger_new(). Nothing visible changes: only where values live. */
+struct intern;
+struct ledger *ledger_new_sharing(size_t max_identities, size_t max_edges_per_identity, struct intern *strings);
 void ledger_free(struct ledger *l); /* accepts NULL */
 
 /* Unions one observation into the ledger. 0; -EINVAL (NULL or empty

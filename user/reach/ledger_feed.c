@@ -1,6 +1,12 @@
 #include <string.h>
 #include "reach/ledger_feed.h"
 
+/* reachd's ledger shares the observed model's intern table
+ * (ledger_new_sharing): records of different types in one table must differ
+ * in size (intern.h), or a first process could be handed out as a set. */
+_Static_assert(sizeof(struct edge_process) != sizeof(struct ledger_set),
+	       "observed and ledger records share a table: their sizes must differ");
+
 static const char *const outcome_names[] = { NULL, "established", "refused", "timed_out", "failed", "sent" };
 
 static enum ledger_kind ledger_kind_of(enum edge_kind k)
@@ -21,8 +27,8 @@ static void fill_obs(struct ledger_obs *obs, const struct edge *e, const struct 
 	obs->identity = id->name;
 	obs->kind = ledger_kind_of(e->kind);
 	obs->object = e->object;
-	obs->category = e->cred ? e->cred->kind : e->category;
-	obs->dest_class = e->cred ? e->cred->special : e->dest_class;
+	obs->category = edge_cred(e) ? edge_cred(e)->kind : e->category;
+	obs->dest_class = edge_cred(e) ? edge_cred(e)->special : e->dest_class;
 	obs->name = e->name;
 	obs->proto = e->kind == EDGE_EGRESS ? (e->proto == REACH_PROTO_TCP ? "tcp" : "udp") : NULL;
 	obs->port = e->port;

@@ -16,9 +16,22 @@ struct observed {
 	uint64_t edges_dropped;
 };
 
+/* What few edges have, allocated for them alone. Credential edges (one per
+ * kind of request that carries one) and TLS edges (one per executable) are
+ * few; so are edges fed by more than one dedup key, or by more than
+ * EDGE_MAX_EXES executables. */
+struct edge_rare {
+	const char *detail;            /* interned, or NULL */
+	struct edge_credential *cred;  /* credential edges, or NULL */
+	uint64_t exes_dropped;
+	uint64_t uncounted_sources;
+	struct edge_source more_src[]; /* sources 1..n_src-1 */
+};
+
 void observed_set_max_edges(struct observed *o, size_t max_edges) { o->max_edges = max_edges; }
 uint64_t observed_edges_dropped(const struct observed *o) { return o->edges_dropped; }
 size_t observed_edge_total(const struct observed *o) { return o->n_edges; }
+struct intern *observed_strings(struct observed *o) { return o->strings; }
 
 const char *edge_kind_name(enum edge_kind kind)
 {
@@ -76,6 +89,27 @@ static const struct edge_process *process_get(struct intern *t, const struct obs
 	return shared;
 }
 
+/* The edge's rare part, allocated (zeroed) on first use with room for
+ * n_more extra sources; NULL on allocation failure. */
+static struct edge_rare *rare_of(struct edge *e, size_t n_more)
+{
+	size_t had = e->rare && e->n_src > 1 ? e->n_src - 1u : 0;
+	struct edge_rare *r;
+
+	if (e->rare && n_more <= had)
+		return e->rare;
+	if (!(r = realloc(e->rare, sizeof(*r) + n_more * sizeof(r->more_src[0]))))
+		return NULL;
+	if (!e->rare)
+		memset(r, 0, sizeof(*r));
+	return e->rare = r;
+}
+
+uint64_t edge_uncounted_sources(const struct edge *e) { return e->rare ? e->rare->uncounted_sources : 0; }
+uint64_t edge_exes_dropped(const struct edge *e) { return e->rare ? e->rare->exes_dropped : 0; }
+const struct edge_credential *edge_cred(const struct edge *e) { return e->rare ? e->rare->cred : NULL; }
+const char *edge_detail(const struct edge *e) { return e->rare ? e->rare->detail : NULL; }
+
 static void edge_free(struct intern *t, struct edge *e)
 {
 	if (!e)
@@ -85,12 +119,14 @@ static void edge_free(struct intern *t, struct edge *e)
 	intern_release(t, e->requested_path);
 	intern_release(t, e->address);
 	intern_release(t, e->name);
-	intern_release(t, e->detail);
 	intern_release(t, e->content_fp);
 	intern_list_release(t, e->exes);
 	intern_list_release(t, e->argv);
-	free(e->cred);
-	free(e->more_src);
+	if (e->rare) {
+		intern_release(t, e->rare->detail);
+		free(e->rare->cred);
+		free(e->rare);
+	}
 	free(e);
 }
 
@@ -168,7 +204,9 @@ static struct cgroup_reach *cgroup_get(struct observed *o, uint64_t id)
 
 /* The index of a cgroup's edges: (kind, object) -> edge. Objects are
  * interned, so equal objects are the same pointer and the index keeps no
- * key of its own. */
+ * key of its own. A slot holds the edge's position in c->edges plus one (0:
+ * empty): half the size of a pointer, the index being most of a cgroup's
+ * bookkeeping per edge. */
 
 static size_t index_home(enum edge_kind kind, const char *object, size_t cap)
 {
@@ -186,33 +224,40 @@ static struct edge *index_find(const struct cgroup_reach *c, enum edge_kind kind
 
 	if (!c->index_cap)
 		return NULL;
-	for (size_t i = index_home(kind, object, c->index_cap); c->index[i]; i = (i + 1) & mask)
-		if (c->index[i]->kind == kind && c->index[i]->object == object)
-			return c->index[i];
+	for (size_t i = index_home(kind, object, c->index_cap); c->index[i]; i = (i + 1) & mask) {
+		struct edge *e = c->edges[c->index[i] - 1];
+
+		if (e->kind == kind && e->object == object)
+			return e;
+	}
 	return NULL;
 }
 
-static void index_insert(struct edge **index, size_t cap, struct edge *e)
+/* Indexes the edge at position pos of c->edges. */
+static void index_insert(uint32_t *index, size_t cap, const struct edge *e, size_t pos)
 {
 	size_t i = index_home(e->kind, e->object, cap);
 
 	while (index[i])
 		i = (i + 1) & (cap - 1);
-	index[i] = e;
+	index[i] = (uint32_t)(pos + 1);
 }
 
-/* Room in the index for one more edge, at a load of at most 3/4: 0 or -1. */
+/* Room in the index for one more edge, at a load of at most 3/4: 0 or -1
+ * (also when positions would not fit a slot). */
 static int index_reserve(struct cgroup_reach *c)
 {
 	size_t cap = c->index_cap ? c->index_cap * 2 : 16;
-	struct edge **index;
+	uint32_t *index;
 
+	if (c->n_edges >= UINT32_MAX - 1)
+		return -1;
 	if ((c->n_edges + 1) * 4 <= c->index_cap * 3)
 		return 0;
 	if (!(index = calloc(cap, sizeof(*index))))
 		return -1;
 	for (size_t i = 0; i < c->n_edges; i++)
-		index_insert(index, cap, c->edges[i]);
+		index_insert(index, cap, c->edges[i], i);
 	free(c->index);
 	c->index = index;
 	c->index_cap = cap;
@@ -264,14 +309,17 @@ static struct edge *edge_new(struct intern *t, enum edge_kind kind, const char *
 	if (!(e->proc = process_get(t, obs)) || take_str(t, &e->object, object) ||
 	    take_str(t, &e->requested_path, obs->requested_path) ||
 	    take_str(t, &e->content_fp, NULL) || take_opt_str(t, &e->address, obs->address) ||
-	    take_opt_str(t, &e->name, obs->name) || take_opt_str(t, &e->detail, obs->detail) ||
-	    take_list(t, &e->exes, &e->n_exes, NULL, 0, 0) ||
+	    take_opt_str(t, &e->name, obs->name) || take_list(t, &e->exes, &e->n_exes, NULL, 0, 0) ||
 	    take_list(t, &e->argv, &e->argc, obs->argv, obs->argc, EDGE_MAX_ARGS))
 		goto fail;
-	if (obs->cred) {
-		if (!(e->cred = malloc(sizeof(*e->cred))))
+	if (obs->detail || obs->cred) {
+		if (!rare_of(e, 0) || take_opt_str(t, &e->rare->detail, obs->detail))
 			goto fail;
-		*e->cred = *obs->cred;
+		if (obs->cred) {
+			if (!(e->rare->cred = malloc(sizeof(*e->rare->cred))))
+				goto fail;
+			*e->rare->cred = *obs->cred;
+		}
 	}
 	return e;
 fail:
@@ -281,28 +329,36 @@ fail:
 
 const struct edge_source *edge_source_at(const struct edge *e, size_t i)
 {
-	return i == 0 ? &e->first_src : &e->more_src[i - 1];
+	return i == 0 ? &e->first_src : &e->rare->more_src[i - 1];
 }
 
 static struct edge_source *source_at(struct edge *e, size_t i)
 {
-	return i == 0 ? &e->first_src : &e->more_src[i - 1];
+	return i == 0 ? &e->first_src : &e->rare->more_src[i - 1];
 }
 
 /* A new source slot, or NULL when the edge has its maximum (or no memory:
  * the key is then counted like one beyond the maximum). */
 static struct edge_source *source_new(struct edge *e)
 {
-	struct edge_source *more;
-
 	if (e->n_src >= EDGE_MAX_SOURCES)
 		return NULL;
-	if (e->n_src > 0) { /* rare: grown one at a time */
-		if (!(more = realloc(e->more_src, e->n_src * sizeof(*more))))
-			return NULL;
-		e->more_src = more;
-	}
+	if (e->n_src > 0 && !rare_of(e, e->n_src)) /* rare: grown one at a time */
+		return NULL;
 	return source_at(e, e->n_src++);
+}
+
+/* Counts kept in the rare part: lost only when it cannot be allocated. */
+static void count_uncounted_source(struct edge *e)
+{
+	if (rare_of(e, 0))
+		e->rare->uncounted_sources++;
+}
+
+static void count_dropped_exe(struct edge *e)
+{
+	if (rare_of(e, 0))
+		e->rare->exes_dropped++;
 }
 
 /* Adds a dedup key to the edge's sources. An event for a key the edge
@@ -326,7 +382,7 @@ static void edge_track_key(struct edge *e, const struct observation *obs)
 		return;
 	}
 	if (!(s = source_new(e))) {
-		e->uncounted_sources++;
+		count_uncounted_source(e);
 		return;
 	}
 	memset(s, 0, sizeof(*s));
@@ -350,13 +406,13 @@ static void edge_add_exe(struct intern *t, struct edge *e, const char *exe)
 		if (strcmp(e->exes[i], exe) == 0)
 			return;
 	if (e->n_exes == EDGE_MAX_EXES) {
-		e->exes_dropped++;
+		count_dropped_exe(e);
 		return;
 	}
 	memcpy(v, e->exes, e->n_exes * sizeof(*v));
 	v[e->n_exes] = exe;
 	if (!(exes = intern_list(t, v, e->n_exes + 1u))) {
-		e->exes_dropped++;
+		count_dropped_exe(e);
 		return;
 	}
 	intern_list_release(t, e->exes);
@@ -405,7 +461,7 @@ struct edge *observed_add(struct observed *o, enum edge_kind kind, const struct 
 		}
 		if (index_reserve(c) || !(e = edge_new(o->strings, kind, object, obs)))
 			goto fail;
-		index_insert(c->index, c->index_cap, e);
+		index_insert(c->index, c->index_cap, e, c->n_edges);
 		c->edges[c->n_edges++] = e;
 		o->n_edges++;
 		*is_new = true;
@@ -455,7 +511,7 @@ void observed_refresh(struct observed *o, dedup_lookup_fn lookup, void *ctx)
 
 uint64_t edge_count(const struct edge *e)
 {
-	uint64_t n = e->uncounted_sources;
+	uint64_t n = edge_uncounted_sources(e);
 
 	for (size_t i = 0; i < e->n_src; i++)
 		n += edge_source_at(e, i)->retired + edge_source_at(e, i)->last_count;

@@ -55,6 +55,8 @@ struct edge_process {
 	uint8_t n_lineage;
 };
 
+struct edge_rare; /* observed.c's */
+
 /* Read-only for callers. Strings, string lists and the first process are
  * shared with other edges of the same model (interned): never write through
  * them. A string field is "" when unknown, except those said to be NULL. */
@@ -79,21 +81,20 @@ struct edge {
 	const char *address;   /* printable destination address, or NULL */
 	const char *name;      /* DNS name it was reached by, or NULL */
 	const char *dest_class; /* netclass name (static string) */
-	/* credential: how it was sent; TLS: the library (category) and, when
-	 * blind, why (detail, or NULL). Never the credential itself. */
-	const char *detail;
-	struct edge_credential *cred; /* credential edges only */
+	/* TLS: the library (category); credential: how it was sent,
+	 * edge_cred(); when blind, why: edge_detail() */
 	const char *content_fp; /* secret: fingerprint of the file's content when it is one token, or "" */
 	uint64_t first_ns, last_ns;
 	/* counting */
 	uint64_t events;        /* ring-buffer events that fed this edge (dedup proof) */
-	uint64_t exes_dropped;  /* executables beyond EDGE_MAX_EXES */
 	struct edge_source first_src;
-	struct edge_source *more_src; /* sources 1..n_src-1, or NULL */
-	uint64_t uncounted_sources; /* keys beyond EDGE_MAX_SOURCES: counted once each */
 	/* what the ledger already has of this edge (ledger_feed sends deltas) */
 	uint64_t fed_count;
 	uint64_t fed_last_ns;
+	/* observed.c's: what few edges have (credential or TLS details,
+	 * sources beyond the first, counts of what did not fit), or NULL: a
+	 * million edges would otherwise pay 40 bytes each for it */
+	struct edge_rare *rare;
 };
 
 struct cgroup_reach {
@@ -101,8 +102,9 @@ struct cgroup_reach {
 	char *path;            /* relative to the cgroup2 mount, or "?" */
 	struct edge **edges;   /* in order of first observation */
 	size_t n_edges, cap_edges;
-	/* observed.c's: the edges by (kind, object), open addressing */
-	struct edge **index;
+	/* observed.c's: the edges by (kind, object), open addressing; a slot
+	 * is a position in edges plus one, 0 when empty */
+	uint32_t *index;
 	size_t index_cap;
 };
 
@@ -137,6 +139,7 @@ struct observation {
 };
 
 struct observed;
+struct intern;
 
 struct observed *observed_new(void);
 void observed_free(struct observed *o);
@@ -146,6 +149,10 @@ void observed_free(struct observed *o);
 void observed_set_max_edges(struct observed *o, size_t max_edges);
 uint64_t observed_edges_dropped(const struct observed *o);
 size_t observed_edge_total(const struct observed *o);
+/* The model's table of interned strings, lists and records, for a ledger
+ * that keeps its own values in it (ledger_new_sharing()): an edge's object,
+ * name, executables and exec chain are then stored once for both. */
+struct intern *observed_strings(struct observed *o);
 
 /* Records an observation. *is_new tells whether it created the edge.
  * Returns the edge, or NULL with errno ENOSPC (the edge cap: counted) or
@@ -162,6 +169,17 @@ uint64_t edge_count(const struct edge *e);
 uint64_t edge_count_tag(const struct edge *e, uint8_t tag);
 /* Source i < e->n_src. */
 const struct edge_source *edge_source_at(const struct edge *e, size_t i);
+/* Keys beyond EDGE_MAX_SOURCES (counted once each in edge_count()), and
+ * executables beyond EDGE_MAX_EXES. Under memory pressure an edge that had
+ * nothing rare yet may fail to count one of these (its record of them is
+ * allocated on the first). */
+uint64_t edge_uncounted_sources(const struct edge *e);
+uint64_t edge_exes_dropped(const struct edge *e);
+/* Credential edges: how it was sent (never the credential itself); NULL
+ * for other kinds. */
+const struct edge_credential *edge_cred(const struct edge *e);
+/* Credential or TLS edges: why it is blind, or NULL. */
+const char *edge_detail(const struct edge *e);
 /* Counts of map entries that were evicted or replaced: all, or one tag's. */
 uint64_t edge_retired(const struct edge *e);
 uint64_t edge_retired_tag(const struct edge *e, uint8_t tag);
