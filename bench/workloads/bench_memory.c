@@ -12,9 +12,16 @@
  *                    identity "ns-<i>/sa-<i>" with a pod, an image and an
  *                    image digest (what the Kubernetes resolver fills in)
  *   ledger_save()    to OUT (zlib-compressed protobuf, fsynced, renamed)
- *   ledger_load()    back into a fresh ledger, to check the file
+ *   ledger_load()    back into a fresh ledger, to check the file; the peak
+ *                    RSS during the load alone (VmHWM reset just before it
+ *                    through /proc/self/clear_refs, -1 if that fails)
  *
  *   bench_memory N E OUT
+ *   bench_memory load FILE   a restart: a fresh process loads FILE into a
+ *                            ledger sharing an empty observed model's
+ *                            strings, with reachd's caps (20,000 identities,
+ *                            2,000 edges each), as reachd starts; reports RSS
+ *                            before, the load's peak and RSS after
  *
  * Prints one JSON line: RSS (VmRSS) and heap in use (mallinfo2) after each
  * step, peak RSS, times, the saved file's size and every dropped count. The
@@ -70,6 +77,18 @@ static long rss_kb(const char *field)
 		}
 	fclose(f);
 	return v;
+}
+
+/* Resets VmHWM to the current RSS (Linux >= 4.0). 0 or -1. */
+static int reset_hwm(void)
+{
+	FILE *f = fopen("/proc/self/clear_refs", "w");
+	int ok;
+
+	if (!f)
+		return -1;
+	ok = fputs("5", f) >= 0;
+	return fclose(f) == 0 && ok ? 0 : -1;
 }
 
 static long heap_kb(void)
@@ -217,6 +236,46 @@ static void make_obs(long i, long j, struct observation *obs, struct reach_event
 	snprintf(object, size, "tcp/%s/%u", address, obs->port);
 }
 
+/* bench_memory load FILE */
+static int restart(const char *path)
+{
+	char err[512];
+	struct ledger_file_info info;
+	struct stat st;
+	struct observed *o = observed_new();
+	struct ledger *l;
+	long rss0, hwm, rss1;
+	double t;
+	int rc, reset;
+
+	if (!o || stat(path, &st) < 0) {
+		perror(path);
+		return 1;
+	}
+	l = bench_ledger_new_sharing && bench_observed_strings
+		    ? bench_ledger_new_sharing(20000, 2000, bench_observed_strings(o))
+		    : ledger_new(20000, 2000);
+	if (!l)
+		return 1;
+	rss0 = rss_kb("VmRSS");
+	reset = reset_hwm();
+	t = now_s(CLOCK_MONOTONIC);
+	rc = ledger_load(l, path, &info, err, sizeof(err));
+	t = now_s(CLOCK_MONOTONIC) - t;
+	hwm = reset ? -1 : rss_kb("VmHWM");
+	rss1 = rss_kb("VmRSS");
+	if (rc) {
+		fprintf(stderr, "ledger_load: %s\n", err);
+		return 1;
+	}
+	printf("{\"restart\":{\"file_bytes\":%lld,\"raw_bytes\":%" PRIu64 ",\"identities\":%zu,\"edges\":%zu,"
+	       "\"load_s\":%.3f,\"rss_kb\":{\"before\":%ld,\"load_peak\":%ld,\"after\":%ld}}}\n",
+	       (long long)st.st_size, info.raw_len, ledger_identities(l), ledger_edges(l), t, rss0, hwm, rss1);
+	ledger_free(l);
+	observed_free(o);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	char object[512], address[64], name[256], err[512];
@@ -230,8 +289,10 @@ int main(int argc, char **argv)
 	size_t kept = 0, ncg;
 	int rc;
 
+	if (argc == 3 && !strcmp(argv[1], "load"))
+		return restart(argv[2]);
 	if (argc != 4) {
-		fprintf(stderr, "usage: %s IDENTITIES EDGES_PER_IDENTITY OUT\n", argv[0]);
+		fprintf(stderr, "usage: %s IDENTITIES EDGES_PER_IDENTITY OUT | load FILE\n", argv[0]);
 		return 2;
 	}
 	n_ids = strtol(argv[1], NULL, 10);
@@ -306,9 +367,13 @@ int main(int argc, char **argv)
 	struct ledger *back = ledger_new((size_t)n_ids, (size_t)n_edges);
 	struct ledger_file_info info;
 
+	long rss4 = rss_kb("VmRSS");
+	int reset = reset_hwm();
+
 	t = now_s(CLOCK_MONOTONIC);
 	rc = ledger_load(back, out, &info, err, sizeof(err));
 	double t_load = now_s(CLOCK_MONOTONIC) - t;
+	long hwm5 = reset ? -1 : rss_kb("VmHWM"), rss5 = rss_kb("VmRSS");
 	if (rc) {
 		fprintf(stderr, "ledger_load: %s\n", err);
 		return 1;
@@ -321,13 +386,14 @@ int main(int argc, char **argv)
 	       ",\"feed_record_errors\":%" PRIu64 ",\"feed_edges_fed\":%" PRIu64 ",\"feed_s\":%.3f},"
 	       "\"file\":{\"bytes\":%lld,\"raw_bytes\":%" PRIu64 ",\"save_s\":%.3f,\"load_s\":%.3f,"
 	       "\"loaded_identities\":%zu,\"loaded_edges\":%zu},"
-	       "\"rss_kb\":{\"start\":%ld,\"after_observed\":%ld,\"after_ledger\":%ld,\"after_save\":%ld,\"peak\":%ld},"
+	       "\"rss_kb\":{\"start\":%ld,\"after_observed\":%ld,\"after_ledger\":%ld,\"after_save\":%ld,\"peak\":%ld,"
+	       "\"before_load\":%ld,\"load_peak\":%ld,\"after_load\":%ld},"
 	       "\"heap_kb\":{\"start\":%ld,\"after_observed\":%ld,\"after_ledger\":%ld}}\n",
 	       n_ids, n_edges, n_ids * n_edges, ncg, kept, add_failed, not_new,
 	       bench_observed_set_max_edges ? "true" : "false", cap_dropped, t_observed, ledger_identities(l),
 	       ledger_edges(l), ledger_edges_dropped(l), ledger_identities_dropped(l), fs.record_errors, fs.edges_fed,
 	       t_feed, (long long)st.st_size, info.raw_len, t_save, t_load, ledger_identities(back),
-	       ledger_edges(back), rss0, rss1, rss2, rss3, hwm3, heap0, heap1, heap2);
+	       ledger_edges(back), rss0, rss1, rss2, rss3, hwm3, rss4, hwm5, rss5, heap0, heap1, heap2);
 	ledger_free(back);
 	ledger_free(l);
 	observed_free(o);
