@@ -11,6 +11,8 @@
 #include "reach/ledger_split.h"
 #include "reach.pb-c.h"
 
+static int split_streaming(const uint8_t *raw, size_t len, const struct ledger_split *whole);
+
 /* A Ledger with n identities (n <= 3) of two edges each. */
 static size_t pack_ledger(uint8_t *out, size_t n)
 {
@@ -57,6 +59,7 @@ static void test_identities_and_rest(void **state)
 
 	assert_int_equal(ledger_split(raw, len, &s), 0);
 	assert_int_equal(s.n_ids, 3);
+	assert_int_equal(split_streaming(raw, len, &s), 0);
 	for (size_t i = 0; i < 3; i++) {
 		Reach__V1__IdentityReach *id = reach__v1__identity_reach__unpack(NULL, s.ids[i].len, s.ids[i].p);
 
@@ -150,6 +153,8 @@ static void test_bad_framing(void **state)
 			fail_msg("%s: accepted whole", bad[i].what);
 		if (ledger_split(bad[i].b, bad[i].n, &s) != -EBADMSG)
 			fail_msg("%s: split accepted", bad[i].what);
+		if (split_streaming(bad[i].b, bad[i].n, NULL) != -EBADMSG)
+			fail_msg("%s: streaming split accepted", bad[i].what);
 	}
 }
 
@@ -168,6 +173,44 @@ static void test_identities_with_wrong_wire_type(void **state)
 	ledger_split_free(&s);
 }
 
+/* ledger_split_field() over raw as a stream gives it: never more bytes at
+ * hand than it asked for. 0 with the counts ledger_split() gives (and the
+ * same identity spans), or -EBADMSG. */
+static int split_streaming(const uint8_t *raw, size_t len, const struct ledger_split *whole)
+{
+	size_t off = 0, n_ids = 0, rest_len = 0;
+
+	while (off < len) {
+		struct ledger_field f;
+		size_t have = 1, need;
+		int rc;
+
+		while ((rc = ledger_split_field(raw + off, have, len - off, &f, &need)) == 0) {
+			assert_true(need > have && need <= len - off);
+			have = need;
+		}
+		if (rc < 0)
+			return rc;
+		assert_int_equal(rc, 1);
+		assert_true(f.len <= have);
+		if (f.id.p) {
+			if (whole) {
+				assert_ptr_equal(f.id.p, whole->ids[n_ids].p);
+				assert_int_equal(f.id.len, whole->ids[n_ids].len);
+			}
+			n_ids++;
+		} else {
+			rest_len += f.len;
+		}
+		off += f.len;
+	}
+	if (whole) {
+		assert_int_equal(n_ids, whole->n_ids);
+		assert_int_equal(rest_len, whole->rest_len);
+	}
+	return 0;
+}
+
 /* Whatever the bytes, the parts decode exactly when the whole does. */
 static int decodes_whole(const uint8_t *raw, size_t len)
 {
@@ -183,8 +226,11 @@ static int decodes_split(const uint8_t *raw, size_t len)
 	Reach__V1__Ledger *rest;
 	int ok;
 
-	if (ledger_split(raw, len, &s))
+	if (ledger_split(raw, len, &s)) {
+		assert_int_equal(split_streaming(raw, len, NULL), -EBADMSG);
 		return 0;
+	}
+	assert_int_equal(split_streaming(raw, len, &s), 0);
 	rest = reach__v1__ledger__unpack(NULL, s.rest_len, s.rest);
 	ok = rest != NULL;
 	reach__v1__ledger__free_unpacked(rest, NULL);
