@@ -1378,6 +1378,184 @@ static void test_header_lying_about_lengths(void **state)
 	ledger_free(l);
 }
 
+/* ---- streaming loads (several 64 KiB chunks, an identity over one) ------- */
+
+/* n identities of 40 edges each, and one ("ns-big/sa") whose edges take
+ * well over one chunk of the message. */
+static struct ledger *big_ledger(size_t n)
+{
+	struct ledger *l = ledger_new(0, 0);
+	char id[64], object[300];
+
+	assert_non_null(l);
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; j < 40; j++) {
+			snprintf(id, sizeof(id), "ns-%zu/sa-%zu", i, i);
+			snprintf(object, sizeof(object), "/var/run/secrets/app-%zu/token-%zu-%zu", j, i, j);
+			struct ledger_obs o = obs(id, j % 2 ? LEDGER_SECRET : LEDGER_TOOL, object);
+
+			assert_int_equal(ledger_record(l, &o), 0);
+		}
+	for (size_t j = 0; j < 1000; j++) {
+		snprintf(object, sizeof(object), "/data/%0200zu", j);
+		struct ledger_obs o = obs("ns-big/sa", LEDGER_SECRET, object);
+
+		assert_int_equal(ledger_record(l, &o), 0);
+	}
+	return l;
+}
+
+/* The message of a file, inflated. */
+static uint8_t *inflated(const uint8_t *file, size_t len, size_t *raw_len)
+{
+	uint64_t n = 0;
+	uLongf out;
+	uint8_t *raw;
+
+	for (int i = 7; i >= 0; i--)
+		n = (n << 8) | file[16 + i];
+	raw = malloc(n + 4096);
+	assert_non_null(raw);
+	out = n;
+	assert_int_equal(uncompress(raw, &out, file + LEDGER_HEADER_SIZE, len - LEDGER_HEADER_SIZE), Z_OK);
+	assert_int_equal(out, n);
+	*raw_len = n;
+	return raw;
+}
+
+/* A load that must fail with -EBADMSG, leave the ledger as it was and give
+ * a reason containing want. */
+static void assert_bad_because(const char *path, const char *want)
+{
+	struct ledger *l = ledger_new(0, 0);
+	struct ledger_obs o = obs("ns/sa", LEDGER_TOOL, "/bin/true");
+	char err[512] = "";
+
+	assert_int_equal(ledger_record(l, &o), 0);
+	assert_int_equal(ledger_load(l, path, NULL, err, sizeof(err)), -EBADMSG);
+	if (!strstr(err, want))
+		fail_msg("reason \"%s\" does not say \"%s\"", err, want);
+	assert_int_equal(ledger_identities(l), 1);
+	assert_int_equal(ledger_edges(l), 1);
+	assert_int_equal(edge_of(l, "ns/sa", LEDGER_TOOL, "/bin/true")->count, 1);
+	ledger_free(l);
+}
+
+static void test_streaming_load_of_a_big_file(void **state)
+{
+	struct dir *d = *state;
+	struct ledger *l = big_ledger(400), *back = ledger_new(0, 0), *back2 = ledger_new(0, 0);
+	struct ledger_file_info info;
+	uint8_t *file, *raw;
+	size_t len, raw_len;
+
+	assert_int_equal(ledger_save(l, "node-x", d->file, NULL, 0), 0);
+	file = slurp(d->file, &len);
+	raw = inflated(file, len, &raw_len);
+	assert_true(raw_len > 8 * (64 << 10)); /* many inflate chunks, an identity over one */
+	assert_int_equal(ledger_load(back, d->file, &info, NULL, 0), 0);
+	assert_ledger_equal(l, back);
+	assert_string_equal(info.node, "node-x");
+	assert_int_equal(info.raw_len, raw_len);
+	assert_int_equal(info.file_len, len);
+	assert_int_equal(ledger_edges(back), 400 * 40 + 1000);
+	/* the same from memory */
+	assert_int_equal(ledger_load_image(back2, file, len, NULL, NULL, 0), 0);
+	assert_ledger_equal(l, back2);
+	/* a file compressed differently (level 1, not the agent's) loads the same */
+	write_framed(d->file, raw, raw_len);
+	ledger_free(back);
+	back = ledger_new(0, 0);
+	assert_int_equal(ledger_load(back, d->file, NULL, NULL, 0), 0);
+	assert_ledger_equal(l, back);
+	free(raw);
+	free(file);
+	ledger_free(back2);
+	ledger_free(back);
+	ledger_free(l);
+}
+
+static void test_corrupt_last_identity_changes_nothing(void **state)
+{
+	struct dir *d = *state;
+	struct ledger *l = big_ledger(300);
+	Reach__V1__Ledger m = REACH__V1__LEDGER__INIT;
+	Reach__V1__IdentityReach id = REACH__V1__IDENTITY_REACH__INIT, *idp = &id;
+	Reach__V1__Edge e = REACH__V1__EDGE__INIT, *ep = &e;
+	uint8_t *file, *raw, tail[256];
+	size_t len, raw_len, n;
+
+	assert_int_equal(ledger_save(l, "n", d->file, NULL, 0), 0);
+	file = slurp(d->file, &len);
+	raw = inflated(file, len, &raw_len);
+	/* one more identity after all the others (a repeated field may come
+	 * anywhere), whose edge has no object: the 302nd identity, index 301 */
+	m.n_identities = 1;
+	m.identities = &idp;
+	id.identity = "ns-last/sa";
+	id.n_edges = 1;
+	id.edges = &ep;
+	e.kind = REACH__V1__EDGE_KIND__EDGE_KIND_TOOL;
+	e.object = "";
+	n = reach__v1__ledger__pack(&m, tail);
+	memcpy(raw + raw_len, tail, n);
+	write_framed(d->file, raw, raw_len + n);
+	assert_bad_because(d->file, "identity 301 edge 0 has no object or kind");
+	/* the same identity cut short: its length runs past the message */
+	write_framed(d->file, raw, raw_len + n - 1);
+	assert_bad_because(d->file, "protobuf decoding failed");
+	/* one that does not decode: an identity holding a field of wire type 7 */
+	tail[0] = (uint8_t)(protobuf_c_message_descriptor_get_field_by_name(&reach__v1__ledger__descriptor, "identities")
+				    ->id << 3 | PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED);
+	tail[1] = 2;
+	tail[2] = 0x0f;
+	tail[3] = 0;
+	memcpy(raw + raw_len, tail, 4);
+	write_framed(d->file, raw, raw_len + 4);
+	assert_bad_because(d->file, "protobuf decoding failed");
+	/* and the whole file without it still loads */
+	write_framed(d->file, raw, raw_len);
+	{
+		struct ledger *back = ledger_new(0, 0);
+
+		assert_int_equal(ledger_load(back, d->file, NULL, NULL, 0), 0);
+		assert_ledger_equal(l, back);
+		ledger_free(back);
+	}
+	free(raw);
+	free(file);
+	ledger_free(l);
+}
+
+static void test_truncated_big_file_reasons(void **state)
+{
+	struct dir *d = *state;
+	struct ledger *l = big_ledger(300);
+	uint8_t *file;
+	size_t len, cut;
+
+	assert_int_equal(ledger_save(l, "n", d->file, NULL, 0), 0);
+	file = slurp(d->file, &len);
+	/* cut near the end */
+	cut = len - 1000;
+	spit(d->file, file, cut);
+	assert_bad_because(d->file, "truncated?");
+	/* a header made to agree with the cut (and resealed): inflation ends early */
+	put_le64(file + 24, cut - LEDGER_HEADER_SIZE);
+	reseal(file, cut);
+	spit(d->file, file, cut);
+	assert_bad_because(d->file, "decompression failed (zlib -3,");
+	/* a flipped byte near the end: the checksum, before any inflating */
+	free(file);
+	assert_int_equal(ledger_save(l, "n", d->file, NULL, 0), 0);
+	file = slurp(d->file, &len);
+	file[len - 10] ^= 0x40;
+	spit(d->file, file, len);
+	assert_bad_because(d->file, "checksum mismatch");
+	free(file);
+	ledger_free(l);
+}
+
 static void test_zip_bomb_is_bounded(void **state)
 {
 	struct dir *d = *state;
@@ -1606,6 +1784,9 @@ int main(void)
 		D(test_bad_magic),
 		D(test_header_lying_about_lengths),
 		D(test_zip_bomb_is_bounded),
+		D(test_streaming_load_of_a_big_file),
+		D(test_corrupt_last_identity_changes_nothing),
+		D(test_truncated_big_file_reasons),
 		D(test_valid_frame_bad_content),
 		D(test_quarantine_moves_the_file_aside),
 		D(test_save_is_atomic),

@@ -1,6 +1,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -442,72 +443,390 @@ fail:
 	return rc;
 }
 
-/* Checks the header and payload of a file image; on success *raw holds the
- * decompressed protobuf message. */
-static int decode_frame(const uint8_t *file, size_t len, uint8_t **raw, size_t *raw_len, char *err,
-			size_t err_size)
-{
-	uint8_t want[DIGEST_LEN];
-	uint64_t declared_raw, declared_z;
-	uLongf out_len;
-	uLong in_len;
-	uint8_t *buf;
-	int zrc;
+/* Loading streams the file: the payload is read LOAD_CHUNK bytes at a time
+ * (pread() on the open file, or the image in memory) and inflated piece by
+ * piece, so that neither the compressed file nor the protobuf message is
+ * ever held whole; a load holds the ledger it fills, the largest identity's
+ * bytes and its decoding, and a few chunks. Three passes:
+ *   1. frame:  the header's checks and the SHA-256 of the whole payload;
+ *              nothing is decompressed before it matches
+ *   2. check:  inflate, split into top-level fields (ledger_split_field()),
+ *              decode and check every identity, keep the other fields
+ *   3. import: inflate again, decode each identity again and union it in
+ * so that a file refused for any reason changes nothing, and the reasons
+ * are the ones decoding it whole gave. Passes 2 and 3 digest the payload
+ * again and compare, and look for bytes past the end: a file rewritten in
+ * place between passes (reach never does that: a save renames a new file
+ * over the old one, and the load reads the file it opened) is refused as
+ * "changed while being read". Noticed only at the end of pass 3, such a
+ * change can leave identities read before it in the ledger; reachd drops a
+ * ledger whose load failed with -EBADMSG and starts empty. */
+#define LOAD_CHUNK (64u << 10)
 
-	if (len < LEDGER_HEADER_SIZE) {
-		format_error(err, err_size, "%zu bytes, shorter than the %d-byte header", len, LEDGER_HEADER_SIZE);
-		return -EBADMSG;
-	}
-	if (memcmp(file, LEDGER_MAGIC, 8)) {
-		format_error(err, err_size, "not a reach ledger (bad magic)");
-		return -EBADMSG;
-	}
-	if (get_u32(file + 8) != LEDGER_FORMAT_VERSION || get_u32(file + 12) != 0) {
-		format_error(err, err_size, "unsupported format version %u (flags %u)", get_u32(file + 8),
-			     get_u32(file + 12));
-		return -EBADMSG;
-	}
-	declared_raw = get_u64(file + 16);
-	declared_z = get_u64(file + 24);
-	if (declared_z != len - LEDGER_HEADER_SIZE) {
-		format_error(err, err_size, "header says %llu compressed bytes, file has %zu (truncated?)",
-			     (unsigned long long)declared_z, len - LEDGER_HEADER_SIZE);
-		return -EBADMSG;
-	}
-	if (declared_raw == 0 || declared_raw > LEDGER_RAW_MAX) {
-		format_error(err, err_size, "header says %llu uncompressed bytes, outside 1..%llu",
-			     (unsigned long long)declared_raw, (unsigned long long)LEDGER_RAW_MAX);
-		return -EBADMSG;
-	}
-	if (digest(file, file + LEDGER_HEADER_SIZE, declared_z, want))
-		return -ENOMEM;
-	if (memcmp(want, file + DIGEST_OFF, DIGEST_LEN)) {
-		format_error(err, err_size, "checksum mismatch (corrupt)");
-		return -EBADMSG;
-	}
-	if (!(buf = malloc(declared_raw))) {
-		format_error(err, err_size, "out of memory for %llu bytes", (unsigned long long)declared_raw);
-		return -ENOMEM;
-	}
-	/* the output buffer is the declared length: a payload that inflates to
-	 * more stops there (Z_BUF_ERROR) instead of growing */
-	out_len = declared_raw;
-	in_len = declared_z;
-	zrc = uncompress2(buf, &out_len, file + LEDGER_HEADER_SIZE, &in_len);
-	if (zrc != Z_OK || out_len != declared_raw || in_len != declared_z) {
-		if (zrc == Z_MEM_ERROR) {
-			free(buf);
-			format_error(err, err_size, "out of memory decompressing");
-			return -ENOMEM;
+/* Where a load reads the file from. A failed read, or a file that changed,
+ * is reported in err by the source itself, naming the file, as the read of
+ * the whole file used to. */
+struct load_src {
+	const uint8_t *mem; /* the image (the caller's), or NULL: fd */
+	int fd;             /* the caller's */
+	const char *path;   /* for messages */
+	uint64_t len;       /* of the image, or of the file when it was opened */
+	uint8_t *buf;       /* LOAD_CHUNK bytes (the caller's); fd only */
+	char *err;
+	size_t err_size;
+	bool failed;        /* err says why already */
+};
+
+static int src_changed(struct load_src *s)
+{
+	format_error(s->err, s->err_size, "ledger load: %s changed while being read", s->path);
+	s->failed = true;
+	return -EBADMSG;
+}
+
+/* pread() of the file: bytes read, or -errno with the message in err. */
+static ssize_t src_pread(struct load_src *s, void *buf, size_t n, uint64_t off)
+{
+	for (;;) {
+		ssize_t r = pread(s->fd, buf, n, (off_t)off);
+		int e = errno;
+
+		if (r >= 0)
+			return r;
+		if (e != EINTR) {
+			format_error(s->err, s->err_size, "ledger load: read %s: %s", s->path, strerror(e));
+			s->failed = true;
+			return -e;
 		}
-		format_error(err, err_size, "decompression failed (zlib %d, %llu of %llu bytes, %llu of %llu input)",
-			     zrc, (unsigned long long)out_len, (unsigned long long)declared_raw,
-			     (unsigned long long)in_len, (unsigned long long)declared_z);
-		free(buf);
+	}
+}
+
+/* Bytes [off, off + n) of the file (n <= LOAD_CHUNK, off + n <= s->len) in
+ * *p, valid until the next call. 0 or -errno. */
+static int src_get(struct load_src *s, uint64_t off, size_t n, const uint8_t **p)
+{
+	size_t got = 0;
+
+	if (s->mem) {
+		*p = s->mem + off;
+		return 0;
+	}
+	while (got < n) {
+		ssize_t r = src_pread(s, s->buf + got, n - got, off + got);
+
+		if (r < 0)
+			return (int)r;
+		if (r == 0) /* shorter than when it was opened */
+			return src_changed(s);
+		got += (size_t)r;
+	}
+	*p = s->buf;
+	return 0;
+}
+
+/* A file no longer than when it was opened. 0 or -errno. */
+static int src_check_end(struct load_src *s)
+{
+	uint8_t b;
+	ssize_t r;
+
+	if (s->mem)
+		return 0;
+	r = src_pread(s, &b, 1, s->len);
+	return r < 0 ? (int)r : r ? src_changed(s) : 0;
+}
+
+/* A SHA-256 over the header's first DIGEST_OFF bytes, the payload to come.
+ * NULL: out of memory. */
+static EVP_MD_CTX *digest_begin(const uint8_t *hdr)
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+
+	if (ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) && EVP_DigestUpdate(ctx, hdr, DIGEST_OFF))
+		return ctx;
+	EVP_MD_CTX_free(ctx);
+	return NULL;
+}
+
+/* Frees ctx. 0 when the digest matches the header's, 1 when it does not,
+ * -ENOMEM. */
+static int digest_end(EVP_MD_CTX *ctx, const uint8_t *hdr)
+{
+	uint8_t got[DIGEST_LEN];
+	unsigned int n = 0;
+	int ok = EVP_DigestFinal_ex(ctx, got, &n) && n == DIGEST_LEN;
+
+	EVP_MD_CTX_free(ctx);
+	return !ok ? -ENOMEM : memcmp(got, hdr + DIGEST_OFF, DIGEST_LEN) ? 1 : 0;
+}
+
+/* What pass 1 read from the header. */
+struct frame {
+	uint8_t hdr[LEDGER_HEADER_SIZE];
+	uint64_t raw_len, z_len;
+};
+
+/* Pass 1: reads the whole file once, digesting the payload, then checks
+ * the header and the digest, in the order and with the reasons of the
+ * whole-file check. */
+static int check_frame(struct load_src *s, struct frame *f, char *why, size_t why_size)
+{
+	EVP_MD_CTX *md = NULL;
+	const uint8_t *p;
+	uint64_t len = s->len;
+	int rc;
+
+	memset(f, 0, sizeof(*f));
+	if (len >= LEDGER_HEADER_SIZE) {
+		if ((rc = src_get(s, 0, LEDGER_HEADER_SIZE, &p)))
+			return rc;
+		memcpy(f->hdr, p, LEDGER_HEADER_SIZE);
+		if (!(md = digest_begin(f->hdr)))
+			goto oom;
+		for (uint64_t off = LEDGER_HEADER_SIZE; off < len;) {
+			size_t n = len - off > LOAD_CHUNK ? LOAD_CHUNK : (size_t)(len - off);
+
+			if ((rc = src_get(s, off, n, &p)))
+				goto out;
+			if (!EVP_DigestUpdate(md, p, n))
+				goto oom;
+			off += n;
+		}
+	} else if (len && (rc = src_get(s, 0, (size_t)len, &p))) {
+		return rc;
+	}
+	if ((rc = src_check_end(s)))
+		goto out;
+	rc = -EBADMSG;
+	if (len < LEDGER_HEADER_SIZE) {
+		format_error(why, why_size, "%zu bytes, shorter than the %d-byte header", (size_t)len, LEDGER_HEADER_SIZE);
+		goto out;
+	}
+	if (memcmp(f->hdr, LEDGER_MAGIC, 8)) {
+		format_error(why, why_size, "not a reach ledger (bad magic)");
+		goto out;
+	}
+	if (get_u32(f->hdr + 8) != LEDGER_FORMAT_VERSION || get_u32(f->hdr + 12) != 0) {
+		format_error(why, why_size, "unsupported format version %u (flags %u)", get_u32(f->hdr + 8),
+			     get_u32(f->hdr + 12));
+		goto out;
+	}
+	f->raw_len = get_u64(f->hdr + 16);
+	f->z_len = get_u64(f->hdr + 24);
+	if (f->z_len != len - LEDGER_HEADER_SIZE) {
+		format_error(why, why_size, "header says %llu compressed bytes, file has %zu (truncated?)",
+			     (unsigned long long)f->z_len, (size_t)(len - LEDGER_HEADER_SIZE));
+		goto out;
+	}
+	if (f->raw_len == 0 || f->raw_len > LEDGER_RAW_MAX) {
+		format_error(why, why_size, "header says %llu uncompressed bytes, outside 1..%llu",
+			     (unsigned long long)f->raw_len, (unsigned long long)LEDGER_RAW_MAX);
+		goto out;
+	}
+	rc = digest_end(md, f->hdr);
+	md = NULL;
+	if (rc < 0)
+		goto oom;
+	if (rc) {
+		format_error(why, why_size, "checksum mismatch (corrupt)");
+		rc = -EBADMSG;
+	}
+	goto out;
+oom:
+	format_error(why, why_size, "out of memory");
+	rc = -ENOMEM;
+out:
+	EVP_MD_CTX_free(md);
+	return rc;
+}
+
+/* The payload inflated piece by piece and read field by field (passes 2
+ * and 3). The window holds the inflated bytes not consumed yet: at most the
+ * largest field (an identity) and LOAD_CHUNK. Owned by the pass. */
+struct zin {
+	struct load_src *src;
+	const struct frame *f;
+	z_stream zs;
+	bool zs_live;
+	EVP_MD_CTX *md;         /* of the payload read, checked again at the end */
+	uint64_t in_off;        /* the next file offset to read */
+	uint8_t *win;
+	size_t cap, start, len; /* win[start, start + len): inflated, not consumed */
+	uint64_t consumed;      /* message bytes before win + start */
+	const uint8_t *field;   /* the field zin_next() returned */
+	int zrc;                /* Z_OK while inflating, then inflate()'s last return */
+};
+
+static void zin_close(struct zin *z)
+{
+	if (z->zs_live)
+		inflateEnd(&z->zs);
+	EVP_MD_CTX_free(z->md);
+	free(z->win);
+}
+
+static int zin_open(struct zin *z, struct load_src *s, const struct frame *f)
+{
+	memset(z, 0, sizeof(*z));
+	z->src = s;
+	z->f = f;
+	z->in_off = LEDGER_HEADER_SIZE;
+	z->zrc = Z_OK;
+	if (inflateInit(&z->zs) != Z_OK)
+		return -ENOMEM;
+	z->zs_live = true;
+	z->cap = LOAD_CHUNK;
+	return (z->md = digest_begin(f->hdr)) && (z->win = malloc(z->cap)) ? 0 : -ENOMEM;
+}
+
+/* Gives inflate the next piece of the payload once it has used the last. */
+static int zin_feed(struct zin *z)
+{
+	uint64_t end = LEDGER_HEADER_SIZE + z->f->z_len;
+	const uint8_t *p;
+	size_t n;
+	int rc;
+
+	if (z->zs.avail_in || z->in_off >= end)
+		return 0;
+	n = end - z->in_off > LOAD_CHUNK ? LOAD_CHUNK : (size_t)(end - z->in_off);
+	if ((rc = src_get(z->src, z->in_off, n, &p)))
+		return rc;
+	if (!EVP_DigestUpdate(z->md, p, n))
+		return -ENOMEM;
+	z->zs.next_in = (Bytef *)p;
+	z->zs.avail_in = (uInt)n;
+	z->in_off += n;
+	return 0;
+}
+
+/* One inflate() into out, room bytes but never past the header's declared
+ * length in all (as uncompress2() into a buffer of that length did). */
+static int zin_step(struct zin *z, uint8_t *out, size_t room, size_t *made)
+{
+	uint64_t left = z->f->raw_len - z->zs.total_out;
+	int rc, zrc;
+
+	if ((rc = zin_feed(z)))
+		return rc;
+	if (room > left)
+		room = (size_t)left;
+	z->zs.next_out = out;
+	z->zs.avail_out = (uInt)room;
+	zrc = inflate(&z->zs, Z_NO_FLUSH);
+	*made = room - z->zs.avail_out;
+	if (zrc != Z_OK)
+		z->zrc = zrc;
+	return 0;
+}
+
+/* At least need bytes at win + start (need <= the message's remaining
+ * bytes), or as many as the payload gives. 0 or -errno. */
+static int zin_fill(struct zin *z, size_t need)
+{
+	int rc;
+
+	if (need > z->cap) {
+		size_t cap = (need + LOAD_CHUNK - 1) / LOAD_CHUNK * LOAD_CHUNK;
+		uint8_t *w;
+
+		if (z->start) {
+			memmove(z->win, z->win + z->start, z->len);
+			z->start = 0;
+		}
+		if (!(w = realloc(z->win, cap)))
+			return -ENOMEM;
+		z->win = w;
+		z->cap = cap;
+	}
+	while (z->len < need && z->zrc == Z_OK) {
+		size_t made;
+
+		if (z->start && z->start + need > z->cap) {
+			memmove(z->win, z->win + z->start, z->len);
+			z->start = 0;
+		}
+		if ((rc = zin_step(z, z->win + z->start + z->len, z->cap - z->start - z->len, &made)))
+			return rc;
+		z->len += made;
+	}
+	return 0;
+}
+
+/* The next top-level field: 1 (in *fl and z->field, valid until the next
+ * call), 0 at the end of the message, -EBADMSG for bad framing or a payload
+ * that ended early (zin_finish() then says how), or -errno. */
+static int zin_next(struct zin *z, struct ledger_field *fl)
+{
+	uint64_t left = z->f->raw_len - z->consumed;
+	size_t need = 1;
+	int rc;
+
+	if (!left)
+		return 0;
+	for (;;) {
+		if (z->len < need) {
+			if ((rc = zin_fill(z, need)))
+				return rc;
+			if (z->len < need)
+				return -EBADMSG;
+		}
+		/* z->len <= left: the output stops at the declared length */
+		if ((rc = ledger_split_field(z->win + z->start, z->len, (size_t)left, fl, &need)))
+			break;
+	}
+	if (rc < 0)
+		return -EBADMSG;
+	z->field = z->win + z->start;
+	z->start += fl->len;
+	z->len -= fl->len;
+	z->consumed += fl->len;
+	return 1;
+}
+
+/* Inflates the rest (unread), reads the payload to its end, then checks
+ * that the file did not change (the digest matches the header's again, no
+ * byte past its end) and that the payload inflated exactly as uncompress2()
+ * into a buffer of the declared length did, with its reasons. */
+static int zin_finish(struct zin *z, char *why, size_t why_size)
+{
+	int rc, zrc;
+
+	while (z->zrc == Z_OK) {
+		size_t made;
+
+		z->start = z->len = 0;
+		if ((rc = zin_step(z, z->win, z->cap, &made)))
+			return rc;
+	}
+	for (z->zs.avail_in = 0; z->in_off < LEDGER_HEADER_SIZE + z->f->z_len; z->zs.avail_in = 0)
+		if ((rc = zin_feed(z)))
+			return rc;
+	rc = digest_end(z->md, z->f->hdr);
+	z->md = NULL;
+	if (rc < 0) {
+		format_error(why, why_size, "out of memory");
+		return -ENOMEM;
+	}
+	if (rc)
+		return src_changed(z->src);
+	if ((rc = src_check_end(z->src)))
+		return rc;
+	/* uncompress2()'s return for inflate()'s last */
+	zrc = z->zrc == Z_STREAM_END ? Z_OK
+	      : z->zrc == Z_NEED_DICT ? Z_DATA_ERROR
+	      : z->zrc == Z_BUF_ERROR && z->zs.total_out < z->f->raw_len ? Z_DATA_ERROR
+	      : z->zrc;
+	if (zrc == Z_MEM_ERROR) {
+		format_error(why, why_size, "out of memory decompressing");
+		return -ENOMEM;
+	}
+	if (zrc != Z_OK || z->zs.total_out != z->f->raw_len || z->zs.total_in != z->f->z_len) {
+		format_error(why, why_size, "decompression failed (zlib %d, %llu of %llu bytes, %llu of %llu input)", zrc,
+			     (unsigned long long)z->zs.total_out, (unsigned long long)z->f->raw_len,
+			     (unsigned long long)z->zs.total_in, (unsigned long long)z->f->z_len);
 		return -EBADMSG;
 	}
-	*raw = buf;
-	*raw_len = out_len;
 	return 0;
 }
 
@@ -531,33 +850,80 @@ static int validate_identity(const Reach__V1__IdentityReach *id, size_t i, char 
 	return 0;
 }
 
-/* Decodes and checks every identity before any is imported. The reason is
- * the one decoding the message whole gave: a decoding failure anywhere,
- * else a bad content version, else the first bad identity. */
-static int check(const struct ledger_split *s, const Reach__V1__Ledger *rest, char *why, size_t why_size)
+/* Pass 2: decodes and checks every identity; *rest_out gets the message's
+ * other fields (a Ledger without identities: version, node, counts, time).
+ * The reason is the one decoding the message whole gave: the file changed,
+ * else decompression failed, else a decoding failure anywhere, else a bad
+ * content version, else the first bad identity. */
+static int check_pass(struct load_src *s, const struct frame *f, Reach__V1__Ledger **rest_out, char *why,
+		      size_t why_size)
 {
+	static const uint8_t none[1];
 	char first_bad[256] = "";
+	Reach__V1__Ledger *rest = NULL;
+	struct ledger_field fl;
+	struct zin z;
+	uint8_t *rest_buf = NULL;
+	size_t rest_len = 0, n_ids = 0;
+	bool bad = false;
+	int rc;
 
-	for (size_t i = 0; i < s->n_ids; i++) {
-		Reach__V1__IdentityReach *id = reach__v1__identity_reach__unpack(NULL, s->ids[i].len, s->ids[i].p);
+	if ((rc = zin_open(&z, s, f)))
+		goto oom;
+	while ((rc = zin_next(&z, &fl)) == 1) {
+		if (fl.id.p) {
+			Reach__V1__IdentityReach *id = reach__v1__identity_reach__unpack(NULL, fl.id.len, fl.id.p);
 
-		if (!id) {
-			snprintf(why, why_size, "protobuf decoding failed");
-			return -EBADMSG;
+			if (!id) {
+				bad = true;
+				break;
+			}
+			if (!first_bad[0])
+				validate_identity(id, n_ids, first_bad, sizeof(first_bad));
+			reach__v1__identity_reach__free_unpacked(id, NULL);
+			n_ids++;
+		} else {
+			uint8_t *b = realloc(rest_buf, rest_len + fl.len);
+
+			if (!b)
+				goto oom;
+			memcpy(b + rest_len, z.field, fl.len);
+			rest_buf = b;
+			rest_len += fl.len;
 		}
-		if (!first_bad[0])
-			validate_identity(id, i, first_bad, sizeof(first_bad));
-		reach__v1__identity_reach__free_unpacked(id, NULL);
 	}
-	if (rest->version == 0 || rest->version > LEDGER_CONTENT_VERSION) {
+	if (rc == -EBADMSG)
+		bad = true;
+	else if (rc < 0)
+		goto fail;
+	if ((rc = zin_finish(&z, why, why_size)))
+		goto out;
+	if (!bad && !(rest = reach__v1__ledger__unpack(NULL, rest_len, rest_buf ? rest_buf : none)))
+		bad = true;
+	rc = -EBADMSG;
+	if (bad) {
+		snprintf(why, why_size, "protobuf decoding failed");
+	} else if (rest->version == 0 || rest->version > LEDGER_CONTENT_VERSION) {
 		format_error(why, why_size, "unsupported content version %u", rest->version);
-		return -EBADMSG;
-	}
-	if (first_bad[0]) {
+	} else if (first_bad[0]) {
 		snprintf(why, why_size, "%s", first_bad);
-		return -EBADMSG;
+	} else {
+		*rest_out = rest;
+		rest = NULL;
+		rc = 0;
 	}
-	return 0;
+	goto out;
+oom:
+	rc = -ENOMEM;
+fail: /* the source's failures are in err already */
+	if (!s->failed)
+		snprintf(why, why_size, "out of memory");
+out:
+	if (rest)
+		reach__v1__ledger__free_unpacked(rest, NULL);
+	free(rest_buf);
+	zin_close(&z);
+	return rc;
 }
 
 /* The ledger_edge views of one identity's edges, reused from identity to
@@ -655,43 +1021,89 @@ static int import_identity(struct ledger *l, const Reach__V1__IdentityReach *id,
 	return r == -ENOSPC ? 0 : r; /* caps are counted, not failures */
 }
 
-/* Unions the checked identities into l, decoding them again one by one. */
-static int import(struct ledger *l, const struct ledger_split *s, const Reach__V1__Ledger *rest)
+/* Pass 3: unions the checked identities into l, inflating and decoding
+ * them again one by one. */
+static int import_pass(struct ledger *l, struct load_src *s, const struct frame *f, const Reach__V1__Ledger *rest,
+		       char *why, size_t why_size)
 {
 	struct import_views v = { 0 };
-	int rc = 0;
+	struct ledger_field fl;
+	struct zin z;
+	int rc, frc;
 
+	if ((rc = zin_open(&z, s, f)))
+		goto out;
 	ledger_add_dropped(l, rest->edges_dropped, rest->identities_dropped);
-	for (size_t i = 0; i < s->n_ids && !rc; i++) {
-		/* it decoded in check(): a failure now is memory */
-		Reach__V1__IdentityReach *id = reach__v1__identity_reach__unpack(NULL, s->ids[i].len, s->ids[i].p);
+	while ((rc = zin_next(&z, &fl)) == 1) {
+		Reach__V1__IdentityReach *id;
 
-		if (!id) {
+		if (!fl.id.p)
+			continue;
+		/* it decoded in pass 2: a failure now is memory */
+		if (!(id = reach__v1__identity_reach__unpack(NULL, fl.id.len, fl.id.p))) {
 			rc = -ENOMEM;
 			break;
 		}
 		rc = import_identity(l, id, &v);
 		reach__v1__identity_reach__free_unpacked(id, NULL);
+		if (rc)
+			break;
 	}
+	/* bad framing now, where pass 2 had none: the file changed, which
+	 * zin_finish() says */
+	if ((rc == 0 || rc == -EBADMSG) && (frc = zin_finish(&z, why, why_size)))
+		rc = frc;
+	else if (rc == -EBADMSG)
+		snprintf(why, why_size, "protobuf decoding failed");
+out:
+	if (rc && rc != -EBADMSG && !s->failed && !why[0])
+		snprintf(why, why_size, "out of memory");
 	import_views_free(&v);
+	zin_close(&z);
 	return rc;
 }
 
-static int read_file(const char *path, uint8_t **out, size_t *out_len, char *err, size_t err_size)
+/* Decodes the file (or image) s into l; why gets the reason on failure,
+ * unless s->failed (then err has it). */
+static int load_stream(struct ledger *l, struct load_src *s, struct ledger_file_info *info, char *why,
+		       size_t why_size)
 {
-	struct stat st;
-	uint8_t *buf = NULL;
-	size_t got = 0;
-	int fd, rc = 0;
+	Reach__V1__Ledger *rest = NULL;
+	struct frame f;
+	int rc;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
+	if ((rc = check_frame(s, &f, why, why_size)) || (rc = check_pass(s, &f, &rest, why, why_size)))
+		return rc;
+	rc = import_pass(l, s, &f, rest, why, why_size);
+	if (!rc && info) {
+		snprintf(info->node, sizeof(info->node), "%s", rest->node ? rest->node : "");
+		info->saved_unix_ms = rest->saved_unix_ms;
+		info->raw_len = f.raw_len;
+		info->file_len = s->len;
+	}
+	reach__v1__ledger__free_unpacked(rest, NULL);
+	return rc;
+}
+
+int ledger_load(struct ledger *l, const char *path, struct ledger_file_info *info, char *err, size_t err_size)
+{
+	struct load_src s = { .path = path, .err = err, .err_size = err_size };
+	char why[256] = "";
+	struct stat st;
+	int rc;
+
+	if (!l || !path) {
+		format_error(err, err_size, "ledger load: no ledger or path");
+		return -EINVAL;
+	}
+	s.fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (s.fd < 0) {
 		rc = -errno;
 		if (rc != -ENOENT)
 			format_error(err, err_size, "ledger load: open %s: %s", path, strerror(-rc));
 		return rc;
 	}
-	if (fstat(fd, &st)) {
+	if (fstat(s.fd, &st)) {
 		rc = -errno;
 		format_error(err, err_size, "ledger load: stat %s: %s", path, strerror(-rc));
 		goto out;
@@ -707,105 +1119,25 @@ static int read_file(const char *path, uint8_t **out, size_t *out_len, char *err
 		rc = -EBADMSG;
 		goto out;
 	}
-	if (!(buf = malloc((size_t)st.st_size + 1))) {
+	if (!(s.buf = malloc(LOAD_CHUNK))) {
 		rc = -ENOMEM;
 		format_error(err, err_size, "ledger load: out of memory");
 		goto out;
 	}
-	/* read one byte more than stat said, to notice a file that grew */
-	while (got <= (size_t)st.st_size) {
-		ssize_t r = read(fd, buf + got, (size_t)st.st_size + 1 - got);
-
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			rc = -errno;
-			format_error(err, err_size, "ledger load: read %s: %s", path, strerror(-rc));
-			goto out;
-		}
-		if (r == 0)
-			break;
-		got += (size_t)r;
-	}
-	if (got != (size_t)st.st_size) {
-		format_error(err, err_size, "ledger load: %s changed while being read", path);
-		rc = -EBADMSG;
-		goto out;
-	}
-	*out = buf;
-	*out_len = got;
-	buf = NULL;
-out:
-	free(buf);
-	close(fd);
-	return rc;
-}
-
-/* Decodes a file image into l; why gets the reason on failure. The message
- * is decoded one identity at a time (ledger_split.h), twice: every identity
- * is checked before the first is imported. */
-static int load_image(struct ledger *l, const uint8_t *file, size_t len, struct ledger_file_info *info, char *why,
-		      size_t why_size)
-{
-	uint8_t *raw = NULL;
-	size_t raw_len = 0;
-	struct ledger_split s = { 0 };
-	Reach__V1__Ledger *rest = NULL;
-	int rc;
-
-	if ((rc = decode_frame(file, len, &raw, &raw_len, why, why_size)))
-		goto out;
-	if ((rc = ledger_split(raw, raw_len, &s))) {
-		snprintf(why, why_size, rc == -ENOMEM ? "out of memory" : "protobuf decoding failed");
-		goto out;
-	}
-	if (!(rest = reach__v1__ledger__unpack(NULL, s.rest_len, s.rest))) {
-		snprintf(why, why_size, "protobuf decoding failed");
-		rc = -EBADMSG;
-		goto out;
-	}
-	if ((rc = check(&s, rest, why, why_size)))
-		goto out;
-	if ((rc = import(l, &s, rest))) {
-		snprintf(why, why_size, "out of memory");
-		goto out;
-	}
-	if (info) {
-		snprintf(info->node, sizeof(info->node), "%s", rest->node ? rest->node : "");
-		info->saved_unix_ms = rest->saved_unix_ms;
-		info->raw_len = raw_len;
-		info->file_len = len;
-	}
-out:
-	if (rest)
-		reach__v1__ledger__free_unpacked(rest, NULL);
-	ledger_split_free(&s);
-	free(raw);
-	return rc;
-}
-
-int ledger_load(struct ledger *l, const char *path, struct ledger_file_info *info, char *err, size_t err_size)
-{
-	uint8_t *file = NULL;
-	size_t len = 0;
-	char why[256] = "";
-	int rc;
-
-	if (!l || !path) {
-		format_error(err, err_size, "ledger load: no ledger or path");
-		return -EINVAL;
-	}
-	if ((rc = read_file(path, &file, &len, err, err_size)))
-		return rc;
-	if ((rc = load_image(l, file, len, info, why, sizeof(why))))
+	s.len = (uint64_t)st.st_size;
+	if ((rc = load_stream(l, &s, info, why, sizeof(why))) && !s.failed)
 		format_error(err, err_size, "ledger load: %s: %s", path, why);
-	free(file);
+out:
+	free(s.buf);
+	close(s.fd);
 	return rc;
 }
 
 int ledger_load_image(struct ledger *l, const uint8_t *image, size_t len, struct ledger_file_info *info, char *err,
 		      size_t err_size)
 {
+	/* an image does not change: the source never fails on its own */
+	struct load_src s = { .mem = image, .fd = -1, .path = "the image", .len = len, .err = err, .err_size = err_size };
 	char why[256] = "";
 	int rc;
 
@@ -813,7 +1145,7 @@ int ledger_load_image(struct ledger *l, const uint8_t *image, size_t len, struct
 		format_error(err, err_size, "ledger load: no ledger or image");
 		return -EINVAL;
 	}
-	if ((rc = load_image(l, image, len, info, why, sizeof(why))))
+	if ((rc = load_stream(l, &s, info, why, sizeof(why))) && !s.failed)
 		format_error(err, err_size, "ledger load: %s", why);
 	return rc;
 }

@@ -14,7 +14,15 @@
  * truncates). Loads are bounded: files over LEDGER_FILE_MAX are refused, the
  * checksum is verified before anything is decompressed, and decompression
  * never produces more than the header's declared length (at most
- * LEDGER_RAW_MAX): a payload that inflates further is rejected. */
+ * LEDGER_RAW_MAX): a payload that inflates further is rejected.
+ *
+ * Loads stream: the file is read and inflated a chunk at a time and decoded
+ * one identity at a time, in three passes (checksum; decode and check every
+ * identity; decode again and import), so a load holds the ledger it fills,
+ * the largest identity and a few 64 KiB chunks, never the whole file or the
+ * whole message, and a file refused for any reason changes nothing
+ * (ledger_store.c says more, and what a file rewritten in place during the
+ * load does). */
 #ifndef REACH_LEDGER_STORE_H
 #define REACH_LEDGER_STORE_H
 
