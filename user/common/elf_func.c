@@ -1,5 +1,5 @@
+#include <stdbool.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <gelf.h>
 #include <libelf.h>
 #include <string.h>
@@ -19,10 +19,12 @@ static int sym_file_offset(Elf *elf, const GElf_Sym *sym, uint64_t *off)
 	return 0;
 }
 
+/* Every defined FUNC symbol named func must be at one address. */
 static int find_func(Elf *elf, const char *func, GElf_Sym *out)
 {
 	Elf_Scn *scn = NULL;
 	GElf_Shdr sh;
+	bool found = false;
 
 	while ((scn = elf_nextscn(elf, scn))) {
 		Elf_Data *data;
@@ -38,48 +40,45 @@ static int find_func(Elf *elf, const char *func, GElf_Sym *out)
 			    GELF_ST_TYPE(sym.st_info) != STT_FUNC)
 				continue;
 			name = elf_strptr(elf, sh.sh_link, sym.st_name);
-			if (name && strcmp(name, func) == 0) {
-				*out = sym;
-				return 0;
-			}
+			if (!name || strcmp(name, func) != 0)
+				continue;
+			if (found && (sym.st_value != out->st_value || sym.st_shndx != out->st_shndx))
+				return -ENOTUNIQ;
+			*out = sym;
+			found = true;
 		}
 	}
-	return -ENOENT;
+	return found ? 0 : -ENOENT;
 }
 
-int elf_func_code(const char *path, const char *func, uint8_t *buf, size_t buf_size, size_t *got,
-		  size_t *func_size)
+int elf_func_code(int fd, const char *func, uint64_t *file_off, size_t *func_size, uint8_t *buf, size_t buf_size,
+		  size_t *got)
 {
-	GElf_Sym sym;
+	GElf_Sym sym = { 0 };
 	uint64_t off = 0;
 	ssize_t n;
 	Elf *elf;
-	int fd, rc;
+	int rc;
 
 	elf_version(EV_CURRENT);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
 	elf = elf_begin(fd, ELF_C_READ, NULL);
-	if (!elf) {
-		close(fd);
+	if (!elf)
 		return -EINVAL;
+	if (elf_kind(elf) != ELF_K_ELF) {
+		elf_end(elf);
+		return -EINVAL; /* not an ELF file at all */
 	}
 	rc = find_func(elf, func, &sym);
 	if (rc == 0)
 		rc = sym_file_offset(elf, &sym, &off);
 	elf_end(elf);
-	if (rc == 0) {
-		size_t want = sym.st_size && sym.st_size < buf_size ? sym.st_size : buf_size;
-
-		n = pread(fd, buf, want, (off_t)off);
-		if (n < 0)
-			rc = -errno;
-		else {
-			*got = (size_t)n;
-			*func_size = sym.st_size;
-		}
-	}
-	close(fd);
-	return rc;
+	if (rc)
+		return rc;
+	n = pread(fd, buf, sym.st_size && sym.st_size < buf_size ? sym.st_size : buf_size, (off_t)off);
+	if (n < 0)
+		return -errno;
+	*file_off = off;
+	*func_size = sym.st_size;
+	*got = (size_t)n;
+	return 0;
 }

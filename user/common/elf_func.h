@@ -6,11 +6,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Reads up to buf_size bytes from the start of func (a defined FUNC symbol
- * of .dynsym or .symtab) in the ELF file at path. 0 with *got bytes and
- * *func_size (the symbol's size); -ENOENT when there is no such function,
- * -errno on read errors, -EINVAL for a file libelf cannot read. */
-int elf_func_code(const char *path, const char *func, uint8_t *buf, size_t buf_size, size_t *got,
-		  size_t *func_size);
+/* The function func (a defined FUNC symbol of .dynsym or .symtab) in the
+ * ELF file open at fd: its file offset, its size, and up to buf_size bytes
+ * of its code in buf (*got of them). The caller attaches through the same
+ * fd (/proc/self/fd/N), so the bytes looked at and the file probed are one.
+ * 0; -ENOENT when there is no such function; -ENOTUNIQ when the name has
+ * several addresses (symbol versions: which one a caller means is not
+ * ours to guess); -errno on read errors; -EINVAL for a file libelf cannot
+ * read. */
+int elf_func_code(int fd, const char *func, uint64_t *file_off, size_t *func_size, uint8_t *buf, size_t buf_size,
+		  size_t *got);
 
 #endif

@@ -47,7 +47,7 @@ static size_t modrm_len(const uint8_t *p, size_t left, int rex_b, int *rm_reg)
 static bool decode(const uint8_t *p, size_t left, struct insn *in)
 {
 	size_t i = 0, n;
-	bool opsize16 = false;
+	bool opsize16 = false, has_prefix;
 	int rex = 0, rm_reg, reg;
 	uint8_t op;
 
@@ -66,6 +66,9 @@ static bool decode(const uint8_t *p, size_t left, struct insn *in)
 		rex = p[i++];
 	if (i >= left)
 		return false;
+	if (rex & 8)
+		opsize16 = false; /* REX.W wins over 0x66: 64-bit operands, 32-bit immediates */
+	has_prefix = i > 0;
 	op = p[i++];
 	reg = -1;
 	switch (op) {
@@ -77,15 +80,21 @@ static bool decode(const uint8_t *p, size_t left, struct insn *in)
 		in->len = i;
 		return true;
 	case 0x70 ... 0x7f: /* jcc rel8 */
+		if (has_prefix)
+			return false; /* the kernel single-steps (or refuses) prefixed branches */
 		in->branch = true;
 		in->len = i + 1;
 		return in->len <= left;
 	case 0xeb: /* jmp rel8 */
+		if (has_prefix)
+			return false;
 		in->branch = in->uncond_jmp = true;
 		in->len = i + 1;
 		return in->len <= left;
 	case 0xe8: /* call rel32 */
 	case 0xe9: /* jmp rel32 */
+		if (has_prefix)
+			return false;
 		in->branch = true;
 		in->uncond_jmp = op == 0xe9;
 		in->len = i + 4;
@@ -99,6 +108,8 @@ static bool decode(const uint8_t *p, size_t left, struct insn *in)
 			return false;
 		op = p[i++];
 		if (op >= 0x80 && op <= 0x8f) { /* jcc rel32 */
+			if (has_prefix)
+				return false;
 			in->branch = true;
 			in->len = i + 4;
 			return in->len <= left;
@@ -169,6 +180,32 @@ static bool decode(const uint8_t *p, size_t left, struct insn *in)
 	}
 }
 
+/* Could any branch in the function land in (0, upto]? Every byte offset
+ * is tried as the start of a jmp/jcc (rel8 or rel32): the function is not
+ * decoded as a whole, so bytes inside other instructions count too. False
+ * alarms only cost the fast placement; a real back edge into the prologue
+ * (a loop head there) must never be missed. */
+static bool branch_lands_in(const uint8_t *code, size_t len, size_t upto)
+{
+	for (size_t i = 0; i < len; i++) {
+		int64_t target;
+
+		if ((code[i] == 0xeb || (code[i] >= 0x70 && code[i] <= 0x7f)) && i + 2 <= len)
+			target = (int64_t)(i + 2) + (int8_t)code[i + 1];
+		else if (code[i] == 0xe9 && i + 5 <= len)
+			target = (int64_t)(i + 5) + (int32_t)(code[i + 1] | code[i + 2] << 8 | code[i + 3] << 16 |
+							(uint32_t)code[i + 4] << 24);
+		else if (code[i] == 0x0f && i + 6 <= len && code[i + 1] >= 0x80 && code[i + 1] <= 0x8f)
+			target = (int64_t)(i + 6) + (int32_t)(code[i + 2] | code[i + 3] << 8 | code[i + 4] << 16 |
+							(uint32_t)code[i + 5] << 24);
+		else
+			continue;
+		if (target > 0 && (uint64_t)target <= upto)
+			return true;
+	}
+	return false;
+}
+
 size_t x86_fast_probe_offset(const uint8_t *code, size_t len, size_t func_size, unsigned keep_regs)
 {
 	bool frame = false;
@@ -177,9 +214,14 @@ size_t x86_fast_probe_offset(const uint8_t *code, size_t len, size_t func_size, 
 
 	while (off < len && decode(code + off, len - off, &in)) {
 		if (in.branch) {
-			if (frame || (in.uncond_jmp && func_size && off + in.len == func_size))
-				return off;
-			return 0;
+			if (!frame && !(in.uncond_jmp && func_size && off + in.len == func_size))
+				return 0;
+			/* the whole function must be here to rule out a loop back into
+			 * the prologue: any branch landing after the entry and up to the
+			 * probe (the probe's own branch included) keeps the entry */
+			if (!func_size || len < func_size || branch_lands_in(code, func_size, off))
+				return 0;
+			return off;
 		}
 		if (in.writes & keep_regs)
 			return 0; /* an argument is changed before any branch */

@@ -22,13 +22,16 @@
 #define X86_RDI X86_REG(7)
 
 /* code: the first bytes of a function (len of them); func_size: the
- * symbol's size (0 if unknown). Returns the offset of the first branch
- * when every instruction before it is one this decoder knows, none writes
- * a register in keep_regs, and the branch cannot be a loop's head: either
- * a stack frame is set up before it (push, sub $n,%rsp: code executed once
- * per call), or it is an unconditional jmp that ends the function (a
- * tail-calling wrapper). Returns 0 (the function's entry, always correct,
- * only slower) otherwise. */
+ * symbol's size (0 if unknown); code must hold the whole function (len >=
+ * func_size) for anything but 0. Returns the offset of the first branch
+ * (unprefixed call/jmp/jcc: what the kernel emulates) when every
+ * instruction before it is one this decoder knows, none writes a register
+ * in keep_regs, and the probe runs exactly once per call: a stack frame is
+ * set up before it (push, sub $n,%rsp) or it is an unconditional jmp that
+ * ends the function (a tail-calling wrapper), and no jmp/jcc anywhere in
+ * the function can land between the entry and the probe (byte-wise scan,
+ * so a loop head there is never missed). Returns 0 (the function's entry,
+ * always correct, only slower) otherwise. */
 size_t x86_fast_probe_offset(const uint8_t *code, size_t len, size_t func_size, unsigned keep_regs);
 
 #endif

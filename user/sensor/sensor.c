@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -193,47 +194,76 @@ int sensor_monitor_cgroup(struct sensor *s, uint64_t cgroup_id)
 	return 0;
 }
 
-/* The offset into func where its uprobe costs the least (x86_entry.h): its
- * first branch when that is provably equivalent to the entry for the
- * arguments the TLS programs read (ssl/session, buffer, length: rdi, rsi,
- * rdx), else 0, the entry. */
-static size_t uprobe_offset(const char *binary, const char *func)
-{
-#if defined(__x86_64__)
-	uint8_t code[96];
-	size_t got = 0, size = 0, off;
+/* The largest function whose code is read to place its probe: the back-edge
+ * check (x86_entry.h) needs all of it; a bigger one keeps its entry. */
+#define UPROBE_CODE_MAX (64 * 1024)
 
-	if (elf_func_code(binary, func, code, sizeof(code), &got, &size))
-		return 0;
+/* Attaches prog to func in the file open at fd, through /proc/self/fd/N so
+ * that the file probed is the one whose code was looked at. The offset is
+ * func's first branch when that is provably equivalent to the entry for
+ * the arguments the TLS programs read (ssl/session, buffer, length: rdi,
+ * rsi, rdx), else its entry. NULL with errno when the file has no
+ * unambiguous func or the kernel refuses. */
+static struct bpf_link *attach_at_cheapest(struct bpf_program *prog, int fd, const char *binary, const char *func)
+{
+	LIBBPF_OPTS(bpf_uprobe_opts, opts);
+	struct bpf_link *link;
+	uint64_t entry = 0;
+	size_t size = 0, got = 0, off = 0;
+	char via[64];
+	uint8_t *code;
+	int rc;
+
+	code = malloc(UPROBE_CODE_MAX);
+	if (!code) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	rc = elf_func_code(fd, func, &entry, &size, code, UPROBE_CODE_MAX, &got);
+	if (rc) {
+		free(code);
+		errno = -rc;
+		return NULL;
+	}
+#if defined(__x86_64__)
 	off = x86_fast_probe_offset(code, got, size, X86_RDI | X86_RSI | X86_RDX);
-	log_debug("uprobe %s in %s at +%#zx (%s)", func, binary, off, off ? "its first branch" : "its entry");
-	return off;
-#else
-	(void)binary;
-	(void)func;
-	return 0;
 #endif
+	free(code);
+	snprintf(via, sizeof(via), "/proc/self/fd/%d", fd);
+	link = bpf_program__attach_uprobe_opts(prog, -1 /* every process of the file */, via, entry + off, &opts);
+	if (!link && off) {
+		/* the kernel would not emulate that branch after all: the entry */
+		log_debug("uprobe %s in %s at +%#zx refused (%s): at its entry", func, binary, off, strerror(errno));
+		off = 0;
+		link = bpf_program__attach_uprobe_opts(prog, -1, via, entry, &opts);
+	}
+	if (link)
+		log_debug("uprobe %s in %s at +%#zx (%s)", func, binary, off, off ? "its first branch" : "its entry");
+	return link;
 }
 
 int sensor_attach_uprobe(struct sensor *s, enum sensor_uprobe which, const char *binary, const char *func)
 {
-	LIBBPF_OPTS(bpf_uprobe_opts, opts, .func_name = func);
 	struct bpf_program *prog = which == SENSOR_UPROBE_SSL_WRITE	 ? s->skel->progs.reach_ssl_write :
 				   which == SENSOR_UPROBE_SSL_WRITE_EX ? s->skel->progs.reach_ssl_write_ex :
 									 s->skel->progs.reach_gnutls_record_send;
 	struct bpf_link *link;
-
 	size_t slot;
+	int fd, err;
 
 	/* reuse a detached slot before growing */
 	for (slot = 0; slot < s->n_uprobes && s->uprobes[slot]; slot++)
 		;
 	if (slot == SENSOR_MAX_UPROBES)
 		return -ENOSPC;
-	link = bpf_program__attach_uprobe_opts(prog, -1 /* every process of the file */, binary,
-					       uprobe_offset(binary, func), &opts);
-	if (!link)
+	fd = open(binary, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
 		return -errno;
+	link = attach_at_cheapest(prog, fd, binary, func);
+	err = errno;
+	close(fd);
+	if (!link)
+		return -err;
 	s->uprobes[slot] = link;
 	if (slot == s->n_uprobes)
 		s->n_uprobes++;

@@ -62,7 +62,10 @@ enum sensor_uprobe {
 };
 
 /* Attaches a TLS uprobe to func in binary (every process of that file).
- * Returns a handle >= 0 for sensor_detach_uprobe, or -errno (-ENOENT: the
+ * The probe goes on the function's first branch where that provably sees
+ * the same arguments (common/x86_entry.h), else on its entry.
+ * Returns a handle >= 0 for sensor_detach_uprobe, or -errno (-ENOTUNIQ:
+ * several symbol versions of func, none chosen; -ENOENT: the
  * symbol is not in the file). */
 int sensor_attach_uprobe(struct sensor *s, enum sensor_uprobe which, const char *binary, const char *func);
 void sensor_detach_uprobe(struct sensor *s, int handle);

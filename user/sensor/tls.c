@@ -142,7 +142,8 @@ static struct tls_file *attach_file(struct tls_coverage *t, const char *file, en
 			log_debug("tls: %s has no SSL_write_ex", file);
 	}
 	if (rc < 0) {
-		log_warn("tls: cannot probe %s (%s): TLS through it stays unseen", file, strerror(-rc));
+		log_warn("tls: cannot probe %s (%s): TLS through it stays unseen", file,
+			 rc == -ENOTUNIQ ? "its write function has several symbol versions" : strerror(-rc));
 		f->lib = TLS_NONE;
 		t->attach_failures++;
 	} else {
