@@ -74,6 +74,12 @@ static bool per_syscall_available(const struct syscall_hooks *h, char *why, size
 	const char *root = tracefs_root();
 	char path[512];
 
+	/* the per-syscall programs read the arguments through it (Linux 5.15+) */
+	if (libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_task_pt_regs, NULL) != 1) {
+		snprintf(why, why_size, "the kernel lacks bpf_task_pt_regs() for tracepoint programs (Linux 5.15+)");
+		return false;
+	}
+
 	if (!root) {
 		snprintf(why, why_size, "tracefs is not mounted at /sys/kernel/tracing "
 			 "(mount -t tracefs nodev /sys/kernel/tracing)");
