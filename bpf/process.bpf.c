@@ -12,7 +12,7 @@
 #include <bpf/bpf_core_read.h>
 #include "task.bpf.h"
 
-/* The inode's modification time moved twice (6.6: __i_mtime; 6.11:
+/* The inode's modification time moved twice (6.7: __i_mtime; 6.11:
  * i_mtime_sec + i_mtime_nsec); these flavours let CO-RE find it on each. */
 struct inode___mtime_split {
 	time64_t i_mtime_sec;
@@ -26,10 +26,20 @@ struct inode___mtime_ts {
 } __attribute__((preserve_access_index));
 
 /* Which file the new image is (device, inode, modification time): the
- * identity of a host workload's software version. */
+ * identity of a host workload's software version. For a "#!" script the
+ * kernel has swapped in the interpreter's file by now (exec_binprm) while
+ * filename is still the script's: left at 0 then, and the agent looks at
+ * the script itself. */
 static __always_inline void exec__file_id(struct linux_binprm *bprm, struct reach_exec_event *ev)
 {
 	struct inode *inode = BPF_CORE_READ(bprm, file, f_inode);
+
+	ev->exe_ino = 0;
+	ev->exe_dev = 0;
+	ev->exe_mtime_sec = 0;
+	ev->exe_mtime_nsec = 0;
+	if (BPF_CORE_READ(bprm, interp) != BPF_CORE_READ(bprm, filename))
+		return; /* an interpreter runs filename */
 
 	ev->exe_ino = BPF_CORE_READ(inode, i_ino);
 	ev->exe_dev = BPF_CORE_READ(inode, i_sb, s_dev);

@@ -215,7 +215,26 @@ def test_epoch_settles_verifies_and_drifts(cleanup, tmp):
     agent.stop()
 
 
+def _copy_cat(path):
+    shutil.copy("/usr/bin/cat", path)
+
+
+def _cat_script(path):
+    """A #! script: the kernel execs /bin/sh for it; the epoch must follow the script."""
+    with open(path, "w") as f:
+        f.write('#!/bin/sh\nexec /usr/bin/cat "$@"\n')
+    os.chmod(path, 0o755)
+
+
 def test_host_epoch_from_a_replaced_executable(cleanup, tmp):
+    _host_epoch_from_a_replaced(cleanup, tmp, _copy_cat, [])
+
+
+def test_host_epoch_from_a_replaced_script(cleanup, tmp):
+    _host_epoch_from_a_replaced(cleanup, tmp, _cat_script, ["/usr/bin/cat"])
+
+
+def _host_epoch_from_a_replaced(cleanup, tmp, make_svc, more_tools):
     secrets = os.path.join(tmp, "secrets")
     os.makedirs(secrets)
     token, extra = os.path.join(secrets, "token.key"), os.path.join(secrets, "extra.key")
@@ -225,14 +244,14 @@ def test_host_epoch_from_a_replaced_executable(cleanup, tmp):
     bindir = os.path.join(tmp, "bin")
     os.makedirs(bindir)
     svc = os.path.join(bindir, "svc")
-    shutil.copy("/usr/bin/cat", svc)
+    make_svc(svc)
     root = Cgroup(cleanup, f"reach-e2e-exeepoch-{os.getpid()}")
     app = Cgroup(cleanup, "svc", parent=root)
     identity = "host/svc"
     policy = os.path.join(tmp, "policy.yaml")
     with open(policy, "w") as f:
         f.write(f"apiVersion: reach.dev/v1\nkind: ReachPolicy\nmetadata: {{name: svc}}\nspec:\n  identity: {identity}\n"
-                f"  secrets: [{token}]\n  tools: [{svc}]\n")
+                f"  secrets: [{token}]\n  tools: [{', '.join([svc] + more_tools)}]\n")
     agent = Agent(cleanup, tmp, ["--cgroup", root.path, "--identity-rule", f"cgroup:{app.rel} {identity}",
                                  "--policy", policy])
     app.run([svc, token], stdout=subprocess.DEVNULL)
@@ -240,7 +259,7 @@ def test_host_epoch_from_a_replaced_executable(cleanup, tmp):
                          for e in i["edges"]), "v1 read", 10)
     check_eq(_verify(agent, "--identity", identity).returncode, 0, "v1 passes")
     # the patch: the same path, another file (as a package upgrade renames one in)
-    shutil.copy("/usr/bin/cat", svc + ".new")
+    make_svc(svc + ".new")
     os.rename(svc + ".new", svc)
     app.run([svc, token, extra], stdout=subprocess.DEVNULL)
     wait_for(lambda: _verify(agent, "--identity", identity).returncode == 1, "v2 fails", 10)

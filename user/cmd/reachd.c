@@ -1102,7 +1102,9 @@ static double now_s_since(double start) { return now_s() - start; }
  * or mtime) opens a new epoch; another tool run in the cgroup does not.
  * The file is the one the kernel exec'd (device, inode, mtime read at
  * exec): no stat afterwards, which would miss a process already gone or
- * see another namespace's file of the same path. */
+ * see another namespace's file of the same path. Scripts are the
+ * exception (the kernel holds their interpreter's file): those are
+ * looked at through the process's root while it runs. */
 struct exe_epoch {
 	char path[256];
 	uint64_t file_id;     /* hash of dev, inode, mtime */
@@ -1116,10 +1118,22 @@ static void note_root_exec(struct agent *ag, uint64_t cgroup_id, const struct re
 	uint64_t id;
 	const char *base = strrchr(exe, '/');
 
-	if (!ev->exe_ino)
-		return; /* the kernel could not say which file */
-	id = ((uint64_t)ev->exe_dev * 0x9e3779b97f4a7c15ULL) ^ (ev->exe_ino * 0x100000001b3ULL) ^
-	     ((uint64_t)ev->exe_mtime_sec << 20) ^ (uint64_t)ev->exe_mtime_nsec;
+	if (ev->exe_ino) {
+		id = ((uint64_t)ev->exe_dev * 0x9e3779b97f4a7c15ULL) ^ (ev->exe_ino * 0x100000001b3ULL) ^
+		     ((uint64_t)ev->exe_mtime_sec << 20) ^ (uint64_t)ev->exe_mtime_nsec;
+	} else {
+		/* a script (the kernel saw its interpreter's file): the script as
+		 * the process sees it, while it still runs; gone, no epoch from
+		 * another namespace's file of the same path */
+		char view[4200];
+		struct stat st;
+
+		snprintf(view, sizeof(view), "/proc/%u/root%s", ev->hdr.tgid, exe);
+		if (stat(view, &st) != 0)
+			return;
+		id = ((uint64_t)st.st_dev * 0x9e3779b97f4a7c15ULL) ^ ((uint64_t)st.st_ino * 0x100000001b3ULL) ^
+		     ((uint64_t)st.st_mtim.tv_sec << 20) ^ (uint64_t)st.st_mtim.tv_nsec;
+	}
 	snprintf(key, sizeof(key), "%" PRIu64, cgroup_id);
 	x = hmap_get(ag->exe_epochs, key);
 	if (x && (strcmp(x->path, exe) != 0 || x->file_id == id))
