@@ -120,8 +120,9 @@ static __always_inline void http__capture_iov(const struct iovec *uiov, __u64 ni
 			if (i >= niov || off >= ret)
 				break;
 			if (bpf_probe_read_user(&iov, sizeof(iov), &uiov[i])) {
+				/* counted; what was gathered still goes out, cut short */
 				loss__count(REACH_EV_HTTP, REACH_LOSS_READ_FAILED);
-				return;
+				break;
 			}
 		}
 		if (off >= REACH_HTTP_LEN)
@@ -136,10 +137,15 @@ static __always_inline void http__capture_iov(const struct iovec *uiov, __u64 ni
 			n = REACH_HTTP_LEN;
 		if (n && bpf_probe_read_user(s->http + off, n, iov.iov_base)) {
 			loss__count(REACH_EV_HTTP, REACH_LOSS_READ_FAILED);
-			return;
+			if (!off)
+				return;
+			break;
 		}
 		off += n;
 	}
+	/* more head than HTTP_MAX_IOV iovecs carried: cut like a long head */
+	if (off < ret && ret <= REACH_HTTP_LEN && niov > HTTP_MAX_IOV) /* (longer: http__emit counts it) */
+		loss__count(REACH_EV_HTTP, REACH_LOSS_TRUNCATED);
 	http__emit(s, off, ret, source, peer, pid_tgid, cgid);
 }
 
