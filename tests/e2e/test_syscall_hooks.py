@@ -7,7 +7,7 @@ the hook style chosen by the benchmark, the other kept as the fallback).
 One workload drives every syscall-exit program reach has: openat + read of a
 secret, a DNS lookup (sendto/recvfrom through glibc), TCP connects, and a
 bearer-token HTTP request through each of send (sendto), write, writev and
-sendmsg."""
+sendmsg (writev and sendmsg with the head split over several iovecs)."""
 import hashlib
 import hmac
 import os
@@ -36,7 +36,7 @@ for how in ("send", "write", "writev", "sendmsg"):
     elif how == "writev":
         os.writev(s.fileno(), [head[:20], head[20:]])
     else:
-        s.sendmsg([head])
+        s.sendmsg([head[:9], head[9:30], head[30:]])   # three iovecs: gathered in the kernel
     while s.recv(4096):
         pass
     s.close()
@@ -104,7 +104,8 @@ def test_per_syscall_tracepoints(cleanup, tmp):
     check_eq(status["syscall_hooks_fallback"], None, "status: no fallback")
     hook = status["hooks"][0]
     check(hook.startswith("tracepoint/syscalls/sys_exit_{"), f"first hook is the per-syscall set: {hook}")
-    for nr in ("openat", "read", "recvfrom", "write", "writev", "connect", "sendto", "sendmsg", "sendmmsg"):
+    for nr in ("openat", "openat2", "open", "read", "recvfrom", "recvmsg", "write", "writev", "connect", "sendto",
+               "sendmsg", "sendmmsg"):
         check(nr in hook[hook.index("{"):].strip("{}").split(","), f"sys_exit_{nr} attached: {hook}")
     check_eq(status["kernel_features_missing"], [], "nothing missing")
 
