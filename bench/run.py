@@ -59,9 +59,9 @@ TRACEFS = "/sys/kernel/tracing"
 MODES = {
     "full": dict(
         rounds=9, n_open=250000, n_connect=25000, n_exec=1000, n_https=25000, n_syscalls=1000000,
-        gen_files=200000, gen_rates=[5000, 10000, 15000, 20000, 30000, 50000, 100000, 200000, 400000, 0],
+        gen_files=200000, gen_rates=[5000, 10000, 20000, 50000, 100000, 200000, 400000, 0],
         gen_seconds=2.0, gen_reps=2, gen_plain=True, gen_ringbuf_mib=[1, 8, 64], gen_events_rate=20000,
-        scale_k=[1, 10, 100], scale_total=1000000, scale_rounds=3,
+        scale_k=[1, 10, 100], scale_total=600000, scale_rounds=3,
         mem_identities=[1000, 10000], mem_edges=100, cost_iters=200000, cost_files=8000, cost_configs=4,
     ),
     "quick": dict(
