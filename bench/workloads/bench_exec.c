@@ -3,10 +3,13 @@
 #include "common.h" /* first: defines _GNU_SOURCE */
 #include <sys/wait.h>
 
-static void once(void)
+static void once(const void *unused)
 {
 	int st;
-	pid_t p = fork();
+	pid_t p;
+
+	(void)unused;
+	p = fork();
 
 	if (p < 0)
 		die("fork");
@@ -30,12 +33,6 @@ int main(int argc, char **argv)
 	}
 	long n = parse_long(argv[1], "N");
 
-	wait_go();
-	for (long i = 0; i < n / 10 + 1; i++)
-		once();
-	unsigned long long t0 = now_ns();
-	for (long i = 0; i < n; i++)
-		once();
-	report(n, t0, now_ns());
+	timed_loop(n, once, NULL);
 	return 0;
 }

@@ -3,8 +3,9 @@
 #include "common.h" /* first: defines _GNU_SOURCE */
 #include <fcntl.h>
 
-static void once(const char *path)
+static void once(const void *arg)
 {
+	const char *path = arg;
 	char buf[64];
 	int fd = open(path, O_RDONLY);
 
@@ -23,12 +24,6 @@ int main(int argc, char **argv)
 	}
 	long n = parse_long(argv[2], "N");
 
-	wait_go();
-	for (long i = 0; i < n / 10 + 1; i++)
-		once(argv[1]);
-	unsigned long long t0 = now_ns();
-	for (long i = 0; i < n; i++)
-		once(argv[1]);
-	report(n, t0, now_ns());
+	timed_loop(n, once, argv[1]);
 	return 0;
 }

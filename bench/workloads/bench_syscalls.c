@@ -8,10 +8,11 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
-static void once(void)
+static void once(const void *unused)
 {
 	struct stat st;
 
+	(void)unused;
 	if (syscall(SYS_getppid) < 0)
 		die("getppid");
 	if (fstat(1, &st) < 0)
@@ -26,12 +27,6 @@ int main(int argc, char **argv)
 	}
 	long n = parse_long(argv[1], "N");
 
-	wait_go();
-	for (long i = 0; i < n / 10 + 1; i++)
-		once();
-	unsigned long long t0 = now_ns();
-	for (long i = 0; i < n; i++)
-		once();
-	report(n, t0, now_ns());
+	timed_loop(n, once, NULL);
 	return 0;
 }

@@ -58,4 +58,17 @@ static inline void report(long iters, unsigned long long t0, unsigned long long 
 	       (double)ns / (double)iters, t0, t1);
 	fflush(stdout);
 }
+/* The loops' common shape: wait for "go", a 10 % warm-up, then n timed
+ * calls of once(arg) and the JSON line. static inline with a constant
+ * once: the compiler inlines it, so the timed loop has no indirect call. */
+static inline void timed_loop(long n, void (*once)(const void *arg), const void *arg)
+{
+	wait_go();
+	for (long i = 0; i < n / 10 + 1; i++)
+		once(arg);
+	unsigned long long t0 = now_ns();
+	for (long i = 0; i < n; i++)
+		once(arg);
+	report(n, t0, now_ns());
+}
 #endif

@@ -352,19 +352,27 @@ static int parse_sensor_dedup_entries(struct loader *l, const yaml_node_t *v, co
 	return 0;
 }
 
-static int parse_sensor_syscall_hooks(struct loader *l, const yaml_node_t *v, const char *where)
+/* A string that must be one of names (expected: them in words, for the error). */
+static int parse_one_of(struct loader *l, const yaml_node_t *v, const char *where, char **out,
+			const char *const *names, size_t n_names, const char *expected)
 {
 	char shown[MESSAGE_QUOTE_MAX];
-	static const char *const names[] = { "auto", "per-syscall", "dispatcher" };
-	int rc = parse_string(l, v, where, &l->cfg->syscall_hooks);
+	int rc = parse_string(l, v, where, out);
 
 	if (rc)
 		return rc;
-	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
-		if (strcmp(l->cfg->syscall_hooks, names[i]) == 0)
+	for (size_t i = 0; i < n_names; i++)
+		if (strcmp(*out, names[i]) == 0)
 			return 0;
-	return fail_at(l, v, "%s: expected auto, per-syscall or dispatcher, got '%s'", where,
-		       yaml_printable(v, shown, sizeof(shown)));
+	return fail_at(l, v, "%s: expected %s, got '%s'", where, expected, yaml_printable(v, shown, sizeof(shown)));
+}
+
+static int parse_sensor_syscall_hooks(struct loader *l, const yaml_node_t *v, const char *where)
+{
+	static const char *const names[] = { "auto", "per-syscall", "dispatcher" };
+
+	return parse_one_of(l, v, where, &l->cfg->syscall_hooks, names, ARRAY_SIZE(names),
+			    "auto, per-syscall or dispatcher");
 }
 
 static int parse_agent_ready_file(struct loader *l, const yaml_node_t *v, const char *where)
@@ -604,17 +612,10 @@ static int parse_alerts_webhook(struct loader *l, const yaml_node_t *v, const ch
 
 static int parse_alerts_min_severity(struct loader *l, const yaml_node_t *v, const char *where)
 {
-	char shown[MESSAGE_QUOTE_MAX];
 	static const char *const names[] = { "info", "low", "medium", "high" };
-	int rc = parse_string(l, v, where, &l->cfg->alert_min_severity);
 
-	if (rc)
-		return rc;
-	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
-		if (strcmp(l->cfg->alert_min_severity, names[i]) == 0)
-			return 0;
-	return fail_at(l, v, "%s: expected info, low, medium or high, got '%s'", where,
-		       yaml_printable(v, shown, sizeof(shown)));
+	return parse_one_of(l, v, where, &l->cfg->alert_min_severity, names, ARRAY_SIZE(names),
+			    "info, low, medium or high");
 }
 
 static const struct key_spec alerts_keys[] = {
