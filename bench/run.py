@@ -65,10 +65,10 @@ MODES = {
         mem_identities=[1000, 10000], mem_edges=100, cost_iters=200000, cost_files=8000, cost_configs=4,
     ),
     "quick": dict(
-        rounds=1, n_open=40000, n_connect=4000, n_exec=150, n_https=2000, n_syscalls=100000,
-        gen_files=20000, gen_rates=[10000, 100000, 0],
+        rounds=1, n_open=25000, n_connect=3000, n_exec=100, n_https=1500, n_syscalls=60000,
+        gen_files=12000, gen_rates=[100000, 0],
         gen_seconds=0.5, gen_reps=1, gen_plain=False, gen_ringbuf_mib=[8], gen_events_rate=10000,
-        scale_k=[1, 10], scale_total=100000, scale_rounds=1,
+        scale_k=[1, 10], scale_total=60000, scale_rounds=1,
         mem_identities=[1000], mem_edges=100, cost_iters=30000, cost_files=2000, cost_configs=2,
     ),
 }
