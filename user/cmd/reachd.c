@@ -1111,6 +1111,12 @@ struct exe_epoch {
 	char epoch[300];      /* "<basename>@<file id>" */
 };
 
+/* One number for one file version, however its identity was learnt. */
+static uint64_t exe_file_id(uint64_t dev, uint64_t ino, int64_t mtime_sec, uint64_t mtime_nsec)
+{
+	return (dev * 0x9e3779b97f4a7c15ULL) ^ (ino * 0x100000001b3ULL) ^ ((uint64_t)mtime_sec << 20) ^ mtime_nsec;
+}
+
 static void note_root_exec(struct agent *ag, uint64_t cgroup_id, const struct reach_exec_event *ev, const char *exe)
 {
 	char key[24];
@@ -1119,8 +1125,7 @@ static void note_root_exec(struct agent *ag, uint64_t cgroup_id, const struct re
 	const char *base = strrchr(exe, '/');
 
 	if (ev->exe_ino) {
-		id = ((uint64_t)ev->exe_dev * 0x9e3779b97f4a7c15ULL) ^ (ev->exe_ino * 0x100000001b3ULL) ^
-		     ((uint64_t)ev->exe_mtime_sec << 20) ^ (uint64_t)ev->exe_mtime_nsec;
+		id = exe_file_id(ev->exe_dev, ev->exe_ino, ev->exe_mtime_sec, ev->exe_mtime_nsec);
 	} else {
 		/* a script (the kernel saw its interpreter's file): the script as
 		 * the process sees it, while it still runs; gone, no epoch from
@@ -1131,8 +1136,7 @@ static void note_root_exec(struct agent *ag, uint64_t cgroup_id, const struct re
 		snprintf(view, sizeof(view), "/proc/%u/root%s", ev->hdr.tgid, exe);
 		if (stat(view, &st) != 0)
 			return;
-		id = ((uint64_t)st.st_dev * 0x9e3779b97f4a7c15ULL) ^ ((uint64_t)st.st_ino * 0x100000001b3ULL) ^
-		     ((uint64_t)st.st_mtim.tv_sec << 20) ^ (uint64_t)st.st_mtim.tv_nsec;
+		id = exe_file_id(st.st_dev, st.st_ino, st.st_mtim.tv_sec, (uint64_t)st.st_mtim.tv_nsec);
 	}
 	snprintf(key, sizeof(key), "%" PRIu64, cgroup_id);
 	x = hmap_get(ag->exe_epochs, key);
@@ -1329,11 +1333,11 @@ static json_object *status_json(struct agent *ag)
 		json_object_object_add(o, "syscall_hooks",
 				       json_object_new_string(syscall_hook_style_name(syscall_hooks_active(sh))));
 		json_object_object_add(o, "syscall_hooks_fallback", why ? json_object_new_string(why) : NULL);
+		/* optional hooks this kernel refuses: per-syscall tracepoints (the
+		 * dispatcher covers the same syscalls at a cost to every process) */
+		if (why)
+			json_object_array_add(missing, json_object_new_string("per-syscall tracepoints"));
 	}
-	/* optional hooks this kernel refuses: per-syscall tracepoints (the
-	 * dispatcher covers the same syscalls at a cost to every process) */
-	if (syscall_hooks_fallback_reason(sensor_syscall_hooks(ag->sensor)))
-		json_object_array_add(missing, json_object_new_string("per-syscall tracepoints"));
 	json_object_object_add(o, "kernel_features_missing", missing);
 	if (sensor_read_losses(ag->sensor, &l) == 0) {
 		for (int k = 0; k < REACH_EV__MAX; k++) { /* 0: "other", the shared maps */
