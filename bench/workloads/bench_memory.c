@@ -5,18 +5,21 @@
  *   observed_add()   N cgroups x E edges (half secret files, half egress
  *                    destinations, realistic paths, addresses, DNS names,
  *                    executables and exec chains; new_map_entry = true, as
- *                    for every secret or egress event from the dedup map)
- *   observed_refresh() with counts a dedup map would hold
- *   ledger_feed()    into ledger_new_sharing(N, E, the observed model's
- *                    strings) as reachd does, each cgroup resolving to its own
+ *                    for every secret or egress event from the dedup map),
+ *                    into a working set of WORKING_SET edges: when it is
+ *                    full, ledger_feed_evict() moves an eighth of it to the
+ *                    ledger (reachd's make_room()); 0 keeps every edge in it
+ *   ledger           ledger_new_sharing(N, E, the observed model's strings)
+ *                    as reachd does, each cgroup resolving to its own
  *                    identity "ns-<i>/sa-<i>" with a pod, an image and an
  *                    image digest (what the Kubernetes resolver fills in)
+ *   observed_refresh() + ledger_feed()   the periodic tick
  *   ledger_save()    to OUT (zlib-compressed protobuf, fsynced, renamed)
  *   ledger_load()    back into a fresh ledger, to check the file; the peak
  *                    RSS during the load alone (VmHWM reset just before it
  *                    through /proc/self/clear_refs, -1 if that fails)
  *
- *   bench_memory N E OUT
+ *   bench_memory N E OUT|- [WORKING_SET]   (- : no save and load)
  *   bench_memory load FILE   a restart: a fresh process loads FILE into a
  *                            ledger sharing an empty observed model's
  *                            strings, with reachd's caps (20,000 identities,
@@ -24,10 +27,7 @@
  *                            before, the load's peak and RSS after
  *
  * Prints one JSON line: RSS (VmRSS) and heap in use (mallinfo2) after each
- * step, peak RSS, times, the saved file's size and every dropped count. The
- * observed model may have an edge cap (observed_set_max_edges, referenced
- * weakly so that this builds against a libreach.a with or without it): it
- * is raised to N x E for the run and the drops are reported anyway. */
+ * step, peak RSS, times, the saved file's size and every dropped count. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <inttypes.h>
@@ -42,21 +42,7 @@
 #include "reach/ledger_feed.h"
 #include "reach/ledger_store.h"
 #include "reach/observed.h"
-
-/* Optional in libreach.a: NULL when the library predates the cap. Local
- * names bound to the library's symbols, so no prototype can clash. */
-extern void bench_observed_set_max_edges(struct observed *o, size_t max_edges)
-	__asm__("observed_set_max_edges") __attribute__((weak));
-extern uint64_t bench_observed_edges_dropped(const struct observed *o)
-	__asm__("observed_edges_dropped") __attribute__((weak));
-/* Optional too: reachd's ledger keeps its strings in the observed model's
- * table (one copy of each object, name, executable, exec chain for both);
- * with a library that predates it the ledger has its own table. */
-struct intern;
-extern struct intern *bench_observed_strings(struct observed *o)
-	__asm__("observed_strings") __attribute__((weak));
-extern struct ledger *bench_ledger_new_sharing(size_t max_identities, size_t max_edges, struct intern *strings)
-	__asm__("ledger_new_sharing") __attribute__((weak));
+#include "config/config.h"
 
 #define CGROUP_ID_BASE (1ULL << 40) /* far from any real cgroup id on this host */
 #define TS_BASE 1000000000000ULL    /* boot-clock ns of the first observation */
@@ -252,9 +238,7 @@ static int restart(const char *path)
 		perror(path);
 		return 1;
 	}
-	l = bench_ledger_new_sharing && bench_observed_strings
-		    ? bench_ledger_new_sharing(20000, 2000, bench_observed_strings(o))
-		    : ledger_new(20000, 2000);
+	l = ledger_new_sharing(20000, 2000, observed_strings(o));
 	if (!l)
 		return 1;
 	rss0 = rss_kb("VmRSS");
@@ -276,124 +260,140 @@ static int restart(const char *path)
 	return 0;
 }
 
+/* What the kernel map gives back when the agent evicts an edge: the same
+ * counts lookup() makes up (every key here is distinct: nothing to delete). */
+static int take(void *ctx, const struct reach_dedup_key *key, struct reach_dedup_val *val)
+{
+	return lookup(ctx, key, val);
+}
+
 int main(int argc, char **argv)
 {
 	char object[512], address[64], name[256], err[512];
 	struct reach_event_hdr hdr;
 	struct reach_dedup_key key;
 	struct observation obs;
-	struct feed_stats fs;
-	struct cgroup_reach **cg;
-	struct stat st;
-	uint64_t add_failed = 0, not_new = 0, cap_dropped = 0;
-	size_t kept = 0, ncg;
+	struct feed_stats fs = { 0 }, evict_fs = { 0 };
+	struct stat st = { 0 };
+	uint64_t add_failed = 0, not_new = 0, evictions = 0;
+	size_t working_set = OBSERVED_EDGES_DEFAULT;
 	int rc;
 
 	if (argc == 3 && !strcmp(argv[1], "load"))
 		return restart(argv[2]);
-	if (argc != 4) {
-		fprintf(stderr, "usage: %s IDENTITIES EDGES_PER_IDENTITY OUT | load FILE\n", argv[0]);
+	if (argc != 4 && argc != 5) {
+		fprintf(stderr, "usage: %s IDENTITIES EDGES_PER_IDENTITY OUT|- [WORKING_SET] | load FILE\n"
+				"  WORKING_SET: the observed model's edges (reachd's --observed-edges; default %d,\n"
+				"  0 = every edge stays in it); OUT '-': no save and load\n",
+			argv[0], OBSERVED_EDGES_DEFAULT);
 		return 2;
 	}
 	n_ids = strtol(argv[1], NULL, 10);
 	n_edges = strtol(argv[2], NULL, 10);
+	if (argc == 5)
+		working_set = (size_t)strtoul(argv[4], NULL, 10);
 	if (n_ids <= 0 || n_edges <= 0) {
 		fprintf(stderr, "bad sizes\n");
 		return 2;
 	}
-	const char *out = argv[3];
+	const char *out = strcmp(argv[3], "-") ? argv[3] : NULL;
 	long rss0 = rss_kb("VmRSS"), heap0 = heap_kb();
 	int64_t boot_to_unix_ms =
 		(int64_t)((now_s(CLOCK_REALTIME) - now_s(CLOCK_BOOTTIME)) * 1000.0);
 
-	/* 1. the observed model */
+	/* 1. the model, built edge by edge as reachd builds it: the observed
+	 * model is a working set; when it is full, an eighth of it (least
+	 * recently seen first) is fed to the ledger and freed (record_edge(),
+	 * make_room() in user/cmd/reachd.c) */
 	double t = now_s(CLOCK_MONOTONIC);
 	struct observed *o = observed_new();
+	struct ledger *l = o ? ledger_new_sharing((size_t)n_ids, (size_t)n_edges, observed_strings(o)) : NULL;
+	size_t total = (size_t)n_ids * (size_t)n_edges;
 
-	if (!o) {
-		fprintf(stderr, "observed_new failed\n");
+	if (!o || !l) {
+		fprintf(stderr, "observed_new / ledger_new_sharing failed\n");
 		return 1;
 	}
-	if (bench_observed_set_max_edges)
-		bench_observed_set_max_edges(o, (size_t)n_ids * (size_t)n_edges);
+	observed_set_max_edges(o, working_set ? working_set : total);
 	for (long i = 0; i < n_ids; i++)
 		for (long j = 0; j < n_edges; j++) {
 			bool is_new;
 
+			if (working_set && observed_edge_total(o) >= working_set) {
+				size_t want = working_set / 8 ? working_set / 8 : 1;
+
+				ledger_feed_evict(o, l, resolve, NULL, boot_to_unix_ms, take, NULL, want, &evict_fs);
+				evictions++;
+			}
 			make_obs(i, j, &obs, &hdr, &key, object, sizeof(object), address, name);
 			if (!observed_add(o, j % 2 == 0 ? EDGE_SECRET : EDGE_EGRESS, &obs, &is_new))
 				add_failed++;
 			else if (!is_new)
 				not_new++;
 		}
-	observed_refresh(o, lookup, NULL);
-	double t_observed = now_s(CLOCK_MONOTONIC) - t;
-	ncg = observed_cgroups(o, &cg);
-	for (size_t i = 0; i < ncg; i++)
-		kept += cg[i]->n_edges;
-	if (bench_observed_edges_dropped)
-		cap_dropped = bench_observed_edges_dropped(o);
+	double t_build = now_s(CLOCK_MONOTONIC) - t;
 	long rss1 = rss_kb("VmRSS"), heap1 = heap_kb();
 
-	/* 2. the ledger, fed as the agent's periodic tick does */
+	/* 2. the periodic tick: counts refreshed, what grew fed */
 	t = now_s(CLOCK_MONOTONIC);
-	struct ledger *l = bench_observed_strings && bench_ledger_new_sharing
-				   ? bench_ledger_new_sharing((size_t)n_ids, (size_t)n_edges, bench_observed_strings(o))
-				   : ledger_new((size_t)n_ids, (size_t)n_edges);
-
-	if (!l) {
-		fprintf(stderr, "ledger_new failed\n");
-		return 1;
-	}
+	observed_refresh(o, lookup, NULL);
 	ledger_feed(o, l, resolve, NULL, boot_to_unix_ms, &fs);
 	double t_feed = now_s(CLOCK_MONOTONIC) - t;
-	long rss2 = rss_kb("VmRSS"), heap2 = heap_kb();
+	long rss2 = rss_kb("VmRSS"), heap2 = heap_kb(), hwm2 = rss_kb("VmHWM");
 
 	/* 3. saved as the agent saves it */
-	t = now_s(CLOCK_MONOTONIC);
-	rc = ledger_save(l, "bench-node", out, err, sizeof(err));
-	double t_save = now_s(CLOCK_MONOTONIC) - t;
-	if (rc) {
-		fprintf(stderr, "ledger_save: %s\n", err);
-		return 1;
-	}
-	if (stat(out, &st) < 0) {
-		perror(out);
-		return 1;
-	}
-	long rss3 = rss_kb("VmRSS"), hwm3 = rss_kb("VmHWM");
+	double t_save = 0, t_load = 0;
+	long rss3 = rss2, hwm3 = hwm2, rss4 = -1, hwm5 = -1, rss5 = -1;
+	struct ledger_file_info info = { 0 };
+	struct ledger *back = NULL;
 
-	/* 4. loaded back (what a restart does), to check the file */
-	struct ledger *back = ledger_new((size_t)n_ids, (size_t)n_edges);
-	struct ledger_file_info info;
+	if (out) {
+		t = now_s(CLOCK_MONOTONIC);
+		rc = ledger_save(l, "bench-node", out, err, sizeof(err));
+		t_save = now_s(CLOCK_MONOTONIC) - t;
+		if (rc) {
+			fprintf(stderr, "ledger_save: %s\n", err);
+			return 1;
+		}
+		if (stat(out, &st) < 0) {
+			perror(out);
+			return 1;
+		}
+		rss3 = rss_kb("VmRSS");
+		hwm3 = rss_kb("VmHWM");
 
-	long rss4 = rss_kb("VmRSS");
-	int reset = reset_hwm();
+		/* 4. loaded back (what a restart does), to check the file */
+		back = ledger_new((size_t)n_ids, (size_t)n_edges);
+		rss4 = rss_kb("VmRSS");
+		int reset = reset_hwm();
 
-	t = now_s(CLOCK_MONOTONIC);
-	rc = ledger_load(back, out, &info, err, sizeof(err));
-	double t_load = now_s(CLOCK_MONOTONIC) - t;
-	long hwm5 = reset ? -1 : rss_kb("VmHWM"), rss5 = rss_kb("VmRSS");
-	if (rc) {
-		fprintf(stderr, "ledger_load: %s\n", err);
-		return 1;
+		t = now_s(CLOCK_MONOTONIC);
+		rc = ledger_load(back, out, &info, err, sizeof(err));
+		t_load = now_s(CLOCK_MONOTONIC) - t;
+		hwm5 = reset ? -1 : rss_kb("VmHWM");
+		rss5 = rss_kb("VmRSS");
+		if (rc) {
+			fprintf(stderr, "ledger_load: %s\n", err);
+			return 1;
+		}
 	}
 
 	printf("{\"identities_requested\":%ld,\"edges_per_identity\":%ld,\"edges_requested\":%ld,"
-	       "\"observed\":{\"cgroups\":%zu,\"edges\":%zu,\"add_failed\":%" PRIu64 ",\"not_new\":%" PRIu64
-	       ",\"cap_api\":%s,\"cap_dropped\":%" PRIu64 ",\"build_s\":%.3f},"
+	       "\"observed\":{\"working_set\":%zu,\"edges\":%zu,\"evicted\":%" PRIu64 ",\"evictions\":%" PRIu64
+	       ",\"add_failed\":%" PRIu64 ",\"not_new\":%" PRIu64 ",\"cap_dropped\":%" PRIu64 ",\"build_s\":%.3f},"
 	       "\"ledger\":{\"identities\":%zu,\"edges\":%zu,\"edges_dropped\":%" PRIu64 ",\"identities_dropped\":%" PRIu64
 	       ",\"feed_record_errors\":%" PRIu64 ",\"feed_edges_fed\":%" PRIu64 ",\"feed_s\":%.3f},"
-	       "\"file\":{\"bytes\":%lld,\"raw_bytes\":%" PRIu64 ",\"save_s\":%.3f,\"load_s\":%.3f,"
+	       "\"file\":{\"saved\":%s,\"bytes\":%lld,\"raw_bytes\":%" PRIu64 ",\"save_s\":%.3f,\"load_s\":%.3f,"
 	       "\"loaded_identities\":%zu,\"loaded_edges\":%zu},"
-	       "\"rss_kb\":{\"start\":%ld,\"after_observed\":%ld,\"after_ledger\":%ld,\"after_save\":%ld,\"peak\":%ld,"
-	       "\"before_load\":%ld,\"load_peak\":%ld,\"after_load\":%ld},"
-	       "\"heap_kb\":{\"start\":%ld,\"after_observed\":%ld,\"after_ledger\":%ld}}\n",
-	       n_ids, n_edges, n_ids * n_edges, ncg, kept, add_failed, not_new,
-	       bench_observed_set_max_edges ? "true" : "false", cap_dropped, t_observed, ledger_identities(l),
-	       ledger_edges(l), ledger_edges_dropped(l), ledger_identities_dropped(l), fs.record_errors, fs.edges_fed,
-	       t_feed, (long long)st.st_size, info.raw_len, t_save, t_load, ledger_identities(back),
-	       ledger_edges(back), rss0, rss1, rss2, rss3, hwm3, rss4, hwm5, rss5, heap0, heap1, heap2);
+	       "\"rss_kb\":{\"start\":%ld,\"after_build\":%ld,\"after_feed\":%ld,\"peak_model\":%ld,"
+	       "\"after_save\":%ld,\"peak\":%ld,\"before_load\":%ld,\"load_peak\":%ld,\"after_load\":%ld},"
+	       "\"heap_kb\":{\"start\":%ld,\"after_build\":%ld,\"after_feed\":%ld}}\n",
+	       n_ids, n_edges, n_ids * n_edges, working_set, observed_edge_total(o), observed_edges_evicted(o), evictions,
+	       add_failed, not_new, observed_edges_dropped(o), t_build, ledger_identities(l), ledger_edges(l),
+	       ledger_edges_dropped(l), ledger_identities_dropped(l), fs.record_errors + evict_fs.record_errors,
+	       fs.edges_fed, t_feed, out ? "true" : "false", (long long)st.st_size, info.raw_len, t_save, t_load,
+	       back ? ledger_identities(back) : 0, back ? ledger_edges(back) : 0, rss0, rss1, rss2, hwm2, rss3, hwm3,
+	       rss4, hwm5, rss5, heap0, heap1, heap2);
 	ledger_free(back);
 	ledger_free(l);
 	observed_free(o);

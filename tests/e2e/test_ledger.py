@@ -83,6 +83,51 @@ def test_host_identity_rule_reachctl_and_restart(cleanup, tmp):
              "count in the saved ledger after a clean stop")
 
 
+def test_full_working_set_moves_edges_to_the_ledger(cleanup, tmp):
+    """More distinct secrets than the observed model holds (--observed-edges
+    64): the least recently seen edges go to the ledger alone, their kernel
+    dedup entries deleted, so a second read of an evicted file is a new event
+    and the ledger adds both reads up. Nothing is refused or lost."""
+    cg = Cgroup(cleanup, f"reach-e2e-evict-{os.getpid()}")
+    keys = os.path.join(tmp, "keys")
+    files = [_secret(os.path.join(keys, f"tenant-{i:03d}.key")) for i in range(300)]
+    agent = Agent(cleanup, tmp, ["--cgroup", cg.path, "--observed-edges", "64",
+                                 "--identity-rule", f"cgroup:{cg.rel} host/evict-app"])
+    # every file once, then the first 100 again (long evicted by then)
+    cg.python("import os, sys\n"
+              "d = sys.argv[1]\n"
+              "names = sorted(os.listdir(d))\n"
+              "for n in names: open(os.path.join(d, n)).read()\n"
+              "for n in names[:100]: open(os.path.join(d, n)).read()\n", keys)
+
+    def all_in_ledger():
+        doc = agent.reachctl("reach", "--identity", "host/evict-app", "--kind", "secret", "-o", "json")
+        if not doc["identities"]:
+            return None
+        edges = {e["object"]: e for e in doc["identities"][0]["edges"] if e["kind"] == "secret"}
+        return edges if len(edges) >= 300 and sum(e["count"] for e in edges.values()) >= 400 else None
+    edges = wait_for(all_in_ledger, "300 secret edges, 400 reads in the ledger", 20)
+    check_eq(sorted(edges), sorted(files), "every secret read is in the ledger")
+    for i, f in enumerate(files):
+        check_eq(edges[f]["count"], 2 if i < 100 else 1, f"reads of {os.path.basename(f)}")
+        check_eq(edges[f]["category"], "private-key", f"category of {os.path.basename(f)}")
+        check_eq([os.path.basename(x) for x in edges[f]["executables"]], [os.path.basename(PYTHON)],
+                 f"executable of {os.path.basename(f)}")
+    status = agent.reachctl("status", "-o", "json")
+    check(status["observed_edges"] <= 64, f"working set within --observed-edges: {status['observed_edges']}")
+    # 300 + 100 edge creations through a 64-edge set: at least 400 - 64 moved out
+    check(status["observed_edges_evicted"] >= 400 - 64,
+          f"edges moved to the ledger: {status['observed_edges_evicted']}")
+    check_eq(status["observed_edges_dropped"], 0, "no edge refused")
+    check_eq(status["losses"]["file_open"]["ringbuf_full"], 0, "no event lost")
+    check_eq(status["edges_dropped"], 0, "no ledger refusal")
+    summary = agent.stop()
+    check(summary["observed_edges_evicted"] >= status["observed_edges_evicted"],
+          f"the exit summary counts the evictions: {summary['observed_edges_evicted']}")
+    check("observed model full (64 edges)" in agent.stderr(), "the first eviction is logged once")
+    check_eq(agent.stderr().count("observed model full"), 1, "logged once")
+
+
 def test_corrupt_ledger_is_kept_aside(cleanup, tmp):
     cg = Cgroup(cleanup, f"reach-e2e-corrupt-{os.getpid()}")
     state = os.path.join(tmp, "state")

@@ -225,7 +225,15 @@ static void test_limits_are_inclusive(void **state)
 	assert_config_ok("sensor:\n  ringbuf_bytes: 1073741824\n  dedup_entries: 16777216\n", &cfg);
 	assert_true(cfg.ringbuf_bytes == 1073741824ULL);
 	assert_true(cfg.dedup_entries == 16777216ULL);
+	assert_config_ok("sensor:\n  observed_edges: 16\n", &cfg);
+	assert_true(cfg.observed_edges == 16ULL);
+	assert_config_ok("sensor:\n  observed_edges: 16777216\n", &cfg);
+	assert_true(cfg.observed_edges == 16777216ULL);
 	config_free(&cfg);
+	assert_config_error("sensor:\n  observed_edges: 15\n", 2, 19,
+			    "sensor.observed_edges: must be between 16 and 16777216, got 15");
+	assert_config_error("sensor:\n  observed_edges: 16777217\n", 2, 19,
+			    "sensor.observed_edges: must be between 16 and 16777216, got 16777217");
 }
 
 static void test_quoted_null_is_a_string(void **state)

@@ -66,6 +66,21 @@ static int fake_lookup(void *ctx, const struct reach_dedup_key *key, struct reac
 	return -ENOENT;
 }
 
+/* Reads and deletes, as the kernel's lookup-and-delete does. */
+static int fake_take(void *ctx, const struct reach_dedup_key *key, struct reach_dedup_val *val)
+{
+	struct fake_map *m = ctx;
+
+	for (size_t i = 0; i < m->n; i++) {
+		if (memcmp(&m->e[i].key, key, sizeof(*key)) == 0) {
+			*val = m->e[i].val;
+			m->e[i] = m->e[--m->n];
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
 /* ---- a fake identity resolver -------------------------------------------- */
 
 struct fake_ids {
@@ -716,6 +731,136 @@ static void test_refused_edge_is_not_counted_again(void **state)
 	assert_int_equal(ledger_edges_dropped(small), 1);
 }
 
+static size_t evict(struct fx *f, size_t n)
+{
+	memset(&f->st, 0, sizeof(f->st));
+	return ledger_feed_evict(f->o, f->l, fake_resolve, &f->ids, BOOT_TO_UNIX_MS, fake_take, &f->map, n, &f->st);
+}
+
+/* The least recently seen edge goes first, with the counts the map held at
+ * the end (read and deleted at once, never refreshed before), fed to the
+ * ledger; the other edge stays, indexed, with its counts. */
+static void test_evict_feeds_final_counts_least_recent_first(void **state)
+{
+	struct fx *f = *state;
+	struct reach_dedup_key k1 = mkkey(CG_A, REACH_EV_FILE_OPEN, 1), k2 = mkkey(CG_A, REACH_EV_FILE_OPEN, 2);
+	struct cgroup_reach **cgs;
+	const struct ledger_edge *le;
+	struct edge *kept;
+
+	add_secret(f->o, CG_A, SECRET, 1, 5000 * MS);
+	kept = add_secret(f->o, CG_A, SECRET2, 2, 6000 * MS);
+	fake_set(&f->map, &k1, 4, 5000 * MS, 7000 * MS);
+	fake_set(&f->map, &k2, 2, 6000 * MS, 8000 * MS);
+	refresh(f);
+	feed(f);
+	fake_set(&f->map, &k1, 9, 5000 * MS, 7500 * MS); /* grew after the last feed */
+
+	assert_int_equal(evict(f, 1), 1);
+	assert_int_equal(f->st.record_errors, 0);
+	assert_int_equal(observed_edges_evicted(f->o), 1);
+	assert_int_equal(observed_edge_total(f->o), 1);
+	assert_int_equal(observed_cgroups(f->o, &cgs), 1);
+	assert_int_equal(cgs[0]->n_edges, 1);
+	assert_ptr_equal(cgs[0]->edges[0], kept);
+	assert_int_equal(f->map.n, 1); /* SECRET's key deleted, SECRET2's still there */
+	le = edge_in(f->l, "ns/sa", LEDGER_SECRET, SECRET);
+	assert_non_null(le);
+	assert_int_equal(le->count, 9);
+	assert_int_equal(le->last_ms, BOOT_TO_UNIX_MS + 7500);
+	/* the index still finds the kept edge, and a new edge can be added */
+	add_secret(f->o, CG_A, SECRET2, 2, 9000 * MS);
+	assert_int_equal(observed_edge_total(f->o), 1);
+}
+
+/* An evicted edge seen again is a new edge (its map entry was deleted, so
+ * the next occurrence was an event); the ledger adds the two up. */
+static void test_evicted_edge_seen_again_adds_up(void **state)
+{
+	struct fx *f = *state;
+	struct reach_dedup_key k = mkkey(CG_A, REACH_EV_FILE_OPEN, 1);
+	const struct ledger_edge *le;
+	struct edge *e;
+
+	add_secret(f->o, CG_A, SECRET, 1, 5000 * MS);
+	fake_set(&f->map, &k, 3, 5000 * MS, 6000 * MS);
+	assert_int_equal(evict(f, 8), 1);
+	assert_int_equal(f->map.n, 0);
+	assert_int_equal(observed_edge_total(f->o), 0);
+
+	e = add_secret(f->o, CG_A, SECRET, 1, 20000 * MS);
+	assert_int_equal(edge_count(e), 1);
+	fake_set(&f->map, &k, 2, 20000 * MS, 21000 * MS);
+	refresh(f);
+	feed(f);
+	le = edge_in(f->l, "ns/sa", LEDGER_SECRET, SECRET);
+	assert_non_null(le);
+	assert_int_equal(le->count, 5);
+	assert_int_equal(le->first_ms, BOOT_TO_UNIX_MS + 5000);
+	assert_int_equal(le->last_ms, BOOT_TO_UNIX_MS + 21000);
+}
+
+/* Not in the ledger yet (pending identity, unresolvable cgroup) or not reach
+ * at all (TLS coverage): never evicted, their keys untouched. */
+static void test_evict_keeps_what_the_ledger_lacks(void **state)
+{
+	struct fx *f = *state;
+	struct reach_dedup_key kb = mkkey(CG_B, REACH_EV_FILE_OPEN, 1), kc = mkkey(CG_C, REACH_EV_FILE_OPEN, 2);
+	struct reach_event_hdr hdr = mkhdr(CG_A, REACH_EV_EGRESS, 1000 * MS);
+	struct reach_dedup_key kt = mkkey(CG_A, REACH_EV_EGRESS, 3);
+	struct observation obs;
+	bool is_new;
+
+	add_secret(f->o, CG_B, SECRET, 1, 1000 * MS);
+	add_secret(f->o, CG_C, SECRET2, 2, 1000 * MS);
+	memset(&obs, 0, sizeof(obs));
+	obs.hdr = &hdr;
+	obs.key = &kt;
+	obs.object = "/usr/bin/curl";
+	obs.exe = "/usr/bin/curl";
+	obs.category = "openssl";
+	obs.dest_class = "covered";
+	assert_non_null(observed_add(f->o, EDGE_TLS, &obs, &is_new));
+	fake_set(&f->map, &kb, 1, 1000 * MS, 1000 * MS);
+	fake_set(&f->map, &kc, 1, 1000 * MS, 1000 * MS);
+	fake_set(&f->map, &kt, 1, 1000 * MS, 1000 * MS);
+
+	assert_int_equal(evict(f, 8), 0);
+	assert_int_equal(observed_edge_total(f->o), 3);
+	assert_int_equal(observed_edges_evicted(f->o), 0);
+	assert_int_equal(f->map.n, 3);
+	assert_int_equal(ledger_edges(f->l), 0);
+
+	f->ids.b_pending = false; /* the pod became known */
+	assert_int_equal(evict(f, 8), 1);
+	assert_int_equal(edge_in(f->l, "ns2/sa2", LEDGER_SECRET, SECRET)->count, 1);
+	assert_int_equal(observed_edge_total(f->o), 2);
+}
+
+/* Egress: each outcome's growth reaches the ledger once, eviction included. */
+static void test_evict_egress_per_outcome(void **state)
+{
+	struct fx *f = *state;
+	struct reach_dedup_key ke = mkkey(CG_A, REACH_EV_EGRESS, 0xe000 + REACH_OUT_ESTABLISHED),
+			       kr = mkkey(CG_A, REACH_EV_EGRESS, 0xe000 + REACH_OUT_REFUSED);
+	const struct ledger_edge *le;
+
+	add_egress(f->o, CG_A, REACH_OUT_ESTABLISHED, 1000 * MS);
+	add_egress(f->o, CG_A, REACH_OUT_REFUSED, 2000 * MS);
+	fake_set(&f->map, &ke, 3, 1000 * MS, 3000 * MS);
+	fake_set(&f->map, &kr, 1, 2000 * MS, 2000 * MS);
+	refresh(f);
+	feed(f);
+	fake_set(&f->map, &ke, 5, 1000 * MS, 4000 * MS);
+	assert_int_equal(evict(f, 1), 1);
+	le = edge_in(f->l, "ns/sa", LEDGER_EGRESS, EGRESS);
+	assert_non_null(le);
+	assert_int_equal(le->count, 6);
+	assert_int_equal(outcome_of(le, "established"), 5);
+	assert_int_equal(outcome_of(le, "refused"), 1);
+	assert_int_equal(f->map.n, 0);
+}
+
 static void test_empty_observed(void **state)
 {
 	struct fx *f = *state;
@@ -782,6 +927,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ledger_refusals_are_counted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_every_executable_reaches_the_ledger, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refused_edge_is_not_counted_again, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_evict_feeds_final_counts_least_recent_first, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_evicted_edge_seen_again_adds_up, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_evict_keeps_what_the_ledger_lacks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_evict_egress_per_outcome, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_empty_observed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ledger_sharing_the_observed_table, setup, teardown),
 	};

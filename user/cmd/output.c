@@ -203,6 +203,7 @@ void output_summary_json(FILE *f, struct observed *obs, const struct run_stats *
 	add_int(o, "http_truncated", (int64_t)st->http_truncated);
 	add_int(o, "http_creds_dropped", (int64_t)st->http_creds_dropped);
 	add_int(o, "observed_edges_dropped", (int64_t)st->observed_edges_dropped);
+	add_int(o, "observed_edges_evicted", (int64_t)st->observed_edges_evicted);
 	json_object_object_add(o, "losses", losses);
 	add_int(o, "events_lost", (int64_t)output_loss_total(&st->losses, REACH_LOSS_RINGBUF_FULL));
 	for (size_t i = 0; i < n; i++) {
@@ -301,6 +302,9 @@ void output_summary_text(FILE *f, struct observed *obs, const struct run_stats *
 		}
 		print_egress_text(f, cg[i]);
 	}
+	if (st->observed_edges_evicted)
+		fprintf(f, "\n  %" PRIu64 " edges were moved out of memory to the ledger alone (not listed above: "
+			"reachctl reach)\n", st->observed_edges_evicted);
 	fprintf(f, "\n  losses: ");
 	if (output_loss_total(&st->losses, -1) == 0) {
 		fprintf(f, "none\n");

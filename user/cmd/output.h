@@ -22,6 +22,7 @@ struct run_stats {
 	uint64_t http_truncated;          /* heads longer than the capture bound (headers after it unseen) */
 	uint64_t http_creds_dropped;      /* credentials beyond the per-request bound */
 	uint64_t observed_edges_dropped;  /* new edges refused at the agent's cap */
+	uint64_t observed_edges_evicted;  /* edges moved to the ledger alone (not in this summary) */
 	struct reach_loss_counters losses;
 	double duration_s;
 };

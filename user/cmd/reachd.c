@@ -57,7 +57,6 @@
 #define DEFAULT_PERSIST_S 10.0
 #define LEDGER_MAX_IDENTITIES 20000
 #define LEDGER_MAX_EDGES 2000   /* per identity */
-#define OBSERVED_MAX_EDGES 200000 /* all cgroups together: ~1.3 KiB each (bench/results.md) */
 #define LEDGER_FILE "ledger.pb.z"
 
 static volatile sig_atomic_t exiting;
@@ -66,6 +65,8 @@ static volatile sig_atomic_t reload_policies;
 struct agent {
 	struct catalog *catalog;
 	struct observed *observed;
+	size_t observed_cap;   /* the observed model's working set (edges, all cgroups) */
+	bool observed_stuck;   /* full and nothing evictable: retried after the next feed */
 	struct proctree *procs;
 	struct sensor *sensor;
 	struct tls_coverage *tls;
@@ -121,6 +122,7 @@ struct args {
 	const char *ready_file;
 	uint64_t ringbuf_bytes;
 	uint64_t dedup_entries;
+	uint64_t observed_edges;
 	const char *syscall_hooks; /* --syscall-hooks: auto | per-syscall | dispatcher */
 	const char *cluster_cidrs[CONFIG_MAX_LIST];
 	int n_cluster_cidrs;
@@ -167,6 +169,8 @@ static void usage(FILE *f)
 		"  --ready-file FILE     create FILE once every hook is attached\n"
 		"  --ringbuf-bytes N     ring buffer size (power of two >= 4096; default 8 MiB)\n"
 		"  --dedup-entries N     in-kernel dedup map entries (default 65536)\n"
+		"  --observed-edges N    edges kept in memory besides the ledger (default 65536; the least\n"
+		"                        recently seen go to the ledger alone when it is full)\n"
 		"  --syscall-hooks S     auto (default), per-syscall (tracepoint per syscall; needs tracefs) or\n"
 		"                        dispatcher (one tp_btf/sys_exit program; no tracefs)\n"
 		"  --state-dir DIR       where the reach ledger is kept (default " DEFAULT_STATE_DIR ")\n"
@@ -221,7 +225,7 @@ static int parse_u64(const char *s, uint64_t *out)
 static int parse_args(int argc, char **argv, struct args *a)
 {
 	enum { OPT_CGROUP = 256, OPT_ALL, OPT_CONFIG, OPT_PATTERNS, OPT_EVENTS, OPT_DURATION, OPT_READY,
-	       OPT_RINGBUF, OPT_DEDUP, OPT_VERSION, OPT_CLUSTER_CIDR, OPT_APISERVER, OPT_STATE_DIR, OPT_SOCKET,
+	       OPT_RINGBUF, OPT_DEDUP, OPT_OBSERVED_EDGES, OPT_VERSION, OPT_CLUSTER_CIDR, OPT_APISERVER, OPT_STATE_DIR, OPT_SOCKET,
 	       OPT_PERSIST, OPT_KUBE, OPT_KUBE_API, OPT_KUBE_TOKEN, OPT_KUBE_CA, OPT_NODE, OPT_NAMESPACE,
 	       OPT_POD_SELECTOR, OPT_IDENTITY_RULE, OPT_FP_KEY, OPT_POLICY, OPT_DEFAULT_POLICY, OPT_SETTLE,
 	       OPT_DROP_CAPS, OPT_CHECK_CONFIG, OPT_SHIP_URL, OPT_SHIP_TOKEN, OPT_SHIP_CA, OPT_SPOOL_DIR,
@@ -236,6 +240,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 		{ "ready-file", required_argument, NULL, OPT_READY },
 		{ "ringbuf-bytes", required_argument, NULL, OPT_RINGBUF },
 		{ "dedup-entries", required_argument, NULL, OPT_DEDUP },
+		{ "observed-edges", required_argument, NULL, OPT_OBSERVED_EDGES },
 		{ "syscall-hooks", required_argument, NULL, OPT_SYSCALL_HOOKS },
 		{ "cluster-cidr", required_argument, NULL, OPT_CLUSTER_CIDR },
 		{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
@@ -313,6 +318,14 @@ static int parse_args(int argc, char **argv, struct args *a)
 		case OPT_DEDUP:
 			if (parse_u64(optarg, &a->dedup_entries) || !a->dedup_entries || a->dedup_entries > (1ULL << 24)) {
 				log_error("--dedup-entries: '%s' is not a number between 1 and 16777216", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case OPT_OBSERVED_EDGES:
+			if (parse_u64(optarg, &a->observed_edges) || a->observed_edges < OBSERVED_EDGES_MIN ||
+			    a->observed_edges > OBSERVED_EDGES_MAX) {
+				log_error("--observed-edges: '%s' is not a number between %d and %d", optarg,
+					  OBSERVED_EDGES_MIN, OBSERVED_EDGES_MAX);
 				return EXIT_USAGE;
 			}
 			break;
@@ -544,6 +557,7 @@ static void warn_unrecorded(const char *kind)
 }
 
 static void print_if_new(struct agent *ag, uint64_t cgroup_id, const struct edge *e, bool is_new);
+static struct edge *record_edge(struct agent *ag, enum edge_kind kind, const struct observation *obs, bool *is_new);
 static void note_root_exec(struct agent *ag, uint64_t cgroup_id, const struct reach_exec_event *ev, const char *exe);
 
 #define SECRET_CONTENT_MAX 8192
@@ -619,7 +633,7 @@ static void handle_file_open(struct agent *ag, const struct reach_file_open_even
 	obs.exe = proctree_exe(ag->procs, ev->hdr.tgid);
 	obs.n_lineage = proctree_lineage(ag->procs, ev->hdr.tgid, lineage, PROCTREE_LINEAGE_MAX);
 	obs.lineage = lineage;
-	e = observed_add(ag->observed, EDGE_SECRET, &obs, &is_new);
+	e = record_edge(ag, EDGE_SECRET, &obs, &is_new);
 	if (!e) {
 		warn_unrecorded("secret");
 		return;
@@ -677,7 +691,7 @@ static void handle_exec(struct agent *ag, const struct reach_exec_event *ev)
 	obs.argv_truncated = truncated;
 	obs.n_lineage = proctree_lineage(ag->procs, ev->hdr.tgid, lineage, PROCTREE_LINEAGE_MAX);
 	obs.lineage = lineage;
-	e = observed_add(ag->observed, EDGE_TOOL, &obs, &is_new);
+	e = record_edge(ag, EDGE_TOOL, &obs, &is_new);
 	if (!e)
 		warn_unrecorded("tool");
 	else
@@ -723,7 +737,7 @@ static void record_tls_coverage(struct agent *ag, const struct reach_event_hdr *
 	obs.detail = why;
 	obs.n_lineage = proctree_lineage(ag->procs, hdr->tgid, lineage, PROCTREE_LINEAGE_MAX);
 	obs.lineage = lineage;
-	e = observed_add(ag->observed, EDGE_TLS, &obs, &is_new);
+	e = record_edge(ag, EDGE_TLS, &obs, &is_new);
 	if (e && is_new && !library) {
 		ag->tls_blind_edges++; /* an edge's class is fixed when it is made */
 		log_warn("tls-blind: %s (pid %u) speaks TLS through %s", obs.object, hdr->tgid, why);
@@ -767,7 +781,7 @@ static void handle_egress(struct agent *ag, const struct reach_egress_event *ev)
 	obs.dest_class = netclass_classify(&ag->netclass, &addr, ev->dport, name);
 	obs.tag = ev->outcome;
 	obs.new_map_entry = true;
-	e = observed_add(ag->observed, EDGE_EGRESS, &obs, &is_new);
+	e = record_edge(ag, EDGE_EGRESS, &obs, &is_new);
 	if (!e)
 		warn_unrecorded("egress");
 	else
@@ -816,7 +830,7 @@ static void record_credential(struct agent *ag, const struct reach_http_event *e
 	obs.port = port;
 	obs.cred = &cred;
 	obs.new_map_entry = true;
-	e = observed_add(ag->observed, EDGE_CREDENTIAL, &obs, &is_new);
+	e = record_edge(ag, EDGE_CREDENTIAL, &obs, &is_new);
 	if (!e)
 		warn_unrecorded("credential");
 	else
@@ -1205,6 +1219,45 @@ static int resolve_identity(void *ctx, const struct cgroup_reach *c, uint32_t ui
 	return 0;
 }
 
+/* ---- the observed model's working set ---------------------------------- */
+
+static int dedup_take(void *ctx, const struct reach_dedup_key *key, struct reach_dedup_val *val)
+{
+	return sensor_dedup_take(ctx, key, val);
+}
+
+/* The observed model is full: an eighth of it, least recently seen first,
+ * goes to the ledger alone (fed, then freed; their kernel dedup entries are
+ * read a last time and deleted, so a later occurrence is an event and a new
+ * edge again). Edges whose identity is pending cannot go: when nothing can,
+ * the model stays full and new edges are refused and counted
+ * (observed_edges_dropped) until the next feed resolves something. */
+static void make_room(struct agent *ag)
+{
+	struct feed_stats st = { 0 };
+	size_t want = ag->observed_cap / 8 ? ag->observed_cap / 8 : 1, got;
+	static bool said;
+
+	refresh_counts(ag); /* recent use decides what goes first */
+	got = ledger_feed_evict(ag->observed, ag->ledger, resolve_identity, ag, ag->boot_to_unix_ms, dedup_take,
+				ag->sensor, want, &st);
+	ag->feed.record_errors += st.record_errors;
+	if (!said) {
+		said = true;
+		log_info("observed model full (%zu edges): the least recently seen are kept in the ledger alone "
+			 "(%zu moved now; status: observed_edges_evicted)", ag->observed_cap, got);
+	}
+	if (!got)
+		ag->observed_stuck = true;
+}
+
+static struct edge *record_edge(struct agent *ag, enum edge_kind kind, const struct observation *obs, bool *is_new)
+{
+	if (observed_edge_total(ag->observed) >= ag->observed_cap && !ag->observed_stuck)
+		make_room(ag);
+	return observed_add(ag->observed, kind, obs, is_new);
+}
+
 static void persist_ledger_now(struct agent *ag)
 {
 	char err[512];
@@ -1367,6 +1420,8 @@ static json_object *status_json(struct agent *ag)
 	add_u64(o, "identities_dropped", ledger_identities_dropped(ag->ledger));
 	add_u64(o, "edges_waiting_for_identity", ag->feed.edges_held);
 	add_u64(o, "observed_edges_dropped", observed_edges_dropped(ag->observed));
+	add_u64(o, "observed_edges", observed_edge_total(ag->observed));
+	add_u64(o, "observed_edges_evicted", observed_edges_evicted(ag->observed));
 	json_object_object_add(o, "ledger_file", json_object_new_string(ag->ledger_path));
 	json_object_object_add(o, "last_persist_unix_ms", json_object_new_int64(ag->last_persist_unix_ms));
 	json_object_object_add(o, "last_persist_error", json_object_new_string(ag->last_persist_error));
@@ -1719,6 +1774,8 @@ static void fill_counters(struct agent *ag, struct agent_counters *c)
 	c->parse_malformed_http = ag->stats.http_malformed;
 	c->parse_malformed_dns = ag->stats.dns_malformed;
 	c->edges_dropped = observed_edges_dropped(ag->observed) + ledger_edges_dropped(ag->ledger);
+	c->observed_edges = observed_edge_total(ag->observed);
+	c->observed_edges_evicted = observed_edges_evicted(ag->observed);
 	c->identities = ledger_identities(ag->ledger);
 	c->edges = ledger_edges(ag->ledger);
 	c->tls_blind_processes = ag->tls_blind_edges;
@@ -1745,6 +1802,7 @@ static void periodic(struct agent *ag)
 	/* keeps counts of edges whose map entries the LRU may evict */
 	refresh_counts(ag);
 	ledger_feed(ag->observed, ag->ledger, resolve_identity, ag, ag->boot_to_unix_ms, &ag->feed);
+	ag->observed_stuck = false; /* identities may have resolved: try making room again */
 	if (ag->pods)
 		pod_monitor_tick(ag->pods);
 	if (ag->n_policy_paths) {
@@ -1908,8 +1966,9 @@ int main(int argc, char **argv)
 	}
 
 	ag.observed = observed_new();
+	ag.observed_cap = a.observed_edges ? a.observed_edges : cfg.observed_edges ? cfg.observed_edges : OBSERVED_EDGES_DEFAULT;
 	if (ag.observed)
-		observed_set_max_edges(ag.observed, OBSERVED_MAX_EDGES);
+		observed_set_max_edges(ag.observed, ag.observed_cap);
 	ag.procs = proctree_new();
 	if (!ag.observed || !ag.procs) {
 		log_error("allocating the reach model: %s", strerror(ENOMEM));
@@ -2079,9 +2138,10 @@ int main(int argc, char **argv)
 	rc = 0;
 	ag.stats.dns_names_dropped = dnsnames_dropped(ag.dns);
 	ag.stats.observed_edges_dropped = observed_edges_dropped(ag.observed);
+	ag.stats.observed_edges_evicted = observed_edges_evicted(ag.observed);
 	if (ag.stats.observed_edges_dropped)
-		log_warn("%" PRIu64 " new edges were not recorded: the agent's cap of %d edges was reached",
-			 ag.stats.observed_edges_dropped, OBSERVED_MAX_EDGES);
+		log_warn("%" PRIu64 " new edges were not recorded: %zu edges in memory and none of them could go "
+			 "to the ledger (identities pending)", ag.stats.observed_edges_dropped, ag.observed_cap);
 	if (a.events)
 		output_summary_json(stdout, ag.observed, &ag.stats);
 	else

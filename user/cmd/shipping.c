@@ -538,6 +538,11 @@ static void agent_metrics(struct prom_buf *b, struct shipping *s)
 	prom_sample_u64(b, "reach_malformed_total", c->parse_malformed_dns, 1, "protocol", "dns");
 	FAMILY(b, "reach_edges_dropped_total", "counter", "New edges refused at the agent's or the ledger's caps.");
 	prom_sample_u64(b, "reach_edges_dropped_total", c->edges_dropped, 0);
+	FAMILY(b, "reach_observed_edges", "gauge", "Edges in the agent's memory besides the ledger (its working set).");
+	prom_sample_u64(b, "reach_observed_edges", c->observed_edges, 0);
+	FAMILY(b, "reach_observed_edges_evicted_total", "counter",
+	       "Edges moved out of the working set to the ledger alone (not a loss).");
+	prom_sample_u64(b, "reach_observed_edges_evicted_total", c->observed_edges_evicted, 0);
 	FAMILY(b, "reach_uprobe_attach_total", "counter", "TLS library uprobe attach attempts since start, by result.");
 	prom_sample_u64(b, "reach_uprobe_attach_total", c->uprobes_attached, 1, "result", "attached");
 	prom_sample_u64(b, "reach_uprobe_attach_total", c->uprobe_attach_failures, 1, "result", "failed");

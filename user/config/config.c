@@ -352,6 +352,20 @@ static int parse_sensor_dedup_entries(struct loader *l, const yaml_node_t *v, co
 	return 0;
 }
 
+static int parse_sensor_observed_edges(struct loader *l, const yaml_node_t *v, const char *where)
+{
+	unsigned long long edges = 0;
+	int rc = parse_ull(l, v, where, &edges);
+
+	if (rc)
+		return rc;
+	if (edges < OBSERVED_EDGES_MIN || edges > OBSERVED_EDGES_MAX)
+		return fail_at(l, v, "%s: must be between %llu and %llu, got %llu", where,
+			       (unsigned long long)OBSERVED_EDGES_MIN, (unsigned long long)OBSERVED_EDGES_MAX, edges);
+	l->cfg->observed_edges = edges;
+	return 0;
+}
+
 /* A string that must be one of names (expected: them in words, for the error). */
 static int parse_one_of(struct loader *l, const yaml_node_t *v, const char *where, char **out,
 			const char *const *names, size_t n_names, const char *expected)
@@ -492,6 +506,7 @@ static const struct key_spec secrets_keys[] = {
 static const struct key_spec sensor_keys[] = {
 	{ "ringbuf_bytes", parse_sensor_ringbuf_bytes, NULL, 0 },
 	{ "dedup_entries", parse_sensor_dedup_entries, NULL, 0 },
+	{ "observed_edges", parse_sensor_observed_edges, NULL, 0 },
 	{ "syscall_hooks", parse_sensor_syscall_hooks, NULL, 0 },
 };
 

@@ -8,6 +8,11 @@
 #include <stddef.h>
 
 #define CONFIG_MAX_LIST 64
+/* The agent's observed model (its working set of edges; the ledger holds
+ * them all): sensor.observed_edges, --observed-edges. */
+#define OBSERVED_EDGES_DEFAULT 65536
+#define OBSERVED_EDGES_MIN 16
+#define OBSERVED_EDGES_MAX 16777216
 
 struct reach_config {
 	char *cgroups[CONFIG_MAX_LIST];      /* monitor.cgroups: cgroup v2 directories */
@@ -20,6 +25,7 @@ struct reach_config {
 	int builtin_secrets;                  /* secrets.builtin: bool, default 1 */
 	unsigned long long ringbuf_bytes;     /* sensor.ringbuf_bytes: 0 = not set; must be a power of 2 >= 4096 and <= 1 GiB */
 	unsigned long long dedup_entries;     /* sensor.dedup_entries: 0 = not set; 1..16777216 */
+	unsigned long long observed_edges;    /* sensor.observed_edges: 0 = not set; OBSERVED_EDGES_MIN..MAX */
 	char *syscall_hooks;                  /* sensor.syscall_hooks: auto | per-syscall | dispatcher */
 	char *cluster_cidrs[CONFIG_MAX_LIST];  /* egress.cluster_cidrs: pod/service CIDRs */
 	int n_cluster_cidrs;

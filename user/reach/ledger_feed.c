@@ -1,3 +1,4 @@
+#include <stdlib.h>
 #include <string.h>
 #include "reach/ledger_feed.h"
 
@@ -132,6 +133,33 @@ void ledger_feed(struct observed *o, struct ledger *l, feed_resolve_fn resolve, 
 			stats->edges_fed++;
 		}
 	}
+}
+
+size_t ledger_feed_evict(struct observed *o, struct ledger *l, feed_resolve_fn resolve, void *ctx,
+			 int64_t boot_to_unix_ms, dedup_take_fn take, void *take_ctx, size_t n_wanted,
+			 struct feed_stats *stats)
+{
+	struct observed_victim *v;
+	size_t n = n_wanted ? observed_least_recent(o, &v) : 0, evicted = 0;
+
+	for (size_t i = 0; i < n && evicted < n_wanted; i++) {
+		struct edge *e = v[i].edge;
+		struct identity id;
+
+		if (resolve(ctx, v[i].cgroup, e->proc->uid, &id) != 0 || id.state == IDENTITY_PENDING)
+			continue; /* not in the ledger: it stays until it can be fed */
+		/* the final counts, then the keys are gone: the edge's next
+		 * occurrence is an event and a new edge */
+		observed_take_final(e, take, take_ctx);
+		if (has_growth(e))
+			feed_edge(l, e, &id, boot_to_unix_ms, stats);
+		observed_mark_evicted(e);
+		evicted++;
+	}
+	if (n)
+		free(v);
+	observed_sweep(o);
+	return evicted;
 }
 
 void ledger_feed_pending_view(struct observed *o, struct ledger *view, feed_resolve_fn resolve, void *ctx,

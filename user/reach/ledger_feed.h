@@ -24,6 +24,17 @@ struct feed_stats {
 void ledger_feed(struct observed *o, struct ledger *l, feed_resolve_fn resolve, void *ctx,
 		 int64_t boot_to_unix_ms, struct feed_stats *stats);
 
+/* Makes room in the observed model (a working set; the ledger holds all):
+ * evicts up to n_wanted edges, least recently seen first, each after its
+ * final counts are read and its keys deleted from the kernel map (take) and
+ * its growth is fed. Edges of pending identities (not in the ledger yet),
+ * of cgroups whose identity does not resolve, and TLS coverage stay.
+ * Returns how many were evicted (observed_edges_evicted() counts them all);
+ * ledger refusals add to stats->record_errors. */
+size_t ledger_feed_evict(struct observed *o, struct ledger *l, feed_resolve_fn resolve, void *ctx,
+			 int64_t boot_to_unix_ms, dedup_take_fn take, void *take_ctx, size_t n_wanted,
+			 struct feed_stats *stats);
+
 /* Adds the held edges (full counts) under their "unknown/<path>" names to l,
  * for a view that shows what is waiting for its identity. */
 void ledger_feed_pending_view(struct observed *o, struct ledger *view, feed_resolve_fn resolve, void *ctx,

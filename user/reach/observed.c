@@ -13,7 +13,7 @@ struct observed {
 	struct cgroup_reach **sorted;
 	struct intern *strings; /* every edge's strings and string lists */
 	size_t n_edges, max_edges;
-	uint64_t edges_dropped;
+	uint64_t edges_dropped, edges_evicted;
 };
 
 /* What few edges have, allocated for them alone. Credential edges (one per
@@ -30,6 +30,7 @@ struct edge_rare {
 
 void observed_set_max_edges(struct observed *o, size_t max_edges) { o->max_edges = max_edges; }
 uint64_t observed_edges_dropped(const struct observed *o) { return o->edges_dropped; }
+uint64_t observed_edges_evicted(const struct observed *o) { return o->edges_evicted; }
 size_t observed_edge_total(const struct observed *o) { return o->n_edges; }
 struct intern *observed_strings(struct observed *o) { return o->strings; }
 
@@ -477,6 +478,19 @@ fail:
 	return NULL;
 }
 
+/* Counters read from a source's map entry (a refresh or a final read). */
+static void source_update(struct edge *e, struct edge_source *s, const struct reach_dedup_val *val)
+{
+	if (s->first_ns && val->first_ns != s->first_ns) {
+		/* a new incarnation: the old one's count is final */
+		s->retired += s->last_count;
+	}
+	s->first_ns = val->first_ns;
+	s->last_count = val->count;
+	if (val->last_ns > e->last_ns)
+		e->last_ns = val->last_ns;
+}
+
 void observed_refresh(struct observed *o, dedup_lookup_fn lookup, void *ctx)
 {
 	struct hmap_iter it;
@@ -496,17 +510,98 @@ void observed_refresh(struct observed *o, dedup_lookup_fn lookup, void *ctx)
 
 				if (lookup(ctx, &s->key, &val) != 0)
 					continue; /* evicted: keep the last count we read */
-				if (s->first_ns && val.first_ns != s->first_ns) {
-					/* a new incarnation: the old one's count is final */
-					s->retired += s->last_count;
-				}
-				s->first_ns = val.first_ns;
-				s->last_count = val.count;
-				if (val.last_ns > e->last_ns)
-					e->last_ns = val.last_ns;
+				source_update(e, s, &val);
 			}
 		}
 	}
+}
+
+void observed_take_final(struct edge *e, dedup_take_fn take, void *ctx)
+{
+	for (size_t j = 0; j < e->n_src; j++) {
+		struct edge_source *s = source_at(e, j);
+		struct reach_dedup_val val;
+
+		if (take(ctx, &s->key, &val) == 0)
+			source_update(e, s, &val);
+	}
+}
+
+void observed_mark_evicted(struct edge *e) { e->evicting = true; }
+
+static int cmp_victim(const void *a, const void *b)
+{
+	const struct edge *x = ((const struct observed_victim *)a)->edge, *y = ((const struct observed_victim *)b)->edge;
+
+	if (x->last_ns != y->last_ns)
+		return x->last_ns < y->last_ns ? -1 : 1;
+	return x->first_ns < y->first_ns ? -1 : x->first_ns > y->first_ns;
+}
+
+size_t observed_least_recent(struct observed *o, struct observed_victim **out)
+{
+	struct observed_victim *v = malloc((o->n_edges ? o->n_edges : 1) * sizeof(*v));
+	struct hmap_iter it;
+	const char *k;
+	void *c;
+	size_t n = 0;
+
+	*out = NULL;
+	if (!v)
+		return 0;
+	hmap_iter_init(&it, o->cgroups);
+	while (hmap_iter_next(&it, &k, &c)) {
+		struct cgroup_reach *cg = c;
+
+		for (size_t i = 0; i < cg->n_edges; i++)
+			if (cg->edges[i]->kind != EDGE_TLS && !cg->edges[i]->evicting)
+				v[n++] = (struct observed_victim){ cg, cg->edges[i] };
+	}
+	if (!n) {
+		free(v);
+		return 0;
+	}
+	qsort(v, n, sizeof(*v), cmp_victim);
+	*out = v;
+	return n;
+}
+
+/* Drops c's marked edges, keeping the others in order, and rebuilds its
+ * index (positions moved). Returns how many were freed. */
+static size_t cgroup_sweep(struct intern *t, struct cgroup_reach *c)
+{
+	size_t kept = 0, freed;
+
+	for (size_t i = 0; i < c->n_edges; i++) {
+		if (c->edges[i]->evicting)
+			edge_free(t, c->edges[i]);
+		else
+			c->edges[kept++] = c->edges[i];
+	}
+	freed = c->n_edges - kept;
+	if (!freed)
+		return 0;
+	c->n_edges = kept;
+	/* same capacity: every slot cleared, every edge inserted again */
+	memset(c->index, 0, c->index_cap * sizeof(*c->index));
+	for (size_t i = 0; i < c->n_edges; i++)
+		index_insert(c->index, c->index_cap, c->edges[i], i);
+	return freed;
+}
+
+size_t observed_sweep(struct observed *o)
+{
+	struct hmap_iter it;
+	const char *k;
+	void *c;
+	size_t freed = 0;
+
+	hmap_iter_init(&it, o->cgroups);
+	while (hmap_iter_next(&it, &k, &c))
+		freed += cgroup_sweep(o->strings, c);
+	o->n_edges -= freed;
+	o->edges_evicted += freed;
+	return freed;
 }
 
 uint64_t edge_count(const struct edge *e)

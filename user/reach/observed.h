@@ -75,6 +75,7 @@ struct edge {
 	uint8_t n_src;         /* sources: see edge_source_at() */
 	/* egress */
 	uint8_t proto;         /* REACH_PROTO_TCP / UDP */
+	bool evicting;         /* observed.c's: marked by observed_mark_evicted() */
 	uint16_t port;
 	uint16_t source_port;  /* of the first observation (0: UDP / not bound yet) */
 	uint32_t name_ttl;
@@ -164,6 +165,37 @@ typedef int (*dedup_lookup_fn)(void *ctx, const struct reach_dedup_key *key, str
 
 /* Re-reads every edge's counters from the kernel map. */
 void observed_refresh(struct observed *o, dedup_lookup_fn lookup, void *ctx);
+
+/* Eviction: the model is a working set, the ledger holds everything (the
+ * caller feeds an edge to the ledger before evicting it: ledger_feed.h's
+ * ledger_feed_evict()). An evicted edge's dedup keys are deleted from the
+ * kernel map after their final counts are read, so its next occurrence is
+ * an event again and makes a new edge, whose counts the ledger adds up.
+ *
+ * Reads and deletes one key's map entry (its final counters): 0, or
+ * -ENOENT when the map has no entry for it. */
+typedef int (*dedup_take_fn)(void *ctx, const struct reach_dedup_key *key, struct reach_dedup_val *val);
+
+struct observed_victim {
+	struct cgroup_reach *cgroup;
+	struct edge *edge;
+};
+
+/* Every edge that may be evicted (all but TLS coverage, which is not reach
+ * and not in the ledger), least recently seen first, in *out (free() it).
+ * The count, or 0 with *out NULL (nothing, or no memory). */
+size_t observed_least_recent(struct observed *o, struct observed_victim **out);
+/* Reads the final counts of e's dedup keys and deletes them from the map
+ * (take). A key whose entry is another incarnation than the one the edge
+ * read last is counted like a refresh would count it. */
+void observed_take_final(struct edge *e, dedup_take_fn take, void *ctx);
+/* Marks e for observed_sweep(). */
+void observed_mark_evicted(struct edge *e);
+/* Frees every marked edge; returns how many. Edge pointers of unmarked
+ * edges stay valid; positions in cgroup_reach.edges change. */
+size_t observed_sweep(struct observed *o);
+/* Edges evicted since observed_new(). */
+uint64_t observed_edges_evicted(const struct observed *o);
 uint64_t edge_count(const struct edge *e);
 /* Count of the sources with this tag (egress: one outcome). */
 uint64_t edge_count_tag(const struct edge *e, uint8_t tag);

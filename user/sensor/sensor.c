@@ -31,6 +31,7 @@ struct sensor {
 	struct dedup_snapshot *dedup_copy;  /* batch-read copy of the dedup map */
 	bool dedup_copy_valid;              /* false: no batch support, or a read failed */
 	bool dedup_no_batch;                /* the kernel refused batch reads: never tried again */
+	bool dedup_no_take;                 /* the kernel refused lookup-and-delete: lookup, then delete */
 };
 
 /* The hooks every sensor attaches besides the syscall exits. */
@@ -337,6 +338,23 @@ int sensor_dedup_lookup_snapshot(struct sensor *s, const struct reach_dedup_key 
 	if (!s->dedup_copy_valid)
 		return sensor_dedup_lookup(s, key, val); /* no batch reads here: one call per key */
 	return dedup_snapshot_lookup(s->dedup_copy, key, val);
+}
+
+int sensor_dedup_take(struct sensor *s, const struct reach_dedup_key *key, struct reach_dedup_val *val)
+{
+	int rc;
+
+	if (!s->dedup_no_take) {
+		if (!bpf_map__lookup_and_delete_elem(s->skel->maps.dedup, key, sizeof(*key), val, sizeof(*val), 0))
+			return 0;
+		if (errno != EINVAL && errno != EOPNOTSUPP && errno != 524 /* ENOTSUPP */)
+			return -errno;
+		s->dedup_no_take = true; /* an older kernel: lookup, then delete */
+	}
+	if ((rc = sensor_dedup_lookup(s, key, val)))
+		return rc;
+	sensor_dedup_forget(s, key);
+	return 0;
 }
 
 int sensor_dedup_forget(struct sensor *s, const struct reach_dedup_key *key)

@@ -46,6 +46,11 @@ int sensor_dedup_lookup(struct sensor *s, const struct reach_dedup_key *key, str
 /* Forgets an edge in the kernel dedup map: its next occurrence is an event
  * again. 0 or -errno (-ENOENT: already gone). */
 int sensor_dedup_forget(struct sensor *s, const struct reach_dedup_key *key);
+/* Reads an edge's final counters and deletes its dedup-map entry in one
+ * step (lookup-and-delete, Linux 5.14+ for hash maps; a lookup then a delete
+ * before: an occurrence between the two is not counted). 0, or -ENOENT when
+ * the map has no entry. */
+int sensor_dedup_take(struct sensor *s, const struct reach_dedup_key *key, struct reach_dedup_val *val);
 /* A batch read of the whole dedup map (dedup_snapshot.h), then lookups from
  * that copy: how the agent refreshes many edges' counts at once. Without
  * batch support the lookups fall back to one call per key. */
