@@ -62,7 +62,7 @@ MODES = {
         gen_files=200000, gen_rates=[5000, 10000, 20000, 50000, 100000, 200000, 400000, 0],
         gen_seconds=2.0, gen_reps=2, gen_plain=True, gen_ringbuf_mib=[1, 8, 64], gen_events_rate=20000,
         scale_k=[1, 10, 100], scale_total=600000, scale_rounds=3,
-        mem_identities=[1000, 10000], mem_edges=100, cost_iters=200000, cost_files=8000, cost_configs=4,
+        mem_identities=[1000, 10000], mem_edges=100, mem_compare_unbounded=True, cost_iters=200000, cost_files=8000, cost_configs=4,
     ),
     "quick": dict(
         rounds=1, n_open=25000, n_connect=3000, n_exec=100, n_https=1500, n_syscalls=60000,
@@ -1207,12 +1207,13 @@ def ringbuf_sweep(p, table, default_runs, sweep_runs, sizes):
 # ---------------------------------------------------------------- scenario 4 at scale
 
 def agent_caps():
-    """The agent's model caps as user/cmd/reachd.c defines them (read only;
-    {} for a name it does not define)."""
+    """The agent's model sizes as user/cmd/reachd.c and user/config/config.h
+    define them (read only; {} for a name they do not define)."""
     import re
-    src = read_text(os.path.join(ROOT, "user", "cmd", "reachd.c"))
+    src = read_text(os.path.join(ROOT, "user", "cmd", "reachd.c")) + \
+        read_text(os.path.join(ROOT, "user", "config", "config.h"))
     caps = {}
-    for name in ("OBSERVED_MAX_EDGES", "LEDGER_MAX_IDENTITIES", "LEDGER_MAX_EDGES"):
+    for name in ("OBSERVED_EDGES_DEFAULT", "LEDGER_MAX_IDENTITIES", "LEDGER_MAX_EDGES"):
         m = re.search(rf"^#define\s+{name}\s+(\d+)", src, re.M)
         if m:
             caps[name] = int(m.group(1))
@@ -1241,12 +1242,19 @@ def scenario_memory_scale(ctx, results):
         raise BenchError(f"cannot build bench_memory.c against build/libreach.a: {err}")
     caps = agent_caps()
     runs, errors = [], []
-    for n in p["mem_identities"]:
+    # the agent's working set at every size; the largest once more with every
+    # edge kept in the observed model (no save: the ledger is the same), the
+    # design it replaced
+    plan = [(n, None) for n in p["mem_identities"]]
+    if p.get("mem_compare_unbounded"):
+        plan.append((max(p["mem_identities"]), 0))
+    for n, working_set in plan:
         out = ctx.path(f"ledger-{n}.pb.z")
+        argv = [os.path.join(ctx.bin, "bench_memory"), str(n), str(p["mem_edges"]),
+                out if working_set is None else "-"] + ([] if working_set is None else [str(working_set)])
         t = time.monotonic()
         try:
-            r = subprocess.run([os.path.join(ctx.bin, "bench_memory"), str(n), str(p["mem_edges"]), out],
-                               capture_output=True, text=True, timeout=300)
+            r = subprocess.run(argv, capture_output=True, text=True, timeout=300)
         except subprocess.TimeoutExpired:
             r = None
         for f in (out, out + ".tmp"):
@@ -1264,20 +1272,21 @@ def scenario_memory_scale(ctx, results):
         edges = x["edges_requested"]
         o, lg = x["observed"], x["ledger"]
         x["dropped"] = {"observed_add_failed": o["add_failed"], "observed_cap": o["cap_dropped"],
-                        "observed_not_kept": edges - o["edges"], "ledger_edges": lg["edges_dropped"],
+                        "not_in_ledger": edges - lg["edges"], "ledger_edges": lg["edges_dropped"],
                         "ledger_identities": lg["identities_dropped"], "feed_record_errors": lg["feed_record_errors"]}
-        if "OBSERVED_MAX_EDGES" in caps:
-            x["agent_observed_cap_would_drop"] = max(0, edges - caps["OBSERVED_MAX_EDGES"])
         if any(x["dropped"].values()):
             errors.append(f"{n} identities: edges dropped {x['dropped']}")
-        if (x["file"]["loaded_identities"], x["file"]["loaded_edges"]) != (lg["identities"], lg["edges"]):
+        if x["file"]["saved"] and \
+                (x["file"]["loaded_identities"], x["file"]["loaded_edges"]) != (lg["identities"], lg["edges"]):
             errors.append(f"{n} identities: the saved ledger loads back as {x['file']['loaded_identities']} "
                           f"identities / {x['file']['loaded_edges']} edges, not {lg['identities']} / {lg['edges']}")
         runs.append(x)
         rk = x["rss_kb"]
-        log(f"scenario 4: {n} identities x {p['mem_edges']} edges: RSS {rk['after_observed'] / 1024:.0f} MiB "
-            f"observed, {rk['after_ledger'] / 1024:.0f} MiB with the ledger, file {x['file']['bytes'] / 1048576:.1f} "
-            f"MiB saved in {x['file']['save_s']:.2f} s")
+        log(f"scenario 4: {n} identities x {p['mem_edges']} edges, working set "
+            f"{o['working_set'] or 'unbounded'}: model RSS {rk['after_feed'] / 1024:.0f} MiB ({o['edges']:,} edges in "
+            f"the observed model, {o['evicted']:,} moved to the ledger alone)"
+            + (f", file {x['file']['bytes'] / 1048576:.1f} MiB saved in {x['file']['save_s']:.2f} s"
+               if x["file"]["saved"] else ""))
     s4["scale"] = {"edges_per_identity": p["mem_edges"], "agent_caps": caps, "runs": runs, "errors": errors}
     return bool(runs), errors
 
@@ -1549,13 +1558,15 @@ def render_summary(res, a):
                          f"peak RSS {s4['after_throughput']['VmHWM_kb'] / 1024:.1f} MiB at "
                          f"{s4['after_throughput']['edges']:,} edges"))
         for x in (s4.get("scale") or {}).get("runs", []):
-            rk = x["rss_kb"]
+            rk, o = x["rss_kb"], x["observed"]
             rows.append((f"model memory, {x['identities_requested']:,} identities × {x['edges_per_identity']} edges "
-                         "(observed + ledger, bench_memory)",
-                         f"RSS {rk['after_ledger'] / 1024:,.0f} MiB",
-                         f"observed {(rk['after_observed'] - rk['start']) / 1024:,.0f} MiB + ledger "
-                         f"{(rk['after_ledger'] - rk['after_observed']) / 1024:,.0f} MiB; ledger file "
-                         f"{x['file']['bytes'] / 1048576:.1f} MiB saved in {x['file']['save_s']:.2f} s"))
+                         f"(observed working set {o['working_set']:,} + ledger, bench_memory)" if o["working_set"] else
+                         f"model memory, {x['identities_requested']:,} identities × {x['edges_per_identity']} edges "
+                         "(every edge kept in the observed model too: the design it replaced)",
+                         f"RSS {rk['after_feed'] / 1024:,.0f} MiB",
+                         f"{o['edges']:,} edges in the observed model, {o['evicted']:,} in the ledger alone"
+                         + (f"; ledger file {x['file']['bytes'] / 1048576:.1f} MiB saved in {x['file']['save_s']:.2f} s"
+                            if x["file"]["saved"] else "")))
     if s5:
         for t in s5["table"]:
             rows.append((f"{t['processes']} concurrent monitored open loops", f"{fmt_ns(t['none_ns'])} → "
@@ -1804,40 +1815,42 @@ def render_memory_scale(sc, idle, a):
       "functions, without a kernel, ring buffer, process tree, API server cache or HTTP/TLS state: "
       f"`observed_add` of {sc['edges_per_identity']} edges per cgroup (half secret files under realistic paths "
       "with their catalogue categories, half egress destinations: cluster services and external APIs with DNS "
-      "names, private addresses, IPv6; each with an executable and a 3-step exec chain; `new_map_entry` true), "
-      "`observed_refresh` with dedup-map counts, then `ledger_feed` into `ledger_new(N, "
-      f"{sc['edges_per_identity']})` with a resolver giving each cgroup its own identity `ns-<i>/sa-<i>` plus the "
-      "pod, image and image digest the Kubernetes resolver fills in, and `ledger_save` to a temp file on the "
-      "root disk (written, fsynced, renamed), then `ledger_load` back to check it. RSS is VmRSS of that process "
-      "after each step (it starts at ~3 MiB); *peak* is VmHWM after the save. An agent holds both the observed "
-      "model and the ledger, so the column to compare with the agent's budget is *with the ledger*; add the "
+      "names, private addresses, IPv6; each with an executable and a 3-step exec chain; `new_map_entry` true) "
+      "into the observed model, a working set: when it holds `--observed-edges` edges (default "
+      f"{caps.get('OBSERVED_EDGES_DEFAULT', 0):,}) an eighth of it, least recently seen first, is fed to the "
+      "ledger and freed (`ledger_feed_evict`, what reachd's make_room() does); the ledger is "
+      f"`ledger_new_sharing(N, {sc['edges_per_identity']})` with a resolver giving each cgroup its own identity "
+      "`ns-<i>/sa-<i>` plus the pod, image and image digest the Kubernetes resolver fills in; then "
+      "`observed_refresh` and `ledger_feed` (the periodic tick), `ledger_save` to a temp file on the root disk "
+      "(written, fsynced, renamed), and `ledger_load` back into a second ledger to check it. RSS is VmRSS of that "
+      "process (it starts at ~3 MiB); *model* is after the tick, *peak* is VmHWM after the save. Add the "
       f"agent's fixed part (RSS at rest {idle.get('VmRSS', 0) / 1024:.1f} MiB, above) and the kernel side "
       f"({idle.get('map_memlock_bytes', 0) / 1048576:.1f} MiB of BPF maps at rest, {idle.get('maps', 0)} maps; "
       "fixed size, it does not grow with identities).")
     a("")
-    a("| identities × edges | RSS after observed (per edge) | + ledger (per edge) | peak RSS through the save | "
-      "ledger file (protobuf before zlib) | save | load | build + feed | dropped |")
-    a("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    a("| identities × edges | observed working set | model RSS (per edge) | edges in the observed model / in the "
+      "ledger alone | peak RSS through the save | ledger file (protobuf before zlib) | save | load | build + feed "
+      "| dropped |")
+    a("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for x in sc["runs"]:
-        rk, f, n = x["rss_kb"], x["file"], x["edges_requested"]
-        obs_b = (rk["after_observed"] - rk["start"]) * 1024
-        led_b = (rk["after_ledger"] - rk["after_observed"]) * 1024
+        rk, f, n, o = x["rss_kb"], x["file"], x["edges_requested"], x["observed"]
+        model_b = (rk["after_feed"] - rk["start"]) * 1024
         drops = ", ".join(f"{k} {v:,}" for k, v in x["dropped"].items() if v) or "none"
-        a(f"| {x['identities_requested']:,} × {x['edges_per_identity']} = {n:,} | "
-          f"{rk['after_observed'] / 1024:,.0f} MiB ({obs_b / n:,.0f} B) | "
-          f"{rk['after_ledger'] / 1024:,.0f} MiB ({led_b / n:,.0f} B) | {rk['peak'] / 1024:,.0f} MiB | "
-          f"{f['bytes'] / 1048576:,.1f} MiB ({f['raw_bytes'] / 1048576:,.0f} MiB) | {f['save_s']:.2f} s | "
-          f"{f['load_s']:.2f} s | {x['observed']['build_s']:.1f} + {x['ledger']['feed_s']:.1f} s | {drops} |")
+        saved = f["saved"]
+        ws = f"{o['working_set']:,}" if o["working_set"] else "every edge (the design it replaced)"
+        a(f"| {x['identities_requested']:,} × {x['edges_per_identity']} = {n:,} | {ws} | "
+          f"{rk['after_feed'] / 1024:,.0f} MiB ({model_b / n:,.0f} B) | {o['edges']:,} / {o['evicted']:,} | "
+          + (f"{rk['peak'] / 1024:,.0f} MiB | {f['bytes'] / 1048576:,.1f} MiB ({f['raw_bytes'] / 1048576:,.0f} MiB) | "
+             f"{f['save_s']:.2f} s | {f['load_s']:.2f} s | " if saved else "not saved | | | | ")
+          + f"{o['build_s']:.1f} + {x['ledger']['feed_s']:.1f} s | {drops} |")
     a("")
-    notes = ["Issue 9's target for a whole agent is RSS under 64 MiB at 10k identities × 100 edges; the "
-             "*+ ledger* column is the model alone, before the agent's fixed part."]
-    if caps.get("OBSERVED_MAX_EDGES"):
-        would = [(x["edges_requested"], x.get("agent_observed_cap_would_drop", 0)) for x in sc["runs"]]
-        notes.append(f"The observed model has an edge cap (`observed_set_max_edges`); the agent sets it to "
-                     f"OBSERVED_MAX_EDGES = {caps['OBSERVED_MAX_EDGES']:,} (user/cmd/reachd.c). bench_memory raises "
-                     "it to N × E for the run, so nothing was refused here; with the agent's cap "
-                     + "; ".join(f"{n:,} edges would lose {d:,}" for n, d in would) + " (counted as "
-                     "`observed_edges_dropped`, not silent).")
+    notes = ["Issue 9's target for a whole agent is RSS under 64 MiB at 10k identities × 100 edges; the *model "
+             "RSS* column is the model alone, before the agent's fixed part.",
+             "Before the working set, the observed model kept every edge (a second copy of the ledger's, ~290 B "
+             "each) and refused new edges past a hard cap of 200,000 (counted, but lost to the ledger: an agent "
+             "at 10k × 100 would have lost 800,000). Evicted edges lose nothing: their final counts are read and "
+             "their kernel dedup entries deleted in one lookup-and-delete, so their next occurrence is an event "
+             "again (e2e test_full_working_set_moves_edges_to_the_ledger)."]
     if caps.get("LEDGER_MAX_IDENTITIES"):
         notes.append(f"The agent's ledger caps are {caps['LEDGER_MAX_IDENTITIES']:,} identities × "
                      f"{caps.get('LEDGER_MAX_EDGES', 0):,} edges: both sizes fit.")
