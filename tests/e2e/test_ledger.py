@@ -93,20 +93,22 @@ def test_full_working_set_moves_edges_to_the_ledger(cleanup, tmp):
     files = [_secret(os.path.join(keys, f"tenant-{i:03d}.key")) for i in range(300)]
     agent = Agent(cleanup, tmp, ["--cgroup", cg.path, "--observed-edges", "64",
                                  "--identity-rule", f"cgroup:{cg.rel} host/evict-app"])
-    # every file once, then the first 100 again (long evicted by then)
-    cg.python("import os, sys\n"
-              "d = sys.argv[1]\n"
-              "names = sorted(os.listdir(d))\n"
-              "for n in names: open(os.path.join(d, n)).read()\n"
-              "for n in names[:100]: open(os.path.join(d, n)).read()\n", keys)
+    read_first = ("import os, sys\n"
+                  "d, n = sys.argv[1], int(sys.argv[2])\n"
+                  "for name in sorted(os.listdir(d))[:n]: open(os.path.join(d, name)).read()\n")
 
-    def all_in_ledger():
+    def secret_edges(n_edges, n_reads):
         doc = agent.reachctl("reach", "--identity", "host/evict-app", "--kind", "secret", "-o", "json")
         if not doc["identities"]:
             return None
         edges = {e["object"]: e for e in doc["identities"][0]["edges"] if e["kind"] == "secret"}
-        return edges if len(edges) >= 300 and sum(e["count"] for e in edges.values()) >= 400 else None
-    edges = wait_for(all_in_ledger, "300 secret edges, 400 reads in the ledger", 20)
+        return edges if len(edges) >= n_edges and sum(e["count"] for e in edges.values()) >= n_reads else None
+    # every file once; once the agent has them all, the first 100 again: they
+    # were evicted long before, so each of these reads must be an event again
+    cg.python(read_first, keys, "300")
+    wait_for(lambda: secret_edges(300, 300), "300 secret edges in the ledger", 20)
+    cg.python(read_first, keys, "100")
+    edges = wait_for(lambda: secret_edges(300, 400), "300 secret edges, 400 reads in the ledger", 20)
     check_eq(sorted(edges), sorted(files), "every secret read is in the ledger")
     for i, f in enumerate(files):
         check_eq(edges[f]["count"], 2 if i < 100 else 1, f"reads of {os.path.basename(f)}")

@@ -731,6 +731,27 @@ static void test_refused_edge_is_not_counted_again(void **state)
 	assert_int_equal(ledger_edges_dropped(small), 1);
 }
 
+/* The same for egress, whose growth is fed per outcome: a refused outcome
+ * is consumed too, or every feed would be refused and counted again. */
+static void test_refused_egress_is_not_counted_again(void **state)
+{
+	struct fx *f = *state;
+	struct ledger *small = f->other = ledger_new(0, 1);
+
+	assert_non_null(small);
+	add_secret(f->o, CG_A, SECRET, 1, 1000 * MS);
+	add_egress(f->o, CG_A, REACH_OUT_ESTABLISHED, 1100 * MS);
+	add_egress(f->o, CG_A, REACH_OUT_REFUSED, 1200 * MS);
+	ledger_feed(f->o, small, fake_resolve, &f->ids, BOOT_TO_UNIX_MS, &f->st);
+	assert_int_equal(ledger_edges(small), 1);
+	assert_int_equal(ledger_edges_dropped(small), 2); /* one refusal per outcome record */
+	assert_int_equal(f->st.record_errors, 2);
+	ledger_feed(f->o, small, fake_resolve, &f->ids, BOOT_TO_UNIX_MS, &f->st);
+	ledger_feed(f->o, small, fake_resolve, &f->ids, BOOT_TO_UNIX_MS, &f->st);
+	assert_int_equal(ledger_edges_dropped(small), 2);
+	assert_int_equal(f->st.record_errors, 0);
+}
+
 static size_t evict(struct fx *f, size_t n)
 {
 	memset(&f->st, 0, sizeof(f->st));
@@ -927,6 +948,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ledger_refusals_are_counted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_every_executable_reaches_the_ledger, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refused_edge_is_not_counted_again, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refused_egress_is_not_counted_again, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_evict_feeds_final_counts_least_recent_first, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_evicted_edge_seen_again_adds_up, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_evict_keeps_what_the_ledger_lacks, setup, teardown),

@@ -69,10 +69,9 @@ static void feed_edge(struct ledger *l, struct edge *e, const struct identity *i
 				continue;
 			obs.outcome = outcome_names[t];
 			obs.count_delta = now - fed;
-			if (ledger_record(l, &obs) == 0)
-				edge_set_fed_tag(e, t);
-			else
+			if (ledger_record(l, &obs) != 0)
 				stats->record_errors++;
+			edge_set_fed_tag(e, t); /* consumed either way, as below */
 			any = true;
 		}
 	}
