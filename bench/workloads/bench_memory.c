@@ -43,6 +43,8 @@
 #include "reach/ledger_store.h"
 #include "reach/observed.h"
 #include "config/config.h"
+#include "policy/epochs.h"
+#include "policy/verify.h"
 
 #define CGROUP_ID_BASE (1ULL << 40) /* far from any real cgroup id on this host */
 #define TS_BASE 1000000000000ULL    /* boot-clock ns of the first observation */
@@ -260,6 +262,43 @@ static int restart(const char *path)
 	return 0;
 }
 
+struct verify_pass {
+	int rc;
+	size_t findings, verdicts;
+	double s, track_s;
+	long rss_before, peak;
+};
+
+/* One verification of the whole ledger with no policy file, and the epoch
+ * tracker following it, as reachd's verify_epochs() does. */
+static void verify_pass(const struct ledger *l, bool alert, struct verify_pass *out)
+{
+	struct policy_set none;
+	struct verify_opts opts;
+	struct verify_result r;
+	struct epoch_tracker *t = epoch_tracker_new(0);
+	int reset;
+	double t0;
+
+	memset(&none, 0, sizeof(none));
+	memset(&opts, 0, sizeof(opts));
+	opts.alert_without_policy = alert;
+	out->rss_before = rss_kb("VmRSS");
+	reset = reset_hwm();
+	t0 = now_s(CLOCK_MONOTONIC);
+	out->rc = verify_ledger(l, &none, &opts, &r);
+	out->s = now_s(CLOCK_MONOTONIC) - t0;
+	out->findings = r.n_findings;
+	out->verdicts = r.n_verdicts;
+	t0 = now_s(CLOCK_MONOTONIC);
+	if (t && !out->rc)
+		epoch_tracker_update(t, &r, 1, NULL, NULL);
+	out->track_s = now_s(CLOCK_MONOTONIC) - t0;
+	out->peak = reset ? -1 : rss_kb("VmHWM");
+	verify_result_free(&r);
+	epoch_tracker_free(t);
+}
+
 /* What the kernel map gives back when the agent evicts an edge: the same
  * counts lookup() makes up (every key here is distinct: nothing to delete). */
 static int take(void *ctx, const struct reach_dedup_key *key, struct reach_dedup_val *val)
@@ -378,6 +417,17 @@ int main(int argc, char **argv)
 		}
 	}
 
+	/* 5. the agent's periodic verification (verify_epochs() in reachd):
+	 * every identity without a policy, as audit (the default) and as alert
+	 * (policy.default: alert, every edge undeclared), each result followed
+	 * by the epoch tracker; the peak is over the pass alone */
+	struct verify_pass vp[2] = { { 0 } };
+
+	ledger_free(back);
+	back = NULL;
+	for (int alert = 0; alert < 2; alert++)
+		verify_pass(l, alert, &vp[alert]);
+
 	printf("{\"identities_requested\":%ld,\"edges_per_identity\":%ld,\"edges_requested\":%ld,"
 	       "\"observed\":{\"working_set\":%zu,\"edges\":%zu,\"evicted\":%" PRIu64 ",\"evictions\":%" PRIu64
 	       ",\"add_failed\":%" PRIu64 ",\"not_new\":%" PRIu64 ",\"cap_dropped\":%" PRIu64 ",\"build_s\":%.3f},"
@@ -387,13 +437,19 @@ int main(int argc, char **argv)
 	       "\"loaded_identities\":%zu,\"loaded_edges\":%zu},"
 	       "\"rss_kb\":{\"start\":%ld,\"after_build\":%ld,\"after_feed\":%ld,\"peak_model\":%ld,"
 	       "\"after_save\":%ld,\"peak\":%ld,\"before_load\":%ld,\"load_peak\":%ld,\"after_load\":%ld},"
-	       "\"heap_kb\":{\"start\":%ld,\"after_build\":%ld,\"after_feed\":%ld}}\n",
+	       "\"heap_kb\":{\"start\":%ld,\"after_build\":%ld,\"after_feed\":%ld},"
+	       "\"verify\":{\"audit\":{\"rc\":%d,\"findings\":%zu,\"verdicts\":%zu,\"s\":%.3f,\"track_s\":%.3f,"
+	       "\"rss_before_kb\":%ld,\"peak_kb\":%ld},"
+	       "\"alert\":{\"rc\":%d,\"findings\":%zu,\"verdicts\":%zu,\"s\":%.3f,\"track_s\":%.3f,"
+	       "\"rss_before_kb\":%ld,\"peak_kb\":%ld}}}\n",
 	       n_ids, n_edges, n_ids * n_edges, working_set, observed_edge_total(o), observed_edges_evicted(o), evictions,
 	       add_failed, not_new, observed_edges_dropped(o), t_build, ledger_identities(l), ledger_edges(l),
 	       ledger_edges_dropped(l), ledger_identities_dropped(l), fs.record_errors + evict_fs.record_errors,
 	       fs.edges_fed, t_feed, out ? "true" : "false", (long long)st.st_size, info.raw_len, t_save, t_load,
 	       back ? ledger_identities(back) : 0, back ? ledger_edges(back) : 0, rss0, rss1, rss2, hwm2, rss3, hwm3,
-	       rss4, hwm5, rss5, heap0, heap1, heap2);
+	       rss4, hwm5, rss5, heap0, heap1, heap2, vp[0].rc, vp[0].findings, vp[0].verdicts, vp[0].s,
+	       vp[0].track_s, vp[0].rss_before, vp[0].peak, vp[1].rc, vp[1].findings, vp[1].verdicts, vp[1].s,
+	       vp[1].track_s, vp[1].rss_before, vp[1].peak);
 	ledger_free(back);
 	ledger_free(l);
 	observed_free(o);

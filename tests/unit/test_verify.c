@@ -1569,10 +1569,84 @@ static void test_remediation(void **state)
 	epoch_tracker_free(t);
 }
 
+/* Many identities at once: each record, finding and identity is looked up
+ * by key (epochs.c's indexes), and findings of one identity never count for
+ * another's upgrade. 300 identities with 2 findings each; after the upgrade
+ * the odd ones are remediated. */
+#define MANY 300
+static void test_remediation_many_identities(void **state)
+{
+	static struct identity_verdict v[MANY];
+	static struct finding f[2 * MANY], kept[2 * MANY];
+	struct epoch_tracker *t = epoch_tracker_new(0);
+	struct verify_result r = { .verdicts = v, .n_verdicts = MANY, .findings = f, .n_findings = 2 * MANY };
+	const struct epoch_record *recs;
+	struct remediation_stats st;
+	size_t n_kept = 0, n;
+
+	(void)state;
+	assert_non_null(t);
+	memset(v, 0, sizeof(v));
+	memset(f, 0, sizeof(f));
+	for (int i = 0; i < MANY; i++) {
+		snprintf(v[i].identity, sizeof(v[i].identity), "ns-%03d/sa", i); /* sorted, as verify_ledger sorts */
+		snprintf(v[i].epoch, sizeof(v[i].epoch), "v1");
+		v[i].verdict = VERDICT_FAIL;
+		v[i].counted = true;
+		for (int k = 0; k < 2; k++) {
+			struct finding *x = &f[2 * i + k];
+
+			x->kind = FINDING_UNDECLARED_SECRET;
+			x->severity = SEV_MEDIUM;
+			x->first_ms = 500;
+			snprintf(x->identity, sizeof(x->identity), "ns-%03d/sa", i);
+			snprintf(x->id, sizeof(x->id), "%08x%08x", i, k);
+		}
+	}
+	assert_int_equal(epoch_tracker_update(t, &r, 1000, NULL, NULL), 2 * MANY); /* opened, verified */
+	/* the upgrade: every identity to v2; the odd ones lost their findings */
+	for (int i = 0; i < MANY; i++) {
+		snprintf(v[i].previous_epoch, sizeof(v[i].previous_epoch), "v1");
+		snprintf(v[i].epoch, sizeof(v[i].epoch), "v2");
+		v[i].verdict = i % 2 ? VERDICT_PASS : VERDICT_FAIL;
+		if (i % 2 == 0) {
+			kept[n_kept++] = f[2 * i];
+			kept[n_kept++] = f[2 * i + 1];
+		}
+	}
+	r.findings = kept;
+	r.n_findings = n_kept;
+	assert_int_equal(epoch_tracker_update(t, &r, 2000, NULL, NULL), 2 * MANY);
+	n = epoch_tracker_records(t, &recs);
+	assert_int_equal(n, 2 * MANY);
+	for (size_t i = 0; i < n; i++) {
+		int id = atoi(recs[i].identity + 3);
+
+		if (strcmp(recs[i].to_version, "v2"))
+			continue;
+		assert_int_equal(recs[i].state, EPOCH_VERIFIED);
+		assert_int_equal(recs[i].open_at_start, 2);
+		assert_int_equal(recs[i].still_open, id % 2 ? 0 : 2);
+	}
+	for (int i = 0; i < MANY; i++) {
+		char name[32];
+
+		snprintf(name, sizeof(name), "ns-%03d/sa", i);
+		epoch_tracker_remediation(t, name, &st);
+		assert_int_equal(st.upgrades_with_findings, 1);
+		assert_int_equal(st.failed_remediations, i % 2 ? 0 : 1);
+		assert_int_equal(st.resolved, i % 2 ? 2 : 0);
+		assert_int_equal(st.open, i % 2 ? 0 : 2);
+		assert_int_equal(st.mean_time_to_remediate_ms, i % 2 ? 1500 : 0);
+	}
+	epoch_tracker_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_remediation),
+		cmocka_unit_test(test_remediation_many_identities),
 		cmocka_unit_test(test_secret_sent),
 		cmocka_unit_test(test_epoch_records),
 		cmocka_unit_test(test_default_alert_without_policy),

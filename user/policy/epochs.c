@@ -1,7 +1,10 @@
 #include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <json-c/json.h>
+#include "common/hmap.h"
 #include "policy/epochs.h"
 
 /* A finding (>= medium) followed from first seen to resolution. */
@@ -18,6 +21,10 @@ struct epoch_tracker {
 	int64_t settle_ms;
 	struct tracked_finding *tf;
 	size_t n_tf, cap_tf;
+	/* positions plus one, by key: a verification of many identities looks
+	 * each finding and record up once, not through every one */
+	struct hmap *tf_index;  /* finding id -> tf */
+	struct hmap *rec_index; /* "identity\n to_version" -> recs */
 	void (*on_new_finding)(void *ctx, const struct finding *f);
 	void *on_new_finding_ctx;
 };
@@ -32,8 +39,13 @@ struct epoch_tracker *epoch_tracker_new(int64_t settle_ms)
 {
 	struct epoch_tracker *t = calloc(1, sizeof(*t));
 
-	if (t)
-		t->settle_ms = settle_ms;
+	if (!t)
+		return NULL;
+	t->settle_ms = settle_ms;
+	if (!(t->tf_index = hmap_new()) || !(t->rec_index = hmap_new())) {
+		epoch_tracker_free(t);
+		return NULL;
+	}
 	return t;
 }
 
@@ -41,22 +53,39 @@ void epoch_tracker_free(struct epoch_tracker *t)
 {
 	if (!t)
 		return;
+	hmap_free(t->tf_index, NULL);
+	hmap_free(t->rec_index, NULL);
 	free(t->recs);
 	free(t->tf);
 	free(t);
 }
 
+/* Index values: a position plus one, so that 0 (NULL) is "absent". */
+static void *pos_value(size_t pos) { return (void *)(uintptr_t)(pos + 1); }
+static size_t value_pos(void *v) { return (size_t)(uintptr_t)v - 1; }
+
+static void rec_key(char *key, size_t size, const char *identity, const char *version)
+{
+	/* the last newline splits it: a version (digest, file hash) never holds one */
+	snprintf(key, size, "%s\n%s", identity, version);
+}
+
 static struct tracked_finding *track(struct epoch_tracker *t, const struct finding *f, int64_t now)
 {
-	for (size_t i = 0; i < t->n_tf; i++)
-		if (!strcmp(t->tf[i].id, f->id))
-			return &t->tf[i];
+	void *at = hmap_get(t->tf_index, f->id);
+
+	if (at)
+		return &t->tf[value_pos(at)];
+	if (hmap_put(t->tf_index, f->id, pos_value(t->n_tf), NULL))
+		return NULL;
 	if (t->n_tf == t->cap_tf) {
 		size_t cap = t->cap_tf ? t->cap_tf * 2 : 32;
 		struct tracked_finding *n = realloc(t->tf, cap * sizeof(*n));
 
-		if (!n)
+		if (!n) {
+			hmap_remove(t->tf_index, f->id);
 			return NULL;
+		}
 		t->tf = n;
 		t->cap_tf = cap;
 	}
@@ -67,11 +96,34 @@ static struct tracked_finding *track(struct epoch_tracker *t, const struct findi
 	return &t->tf[t->n_tf++];
 }
 
-static size_t open_findings(const struct epoch_tracker *t, const char *identity)
+/* Open findings per identity (identity -> count, in the pointer), counted
+ * in one pass over the tracked findings; NULL when there is no memory. */
+static struct hmap *open_findings_by_identity(const struct epoch_tracker *t)
+{
+	struct hmap *m = hmap_new();
+
+	for (size_t i = 0; m && i < t->n_tf; i++) {
+		uintptr_t n = (uintptr_t)hmap_get(m, t->tf[i].identity);
+
+		if (!t->tf[i].resolved_ms && hmap_put(m, t->tf[i].identity, (void *)(n + 1), NULL)) {
+			hmap_free(m, NULL);
+			return NULL;
+		}
+	}
+	return m;
+}
+
+/* Findings open for identity now; the counts of one update are counted once
+ * (*counts, built on first use), however many epochs it opens. */
+static size_t open_findings(const struct epoch_tracker *t, struct hmap **counts, const char *identity)
 {
 	size_t n = 0;
 
-	for (size_t i = 0; i < t->n_tf; i++)
+	if (!*counts)
+		*counts = open_findings_by_identity(t);
+	if (*counts)
+		return (size_t)(uintptr_t)hmap_get(*counts, identity);
+	for (size_t i = 0; i < t->n_tf; i++) /* no memory for the counts: the slow way */
 		n += !t->tf[i].resolved_ms && !strcmp(t->tf[i].identity, identity);
 	return n;
 }
@@ -80,6 +132,15 @@ static size_t open_findings(const struct epoch_tracker *t, const char *identity)
  * resolved (only for identities this verification covered). */
 static void follow_findings(struct epoch_tracker *t, const struct verify_result *r, int64_t now)
 {
+	struct hmap *covered_ids = hmap_new();
+
+	if (!covered_ids)
+		return; /* no memory: this pass changes nothing, the next one catches up */
+	for (size_t i = 0; i < r->n_verdicts; i++)
+		if (hmap_put(covered_ids, r->verdicts[i].identity, pos_value(i), NULL)) {
+			hmap_free(covered_ids, NULL);
+			return;
+		}
 	for (size_t i = 0; i < t->n_tf; i++)
 		t->tf[i].seen_now = false;
 	for (size_t i = 0; i < r->n_findings; i++) {
@@ -97,13 +158,11 @@ static void follow_findings(struct epoch_tracker *t, const struct verify_result 
 	}
 	for (size_t i = 0; i < t->n_tf; i++) {
 		struct tracked_finding *tf = &t->tf[i];
-		bool covered = false;
 
-		for (size_t j = 0; j < r->n_verdicts && !covered; j++)
-			covered = !strcmp(r->verdicts[j].identity, tf->identity);
-		if (covered && !tf->seen_now && !tf->resolved_ms)
+		if (!tf->seen_now && !tf->resolved_ms && hmap_get(covered_ids, tf->identity))
 			tf->resolved_ms = now;
 	}
+	hmap_free(covered_ids, NULL);
 }
 
 void epoch_tracker_remediation(const struct epoch_tracker *t, const char *identity, struct remediation_stats *out)
@@ -147,10 +206,12 @@ const char *epoch_verdict_name(const struct epoch_record *rec)
 
 static struct epoch_record *find(struct epoch_tracker *t, const char *identity, const char *version)
 {
-	for (size_t i = 0; i < t->n; i++)
-		if (!strcmp(t->recs[i].identity, identity) && !strcmp(t->recs[i].to_version, version))
-			return &t->recs[i];
-	return NULL;
+	char key[sizeof(t->recs[0].identity) + sizeof(t->recs[0].to_version) + 1];
+	void *at;
+
+	rec_key(key, sizeof(key), identity, version);
+	at = hmap_get(t->rec_index, key);
+	return at ? &t->recs[value_pos(at)] : NULL;
 }
 
 /* How many findings that were open when rec's epoch opened are still in
@@ -160,31 +221,51 @@ static size_t still_open_from_start(const struct epoch_tracker *t, const struct 
 {
 	size_t n = 0;
 
-	for (size_t i = 0; i < t->n_tf; i++) {
-		const struct tracked_finding *tf = &t->tf[i];
+	/* findings of this verification that the tracker followed since before
+	 * the epoch opened; r's findings are sorted by identity (verify.h), so
+	 * the identity's are one run found by binary search */
+	size_t lo = 0, hi = r->n_findings;
 
-		if (strcmp(tf->identity, rec->identity) || tf->first_seen_ms > rec->started_ms ||
-		    (tf->resolved_ms && tf->resolved_ms <= rec->started_ms))
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (strcmp(r->findings[mid].identity, rec->identity) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (size_t j = lo; j < r->n_findings && !strcmp(r->findings[j].identity, rec->identity); j++) {
+		const struct finding *f = &r->findings[j];
+		const struct tracked_finding *tf;
+		void *at;
+
+		if (!(at = hmap_get(t->tf_index, f->id)))
 			continue;
-		for (size_t j = 0; j < r->n_findings; j++)
-			if (!strcmp(r->findings[j].id, tf->id)) {
-				n++;
-				break;
-			}
+		tf = &t->tf[value_pos(at)];
+		if (tf->first_seen_ms > rec->started_ms || (tf->resolved_ms && tf->resolved_ms <= rec->started_ms))
+			continue;
+		n++;
 	}
 	return n;
 }
 
-static struct epoch_record *open_record(struct epoch_tracker *t, const struct identity_verdict *v, int64_t now)
+static struct epoch_record *open_record(struct epoch_tracker *t, const struct identity_verdict *v, int64_t now,
+				       struct hmap **open_counts)
 {
+	char key[sizeof(t->recs[0].identity) + sizeof(t->recs[0].to_version) + 1];
 	struct epoch_record *rec;
 
+	rec_key(key, sizeof(key), v->identity, v->epoch);
+	if (hmap_put(t->rec_index, key, pos_value(t->n), NULL))
+		return NULL;
 	if (t->n == t->cap) {
 		size_t cap = t->cap ? t->cap * 2 : 16;
 		struct epoch_record *n = realloc(t->recs, cap * sizeof(*n));
 
-		if (!n)
+		if (!n) {
+			hmap_remove(t->rec_index, key);
 			return NULL;
+		}
 		t->recs = n;
 		t->cap = cap;
 	}
@@ -196,7 +277,7 @@ static struct epoch_record *open_record(struct epoch_tracker *t, const struct id
 	rec->state = EPOCH_SETTLING;
 	rec->verdict = VERDICT_INCONCLUSIVE;
 	rec->started_ms = now;
-	rec->open_at_start = open_findings(t, v->identity);
+	rec->open_at_start = open_findings(t, open_counts, v->identity);
 	return rec;
 }
 
@@ -204,6 +285,7 @@ size_t epoch_tracker_update(struct epoch_tracker *t, const struct verify_result 
 			    void (*on_change)(void *ctx, const struct epoch_record *rec), void *ctx)
 {
 	size_t changed = 0;
+	struct hmap *open_counts = NULL; /* open findings per identity before this pass */
 
 	/* records open against the findings as they stood before this pass */
 	for (size_t i = 0; i < r->n_verdicts; i++) {
@@ -216,7 +298,7 @@ size_t epoch_tracker_update(struct epoch_tracker *t, const struct verify_result 
 			continue; /* audit-only identities have nothing declared to verify */
 		rec = find(t, v->identity, v->epoch);
 		if (!rec) {
-			if (!(rec = open_record(t, v, now_ms)))
+			if (!(rec = open_record(t, v, now_ms, &open_counts)))
 				continue;
 			changed++;
 			if (on_change)
@@ -258,6 +340,7 @@ size_t epoch_tracker_update(struct epoch_tracker *t, const struct verify_result 
 			break;
 		}
 	}
+	hmap_free(open_counts, NULL);
 	follow_findings(t, r, now_ms);
 	return changed;
 }
