@@ -106,12 +106,12 @@ static void fill_finding(struct finding *f)
 	f->kind = FINDING_UNDECLARED_CREDENTIAL;
 	f->severity = SEV_MEDIUM;
 	snprintf(f->id, sizeof(f->id), "0123456789abcdef");
-	snprintf(f->identity, sizeof(f->identity), "ai/llm-gateway");
-	snprintf(f->edge_kind, sizeof(f->edge_kind), "credential");
-	snprintf(f->object, sizeof(f->object), "api.example.com POST /v1/chat bearer fp:00112233aabbccdd");
-	snprintf(f->executables, sizeof(f->executables), "/usr/bin/python3.12");
-	snprintf(f->message, sizeof(f->message), "sent a bearer credential to api.example.com, not in credentials");
-	snprintf(f->policy_ref, sizeof(f->policy_ref), "/etc/reach/gw.yaml:3");
+	f->identity = "ai/llm-gateway";
+	f->edge_kind = "credential";
+	f->object = "api.example.com POST /v1/chat bearer fp:00112233aabbccdd";
+	f->executables = "/usr/bin/python3.12";
+	f->message = "sent a bearer credential to api.example.com, not in credentials";
+	f->policy_ref = "/etc/reach/gw.yaml:3";
 }
 
 /* ---- tests --------------------------------------------------------------- */
@@ -214,15 +214,15 @@ static void test_finding_host_tool(void **state)
 	fill_finding(&f);
 	f.kind = FINDING_UNUSUAL_TOOL;
 	f.severity = SEV_HIGH;
-	f.policy_ref[0] = '\0';
-	snprintf(f.identity, sizeof(f.identity), "host/nginx.service");
-	snprintf(f.edge_kind, sizeof(f.edge_kind), "tool");
-	snprintf(f.object, sizeof(f.object), "/usr/bin/curl");
-	snprintf(f.executables, sizeof(f.executables), "/bin/sh,/usr/bin/python3");
+	f.policy_ref = "";
+	f.identity = "host/nginx.service";
+	f.edge_kind = "tool";
+	f.object = "/usr/bin/curl";
+	f.executables = "/bin/sh,/usr/bin/python3";
 	g = f;
 	g.kind = FINDING_UNDECLARED_EGRESS;
-	snprintf(g.edge_kind, sizeof(g.edge_kind), "egress");
-	snprintf(g.object, sizeof(g.object), "tcp/203.0.113.9/443");
+	g.edge_kind = "egress";
+	g.object = "tcp/203.0.113.9/443";
 	otlp_record_finding(&rec[0], &f, false, T0, NULL, "");
 	otlp_record_finding(&rec[1], &g, false, T0 + 1, NULL, NULL);
 	req = encode_records(rec, 2);
@@ -357,8 +357,8 @@ static void test_invalid_utf8_repaired(void **state)
 
 	(void)state;
 	fill_finding(&f);
-	snprintf(f.object, sizeof(f.object), "/data/caf\xc3\xa9/\xff\xfe.key");
-	snprintf(f.message, sizeof(f.message), "read \xe2\x82\xac \xed\xa0\x80 \xc0\xaf \xf0\x9f\x94\x91");
+	f.object = "/data/caf\xc3\xa9/\xff\xfe.key";
+	f.message = "read \xe2\x82\xac \xed\xa0\x80 \xc0\xaf \xf0\x9f\x94\x91";
 	otlp_record_finding(&rec, &f, false, T0, NULL, NULL);
 	req = encode_records(&rec, 1);
 	r = only_record(req, 0);
@@ -382,14 +382,20 @@ static void test_many_records_moved(void **state)
 	(void)state;
 	for (size_t i = 0; i < N; i++) {
 		struct finding *f = malloc(sizeof(*f));
+		char *object;
 		struct otlp_record *nr = realloc(rec, (i + 1) * sizeof(*rec));
 
 		assert_non_null(f);
 		assert_non_null(nr);
 		rec = nr;
 		fill_finding(f);
-		snprintf(f->object, sizeof(f->object), "tcp/10.0.%zu.%zu/443", i / 256, i % 256);
+		assert_non_null(object = malloc(64));
+		snprintf(object, 64, "tcp/10.0.%zu.%zu/443", i / 256, i % 256);
+		f->object = object;
 		otlp_record_finding(&rec[i], f, i % 2, T0 + (int64_t)i, "n", NULL);
+		/* the record keeps copies: the finding and its object are gone */
+		memset(object, 0x5a, 63);
+		free(object);
 		memset(f, 0x5a, sizeof(*f));
 		free(f);
 	}

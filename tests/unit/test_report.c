@@ -177,7 +177,7 @@ static void test_finding_and_verification(void **state)
 	struct report_src src = { "node-a", "boot-1", "v-test", NULL };
 	struct finding f = { .kind = FINDING_UNDECLARED_SECRET, .severity = SEV_HIGH, .id = "0123456789abcdef",
 			     .identity = "ai/gw", .edge_kind = "secret", .object = "/var/run/secrets/token",
-			     .first_ms = 1234, .message = "read, not declared", .policy_ref = "p.yaml:3" };
+			     .first_ms = 1234, .executables = "", .message = "read, not declared", .policy_ref = "p.yaml:3" };
 	struct rotation_item rot = { .kind = "secret-file", .what = "/var/run/secrets/token", .why = "read in 1.0" };
 	struct identity_verdict v = { .identity = "ai/gw", .verdict = VERDICT_FAIL, .rotation = &rot, .n_rotation = 1 };
 	struct finding low = f;
@@ -213,7 +213,7 @@ static void test_finding_and_verification(void **state)
 	reach__v1__report__free_unpacked(r, NULL);
 
 	/* host identities are not split into namespace / service account */
-	snprintf(f.identity, sizeof(f.identity), "host/agent");
+	f.identity = "host/agent";
 	assert_int_equal(report_finding(&src, &f, false, 0, &body, &len), 0);
 	r = decode(body, len);
 	assert_string_equal(r->finding->namespace_, "");
@@ -224,7 +224,7 @@ static void test_finding_and_verification(void **state)
 	low.severity = SEV_INFO;
 	snprintf(low.id, sizeof(low.id), "fedcba9876543210");
 	fs[0] = low;
-	snprintf(f.identity, sizeof(f.identity), "ai/gw");
+	f.identity = "ai/gw";
 	fs[1] = f;
 	assert_int_equal(report_verification(&src, &rec, &vr, &body, &len), 0);
 	r = decode(body, len);

@@ -1534,13 +1534,14 @@ static void test_remediation(void **state)
 {
 	struct epoch_tracker *t = epoch_tracker_new(0);
 	struct identity_verdict v = { .verdict = VERDICT_FAIL, .counted = true };
-	struct finding f = { .kind = FINDING_UNDECLARED_SECRET, .severity = SEV_MEDIUM, .first_ms = 1000 };
+	struct finding f = { .kind = FINDING_UNDECLARED_SECRET, .severity = SEV_MEDIUM, .first_ms = 1000,
+			     .identity = "ns/sa", .edge_kind = "", .object = "", .executables = "", .message = "",
+			     .policy_ref = "" };
 	struct verify_result r = { .verdicts = &v, .n_verdicts = 1, .findings = &f, .n_findings = 1 };
 	struct remediation_stats st;
 
 	(void)state;
 	snprintf(v.identity, sizeof(v.identity), "ns/sa");
-	snprintf(f.identity, sizeof(f.identity), "ns/sa");
 	snprintf(f.id, sizeof(f.id), "aaaaaaaaaaaaaaaa");
 	snprintf(v.epoch, sizeof(v.epoch), "v1");
 	epoch_tracker_update(t, &r, 2000, NULL, NULL); /* v1 opens, finding tracked */
@@ -1596,10 +1597,10 @@ static void test_remediation_many_identities(void **state)
 		for (int k = 0; k < 2; k++) {
 			struct finding *x = &f[2 * i + k];
 
-			x->kind = FINDING_UNDECLARED_SECRET;
-			x->severity = SEV_MEDIUM;
-			x->first_ms = 500;
-			snprintf(x->identity, sizeof(x->identity), "ns-%03d/sa", i);
+			*x = (struct finding){ .kind = FINDING_UNDECLARED_SECRET, .severity = SEV_MEDIUM, .first_ms = 500,
+					       .identity = v[i].identity, /* the verdict's name: same identity */
+					       .edge_kind = "", .object = "", .executables = "", .message = "",
+					       .policy_ref = "" };
 			snprintf(x->id, sizeof(x->id), "%08x%08x", i, k);
 		}
 	}

@@ -674,9 +674,8 @@ void shipping_findings(struct shipping *s, const struct verify_result *r)
 		const struct finding *f = &r->findings[i];
 		struct finding *copy;
 
-		if (hmap_get(s->open_findings, f->id) || !(copy = malloc(sizeof(*copy))))
+		if (hmap_get(s->open_findings, f->id) || !(copy = finding_dup(f)))
 			continue; /* known, or no memory: then new again at the next verification */
-		*copy = *f;
 		ship_finding(s, f, false, now, recs ? &recs[n++] : NULL);
 		if (hmap_put(s->open_findings, f->id, copy, NULL))
 			free(copy); /* shipped; found new again next time: a duplicate, not a loss */

@@ -10,7 +10,7 @@
 /* A finding (>= medium) followed from first seen to resolution. */
 struct tracked_finding {
 	char id[17];
-	char identity[512];
+	const char *identity; /* the tracker's copy (names): one per identity, not per finding */
 	int64_t first_seen_ms, resolved_ms; /* resolved_ms 0: open */
 	bool seen_now;
 };
@@ -25,6 +25,7 @@ struct epoch_tracker {
 	 * each finding and record up once, not through every one */
 	struct hmap *tf_index;  /* finding id -> tf */
 	struct hmap *rec_index; /* "identity\n to_version" -> recs */
+	struct hmap *names;     /* identity -> its one copy (tracked findings point at it) */
 	void (*on_new_finding)(void *ctx, const struct finding *f);
 	void *on_new_finding_ctx;
 };
@@ -42,7 +43,7 @@ struct epoch_tracker *epoch_tracker_new(int64_t settle_ms)
 	if (!t)
 		return NULL;
 	t->settle_ms = settle_ms;
-	if (!(t->tf_index = hmap_new()) || !(t->rec_index = hmap_new())) {
+	if (!(t->tf_index = hmap_new()) || !(t->rec_index = hmap_new()) || !(t->names = hmap_new())) {
 		epoch_tracker_free(t);
 		return NULL;
 	}
@@ -55,6 +56,7 @@ void epoch_tracker_free(struct epoch_tracker *t)
 		return;
 	hmap_free(t->tf_index, NULL);
 	hmap_free(t->rec_index, NULL);
+	hmap_free(t->names, free);
 	free(t->recs);
 	free(t->tf);
 	free(t);
@@ -70,12 +72,29 @@ static void rec_key(char *key, size_t size, const char *identity, const char *ve
 	snprintf(key, size, "%s\n%s", identity, version);
 }
 
+/* The tracker's copy of an identity's name, or NULL on allocation failure. */
+static const char *name_of(struct epoch_tracker *t, const char *identity)
+{
+	char *name = hmap_get(t->names, identity);
+
+	if (name)
+		return name;
+	if (!(name = strdup(identity)) || hmap_put(t->names, identity, name, NULL)) {
+		free(name);
+		return NULL;
+	}
+	return name;
+}
+
 static struct tracked_finding *track(struct epoch_tracker *t, const struct finding *f, int64_t now)
 {
 	void *at = hmap_get(t->tf_index, f->id);
+	const char *identity;
 
 	if (at)
 		return &t->tf[value_pos(at)];
+	if (!(identity = name_of(t, f->identity)))
+		return NULL;
 	if (hmap_put(t->tf_index, f->id, pos_value(t->n_tf), NULL))
 		return NULL;
 	if (t->n_tf == t->cap_tf) {
@@ -91,7 +110,7 @@ static struct tracked_finding *track(struct epoch_tracker *t, const struct findi
 	}
 	memset(&t->tf[t->n_tf], 0, sizeof(t->tf[0]));
 	snprintf(t->tf[t->n_tf].id, sizeof(t->tf[0].id), "%s", f->id);
-	snprintf(t->tf[t->n_tf].identity, sizeof(t->tf[0].identity), "%s", f->identity);
+	t->tf[t->n_tf].identity = identity;
 	t->tf[t->n_tf].first_seen_ms = f->first_ms ? f->first_ms : now;
 	return &t->tf[t->n_tf++];
 }

@@ -404,39 +404,150 @@ static void cover_of(const struct reach_policy *p, const struct edge_view *v, in
 
 /* ---- result building ------------------------------------------------------- */
 
+/* A finding while one identity is judged: every field at its bound, so
+ * the code that writes it can format in place. Kept (finding_keep()) in the
+ * result's compact form once the identity is done. */
+struct finding_draft {
+	enum finding_kind kind;
+	enum severity severity;
+	char id[17];
+	char identity[512];
+	char edge_kind[16];
+	char object[1024];
+	int64_t first_ms, last_ms;
+	char executables[256];
+	char message[512];
+	char policy_ref[300];
+};
+
+/* The result's strings: chunks that never move, so the findings' pointers
+ * stay valid while the findings array grows. */
+struct finding_text {
+	struct finding_text *next;
+	size_t used, cap;
+	char data[];
+};
+
+#define FINDING_TEXT_CHUNK (64 * 1024)
+
 struct builder {
 	struct verify_result *r;
 	size_t cap_findings, cap_verdicts;
+	struct finding_draft *drafts; /* the identity being judged */
+	size_t n_drafts, cap_drafts;
 	int err;
 };
 
-static struct finding *new_finding(struct builder *b)
+static struct finding_draft *new_finding(struct builder *b)
 {
-	struct finding *f;
+	struct finding_draft *f;
 
 	if (b->err)
 		return NULL;
-	if (b->r->n_findings == b->cap_findings) {
-		size_t cap = b->cap_findings ? b->cap_findings * 2 : 16;
-		struct finding *nf = realloc(b->r->findings, cap * sizeof(*nf));
+	if (b->n_drafts == b->cap_drafts) {
+		size_t cap = b->cap_drafts ? b->cap_drafts * 2 : 16;
+		struct finding_draft *nf = realloc(b->drafts, cap * sizeof(*nf));
 
 		if (!nf) {
 			b->err = -ENOMEM;
 			return NULL;
 		}
-		b->r->findings = nf;
-		b->cap_findings = cap;
+		b->drafts = nf;
+		b->cap_drafts = cap;
 	}
-	f = &b->r->findings[b->r->n_findings++];
+	f = &b->drafts[b->n_drafts++];
 	memset(f, 0, sizeof(*f));
 	return f;
+}
+
+/* A copy of s in r's text, or NULL on allocation failure. */
+static const char *text_copy(struct verify_result *r, const char *s)
+{
+	size_t len = strlen(s) + 1;
+	struct finding_text *t = r->text;
+
+	if (!t || t->cap - t->used < len) {
+		size_t cap = len > FINDING_TEXT_CHUNK ? len : FINDING_TEXT_CHUNK;
+
+		if (!(t = malloc(sizeof(*t) + cap)))
+			return NULL;
+		t->next = r->text;
+		t->used = 0;
+		t->cap = cap;
+		r->text = t;
+	}
+	memcpy(t->data + t->used, s, len);
+	t->used += len;
+	return t->data + t->used - len;
+}
+
+/* Moves the identity's drafts into the result, compact. */
+static int finding_keep(struct builder *b)
+{
+	struct verify_result *r = b->r;
+
+	for (size_t i = 0; i < b->n_drafts; i++) {
+		const struct finding_draft *d = &b->drafts[i];
+		struct finding *f;
+
+		if (r->n_findings == b->cap_findings) {
+			size_t cap = b->cap_findings ? b->cap_findings * 2 : 16;
+			struct finding *nf = realloc(r->findings, cap * sizeof(*nf));
+
+			if (!nf)
+				return b->err = -ENOMEM;
+			r->findings = nf;
+			b->cap_findings = cap;
+		}
+		f = &r->findings[r->n_findings];
+		memset(f, 0, sizeof(*f));
+		f->kind = d->kind;
+		f->severity = d->severity;
+		memcpy(f->id, d->id, sizeof(f->id));
+		f->first_ms = d->first_ms;
+		f->last_ms = d->last_ms;
+		if (!(f->identity = text_copy(r, d->identity)) || !(f->edge_kind = text_copy(r, d->edge_kind)) ||
+		    !(f->object = text_copy(r, d->object)) || !(f->executables = text_copy(r, d->executables)) ||
+		    !(f->message = text_copy(r, d->message)) || !(f->policy_ref = text_copy(r, d->policy_ref)))
+			return b->err = -ENOMEM;
+		r->n_findings++;
+	}
+	b->n_drafts = 0;
+	return 0;
+}
+
+struct finding *finding_dup(const struct finding *f)
+{
+	const char *src[6] = { f->identity, f->edge_kind, f->object, f->executables, f->message, f->policy_ref };
+	size_t len[6], total = sizeof(*f);
+	struct finding *c;
+	char *at;
+
+	for (int i = 0; i < 6; i++)
+		total += (len[i] = strlen(src[i] ? src[i] : "") + 1);
+	if (!(c = malloc(total)))
+		return NULL;
+	*c = *f;
+	at = (char *)(c + 1);
+	for (int i = 0; i < 6; i++) {
+		memcpy(at, src[i] ? src[i] : "", len[i]);
+		src[i] = at;
+		at += len[i];
+	}
+	c->identity = src[0];
+	c->edge_kind = src[1];
+	c->object = src[2];
+	c->executables = src[3];
+	c->message = src[4];
+	c->policy_ref = src[5];
+	return c;
 }
 
 /* SHA-256 of kind, identity, edge kind, object (NUL separated), first 8
  * bytes in hex. A keyed-free cryptographic hash: nobody can craft an edge
  * whose id collides with an acknowledged finding's. -ENOMEM when libcrypto
  * cannot run (never a different, unstable id). */
-static int finding_id(struct finding *f)
+static int finding_id(struct finding_draft *f)
 {
 	const char *parts[4] = { finding_kind_name(f->kind), f->identity, f->edge_kind, f->object };
 	char buf[32 + sizeof(f->identity) + sizeof(f->edge_kind) + sizeof(f->object)];
@@ -486,10 +597,10 @@ static void policy_ref_of(char *out, size_t n, const struct reach_policy *p, int
 		fmt(out, n, "%s:%d", p->file, line);
 }
 
-static struct finding *edge_finding(struct builder *b, enum finding_kind kind, enum severity sev, const char *identity,
+static struct finding_draft *edge_finding(struct builder *b, enum finding_kind kind, enum severity sev, const char *identity,
 				    const struct ledger_edge *e)
 {
-	struct finding *f = new_finding(b);
+	struct finding_draft *f = new_finding(b);
 
 	if (!f)
 		return NULL;
@@ -502,7 +613,7 @@ static struct finding *edge_finding(struct builder *b, enum finding_kind kind, e
 	f->last_ms = e->last_ms;
 	join_executables(e, f->executables, sizeof(f->executables));
 	if (finding_id(f)) {
-		b->r->n_findings--;
+		b->n_drafts--;
 		b->err = -ENOMEM;
 		return NULL;
 	}
@@ -511,9 +622,9 @@ static struct finding *edge_finding(struct builder *b, enum finding_kind kind, e
 
 /* The sensor's own blindness, as a finding of every judged identity: loss
  * is what an attacker flooding events to hide would cause. */
-static struct finding *sensor_finding(struct builder *b, const char *identity, const char *object)
+static struct finding_draft *sensor_finding(struct builder *b, const char *identity, const char *object)
 {
-	struct finding *f = new_finding(b);
+	struct finding_draft *f = new_finding(b);
 
 	if (!f)
 		return NULL;
@@ -523,17 +634,17 @@ static struct finding *sensor_finding(struct builder *b, const char *identity, c
 	fmt(f->edge_kind, sizeof(f->edge_kind), "%s", "sensor");
 	fmt(f->object, sizeof(f->object), "%s", object);
 	if (finding_id(f)) {
-		b->r->n_findings--;
+		b->n_drafts--;
 		b->err = -ENOMEM;
 		return NULL;
 	}
 	return f;
 }
 
-static struct finding *rule_finding(struct builder *b, enum finding_kind kind, enum severity sev, const char *identity,
+static struct finding_draft *rule_finding(struct builder *b, enum finding_kind kind, enum severity sev, const char *identity,
 				    const struct reach_policy *p, const struct policy_rule *r, int line)
 {
-	struct finding *f = new_finding(b);
+	struct finding_draft *f = new_finding(b);
 
 	if (!f)
 		return NULL;
@@ -544,7 +655,7 @@ static struct finding *rule_finding(struct builder *b, enum finding_kind kind, e
 	policy_rule_describe(r, f->object, sizeof(f->object));
 	policy_ref_of(f->policy_ref, sizeof(f->policy_ref), p, line);
 	if (finding_id(f)) {
-		b->r->n_findings--;
+		b->n_drafts--;
 		b->err = -ENOMEM;
 		return NULL;
 	}
@@ -751,7 +862,7 @@ static void edge_findings(struct builder *b, const struct ctx *c, const char *id
 	bool apisecrets = e->kind == LEDGER_CREDENTIAL && !strcmp(dc, "kube-secrets");
 	char grew_note[600] = "", expired_note[400] = "", broad_note[400] = "", ref[300];
 	struct cover cv = { 0 };
-	struct finding *f;
+	struct finding_draft *f;
 
 	if (v->shrank) {
 		if ((f = edge_finding(b, FINDING_REACH_SHRANK, SEV_INFO, identity, e)))
@@ -857,7 +968,7 @@ static void policy_findings(struct builder *b, const struct ctx *c, const char *
 {
 	int64_t since = c->now - c->unused_after;
 	char d[40], ago[40];
-	struct finding *f;
+	struct finding_draft *f;
 
 	for (size_t i = 0; i < p->n_exceptions; i++) {
 		const struct policy_exception *x = &p->exceptions[i];
@@ -916,7 +1027,7 @@ static void policy_findings(struct builder *b, const struct ctx *c, const char *
 /* A secret file's token later sent as a credential: link them by fingerprint. */
 static void sensor_blind_findings(struct builder *b, const struct ctx *c, const char *identity)
 {
-	struct finding *f;
+	struct finding_draft *f;
 
 	if (c->health.events_lost && (f = sensor_finding(b, identity, "events-lost")))
 		fmt(f->message, sizeof(f->message),
@@ -928,12 +1039,12 @@ static void sensor_blind_findings(struct builder *b, const struct ctx *c, const 
 }
 
 static void secret_sent_findings(struct builder *b, const char *identity, bool has_policy, const struct edge_view *ev,
-				 size_t n, size_t first_finding)
+				 size_t n)
 {
 	for (size_t i = 0; i < n && !b->err; i++) {
 		const struct ledger_edge *cred = ev[i].e;
 		bool undeclared = !has_policy; /* nothing declared: nothing covers it */
-		struct finding *f;
+		struct finding_draft *f;
 
 		if (cred->kind != LEDGER_CREDENTIAL || !ev[i].current || !ev[i].cred.fingerprint[0])
 			continue;
@@ -944,8 +1055,8 @@ static void secret_sent_findings(struct builder *b, const char *identity, bool h
 			    strcmp(sec->content_fingerprint, ev[i].cred.fingerprint) != 0)
 				continue;
 			/* declared use of the token (its undeclared finding absent): info */
-			for (size_t k = first_finding; k < b->r->n_findings; k++) {
-				const struct finding *g = &b->r->findings[k];
+			for (size_t k = 0; k < b->n_drafts; k++) { /* this identity's so far */
+				const struct finding_draft *g = &b->drafts[k];
 
 				if (!strcmp(g->object, cred->object) && !strcmp(g->identity, identity) &&
 				    (g->kind == FINDING_UNDECLARED_CREDENTIAL || g->kind == FINDING_CLOUD_METADATA_ACCESS ||
@@ -969,7 +1080,7 @@ static int verify_identity(struct builder *b, const struct ctx *c, const char *n
 	const char *current = "", *previous = "";
 	struct edge_view *ev = NULL;
 	struct identity_verdict *v;
-	size_t n = 0, first_finding = b->r->n_findings, n_current = 0, len = 0, bad = 0;
+	size_t n = 0, n_current = 0, len = 0, bad = 0;
 	char tmp[256];
 	int rc = 0;
 
@@ -1028,7 +1139,7 @@ static int verify_identity(struct builder *b, const struct ctx *c, const char *n
 
 	for (size_t i = 0; i < n; i++)
 		edge_findings(b, c, name, p, &ev[i], current, previous);
-	secret_sent_findings(b, name, p != NULL, ev, n, first_finding);
+	secret_sent_findings(b, name, p != NULL, ev, n);
 	sensor_blind_findings(b, c, name);
 	if (p)
 		policy_findings(b, c, name, p, ev, n, n_current >= c->min_edges);
@@ -1042,11 +1153,13 @@ static int verify_identity(struct builder *b, const struct ctx *c, const char *n
 	}
 	free(ev);
 
-	for (size_t i = first_finding; i < b->r->n_findings; i++) {
-		v->n_findings_by_sev[b->r->findings[i].severity]++;
-		if (b->r->findings[i].severity >= SEV_MEDIUM)
+	for (size_t i = 0; i < b->n_drafts; i++) {
+		v->n_findings_by_sev[b->drafts[i].severity]++;
+		if (b->drafts[i].severity >= SEV_MEDIUM)
 			bad++;
 	}
+	if (finding_keep(b))
+		return b->err;
 
 	/* verdict: inconclusive reasons first */
 	v->reasons[0] = '\0';
@@ -1174,6 +1287,7 @@ int verify_ledger(const struct ledger *l, const struct policy_set *policies, con
 	for (size_t i = 0; i < n_names && !rc; i++)
 		rc = verify_identity(&b, &c, names[i]);
 	free(names);
+	free(b.drafts);
 	if (rc) {
 		verify_result_free(out);
 		return rc;
@@ -1199,6 +1313,12 @@ void verify_result_free(struct verify_result *r)
 		free(r->verdicts[i].rotation);
 	free(r->verdicts);
 	free(r->findings);
+	while (r->text) {
+		struct finding_text *next = r->text->next;
+
+		free(r->text);
+		r->text = next;
+	}
 	memset(r, 0, sizeof(*r));
 	r->overall = VERDICT_INCONCLUSIVE;
 }

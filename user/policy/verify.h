@@ -143,18 +143,26 @@ enum finding_kind {
 
 enum severity { SEV_INFO, SEV_LOW, SEV_MEDIUM, SEV_HIGH, SEV_CRITICAL };
 
+/* Strings are never NULL ("" when none) and read-only: they live in the
+ * verify_result that holds the finding (a million findings pay for the
+ * bytes they use, not for the longest each field may be), or in the copy
+ * finding_dup() made. Lengths are bounded as noted (bytes, NUL included). */
 struct finding {
 	enum finding_kind kind;
 	enum severity severity;
 	char id[17];            /* stable: hash of kind+identity+edge kind+object */
-	char identity[512];
-	char edge_kind[16];     /* "secret", "egress", "credential", "tool" */
-	char object[1024];
+	const char *identity;   /* <= 512 */
+	const char *edge_kind;  /* "secret", "egress", "credential", "tool"; <= 16 */
+	const char *object;     /* <= 1024 */
 	int64_t first_ms, last_ms; /* of the edge (0: none / unknown) */
-	char executables[256];  /* comma list, "+N" at the end when cut */
-	char message[512];
-	char policy_ref[300];   /* FILE:LINE of the rule/exception/policy, or "" */
+	const char *executables; /* comma list, "+N" at the end when cut; <= 256 */
+	const char *message;    /* <= 512 */
+	const char *policy_ref; /* FILE:LINE of the rule/exception/policy, or ""; <= 300 */
 };
+
+/* A copy of f holding its own strings, in one allocation: free() it. NULL
+ * on allocation failure. */
+struct finding *finding_dup(const struct finding *f);
 
 enum verdict { VERDICT_PASS, VERDICT_FAIL, VERDICT_INCONCLUSIVE };
 
@@ -205,6 +213,7 @@ struct verify_result {
 	struct identity_verdict *verdicts; /* by identity name */
 	size_t n_verdicts;
 	enum verdict overall;
+	struct finding_text *text; /* verify.c's: where the findings' strings live */
 };
 
 /* 0; -EINVAL (NULL l, policies or out); -ENOMEM (out then empty). opts
