@@ -1226,21 +1226,25 @@ static int dedup_take(void *ctx, const struct reach_dedup_key *key, struct reach
 	return sensor_dedup_take(ctx, key, val);
 }
 
-/* The observed model is full: an eighth of it, least recently seen first,
+/* The observed model is full: a quarter of it, least recently seen first,
  * goes to the ledger alone (fed, then freed; their kernel dedup entries are
  * read a last time and deleted, so a later occurrence is an event and a new
- * edge again). Edges whose identity is pending cannot go: when nothing can,
- * the model stays full and new edges are refused and counted
- * (observed_edges_dropped) until the next feed resolves something. */
+ * edge again). Recency is as of the last periodic refresh (a second or so):
+ * a fresh batch read of the whole map here cost as much as the rest of the
+ * eviction, during the bursts that fill the model. Edges whose identity is
+ * pending cannot go: when nothing can, the model stays full and new edges
+ * are refused and counted (observed_edges_dropped) until the next feed
+ * resolves something. */
 static void make_room(struct agent *ag)
 {
 	struct feed_stats st = { 0 };
-	size_t want = ag->observed_cap / 8 ? ag->observed_cap / 8 : 1, got;
+	size_t want = ag->observed_cap / 4 ? ag->observed_cap / 4 : 1, got;
 	static bool said;
+	double t0 = now_s();
 
-	refresh_counts(ag); /* recent use decides what goes first */
 	got = ledger_feed_evict(ag->observed, ag->ledger, resolve_identity, ag, ag->boot_to_unix_ms, dedup_take,
 				ag->sensor, want, &st);
+	log_debug("observed model full: %zu edges moved to the ledger in %.1f ms", got, (now_s() - t0) * 1e3);
 	ag->feed.record_errors += st.record_errors;
 	if (!said) {
 		said = true;
