@@ -10,9 +10,9 @@ Scenarios
      fork+exec /bin/true, HTTPS keep-alive requests with a bearer token over one
      TLS connection (libssl uprobe path), getppid+fstat (syscalls reach reads
      nothing of); configurations `none`, `reachd` (workload monitored),
-     `reachd-unmonitored` (reachd watches another, empty cgroup), both on
-     per-syscall tracepoints, and the same two with `--syscall-hooks dispatcher`
-     (the tp_btf/sys_exit fallback) on the open, syscalls and connect loops.
+     `reachd-unmonitored` (reachd watches another, empty cgroup), both on the
+     default tp_btf/sys_exit dispatcher, and the same two with
+     `--syscall-hooks per-syscall` on the open, syscalls and connect loops.
   2  peers on the same loops: bpftrace one-liners (openat tracepoint, uprobe on
      libssl's SSL_write; in-kernel counts) and opensnoop (libbpf-tools; BCC's
      opensnoop-bpfcc when it can compile here).
@@ -556,9 +556,9 @@ class HookFloor(Peer):
 
 
 def hook_floors(ctx):
-    """The empty per-syscall floor: what reachd-unmonitored's hook style costs
-    before its programs do any work. (The raw sys_exit floor of earlier runs
-    is gone: reachd-dispatcher-unmonitored now measures that style with
+    """The empty per-syscall floor: what reachd-per-syscall-unmonitored's hook
+    style costs before its programs do any work. (The raw sys_exit floor of earlier runs
+    is gone: reachd-per-syscall-unmonitored now measures that style with
     reach's own program.)"""
     f = HookFloor(ctx, "floor-per-syscall", "bpftrace `tracepoint:syscalls:sys_exit_openat {}` + "
                   "`sys_exit_read {}` (per-syscall tracepoints for the open loop's traced syscalls)",
@@ -738,12 +738,12 @@ def sign_test_p(lower, n):
 
 
 # the hook-style comparisons: (workload, a, b) reads "a minus b" on that loop
-FLOOR_PAIRS = [("syscalls", "reachd-unmonitored", "reachd-dispatcher-unmonitored"),
-               ("open", "reachd-unmonitored", "reachd-dispatcher-unmonitored"),
-               ("open", "reachd", "reachd-dispatcher"),
-               ("connect", "reachd", "reachd-dispatcher"),
-               ("open", "floor-per-syscall", "reachd-unmonitored"),
-               ("syscalls", "floor-per-syscall", "reachd-unmonitored")]
+FLOOR_PAIRS = [("syscalls", "reachd-per-syscall-unmonitored", "reachd-unmonitored"),
+               ("open", "reachd-per-syscall-unmonitored", "reachd-unmonitored"),
+               ("open", "reachd-per-syscall", "reachd"),
+               ("connect", "reachd-per-syscall", "reachd"),
+               ("open", "floor-per-syscall", "reachd-per-syscall-unmonitored"),
+               ("syscalls", "floor-per-syscall", "reachd-per-syscall-unmonitored")]
 
 
 def floor_compare(rounds_by_workload):
@@ -765,7 +765,7 @@ def floor_compare(rounds_by_workload):
 # ---------------------------------------------------------------- scenarios 1 and 2
 
 S1_WORKLOADS = ["open", "syscalls", "connect", "exec", "https"]
-DISPATCHER_WORKLOADS = ["open", "syscalls", "connect"]
+PER_SYSCALL_WORKLOADS = ["open", "syscalls", "connect"]
 
 
 def workloads_of(cfg, built):
@@ -838,14 +838,14 @@ def scenario_overhead(ctx, results):
     # rotation keeps most of them short.
     peers.sort(key=lambda c: "https" not in c.workloads)
 
-    # reachd and reachd-unmonitored run the default (auto: per-syscall
-    # tracepoints, tracefs being mounted above); the -dispatcher pair asks
-    # for the tp_btf fallback, on the loops where the styles differ.
-    disp = ["--syscall-hooks", "dispatcher"]
+    # reachd and reachd-unmonitored run the default (auto: the tp_btf
+    # dispatcher); the -per-syscall pair asks for per-syscall tracepoints
+    # (tracefs mounted above), on the loops where the styles differ.
+    disp = ["--syscall-hooks", "per-syscall"]
     configs = [NoSensor(), Reachd(ctx, "reachd", wl_cg, scan_credentials=True),
                Reachd(ctx, "reachd-unmonitored", idle_cg, scan_credentials=True),
-               Reachd(ctx, "reachd-dispatcher", wl_cg, extra=disp, workloads=DISPATCHER_WORKLOADS),
-               Reachd(ctx, "reachd-dispatcher-unmonitored", idle_cg, extra=disp, workloads=DISPATCHER_WORKLOADS)
+               Reachd(ctx, "reachd-per-syscall", wl_cg, extra=disp, workloads=PER_SYSCALL_WORKLOADS),
+               Reachd(ctx, "reachd-per-syscall-unmonitored", idle_cg, extra=disp, workloads=PER_SYSCALL_WORKLOADS)
                ] + peers
     agent = {c.name: [] for c in configs}
     validation = {c.name: [] for c in configs}
@@ -907,7 +907,7 @@ def scenario_overhead(ctx, results):
             if isinstance(cfg, Reachd):
                 agent[cfg.name].append(res["cpu_s"])
                 hooks_seen[cfg.name].append(res["syscall_hooks"])
-                want = "dispatcher" if "dispatcher" in cfg.name else ("dispatcher" if tracefs_err else "per-syscall")
+                want = "per-syscall" if "per-syscall" in cfg.name else "dispatcher"
                 if res["syscall_hooks"] != want:
                     errors.append(f"round {r + 1} {cfg.name}: syscall hooks {res['syscall_hooks']}, expected {want}")
                 seen = cfg.secret_count(res["summary"], wl_cg, "bench.key")
@@ -1368,7 +1368,7 @@ def prog_stats(ids):
     return out
 
 
-COST_CONFIGS = [("per-syscall", True), ("per-syscall", False), ("dispatcher", True), ("dispatcher", False)]
+COST_CONFIGS = [("dispatcher", True), ("dispatcher", False), ("per-syscall", True), ("per-syscall", False)]
 
 
 def scenario_prog_cost(ctx, results):
@@ -1503,8 +1503,8 @@ def render_summary(res, a):
                         ("https", "HTTPS keep-alive request with a bearer token (libssl uprobe path)")):
             t = s1["table"].get(w, {})
             for c, who in (("reachd", "monitored"), ("reachd-unmonitored", "not monitored (rest of the node)"),
-                           ("reachd-dispatcher", "monitored, tp_btf dispatcher"),
-                           ("reachd-dispatcher-unmonitored", "not monitored, tp_btf dispatcher")):
+                           ("reachd-per-syscall", "monitored, per-syscall tracepoints"),
+                           ("reachd-per-syscall-unmonitored", "not monitored, per-syscall tracepoints")):
                 if t.get(c) and t.get("none"):
                     rows.append((f"{what}, {who}", f"{fmt_ns(t['none']['median_ns'])} → {fmt_ns(t[c]['median_ns'])}",
                                  f"{fmt_pct(t[c].get('overhead_pct'))} (best-of {fmt_pct(t[c].get('best_of_overhead_pct'))})"))
@@ -1573,12 +1573,12 @@ def render_summary(res, a):
                          f"{fmt_ns(t['reachd_ns'])} per open", fmt_pct(t["overhead_pct"])))
     s6 = res.get("s6")
     if s6:
-        for loop, style, mon, who in (("open", "per-syscall", True, "monitored"),
-                                      ("open", "dispatcher", True, "monitored, dispatcher"),
-                                      ("syscalls", "per-syscall", False, "not monitored"),
-                                      ("syscalls", "dispatcher", False, "not monitored, dispatcher"),
-                                      ("distinct-plain", "per-syscall", True, "monitored"),
-                                      ("distinct-secret", "per-syscall", True, "monitored")):
+        for loop, style, mon, who in (("open", "dispatcher", True, "monitored"),
+                                      ("open", "per-syscall", True, "monitored, per-syscall"),
+                                      ("syscalls", "dispatcher", False, "not monitored"),
+                                      ("syscalls", "per-syscall", False, "not monitored, per-syscall"),
+                                      ("distinct-plain", "dispatcher", True, "monitored"),
+                                      ("distinct-secret", "dispatcher", True, "monitored")):
             r = cost_row(s6, style, mon, loop)
             if r:
                 rows.append((f"BPF time per iteration (kernel counters): {COST_LOOPS[loop]}, {who}",
@@ -1614,18 +1614,54 @@ def pair_text(c, a_what, b_what):
     return diff + ": no difference this run can resolve."
 
 
-HOOK_SHORT = {"per-syscall": "per-syscall tracepoints by default (measured cheaper for the rest of the node), "
-                             "the tp_btf dispatcher as the fallback without tracefs",
+HOOK_SHORT = {"per-syscall": "per-syscall tracepoints measured cheaper for the rest of the node in this run: "
+                             "the default (the tp_btf dispatcher) is to be revisited",
               "dispatcher": "the tp_btf dispatcher by default: per-syscall tracepoints measured dearer",
-              "even": "not decided by this run's wall-clock figures (within noise); the default stays "
-                      "per-syscall tracepoints on section 6's kernel counters and earlier runs' paired results"}
+              "even": "not decided by this run's wall-clock figures (within noise); the default stays the tp_btf "
+                      "dispatcher on earlier runs' per-syscall costs",
+              "split": "the tp_btf dispatcher by default: per-syscall tracepoints are cheaper only on nodes where few "
+                       "syscalls are ones reach reads (break-even in section 2; `--syscall-hooks per-syscall` "
+                       "there), and they need tracefs"}
 
 
-def hook_choice(s2):
+def per_syscall_costs(s1):
+    """{style: (ns per syscall reach reads, ns per syscall it does not)} for
+    the rest of the node, from this run's medians: the syscalls loop makes
+    two syscalls reach does not read (getppid, fstat), the open loop two it
+    reads (openat, read) and one it does not (close). None when not run."""
+    t, out = (s1 or {}).get("table", {}), {}
+    for style, cfg in (("per-syscall", "reachd-per-syscall-unmonitored"), ("dispatcher", "reachd-unmonitored")):
+        try:
+            d_sys = t["syscalls"][cfg]["median_ns"] - t["syscalls"]["none"]["median_ns"]
+            d_open = t["open"][cfg]["median_ns"] - t["open"]["none"]["median_ns"]
+        except KeyError:
+            return None
+        unread = d_sys / 2
+        out[style] = ((d_open - unread) / 2, unread)
+    return out
+
+
+def break_even_text(s1):
+    """The share of a node's syscalls that reach reads above which the
+    dispatcher costs less, or '' when the figures do not cross."""
+    c = per_syscall_costs(s1)
+    if not c:
+        return ""
+    (hp, up), (hd, ud) = c["per-syscall"], c["dispatcher"]
+    text = (f" Per syscall, from this run's medians: per-syscall tracepoints add {hp:.0f} ns to a syscall reach reads "
+            f"and {up:.0f} ns to one it does not; the dispatcher {hd:.0f} ns and {ud:.0f} ns.")
+    if ud > up and hp > hd:
+        f = (ud - up) / ((ud - up) + (hp - hd))
+        text += (f" Per-syscall tracepoints cost less only while fewer than {f * 100:.0f} % of a node's syscalls "
+                 "are ones reach reads (open, read, write, send, receive, connect families).")
+    return text
+
+
+def hook_choice(s2, s1=None):
     """(verdict, sentence) for per-syscall tracepoints vs the tp_btf dispatcher,
     from reach's own programs on the rest of the node's loops."""
-    sc = floor_pair(s2, "reachd-unmonitored", "reachd-dispatcher-unmonitored", "syscalls")
-    op = floor_pair(s2, "reachd-unmonitored", "reachd-dispatcher-unmonitored", "open")
+    sc = floor_pair(s2, "reachd-per-syscall-unmonitored", "reachd-unmonitored", "syscalls")
+    op = floor_pair(s2, "reachd-per-syscall-unmonitored", "reachd-unmonitored", "open")
     if not sc:
         return None, "not measured in this run (see section 2)."
     def says(c):
@@ -1637,15 +1673,21 @@ def hook_choice(s2):
     if op:
         text += (f"; on the open loop, whose openat and read both styles run a program on, "
                  f"{op['median_pp']:+.1f} points (p = {op['p_sign']:.2f})")
+    if v_sc == "cheaper" and v_op == "dearer":
+        return "split", (text + ": each style is cheaper on one kind of syscall." + break_even_text(s1) +
+                         " The dispatcher is the default (most nodes' syscalls are largely reads, writes, sends "
+                         "and receives, and it needs no tracefs); `--syscall-hooks per-syscall` where they are "
+                         "not.")
     if v_sc == "cheaper" and v_op != "dearer":
-        return "per-syscall", (text + ". Per-syscall tracepoints are the default where tracefs is mounted; the "
-                               "dispatcher is the fallback (no tracefs, or an attach refused).")
+        return "per-syscall", (text + ". Per-syscall tracepoints cost less here: the default (the dispatcher) is "
+                               "to be revisited." + break_even_text(s1))
     if v_sc == "dearer" or v_op == "dearer":
-        return "dispatcher", (text + ". Per-syscall tracepoints cost more here: the dispatcher should be the "
-                              "default (reachd --syscall-hooks dispatcher).")
-    return "even", (text + ": within this run's noise, so this run does not decide. (Section 6's kernel "
-                    "counters show what holds by construction: on syscalls reach does not read, per-syscall "
-                    "tracepoints run no program and the dispatcher runs one per syscall.)")
+        return "dispatcher", (text + ". Per-syscall tracepoints cost more here: the dispatcher, the default, "
+                              "stays." + break_even_text(s1))
+    return "even", (text + ": within this run's noise, so this run does not decide." + break_even_text(s1) +
+                    " (Section 6's kernel counters show what holds by construction: on syscalls reach does not "
+                    "read, per-syscall tracepoints run no program and the dispatcher runs one per syscall; they "
+                    "leave out the per-syscall style's perf trace record on the syscalls it reads.)")
 
 
 def render_floor(res, a):
@@ -1653,10 +1695,10 @@ def render_floor(res, a):
     a("### Hook style on the rest of the node")
     a("")
     a("Reach's syscall-exit programs in both attachment styles (bpf/syscalls.bpf.c), in the same rotation, each "
-      "run against its own bracketing `none` runs: `reachd-unmonitored` on per-syscall tracepoints (one classic "
-      "tracepoint per syscall reach reads: the other syscalls run no program) and "
-      "`reachd-dispatcher-unmonitored` on the tp_btf/sys_exit dispatcher (one program on every syscall exit, "
-      "leaving at the syscall-number compare or the cgroup check). The `syscalls` loop (getppid+fstat) is what "
+      "run against its own bracketing `none` runs: `reachd-unmonitored` on the tp_btf/sys_exit dispatcher, the "
+      "default (one program on every syscall exit, leaving at the syscall-number compare or the cgroup check), "
+      "and `reachd-per-syscall-unmonitored` on per-syscall tracepoints (one classic tracepoint per syscall reach "
+      "reads: the other syscalls run no program). The `syscalls` loop (getppid+fstat) is what "
       "most of a node's syscalls look like to reach; the `open` loop is the worst case for per-syscall "
       "tracepoints (both styles run a program on its openat and read). The empty bpftrace program on the "
       "open loop's per-syscall tracepoints is the floor of that style: the syscall slow path and an empty "
@@ -1665,7 +1707,7 @@ def render_floor(res, a):
     a("| configuration | open | syscalls | connect |")
     a("| --- | --- | --- | --- |")
     tables = {w: (res.get("s1") or {}).get("table", {}).get(w, {}) for w in ("open", "syscalls", "connect")}
-    for name in ("reachd-unmonitored", "reachd-dispatcher-unmonitored", "reachd", "reachd-dispatcher",
+    for name in ("reachd-unmonitored", "reachd-per-syscall-unmonitored", "reachd", "reachd-per-syscall",
                  "floor-per-syscall"):
         cells = [cell(tables[w][name]) if tables[w].get(name) else "n/a" for w in ("open", "syscalls", "connect")]
         a(f"| {name} | " + " | ".join(cells) + " |")
@@ -1690,7 +1732,7 @@ def render_floor(res, a):
         for c in cmp:
             a(f"- {c.get('workload', 'open')} loop: {pair_text(c, c['a'], c['b'])}")
         a("")
-        verdict, why = hook_choice(s2)
+        verdict, why = hook_choice(s2, res.get("s1"))
         a(f"**Conclusion:** {why}")
         a("")
 
@@ -1789,11 +1831,11 @@ def render_design_choices(res, a):
             x = t1.get(w, {}).get(n)
             return fmt_pct(x.get("overhead_pct")) if x else "not run"
         a(f"- **Hook style** (section 2, *Hook style*): cost to the rest of the node on the `syscalls` loop "
-          f"per-syscall {ov1('syscalls', 'reachd-unmonitored')} vs dispatcher "
-          f"{ov1('syscalls', 'reachd-dispatcher-unmonitored')}, on the `open` loop per-syscall "
-          f"{ov1('open', 'reachd-unmonitored')} vs dispatcher {ov1('open', 'reachd-dispatcher-unmonitored')} "
+          f"per-syscall {ov1('syscalls', 'reachd-per-syscall-unmonitored')} vs dispatcher "
+          f"{ov1('syscalls', 'reachd-unmonitored')}, on the `open` loop per-syscall "
+          f"{ov1('open', 'reachd-per-syscall-unmonitored')} vs dispatcher {ov1('open', 'reachd-unmonitored')} "
           f"(empty per-syscall floor {ov('floor-per-syscall')}). "
-          f"Choice: {HOOK_SHORT.get(hook_choice(s2)[0], 'not measured')}.")
+          f"Choice: {HOOK_SHORT.get(hook_choice(s2, t1 and {'table': t1})[0], 'not measured')}.")
     if s3 and s3.get("ringbuf_sweep"):
         sw = s3["ringbuf_sweep"]
         a("- **Ring buffer size** (section 3): highest zero-loss distinct-event rate (2-s steps) "
@@ -1906,8 +1948,8 @@ def filter_choice(res):
     the kernel's cost of a distinct open (s6) and the agent's CPU per
     non-secret event (s3's plain run)."""
     s6, s3 = res.get("s6"), res.get("s3") or {}
-    plain = cost_row(s6, "per-syscall", True, "distinct-plain")
-    hit = cost_row(s6, "per-syscall", True, "open")
+    plain = cost_row(s6, "dispatcher", True, "distinct-plain")
+    hit = cost_row(s6, "dispatcher", True, "open")
     user = (s3.get("plain") or {}).get("cpu_s_per_100k_events")
     if not (plain and hit and user):
         return "not compared in this run (needs scenarios 3 and 6 in full mode)."
@@ -2008,20 +2050,21 @@ def render_md(res):
           "of a node's). "
           "`reachd-unmonitored`: reachd watches an empty cgroup and the workload runs outside it, i.e. the "
           "cost to every other process on the node (its programs check the cgroup first). `reachd` and "
-          "`reachd-unmonitored` run the default hook style, per-syscall tracepoints; the `-dispatcher` pair runs "
-          "`--syscall-hooks dispatcher` (one tp_btf/sys_exit program on every syscall exit) on the "
-          f"{', '.join(DISPATCHER_WORKLOADS)} loops. Every configuration puts the workload in the same cgroup.")
+          "`reachd-unmonitored` run the default hook style, the tp_btf/sys_exit dispatcher (one program on every "
+          "syscall exit); the `-per-syscall` pair runs `--syscall-hooks per-syscall` (a classic tracepoint per "
+          "syscall reach reads) on the "
+          f"{', '.join(PER_SYSCALL_WORKLOADS)} loops. Every configuration puts the workload in the same cgroup.")
         a("")
-        a("| workload (per iteration) | none | reachd | reachd-unmonitored | reachd-dispatcher | "
-          "reachd-dispatcher-unmonitored |")
+        a("| workload (per iteration) | none | reachd | reachd-unmonitored | reachd-per-syscall | "
+          "reachd-per-syscall-unmonitored |")
         a("| --- | --- | --- | --- | --- | --- |")
         for w in S1_WORKLOADS:
             t = s1["table"].get(w, {})
             cells = []
-            for c in ("none", "reachd", "reachd-unmonitored", "reachd-dispatcher", "reachd-dispatcher-unmonitored"):
+            for c in ("none", "reachd", "reachd-unmonitored", "reachd-per-syscall", "reachd-per-syscall-unmonitored"):
                 x = t.get(c)
                 if not x:
-                    cells.append("not run" if c.startswith("reachd-dispatcher") and w not in DISPATCHER_WORKLOADS
+                    cells.append("not run" if c.startswith("reachd-per-syscall") and w not in PER_SYSCALL_WORKLOADS
                                  else "failed")
                 elif c == "none":
                     cells.append(fmt_ns(x["median_ns"]))
@@ -2296,7 +2339,7 @@ NOT_DONE = [
     "(client and server on one CPU), no per-syscall latency distributions (medians of loop averages only).",
     "Hook style: the empty per-syscall floor attaches openat and read only (the traced syscalls the open loop "
     "makes), not every syscall reach attaches; the bpftrace here (0.17) rejects `rawtracepoint:sys_exit`, so "
-    "the dispatcher's empty floor is not measured, only reachd-dispatcher with its program. Wall-clock "
+    "the dispatcher's empty floor is not measured, only the dispatcher with reach's program. Wall-clock "
     "differences of a few points between the styles are at this VM's noise floor: section 6's kernel counters "
     "are the steadier figure, but they leave out the tracepoint machinery itself (the per-syscall style's "
     "perf trace record, both styles' syscall slow path). The in-kernel path filter is judged from figures "

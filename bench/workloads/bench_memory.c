@@ -224,39 +224,50 @@ static void make_obs(long i, long j, struct observation *obs, struct reach_event
 	snprintf(object, size, "tcp/%s/%u", address, obs->port);
 }
 
+struct timed_load {
+	struct ledger_file_info info;
+	double s;
+	long rss_before, peak, rss_after; /* kB; peak -1 when VmHWM could not be reset */
+};
+
+/* ledger_load(l, path) timed, with the peak RSS of the load alone. 0, or 1
+ * with the error printed. */
+static int timed_load(struct ledger *l, const char *path, struct timed_load *out)
+{
+	char err[512];
+	int rc, reset;
+
+	out->rss_before = rss_kb("VmRSS");
+	reset = reset_hwm();
+	out->s = now_s(CLOCK_MONOTONIC);
+	rc = ledger_load(l, path, &out->info, err, sizeof(err));
+	out->s = now_s(CLOCK_MONOTONIC) - out->s;
+	out->peak = reset ? -1 : rss_kb("VmHWM");
+	out->rss_after = rss_kb("VmRSS");
+	if (rc)
+		fprintf(stderr, "ledger_load: %s\n", err);
+	return rc ? 1 : 0;
+}
+
 /* bench_memory load FILE */
 static int restart(const char *path)
 {
-	char err[512];
-	struct ledger_file_info info;
+	struct timed_load tl;
 	struct stat st;
 	struct observed *o = observed_new();
 	struct ledger *l;
-	long rss0, hwm, rss1;
-	double t;
-	int rc, reset;
 
 	if (!o || stat(path, &st) < 0) {
 		perror(path);
 		return 1;
 	}
 	l = ledger_new_sharing(20000, 2000, observed_strings(o));
-	if (!l)
+	if (!l || timed_load(l, path, &tl))
 		return 1;
-	rss0 = rss_kb("VmRSS");
-	reset = reset_hwm();
-	t = now_s(CLOCK_MONOTONIC);
-	rc = ledger_load(l, path, &info, err, sizeof(err));
-	t = now_s(CLOCK_MONOTONIC) - t;
-	hwm = reset ? -1 : rss_kb("VmHWM");
-	rss1 = rss_kb("VmRSS");
-	if (rc) {
-		fprintf(stderr, "ledger_load: %s\n", err);
-		return 1;
-	}
 	printf("{\"restart\":{\"file_bytes\":%lld,\"raw_bytes\":%" PRIu64 ",\"identities\":%zu,\"edges\":%zu,"
 	       "\"load_s\":%.3f,\"rss_kb\":{\"before\":%ld,\"load_peak\":%ld,\"after\":%ld}}}\n",
-	       (long long)st.st_size, info.raw_len, ledger_identities(l), ledger_edges(l), t, rss0, hwm, rss1);
+	       (long long)st.st_size, tl.info.raw_len, ledger_identities(l), ledger_edges(l), tl.s, tl.rss_before,
+	       tl.peak, tl.rss_after);
 	ledger_free(l);
 	observed_free(o);
 	return 0;
@@ -385,6 +396,7 @@ int main(int argc, char **argv)
 	long rss3 = rss2, hwm3 = hwm2, rss4 = -1, hwm5 = -1, rss5 = -1;
 	struct ledger_file_info info = { 0 };
 	struct ledger *back = NULL;
+	size_t loaded_ids = 0, loaded_edges = 0;
 
 	if (out) {
 		t = now_s(CLOCK_MONOTONIC);
@@ -402,19 +414,17 @@ int main(int argc, char **argv)
 		hwm3 = rss_kb("VmHWM");
 
 		/* 4. loaded back (what a restart does), to check the file */
-		back = ledger_new((size_t)n_ids, (size_t)n_edges);
-		rss4 = rss_kb("VmRSS");
-		int reset = reset_hwm();
+		struct timed_load tl;
 
-		t = now_s(CLOCK_MONOTONIC);
-		rc = ledger_load(back, out, &info, err, sizeof(err));
-		t_load = now_s(CLOCK_MONOTONIC) - t;
-		hwm5 = reset ? -1 : rss_kb("VmHWM");
-		rss5 = rss_kb("VmRSS");
-		if (rc) {
-			fprintf(stderr, "ledger_load: %s\n", err);
+		if (!(back = ledger_new((size_t)n_ids, (size_t)n_edges)) || timed_load(back, out, &tl))
 			return 1;
-		}
+		info = tl.info;
+		t_load = tl.s;
+		rss4 = tl.rss_before;
+		hwm5 = tl.peak;
+		rss5 = tl.rss_after;
+		loaded_ids = ledger_identities(back);
+		loaded_edges = ledger_edges(back);
 	}
 
 	/* 5. the agent's periodic verification (verify_epochs() in reachd):
@@ -446,7 +456,7 @@ int main(int argc, char **argv)
 	       add_failed, not_new, observed_edges_dropped(o), t_build, ledger_identities(l), ledger_edges(l),
 	       ledger_edges_dropped(l), ledger_identities_dropped(l), fs.record_errors + evict_fs.record_errors,
 	       fs.edges_fed, t_feed, out ? "true" : "false", (long long)st.st_size, info.raw_len, t_save, t_load,
-	       back ? ledger_identities(back) : 0, back ? ledger_edges(back) : 0, rss0, rss1, rss2, hwm2, rss3, hwm3,
+	       loaded_ids, loaded_edges, rss0, rss1, rss2, hwm2, rss3, hwm3,
 	       rss4, hwm5, rss5, heap0, heap1, heap2, vp[0].rc, vp[0].findings, vp[0].verdicts, vp[0].s,
 	       vp[0].track_s, vp[0].rss_before, vp[0].peak, vp[1].rc, vp[1].findings, vp[1].verdicts, vp[1].s,
 	       vp[1].track_s, vp[1].rss_before, vp[1].peak);

@@ -171,8 +171,9 @@ static void usage(FILE *f)
 		"  --dedup-entries N     in-kernel dedup map entries (default 65536)\n"
 		"  --observed-edges N    edges kept in memory besides the ledger (default 65536; the least\n"
 		"                        recently seen go to the ledger alone when it is full)\n"
-		"  --syscall-hooks S     auto (default), per-syscall (tracepoint per syscall; needs tracefs) or\n"
-		"                        dispatcher (one tp_btf/sys_exit program; no tracefs)\n"
+		"  --syscall-hooks S     auto (default: the dispatcher), dispatcher (one tp_btf/sys_exit program)\n"
+		"                        or per-syscall (a tracepoint per syscall reach reads; needs tracefs;\n"
+		"                        cheaper only where few syscalls are reads, writes, sends, receives)\n"
 		"  --state-dir DIR       where the reach ledger is kept (default " DEFAULT_STATE_DIR ")\n"
 		"  --persist-interval S  save the ledger every S seconds (default 10) and at exit\n"
 		"  --socket PATH         the local API for reachctl (default " API_DEFAULT_SOCKET ", mode 0600)\n"
@@ -1373,8 +1374,7 @@ static void add_u64(json_object *o, const char *k, uint64_t v) { json_object_obj
 
 static json_object *status_json(struct agent *ag)
 {
-	json_object *o = json_object_new_object(), *hooks = json_object_new_array(), *losses = json_object_new_object(),
-		    *missing = json_object_new_array();
+	json_object *o = json_object_new_object(), *hooks = json_object_new_array(), *losses = json_object_new_object();
 	struct reach_loss_counters l;
 
 	json_object_object_add(o, "version", json_object_new_string(REACH_VERSION));
@@ -1383,19 +1383,9 @@ static json_object *status_json(struct agent *ag)
 	for (const char *const *h = sensor_hook_names(ag->sensor); *h; h++)
 		json_object_array_add(hooks, json_object_new_string(*h));
 	json_object_object_add(o, "hooks", hooks);
-	{
-		const struct syscall_hooks *sh = sensor_syscall_hooks(ag->sensor);
-		const char *why = syscall_hooks_fallback_reason(sh);
-
-		json_object_object_add(o, "syscall_hooks",
-				       json_object_new_string(syscall_hook_style_name(syscall_hooks_active(sh))));
-		json_object_object_add(o, "syscall_hooks_fallback", why ? json_object_new_string(why) : NULL);
-		/* optional hooks this kernel refuses: per-syscall tracepoints (the
-		 * dispatcher covers the same syscalls at a cost to every process) */
-		if (why)
-			json_object_array_add(missing, json_object_new_string("per-syscall tracepoints"));
-	}
-	json_object_object_add(o, "kernel_features_missing", missing);
+	json_object_object_add(o, "syscall_hooks",
+			       json_object_new_string(syscall_hook_style_name(
+				       syscall_hooks_active(sensor_syscall_hooks(ag->sensor)))));
 	if (sensor_read_losses(ag->sensor, &l) == 0) {
 		for (int k = 0; k < REACH_EV__MAX; k++) { /* 0: "other", the shared maps */
 			json_object *per = json_object_new_object();
@@ -2033,15 +2023,7 @@ int main(int argc, char **argv)
 		rc = EXIT_START_FAILED;
 		goto out;
 	}
-	{
-		const struct syscall_hooks *sh = sensor_syscall_hooks(ag.sensor);
-
-		if (syscall_hooks_fallback_reason(sh))
-			log_info("syscall exits: the tp_btf/sys_exit dispatcher (every syscall of every process runs it): "
-				 "per-syscall tracepoints unavailable: %s", syscall_hooks_fallback_reason(sh));
-		else
-			log_debug("syscall exits: %s", syscall_hooks_describe(sh));
-	}
+	log_debug("syscall exits: %s", syscall_hooks_describe(sensor_syscall_hooks(ag.sensor)));
 	ag.tls = tls_coverage_new(ag.sensor);
 	if (!ag.tls) {
 		log_error("allocating the TLS coverage table: %s", strerror(ENOMEM));

@@ -22,12 +22,11 @@ static const char *const per_syscall[] = {
 #define DISPATCHER_PROG "reach_sys_exit"
 
 struct syscall_hooks {
-	enum syscall_hook_style wanted, active;
+	enum syscall_hook_style active;
 	struct bpf_program *progs[N_PER_SYSCALL]; /* NULL: not in this object */
 	struct bpf_program *dispatcher;
 	struct bpf_link *links[N_PER_SYSCALL];
 	struct bpf_link *dispatcher_link;
-	char fallback[768];
 	char describe[512];
 };
 
@@ -67,7 +66,7 @@ static const char *tracefs_root(void)
 	return NULL;
 }
 
-/* Empty when every per-syscall tracepoint this object has is in the kernel;
+/* True when every per-syscall tracepoint this object has is in the kernel;
  * otherwise why not, into why. */
 static bool per_syscall_available(const struct syscall_hooks *h, char *why, size_t why_size)
 {
@@ -120,14 +119,13 @@ int syscall_hooks_prepare(struct syscall_hooks **out, struct bpf_object *obj, en
 			  char *err, size_t err_size)
 {
 	struct syscall_hooks *h = calloc(1, sizeof(*h));
-	char name[64], why[sizeof(h->fallback)];
-	bool per;
+	char name[64], why[768];
+	bool per = style == SYSCALL_HOOKS_PER_SYSCALL;
 
 	if (!h) {
 		snprintf(err, err_size, "allocating the syscall hooks: %s", strerror(ENOMEM));
 		return -ENOMEM;
 	}
-	h->wanted = style;
 	h->dispatcher = bpf_object__find_program_by_name(obj, DISPATCHER_PROG);
 	for (size_t i = 0; i < N_PER_SYSCALL; i++) {
 		snprintf(name, sizeof(name), "reach_exit_%s", per_syscall[i]);
@@ -139,19 +137,15 @@ int syscall_hooks_prepare(struct syscall_hooks **out, struct bpf_object *obj, en
 		return -ENOENT;
 	}
 
-	per = style != SYSCALL_HOOKS_DISPATCHER && per_syscall_available(h, why, sizeof(why));
-	if (style == SYSCALL_HOOKS_PER_SYSCALL && !per) {
+	if (per && !per_syscall_available(h, why, sizeof(why))) {
 		snprintf(err, err_size, "per-syscall hooks: %s", why);
 		free(h);
 		return -ENOENT;
 	}
-	if (style == SYSCALL_HOOKS_AUTO && !per)
-		snprintf(h->fallback, sizeof(h->fallback), "%s", why);
 
-	/* attached by syscall_hooks_attach, not by the skeleton */
+	/* attached by syscall_hooks_attach, not by the skeleton; one style loads */
 	bpf_program__set_autoattach(h->dispatcher, false);
-	/* AUTO keeps the dispatcher loaded: the fallback when an attach is refused */
-	bpf_program__set_autoload(h->dispatcher, style != SYSCALL_HOOKS_PER_SYSCALL);
+	bpf_program__set_autoload(h->dispatcher, !per);
 	for (size_t i = 0; i < N_PER_SYSCALL; i++)
 		if (h->progs[i]) {
 			bpf_program__set_autoattach(h->progs[i], false);
@@ -192,15 +186,11 @@ int syscall_hooks_attach(struct syscall_hooks *h, char *err, size_t err_size)
 	int rc;
 
 	if (bpf_program__autoload(h->progs[0])) {
-		rc = attach_per_syscall(h, err, err_size);
-		if (rc == 0) {
-			h->active = SYSCALL_HOOKS_PER_SYSCALL;
-			describe(h);
-			return 0;
-		}
-		if (h->wanted == SYSCALL_HOOKS_PER_SYSCALL)
+		if ((rc = attach_per_syscall(h, err, err_size)))
 			return rc;
-		snprintf(h->fallback, sizeof(h->fallback), "%s", err);
+		h->active = SYSCALL_HOOKS_PER_SYSCALL;
+		describe(h);
+		return 0;
 	}
 	h->dispatcher_link = bpf_program__attach(h->dispatcher);
 	if (!h->dispatcher_link) {
@@ -223,10 +213,5 @@ void syscall_hooks_free(struct syscall_hooks *h)
 }
 
 enum syscall_hook_style syscall_hooks_active(const struct syscall_hooks *h) { return h->active; }
-
-const char *syscall_hooks_fallback_reason(const struct syscall_hooks *h)
-{
-	return h->fallback[0] ? h->fallback : NULL;
-}
 
 const char *syscall_hooks_describe(const struct syscall_hooks *h) { return h->describe; }
