@@ -1948,8 +1948,10 @@ def filter_choice(res):
     the kernel's cost of a distinct open (s6) and the agent's CPU per
     non-secret event (s3's plain run)."""
     s6, s3 = res.get("s6"), res.get("s3") or {}
-    plain = cost_row(s6, "dispatcher", True, "distinct-plain")
-    hit = cost_row(s6, "dispatcher", True, "open")
+    # the per-syscall style's rows: its openat program's own counters (the
+    # dispatcher's one program also runs on the loop's other syscalls)
+    plain = cost_row(s6, "per-syscall", True, "distinct-plain")
+    hit = cost_row(s6, "per-syscall", True, "open")
     user = (s3.get("plain") or {}).get("cpu_s_per_100k_events")
     if not (plain and hit and user):
         return "not compared in this run (needs scenarios 3 and 6 in full mode)."
