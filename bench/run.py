@@ -1667,7 +1667,7 @@ def hook_choice(s2, s1=None):
     def says(c):
         return ("cheaper" if c["median_pp"] < 0 else "dearer") if c["p_sign"] < 0.05 else "even"
     v_sc, v_op = says(sc), (says(op) if op else "even")
-    text = (f"on syscalls reach reads nothing of (getppid+fstat, the bulk of a node's syscalls) per-syscall "
+    text = (f"on syscalls reach reads nothing of (getppid+fstat: futex, epoll, ioctl, mmap and the like) per-syscall "
             f"tracepoints minus the dispatcher is {sc['median_pp']:+.1f} points (faster in {sc['a_lower_in']} of "
             f"{sc['rounds']} rounds, p = {sc['p_sign']:.2f})")
     if op:
@@ -1984,8 +1984,9 @@ def render_prog_cost(res, a):
       f"tracepoint costs, which is in those ratios). Repeated loops {s6['iterations']:,} iterations (+10 % "
       f"warm-up); distinct-file loops {s6['files']:,} files, each opened once (one event each).")
     a("")
-    a("| loop | per-syscall | per-syscall, unmonitored | dispatcher | dispatcher, unmonitored |")
-    a("| --- | --- | --- | --- | --- |")
+    a("| loop | " + " | ".join(f"{style}{'' if mon else ', unmonitored'}{' (default)' if style == 'dispatcher' else ''}"
+                             for style, mon in COST_CONFIGS) + " |")
+    a("| --- |" + " --- |" * len(COST_CONFIGS))
     for loop, what in COST_LOOPS.items():
         cells = []
         for style, mon in COST_CONFIGS:
