@@ -1582,7 +1582,7 @@ static void test_remediation_many_identities(void **state)
 	struct epoch_tracker *t = epoch_tracker_new(0);
 	struct verify_result r = { .verdicts = v, .n_verdicts = MANY, .findings = f, .n_findings = 2 * MANY };
 	const struct epoch_record *recs;
-	struct remediation_stats st;
+	struct remediation_stats st, *all;
 	size_t n_kept = 0, n;
 
 	(void)state;
@@ -1629,6 +1629,9 @@ static void test_remediation_many_identities(void **state)
 		assert_int_equal(recs[i].open_at_start, 2);
 		assert_int_equal(recs[i].still_open, id % 2 ? 0 : 2);
 	}
+	/* every identity in one pass (the API's), in first-record order: the
+	 * same figures as one identity at a time */
+	assert_int_equal(epoch_tracker_remediation_all(t, NULL, &all), MANY);
 	for (int i = 0; i < MANY; i++) {
 		char name[32];
 
@@ -1639,7 +1642,15 @@ static void test_remediation_many_identities(void **state)
 		assert_int_equal(st.resolved, i % 2 ? 2 : 0);
 		assert_int_equal(st.open, i % 2 ? 0 : 2);
 		assert_int_equal(st.mean_time_to_remediate_ms, i % 2 ? 1500 : 0);
+		assert_memory_equal(&all[i], &st, sizeof(st));
 	}
+	free(all);
+	assert_int_equal(epoch_tracker_remediation_all(t, "ns-007/sa", &all), 1);
+	epoch_tracker_remediation(t, "ns-007/sa", &st);
+	assert_memory_equal(&all[0], &st, sizeof(st));
+	free(all);
+	assert_int_equal(epoch_tracker_remediation_all(t, "ns-999/sa", &all), 0);
+	assert_null(all);
 	epoch_tracker_free(t);
 }
 

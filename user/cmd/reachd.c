@@ -1536,33 +1536,25 @@ static void verify_epochs(struct agent *ag);
 static json_object *remediation_json(const struct epoch_tracker *t, const char *only)
 {
 	json_object *arr = json_object_new_array();
-	const struct epoch_record *recs;
-	size_t n = epoch_tracker_records(t, &recs);
+	struct remediation_stats *st;
+	size_t n = epoch_tracker_remediation_all(t, only, &st);
 
 	for (size_t i = 0; i < n; i++) {
-		struct remediation_stats st;
-		json_object *o;
-		bool seen = false;
+		json_object *o = json_object_new_object();
 
-		if (only && strcmp(only, recs[i].identity))
-			continue;
-		for (size_t j = 0; j < i && !seen; j++)
-			seen = !strcmp(recs[j].identity, recs[i].identity);
-		if (seen)
-			continue;
-		epoch_tracker_remediation(t, recs[i].identity, &st);
-		o = json_object_new_object();
-		json_object_object_add(o, "identity", json_object_new_string(st.identity));
-		json_object_object_add(o, "findings_resolved", json_object_new_int64((int64_t)st.resolved));
-		json_object_object_add(o, "findings_open", json_object_new_int64((int64_t)st.open));
-		json_object_object_add(o, "mean_time_to_remediate_ms", json_object_new_int64(st.mean_time_to_remediate_ms));
-		json_object_object_add(o, "upgrades_with_findings", json_object_new_int64((int64_t)st.upgrades_with_findings));
-		json_object_object_add(o, "failed_remediations", json_object_new_int64((int64_t)st.failed_remediations));
+		json_object_object_add(o, "identity", json_object_new_string(st[i].identity));
+		json_object_object_add(o, "findings_resolved", json_object_new_int64((int64_t)st[i].resolved));
+		json_object_object_add(o, "findings_open", json_object_new_int64((int64_t)st[i].open));
+		json_object_object_add(o, "mean_time_to_remediate_ms", json_object_new_int64(st[i].mean_time_to_remediate_ms));
+		json_object_object_add(o, "upgrades_with_findings", json_object_new_int64((int64_t)st[i].upgrades_with_findings));
+		json_object_object_add(o, "failed_remediations", json_object_new_int64((int64_t)st[i].failed_remediations));
 		json_object_object_add(o, "failed_remediation_rate",
-				       json_object_new_double(st.upgrades_with_findings ?
-							      (double)st.failed_remediations / st.upgrades_with_findings : 0));
+				       json_object_new_double(st[i].upgrades_with_findings ?
+							      (double)st[i].failed_remediations / st[i].upgrades_with_findings
+							      : 0));
 		json_object_array_add(arr, o);
 	}
+	free(st);
 	return arr;
 }
 

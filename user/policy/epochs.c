@@ -184,33 +184,80 @@ static void follow_findings(struct epoch_tracker *t, const struct verify_result 
 	hmap_free(covered_ids, NULL);
 }
 
+/* One tracked finding or one record into an identity's stats; *total sums
+ * the resolved findings' times to remediate. */
+static void remediation_add_finding(struct remediation_stats *st, int64_t *total, const struct tracked_finding *tf)
+{
+	if (tf->resolved_ms) {
+		st->resolved++;
+		*total += tf->resolved_ms - tf->first_seen_ms;
+	} else {
+		st->open++;
+	}
+}
+
+static void remediation_add_record(struct remediation_stats *st, const struct epoch_record *r)
+{
+	if (!r->open_at_start || r->state == EPOCH_SETTLING)
+		return;
+	st->upgrades_with_findings++;
+	st->failed_remediations += r->still_open > 0;
+}
+
 void epoch_tracker_remediation(const struct epoch_tracker *t, const char *identity, struct remediation_stats *out)
 {
 	int64_t total = 0;
 
 	memset(out, 0, sizeof(*out));
 	snprintf(out->identity, sizeof(out->identity), "%s", identity);
-	for (size_t i = 0; i < t->n_tf; i++) {
-		const struct tracked_finding *tf = &t->tf[i];
-
-		if (strcmp(tf->identity, identity))
-			continue;
-		if (tf->resolved_ms) {
-			out->resolved++;
-			total += tf->resolved_ms - tf->first_seen_ms;
-		} else {
-			out->open++;
-		}
-	}
+	for (size_t i = 0; i < t->n_tf; i++)
+		if (!strcmp(t->tf[i].identity, identity))
+			remediation_add_finding(out, &total, &t->tf[i]);
 	out->mean_time_to_remediate_ms = out->resolved ? total / (int64_t)out->resolved : 0;
-	for (size_t i = 0; i < t->n; i++) {
+	for (size_t i = 0; i < t->n; i++)
+		if (!strcmp(t->recs[i].identity, identity))
+			remediation_add_record(out, &t->recs[i]);
+}
+
+size_t epoch_tracker_remediation_all(const struct epoch_tracker *t, const char *only, struct remediation_stats **out)
+{
+	struct remediation_stats *st = calloc(t->n ? t->n : 1, sizeof(*st));
+	int64_t *total = calloc(t->n ? t->n : 1, sizeof(*total));
+	struct hmap *at = hmap_new(); /* identity -> position in st, plus one */
+	size_t n = 0;
+	void *v;
+
+	*out = NULL;
+	if (!st || !total || !at)
+		goto fail;
+	for (size_t i = 0; i < t->n; i++) { /* one entry per identity, in record order */
 		const struct epoch_record *r = &t->recs[i];
 
-		if (strcmp(r->identity, identity) || !r->open_at_start || r->state == EPOCH_SETTLING)
+		if ((only && strcmp(only, r->identity)) || hmap_get(at, r->identity))
 			continue;
-		out->upgrades_with_findings++;
-		out->failed_remediations += r->still_open > 0;
+		if (hmap_put(at, r->identity, pos_value(n), NULL))
+			goto fail;
+		snprintf(st[n++].identity, sizeof(st[0].identity), "%s", r->identity);
 	}
+	for (size_t i = 0; i < t->n_tf; i++)
+		if ((v = hmap_get(at, t->tf[i].identity)))
+			remediation_add_finding(&st[value_pos(v)], &total[value_pos(v)], &t->tf[i]);
+	for (size_t i = 0; i < t->n; i++)
+		if ((v = hmap_get(at, t->recs[i].identity)))
+			remediation_add_record(&st[value_pos(v)], &t->recs[i]);
+	for (size_t i = 0; i < n; i++)
+		st[i].mean_time_to_remediate_ms = st[i].resolved ? total[i] / (int64_t)st[i].resolved : 0;
+	if (!n)
+		goto fail; /* nothing: NULL, as promised */
+	free(total);
+	hmap_free(at, NULL);
+	*out = st;
+	return n;
+fail:
+	free(st);
+	free(total);
+	hmap_free(at, NULL);
+	return 0;
 }
 
 const char *epoch_state_name(enum epoch_state s)
