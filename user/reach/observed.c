@@ -604,55 +604,39 @@ size_t observed_sweep(struct observed *o)
 	return freed;
 }
 
+/* What an edge's sources hold, summed over every source (tag < 0) or those
+ * of one tag: their retired counts, last counts read, and what the ledger
+ * has of them (fed), as what asks for. */
+enum { SRC_RETIRED = 1, SRC_LAST = 2, SRC_FED = 4 };
+
+static uint64_t sources_sum(const struct edge *e, int tag, unsigned what)
+{
+	uint64_t n = 0;
+
+	for (size_t i = 0; i < e->n_src; i++) {
+		const struct edge_source *s = edge_source_at(e, i);
+
+		if (tag >= 0 && s->tag != tag)
+			continue;
+		n += (what & SRC_RETIRED ? s->retired : 0) + (what & SRC_LAST ? s->last_count : 0) +
+		     (what & SRC_FED ? s->fed : 0);
+	}
+	return n;
+}
+
 uint64_t edge_count(const struct edge *e)
 {
-	uint64_t n = edge_uncounted_sources(e);
-
-	for (size_t i = 0; i < e->n_src; i++)
-		n += edge_source_at(e, i)->retired + edge_source_at(e, i)->last_count;
-	return n;
+	return edge_uncounted_sources(e) + sources_sum(e, -1, SRC_RETIRED | SRC_LAST);
 }
 
-uint64_t edge_count_tag(const struct edge *e, uint8_t tag)
-{
-	uint64_t n = 0;
-
-	for (size_t i = 0; i < e->n_src; i++)
-		if (edge_source_at(e, i)->tag == tag)
-			n += edge_source_at(e, i)->retired + edge_source_at(e, i)->last_count;
-	return n; /* a tag >= EDGE_MAX_TAGS has no source: 0 */
-}
-
-uint64_t edge_retired(const struct edge *e)
-{
-	uint64_t n = 0;
-
-	for (size_t i = 0; i < e->n_src; i++)
-		n += edge_source_at(e, i)->retired;
-	return n;
-}
-
-uint64_t edge_retired_tag(const struct edge *e, uint8_t tag)
-{
-	uint64_t n = 0;
-
-	for (size_t i = 0; i < e->n_src; i++)
-		if (edge_source_at(e, i)->tag == tag)
-			n += edge_source_at(e, i)->retired;
-	return n;
-}
+/* a tag >= EDGE_MAX_TAGS has no source: 0 */
+uint64_t edge_count_tag(const struct edge *e, uint8_t tag) { return sources_sum(e, tag, SRC_RETIRED | SRC_LAST); }
+uint64_t edge_retired(const struct edge *e) { return sources_sum(e, -1, SRC_RETIRED); }
+uint64_t edge_retired_tag(const struct edge *e, uint8_t tag) { return sources_sum(e, tag, SRC_RETIRED); }
 
 /* Kept per source, summed per tag: the sources of a tag are all marked
  * together, so the sum is the tag's count when it was last fed. */
-uint64_t edge_fed_tag(const struct edge *e, uint8_t tag)
-{
-	uint64_t n = 0;
-
-	for (size_t i = 0; i < e->n_src; i++)
-		if (edge_source_at(e, i)->tag == tag)
-			n += edge_source_at(e, i)->fed;
-	return n;
-}
+uint64_t edge_fed_tag(const struct edge *e, uint8_t tag) { return sources_sum(e, tag, SRC_FED); }
 
 void edge_set_fed_tag(struct edge *e, uint8_t tag)
 {
