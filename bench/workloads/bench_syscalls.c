@@ -21,12 +21,5 @@ static void once(const void *unused)
 
 int main(int argc, char **argv)
 {
-	if (argc != 2) {
-		fprintf(stderr, "usage: %s N\n", argv[0]);
-		return 2;
-	}
-	long n = parse_long(argv[1], "N");
-
-	timed_loop(n, once, NULL);
-	return 0;
+	return timed_loop_main(argc, argv, once);
 }

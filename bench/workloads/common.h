@@ -71,4 +71,15 @@ static inline void timed_loop(long n, void (*once)(const void *arg), const void 
 		once(arg);
 	report(n, t0, now_ns());
 }
+
+/* main() of a loop whose only argument is its iteration count N. */
+static inline int timed_loop_main(int argc, char **argv, void (*once)(const void *arg))
+{
+	if (argc != 2) {
+		fprintf(stderr, "usage: %s N\n", argv[0]);
+		return 2;
+	}
+	timed_loop(parse_long(argv[1], "N"), once, NULL);
+	return 0;
+}
 #endif
