@@ -5,6 +5,7 @@
 #include <string.h>
 #include <json-c/json.h>
 #include "common/hmap.h"
+#include "common/intern.h"
 #include "policy/epochs.h"
 
 /* A finding (>= medium) followed from first seen to resolution. */
@@ -25,7 +26,7 @@ struct epoch_tracker {
 	 * each finding and record up once, not through every one */
 	struct hmap *tf_index;  /* finding id -> tf */
 	struct hmap *rec_index; /* "identity\n to_version" -> recs */
-	struct hmap *names;     /* identity -> its one copy (tracked findings point at it) */
+	struct intern *names;   /* one copy of each identity's name (tracked findings point at it) */
 	void (*on_new_finding)(void *ctx, const struct finding *f);
 	void *on_new_finding_ctx;
 };
@@ -43,7 +44,7 @@ struct epoch_tracker *epoch_tracker_new(int64_t settle_ms)
 	if (!t)
 		return NULL;
 	t->settle_ms = settle_ms;
-	if (!(t->tf_index = hmap_new()) || !(t->rec_index = hmap_new()) || !(t->names = hmap_new())) {
+	if (!(t->tf_index = hmap_new()) || !(t->rec_index = hmap_new()) || !(t->names = intern_new())) {
 		epoch_tracker_free(t);
 		return NULL;
 	}
@@ -56,7 +57,7 @@ void epoch_tracker_free(struct epoch_tracker *t)
 		return;
 	hmap_free(t->tf_index, NULL);
 	hmap_free(t->rec_index, NULL);
-	hmap_free(t->names, free);
+	intern_free(t->names);
 	free(t->recs);
 	free(t->tf);
 	free(t);
@@ -72,18 +73,13 @@ static void rec_key(char *key, size_t size, const char *identity, const char *ve
 	snprintf(key, size, "%s\n%s", identity, version);
 }
 
-/* The tracker's copy of an identity's name, or NULL on allocation failure. */
+/* The tracker's copy of an identity's name (one reference per distinct
+ * name, all dropped with the table), or NULL on allocation failure. */
 static const char *name_of(struct epoch_tracker *t, const char *identity)
 {
-	char *name = hmap_get(t->names, identity);
+	const char *name = intern_find(t->names, identity);
 
-	if (name)
-		return name;
-	if (!(name = strdup(identity)) || hmap_put(t->names, identity, name, NULL)) {
-		free(name);
-		return NULL;
-	}
-	return name;
+	return name ? name : intern_str(t->names, identity);
 }
 
 static struct tracked_finding *track(struct epoch_tracker *t, const struct finding *f, int64_t now)
