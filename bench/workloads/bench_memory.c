@@ -310,13 +310,6 @@ static void verify_pass(const struct ledger *l, bool alert, struct verify_pass *
 	epoch_tracker_free(t);
 }
 
-/* What the kernel map gives back when the agent evicts an edge: the same
- * counts lookup() makes up (every key here is distinct: nothing to delete). */
-static int take(void *ctx, const struct reach_dedup_key *key, struct reach_dedup_val *val)
-{
-	return lookup(ctx, key, val);
-}
-
 int main(int argc, char **argv)
 {
 	char object[512], address[64], name[256], err[512];
@@ -372,7 +365,9 @@ int main(int argc, char **argv)
 			if (working_set && observed_edge_total(o) >= working_set) {
 				size_t want = working_set / 8 ? working_set / 8 : 1;
 
-				ledger_feed_evict(o, l, resolve, NULL, boot_to_unix_ms, take, NULL, want, &evict_fs);
+				/* the map's final counts: the ones lookup() makes up
+				 * (every key here is distinct: nothing to delete) */
+				ledger_feed_evict(o, l, resolve, NULL, boot_to_unix_ms, lookup, NULL, want, &evict_fs);
 				evictions++;
 			}
 			make_obs(i, j, &obs, &hdr, &key, object, sizeof(object), address, name);

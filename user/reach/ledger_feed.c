@@ -138,7 +138,7 @@ size_t ledger_feed_evict(struct observed *o, struct ledger *l, feed_resolve_fn r
 			 int64_t boot_to_unix_ms, dedup_take_fn take, void *take_ctx, size_t n_wanted,
 			 struct feed_stats *stats)
 {
-	struct observed_victim *v;
+	struct observed_victim *v = NULL;
 	size_t n = n_wanted ? observed_least_recent(o, &v) : 0, evicted = 0;
 
 	for (size_t i = 0; i < n && evicted < n_wanted; i++) {
@@ -155,8 +155,7 @@ size_t ledger_feed_evict(struct observed *o, struct ledger *l, feed_resolve_fn r
 		observed_mark_evicted(e);
 		evicted++;
 	}
-	if (n)
-		free(v);
+	free(v);
 	observed_sweep(o);
 	return evicted;
 }
