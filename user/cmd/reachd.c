@@ -1245,8 +1245,8 @@ static void make_room(struct agent *ag)
 
 	got = ledger_feed_evict(ag->observed, ag->ledger, resolve_identity, ag, ag->boot_to_unix_ms, dedup_take,
 				ag->sensor, want, &st);
+	/* ledger refusals are counted by the ledger itself (edges_dropped) */
 	log_debug("observed model full: %zu edges moved to the ledger in %.1f ms", got, (now_s() - t0) * 1e3);
-	ag->feed.record_errors += st.record_errors;
 	if (!said) {
 		said = true;
 		log_info("observed model full (%zu edges): the least recently seen are kept in the ledger alone "
