@@ -54,7 +54,7 @@ $(OUT)/vmlinux.h:
 	$(Q)mkdir -p $(@D)
 	$(Q)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@
 
-$(OUT)/bpf/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.bpf.h) $(wildcard include/reach/*.h) $(OUT)/vmlinux.h
+$(OUT)/bpf/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.bpf.h) $(wildcard include/abi/*.h) $(OUT)/vmlinux.h
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@.tmp
 	$(Q)$(BPFTOOL) gen object $@ $@.tmp
@@ -73,7 +73,7 @@ $(OUT)/proto/%.pb-c.c $(OUT)/proto/%.pb-c.h: proto/%.proto
 $(OUT)/proto/%.pb-c.o: $(OUT)/proto/%.pb-c.c
 	$(Q)$(CC) $(filter-out -Wextra,$(CFLAGS)) -I$(OUT)/proto -c $< -o $@
 
-$(OUT)/user/%.o: user/%.c $(wildcard user/*/*.h) $(wildcard include/reach/*.h) $(OUT)/proto/reach.pb-c.h $(OUT)/proto/otlp_logs.pb-c.h
+$(OUT)/user/%.o: user/%.c $(wildcard user/*/*.h) $(wildcard include/abi/*.h) $(OUT)/proto/reach.pb-c.h $(OUT)/proto/otlp_logs.pb-c.h
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -I$(OUT)/proto -c $< -o $@
 
@@ -97,9 +97,15 @@ $(OUT)/tests/tools/%: tests/tools/%.c $(OUT)/libreach.a
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -I$(OUT)/proto $< $(OUT)/libreach.a $(LDLIBS) -o $@
 
+# Unit tests link the user-space library without libbpf; the one test of a
+# sensor/ map reader (test_dedup_snapshot, root: it creates a kernel map)
+# links that object and libbpf too.
+UNIT_LDLIBS := $(filter-out -lbpf,$(LDLIBS))
+$(OUT)/tests/test_dedup_snapshot: $(OUT)/user/sensor/dedup_snapshot.o
+$(OUT)/tests/test_dedup_snapshot: UNIT_LDLIBS := $(LDLIBS)
 $(OUT)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(OUT)/libreach.a
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) -I$(OUT)/proto $< $(OUT)/libreach.a $(LDLIBS) -lcmocka -o $@
+	$(Q)$(CC) $(CFLAGS) -I$(OUT)/proto $< $(filter %.o,$^) $(OUT)/libreach.a $(UNIT_LDLIBS) -lcmocka -o $@
 
 # `make test` installs what is missing, builds, runs every tier and ends with
 # one line "N passed, N failed".

@@ -1594,7 +1594,7 @@ def render_summary(res, a):
     a("")
 
 
-FILE_OPEN_RECORD_BYTES = 880  # struct reach_file_open_event (872 B, include/reach/events.h) + 8 B ring buffer header
+FILE_OPEN_RECORD_BYTES = 880  # struct reach_file_open_event (872 B, include/abi/events.h) + 8 B ring buffer header
 
 
 def floor_pair(s2, a_name, b_name, workload="open"):

@@ -9,7 +9,7 @@
 
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
-#include "reach/events.h"
+#include "abi/events.h"
 
 /* Fixed at load time (set between open and load). */
 const volatile __u32 self_tgid __weak = 0;  /* the agent: never traced */

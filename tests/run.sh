@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test tier and ends with one line "N passed, N failed".
-# usage: tests/run.sh [unit|fuzz|e2e|bench|deploy|all]   (default all)
+# usage: tests/run.sh [layers|unit|fuzz|e2e|bench|deploy|all]   (default all)
 set -u
 cd "$(dirname "$0")/.."
 tier=${1:-all}
@@ -95,14 +95,39 @@ run_deploy() {
 	failed=$((failed + f))
 }
 
+# The layer check (scripts/check-layers.py): which stage may include which.
+# Two results: the tree is clean, and the check still fails on a tree with a
+# deliberately wrong include (sensor/ including policy/), so it cannot pass
+# by checking nothing.
+run_layers() {
+	local tmp out
+	if out=$(python3 scripts/check-layers.py); then
+		echo "PASS layers: $out"; passed=$((passed + 1))
+	else
+		echo "FAIL layers:"; echo "$out"; failed=$((failed + 1))
+	fi
+	tmp=$(mktemp -d)
+	cp -r bpf include user "$tmp"/
+	echo '#include "policy/verify.h"' >> "$tmp/user/sensor/sensor.c"
+	if out=$(python3 scripts/check-layers.py "$tmp"); then
+		echo "FAIL layers self-test: a sensor/ -> policy/ include was not caught"; failed=$((failed + 1))
+	elif echo "$out" | grep -q 'user/sensor/sensor.c:[0-9]*: sensor/ must not include policy/verify.h'; then
+		echo "PASS layers self-test: a wrong include fails the check"; passed=$((passed + 1))
+	else
+		echo "FAIL layers self-test: unexpected output:"; echo "$out"; failed=$((failed + 1))
+	fi
+	rm -rf "$tmp"
+}
+
 case "$tier" in
+layers) run_layers ;;
 unit) run_unit ;;
 bench) run_bench_smoke ;;
 fuzz) run_fuzz ;;
 e2e) shift; run_e2e "$@" ;;
 deploy) run_deploy ;;
-all) run_unit; run_fuzz; run_deploy; run_e2e; run_bench_smoke ;;
-*) echo "usage: tests/run.sh [unit|fuzz|e2e|bench|deploy|all]" >&2; exit 2 ;;
+all) run_layers; run_unit; run_fuzz; run_deploy; run_e2e; run_bench_smoke ;;
+*) echo "usage: tests/run.sh [layers|unit|fuzz|e2e|bench|deploy|all]" >&2; exit 2 ;;
 esac
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

@@ -891,7 +891,7 @@ def t_dockerignore():
         pats = [ln.strip() for ln in f if ln.strip() and not ln.startswith("#")]
     for p in ("build/vmlinux.h", ".git/HEAD", "bench/tmp/x"):
         ensure(dockerignored(p, pats), f"{p} is in the build context")
-    for p in ("Makefile", "bpf/x.bpf.c", "user/cmd/reachd.c", "proto/reach.proto", "include/reach/events.h",
+    for p in ("Makefile", "bpf/x.bpf.c", "user/cmd/reachd.c", "proto/reach.proto", "include/abi/events.h",
               "deploy/vmlinux/x86_64.h"):
         ensure(not dockerignored(p, pats), f"{p} is left out of the build context")
 

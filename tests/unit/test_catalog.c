@@ -10,7 +10,7 @@
 #include <cmocka.h>
 
 #include "reach/catalog.h"
-#include "reach/glob.h"
+#include "common/glob.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 

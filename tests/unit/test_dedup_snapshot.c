@@ -12,7 +12,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "reach/dedup_snapshot.h"
+#include "sensor/dedup_snapshot.h"
 
 #define ENTRIES 20000
 

@@ -6,7 +6,7 @@
 #include <time.h>
 #include <cmocka.h>
 
-#include "reach/glob.h"
+#include "common/glob.h"
 
 static void test_literal_must_match_whole_path(void **state)
 {

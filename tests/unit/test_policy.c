@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 #include "policy/policy.h"
+#include "policy/policy_match.h"
 #include "reach/netclass.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))

@@ -12,6 +12,9 @@
 #include <json-c/json.h>
 
 #include "policy/policy.h"
+#include "policy/ledger_diff.h"
+#include "policy/policy_match.h"
+#include "policy/suggest.h"
 #include "policy/verify.h"
 #include "policy/epochs.h"
 #include "reach/ledger.h"

@@ -35,6 +35,8 @@
 #include "reach/ledger.h"
 #include "reach/ledger_store.h"
 #include "policy/policy.h"
+#include "policy/ledger_diff.h"
+#include "policy/suggest.h"
 #include "policy/verify.h"
 #include "ship/http_post.h"
 

@@ -30,6 +30,7 @@
 #include "http/fingerprint.h"
 #include "http/http_head.h"
 #include "policy/policy.h"
+#include "policy/suggest.h"
 #include "policy/verify.h"
 #include "policy/epochs.h"
 #include "reach/catalog.h"

@@ -6,7 +6,7 @@
 #include "identity/cgpath.h"
 #include "identity/identity.h"
 #include "identity/kube.h"
-#include "reach/glob.h"
+#include "common/glob.h"
 
 struct identity_resolver {
 	struct kube *kube;

@@ -3,7 +3,7 @@
 #include <string.h>
 #include <json-c/json.h>
 
-#include "policy/verify.h"
+#include "policy/ledger_diff.h"
 
 static json_object *jstr(const char *s) { return s && s[0] ? json_object_new_string(s) : NULL; }
 

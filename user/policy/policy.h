@@ -89,13 +89,6 @@ int policy_load_path(struct policy_set *set, const char *path, char *err, size_t
 void policy_set_free(struct policy_set *set); /* leaves an empty set */
 const struct reach_policy *policy_for_identity(const struct policy_set *set, const char *identity);
 
-/* Matchers: the same rules the verifier applies. */
-bool policy_host_matches(const char *pattern, const char *host);      /* case-insensitive, "*" = one or more labels' worth of chars except none */
-bool policy_egress_matches(const struct policy_egress *rule, const char *proto, const struct netaddr *addr,
-			   const char *dns_name, uint16_t port);
-bool policy_credential_matches(const struct policy_credential *rule, const char *host, const char *kind,
-			       const char *path_template, const char *fingerprint);
-
 /* RFC 3339 date-time ("2026-12-31T00:00:00Z", "2026-12-31T02:00:00+02:00",
  * optional fraction, 't'/'z' accepted) to Unix milliseconds, without locale
  * or time-zone database. 0, or -EINVAL for anything else (a date alone too).

@@ -4,9 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
-#include "policy/policy.h"
-#include "policy/verify.h"
-#include "reach/glob.h"
+#include "policy/policy_match.h"
+#include "common/glob.h"
 #include "reach/netclass.h"
 
 static size_t host_len(const char *s)
@@ -100,6 +99,37 @@ static bool any_glob(const char (*globs)[32], size_t n, const char *value)
 		if (glob_match(globs[i], value))
 			return true;
 	return false;
+}
+
+/* Also the verifier's and suggest's: one definition of "the host a
+ * credential rule compares". */
+void host_without_port(const char *host, char *out, size_t n)
+{
+	const char *colon, *d;
+	size_t len;
+
+	if (!n)
+		return;
+	if (!host)
+		host = "";
+	len = strlen(host);
+	if (host[0] == '[') {
+		const char *close = strchr(host, ']');
+
+		if (close && (close[1] == '\0' || close[1] == ':')) {
+			host++;
+			len = (size_t)(close - host);
+		}
+	} else if ((colon = strchr(host, ':')) && !strchr(colon + 1, ':')) {
+		for (d = colon + 1; *d >= '0' && *d <= '9'; d++)
+			;
+		if (!*d)
+			len = (size_t)(colon - host);
+	}
+	if (len >= n)
+		len = n - 1;
+	memcpy(out, host, len);
+	out[len] = '\0';
 }
 
 bool policy_credential_matches(const struct policy_credential *rule, const char *host, const char *kind,

@@ -10,6 +10,8 @@
 #include <strings.h>
 #include <time.h>
 
+#include "policy/policy_match.h"
+#include "policy/suggest.h"
 #include "policy/verify.h"
 
 static void seterr(char *err, size_t n, const char *f, ...) __attribute__((format(printf, 3, 4)));

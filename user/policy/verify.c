@@ -10,8 +10,9 @@
 #include <openssl/evp.h>
 
 #include "common/hex.h"
+#include "policy/policy_match.h"
 #include "policy/verify.h"
-#include "reach/glob.h"
+#include "common/glob.h"
 
 /* ---- small helpers ------------------------------------------------------- */
 
@@ -257,34 +258,6 @@ int egress_object_parse(const char *object, char *proto, struct netaddr *addr, u
 	proto[s1 - object] = '\0';
 	*port = (uint16_t)v;
 	return 0;
-}
-
-void host_without_port(const char *host, char *out, size_t n)
-{
-	const char *colon, *d;
-	size_t len;
-
-	if (!n)
-		return;
-	host = s_or(host);
-	len = strlen(host);
-	if (host[0] == '[') {
-		const char *close = strchr(host, ']');
-
-		if (close && (close[1] == '\0' || close[1] == ':')) {
-			host++;
-			len = (size_t)(close - host);
-		}
-	} else if ((colon = strchr(host, ':')) && !strchr(colon + 1, ':')) {
-		for (d = colon + 1; *d >= '0' && *d <= '9'; d++)
-			;
-		if (!*d)
-			len = (size_t)(colon - host);
-	}
-	if (len >= n)
-		len = n - 1;
-	memcpy(out, host, len);
-	out[len] = '\0';
 }
 
 /* ---- matching -------------------------------------------------------------- */

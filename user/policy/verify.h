@@ -272,36 +272,5 @@ struct credential_object {
 int credential_object_parse(const char *object, struct credential_object *out);
 /* "tcp/ADDR/PORT", "udp/ADDR/PORT": 0 or -EINVAL. proto: 8 bytes. */
 int egress_object_parse(const char *object, char *proto, struct netaddr *addr, uint16_t *port);
-/* A Host header value without its port, as the credential matcher compares
- * it: "api.example.com:8443" -> "api.example.com", "[2001:db8::1]:443" ->
- * "2001:db8::1"; a bare IPv6 address is left alone. */
-void host_without_port(const char *host, char *out, size_t out_size);
-
-/* A least-privilege ReachPolicy YAML for identity from its observed reach:
- * names over addresses (egress with a DNS name -> host rule, else a /32 or
- * /128 cidr; ports merged per host/address and protocol), a directory glob
- * ("/dir/" "*") when 3+ secrets of one directory are read, tools as exact
- * paths, credentials by host (port dropped) + kind + path templates (no
- * fingerprints: tokens rotate); DNS edges are not rules. Every edge of the
- * identity is included, whatever its epoch. A credential whose Host was
- * not seen gets host "*" (still narrowed by kind and path); a secret or tool
- * that is not an absolute path cannot be a rule and is left out with a YAML
- * comment. Valid input for policy_load_path(), and verify_ledger() of the
- * same ledger against it gives no finding of severity >= medium (save those
- * left-out edges). 0; -EINVAL (NULL argument, identity with spaces);
- * -ENOENT (identity not in the ledger); -E2BIG (a list would exceed
- * POLICY_MAX_RULES); -EIO (write error). err says why. */
-int policy_suggest(const struct ledger *l, const char *identity, FILE *out, char *err, size_t err_size);
-
-/* What appeared and disappeared between two ledgers, per identity and edge:
- *   {"identities":[{"identity","status":"added"|"removed"|"changed",
- *                   "appeared":[EDGE],"disappeared":[EDGE]}],
- *    "appeared":N,"disappeared":N,"unchanged":N}
- *   EDGE: {"kind","object","category","dest_class","name","count",
- *          "first_seen_ms","last_seen_ms","executables","epoch","last_epoch"}
- * Only identities with a difference are listed, in name order; edges by
- * kind then object. An edge is keyed by (kind, object). NULL on ENOMEM or a
- * NULL ledger. */
-struct json_object *ledger_diff_to_json(const struct ledger *a, const struct ledger *b);
 
 #endif

@@ -7,7 +7,7 @@
 
 #include "common/log.h"
 #include "reach/catalog.h"
-#include "reach/glob.h"
+#include "common/glob.h"
 #include "reach/path.h"
 
 #define CATEGORY_MAX_LEN 63

@@ -8,7 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include "reach/events.h"
+#include "abi/events.h"
 
 enum edge_kind { EDGE_SECRET, EDGE_TOOL, EDGE_EGRESS, EDGE_CREDENTIAL, EDGE_TLS, EDGE__MAX };
 

@@ -11,7 +11,7 @@
 #include "reach.skel.h"
 #include "common/cgroup.h"
 #include "common/log.h"
-#include "reach/dedup_snapshot.h"
+#include "sensor/dedup_snapshot.h"
 #include "sensor/sensor.h"
 #include "sensor/syscall_hooks.h"
 #include "common/elf_func.h"

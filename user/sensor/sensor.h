@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include "reach/events.h"
+#include "abi/events.h"
 #include "sensor/syscall_hooks.h"
 
 struct sensor;

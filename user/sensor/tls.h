@@ -9,7 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "reach/events.h"
+#include "abi/events.h"
 
 struct sensor;
 struct tls_coverage;

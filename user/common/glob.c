@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "reach/glob.h"
+#include "common/glob.h"
 
 enum glob_token_kind {
 	TOKEN_LITERAL,   /* one exact character */

@@ -3,7 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include "reach/dedup_snapshot.h"
+#include "sensor/dedup_snapshot.h"
 
 #define BATCH 4096
 

@@ -9,7 +9,7 @@
 #define REACH_DEDUP_SNAPSHOT_H
 
 #include <stdint.h>
-#include "reach/events.h"
+#include "abi/events.h"
 
 struct dedup_snapshot;
 
