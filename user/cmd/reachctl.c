@@ -36,7 +36,7 @@
 #include "reach/ledger_store.h"
 #include "policy/policy.h"
 #include "policy/verify.h"
-#include "ship/http_post.h"
+#include "common/https_client.h"
 
 #define EXIT_FAILED 1
 #define EXIT_USAGE 2

@@ -16,7 +16,7 @@
 #include "common/log.h"
 #include "reach/ledger_store.h"
 #include "ship/alerts.h"
-#include "ship/http_post.h"
+#include "common/https_client.h"
 #include "ship/http_server.h"
 #include "ship/otlp.h"
 #include "ship/prom_text.h"

@@ -16,7 +16,7 @@
 #include <openssl/sha.h>
 #include "common/log.h"
 #include "common/readfile.h"
-#include "ship/http_post.h"
+#include "common/https_client.h"
 #include "ship/http_server.h"
 
 #define MAX_CONNS 64
