@@ -814,7 +814,7 @@ int http_request(const struct http_target *t, struct http_request *rq, struct ht
 		goto out;
 	res->fail = HTTP_FAIL_NONE;
 	res->retry_after_s = c.retry_after_s;
-	if (c.max) {
+	if (c.max && (c.buf || !rq->on_body || !is_2xx(res->status))) {
 		if (!c.buf && !(c.buf = malloc(1))) {
 			res->fail = HTTP_FAIL_BODY;
 			format_error(res->error, sizeof(res->error), "out of memory");
