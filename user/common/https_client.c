@@ -461,17 +461,19 @@ static size_t on_write(char *data, size_t size, size_t nitems, void *ctx)
 	return keep_body(c, data, n);
 }
 
-/* Appends one header line; the copy curl keeps is scrubbed in call_free. */
+/* Appends one header line; the copies are scrubbed (here and in call_free:
+ * the Authorization line). */
 static int add_header(struct call *c, const char *fmt, const char *value)
 {
-	char line[HTTP_TOKEN_MAX * 4 + 64];
 	struct curl_slist *l;
-	int n = snprintf(line, sizeof(line), fmt, value);
+	char *line = NULL;
+	int n = asprintf(&line, fmt, value);
 
-	if (n < 0 || (size_t)n >= sizeof(line))
-		return -EINVAL;
+	if (n < 0)
+		return -ENOMEM;
 	l = curl_slist_append(c->headers, line);
-	explicit_bzero(line, sizeof(line));
+	explicit_bzero(line, (size_t)n);
+	free(line);
 	if (!l)
 		return -ENOMEM;
 	c->headers = l;
@@ -514,7 +516,7 @@ static int build_headers(struct call *c, struct http_result *res)
 	}
 	return 0;
 fail:
-	format_error(res->error, sizeof(res->error), rc == -ENOMEM ? "out of memory" : "header: too long");
+	format_error(res->error, sizeof(res->error), "out of memory");
 	return rc;
 }
 
