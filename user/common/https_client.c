@@ -767,10 +767,10 @@ int http_request(const struct http_target *t, struct http_request *rq, struct ht
 	c.max = rq->max_body < SIZE_MAX ? rq->max_body : SIZE_MAX - 1; /* one byte is kept for the NUL */
 	if ((rc = curl_ready(res->error, sizeof(res->error))))
 		return rc;
-	if (rq->gzip_body && body) {
+	if (rq->gzip_body && has_body(rq)) {
 		size_t gz_len = 0;
 
-		if ((rc = gzip_compress(body, len, &c.gz, &gz_len))) {
+		if ((rc = gzip_compress(body ? body : "", body ? len : 0, &c.gz, &gz_len))) {
 			format_error(res->error, sizeof(res->error), "gzip: %s", strerror(-rc));
 			return rc;
 		}
