@@ -18,7 +18,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "ship/http_post.h"
+#include "common/https_client.h"
 #include "loopback_http.h"
 #include "testutil.h"
 

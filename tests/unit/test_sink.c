@@ -17,7 +17,7 @@
 #include <cmocka.h>
 #include <zlib.h>
 
-#include "ship/http_post.h"
+#include "common/https_client.h"
 #include "ship/sink.h"
 #include "ship/spool.h"
 #include "loopback_http.h"

@@ -38,7 +38,7 @@
 #include "policy/ledger_diff.h"
 #include "policy/suggest.h"
 #include "policy/verify.h"
-#include "ship/http_post.h"
+#include "common/https_client.h"
 
 #define EXIT_FAILED 1
 #define EXIT_USAGE 2

@@ -48,7 +48,7 @@
 #include "sensor/tls.h"
 #include "cmd/output.h"
 #include "cmd/shipping.h"
-#include "ship/http_post.h"
+#include "common/https_client.h"
 #include "cmd/pod_monitor.h"
 
 #define EXIT_START_FAILED 1

@@ -16,7 +16,7 @@
 #include "common/log.h"
 #include "reach/ledger_store.h"
 #include "ship/alerts.h"
-#include "ship/http_post.h"
+#include "common/https_client.h"
 #include "ship/http_server.h"
 #include "ship/otlp.h"
 #include "ship/prom_text.h"
@@ -250,8 +250,7 @@ static int start_http(struct shipping *s, const struct shipping_opts *o, char *e
 		/* a missing or empty token file fails start-up, not every request */
 		if ((rc = http_token_load(o->api_token_file, HTTP_SERVER_MAX_TOKEN, &token, err, err_size)))
 			return rc;
-		explicit_bzero(token, strlen(token));
-		free(token);
+		http_token_free(token);
 		if ((rc = http_server_require_token(s->http, "/v1", o->api_token_file))) {
 			format_error(err, err_size, "--api-token-file: %s", strerror(-rc));
 			return rc;

@@ -15,7 +15,8 @@ int file_error(const char *path, int error, char *err, size_t err_size)
 
 static int read_all(int fd, size_t max, char **text_out, size_t *len_out)
 {
-	size_t cap = 4096, len = 0;
+	/* never more than max + 1: one byte over the bound is how it is seen */
+	size_t cap = max < 4095 ? max + 1 : 4096, len = 0;
 	char *text = malloc(cap);
 
 	if (!text)

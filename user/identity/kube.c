@@ -1,5 +1,4 @@
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -12,9 +11,9 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#include <curl/curl.h>
 #include <json-c/json.h>
 #include "common/hmap.h"
+#include "common/https_client.h"
 #include "common/log.h"
 #include "identity/kube.h"
 
@@ -29,7 +28,7 @@
 #define MAX_LIST_BODY (64u << 20)   /* a full node is a few MiB */
 #define MAX_EVENT_LINE (16u << 20)
 #define MAX_ERROR_BODY 4096
-#define MAX_TOKEN 65536
+#define MAX_TOKEN 65536             /* bytes of the token file */
 #define NODE_NAME_MAX 253
 
 /* What went wrong, for logging once per class rather than once per retry. */
@@ -55,7 +54,6 @@ struct pending {
 struct kube {
 	char *api_url, *token_file, *ca_file, *node;
 	unsigned watch_timeout_s, idle_timeout_s;
-	CURLM *multi;
 	pthread_t thread;
 	bool started;
 	atomic_int stopping;
@@ -80,7 +78,6 @@ struct kube {
  * lines complete). */
 struct xfer {
 	struct kube *k;
-	CURL *easy;
 	bool watch;
 	long status;        /* final status, known once the headers are in */
 	char *buf;          /* list body, pending watch line, or error body */
@@ -91,16 +88,10 @@ struct xfer {
 	enum fail_class fail;
 	char msg[200];
 	bool got_event;
-	const char *token;  /* during http_get: server text is cleaned of it before it is cut */
+	/* during kube_get: its in_flight_token, which server text is cleaned
+	 * of before it is cut */
+	const struct http_request *rq;
 };
-
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_init_rc;
-
-static void curl_init_once(void)
-{
-	curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
 
 static void copy_str(char *dst, size_t size, const char *src)
 {
@@ -478,118 +469,15 @@ static void backoff_wait(struct kube *k)
 /* ------------------------------------------------------------------ */
 /* HTTP                                                                 */
 
-static int read_token(const char *path, char **out, char *err, size_t err_size)
-{
-	char *buf;
-	ssize_t n;
-	size_t len = 0, start = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = 0;
-
-	*out = NULL;
-	if (fd < 0) {
-		rc = -errno;
-		format_error(err, err_size, "cannot read token file %s: %s", path, strerror(errno));
-		return rc;
-	}
-	buf = malloc(MAX_TOKEN + 1);
-	if (!buf) {
-		close(fd);
-		format_error(err, err_size, "token: out of memory");
-		return -ENOMEM;
-	}
-	while (len <= MAX_TOKEN && (n = read(fd, buf + len, MAX_TOKEN + 1 - len)) != 0) {
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			rc = -errno;
-			format_error(err, err_size, "cannot read token file %s: %s", path, strerror(errno));
-			goto out;
-		}
-		len += (size_t)n;
-	}
-	if (len > MAX_TOKEN) {
-		rc = -EFBIG;
-		format_error(err, err_size, "token file %s is larger than %d bytes", path, MAX_TOKEN);
-		goto out;
-	}
-	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' ' || buf[len - 1] == '\t'))
-		len--;
-	while (start < len && (buf[start] == ' ' || buf[start] == '\t' || buf[start] == '\n' || buf[start] == '\r'))
-		start++;
-	if (start == len) {
-		rc = -ENODATA;
-		format_error(err, err_size, "token file %s is empty", path);
-		goto out;
-	}
-	for (size_t i = start; i < len; i++) {
-		/* a control character would end or split the header line */
-		if ((unsigned char)buf[i] < 0x20 || buf[i] == 0x7f) {
-			rc = -EINVAL;
-			format_error(err, err_size, "token file %s holds control characters", path);
-			goto out;
-		}
-	}
-	memmove(buf, buf + start, len - start);
-	buf[len - start] = '\0';
-	explicit_bzero(buf + (len - start), MAX_TOKEN + 1 - (len - start));
-out:
-	close(fd);
-	if (rc) {
-		explicit_bzero(buf, MAX_TOKEN + 1);
-		free(buf);
-	} else {
-		*out = buf;
-	}
-	return rc;
-}
-
-static void free_token(char *t)
-{
-	if (t) {
-		explicit_bzero(t, strlen(t));
-		free(t);
-	}
-}
-
-static void free_headers(struct curl_slist *h)
-{
-	for (struct curl_slist *i = h; i; i = i->next)
-		explicit_bzero(i->data, strlen(i->data));
-	curl_slist_free_all(h);
-}
-
-/* Keeps msg printable and on one line, and never carrying the token (a
- * server may echo a request header in its error body). */
-static void sanitize(char *msg, const char *token)
-{
-	char *hit;
-
-	if (token && *token)
-		while ((hit = strstr(msg, token))) {
-			static const char red[] = "[redacted]";
-			size_t tl = strlen(token), rl = strlen(red);
-
-			if (tl >= rl) {
-				memcpy(hit, red, rl);
-				memmove(hit + rl, hit + tl, strlen(hit + tl) + 1);
-			} else {
-				memset(hit, '*', tl);
-			}
-		}
-	for (char *p = msg; *p; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			*p = ' ';
-}
-
 /* Server-provided text for a message, at most max characters: cleaned of
  * the token while whole, then cut (a cut first could leave a token prefix
- * that the later sanitize() no longer recognises). */
+ * that a later http_redact() no longer recognises). */
 static void server_text(const struct xfer *x, const char *text, size_t max, char *out, size_t out_size)
 {
 	char whole[4096];
 
 	snprintf(whole, sizeof(whole), "%s", text ? text : "");
-	sanitize(whole, x->token);
+	http_redact(whole, x->rq ? x->rq->in_flight_token : NULL);
 	if (strlen(whole) > max)
 		whole[max] = '\0';
 	snprintf(out, out_size, "%s", whole);
@@ -768,60 +656,46 @@ static int watch_feed(struct xfer *x, const char *data, size_t n)
 	return 0;
 }
 
-static size_t on_header(char *data, size_t size, size_t nmemb, void *ud)
+/* The final response's headers are in. */
+static int on_response(void *ctx, long status)
 {
-	struct xfer *x = ud;
-	size_t n = size * nmemb;
-	long code = 0;
+	struct xfer *x = ctx;
 
-	if (!((n == 2 && data[0] == '\r' && data[1] == '\n') || (n == 1 && data[0] == '\n')))
-		return n;
-	curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &code);
-	if (code < 200)
-		return n; /* interim response; the final one follows */
-	x->status = code;
-	if (x->watch && code == 200) {
+	x->status = status;
+	if (x->watch && status == 200) {
 		pthread_mutex_lock(&x->k->mu);
 		x->k->stats.watches++;
 		pthread_mutex_unlock(&x->k->mu);
 		record_success(x->k);
 	}
-	return n;
+	return 0;
 }
 
-static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
+/* A piece of a 200 body (the client keeps an error body itself). */
+static int on_body(void *ctx, const char *data, size_t n)
 {
-	struct xfer *x = ud;
-	size_t n = size * nmemb;
+	struct xfer *x = ctx;
 
 	if (atomic_load(&x->k->stopping))
-		return 0;
-	if (x->status == 0)
-		curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &x->status);
-	if (x->status != 200) {
-		/* an error body: enough of it for the Status message */
-		if (x->len < MAX_ERROR_BODY)
-			buf_append(x, data, n < MAX_ERROR_BODY - x->len ? n : MAX_ERROR_BODY - x->len, MAX_ERROR_BODY);
-		return n;
-	}
+		return -ECANCELED;
 	if (x->watch)
-		return watch_feed(x, data, n) == 0 ? n : 0;
+		return watch_feed(x, data, n);
 	if (buf_append(x, data, n, MAX_LIST_BODY) != 0) {
 		xfer_fail(x, -E2BIG, FAIL_GARBAGE, "list pods: response larger than %u bytes", MAX_LIST_BODY);
-		return 0;
+		return -E2BIG;
 	}
-	return n;
+	return 0;
 }
 
 /* The Status message of an error body, if it is one. */
-static void status_message(const struct xfer *x, char *out, size_t out_size)
+static void status_message(const struct xfer *x, const char *body, char *out, size_t out_size)
 {
 	json_object *o;
 
 	out[0] = '\0';
-	if (!x->len)
+	if (!body || !*body)
 		return;
-	o = json_tokener_parse(x->buf);
+	o = json_tokener_parse(body);
 	if (o) {
 		const char *m = jstr(o, "message");
 
@@ -835,22 +709,15 @@ static void status_message(const struct xfer *x, char *out, size_t out_size)
 	}
 }
 
-static enum fail_class curl_class(CURLcode res)
+static enum fail_class fail_class_of(enum http_fail f)
 {
-	switch (res) {
-	case CURLE_OPERATION_TIMEDOUT:
-		return FAIL_TIMEOUT;
-	case CURLE_SSL_CONNECT_ERROR:
-	case CURLE_PEER_FAILED_VERIFICATION:
-	case CURLE_SSL_CERTPROBLEM:
-	case CURLE_SSL_CIPHER:
-	case CURLE_SSL_CACERT_BADFILE:
-	case CURLE_SSL_ISSUER_ERROR:
-	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
-	case CURLE_SSL_INVALIDCERTSTATUS:
-	case CURLE_SSL_ENGINE_INITFAILED:
-	case CURLE_SSL_CRL_BADFILE:
+	switch (f) {
+	case HTTP_FAIL_TOKEN:
+		return FAIL_TOKEN;
+	case HTTP_FAIL_TLS:
 		return FAIL_TLS;
+	case HTTP_FAIL_TIMEOUT:
+		return FAIL_TIMEOUT;
 	default:
 		return FAIL_CONNECT;
 	}
@@ -861,118 +728,56 @@ static enum fail_class curl_class(CURLcode res)
  * -ESTALE on 410 (HTTP or watch ERROR); -ECANCELED when stopping; another
  * negative errno with x->fail and x->msg set on any failure.
  */
-static int http_get(struct kube *k, const char *url, const char *what, struct xfer *x, long timeout_s)
+static int kube_get(struct kube *k, const char *url, const char *what, struct xfer *x, long timeout_s)
 {
-	char errbuf[CURL_ERROR_SIZE] = "", terr[200] = "", *token = NULL, *auth = NULL;
-	struct curl_slist *headers = NULL, *h;
-	CURLcode res = CURLE_OK;
-	CURLMcode mc;
-	bool done = false, added = false;
-	int rc = 0;
+	static const char *const accept[] = { "Accept: application/json", NULL };
+	const struct http_target t = {
+		.url = url,
+		.token_file = k->token_file,
+		.token_max = MAX_TOKEN,
+		.ca_file = k->ca_file, /* the cluster CA only */
+		.timeout_ms = timeout_s * 1000,
+		.connect_timeout_ms = CONNECT_TIMEOUT_S * 1000L,
+		.https_only = true,
+		.cancel = &k->stopping, /* kube_stop ends a transfer in flight */
+	};
+	struct http_request rq = {
+		.method = "GET",
+		.headers = accept,
+		/* a dead peer sends nothing: not even the periodic bookmarks */
+		.idle_timeout_s = x->watch ? (long)k->idle_timeout_s : 0,
+		.accept_encoding = !x->watch,
+		.max_body = MAX_ERROR_BODY, /* of a status other than 200: enough for the Status message */
+		.on_response = on_response,
+		.on_body = on_body,
+		.ctx = x,
+	};
+	struct http_result res;
+	int rc;
 
 	x->k = k;
 	x->rc = 0;
-	x->token = NULL;
-	rc = read_token(k->token_file, &token, terr, sizeof(terr));
-	if (rc) {
-		xfer_fail(x, rc, FAIL_TOKEN, "%s: %s", what, terr);
-		return rc;
-	}
-	x->token = token;
-	if (asprintf(&auth, "Authorization: Bearer %s", token) < 0) {
-		auth = NULL;
-		rc = -ENOMEM;
-		goto nomem;
-	}
-	h = curl_slist_append(NULL, "Accept: application/json");
-	if (!h)
-		goto nomem;
-	headers = h;
-	h = curl_slist_append(headers, auth);
-	if (!h)
-		goto nomem;
-	headers = h;
-	x->easy = curl_easy_init();
-	if (!x->easy)
-		goto nomem;
-
-	curl_easy_setopt(x->easy, CURLOPT_URL, url);
-	curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, headers);
-	curl_easy_setopt(x->easy, CURLOPT_PROTOCOLS_STR, "https");
-	curl_easy_setopt(x->easy, CURLOPT_CAINFO, k->ca_file);
-	curl_easy_setopt(x->easy, CURLOPT_CAPATH, NULL); /* the cluster CA only, not the system store */
-	curl_easy_setopt(x->easy, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(x->easy, CURLOPT_SSL_VERIFYHOST, 2L);
-	curl_easy_setopt(x->easy, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(x->easy, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(x->easy, CURLOPT_USERAGENT, "reachd");
-	curl_easy_setopt(x->easy, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(x->easy, CURLOPT_CONNECTTIMEOUT, (long)CONNECT_TIMEOUT_S);
-	curl_easy_setopt(x->easy, CURLOPT_TIMEOUT, timeout_s);
-	curl_easy_setopt(x->easy, CURLOPT_TCP_KEEPALIVE, 1L);
-	curl_easy_setopt(x->easy, CURLOPT_TCP_KEEPIDLE, 30L);
-	curl_easy_setopt(x->easy, CURLOPT_TCP_KEEPINTVL, 10L);
-	curl_easy_setopt(x->easy, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(x->easy, CURLOPT_HEADERDATA, x);
-	curl_easy_setopt(x->easy, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(x->easy, CURLOPT_WRITEDATA, x);
-	if (x->watch) {
-		/* a dead peer sends nothing: not even the periodic bookmarks */
-		curl_easy_setopt(x->easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
-		curl_easy_setopt(x->easy, CURLOPT_LOW_SPEED_TIME, (long)k->idle_timeout_s);
-	} else {
-		curl_easy_setopt(x->easy, CURLOPT_ACCEPT_ENCODING, "");
-	}
-
-	mc = curl_multi_add_handle(k->multi, x->easy);
-	if (mc != CURLM_OK) {
-		rc = -EIO;
-		xfer_fail(x, rc, FAIL_CONNECT, "%s: curl: %s", what, curl_multi_strerror(mc));
-		goto out;
-	}
-	added = true;
-	/* the multi interface so that kube_stop can wake a blocked transfer */
-	while (!atomic_load(&k->stopping)) {
-		int running = 0;
-		CURLMsg *m;
-		int left;
-
-		mc = curl_multi_perform(k->multi, &running);
-		while ((m = curl_multi_info_read(k->multi, &left)))
-			if (m->msg == CURLMSG_DONE && m->easy_handle == x->easy) {
-				res = m->data.result;
-				done = true;
-			}
-		if (mc != CURLM_OK || done || !running)
-			break;
-		mc = curl_multi_poll(k->multi, NULL, 0, 1000, NULL);
-		if (mc != CURLM_OK)
-			break;
-	}
+	x->rq = &rq;
+	rc = http_request(&t, &rq, &res);
+	x->rq = NULL;
 	if (atomic_load(&k->stopping)) {
 		rc = -ECANCELED;
 		goto out;
 	}
-	if (!done) {
-		rc = -EIO;
-		xfer_fail(x, rc, FAIL_CONNECT, "%s: curl: %s", what, curl_multi_strerror(mc));
-		goto out;
-	}
-	if (res == CURLE_WRITE_ERROR && x->rc) {
+	if (rc && res.fail == HTTP_FAIL_BODY && x->rc) {
 		rc = x->rc; /* the callbacks said why */
 		goto out;
 	}
-	if (res != CURLE_OK) {
-		rc = res == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT : -EIO;
-		xfer_fail(x, rc, curl_class(res), "%s: %s", what, errbuf[0] ? errbuf : curl_easy_strerror(res));
+	if (rc) {
+		xfer_fail(x, rc, fail_class_of(res.fail), "%s: %s", what, res.error);
 		goto out;
 	}
 	if (x->status == 0)
-		curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &x->status);
+		x->status = res.status;
 	if (x->status != 200) {
 		char sm[160];
 
-		status_message(x, sm, sizeof(sm));
+		status_message(x, rq.resp_body, sm, sizeof(sm));
 		if (x->status == 410) {
 			rc = -ESTALE;
 			xfer_fail(x, rc, FAIL_WATCH_ERROR, "%s: HTTP 410 Gone%s", what, sm);
@@ -988,24 +793,10 @@ static int http_get(struct kube *k, const char *url, const char *what, struct xf
 			xfer_fail(x, rc, FAIL_HTTP, "%s: unexpected HTTP %ld%s", what, x->status, sm);
 		}
 	}
-	goto out;
-nomem:
-	rc = -ENOMEM;
-	xfer_fail(x, rc, FAIL_CONNECT, "%s: out of memory", what);
 out:
 	if (rc && rc != -ECANCELED)
-		sanitize(x->msg, token);
-	if (added)
-		curl_multi_remove_handle(k->multi, x->easy);
-	curl_easy_cleanup(x->easy);
-	x->easy = NULL;
-	free_headers(headers);
-	if (auth) {
-		explicit_bzero(auth, strlen(auth));
-		free(auth);
-	}
-	x->token = NULL;
-	free_token(token);
+		http_redact(x->msg, NULL); /* printable, one line */
+	free(rq.resp_body);
 	return rc;
 }
 
@@ -1018,11 +809,11 @@ static void xfer_free(struct xfer *x)
 
 static char *pods_url(struct kube *k)
 {
-	char *node = curl_easy_escape(NULL, k->node, 0), *url = NULL;
+	char *node = http_url_escape(k->node), *url = NULL;
 
 	if (node && asprintf(&url, "%s/api/v1/pods?fieldSelector=spec.nodeName%%3D%s", k->api_url, node) < 0)
 		url = NULL;
-	curl_free(node);
+	free(node);
 	return url;
 }
 
@@ -1093,7 +884,7 @@ static int do_list(struct kube *k, struct xfer *out_fail)
 		xfer_fail(out_fail, -ENOMEM, FAIL_CONNECT, "list pods: out of memory");
 		return -ENOMEM;
 	}
-	rc = http_get(k, url, "list pods", &x, LIST_TIMEOUT_S);
+	rc = kube_get(k, url, "list pods", &x, LIST_TIMEOUT_S);
 	free(url);
 	if (rc)
 		goto out;
@@ -1134,23 +925,23 @@ out:
 	return rc;
 }
 
-/* 0 when the stream ended normally (server timeout); see http_get. */
+/* 0 when the stream ended normally (server timeout); see kube_get. */
 static int do_watch(struct kube *k, struct xfer *out_fail, bool *got_event)
 {
 	struct xfer x = { .watch = true };
-	char *base = pods_url(k), *rv = curl_easy_escape(NULL, k->rv, 0), *url = NULL;
+	char *base = pods_url(k), *rv = http_url_escape(k->rv), *url = NULL;
 	int rc;
 
 	*got_event = false;
 	if (!base || !rv || asprintf(&url, "%s&watch=1&resourceVersion=%s&allowWatchBookmarks=true&timeoutSeconds=%u",
 				     base, rv, k->watch_timeout_s) < 0) {
 		free(base);
-		curl_free(rv);
+		free(rv);
 		xfer_fail(out_fail, -ENOMEM, FAIL_CONNECT, "watch pods: out of memory");
 		return -ENOMEM;
 	}
 	free(base);
-	curl_free(rv);
+	free(rv);
 	x.tok = json_tokener_new();
 	if (!x.tok) {
 		free(url);
@@ -1158,12 +949,12 @@ static int do_watch(struct kube *k, struct xfer *out_fail, bool *got_event)
 		return -ENOMEM;
 	}
 	/* the server ends the stream at timeoutSeconds; this is the backstop */
-	rc = http_get(k, url, "watch pods", &x, (long)k->watch_timeout_s + 30);
+	rc = kube_get(k, url, "watch pods", &x, (long)k->watch_timeout_s + 30);
 	free(url);
 	if (rc == 0 && x.len) {
 		rc = watch_event(&x, x.buf, x.len); /* a last line without its newline */
 		if (rc)
-			sanitize(x.msg, NULL); /* printable; the token is gone by now */
+			http_redact(x.msg, NULL); /* printable; the token is gone by now */
 	}
 	*got_event = x.got_event;
 	if (rc) {
@@ -1244,8 +1035,6 @@ static void kube_free(struct kube *k)
 	}
 	hmap_free(k->pending_by_uid, NULL);
 	hmap_free(k->pods, free);
-	if (k->multi)
-		curl_multi_cleanup(k->multi);
 	pthread_cond_destroy(&k->cond);
 	pthread_mutex_destroy(&k->mu);
 	free(k->api_url);
@@ -1288,11 +1077,6 @@ int kube_new(struct kube **out, const struct kube_opts *opts, char *err, size_t 
 	*out = NULL;
 	if (!opts)
 		opts = &none;
-	pthread_once(&curl_once, curl_init_once);
-	if (curl_init_rc != CURLE_OK) {
-		format_error(err, err_size, "curl_global_init: %s", curl_easy_strerror(curl_init_rc));
-		return -EIO;
-	}
 	k = calloc(1, sizeof(*k));
 	if (!k)
 		goto nomem;
@@ -1356,8 +1140,7 @@ int kube_new(struct kube **out, const struct kube_opts *opts, char *err, size_t 
 
 	k->pods = hmap_new();
 	k->pending_by_uid = hmap_new();
-	k->multi = curl_multi_init();
-	if (!k->pods || !k->pending_by_uid || !k->multi)
+	if (!k->pods || !k->pending_by_uid)
 		goto nomem;
 	if (getrandom(&k->rng, sizeof(k->rng), GRND_NONBLOCK) != sizeof(k->rng))
 		k->rng = now_ms() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)k;
@@ -1396,7 +1179,6 @@ void kube_stop(struct kube *k)
 		atomic_store(&k->stopping, 1);
 		pthread_cond_broadcast(&k->cond);
 		pthread_mutex_unlock(&k->mu);
-		curl_multi_wakeup(k->multi);
 		pthread_join(k->thread, NULL);
 	}
 	kube_free(k);

@@ -1,5 +1,5 @@
 /* A cache of the Kubernetes pods on this node: listed and then watched from
- * the API server (libcurl, json-c) on a background thread, looked up by pod
+ * the API server (common/https_client, json-c) on a background thread, looked up by pod
  * UID, with pod events handed to the caller's thread. The service-account
  * token is read from its file before every request and never logged. */
 #ifndef REACH_KUBE_H

@@ -16,7 +16,7 @@
 #include <openssl/sha.h>
 #include "common/log.h"
 #include "common/readfile.h"
-#include "ship/http_post.h"
+#include "common/https_client.h"
 #include "ship/http_server.h"
 
 #define MAX_CONNS 64
@@ -285,8 +285,7 @@ static bool token_matches(const char *file, const char *auth)
 	SHA256((const unsigned char *)tok, len, want);
 	SHA256((const unsigned char *)auth, strlen(auth), got);
 	ok = len > 0 && *auth && CRYPTO_memcmp(want, got, sizeof(want)) == 0;
-	OPENSSL_cleanse(tok, len);
-	free(tok);
+	http_token_free(tok);
 	return ok;
 }
 

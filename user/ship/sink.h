@@ -25,7 +25,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include "ship/http_post.h"
+#include "common/https_client.h"
 #include "ship/spool.h"
 
 #define SINK_BACKOFF_MIN_S_DEFAULT 1.0
