@@ -45,10 +45,10 @@
 #include "reach/redact.h"
 #include "sensor/sensor.h"
 #include "sensor/tls.h"
-#include "cmd/output.h"
-#include "cmd/shipping.h"
+#include "agent/output.h"
+#include "ship/shipping.h"
 #include "ship/http_post.h"
-#include "cmd/pod_monitor.h"
+#include "identity/pod_monitor.h"
 
 #define EXIT_START_FAILED 1
 #define EXIT_USAGE 2

@@ -9,7 +9,7 @@
 #include "common/log.h"
 #include "identity/podcgroup.h"
 #include "sensor/sensor.h"
-#include "cmd/pod_monitor.h"
+#include "identity/pod_monitor.h"
 
 struct watched_pod {
 	uint64_t cgroup_id; /* 0 while the cgroup is not found */
