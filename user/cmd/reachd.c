@@ -5,10 +5,8 @@
  */
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +15,6 @@
 #include <unistd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <json-c/json.h>
 #include "common/api.h"
 #include "common/caps.h"
 #include "common/cgroup.h"
@@ -27,26 +24,20 @@
 #include "config/config.h"
 #include "identity/identity.h"
 #include "identity/kube.h"
-#include "http/fingerprint.h"
-#include "http/http_head.h"
 #include "policy/policy.h"
-#include "policy/verify.h"
 #include "policy/epochs.h"
+#include "policy/verify.h"
 #include "reach/catalog.h"
 #include "reach/ledger.h"
-#include "reach/ledger_feed.h"
 #include "reach/ledger_store.h"
-#include "reach/dns.h"
 #include "reach/dnsnames.h"
 #include "reach/netclass.h"
 #include "reach/observed.h"
-#include "reach/path.h"
-#include "reach/proctree.h"
-#include "reach/redact.h"
 #include "sensor/sensor.h"
 #include "sensor/tls.h"
 #include "agent/output.h"
 #include "agent/pipeline.h"
+#include "agent/api_handlers.h"
 #include "ship/shipping.h"
 #include "ship/http_post.h"
 #include "identity/pod_monitor.h"
@@ -65,6 +56,7 @@ static volatile sig_atomic_t reload_policies;
 
 struct agent {
 	struct pipeline pipe;  /* events -> the observed model (agent/pipeline.h) */
+	struct api_handlers api; /* the local API (agent/api_handlers.h) */
 	struct catalog *catalog;
 	struct sensor *sensor;
 	struct tls_coverage *tls;
@@ -696,7 +688,6 @@ static double now_s(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static double now_s_since(double start) { return now_s() - start; }
 
 /* ---- identity, ledger, API ---------------------------------------------- */
 
@@ -807,245 +798,38 @@ static int open_ledger(struct agent *ag, const char *state_dir)
 	return 0;
 }
 
-static void add_u64(json_object *o, const char *k, uint64_t v) { json_object_object_add(o, k, json_object_new_int64((int64_t)v)); }
 
-static json_object *status_json(struct agent *ag)
+/* ---- the local API's view of the daemon --------------------------------- */
+
+static void daemon_view(void *ctx, struct api_daemon_view *v)
 {
-	json_object *o = json_object_new_object(), *hooks = json_object_new_array(), *losses = json_object_new_object();
-	struct reach_loss_counters l;
+	struct agent *ag = ctx;
 
-	json_object_object_add(o, "version", json_object_new_string(REACH_VERSION));
-	json_object_object_add(o, "node", json_object_new_string(ag->node));
-	add_u64(o, "uptime_s", (uint64_t)(now_s_since(ag->started_s)));
-	for (const char *const *h = sensor_hook_names(ag->sensor); *h; h++)
-		json_object_array_add(hooks, json_object_new_string(*h));
-	json_object_object_add(o, "hooks", hooks);
-	json_object_object_add(o, "syscall_hooks",
-			       json_object_new_string(syscall_hook_style_name(
-				       syscall_hooks_active(sensor_syscall_hooks(ag->sensor)))));
-	if (sensor_read_losses(ag->sensor, &l) == 0) {
-		for (int k = 0; k < REACH_EV__MAX; k++) { /* 0: "other", the shared maps */
-			json_object *per = json_object_new_object();
-
-			for (int r = 0; r < REACH_LOSS__MAX; r++)
-				add_u64(per, output_loss_name(r), l.counters[k][r]);
-			json_object_object_add(losses, output_event_name(k), per);
-		}
-	}
-	json_object_object_add(o, "losses", losses);
-	{
-		/* ring-buffer events handled so far, per kind: with the losses,
-		 * what a caller needs to judge the sensor without --events */
-		json_object *ev = json_object_new_object();
-
-		for (int k = 1; k < REACH_EV__MAX; k++)
-			add_u64(ev, output_event_name(k), ag->pipe.stats.events[k]);
-		json_object_object_add(o, "events", ev);
-		add_u64(o, "opens_not_secret", ag->pipe.stats.opens_not_secret);
-	}
-	add_u64(o, "tls_files_probed", ag->tls ? tls_files_attached(ag->tls) : 0);
-	add_u64(o, "uprobes_attached", sensor_uprobes_attached(ag->sensor));
-	add_u64(o, "identities", ledger_identities(ag->ledger));
-	add_u64(o, "edges", ledger_edges(ag->ledger));
-	add_u64(o, "edges_dropped", ledger_edges_dropped(ag->ledger));
-	add_u64(o, "identities_dropped", ledger_identities_dropped(ag->ledger));
-	add_u64(o, "edges_waiting_for_identity", ag->pipe.feed.edges_held);
-	add_u64(o, "observed_edges_dropped", observed_edges_dropped(ag->pipe.observed));
-	add_u64(o, "observed_edges", observed_edge_total(ag->pipe.observed));
-	add_u64(o, "observed_edges_evicted", observed_edges_evicted(ag->pipe.observed));
-	json_object_object_add(o, "ledger_file", json_object_new_string(ag->ledger_path));
-	json_object_object_add(o, "last_persist_unix_ms", json_object_new_int64(ag->last_persist_unix_ms));
-	json_object_object_add(o, "last_persist_error", json_object_new_string(ag->last_persist_error));
-	add_u64(o, "persists_skipped", ag->persists_skipped);
-	json_object_object_add(o, "monitoring", json_object_new_string(ag->monitor_all ? "all" : ag->pods ? "pods" : "cgroups"));
-	json_object_object_add(o, "shipping", shipping_status_json(ag->ship));
+	v->hooks = sensor_hook_names(ag->sensor);
+	v->syscall_hooks = syscall_hook_style_name(syscall_hooks_active(sensor_syscall_hooks(ag->sensor)));
+	v->have_losses = sensor_read_losses(ag->sensor, &v->losses) == 0;
+	v->tls_files_probed = ag->tls ? tls_files_attached(ag->tls) : 0;
+	v->uprobes_attached = sensor_uprobes_attached(ag->sensor);
+	v->pods = ag->pods != NULL;
 	if (ag->pods) {
-		add_u64(o, "pods_monitored", pod_monitor_count(ag->pods));
-		add_u64(o, "pods_waiting_for_cgroup", pod_monitor_waiting(ag->pods));
+		v->pods_monitored = pod_monitor_count(ag->pods);
+		v->pods_waiting = pod_monitor_waiting(ag->pods);
 	}
-	if (ag->kube) {
-		struct kube_stats ks;
-		json_object *k = json_object_new_object();
-
-		kube_get_stats(ag->kube, &ks);
-		json_object_object_add(k, "synced", json_object_new_boolean(ks.synced));
-		add_u64(k, "lists", ks.lists);
-		add_u64(k, "watches", ks.watches);
-		add_u64(k, "events", ks.events);
-		add_u64(k, "errors", ks.errors);
-		add_u64(k, "relists_410", ks.relists_410);
-		json_object_object_add(k, "last_error", json_object_new_string(ks.last_error));
-		json_object_object_add(o, "kubernetes", k);
-	}
-	return o;
-}
-
-/* reach: the ledger plus what is still waiting for its identity, shown
- * under unknown/<cgroup path>. */
-static json_object *reach_json(struct agent *ag, const char *identity, const char *kind)
-{
-	struct ledger *view = ledger_new(SIZE_MAX, SIZE_MAX);
-	json_object *doc;
-
-	if (!view || ledger_merge(view, ag->ledger)) {
-		ledger_free(view);
-		return ledger_to_json(ag->ledger, identity, kind);
-	}
-	ledger_feed_pending_view(ag->pipe.observed, view, pipeline_resolve_identity, &ag->pipe, ag->pipe.boot_to_unix_ms);
-	doc = ledger_to_json(view, identity, kind);
-	ledger_free(view);
-	return doc;
-}
-
-/* How complete the observation is: the verifier never passes on less. */
-static struct verify_input_health agent_health(struct agent *ag)
-{
-	struct verify_input_health h = { .tls_blind_processes = ag->pipe.tls_blind_edges };
-	struct reach_loss_counters l;
-
-	if (sensor_read_losses(ag->sensor, &l) == 0)
-		h.events_lost = output_loss_total(&l, REACH_LOSS_RINGBUF_FULL);
-	h.events_lost += observed_edges_dropped(ag->pipe.observed);
-	return h;
-}
-
-static json_object *api_error(const char *msg, int exit_code)
-{
-	json_object *o = json_object_new_object();
-
-	json_object_object_add(o, "error", json_object_new_string(msg));
-	json_object_object_add(o, "exit_code", json_object_new_int(exit_code));
-	return o;
-}
-
-/* verify: against the agent's policies, or a policy path the caller names
- * (read by the agent, which runs as root like reachctl). */
-static json_object *verify_json(struct agent *ag, const char *identity, const char *policy_path, const char *epoch)
-{
-	struct verify_opts opts = { .identity = identity, .health = agent_health(ag),
-				    .alert_without_policy = ag->default_alert, .epoch = epoch };
-	struct policy_set other = { 0 };
-	const struct policy_set *set = &ag->policies;
-	struct verify_result r;
-	json_object *doc;
-	char err[1024];
-
-	if (policy_path) {
-		if (policy_load_path(&other, policy_path, err, sizeof(err)))
-			return api_error(err, 2);
-		set = &other;
-	}
-	if (verify_ledger(ag->ledger, set, &opts, &r)) {
-		policy_set_free(&other);
-		return api_error("verification failed: out of memory", 2);
-	}
-	doc = verify_result_report(&r);
-	verify_result_free(&r);
-	policy_set_free(&other);
-	return doc;
-}
-
-static json_object *suggest_json(struct agent *ag, const char *identity)
-{
-	char err[512], *yaml = NULL;
-	size_t len = 0;
-	FILE *mem = open_memstream(&yaml, &len);
-	json_object *o;
-	int rc;
-
-	if (!mem)
-		return api_error("out of memory", 2);
-	rc = policy_suggest(ag->ledger, identity, mem, err, sizeof(err));
-	fclose(mem);
-	if (rc) {
-		free(yaml);
-		return api_error(err, 2);
-	}
-	o = json_object_new_object();
-	json_object_object_add(o, "policy", json_object_new_string(yaml ? yaml : ""));
-	free(yaml);
-	return o;
 }
 
 static void verify_epochs(struct agent *ag);
+static void api_verify_epochs(void *ctx) { verify_epochs(ctx); }
 
-/* Per identity with records: mean time to remediate, failed remediations. */
-static json_object *remediation_json(const struct epoch_tracker *t, const char *only)
+static void wire_api(struct agent *ag)
 {
-	json_object *arr = json_object_new_array();
-	struct remediation_stats *st;
-	size_t n = epoch_tracker_remediation_all(t, only, &st);
-
-	for (size_t i = 0; i < n; i++) {
-		json_object *o = json_object_new_object();
-
-		json_object_object_add(o, "identity", json_object_new_string(st[i].identity));
-		json_object_object_add(o, "findings_resolved", json_object_new_int64((int64_t)st[i].resolved));
-		json_object_object_add(o, "findings_open", json_object_new_int64((int64_t)st[i].open));
-		json_object_object_add(o, "mean_time_to_remediate_ms", json_object_new_int64(st[i].mean_time_to_remediate_ms));
-		json_object_object_add(o, "upgrades_with_findings", json_object_new_int64((int64_t)st[i].upgrades_with_findings));
-		json_object_object_add(o, "failed_remediations", json_object_new_int64((int64_t)st[i].failed_remediations));
-		json_object_object_add(o, "failed_remediation_rate",
-				       json_object_new_double(st[i].upgrades_with_findings ?
-							      (double)st[i].failed_remediations / st[i].upgrades_with_findings
-							      : 0));
-		json_object_array_add(arr, o);
-	}
-	free(st);
-	return arr;
-}
-
-static json_object *handle_api(void *ctx, json_object *req)
-{
-	struct agent *ag = ctx;
-	json_object *v, *reply;
-	const char *cmd = json_object_object_get_ex(req, "cmd", &v) ? json_object_get_string(v) : "";
-	const char *identity = json_object_object_get_ex(req, "identity", &v) ? json_object_get_string(v) : NULL;
-	const char *kind = json_object_object_get_ex(req, "kind", &v) ? json_object_get_string(v) : NULL;
-
-	/* fresh counts for the answer */
-	pipeline_refresh_counts(&ag->pipe);
-	pipeline_feed_ledger(&ag->pipe);
-	if (strcmp(cmd, "reach") == 0)
-		return reach_json(ag, identity, kind);
-	if (strcmp(cmd, "status") == 0)
-		return status_json(ag);
-	if (strcmp(cmd, "verify") == 0) {
-		const char *policy = json_object_object_get_ex(req, "policy", &v) ? json_object_get_string(v) : NULL;
-		const char *epoch = json_object_object_get_ex(req, "epoch", &v) ? json_object_get_string(v) : NULL;
-
-		return verify_json(ag, identity, policy, epoch);
-	}
-	if (strcmp(cmd, "epochs") == 0) {
-		verify_epochs(ag); /* up to date for the answer */
-		reply = json_object_new_object();
-		json_object_object_add(reply, "records", epoch_records_to_json(ag->epoch_tracker, identity));
-		json_object_object_add(reply, "remediation", remediation_json(ag->epoch_tracker, identity));
-		return reply;
-	}
-	if (strcmp(cmd, "epoch") == 0) {
-		const char *version = json_object_object_get_ex(req, "version", &v) ? json_object_get_string(v) : NULL;
-		if (!identity || !version || !*version || strlen(version) > 200)
-			return api_error("epoch needs an identity and a version (at most 200 characters)", 2);
-		/* what was observed until now belongs to the previous epoch: feed
-		 * it under that one before the version changes (the refresh and
-		 * feed above, at the top of this handler, did exactly that) */
-		if (pipeline_set_epoch(&ag->pipe, identity, version))
-			return api_error("out of memory", 2);
-		log_info("epoch of %s is now %s", identity, version);
-		reply = json_object_new_object();
-		json_object_object_add(reply, "identity", json_object_new_string(identity));
-		json_object_object_add(reply, "version", json_object_new_string(version));
-		return reply;
-	}
-	if (strcmp(cmd, "suggest") == 0) {
-		if (!identity)
-			return api_error("suggest needs an identity", 2);
-		return suggest_json(ag, identity);
-	}
-	reply = json_object_new_object();
-	json_object_object_add(reply, "error", json_object_new_string("unknown command (reach, status, verify, suggest)"));
-	return reply;
+	ag->api = (struct api_handlers){
+		.pipe = &ag->pipe, .policies = &ag->policies, .default_alert = ag->default_alert,
+		.epoch_tracker = ag->epoch_tracker, .kube = ag->kube, .ship = ag->ship, .node = ag->node,
+		.started_s = ag->started_s, .monitor_all = ag->monitor_all,
+		.ledger_file = ag->ledger_path, .last_persist_unix_ms = &ag->last_persist_unix_ms,
+		.last_persist_error = ag->last_persist_error, .persists_skipped = &ag->persists_skipped,
+		.daemon_view = daemon_view, .verify_epochs = api_verify_epochs, .ctx = ag,
+	};
 }
 
 static void ignore_pod_event(void *ctx, enum kube_event_type type, const struct kube_pod *pod)
@@ -1084,7 +868,7 @@ static void alert_new_finding(void *ctx, const struct finding *f)
 /* The agent's own verification: opens, settles and verifies epochs. */
 static void verify_epochs(struct agent *ag)
 {
-	struct verify_opts opts = { .health = agent_health(ag), .alert_without_policy = ag->default_alert };
+	struct verify_opts opts = { .health = api_health(&ag->api), .alert_without_policy = ag->default_alert };
 	struct verify_result r;
 
 	if (!ag->epoch_tracker || verify_ledger(ag->ledger, &ag->policies, &opts, &r))
@@ -1264,7 +1048,7 @@ static int run_loop(struct agent *ag, double duration_s, double persist_s)
 		if (ag->kube) /* without selection (--cgroup/--all) events are only drained */
 			kube_drain(ag->kube, ag->pods ? pod_monitor_on_pod : ignore_pod_event, ag->pods);
 		if (ag->api_fd >= 0)
-			api_serve_pending(ag->api_fd, handle_api, ag);
+			api_serve_pending(ag->api_fd, api_handle, &ag->api);
 		if (t - last_refresh >= REFRESH_INTERVAL_S) {
 			periodic(ag);
 			last_refresh = t;
@@ -1518,6 +1302,7 @@ int main(int argc, char **argv)
 
 		for (const char *const *h = sensor_hook_names(ag.sensor); *h; h++)
 			n_hooks++;
+		wire_api(&ag);
 		tick_shipping(&ag); /* /metrics answers from the first moment the agent is ready */
 		shipping_set_ready(ag.ship, true);
 		log_info("ready: %zu hooks attached, monitoring %s", n_hooks,
