@@ -8,7 +8,7 @@
  *                    for every secret or egress event from the dedup map),
  *                    into a working set of WORKING_SET edges: when it is
  *                    full, ledger_feed_evict() moves an eighth of it to the
- *                    ledger (reachd's make_room()); 0 keeps every edge in it
+ *                    ledger (make_room() in agent/pipeline.c); 0 keeps every edge in it
  *   ledger           ledger_new_sharing(N, E, the observed model's strings)
  *                    as reachd does, each cgroup resolving to its own
  *                    identity "ns-<i>/sa-<i>" with a pod, an image and an

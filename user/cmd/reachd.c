@@ -1,7 +1,9 @@
 /*
  * reachd: the reach agent. Parses arguments and wires the stages together:
- * sensor (kernel events) -> catalogue + path resolution -> observed reach
- * -> output. Exit codes: 0 done, 1 could not start, 2 bad usage or config.
+ * sensor (kernel events) -> pipeline (agent/pipeline.h: catalogue, path
+ * resolution, process tree, TLS coverage -> observed reach) -> ledger,
+ * local API (agent/api_handlers.h), shipping (ship/shipping.h), output.
+ * Exit codes: 0 done, 1 could not start, 2 bad usage or config.
  */
 #include <dirent.h>
 #include <errno.h>
