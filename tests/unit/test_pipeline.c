@@ -387,8 +387,18 @@ static void test_secret_open_relative_and_reader_gone(void **state)
 	/* a relative path whose base the kernel could not resolve */
 	open_event(f, CG, T_GONE, "app.token", NULL, REACH_OPEN_F_RELATIVE | REACH_OPEN_F_BASE_FAIL);
 	assert_int_equal(f->p.stats.path_errors, 1);
-	assert_int_equal(f->p.stats.events[REACH_EV_FILE_OPEN], 2);
-	assert_int_equal(n_edges(f, CG), 2); /* the tool edge and the secret */
+	/* a relative path the kernel did not flag (no base to resolve it), an
+	 * empty one: path errors too, never a guess */
+	open_event(f, CG, T_GONE, "app.token", NULL, 0);
+	open_event(f, CG, T_GONE, "", NULL, 0);
+	assert_int_equal(f->p.stats.path_errors, 3);
+	/* a path cut at the kernel's bound is still resolved and matched as seen */
+	open_event(f, CG, T_GONE, "/etc/ssl/private/app.token", NULL, REACH_OPEN_F_PATH_TRUNC);
+	assert_non_null(find_edge(f, CG, EDGE_SECRET, "/etc/ssl/private/app.token"));
+	assert_int_equal(f->p.stats.secret_content_unread, 2);
+	assert_int_equal(f->p.stats.events[REACH_EV_FILE_OPEN], 5);
+	assert_int_equal(f->p.stats.opens_not_secret, 0);
+	assert_int_equal(n_edges(f, CG), 3); /* the tool edge and two secrets */
 }
 
 static void test_open_not_secret(void **state)
