@@ -8,7 +8,7 @@
  *                    for every secret or egress event from the dedup map),
  *                    into a working set of WORKING_SET edges: when it is
  *                    full, ledger_feed_evict() moves an eighth of it to the
- *                    ledger (reachd's make_room()); 0 keeps every edge in it
+ *                    ledger (make_room() in agent/pipeline.c); 0 keeps every edge in it
  *   ledger           ledger_new_sharing(N, E, the observed model's strings)
  *                    as reachd does, each cgroup resolving to its own
  *                    identity "ns-<i>/sa-<i>" with a pod, an image and an
@@ -347,7 +347,7 @@ int main(int argc, char **argv)
 	/* 1. the model, built edge by edge as reachd builds it: the observed
 	 * model is a working set; when it is full, an eighth of it (least
 	 * recently seen first) is fed to the ledger and freed (record_edge(),
-	 * make_room() in user/cmd/reachd.c) */
+	 * make_room() in user/agent/pipeline.c) */
 	double t = now_s(CLOCK_MONOTONIC);
 	struct observed *o = observed_new();
 	struct ledger *l = o ? ledger_new_sharing((size_t)n_ids, (size_t)n_edges, observed_strings(o)) : NULL;

@@ -1,14 +1,14 @@
 /*
  * reachd: the reach agent. Parses arguments and wires the stages together:
- * sensor (kernel events) -> catalogue + path resolution -> observed reach
- * -> output. Exit codes: 0 done, 1 could not start, 2 bad usage or config.
+ * sensor (kernel events) -> pipeline (agent/pipeline.h: catalogue, path
+ * resolution, process tree, TLS coverage -> observed reach) -> ledger,
+ * local API (agent/api_handlers.h), shipping (ship/shipping.h), output.
+ * Exit codes: 0 done, 1 could not start, 2 bad usage or config.
  */
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +17,6 @@
 #include <unistd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <json-c/json.h>
 #include "common/api.h"
 #include "common/caps.h"
 #include "common/cgroup.h"
@@ -27,29 +26,23 @@
 #include "config/config.h"
 #include "identity/identity.h"
 #include "identity/kube.h"
-#include "http/fingerprint.h"
-#include "http/http_head.h"
 #include "policy/policy.h"
-#include "policy/suggest.h"
-#include "policy/verify.h"
 #include "policy/epochs.h"
+#include "policy/verify.h"
 #include "reach/catalog.h"
 #include "reach/ledger.h"
-#include "reach/ledger_feed.h"
 #include "reach/ledger_store.h"
-#include "reach/dns.h"
 #include "reach/dnsnames.h"
 #include "reach/netclass.h"
 #include "reach/observed.h"
-#include "reach/path.h"
-#include "reach/proctree.h"
-#include "reach/redact.h"
 #include "sensor/sensor.h"
 #include "sensor/tls.h"
-#include "cmd/output.h"
-#include "cmd/shipping.h"
+#include "agent/output.h"
+#include "agent/pipeline.h"
+#include "agent/api_handlers.h"
+#include "ship/shipping.h"
 #include "common/https_client.h"
-#include "cmd/pod_monitor.h"
+#include "identity/pod_monitor.h"
 
 #define EXIT_START_FAILED 1
 #define EXIT_USAGE 2
@@ -64,38 +57,27 @@ static volatile sig_atomic_t exiting;
 static volatile sig_atomic_t reload_policies;
 
 struct agent {
+	struct pipeline pipe;  /* events -> the observed model (agent/pipeline.h) */
+	struct api_handlers api; /* the local API (agent/api_handlers.h) */
 	struct catalog *catalog;
-	struct observed *observed;
-	size_t observed_cap;   /* the observed model's working set (edges, all cgroups) */
-	bool observed_stuck;   /* full and nothing evictable: retried after the next feed */
-	struct proctree *procs;
 	struct sensor *sensor;
 	struct tls_coverage *tls;
-	struct fp_key fp_key;
-	struct dnsnames *dns;
 	struct netclass netclass;
-	struct run_stats stats;
-	int print_events;
 	/* identity, ledger, API */
 	struct kube *kube;
 	struct identity_resolver *resolver;
 	struct pod_monitor *pods;
-	struct hmap *identity_cache;   /* "cgroup_id/uid" -> struct identity (resolved only) */
 	struct ledger *ledger;
 	char ledger_path[4096];
 	char node[256];
 	int api_fd;
 	double started_s;
-	int64_t boot_to_unix_ms;
 	int64_t last_persist_unix_ms;
 	char last_persist_error[512];
 	pid_t persist_child;           /* a background save in progress, or 0 */
 	int64_t persist_started_ms;
 	uint64_t persists_skipped;     /* intervals skipped because a save was still running */
-	struct feed_stats feed;
 	struct policy_set policies;
-	struct hmap *epochs;           /* identity -> version string set by `reachctl epoch start` */
-	struct hmap *exe_epochs;       /* cgroup id -> struct exe_epoch: host identities' software version */
 	const char *const *policy_paths;
 	int n_policy_paths;
 	bool default_alert;
@@ -105,7 +87,6 @@ struct agent {
 	bool monitor_all;
 	int n_cgroups;
 	struct shipping *ship;
-	uint64_t tls_blind_edges;              /* TLS edges of class tls-blind (record_tls_coverage) */
 	const struct verify_result *verifying; /* during epoch_tracker_update: for shipping_epoch */
 	uint64_t persisted_edges;              /* ledger edges at the last publish on /v1/ledger */
 };
@@ -548,442 +529,42 @@ static int merge_config(struct args *a, const struct reach_config *cfg)
 		       ? EXIT_USAGE : 0;
 }
 
-/* ---- event handling ---------------------------------------------------- */
+/* ---- the pipeline's view of the sensor ---------------------------------- */
 
-/* An edge observed_add() could not record: the cap is counted and reported
- * at exit and in status, so only allocation failures are logged here. */
-static void warn_unrecorded(const char *kind)
-{
-	if (errno != ENOSPC)
-		log_warn("out of memory recording a %s edge", kind);
-}
+static int dedup_snapshot(void *ctx) { return sensor_dedup_snapshot(ctx); }
 
-static void print_if_new(struct agent *ag, uint64_t cgroup_id, const struct edge *e, bool is_new);
-static struct edge *record_edge(struct agent *ag, enum edge_kind kind, const struct observation *obs, bool *is_new);
-static void note_root_exec(struct agent *ag, uint64_t cgroup_id, const struct reach_exec_event *ev, const char *exe);
-
-#define SECRET_CONTENT_MAX 8192
-
-/* A secret file that holds a single token (a service-account token, an API
- * key file) is the credential itself: its keyed fingerprint, the same HMAC
- * the HTTP parser uses, links the read to the request that later sends it
- * (finding secret-sent). The content is read once, as the process sees the
- * file, hashed and wiped; it is never kept, logged or printed. */
-static void fingerprint_secret_content(struct agent *ag, uint32_t tgid, const char *abs, char out[17])
-{
-	char path[4200], buf[SECRET_CONTENT_MAX + 1];
-	size_t len = 0;
-	ssize_t n;
-	int fd;
-
-	out[0] = '\0';
-	/* Only through the reader's own root: the agent's view of the same path
-	 * (in a pod: the agent's own service-account token) is another file,
-	 * and its fingerprint would link the wrong secret. A reader gone before
-	 * the event is handled leaves no fingerprint, and is counted. */
-	snprintf(path, sizeof(path), "/proc/%u/root%s", tgid, abs);
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
-	if (fd < 0) {
-		ag->stats.secret_content_unread++;
-		return;
-	}
-	while (len < sizeof(buf) && (n = read(fd, buf + len, sizeof(buf) - len)) > 0)
-		len += (size_t)n;
-	close(fd);
-	while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' '))
-		len--;
-	if (len >= 8 && len <= SECRET_CONTENT_MAX && !memchr(buf, '\n', len) && !memchr(buf, ' ', len) &&
-	    !memchr(buf, '\0', len))
-		fp_compute(&ag->fp_key, buf, len, out);
-	explicit_bzero(buf, sizeof(buf));
-}
-
-static void handle_file_open(struct agent *ag, const struct reach_file_open_event *ev)
-{
-	char path[REACH_PATH_LEN], base[REACH_BASE_LEN], abs[REACH_PATH_LEN + REACH_BASE_LEN + 2];
-	const char *category, *lineage[PROCTREE_LINEAGE_MAX];
-	struct observation obs = { 0 };
-	struct edge *e;
-	bool is_new;
-
-	memcpy(path, ev->path, sizeof(path));
-	path[sizeof(path) - 1] = '\0';
-	memcpy(base, ev->base, sizeof(base));
-	base[sizeof(base) - 1] = '\0';
-	if ((ev->flags & REACH_OPEN_F_RELATIVE) && (ev->flags & REACH_OPEN_F_BASE_FAIL)) {
-		ag->stats.path_errors++;
-		return;
-	}
-	if (path_make_absolute((ev->flags & REACH_OPEN_F_RELATIVE) ? base : NULL, path, abs, sizeof(abs))) {
-		ag->stats.path_errors++;
-		return;
-	}
-	if (ag->tls)
-		tls_on_open(ag->tls, ev->hdr.tgid, abs, &ev->key); /* libssl/libgnutls being mapped */
-	category = catalog_match(ag->catalog, abs);
-	if (!category) {
-		ag->stats.opens_not_secret++; /* neither stored nor printed */
-		return;
-	}
-	obs.hdr = &ev->hdr;
-	obs.key = &ev->key;
-	obs.object = abs;
-	obs.category = category;
-	obs.open_flags = ev->open_flags;
-	obs.new_map_entry = true;
-	obs.requested_path = path;
-	obs.exe = proctree_exe(ag->procs, ev->hdr.tgid);
-	obs.n_lineage = proctree_lineage(ag->procs, ev->hdr.tgid, lineage, PROCTREE_LINEAGE_MAX);
-	obs.lineage = lineage;
-	e = record_edge(ag, EDGE_SECRET, &obs, &is_new);
-	if (!e) {
-		warn_unrecorded("secret");
-		return;
-	}
-	if (is_new) {
-		char fp[17] = "";
-
-		fingerprint_secret_content(ag, ev->hdr.tgid, abs, fp);
-		if (fp[0] && observed_set_content_fp(ag->observed, e, fp))
-			log_warn("secret content fingerprint of %s not kept: out of memory", abs);
-	}
-	print_if_new(ag, ev->hdr.cgroup_id, e, is_new);
-}
-
-static void handle_exec(struct agent *ag, const struct reach_exec_event *ev)
-{
-	char filename[REACH_PATH_LEN], args[REACH_ARGS_LEN + 1], redacted[EDGE_MAX_ARGS][REACH_ARGS_LEN + 16];
-	const char *argv[EDGE_MAX_ARGS], *lineage[PROCTREE_LINEAGE_MAX], *prev = NULL;
-	struct observation obs = { 0 };
-	size_t argc = 0, len = ev->args_len < REACH_ARGS_LEN ? ev->args_len : REACH_ARGS_LEN;
-	bool truncated = ev->flags & REACH_EXEC_F_ARGS_TRUNC, is_new;
-	struct edge *e;
-
-	memcpy(filename, ev->filename, sizeof(filename));
-	filename[sizeof(filename) - 1] = '\0';
-	memcpy(args, ev->args, len);
-	args[len] = '\0';
-	for (size_t off = 0; off < len;) {
-		const char *arg = args + off;
-
-		if (argc == EDGE_MAX_ARGS) {
-			truncated = true;
-			break;
-		}
-		redact_arg(prev, arg, redacted[argc], sizeof(redacted[argc]));
-		argv[argc] = redacted[argc];
-		argc++;
-		prev = arg;
-		off += strlen(arg) + 1;
-	}
-	/* a root process of its cgroup (its parent is elsewhere): its executable
-	 * is the workload's software version (host epochs) */
-	if (!proctree_in_cgroup(ag->procs, ev->hdr.ppid, ev->hdr.cgroup_id))
-		note_root_exec(ag, ev->hdr.cgroup_id, ev, filename);
-	proctree_exec(ag->procs, ev->hdr.tgid, ev->hdr.ppid, ev->hdr.cgroup_id, filename);
-	if (ag->tls)
-		tls_on_exec(ag->tls, ev->hdr.tgid, filename);
-
-	obs.hdr = &ev->hdr;
-	obs.key = &ev->key;
-	obs.object = filename;
-	obs.exe = filename;
-	obs.argv = argv;
-	obs.argc = argc;
-	obs.argv_truncated = truncated;
-	obs.n_lineage = proctree_lineage(ag->procs, ev->hdr.tgid, lineage, PROCTREE_LINEAGE_MAX);
-	obs.lineage = lineage;
-	e = record_edge(ag, EDGE_TOOL, &obs, &is_new);
-	if (!e)
-		warn_unrecorded("tool");
-	else
-		print_if_new(ag, ev->hdr.cgroup_id, e, is_new);
-}
-
-static void print_if_new(struct agent *ag, uint64_t cgroup_id, const struct edge *e, bool is_new)
-{
-	const struct cgroup_reach *c;
-
-	if (!is_new || !ag->print_events)
-		return;
-	c = observed_cgroup(ag->observed, cgroup_id);
-	if (c)
-		output_edge_json(stdout, c, e);
-}
-
-/* Ports where an established connection means TLS is being spoken. */
-static bool is_tls_port(uint16_t port)
-{
-	return port == 443 || port == 8443 || port == 6443 || port == 9443;
-}
-
-/* Which TLS library a process uses and whether reach sees its plaintext:
- * one edge per (cgroup, executable), "covered" or "blind" with the reason. */
-static void record_tls_coverage(struct agent *ag, const struct reach_event_hdr *hdr, const struct reach_dedup_key *key,
-				const char *library)
-{
-	const char *why = NULL, *lineage[PROCTREE_LINEAGE_MAX];
-	struct observation obs = { 0 };
-	const char *exe = proctree_exe(ag->procs, hdr->tgid);
-	bool is_new;
-	struct edge *e;
-
-	if (!library)
-		library = tls_process_library(ag->tls, hdr->tgid, &why);
-	obs.hdr = hdr;
-	obs.key = key;
-	obs.object = exe[0] ? exe : hdr->comm;
-	obs.exe = exe;
-	obs.category = library ? library : "none";
-	obs.dest_class = library ? "covered" : "tls-blind";
-	obs.detail = why;
-	obs.n_lineage = proctree_lineage(ag->procs, hdr->tgid, lineage, PROCTREE_LINEAGE_MAX);
-	obs.lineage = lineage;
-	e = record_edge(ag, EDGE_TLS, &obs, &is_new);
-	if (e && is_new && !library) {
-		ag->tls_blind_edges++; /* an edge's class is fixed when it is made */
-		log_warn("tls-blind: %s (pid %u) speaks TLS through %s", obs.object, hdr->tgid, why);
-	}
-	print_if_new(ag, hdr->cgroup_id, e, is_new);
-}
-
-static void handle_egress(struct agent *ag, const struct reach_egress_event *ev)
-{
-	const char *lineage[PROCTREE_LINEAGE_MAX];
-	char address[64], object[96];
-	struct observation obs = { 0 };
-	struct netaddr addr;
-	uint32_t ttl = 0;
-	const char *name;
-	struct edge *e;
-	bool is_new;
-
-	if ((ev->family != REACH_AF_INET && ev->family != REACH_AF_INET6) ||
-	    (ev->proto != REACH_PROTO_TCP && ev->proto != REACH_PROTO_UDP) || ev->outcome >= REACH_OUT__MAX) {
-		ag->stats.malformed_events++;
-		return;
-	}
-	netaddr_from_raw(&addr, ev->family, ev->daddr); /* v4-mapped v6 becomes v4 */
-	netaddr_format(&addr, address, sizeof(address));
-	snprintf(object, sizeof(object), "%s/%s/%u", ev->proto == REACH_PROTO_TCP ? "tcp" : "udp", address, ev->dport);
-	name = dnsnames_get(ag->dns, ev->hdr.cgroup_id, &addr, &ttl);
-
-	obs.hdr = &ev->hdr;
-	obs.key = &ev->key;
-	obs.object = object;
-	obs.exe = proctree_exe(ag->procs, ev->hdr.tgid);
-	obs.n_lineage = proctree_lineage(ag->procs, ev->hdr.tgid, lineage, PROCTREE_LINEAGE_MAX);
-	obs.lineage = lineage;
-	obs.proto = ev->proto;
-	obs.port = ev->dport;
-	obs.source_port = ev->sport;
-	obs.address = address;
-	obs.name = name;
-	obs.name_ttl = ttl;
-	obs.dest_class = netclass_classify(&ag->netclass, &addr, ev->dport, name);
-	obs.tag = ev->outcome;
-	obs.new_map_entry = true;
-	e = record_edge(ag, EDGE_EGRESS, &obs, &is_new);
-	if (!e)
-		warn_unrecorded("egress");
-	else
-		print_if_new(ag, ev->hdr.cgroup_id, e, is_new);
-	if (ag->tls && ev->proto == REACH_PROTO_TCP && ev->outcome == REACH_OUT_ESTABLISHED && is_tls_port(ev->dport))
-		record_tls_coverage(ag, &ev->hdr, &ev->key, NULL);
-}
-
-static const char *http_source_name(uint8_t source)
-{
-	return source == REACH_HTTP_OPENSSL ? "openssl" : source == REACH_HTTP_GNUTLS ? "gnutls" : "plaintext";
-}
-
-/* One credential-bearing request: an edge per credential it carried. */
-static void record_credential(struct agent *ag, const struct reach_http_event *ev, const struct http_request_head *h,
-			      const struct http_credential *c, const char *host, uint16_t port)
-{
-	const char *lineage[PROCTREE_LINEAGE_MAX];
-	struct observation obs = { 0 };
-	struct edge_credential cred = { 0 };
-	char object[1600];
-	bool is_new;
-	struct edge *e;
-
-	snprintf(cred.method, sizeof(cred.method), "%s", h->method);
-	snprintf(cred.path_template, sizeof(cred.path_template), "%s", h->path_template);
-	snprintf(cred.host, sizeof(cred.host), "%s", host);
-	snprintf(cred.kind, sizeof(cred.kind), "%s", c ? c->kind : "none");
-	snprintf(cred.where, sizeof(cred.where), "%s", c ? c->where : "");
-	snprintf(cred.fingerprint, sizeof(cred.fingerprint), "%s", c ? c->fingerprint : "");
-	snprintf(cred.jwt_iss, sizeof(cred.jwt_iss), "%s", c ? c->jwt_iss : "");
-	snprintf(cred.jwt_aud, sizeof(cred.jwt_aud), "%s", c ? c->jwt_aud : "");
-	snprintf(cred.special, sizeof(cred.special), "%s", h->special);
-	snprintf(cred.source, sizeof(cred.source), "%s", http_source_name(ev->source));
-	/* edge key: host, method, path template, credential kind, fingerprint */
-	snprintf(object, sizeof(object), "%s %s %s %s%s%s", host, h->method, h->path_template, cred.kind,
-		 cred.fingerprint[0] ? " fp:" : "", cred.fingerprint);
-	obs.hdr = &ev->hdr;
-	obs.key = &ev->key;
-	obs.object = object;
-	obs.category = NULL;
-	obs.exe = proctree_exe(ag->procs, ev->hdr.tgid);
-	obs.n_lineage = proctree_lineage(ag->procs, ev->hdr.tgid, lineage, PROCTREE_LINEAGE_MAX);
-	obs.lineage = lineage;
-	obs.name = host;
-	obs.port = port;
-	obs.cred = &cred;
-	obs.new_map_entry = true;
-	e = record_edge(ag, EDGE_CREDENTIAL, &obs, &is_new);
-	if (!e)
-		warn_unrecorded("credential");
-	else
-		print_if_new(ag, ev->hdr.cgroup_id, e, is_new);
-}
-
-static void handle_http(struct agent *ag, const struct reach_http_event *ev)
-{
-	uint8_t head[REACH_HTTP_LEN];
-	size_t len = ev->len < REACH_HTTP_LEN ? ev->len : REACH_HTTP_LEN;
-	struct http_request_head h;
-	char host[300];
-	uint16_t port = ev->dport;
-	int rc;
-
-	/* one private copy, parsed and wiped at once: credentials leave this
-	 * function as keyed fingerprints only */
-	memcpy(head, ev->payload, len);
-	rc = http_parse_request_head(head, len, &ag->fp_key, &h);
-	explicit_bzero(head, sizeof(head));
-	if (rc) {
-		ag->stats.http_malformed++; /* counted and skipped */
-		return;
-	}
-	ag->stats.http_requests++;
-	if (h.truncated || h.path_truncated)
-		ag->stats.http_truncated++;
-	ag->stats.http_creds_dropped += h.creds_dropped; /* beyond HTTP_MAX_CREDS: counted, never silent */
-	if (ev->source != REACH_HTTP_PLAINTEXT && ag->tls)
-		record_tls_coverage(ag, &ev->hdr, &ev->key, http_source_name(ev->source));
-	if (h.host[0]) {
-		const char *colon = strrchr(h.host, ':');
-
-		snprintf(host, sizeof(host), "%s", h.host);
-		if (colon && !strchr(colon, ']'))
-			port = (uint16_t)strtoul(colon + 1, NULL, 10);
-		else if (!port)
-			port = ev->source == REACH_HTTP_PLAINTEXT ? 80 : 443;
-	} else if (ev->family) { /* no Host header: the connected destination */
-		struct netaddr addr;
-
-		netaddr_from_raw(&addr, ev->family, ev->daddr);
-		netaddr_format(&addr, host, sizeof(host));
-	} else {
-		snprintf(host, sizeof(host), "?");
-	}
-	for (int i = 0; i < h.n_creds; i++)
-		record_credential(ag, ev, &h, &h.creds[i], host, port);
-	if (!h.n_creds && h.special[0]) /* secrets/token APIs stand out even without a credential seen */
-		record_credential(ag, ev, &h, NULL, host, port);
-	explicit_bzero(&h, sizeof(h));
-}
-
-static void handle_dns(struct agent *ag, const struct reach_dns_event *ev)
-{
-	const uint8_t *msg = ev->payload;
-	size_t len = ev->len < REACH_DNS_LEN ? ev->len : REACH_DNS_LEN;
-	struct dns_response r;
-
-	if (ev->flags & REACH_DNS_F_TCP) {
-		/* TCP DNS: a 2-byte length prefix, then the message */
-		if (len < 2) {
-			ag->stats.dns_malformed++;
-			return;
-		}
-		msg += 2;
-		len -= 2;
-	}
-	if (ev->flags & REACH_DNS_F_TRUNC) {
-		ag->stats.dns_truncated++;
-		return; /* half a message would be a guess */
-	}
-	if (dns_parse_response(msg, len, &r)) {
-		ag->stats.dns_malformed++; /* counted and skipped */
-		return;
-	}
-	ag->stats.dns_responses++;
-	for (size_t i = 0; i < r.n_answers; i++)
-		dnsnames_put(ag->dns, ev->hdr.cgroup_id, &r.answers[i].addr, r.qname, r.answers[i].ttl);
-}
-
-/* The smallest size of each kind of event: a shorter one is malformed
- * (counted, skipped) before any field past the header is read. */
-static const size_t event_min_size[REACH_EV__MAX] = {
-	[REACH_EV_FILE_OPEN] = sizeof(struct reach_file_open_event),
-	[REACH_EV_EXEC] = sizeof(struct reach_exec_event),
-	[REACH_EV_FORK] = sizeof(struct reach_fork_event),
-	[REACH_EV_EXIT] = sizeof(struct reach_exit_event),
-	[REACH_EV_EGRESS] = sizeof(struct reach_egress_event),
-	[REACH_EV_DNS] = sizeof(struct reach_dns_event),
-	[REACH_EV_HTTP] = sizeof(struct reach_http_event),
-};
-
-static int on_event(void *ctx, const void *data, size_t size)
-{
-	struct agent *ag = ctx;
-	const struct reach_event_hdr *hdr = data;
-
-	if (size < sizeof(*hdr) || hdr->size > size || hdr->kind == 0 || hdr->kind >= REACH_EV__MAX ||
-	    size < event_min_size[hdr->kind]) {
-		ag->stats.malformed_events++;
-		return 0;
-	}
-	ag->stats.events[hdr->kind]++;
-	switch (hdr->kind) {
-	case REACH_EV_FILE_OPEN:
-		handle_file_open(ag, data);
-		break;
-	case REACH_EV_EXEC:
-		handle_exec(ag, data);
-		break;
-	case REACH_EV_EGRESS:
-		handle_egress(ag, data);
-		break;
-	case REACH_EV_DNS:
-		handle_dns(ag, data);
-		break;
-	case REACH_EV_HTTP:
-		handle_http(ag, data);
-		break;
-	case REACH_EV_FORK:
-		proctree_fork(ag->procs, hdr->tgid, ((const struct reach_fork_event *)data)->child_tgid, hdr->cgroup_id);
-		if (ag->tls)
-			tls_on_fork(ag->tls, hdr->tgid, ((const struct reach_fork_event *)data)->child_tgid);
-		break;
-	case REACH_EV_EXIT:
-		proctree_exit(ag->procs, hdr->tgid);
-		if (ag->tls)
-			tls_on_exit(ag->tls, hdr->tgid);
-		break;
-	}
-	return 0;
-}
-
-/* From the batch-read copy the refresh takes first (refresh_counts). */
+/* From the batch-read copy the refresh takes first (pipeline_refresh_counts). */
 static int dedup_lookup(void *ctx, const struct reach_dedup_key *key, struct reach_dedup_val *val)
 {
 	return sensor_dedup_lookup_snapshot(ctx, key, val);
 }
 
-/* Edge counts from the kernel's dedup map: one batch read, then every edge
- * looks itself up in the copy. */
-static void refresh_counts(struct agent *ag)
+static int dedup_take(void *ctx, const struct reach_dedup_key *key, struct reach_dedup_val *val)
 {
-	int rc = sensor_dedup_snapshot(ag->sensor);
-	static int warned;
-
-	if (rc && !warned++)
-		log_warn("reading the dedup map in batches: %s (falling back to one lookup per edge)", strerror(-rc));
-	observed_refresh(ag->observed, dedup_lookup, ag->sensor);
+	return sensor_dedup_take(ctx, key, val);
 }
+
+static const struct pipeline_dedup_ops sensor_dedup_ops = {
+	.snapshot = dedup_snapshot, .lookup = dedup_lookup, .take = dedup_take,
+};
+
+static void tls_open(void *ctx, uint32_t tgid, const char *abs_path, const struct reach_dedup_key *key)
+{
+	tls_on_open(ctx, tgid, abs_path, key);
+}
+
+static void tls_exec(void *ctx, uint32_t tgid, const char *path) { tls_on_exec(ctx, tgid, path); }
+static void tls_fork(void *ctx, uint32_t parent, uint32_t child) { tls_on_fork(ctx, parent, child); }
+static void tls_exit(void *ctx, uint32_t tgid) { tls_on_exit(ctx, tgid); }
+
+static const char *tls_library(void *ctx, uint32_t tgid, const char **why)
+{
+	return tls_process_library(ctx, tgid, why);
+}
+
+static const struct pipeline_tls_ops tls_coverage_ops = {
+	.on_open = tls_open, .on_exec = tls_exec, .on_fork = tls_fork, .on_exit = tls_exit, .library = tls_library,
+};
 
 /* ---- setup ------------------------------------------------------------- */
 
@@ -1109,160 +690,8 @@ static double now_s(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static double now_s_since(double start) { return now_s() - start; }
 
 /* ---- identity, ledger, API ---------------------------------------------- */
-
-/* A host workload's software version: the executable its root process
- * runs. The same path backed by another file (a patched binary: new inode
- * or mtime) opens a new epoch; another tool run in the cgroup does not.
- * The file is the one the kernel exec'd (device, inode, mtime read at
- * exec): no stat afterwards, which would miss a process already gone or
- * see another namespace's file of the same path. Scripts are the
- * exception (the kernel holds their interpreter's file): those are
- * looked at through the process's root while it runs. */
-struct exe_epoch {
-	char path[256];
-	uint64_t file_id;     /* hash of dev, inode, mtime */
-	char epoch[300];      /* "<basename>@<file id>" */
-};
-
-/* One number for one file version, however its identity was learnt. */
-static uint64_t exe_file_id(uint64_t dev, uint64_t ino, int64_t mtime_sec, uint64_t mtime_nsec)
-{
-	return (dev * 0x9e3779b97f4a7c15ULL) ^ (ino * 0x100000001b3ULL) ^ ((uint64_t)mtime_sec << 20) ^ mtime_nsec;
-}
-
-static void note_root_exec(struct agent *ag, uint64_t cgroup_id, const struct reach_exec_event *ev, const char *exe)
-{
-	char key[24];
-	struct exe_epoch *x;
-	uint64_t id;
-	const char *base = strrchr(exe, '/');
-
-	if (ev->exe_ino) {
-		id = exe_file_id(ev->exe_dev, ev->exe_ino, ev->exe_mtime_sec, ev->exe_mtime_nsec);
-	} else {
-		/* a script (the kernel saw its interpreter's file): the script as
-		 * the process sees it, while it still runs; gone, no epoch from
-		 * another namespace's file of the same path */
-		char view[4200];
-		struct stat st;
-
-		snprintf(view, sizeof(view), "/proc/%u/root%s", ev->hdr.tgid, exe);
-		if (stat(view, &st) != 0)
-			return;
-		id = exe_file_id(st.st_dev, st.st_ino, st.st_mtim.tv_sec, (uint64_t)st.st_mtim.tv_nsec);
-	}
-	snprintf(key, sizeof(key), "%" PRIu64, cgroup_id);
-	x = hmap_get(ag->exe_epochs, key);
-	if (x && (strcmp(x->path, exe) != 0 || x->file_id == id))
-		return; /* another tool, or the same build */
-	if (!x) {
-		if (!(x = calloc(1, sizeof(*x))) || hmap_put(ag->exe_epochs, key, x, NULL)) {
-			free(x);
-			return;
-		}
-		snprintf(x->path, sizeof(x->path), "%s", exe);
-	} else {
-		log_info("cgroup %" PRIu64 ": %s was replaced: a new epoch", cgroup_id, exe);
-	}
-	x->file_id = id;
-	snprintf(x->epoch, sizeof(x->epoch), "%s@%012" PRIx64, base ? base + 1 : exe, (uint64_t)(id & 0xffffffffffffULL));
-}
-
-/* The epoch of an identity: a version a pipeline declared (reachctl epoch
- * start), else the image digest running (Kubernetes), else for host
- * workloads the executable of the cgroup's root process. */
-static void apply_epoch(struct agent *ag, struct identity *id, uint64_t cgroup_id)
-{
-	const char *version = hmap_get(ag->epochs, id->name);
-	struct exe_epoch *x;
-	char key[24];
-
-	if (version) {
-		snprintf(id->image_id, sizeof(id->image_id), "%s", version);
-		return;
-	}
-	if (id->image_id[0] || id->pod[0])
-		return;
-	snprintf(key, sizeof(key), "%" PRIu64, cgroup_id);
-	x = hmap_get(ag->exe_epochs, key);
-	if (x)
-		snprintf(id->image_id, sizeof(id->image_id), "%s", x->epoch);
-}
-
-/* Resolved identities are cached per (cgroup, uid); pending ones are asked
- * again every time, so they resolve as soon as the pod is known. */
-static int resolve_identity(void *ctx, const struct cgroup_reach *c, uint32_t uid, struct identity *out)
-{
-	struct agent *ag = ctx;
-	char key[48];
-	struct identity *cached;
-
-	snprintf(key, sizeof(key), "%" PRIu64 "/%u", c->cgroup_id, uid);
-	cached = hmap_get(ag->identity_cache, key);
-	if (cached) {
-		*out = *cached;
-		apply_epoch(ag, out, c->cgroup_id); /* the epoch may have changed since */
-		return 0;
-	}
-	identity_resolve(ag->resolver, c->cgroup_id, c->path, uid, out);
-	if (out->state == IDENTITY_RESOLVED) {
-		/* cached as resolved, without the epoch: that is applied on each use */
-		cached = malloc(sizeof(*cached));
-		if (cached) {
-			*cached = *out;
-			if (hmap_put(ag->identity_cache, key, cached, NULL))
-				free(cached);
-		}
-	}
-	apply_epoch(ag, out, c->cgroup_id);
-	return 0;
-}
-
-/* ---- the observed model's working set ---------------------------------- */
-
-static int dedup_take(void *ctx, const struct reach_dedup_key *key, struct reach_dedup_val *val)
-{
-	return sensor_dedup_take(ctx, key, val);
-}
-
-/* The observed model is full: a quarter of it, least recently seen first,
- * goes to the ledger alone (fed, then freed; their kernel dedup entries are
- * read a last time and deleted, so a later occurrence is an event and a new
- * edge again). Recency is as of the last periodic refresh (a second or so):
- * a fresh batch read of the whole map here cost as much as the rest of the
- * eviction, during the bursts that fill the model. Edges whose identity is
- * pending cannot go: when nothing can, the model stays full and new edges
- * are refused and counted (observed_edges_dropped) until the next feed
- * resolves something. */
-static void make_room(struct agent *ag)
-{
-	struct feed_stats st = { 0 };
-	size_t want = ag->observed_cap / 4 ? ag->observed_cap / 4 : 1, got;
-	static bool said;
-	double t0 = now_s();
-
-	got = ledger_feed_evict(ag->observed, ag->ledger, resolve_identity, ag, ag->boot_to_unix_ms, dedup_take,
-				ag->sensor, want, &st);
-	/* ledger refusals are counted by the ledger itself (edges_dropped) */
-	log_debug("observed model full: %zu edges moved to the ledger in %.1f ms", got, (now_s() - t0) * 1e3);
-	if (!said) {
-		said = true;
-		log_info("observed model full (%zu edges): the least recently seen are kept in the ledger alone "
-			 "(%zu moved now; status: observed_edges_evicted)", ag->observed_cap, got);
-	}
-	if (!got)
-		ag->observed_stuck = true;
-}
-
-static struct edge *record_edge(struct agent *ag, enum edge_kind kind, const struct observation *obs, bool *is_new)
-{
-	if (observed_edge_total(ag->observed) >= ag->observed_cap && !ag->observed_stuck)
-		make_room(ag);
-	return observed_add(ag->observed, kind, obs, is_new);
-}
 
 static void persist_ledger_now(struct agent *ag)
 {
@@ -1347,7 +776,7 @@ static int open_ledger(struct agent *ag, const char *state_dir)
 	}
 	/* the ledger keeps its strings in the observed model's table: an edge's
 	 * object, name, executables and exec chain are then stored once */
-	ag->ledger = ledger_new_sharing(LEDGER_MAX_IDENTITIES, LEDGER_MAX_EDGES, observed_strings(ag->observed));
+	ag->ledger = ledger_new_sharing(LEDGER_MAX_IDENTITIES, LEDGER_MAX_EDGES, observed_strings(ag->pipe.observed));
 	if (!ag->ledger) {
 		log_error("allocating the ledger: %s", strerror(ENOMEM));
 		return EXIT_START_FAILED;
@@ -1355,7 +784,7 @@ static int open_ledger(struct agent *ag, const char *state_dir)
 	rc = ledger_load(ag->ledger, ag->ledger_path, NULL, err, sizeof(err));
 	if (rc == -EBADMSG) {
 		ledger_free(ag->ledger);
-		ag->ledger = ledger_new_sharing(LEDGER_MAX_IDENTITIES, LEDGER_MAX_EDGES, observed_strings(ag->observed));
+		ag->ledger = ledger_new_sharing(LEDGER_MAX_IDENTITIES, LEDGER_MAX_EDGES, observed_strings(ag->pipe.observed));
 		if (!ag->ledger)
 			return EXIT_START_FAILED;
 		if (ledger_quarantine(ag->ledger_path, moved, sizeof(moved)) == 0)
@@ -1371,252 +800,38 @@ static int open_ledger(struct agent *ag, const char *state_dir)
 	return 0;
 }
 
-static void add_u64(json_object *o, const char *k, uint64_t v) { json_object_object_add(o, k, json_object_new_int64((int64_t)v)); }
 
-static json_object *status_json(struct agent *ag)
+/* ---- the local API's view of the daemon --------------------------------- */
+
+static void daemon_view(void *ctx, struct api_daemon_view *v)
 {
-	json_object *o = json_object_new_object(), *hooks = json_object_new_array(), *losses = json_object_new_object();
-	struct reach_loss_counters l;
+	struct agent *ag = ctx;
 
-	json_object_object_add(o, "version", json_object_new_string(REACH_VERSION));
-	json_object_object_add(o, "node", json_object_new_string(ag->node));
-	add_u64(o, "uptime_s", (uint64_t)(now_s_since(ag->started_s)));
-	for (const char *const *h = sensor_hook_names(ag->sensor); *h; h++)
-		json_object_array_add(hooks, json_object_new_string(*h));
-	json_object_object_add(o, "hooks", hooks);
-	json_object_object_add(o, "syscall_hooks",
-			       json_object_new_string(syscall_hook_style_name(
-				       syscall_hooks_active(sensor_syscall_hooks(ag->sensor)))));
-	if (sensor_read_losses(ag->sensor, &l) == 0) {
-		for (int k = 0; k < REACH_EV__MAX; k++) { /* 0: "other", the shared maps */
-			json_object *per = json_object_new_object();
-
-			for (int r = 0; r < REACH_LOSS__MAX; r++)
-				add_u64(per, output_loss_name(r), l.counters[k][r]);
-			json_object_object_add(losses, output_event_name(k), per);
-		}
-	}
-	json_object_object_add(o, "losses", losses);
-	{
-		/* ring-buffer events handled so far, per kind: with the losses,
-		 * what a caller needs to judge the sensor without --events */
-		json_object *ev = json_object_new_object();
-
-		for (int k = 1; k < REACH_EV__MAX; k++)
-			add_u64(ev, output_event_name(k), ag->stats.events[k]);
-		json_object_object_add(o, "events", ev);
-		add_u64(o, "opens_not_secret", ag->stats.opens_not_secret);
-	}
-	add_u64(o, "tls_files_probed", ag->tls ? tls_files_attached(ag->tls) : 0);
-	add_u64(o, "uprobes_attached", sensor_uprobes_attached(ag->sensor));
-	add_u64(o, "identities", ledger_identities(ag->ledger));
-	add_u64(o, "edges", ledger_edges(ag->ledger));
-	add_u64(o, "edges_dropped", ledger_edges_dropped(ag->ledger));
-	add_u64(o, "identities_dropped", ledger_identities_dropped(ag->ledger));
-	add_u64(o, "edges_waiting_for_identity", ag->feed.edges_held);
-	add_u64(o, "observed_edges_dropped", observed_edges_dropped(ag->observed));
-	add_u64(o, "observed_edges", observed_edge_total(ag->observed));
-	add_u64(o, "observed_edges_evicted", observed_edges_evicted(ag->observed));
-	json_object_object_add(o, "ledger_file", json_object_new_string(ag->ledger_path));
-	json_object_object_add(o, "last_persist_unix_ms", json_object_new_int64(ag->last_persist_unix_ms));
-	json_object_object_add(o, "last_persist_error", json_object_new_string(ag->last_persist_error));
-	add_u64(o, "persists_skipped", ag->persists_skipped);
-	json_object_object_add(o, "monitoring", json_object_new_string(ag->monitor_all ? "all" : ag->pods ? "pods" : "cgroups"));
-	json_object_object_add(o, "shipping", shipping_status_json(ag->ship));
+	v->hooks = sensor_hook_names(ag->sensor);
+	v->syscall_hooks = syscall_hook_style_name(syscall_hooks_active(sensor_syscall_hooks(ag->sensor)));
+	v->have_losses = sensor_read_losses(ag->sensor, &v->losses) == 0;
+	v->tls_files_probed = ag->tls ? tls_files_attached(ag->tls) : 0;
+	v->uprobes_attached = sensor_uprobes_attached(ag->sensor);
+	v->pods = ag->pods != NULL;
 	if (ag->pods) {
-		add_u64(o, "pods_monitored", pod_monitor_count(ag->pods));
-		add_u64(o, "pods_waiting_for_cgroup", pod_monitor_waiting(ag->pods));
+		v->pods_monitored = pod_monitor_count(ag->pods);
+		v->pods_waiting = pod_monitor_waiting(ag->pods);
 	}
-	if (ag->kube) {
-		struct kube_stats ks;
-		json_object *k = json_object_new_object();
-
-		kube_get_stats(ag->kube, &ks);
-		json_object_object_add(k, "synced", json_object_new_boolean(ks.synced));
-		add_u64(k, "lists", ks.lists);
-		add_u64(k, "watches", ks.watches);
-		add_u64(k, "events", ks.events);
-		add_u64(k, "errors", ks.errors);
-		add_u64(k, "relists_410", ks.relists_410);
-		json_object_object_add(k, "last_error", json_object_new_string(ks.last_error));
-		json_object_object_add(o, "kubernetes", k);
-	}
-	return o;
-}
-
-/* reach: the ledger plus what is still waiting for its identity, shown
- * under unknown/<cgroup path>. */
-static json_object *reach_json(struct agent *ag, const char *identity, const char *kind)
-{
-	struct ledger *view = ledger_new(SIZE_MAX, SIZE_MAX);
-	json_object *doc;
-
-	if (!view || ledger_merge(view, ag->ledger)) {
-		ledger_free(view);
-		return ledger_to_json(ag->ledger, identity, kind);
-	}
-	ledger_feed_pending_view(ag->observed, view, resolve_identity, ag, ag->boot_to_unix_ms);
-	doc = ledger_to_json(view, identity, kind);
-	ledger_free(view);
-	return doc;
-}
-
-/* How complete the observation is: the verifier never passes on less. */
-static struct verify_input_health agent_health(struct agent *ag)
-{
-	struct verify_input_health h = { .tls_blind_processes = ag->tls_blind_edges };
-	struct reach_loss_counters l;
-
-	if (sensor_read_losses(ag->sensor, &l) == 0)
-		h.events_lost = output_loss_total(&l, REACH_LOSS_RINGBUF_FULL);
-	h.events_lost += observed_edges_dropped(ag->observed);
-	return h;
-}
-
-static json_object *api_error(const char *msg, int exit_code)
-{
-	json_object *o = json_object_new_object();
-
-	json_object_object_add(o, "error", json_object_new_string(msg));
-	json_object_object_add(o, "exit_code", json_object_new_int(exit_code));
-	return o;
-}
-
-/* verify: against the agent's policies, or a policy path the caller names
- * (read by the agent, which runs as root like reachctl). */
-static json_object *verify_json(struct agent *ag, const char *identity, const char *policy_path, const char *epoch)
-{
-	struct verify_opts opts = { .identity = identity, .health = agent_health(ag),
-				    .alert_without_policy = ag->default_alert, .epoch = epoch };
-	struct policy_set other = { 0 };
-	const struct policy_set *set = &ag->policies;
-	struct verify_result r;
-	json_object *doc;
-	char err[1024];
-
-	if (policy_path) {
-		if (policy_load_path(&other, policy_path, err, sizeof(err)))
-			return api_error(err, 2);
-		set = &other;
-	}
-	if (verify_ledger(ag->ledger, set, &opts, &r)) {
-		policy_set_free(&other);
-		return api_error("verification failed: out of memory", 2);
-	}
-	doc = verify_result_report(&r);
-	verify_result_free(&r);
-	policy_set_free(&other);
-	return doc;
-}
-
-static json_object *suggest_json(struct agent *ag, const char *identity)
-{
-	char err[512], *yaml = NULL;
-	size_t len = 0;
-	FILE *mem = open_memstream(&yaml, &len);
-	json_object *o;
-	int rc;
-
-	if (!mem)
-		return api_error("out of memory", 2);
-	rc = policy_suggest(ag->ledger, identity, mem, err, sizeof(err));
-	fclose(mem);
-	if (rc) {
-		free(yaml);
-		return api_error(err, 2);
-	}
-	o = json_object_new_object();
-	json_object_object_add(o, "policy", json_object_new_string(yaml ? yaml : ""));
-	free(yaml);
-	return o;
 }
 
 static void verify_epochs(struct agent *ag);
+static void api_verify_epochs(void *ctx) { verify_epochs(ctx); }
 
-/* Per identity with records: mean time to remediate, failed remediations. */
-static json_object *remediation_json(const struct epoch_tracker *t, const char *only)
+static void wire_api(struct agent *ag)
 {
-	json_object *arr = json_object_new_array();
-	struct remediation_stats *st;
-	size_t n = epoch_tracker_remediation_all(t, only, &st);
-
-	for (size_t i = 0; i < n; i++) {
-		json_object *o = json_object_new_object();
-
-		json_object_object_add(o, "identity", json_object_new_string(st[i].identity));
-		json_object_object_add(o, "findings_resolved", json_object_new_int64((int64_t)st[i].resolved));
-		json_object_object_add(o, "findings_open", json_object_new_int64((int64_t)st[i].open));
-		json_object_object_add(o, "mean_time_to_remediate_ms", json_object_new_int64(st[i].mean_time_to_remediate_ms));
-		json_object_object_add(o, "upgrades_with_findings", json_object_new_int64((int64_t)st[i].upgrades_with_findings));
-		json_object_object_add(o, "failed_remediations", json_object_new_int64((int64_t)st[i].failed_remediations));
-		json_object_object_add(o, "failed_remediation_rate",
-				       json_object_new_double(st[i].upgrades_with_findings ?
-							      (double)st[i].failed_remediations / st[i].upgrades_with_findings
-							      : 0));
-		json_object_array_add(arr, o);
-	}
-	free(st);
-	return arr;
-}
-
-static json_object *handle_api(void *ctx, json_object *req)
-{
-	struct agent *ag = ctx;
-	json_object *v, *reply;
-	const char *cmd = json_object_object_get_ex(req, "cmd", &v) ? json_object_get_string(v) : "";
-	const char *identity = json_object_object_get_ex(req, "identity", &v) ? json_object_get_string(v) : NULL;
-	const char *kind = json_object_object_get_ex(req, "kind", &v) ? json_object_get_string(v) : NULL;
-
-	/* fresh counts for the answer */
-	refresh_counts(ag);
-	ledger_feed(ag->observed, ag->ledger, resolve_identity, ag, ag->boot_to_unix_ms, &ag->feed);
-	if (strcmp(cmd, "reach") == 0)
-		return reach_json(ag, identity, kind);
-	if (strcmp(cmd, "status") == 0)
-		return status_json(ag);
-	if (strcmp(cmd, "verify") == 0) {
-		const char *policy = json_object_object_get_ex(req, "policy", &v) ? json_object_get_string(v) : NULL;
-		const char *epoch = json_object_object_get_ex(req, "epoch", &v) ? json_object_get_string(v) : NULL;
-
-		return verify_json(ag, identity, policy, epoch);
-	}
-	if (strcmp(cmd, "epochs") == 0) {
-		verify_epochs(ag); /* up to date for the answer */
-		reply = json_object_new_object();
-		json_object_object_add(reply, "records", epoch_records_to_json(ag->epoch_tracker, identity));
-		json_object_object_add(reply, "remediation", remediation_json(ag->epoch_tracker, identity));
-		return reply;
-	}
-	if (strcmp(cmd, "epoch") == 0) {
-		const char *version = json_object_object_get_ex(req, "version", &v) ? json_object_get_string(v) : NULL;
-		char *copy;
-		void *old = NULL;
-
-		if (!identity || !version || !*version || strlen(version) > 200)
-			return api_error("epoch needs an identity and a version (at most 200 characters)", 2);
-		/* what was observed until now belongs to the previous epoch: feed
-		 * it under that one before the version changes (the refresh and
-		 * feed above, at the top of this handler, did exactly that) */
-		copy = strdup(version);
-		if (!copy || hmap_put(ag->epochs, identity, copy, &old)) {
-			free(copy);
-			return api_error("out of memory", 2);
-		}
-		free(old);
-		log_info("epoch of %s is now %s", identity, version);
-		reply = json_object_new_object();
-		json_object_object_add(reply, "identity", json_object_new_string(identity));
-		json_object_object_add(reply, "version", json_object_new_string(version));
-		return reply;
-	}
-	if (strcmp(cmd, "suggest") == 0) {
-		if (!identity)
-			return api_error("suggest needs an identity", 2);
-		return suggest_json(ag, identity);
-	}
-	reply = json_object_new_object();
-	json_object_object_add(reply, "error", json_object_new_string("unknown command (reach, status, verify, suggest)"));
-	return reply;
+	ag->api = (struct api_handlers){
+		.pipe = &ag->pipe, .policies = &ag->policies, .default_alert = ag->default_alert,
+		.epoch_tracker = ag->epoch_tracker, .kube = ag->kube, .ship = ag->ship, .node = ag->node,
+		.started_s = ag->started_s, .monitor_all = ag->monitor_all,
+		.ledger_file = ag->ledger_path, .last_persist_unix_ms = &ag->last_persist_unix_ms,
+		.last_persist_error = ag->last_persist_error, .persists_skipped = &ag->persists_skipped,
+		.daemon_view = daemon_view, .verify_epochs = api_verify_epochs, .ctx = ag,
+	};
 }
 
 static void ignore_pod_event(void *ctx, enum kube_event_type type, const struct kube_pod *pod)
@@ -1655,7 +870,7 @@ static void alert_new_finding(void *ctx, const struct finding *f)
 /* The agent's own verification: opens, settles and verifies epochs. */
 static void verify_epochs(struct agent *ag)
 {
-	struct verify_opts opts = { .health = agent_health(ag), .alert_without_policy = ag->default_alert };
+	struct verify_opts opts = { .health = api_health(&ag->api), .alert_without_policy = ag->default_alert };
 	struct verify_result r;
 
 	if (!ag->epoch_tracker || verify_ledger(ag->ledger, &ag->policies, &opts, &r))
@@ -1746,7 +961,7 @@ static void fill_counters(struct agent *ag, struct agent_counters *c)
 	sensor_read_losses(ag->sensor, &l);
 	for (int k = 1; k < REACH_EV__MAX && c->n_kinds < SHIPPING_MAX_KINDS; k++) {
 		c->event_kind[c->n_kinds] = output_event_name(k);
-		c->events[c->n_kinds] = ag->stats.events[k];
+		c->events[c->n_kinds] = ag->pipe.stats.events[k];
 		for (int r = 0; r < REACH_LOSS__MAX && r < 4; r++)
 			c->losses[c->n_kinds][r] = l.counters[k][r];
 		c->n_kinds++;
@@ -1758,14 +973,14 @@ static void fill_counters(struct agent *ag, struct agent_counters *c)
 	c->n_kinds++;
 	for (int r = 0; r < REACH_LOSS__MAX && r < 4; r++)
 		c->loss_reason[c->n_reasons++] = output_loss_name(r);
-	c->parse_malformed_http = ag->stats.http_malformed;
-	c->parse_malformed_dns = ag->stats.dns_malformed;
-	c->edges_dropped = observed_edges_dropped(ag->observed) + ledger_edges_dropped(ag->ledger);
-	c->observed_edges = observed_edge_total(ag->observed);
-	c->observed_edges_evicted = observed_edges_evicted(ag->observed);
+	c->parse_malformed_http = ag->pipe.stats.http_malformed;
+	c->parse_malformed_dns = ag->pipe.stats.dns_malformed;
+	c->edges_dropped = observed_edges_dropped(ag->pipe.observed) + ledger_edges_dropped(ag->ledger);
+	c->observed_edges = observed_edge_total(ag->pipe.observed);
+	c->observed_edges_evicted = observed_edges_evicted(ag->pipe.observed);
 	c->identities = ledger_identities(ag->ledger);
 	c->edges = ledger_edges(ag->ledger);
-	c->tls_blind_processes = ag->tls_blind_edges;
+	c->tls_blind_processes = ag->pipe.tls_blind_edges;
 	c->hooks_missing = false; /* every hook is mandatory: start-up fails without one */
 	c->uprobes_attached = tls_attaches(ag->tls);
 	c->uprobe_attach_failures = tls_attach_failures(ag->tls);
@@ -1787,9 +1002,9 @@ static void tick_shipping(struct agent *ag)
 static void periodic(struct agent *ag)
 {
 	/* keeps counts of edges whose map entries the LRU may evict */
-	refresh_counts(ag);
-	ledger_feed(ag->observed, ag->ledger, resolve_identity, ag, ag->boot_to_unix_ms, &ag->feed);
-	ag->observed_stuck = false; /* identities may have resolved: try making room again */
+	pipeline_refresh_counts(&ag->pipe);
+	pipeline_feed_ledger(&ag->pipe);
+	ag->pipe.observed_stuck = false; /* identities may have resolved: try making room again */
 	if (ag->pods)
 		pod_monitor_tick(ag->pods);
 	if (ag->n_policy_paths) {
@@ -1835,7 +1050,7 @@ static int run_loop(struct agent *ag, double duration_s, double persist_s)
 		if (ag->kube) /* without selection (--cgroup/--all) events are only drained */
 			kube_drain(ag->kube, ag->pods ? pod_monitor_on_pod : ignore_pod_event, ag->pods);
 		if (ag->api_fd >= 0)
-			api_serve_pending(ag->api_fd, handle_api, ag);
+			api_serve_pending(ag->api_fd, api_handle, &ag->api);
 		if (t - last_refresh >= REFRESH_INTERVAL_S) {
 			periodic(ag);
 			last_refresh = t;
@@ -1851,9 +1066,12 @@ static int run_loop(struct agent *ag, double duration_s, double persist_s)
 	/* drain what is still queued before the summary */
 	while (sensor_poll(ag->sensor, 0) > 0)
 		;
-	ag->stats.duration_s = now_s() - start;
+	ag->pipe.stats.duration_s = now_s() - start;
 	return 0;
 }
+
+static int monitor_pod_cgroup(void *ctx, uint64_t id) { return sensor_monitor_cgroup(ctx, id); }
+static int unmonitor_pod_cgroup(void *ctx, uint64_t id) { return sensor_unmonitor_cgroup(ctx, id); }
 
 static int start_kube(struct agent *ag, const struct args *a)
 {
@@ -1872,7 +1090,9 @@ static int start_kube(struct agent *ag, const struct args *a)
 	}
 	/* --cgroup / --all keep working: pods are then resolved, not selected */
 	if (!a->all && !a->n_cgroups) {
-		ag->pods = pod_monitor_new(ag->sensor, mount);
+		struct cgroup_target pod_cgroups = { monitor_pod_cgroup, unmonitor_pod_cgroup, ag->sensor };
+
+		ag->pods = pod_monitor_new(&pod_cgroups, mount);
 		if (!ag->pods)
 			return EXIT_START_FAILED;
 		for (int i = 0; i < a->n_namespaces; i++)
@@ -1952,54 +1172,40 @@ int main(int argc, char **argv)
 		goto out;
 	}
 
-	ag.observed = observed_new();
-	ag.observed_cap = a.observed_edges ? a.observed_edges : cfg.observed_edges ? cfg.observed_edges : OBSERVED_EDGES_DEFAULT;
-	if (ag.observed)
-		observed_set_max_edges(ag.observed, ag.observed_cap);
-	ag.procs = proctree_new();
-	if (!ag.observed || !ag.procs) {
+	if (pipeline_init(&ag.pipe, a.observed_edges ? a.observed_edges : cfg.observed_edges)) {
 		log_error("allocating the reach model: %s", strerror(ENOMEM));
 		rc = EXIT_START_FAILED;
 		goto out;
 	}
-	ag.print_events = a.events;
+	ag.pipe.catalog = ag.catalog;
+	ag.pipe.netclass = &ag.netclass;
+	ag.pipe.dedup = &sensor_dedup_ops;
+	ag.pipe.events_out = a.events ? stdout : NULL;
 	ag.started_s = now_s();
 	{
 		struct timespec rt, bt;
 
 		clock_gettime(CLOCK_REALTIME, &rt);
 		clock_gettime(CLOCK_BOOTTIME, &bt);
-		ag.boot_to_unix_ms = ((int64_t)rt.tv_sec - bt.tv_sec) * 1000 + (rt.tv_nsec - bt.tv_nsec) / 1000000;
+		ag.pipe.boot_to_unix_ms = ((int64_t)rt.tv_sec - bt.tv_sec) * 1000 + (rt.tv_nsec - bt.tv_nsec) / 1000000;
 	}
 	if (gethostname(ag.node, sizeof(ag.node)) < 0)
 		snprintf(ag.node, sizeof(ag.node), "unknown");
 	if (a.node_name || getenv("NODE_NAME"))
 		snprintf(ag.node, sizeof(ag.node), "%s", a.node_name ? a.node_name : getenv("NODE_NAME"));
-	ag.identity_cache = hmap_new();
-	ag.epochs = hmap_new();
-	ag.exe_epochs = hmap_new();
-	if (!ag.identity_cache || !ag.epochs || !ag.exe_epochs) {
-		rc = EXIT_START_FAILED;
-		goto out;
-	}
 	if ((rc = open_ledger(&ag, a.state_dir ? a.state_dir : cfg.state_dir ? cfg.state_dir : DEFAULT_STATE_DIR)))
 		goto out;
+	ag.pipe.ledger = ag.ledger;
 	{
 		char key_path[4200];
 		const char *dir = a.state_dir ? a.state_dir : cfg.state_dir ? cfg.state_dir : DEFAULT_STATE_DIR;
 
 		snprintf(key_path, sizeof(key_path), "%s/fingerprint.key", dir);
-		if (fp_key_load_or_create(a.fingerprint_key ? a.fingerprint_key : key_path, &ag.fp_key, err, sizeof(err))) {
+		if (fp_key_load_or_create(a.fingerprint_key ? a.fingerprint_key : key_path, &ag.pipe.fp_key, err, sizeof(err))) {
 			log_error("fingerprint key: %s", err);
 			rc = EXIT_START_FAILED;
 			goto out;
 		}
-	}
-	ag.dns = dnsnames_new();
-	if (!ag.dns) {
-		log_error("allocating the DNS name table: %s", strerror(ENOMEM));
-		rc = EXIT_START_FAILED;
-		goto out;
 	}
 	if ((rc = build_netclass(&ag, &cfg, &a)))
 		goto out;
@@ -2009,13 +1215,14 @@ int main(int argc, char **argv)
 	sopts.dedup_entries = a.dedup_entries ? a.dedup_entries : cfg.dedup_entries;
 	sopts.syscall_hooks = syscall_hook_style_from_name(a.syscall_hooks ? a.syscall_hooks
 							   : cfg.syscall_hooks ? cfg.syscall_hooks : "auto");
-	sopts.on_event = on_event;
-	sopts.ctx = &ag;
+	sopts.on_event = pipeline_on_event;
+	sopts.ctx = &ag.pipe;
 	if (sensor_start(&ag.sensor, &sopts, err, sizeof(err))) {
 		log_error("cannot start: %s", err);
 		rc = EXIT_START_FAILED;
 		goto out;
 	}
+	ag.pipe.dedup_ctx = ag.sensor;
 	log_debug("syscall exits: %s", syscall_hooks_describe(sensor_syscall_hooks(ag.sensor)));
 	ag.tls = tls_coverage_new(ag.sensor);
 	if (!ag.tls) {
@@ -2024,6 +1231,8 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	tls_scan_all_processes(ag.tls);
+	ag.pipe.tls = &tls_coverage_ops;
+	ag.pipe.tls_ctx = ag.tls;
 	if ((rc = monitor_cgroups(&ag, a.cgroups, a.n_cgroups)) ||
 	    (rc = monitor_cgroups(&ag, (const char *const *)cfg.cgroups, cfg.n_cgroups)))
 		goto out;
@@ -2036,6 +1245,7 @@ int main(int argc, char **argv)
 		rc = EXIT_START_FAILED;
 		goto out;
 	}
+	ag.pipe.resolver = ag.resolver;
 	for (int i = 0; i < a.n_identity_rules; i++) {
 		if (identity_add_rule(ag.resolver, a.identity_rules[i])) {
 			log_error("--identity-rule: '%s' is not 'cgroup:/GLOB IDENTITY' or 'uid:N IDENTITY'", a.identity_rules[i]);
@@ -2099,6 +1309,7 @@ int main(int argc, char **argv)
 
 		for (const char *const *h = sensor_hook_names(ag.sensor); *h; h++)
 			n_hooks++;
+		wire_api(&ag);
 		tick_shipping(&ag); /* /metrics answers from the first moment the agent is ready */
 		shipping_set_ready(ag.ship, true);
 		log_info("ready: %zu hooks attached, monitoring %s", n_hooks,
@@ -2112,22 +1323,22 @@ int main(int argc, char **argv)
 	persist_ledger_now(&ag); /* the last one in the foreground: nothing may be lost */
 	shipping_stop(ag.ship, ag.ledger); /* a last delta, spooled */
 	ag.ship = NULL;
-	if ((rc = sensor_read_losses(ag.sensor, &ag.stats.losses)))
+	if ((rc = sensor_read_losses(ag.sensor, &ag.pipe.stats.losses)))
 		log_warn("reading the loss counters: %s", strerror(-rc));
 	rc = 0;
-	ag.stats.dns_names_dropped = dnsnames_dropped(ag.dns);
-	ag.stats.observed_edges_dropped = observed_edges_dropped(ag.observed);
-	ag.stats.observed_edges_evicted = observed_edges_evicted(ag.observed);
-	if (ag.stats.observed_edges_dropped)
+	ag.pipe.stats.dns_names_dropped = dnsnames_dropped(ag.pipe.dns);
+	ag.pipe.stats.observed_edges_dropped = observed_edges_dropped(ag.pipe.observed);
+	ag.pipe.stats.observed_edges_evicted = observed_edges_evicted(ag.pipe.observed);
+	if (ag.pipe.stats.observed_edges_dropped)
 		log_warn("%" PRIu64 " new edges were not recorded: %zu edges in memory and none of them could go "
-			 "to the ledger (identities pending)", ag.stats.observed_edges_dropped, ag.observed_cap);
+			 "to the ledger (identities pending)", ag.pipe.stats.observed_edges_dropped, ag.pipe.observed_cap);
 	if (a.events)
-		output_summary_json(stdout, ag.observed, &ag.stats);
+		output_summary_json(stdout, ag.pipe.observed, &ag.pipe.stats);
 	else
-		output_summary_text(stdout, ag.observed, &ag.stats);
-	if (output_loss_total(&ag.stats.losses, REACH_LOSS_RINGBUF_FULL))
+		output_summary_text(stdout, ag.pipe.observed, &ag.pipe.stats);
+	if (output_loss_total(&ag.pipe.stats.losses, REACH_LOSS_RINGBUF_FULL))
 		log_warn("%" PRIu64 " events lost because the ring buffer was full: raise --ringbuf-bytes",
-			 output_loss_total(&ag.stats.losses, REACH_LOSS_RINGBUF_FULL));
+			 output_loss_total(&ag.pipe.stats.losses, REACH_LOSS_RINGBUF_FULL));
 out:
 	if (ag.persist_child > 0) /* an early error exit: do not leave it behind */
 		reap_persist(&ag, true);
@@ -2139,18 +1350,12 @@ out:
 	kube_stop(ag.kube); /* joins the watcher before anything it reads goes */
 	pod_monitor_free(ag.pods);
 	identity_resolver_free(ag.resolver);
-	hmap_free(ag.identity_cache, free);
-	hmap_free(ag.epochs, free);
-	hmap_free(ag.exe_epochs, free);
 	ledger_free(ag.ledger);
 	policy_set_free(&ag.policies);
 	epoch_tracker_free(ag.epoch_tracker);
 	tls_coverage_free(ag.tls);
-	fp_key_wipe(&ag.fp_key);
 	sensor_stop(ag.sensor);
-	proctree_free(ag.procs);
-	dnsnames_free(ag.dns);
-	observed_free(ag.observed);
+	pipeline_fini(&ag.pipe);
 	catalog_free(ag.catalog);
 	config_free(&cfg);
 	return rc;

@@ -1,7 +1,7 @@
 /* A destination for encoded reports: a disk spool and one delivery thread.
  *
  * sink_submit spools a record and returns; the thread delivers records one
- * at a time, oldest first, with an HTTP POST each (user/ship/http_post.h),
+ * at a time, oldest first, with an HTTP POST each (user/common/https_client.h),
  * and removes a record once the collector answered 2xx (at-least-once: a
  * record can arrive twice, e.g. when the answer is lost; receivers
  * deduplicate by report_id). What the answer means:

@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,8 +9,7 @@
 #include "common/hmap.h"
 #include "common/log.h"
 #include "identity/podcgroup.h"
-#include "sensor/sensor.h"
-#include "cmd/pod_monitor.h"
+#include "identity/pod_monitor.h"
 
 struct watched_pod {
 	uint64_t cgroup_id; /* 0 while the cgroup is not found */
@@ -17,7 +17,7 @@ struct watched_pod {
 };
 
 struct pod_monitor {
-	struct sensor *sensor;
+	struct cgroup_target target;
 	char cgroup_mount[256];
 	char *namespaces[POD_MONITOR_MAX_SELECTORS];
 	size_t n_namespaces;
@@ -26,7 +26,7 @@ struct pod_monitor {
 	struct hmap *pods; /* uid -> struct watched_pod */
 };
 
-struct pod_monitor *pod_monitor_new(struct sensor *sensor, const char *cgroup_mount)
+struct pod_monitor *pod_monitor_new(const struct cgroup_target *target, const char *cgroup_mount)
 {
 	struct pod_monitor *m = calloc(1, sizeof(*m));
 
@@ -34,7 +34,7 @@ struct pod_monitor *pod_monitor_new(struct sensor *sensor, const char *cgroup_mo
 		free(m);
 		return NULL;
 	}
-	m->sensor = sensor;
+	m->target = *target;
 	snprintf(m->cgroup_mount, sizeof(m->cgroup_mount), "%s", cgroup_mount);
 	return m;
 }
@@ -101,7 +101,7 @@ static void attach(struct pod_monitor *m, struct watched_pod *w, const char *dir
 	uint64_t id;
 	int rc;
 
-	if ((rc = cgroup_id_of(dir, &id)) || (rc = sensor_monitor_cgroup(m->sensor, id))) {
+	if ((rc = cgroup_id_of(dir, &id)) || (rc = m->target.monitor(m->target.ctx, id))) {
 		log_warn("pod %s: monitoring its cgroup %s: %s", w->name, dir, strerror(-rc));
 		return;
 	}
@@ -136,7 +136,7 @@ void pod_monitor_on_pod(void *ctx, enum kube_event_type type, const struct kube_
 	if (type == KUBE_POD_DELETE || !selected(m, pod)) {
 		if (w) {
 			if (w->cgroup_id)
-				sensor_unmonitor_cgroup(m->sensor, w->cgroup_id);
+				m->target.unmonitor(m->target.ctx, w->cgroup_id);
 			log_info("no longer monitoring pod %s", w->name);
 			free(hmap_remove(m->pods, pod->uid));
 		}

@@ -4,7 +4,7 @@
 #include <string.h>
 #include <time.h>
 #include <json-c/json.h>
-#include "cmd/output.h"
+#include "agent/output.h"
 
 static int64_t boot_to_real_ns;
 

@@ -11,10 +11,17 @@
 
 #define POD_MONITOR_MAX_SELECTORS 32
 
-struct sensor;
 struct pod_monitor;
 
-struct pod_monitor *pod_monitor_new(struct sensor *sensor, const char *cgroup_mount);
+/* Where selected pods' cgroups go: the sensor's monitored set in reachd
+ * (identity/ knows no sensor), a fake in tests. Both return 0 or -errno. */
+struct cgroup_target {
+	int (*monitor)(void *ctx, uint64_t cgroup_id);
+	int (*unmonitor)(void *ctx, uint64_t cgroup_id);
+	void *ctx;
+};
+
+struct pod_monitor *pod_monitor_new(const struct cgroup_target *target, const char *cgroup_mount);
 void pod_monitor_free(struct pod_monitor *m);
 /* "NAMESPACE" (any of them matches) */
 int pod_monitor_add_namespace(struct pod_monitor *m, const char *ns);

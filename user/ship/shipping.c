@@ -10,7 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
-#include "cmd/shipping.h"
+#include "ship/shipping.h"
 #include "common/fileio.h"
 #include "common/hmap.h"
 #include "common/log.h"

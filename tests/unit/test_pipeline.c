@@ -1,0 +1,1005 @@
+/* The observation pipeline (agent/pipeline.h) fed synthetic ring-buffer
+ * records of every kind: what the observed model, the process tree, the DNS
+ * names and the counters hold afterwards, field by field. No kernel, no
+ * root: the dedup map and TLS coverage are fakes. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <cmocka.h>
+#include "testutil.h"
+
+#include "agent/pipeline.h"
+#include "common/hmap.h"
+#include "identity/identity.h"
+#include "reach/catalog.h"
+#include "reach/dnsnames.h"
+#include "reach/ledger.h"
+#include "reach/netclass.h"
+#include "reach/proctree.h"
+
+/* cgroup ids that exist nowhere: their path is "?" */
+#define CG 0xfeed000000000100ULL
+#define CG2 0xfeed000000000200ULL
+#define UID 4242
+#define T_PARENT 4190001u /* tgids above any pid the test host uses */
+#define T_CHILD 4190002u
+#define T_OTHER 4190003u
+#define T_GONE 4190099u
+
+/* ---- fakes: the kernel dedup map and TLS coverage ------------------------ */
+
+struct fake_kernel {
+	int snapshots, lookups, takes;
+	uint64_t count;            /* what every lookup answers */
+	int snapshot_rc;
+	/* TLS coverage */
+	int opens, execs, forks, exits, library_calls;
+	char last_open[1024], last_exec[256];
+	struct reach_dedup_key last_open_key;
+	uint32_t fork_parent, fork_child, exit_tgid;
+	const char *library;       /* answer of library(); NULL: blind */
+	const char *why;
+};
+
+static int fake_snapshot(void *ctx)
+{
+	struct fake_kernel *k = ctx;
+
+	k->snapshots++;
+	return k->snapshot_rc;
+}
+
+static int fake_lookup(void *ctx, const struct reach_dedup_key *key, struct reach_dedup_val *val)
+{
+	struct fake_kernel *k = ctx;
+
+	(void)key;
+	k->lookups++;
+	if (!k->count)
+		return -ENOENT;
+	val->count = k->count;
+	val->first_ns = 1000;
+	val->last_ns = 9000;
+	return 0;
+}
+
+static int fake_take(void *ctx, const struct reach_dedup_key *key, struct reach_dedup_val *val)
+{
+	struct fake_kernel *k = ctx;
+
+	(void)key;
+	(void)val;
+	k->takes++;
+	return -ENOENT;
+}
+
+static const struct pipeline_dedup_ops fake_dedup = { .snapshot = fake_snapshot, .lookup = fake_lookup, .take = fake_take };
+
+static void fake_open(void *ctx, uint32_t tgid, const char *abs_path, const struct reach_dedup_key *key)
+{
+	struct fake_kernel *k = ctx;
+
+	(void)tgid;
+	k->opens++;
+	snprintf(k->last_open, sizeof(k->last_open), "%s", abs_path);
+	k->last_open_key = *key;
+}
+
+static void fake_exec(void *ctx, uint32_t tgid, const char *path)
+{
+	struct fake_kernel *k = ctx;
+
+	(void)tgid;
+	k->execs++;
+	snprintf(k->last_exec, sizeof(k->last_exec), "%s", path);
+}
+
+static void fake_fork(void *ctx, uint32_t parent, uint32_t child)
+{
+	struct fake_kernel *k = ctx;
+
+	k->forks++;
+	k->fork_parent = parent;
+	k->fork_child = child;
+}
+
+static void fake_exit(void *ctx, uint32_t tgid)
+{
+	struct fake_kernel *k = ctx;
+
+	k->exits++;
+	k->exit_tgid = tgid;
+}
+
+static const char *fake_library(void *ctx, uint32_t tgid, const char **why)
+{
+	struct fake_kernel *k = ctx;
+
+	(void)tgid;
+	k->library_calls++;
+	if (!k->library)
+		*why = k->why;
+	return k->library;
+}
+
+static const struct pipeline_tls_ops fake_tls = {
+	.on_open = fake_open, .on_exec = fake_exec, .on_fork = fake_fork, .on_exit = fake_exit, .library = fake_library,
+};
+
+/* ---- the fixture ------------------------------------------------------- */
+
+struct fx {
+	struct pipeline p;
+	struct fake_kernel k;
+	struct catalog *catalog;
+	struct netclass nc;
+	struct identity_resolver *resolver;
+	struct ledger *ledger;
+	char dir[256];
+	char secret[512];   /* <dir>/app.token: one token */
+};
+
+#define TOKEN "s3cr3t-t0ken-value-123"
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	char rule[64];
+
+	assert_non_null(f);
+	assert_int_equal(pipeline_init(&f->p, 0), 0);
+	for (size_t i = 0; i < sizeof(f->p.fp_key.key); i++)
+		f->p.fp_key.key[i] = (unsigned char)(i * 7 + 1);
+	f->catalog = catalog_new();
+	assert_non_null(f->catalog);
+	assert_int_equal(catalog_add(f->catalog, "app.token", "test-token"), 0);
+	netclass_init(&f->nc);
+	assert_int_equal(netclass_add_cluster_cidr(&f->nc, "10.0.0.0/8"), 0);
+	f->resolver = identity_resolver_new(NULL);
+	assert_non_null(f->resolver);
+	snprintf(rule, sizeof(rule), "uid:%u host/test", UID);
+	assert_int_equal(identity_add_rule(f->resolver, rule), 0);
+	f->ledger = ledger_new(100, 1000);
+	assert_non_null(f->ledger);
+	f->p.catalog = f->catalog;
+	f->p.netclass = &f->nc;
+	f->p.resolver = f->resolver;
+	f->p.ledger = f->ledger;
+	f->p.boot_to_unix_ms = 1700000000000LL;
+	f->p.dedup = &fake_dedup;
+	f->p.dedup_ctx = &f->k;
+	f->p.tls = &fake_tls;
+	f->p.tls_ctx = &f->k;
+	assert_int_equal(make_temp_dir(f->dir, sizeof(f->dir), "reach-pipeline"), 0);
+	snprintf(f->secret, sizeof(f->secret), "%s/app.token", f->dir);
+	write_text(f->secret, TOKEN "\n");
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+
+	remove_tree(f->dir);
+	pipeline_fini(&f->p);
+	ledger_free(f->ledger);
+	identity_resolver_free(f->resolver);
+	catalog_free(f->catalog);
+	free(f);
+	return 0;
+}
+
+static void fill_hdr(struct reach_event_hdr *h, uint16_t kind, uint16_t size, uint64_t cg, uint32_t tgid, uint32_t ppid)
+{
+	h->kind = kind;
+	h->size = size;
+	h->cpu = 1;
+	h->ts_ns = 5000000000ULL + tgid;
+	h->cgroup_id = cg;
+	h->pid = tgid;
+	h->tgid = tgid;
+	h->ppid = ppid;
+	h->uid = UID;
+	snprintf(h->comm, sizeof(h->comm), "comm-%u", tgid % 100);
+}
+
+static void key_of(struct reach_dedup_key *k, uint64_t cg, uint32_t kind, uint64_t hash)
+{
+	k->cgroup_id = cg;
+	k->kind = kind;
+	k->hash = hash;
+}
+
+static int feed(struct fx *f, const void *rec, size_t size)
+{
+	return pipeline_on_event(&f->p, rec, size);
+}
+
+/* argv: NUL-separated words in one buffer */
+static void exec_event(struct fx *f, uint64_t cg, uint32_t tgid, uint32_t ppid, const char *file, const char *const *argv,
+		       uint64_t ino)
+{
+	struct reach_exec_event ev = { 0 };
+	size_t off = 0;
+
+	fill_hdr(&ev.hdr, REACH_EV_EXEC, sizeof(ev), cg, tgid, ppid);
+	key_of(&ev.key, cg, REACH_EV_EXEC, 0x1000 + strlen(file));
+	snprintf(ev.filename, sizeof(ev.filename), "%s", file);
+	for (; argv && *argv; argv++) {
+		size_t n = strlen(*argv) + 1;
+
+		memcpy(ev.args + off, *argv, n);
+		off += n;
+		ev.argc++;
+	}
+	ev.args_len = (uint16_t)off;
+	ev.exe_ino = ino;
+	ev.exe_dev = 0x801;
+	ev.exe_mtime_sec = 1700000000;
+	ev.exe_mtime_nsec = 5;
+	assert_int_equal(feed(f, &ev, sizeof(ev)), 0);
+}
+
+static void open_event(struct fx *f, uint64_t cg, uint32_t tgid, const char *path, const char *base, uint32_t flags)
+{
+	struct reach_file_open_event ev = { 0 };
+
+	fill_hdr(&ev.hdr, REACH_EV_FILE_OPEN, sizeof(ev), cg, tgid, 1);
+	key_of(&ev.key, cg, REACH_EV_FILE_OPEN, 0x2000 + strlen(path));
+	ev.open_flags = 0; /* O_RDONLY */
+	ev.dirfd = -100;
+	ev.fd = 3;
+	snprintf(ev.path, sizeof(ev.path), "%s", path);
+	ev.path_len = (uint16_t)strlen(path);
+	if (base) {
+		snprintf(ev.base, sizeof(ev.base), "%s", base);
+		ev.base_len = (uint16_t)strlen(base);
+	}
+	ev.flags = flags;
+	assert_int_equal(feed(f, &ev, sizeof(ev)), 0);
+}
+
+static void egress_event(struct fx *f, uint64_t cg, uint32_t tgid, uint8_t family, uint8_t proto, uint8_t outcome,
+			 const char *addr, uint16_t dport)
+{
+	struct reach_egress_event ev = { 0 };
+	struct netaddr a;
+
+	fill_hdr(&ev.hdr, REACH_EV_EGRESS, sizeof(ev), cg, tgid, 1);
+	key_of(&ev.key, cg, REACH_EV_EGRESS, 0x3000 + dport + outcome);
+	ev.family = family;
+	ev.proto = proto;
+	ev.outcome = outcome;
+	ev.dport = dport;
+	ev.sport = 40000;
+	if (addr) {
+		assert_int_equal(netaddr_parse(addr, &a), 0);
+		if (family == REACH_AF_INET6 && a.family == 4) { /* v4-mapped, as the kernel has it */
+			ev.daddr[10] = ev.daddr[11] = 0xff;
+			memcpy(ev.daddr + 12, a.addr, 4);
+		} else {
+			memcpy(ev.daddr, a.addr, a.family == 4 ? 4 : 16);
+		}
+	}
+	assert_int_equal(feed(f, &ev, sizeof(ev)), 0);
+}
+
+static void http_event(struct fx *f, uint64_t cg, uint32_t tgid, uint8_t source, const char *head, uint16_t dport)
+{
+	struct reach_http_event ev = { 0 };
+
+	fill_hdr(&ev.hdr, REACH_EV_HTTP, sizeof(ev), cg, tgid, 1);
+	key_of(&ev.key, cg, REACH_EV_HTTP, 0x4000 + strlen(head));
+	ev.source = source;
+	ev.dport = dport;
+	ev.len = (uint32_t)strlen(head);
+	ev.total_len = ev.len;
+	memcpy(ev.payload, head, ev.len);
+	assert_int_equal(feed(f, &ev, sizeof(ev)), 0);
+}
+
+/* The only cgroup edge of kind with object, or NULL. */
+static const struct edge *find_edge(struct fx *f, uint64_t cg, enum edge_kind kind, const char *object)
+{
+	const struct cgroup_reach *c = observed_cgroup(f->p.observed, cg);
+
+	if (!c)
+		return NULL;
+	for (size_t i = 0; i < c->n_edges; i++)
+		if (c->edges[i]->kind == kind && strcmp(c->edges[i]->object, object) == 0)
+			return c->edges[i];
+	return NULL;
+}
+
+static size_t n_edges(struct fx *f, uint64_t cg)
+{
+	const struct cgroup_reach *c = observed_cgroup(f->p.observed, cg);
+
+	return c ? c->n_edges : 0;
+}
+
+static const char *const no_args[] = { NULL };
+
+/* ---- file opens --------------------------------------------------------- */
+
+static void test_secret_open(void **state)
+{
+	struct fx *f = *state;
+	const struct edge *e;
+	char fp[17];
+
+	/* the reader: this test process, so its /proc/PID/root view is ours */
+	exec_event(f, CG, (uint32_t)getpid(), T_OTHER, "/usr/bin/cat", (const char *const[]){ "cat", "x", NULL }, 11);
+	open_event(f, CG, (uint32_t)getpid(), f->secret, NULL, 0);
+
+	assert_int_equal(f->p.stats.events[REACH_EV_FILE_OPEN], 1);
+	assert_int_equal(f->p.stats.opens_not_secret, 0);
+	assert_int_equal(f->p.stats.secret_content_unread, 0);
+	e = find_edge(f, CG, EDGE_SECRET, f->secret);
+	assert_non_null(e);
+	assert_string_equal(e->category, "test-token");
+	assert_string_equal(e->requested_path, f->secret);
+	assert_int_equal(e->open_flags, 0);
+	assert_int_equal(e->proc->tgid, getpid());
+	assert_int_equal(e->proc->pid, getpid());
+	assert_int_equal(e->proc->uid, UID);
+	assert_int_equal(e->proc->ppid, 1);
+	assert_string_equal(e->proc->exe, "/usr/bin/cat");
+	assert_int_equal(e->proc->n_lineage, 1);
+	assert_string_equal(e->proc->lineage[0], "/usr/bin/cat");
+	assert_int_equal(e->first_ns, 5000000000ULL + (uint32_t)getpid());
+	assert_int_equal(e->events, 1);
+	assert_int_equal(e->first_src.key.hash, 0x2000 + strlen(f->secret));
+	/* the content is one token: its keyed fingerprint, never the value */
+	fp_compute(&f->p.fp_key, TOKEN, strlen(TOKEN), fp);
+	assert_string_equal(e->content_fp, fp);
+	/* TLS coverage saw the open (libraries are found this way) */
+	assert_int_equal(f->k.opens, 1);
+	assert_string_equal(f->k.last_open, f->secret);
+	assert_int_equal(f->k.last_open_key.hash, 0x2000 + strlen(f->secret));
+}
+
+static void test_secret_open_relative_and_reader_gone(void **state)
+{
+	struct fx *f = *state;
+	const struct edge *e;
+
+	/* relative to the base directory the kernel resolved */
+	exec_event(f, CG, T_GONE, T_OTHER, "/bin/sh", no_args, 12);
+	open_event(f, CG, T_GONE, "app.token", f->dir, REACH_OPEN_F_RELATIVE);
+	e = find_edge(f, CG, EDGE_SECRET, f->secret);
+	assert_non_null(e);
+	assert_string_equal(e->requested_path, "app.token");
+	/* the reader is gone: no fingerprint, counted */
+	assert_string_equal(e->content_fp, "");
+	assert_int_equal(f->p.stats.secret_content_unread, 1);
+	assert_int_equal(f->p.stats.path_errors, 0);
+
+	/* a relative path whose base the kernel could not resolve */
+	open_event(f, CG, T_GONE, "app.token", NULL, REACH_OPEN_F_RELATIVE | REACH_OPEN_F_BASE_FAIL);
+	assert_int_equal(f->p.stats.path_errors, 1);
+	/* a relative path the kernel did not flag (no base to resolve it), an
+	 * empty one: path errors too, never a guess */
+	open_event(f, CG, T_GONE, "app.token", NULL, 0);
+	open_event(f, CG, T_GONE, "", NULL, 0);
+	assert_int_equal(f->p.stats.path_errors, 3);
+	/* a path cut at the kernel's bound is still resolved and matched as seen */
+	open_event(f, CG, T_GONE, "/etc/ssl/private/app.token", NULL, REACH_OPEN_F_PATH_TRUNC);
+	assert_non_null(find_edge(f, CG, EDGE_SECRET, "/etc/ssl/private/app.token"));
+	assert_int_equal(f->p.stats.secret_content_unread, 2);
+	assert_int_equal(f->p.stats.events[REACH_EV_FILE_OPEN], 5);
+	assert_int_equal(f->p.stats.opens_not_secret, 0);
+	assert_int_equal(n_edges(f, CG), 3); /* the tool edge and two secrets */
+}
+
+static void test_open_not_secret(void **state)
+{
+	struct fx *f = *state;
+
+	open_event(f, CG, T_OTHER, "/usr/lib/x86_64-linux-gnu/libssl.so.3", NULL, 0);
+	assert_int_equal(f->p.stats.events[REACH_EV_FILE_OPEN], 1);
+	assert_int_equal(f->p.stats.opens_not_secret, 1);
+	assert_int_equal(n_edges(f, CG), 0);
+	/* still shown to TLS coverage: a library being mapped */
+	assert_int_equal(f->k.opens, 1);
+	assert_string_equal(f->k.last_open, "/usr/lib/x86_64-linux-gnu/libssl.so.3");
+}
+
+/* ---- exec, fork, exit: the process tree --------------------------------- */
+
+static void test_exec_lineage_and_redaction(void **state)
+{
+	struct fx *f = *state;
+	const struct edge *e;
+	struct reach_fork_event fk = { 0 };
+	struct identity id;
+	struct cgroup_reach c = { .cgroup_id = CG, .path = "?" };
+	const char *epoch;
+
+	/* the cgroup's root process: its parent is elsewhere */
+	exec_event(f, CG, T_PARENT, T_OTHER, "/usr/bin/python3", (const char *const[]){ "python3", "app.py", NULL }, 77);
+	fill_hdr(&fk.hdr, REACH_EV_FORK, sizeof(fk), CG, T_PARENT, T_OTHER);
+	fk.child_pid = fk.child_tgid = T_CHILD;
+	assert_int_equal(feed(f, &fk, sizeof(fk)), 0);
+	assert_int_equal(f->k.forks, 1);
+	assert_int_equal(f->k.fork_parent, T_PARENT);
+	assert_int_equal(f->k.fork_child, T_CHILD);
+	assert_string_equal(proctree_exe(f->p.procs, T_CHILD), "/usr/bin/python3");
+	exec_event(f, CG, T_CHILD, T_PARENT, "/usr/bin/curl",
+		   (const char *const[]){ "curl", "--password", "hunter2", "https://example.com", NULL }, 78);
+
+	assert_int_equal(f->p.stats.events[REACH_EV_EXEC], 2);
+	assert_int_equal(f->p.stats.events[REACH_EV_FORK], 1);
+	assert_int_equal(f->k.execs, 2);
+	assert_string_equal(f->k.last_exec, "/usr/bin/curl");
+	e = find_edge(f, CG, EDGE_TOOL, "/usr/bin/curl");
+	assert_non_null(e);
+	assert_null(e->category);
+	assert_int_equal(e->argc, 4);
+	assert_string_equal(e->argv[0], "curl");
+	assert_string_equal(e->argv[1], "--password");
+	assert_string_not_equal(e->argv[2], "hunter2"); /* redacted */
+	assert_null(strstr(e->argv[2], "hunter2"));
+	assert_string_equal(e->argv[3], "https://example.com");
+	assert_false(e->argv_truncated);
+	assert_int_equal(e->proc->tgid, T_CHILD);
+	assert_int_equal(e->proc->ppid, T_PARENT);
+	assert_string_equal(e->proc->exe, "/usr/bin/curl");
+	assert_int_equal(e->proc->n_lineage, 2);
+	assert_string_equal(e->proc->lineage[0], "/usr/bin/python3");
+	assert_string_equal(e->proc->lineage[1], "/usr/bin/curl");
+	assert_int_equal(e->n_exes, 1);
+	assert_string_equal(e->exes[0], "/usr/bin/curl");
+	e = find_edge(f, CG, EDGE_TOOL, "/usr/bin/python3");
+	assert_non_null(e);
+	assert_int_equal(e->proc->n_lineage, 1);
+
+	/* the root exec made the host workload's epoch: "<basename>@<file id>";
+	 * the child's exec (its parent is in the cgroup) did not replace it */
+	assert_int_equal(pipeline_resolve_identity(&f->p, &c, UID, &id), 0);
+	assert_int_equal(id.state, IDENTITY_RESOLVED);
+	assert_string_equal(id.name, "host/test");
+	assert_memory_equal(id.image_id, "python3@", 8);
+	assert_int_equal(strlen(id.image_id), strlen("python3@") + 12);
+	/* a declared epoch wins over it */
+	assert_int_equal(pipeline_set_epoch(&f->p, "host/test", "v2.1"), 0);
+	assert_int_equal(pipeline_resolve_identity(&f->p, &c, UID, &id), 0);
+	assert_string_equal(id.image_id, "v2.1");
+	epoch = hmap_get(f->p.epochs, "host/test");
+	assert_string_equal(epoch, "v2.1");
+
+	/* exit: gone from the tree and from TLS coverage */
+	{
+		struct reach_exit_event ex = { 0 };
+
+		fill_hdr(&ex.hdr, REACH_EV_EXIT, sizeof(ex), CG, T_CHILD, T_PARENT);
+		assert_int_equal(feed(f, &ex, sizeof(ex)), 0);
+	}
+	assert_int_equal(f->p.stats.events[REACH_EV_EXIT], 1);
+	assert_int_equal(f->k.exits, 1);
+	assert_int_equal(f->k.exit_tgid, T_CHILD);
+	assert_false(proctree_in_cgroup(f->p.procs, T_CHILD, CG));
+	assert_true(proctree_in_cgroup(f->p.procs, T_PARENT, CG));
+}
+
+static void test_exec_args_truncated(void **state)
+{
+	struct fx *f = *state;
+	struct reach_exec_event ev = { 0 };
+	const struct edge *e;
+	size_t off = 0;
+
+	/* more words than an edge keeps: truncated */
+	fill_hdr(&ev.hdr, REACH_EV_EXEC, sizeof(ev), CG, T_PARENT, T_OTHER);
+	key_of(&ev.key, CG, REACH_EV_EXEC, 0x99);
+	snprintf(ev.filename, sizeof(ev.filename), "/bin/echo");
+	for (int i = 0; i < EDGE_MAX_ARGS + 3; i++) {
+		ev.args[off] = 'a';
+		ev.args[off + 1] = '\0';
+		off += 2;
+	}
+	ev.args_len = (uint16_t)off;
+	ev.exe_ino = 5;
+	assert_int_equal(feed(f, &ev, sizeof(ev)), 0);
+	e = find_edge(f, CG, EDGE_TOOL, "/bin/echo");
+	assert_non_null(e);
+	assert_int_equal(e->argc, EDGE_MAX_ARGS);
+	assert_true(e->argv_truncated);
+
+	/* the kernel said it cut the args */
+	memset(&ev, 0, sizeof(ev));
+	fill_hdr(&ev.hdr, REACH_EV_EXEC, sizeof(ev), CG, T_CHILD, T_PARENT);
+	key_of(&ev.key, CG, REACH_EV_EXEC, 0x98);
+	snprintf(ev.filename, sizeof(ev.filename), "/bin/true");
+	memcpy(ev.args, "true", 5);
+	ev.args_len = 5;
+	ev.flags = REACH_EXEC_F_ARGS_TRUNC;
+	assert_int_equal(feed(f, &ev, sizeof(ev)), 0);
+	e = find_edge(f, CG, EDGE_TOOL, "/bin/true");
+	assert_non_null(e);
+	assert_int_equal(e->argc, 1);
+	assert_true(e->argv_truncated);
+}
+
+/* ---- egress, DNS, TLS coverage ------------------------------------------ */
+
+static void test_egress_outcomes_and_udp(void **state)
+{
+	struct fx *f = *state;
+	const struct edge *e;
+
+	exec_event(f, CG, T_PARENT, T_OTHER, "/usr/bin/curl", no_args, 1);
+	egress_event(f, CG, T_PARENT, REACH_AF_INET, REACH_PROTO_TCP, REACH_OUT_REFUSED, "93.184.216.34", 80);
+	egress_event(f, CG, T_PARENT, REACH_AF_INET, REACH_PROTO_TCP, REACH_OUT_TIMEDOUT, "10.1.2.3", 5432);
+	egress_event(f, CG, T_PARENT, REACH_AF_INET6, REACH_PROTO_UDP, REACH_OUT_SENT, "2001:db8::7", 53);
+	egress_event(f, CG, T_PARENT, REACH_AF_INET6, REACH_PROTO_TCP, REACH_OUT_FAILED, "::ffff:192.0.2.9", 22);
+
+	assert_int_equal(f->p.stats.events[REACH_EV_EGRESS], 4);
+	assert_int_equal(f->p.stats.malformed_events, 0);
+	e = find_edge(f, CG, EDGE_EGRESS, "tcp/93.184.216.34/80");
+	assert_non_null(e);
+	assert_int_equal(e->proto, REACH_PROTO_TCP);
+	assert_int_equal(e->port, 80);
+	assert_int_equal(e->source_port, 40000);
+	assert_string_equal(e->address, "93.184.216.34");
+	assert_null(e->name);
+	assert_string_equal(e->dest_class, "external");
+	assert_int_equal(e->first_src.tag, REACH_OUT_REFUSED);
+	assert_string_equal(e->proc->exe, "/usr/bin/curl");
+	e = find_edge(f, CG, EDGE_EGRESS, "tcp/10.1.2.3/5432");
+	assert_non_null(e);
+	assert_string_equal(e->dest_class, "cluster");
+	assert_int_equal(e->first_src.tag, REACH_OUT_TIMEDOUT);
+	e = find_edge(f, CG, EDGE_EGRESS, "udp/2001:db8::7/53");
+	assert_non_null(e);
+	assert_int_equal(e->proto, REACH_PROTO_UDP);
+	assert_int_equal(e->first_src.tag, REACH_OUT_SENT);
+	/* v4-mapped v6 is v4 */
+	e = find_edge(f, CG, EDGE_EGRESS, "tcp/192.0.2.9/22");
+	assert_non_null(e);
+	assert_int_equal(e->first_src.tag, REACH_OUT_FAILED);
+	/* none of them is TLS: no coverage edge, no library asked */
+	assert_int_equal(f->k.library_calls, 0);
+	assert_int_equal(n_edges(f, CG), 5);
+
+	/* malformed: unknown family, protocol, outcome */
+	egress_event(f, CG, T_PARENT, 7, REACH_PROTO_TCP, REACH_OUT_SENT, NULL, 1);
+	egress_event(f, CG, T_PARENT, REACH_AF_INET, 99, REACH_OUT_SENT, "192.0.2.1", 1);
+	egress_event(f, CG, T_PARENT, REACH_AF_INET, REACH_PROTO_TCP, REACH_OUT__MAX, "192.0.2.1", 1);
+	assert_int_equal(f->p.stats.malformed_events, 3);
+	assert_int_equal(f->p.stats.events[REACH_EV_EGRESS], 7);
+	assert_int_equal(n_edges(f, CG), 5);
+}
+
+static void test_tls_coverage_covered_and_blind(void **state)
+{
+	struct fx *f = *state;
+	const struct edge *e;
+
+	exec_event(f, CG, T_PARENT, T_OTHER, "/usr/bin/python3", no_args, 1);
+	f->k.library = "openssl";
+	egress_event(f, CG, T_PARENT, REACH_AF_INET, REACH_PROTO_TCP, REACH_OUT_ESTABLISHED, "93.184.216.34", 443);
+	e = find_edge(f, CG, EDGE_TLS, "/usr/bin/python3");
+	assert_non_null(e);
+	assert_string_equal(e->category, "openssl");
+	assert_string_equal(e->dest_class, "covered");
+	assert_int_equal(f->p.tls_blind_edges, 0);
+	assert_int_equal(f->k.library_calls, 1);
+
+	/* a Go binary: blind, with the reason */
+	exec_event(f, CG2, T_CHILD, T_OTHER, "/app/server", no_args, 2);
+	f->k.library = NULL;
+	f->k.why = "Go crypto/tls";
+	egress_event(f, CG2, T_CHILD, REACH_AF_INET, REACH_PROTO_TCP, REACH_OUT_ESTABLISHED, "93.184.216.34", 8443);
+	e = find_edge(f, CG2, EDGE_TLS, "/app/server");
+	assert_non_null(e);
+	assert_string_equal(e->category, "none");
+	assert_string_equal(e->dest_class, "tls-blind");
+	assert_string_equal(edge_detail(e), "Go crypto/tls");
+	assert_int_equal(f->p.tls_blind_edges, 1);
+	/* again: the same edge, counted once */
+	egress_event(f, CG2, T_CHILD, REACH_AF_INET, REACH_PROTO_TCP, REACH_OUT_ESTABLISHED, "93.184.216.35", 443);
+	assert_int_equal(f->p.tls_blind_edges, 1);
+
+	/* a process unknown to the tree: named by its comm */
+	egress_event(f, CG2, T_GONE, REACH_AF_INET, REACH_PROTO_TCP, REACH_OUT_ESTABLISHED, "93.184.216.34", 6443);
+	assert_non_null(find_edge(f, CG2, EDGE_TLS, "comm-99"));
+
+	/* without TLS coverage wired: no coverage edges at all */
+	f->p.tls = NULL;
+	egress_event(f, CG, T_PARENT, REACH_AF_INET, REACH_PROTO_TCP, REACH_OUT_ESTABLISHED, "93.184.216.36", 9443);
+	assert_non_null(find_edge(f, CG, EDGE_EGRESS, "tcp/93.184.216.36/9443"));
+	assert_int_equal(f->k.library_calls, 4);
+}
+
+/* ---- DNS ------------------------------------------------------------------ */
+
+struct msg {
+	uint8_t b[REACH_DNS_LEN];
+	size_t len;
+};
+
+static void put8(struct msg *m, uint8_t v) { m->b[m->len++] = v; }
+static void put16(struct msg *m, uint16_t v) { put8(m, (uint8_t)(v >> 8)); put8(m, (uint8_t)v); }
+
+/* A response for qname with one A answer (ttl), as the resolver sends it. */
+static void dns_answer(struct msg *m, const char *qname, const uint8_t a[4], uint32_t ttl)
+{
+	const char *p = qname;
+
+	m->len = 0;
+	put16(m, 0x1234);
+	put16(m, 0x8180);
+	put16(m, 1);
+	put16(m, 1);
+	put16(m, 0);
+	put16(m, 0);
+	while (*p) {
+		const char *dot = strchr(p, '.');
+		size_t l = dot ? (size_t)(dot - p) : strlen(p);
+
+		put8(m, (uint8_t)l);
+		memcpy(m->b + m->len, p, l);
+		m->len += l;
+		p += l + (dot ? 1 : 0);
+	}
+	put8(m, 0);
+	put16(m, 1);
+	put16(m, 1);
+	put16(m, 0xc00c); /* the question's name */
+	put16(m, 1);
+	put16(m, 1);
+	put16(m, (uint16_t)(ttl >> 16));
+	put16(m, (uint16_t)ttl);
+	put16(m, 4);
+	for (int i = 0; i < 4; i++)
+		put8(m, a[i]);
+}
+
+static void dns_event(struct fx *f, uint64_t cg, const void *payload, size_t len, uint16_t flags)
+{
+	struct reach_dns_event ev = { 0 };
+
+	fill_hdr(&ev.hdr, REACH_EV_DNS, sizeof(ev), cg, T_PARENT, 1);
+	ev.family = REACH_AF_INET;
+	ev.proto = flags & REACH_DNS_F_TCP ? REACH_PROTO_TCP : REACH_PROTO_UDP;
+	ev.server_port = 53;
+	ev.len = (uint16_t)len;
+	ev.total_len = (uint32_t)len;
+	ev.flags = flags;
+	memcpy(ev.payload, payload, len);
+	assert_int_equal(feed(f, &ev, sizeof(ev)), 0);
+}
+
+static void test_dns_names_egress(void **state)
+{
+	struct fx *f = *state;
+	const uint8_t ip[4] = { 198, 51, 100, 7 };
+	struct msg m;
+	const struct edge *e;
+	struct netaddr a;
+	uint32_t ttl = 0;
+	uint8_t tcp[REACH_DNS_LEN];
+
+	dns_answer(&m, "api.example.com", ip, 300);
+	dns_event(f, CG, m.b, m.len, 0);
+	assert_int_equal(f->p.stats.events[REACH_EV_DNS], 1);
+	assert_int_equal(f->p.stats.dns_responses, 1);
+	assert_int_equal(netaddr_parse("198.51.100.7", &a), 0);
+	assert_string_equal(dnsnames_get(f->p.dns, CG, &a, &ttl), "api.example.com");
+	assert_int_equal(ttl, 300);
+	assert_null(dnsnames_get(f->p.dns, CG2, &a, &ttl)); /* per cgroup */
+
+	/* the egress edge to that address carries the name */
+	exec_event(f, CG, T_PARENT, T_OTHER, "/usr/bin/curl", no_args, 1);
+	egress_event(f, CG, T_PARENT, REACH_AF_INET, REACH_PROTO_TCP, REACH_OUT_REFUSED, "198.51.100.7", 8080);
+	e = find_edge(f, CG, EDGE_EGRESS, "tcp/198.51.100.7/8080");
+	assert_non_null(e);
+	assert_string_equal(e->name, "api.example.com");
+	assert_int_equal(e->name_ttl, 300);
+	assert_string_equal(e->address, "198.51.100.7");
+
+	/* over TCP: the 2-byte length prefix first */
+	dns_answer(&m, "db.example.org", (const uint8_t[]){ 198, 51, 100, 8 }, 60);
+	tcp[0] = (uint8_t)(m.len >> 8);
+	tcp[1] = (uint8_t)m.len;
+	memcpy(tcp + 2, m.b, m.len);
+	dns_event(f, CG, tcp, m.len + 2, REACH_DNS_F_TCP);
+	assert_int_equal(f->p.stats.dns_responses, 2);
+	assert_int_equal(netaddr_parse("198.51.100.8", &a), 0);
+	assert_string_equal(dnsnames_get(f->p.dns, CG, &a, &ttl), "db.example.org");
+
+	/* truncated answers are skipped, not guessed; garbage is counted */
+	dns_event(f, CG, m.b, m.len, REACH_DNS_F_TRUNC);
+	assert_int_equal(f->p.stats.dns_truncated, 1);
+	dns_event(f, CG, tcp, 1, REACH_DNS_F_TCP);
+	assert_int_equal(f->p.stats.dns_malformed, 1);
+	dns_event(f, CG, "\x01\x02\x03", 3, 0);
+	assert_int_equal(f->p.stats.dns_malformed, 2);
+	assert_int_equal(f->p.stats.dns_responses, 2);
+	assert_int_equal(f->p.stats.events[REACH_EV_DNS], 5);
+}
+
+/* ---- HTTP: credentials ---------------------------------------------------- */
+
+static void test_http_plaintext_credential(void **state)
+{
+	struct fx *f = *state;
+	const struct edge *e;
+	const struct edge_credential *c;
+	char fp[17], object[256];
+
+	exec_event(f, CG, T_PARENT, T_OTHER, "/usr/bin/curl", no_args, 1);
+	http_event(f, CG, T_PARENT, REACH_HTTP_PLAINTEXT,
+		   "GET /v1/items/42 HTTP/1.1\r\nHost: api.example.com:8080\r\nAuthorization: Bearer " TOKEN "\r\n\r\n", 8080);
+	assert_int_equal(f->p.stats.events[REACH_EV_HTTP], 1);
+	assert_int_equal(f->p.stats.http_requests, 1);
+	assert_int_equal(f->p.stats.http_malformed, 0);
+	fp_compute(&f->p.fp_key, TOKEN, strlen(TOKEN), fp);
+	snprintf(object, sizeof(object), "api.example.com:8080 GET /v1/items/{id} bearer fp:%s", fp);
+	e = find_edge(f, CG, EDGE_CREDENTIAL, object);
+	if (!e) { /* say what there is */
+		const struct cgroup_reach *cr = observed_cgroup(f->p.observed, CG);
+
+		for (size_t i = 0; cr && i < cr->n_edges; i++)
+			print_message("edge %d %s\n", cr->edges[i]->kind, cr->edges[i]->object);
+	}
+	assert_non_null(e);
+	c = edge_cred(e);
+	assert_non_null(c);
+	assert_string_equal(c->method, "GET");
+	assert_string_equal(c->path_template, "/v1/items/{id}");
+	assert_string_equal(c->host, "api.example.com:8080");
+	assert_string_equal(c->kind, "bearer");
+	assert_string_equal(c->where, "authorization");
+	assert_string_equal(c->fingerprint, fp);
+	assert_string_equal(c->source, "plaintext");
+	assert_string_equal(c->special, "");
+	assert_int_equal(e->port, 8080);
+	assert_string_equal(e->name, "api.example.com:8080");
+	assert_string_equal(e->proc->exe, "/usr/bin/curl");
+	/* plaintext is no TLS: no coverage edge */
+	assert_int_equal(f->k.library_calls, 0);
+	assert_int_equal(n_edges(f, CG), 2);
+
+	/* no Host header: the connected destination names it */
+	{
+		struct reach_http_event ev = { 0 };
+		const char *head = "GET /x HTTP/1.1\r\nAuthorization: Basic dXNlcjpwYXNz\r\n\r\n";
+		struct netaddr a;
+
+		fill_hdr(&ev.hdr, REACH_EV_HTTP, sizeof(ev), CG, T_PARENT, 1);
+		ev.source = REACH_HTTP_PLAINTEXT;
+		ev.family = REACH_AF_INET;
+		ev.dport = 80;
+		assert_int_equal(netaddr_parse("192.0.2.80", &a), 0);
+		memcpy(ev.daddr, a.addr, 4);
+		ev.len = (uint32_t)strlen(head);
+		memcpy(ev.payload, head, ev.len);
+		assert_int_equal(feed(f, &ev, sizeof(ev)), 0);
+	}
+	assert_int_equal(n_edges(f, CG), 3);
+	e = observed_cgroup(f->p.observed, CG)->edges[2];
+	assert_int_equal(e->kind, EDGE_CREDENTIAL);
+	assert_string_equal(edge_cred(e)->host, "192.0.2.80");
+	assert_string_equal(edge_cred(e)->kind, "basic");
+	assert_int_equal(e->port, 80);
+
+	/* not HTTP: counted, skipped */
+	http_event(f, CG, T_PARENT, REACH_HTTP_PLAINTEXT, "\x16\x03\x01 not http at all", 443);
+	assert_int_equal(f->p.stats.http_malformed, 1);
+	assert_int_equal(f->p.stats.http_requests, 2);
+	assert_int_equal(n_edges(f, CG), 3);
+}
+
+static void test_http_tls_special_without_credential(void **state)
+{
+	struct fx *f = *state;
+	const struct edge *e;
+	const struct edge_credential *c;
+	const struct cgroup_reach *cr;
+
+	exec_event(f, CG, T_PARENT, T_OTHER, "/usr/bin/kubectl", no_args, 1);
+	http_event(f, CG, T_PARENT, REACH_HTTP_OPENSSL,
+		   "GET /api/v1/namespaces/prod/secrets HTTP/1.1\r\nHost: kubernetes.default.svc\r\n\r\n", 0);
+	assert_int_equal(f->p.stats.http_requests, 1);
+	/* the TLS library that wrote it is covered: one coverage edge */
+	e = find_edge(f, CG, EDGE_TLS, "/usr/bin/kubectl");
+	assert_non_null(e);
+	assert_string_equal(e->category, "openssl");
+	assert_string_equal(e->dest_class, "covered");
+	assert_int_equal(f->k.library_calls, 0); /* the event said which library */
+	/* a secrets API request stands out even without a credential seen */
+	cr = observed_cgroup(f->p.observed, CG);
+	assert_non_null(cr);
+	assert_int_equal(cr->n_edges, 3);
+	e = cr->edges[2];
+	assert_int_equal(e->kind, EDGE_CREDENTIAL);
+	c = edge_cred(e);
+	assert_string_equal(c->kind, "none");
+	assert_string_equal(c->fingerprint, "");
+	assert_string_equal(c->special, "kube-secrets");
+	assert_string_equal(c->source, "openssl");
+	assert_string_equal(c->host, "kubernetes.default.svc");
+	assert_int_equal(e->port, 443); /* TLS without a port: 443 */
+
+	/* GnuTLS, a head cut at the capture bound: counted as truncated */
+	{
+		char head[REACH_HTTP_LEN + 1];
+		int n = snprintf(head, sizeof(head), "POST /upload HTTP/1.1\r\nHost: h.example\r\nX-Pad: ");
+
+		memset(head + n, 'x', sizeof(head) - 1 - (size_t)n);
+		head[sizeof(head) - 1] = '\0';
+		http_event(f, CG2, T_PARENT, REACH_HTTP_GNUTLS, head, 443);
+	}
+	assert_int_equal(f->p.stats.http_requests, 2);
+	assert_int_equal(f->p.stats.http_malformed, 0);
+	assert_int_equal(f->p.stats.http_truncated, 1);
+	e = find_edge(f, CG2, EDGE_TLS, "/usr/bin/kubectl");
+	assert_non_null(e);
+	assert_string_equal(e->category, "gnutls");
+	assert_string_equal(e->dest_class, "covered");
+	assert_int_equal(f->k.library_calls, 0);
+}
+
+/* ---- records that are not events ------------------------------------------ */
+
+static void test_malformed_records(void **state)
+{
+	struct fx *f = *state;
+	union {
+		struct reach_event_hdr hdr;
+		struct reach_exec_event exec;
+		uint8_t raw[sizeof(struct reach_exec_event) + 8];
+	} r;
+
+	memset(&r, 0, sizeof(r));
+	/* shorter than a header */
+	assert_int_equal(feed(f, &r, sizeof(r.hdr) - 1), 0);
+	assert_int_equal(f->p.stats.malformed_events, 1);
+	/* kind 0, and past the last kind */
+	fill_hdr(&r.hdr, 0, sizeof(r.hdr), CG, T_PARENT, 1);
+	assert_int_equal(feed(f, &r, sizeof(r.hdr)), 0);
+	fill_hdr(&r.hdr, REACH_EV__MAX, sizeof(r.hdr), CG, T_PARENT, 1);
+	assert_int_equal(feed(f, &r, sizeof(r.hdr)), 0);
+	assert_int_equal(f->p.stats.malformed_events, 3);
+	/* a header claiming more bytes than the record has */
+	fill_hdr(&r.hdr, REACH_EV_EXEC, sizeof(r.exec) + 8, CG, T_PARENT, 1);
+	assert_int_equal(feed(f, &r, sizeof(r.exec)), 0);
+	assert_int_equal(f->p.stats.malformed_events, 4);
+	/* shorter than its kind: every kind */
+	for (uint16_t k = 1; k < REACH_EV__MAX; k++) {
+		fill_hdr(&r.hdr, k, sizeof(r.hdr), CG, T_PARENT, 1);
+		assert_int_equal(feed(f, &r, sizeof(r.hdr)), 0);
+	}
+	assert_int_equal(f->p.stats.malformed_events, 4 + REACH_EV__MAX - 1);
+	/* nothing was handled, nothing recorded */
+	for (int k = 0; k < REACH_EV__MAX; k++)
+		assert_int_equal(f->p.stats.events[k], 0);
+	assert_null(observed_cgroup(f->p.observed, CG));
+	assert_int_equal(proctree_size(f->p.procs), 0);
+	/* a record longer than its kind is fine (the ring buffer pads) */
+	memset(&r, 0, sizeof(r));
+	fill_hdr(&r.hdr, REACH_EV_EXEC, sizeof(r.exec), CG, T_PARENT, T_OTHER);
+	snprintf(r.exec.filename, sizeof(r.exec.filename), "/bin/ls");
+	assert_int_equal(feed(f, &r, sizeof(r)), 0);
+	assert_int_equal(f->p.stats.events[REACH_EV_EXEC], 1);
+	assert_int_equal(f->p.stats.malformed_events, 4 + REACH_EV__MAX - 1);
+	assert_non_null(find_edge(f, CG, EDGE_TOOL, "/bin/ls"));
+}
+
+/* ---- --events output, counts, the working set --------------------------------- */
+
+static void test_events_printed_once_per_new_edge(void **state)
+{
+	struct fx *f = *state;
+	char *out = NULL;
+	size_t len = 0, lines = 0;
+
+	f->p.events_out = open_memstream(&out, &len);
+	assert_non_null(f->p.events_out);
+	exec_event(f, CG, T_PARENT, T_OTHER, "/usr/bin/curl", no_args, 1);
+	exec_event(f, CG, T_PARENT, T_OTHER, "/usr/bin/curl", no_args, 1); /* the same edge */
+	egress_event(f, CG, T_PARENT, REACH_AF_INET, REACH_PROTO_UDP, REACH_OUT_SENT, "192.0.2.53", 53);
+	fclose(f->p.events_out);
+	f->p.events_out = NULL;
+	for (char *c = out; *c; c++)
+		lines += *c == '\n';
+	assert_int_equal(lines, 2);
+	assert_non_null(strstr(out, "/usr/bin/curl"));
+	assert_non_null(strstr(out, "192.0.2.53"));
+	assert_int_equal(find_edge(f, CG, EDGE_TOOL, "/usr/bin/curl")->events, 2);
+	free(out);
+}
+
+static void test_refresh_counts_from_the_kernel(void **state)
+{
+	struct fx *f = *state;
+	const struct edge *e;
+
+	exec_event(f, CG, T_PARENT, T_OTHER, "/usr/bin/curl", no_args, 1);
+	f->k.count = 17;
+	pipeline_refresh_counts(&f->p);
+	assert_int_equal(f->k.snapshots, 1);
+	assert_true(f->k.lookups >= 1);
+	e = find_edge(f, CG, EDGE_TOOL, "/usr/bin/curl");
+	assert_int_equal(edge_count(e), 17);
+	/* a failed batch read falls back, warned once */
+	f->k.snapshot_rc = -EOPNOTSUPP;
+	pipeline_refresh_counts(&f->p);
+	pipeline_refresh_counts(&f->p);
+	assert_true(f->p.snapshot_warned);
+	assert_int_equal(f->k.snapshots, 3);
+
+	/* fed to the ledger under its identity */
+	pipeline_feed_ledger(&f->p);
+	assert_int_equal(ledger_identities(f->ledger), 1);
+	assert_int_equal(ledger_edges(f->ledger), 1);
+	assert_non_null(ledger_identity_find(f->ledger, "host/test"));
+	assert_int_equal(f->p.feed.edges_held, 0);
+}
+
+static void test_full_model_evicts_to_the_ledger(void **state)
+{
+	struct fx *f = *state;
+	char exe[64];
+
+	pipeline_fini(&f->p);
+	{
+		struct pipeline keep = f->p;
+
+		assert_int_equal(pipeline_init(&f->p, 16), 0);
+		f->p.catalog = keep.catalog;
+		f->p.netclass = keep.netclass;
+		f->p.resolver = keep.resolver;
+		f->p.ledger = keep.ledger;
+		f->p.boot_to_unix_ms = keep.boot_to_unix_ms;
+		f->p.dedup = keep.dedup;
+		f->p.dedup_ctx = keep.dedup_ctx;
+	}
+	assert_int_equal(f->p.observed_cap, 16);
+	for (int i = 0; i < 20; i++) {
+		snprintf(exe, sizeof(exe), "/usr/bin/tool%d", i);
+		exec_event(f, CG, T_PARENT, T_OTHER, exe, no_args, 1);
+	}
+	/* a quarter went to the ledger alone when the model was full */
+	assert_true(observed_edges_evicted(f->p.observed) >= 4);
+	assert_true(f->k.takes >= 4);
+	assert_true(ledger_edges(f->ledger) >= 4);
+	assert_int_equal(observed_edges_dropped(f->p.observed), 0);
+	assert_true(observed_edge_total(f->p.observed) <= 16);
+	assert_true(f->p.room_logged);
+	assert_false(f->p.observed_stuck);
+	assert_non_null(find_edge(f, CG, EDGE_TOOL, "/usr/bin/tool19"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_secret_open, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_secret_open_relative_and_reader_gone, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_open_not_secret, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_exec_lineage_and_redaction, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_exec_args_truncated, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_egress_outcomes_and_udp, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tls_coverage_covered_and_blind, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dns_names_egress, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_http_plaintext_credential, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_http_tls_special_without_credential, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_malformed_records, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_events_printed_once_per_new_edge, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refresh_counts_from_the_kernel, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_full_model_evicts_to_the_ledger, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

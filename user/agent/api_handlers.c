@@ -1,0 +1,276 @@
+/* The local API's handlers (api_handlers.h). */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <json-c/json.h>
+#include "common/log.h"
+#include "identity/kube.h"
+#include "policy/epochs.h"
+#include "policy/policy.h"
+#include "policy/suggest.h"
+#include "reach/ledger.h"
+#include "reach/ledger_feed.h"
+#include "reach/ledger_store.h"
+#include "ship/shipping.h"
+#include "agent/output.h"
+#include "agent/pipeline.h"
+#include "agent/api_handlers.h"
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void daemon_view(const struct api_handlers *h, struct api_daemon_view *v)
+{
+	memset(v, 0, sizeof(*v));
+	if (h->daemon_view)
+		h->daemon_view(h->ctx, v);
+}
+
+static void add_u64(json_object *o, const char *k, uint64_t v) { json_object_object_add(o, k, json_object_new_int64((int64_t)v)); }
+
+static json_object *status_json(const struct api_handlers *h)
+{
+	json_object *o = json_object_new_object(), *hooks = json_object_new_array(), *losses = json_object_new_object();
+	struct api_daemon_view v;
+
+	daemon_view(h, &v);
+	json_object_object_add(o, "version", json_object_new_string(REACH_VERSION));
+	json_object_object_add(o, "node", json_object_new_string(h->node));
+	add_u64(o, "uptime_s", (uint64_t)(now_s() - h->started_s));
+	for (const char *const *n = v.hooks; n && *n; n++)
+		json_object_array_add(hooks, json_object_new_string(*n));
+	json_object_object_add(o, "hooks", hooks);
+	json_object_object_add(o, "syscall_hooks",
+			       json_object_new_string(v.syscall_hooks ? v.syscall_hooks : ""));
+	if (v.have_losses) {
+		for (int k = 0; k < REACH_EV__MAX; k++) { /* 0: "other", the shared maps */
+			json_object *per = json_object_new_object();
+
+			for (int r = 0; r < REACH_LOSS__MAX; r++)
+				add_u64(per, output_loss_name(r), v.losses.counters[k][r]);
+			json_object_object_add(losses, output_event_name(k), per);
+		}
+	}
+	json_object_object_add(o, "losses", losses);
+	{
+		/* ring-buffer events handled so far, per kind: with the losses,
+		 * what a caller needs to judge the sensor without --events */
+		json_object *ev = json_object_new_object();
+
+		for (int k = 1; k < REACH_EV__MAX; k++)
+			add_u64(ev, output_event_name(k), h->pipe->stats.events[k]);
+		json_object_object_add(o, "events", ev);
+		add_u64(o, "opens_not_secret", h->pipe->stats.opens_not_secret);
+	}
+	add_u64(o, "tls_files_probed", v.tls_files_probed);
+	add_u64(o, "uprobes_attached", v.uprobes_attached);
+	add_u64(o, "identities", ledger_identities(h->pipe->ledger));
+	add_u64(o, "edges", ledger_edges(h->pipe->ledger));
+	add_u64(o, "edges_dropped", ledger_edges_dropped(h->pipe->ledger));
+	add_u64(o, "identities_dropped", ledger_identities_dropped(h->pipe->ledger));
+	add_u64(o, "edges_waiting_for_identity", h->pipe->feed.edges_held);
+	add_u64(o, "observed_edges_dropped", observed_edges_dropped(h->pipe->observed));
+	add_u64(o, "observed_edges", observed_edge_total(h->pipe->observed));
+	add_u64(o, "observed_edges_evicted", observed_edges_evicted(h->pipe->observed));
+	json_object_object_add(o, "ledger_file", json_object_new_string(h->ledger_file));
+	json_object_object_add(o, "last_persist_unix_ms", json_object_new_int64(*h->last_persist_unix_ms));
+	json_object_object_add(o, "last_persist_error", json_object_new_string(h->last_persist_error));
+	add_u64(o, "persists_skipped", *h->persists_skipped);
+	json_object_object_add(o, "monitoring", json_object_new_string(h->monitor_all ? "all" : v.pods ? "pods" : "cgroups"));
+	json_object_object_add(o, "shipping", shipping_status_json(h->ship));
+	if (v.pods) {
+		add_u64(o, "pods_monitored", v.pods_monitored);
+		add_u64(o, "pods_waiting_for_cgroup", v.pods_waiting);
+	}
+	if (h->kube) {
+		struct kube_stats ks;
+		json_object *k = json_object_new_object();
+
+		kube_get_stats(h->kube, &ks);
+		json_object_object_add(k, "synced", json_object_new_boolean(ks.synced));
+		add_u64(k, "lists", ks.lists);
+		add_u64(k, "watches", ks.watches);
+		add_u64(k, "events", ks.events);
+		add_u64(k, "errors", ks.errors);
+		add_u64(k, "relists_410", ks.relists_410);
+		json_object_object_add(k, "last_error", json_object_new_string(ks.last_error));
+		json_object_object_add(o, "kubernetes", k);
+	}
+	return o;
+}
+
+/* reach: the ledger plus what is still waiting for its identity, shown
+ * under unknown/<cgroup path>. */
+static json_object *reach_json(const struct api_handlers *h, const char *identity, const char *kind)
+{
+	struct ledger *view = ledger_new(SIZE_MAX, SIZE_MAX);
+	json_object *doc;
+
+	if (!view || ledger_merge(view, h->pipe->ledger)) {
+		ledger_free(view);
+		return ledger_to_json(h->pipe->ledger, identity, kind);
+	}
+	ledger_feed_pending_view(h->pipe->observed, view, pipeline_resolve_identity, h->pipe, h->pipe->boot_to_unix_ms);
+	doc = ledger_to_json(view, identity, kind);
+	ledger_free(view);
+	return doc;
+}
+
+/* How complete the observation is: the verifier never passes on less. */
+struct verify_input_health api_health(const struct api_handlers *h)
+{
+	struct verify_input_health health = { .tls_blind_processes = h->pipe->tls_blind_edges };
+	struct api_daemon_view v;
+
+	daemon_view(h, &v);
+	if (v.have_losses)
+		health.events_lost = output_loss_total(&v.losses, REACH_LOSS_RINGBUF_FULL);
+	health.events_lost += observed_edges_dropped(h->pipe->observed);
+	return health;
+}
+
+static json_object *api_error(const char *msg, int exit_code)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "error", json_object_new_string(msg));
+	json_object_object_add(o, "exit_code", json_object_new_int(exit_code));
+	return o;
+}
+
+/* verify: against the agent's policies, or a policy path the caller names
+ * (read by the agent, which runs as root like reachctl). */
+static json_object *verify_json(const struct api_handlers *h, const char *identity, const char *policy_path, const char *epoch)
+{
+	struct verify_opts opts = { .identity = identity, .health = api_health(h),
+				    .alert_without_policy = h->default_alert, .epoch = epoch };
+	struct policy_set other = { 0 };
+	const struct policy_set *set = h->policies;
+	struct verify_result r;
+	json_object *doc;
+	char err[1024];
+
+	if (policy_path) {
+		if (policy_load_path(&other, policy_path, err, sizeof(err)))
+			return api_error(err, 2);
+		set = &other;
+	}
+	if (verify_ledger(h->pipe->ledger, set, &opts, &r)) {
+		policy_set_free(&other);
+		return api_error("verification failed: out of memory", 2);
+	}
+	doc = verify_result_report(&r);
+	verify_result_free(&r);
+	policy_set_free(&other);
+	return doc;
+}
+
+static json_object *suggest_json(const struct api_handlers *h, const char *identity)
+{
+	char err[512], *yaml = NULL;
+	size_t len = 0;
+	FILE *mem = open_memstream(&yaml, &len);
+	json_object *o;
+	int rc;
+
+	if (!mem)
+		return api_error("out of memory", 2);
+	rc = policy_suggest(h->pipe->ledger, identity, mem, err, sizeof(err));
+	fclose(mem);
+	if (rc) {
+		free(yaml);
+		return api_error(err, 2);
+	}
+	o = json_object_new_object();
+	json_object_object_add(o, "policy", json_object_new_string(yaml ? yaml : ""));
+	free(yaml);
+	return o;
+}
+
+/* Per identity with records: mean time to remediate, failed remediations. */
+static json_object *remediation_json(const struct epoch_tracker *t, const char *only)
+{
+	json_object *arr = json_object_new_array();
+	struct remediation_stats *st;
+	size_t n = epoch_tracker_remediation_all(t, only, &st);
+
+	for (size_t i = 0; i < n; i++) {
+		json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "identity", json_object_new_string(st[i].identity));
+		json_object_object_add(o, "findings_resolved", json_object_new_int64((int64_t)st[i].resolved));
+		json_object_object_add(o, "findings_open", json_object_new_int64((int64_t)st[i].open));
+		json_object_object_add(o, "mean_time_to_remediate_ms", json_object_new_int64(st[i].mean_time_to_remediate_ms));
+		json_object_object_add(o, "upgrades_with_findings", json_object_new_int64((int64_t)st[i].upgrades_with_findings));
+		json_object_object_add(o, "failed_remediations", json_object_new_int64((int64_t)st[i].failed_remediations));
+		json_object_object_add(o, "failed_remediation_rate",
+				       json_object_new_double(st[i].upgrades_with_findings ?
+							      (double)st[i].failed_remediations / st[i].upgrades_with_findings
+							      : 0));
+		json_object_array_add(arr, o);
+	}
+	free(st);
+	return arr;
+}
+
+json_object *api_handle(void *ctx, json_object *req)
+{
+	struct api_handlers *h = ctx;
+	json_object *v, *reply;
+	const char *cmd = json_object_object_get_ex(req, "cmd", &v) ? json_object_get_string(v) : "";
+	const char *identity = json_object_object_get_ex(req, "identity", &v) ? json_object_get_string(v) : NULL;
+	const char *kind = json_object_object_get_ex(req, "kind", &v) ? json_object_get_string(v) : NULL;
+
+	/* fresh counts for the answer */
+	pipeline_refresh_counts(h->pipe);
+	pipeline_feed_ledger(h->pipe);
+	if (strcmp(cmd, "reach") == 0)
+		return reach_json(h, identity, kind);
+	if (strcmp(cmd, "status") == 0)
+		return status_json(h);
+	if (strcmp(cmd, "verify") == 0) {
+		const char *policy = json_object_object_get_ex(req, "policy", &v) ? json_object_get_string(v) : NULL;
+		const char *epoch = json_object_object_get_ex(req, "epoch", &v) ? json_object_get_string(v) : NULL;
+
+		return verify_json(h, identity, policy, epoch);
+	}
+	if (strcmp(cmd, "epochs") == 0) {
+		if (h->verify_epochs)
+			h->verify_epochs(h->ctx); /* up to date for the answer */
+		reply = json_object_new_object();
+		json_object_object_add(reply, "records", epoch_records_to_json(h->epoch_tracker, identity));
+		json_object_object_add(reply, "remediation", remediation_json(h->epoch_tracker, identity));
+		return reply;
+	}
+	if (strcmp(cmd, "epoch") == 0) {
+		const char *version = json_object_object_get_ex(req, "version", &v) ? json_object_get_string(v) : NULL;
+
+		if (!identity || !version || !*version || strlen(version) > 200)
+			return api_error("epoch needs an identity and a version (at most 200 characters)", 2);
+		/* what was observed until now belongs to the previous epoch: feed
+		 * it under that one before the version changes (the refresh and
+		 * feed above, at the top of this handler, did exactly that) */
+		if (pipeline_set_epoch(h->pipe, identity, version))
+			return api_error("out of memory", 2);
+		log_info("epoch of %s is now %s", identity, version);
+		reply = json_object_new_object();
+		json_object_object_add(reply, "identity", json_object_new_string(identity));
+		json_object_object_add(reply, "version", json_object_new_string(version));
+		return reply;
+	}
+	if (strcmp(cmd, "suggest") == 0) {
+		if (!identity)
+			return api_error("suggest needs an identity", 2);
+		return suggest_json(h, identity);
+	}
+	reply = json_object_new_object();
+	json_object_object_add(reply, "error", json_object_new_string("unknown command (reach, status, verify, suggest)"));
+	return reply;
+}

@@ -1,0 +1,103 @@
+/* The observation pipeline: one raw ring-buffer record in, the observed
+ * model updated. Path resolution and the secret catalogue, the process tree,
+ * TLS coverage, secret-content and credential fingerprints, DNS names and
+ * egress classes, host epochs: everything between the sensor's ring buffer
+ * and the observed model (and, when it is full, the ledger).
+ *
+ * No kernel here: what the pipeline asks of the sensor (the dedup map, TLS
+ * uprobes) goes through the ops below, which the daemon wires to the sensor
+ * and unit tests fill with fakes. */
+#ifndef REACH_AGENT_PIPELINE_H
+#define REACH_AGENT_PIPELINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include "abi/events.h"
+#include "http/fingerprint.h"
+#include "reach/observed.h"
+#include "reach/ledger_feed.h"
+#include "agent/output.h"
+
+struct catalog;
+struct netclass;
+struct proctree;
+struct dnsnames;
+struct ledger;
+struct hmap;
+struct identity;
+struct identity_resolver;
+
+/* TLS coverage (sensor/tls.h in the daemon): which library a process writes
+ * through, and the uprobes on it. Every callback gets ops_ctx. */
+struct pipeline_tls_ops {
+	void (*on_open)(void *ctx, uint32_t tgid, const char *abs_path, const struct reach_dedup_key *key);
+	void (*on_exec)(void *ctx, uint32_t tgid, const char *path);
+	void (*on_fork)(void *ctx, uint32_t parent, uint32_t child);
+	void (*on_exit)(void *ctx, uint32_t tgid);
+	/* "openssl", "gnutls", ... or NULL with *why set: a blind process */
+	const char *(*library)(void *ctx, uint32_t tgid, const char **why);
+};
+
+/* The kernel's dedup map: edge counts and their final read. */
+struct pipeline_dedup_ops {
+	int (*snapshot)(void *ctx);  /* a batch read the lookups then use: 0 or -errno */
+	dedup_lookup_fn lookup;      /* an edge's current counts (from the snapshot) */
+	dedup_take_fn take;          /* final counts, entry deleted (eviction) */
+};
+
+struct pipeline {
+	/* ---- owned: made by pipeline_init, freed by pipeline_fini ---- */
+	struct observed *observed;     /* the observed model */
+	struct proctree *procs;        /* process tree: executables and lineage */
+	struct dnsnames *dns;          /* (cgroup, address) -> name from DNS answers */
+	struct hmap *identity_cache;   /* "cgroup_id/uid" -> struct identity (resolved only) */
+	struct hmap *epochs;           /* identity -> version set by `reachctl epoch start` */
+	struct hmap *exe_epochs;       /* cgroup id -> host identities' software version */
+	struct fp_key fp_key;          /* HMAC key of every fingerprint (wiped by pipeline_fini) */
+	size_t observed_cap;           /* the observed model's working set (edges, all cgroups) */
+	bool observed_stuck;           /* full and nothing evictable: cleared to retry */
+	struct run_stats stats;        /* events per kind, what was counted and skipped */
+	uint64_t tls_blind_edges;      /* TLS edges of class tls-blind */
+	struct feed_stats feed;        /* the last pipeline_feed_ledger() */
+	bool room_logged, snapshot_warned;
+
+	/* ---- borrowed: set by the caller, not freed ---- */
+	const struct catalog *catalog;          /* secret patterns */
+	const struct netclass *netclass;        /* egress destination classes */
+	struct ledger *ledger;                  /* where evicted edges go (required once full) */
+	struct identity_resolver *resolver;     /* cgroup/uid -> identity */
+	int64_t boot_to_unix_ms;                /* kernel boot clock to Unix time */
+	FILE *events_out;                       /* a JSON line per new edge, or NULL */
+	const struct pipeline_tls_ops *tls;     /* NULL: no TLS coverage */
+	void *tls_ctx;
+	const struct pipeline_dedup_ops *dedup; /* required */
+	void *dedup_ctx;
+};
+
+/* Zeroes p and allocates the owned model; observed_cap 0 is the default.
+ * 0 or -ENOMEM (p is then safe to pipeline_fini). */
+int pipeline_init(struct pipeline *p, size_t observed_cap);
+void pipeline_fini(struct pipeline *p);
+
+/* THE entry point: one raw ring-buffer record (a sensor_event_fn; ctx is the
+ * struct pipeline). Records shorter than their kind, of no known kind or
+ * inconsistent in size are counted in stats.malformed_events and skipped.
+ * Always returns 0 (the drain goes on). */
+int pipeline_on_event(void *ctx, const void *data, size_t size);
+
+/* Edge counts from the kernel's dedup map: one batch read, then every edge
+ * looks itself up in the copy. */
+void pipeline_refresh_counts(struct pipeline *p);
+/* Feeds what the model observed into the ledger (identities resolved,
+ * pending ones held): p->feed says how it went. */
+void pipeline_feed_ledger(struct pipeline *p);
+/* A feed_resolve_fn (ctx: the pipeline): resolved identities are cached per
+ * (cgroup, uid), the epoch applied on each use. */
+int pipeline_resolve_identity(void *ctx, const struct cgroup_reach *c, uint32_t uid, struct identity *out);
+/* The epoch an identity's pipeline declared (reachctl epoch start):
+ * 0 or -ENOMEM. */
+int pipeline_set_epoch(struct pipeline *p, const char *identity, const char *version);
+
+#endif
