@@ -43,7 +43,8 @@ static int load(struct yaml_file *f, yaml_document_t *doc)
 	return 0;
 }
 
-int yaml_file_next(struct yaml_file *f, const yaml_node_t **root)
+/* The next document becomes the current one. */
+static int load_next(struct yaml_file *f, const yaml_node_t **root)
 {
 	int rc;
 
@@ -54,6 +55,15 @@ int yaml_file_next(struct yaml_file *f, const yaml_node_t **root)
 		return rc;
 	f->doc = &f->docs[0];
 	*root = yaml_document_get_root_node(f->doc);
+	return 0;
+}
+
+int yaml_file_next(struct yaml_file *f, const yaml_node_t **root)
+{
+	int rc = load_next(f, root);
+
+	if (rc)
+		return rc;
 	if (!*root) { /* end of the stream */
 		drop_document(f);
 		return 0;
@@ -64,17 +74,14 @@ int yaml_file_next(struct yaml_file *f, const yaml_node_t **root)
 int yaml_file_only(struct yaml_file *f, const yaml_node_t **root)
 {
 	const yaml_node_t *extra_root;
-	int rc;
+	int rc = load_next(f, root);
 
-	drop_document(f);
-	*root = NULL;
-	rc = load(f, &f->docs[0]);
 	if (rc)
 		return rc;
-	f->doc = &f->docs[0];
 	rc = load(f, &f->docs[1]);
 	if (rc) {
 		drop_document(f);
+		*root = NULL;
 		return rc;
 	}
 	extra_root = yaml_document_get_root_node(&f->docs[1]);
@@ -83,10 +90,9 @@ int yaml_file_only(struct yaml_file *f, const yaml_node_t **root)
 	yaml_document_delete(&f->docs[1]);
 	if (rc) {
 		drop_document(f);
-		return rc;
+		*root = NULL;
 	}
-	*root = yaml_document_get_root_node(f->doc);
-	return 0;
+	return rc;
 }
 
 void yaml_file_close(struct yaml_file *f)
@@ -113,6 +119,18 @@ int yaml_file_fail(const struct yaml_file *f, yaml_mark_t mark, const char *fmt,
 	rc = yaml_vfail_at(f->path, mark, f->err, f->err_size, fmt, ap);
 	va_end(ap);
 	return rc;
+}
+
+int yaml_file_want_string(const struct yaml_file *f, const yaml_node_t *node, const char *where, const char **text)
+{
+	if (node->type != YAML_SCALAR_NODE || yaml_is_null(node))
+		return yaml_file_fail_at(f, node, "%s: expected a string, got %s", where, yaml_describe(node));
+	if (node->data.scalar.length == 0)
+		return yaml_file_fail_at(f, node, "%s: must not be empty", where);
+	if (yaml_has_embedded_nul(node))
+		return yaml_file_fail_at(f, node, "%s: contains a NUL byte", where);
+	*text = (const char *)node->data.scalar.value;
+	return 0;
 }
 
 int yaml_file_nomem(const struct yaml_file *f)

@@ -54,6 +54,11 @@ int yaml_file_fail(const struct yaml_file *f, yaml_mark_t mark, const char *fmt,
 	__attribute__((format(printf, 3, 4)));
 #define yaml_file_fail_at(f, node, ...) yaml_file_fail((f), (node)->start_mark, __VA_ARGS__)
 
+/* A non-empty string scalar without NUL bytes: 0 with *text its value, or
+ * "WHERE: expected a string, got ..." / "must not be empty" / "contains a
+ * NUL byte" at the node. */
+int yaml_file_want_string(const struct yaml_file *f, const yaml_node_t *node, const char *where, const char **text);
+
 /* "PATH: out of memory"; returns -ENOMEM. */
 int yaml_file_nomem(const struct yaml_file *f);
 

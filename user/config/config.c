@@ -41,15 +41,13 @@ struct loader {
 
 static int parse_string(struct loader *l, const yaml_node_t *value, const char *where, char **out)
 {
+	const char *text = NULL;
 	char *copy;
+	int rc = yaml_file_want_string(l->y, value, where, &text);
 
-	if (value->type != YAML_SCALAR_NODE || yaml_is_null(value))
-		return fail_at(l, value, "%s: expected a string, got %s", where, yaml_describe(value));
-	if (value->data.scalar.length == 0)
-		return fail_at(l, value, "%s: must not be empty", where);
-	if (yaml_has_embedded_nul(value))
-		return fail_at(l, value, "%s: contains a NUL byte", where);
-	copy = strdup((const char *)value->data.scalar.value);
+	if (rc)
+		return rc;
+	copy = strdup(text);
 	if (!copy)
 		return yaml_file_nomem(l->y);
 	*out = copy;

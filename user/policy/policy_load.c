@@ -91,18 +91,7 @@ static void join_index(char *out, size_t size, const char *where, size_t index)
 
 /* ---- scalars ------------------------------------------------------------ */
 
-/* A non-empty string scalar without NUL bytes. */
-static int want_string(struct loader *l, const yaml_node_t *node, const char *where, const char **text)
-{
-	if (node->type != YAML_SCALAR_NODE || yaml_is_null(node))
-		return fail_at(l, node, "%s: expected a string, got %s", where, yaml_describe(node));
-	if (node->data.scalar.length == 0)
-		return fail_at(l, node, "%s: must not be empty", where);
-	if (yaml_has_embedded_nul(node))
-		return fail_at(l, node, "%s: contains a NUL byte", where);
-	*text = text_of(node);
-	return 0;
-}
+#define want_string(l, node, where, text) yaml_file_want_string((l)->y, (node), (where), (text))
 
 /* want_string, then copied into a fixed field of SIZE bytes (NUL included). */
 static int copy_string(struct loader *l, const yaml_node_t *node, const char *where, char *out, size_t size)
