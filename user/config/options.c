@@ -432,12 +432,12 @@ enum options_result options_parse_argv(struct reach_config *cfg, int argc, char 
 	while ((c = getopt_long(argc, argv, shorts, longopts, NULL)) != -1) {
 		const struct option_spec *o = NULL;
 
-		if (c >= 256 && (size_t)(c - 256) < reach_n_options)
+		if (c >= 256)
 			o = &reach_options[c - 256];
-		for (size_t i = 0; !o && c > 0 && c < 256 && c != ':' && c != '?' && i < reach_n_options; i++)
-			if (reach_options[i].short_flag == c)
+		for (size_t i = 0; !o && i < reach_n_options; i++)
+			if (reach_options[i].short_flag && reach_options[i].short_flag == c)
 				o = &reach_options[i];
-		if (!o) {
+		if (!o) { /* ':' a value missing, '?' an unknown flag */
 			if (c == ':')
 				format_error(err, err_size, "option '%s' needs a value (see --help)", argv[optind - 1]);
 			else
