@@ -24,6 +24,7 @@
 #include "common/hmap.h"
 #include "common/log.h"
 #include "config/config.h"
+#include "config/options.h"
 #include "identity/identity.h"
 #include "identity/kube.h"
 #include "policy/policy.h"
@@ -47,8 +48,6 @@
 #define EXIT_START_FAILED 1
 #define EXIT_USAGE 2
 #define REFRESH_INTERVAL_S 1.0
-#define DEFAULT_STATE_DIR "/var/lib/reach"
-#define DEFAULT_PERSIST_S 10.0
 #define LEDGER_MAX_IDENTITIES 20000
 #define LEDGER_MAX_EDGES 2000   /* per identity */
 #define LEDGER_FILE "ledger.pb.z"
@@ -91,353 +90,6 @@ struct agent {
 	uint64_t persisted_edges;              /* ledger edges at the last publish on /v1/ledger */
 };
 
-struct args {
-	const char *cgroups[CONFIG_MAX_LIST];
-	int n_cgroups;
-	int all;
-	const char *config_file;
-	const char *pattern_files[CONFIG_MAX_LIST];
-	int n_pattern_files;
-	int events;
-	double duration_s;
-	int verbose;
-	const char *ready_file;
-	uint64_t ringbuf_bytes;
-	uint64_t dedup_entries;
-	uint64_t observed_edges;
-	const char *syscall_hooks; /* --syscall-hooks: auto | per-syscall | dispatcher */
-	const char *cluster_cidrs[CONFIG_MAX_LIST];
-	int n_cluster_cidrs;
-	const char *apiservers[CONFIG_MAX_LIST];
-	int n_apiservers;
-	const char *state_dir;
-	const char *socket_path;
-	double persist_s;
-	int kube;
-	const char *kube_api, *kube_token_file, *kube_ca, *node_name;
-	const char *namespaces[CONFIG_MAX_LIST];
-	int n_namespaces;
-	const char *pod_labels[CONFIG_MAX_LIST];
-	int n_pod_labels;
-	const char *identity_rules[CONFIG_MAX_LIST];
-	int n_identity_rules;
-	const char *fingerprint_key;
-	const char *policy_paths[CONFIG_MAX_LIST];
-	int n_policy_paths;
-	int default_alert; /* -1 unset, 0 audit, 1 alert */
-	double settle_s;
-	int drop_caps;
-	int check_config;
-	/* shipping: every sink optional */
-	const char *ship_url, *ship_token_file, *ship_ca, *spool_dir;
-	const char *alertmanagers[CONFIG_MAX_LIST];
-	int n_alertmanagers;
-	const char *webhook, *otlp_url, *metrics_addr, *api_token_file, *alert_min_severity;
-	uint64_t spool_max_bytes;
-	double report_interval_s, snapshot_interval_s, backoff_max_s;
-};
-
-static void usage(FILE *f)
-{
-	fprintf(f,
-		"Usage: reachd [OPTIONS]\n"
-		"Observes the runtime reach of monitored workloads: secret files read and tools run.\n\n"
-		"  --cgroup PATH         monitor this cgroup v2 directory and every cgroup below it (repeatable)\n"
-		"  --all                 monitor every process on the host except the agent\n"
-		"  --config FILE         YAML config (monitor, secrets, sensor, agent sections)\n"
-		"  --secret-patterns F   add secret patterns from F, one per line (repeatable)\n"
-		"  --events              print one JSON object per new edge on stdout, a JSON summary at exit\n"
-		"  --duration SECONDS    stop after this long, print the summary, exit 0\n"
-		"  --ready-file FILE     create FILE once every hook is attached\n"
-		"  --ringbuf-bytes N     ring buffer size (power of two >= 4096; default 8 MiB)\n"
-		"  --dedup-entries N     in-kernel dedup map entries (default 65536)\n"
-		"  --observed-edges N    edges kept in memory besides the ledger (default 65536; the least\n"
-		"                        recently seen go to the ledger alone when it is full)\n"
-		"  --syscall-hooks S     auto (default: the dispatcher), dispatcher (one tp_btf/sys_exit program)\n"
-		"                        or per-syscall (a tracepoint per syscall reach reads; needs tracefs;\n"
-		"                        cheaper only where few syscalls are reads, writes, sends, receives)\n"
-		"  --state-dir DIR       where the reach ledger is kept (default " DEFAULT_STATE_DIR ")\n"
-		"  --persist-interval S  save the ledger every S seconds (default 10) and at exit\n"
-		"  --socket PATH         the local API for reachctl (default " API_DEFAULT_SOCKET ", mode 0600)\n"
-		"  --kube                resolve pods through the Kubernetes API (in-cluster config)\n"
-		"  --kube-api URL, --kube-token-file F, --kube-ca F   the API server, out of cluster\n"
-		"  --node-name NAME      this node (default: $NODE_NAME)\n"
-		"  --namespace NS        with --kube: monitor pods of this namespace (repeatable; default all)\n"
-		"  --pod-selector K=V    with --kube: monitor pods with this label (repeatable, all must match)\n"
-		"  --fingerprint-key F   HMAC key for credential fingerprints (default STATE_DIR/fingerprint.key,\n"
-		"                        created 0600 when absent; share it across nodes for comparable fingerprints)\n"
-		"  --settle-window S     after an epoch opens, verify it after S seconds (default 600)\n"
-		"  --default-policy M    identities without a policy: audit (listed, not counted; default) or alert\n"
-		"  --policy PATH         ReachPolicy file or directory (repeatable); SIGHUP reloads, a bad one keeps the last good\n"
-		"  --identity-rule R     'cgroup:GLOB IDENTITY' or 'uid:N IDENTITY' for host workloads (repeatable)\n"
-		"  --cluster-cidr CIDR   pod/service range: egress there is classed 'cluster' (repeatable)\n"
-		"  --apiserver ADDR[:PORT]  the kube-apiserver (default: KUBERNETES_SERVICE_HOST/PORT) (repeatable)\n"
-		"  --drop-caps           after loading, keep only cap_bpf, cap_perfmon, cap_sys_ptrace and\n"
-		"                        cap_dac_read_search (and set no_new_privs)\n"
-		"  --check-config        load --config and --policy, print what would run, exit (0 ok, 2 bad)\n"
-		"Shipping (none set: the agent works locally and says so once):\n"
-		"  --ship-url URL        POST reach.v1.Report protobuf (gzip) reports to this collector\n"
-		"  --ship-token-file F   bearer token for the collector (re-read on each send)\n"
-		"  --ship-ca F           CA bundle for the collector (TLS verification is always on)\n"
-		"  --spool-dir DIR       reports wait here until delivered (default STATE_DIR/spool)\n"
-		"  --alertmanager URL    Alertmanager base URL (repeatable): findings and verdicts as alerts\n"
-		"  --webhook URL         a JSON webhook for the same alerts\n"
-		"  --otlp-url URL        OTLP/HTTP logs endpoint (.../v1/logs) for findings and verdicts\n"
-		"  --metrics-addr H:P    /metrics, /healthz, /readyz and /v1/ledger (default off; e.g. 127.0.0.1:9464)\n"
-		"  --api-token-file F    bearer token that /v1/ paths of --metrics-addr require\n"
-		"  -v, --verbose         debug logging (libbpf included)\n"
-		"  -h, --help            this help\n"
-		"      --version         print the version\n");
-}
-
-static int parse_u64(const char *s, uint64_t *out)
-{
-	char *end;
-	unsigned long long v;
-
-	if (!s || !*s || *s == '-' || *s == '+')
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || *end)
-		return -EINVAL;
-	*out = v;
-	return 0;
-}
-
-static int parse_args(int argc, char **argv, struct args *a)
-{
-	enum { OPT_CGROUP = 256, OPT_ALL, OPT_CONFIG, OPT_PATTERNS, OPT_EVENTS, OPT_DURATION, OPT_READY,
-	       OPT_RINGBUF, OPT_DEDUP, OPT_OBSERVED_EDGES, OPT_VERSION, OPT_CLUSTER_CIDR, OPT_APISERVER, OPT_STATE_DIR, OPT_SOCKET,
-	       OPT_PERSIST, OPT_KUBE, OPT_KUBE_API, OPT_KUBE_TOKEN, OPT_KUBE_CA, OPT_NODE, OPT_NAMESPACE,
-	       OPT_POD_SELECTOR, OPT_IDENTITY_RULE, OPT_FP_KEY, OPT_POLICY, OPT_DEFAULT_POLICY, OPT_SETTLE,
-	       OPT_DROP_CAPS, OPT_CHECK_CONFIG, OPT_SHIP_URL, OPT_SHIP_TOKEN, OPT_SHIP_CA, OPT_SPOOL_DIR,
-	       OPT_ALERTMANAGER, OPT_WEBHOOK, OPT_OTLP_URL, OPT_METRICS_ADDR, OPT_API_TOKEN, OPT_SYSCALL_HOOKS };
-	static const struct option opts[] = {
-		{ "cgroup", required_argument, NULL, OPT_CGROUP },
-		{ "all", no_argument, NULL, OPT_ALL },
-		{ "config", required_argument, NULL, OPT_CONFIG },
-		{ "secret-patterns", required_argument, NULL, OPT_PATTERNS },
-		{ "events", no_argument, NULL, OPT_EVENTS },
-		{ "duration", required_argument, NULL, OPT_DURATION },
-		{ "ready-file", required_argument, NULL, OPT_READY },
-		{ "ringbuf-bytes", required_argument, NULL, OPT_RINGBUF },
-		{ "dedup-entries", required_argument, NULL, OPT_DEDUP },
-		{ "observed-edges", required_argument, NULL, OPT_OBSERVED_EDGES },
-		{ "syscall-hooks", required_argument, NULL, OPT_SYSCALL_HOOKS },
-		{ "cluster-cidr", required_argument, NULL, OPT_CLUSTER_CIDR },
-		{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
-		{ "socket", required_argument, NULL, OPT_SOCKET },
-		{ "persist-interval", required_argument, NULL, OPT_PERSIST },
-		{ "kube", no_argument, NULL, OPT_KUBE },
-		{ "kube-api", required_argument, NULL, OPT_KUBE_API },
-		{ "kube-token-file", required_argument, NULL, OPT_KUBE_TOKEN },
-		{ "kube-ca", required_argument, NULL, OPT_KUBE_CA },
-		{ "node-name", required_argument, NULL, OPT_NODE },
-		{ "namespace", required_argument, NULL, OPT_NAMESPACE },
-		{ "pod-selector", required_argument, NULL, OPT_POD_SELECTOR },
-		{ "identity-rule", required_argument, NULL, OPT_IDENTITY_RULE },
-		{ "fingerprint-key", required_argument, NULL, OPT_FP_KEY },
-		{ "policy", required_argument, NULL, OPT_POLICY },
-		{ "default-policy", required_argument, NULL, OPT_DEFAULT_POLICY },
-		{ "settle-window", required_argument, NULL, OPT_SETTLE },
-		{ "apiserver", required_argument, NULL, OPT_APISERVER },
-		{ "drop-caps", no_argument, NULL, OPT_DROP_CAPS },
-		{ "check-config", no_argument, NULL, OPT_CHECK_CONFIG },
-		{ "ship-url", required_argument, NULL, OPT_SHIP_URL },
-		{ "ship-token-file", required_argument, NULL, OPT_SHIP_TOKEN },
-		{ "ship-ca", required_argument, NULL, OPT_SHIP_CA },
-		{ "spool-dir", required_argument, NULL, OPT_SPOOL_DIR },
-		{ "alertmanager", required_argument, NULL, OPT_ALERTMANAGER },
-		{ "webhook", required_argument, NULL, OPT_WEBHOOK },
-		{ "otlp-url", required_argument, NULL, OPT_OTLP_URL },
-		{ "metrics-addr", required_argument, NULL, OPT_METRICS_ADDR },
-		{ "api-token-file", required_argument, NULL, OPT_API_TOKEN },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, OPT_VERSION },
-		{ 0 },
-	};
-	int c;
-
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":vh", opts, NULL)) != -1) {
-		char *end;
-
-		switch (c) {
-		case OPT_CGROUP:
-			if (a->n_cgroups == CONFIG_MAX_LIST) {
-				log_error("--cgroup: at most %d cgroups", CONFIG_MAX_LIST);
-				return EXIT_USAGE;
-			}
-			a->cgroups[a->n_cgroups++] = optarg;
-			break;
-		case OPT_ALL: a->all = 1; break;
-		case OPT_CONFIG: a->config_file = optarg; break;
-		case OPT_PATTERNS:
-			if (a->n_pattern_files == CONFIG_MAX_LIST) {
-				log_error("--secret-patterns: at most %d files", CONFIG_MAX_LIST);
-				return EXIT_USAGE;
-			}
-			a->pattern_files[a->n_pattern_files++] = optarg;
-			break;
-		case OPT_EVENTS: a->events = 1; break;
-		case OPT_DURATION:
-			errno = 0;
-			a->duration_s = strtod(optarg, &end);
-			if (errno || *end || end == optarg || a->duration_s <= 0 || a->duration_s > 1e9) {
-				log_error("--duration: '%s' is not a positive number of seconds", optarg);
-				return EXIT_USAGE;
-			}
-			break;
-		case OPT_READY: a->ready_file = optarg; break;
-		case OPT_RINGBUF:
-			if (parse_u64(optarg, &a->ringbuf_bytes) || a->ringbuf_bytes < 4096 ||
-			    (a->ringbuf_bytes & (a->ringbuf_bytes - 1)) || a->ringbuf_bytes > (1ULL << 30)) {
-				log_error("--ringbuf-bytes: '%s' is not a power of two between 4096 and 1073741824", optarg);
-				return EXIT_USAGE;
-			}
-			break;
-		case OPT_DEDUP:
-			if (parse_u64(optarg, &a->dedup_entries) || !a->dedup_entries || a->dedup_entries > (1ULL << 24)) {
-				log_error("--dedup-entries: '%s' is not a number between 1 and 16777216", optarg);
-				return EXIT_USAGE;
-			}
-			break;
-		case OPT_OBSERVED_EDGES:
-			if (parse_u64(optarg, &a->observed_edges) || a->observed_edges < OBSERVED_EDGES_MIN ||
-			    a->observed_edges > OBSERVED_EDGES_MAX) {
-				log_error("--observed-edges: '%s' is not a number between %d and %d", optarg,
-					  OBSERVED_EDGES_MIN, OBSERVED_EDGES_MAX);
-				return EXIT_USAGE;
-			}
-			break;
-		case OPT_SYSCALL_HOOKS:
-			if (syscall_hook_style_from_name(optarg) < 0) {
-				log_error("--syscall-hooks: '%s' is not auto, per-syscall or dispatcher", optarg);
-				return EXIT_USAGE;
-			}
-			a->syscall_hooks = optarg;
-			break;
-		case OPT_CLUSTER_CIDR: {
-			struct cidr c;
-
-			if (cidr_parse(optarg, &c)) {
-				log_error("--cluster-cidr: '%s' is not a CIDR (ADDRESS/PREFIX with zero host bits)", optarg);
-				return EXIT_USAGE;
-			}
-			if (a->n_cluster_cidrs == CONFIG_MAX_LIST) {
-				log_error("--cluster-cidr: at most %d ranges", CONFIG_MAX_LIST);
-				return EXIT_USAGE;
-			}
-			a->cluster_cidrs[a->n_cluster_cidrs++] = optarg;
-			break;
-		}
-		case OPT_APISERVER: {
-			struct netclass probe;
-
-			netclass_init(&probe);
-			if (netclass_add_apiserver(&probe, optarg)) {
-				log_error("--apiserver: '%s' is not an address or ADDRESS:PORT ([IPv6]:PORT)", optarg);
-				return EXIT_USAGE;
-			}
-			if (a->n_apiservers == NETCLASS_MAX_APISERVERS) {
-				log_error("--apiserver: at most %d endpoints", NETCLASS_MAX_APISERVERS);
-				return EXIT_USAGE;
-			}
-			a->apiservers[a->n_apiservers++] = optarg;
-			break;
-		}
-		case OPT_STATE_DIR: a->state_dir = optarg; break;
-		case OPT_SOCKET: a->socket_path = optarg; break;
-		case OPT_PERSIST:
-			errno = 0;
-			a->persist_s = strtod(optarg, &end);
-			if (errno || *end || end == optarg || a->persist_s < 0.1 || a->persist_s > 86400) {
-				log_error("--persist-interval: '%s' is not a number of seconds between 0.1 and 86400", optarg);
-				return EXIT_USAGE;
-			}
-			break;
-		case OPT_KUBE: a->kube = 1; break;
-		case OPT_FP_KEY: a->fingerprint_key = optarg; break;
-		case OPT_SETTLE:
-			errno = 0;
-			a->settle_s = strtod(optarg, &end);
-			if (errno || *end || end == optarg || a->settle_s < 0 || a->settle_s > 30 * 86400) {
-				log_error("--settle-window: '%s' is not a number of seconds (0 to 30 days)", optarg);
-				return EXIT_USAGE;
-			}
-			break;
-		case OPT_DEFAULT_POLICY:
-			if (strcmp(optarg, "audit") && strcmp(optarg, "alert")) {
-				log_error("--default-policy: '%s' is not audit or alert", optarg);
-				return EXIT_USAGE;
-			}
-			a->default_alert = strcmp(optarg, "alert") == 0;
-			break;
-		case OPT_POLICY:
-			if (a->n_policy_paths == CONFIG_MAX_LIST) {
-				log_error("--policy: at most %d paths", CONFIG_MAX_LIST);
-				return EXIT_USAGE;
-			}
-			a->policy_paths[a->n_policy_paths++] = optarg;
-			break;
-		case OPT_KUBE_API: a->kube_api = optarg; a->kube = 1; break;
-		case OPT_KUBE_TOKEN: a->kube_token_file = optarg; break;
-		case OPT_KUBE_CA: a->kube_ca = optarg; break;
-		case OPT_NODE: a->node_name = optarg; break;
-		case OPT_NAMESPACE:
-		case OPT_POD_SELECTOR:
-		case OPT_IDENTITY_RULE: {
-			const char **list = c == OPT_NAMESPACE ? a->namespaces : c == OPT_POD_SELECTOR ? a->pod_labels : a->identity_rules;
-			int *n = c == OPT_NAMESPACE ? &a->n_namespaces : c == OPT_POD_SELECTOR ? &a->n_pod_labels : &a->n_identity_rules;
-
-			if (*n == CONFIG_MAX_LIST) {
-				log_error("%s: at most %d", argv[optind - 2 >= 0 ? optind - 2 : 0], CONFIG_MAX_LIST);
-				return EXIT_USAGE;
-			}
-			if (c == OPT_POD_SELECTOR && (!strchr(optarg, '=') || optarg[0] == '=')) {
-				log_error("--pod-selector: '%s' is not KEY=VALUE", optarg);
-				return EXIT_USAGE;
-			}
-			list[(*n)++] = optarg;
-			break;
-		}
-		case OPT_DROP_CAPS: a->drop_caps = 1; break;
-		case OPT_CHECK_CONFIG: a->check_config = 1; break;
-		case OPT_SHIP_URL: a->ship_url = optarg; break;
-		case OPT_SHIP_TOKEN: a->ship_token_file = optarg; break;
-		case OPT_SHIP_CA: a->ship_ca = optarg; break;
-		case OPT_SPOOL_DIR: a->spool_dir = optarg; break;
-		case OPT_ALERTMANAGER:
-			if (a->n_alertmanagers == CONFIG_MAX_LIST) {
-				log_error("--alertmanager: at most %d", CONFIG_MAX_LIST);
-				return EXIT_USAGE;
-			}
-			a->alertmanagers[a->n_alertmanagers++] = optarg;
-			break;
-		case OPT_WEBHOOK: a->webhook = optarg; break;
-		case OPT_OTLP_URL: a->otlp_url = optarg; break;
-		case OPT_METRICS_ADDR: a->metrics_addr = optarg; break;
-		case OPT_API_TOKEN: a->api_token_file = optarg; break;
-		case 'v': a->verbose = 1; break;
-		case 'h': usage(stdout); exit(0);
-		case OPT_VERSION: printf("reachd %s\n", REACH_VERSION); exit(0);
-		case ':':
-			log_error("option '%s' needs a value (see --help)", argv[optind - 1]);
-			return EXIT_USAGE;
-		default:
-			log_error("unknown option '%s' (see --help)", argv[optind - 1]);
-			return EXIT_USAGE;
-		}
-	}
-	if (optind < argc) {
-		log_error("unexpected argument '%s' (see --help)", argv[optind]);
-		return EXIT_USAGE;
-	}
-	return 0;
-}
-
 static void on_signal(int sig)
 {
 	if (sig == SIGHUP)
@@ -463,73 +115,6 @@ static int load_policies(const char *const *paths, int n, struct policy_set *out
 	return 0;
 }
 
-/* Appends config list entries after the flags' ones (they outlive the args). */
-static int append_list(const char **dst, int *n, char *const *src, int n_src, const char *what)
-{
-	for (int i = 0; i < n_src; i++) {
-		if (*n == CONFIG_MAX_LIST) {
-			log_error("%s: more than %d entries from flags and config together", what, CONFIG_MAX_LIST);
-			return EXIT_USAGE;
-		}
-		dst[(*n)++] = src[i];
-	}
-	return 0;
-}
-
-/* The config file fills in what the command line did not say; flags win. */
-static int merge_config(struct args *a, const struct reach_config *cfg)
-{
-	if (cfg->kube_enabled == 1 || cfg->kube_api)
-		a->kube = 1;
-	if (!a->kube_api)
-		a->kube_api = cfg->kube_api;
-	if (!a->kube_token_file)
-		a->kube_token_file = cfg->kube_token_file;
-	if (!a->kube_ca)
-		a->kube_ca = cfg->kube_ca_file;
-	if (!a->node_name)
-		a->node_name = cfg->node_name;
-	if (!a->state_dir)
-		a->state_dir = cfg->state_dir;
-	if (!a->ready_file)
-		a->ready_file = cfg->ready_file;
-	if (a->default_alert < 0)
-		a->default_alert = cfg->policy_default_alert == 1;
-	if (cfg->drop_caps == 1)
-		a->drop_caps = 1;
-	if (!a->fingerprint_key)
-		a->fingerprint_key = cfg->fingerprint_key_file;
-	if (!a->ship_url)
-		a->ship_url = cfg->ship_url;
-	if (!a->ship_token_file)
-		a->ship_token_file = cfg->ship_token_file;
-	if (!a->ship_ca)
-		a->ship_ca = cfg->ship_ca_file;
-	if (!a->spool_dir)
-		a->spool_dir = cfg->spool_dir;
-	if (!a->webhook)
-		a->webhook = cfg->webhook_url;
-	if (!a->otlp_url)
-		a->otlp_url = cfg->otlp_url;
-	if (!a->metrics_addr)
-		a->metrics_addr = cfg->metrics_addr;
-	if (!a->api_token_file)
-		a->api_token_file = cfg->api_token_file;
-	a->alert_min_severity = cfg->alert_min_severity;
-	a->spool_max_bytes = cfg->spool_max_bytes;
-	a->report_interval_s = (double)cfg->report_interval_s;
-	a->snapshot_interval_s = (double)cfg->snapshot_interval_s;
-	a->backoff_max_s = (double)cfg->backoff_max_s;
-	return append_list(a->alertmanagers, &a->n_alertmanagers, cfg->alertmanagers, cfg->n_alertmanagers,
-			   "alerts.alertmanager") ||
-	       append_list(a->policy_paths, &a->n_policy_paths, cfg->policy_paths, cfg->n_policy_paths, "policy.paths") ||
-	       append_list(a->namespaces, &a->n_namespaces, cfg->namespaces, cfg->n_namespaces, "kubernetes.namespaces") ||
-	       append_list(a->pod_labels, &a->n_pod_labels, cfg->pod_selector, cfg->n_pod_selector, "kubernetes.pod_selector") ||
-	       append_list(a->identity_rules, &a->n_identity_rules, cfg->identity_rules, cfg->n_identity_rules, "identity.rules")
-		       ? EXIT_USAGE : 0;
-}
-
-/* ---- the pipeline's view of the sensor ---------------------------------- */
 
 static int dedup_snapshot(void *ctx) { return sensor_dedup_snapshot(ctx); }
 
@@ -568,7 +153,7 @@ static const struct pipeline_tls_ops tls_coverage_ops = {
 
 /* ---- setup ------------------------------------------------------------- */
 
-static int build_catalog(struct agent *ag, const struct reach_config *cfg, const struct args *a)
+static int build_catalog(struct agent *ag, const struct reach_config *cfg)
 {
 	char err[512];
 	int rc;
@@ -599,19 +184,14 @@ static int build_catalog(struct agent *ag, const struct reach_config *cfg, const
 		free(entry);
 		if (rc) {
 			log_error("%s: secrets.patterns: '%s' is not a valid pattern (absolute, '**/...', '~/...' or a bare file name)",
-				  a->config_file, cfg->secret_patterns[i]);
+				  cfg->config_file, cfg->secret_patterns[i]);
 			return EXIT_USAGE;
 		}
 	}
+	/* secrets.pattern_files, then --secret-patterns: the first match wins */
 	for (int i = 0; i < cfg->n_secret_pattern_files; i++) {
 		if (catalog_add_file(ag->catalog, cfg->secret_pattern_files[i], err, sizeof(err))) {
 			log_error("secret pattern file: %s", err);
-			return EXIT_USAGE;
-		}
-	}
-	for (int i = 0; i < a->n_pattern_files; i++) {
-		if (catalog_add_file(ag->catalog, a->pattern_files[i], err, sizeof(err))) {
-			log_error("--secret-patterns: %s", err);
 			return EXIT_USAGE;
 		}
 	}
@@ -619,25 +199,21 @@ static int build_catalog(struct agent *ag, const struct reach_config *cfg, const
 	return 0;
 }
 
-static int build_netclass(struct agent *ag, const struct reach_config *cfg, const struct args *a)
+static int build_netclass(struct agent *ag, const struct reach_config *cfg)
 {
 	netclass_init(&ag->netclass);
 	/* values were validated where they were read (flags, config lines) */
-	for (int i = 0; i < a->n_cluster_cidrs; i++)
-		netclass_add_cluster_cidr(&ag->netclass, a->cluster_cidrs[i]);
 	for (int i = 0; i < cfg->n_cluster_cidrs; i++)
 		if (netclass_add_cluster_cidr(&ag->netclass, cfg->cluster_cidrs[i]) == -ENOSPC) {
 			log_error("egress.cluster_cidrs: more than %d ranges in all", NETCLASS_MAX_CIDRS);
 			return EXIT_USAGE;
 		}
-	for (int i = 0; i < a->n_apiservers; i++)
-		netclass_add_apiserver(&ag->netclass, a->apiservers[i]);
 	for (int i = 0; i < cfg->n_apiservers; i++)
 		if (netclass_add_apiserver(&ag->netclass, cfg->apiservers[i]) == -ENOSPC) {
 			log_error("egress.apiserver: more than %d endpoints in all", NETCLASS_MAX_APISERVERS);
 			return EXIT_USAGE;
 		}
-	if (!a->n_apiservers && !cfg->n_apiservers && netclass_add_apiserver_from_env(&ag->netclass)) {
+	if (!cfg->n_apiservers && netclass_add_apiserver_from_env(&ag->netclass)) {
 		log_error("KUBERNETES_SERVICE_HOST='%s' is not an address", getenv("KUBERNETES_SERVICE_HOST"));
 		return EXIT_USAGE;
 	}
@@ -1073,10 +649,10 @@ static int run_loop(struct agent *ag, double duration_s, double persist_s)
 static int monitor_pod_cgroup(void *ctx, uint64_t id) { return sensor_monitor_cgroup(ctx, id); }
 static int unmonitor_pod_cgroup(void *ctx, uint64_t id) { return sensor_unmonitor_cgroup(ctx, id); }
 
-static int start_kube(struct agent *ag, const struct args *a)
+static int start_kube(struct agent *ag, const struct reach_config *cfg)
 {
-	struct kube_opts ko = { .api_url = a->kube_api, .token_file = a->kube_token_file, .ca_file = a->kube_ca,
-				.node_name = a->node_name };
+	struct kube_opts ko = { .api_url = cfg->kube_api, .token_file = cfg->kube_token_file, .ca_file = cfg->kube_ca_file,
+				.node_name = cfg->node_name };
 	char err[512], mount[256];
 	int rc;
 
@@ -1089,16 +665,16 @@ static int start_kube(struct agent *ag, const struct args *a)
 		return EXIT_START_FAILED;
 	}
 	/* --cgroup / --all keep working: pods are then resolved, not selected */
-	if (!a->all && !a->n_cgroups) {
+	if (cfg->monitor_all != 1 && !cfg->n_cgroups) {
 		struct cgroup_target pod_cgroups = { monitor_pod_cgroup, unmonitor_pod_cgroup, ag->sensor };
 
 		ag->pods = pod_monitor_new(&pod_cgroups, mount);
 		if (!ag->pods)
 			return EXIT_START_FAILED;
-		for (int i = 0; i < a->n_namespaces; i++)
-			pod_monitor_add_namespace(ag->pods, a->namespaces[i]);
-		for (int i = 0; i < a->n_pod_labels; i++)
-			pod_monitor_add_label(ag->pods, a->pod_labels[i]);
+		for (int i = 0; i < cfg->n_namespaces; i++)
+			pod_monitor_add_namespace(ag->pods, cfg->namespaces[i]);
+		for (int i = 0; i < cfg->n_pod_selector; i++)
+			pod_monitor_add_label(ag->pods, cfg->pod_selector[i]);
 	}
 	if ((rc = kube_start(ag->kube))) {
 		log_error("--kube: starting the pod watcher: %s", strerror(-rc));
@@ -1107,9 +683,14 @@ static int start_kube(struct agent *ag, const struct args *a)
 	return 0;
 }
 
+/* --check-config lists URLs as the logs show them: they may carry credentials. */
+static void describe_url(const char *url, char *buf, size_t size)
+{
+	http_target_describe(&(struct http_target){ .url = url }, buf, size);
+}
+
 int main(int argc, char **argv)
 {
-	struct args a = { .default_alert = -1, .settle_s = -1 };
 	struct reach_config cfg;
 	struct agent ag = { .api_fd = -1 };
 	struct sensor_opts sopts = { 0 };
@@ -1118,51 +699,52 @@ int main(int argc, char **argv)
 	int rc;
 
 	config_init(&cfg);
-	rc = parse_args(argc, argv, &a);
-	if (rc)
-		goto out;
-	log_set_verbose(a.verbose);
-	if (a.config_file && config_load_file(&cfg, a.config_file, err, sizeof(err))) {
-		log_error("--config: %s", err);
-		rc = EXIT_USAGE;
-		goto out;
+	switch (options_load(&cfg, argc, argv)) {
+	case OPTIONS_RUN:
+		break;
+	case OPTIONS_EXIT_OK:
+		config_free(&cfg);
+		return 0;
+	default:
+		config_free(&cfg);
+		return EXIT_USAGE;
 	}
-	if ((rc = merge_config(&a, &cfg)))
-		goto out;
-	if (!a.n_cgroups && !a.all && !cfg.n_cgroups && cfg.monitor_all != 1 && !a.kube && !a.check_config) {
+	log_set_verbose(cfg.verbose);
+	if (!cfg.n_cgroups && !cfg.monitor_all && !cfg.kube_enabled && !cfg.check_config) {
 		log_error("nothing to monitor: give --cgroup PATH (repeatable), --all, or --kube");
 		rc = EXIT_USAGE;
 		goto out;
 	}
-	if ((rc = build_catalog(&ag, &cfg, &a)))
+	if ((rc = build_catalog(&ag, &cfg)))
 		goto out;
-	ag.policy_paths = a.policy_paths;
-	ag.n_policy_paths = a.n_policy_paths;
-	ag.default_alert = a.default_alert == 1;
+	ag.policy_paths = (const char *const *)cfg.policy_paths;
+	ag.n_policy_paths = cfg.n_policy_paths;
+	ag.default_alert = cfg.policy_default_alert == 1;
 	ag.policy_signature = policy_signature(&ag);
-	ag.epoch_tracker = epoch_tracker_new((int64_t)((a.settle_s >= 0 ? a.settle_s : 600) * 1000));
+	ag.epoch_tracker = epoch_tracker_new((int64_t)(cfg.settle_s * 1000));
 	if (!ag.epoch_tracker) {
 		rc = EXIT_START_FAILED;
 		goto out;
 	}
 	epoch_tracker_on_new_finding(ag.epoch_tracker, alert_new_finding, &ag);
-	if (load_policies(a.policy_paths, a.n_policy_paths, &ag.policies, err, sizeof(err))) {
+	if (load_policies(ag.policy_paths, ag.n_policy_paths, &ag.policies, err, sizeof(err))) {
 		log_error("--policy: %s", err);
 		rc = EXIT_USAGE;
 		goto out;
 	}
-	if (a.check_config) {
+	if (cfg.check_config) {
 		/* the config and every policy loaded: what a deploy pipeline
 		 * checks. URLs as logs show them: they may carry credentials */
 		char ship[512] = "nowhere", otlp[512] = "off";
 
-		if (a.ship_url)
-			http_target_describe(&(struct http_target){ .url = a.ship_url }, ship, sizeof(ship));
-		if (a.otlp_url)
-			http_target_describe(&(struct http_target){ .url = a.otlp_url }, otlp, sizeof(otlp));
+		if (cfg.ship_url)
+			describe_url(cfg.ship_url, ship, sizeof(ship));
+		if (cfg.otlp_url)
+			describe_url(cfg.otlp_url, otlp, sizeof(otlp));
 		printf("config ok: %s; %zu policies; shipping to %s; alerts to %d alertmanagers%s; otlp %s; metrics %s\n",
-		       a.config_file ? a.config_file : "(flags only)", ag.policies.n, ship, a.n_alertmanagers,
-		       a.webhook ? " and a webhook" : "", otlp, a.metrics_addr ? a.metrics_addr : "off");
+		       cfg.config_file ? cfg.config_file : "(flags only)", ag.policies.n, ship, cfg.n_alertmanagers,
+		       cfg.webhook_url ? " and a webhook" : "", otlp, cfg.metrics_addr ? cfg.metrics_addr : "off");
+		options_print(stdout, &cfg, describe_url);
 		rc = 0;
 		goto out;
 	}
@@ -1172,7 +754,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 
-	if (pipeline_init(&ag.pipe, a.observed_edges ? a.observed_edges : cfg.observed_edges)) {
+	if (pipeline_init(&ag.pipe, cfg.observed_edges)) {
 		log_error("allocating the reach model: %s", strerror(ENOMEM));
 		rc = EXIT_START_FAILED;
 		goto out;
@@ -1180,7 +762,7 @@ int main(int argc, char **argv)
 	ag.pipe.catalog = ag.catalog;
 	ag.pipe.netclass = &ag.netclass;
 	ag.pipe.dedup = &sensor_dedup_ops;
-	ag.pipe.events_out = a.events ? stdout : NULL;
+	ag.pipe.events_out = cfg.events ? stdout : NULL;
 	ag.started_s = now_s();
 	{
 		struct timespec rt, bt;
@@ -1191,30 +773,29 @@ int main(int argc, char **argv)
 	}
 	if (gethostname(ag.node, sizeof(ag.node)) < 0)
 		snprintf(ag.node, sizeof(ag.node), "unknown");
-	if (a.node_name || getenv("NODE_NAME"))
-		snprintf(ag.node, sizeof(ag.node), "%s", a.node_name ? a.node_name : getenv("NODE_NAME"));
-	if ((rc = open_ledger(&ag, a.state_dir ? a.state_dir : cfg.state_dir ? cfg.state_dir : DEFAULT_STATE_DIR)))
+	if (cfg.node_name || getenv("NODE_NAME"))
+		snprintf(ag.node, sizeof(ag.node), "%s", cfg.node_name ? cfg.node_name : getenv("NODE_NAME"));
+	if ((rc = open_ledger(&ag, cfg.state_dir)))
 		goto out;
 	ag.pipe.ledger = ag.ledger;
 	{
 		char key_path[4200];
-		const char *dir = a.state_dir ? a.state_dir : cfg.state_dir ? cfg.state_dir : DEFAULT_STATE_DIR;
 
-		snprintf(key_path, sizeof(key_path), "%s/fingerprint.key", dir);
-		if (fp_key_load_or_create(a.fingerprint_key ? a.fingerprint_key : key_path, &ag.pipe.fp_key, err, sizeof(err))) {
+		snprintf(key_path, sizeof(key_path), "%s/fingerprint.key", cfg.state_dir);
+		if (fp_key_load_or_create(cfg.fingerprint_key_file ? cfg.fingerprint_key_file : key_path, &ag.pipe.fp_key,
+					  err, sizeof(err))) {
 			log_error("fingerprint key: %s", err);
 			rc = EXIT_START_FAILED;
 			goto out;
 		}
 	}
-	if ((rc = build_netclass(&ag, &cfg, &a)))
+	if ((rc = build_netclass(&ag, &cfg)))
 		goto out;
 	output_init_clock();
 
-	sopts.ringbuf_bytes = a.ringbuf_bytes ? a.ringbuf_bytes : cfg.ringbuf_bytes;
-	sopts.dedup_entries = a.dedup_entries ? a.dedup_entries : cfg.dedup_entries;
-	sopts.syscall_hooks = syscall_hook_style_from_name(a.syscall_hooks ? a.syscall_hooks
-							   : cfg.syscall_hooks ? cfg.syscall_hooks : "auto");
+	sopts.ringbuf_bytes = cfg.ringbuf_bytes;
+	sopts.dedup_entries = cfg.dedup_entries;
+	sopts.syscall_hooks = syscall_hook_style_from_name(cfg.syscall_hooks);
 	sopts.on_event = pipeline_on_event;
 	sopts.ctx = &ag.pipe;
 	if (sensor_start(&ag.sensor, &sopts, err, sizeof(err))) {
@@ -1233,12 +814,11 @@ int main(int argc, char **argv)
 	tls_scan_all_processes(ag.tls);
 	ag.pipe.tls = &tls_coverage_ops;
 	ag.pipe.tls_ctx = ag.tls;
-	if ((rc = monitor_cgroups(&ag, a.cgroups, a.n_cgroups)) ||
-	    (rc = monitor_cgroups(&ag, (const char *const *)cfg.cgroups, cfg.n_cgroups)))
+	if ((rc = monitor_cgroups(&ag, (const char *const *)cfg.cgroups, cfg.n_cgroups)))
 		goto out;
-	ag.monitor_all = a.all || cfg.monitor_all == 1;
+	ag.monitor_all = cfg.monitor_all == 1;
 	sensor_set_monitor_all(ag.sensor, ag.monitor_all);
-	if (a.kube && (rc = start_kube(&ag, &a)))
+	if (cfg.kube_enabled == 1 && (rc = start_kube(&ag, &cfg)))
 		goto out;
 	ag.resolver = identity_resolver_new(ag.kube);
 	if (!ag.resolver) {
@@ -1246,14 +826,14 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	ag.pipe.resolver = ag.resolver;
-	for (int i = 0; i < a.n_identity_rules; i++) {
-		if (identity_add_rule(ag.resolver, a.identity_rules[i])) {
-			log_error("--identity-rule: '%s' is not 'cgroup:/GLOB IDENTITY' or 'uid:N IDENTITY'", a.identity_rules[i]);
+	for (int i = 0; i < cfg.n_identity_rules; i++) {
+		if (identity_add_rule(ag.resolver, cfg.identity_rules[i])) {
+			log_error("--identity-rule: '%s' is not 'cgroup:/GLOB IDENTITY' or 'uid:N IDENTITY'", cfg.identity_rules[i]);
 			rc = EXIT_USAGE;
 			goto out;
 		}
 	}
-	ag.api_fd = api_listen(a.socket_path ? a.socket_path : API_DEFAULT_SOCKET, err, sizeof(err));
+	ag.api_fd = api_listen(cfg.socket_path, err, sizeof(err));
 	if (ag.api_fd < 0) {
 		log_error("cannot start: %s", err);
 		rc = EXIT_START_FAILED;
@@ -1263,14 +843,14 @@ int main(int argc, char **argv)
 	{
 		struct shipping_opts so = {
 			.node = ag.node, .version = REACH_VERSION,
-			.state_dir = a.state_dir ? a.state_dir : DEFAULT_STATE_DIR,
-			.ship_url = a.ship_url, .ship_token_file = a.ship_token_file, .ship_ca = a.ship_ca,
-			.spool_dir = a.spool_dir, .spool_max_bytes = a.spool_max_bytes,
-			.report_interval_s = a.report_interval_s, .snapshot_interval_s = a.snapshot_interval_s,
-			.backoff_max_s = a.backoff_max_s,
-			.alertmanagers = a.alertmanagers, .n_alertmanagers = a.n_alertmanagers, .webhook = a.webhook,
-			.alert_min_severity = a.alert_min_severity, .otlp_url = a.otlp_url,
-			.metrics_addr = a.metrics_addr, .api_token_file = a.api_token_file,
+			.state_dir = cfg.state_dir,
+			.ship_url = cfg.ship_url, .ship_token_file = cfg.ship_token_file, .ship_ca = cfg.ship_ca_file,
+			.spool_dir = cfg.spool_dir, .spool_max_bytes = cfg.spool_max_bytes,
+			.report_interval_s = (double)cfg.report_interval_s,
+			.snapshot_interval_s = (double)cfg.snapshot_interval_s, .backoff_max_s = (double)cfg.backoff_max_s,
+			.alertmanagers = (const char *const *)cfg.alertmanagers, .n_alertmanagers = cfg.n_alertmanagers,
+			.webhook = cfg.webhook_url, .alert_min_severity = cfg.alert_min_severity, .otlp_url = cfg.otlp_url,
+			.metrics_addr = cfg.metrics_addr, .api_token_file = cfg.api_token_file,
 		};
 
 		if (shipping_start(&ag.ship, &so, err, sizeof(err))) {
@@ -1280,7 +860,7 @@ int main(int argc, char **argv)
 		}
 		shipping_publish_ledger(ag.ship, ag.ledger);
 	}
-	if (a.drop_caps) {
+	if (cfg.drop_caps == 1) {
 		char have[512];
 		bool keep_extra = caps_uprobe_needs_extra();
 
@@ -1300,10 +880,8 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN); /* a reachctl that left early: EPIPE, not death */
-	if (a.ready_file || cfg.ready_file) {
-		if ((rc = write_ready_file(a.ready_file ? a.ready_file : cfg.ready_file)))
-			goto out;
-	}
+	if (cfg.ready_file && (rc = write_ready_file(cfg.ready_file)))
+		goto out;
 	{
 		size_t n_hooks = 0;
 
@@ -1313,10 +891,10 @@ int main(int argc, char **argv)
 		tick_shipping(&ag); /* /metrics answers from the first moment the agent is ready */
 		shipping_set_ready(ag.ship, true);
 		log_info("ready: %zu hooks attached, monitoring %s", n_hooks,
-			 (a.all || cfg.monitor_all == 1) ? "every process" : ag.pods ? "pods" : "the given cgroups");
+			 ag.monitor_all ? "every process" : ag.pods ? "pods" : "the given cgroups");
 	}
 
-	if ((rc = run_loop(&ag, a.duration_s, a.persist_s > 0 ? a.persist_s : DEFAULT_PERSIST_S)))
+	if ((rc = run_loop(&ag, cfg.duration_s, cfg.persist_s)))
 		goto out;
 	periodic(&ag);
 	reap_persist(&ag, true);
@@ -1332,7 +910,7 @@ int main(int argc, char **argv)
 	if (ag.pipe.stats.observed_edges_dropped)
 		log_warn("%" PRIu64 " new edges were not recorded: %zu edges in memory and none of them could go "
 			 "to the ledger (identities pending)", ag.pipe.stats.observed_edges_dropped, ag.pipe.observed_cap);
-	if (a.events)
+	if (cfg.events)
 		output_summary_json(stdout, ag.pipe.observed, &ag.pipe.stats);
 	else
 		output_summary_text(stdout, ag.pipe.observed, &ag.pipe.stats);
@@ -1345,7 +923,7 @@ out:
 	shipping_stop(ag.ship, NULL);
 	if (ag.api_fd >= 0) {
 		close(ag.api_fd);
-		unlink(a.socket_path ? a.socket_path : API_DEFAULT_SOCKET);
+		unlink(cfg.socket_path);
 	}
 	kube_stop(ag.kube); /* joins the watcher before anything it reads goes */
 	pod_monitor_free(ag.pods);

@@ -1,7 +1,10 @@
-/* The agent's config file (`reachd --config FILE`): a small, strict YAML
- * document. Strict because a typo in a security sensor's config must fail
- * loudly at start-up (with FILE:LINE:COLUMN) instead of silently monitoring
- * less than the operator believes. */
+/* The agent's settings (struct reach_config) and its config file
+ * (`reachd --config FILE`): a small, strict YAML document. Strict because a
+ * typo in a security sensor's config must fail loudly at start-up (with
+ * FILE:LINE:COLUMN) instead of silently monitoring less than the operator
+ * believes. Every field is declared once, in the option table of
+ * config/options.c (flag, YAML key, type, default, check, help); the loader
+ * below reads the keys of that table. */
 #ifndef REACH_CONFIG_H
 #define REACH_CONFIG_H
 
@@ -65,9 +68,19 @@ struct reach_config {
 	char *otlp_url;                       /* otlp.url: OTLP/HTTP logs endpoint (.../v1/logs) */
 	char *metrics_addr;                   /* metrics.addr: HOST:PORT of /metrics, /healthz, /readyz, /v1/ledger */
 	char *api_token_file;                 /* metrics.api_token_file: bearer token /v1/ paths require */
+	/* command line only */
+	char *config_file;                    /* --config */
+	char *socket_path;                    /* --socket: the local API */
+	int events;                           /* --events: bool, -1 = not set */
+	int verbose;                          /* -v: bool, -1 = not set */
+	int check_config;                     /* --check-config: bool, -1 = not set */
+	double duration_s;                    /* --duration: -1 = not set (run until a signal) */
+	double persist_s;                     /* --persist-interval: -1 = not set */
+	double settle_s;                      /* --settle-window: -1 = not set */
 };
 
-/* Zero + defaults: monitor_all = -1, kube_enabled = -1, drop_caps = -1, builtin_secrets = 1. */
+/* Nothing set: strings NULL, numbers 0, booleans and modes -1, seconds -1,
+ * except builtin_secrets = 1. Defaults are applied by options_finalize(). */
 void config_init(struct reach_config *cfg);
 
 /* Load PATH into *cfg, which must have been config_init()ed (or loaded).

@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <yaml.h>
+#include "common/yamlfile.h"
 #include "common/yamlnode.h"
 #include "common/log.h"
 #include "common/readfile.h"
@@ -44,8 +45,7 @@
 #define MAX_FIELDS 8
 
 struct loader {
-	const char *path;
-	yaml_document_t *doc;
+	struct yaml_file *y;                /* the file being read */
 	char *err;
 	size_t err_size;
 	const struct policy_set *existing;  /* the caller's set: identities already taken */
@@ -54,34 +54,9 @@ struct loader {
 
 /* ---- error messages ---------------------------------------------------- */
 
-static int fail_at_mark(struct loader *l, yaml_mark_t mark, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-/* "FILE:LINE:COLUMN: reason"; libyaml marks are 0-based, editors are 1-based. */
-static int fail_at_mark(struct loader *l, yaml_mark_t mark, const char *fmt, ...)
-{
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	rc = yaml_vfail_at(l->path, mark, l->err, l->err_size, fmt, ap);
-	va_end(ap);
-	return rc;
-}
-
-#define fail_at(l, node, ...) fail_at_mark((l), (node)->start_mark, __VA_ARGS__)
-
-static int fail_nomem(struct loader *l)
-{
-	format_error(l->err, l->err_size, "%s: out of memory", l->path);
-	return -ENOMEM;
-}
-
-static const yaml_node_t *node_at(const struct loader *l, int index)
-{
-	return yaml_document_get_node(l->doc, index);
-}
-
+#define fail_at(l, node, ...) yaml_file_fail_at((l)->y, (node), __VA_ARGS__)
+#define fail_nomem(l) yaml_file_nomem((l)->y)
+#define node_at(l, index) yaml_file_node((l)->y, (index))
 
 /* ---- node classification ----------------------------------------------- */
 
@@ -116,18 +91,7 @@ static void join_index(char *out, size_t size, const char *where, size_t index)
 
 /* ---- scalars ------------------------------------------------------------ */
 
-/* A non-empty string scalar without NUL bytes. */
-static int want_string(struct loader *l, const yaml_node_t *node, const char *where, const char **text)
-{
-	if (node->type != YAML_SCALAR_NODE || yaml_is_null(node))
-		return fail_at(l, node, "%s: expected a string, got %s", where, yaml_describe(node));
-	if (node->data.scalar.length == 0)
-		return fail_at(l, node, "%s: must not be empty", where);
-	if (yaml_has_embedded_nul(node))
-		return fail_at(l, node, "%s: contains a NUL byte", where);
-	*text = text_of(node);
-	return 0;
-}
+#define want_string(l, node, where, text) yaml_file_want_string((l)->y, (node), (where), (text))
 
 /* want_string, then copied into a fixed field of SIZE bytes (NUL included). */
 static int copy_string(struct loader *l, const yaml_node_t *node, const char *where, char *out, size_t size)
@@ -961,9 +925,9 @@ static int parse_document(struct loader *l, const yaml_node_t *root, struct reac
 	if (!f[DOC_SPEC].key)
 		return fail_at(l, root, "missing required field 'spec'");
 
-	if (strlen(l->path) >= sizeof(p->file))
+	if (strlen(l->y->path) >= sizeof(p->file))
 		return fail_at(l, root, "file name too long");
-	strcpy(p->file, l->path);
+	strcpy(p->file, l->y->path);
 	p->line = (int)root->start_mark.line + 1;
 
 	rc = get_fields(l, f[DOC_META].value, "metadata", meta, ARRAY_SIZE(meta));
@@ -986,74 +950,38 @@ static int parse_document(struct loader *l, const yaml_node_t *root, struct reac
 	return 0;
 }
 
-/* ---- YAML parsing -------------------------------------------------------- */
+/* ---- files ---------------------------------------------------------------- */
 
-
-static int fail_yaml(struct loader *l, const yaml_parser_t *parser, const char *text, size_t len)
+/* Every document of the file is a policy ("---" separates them); empty ones
+ * are skipped, but a file must hold at least one. */
+static int load_file(struct loader *l, const char *path)
 {
-	return yaml_parse_error(l->path, parser, text, len, l->err, l->err_size);
-}
-
-static int parse_text(struct loader *l, const char *text, size_t len)
-{
-	yaml_parser_t parser;
+	struct yaml_file y;
+	const yaml_node_t *root;
 	size_t found = 0;
-	int rc = 0;
+	int rc;
 
-	if (!yaml_parser_initialize(&parser))
-		return fail_nomem(l);
-	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-	for (;;) {
-		yaml_document_t doc;
-		const yaml_node_t *root;
+	rc = yaml_file_open(&y, path, POLICY_MAX_FILE_BYTES, "policy", l->err, l->err_size);
+	l->y = &y;
+	while (rc == 0 && (rc = yaml_file_next(&y, &root)) == 1) {
+		struct reach_policy p;
 
-		/* On failure yaml_parser_load() has already freed the document. */
-		if (!yaml_parser_load(&parser, &doc)) {
-			rc = fail_yaml(l, &parser, text, len);
-			break;
-		}
-		root = yaml_document_get_root_node(&doc);
-		if (!root) {  /* end of the stream */
-			yaml_document_delete(&doc);
-			break;
-		}
-		if (!yaml_is_null(root)) {
-			struct reach_policy p;
-
-			memset(&p, 0, sizeof(p));
-			l->doc = &doc;
-			rc = parse_document(l, root, &p);
-			if (rc)
-				policy_free_one(&p);
-			l->doc = NULL;
-			found++;
-		}
-		yaml_document_delete(&doc);
+		rc = 0;
+		if (yaml_is_null(root))
+			continue;
+		memset(&p, 0, sizeof(p));
+		rc = parse_document(l, root, &p);
 		if (rc)
-			break;
+			policy_free_one(&p);
+		found++;
 	}
-	yaml_parser_delete(&parser);
 	if (rc == 0 && found == 0) {
 		yaml_mark_t start = { 0 };
 
-		rc = fail_at_mark(l, start, "no %s in %s", KIND, l->path);
+		rc = yaml_file_fail(&y, start, "no %s in %s", KIND, path);
 	}
-	return rc;
-}
-
-/* ---- files ---------------------------------------------------------------- */
-
-static int load_file(struct loader *l, const char *path)
-{
-	size_t len = 0;
-	char *text = NULL;
-	int rc = read_text_file(path, POLICY_MAX_FILE_BYTES, "policy", &text, &len, l->err, l->err_size);
-
-	if (rc)
-		return rc;
-	l->path = path;
-	rc = parse_text(l, text, len);
-	free(text);
+	l->y = NULL;
+	yaml_file_close(&y);
 	return rc;
 }
 
@@ -1128,7 +1056,6 @@ static int load_directory(struct loader *l, const char *dir)
 		if (!S_ISREG(st.st_mode))
 			continue;  /* a directory called x.yaml: not recursed into */
 		rc = load_file(l, file);
-		l->path = NULL;
 	}
 	if (rc == 0 && l->pending->n == 0) {
 		format_error(l->err, l->err_size, "%s: no policy files (*.yaml, *.yml) in the directory", dir);
