@@ -699,7 +699,7 @@ int main(int argc, char **argv)
 	int rc;
 
 	config_init(&cfg);
-	switch (options_load(&cfg, argc, argv)) {
+	switch (config_load(&cfg, argc, argv)) {
 	case OPTIONS_RUN:
 		break;
 	case OPTIONS_EXIT_OK:

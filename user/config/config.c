@@ -386,3 +386,36 @@ int config_load_file(struct reach_config *cfg, const char *path, char *err, size
 	*cfg = loaded;
 	return 0;
 }
+
+enum options_result config_load(struct reach_config *cfg, int argc, char **argv)
+{
+	struct reach_config flags, file;
+	enum options_result rc;
+	char err[1024];
+
+	config_init(&flags);
+	config_init(&file);
+	rc = options_parse_argv(&flags, argc, argv, err, sizeof(err));
+	if (rc == OPTIONS_USAGE)
+		log_error("%s", err);
+	if (rc != OPTIONS_RUN)
+		goto out;
+	if (flags.config_file && config_load_file(&file, flags.config_file, err, sizeof(err))) {
+		log_error("--config: %s", err);
+		rc = OPTIONS_USAGE;
+		goto out;
+	}
+	rc = options_merge(cfg, &file, &flags, err, sizeof(err));
+	if (rc != OPTIONS_RUN) {
+		log_error("%s", err);
+		goto out;
+	}
+	if (options_finalize(cfg)) {
+		log_error("applying the defaults: %s", strerror(ENOMEM));
+		rc = OPTIONS_USAGE;
+	}
+out:
+	config_free(&flags);
+	config_free(&file);
+	return rc;
+}

@@ -8,7 +8,6 @@
 #include <string.h>
 #include "common/api.h"
 #include "common/log.h"
-#include "config/config.h"
 #include "config/options.h"
 #include "identity/identity.h"
 #include "reach/netclass.h"
@@ -559,39 +558,6 @@ int options_finalize(struct reach_config *cfg)
 	if (cfg->kube_api)
 		cfg->kube_enabled = 1;
 	return 0;
-}
-
-enum options_result options_load(struct reach_config *cfg, int argc, char **argv)
-{
-	struct reach_config flags, file;
-	enum options_result rc;
-	char err[1024];
-
-	config_init(&flags);
-	config_init(&file);
-	rc = options_parse_argv(&flags, argc, argv, err, sizeof(err));
-	if (rc == OPTIONS_USAGE)
-		log_error("%s", err);
-	if (rc != OPTIONS_RUN)
-		goto out;
-	if (flags.config_file && config_load_file(&file, flags.config_file, err, sizeof(err))) {
-		log_error("--config: %s", err);
-		rc = OPTIONS_USAGE;
-		goto out;
-	}
-	rc = options_merge(cfg, &file, &flags, err, sizeof(err));
-	if (rc != OPTIONS_RUN) {
-		log_error("%s", err);
-		goto out;
-	}
-	if (options_finalize(cfg)) {
-		log_error("applying the defaults: %s", strerror(ENOMEM));
-		rc = OPTIONS_USAGE;
-	}
-out:
-	config_free(&flags);
-	config_free(&file);
-	return rc;
 }
 
 /* ---- --help -------------------------------------------------------------- */
