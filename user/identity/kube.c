@@ -142,7 +142,7 @@ static void labels_json(json_object *labels, char *out, size_t out_size)
 	if (!sub)
 		return;
 	json_object_object_foreach(labels, key, val) {
-		if (json_object_object_add(sub, key, json_object_get(val)) != 0)
+		if (json_add(sub, key, json_object_get(val)))
 			continue;
 		s = json_text(sub, JSON_COMPACT);
 		if (!s || strlen(s) >= out_size)
