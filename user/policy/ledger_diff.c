@@ -5,27 +5,6 @@
 #include "common/json.h"
 #include "policy/verify.h"
 
-static json_object *edge_summary(const struct ledger_edge *e)
-{
-	json_object *o = json_object_new_object();
-
-	if (!o)
-		return NULL;
-	json_add_str(o, "kind", ledger_kind_name(e->kind));
-	json_add_str(o, "object", e->object);
-	json_add_str_or_null(o, "category", e->category);
-	json_add_str_or_null(o, "dest_class", e->dest_class);
-	json_add_str_or_null(o, "name", e->name);
-	json_add_u64(o, "count", e->count);
-	json_add_int_or_null(o, "first_seen_ms", e->first_ms);
-	json_add_int_or_null(o, "last_seen_ms", e->last_ms);
-	json_add(o, "executables", json_new_strings((const char *const *)e->executables->v, e->executables->n));
-	json_add_str_or_null(o, "epoch", e->epoch);
-	json_add_str_or_null(o, "last_epoch", e->last_epoch);
-	return o;
-}
-
-/* Adds to arr every edge of `from` that `other` lacks; returns the count or -1. */
 static long missing_edges(const struct ledger_identity *from, const struct ledger_identity *other, json_object *arr)
 {
 	long n = 0;
@@ -36,7 +15,7 @@ static long missing_edges(const struct ledger_identity *from, const struct ledge
 
 		if (other && ledger_edge_find(other, e->kind, e->object))
 			continue;
-		if (!(o = edge_summary(e)) || json_object_array_add(arr, o)) {
+		if (!(o = ledger_edge_to_json(e, true)) || json_object_array_add(arr, o)) {
 			json_object_put(o);
 			return -1;
 		}

@@ -629,11 +629,11 @@ int ledger_merge(struct ledger *dst, const struct ledger *src)
 
 /* JSON */
 
-static json_object *edge_json(const struct ledger_edge *e)
+struct json_object *ledger_edge_to_json(const struct ledger_edge *e, bool brief)
 {
-	json_object *o = json_object_new_object(), *oc = json_object_new_object();
+	json_object *o = json_object_new_object(), *oc = brief ? NULL : json_object_new_object();
 
-	if (!o || !oc) {
+	if (!o || (!brief && !oc)) {
 		json_object_put(o);
 		json_object_put(oc);
 		return NULL;
@@ -643,26 +643,32 @@ static json_object *edge_json(const struct ledger_edge *e)
 	json_add_str_or_null(o, "category", e->category);
 	json_add_str_or_null(o, "dest_class", e->dest_class);
 	json_add_str_or_null(o, "name", e->name);
-	json_add_str_or_null(o, "content_fingerprint", e->content_fingerprint);
-	json_add_str_or_null(o, "proto", e->proto);
-	json_add_int(o, "port", e->port);
-	for (size_t i = 0; i < e->n_outcomes; i++)
-		json_add_u64(oc, e->outcomes[i].name, e->outcomes[i].count);
-	json_add(o, "outcomes", oc);
-	json_add_u64(o, "outcomes_dropped", e->outcomes_dropped);
+	if (!brief) {
+		json_add_str_or_null(o, "content_fingerprint", e->content_fingerprint);
+		json_add_str_or_null(o, "proto", e->proto);
+		json_add_int(o, "port", e->port);
+		for (size_t i = 0; i < e->n_outcomes; i++)
+			json_add_u64(oc, e->outcomes[i].name, e->outcomes[i].count);
+		json_add(o, "outcomes", oc);
+		json_add_u64(o, "outcomes_dropped", e->outcomes_dropped);
+	}
 	json_add_u64(o, "count", e->count);
 	json_add_int_or_null(o, "first_seen_ms", e->first_ms);
 	json_add_int_or_null(o, "last_seen_ms", e->last_ms);
-	json_add(o, "first_seen", e->first_ms ? json_new_time_ms(e->first_ms) : NULL);
-	json_add(o, "last_seen", e->last_ms ? json_new_time_ms(e->last_ms) : NULL);
+	if (!brief) {
+		json_add(o, "first_seen", e->first_ms ? json_new_time_ms(e->first_ms) : NULL);
+		json_add(o, "last_seen", e->last_ms ? json_new_time_ms(e->last_ms) : NULL);
+	}
 	json_add(o, "executables", json_new_strings((const char *const *)e->executables->v, e->executables->n));
-	json_add_u64(o, "executables_dropped", e->executables->dropped);
-	json_add(o, "lineage", json_new_strings((const char *const *)e->lineage, e->n_lineage));
-	json_add_bool(o, "lineage_truncated", e->lineage_truncated);
-	json_add(o, "pods", json_new_strings((const char *const *)e->pods->v, e->pods->n));
-	json_add_u64(o, "pods_dropped", e->pods->dropped);
-	json_add(o, "images", json_new_strings((const char *const *)e->images->v, e->images->n));
-	json_add_u64(o, "images_dropped", e->images->dropped);
+	if (!brief) {
+		json_add_u64(o, "executables_dropped", e->executables->dropped);
+		json_add(o, "lineage", json_new_strings((const char *const *)e->lineage, e->n_lineage));
+		json_add_bool(o, "lineage_truncated", e->lineage_truncated);
+		json_add(o, "pods", json_new_strings((const char *const *)e->pods->v, e->pods->n));
+		json_add_u64(o, "pods_dropped", e->pods->dropped);
+		json_add(o, "images", json_new_strings((const char *const *)e->images->v, e->images->n));
+		json_add_u64(o, "images_dropped", e->images->dropped);
+	}
 	json_add_str_or_null(o, "epoch", e->epoch);
 	json_add_str_or_null(o, "last_epoch", e->last_epoch);
 	return o;
@@ -688,7 +694,7 @@ static json_object *identity_json(const struct ledger_identity *id, int kind, in
 
 		if (kind && id->edges[i]->kind != (enum ledger_kind)kind)
 			continue;
-		if (!(e = edge_json(id->edges[i])) || json_object_array_add(edges, e)) {
+		if (!(e = ledger_edge_to_json(id->edges[i], false)) || json_object_array_add(edges, e)) {
 			json_object_put(e);
 			json_object_put(o);
 			return NULL;
