@@ -6,9 +6,13 @@ int json_add(json_object *o, const char *key, json_object *v)
 {
 	/* json-c asserts on a non-object and leaves v to the caller when the
 	 * insert fails: one owner either way here */
-	if (!json_object_is_type(o, json_type_object) || json_object_object_add(o, key, v)) {
+	if (!json_object_is_type(o, json_type_object)) {
 		json_object_put(v);
-		return o && json_object_is_type(o, json_type_object) ? -ENOMEM : -EINVAL;
+		return -EINVAL;
+	}
+	if (json_object_object_add(o, key, v)) {
+		json_object_put(v);
+		return -ENOMEM;
 	}
 	return 0;
 }

@@ -5,9 +5,9 @@
  * optional members, typed reads with a default, and printing.
  *
  * The json_add_* functions add key to the object o (a key already there is
- * replaced, as json_object_object_add does) and return 0, or -ENOMEM when a
- * value could not be allocated or o is not an object. A member whose value
- * is NULL prints as null. */
+ * replaced, as json_object_object_add does) and return 0, -EINVAL when o is
+ * not an object (NULL included), or -ENOMEM when a value could not be
+ * allocated or added. A member whose value is NULL prints as null. */
 #ifndef REACH_JSON_H
 #define REACH_JSON_H
 
