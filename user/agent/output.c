@@ -3,8 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
-#include <json-c/json.h>
 #include "agent/output.h"
+#include "common/json.h"
 
 static int64_t boot_to_real_ns;
 
@@ -53,102 +53,90 @@ static json_object *open_flags_json(uint32_t flags)
 	return arr;
 }
 
-static json_object *strings_json(const char *const *v, size_t n)
-{
-	json_object *arr = json_object_new_array();
-
-	for (size_t i = 0; i < n; i++)
-		json_object_array_add(arr, json_object_new_string(v[i]));
-	return arr;
-}
-
-static void add_str(json_object *o, const char *k, const char *v) { json_object_object_add(o, k, json_object_new_string(v)); }
-static void add_int(json_object *o, const char *k, int64_t v) { json_object_object_add(o, k, json_object_new_int64(v)); }
-
 static json_object *edge_json(const struct cgroup_reach *c, const struct edge *e, int with_cgroup)
 {
 	json_object *o = json_object_new_object();
 	char t[40];
 
-	add_str(o, "type", edge_kind_name(e->kind));
+	json_add_str(o, "type", edge_kind_name(e->kind));
 	if (with_cgroup) {
-		add_int(o, "cgroup_id", (int64_t)c->cgroup_id);
-		add_str(o, "cgroup", c->path);
+		json_add_int(o, "cgroup_id", (int64_t)c->cgroup_id);
+		json_add_str(o, "cgroup", c->path);
 	}
 	if (e->kind == EDGE_SECRET) {
-		add_str(o, "path", e->object);
-		add_str(o, "category", e->category ? e->category : "");
-		add_str(o, "requested_path", e->requested_path);
+		json_add_str(o, "path", e->object);
+		json_add_str(o, "category", e->category ? e->category : "");
+		json_add_str(o, "requested_path", e->requested_path);
 		if (e->content_fp[0]) /* a keyed fingerprint: links the file to the request that sends it */
-			add_str(o, "content_fingerprint", e->content_fp);
-		json_object_object_add(o, "open_flags", open_flags_json(e->open_flags));
+			json_add_str(o, "content_fingerprint", e->content_fp);
+		json_add(o, "open_flags", open_flags_json(e->open_flags));
 	} else if (e->kind == EDGE_EGRESS) {
 		static const char *const outcomes[REACH_OUT__MAX] = { "unknown", "established", "refused",
 								      "timed_out", "failed", "sent" };
 		json_object *oc = json_object_new_object();
 
-		add_str(o, "proto", e->proto == REACH_PROTO_TCP ? "tcp" : "udp");
-		add_str(o, "address", e->address ? e->address : "");
-		add_int(o, "port", e->port);
-		add_int(o, "source_port", e->source_port);
+		json_add_str(o, "proto", e->proto == REACH_PROTO_TCP ? "tcp" : "udp");
+		json_add_str(o, "address", e->address ? e->address : "");
+		json_add_int(o, "port", e->port);
+		json_add_int(o, "source_port", e->source_port);
 		if (e->name) {
-			add_str(o, "name", e->name);
-			add_int(o, "name_ttl", e->name_ttl);
+			json_add_str(o, "name", e->name);
+			json_add_int(o, "name_ttl", e->name_ttl);
 		} else {
-			json_object_object_add(o, "name", NULL);
+			json_add(o, "name", NULL);
 		}
-		add_str(o, "class", e->dest_class ? e->dest_class : "external");
+		json_add_str(o, "class", e->dest_class ? e->dest_class : "external");
 		for (int t = 1; t < REACH_OUT__MAX; t++)
 			if (edge_count_tag(e, t))
-				add_int(oc, outcomes[t], (int64_t)edge_count_tag(e, t));
-		json_object_object_add(o, "outcomes", oc);
+				json_add_int(oc, outcomes[t], (int64_t)edge_count_tag(e, t));
+		json_add(o, "outcomes", oc);
 	} else if (e->kind == EDGE_TLS) {
-		add_str(o, "exe", e->object);
-		add_str(o, "library", e->category ? e->category : "none");
-		add_str(o, "coverage", e->dest_class ? e->dest_class : "");
+		json_add_str(o, "exe", e->object);
+		json_add_str(o, "library", e->category ? e->category : "none");
+		json_add_str(o, "coverage", e->dest_class ? e->dest_class : "");
 		if (edge_detail(e))
-			add_str(o, "reason", edge_detail(e));
+			json_add_str(o, "reason", edge_detail(e));
 	} else if (e->kind == EDGE_CREDENTIAL && edge_cred(e)) {
 		const struct edge_credential *cred = edge_cred(e);
 
-		add_str(o, "host", cred->host);
-		add_int(o, "port", e->port);
-		add_str(o, "method", cred->method);
-		add_str(o, "path_template", cred->path_template);
-		add_str(o, "credential_kind", cred->kind);
-		add_str(o, "where", cred->where);
-		add_str(o, "fingerprint", cred->fingerprint);
+		json_add_str(o, "host", cred->host);
+		json_add_int(o, "port", e->port);
+		json_add_str(o, "method", cred->method);
+		json_add_str(o, "path_template", cred->path_template);
+		json_add_str(o, "credential_kind", cred->kind);
+		json_add_str(o, "where", cred->where);
+		json_add_str(o, "fingerprint", cred->fingerprint);
 		if (cred->jwt_iss[0] || cred->jwt_aud[0]) {
-			add_str(o, "jwt_iss", cred->jwt_iss);
-			add_str(o, "jwt_aud", cred->jwt_aud);
+			json_add_str(o, "jwt_iss", cred->jwt_iss);
+			json_add_str(o, "jwt_aud", cred->jwt_aud);
 		}
-		add_str(o, "special", cred->special);
-		add_str(o, "source", cred->source);
+		json_add_str(o, "special", cred->special);
+		json_add_str(o, "source", cred->source);
 	} else {
-		add_str(o, "exe", e->object);
-		json_object_object_add(o, "argv", strings_json(e->argv, e->argc));
-		json_object_object_add(o, "argv_truncated", json_object_new_boolean(e->argv_truncated));
+		json_add_str(o, "exe", e->object);
+		json_add(o, "argv", json_new_strings(e->argv, e->argc));
+		json_add_bool(o, "argv_truncated", e->argv_truncated);
 	}
-	add_int(o, "pid", e->proc->pid);
-	add_int(o, "tgid", e->proc->tgid);
-	add_int(o, "ppid", e->proc->ppid);
-	add_int(o, "uid", e->proc->uid);
-	add_str(o, "comm", e->proc->comm);
-	add_str(o, "process_exe", e->proc->exe);
-	json_object_object_add(o, "executables", strings_json(e->exes, e->n_exes));
-	json_object_object_add(o, "lineage", strings_json(e->proc->lineage, e->proc->n_lineage));
-	add_int(o, "count", (int64_t)edge_count(e));
-	add_int(o, "events", (int64_t)e->events);
+	json_add_int(o, "pid", e->proc->pid);
+	json_add_int(o, "tgid", e->proc->tgid);
+	json_add_int(o, "ppid", e->proc->ppid);
+	json_add_int(o, "uid", e->proc->uid);
+	json_add_str(o, "comm", e->proc->comm);
+	json_add_str(o, "process_exe", e->proc->exe);
+	json_add(o, "executables", json_new_strings(e->exes, e->n_exes));
+	json_add(o, "lineage", json_new_strings(e->proc->lineage, e->proc->n_lineage));
+	json_add_int(o, "count", (int64_t)edge_count(e));
+	json_add_int(o, "events", (int64_t)e->events);
 	output_format_time(e->first_ns, t, sizeof(t));
-	add_str(o, "first_seen", t);
+	json_add_str(o, "first_seen", t);
 	output_format_time(e->last_ns, t, sizeof(t));
-	add_str(o, "last_seen", t);
+	json_add_str(o, "last_seen", t);
 	return o;
 }
 
 static void print_json(FILE *f, json_object *o)
 {
-	fprintf(f, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_print(f, o, JSON_COMPACT);
 	fflush(f);
 	json_object_put(o);
 }
@@ -176,43 +164,43 @@ void output_summary_json(FILE *f, struct observed *obs, const struct run_stats *
 	struct cgroup_reach **cg;
 	size_t n = observed_cgroups(obs, &cg);
 
-	add_str(o, "type", "summary");
-	json_object_object_add(o, "duration_s", json_object_new_double(st->duration_s));
+	json_add_str(o, "type", "summary");
+	json_add_double(o, "duration_s", st->duration_s);
 	for (int k = 1; k < REACH_EV__MAX; k++)
-		add_int(ev, event_names[k], (int64_t)st->events[k]);
+		json_add_int(ev, event_names[k], (int64_t)st->events[k]);
 	/* losses from kind 0: "other" holds the maps shared by every kind
 	 * (the cgroup-verdict cache) */
 	for (int k = 0; k < REACH_EV__MAX; k++) {
 		json_object *per = json_object_new_object();
 
 		for (int r = 0; r < REACH_LOSS__MAX; r++)
-			add_int(per, loss_names[r], (int64_t)st->losses.counters[k][r]);
-		json_object_object_add(losses, event_names[k], per);
+			json_add_int(per, loss_names[r], (int64_t)st->losses.counters[k][r]);
+		json_add(losses, event_names[k], per);
 	}
-	json_object_object_add(o, "events", ev);
-	add_int(o, "opens_not_secret", (int64_t)st->opens_not_secret);
-	add_int(o, "secret_content_unread", (int64_t)st->secret_content_unread);
-	add_int(o, "path_errors", (int64_t)st->path_errors);
-	add_int(o, "malformed_events", (int64_t)st->malformed_events);
-	add_int(o, "dns_responses", (int64_t)st->dns_responses);
-	add_int(o, "dns_malformed", (int64_t)st->dns_malformed);
-	add_int(o, "dns_truncated", (int64_t)st->dns_truncated);
-	add_int(o, "dns_names_dropped", (int64_t)st->dns_names_dropped);
-	add_int(o, "http_requests", (int64_t)st->http_requests);
-	add_int(o, "http_malformed", (int64_t)st->http_malformed);
-	add_int(o, "http_truncated", (int64_t)st->http_truncated);
-	add_int(o, "http_creds_dropped", (int64_t)st->http_creds_dropped);
-	add_int(o, "observed_edges_dropped", (int64_t)st->observed_edges_dropped);
-	add_int(o, "observed_edges_evicted", (int64_t)st->observed_edges_evicted);
-	json_object_object_add(o, "losses", losses);
-	add_int(o, "events_lost", (int64_t)output_loss_total(&st->losses, REACH_LOSS_RINGBUF_FULL));
+	json_add(o, "events", ev);
+	json_add_int(o, "opens_not_secret", (int64_t)st->opens_not_secret);
+	json_add_int(o, "secret_content_unread", (int64_t)st->secret_content_unread);
+	json_add_int(o, "path_errors", (int64_t)st->path_errors);
+	json_add_int(o, "malformed_events", (int64_t)st->malformed_events);
+	json_add_int(o, "dns_responses", (int64_t)st->dns_responses);
+	json_add_int(o, "dns_malformed", (int64_t)st->dns_malformed);
+	json_add_int(o, "dns_truncated", (int64_t)st->dns_truncated);
+	json_add_int(o, "dns_names_dropped", (int64_t)st->dns_names_dropped);
+	json_add_int(o, "http_requests", (int64_t)st->http_requests);
+	json_add_int(o, "http_malformed", (int64_t)st->http_malformed);
+	json_add_int(o, "http_truncated", (int64_t)st->http_truncated);
+	json_add_int(o, "http_creds_dropped", (int64_t)st->http_creds_dropped);
+	json_add_int(o, "observed_edges_dropped", (int64_t)st->observed_edges_dropped);
+	json_add_int(o, "observed_edges_evicted", (int64_t)st->observed_edges_evicted);
+	json_add(o, "losses", losses);
+	json_add_int(o, "events_lost", (int64_t)output_loss_total(&st->losses, REACH_LOSS_RINGBUF_FULL));
 	for (size_t i = 0; i < n; i++) {
 		json_object *c = json_object_new_object(), *secrets = json_object_new_array(),
 			    *tools = json_object_new_array(), *egress = json_object_new_array(),
 			    *credentials = json_object_new_array(), *tls = json_object_new_array();
 
-		add_int(c, "cgroup_id", (int64_t)cg[i]->cgroup_id);
-		add_str(c, "cgroup", cg[i]->path);
+		json_add_int(c, "cgroup_id", (int64_t)cg[i]->cgroup_id);
+		json_add_str(c, "cgroup", cg[i]->path);
 		for (size_t j = 0; j < cg[i]->n_edges; j++) {
 			struct edge *e = cg[i]->edges[j];
 
@@ -221,14 +209,14 @@ void output_summary_json(FILE *f, struct observed *obs, const struct run_stats *
 
 			json_object_array_add(dst, edge_json(cg[i], e, 0));
 		}
-		json_object_object_add(c, "secrets", secrets);
-		json_object_object_add(c, "tools", tools);
-		json_object_object_add(c, "egress", egress);
-		json_object_object_add(c, "credentials", credentials);
-		json_object_object_add(c, "tls", tls);
+		json_add(c, "secrets", secrets);
+		json_add(c, "tools", tools);
+		json_add(c, "egress", egress);
+		json_add(c, "credentials", credentials);
+		json_add(c, "tls", tls);
 		json_object_array_add(cgs, c);
 	}
-	json_object_object_add(o, "cgroups", cgs);
+	json_add(o, "cgroups", cgs);
 	print_json(f, o);
 }
 

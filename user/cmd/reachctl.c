@@ -30,8 +30,8 @@
 #include <strings.h>
 #include <time.h>
 #include <unistd.h>
-#include <json-c/json.h>
 #include "common/api.h"
+#include "common/json.h"
 #include "reach/ledger.h"
 #include "reach/ledger_store.h"
 #include "policy/policy.h"
@@ -80,21 +80,6 @@ static void usage(FILE *f)
 		   "Exit codes: 0 done, 1 could not reach the agent or read the ledger, 2 bad usage.\n");
 }
 
-static const char *str_field(json_object *o, const char *key)
-{
-	json_object *v;
-
-	return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string) ?
-		       json_object_get_string(v) : "";
-}
-
-static int64_t int_field(json_object *o, const char *key)
-{
-	json_object *v;
-
-	return json_object_object_get_ex(o, key, &v) ? json_object_get_int64(v) : 0;
-}
-
 /* "3m", "2h", "5d": how long ago, for people */
 static void format_age(int64_t unix_ms, char *out, size_t n)
 {
@@ -115,15 +100,15 @@ static void format_age(int64_t unix_ms, char *out, size_t n)
 /* The detail column: what kind of secret, where the egress goes. */
 static void edge_detail(json_object *e, char *out, size_t n)
 {
-	const char *kind = str_field(e, "kind");
+	const char *kind = json_get_str(e, "kind", "");
 
 	if (strcmp(kind, "secret") == 0) {
-		snprintf(out, n, "%s", str_field(e, "category"));
+		snprintf(out, n, "%s", json_get_str(e, "category", ""));
 	} else if (strcmp(kind, "egress") == 0) {
-		json_object *oc;
-		size_t len = snprintf(out, n, "%s %s", str_field(e, "dest_class"), str_field(e, "name"));
+		json_object *oc = json_get(e, "outcomes", json_type_object);
+		size_t len = snprintf(out, n, "%s %s", json_get_str(e, "dest_class", ""), json_get_str(e, "name", ""));
 
-		if (json_object_object_get_ex(e, "outcomes", &oc) && json_object_is_type(oc, json_type_object)) {
+		if (oc) {
 			json_object_object_foreach(oc, k, v)
 			{
 				if (len < n)
@@ -137,27 +122,28 @@ static void edge_detail(json_object *e, char *out, size_t n)
 
 static void print_reach_table(json_object *doc)
 {
-	json_object *ids, *v;
+	json_object *ids = json_get(doc, "identities", json_type_array);
+	int64_t dropped = json_get_int(doc, "edges_dropped", 0);
 	size_t n_ids;
 
 	printf("%-32s %-10s %-52s %-30s %8s %5s  %s\n", "IDENTITY", "KIND", "OBJECT", "DETAIL", "COUNT", "LAST",
 	       "EXECUTABLES");
-	if (!json_object_object_get_ex(doc, "identities", &ids) || !json_object_is_type(ids, json_type_array))
+	if (!ids)
 		return;
 	n_ids = json_object_array_length(ids);
 	for (size_t i = 0; i < n_ids; i++) {
-		json_object *id = json_object_array_get_idx(ids, i), *edges;
+		json_object *id = json_object_array_get_idx(ids, i), *edges = json_get(id, "edges", json_type_array);
 
-		if (!json_object_object_get_ex(id, "edges", &edges))
+		if (!edges)
 			continue;
 		for (size_t j = 0; j < json_object_array_length(edges); j++) {
-			json_object *e = json_object_array_get_idx(edges, j), *exes;
+			json_object *e = json_object_array_get_idx(edges, j), *exes = json_get(e, "executables", json_type_array);
 			char detail[256], age[24], exe_list[256] = "";
 			size_t len = 0;
 
 			edge_detail(e, detail, sizeof(detail));
-			format_age(int_field(e, "last_seen_ms"), age, sizeof(age));
-			if (json_object_object_get_ex(e, "executables", &exes) && json_object_is_type(exes, json_type_array))
+			format_age(json_get_int(e, "last_seen_ms", 0), age, sizeof(age));
+			if (exes)
 				for (size_t k = 0; k < json_object_array_length(exes) && len < sizeof(exe_list); k++) {
 					const char *exe = json_object_get_string(json_object_array_get_idx(exes, k));
 					const char *base = strrchr(exe, '/');
@@ -166,18 +152,17 @@ static void print_reach_table(json_object *doc)
 					len += snprintf(exe_list + len, sizeof(exe_list) - len, "%s%s", k ? "," : "",
 							base ? base + 1 : exe);
 				}
-			printf("%-32s %-10s %-52s %-30s %8" PRId64 " %5s  %s\n", str_field(id, "identity"),
-			       str_field(e, "kind"), str_field(e, "object"), detail, int_field(e, "count"), age, exe_list);
+			printf("%-32s %-10s %-52s %-30s %8" PRId64 " %5s  %s\n", json_get_str(id, "identity", ""),
+			       json_get_str(e, "kind", ""), json_get_str(e, "object", ""), detail, json_get_int(e, "count", 0), age, exe_list);
 		}
 	}
-	if (json_object_object_get_ex(doc, "edges_dropped", &v) && json_object_get_int64(v))
-		printf("\nwarning: %" PRId64 " edges were dropped at the ledger's caps (see reachctl status)\n",
-		       json_object_get_int64(v));
+	if (dropped)
+		printf("\nwarning: %" PRId64 " edges were dropped at the ledger's caps (see reachctl status)\n", dropped);
 }
 
 static void print_json(json_object *doc)
 {
-	printf("%s\n", json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_print(stdout, doc, JSON_READABLE);
 }
 
 static void print_status_table(json_object *doc)
@@ -185,7 +170,7 @@ static void print_status_table(json_object *doc)
 	json_object_object_foreach(doc, key, val)
 	{
 		if (json_object_is_type(val, json_type_object) || json_object_is_type(val, json_type_array))
-			printf("%-22s %s\n", key, json_object_to_json_string_ext(val, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+			printf("%-22s %s\n", key, json_text(val, JSON_COMPACT));
 		else
 			printf("%-22s %s\n", key, json_object_get_string(val));
 	}
@@ -337,9 +322,9 @@ static json_object *agent_request(const char *socket, json_object *req, FILE *ms
 
 	reply = api_call(socket, req, err, sizeof(err));
 	json_object_put(req);
-	if (reply && !*str_field(reply, "error"))
+	if (reply && !*json_get_str(reply, "error", ""))
 		return reply;
-	reason = reply ? str_field(reply, "error") : err;
+	reason = reply ? json_get_str(reply, "error", "") : err;
 	fprintf(msg, "reachctl: %s%s\n", reply ? "reachd answered: " : "", reason);
 	if (why)
 		snprintf(why, why_size, "%s", reason);
@@ -352,11 +337,11 @@ static json_object *ask_agent(const struct opts *o, const char *cmd)
 {
 	json_object *req = json_object_new_object();
 
-	json_object_object_add(req, "cmd", json_object_new_string(cmd));
+	json_add_str(req, "cmd", cmd);
 	if (o->identity)
-		json_object_object_add(req, "identity", json_object_new_string(o->identity));
+		json_add_str(req, "identity", o->identity);
 	if (o->kind)
-		json_object_object_add(req, "kind", json_object_new_string(o->kind));
+		json_add_str(req, "kind", o->kind);
 	return agent_request(o->socket, req, stderr, NULL, 0);
 }
 
@@ -689,17 +674,16 @@ static json_object *ask_verify(const struct opts *o, FILE *msg, char *why, size_
 {
 	json_object *req = json_object_new_object();
 
-	json_object_object_add(req, "cmd", json_object_new_string("verify"));
+	json_add_str(req, "cmd", "verify");
 	if (o->identity)
-		json_object_object_add(req, "identity", json_object_new_string(o->identity));
+		json_add_str(req, "identity", o->identity);
 	if (o->epoch)
-		json_object_object_add(req, "epoch", json_object_new_string(o->epoch));
+		json_add_str(req, "epoch", o->epoch);
 	if (o->policy) {
 		char abs[4096];
 
 		/* the agent resolves the path, so hand it an absolute one */
-		json_object_object_add(req, "policy",
-				       json_object_new_string(realpath(o->policy, abs) ? abs : o->policy));
+		json_add_str(req, "policy", realpath(o->policy, abs) ? abs : o->policy);
 	}
 	return agent_request(o->socket, req, msg, why, why_size);
 }
@@ -741,25 +725,22 @@ static json_object *verify_once(const struct opts *o, const struct policy_set *s
 
 static int exit_code_of(json_object *doc)
 {
-	json_object *v;
-
-	return doc && json_object_object_get_ex(doc, "exit_code", &v) ? json_object_get_int(v) : EXIT_NOT_VERIFIED;
+	return (int)json_get_int(doc, "exit_code", EXIT_NOT_VERIFIED);
 }
 
 /* Why a verdict is inconclusive, for the line between two attempts. */
 static void inconclusive_why(json_object *doc, char *why, size_t why_size)
 {
-	json_object *ids;
+	json_object *ids = json_get(doc, "identities", json_type_array);
 
 	snprintf(why, why_size, "inconclusive");
-	if (!json_object_object_get_ex(doc, "identities", &ids) || !json_object_is_type(ids, json_type_array))
+	if (!ids)
 		return;
 	for (size_t i = 0; i < json_object_array_length(ids); i++) {
-		json_object *iv = json_object_array_get_idx(ids, i), *counted;
+		json_object *iv = json_object_array_get_idx(ids, i);
 
-		if (strcmp(str_field(iv, "verdict"), "inconclusive") == 0 &&
-		    json_object_object_get_ex(iv, "counted", &counted) && json_object_get_boolean(counted)) {
-			snprintf(why, why_size, "inconclusive: %s: %s", str_field(iv, "identity"), str_field(iv, "reasons"));
+		if (strcmp(json_get_str(iv, "verdict", ""), "inconclusive") == 0 && json_get_bool(iv, "counted", false)) {
+			snprintf(why, why_size, "inconclusive: %s: %s", json_get_str(iv, "identity", ""), json_get_str(iv, "reasons", ""));
 			return;
 		}
 	}
@@ -882,42 +863,42 @@ static int cmd_verify(const char *cmd, const struct opts *o)
 			json_object_object_del(doc, "text");
 			print_json(doc);
 		} else {
-			fputs(str_field(doc, "text"), stdout);
+			fputs(json_get_str(doc, "text", ""), stdout);
 		}
 	} else if (strcmp(cmd, "findings") == 0) {
 		if (json_object_object_get_ex(doc, "findings", &v))
 			print_json(v);
 	} else if (strcmp(cmd, "epochs") == 0) {
-		json_object *ids;
+		json_object *ids = json_get(doc, "identities", json_type_array);
 
 		printf("%-40s %-30s %-30s %s\n", "IDENTITY", "EPOCH", "PREVIOUS", "VERDICT");
-		if (json_object_object_get_ex(doc, "identities", &ids))
+		if (ids)
 			for (size_t i = 0; i < json_object_array_length(ids); i++) {
 				json_object *iv = json_object_array_get_idx(ids, i);
 
-				if (o->identity && strcmp(str_field(iv, "identity"), o->identity) != 0)
+				if (o->identity && strcmp(json_get_str(iv, "identity", ""), o->identity) != 0)
 					continue;
-				printf("%-40s %-30s %-30s %s\n", str_field(iv, "identity"),
-				       *str_field(iv, "epoch") ? str_field(iv, "epoch") : "-",
-				       *str_field(iv, "previous_epoch") ? str_field(iv, "previous_epoch") : "-",
-				       str_field(iv, "verdict"));
+				printf("%-40s %-30s %-30s %s\n", json_get_str(iv, "identity", ""),
+				       *json_get_str(iv, "epoch", "") ? json_get_str(iv, "epoch", "") : "-",
+				       *json_get_str(iv, "previous_epoch", "") ? json_get_str(iv, "previous_epoch", "") : "-",
+				       json_get_str(iv, "verdict", ""));
 			}
 		code = 0;
 	} else { /* rotate */
-		json_object *verdicts;
+		json_object *verdicts = json_get(doc, "identities", json_type_array);
 
-		if (json_object_object_get_ex(doc, "identities", &verdicts))
+		if (verdicts)
 			for (size_t i = 0; i < json_object_array_length(verdicts); i++) {
-				json_object *iv = json_object_array_get_idx(verdicts, i), *rot;
+				json_object *iv = json_object_array_get_idx(verdicts, i), *rot = json_get(iv, "rotation", json_type_array);
 
-				if (o->identity && strcmp(str_field(iv, "identity"), o->identity) != 0)
+				if (o->identity && strcmp(json_get_str(iv, "identity", ""), o->identity) != 0)
 					continue;
-				if (!json_object_object_get_ex(iv, "rotation", &rot))
+				if (!rot)
 					continue;
 				for (size_t j = 0; j < json_object_array_length(rot); j++) {
 					json_object *it = json_object_array_get_idx(rot, j);
 
-					printf("%-14s %-60s %s\n", str_field(it, "kind"), str_field(it, "what"), str_field(it, "why"));
+					printf("%-14s %-60s %s\n", json_get_str(it, "kind", ""), json_get_str(it, "what", ""), json_get_str(it, "why", ""));
 				}
 			}
 		code = 0;
@@ -953,7 +934,7 @@ static int cmd_suggest(const struct opts *o)
 
 		if (!reply)
 			return EXIT_FAILED;
-		fputs(str_field(reply, "policy"), stdout);
+		fputs(json_get_str(reply, "policy", ""), stdout);
 		json_object_put(reply);
 		return 0;
 	}
@@ -1002,9 +983,9 @@ int main(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 		req = json_object_new_object();
-		json_object_object_add(req, "cmd", json_object_new_string("epoch"));
-		json_object_object_add(req, "identity", json_object_new_string(o.identity));
-		json_object_object_add(req, "version", json_object_new_string(o.version));
+		json_add_str(req, "cmd", "epoch");
+		json_add_str(req, "identity", o.identity);
+		json_add_str(req, "version", o.version);
 		if (!(reply = agent_request(o.socket, req, stderr, NULL, 0)))
 			return EXIT_FAILED;
 		printf("epoch of %s is now %s\n", o.identity, o.version);
@@ -1030,26 +1011,26 @@ int main(int argc, char **argv)
 				return EXIT_FAILED; /* an agent's error too: not an empty table */
 			if (strcmp(o.output, "json") == 0) {
 				print_json(reply);
-			} else if (json_object_object_get_ex(reply, "records", &recs)) {
+			} else if ((recs = json_get(reply, "records", json_type_array))) {
 				printf("%-32s %-24s %-24s %-9s %-13s %s\n", "IDENTITY", "FROM", "TO", "STATE", "VERDICT", "FINDINGS");
 				for (size_t i = 0; i < json_object_array_length(recs); i++) {
 					json_object *r = json_object_array_get_idx(recs, i);
 
-					printf("%-32s %-24s %-24s %-9s %-13s %" PRId64 "\n", str_field(r, "identity"),
-					       *str_field(r, "from_version") ? str_field(r, "from_version") : "-",
-					       *str_field(r, "to_version") ? str_field(r, "to_version") : "-",
-					       str_field(r, "state"), str_field(r, "verdict"), int_field(r, "findings"));
+					printf("%-32s %-24s %-24s %-9s %-13s %" PRId64 "\n", json_get_str(r, "identity", ""),
+					       *json_get_str(r, "from_version", "") ? json_get_str(r, "from_version", "") : "-",
+					       *json_get_str(r, "to_version", "") ? json_get_str(r, "to_version", "") : "-",
+					       json_get_str(r, "state", ""), json_get_str(r, "verdict", ""), json_get_int(r, "findings", 0));
 				}
 			}
-			if (strcmp(o.output, "json") != 0 && json_object_object_get_ex(reply, "remediation", &recs)) {
+			if (strcmp(o.output, "json") != 0 && (recs = json_get(reply, "remediation", json_type_array))) {
 				for (size_t i = 0; i < json_object_array_length(recs); i++) {
 					json_object *r = json_object_array_get_idx(recs, i);
 
 					printf("%s: %" PRId64 " findings resolved (mean time to remediate %" PRId64
 					       " s), %" PRId64 " open; %" PRId64 " of %" PRId64 " upgrades left findings open\n",
-					       str_field(r, "identity"), int_field(r, "findings_resolved"),
-					       int_field(r, "mean_time_to_remediate_ms") / 1000, int_field(r, "findings_open"),
-					       int_field(r, "failed_remediations"), int_field(r, "upgrades_with_findings"));
+					       json_get_str(r, "identity", ""), json_get_int(r, "findings_resolved", 0),
+					       json_get_int(r, "mean_time_to_remediate_ms", 0) / 1000, json_get_int(r, "findings_open", 0),
+					       json_get_int(r, "failed_remediations", 0), json_get_int(r, "upgrades_with_findings", 0));
 				}
 			}
 			json_object_put(reply);

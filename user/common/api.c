@@ -10,8 +10,8 @@
 #include <time.h>
 #include <stdint.h>
 #include <unistd.h>
-#include <json-c/json.h>
 #include "common/api.h"
+#include "common/json.h"
 #include "common/log.h"
 
 #define API_IO_TIMEOUT_MS 1000
@@ -130,8 +130,8 @@ static void reply_error(int fd, const char *msg)
 	json_object *o = json_object_new_object();
 	const char *s;
 
-	json_object_object_add(o, "error", json_object_new_string(msg));
-	s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	json_add_str(o, "error", msg);
+	s = json_text(o, JSON_C_TO_STRING_PLAIN);
 	write_all(fd, s, strlen(s));
 	json_object_put(o);
 }
@@ -157,7 +157,7 @@ int api_serve_pending(int listen_fd, api_handler handler, void *ctx)
 				reply_error(fd, "request is not a JSON object");
 			} else {
 				reply = handler(ctx, req);
-				s = json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+				s = json_text(reply, JSON_COMPACT);
 				write_all(fd, s, strlen(s));
 				json_object_put(reply);
 			}
@@ -189,7 +189,7 @@ json_object *api_call(const char *path, json_object *request, char *err, size_t 
 			close(fd);
 		return NULL;
 	}
-	s = json_object_to_json_string_ext(request, JSON_C_TO_STRING_PLAIN);
+	s = json_text(request, JSON_C_TO_STRING_PLAIN);
 	write_all(fd, s, strlen(s));
 	write_all(fd, "\n", 1);
 	for (;;) {

@@ -11,9 +11,9 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#include <json-c/json.h>
 #include "common/hmap.h"
 #include "common/https_client.h"
+#include "common/json.h"
 #include "common/log.h"
 #include "identity/kube.h"
 
@@ -115,25 +115,6 @@ static uint64_t now_ms(void)
 /* ------------------------------------------------------------------ */
 /* Pod objects                                                          */
 
-static json_object *jget(json_object *o, const char *key, json_type type)
-{
-	json_object *v;
-
-	if (!o || !json_object_is_type(o, json_type_object) || !json_object_object_get_ex(o, key, &v) ||
-	    !json_object_is_type(v, type))
-		return NULL;
-	return v;
-}
-
-static const char *jstr(json_object *o, const char *key)
-{
-	json_object *v = jget(o, key, json_type_string);
-
-	return v ? json_object_get_string(v) : NULL;
-}
-
-#define JSON_COMPACT (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
-
 static void labels_json(json_object *labels, char *out, size_t out_size)
 {
 	const char *s;
@@ -142,7 +123,7 @@ static void labels_json(json_object *labels, char *out, size_t out_size)
 	strcpy(out, "{}");
 	if (!labels)
 		return;
-	s = json_object_to_json_string_ext(labels, JSON_COMPACT);
+	s = json_text(labels, JSON_COMPACT);
 	if (s && strlen(s) < out_size) {
 		strcpy(out, s);
 		return;
@@ -152,13 +133,13 @@ static void labels_json(json_object *labels, char *out, size_t out_size)
 	if (!sub)
 		return;
 	json_object_object_foreach(labels, key, val) {
-		if (json_object_object_add(sub, key, json_object_get(val)) != 0)
+		if (json_add(sub, key, json_object_get(val)))
 			continue;
-		s = json_object_to_json_string_ext(sub, JSON_COMPACT);
+		s = json_text(sub, JSON_COMPACT);
 		if (!s || strlen(s) >= out_size)
 			json_object_object_del(sub, key);
 	}
-	s = json_object_to_json_string_ext(sub, JSON_COMPACT);
+	s = json_text(sub, JSON_COMPACT);
 	if (s && strlen(s) < out_size)
 		strcpy(out, s);
 	json_object_put(sub);
@@ -167,24 +148,24 @@ static void labels_json(json_object *labels, char *out, size_t out_size)
 /* The controlling owner (controller: true), else the first reference. */
 static void resolve_owner(json_object *meta, json_object *labels, struct kube_pod *p)
 {
-	json_object *refs = jget(meta, "ownerReferences", json_type_array), *ref = NULL;
+	json_object *refs = json_get(meta, "ownerReferences", json_type_array), *ref = NULL;
 	const char *kind, *name, *hash;
 	size_t n = refs ? json_object_array_length(refs) : 0;
 
 	for (size_t i = 0; i < n && !ref; i++) {
 		json_object *r = json_object_array_get_idx(refs, i);
-		json_object *c = jget(r, "controller", json_type_boolean);
+		json_object *c = json_get(r, "controller", json_type_boolean);
 
 		if (c && json_object_get_boolean(c))
 			ref = r;
 	}
 	if (!ref && n)
 		ref = json_object_array_get_idx(refs, 0);
-	kind = jstr(ref, "kind");
-	name = jstr(ref, "name");
+	kind = json_get_str(ref, "kind", NULL);
+	name = json_get_str(ref, "name", NULL);
 	if (!kind || !name)
 		return;
-	hash = jstr(labels, "pod-template-hash");
+	hash = json_get_str(labels, "pod-template-hash", NULL);
 	if (strcmp(kind, "ReplicaSet") == 0 && hash && *hash) {
 		size_t nl = strlen(name), hl = strlen(hash);
 
@@ -222,12 +203,12 @@ static struct kube_container *add_container(struct kube_pod *p, const char *name
 
 static void add_spec_containers(json_object *spec, const char *key, struct kube_pod *p)
 {
-	json_object *arr = jget(spec, key, json_type_array);
+	json_object *arr = json_get(spec, key, json_type_array);
 	size_t n = arr ? json_object_array_length(arr) : 0;
 
 	for (size_t i = 0; i < n; i++) {
 		json_object *c = json_object_array_get_idx(arr, i);
-		const char *name = jstr(c, "name");
+		const char *name = json_get_str(c, "name", NULL);
 		struct kube_container *kc;
 
 		if (!name || find_container(p, name))
@@ -235,18 +216,18 @@ static void add_spec_containers(json_object *spec, const char *key, struct kube_
 		kc = add_container(p, name);
 		if (!kc)
 			return;
-		copy_str(kc->image, sizeof(kc->image), jstr(c, "image"));
+		copy_str(kc->image, sizeof(kc->image), json_get_str(c, "image", NULL));
 	}
 }
 
 static void merge_statuses(json_object *status, const char *key, struct kube_pod *p)
 {
-	json_object *arr = jget(status, key, json_type_array);
+	json_object *arr = json_get(status, key, json_type_array);
 	size_t n = arr ? json_object_array_length(arr) : 0;
 
 	for (size_t i = 0; i < n; i++) {
 		json_object *s = json_object_array_get_idx(arr, i);
-		const char *name = jstr(s, "name"), *cid = jstr(s, "containerID"), *sep;
+		const char *name = json_get_str(s, "name", NULL), *cid = json_get_str(s, "containerID", NULL), *sep;
 		struct kube_container *kc;
 
 		if (!name)
@@ -255,8 +236,8 @@ static void merge_statuses(json_object *status, const char *key, struct kube_pod
 		if (!kc && !(kc = add_container(p, name)))
 			continue;
 		if (!kc->image[0])
-			copy_str(kc->image, sizeof(kc->image), jstr(s, "image"));
-		copy_str(kc->image_id, sizeof(kc->image_id), jstr(s, "imageID"));
+			copy_str(kc->image, sizeof(kc->image), json_get_str(s, "image", NULL));
+		copy_str(kc->image_id, sizeof(kc->image_id), json_get_str(s, "imageID", NULL));
 		/* "containerd://<id>", "cri-o://<id>", "docker://<id>" */
 		kc->container_id[0] = '\0';
 		if (cid && (sep = strstr(cid, "://")))
@@ -274,22 +255,22 @@ int kube_parse_pod(struct json_object *o, struct kube_pod *out)
 	if (!out)
 		return -EINVAL;
 	memset(out, 0, sizeof(*out));
-	meta = jget(o, "metadata", json_type_object);
-	uid = jstr(meta, "uid");
+	meta = json_get(o, "metadata", json_type_object);
+	uid = json_get_str(meta, "uid", NULL);
 	if (!uid || !*uid || strlen(uid) >= sizeof(out->uid))
 		return -EINVAL;
-	spec = jget(o, "spec", json_type_object);
-	status = jget(o, "status", json_type_object);
-	labels = jget(meta, "labels", json_type_object);
+	spec = json_get(o, "spec", json_type_object);
+	status = json_get(o, "status", json_type_object);
+	labels = json_get(meta, "labels", json_type_object);
 
 	strcpy(out->uid, uid);
-	copy_str(out->ns, sizeof(out->ns), jstr(meta, "namespace"));
-	copy_str(out->name, sizeof(out->name), jstr(meta, "name"));
-	sa = jstr(spec, "serviceAccountName");
+	copy_str(out->ns, sizeof(out->ns), json_get_str(meta, "namespace", NULL));
+	copy_str(out->name, sizeof(out->name), json_get_str(meta, "name", NULL));
+	sa = json_get_str(spec, "serviceAccountName", NULL);
 	if (!sa || !*sa)
-		sa = jstr(spec, "serviceAccount"); /* the deprecated alias */
+		sa = json_get_str(spec, "serviceAccount", NULL); /* the deprecated alias */
 	copy_str(out->service_account, sizeof(out->service_account), sa);
-	copy_str(out->node, sizeof(out->node), jstr(spec, "nodeName"));
+	copy_str(out->node, sizeof(out->node), json_get_str(spec, "nodeName", NULL));
 	resolve_owner(meta, labels, out);
 	labels_json(labels, out->labels_json, sizeof(out->labels_json));
 	add_spec_containers(spec, "initContainers", out);
@@ -524,7 +505,7 @@ static int buf_append(struct xfer *x, const char *data, size_t n, size_t max)
 
 static void set_rv(struct kube *k, json_object *obj)
 {
-	const char *rv = jstr(jget(obj, "metadata", json_type_object), "resourceVersion");
+	const char *rv = json_get_str(json_get(obj, "metadata", json_type_object), "resourceVersion", NULL);
 
 	if (rv && *rv && strlen(rv) < sizeof(k->rv))
 		strcpy(k->rv, rv);
@@ -556,8 +537,8 @@ static int watch_event(struct xfer *x, const char *line, size_t len)
 			  je == json_tokener_continue ? "incomplete object" : json_tokener_error_desc(je));
 		return -EBADMSG;
 	}
-	type = jstr(ev, "type");
-	obj = jget(ev, "object", json_type_object);
+	type = json_get_str(ev, "type", NULL);
+	obj = json_get(ev, "object", json_type_object);
 	if (!type || !obj) {
 		xfer_fail(x, -EBADMSG, FAIL_GARBAGE, "watch pods: event without type or object");
 		rc = -EBADMSG;
@@ -569,8 +550,8 @@ static int watch_event(struct xfer *x, const char *line, size_t len)
 		goto out;
 	}
 	if (strcmp(type, "ERROR") == 0) {
-		json_object *code = jget(obj, "code", json_type_int);
-		const char *reason = jstr(obj, "reason"), *message = jstr(obj, "message");
+		json_object *code = json_get(obj, "code", json_type_int);
+		const char *reason = json_get_str(obj, "reason", NULL), *message = json_get_str(obj, "message", NULL);
 		int c = code ? json_object_get_int(code) : 0;
 
 		if (c == 410) {
@@ -697,7 +678,7 @@ static void status_message(const struct xfer *x, const char *body, char *out, si
 		return;
 	o = json_tokener_parse(body);
 	if (o) {
-		const char *m = jstr(o, "message");
+		const char *m = json_get_str(o, "message", NULL);
 
 		if (m) {
 			char clean[128];
@@ -902,8 +883,8 @@ static int do_list(struct kube *k, struct xfer *out_fail)
 			  x.len ? json_tokener_error_desc(json_tokener_get_error(x.tok)) : "empty body");
 		goto out;
 	}
-	items = jget(o, "items", json_type_array);
-	rv = jstr(jget(o, "metadata", json_type_object), "resourceVersion");
+	items = json_get(o, "items", json_type_array);
+	rv = json_get_str(json_get(o, "metadata", json_type_object), "resourceVersion", NULL);
 	if (!items || !rv || !*rv || strlen(rv) >= sizeof(k->rv)) {
 		rc = -EBADMSG;
 		xfer_fail(&x, rc, FAIL_GARBAGE, "list pods: not a PodList (no items or resourceVersion)");

@@ -4,9 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <json-c/json.h>
 #include "common/cgroup.h"
 #include "common/hmap.h"
+#include "common/json.h"
 #include "common/log.h"
 #include "identity/podcgroup.h"
 #include "identity/pod_monitor.h"
@@ -86,10 +86,11 @@ static bool selected(const struct pod_monitor *m, const struct kube_pod *pod)
 	for (size_t i = 0; ok && i < m->n_labels; i++) {
 		const char *eq = strchr(m->labels[i], '=');
 		char key[256];
-		json_object *v;
+		const char *v;
 
 		snprintf(key, sizeof(key), "%.*s", (int)(eq - m->labels[i]), m->labels[i]);
-		ok = labels && json_object_object_get_ex(labels, key, &v) && strcmp(json_object_get_string(v), eq + 1) == 0;
+		v = json_get_str(labels, key, NULL);
+		ok = v && strcmp(v, eq + 1) == 0;
 	}
 	json_object_put(labels);
 	return ok;

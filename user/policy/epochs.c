@@ -3,9 +3,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <json-c/json.h>
 #include "common/hmap.h"
 #include "common/intern.h"
+#include "common/json.h"
 #include "policy/epochs.h"
 
 /* A finding (>= medium) followed from first seen to resolution. */
@@ -424,18 +424,18 @@ struct json_object *epoch_records_to_json(const struct epoch_tracker *t, const c
 		if (identity && strcmp(identity, r->identity))
 			continue;
 		o = json_object_new_object();
-		json_object_object_add(o, "identity", json_object_new_string(r->identity));
-		json_object_object_add(o, "from_version", json_object_new_string(r->from_version));
-		json_object_object_add(o, "to_version", json_object_new_string(r->to_version));
-		json_object_object_add(o, "state", json_object_new_string(epoch_state_name(r->state)));
-		json_object_object_add(o, "verdict", json_object_new_string(verdict_name(r->verdict)));
-		json_object_object_add(o, "reasons", json_object_new_string(r->reasons));
-		json_object_object_add(o, "findings", json_object_new_int64((int64_t)r->findings));
-		json_object_object_add(o, "started_unix_ms", json_object_new_int64(r->started_ms));
-		json_object_object_add(o, "verified_unix_ms", json_object_new_int64(r->verified_ms));
-		json_object_object_add(o, "drifted_unix_ms", json_object_new_int64(r->drifted_ms));
-		json_object_object_add(o, "findings_open_at_start", json_object_new_int64((int64_t)r->open_at_start));
-		json_object_object_add(o, "findings_still_open", json_object_new_int64((int64_t)r->still_open));
+		json_add_str(o, "identity", r->identity);
+		json_add_str(o, "from_version", r->from_version);
+		json_add_str(o, "to_version", r->to_version);
+		json_add_str(o, "state", epoch_state_name(r->state));
+		json_add_str(o, "verdict", verdict_name(r->verdict));
+		json_add_str(o, "reasons", r->reasons);
+		json_add_int(o, "findings", (int64_t)r->findings);
+		json_add_int(o, "started_unix_ms", r->started_ms);
+		json_add_int(o, "verified_unix_ms", r->verified_ms);
+		json_add_int(o, "drifted_unix_ms", r->drifted_ms);
+		json_add_int(o, "findings_open_at_start", (int64_t)r->open_at_start);
+		json_add_int(o, "findings_still_open", (int64_t)r->still_open);
 		json_object_array_add(arr, o);
 	}
 	return arr;

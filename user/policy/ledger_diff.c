@@ -1,38 +1,10 @@
 /* ledger_diff_to_json(): the reach that appeared and disappeared between two
  * ledgers (saved before and after an upgrade, or two nodes). */
 #include <string.h>
-#include <json-c/json.h>
 
+#include "common/json.h"
 #include "policy/ledger_diff.h"
 
-static json_object *jstr(const char *s) { return s && s[0] ? json_object_new_string(s) : NULL; }
-
-static json_object *edge_summary(const struct ledger_edge *e)
-{
-	json_object *o = json_object_new_object(), *ex = json_object_new_array();
-
-	if (!o || !ex) {
-		json_object_put(o);
-		json_object_put(ex);
-		return NULL;
-	}
-	json_object_object_add(o, "kind", json_object_new_string(ledger_kind_name(e->kind)));
-	json_object_object_add(o, "object", json_object_new_string(e->object));
-	json_object_object_add(o, "category", jstr(e->category));
-	json_object_object_add(o, "dest_class", jstr(e->dest_class));
-	json_object_object_add(o, "name", jstr(e->name));
-	json_object_object_add(o, "count", json_object_new_uint64(e->count));
-	json_object_object_add(o, "first_seen_ms", e->first_ms ? json_object_new_int64(e->first_ms) : NULL);
-	json_object_object_add(o, "last_seen_ms", e->last_ms ? json_object_new_int64(e->last_ms) : NULL);
-	for (size_t i = 0; i < e->executables->n; i++)
-		json_object_array_add(ex, json_object_new_string(e->executables->v[i]));
-	json_object_object_add(o, "executables", ex);
-	json_object_object_add(o, "epoch", jstr(e->epoch));
-	json_object_object_add(o, "last_epoch", jstr(e->last_epoch));
-	return o;
-}
-
-/* Adds to arr every edge of `from` that `other` lacks; returns the count or -1. */
 static long missing_edges(const struct ledger_identity *from, const struct ledger_identity *other, json_object *arr)
 {
 	long n = 0;
@@ -43,7 +15,7 @@ static long missing_edges(const struct ledger_identity *from, const struct ledge
 
 		if (other && ledger_edge_find(other, e->kind, e->object))
 			continue;
-		if (!(o = edge_summary(e)) || json_object_array_add(arr, o)) {
+		if (!(o = ledger_edge_to_json(e, true)) || json_object_array_add(arr, o)) {
 			json_object_put(o);
 			return -1;
 		}
@@ -67,7 +39,7 @@ struct json_object *ledger_diff_to_json(const struct ledger *a, const struct led
 		json_object_put(ids);
 		return NULL;
 	}
-	json_object_object_add(root, "identities", ids);
+	json_add(root, "identities", ids);
 	na = ledger_identities(a);
 	nb = ledger_identities(b);
 	/* both lists are in name order: one merge walk */
@@ -104,10 +76,10 @@ struct json_object *ledger_diff_to_json(const struct ledger *a, const struct led
 			json_object_put(root);
 			return NULL;
 		}
-		json_object_object_add(o, "identity", json_object_new_string(x ? x->name : y->name));
-		json_object_object_add(o, "status", json_object_new_string(!x ? "added" : !y ? "removed" : "changed"));
-		json_object_object_add(o, "appeared", app);
-		json_object_object_add(o, "disappeared", dis);
+		json_add_str(o, "identity", x ? x->name : y->name);
+		json_add_str(o, "status", !x ? "added" : !y ? "removed" : "changed");
+		json_add(o, "appeared", app);
+		json_add(o, "disappeared", dis);
 		nap = missing_edges(y, x, app);
 		ndis = missing_edges(x, y, dis);
 		if (nap < 0 || ndis < 0) {
@@ -125,8 +97,8 @@ struct json_object *ledger_diff_to_json(const struct ledger *a, const struct led
 		}
 		json_object_array_add(ids, o);
 	}
-	json_object_object_add(root, "appeared", json_object_new_uint64(appeared));
-	json_object_object_add(root, "disappeared", json_object_new_uint64(disappeared));
-	json_object_object_add(root, "unchanged", json_object_new_uint64(unchanged));
+	json_add_u64(root, "appeared", appeared);
+	json_add_u64(root, "disappeared", disappeared);
+	json_add_u64(root, "unchanged", unchanged);
 	return root;
 }

@@ -6,10 +6,10 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
-#include <json-c/json.h>
 #include <openssl/evp.h>
 
 #include "common/hex.h"
+#include "common/json.h"
 #include "policy/policy_match.h"
 #include "policy/verify.h"
 #include "common/glob.h"
@@ -1309,18 +1309,6 @@ int verify_exit_code(const struct verify_result *r)
 
 /* ---- JSON ------------------------------------------------------------------ */
 
-static json_object *jstr_or_null(const char *s) { return s && s[0] ? json_object_new_string(s) : NULL; }
-
-static json_object *jtime(int64_t ms)
-{
-	char buf[40];
-
-	if (!ms)
-		return NULL;
-	format_time(ms, buf, sizeof(buf));
-	return json_object_new_string(buf);
-}
-
 static json_object *exes_json(const char *list)
 {
 	json_object *a = json_object_new_array();
@@ -1354,11 +1342,11 @@ struct json_object *verify_result_to_json(const struct verify_result *r)
 		json_object_put(counts);
 		return NULL;
 	}
-	json_object_object_add(root, "verdict", json_object_new_string(verdict_name(r->overall)));
-	json_object_object_add(root, "exit_code", json_object_new_int(verify_exit_code(r)));
-	json_object_object_add(root, "identities", ids);
-	json_object_object_add(root, "findings", fs);
-	json_object_object_add(root, "counts", counts);
+	json_add_str(root, "verdict", verdict_name(r->overall));
+	json_add_int(root, "exit_code", verify_exit_code(r));
+	json_add(root, "identities", ids);
+	json_add(root, "findings", fs);
+	json_add(root, "counts", counts);
 	for (size_t i = 0; i < r->n_verdicts; i++) {
 		const struct identity_verdict *v = &r->verdicts[i];
 		json_object *o = json_object_new_object(), *sev = json_object_new_object(), *rot = json_object_new_array();
@@ -1372,58 +1360,61 @@ struct json_object *verify_result_to_json(const struct verify_result *r)
 		}
 		if ((unsigned)v->verdict < 3)
 			nv[v->verdict]++;
-		json_object_object_add(o, "identity", json_object_new_string(v->identity));
-		json_object_object_add(o, "verdict", json_object_new_string(verdict_name(v->verdict)));
-		json_object_object_add(o, "reasons", json_object_new_string(v->reasons));
-		json_object_object_add(o, "epoch", jstr_or_null(v->epoch));
-		json_object_object_add(o, "previous_epoch", jstr_or_null(v->previous_epoch));
-		json_object_object_add(o, "has_policy", json_object_new_boolean(v->has_policy));
-		json_object_object_add(o, "counted", json_object_new_boolean(v->counted));
-		json_object_object_add(o, "policy", jstr_or_null(v->policy_ref));
-		json_object_object_add(o, "edges", json_object_new_uint64(v->n_edges));
+		json_add_str(o, "identity", v->identity);
+		json_add_str(o, "verdict", verdict_name(v->verdict));
+		json_add_str(o, "reasons", v->reasons);
+		json_add_str_or_null(o, "epoch", v->epoch);
+		json_add_str_or_null(o, "previous_epoch", v->previous_epoch);
+		json_add_bool(o, "has_policy", v->has_policy);
+		json_add_bool(o, "counted", v->counted);
+		json_add_str_or_null(o, "policy", v->policy_ref);
+		json_add_u64(o, "edges", v->n_edges);
 		for (int s = SEV_INFO; s <= SEV_CRITICAL; s++)
-			json_object_object_add(sev, severity_name(s), json_object_new_uint64(v->n_findings_by_sev[s]));
-		json_object_object_add(o, "findings_by_severity", sev);
+			json_add_u64(sev, severity_name(s), v->n_findings_by_sev[s]);
+		json_add(o, "findings_by_severity", sev);
 		for (size_t j = 0; j < v->n_rotation; j++) {
 			json_object *it = json_object_new_object();
 
 			if (!it)
 				continue;
-			json_object_object_add(it, "kind", json_object_new_string(v->rotation[j].kind));
-			json_object_object_add(it, "what", json_object_new_string(v->rotation[j].what));
-			json_object_object_add(it, "why", json_object_new_string(v->rotation[j].why));
+			json_add_str(it, "kind", v->rotation[j].kind);
+			json_add_str(it, "what", v->rotation[j].what);
+			json_add_str(it, "why", v->rotation[j].why);
 			json_object_array_add(rot, it);
 		}
-		json_object_object_add(o, "rotation", rot);
+		json_add(o, "rotation", rot);
 		json_object_array_add(ids, o);
 	}
 	for (size_t i = 0; i < r->n_findings; i++) {
 		const struct finding *f = &r->findings[i];
 		json_object *o = json_object_new_object();
+		char t[40];
 
 		if (!o) {
 			json_object_put(root);
 			return NULL;
 		}
-		json_object_object_add(o, "id", json_object_new_string(f->id));
-		json_object_object_add(o, "kind", json_object_new_string(finding_kind_name(f->kind)));
-		json_object_object_add(o, "severity", json_object_new_string(severity_name(f->severity)));
-		json_object_object_add(o, "identity", json_object_new_string(f->identity));
-		json_object_object_add(o, "edge_kind", json_object_new_string(f->edge_kind));
-		json_object_object_add(o, "object", json_object_new_string(f->object));
-		json_object_object_add(o, "first_seen_ms", f->first_ms ? json_object_new_int64(f->first_ms) : NULL);
-		json_object_object_add(o, "last_seen_ms", f->last_ms ? json_object_new_int64(f->last_ms) : NULL);
-		json_object_object_add(o, "first_seen", jtime(f->first_ms));
-		json_object_object_add(o, "last_seen", jtime(f->last_ms));
-		json_object_object_add(o, "executables", exes_json(f->executables));
-		json_object_object_add(o, "message", json_object_new_string(f->message));
-		json_object_object_add(o, "policy_ref", jstr_or_null(f->policy_ref));
+		json_add_str(o, "id", f->id);
+		json_add_str(o, "kind", finding_kind_name(f->kind));
+		json_add_str(o, "severity", severity_name(f->severity));
+		json_add_str(o, "identity", f->identity);
+		json_add_str(o, "edge_kind", f->edge_kind);
+		json_add_str(o, "object", f->object);
+		json_add_int_or_null(o, "first_seen_ms", f->first_ms);
+		json_add_int_or_null(o, "last_seen_ms", f->last_ms);
+		format_time(f->first_ms, t, sizeof(t));
+		json_add_str(o, "first_seen", f->first_ms ? t : NULL);
+		format_time(f->last_ms, t, sizeof(t));
+		json_add_str(o, "last_seen", f->last_ms ? t : NULL);
+		json_add(o, "executables", exes_json(f->executables));
+		json_add_str(o, "message", f->message);
+		json_add_str_or_null(o, "policy_ref", f->policy_ref);
 		json_object_array_add(fs, o);
 	}
-	json_object_object_add(counts, "findings", json_object_new_uint64(r->n_findings));
-	json_object_object_add(counts, "pass", json_object_new_uint64(nv[VERDICT_PASS]));
-	json_object_object_add(counts, "fail", json_object_new_uint64(nv[VERDICT_FAIL]));
-	json_object_object_add(counts, "inconclusive", json_object_new_uint64(nv[VERDICT_INCONCLUSIVE]));
+	json_add_u64(counts, "findings", r->n_findings);
+	json_add_u64(counts, "pass", nv[VERDICT_PASS]);
+	json_add_u64(counts, "fail", nv[VERDICT_FAIL]);
+	json_add_u64(counts, "inconclusive", nv[VERDICT_INCONCLUSIVE]);
 	return root;
 }
 
@@ -1509,7 +1500,7 @@ struct json_object *verify_result_report(const struct verify_result *r)
 	if (mem) {
 		verify_result_print_text(mem, r);
 		fclose(mem);
-		json_object_object_add(doc, "text", json_object_new_string(text ? text : ""));
+		json_add_str(doc, "text", text ? text : "");
 		free(text);
 	}
 	return doc;

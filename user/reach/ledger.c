@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <json-c/json.h>
 #include "common/intern.h"
+#include "common/json.h"
 #include "reach/ledger.h"
 
 struct ledger {
@@ -629,78 +629,48 @@ int ledger_merge(struct ledger *dst, const struct ledger *src)
 
 /* JSON */
 
-static json_object *str_or_null(const char *s) { return empty(s) ? NULL : json_object_new_string(s); }
-
-static json_object *time_json(int64_t ms)
+struct json_object *ledger_edge_to_json(const struct ledger_edge *e, bool brief)
 {
-	char buf[48];
-	time_t sec;
-	struct tm tm;
-	int64_t frac;
+	json_object *o = json_object_new_object(), *oc = brief ? NULL : json_object_new_object();
 
-	if (!ms)
-		return NULL;
-	sec = (time_t)(ms / 1000);
-	frac = ms % 1000;
-	if (frac < 0) { /* before 1970: floor */
-		sec--;
-		frac += 1000;
-	}
-	if (!gmtime_r(&sec, &tm))
-		return NULL;
-	snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)frac);
-	return json_object_new_string(buf);
-}
-
-static json_object *strs_json(char *const *v, size_t n)
-{
-	json_object *a = json_object_new_array();
-
-	for (size_t i = 0; a && i < n; i++)
-		json_object_array_add(a, json_object_new_string(v[i]));
-	return a;
-}
-
-static void add(json_object *o, const char *k, json_object *v) { json_object_object_add(o, k, v); }
-static json_object *u64(uint64_t v) { return json_object_new_uint64(v); }
-
-static json_object *edge_json(const struct ledger_edge *e)
-{
-	json_object *o = json_object_new_object(), *oc = json_object_new_object();
-
-	if (!o || !oc) {
+	if (!o || (!brief && !oc)) {
 		json_object_put(o);
 		json_object_put(oc);
 		return NULL;
 	}
-	add(o, "kind", json_object_new_string(ledger_kind_name(e->kind)));
-	add(o, "object", json_object_new_string(e->object));
-	add(o, "category", str_or_null(e->category));
-	add(o, "dest_class", str_or_null(e->dest_class));
-	add(o, "name", str_or_null(e->name));
-	add(o, "content_fingerprint", str_or_null(e->content_fingerprint));
-	add(o, "proto", str_or_null(e->proto));
-	add(o, "port", json_object_new_int64(e->port));
-	for (size_t i = 0; i < e->n_outcomes; i++)
-		add(oc, e->outcomes[i].name, u64(e->outcomes[i].count));
-	add(o, "outcomes", oc);
-	add(o, "outcomes_dropped", u64(e->outcomes_dropped));
-	add(o, "count", u64(e->count));
-	add(o, "first_seen_ms", e->first_ms ? json_object_new_int64(e->first_ms) : NULL);
-	add(o, "last_seen_ms", e->last_ms ? json_object_new_int64(e->last_ms) : NULL);
-	add(o, "first_seen", time_json(e->first_ms));
-	add(o, "last_seen", time_json(e->last_ms));
-	add(o, "executables", strs_json(e->executables->v, e->executables->n));
-	add(o, "executables_dropped", u64(e->executables->dropped));
-	add(o, "lineage", strs_json(e->lineage, e->n_lineage));
-	add(o, "lineage_truncated", json_object_new_boolean(e->lineage_truncated));
-	add(o, "pods", strs_json(e->pods->v, e->pods->n));
-	add(o, "pods_dropped", u64(e->pods->dropped));
-	add(o, "images", strs_json(e->images->v, e->images->n));
-	add(o, "images_dropped", u64(e->images->dropped));
-	add(o, "epoch", str_or_null(e->epoch));
-	add(o, "last_epoch", str_or_null(e->last_epoch));
+	json_add_str(o, "kind", ledger_kind_name(e->kind));
+	json_add_str(o, "object", e->object);
+	json_add_str_or_null(o, "category", e->category);
+	json_add_str_or_null(o, "dest_class", e->dest_class);
+	json_add_str_or_null(o, "name", e->name);
+	if (!brief) {
+		json_add_str_or_null(o, "content_fingerprint", e->content_fingerprint);
+		json_add_str_or_null(o, "proto", e->proto);
+		json_add_int(o, "port", e->port);
+		for (size_t i = 0; i < e->n_outcomes; i++)
+			json_add_u64(oc, e->outcomes[i].name, e->outcomes[i].count);
+		json_add(o, "outcomes", oc);
+		json_add_u64(o, "outcomes_dropped", e->outcomes_dropped);
+	}
+	json_add_u64(o, "count", e->count);
+	json_add_int_or_null(o, "first_seen_ms", e->first_ms);
+	json_add_int_or_null(o, "last_seen_ms", e->last_ms);
+	if (!brief) {
+		json_add(o, "first_seen", e->first_ms ? json_new_time_ms(e->first_ms) : NULL);
+		json_add(o, "last_seen", e->last_ms ? json_new_time_ms(e->last_ms) : NULL);
+	}
+	json_add(o, "executables", json_new_strings((const char *const *)e->executables->v, e->executables->n));
+	if (!brief) {
+		json_add_u64(o, "executables_dropped", e->executables->dropped);
+		json_add(o, "lineage", json_new_strings((const char *const *)e->lineage, e->n_lineage));
+		json_add_bool(o, "lineage_truncated", e->lineage_truncated);
+		json_add(o, "pods", json_new_strings((const char *const *)e->pods->v, e->pods->n));
+		json_add_u64(o, "pods_dropped", e->pods->dropped);
+		json_add(o, "images", json_new_strings((const char *const *)e->images->v, e->images->n));
+		json_add_u64(o, "images_dropped", e->images->dropped);
+	}
+	json_add_str_or_null(o, "epoch", e->epoch);
+	json_add_str_or_null(o, "last_epoch", e->last_epoch);
 	return o;
 }
 
@@ -716,15 +686,15 @@ static json_object *identity_json(const struct ledger_identity *id, int kind, in
 		json_object_put(o);
 		return NULL;
 	}
-	add(o, "identity", json_object_new_string(id->name));
-	add(o, "edges_dropped", u64(id->edges_dropped));
-	add(o, "edges", edges);
+	json_add_str(o, "identity", id->name);
+	json_add_u64(o, "edges_dropped", id->edges_dropped);
+	json_add(o, "edges", edges);
 	for (size_t i = 0; i < id->n_edges; i++) {
 		json_object *e;
 
 		if (kind && id->edges[i]->kind != (enum ledger_kind)kind)
 			continue;
-		if (!(e = edge_json(id->edges[i])) || json_object_array_add(edges, e)) {
+		if (!(e = ledger_edge_to_json(id->edges[i], false)) || json_object_array_add(edges, e)) {
 			json_object_put(e);
 			json_object_put(o);
 			return NULL;
@@ -753,7 +723,7 @@ struct json_object *ledger_to_json(const struct ledger *l, const char *identity,
 		errno = ENOMEM;
 		return NULL;
 	}
-	add(root, "identities", ids);
+	json_add(root, "identities", ids);
 	for (size_t i = 0; i < l->n_ids; i++) {
 		json_object *o;
 		int none;
@@ -770,9 +740,9 @@ struct json_object *ledger_to_json(const struct ledger *l, const char *identity,
 			return NULL;
 		}
 	}
-	add(root, "identity_count", u64(l->n_ids));
-	add(root, "edge_count", u64(l->n_edges));
-	add(root, "edges_dropped", u64(l->edges_dropped));
-	add(root, "identities_dropped", u64(l->identities_dropped));
+	json_add_u64(root, "identity_count", l->n_ids);
+	json_add_u64(root, "edge_count", l->n_edges);
+	json_add_u64(root, "edges_dropped", l->edges_dropped);
+	json_add_u64(root, "identities_dropped", l->identities_dropped);
 	return root;
 }

@@ -200,4 +200,10 @@ struct json_object;
  * ENOMEM on allocation failure. */
 struct json_object *ledger_to_json(const struct ledger *l, const char *identity, const char *kind);
 
+/* One EDGE as above; brief: only what a comparison of two ledgers shows, in
+ * the same order ("kind","object","category","dest_class","name","count",
+ * "first_seen_ms","last_seen_ms","executables","epoch","last_epoch"). NULL
+ * on allocation failure. */
+struct json_object *ledger_edge_to_json(const struct ledger_edge *e, bool brief);
+
 #endif

@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <json-c/json.h>
 #include "common/hmap.h"
+#include "common/json.h"
 #include "identity/identity.h"
 #include "ship/alerts.h"
 #include "ship/otlp.h"
@@ -139,12 +139,6 @@ static void make_key(char *out, size_t size, const char *type, const char *a, co
 	snprintf(out, size, "%s\x1f%s%s%s", type, a, b ? "\x1f" : "", b ? b : "");
 }
 
-static void add_label(struct json_object *o, const char *name, const char *value)
-{
-	if (value && *value)
-		json_object_object_add(o, name, json_object_new_string(value));
-}
-
 /* alertname, identity, namespace, serviceaccount, node: common to all. */
 static struct json_object *base_labels(const char *alertname, const char *identity, const char *node)
 {
@@ -154,11 +148,11 @@ static struct json_object *base_labels(const char *alertname, const char *identi
 	if (!l)
 		return NULL;
 	identity_split_k8s(identity, ns, sizeof(ns), sa, sizeof(sa));
-	add_label(l, "alertname", alertname);
-	add_label(l, "identity", identity);
-	add_label(l, "namespace", ns);
-	add_label(l, "serviceaccount", sa);
-	add_label(l, "node", node);
+	json_add_str_nonempty(l, "alertname", alertname);
+	json_add_str_nonempty(l, "identity", identity);
+	json_add_str_nonempty(l, "namespace", ns);
+	json_add_str_nonempty(l, "serviceaccount", sa);
+	json_add_str_nonempty(l, "node", node);
 	return l;
 }
 
@@ -258,7 +252,7 @@ static int suppression_alert(struct alerts *a, const char *identity, struct iden
 		struct json_object *l = base_labels("ReachAlertsSuppressed", identity, a->node);
 
 		if (l)
-			json_object_object_add(l, "severity", json_object_new_string("warning"));
+			json_add_str(l, "severity", "warning");
 		al = l ? open_alert(a, key, l, now_ms) : NULL;
 	}
 	if (!al || !ann) {
@@ -270,8 +264,8 @@ static int suppression_alert(struct alerts *a, const char *identity, struct iden
 		 (unsigned long long)id->episode, identity, a->cfg.burst, a->cfg.refill_per_window,
 		 (long long)(a->cfg.window_ms / 1000));
 	snprintf(count, sizeof(count), "%llu", (unsigned long long)id->episode);
-	add_label(ann, "summary", text);
-	add_label(ann, "suppressed", count);
+	json_add_str_nonempty(ann, "summary", text);
+	json_add_str_nonempty(ann, "suppressed", count);
 	set_annotations(al, ann);
 	return 0;
 }
@@ -323,9 +317,9 @@ static struct json_object *finding_labels(const struct finding *f, const char *n
 
 	if (!l)
 		return NULL;
-	add_label(l, "kind", finding_kind_name(f->kind));
-	add_label(l, "severity", severity_name(f->severity));
-	add_label(l, "finding_id", f->id);
+	json_add_str_nonempty(l, "kind", finding_kind_name(f->kind));
+	json_add_str_nonempty(l, "severity", severity_name(f->severity));
+	json_add_str_nonempty(l, "finding_id", f->id);
 	return l;
 }
 
@@ -338,11 +332,11 @@ static struct json_object *finding_annotations(const struct finding *f)
 		return NULL;
 	snprintf(text, sizeof(text), "%s %s (%s): %s", f->identity, finding_kind_name(f->kind),
 		 severity_name(f->severity), f->message);
-	add_label(o, "summary", text);
+	json_add_str_nonempty(o, "summary", text);
 	snprintf(text, sizeof(text), "%s %s", f->edge_kind, f->object);
-	add_label(o, "edge", f->edge_kind[0] || f->object[0] ? text : NULL);
-	add_label(o, "executables", f->executables);
-	add_label(o, "policy", f->policy_ref);
+	json_add_str_nonempty(o, "edge", f->edge_kind[0] || f->object[0] ? text : NULL);
+	json_add_str_nonempty(o, "executables", f->executables);
+	json_add_str_nonempty(o, "policy", f->policy_ref);
 	return o;
 }
 
@@ -419,9 +413,9 @@ static struct json_object *verdict_annotations(const char *identity, const char 
 		n += snprintf(text + n, sizeof(text) - n, " at version %s", version);
 	if (reasons && *reasons && n > 0 && (size_t)n < sizeof(text))
 		snprintf(text + n, sizeof(text) - n, " (%s)", reasons);
-	add_label(o, "summary", text);
-	add_label(o, "reasons", reasons);
-	add_label(o, "version", version);
+	json_add_str_nonempty(o, "summary", text);
+	json_add_str_nonempty(o, "reasons", reasons);
+	json_add_str_nonempty(o, "version", version);
 	return o;
 }
 
@@ -434,8 +428,8 @@ static int open_verdict(struct alerts *a, const char *key, const char *identity,
 	if (!firing(al)) {
 		l = base_labels("ReachVerification", identity, a->node);
 		if (l) {
-			add_label(l, "severity", strcmp(verdict, "inconclusive") ? "high" : "medium");
-			add_label(l, "verdict", verdict);
+			json_add_str_nonempty(l, "severity", strcmp(verdict, "inconclusive") ? "high" : "medium");
+			json_add_str_nonempty(l, "verdict", verdict);
 		}
 		al = l ? open_alert(a, key, l, now_ms) : NULL;
 	}
@@ -480,20 +474,9 @@ int alerts_verdict(struct alerts *a, const char *identity, const char *verdict, 
 
 static struct json_object *rfc3339(int64_t ms)
 {
-	time_t sec = (time_t)(ms / 1000);
-	int frac = (int)(ms % 1000);
-	struct tm tm;
-	char buf[80]; /* what the compiler allows for any int fields */
+	json_object *t = json_new_time_ms(ms);
 
-	if (frac < 0) { /* before 1970: floor */
-		sec--;
-		frac += 1000;
-	}
-	if (!gmtime_r(&sec, &tm))
-		return json_object_new_string("1970-01-01T00:00:00.000Z");
-	snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
-	return json_object_new_string(buf);
+	return t ? t : json_object_new_string("1970-01-01T00:00:00.000Z");
 }
 
 static int by_start(const void *x, const void *y)
@@ -523,18 +506,9 @@ static struct alert **sorted_alerts(const struct alerts *a, size_t *n)
 	return v;
 }
 
-static struct json_object *copy(struct json_object *o)
-{
-	struct json_object *c = NULL;
-
-	if (json_object_deep_copy(o, &c, NULL))
-		return NULL;
-	return c;
-}
-
 static int add_common(struct json_object *o, const struct alert *al)
 {
-	struct json_object *l = copy(al->labels), *ann = copy(al->annotations), *s = rfc3339(al->starts_ms);
+	struct json_object *l = json_copy(al->labels), *ann = json_copy(al->annotations), *s = rfc3339(al->starts_ms);
 
 	if (!l || !ann || !s) {
 		json_object_put(l);
@@ -542,9 +516,9 @@ static int add_common(struct json_object *o, const struct alert *al)
 		json_object_put(s);
 		return -ENOMEM;
 	}
-	json_object_object_add(o, "labels", l);
-	json_object_object_add(o, "annotations", ann);
-	json_object_object_add(o, "startsAt", s);
+	json_add(o, "labels", l);
+	json_add(o, "annotations", ann);
+	json_add(o, "startsAt", s);
 	return 0;
 }
 
@@ -557,9 +531,9 @@ static int am_add(struct alerts *a, struct json_object *arr, struct alert *al, i
 		json_object_put(o);
 		return -ENOMEM;
 	}
-	json_object_object_add(o, "endsAt", rfc3339(ends));
+	json_add(o, "endsAt", rfc3339(ends));
 	if (a->generator_url[0])
-		json_object_object_add(o, "generatorURL", json_object_new_string(a->generator_url));
+		json_add_str(o, "generatorURL", a->generator_url);
 	return 0;
 }
 
@@ -571,8 +545,8 @@ static int wh_add(struct json_object *arr, struct alert *al)
 		json_object_put(o);
 		return -ENOMEM;
 	}
-	json_object_object_add(o, "status", json_object_new_string(firing(al) ? "firing" : "resolved"));
-	json_object_object_add(o, "endsAt", firing(al) ? NULL : rfc3339(al->resolved_ms));
+	json_add_str(o, "status", firing(al) ? "firing" : "resolved");
+	json_add(o, "endsAt", firing(al) ? NULL : rfc3339(al->resolved_ms));
 	return 0;
 }
 
@@ -648,9 +622,9 @@ static struct json_object *webhook_envelope(const struct alerts *a, struct json_
 
 	if (!o)
 		return NULL;
-	json_object_object_add(o, "version", json_object_new_string("reach.v1"));
-	json_object_object_add(o, "node", json_object_new_string(a->node));
-	json_object_object_add(o, "alerts", alerts);
+	json_add_str(o, "version", "reach.v1");
+	json_add_str(o, "node", a->node);
+	json_add(o, "alerts", alerts);
 	return o;
 }
 
