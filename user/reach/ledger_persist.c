@@ -76,20 +76,22 @@ static void *writer_main(void *arg)
 	return NULL;
 }
 
-/* What a save's result does to the status. */
-static void record(struct ledger_persist *p, int rc, const char *err, int64_t ms)
+/* What a save's result does to the status; async: poll() is to report it
+ * (the others' callers have it as the return value). */
+static void record(struct ledger_persist *p, int rc, const char *err, int64_t ms, bool async)
 {
 	if (!rc) {
 		p->last_save_ms = ms;
 		p->last_error[0] = '\0';
-		p->ok_unreported = true;
+		p->ok_unreported |= async;
 		return;
 	}
 	/* once per distinct failure, not every interval */
 	if (strcmp(err, p->last_error) != 0)
 		log_warn("saving the ledger: %s (will retry)", err);
 	snprintf(p->last_error, sizeof(p->last_error), "%s", err);
-	p->err_unreported = rc;
+	if (async)
+		p->err_unreported = rc;
 }
 
 /* Takes the writer's result, if any, waiting up to timeout_ms (-1: no
@@ -126,7 +128,7 @@ static void collect(struct ledger_persist *p, int timeout_ms)
 	}
 	pthread_mutex_unlock(&p->lock);
 	if (got)
-		record(p, rc, err, ms);
+		record(p, rc, err, ms, true);
 }
 
 int ledger_persist_save_async(struct ledger_persist *p, const struct ledger *l)
@@ -145,7 +147,7 @@ int ledger_persist_save_async(struct ledger_persist *p, const struct ledger *l)
 		return -EBUSY;
 	}
 	if ((rc = ledger_snapshot_take(l, p->node, &s, err, sizeof(err)))) {
-		record(p, rc, err, 0);
+		record(p, rc, err, 0, false);
 		return rc;
 	}
 	pthread_mutex_lock(&p->lock);
@@ -169,7 +171,7 @@ int ledger_persist_save_sync(struct ledger_persist *p, const struct ledger *l)
 		ms = ledger_snapshot_time_ms(s);
 		rc = ledger_snapshot_save(s, p->path, err, sizeof(err));
 	}
-	record(p, rc, err, ms);
+	record(p, rc, err, ms, false);
 	return rc;
 }
 
