@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -485,11 +486,15 @@ int ledger_save(const struct ledger *l, const char *node, const char *path, char
 	return write_image(path, file, len, err, err_size);
 }
 
-/* A snapshot holds the message's bytes in pieces of at least SNAP_PIECE
- * bytes (an identity larger than that gets a piece of its own): no
+/* A snapshot holds the message's bytes in pieces of SNAP_PIECE bytes (an
+ * identity larger than that gets a piece of its own, a multiple of it): no
  * allocation the size of the whole message, and the writer frees each piece
- * once it is compressed. */
-#define SNAP_PIECE (1u << 20)
+ * once it is compressed. The pieces are huge-page sized and aligned, and
+ * asked to be huge pages: the snapshot writes tens of MB of fresh memory on
+ * the event loop, and faulting it in 4 KiB at a time took about half of
+ * its time (100k edges: ~115 ms with 4 KiB pages, ~55 ms with 2 MiB ones,
+ * on a 2-CPU VM). */
+#define SNAP_PIECE (2u << 20)
 
 struct snap_piece {
 	struct snap_piece *next;
@@ -516,34 +521,74 @@ void ledger_snapshot_free(struct ledger_snapshot *s)
 	free(s);
 }
 
-/* Packs m at the end of the snapshot. 0, -EFBIG past LEDGER_RAW_MAX,
- * -ENOMEM, -EIO. */
-static int snap_pack(struct ledger_snapshot *s, const Reach__V1__Ledger *m)
+/* Room for n more bytes at the end of the snapshot (counted in raw_len):
+ * NULL with *rc -EFBIG past LEDGER_RAW_MAX, or -ENOMEM. */
+static uint8_t *snap_reserve(struct ledger_snapshot *s, size_t n, int *rc)
 {
-	size_t n = reach__v1__ledger__get_packed_size(m);
 	struct snap_piece *p = s->last;
+	uint8_t *dst;
 
-	if (s->raw_len + n > LEDGER_RAW_MAX)
-		return -EFBIG;
+	if (s->raw_len + n > LEDGER_RAW_MAX) {
+		*rc = -EFBIG;
+		return NULL;
+	}
 	if (!p || p->cap - p->len < n) {
-		size_t cap = n > SNAP_PIECE ? n : SNAP_PIECE;
+		size_t size = (sizeof(*p) + n + SNAP_PIECE - 1) / SNAP_PIECE * SNAP_PIECE;
 
-		if (!(p = malloc(sizeof(*p) + cap)))
-			return -ENOMEM;
+		if (posix_memalign((void **)&p, SNAP_PIECE, size)) {
+			*rc = -ENOMEM;
+			return NULL;
+		}
+		madvise(p, size, MADV_HUGEPAGE); /* a hint: nothing changes without */
 		p->next = NULL;
 		p->len = 0;
-		p->cap = cap;
+		p->cap = size - sizeof(*p);
 		if (s->last)
 			s->last->next = p;
 		else
 			s->head = p;
 		s->last = p;
 	}
-	if (reach__v1__ledger__pack(m, p->data + p->len) != n)
-		return -EIO;
+	dst = p->data + p->len;
 	p->len += n;
 	s->raw_len += n;
-	return 0;
+	return dst;
+}
+
+/* Packs m at the end of the snapshot. 0 or -errno. */
+static int snap_pack(struct ledger_snapshot *s, const Reach__V1__Ledger *m)
+{
+	size_t n = reach__v1__ledger__get_packed_size(m);
+	uint8_t *dst;
+	int rc = 0;
+
+	if (!(dst = snap_reserve(s, n, &rc)))
+		return rc;
+	return reach__v1__ledger__pack(m, dst) == n ? 0 : -EIO;
+}
+
+/* Packs one identity as field 3 (identities) of reach.v1.Ledger: the bytes
+ * that packing a Ledger holding only it gives (tag, length, message), with
+ * one sizing pass over the identity instead of the three that
+ * reach__v1__ledger__get_packed_size() and __pack() of that Ledger make:
+ * the snapshot runs on the event loop. 0 or -errno. */
+static int snap_pack_identity(struct ledger_snapshot *s, const Reach__V1__IdentityReach *id)
+{
+	size_t n = reach__v1__identity_reach__get_packed_size(id), hdr = 2; /* tag, length */
+	uint8_t *dst;
+	int rc = 0;
+
+	for (size_t v = n; v >= 0x80; v >>= 7)
+		hdr++;
+	if (!(dst = snap_reserve(s, hdr + n, &rc)))
+		return rc;
+	*dst++ = (3 << 3) | 2; /* field 3, length-delimited */
+	for (size_t v = n;; v >>= 7) {
+		*dst++ = (uint8_t)(v >= 0x80 ? (v & 0x7f) | 0x80 : v);
+		if (v < 0x80)
+			break;
+	}
+	return reach__v1__identity_reach__pack(id, dst) == n ? 0 : -EIO;
 }
 
 int ledger_snapshot_take(const struct ledger *l, const char *node, struct ledger_snapshot **out, char *err,
@@ -570,7 +615,7 @@ int ledger_snapshot_take(const struct ledger *l, const char *node, struct ledger
 		rc = snap_pack(s, &head);
 	for (size_t i = 0; !rc && i < ledger_identities(l); i++) {
 		id_chunk_build(&c, ledger_identity_at(l, i), &one);
-		rc = snap_pack(s, &one);
+		rc = snap_pack_identity(s, &c.id);
 	}
 	if (!rc)
 		rc = snap_pack(s, &tail);
