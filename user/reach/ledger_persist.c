@@ -10,15 +10,20 @@
 #include "reach/ledger_persist.h"
 #include "reach/ledger_store.h"
 
-/* Cost of the snapshot, the part that stays on the event loop (serialising;
- * compression, SHA-256, write and fsyncs are the writer's): measured with
- * tests/unit/test_ledger_persist.c (REACH_PERSIST_BENCH=IDS, 100 edges per
- * identity, the shape of bench_memory's ledger), -O2, one core of the
- * development VM: 1k identities x 100 edges (100k edges, 9.6 MB encoded)
- * about 45 ms; 10k x 100 (1M edges, 96 MB) about 0.45 s, against about
- * 3.3 s for the whole ledger_save() that the loop would otherwise stall
- * for. The snapshot holds the encoded bytes until the writer has
- * compressed them (freed piece by piece as it goes). */
+/* Cost of the snapshot, the part of a save that stays on the event loop
+ * (serialising; compression, SHA-256, write and fsyncs are the writer's),
+ * measured on the 2-CPU development VM, -O2, with the shape of
+ * bench_memory's ledger (N identities x 100 edges, every field set; the
+ * test's REACH_PERSIST_BENCH=N prints it):
+ *     1k x 100 (100k edges, 23.5 MB encoded):  take ~45-60 ms, whole ledger_save() ~145 ms
+ *    10k x 100 (1M edges,  235 MB encoded):   take ~0.8-1.3 s, whole ledger_save() ~1.8-2.8 s
+ * so the loop stalls for about 40% of what saving in the foreground
+ * would cost, and the snapshot holds the encoded bytes (235 MB at 1M
+ * edges) until the writer has compressed them, freeing them piece by
+ * piece. Spreading the serialisation over several loop turns (each
+ * identity serialised before its first change after the snapshot, a
+ * copy-on-write at identity granularity) would bound the stall; it needs a
+ * hook in ledger.c's mutations and is not done. */
 
 struct ledger_persist {
 	char *path, *node;
