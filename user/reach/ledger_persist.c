@@ -195,13 +195,11 @@ int ledger_persist_poll(struct ledger_persist *p, int timeout_ms)
 	return rc;
 }
 
-void ledger_persist_get_status(const struct ledger_persist *p, struct ledger_persist_status *st)
+void ledger_persist_get_status(struct ledger_persist *p, struct ledger_persist_status *st)
 {
-	struct ledger_persist *m = (struct ledger_persist *)p; /* the lock only */
-
-	pthread_mutex_lock(&m->lock);
-	st->saving = m->busy;
-	pthread_mutex_unlock(&m->lock);
+	pthread_mutex_lock(&p->lock);
+	st->saving = p->busy;
+	pthread_mutex_unlock(&p->lock);
 	st->last_save_unix_ms = p->last_save_ms;
 	st->last_error = p->last_error;
 	st->saves_skipped = p->skipped;

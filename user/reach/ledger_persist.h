@@ -61,13 +61,15 @@ int ledger_persist_save_async(struct ledger_persist *p, const struct ledger *l);
  * may be lost). 0 or -errno (the last error, logged as above). */
 int ledger_persist_save_sync(struct ledger_persist *p, const struct ledger *l);
 
-/* Collects a finished save, waiting up to timeout_ms for one in flight
- * (0: do not wait; -1: as long as it takes). 1: a save completed since the
- * last call (the file now holds that snapshot); 0: nothing finished; -errno:
- * a save failed (the last error, logged once per distinct reason). */
+/* Collects a finished save_async(), waiting up to timeout_ms for one in
+ * flight (0: do not wait; -1: as long as it takes). 1: one completed since
+ * the last call (the file now holds its snapshot); 0: nothing finished;
+ * -errno: one failed (the last error, logged once per distinct reason).
+ * save_async() and save_sync() collect too; what they collect is reported
+ * here all the same. */
 int ledger_persist_poll(struct ledger_persist *p, int timeout_ms);
 
-void ledger_persist_get_status(const struct ledger_persist *p, struct ledger_persist_status *st);
+void ledger_persist_get_status(struct ledger_persist *p, struct ledger_persist_status *st);
 const char *ledger_persist_path(const struct ledger_persist *p);
 
 /* Waits for a save in flight, stops the writer. Accepts NULL. */
