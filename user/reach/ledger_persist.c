@@ -12,9 +12,9 @@
 
 /* Cost of the snapshot, the part of a save that stays on the event loop
  * (serialising; compression, SHA-256, write and fsyncs are the writer's),
- * measured on the 2-CPU development VM, -O2, with the shape of
- * bench_memory's ledger (N identities x 100 edges, every field set; the
- * test's REACH_PERSIST_BENCH=N prints it):
+ * measured on the 2-CPU development VM (shared with other builds), -O2,
+ * at bench_memory's sizes: N identities x 100 edges, every field set
+ * (tests/unit/test_ledger_persist.c prints it with REACH_PERSIST_BENCH=N):
  *     1k x 100 (100k edges, 23.5 MB encoded):  take ~45-60 ms, whole ledger_save() ~145 ms
  *    10k x 100 (1M edges,  235 MB encoded):   take ~0.8-1.3 s, whole ledger_save() ~1.8-2.8 s
  * so the loop stalls for about 40% of what saving in the foreground
