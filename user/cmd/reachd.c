@@ -16,7 +16,6 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include "common/api.h"
 #include "common/caps.h"
 #include "common/cgroup.h"
@@ -32,6 +31,7 @@
 #include "policy/verify.h"
 #include "reach/catalog.h"
 #include "reach/ledger.h"
+#include "reach/ledger_persist.h"
 #include "reach/ledger_store.h"
 #include "reach/dnsnames.h"
 #include "reach/netclass.h"
@@ -73,9 +73,8 @@ struct agent {
 	double started_s;
 	int64_t last_persist_unix_ms;
 	char last_persist_error[512];
-	pid_t persist_child;           /* a background save in progress, or 0 */
-	int64_t persist_started_ms;
 	uint64_t persists_skipped;     /* intervals skipped because a save was still running */
+	struct ledger_persist *persist; /* saves the ledger: the fields above mirror its status */
 	struct policy_set policies;
 	const char *const *policy_paths;
 	int n_policy_paths;
@@ -269,76 +268,35 @@ static double now_s(void)
 
 /* ---- identity, ledger, API ---------------------------------------------- */
 
+/* After a call into the ledger persistence (rc: what it returned): the
+ * status fields /v1/status shows, and after a completed save the ledger
+ * image on /v1/ledger. */
+static void persist_report(struct agent *ag, int rc)
+{
+	struct ledger_persist_status st;
+
+	ledger_persist_get_status(ag->persist, &st);
+	ag->last_persist_unix_ms = st.last_save_unix_ms;
+	snprintf(ag->last_persist_error, sizeof(ag->last_persist_error), "%s", st.last_error);
+	ag->persists_skipped = st.saves_skipped;
+	if (rc > 0)
+		shipping_publish_ledger(ag->ship, ag->ledger);
+}
+
+/* The last save, in the foreground: nothing may be lost. */
 static void persist_ledger_now(struct agent *ag)
 {
-	char err[512];
-
-	if (ledger_save(ag->ledger, ag->node, ag->ledger_path, err, sizeof(err))) {
-		/* once per distinct failure, not every interval */
-		if (strcmp(err, ag->last_persist_error) != 0)
-			log_warn("saving the ledger: %s (will retry)", err);
-		snprintf(ag->last_persist_error, sizeof(ag->last_persist_error), "%s", err);
-		return;
-	}
-	ag->last_persist_unix_ms = unix_now_ms();
-	ag->last_persist_error[0] = '\0';
-	shipping_publish_ledger(ag->ship, ag->ledger);
-}
-
-/* Collects a finished background save (non-blocking unless wait). */
-static void reap_persist(struct agent *ag, bool wait)
-{
-	int status;
-	pid_t pid;
-
-	if (ag->persist_child <= 0)
-		return;
-	pid = waitpid(ag->persist_child, &status, wait ? 0 : WNOHANG);
-	if (pid == 0)
-		return; /* still saving */
-	ag->persist_child = 0;
-	if (pid > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-		ag->last_persist_unix_ms = ag->persist_started_ms;
-		ag->last_persist_error[0] = '\0';
-		shipping_publish_ledger(ag->ship, ag->ledger);
-	} else if (pid > 0) {
-		snprintf(ag->last_persist_error, sizeof(ag->last_persist_error),
-			 "background save failed (its reason is in the log)");
-	}
-}
-
-/* Periodic save in a forked child: it writes a copy-on-write snapshot of the
- * ledger while this process keeps draining the ring buffer (a large ledger
- * takes a second or more to encode, compress and fsync). */
-static void persist_ledger(struct agent *ag)
-{
-	pid_t pid;
-
-	reap_persist(ag, false);
-	if (ag->persist_child > 0) {
-		ag->persists_skipped++; /* the previous save is still running */
-		return;
-	}
-	ag->persist_started_ms = unix_now_ms();
-	pid = fork();
-	if (pid < 0) {
-		persist_ledger_now(ag); /* cannot fork: save here, stalling briefly */
-		return;
-	}
-	if (pid == 0) {
-		char err[512];
-		int rc = ledger_save(ag->ledger, ag->node, ag->ledger_path, err, sizeof(err));
-
-		if (rc)
-			log_warn("saving the ledger: %s (will retry)", err);
-		_exit(rc ? 1 : 0); /* no atexit handlers, no BPF teardown in the child */
-	}
-	ag->persist_child = pid;
+	persist_report(ag, ledger_persist_save_sync(ag->persist, ag->ledger) == 0);
 }
 
 static int open_ledger(struct agent *ag, const char *state_dir)
 {
-	char err[512], moved[4200];
+	struct ledger_persist_opts o = { .path = ag->ledger_path, .node = ag->node,
+					 .max_identities = LEDGER_MAX_IDENTITIES, .max_edges = LEDGER_MAX_EDGES,
+					 /* the ledger keeps its strings in the observed model's table: an
+					  * edge's object, name, executables and exec chain are then stored once */
+					 .strings = observed_strings(ag->pipe.observed) };
+	char err[1024];
 	int rc;
 
 	if (mkdir(state_dir, 0700) < 0 && errno != EEXIST) {
@@ -350,28 +308,9 @@ static int open_ledger(struct agent *ag, const char *state_dir)
 		log_error("--state-dir %s: path too long", state_dir);
 		return EXIT_USAGE;
 	}
-	/* the ledger keeps its strings in the observed model's table: an edge's
-	 * object, name, executables and exec chain are then stored once */
-	ag->ledger = ledger_new_sharing(LEDGER_MAX_IDENTITIES, LEDGER_MAX_EDGES, observed_strings(ag->pipe.observed));
-	if (!ag->ledger) {
-		log_error("allocating the ledger: %s", strerror(ENOMEM));
+	if ((rc = ledger_persist_open(&ag->persist, &ag->ledger, &o, err, sizeof(err)))) {
+		log_error("%s", err);
 		return EXIT_START_FAILED;
-	}
-	rc = ledger_load(ag->ledger, ag->ledger_path, NULL, err, sizeof(err));
-	if (rc == -EBADMSG) {
-		ledger_free(ag->ledger);
-		ag->ledger = ledger_new_sharing(LEDGER_MAX_IDENTITIES, LEDGER_MAX_EDGES, observed_strings(ag->pipe.observed));
-		if (!ag->ledger)
-			return EXIT_START_FAILED;
-		if (ledger_quarantine(ag->ledger_path, moved, sizeof(moved)) == 0)
-			log_warn("the saved ledger is corrupt (%s): kept aside as %s, starting with an empty ledger", err, moved);
-		else
-			log_warn("the saved ledger is corrupt (%s) and could not be moved aside: starting empty", err);
-	} else if (rc && rc != -ENOENT) {
-		log_error("loading the ledger: %s", err);
-		return EXIT_START_FAILED;
-	} else if (rc == 0) {
-		log_info("ledger loaded: %zu identities, %zu edges", ledger_identities(ag->ledger), ledger_edges(ag->ledger));
 	}
 	return 0;
 }
@@ -631,9 +570,9 @@ static int run_loop(struct agent *ag, double duration_s, double persist_s)
 			periodic(ag);
 			last_refresh = t;
 		}
-		reap_persist(ag, false);
+		persist_report(ag, ledger_persist_poll(ag->persist, 0));
 		if (t - last_persist >= persist_s) {
-			persist_ledger(ag);
+			persist_report(ag, ledger_persist_save_async(ag->persist, ag->ledger));
 			last_persist = t;
 		}
 		if (duration_s > 0 && t - start >= duration_s)
@@ -897,8 +836,7 @@ int main(int argc, char **argv)
 	if ((rc = run_loop(&ag, cfg.duration_s, cfg.persist_s)))
 		goto out;
 	periodic(&ag);
-	reap_persist(&ag, true);
-	persist_ledger_now(&ag); /* the last one in the foreground: nothing may be lost */
+	persist_ledger_now(&ag); /* waits for a save in flight first */
 	shipping_stop(ag.ship, ag.ledger); /* a last delta, spooled */
 	ag.ship = NULL;
 	if ((rc = sensor_read_losses(ag.sensor, &ag.pipe.stats.losses)))
@@ -918,8 +856,7 @@ int main(int argc, char **argv)
 		log_warn("%" PRIu64 " events lost because the ring buffer was full: raise --ringbuf-bytes",
 			 output_loss_total(&ag.pipe.stats.losses, REACH_LOSS_RINGBUF_FULL));
 out:
-	if (ag.persist_child > 0) /* an early error exit: do not leave it behind */
-		reap_persist(&ag, true);
+	ledger_persist_free(ag.persist); /* an early error exit: a save in flight finishes first */
 	shipping_stop(ag.ship, NULL);
 	if (ag.api_fd >= 0) {
 		close(ag.api_fd);

@@ -54,6 +54,26 @@ struct ledger_file_info {
  * but the new file is already in place. */
 int ledger_save(const struct ledger *l, const char *node, const char *path, char *err, size_t err_size);
 
+/* A save in two steps, for a caller that must not hold the ledger while
+ * the file is compressed and written (reach/ledger_persist.h):
+ *   ledger_snapshot_take()  serialises l into memory: the reach.v1.Ledger
+ *                           bytes, owned by the snapshot, which points into
+ *                           nothing (l may change or go right after); the
+ *                           thread that owns l calls it
+ *   ledger_snapshot_save()  compresses them and writes path exactly as
+ *                           ledger_save() does (same format, same atomic
+ *                           replace, same returns and messages); any thread,
+ *                           and it frees the snapshot whatever the result
+ * take: 0; -EFBIG past LEDGER_RAW_MAX; -ENOMEM; with a message in err. */
+struct ledger_snapshot;
+int ledger_snapshot_take(const struct ledger *l, const char *node, struct ledger_snapshot **out, char *err,
+			 size_t err_size);
+int ledger_snapshot_save(struct ledger_snapshot *s, const char *path, char *err, size_t err_size);
+/* The message's saved_unix_ms (when it was taken) and its length. */
+int64_t ledger_snapshot_time_ms(const struct ledger_snapshot *s);
+uint64_t ledger_snapshot_raw_len(const struct ledger_snapshot *s);
+void ledger_snapshot_free(struct ledger_snapshot *s); /* accepts NULL */
+
 /* Unions the ledger in path into l (normally a fresh ledger; l's caps
  * apply and refusals are counted as usual). info may be NULL.
  *   0        loaded
