@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <json-c/json.h>
+#include "common/json.h"
 #include "common/log.h"
 #include "identity/kube.h"
 #include "policy/epochs.h"
@@ -33,7 +33,6 @@ static void daemon_view(const struct api_handlers *h, struct api_daemon_view *v)
 		h->daemon_view(h->ctx, v);
 }
 
-static void add_u64(json_object *o, const char *k, uint64_t v) { json_object_object_add(o, k, json_object_new_int64((int64_t)v)); }
 
 static json_object *status_json(const struct api_handlers *h)
 {
@@ -41,67 +40,66 @@ static json_object *status_json(const struct api_handlers *h)
 	struct api_daemon_view v;
 
 	daemon_view(h, &v);
-	json_object_object_add(o, "version", json_object_new_string(REACH_VERSION));
-	json_object_object_add(o, "node", json_object_new_string(h->node));
-	add_u64(o, "uptime_s", (uint64_t)(now_s() - h->started_s));
+	json_add_str(o, "version", REACH_VERSION);
+	json_add_str(o, "node", h->node);
+	json_add_u64(o, "uptime_s", (uint64_t)(now_s() - h->started_s));
 	for (const char *const *n = v.hooks; n && *n; n++)
 		json_object_array_add(hooks, json_object_new_string(*n));
-	json_object_object_add(o, "hooks", hooks);
-	json_object_object_add(o, "syscall_hooks",
-			       json_object_new_string(v.syscall_hooks ? v.syscall_hooks : ""));
+	json_add(o, "hooks", hooks);
+	json_add_str(o, "syscall_hooks", v.syscall_hooks ? v.syscall_hooks : "");
 	if (v.have_losses) {
 		for (int k = 0; k < REACH_EV__MAX; k++) { /* 0: "other", the shared maps */
 			json_object *per = json_object_new_object();
 
 			for (int r = 0; r < REACH_LOSS__MAX; r++)
-				add_u64(per, output_loss_name(r), v.losses.counters[k][r]);
-			json_object_object_add(losses, output_event_name(k), per);
+				json_add_u64(per, output_loss_name(r), v.losses.counters[k][r]);
+			json_add(losses, output_event_name(k), per);
 		}
 	}
-	json_object_object_add(o, "losses", losses);
+	json_add(o, "losses", losses);
 	{
 		/* ring-buffer events handled so far, per kind: with the losses,
 		 * what a caller needs to judge the sensor without --events */
 		json_object *ev = json_object_new_object();
 
 		for (int k = 1; k < REACH_EV__MAX; k++)
-			add_u64(ev, output_event_name(k), h->pipe->stats.events[k]);
-		json_object_object_add(o, "events", ev);
-		add_u64(o, "opens_not_secret", h->pipe->stats.opens_not_secret);
+			json_add_u64(ev, output_event_name(k), h->pipe->stats.events[k]);
+		json_add(o, "events", ev);
+		json_add_u64(o, "opens_not_secret", h->pipe->stats.opens_not_secret);
 	}
-	add_u64(o, "tls_files_probed", v.tls_files_probed);
-	add_u64(o, "uprobes_attached", v.uprobes_attached);
-	add_u64(o, "identities", ledger_identities(h->pipe->ledger));
-	add_u64(o, "edges", ledger_edges(h->pipe->ledger));
-	add_u64(o, "edges_dropped", ledger_edges_dropped(h->pipe->ledger));
-	add_u64(o, "identities_dropped", ledger_identities_dropped(h->pipe->ledger));
-	add_u64(o, "edges_waiting_for_identity", h->pipe->feed.edges_held);
-	add_u64(o, "observed_edges_dropped", observed_edges_dropped(h->pipe->observed));
-	add_u64(o, "observed_edges", observed_edge_total(h->pipe->observed));
-	add_u64(o, "observed_edges_evicted", observed_edges_evicted(h->pipe->observed));
-	json_object_object_add(o, "ledger_file", json_object_new_string(h->ledger_file));
-	json_object_object_add(o, "last_persist_unix_ms", json_object_new_int64(*h->last_persist_unix_ms));
-	json_object_object_add(o, "last_persist_error", json_object_new_string(h->last_persist_error));
-	add_u64(o, "persists_skipped", *h->persists_skipped);
-	json_object_object_add(o, "monitoring", json_object_new_string(h->monitor_all ? "all" : v.pods ? "pods" : "cgroups"));
-	json_object_object_add(o, "shipping", shipping_status_json(h->ship));
+	json_add_u64(o, "tls_files_probed", v.tls_files_probed);
+	json_add_u64(o, "uprobes_attached", v.uprobes_attached);
+	json_add_u64(o, "identities", ledger_identities(h->pipe->ledger));
+	json_add_u64(o, "edges", ledger_edges(h->pipe->ledger));
+	json_add_u64(o, "edges_dropped", ledger_edges_dropped(h->pipe->ledger));
+	json_add_u64(o, "identities_dropped", ledger_identities_dropped(h->pipe->ledger));
+	json_add_u64(o, "edges_waiting_for_identity", h->pipe->feed.edges_held);
+	json_add_u64(o, "observed_edges_dropped", observed_edges_dropped(h->pipe->observed));
+	json_add_u64(o, "observed_edges", observed_edge_total(h->pipe->observed));
+	json_add_u64(o, "observed_edges_evicted", observed_edges_evicted(h->pipe->observed));
+	json_add_str(o, "ledger_file", h->ledger_file);
+	json_add_int(o, "last_persist_unix_ms", *h->last_persist_unix_ms);
+	json_add_str(o, "last_persist_error", h->last_persist_error);
+	json_add_u64(o, "persists_skipped", *h->persists_skipped);
+	json_add_str(o, "monitoring", h->monitor_all ? "all" : v.pods ? "pods" : "cgroups");
+	json_add(o, "shipping", shipping_status_json(h->ship));
 	if (v.pods) {
-		add_u64(o, "pods_monitored", v.pods_monitored);
-		add_u64(o, "pods_waiting_for_cgroup", v.pods_waiting);
+		json_add_u64(o, "pods_monitored", v.pods_monitored);
+		json_add_u64(o, "pods_waiting_for_cgroup", v.pods_waiting);
 	}
 	if (h->kube) {
 		struct kube_stats ks;
 		json_object *k = json_object_new_object();
 
 		kube_get_stats(h->kube, &ks);
-		json_object_object_add(k, "synced", json_object_new_boolean(ks.synced));
-		add_u64(k, "lists", ks.lists);
-		add_u64(k, "watches", ks.watches);
-		add_u64(k, "events", ks.events);
-		add_u64(k, "errors", ks.errors);
-		add_u64(k, "relists_410", ks.relists_410);
-		json_object_object_add(k, "last_error", json_object_new_string(ks.last_error));
-		json_object_object_add(o, "kubernetes", k);
+		json_add_bool(k, "synced", ks.synced);
+		json_add_u64(k, "lists", ks.lists);
+		json_add_u64(k, "watches", ks.watches);
+		json_add_u64(k, "events", ks.events);
+		json_add_u64(k, "errors", ks.errors);
+		json_add_u64(k, "relists_410", ks.relists_410);
+		json_add_str(k, "last_error", ks.last_error);
+		json_add(o, "kubernetes", k);
 	}
 	return o;
 }
@@ -140,8 +138,8 @@ static json_object *api_error(const char *msg, int exit_code)
 {
 	json_object *o = json_object_new_object();
 
-	json_object_object_add(o, "error", json_object_new_string(msg));
-	json_object_object_add(o, "exit_code", json_object_new_int(exit_code));
+	json_add_str(o, "error", msg);
+	json_add_int(o, "exit_code", exit_code);
 	return o;
 }
 
@@ -189,7 +187,7 @@ static json_object *suggest_json(const struct api_handlers *h, const char *ident
 		return api_error(err, 2);
 	}
 	o = json_object_new_object();
-	json_object_object_add(o, "policy", json_object_new_string(yaml ? yaml : ""));
+	json_add_str(o, "policy", yaml ? yaml : "");
 	free(yaml);
 	return o;
 }
@@ -204,16 +202,13 @@ static json_object *remediation_json(const struct epoch_tracker *t, const char *
 	for (size_t i = 0; i < n; i++) {
 		json_object *o = json_object_new_object();
 
-		json_object_object_add(o, "identity", json_object_new_string(st[i].identity));
-		json_object_object_add(o, "findings_resolved", json_object_new_int64((int64_t)st[i].resolved));
-		json_object_object_add(o, "findings_open", json_object_new_int64((int64_t)st[i].open));
-		json_object_object_add(o, "mean_time_to_remediate_ms", json_object_new_int64(st[i].mean_time_to_remediate_ms));
-		json_object_object_add(o, "upgrades_with_findings", json_object_new_int64((int64_t)st[i].upgrades_with_findings));
-		json_object_object_add(o, "failed_remediations", json_object_new_int64((int64_t)st[i].failed_remediations));
-		json_object_object_add(o, "failed_remediation_rate",
-				       json_object_new_double(st[i].upgrades_with_findings ?
-							      (double)st[i].failed_remediations / st[i].upgrades_with_findings
-							      : 0));
+		json_add_str(o, "identity", st[i].identity);
+		json_add_int(o, "findings_resolved", (int64_t)st[i].resolved);
+		json_add_int(o, "findings_open", (int64_t)st[i].open);
+		json_add_int(o, "mean_time_to_remediate_ms", st[i].mean_time_to_remediate_ms);
+		json_add_int(o, "upgrades_with_findings", (int64_t)st[i].upgrades_with_findings);
+		json_add_int(o, "failed_remediations", (int64_t)st[i].failed_remediations);
+		json_add_double(o, "failed_remediation_rate", st[i].upgrades_with_findings ? (double)st[i].failed_remediations / st[i].upgrades_with_findings : 0);
 		json_object_array_add(arr, o);
 	}
 	free(st);
@@ -245,8 +240,8 @@ json_object *api_handle(void *ctx, json_object *req)
 		if (h->verify_epochs)
 			h->verify_epochs(h->ctx); /* up to date for the answer */
 		reply = json_object_new_object();
-		json_object_object_add(reply, "records", epoch_records_to_json(h->epoch_tracker, identity));
-		json_object_object_add(reply, "remediation", remediation_json(h->epoch_tracker, identity));
+		json_add(reply, "records", epoch_records_to_json(h->epoch_tracker, identity));
+		json_add(reply, "remediation", remediation_json(h->epoch_tracker, identity));
 		return reply;
 	}
 	if (strcmp(cmd, "epoch") == 0) {
@@ -261,8 +256,8 @@ json_object *api_handle(void *ctx, json_object *req)
 			return api_error("out of memory", 2);
 		log_info("epoch of %s is now %s", identity, version);
 		reply = json_object_new_object();
-		json_object_object_add(reply, "identity", json_object_new_string(identity));
-		json_object_object_add(reply, "version", json_object_new_string(version));
+		json_add_str(reply, "identity", identity);
+		json_add_str(reply, "version", version);
 		return reply;
 	}
 	if (strcmp(cmd, "suggest") == 0) {
@@ -271,6 +266,6 @@ json_object *api_handle(void *ctx, json_object *req)
 		return suggest_json(h, identity);
 	}
 	reply = json_object_new_object();
-	json_object_object_add(reply, "error", json_object_new_string("unknown command (reach, status, verify, suggest)"));
+	json_add_str(reply, "error", "unknown command (reach, status, verify, suggest)");
 	return reply;
 }

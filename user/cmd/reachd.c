@@ -97,24 +97,6 @@ static void on_signal(int sig)
 		exiting = 1;
 }
 
-/* Loads every --policy path into a fresh set: all or nothing. */
-static int load_policies(const char *const *paths, int n, struct policy_set *out, char *err, size_t err_size)
-{
-	struct policy_set set = { 0 };
-
-	for (int i = 0; i < n; i++) {
-		int rc = policy_load_path(&set, paths[i], err, err_size);
-
-		if (rc) {
-			policy_set_free(&set);
-			return rc;
-		}
-	}
-	*out = set;
-	return 0;
-}
-
-
 static int dedup_snapshot(void *ctx) { return sensor_dedup_snapshot(ctx); }
 
 /* From the batch-read copy the refresh takes first (pipeline_refresh_counts). */
@@ -397,76 +379,6 @@ static void verify_epochs(struct agent *ag)
 	verify_result_free(&r);
 }
 
-static uint64_t mix_stat(uint64_t h, const char *name, const struct stat *st)
-{
-	for (const char *c = name; *c; c++)
-		h = (h ^ (unsigned char)*c) * 0x100000001b3ULL;
-	h = (h ^ (uint64_t)st->st_mtim.tv_sec) * 0x100000001b3ULL;
-	h = (h ^ (uint64_t)st->st_mtim.tv_nsec) * 0x100000001b3ULL;
-	h = (h ^ (uint64_t)st->st_size) * 0x100000001b3ULL;
-	return (h ^ (uint64_t)st->st_ino) * 0x100000001b3ULL;
-}
-
-/* A cheap signature of the policy files (names, mtimes, sizes, inodes: an
- * editor's rename-over counts): when it changes, the policies are reloaded. */
-static uint64_t policy_signature(struct agent *ag)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
-
-	for (int i = 0; i < ag->n_policy_paths; i++) {
-		struct stat st;
-		DIR *d;
-		struct dirent *e;
-
-		if (stat(ag->policy_paths[i], &st) != 0) {
-			h = (h ^ 0x5a5a) * 0x100000001b3ULL; /* gone: a change too */
-			continue;
-		}
-		h = mix_stat(h, ag->policy_paths[i], &st);
-		if (!S_ISDIR(st.st_mode) || !(d = opendir(ag->policy_paths[i])))
-			continue;
-		while ((e = readdir(d))) {
-			char file[4600];
-
-			if (e->d_name[0] == '.')
-				continue;
-			snprintf(file, sizeof(file), "%s/%s", ag->policy_paths[i], e->d_name);
-			if (stat(file, &st) == 0)
-				h ^= mix_stat(0, file, &st); /* order-independent over readdir */
-		}
-		closedir(d);
-	}
-	return h;
-}
-
-/* Latest epoch verification per identity, counted by verdict. */
-static void count_verdicts(struct agent *ag, struct agent_counters *c)
-{
-	const struct epoch_record *recs;
-	size_t n = epoch_tracker_records(ag->epoch_tracker, &recs);
-	struct hmap *latest = hmap_new();
-	struct hmap_iter it;
-	const char *key;
-	void *v;
-
-	if (!latest)
-		return;
-	for (size_t i = 0; i < n; i++) /* in order: a later record of an identity wins */
-		hmap_put(latest, recs[i].identity, (void *)&recs[i], NULL);
-	hmap_iter_init(&it, latest);
-	while (hmap_iter_next(&it, &key, &v)) {
-		const struct epoch_record *r = v;
-
-		if (r->state == EPOCH_DRIFTED)
-			c->verdicts_drifted++;
-		else if (r->state == EPOCH_VERIFIED)
-			*(r->verdict == VERDICT_PASS	 ? &c->verdicts_pass
-			  : r->verdict == VERDICT_FAIL ? &c->verdicts_fail
-						       : &c->verdicts_inconclusive) += 1;
-	}
-	hmap_free(latest, NULL);
-}
-
 static void fill_counters(struct agent *ag, struct agent_counters *c)
 {
 	struct reach_loss_counters l = { 0 };
@@ -499,7 +411,15 @@ static void fill_counters(struct agent *ag, struct agent_counters *c)
 	c->hooks_missing = false; /* every hook is mandatory: start-up fails without one */
 	c->uprobes_attached = tls_attaches(ag->tls);
 	c->uprobe_attach_failures = tls_attach_failures(ag->tls);
-	count_verdicts(ag, c);
+	{
+		struct epoch_verdict_counts v;
+
+		epoch_tracker_count_verdicts(ag->epoch_tracker, &v);
+		c->verdicts_pass = v.pass;
+		c->verdicts_fail = v.fail;
+		c->verdicts_inconclusive = v.inconclusive;
+		c->verdicts_drifted = v.drifted;
+	}
 }
 
 /* The counters walk every edge (tls-blind) and the epoch records: only
@@ -523,7 +443,7 @@ static void periodic(struct agent *ag)
 	if (ag->pods)
 		pod_monitor_tick(ag->pods);
 	if (ag->n_policy_paths) {
-		uint64_t sig = policy_signature(ag);
+		uint64_t sig = policy_paths_signature(ag->policy_paths, ag->n_policy_paths);
 
 		if (sig != ag->policy_signature) {
 			ag->policy_signature = sig;
@@ -554,7 +474,7 @@ static int run_loop(struct agent *ag, double duration_s, double persist_s)
 			char err[1024];
 
 			reload_policies = 0;
-			if (load_policies(ag->policy_paths, ag->n_policy_paths, &fresh, err, sizeof(err))) {
+			if (policy_load_paths(&fresh, ag->policy_paths, ag->n_policy_paths, err, sizeof(err))) {
 				log_error("policy reload: %s: keeping the last good policies", err);
 			} else {
 				policy_set_free(&ag->policies);
@@ -659,14 +579,14 @@ int main(int argc, char **argv)
 	ag.policy_paths = (const char *const *)cfg.policy_paths;
 	ag.n_policy_paths = cfg.n_policy_paths;
 	ag.default_alert = cfg.policy_default_alert == 1;
-	ag.policy_signature = policy_signature(&ag);
+	ag.policy_signature = policy_paths_signature(ag.policy_paths, ag.n_policy_paths);
 	ag.epoch_tracker = epoch_tracker_new((int64_t)(cfg.settle_s * 1000));
 	if (!ag.epoch_tracker) {
 		rc = EXIT_START_FAILED;
 		goto out;
 	}
 	epoch_tracker_on_new_finding(ag.epoch_tracker, alert_new_finding, &ag);
-	if (load_policies(ag.policy_paths, ag.n_policy_paths, &ag.policies, err, sizeof(err))) {
+	if (policy_load_paths(&ag.policies, ag.policy_paths, ag.n_policy_paths, err, sizeof(err))) {
 		log_error("--policy: %s", err);
 		rc = EXIT_USAGE;
 		goto out;

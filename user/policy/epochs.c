@@ -440,3 +440,32 @@ struct json_object *epoch_records_to_json(const struct epoch_tracker *t, const c
 	}
 	return arr;
 }
+
+void epoch_tracker_count_verdicts(const struct epoch_tracker *t, struct epoch_verdict_counts *out)
+{
+	const struct epoch_record *recs;
+	size_t n;
+	struct hmap *latest;
+	struct hmap_iter it;
+	const char *key;
+	void *v;
+
+	memset(out, 0, sizeof(*out));
+	if (!t || !(latest = hmap_new()))
+		return;
+	n = epoch_tracker_records(t, &recs);
+	for (size_t i = 0; i < n; i++) /* in order: a later record of an identity wins */
+		hmap_put(latest, recs[i].identity, (void *)&recs[i], NULL);
+	hmap_iter_init(&it, latest);
+	while (hmap_iter_next(&it, &key, &v)) {
+		const struct epoch_record *r = v;
+
+		if (r->state == EPOCH_DRIFTED)
+			out->drifted++;
+		else if (r->state == EPOCH_VERIFIED)
+			*(r->verdict == VERDICT_PASS   ? &out->pass
+			  : r->verdict == VERDICT_FAIL ? &out->fail
+						       : &out->inconclusive) += 1;
+	}
+	hmap_free(latest, NULL);
+}

@@ -53,6 +53,13 @@ size_t epoch_tracker_update(struct epoch_tracker *t, const struct verify_result 
 void epoch_tracker_on_new_finding(struct epoch_tracker *t, void (*fn)(void *ctx, const struct finding *f), void *ctx);
 
 size_t epoch_tracker_records(const struct epoch_tracker *t, const struct epoch_record **out);
+
+/* The latest record of each identity, counted by verdict (verified records)
+ * and drift: what /metrics and health reports show. All 0 for a NULL t. */
+struct epoch_verdict_counts {
+	uint64_t pass, fail, inconclusive, drifted;
+};
+void epoch_tracker_count_verdicts(const struct epoch_tracker *t, struct epoch_verdict_counts *out);
 /* Remediation stats for identity (zeros when unknown). */
 void epoch_tracker_remediation(const struct epoch_tracker *t, const char *identity, struct remediation_stats *out);
 /* The same for every identity with epoch records (only: that one alone, or

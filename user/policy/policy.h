@@ -86,6 +86,12 @@ struct policy_set {
  * "FILE:LINE:COLUMN: reason" and a negative errno is returned. Two policies
  * for one identity are an error (naming both places). */
 int policy_load_path(struct policy_set *set, const char *path, char *err, size_t err_size);
+/* Every path into a fresh set *out: all or nothing (*out untouched on error). */
+int policy_load_paths(struct policy_set *out, const char *const *paths, int n, char *err, size_t err_size);
+/* A cheap signature of the policy files (names, mtimes, sizes, inodes: an
+ * editor's rename-over counts; a directory's files in any readdir order):
+ * when it changes, the agent reloads them. */
+uint64_t policy_paths_signature(const char *const *paths, int n);
 void policy_set_free(struct policy_set *set); /* leaves an empty set */
 const struct reach_policy *policy_for_identity(const struct policy_set *set, const char *identity);
 

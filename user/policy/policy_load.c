@@ -1126,3 +1126,59 @@ const struct reach_policy *policy_for_identity(const struct policy_set *set, con
 		return NULL;
 	return find_identity(set, identity);
 }
+
+int policy_load_paths(struct policy_set *out, const char *const *paths, int n, char *err, size_t err_size)
+{
+	struct policy_set set = { 0 };
+
+	for (int i = 0; i < n; i++) {
+		int rc = policy_load_path(&set, paths[i], err, err_size);
+
+		if (rc) {
+			policy_set_free(&set);
+			return rc;
+		}
+	}
+	*out = set;
+	return 0;
+}
+
+static uint64_t mix_stat(uint64_t h, const char *name, const struct stat *st)
+{
+	for (const char *c = name; *c; c++)
+		h = (h ^ (unsigned char)*c) * 0x100000001b3ULL;
+	h = (h ^ (uint64_t)st->st_mtim.tv_sec) * 0x100000001b3ULL;
+	h = (h ^ (uint64_t)st->st_mtim.tv_nsec) * 0x100000001b3ULL;
+	h = (h ^ (uint64_t)st->st_size) * 0x100000001b3ULL;
+	return (h ^ (uint64_t)st->st_ino) * 0x100000001b3ULL;
+}
+
+uint64_t policy_paths_signature(const char *const *paths, int n)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (int i = 0; i < n; i++) {
+		struct stat st;
+		DIR *d;
+		struct dirent *e;
+
+		if (stat(paths[i], &st) != 0) {
+			h = (h ^ 0x5a5a) * 0x100000001b3ULL; /* gone: a change too */
+			continue;
+		}
+		h = mix_stat(h, paths[i], &st);
+		if (!S_ISDIR(st.st_mode) || !(d = opendir(paths[i])))
+			continue;
+		while ((e = readdir(d))) {
+			char file[4600];
+
+			if (e->d_name[0] == '.')
+				continue;
+			snprintf(file, sizeof(file), "%s/%s", paths[i], e->d_name);
+			if (stat(file, &st) == 0)
+				h ^= mix_stat(0, file, &st); /* order-independent over readdir */
+		}
+		closedir(d);
+	}
+	return h;
+}

@@ -2,7 +2,7 @@
 #include <errno.h>
 #include <stddef.h>
 #include <inttypes.h>
-#include <json-c/json.h>
+#include "common/json.h"
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -128,7 +128,7 @@ static int ship_body(struct shipping *s, struct sink *k, const char *what, int r
 
 static bool post_json(struct shipping *s, struct alert_target *t, json_object *body)
 {
-	const char *text = json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN);
+	const char *text = json_text(body, JSON_C_TO_STRING_PLAIN);
 	struct http_target ht = { .url = t->url, .token_file = s->alert_token_file, .ca_file = s->alert_ca,
 				  .timeout_ms = 10000, .cancel = &s->stopping };
 	struct http_result res;
@@ -733,15 +733,15 @@ static json_object *sink_json(struct sink *k)
 	json_object *o = json_object_new_object();
 
 	sink_stats(k, &st);
-	json_object_object_add(o, "sent", json_object_new_int64((int64_t)st.sent));
-	json_object_object_add(o, "failed_attempts", json_object_new_int64((int64_t)st.failed_attempts));
-	json_object_object_add(o, "rejected", json_object_new_int64((int64_t)st.rejected));
-	json_object_object_add(o, "dropped", json_object_new_int64((int64_t)st.dropped));
-	json_object_object_add(o, "write_failed", json_object_new_int64((int64_t)st.write_failed));
-	json_object_object_add(o, "spool_records", json_object_new_int64((int64_t)st.spool_records));
-	json_object_object_add(o, "spool_bytes", json_object_new_int64((int64_t)st.spool_bytes));
-	json_object_object_add(o, "last_success_unix_ms", json_object_new_int64(st.last_success_unix_ms));
-	json_object_object_add(o, "last_error", json_object_new_string(st.last_error));
+	json_add_int(o, "sent", (int64_t)st.sent);
+	json_add_int(o, "failed_attempts", (int64_t)st.failed_attempts);
+	json_add_int(o, "rejected", (int64_t)st.rejected);
+	json_add_int(o, "dropped", (int64_t)st.dropped);
+	json_add_int(o, "write_failed", (int64_t)st.write_failed);
+	json_add_int(o, "spool_records", (int64_t)st.spool_records);
+	json_add_int(o, "spool_bytes", (int64_t)st.spool_bytes);
+	json_add_int(o, "last_success_unix_ms", st.last_success_unix_ms);
+	json_add_str(o, "last_error", st.last_error);
 	return o;
 }
 
@@ -752,21 +752,21 @@ json_object *shipping_status_json(struct shipping *s)
 	if (!s || !o)
 		return o;
 	if (s->collector)
-		json_object_object_add(o, "collector", sink_json(s->collector));
+		json_add(o, "collector", sink_json(s->collector));
 	if (s->otlp)
-		json_object_object_add(o, "otlp", sink_json(s->otlp));
+		json_add(o, "otlp", sink_json(s->otlp));
 	if (s->alerts) {
 		struct alerts_stats as;
 		json_object *a = json_object_new_object();
 
 		pthread_mutex_lock(&s->lock);
 		alerts_stats(s->alerts, &as);
-		json_object_object_add(a, "active", json_object_new_int64((int64_t)as.active));
-		json_object_object_add(a, "posts_ok", json_object_new_int64((int64_t)as.sent_ok));
-		json_object_object_add(a, "posts_failed", json_object_new_int64((int64_t)as.send_failed));
-		json_object_object_add(a, "suppressed", json_object_new_int64((int64_t)as.suppressed_total));
+		json_add_int(a, "active", (int64_t)as.active);
+		json_add_int(a, "posts_ok", (int64_t)as.sent_ok);
+		json_add_int(a, "posts_failed", (int64_t)as.send_failed);
+		json_add_int(a, "suppressed", (int64_t)as.suppressed_total);
 		pthread_mutex_unlock(&s->lock);
-		json_object_object_add(o, "alerts", a);
+		json_add(o, "alerts", a);
 	}
 	return o;
 }
