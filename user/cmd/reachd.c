@@ -5,9 +5,7 @@
  * local API (agent/api_handlers.h), shipping (ship/shipping.h), output.
  * Exit codes: 0 done, 1 could not start, 2 bad usage or config.
  */
-#include <dirent.h>
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -20,7 +18,6 @@
 #include "common/caps.h"
 #include "common/cgroup.h"
 #include "common/fileio.h"
-#include "common/hmap.h"
 #include "common/log.h"
 #include "config/config.h"
 #include "config/options.h"
@@ -32,7 +29,6 @@
 #include "reach/catalog.h"
 #include "reach/ledger.h"
 #include "reach/ledger_persist.h"
-#include "reach/ledger_store.h"
 #include "reach/dnsnames.h"
 #include "reach/netclass.h"
 #include "reach/observed.h"
@@ -86,7 +82,6 @@ struct agent {
 	int n_cgroups;
 	struct shipping *ship;
 	const struct verify_result *verifying; /* during epoch_tracker_update: for shipping_epoch */
-	uint64_t persisted_edges;              /* ledger edges at the last publish on /v1/ledger */
 };
 
 static void on_signal(int sig)
