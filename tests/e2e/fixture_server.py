@@ -123,6 +123,9 @@ class ServedFixture:
         if self.srv:
             return
         self.srv = self.make_server()
+        # --port 0: the kernel picks a free port once; a restart (`start`
+        # after `stop`) listens on that same port again
+        self.args.port = self.srv.server_address[1]
         self.thread = threading.Thread(target=self.srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self.thread.start()
         if self.args.control:

@@ -1,6 +1,8 @@
 /* Pod parsing and owner resolution, then the pod cache against
- * tests/e2e/kube_server.py over TLS on 127.0.0.1:18301 (a CA made with the
- * openssl CLI in a mkdtemp directory, removed at the end). */
+ * tests/e2e/kube_server.py over TLS on 127.0.0.1, on a port the kernel picks
+ * (read from the server's ready file, so two trees can run this at once),
+ * with a CA made with the openssl CLI in a mkdtemp directory, removed at the
+ * end. */
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -25,7 +27,6 @@
 #include "identity/kube.h"
 #include "testutil.h"
 
-#define PORT 18301
 #define NODE "node-a"
 #define CID_APP "4e8a0b7c1d2f3a4b5c6d7e8f9a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b"
 #define CID_INIT "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
@@ -317,6 +318,7 @@ static struct {
 	int n_ev;
 	bool certs_made;
 	int saved_stderr;
+	int port; /* the server's, from its ready file */
 } fx = { .saved_stderr = -1 };
 
 enum { P_CTL, P_CA, P_CERT, P_KEY, P_TOKEN, P_PODS, P_LOG, P_OTHER_CA };
@@ -559,7 +561,8 @@ static int start_server(void)
 		fprintf(stderr, "test_kube: tests/e2e/kube_server.py not found\n");
 		return -1;
 	}
-	snprintf(port, sizeof(port), "%d", PORT);
+	/* the first start lets the kernel pick; later ones reuse that port */
+	snprintf(port, sizeof(port), "%d", fx.port);
 	snprintf(ready, sizeof(ready), "%s/ready", fx.path[P_CTL]);
 	unlink(ready);
 	pid = fork();
@@ -581,11 +584,18 @@ static int start_server(void)
 	}
 	fx.server = pid;
 	for (dl = mono_ms() + 10000; mono_ms() < dl;) {
-		if (access(ready, F_OK) == 0)
-			return 0;
+		FILE *f = fopen(ready, "r");
+
+		if (f) {
+			int got = fscanf(f, "%d", &fx.port);
+
+			fclose(f);
+			if (got == 1 && fx.port > 0)
+				return 0;
+		}
 		if (waitpid(pid, &st, WNOHANG) == pid) {
 			fx.server = 0;
-			fprintf(stderr, "test_kube: kube_server.py exited early (port %d busy?)\n", PORT);
+			fprintf(stderr, "test_kube: kube_server.py exited early (port %d busy?)\n", fx.port);
 			print_server_log();
 			return -1;
 		}
@@ -601,6 +611,7 @@ static int setup_server(void **state)
 {
 	memset(fx.ev, 0, sizeof(fx.ev));
 	fx.n_ev = 0;
+	fx.port = 0;
 	if (make_dir_and_certs() || write_initial_pods() || write_file(fx.path[P_TOKEN], fx.token) ||
 	    start_server()) {
 		kill_server();
@@ -678,7 +689,7 @@ static void start_client(const char *ca, unsigned idle_timeout_s)
 		.idle_timeout_s = idle_timeout_s,
 	};
 
-	snprintf(url, sizeof(url), "https://127.0.0.1:%d/", PORT);
+	snprintf(url, sizeof(url), "https://127.0.0.1:%d/", fx.port);
 	if (kube_new(&fx.k, &o, err, sizeof(err)) != 0)
 		fail_msg("kube_new: %s", err);
 	assert_int_equal(kube_start(fx.k), 0);

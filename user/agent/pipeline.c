@@ -626,7 +626,13 @@ int pipeline_set_epoch(struct pipeline *p, const char *identity, const char *ver
 
 int pipeline_init(struct pipeline *p, size_t observed_cap)
 {
+	struct timespec rt, bt;
+
 	memset(p, 0, sizeof(*p));
+	/* kernel timestamps are CLOCK_BOOTTIME: this turns them into Unix time */
+	clock_gettime(CLOCK_REALTIME, &rt);
+	clock_gettime(CLOCK_BOOTTIME, &bt);
+	p->boot_to_unix_ms = ((int64_t)rt.tv_sec - bt.tv_sec) * 1000 + (rt.tv_nsec - bt.tv_nsec) / 1000000;
 	p->observed = observed_new();
 	p->observed_cap = observed_cap ? observed_cap : OBSERVED_EDGES_DEFAULT;
 	if (p->observed)
@@ -654,4 +660,21 @@ void pipeline_fini(struct pipeline *p)
 	p->procs = NULL;
 	p->dns = NULL;
 	p->observed = NULL;
+}
+
+void pipeline_summary(struct pipeline *p, FILE *f, bool json)
+{
+	p->stats.dns_names_dropped = dnsnames_dropped(p->dns);
+	p->stats.observed_edges_dropped = observed_edges_dropped(p->observed);
+	p->stats.observed_edges_evicted = observed_edges_evicted(p->observed);
+	if (p->stats.observed_edges_dropped)
+		log_warn("%" PRIu64 " new edges were not recorded: %zu edges in memory and none of them could go "
+			 "to the ledger (identities pending)", p->stats.observed_edges_dropped, p->observed_cap);
+	if (json)
+		output_summary_json(f, p->observed, &p->stats);
+	else
+		output_summary_text(f, p->observed, &p->stats);
+	if (output_loss_total(&p->stats.losses, REACH_LOSS_RINGBUF_FULL))
+		log_warn("%" PRIu64 " events lost because the ring buffer was full: raise --ringbuf-bytes",
+			 output_loss_total(&p->stats.losses, REACH_LOSS_RINGBUF_FULL));
 }

@@ -100,4 +100,9 @@ int pipeline_resolve_identity(void *ctx, const struct cgroup_reach *c, uint32_t 
  * 0 or -ENOMEM. */
 int pipeline_set_epoch(struct pipeline *p, const char *identity, const char *version);
 
+/* At the end of a run: the summary of what was observed (text or JSON, the
+ * run's stats with p->stats.losses filled by the caller) and a warning for
+ * each loss the operator can act on. */
+void pipeline_summary(struct pipeline *p, FILE *f, bool json);
+
 #endif

@@ -17,19 +17,14 @@
 #include "common/api.h"
 #include "common/caps.h"
 #include "common/cgroup.h"
-#include "common/fileio.h"
 #include "common/log.h"
 #include "config/config.h"
 #include "config/options.h"
 #include "identity/identity.h"
 #include "identity/kube.h"
-#include "policy/policy.h"
-#include "policy/epochs.h"
-#include "policy/verify.h"
 #include "reach/catalog.h"
 #include "reach/ledger.h"
 #include "reach/ledger_persist.h"
-#include "reach/dnsnames.h"
 #include "reach/netclass.h"
 #include "reach/observed.h"
 #include "sensor/sensor.h"
@@ -37,8 +32,11 @@
 #include "agent/output.h"
 #include "agent/pipeline.h"
 #include "agent/api_handlers.h"
+#include "agent/counters.h"
+#include "agent/sensor_ops.h"
+#include "agent/setup.h"
+#include "agent/verification.h"
 #include "ship/shipping.h"
-#include "common/https_client.h"
 #include "identity/pod_monitor.h"
 
 #define EXIT_START_FAILED 1
@@ -71,17 +69,9 @@ struct agent {
 	char last_persist_error[512];
 	uint64_t persists_skipped;     /* intervals skipped because a save was still running */
 	struct ledger_persist *persist; /* saves the ledger: the fields above mirror its status */
-	struct policy_set policies;
-	const char *const *policy_paths;
-	int n_policy_paths;
-	bool default_alert;
-	uint64_t policy_signature;     /* of the policy files: a change reloads them */
-	struct epoch_tracker *epoch_tracker;
-	double last_verify_s;
+	struct verification verify;     /* policies and epochs (agent/verification.h) */
 	bool monitor_all;
-	int n_cgroups;
 	struct shipping *ship;
-	const struct verify_result *verifying; /* during epoch_tracker_update: for shipping_epoch */
 };
 
 static void on_signal(int sig)
@@ -92,109 +82,7 @@ static void on_signal(int sig)
 		exiting = 1;
 }
 
-static int dedup_snapshot(void *ctx) { return sensor_dedup_snapshot(ctx); }
-
-/* From the batch-read copy the refresh takes first (pipeline_refresh_counts). */
-static int dedup_lookup(void *ctx, const struct reach_dedup_key *key, struct reach_dedup_val *val)
-{
-	return sensor_dedup_lookup_snapshot(ctx, key, val);
-}
-
-static int dedup_take(void *ctx, const struct reach_dedup_key *key, struct reach_dedup_val *val)
-{
-	return sensor_dedup_take(ctx, key, val);
-}
-
-static const struct pipeline_dedup_ops sensor_dedup_ops = {
-	.snapshot = dedup_snapshot, .lookup = dedup_lookup, .take = dedup_take,
-};
-
-static void tls_open(void *ctx, uint32_t tgid, const char *abs_path, const struct reach_dedup_key *key)
-{
-	tls_on_open(ctx, tgid, abs_path, key);
-}
-
-static void tls_exec(void *ctx, uint32_t tgid, const char *path) { tls_on_exec(ctx, tgid, path); }
-static void tls_fork(void *ctx, uint32_t parent, uint32_t child) { tls_on_fork(ctx, parent, child); }
-static void tls_exit(void *ctx, uint32_t tgid) { tls_on_exit(ctx, tgid); }
-
-static const char *tls_library(void *ctx, uint32_t tgid, const char **why)
-{
-	return tls_process_library(ctx, tgid, why);
-}
-
-static const struct pipeline_tls_ops tls_coverage_ops = {
-	.on_open = tls_open, .on_exec = tls_exec, .on_fork = tls_fork, .on_exit = tls_exit, .library = tls_library,
-};
-
 /* ---- setup ------------------------------------------------------------- */
-
-static int build_catalog(struct agent *ag, const struct reach_config *cfg)
-{
-	char err[512];
-	int rc;
-
-	ag->catalog = catalog_new();
-	if (!ag->catalog) {
-		log_error("allocating the secret catalogue: %s", strerror(ENOMEM));
-		return EXIT_START_FAILED;
-	}
-	if (cfg->builtin_secrets && (rc = catalog_add_builtin(ag->catalog))) {
-		log_error("loading the built-in secret catalogue: %s", strerror(-rc));
-		return EXIT_START_FAILED;
-	}
-	for (int i = 0; i < cfg->n_secret_patterns; i++) {
-		/* "PATTERN [CATEGORY]": the config loader already rejects more words */
-		char *entry = strdup(cfg->secret_patterns[i]), *category;
-
-		if (!entry) {
-			log_error("allocating the secret catalogue: %s", strerror(ENOMEM));
-			return EXIT_START_FAILED;
-		}
-		category = entry + strcspn(entry, " \t");
-		if (*category) {
-			*category++ = '\0';
-			category += strspn(category, " \t");
-		}
-		rc = catalog_add(ag->catalog, entry, *category ? category : NULL);
-		free(entry);
-		if (rc) {
-			log_error("%s: secrets.patterns: '%s' is not a valid pattern (absolute, '**/...', '~/...' or a bare file name)",
-				  cfg->config_file, cfg->secret_patterns[i]);
-			return EXIT_USAGE;
-		}
-	}
-	/* secrets.pattern_files, then --secret-patterns: the first match wins */
-	for (int i = 0; i < cfg->n_secret_pattern_files; i++) {
-		if (catalog_add_file(ag->catalog, cfg->secret_pattern_files[i], err, sizeof(err))) {
-			log_error("secret pattern file: %s", err);
-			return EXIT_USAGE;
-		}
-	}
-	log_debug("secret catalogue: %zu rules", catalog_size(ag->catalog));
-	return 0;
-}
-
-static int build_netclass(struct agent *ag, const struct reach_config *cfg)
-{
-	netclass_init(&ag->netclass);
-	/* values were validated where they were read (flags, config lines) */
-	for (int i = 0; i < cfg->n_cluster_cidrs; i++)
-		if (netclass_add_cluster_cidr(&ag->netclass, cfg->cluster_cidrs[i]) == -ENOSPC) {
-			log_error("egress.cluster_cidrs: more than %d ranges in all", NETCLASS_MAX_CIDRS);
-			return EXIT_USAGE;
-		}
-	for (int i = 0; i < cfg->n_apiservers; i++)
-		if (netclass_add_apiserver(&ag->netclass, cfg->apiservers[i]) == -ENOSPC) {
-			log_error("egress.apiserver: more than %d endpoints in all", NETCLASS_MAX_APISERVERS);
-			return EXIT_USAGE;
-		}
-	if (!cfg->n_apiservers && netclass_add_apiserver_from_env(&ag->netclass)) {
-		log_error("KUBERNETES_SERVICE_HOST='%s' is not an address", getenv("KUBERNETES_SERVICE_HOST"));
-		return EXIT_USAGE;
-	}
-	return 0;
-}
 
 static int monitor_cgroups(struct agent *ag, const char *const *dirs, int n)
 {
@@ -295,30 +183,33 @@ static int open_ledger(struct agent *ag, const char *state_dir)
 
 /* ---- the local API's view of the daemon --------------------------------- */
 
-static void daemon_view(void *ctx, struct api_daemon_view *v)
+static struct counter_sources counter_sources(struct agent *ag)
 {
-	struct agent *ag = ctx;
-
-	v->hooks = sensor_hook_names(ag->sensor);
-	v->syscall_hooks = syscall_hook_style_name(syscall_hooks_active(sensor_syscall_hooks(ag->sensor)));
-	v->have_losses = sensor_read_losses(ag->sensor, &v->losses) == 0;
-	v->tls_files_probed = ag->tls ? tls_files_attached(ag->tls) : 0;
-	v->uprobes_attached = sensor_uprobes_attached(ag->sensor);
-	v->pods = ag->pods != NULL;
-	if (ag->pods) {
-		v->pods_monitored = pod_monitor_count(ag->pods);
-		v->pods_waiting = pod_monitor_waiting(ag->pods);
-	}
+	return (struct counter_sources){ .pipe = &ag->pipe, .ledger = ag->ledger, .sensor = ag->sensor, .tls = ag->tls,
+					 .epochs = ag->verify.epochs, .pods = ag->pods,
+					 .uptime_s = now_s() - ag->started_s };
 }
 
-static void verify_epochs(struct agent *ag);
-static void api_verify_epochs(void *ctx) { verify_epochs(ctx); }
+static void daemon_view(void *ctx, struct api_daemon_view *v)
+{
+	struct counter_sources src = counter_sources(ctx);
+
+	counters_daemon_view(v, &src);
+}
+
+static void api_verify_epochs(void *ctx)
+{
+	struct agent *ag = ctx;
+	struct verify_input_health health = api_health(&ag->api);
+
+	verification_run(&ag->verify, &health);
+}
 
 static void wire_api(struct agent *ag)
 {
 	ag->api = (struct api_handlers){
-		.pipe = &ag->pipe, .policies = &ag->policies, .default_alert = ag->default_alert,
-		.epoch_tracker = ag->epoch_tracker, .kube = ag->kube, .ship = ag->ship, .node = ag->node,
+		.pipe = &ag->pipe, .policies = &ag->verify.policies, .default_alert = ag->verify.default_alert,
+		.epoch_tracker = ag->verify.epochs, .kube = ag->kube, .ship = ag->ship, .node = ag->node,
 		.started_s = ag->started_s, .monitor_all = ag->monitor_all,
 		.ledger_file = ag->ledger_path, .last_persist_unix_ms = &ag->last_persist_unix_ms,
 		.last_persist_error = ag->last_persist_error, .persists_skipped = &ag->persists_skipped,
@@ -331,101 +222,17 @@ static void ignore_pod_event(void *ctx, enum kube_event_type type, const struct 
 	(void)ctx, (void)type, (void)pod;
 }
 
-#define VERIFY_INTERVAL_S 5.0
-
-static void log_epoch_change(void *ctx, const struct epoch_record *r)
-{
-	struct agent *ag = ctx;
-
-	shipping_epoch(ag->ship, r, ag->verifying);
-	if (r->state == EPOCH_SETTLING)
-		log_info("epoch opened: %s %s -> %s (verified after the settle window)", r->identity,
-			 r->from_version[0] ? r->from_version : "-", r->to_version[0] ? r->to_version : "-");
-	else if (r->state == EPOCH_VERIFIED)
-		log_msg(r->verdict == VERDICT_PASS ? LOG_INFO : LOG_WARN, "epoch verified: %s %s: %s%s%s", r->identity,
-			r->to_version[0] ? r->to_version : "-", verdict_name(r->verdict), r->reasons[0] ? ": " : "",
-			r->reasons);
-	else
-		log_warn("epoch drifted: %s %s passed and now fails: %s", r->identity, r->to_version[0] ? r->to_version : "-",
-			 r->reasons);
-}
-
-/* A new finding: the alert event. Fingerprints and paths only, never a
- * credential (findings never hold one). */
-static void alert_new_finding(void *ctx, const struct finding *f)
-{
-	(void)ctx;
-	log_warn("finding: %s %s %s %s %s (id %s)", severity_name(f->severity), f->identity, finding_kind_name(f->kind),
-		 f->edge_kind, f->object, f->id);
-}
-
-/* The agent's own verification: opens, settles and verifies epochs. */
-static void verify_epochs(struct agent *ag)
-{
-	struct verify_opts opts = { .health = api_health(&ag->api), .alert_without_policy = ag->default_alert };
-	struct verify_result r;
-
-	if (!ag->epoch_tracker || verify_ledger(ag->ledger, &ag->policies, &opts, &r))
-		return;
-	ag->verifying = &r;
-	epoch_tracker_update(ag->epoch_tracker, &r, unix_now_ms(), log_epoch_change, ag);
-	ag->verifying = NULL;
-	shipping_findings(ag->ship, &r);
-	verify_result_free(&r);
-}
-
-static void fill_counters(struct agent *ag, struct agent_counters *c)
-{
-	struct reach_loss_counters l = { 0 };
-
-	memset(c, 0, sizeof(*c));
-	c->uptime_s = now_s() - ag->started_s;
-	sensor_read_losses(ag->sensor, &l);
-	for (int k = 1; k < REACH_EV__MAX && c->n_kinds < SHIPPING_MAX_KINDS; k++) {
-		c->event_kind[c->n_kinds] = output_event_name(k);
-		c->events[c->n_kinds] = ag->pipe.stats.events[k];
-		for (int r = 0; r < REACH_LOSS__MAX && r < 4; r++)
-			c->losses[c->n_kinds][r] = l.counters[k][r];
-		c->n_kinds++;
-	}
-	/* kind 0: losses of shared maps that belong to no event kind */
-	c->event_kind[c->n_kinds] = output_event_name(0);
-	for (int r = 0; r < REACH_LOSS__MAX && r < 4; r++)
-		c->losses[c->n_kinds][r] = l.counters[0][r];
-	c->n_kinds++;
-	for (int r = 0; r < REACH_LOSS__MAX && r < 4; r++)
-		c->loss_reason[c->n_reasons++] = output_loss_name(r);
-	c->parse_malformed_http = ag->pipe.stats.http_malformed;
-	c->parse_malformed_dns = ag->pipe.stats.dns_malformed;
-	c->edges_dropped = observed_edges_dropped(ag->pipe.observed) + ledger_edges_dropped(ag->ledger);
-	c->observed_edges = observed_edge_total(ag->pipe.observed);
-	c->observed_edges_evicted = observed_edges_evicted(ag->pipe.observed);
-	c->identities = ledger_identities(ag->ledger);
-	c->edges = ledger_edges(ag->ledger);
-	c->tls_blind_processes = ag->pipe.tls_blind_edges;
-	c->hooks_missing = false; /* every hook is mandatory: start-up fails without one */
-	c->uprobes_attached = tls_attaches(ag->tls);
-	c->uprobe_attach_failures = tls_attach_failures(ag->tls);
-	{
-		struct epoch_verdict_counts v;
-
-		epoch_tracker_count_verdicts(ag->epoch_tracker, &v);
-		c->verdicts_pass = v.pass;
-		c->verdicts_fail = v.fail;
-		c->verdicts_inconclusive = v.inconclusive;
-		c->verdicts_drifted = v.drifted;
-	}
-}
-
 /* The counters walk every edge (tls-blind) and the epoch records: only
  * gathered when a report or /metrics will use them. */
 static void tick_shipping(struct agent *ag)
 {
 	struct agent_counters c;
 
+	struct counter_sources src = counter_sources(ag);
+
 	if (!shipping_wants_counters(ag->ship))
 		return;
-	fill_counters(ag, &c);
+	counters_fill(&c, &src);
 	shipping_tick(ag->ship, &c, ag->ledger);
 }
 
@@ -437,17 +244,10 @@ static void periodic(struct agent *ag)
 	ag->pipe.observed_stuck = false; /* identities may have resolved: try making room again */
 	if (ag->pods)
 		pod_monitor_tick(ag->pods);
-	if (ag->n_policy_paths) {
-		uint64_t sig = policy_paths_signature(ag->policy_paths, ag->n_policy_paths);
+	{
+		struct verify_input_health health = api_health(&ag->api);
 
-		if (sig != ag->policy_signature) {
-			ag->policy_signature = sig;
-			reload_policies = 1; /* a policy file changed: reload as on SIGHUP */
-		}
-	}
-	if (now_s() - ag->last_verify_s >= VERIFY_INTERVAL_S) {
-		verify_epochs(ag);
-		ag->last_verify_s = now_s();
+		verification_tick(&ag->verify, &health, now_s());
 	}
 	tick_shipping(ag);
 }
@@ -465,17 +265,8 @@ static int run_loop(struct agent *ag, double duration_s, double persist_s)
 			return EXIT_START_FAILED;
 		}
 		if (reload_policies) {
-			struct policy_set fresh;
-			char err[1024];
-
 			reload_policies = 0;
-			if (policy_load_paths(&fresh, ag->policy_paths, ag->n_policy_paths, err, sizeof(err))) {
-				log_error("policy reload: %s: keeping the last good policies", err);
-			} else {
-				policy_set_free(&ag->policies);
-				ag->policies = fresh;
-				log_info("policies reloaded: %zu", ag->policies.n);
-			}
+			verification_reload(&ag->verify);
 		}
 		if (ag->kube) /* without selection (--cgroup/--all) events are only drained */
 			kube_drain(ag->kube, ag->pods ? pod_monitor_on_pod : ignore_pod_event, ag->pods);
@@ -537,12 +328,6 @@ static int start_kube(struct agent *ag, const struct reach_config *cfg)
 	return 0;
 }
 
-/* --check-config lists URLs as the logs show them: they may carry credentials. */
-static void describe_url(const char *url, char *buf, size_t size)
-{
-	http_target_describe(&(struct http_target){ .url = url }, buf, size);
-}
-
 int main(int argc, char **argv)
 {
 	struct reach_config cfg;
@@ -569,36 +354,24 @@ int main(int argc, char **argv)
 		rc = EXIT_USAGE;
 		goto out;
 	}
-	if ((rc = build_catalog(&ag, &cfg)))
-		goto out;
-	ag.policy_paths = (const char *const *)cfg.policy_paths;
-	ag.n_policy_paths = cfg.n_policy_paths;
-	ag.default_alert = cfg.policy_default_alert == 1;
-	ag.policy_signature = policy_paths_signature(ag.policy_paths, ag.n_policy_paths);
-	ag.epoch_tracker = epoch_tracker_new((int64_t)(cfg.settle_s * 1000));
-	if (!ag.epoch_tracker) {
-		rc = EXIT_START_FAILED;
+	if ((rc = setup_catalog(&ag.catalog, &cfg))) {
+		rc = rc == -EINVAL ? EXIT_USAGE : EXIT_START_FAILED;
 		goto out;
 	}
-	epoch_tracker_on_new_finding(ag.epoch_tracker, alert_new_finding, &ag);
-	if (policy_load_paths(&ag.policies, ag.policy_paths, ag.n_policy_paths, err, sizeof(err))) {
-		log_error("--policy: %s", err);
-		rc = EXIT_USAGE;
-		goto out;
+	{
+		struct verification_opts vo = { .policy_paths = (const char *const *)cfg.policy_paths,
+						 .n_policy_paths = cfg.n_policy_paths,
+						 .default_alert = cfg.policy_default_alert == 1, .settle_s = cfg.settle_s };
+
+		if ((rc = verification_init(&ag.verify, &vo, err, sizeof(err)))) {
+			log_error("%s%s", rc == -EINVAL ? "--policy: " : "", err);
+			rc = rc == -EINVAL ? EXIT_USAGE : EXIT_START_FAILED;
+			goto out;
+		}
 	}
 	if (cfg.check_config) {
-		/* the config and every policy loaded: what a deploy pipeline
-		 * checks. URLs as logs show them: they may carry credentials */
-		char ship[512] = "nowhere", otlp[512] = "off";
-
-		if (cfg.ship_url)
-			describe_url(cfg.ship_url, ship, sizeof(ship));
-		if (cfg.otlp_url)
-			describe_url(cfg.otlp_url, otlp, sizeof(otlp));
-		printf("config ok: %s; %zu policies; shipping to %s; alerts to %d alertmanagers%s; otlp %s; metrics %s\n",
-		       cfg.config_file ? cfg.config_file : "(flags only)", ag.policies.n, ship, cfg.n_alertmanagers,
-		       cfg.webhook_url ? " and a webhook" : "", otlp, cfg.metrics_addr ? cfg.metrics_addr : "off");
-		options_print(stdout, &cfg, describe_url);
+		/* the config and every policy loaded: what a deploy pipeline checks */
+		config_print_check(stdout, &cfg, ag.verify.policies.n);
 		rc = 0;
 		goto out;
 	}
@@ -615,16 +388,8 @@ int main(int argc, char **argv)
 	}
 	ag.pipe.catalog = ag.catalog;
 	ag.pipe.netclass = &ag.netclass;
-	ag.pipe.dedup = &sensor_dedup_ops;
 	ag.pipe.events_out = cfg.events ? stdout : NULL;
 	ag.started_s = now_s();
-	{
-		struct timespec rt, bt;
-
-		clock_gettime(CLOCK_REALTIME, &rt);
-		clock_gettime(CLOCK_BOOTTIME, &bt);
-		ag.pipe.boot_to_unix_ms = ((int64_t)rt.tv_sec - bt.tv_sec) * 1000 + (rt.tv_nsec - bt.tv_nsec) / 1000000;
-	}
 	if (gethostname(ag.node, sizeof(ag.node)) < 0)
 		snprintf(ag.node, sizeof(ag.node), "unknown");
 	if (cfg.node_name || getenv("NODE_NAME"))
@@ -632,6 +397,7 @@ int main(int argc, char **argv)
 	if ((rc = open_ledger(&ag, cfg.state_dir)))
 		goto out;
 	ag.pipe.ledger = ag.ledger;
+	ag.verify.ledger = ag.ledger;
 	{
 		char key_path[4200];
 
@@ -643,8 +409,10 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	}
-	if ((rc = build_netclass(&ag, &cfg)))
+	if (setup_netclass(&ag.netclass, &cfg)) {
+		rc = EXIT_USAGE;
 		goto out;
+	}
 	output_init_clock();
 
 	sopts.ringbuf_bytes = cfg.ringbuf_bytes;
@@ -657,7 +425,7 @@ int main(int argc, char **argv)
 		rc = EXIT_START_FAILED;
 		goto out;
 	}
-	ag.pipe.dedup_ctx = ag.sensor;
+	pipeline_use_sensor(&ag.pipe, ag.sensor);
 	log_debug("syscall exits: %s", syscall_hooks_describe(sensor_syscall_hooks(ag.sensor)));
 	ag.tls = tls_coverage_new(ag.sensor);
 	if (!ag.tls) {
@@ -666,8 +434,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	tls_scan_all_processes(ag.tls);
-	ag.pipe.tls = &tls_coverage_ops;
-	ag.pipe.tls_ctx = ag.tls;
+	pipeline_use_tls(&ag.pipe, ag.tls);
 	if ((rc = monitor_cgroups(&ag, (const char *const *)cfg.cgroups, cfg.n_cgroups)))
 		goto out;
 	ag.monitor_all = cfg.monitor_all == 1;
@@ -713,22 +480,13 @@ int main(int argc, char **argv)
 			goto out;
 		}
 		shipping_publish_ledger(ag.ship, ag.ledger);
+		ag.verify.ship = ag.ship;
 	}
-	if (cfg.drop_caps == 1) {
-		char have[512];
-		bool keep_extra = caps_uprobe_needs_extra();
-
-		if (keep_extra)
-			log_info("--drop-caps: keeping cap_sys_admin: this kernel refuses uprobes (TLS credential capture) "
-				 "with cap_perfmon alone");
-		/* everything that needs more is loaded, attached and listening */
-		if (caps_drop_to_agent_needs(keep_extra, err, sizeof(err))) {
-			log_error("--drop-caps: %s", err);
-			rc = EXIT_START_FAILED;
-			goto out;
-		}
-		caps_describe(caps_effective(), have, sizeof(have));
-		log_info("capabilities dropped to %s", have);
+	/* everything that needs more is loaded, attached and listening */
+	if (cfg.drop_caps == 1 && caps_drop_for_agent(err, sizeof(err))) {
+		log_error("--drop-caps: %s", err);
+		rc = EXIT_START_FAILED;
+		goto out;
 	}
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
@@ -753,23 +511,11 @@ int main(int argc, char **argv)
 	periodic(&ag);
 	persist_ledger_now(&ag); /* waits for a save in flight first */
 	shipping_stop(ag.ship, ag.ledger); /* a last delta, spooled */
-	ag.ship = NULL;
+	ag.ship = ag.verify.ship = NULL;
 	if ((rc = sensor_read_losses(ag.sensor, &ag.pipe.stats.losses)))
 		log_warn("reading the loss counters: %s", strerror(-rc));
 	rc = 0;
-	ag.pipe.stats.dns_names_dropped = dnsnames_dropped(ag.pipe.dns);
-	ag.pipe.stats.observed_edges_dropped = observed_edges_dropped(ag.pipe.observed);
-	ag.pipe.stats.observed_edges_evicted = observed_edges_evicted(ag.pipe.observed);
-	if (ag.pipe.stats.observed_edges_dropped)
-		log_warn("%" PRIu64 " new edges were not recorded: %zu edges in memory and none of them could go "
-			 "to the ledger (identities pending)", ag.pipe.stats.observed_edges_dropped, ag.pipe.observed_cap);
-	if (cfg.events)
-		output_summary_json(stdout, ag.pipe.observed, &ag.pipe.stats);
-	else
-		output_summary_text(stdout, ag.pipe.observed, &ag.pipe.stats);
-	if (output_loss_total(&ag.pipe.stats.losses, REACH_LOSS_RINGBUF_FULL))
-		log_warn("%" PRIu64 " events lost because the ring buffer was full: raise --ringbuf-bytes",
-			 output_loss_total(&ag.pipe.stats.losses, REACH_LOSS_RINGBUF_FULL));
+	pipeline_summary(&ag.pipe, stdout, cfg.events);
 out:
 	ledger_persist_free(ag.persist); /* an early error exit: a save in flight finishes first */
 	shipping_stop(ag.ship, NULL);
@@ -781,8 +527,7 @@ out:
 	pod_monitor_free(ag.pods);
 	identity_resolver_free(ag.resolver);
 	ledger_free(ag.ledger);
-	policy_set_free(&ag.policies);
-	epoch_tracker_free(ag.epoch_tracker);
+	verification_fini(&ag.verify);
 	tls_coverage_free(ag.tls);
 	sensor_stop(ag.sensor);
 	pipeline_fini(&ag.pipe);

@@ -185,3 +185,19 @@ int caps_drop_to_agent_needs(bool keep_extra, char *err, size_t err_size)
 	}
 	return 0;
 }
+
+int caps_drop_for_agent(char *err, size_t err_size)
+{
+	char have[512];
+	bool keep_extra = caps_uprobe_needs_extra();
+	int rc;
+
+	if (keep_extra)
+		log_info("--drop-caps: keeping cap_sys_admin: this kernel refuses uprobes (TLS credential capture) "
+			 "with cap_perfmon alone");
+	if ((rc = caps_drop_to_agent_needs(keep_extra, err, err_size)))
+		return rc;
+	caps_describe(caps_effective(), have, sizeof(have));
+	log_info("capabilities dropped to %s", have);
+	return 0;
+}

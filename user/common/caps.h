@@ -53,4 +53,9 @@ uint64_t caps_effective(void);
 /* "cap_bpf,cap_perfmon,...": names of the capabilities in mask. */
 void caps_describe(uint64_t mask, char *out, size_t n);
 
+/* --drop-caps: caps_drop_to_agent_needs(), keeping caps_uprobe_extra when
+ * this kernel needs it for uprobes (logged), then logs what is held. 0 or
+ * -errno with err. */
+int caps_drop_for_agent(char *err, size_t err_size);
+
 #endif

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 #include <yaml.h>
+#include "common/https_client.h"
 #include "common/log.h"
 #include "common/yamlfile.h"
 #include "common/yamlnode.h"
@@ -418,4 +419,23 @@ out:
 	config_free(&flags);
 	config_free(&file);
 	return rc;
+}
+
+static void describe_url(const char *url, char *buf, size_t size)
+{
+	http_target_describe(&(struct http_target){ .url = url }, buf, size);
+}
+
+void config_print_check(FILE *f, const struct reach_config *cfg, size_t n_policies)
+{
+	char ship[512] = "nowhere", otlp[512] = "off";
+
+	if (cfg->ship_url)
+		describe_url(cfg->ship_url, ship, sizeof(ship));
+	if (cfg->otlp_url)
+		describe_url(cfg->otlp_url, otlp, sizeof(otlp));
+	fprintf(f, "config ok: %s; %zu policies; shipping to %s; alerts to %d alertmanagers%s; otlp %s; metrics %s\n",
+		cfg->config_file ? cfg->config_file : "(flags only)", n_policies, ship, cfg->n_alertmanagers,
+		cfg->webhook_url ? " and a webhook" : "", otlp, cfg->metrics_addr ? cfg->metrics_addr : "off");
+	options_print(f, cfg, describe_url);
 }

@@ -10,6 +10,7 @@
 #define REACH_CONFIG_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include "config/options.h"
 
 
@@ -32,5 +33,9 @@ void config_free(struct reach_config *cfg);
 /* All of it for reachd: argv, then --config under the flags, merged and
  * finalized into *cfg (config_init()ed). Errors are logged. */
 enum options_result config_load(struct reach_config *cfg, int argc, char **argv);
+
+/* --check-config: "config ok: ..." and every setting (options_print), URLs
+ * as the logs show them (they may carry credentials). */
+void config_print_check(FILE *f, const struct reach_config *cfg, size_t n_policies);
 
 #endif

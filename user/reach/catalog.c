@@ -482,3 +482,20 @@ size_t catalog_size(const struct catalog *c)
 {
 	return c ? c->count : 0;
 }
+
+int catalog_add_entry(struct catalog *c, const char *entry)
+{
+	char *copy = strdup(entry), *category;
+	int rc;
+
+	if (!copy)
+		return -ENOMEM;
+	category = copy + strcspn(copy, " \t");
+	if (*category) {
+		*category++ = '\0';
+		category += strspn(category, " \t");
+	}
+	rc = catalog_add(c, copy, *category ? category : NULL);
+	free(copy);
+	return rc;
+}

@@ -35,6 +35,11 @@ int catalog_add_builtin(struct catalog *c);
  * on error. */
 int catalog_add(struct catalog *c, const char *pattern, const char *category);
 
+/* catalog_add() of one configured entry "PATTERN [CATEGORY]" (the
+ * secrets.patterns / --secret-patterns form; the config loader already
+ * rejects more words). Same results. */
+int catalog_add_entry(struct catalog *c, const char *entry);
+
 /* Appends the rules of a pattern file: one "PATTERN [CATEGORY]" per line,
  * fields separated by blanks; blank lines and lines starting with '#' are
  * skipped, and a field starting with '#' begins a trailing comment.

@@ -1,0 +1,73 @@
+/* The daemon's own numbers (counters.h), read from the stages on demand. */
+#include <string.h>
+#include "identity/pod_monitor.h"
+#include "policy/epochs.h"
+#include "reach/ledger.h"
+#include "reach/observed.h"
+#include "sensor/sensor.h"
+#include "sensor/syscall_hooks.h"
+#include "sensor/tls.h"
+#include "agent/output.h"
+#include "agent/pipeline.h"
+#include "agent/counters.h"
+
+/* agent_counters keeps four loss reasons per kind: the ones /metrics and
+ * AgentHealth have always carried */
+#define COUNTER_REASONS (REACH_LOSS__MAX < 4 ? REACH_LOSS__MAX : 4)
+
+void counters_fill(struct agent_counters *c, const struct counter_sources *s)
+{
+	struct reach_loss_counters l = { 0 };
+
+	memset(c, 0, sizeof(*c));
+	c->uptime_s = s->uptime_s;
+	sensor_read_losses(s->sensor, &l);
+	for (int k = 1; k < REACH_EV__MAX && c->n_kinds < SHIPPING_MAX_KINDS; k++) {
+		c->event_kind[c->n_kinds] = output_event_name(k);
+		c->events[c->n_kinds] = s->pipe->stats.events[k];
+		for (int r = 0; r < COUNTER_REASONS; r++)
+			c->losses[c->n_kinds][r] = l.counters[k][r];
+		c->n_kinds++;
+	}
+	/* kind 0: losses of shared maps that belong to no event kind */
+	c->event_kind[c->n_kinds] = output_event_name(0);
+	for (int r = 0; r < COUNTER_REASONS; r++)
+		c->losses[c->n_kinds][r] = l.counters[0][r];
+	c->n_kinds++;
+	for (int r = 0; r < COUNTER_REASONS; r++)
+		c->loss_reason[c->n_reasons++] = output_loss_name(r);
+	c->parse_malformed_http = s->pipe->stats.http_malformed;
+	c->parse_malformed_dns = s->pipe->stats.dns_malformed;
+	c->edges_dropped = observed_edges_dropped(s->pipe->observed) + ledger_edges_dropped(s->ledger);
+	c->observed_edges = observed_edge_total(s->pipe->observed);
+	c->observed_edges_evicted = observed_edges_evicted(s->pipe->observed);
+	c->identities = ledger_identities(s->ledger);
+	c->edges = ledger_edges(s->ledger);
+	c->tls_blind_processes = s->pipe->tls_blind_edges;
+	c->hooks_missing = false; /* every hook is mandatory: start-up fails without one */
+	c->uprobes_attached = tls_attaches(s->tls);
+	c->uprobe_attach_failures = tls_attach_failures(s->tls);
+	{
+		struct epoch_verdict_counts v;
+
+		epoch_tracker_count_verdicts(s->epochs, &v);
+		c->verdicts_pass = v.pass;
+		c->verdicts_fail = v.fail;
+		c->verdicts_inconclusive = v.inconclusive;
+		c->verdicts_drifted = v.drifted;
+	}
+}
+
+void counters_daemon_view(struct api_daemon_view *v, const struct counter_sources *s)
+{
+	v->hooks = sensor_hook_names(s->sensor);
+	v->syscall_hooks = syscall_hook_style_name(syscall_hooks_active(sensor_syscall_hooks(s->sensor)));
+	v->have_losses = sensor_read_losses(s->sensor, &v->losses) == 0;
+	v->tls_files_probed = s->tls ? tls_files_attached(s->tls) : 0;
+	v->uprobes_attached = sensor_uprobes_attached(s->sensor);
+	v->pods = s->pods != NULL;
+	if (s->pods) {
+		v->pods_monitored = pod_monitor_count(s->pods);
+		v->pods_waiting = pod_monitor_waiting(s->pods);
+	}
+}

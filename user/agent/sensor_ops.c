@@ -1,0 +1,52 @@
+/* Binds the pipeline's ops to the sensor (sensor_ops.h). */
+#include "sensor/sensor.h"
+#include "sensor/tls.h"
+#include "agent/pipeline.h"
+#include "agent/sensor_ops.h"
+
+static int dedup_snapshot(void *ctx) { return sensor_dedup_snapshot(ctx); }
+
+/* From the batch-read copy the refresh takes first (pipeline_refresh_counts). */
+static int dedup_lookup(void *ctx, const struct reach_dedup_key *key, struct reach_dedup_val *val)
+{
+	return sensor_dedup_lookup_snapshot(ctx, key, val);
+}
+
+static int dedup_take(void *ctx, const struct reach_dedup_key *key, struct reach_dedup_val *val)
+{
+	return sensor_dedup_take(ctx, key, val);
+}
+
+static const struct pipeline_dedup_ops sensor_dedup_ops = {
+	.snapshot = dedup_snapshot, .lookup = dedup_lookup, .take = dedup_take,
+};
+
+static void tls_open(void *ctx, uint32_t tgid, const char *abs_path, const struct reach_dedup_key *key)
+{
+	tls_on_open(ctx, tgid, abs_path, key);
+}
+
+static void tls_exec(void *ctx, uint32_t tgid, const char *path) { tls_on_exec(ctx, tgid, path); }
+static void tls_fork(void *ctx, uint32_t parent, uint32_t child) { tls_on_fork(ctx, parent, child); }
+static void tls_exit(void *ctx, uint32_t tgid) { tls_on_exit(ctx, tgid); }
+
+static const char *tls_library(void *ctx, uint32_t tgid, const char **why)
+{
+	return tls_process_library(ctx, tgid, why);
+}
+
+static const struct pipeline_tls_ops tls_coverage_ops = {
+	.on_open = tls_open, .on_exec = tls_exec, .on_fork = tls_fork, .on_exit = tls_exit, .library = tls_library,
+};
+
+void pipeline_use_sensor(struct pipeline *p, struct sensor *s)
+{
+	p->dedup = &sensor_dedup_ops;
+	p->dedup_ctx = s;
+}
+
+void pipeline_use_tls(struct pipeline *p, struct tls_coverage *t)
+{
+	p->tls = &tls_coverage_ops;
+	p->tls_ctx = t;
+}

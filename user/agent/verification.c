@@ -1,0 +1,110 @@
+/* The agent's own verification (verification.h): policies in, epoch records
+ * and findings out. Moved out of reachd.c so the daemon's main file is
+ * wiring only; the behaviour is the one reachd.c had. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include "common/fileio.h"
+#include "common/log.h"
+#include "policy/epochs.h"
+#include "reach/ledger.h"
+#include "ship/shipping.h"
+#include "agent/verification.h"
+
+static void log_epoch_change(void *ctx, const struct epoch_record *r)
+{
+	struct verification *v = ctx;
+
+	shipping_epoch(v->ship, r, v->verifying);
+	if (r->state == EPOCH_SETTLING)
+		log_info("epoch opened: %s %s -> %s (verified after the settle window)", r->identity,
+			 r->from_version[0] ? r->from_version : "-", r->to_version[0] ? r->to_version : "-");
+	else if (r->state == EPOCH_VERIFIED)
+		log_msg(r->verdict == VERDICT_PASS ? LOG_INFO : LOG_WARN, "epoch verified: %s %s: %s%s%s", r->identity,
+			r->to_version[0] ? r->to_version : "-", verdict_name(r->verdict), r->reasons[0] ? ": " : "",
+			r->reasons);
+	else
+		log_warn("epoch drifted: %s %s passed and now fails: %s", r->identity, r->to_version[0] ? r->to_version : "-",
+			 r->reasons);
+}
+
+/* A new finding: the alert event. Fingerprints and paths only, never a
+ * credential (findings never hold one). */
+static void alert_new_finding(void *ctx, const struct finding *f)
+{
+	(void)ctx;
+	log_warn("finding: %s %s %s %s %s (id %s)", severity_name(f->severity), f->identity, finding_kind_name(f->kind),
+		 f->edge_kind, f->object, f->id);
+}
+
+int verification_init(struct verification *v, const struct verification_opts *o, char *err, size_t err_size)
+{
+	*v = (struct verification){
+		.default_alert = o->default_alert,
+		.policy_paths = o->policy_paths,
+		.n_policy_paths = o->n_policy_paths,
+		.policy_signature = policy_paths_signature(o->policy_paths, o->n_policy_paths),
+	};
+	v->epochs = epoch_tracker_new((int64_t)(o->settle_s * 1000));
+	if (!v->epochs) {
+		snprintf(err, err_size, "allocating the epoch tracker: %s", strerror(ENOMEM));
+		return -ENOMEM;
+	}
+	epoch_tracker_on_new_finding(v->epochs, alert_new_finding, v);
+	if (policy_load_paths(&v->policies, v->policy_paths, v->n_policy_paths, err, err_size))
+		return -EINVAL;
+	return 0;
+}
+
+void verification_fini(struct verification *v)
+{
+	policy_set_free(&v->policies);
+	epoch_tracker_free(v->epochs);
+	v->epochs = NULL;
+}
+
+/* A policy that does not load keeps the last good set: a typo must not turn
+ * every identity into "no policy". */
+void verification_reload(struct verification *v)
+{
+	struct policy_set fresh;
+	char err[1024];
+
+	if (policy_load_paths(&fresh, v->policy_paths, v->n_policy_paths, err, sizeof(err))) {
+		log_error("policy reload: %s: keeping the last good policies", err);
+		return;
+	}
+	policy_set_free(&v->policies);
+	v->policies = fresh;
+	log_info("policies reloaded: %zu", v->policies.n);
+}
+
+void verification_run(struct verification *v, const struct verify_input_health *health)
+{
+	struct verify_opts opts = { .health = *health, .alert_without_policy = v->default_alert };
+	struct verify_result r;
+
+	if (!v->epochs || !v->ledger || verify_ledger(v->ledger, &v->policies, &opts, &r))
+		return;
+	v->verifying = &r;
+	epoch_tracker_update(v->epochs, &r, unix_now_ms(), log_epoch_change, v);
+	v->verifying = NULL;
+	shipping_findings(v->ship, &r);
+	verify_result_free(&r);
+}
+
+void verification_tick(struct verification *v, const struct verify_input_health *health, double now_s)
+{
+	if (v->n_policy_paths) {
+		uint64_t sig = policy_paths_signature(v->policy_paths, v->n_policy_paths);
+
+		if (sig != v->policy_signature) {
+			v->policy_signature = sig;
+			verification_reload(v); /* a policy file changed: as on SIGHUP */
+		}
+	}
+	if (now_s - v->last_verify_s >= VERIFICATION_INTERVAL_S) {
+		verification_run(v, health);
+		v->last_verify_s = now_s;
+	}
+}

@@ -1,0 +1,61 @@
+/* The agent's own verification: the declared policies (loaded at start,
+ * reloaded on SIGHUP or when a policy file changes, the last good set kept
+ * on error) and the epochs judged against them every few seconds: opened,
+ * settled, verified or drifted (policy/epochs.h). Verdicts, findings and
+ * epoch records go to the log and to shipping.
+ *
+ * Runs on the main loop: verification_tick() once per refresh. */
+#ifndef REACH_AGENT_VERIFICATION_H
+#define REACH_AGENT_VERIFICATION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "policy/policy.h"
+#include "policy/verify.h"
+
+struct epoch_tracker;
+struct ledger;
+struct shipping;
+
+struct verification {
+	struct policy_set policies;            /* the last good set */
+	struct epoch_tracker *epochs;
+	bool default_alert;                    /* identities without a policy alert */
+	/* set by verification_start; the ledger judged and where results go */
+	const struct ledger *ledger;
+	struct shipping *ship;                 /* or NULL */
+	/* private */
+	const char *const *policy_paths;
+	int n_policy_paths;
+	uint64_t policy_signature;             /* of the policy files: a change reloads them */
+	double last_verify_s;
+	const struct verify_result *verifying; /* during epoch_tracker_update: for shipping_epoch */
+};
+
+struct verification_opts {
+	const char *const *policy_paths;       /* files or directories */
+	int n_policy_paths;
+	bool default_alert;
+	double settle_s;                       /* an epoch's settle window */
+};
+
+/* Loads the policies and creates the epoch tracker: 0, -ENOMEM, or -EINVAL
+ * with the policy error in err (FILE:LINE: ...). */
+int verification_init(struct verification *v, const struct verification_opts *o, char *err, size_t err_size);
+void verification_fini(struct verification *v);
+
+/* Reloads the policies now (SIGHUP); a set that does not load is logged
+ * and the last good one kept. */
+void verification_reload(struct verification *v);
+
+/* Once per refresh, on the main loop (now_s: CLOCK_MONOTONIC seconds):
+ * reloads the policies when a file changed, and verifies the
+ * epochs every VERIFICATION_INTERVAL_S with the observation's health. */
+#define VERIFICATION_INTERVAL_S 5.0
+void verification_tick(struct verification *v, const struct verify_input_health *health, double now_s);
+
+/* Verifies now (the epochs command brings the records up to date). */
+void verification_run(struct verification *v, const struct verify_input_health *health);
+
+#endif
