@@ -35,6 +35,9 @@ struct shipping_opts {
 	const char *otlp_url;
 	/* the HTTP endpoint */
 	const char *metrics_addr, *api_token_file;
+	/* the outputs to start (ship/output.h), NULL-terminated; NULL: the
+	 * built-in ones (collector, OTLP, alerts). Tests pass their own. */
+	const struct ship_output_ops *const *outputs;
 };
 
 /* Numbers of the agent for /metrics and AgentHealth, filled by reachd. */
@@ -57,6 +60,7 @@ struct agent_counters {
 };
 
 struct shipping;
+struct ship_output_ops;
 
 /* Starts what opts configure; with nothing configured it logs once that
  * nothing is shipped and returns a shipping that does nothing. A sink that
