@@ -403,6 +403,52 @@ static void test_change_after_snapshot_does_not_tear(void **state)
 	ledger_free(want);
 }
 
+/* With keep_image, the writer hands back exactly the bytes it wrote (what
+ * /v1/ledger serves); without it, nothing is kept; one take empties it. */
+static void test_kept_image_is_the_file(void **state)
+{
+	struct dir *d = *state;
+	struct ledger *l = NULL, *back = ledger_new(0, 0);
+	struct ledger_persist *p = open_persist(d->file, &l);
+	uint8_t *image = NULL, *file = NULL;
+	size_t len = 0, file_len = 0;
+	char err[512];
+
+	assert_non_null(back);
+	fill(l, 20, 5, "img", 1700000000000);
+	assert_int_equal(ledger_persist_save_async(p, l), 0);
+	assert_int_equal(ledger_persist_poll(p, DEADLINE_MS), 1);
+	assert_false(ledger_persist_take_image(p, &image, &len));
+	assert_null(image);
+
+	ledger_persist_keep_image(p, true);
+	assert_int_equal(ledger_persist_save_async(p, l), 0);
+	assert_int_equal(ledger_persist_poll(p, DEADLINE_MS), 1);
+	assert_true(ledger_persist_take_image(p, &image, &len));
+	{
+		FILE *f = fopen(d->file, "rb");
+
+		assert_non_null(f);
+		assert_int_equal(fseek(f, 0, SEEK_END), 0);
+		file_len = (size_t)ftell(f);
+		rewind(f);
+		file = malloc(file_len + 1);
+		assert_non_null(file);
+		assert_int_equal(fread(file, 1, file_len, f), file_len);
+		fclose(f);
+	}
+	assert_int_equal(len, file_len);
+	assert_memory_equal(image, file, len);
+	assert_int_equal(ledger_load_image(back, image, len, NULL, err, sizeof(err)), 0);
+	assert_int_equal(ledger_edges(back), ledger_edges(l));
+	free(image);
+	assert_false(ledger_persist_take_image(p, &image, &len)); /* taken once */
+	free(file);
+	ledger_persist_free(p);
+	ledger_free(l);
+	ledger_free(back);
+}
+
 /* A save that cannot write is the last error, and the previous file stays;
  * the next good save clears it. */
 static void test_failed_write_keeps_the_previous_file(void **state)
@@ -578,6 +624,7 @@ int main(void)
 		D(test_open_unreadable_file_fails),
 		D(test_saves_while_threads_are_busy),
 		D(test_change_after_snapshot_does_not_tear),
+		D(test_kept_image_is_the_file),
 		D(test_failed_write_keeps_the_previous_file),
 		D(test_save_in_flight_skips_the_next),
 		D(test_sync_and_free_wait_for_the_writer),

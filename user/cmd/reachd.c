@@ -144,8 +144,16 @@ static void persist_report(struct agent *ag, int rc)
 	ag->last_persist_unix_ms = st.last_save_unix_ms;
 	snprintf(ag->last_persist_error, sizeof(ag->last_persist_error), "%s", st.last_error);
 	ag->persists_skipped = st.saves_skipped;
-	if (rc > 0)
-		shipping_publish_ledger(ag->ship, ag->ledger);
+	if (rc > 0) { /* the writer kept the file it wrote: served without encoding it again */
+		uint8_t *image;
+		size_t len;
+
+		if (ledger_persist_take_image(ag->persist, &image, &len))
+			shipping_publish_ledger_image(ag->ship, image, len);
+		else
+			shipping_publish_ledger(ag->ship, ag->ledger);
+		free(image);
+	}
 }
 
 /* The last save, in the foreground: nothing may be lost. */
@@ -480,6 +488,7 @@ int main(int argc, char **argv)
 			goto out;
 		}
 		shipping_publish_ledger(ag.ship, ag.ledger);
+		ledger_persist_keep_image(ag.persist, shipping_serves_ledger(ag.ship));
 		ag.verify.ship = ag.ship;
 	}
 	/* everything that needs more is loaded, attached and listening */

@@ -41,6 +41,9 @@ struct ledger_persist {
 	int result;
 	int64_t result_ms;
 	char result_err[512];
+	bool keep_image;     /* the writer keeps what it wrote (ledger_persist_keep_image) */
+	uint8_t *image;      /* the newest file written, until taken */
+	size_t image_len;
 	/* the loop's own */
 	int64_t last_save_ms;
 	char last_error[512];
@@ -57,6 +60,9 @@ static void *writer_main(void *arg)
 	for (;;) {
 		struct ledger_snapshot *s;
 		char err[sizeof(p->result_err)] = "";
+		uint8_t *image = NULL;
+		size_t image_len = 0;
+		bool keep;
 		int64_t ms;
 		int rc;
 
@@ -67,9 +73,16 @@ static void *writer_main(void *arg)
 		s = p->job;
 		ms = p->job_ms;
 		p->job = NULL;
+		keep = p->keep_image;
 		pthread_mutex_unlock(&p->lock);
-		rc = ledger_snapshot_save(s, p->path, err, sizeof(err));
+		rc = ledger_snapshot_save_image(s, p->path, keep ? &image : NULL, keep ? &image_len : NULL, err,
+						sizeof(err));
 		pthread_mutex_lock(&p->lock);
+		if (image) { /* the newest replaces one nobody took */
+			free(p->image);
+			p->image = image;
+			p->image_len = image_len;
+		}
 		p->result = rc;
 		p->result_ms = ms;
 		memcpy(p->result_err, err, sizeof(err));
@@ -205,6 +218,24 @@ void ledger_persist_get_status(struct ledger_persist *p, struct ledger_persist_s
 	st->saves_skipped = p->skipped;
 }
 
+void ledger_persist_keep_image(struct ledger_persist *p, bool keep)
+{
+	pthread_mutex_lock(&p->lock);
+	p->keep_image = keep;
+	pthread_mutex_unlock(&p->lock);
+}
+
+bool ledger_persist_take_image(struct ledger_persist *p, uint8_t **image, size_t *len)
+{
+	pthread_mutex_lock(&p->lock);
+	*image = p->image;
+	*len = p->image_len;
+	p->image = NULL;
+	p->image_len = 0;
+	pthread_mutex_unlock(&p->lock);
+	return *image != NULL;
+}
+
 const char *ledger_persist_path(const struct ledger_persist *p)
 {
 	return p->path;
@@ -222,6 +253,7 @@ void ledger_persist_free(struct ledger_persist *p)
 		pthread_join(p->writer, NULL); /* after the save in flight */
 	}
 	ledger_snapshot_free(p->job);
+	free(p->image);
 	pthread_cond_destroy(&p->wake);
 	pthread_cond_destroy(&p->done);
 	pthread_mutex_destroy(&p->lock);

@@ -72,6 +72,13 @@ int ledger_persist_poll(struct ledger_persist *p, int timeout_ms);
 void ledger_persist_get_status(struct ledger_persist *p, struct ledger_persist_status *st);
 const char *ledger_persist_path(const struct ledger_persist *p);
 
+/* With keep on, the writer keeps the file image of its newest save so the
+ * caller can serve it (/v1/ledger) without encoding the ledger again on the
+ * loop. take: the newest image not taken yet (the caller's to free()), or
+ * false. Background saves only; save_sync keeps nothing. */
+void ledger_persist_keep_image(struct ledger_persist *p, bool keep);
+bool ledger_persist_take_image(struct ledger_persist *p, uint8_t **image, size_t *len);
+
 /* Waits for a save in flight, stops the writer. Accepts NULL. */
 void ledger_persist_free(struct ledger_persist *p);
 

@@ -413,7 +413,9 @@ static int encode(const struct ledger *l, const char *node, uint8_t **out, size_
 
 /* Replaces path with the file image atomically (see ledger_store.h), and
  * frees the image. */
-static int write_image(const char *path, uint8_t *file, size_t len, char *err, size_t err_size)
+/* Writes file (len bytes) to path atomically; frees file unless keep (then
+ * it stays the caller's, whatever the result). */
+static int write_image(const char *path, uint8_t *file, size_t len, bool keep, char *err, size_t err_size)
 {
 	char *tmp = NULL;
 	int fd = -1, rc;
@@ -421,7 +423,8 @@ static int write_image(const char *path, uint8_t *file, size_t len, char *err, s
 
 	if (asprintf(&tmp, "%s.tmp", path) < 0) {
 		tmp = NULL;
-		free(file);
+		if (!keep)
+			free(file);
 		format_error(err, err_size, "ledger save: out of memory");
 		return -ENOMEM;
 	}
@@ -453,7 +456,8 @@ static int write_image(const char *path, uint8_t *file, size_t len, char *err, s
 		goto fail;
 	}
 	free(tmp);
-	free(file);
+	if (!keep)
+		free(file);
 	/* the new file is in place; a failed directory fsync only weakens
 	 * durability across a power loss, but the caller should know */
 	if ((rc = fsync_dir_of(path))) {
@@ -467,7 +471,8 @@ fail:
 		close(fd);
 	unlink(tmp);
 	free(tmp);
-	free(file);
+	if (!keep)
+		free(file);
 	return rc;
 }
 
@@ -483,7 +488,7 @@ int ledger_save(const struct ledger *l, const char *node, const char *path, char
 	}
 	if ((rc = encode(l, node, &file, &len, err, err_size)))
 		return rc;
-	return write_image(path, file, len, err, err_size);
+	return write_image(path, file, len, false, err, err_size);
 }
 
 /* A snapshot holds the message's bytes in pieces of SNAP_PIECE bytes (an
@@ -647,7 +652,8 @@ uint64_t ledger_snapshot_raw_len(const struct ledger_snapshot *s)
 	return s->raw_len;
 }
 
-int ledger_snapshot_save(struct ledger_snapshot *s, const char *path, char *err, size_t err_size)
+int ledger_snapshot_save_image(struct ledger_snapshot *s, const char *path, uint8_t **image, size_t *image_len,
+			       char *err, size_t err_size)
 {
 	uint64_t raw_len;
 	uint8_t *file = NULL;
@@ -655,6 +661,8 @@ int ledger_snapshot_save(struct ledger_snapshot *s, const char *path, char *err,
 	struct zout z;
 	int rc;
 
+	if (image)
+		*image = NULL;
 	if (!s || !path || !*path) {
 		ledger_snapshot_free(s);
 		format_error(err, err_size, "ledger save: no snapshot or path");
@@ -680,7 +688,20 @@ int ledger_snapshot_save(struct ledger_snapshot *s, const char *path, char *err,
 		rc = -EIO;
 	if ((rc = zout_finish(&z, rc, raw_len, &file, &len, err, err_size)))
 		return rc;
-	return write_image(path, file, len, err, err_size);
+	if (image) {
+		*image = file;
+		*image_len = len;
+	}
+	if ((rc = write_image(path, file, len, image != NULL, err, err_size)) && image) {
+		free(file);
+		*image = NULL;
+	}
+	return rc;
+}
+
+int ledger_snapshot_save(struct ledger_snapshot *s, const char *path, char *err, size_t err_size)
+{
+	return ledger_snapshot_save_image(s, path, NULL, NULL, err, err_size);
 }
 
 /* Loading streams the file: the payload is read LOAD_CHUNK bytes at a time

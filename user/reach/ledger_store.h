@@ -69,6 +69,11 @@ struct ledger_snapshot;
 int ledger_snapshot_take(const struct ledger *l, const char *node, struct ledger_snapshot **out, char *err,
 			 size_t err_size);
 int ledger_snapshot_save(struct ledger_snapshot *s, const char *path, char *err, size_t err_size);
+/* ledger_snapshot_save() that also hands back the file it wrote (*image,
+ * *image_len: the caller's to free(); NULL after a failure): what
+ * /v1/ledger serves, without encoding the ledger a second time. */
+int ledger_snapshot_save_image(struct ledger_snapshot *s, const char *path, uint8_t **image, size_t *image_len,
+			       char *err, size_t err_size);
 /* The message's saved_unix_ms (when it was taken) and its length. */
 int64_t ledger_snapshot_time_ms(const struct ledger_snapshot *s);
 uint64_t ledger_snapshot_raw_len(const struct ledger_snapshot *s);

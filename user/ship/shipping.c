@@ -310,6 +310,17 @@ void shipping_tick(struct shipping *s, const struct agent_counters *c, const str
 	}
 }
 
+bool shipping_serves_ledger(const struct shipping *s)
+{
+	return s && s->http && s->serve_ledger;
+}
+
+void shipping_publish_ledger_image(struct shipping *s, const uint8_t *image, size_t len)
+{
+	if (shipping_serves_ledger(s))
+		http_server_publish(s->http, "/v1/ledger", "application/octet-stream", image, len);
+}
+
 void shipping_publish_ledger(struct shipping *s, const struct ledger *l)
 {
 	uint8_t *image = NULL;

@@ -85,8 +85,12 @@ void shipping_findings(struct shipping *s, const struct verify_result *r);
  * identity's verdict alert, an OTLP record. r: the verification it came from. */
 void shipping_epoch(struct shipping *s, const struct epoch_record *rec, const struct verify_result *r);
 
-/* The ledger image for /v1/ledger (after a save). */
+/* The ledger image for /v1/ledger, encoded from l (at start). */
 void shipping_publish_ledger(struct shipping *s, const struct ledger *l);
+/* Whether /v1/ledger is served; the image of a save as it was written to
+ * the ledger file (ledger_persist_take_image), published as is. */
+bool shipping_serves_ledger(const struct shipping *s);
+void shipping_publish_ledger_image(struct shipping *s, const uint8_t *image, size_t len);
 
 void shipping_set_ready(struct shipping *s, bool ready);
 
