@@ -63,6 +63,33 @@ struct {
 	__type(value, struct reach_loss_counters);
 } loss_counters SEC(".maps") __weak;
 
+/* Losses per (cgroup, uid): see abi/events.h. Values are shared between
+ * CPUs, so the counters are bumped atomically. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, REACH_LOSS_CGROUP_ENTRIES);
+	__type(key, struct reach_loss_cg_key);
+	__type(value, struct reach_loss_counters);
+} loss_by_cgroup SEC(".maps") __weak;
+
+/* Losses that found no room in loss_by_cgroup: never dropped, counted here
+ * and judged node-wide. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct reach_loss_counters);
+} loss_unattributed SEC(".maps") __weak;
+
+/* All zeroes, never written: the first value of a loss_by_cgroup entry
+ * (256 bytes do not belong on the 512-byte stack). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct reach_loss_counters);
+} loss_zero SEC(".maps") __weak;
+
 /* Per-CPU scratch: strings too big for the 512-byte stack. The walk buffer
  * is twice the resolved-path bound so masked offsets stay in range. */
 #define SCRATCH_WALK_LEN (2 * REACH_BASE_LEN)
@@ -81,13 +108,59 @@ struct {
 	__type(value, struct scratch);
 } scratch_map SEC(".maps") __weak;
 
+/* Counts one loss node-wide (what status and /metrics have always shown)
+ * and for the (cgroup, uid) whose activity it hid. A global function:
+ * verified once per program, not at each of its ~30 call sites (inlined,
+ * its branches pushed the syscall dispatcher past the verifier's 1M
+ * instructions). __weak: every .bpf.c includes it, the linker keeps one. */
+__weak __noinline int loss__count_for(__u64 cgid, __u32 uid, __u32 kind, __u32 reason)
+{
+	struct reach_loss_cg_key key = { .cgroup_id = cgid, .uid = uid };
+	struct reach_loss_counters *c, *per;
+	/* one flat index, checked where it is used: a global function's
+	 * arguments are unknown scalars to the verifier */
+	__u64 idx = (__u64)kind * REACH_LOSS__MAX + reason;
+	__u32 zero = 0;
+
+	if (kind >= REACH_EV__MAX || reason >= REACH_LOSS__MAX || idx >= REACH_EV__MAX * REACH_LOSS__MAX)
+		return 0;
+	c = bpf_map_lookup_elem(&loss_counters, &zero);
+	if (c)
+		((__u64 *)c->counters)[idx]++;  /* per-CPU: no atomics needed */
+	per = bpf_map_lookup_elem(&loss_by_cgroup, &key);
+	if (!per) {
+		struct reach_loss_counters *z = bpf_map_lookup_elem(&loss_zero, &zero);
+
+		/* EEXIST (another CPU made it) is fine: looked up again */
+		if (z)
+			bpf_map_update_elem(&loss_by_cgroup, &key, z, BPF_NOEXIST);
+		per = bpf_map_lookup_elem(&loss_by_cgroup, &key);
+	}
+	if (per) {
+		__sync_fetch_and_add(&((__u64 *)per->counters)[idx], 1);
+		return 0;
+	}
+	per = bpf_map_lookup_elem(&loss_unattributed, &zero);
+	if (per)
+		((__u64 *)per->counters)[idx]++;
+	return 0;
+}
+
+/* A loss in the current task's context. */
 static __always_inline void loss__count(__u32 kind, __u32 reason)
+{
+	loss__count_for(bpf_get_current_cgroup_id(), (__u32)bpf_get_current_uid_gid(), kind, reason);
+}
+
+/* A loss no workload caused (a shared cache's map): node-wide only, never
+ * a verdict's business. */
+static __always_inline void loss__count_node(__u32 kind, __u32 reason)
 {
 	__u32 zero = 0;
 	struct reach_loss_counters *c = bpf_map_lookup_elem(&loss_counters, &zero);
 
 	if (c && kind < REACH_EV__MAX && reason < REACH_LOSS__MAX)
-		c->counters[kind][reason]++;  /* per-CPU: no atomics needed */
+		c->counters[kind][reason]++;
 }
 
 static __always_inline struct scratch *scratch__get(void)

@@ -174,7 +174,7 @@ static __always_inline void net__record_egress(const struct reach_event_hdr *own
 		return;
 	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
 	if (!ev) {
-		loss__count(REACH_EV_EGRESS, REACH_LOSS_RINGBUF_FULL);
+		loss__count_for(owner->cgroup_id, owner->uid, REACH_EV_EGRESS, REACH_LOSS_RINGBUF_FULL);
 		dedup__forget(&key);
 		return;
 	}

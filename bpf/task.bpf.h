@@ -43,7 +43,7 @@ static __always_inline bool task__is_monitored(__u64 pid_tgid, __u64 cgid)
 	fresh.gen = gen;
 	fresh.monitored = cgroup__walk_is_monitored((struct task_struct *)bpf_get_current_task_btf());
 	if (bpf_map_update_elem(&cgroup_verdicts, &cgid, &fresh, BPF_ANY))
-		loss__count(0, REACH_LOSS_MAP_FULL);
+		loss__count_node(0, REACH_LOSS_MAP_FULL); /* a cache: the walk runs again, nothing is hidden */
 	return fresh.monitored;
 }
 
@@ -84,8 +84,8 @@ static __always_inline bool dedup__first_seen(struct reach_dedup_key *key, __u64
 			__sync_fetch_and_add(&val->count, 1);
 		return false;
 	}
-	if (err)
-		loss__count(key->kind, REACH_LOSS_MAP_FULL);
+	if (err) /* key's cgroup: in softirq (a TCP outcome) current is someone else */
+		loss__count_for(key->cgroup_id, (__u32)bpf_get_current_uid_gid(), key->kind, REACH_LOSS_MAP_FULL);
 	return true;
 }
 

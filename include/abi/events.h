@@ -43,6 +43,21 @@ struct reach_loss_counters {
 	__u64 counters[REACH_EV__MAX][REACH_LOSS__MAX];
 };
 
+/* The same counters per (cgroup, uid) of the task that lost them, so a
+ * flood in one workload makes that workload's verdict inconclusive and no
+ * other's. A plain hash (never LRU: an evicted entry would be a silent
+ * loss); when it is full the loss goes to the unattributed bucket, which
+ * makes every identity inconclusive. uid: for identities chosen by uid
+ * rules; in softirq (a TCP outcome) it is the stashed owner's. */
+#define REACH_LOSS_CGROUP_ENTRIES 4096
+struct reach_loss_cg_key {
+	__u64 cgroup_id;
+	__u32 uid;
+	__u32 pad;
+};
+
+_Static_assert(sizeof(struct reach_loss_cg_key) == 16, "reach_loss_cg_key layout");
+
 /* Key of the in-kernel dedup LRU: one entry per edge per cgroup. */
 struct reach_dedup_key {
 	__u64 cgroup_id;

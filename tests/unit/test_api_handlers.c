@@ -18,7 +18,9 @@
 #include "identity/identity.h"
 #include "policy/epochs.h"
 #include "policy/policy.h"
+#include "reach/coverage.h"
 #include "reach/ledger.h"
+#include "common/json.h"
 
 #define CG 0xfeed000000000300ULL
 #define UID 4343
@@ -229,16 +231,38 @@ static void test_epoch_reach_and_errors(void **state)
 	json_object_put(o);
 }
 
+/* Node-wide losses and tls-blind counts no longer reach the verifier as
+ * health (they made every identity inconclusive): they travel in the
+ * ledger's coverage records, per identity, which the verifier reads, and
+ * status shows them. */
 static void test_health(void **state)
 {
 	struct fx *f = *state;
 	struct verify_input_health h;
+	struct coverage c = { 0 };
+	json_object *st, *cov, *ids;
 
 	f->p.tls_blind_edges = 2;
 	h = api_health(&f->api);
-	assert_int_equal(h.events_lost, 3);
-	assert_int_equal(h.tls_blind_processes, 2);
+	assert_int_equal(h.events_lost, 0);
+	assert_int_equal(h.tls_blind_processes, 0);
 	assert_false(h.hooks_missing);
+
+	coverage_add_loss(&c, REACH_EV_FILE_OPEN, REACH_LOSS_RINGBUF_FULL, 5, 1000);
+	assert_int_equal(ledger_add_coverage(f->ledger, "host/api", &c), 0);
+	st = ask(f, "{\"cmd\":\"status\"}");
+	cov = json_get(st, "coverage", json_type_object);
+	assert_non_null(cov);
+	assert_int_equal(json_get_int(cov, "identities_with_gaps", 0), 1);
+	ids = json_get(cov, "identities", json_type_array);
+	assert_string_equal(json_object_get_string(json_object_array_get_idx(ids, 0)), "host/api");
+	assert_false(json_get_bool(json_get(cov, "node", json_type_object), "gaps", true));
+	json_object_put(st);
+	/* the verdict on the socket names the identity's gap */
+	st = ask(f, "{\"cmd\":\"verify\",\"identity\":\"host/api\"}");
+	assert_int_equal(json_get_int(st, "exit_code", 0), 2);
+	assert_non_null(strstr(json_get_str(st, "text", ""), "coverage gaps of this identity: 5 events lost"));
+	json_object_put(st);
 }
 
 int main(void)

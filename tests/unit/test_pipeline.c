@@ -20,6 +20,7 @@
 #include "common/hmap.h"
 #include "identity/identity.h"
 #include "reach/catalog.h"
+#include "reach/coverage.h"
 #include "reach/dnsnames.h"
 #include "reach/ledger.h"
 #include "reach/netclass.h"
@@ -621,6 +622,125 @@ static void test_tls_coverage_covered_and_blind(void **state)
 	assert_int_equal(f->k.library_calls, 4);
 }
 
+
+/* ---- coverage: the kernel's per-cgroup losses and blind roads, per identity ---- */
+
+struct fake_losses {
+	struct { uint64_t cg; uint32_t uid; struct reach_loss_counters c; } rows[4];
+	size_t n;
+	struct reach_loss_counters unattributed;
+	int rc, calls;
+};
+
+static int fake_each_cgroup(void *ctx, pipeline_loss_fn fn, void *fn_ctx)
+{
+	struct fake_losses *l = ctx;
+
+	l->calls++;
+	if (l->rc)
+		return l->rc;
+	for (size_t i = 0; i < l->n; i++)
+		fn(fn_ctx, l->rows[i].cg, l->rows[i].uid, &l->rows[i].c);
+	return 0;
+}
+
+static int fake_unattributed(void *ctx, struct reach_loss_counters *sum)
+{
+	*sum = ((struct fake_losses *)ctx)->unattributed;
+	return 0;
+}
+
+static const struct pipeline_loss_ops fake_loss_ops = { .each_cgroup = fake_each_cgroup,
+							.unattributed = fake_unattributed };
+
+static const struct coverage *coverage_of(struct fx *f, const char *identity)
+{
+	const struct ledger_identity *id = ledger_identity_find(f->ledger, identity);
+
+	return id ? id->coverage : NULL;
+}
+
+static void test_coverage_to_the_ledger(void **state)
+{
+	struct fx *f = *state;
+	struct fake_losses l = { 0 };
+	const struct coverage *a, *b;
+
+	assert_int_equal(identity_add_rule(f->resolver, "uid:4243 host/second"), 0);
+	f->p.losses = &fake_loss_ops;
+	f->p.losses_ctx = &l;
+	/* host/test (CG, UID) flooded; host/second (CG2, 4243) lost a command line only */
+	l.rows[0].cg = CG;
+	l.rows[0].uid = UID;
+	l.rows[0].c.counters[REACH_EV_FILE_OPEN][REACH_LOSS_RINGBUF_FULL] = 10;
+	l.rows[0].c.counters[REACH_EV_EXEC][REACH_LOSS_RINGBUF_FULL] = 1;
+	l.rows[1].cg = CG2;
+	l.rows[1].uid = 4243;
+	l.rows[1].c.counters[REACH_EV_EXEC][REACH_LOSS_TRUNCATED] = 2;
+	l.n = 2;
+	pipeline_refresh_counts(&f->p);
+	assert_int_equal(l.calls, 1);
+	assert_null(coverage_of(f, "host/test")); /* in the ledger at the feed, like edges */
+	pipeline_feed_ledger(&f->p);
+	a = coverage_of(f, "host/test");
+	b = coverage_of(f, "host/second");
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_int_equal(a->losses[REACH_EV_FILE_OPEN][REACH_LOSS_RINGBUF_FULL], 10);
+	assert_int_equal(a->losses[REACH_EV_EXEC][REACH_LOSS_RINGBUF_FULL], 1);
+	assert_true(coverage_has_gaps(a));
+	assert_int_equal(b->losses[REACH_EV_EXEC][REACH_LOSS_TRUNCATED], 2);
+	assert_false(coverage_has_gaps(b));
+	assert_null(ledger_node_coverage(f->ledger));
+
+	/* the kernel's counters are totals: only what grew is added */
+	pipeline_refresh_counts(&f->p);
+	pipeline_feed_ledger(&f->p);
+	assert_int_equal(coverage_of(f, "host/test")->losses[REACH_EV_FILE_OPEN][REACH_LOSS_RINGBUF_FULL], 10);
+	l.rows[0].c.counters[REACH_EV_FILE_OPEN][REACH_LOSS_RINGBUF_FULL] = 25;
+	pipeline_refresh_counts(&f->p);
+	pipeline_feed_ledger(&f->p);
+	assert_int_equal(coverage_of(f, "host/test")->losses[REACH_EV_FILE_OPEN][REACH_LOSS_RINGBUF_FULL], 25);
+	assert_int_equal(coverage_of(f, "host/second")->losses[REACH_EV_FILE_OPEN][REACH_LOSS_RINGBUF_FULL], 0);
+
+	/* unattributed losses: the node's record at once */
+	l.unattributed.counters[REACH_EV_EGRESS][REACH_LOSS_RINGBUF_FULL] = 3;
+	pipeline_refresh_counts(&f->p);
+	assert_non_null(ledger_node_coverage(f->ledger));
+	assert_int_equal(ledger_node_coverage(f->ledger)->losses[REACH_EV_EGRESS][REACH_LOSS_RINGBUF_FULL], 3);
+	pipeline_refresh_counts(&f->p);
+	assert_int_equal(ledger_node_coverage(f->ledger)->losses[REACH_EV_EGRESS][REACH_LOSS_RINGBUF_FULL], 3);
+
+	/* a read that fails changes nothing and is survived */
+	l.rc = -EPERM;
+	l.rows[0].c.counters[REACH_EV_FILE_OPEN][REACH_LOSS_RINGBUF_FULL] = 99;
+	pipeline_refresh_counts(&f->p);
+	pipeline_feed_ledger(&f->p);
+	assert_int_equal(coverage_of(f, "host/test")->losses[REACH_EV_FILE_OPEN][REACH_LOSS_RINGBUF_FULL], 25);
+	l.rc = 0;
+	pipeline_refresh_counts(&f->p);
+	pipeline_feed_ledger(&f->p);
+	assert_int_equal(coverage_of(f, "host/test")->losses[REACH_EV_FILE_OPEN][REACH_LOSS_RINGBUF_FULL], 99);
+
+	/* a tls-blind process is a blind road of its identity, once */
+	exec_event(f, CG2, T_CHILD, T_OTHER, "/app/server", no_args, 2);
+	f->k.library = NULL;
+	f->k.why = "Go crypto/tls";
+	egress_event(f, CG2, T_CHILD, REACH_AF_INET, REACH_PROTO_TCP, REACH_OUT_ESTABLISHED, "93.184.216.34", 443);
+	egress_event(f, CG2, T_CHILD, REACH_AF_INET, REACH_PROTO_TCP, REACH_OUT_ESTABLISHED, "93.184.216.35", 443);
+	pipeline_feed_ledger(&f->p);
+	/* the event's uid is UID: host/test's road, not host/second's */
+	a = coverage_of(f, "host/test");
+	assert_int_equal(a->n_roads, 1);
+	assert_string_equal(a->roads[0].road, "tls-blind");
+	assert_string_equal(a->roads[0].detail, "/app/server: Go crypto/tls");
+	assert_int_equal(a->roads[0].count, 1);
+	assert_int_equal(coverage_of(f, "host/second")->n_roads, 0);
+	/* fed once: a second feed adds nothing */
+	pipeline_feed_ledger(&f->p);
+	assert_int_equal(coverage_of(f, "host/test")->roads[0].count, 1);
+}
+
 /* ---- DNS ------------------------------------------------------------------ */
 
 struct msg {
@@ -999,6 +1119,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_events_printed_once_per_new_edge, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refresh_counts_from_the_kernel, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_full_model_evicts_to_the_ledger, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_coverage_to_the_ledger, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

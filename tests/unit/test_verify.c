@@ -17,7 +17,9 @@
 #include "policy/suggest.h"
 #include "policy/verify.h"
 #include "policy/epochs.h"
+#include "reach/coverage.h"
 #include "reach/ledger.h"
+#include "reach/ledger_store.h"
 #include "testutil.h"
 
 /* ---- fixtures -------------------------------------------------------------- */
@@ -721,6 +723,179 @@ static void expect_inconclusive(const struct ledger *l, const struct policy_set 
 	assert_int_equal(r.overall, VERDICT_INCONCLUSIVE);
 	assert_int_equal(verify_exit_code(&r), 2);
 	verify_result_free(&r);
+}
+
+
+/* ---- coverage: judged per identity, from the ledger --------------------------- */
+
+#define OTHER "ai/other"
+
+/* GW within its policy; OTHER reads a secret it does not declare. */
+static void two_identities(struct ledger *l, struct policy_set *ps)
+{
+	gw_edges(l, NULL);
+	rec(l, OTHER, SECRET(.object = "/etc/other/b.key", .category = "private-key"));
+	rec(l, OTHER, TOOL(.object = "/usr/bin/cat"));
+	load(ps, gw_policy, NULL, 0);
+	load(ps, HDR(OTHER) "  tools: [/usr/bin/cat]\n", NULL, 0);
+}
+
+/* Verdicts of GW and OTHER, with the reasons of GW in gw_reasons. */
+static void judge2(const struct ledger *l, const struct policy_set *ps, enum verdict *gw, enum verdict *other,
+		   char *gw_reasons, size_t n, size_t *blind_findings)
+{
+	struct verify_opts o = opts_now();
+	struct verify_result r;
+
+	run(l, ps, &o, &r);
+	*gw = verdict_of(&r, GW)->verdict;
+	*other = verdict_of(&r, OTHER)->verdict;
+	snprintf(gw_reasons, n, "%s", verdict_of(&r, GW)->reasons);
+	*blind_findings = count_kind(&r, FINDING_SENSOR_BLIND);
+	verify_result_free(&r);
+}
+
+static void test_coverage_per_identity(void **state)
+{
+	struct ledger *l = ledger_new(0, 0);
+	struct policy_set ps = { 0 };
+	struct coverage c = { 0 };
+	enum verdict gw, other;
+	char reasons[512];
+	size_t blind;
+	struct verify_result r;
+	struct verify_opts o = opts_now();
+	const struct finding *f;
+
+	(void)state;
+	two_identities(l, &ps);
+	judge2(l, &ps, &gw, &other, reasons, sizeof(reasons), &blind);
+	assert_int_equal(gw, VERDICT_PASS);
+	assert_int_equal(other, VERDICT_FAIL);
+	assert_int_equal(blind, 0);
+
+	/* losses that only degrade detail are recorded, not judged */
+	coverage_add_loss(&c, REACH_EV_EXEC, REACH_LOSS_TRUNCATED, 40, NOW);
+	coverage_add_loss(&c, REACH_EV_DNS, REACH_LOSS_TRUNCATED, 2, NOW);
+	assert_int_equal(ledger_add_coverage(l, GW, &c), 0);
+	judge2(l, &ps, &gw, &other, reasons, sizeof(reasons), &blind);
+	assert_int_equal(gw, VERDICT_PASS);
+
+	/* a flood in GW's cgroup: GW inconclusive, naming its own count;
+	 * OTHER is judged on its own (its undeclared secret fails it) */
+	memset(&c, 0, sizeof(c));
+	coverage_add_loss(&c, REACH_EV_FILE_OPEN, REACH_LOSS_RINGBUF_FULL, 8351, NOW);
+	assert_int_equal(ledger_add_coverage(l, GW, &c), 0);
+	judge2(l, &ps, &gw, &other, reasons, sizeof(reasons), &blind);
+	assert_int_equal(gw, VERDICT_INCONCLUSIVE);
+	assert_int_equal(other, VERDICT_FAIL);
+	if (!strstr(reasons, "coverage gaps of this identity: 8351 events lost (file_open ringbuf_full 8351)"))
+		fail_msg("reasons: %s", reasons);
+	assert_null(strstr(reasons, "node-wide"));
+	assert_int_equal(blind, 1); /* GW's alone */
+	o.identity = GW;
+	run(l, &ps, &o, &r);
+	assert_int_equal(verify_exit_code(&r), 2);
+	f = find(&r, FINDING_SENSOR_BLIND, "events-lost");
+	assert_non_null(f);
+	assert_string_equal(f->identity, GW);
+	assert_int_equal(f->severity, SEV_HIGH);
+	if (!strstr(f->message, "lost activity of this identity: 8351 events lost"))
+		fail_msg("message: %s", f->message);
+	verify_result_free(&r);
+	o.identity = OTHER;
+	run(l, &ps, &o, &r);
+	assert_int_equal(verify_exit_code(&r), 1);
+	assert_null(find(&r, FINDING_SENSOR_BLIND, NULL));
+	assert_non_null(find(&r, FINDING_UNDECLARED_SECRET, "/etc/other/b.key"));
+	verify_result_free(&r);
+
+	/* the same judgement from the saved file (verify --ledger) and from
+	 * the image /v1/ledger serves (verify --agents merges those) */
+	{
+		char dir[256], path[300], err[512] = "";
+		struct ledger *back = ledger_new(0, 0), *merged = ledger_new(0, 0);
+		uint8_t *image = NULL;
+		size_t len = 0;
+
+		assert_int_equal(make_temp_dir(dir, sizeof(dir), "test_verify_cov"), 0);
+		snprintf(path, sizeof(path), "%s/ledger.pb.z", dir);
+		assert_int_equal(ledger_save(l, "n1", path, err, sizeof(err)), 0);
+		assert_int_equal(ledger_load(back, path, NULL, err, sizeof(err)), 0);
+		judge2(back, &ps, &gw, &other, reasons, sizeof(reasons), &blind);
+		assert_int_equal(gw, VERDICT_INCONCLUSIVE);
+		assert_int_equal(other, VERDICT_FAIL);
+		assert_non_null(strstr(reasons, "8351 events lost"));
+		assert_int_equal(ledger_encode_image(l, "n1", &image, &len, err, sizeof(err)), 0);
+		assert_int_equal(ledger_load_image(merged, image, len, NULL, err, sizeof(err)), 0);
+		judge2(merged, &ps, &gw, &other, reasons, sizeof(reasons), &blind);
+		assert_int_equal(gw, VERDICT_INCONCLUSIVE);
+		assert_int_equal(other, VERDICT_FAIL);
+		free(image);
+		ledger_free(back);
+		ledger_free(merged);
+		assert_int_equal(remove_tree(dir), 0);
+	}
+
+	/* a blind road is named */
+	ledger_free(l);
+	l = ledger_new(0, 0);
+	gw_edges(l, NULL);
+	rec(l, OTHER, SECRET(.object = "/etc/other/b.key", .category = "private-key"));
+	memset(&c, 0, sizeof(c));
+	coverage_add_road(&c, "tls-blind", "/usr/local/bin/app: Go crypto/tls", 1, NOW);
+	assert_int_equal(ledger_add_coverage(l, GW, &c), 0);
+	judge2(l, &ps, &gw, &other, reasons, sizeof(reasons), &blind);
+	assert_int_equal(gw, VERDICT_INCONCLUSIVE);
+	assert_int_equal(other, VERDICT_FAIL);
+	assert_non_null(strstr(reasons, "blind road tls-blind: /usr/local/bin/app: Go crypto/tls"));
+	assert_int_equal(blind, 0); /* a road is a reason, not a loss finding */
+
+	/* a missing hook in the identity's record: inconclusive, finding */
+	memset(&c, 0, sizeof(c));
+	coverage_add_hook_missing(&c, "tp_btf/io_uring_submit_req");
+	assert_int_equal(ledger_add_coverage(l, OTHER, &c), 0);
+	judge2(l, &ps, &gw, &other, reasons, sizeof(reasons), &blind);
+	assert_int_equal(other, VERDICT_INCONCLUSIVE);
+	assert_int_equal(blind, 1);
+	ledger_free(l);
+	policy_set_free(&ps);
+}
+
+/* Losses nobody can be named for make every identity inconclusive, and say
+ * so; an empty node record changes nothing. */
+static void test_coverage_node_wide(void **state)
+{
+	struct ledger *l = ledger_new(0, 0);
+	struct policy_set ps = { 0 };
+	struct coverage c = { 0 };
+	enum verdict gw, other;
+	char reasons[512];
+	size_t blind;
+	struct verify_result r;
+	struct verify_opts o = opts_now();
+
+	(void)state;
+	two_identities(l, &ps);
+	assert_int_equal(ledger_add_node_coverage(l, &c), 0);
+	assert_null(ledger_node_coverage(l));
+	coverage_add_loss(&c, REACH_EV_EGRESS, REACH_LOSS_RINGBUF_FULL, 12, NOW);
+	assert_int_equal(ledger_add_node_coverage(l, &c), 0);
+	judge2(l, &ps, &gw, &other, reasons, sizeof(reasons), &blind);
+	assert_int_equal(gw, VERDICT_INCONCLUSIVE);
+	assert_int_equal(other, VERDICT_INCONCLUSIVE); /* its failure is listed, not lost */
+	if (!strstr(reasons, "node-wide coverage gaps, attributable to no identity, so every identity is inconclusive: "
+			     "12 events lost (egress ringbuf_full 12)"))
+		fail_msg("reasons: %s", reasons);
+	assert_int_equal(blind, 2);
+	o.identity = OTHER;
+	run(l, &ps, &o, &r);
+	assert_non_null(strstr(r.verdicts[0].reasons, "also 2 findings of severity medium or higher")); /* undeclared-secret, sensor-blind */
+	assert_non_null(strstr(find(&r, FINDING_SENSOR_BLIND, "events-lost")->message,
+			       "12 losses on the node could not be attributed to any identity"));
+	verify_result_free(&r);
+	ledger_free(l);
+	policy_set_free(&ps);
 }
 
 static void test_inconclusive_reasons(void **state)
@@ -1675,6 +1850,8 @@ int main(void)
 		cmocka_unit_test(test_epoch_choice),
 		cmocka_unit_test(test_unused_declared),
 		cmocka_unit_test(test_inconclusive_reasons),
+		cmocka_unit_test(test_coverage_per_identity),
+		cmocka_unit_test(test_coverage_node_wide),
 		cmocka_unit_test(test_overall_and_exit_codes),
 		cmocka_unit_test(test_stable_ids),
 		cmocka_unit_test(test_json),

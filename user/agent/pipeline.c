@@ -9,12 +9,14 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include "common/cgroup.h"
 #include "common/hmap.h"
 #include "common/log.h"
 #include "config/config.h"
 #include "http/http_head.h"
 #include "identity/identity.h"
 #include "reach/catalog.h"
+#include "reach/coverage.h"
 #include "reach/dns.h"
 #include "reach/dnsnames.h"
 #include "reach/netclass.h"
@@ -22,6 +24,14 @@
 #include "reach/proctree.h"
 #include "reach/redact.h"
 #include "agent/pipeline.h"
+
+static int64_t unix_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static double now_s(void)
 {
@@ -222,8 +232,13 @@ static void record_tls_coverage(struct pipeline *p, const struct reach_event_hdr
 	obs.lineage = lineage;
 	e = record_edge(p, EDGE_TLS, &obs, &is_new);
 	if (e && is_new && !library) {
+		char detail[COVERAGE_DETAIL_LEN];
+
 		p->tls_blind_edges++; /* an edge's class is fixed when it is made */
 		log_warn("tls-blind: %s (pid %u) speaks TLS through %s", obs.object, hdr->tgid, why);
+		/* the identity's blind road: credentials it sends are not seen */
+		snprintf(detail, sizeof(detail), "%s: %s", obs.object, why ? why : "unknown TLS library");
+		pipeline_note_road(p, hdr->cgroup_id, hdr->uid, "tls-blind", detail, unix_ms());
 	}
 	print_if_new(p, hdr->cgroup_id, e, is_new);
 }
@@ -585,11 +600,196 @@ static void make_room(struct pipeline *p)
 		p->observed_stuck = true;
 }
 
+/* ---- coverage: what the sensor missed, per cgroup until its identity is known ---- */
+
+struct cg_coverage {
+	uint64_t cgroup_id;
+	uint32_t uid;
+	char *path;                      /* the cgroup's path, looked up once; NULL not yet */
+	struct reach_loss_counters seen; /* the kernel's totals read so far */
+	struct coverage pending;         /* not in the ledger yet */
+};
+
+static void cg_coverage_free(void *v)
+{
+	struct cg_coverage *c = v;
+
+	if (c)
+		free(c->path);
+	free(c);
+}
+
+/* NULL only when out of memory. */
+static struct cg_coverage *cg_coverage_get(struct pipeline *p, uint64_t cgroup_id, uint32_t uid)
+{
+	struct cg_coverage *c;
+	char key[48];
+
+	snprintf(key, sizeof(key), "%" PRIu64 "/%u", cgroup_id, uid);
+	if ((c = hmap_get(p->cov_cgroups, key)))
+		return c;
+	if (!(c = calloc(1, sizeof(*c))))
+		return NULL;
+	c->cgroup_id = cgroup_id;
+	c->uid = uid;
+	if (hmap_put(p->cov_cgroups, key, c, NULL)) {
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+/* Out of memory for a cgroup's record: the gap is nobody's, so everybody's
+ * (the node-wide record), never lost. */
+static void coverage_fallback(struct pipeline *p, const struct coverage *c)
+{
+	if (p->ledger && ledger_add_node_coverage(p->ledger, c))
+		log_warn("coverage: out of memory: a gap is not recorded");
+}
+
+void pipeline_note_losses(void *ctx, uint64_t cgroup_id, uint32_t uid, const struct reach_loss_counters *total)
+{
+	struct pipeline *p = ctx;
+	struct cg_coverage *c = cg_coverage_get(p, cgroup_id, uid);
+	int64_t now = unix_ms();
+
+	if (!c) {
+		struct coverage all = { 0 };
+
+		for (int k = 0; k < REACH_EV__MAX; k++)
+			for (int r = 0; r < REACH_LOSS__MAX; r++)
+				coverage_add_loss(&all, k, r, total->counters[k][r], now);
+		coverage_fallback(p, &all);
+		return;
+	}
+	for (int k = 0; k < REACH_EV__MAX; k++)
+		for (int r = 0; r < REACH_LOSS__MAX; r++) {
+			uint64_t t = total->counters[k][r], was = c->seen.counters[k][r];
+
+			/* counters only grow while the map entry lives */
+			if (t > was)
+				coverage_add_loss(&c->pending, k, r, t - was, now);
+			c->seen.counters[k][r] = t;
+		}
+}
+
+void pipeline_note_unattributed(struct pipeline *p, const struct reach_loss_counters *total)
+{
+	struct coverage grew = { 0 };
+	int64_t now = unix_ms();
+
+	for (int k = 0; k < REACH_EV__MAX; k++)
+		for (int r = 0; r < REACH_LOSS__MAX; r++) {
+			uint64_t t = total->counters[k][r], was = p->unattributed_seen.counters[k][r];
+
+			if (t > was)
+				coverage_add_loss(&grew, k, r, t - was, now);
+			p->unattributed_seen.counters[k][r] = t;
+		}
+	if (!coverage_is_empty(&grew)) {
+		log_warn("coverage: %" PRIu64 " losses could not be attributed to a cgroup (per-cgroup loss map full): "
+			 "every identity is inconclusive", coverage_losses(&grew));
+		coverage_fallback(p, &grew);
+	}
+}
+
+void pipeline_note_road(struct pipeline *p, uint64_t cgroup_id, uint32_t uid, const char *road, const char *detail,
+			int64_t ms)
+{
+	struct cg_coverage *c = cg_coverage_get(p, cgroup_id, uid);
+
+	if (c) {
+		coverage_add_road(&c->pending, road, detail, 1, ms);
+	} else {
+		struct coverage one = { 0 };
+
+		coverage_add_road(&one, road, detail, 1, ms);
+		coverage_fallback(p, &one);
+	}
+}
+
+static void read_losses(struct pipeline *p)
+{
+	struct reach_loss_counters un;
+	int rc;
+
+	if (!p->losses)
+		return;
+	rc = p->losses->each_cgroup(p->losses_ctx, pipeline_note_losses, p);
+	if (!rc && !(rc = p->losses->unattributed(p->losses_ctx, &un)))
+		pipeline_note_unattributed(p, &un);
+	if (rc && !p->losses_warned) {
+		p->losses_warned = true;
+		log_warn("reading the per-cgroup loss counters: %s", strerror(-rc));
+	}
+}
+
+/* Each cgroup's coverage to its identity's record in the ledger; a cgroup
+ * whose identity is pending keeps it for the next feed, like its edges. */
+static void feed_coverage(struct pipeline *p)
+{
+	struct hmap_iter it;
+	const char *key;
+	void *v;
+
+	if (!p->ledger)
+		return;
+	hmap_iter_init(&it, p->cov_cgroups);
+	while (hmap_iter_next(&it, &key, &v)) {
+		struct cg_coverage *c = v;
+		const struct cgroup_reach *cr;
+		struct cgroup_reach tmp = { 0 };
+		struct identity id;
+		int rc;
+
+		if (coverage_is_empty(&c->pending))
+			continue;
+		if (!(cr = observed_cgroup(p->observed, c->cgroup_id))) {
+			/* a cgroup whose every event was lost: no edge told its path */
+			if (!c->path) {
+				char path[512];
+
+				if (cgroup_path_of(c->cgroup_id, path, sizeof(path)))
+					snprintf(path, sizeof(path), "?");
+				c->path = strdup(path);
+			}
+			tmp.cgroup_id = c->cgroup_id;
+			tmp.path = c->path ? c->path : (char *)"?";
+			cr = &tmp;
+		}
+		pipeline_resolve_identity(p, cr, c->uid, &id);
+		if (id.state == IDENTITY_PENDING)
+			continue;
+		rc = ledger_add_coverage(p->ledger, id.name, &c->pending);
+		if (rc && rc != -ENOSPC) /* -ENOSPC: the node's record took it */
+			continue;
+		memset(&c->pending, 0, sizeof(c->pending));
+	}
+}
+
 static struct edge *record_edge(struct pipeline *p, enum edge_kind kind, const struct observation *obs, bool *is_new)
 {
+	struct edge *e;
+
 	if (observed_edge_total(p->observed) >= p->observed_cap && !p->observed_stuck)
 		make_room(p);
-	return observed_add(p->observed, kind, obs, is_new);
+	e = observed_add(p->observed, kind, obs, is_new);
+	if (!e && errno == ENOSPC && obs->hdr) {
+		/* refused by a full model: a gap of that identity's picture */
+		struct cg_coverage *c = cg_coverage_get(p, obs->hdr->cgroup_id, obs->hdr->uid);
+		int save = errno;
+
+		if (c) {
+			int64_t now = unix_ms();
+
+			c->pending.edges_unrecorded++;
+			if (!c->pending.first_gap_ms)
+				c->pending.first_gap_ms = now;
+			c->pending.last_gap_ms = now;
+		}
+		errno = save;
+	}
+	return e;
 }
 
 
@@ -604,11 +804,13 @@ void pipeline_refresh_counts(struct pipeline *p)
 		log_warn("reading the dedup map in batches: %s (falling back to one lookup per edge)", strerror(-rc));
 	}
 	observed_refresh(p->observed, p->dedup->lookup, p->dedup_ctx);
+	read_losses(p);
 }
 
 void pipeline_feed_ledger(struct pipeline *p)
 {
 	ledger_feed(p->observed, p->ledger, pipeline_resolve_identity, p, p->boot_to_unix_ms, &p->feed);
+	feed_coverage(p);
 }
 
 int pipeline_set_epoch(struct pipeline *p, const char *identity, const char *version)
@@ -642,7 +844,9 @@ int pipeline_init(struct pipeline *p, size_t observed_cap)
 	p->identity_cache = hmap_new();
 	p->epochs = hmap_new();
 	p->exe_epochs = hmap_new();
-	if (!p->observed || !p->procs || !p->dns || !p->identity_cache || !p->epochs || !p->exe_epochs)
+	p->cov_cgroups = hmap_new();
+	if (!p->observed || !p->procs || !p->dns || !p->identity_cache || !p->epochs || !p->exe_epochs ||
+	    !p->cov_cgroups)
 		return -ENOMEM;
 	return 0;
 }
@@ -650,6 +854,7 @@ int pipeline_init(struct pipeline *p, size_t observed_cap)
 void pipeline_fini(struct pipeline *p)
 {
 	hmap_free(p->identity_cache, free);
+	hmap_free(p->cov_cgroups, cg_coverage_free);
 	hmap_free(p->epochs, free);
 	hmap_free(p->exe_epochs, free);
 	fp_key_wipe(&p->fp_key);

@@ -47,6 +47,14 @@ struct pipeline_dedup_ops {
 	dedup_take_fn take;          /* final counts, entry deleted (eviction) */
 };
 
+/* The kernel's loss counters per (cgroup, uid) and unattributed, both
+ * since the sensor loaded (sensor.h). */
+typedef void (*pipeline_loss_fn)(void *ctx, uint64_t cgroup_id, uint32_t uid, const struct reach_loss_counters *c);
+struct pipeline_loss_ops {
+	int (*each_cgroup)(void *ops_ctx, pipeline_loss_fn fn, void *fn_ctx); /* 0 or -errno */
+	int (*unattributed)(void *ops_ctx, struct reach_loss_counters *sum);  /* 0 or -errno */
+};
+
 struct pipeline {
 	/* ---- owned: made by pipeline_init, freed by pipeline_fini ---- */
 	struct observed *observed;     /* the observed model */
@@ -61,7 +69,11 @@ struct pipeline {
 	struct run_stats stats;        /* events per kind, what was counted and skipped */
 	uint64_t tls_blind_edges;      /* TLS edges of class tls-blind */
 	struct feed_stats feed;        /* the last pipeline_feed_ledger() */
-	bool room_logged, snapshot_warned;
+	/* coverage (reach/coverage.h): "cgroup/uid" -> what the sensor missed
+	 * there, waiting for the ledger (its identity may be pending) */
+	struct hmap *cov_cgroups;
+	struct reach_loss_counters unattributed_seen; /* read so far */
+	bool room_logged, snapshot_warned, losses_warned;
 
 	/* ---- borrowed: set by the caller, not freed ---- */
 	const struct catalog *catalog;          /* secret patterns */
@@ -74,6 +86,8 @@ struct pipeline {
 	void *tls_ctx;
 	const struct pipeline_dedup_ops *dedup; /* required */
 	void *dedup_ctx;
+	const struct pipeline_loss_ops *losses; /* NULL: no per-cgroup losses to read */
+	void *losses_ctx;
 };
 
 /* Zeroes p and allocates the owned model; observed_cap 0 is the default.
@@ -88,10 +102,21 @@ void pipeline_fini(struct pipeline *p);
 int pipeline_on_event(void *ctx, const void *data, size_t size);
 
 /* Edge counts from the kernel's dedup map: one batch read, then every edge
- * looks itself up in the copy. */
+ * looks itself up in the copy; and the loss counters (pipeline_note_*). */
 void pipeline_refresh_counts(struct pipeline *p);
+/* A (cgroup, uid)'s loss counters since load (a pipeline_loss_fn, ctx the
+ * pipeline): what grew since the last call becomes that cgroup's coverage,
+ * for its identity's record at the next pipeline_feed_ledger(). */
+void pipeline_note_losses(void *ctx, uint64_t cgroup_id, uint32_t uid, const struct reach_loss_counters *total);
+/* The unattributed losses since load: what grew goes to the ledger's
+ * node-wide record at once (no identity to wait for). */
+void pipeline_note_unattributed(struct pipeline *p, const struct reach_loss_counters *total);
+/* A blind road taken in a cgroup (coverage_add_road()). */
+void pipeline_note_road(struct pipeline *p, uint64_t cgroup_id, uint32_t uid, const char *road, const char *detail,
+			int64_t unix_ms);
 /* Feeds what the model observed into the ledger (identities resolved,
- * pending ones held): p->feed says how it went. */
+ * pending ones held), and the cgroups' coverage into their identities'
+ * records: p->feed says how it went. */
 void pipeline_feed_ledger(struct pipeline *p);
 /* A feed_resolve_fn (ctx: the pipeline): resolved identities are cached per
  * (cgroup, uid), the epoch applied on each use. */

@@ -39,10 +39,26 @@ static const struct pipeline_tls_ops tls_coverage_ops = {
 	.on_open = tls_open, .on_exec = tls_exec, .on_fork = tls_fork, .on_exit = tls_exit, .library = tls_library,
 };
 
+static int losses_each_cgroup(void *ctx, pipeline_loss_fn fn, void *fn_ctx)
+{
+	return sensor_each_cgroup_loss(ctx, fn, fn_ctx);
+}
+
+static int losses_unattributed(void *ctx, struct reach_loss_counters *sum)
+{
+	return sensor_read_unattributed_losses(ctx, sum);
+}
+
+static const struct pipeline_loss_ops sensor_loss_ops = {
+	.each_cgroup = losses_each_cgroup, .unattributed = losses_unattributed,
+};
+
 void pipeline_use_sensor(struct pipeline *p, struct sensor *s)
 {
 	p->dedup = &sensor_dedup_ops;
 	p->dedup_ctx = s;
+	p->losses = &sensor_loss_ops;
+	p->losses_ctx = s;
 }
 
 void pipeline_use_tls(struct pipeline *p, struct tls_coverage *t)

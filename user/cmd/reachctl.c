@@ -57,6 +57,8 @@ static void usage(FILE *f)
 	fprintf(f, "Usage:\n"
 		   "  reachctl reach  [--identity NS/SA] [--kind secret|egress|credential|tool|dns] [-o table|json]\n"
 		   "                  [--socket PATH | --ledger FILE]\n"
+		   "  reachctl coverage [--identity NS/SA] [-o table|json] [--socket PATH | --ledger FILE]\n"
+		   "                  what reach could not see, per identity: losses, blind roads, missing hooks\n"
 		   "  reachctl status [-o table|json] [--socket PATH]\n"
 		   "  reachctl verify [--identity NS/SA] [--policy PATH] [--epoch current|N] [-o text|json] [--wait SECONDS]\n"
 		   "                  [--socket PATH | --ledger FILE]\n"
@@ -120,6 +122,8 @@ static void edge_detail(json_object *e, char *out, size_t n)
 	}
 }
 
+static void print_coverage_lines(json_object *doc, bool all);
+
 static void print_reach_table(json_object *doc)
 {
 	json_object *ids = json_get(doc, "identities", json_type_array);
@@ -158,6 +162,74 @@ static void print_reach_table(json_object *doc)
 	}
 	if (dropped)
 		printf("\nwarning: %" PRId64 " edges were dropped at the ledger's caps (see reachctl status)\n", dropped);
+	printf("\ncoverage (what reach could not see; reachctl coverage has the counts):\n");
+	print_coverage_lines(doc, true);
+}
+
+/* The coverage section: one line per identity listed, then the node. */
+static void print_coverage_lines(json_object *doc, bool all)
+{
+	json_object *ids = json_get(doc, "identities", json_type_array), *node = json_get(doc, "node_coverage", json_type_object);
+	size_t n = ids ? json_object_array_length(ids) : 0;
+
+	for (size_t i = 0; i < n; i++) {
+		json_object *id = json_object_array_get_idx(ids, i), *c = json_get(id, "coverage", json_type_object);
+		bool gaps = c && json_get_bool(c, "gaps", false);
+
+		if (gaps || all)
+			printf("  %-32s %s\n", json_get_str(id, "identity", ""),
+			       gaps ? json_get_str(c, "summary", "") : "complete");
+	}
+	if (node && json_get_bool(node, "gaps", false))
+		printf("  %-32s %s: every identity is inconclusive\n", "(node-wide, no identity)", json_get_str(node, "summary", ""));
+	else if (all)
+		printf("  %-32s %s\n", "(node-wide, no identity)", "complete");
+}
+
+static void print_coverage_table(json_object *doc)
+{
+	json_object *ids = json_get(doc, "identities", json_type_array), *node = json_get(doc, "node_coverage", json_type_object);
+	size_t n = ids ? json_object_array_length(ids) : 0;
+
+	printf("%-32s %-5s %10s %10s %6s %6s  %s\n", "IDENTITY", "GAPS", "GAP_LOSSES", "ALL_LOSSES", "ROADS", "HOOKS",
+	       "SUMMARY");
+	for (size_t i = 0; i <= n; i++) {
+		json_object *id = i < n ? json_object_array_get_idx(ids, i) : NULL;
+		json_object *c = id ? json_get(id, "coverage", json_type_object) : node;
+		json_object *roads = c ? json_get(c, "blind_roads", json_type_array) : NULL;
+		json_object *hooks = c ? json_get(c, "hooks_missing", json_type_array) : NULL;
+		bool gaps = c && json_get_bool(c, "gaps", false);
+
+		if (!c)
+			continue;
+		printf("%-32s %-5s %10" PRId64 " %10" PRId64 " %6zu %6zu  %s\n",
+		       id ? json_get_str(id, "identity", "") : "(node-wide, no identity)", gaps ? "yes" : "no",
+		       json_get_int(c, "gap_losses", 0), json_get_int(c, "losses_total", 0),
+		       roads ? json_object_array_length(roads) : 0, hooks ? json_object_array_length(hooks) : 0,
+		       gaps ? json_get_str(c, "summary", "") : "complete");
+	}
+	if (node && json_get_bool(node, "gaps", false))
+		printf("\nnode-wide gaps cannot be attributed to an identity: every identity's verdict is inconclusive\n");
+}
+
+/* coverage: the identities and the node's record, from the reach document */
+static json_object *coverage_doc(json_object *reach)
+{
+	json_object *out = json_object_new_object(), *arr = json_object_new_array();
+	json_object *ids = json_get(reach, "identities", json_type_array), *node = json_get(reach, "node_coverage", json_type_object);
+
+	for (size_t i = 0; ids && i < json_object_array_length(ids); i++) {
+		json_object *id = json_object_array_get_idx(ids, i), *o = json_object_new_object(), *c;
+
+		json_add_str(o, "identity", json_get_str(id, "identity", ""));
+		if ((c = json_get(id, "coverage", json_type_object)))
+			json_add(o, "coverage", json_copy(c));
+		json_object_array_add(arr, o);
+	}
+	json_add(out, "identities", arr);
+	if (node)
+		json_add(out, "node_coverage", json_copy(node));
+	return out;
 }
 
 static void print_json(json_object *doc)
@@ -1047,8 +1119,29 @@ int main(int argc, char **argv)
 		}
 		return cmd_verify(argv[1], &o);
 	}
+	if (strcmp(argv[1], "coverage") == 0) {
+		json_object *reach;
+
+		if ((rc = parse(argc, argv, &o, 2)))
+			return rc;
+		if (o.kind) {
+			fprintf(stderr, "reachctl: coverage takes no --kind\n");
+			return EXIT_USAGE;
+		}
+		reach = o.ledger ? reach_from_ledger_file(&o) : ask_agent(&o, "reach");
+		if (!reach)
+			return EXIT_FAILED;
+		doc = coverage_doc(reach);
+		json_object_put(reach);
+		if (strcmp(o.output, "json") == 0)
+			print_json(doc);
+		else
+			print_coverage_table(doc);
+		json_object_put(doc);
+		return 0;
+	}
 	if (strcmp(argv[1], "reach") != 0 && strcmp(argv[1], "status") != 0) {
-		fprintf(stderr, "reachctl: unknown command '%s' (reach, status, verify, findings, epochs, rotate, policy suggest, epoch start, diff)\n",
+		fprintf(stderr, "reachctl: unknown command '%s' (reach, coverage, status, verify, findings, epochs, rotate, policy suggest, epoch start, diff)\n",
 			argv[1]);
 		return EXIT_USAGE;
 	}

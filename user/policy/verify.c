@@ -11,6 +11,7 @@
 #include "common/hex.h"
 #include "common/json.h"
 #include "policy/policy_match.h"
+#include "reach/coverage.h"
 #include "policy/verify.h"
 #include "common/glob.h"
 
@@ -997,17 +998,47 @@ static void policy_findings(struct builder *b, const struct ctx *c, const char *
 	}
 }
 
-/* A secret file's token later sent as a credential: link them by fingerprint. */
-static void sensor_blind_findings(struct builder *b, const struct ctx *c, const char *identity)
+/* The sensor's blindness as findings of this identity: its own gaps
+ * (coverage record), the node's (nobody's, so everybody's) and the
+ * caller's node-wide health. */
+static void sensor_blind_findings(struct builder *b, const struct ctx *c, const char *identity,
+				  const struct coverage *own)
 {
+	const struct coverage *node = ledger_node_coverage(c->l);
+	uint64_t own_lost = own ? coverage_gap_losses(own) : 0, node_lost = node ? coverage_gap_losses(node) : 0;
 	struct finding_draft *f;
 
-	if (c->health.events_lost && (f = sensor_finding(b, identity, "events-lost")))
-		fmt(f->message, sizeof(f->message),
-		    "the sensor lost %llu events or edges (ring buffer full, or the agent's edge cap): the observed "
-		    "reach may be incomplete (a flood can hide activity)",
-		    (unsigned long long)c->health.events_lost);
-	if (c->health.hooks_missing && (f = sensor_finding(b, identity, "hooks-missing")))
+	if ((own_lost || node_lost || c->health.events_lost) && (f = sensor_finding(b, identity, "events-lost"))) {
+		size_t len = 0;
+
+		f->message[0] = '\0';
+		if (own_lost) {
+			char what[300];
+
+			coverage_describe(own, what, sizeof(what));
+			append(f->message, sizeof(f->message), &len, "the sensor lost activity of this identity: ");
+			append(f->message, sizeof(f->message), &len, what);
+		}
+		if (node_lost) {
+			char what[200];
+
+			fmt(what, sizeof(what), "%s%llu losses on the node could not be attributed to any identity "
+			    "(every identity is inconclusive)", len ? "; " : "", (unsigned long long)node_lost);
+			append(f->message, sizeof(f->message), &len, what);
+		}
+		if (c->health.events_lost) {
+			char what[200];
+
+			fmt(what, sizeof(what), "%sthe sensor lost %llu events or edges node-wide", len ? "; " : "",
+			    (unsigned long long)c->health.events_lost);
+			append(f->message, sizeof(f->message), &len, what);
+		}
+		append(f->message, sizeof(f->message), &len,
+		       ": the observed reach may be incomplete (a flood can hide activity)");
+	}
+	if ((c->health.hooks_missing || (own && (own->n_hooks_missing || own->hooks_dropped)) ||
+	     (node && (node->n_hooks_missing || node->hooks_dropped))) &&
+	    (f = sensor_finding(b, identity, "hooks-missing")))
 		fmt(f->message, sizeof(f->message), "%s", "hooks are missing: some activity is not observed");
 }
 
@@ -1054,7 +1085,7 @@ static int verify_identity(struct builder *b, const struct ctx *c, const char *n
 	struct edge_view *ev = NULL;
 	struct identity_verdict *v;
 	size_t n = 0, n_current = 0, len = 0, bad = 0;
-	char tmp[256];
+	char tmp[512];
 	int rc = 0;
 
 	if (b->r->n_verdicts == b->cap_verdicts) {
@@ -1113,7 +1144,7 @@ static int verify_identity(struct builder *b, const struct ctx *c, const char *n
 	for (size_t i = 0; i < n; i++)
 		edge_findings(b, c, name, p, &ev[i], current, previous);
 	secret_sent_findings(b, name, p != NULL, ev, n);
-	sensor_blind_findings(b, c, name);
+	sensor_blind_findings(b, c, name, id ? id->coverage : NULL);
 	if (p)
 		policy_findings(b, c, name, p, ev, n, n_current >= c->min_edges);
 	if (b->err) {
@@ -1152,6 +1183,19 @@ static int verify_identity(struct builder *b, const struct ctx *c, const char *n
 		       (unsigned long long)c->health.tls_blind_processes);
 	if (c->health.hooks_missing)
 		REASON("hooks missing");
+	if (id && coverage_has_gaps(id->coverage)) {
+		char what[400];
+
+		coverage_describe(id->coverage, what, sizeof(what));
+		REASON("coverage gaps of this identity: %s", what);
+	}
+	if (coverage_has_gaps(ledger_node_coverage(c->l))) {
+		char what[300];
+
+		coverage_describe(ledger_node_coverage(c->l), what, sizeof(what));
+		REASON("node-wide coverage gaps, attributable to no identity, so every identity is inconclusive: %s",
+		       what);
+	}
 	if (id && id->edges_dropped)
 		REASON("the ledger refused %llu edges of this identity", (unsigned long long)id->edges_dropped);
 	if (!id && ledger_identities_dropped(c->l))

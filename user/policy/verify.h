@@ -69,10 +69,13 @@
  *                              policy), info when declared. Object: the
  *                              credential edge's; message names the file.
  *   sensor-blind               high, per judged identity, when the sensor's
- *                              picture is incomplete: object "events-lost"
- *                              (ring-buffer or map loss: an attacker can
- *                              flood events to hide) or "hooks-missing";
- *                              the message gives the counts. The verdict is
+ *                              picture of IT is incomplete: object
+ *                              "events-lost" (losses that are gaps in its
+ *                              coverage record, reach/coverage.h, or in
+ *                              the ledger's node-wide record, or
+ *                              health.events_lost: an attacker can flood
+ *                              events to hide) or "hooks-missing"; the
+ *                              message gives the counts. The verdict is
  *                              inconclusive anyway; the finding makes the
  *                              blindness alert like any other finding.
  * Identities without a policy are audited: cloud-metadata-access, sensor-blind,
@@ -86,7 +89,11 @@
  * (see policy_rule_describe()).
  *
  * Verdict per identity, in this order:
- *   inconclusive  never pass on incomplete data: health.events_lost > 0,
+ *   inconclusive  never pass on incomplete data: gaps in the identity's
+ *                 coverage record (losses of its cgroups, blind roads such
+ *                 as tls-blind, missing hooks: named in the reason), gaps
+ *                 in the ledger's node-wide record (losses no identity can
+ *                 be named for: every identity), health.events_lost > 0,
  *                 health.tls_blind_processes > 0, health.hooks_missing, the
  *                 ledger refused edges of the identity or identities
  *                 (caps), fewer than min_edges edges of current reach, or no
@@ -166,6 +173,10 @@ struct finding *finding_dup(const struct finding *f);
 
 enum verdict { VERDICT_PASS, VERDICT_FAIL, VERDICT_INCONCLUSIVE };
 
+/* Node-wide blindness the caller knows besides the ledger's coverage
+ * records; any of it makes every identity inconclusive. The agent passes
+ * nothing here any more: its losses, tls-blind roads and hooks travel in
+ * the ledger, so a saved ledger is judged like the live one. */
 struct verify_input_health {
 	uint64_t events_lost;
 	uint64_t tls_blind_processes;

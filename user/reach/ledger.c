@@ -5,6 +5,7 @@
 #include <time.h>
 #include "common/intern.h"
 #include "common/json.h"
+#include "reach/coverage.h"
 #include "reach/ledger.h"
 
 struct ledger {
@@ -14,6 +15,7 @@ struct ledger {
 	size_t n_ids, cap_ids;
 	size_t n_edges;
 	uint64_t edges_dropped, identities_dropped;
+	struct coverage *node_coverage; /* NULL: nothing missed */
 };
 
 static uint64_t sat_add(uint64_t a, uint64_t b) { return a > UINT64_MAX - b ? UINT64_MAX : a + b; }
@@ -117,6 +119,7 @@ static void identity_free(struct intern *t, struct ledger_identity *id)
 	for (size_t i = 0; i < id->n_edges; i++)
 		edge_free(t, id->edges[i]);
 	free(id->edges);
+	free(id->coverage);
 	free(id->name);
 	free(id);
 }
@@ -146,6 +149,7 @@ void ledger_free(struct ledger *l)
 	for (size_t i = 0; i < l->n_ids; i++)
 		identity_free(l->strings, l->ids[i]);
 	free(l->ids);
+	free(l->node_coverage);
 	intern_free(l->strings);
 	free(l);
 }
@@ -607,6 +611,46 @@ int ledger_merge_identity(struct ledger *l, const char *identity, const struct l
 	return rc;
 }
 
+/* Coverage */
+
+static int coverage_union(struct coverage **dst, const struct coverage *src)
+{
+	if (coverage_is_empty(src))
+		return 0;
+	if (!*dst && !(*dst = calloc(1, sizeof(**dst))))
+		return -ENOMEM;
+	coverage_add(*dst, src);
+	return 0;
+}
+
+int ledger_add_node_coverage(struct ledger *l, const struct coverage *c)
+{
+	if (!l || !c)
+		return -EINVAL;
+	return coverage_union(&l->node_coverage, c);
+}
+
+const struct coverage *ledger_node_coverage(const struct ledger *l) { return l ? l->node_coverage : NULL; }
+
+int ledger_add_coverage(struct ledger *l, const char *identity, const struct coverage *c)
+{
+	struct ledger_identity *id;
+	int rc = 0;
+
+	if (!l || empty(identity) || !c)
+		return -EINVAL;
+	if (coverage_is_empty(c))
+		return 0;
+	if (!(id = identity_get(l, identity, &rc))) {
+		/* refused at the cap: the node's record keeps it, so the
+		 * gap still makes verdicts inconclusive (all of them) */
+		if (rc == -ENOSPC && coverage_union(&l->node_coverage, c))
+			return -ENOMEM;
+		return rc;
+	}
+	return coverage_union(&id->coverage, c);
+}
+
 int ledger_merge(struct ledger *dst, const struct ledger *src)
 {
 	int rc = 0;
@@ -614,11 +658,19 @@ int ledger_merge(struct ledger *dst, const struct ledger *src)
 	if (!dst || !src || dst == src)
 		return -EINVAL;
 	ledger_add_dropped(dst, src->edges_dropped, src->identities_dropped);
+	if (coverage_union(&dst->node_coverage, src->node_coverage))
+		return -ENOMEM;
 	for (size_t i = 0; i < src->n_ids; i++) {
 		const struct ledger_identity *sid = src->ids[i];
 		int r = ledger_merge_identity(dst, sid->name, (const struct ledger_edge *const *)sid->edges,
 					      sid->n_edges, sid->edges_dropped);
 
+		if (!r || r == -ENOSPC) {
+			int c = sid->coverage ? ledger_add_coverage(dst, sid->name, sid->coverage) : 0;
+
+			if (c && c != -ENOSPC)
+				return c;
+		}
 		if (r == -ENOSPC)
 			rc = r;
 		else if (r)
@@ -689,6 +741,7 @@ static json_object *identity_json(const struct ledger_identity *id, int kind, in
 	json_add_str(o, "identity", id->name);
 	json_add_u64(o, "edges_dropped", id->edges_dropped);
 	json_add(o, "edges", edges);
+	json_add(o, "coverage", coverage_to_json(id->coverage));
 	for (size_t i = 0; i < id->n_edges; i++) {
 		json_object *e;
 
@@ -744,5 +797,6 @@ struct json_object *ledger_to_json(const struct ledger *l, const char *identity,
 	json_add_u64(root, "edge_count", l->n_edges);
 	json_add_u64(root, "edges_dropped", l->edges_dropped);
 	json_add_u64(root, "identities_dropped", l->identities_dropped);
+	json_add(root, "node_coverage", coverage_to_json(l->node_coverage));
 	return root;
 }

@@ -99,11 +99,15 @@ struct ledger_edge {
 };
 
 /* Read-only for callers. */
+struct coverage;
 struct ledger_identity {
 	char *name;
 	struct ledger_edge **edges; /* sorted by (kind, object) */
 	size_t n_edges, cap_edges;
 	uint64_t edges_dropped;
+	/* what the sensor could not see of this identity (reach/coverage.h);
+	 * NULL when nothing was ever missed */
+	struct coverage *coverage;
 };
 
 struct ledger;
@@ -149,7 +153,8 @@ int ledger_add_edge(struct ledger *l, const char *identity, const struct ledger_
 
 /* Unions src into dst (another pod's, a previous run's or another node's
  * ledger): ledger_merge_identity() for each of src's identities, plus src's
- * ledger-level dropped counters. 0; -EINVAL (dst == src); -ENOSPC when
+ * ledger-level dropped counters and coverage records (every identity's and
+ * the node's). 0; -EINVAL (dst == src); -ENOSPC when
  * dst's caps refused something (counted, the rest merged); -ENOMEM (dst
  * then holds part of src). */
 int ledger_merge(struct ledger *dst, const struct ledger *src);
@@ -163,6 +168,19 @@ int ledger_merge(struct ledger *dst, const struct ledger *src);
  * -ENOMEM as ledger_merge(). */
 int ledger_merge_identity(struct ledger *l, const char *identity, const struct ledger_edge *const *edges,
 			  size_t n_edges, uint64_t edges_dropped);
+
+/* Unions c into identity's coverage record (made, with the identity, if
+ * needed: an identity may have lost everything it did). 0; -EINVAL (NULL
+ * or empty identity, NULL c); -ENOSPC when the identity cap refused it
+ * (counted; the record then goes to the node's record, never dropped);
+ * -ENOMEM. An empty c changes nothing. */
+int ledger_add_coverage(struct ledger *l, const char *identity, const struct coverage *c);
+/* The node-wide record: losses nobody could be named for, hooks missing on
+ * the node. Every identity's verdict is inconclusive while it has gaps.
+ * NULL when nothing was ever missed. */
+const struct coverage *ledger_node_coverage(const struct ledger *l);
+/* 0, -EINVAL or -ENOMEM. An empty c changes nothing. */
+int ledger_add_node_coverage(struct ledger *l, const struct coverage *c);
 
 /* Adds to the ledger-level dropped counters (a loaded file's). */
 void ledger_add_dropped(struct ledger *l, uint64_t edges, uint64_t identities);
@@ -185,8 +203,11 @@ int ledger_kind_from_name(const char *name);
 
 struct json_object;
 /* JSON view for reachctl:
- *   {"identities":[{"identity":"ns/sa","edges_dropped":N,"edges":[EDGE...]}],
- *    "identity_count":N,"edge_count":N,"edges_dropped":N,"identities_dropped":N}
+ *   {"identities":[{"identity":"ns/sa","edges_dropped":N,"edges":[EDGE...],
+ *                   "coverage":COVERAGE}],
+ *    "identity_count":N,"edge_count":N,"edges_dropped":N,"identities_dropped":N,
+ *    "node_coverage":COVERAGE}
+ *   COVERAGE: coverage_to_json() (an empty record when nothing was missed)
  *   EDGE: {"kind","object","category","dest_class","name","proto","port",
  *          "outcomes":{name:count},"outcomes_dropped","count","first_seen_ms",
  *          "last_seen_ms","first_seen","last_seen" (RFC 3339 UTC),

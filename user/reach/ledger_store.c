@@ -15,6 +15,7 @@
 #include "common/fileio.h"
 #include "common/le.h"
 #include "reach/ledger_split.h"
+#include "reach/coverage.h"
 #include "reach/ledger_store.h"
 #include "reach.pb-c.h"
 
@@ -44,12 +45,106 @@ static int digest(const uint8_t *hdr, const uint8_t *payload, size_t len, uint8_
 
 void ledger_pb_free(struct ledger_pb *v)
 {
+	for (size_t i = 0; v->ids && i < v->msg.n_identities; i++)
+		free(v->ids[i].coverage);
+	free(v->msg.node_coverage);
 	free(v->ids);
 	free(v->id_ptrs);
 	free(v->edges);
 	free(v->edge_ptrs);
 	free(v->outcomes);
 	free(v->outcome_ptrs);
+}
+
+/* ---- coverage records ---- */
+
+struct coverage_pb {
+	Reach__V1__CoverageRecord rec; /* first: the block's address */
+	Reach__V1__CoverageLoss loss[REACH_EV__MAX * REACH_LOSS__MAX + 1], *loss_ptrs[REACH_EV__MAX * REACH_LOSS__MAX + 1];
+	Reach__V1__CoverageRoad road[COVERAGE_MAX_ROADS], *road_ptrs[COVERAGE_MAX_ROADS];
+	char *hooks[COVERAGE_MAX_HOOKS];
+};
+
+int coverage_record_to_pb(const struct coverage *c, Reach__V1__CoverageRecord **out)
+{
+	struct coverage_pb *p;
+	size_t n = 0;
+
+	*out = NULL;
+	if (coverage_is_empty(c))
+		return 0;
+	if (!(p = calloc(1, sizeof(*p))))
+		return -ENOMEM;
+	p->rec = (Reach__V1__CoverageRecord)REACH__V1__COVERAGE_RECORD__INIT;
+	for (int k = 0; k < REACH_EV__MAX; k++)
+		for (int r = 0; r < REACH_LOSS__MAX; r++) {
+			if (!c->losses[k][r])
+				continue;
+			p->loss[n] = (Reach__V1__CoverageLoss)REACH__V1__COVERAGE_LOSS__INIT;
+			p->loss[n].kind = (char *)coverage_kind_name(k);
+			p->loss[n].reason = (char *)coverage_reason_name(r);
+			p->loss[n].count = c->losses[k][r];
+			p->loss_ptrs[n] = &p->loss[n];
+			n++;
+		}
+	if (c->losses_unknown) { /* a newer agent's kinds: kept, as "unknown" */
+		p->loss[n] = (Reach__V1__CoverageLoss)REACH__V1__COVERAGE_LOSS__INIT;
+		p->loss[n].kind = (char *)"unknown";
+		p->loss[n].reason = (char *)"unknown";
+		p->loss[n].count = c->losses_unknown;
+		p->loss_ptrs[n] = &p->loss[n];
+		n++;
+	}
+	p->rec.n_losses = n;
+	p->rec.losses = n ? p->loss_ptrs : NULL;
+	p->rec.edges_unrecorded = c->edges_unrecorded;
+	for (size_t i = 0; i < c->n_roads; i++) {
+		p->road[i] = (Reach__V1__CoverageRoad)REACH__V1__COVERAGE_ROAD__INIT;
+		p->road[i].road = (char *)c->roads[i].road;
+		p->road[i].detail = (char *)c->roads[i].detail;
+		p->road[i].count = c->roads[i].count;
+		p->road[i].last_seen_unix_ms = c->roads[i].last_ms;
+		p->road_ptrs[i] = &p->road[i];
+	}
+	p->rec.n_blind_roads = c->n_roads;
+	p->rec.blind_roads = c->n_roads ? p->road_ptrs : NULL;
+	p->rec.blind_roads_dropped = c->roads_dropped;
+	for (size_t i = 0; i < c->n_hooks_missing; i++)
+		p->hooks[i] = (char *)c->hooks_missing[i];
+	p->rec.n_hooks_missing = c->n_hooks_missing;
+	p->rec.hooks_missing = c->n_hooks_missing ? p->hooks : NULL;
+	p->rec.hooks_dropped = c->hooks_dropped;
+	p->rec.first_gap_unix_ms = c->first_gap_ms;
+	p->rec.last_gap_unix_ms = c->last_gap_ms;
+	*out = &p->rec;
+	return 0;
+}
+
+void coverage_record_from_pb(const Reach__V1__CoverageRecord *p, struct coverage *c)
+{
+	memset(c, 0, sizeof(*c));
+	if (!p)
+		return;
+	for (size_t i = 0; i < p->n_losses; i++) {
+		const Reach__V1__CoverageLoss *l = p->losses[i];
+
+		/* an unknown name (-1) lands in losses_unknown: kept, judged */
+		coverage_add_loss(c, coverage_kind_from_name(l->kind), coverage_reason_from_name(l->reason), l->count, 0);
+	}
+	c->edges_unrecorded = p->edges_unrecorded;
+	for (size_t i = 0; i < p->n_blind_roads; i++) {
+		const Reach__V1__CoverageRoad *r = p->blind_roads[i];
+
+		if (coverage_add_road(c, r->road && *r->road ? r->road : "unnamed", r->detail, r->count,
+				      r->last_seen_unix_ms) == -EINVAL)
+			c->roads_dropped++;
+	}
+	c->roads_dropped += p->blind_roads_dropped;
+	for (size_t i = 0; i < p->n_hooks_missing; i++) /* -ENOSPC: counted in hooks_dropped */
+		coverage_add_hook_missing(c, p->hooks_missing[i] && *p->hooks_missing[i] ? p->hooks_missing[i] : "unnamed");
+	c->hooks_dropped += p->hooks_dropped;
+	c->first_gap_ms = p->first_gap_unix_ms;
+	c->last_gap_ms = p->last_gap_unix_ms;
 }
 
 static void edge_to_pb(const struct ledger_edge *e, Reach__V1__Edge *pe, Reach__V1__Edge__OutcomesEntry *oc,
@@ -93,14 +188,18 @@ static void edge_to_pb(const struct ledger_edge *e, Reach__V1__Edge *pe, Reach__
 }
 
 /* One identity's view, in arrays the caller sized for its edges and their
- * outcomes. */
-static void identity_to_pb(const struct ledger_identity *id, Reach__V1__IdentityReach *pid,
-			   Reach__V1__Edge *edges, Reach__V1__Edge **edge_ptrs, Reach__V1__Edge__OutcomesEntry *oc,
-			   Reach__V1__Edge__OutcomesEntry **oc_ptrs)
+ * outcomes; its coverage record is allocated (pid->coverage: free() it).
+ * 0 or -ENOMEM: a record that cannot be written fails the save, it is
+ * never silently left out. */
+static int identity_to_pb(const struct ledger_identity *id, Reach__V1__IdentityReach *pid,
+			  Reach__V1__Edge *edges, Reach__V1__Edge **edge_ptrs, Reach__V1__Edge__OutcomesEntry *oc,
+			  Reach__V1__Edge__OutcomesEntry **oc_ptrs)
 {
 	size_t oi = 0;
 
 	*pid = (Reach__V1__IdentityReach)REACH__V1__IDENTITY_REACH__INIT;
+	if (coverage_record_to_pb(id->coverage, &pid->coverage))
+		return -ENOMEM;
 	pid->identity = id->name;
 	pid->edges_dropped = id->edges_dropped;
 	pid->n_edges = id->n_edges;
@@ -112,6 +211,7 @@ static void identity_to_pb(const struct ledger_identity *id, Reach__V1__Identity
 		edge_ptrs[j] = &edges[j];
 		oi += e->n_outcomes;
 	}
+	return 0;
 }
 
 static size_t identity_outcomes(const struct ledger_identity *id)
@@ -153,12 +253,20 @@ int ledger_pb_build(struct ledger_pb *v, const struct ledger *l, const char *nod
 		return -ENOMEM;
 	}
 	ledger_msg_init(&v->msg, l, node);
-	v->msg.n_identities = n_ids;
 	v->msg.identities = v->id_ptrs;
+	if (coverage_record_to_pb(ledger_node_coverage(l), &v->msg.node_coverage)) {
+		ledger_pb_free(v);
+		return -ENOMEM;
+	}
 	for (size_t i = 0; i < n_ids; i++) {
 		const struct ledger_identity *id = ledger_identity_at(l, i);
 
-		identity_to_pb(id, &v->ids[i], &v->edges[ei], &v->edge_ptrs[ei], &v->outcomes[oi], &v->outcome_ptrs[oi]);
+		v->msg.n_identities = i + 1; /* what ledger_pb_free() frees */
+		if (identity_to_pb(id, &v->ids[i], &v->edges[ei], &v->edge_ptrs[ei], &v->outcomes[oi],
+				   &v->outcome_ptrs[oi])) {
+			ledger_pb_free(v);
+			return -ENOMEM;
+		}
 		v->id_ptrs[i] = &v->ids[i];
 		ei += id->n_edges;
 		oi += identity_outcomes(id);
@@ -178,6 +286,7 @@ struct id_chunk {
 
 static void id_chunk_free(struct id_chunk *c)
 {
+	free(c->id.coverage);
 	free(c->edges);
 	free(c->edge_ptrs);
 	free(c->oc);
@@ -208,13 +317,18 @@ static int id_chunk_init(struct id_chunk *c, const struct ledger *l)
 /* Sets m to a Ledger message holding only identity id: packed, it is
  * exactly that identity's field of the whole message (proto3 leaves the
  * zero fields out). */
-static void id_chunk_build(struct id_chunk *c, const struct ledger_identity *id, Reach__V1__Ledger *m)
+static int id_chunk_build(struct id_chunk *c, const struct ledger_identity *id, Reach__V1__Ledger *m)
 {
-	identity_to_pb(id, &c->id, c->edges, c->edge_ptrs, c->oc, c->oc_ptrs);
+	int rc;
+
+	free(c->id.coverage); /* the previous identity's */
+	c->id.coverage = NULL;
+	rc = identity_to_pb(id, &c->id, c->edges, c->edge_ptrs, c->oc, c->oc_ptrs);
 	c->id_ptr = &c->id;
 	*m = (Reach__V1__Ledger)REACH__V1__LEDGER__INIT;
 	m->n_identities = 1;
 	m->identities = &c->id_ptr;
+	return rc;
 }
 
 /* A zlib stream into a growing buffer that starts with room for the file
@@ -282,7 +396,8 @@ static int compress_ledger(struct zout *z, struct id_chunk *c, const struct ledg
 	if ((rc = zout_pack(z, c, head, reach__v1__ledger__get_packed_size(head), Z_NO_FLUSH)))
 		return rc;
 	for (size_t i = 0; i < ledger_identities(l); i++) {
-		id_chunk_build(c, ledger_identity_at(l, i), &one);
+		if ((rc = id_chunk_build(c, ledger_identity_at(l, i), &one)))
+			return rc;
 		if ((rc = zout_pack(z, c, &one, reach__v1__ledger__get_packed_size(&one), Z_NO_FLUSH)))
 			return rc;
 	}
@@ -292,7 +407,7 @@ static int compress_ledger(struct zout *z, struct id_chunk *c, const struct ledg
 /* The fields of l's message before its identities (head) and after them
  * (tail), so that head, each identity and tail packed one after the other
  * are the bytes of the whole message. */
-static void msg_head_tail(Reach__V1__Ledger *head, Reach__V1__Ledger *tail, const struct ledger *l, const char *node)
+static int msg_head_tail(Reach__V1__Ledger *head, Reach__V1__Ledger *tail, const struct ledger *l, const char *node)
 {
 	ledger_msg_init(head, l, node);
 	*tail = *head;
@@ -300,6 +415,8 @@ static void msg_head_tail(Reach__V1__Ledger *head, Reach__V1__Ledger *tail, cons
 	head->saved_unix_ms = 0;
 	tail->version = 0;
 	tail->node = NULL;
+	/* field 16, after the identities: the tail's (free() it) */
+	return coverage_record_to_pb(ledger_node_coverage(l), &tail->node_coverage);
 }
 
 /* Ends the compression of a raw_len-byte message into z (rc: how it went
@@ -387,26 +504,38 @@ static int encode(const struct ledger *l, const char *node, uint8_t **out, size_
 		format_error(err, err_size, "ledger save: out of memory");
 		return -ENOMEM;
 	}
-	msg_head_tail(&head, &tail, l, node);
+	if ((rc = msg_head_tail(&head, &tail, l, node))) {
+		id_chunk_free(&c);
+		format_error(err, err_size, "ledger save: out of memory");
+		return rc;
+	}
 	/* the size first: an oversized ledger is refused before any work */
 	raw_len = reach__v1__ledger__get_packed_size(&head) + reach__v1__ledger__get_packed_size(&tail);
 	for (size_t i = 0; i < ledger_identities(l); i++) {
-		id_chunk_build(&c, ledger_identity_at(l, i), &one);
+		if (id_chunk_build(&c, ledger_identity_at(l, i), &one)) {
+			free(tail.node_coverage);
+			id_chunk_free(&c);
+			format_error(err, err_size, "ledger save: out of memory");
+			return -ENOMEM;
+		}
 		raw_len += reach__v1__ledger__get_packed_size(&one);
 	}
 	if (raw_len > LEDGER_RAW_MAX) {
+		free(tail.node_coverage);
 		id_chunk_free(&c);
 		format_error(err, err_size, "ledger save: %zu bytes encoded, over the %llu-byte bound", raw_len,
 			     (unsigned long long)LEDGER_RAW_MAX);
 		return -EFBIG;
 	}
 	if ((rc = zout_begin(&z, raw_len, err, err_size))) {
+		free(tail.node_coverage);
 		id_chunk_free(&c);
 		return rc;
 	}
 	rc = compress_ledger(&z, &c, l, &head, &tail);
 	if (!rc && z.zs.total_in != raw_len)
 		rc = -EIO;
+	free(tail.node_coverage);
 	id_chunk_free(&c);
 	return zout_finish(&z, rc, raw_len, out, out_len, err, err_size);
 }
@@ -617,16 +746,21 @@ int ledger_snapshot_take(const struct ledger *l, const char *node, struct ledger
 		return -ENOMEM;
 	}
 	rc = id_chunk_init(&c, l);
-	msg_head_tail(&head, &tail, l, node);
+	if (!rc)
+		rc = msg_head_tail(&head, &tail, l, node);
+	else
+		tail.node_coverage = NULL;
 	s->saved_unix_ms = tail.saved_unix_ms;
 	if (!rc)
 		rc = snap_pack(s, &head);
 	for (size_t i = 0; !rc && i < ledger_identities(l); i++) {
-		id_chunk_build(&c, ledger_identity_at(l, i), &one);
-		rc = snap_pack_identity(s, &c.id);
+		rc = id_chunk_build(&c, ledger_identity_at(l, i), &one);
+		if (!rc)
+			rc = snap_pack_identity(s, &c.id);
 	}
 	if (!rc)
 		rc = snap_pack(s, &tail);
+	free(tail.node_coverage);
 	id_chunk_free(&c);
 	if (rc) {
 		if (rc == -EFBIG)
@@ -1279,6 +1413,15 @@ static int import_identity(struct ledger *l, const Reach__V1__IdentityReach *id,
 		v->ptrs[n++] = e;
 	}
 	r = ledger_merge_identity(l, id->identity, v->ptrs, n, id->edges_dropped);
+	if ((!r || r == -ENOSPC) && id->coverage) {
+		struct coverage cv;
+		int c;
+
+		coverage_record_from_pb(id->coverage, &cv);
+		/* refused at the identity cap: the node's record has it */
+		if ((c = ledger_add_coverage(l, id->identity, &cv)) && c != -ENOSPC)
+			return c;
+	}
 	return r == -ENOSPC ? 0 : r; /* caps are counted, not failures */
 }
 
@@ -1295,6 +1438,13 @@ static int import_pass(struct ledger *l, struct load_src *s, const struct frame 
 	if ((rc = zin_open(&z, s, f)))
 		goto out;
 	ledger_add_dropped(l, rest->edges_dropped, rest->identities_dropped);
+	if (rest->node_coverage) {
+		struct coverage cv;
+
+		coverage_record_from_pb(rest->node_coverage, &cv);
+		if ((rc = ledger_add_node_coverage(l, &cv)))
+			goto out;
+	}
 	while ((rc = zin_next(&z, &fl)) == 1) {
 		Reach__V1__IdentityReach *id;
 

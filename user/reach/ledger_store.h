@@ -109,6 +109,15 @@ struct ledger_pb {
 int ledger_pb_build(struct ledger_pb *v, const struct ledger *l, const char *node);
 void ledger_pb_free(struct ledger_pb *v);
 
+/* A coverage record (reach/coverage.h) as reach.v1.CoverageRecord: one
+ * allocation in *out (free() it) whose strings point into c, or *out NULL
+ * for an empty or NULL c. 0 or -ENOMEM. */
+struct coverage;
+int coverage_record_to_pb(const struct coverage *c, Reach__V1__CoverageRecord **out);
+/* The record back; names this build does not know are kept as
+ * losses_unknown (gaps). p NULL: an empty record. */
+void coverage_record_from_pb(const Reach__V1__CoverageRecord *p, struct coverage *c);
+
 /* The complete file image ledger_save() writes (header + compressed
  * payload), in memory: what the agent serves on /v1/ledger. 0 or negative
  * errno with a message. *out is malloc'ed. */

@@ -364,12 +364,11 @@ int sensor_dedup_forget(struct sensor *s, const struct reach_dedup_key *key)
 	return 0;
 }
 
-int sensor_read_losses(struct sensor *s, struct reach_loss_counters *sum)
+static int read_percpu_losses(struct sensor *s, const struct bpf_map *map, struct reach_loss_counters *sum)
 {
 	__u32 zero = 0;
 
-	if (bpf_map__lookup_elem(s->skel->maps.loss_counters, &zero, sizeof(zero), s->percpu,
-				 sizeof(*s->percpu) * s->ncpus, 0))
+	if (bpf_map__lookup_elem(map, &zero, sizeof(zero), s->percpu, sizeof(*s->percpu) * s->ncpus, 0))
 		return -errno;
 	memset(sum, 0, sizeof(*sum));
 	for (int cpu = 0; cpu < s->ncpus; cpu++)
@@ -377,4 +376,38 @@ int sensor_read_losses(struct sensor *s, struct reach_loss_counters *sum)
 			for (int r = 0; r < REACH_LOSS__MAX; r++)
 				sum->counters[k][r] += s->percpu[cpu].counters[k][r];
 	return 0;
+}
+
+int sensor_read_losses(struct sensor *s, struct reach_loss_counters *sum)
+{
+	return read_percpu_losses(s, s->skel->maps.loss_counters, sum);
+}
+
+int sensor_read_unattributed_losses(struct sensor *s, struct reach_loss_counters *sum)
+{
+	return read_percpu_losses(s, s->skel->maps.loss_unattributed, sum);
+}
+
+/* A walk by next-key: entries are only ever added while it runs (the agent
+ * alone deletes), so at worst an entry added during the walk is read at
+ * the next one. */
+int sensor_each_cgroup_loss(struct sensor *s, sensor_cgroup_loss_fn fn, void *ctx)
+{
+	const struct bpf_map *map = s->skel->maps.loss_by_cgroup;
+	struct reach_loss_cg_key key, next;
+	struct reach_loss_counters val;
+	bool first = true;
+
+	for (;;) {
+		if (bpf_map__get_next_key(map, first ? NULL : &key, &next, sizeof(next)))
+			return errno == ENOENT ? 0 : -errno;
+		first = false;
+		key = next;
+		if (bpf_map__lookup_elem(map, &key, sizeof(key), &val, sizeof(val), 0)) {
+			if (errno == ENOENT)
+				continue;
+			return -errno;
+		}
+		fn(ctx, key.cgroup_id, key.uid, &val);
+	}
 }

@@ -59,6 +59,14 @@ int sensor_dedup_lookup_snapshot(struct sensor *s, const struct reach_dedup_key 
 
 /* Loss counters summed over CPUs. */
 int sensor_read_losses(struct sensor *s, struct reach_loss_counters *sum);
+/* The losses that found no room in the per-cgroup map (abi/events.h),
+ * summed over CPUs: nobody's, so everybody's verdict is inconclusive. */
+int sensor_read_unattributed_losses(struct sensor *s, struct reach_loss_counters *sum);
+/* Every (cgroup, uid) that lost something, with its counters since load.
+ * 0 or -errno of the failed map call. */
+typedef void (*sensor_cgroup_loss_fn)(void *ctx, uint64_t cgroup_id, uint32_t uid,
+				      const struct reach_loss_counters *counters);
+int sensor_each_cgroup_loss(struct sensor *s, sensor_cgroup_loss_fn fn, void *ctx);
 
 enum sensor_uprobe {
 	SENSOR_UPROBE_SSL_WRITE,        /* OpenSSL / BoringSSL SSL_write */

@@ -288,7 +288,20 @@ int report_reach(const struct report_src *src, struct reach_delta *d, const stru
 		goto out;
 	if (!full && ledger_identities(sel) == 0)
 		goto out; /* nothing changed */
+	/* coverage records travel whole with their identity (every one in a
+	 * full snapshot, those with a changed edge otherwise): a receiver
+	 * replaces its copy, as it does an edge's */
+	for (size_t i = 0; i < ledger_identities(l); i++) {
+		const struct ledger_identity *id = ledger_identity_at(l, i);
+
+		if (!id->coverage || (!full && !ledger_identity_find(sel, id->name)))
+			continue;
+		if ((rc = ledger_add_coverage(sel, id->name, id->coverage)))
+			goto out;
+	}
 	if ((rc = ledger_pb_build(&pb, sel, src->node)))
+		goto out;
+	if ((rc = coverage_record_to_pb(ledger_node_coverage(l), &rr.node_coverage)))
 		goto out;
 	if ((rc = header_init(src, &h, seq_out)))
 		goto out;
@@ -310,6 +323,7 @@ int report_reach(const struct report_src *src, struct reach_delta *d, const stru
 		d->last_seq = h.pb.seq;
 	}
 out:
+	free(rr.node_coverage);
 	ledger_pb_free(&pb);
 	hmap_free(states, free);
 	ledger_free(sel);

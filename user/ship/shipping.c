@@ -14,6 +14,7 @@
 #include "common/https_client.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "reach/coverage.h"
 #include "reach/ledger_store.h"
 #include "ship/http_server.h"
 #include "ship/output.h"
@@ -276,11 +277,61 @@ static void agent_metrics(struct prom_buf *b, struct shipping *s)
 	prom_sample_u64(b, "reach_verification_verdicts", c->verdicts_drifted, 1, "verdict", "drifted");
 }
 
-static void render_metrics(struct shipping *s)
+/* Coverage per identity (reach/coverage.h): series only for identities
+ * that ever missed something, so a clean node adds none. */
+static void coverage_metrics(struct prom_buf *b, const struct ledger *l)
+{
+	const struct coverage *node = ledger_node_coverage(l);
+
+	FAMILY(b, "reach_identity_coverage_gaps", "gauge",
+	       "1 when the identity's coverage record has gaps (its verdict is inconclusive), by identity.");
+	for (size_t i = 0; i < ledger_identities(l); i++) {
+		const struct ledger_identity *id = ledger_identity_at(l, i);
+
+		if (id->coverage)
+			prom_sample_u64(b, "reach_identity_coverage_gaps", coverage_has_gaps(id->coverage), 1, "identity",
+					id->name);
+	}
+	FAMILY(b, "reach_identity_losses_total", "counter",
+	       "Kernel losses attributed to the identity (through its cgroups), by identity, kind and reason.");
+	for (size_t i = 0; i < ledger_identities(l); i++) {
+		const struct ledger_identity *id = ledger_identity_at(l, i);
+
+		for (int k = 0; id->coverage && k < REACH_EV__MAX; k++)
+			for (int r = 0; r < REACH_LOSS__MAX; r++)
+				if (id->coverage->losses[k][r])
+					prom_sample_u64(b, "reach_identity_losses_total", id->coverage->losses[k][r], 3,
+							"identity", id->name, "kind", coverage_kind_name(k), "reason",
+							coverage_reason_name(r));
+	}
+	FAMILY(b, "reach_identity_blind_roads", "gauge",
+	       "Blind roads (tls-blind, ...) the identity took, by identity and road.");
+	for (size_t i = 0; i < ledger_identities(l); i++) {
+		const struct ledger_identity *id = ledger_identity_at(l, i);
+		const struct coverage *c = id->coverage;
+
+		for (size_t j = 0; c && j < c->n_roads; j++) {
+			uint64_t n = 0;
+
+			if (j && !strcmp(c->roads[j - 1].road, c->roads[j].road))
+				continue; /* sorted: one sample per road */
+			for (size_t k = j; k < c->n_roads && !strcmp(c->roads[k].road, c->roads[j].road); k++)
+				n += c->roads[k].count;
+			prom_sample_u64(b, "reach_identity_blind_roads", n, 2, "identity", id->name, "road", c->roads[j].road);
+		}
+	}
+	FAMILY(b, "reach_unattributed_losses_total", "counter",
+	       "Kernel losses no identity could be named for (per-cgroup loss map full): every verdict is inconclusive.");
+	prom_sample_u64(b, "reach_unattributed_losses_total", node ? coverage_losses(node) : 0, 0);
+}
+
+static void render_metrics(struct shipping *s, const struct ledger *l)
 {
 	struct prom_buf b = { 0 };
 
 	agent_metrics(&b, s);
+	if (l)
+		coverage_metrics(&b, l);
 	sink_metrics(&b, s);
 	for (size_t i = 0; i < s->n_out; i++)
 		if (s->out[i].ops->metrics)
@@ -305,7 +356,7 @@ void shipping_tick(struct shipping *s, const struct agent_counters *c, const str
 	deliver_all(s, &(struct ship_event){ .type = SHIP_TICK, .mono_s = mono_s(), .unix_ms = unix_now_ms(),
 					     .counters = &s->counters, .ledger = l });
 	if (s->http) {
-		render_metrics(s);
+		render_metrics(s, l);
 		http_server_heartbeat(s->http, 0);
 	}
 }
