@@ -180,7 +180,20 @@ spec:
     b = _verdict(_run("verify", "--ledger", ledger_file, "--policy", policy, "--identity", ID_B, "-o", "json"), ID_B)
     _check_judgement("--ledger", a, b, a_lost)
 
-    # 3. the cluster gate's path: GET /v1/ledger, merged, judged offline
+    # 3. the cluster gate's path: GET /v1/ledger, merged, judged offline.
+    # The agent serves the image of its latest completed save, published by
+    # its main loop a moment after the file is renamed: wait for that one.
+    def served():
+        req = urllib.request.Request(f"http://127.0.0.1:{PORT}/v1/ledger", headers={"Authorization": f"Bearer {TOKEN}"})
+        with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(req, timeout=5) as r:
+            image = r.read()
+        path = os.path.join(tmp, "served.pb.z")
+        with open(path, "wb") as f:
+            f.write(image)
+        p = _run("coverage", "--ledger", path, "-o", "json")
+        c = _coverage(json.loads(p.stdout), ID_A) if p.returncode == 0 else None
+        return c if c and c["gap_losses"] == a_lost else None
+    wait_for(served, "A's coverage record in the ledger /v1/ledger serves", 20)
     gate = ["verify", "--agents", f"127.0.0.1:{PORT}", "--api-token-file", token_file, "--policy", policy, "-o", "json"]
     a = _verdict(_run(*gate, "--identity", ID_A), ID_A)
     b = _verdict(_run(*gate, "--identity", ID_B), ID_B)

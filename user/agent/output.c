@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include "reach/coverage.h"
 #include "agent/output.h"
 #include "common/json.h"
 
@@ -28,13 +29,10 @@ void output_format_time(uint64_t boot_ns, char *out, size_t out_size)
 		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)((real % 1000000000LL) / 1000000));
 }
 
-static const char *const loss_names[] = { "ringbuf_full", "truncated", "map_full", "read_failed" };
-static const char *const event_names[] = { "other", "file_open", "exec", "fork", "exit", "egress", "dns", "http" };
-_Static_assert(sizeof(event_names) / sizeof(event_names[0]) == REACH_EV__MAX, "a name for every event kind");
-_Static_assert(sizeof(loss_names) / sizeof(loss_names[0]) == REACH_LOSS__MAX, "a name for every loss reason");
-
-const char *output_event_name(int kind) { return kind >= 0 && kind < REACH_EV__MAX ? event_names[kind] : "unknown"; }
-const char *output_loss_name(int reason) { return reason >= 0 && reason < REACH_LOSS__MAX ? loss_names[reason] : "unknown"; }
+/* One table of names, the coverage record's (reach/coverage.h): the
+ * summary, status, /metrics and the ledger say the same words. */
+const char *output_event_name(int kind) { return coverage_kind_name(kind); }
+const char *output_loss_name(int reason) { return coverage_reason_name(reason); }
 
 static json_object *open_flags_json(uint32_t flags)
 {
@@ -167,15 +165,15 @@ void output_summary_json(FILE *f, struct observed *obs, const struct run_stats *
 	json_add_str(o, "type", "summary");
 	json_add_double(o, "duration_s", st->duration_s);
 	for (int k = 1; k < REACH_EV__MAX; k++)
-		json_add_int(ev, event_names[k], (int64_t)st->events[k]);
+		json_add_int(ev, output_event_name(k), (int64_t)st->events[k]);
 	/* losses from kind 0: "other" holds the maps shared by every kind
 	 * (the cgroup-verdict cache) */
 	for (int k = 0; k < REACH_EV__MAX; k++) {
 		json_object *per = json_object_new_object();
 
 		for (int r = 0; r < REACH_LOSS__MAX; r++)
-			json_add_int(per, loss_names[r], (int64_t)st->losses.counters[k][r]);
-		json_add(losses, event_names[k], per);
+			json_add_int(per, output_loss_name(r), (int64_t)st->losses.counters[k][r]);
+		json_add(losses, output_event_name(k), per);
 	}
 	json_add(o, "events", ev);
 	json_add_int(o, "opens_not_secret", (int64_t)st->opens_not_secret);
@@ -299,7 +297,7 @@ void output_summary_text(FILE *f, struct observed *obs, const struct run_stats *
 	} else {
 		fprintf(f, "%" PRIu64 " events lost (ring buffer full)", lost);
 		for (int r = 1; r < REACH_LOSS__MAX; r++)
-			fprintf(f, ", %s %" PRIu64, loss_names[r], output_loss_total(&st->losses, r));
+			fprintf(f, ", %s %" PRIu64, output_loss_name(r), output_loss_total(&st->losses, r));
 		fprintf(f, "\n");
 	}
 	fflush(f);
