@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "reach.pb-c.h"
+#include "reach/coverage.h"
 #include "ship/report.h"
 
 static char dir[] = "/tmp/reach-test-report-XXXXXX";
@@ -171,6 +172,79 @@ static void test_reach_full_then_delta(void **state)
 	unlink(seq_path);
 }
 
+
+/* Coverage records travel with their identities: every record in a full
+ * snapshot, those of identities with a changed edge in a delta, the node's
+ * in every report. */
+static void test_reach_carries_coverage(void **state)
+{
+	struct ledger *l = ledger_new(0, 0);
+	struct reach_delta *d = reach_delta_new();
+	struct report_seq *seq;
+	struct report_src src = { "node-a", "boot-1", "v-test", NULL };
+	struct coverage a = { 0 }, node = { 0 };
+	Reach__V1__Report *r;
+	const Reach__V1__CoverageRecord *c;
+	uint8_t *body;
+	size_t len;
+	char err[256];
+
+	(void)state;
+	unlink(seq_path);
+	assert_int_equal(report_seq_open(&seq, seq_path, err, sizeof(err)), 0);
+	src.seq = seq;
+	record(l, "host/a", LEDGER_SECRET, "/k/a.key", 1000);
+	record(l, "host/b", LEDGER_SECRET, "/k/b.key", 1000);
+	coverage_add_loss(&a, REACH_EV_FILE_OPEN, REACH_LOSS_RINGBUF_FULL, 42, 1000);
+	coverage_add_road(&a, "tls-blind", "/app: Go crypto/tls", 1, 1000);
+	assert_int_equal(ledger_add_coverage(l, "host/a", &a), 0);
+	assert_int_equal(ledger_add_coverage(l, "host/lost-all", &a), 0); /* no edge at all */
+	coverage_add_loss(&node, REACH_EV_EGRESS, REACH_LOSS_MAP_FULL, 3, 1000);
+	assert_int_equal(ledger_add_node_coverage(l, &node), 0);
+
+	assert_int_equal(report_reach(&src, d, l, true, &body, &len, NULL), 0);
+	r = decode(body, len);
+	assert_int_equal(r->reach->n_identities, 3);
+	assert_string_equal(r->reach->identities[0]->identity, "host/a");
+	c = r->reach->identities[0]->coverage;
+	assert_non_null(c);
+	assert_int_equal(c->n_losses, 1);
+	assert_string_equal(c->losses[0]->kind, "file_open");
+	assert_string_equal(c->losses[0]->reason, "ringbuf_full");
+	assert_int_equal(c->losses[0]->count, 42);
+	assert_int_equal(c->n_blind_roads, 1);
+	assert_string_equal(c->blind_roads[0]->detail, "/app: Go crypto/tls");
+	assert_null(r->reach->identities[1]->coverage); /* host/b saw everything */
+	assert_string_equal(r->reach->identities[2]->identity, "host/lost-all");
+	assert_non_null(r->reach->identities[2]->coverage);
+	assert_non_null(r->reach->node_coverage);
+	assert_string_equal(r->reach->node_coverage->losses[0]->kind, "egress");
+	assert_int_equal(r->reach->node_coverage->losses[0]->count, 3);
+	reach__v1__report__free_unpacked(r, NULL);
+
+	/* a delta: host/b changed, so host/b alone (no record), the node's record */
+	record(l, "host/b", LEDGER_SECRET, "/k/b.key", 2000);
+	assert_int_equal(report_reach(&src, d, l, false, &body, &len, NULL), 0);
+	r = decode(body, len);
+	assert_int_equal(r->reach->n_identities, 1);
+	assert_string_equal(r->reach->identities[0]->identity, "host/b");
+	assert_null(r->reach->identities[0]->coverage);
+	assert_non_null(r->reach->node_coverage);
+	reach__v1__report__free_unpacked(r, NULL);
+	/* host/a changed: its whole record again */
+	record(l, "host/a", LEDGER_SECRET, "/k/a.key", 3000);
+	assert_int_equal(report_reach(&src, d, l, false, &body, &len, NULL), 0);
+	r = decode(body, len);
+	assert_int_equal(r->reach->n_identities, 1);
+	assert_int_equal(r->reach->identities[0]->coverage->losses[0]->count, 42);
+	reach__v1__report__free_unpacked(r, NULL);
+
+	reach_delta_free(d);
+	report_seq_free(seq);
+	ledger_free(l);
+	unlink(seq_path);
+}
+
 static void test_finding_and_verification(void **state)
 {
 	struct report_seq *seq;
@@ -293,6 +367,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_seq_persists_across_reopen),
 		cmocka_unit_test(test_reach_full_then_delta),
+		cmocka_unit_test(test_reach_carries_coverage),
 		cmocka_unit_test(test_finding_and_verification),
 		cmocka_unit_test(test_health),
 	};
