@@ -628,20 +628,45 @@ static void test_tls_coverage_covered_and_blind(void **state)
 struct fake_losses {
 	struct { uint64_t cg; uint32_t uid; struct reach_loss_counters c; } rows[4];
 	size_t n;
+	size_t n_quiet;     /* more entries, cgroups 1..n_quiet, nothing lost (yet) */
 	struct reach_loss_counters unattributed;
 	int rc, calls;
+	size_t forgotten;
+	uint64_t forgot_last;
 };
 
 static int fake_each_cgroup(void *ctx, pipeline_loss_fn fn, void *fn_ctx)
 {
 	struct fake_losses *l = ctx;
+	static const struct reach_loss_counters zero;
 
 	l->calls++;
 	if (l->rc)
 		return l->rc;
 	for (size_t i = 0; i < l->n; i++)
 		fn(fn_ctx, l->rows[i].cg, l->rows[i].uid, &l->rows[i].c);
+	for (size_t i = 1; i <= l->n_quiet; i++)
+		fn(fn_ctx, i, 0, &zero);
 	return 0;
+}
+
+static int fake_forget(void *ctx, uint64_t cg, uint32_t uid)
+{
+	struct fake_losses *l = ctx;
+
+	(void)uid;
+	l->forgotten++;
+	l->forgot_last = cg;
+	return 0;
+}
+
+/* the quiet cgroups with an even id were removed; CG too */
+static int fake_exists(void *ctx, uint64_t cg)
+{
+	(void)ctx;
+	if (cg == CG)
+		return 0;
+	return cg > 0x10000 || cg % 2;
 }
 
 static int fake_unattributed(void *ctx, struct reach_loss_counters *sum)
@@ -652,6 +677,10 @@ static int fake_unattributed(void *ctx, struct reach_loss_counters *sum)
 
 static const struct pipeline_loss_ops fake_loss_ops = { .each_cgroup = fake_each_cgroup,
 							.unattributed = fake_unattributed };
+static const struct pipeline_loss_ops fake_loss_ops_sweeping = {
+	.each_cgroup = fake_each_cgroup, .unattributed = fake_unattributed, .forget = fake_forget,
+	.cgroup_exists = fake_exists,
+};
 
 static const struct coverage *coverage_of(struct fx *f, const char *identity)
 {
@@ -739,6 +768,41 @@ static void test_coverage_to_the_ledger(void **state)
 	/* fed once: a second feed adds nothing */
 	pipeline_feed_ledger(&f->p);
 	assert_int_equal(coverage_of(f, "host/test")->roads[0].count, 1);
+}
+
+/* The kernel's loss map is bounded: from half full on, the entries of
+ * removed cgroups go, but only once their counts are in the ledger. */
+static void test_coverage_forgets_removed_cgroups(void **state)
+{
+	struct fx *f = *state;
+	struct fake_losses l = { 0 };
+
+	f->p.losses = &fake_loss_ops_sweeping;
+	f->p.losses_ctx = &l;
+	l.rows[0].cg = CG; /* removed, with losses */
+	l.rows[0].uid = UID;
+	l.rows[0].c.counters[REACH_EV_FILE_OPEN][REACH_LOSS_RINGBUF_FULL] = 4;
+	l.n = 1;
+	l.n_quiet = 100; /* far from half full: nothing swept */
+	pipeline_refresh_counts(&f->p);
+	pipeline_feed_ledger(&f->p);
+	assert_int_equal(f->p.loss_entries, 101);
+	assert_int_equal(l.forgotten, 0);
+	l.n_quiet = REACH_LOSS_CGROUP_ENTRIES / 2;
+	pipeline_refresh_counts(&f->p);
+	assert_int_equal(f->p.loss_entries, REACH_LOSS_CGROUP_ENTRIES / 2 + 1);
+	pipeline_feed_ledger(&f->p);
+	/* the removed quiet ones (even ids) and CG, whose 4 losses were fed */
+	assert_int_equal(l.forgotten, REACH_LOSS_CGROUP_ENTRIES / 4 + 1);
+	assert_int_equal(f->p.loss_entries_forgotten, REACH_LOSS_CGROUP_ENTRIES / 4 + 1);
+	assert_int_equal(coverage_of(f, "host/test")->losses[REACH_EV_FILE_OPEN][REACH_LOSS_RINGBUF_FULL], 4);
+	assert_int_equal(hmap_count(f->p.cov_cgroups), REACH_LOSS_CGROUP_ENTRIES / 4);
+	/* nothing double counted when a forgotten key would come back */
+	l.n = 0;
+	l.n_quiet = 0;
+	pipeline_refresh_counts(&f->p);
+	pipeline_feed_ledger(&f->p);
+	assert_int_equal(coverage_of(f, "host/test")->losses[REACH_EV_FILE_OPEN][REACH_LOSS_RINGBUF_FULL], 4);
 }
 
 /* ---- DNS ------------------------------------------------------------------ */
@@ -1120,6 +1184,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_refresh_counts_from_the_kernel, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_full_model_evicts_to_the_ledger, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_coverage_to_the_ledger, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_coverage_forgets_removed_cgroups, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -653,6 +653,7 @@ void pipeline_note_losses(void *ctx, uint64_t cgroup_id, uint32_t uid, const str
 	struct cg_coverage *c = cg_coverage_get(p, cgroup_id, uid);
 	int64_t now = unix_ms();
 
+	p->loss_entries++;
 	if (!c) {
 		struct coverage all = { 0 };
 
@@ -715,6 +716,7 @@ static void read_losses(struct pipeline *p)
 
 	if (!p->losses)
 		return;
+	p->loss_entries = 0;
 	rc = p->losses->each_cgroup(p->losses_ctx, pipeline_note_losses, p);
 	if (!rc && !(rc = p->losses->unattributed(p->losses_ctx, &un)))
 		pipeline_note_unattributed(p, &un);
@@ -767,6 +769,52 @@ static void feed_coverage(struct pipeline *p)
 	}
 }
 
+/* The kernel's loss map is bounded (REACH_LOSS_CGROUP_ENTRIES) and a full
+ * one makes every identity inconclusive: from half full on, the entries of
+ * cgroups that were removed, their counts read and in the ledger, are
+ * deleted (a removed cgroup runs no task that could lose more; its id is
+ * never reused). */
+static void sweep_removed_cgroups(struct pipeline *p)
+{
+	struct hmap_iter it;
+	const char *key;
+	void *v;
+	char **gone = NULL;
+	size_t n_gone = 0, cap = 0;
+
+	if (!p->losses || !p->losses->forget || !p->losses->cgroup_exists ||
+	    p->loss_entries < REACH_LOSS_CGROUP_ENTRIES / 2)
+		return;
+	hmap_iter_init(&it, p->cov_cgroups);
+	while (hmap_iter_next(&it, &key, &v)) {
+		struct cg_coverage *c = v;
+		int rc;
+
+		if (!coverage_is_empty(&c->pending) || p->losses->cgroup_exists(p->losses_ctx, c->cgroup_id) != 0)
+			continue;
+		if ((rc = p->losses->forget(p->losses_ctx, c->cgroup_id, c->uid)) && rc != -ENOENT)
+			continue;
+		if (n_gone == cap) {
+			char **n = realloc(gone, (cap = cap ? cap * 2 : 64) * sizeof(*n));
+
+			if (!n)
+				break;
+			gone = n;
+		}
+		if (!(gone[n_gone] = strdup(key)))
+			break;
+		n_gone++;
+	}
+	for (size_t i = 0; i < n_gone; i++) {
+		cg_coverage_free(hmap_remove(p->cov_cgroups, gone[i]));
+		free(gone[i]);
+	}
+	free(gone);
+	p->loss_entries_forgotten += n_gone;
+	if (n_gone)
+		log_debug("coverage: %zu loss entries of removed cgroups forgotten", n_gone);
+}
+
 static struct edge *record_edge(struct pipeline *p, enum edge_kind kind, const struct observation *obs, bool *is_new)
 {
 	struct edge *e;
@@ -811,6 +859,7 @@ void pipeline_feed_ledger(struct pipeline *p)
 {
 	ledger_feed(p->observed, p->ledger, pipeline_resolve_identity, p, p->boot_to_unix_ms, &p->feed);
 	feed_coverage(p);
+	sweep_removed_cgroups(p);
 }
 
 int pipeline_set_epoch(struct pipeline *p, const char *identity, const char *version)

@@ -53,6 +53,10 @@ typedef void (*pipeline_loss_fn)(void *ctx, uint64_t cgroup_id, uint32_t uid, co
 struct pipeline_loss_ops {
 	int (*each_cgroup)(void *ops_ctx, pipeline_loss_fn fn, void *fn_ctx); /* 0 or -errno */
 	int (*unattributed)(void *ops_ctx, struct reach_loss_counters *sum);  /* 0 or -errno */
+	/* optional, together: the kernel map is bounded, so the entries of
+	 * removed cgroups go once their counts are in the ledger */
+	int (*forget)(void *ops_ctx, uint64_t cgroup_id, uint32_t uid);      /* 0 or -errno */
+	int (*cgroup_exists)(void *ops_ctx, uint64_t cgroup_id);             /* 1, 0, or -errno: unknown */
 };
 
 struct pipeline {
@@ -73,6 +77,8 @@ struct pipeline {
 	 * there, waiting for the ledger (its identity may be pending) */
 	struct hmap *cov_cgroups;
 	struct reach_loss_counters unattributed_seen; /* read so far */
+	size_t loss_entries;           /* kernel map entries at the last read */
+	uint64_t loss_entries_forgotten; /* of removed cgroups, after their final read */
 	bool room_logged, snapshot_warned, losses_warned;
 
 	/* ---- borrowed: set by the caller, not freed ---- */

@@ -1,4 +1,5 @@
 /* Binds the pipeline's ops to the sensor (sensor_ops.h). */
+#include "common/cgroup.h"
 #include "sensor/sensor.h"
 #include "sensor/tls.h"
 #include "agent/pipeline.h"
@@ -49,8 +50,20 @@ static int losses_unattributed(void *ctx, struct reach_loss_counters *sum)
 	return sensor_read_unattributed_losses(ctx, sum);
 }
 
+static int losses_forget(void *ctx, uint64_t cgroup_id, uint32_t uid)
+{
+	return sensor_forget_cgroup_loss(ctx, cgroup_id, uid);
+}
+
+static int losses_cgroup_exists(void *ctx, uint64_t cgroup_id)
+{
+	(void)ctx;
+	return cgroup_exists(cgroup_id);
+}
+
 static const struct pipeline_loss_ops sensor_loss_ops = {
 	.each_cgroup = losses_each_cgroup, .unattributed = losses_unattributed,
+	.forget = losses_forget, .cgroup_exists = losses_cgroup_exists,
 };
 
 void pipeline_use_sensor(struct pipeline *p, struct sensor *s)

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <linux/magic.h>
@@ -62,6 +63,44 @@ int cgroup_id_of(const char *dir, uint64_t *id)
 		return -EINVAL;
 	*id = h.cgid;
 	return 0;
+}
+
+int cgroup_exists(uint64_t id)
+{
+	/* the mount and its handle type, found once (main-loop use only) */
+	static int mount_fd = -1, handle_type = -1;
+	struct {
+		struct file_handle fh;
+		uint64_t cgid;
+	} h;
+	int mount_id, fd;
+
+	if (mount_fd < 0) {
+		char mount[4096];
+		int err = cgroup_find_v2_mount(mount, sizeof(mount));
+
+		if (err)
+			return err;
+		if ((fd = open(mount, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+			return -errno;
+		h.fh.handle_bytes = sizeof(h.cgid);
+		if (name_to_handle_at(fd, "", &h.fh, &mount_id, AT_EMPTY_PATH) < 0) {
+			err = -errno;
+			close(fd);
+			return err;
+		}
+		handle_type = h.fh.handle_type;
+		mount_fd = fd;
+	}
+	h.fh.handle_bytes = sizeof(h.cgid);
+	h.fh.handle_type = handle_type;
+	h.cgid = id;
+	fd = open_by_handle_at(mount_fd, &h.fh, O_PATH | O_CLOEXEC);
+	if (fd >= 0) {
+		close(fd);
+		return 1;
+	}
+	return errno == ESTALE || errno == ENOENT ? 0 : -errno;
 }
 
 /* nftw has no user pointer: the search state lives here (single-threaded use). */

@@ -388,6 +388,15 @@ int sensor_read_unattributed_losses(struct sensor *s, struct reach_loss_counters
 	return read_percpu_losses(s, s->skel->maps.loss_unattributed, sum);
 }
 
+int sensor_forget_cgroup_loss(struct sensor *s, uint64_t cgroup_id, uint32_t uid)
+{
+	struct reach_loss_cg_key key = { .cgroup_id = cgroup_id, .uid = uid };
+
+	if (bpf_map__delete_elem(s->skel->maps.loss_by_cgroup, &key, sizeof(key), 0))
+		return -errno;
+	return 0;
+}
+
 /* A walk by next-key: entries are only ever added while it runs (the agent
  * alone deletes), so at worst an entry added during the walk is read at
  * the next one. */

@@ -67,6 +67,9 @@ int sensor_read_unattributed_losses(struct sensor *s, struct reach_loss_counters
 typedef void (*sensor_cgroup_loss_fn)(void *ctx, uint64_t cgroup_id, uint32_t uid,
 				      const struct reach_loss_counters *counters);
 int sensor_each_cgroup_loss(struct sensor *s, sensor_cgroup_loss_fn fn, void *ctx);
+/* Deletes a (cgroup, uid)'s entry (its cgroup is gone and its counts were
+ * read): room for live cgroups. 0 or -errno (-ENOENT: none). */
+int sensor_forget_cgroup_loss(struct sensor *s, uint64_t cgroup_id, uint32_t uid);
 
 enum sensor_uprobe {
 	SENSOR_UPROBE_SSL_WRITE,        /* OpenSSL / BoringSSL SSL_write */
