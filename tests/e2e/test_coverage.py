@@ -167,6 +167,11 @@ spec:
     a = _verdict(_run("verify", "--socket", agent.socket, "--identity", ID_A, "-o", "json"), ID_A)
     b = _verdict(_run("verify", "--socket", agent.socket, "--identity", ID_B, "-o", "json"), ID_B)
     _check_judgement("socket", a, b, a_lost)
+    # the gaps are kept under the epoch they happened in: the one judged
+    by_epoch = agent.reachctl("reach", "--identity", ID_A, "-o", "json")["identities"][0]["coverage_by_epoch"]
+    check(by_epoch and all(r["epoch"] in (a[1]["epoch"], None) for r in by_epoch),
+          f"A's records are of its judged epoch {a[1]['epoch']}: {[r['epoch'] for r in by_epoch]}")
+    check_eq(sum(r["gap_losses"] for r in by_epoch), a_lost, "A's records add up to its count")
 
     # 2. the ledger file the agent saved (persist interval 1 s): the same
     def saved():

@@ -283,6 +283,90 @@ static void test_ledger_records(void **state)
 	ledger_free(m);
 }
 
+/* One record per epoch, sorted, summed in id->coverage; what a verdict of
+ * an epoch reads; more epochs than kept fold into the epoch-less record. */
+static void test_ledger_epochs(void **state)
+{
+	struct ledger *l = ledger_new(0, 0), *m = ledger_new(0, 0), *back = ledger_new(0, 0);
+	struct coverage c = flood(1), sum;
+	const struct ledger_identity *id;
+	char dir[256], path[300], err[512] = "";
+
+	(void)state;
+	snprintf(c.epoch, sizeof(c.epoch), "v2");
+	assert_int_equal(ledger_add_coverage(l, "host/a", &c), 0);
+	c = flood(10);
+	snprintf(c.epoch, sizeof(c.epoch), "v1");
+	assert_int_equal(ledger_add_coverage(l, "host/a", &c), 0);
+	assert_int_equal(ledger_add_coverage(l, "host/a", &c), 0);
+	c = flood(100); /* epoch unknown */
+	assert_int_equal(ledger_add_coverage(l, "host/a", &c), 0);
+	id = ledger_identity_find(l, "host/a");
+	assert_int_equal(id->n_by_epoch, 3);
+	assert_string_equal(id->by_epoch[0]->epoch, "");
+	assert_string_equal(id->by_epoch[1]->epoch, "v1");
+	assert_int_equal(id->by_epoch[1]->losses[REACH_EV_FILE_OPEN][REACH_LOSS_RINGBUF_FULL], 20);
+	assert_string_equal(id->by_epoch[2]->epoch, "v2");
+	assert_int_equal(id->coverage->losses[REACH_EV_FILE_OPEN][REACH_LOSS_RINGBUF_FULL], 121);
+	assert_string_equal(id->coverage->epoch, "");
+	assert_true(ledger_coverage_of_epoch(id, "v2", &sum));
+	assert_int_equal(sum.losses[REACH_EV_FILE_OPEN][REACH_LOSS_RINGBUF_FULL], 101); /* v2 and unknown */
+	assert_true(ledger_coverage_of_epoch(id, "v9", &sum));
+	assert_int_equal(sum.losses[REACH_EV_FILE_OPEN][REACH_LOSS_RINGBUF_FULL], 100);
+	assert_true(ledger_coverage_of_epoch(id, NULL, &sum));
+	assert_int_equal(sum.losses[REACH_EV_FILE_OPEN][REACH_LOSS_RINGBUF_FULL], 121);
+	assert_false(ledger_coverage_of_epoch(NULL, "v1", &sum));
+	assert_true(coverage_is_empty(&sum));
+
+	/* merged and saved: the same records, epochs kept */
+	assert_int_equal(ledger_merge(m, l), 0);
+	assert_int_equal(ledger_identity_find(m, "host/a")->n_by_epoch, 3);
+	assert_int_equal(make_temp_dir(dir, sizeof(dir), "test_coverage_epochs"), 0);
+	snprintf(path, sizeof(path), "%s/ledger.pb.z", dir);
+	assert_int_equal(ledger_save(m, "n", path, err, sizeof(err)), 0);
+	assert_int_equal(ledger_load(back, path, NULL, err, sizeof(err)), 0);
+	id = ledger_identity_find(back, "host/a");
+	assert_int_equal(id->n_by_epoch, 3);
+	assert_string_equal(id->by_epoch[1]->epoch, "v1");
+	assert_int_equal(id->by_epoch[1]->losses[REACH_EV_FILE_OPEN][REACH_LOSS_RINGBUF_FULL], 20);
+	assert_int_equal(id->coverage->losses[REACH_EV_FILE_OPEN][REACH_LOSS_RINGBUF_FULL], 121);
+	{
+		json_object *doc = ledger_to_json(back, "host/a", NULL);
+		json_object *one = json_object_array_get_idx(json_get(doc, "identities", json_type_array), 0);
+		json_object *by = json_get(one, "coverage_by_epoch", json_type_array);
+
+		assert_int_equal(json_object_array_length(by), 3);
+		assert_null(json_get(json_object_array_get_idx(by, 0), "epoch", json_type_string)); /* "" is null */
+		assert_string_equal(json_get_str(json_object_array_get_idx(by, 2), "epoch", ""), "v2");
+		assert_int_equal(json_get_int(json_get(one, "coverage", json_type_object), "gap_losses", 0), 121);
+		json_object_put(doc);
+	}
+	assert_int_equal(remove_tree(dir), 0);
+
+	/* past the bound, a new epoch's gaps go to the epoch-less record:
+	 * judged in every epoch, never in none */
+	for (int i = 0; i < LEDGER_MAX_COVERAGE_EPOCHS + 2; i++) {
+		c = flood(1);
+		snprintf(c.epoch, sizeof(c.epoch), "e%02d", i);
+		assert_int_equal(ledger_add_coverage(l, "host/many", &c), 0);
+	}
+	id = ledger_identity_find(l, "host/many");
+	assert_int_equal(id->n_by_epoch, LEDGER_MAX_COVERAGE_EPOCHS + 1); /* the named ones and "" */
+	assert_string_equal(id->by_epoch[0]->epoch, "");
+	assert_int_equal(id->by_epoch[0]->losses[REACH_EV_FILE_OPEN][REACH_LOSS_RINGBUF_FULL], 2);
+	assert_int_equal(id->coverage->losses[REACH_EV_FILE_OPEN][REACH_LOSS_RINGBUF_FULL], LEDGER_MAX_COVERAGE_EPOCHS + 2);
+	/* a known epoch still lands in its own record */
+	c = flood(5);
+	snprintf(c.epoch, sizeof(c.epoch), "e00");
+	assert_int_equal(ledger_add_coverage(l, "host/many", &c), 0);
+	assert_int_equal(id->n_by_epoch, LEDGER_MAX_COVERAGE_EPOCHS + 1);
+	assert_true(ledger_coverage_of_epoch(id, "e00", &sum));
+	assert_int_equal(sum.losses[REACH_EV_FILE_OPEN][REACH_LOSS_RINGBUF_FULL], 2 + 1 + 5);
+	ledger_free(l);
+	ledger_free(m);
+	ledger_free(back);
+}
+
 /* What the file and /v1/ledger's image carry back: the same records. */
 static void check_loaded(const struct ledger *back)
 {
@@ -409,6 +493,7 @@ int main(void)
 		cmocka_unit_test(test_roads_and_hooks),     cmocka_unit_test(test_union),
 		cmocka_unit_test(test_json),                cmocka_unit_test(test_ledger_records),
 		cmocka_unit_test(test_ledger_file_roundtrip), cmocka_unit_test(test_pb_unknown_names),
+		cmocka_unit_test(test_ledger_epochs),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

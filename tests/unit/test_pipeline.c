@@ -696,6 +696,7 @@ static void test_coverage_to_the_ledger(void **state)
 	const struct coverage *a, *b;
 
 	assert_int_equal(identity_add_rule(f->resolver, "uid:4243 host/second"), 0);
+	assert_int_equal(pipeline_set_epoch(&f->p, "host/test", "v7"), 0); /* what a pipeline declared */
 	f->p.losses = &fake_loss_ops;
 	f->p.losses_ctx = &l;
 	/* host/test (CG, UID) flooded; host/second (CG2, 4243) lost a command line only */
@@ -720,6 +721,10 @@ static void test_coverage_to_the_ledger(void **state)
 	assert_true(coverage_has_gaps(a));
 	assert_int_equal(b->losses[REACH_EV_EXEC][REACH_LOSS_TRUNCATED], 2);
 	assert_false(coverage_has_gaps(b));
+	/* each record under the epoch its identity's edges get */
+	assert_int_equal(ledger_identity_find(f->ledger, "host/test")->n_by_epoch, 1);
+	assert_string_equal(ledger_identity_find(f->ledger, "host/test")->by_epoch[0]->epoch, "v7");
+	assert_string_equal(ledger_identity_find(f->ledger, "host/second")->by_epoch[0]->epoch, "");
 	assert_null(ledger_node_coverage(f->ledger));
 
 	/* the kernel's counters are totals: only what grew is added */

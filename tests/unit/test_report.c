@@ -206,17 +206,19 @@ static void test_reach_carries_coverage(void **state)
 	r = decode(body, len);
 	assert_int_equal(r->reach->n_identities, 3);
 	assert_string_equal(r->reach->identities[0]->identity, "host/a");
-	c = r->reach->identities[0]->coverage;
+	assert_int_equal(r->reach->identities[0]->n_coverage, 1);
+	c = r->reach->identities[0]->coverage[0];
 	assert_non_null(c);
+	assert_string_equal(c->epoch, "");
 	assert_int_equal(c->n_losses, 1);
 	assert_string_equal(c->losses[0]->kind, "file_open");
 	assert_string_equal(c->losses[0]->reason, "ringbuf_full");
 	assert_int_equal(c->losses[0]->count, 42);
 	assert_int_equal(c->n_blind_roads, 1);
 	assert_string_equal(c->blind_roads[0]->detail, "/app: Go crypto/tls");
-	assert_null(r->reach->identities[1]->coverage); /* host/b saw everything */
+	assert_int_equal(r->reach->identities[1]->n_coverage, 0); /* host/b saw everything */
 	assert_string_equal(r->reach->identities[2]->identity, "host/lost-all");
-	assert_non_null(r->reach->identities[2]->coverage);
+	assert_int_equal(r->reach->identities[2]->n_coverage, 1);
 	assert_non_null(r->reach->node_coverage);
 	assert_string_equal(r->reach->node_coverage->losses[0]->kind, "egress");
 	assert_int_equal(r->reach->node_coverage->losses[0]->count, 3);
@@ -228,7 +230,7 @@ static void test_reach_carries_coverage(void **state)
 	r = decode(body, len);
 	assert_int_equal(r->reach->n_identities, 1);
 	assert_string_equal(r->reach->identities[0]->identity, "host/b");
-	assert_null(r->reach->identities[0]->coverage);
+	assert_int_equal(r->reach->identities[0]->n_coverage, 0);
 	assert_non_null(r->reach->node_coverage);
 	reach__v1__report__free_unpacked(r, NULL);
 	/* host/a changed: its whole record again */
@@ -236,7 +238,8 @@ static void test_reach_carries_coverage(void **state)
 	assert_int_equal(report_reach(&src, d, l, false, &body, &len, NULL), 0);
 	r = decode(body, len);
 	assert_int_equal(r->reach->n_identities, 1);
-	assert_int_equal(r->reach->identities[0]->coverage->losses[0]->count, 42);
+	assert_int_equal(r->reach->identities[0]->n_coverage, 1);
+	assert_int_equal(r->reach->identities[0]->coverage[0]->losses[0]->count, 42);
 	reach__v1__report__free_unpacked(r, NULL);
 
 	reach_delta_free(d);

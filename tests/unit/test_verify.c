@@ -898,6 +898,53 @@ static void test_coverage_node_wide(void **state)
 	policy_set_free(&ps);
 }
 
+/* Gaps belong to the epoch they happened in: an upgrade is judged on what
+ * its own version's run missed, like its edges; gaps of unknown epoch are
+ * judged in every one; --epoch judges that epoch's. */
+static void test_coverage_epochs(void **state)
+{
+	struct ledger *l = ledger_new(0, 0);
+	struct policy_set ps = { 0 };
+	struct coverage c = { 0 };
+	struct verify_opts o = opts_now();
+	struct verify_result r;
+
+	(void)state;
+	gw_edges_at(l, "v1", NOW - 3 * DAY, NOW - 2 * DAY);
+	gw_edges_at(l, "v2", NOW - DAY, NOW - 1000);
+	load(&ps, gw_policy, NULL, 0);
+	o.identity = GW;
+	coverage_add_loss(&c, REACH_EV_FILE_OPEN, REACH_LOSS_RINGBUF_FULL, 700, NOW - 2 * DAY);
+	snprintf(c.epoch, sizeof(c.epoch), "v1");
+	assert_int_equal(ledger_add_coverage(l, GW, &c), 0);
+	run(l, &ps, &o, &r);
+	assert_string_equal(r.verdicts[0].epoch, "v2");
+	assert_int_equal(r.verdicts[0].verdict, VERDICT_PASS); /* the flood was in v1 */
+	assert_null(find(&r, FINDING_SENSOR_BLIND, NULL));
+	verify_result_free(&r);
+	o.epoch = "v1";
+	expect_inconclusive(l, &ps, &o, GW, "coverage gaps of this identity: 700 events lost");
+	o.epoch = NULL;
+	/* the current version's own gap */
+	memset(&c, 0, sizeof(c));
+	coverage_add_loss(&c, REACH_EV_HTTP, REACH_LOSS_TRUNCATED, 2, NOW);
+	snprintf(c.epoch, sizeof(c.epoch), "v2");
+	assert_int_equal(ledger_add_coverage(l, GW, &c), 0);
+	expect_inconclusive(l, &ps, &o, GW, "coverage gaps of this identity: 2 events lost (http truncated 2)");
+	ledger_free(l);
+
+	/* unknown epoch: judged in every epoch */
+	l = ledger_new(0, 0);
+	gw_edges_at(l, "v1", NOW - 3 * DAY, NOW - 2 * DAY);
+	gw_edges_at(l, "v2", NOW - DAY, NOW - 1000);
+	memset(&c, 0, sizeof(c));
+	coverage_add_road(&c, "tls-blind", "/app: Go crypto/tls", 1, NOW);
+	assert_int_equal(ledger_add_coverage(l, GW, &c), 0);
+	expect_inconclusive(l, &ps, &o, GW, "blind road tls-blind: /app: Go crypto/tls");
+	ledger_free(l);
+	policy_set_free(&ps);
+}
+
 static void test_inconclusive_reasons(void **state)
 {
 	struct ledger *l = ledger_new(0, 0), *small = ledger_new(0, 2);
@@ -1852,6 +1899,7 @@ int main(void)
 		cmocka_unit_test(test_inconclusive_reasons),
 		cmocka_unit_test(test_coverage_per_identity),
 		cmocka_unit_test(test_coverage_node_wide),
+		cmocka_unit_test(test_coverage_epochs),
 		cmocka_unit_test(test_overall_and_exit_codes),
 		cmocka_unit_test(test_stable_ids),
 		cmocka_unit_test(test_json),

@@ -762,6 +762,8 @@ static void feed_coverage(struct pipeline *p)
 		pipeline_resolve_identity(p, cr, c->uid, &id);
 		if (id.state == IDENTITY_PENDING)
 			continue;
+		/* the epoch its edges get now ("" unknown: judged in every one) */
+		snprintf(c->pending.epoch, sizeof(c->pending.epoch), "%s", id.image_id);
 		rc = ledger_add_coverage(p->ledger, id.name, &c->pending);
 		if (rc && rc != -ENOSPC) /* -ENOSPC: the node's record took it */
 			continue;

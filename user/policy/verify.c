@@ -409,6 +409,7 @@ struct builder {
 	size_t cap_findings, cap_verdicts;
 	struct finding_draft *drafts; /* the identity being judged */
 	size_t n_drafts, cap_drafts;
+	struct coverage own; /* the identity's judged coverage (~6 KiB: not on the stack) */
 	int err;
 };
 
@@ -1082,6 +1083,7 @@ static int verify_identity(struct builder *b, const struct ctx *c, const char *n
 	const struct reach_policy *p = policy_for_identity(c->ps, name);
 	struct reach_policy empty; /* the "alert" default: nothing declared */
 	const char *current = "", *previous = "";
+	struct coverage *own = &b->own;
 	struct edge_view *ev = NULL;
 	struct identity_verdict *v;
 	size_t n = 0, n_current = 0, len = 0, bad = 0;
@@ -1144,7 +1146,12 @@ static int verify_identity(struct builder *b, const struct ctx *c, const char *n
 	for (size_t i = 0; i < n; i++)
 		edge_findings(b, c, name, p, &ev[i], current, previous);
 	secret_sent_findings(b, name, p != NULL, ev, n);
-	sensor_blind_findings(b, c, name, id ? id->coverage : NULL);
+	/* the gaps of the epoch judged (and the epoch-less ones): an upgrade
+	 * is judged on what its own version's run missed, as on its edges */
+	memset(own, 0, sizeof(*own));
+	if (id)
+		ledger_coverage_of_epoch(id, current[0] ? current : NULL, own);
+	sensor_blind_findings(b, c, name, own);
 	if (p)
 		policy_findings(b, c, name, p, ev, n, n_current >= c->min_edges);
 	if (b->err) {
@@ -1183,10 +1190,10 @@ static int verify_identity(struct builder *b, const struct ctx *c, const char *n
 		       (unsigned long long)c->health.tls_blind_processes);
 	if (c->health.hooks_missing)
 		REASON("hooks missing");
-	if (id && coverage_has_gaps(id->coverage)) {
+	if (coverage_has_gaps(own)) {
 		char what[400];
 
-		coverage_describe(id->coverage, what, sizeof(what));
+		coverage_describe(own, what, sizeof(what));
 		REASON("coverage gaps of this identity: %s", what);
 	}
 	if (coverage_has_gaps(ledger_node_coverage(c->l))) {

@@ -17,8 +17,10 @@
  *               on that node)
  * Records are unions: counts summed, roads and hooks merged, first/last
  * gap times min/max, so the records of many agents, restarts and files add
- * up like ledger edges do. The ledger keeps one per identity and one for
- * the node (reach/ledger.h) and saves them (proto: CoverageRecord).
+ * up like ledger edges do. The ledger keeps one per identity and epoch and
+ * one for the node (reach/ledger.h) and saves them (proto: CoverageRecord):
+ * an upgraded workload is judged on the gaps of its new version, as its
+ * edges are.
  *
  * Which losses are gaps (make a verdict inconclusive) is decided here, in
  * coverage_loss_is_gap(): every loss that can hide an edge. A truncated
@@ -37,6 +39,7 @@
 #define COVERAGE_ROAD_LEN   32
 #define COVERAGE_DETAIL_LEN 256
 #define COVERAGE_HOOK_LEN   64
+#define COVERAGE_EPOCH_LEN  520 /* an identity's epoch (identity.h image_id) whole: a cut one would match nothing */
 
 struct coverage_road {
 	char road[COVERAGE_ROAD_LEN];     /* "tls-blind", ... */
@@ -46,6 +49,10 @@ struct coverage_road {
 };
 
 struct coverage {
+	/* the software version window the gaps happened in (ledger edges'
+	 * epoch); "" unknown: judged in every epoch. coverage_add() leaves
+	 * dst's alone. */
+	char epoch[COVERAGE_EPOCH_LEN];
 	uint64_t losses[REACH_EV__MAX][REACH_LOSS__MAX];
 	/* losses of a kind or reason this build does not know (a newer
 	 * agent's file): judged as gaps, never dropped */

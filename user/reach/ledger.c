@@ -119,6 +119,9 @@ static void identity_free(struct intern *t, struct ledger_identity *id)
 	for (size_t i = 0; i < id->n_edges; i++)
 		edge_free(t, id->edges[i]);
 	free(id->edges);
+	for (size_t i = 0; i < id->n_by_epoch; i++)
+		free(id->by_epoch[i]);
+	free(id->by_epoch);
 	free(id->coverage);
 	free(id->name);
 	free(id);
@@ -632,6 +635,45 @@ int ledger_add_node_coverage(struct ledger *l, const struct coverage *c)
 
 const struct coverage *ledger_node_coverage(const struct ledger *l) { return l ? l->node_coverage : NULL; }
 
+/* c into the record of its epoch and into the sum. */
+static int identity_add_coverage(struct ledger_identity *id, const struct coverage *c)
+{
+	const char *epoch = c->epoch;
+	size_t pos = 0;
+	int rc;
+
+	if (id->n_by_epoch - (id->n_by_epoch && !id->by_epoch[0]->epoch[0]) >= LEDGER_MAX_COVERAGE_EPOCHS) {
+		/* too many epochs: into the epoch-less record, judged in every
+		 * epoch (a gap may be judged too often, never too little) */
+		bool known = false;
+
+		for (size_t i = 0; i < id->n_by_epoch && !known; i++)
+			known = !strcmp(id->by_epoch[i]->epoch, epoch);
+		if (!known)
+			epoch = "";
+	}
+	while (pos < id->n_by_epoch && strcmp(id->by_epoch[pos]->epoch, epoch) < 0)
+		pos++;
+	if (pos == id->n_by_epoch || strcmp(id->by_epoch[pos]->epoch, epoch)) {
+		struct coverage **n = realloc(id->by_epoch, (id->n_by_epoch + 1) * sizeof(*n)), *rec;
+
+		if (!n)
+			return -ENOMEM;
+		id->by_epoch = n;
+		if (!(rec = calloc(1, sizeof(*rec))))
+			return -ENOMEM;
+		snprintf(rec->epoch, sizeof(rec->epoch), "%s", epoch);
+		memmove(&n[pos + 1], &n[pos], (id->n_by_epoch - pos) * sizeof(*n));
+		n[pos] = rec;
+		id->n_by_epoch++;
+	}
+	coverage_add(id->by_epoch[pos], c);
+	if ((rc = coverage_union(&id->coverage, c)))
+		return rc;
+	id->coverage->epoch[0] = '\0'; /* the sum is every epoch's */
+	return 0;
+}
+
 int ledger_add_coverage(struct ledger *l, const char *identity, const struct coverage *c)
 {
 	struct ledger_identity *id;
@@ -648,7 +690,25 @@ int ledger_add_coverage(struct ledger *l, const char *identity, const struct cov
 			return -ENOMEM;
 		return rc;
 	}
-	return coverage_union(&id->coverage, c);
+	return identity_add_coverage(id, c);
+}
+
+bool ledger_coverage_of_epoch(const struct ledger_identity *id, const char *epoch, struct coverage *out)
+{
+	bool any = false;
+
+	memset(out, 0, sizeof(*out));
+	for (size_t i = 0; id && i < id->n_by_epoch; i++) {
+		const struct coverage *c = id->by_epoch[i];
+
+		if (epoch && c->epoch[0] && strcmp(c->epoch, epoch))
+			continue;
+		coverage_add(out, c);
+		any = true;
+	}
+	if (epoch)
+		snprintf(out->epoch, sizeof(out->epoch), "%s", epoch);
+	return any;
 }
 
 int ledger_merge(struct ledger *dst, const struct ledger *src)
@@ -666,10 +726,12 @@ int ledger_merge(struct ledger *dst, const struct ledger *src)
 					      sid->n_edges, sid->edges_dropped);
 
 		if (!r || r == -ENOSPC) {
-			int c = sid->coverage ? ledger_add_coverage(dst, sid->name, sid->coverage) : 0;
+			for (size_t j = 0; j < sid->n_by_epoch; j++) {
+				int c = ledger_add_coverage(dst, sid->name, sid->by_epoch[j]);
 
-			if (c && c != -ENOSPC)
-				return c;
+				if (c && c != -ENOSPC)
+					return c;
+			}
 		}
 		if (r == -ENOSPC)
 			rc = r;
@@ -742,6 +804,17 @@ static json_object *identity_json(const struct ledger_identity *id, int kind, in
 	json_add_u64(o, "edges_dropped", id->edges_dropped);
 	json_add(o, "edges", edges);
 	json_add(o, "coverage", coverage_to_json(id->coverage));
+	{
+		json_object *arr = json_object_new_array();
+
+		for (size_t i = 0; i < id->n_by_epoch; i++) {
+			json_object *c = coverage_to_json(id->by_epoch[i]);
+
+			json_add_str_or_null(c, "epoch", id->by_epoch[i]->epoch);
+			json_object_array_add(arr, c);
+		}
+		json_add(o, "coverage_by_epoch", arr);
+	}
 	for (size_t i = 0; i < id->n_edges; i++) {
 		json_object *e;
 

@@ -105,10 +105,18 @@ struct ledger_identity {
 	struct ledger_edge **edges; /* sorted by (kind, object) */
 	size_t n_edges, cap_edges;
 	uint64_t edges_dropped;
-	/* what the sensor could not see of this identity (reach/coverage.h);
-	 * NULL when nothing was ever missed */
+	/* what the sensor could not see of this identity (reach/coverage.h):
+	 * one record per epoch the gaps happened in, sorted by epoch ("" for
+	 * unknown, judged in every epoch; past LEDGER_MAX_COVERAGE_EPOCHS named
+	 * epochs the rest are folded into it), and their sum over every epoch in
+	 * coverage (what status, metrics and reachctl coverage show); NULL /
+	 * 0 when nothing was ever missed */
+	struct coverage **by_epoch;
+	size_t n_by_epoch;
 	struct coverage *coverage;
 };
+
+#define LEDGER_MAX_COVERAGE_EPOCHS 16
 
 struct ledger;
 
@@ -169,12 +177,16 @@ int ledger_merge(struct ledger *dst, const struct ledger *src);
 int ledger_merge_identity(struct ledger *l, const char *identity, const struct ledger_edge *const *edges,
 			  size_t n_edges, uint64_t edges_dropped);
 
-/* Unions c into identity's coverage record (made, with the identity, if
- * needed: an identity may have lost everything it did). 0; -EINVAL (NULL
+/* Unions c into identity's coverage record of epoch c->epoch (made, with
+ * the identity, if needed: an identity may have lost everything it did).
+ * 0; -EINVAL (NULL
  * or empty identity, NULL c); -ENOSPC when the identity cap refused it
  * (counted; the record then goes to the node's record, never dropped);
  * -ENOMEM. An empty c changes nothing. */
 int ledger_add_coverage(struct ledger *l, const char *identity, const struct coverage *c);
+/* The sum of identity's records of epoch (NULL: every epoch) and of its
+ * epoch-less ("") records into out (zeroed first). false when none. */
+bool ledger_coverage_of_epoch(const struct ledger_identity *id, const char *epoch, struct coverage *out);
 /* The node-wide record: losses nobody could be named for, hooks missing on
  * the node. Every identity's verdict is inconclusive while it has gaps.
  * NULL when nothing was ever missed. */
@@ -204,7 +216,8 @@ int ledger_kind_from_name(const char *name);
 struct json_object;
 /* JSON view for reachctl:
  *   {"identities":[{"identity":"ns/sa","edges_dropped":N,"edges":[EDGE...],
- *                   "coverage":COVERAGE}],
+ *                   "coverage":COVERAGE (every epoch's, summed),
+ *                   "coverage_by_epoch":[COVERAGE + "epoch":E|null]}],
  *    "identity_count":N,"edge_count":N,"edges_dropped":N,"identities_dropped":N,
  *    "node_coverage":COVERAGE}
  *   COVERAGE: coverage_to_json() (an empty record when nothing was missed)

@@ -43,10 +43,12 @@ static int digest(const uint8_t *hdr, const uint8_t *payload, size_t len, uint8_
 	return ok ? 0 : -ENOMEM;
 }
 
+static void identity_coverage_pb_free(Reach__V1__IdentityReach *pid);
+
 void ledger_pb_free(struct ledger_pb *v)
 {
 	for (size_t i = 0; v->ids && i < v->msg.n_identities; i++)
-		free(v->ids[i].coverage);
+		identity_coverage_pb_free(&v->ids[i]);
 	free(v->msg.node_coverage);
 	free(v->ids);
 	free(v->id_ptrs);
@@ -116,6 +118,7 @@ int coverage_record_to_pb(const struct coverage *c, Reach__V1__CoverageRecord **
 	p->rec.hooks_dropped = c->hooks_dropped;
 	p->rec.first_gap_unix_ms = c->first_gap_ms;
 	p->rec.last_gap_unix_ms = c->last_gap_ms;
+	p->rec.epoch = (char *)c->epoch;
 	*out = &p->rec;
 	return 0;
 }
@@ -145,6 +148,37 @@ void coverage_record_from_pb(const Reach__V1__CoverageRecord *p, struct coverage
 	c->hooks_dropped += p->hooks_dropped;
 	c->first_gap_ms = p->first_gap_unix_ms;
 	c->last_gap_ms = p->last_gap_unix_ms;
+	snprintf(c->epoch, sizeof(c->epoch), "%s", p->epoch ? p->epoch : "");
+}
+
+/* An identity's records, one per epoch, as pid->coverage (an allocated
+ * array of allocated records): identity_coverage_pb_free() undoes it. */
+static void identity_coverage_pb_free(Reach__V1__IdentityReach *pid)
+{
+	for (size_t i = 0; i < pid->n_coverage; i++)
+		free(pid->coverage[i]);
+	free(pid->coverage);
+	pid->coverage = NULL;
+	pid->n_coverage = 0;
+}
+
+static int identity_coverage_to_pb(const struct ledger_identity *id, Reach__V1__IdentityReach *pid)
+{
+	pid->coverage = NULL;
+	pid->n_coverage = 0;
+	if (!id->n_by_epoch)
+		return 0;
+	if (!(pid->coverage = calloc(id->n_by_epoch, sizeof(*pid->coverage))))
+		return -ENOMEM;
+	for (size_t i = 0; i < id->n_by_epoch; i++) {
+		if (coverage_record_to_pb(id->by_epoch[i], &pid->coverage[pid->n_coverage])) {
+			identity_coverage_pb_free(pid);
+			return -ENOMEM;
+		}
+		if (pid->coverage[pid->n_coverage])
+			pid->n_coverage++;
+	}
+	return 0;
 }
 
 static void edge_to_pb(const struct ledger_edge *e, Reach__V1__Edge *pe, Reach__V1__Edge__OutcomesEntry *oc,
@@ -198,7 +232,7 @@ static int identity_to_pb(const struct ledger_identity *id, Reach__V1__IdentityR
 	size_t oi = 0;
 
 	*pid = (Reach__V1__IdentityReach)REACH__V1__IDENTITY_REACH__INIT;
-	if (coverage_record_to_pb(id->coverage, &pid->coverage))
+	if (identity_coverage_to_pb(id, pid))
 		return -ENOMEM;
 	pid->identity = id->name;
 	pid->edges_dropped = id->edges_dropped;
@@ -286,7 +320,7 @@ struct id_chunk {
 
 static void id_chunk_free(struct id_chunk *c)
 {
-	free(c->id.coverage);
+	identity_coverage_pb_free(&c->id);
 	free(c->edges);
 	free(c->edge_ptrs);
 	free(c->oc);
@@ -321,8 +355,7 @@ static int id_chunk_build(struct id_chunk *c, const struct ledger_identity *id, 
 {
 	int rc;
 
-	free(c->id.coverage); /* the previous identity's */
-	c->id.coverage = NULL;
+	identity_coverage_pb_free(&c->id); /* the previous identity's */
 	rc = identity_to_pb(id, &c->id, c->edges, c->edge_ptrs, c->oc, c->oc_ptrs);
 	c->id_ptr = &c->id;
 	*m = (Reach__V1__Ledger)REACH__V1__LEDGER__INIT;
@@ -1413,11 +1446,11 @@ static int import_identity(struct ledger *l, const Reach__V1__IdentityReach *id,
 		v->ptrs[n++] = e;
 	}
 	r = ledger_merge_identity(l, id->identity, v->ptrs, n, id->edges_dropped);
-	if ((!r || r == -ENOSPC) && id->coverage) {
+	for (size_t i = 0; (!r || r == -ENOSPC) && i < id->n_coverage; i++) {
 		struct coverage cv;
 		int c;
 
-		coverage_record_from_pb(id->coverage, &cv);
+		coverage_record_from_pb(id->coverage[i], &cv);
 		/* refused at the identity cap: the node's record has it */
 		if ((c = ledger_add_coverage(l, id->identity, &cv)) && c != -ENOSPC)
 			return c;

@@ -294,10 +294,11 @@ int report_reach(const struct report_src *src, struct reach_delta *d, const stru
 	for (size_t i = 0; i < ledger_identities(l); i++) {
 		const struct ledger_identity *id = ledger_identity_at(l, i);
 
-		if (!id->coverage || (!full && !ledger_identity_find(sel, id->name)))
+		if (!id->n_by_epoch || (!full && !ledger_identity_find(sel, id->name)))
 			continue;
-		if ((rc = ledger_add_coverage(sel, id->name, id->coverage)))
-			goto out;
+		for (size_t j = 0; j < id->n_by_epoch; j++)
+			if ((rc = ledger_add_coverage(sel, id->name, id->by_epoch[j])))
+				goto out;
 	}
 	if ((rc = ledger_pb_build(&pb, sel, src->node)))
 		goto out;
