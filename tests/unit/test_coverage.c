@@ -480,6 +480,19 @@ static void test_pb_unknown_names(void **state)
 	assert_int_equal(d.losses_unknown, 6);
 	assert_int_equal(coverage_gap_losses(&d), 8);
 	free(again);
+	/* an epoch too long to keep whole is judged in every epoch, never none */
+	{
+		char longer[COVERAGE_EPOCH_LEN + 10];
+
+		memset(longer, 'e', sizeof(longer) - 1);
+		longer[sizeof(longer) - 1] = '\0';
+		rec.epoch = longer;
+		coverage_record_from_pb(&rec, &d);
+		assert_string_equal(d.epoch, "");
+		rec.epoch = (char *)"v3";
+		coverage_record_from_pb(&rec, &d);
+		assert_string_equal(d.epoch, "v3");
+	}
 	assert_int_equal(coverage_record_to_pb(NULL, &again), 0);
 	assert_null(again);
 	coverage_record_from_pb(NULL, &d);

@@ -90,8 +90,9 @@
  *
  * Verdict per identity, in this order:
  *   inconclusive  never pass on incomplete data: gaps in the identity's
- *                 coverage record (losses of its cgroups, blind roads such
- *                 as tls-blind, missing hooks: named in the reason), gaps
+ *                 coverage records of the epoch judged and of unknown
+ *                 epoch (losses of its cgroups, blind roads such as
+ *                 tls-blind, missing hooks: named in the reason), gaps
  *                 in the ledger's node-wide record (losses no identity can
  *                 be named for: every identity), health.events_lost > 0,
  *                 health.tls_blind_processes > 0, health.hooks_missing, the

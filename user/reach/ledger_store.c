@@ -148,7 +148,9 @@ void coverage_record_from_pb(const Reach__V1__CoverageRecord *p, struct coverage
 	c->hooks_dropped += p->hooks_dropped;
 	c->first_gap_ms = p->first_gap_unix_ms;
 	c->last_gap_ms = p->last_gap_unix_ms;
-	snprintf(c->epoch, sizeof(c->epoch), "%s", p->epoch ? p->epoch : "");
+	/* an epoch too long to keep whole would match none: "" is judged in all */
+	if (p->epoch && strlen(p->epoch) < sizeof(c->epoch))
+		snprintf(c->epoch, sizeof(c->epoch), "%s", p->epoch);
 }
 
 /* An identity's records, one per epoch, as pid->coverage (an allocated
