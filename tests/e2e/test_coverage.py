@@ -220,3 +220,84 @@ spec:
     check(cov_a["losses_total"] + b_lost <= node_all, f"A's and B's losses are part of the node's {node_all}")
     agent.stop()
     check_eq(agent.returncode, 0, "reachd exit code")
+
+
+def test_losses_no_identity_can_be_named_for_make_every_verdict_inconclusive(cleanup, tmp):
+    """--loss-cgroups 1: A's flood takes the kernel's only per-cgroup entry,
+    B's flood finds no room and is counted as unattributed, never dropped:
+    then nobody can be judged complete, and every verdict says why, on the
+    socket and from the saved ledger alike."""
+    port = PORT + 1
+    root = Cgroup(cleanup, f"reach-e2e-cov-un-{os.getpid()}")
+    cg_a = Cgroup(cleanup, "a", parent=root)
+    cg_b = Cgroup(cleanup, "b", parent=root)
+    flood = os.path.join(tmp, "flood")
+    os.makedirs(flood)
+    for i in range(FLOOD_FILES):
+        _write(os.path.join(flood, f"f{i}.txt"), "x")
+    policy = os.path.join(tmp, "policies.yaml")
+    _write(policy, f"""apiVersion: reach.dev/v1
+kind: ReachPolicy
+metadata:
+  name: cov-a
+spec:
+  identity: {ID_A}
+  tools: ["/**/python3*"]
+---
+apiVersion: reach.dev/v1
+kind: ReachPolicy
+metadata:
+  name: cov-b
+spec:
+  identity: {ID_B}
+  tools: ["/**/python3*"]
+""")
+    agent = Agent(cleanup, tmp, ["--cgroup", root.path, "--ringbuf-bytes", str(RING), "--policy", policy,
+                                 "--loss-cgroups", "1", "--identity-rule", f"cgroup:{cg_a.rel} {ID_A}",
+                                 "--identity-rule", f"cgroup:{cg_b.rel} {ID_B}",
+                                 "--metrics-addr", f"127.0.0.1:{port}", "--persist-interval", "1"])
+    ledger_file = os.path.join(agent.state_dir, "ledger.pb.z")
+    code = "import os, sys\nfor n in sorted(os.listdir(sys.argv[1])): open(os.path.join(sys.argv[1], n)).read()"
+    for cg in (cg_a, cg_b):  # A first: it takes the map's only entry
+        agent.proc.send_signal(signal.SIGSTOP)
+        try:
+            procs = [subprocess.Popen([PYTHON, "-c", code, flood], preexec_fn=cg.enter_fn(),
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
+            for p in procs:
+                _, err = p.communicate(timeout=120)
+                check_eq(p.returncode, 0, f"flood process: {err[-300:]}")
+        finally:
+            agent.proc.send_signal(signal.SIGCONT)
+
+    def node_gaps():
+        doc = agent.reachctl("coverage", "-o", "json")
+        return doc if doc["node_coverage"]["gaps"] and _coverage(doc, ID_A) else None
+    doc = wait_for(node_gaps, "unattributed losses in the node's record", 20)
+    un = doc["node_coverage"]["gap_losses"]
+    cov_a = _coverage(doc, ID_A)
+    check(un > 0 and cov_a["gap_losses"] > 0, f"A's losses attributed ({cov_a['gap_losses']}), B's not ({un})")
+    check(_coverage(doc, ID_B) is None or not _coverage(doc, ID_B)["gaps"], "nothing attributed to B: no room")
+    def metric():  # /metrics is rendered once a main-loop tick
+        text = urllib.request.build_opener(urllib.request.ProxyHandler({})).open(
+            f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+        m = re.search(r"^reach_unattributed_losses_total (\d+)", text, re.M)
+        return m and int(m.group(1)) == doc["node_coverage"]["losses_total"]
+    wait_for(metric, "reach_unattributed_losses_total counting them", 10)
+    check("every identity's verdict is inconclusive" in _run("coverage", "--socket", agent.socket).stdout,
+          "the coverage table says what node-wide gaps mean")
+
+    def saved():
+        p = _run("coverage", "--ledger", ledger_file, "-o", "json")
+        return p.returncode == 0 and json.loads(p.stdout)["node_coverage"]["gap_losses"] == un
+    wait_for(saved, "the node's record in the saved ledger", 20)
+    for where, argv in (("socket", ["--socket", agent.socket]), ("--ledger", ["--ledger", ledger_file, "--policy", policy])):
+        for ident in (ID_A, ID_B):
+            rc, v, findings = _verdict(_run("verify", *argv, "--identity", ident, "-o", "json"), ident)
+            check_eq((rc, v["verdict"]), (2, "inconclusive"), f"{where}: {ident} cannot be judged complete: {v}")
+            check(f"node-wide coverage gaps, attributable to no identity, so every identity is inconclusive: {un} "
+                  "events lost" in v["reasons"], f"{where}: {ident}'s reason says why: {v['reasons']}")
+            check(any(f["kind"] == "sensor-blind" and "could not be attributed to any identity" in f["message"]
+                      for f in findings), f"{where}: {ident}'s sensor-blind finding says so")
+    print(f"    unattributed figures: A attributed {cov_a['gap_losses']}, unattributed (B's) {un}")
+    agent.stop()
+    check_eq(agent.returncode, 0, "reachd exit code")

@@ -771,7 +771,7 @@ static void feed_coverage(struct pipeline *p)
 	}
 }
 
-/* The kernel's loss map is bounded (REACH_LOSS_CGROUP_ENTRIES) and a full
+/* The kernel's loss map is bounded (--loss-cgroups) and a full
  * one makes every identity inconclusive: from half full on, the entries of
  * cgroups that were removed, their counts read and in the ledger, are
  * deleted (a removed cgroup runs no task that could lose more; its id is
@@ -784,8 +784,9 @@ static void sweep_removed_cgroups(struct pipeline *p)
 	char **gone = NULL;
 	size_t n_gone = 0, cap = 0;
 
-	if (!p->losses || !p->losses->forget || !p->losses->cgroup_exists ||
-	    p->loss_entries < REACH_LOSS_CGROUP_ENTRIES / 2)
+	size_t size = p->loss_map_entries ? p->loss_map_entries : REACH_LOSS_CGROUP_ENTRIES;
+
+	if (!p->losses || !p->losses->forget || !p->losses->cgroup_exists || p->loss_entries < (size + 1) / 2)
 		return;
 	hmap_iter_init(&it, p->cov_cgroups);
 	while (hmap_iter_next(&it, &key, &v)) {

@@ -78,6 +78,7 @@ struct pipeline {
 	struct hmap *cov_cgroups;
 	struct reach_loss_counters unattributed_seen; /* read so far */
 	size_t loss_entries;           /* kernel map entries at the last read */
+	size_t loss_map_entries;       /* its size; 0: REACH_LOSS_CGROUP_ENTRIES (set by the caller) */
 	uint64_t loss_entries_forgotten; /* of removed cgroups, after their final read */
 	bool room_logged, snapshot_warned, losses_warned;
 

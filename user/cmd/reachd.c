@@ -425,6 +425,8 @@ int main(int argc, char **argv)
 
 	sopts.ringbuf_bytes = cfg.ringbuf_bytes;
 	sopts.dedup_entries = cfg.dedup_entries;
+	sopts.loss_cgroup_entries = cfg.loss_cgroups;
+	ag.pipe.loss_map_entries = cfg.loss_cgroups; /* when to sweep removed cgroups from it */
 	sopts.syscall_hooks = syscall_hook_style_from_name(cfg.syscall_hooks);
 	sopts.on_event = pipeline_on_event;
 	sopts.ctx = &ag.pipe;

@@ -132,6 +132,10 @@ const struct option_spec reach_options[] = {
 	{ .flag = "dedup-entries", .key = "sensor.dedup_entries", .type = OPTION_U64, .offset = FIELD(dedup_entries),
 	  .min = 1, .max = 16777216, .arg = "N", .example = "4096",
 	  .help = "in-kernel dedup map entries (default 65536)" },
+	{ .flag = "loss-cgroups", .key = "sensor.loss_cgroups", .type = OPTION_U64, .offset = FIELD(loss_cgroups),
+	  .min = 1, .max = 1048576, .arg = "N", .example = "4096",
+	  .help = "(cgroup, uid) entries of the in-kernel per-identity loss counters\n"
+		  "(default 4096; losses past them count for every identity)" },
 	{ .flag = "observed-edges", .key = "sensor.observed_edges", .type = OPTION_U64,
 	  .offset = FIELD(observed_edges), .min = OBSERVED_EDGES_MIN, .max = OBSERVED_EDGES_MAX,
 	  .def = "65536", .arg = "N", .example = "1024",

@@ -33,6 +33,7 @@ struct reach_config {
 	int builtin_secrets;                  /* secrets.builtin: bool, default 1 */
 	unsigned long long ringbuf_bytes;     /* sensor.ringbuf_bytes: 0 = not set; must be a power of 2 >= 4096 and <= 1 GiB */
 	unsigned long long dedup_entries;     /* sensor.dedup_entries: 0 = not set; 1..16777216 */
+	unsigned long long loss_cgroups;      /* sensor.loss_cgroups: 0 = not set; 1..1048576 */
 	unsigned long long observed_edges;    /* sensor.observed_edges: 0 = not set; OBSERVED_EDGES_MIN..MAX */
 	char *syscall_hooks;                  /* sensor.syscall_hooks: auto | per-syscall | dispatcher */
 	char *cluster_cidrs[CONFIG_MAX_LIST];  /* egress.cluster_cidrs: pod/service CIDRs */

@@ -134,6 +134,13 @@ int sensor_start(struct sensor **out, const struct sensor_opts *opts, char *err,
 		goto fail;
 	}
 
+	if (opts->loss_cgroup_entries &&
+	    (rc = bpf_map__set_max_entries(s->skel->maps.loss_by_cgroup, opts->loss_cgroup_entries))) {
+		snprintf(err, err_size, "sizing the per-cgroup loss map to %llu entries: %s",
+			 (unsigned long long)opts->loss_cgroup_entries, strerror(-rc));
+		goto fail;
+	}
+
 	rc = syscall_hooks_prepare(&s->syscall_hooks, s->skel->obj, opts->syscall_hooks, err, err_size);
 	if (rc)
 		goto fail;

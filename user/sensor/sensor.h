@@ -17,6 +17,7 @@ typedef int (*sensor_event_fn)(void *ctx, const void *data, size_t size);
 struct sensor_opts {
 	uint64_t ringbuf_bytes;   /* 0 = built-in default (8 MiB) */
 	uint64_t dedup_entries;   /* 0 = built-in default (65536) */
+	uint64_t loss_cgroup_entries; /* 0 = built-in default (REACH_LOSS_CGROUP_ENTRIES) */
 	enum syscall_hook_style syscall_hooks; /* SYSCALL_HOOKS_AUTO by default */
 	sensor_event_fn on_event;
 	void *ctx;
