@@ -258,7 +258,7 @@ static void test_ledger_records(void **state)
 	assert_null(ledger_identity_find(l, "host/c"));
 	assert_non_null(ledger_node_coverage(l));
 	assert_int_equal(ledger_node_coverage(l)->losses[REACH_EV_FILE_OPEN][REACH_LOSS_RINGBUF_FULL], 7);
-	assert_int_equal(ledger_identities_dropped(l), 1);
+	assert_int_equal(ledger_identities_dropped(l), 0); /* moved, not dropped */
 
 	/* merging sums both records, twice is twice */
 	assert_int_equal(ledger_merge(m, l), 0);
@@ -279,6 +279,20 @@ static void test_ledger_records(void **state)
 		assert_int_equal(json_get_int(json_get(doc, "node_coverage", json_type_object), "gap_losses", 0), 14);
 		json_object_put(doc);
 	}
+	ledger_free(l);
+	ledger_free(m);
+
+	/* merged into a ledger at its identity cap: the identity's edges are
+	 * refused (counted once), its gap lands in the node's record */
+	l = ledger_new(0, 0);
+	m = ledger_new(1, 0);
+	obs(m, "host/first", "/k/f.key");
+	obs(l, "host/x", "/k/x.key");
+	assert_int_equal(ledger_add_coverage(l, "host/x", &a), 0);
+	assert_int_equal(ledger_merge(m, l), -ENOSPC);
+	assert_null(ledger_identity_find(m, "host/x"));
+	assert_int_equal(ledger_identities_dropped(m), 1);
+	assert_int_equal(ledger_node_coverage(m)->losses[REACH_EV_FILE_OPEN][REACH_LOSS_RINGBUF_FULL], 100);
 	ledger_free(l);
 	ledger_free(m);
 }

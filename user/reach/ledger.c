@@ -683,13 +683,16 @@ int ledger_add_coverage(struct ledger *l, const char *identity, const struct cov
 		return -EINVAL;
 	if (coverage_is_empty(c))
 		return 0;
-	if (!(id = identity_get(l, identity, &rc))) {
-		/* refused at the cap: the node's record keeps it, so the
-		 * gap still makes verdicts inconclusive (all of them) */
-		if (rc == -ENOSPC && coverage_union(&l->node_coverage, c))
+	if (!ledger_identity_find(l, identity) && l->n_ids >= l->max_identities) {
+		/* no room for the identity: the node's record keeps its gap,
+		 * which then makes every verdict inconclusive. Moved, not
+		 * dropped: identities_dropped counts the edges' refusals only. */
+		if (coverage_union(&l->node_coverage, c))
 			return -ENOMEM;
-		return rc;
+		return -ENOSPC;
 	}
+	if (!(id = identity_get(l, identity, &rc)))
+		return rc;
 	return identity_add_coverage(id, c);
 }
 

@@ -179,9 +179,9 @@ int ledger_merge_identity(struct ledger *l, const char *identity, const struct l
 
 /* Unions c into identity's coverage record of epoch c->epoch (made, with
  * the identity, if needed: an identity may have lost everything it did).
- * 0; -EINVAL (NULL
- * or empty identity, NULL c); -ENOSPC when the identity cap refused it
- * (counted; the record then goes to the node's record, never dropped);
+ * 0; -EINVAL (NULL or empty identity, NULL c); -ENOSPC when the identity
+ * cap has no room for it: the record then goes to the node's record (moved,
+ * never dropped; identities_dropped is left to the edges' refusals);
  * -ENOMEM. An empty c changes nothing. */
 int ledger_add_coverage(struct ledger *l, const char *identity, const struct coverage *c);
 /* The sum of identity's records of epoch (NULL: every epoch) and of its
