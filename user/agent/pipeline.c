@@ -607,15 +607,19 @@ struct cg_coverage {
 	uint32_t uid;
 	char *path;                      /* the cgroup's path, looked up once; NULL not yet */
 	struct reach_loss_counters seen; /* the kernel's totals read so far */
-	struct coverage pending;         /* not in the ledger yet */
+	/* not in the ledger yet; NULL when nothing waits (a record is ~6 KiB:
+	 * held only from a gap to the next feed) */
+	struct coverage *pending;
 };
 
 static void cg_coverage_free(void *v)
 {
 	struct cg_coverage *c = v;
 
-	if (c)
+	if (c) {
 		free(c->path);
+		free(c->pending);
+	}
 	free(c);
 }
 
@@ -647,31 +651,42 @@ static void coverage_fallback(struct pipeline *p, const struct coverage *c)
 		log_warn("coverage: out of memory: a gap is not recorded");
 }
 
+/* Adds gap to the (cgroup, uid)'s waiting record. */
+static void cg_coverage_add(struct pipeline *p, uint64_t cgroup_id, uint32_t uid, const struct coverage *gap)
+{
+	struct cg_coverage *c = cg_coverage_get(p, cgroup_id, uid);
+
+	if (c && !c->pending)
+		c->pending = calloc(1, sizeof(*c->pending));
+	if (c && c->pending)
+		coverage_add(c->pending, gap);
+	else
+		coverage_fallback(p, gap);
+}
+
 void pipeline_note_losses(void *ctx, uint64_t cgroup_id, uint32_t uid, const struct reach_loss_counters *total)
 {
 	struct pipeline *p = ctx;
 	struct cg_coverage *c = cg_coverage_get(p, cgroup_id, uid);
 	int64_t now = unix_ms();
 
-	p->loss_entries++;
-	if (!c) {
-		struct coverage all = { 0 };
+	struct coverage grew = { 0 };
 
-		for (int k = 0; k < REACH_EV__MAX; k++)
-			for (int r = 0; r < REACH_LOSS__MAX; r++)
-				coverage_add_loss(&all, k, r, total->counters[k][r], now);
-		coverage_fallback(p, &all);
-		return;
-	}
+	p->loss_entries++;
 	for (int k = 0; k < REACH_EV__MAX; k++)
 		for (int r = 0; r < REACH_LOSS__MAX; r++) {
-			uint64_t t = total->counters[k][r], was = c->seen.counters[k][r];
+			uint64_t t = total->counters[k][r], was = c ? c->seen.counters[k][r] : 0;
 
-			/* counters only grow while the map entry lives */
+			/* counters only grow while the map entry lives; without
+			 * memory for what was read, the whole count (too much,
+			 * never too little) */
 			if (t > was)
-				coverage_add_loss(&c->pending, k, r, t - was, now);
-			c->seen.counters[k][r] = t;
+				coverage_add_loss(&grew, k, r, t - was, now);
+			if (c)
+				c->seen.counters[k][r] = t;
 		}
+	if (!coverage_is_empty(&grew))
+		cg_coverage_add(p, cgroup_id, uid, &grew);
 }
 
 void pipeline_note_unattributed(struct pipeline *p, const struct reach_loss_counters *total)
@@ -697,16 +712,10 @@ void pipeline_note_unattributed(struct pipeline *p, const struct reach_loss_coun
 void pipeline_note_road(struct pipeline *p, uint64_t cgroup_id, uint32_t uid, const char *road, const char *detail,
 			int64_t ms)
 {
-	struct cg_coverage *c = cg_coverage_get(p, cgroup_id, uid);
+	struct coverage one = { 0 };
 
-	if (c) {
-		coverage_add_road(&c->pending, road, detail, 1, ms);
-	} else {
-		struct coverage one = { 0 };
-
-		coverage_add_road(&one, road, detail, 1, ms);
-		coverage_fallback(p, &one);
-	}
+	coverage_add_road(&one, road, detail, 1, ms);
+	cg_coverage_add(p, cgroup_id, uid, &one);
 }
 
 static void read_losses(struct pipeline *p)
@@ -744,7 +753,7 @@ static void feed_coverage(struct pipeline *p)
 		struct identity id;
 		int rc;
 
-		if (coverage_is_empty(&c->pending))
+		if (!c->pending || coverage_is_empty(c->pending))
 			continue;
 		if (!(cr = observed_cgroup(p->observed, c->cgroup_id))) {
 			/* a cgroup whose every event was lost: no edge told its path */
@@ -763,11 +772,12 @@ static void feed_coverage(struct pipeline *p)
 		if (id.state == IDENTITY_PENDING)
 			continue;
 		/* the epoch its edges get now ("" unknown: judged in every one) */
-		snprintf(c->pending.epoch, sizeof(c->pending.epoch), "%s", id.image_id);
-		rc = ledger_add_coverage(p->ledger, id.name, &c->pending);
+		snprintf(c->pending->epoch, sizeof(c->pending->epoch), "%s", id.image_id);
+		rc = ledger_add_coverage(p->ledger, id.name, c->pending);
 		if (rc && rc != -ENOSPC) /* -ENOSPC: the node's record took it */
 			continue;
-		memset(&c->pending, 0, sizeof(c->pending));
+		free(c->pending);
+		c->pending = NULL;
 	}
 }
 
@@ -793,7 +803,8 @@ static void sweep_removed_cgroups(struct pipeline *p)
 		struct cg_coverage *c = v;
 		int rc;
 
-		if (!coverage_is_empty(&c->pending) || p->losses->cgroup_exists(p->losses_ctx, c->cgroup_id) != 0)
+		if ((c->pending && !coverage_is_empty(c->pending)) ||
+		    p->losses->cgroup_exists(p->losses_ctx, c->cgroup_id) != 0)
 			continue;
 		if ((rc = p->losses->forget(p->losses_ctx, c->cgroup_id, c->uid)) && rc != -ENOENT)
 			continue;
@@ -827,17 +838,11 @@ static struct edge *record_edge(struct pipeline *p, enum edge_kind kind, const s
 	e = observed_add(p->observed, kind, obs, is_new);
 	if (!e && errno == ENOSPC && obs->hdr) {
 		/* refused by a full model: a gap of that identity's picture */
-		struct cg_coverage *c = cg_coverage_get(p, obs->hdr->cgroup_id, obs->hdr->uid);
+		struct coverage gap = { .edges_unrecorded = 1 };
 		int save = errno;
 
-		if (c) {
-			int64_t now = unix_ms();
-
-			c->pending.edges_unrecorded++;
-			if (!c->pending.first_gap_ms)
-				c->pending.first_gap_ms = now;
-			c->pending.last_gap_ms = now;
-		}
+		gap.first_gap_ms = gap.last_gap_ms = unix_ms();
+		cg_coverage_add(p, obs->hdr->cgroup_id, obs->hdr->uid, &gap);
 		errno = save;
 	}
 	return e;
