@@ -1171,6 +1171,44 @@ static void test_full_model_evicts_to_the_ledger(void **state)
 	assert_non_null(find_edge(f, CG, EDGE_TOOL, "/usr/bin/tool19"));
 }
 
+/* An edge the full model refuses (nothing could be evicted) is a gap of
+ * its identity's picture, in its coverage record. */
+static void test_refused_edge_is_a_coverage_gap(void **state)
+{
+	struct fx *f = *state;
+	char exe[64];
+	const struct coverage *c;
+
+	pipeline_fini(&f->p);
+	{
+		struct pipeline keep = f->p;
+
+		assert_int_equal(pipeline_init(&f->p, 16), 0);
+		f->p.catalog = keep.catalog;
+		f->p.netclass = keep.netclass;
+		f->p.resolver = keep.resolver;
+		f->p.ledger = keep.ledger;
+		f->p.boot_to_unix_ms = keep.boot_to_unix_ms;
+		f->p.dedup = keep.dedup;
+		f->p.dedup_ctx = keep.dedup_ctx;
+	}
+	for (int i = 0; i < 16; i++) {
+		snprintf(exe, sizeof(exe), "/usr/bin/tool%d", i);
+		exec_event(f, CG, T_PARENT, T_OTHER, exe, no_args, 1);
+	}
+	f->p.observed_stuck = true; /* as when every edge waits for its identity */
+	exec_event(f, CG, T_PARENT, T_OTHER, "/usr/bin/refused", no_args, 1);
+	exec_event(f, CG, T_PARENT, T_OTHER, "/usr/bin/refused-too", no_args, 1);
+	assert_int_equal(observed_edges_dropped(f->p.observed), 2);
+	assert_null(find_edge(f, CG, EDGE_TOOL, "/usr/bin/refused"));
+	pipeline_feed_ledger(&f->p);
+	c = coverage_of(f, "host/test");
+	assert_non_null(c);
+	assert_int_equal(c->edges_unrecorded, 2);
+	assert_true(coverage_has_gaps(c));
+	assert_true(c->first_gap_ms > 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1188,6 +1226,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_events_printed_once_per_new_edge, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refresh_counts_from_the_kernel, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_full_model_evicts_to_the_ledger, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refused_edge_is_a_coverage_gap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_coverage_to_the_ledger, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_coverage_forgets_removed_cgroups, setup, teardown),
 	};
