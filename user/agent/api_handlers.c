@@ -128,8 +128,13 @@ struct verify_input_health api_health(const struct api_handlers *h)
 	struct api_daemon_view v;
 
 	daemon_view(h, &v);
-	if (v.have_losses)
+	if (v.have_losses) {
 		health.events_lost = output_loss_total(&v.losses, REACH_LOSS_RINGBUF_FULL);
+		/* a file whose path was cut at the kernel's bound is an object
+		 * reach cannot name: the verdict cannot pass on it (node-wide
+		 * until the per-identity coverage record carries it) */
+		health.events_lost += v.losses.counters[REACH_EV_FILE_OPEN][REACH_LOSS_TRUNCATED];
+	}
 	health.events_lost += observed_edges_dropped(h->pipe->observed);
 	return health;
 }
