@@ -38,11 +38,12 @@ reach_siphash13(const void *buf, __u32 len, __u32 bound, __u64 k0, __u64 k1)
 	__u64 v1 = k1 ^ 0x646f72616e646f6dULL;
 	__u64 v2 = k0 ^ 0x6c7967656e657261ULL;
 	__u64 v3 = k1 ^ 0x7465646279746573ULL;
-	__u64 last = (__u64)(len & 0xff) << 56;
+	__u64 last;
 	__u32 i, full;
 
 	if (len > bound)
 		len = bound;
+	last = (__u64)(len & 0xff) << 56;
 	full = len / 8;
 	for (i = 0; i < bound / 8; i++) {
 		__u64 m;
