@@ -244,3 +244,57 @@ def test_hash_key_differs_per_start(cleanup, tmp):
         keys.append(k)
         agent.stop()
     check(keys[0] != keys[1], "a new key at each start")
+
+
+SA_TOKEN = "reach-e2e-evasion-sa-token-7f3c91"
+SA_DIR = "/run/secrets/kubernetes.io/serviceaccount"
+
+
+def test_projected_sa_token_fingerprinted_and_sent(cleanup, tmp):
+    """The kubelet's projected volume layout (token -> ..data/token,
+    ..data -> ..<timestamp>) in a private mount namespace: the edge is the
+    stable name, its content is fingerprinted through the reader's root, and
+    sending it as a bearer is `secret-sent`."""
+    from harness import make_test_ca, start_process, wait_port, ROOT
+    ca, cert, key = make_test_ca(cleanup, tmp)
+    server = os.path.join(ROOT, "tests", "e2e", "https_server.py")
+    start_process(cleanup, [PYTHON, server, "--bind", "127.0.0.1", "--tls-port", "19201", "--plain-port", "19200",
+                            "--cert", cert, "--key", key, "--log", os.path.join(tmp, "srv.log")])
+    wait_port("127.0.0.1", 19200)
+    cg = Cgroup(cleanup, f"reach-e2e-evasion-sa-{os.getpid()}")
+    identity = "host/ev-sa"
+    agent = Agent(cleanup, tmp, ["--cgroup", cg.path, "--identity-rule", f"cgroup:{cg.rel} {identity}"])
+    ts = "..2026_12_05_21_00_00.123456789"
+    layout = (f"mount -t tmpfs tmpfs /run && mkdir -p {SA_DIR}/{ts} && printf %s \"$SA\" > {SA_DIR}/{ts}/token "
+              f"&& ln -s {ts} {SA_DIR}/..data && ln -s ..data/token {SA_DIR}/token && exec \"$0\" -c \"$1\"")
+    reader = f"""
+import http.client, sys
+tok = open("/var/run/secrets/kubernetes.io/serviceaccount/token").read()
+c = http.client.HTTPConnection("127.0.0.1", 19200)
+c.request("GET", "/api/v1/namespaces", headers={{"Authorization": "Bearer " + tok}}); c.getresponse().read()
+print("sent", flush=True)
+sys.stdin.readline()   # stays alive until the agent has read the file through its root
+"""
+    p = subprocess.Popen(["unshare", "-m", "--propagation", "private", "sh", "-c", layout, PYTHON, reader],
+                         preexec_fn=cg.enter_fn(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                         env=dict(os.environ, SA=SA_TOKEN))  # not in argv: argv is recorded
+    cleanup.add(lambda: (p.kill(), p.wait()))
+    check_eq(p.stdout.readline().strip(), "sent", "the reader sent its token")
+    e = agent.wait_edge("the projected token", lambda e: e in _secret_edges(agent, cg))
+    p.stdin.close()
+    p.wait(timeout=30)
+    check_eq(e["path"], f"{SA_DIR}/token", "the stable name, not ..data or the timestamped directory")
+    check_eq(e["category"], "k8s-sa-token", "category")
+    check_eq(e["requested_path"], "/var/run/secrets/kubernetes.io/serviceaccount/token", "the name as written")
+    check(len(e.get("content_fingerprint", "")) == 16, f"the content was fingerprinted: {e}")
+    policy = os.path.join(tmp, "policy.yaml")
+    _policy(policy, identity)
+    sent = wait_for(lambda: (lambda r: r if "secret-sent" in r.stdout else None)(
+        subprocess.run([REACHCTL, "verify", "--socket", agent.socket, "--identity", identity, "--policy", policy,
+                        "-o", "json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=30)),
+        "secret-sent finding", 10)
+    check(sent.returncode in (1, 2), f"verify does not pass: {sent.returncode}")
+    check(SA_TOKEN not in sent.stdout and SA_TOKEN not in agent.stderr(), "the token itself is never printed")
+    with open(agent.out_path) as f:
+        check(SA_TOKEN not in f.read(), "the token is not in the events")
+    agent.stop()
