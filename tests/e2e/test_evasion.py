@@ -115,6 +115,12 @@ def test_every_road_lands_on_the_real_file(cleanup, tmp):
         p = _verify(agent, f"host/ev-{name}", policy)
         check(p.returncode in (1, 2), f"{name}: verify with nothing declared must not pass: {p.returncode} {p.stdout}")
         check(secret in p.stdout, f"{name}: the finding names the real file: {p.stdout[:400]}")
+    # the ledger keeps the name as written beside the real file (opened_as)
+    doc = wait_for(lambda: next((e for i in agent.reachctl("reach", "--identity", "host/ev-symlink", "-o", "json")
+                                 ["identities"] for e in i["edges"] if e["kind"] == "secret"), None),
+                   "symlink edge in the ledger", 10)
+    check_eq(doc["object"], secret, "ledger: object is the real file")
+    check_eq(doc["opened_as"], os.path.join(tmp, "symlink", "notes.txt"), "ledger: opened_as")
     agent.stop()
     check_eq(agent.returncode, 0, "reachd exit code")
 
