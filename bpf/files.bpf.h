@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Secret-file reads: successful open/openat/openat2 with read access.
- * Catalogue matching happens in user space: the kernel deduplicates every
- * read-open per cgroup, so a repeated open is one map lookup and only a new
- * file costs an event.
+ * Secret-file reads: successful open/openat/openat2/open_by_handle_at of a
+ * regular file with read access. Catalogue matching happens in user space:
+ * the kernel deduplicates every read-open per (cgroup, file, executable), so
+ * a repeated open is one map lookup and only a new file costs an event.
  */
 #ifndef REACH_FILES_BPF_H
 #define REACH_FILES_BPF_H
@@ -20,6 +20,8 @@
 #define O_ACCMODE  00000003
 #define O_WRONLY   00000001
 #define O_PATH     010000000
+#define S_IFMT     00170000
+#define S_IFREG    0100000
 
 
 struct open_call {
@@ -28,7 +30,7 @@ struct open_call {
 	__u32 flags;
 };
 
-/* Decodes the three open flavours; false when the flags cannot be read. */
+/* Decodes the open flavours; false when the flags cannot be read. */
 static __always_inline bool open__decode(struct pt_regs *regs, long nr, struct open_call *call)
 {
 	if (nr == NR_open) {
@@ -38,6 +40,12 @@ static __always_inline bool open__decode(struct pt_regs *regs, long nr, struct o
 		return true;
 	}
 	call->dirfd = (int)SYSCALL_ARG1(regs);
+	if (nr == NR_open_by_handle_at) {
+		/* (mount_fd, handle, flags): no name at all, only the file */
+		call->pathname = NULL;
+		call->flags = (__u32)SYSCALL_ARG3(regs);
+		return true;
+	}
 	call->pathname = (const char *)SYSCALL_ARG2(regs);
 	if (nr == NR_openat) {
 		call->flags = (__u32)SYSCALL_ARG3(regs);
@@ -53,32 +61,31 @@ static __always_inline bool open__decode(struct pt_regs *regs, long nr, struct o
 	return true;
 }
 
-/* The directory a relative path is resolved against: cwd or the dirfd's. */
-static __always_inline struct path *open__base_dir(struct task_struct *task, int dirfd)
-{
-	struct file *file;
-
-	if (dirfd == AT_FDCWD)
-		return __builtin_preserve_access_index(&task->fs->pwd);
-	file = task__file_of_fd(task, dirfd);
-	if (!file)
-		return NULL;
-	return (struct path *)__builtin_preserve_access_index(&file->f_path);
-}
-
-/* sys_exit of open, openat, openat2 (already filtered on nr and ret >= 0). */
+/*
+ * sys_exit of open, openat, openat2, open_by_handle_at (already filtered on
+ * nr and ret >= 0). The object is the file behind the returned descriptor,
+ * not the string: the struct file is taken from the task's descriptor table
+ * and its f_path resolved (path.bpf.h), so every spelling of a file (a
+ * symlink, /proc/self/fd/N after O_PATH, /proc/PID/root/..., `..`, a handle)
+ * is the same object. The dedup key is the file's (device, inode) with the
+ * executable, so a repeated open costs no string copy and no walk, and no
+ * chosen name can collide with a secret's entry.
+ */
 static __noinline int files__on_open_exit(struct pt_regs *regs, long nr, long ret)
 {
 	struct reach_file_open_event *ev;
 	struct task_struct *task;
 	struct reach_dedup_key key = {};
+	struct reach_inode_key ino_key = {};
 	struct open_call call;
-	struct path *base = NULL;
+	struct file *file;
+	struct inode *inode;
 	struct scratch *s;
-	__u64 pid_tgid, cgid, now;
-	long path_len;
-	__u64 exe_seed;
+	__u64 pid_tgid, cgid, now, w[3];
 	__u32 ev_flags = 0;
+	long path_len = 0;
+	bool truncated = false;
+	umode_t mode;
 
 	pid_tgid = bpf_get_current_pid_tgid();
 	cgid = bpf_get_current_cgroup_id();
@@ -90,44 +97,41 @@ static __noinline int files__on_open_exit(struct pt_regs *regs, long nr, long re
 		return 0;
 	}
 	if ((call.flags & O_ACCMODE) == O_WRONLY || (call.flags & O_PATH))
-		return 0;  /* not a read */
+		return 0;  /* not a read (an O_PATH descriptor reopened is a read, seen then) */
 
-	s = scratch__get();
-	if (!s)
-		return 0;
-	path_len = bpf_probe_read_user_str(s->path, sizeof(s->path), call.pathname);
-	if (path_len <= 1) {
+	task = bpf_get_current_task_btf();
+	file = task__file_of_fd(task, ret);
+	inode = BPF_CORE_READ(file, f_inode);
+	if (!file || !inode) {
+		/* another thread closed it between the open and here */
 		loss__count(REACH_EV_FILE_OPEN, REACH_LOSS_READ_FAILED);
 		return 0;
 	}
-	path_len -= 1; /* without the NUL */
-	if (path_len >= REACH_PATH_LEN - 1) {
-		ev_flags |= REACH_OPEN_F_PATH_TRUNC;
-		loss__count(REACH_EV_FILE_OPEN, REACH_LOSS_TRUNCATED);
-	}
+	mode = BPF_CORE_READ(inode, i_mode);
+	if ((mode & S_IFMT) != S_IFREG)
+		return 0;  /* directories, devices, pipes: not a file's content */
+	ino_key.ino = BPF_CORE_READ(inode, i_ino);
+	ino_key.dev = BPF_CORE_READ(inode, i_sb, s_dev);
+	if (bpf_map_lookup_elem(&secret_inodes, &ino_key))
+		ev_flags |= REACH_OPEN_F_KNOWN_SECRET;
 
-	task = bpf_get_current_task_btf();
 	key.cgroup_id = cgid;
 	key.kind = REACH_EV_FILE_OPEN;
 	/* The executable's inode joins the key: each binary that reads a secret
 	 * is reported once (the ledger lists every one), while repeats by the
 	 * same binary stay map lookups. */
-	exe_seed = net__exe_seed();
-	if (s->path[0] == '/') {
-		key.hash = hash__words(s->path, path_len, REACH_PATH_LEN, exe_seed);
-	} else {
-		/* Relative: the same name under another directory is another
-		 * file, so the base directory's dentry joins the hash. */
-		ev_flags |= REACH_OPEN_F_RELATIVE;
-		base = open__base_dir(task, call.dirfd);
-		key.hash = hash__words(s->path, path_len, REACH_PATH_LEN,
-				       (__u64)BPF_CORE_READ(base, dentry) ^ (exe_seed * 0x9e3779b97f4a7c15ULL));
-	}
+	w[0] = ino_key.ino;
+	w[1] = ino_key.dev;
+	w[2] = net__exe_seed();
+	key.hash = hash__words((const char *)w, sizeof(w), sizeof(w), 0x66696c65ULL /* "file" */);
 
 	now = bpf_ktime_get_boot_ns();
 	if (!dedup__first_seen(&key, now))
 		return 0;
 
+	s = scratch__get();
+	if (!s)
+		return 0;
 	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
 	if (!ev) {
 		loss__count(REACH_EV_FILE_OPEN, REACH_LOSS_RINGBUF_FULL);
@@ -140,21 +144,24 @@ static __noinline int files__on_open_exit(struct pt_regs *regs, long nr, long re
 	ev->dirfd = call.dirfd;
 	ev->fd = ret;
 	ev->syscall_nr = nr;
+	ev->inode = ino_key;
+	ev->path[0] = '\0';
+	if (call.pathname) {
+		/* the name as written, kept as `opened_as` when it differs */
+		path_len = bpf_probe_read_user_str(ev->path, sizeof(ev->path), call.pathname);
+		path_len = path_len > 0 ? path_len - 1 : 0;
+		if (path_len >= REACH_PATH_LEN - 1)
+			ev_flags |= REACH_OPEN_F_PATH_TRUNC;
+	} else {
+		ev_flags |= REACH_OPEN_F_BY_HANDLE;
+	}
 	ev->path_len = path_len;
-	bpf_probe_read_kernel(ev->path, sizeof(ev->path), s->path);
-	ev->base_len = 0;
-	ev->base[0] = '\0';
-	if (base) {
-		bool truncated = false;
-
-		ev->base_len = path__resolve(base, task, s->walk, ev->base, &truncated);
-		if (truncated) {
-			ev_flags |= REACH_OPEN_F_BASE_TRUNC;
-			loss__count(REACH_EV_FILE_OPEN, REACH_LOSS_TRUNCATED);
-		}
-	} else if (ev_flags & REACH_OPEN_F_RELATIVE) {
-		ev_flags |= REACH_OPEN_F_BASE_FAIL;
-		loss__count(REACH_EV_FILE_OPEN, REACH_LOSS_READ_FAILED);
+	ev->resolved_len = path__resolve((struct path *)__builtin_preserve_access_index(&file->f_path), task, s->walk,
+					 ev->resolved, &truncated);
+	if (truncated) {
+		/* the object itself is incomplete: a loss, judged by verify */
+		ev_flags |= REACH_OPEN_F_RESOLVED_TRUNC;
+		loss__count(REACH_EV_FILE_OPEN, REACH_LOSS_TRUNCATED);
 	}
 	ev->flags = ev_flags;
 	bpf_ringbuf_submit(ev, 0);

@@ -13,6 +13,9 @@
 
 /* Fixed at load time (set between open and load). */
 const volatile __u32 self_tgid __weak = 0;  /* the agent: never traced */
+/* The dedup hashes' SipHash key: random, drawn by the agent at each start
+ * (sensor_start), so no workload can compute a colliding object. */
+const volatile __u64 hash_key[2] __weak = {};
 
 /* Changed at run time through the mmap'ed .bss. Bumping config_gen drops
  * every cached per-cgroup verdict at its next lookup. */
@@ -107,6 +110,16 @@ struct {
 	__type(key, __u32);
 	__type(value, struct scratch);
 } scratch_map SEC(".maps") __weak;
+
+/* (device, inode) of every file the agent has classed as a secret: an open
+ * of any other name of it (hardlink, bind mount) is flagged in the kernel as
+ * a known secret. Filled by the agent from the events' own (dev, ino). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct reach_inode_key);
+	__type(value, __u8);
+} secret_inodes SEC(".maps") __weak;
 
 /* Counts one loss node-wide (what status and /metrics have always shown)
  * and for the (cgroup, uid) whose activity it hid. A global function:

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Resolves a struct path (cwd, a dirfd's directory) to an absolute path by
+ * Resolves a struct path (an opened file's f_path) to an absolute path by
  * walking dentries up to the task's root, crossing mounts. bpf_d_path() is
  * not allowed in tracepoints, hence the walk (as Tetragon and Falco do).
  */
@@ -76,7 +76,7 @@ static __always_inline int path__walk(struct path *start, struct task_struct *ta
 	return pos;
 }
 
-/* Copies the resolved directory into dst (REACH_BASE_LEN bytes, NUL ended);
+/* Copies the resolved path into dst (REACH_BASE_LEN bytes, NUL ended);
  * returns its length. An empty walk is the root "/". */
 static __always_inline __u32 path__resolve(struct path *start, struct task_struct *task,
 					   char *walk, char *dst, bool *truncated)

@@ -39,7 +39,7 @@ static __always_inline int sys_exit__dispatch(struct pt_regs *regs, long nr, lon
 		return ret > 0 ? net__on_recv_exit(regs, nr, ret) : 0;
 	if (nr == NR_write || nr == NR_writev)
 		return ret > 0 ? net__on_write_exit(regs, nr, ret) : 0;
-	if (nr == NR_openat || nr == NR_open || nr == NR_openat2)
+	if (nr == NR_openat || nr == NR_open || nr == NR_openat2 || nr == NR_open_by_handle_at)
 		return files__on_open_exit(regs, nr, ret);
 	if (nr == NR_connect || nr == NR_sendto || nr == NR_sendmsg || nr == NR_sendmmsg)
 		return net__on_send_exit(regs, nr, ret);
@@ -65,6 +65,7 @@ int BPF_PROG(reach_sys_exit, struct pt_regs *regs, long ret)
 /* Keep this list and user/sensor/syscall_hooks.c's table in the same order. */
 REACH_SYSCALL_EXIT_TP(openat)
 REACH_SYSCALL_EXIT_TP(openat2)
+REACH_SYSCALL_EXIT_TP(open_by_handle_at)
 #if defined(__TARGET_ARCH_x86)
 REACH_SYSCALL_EXIT_TP(open)
 #endif

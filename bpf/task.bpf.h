@@ -4,6 +4,7 @@
 #define REACH_TASK_BPF_H
 
 #include "maps.bpf.h"
+#include "abi/siphash.h"
 #include <bpf/bpf_core_read.h>
 
 /* Walks the ancestors of the current task's cgroup (root = level 0) looking
@@ -110,26 +111,13 @@ static __always_inline struct file *task__file_of_fd(struct task_struct *task, i
 	return file;
 }
 
-/* 64-bit FNV-1a style mix over 8-byte words: an 8x shorter loop than per
- * byte. len <= bound; bytes past len in the last word are masked off. */
+/* Keyed hash of a dedup object (include/abi/siphash.h): the per-start
+ * secret key, with seed separating the kinds of objects (and joining the
+ * executable's identity where the key is per binary). len <= bound; bytes
+ * past len in the last word are masked off. */
 static __always_inline __u64 hash__words(const char *buf, __u32 len, __u32 bound, __u64 seed)
 {
-	const __u64 *w = (const __u64 *)buf;
-	__u64 h = seed ^ 0xcbf29ce484222325ULL;
-
-	for (__u32 i = 0; i < bound / 8; i++) {
-		__u64 word;
-
-		if (i * 8 >= len)
-			break;
-		word = w[i];
-		if (len - i * 8 < 8)
-			word &= (1ULL << ((len - i * 8) * 8)) - 1;
-		h ^= word;
-		h *= 0x100000001b3ULL;
-		h ^= h >> 29;
-	}
-	return h ^ len;
+	return reach_siphash13(buf, len, bound, hash_key[0], hash_key[1] ^ seed);
 }
 
 #endif /* REACH_TASK_BPF_H */

@@ -14,7 +14,7 @@
 
 #define REACH_COMM_LEN      16
 #define REACH_PATH_LEN      256   /* path as the process passed it */
-#define REACH_BASE_LEN      512   /* cwd or dirfd directory, resolved in the kernel */
+#define REACH_BASE_LEN      512   /* a file's path resolved in the kernel */
 #define REACH_ARGS_LEN      256   /* argv[0..n], NUL separated */
 #define REACH_MAX_CGROUP_DEPTH 16 /* ancestors walked to decide "monitored" */
 
@@ -86,23 +86,36 @@ struct reach_event_hdr {
 	char  comm[REACH_COMM_LEN];
 };
 
-#define REACH_OPEN_F_RELATIVE   0x1  /* path was relative: base holds the directory */
-#define REACH_OPEN_F_PATH_TRUNC 0x2
-#define REACH_OPEN_F_BASE_TRUNC 0x4
-#define REACH_OPEN_F_BASE_FAIL  0x8  /* base directory could not be resolved */
+/* The object of a file open is the file the descriptor refers to, not the
+ * string the process passed: the kernel resolves the opened struct file's
+ * f_path (dentry walk to the task's root, across mounts) into `resolved`.
+ * Symlinks, /proc/self/fd/N, /proc/PID/root/..., `..` spellings and
+ * open_by_handle_at all land on the real file. */
+#define REACH_OPEN_F_PATH_TRUNC     0x2   /* the name as written was cut (cosmetic) */
+#define REACH_OPEN_F_RESOLVED_TRUNC 0x4   /* the resolved path was cut: counted as a loss */
+#define REACH_OPEN_F_KNOWN_SECRET   0x10  /* (dev, ino) is in secret_inodes */
+#define REACH_OPEN_F_BY_HANDLE      0x20  /* open_by_handle_at: no name was written */
+
+/* Key (and identity) of a file in the secret_inodes map. */
+struct reach_inode_key {
+	__u64 ino;
+	__u32 dev;  /* the kernel's dev_t of the superblock (not stat's st_dev encoding) */
+	__u32 pad;
+};
 
 struct reach_file_open_event {
 	struct reach_event_hdr hdr;
-	struct reach_dedup_key key;
+	struct reach_dedup_key key;  /* (cgroup, FILE_OPEN, keyed hash(dev, ino, executable)) */
 	__u32 open_flags;   /* O_* flags as passed */
-	__s32 dirfd;        /* AT_FDCWD (-100) or the dirfd */
+	__s32 dirfd;        /* AT_FDCWD (-100), the dirfd, or open_by_handle_at's mount fd */
 	__s32 fd;           /* returned descriptor */
 	__u16 path_len;     /* bytes in path, without NUL */
-	__u16 base_len;     /* bytes in base, without NUL */
+	__u16 resolved_len; /* bytes in resolved, without NUL */
 	__u32 flags;        /* REACH_OPEN_F_* */
 	__u32 syscall_nr;
-	char  path[REACH_PATH_LEN];
-	char  base[REACH_BASE_LEN];
+	struct reach_inode_key inode;
+	char  path[REACH_PATH_LEN];      /* the name as written ("" by handle) */
+	char  resolved[REACH_BASE_LEN];  /* the opened file, absolute in the task's root */
 };
 
 #define REACH_EXEC_F_FILENAME_TRUNC 0x1
@@ -140,7 +153,7 @@ struct reach_exit_event {
 
 _Static_assert(sizeof(struct reach_event_hdr) == 56, "reach_event_hdr layout");
 _Static_assert(sizeof(struct reach_dedup_key) == 24, "reach_dedup_key layout");
-_Static_assert(sizeof(struct reach_file_open_event) == 56 + 24 + 24 + REACH_PATH_LEN + REACH_BASE_LEN,
+_Static_assert(sizeof(struct reach_file_open_event) == 56 + 24 + 24 + 16 + REACH_PATH_LEN + REACH_BASE_LEN,
 	       "reach_file_open_event layout");
 _Static_assert(sizeof(struct reach_exec_event) == 56 + 24 + 16 + 24 + REACH_PATH_LEN + REACH_ARGS_LEN,
 	       "reach_exec_event layout");

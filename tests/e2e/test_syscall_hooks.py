@@ -103,7 +103,7 @@ def test_per_syscall_tracepoints(cleanup, tmp):
     check_eq(status["syscall_hooks"], "per-syscall", "status: hook style")
     hook = status["hooks"][0]
     check(hook.startswith("tracepoint/syscalls/sys_exit_{"), f"first hook is the per-syscall set: {hook}")
-    for nr in ("openat", "openat2", "open", "read", "recvfrom", "recvmsg", "write", "writev", "connect", "sendto",
+    for nr in ("openat", "openat2", "open_by_handle_at", "open", "read", "recvfrom", "recvmsg", "write", "writev", "connect", "sendto",
                "sendmsg", "sendmmsg"):
         check(nr in hook[hook.index("{"):].strip("{}").split(","), f"sys_exit_{nr} attached: {hook}")
 

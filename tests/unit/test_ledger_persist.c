@@ -90,6 +90,7 @@ static void fill(struct ledger *l, int n, int e, const char *tag, int64_t t0)
 			} else {
 				o.category = "k8s-sa-token";
 				o.content_fingerprint = "hmac:0123456789abcdef";
+				o.opened_as = "/tmp/notes.txt"; /* a symlink to it: kept through save and load */
 			}
 			o.first_ms = t0 + j;
 			o.last_ms = t0 + 1000 + j;

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -170,6 +171,33 @@ static void test_basename(void **state)
 	assert_ptr_equal(path_basename(p), p + 3); /* points into the argument */
 }
 
+static void test_stable_name_drops_atomic_writer_dirs(void **state)
+{
+	char out[256];
+
+	(void)state;
+	assert_int_equal(path_stable_name("/run/secrets/kubernetes.io/serviceaccount/..2026_12_05_21_00_00.123456789/token",
+					  out, sizeof(out)), 0);
+	assert_string_equal(out, "/run/secrets/kubernetes.io/serviceaccount/token");
+	assert_int_equal(path_stable_name("/etc/cfg/..data/app.yaml", out, sizeof(out)), 0);
+	assert_string_equal(out, "/etc/cfg/app.yaml");
+	/* a file named like the writer's directory is kept: only directories go */
+	assert_int_equal(path_stable_name("/etc/cfg/..data", out, sizeof(out)), 0);
+	assert_string_equal(out, "/etc/cfg/..data");
+	/* "..", "...x" and dot files are not the writer's */
+	assert_int_equal(path_stable_name("/a/../b/...x/.env", out, sizeof(out)), 0);
+	assert_string_equal(out, "/a/../b/...x/.env");
+	assert_int_equal(path_stable_name("/plain/file.key", out, sizeof(out)), 0);
+	assert_string_equal(out, "/plain/file.key");
+	/* in place, and too long */
+	snprintf(out, sizeof(out), "/x/..2026_01/y");
+	assert_int_equal(path_stable_name(out, out, sizeof(out)), 0);
+	assert_string_equal(out, "/x/y");
+	assert_int_equal(path_stable_name("/abcdef/ghi", out, 8), -ENAMETOOLONG);
+	assert_string_equal(out, "");
+	assert_int_equal(path_stable_name(NULL, out, sizeof(out)), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -187,6 +215,7 @@ int main(void)
 		cmocka_unit_test(test_overlong_segment_popped_by_dot_dot_still_fits),
 		cmocka_unit_test(test_long_path_near_path_max),
 		cmocka_unit_test(test_basename),
+		cmocka_unit_test(test_stable_name_drops_atomic_writer_dirs),
 	};
 
 	return cmocka_run_group_tests_name("path", tests, NULL, NULL);

@@ -45,6 +45,8 @@ struct fake_kernel {
 	int opens, execs, forks, exits, library_calls;
 	char last_open[1024], last_exec[256];
 	struct reach_dedup_key last_open_key;
+	int secret_inodes;         /* mark_secret_inode calls */
+	struct reach_inode_key last_secret_inode;
 	uint32_t fork_parent, fork_child, exit_tgid;
 	const char *library;       /* answer of library(); NULL: blind */
 	const char *why;
@@ -82,7 +84,17 @@ static int fake_take(void *ctx, const struct reach_dedup_key *key, struct reach_
 	return -ENOENT;
 }
 
-static const struct pipeline_dedup_ops fake_dedup = { .snapshot = fake_snapshot, .lookup = fake_lookup, .take = fake_take };
+static int fake_mark_secret_inode(void *ctx, const struct reach_inode_key *key)
+{
+	struct fake_kernel *k = ctx;
+
+	k->secret_inodes++;
+	k->last_secret_inode = *key;
+	return 0;
+}
+
+static const struct pipeline_dedup_ops fake_dedup = { .snapshot = fake_snapshot, .lookup = fake_lookup, .take = fake_take,
+						      .mark_secret_inode = fake_mark_secret_inode };
 
 static void fake_open(void *ctx, uint32_t tgid, const char *abs_path, const struct reach_dedup_key *key)
 {
@@ -250,7 +262,10 @@ static void exec_event(struct fx *f, uint64_t cg, uint32_t tgid, uint32_t ppid, 
 	assert_int_equal(feed(f, &ev, sizeof(ev)), 0);
 }
 
-static void open_event(struct fx *f, uint64_t cg, uint32_t tgid, const char *path, const char *base, uint32_t flags)
+/* path: the name as written; resolved: the file the kernel resolved from
+ * the descriptor (NULL: the written name itself); ino: its inode. */
+static void open_event_ino(struct fx *f, uint64_t cg, uint32_t tgid, const char *path, const char *resolved,
+			   uint32_t flags, uint64_t ino)
 {
 	struct reach_file_open_event ev = { 0 };
 
@@ -261,12 +276,19 @@ static void open_event(struct fx *f, uint64_t cg, uint32_t tgid, const char *pat
 	ev.fd = 3;
 	snprintf(ev.path, sizeof(ev.path), "%s", path);
 	ev.path_len = (uint16_t)strlen(path);
-	if (base) {
-		snprintf(ev.base, sizeof(ev.base), "%s", base);
-		ev.base_len = (uint16_t)strlen(base);
-	}
+	if (!resolved)
+		resolved = path;
+	snprintf(ev.resolved, sizeof(ev.resolved), "%s", resolved);
+	ev.resolved_len = (uint16_t)strlen(resolved);
+	ev.inode.ino = ino;
+	ev.inode.dev = 0x801;
 	ev.flags = flags;
 	assert_int_equal(feed(f, &ev, sizeof(ev)), 0);
+}
+
+static void open_event(struct fx *f, uint64_t cg, uint32_t tgid, const char *path, const char *resolved, uint32_t flags)
+{
+	open_event_ino(f, cg, tgid, path, resolved, flags, 0x5000 + strlen(resolved ? resolved : path));
 }
 
 static void egress_event(struct fx *f, uint64_t cg, uint32_t tgid, uint8_t family, uint8_t proto, uint8_t outcome,
@@ -369,14 +391,17 @@ static void test_secret_open(void **state)
 	assert_int_equal(f->k.last_open_key.hash, 0x2000 + strlen(f->secret));
 }
 
-static void test_secret_open_relative_and_reader_gone(void **state)
+static void test_secret_open_resolved_and_reader_gone(void **state)
 {
 	struct fx *f = *state;
 	const struct edge *e;
+	char other[600];
 
-	/* relative to the base directory the kernel resolved */
+	assert_int_equal(catalog_add(f->catalog, "/run/secrets/kubernetes.io/serviceaccount/**/token", "k8s-sa-token"), 0);
+	assert_int_equal(catalog_add(f->catalog, "**/id_rsa", "ssh-key"), 0);
+	/* the object is the file the kernel resolved, whatever was written */
 	exec_event(f, CG, T_GONE, T_OTHER, "/bin/sh", no_args, 12);
-	open_event(f, CG, T_GONE, "app.token", f->dir, REACH_OPEN_F_RELATIVE);
+	open_event_ino(f, CG, T_GONE, "app.token", f->secret, 0, 77);
 	e = find_edge(f, CG, EDGE_SECRET, f->secret);
 	assert_non_null(e);
 	assert_string_equal(e->requested_path, "app.token");
@@ -384,22 +409,42 @@ static void test_secret_open_relative_and_reader_gone(void **state)
 	assert_string_equal(e->content_fp, "");
 	assert_int_equal(f->p.stats.secret_content_unread, 1);
 	assert_int_equal(f->p.stats.path_errors, 0);
+	/* classed: its inode went to the kernel's secret_inodes */
+	assert_int_equal(f->k.secret_inodes, 1);
+	assert_int_equal(f->k.last_secret_inode.ino, 77);
 
-	/* a relative path whose base the kernel could not resolve */
-	open_event(f, CG, T_GONE, "app.token", NULL, REACH_OPEN_F_RELATIVE | REACH_OPEN_F_BASE_FAIL);
-	assert_int_equal(f->p.stats.path_errors, 1);
-	/* a relative path the kernel did not flag (no base to resolve it), an
-	 * empty one: path errors too, never a guess */
-	open_event(f, CG, T_GONE, "app.token", NULL, 0);
-	open_event(f, CG, T_GONE, "", NULL, 0);
-	assert_int_equal(f->p.stats.path_errors, 3);
-	/* a path cut at the kernel's bound is still resolved and matched as seen */
-	open_event(f, CG, T_GONE, "/etc/ssl/private/app.token", NULL, REACH_OPEN_F_PATH_TRUNC);
+	/* another name of the same inode (a hardlink named like nothing
+	 * secret): the same secret, under the name it was classed by */
+	snprintf(other, sizeof(other), "%s/notes.txt", f->dir);
+	open_event_ino(f, CG + 1, T_GONE, other, other, REACH_OPEN_F_KNOWN_SECRET, 77);
+	e = find_edge(f, CG + 1, EDGE_SECRET, f->secret);
+	assert_non_null(e);
+	assert_string_equal(e->requested_path, other);
+	assert_null(find_edge(f, CG + 1, EDGE_SECRET, other));
+	assert_int_equal(f->k.secret_inodes, 1); /* known: not added twice */
+
+	/* a kernel that could not resolve the file (empty): a path error */
+	open_event(f, CG, T_GONE, "app.token", "", 0);
+	open_event(f, CG, T_GONE, "", "", 0);
+	assert_int_equal(f->p.stats.path_errors, 2);
+	/* a written name cut at its bound: the resolved file still decides */
+	open_event(f, CG, T_GONE, "/etc/ssl/priv", "/etc/ssl/private/app.token", REACH_OPEN_F_PATH_TRUNC);
 	assert_non_null(find_edge(f, CG, EDGE_SECRET, "/etc/ssl/private/app.token"));
-	assert_int_equal(f->p.stats.secret_content_unread, 2);
-	assert_int_equal(f->p.stats.events[REACH_EV_FILE_OPEN], 5);
+	/* a projected volume's file, resolved through ..data to the writer's
+	 * timestamped directory: recorded under its stable name */
+	open_event(f, CG, T_GONE, "/var/run/secrets/kubernetes.io/serviceaccount/token",
+		   "/run/secrets/kubernetes.io/serviceaccount/..2026_12_05_21_00_00.123456789/token", 0);
+	e = find_edge(f, CG, EDGE_SECRET, "/run/secrets/kubernetes.io/serviceaccount/token");
+	assert_non_null(e);
+	assert_string_equal(e->category, "k8s-sa-token");
+	assert_string_equal(e->requested_path, "/var/run/secrets/kubernetes.io/serviceaccount/token");
+	/* a secret's name that is a link to an innocuous file: still the secret */
+	open_event(f, CG, T_GONE, "/root/.ssh/id_rsa", "/srv/blob", 0);
+	assert_non_null(find_edge(f, CG, EDGE_SECRET, "/srv/blob"));
+	assert_int_equal(f->p.stats.secret_content_unread, 5);
+	assert_int_equal(f->p.stats.events[REACH_EV_FILE_OPEN], 7);
 	assert_int_equal(f->p.stats.opens_not_secret, 0);
-	assert_int_equal(n_edges(f, CG), 3); /* the tool edge and two secrets */
+	assert_int_equal(n_edges(f, CG), 5); /* the tool edge and four secrets */
 }
 
 static void test_open_not_secret(void **state)
@@ -1213,7 +1258,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_secret_open, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_secret_open_relative_and_reader_gone, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_secret_open_resolved_and_reader_gone, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_not_secret, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_exec_lineage_and_redaction, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_exec_args_truncated, setup, teardown),

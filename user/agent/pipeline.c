@@ -10,6 +10,8 @@
 #include <unistd.h>
 #include <sys/stat.h>
 #include "common/cgroup.h"
+#include <sys/syscall.h>
+#include <linux/openat2.h>
 #include "common/hmap.h"
 #include "common/log.h"
 #include "config/config.h"
@@ -62,18 +64,29 @@ static void note_root_exec(struct pipeline *p, uint64_t cgroup_id, const struct 
  * file, hashed and wiped; it is never kept, logged or printed. */
 static void fingerprint_secret_content(struct pipeline *p, uint32_t tgid, const char *abs, char out[17])
 {
-	char path[4200], buf[SECRET_CONTENT_MAX + 1];
+	struct open_how how = { .flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK,
+				.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
+	char root[64], buf[SECRET_CONTENT_MAX + 1];
 	size_t len = 0;
 	ssize_t n;
-	int fd;
+	int rootfd, fd;
 
 	out[0] = '\0';
 	/* Only through the reader's own root: the agent's view of the same path
 	 * (in a pod: the agent's own service-account token) is another file,
-	 * and its fingerprint would link the wrong secret. A reader gone before
-	 * the event is handled leaves no fingerprint, and is counted. */
-	snprintf(path, sizeof(path), "/proc/%u/root%s", tgid, abs);
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
+	 * and its fingerprint would link the wrong secret. Symlinks are followed
+	 * inside that root and never out of it (RESOLVE_IN_ROOT: an absolute
+	 * link such as /var/run -> /run, or a projected volume's
+	 * token -> ..data/token, resolves as the reader sees it). A reader gone
+	 * before the event is handled leaves no fingerprint, and is counted. */
+	snprintf(root, sizeof(root), "/proc/%u/root", tgid);
+	rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0) {
+		p->stats.secret_content_unread++;
+		return;
+	}
+	fd = (int)syscall(SYS_openat2, rootfd, abs, &how, sizeof(how));
+	close(rootfd);
 	if (fd < 0) {
 		p->stats.secret_content_unread++;
 		return;
@@ -89,40 +102,101 @@ static void fingerprint_secret_content(struct pipeline *p, uint32_t tgid, const 
 	explicit_bzero(buf, sizeof(buf));
 }
 
+/* A file the agent classed as a secret, by (dev, ino): any other name of
+ * it (a hardlink, a bind mount) is the same secret under its classed name. */
+struct secret_inode {
+	char *path;
+	const char *category; /* the catalogue's static string */
+};
+
+static void secret_inode_free(void *v)
+{
+	struct secret_inode *si = v;
+
+	if (si)
+		free(si->path);
+	free(si);
+}
+
+static void inode_key_str(const struct reach_inode_key *k, char out[48])
+{
+	snprintf(out, 48, "%u:%llu", k->dev, (unsigned long long)k->ino);
+}
+
+static void remember_secret_inode(struct pipeline *p, const struct reach_inode_key *k, const char *path,
+				  const char *category)
+{
+	struct secret_inode *si;
+	char key[48];
+
+	inode_key_str(k, key);
+	if (!p->secret_inodes || hmap_get(p->secret_inodes, key))
+		return;
+	si = calloc(1, sizeof(*si));
+	if (!si || !(si->path = strdup(path)) || hmap_put(p->secret_inodes, key, si, NULL)) {
+		secret_inode_free(si);
+		log_warn("secret inode of %s not kept: out of memory", path);
+		return;
+	}
+	si->category = category;
+	if (p->dedup->mark_secret_inode && p->dedup->mark_secret_inode(p->dedup_ctx, k))
+		p->stats.path_errors++; /* the map is full: other names of it are matched by name only */
+}
+
 static void handle_file_open(struct pipeline *p, const struct reach_file_open_event *ev)
 {
-	char path[REACH_PATH_LEN], base[REACH_BASE_LEN], abs[REACH_PATH_LEN + REACH_BASE_LEN + 2];
-	const char *category, *lineage[PROCTREE_LINEAGE_MAX];
+	char path[REACH_PATH_LEN], resolved[REACH_BASE_LEN], abs[REACH_BASE_LEN];
+	const char *category, *lineage[PROCTREE_LINEAGE_MAX], *object = abs;
 	struct observation obs = { 0 };
+	struct secret_inode *known;
 	struct edge *e;
+	char ikey[48];
 	bool is_new;
 
 	memcpy(path, ev->path, sizeof(path));
 	path[sizeof(path) - 1] = '\0';
-	memcpy(base, ev->base, sizeof(base));
-	base[sizeof(base) - 1] = '\0';
-	if ((ev->flags & REACH_OPEN_F_RELATIVE) && (ev->flags & REACH_OPEN_F_BASE_FAIL)) {
-		p->stats.path_errors++;
-		return;
-	}
-	if (path_make_absolute((ev->flags & REACH_OPEN_F_RELATIVE) ? base : NULL, path, abs, sizeof(abs))) {
+	memcpy(resolved, ev->resolved, sizeof(resolved));
+	resolved[sizeof(resolved) - 1] = '\0';
+	/* the object is the opened file (resolved in the kernel from its
+	 * struct file), under its stable name; the name as written is kept as
+	 * requested_path (opened_as) */
+	if (resolved[0] != '/' || path_stable_name(resolved, abs, sizeof(abs))) {
 		p->stats.path_errors++;
 		return;
 	}
 	if (p->tls)
-		p->tls->on_open(p->tls_ctx, ev->hdr.tgid, abs, &ev->key); /* libssl/libgnutls being mapped */
-	category = catalog_match(p->catalog, abs);
+		p->tls->on_open(p->tls_ctx, ev->hdr.tgid, resolved, &ev->key); /* libssl/libgnutls being mapped */
+	inode_key_str(&ev->inode, ikey);
+	known = p->secret_inodes ? hmap_get(p->secret_inodes, ikey) : NULL;
+	if (known) {
+		/* another name of a file already classed: the classed one */
+		object = known->path;
+		category = known->category;
+	} else {
+		category = catalog_match(p->catalog, abs);
+		/* a secret's name that links to an innocuous one is still read as
+		 * the secret it was asked for */
+		if (!category && path[0] == '/' && !(ev->flags & REACH_OPEN_F_PATH_TRUNC)) {
+			char written[REACH_PATH_LEN];
+
+			if (!path_make_absolute(NULL, path, written, sizeof(written)) &&
+			    !path_stable_name(written, written, sizeof(written)))
+				category = catalog_match(p->catalog, written);
+		}
+	}
 	if (!category) {
 		p->stats.opens_not_secret++; /* neither stored nor printed */
 		return;
 	}
+	if (!known)
+		remember_secret_inode(p, &ev->inode, abs, category);
 	obs.hdr = &ev->hdr;
 	obs.key = &ev->key;
-	obs.object = abs;
+	obs.object = object;
 	obs.category = category;
 	obs.open_flags = ev->open_flags;
 	obs.new_map_entry = true;
-	obs.requested_path = path;
+	obs.requested_path = (ev->flags & REACH_OPEN_F_BY_HANDLE) ? "(open_by_handle_at)" : path;
 	obs.exe = proctree_exe(p->procs, ev->hdr.tgid);
 	obs.n_lineage = proctree_lineage(p->procs, ev->hdr.tgid, lineage, PROCTREE_LINEAGE_MAX);
 	obs.lineage = lineage;
@@ -134,9 +208,9 @@ static void handle_file_open(struct pipeline *p, const struct reach_file_open_ev
 	if (is_new) {
 		char fp[17] = "";
 
-		fingerprint_secret_content(p, ev->hdr.tgid, abs, fp);
+		fingerprint_secret_content(p, ev->hdr.tgid, resolved, fp);
 		if (fp[0] && observed_set_content_fp(p->observed, e, fp))
-			log_warn("secret content fingerprint of %s not kept: out of memory", abs);
+			log_warn("secret content fingerprint of %s not kept: out of memory", object);
 	}
 	print_if_new(p, ev->hdr.cgroup_id, e, is_new);
 }
@@ -902,8 +976,9 @@ int pipeline_init(struct pipeline *p, size_t observed_cap)
 	p->epochs = hmap_new();
 	p->exe_epochs = hmap_new();
 	p->cov_cgroups = hmap_new();
+	p->secret_inodes = hmap_new();
 	if (!p->observed || !p->procs || !p->dns || !p->identity_cache || !p->epochs || !p->exe_epochs ||
-	    !p->cov_cgroups)
+	    !p->cov_cgroups || !p->secret_inodes)
 		return -ENOMEM;
 	return 0;
 }
@@ -914,11 +989,12 @@ void pipeline_fini(struct pipeline *p)
 	hmap_free(p->cov_cgroups, cg_coverage_free);
 	hmap_free(p->epochs, free);
 	hmap_free(p->exe_epochs, free);
+	hmap_free(p->secret_inodes, secret_inode_free);
 	fp_key_wipe(&p->fp_key);
 	proctree_free(p->procs);
 	dnsnames_free(p->dns);
 	observed_free(p->observed);
-	p->identity_cache = p->epochs = p->exe_epochs = NULL;
+	p->identity_cache = p->epochs = p->exe_epochs = p->secret_inodes = NULL;
 	p->procs = NULL;
 	p->dns = NULL;
 	p->observed = NULL;

@@ -45,6 +45,8 @@ struct pipeline_dedup_ops {
 	int (*snapshot)(void *ctx);  /* a batch read the lookups then use: 0 or -errno */
 	dedup_lookup_fn lookup;      /* an edge's current counts (from the snapshot) */
 	dedup_take_fn take;          /* final counts, entry deleted (eviction) */
+	/* optional: a file classed as a secret, into the kernel's secret_inodes */
+	int (*mark_secret_inode)(void *ctx, const struct reach_inode_key *key);
 };
 
 /* The kernel's loss counters per (cgroup, uid) and unattributed, both
@@ -67,6 +69,7 @@ struct pipeline {
 	struct hmap *identity_cache;   /* "cgroup_id/uid" -> struct identity (resolved only) */
 	struct hmap *epochs;           /* identity -> version set by `reachctl epoch start` */
 	struct hmap *exe_epochs;       /* cgroup id -> host identities' software version */
+	struct hmap *secret_inodes;    /* "dev:ino" -> struct secret_inode: files classed as secrets */
 	struct fp_key fp_key;          /* HMAC key of every fingerprint (wiped by pipeline_fini) */
 	size_t observed_cap;           /* the observed model's working set (edges, all cgroups) */
 	bool observed_stuck;           /* full and nothing evictable: cleared to retry */

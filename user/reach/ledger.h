@@ -96,6 +96,7 @@ struct ledger_edge {
 	char *epoch;      /* of the first observation */
 	char *last_epoch; /* of the latest observation */
 	char *content_fingerprint; /* secret: fingerprint of the file's content (a single token), or "" */
+	char *opened_as;  /* secret: the name as first written, when not object; or "" */
 };
 
 /* Read-only for callers. */
@@ -138,6 +139,7 @@ struct ledger_obs {
 	const char *image;
 	const char *epoch;
 	const char *content_fingerprint; /* secret edges */
+	const char *opened_as;           /* secret edges: the name as written, when not object */
 };
 
 /* 0 for a cap means its default. NULL on allocation failure. */

@@ -42,6 +42,9 @@ static void fill_obs(struct ledger_obs *obs, const struct edge *e, const struct 
 	obs->image = id->image[0] ? id->image : NULL;
 	obs->epoch = id->image_id[0] ? id->image_id : NULL;
 	obs->content_fingerprint = e->content_fp[0] ? e->content_fp : NULL;
+	/* the name as written, only when it is not the file itself */
+	obs->opened_as = e->requested_path && e->requested_path[0] && strcmp(e->requested_path, e->object)
+				 ? e->requested_path : NULL;
 }
 
 /* Seen again, or by more, since it was last fed: checked before the

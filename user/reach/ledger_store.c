@@ -193,6 +193,7 @@ static void edge_to_pb(const struct ledger_edge *e, Reach__V1__Edge *pe, Reach__
 	pe->dest_class = e->dest_class;
 	pe->name = e->name;
 	pe->content_fingerprint = e->content_fingerprint;
+	pe->opened_as = e->opened_as;
 	pe->port = e->port;
 	pe->proto = e->proto;
 	for (size_t i = 0; i < e->n_outcomes; i++) {
@@ -1419,6 +1420,7 @@ static int import_identity(struct ledger *l, const Reach__V1__IdentityReach *id,
 		e->dest_class = pe->dest_class;
 		e->name = pe->name;
 		e->content_fingerprint = pe->content_fingerprint;
+		e->opened_as = pe->opened_as;
 		e->proto = pe->proto;
 		e->port = pe->port;
 		e->n_outcomes = pe->n_outcomes;

@@ -112,3 +112,39 @@ const char *path_basename(const char *path)
 	last_slash = strrchr(path, '/');
 	return last_slash ? last_slash + 1 : path;
 }
+
+/* A Kubernetes atomic-writer directory: "..data" or "..<timestamp>" (the
+ * kubelet's "..2026_12_05_21_00_00.123456789"). */
+static bool is_atomic_writer_dir(const char *seg, size_t len)
+{
+	if (len == 6 && !memcmp(seg, "..data", 6))
+		return true;
+	return len > 3 && seg[0] == '.' && seg[1] == '.' && seg[2] >= '0' && seg[2] <= '9';
+}
+
+int path_stable_name(const char *path, char *out, size_t out_size)
+{
+	size_t n = 0;
+	const char *p = path;
+
+	if (!path || !out || !out_size)
+		return -EINVAL;
+	while (*p) { /* out may be path: writes stay behind the reads */
+		const char *seg = p + (*p == '/');
+		size_t len = strcspn(seg, "/");
+
+		if (seg[len] == '/' && is_atomic_writer_dir(seg, len)) {
+			p = seg + len; /* a directory of the writer, not the last segment */
+			continue;
+		}
+		if (n + (size_t)(seg + len - p) + 1 > out_size) {
+			out[0] = '\0';
+			return -ENAMETOOLONG;
+		}
+		memmove(out + n, p, (size_t)(seg + len - p));
+		n += (size_t)(seg + len - p);
+		p = seg + len;
+	}
+	out[n] = '\0';
+	return 0;
+}

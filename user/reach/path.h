@@ -20,4 +20,11 @@ int path_make_absolute(const char *base, const char *path, char *out, size_t out
  * "b.pem" -> "b.pem", "/" and "/a/" -> "". NULL -> "". */
 const char *path_basename(const char *path);
 
+/* The stable name of a file a Kubernetes atomic writer (projected volumes,
+ * configMap, secret volumes) publishes: "..data/" and "..<timestamp>/"
+ * directories are dropped, so ".../serviceaccount/..2026_12_05_…/token"
+ * (the resolved file) is ".../serviceaccount/token" for the catalogue, the
+ * ledger and policies. Copies path otherwise. 0, -EINVAL, -ENAMETOOLONG. */
+int path_stable_name(const char *path, char *out, size_t out_size);
+
 #endif

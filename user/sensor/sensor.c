@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <bpf/libbpf.h>
 #include <bpf/bpf.h>
@@ -121,6 +122,14 @@ int sensor_start(struct sensor **out, const struct sensor_opts *opts, char *err,
 		goto fail;
 	}
 	s->skel->rodata->self_tgid = getpid();
+	/* A fresh SipHash key for every dedup hash at each start: never stored,
+	 * never logged, so no workload can compute a colliding object. */
+	if (getrandom((void *)s->skel->rodata->hash_key, sizeof(s->skel->rodata->hash_key), 0) !=
+	    (ssize_t)sizeof(s->skel->rodata->hash_key)) {
+		rc = -errno;
+		snprintf(err, err_size, "drawing the dedup hash key: %s", strerror(errno));
+		goto fail;
+	}
 	if (opts->ringbuf_bytes &&
 	    (rc = bpf_map__set_max_entries(s->skel->maps.events, opts->ringbuf_bytes))) {
 		snprintf(err, err_size, "sizing the ring buffer to %llu bytes: %s",
@@ -361,6 +370,15 @@ int sensor_dedup_take(struct sensor *s, const struct reach_dedup_key *key, struc
 	if ((rc = sensor_dedup_lookup(s, key, val)))
 		return rc;
 	sensor_dedup_forget(s, key);
+	return 0;
+}
+
+int sensor_mark_secret_inode(struct sensor *s, const struct reach_inode_key *key)
+{
+	__u8 one = 1;
+
+	if (bpf_map__update_elem(s->skel->maps.secret_inodes, key, sizeof(*key), &one, sizeof(one), BPF_ANY))
+		return -errno;
 	return 0;
 }
 

@@ -44,6 +44,9 @@ int sensor_poll(struct sensor *s, int timeout_ms);
  * the entry was evicted. */
 int sensor_dedup_lookup(struct sensor *s, const struct reach_dedup_key *key, struct reach_dedup_val *val);
 
+/* Adds a file the agent classed as a secret to the kernel's secret_inodes:
+ * any later open of another name of it is flagged as a known secret. */
+int sensor_mark_secret_inode(struct sensor *s, const struct reach_inode_key *key);
 /* Forgets an edge in the kernel dedup map: its next occurrence is an event
  * again. 0 or -errno (-ENOENT: already gone). */
 int sensor_dedup_forget(struct sensor *s, const struct reach_dedup_key *key);

@@ -15,7 +15,7 @@
 /* The per-syscall programs of bpf/syscalls.bpf.c, in its order. open(2)
  * exists on x86-64 only; a program the object lacks is skipped. */
 static const char *const per_syscall[] = {
-	"openat", "openat2", "open", "read", "recvfrom", "recvmsg",
+	"openat", "openat2", "open_by_handle_at", "open", "read", "recvfrom", "recvmsg",
 	"write", "writev", "connect", "sendto", "sendmsg", "sendmmsg",
 };
 #define N_PER_SYSCALL (sizeof(per_syscall) / sizeof(per_syscall[0]))

@@ -202,6 +202,7 @@ static uint64_t edge_state(const struct ledger_edge *e)
 	h = mix_str(h, e->epoch);
 	h = mix_str(h, e->last_epoch);
 	h = mix_str(h, e->name);
+	h = mix_str(h, e->opened_as);
 	return mix_str(h, e->content_fingerprint);
 }
 

@@ -1,0 +1,306 @@
+"""Roads to a secret file an attacker would take (issue #16, "the file, not
+the string"): each road runs in its own cgroup and identity, and must give the
+secret edge under the real file with its category, and `reachctl verify`
+against a policy that declares no secret must not pass (exit 1: undeclared
+secret; 2: inconclusive). The object is resolved in the kernel from the opened
+struct file, so the spelling the workload chose does not matter."""
+import os
+import struct
+import subprocess
+
+from harness import PYTHON, REACHCTL, Agent, Cgroup, check, check_eq, sh, wait_for
+
+# Each road: (name, script). argv[1] is the secret, argv[2] the test's tmp.
+ROADS = [
+    ("control", "open(sys.argv[1]).read()"),
+    ("symlink", """
+link = os.path.join(sys.argv[2], "notes.txt")
+os.symlink(os.path.relpath(sys.argv[1], sys.argv[2]), link)
+open(link).read()
+"""),
+    ("opath", """
+fd = os.open(sys.argv[1], os.O_PATH)
+open(f"/proc/self/fd/{fd}").read()
+"""),
+    ("procroot", "open('/proc/self/root' + sys.argv[1]).read(); open(f'/proc/{os.getpid()}/root' + sys.argv[1]).read()"),
+    ("dotdot", """
+d = os.path.dirname(sys.argv[1])
+open(d + "/../" + os.path.basename(d) + "/./" + os.path.basename(sys.argv[1])).read()
+"""),
+    ("byhandle", r"""
+import ctypes, ctypes.util
+libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+buf = ctypes.create_string_buffer(8 + 128)
+struct.pack_into("Ii", buf, 0, 128, 0)
+mnt = ctypes.c_int()
+if libc.name_to_handle_at(-100, sys.argv[1].encode(), buf, ctypes.byref(mnt), 0):
+    sys.exit("name_to_handle_at: errno %d" % ctypes.get_errno())
+mfd = os.open("/", os.O_RDONLY | os.O_DIRECTORY)
+fd = libc.open_by_handle_at(mfd, buf, os.O_RDONLY)
+if fd < 0:
+    sys.exit("open_by_handle_at: errno %d" % ctypes.get_errno())
+os.read(fd, 64)
+"""),
+    ("hardlink", """
+link = os.path.join(sys.argv[2], "innocent.txt")
+os.link(sys.argv[1], link)
+open(link).read()
+"""),
+]
+
+PRELUDE = "import os, struct, sys\n"
+
+
+def _policy(path, identity):
+    with open(path, "w") as f:
+        f.write(f"""apiVersion: reach.dev/v1
+kind: ReachPolicy
+metadata:
+  name: evasion
+spec:
+  identity: {identity}
+  secrets: []
+  tools: ["/**"]
+""")
+
+
+def _verify(agent, identity, policy):
+    return subprocess.run([REACHCTL, "verify", "--socket", agent.socket, "--identity", identity, "--policy", policy],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=30)
+
+
+def _secret_edges(agent, cg):
+    return [e for e in agent.edges() if e.get("type") == "secret" and e.get("cgroup") == cg.rel]
+
+
+def test_every_road_lands_on_the_real_file(cleanup, tmp):
+    keys = os.path.join(tmp, "keys")
+    os.makedirs(keys)
+    secret = os.path.join(keys, "x.key")
+    with open(secret, "w") as f:
+        f.write("not-a-real-key-material\n")
+    root = Cgroup(cleanup, f"reach-e2e-evasion-{os.getpid()}")
+    cgs, rules = {}, []
+    for name, _ in ROADS + [("bindmount", None)]:
+        cgs[name] = Cgroup(cleanup, name, parent=root)
+        rules += ["--identity-rule", f"cgroup:{cgs[name].rel} host/ev-{name}"]
+    agent = Agent(cleanup, tmp, ["--cgroup", root.path, *rules])
+
+    for name, script in ROADS:
+        work = os.path.join(tmp, name)
+        os.makedirs(work)
+        cgs[name].python(PRELUDE + script, secret, work)
+        e = agent.wait_edge(f"{name}: secret edge", lambda e, cg=cgs[name]: e in _secret_edges(agent, cg))
+        check_eq(e["path"], secret, f"{name}: the edge is the real file")
+        check_eq(e["category"], "private-key", f"{name}: category")
+        if name == "symlink":
+            check_eq(e["requested_path"], os.path.join(work, "notes.txt"), "symlink: the name as written")
+        if name == "hardlink":
+            check_eq(e["requested_path"], os.path.join(work, "innocent.txt"), "hardlink: the other name")
+        if name == "byhandle":
+            check_eq(e["requested_path"], "(open_by_handle_at)", "byhandle: no name was written")
+
+    # a bind mount of the secret's directory in a private mount namespace
+    mnt = os.path.join(tmp, "bindmnt")
+    os.makedirs(mnt)
+    cgs["bindmount"].run(["unshare", "-m", "--propagation", "private", "sh", "-c",
+                          f"mount --bind {keys} {mnt} && cat {mnt}/x.key >/dev/null"])
+    e = agent.wait_edge("bindmount: secret edge", lambda e: e in _secret_edges(agent, cgs["bindmount"]))
+    check_eq(e["path"], secret, "bindmount: the known secret, under its classed name")
+    check_eq(e["requested_path"], f"{mnt}/x.key", "bindmount: the name as written")
+
+    for name in cgs:
+        policy = os.path.join(tmp, f"policy-{name}.yaml")
+        _policy(policy, f"host/ev-{name}")
+        p = _verify(agent, f"host/ev-{name}", policy)
+        check(p.returncode in (1, 2), f"{name}: verify with nothing declared must not pass: {p.returncode} {p.stdout}")
+        check(secret in p.stdout, f"{name}: the finding names the real file: {p.stdout[:400]}")
+    # the ledger keeps the name as written beside the real file (opened_as)
+    doc = wait_for(lambda: next((e for i in agent.reachctl("reach", "--identity", "host/ev-symlink", "-o", "json")
+                                 ["identities"] for e in i["edges"] if e["kind"] == "secret"), None),
+                   "symlink edge in the ledger", 10)
+    check_eq(doc["object"], secret, "ledger: object is the real file")
+    check_eq(doc["opened_as"], os.path.join(tmp, "symlink", "notes.txt"), "ledger: opened_as")
+    agent.stop()
+    check_eq(agent.returncode, 0, "reachd exit code")
+
+
+def test_long_path_is_a_loss_verify_inconclusive(cleanup, tmp):
+    # deeper than the kernel's resolved-path bound (512 bytes, 32 components)
+    deep = tmp
+    for i in range(40):
+        deep = os.path.join(deep, f"d{i:02d}-component")
+    os.makedirs(deep)
+    secret = os.path.join(deep, "deep.key")
+    with open(secret, "w") as f:
+        f.write("x\n")
+    cg = Cgroup(cleanup, f"reach-e2e-evasion-long-{os.getpid()}")
+    agent = Agent(cleanup, tmp, ["--cgroup", cg.path, "--identity-rule", f"cgroup:{cg.rel} host/ev-long"])
+    cg.python("import sys; open(sys.argv[1]).read()", secret)
+    e = agent.wait_edge("long path: an edge anyway", lambda e: e in _secret_edges(agent, cg))
+    check(e["path"].endswith("/deep.key") and e["path"] != secret, f"the cut path is a suffix: {e['path']}")
+    policy = os.path.join(tmp, "policy.yaml")
+    _policy(policy, "host/ev-long")
+    p = _verify(agent, "host/ev-long", policy)
+    check_eq(p.returncode, 2, f"a cut path makes the verdict inconclusive: {p.stdout}")
+    check("lost" in p.stdout, f"the loss is named: {p.stdout[:400]}")
+    agent.stop()
+
+
+def _old_hash(data, seed):
+    """The in-kernel dedup hash reach used before (unkeyed FNV-style words)."""
+    m = (1 << 64) - 1
+    h = (seed ^ 0xcbf29ce484222325) & m
+    for i in range(0, len(data), 8):
+        w = int.from_bytes(data[i:i + 8], "little")
+        h ^= w
+        h = (h * 0x100000001b3) & m
+        h ^= h >> 29
+    return h ^ len(data)
+
+
+def _old_collision(target, seed, length):
+    """A name of `length` bytes whose old hash equals target's: the hash is
+    invertible, so only the last word needs solving."""
+    m = (1 << 64) - 1
+    inv_p = pow(0x100000001b3, -1, 1 << 64)
+    want = _old_hash(target, seed) ^ length
+    # undo h ^= h >> 29
+    x = want
+    for _ in range(3):
+        x = want ^ (x >> 29)
+    before_mul = (x * inv_p) & m
+    for n in range(1 << 16):
+        prefix = target[:-16] + f"{n:08x}".encode()
+        h = (seed ^ 0xcbf29ce484222325) & m
+        for i in range(0, len(prefix), 8):
+            h ^= int.from_bytes(prefix[i:i + 8], "little")
+            h = (h * 0x100000001b3) & m
+            h ^= h >> 29
+        last = (before_mul ^ h).to_bytes(8, "little")
+        if 0 not in last and b"/"[0] not in last:
+            return prefix + last
+    return None
+
+
+def test_dedup_collision_decoy_no_longer_hides_the_secret(cleanup, tmp):
+    d = os.path.join(tmp, "c")
+    os.makedirs(d)
+    # a secret path whose length is a multiple of 8 (the last word is free)
+    name = "k" * ((-(len(d) + 1 + 4)) % 8 + 16) + ".key"
+    secret = os.path.join(d, name).encode()
+    check_eq(len(secret) % 8, 0, "secret path length")
+    st = os.stat(os.path.realpath(PYTHON))
+    exe_seed = st.st_ino ^ (((os.major(st.st_dev) << 20) | os.minor(st.st_dev)) << 40)
+    decoy = _old_collision(secret, exe_seed, len(secret))
+    check(decoy is not None, "a colliding decoy name was found")
+    check_eq(_old_hash(decoy, exe_seed), _old_hash(secret, exe_seed), "decoy collides under the old hash")
+    check(decoy != secret and decoy.startswith(d.encode() + b"/"), "decoy is another file in the same directory")
+    for path in (secret, decoy):
+        with open(path, "wb") as f:
+            f.write(b"v\n")
+    cg = Cgroup(cleanup, f"reach-e2e-evasion-decoy-{os.getpid()}")
+    agent = Agent(cleanup, tmp, ["--cgroup", cg.path])
+    # names passed in hex: the decoy's bytes are not text (argv is recorded)
+    cg.python("import os, sys\nfor h in sys.argv[1:]: os.read(os.open(bytes.fromhex(h), os.O_RDONLY), 2)",
+              decoy.hex(), secret.hex())
+    e = agent.wait_edge("the secret behind the decoy", lambda e: e in _secret_edges(agent, cg)
+                        and e["path"] == os.fsdecode(secret))
+    check_eq(e["category"], "private-key", "secret category")
+    agent.stop()
+
+
+def _map_ids(pid):
+    """ids of the BPF maps a process holds (its descriptors' fdinfo)."""
+    ids = set()
+    fdinfo = f"/proc/{pid}/fdinfo"
+    for fd in os.listdir(fdinfo):
+        try:
+            with open(os.path.join(fdinfo, fd)) as f:
+                for line in f:
+                    if line.startswith("map_id:"):
+                        ids.add(int(line.split()[1]))
+        except OSError:
+            pass
+    return ids
+
+
+def _hash_key(pid):
+    """The agent's dedup hash key, read back from its BPF object's rodata."""
+    import json
+    out = sh("bpftool", "-j", "map", "show").stdout
+    mine = _map_ids(pid)
+    for m in json.loads(out):
+        if m.get("name", "").endswith(".rodata") and m.get("id") in mine:
+            dump = json.loads(sh("bpftool", "-j", "map", "dump", "id", str(m["id"])).stdout)
+            for entry in dump:
+                for sec in entry.get("formatted", {}).get("value", {}).get(".rodata", []):
+                    if "hash_key" in sec:
+                        return tuple(sec["hash_key"])
+    return None
+
+
+def test_hash_key_differs_per_start(cleanup, tmp):
+    cg = Cgroup(cleanup, f"reach-e2e-evasion-key-{os.getpid()}")
+    keys = []
+    for i in range(2):
+        agent = Agent(cleanup, tmp, ["--cgroup", cg.path], name=f"reachd{i}")
+        k = wait_for(lambda: _hash_key(agent.proc.pid), "the agent's rodata", 10)
+        check(any(k), f"start {i}: the key is not zero")
+        keys.append(k)
+        agent.stop()
+    check(keys[0] != keys[1], "a new key at each start")
+
+
+SA_TOKEN = "reach-e2e-evasion-sa-token-7f3c91"
+SA_DIR = "/run/secrets/kubernetes.io/serviceaccount"
+
+
+def test_projected_sa_token_fingerprinted_and_sent(cleanup, tmp):
+    """The kubelet's projected volume layout (token -> ..data/token,
+    ..data -> ..<timestamp>) in a private mount namespace: the edge is the
+    stable name, its content is fingerprinted through the reader's root, and
+    sending it as a bearer is `secret-sent`."""
+    from harness import make_test_ca, start_process, wait_port, ROOT
+    ca, cert, key = make_test_ca(cleanup, tmp)
+    server = os.path.join(ROOT, "tests", "e2e", "https_server.py")
+    start_process(cleanup, [PYTHON, server, "--bind", "127.0.0.1", "--tls-port", "19201", "--plain-port", "19200",
+                            "--cert", cert, "--key", key, "--log", os.path.join(tmp, "srv.log")])
+    wait_port("127.0.0.1", 19200)
+    cg = Cgroup(cleanup, f"reach-e2e-evasion-sa-{os.getpid()}")
+    identity = "host/ev-sa"
+    agent = Agent(cleanup, tmp, ["--cgroup", cg.path, "--identity-rule", f"cgroup:{cg.rel} {identity}"])
+    ts = "..2026_12_05_21_00_00.123456789"
+    layout = (f"mount -t tmpfs tmpfs /run && mkdir -p {SA_DIR}/{ts} && printf %s \"$SA\" > {SA_DIR}/{ts}/token "
+              f"&& ln -s {ts} {SA_DIR}/..data && ln -s ..data/token {SA_DIR}/token && exec \"$0\" -c \"$1\"")
+    reader = f"""
+import http.client, sys
+tok = open("/var/run/secrets/kubernetes.io/serviceaccount/token").read()
+c = http.client.HTTPConnection("127.0.0.1", 19200)
+c.request("GET", "/api/v1/namespaces", headers={{"Authorization": "Bearer " + tok}}); c.getresponse().read()
+print("sent", flush=True)
+sys.stdin.readline()   # stays alive until the agent has read the file through its root
+"""
+    p = subprocess.Popen(["unshare", "-m", "--propagation", "private", "sh", "-c", layout, PYTHON, reader],
+                         preexec_fn=cg.enter_fn(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                         env=dict(os.environ, SA=SA_TOKEN))  # not in argv: argv is recorded
+    cleanup.add(lambda: (p.kill(), p.wait()))
+    check_eq(p.stdout.readline().strip(), "sent", "the reader sent its token")
+    e = agent.wait_edge("the projected token", lambda e: e in _secret_edges(agent, cg))
+    p.stdin.close()
+    p.wait(timeout=30)
+    check_eq(e["path"], f"{SA_DIR}/token", "the stable name, not ..data or the timestamped directory")
+    check_eq(e["category"], "k8s-sa-token", "category")
+    check_eq(e["requested_path"], "/var/run/secrets/kubernetes.io/serviceaccount/token", "the name as written")
+    check(len(e.get("content_fingerprint", "")) == 16, f"the content was fingerprinted: {e}")
+    policy = os.path.join(tmp, "policy.yaml")
+    _policy(policy, identity)
+    sent = wait_for(lambda: (lambda r: r if "secret-sent" in r.stdout else None)(
+        subprocess.run([REACHCTL, "verify", "--socket", agent.socket, "--identity", identity, "--policy", policy,
+                        "-o", "json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=30)),
+        "secret-sent finding", 10)
+    check(sent.returncode in (1, 2), f"verify does not pass: {sent.returncode}")
+    check(SA_TOKEN not in sent.stdout and SA_TOKEN not in agent.stderr(), "the token itself is never printed")
+    with open(agent.out_path) as f:
+        check(SA_TOKEN not in f.read(), "the token is not in the events")
+    agent.stop()
