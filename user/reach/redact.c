@@ -310,7 +310,7 @@ static size_t redact_url(struct out *o, const char *s, size_t n, size_t scheme)
 		put_fp(o, s + scheme, at - scheme, false);
 		i = at;
 	}
-	put(o, s + i, auth_end - i);
+	scan(o, s + i, auth_end - i); /* host names stay, a random token does not */
 	i = auth_end;
 	/* path */
 	while (i < n && s[i] == '/') {
@@ -600,7 +600,7 @@ int redact_argv(const struct fp_key *key, const char *const argv[], size_t argc,
 
 			if (c == 1) {
 				pending_code = true;
-				puts_(&o, arg);
+				scan(&o, arg, strlen(arg)); /* a flag is text too */
 				goto next;
 			}
 			if (c == 2) {
@@ -611,7 +611,7 @@ int redact_argv(const struct fp_key *key, const char *const argv[], size_t argc,
 			fr = flag_rule(cmd, sub_seen, arg, &glued);
 			if (fr && !glued) {
 				pending = fr->how;
-				puts_(&o, arg);
+				scan(&o, arg, strlen(arg)); /* a flag is text too */
 				goto next;
 			}
 			if (fr && glued) {
@@ -627,7 +627,7 @@ int redact_argv(const struct fp_key *key, const char *const argv[], size_t argc,
 			if (flag_names_secret(arg, eq ? (size_t)(eq - arg) : strlen(arg))) {
 				if (!eq) {
 					pending = NEXT;
-					puts_(&o, arg);
+					scan(&o, arg, strlen(arg));
 					goto next;
 				}
 				if (eq[1]) {
@@ -651,7 +651,7 @@ int redact_argv(const struct fp_key *key, const char *const argv[], size_t argc,
 			/* deno eval 'code': the subcommand takes the code */
 			if (interp && exe_is(interp->exe, "deno") && strcmp(arg, "eval") == 0) {
 				pending_code = true;
-				puts_(&o, arg);
+				scan(&o, arg, strlen(arg)); /* a flag is text too */
 				goto next;
 			}
 		}
