@@ -91,3 +91,34 @@ def test_v1_needs_the_token_on_loopback_and_metrics_stay_open(cleanup, tmp):
         check("token" in p.stderr, f"the reason names the token: {p.stderr[-300:]}")
     agent.stop()
     check(token not in agent.stderr(), "the token is never logged")
+
+
+def test_idle_connections_do_not_keep_reachctl_out(cleanup, tmp):
+    """2,000 idle connections to the local API socket: reachctl status still
+    answers (the agent hangs up on the oldest idle ones, never waits)."""
+    import socket
+    cg = Cgroup(cleanup, f"reach-e2e-apiflood-{os.getpid()}")
+    agent = Agent(cleanup, tmp, ["--cgroup", cg.path])
+    idle = []
+    cleanup.add(lambda: [s.close() for s in idle])
+    def connect_one():
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.setblocking(False)
+        try:
+            s.connect(agent.socket)
+        except BlockingIOError:  # backlog full until the agent's next turn accepts
+            s.close()
+            return None
+        return s
+    for _ in range(2000):
+        idle.append(wait_for(connect_one, "a connection accepted", 30, 0.005))
+    status = agent.reachctl("status", "-o", "json")
+    check(isinstance(status, dict) and status, "reachctl status answers during the flood")
+    # the agent still observes: a secret read now is recorded
+    secret = os.path.join(tmp, "flood.key")
+    with open(secret, "w") as f:
+        f.write("x\n")
+    cg.python("import sys; open(sys.argv[1]).read()", secret)
+    agent.wait_edge("a read during the flood", lambda e: e.get("type") == "secret" and e["path"] == secret)
+    agent.stop()
+    check_eq(agent.returncode, 0, "reachd exit code")
