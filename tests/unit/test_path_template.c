@@ -96,6 +96,7 @@ static void test_random_tokens(void **state)
 		"kubernetes-dashboard", "python3-setuptools", "ubuntu-22.04-server-amd64", "MyApplication2Service",
 		"registry.example.com", "x86_64-unknown-linux-gnu", "ReachPolicyV1Alpha1Spec",
 		"feature/ReachPolicyV1Alpha1Spec", "2024-01-02T03:04:05Z", "short",
+		"/tmp/reach-e2e-9qhlwn6p/tool-read.key", "/tmp/pytest-of-root/pytest-12/test_x0",
 	};
 
 	for (size_t i = 0; i < sizeof(random) / sizeof(random[0]); i++)

@@ -156,6 +156,7 @@ static void test_ordinary_command_lines_stay_readable(void **state)
 	expect_readable(ARGV("curl", "--retry", "3", "https://example.com/search?q=reach&page=2"));
 	expect_readable(ARGV("xargs", "-P", "4", "gzip"));
 	expect_readable(ARGV("sh", "/usr/local/bin/entrypoint.sh", "start"));
+	expect_readable(ARGV("cat", "/tmp/reach-e2e-9qhlwn6p/tool-read.key"));
 }
 
 /* Inline code is stored as its length and fingerprint only. */

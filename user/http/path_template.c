@@ -145,9 +145,19 @@ static bool wordy(const struct shape *sh)
 static bool part_random(const char *s, size_t len)
 {
 	struct shape sh;
+	size_t chunk = 0, longest = 0;
 
 	measure(s, len, &sh);
 	if (sh.n < 16)
+		return false;
+	/* words joined by '-' or '_' ("reach-e2e-9qhlwn6p", a temporary
+	 * directory): short chunks are names; base64url keys have long ones */
+	for (size_t i = 0; i < len; i++) {
+		chunk = s[i] == '-' || s[i] == '_' ? 0 : chunk + 1;
+		if (chunk > longest)
+			longest = chunk;
+	}
+	if (longest < 10 && sh.n < 24)
 		return false;
 	/* a hex key or digest: 16+ hex digits mixing digits and letters */
 	if (sh.hex_only && sh.digit && (sh.lower || sh.upper))
