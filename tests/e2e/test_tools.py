@@ -1,5 +1,7 @@
 """Tool executions and the process tree (issue: sensor foundation)."""
 import http.server
+import hashlib
+import hmac
 import os
 import shutil
 import threading
@@ -45,7 +47,12 @@ def test_shell_runs_curl_and_cat_with_parent_links(cleanup, tmp):
     check_eq(e_cat["argv"], ["cat", secret], "cat argv")
     # the bearer token in curl's argv never reaches the output
     check_eq(e_curl["argv"][:4], ["curl", "-s", "-o", "/dev/null"], "curl argv head")
-    check_eq(e_curl["argv"][5], "Authorization: [redacted]", "curl header argument redacted")
+    # the header's value goes, as its keyed fingerprint (issue 21: the
+    # marker was "[redacted]" before the allow-list redactor)
+    with open(os.path.join(agent.state_dir, "fingerprint.key"), "rb") as kf:
+        fp_key = kf.read()
+    fp = hmac.new(fp_key, b"Bearer sk-plantedtoken1234567890abcd", hashlib.sha256).hexdigest()[:16]
+    check_eq(e_curl["argv"][5], f"Authorization: [redacted:fp:{fp}]", "curl header argument redacted")
     s = agent.edges()
     sec = next(e for e in s if e.get("path") == secret)
     check_eq(sec["lineage"], [sh, cat], "lineage of the secret read by cat")

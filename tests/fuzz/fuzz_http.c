@@ -1,4 +1,4 @@
-// fuzz-sources: user/http/http_head.c user/http/fingerprint.c user/common/log.c user/common/fileio.c -lcrypto
+// fuzz-sources: user/http/http_head.c user/http/path_template.c user/http/fingerprint.c user/common/log.c user/common/fileio.c -lcrypto
 /* libFuzzer target for the HTTP/1.x request-head parser and credential
  * detector. The "fuzz-sources" line above is read by tests/fuzz/run.sh; it
  * passes the words unquoted to clang, so -lcrypto (HMAC) reaches the link.

@@ -9,453 +9,292 @@
 
 #include "reach/redact.h"
 
+#define MAX_ARGS 16
 #define OUT_SIZE 512
 
-/* Redacts arg (after prev) into a roomy buffer; checks the return value and the output. */
-static void expect_redact(const char *prev, const char *arg, bool want_rc, const char *want)
-{
-	char out[OUT_SIZE];
+static struct fp_key test_key = { { 7, 1, 2, 3 } };
 
-	memset(out, 'Z', sizeof(out));
-	assert_int_equal(redact_arg(prev, arg, out, sizeof(out)), want_rc);
-	assert_string_equal(out, want);
+/* A planted secret: random-looking, 24 characters, no token-shape prefix, so
+ * only the rules of the form under test can catch it. */
+#define TOKEN "Qx7vR2mK9pL4wZ8nT3bY6cJd"
+
+/* Redacts the NULL-terminated argv and joins the result with single spaces. */
+static int redact_join(const char *const *argv, char *joined, size_t size)
+{
+	static char bufs[MAX_ARGS][OUT_SIZE];
+	char *outs[MAX_ARGS] = { 0 };
+	size_t argc = 0, pos = 0;
+	int changed;
+
+	while (argv[argc]) {
+		outs[argc] = bufs[argc];
+		argc++;
+	}
+	changed = redact_argv(&test_key, argv, argc, outs, OUT_SIZE);
+	joined[0] = '\0';
+	for (size_t i = 0; i < argc; i++)
+		pos += (size_t)snprintf(joined + pos, size - pos, "%s%s", i ? " " : "", bufs[i]);
+	return changed;
 }
 
-/* An argument with nothing to hide is copied verbatim and false is returned. */
-static void expect_untouched(const char *prev, const char *arg)
-{
-	expect_redact(prev, arg, false, arg);
-}
+#define ARGV(...) ((const char *const[]){ __VA_ARGS__, NULL })
 
-/* The secret never appears in the output, REDACTED does, and true is returned. */
-static void expect_hidden(const char *prev, const char *arg, const char *secret)
+static void expect_hidden_argv(const char *const *argv, const char *secret)
 {
-	char out[OUT_SIZE];
-	bool rc;
+	char out[MAX_ARGS * OUT_SIZE];
+	bool planted = false;
 
-	assert_non_null(strstr(arg, secret)); /* the fixture really plants it */
-	rc = redact_arg(prev, arg, out, sizeof(out));
+	for (size_t i = 0; argv[i]; i++)
+		planted |= strstr(argv[i], secret) != NULL;
+	assert_true(planted); /* the fixture really plants it */
+	assert_true(redact_join(argv, out, sizeof(out)) > 0);
 	if (strstr(out, secret))
-		fail_msg("secret \"%s\" leaked: \"%s\" -> \"%s\"", secret, arg, out);
-	assert_true(rc);
-	assert_non_null(strstr(out, REDACTED));
+		fail_msg("secret \"%s\" leaked: \"%s\"", secret, out);
+	assert_non_null(strstr(out, REDACT_MARK));
 }
 
-/* ---- headers ----------------------------------------------------------- */
-
-static void test_authorization_header_value_is_redacted(void **state)
+static void expect_readable(const char *const *argv)
 {
-	expect_redact(NULL, "Authorization: Bearer X", true, "Authorization: " REDACTED);
-	expect_redact(NULL, "Authorization: Basic dXNlcjpwYXNz", true, "Authorization: " REDACTED);
-	expect_redact("-H", "Authorization: token abcdef", true, "Authorization: " REDACTED);
-	/* no space after the colon */
-	expect_redact(NULL, "Authorization:secret", true, "Authorization: " REDACTED);
-	/* spaces before the colon are trimmed from the name */
-	expect_redact(NULL, "Authorization  : secret", true, "Authorization: " REDACTED);
+	char out[MAX_ARGS * OUT_SIZE], want[MAX_ARGS * OUT_SIZE];
+	size_t pos = 0;
+
+	for (size_t i = 0; argv[i]; i++)
+		pos += (size_t)snprintf(want + pos, sizeof(want) - pos, "%s%s", i ? " " : "", argv[i]);
+	int changed = redact_join(argv, out, sizeof(out));
+
+	assert_string_equal(out, want);
+	assert_int_equal(changed, 0);
 }
 
-static void test_header_names_are_case_insensitive_and_name_is_kept(void **state)
+/* ---- the 19 forms of the issue, plus the ones the old redactor knew -------- */
+
+static void test_issue_forms_never_leak(void **state)
 {
-	expect_redact(NULL, "authorization: Bearer X", true, "authorization: " REDACTED);
-	expect_redact(NULL, "AUTHORIZATION: Bearer X", true, "AUTHORIZATION: " REDACTED);
-	expect_redact(NULL, "x-api-key: k", true, "x-api-key: " REDACTED);
-	expect_redact(NULL, "COOKIE: a=b", true, "COOKIE: " REDACTED);
+	const char *const *forms[] = {
+		/* inline code */
+		ARGV("node", "-e", "fetch('https://h/x', {headers: {'x-api-key':'" TOKEN "'}})"),
+		ARGV("python3", "-c", "import requests; requests.get(u, headers={\"Authorization\": \"" TOKEN "\"})"),
+		ARGV("sh", "-c", "curl -s https://h/ -o /dev/null --token " TOKEN),
+		ARGV("bash", "-lc", "echo " TOKEN),
+		ARGV("perl", "-e", "print '" TOKEN "'"),
+		ARGV("ruby", "-e", "puts 1 # " TOKEN),
+		ARGV("php", "-r", "echo 1; // " TOKEN),
+		ARGV("node", "--eval=console.log('" TOKEN "')"),
+		ARGV("python3.12", "-cprint('" TOKEN "')"),
+		/* URLs and DSNs */
+		ARGV("curl", "http://user:" TOKEN "@127.0.0.1:19300/x"),
+		ARGV("psql", "postgres://app:" TOKEN "@db:5432/app"),
+		ARGV("git", "clone", "https://" TOKEN "@github.com/o/r.git"),
+		ARGV("curl", "https://h/p?api_key=" TOKEN "&x=1"),
+		ARGV("curl", "https://h/p;jsessionid=" TOKEN),
+		ARGV("curl", "https://api.telegram.org/bot123456789:" TOKEN "/sendMessage"),
+		ARGV("curl", "https://hooks.slack.com/services/T0123ABCD/B0123ABCD/" TOKEN),
+		ARGV("curl", "https://h/v1/keys/abc" TOKEN "/rotate"),
+		/* secret flags */
+		ARGV("mysql", "-u", "root", "-p" TOKEN, "db"),
+		ARGV("mysql", "-p", TOKEN),
+		ARGV("sshpass", "-p", TOKEN, "ssh", "host"),
+		ARGV("openssl", "rsa", "-in", "k.pem", "-passin", "pass:" TOKEN),
+		ARGV("tool", "--pass=" TOKEN),
+		ARGV("docker", "login", "-u", "bob", "-p", TOKEN, "registry.example.com"),
+		ARGV("sudo", "docker", "login", "-p" TOKEN),
+		ARGV("tool", "-P", TOKEN),
+		ARGV("tool", "--password", TOKEN),
+		ARGV("tool", "--api-key", TOKEN),
+		ARGV("keytool", "-storepass", TOKEN),
+		ARGV("curl", "-u", "alice:" TOKEN, "https://h"),
+		ARGV("redis-cli", "-a", TOKEN),
+		/* pairs */
+		ARGV("curl", "--data", "{\"password\":\"" TOKEN "\"}", "https://h"),
+		ARGV("curl", "-H", "X-Token: " TOKEN, "https://h"),
+		ARGV("curl", "-H", "PRIVATE-TOKEN: " TOKEN, "https://h"),
+		ARGV("curl", "-H", "Authorization: Bearer abc\"" TOKEN, "https://h"),
+		ARGV("curl", "-HAuthorization: token " TOKEN),
+		ARGV("docker", "run", "-e", "DB_PASSWORD=" TOKEN, "img"),
+		ARGV("java", "-Dspring.datasource.password=" TOKEN, "-jar", "app.jar"),
+		ARGV("app", "Server=db;User Id=sa;Password=" TOKEN ";"),
+		ARGV("git", "-c", "http.extraHeader=AUTHORIZATION: basic " TOKEN, "fetch"),
+		ARGV("echo", "Bearer " TOKEN),
+		/* bare tokens */
+		ARGV("aws", "configure", "set", "aws_secret_access_key", "wJalrXUtnFEMI/K7MDENG/bPxRfiCY" "Qx7vR2mK9p"),
+		ARGV("tool", "c4224de39456fa0c68818d19bcf126e64d9e9ca2"),
+		ARGV("tool", TOKEN),
+	};
+
+	for (size_t f = 0; f < sizeof(forms) / sizeof(forms[0]); f++) {
+		const char *secret = TOKEN;
+
+		if (strcmp(forms[f][0], "aws") == 0)
+			secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYQx7vR2mK9p";
+		else if (strcmp(forms[f][1], "c4224de39456fa0c68818d19bcf126e64d9e9ca2") == 0)
+			secret = forms[f][1];
+		expect_hidden_argv(forms[f], secret);
+	}
 }
 
-static void test_other_credential_headers_are_redacted(void **state)
+static void test_ordinary_command_lines_stay_readable(void **state)
 {
-	expect_redact(NULL, "X-Api-Key: 0123456789", true, "X-Api-Key: " REDACTED);
-	expect_redact(NULL, "Cookie: session=abc; theme=dark", true, "Cookie: " REDACTED);
-	expect_redact(NULL, "Proxy-Authorization: Basic Zm9vOmJhcg==", true, "Proxy-Authorization: " REDACTED);
-	expect_redact(NULL, "Api-Key: k", true, "Api-Key: " REDACTED);
-	expect_redact(NULL, "X-Goog-Api-Key: k", true, "X-Goog-Api-Key: " REDACTED);
-	expect_redact(NULL, "X-Auth-Token: t", true, "X-Auth-Token: " REDACTED);
-	expect_redact(NULL, "X-Vault-Token: hvs.abc", true, "X-Vault-Token: " REDACTED);
+	expect_readable(ARGV("/usr/bin/python3", "/app/server.py", "--port", "8080"));
+	expect_readable(ARGV("curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "https://api.example.com/v1/models"));
+	expect_readable(ARGV("apt-get", "install", "-y", "python3-setuptools", "libssl-dev"));
+	expect_readable(ARGV("npm", "install", "--save-dev", "@types/node", "eslint@8.57.0"));
+	expect_readable(ARGV("pip", "install", "-r", "requirements-dev.txt", "-c", "constraints.txt"));
+	expect_readable(ARGV("mkdir", "-p", "/var/lib/reach/spool"));
+	expect_readable(ARGV("docker", "run", "-p", "8080:80", "-e", "MODE=prod", "nginx:1.25"));
+	expect_readable(ARGV("ssh", "-p", "2222", "deploy@build-01.internal.example.com"));
+	expect_readable(ARGV("mysql", "-h", "db.internal", "-P", "3306", "-u", "app", "-p"));
+	expect_readable(ARGV("sort", "-u", "names.txt"));
+	expect_readable(ARGV("tar", "-xzf", "/tmp/node-v20.11.1-linux-x64.tar.gz", "-C", "/opt"));
+	expect_readable(ARGV("java", "-jar", "/opt/app/SpringApplicationContext.jar", "--server.port=9090"));
+	expect_readable(ARGV("git", "checkout", "feature/ReachPolicyV1Alpha1Spec"));
+	expect_readable(ARGV("kubectl", "get", "pods", "-n", "kube-system", "-o", "wide"));
+	expect_readable(ARGV("gcc", "-O2", "-I/usr/include/x86_64-linux-gnu", "-o", "main", "main.c"));
+	expect_readable(ARGV("curl", "-H", "Content-Type: application/json", "-H", "Accept: */*", "https://h/v1/items/42"));
+	expect_readable(ARGV("python3", "/app/tokenizer.py", "--max-tokens", "512", "--password-file", "/run/secrets/db"));
+	expect_readable(ARGV("ls", "-la", "/home/alice/Documents/Report2024"));
+	expect_readable(ARGV("openssl", "s_client", "-connect", "example.com:443", "-servername", "example.com"));
+	expect_readable(ARGV("curl", "--retry", "3", "https://example.com/search?q=reach&page=2"));
+	expect_readable(ARGV("xargs", "-P", "4", "gzip"));
+	expect_readable(ARGV("sh", "/usr/local/bin/entrypoint.sh", "start"));
+	expect_readable(ARGV("cat", "/tmp/reach-e2e-9qhlwn6p/tool-read.key"));
 }
 
-static void test_non_secret_headers_are_untouched(void **state)
+/* Inline code is stored as its length and fingerprint only. */
+static void test_inline_code_is_length_and_fingerprint(void **state)
 {
-	expect_untouched("-H", "Content-Type: application/json");
-	expect_untouched("-H", "Accept: */*");
-	expect_untouched("-H", "User-Agent: curl/8.5.0");
-	expect_untouched("-H", "X-Request-Id: 1234");
-	/* a header name that merely contains a secret header name */
-	expect_untouched("-H", "X-Authorization-Mode: none");
-	expect_untouched("-H", "Set-Cookie-Policy: strict");
+	char out[MAX_ARGS * OUT_SIZE];
+	const char *code = "print(1)";
+
+	redact_join(ARGV("python3", "-c", code), out, sizeof(out));
+	assert_non_null(strstr(out, "python3 -c " REDACT_MARK));
+	assert_non_null(strstr(out, " len=8]"));
+	assert_null(strstr(out, "print"));
+	/* a shell's flag cluster */
+	redact_join(ARGV("bash", "-xc", "id"), out, sizeof(out));
+	assert_non_null(strstr(out, "bash -xc " REDACT_MARK));
+	/* env and sudo in front: the interpreter is found further on */
+	redact_join(ARGV("/usr/bin/env", "python3", "-c", "import os"), out, sizeof(out));
+	assert_null(strstr(out, "import"));
+	redact_join(ARGV("sudo", "-u", "app", "sh", "-c", "whoami"), out, sizeof(out));
+	assert_null(strstr(out, "whoami"));
+	/* script arguments after the code are judged as values */
+	redact_join(ARGV("sh", "-c", "echo $0", "name"), out, sizeof(out));
+	assert_non_null(strstr(out, " name"));
 }
 
-/* ---- values after secret flags ----------------------------------------- */
-
-static void test_value_after_secret_flag_is_redacted_whole(void **state)
+/* Same secret, same fingerprint, wherever it appears; the kept parts stay. */
+static void test_fingerprint_is_stable_and_context_kept(void **state)
 {
-	expect_redact("--password", "hunter2", true, REDACTED);
-	expect_redact("--token", "abc def ghi", true, REDACTED);
-	expect_redact("-u", "alice:s3cret", true, REDACTED);
-	expect_redact("--user", "alice:s3cret", true, REDACTED);
-	expect_redact("--proxy-user", "bob:pw", true, REDACTED);
-	expect_redact("--api-key", "k", true, REDACTED);
-	expect_redact("--client-secret", "cs", true, REDACTED);
-	expect_redact("--oauth2-bearer", "tok", true, REDACTED);
-	/* even a value that looks harmless: the flag decides */
-	expect_redact("--password", "/usr/bin/python3", true, REDACTED);
-	expect_redact("--token", "Content-Type: application/json", true, REDACTED);
-	/* flag names are matched case-insensitively */
-	expect_redact("--PASSWORD", "hunter2", true, REDACTED);
+	char a[MAX_ARGS * OUT_SIZE], b[MAX_ARGS * OUT_SIZE];
+	const char *m;
+
+	redact_join(ARGV("tool", "--password", TOKEN), a, sizeof(a));
+	redact_join(ARGV("mysql", "-p" TOKEN), b, sizeof(b));
+	m = strstr(a, REDACT_MARK);
+	assert_non_null(m);
+	assert_non_null(strstr(b, m));
+	assert_non_null(strstr(a, "tool --password " REDACT_MARK));
+	assert_non_null(strstr(b, "mysql -p" REDACT_MARK));
+	/* URL: scheme, host and path kept, userinfo redacted */
+	redact_join(ARGV("curl", "https://u:" TOKEN "@api.example.com/v1/items?x=1"), a, sizeof(a));
+	assert_non_null(strstr(a, "curl https://" REDACT_MARK));
+	assert_non_null(strstr(a, "]@api.example.com/v1/items?x=1"));
+	/* the header name stays, the value goes */
+	redact_join(ARGV("curl", "-H", "X-Api-Key: " TOKEN), a, sizeof(a));
+	assert_non_null(strstr(a, "-H X-Api-Key: " REDACT_MARK));
+	/* query: the secret parameter's value only */
+	redact_join(ARGV("curl", "https://h/p?x=1&access_token=" TOKEN "&y=2"), a, sizeof(a));
+	assert_non_null(strstr(a, "https://h/p?x=1&access_token=" REDACT_MARK));
+	assert_non_null(strstr(a, "]&y=2"));
+	/* a different secret, a different fingerprint */
+	redact_join(ARGV("tool", "--password", TOKEN "x"), b, sizeof(b));
+	assert_string_not_equal(a, b);
 }
-
-static void test_value_after_ordinary_flag_is_untouched(void **state)
-{
-	expect_untouched(NULL, "hunter2");
-	expect_untouched("-v", "hunter2");
-	expect_untouched("--verbose", "hunter2");
-	/* exact flag names only: no prefix or suffix matching */
-	expect_untouched("--password-file", "/run/secrets/db");
-	expect_untouched("--username", "alice");
-	expect_untouched("--tokens", "5");
-	expect_untouched("-uv", "alice");
-	/* a value that equals a flag is not itself a secret */
-	expect_untouched(NULL, "--password");
-}
-
-/* ---- key=value ---------------------------------------------------------- */
-
-static void test_query_string_secret_is_redacted_others_kept(void **state)
-{
-	expect_redact(NULL, "https://h/p?api_key=abc&x=1", true, "https://h/p?api_key=" REDACTED "&x=1");
-	expect_redact(NULL, "https://h/p?x=1&access_token=abc", true, "https://h/p?x=1&access_token=" REDACTED);
-	expect_redact(NULL, "https://h/login?user=bob&password=pw&next=/home", true,
-		      "https://h/login?user=bob&password=" REDACTED "&next=/home");
-	expect_redact(NULL, "https://h/?token=a&password=b&x=1", true,
-		      "https://h/?token=" REDACTED "&password=" REDACTED "&x=1");
-	/* key names are matched case-insensitively, as substrings */
-	expect_redact(NULL, "https://h/?API_KEY=abc", true, "https://h/?API_KEY=" REDACTED);
-	expect_redact(NULL, "https://h/?X-Amz-Signature=deadbeef&X-Amz-Date=1", true,
-		      "https://h/?X-Amz-Signature=" REDACTED "&X-Amz-Date=1");
-	expect_redact(NULL, "https://h/?client_secret=s", true, "https://h/?client_secret=" REDACTED);
-}
-
-static void test_flag_equals_value_is_redacted(void **state)
-{
-	expect_redact(NULL, "--token=abc", true, "--token=" REDACTED);
-	expect_redact(NULL, "--password=hunter2", true, "--password=" REDACTED);
-	expect_redact(NULL, "--api-key=k123", true, "--api-key=" REDACTED);
-	expect_redact(NULL, "access_token=xyz", true, "access_token=" REDACTED);
-	expect_redact(NULL, "password=pw", true, "password=" REDACTED);
-	expect_redact(NULL, "DB_PASSWORD=pw", true, "DB_PASSWORD=" REDACTED);
-	/* the value ends at a space */
-	expect_redact(NULL, "token=abc def", true, "token=" REDACTED " def");
-}
-
-static void test_key_without_value_is_untouched(void **state)
-{
-	expect_untouched(NULL, "password=");
-	expect_untouched(NULL, "https://h/?token=&x=1");
-	expect_untouched(NULL, "--token");
-}
-
-static void test_ordinary_key_values_are_untouched(void **state)
-{
-	expect_untouched(NULL, "--output=/tmp/out.json");
-	expect_untouched(NULL, "--max-time=10");
-	expect_untouched(NULL, "name=value");
-	expect_untouched(NULL, "https://example.com/search?q=reach&page=2");
-	expect_untouched(NULL, "a=b=c");
-}
-
-/* ---- Bearer / Basic anywhere -------------------------------------------- */
-
-static void test_bearer_inside_longer_arg_is_redacted(void **state)
-{
-	/* a credential header's whole value goes, scheme included */
-	expect_redact(NULL, "curl -H 'Authorization: Bearer xyz' https://h", true,
-		      "curl -H 'Authorization: " REDACTED "' https://h");
-	expect_redact(NULL, "Bearer xyz", true, "Bearer " REDACTED);
-	expect_redact(NULL, "-HAuthorization: bearer xyz", true, "-HAuthorization: " REDACTED);
-	expect_redact(NULL, "auth=none Basic dXNlcjpwYXNz end", true, "auth=" REDACTED " Basic " REDACTED " end");
-	expect_redact(NULL, "x \"Bearer abc\" y", true, "x \"Bearer " REDACTED "\" y");
-}
-
-static void test_bearer_as_part_of_a_word_is_untouched(void **state)
-{
-	expect_untouched(NULL, "TheBearer value");
-	expect_untouched(NULL, "abasic value");
-	expect_untouched(NULL, "Bearer");
-	expect_untouched(NULL, "Basically fine");
-}
-
-/* ---- token shapes ------------------------------------------------------- */
 
 static void test_token_shapes_are_redacted(void **state)
 {
-	expect_redact(NULL, "sk-abcdefghijklmnop1234", true, REDACTED);
-	expect_redact(NULL, "sk-proj-abcdefghijklmnopqrstuv", true, REDACTED);
-	expect_redact(NULL, "ghp_0123456789abcdefghijABCDEFGHIJ", true, REDACTED);
-	expect_redact(NULL, "github_pat_11ABCDEFG0123456789_abcdefghij", true, REDACTED);
-	expect_redact(NULL, "xoxb-1234567890-abcdefghij", true, REDACTED);
-	expect_redact(NULL, "xoxr-1234567890-abcdefghij", true, REDACTED); /* refresh tokens, as http_head knows them */
-	expect_redact(NULL, "glpat-abcdefghij0123456789", true, REDACTED);
-	expect_redact(NULL, "AKIAIOSFODNN7EXAMPLE", true, REDACTED);
-	expect_redact(NULL, "ASIAIOSFODNN7EXAMPLE", true, REDACTED);
-	expect_redact(NULL,
-		      "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0."
-		      "dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
-		      true, REDACTED);
-}
-
-static void test_token_shapes_inside_longer_args(void **state)
-{
-	expect_redact(NULL, "echo sk-abcdefghijklmnop1234 done", true, "echo " REDACTED " done");
-	expect_redact(NULL, "https://x-access-token:ghp_0123456789abcdefghijABCD@github.com/o/r.git", true,
-		      "https://x-access-token:" REDACTED "@github.com/o/r.git");
-	expect_redact(NULL, "a AKIAIOSFODNN7EXAMPLE b ghp_0123456789abcdefghij c", true,
-		      "a " REDACTED " b " REDACTED " c");
-	expect_redact(NULL, "'xoxp-1234567890-abc'", true, "'" REDACTED "'");
-}
-
-static void test_token_shape_boundaries(void **state)
-{
-	/* one character short of the minimum tail: untouched */
-	expect_untouched(NULL, "sk-abcdefghijklmno");           /* 15 */
-	expect_redact(NULL, "sk-abcdefghijklmnop", true, REDACTED); /* 16 */
-	expect_untouched(NULL, "ghp_0123456789abcdefghi");        /* 19 */
-	expect_redact(NULL, "ghp_0123456789abcdefghij", true, REDACTED);
-	expect_untouched(NULL, "AKIAIOSFODNN7EXAMPL");           /* 15 */
-	expect_redact(NULL, "AKIAIOSFODNN7EXAMPLE", true, REDACTED);
-	expect_untouched(NULL, "xoxb-123456789");                /* 9 */
-	expect_redact(NULL, "xoxb-1234567890", true, REDACTED);
-	expect_untouched(NULL, "glpat-abcdefghij01234");         /* 15 */
-	expect_redact(NULL, "glpat-abcdefghij012345", true, REDACTED);
-	expect_untouched(NULL, "eyJhbGciOiJIUzI1NiIsI");          /* 18 */
-	expect_redact(NULL, "eyJhbGciOiJIUzI1NiIsInR", true, REDACTED);
-}
-
-static void test_near_misses_are_untouched(void **state)
-{
-	expect_untouched(NULL, "sk-");
-	expect_untouched(NULL, "sk-short");
-	expect_untouched(NULL, "skip");
-	expect_untouched(NULL, "AKIA");
-	expect_untouched(NULL, "AKIA1234");
-	expect_untouched(NULL, "akiaiosfodnn7example"); /* prefixes are case-sensitive */
-	expect_untouched(NULL, "/usr/bin/python3");
-	expect_untouched(NULL, "--verbose");
-	expect_untouched(NULL, "-c");
-	expect_untouched(NULL, "import sys; print(sys.argv)");
-	expect_untouched(NULL, "ghp_");
-	/* a prefix in the middle of a word is not a token start */
-	expect_untouched(NULL, "task-abcdefghijklmnopqrstuvwxyz");
-	expect_untouched(NULL, "MYAKIAIOSFODNN7EXAMPLE");
-	expect_untouched(NULL, "");
-}
-
-/* ---- return value and buffer handling ----------------------------------- */
-
-static void test_return_value_matches_whether_output_changed(void **state)
-{
-	static const char *const args[] = {
-		"Authorization: Bearer X", "Content-Type: application/json", "--token=abc", "--verbose",
-		"https://h/p?api_key=abc&x=1", "https://h/p?x=1", "Bearer xyz", "skip",
-		"AKIAIOSFODNN7EXAMPLE", "AKIA", "/usr/bin/python3", "sk-abcdefghijklmnop1234", NULL,
+	static const char *const shapes[] = {
+		"sk-abcdefghijklmnop1234", "ghp_0123456789abcdefghijABCDEFGHIJ",
+		"github_pat_11ABCDEFG0123456789_abcdefghij", "xoxb-1234567890-abcdefghij",
+		"glpat-abcdefghij0123456789", "AKIAIOSFODNN7EXAMPLE",
+		"eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
 	};
-	char out[OUT_SIZE];
+	char arg[256];
 
-	for (int i = 0; args[i]; i++) {
-		bool rc = redact_arg(NULL, args[i], out, sizeof(out));
-
-		if (rc != (strcmp(out, args[i]) != 0))
-			fail_msg("\"%s\" -> \"%s\" returned %d", args[i], out, rc);
+	for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
+		expect_hidden_argv(ARGV("echo", shapes[i]), shapes[i]);
+		snprintf(arg, sizeof(arg), "run %s now", shapes[i]);
+		expect_hidden_argv(ARGV("echo", arg), shapes[i]);
 	}
-}
-
-static void test_zero_size_buffer_is_not_written(void **state)
-{
-	char out[4] = { 'a', 'b', 'c', 'd' };
-
-	assert_false(redact_arg(NULL, "--verbose", out, 0));
-	assert_false(redact_arg("--password", "hunter2", out, 0));
-	assert_memory_equal(out, "abcd", 4);
 }
 
 /* For every size, the output is NUL terminated within the size, a prefix of
- * the untruncated output, the bytes after the size are untouched, and no
- * secret leaks through the truncation. */
+ * the untruncated output, nothing is written past it, no secret leaks. */
 static void test_small_buffers_truncate_safely(void **state)
 {
-	static const struct { const char *prev, *arg, *secret; } cases[] = {
-		{ NULL, "Authorization: Bearer SECRETVALUE", "SECRETVALUE" },
-		{ "--password", "SECRETVALUE", "SECRETVALUE" },
-		{ NULL, "https://h/p?api_key=SECRETVALUE&x=1", "SECRETVALUE" },
-		{ NULL, "say Bearer SECRETVALUE now", "SECRETVALUE" },
-		{ NULL, "x sk-SECRETVALUE0123456789 y", "SECRETVALUE" },
-		{ NULL, "/usr/bin/python3", NULL },
-	};
-	char full[OUT_SIZE], out[OUT_SIZE + 16];
+	const char *argv[] = { "curl", "-H", "Authorization: Bearer " TOKEN, "--password", TOKEN };
+	char full[5][OUT_SIZE], small[5][OUT_SIZE + 16];
+	char *fo[5], *so[5];
 
-	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
-		bool full_rc = redact_arg(cases[c].prev, cases[c].arg, full, sizeof(full));
-		size_t full_len = strlen(full);
+	for (int i = 0; i < 5; i++)
+		fo[i] = full[i], so[i] = small[i];
+	redact_argv(&test_key, argv, 5, fo, OUT_SIZE);
+	for (size_t size = 1; size < 80; size++) {
+		memset(small, 0xAA, sizeof(small));
+		redact_argv(&test_key, argv, 5, so, size);
+		for (int i = 0; i < 5; i++) {
+			size_t len = strnlen(small[i], size);
 
-		for (size_t size = 1; size <= full_len + 2; size++) {
-			size_t len;
-			bool rc;
-
-			memset(out, 0xAA, sizeof(out));
-			rc = redact_arg(cases[c].prev, cases[c].arg, out, size);
-			len = strnlen(out, size);
-			if (len >= size)
-				fail_msg("case %zu size %zu: not NUL terminated", c, size);
-			assert_int_equal(len, full_len < size - 1 ? full_len : size - 1);
-			assert_memory_equal(out, full, len);
-			for (size_t i = size; i < sizeof(out); i++)
-				if ((unsigned char)out[i] != 0xAA)
-					fail_msg("case %zu size %zu: byte %zu written", c, size, i);
-			if (cases[c].secret && strstr(out, cases[c].secret))
-				fail_msg("case %zu size %zu: secret leaked: %s", c, size, out);
-			/* a truncated value is no less redacted */
-			assert_int_equal(rc, full_rc);
+			assert_true(len < size);
+			assert_int_equal(len, strlen(full[i]) < size - 1 ? strlen(full[i]) : size - 1);
+			assert_memory_equal(small[i], full[i], len);
+			assert_int_equal((unsigned char)small[i][size], 0xAA);
+			assert_null(strstr(small[i], "Qx7v"));
 		}
 	}
+	/* zero size: nothing written */
+	memset(small, 0xAA, sizeof(small));
+	redact_argv(&test_key, argv, 5, so, 0);
+	assert_int_equal((unsigned char)small[0][0], 0xAA);
 }
 
-/* ---- property: planted secrets never survive ----------------------------- */
-
-static void test_planted_secrets_never_reach_output(void **state)
+/* Planted secrets of several shapes in several forms: none survives. */
+static void test_planted_secret_matrix(void **state)
 {
-	static const struct { const char *prev, *fmt; } forms[] = {
-		{ NULL, "Authorization: Bearer %s" },
-		{ NULL, "authorization: %s" },
-		{ NULL, "Proxy-Authorization: Basic %s" },
-		{ NULL, "X-Api-Key: %s" },
-		{ NULL, "Cookie: session=%s" },
-		{ "--password", "%s" },
-		{ "--token", "%s" },
-		{ "-u", "admin:%s" },
-		{ "--user", "admin:%s" },
-		{ NULL, "--token=%s" },
-		{ NULL, "--password=%s" },
-		{ NULL, "https://h/p?api_key=%s&x=1" },
-		{ NULL, "https://h/p?x=1&access_token=%s" },
-		{ NULL, "https://h/p?password=%s" },
-		{ NULL, "curl -H 'Authorization: Bearer %s' https://h" },
-		{ NULL, "echo Basic %s" },
-	};
 	static const char *const secrets[] = {
-		"hunter2hunter2",
-		"sk-abcdefghijklmnop1234",
-		"ghp_0123456789abcdefghijABCD",
-		"github_pat_11ABCDEFG0123456789_abcdefghij",
-		"xoxb-1234567890-abcdefghij",
-		"glpat-abcdefghij0123456789",
-		"AKIAIOSFODNN7EXAMPLE",
-		"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl",
-		"dXNlcjpwYXNzd29yZA==",
+		TOKEN, "hunter2hunter2", "sk-abcdefghijklmnop1234", "AKIAIOSFODNN7EXAMPLE",
+		"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl", "dXNlcjpwYXNzd29yZA==",
 	};
-	char arg[OUT_SIZE];
+	static const char *const fmts[] = {
+		"Authorization: Bearer %s", "authorization: %s", "Proxy-Authorization: Basic %s", "X-Api-Key: %s",
+		"Cookie: session=%s", "--token=%s", "--password=%s", "https://h/p?api_key=%s&x=1",
+		"https://h/p?x=1&access_token=%s", "https://admin:%s@h/", "password=%s", "{\"token\": \"%s\"}",
+		"{'secret':'%s'}", "FOO_TOKEN=%s", "--client-secret=%s",
+	};
+	char arg[512];
 
-	for (size_t f = 0; f < sizeof(forms) / sizeof(forms[0]); f++) {
+	for (size_t f = 0; f < sizeof(fmts) / sizeof(fmts[0]); f++)
 		for (size_t s = 0; s < sizeof(secrets) / sizeof(secrets[0]); s++) {
-			snprintf(arg, sizeof(arg), forms[f].fmt, secrets[s]);
-			expect_hidden(forms[f].prev, arg, secrets[s]);
+			snprintf(arg, sizeof(arg), fmts[f], secrets[s]);
+			expect_hidden_argv(ARGV("tool", arg), secrets[s]);
 		}
+	for (size_t s = 0; s < sizeof(secrets) / sizeof(secrets[0]); s++) {
+		expect_hidden_argv(ARGV("tool", "--password", secrets[s]), secrets[s]);
+		expect_hidden_argv(ARGV("tool", "--token", secrets[s]), secrets[s]);
+		expect_hidden_argv(ARGV("sh", "-c", secrets[s]), secrets[s]);
 	}
-	/* bare token shapes, alone and surrounded by spaces */
-	for (size_t s = 1; s < sizeof(secrets) / sizeof(secrets[0]) - 1; s++) {
-		expect_hidden(NULL, secrets[s], secrets[s]);
-		snprintf(arg, sizeof(arg), "run %s now", secrets[s]);
-		expect_hidden(NULL, arg, secrets[s]);
-	}
-}
-
-/* ---- defects found while writing these tests ----------------------------- */
-
-static void test_token_shape_after_slash_or_equals_is_redacted(void **state)
-{
-	/* Was a bug (fixed): redact.c token-shape check requires !is_token_char(p[-1]) and
-	 * is_token_char() accepts '/' and '=', so a token right after "//" (git
-	 * URL userinfo) or after "key=" with a non-secret key name is printed raw. */
-	expect_hidden(NULL, "https://ghp_0123456789abcdefghijABCD@github.com/o/r.git",
-		      "ghp_0123456789abcdefghijABCD");
-	expect_hidden(NULL, "https://h/cb?jwt=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln",
-		      "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln");
-	expect_hidden(NULL, "--openai-key=sk-abcdefghijklmnop1234", "sk-abcdefghijklmnop1234");
-}
-
-static void test_equals_form_of_every_secret_flag_is_redacted(void **state)
-{
-	/* Was a bug (fixed): the "--flag VALUE" form of these flags is redacted whole, but
-	 * "--flag=VALUE" relies on secret_keys substrings, and "user", "bearer"
-	 * and "access-key" (dash; only "access_key" is listed) are not there:
-	 * --user=, --proxy-user=, --bearer= and --access-key= leak their value. */
-	static const char *const flags[] = {
-		"--password", "--passwd", "--token", "--api-key", "--apikey", "--secret", "--client-secret",
-		"--secret-key", "--auth", "--oauth2-bearer",
-		"--user", "--proxy-user", "--bearer", "--access-key", NULL,
-	};
-	char arg[128];
-
-	for (int i = 0; flags[i]; i++) {
-		snprintf(arg, sizeof(arg), "%s=Zq9vX7wPlanted", flags[i]);
-		expect_hidden(NULL, arg, "Zq9vX7wPlanted");
-	}
-}
-
-static void test_secret_header_embedded_in_longer_arg_is_redacted(void **state)
-{
-	/* Was a bug (fixed): redact_header() only matches when the whole arg starts with the
-	 * header name; wget --header=..., curl's attached -H... and sh -c scripts
-	 * carry a credential header after other text and print its value raw. */
-	expect_hidden(NULL, "--header=X-Api-Key: Zq9vX7wPlanted", "Zq9vX7wPlanted");
-	expect_hidden(NULL, "-HCookie: sid=Zq9vX7wPlanted", "Zq9vX7wPlanted");
-	expect_hidden(NULL, "curl -H 'Authorization: token Zq9vX7wPlanted' https://api.github.com",
-		      "Zq9vX7wPlanted");
-}
-
-static void test_long_secret_key_name_is_redacted(void **state)
-{
-	/* Was a bug (fixed): key_is_secret() returns false for key names of 64+ characters, so
-	 * a long NAME_..._PASSWORD=value (env, docker -e) is printed raw. */
-	char arg[256];
-
-	snprintf(arg, sizeof(arg), "%s_PASSWORD=Zq9vX7wPlanted",
-		 "MY_COMPANY_INTERNAL_BILLING_SERVICE_PRIMARY_POSTGRES_DATABASE");
-	expect_hidden(NULL, arg, "Zq9vX7wPlanted");
-}
-
-static void test_bearer_followed_by_extra_space_is_redacted(void **state)
-{
-	/* Was a bug (fixed): after "Bearer " the value is skipped up to the next space, so with
-	 * two spaces nothing is skipped and the value that follows is printed raw. */
-	expect_hidden(NULL, "curl -H 'Authorization: Bearer  Zq9vX7wPlanted' https://h", "Zq9vX7wPlanted");
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_authorization_header_value_is_redacted),
-		cmocka_unit_test(test_header_names_are_case_insensitive_and_name_is_kept),
-		cmocka_unit_test(test_other_credential_headers_are_redacted),
-		cmocka_unit_test(test_non_secret_headers_are_untouched),
-		cmocka_unit_test(test_value_after_secret_flag_is_redacted_whole),
-		cmocka_unit_test(test_value_after_ordinary_flag_is_untouched),
-		cmocka_unit_test(test_query_string_secret_is_redacted_others_kept),
-		cmocka_unit_test(test_flag_equals_value_is_redacted),
-		cmocka_unit_test(test_key_without_value_is_untouched),
-		cmocka_unit_test(test_ordinary_key_values_are_untouched),
-		cmocka_unit_test(test_bearer_inside_longer_arg_is_redacted),
-		cmocka_unit_test(test_bearer_as_part_of_a_word_is_untouched),
+		cmocka_unit_test(test_issue_forms_never_leak),
+		cmocka_unit_test(test_ordinary_command_lines_stay_readable),
+		cmocka_unit_test(test_inline_code_is_length_and_fingerprint),
+		cmocka_unit_test(test_fingerprint_is_stable_and_context_kept),
 		cmocka_unit_test(test_token_shapes_are_redacted),
-		cmocka_unit_test(test_token_shapes_inside_longer_args),
-		cmocka_unit_test(test_token_shape_boundaries),
-		cmocka_unit_test(test_near_misses_are_untouched),
-		cmocka_unit_test(test_return_value_matches_whether_output_changed),
-		cmocka_unit_test(test_zero_size_buffer_is_not_written),
 		cmocka_unit_test(test_small_buffers_truncate_safely),
-		cmocka_unit_test(test_planted_secrets_never_reach_output),
-		cmocka_unit_test(test_token_shape_after_slash_or_equals_is_redacted),
-		cmocka_unit_test(test_equals_form_of_every_secret_flag_is_redacted),
-		cmocka_unit_test(test_secret_header_embedded_in_longer_arg_is_redacted),
-		cmocka_unit_test(test_long_secret_key_name_is_redacted),
-		cmocka_unit_test(test_bearer_followed_by_extra_space_is_redacted),
+		cmocka_unit_test(test_planted_secret_matrix),
 	};
 
 	return cmocka_run_group_tests_name("redact", tests, NULL, NULL);

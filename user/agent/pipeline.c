@@ -217,8 +217,9 @@ static void handle_file_open(struct pipeline *p, const struct reach_file_open_ev
 
 static void handle_exec(struct pipeline *p, const struct reach_exec_event *ev)
 {
-	char filename[REACH_PATH_LEN], args[REACH_ARGS_LEN + 1], redacted[EDGE_MAX_ARGS][REACH_ARGS_LEN + 16];
-	const char *argv[EDGE_MAX_ARGS], *lineage[PROCTREE_LINEAGE_MAX], *prev = NULL;
+	char filename[REACH_PATH_LEN], args[REACH_ARGS_LEN + 1], redacted[EDGE_MAX_ARGS][REACH_ARGS_LEN + 32];
+	const char *argv[EDGE_MAX_ARGS], *raw[EDGE_MAX_ARGS], *lineage[PROCTREE_LINEAGE_MAX];
+	char *outs[EDGE_MAX_ARGS];
 	struct observation obs = { 0 };
 	size_t argc = 0, len = ev->args_len < REACH_ARGS_LEN ? ev->args_len : REACH_ARGS_LEN;
 	bool truncated = ev->flags & REACH_EXEC_F_ARGS_TRUNC, is_new;
@@ -235,12 +236,15 @@ static void handle_exec(struct pipeline *p, const struct reach_exec_event *ev)
 			truncated = true;
 			break;
 		}
-		redact_arg(prev, arg, redacted[argc], sizeof(redacted[argc]));
+		raw[argc] = arg;
+		outs[argc] = redacted[argc];
 		argv[argc] = redacted[argc];
 		argc++;
-		prev = arg;
 		off += strlen(arg) + 1;
 	}
+	/* by allow-list, the whole command line at once: a value's meaning
+	 * depends on the interpreter and the flag before it */
+	redact_argv(&p->fp_key, raw, argc, outs, sizeof(redacted[0]));
 	/* a root process of its cgroup (its parent is elsewhere): its executable
 	 * is the workload's software version (host epochs) */
 	if (!proctree_in_cgroup(p->procs, ev->hdr.ppid, ev->hdr.cgroup_id))

@@ -39,6 +39,7 @@
 #include "policy/suggest.h"
 #include "policy/verify.h"
 #include "common/https_client.h"
+#include "config/options.h"
 
 #define EXIT_FAILED 1
 #define EXIT_USAGE 2
@@ -327,6 +328,10 @@ static int parse(int argc, char **argv, struct opts *o, int first)
 		fprintf(stderr, "reachctl: unexpected argument '%s'\n", argv[optind]);
 		return EXIT_USAGE;
 	}
+	/* verify --agents: the token the local agent made at start (its /v1/
+	 * needs one on every address), when root can read it */
+	if (o->n_agents && !o->token_file && access(REACH_DEFAULT_STATE_DIR "/api-token", R_OK) == 0)
+		o->token_file = REACH_DEFAULT_STATE_DIR "/api-token";
 	if ((o->n_agents || o->token_file || o->ca_file || o->wait_set) && strcmp(argv[1], "verify") != 0) {
 		fprintf(stderr, "reachctl: --agents, --api-token-file, --ca and --wait are options of verify\n");
 		return EXIT_USAGE;
@@ -611,8 +616,8 @@ static const char *status_hint(const struct opts *o, long status)
 		return o->token_file ? "the agent refused the token of --api-token-file" :
 				       "the agent requires a token: --api-token-file";
 	case 404:
-		return "no /v1/ledger here: an agent serves it with --api-token-file, or on a loopback "
-		       "--metrics-addr without; or this is not a reach agent";
+		return "no /v1/ledger here: an agent serves it on its --metrics-addr (behind its API token); "
+		       "this is not a reach agent";
 	case 503:
 		return "the agent is not ready";
 	default:

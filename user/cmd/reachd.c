@@ -531,7 +531,7 @@ out:
 	ledger_persist_free(ag.persist); /* an early error exit: a save in flight finishes first */
 	shipping_stop(ag.ship, NULL);
 	if (ag.api_fd >= 0) {
-		close(ag.api_fd);
+		api_close(ag.api_fd);
 		unlink(cfg.socket_path);
 	}
 	kube_stop(ag.kube); /* joins the watcher before anything it reads goes */

@@ -62,7 +62,7 @@ int api_listen(const char *path, char *err, size_t err_size)
 	old_umask = umask(0077); /* born 0600: no window where others could connect */
 	rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
 	umask(old_umask);
-	if (rc < 0 || chmod(path, 0600) < 0 || listen(fd, 16) < 0) {
+	if (rc < 0 || chmod(path, 0600) < 0 || listen(fd, 256) < 0) {
 		rc = -errno;
 		format_error(err, err_size, "binding the API socket %s: %s", path, strerror(errno));
 		close(fd);
@@ -71,7 +71,6 @@ int api_listen(const char *path, char *err, size_t err_size)
 	return fd;
 }
 
-/* Reads until a newline or the cap; false on timeout, EOF first, or overflow. */
 static int64_t monotonic_ms(void)
 {
 	struct timespec ts;
@@ -80,31 +79,42 @@ static int64_t monotonic_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* One deadline for the whole request: a client dribbling a byte at a time
- * cannot hold the agent's loop longer than API_IO_TIMEOUT_MS. */
-static int read_request(int fd, char *buf, size_t cap)
-{
-	int64_t deadline = monotonic_ms() + API_IO_TIMEOUT_MS;
-	size_t len = 0;
+/* Connections accepted but not complete yet: the loop never waits on a
+ * client. A connection gets API_IO_TIMEOUT_MS from its accept to send its
+ * line; at most API_MAX_CONNS wait at once, and when more arrive the oldest
+ * is hung up on: an idle flood cannot delay the next client, nor the loop. */
+struct conn {
+	int fd, listen_fd;
+	int64_t deadline;
+	size_t len;
+	char buf[API_MAX_REQUEST];
+};
 
-	while (len + 1 < cap) {
-		struct pollfd p = { .fd = fd, .events = POLLIN };
-		int64_t left = deadline - monotonic_ms();
+static struct conn conns[API_MAX_CONNS];
+static int n_conns;
+
+enum { CONN_WAIT, CONN_DONE, CONN_GONE, CONN_TOO_BIG };
+
+/* Reads what is there without waiting. */
+static int conn_read(struct conn *c)
+{
+	for (;;) {
 		ssize_t n;
 
-		if (left <= 0 || poll(&p, 1, (int)left) <= 0)
-			return -ETIMEDOUT;
-		n = read(fd, buf + len, cap - 1 - len);
+		if (c->len + 1 >= sizeof(c->buf))
+			return CONN_TOO_BIG;
+		n = read(c->fd, c->buf + c->len, sizeof(c->buf) - 1 - c->len);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0)
-			return len ? 0 : -EPIPE;
-		len += n;
-		buf[len] = '\0';
-		if (memchr(buf, '\n', len))
-			return 0;
+		if (n < 0)
+			return errno == EAGAIN || errno == EWOULDBLOCK ? CONN_WAIT : CONN_GONE;
+		if (n == 0)
+			return c->len ? CONN_DONE : CONN_GONE;
+		c->len += (size_t)n;
+		c->buf[c->len] = '\0';
+		if (memchr(c->buf, '\n', c->len))
+			return CONN_DONE;
 	}
-	return -EMSGSIZE;
 }
 
 static void write_all(int fd, const char *s, size_t len)
@@ -136,36 +146,97 @@ static void reply_error(int fd, const char *msg)
 	json_object_put(o);
 }
 
+/* Answers a complete request (or the error of a too big one) and closes. */
+static void conn_finish(struct conn *c, int state, api_handler handler, void *ctx)
+{
+	json_object *req, *reply;
+	const char *s;
+
+	if (state == CONN_TOO_BIG) {
+		reply_error(c->fd, "request too large");
+	} else if (state == CONN_DONE) {
+		req = json_tokener_parse(c->buf);
+		if (!req || !json_object_is_type(req, json_type_object)) {
+			reply_error(c->fd, "request is not a JSON object");
+		} else {
+			reply = handler(ctx, req);
+			s = json_text(reply, JSON_COMPACT);
+			write_all(c->fd, s, strlen(s));
+			json_object_put(reply);
+		}
+		json_object_put(req);
+	}
+	close(c->fd);
+	c->fd = -1;
+}
+
+static void conn_drop(int i)
+{
+	conns[i] = conns[--n_conns];
+}
+
 int api_serve_pending(int listen_fd, api_handler handler, void *ctx)
 {
+	int64_t now = monotonic_ms();
 	int served = 0;
 
+	/* the waiting ones first: complete, gone, or past their time */
+	for (int i = 0; i < n_conns;) {
+		struct conn *c = &conns[i];
+		int state = c->listen_fd == listen_fd ? conn_read(c) : CONN_GONE;
+
+		if (state == CONN_WAIT && now < c->deadline) {
+			i++;
+			continue;
+		}
+		conn_finish(c, state == CONN_WAIT ? CONN_GONE : state, handler, ctx);
+		conn_drop(i);
+		served++;
+	}
 	for (;;) {
-		char buf[API_MAX_REQUEST];
-		json_object *req, *reply;
-		const char *s;
-		int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK), rc;
+		struct conn *c;
+		int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK), state;
 
 		if (fd < 0)
 			return served; /* EAGAIN: nothing pending */
-		rc = read_request(fd, buf, sizeof(buf));
-		if (rc == -EMSGSIZE) {
-			reply_error(fd, "request too large");
-		} else if (rc == 0) {
-			req = json_tokener_parse(buf);
-			if (!req || !json_object_is_type(req, json_type_object)) {
-				reply_error(fd, "request is not a JSON object");
-			} else {
-				reply = handler(ctx, req);
-				s = json_text(reply, JSON_COMPACT);
-				write_all(fd, s, strlen(s));
-				json_object_put(reply);
-			}
-			json_object_put(req);
+		if (n_conns == API_MAX_CONNS) {
+			/* full: the oldest waiter goes (it had its chance to send) */
+			int oldest = 0;
+
+			for (int i = 1; i < n_conns; i++)
+				if (conns[i].deadline < conns[oldest].deadline)
+					oldest = i;
+			state = conn_read(&conns[oldest]);
+			conn_finish(&conns[oldest], state == CONN_WAIT ? CONN_GONE : state, handler, ctx);
+			conn_drop(oldest);
+			served++;
 		}
-		close(fd);
+		c = &conns[n_conns];
+		c->fd = fd;
+		c->listen_fd = listen_fd;
+		c->len = 0;
+		c->deadline = now + API_IO_TIMEOUT_MS;
+		state = conn_read(c);
+		if (state == CONN_WAIT) {
+			n_conns++; /* keeps waiting, without holding anyone up */
+			continue;
+		}
+		conn_finish(c, state, handler, ctx);
 		served++;
 	}
+}
+
+void api_close(int listen_fd)
+{
+	for (int i = 0; i < n_conns;) {
+		if (conns[i].listen_fd != listen_fd) {
+			i++;
+			continue;
+		}
+		close(conns[i].fd);
+		conn_drop(i);
+	}
+	close(listen_fd);
 }
 
 json_object *api_call(const char *path, json_object *request, char *err, size_t err_size)

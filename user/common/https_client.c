@@ -8,7 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <fcntl.h>
+#include <sys/random.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <curl/curl.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -150,6 +153,41 @@ int http_token_load(const char *path, size_t max_bytes, char **token, char *err,
 	text[len - start] = '\0';
 	*token = text;
 	return 0;
+}
+
+int http_token_create(const char *path, char *err, size_t err_size)
+{
+	unsigned char raw[32];
+	char hex[2 * sizeof(raw) + 2];
+	ssize_t w;
+	int fd, rc = 0;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		if (errno == EEXIST)
+			return 0;
+		rc = -errno;
+		format_error(err, err_size, "token file %s: %s", path, strerror(-rc));
+		return rc;
+	}
+	if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw)) {
+		rc = -EIO;
+	} else {
+		for (size_t i = 0; i < sizeof(raw); i++)
+			snprintf(hex + 2 * i, 3, "%02x", raw[i]);
+		hex[2 * sizeof(raw)] = '\n';
+		w = write(fd, hex, 2 * sizeof(raw) + 1);
+		if (w != (ssize_t)(2 * sizeof(raw) + 1) || fsync(fd))
+			rc = -EIO;
+	}
+	explicit_bzero(raw, sizeof(raw));
+	explicit_bzero(hex, sizeof(hex));
+	close(fd);
+	if (rc) {
+		unlink(path);
+		format_error(err, err_size, "token file %s: cannot write it", path);
+	}
+	return rc;
 }
 
 void http_token_free(char *token)

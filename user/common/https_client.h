@@ -31,6 +31,11 @@
  * (sinks, alerts, Kubernetes, reachctl, the local API) is read this way. */
 int http_token_load(const char *path, size_t max_bytes, char **token, char *err, size_t err_size);
 
+/* Creates path with a fresh random token (64 hex digits from getrandom(),
+ * O_EXCL, mode 0600, fsynced) unless it exists already (then 0, the file
+ * untouched). Negative errno with err naming the file on failure. */
+int http_token_create(const char *path, char *err, size_t err_size);
+
 /* Wipes and frees a token of http_token_load(). Accepts NULL. */
 void http_token_free(char *token);
 

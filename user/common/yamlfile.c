@@ -2,11 +2,71 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <yaml.h>
 #include "common/log.h"
 #include "common/readfile.h"
 #include "common/yamlfile.h"
 #include "common/yamlnode.h"
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* A first pass over the events, before anything is loaded: libyaml's
+ * scanner costs time proportional to the nesting depth for every token, so
+ * a 4 MiB file of nested "[[[[..." takes minutes to load; stopping at
+ * YAML_MAX_DEPTH keeps every file linear. Also bounds the node count and
+ * the time. Syntax errors are left to the loader (same message as before). */
+static int check_limits(struct yaml_file *f)
+{
+	yaml_parser_t p;
+	yaml_event_t ev;
+	size_t depth = 0, nodes = 0;
+	double deadline = now_s() + YAML_MAX_SECONDS;
+	int rc = 0;
+
+	if (!yaml_parser_initialize(&p))
+		return yaml_file_nomem(f);
+	yaml_parser_set_input_string(&p, (const unsigned char *)f->text, f->len);
+	for (;;) {
+		yaml_event_type_t type;
+		yaml_mark_t mark;
+
+		if (!yaml_parser_parse(&p, &ev))
+			break; /* the loader reports it */
+		type = ev.type;
+		mark = ev.start_mark;
+		yaml_event_delete(&ev);
+		if (type == YAML_STREAM_END_EVENT)
+			break;
+		if (type == YAML_SEQUENCE_START_EVENT || type == YAML_MAPPING_START_EVENT) {
+			if (++depth > YAML_MAX_DEPTH) {
+				rc = yaml_file_fail(f, mark, "nested deeper than %d levels: refused", YAML_MAX_DEPTH);
+				break;
+			}
+		} else if (type == YAML_SEQUENCE_END_EVENT || type == YAML_MAPPING_END_EVENT) {
+			depth--;
+		}
+		if (type == YAML_SCALAR_EVENT || type == YAML_ALIAS_EVENT || type == YAML_SEQUENCE_START_EVENT ||
+		    type == YAML_MAPPING_START_EVENT) {
+			if (++nodes > YAML_MAX_NODES) {
+				rc = yaml_file_fail(f, mark, "more than %d nodes: refused", YAML_MAX_NODES);
+				break;
+			}
+			if (nodes % 1024 == 0 && now_s() > deadline) {
+				rc = yaml_file_fail(f, mark, "parsing took longer than %d s: refused", YAML_MAX_SECONDS);
+				break;
+			}
+		}
+	}
+	yaml_parser_delete(&p);
+	return rc;
+}
 
 int yaml_file_open(struct yaml_file *f, const char *path, size_t max_bytes, const char *what, char *err,
 		   size_t err_size)
@@ -19,6 +79,8 @@ int yaml_file_open(struct yaml_file *f, const char *path, size_t max_bytes, cons
 	f->err_size = err_size;
 	rc = read_text_file(path, max_bytes, what, &f->text, &f->len, err, err_size);
 	if (rc)
+		return rc;
+	if ((rc = check_limits(f)))
 		return rc;
 	if (!yaml_parser_initialize(&f->parser))
 		return yaml_file_nomem(f);

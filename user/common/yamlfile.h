@@ -12,6 +12,13 @@
 #include <stddef.h>
 #include <yaml.h>
 
+/* Limits of every file (yaml_file_open refuses beyond them, with the
+ * FILE:LINE:COLUMN of the node that crossed it): no policy or config needs
+ * more, and a deeper or bigger file is an attack on the loader's time. */
+#define YAML_MAX_DEPTH 64
+#define YAML_MAX_NODES 200000
+#define YAML_MAX_SECONDS 2
+
 struct yaml_file {
 	const char *path;        /* as given: the FILE of every message */
 	char *err;               /* messages (may be NULL / size 0) */

@@ -8,6 +8,7 @@
 #include <strings.h>
 #include "common/hex.h"
 #include "http/http_head.h"
+#include "http/path_template.h"
 
 #define METHOD_MAX 7          /* OPTIONS, CONNECT */
 #define SCHEME_NAME_MAX 24    /* longer Authorization scheme names are recorded as "other" */
@@ -32,7 +33,6 @@ static bool is_lower(unsigned char c) { return c >= 'a' && c <= 'z'; }
 static bool is_upper(unsigned char c) { return c >= 'A' && c <= 'Z'; }
 static bool is_alpha(unsigned char c) { return is_lower(c) || is_upper(c); }
 static bool is_alnum(unsigned char c) { return is_alpha(c) || is_digit(c); }
-static bool is_hex(unsigned char c) { return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
 static bool is_b64url(unsigned char c) { return is_alnum(c) || c == '-' || c == '_'; }
 static unsigned char lower(unsigned char c) { return is_upper(c) ? (unsigned char)(c + 32) : c; }
 
@@ -799,81 +799,19 @@ static void add_query(struct ctx *c, const char *q, size_t n)
 
 /* ---- path ----------------------------------------------------------------- */
 
-static bool all_digits(const char *s, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (!is_digit((unsigned char)s[i]))
-			return false;
-	return n > 0;
-}
-
-static bool is_uuid(const char *s, size_t n)
-{
-	size_t i;
-
-	if (n != 36)
-		return false;
-	for (i = 0; i < n; i++) {
-		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-
-		if (dash ? s[i] != '-' : !is_hex((unsigned char)s[i]))
-			return false;
-	}
-	return true;
-}
-
-static bool is_hex_id(const char *s, size_t n, size_t min_len)
-{
-	bool digit = false, letter = false;
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		if (!is_hex((unsigned char)s[i]))
-			return false;
-		digit |= is_digit((unsigned char)s[i]);
-		letter |= is_alpha((unsigned char)s[i]);
-	}
-	return n >= 24 || (n >= min_len && digit && letter);
-}
-
-/* Random-looking ids: base64url-ish with digits and both letter cases, or a
- * long run of lower-case letters and digits with plenty of each. Words like
- * models, chat, v1, gpt-4o-mini or generateContent stay. */
-static bool is_b64_id(const char *s, size_t n)
-{
-	size_t i, digits = 0, up = 0, low = 0, other = 0;
-
-	for (i = 0; i < n; i++) {
-		unsigned char ch = (unsigned char)s[i];
-
-		if (is_digit(ch))
-			digits++;
-		else if (is_upper(ch))
-			up++;
-		else if (is_lower(ch))
-			low++;
-		else if (ch == '-' || ch == '_')
-			other++;
-		else if (!(ch == '=' && i + 2 >= n)) /* padding at the end only */
-			return false;
-	}
-	if (n >= 16 && digits && up && low)
-		return true;
-	return n >= 20 && !up && !other && digits >= 4 && low >= 4;
-}
-
-/* Templates (and redacts) the path, records token shapes found in it. */
+/* Templates (and redacts) the path, records credentials found in it: token
+ * shapes, and segments http/path_template.h classifies as secrets when they
+ * look like credentials themselves. */
 static void add_path(struct ctx *c, const char *p, size_t n)
 {
 	struct http_request_head *out = c->out;
 	struct sbuf path = { out->path, sizeof(out->path), 0, false };
 	struct sbuf tmpl = { out->path_template, sizeof(out->path_template), 0, false };
+	struct path_tmpl_state st = { 0 };
 	size_t s = 0;
 
 	for (;;) {
-		size_t e = s, pos = 0, tlen;
+		size_t e = s, pos = 0, tlen, keep;
 		const char *seg = p + s;
 		size_t sl;
 
@@ -884,19 +822,28 @@ static void add_path(struct ctx *c, const char *p, size_t n)
 			scan_tokens(c, "path", seg, sl);
 			sb_puts(&path, "{token}");
 			sb_puts(&tmpl, "{token}");
-		} else if (all_digits(seg, sl) || is_uuid(seg, sl)) {
-			sb_put(&path, seg, sl);
-			sb_puts(&tmpl, "{id}");
-		} else if (sl && (is_hex_id(seg, sl, 24) || is_b64_id(seg, sl))) {
-			/* long random ids may be keys themselves (webhook URLs, Infura-style keys) */
-			sb_puts(&path, "{id}");
-			sb_puts(&tmpl, "{id}");
-		} else if (is_hex_id(seg, sl, 12)) {
-			sb_put(&path, seg, sl);
-			sb_puts(&tmpl, "{id}");
+			memset(&st, 0, sizeof(st));
 		} else {
-			sb_put(&path, seg, sl);
-			sb_put(&tmpl, seg, sl);
+			switch (path_segment_class(&st, seg, sl, &keep)) {
+			case PATH_SEG_KEEP:
+				sb_put(&path, seg, keep);
+				sb_put(&tmpl, seg, keep);
+				break;
+			case PATH_SEG_ID:
+				sb_put(&path, seg, keep);
+				sb_puts(&tmpl, "{id}");
+				break;
+			case PATH_SEG_RANDOM:
+				sb_puts(&path, "{id}");
+				sb_puts(&tmpl, "{id}");
+				break;
+			case PATH_SEG_SECRET:
+				if (path_segment_is_credential(seg, keep))
+					cred_add(c, "path:secret", "path", seg, keep);
+				sb_puts(&path, "{secret}");
+				sb_puts(&tmpl, "{secret}");
+				break;
+			}
 		}
 		if (e >= n)
 			break;

@@ -25,7 +25,9 @@ struct http_credential {
 	 * bare token, "scheme:other" when the name is too long or looks like a
 	 * secret itself), "api-key", "cookie", "proxy-authorization",
 	 * "query:<param>" (lower case), "token:<shape>" with shape one of sk,
-	 * ghp, gho, ghu, ghs, ghr, github_pat, xox, akia, asia, glpat */
+	 * ghp, gho, ghu, ghs, ghr, github_pat, xox, akia, asia, glpat,
+	 * "path:secret" (a path segment http/path_template.h calls a secret
+	 * that looks like a credential: a bot token, a webhook secret, a key) */
 	char kind[32];
 	/* header name (lower case), "query", "path" (a token shape in a path
 	 * segment) or "url" (userinfo of an absolute-form request target) */
@@ -48,13 +50,17 @@ struct http_credential {
 
 struct http_request_head {
 	char method[16];
-	/* the path without the query string. Segments that look like secrets are
-	 * replaced even here: known token shapes by {token}, long hex (24+) and
-	 * base64-ish ids by {id}; numbers, UUIDs and short words are kept. "" for
-	 * CONNECT, "*" for OPTIONS *. */
+	/* the path without the query string and without matrix parameters
+	 * (";jsessionid=..."). Segments that look like secrets are replaced even
+	 * here: known token shapes by {token}, secrets (http/path_template.h:
+	 * after keys/tokens/secrets/webhooks, bot tokens, Slack hook secrets,
+	 * JWTs, random-looking tokens) by {secret}, long hex (24+) and
+	 * base64-ish ids by {id}; numbers, UUIDs and short words are kept. ""
+	 * for CONNECT, "*" for OPTIONS *. */
 	char path[1024];
 	/* numbers, UUIDs, hex ids (24+, or 12+ mixing digits and letters) and
-	 * base64-ish ids replaced by {id}, token shapes by {token}:
+	 * base64-ish ids replaced by {id}, token shapes by {token}, secrets by
+	 * {secret}, matrix parameters dropped:
 	 * /v1/projects/{id}/secrets */
 	char path_template[1024];
 	bool path_truncated;      /* path or path_template did not fit */

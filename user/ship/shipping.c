@@ -71,39 +71,41 @@ static void flush_all(struct shipping *s)
 
 /* ---- start / stop ---------------------------------------------------------------- */
 
-static bool is_loopback_addr(const char *addr)
-{
-	return !strncmp(addr, "127.", 4) || !strncmp(addr, "localhost:", 10) || !strncmp(addr, "[::1]:", 6);
-}
-
+/* Every /v1/ endpoint (the ledger names secret paths and credential
+ * fingerprints) needs the API token on every address, loopback included:
+ * any local user can reach 127.0.0.1. Without --api-token-file the agent
+ * creates <state dir>/api-token (0600: root reads it, so does reachctl run
+ * as root). /metrics, /healthz and /readyz stay open. */
 static int start_http(struct shipping *s, const struct shipping_opts *o, char *err, size_t err_size)
 {
+	char made[4096];
+	const char *token_file = o->api_token_file;
+	char *token = NULL;
 	int rc;
 
 	if (!o->metrics_addr)
 		return 0;
+	if (!token_file) {
+		if (!o->state_dir || (size_t)snprintf(made, sizeof(made), "%s/api-token", o->state_dir) >= sizeof(made)) {
+			format_error(err, err_size, "--metrics-addr without --api-token-file needs a state dir for the token");
+			return -EINVAL;
+		}
+		if ((rc = http_token_create(made, err, err_size)))
+			return rc;
+		token_file = made;
+	}
+	/* a missing or empty token file fails start-up, not every request */
+	if ((rc = http_token_load(token_file, HTTP_SERVER_MAX_TOKEN, &token, err, err_size)))
+		return rc;
+	http_token_free(token);
 	if ((rc = http_server_start(&s->http, o->metrics_addr, err, err_size)))
 		return rc;
-	if (o->api_token_file) {
-		char *token = NULL;
-
-		/* a missing or empty token file fails start-up, not every request */
-		if ((rc = http_token_load(o->api_token_file, HTTP_SERVER_MAX_TOKEN, &token, err, err_size)))
-			return rc;
-		http_token_free(token);
-		if ((rc = http_server_require_token(s->http, "/v1", o->api_token_file))) {
-			format_error(err, err_size, "--api-token-file: %s", strerror(-rc));
-			return rc;
-		}
-		s->serve_ledger = true;
-	} else {
-		/* the ledger names secret paths and credential fingerprints: off
-		 * the node only behind a token */
-		s->serve_ledger = is_loopback_addr(o->metrics_addr);
-		if (!s->serve_ledger)
-			log_warn("metrics: /v1/ledger is not served on %s without --api-token-file", o->metrics_addr);
+	if ((rc = http_server_require_token(s->http, "/v1", token_file))) {
+		format_error(err, err_size, "api token %s: %s", token_file, strerror(-rc));
+		return rc;
 	}
-	log_info("metrics: /metrics, /healthz, /readyz%s on %s", s->serve_ledger ? ", /v1/ledger" : "", o->metrics_addr);
+	s->serve_ledger = true;
+	log_info("metrics: /metrics, /healthz, /readyz and /v1/ledger (token %s) on %s", token_file, o->metrics_addr);
 	return 0;
 }
 
