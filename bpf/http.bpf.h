@@ -1,15 +1,45 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Heads of HTTP/1.x requests written by monitored processes, in plaintext
- * (TCP socket writes) or before encryption (TLS library uprobes). Only the
- * first REACH_HTTP_LEN bytes are copied, and only when they start with a
- * request method; a repeated identical head is a dedup map lookup. The bytes
- * hold credentials: user space fingerprints them and wipes the buffer.
+ * (TCP socket writes) or before encryption (TLS library uprobes).
+ *
+ * A write that starts with a request method starts a head. When the head
+ * (or several pipelined heads) ends inside a write of at most REACH_HTTP_LEN
+ * bytes, it is one event, deduplicated: a repeated identical request is a
+ * map lookup, and a body after the head is not copied. Otherwise the head
+ * goes on: in the same write (a long head: up to REACH_HTTP_HEAD_MAX bytes
+ * in REACH_HTTP_LEN chunks) or in the next writes on the same connection
+ * (a head written in pieces, even the method alone), which http_conns
+ * remembers until the blank line or the bound. User space joins the pieces
+ * (user/http/reasm.c). The bytes hold credentials: user space fingerprints
+ * them and wipes the buffer.
  */
 #ifndef REACH_HTTP_BPF_H
 #define REACH_HTTP_BPF_H
 
 #include "net.bpf.h"
+
+#define HTTP_CHUNKS (REACH_HTTP_HEAD_MAX / REACH_HTTP_LEN)
+
+/* A head that did not end in the write that carried it: which connection,
+ * how many bytes of it were captured so far. */
+struct http_conn_key {
+	__u64 conn; /* struct sock * or the TLS session */
+	__u32 tgid; /* TLS sessions are user addresses: per process */
+	__u32 pad;
+};
+
+struct http_conn {
+	__u32 captured;
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, struct http_conn_key);
+	__type(value, struct http_conn);
+} http_conns SEC(".maps") __weak;
 
 /* "GET ", "POST", "PUT ", "HEAD", "DELE(TE)", "PATC(H)", "OPTI(ONS)": the
  * first 4 bytes as a little-endian word, one compare each. */
@@ -20,10 +50,58 @@ static __always_inline bool http__starts_like_request(__u32 w)
 	       w == 0x4954504f /* "OPTI" */;
 }
 
-/* The head's first n bytes are in s->http (len: what the call moved): one
- * dedup lookup, and an event the first time this head is seen. */
-static __always_inline void http__emit(struct scratch *s, __u64 n, __u64 len, __u8 source,
-				       const struct net_endpoint *peer, __u64 pid_tgid, __u64 cgid)
+/* A write of exactly 3 bytes that is a method's start ("GET", "POS", ...):
+ * clients that write the method alone. */
+static __always_inline bool http__starts_like_request3(__u32 w)
+{
+	w &= 0xffffff;
+	return w == 0x544547 /* GET */ || w == 0x534f50 /* POS */ || w == 0x545550 /* PUT */ ||
+	       w == 0x414548 /* HEA */ || w == 0x4c4544 /* DEL */ || w == 0x544150 /* PAT */ ||
+	       w == 0x54504f /* OPT */;
+}
+
+/* Offset just past the first blank line ("\r\n\r\n") in s->http[0..n), or
+ * 0. A bounded loop, in a subprogram so that it is verified once per
+ * program rather than at every inlined call site. */
+static __noinline __u32 http__head_end(struct scratch *s, __u32 n)
+{
+	if (!s)
+		return 0;
+	for (__u32 i = 0; i + 3 < REACH_HTTP_LEN; i++) {
+		if (i + 3 >= n)
+			break;
+		if (s->http[i] == '\r' && s->http[i + 1] == '\n' && s->http[i + 2] == '\r' && s->http[i + 3] == '\n')
+			return i + 4;
+	}
+	return 0;
+}
+
+static __always_inline void http__fill(struct reach_http_event *ev, struct reach_dedup_key *key, __u8 source,
+				       const struct net_endpoint *peer, __u64 len, __u64 conn, __u32 offset, __u8 flags)
+{
+	ev->key = *key;
+	ev->source = source;
+	ev->total_len = len > 0xffffffffULL ? 0xffffffff : len;
+	ev->flags = flags;
+	ev->pad[0] = ev->pad[1] = ev->pad[2] = 0;
+	ev->conn = conn;
+	ev->offset = offset;
+	ev->pad2 = 0;
+	if (peer) {
+		ev->family = peer->family;
+		ev->dport = peer->port;
+		__builtin_memcpy(ev->daddr, peer->addr, 16);
+	} else {
+		ev->family = 0;
+		ev->dport = 0;
+		__builtin_memset(ev->daddr, 0, 16);
+	}
+}
+
+/* A whole head (or pipelined heads) in s->http[0..n): one dedup lookup, and
+ * an event the first time it is seen. */
+static __always_inline void http__emit_whole(struct scratch *s, __u64 n, __u64 len, __u8 source,
+					     const struct net_endpoint *peer, __u64 conn, __u64 pid_tgid, __u64 cgid)
 {
 	struct reach_dedup_key key = { .cgroup_id = cgid, .kind = REACH_EV_HTTP };
 	struct reach_http_event *ev;
@@ -42,37 +120,165 @@ static __always_inline void http__emit(struct scratch *s, __u64 n, __u64 len, __
 		return;
 	}
 	task__fill_hdr(&ev->hdr, REACH_EV_HTTP, sizeof(*ev), pid_tgid, cgid, now);
-	ev->key = key;
-	ev->source = source;
+	http__fill(ev, &key, source, peer, len, conn, 0, REACH_HTTP_F_WHOLE);
 	ev->len = n;
-	ev->total_len = len > 0xffffffffULL ? 0xffffffff : len;
-	ev->pad = 0;
-	if (peer) {
-		ev->family = peer->family;
-		ev->dport = peer->port;
-		__builtin_memcpy(ev->daddr, peer->addr, 16);
-	} else {
-		ev->family = 0;
-		ev->dport = 0;
-		__builtin_memset(ev->daddr, 0, 16);
-	}
-	if (len > REACH_HTTP_LEN)
-		loss__count(REACH_EV_HTTP, REACH_LOSS_TRUNCATED); /* the head may go on; user space flags it */
 	bpf_probe_read_kernel(ev->payload, n, s->http);
 	bpf_ringbuf_submit(ev, 0);
 }
 
-/* Captures the head at ubuf (len bytes in user memory) for the current,
- * already monitored, task. peer: the socket's destination, or NULL (TLS). */
-static __always_inline void http__capture(const void *ubuf, __u64 len, __u8 source, const struct net_endpoint *peer,
-					  __u64 pid_tgid, __u64 cgid)
+/* One piece of a head that spans events: never deduplicated (only the whole
+ * head says what the request was). src: the scratch (kernel) or the user
+ * buffer. Returns false when it was lost (counted). */
+static __always_inline bool http__emit_piece(const void *src, bool user, __u64 n, __u64 len, __u8 source,
+					     const struct net_endpoint *peer, __u64 conn, __u32 offset, __u8 flags,
+					     __u64 pid_tgid, __u64 cgid)
 {
+	struct reach_dedup_key key = { .cgroup_id = cgid, .kind = REACH_EV_HTTP };
+	struct reach_http_event *ev;
+
+	if (n > REACH_HTTP_LEN)
+		return false;
+	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+	if (!ev) {
+		loss__count(REACH_EV_HTTP, REACH_LOSS_RINGBUF_FULL);
+		return false;
+	}
+	task__fill_hdr(&ev->hdr, REACH_EV_HTTP, sizeof(*ev), pid_tgid, cgid, bpf_ktime_get_boot_ns());
+	http__fill(ev, &key, source, peer, len, conn, offset, flags);
+	ev->len = n;
+	if (user ? bpf_probe_read_user(ev->payload, n, src) : bpf_probe_read_kernel(ev->payload, n, src)) {
+		loss__count(REACH_EV_HTTP, REACH_LOSS_READ_FAILED);
+		ev->len = 0; /* user space sees the gap and cuts the head there */
+	}
+	bpf_ringbuf_submit(ev, 0);
+	return true;
+}
+
+/* Bytes of the write at ubuf after its first chunk (already sent from the
+ * scratch): chunks 1.. read straight from user memory into the event, up to
+ * limit bytes of the write. */
+static __always_inline void http__emit_rest(const void *ubuf, __u64 len, __u64 limit, __u8 source,
+					    const struct net_endpoint *peer, __u64 conn, __u32 base, __u8 flags,
+					    __u64 pid_tgid, __u64 cgid)
+{
+	for (__u32 i = 1; i < HTTP_CHUNKS; i++) {
+		__u64 off = (__u64)i * REACH_HTTP_LEN, n;
+
+		if (off >= len || off >= limit)
+			break;
+		n = len - off;
+		if (n > limit - off)
+			n = limit - off;
+		if (n > REACH_HTTP_LEN)
+			n = REACH_HTTP_LEN;
+		if (!http__emit_piece(ubuf + off, true, n, len, source, peer, conn, base + off,
+				      flags | (off + n < len && off + n < limit ? REACH_HTTP_F_MORE : 0), pid_tgid,
+				      cgid))
+			break;
+	}
+}
+
+/* The write's first n bytes are in s->http (len: what the call moved; ubuf:
+ * the user buffer for the chunks past the first, NULL when the bytes came
+ * from an iovec gather). starts: the write starts with a method. */
+static __always_inline void http__handle(struct scratch *s, const void *ubuf, __u64 n, __u64 len, bool starts,
+					 __u8 source, const struct net_endpoint *peer, __u64 conn, __u64 pid_tgid,
+					 __u64 cgid)
+{
+	struct http_conn_key ck = { .conn = conn, .tgid = pid_tgid >> 32 };
+	struct http_conn *st = NULL, fresh = {};
+	__u32 end, base = 0, budget = REACH_HTTP_HEAD_MAX;
+	bool pipelined = false, more;
+	__u8 flags;
+
+	if (n > REACH_HTTP_LEN)
+		return;
+	end = http__head_end(s, n);
+	if (end && end + 4 <= n && end + 4 <= REACH_HTTP_LEN) {
+		__u32 w = 0;
+
+		bpf_probe_read_kernel(&w, sizeof(w), s->http + (end & (REACH_HTTP_LEN - 1)));
+		pipelined = http__starts_like_request(w);
+	}
+	if (starts) {
+		/* a new request: a head still open on this connection was cut
+		 * (user space sees the new start and counts it) */
+		bpf_map_delete_elem(&http_conns, &ck);
+		if (end && (!pipelined || len <= REACH_HTTP_LEN)) {
+			/* complete here; a body after it is not copied, other
+			 * requests after it are (pipelining) */
+			http__emit_whole(s, pipelined ? n : end, len, source, peer, conn, pid_tgid, cgid);
+			return;
+		}
+		flags = REACH_HTTP_F_START;
+	} else {
+		st = bpf_map_lookup_elem(&http_conns, &ck);
+		if (!st)
+			return;
+		base = st->captured;
+		if (base >= REACH_HTTP_HEAD_MAX) {
+			bpf_map_delete_elem(&http_conns, &ck);
+			return;
+		}
+		budget = REACH_HTTP_HEAD_MAX - base;
+		flags = REACH_HTTP_F_CONT;
+	}
+	if (end && !pipelined) {
+		/* the rest of the head ends here: its body is not copied */
+		if (end < n)
+			n = end;
+		len = n;
+	}
+	if (n > budget)
+		n = budget;
+	if (n > REACH_HTTP_LEN)
+		return;
+	more = ubuf && len > n && n < budget;
+	if (!http__emit_piece(s->http, false, n, len, source, peer, conn, base, flags | (more ? REACH_HTTP_F_MORE : 0),
+			      pid_tgid, cgid)) {
+		bpf_map_delete_elem(&http_conns, &ck);
+		return;
+	}
+	if (more)
+		http__emit_rest(ubuf, len, budget, source, peer, conn, base, flags, pid_tgid, cgid);
+	if (end || len >= budget || (!ubuf && len > n)) {
+		/* the head ended, or this is all of it that will be seen (the
+		 * bound, or an iovec gather past its first chunk): user space
+		 * counts a cut head */
+		if (!end && (len > budget || (!ubuf && len > n)))
+			loss__count(REACH_EV_HTTP, REACH_LOSS_TRUNCATED);
+		bpf_map_delete_elem(&http_conns, &ck);
+		return;
+	}
+	/* the head goes on in the next write (a long write whose blank line
+	 * was past its first chunk also keeps it: user space ignores pieces
+	 * after a head it completed, and the bound ends it) */
+	if (st) {
+		st->captured = base + len;
+		return;
+	}
+	fresh.captured = len;
+	if (bpf_map_update_elem(&http_conns, &ck, &fresh, BPF_ANY))
+		loss__count(REACH_EV_HTTP, REACH_LOSS_MAP_FULL);
+}
+
+/* Captures the head at ubuf (len bytes in user memory) for the current,
+ * already monitored, task. peer: the socket's destination, or NULL (TLS);
+ * conn: the socket or TLS session. */
+static __always_inline void http__capture(const void *ubuf, __u64 len, __u8 source, const struct net_endpoint *peer,
+					  __u64 conn, __u64 pid_tgid, __u64 cgid)
+{
+	struct http_conn_key ck = { .conn = conn, .tgid = pid_tgid >> 32 };
 	struct scratch *s;
 	__u32 first = 0;
+	bool starts;
 	__u64 n;
 
-	if (len < 16 || bpf_probe_read_user(&first, sizeof(first), ubuf) || !http__starts_like_request(first))
+	if (len < 3 || bpf_probe_read_user(&first, len < 4 ? 3 : 4, ubuf))
 		return;
+	starts = len < 4 ? http__starts_like_request3(first) : http__starts_like_request(first);
+	if (!starts && !bpf_map_lookup_elem(&http_conns, &ck))
+		return; /* the common case: no head here, none open */
 	s = scratch__get();
 	if (!s)
 		return;
@@ -81,7 +287,7 @@ static __always_inline void http__capture(const void *ubuf, __u64 len, __u8 sour
 		loss__count(REACH_EV_HTTP, REACH_LOSS_READ_FAILED);
 		return;
 	}
-	http__emit(s, n, len, source, peer, pid_tgid, cgid);
+	http__handle(s, ubuf, n, len, starts, source, peer, conn, pid_tgid, cgid);
 }
 
 /* iovecs of one writev/sendmsg gathered into a head; a head split over more
@@ -91,24 +297,31 @@ static __always_inline void http__capture(const void *ubuf, __u64 len, __u8 sour
 
 /* A head written from a user iovec array (writev, sendmsg): servers and
  * proxies write a head in pieces (status line, header lines), so the first
- * HTTP_MAX_IOV iovecs are gathered, as far as the ret bytes the call moved. */
+ * HTTP_MAX_IOV iovecs are gathered, as far as the ret bytes the call moved.
+ * Only the first REACH_HTTP_LEN bytes of such a write are captured. */
 static __always_inline void http__capture_iov(const struct iovec *uiov, __u64 niov, __u64 ret, __u8 source,
-					      const struct net_endpoint *peer, __u64 pid_tgid, __u64 cgid)
+					      const struct net_endpoint *peer, __u64 conn, __u64 pid_tgid,
+					      __u64 cgid)
 {
+	struct http_conn_key ck = { .conn = conn, .tgid = pid_tgid >> 32 };
 	struct iovec iov;
 	struct scratch *s;
 	__u32 first = 0;
 	__u64 off = 0;
+	bool starts;
 
-	if (ret < 16 || !niov)
+	if (ret < 3 || !niov)
 		return;
 	if (bpf_probe_read_user(&iov, sizeof(iov), uiov)) {
 		loss__count(REACH_EV_HTTP, REACH_LOSS_READ_FAILED);
 		return;
 	}
-	/* a request method split from the rest of the line is not looked for */
-	if (iov.iov_len < sizeof(first) || bpf_probe_read_user(&first, sizeof(first), iov.iov_base) ||
-	    !http__starts_like_request(first))
+	/* a request method split from the rest of the line inside one
+	 * gathered write is not looked for */
+	if (iov.iov_len < 3 || bpf_probe_read_user(&first, iov.iov_len < 4 ? 3 : 4, iov.iov_base))
+		return;
+	starts = iov.iov_len < 4 ? http__starts_like_request3(first) : http__starts_like_request(first);
+	if (!starts && !bpf_map_lookup_elem(&http_conns, &ck))
 		return;
 	s = scratch__get();
 	if (!s)
@@ -144,9 +357,10 @@ static __always_inline void http__capture_iov(const struct iovec *uiov, __u64 ni
 		off += n;
 	}
 	/* more head than HTTP_MAX_IOV iovecs carried: cut like a long head */
-	if (off < ret && ret <= REACH_HTTP_LEN && niov > HTTP_MAX_IOV) /* (longer: http__emit counts it) */
+	if (off < ret && ret <= REACH_HTTP_LEN && niov > HTTP_MAX_IOV)
 		loss__count(REACH_EV_HTTP, REACH_LOSS_TRUNCATED);
-	http__emit(s, off, ret, source, peer, pid_tgid, cgid);
+	http__handle(s, NULL, off, off < ret && ret <= REACH_HTTP_LEN ? off : ret, starts, source, peer, conn,
+		     pid_tgid, cgid);
 }
 
 #endif /* REACH_HTTP_BPF_H */

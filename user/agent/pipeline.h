@@ -47,6 +47,10 @@ struct pipeline_dedup_ops {
 	dedup_take_fn take;          /* final counts, entry deleted (eviction) */
 };
 
+/* Request heads open at once (split across writes, waiting for their rest):
+ * one slot of HTTP_REASM_MAX bytes each. */
+#define PIPELINE_OPEN_HEADS 256
+
 struct pipeline {
 	/* ---- owned: made by pipeline_init, freed by pipeline_fini ---- */
 	struct observed *observed;     /* the observed model */
@@ -55,6 +59,7 @@ struct pipeline {
 	struct hmap *identity_cache;   /* "cgroup_id/uid" -> struct identity (resolved only) */
 	struct hmap *epochs;           /* identity -> version set by `reachctl epoch start` */
 	struct hmap *exe_epochs;       /* cgroup id -> host identities' software version */
+	struct http_reasm *reasm;      /* request heads captured in pieces, per connection */
 	struct fp_key fp_key;          /* HMAC key of every fingerprint (wiped by pipeline_fini) */
 	size_t observed_cap;           /* the observed model's working set (edges, all cgroups) */
 	bool observed_stuck;           /* full and nothing evictable: cleared to retry */
