@@ -60,20 +60,37 @@ static __always_inline bool http__starts_like_request3(__u32 w)
 	       w == 0x54504f /* OPT */;
 }
 
-/* Offset just past the first blank line ("\r\n\r\n") in s->http[0..n), or
- * 0. A bounded loop, in a subprogram so that it is verified once per
- * program rather than at every inlined call site. */
-static __noinline __u32 http__head_end(struct scratch *s, __u32 n)
+struct http_end_ctx {
+	struct scratch *s;
+	__u32 n;
+	__u32 end;
+};
+
+static long http__end_step(__u64 i, void *arg)
 {
-	if (!s)
-		return 0;
-	for (__u32 i = 0; i + 3 < REACH_HTTP_LEN; i++) {
-		if (i + 3 >= n)
-			break;
-		if (s->http[i] == '\r' && s->http[i + 1] == '\n' && s->http[i + 2] == '\r' && s->http[i + 3] == '\n')
-			return i + 4;
+	struct http_end_ctx *c = arg;
+	struct scratch *s = c->s;
+	__u32 j = i & (REACH_HTTP_LEN - 1);
+
+	if (!s || j + 3 >= c->n)
+		return 1;
+	if (s->http[j] == '\r' && s->http[j + 1] == '\n' && s->http[j + 2] == '\r' && s->http[j + 3] == '\n') {
+		c->end = j + 4;
+		return 1;
 	}
 	return 0;
+}
+
+/* Offset just past the first blank line ("\r\n\r\n") in s->http[0..n), or
+ * 0. bpf_loop: the callback is verified once, whatever the length. */
+static __always_inline __u32 http__head_end(struct scratch *s, __u32 n)
+{
+	struct http_end_ctx c = { .s = s, .n = n, .end = 0 };
+
+	if (n < 4)
+		return 0;
+	bpf_loop(n - 3, http__end_step, &c, 0);
+	return c.end;
 }
 
 static __always_inline void http__fill(struct reach_http_event *ev, struct reach_dedup_key *key, __u8 source,
@@ -98,18 +115,47 @@ static __always_inline void http__fill(struct reach_http_event *ev, struct reach
 	}
 }
 
+/* One capture being handled, in a per-CPU slot: the handler is a global
+ * subprogram (verified once, not at every call site) whose pointer
+ * arguments may only point to scalars, and the stack of the call chain is
+ * full already. */
+struct http_cap {
+	__u64 ubuf;      /* the user buffer, 0 for an iovec gather */
+	__u64 len;       /* bytes the call moved */
+	__u64 conn;
+	__u64 pid_tgid;
+	__u64 cgid;
+	__u8 has_peer;   /* 0 for TLS */
+	__u8 source;
+	__u8 starts;
+	__u8 pad;
+	__u16 port;
+	__u8 family;
+	__u8 pad2;
+	__u8 addr[16];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct http_cap);
+} http_caps SEC(".maps") __weak;
+
 /* A whole head (or pipelined heads) in s->http[0..n): one dedup lookup, and
- * an event the first time it is seen. */
-static __always_inline void http__emit_whole(struct scratch *s, __u64 n, __u64 len, __u8 source,
-					     const struct net_endpoint *peer, __u64 conn, __u64 pid_tgid, __u64 cgid)
+ * an event the first time it is seen. A subprogram: its hash loop is
+ * verified once per caller rather than once per path into it. */
+static __always_inline void http__emit_whole(struct scratch *s, const struct http_cap *cap,
+					     const struct net_endpoint *peer, __u32 n)
 {
-	struct reach_dedup_key key = { .cgroup_id = cgid, .kind = REACH_EV_HTTP };
+	struct reach_dedup_key key = { .kind = REACH_EV_HTTP };
 	struct reach_http_event *ev;
 	__u64 now;
 
-	if (n > REACH_HTTP_LEN)
+	if (!s || !cap || n > REACH_HTTP_LEN)
 		return; /* cannot happen; bounds the copies below for the verifier */
-	key.hash = hash__words(s->http, n, REACH_HTTP_LEN, source);
+	key.cgroup_id = cap->cgid;
+	key.hash = hash__words(s->http, n, REACH_HTTP_LEN, cap->source);
 	now = bpf_ktime_get_boot_ns();
 	if (!dedup__first_seen(&key, now))
 		return;
@@ -119,10 +165,17 @@ static __always_inline void http__emit_whole(struct scratch *s, __u64 n, __u64 l
 		dedup__forget(&key);
 		return;
 	}
-	task__fill_hdr(&ev->hdr, REACH_EV_HTTP, sizeof(*ev), pid_tgid, cgid, now);
-	http__fill(ev, &key, source, peer, len, conn, 0, REACH_HTTP_F_WHOLE);
+	task__fill_hdr(&ev->hdr, REACH_EV_HTTP, sizeof(*ev), cap->pid_tgid, cap->cgid, now);
+	http__fill(ev, &key, cap->source, peer, cap->len, cap->conn, 0, REACH_HTTP_F_WHOLE);
 	ev->len = n;
-	bpf_probe_read_kernel(ev->payload, n, s->http);
+	{
+		__u64 sz = n; /* 64-bit: the bound must hold on the register the read uses */
+
+		barrier_var(sz);
+		if (sz > REACH_HTTP_LEN)
+			sz = REACH_HTTP_LEN;
+		bpf_probe_read_kernel(ev->payload, sz, s->http);
+	}
 	bpf_ringbuf_submit(ev, 0);
 }
 
@@ -146,6 +199,9 @@ static __always_inline bool http__emit_piece(const void *src, bool user, __u64 n
 	task__fill_hdr(&ev->hdr, REACH_EV_HTTP, sizeof(*ev), pid_tgid, cgid, bpf_ktime_get_boot_ns());
 	http__fill(ev, &key, source, peer, len, conn, offset, flags);
 	ev->len = n;
+	barrier_var(n); /* the bound below must hold on the register the read uses */
+	if (n > REACH_HTTP_LEN)
+		n = REACH_HTTP_LEN;
 	if (user ? bpf_probe_read_user(ev->payload, n, src) : bpf_probe_read_kernel(ev->payload, n, src)) {
 		loss__count(REACH_EV_HTTP, REACH_LOSS_READ_FAILED);
 		ev->len = 0; /* user space sees the gap and cuts the head there */
@@ -181,18 +237,37 @@ static __always_inline void http__emit_rest(const void *ubuf, __u64 len, __u64 l
 /* The write's first n bytes are in s->http (len: what the call moved; ubuf:
  * the user buffer for the chunks past the first, NULL when the bytes came
  * from an iovec gather). starts: the write starts with a method. */
-static __always_inline void http__handle(struct scratch *s, const void *ubuf, __u64 n, __u64 len, bool starts,
-					 __u8 source, const struct net_endpoint *peer, __u64 conn, __u64 pid_tgid,
-					 __u64 cgid)
+__noinline __weak int http__handle(struct scratch *s, struct http_cap *cap, __u32 n)
 {
-	struct http_conn_key ck = { .conn = conn, .tgid = pid_tgid >> 32 };
+	struct net_endpoint ep = {};
+	const struct net_endpoint *peer = NULL;
+	const void *ubuf;
+	__u64 len, conn, pid_tgid, cgid;
+	struct http_conn_key ck = {};
+	__u8 source;
+	bool starts;
 	struct http_conn *st = NULL, fresh = {};
 	__u32 end, base = 0, budget = REACH_HTTP_HEAD_MAX;
 	bool pipelined = false, more;
 	__u8 flags;
 
-	if (n > REACH_HTTP_LEN)
-		return;
+	if (!s || !cap || n > REACH_HTTP_LEN)
+		return 0;
+	ubuf = (const void *)cap->ubuf;
+	if (cap->has_peer) {
+		ep.family = cap->family;
+		ep.port = cap->port;
+		__builtin_memcpy(ep.addr, cap->addr, 16);
+		peer = &ep;
+	}
+	len = cap->len;
+	conn = cap->conn;
+	pid_tgid = cap->pid_tgid;
+	cgid = cap->cgid;
+	source = cap->source;
+	starts = cap->starts;
+	ck.conn = conn;
+	ck.tgid = pid_tgid >> 32;
 	end = http__head_end(s, n);
 	if (end && end + 4 <= n && end + 4 <= REACH_HTTP_LEN) {
 		__u32 w = 0;
@@ -207,18 +282,18 @@ static __always_inline void http__handle(struct scratch *s, const void *ubuf, __
 		if (end && (!pipelined || len <= REACH_HTTP_LEN)) {
 			/* complete here; a body after it is not copied, other
 			 * requests after it are (pipelining) */
-			http__emit_whole(s, pipelined ? n : end, len, source, peer, conn, pid_tgid, cgid);
-			return;
+			http__emit_whole(s, cap, peer, pipelined ? n : end);
+			return 0;
 		}
 		flags = REACH_HTTP_F_START;
 	} else {
 		st = bpf_map_lookup_elem(&http_conns, &ck);
 		if (!st)
-			return;
+			return 0;
 		base = st->captured;
 		if (base >= REACH_HTTP_HEAD_MAX) {
 			bpf_map_delete_elem(&http_conns, &ck);
-			return;
+			return 0;
 		}
 		budget = REACH_HTTP_HEAD_MAX - base;
 		flags = REACH_HTTP_F_CONT;
@@ -232,15 +307,15 @@ static __always_inline void http__handle(struct scratch *s, const void *ubuf, __
 	if (n > budget)
 		n = budget;
 	if (n > REACH_HTTP_LEN)
-		return;
+		return 0;
 	more = ubuf && len > n && n < budget;
 	if (!http__emit_piece(s->http, false, n, len, source, peer, conn, base, flags | (more ? REACH_HTTP_F_MORE : 0),
 			      pid_tgid, cgid)) {
 		bpf_map_delete_elem(&http_conns, &ck);
-		return;
+		return 0;
 	}
 	if (more)
-		http__emit_rest(ubuf, len, budget, source, peer, conn, base, flags, pid_tgid, cgid);
+		http__emit_rest(ubuf, len, budget, source, peer, conn, base, REACH_HTTP_F_CONT, pid_tgid, cgid);
 	if (end || len >= budget || (!ubuf && len > n)) {
 		/* the head ended, or this is all of it that will be seen (the
 		 * bound, or an iovec gather past its first chunk): user space
@@ -248,18 +323,44 @@ static __always_inline void http__handle(struct scratch *s, const void *ubuf, __
 		if (!end && (len > budget || (!ubuf && len > n)))
 			loss__count(REACH_EV_HTTP, REACH_LOSS_TRUNCATED);
 		bpf_map_delete_elem(&http_conns, &ck);
-		return;
+		return 0;
 	}
 	/* the head goes on in the next write (a long write whose blank line
 	 * was past its first chunk also keeps it: user space ignores pieces
 	 * after a head it completed, and the bound ends it) */
 	if (st) {
 		st->captured = base + len;
-		return;
+		return 0;
 	}
 	fresh.captured = len;
 	if (bpf_map_update_elem(&http_conns, &ck, &fresh, BPF_ANY))
 		loss__count(REACH_EV_HTTP, REACH_LOSS_MAP_FULL);
+	return 0;
+}
+
+/* Fills the per-CPU capture slot and runs the handler. */
+static __always_inline void http__dispatch(struct scratch *s, __u64 ubuf, __u64 len, const struct net_endpoint *peer,
+					   __u64 conn, __u64 pid_tgid, __u64 cgid, __u8 source, bool starts, __u64 n)
+{
+	__u32 zero = 0;
+	struct http_cap *cap = bpf_map_lookup_elem(&http_caps, &zero);
+
+	if (!cap)
+		return;
+	cap->ubuf = ubuf;
+	cap->len = len;
+	cap->conn = conn;
+	cap->pid_tgid = pid_tgid;
+	cap->cgid = cgid;
+	cap->source = source;
+	cap->starts = starts;
+	cap->has_peer = peer != NULL;
+	if (peer) {
+		cap->family = peer->family;
+		cap->port = peer->port;
+		__builtin_memcpy(cap->addr, peer->addr, 16);
+	}
+	http__handle(s, cap, n);
 }
 
 /* Captures the head at ubuf (len bytes in user memory) for the current,
@@ -287,7 +388,7 @@ static __always_inline void http__capture(const void *ubuf, __u64 len, __u8 sour
 		loss__count(REACH_EV_HTTP, REACH_LOSS_READ_FAILED);
 		return;
 	}
-	http__handle(s, ubuf, n, len, starts, source, peer, conn, pid_tgid, cgid);
+	http__dispatch(s, (__u64)ubuf, len, peer, conn, pid_tgid, cgid, source, starts, n);
 }
 
 /* iovecs of one writev/sendmsg gathered into a head; a head split over more
@@ -359,8 +460,8 @@ static __always_inline void http__capture_iov(const struct iovec *uiov, __u64 ni
 	/* more head than HTTP_MAX_IOV iovecs carried: cut like a long head */
 	if (off < ret && ret <= REACH_HTTP_LEN && niov > HTTP_MAX_IOV)
 		loss__count(REACH_EV_HTTP, REACH_LOSS_TRUNCATED);
-	http__handle(s, NULL, off, off < ret && ret <= REACH_HTTP_LEN ? off : ret, starts, source, peer, conn,
-		     pid_tgid, cgid);
+	http__dispatch(s, 0, off < ret && ret <= REACH_HTTP_LEN ? off : ret, peer, conn, pid_tgid, cgid, source, starts,
+		       off);
 }
 
 #endif /* REACH_HTTP_BPF_H */
