@@ -363,6 +363,52 @@ static __always_inline void http__dispatch(struct scratch *s, __u64 ubuf, __u64 
 	http__handle(s, cap, n);
 }
 
+/* A TLS ClientHello at ubuf (record 0x16 0x03 xx, handshake type 1 at
+ * byte 5) on a plaintext socket: the connection is TLS whatever its port.
+ * One event per (cgroup, executable, destination). True when it was one
+ * (the bytes are then no HTTP head). */
+static __always_inline bool http__tls_hello(const void *ubuf, __u64 len, const struct net_endpoint *peer,
+					    __u64 pid_tgid, __u64 cgid)
+{
+	struct reach_dedup_key key = { .cgroup_id = cgid, .kind = REACH_EV_TLS_HELLO };
+	struct reach_tls_hello_event *ev;
+	__u8 h[6] = {};
+	__u64 now, n, w[3] = {};
+
+	if (!peer || len < 6 || bpf_probe_read_user(h, sizeof(h), ubuf))
+		return false;
+	if (h[0] != 0x16 || h[1] != 0x03 || h[5] != 0x01)
+		return false;
+	w[0] = net__exe_seed();
+	__builtin_memcpy(&w[1], peer->addr, 16);
+	key.hash = hash__words((const char *)w, sizeof(w), sizeof(w), 0x68656c6fULL /* "helo" */ ^ peer->port);
+	now = bpf_ktime_get_boot_ns();
+	if (!dedup__first_seen(&key, now))
+		return true;
+	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+	if (!ev) {
+		loss__count(REACH_EV_TLS_HELLO, REACH_LOSS_RINGBUF_FULL);
+		dedup__forget(&key);
+		return true;
+	}
+	task__fill_hdr(&ev->hdr, REACH_EV_TLS_HELLO, sizeof(*ev), pid_tgid, cgid, now);
+	ev->key = key;
+	ev->family = peer->family;
+	ev->pad = 0;
+	ev->dport = peer->port;
+	__builtin_memcpy(ev->daddr, peer->addr, 16);
+	n = len < REACH_TLS_HELLO_LEN ? len : REACH_TLS_HELLO_LEN;
+	if (len > REACH_TLS_HELLO_LEN)
+		loss__count(REACH_EV_TLS_HELLO, REACH_LOSS_TRUNCATED); /* the SNI is usually well before */
+	if (bpf_probe_read_user(ev->payload, n & (2 * REACH_TLS_HELLO_LEN - 1), ubuf)) {
+		loss__count(REACH_EV_TLS_HELLO, REACH_LOSS_READ_FAILED);
+		n = 0;
+	}
+	ev->len = n;
+	bpf_ringbuf_submit(ev, 0);
+	return true;
+}
+
 /* Captures the head at ubuf (len bytes in user memory) for the current,
  * already monitored, task. peer: the socket's destination, or NULL (TLS);
  * conn: the socket or TLS session. */

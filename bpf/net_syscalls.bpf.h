@@ -67,7 +67,7 @@ static __noinline int net__on_send_exit(struct pt_regs *regs, long nr, long ret)
 						  (__u64)sk, pid_tgid, cgid);
 			return 0;
 		}
-		if (net__sock_peer(sk, &ep))
+		if (net__sock_peer(sk, &ep) && !http__tls_hello(buf, len, &ep, pid_tgid, cgid))
 			http__capture(buf, len, REACH_HTTP_PLAINTEXT, &ep, (__u64)sk, pid_tgid, cgid);
 		return 0;
 	}
@@ -117,7 +117,7 @@ static __noinline int net__on_write_exit(struct pt_regs *regs, long nr, long ret
 	if (nr == NR_writev)
 		http__capture_iov(buf, SYSCALL_ARG3(regs), (__u64)ret, REACH_HTTP_PLAINTEXT, &ep, (__u64)sk, pid_tgid,
 				  cgid);
-	else
+	else if (!http__tls_hello(buf, len, &ep, pid_tgid, cgid))
 		http__capture(buf, len, REACH_HTTP_PLAINTEXT, &ep, (__u64)sk, pid_tgid, cgid);
 	return 0;
 }

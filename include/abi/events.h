@@ -26,6 +26,7 @@ enum reach_event_kind {
 	REACH_EV_EGRESS    = 5, /* TCP connect outcome or UDP destination */
 	REACH_EV_DNS       = 6, /* a DNS response received by a monitored process */
 	REACH_EV_HTTP      = 7, /* the head of an HTTP/1.x request (plaintext or TLS) */
+	REACH_EV_TLS_HELLO = 8, /* a TLS ClientHello written on a TCP socket, whatever its port */
 	REACH_EV__MAX,
 };
 
@@ -222,5 +223,25 @@ struct reach_http_event {
 };
 
 _Static_assert(sizeof(struct reach_http_event) == 56 + 24 + 16 + 16 + 16 + REACH_HTTP_LEN, "reach_http_event layout");
+
+#define REACH_TLS_HELLO_LEN 512 /* ClientHello bytes captured: the SNI is near the start */
+
+/* A TLS ClientHello (record type 0x16, handshake type 1) a monitored task
+ * wrote on a TCP socket: that connection speaks TLS whatever its port. Dedup
+ * key (cgroup, TLS_HELLO, hash(executable, destination, port)). The bytes
+ * hold no secret (the hello is sent in clear) but only the SNI is used. */
+struct reach_tls_hello_event {
+	struct reach_event_hdr hdr;
+	struct reach_dedup_key key;
+	__u8  family;
+	__u8  pad;
+	__u16 dport;
+	__u32 len;        /* bytes captured in payload */
+	__u8  daddr[16];
+	__u8  payload[REACH_TLS_HELLO_LEN];
+};
+
+_Static_assert(sizeof(struct reach_tls_hello_event) == 56 + 24 + 8 + 16 + REACH_TLS_HELLO_LEN,
+	       "reach_tls_hello_event layout");
 
 #endif /* REACH_EVENTS_H */

@@ -168,3 +168,45 @@ def test_http1_split_pipelined_long_and_new_headers(cleanup, tmp):
              "no piece lost, no head cut or rejected")
     check_eq(stats["http_requests"], 8, "every request parsed once")
     _leak_check(agent, tmp, [inputs], list(TOKENS.values()))
+
+
+def test_tls_on_any_port_blind_and_sni(cleanup, tmp):
+    """TLS on a port reach does not know as TLS (19410): a ClientHello marks
+    it. A static stripped OpenSSL client is tls-blind with the reason, python
+    and curl (libssl, probed) are covered; python's SNI is read."""
+    import shutil
+    from harness import sh
+    port = 19410
+    ca, cert, key = make_test_ca(cleanup, tmp)
+    start_process(cleanup, [PYTHON, os.path.join(ROOT, "tests", "e2e", "https_server.py"), "--bind", HOST,
+                            "--tls-port", str(port), "--cert", cert, "--key", key, "--log", os.path.join(tmp, "s.log")])
+    wait_port(HOST, port)
+    stc = os.path.join(tmp, "static_tls_client")
+    sh("gcc", "-O2", "-static", os.path.join(ROOT, "tests", "e2e", "clients", "static_tls_client.c"), "-o", stc,
+       "-lssl", "-lcrypto", "-pthread")
+    sh("strip", stc)
+    curl = shutil.which("curl")
+    cg = Cgroup(cleanup, f"reach-e2e-tlsany-{os.getpid()}")
+    agent = Agent(cleanup, tmp, ["--cgroup", cg.path])
+    cg.python(r"""
+import os, socket, ssl, sys
+ctx = ssl.create_default_context(cafile=sys.argv[1])
+t = ctx.wrap_socket(socket.create_connection(("127.0.0.1", int(sys.argv[2]))), server_hostname="localhost")
+t.sendall(b"GET /v1/models HTTP/1.1\r\nHost: localhost\r\n\r\n")
+t.recv(4096)
+""", ca, str(port))
+    cg.run([stc, HOST, str(port), ca])
+    agent.wait_edge("python's ClientHello", lambda e: e.get("type") == "tls" and e["exe"] == PYTHON, 15)
+    cg.run([curl, "-sf", "--cacert", ca, f"https://{HOST}:{port}/v1/health"])
+    agent.wait_edge("the static client's ClientHello", lambda e: e.get("type") == "tls" and e["exe"] == stc, 15)
+    agent.wait_edge("curl's ClientHello", lambda e: e.get("type") == "tls" and e["exe"] == curl, 15)
+    summary = agent.stop()
+    edges = agent.edges()
+    tls = {e["exe"]: e for e in edges if e.get("type") == "tls"}
+    check_eq((tls[PYTHON]["coverage"], tls[PYTHON]["library"]), ("covered", "openssl"), "python on port 19410")
+    check_eq((tls[stc]["coverage"], tls[stc]["library"]), ("tls-blind", "none"), "static client on port 19410")
+    check("no covered TLS library" in tls[stc]["reason"], f"reason: {tls[stc]['reason']}")
+    check_eq(tls[curl]["coverage"], "covered", "curl on port 19410")
+    # python sent SNI "localhost" (curl to an IP address and the static client send none)
+    check_eq(summary["tls_hello_sni"], 1, "server names read from ClientHellos")
+    check(summary["events"]["tls_hello"] >= 3, f"hellos: {summary['events']}")

@@ -14,6 +14,7 @@
 #include "config/config.h"
 #include "http/http_head.h"
 #include "http/reasm.h"
+#include "http/tls_hello.h"
 #include "identity/identity.h"
 #include "reach/catalog.h"
 #include "reach/dns.h"
@@ -422,6 +423,31 @@ static void handle_http(struct pipeline *p, const struct reach_http_event *ev)
 	p->stats.http_pieces_lost += (after.gaps - before.gaps) + (after.evicted - before.evicted);
 }
 
+/* A ClientHello on a TCP socket: the connection speaks TLS whatever its
+ * port, so its process gets a TLS coverage edge (covered by a probed
+ * library, else tls-blind with the reason), and its SNI names the address
+ * for this cgroup's later edges when DNS did not. */
+static void handle_tls_hello(struct pipeline *p, const struct reach_tls_hello_event *ev)
+{
+	size_t len = ev->len < REACH_TLS_HELLO_LEN ? ev->len : REACH_TLS_HELLO_LEN;
+	char sni[256];
+	struct netaddr addr;
+	uint32_t ttl;
+
+	if (ev->family != REACH_AF_INET && ev->family != REACH_AF_INET6) {
+		p->stats.malformed_events++;
+		return;
+	}
+	if (p->tls)
+		record_tls_coverage(p, &ev->hdr, &ev->key, NULL);
+	if (tls_hello_sni(ev->payload, len, sni, sizeof(sni)) == 0) {
+		p->stats.tls_hello_sni++;
+		netaddr_from_raw(&addr, ev->family, ev->daddr);
+		if (!dnsnames_get(p->dns, ev->hdr.cgroup_id, &addr, &ttl))
+			dnsnames_put(p->dns, ev->hdr.cgroup_id, &addr, sni, 300);
+	}
+}
+
 static void handle_dns(struct pipeline *p, const struct reach_dns_event *ev)
 {
 	const uint8_t *msg = ev->payload;
@@ -460,6 +486,7 @@ static const size_t event_min_size[REACH_EV__MAX] = {
 	[REACH_EV_EGRESS] = sizeof(struct reach_egress_event),
 	[REACH_EV_DNS] = sizeof(struct reach_dns_event),
 	[REACH_EV_HTTP] = sizeof(struct reach_http_event),
+	[REACH_EV_TLS_HELLO] = sizeof(struct reach_tls_hello_event),
 };
 
 int pipeline_on_event(void *ctx, const void *data, size_t size)
@@ -488,6 +515,9 @@ int pipeline_on_event(void *ctx, const void *data, size_t size)
 		break;
 	case REACH_EV_HTTP:
 		handle_http(p, data);
+		break;
+	case REACH_EV_TLS_HELLO:
+		handle_tls_hello(p, data);
 		break;
 	case REACH_EV_FORK:
 		proctree_fork(p->procs, hdr->tgid, ((const struct reach_fork_event *)data)->child_tgid, hdr->cgroup_id);
