@@ -409,6 +409,32 @@ static __always_inline bool http__tls_hello(const void *ubuf, __u64 len, const s
 	return true;
 }
 
+/* An HTTP/2 client preface: one event per (cgroup, executable, source). */
+static __always_inline void http__h2_preface(__u8 source, __u64 pid_tgid, __u64 cgid)
+{
+	struct reach_dedup_key key = { .cgroup_id = cgid, .kind = REACH_EV_H2 };
+	struct reach_h2_event *ev;
+	__u64 now, w[2];
+
+	w[0] = net__exe_seed();
+	w[1] = source;
+	key.hash = hash__words((const char *)w, sizeof(w), sizeof(w), 0x6832ULL /* "h2" */);
+	now = bpf_ktime_get_boot_ns();
+	if (!dedup__first_seen(&key, now))
+		return;
+	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+	if (!ev) {
+		loss__count(REACH_EV_H2, REACH_LOSS_RINGBUF_FULL);
+		dedup__forget(&key);
+		return;
+	}
+	task__fill_hdr(&ev->hdr, REACH_EV_H2, sizeof(*ev), pid_tgid, cgid, now);
+	ev->key = key;
+	ev->source = source;
+	__builtin_memset(ev->pad, 0, sizeof(ev->pad));
+	bpf_ringbuf_submit(ev, 0);
+}
+
 /* Captures the head at ubuf (len bytes in user memory) for the current,
  * already monitored, task. peer: the socket's destination, or NULL (TLS);
  * conn: the socket or TLS session. */
@@ -424,6 +450,10 @@ static __always_inline void http__capture(const void *ubuf, __u64 len, __u8 sour
 	if (len < 3 || bpf_probe_read_user(&first, len < 4 ? 3 : 4, ubuf))
 		return;
 	starts = len < 4 ? http__starts_like_request3(first) : http__starts_like_request(first);
+	if (!starts && first == 0x20495250 /* "PRI " */) {
+		http__h2_preface(source, pid_tgid, cgid);
+		return;
+	}
 	if (!starts && !bpf_map_lookup_elem(&http_conns, &ck))
 		return; /* the common case: no head here, none open */
 	s = scratch__get();

@@ -27,6 +27,7 @@ enum reach_event_kind {
 	REACH_EV_DNS       = 6, /* a DNS response received by a monitored process */
 	REACH_EV_HTTP      = 7, /* the head of an HTTP/1.x request (plaintext or TLS) */
 	REACH_EV_TLS_HELLO = 8, /* a TLS ClientHello written on a TCP socket, whatever its port */
+	REACH_EV_H2        = 9, /* an HTTP/2 client preface (plaintext or TLS): not decoded, a coverage gap */
 	REACH_EV__MAX,
 };
 
@@ -243,5 +244,17 @@ struct reach_tls_hello_event {
 
 _Static_assert(sizeof(struct reach_tls_hello_event) == 56 + 24 + 8 + 16 + REACH_TLS_HELLO_LEN,
 	       "reach_tls_hello_event layout");
+
+/* A connection that started HTTP/2 ("PRI * HTTP/2.0" written in plaintext
+ * or through a probed TLS library). Its requests are not decoded: user
+ * space records the gap. Dedup key (cgroup, H2, hash(executable, source)). */
+struct reach_h2_event {
+	struct reach_event_hdr hdr;
+	struct reach_dedup_key key;
+	__u8  source;     /* enum reach_http_source */
+	__u8  pad[7];
+};
+
+_Static_assert(sizeof(struct reach_h2_event) == 56 + 24 + 8, "reach_h2_event layout");
 
 #endif /* REACH_EVENTS_H */

@@ -210,3 +210,53 @@ t.recv(4096)
     # python sent SNI "localhost" (curl to an IP address and the static client send none)
     check_eq(summary["tls_hello_sni"], 1, "server names read from ClientHellos")
     check(summary["events"]["tls_hello"] >= 3, f"hellos: {summary['events']}")
+
+
+def test_http2_is_a_coverage_gap_never_silent(cleanup, tmp):
+    """HTTP/2 is not decoded: a connection that starts with the client
+    preface, in cleartext (curl --http2-prior-knowledge, h2c) or through a
+    probed TLS library (python's ssl writing the preface and a HEADERS
+    frame), is a tls-blind coverage edge of its own with the reason, counted
+    h2_undecodable, and the bearer it carried appears nowhere."""
+    import shutil
+    plain, tls_port = 19420, 19421
+    token = "reach-h2-bearer-never-seen-5e8a1c7f"
+    ca, cert, key = make_test_ca(cleanup, tmp)
+    inputs = os.path.join(tmp, "inputs")
+    os.makedirs(inputs)
+    start_process(cleanup, [PYTHON, os.path.join(ROOT, "tests", "e2e", "https_server.py"), "--bind", HOST,
+                            "--tls-port", str(tls_port), "--plain-port", str(plain), "--cert", cert, "--key", key,
+                            "--log", os.path.join(inputs, "s.log")])
+    wait_port(HOST, plain)
+    wait_port(HOST, tls_port)
+    headers = os.path.join(inputs, "h")
+    with open(headers, "w") as f:
+        f.write(f"Authorization: Bearer {token}\n")
+    curl = shutil.which("curl")
+    cg = Cgroup(cleanup, f"reach-e2e-h2-{os.getpid()}")
+    agent = Agent(cleanup, tmp, ["--cgroup", cg.path])
+    # the server speaks HTTP/1 only: curl's h2c request fails after its preface went out
+    cg.run([curl, "-s", "--max-time", "5", "--http2-prior-knowledge", "-H", f"@{headers}",
+            f"http://{HOST}:{plain}/v1/models"], check_rc=False)
+    cg.python(r"""
+import os, socket, ssl, sys
+ctx = ssl.create_default_context(cafile=sys.argv[1])
+t = ctx.wrap_socket(socket.create_connection(("127.0.0.1", int(sys.argv[2]))), server_hostname="localhost")
+# the client preface, an empty SETTINGS frame, then a HEADERS frame with the bearer as a literal
+hdr = b"\x00\x0dauthorization" + bytes([len("Bearer " + os.environ["TOKEN"])]) + ("Bearer " + os.environ["TOKEN"]).encode()
+t.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00" +
+          len(hdr).to_bytes(3, "big") + b"\x01\x05\x00\x00\x00\x01" + hdr)
+t.close()
+""", ca, str(tls_port), env=dict(os.environ, TOKEN=token))
+    agent.wait_edge("curl's h2c gap", lambda e: e.get("type") == "tls" and e["exe"] == f"{curl} (http/2)", 15)
+    agent.wait_edge("python's h2 gap", lambda e: e.get("type") == "tls" and e["exe"] == f"{PYTHON} (http/2)", 15)
+    summary = agent.stop()
+    tls = {e["exe"]: e for e in agent.edges() if e.get("type") == "tls"}
+    for exe, library in ((curl, "plaintext"), (PYTHON, "openssl")):
+        e = tls[f"{exe} (http/2)"]
+        check_eq((e["coverage"], e["library"]), ("tls-blind", library), f"{exe}: HTTP/2 gap")
+        check("HTTP/2 is not decoded" in e["reason"], f"reason: {e['reason']}")
+    check_eq(summary["h2_undecodable"], 2, "HTTP/2 connections counted")
+    check_eq([e for e in agent.edges() if e.get("type") == "credential"], [], "no credential edge made up")
+    check("h2_undecodable" in agent.stderr(), "warned on stderr")
+    _leak_check(agent, tmp, [inputs], [token])

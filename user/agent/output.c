@@ -29,7 +29,7 @@ void output_format_time(uint64_t boot_ns, char *out, size_t out_size)
 }
 
 static const char *const loss_names[] = { "ringbuf_full", "truncated", "map_full", "read_failed" };
-static const char *const event_names[] = { "other", "file_open", "exec", "fork", "exit", "egress", "dns", "http", "tls_hello" };
+static const char *const event_names[] = { "other", "file_open", "exec", "fork", "exit", "egress", "dns", "http", "tls_hello", "h2" };
 _Static_assert(sizeof(event_names) / sizeof(event_names[0]) == REACH_EV__MAX, "a name for every event kind");
 _Static_assert(sizeof(loss_names) / sizeof(loss_names[0]) == REACH_LOSS__MAX, "a name for every loss reason");
 
@@ -193,6 +193,7 @@ void output_summary_json(FILE *f, struct observed *obs, const struct run_stats *
 	json_add_int(o, "http_pieces", (int64_t)st->http_pieces);
 	json_add_int(o, "http_pieces_lost", (int64_t)st->http_pieces_lost);
 	json_add_int(o, "tls_hello_sni", (int64_t)st->tls_hello_sni);
+	json_add_int(o, "h2_undecodable", (int64_t)st->h2_undecodable);
 	json_add_int(o, "observed_edges_dropped", (int64_t)st->observed_edges_dropped);
 	json_add_int(o, "observed_edges_evicted", (int64_t)st->observed_edges_evicted);
 	json_add(o, "losses", losses);

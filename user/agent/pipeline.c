@@ -448,6 +448,44 @@ static void handle_tls_hello(struct pipeline *p, const struct reach_tls_hello_ev
 	}
 }
 
+/* A connection that started HTTP/2: its requests are not decoded, so the
+ * process's credentials on it are not seen. A coverage edge of its own
+ * ("<exe> (http/2)"), class tls-blind with the reason, so that the
+ * identity's verdict is inconclusive rather than a silent pass, even when
+ * the same process is covered for its HTTP/1 traffic. */
+static void handle_h2(struct pipeline *p, const struct reach_h2_event *ev)
+{
+	const char *lineage[PROCTREE_LINEAGE_MAX];
+	const char *exe = proctree_exe(p->procs, ev->hdr.tgid);
+	struct observation obs = { 0 };
+	char object[600];
+	struct edge *e;
+	bool is_new;
+
+	p->stats.h2_undecodable++;
+	snprintf(object, sizeof(object), "%s (http/2)", exe[0] ? exe : ev->hdr.comm);
+	obs.hdr = &ev->hdr;
+	obs.key = &ev->key;
+	obs.object = object;
+	obs.exe = exe;
+	obs.category = http_source_name(ev->source);
+	obs.dest_class = "tls-blind";
+	obs.detail = "HTTP/2 is not decoded: credentials sent on it are not seen";
+	obs.n_lineage = proctree_lineage(p->procs, ev->hdr.tgid, lineage, PROCTREE_LINEAGE_MAX);
+	obs.lineage = lineage;
+	e = record_edge(p, EDGE_TLS, &obs, &is_new);
+	if (!e) {
+		warn_unrecorded("tls");
+		return;
+	}
+	if (is_new) {
+		p->tls_blind_edges++;
+		log_warn("h2_undecodable: %s (pid %u) speaks HTTP/2 (%s): its credentials are not seen", object,
+			 ev->hdr.tgid, http_source_name(ev->source));
+	}
+	print_if_new(p, ev->hdr.cgroup_id, e, is_new);
+}
+
 static void handle_dns(struct pipeline *p, const struct reach_dns_event *ev)
 {
 	const uint8_t *msg = ev->payload;
@@ -487,6 +525,7 @@ static const size_t event_min_size[REACH_EV__MAX] = {
 	[REACH_EV_DNS] = sizeof(struct reach_dns_event),
 	[REACH_EV_HTTP] = sizeof(struct reach_http_event),
 	[REACH_EV_TLS_HELLO] = sizeof(struct reach_tls_hello_event),
+	[REACH_EV_H2] = sizeof(struct reach_h2_event),
 };
 
 int pipeline_on_event(void *ctx, const void *data, size_t size)
@@ -518,6 +557,9 @@ int pipeline_on_event(void *ctx, const void *data, size_t size)
 		break;
 	case REACH_EV_TLS_HELLO:
 		handle_tls_hello(p, data);
+		break;
+	case REACH_EV_H2:
+		handle_h2(p, data);
 		break;
 	case REACH_EV_FORK:
 		proctree_fork(p->procs, hdr->tgid, ((const struct reach_fork_event *)data)->child_tgid, hdr->cgroup_id);
