@@ -7,12 +7,14 @@ fingerprint; no planted token in anything the agent wrote.
 
 Ports 19400-19499 (this file's range)."""
 import glob
+import json
+import subprocess
 import hashlib
 import hmac
 import os
 import zlib
 
-from harness import PYTHON, ROOT, Agent, Cgroup, check, check_eq, make_test_ca, start_process, wait_port
+from harness import PYTHON, REACHCTL, ROOT, Agent, Cgroup, check, check_eq, make_test_ca, start_process, wait_port
 
 PLAIN, TLS = 19400, 19401
 HOST = "127.0.0.1"
@@ -233,8 +235,24 @@ def test_http2_is_a_coverage_gap_never_silent(cleanup, tmp):
     with open(headers, "w") as f:
         f.write(f"Authorization: Bearer {token}\n")
     curl = shutil.which("curl")
-    cg = Cgroup(cleanup, f"reach-e2e-h2-{os.getpid()}")
-    agent = Agent(cleanup, tmp, ["--cgroup", cg.path])
+    root = Cgroup(cleanup, f"reach-e2e-h2-{os.getpid()}")
+    cg = Cgroup(cleanup, "client", parent=root)
+    identity = "host/h2-client"
+    policy = os.path.join(inputs, "policy.yaml")
+    with open(policy, "w") as f:  # everything it does is declared: only the gap can spoil the verdict
+        f.write(f"""apiVersion: reach.dev/v1
+kind: ReachPolicy
+metadata:
+  name: h2-client
+spec:
+  identity: {identity}
+  egress:
+    - {{cidr: 127.0.0.1/32, ports: [{plain}, {tls_port}], proto: tcp}}
+  tools: ["/**"]
+""")
+    agent = Agent(cleanup, tmp, ["--cgroup", root.path, "--identity-rule", f"cgroup:{cg.rel} {identity}",
+                                 "--policy", policy])
+    agent.epoch_start(identity, "v1")
     # the server speaks HTTP/1 only: curl's h2c request fails after its preface went out
     cg.run([curl, "-s", "--max-time", "5", "--http2-prior-knowledge", "-H", f"@{headers}",
             f"http://{HOST}:{plain}/v1/models"], check_rc=False)
@@ -250,6 +268,11 @@ t.close()
 """, ca, str(tls_port), env=dict(os.environ, TOKEN=token))
     agent.wait_edge("curl's h2c gap", lambda e: e.get("type") == "tls" and e["exe"] == f"{curl} (http/2)", 15)
     agent.wait_edge("python's h2 gap", lambda e: e.get("type") == "tls" and e["exe"] == f"{PYTHON} (http/2)", 15)
+    p = subprocess.run([REACHCTL, "verify", "--socket", agent.socket, "--identity", identity, "-o", "json"],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=30)
+    verdict = [v for v in json.loads(p.stdout)["identities"] if v["identity"] == identity][0]
+    check_eq(verdict["verdict"], "inconclusive", f"verify with HTTP/2 unseen: {p.stdout}")
+    check("tls-blind" in p.stdout, f"the reason is the gap: {p.stdout}")
     summary = agent.stop()
     tls = {e["exe"]: e for e in agent.edges() if e.get("type") == "tls"}
     for exe, library in ((curl, "plaintext"), (PYTHON, "openssl")):
