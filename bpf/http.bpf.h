@@ -1,15 +1,45 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Heads of HTTP/1.x requests written by monitored processes, in plaintext
- * (TCP socket writes) or before encryption (TLS library uprobes). Only the
- * first REACH_HTTP_LEN bytes are copied, and only when they start with a
- * request method; a repeated identical head is a dedup map lookup. The bytes
- * hold credentials: user space fingerprints them and wipes the buffer.
+ * (TCP socket writes) or before encryption (TLS library uprobes).
+ *
+ * A write that starts with a request method starts a head. When the head
+ * (or several pipelined heads) ends inside a write of at most REACH_HTTP_LEN
+ * bytes, it is one event, deduplicated: a repeated identical request is a
+ * map lookup, and a body after the head is not copied. Otherwise the head
+ * goes on: in the same write (a long head: up to REACH_HTTP_HEAD_MAX bytes
+ * in REACH_HTTP_LEN chunks) or in the next writes on the same connection
+ * (a head written in pieces, even the method alone), which http_conns
+ * remembers until the blank line or the bound. User space joins the pieces
+ * (user/http/reasm.c). The bytes hold credentials: user space fingerprints
+ * them and wipes the buffer.
  */
 #ifndef REACH_HTTP_BPF_H
 #define REACH_HTTP_BPF_H
 
 #include "net.bpf.h"
+
+#define HTTP_CHUNKS (REACH_HTTP_HEAD_MAX / REACH_HTTP_LEN)
+
+/* A head that did not end in the write that carried it: which connection,
+ * how many bytes of it were captured so far. */
+struct http_conn_key {
+	__u64 conn; /* struct sock * or the TLS session */
+	__u32 tgid; /* TLS sessions are user addresses: per process */
+	__u32 pad;
+};
+
+struct http_conn {
+	__u32 captured;
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, struct http_conn_key);
+	__type(value, struct http_conn);
+} http_conns SEC(".maps") __weak;
 
 /* "GET ", "POST", "PUT ", "HEAD", "DELE(TE)", "PATC(H)", "OPTI(ONS)": the
  * first 4 bytes as a little-endian word, one compare each. */
@@ -20,33 +50,60 @@ static __always_inline bool http__starts_like_request(__u32 w)
 	       w == 0x4954504f /* "OPTI" */;
 }
 
-/* The head's first n bytes are in s->http (len: what the call moved): one
- * dedup lookup, and an event the first time this head is seen. */
-static __always_inline void http__emit(struct scratch *s, __u64 n, __u64 len, __u8 source,
-				       const struct net_endpoint *peer, __u64 pid_tgid, __u64 cgid)
+/* A write of exactly 3 bytes that is a method's start ("GET", "POS", ...):
+ * clients that write the method alone. */
+static __always_inline bool http__starts_like_request3(__u32 w)
 {
-	struct reach_dedup_key key = { .cgroup_id = cgid, .kind = REACH_EV_HTTP };
-	struct reach_http_event *ev;
-	__u64 now;
+	w &= 0xffffff;
+	return w == 0x544547 /* GET */ || w == 0x534f50 /* POS */ || w == 0x545550 /* PUT */ ||
+	       w == 0x414548 /* HEA */ || w == 0x4c4544 /* DEL */ || w == 0x544150 /* PAT */ ||
+	       w == 0x54504f /* OPT */;
+}
 
-	if (n > REACH_HTTP_LEN)
-		return; /* cannot happen; bounds the copies below for the verifier */
-	key.hash = hash__words(s->http, n, REACH_HTTP_LEN, source);
-	now = bpf_ktime_get_boot_ns();
-	if (!dedup__first_seen(&key, now))
-		return;
-	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
-	if (!ev) {
-		loss__count(REACH_EV_HTTP, REACH_LOSS_RINGBUF_FULL);
-		dedup__forget(&key);
-		return;
+struct http_end_ctx {
+	struct scratch *s;
+	__u32 n;
+	__u32 end;
+};
+
+static long http__end_step(__u64 i, void *arg)
+{
+	struct http_end_ctx *c = arg;
+	struct scratch *s = c->s;
+	__u32 j = i & (REACH_HTTP_LEN - 1);
+
+	if (!s || j + 3 >= c->n)
+		return 1;
+	if (s->http[j] == '\r' && s->http[j + 1] == '\n' && s->http[j + 2] == '\r' && s->http[j + 3] == '\n') {
+		c->end = j + 4;
+		return 1;
 	}
-	task__fill_hdr(&ev->hdr, REACH_EV_HTTP, sizeof(*ev), pid_tgid, cgid, now);
-	ev->key = key;
+	return 0;
+}
+
+/* Offset just past the first blank line ("\r\n\r\n") in s->http[0..n), or
+ * 0. bpf_loop: the callback is verified once, whatever the length. */
+static __always_inline __u32 http__head_end(struct scratch *s, __u32 n)
+{
+	struct http_end_ctx c = { .s = s, .n = n, .end = 0 };
+
+	if (n < 4)
+		return 0;
+	bpf_loop(n - 3, http__end_step, &c, 0);
+	return c.end;
+}
+
+static __always_inline void http__fill(struct reach_http_event *ev, struct reach_dedup_key *key, __u8 source,
+				       const struct net_endpoint *peer, __u64 len, __u64 conn, __u32 offset, __u8 flags)
+{
+	ev->key = *key;
 	ev->source = source;
-	ev->len = n;
 	ev->total_len = len > 0xffffffffULL ? 0xffffffff : len;
-	ev->pad = 0;
+	ev->flags = flags;
+	ev->pad[0] = ev->pad[1] = ev->pad[2] = 0;
+	ev->conn = conn;
+	ev->offset = offset;
+	ev->pad2 = 0;
 	if (peer) {
 		ev->family = peer->family;
 		ev->dport = peer->port;
@@ -56,23 +113,349 @@ static __always_inline void http__emit(struct scratch *s, __u64 n, __u64 len, __
 		ev->dport = 0;
 		__builtin_memset(ev->daddr, 0, 16);
 	}
-	if (len > REACH_HTTP_LEN)
-		loss__count(REACH_EV_HTTP, REACH_LOSS_TRUNCATED); /* the head may go on; user space flags it */
-	bpf_probe_read_kernel(ev->payload, n, s->http);
+}
+
+/* One capture being handled, in a per-CPU slot: the handler is a global
+ * subprogram (verified once, not at every call site) whose pointer
+ * arguments may only point to scalars, and the stack of the call chain is
+ * full already. */
+struct http_cap {
+	__u64 ubuf;      /* the user buffer, 0 for an iovec gather */
+	__u64 len;       /* bytes the call moved */
+	__u64 conn;
+	__u64 pid_tgid;
+	__u64 cgid;
+	__u8 has_peer;   /* 0 for TLS */
+	__u8 source;
+	__u8 starts;
+	__u8 pad;
+	__u16 port;
+	__u8 family;
+	__u8 pad2;
+	__u8 addr[16];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct http_cap);
+} http_caps SEC(".maps") __weak;
+
+/* A whole head (or pipelined heads) in s->http[0..n): one dedup lookup, and
+ * an event the first time it is seen. A subprogram: its hash loop is
+ * verified once per caller rather than once per path into it. */
+static __always_inline void http__emit_whole(struct scratch *s, const struct http_cap *cap,
+					     const struct net_endpoint *peer, __u32 n)
+{
+	struct reach_dedup_key key = { .kind = REACH_EV_HTTP };
+	struct reach_http_event *ev;
+	__u64 now;
+
+	if (!s || !cap || n > REACH_HTTP_LEN)
+		return; /* cannot happen; bounds the copies below for the verifier */
+	key.cgroup_id = cap->cgid;
+	key.hash = hash__words(s->http, n, REACH_HTTP_LEN, cap->source);
+	now = bpf_ktime_get_boot_ns();
+	if (!dedup__first_seen(&key, now))
+		return;
+	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+	if (!ev) {
+		loss__count(REACH_EV_HTTP, REACH_LOSS_RINGBUF_FULL);
+		dedup__forget(&key);
+		return;
+	}
+	task__fill_hdr(&ev->hdr, REACH_EV_HTTP, sizeof(*ev), cap->pid_tgid, cap->cgid, now);
+	http__fill(ev, &key, cap->source, peer, cap->len, cap->conn, 0, REACH_HTTP_F_WHOLE);
+	ev->len = n;
+	{
+		__u64 sz = n; /* 64-bit: the bound must hold on the register the read uses */
+
+		barrier_var(sz);
+		if (sz > REACH_HTTP_LEN)
+			sz = REACH_HTTP_LEN;
+		bpf_probe_read_kernel(ev->payload, sz, s->http);
+	}
+	bpf_ringbuf_submit(ev, 0);
+}
+
+/* One piece of a head that spans events: never deduplicated (only the whole
+ * head says what the request was). src: the scratch (kernel) or the user
+ * buffer. Returns false when it was lost (counted). */
+static __always_inline bool http__emit_piece(const void *src, bool user, __u64 n, __u64 len, __u8 source,
+					     const struct net_endpoint *peer, __u64 conn, __u32 offset, __u8 flags,
+					     __u64 pid_tgid, __u64 cgid)
+{
+	struct reach_dedup_key key = { .cgroup_id = cgid, .kind = REACH_EV_HTTP };
+	struct reach_http_event *ev;
+
+	if (n > REACH_HTTP_LEN)
+		return false;
+	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+	if (!ev) {
+		loss__count(REACH_EV_HTTP, REACH_LOSS_RINGBUF_FULL);
+		return false;
+	}
+	task__fill_hdr(&ev->hdr, REACH_EV_HTTP, sizeof(*ev), pid_tgid, cgid, bpf_ktime_get_boot_ns());
+	http__fill(ev, &key, source, peer, len, conn, offset, flags);
+	ev->len = n;
+	barrier_var(n); /* the bound below must hold on the register the read uses */
+	if (n > REACH_HTTP_LEN)
+		n = REACH_HTTP_LEN;
+	if (user ? bpf_probe_read_user(ev->payload, n, src) : bpf_probe_read_kernel(ev->payload, n, src)) {
+		loss__count(REACH_EV_HTTP, REACH_LOSS_READ_FAILED);
+		ev->len = 0; /* user space sees the gap and cuts the head there */
+	}
+	bpf_ringbuf_submit(ev, 0);
+	return true;
+}
+
+/* Bytes of the write at ubuf after its first chunk (already sent from the
+ * scratch): chunks 1.. read straight from user memory into the event, up to
+ * limit bytes of the write. */
+static __always_inline void http__emit_rest(const void *ubuf, __u64 len, __u64 limit, __u8 source,
+					    const struct net_endpoint *peer, __u64 conn, __u32 base, __u8 flags,
+					    __u64 pid_tgid, __u64 cgid)
+{
+	for (__u32 i = 1; i < HTTP_CHUNKS; i++) {
+		__u64 off = (__u64)i * REACH_HTTP_LEN, n;
+
+		if (off >= len || off >= limit)
+			break;
+		n = len - off;
+		if (n > limit - off)
+			n = limit - off;
+		if (n > REACH_HTTP_LEN)
+			n = REACH_HTTP_LEN;
+		if (!http__emit_piece(ubuf + off, true, n, len, source, peer, conn, base + off,
+				      flags | (off + n < len && off + n < limit ? REACH_HTTP_F_MORE : 0), pid_tgid,
+				      cgid))
+			break;
+	}
+}
+
+/* The write's first n bytes are in s->http (len: what the call moved; ubuf:
+ * the user buffer for the chunks past the first, NULL when the bytes came
+ * from an iovec gather). starts: the write starts with a method. */
+__noinline __weak int http__handle(struct scratch *s, struct http_cap *cap, __u32 n)
+{
+	struct net_endpoint ep = {};
+	const struct net_endpoint *peer = NULL;
+	const void *ubuf;
+	__u64 len, conn, pid_tgid, cgid;
+	struct http_conn_key ck = {};
+	__u8 source;
+	bool starts;
+	struct http_conn *st = NULL, fresh = {};
+	__u32 end, base = 0, budget = REACH_HTTP_HEAD_MAX;
+	bool pipelined = false, more;
+	__u8 flags;
+
+	if (!s || !cap || n > REACH_HTTP_LEN)
+		return 0;
+	ubuf = (const void *)cap->ubuf;
+	if (cap->has_peer) {
+		ep.family = cap->family;
+		ep.port = cap->port;
+		__builtin_memcpy(ep.addr, cap->addr, 16);
+		peer = &ep;
+	}
+	len = cap->len;
+	conn = cap->conn;
+	pid_tgid = cap->pid_tgid;
+	cgid = cap->cgid;
+	source = cap->source;
+	starts = cap->starts;
+	ck.conn = conn;
+	ck.tgid = pid_tgid >> 32;
+	end = http__head_end(s, n);
+	if (end && end + 4 <= n && end + 4 <= REACH_HTTP_LEN) {
+		__u32 w = 0;
+
+		bpf_probe_read_kernel(&w, sizeof(w), s->http + (end & (REACH_HTTP_LEN - 1)));
+		pipelined = http__starts_like_request(w);
+	}
+	if (starts) {
+		/* a new request: a head still open on this connection was cut
+		 * (user space sees the new start and counts it) */
+		bpf_map_delete_elem(&http_conns, &ck);
+		if (end && (!pipelined || len <= REACH_HTTP_LEN)) {
+			/* complete here; a body after it is not copied, other
+			 * requests after it are (pipelining) */
+			http__emit_whole(s, cap, peer, pipelined ? n : end);
+			return 0;
+		}
+		flags = REACH_HTTP_F_START;
+	} else {
+		st = bpf_map_lookup_elem(&http_conns, &ck);
+		if (!st)
+			return 0;
+		base = st->captured;
+		if (base >= REACH_HTTP_HEAD_MAX) {
+			bpf_map_delete_elem(&http_conns, &ck);
+			return 0;
+		}
+		budget = REACH_HTTP_HEAD_MAX - base;
+		flags = REACH_HTTP_F_CONT;
+	}
+	if (end && !pipelined) {
+		/* the rest of the head ends here: its body is not copied */
+		if (end < n)
+			n = end;
+		len = n;
+	}
+	if (n > budget)
+		n = budget;
+	if (n > REACH_HTTP_LEN)
+		return 0;
+	more = ubuf && len > n && n < budget;
+	if (!http__emit_piece(s->http, false, n, len, source, peer, conn, base, flags | (more ? REACH_HTTP_F_MORE : 0),
+			      pid_tgid, cgid)) {
+		bpf_map_delete_elem(&http_conns, &ck);
+		return 0;
+	}
+	if (more)
+		http__emit_rest(ubuf, len, budget, source, peer, conn, base, REACH_HTTP_F_CONT, pid_tgid, cgid);
+	if (end || len >= budget || (!ubuf && len > n)) {
+		/* the head ended, or this is all of it that will be seen (the
+		 * bound, or an iovec gather past its first chunk): user space
+		 * counts a cut head */
+		if (!end && (len > budget || (!ubuf && len > n)))
+			loss__count(REACH_EV_HTTP, REACH_LOSS_TRUNCATED);
+		bpf_map_delete_elem(&http_conns, &ck);
+		return 0;
+	}
+	/* the head goes on in the next write (a long write whose blank line
+	 * was past its first chunk also keeps it: user space ignores pieces
+	 * after a head it completed, and the bound ends it) */
+	if (st) {
+		st->captured = base + len;
+		return 0;
+	}
+	fresh.captured = len;
+	if (bpf_map_update_elem(&http_conns, &ck, &fresh, BPF_ANY))
+		loss__count(REACH_EV_HTTP, REACH_LOSS_MAP_FULL);
+	return 0;
+}
+
+/* Fills the per-CPU capture slot and runs the handler. */
+static __always_inline void http__dispatch(struct scratch *s, __u64 ubuf, __u64 len, const struct net_endpoint *peer,
+					   __u64 conn, __u64 pid_tgid, __u64 cgid, __u8 source, bool starts, __u64 n)
+{
+	__u32 zero = 0;
+	struct http_cap *cap = bpf_map_lookup_elem(&http_caps, &zero);
+
+	if (!cap)
+		return;
+	cap->ubuf = ubuf;
+	cap->len = len;
+	cap->conn = conn;
+	cap->pid_tgid = pid_tgid;
+	cap->cgid = cgid;
+	cap->source = source;
+	cap->starts = starts;
+	cap->has_peer = peer != NULL;
+	if (peer) {
+		cap->family = peer->family;
+		cap->port = peer->port;
+		__builtin_memcpy(cap->addr, peer->addr, 16);
+	}
+	http__handle(s, cap, n);
+}
+
+/* A TLS ClientHello at ubuf (record 0x16 0x03 xx, handshake type 1 at
+ * byte 5) on a plaintext socket: the connection is TLS whatever its port.
+ * One event per (cgroup, executable, destination). True when it was one
+ * (the bytes are then no HTTP head). */
+static __always_inline bool http__tls_hello(const void *ubuf, __u64 len, const struct net_endpoint *peer,
+					    __u64 pid_tgid, __u64 cgid)
+{
+	struct reach_dedup_key key = { .cgroup_id = cgid, .kind = REACH_EV_TLS_HELLO };
+	struct reach_tls_hello_event *ev;
+	__u8 h[6] = {};
+	__u64 now, n, w[3] = {};
+
+	if (!peer || len < 6 || bpf_probe_read_user(h, sizeof(h), ubuf))
+		return false;
+	if (h[0] != 0x16 || h[1] != 0x03 || h[5] != 0x01)
+		return false;
+	w[0] = net__exe_seed();
+	__builtin_memcpy(&w[1], peer->addr, 16);
+	key.hash = hash__words((const char *)w, sizeof(w), sizeof(w), 0x68656c6fULL /* "helo" */ ^ peer->port);
+	now = bpf_ktime_get_boot_ns();
+	if (!dedup__first_seen(&key, now))
+		return true;
+	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+	if (!ev) {
+		loss__count(REACH_EV_TLS_HELLO, REACH_LOSS_RINGBUF_FULL);
+		dedup__forget(&key);
+		return true;
+	}
+	task__fill_hdr(&ev->hdr, REACH_EV_TLS_HELLO, sizeof(*ev), pid_tgid, cgid, now);
+	ev->key = key;
+	ev->family = peer->family;
+	ev->pad = 0;
+	ev->dport = peer->port;
+	__builtin_memcpy(ev->daddr, peer->addr, 16);
+	n = len < REACH_TLS_HELLO_LEN ? len : REACH_TLS_HELLO_LEN;
+	if (len > REACH_TLS_HELLO_LEN)
+		loss__count(REACH_EV_TLS_HELLO, REACH_LOSS_TRUNCATED); /* the SNI is usually well before */
+	if (bpf_probe_read_user(ev->payload, n & (2 * REACH_TLS_HELLO_LEN - 1), ubuf)) {
+		loss__count(REACH_EV_TLS_HELLO, REACH_LOSS_READ_FAILED);
+		n = 0;
+	}
+	ev->len = n;
+	bpf_ringbuf_submit(ev, 0);
+	return true;
+}
+
+/* An HTTP/2 client preface: one event per (cgroup, executable, source). */
+static __always_inline void http__h2_preface(__u8 source, __u64 pid_tgid, __u64 cgid)
+{
+	struct reach_dedup_key key = { .cgroup_id = cgid, .kind = REACH_EV_H2 };
+	struct reach_h2_event *ev;
+	__u64 now, w[2];
+
+	w[0] = net__exe_seed();
+	w[1] = source;
+	key.hash = hash__words((const char *)w, sizeof(w), sizeof(w), 0x6832ULL /* "h2" */);
+	now = bpf_ktime_get_boot_ns();
+	if (!dedup__first_seen(&key, now))
+		return;
+	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+	if (!ev) {
+		loss__count(REACH_EV_H2, REACH_LOSS_RINGBUF_FULL);
+		dedup__forget(&key);
+		return;
+	}
+	task__fill_hdr(&ev->hdr, REACH_EV_H2, sizeof(*ev), pid_tgid, cgid, now);
+	ev->key = key;
+	ev->source = source;
+	__builtin_memset(ev->pad, 0, sizeof(ev->pad));
 	bpf_ringbuf_submit(ev, 0);
 }
 
 /* Captures the head at ubuf (len bytes in user memory) for the current,
- * already monitored, task. peer: the socket's destination, or NULL (TLS). */
+ * already monitored, task. peer: the socket's destination, or NULL (TLS);
+ * conn: the socket or TLS session. */
 static __always_inline void http__capture(const void *ubuf, __u64 len, __u8 source, const struct net_endpoint *peer,
-					  __u64 pid_tgid, __u64 cgid)
+					  __u64 conn, __u64 pid_tgid, __u64 cgid)
 {
+	struct http_conn_key ck = { .conn = conn, .tgid = pid_tgid >> 32 };
 	struct scratch *s;
 	__u32 first = 0;
+	bool starts;
 	__u64 n;
 
-	if (len < 16 || bpf_probe_read_user(&first, sizeof(first), ubuf) || !http__starts_like_request(first))
+	if (len < 3 || bpf_probe_read_user(&first, len < 4 ? 3 : 4, ubuf))
 		return;
+	starts = len < 4 ? http__starts_like_request3(first) : http__starts_like_request(first);
+	if (!starts && first == 0x20495250 /* "PRI " */) {
+		http__h2_preface(source, pid_tgid, cgid);
+		return;
+	}
+	if (!starts && !bpf_map_lookup_elem(&http_conns, &ck))
+		return; /* the common case: no head here, none open */
 	s = scratch__get();
 	if (!s)
 		return;
@@ -81,7 +464,7 @@ static __always_inline void http__capture(const void *ubuf, __u64 len, __u8 sour
 		loss__count(REACH_EV_HTTP, REACH_LOSS_READ_FAILED);
 		return;
 	}
-	http__emit(s, n, len, source, peer, pid_tgid, cgid);
+	http__dispatch(s, (__u64)ubuf, len, peer, conn, pid_tgid, cgid, source, starts, n);
 }
 
 /* iovecs of one writev/sendmsg gathered into a head; a head split over more
@@ -91,24 +474,31 @@ static __always_inline void http__capture(const void *ubuf, __u64 len, __u8 sour
 
 /* A head written from a user iovec array (writev, sendmsg): servers and
  * proxies write a head in pieces (status line, header lines), so the first
- * HTTP_MAX_IOV iovecs are gathered, as far as the ret bytes the call moved. */
+ * HTTP_MAX_IOV iovecs are gathered, as far as the ret bytes the call moved.
+ * Only the first REACH_HTTP_LEN bytes of such a write are captured. */
 static __always_inline void http__capture_iov(const struct iovec *uiov, __u64 niov, __u64 ret, __u8 source,
-					      const struct net_endpoint *peer, __u64 pid_tgid, __u64 cgid)
+					      const struct net_endpoint *peer, __u64 conn, __u64 pid_tgid,
+					      __u64 cgid)
 {
+	struct http_conn_key ck = { .conn = conn, .tgid = pid_tgid >> 32 };
 	struct iovec iov;
 	struct scratch *s;
 	__u32 first = 0;
 	__u64 off = 0;
+	bool starts;
 
-	if (ret < 16 || !niov)
+	if (ret < 3 || !niov)
 		return;
 	if (bpf_probe_read_user(&iov, sizeof(iov), uiov)) {
 		loss__count(REACH_EV_HTTP, REACH_LOSS_READ_FAILED);
 		return;
 	}
-	/* a request method split from the rest of the line is not looked for */
-	if (iov.iov_len < sizeof(first) || bpf_probe_read_user(&first, sizeof(first), iov.iov_base) ||
-	    !http__starts_like_request(first))
+	/* a request method split from the rest of the line inside one
+	 * gathered write is not looked for */
+	if (iov.iov_len < 3 || bpf_probe_read_user(&first, iov.iov_len < 4 ? 3 : 4, iov.iov_base))
+		return;
+	starts = iov.iov_len < 4 ? http__starts_like_request3(first) : http__starts_like_request(first);
+	if (!starts && !bpf_map_lookup_elem(&http_conns, &ck))
 		return;
 	s = scratch__get();
 	if (!s)
@@ -144,9 +534,10 @@ static __always_inline void http__capture_iov(const struct iovec *uiov, __u64 ni
 		off += n;
 	}
 	/* more head than HTTP_MAX_IOV iovecs carried: cut like a long head */
-	if (off < ret && ret <= REACH_HTTP_LEN && niov > HTTP_MAX_IOV) /* (longer: http__emit counts it) */
+	if (off < ret && ret <= REACH_HTTP_LEN && niov > HTTP_MAX_IOV)
 		loss__count(REACH_EV_HTTP, REACH_LOSS_TRUNCATED);
-	http__emit(s, off, ret, source, peer, pid_tgid, cgid);
+	http__dispatch(s, 0, off < ret && ret <= REACH_HTTP_LEN ? off : ret, peer, conn, pid_tgid, cgid, source, starts,
+		       off);
 }
 
 #endif /* REACH_HTTP_BPF_H */

@@ -64,11 +64,11 @@ static __noinline int net__on_send_exit(struct pt_regs *regs, long nr, long ret)
 			if (net__read_msghdr((void *)SYSCALL_ARG2(regs), REACH_EV_HTTP, &msg) &&
 			    net__sock_peer(sk, &ep))
 				http__capture_iov(msg.msg_iov, msg.msg_iovlen, (__u64)ret, REACH_HTTP_PLAINTEXT, &ep,
-						  pid_tgid, cgid);
+						  (__u64)sk, pid_tgid, cgid);
 			return 0;
 		}
-		if (net__sock_peer(sk, &ep))
-			http__capture(buf, len, REACH_HTTP_PLAINTEXT, &ep, pid_tgid, cgid);
+		if (net__sock_peer(sk, &ep) && !http__tls_hello(buf, len, &ep, pid_tgid, cgid))
+			http__capture(buf, len, REACH_HTTP_PLAINTEXT, &ep, (__u64)sk, pid_tgid, cgid);
 		return 0;
 	}
 	if (proto != IPPROTO_UDP && !(proto == IPPROTO_TCP && nr == NR_connect))
@@ -115,9 +115,10 @@ static __noinline int net__on_write_exit(struct pt_regs *regs, long nr, long ret
 	if (!net__sock_peer(sk, &ep))
 		return 0;
 	if (nr == NR_writev)
-		http__capture_iov(buf, SYSCALL_ARG3(regs), (__u64)ret, REACH_HTTP_PLAINTEXT, &ep, pid_tgid, cgid);
-	else
-		http__capture(buf, len, REACH_HTTP_PLAINTEXT, &ep, pid_tgid, cgid);
+		http__capture_iov(buf, SYSCALL_ARG3(regs), (__u64)ret, REACH_HTTP_PLAINTEXT, &ep, (__u64)sk, pid_tgid,
+				  cgid);
+	else if (!http__tls_hello(buf, len, &ep, pid_tgid, cgid))
+		http__capture(buf, len, REACH_HTTP_PLAINTEXT, &ep, (__u64)sk, pid_tgid, cgid);
 	return 0;
 }
 

@@ -13,13 +13,15 @@
 
 /* BPF_KPROBE: libbpf 1.1 has no BPF_UPROBE; the pt_regs argument access is the same. */
 
-static __always_inline int tls__write(const void *buf, __u64 len, __u8 source)
+/* session: the SSL * or gnutls session, which names the connection for a
+ * head written in pieces */
+static __always_inline int tls__write(const void *session, const void *buf, __u64 len, __u8 source)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u64 cgid = bpf_get_current_cgroup_id();
 
 	if (task__is_monitored(pid_tgid, cgid))
-		http__capture(buf, len, source, NULL, pid_tgid, cgid);
+		http__capture(buf, len, source, NULL, (__u64)session, pid_tgid, cgid);
 	return 0;
 }
 
@@ -27,19 +29,19 @@ static __always_inline int tls__write(const void *buf, __u64 len, __u8 source)
 SEC("uprobe")
 int BPF_KPROBE(reach_ssl_write, void *ssl, const void *buf, int num)
 {
-	return num > 0 ? tls__write(buf, num, REACH_HTTP_OPENSSL) : 0;
+	return num > 0 ? tls__write(ssl, buf, num, REACH_HTTP_OPENSSL) : 0;
 }
 
 /* int SSL_write_ex(SSL *s, const void *buf, size_t num, size_t *written) */
 SEC("uprobe")
 int BPF_KPROBE(reach_ssl_write_ex, void *ssl, const void *buf, size_t num)
 {
-	return tls__write(buf, num, REACH_HTTP_OPENSSL);
+	return tls__write(ssl, buf, num, REACH_HTTP_OPENSSL);
 }
 
 /* ssize_t gnutls_record_send(gnutls_session_t session, const void *data, size_t size) */
 SEC("uprobe")
 int BPF_KPROBE(reach_gnutls_record_send, void *session, const void *data, size_t size)
 {
-	return tls__write(data, size, REACH_HTTP_GNUTLS);
+	return tls__write(session, data, size, REACH_HTTP_GNUTLS);
 }

@@ -26,6 +26,8 @@ enum reach_event_kind {
 	REACH_EV_EGRESS    = 5, /* TCP connect outcome or UDP destination */
 	REACH_EV_DNS       = 6, /* a DNS response received by a monitored process */
 	REACH_EV_HTTP      = 7, /* the head of an HTTP/1.x request (plaintext or TLS) */
+	REACH_EV_TLS_HELLO = 8, /* a TLS ClientHello written on a TCP socket, whatever its port */
+	REACH_EV_H2        = 9, /* an HTTP/2 client preface (plaintext or TLS): not decoded, a coverage gap */
 	REACH_EV__MAX,
 };
 
@@ -210,7 +212,8 @@ struct reach_dns_event {
 _Static_assert(sizeof(struct reach_egress_event) == 56 + 24 + 16 + 32, "reach_egress_event layout");
 _Static_assert(sizeof(struct reach_dns_event) == 56 + 16 + 16 + REACH_DNS_LEN, "reach_dns_event layout");
 
-#define REACH_HTTP_LEN 2048  /* request head bytes captured; the rest of a request is never copied */
+#define REACH_HTTP_LEN 2048  /* bytes of one capture event (a whole head, or one chunk of a longer one) */
+#define REACH_HTTP_HEAD_MAX 8192 /* a head is followed across writes and chunks up to here, then cut (counted) */
 
 enum reach_http_source {
 	REACH_HTTP_PLAINTEXT = 1, /* write/writev/sendto/sendmsg on a TCP socket */
@@ -218,9 +221,19 @@ enum reach_http_source {
 	REACH_HTTP_GNUTLS    = 3, /* gnutls_record_send */
 };
 
+/* How a capture relates to the connection's request head(s). */
+#define REACH_HTTP_F_WHOLE 0x1 /* one or more complete heads in this event alone; deduplicated by key */
+#define REACH_HTTP_F_START 0x2 /* the first bytes of a head that goes on (later chunks, later writes) */
+#define REACH_HTTP_F_CONT  0x4 /* a later piece of the head started on this connection, at offset */
+#define REACH_HTTP_F_MORE  0x8 /* more chunks of the same write follow: wait for them */
+
 /* Raw request bytes: user space fingerprints credentials at once and wipes
- * the buffer; they never reach any output. Dedup key: (cgroup, HTTP,
- * hash(head)), so a repeated identical request is a map lookup. */
+ * the buffer; they never reach any output. A head written whole in one
+ * call of at most REACH_HTTP_LEN bytes is one event (F_WHOLE), deduplicated
+ * with key (cgroup, HTTP, hash(head)): a repeated identical request is a map
+ * lookup. A head split over several writes or longer than one event is sent
+ * in pieces (F_START, F_CONT, not deduplicated) that user space joins per
+ * connection (user/http/reasm.h), up to REACH_HTTP_HEAD_MAX bytes. */
 struct reach_http_event {
 	struct reach_event_hdr hdr;
 	struct reach_dedup_key key;
@@ -229,11 +242,47 @@ struct reach_http_event {
 	__u16 dport;
 	__u32 len;        /* bytes captured in payload */
 	__u32 total_len;  /* bytes the call wrote */
-	__u32 pad;
+	__u8  flags;      /* REACH_HTTP_F_* */
+	__u8  pad[3];
 	__u8  daddr[16];
+	__u64 conn;       /* the connection: socket or TLS session address (with tgid: unique while it lives) */
+	__u32 offset;     /* of payload[0] in the bytes captured since the head started */
+	__u32 pad2;
 	__u8  payload[REACH_HTTP_LEN];
 };
 
-_Static_assert(sizeof(struct reach_http_event) == 56 + 24 + 16 + 16 + REACH_HTTP_LEN, "reach_http_event layout");
+_Static_assert(sizeof(struct reach_http_event) == 56 + 24 + 16 + 16 + 16 + REACH_HTTP_LEN, "reach_http_event layout");
+
+#define REACH_TLS_HELLO_LEN 512 /* ClientHello bytes captured: the SNI is near the start */
+
+/* A TLS ClientHello (record type 0x16, handshake type 1) a monitored task
+ * wrote on a TCP socket: that connection speaks TLS whatever its port. Dedup
+ * key (cgroup, TLS_HELLO, hash(executable, destination, port)). The bytes
+ * hold no secret (the hello is sent in clear) but only the SNI is used. */
+struct reach_tls_hello_event {
+	struct reach_event_hdr hdr;
+	struct reach_dedup_key key;
+	__u8  family;
+	__u8  pad;
+	__u16 dport;
+	__u32 len;        /* bytes captured in payload */
+	__u8  daddr[16];
+	__u8  payload[REACH_TLS_HELLO_LEN];
+};
+
+_Static_assert(sizeof(struct reach_tls_hello_event) == 56 + 24 + 8 + 16 + REACH_TLS_HELLO_LEN,
+	       "reach_tls_hello_event layout");
+
+/* A connection that started HTTP/2 ("PRI * HTTP/2.0" written in plaintext
+ * or through a probed TLS library). Its requests are not decoded: user
+ * space records the gap. Dedup key (cgroup, H2, hash(executable, source)). */
+struct reach_h2_event {
+	struct reach_event_hdr hdr;
+	struct reach_dedup_key key;
+	__u8  source;     /* enum reach_http_source */
+	__u8  pad[7];
+};
+
+_Static_assert(sizeof(struct reach_h2_event) == 56 + 24 + 8, "reach_h2_event layout");
 
 #endif /* REACH_EVENTS_H */

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <errno.h>
+#include <ctype.h>
 #include <cmocka.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -980,6 +981,51 @@ static void test_no_planted_credential_in_result(void **state)
 	assert_non_null(memchr(head.host, '\0', sizeof(head.host)));
 }
 
+
+/* The well-known token and key headers: the value is the credential
+ * whatever its shape; other credential-named headers only with a
+ * credential-shaped value; nonces and ids under such names are not. */
+static void test_wider_credential_headers(void **state)
+{
+	static const struct {
+		const char *name, *kind;
+	} known[] = {
+		{ "X-Auth-Token", "token" }, { "PRIVATE-TOKEN", "token" }, { "X-Vault-Token", "token" },
+		{ "X-Amz-Security-Token", "token" }, { "X-Api-Token", "token" },
+		{ "Ocp-Apim-Subscription-Key", "api-key" }, { "X-Functions-Key", "api-key" },
+	};
+	char req[512];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+		char lname[64];
+
+		snprintf(req, sizeof(req), "GET /v1/x HTTP/1.1\r\nHost: a.example\r\n%s: short1\r\n\r\n", known[i].name);
+		parse_ok(req);
+		for (size_t j = 0; known[i].name[j] && j < sizeof(lname) - 1; j++)
+			lname[j] = (char)tolower((unsigned char)known[i].name[j]), lname[j + 1] = '\0';
+		assert_fp_str(want_cred(known[i].kind, lname)->fingerprint, "short1");
+		assert_int_equal(head.n_creds, 1);
+	}
+	/* a credential-named header nobody listed, with a credential's shape */
+	parse_ok("GET / HTTP/1.1\r\nHost: a\r\nX-Acme-Session-Key: " APIKEY "\r\n\r\n");
+	assert_fp_str(want_cred("header-secret", "x-acme-session-key")->fingerprint, APIKEY);
+	assert_no_leak(APIKEY);
+	/* the same name with a plain value, several words, or a nonce name */
+	parse_ok("GET / HTTP/1.1\r\nHost: a\r\nX-Acme-Session-Key: enabled\r\n\r\n");
+	assert_int_equal(head.n_creds, 0);
+	parse_ok("GET / HTTP/1.1\r\nHost: a\r\nX-Auth-Mode: token via header 0123456789abcdef\r\n\r\n");
+	assert_int_equal(head.n_creds, 0);
+	parse_ok("GET / HTTP/1.1\r\nHost: a\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+		 "Idempotency-Key: 5f0c6a1e-8d47-4c57-9a55-3f0e2b7d9c11\r\nX-CSRF-Token: Qm9vbGVhbkNvb2tpZVZhbHVlMTIz\r\n"
+		 "X-Request-Id: 7d9c11f0c6a1e8d474c579a553f0e2b7\r\n\r\n");
+	assert_int_equal(head.n_creds, 0);
+	/* a token shape under a credential name stays its shape */
+	parse_ok("GET / HTTP/1.1\r\nHost: a\r\nX-Acme-Auth: " GHP "\r\n\r\n");
+	assert_fp_str(want_cred("token:ghp", "x-acme-auth")->fingerprint, GHP);
+	assert_int_equal(head.n_creds, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1024,6 +1070,7 @@ int main(void)
 		cmocka_unit_test(test_special_apis),
 		cmocka_unit_test(test_every_prefix),
 		cmocka_unit_test(test_no_planted_credential_in_result),
+		cmocka_unit_test(test_wider_credential_headers),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);

@@ -188,6 +188,10 @@ void output_summary_json(FILE *f, struct observed *obs, const struct run_stats *
 	json_add_int(o, "http_malformed", (int64_t)st->http_malformed);
 	json_add_int(o, "http_truncated", (int64_t)st->http_truncated);
 	json_add_int(o, "http_creds_dropped", (int64_t)st->http_creds_dropped);
+	json_add_int(o, "http_pieces", (int64_t)st->http_pieces);
+	json_add_int(o, "http_pieces_lost", (int64_t)st->http_pieces_lost);
+	json_add_int(o, "tls_hello_sni", (int64_t)st->tls_hello_sni);
+	json_add_int(o, "h2_undecodable", (int64_t)st->h2_undecodable);
 	json_add_int(o, "observed_edges_dropped", (int64_t)st->observed_edges_dropped);
 	json_add_int(o, "observed_edges_evicted", (int64_t)st->observed_edges_evicted);
 	json_add(o, "losses", losses);

@@ -21,6 +21,10 @@ struct run_stats {
 	uint64_t http_malformed;          /* captured heads that were not valid HTTP/1.x: counted, skipped */
 	uint64_t http_truncated;          /* heads longer than the capture bound (headers after it unseen) */
 	uint64_t http_creds_dropped;      /* credentials beyond the per-request bound */
+	uint64_t http_pieces;             /* pieces of heads that spanned writes or captures, joined */
+	uint64_t http_pieces_lost;        /* a piece missing: the head was cut there */
+	uint64_t tls_hello_sni;           /* ClientHellos whose server name was read */
+	uint64_t h2_undecodable;          /* HTTP/2 connections (per process and source) not decoded */
 	uint64_t observed_edges_dropped;  /* new edges refused at the agent's cap */
 	uint64_t observed_edges_evicted;  /* edges moved to the ledger alone (not in this summary) */
 	struct reach_loss_counters losses;

@@ -16,6 +16,8 @@
 #include "common/log.h"
 #include "config/config.h"
 #include "http/http_head.h"
+#include "http/reasm.h"
+#include "http/tls_hello.h"
 #include "identity/identity.h"
 #include "reach/catalog.h"
 #include "reach/coverage.h"
@@ -371,13 +373,19 @@ static const char *http_source_name(uint8_t source)
 	return source == REACH_HTTP_OPENSSL ? "openssl" : source == REACH_HTTP_GNUTLS ? "gnutls" : "plaintext";
 }
 
-/* One credential-bearing request: an edge per credential it carried. */
-static void record_credential(struct pipeline *p, const struct reach_http_event *ev, const struct http_request_head *h,
-			      const struct http_credential *c, const char *host, uint16_t port)
+/* One credential-bearing request: an edge per credential it carried. key:
+ * the kernel's dedup key of the capture, or NULL for a head joined from
+ * pieces (not deduplicated in the kernel): then a key of the edge's own
+ * (its object hashed, top bit set so that it never names a kernel entry),
+ * whose count grows by one per request. */
+static void record_credential(struct pipeline *p, const struct reach_http_event *ev, const struct reach_dedup_key *key,
+			      const struct http_request_head *h, const struct http_credential *c, const char *host,
+			      uint16_t port)
 {
 	const char *lineage[PROCTREE_LINEAGE_MAX];
 	struct observation obs = { 0 };
 	struct edge_credential cred = { 0 };
+	struct reach_dedup_key own;
 	char object[1600];
 	bool is_new;
 	struct edge *e;
@@ -395,8 +403,17 @@ static void record_credential(struct pipeline *p, const struct reach_http_event 
 	/* edge key: host, method, path template, credential kind, fingerprint */
 	snprintf(object, sizeof(object), "%s %s %s %s%s%s", host, h->method, h->path_template, cred.kind,
 		 cred.fingerprint[0] ? " fp:" : "", cred.fingerprint);
+	if (!key) {
+		uint64_t hash = 0xcbf29ce484222325ULL ^ ev->source;
+
+		for (const char *q = object; *q; q++)
+			hash = (hash ^ (uint8_t)*q) * 0x100000001b3ULL;
+		own = (struct reach_dedup_key){ .cgroup_id = ev->hdr.cgroup_id, .kind = REACH_EV_HTTP,
+						.hash = hash | 1ULL << 63 };
+		key = &own;
+	}
 	obs.hdr = &ev->hdr;
-	obs.key = &ev->key;
+	obs.key = key;
 	obs.object = object;
 	obs.category = NULL;
 	obs.exe = proctree_exe(p->procs, ev->hdr.tgid);
@@ -413,26 +430,40 @@ static void record_credential(struct pipeline *p, const struct reach_http_event 
 		print_if_new(p, ev->hdr.cgroup_id, e, is_new);
 }
 
-static void handle_http(struct pipeline *p, const struct reach_http_event *ev)
+/* What a head came with: the event (who, where to) and whether the kernel
+ * deduplicated it (whole) or it was joined from pieces. */
+struct head_ctx {
+	struct pipeline *p;
+	const struct reach_http_event *ev;
+	bool whole;
+};
+
+/* One request head (an http_head_fn): parsed, its credentials recorded as
+ * fingerprints, the private copy wiped. */
+static void on_head(void *arg, const uint8_t *buf, size_t len, bool cut)
 {
-	uint8_t head[REACH_HTTP_LEN];
-	size_t len = ev->len < REACH_HTTP_LEN ? ev->len : REACH_HTTP_LEN;
+	struct head_ctx *hc = arg;
+	struct pipeline *p = hc->p;
+	const struct reach_http_event *ev = hc->ev;
+	uint8_t head[HTTP_REASM_MAX];
 	struct http_request_head h;
 	char host[300];
 	uint16_t port = ev->dport;
 	int rc;
 
+	if (len > sizeof(head))
+		len = sizeof(head);
 	/* one private copy, parsed and wiped at once: credentials leave this
 	 * function as keyed fingerprints only */
-	memcpy(head, ev->payload, len);
+	memcpy(head, buf, len);
 	rc = http_parse_request_head(head, len, &p->fp_key, &h);
-	explicit_bzero(head, sizeof(head));
+	explicit_bzero(head, len);
 	if (rc) {
 		p->stats.http_malformed++; /* counted and skipped */
 		return;
 	}
 	p->stats.http_requests++;
-	if (h.truncated || h.path_truncated)
+	if (h.truncated || h.path_truncated || cut)
 		p->stats.http_truncated++;
 	p->stats.http_creds_dropped += h.creds_dropped; /* beyond HTTP_MAX_CREDS: counted, never silent */
 	if (ev->source != REACH_HTTP_PLAINTEXT && p->tls)
@@ -454,10 +485,103 @@ static void handle_http(struct pipeline *p, const struct reach_http_event *ev)
 		snprintf(host, sizeof(host), "?");
 	}
 	for (int i = 0; i < h.n_creds; i++)
-		record_credential(p, ev, &h, &h.creds[i], host, port);
+		record_credential(p, ev, hc->whole ? &ev->key : NULL, &h, &h.creds[i], host, port);
 	if (!h.n_creds && h.special[0]) /* secrets/token APIs stand out even without a credential seen */
-		record_credential(p, ev, &h, NULL, host, port);
+		record_credential(p, ev, hc->whole ? &ev->key : NULL, &h, NULL, host, port);
 	explicit_bzero(&h, sizeof(h));
+}
+
+static void handle_http(struct pipeline *p, const struct reach_http_event *ev)
+{
+	size_t len = ev->len < REACH_HTTP_LEN ? ev->len : REACH_HTTP_LEN;
+	struct head_ctx hc = { p, ev, true };
+	struct http_reasm_stats before, after;
+	size_t heads;
+
+	/* flags 0: a capture of one write, as WHOLE */
+	if (!(ev->flags & (REACH_HTTP_F_START | REACH_HTTP_F_CONT)) || !p->reasm) {
+		if (p->reasm)
+			http_reasm_cut(p->reasm, ev->hdr.tgid, ev->conn, on_head, &hc);
+		heads = http_heads_each(ev->payload, len, on_head, &hc);
+		if (!heads)
+			p->stats.http_malformed++; /* not a request at all */
+		return;
+	}
+	hc.whole = false;
+	http_reasm_stats(p->reasm, &before);
+	http_reasm_add(p->reasm, ev->hdr.tgid, ev->conn, ev->offset, ev->flags & REACH_HTTP_F_START,
+		       ev->flags & REACH_HTTP_F_MORE, ev->payload, len, on_head, &hc);
+	http_reasm_stats(p->reasm, &after);
+	p->stats.http_pieces++;
+	p->stats.http_pieces_lost += (after.gaps - before.gaps) + (after.evicted - before.evicted);
+}
+
+/* A ClientHello on a TCP socket: the connection speaks TLS whatever its
+ * port, so its process gets a TLS coverage edge (covered by a probed
+ * library, else tls-blind with the reason), and its SNI names the address
+ * for this cgroup's later edges when DNS did not. */
+static void handle_tls_hello(struct pipeline *p, const struct reach_tls_hello_event *ev)
+{
+	size_t len = ev->len < REACH_TLS_HELLO_LEN ? ev->len : REACH_TLS_HELLO_LEN;
+	char sni[256];
+	struct netaddr addr;
+	uint32_t ttl;
+
+	if (ev->family != REACH_AF_INET && ev->family != REACH_AF_INET6) {
+		p->stats.malformed_events++;
+		return;
+	}
+	if (p->tls)
+		record_tls_coverage(p, &ev->hdr, &ev->key, NULL);
+	if (tls_hello_sni(ev->payload, len, sni, sizeof(sni)) == 0) {
+		p->stats.tls_hello_sni++;
+		netaddr_from_raw(&addr, ev->family, ev->daddr);
+		if (!dnsnames_get(p->dns, ev->hdr.cgroup_id, &addr, &ttl))
+			dnsnames_put(p->dns, ev->hdr.cgroup_id, &addr, sni, 300);
+	}
+}
+
+/* A connection that started HTTP/2: its requests are not decoded, so the
+ * process's credentials on it are not seen. A coverage edge of its own
+ * ("<exe> (http/2)"), class tls-blind with the reason, so that the
+ * identity's verdict is inconclusive rather than a silent pass, even when
+ * the same process is covered for its HTTP/1 traffic. */
+static void handle_h2(struct pipeline *p, const struct reach_h2_event *ev)
+{
+	const char *lineage[PROCTREE_LINEAGE_MAX];
+	const char *exe = proctree_exe(p->procs, ev->hdr.tgid);
+	struct observation obs = { 0 };
+	char object[600];
+	struct edge *e;
+	bool is_new;
+
+	p->stats.h2_undecodable++;
+	snprintf(object, sizeof(object), "%s (http/2)", exe[0] ? exe : ev->hdr.comm);
+	obs.hdr = &ev->hdr;
+	obs.key = &ev->key;
+	obs.object = object;
+	obs.exe = exe;
+	obs.category = http_source_name(ev->source);
+	obs.dest_class = "tls-blind";
+	obs.detail = "HTTP/2 is not decoded: credentials sent on it are not seen";
+	obs.n_lineage = proctree_lineage(p->procs, ev->hdr.tgid, lineage, PROCTREE_LINEAGE_MAX);
+	obs.lineage = lineage;
+	e = record_edge(p, EDGE_TLS, &obs, &is_new);
+	if (!e) {
+		warn_unrecorded("tls");
+		return;
+	}
+	if (is_new) {
+		char detail[COVERAGE_DETAIL_LEN];
+
+		p->tls_blind_edges++;
+		log_warn("h2_undecodable: %s (pid %u) speaks HTTP/2 (%s): its credentials are not seen", object,
+			 ev->hdr.tgid, http_source_name(ev->source));
+		/* the identity's blind road, as for TLS through an unprobed library */
+		snprintf(detail, sizeof(detail), "%.200s: HTTP/2 is not decoded", object);
+		pipeline_note_road(p, ev->hdr.cgroup_id, ev->hdr.uid, "http2-undecoded", detail, unix_ms());
+	}
+	print_if_new(p, ev->hdr.cgroup_id, e, is_new);
 }
 
 static void handle_dns(struct pipeline *p, const struct reach_dns_event *ev)
@@ -498,6 +622,8 @@ static const size_t event_min_size[REACH_EV__MAX] = {
 	[REACH_EV_EGRESS] = sizeof(struct reach_egress_event),
 	[REACH_EV_DNS] = sizeof(struct reach_dns_event),
 	[REACH_EV_HTTP] = sizeof(struct reach_http_event),
+	[REACH_EV_TLS_HELLO] = sizeof(struct reach_tls_hello_event),
+	[REACH_EV_H2] = sizeof(struct reach_h2_event),
 };
 
 int pipeline_on_event(void *ctx, const void *data, size_t size)
@@ -526,6 +652,12 @@ int pipeline_on_event(void *ctx, const void *data, size_t size)
 		break;
 	case REACH_EV_HTTP:
 		handle_http(p, data);
+		break;
+	case REACH_EV_TLS_HELLO:
+		handle_tls_hello(p, data);
+		break;
+	case REACH_EV_H2:
+		handle_h2(p, data);
 		break;
 	case REACH_EV_FORK:
 		proctree_fork(p->procs, hdr->tgid, ((const struct reach_fork_event *)data)->child_tgid, hdr->cgroup_id);
@@ -981,8 +1113,9 @@ int pipeline_init(struct pipeline *p, size_t observed_cap)
 	p->exe_epochs = hmap_new();
 	p->cov_cgroups = hmap_new();
 	p->secret_inodes = hmap_new();
-	if (!p->observed || !p->procs || !p->dns || !p->identity_cache || !p->epochs || !p->exe_epochs ||
-	    !p->cov_cgroups || !p->secret_inodes)
+	p->reasm = http_reasm_new(PIPELINE_OPEN_HEADS);
+	if (!p->reasm || !p->observed || !p->procs || !p->dns || !p->identity_cache || !p->epochs ||
+	    !p->exe_epochs || !p->cov_cgroups || !p->secret_inodes)
 		return -ENOMEM;
 	return 0;
 }
@@ -994,6 +1127,8 @@ void pipeline_fini(struct pipeline *p)
 	hmap_free(p->epochs, free);
 	hmap_free(p->exe_epochs, free);
 	hmap_free(p->secret_inodes, secret_inode_free);
+	http_reasm_free(p->reasm); /* wipes the open heads */
+	p->reasm = NULL;
 	fp_key_wipe(&p->fp_key);
 	proctree_free(p->procs);
 	dnsnames_free(p->dns);

@@ -61,6 +61,10 @@ struct pipeline_loss_ops {
 	int (*cgroup_exists)(void *ops_ctx, uint64_t cgroup_id);             /* 1, 0, or -errno: unknown */
 };
 
+/* Request heads open at once (split across writes, waiting for their rest):
+ * one slot of HTTP_REASM_MAX bytes each. */
+#define PIPELINE_OPEN_HEADS 256
+
 struct pipeline {
 	/* ---- owned: made by pipeline_init, freed by pipeline_fini ---- */
 	struct observed *observed;     /* the observed model */
@@ -70,6 +74,7 @@ struct pipeline {
 	struct hmap *epochs;           /* identity -> version set by `reachctl epoch start` */
 	struct hmap *exe_epochs;       /* cgroup id -> host identities' software version */
 	struct hmap *secret_inodes;    /* "dev:ino" -> struct secret_inode: files classed as secrets */
+	struct http_reasm *reasm;      /* request heads captured in pieces, per connection */
 	struct fp_key fp_key;          /* HMAC key of every fingerprint (wiped by pipeline_fini) */
 	size_t observed_cap;           /* the observed model's working set (edges, all cgroups) */
 	bool observed_stuck;           /* full and nothing evictable: cleared to retry */

@@ -603,6 +603,13 @@ static struct http_credential *cred_add(struct ctx *c, const char *kind, const c
 	return cr;
 }
 
+static bool header_has_token(const char *s, size_t n)
+{
+	size_t pos = 0, tlen;
+
+	return find_token(s, n, &pos, &tlen) != NULL;
+}
+
 /* Every token shape in s[0..n) as "token:<shape>". */
 static void scan_tokens(struct ctx *c, const char *where, const char *s, size_t n)
 {
@@ -1006,11 +1013,41 @@ static enum line_rc next_line(const uint8_t *buf, size_t len, size_t pos, size_t
 	return len - pos > HTTP_MAX_LINE ? LINE_BAD : LINE_CUT;
 }
 
+/* Header names that carry a credential by convention: their value is the
+ * credential, whatever its shape. */
+static const char *const api_key_headers[] = {
+	"x-api-key", "api-key", "x-goog-api-key", "ocp-apim-subscription-key", "x-functions-key",
+	"x-rapidapi-key", "apikey", "x-apikey",
+};
+static const char *const token_headers[] = {
+	"x-auth-token", "private-token", "x-vault-token", "x-amz-security-token", "x-api-token", "x-access-token",
+	"x-session-token", "x-gitlab-token", "x-consul-token", "x-nomad-token", "x-auth-key", "x-secret",
+};
+
+/* Names that say credential (token, key, secret, auth, session) but are
+ * per-request or per-connection nonces, hashes or ids, not credentials. */
+static bool name_not_credential(const char *lname)
+{
+	static const char *const words[] = {
+		"csrf", "xsrf", "websocket", "idempotency", "request", "trace", "nonce", "cache", "content",
+		"correlation", "keep-alive", "sha256", "signature",
+	};
+
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (strstr(lname, words[i]))
+			return true;
+	return false;
+}
+
+/* Any other header whose name says it holds a credential. */
+static bool name_says_credential(const char *lname)
+{
+	return (strstr(lname, "token") || strstr(lname, "key") || strstr(lname, "secret") || strstr(lname, "auth") ||
+		strstr(lname, "session")) && !name_not_credential(lname);
+}
+
 static int header_line(struct ctx *c, const char *l, size_t n)
 {
-	static const char *const api_key_headers[] = {
-		"x-api-key", "api-key", "x-goog-api-key",
-	};
 	char where[64];
 	size_t nl = 0, vs, ve, i;
 
@@ -1055,7 +1092,20 @@ static int header_line(struct ctx *c, const char *l, size_t n)
 			cred_add(c, "api-key", where, l + vs, ve - vs);
 			return 0;
 		}
-	scan_tokens(c, where, l + vs, ve - vs);
+	for (i = 0; i < sizeof(token_headers) / sizeof(token_headers[0]); i++)
+		if (eq_nocase(l, nl, token_headers[i])) {
+			add_token_maybe_jwt(c, "token", false, where, l + vs, ve - vs);
+			return 0;
+		}
+	/* a known token shape anywhere wins; else a credential-named header
+	 * with a credential-shaped value (one word, long or random-looking) */
+	if (header_has_token(l + vs, ve - vs)) {
+		scan_tokens(c, where, l + vs, ve - vs);
+		return 0;
+	}
+	if (name_says_credential(where) && nl < sizeof(where) && !memchr(l + vs, ' ', ve - vs) &&
+	    looks_secret(l + vs, ve - vs))
+		cred_add(c, "header-secret", where, l + vs, ve - vs);
 	return 0;
 }
 

@@ -25,9 +25,15 @@ struct http_credential {
 	 * bare token, "scheme:other" when the name is too long or looks like a
 	 * secret itself), "api-key", "cookie", "proxy-authorization",
 	 * "query:<param>" (lower case), "token:<shape>" with shape one of sk,
-	 * ghp, gho, ghu, ghs, ghr, github_pat, xox, akia, asia, glpat,
+	 * ghp, gho, ghu, ghs, ghr, github_pat, xox, akia, asia, glpat;
 	 * "path:secret" (a path segment http/path_template.h calls a secret
-	 * that looks like a credential: a bot token, a webhook secret, a key) */
+	 * that looks like a credential: a bot token, a webhook secret, a key);
+	 * "token" (a header that holds a token by convention: X-Auth-Token,
+	 * PRIVATE-TOKEN, X-Vault-Token, X-Amz-Security-Token, X-Api-Token, ...;
+	 * a JWT there keeps kind "token" with its claims), "api-key" also for Ocp-Apim-Subscription-Key,
+	 * X-Functions-Key, ...; "header-secret": any other header whose name
+	 * says token/key/secret/auth/session (not csrf, websocket, idempotency,
+	 * request or trace ids) with a one-word, credential-shaped value */
 	char kind[32];
 	/* header name (lower case), "query", "path" (a token shape in a path
 	 * segment) or "url" (userinfo of an absolute-form request target) */

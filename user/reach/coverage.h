@@ -11,7 +11,9 @@
  *   edges_unrecorded  edges the agent's own observed model refused (full)
  *   blind roads  ways to a secret or a destination that reach knows were
  *               taken and cannot read: "tls-blind" (TLS through a library
- *               without uprobes), and whatever a later sensor adds; a
+ *               without uprobes), "http2-undecoded" (an HTTP/2 connection:
+ *               its requests are not decoded), and whatever a later sensor
+ *               adds; a
  *               bounded set of (road, detail) with counts
  *   hooks missing  hooks that failed to attach (node-wide: every identity
  *               on that node)
