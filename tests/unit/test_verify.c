@@ -642,6 +642,90 @@ static void test_epoch_choice(void **state)
 	ledger_free(l);
 }
 
+
+/* Three versions: /usr/bin/a in each, /usr/bin/b in v2 only. Every pair of
+ * neighbours compares exactly: a never grew or shrank; b grew in v2 and
+ * shrank in v3; an older epoch's previous is the one before it. */
+static void history_ledger(struct ledger *l)
+{
+	int64_t v1 = NOW - 3 * DAY, v2 = NOW - 2 * DAY, v3 = NOW - DAY;
+
+	rec(l, GW, TOOL(.object = "/usr/bin/a", .epoch = "v1", .first = v1, .last = v1 + 1000));
+	rec(l, GW, TOOL(.object = "/usr/bin/a", .epoch = "v2", .first = v1, .last = v2 + 1000));
+	rec(l, GW, TOOL(.object = "/usr/bin/b", .epoch = "v2", .first = v2 + 2000, .last = v2 + 2000));
+	rec(l, GW, TOOL(.object = "/usr/bin/a", .epoch = "v3", .first = v1, .last = v3 + 1000));
+}
+
+static void history_case(const struct ledger *l, const struct policy_set *ps, const char *spec, const char *want_epoch,
+			 const char *want_previous, size_t grew, size_t shrank, size_t edges)
+{
+	struct verify_opts o = opts_now();
+	struct verify_result r;
+	const struct identity_verdict *v;
+
+	o.identity = GW;
+	o.epoch = spec;
+	run(l, ps, &o, &r);
+	v = verdict_of(&r, GW);
+	assert_non_null(v);
+	assert_string_equal(v->epoch, want_epoch);
+	assert_string_equal(v->previous_epoch, want_previous);
+	assert_int_equal(count_kind(&r, FINDING_REACH_GREW), grew);
+	assert_int_equal(count_kind(&r, FINDING_REACH_SHRANK), shrank);
+	assert_int_equal(v->n_edges, edges);
+	if (grew)
+		assert_non_null(find(&r, FINDING_REACH_GREW, "/usr/bin/b"));
+	if (shrank)
+		assert_non_null(find(&r, FINDING_REACH_SHRANK, "/usr/bin/b"));
+	verify_result_free(&r);
+}
+
+static void test_epoch_history_pairs(void **state)
+{
+	struct ledger *l = ledger_new(0, 0);
+	struct policy_set ps = { 0 };
+	struct verify_opts o = opts_now();
+	struct verify_result r;
+
+	(void)state;
+	history_ledger(l);
+	load(&ps, HDR(GW) "  tools: [/usr/bin/*]\n", NULL, 0);
+	history_case(l, &ps, NULL, "v3", "v2", 0, 1, 1);
+	history_case(l, &ps, "current", "v3", "v2", 0, 1, 1);
+	history_case(l, &ps, "v3", "v3", "v2", 0, 1, 1);
+	history_case(l, &ps, "v2", "v2", "v1", 1, 0, 2);
+	history_case(l, &ps, "-1", "v2", "v1", 1, 0, 2);
+	history_case(l, &ps, "v1", "v1", "", 0, 0, 1);
+	history_case(l, &ps, "-2", "v1", "", 0, 0, 1);
+	history_case(l, &ps, "-0", "v3", "v2", 0, 1, 1);
+
+	/* typos: an error naming the closest, never a verdict */
+	o.identity = GW;
+	o.epoch = "v22";
+	assert_int_equal(verify_ledger(l, &ps, &o, &r), -ENOENT);
+	assert_non_null(strstr(r.error, "no epoch 'v22'"));
+	assert_non_null(strstr(r.error, "did you mean v2"));
+	assert_int_equal(r.n_verdicts, 0);
+	o.epoch = "-3";
+	assert_int_equal(verify_ledger(l, &ps, &o, &r), -ENOENT);
+	assert_non_null(strstr(r.error, "no epoch -3"));
+	assert_non_null(strstr(r.error, "3 epochs known (newest first: v3"));
+	o.epoch = "1"; /* a number is no name: -1 was meant */
+	assert_int_equal(verify_ledger(l, &ps, &o, &r), -EINVAL);
+	assert_non_null(strstr(r.error, "-N"));
+	/* node-wide: a name no identity has is a typo */
+	o.identity = NULL;
+	o.epoch = "v9";
+	assert_int_equal(verify_ledger(l, &ps, &o, &r), -ENOENT);
+	assert_non_null(strstr(r.error, "no identity has an epoch 'v9'"));
+	o.epoch = "v1";
+	run(l, &ps, &o, &r);
+	assert_string_equal(verdict_of(&r, GW)->epoch, "v1");
+	verify_result_free(&r);
+	policy_set_free(&ps);
+	ledger_free(l);
+}
+
 static void test_unused_declared(void **state)
 {
 	struct ledger *l = ledger_new(0, 0);
@@ -1680,6 +1764,7 @@ int main(void)
 		cmocka_unit_test(test_json),
 		cmocka_unit_test(test_text),
 		cmocka_unit_test(test_rotation),
+		cmocka_unit_test(test_epoch_history_pairs),
 		cmocka_unit_test(test_suggest_roundtrip),
 		cmocka_unit_test(test_suggest_too_big),
 		cmocka_unit_test(test_ledger_diff),

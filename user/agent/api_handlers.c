@@ -1,4 +1,5 @@
 /* The local API's handlers (api_handlers.h). */
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -154,15 +155,17 @@ static json_object *verify_json(const struct api_handlers *h, const char *identi
 	struct verify_result r;
 	json_object *doc;
 	char err[1024];
+	int rc;
 
 	if (policy_path) {
 		if (policy_load_path(&other, policy_path, err, sizeof(err)))
 			return api_error(err, 2);
 		set = &other;
 	}
-	if (verify_ledger(h->pipe->ledger, set, &opts, &r)) {
+	if ((rc = verify_ledger(h->pipe->ledger, set, &opts, &r))) {
 		policy_set_free(&other);
-		return api_error("verification failed: out of memory", 2);
+		/* a typo (unknown epoch) names the closest known ones */
+		return api_error(rc == -ENOMEM || !r.error[0] ? "verification failed: out of memory" : r.error, 2);
 	}
 	doc = verify_result_report(&r);
 	verify_result_free(&r);

@@ -58,10 +58,10 @@ static void usage(FILE *f)
 		   "  reachctl reach  [--identity NS/SA] [--kind secret|egress|credential|tool|dns] [-o table|json]\n"
 		   "                  [--socket PATH | --ledger FILE]\n"
 		   "  reachctl status [-o table|json] [--socket PATH]\n"
-		   "  reachctl verify [--identity NS/SA] [--policy PATH] [--epoch current|N] [-o text|json] [--wait SECONDS]\n"
+		   "  reachctl verify [--identity NS/SA] [--policy PATH] [--epoch current|NAME|-N] [-o text|json] [--wait SECONDS]\n"
 		   "                  [--socket PATH | --ledger FILE]\n"
 		   "  reachctl verify --identity NS/SA --agents [https://]HOST:PORT [--agents ...] [--api-token-file FILE]\n"
-		   "                  [--ca FILE] --policy PATH [--epoch current|N] [-o text|json] [--wait SECONDS]\n"
+		   "                  [--ca FILE] --policy PATH [--epoch current|NAME|-N] [-o text|json] [--wait SECONDS]\n"
 		   "                  exit 0 pass, 1 findings, 2 could not verify (inconclusive, an agent unreachable, bad policy)\n"
 		   "                  --agents: GET /v1/ledger from every address HOST resolves to (a headless Service:\n"
 		   "                  every agent pod), 10 s each, merge the ledgers and verify them offline; any agent\n"
@@ -658,9 +658,10 @@ static json_object *judge(const struct ledger *l, const struct policy_set *set, 
 	struct verify_opts vo = { .identity = o->identity, .alert_without_policy = o->default_alert, .epoch = o->epoch };
 	struct verify_result r;
 	json_object *doc;
+	int rc;
 
-	if (verify_ledger(l, set, &vo, &r)) {
-		fprintf(msg, "reachctl: verify: out of memory\n");
+	if ((rc = verify_ledger(l, set, &vo, &r))) {
+		fprintf(msg, "reachctl: %s\n", rc != -ENOMEM && r.error[0] ? r.error : "verify: out of memory");
 		return NULL;
 	}
 	doc = verify_result_report(&r);
@@ -1044,6 +1045,15 @@ int main(int argc, char **argv)
 		if (strcmp(argv[1], "rotate") == 0 && !o.identity) {
 			fprintf(stderr, "reachctl: rotate needs --identity\n");
 			return EXIT_USAGE;
+		}
+		if (o.epoch) {
+			char err[300];
+
+			/* "--epoch 1" is no version name: refused before any work */
+			if (verify_epoch_spec_check(o.epoch, err, sizeof(err))) {
+				fprintf(stderr, "reachctl: %s\n", err);
+				return EXIT_NOT_VERIFIED;
+			}
 		}
 		return cmd_verify(argv[1], &o);
 	}
