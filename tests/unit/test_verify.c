@@ -17,6 +17,7 @@
 #include "policy/suggest.h"
 #include "policy/verify.h"
 #include "policy/epochs.h"
+#include "common/names.h"
 #include "reach/ledger.h"
 #include "testutil.h"
 
@@ -854,9 +855,18 @@ static void test_inconclusive_reasons(void **state)
 	rec(l, "ai/nopolicy", TOOL(.object = "/bin/sh"));
 	o.identity = "ai/nopolicy";
 	expect_inconclusive(l, &ps, &o, "ai/nopolicy", "no policy");
-	/* neither */
-	o.identity = "ai/nothing";
-	expect_inconclusive(l, &ps, &o, "ai/nothing", "no policy");
+	/* neither: a typo, an error naming the closest known identities
+	 * (was inconclusive "no policy" before typos became errors) */
+	o.identity = "ai/nopolicyy";
+	assert_int_equal(verify_ledger(l, &ps, &o, &r), -ENOENT);
+	assert_non_null(strstr(r.error, "unknown identity 'ai/nopolicyy'"));
+	assert_non_null(strstr(r.error, "did you mean ai/nopolicy?"));
+	/* host/NAME.service is host/NAME */
+	o.identity = "host/gw.service";
+	rec(l, "host/gw", TOOL(.object = "/bin/sh"));
+	run(l, &ps, &o, &r);
+	assert_string_equal(r.verdicts[0].identity, "host/gw");
+	verify_result_free(&r);
 
 	/* the ledger refused edges of the identity (cap 2) */
 	o.identity = GW;
@@ -1218,9 +1228,10 @@ static void test_text(void **state)
 	free(buf);
 	verify_result_free(&r);
 
-	/* inconclusive */
+	/* inconclusive: observed, no policy (an identity neither observed nor
+	 * declared is a typo now, an error: see test_inconclusive_reasons) */
 	buf = NULL;
-	o.identity = "nobody/here";
+	o.identity = "ai/audit";
 	run(l, &ps, &o, &r);
 	f = open_memstream(&buf, &len);
 	verify_result_print_text(f, &r);
@@ -1329,7 +1340,12 @@ static void roundtrip(const struct ledger *l, const char *identity, char **yaml_
 		fail_msg("suggest: %s", err);
 	load(&ps, yaml, NULL, 0);
 	assert_int_equal(ps.n, 1);
-	assert_string_equal(ps.policies[0].identity, identity);
+	{
+		char canonical[512];
+
+		/* the loader keeps identities canonical: host/X.service is host/X */
+		assert_string_equal(ps.policies[0].identity, names_identity_normalize(identity, canonical, sizeof(canonical)));
+	}
 	o.identity = identity;
 	run(l, &ps, &o, &r);
 	for (size_t i = 0; i < r.n_findings; i++)

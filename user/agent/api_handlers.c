@@ -7,6 +7,7 @@
 #include <time.h>
 #include "common/json.h"
 #include "common/log.h"
+#include "common/names.h"
 #include "identity/kube.h"
 #include "policy/epochs.h"
 #include "policy/policy.h"
@@ -218,6 +219,33 @@ static json_object *remediation_json(const struct epoch_tracker *t, const char *
 	return arr;
 }
 
+/* NULL when the agent knows identity (observed, or with a policy: a
+ * pipeline may open an epoch before the workload first runs); otherwise the
+ * error reply (exit 2) naming the closest known ones: a typo never answers
+ * with an empty table or opens a phantom epoch. */
+static json_object *unknown_identity(const struct api_handlers *h, const char *identity)
+{
+	const struct ledger *l = h->pipe->ledger;
+	size_t n = 0, n_ids = ledger_identities(l), n_pol = h->policies ? h->policies->n : 0;
+	const char **known;
+	char near[400] = "", msg[1000];
+
+	if (ledger_identity_find(l, identity) || policy_for_identity(h->policies, identity) ||
+	    ledger_identities_dropped(l))
+		return NULL; /* (a refused identity may be this one) */
+	if (!(known = calloc(n_ids + n_pol + 1, sizeof(*known))))
+		return api_error("out of memory", 2);
+	for (size_t i = 0; i < n_ids; i++)
+		known[n++] = ledger_identity_at(l, i)->name;
+	for (size_t i = 0; i < n_pol; i++)
+		if (!ledger_identity_find(l, h->policies->policies[i].identity))
+			known[n++] = h->policies->policies[i].identity;
+	snprintf(msg, sizeof(msg), "unknown identity '%s': nothing observed and no policy%s", identity,
+		 names_suggest(identity, known, n, near, sizeof(near)));
+	free(known);
+	return api_error(msg, 2);
+}
+
 json_object *api_handle(void *ctx, json_object *req)
 {
 	struct api_handlers *h = ctx;
@@ -225,10 +253,20 @@ json_object *api_handle(void *ctx, json_object *req)
 	const char *cmd = json_object_object_get_ex(req, "cmd", &v) ? json_object_get_string(v) : "";
 	const char *identity = json_object_object_get_ex(req, "identity", &v) ? json_object_get_string(v) : NULL;
 	const char *kind = json_object_object_get_ex(req, "kind", &v) ? json_object_get_string(v) : NULL;
+	char canonical[512];
 
 	/* fresh counts for the answer */
 	pipeline_refresh_counts(h->pipe);
 	pipeline_feed_ledger(h->pipe);
+	if (identity) {
+		/* as observed when the ledger has that name, else canonical
+		 * (host/NAME.service is host/NAME) */
+		if (!ledger_identity_find(h->pipe->ledger, identity))
+			identity = names_identity_normalize(identity, canonical, sizeof(canonical));
+		/* verify checks against the policies it is given (maybe a path) */
+		if (strcmp(cmd, "verify") && (reply = unknown_identity(h, identity)))
+			return reply;
+	}
 	if (strcmp(cmd, "reach") == 0)
 		return reach_json(h, identity, kind);
 	if (strcmp(cmd, "status") == 0)

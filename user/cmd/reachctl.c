@@ -38,6 +38,7 @@
 #include "policy/ledger_diff.h"
 #include "policy/suggest.h"
 #include "policy/verify.h"
+#include "common/names.h"
 #include "common/https_client.h"
 
 #define EXIT_FAILED 1
@@ -306,6 +307,19 @@ static json_object *reach_from_ledger_file(const struct opts *o)
 
 	if (!l)
 		return NULL;
+	if (o->identity && !ledger_identity_find(l, o->identity)) {
+		size_t n = ledger_identities(l);
+		const char **known = calloc(n + 1, sizeof(*known));
+		char near[400] = "";
+
+		for (size_t i = 0; known && i < n; i++)
+			known[i] = ledger_identity_at(l, i)->name;
+		fprintf(stderr, "reachctl: unknown identity '%s' in %s%s\n", o->identity, o->ledger,
+			known ? names_suggest(o->identity, known, n, near, sizeof(near)) : "");
+		free(known);
+		ledger_free(l);
+		return NULL;
+	}
 	doc = ledger_to_json(l, o->identity, o->kind);
 	ledger_free(l);
 	return doc;
@@ -314,6 +328,10 @@ static json_object *reach_from_ledger_file(const struct opts *o)
 /* One request to the agent (req is consumed). The reply, or NULL when the
  * agent could not be asked or answered an error: then the reason is printed
  * on msg ("reachctl: ...") and kept in why (may be NULL). */
+/* The exit code of the last agent error: the agent's own (2 for a typo: an
+ * unknown identity or epoch), or EXIT_FAILED when it gave none. */
+static int agent_error_exit = EXIT_FAILED;
+
 static json_object *agent_request(const char *socket, json_object *req, FILE *msg, char *why, size_t why_size)
 {
 	json_object *reply;
@@ -324,6 +342,7 @@ static json_object *agent_request(const char *socket, json_object *req, FILE *ms
 	json_object_put(req);
 	if (reply && !*json_get_str(reply, "error", ""))
 		return reply;
+	agent_error_exit = reply ? (int)json_get_int(reply, "exit_code", EXIT_FAILED) : EXIT_FAILED;
 	reason = reply ? json_get_str(reply, "error", "") : err;
 	fprintf(msg, "reachctl: %s%s\n", reply ? "reachd answered: " : "", reason);
 	if (why)
@@ -988,8 +1007,8 @@ int main(int argc, char **argv)
 		json_add_str(req, "identity", o.identity);
 		json_add_str(req, "version", o.version);
 		if (!(reply = agent_request(o.socket, req, stderr, NULL, 0)))
-			return EXIT_FAILED;
-		printf("epoch of %s is now %s\n", o.identity, o.version);
+			return agent_error_exit;
+		printf("epoch of %s is now %s\n", json_get_str(reply, "identity", o.identity), o.version);
 		json_object_put(reply);
 		return 0;
 	}
@@ -1009,7 +1028,7 @@ int main(int argc, char **argv)
 			json_object *reply = ask_agent(&o, "epochs"), *recs;
 
 			if (!reply)
-				return EXIT_FAILED; /* an agent's error too: not an empty table */
+				return agent_error_exit; /* an agent's error too: not an empty table */
 			if (strcmp(o.output, "json") == 0) {
 				print_json(reply);
 			} else if ((recs = json_get(reply, "records", json_type_array))) {
@@ -1070,7 +1089,7 @@ int main(int argc, char **argv)
 	}
 	doc = o.ledger ? reach_from_ledger_file(&o) : ask_agent(&o, argv[1]);
 	if (!doc)
-		return EXIT_FAILED;
+		return o.ledger ? (o.identity ? EXIT_USAGE : EXIT_FAILED) : agent_error_exit;
 	if (strcmp(o.output, "json") == 0)
 		print_json(doc);
 	else if (strcmp(argv[1], "reach") == 0)

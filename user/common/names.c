@@ -9,8 +9,11 @@ char *names_identity_normalize(const char *in, char *out, size_t out_size)
 
 	if (!out_size)
 		return out;
-	snprintf(out, out_size, "%s", in ? in : "");
-	n = strlen(out);
+	if (!in)
+		in = "";
+	n = strnlen(in, out_size - 1);
+	memmove(out, in, n); /* in may be out */
+	out[n] = '\0';
 	if (!strncmp(out, "host/", 5) && n > 5 + 8 && !strcmp(out + n - 8, ".service"))
 		out[n - 8] = '\0';
 	return out;

@@ -15,7 +15,8 @@
 
 #include <stddef.h>
 
-/* The canonical form of an identity name into out (always terminated):
+/* The canonical form of an identity name into out (always terminated; in
+ * may be out):
  * "host/NAME.service" -> "host/NAME"; anything else copied. Returns out. */
 char *names_identity_normalize(const char *in, char *out, size_t out_size);
 

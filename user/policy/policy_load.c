@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <yaml.h>
+#include "common/names.h"
 #include "common/yamlfile.h"
 #include "common/yamlnode.h"
 #include "common/log.h"
@@ -759,6 +760,8 @@ static int parse_identity(struct loader *l, const yaml_node_t *node, const char 
 		return rc;
 	if (has_space_or_control(out))
 		return fail_at(l, node, "%s: an identity has no spaces or control characters", where);
+	/* host/nginx.service and host/nginx are one identity (common/names.h) */
+	names_identity_normalize(out, out, size);
 	return 0;
 }
 
@@ -1122,9 +1125,11 @@ int policy_load_path(struct policy_set *set, const char *path, char *err, size_t
 
 const struct reach_policy *policy_for_identity(const struct policy_set *set, const char *identity)
 {
+	char name[512];
+
 	if (!identity)
 		return NULL;
-	return find_identity(set, identity);
+	return find_identity(set, names_identity_normalize(identity, name, sizeof(name)));
 }
 
 int policy_load_paths(struct policy_set *out, const char *const *paths, int n, char *err, size_t err_size)

@@ -1356,6 +1356,25 @@ static int cmp_finding(const void *pa, const void *pb)
 	return strcmp(a->policy_ref, b->policy_ref);
 }
 
+/* "unknown identity 'X' ...; did you mean A or B?" from the ledger's and
+ * the policies' names. */
+static void unknown_identity_error(struct verify_result *out, const struct ledger *l, const struct policy_set *ps,
+				   const char *identity)
+{
+	size_t n = 0, cap = ledger_identities(l) + ps->n;
+	const char **known = calloc(cap + 1, sizeof(*known));
+	char near[400] = "";
+
+	for (size_t i = 0; known && i < ledger_identities(l); i++)
+		known[n++] = ledger_identity_at(l, i)->name;
+	for (size_t i = 0; known && i < ps->n; i++)
+		if (!ledger_identity_find(l, ps->policies[i].identity))
+			known[n++] = ps->policies[i].identity;
+	fmt(out->error, sizeof(out->error), "unknown identity '%s': nothing observed and no policy%s", identity,
+	    known ? names_suggest(identity, known, n, near, sizeof(near)) : "");
+	free(known);
+}
+
 int verify_ledger(const struct ledger *l, const struct policy_set *policies, const struct verify_opts *opts,
 		  struct verify_result *out)
 {
@@ -1365,6 +1384,7 @@ int verify_ledger(const struct ledger *l, const struct policy_set *policies, con
 	const char **names = NULL;
 	size_t n_names = 0, cap;
 	bool any_counted = false, any_fail = false, any_inc = false;
+	char target[512];
 	int rc = 0;
 
 	if (out) {
@@ -1399,7 +1419,20 @@ int verify_ledger(const struct ledger *l, const struct policy_set *policies, con
 	if (cap && !(names = calloc(cap, sizeof(*names))))
 		return -ENOMEM;
 	if (opts->identity) {
-		names[n_names++] = opts->identity;
+		/* as written when the ledger has it, else its canonical form */
+		if (ledger_identity_find(l, opts->identity))
+			fmt(target, sizeof(target), "%s", opts->identity);
+		else
+			names_identity_normalize(opts->identity, target, sizeof(target));
+		if (!ledger_identity_find(l, target) && !policy_for_identity(policies, target) &&
+		    !ledger_identities_dropped(l)) {
+			/* a typo: an error naming the closest, never an empty verdict
+			 * (unless the ledger refused identities: it may be one) */
+			unknown_identity_error(out, l, policies, target);
+			free(names);
+			return -ENOENT;
+		}
+		names[n_names++] = target;
 	} else {
 		for (size_t i = 0; i < ledger_identities(l); i++)
 			names[n_names++] = ledger_identity_at(l, i)->name;

@@ -1,0 +1,108 @@
+"""Epoch history (issue 19). Three declared versions of one host service;
+its process is started twice inside each version. One secret is read in
+every version, another only in v2. The ledger keeps, per edge, every epoch
+it was seen in; verify compares any epoch with the one before it exactly:
+v2 grew by the v2-only read, v3 shrank by it, nothing else grew or shrank,
+and an older epoch's previous is the one before it. Typos (an unknown
+identity or epoch, a bare number for --epoch) are errors naming the closest
+known names, exit 2. host/NAME.service names the unit host/NAME."""
+import json
+import os
+import subprocess
+
+from harness import REACHCTL, Agent, Cgroup, check, check_eq, wait_for
+
+READ = "import sys\nfor p in sys.argv[1:]: open(p).read()\n"
+
+
+def _reachctl(agent, *args):
+    head = 2 if args[0] == "epoch" else 1  # "epoch start" is two words
+    return subprocess.run([REACHCTL, *args[:head], "--socket", agent.socket, *args[head:]], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True, timeout=30)
+
+
+def _edge_epochs(agent, identity, obj):
+    doc = agent.reachctl("reach", "--identity", identity, "-o", "json")
+    for i in doc["identities"]:
+        for e in i["edges"]:
+            if e["object"] == obj:
+                return [x["name"] for x in e["epochs"]]
+    return []
+
+
+def _verify(agent, identity, epoch):
+    p = _reachctl(agent, "verify", "--identity", identity, "--epoch", epoch, "-o", "json")
+    check(p.returncode in (0, 1), f"verify --epoch {epoch} judged: exit {p.returncode}: {p.stderr}")
+    doc = json.loads(p.stdout)
+    v = [x for x in doc["identities"] if x["identity"] == identity][0]
+    grew = sorted(f["object"] for f in doc["findings"] if f["identity"] == identity and f["kind"] == "reach-grew")
+    shrank = sorted(f["object"] for f in doc["findings"] if f["identity"] == identity and f["kind"] == "reach-shrank")
+    return v, grew, shrank, p.stdout
+
+
+def test_epoch_history_across_three_versions(cleanup, tmp):
+    secrets = os.path.join(tmp, "secrets")
+    os.makedirs(secrets)
+    always, v2_only = os.path.join(secrets, "always.key"), os.path.join(secrets, "v2only.key")
+    for p in (always, v2_only):
+        with open(p, "w") as f:
+            f.write("x\n")
+    root = Cgroup(cleanup, f"reach-e2e-history-{os.getpid()}")
+    app = Cgroup(cleanup, "svc", parent=root)
+    identity = "host/histsvc"
+    policy = os.path.join(tmp, "policy.yaml")
+    with open(policy, "w") as f:  # written as the docs write units: host/NAME.service
+        f.write(f"apiVersion: reach.dev/v1\nkind: ReachPolicy\nmetadata: {{name: svc}}\nspec:\n"
+                f"  identity: {identity}.service\n  secrets: [{always}, {v2_only}]\n  tools: [\"/**/python3*\"]\n")
+    agent = Agent(cleanup, tmp, ["--cgroup", root.path, "--identity-rule", f"cgroup:{app.rel} {identity}",
+                                 "--policy", policy])
+    for version in ("v1", "v2", "v3"):
+        # a pipeline declares the version; the process starts twice in it
+        agent.epoch_start(identity + ".service", version)
+        files = [always, v2_only] if version == "v2" else [always]
+        for _ in range(2):
+            app.python(READ, *files)
+        wait_for(lambda: version in _edge_epochs(agent, identity, always), f"{always} seen in {version}", 10)
+        if version == "v2":
+            wait_for(lambda: "v2" in _edge_epochs(agent, identity, v2_only), "v2-only read seen", 10)
+
+    # the declared versions won over the automatic (executable) epoch, and
+    # each edge lists exactly the versions it was seen in
+    check_eq(_edge_epochs(agent, identity, always), ["v1", "v2", "v3"], "the secret read in every version")
+    check_eq(_edge_epochs(agent, identity, v2_only), ["v2"], "the secret read in v2 only")
+    tools = [e for i in agent.reachctl("reach", "--identity", identity, "-o", "json")["identities"]
+             for e in i["edges"] if e["kind"] == "tool"]
+    check(tools and all([x["name"] for x in e["epochs"]] == ["v1", "v2", "v3"] for e in tools),
+          f"the service's executable in every version: {tools}")
+
+    # every pair of neighbours, exactly; by name and by -N
+    for spec, want in (("v3", ("v3", "v2", [], [v2_only])), ("current", ("v3", "v2", [], [v2_only])),
+                       ("v2", ("v2", "v1", [v2_only], [])), ("-1", ("v2", "v1", [v2_only], [])),
+                       ("v1", ("v1", None, [], [])), ("-2", ("v1", None, [], []))):
+        v, grew, shrank, out = _verify(agent, identity, spec)
+        check_eq((v["epoch"], v["previous_epoch"], grew, shrank), want, f"--epoch {spec}: {out[:600]}")
+        check_eq(v["verdict"], "pass", f"--epoch {spec}: within policy")
+    text = _reachctl(agent, "verify", "--identity", identity, "--epoch", "-1").stdout
+    check("epoch v2 (previous v1)" in text, f"the text says which epoch it compared with: {text}")
+
+    # typos: errors naming the closest, exit 2, nothing opened
+    p = _reachctl(agent, "verify", "--identity", identity, "--epoch", "1")
+    check_eq(p.returncode, 2, f"--epoch 1: {p.stdout}{p.stderr}")
+    check("-N" in p.stderr, f"--epoch 1 says a number is no name: {p.stderr}")
+    p = _reachctl(agent, "verify", "--identity", identity, "--epoch", "v22")
+    check_eq(p.returncode, 2, f"--epoch v22: {p.stdout}{p.stderr}")
+    check("did you mean v2" in p.stderr, f"closest epoch named: {p.stderr}")
+    p = _reachctl(agent, "verify", "--identity", identity, "--epoch", "-3")
+    check_eq(p.returncode, 2, f"--epoch -3: {p.stdout}{p.stderr}")
+    for argv in (["epoch", "start", "--identity", "host/histsvcc", "--version", "v4"],
+                 ["rotate", "--identity", "host/histsvcc"], ["reach", "--identity", "host/histsvcc"],
+                 ["verify", "--identity", "host/histsvcc"]):
+        p = _reachctl(agent, *argv)
+        check_eq(p.returncode, 2, f"{' '.join(argv)}: {p.stdout}{p.stderr}")
+        check("unknown identity 'host/histsvcc'" in p.stderr and "did you mean host/histsvc" in p.stderr,
+              f"{argv[0]} names the closest identity: {p.stderr}")
+        check_eq(p.stdout, "", f"{argv[0]} printed no table or verdict")
+    # the typo opened no epoch: v3 is still current
+    v, grew, shrank, _ = _verify(agent, identity, "current")
+    check_eq(v["epoch"], "v3", "no phantom epoch from the typo")
+    agent.stop()
