@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <yaml.h>
+#include "common/glob.h"
 #include "common/names.h"
 #include "common/yamlfile.h"
 #include "common/yamlnode.h"
@@ -398,7 +399,8 @@ static int for_each_item(struct loader *l, const yaml_node_t *list, const char *
 
 static int parse_abs_glob(struct loader *l, const yaml_node_t *node, const char *where, char *out, size_t size)
 {
-	char shown[QUOTE_MAX];
+	char shown[QUOTE_MAX], why[160];
+	size_t at;
 	int rc = copy_string(l, node, where, out, size);
 
 	if (rc)
@@ -408,6 +410,14 @@ static int parse_abs_glob(struct loader *l, const yaml_node_t *node, const char 
 			       yaml_printable(node, shown, sizeof(shown)));
 	if (has_control(out))
 		return fail_at(l, node, "%s: contains a control character", where);
+	if (glob_check(out, &at, why, sizeof(why))) {
+		yaml_mark_t mark = node->start_mark;
+
+		/* the column of the mistake itself (a quoted scalar starts one
+		 * before its text; escapes inside quotes are not counted) */
+		mark.column += at + (node->data.scalar.style != YAML_PLAIN_SCALAR_STYLE);
+		return yaml_file_fail(l->y, mark, "%s: '%s': %s", where, yaml_printable(node, shown, sizeof(shown)), why);
+	}
 	return 0;
 }
 
