@@ -285,7 +285,20 @@ static void test_undeclared_kinds(void **state)
 	rec(l, GW, TOOL(.object = "/usr/bin/curl"));
 	load(&ps, gw_policy, path, sizeof(path));
 	run(l, &ps, &o, &r);
-	snprintf(ref, sizeof(ref), "%s:1", path);
+	/* policy_ref: the spec list that missed the edge (spec.secrets is on
+	 * line 6; it pointed at the document's first line before) */
+	snprintf(ref, sizeof(ref), "%s:6", path);
+	{
+		char want[600];
+
+		snprintf(want, sizeof(want), "%s:7", path);
+		assert_string_equal(find(&r, FINDING_UNDECLARED_EGRESS, "tcp/203.0.113.9/443")->policy_ref, want);
+		snprintf(want, sizeof(want), "%s:8", path);
+		assert_string_equal(find(&r, FINDING_UNDECLARED_CREDENTIAL,
+					 "evil.example POST /upload bearer fp:00000000000000aa")->policy_ref, want);
+		snprintf(want, sizeof(want), "%s:9", path);
+		assert_string_equal(find(&r, FINDING_UNUSUAL_TOOL, "/usr/bin/curl")->policy_ref, want);
+	}
 
 	f = find(&r, FINDING_UNDECLARED_SECRET, "/etc/app/.env");
 	assert_non_null(f);

@@ -829,6 +829,9 @@ static int parse_spec(struct loader *l, const yaml_node_t *spec, struct reach_po
 		return fail_at(l, id->value, "%s: identity '%s' already has a policy (%s at %s:%d)", sub,
 			       yaml_printable(id->value, shown, sizeof(shown)), other->name, other->file, other->line);
 
+	/* a type without a list: its findings point at spec */
+	for (size_t t = 0; t < sizeof(p->list_line) / sizeof(p->list_line[0]); t++)
+		p->list_line[t] = (int)spec->start_mark.line + 1;
 	/* Rules in the order the lists appear in the file. */
 	for (pair = spec->data.mapping.pairs.start; pair < spec->data.mapping.pairs.top; pair++) {
 		const yaml_node_t *key = node_at(l, pair->key);
@@ -861,6 +864,7 @@ static int parse_spec(struct loader *l, const yaml_node_t *spec, struct reach_po
 		default:
 			continue;
 		}
+		p->list_line[lc.type] = (int)key->start_mark.line + 1;
 		lc.cap = rules_cap;
 		rc = for_each_item(l, f[k].value, sub, POLICY_MAX_RULES, parse_rule_item, &lc);
 		rules_cap = lc.cap;

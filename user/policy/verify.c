@@ -564,6 +564,15 @@ static void join_executables(const struct ledger_edge *e, char *out, size_t n)
 	}
 }
 
+/* The line of the spec list that judges an edge of kind k. */
+static int list_line_of(const struct reach_policy *p, enum ledger_kind k)
+{
+	int t = k == LEDGER_SECRET ? POLICY_SECRET : k == LEDGER_EGRESS ? POLICY_EGRESS
+		: k == LEDGER_CREDENTIAL ? POLICY_CREDENTIAL : k == LEDGER_TOOL ? POLICY_TOOL : -1;
+
+	return t >= 0 && p->list_line[t] ? p->list_line[t] : p->line;
+}
+
 static void policy_ref_of(char *out, size_t n, const struct reach_policy *p, int line)
 {
 	if (!p)
@@ -994,7 +1003,7 @@ static void edge_findings(struct builder *b, const struct ctx *c, const char *id
 		if (cv.covered)
 			fmt(ref, sizeof(ref), "%s:%d", p->file, cv.rule ? cv.rule->line : cv.exc->line);
 		else
-			policy_ref_of(ref, sizeof(ref), p, p ? p->line : 0);
+			policy_ref_of(ref, sizeof(ref), p, p ? list_line_of(p, e->kind) : 0);
 		fmt(f->policy_ref, sizeof(f->policy_ref), "%s", ref);
 		if (metadata)
 			fmt(f->message, sizeof(f->message), "%s to the cloud metadata endpoint (%s%s%s)%s%s%s",
@@ -1024,7 +1033,8 @@ static void edge_findings(struct builder *b, const struct ctx *c, const char *id
 		}
 		if (!(f = edge_finding(b, k, sev, identity, e)))
 			return;
-		policy_ref_of(f->policy_ref, sizeof(f->policy_ref), p, p->line);
+		/* the spec list that missed it (spec itself when there is none) */
+		policy_ref_of(f->policy_ref, sizeof(f->policy_ref), p, list_line_of(p, e->kind));
 		switch (e->kind) {
 		case LEDGER_SECRET:
 			fmt(f->message, sizeof(f->message), "read %s (%s), not in %s%s%s", e->object,
