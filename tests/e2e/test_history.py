@@ -65,6 +65,7 @@ def test_epoch_history_across_three_versions(cleanup, tmp):
         wait_for(lambda: version in _edge_epochs(agent, identity, always), f"{always} seen in {version}", 10)
         if version == "v2":
             wait_for(lambda: "v2" in _edge_epochs(agent, identity, v2_only), "v2-only read seen", 10)
+        agent.reachctl("epochs", "--identity", identity)  # the agent verifies now: this version's record opens
 
     # the declared versions won over the automatic (executable) epoch, and
     # each edge lists exactly the versions it was seen in
@@ -102,6 +103,15 @@ def test_epoch_history_across_three_versions(cleanup, tmp):
         check("unknown identity 'host/histsvcc'" in p.stderr and "did you mean host/histsvc" in p.stderr,
               f"{argv[0]} names the closest identity: {p.stderr}")
         check_eq(p.stdout, "", f"{argv[0]} printed no table or verdict")
+    # v1 and v2 were overtaken before they settled: closed as superseded,
+    # not left settling; nothing resolved, so no time to remediate (n/a)
+    doc = agent.reachctl("epochs", "--identity", identity, "-o", "json")
+    states = [(r["to_version"], r["state"]) for r in doc["records"]]
+    check_eq(states, [("v1", "superseded"), ("v2", "superseded"), ("v3", "settling")], "epoch records")
+    check_eq([r["mean_time_to_remediate_ms"] for r in doc["remediation"]], [None], "no MTTR without a resolution")
+    text = _reachctl(agent, "epochs", "--identity", identity).stdout
+    check("mean time to remediate n/a" in text, f"MTTR n/a, never 0 s: {text}")
+
     # the typo opened no epoch: v3 is still current
     v, grew, shrank, _ = _verify(agent, identity, "current")
     check_eq(v["epoch"], "v3", "no phantom epoch from the typo")

@@ -1606,6 +1606,47 @@ static void test_epoch_records(void **state)
 	epoch_tracker_free(t);
 }
 
+
+/* v2 opens, v3 opens before v2 settled: v2 is closed as superseded (never
+ * "settling" forever) and counts as no verified upgrade; v3 settles. */
+static void test_epoch_superseded(void **state)
+{
+	struct epoch_tracker *t = epoch_tracker_new(1000);
+	struct identity_verdict v = { .verdict = VERDICT_PASS, .counted = true };
+	struct verify_result r = { .verdicts = &v, .n_verdicts = 1 };
+	const struct epoch_record *recs;
+	struct remediation_stats st;
+	json_object *doc;
+
+	(void)state;
+	snprintf(v.identity, sizeof(v.identity), "ns/sa");
+	snprintf(v.epoch, sizeof(v.epoch), "v2");
+	assert_int_equal(epoch_tracker_update(t, &r, 10000, NULL, NULL), 1);
+	snprintf(v.epoch, sizeof(v.epoch), "v3");
+	snprintf(v.previous_epoch, sizeof(v.previous_epoch), "v2");
+	assert_int_equal(epoch_tracker_update(t, &r, 10500, NULL, NULL), 2); /* v2 closed, v3 opened */
+	assert_int_equal(epoch_tracker_records(t, &recs), 2);
+	assert_int_equal(recs[0].state, EPOCH_SUPERSEDED);
+	assert_int_equal(recs[0].verdict, VERDICT_INCONCLUSIVE);
+	assert_int_equal(recs[0].verified_ms, 10500);
+	assert_string_equal(recs[0].reasons, "superseded by v3 before it settled");
+	assert_string_equal(epoch_state_name(recs[0].state), "superseded");
+	assert_int_equal(recs[1].state, EPOCH_SETTLING);
+	assert_int_equal(epoch_tracker_update(t, &r, 12000, NULL, NULL), 1); /* v3 verified, v2 untouched */
+	epoch_tracker_records(t, &recs);
+	assert_int_equal(recs[0].state, EPOCH_SUPERSEDED);
+	assert_int_equal(recs[0].verified_ms, 10500);
+	assert_int_equal(recs[1].state, EPOCH_VERIFIED);
+	epoch_tracker_remediation(t, "ns/sa", &st);
+	assert_int_equal(st.upgrades_with_findings, 0);
+	assert_int_equal(st.resolved, 0);
+	doc = epoch_records_to_json(t, "ns/sa");
+	assert_string_equal(json_object_get_string(json_object_object_get(json_object_array_get_idx(doc, 0), "state")),
+			    "superseded");
+	json_object_put(doc);
+	epoch_tracker_free(t);
+}
+
 /* A secret file holding a token, later sent as a credential: secret-sent,
  * high when that use is undeclared, info when declared. */
 static void test_secret_sent(void **state)
@@ -1794,6 +1835,7 @@ int main(void)
 		cmocka_unit_test(test_text),
 		cmocka_unit_test(test_rotation),
 		cmocka_unit_test(test_epoch_history_pairs),
+		cmocka_unit_test(test_epoch_superseded),
 		cmocka_unit_test(test_suggest_roundtrip),
 		cmocka_unit_test(test_suggest_too_big),
 		cmocka_unit_test(test_ledger_diff),

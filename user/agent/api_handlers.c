@@ -209,10 +209,15 @@ static json_object *remediation_json(const struct epoch_tracker *t, const char *
 		json_add_str(o, "identity", st[i].identity);
 		json_add_int(o, "findings_resolved", (int64_t)st[i].resolved);
 		json_add_int(o, "findings_open", (int64_t)st[i].open);
-		json_add_int(o, "mean_time_to_remediate_ms", st[i].mean_time_to_remediate_ms);
+		/* from resolved findings only: none resolved is unknown (null), not 0 s */
+		json_add_int_or_null(o, "mean_time_to_remediate_ms", st[i].resolved ? st[i].mean_time_to_remediate_ms : 0);
 		json_add_int(o, "upgrades_with_findings", (int64_t)st[i].upgrades_with_findings);
 		json_add_int(o, "failed_remediations", (int64_t)st[i].failed_remediations);
-		json_add_double(o, "failed_remediation_rate", st[i].upgrades_with_findings ? (double)st[i].failed_remediations / st[i].upgrades_with_findings : 0);
+		if (st[i].upgrades_with_findings)
+			json_add_double(o, "failed_remediation_rate",
+					(double)st[i].failed_remediations / st[i].upgrades_with_findings);
+		else
+			json_add(o, "failed_remediation_rate", NULL); /* no verified upgrade with findings: n/a */
 		json_object_array_add(arr, o);
 	}
 	free(st);

@@ -23,6 +23,8 @@ static void log_epoch_change(void *ctx, const struct epoch_record *r)
 		log_msg(r->verdict == VERDICT_PASS ? LOG_INFO : LOG_WARN, "epoch verified: %s %s: %s%s%s", r->identity,
 			r->to_version[0] ? r->to_version : "-", verdict_name(r->verdict), r->reasons[0] ? ": " : "",
 			r->reasons);
+	else if (r->state == EPOCH_SUPERSEDED)
+		log_info("epoch superseded: %s %s: %s", r->identity, r->to_version[0] ? r->to_version : "-", r->reasons);
 	else
 		log_warn("epoch drifted: %s %s passed and now fails: %s", r->identity, r->to_version[0] ? r->to_version : "-",
 			 r->reasons);

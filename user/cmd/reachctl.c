@@ -1046,11 +1046,20 @@ int main(int argc, char **argv)
 				for (size_t i = 0; i < json_object_array_length(recs); i++) {
 					json_object *r = json_object_array_get_idx(recs, i);
 
-					printf("%s: %" PRId64 " findings resolved (mean time to remediate %" PRId64
-					       " s), %" PRId64 " open; %" PRId64 " of %" PRId64 " upgrades left findings open\n",
-					       json_get_str(r, "identity", ""), json_get_int(r, "findings_resolved", 0),
-					       json_get_int(r, "mean_time_to_remediate_ms", 0) / 1000, json_get_int(r, "findings_open", 0),
-					       json_get_int(r, "failed_remediations", 0), json_get_int(r, "upgrades_with_findings", 0));
+					char mttr[32] = "n/a", rate[32] = "n/a";
+
+					/* n/a until a finding was resolved / an upgrade verified */
+					if (json_get_int(r, "findings_resolved", 0))
+						snprintf(mttr, sizeof(mttr), "%" PRId64 " s",
+							 json_get_int(r, "mean_time_to_remediate_ms", 0) / 1000);
+					if (json_get_int(r, "upgrades_with_findings", 0))
+						snprintf(rate, sizeof(rate), "%" PRId64 " of %" PRId64,
+							 json_get_int(r, "failed_remediations", 0),
+							 json_get_int(r, "upgrades_with_findings", 0));
+					printf("%s: %" PRId64 " findings resolved (mean time to remediate %s), %" PRId64
+					       " open; failed remediations: %s upgrades left findings open\n",
+					       json_get_str(r, "identity", ""), json_get_int(r, "findings_resolved", 0), mttr,
+					       json_get_int(r, "findings_open", 0), rate);
 				}
 			}
 			json_object_put(reply);

@@ -194,7 +194,8 @@ static void remediation_add_finding(struct remediation_stats *st, int64_t *total
 
 static void remediation_add_record(struct remediation_stats *st, const struct epoch_record *r)
 {
-	if (!r->open_at_start || r->state == EPOCH_SETTLING)
+	/* only verified upgrades tell whether a patch remediated */
+	if (!r->open_at_start || r->state == EPOCH_SETTLING || r->state == EPOCH_SUPERSEDED)
 		return;
 	st->upgrades_with_findings++;
 	st->failed_remediations += r->still_open > 0;
@@ -258,12 +259,36 @@ fail:
 
 const char *epoch_state_name(enum epoch_state s)
 {
-	return s == EPOCH_SETTLING ? "settling" : s == EPOCH_VERIFIED ? "verified" : "drifted";
+	return s == EPOCH_SETTLING	? "settling"
+	       : s == EPOCH_VERIFIED	? "verified"
+	       : s == EPOCH_SUPERSEDED ? "superseded"
+				       : "drifted";
 }
 
 const char *epoch_verdict_name(const struct epoch_record *rec)
 {
 	return rec->state == EPOCH_DRIFTED ? "drifted" : verdict_name(rec->verdict);
+}
+
+/* A new epoch of identity opens: its records still settling can never be
+ * verified now (their reach is no longer current), so they close as
+ * superseded instead of staying "settling" forever. */
+static void supersede(struct epoch_tracker *t, const char *identity, const char *by, int64_t now,
+		      void (*on_change)(void *ctx, const struct epoch_record *rec), void *ctx, size_t *changed)
+{
+	for (size_t i = 0; i < t->n; i++) {
+		struct epoch_record *r = &t->recs[i];
+
+		if (r->state != EPOCH_SETTLING || strcmp(r->identity, identity))
+			continue;
+		r->state = EPOCH_SUPERSEDED;
+		r->verdict = VERDICT_INCONCLUSIVE;
+		r->verified_ms = now;
+		snprintf(r->reasons, sizeof(r->reasons), "superseded by %.400s before it settled", by[0] ? by : "-");
+		(*changed)++;
+		if (on_change)
+			on_change(ctx, r);
+	}
 }
 
 static struct epoch_record *find(struct epoch_tracker *t, const char *identity, const char *version)
@@ -360,6 +385,7 @@ size_t epoch_tracker_update(struct epoch_tracker *t, const struct verify_result 
 			continue; /* audit-only identities have nothing declared to verify */
 		rec = find(t, v->identity, v->epoch);
 		if (!rec) {
+			supersede(t, v->identity, v->epoch, now_ms, on_change, ctx, &changed);
 			if (!(rec = open_record(t, v, now_ms, &open_counts)))
 				continue;
 			changed++;
@@ -400,6 +426,8 @@ size_t epoch_tracker_update(struct epoch_tracker *t, const struct verify_result 
 		case EPOCH_DRIFTED:
 			rec->findings = bad;
 			break;
+		case EPOCH_SUPERSEDED:
+			break; /* closed */
 		}
 	}
 	hmap_free(open_counts, NULL);

@@ -12,7 +12,9 @@
 #include <stdint.h>
 #include "policy/verify.h"
 
-enum epoch_state { EPOCH_SETTLING, EPOCH_VERIFIED, EPOCH_DRIFTED };
+/* SUPERSEDED: a newer epoch of the identity opened before this one settled;
+ * closed for good (verdict inconclusive: it was never verified). */
+enum epoch_state { EPOCH_SETTLING, EPOCH_VERIFIED, EPOCH_DRIFTED, EPOCH_SUPERSEDED };
 
 struct epoch_record {
 	char identity[512];
@@ -21,7 +23,7 @@ struct epoch_record {
 	enum verdict verdict;         /* when verified (drifted: fail) */
 	char reasons[512];            /* the confidence: why inconclusive / what failed */
 	size_t findings;              /* findings of severity >= medium at the last verification */
-	int64_t started_ms, verified_ms, drifted_ms;
+	int64_t started_ms, verified_ms, drifted_ms; /* superseded: verified_ms is when it was closed */
 	size_t open_at_start;         /* findings (>= medium) still open when the epoch opened */
 	size_t still_open;            /* of those, still open when it was verified: a failed remediation */
 };
@@ -32,7 +34,7 @@ struct epoch_record {
 struct remediation_stats {
 	char identity[512];
 	size_t resolved, open;
-	int64_t mean_time_to_remediate_ms; /* over resolved findings; 0 without any */
+	int64_t mean_time_to_remediate_ms; /* over resolved findings; 0 without any (shown n/a, never 0 s) */
 	size_t upgrades_with_findings;     /* epochs that opened with findings open */
 	size_t failed_remediations;        /* of those, verified with any of them still open */
 };
