@@ -116,3 +116,42 @@ def test_epoch_history_across_three_versions(cleanup, tmp):
     v, grew, shrank, _ = _verify(agent, identity, "current")
     check_eq(v["epoch"], "v3", "no phantom epoch from the typo")
     agent.stop()
+
+
+def test_interpreter_epoch_is_the_program(cleanup, tmp):
+    """python3 app.py without a declared version: the epoch is app.py (by
+    content), not python3; a new app.py opens a new epoch; a declared version
+    then wins over it, across a restart of the process."""
+    secret = os.path.join(tmp, "svc.key")
+    with open(secret, "w") as f:
+        f.write("x\n")
+    app_py = os.path.join(tmp, "app.py")
+
+    def write_app(version):
+        with open(app_py, "w") as f:  # the read is slow enough for the agent to see the process
+            f.write(f"# {version}\nimport sys, time\nopen(sys.argv[1]).read()\ntime.sleep(0.3)\n")
+    root = Cgroup(cleanup, f"reach-e2e-progepoch-{os.getpid()}")
+    app = Cgroup(cleanup, "svc", parent=root)
+    identity = "host/progsvc"
+    agent = Agent(cleanup, tmp, ["--cgroup", root.path, "--identity-rule", f"cgroup:{app.rel} {identity}"])
+
+    def epochs():
+        return _edge_epochs(agent, identity, secret)
+    write_app("1.0")
+    app.run(["python3", app_py, secret])
+    wait_for(lambda: epochs(), "the read", 10)
+    first = epochs()
+    check(len(first) == 1 and first[0].startswith("app.py@"), f"the program is the epoch, not python3: {first}")
+    write_app("1.1")  # the application upgraded, the interpreter not
+    app.run(["python3", app_py, secret])
+    wait_for(lambda: len(epochs()) == 2, "a new epoch for the new app.py", 10)
+    second = epochs()
+    check(second[0] == first[0] and second[1].startswith("app.py@") and second[1] != first[0],
+          f"new program content, new epoch: {second}")
+    check("was replaced: a new epoch" in agent.stderr(), "logged")
+    agent.epoch_start(identity, "v9")  # declared: wins over the program's epoch, across restarts
+    for _ in range(2):
+        app.run(["python3", app_py, secret])
+    wait_for(lambda: epochs()[-1:] == ["v9"], "edges land in the declared version", 10)
+    check_eq(len(epochs()), 3, f"v9 added, nothing else: {epochs()}")
+    agent.stop()
