@@ -155,3 +155,46 @@ def test_interpreter_epoch_is_the_program(cleanup, tmp):
     wait_for(lambda: epochs()[-1:] == ["v9"], "edges land in the declared version", 10)
     check_eq(len(epochs()), 3, f"v9 added, nothing else: {epochs()}")
     agent.stop()
+
+
+def test_settled_record_survives_a_policy_edit(cleanup, tmp):
+    """A verified record is append-only: after the policy is edited and
+    SIGHUP reloads it, the record keeps its verdict and findings, and a new
+    record of the same epoch, following it, is verified under the new policy."""
+    import signal
+    declared, extra = os.path.join(tmp, "declared.key"), os.path.join(tmp, "extra.key")
+    for p in (declared, extra):
+        with open(p, "w") as f:
+            f.write("x\n")
+    root = Cgroup(cleanup, f"reach-e2e-append-{os.getpid()}")
+    app = Cgroup(cleanup, "svc", parent=root)
+    identity = "host/appendsvc"
+    policy = os.path.join(tmp, "policy.yaml")
+
+    def write_policy(secrets):
+        with open(policy, "w") as f:
+            f.write(f"apiVersion: reach.dev/v1\nkind: ReachPolicy\nmetadata: {{name: svc}}\nspec:\n"
+                    f"  identity: {identity}\n  secrets: [{', '.join(secrets)}]\n  tools: [\"/**/python3*\"]\n")
+    write_policy([declared])
+    agent = Agent(cleanup, tmp, ["--cgroup", root.path, "--identity-rule", f"cgroup:{app.rel} {identity}",
+                                 "--policy", policy, "--settle-window", "1"])
+    agent.epoch_start(identity, "v1")
+    app.python(READ, declared, extra)
+    wait_for(lambda: _edge_epochs(agent, identity, extra) == ["v1"], "the undeclared read", 10)
+
+    def records():
+        return agent.reachctl("epochs", "--identity", identity, "-o", "json")["records"]
+    first = wait_for(lambda: next((r for r in records() if r["state"] == "verified"), None), "v1 verified", 20)
+    check_eq((first["verdict"], first["findings"]), ("fail", 1), "v1 fails: the undeclared read")
+    write_policy([declared, extra])
+    agent.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: "policies reloaded" in agent.stderr(), "reloaded", 10)
+    second = wait_for(lambda: next((r for r in records() if r["follows"] == first["id"] and r["state"] == "verified"),
+                                   None), "v1 re-verified under the new policy", 20)
+    check_eq((second["to_version"], second["verdict"], second["findings"]), ("v1", "pass", 0),
+             "the new record passes")
+    check(second["policy_digest"] != first["policy_digest"] and len(second["policy_digest"]) == 64,
+          "each record names the policy it was judged by")
+    now = [r for r in records() if r["id"] == first["id"]]
+    check_eq(now, [first], "the settled record is unchanged, field by field")
+    agent.stop()

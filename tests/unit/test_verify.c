@@ -1647,6 +1647,70 @@ static void test_epoch_superseded(void **state)
 	epoch_tracker_free(t);
 }
 
+
+/* A verified record never changes; a policy change re-verifies the epoch in
+ * a new record that follows it. */
+static void test_epoch_records_append_only(void **state)
+{
+	struct epoch_tracker *t = epoch_tracker_new(1000);
+	struct identity_verdict v = { .verdict = VERDICT_FAIL, .counted = true };
+	struct verify_result r = { .verdicts = &v, .n_verdicts = 1 };
+	const struct epoch_record *recs;
+	struct policy_set a = { 0 }, b = { 0 };
+	char da[65], db[65], da2[65];
+
+	(void)state;
+	load(&a, HDR(GW) "  tools: [/usr/bin/a]\n", NULL, 0);
+	load(&b, HDR(GW) "  tools: [/usr/bin/a, /usr/bin/b]\n", NULL, 0);
+	policy_set_digest(&a, da);
+	policy_set_digest(&b, db);
+	assert_int_equal(strlen(da), 64);
+	assert_string_not_equal(da, db);
+	policy_set_free(&a);
+	load(&a, "# the same, written otherwise\n" HDR(GW) "  tools:\n    - /usr/bin/a\n", NULL, 0);
+	policy_set_digest(&a, da2);
+	assert_string_equal(da, da2); /* layout is no change */
+
+	epoch_tracker_set_policy_digest(t, da);
+	snprintf(v.identity, sizeof(v.identity), "ns/sa");
+	snprintf(v.epoch, sizeof(v.epoch), "v3");
+	snprintf(v.previous_epoch, sizeof(v.previous_epoch), "v2");
+	snprintf(v.reasons, sizeof(v.reasons), "3 findings");
+	v.n_findings_by_sev[SEV_MEDIUM] = 3;
+	epoch_tracker_update(t, &r, 10000, NULL, NULL);
+	epoch_tracker_update(t, &r, 11000, NULL, NULL); /* verified: fail 3 */
+	/* the same policies, the findings gone: the settled record stays */
+	v.verdict = VERDICT_PASS;
+	v.n_findings_by_sev[SEV_MEDIUM] = 0;
+	v.reasons[0] = '\0';
+	assert_int_equal(epoch_tracker_update(t, &r, 12000, NULL, NULL), 0);
+	assert_int_equal(epoch_tracker_records(t, &recs), 1);
+	assert_int_equal(recs[0].verdict, VERDICT_FAIL);
+	assert_int_equal(recs[0].findings, 3);
+	assert_string_equal(recs[0].reasons, "3 findings");
+	assert_string_equal(recs[0].policy_digest, da);
+	/* the policy edited: a new record of v3 under it, following the first */
+	epoch_tracker_set_policy_digest(t, db);
+	assert_int_equal(epoch_tracker_update(t, &r, 13000, NULL, NULL), 1);
+	assert_int_equal(epoch_tracker_records(t, &recs), 2);
+	assert_int_equal(recs[1].state, EPOCH_SETTLING);
+	assert_int_equal(recs[1].follows, recs[0].id);
+	assert_string_equal(recs[1].to_version, "v3");
+	assert_string_equal(recs[1].from_version, "v2");
+	assert_string_equal(recs[1].policy_digest, db);
+	assert_int_equal(epoch_tracker_update(t, &r, 14000, NULL, NULL), 1); /* settles: pass */
+	epoch_tracker_records(t, &recs);
+	assert_int_equal(recs[1].state, EPOCH_VERIFIED);
+	assert_int_equal(recs[1].verdict, VERDICT_PASS);
+	/* the first, unchanged */
+	assert_int_equal(recs[0].verdict, VERDICT_FAIL);
+	assert_int_equal(recs[0].findings, 3);
+	assert_int_equal(recs[0].verified_ms, 11000);
+	policy_set_free(&a);
+	policy_set_free(&b);
+	epoch_tracker_free(t);
+}
+
 /* A secret file holding a token, later sent as a credential: secret-sent,
  * high when that use is undeclared, info when declared. */
 static void test_secret_sent(void **state)
@@ -1836,6 +1900,7 @@ int main(void)
 		cmocka_unit_test(test_rotation),
 		cmocka_unit_test(test_epoch_history_pairs),
 		cmocka_unit_test(test_epoch_superseded),
+		cmocka_unit_test(test_epoch_records_append_only),
 		cmocka_unit_test(test_suggest_roundtrip),
 		cmocka_unit_test(test_suggest_too_big),
 		cmocka_unit_test(test_ledger_diff),

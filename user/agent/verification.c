@@ -39,6 +39,14 @@ static void alert_new_finding(void *ctx, const struct finding *f)
 		 f->edge_kind, f->object, f->id);
 }
 
+/* The records name the policies they were judged by; a change re-verifies
+ * (policy/epochs.h). */
+static void note_policy_digest(struct verification *v)
+{
+	policy_set_digest(&v->policies, v->policy_digest);
+	epoch_tracker_set_policy_digest(v->epochs, v->policy_digest);
+}
+
 int verification_init(struct verification *v, const struct verification_opts *o, char *err, size_t err_size)
 {
 	*v = (struct verification){
@@ -55,6 +63,7 @@ int verification_init(struct verification *v, const struct verification_opts *o,
 	epoch_tracker_on_new_finding(v->epochs, alert_new_finding, v);
 	if (policy_load_paths(&v->policies, v->policy_paths, v->n_policy_paths, err, err_size))
 		return -EINVAL;
+	note_policy_digest(v);
 	return 0;
 }
 
@@ -78,7 +87,8 @@ void verification_reload(struct verification *v)
 	}
 	policy_set_free(&v->policies);
 	v->policies = fresh;
-	log_info("policies reloaded: %zu", v->policies.n);
+	note_policy_digest(v);
+	log_info("policies reloaded: %zu (sha256 %s)", v->policies.n, v->policy_digest);
 }
 
 void verification_run(struct verification *v, const struct verify_input_health *health)

@@ -20,6 +20,7 @@ struct shipping;
 
 struct verification {
 	struct policy_set policies;            /* the last good set */
+	char policy_digest[65];                /* its policy_set_digest() */
 	struct epoch_tracker *epochs;
 	bool default_alert;                    /* identities without a policy alert */
 	/* set by verification_start; the ledger judged and where results go */

@@ -29,7 +29,14 @@ struct epoch_tracker {
 	struct intern *names;   /* one copy of each identity's name (tracked findings point at it) */
 	void (*on_new_finding)(void *ctx, const struct finding *f);
 	void *on_new_finding_ctx;
+	char policy_digest[65];
+	uint64_t next_id;
 };
+
+void epoch_tracker_set_policy_digest(struct epoch_tracker *t, const char *digest)
+{
+	snprintf(t->policy_digest, sizeof(t->policy_digest), "%s", digest ? digest : "");
+}
 
 void epoch_tracker_on_new_finding(struct epoch_tracker *t, void (*fn)(void *ctx, const struct finding *f), void *ctx)
 {
@@ -364,6 +371,8 @@ static struct epoch_record *open_record(struct epoch_tracker *t, const struct id
 	rec->state = EPOCH_SETTLING;
 	rec->verdict = VERDICT_INCONCLUSIVE;
 	rec->started_ms = now;
+	rec->id = ++t->next_id;
+	memcpy(rec->policy_digest, t->policy_digest, sizeof(rec->policy_digest));
 	rec->open_at_start = open_findings(t, open_counts, v->identity);
 	return rec;
 }
@@ -388,6 +397,22 @@ size_t epoch_tracker_update(struct epoch_tracker *t, const struct verify_result 
 			supersede(t, v->identity, v->epoch, now_ms, on_change, ctx, &changed);
 			if (!(rec = open_record(t, v, now_ms, &open_counts)))
 				continue;
+			changed++;
+			if (on_change)
+				on_change(ctx, rec);
+		}
+		if ((rec->state == EPOCH_VERIFIED || rec->state == EPOCH_DRIFTED) &&
+		    strcmp(rec->policy_digest, t->policy_digest)) {
+			/* verified under other policies: that record stays as it was;
+			 * a new one re-verifies the epoch under these */
+			uint64_t follows = rec->id;
+			char from[sizeof(rec->from_version)];
+
+			memcpy(from, rec->from_version, sizeof(from));
+			if (!(rec = open_record(t, v, now_ms, &open_counts)))
+				continue;
+			rec->follows = follows;
+			memcpy(rec->from_version, from, sizeof(from));
 			changed++;
 			if (on_change)
 				on_change(ctx, rec);
@@ -417,14 +442,10 @@ size_t epoch_tracker_update(struct epoch_tracker *t, const struct verify_result 
 				changed++;
 				if (on_change)
 					on_change(ctx, rec);
-			} else if (rec->verdict != VERDICT_PASS) {
-				rec->verdict = v->verdict; /* keeps tracking until it passes */
-				rec->findings = bad;
-				snprintf(rec->reasons, sizeof(rec->reasons), "%s", v->reasons);
 			}
+			/* otherwise a verified record never changes (append-only) */
 			break;
 		case EPOCH_DRIFTED:
-			rec->findings = bad;
 			break;
 		case EPOCH_SUPERSEDED:
 			break; /* closed */
@@ -464,6 +485,9 @@ struct json_object *epoch_records_to_json(const struct epoch_tracker *t, const c
 		json_add_int(o, "drifted_unix_ms", r->drifted_ms);
 		json_add_int(o, "findings_open_at_start", (int64_t)r->open_at_start);
 		json_add_int(o, "findings_still_open", (int64_t)r->still_open);
+		json_add_u64(o, "id", r->id);
+		json_add_u64(o, "follows", r->follows);
+		json_add_str(o, "policy_digest", r->policy_digest);
 		json_object_array_add(arr, o);
 	}
 	return arr;

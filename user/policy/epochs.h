@@ -26,6 +26,9 @@ struct epoch_record {
 	int64_t started_ms, verified_ms, drifted_ms; /* superseded: verified_ms is when it was closed */
 	size_t open_at_start;         /* findings (>= medium) still open when the epoch opened */
 	size_t still_open;            /* of those, still open when it was verified: a failed remediation */
+	char policy_digest[65];       /* policy_set_digest() of the policies it is judged by */
+	uint64_t id;                  /* 1, 2, ... in the order records opened */
+	uint64_t follows;             /* the record of the same epoch it re-verifies (policy change), or 0 */
 };
 
 /* Remediation per identity: from a finding's first seen to its resolution
@@ -70,6 +73,15 @@ void epoch_tracker_remediation(const struct epoch_tracker *t, const char *identi
  * tracked findings that took minutes). The count, and *out to free(); 0 and
  * NULL when there is none or no memory. */
 size_t epoch_tracker_remediation_all(const struct epoch_tracker *t, const char *only, struct remediation_stats **out);
+/* The policies' digest from now on (policy_set_digest()). Records are
+ * append-only: once verified, a record's verdict, findings and reasons do
+ * not change (drift is the one later mark: state drifted). When the
+ * policies change, an epoch whose record was verified under other policies
+ * gets a new record (same identity and versions, follows = the old one's
+ * id) that settles and is verified under the new ones; the old record
+ * stays as it was. */
+void epoch_tracker_set_policy_digest(struct epoch_tracker *t, const char *digest);
+
 const char *epoch_state_name(enum epoch_state s);
 /* "drifted" for a drifted record, else its verdict's name ("pass", ...). */
 const char *epoch_verdict_name(const struct epoch_record *rec);

@@ -1715,3 +1715,40 @@ struct json_object *verify_result_report(const struct verify_result *r)
 	}
 	return doc;
 }
+
+void policy_set_digest(const struct policy_set *set, char hex[65])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int len = 0;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	char text[2048];
+
+	hex[0] = '\0';
+	if (!ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL)) {
+		EVP_MD_CTX_free(ctx);
+		return;
+	}
+	for (size_t i = 0; set && i < set->n; i++) {
+		const struct reach_policy *p = &set->policies[i];
+
+		EVP_DigestUpdate(ctx, "policy\0", 7);
+		EVP_DigestUpdate(ctx, p->identity, strlen(p->identity) + 1);
+		for (size_t k = 0; k < p->n_rules; k++) {
+			policy_rule_describe(&p->rules[k], text, sizeof(text));
+			fmt(text + strlen(text), sizeof(text) - strlen(text), "|%d", (int)p->rules[k].type);
+			EVP_DigestUpdate(ctx, text, strlen(text) + 1);
+		}
+		for (size_t k = 0; k < p->n_exceptions; k++) {
+			const struct policy_exception *e = &p->exceptions[k];
+
+			policy_rule_describe(&e->rule, text, sizeof(text));
+			fmt(text + strlen(text), sizeof(text) - strlen(text), "|%d|exception|%lld|%s", (int)e->rule.type,
+			    (long long)e->expires_unix_ms, e->reason);
+			EVP_DigestUpdate(ctx, text, strlen(text) + 1);
+		}
+	}
+	if (EVP_DigestFinal_ex(ctx, md, &len) && len == 32)
+		for (unsigned int i = 0; i < len; i++)
+			snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	EVP_MD_CTX_free(ctx);
+}

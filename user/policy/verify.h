@@ -281,6 +281,14 @@ const char *verdict_name(enum verdict v);    /* "pass", "fail", "inconclusive" *
  * "host=H kinds=a,b|any paths=p,q|any fingerprints=f|any" for credentials. */
 void policy_rule_describe(const struct policy_rule *rule, char *out, size_t out_size);
 
+/* SHA-256 (64 hex digits + NUL into hex) of what a policy set declares, in
+ * a canonical form: per policy (in set order) its identity, then each rule
+ * (policy_rule_describe()) and exception (rule, expiry, reason). The same
+ * declarations give the same digest whatever the files' layout; any change
+ * to what is declared gives another. What a verification record names as
+ * the policy it was judged by. */
+void policy_set_digest(const struct policy_set *set, char hex[65]);
+
 /* Edge objects as the agent writes them. */
 struct credential_object {
 	char host[256];          /* as in the Host header, port kept */
