@@ -198,3 +198,33 @@ def test_settled_record_survives_a_policy_edit(cleanup, tmp):
     now = [r for r in records() if r["id"] == first["id"]]
     check_eq(now, [first], "the settled record is unchanged, field by field")
     agent.stop()
+
+
+def test_restart_does_not_realert(cleanup, tmp):
+    """A finding alerted before a restart is not alerted again by the next
+    run (which still follows it as open)."""
+    extra = os.path.join(tmp, "extra.key")
+    with open(extra, "w") as f:
+        f.write("x\n")
+    root = Cgroup(cleanup, f"reach-e2e-realert-{os.getpid()}")
+    app = Cgroup(cleanup, "svc", parent=root)
+    identity = "host/realertsvc"
+    policy = os.path.join(tmp, "policy.yaml")
+    with open(policy, "w") as f:
+        f.write(f"apiVersion: reach.dev/v1\nkind: ReachPolicy\nmetadata: {{name: svc}}\nspec:\n"
+                f"  identity: {identity}\n  tools: [\"/**/python3*\"]\n")
+    args = ["--cgroup", root.path, "--identity-rule", f"cgroup:{app.rel} {identity}", "--policy", policy]
+    agent = Agent(cleanup, tmp, args)
+    app.python(READ, extra)
+    alert = f"finding: medium {identity} undeclared-secret secret {extra}"
+    wait_for(lambda: agent.reachctl("epochs", "--identity", identity) and alert in agent.stderr(), "alerted", 20)
+    agent.stop()
+    again = Agent(cleanup, tmp, args, name="reachd2")  # the same state dir: the saved ledger and alerts
+
+    def open_findings():
+        rem = again.reachctl("epochs", "--identity", identity, "-o", "json")["remediation"]
+        return rem and rem[0]["findings_open"] == 1
+    wait_for(open_findings, "the finding followed again after the restart", 20)
+    check(alert not in again.stderr(), f"not alerted again: {again.stderr()[-600:]}")
+    check("1 findings alerted by an earlier run: not alerted again" in again.stderr(), "said once at start")
+    again.stop()

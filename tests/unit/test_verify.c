@@ -1711,6 +1711,41 @@ static void test_epoch_records_append_only(void **state)
 	epoch_tracker_free(t);
 }
 
+
+static void count_alert(void *ctx, const struct finding *f)
+{
+	(void)f;
+	(*(int *)ctx)++;
+}
+
+/* A finding an earlier run alerted is followed but not alerted again. */
+static void test_alerted_findings_not_alerted_again(void **state)
+{
+	struct epoch_tracker *t = epoch_tracker_new(1000);
+	struct finding f[2] = {
+		{ .kind = FINDING_UNDECLARED_SECRET, .severity = SEV_MEDIUM, .id = "00000000000000aa", .identity = "ns/sa",
+		  .edge_kind = "secret", .object = "/a", .executables = "", .message = "", .policy_ref = "" },
+		{ .kind = FINDING_UNDECLARED_SECRET, .severity = SEV_MEDIUM, .id = "00000000000000bb", .identity = "ns/sa",
+		  .edge_kind = "secret", .object = "/b", .executables = "", .message = "", .policy_ref = "" },
+	};
+	struct identity_verdict v = { .verdict = VERDICT_FAIL, .counted = true };
+	struct verify_result r = { .verdicts = &v, .n_verdicts = 1, .findings = f, .n_findings = 2 };
+	struct remediation_stats st;
+	int alerts = 0;
+
+	(void)state;
+	snprintf(v.identity, sizeof(v.identity), "ns/sa");
+	epoch_tracker_on_new_finding(t, count_alert, &alerts);
+	assert_int_equal(epoch_tracker_mark_alerted(t, "00000000000000aa"), 0);
+	epoch_tracker_update(t, &r, 10000, NULL, NULL);
+	assert_int_equal(alerts, 1); /* bb only */
+	epoch_tracker_remediation(t, "ns/sa", &st);
+	assert_int_equal(st.open, 2); /* both followed */
+	epoch_tracker_update(t, &r, 11000, NULL, NULL);
+	assert_int_equal(alerts, 1);
+	epoch_tracker_free(t);
+}
+
 /* A secret file holding a token, later sent as a credential: secret-sent,
  * high when that use is undeclared, info when declared. */
 static void test_secret_sent(void **state)
@@ -1901,6 +1936,7 @@ int main(void)
 		cmocka_unit_test(test_epoch_history_pairs),
 		cmocka_unit_test(test_epoch_superseded),
 		cmocka_unit_test(test_epoch_records_append_only),
+		cmocka_unit_test(test_alerted_findings_not_alerted_again),
 		cmocka_unit_test(test_suggest_roundtrip),
 		cmocka_unit_test(test_suggest_too_big),
 		cmocka_unit_test(test_ledger_diff),

@@ -32,6 +32,8 @@ struct verification {
 	uint64_t policy_signature;             /* of the policy files: a change reloads them */
 	double last_verify_s;
 	const struct verify_result *verifying; /* during epoch_tracker_update: for shipping_epoch */
+	const char *alerted_path;
+	FILE *alerted;                         /* appended: one finding id a line */
 };
 
 struct verification_opts {
@@ -39,6 +41,9 @@ struct verification_opts {
 	int n_policy_paths;
 	bool default_alert;
 	double settle_s;                       /* an epoch's settle window */
+	/* the ids of the findings alerted, kept across restarts (a restart
+	 * does not alert them again); NULL: not kept */
+	const char *alerted_path;
 };
 
 /* Loads the policies and creates the epoch tracker: 0, -ENOMEM, or -EINVAL

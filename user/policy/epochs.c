@@ -31,7 +31,15 @@ struct epoch_tracker {
 	void *on_new_finding_ctx;
 	char policy_digest[65];
 	uint64_t next_id;
+	struct hmap *alerted; /* finding ids an earlier run alerted */
 };
+
+int epoch_tracker_mark_alerted(struct epoch_tracker *t, const char *finding_id)
+{
+	if (!t->alerted && !(t->alerted = hmap_new()))
+		return -ENOMEM;
+	return hmap_put(t->alerted, finding_id, (void *)1, NULL) ? -ENOMEM : 0;
+}
 
 void epoch_tracker_set_policy_digest(struct epoch_tracker *t, const char *digest)
 {
@@ -64,6 +72,7 @@ void epoch_tracker_free(struct epoch_tracker *t)
 		return;
 	hmap_free(t->tf_index, NULL);
 	hmap_free(t->rec_index, NULL);
+	hmap_free(t->alerted, NULL);
 	intern_free(t->names);
 	free(t->recs);
 	free(t->tf);
@@ -173,7 +182,7 @@ static void follow_findings(struct epoch_tracker *t, const struct verify_result 
 
 		if (f->severity < SEV_MEDIUM || !(tf = track(t, f, now)))
 			continue;
-		if (t->n_tf > before && t->on_new_finding)
+		if (t->n_tf > before && t->on_new_finding && !(t->alerted && hmap_get(t->alerted, f->id)))
 			t->on_new_finding(t->on_new_finding_ctx, f);
 		tf->seen_now = true;
 		tf->resolved_ms = 0; /* back again: open */

@@ -82,6 +82,12 @@ size_t epoch_tracker_remediation_all(const struct epoch_tracker *t, const char *
  * stays as it was. */
 void epoch_tracker_set_policy_digest(struct epoch_tracker *t, const char *digest);
 
+/* A finding id alerted before (by an earlier run of the agent): when the
+ * tracker first sees it, it is followed as any other but the new-finding
+ * callback is not called, so a restart does not alert it again. 0 or
+ * -ENOMEM. */
+int epoch_tracker_mark_alerted(struct epoch_tracker *t, const char *finding_id);
+
 const char *epoch_state_name(enum epoch_state s);
 /* "drifted" for a drifted record, else its verdict's name ("pass", ...). */
 const char *epoch_verdict_name(const struct epoch_record *rec);
