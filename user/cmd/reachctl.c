@@ -300,7 +300,8 @@ static struct ledger *load_ledger_file(const char *path, FILE *msg)
 	return l;
 }
 
-static json_object *reach_from_ledger_file(const struct opts *o)
+/* NULL on failure; *typo set when the failure is an unknown identity. */
+static json_object *reach_from_ledger_file(const struct opts *o, bool *typo)
 {
 	struct ledger *l = load_ledger_file(o->ledger, stderr);
 	json_object *doc;
@@ -318,6 +319,7 @@ static json_object *reach_from_ledger_file(const struct opts *o)
 			known ? names_suggest(o->identity, known, n, near, sizeof(near)) : "");
 		free(known);
 		ledger_free(l);
+		*typo = true;
 		return NULL;
 	}
 	doc = ledger_to_json(l, o->identity, o->kind);
@@ -987,6 +989,7 @@ int main(int argc, char **argv)
 {
 	struct opts o = { 0 };
 	json_object *doc;
+	bool typo = false;
 	int rc;
 
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
@@ -1096,9 +1099,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "reachctl: status asks the running agent; --ledger is for reach\n");
 		return EXIT_USAGE;
 	}
-	doc = o.ledger ? reach_from_ledger_file(&o) : ask_agent(&o, argv[1]);
+	doc = o.ledger ? reach_from_ledger_file(&o, &typo) : ask_agent(&o, argv[1]);
 	if (!doc)
-		return o.ledger ? (o.identity ? EXIT_USAGE : EXIT_FAILED) : agent_error_exit;
+		return o.ledger ? (typo ? EXIT_USAGE : EXIT_FAILED) : agent_error_exit;
 	if (strcmp(o.output, "json") == 0)
 		print_json(doc);
 	else if (strcmp(argv[1], "reach") == 0)
