@@ -1,3 +1,4 @@
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -184,6 +185,25 @@ static void test_long_pattern_uses_heap_path(void **state)
 	assert_false(glob_match(pattern, path));
 }
 
+
+static void test_check_finds_mistakes(void **state)
+{
+	size_t at = 99;
+	char why[200];
+
+	(void)state;
+	assert_int_equal(glob_check("/etc/**/x[a-z]?*.key", &at, why, sizeof(why)), 0);
+	assert_int_equal(glob_check("/a/[]x]/\\[", &at, why, sizeof(why)), 0);
+	assert_int_equal(glob_check("/tmp/[abc", &at, why, sizeof(why)), -EINVAL);
+	assert_int_equal(at, 5);
+	assert_int_equal(glob_check("/x[!z-a]", &at, why, sizeof(why)), -EINVAL);
+	assert_int_equal(at, 4);
+	assert_non_null(strstr(why, "z-a"));
+	assert_int_equal(glob_check("/a/***", &at, why, sizeof(why)), -EINVAL);
+	assert_int_equal(at, 3);
+	assert_int_equal(glob_check("/a/\\***", &at, why, sizeof(why)), 0); /* an escaped '*' then '**' */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -202,6 +222,7 @@ int main(void)
 		cmocka_unit_test(test_non_ascii_bytes_match_literally),
 		cmocka_unit_test(test_pathological_pattern_is_fast),
 		cmocka_unit_test(test_long_pattern_uses_heap_path),
+		cmocka_unit_test(test_check_finds_mistakes),
 	};
 
 	return cmocka_run_group_tests_name("glob", tests, NULL, NULL);

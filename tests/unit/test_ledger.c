@@ -87,6 +87,13 @@ static void assert_edge_equal(const struct ledger_edge *a, const struct ledger_e
 	assert_int_equal(a->lineage_truncated, b->lineage_truncated);
 	assert_string_equal(a->epoch, b->epoch);
 	assert_string_equal(a->last_epoch, b->last_epoch);
+	assert_int_equal(a->n_epochs, b->n_epochs);
+	for (size_t i = 0; i < a->n_epochs; i++) {
+		assert_string_equal(a->epoch_names[i], b->epoch_names[i]);
+		assert_int_equal(a->epoch_first_ms[i], b->epoch_first_ms[i]);
+		assert_int_equal(a->epoch_last_ms[i], b->epoch_last_ms[i]);
+	}
+	assert_int_equal(a->epochs_earlier, b->epochs_earlier);
 }
 
 /* Every identity, counter and edge of two ledgers. */
@@ -1745,6 +1752,135 @@ static void test_save_is_atomic(void **state)
 	ledger_free(l);
 }
 
+
+/* ---- epoch history -------------------------------------------------------- */
+
+static void record_in(struct ledger *l, const char *object, const char *epoch, int64_t first, int64_t at)
+{
+	struct ledger_obs o = obs("ai/gw", LEDGER_TOOL, object);
+
+	o.epoch = epoch;
+	o.first_ms = first; /* the edge's first sighting ever, as the feed sends it */
+	o.last_ms = at;
+	assert_int_equal(ledger_record(l, &o), 0);
+}
+
+/* Every epoch an edge was seen in, each with its own sighting times, oldest
+ * first; the oldest go to the counted "earlier" bucket past the bound. */
+static void test_epoch_history_per_edge(void **state)
+{
+	struct ledger *l = ledger_new(0, 0);
+	const struct ledger_edge *e;
+	char name[16];
+
+	(void)state;
+	record_in(l, "/bin/a", "v1", 1000, 1100);
+	record_in(l, "/bin/a", "v2", 1000, 2100);
+	record_in(l, "/bin/a", "v2", 1000, 2200);
+	record_in(l, "/bin/a", "v3", 1000, 3100);
+	record_in(l, "/bin/b", "v2", 2050, 2050);
+	e = edge_of(l, "ai/gw", LEDGER_TOOL, "/bin/a");
+	assert_int_equal(e->n_epochs, 3);
+	assert_string_equal(e->epoch_names[0], "v1");
+	assert_string_equal(e->epoch_names[1], "v2");
+	assert_string_equal(e->epoch_names[2], "v3");
+	/* v2's sightings, not the edge's first one in v1 */
+	assert_int_equal(e->epoch_first_ms[1], 2100);
+	assert_int_equal(e->epoch_last_ms[1], 2200);
+	assert_int_equal(e->epochs_earlier, 0);
+	assert_string_equal(e->epoch, "v1");
+	assert_string_equal(e->last_epoch, "v3");
+	assert_int_equal(ledger_edge_in_epoch(e, "v2", 2100), 1);
+	e = edge_of(l, "ai/gw", LEDGER_TOOL, "/bin/b");
+	assert_int_equal(ledger_edge_in_epoch(e, "v1", 1100), 0);
+	assert_int_equal(ledger_edge_in_epoch(e, "v3", 3100), 0);
+	assert_int_equal(ledger_edge_in_epoch(e, "v2", 2100), 1);
+
+	/* v4..v10 on a: ten epochs, eight kept, two counted as earlier */
+	for (int i = 4; i <= 10; i++) {
+		snprintf(name, sizeof(name), "v%d", i);
+		record_in(l, "/bin/a", name, 1000, i * 1000 + 100);
+	}
+	e = edge_of(l, "ai/gw", LEDGER_TOOL, "/bin/a");
+	assert_int_equal(e->n_epochs, LEDGER_MAX_EPOCHS);
+	assert_int_equal(e->epochs_earlier, 2);
+	assert_string_equal(e->epoch_names[0], "v3");
+	assert_string_equal(e->epoch_names[LEDGER_MAX_EPOCHS - 1], "v10");
+	/* v1 went to the bucket: unknown, never "absent" */
+	assert_int_equal(ledger_edge_in_epoch(e, "v1", 1100), -1);
+	/* an epoch that began after the oldest kept one and is not listed: absent */
+	assert_int_equal(ledger_edge_in_epoch(e, "v3.5", 3500), 0);
+	/* a sighting of an old epoch again does not grow the bucket twice */
+	record_in(l, "/bin/a", "v5", 1000, 11000);
+	assert_int_equal(e->n_epochs, LEDGER_MAX_EPOCHS);
+	assert_int_equal(e->epochs_earlier, 2);
+	assert_int_equal(e->epoch_last_ms[2], 11000);
+	ledger_free(l);
+}
+
+/* An edge without a list (an older file, a caller's edge) gets one from
+ * epoch and last_epoch; a merge unions the lists. */
+static void test_epoch_history_from_old_edges_and_merge(void **state)
+{
+	struct ledger *l = ledger_new(0, 0), *m = ledger_new(0, 0);
+	struct ledger_edge old = { 0 };
+	const struct ledger_edge *e;
+	json_object *doc, *ep;
+
+	(void)state;
+	old.kind = LEDGER_SECRET;
+	old.object = "/etc/k";
+	old.count = 1;
+	old.first_ms = 500;
+	old.last_ms = 900;
+	old.epoch = "a";
+	old.last_epoch = "c";
+	assert_int_equal(ledger_add_edge(l, "ai/gw", &old), 0);
+	e = edge_of(l, "ai/gw", LEDGER_SECRET, "/etc/k");
+	assert_int_equal(e->n_epochs, 2);
+	assert_string_equal(e->epoch_names[0], "a");
+	assert_int_equal(e->epoch_first_ms[0], 500);
+	assert_string_equal(e->epoch_names[1], "c");
+	assert_int_equal(e->epoch_first_ms[1], 900);
+	/* b in between, from another node's ledger */
+	old.epoch = old.last_epoch = "b";
+	old.first_ms = old.last_ms = 700;
+	assert_int_equal(ledger_add_edge(m, "ai/gw", &old), 0);
+	assert_int_equal(ledger_merge(l, m), 0);
+	assert_int_equal(e->n_epochs, 3);
+	assert_string_equal(e->epoch_names[1], "b");
+	doc = ledger_edge_to_json(e, false);
+	assert_true(json_object_object_get_ex(doc, "epochs", &ep));
+	assert_int_equal(json_object_array_length(ep), 3);
+	assert_string_equal(json_object_get_string(json_object_object_get(json_object_array_get_idx(ep, 1), "name")), "b");
+	assert_int_equal(json_object_get_int64(json_object_object_get(json_object_array_get_idx(ep, 1), "first_seen_ms")),
+			 700);
+	assert_int_equal(json_object_get_int64(json_object_object_get(doc, "epochs_earlier")), 0);
+	json_object_put(doc);
+	ledger_free(m);
+	ledger_free(l);
+}
+
+/* The lists survive the file. */
+static void test_epoch_history_round_trip(void **state)
+{
+	struct dir *d = *state;
+	struct ledger *l = ledger_new(0, 0), *back = ledger_new(0, 0);
+	char name[16];
+
+	for (int i = 1; i <= 10; i++) {
+		snprintf(name, sizeof(name), "v%d", i);
+		record_in(l, "/bin/a", name, 1000, i * 1000);
+	}
+	record_in(l, "/bin/b", "v2", 2000, 2000);
+	assert_int_equal(ledger_save(l, "n", d->file, NULL, 0), 0);
+	assert_int_equal(ledger_load(back, d->file, NULL, NULL, 0), 0);
+	assert_ledger_equal(l, back);
+	assert_int_equal(edge_of(back, "ai/gw", LEDGER_TOOL, "/bin/a")->epochs_earlier, 2);
+	ledger_free(back);
+	ledger_free(l);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test(f)
@@ -1790,6 +1926,9 @@ int main(void)
 		D(test_valid_frame_bad_content),
 		D(test_quarantine_moves_the_file_aside),
 		D(test_save_is_atomic),
+		T(test_epoch_history_per_edge),
+		T(test_epoch_history_from_old_edges_and_merge),
+		D(test_epoch_history_round_trip),
 	};
 
 	return cmocka_run_group_tests_name("ledger", tests, NULL, NULL);

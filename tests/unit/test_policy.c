@@ -278,7 +278,9 @@ static void test_full_file(void **state)
 
 	p = &set.policies[1];
 	assert_string_equal(p->name, "notebook");
-	assert_string_equal(p->identity, "host/jupyter.service");
+	/* written host/jupyter.service: the resolver's name for the unit is
+	 * host/jupyter, and the loader keeps names canonical (common/names.h) */
+	assert_string_equal(p->identity, "host/jupyter");
 	assert_int_equal(p->line, 37);
 	assert_int_equal(p->n_rules, 1);
 	assert_int_equal(p->rules[0].type, POLICY_TOOL);
@@ -1139,9 +1141,24 @@ static void test_rfc3339(void **state)
 	assert_int_equal(policy_parse_rfc3339("2026-12-31T00:00:00Z", NULL), -EINVAL);
 }
 
+
+/* Globs that are surely mistakes fail at the character that is wrong. */
+static void test_bad_globs(void **state)
+{
+	(void)state;
+	expect_error(HEAD "  secrets:\n    - /tmp/[abc\n", 7, 12,
+		     "spec.secrets[0]: '/tmp/[abc': unterminated character class '[' (write '\\[' for a literal '[')");
+	expect_error(HEAD "  tools:\n    - /usr/bin/[z-a]x\n", 7, 17,
+		     "spec.tools[0]: '/usr/bin/[z-a]x': range 'z-a' is empty: its end is before its start");
+	expect_error(HEAD "  secrets: [\"/etc/***\"]\n", 6, 19,
+		     "spec.secrets[0]: '/etc/***': '***' is no pattern: '*' matches within a path component, "
+		     "'**' across them");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_bad_globs),
 		cmocka_unit_test(test_full_file),
 		cmocka_unit_test(test_design_example_fixture),
 		cmocka_unit_test(test_bad_fixtures),

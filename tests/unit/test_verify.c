@@ -17,6 +17,7 @@
 #include "policy/suggest.h"
 #include "policy/verify.h"
 #include "policy/epochs.h"
+#include "common/names.h"
 #include "reach/coverage.h"
 #include "reach/ledger.h"
 #include "reach/ledger_store.h"
@@ -286,7 +287,20 @@ static void test_undeclared_kinds(void **state)
 	rec(l, GW, TOOL(.object = "/usr/bin/curl"));
 	load(&ps, gw_policy, path, sizeof(path));
 	run(l, &ps, &o, &r);
-	snprintf(ref, sizeof(ref), "%s:1", path);
+	/* policy_ref: the spec list that missed the edge (spec.secrets is on
+	 * line 6; it pointed at the document's first line before) */
+	snprintf(ref, sizeof(ref), "%s:6", path);
+	{
+		char want[600];
+
+		snprintf(want, sizeof(want), "%s:7", path);
+		assert_string_equal(find(&r, FINDING_UNDECLARED_EGRESS, "tcp/203.0.113.9/443")->policy_ref, want);
+		snprintf(want, sizeof(want), "%s:8", path);
+		assert_string_equal(find(&r, FINDING_UNDECLARED_CREDENTIAL,
+					 "evil.example POST /upload bearer fp:00000000000000aa")->policy_ref, want);
+		snprintf(want, sizeof(want), "%s:9", path);
+		assert_string_equal(find(&r, FINDING_UNUSUAL_TOOL, "/usr/bin/curl")->policy_ref, want);
+	}
 
 	f = find(&r, FINDING_UNDECLARED_SECRET, "/etc/app/.env");
 	assert_non_null(f);
@@ -644,6 +658,90 @@ static void test_epoch_choice(void **state)
 	ledger_free(l);
 }
 
+
+/* Three versions: /usr/bin/a in each, /usr/bin/b in v2 only. Every pair of
+ * neighbours compares exactly: a never grew or shrank; b grew in v2 and
+ * shrank in v3; an older epoch's previous is the one before it. */
+static void history_ledger(struct ledger *l)
+{
+	int64_t v1 = NOW - 3 * DAY, v2 = NOW - 2 * DAY, v3 = NOW - DAY;
+
+	rec(l, GW, TOOL(.object = "/usr/bin/a", .epoch = "v1", .first = v1, .last = v1 + 1000));
+	rec(l, GW, TOOL(.object = "/usr/bin/a", .epoch = "v2", .first = v1, .last = v2 + 1000));
+	rec(l, GW, TOOL(.object = "/usr/bin/b", .epoch = "v2", .first = v2 + 2000, .last = v2 + 2000));
+	rec(l, GW, TOOL(.object = "/usr/bin/a", .epoch = "v3", .first = v1, .last = v3 + 1000));
+}
+
+static void history_case(const struct ledger *l, const struct policy_set *ps, const char *spec, const char *want_epoch,
+			 const char *want_previous, size_t grew, size_t shrank, size_t edges)
+{
+	struct verify_opts o = opts_now();
+	struct verify_result r;
+	const struct identity_verdict *v;
+
+	o.identity = GW;
+	o.epoch = spec;
+	run(l, ps, &o, &r);
+	v = verdict_of(&r, GW);
+	assert_non_null(v);
+	assert_string_equal(v->epoch, want_epoch);
+	assert_string_equal(v->previous_epoch, want_previous);
+	assert_int_equal(count_kind(&r, FINDING_REACH_GREW), grew);
+	assert_int_equal(count_kind(&r, FINDING_REACH_SHRANK), shrank);
+	assert_int_equal(v->n_edges, edges);
+	if (grew)
+		assert_non_null(find(&r, FINDING_REACH_GREW, "/usr/bin/b"));
+	if (shrank)
+		assert_non_null(find(&r, FINDING_REACH_SHRANK, "/usr/bin/b"));
+	verify_result_free(&r);
+}
+
+static void test_epoch_history_pairs(void **state)
+{
+	struct ledger *l = ledger_new(0, 0);
+	struct policy_set ps = { 0 };
+	struct verify_opts o = opts_now();
+	struct verify_result r;
+
+	(void)state;
+	history_ledger(l);
+	load(&ps, HDR(GW) "  tools: [/usr/bin/*]\n", NULL, 0);
+	history_case(l, &ps, NULL, "v3", "v2", 0, 1, 1);
+	history_case(l, &ps, "current", "v3", "v2", 0, 1, 1);
+	history_case(l, &ps, "v3", "v3", "v2", 0, 1, 1);
+	history_case(l, &ps, "v2", "v2", "v1", 1, 0, 2);
+	history_case(l, &ps, "-1", "v2", "v1", 1, 0, 2);
+	history_case(l, &ps, "v1", "v1", "", 0, 0, 1);
+	history_case(l, &ps, "-2", "v1", "", 0, 0, 1);
+	history_case(l, &ps, "-0", "v3", "v2", 0, 1, 1);
+
+	/* typos: an error naming the closest, never a verdict */
+	o.identity = GW;
+	o.epoch = "v22";
+	assert_int_equal(verify_ledger(l, &ps, &o, &r), -ENOENT);
+	assert_non_null(strstr(r.error, "no epoch 'v22'"));
+	assert_non_null(strstr(r.error, "did you mean v2"));
+	assert_int_equal(r.n_verdicts, 0);
+	o.epoch = "-3";
+	assert_int_equal(verify_ledger(l, &ps, &o, &r), -ENOENT);
+	assert_non_null(strstr(r.error, "no epoch -3"));
+	assert_non_null(strstr(r.error, "3 epochs known (newest first: v3"));
+	o.epoch = "1"; /* a number is no name: -1 was meant */
+	assert_int_equal(verify_ledger(l, &ps, &o, &r), -EINVAL);
+	assert_non_null(strstr(r.error, "-N"));
+	/* node-wide: a name no identity has is a typo */
+	o.identity = NULL;
+	o.epoch = "v9";
+	assert_int_equal(verify_ledger(l, &ps, &o, &r), -ENOENT);
+	assert_non_null(strstr(r.error, "no identity has an epoch 'v9'"));
+	o.epoch = "v1";
+	run(l, &ps, &o, &r);
+	assert_string_equal(verdict_of(&r, GW)->epoch, "v1");
+	verify_result_free(&r);
+	policy_set_free(&ps);
+	ledger_free(l);
+}
+
 static void test_unused_declared(void **state)
 {
 	struct ledger *l = ledger_new(0, 0);
@@ -992,9 +1090,18 @@ static void test_inconclusive_reasons(void **state)
 	rec(l, "ai/nopolicy", TOOL(.object = "/bin/sh"));
 	o.identity = "ai/nopolicy";
 	expect_inconclusive(l, &ps, &o, "ai/nopolicy", "no policy");
-	/* neither */
-	o.identity = "ai/nothing";
-	expect_inconclusive(l, &ps, &o, "ai/nothing", "no policy");
+	/* neither: a typo, an error naming the closest known identities
+	 * (was inconclusive "no policy" before typos became errors) */
+	o.identity = "ai/nopolicyy";
+	assert_int_equal(verify_ledger(l, &ps, &o, &r), -ENOENT);
+	assert_non_null(strstr(r.error, "unknown identity 'ai/nopolicyy'"));
+	assert_non_null(strstr(r.error, "did you mean ai/nopolicy?"));
+	/* host/NAME.service is host/NAME */
+	o.identity = "host/gw.service";
+	rec(l, "host/gw", TOOL(.object = "/bin/sh"));
+	run(l, &ps, &o, &r);
+	assert_string_equal(r.verdicts[0].identity, "host/gw");
+	verify_result_free(&r);
 
 	/* the ledger refused edges of the identity (cap 2) */
 	o.identity = GW;
@@ -1356,9 +1463,10 @@ static void test_text(void **state)
 	free(buf);
 	verify_result_free(&r);
 
-	/* inconclusive */
+	/* inconclusive: observed, no policy (an identity neither observed nor
+	 * declared is a typo now, an error: see test_inconclusive_reasons) */
 	buf = NULL;
-	o.identity = "nobody/here";
+	o.identity = "ai/audit";
 	run(l, &ps, &o, &r);
 	f = open_memstream(&buf, &len);
 	verify_result_print_text(f, &r);
@@ -1467,7 +1575,12 @@ static void roundtrip(const struct ledger *l, const char *identity, char **yaml_
 		fail_msg("suggest: %s", err);
 	load(&ps, yaml, NULL, 0);
 	assert_int_equal(ps.n, 1);
-	assert_string_equal(ps.policies[0].identity, identity);
+	{
+		char canonical[512];
+
+		/* the loader keeps identities canonical: host/X.service is host/X */
+		assert_string_equal(ps.policies[0].identity, names_identity_normalize(identity, canonical, sizeof(canonical)));
+	}
 	o.identity = identity;
 	run(l, &ps, &o, &r);
 	for (size_t i = 0; i < r.n_findings; i++)
@@ -1715,6 +1828,146 @@ static void test_epoch_records(void **state)
 	epoch_tracker_free(t);
 }
 
+
+/* v2 opens, v3 opens before v2 settled: v2 is closed as superseded (never
+ * "settling" forever) and counts as no verified upgrade; v3 settles. */
+static void test_epoch_superseded(void **state)
+{
+	struct epoch_tracker *t = epoch_tracker_new(1000);
+	struct identity_verdict v = { .verdict = VERDICT_PASS, .counted = true };
+	struct verify_result r = { .verdicts = &v, .n_verdicts = 1 };
+	const struct epoch_record *recs;
+	struct remediation_stats st;
+	json_object *doc;
+
+	(void)state;
+	snprintf(v.identity, sizeof(v.identity), "ns/sa");
+	snprintf(v.epoch, sizeof(v.epoch), "v2");
+	assert_int_equal(epoch_tracker_update(t, &r, 10000, NULL, NULL), 1);
+	snprintf(v.epoch, sizeof(v.epoch), "v3");
+	snprintf(v.previous_epoch, sizeof(v.previous_epoch), "v2");
+	assert_int_equal(epoch_tracker_update(t, &r, 10500, NULL, NULL), 2); /* v2 closed, v3 opened */
+	assert_int_equal(epoch_tracker_records(t, &recs), 2);
+	assert_int_equal(recs[0].state, EPOCH_SUPERSEDED);
+	assert_int_equal(recs[0].verdict, VERDICT_INCONCLUSIVE);
+	assert_int_equal(recs[0].verified_ms, 10500);
+	assert_string_equal(recs[0].reasons, "superseded by v3 before it settled");
+	assert_string_equal(epoch_state_name(recs[0].state), "superseded");
+	assert_int_equal(recs[1].state, EPOCH_SETTLING);
+	assert_int_equal(epoch_tracker_update(t, &r, 12000, NULL, NULL), 1); /* v3 verified, v2 untouched */
+	epoch_tracker_records(t, &recs);
+	assert_int_equal(recs[0].state, EPOCH_SUPERSEDED);
+	assert_int_equal(recs[0].verified_ms, 10500);
+	assert_int_equal(recs[1].state, EPOCH_VERIFIED);
+	epoch_tracker_remediation(t, "ns/sa", &st);
+	assert_int_equal(st.upgrades_with_findings, 0);
+	assert_int_equal(st.resolved, 0);
+	doc = epoch_records_to_json(t, "ns/sa");
+	assert_string_equal(json_object_get_string(json_object_object_get(json_object_array_get_idx(doc, 0), "state")),
+			    "superseded");
+	json_object_put(doc);
+	epoch_tracker_free(t);
+}
+
+
+/* A verified record never changes; a policy change re-verifies the epoch in
+ * a new record that follows it. */
+static void test_epoch_records_append_only(void **state)
+{
+	struct epoch_tracker *t = epoch_tracker_new(1000);
+	struct identity_verdict v = { .verdict = VERDICT_FAIL, .counted = true };
+	struct verify_result r = { .verdicts = &v, .n_verdicts = 1 };
+	const struct epoch_record *recs;
+	struct policy_set a = { 0 }, b = { 0 };
+	char da[65], db[65], da2[65];
+
+	(void)state;
+	load(&a, HDR(GW) "  tools: [/usr/bin/a]\n", NULL, 0);
+	load(&b, HDR(GW) "  tools: [/usr/bin/a, /usr/bin/b]\n", NULL, 0);
+	policy_set_digest(&a, da);
+	policy_set_digest(&b, db);
+	assert_int_equal(strlen(da), 64);
+	assert_string_not_equal(da, db);
+	policy_set_free(&a);
+	load(&a, "# the same, written otherwise\n" HDR(GW) "  tools:\n    - /usr/bin/a\n", NULL, 0);
+	policy_set_digest(&a, da2);
+	assert_string_equal(da, da2); /* layout is no change */
+
+	epoch_tracker_set_policy_digest(t, da);
+	snprintf(v.identity, sizeof(v.identity), "ns/sa");
+	snprintf(v.epoch, sizeof(v.epoch), "v3");
+	snprintf(v.previous_epoch, sizeof(v.previous_epoch), "v2");
+	snprintf(v.reasons, sizeof(v.reasons), "3 findings");
+	v.n_findings_by_sev[SEV_MEDIUM] = 3;
+	epoch_tracker_update(t, &r, 10000, NULL, NULL);
+	epoch_tracker_update(t, &r, 11000, NULL, NULL); /* verified: fail 3 */
+	/* the same policies, the findings gone: the settled record stays */
+	v.verdict = VERDICT_PASS;
+	v.n_findings_by_sev[SEV_MEDIUM] = 0;
+	v.reasons[0] = '\0';
+	assert_int_equal(epoch_tracker_update(t, &r, 12000, NULL, NULL), 0);
+	assert_int_equal(epoch_tracker_records(t, &recs), 1);
+	assert_int_equal(recs[0].verdict, VERDICT_FAIL);
+	assert_int_equal(recs[0].findings, 3);
+	assert_string_equal(recs[0].reasons, "3 findings");
+	assert_string_equal(recs[0].policy_digest, da);
+	/* the policy edited: a new record of v3 under it, following the first */
+	epoch_tracker_set_policy_digest(t, db);
+	assert_int_equal(epoch_tracker_update(t, &r, 13000, NULL, NULL), 1);
+	assert_int_equal(epoch_tracker_records(t, &recs), 2);
+	assert_int_equal(recs[1].state, EPOCH_SETTLING);
+	assert_int_equal(recs[1].follows, recs[0].id);
+	assert_string_equal(recs[1].to_version, "v3");
+	assert_string_equal(recs[1].from_version, "v2");
+	assert_string_equal(recs[1].policy_digest, db);
+	assert_int_equal(epoch_tracker_update(t, &r, 14000, NULL, NULL), 1); /* settles: pass */
+	epoch_tracker_records(t, &recs);
+	assert_int_equal(recs[1].state, EPOCH_VERIFIED);
+	assert_int_equal(recs[1].verdict, VERDICT_PASS);
+	/* the first, unchanged */
+	assert_int_equal(recs[0].verdict, VERDICT_FAIL);
+	assert_int_equal(recs[0].findings, 3);
+	assert_int_equal(recs[0].verified_ms, 11000);
+	policy_set_free(&a);
+	policy_set_free(&b);
+	epoch_tracker_free(t);
+}
+
+
+static void count_alert(void *ctx, const struct finding *f)
+{
+	(void)f;
+	(*(int *)ctx)++;
+}
+
+/* A finding an earlier run alerted is followed but not alerted again. */
+static void test_alerted_findings_not_alerted_again(void **state)
+{
+	struct epoch_tracker *t = epoch_tracker_new(1000);
+	struct finding f[2] = {
+		{ .kind = FINDING_UNDECLARED_SECRET, .severity = SEV_MEDIUM, .id = "00000000000000aa", .identity = "ns/sa",
+		  .edge_kind = "secret", .object = "/a", .executables = "", .message = "", .policy_ref = "" },
+		{ .kind = FINDING_UNDECLARED_SECRET, .severity = SEV_MEDIUM, .id = "00000000000000bb", .identity = "ns/sa",
+		  .edge_kind = "secret", .object = "/b", .executables = "", .message = "", .policy_ref = "" },
+	};
+	struct identity_verdict v = { .verdict = VERDICT_FAIL, .counted = true };
+	struct verify_result r = { .verdicts = &v, .n_verdicts = 1, .findings = f, .n_findings = 2 };
+	struct remediation_stats st;
+	int alerts = 0;
+
+	(void)state;
+	snprintf(v.identity, sizeof(v.identity), "ns/sa");
+	epoch_tracker_on_new_finding(t, count_alert, &alerts);
+	assert_int_equal(epoch_tracker_mark_alerted(t, "00000000000000aa"), 0);
+	epoch_tracker_update(t, &r, 10000, NULL, NULL);
+	assert_int_equal(alerts, 1); /* bb only */
+	epoch_tracker_remediation(t, "ns/sa", &st);
+	assert_int_equal(st.open, 2); /* both followed */
+	epoch_tracker_update(t, &r, 11000, NULL, NULL);
+	assert_int_equal(alerts, 1);
+	epoch_tracker_free(t);
+}
+
 /* A secret file holding a token, later sent as a credential: secret-sent,
  * high when that use is undeclared, info when declared. */
 static void test_secret_sent(void **state)
@@ -1905,6 +2158,10 @@ int main(void)
 		cmocka_unit_test(test_json),
 		cmocka_unit_test(test_text),
 		cmocka_unit_test(test_rotation),
+		cmocka_unit_test(test_epoch_history_pairs),
+		cmocka_unit_test(test_epoch_superseded),
+		cmocka_unit_test(test_epoch_records_append_only),
+		cmocka_unit_test(test_alerted_findings_not_alerted_again),
 		cmocka_unit_test(test_suggest_roundtrip),
 		cmocka_unit_test(test_suggest_too_big),
 		cmocka_unit_test(test_ledger_diff),

@@ -1,4 +1,5 @@
 /* The local API's handlers (api_handlers.h). */
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -6,6 +7,7 @@
 #include <time.h>
 #include "common/json.h"
 #include "common/log.h"
+#include "common/names.h"
 #include "identity/kube.h"
 #include "policy/epochs.h"
 #include "policy/policy.h"
@@ -172,15 +174,17 @@ static json_object *verify_json(const struct api_handlers *h, const char *identi
 	struct verify_result r;
 	json_object *doc;
 	char err[1024];
+	int rc;
 
 	if (policy_path) {
 		if (policy_load_path(&other, policy_path, err, sizeof(err)))
 			return api_error(err, 2);
 		set = &other;
 	}
-	if (verify_ledger(h->pipe->ledger, set, &opts, &r)) {
+	if ((rc = verify_ledger(h->pipe->ledger, set, &opts, &r))) {
 		policy_set_free(&other);
-		return api_error("verification failed: out of memory", 2);
+		/* a typo (unknown epoch) names the closest known ones */
+		return api_error(rc == -ENOMEM || !r.error[0] ? "verification failed: out of memory" : r.error, 2);
 	}
 	doc = verify_result_report(&r);
 	verify_result_free(&r);
@@ -223,14 +227,46 @@ static json_object *remediation_json(const struct epoch_tracker *t, const char *
 		json_add_str(o, "identity", st[i].identity);
 		json_add_int(o, "findings_resolved", (int64_t)st[i].resolved);
 		json_add_int(o, "findings_open", (int64_t)st[i].open);
-		json_add_int(o, "mean_time_to_remediate_ms", st[i].mean_time_to_remediate_ms);
+		/* from resolved findings only: none resolved is unknown (null), not 0 s */
+		json_add_int_or_null(o, "mean_time_to_remediate_ms", st[i].resolved ? st[i].mean_time_to_remediate_ms : 0);
 		json_add_int(o, "upgrades_with_findings", (int64_t)st[i].upgrades_with_findings);
 		json_add_int(o, "failed_remediations", (int64_t)st[i].failed_remediations);
-		json_add_double(o, "failed_remediation_rate", st[i].upgrades_with_findings ? (double)st[i].failed_remediations / st[i].upgrades_with_findings : 0);
+		if (st[i].upgrades_with_findings)
+			json_add_double(o, "failed_remediation_rate",
+					(double)st[i].failed_remediations / st[i].upgrades_with_findings);
+		else
+			json_add(o, "failed_remediation_rate", NULL); /* no verified upgrade with findings: n/a */
 		json_object_array_add(arr, o);
 	}
 	free(st);
 	return arr;
+}
+
+/* NULL when the agent knows identity (observed, or with a policy: a
+ * pipeline may open an epoch before the workload first runs); otherwise the
+ * error reply (exit 2) naming the closest known ones: a typo never answers
+ * with an empty table or opens a phantom epoch. */
+static json_object *unknown_identity(const struct api_handlers *h, const char *identity)
+{
+	const struct ledger *l = h->pipe->ledger;
+	size_t n = 0, n_ids = ledger_identities(l), n_pol = h->policies ? h->policies->n : 0;
+	const char **known;
+	char near[400] = "", msg[1000];
+
+	if (ledger_identity_find(l, identity) || policy_for_identity(h->policies, identity) ||
+	    ledger_identities_dropped(l))
+		return NULL; /* (a refused identity may be this one) */
+	if (!(known = calloc(n_ids + n_pol + 1, sizeof(*known))))
+		return api_error("out of memory", 2);
+	for (size_t i = 0; i < n_ids; i++)
+		known[n++] = ledger_identity_at(l, i)->name;
+	for (size_t i = 0; i < n_pol; i++)
+		if (!ledger_identity_find(l, h->policies->policies[i].identity))
+			known[n++] = h->policies->policies[i].identity;
+	snprintf(msg, sizeof(msg), "unknown identity '%s': nothing observed and no policy%s", identity,
+		 names_suggest(identity, known, n, near, sizeof(near)));
+	free(known);
+	return api_error(msg, 2);
 }
 
 json_object *api_handle(void *ctx, json_object *req)
@@ -240,10 +276,20 @@ json_object *api_handle(void *ctx, json_object *req)
 	const char *cmd = json_object_object_get_ex(req, "cmd", &v) ? json_object_get_string(v) : "";
 	const char *identity = json_object_object_get_ex(req, "identity", &v) ? json_object_get_string(v) : NULL;
 	const char *kind = json_object_object_get_ex(req, "kind", &v) ? json_object_get_string(v) : NULL;
+	char canonical[512];
 
 	/* fresh counts for the answer */
 	pipeline_refresh_counts(h->pipe);
 	pipeline_feed_ledger(h->pipe);
+	if (identity) {
+		/* as observed when the ledger has that name, else canonical
+		 * (host/NAME.service is host/NAME) */
+		if (!ledger_identity_find(h->pipe->ledger, identity))
+			identity = names_identity_normalize(identity, canonical, sizeof(canonical));
+		/* verify checks against the policies it is given (maybe a path) */
+		if (strcmp(cmd, "verify") && (reply = unknown_identity(h, identity)))
+			return reply;
+	}
 	if (strcmp(cmd, "reach") == 0)
 		return reach_json(h, identity, kind);
 	if (strcmp(cmd, "status") == 0)

@@ -26,6 +26,7 @@
 #include "reach/netclass.h"
 #include "reach/path.h"
 #include "reach/proctree.h"
+#include "reach/program.h"
 #include "reach/redact.h"
 #include "agent/pipeline.h"
 
@@ -700,8 +701,23 @@ static void note_root_exec(struct pipeline *p, uint64_t cgroup_id, const struct 
 	struct exe_epoch *x;
 	uint64_t id;
 	const char *base = strrchr(exe, '/');
+	char prog[256], hex[13] = "";
+	size_t args_len = ev->args_len < REACH_ARGS_LEN ? ev->args_len : REACH_ARGS_LEN;
 
-	if (ev->exe_ino) {
+	if (!program_path(exe, (const char *)ev->args, args_len, prog, sizeof(prog))) {
+		/* an interpreter: the program it runs is the version (reach/program.h),
+		 * read through the process's root or working directory while it runs */
+		char view[600];
+
+		snprintf(view, sizeof(view), prog[0] == '/' ? "/proc/%u/root%s" : "/proc/%u/cwd/%s", ev->hdr.tgid, prog);
+		if (program_hash(view, hex, sizeof(hex)) == 0) {
+			exe = prog;
+			base = strrchr(prog, '/');
+		}
+	}
+	if (hex[0]) {
+		id = strtoull(hex, NULL, 16);
+	} else if (ev->exe_ino) {
 		id = exe_file_id(ev->exe_dev, ev->exe_ino, ev->exe_mtime_sec, ev->exe_mtime_nsec);
 	} else {
 		/* a script (the kernel saw its interpreter's file): the script as

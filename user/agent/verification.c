@@ -23,6 +23,8 @@ static void log_epoch_change(void *ctx, const struct epoch_record *r)
 		log_msg(r->verdict == VERDICT_PASS ? LOG_INFO : LOG_WARN, "epoch verified: %s %s: %s%s%s", r->identity,
 			r->to_version[0] ? r->to_version : "-", verdict_name(r->verdict), r->reasons[0] ? ": " : "",
 			r->reasons);
+	else if (r->state == EPOCH_SUPERSEDED)
+		log_info("epoch superseded: %s %s: %s", r->identity, r->to_version[0] ? r->to_version : "-", r->reasons);
 	else
 		log_warn("epoch drifted: %s %s passed and now fails: %s", r->identity, r->to_version[0] ? r->to_version : "-",
 			 r->reasons);
@@ -32,9 +34,43 @@ static void log_epoch_change(void *ctx, const struct epoch_record *r)
  * credential (findings never hold one). */
 static void alert_new_finding(void *ctx, const struct finding *f)
 {
-	(void)ctx;
+	struct verification *v = ctx;
+
+	/* noted before it is logged: a crash in between misses an alert rather
+	 * than repeating it on every restart */
+	if (v->alerted_path && !v->alerted && !(v->alerted = fopen(v->alerted_path, "ae")))
+		log_warn("%s: %s: alerted findings are not kept across restarts", v->alerted_path, strerror(errno));
+	if (v->alerted)
+		fprintf(v->alerted, "%s\n", f->id);
 	log_warn("finding: %s %s %s %s %s (id %s)", severity_name(f->severity), f->identity, finding_kind_name(f->kind),
 		 f->edge_kind, f->object, f->id);
+}
+
+/* The records name the policies they were judged by; a change re-verifies
+ * (policy/epochs.h). */
+static void note_policy_digest(struct verification *v)
+{
+	policy_set_digest(&v->policies, v->policy_digest);
+	epoch_tracker_set_policy_digest(v->epochs, v->policy_digest);
+}
+
+/* The findings an earlier run alerted: not alerted again. */
+static void load_alerted(struct verification *v)
+{
+	FILE *f = v->alerted_path ? fopen(v->alerted_path, "re") : NULL;
+	char line[64];
+	size_t n = 0;
+
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = '\0';
+		if (strlen(line) == 16 && !epoch_tracker_mark_alerted(v->epochs, line))
+			n++;
+	}
+	fclose(f);
+	if (n)
+		log_info("%zu findings alerted by an earlier run: not alerted again", n);
 }
 
 int verification_init(struct verification *v, const struct verification_opts *o, char *err, size_t err_size)
@@ -51,13 +87,19 @@ int verification_init(struct verification *v, const struct verification_opts *o,
 		return -ENOMEM;
 	}
 	epoch_tracker_on_new_finding(v->epochs, alert_new_finding, v);
+	v->alerted_path = o->alerted_path;
+	load_alerted(v);
 	if (policy_load_paths(&v->policies, v->policy_paths, v->n_policy_paths, err, err_size))
 		return -EINVAL;
+	note_policy_digest(v);
 	return 0;
 }
 
 void verification_fini(struct verification *v)
 {
+	if (v->alerted)
+		fclose(v->alerted);
+	v->alerted = NULL;
 	policy_set_free(&v->policies);
 	epoch_tracker_free(v->epochs);
 	v->epochs = NULL;
@@ -76,7 +118,8 @@ void verification_reload(struct verification *v)
 	}
 	policy_set_free(&v->policies);
 	v->policies = fresh;
-	log_info("policies reloaded: %zu", v->policies.n);
+	note_policy_digest(v);
+	log_info("policies reloaded: %zu (sha256 %s)", v->policies.n, v->policy_digest);
 }
 
 void verification_run(struct verification *v, const struct verify_input_health *health)
@@ -91,6 +134,8 @@ void verification_run(struct verification *v, const struct verify_input_health *
 	v->verifying = NULL;
 	shipping_findings(v->ship, &r);
 	verify_result_free(&r);
+	if (v->alerted)
+		fflush(v->alerted);
 }
 
 void verification_tick(struct verification *v, const struct verify_input_health *health, double now_s)

@@ -20,6 +20,7 @@ struct shipping;
 
 struct verification {
 	struct policy_set policies;            /* the last good set */
+	char policy_digest[65];                /* its policy_set_digest() */
 	struct epoch_tracker *epochs;
 	bool default_alert;                    /* identities without a policy alert */
 	/* set by verification_start; the ledger judged and where results go */
@@ -31,6 +32,8 @@ struct verification {
 	uint64_t policy_signature;             /* of the policy files: a change reloads them */
 	double last_verify_s;
 	const struct verify_result *verifying; /* during epoch_tracker_update: for shipping_epoch */
+	const char *alerted_path;
+	FILE *alerted;                         /* appended: one finding id a line */
 };
 
 struct verification_opts {
@@ -38,6 +41,9 @@ struct verification_opts {
 	int n_policy_paths;
 	bool default_alert;
 	double settle_s;                       /* an epoch's settle window */
+	/* the ids of the findings alerted, kept across restarts (a restart
+	 * does not alert them again); NULL: not kept */
+	const char *alerted_path;
 };
 
 /* Loads the policies and creates the epoch tracker: 0, -ENOMEM, or -EINVAL

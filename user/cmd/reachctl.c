@@ -38,6 +38,7 @@
 #include "policy/ledger_diff.h"
 #include "policy/suggest.h"
 #include "policy/verify.h"
+#include "common/names.h"
 #include "common/https_client.h"
 #include "config/options.h"
 
@@ -61,10 +62,10 @@ static void usage(FILE *f)
 		   "  reachctl coverage [--identity NS/SA] [-o table|json] [--socket PATH | --ledger FILE]\n"
 		   "                  what reach could not see, per identity: losses, blind roads, missing hooks\n"
 		   "  reachctl status [-o table|json] [--socket PATH]\n"
-		   "  reachctl verify [--identity NS/SA] [--policy PATH] [--epoch current|N] [-o text|json] [--wait SECONDS]\n"
+		   "  reachctl verify [--identity NS/SA] [--policy PATH] [--epoch current|NAME|-N] [-o text|json] [--wait SECONDS]\n"
 		   "                  [--socket PATH | --ledger FILE]\n"
 		   "  reachctl verify --identity NS/SA --agents [https://]HOST:PORT [--agents ...] [--api-token-file FILE]\n"
-		   "                  [--ca FILE] --policy PATH [--epoch current|N] [-o text|json] [--wait SECONDS]\n"
+		   "                  [--ca FILE] --policy PATH [--epoch current|NAME|-N] [-o text|json] [--wait SECONDS]\n"
 		   "                  exit 0 pass, 1 findings, 2 could not verify (inconclusive, an agent unreachable, bad policy)\n"
 		   "                  --agents: GET /v1/ledger from every address HOST resolves to (a headless Service:\n"
 		   "                  every agent pod), 10 s each, merge the ledgers and verify them offline; any agent\n"
@@ -376,13 +377,28 @@ static struct ledger *load_ledger_file(const char *path, FILE *msg)
 	return l;
 }
 
-static json_object *reach_from_ledger_file(const struct opts *o)
+/* NULL on failure; *typo set when the failure is an unknown identity. */
+static json_object *reach_from_ledger_file(const struct opts *o, bool *typo)
 {
 	struct ledger *l = load_ledger_file(o->ledger, stderr);
 	json_object *doc;
 
 	if (!l)
 		return NULL;
+	if (o->identity && !ledger_identity_find(l, o->identity)) {
+		size_t n = ledger_identities(l);
+		const char **known = calloc(n + 1, sizeof(*known));
+		char near[400] = "";
+
+		for (size_t i = 0; known && i < n; i++)
+			known[i] = ledger_identity_at(l, i)->name;
+		fprintf(stderr, "reachctl: unknown identity '%s' in %s%s\n", o->identity, o->ledger,
+			known ? names_suggest(o->identity, known, n, near, sizeof(near)) : "");
+		free(known);
+		ledger_free(l);
+		*typo = true;
+		return NULL;
+	}
 	doc = ledger_to_json(l, o->identity, o->kind);
 	ledger_free(l);
 	return doc;
@@ -391,6 +407,10 @@ static json_object *reach_from_ledger_file(const struct opts *o)
 /* One request to the agent (req is consumed). The reply, or NULL when the
  * agent could not be asked or answered an error: then the reason is printed
  * on msg ("reachctl: ...") and kept in why (may be NULL). */
+/* The exit code of the last agent error: the agent's own (2 for a typo: an
+ * unknown identity or epoch), or EXIT_FAILED when it gave none. */
+static int agent_error_exit = EXIT_FAILED;
+
 static json_object *agent_request(const char *socket, json_object *req, FILE *msg, char *why, size_t why_size)
 {
 	json_object *reply;
@@ -401,6 +421,7 @@ static json_object *agent_request(const char *socket, json_object *req, FILE *ms
 	json_object_put(req);
 	if (reply && !*json_get_str(reply, "error", ""))
 		return reply;
+	agent_error_exit = reply ? (int)json_get_int(reply, "exit_code", EXIT_FAILED) : EXIT_FAILED;
 	reason = reply ? json_get_str(reply, "error", "") : err;
 	fprintf(msg, "reachctl: %s%s\n", reply ? "reachd answered: " : "", reason);
 	if (why)
@@ -735,9 +756,10 @@ static json_object *judge(const struct ledger *l, const struct policy_set *set, 
 	struct verify_opts vo = { .identity = o->identity, .alert_without_policy = o->default_alert, .epoch = o->epoch };
 	struct verify_result r;
 	json_object *doc;
+	int rc;
 
-	if (verify_ledger(l, set, &vo, &r)) {
-		fprintf(msg, "reachctl: verify: out of memory\n");
+	if ((rc = verify_ledger(l, set, &vo, &r))) {
+		fprintf(msg, "reachctl: %s\n", rc != -ENOMEM && r.error[0] ? r.error : "verify: out of memory");
 		return NULL;
 	}
 	doc = verify_result_report(&r);
@@ -1044,6 +1066,7 @@ int main(int argc, char **argv)
 {
 	struct opts o = { 0 };
 	json_object *doc;
+	bool typo = false;
 	int rc;
 
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
@@ -1064,8 +1087,8 @@ int main(int argc, char **argv)
 		json_add_str(req, "identity", o.identity);
 		json_add_str(req, "version", o.version);
 		if (!(reply = agent_request(o.socket, req, stderr, NULL, 0)))
-			return EXIT_FAILED;
-		printf("epoch of %s is now %s\n", o.identity, o.version);
+			return agent_error_exit;
+		printf("epoch of %s is now %s\n", json_get_str(reply, "identity", o.identity), o.version);
 		json_object_put(reply);
 		return 0;
 	}
@@ -1085,7 +1108,7 @@ int main(int argc, char **argv)
 			json_object *reply = ask_agent(&o, "epochs"), *recs;
 
 			if (!reply)
-				return EXIT_FAILED; /* an agent's error too: not an empty table */
+				return agent_error_exit; /* an agent's error too: not an empty table */
 			if (strcmp(o.output, "json") == 0) {
 				print_json(reply);
 			} else if ((recs = json_get(reply, "records", json_type_array))) {
@@ -1103,11 +1126,20 @@ int main(int argc, char **argv)
 				for (size_t i = 0; i < json_object_array_length(recs); i++) {
 					json_object *r = json_object_array_get_idx(recs, i);
 
-					printf("%s: %" PRId64 " findings resolved (mean time to remediate %" PRId64
-					       " s), %" PRId64 " open; %" PRId64 " of %" PRId64 " upgrades left findings open\n",
-					       json_get_str(r, "identity", ""), json_get_int(r, "findings_resolved", 0),
-					       json_get_int(r, "mean_time_to_remediate_ms", 0) / 1000, json_get_int(r, "findings_open", 0),
-					       json_get_int(r, "failed_remediations", 0), json_get_int(r, "upgrades_with_findings", 0));
+					char mttr[32] = "n/a", rate[32] = "n/a";
+
+					/* n/a until a finding was resolved / an upgrade verified */
+					if (json_get_int(r, "findings_resolved", 0))
+						snprintf(mttr, sizeof(mttr), "%" PRId64 " s",
+							 json_get_int(r, "mean_time_to_remediate_ms", 0) / 1000);
+					if (json_get_int(r, "upgrades_with_findings", 0))
+						snprintf(rate, sizeof(rate), "%" PRId64 " of %" PRId64,
+							 json_get_int(r, "failed_remediations", 0),
+							 json_get_int(r, "upgrades_with_findings", 0));
+					printf("%s: %" PRId64 " findings resolved (mean time to remediate %s), %" PRId64
+					       " open; failed remediations: %s upgrades left findings open\n",
+					       json_get_str(r, "identity", ""), json_get_int(r, "findings_resolved", 0), mttr,
+					       json_get_int(r, "findings_open", 0), rate);
 				}
 			}
 			json_object_put(reply);
@@ -1122,6 +1154,15 @@ int main(int argc, char **argv)
 			fprintf(stderr, "reachctl: rotate needs --identity\n");
 			return EXIT_USAGE;
 		}
+		if (o.epoch) {
+			char err[300];
+
+			/* "--epoch 1" is no version name: refused before any work */
+			if (verify_epoch_spec_check(o.epoch, err, sizeof(err))) {
+				fprintf(stderr, "reachctl: %s\n", err);
+				return EXIT_NOT_VERIFIED;
+			}
+		}
 		return cmd_verify(argv[1], &o);
 	}
 	if (strcmp(argv[1], "coverage") == 0) {
@@ -1133,9 +1174,9 @@ int main(int argc, char **argv)
 			fprintf(stderr, "reachctl: coverage takes no --kind\n");
 			return EXIT_USAGE;
 		}
-		reach = o.ledger ? reach_from_ledger_file(&o) : ask_agent(&o, "reach");
+		reach = o.ledger ? reach_from_ledger_file(&o, &typo) : ask_agent(&o, "reach");
 		if (!reach)
-			return EXIT_FAILED;
+			return o.ledger ? (typo ? EXIT_USAGE : EXIT_FAILED) : agent_error_exit;
 		doc = coverage_doc(reach);
 		json_object_put(reach);
 		if (strcmp(o.output, "json") == 0)
@@ -1156,9 +1197,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "reachctl: status asks the running agent; --ledger is for reach\n");
 		return EXIT_USAGE;
 	}
-	doc = o.ledger ? reach_from_ledger_file(&o) : ask_agent(&o, argv[1]);
+	doc = o.ledger ? reach_from_ledger_file(&o, &typo) : ask_agent(&o, argv[1]);
 	if (!doc)
-		return EXIT_FAILED;
+		return o.ledger ? (typo ? EXIT_USAGE : EXIT_FAILED) : agent_error_exit;
 	if (strcmp(o.output, "json") == 0)
 		print_json(doc);
 	else if (strcmp(argv[1], "reach") == 0)

@@ -62,6 +62,7 @@ struct agent {
 	struct pod_monitor *pods;
 	struct ledger *ledger;
 	char ledger_path[4096];
+	char alerted_path[4200];         /* the ids of findings alerted (agent/verification.h) */
 	char node[256];
 	int api_fd;
 	double started_s;
@@ -371,6 +372,12 @@ int main(int argc, char **argv)
 						 .n_policy_paths = cfg.n_policy_paths,
 						 .default_alert = cfg.policy_default_alert == 1, .settle_s = cfg.settle_s };
 
+		/* a restart does not alert again what was alerted (the state dir is
+		 * created before the first alert: open_ledger) */
+		if (!cfg.check_config && cfg.state_dir &&
+		    (size_t)snprintf(ag.alerted_path, sizeof(ag.alerted_path), "%s/alerted-findings", cfg.state_dir) <
+			    sizeof(ag.alerted_path))
+			vo.alerted_path = ag.alerted_path;
 		if ((rc = verification_init(&ag.verify, &vo, err, sizeof(err)))) {
 			log_error("%s%s", rc == -EINVAL ? "--policy: " : "", err);
 			rc = rc == -EINVAL ? EXIT_USAGE : EXIT_START_FAILED;

@@ -2,6 +2,8 @@
  * set of live token positions advances one path character at a time. This is
  * linear in the path, unlike naive recursive backtracking which goes
  * exponential on patterns such as "**a**a**a**b". */
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -266,4 +268,57 @@ bool glob_match(const char *pattern, const char *path)
 	matched = run_nfa(work.tokens, n, work.live, work.next, path);
 	free(heap);
 	return matched;
+}
+
+int glob_check(const char *pattern, size_t *offset, char *why, size_t why_size)
+{
+	for (size_t i = 0; pattern && pattern[i]; i++) {
+		if (pattern[i] == '\\') {
+			if (pattern[i + 1])
+				i++;
+			continue;
+		}
+		if (pattern[i] == '*' && pattern[i + 1] == '*' && pattern[i + 2] == '*') {
+			*offset = i;
+			snprintf(why, why_size, "'***' is no pattern: '*' matches within a path component, '**' across them");
+			return -EINVAL;
+		}
+		if (pattern[i] == '*') {
+			while (pattern[i + 1] == '*')
+				i++;
+			continue;
+		}
+		if (pattern[i] == '[') {
+			struct glob_token t;
+			size_t end = parse_class(pattern, i, &t), j;
+
+			if (!end) {
+				*offset = i;
+				snprintf(why, why_size, "unterminated character class '[' (write '\\[' for a literal '[')");
+				return -EINVAL;
+			}
+			j = i + 1 + (pattern[i + 1] == '!' || pattern[i + 1] == '^');
+			if (pattern[j] == ']')
+				j++;
+			for (; j < end - 1; j++) {
+				unsigned char lo = (unsigned char)pattern[j], hi;
+
+				if (lo == '\\' && j + 1 < end - 1) {
+					j++;
+					continue;
+				}
+				if (pattern[j + 1] != '-' || j + 2 >= end - 1)
+					continue;
+				hi = (unsigned char)pattern[j + 2];
+				if (hi < lo) {
+					*offset = j;
+					snprintf(why, why_size, "range '%c-%c' is empty: its end is before its start", lo, hi);
+					return -EINVAL;
+				}
+				j += 2;
+			}
+			i = end - 1;
+		}
+	}
+	return 0;
 }

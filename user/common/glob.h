@@ -23,4 +23,12 @@
  * pattern's working memory cannot be allocated. */
 bool glob_match(const char *pattern, const char *path);
 
+/* A pattern a person wrote, checked for what is surely a mistake although
+ * glob_match() would read it: an unterminated '[' ("/tmp/[abc"), a range
+ * whose end is before its start ("[z-a]": matches nothing), three or more
+ * '*' ("***": "**" was meant, or "*"). 0, or -EINVAL with the reason in why
+ * and the byte offset of the mistake in *offset (policies report it as
+ * FILE:LINE:COLUMN). */
+int glob_check(const char *pattern, size_t *offset, char *why, size_t why_size);
+
 #endif

@@ -29,7 +29,22 @@ struct epoch_tracker {
 	struct intern *names;   /* one copy of each identity's name (tracked findings point at it) */
 	void (*on_new_finding)(void *ctx, const struct finding *f);
 	void *on_new_finding_ctx;
+	char policy_digest[65];
+	uint64_t next_id;
+	struct hmap *alerted; /* finding ids an earlier run alerted */
 };
+
+int epoch_tracker_mark_alerted(struct epoch_tracker *t, const char *finding_id)
+{
+	if (!t->alerted && !(t->alerted = hmap_new()))
+		return -ENOMEM;
+	return hmap_put(t->alerted, finding_id, (void *)1, NULL) ? -ENOMEM : 0;
+}
+
+void epoch_tracker_set_policy_digest(struct epoch_tracker *t, const char *digest)
+{
+	snprintf(t->policy_digest, sizeof(t->policy_digest), "%s", digest ? digest : "");
+}
 
 void epoch_tracker_on_new_finding(struct epoch_tracker *t, void (*fn)(void *ctx, const struct finding *f), void *ctx)
 {
@@ -57,6 +72,7 @@ void epoch_tracker_free(struct epoch_tracker *t)
 		return;
 	hmap_free(t->tf_index, NULL);
 	hmap_free(t->rec_index, NULL);
+	hmap_free(t->alerted, NULL);
 	intern_free(t->names);
 	free(t->recs);
 	free(t->tf);
@@ -166,7 +182,7 @@ static void follow_findings(struct epoch_tracker *t, const struct verify_result 
 
 		if (f->severity < SEV_MEDIUM || !(tf = track(t, f, now)))
 			continue;
-		if (t->n_tf > before && t->on_new_finding)
+		if (t->n_tf > before && t->on_new_finding && !(t->alerted && hmap_get(t->alerted, f->id)))
 			t->on_new_finding(t->on_new_finding_ctx, f);
 		tf->seen_now = true;
 		tf->resolved_ms = 0; /* back again: open */
@@ -194,7 +210,8 @@ static void remediation_add_finding(struct remediation_stats *st, int64_t *total
 
 static void remediation_add_record(struct remediation_stats *st, const struct epoch_record *r)
 {
-	if (!r->open_at_start || r->state == EPOCH_SETTLING)
+	/* only verified upgrades tell whether a patch remediated */
+	if (!r->open_at_start || r->state == EPOCH_SETTLING || r->state == EPOCH_SUPERSEDED)
 		return;
 	st->upgrades_with_findings++;
 	st->failed_remediations += r->still_open > 0;
@@ -258,12 +275,36 @@ fail:
 
 const char *epoch_state_name(enum epoch_state s)
 {
-	return s == EPOCH_SETTLING ? "settling" : s == EPOCH_VERIFIED ? "verified" : "drifted";
+	return s == EPOCH_SETTLING	? "settling"
+	       : s == EPOCH_VERIFIED	? "verified"
+	       : s == EPOCH_SUPERSEDED ? "superseded"
+				       : "drifted";
 }
 
 const char *epoch_verdict_name(const struct epoch_record *rec)
 {
 	return rec->state == EPOCH_DRIFTED ? "drifted" : verdict_name(rec->verdict);
+}
+
+/* A new epoch of identity opens: its records still settling can never be
+ * verified now (their reach is no longer current), so they close as
+ * superseded instead of staying "settling" forever. */
+static void supersede(struct epoch_tracker *t, const char *identity, const char *by, int64_t now,
+		      void (*on_change)(void *ctx, const struct epoch_record *rec), void *ctx, size_t *changed)
+{
+	for (size_t i = 0; i < t->n; i++) {
+		struct epoch_record *r = &t->recs[i];
+
+		if (r->state != EPOCH_SETTLING || strcmp(r->identity, identity))
+			continue;
+		r->state = EPOCH_SUPERSEDED;
+		r->verdict = VERDICT_INCONCLUSIVE;
+		r->verified_ms = now;
+		snprintf(r->reasons, sizeof(r->reasons), "superseded by %.400s before it settled", by[0] ? by : "-");
+		(*changed)++;
+		if (on_change)
+			on_change(ctx, r);
+	}
 }
 
 static struct epoch_record *find(struct epoch_tracker *t, const char *identity, const char *version)
@@ -339,6 +380,8 @@ static struct epoch_record *open_record(struct epoch_tracker *t, const struct id
 	rec->state = EPOCH_SETTLING;
 	rec->verdict = VERDICT_INCONCLUSIVE;
 	rec->started_ms = now;
+	rec->id = ++t->next_id;
+	memcpy(rec->policy_digest, t->policy_digest, sizeof(rec->policy_digest));
 	rec->open_at_start = open_findings(t, open_counts, v->identity);
 	return rec;
 }
@@ -360,8 +403,25 @@ size_t epoch_tracker_update(struct epoch_tracker *t, const struct verify_result 
 			continue; /* audit-only identities have nothing declared to verify */
 		rec = find(t, v->identity, v->epoch);
 		if (!rec) {
+			supersede(t, v->identity, v->epoch, now_ms, on_change, ctx, &changed);
 			if (!(rec = open_record(t, v, now_ms, &open_counts)))
 				continue;
+			changed++;
+			if (on_change)
+				on_change(ctx, rec);
+		}
+		if ((rec->state == EPOCH_VERIFIED || rec->state == EPOCH_DRIFTED) &&
+		    strcmp(rec->policy_digest, t->policy_digest)) {
+			/* verified under other policies: that record stays as it was;
+			 * a new one re-verifies the epoch under these */
+			uint64_t follows = rec->id;
+			char from[sizeof(rec->from_version)];
+
+			memcpy(from, rec->from_version, sizeof(from));
+			if (!(rec = open_record(t, v, now_ms, &open_counts)))
+				continue;
+			rec->follows = follows;
+			memcpy(rec->from_version, from, sizeof(from));
 			changed++;
 			if (on_change)
 				on_change(ctx, rec);
@@ -391,15 +451,13 @@ size_t epoch_tracker_update(struct epoch_tracker *t, const struct verify_result 
 				changed++;
 				if (on_change)
 					on_change(ctx, rec);
-			} else if (rec->verdict != VERDICT_PASS) {
-				rec->verdict = v->verdict; /* keeps tracking until it passes */
-				rec->findings = bad;
-				snprintf(rec->reasons, sizeof(rec->reasons), "%s", v->reasons);
 			}
+			/* otherwise a verified record never changes (append-only) */
 			break;
 		case EPOCH_DRIFTED:
-			rec->findings = bad;
 			break;
+		case EPOCH_SUPERSEDED:
+			break; /* closed */
 		}
 	}
 	hmap_free(open_counts, NULL);
@@ -436,6 +494,9 @@ struct json_object *epoch_records_to_json(const struct epoch_tracker *t, const c
 		json_add_int(o, "drifted_unix_ms", r->drifted_ms);
 		json_add_int(o, "findings_open_at_start", (int64_t)r->open_at_start);
 		json_add_int(o, "findings_still_open", (int64_t)r->still_open);
+		json_add_u64(o, "id", r->id);
+		json_add_u64(o, "follows", r->follows);
+		json_add_str(o, "policy_digest", r->policy_digest);
 		json_object_array_add(arr, o);
 	}
 	return arr;

@@ -12,7 +12,9 @@
 #include <stdint.h>
 #include "policy/verify.h"
 
-enum epoch_state { EPOCH_SETTLING, EPOCH_VERIFIED, EPOCH_DRIFTED };
+/* SUPERSEDED: a newer epoch of the identity opened before this one settled;
+ * closed for good (verdict inconclusive: it was never verified). */
+enum epoch_state { EPOCH_SETTLING, EPOCH_VERIFIED, EPOCH_DRIFTED, EPOCH_SUPERSEDED };
 
 struct epoch_record {
 	char identity[512];
@@ -21,9 +23,12 @@ struct epoch_record {
 	enum verdict verdict;         /* when verified (drifted: fail) */
 	char reasons[512];            /* the confidence: why inconclusive / what failed */
 	size_t findings;              /* findings of severity >= medium at the last verification */
-	int64_t started_ms, verified_ms, drifted_ms;
+	int64_t started_ms, verified_ms, drifted_ms; /* superseded: verified_ms is when it was closed */
 	size_t open_at_start;         /* findings (>= medium) still open when the epoch opened */
 	size_t still_open;            /* of those, still open when it was verified: a failed remediation */
+	char policy_digest[65];       /* policy_set_digest() of the policies it is judged by */
+	uint64_t id;                  /* 1, 2, ... in the order records opened */
+	uint64_t follows;             /* the record of the same epoch it re-verifies (policy change), or 0 */
 };
 
 /* Remediation per identity: from a finding's first seen to its resolution
@@ -32,7 +37,7 @@ struct epoch_record {
 struct remediation_stats {
 	char identity[512];
 	size_t resolved, open;
-	int64_t mean_time_to_remediate_ms; /* over resolved findings; 0 without any */
+	int64_t mean_time_to_remediate_ms; /* over resolved findings; 0 without any (shown n/a, never 0 s) */
 	size_t upgrades_with_findings;     /* epochs that opened with findings open */
 	size_t failed_remediations;        /* of those, verified with any of them still open */
 };
@@ -68,6 +73,21 @@ void epoch_tracker_remediation(const struct epoch_tracker *t, const char *identi
  * tracked findings that took minutes). The count, and *out to free(); 0 and
  * NULL when there is none or no memory. */
 size_t epoch_tracker_remediation_all(const struct epoch_tracker *t, const char *only, struct remediation_stats **out);
+/* The policies' digest from now on (policy_set_digest()). Records are
+ * append-only: once verified, a record's verdict, findings and reasons do
+ * not change (drift is the one later mark: state drifted). When the
+ * policies change, an epoch whose record was verified under other policies
+ * gets a new record (same identity and versions, follows = the old one's
+ * id) that settles and is verified under the new ones; the old record
+ * stays as it was. */
+void epoch_tracker_set_policy_digest(struct epoch_tracker *t, const char *digest);
+
+/* A finding id alerted before (by an earlier run of the agent): when the
+ * tracker first sees it, it is followed as any other but the new-finding
+ * callback is not called, so a restart does not alert it again. 0 or
+ * -ENOMEM. */
+int epoch_tracker_mark_alerted(struct epoch_tracker *t, const char *finding_id);
+
 const char *epoch_state_name(enum epoch_state s);
 /* "drifted" for a drifted record, else its verdict's name ("pass", ...). */
 const char *epoch_verdict_name(const struct epoch_record *rec);

@@ -70,6 +70,10 @@ struct reach_policy {
 	char identity[512];              /* "ns/sa" from spec.serviceAccount, or spec.identity */
 	char file[4096];
 	int line;                        /* of the document */
+	/* Where a finding of each rule type points (policy_ref): the line of
+	 * the spec list of that type (spec.secrets, ...), or of spec when the
+	 * list is absent (nothing of that type was declared). */
+	int list_line[POLICY_TOOL + 1];
 	struct policy_rule *rules;       /* secrets, egress, credentials, tools in file order */
 	size_t n_rules;
 	struct policy_exception *exceptions;

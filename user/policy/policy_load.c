@@ -21,6 +21,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <yaml.h>
+#include "common/glob.h"
+#include "common/names.h"
 #include "common/yamlfile.h"
 #include "common/yamlnode.h"
 #include "common/log.h"
@@ -397,7 +399,8 @@ static int for_each_item(struct loader *l, const yaml_node_t *list, const char *
 
 static int parse_abs_glob(struct loader *l, const yaml_node_t *node, const char *where, char *out, size_t size)
 {
-	char shown[QUOTE_MAX];
+	char shown[QUOTE_MAX], why[160];
+	size_t at;
 	int rc = copy_string(l, node, where, out, size);
 
 	if (rc)
@@ -407,6 +410,14 @@ static int parse_abs_glob(struct loader *l, const yaml_node_t *node, const char 
 			       yaml_printable(node, shown, sizeof(shown)));
 	if (has_control(out))
 		return fail_at(l, node, "%s: contains a control character", where);
+	if (glob_check(out, &at, why, sizeof(why))) {
+		yaml_mark_t mark = node->start_mark;
+
+		/* the column of the mistake itself (a quoted scalar starts one
+		 * before its text; escapes inside quotes are not counted) */
+		mark.column += at + (node->data.scalar.style != YAML_PLAIN_SCALAR_STYLE);
+		return yaml_file_fail(l->y, mark, "%s: '%s': %s", where, yaml_printable(node, shown, sizeof(shown)), why);
+	}
 	return 0;
 }
 
@@ -759,6 +770,8 @@ static int parse_identity(struct loader *l, const yaml_node_t *node, const char 
 		return rc;
 	if (has_space_or_control(out))
 		return fail_at(l, node, "%s: an identity has no spaces or control characters", where);
+	/* host/nginx.service and host/nginx are one identity (common/names.h) */
+	names_identity_normalize(out, out, size);
 	return 0;
 }
 
@@ -816,6 +829,9 @@ static int parse_spec(struct loader *l, const yaml_node_t *spec, struct reach_po
 		return fail_at(l, id->value, "%s: identity '%s' already has a policy (%s at %s:%d)", sub,
 			       yaml_printable(id->value, shown, sizeof(shown)), other->name, other->file, other->line);
 
+	/* a type without a list: its findings point at spec */
+	for (size_t t = 0; t < sizeof(p->list_line) / sizeof(p->list_line[0]); t++)
+		p->list_line[t] = (int)spec->start_mark.line + 1;
 	/* Rules in the order the lists appear in the file. */
 	for (pair = spec->data.mapping.pairs.start; pair < spec->data.mapping.pairs.top; pair++) {
 		const yaml_node_t *key = node_at(l, pair->key);
@@ -848,6 +864,7 @@ static int parse_spec(struct loader *l, const yaml_node_t *spec, struct reach_po
 		default:
 			continue;
 		}
+		p->list_line[lc.type] = (int)key->start_mark.line + 1;
 		lc.cap = rules_cap;
 		rc = for_each_item(l, f[k].value, sub, POLICY_MAX_RULES, parse_rule_item, &lc);
 		rules_cap = lc.cap;
@@ -1122,9 +1139,11 @@ int policy_load_path(struct policy_set *set, const char *path, char *err, size_t
 
 const struct reach_policy *policy_for_identity(const struct policy_set *set, const char *identity)
 {
+	char name[512];
+
 	if (!identity)
 		return NULL;
-	return find_identity(set, identity);
+	return find_identity(set, names_identity_normalize(identity, name, sizeof(name)));
 }
 
 int policy_load_paths(struct policy_set *out, const char *const *paths, int n, char *err, size_t err_size)

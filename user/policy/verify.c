@@ -10,6 +10,7 @@
 
 #include "common/hex.h"
 #include "common/json.h"
+#include "common/names.h"
 #include "policy/policy_match.h"
 #include "reach/coverage.h"
 #include "policy/verify.h"
@@ -411,6 +412,7 @@ struct builder {
 	size_t n_drafts, cap_drafts;
 	struct coverage own; /* the identity's judged coverage (~6 KiB: not on the stack) */
 	int err;
+	bool epoch_found; /* an identity had the epoch asked for */
 };
 
 static struct finding_draft *new_finding(struct builder *b)
@@ -564,6 +566,15 @@ static void join_executables(const struct ledger_edge *e, char *out, size_t n)
 	}
 }
 
+/* The line of the spec list that judges an edge of kind k. */
+static int list_line_of(const struct reach_policy *p, enum ledger_kind k)
+{
+	int t = k == LEDGER_SECRET ? POLICY_SECRET : k == LEDGER_EGRESS ? POLICY_EGRESS
+		: k == LEDGER_CREDENTIAL ? POLICY_CREDENTIAL : k == LEDGER_TOOL ? POLICY_TOOL : -1;
+
+	return t >= 0 && p->list_line[t] ? p->list_line[t] : p->line;
+}
+
 static void policy_ref_of(char *out, size_t n, const struct reach_policy *p, int line)
 {
 	if (!p)
@@ -661,24 +672,89 @@ static const char *spec_list(enum ledger_kind k)
 
 /* ---- epochs ---------------------------------------------------------------- */
 
-struct epoch_count {
-	const char *epoch;
-	size_t n;
-	int64_t last;
+/* One epoch of an identity and when it began: the earliest sighting of any
+ * of its edges in it. */
+struct epoch_at {
+	const char *name;
+	int64_t start;
 };
 
-static void find_epochs(const struct ledger_identity *id, const char **current, const char **previous)
+static int cmp_epoch_at(const void *a, const void *b)
+{
+	const struct epoch_at *x = a, *y = b;
+
+	if (x->start != y->start)
+		return x->start < y->start ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+/* The identity's epochs in the order they began, from its edges' epoch
+ * lists (ledger.h); *out malloc'ed (NULL when none). */
+static size_t epoch_history(const struct ledger_identity *id, struct epoch_at **out)
+{
+	struct epoch_at *h = NULL;
+	size_t n = 0, cap = 0;
+
+	*out = NULL;
+	for (size_t i = 0; id && i < id->n_edges; i++) {
+		const struct ledger_edge *e = id->edges[i];
+
+		if (e->kind == LEDGER_DNS)
+			continue;
+		for (size_t k = 0; k < e->n_epochs; k++) {
+			int64_t t = e->epoch_first_ms[k];
+			size_t j;
+
+			for (j = 0; j < n && strcmp(h[j].name, e->epoch_names[k]); j++)
+				;
+			if (j < n) {
+				if (t && (!h[j].start || t < h[j].start))
+					h[j].start = t;
+				continue;
+			}
+			if (n == cap) {
+				size_t nc = cap ? cap * 2 : 8;
+				struct epoch_at *nh = realloc(h, nc * sizeof(*nh));
+
+				if (!nh)
+					break; /* no memory: the epochs found so far */
+				h = nh;
+				cap = nc;
+			}
+			h[n++] = (struct epoch_at){ e->epoch_names[k], t };
+		}
+	}
+	if (n)
+		qsort(h, n, sizeof(*h), cmp_epoch_at);
+	*out = h;
+	return n;
+}
+
+static size_t epoch_index(const struct epoch_at *h, size_t n, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < n && strcmp(h[i].name, name); i++)
+		;
+	return i;
+}
+
+/* The current epoch: the most common non-empty last_epoch among the edges
+ * last seen in the latest 10 % of the identity's observed span (ties: the
+ * one seen last, then strcmp); "" when no edge has one. */
+static const char *find_current_epoch(const struct ledger_identity *id)
 {
 	int64_t tmin = 0, tmax = 0, start;
-	struct epoch_count *ec;
+	struct {
+		const char *epoch;
+		size_t n;
+		int64_t last;
+	} *ec;
 	size_t nec = 0, best = (size_t)-1;
-	const char *prev = "";
-	int64_t prev_t = INT64_MIN;
+	const char *current = "";
 
-	*current = "";
-	*previous = "";
 	if (!id || !id->n_edges)
-		return;
+		return "";
 	for (size_t i = 0; i < id->n_edges; i++) {
 		const struct ledger_edge *e = id->edges[i];
 
@@ -691,7 +767,7 @@ static void find_epochs(const struct ledger_identity *id, const char **current, 
 	}
 	start = tmax && tmin ? tmax - (tmax - tmin) / 10 : INT64_MIN;
 	if (!(ec = calloc(id->n_edges, sizeof(*ec))))
-		return; /* no epochs: judged as one window */
+		return ""; /* no epochs: judged as one window */
 	for (size_t i = 0; i < id->n_edges; i++) {
 		const struct ledger_edge *e = id->edges[i];
 		size_t j;
@@ -700,8 +776,11 @@ static void find_epochs(const struct ledger_identity *id, const char **current, 
 			continue;
 		for (j = 0; j < nec && strcmp(ec[j].epoch, e->last_epoch); j++)
 			;
-		if (j == nec)
-			ec[nec++] = (struct epoch_count){ e->last_epoch, 0, INT64_MIN };
+		if (j == nec) {
+			ec[nec].epoch = e->last_epoch;
+			ec[nec].n = 0;
+			ec[nec++].last = INT64_MIN;
+		}
 		ec[j].n++;
 		if (e->last_ms > ec[j].last)
 			ec[j].last = e->last_ms;
@@ -714,27 +793,76 @@ static void find_epochs(const struct ledger_identity *id, const char **current, 
 			best = j;
 	}
 	if (best != (size_t)-1)
-		*current = ec[best].epoch;
+		current = ec[best].epoch;
 	free(ec);
-	if (!(*current)[0])
-		return;
-	for (size_t i = 0; i < id->n_edges; i++) {
-		const struct ledger_edge *e = id->edges[i];
+	return current;
+}
 
-		if (e->kind == LEDGER_DNS)
-			continue;
-		if (e->epoch[0] && strcmp(e->epoch, *current) &&
-		    (e->first_ms > prev_t || (e->first_ms == prev_t && strcmp(e->epoch, prev) < 0))) {
-			prev = e->epoch;
-			prev_t = e->first_ms;
-		}
-		if (e->last_epoch[0] && strcmp(e->last_epoch, *current) &&
-		    (e->last_ms > prev_t || (e->last_ms == prev_t && strcmp(e->last_epoch, prev) < 0))) {
-			prev = e->last_epoch;
-			prev_t = e->last_ms;
-		}
+bool verify_epoch_spec_is_relative(const char *spec, unsigned *back)
+{
+	char *end;
+	unsigned long n;
+
+	if (!spec || spec[0] != '-' || spec[1] < '0' || spec[1] > '9')
+		return false;
+	errno = 0;
+	n = strtoul(spec + 1, &end, 10);
+	if (*end || errno || n > 1000000)
+		return false;
+	if (back)
+		*back = (unsigned)n;
+	return true;
+}
+
+int verify_epoch_spec_check(const char *spec, char *err, size_t err_size)
+{
+	const char *p = spec;
+
+	if (!spec || !*spec || !strcmp(spec, "current") || verify_epoch_spec_is_relative(spec, NULL))
+		return 0;
+	while (*p >= '0' && *p <= '9')
+		p++;
+	if (!*p) {
+		fmt(err, err_size,
+		    "--epoch %s: an epoch is a version name or -N (N versions back, -1 the one before the current)", spec);
+		return -EINVAL;
 	}
-	*previous = prev;
+	if (spec[0] == '-' && !spec[1]) {
+		fmt(err, err_size, "--epoch -: give -N (N versions back)");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* The epoch spec asks for, in the identity's history h (current: the
+ * automatic current epoch): a position in h, or n when it has none. */
+static size_t resolve_epoch(const char *spec, const struct epoch_at *h, size_t n, const char *current)
+{
+	unsigned back;
+	size_t cur;
+
+	if (verify_epoch_spec_is_relative(spec, &back)) {
+		cur = epoch_index(h, n, current);
+		return cur < n && back <= cur ? cur - back : n;
+	}
+	return epoch_index(h, n, spec);
+}
+
+/* Whether the edge was seen in an epoch before the one at h[cur] (or in an
+ * unknown one: kept for rotation rather than missed). */
+static bool seen_before(const struct ledger_edge *e, const struct epoch_at *h, size_t n, size_t cur)
+{
+	if (!e->n_epochs)
+		return true;
+	if (e->epochs_earlier)
+		return true;
+	for (size_t k = 0; k < e->n_epochs; k++) {
+		size_t at = epoch_index(h, n, e->epoch_names[k]);
+
+		if (at < cur)
+			return true;
+	}
+	return false;
 }
 
 /* ---- rotation -------------------------------------------------------------- */
@@ -764,7 +892,8 @@ static int add_rotation(struct identity_verdict *v, size_t *cap, const char *kin
 	return 0;
 }
 
-static int build_rotation(struct identity_verdict *v, struct edge_view *ev, size_t n, const char *current)
+static int build_rotation(struct identity_verdict *v, struct edge_view *ev, size_t n, const struct epoch_at *h,
+			  size_t nh, size_t cur)
 {
 	size_t cap = 0;
 	bool metadata_request = false;
@@ -778,8 +907,8 @@ static int build_rotation(struct identity_verdict *v, struct edge_view *ev, size
 			const struct ledger_edge *e = ev[i].e;
 			const char *exe = e->executables->n ? e->executables->v[0] : "?";
 
-			if (!strcmp(e->epoch, current))
-				continue; /* first seen in the current epoch: not from the patched software */
+			if (!seen_before(e, h, nh, cur))
+				continue; /* seen in the current epoch only: not from the patched software */
 			format_time(e->last_ms, t, sizeof(t));
 			rc = 0;
 			if (pass == 0 && e->kind == LEDGER_CREDENTIAL &&
@@ -842,8 +971,8 @@ static void edge_findings(struct builder *b, const struct ctx *c, const char *id
 	if (v->shrank) {
 		if ((f = edge_finding(b, FINDING_REACH_SHRANK, SEV_INFO, identity, e)))
 			fmt(f->message, sizeof(f->message),
-			    "%s %s last seen in epoch %s, not in the current epoch %s: the upgrade removed it",
-			    ledger_kind_name(e->kind), e->object, e->last_epoch, current);
+			    "%s %s seen in epoch %s, not in epoch %s: the upgrade removed it",
+			    ledger_kind_name(e->kind), e->object, previous, current);
 		return;
 	}
 	if (!v->current)
@@ -876,7 +1005,7 @@ static void edge_findings(struct builder *b, const struct ctx *c, const char *id
 		if (cv.covered)
 			fmt(ref, sizeof(ref), "%s:%d", p->file, cv.rule ? cv.rule->line : cv.exc->line);
 		else
-			policy_ref_of(ref, sizeof(ref), p, p ? p->line : 0);
+			policy_ref_of(ref, sizeof(ref), p, p ? list_line_of(p, e->kind) : 0);
 		fmt(f->policy_ref, sizeof(f->policy_ref), "%s", ref);
 		if (metadata)
 			fmt(f->message, sizeof(f->message), "%s to the cloud metadata endpoint (%s%s%s)%s%s%s",
@@ -906,7 +1035,8 @@ static void edge_findings(struct builder *b, const struct ctx *c, const char *id
 		}
 		if (!(f = edge_finding(b, k, sev, identity, e)))
 			return;
-		policy_ref_of(f->policy_ref, sizeof(f->policy_ref), p, p->line);
+		/* the spec list that missed it (spec itself when there is none) */
+		policy_ref_of(f->policy_ref, sizeof(f->policy_ref), p, list_line_of(p, e->kind));
 		switch (e->kind) {
 		case LEDGER_SECRET:
 			fmt(f->message, sizeof(f->message), "read %s (%s), not in %s%s%s", e->object,
@@ -1086,7 +1216,9 @@ static int verify_identity(struct builder *b, const struct ctx *c, const char *n
 	struct coverage *own = &b->own;
 	struct edge_view *ev = NULL;
 	struct identity_verdict *v;
-	size_t n = 0, n_current = 0, len = 0, bad = 0;
+	struct epoch_at *hist = NULL;
+	size_t n = 0, n_current = 0, len = 0, bad = 0, nh, cur;
+	int64_t cur_start, prev_start;
 	char tmp[512];
 	int rc = 0;
 
@@ -1115,29 +1247,60 @@ static int verify_identity(struct builder *b, const struct ctx *c, const char *n
 
 	if (id && id->n_edges && !(ev = calloc(id->n_edges, sizeof(*ev))))
 		return -ENOMEM;
-	find_epochs(id, &current, &previous);
-	if (c->epoch && strcmp(c->epoch, current)) {
-		/* an older epoch asked for: judge what it reached */
-		if (!strcmp(c->epoch, previous))
-			previous = "";
-		current = c->epoch;
+	nh = epoch_history(id, &hist);
+	current = find_current_epoch(id);
+	cur = epoch_index(hist, nh, current);
+	if (c->epoch) {
+		/* an epoch asked for: by name or -N from the current one */
+		cur = resolve_epoch(c->epoch, hist, nh, current);
+		if (cur < nh) {
+			current = hist[cur].name;
+			b->epoch_found = true;
+		} else if (c->targeted) {
+			const char **names = calloc(nh + 1, sizeof(*names));
+			char near[400] = "";
+			unsigned back;
+
+			for (size_t i = 0; names && i < nh; i++)
+				names[i] = hist[nh - 1 - i].name; /* newest first */
+			if (verify_epoch_spec_is_relative(c->epoch, &back))
+				fmt(b->r->error, sizeof(b->r->error),
+				    "%s has no epoch %s: %zu epoch%s known (newest first: %s%s)", name, c->epoch, nh,
+				    nh == 1 ? "" : "s", nh ? names[0] : "none", nh > 1 ? ", ..." : "");
+			else
+				fmt(b->r->error, sizeof(b->r->error), "%s has no epoch '%s'%s", name, c->epoch,
+				    names ? names_suggest(c->epoch, names, nh, near, sizeof(near)) : "");
+			free(names);
+			free(hist);
+			free(ev);
+			return -ENOENT;
+		} else {
+			current = c->epoch; /* not this identity's: nothing of it seen */
+		}
 	}
+	previous = cur < nh && cur > 0 ? hist[cur - 1].name : "";
+	cur_start = cur < nh ? hist[cur].start : 0;
+	prev_start = cur < nh && cur > 0 ? hist[cur - 1].start : 0;
 	fmt(v->epoch, sizeof(v->epoch), "%s", current);
 	fmt(v->previous_epoch, sizeof(v->previous_epoch), "%s", previous);
 	for (size_t i = 0; id && i < id->n_edges; i++) {
 		const struct ledger_edge *e = id->edges[i];
 		struct edge_view *x;
+		int in_cur, in_prev;
 
 		if (e->kind == LEDGER_DNS || e->kind == LEDGER_KIND_UNSPECIFIED)
 			continue;
 		x = &ev[n++];
 		edge_view_init(x, e);
-		if (c->epoch) /* an epoch asked for by name: every edge seen in it, first or last */
-			x->current = !strcmp(e->epoch, c->epoch) || !strcmp(e->last_epoch, c->epoch);
-		else
-			x->current = !current[0] || !e->last_epoch[0] || !strcmp(e->last_epoch, current);
-		x->shrank = !x->current;
-		x->grew = x->current && previous[0] && !strcmp(e->epoch, current);
+		/* an edge of no epoch (none known for it) is current reach; one
+		 * whose epochs are partly merged away counts where unknown */
+		in_cur = !current[0] || (!e->n_epochs && !e->epochs_earlier) ? 1 : ledger_edge_in_epoch(e, current, cur_start);
+		in_prev = previous[0] ? ledger_edge_in_epoch(e, previous, prev_start) : -1;
+		if (c->epoch && cur >= nh)
+			in_cur = 0; /* the epoch asked for is not this identity's */
+		x->current = in_cur != 0;
+		x->grew = x->current && previous[0] && in_prev == 0;
+		x->shrank = !x->current && in_prev == 1;
 		if (x->current)
 			n_current++;
 	}
@@ -1155,13 +1318,16 @@ static int verify_identity(struct builder *b, const struct ctx *c, const char *n
 	if (p)
 		policy_findings(b, c, name, p, ev, n, n_current >= c->min_edges);
 	if (b->err) {
+		free(hist);
 		free(ev);
 		return b->err;
 	}
-	if (previous[0] && (rc = build_rotation(v, ev, n, current))) {
+	if (previous[0] && (rc = build_rotation(v, ev, n, hist, nh, cur))) {
+		free(hist);
 		free(ev);
 		return rc;
 	}
+	free(hist);
 	free(ev);
 
 	for (size_t i = 0; i < b->n_drafts; i++) {
@@ -1251,6 +1417,25 @@ static int cmp_finding(const void *pa, const void *pb)
 	return strcmp(a->policy_ref, b->policy_ref);
 }
 
+/* "unknown identity 'X' ...; did you mean A or B?" from the ledger's and
+ * the policies' names. */
+static void unknown_identity_error(struct verify_result *out, const struct ledger *l, const struct policy_set *ps,
+				   const char *identity)
+{
+	size_t n = 0, cap = ledger_identities(l) + ps->n;
+	const char **known = calloc(cap + 1, sizeof(*known));
+	char near[400] = "";
+
+	for (size_t i = 0; known && i < ledger_identities(l); i++)
+		known[n++] = ledger_identity_at(l, i)->name;
+	for (size_t i = 0; known && i < ps->n; i++)
+		if (!ledger_identity_find(l, ps->policies[i].identity))
+			known[n++] = ps->policies[i].identity;
+	fmt(out->error, sizeof(out->error), "unknown identity '%s': nothing observed and no policy%s", identity,
+	    known ? names_suggest(identity, known, n, near, sizeof(near)) : "");
+	free(known);
+}
+
 int verify_ledger(const struct ledger *l, const struct policy_set *policies, const struct verify_opts *opts,
 		  struct verify_result *out)
 {
@@ -1260,6 +1445,7 @@ int verify_ledger(const struct ledger *l, const struct policy_set *policies, con
 	const char **names = NULL;
 	size_t n_names = 0, cap;
 	bool any_counted = false, any_fail = false, any_inc = false;
+	char target[512];
 	int rc = 0;
 
 	if (out) {
@@ -1284,15 +1470,30 @@ int verify_ledger(const struct ledger *l, const struct policy_set *policies, con
 	c.health = opts->health;
 	c.targeted = opts->identity != NULL;
 	c.alert_without_policy = opts->alert_without_policy;
-	c.epoch = opts->epoch && strcmp(opts->epoch, "current") ? opts->epoch : NULL;
+	c.epoch = opts->epoch && *opts->epoch && strcmp(opts->epoch, "current") ? opts->epoch : NULL;
 	b.r = out;
+	if (c.epoch && (rc = verify_epoch_spec_check(c.epoch, out->error, sizeof(out->error))))
+		return rc;
 
 	/* the identities to verify, in name order, once each */
 	cap = opts->identity ? 1 : ledger_identities(l) + policies->n;
 	if (cap && !(names = calloc(cap, sizeof(*names))))
 		return -ENOMEM;
 	if (opts->identity) {
-		names[n_names++] = opts->identity;
+		/* as written when the ledger has it, else its canonical form */
+		if (ledger_identity_find(l, opts->identity))
+			fmt(target, sizeof(target), "%s", opts->identity);
+		else
+			names_identity_normalize(opts->identity, target, sizeof(target));
+		if (!ledger_identity_find(l, target) && !policy_for_identity(policies, target) &&
+		    !ledger_identities_dropped(l)) {
+			/* a typo: an error naming the closest, never an empty verdict
+			 * (unless the ledger refused identities: it may be one) */
+			unknown_identity_error(out, l, policies, target);
+			free(names);
+			return -ENOENT;
+		}
+		names[n_names++] = target;
 	} else {
 		for (size_t i = 0; i < ledger_identities(l); i++)
 			names[n_names++] = ledger_identity_at(l, i)->name;
@@ -1310,10 +1511,19 @@ int verify_ledger(const struct ledger *l, const struct policy_set *policies, con
 	}
 	for (size_t i = 0; i < n_names && !rc; i++)
 		rc = verify_identity(&b, &c, names[i]);
+	if (!rc && c.epoch && !c.targeted && !b.epoch_found) {
+		/* no identity has it: a typo, not an epoch nothing was seen in */
+		fmt(out->error, sizeof(out->error), "no identity has an epoch '%s'", c.epoch);
+		rc = -ENOENT;
+	}
 	free(names);
 	free(b.drafts);
 	if (rc) {
+		char error[sizeof(out->error)];
+
+		memcpy(error, out->error, sizeof(error));
 		verify_result_free(out);
+		memcpy(out->error, error, sizeof(error));
 		return rc;
 	}
 	if (out->n_findings)
@@ -1555,4 +1765,41 @@ struct json_object *verify_result_report(const struct verify_result *r)
 		free(text);
 	}
 	return doc;
+}
+
+void policy_set_digest(const struct policy_set *set, char hex[65])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int len = 0;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	char text[2048];
+
+	hex[0] = '\0';
+	if (!ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL)) {
+		EVP_MD_CTX_free(ctx);
+		return;
+	}
+	for (size_t i = 0; set && i < set->n; i++) {
+		const struct reach_policy *p = &set->policies[i];
+
+		EVP_DigestUpdate(ctx, "policy\0", 7);
+		EVP_DigestUpdate(ctx, p->identity, strlen(p->identity) + 1);
+		for (size_t k = 0; k < p->n_rules; k++) {
+			policy_rule_describe(&p->rules[k], text, sizeof(text));
+			fmt(text + strlen(text), sizeof(text) - strlen(text), "|%d", (int)p->rules[k].type);
+			EVP_DigestUpdate(ctx, text, strlen(text) + 1);
+		}
+		for (size_t k = 0; k < p->n_exceptions; k++) {
+			const struct policy_exception *e = &p->exceptions[k];
+
+			policy_rule_describe(&e->rule, text, sizeof(text));
+			fmt(text + strlen(text), sizeof(text) - strlen(text), "|%d|exception|%lld|%s", (int)e->rule.type,
+			    (long long)e->expires_unix_ms, e->reason);
+			EVP_DigestUpdate(ctx, text, strlen(text) + 1);
+		}
+	}
+	if (EVP_DigestFinal_ex(ctx, md, &len) && len == 32)
+		for (unsigned int i = 0; i < len; i++)
+			snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	EVP_MD_CTX_free(ctx);
 }

@@ -4,18 +4,28 @@
  * diff of two ledgers.
  *
  * Which edges are judged. Per identity the verifier first finds its epochs
- * (software version windows, ledger edge epoch / last_epoch):
+ * (software version windows) from its edges' epoch lists (ledger.h: every
+ * epoch an edge was seen in):
+ *   history         the identity's epochs in the order they began (the
+ *                   earliest sighting of any of its edges in each).
  *   current epoch   the most common non-empty last_epoch among the edges
  *                   last seen in the latest 10 % of the identity's observed
  *                   time span (ties: the one seen last, then strcmp); ""
- *                   when no edge has an epoch (host identities).
- *   previous epoch  the non-empty epoch other than the current one seen
- *                   last (an edge's epoch counts at its first seen, its
- *                   last_epoch at its last seen); "" when none.
- * The identity's current reach is every edge whose last_epoch is the
- * current epoch or unknown (""). Only current reach is judged against the
- * policy: an edge seen before an upgrade and not since was removed by the
- * patch (reach-shrank, info), which is how a finding gets resolved.
+ *                   when no edge has an epoch (host identities); or the
+ *                   epoch asked for (opts->epoch: a name, or -N: N places
+ *                   before the current one in the history).
+ *   previous epoch  the one before the current epoch in the history; ""
+ *                   when none. So an older epoch's previous is the one
+ *                   before it, never a later one.
+ * The identity's current reach is every edge seen in the current epoch,
+ * plus edges of no known epoch. Only current reach is judged against the
+ * policy. Between the previous and the current epoch, growth and shrinkage
+ * are exact: an edge seen in both is neither; an edge in the current only
+ * grew; an edge in the previous only shrank (reach-shrank, info: the patch
+ * removed it, which is how a finding gets resolved). An edge seen in
+ * neither (an older epoch's) is not judged. Where an edge's list lost old
+ * epochs to its "earlier" bucket, whether it was seen in such an old epoch
+ * is unknown: no growth or shrinkage is claimed.
  * DNS edges are never judged (no rule type; ledger_diff shows them).
  *
  * Findings, for an identity with a policy (edges of current reach):
@@ -46,16 +56,15 @@
  *                              before now (0 = never expires), whether or
  *                              not an edge matches it: an expired exception
  *                              covers nothing and must be renewed or removed.
- *   reach-grew                 info, for each current edge first seen in the
- *                              current epoch while the identity has a
- *                              previous epoch; IN ADDITION to any other
+ *   reach-grew                 info, for each current edge not seen in the
+ *                              previous epoch (the identity has one); IN ADDITION to any other
  *                              finding of that edge, which carries the
  *                              severity (growth within the policy is no
  *                              failure; growth outside it fails through its
  *                              undeclared finding, whose message also says
  *                              "new in this epoch").
- *   reach-shrank               info, for each edge whose non-empty last_epoch
- *                              is not the current one.
+ *   reach-shrank               info, for each edge seen in the previous
+ *                              epoch and not in the current one.
  *   unused-declared            low (advice), for each rule and unexpired
  *                              exception that no edge of its type last seen
  *                              within unused_after_ms matched. Not reported
@@ -194,8 +203,11 @@ struct verify_opts {
 	 * not counted); true = alert: judged against an empty policy, so every
 	 * edge is undeclared, and counted in the overall verdict. */
 	bool alert_without_policy;
-	/* Verify this epoch instead of the current one (reachctl verify --epoch
-	 * N): its edges are "current reach"; NULL or "current" = automatic. */
+	/* Verify this epoch instead of the current one (reachctl verify
+	 * --epoch): a version name, or -N for N versions before the current
+	 * one in the identity's history; its edges are then "current reach"
+	 * and the epoch before it is "previous". NULL, "" or "current" =
+	 * automatic. */
 	const char *epoch;
 };
 
@@ -226,10 +238,14 @@ struct verify_result {
 	size_t n_verdicts;
 	enum verdict overall;
 	struct finding_text *text; /* verify.c's: where the findings' strings live */
+	char error[600];           /* why verify_ledger() refused (-EINVAL, -ENOENT), "" otherwise */
 };
 
-/* 0; -EINVAL (NULL l, policies or out); -ENOMEM (out then empty). opts
- * NULL means all defaults. *out is always initialised. */
+/* 0; -EINVAL (NULL l, policies or out; an epoch spec that is no name and
+ * no -N, such as "1"); -ENOENT (the epoch asked for is not the identity's,
+ * or, without an identity, no identity's); -ENOMEM (out then empty). On
+ * -EINVAL/-ENOENT out->error says why, naming the closest known epochs.
+ * opts NULL means all defaults. *out is always initialised. */
 int verify_ledger(const struct ledger *l, const struct policy_set *policies, const struct verify_opts *opts,
 		  struct verify_result *out);
 void verify_result_free(struct verify_result *r); /* leaves it empty; accepts an empty one */
@@ -253,6 +269,12 @@ void verify_result_print_text(FILE *f, const struct verify_result *r);
 
 int verify_exit_code(const struct verify_result *r); /* 0 pass, 1 fail, 2 inconclusive */
 
+/* An --epoch value: true for "-N" (N in *back, may be NULL). */
+bool verify_epoch_spec_is_relative(const char *spec, unsigned *back);
+/* 0 when spec can name an epoch ("current", a name, "-N"); -EINVAL with the
+ * reason in err for a bare number ("1": not a name, -1 was meant). */
+int verify_epoch_spec_check(const char *spec, char *err, size_t err_size);
+
 /* verify_result_to_json() plus "text": verify_result_print_text()'s output,
  * the one document reachd answers and reachctl prints. NULL on ENOMEM. */
 struct json_object *verify_result_report(const struct verify_result *r);
@@ -270,6 +292,14 @@ const char *verdict_name(enum verdict v);    /* "pass", "fail", "inconclusive" *
  * "host=H|cidr=C ports=P,Q|any proto=tcp|any" for egress;
  * "host=H kinds=a,b|any paths=p,q|any fingerprints=f|any" for credentials. */
 void policy_rule_describe(const struct policy_rule *rule, char *out, size_t out_size);
+
+/* SHA-256 (64 hex digits + NUL into hex) of what a policy set declares, in
+ * a canonical form: per policy (in set order) its identity, then each rule
+ * (policy_rule_describe()) and exception (rule, expiry, reason). The same
+ * declarations give the same digest whatever the files' layout; any change
+ * to what is declared gives another. What a verification record names as
+ * the policy it was judged by. */
+void policy_set_digest(const struct policy_set *set, char hex[65]);
 
 /* Edge objects as the agent writes them. */
 struct credential_object {

@@ -92,6 +92,11 @@ static void edge_free(struct intern *t, struct ledger_edge *e)
 	intern_list_release(t, list_of(e->lineage));
 	intern_release(t, e->epoch);
 	intern_release(t, e->last_epoch);
+	for (size_t i = 0; i < e->n_epochs; i++)
+		intern_release(t, e->epoch_names[i]);
+	free(e->epoch_names);
+	free(e->epoch_first_ms);
+	free(e->epoch_last_ms);
 	free(e);
 }
 
@@ -382,6 +387,116 @@ static int lineage_set(struct intern *t, struct ledger_edge *d, char *const *v, 
 	return 0;
 }
 
+/* Position of epoch name in d's list, or d->n_epochs. */
+static size_t epoch_pos(const struct ledger_edge *d, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < d->n_epochs && strcmp(d->epoch_names[i], name); i++)
+		;
+	return i;
+}
+
+/* Orders the list: by first sighting, then name (unknown times first). */
+static bool epoch_before(int64_t ta, const char *a, int64_t tb, const char *b)
+{
+	return ta < tb || (ta == tb && strcmp(a, b) < 0);
+}
+
+/* Adds one epoch sighting to d's list, keeping it sorted and bounded. */
+static int epoch_add(struct intern *t, struct ledger_edge *d, const char *name, int64_t first, int64_t last)
+{
+	size_t at = epoch_pos(d, name), pos;
+	const char *copy = NULL;
+
+	if (at < d->n_epochs) {
+		bool moved = first && (!d->epoch_first_ms[at] || first < d->epoch_first_ms[at]);
+
+		if (last > d->epoch_last_ms[at])
+			d->epoch_last_ms[at] = last;
+		if (!moved)
+			return 0;
+		/* an earlier first sighting: take it out and insert it again */
+		copy = d->epoch_names[at];
+		last = d->epoch_last_ms[at];
+		memmove(&d->epoch_names[at], &d->epoch_names[at + 1], (d->n_epochs - at - 1) * sizeof(char *));
+		memmove(&d->epoch_first_ms[at], &d->epoch_first_ms[at + 1], (d->n_epochs - at - 1) * sizeof(int64_t));
+		memmove(&d->epoch_last_ms[at], &d->epoch_last_ms[at + 1], (d->n_epochs - at - 1) * sizeof(int64_t));
+		d->n_epochs--;
+	} else {
+		char **nn = realloc(d->epoch_names, (d->n_epochs + 1) * sizeof(*nn));
+		int64_t *nf, *nl;
+
+		if (nn)
+			d->epoch_names = nn;
+		nf = nn ? realloc(d->epoch_first_ms, (d->n_epochs + 1) * sizeof(*nf)) : NULL;
+		if (nf)
+			d->epoch_first_ms = nf;
+		nl = nf ? realloc(d->epoch_last_ms, (d->n_epochs + 1) * sizeof(*nl)) : NULL;
+		if (nl)
+			d->epoch_last_ms = nl;
+		if (!nl || !(copy = intern_str(t, name)))
+			return -ENOMEM;
+	}
+	for (pos = d->n_epochs; pos > 0 && epoch_before(first, copy, d->epoch_first_ms[pos - 1], d->epoch_names[pos - 1]); pos--)
+		;
+	memmove(&d->epoch_names[pos + 1], &d->epoch_names[pos], (d->n_epochs - pos) * sizeof(char *));
+	memmove(&d->epoch_first_ms[pos + 1], &d->epoch_first_ms[pos], (d->n_epochs - pos) * sizeof(int64_t));
+	memmove(&d->epoch_last_ms[pos + 1], &d->epoch_last_ms[pos], (d->n_epochs - pos) * sizeof(int64_t));
+	d->epoch_names[pos] = (char *)copy;
+	d->epoch_first_ms[pos] = first;
+	d->epoch_last_ms[pos] = last;
+	d->n_epochs++;
+	if (d->n_epochs > LEDGER_MAX_EPOCHS) {
+		/* the oldest joins the "earlier" bucket */
+		intern_release(t, d->epoch_names[0]);
+		d->n_epochs--;
+		memmove(&d->epoch_names[0], &d->epoch_names[1], d->n_epochs * sizeof(char *));
+		memmove(&d->epoch_first_ms[0], &d->epoch_first_ms[1], d->n_epochs * sizeof(int64_t));
+		memmove(&d->epoch_last_ms[0], &d->epoch_last_ms[1], d->n_epochs * sizeof(int64_t));
+		d->epochs_earlier = d->epochs_earlier == UINT32_MAX ? UINT32_MAX : d->epochs_earlier + 1;
+	}
+	return 0;
+}
+
+/* The union of s's epoch list into d's (s without a list: its epoch and
+ * last_epoch, as an old file or a caller's edge has them). */
+static int epochs_union(struct intern *t, struct ledger_edge *d, const struct ledger_edge *s)
+{
+	int rc = 0;
+
+	if (s->epochs_earlier > d->epochs_earlier)
+		d->epochs_earlier = s->epochs_earlier;
+	if (s->n_epochs) {
+		for (size_t i = 0; i < s->n_epochs && !rc; i++)
+			if (!empty(s->epoch_names[i]))
+				rc = epoch_add(t, d, s->epoch_names[i], s->epoch_first_ms ? s->epoch_first_ms[i] : 0,
+					       s->epoch_last_ms ? s->epoch_last_ms[i] : 0);
+		return rc;
+	}
+	if (!empty(s->epoch))
+		rc = epoch_add(t, d, s->epoch, s->first_ms, !empty(s->last_epoch) && strcmp(s->last_epoch, s->epoch) ? s->first_ms : s->last_ms);
+	if (!rc && !empty(s->last_epoch))
+		rc = epoch_add(t, d, s->last_epoch, empty(s->epoch) || strcmp(s->last_epoch, s->epoch) ? s->last_ms : s->first_ms,
+			       s->last_ms);
+	return rc;
+}
+
+int ledger_edge_in_epoch(const struct ledger_edge *e, const char *epoch, int64_t epoch_start_ms)
+{
+	if (!e || empty(epoch))
+		return -1;
+	if (epoch_pos(e, epoch) < e->n_epochs)
+		return 1;
+	if (!e->n_epochs)
+		return e->epochs_earlier ? -1 : empty(e->epoch) && empty(e->last_epoch) ? -1 : 0;
+	if (!e->epochs_earlier)
+		return 0;
+	/* something was merged away: only an epoch that began after the oldest
+	 * kept one is known to be absent */
+	return epoch_start_ms && epoch_start_ms > e->epoch_first_ms[0] ? 0 : -1;
+}
+
 /* The union of s into d (same kind and object). */
 static int edge_union(struct intern *t, struct ledger_edge *d, const struct ledger_edge *s)
 {
@@ -412,6 +527,8 @@ static int edge_union(struct intern *t, struct ledger_edge *d, const struct ledg
 	if (!empty(s->epoch) && (earlier || !*d->epoch) && (rc = str_set(t, &d->epoch, s->epoch)))
 		return rc;
 	if (!empty(s->last_epoch) && (later || !*d->last_epoch) && (rc = str_set(t, &d->last_epoch, s->last_epoch)))
+		return rc;
+	if ((rc = epochs_union(t, d, s)))
 		return rc;
 	if (earlier)
 		d->first_ms = s->first_ms;
@@ -543,7 +660,8 @@ int ledger_add_edge(struct ledger *l, const char *identity, const struct ledger_
 int ledger_record(struct ledger *l, const struct ledger_obs *o)
 {
 	/* a one-observation edge that points into o: read, never written */
-	char *exe[1], *pod[1], *image[1];
+	char *exe[1], *pod[1], *image[1], *epoch_name[1];
+	int64_t epoch_ms;
 	struct ledger_set exes, pods, images;
 	struct ledger_outcome outcome;
 	struct ledger_edge e;
@@ -583,6 +701,16 @@ int ledger_record(struct ledger *l, const struct ledger_obs *o)
 	e.n_lineage = !o->lineage ? 0 : o->n_lineage > UINT16_MAX ? UINT16_MAX : (uint16_t)o->n_lineage;
 	e.epoch = (char *)o->epoch;
 	e.last_epoch = (char *)o->epoch;
+	if (!empty(o->epoch)) {
+		/* the sighting in this epoch is this observation's (its first_ms
+		 * is the edge's first ever, maybe in an earlier epoch) */
+		epoch_name[0] = (char *)o->epoch;
+		epoch_ms = o->last_ms ? o->last_ms : o->first_ms;
+		e.epoch_names = epoch_name;
+		e.epoch_first_ms = &epoch_ms;
+		e.epoch_last_ms = &epoch_ms;
+		e.n_epochs = 1;
+	}
 	return ledger_add_edge(l, o->identity, &e);
 }
 
@@ -792,6 +920,20 @@ struct json_object *ledger_edge_to_json(const struct ledger_edge *e, bool brief)
 	}
 	json_add_str_or_null(o, "epoch", e->epoch);
 	json_add_str_or_null(o, "last_epoch", e->last_epoch);
+	if (!brief) {
+		json_object *arr = json_object_new_array();
+
+		for (size_t i = 0; arr && i < e->n_epochs; i++) {
+			json_object *ep = json_object_new_object();
+
+			json_add_str(ep, "name", e->epoch_names[i]);
+			json_add_int_or_null(ep, "first_seen_ms", e->epoch_first_ms[i]);
+			json_add_int_or_null(ep, "last_seen_ms", e->epoch_last_ms[i]);
+			json_object_array_add(arr, ep);
+		}
+		json_add(o, "epochs", arr);
+		json_add_u64(o, "epochs_earlier", e->epochs_earlier);
+	}
 	return o;
 }
 

@@ -52,6 +52,7 @@ enum ledger_kind {
 #define LEDGER_MAX_VALUES   16 /* executables, pods, images per edge */
 #define LEDGER_MAX_OUTCOMES 8  /* distinct outcomes per edge */
 #define LEDGER_MAX_LINEAGE  16
+#define LEDGER_MAX_EPOCHS   8  /* epochs kept per edge; older ones go to epochs_earlier */
 #define LEDGER_DEFAULT_MAX_IDENTITIES 4096
 #define LEDGER_DEFAULT_MAX_EDGES      4096 /* per identity */
 
@@ -97,7 +98,29 @@ struct ledger_edge {
 	char *last_epoch; /* of the latest observation */
 	char *content_fingerprint; /* secret: fingerprint of the file's content (a single token), or "" */
 	char *opened_as;  /* secret: the name as first written, when not object; or "" */
+	/* Every epoch the edge was seen in, oldest (by epoch_first_ms) first,
+	 * at most LEDGER_MAX_EPOCHS, in parallel arrays (the file's layout):
+	 * the name, and the first and last time the edge was seen in it (feed
+	 * times; 0 unknown). When a newer epoch does not fit, the oldest leaves
+	 * the list and epochs_earlier counts it: the "earlier" bucket (after
+	 * merges of ledgers that each dropped epochs, an estimate: their
+	 * largest count plus what this merge dropped). An edge seen in E is
+	 * exactly one with E in its list; an epoch older than the oldest kept
+	 * is unknown when epochs_earlier > 0. An edge built without a list (an
+	 * old ledger file, a caller's edge) gets one from epoch (at first_ms)
+	 * and last_epoch (at last_ms). */
+	char **epoch_names;
+	int64_t *epoch_first_ms, *epoch_last_ms;
+	uint32_t n_epochs;
+	uint32_t epochs_earlier;
 };
+
+/* Whether e was seen in epoch: 1 yes, 0 no, -1 unknown (older than what the
+ * edge kept: epoch_start_ms before its oldest kept epoch's and
+ * epochs_earlier > 0; or an edge without any epoch). epoch_start_ms is the
+ * identity's first sighting of epoch (0: unknown, then not-in-list is no
+ * when nothing was merged away, unknown otherwise). */
+int ledger_edge_in_epoch(const struct ledger_edge *e, const char *epoch, int64_t epoch_start_ms);
 
 /* Read-only for callers. */
 struct coverage;
@@ -227,7 +250,9 @@ struct json_object;
  *          "outcomes":{name:count},"outcomes_dropped","count","first_seen_ms",
  *          "last_seen_ms","first_seen","last_seen" (RFC 3339 UTC),
  *          "executables","executables_dropped","lineage","lineage_truncated",
- *          "pods","pods_dropped","images","images_dropped","epoch","last_epoch"}
+ *          "pods","pods_dropped","images","images_dropped","epoch","last_epoch",
+ *          "epochs":[{"name","first_seen_ms","last_seen_ms"}] (oldest first),
+ *          "epochs_earlier"}
  * Every key is always present; unknown strings and times are null.
  * Ordered by identity, then kind (enum order), then object. identity NULL
  * means every identity; kind NULL means every kind, otherwise only

@@ -222,6 +222,11 @@ static void edge_to_pb(const struct ledger_edge *e, Reach__V1__Edge *pe, Reach__
 	pe->lineage_truncated = e->lineage_truncated;
 	pe->epoch = e->epoch;
 	pe->last_epoch = e->last_epoch;
+	pe->n_epoch_names = pe->n_epoch_first_seen_unix_ms = pe->n_epoch_last_seen_unix_ms = e->n_epochs;
+	pe->epoch_names = e->epoch_names;
+	pe->epoch_first_seen_unix_ms = e->epoch_first_ms;
+	pe->epoch_last_seen_unix_ms = e->epoch_last_ms;
+	pe->epochs_earlier = e->epochs_earlier;
 }
 
 /* One identity's view, in arrays the caller sized for its edges and their
@@ -1447,6 +1452,13 @@ static int import_identity(struct ledger *l, const Reach__V1__IdentityReach *id,
 		e->lineage_truncated = pe->lineage_truncated;
 		e->epoch = pe->epoch;
 		e->last_epoch = pe->last_epoch;
+		/* the lists are parallel: a file where they are not is read as far
+		 * as all three go (times missing read as unknown) */
+		e->n_epochs = pe->n_epoch_names > UINT32_MAX ? UINT32_MAX : (uint32_t)pe->n_epoch_names;
+		e->epoch_names = pe->epoch_names;
+		e->epoch_first_ms = pe->n_epoch_first_seen_unix_ms >= pe->n_epoch_names ? pe->epoch_first_seen_unix_ms : NULL;
+		e->epoch_last_ms = pe->n_epoch_last_seen_unix_ms >= pe->n_epoch_names ? pe->epoch_last_seen_unix_ms : NULL;
+		e->epochs_earlier = pe->epochs_earlier;
 		v->ptrs[n++] = e;
 	}
 	r = ledger_merge_identity(l, id->identity, v->ptrs, n, id->edges_dropped);

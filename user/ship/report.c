@@ -201,6 +201,9 @@ static uint64_t edge_state(const struct ledger_edge *e)
 		h = mix(mix_str(h, e->outcomes[i].name), e->outcomes[i].count);
 	h = mix_str(h, e->epoch);
 	h = mix_str(h, e->last_epoch);
+	for (size_t i = 0; i < e->n_epochs; i++) /* a sighting in an epoch seen before is no change */
+		h = mix_str(h, e->epoch_names[i]);
+	h = mix(h, e->epochs_earlier);
 	h = mix_str(h, e->name);
 	h = mix_str(h, e->opened_as);
 	return mix_str(h, e->content_fingerprint);

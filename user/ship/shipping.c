@@ -450,8 +450,10 @@ void shipping_epoch(struct shipping *s, const struct epoch_record *rec, const st
 {
 	if (!s || rec->state == EPOCH_SETTLING)
 		return;
+	/* a superseded record closes unverified: the verification at hand is
+	 * the newer epoch's, none of its findings are this one's */
 	deliver_all(s, &(struct ship_event){ .type = SHIP_VERDICT, .mono_s = mono_s(), .unix_ms = unix_now_ms(),
-					     .epoch = rec, .result = r });
+					     .epoch = rec, .result = rec->state == EPOCH_SUPERSEDED ? NULL : r });
 	flush_all(s);
 }
 
