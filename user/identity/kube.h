@@ -94,6 +94,12 @@ struct kube_stats {
 
 void kube_get_stats(struct kube *k, struct kube_stats *out);
 
+struct kube_conn;
+/* The API connection and the node name, for the other users of the API on
+ * this agent (the ReachPolicy watcher, the PolicyReport writer). */
+const struct kube_conn *kube_connection(const struct kube *k);
+const char *kube_node(const struct kube *k);
+
 /* Internal, exposed for tests: one pod object (as in a PodList item or a
  * watch event) into *out (zeroed first). 0, or -EINVAL without metadata.uid
  * or with a UID that is not 1..36 characters. */
