@@ -37,6 +37,35 @@ static void alert_new_finding(void *ctx, const struct finding *f)
 		 f->edge_kind, f->object, f->id);
 }
 
+/* v->policies from the two sources; on -ENOMEM the previous set stays. */
+static int combine(struct verification *v)
+{
+	struct policy_set set = { 0 };
+	size_t shadowed = 0;
+
+	if (policy_set_add_copies(&set, &v->crd_policies, NULL) ||
+	    policy_set_add_copies(&set, &v->file_policies, &shadowed)) {
+		policy_set_free(&set);
+		log_error("policies: out of memory combining the policy sources; the previous set stays");
+		return -ENOMEM;
+	}
+	if (shadowed)
+		log_info("policies: %zu of the policy files' overridden by ReachPolicy objects of their namespace",
+			 shadowed);
+	policy_set_free(&v->policies);
+	v->policies = set;
+	return 0;
+}
+
+void verification_set_crd(struct verification *v, struct policy_set *crd)
+{
+	policy_set_free(&v->crd_policies);
+	v->crd_policies = *crd;
+	*crd = (struct policy_set){ 0 };
+	if (combine(v) == 0)
+		log_info("policies: %zu applied (%zu from ReachPolicy objects)", v->policies.n, v->crd_policies.n);
+}
+
 int verification_init(struct verification *v, const struct verification_opts *o, char *err, size_t err_size)
 {
 	*v = (struct verification){
@@ -51,14 +80,17 @@ int verification_init(struct verification *v, const struct verification_opts *o,
 		return -ENOMEM;
 	}
 	epoch_tracker_on_new_finding(v->epochs, alert_new_finding, v);
-	if (policy_load_paths(&v->policies, v->policy_paths, v->n_policy_paths, err, err_size))
+	if (policy_load_paths(&v->file_policies, v->policy_paths, v->n_policy_paths, err, err_size))
 		return -EINVAL;
-	return 0;
+	v->file_last_load_unix_ms = unix_now_ms();
+	return combine(v);
 }
 
 void verification_fini(struct verification *v)
 {
 	policy_set_free(&v->policies);
+	policy_set_free(&v->file_policies);
+	policy_set_free(&v->crd_policies);
 	epoch_tracker_free(v->epochs);
 	v->epochs = NULL;
 }
@@ -72,11 +104,14 @@ void verification_reload(struct verification *v)
 
 	if (policy_load_paths(&fresh, v->policy_paths, v->n_policy_paths, err, sizeof(err))) {
 		log_error("policy reload: %s: keeping the last good policies", err);
+		v->file_load_errors++;
 		return;
 	}
-	policy_set_free(&v->policies);
-	v->policies = fresh;
-	log_info("policies reloaded: %zu", v->policies.n);
+	policy_set_free(&v->file_policies);
+	v->file_policies = fresh;
+	v->file_last_load_unix_ms = unix_now_ms();
+	combine(v);
+	log_info("policies reloaded: %zu", v->file_policies.n);
 }
 
 void verification_run(struct verification *v, const struct verify_input_health *health)

@@ -19,7 +19,14 @@ struct ledger;
 struct shipping;
 
 struct verification {
-	struct policy_set policies;            /* the last good set */
+	/* what is judged: the ReachPolicy objects' policies, then the files'
+	 * for identities no object declares (the objects of a namespace
+	 * override the cluster-wide defaults of the files) */
+	struct policy_set policies;
+	struct policy_set file_policies;       /* the last good set of the files */
+	struct policy_set crd_policies;        /* from policy_crd_update */
+	uint64_t file_load_errors;             /* reloads that failed (the last good set kept) */
+	int64_t file_last_load_unix_ms;        /* the last load of the files that succeeded */
 	struct epoch_tracker *epochs;
 	bool default_alert;                    /* identities without a policy alert */
 	/* set by verification_start; the ledger judged and where results go */
@@ -48,6 +55,9 @@ void verification_fini(struct verification *v);
 /* Reloads the policies now (SIGHUP); a set that does not load is logged
  * and the last good one kept. */
 void verification_reload(struct verification *v);
+
+/* The ReachPolicy objects' policies changed: *crd is taken (left empty). */
+void verification_set_crd(struct verification *v, struct policy_set *crd);
 
 /* Once per refresh, on the main loop (now_s: CLOCK_MONOTONIC seconds):
  * reloads the policies when a file changed, and verifies the

@@ -57,6 +57,13 @@ struct agent_counters {
 	uint64_t uprobes_attached, uprobe_attach_failures;
 	bool hooks_missing;
 	uint64_t verdicts_pass, verdicts_fail, verdicts_inconclusive, verdicts_drifted;
+	/* the declared policies */
+	uint64_t policies_loaded;                 /* applied now, all sources */
+	uint64_t policy_load_errors_files;        /* reloads of the policy files that failed */
+	uint64_t policy_load_errors_reachpolicy;  /* ReachPolicy object versions refused */
+	double policy_last_load_s;                /* Unix seconds of the last load with no error; 0: none */
+	bool reachpolicies;                       /* ReachPolicy objects are a source */
+	uint64_t reachpolicies_applied, reachpolicies_refused;
 };
 
 struct shipping;
