@@ -81,7 +81,8 @@ CONFIG_SCHEMA = {
     "secrets": {"patterns", "pattern_files", "builtin"},
     "sensor": {"ringbuf_bytes", "dedup_entries"},
     "egress": {"cluster_cidrs", "apiserver"},
-    "kubernetes": {"enabled", "api", "token_file", "ca_file", "node_name", "namespaces", "pod_selector"},
+    "kubernetes": {"enabled", "api", "token_file", "ca_file", "node_name", "namespaces", "pod_selector",
+                   "policy_reports"},
     "identity": {"rules"},
     "policy": {"paths", "default", "reachpolicies"},
     "agent": {"ready_file", "state_dir", "drop_caps", "fingerprint_key_file"},
@@ -503,7 +504,9 @@ def t_clusterrole():
     rules = find(rendered(), "ClusterRole", "reach-agent")["rules"]
     ensure(rules == [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]},
                      {"apiGroups": ["reach.dev"], "resources": ["reachpolicies"], "verbs": ["get", "list", "watch"]},
-                     {"apiGroups": [""], "resources": ["events"], "verbs": ["create"]}], f"rules {rules}")
+                     {"apiGroups": [""], "resources": ["events"], "verbs": ["create"]},
+                     {"apiGroups": ["wgpolicyk8s.io"], "resources": ["policyreports"],
+                      "verbs": ["create", "patch", "delete"]}], f"rules {rules}")
     b = find(rendered(), "ClusterRoleBinding", "reach-agent")
     ensure(b["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "reach-agent"},
            f"roleRef {b['roleRef']}")
@@ -1107,7 +1110,8 @@ def main():
     test("daemonset and hooks: the kustomization's image", t_image)
     test("daemonset: port 9464, probes /healthz /readyz, scrape annotations, metrics.addr", t_ports_and_probes)
     test("daemonset: requests 50m/128Mi, memory limit 512Mi, no CPU limit", t_resources)
-    test("clusterrole: get/list/watch pods and reachpolicies, create events, nothing else; binding to reach-agent",
+    test("clusterrole: get/list/watch pods and reachpolicies, create events, write policyreports, nothing else; "
+         "binding to reach-agent",
          t_clusterrole)
     test("crd reachpolicies.reach.dev: namespaced, v1 served and stored, structural, printer columns", t_crd_structural)
     crd_checks()

@@ -245,3 +245,76 @@ def test_reachpolicy_not_ready_until_listed(cleanup, tmp):
     check_eq(metric(m, "reach_reachpolicy_objects", '{state="applied"}'), 1, "the object applied")
     check_eq(metric(m, "reach_policies_loaded"), 1, "one policy loaded")
     agent.stop()
+
+
+def _reports(api):
+    return {(r["metadata"]["namespace"], r["metadata"]["name"]): r for r in api.objects("policyreports")}
+
+
+def test_policy_reports_follow_findings_and_pods(cleanup, tmp):
+    """A PolicyReport per (namespace, service account, node): created with a
+    fail result per open finding and the pods as resources, updated when the
+    finding resolves (the object now declares the read), deleted when the
+    service account's last pod leaves the node."""
+    _made.clear()
+    root = Cgroup(cleanup, f"reach-e2e-preport-{os.getpid()}")
+    uid, cid = _uid(), _cid()
+    cg = _systemd_container_cgroup(cleanup, root, uid, cid)
+    key = _secret(tmp, "provider.key")
+    pod_name = "gateway-7d9f8c6b5-aaaaa"
+    api = KubeAPI(cleanup, tmp, [_pod("ai", pod_name, "gateway", uid, cid, "r.example/gw:1")], API_PORT + 4)
+    # the object declares the tools it runs but not the key it reads
+    api.command("put reachpolicies " + json.dumps(reachpolicy("ai", "gateway", {
+        "serviceAccount": "gateway", "secrets": ["/var/run/secrets/none/**"], "tools": ["/**"]})))
+    agent = Agent(cleanup, tmp, [*api.args(), "--reachpolicies", "--policy-reports", "--settle-window", "0",
+                                 "--metrics-addr", f"127.0.0.1:{METRICS_PORT + 4}"])
+    wait_for(lambda: agent.reachctl("status", "-o", "json").get("pods_monitored") == 1, "pod monitored", 15)
+    cg.python("import sys; open(sys.argv[1]).read()", key)
+    name = ("ai", f"reach-gateway-{NODE}")
+
+    def failing():
+        r = _reports(api).get(name)
+        return r if r and r["summary"]["fail"] >= 1 else None
+    rep = wait_for(failing, "a PolicyReport with the open finding", 20)
+    check_eq(rep["apiVersion"], "wgpolicyk8s.io/v1alpha2", "apiVersion")
+    check_eq(rep["kind"], "PolicyReport", "kind")
+    check_eq(rep["scope"], {"apiVersion": "v1", "kind": "ServiceAccount", "namespace": "ai", "name": "gateway"},
+             "scope: the service account")
+    check_eq(rep["metadata"]["labels"]["reach.dev/node"], NODE, "node label")
+    check_eq(rep["metadata"]["labels"]["reach.dev/verdict"], "fail", "verdict label")
+    check_eq(rep["metadata"]["annotations"]["reach.dev/identity"], "ai/gateway", "identity annotation")
+    secret_results = [r for r in rep["results"] if r["rule"] == "undeclared-secret"]
+    check_eq(len(secret_results), 1, f"one undeclared-secret result: {[r['rule'] for r in rep['results']]}")
+    res = secret_results[0]
+    check_eq(res["result"], "fail", "result")
+    check(res["severity"] in ("medium", "high", "critical"), f"severity {res['severity']}")
+    check_eq(res["policy"], "ReachPolicy ai/gateway", "policy: the object")
+    check_eq(res["source"], "reach", "source")
+    check_eq(res["properties"]["object"], key, "the finding's object")
+    check_eq(res["resources"], [{"apiVersion": "v1", "kind": "Pod", "namespace": "ai", "name": pod_name, "uid": uid}],
+             "resources: the pod")
+    check_eq(rep["summary"]["fail"], sum(1 for r in rep["results"] if r["result"] == "fail"), "summary fail count")
+    check(any(r.startswith("PATCH /apis/wgpolicyk8s.io/v1alpha2/namespaces/ai/policyreports/reach-gateway-"
+                           f"{NODE}?fieldManager=reach-agent&force=true 200") for r in api.requests()),
+          "written by server-side apply")
+
+    # the object now declares the key: the finding resolves, the report follows
+    api.command("put reachpolicies " + json.dumps(reachpolicy("ai", "gateway", {
+        "serviceAccount": "gateway", "secrets": [os.path.dirname(key) + "/**"], "tools": ["/**"]})))
+
+    def resolved():
+        r = _reports(api).get(name)
+        return r if r and not any(x["rule"] == "undeclared-secret" for x in r["results"]) else None
+    rep = wait_for(resolved, "the report updated when the finding resolved", 20)
+    check_eq(rep["summary"]["fail"], 0, "nothing fails")
+    check_eq(rep["metadata"]["labels"]["reach.dev/verdict"], "pass", "verdict label pass")
+    check_eq(rep["summary"]["pass"], 1, "summary pass")
+
+    # the pod leaves the node: the report is deleted
+    api.command(f"delete {uid}")
+    wait_for(lambda: name not in _reports(api), "the report deleted with the last pod", 20)
+    check(any(r.startswith(f"DELETE /apis/wgpolicyk8s.io/v1alpha2/namespaces/ai/policyreports/reach-gateway-{NODE} 200")
+              for r in api.requests()), "deleted through the API")
+    agent.stop()
+    check(api.token not in json.dumps(api.objects("policyreports")) and api.token not in agent.stderr(),
+          "no token in reports or logs")

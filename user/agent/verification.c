@@ -125,6 +125,8 @@ void verification_run(struct verification *v, const struct verify_input_health *
 	epoch_tracker_update(v->epochs, &r, unix_now_ms(), log_epoch_change, v);
 	v->verifying = NULL;
 	shipping_findings(v->ship, &r);
+	if (v->on_result)
+		v->on_result(v->on_result_ctx, &r);
 	verify_result_free(&r);
 }
 

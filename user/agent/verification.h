@@ -38,6 +38,9 @@ struct verification {
 	uint64_t policy_signature;             /* of the policy files: a change reloads them */
 	double last_verify_s;
 	const struct verify_result *verifying; /* during epoch_tracker_update: for shipping_epoch */
+	/* NULL, or called with every verification's result (PolicyReports) */
+	void (*on_result)(void *ctx, const struct verify_result *r);
+	void *on_result_ctx;
 };
 
 struct verification_opts {

@@ -24,6 +24,7 @@
 #include "identity/kube.h"
 #include "identity/kube_outbox.h"
 #include "agent/policy_crd.h"
+#include "ship/policy_report.h"
 #include "reach/catalog.h"
 #include "reach/ledger.h"
 #include "reach/ledger_persist.h"
@@ -62,6 +63,7 @@ struct agent {
 	struct kube *kube;
 	struct kube_outbox *kube_writes; /* Events, PolicyReports: written off the main loop */
 	struct policy_crd *crd;          /* ReachPolicy objects, or NULL */
+	struct policy_reports *reports;  /* PolicyReports, or NULL */
 	bool ready;
 	struct identity_resolver *resolver;
 	struct pod_monitor *pods;
@@ -338,6 +340,27 @@ static int run_loop(struct agent *ag, double duration_s, double persist_s)
 static int monitor_pod_cgroup(void *ctx, uint64_t id) { return sensor_monitor_cgroup(ctx, id); }
 static int unmonitor_pod_cgroup(void *ctx, uint64_t id) { return sensor_unmonitor_cgroup(ctx, id); }
 
+/* Each verification: the PolicyReports of the service accounts on this node. */
+static void update_policy_reports(void *ctx, const struct verify_result *r)
+{
+	struct agent *ag = ctx;
+	struct kube_pod *pods = NULL;
+	struct policy_report_pod *refs = NULL;
+	size_t n = 0;
+
+	if (kube_pods_snapshot(ag->kube, &pods, &n))
+		return;
+	if (n && !(refs = calloc(n, sizeof(*refs)))) {
+		free(pods);
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		refs[i] = (struct policy_report_pod){ pods[i].ns, pods[i].name, pods[i].service_account, pods[i].uid };
+	policy_reports_update(ag->reports, r, refs, n);
+	free(refs);
+	free(pods);
+}
+
 static int start_kube(struct agent *ag, const struct reach_config *cfg)
 {
 	struct kube_opts ko = { .api_url = cfg->kube_api, .token_file = cfg->kube_token_file, .ca_file = cfg->kube_ca_file,
@@ -385,6 +408,16 @@ static int start_kube(struct agent *ag, const struct reach_config *cfg)
 			return EXIT_START_FAILED;
 		}
 		log_info("ReachPolicy objects: listing and watching %s", POLICY_CRD_PATH);
+	}
+	if (cfg->policy_reports == 1) {
+		ag->reports = policy_reports_new(ag->kube_writes, kube_node(ag->kube));
+		if (!ag->reports) {
+			log_error("--policy-reports: %s", strerror(ENOMEM));
+			return EXIT_START_FAILED;
+		}
+		ag->verify.on_result = update_policy_reports;
+		ag->verify.on_result_ctx = ag;
+		log_info("PolicyReports: one per service account on node %s (wgpolicyk8s.io/v1alpha2)", kube_node(ag->kube));
 	}
 	return 0;
 }
@@ -593,6 +626,7 @@ out:
 		unlink(cfg.socket_path);
 	}
 	policy_crd_stop(ag.crd);
+	policy_reports_free(ag.reports);
 	kube_outbox_flush(ag.kube_writes, 2000); /* Events already queued */
 	kube_outbox_stop(ag.kube_writes);
 	kube_stop(ag.kube); /* joins the watcher before anything it reads goes */

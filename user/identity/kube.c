@@ -573,3 +573,30 @@ void kube_get_stats(struct kube *k, struct kube_stats *out)
 	out->dropped = k->dropped;
 	pthread_mutex_unlock(&k->mu);
 }
+
+int kube_pods_snapshot(struct kube *k, struct kube_pod **out, size_t *n)
+{
+	struct hmap_iter it;
+	const char *uid;
+	void *v;
+	size_t i = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (!k)
+		return 0;
+	pthread_mutex_lock(&k->mu);
+	if (hmap_count(k->pods)) {
+		*out = malloc(hmap_count(k->pods) * sizeof(**out));
+		if (!*out) {
+			pthread_mutex_unlock(&k->mu);
+			return -ENOMEM;
+		}
+		hmap_iter_init(&it, k->pods);
+		while (hmap_iter_next(&it, &uid, &v))
+			memcpy(&(*out)[i++], v, sizeof(**out));
+	}
+	*n = i;
+	pthread_mutex_unlock(&k->mu);
+	return 0;
+}

@@ -94,6 +94,10 @@ struct kube_stats {
 
 void kube_get_stats(struct kube *k, struct kube_stats *out);
 
+/* Every cached pod (malloc'ed array, caller frees; *n 0 and *out NULL when
+ * none): 0 or -ENOMEM. Thread-safe. */
+int kube_pods_snapshot(struct kube *k, struct kube_pod **out, size_t *n);
+
 struct kube_conn;
 /* The API connection and the node name, for the other users of the API on
  * this agent (the ReachPolicy watcher, the PolicyReport writer). */
