@@ -661,6 +661,52 @@ def crd_checks():
              os.path.join(BAD_FIXTURES, f))
 
 
+# ---- monitoring --------------------------------------------------------------------
+
+MONITORING = os.path.join(DEPLOY, "monitoring")
+
+
+def prometheus_rule():
+    return load_all(os.path.join(MONITORING, "prometheusrule.yaml"))[0]
+
+
+def rule_series(rule_doc):
+    names = set()
+    for g in rule_doc["spec"]["groups"]:
+        for r in g["rules"]:
+            names |= set(re.findall(r"\b(reach_[a-z0-9_]+)", r["expr"]))
+    return names
+
+
+def served_series():
+    """Every metric family the agent's /metrics renders (user/ship/*.c)."""
+    names = set()
+    for f in os.listdir(os.path.join(ROOT, "user", "ship")):
+        if f.endswith(".c"):
+            with open(os.path.join(ROOT, "user", "ship", f)) as fh:
+                names |= set(re.findall(r'"(reach_[a-z0-9_]+)"', fh.read()))
+    return names
+
+
+def t_promtool(promtool):
+    doc = prometheus_rule()
+    ensure(doc["kind"] == "PrometheusRule" and doc["apiVersion"] == "monitoring.coreos.com/v1", "a PrometheusRule")
+    path = os.path.join(TMP, "rules.yaml")
+    with open(path, "w") as f:
+        yaml.safe_dump({"groups": doc["spec"]["groups"]}, f)
+    p = run([promtool, "check", "rules", path], timeout=60)
+    ensure(p.returncode == 0, (p.stdout + p.stderr).strip()[-400:])
+    alerts = {r["alert"] for g in doc["spec"]["groups"] for r in g["rules"]}
+    want = {"ReachEventsLost", "ReachHooksMissing", "ReachTLSBlind", "ReachVerdictFail", "ReachVerdictInconclusive",
+            "ReachVerdictDrifted", "ReachPolicyLoadErrors", "ReachSpoolBacklog"}
+    ensure(want <= alerts, f"missing alerts {sorted(want - alerts)}")
+
+
+def t_rule_series_served():
+    missing = rule_series(prometheus_rule()) - served_series()
+    ensure(not missing, f"series the agent does not serve: {sorted(missing)}")
+
+
 def t_service():
     s = find(rendered(), "Service", "reach-agent")["spec"]
     pod_labels = daemonset()["spec"]["template"]["metadata"]["labels"]
@@ -1118,6 +1164,17 @@ def main():
     test("service: headless, not-ready published, selects the agents", t_service)
     test("networkpolicy: 9464 from verifiers and monitoring only; hook pods admitted", t_networkpolicy)
     test("namespace pod-security privileged; quota for system-node-critical", t_namespace_and_quota)
+    promtool = shutil.which("promtool")
+    if promtool:
+        test("monitoring/prometheusrule.yaml: promtool check rules; the alerts the docs promise", t_promtool, promtool)
+    else:
+        skip("monitoring/prometheusrule.yaml: promtool check rules", "promtool not installed (Debian prometheus)")
+    test("monitoring/prometheusrule.yaml: every series is one the agent renders", t_rule_series_served)
+    if kubectl:
+        test("kubectl kustomize deploy/monitoring", lambda: ensure(
+            run([kubectl, "kustomize", MONITORING], timeout=60).returncode == 0, "kustomize failed"))
+    else:
+        skip("kubectl kustomize deploy/monitoring", "kubectl not installed")
 
     test("reach-config: known sections and keys, values", t_config_keys)
     test("reach-config: every file it names is mounted from the right volume", t_config_paths_mounted)

@@ -132,8 +132,10 @@ def test_reachpolicy_objects_applied_live(cleanup, tmp):
         "serviceAccount": "gateway", "secrets": [keydir + "/**"], "tools": ["/**"]})))
     api.command("put reachpolicies " + json.dumps(reachpolicy("tenant-b", "steal", {
         "serviceAccount": "ai/gateway", "secrets": ["/**"], "tools": ["/**"]})))
+    # a report collector that is not there (a closed port of ours): the
+    # shipping series (spool, drops) are served, as the alert rules expect
     agent = Agent(cleanup, tmp, [*api.args(), "--reachpolicies", "--metrics-addr", f"127.0.0.1:{METRICS_PORT}",
-                                 "--settle-window", "0"])
+                                 "--settle-window", "0", "--ship-url", f"http://127.0.0.1:{METRICS_PORT + 1}/v1/reports"])
     wait_for(lambda: agent.reachctl("status", "-o", "json").get("pods_monitored") == 1, "pod monitored", 15)
     wait_for(lambda: readyz() == 200, "/readyz once the ReachPolicy objects are applied", 15)
     check(any(r.startswith("GET /apis/reach.dev/v1/reachpolicies ") for r in api.requests()),
@@ -155,6 +157,15 @@ def test_reachpolicy_objects_applied_live(cleanup, tmp):
     check_eq(metric(m, "reach_reachpolicy_objects", '{state="refused"}'), 1, "one object refused")
     check_eq(metric(m, "reach_reachpolicy_objects", '{state="applied"}'), 1, "one object applied")
     check_eq(metric(m, "reach_policy_load_errors_total", '{source="reachpolicy"}'), 1, "load errors")
+    # every series the alert rules use is one this agent serves
+    import re
+    import yaml
+    with open(os.path.join(ROOT, "deploy", "monitoring", "prometheusrule.yaml")) as f:
+        rules = yaml.safe_load(f)
+    used = {n for g in rules["spec"]["groups"] for r in g["rules"] for n in re.findall(r"\b(reach_[a-z0-9_]+)", r["expr"])}
+    served = set(re.findall(r"^# TYPE (reach_[a-z0-9_]+) ", m, re.M))
+    check(len(used) >= 10, f"the rules name {len(used)} series")
+    check(used <= served, f"series the rules use but /metrics lacks: {sorted(used - served)}")
     first_success = metric(m, "reach_policy_last_load_success_timestamp_seconds")
     check(first_success > 0, "the (empty) policy files loaded at start")
 
