@@ -305,6 +305,12 @@ def test_policy_reports_follow_findings_and_pods(cleanup, tmp):
     check_eq(res["resources"], [{"apiVersion": "v1", "kind": "Pod", "namespace": "ai", "name": pod_name, "uid": uid}],
              "resources: the pod")
     check_eq(rep["summary"]["fail"], sum(1 for r in rep["results"] if r["result"] == "fail"), "summary fail count")
+    open_secret = [ln for ln in urllib.request.urlopen(f"http://127.0.0.1:{METRICS_PORT + 4}/metrics", timeout=5)
+                   .read().decode().splitlines()
+                   if ln.startswith('reach_findings_open{identity="ai/gateway",kind="undeclared-secret",severity="'
+                                    + res["severity"] + '"} ')]
+    check_eq(len(open_secret), 1, "the open finding in reach_findings_open")
+    check(float(open_secret[0].split()[-1]) >= 1, "counted")
     check(any(r.startswith("PATCH /apis/wgpolicyk8s.io/v1alpha2/namespaces/ai/policyreports/reach-gateway-"
                            f"{NODE}?fieldManager=reach-agent&force=true 200") for r in api.requests()),
           "written by server-side apply")
@@ -320,6 +326,8 @@ def test_policy_reports_follow_findings_and_pods(cleanup, tmp):
     check_eq(rep["summary"]["fail"], 0, "nothing fails")
     check_eq(rep["metadata"]["labels"]["reach.dev/verdict"], "pass", "verdict label pass")
     check_eq(rep["summary"]["pass"], 1, "summary pass")
+    wait_for(lambda: 'kind="undeclared-secret"' not in urllib.request.urlopen(
+        f"http://127.0.0.1:{METRICS_PORT + 4}/metrics", timeout=5).read().decode(), "the finding no longer open", 10)
 
     # the pod leaves the node: the report is deleted
     api.command(f"delete {uid}")

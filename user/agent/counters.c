@@ -62,6 +62,8 @@ void counters_fill(struct agent_counters *c, const struct counter_sources *s)
 		int64_t last = s->verify->file_last_load_unix_ms;
 
 		c->policies_loaded = s->verify->policies.n;
+		c->findings_open = s->verify->open_findings;
+		c->n_findings_open = s->verify->n_open_findings;
 		c->policy_load_errors_files = s->verify->file_load_errors;
 		if (s->crd) {
 			struct policy_crd_stats cs;

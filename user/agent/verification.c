@@ -3,6 +3,7 @@
  * wiring only; the behaviour is the one reachd.c had. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "common/fileio.h"
 #include "common/log.h"
@@ -91,6 +92,9 @@ void verification_fini(struct verification *v)
 	policy_set_free(&v->policies);
 	policy_set_free(&v->file_policies);
 	policy_set_free(&v->crd_policies);
+	free(v->open_findings);
+	v->open_findings = NULL;
+	v->n_open_findings = 0;
 	epoch_tracker_free(v->epochs);
 	v->epochs = NULL;
 }
@@ -114,6 +118,38 @@ void verification_reload(struct verification *v)
 	log_info("policies reloaded: %zu", v->file_policies.n);
 }
 
+/* The findings are sorted by identity, then severity and kind: equal
+ * triples are neighbours. On -ENOMEM the previous counts stay. */
+static void count_findings(struct verification *v, const struct verify_result *r)
+{
+	struct open_finding_count *c = r->n_findings ? calloc(r->n_findings, sizeof(*c)) : NULL;
+	size_t n = 0;
+
+	if (r->n_findings && !c)
+		return;
+	for (size_t i = 0; i < r->n_findings; i++) {
+		const struct finding *f = &r->findings[i];
+		const char *kind = finding_kind_name(f->kind), *sev = severity_name(f->severity);
+		size_t j;
+
+		for (j = n; j > 0; j--)
+			if (strcmp(c[j - 1].identity, f->identity) == 0 && c[j - 1].kind == kind && c[j - 1].severity == sev)
+				break;
+		if (j > 0) {
+			c[j - 1].n++;
+			continue;
+		}
+		snprintf(c[n].identity, sizeof(c[n].identity), "%s", f->identity);
+		c[n].kind = kind;
+		c[n].severity = sev;
+		c[n].n = 1;
+		n++;
+	}
+	free(v->open_findings);
+	v->open_findings = c;
+	v->n_open_findings = n;
+}
+
 void verification_run(struct verification *v, const struct verify_input_health *health)
 {
 	struct verify_opts opts = { .health = *health, .alert_without_policy = v->default_alert };
@@ -125,6 +161,7 @@ void verification_run(struct verification *v, const struct verify_input_health *
 	epoch_tracker_update(v->epochs, &r, unix_now_ms(), log_epoch_change, v);
 	v->verifying = NULL;
 	shipping_findings(v->ship, &r);
+	count_findings(v, &r);
 	if (v->on_result)
 		v->on_result(v->on_result_ctx, &r);
 	verify_result_free(&r);

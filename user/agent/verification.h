@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include "policy/policy.h"
 #include "policy/verify.h"
+#include "ship/shipping.h"
 
 struct epoch_tracker;
 struct ledger;
@@ -38,6 +39,8 @@ struct verification {
 	uint64_t policy_signature;             /* of the policy files: a change reloads them */
 	double last_verify_s;
 	const struct verify_result *verifying; /* during epoch_tracker_update: for shipping_epoch */
+	struct open_finding_count *open_findings; /* of the latest verification, for /metrics */
+	size_t n_open_findings;
 	/* NULL, or called with every verification's result (PolicyReports) */
 	void (*on_result)(void *ctx, const struct verify_result *r);
 	void *on_result_ctx;

@@ -284,6 +284,12 @@ static void agent_metrics(struct prom_buf *b, struct shipping *s)
 	FAMILY(b, "reach_policy_last_load_success_timestamp_seconds", "gauge",
 	       "When the policies last loaded with no error (Unix seconds; 0: not yet).");
 	prom_sample(b, "reach_policy_last_load_success_timestamp_seconds", c->policy_last_load_s, 0);
+	FAMILY(b, "reach_findings_open", "gauge",
+	       "Open findings of the latest verification, by identity, finding kind and severity.");
+	for (size_t i = 0; i < c->n_findings_open; i++)
+		prom_sample_u64(b, "reach_findings_open", c->findings_open[i].n, 3, "identity",
+				c->findings_open[i].identity, "kind", c->findings_open[i].kind, "severity",
+				c->findings_open[i].severity);
 	if (c->reachpolicies) {
 		FAMILY(b, "reach_reachpolicy_objects", "gauge",
 		       "ReachPolicy objects by state: applied, or refused (invalid, another namespace, a conflict).");
