@@ -707,6 +707,19 @@ def t_rule_series_served():
     ensure(not missing, f"series the agent does not serve: {sorted(missing)}")
 
 
+def dashboard_series():
+    with open(os.path.join(MONITORING, "dashboard.json")) as f:
+        d = json.load(f)
+    exprs = [t["expr"] for p in d["panels"] for t in p["targets"]]
+    ensure(len(exprs) >= 10, f"{len(exprs)} queries")
+    return {n for e in exprs for n in re.findall(r"\b(reach_[a-z0-9_]+)", e)}
+
+
+def t_dashboard_series_served():
+    missing = dashboard_series() - served_series()
+    ensure(not missing, f"series the agent does not serve: {sorted(missing)}")
+
+
 def t_service():
     s = find(rendered(), "Service", "reach-agent")["spec"]
     pod_labels = daemonset()["spec"]["template"]["metadata"]["labels"]
@@ -1170,6 +1183,7 @@ def main():
     else:
         skip("monitoring/prometheusrule.yaml: promtool check rules", "promtool not installed (Debian prometheus)")
     test("monitoring/prometheusrule.yaml: every series is one the agent renders", t_rule_series_served)
+    test("monitoring/dashboard.json: every query's series is one the agent renders", t_dashboard_series_served)
     if kubectl:
         test("kubectl kustomize deploy/monitoring", lambda: ensure(
             run([kubectl, "kustomize", MONITORING], timeout=60).returncode == 0, "kustomize failed"))

@@ -166,6 +166,12 @@ def test_reachpolicy_objects_applied_live(cleanup, tmp):
     served = set(re.findall(r"^# TYPE (reach_[a-z0-9_]+) ", m, re.M))
     check(len(used) >= 10, f"the rules name {len(used)} series")
     check(used <= served, f"series the rules use but /metrics lacks: {sorted(used - served)}")
+    # and every series the Grafana dashboard queries
+    with open(os.path.join(ROOT, "deploy", "monitoring", "dashboard.json")) as f:
+        dash = json.load(f)
+    queried = {n for p in dash["panels"] for t in p["targets"] for n in re.findall(r"\b(reach_[a-z0-9_]+)", t["expr"])}
+    check(len(queried) >= 10, f"the dashboard queries {len(queried)} series")
+    check(queried <= served, f"series the dashboard queries but /metrics lacks: {sorted(queried - served)}")
     first_success = metric(m, "reach_policy_last_load_success_timestamp_seconds")
     check(first_success > 0, "the (empty) policy files loaded at start")
 
