@@ -42,9 +42,12 @@ void policy_report_name(const char *sa, const char *node, char *out, size_t size
 	char full[1024];
 
 	snprintf(full, sizeof(full), "reach-%s-%s", sa, node);
-	for (char *p = full; *p; p++)
+	for (char *p = full; *p; p++) {
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
 		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' || *p == '.'))
 			*p = '-';
+	}
 	if (strlen(full) > NAME_MAX_LEN) {
 		/* cut, and keep names of different pairs apart */
 		snprintf(full + NAME_MAX_LEN - 17, sizeof(full) - (NAME_MAX_LEN - 17), "-%016llx",
