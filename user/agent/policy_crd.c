@@ -324,6 +324,7 @@ int policy_crd_update(struct policy_crd *c, struct policy_set *out)
 	const char *key;
 	void *v;
 	size_t n = 0, applied = 0, refused = 0;
+	uint64_t gen;
 	int rc = -ENOMEM;
 
 	pthread_mutex_lock(&c->mu);
@@ -340,13 +341,16 @@ int policy_crd_update(struct policy_crd *c, struct policy_set *out)
 	while (hmap_iter_next(&it, &key, &v)) {
 		struct obj *src = v, *cp = malloc(sizeof(*cp));
 
-		if (!cp)
-			break;
+		if (!cp) {
+			/* a partial list would read as deletions: try again later */
+			pthread_mutex_unlock(&c->mu);
+			goto out;
+		}
 		*cp = *src;
 		json_object_get(cp->o);
 		list[n++] = cp;
 	}
-	c->seen_gen = c->gen;
+	gen = c->gen;
 	pthread_mutex_unlock(&c->mu);
 	qsort(list, n, sizeof(*list), compare_objs);
 
@@ -367,7 +371,8 @@ int policy_crd_update(struct policy_crd *c, struct policy_set *out)
 				goto out;
 			}
 		}
-		hmap_put(alive, ob->key, j, NULL);
+		if (hmap_put(alive, ob->key, j, NULL) != 0)
+			goto out;
 		if (strcmp(j->rv, ob->rv) != 0 || !j->rv[0])
 			judge(c, ob, j);
 		if (j->refused)
@@ -427,6 +432,7 @@ int policy_crd_update(struct policy_crd *c, struct policy_set *out)
 	*out = set;
 	set = (struct policy_set){ 0 };
 	c->built = true;
+	c->seen_gen = gen; /* after a failure above, the next call tries again */
 	rc = 1;
 out:
 	policy_set_free(&set);
