@@ -16,6 +16,9 @@ REQUIRED=(
   # shipping tests run the real receivers; capsh runs the agent with only its
   # documented capabilities; yamllint checks the deploy/ manifests
   prometheus prometheus-alertmanager libcap2-bin yamllint
+  # the deploy tier: the ReachPolicy CRD schema checked against the docs'
+  # examples and bad fixtures
+  python3-jsonschema
 )
 OPTIONAL=()
 if [ "${1:-}" = "--bench" ]; then

@@ -56,6 +56,7 @@ AGENT_NEEDS = ["BPF", "PERFMON", "SYS_PTRACE", "DAC_READ_SEARCH"]
 UPROBE_EXTRA = "SYS_ADMIN"
 AGENT_CAPS = AGENT_NEEDS + [UPROBE_EXTRA]
 EXPECTED_BASE = {
+    ("CustomResourceDefinition", "", "reachpolicies.reach.dev"),
     ("Namespace", "", NS),
     ("ServiceAccount", NS, "reach-agent"),
     ("ClusterRole", "", "reach-agent"),
@@ -80,9 +81,10 @@ CONFIG_SCHEMA = {
     "secrets": {"patterns", "pattern_files", "builtin"},
     "sensor": {"ringbuf_bytes", "dedup_entries"},
     "egress": {"cluster_cidrs", "apiserver"},
-    "kubernetes": {"enabled", "api", "token_file", "ca_file", "node_name", "namespaces", "pod_selector"},
+    "kubernetes": {"enabled", "api", "token_file", "ca_file", "node_name", "namespaces", "pod_selector",
+                   "policy_reports"},
     "identity": {"rules"},
-    "policy": {"paths", "default"},
+    "policy": {"paths", "default", "reachpolicies"},
     "agent": {"ready_file", "state_dir", "drop_caps", "fingerprint_key_file"},
     "ship": {"url", "token_file", "ca_file", "spool_dir", "spool_max_bytes", "report_interval_s",
              "snapshot_interval_s"},
@@ -500,11 +502,222 @@ def t_resources():
 
 def t_clusterrole():
     rules = find(rendered(), "ClusterRole", "reach-agent")["rules"]
-    ensure(rules == [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]}], f"rules {rules}")
+    ensure(rules == [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]},
+                     {"apiGroups": ["reach.dev"], "resources": ["reachpolicies"], "verbs": ["get", "list", "watch"]},
+                     {"apiGroups": [""], "resources": ["events"], "verbs": ["create"]},
+                     {"apiGroups": ["wgpolicyk8s.io"], "resources": ["policyreports"],
+                      "verbs": ["create", "patch", "delete"]}], f"rules {rules}")
     b = find(rendered(), "ClusterRoleBinding", "reach-agent")
     ensure(b["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "reach-agent"},
            f"roleRef {b['roleRef']}")
     ensure(b["subjects"] == [{"kind": "ServiceAccount", "name": "reach-agent", "namespace": NS}], "subjects")
+
+
+# ---- the ReachPolicy CRD ------------------------------------------------------------
+
+CRD_NAME = "reachpolicies.reach.dev"
+BAD_FIXTURES = os.path.join(ROOT, "tests", "deploy", "fixtures", "reachpolicy-bad")
+
+
+def crd():
+    return find(rendered(), "CustomResourceDefinition", CRD_NAME)
+
+
+def structural_problems(node, path="openAPIV3Schema", in_junctor=False):
+    """What makes a schema non-structural (the apiextensions rules): every
+    node has a type unless it preserves unknown fields; no additionalProperties
+    next to properties; inside oneOf/anyOf/allOf/not only value validations
+    (no type, no properties' types, no descriptions of new fields)."""
+    out = []
+    if not isinstance(node, dict):
+        return [f"{path}: not a mapping"]
+    if in_junctor:
+        for k in ("type", "properties", "items", "additionalProperties", "default", "description", "nullable"):
+            if k in node:
+                out.append(f"{path}: {k} inside oneOf/anyOf/allOf/not")
+    elif "type" not in node and not node.get("x-kubernetes-preserve-unknown-fields"):
+        out.append(f"{path}: no type")
+    if "properties" in node and "additionalProperties" in node:
+        out.append(f"{path}: properties and additionalProperties together")
+    for k, v in node.get("properties", {}).items():
+        out += structural_problems(v, f"{path}.properties.{k}", in_junctor)
+    if "items" in node:
+        out += structural_problems(node["items"], f"{path}.items", in_junctor)
+    for j in ("oneOf", "anyOf", "allOf"):
+        for i, sub in enumerate(node.get(j, [])):
+            out += structural_problems(sub, f"{path}.{j}[{i}]", True)
+    return out
+
+
+def t_crd_structural():
+    c = crd()
+    ensure(c["apiVersion"] == "apiextensions.k8s.io/v1", "apiextensions.k8s.io/v1")
+    spec = c["spec"]
+    ensure(spec["group"] == "reach.dev" and spec["scope"] == "Namespaced", "group reach.dev, Namespaced")
+    ensure(spec["names"]["kind"] == "ReachPolicy" and spec["names"]["plural"] == "reachpolicies", "names")
+    versions = spec["versions"]
+    ensure([(v["name"], v["served"], v["storage"]) for v in versions] == [("v1", True, True)], "v1 served and stored")
+    v = versions[0]
+    problems = structural_problems(v["schema"]["openAPIV3Schema"])
+    ensure(not problems, "; ".join(problems))
+    cols = {c["name"]: c["jsonPath"] for c in v["additionalPrinterColumns"]}
+    ensure(cols.get("Service-Account") == ".spec.serviceAccount" and cols.get("Age") == ".metadata.creationTimestamp",
+           f"printer columns {cols}")
+    # the agent reads exactly this group, version and resource
+    with open(os.path.join(ROOT, "user", "agent", "policy_crd.h")) as f:
+        ensure('"/apis/reach.dev/v1/reachpolicies"' in f.read(), "the agent watches another path")
+
+
+def strict_schema(node):
+    """The CRD's schema as the API server applies it with kubectl's default
+    strict field validation: an unknown field is an error (the server would
+    prune it and kubectl refuse the apply), so every object node without
+    x-kubernetes-preserve-unknown-fields gets additionalProperties: false."""
+    if isinstance(node, list):
+        return [strict_schema(n) for n in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: strict_schema(v) for k, v in node.items() if not k.startswith("x-kubernetes-")}
+    if node.get("type") == "object" and "properties" in node and not node.get("x-kubernetes-preserve-unknown-fields"):
+        out["additionalProperties"] = False
+    if node.get("type") == "object" and "metadata" in node.get("properties", {}):
+        out["properties"]["metadata"] = {"type": "object"}  # ObjectMeta: the API server's own
+    return out
+
+
+def crd_validator():
+    import jsonschema  # python3-jsonschema (scripts/deps.sh)
+    schema = strict_schema(crd()["spec"]["versions"][0]["schema"]["openAPIV3Schema"])
+    return jsonschema.Draft7Validator(schema, format_checker=jsonschema.FormatChecker())
+
+
+def as_object(doc, ns):
+    """A policy document as the ReachPolicy object kubectl would send."""
+    # YAML timestamps (exceptions[].expires) as the RFC 3339 text kubectl sends
+    doc = json.loads(json.dumps(doc, default=lambda o: o.isoformat()))
+    doc.setdefault("metadata", {})["namespace"] = ns
+    return doc
+
+
+def t_crd_accepts(doc, ns):
+    errors = sorted(crd_validator().iter_errors(as_object(doc, ns)), key=str)
+    ensure(not errors, "; ".join(f"{'.'.join(map(str, e.path))}: {e.message}" for e in errors[:3]))
+
+
+def t_crd_rejects(doc, ns):
+    ensure(list(crd_validator().iter_errors(as_object(doc, ns))), "accepted")
+
+
+def as_loader_text(obj):
+    """What the agent hands its policy loader for an object
+    (policy_crd_render): apiVersion, kind, metadata.name, the spec with the
+    service account qualified by the object's namespace."""
+    ns = obj["metadata"]["namespace"]
+    spec = dict(obj.get("spec") or {})
+    sa = spec.get("serviceAccount")
+    if isinstance(sa, str) and "/" not in sa:
+        spec["serviceAccount"] = f"{ns}/{sa}"
+    return json.dumps({"apiVersion": obj["apiVersion"], "kind": obj["kind"],
+                       "metadata": {"name": obj["metadata"]["name"]}, "spec": spec}, indent=2)
+
+
+def t_bad_fixture(path):
+    with open(path) as f:
+        text = f.read()
+    obj = yaml.safe_load(text)
+    t_crd_rejects(obj, obj["metadata"]["namespace"])
+    if "crd-only" not in text.split("\n", 1)[0]:
+        # the agent's loader refuses it too: the schema mirrors the loader
+        loader_path = os.path.join(TMP, "bad-" + os.path.basename(path))
+        with open(loader_path, "w") as f:
+            f.write(as_loader_text(obj))
+        p = verify(empty_ledger(), loader_path)
+        ensure(not p.stdout.strip().startswith("{") and loader_path in p.stderr,
+               f"the agent's loader accepts it (exit {p.returncode})")
+
+
+def crd_checks():
+    try:
+        import jsonschema  # noqa: F401
+    except ImportError:
+        skip("crd schema checks", "python3-jsonschema not installed (scripts/deps.sh)")
+        return
+    for name, text in sorted(config_map_data("reach-policies").items()):
+        for d in yaml.safe_load_all(text):
+            ns = d["spec"]["serviceAccount"].split("/")[0]
+            test(f"crd schema accepts reach-policies/{name} as an object of {ns}", t_crd_accepts, d, ns)
+    for line, block in doc_policies():
+        for d in yaml.safe_load_all(block):
+            if "identity" in d.get("spec", {}):
+                test(f"crd schema rejects docs/writing-a-reachpolicy.md:{line} (a host identity: files only)",
+                     t_crd_rejects, d, "default")
+            else:
+                ns = d["spec"]["serviceAccount"].split("/")[0]
+                test(f"crd schema accepts docs/writing-a-reachpolicy.md:{line}", t_crd_accepts, d, ns)
+    bad = sorted(f for f in os.listdir(BAD_FIXTURES) if f.endswith(".yaml"))
+    test("bad ReachPolicy fixtures exist", lambda: ensure(len(bad) >= 10, f"{len(bad)} fixtures"))
+    for f in bad:
+        test(f"crd schema and the agent's loader reject fixtures/reachpolicy-bad/{f}", t_bad_fixture,
+             os.path.join(BAD_FIXTURES, f))
+
+
+# ---- monitoring --------------------------------------------------------------------
+
+MONITORING = os.path.join(DEPLOY, "monitoring")
+
+
+def prometheus_rule():
+    return load_all(os.path.join(MONITORING, "prometheusrule.yaml"))[0]
+
+
+def rule_series(rule_doc):
+    names = set()
+    for g in rule_doc["spec"]["groups"]:
+        for r in g["rules"]:
+            names |= set(re.findall(r"\b(reach_[a-z0-9_]+)", r["expr"]))
+    return names
+
+
+def served_series():
+    """Every metric family the agent's /metrics renders (user/ship/*.c)."""
+    names = set()
+    for f in os.listdir(os.path.join(ROOT, "user", "ship")):
+        if f.endswith(".c"):
+            with open(os.path.join(ROOT, "user", "ship", f)) as fh:
+                names |= set(re.findall(r'"(reach_[a-z0-9_]+)"', fh.read()))
+    return names
+
+
+def t_promtool(promtool):
+    doc = prometheus_rule()
+    ensure(doc["kind"] == "PrometheusRule" and doc["apiVersion"] == "monitoring.coreos.com/v1", "a PrometheusRule")
+    path = os.path.join(TMP, "rules.yaml")
+    with open(path, "w") as f:
+        yaml.safe_dump({"groups": doc["spec"]["groups"]}, f)
+    p = run([promtool, "check", "rules", path], timeout=60)
+    ensure(p.returncode == 0, (p.stdout + p.stderr).strip()[-400:])
+    alerts = {r["alert"] for g in doc["spec"]["groups"] for r in g["rules"]}
+    want = {"ReachEventsLost", "ReachHooksMissing", "ReachTLSBlind", "ReachVerdictFail", "ReachVerdictInconclusive",
+            "ReachVerdictDrifted", "ReachPolicyLoadErrors", "ReachSpoolBacklog"}
+    ensure(want <= alerts, f"missing alerts {sorted(want - alerts)}")
+
+
+def t_rule_series_served():
+    missing = rule_series(prometheus_rule()) - served_series()
+    ensure(not missing, f"series the agent does not serve: {sorted(missing)}")
+
+
+def dashboard_series():
+    with open(os.path.join(MONITORING, "dashboard.json")) as f:
+        d = json.load(f)
+    exprs = [t["expr"] for p in d["panels"] for t in p["targets"]]
+    ensure(len(exprs) >= 10, f"{len(exprs)} queries")
+    return {n for e in exprs for n in re.findall(r"\b(reach_[a-z0-9_]+)", e)}
+
+
+def t_dashboard_series_served():
+    missing = dashboard_series() - served_series()
+    ensure(not missing, f"series the agent does not serve: {sorted(missing)}")
 
 
 def t_service():
@@ -554,7 +767,8 @@ def t_config_keys():
     ensure(cfg["monitor"] == {"all": False}, f"monitor {cfg['monitor']}")
     ensure(cfg["kubernetes"].get("enabled") is True, "kubernetes.enabled is not true")
     ensure(cfg["agent"] == {"state_dir": "/var/lib/reach", "drop_caps": True}, f"agent {cfg['agent']}")
-    ensure(cfg["policy"] == {"paths": ["/etc/reach/policies"], "default": "audit"}, f"policy {cfg['policy']}")
+    ensure(cfg["policy"] == {"reachpolicies": True, "paths": ["/etc/reach/policies"], "default": "audit"},
+           f"policy {cfg['policy']}")
     ensure(cfg["ship"]["spool_dir"].startswith(cfg["agent"]["state_dir"] + "/"), "the spool is not in the state dir")
     ensure(cfg["alerts"]["min_severity"] in ("info", "low", "medium", "high"), "alerts.min_severity")
 
@@ -955,10 +1169,26 @@ def main():
     test("daemonset and hooks: the kustomization's image", t_image)
     test("daemonset: port 9464, probes /healthz /readyz, scrape annotations, metrics.addr", t_ports_and_probes)
     test("daemonset: requests 50m/128Mi, memory limit 512Mi, no CPU limit", t_resources)
-    test("clusterrole: get/list/watch pods only; binding to reach-agent", t_clusterrole)
+    test("clusterrole: get/list/watch pods and reachpolicies, create events, write policyreports, nothing else; "
+         "binding to reach-agent",
+         t_clusterrole)
+    test("crd reachpolicies.reach.dev: namespaced, v1 served and stored, structural, printer columns", t_crd_structural)
+    crd_checks()
     test("service: headless, not-ready published, selects the agents", t_service)
     test("networkpolicy: 9464 from verifiers and monitoring only; hook pods admitted", t_networkpolicy)
     test("namespace pod-security privileged; quota for system-node-critical", t_namespace_and_quota)
+    promtool = shutil.which("promtool")
+    if promtool:
+        test("monitoring/prometheusrule.yaml: promtool check rules; the alerts the docs promise", t_promtool, promtool)
+    else:
+        skip("monitoring/prometheusrule.yaml: promtool check rules", "promtool not installed (Debian prometheus)")
+    test("monitoring/prometheusrule.yaml: every series is one the agent renders", t_rule_series_served)
+    test("monitoring/dashboard.json: every query's series is one the agent renders", t_dashboard_series_served)
+    if kubectl:
+        test("kubectl kustomize deploy/monitoring", lambda: ensure(
+            run([kubectl, "kustomize", MONITORING], timeout=60).returncode == 0, "kustomize failed"))
+    else:
+        skip("kubectl kustomize deploy/monitoring", "kubectl not installed")
 
     test("reach-config: known sections and keys, values", t_config_keys)
     test("reach-config: every file it names is mounted from the right volume", t_config_paths_mounted)

@@ -36,6 +36,9 @@ so a test waits for the file to disappear to know the command took effect.
                           inline JSON on one line): ADDED, or MODIFIED when
                           the UID exists
   delete UID              delete a pod: DELETED
+  put RESOURCE JSON       add or replace a namespaced object (reachpolicies,
+                          policyreports, events; inline JSON on one line)
+  remove RESOURCE NS/NAME delete it
   fail CODE [N]           the next N API requests (default 1) get HTTP CODE
                           with a Status body (500, 503, 403, 410, ...)
   garbage [N]             the next N requests get 200 and a body that is not
@@ -43,6 +46,7 @@ so a test waits for the file to disappear to know the command took effect.
                           JSON)
   hang [N]                the next N requests get 200 headers and then
                           nothing until `drop`, `stop` or 600 s
+  clear                   forget the faults still queued
   drop                    end every open watch stream cleanly (as on
                           timeoutSeconds), so that clients reconnect and meet
                           the faults queued above
@@ -56,12 +60,22 @@ Faults apply after the token check, in the order queued.
 Files the server writes into DIR: `ready` (its port, once it listens;
 removed on `stop`, written again on `start`), `requests.log` (one line per
 request: "METHOD PATH?QUERY STATUS"; the token is never written),
-`errors.log` (commands that failed).
+`errors.log` (commands that failed), `objects.json` (every object but
+pods, {resource: [objects]}, rewritten after each change).
+
+Besides pods: namespaced reachpolicies (reach.dev/v1), events (v1) and
+policyreports (wgpolicyk8s.io/v1alpha2): list and watch across namespaces
+(/apis/reach.dev/v1/reachpolicies) or in one, GET one, POST (generateName
+honoured), PUT, PATCH as server-side apply (application/apply-patch+yaml,
+fieldManager, force=true: create or replace), DELETE. A body whose kind or
+apiVersion is not the resource's, or whose namespace or name differs from the
+path, is 400.
 """
 
 import argparse
 import copy
 import json
+import os
 import ssl
 import sys
 import threading
@@ -69,6 +83,30 @@ import time
 from urllib.parse import parse_qs, urlsplit
 
 from fixture_server import FixtureHandler, FixtureServer, ServedFixture, serve
+
+
+# resource -> (kind, apiVersion, path prefix); pods have their own handling
+# (node field selector, keyed by UID), the others are namespaced objects
+# keyed by (namespace, name).
+RESOURCES = {
+    "pods": ("Pod", "v1", "/api/v1"),
+    "events": ("Event", "v1", "/api/v1"),
+    "reachpolicies": ("ReachPolicy", "reach.dev/v1", "/apis/reach.dev/v1"),
+    "policyreports": ("PolicyReport", "wgpolicyk8s.io/v1alpha2", "/apis/wgpolicyk8s.io/v1alpha2"),
+}
+
+
+def route(path):
+    """(resource, namespace or None, name or None) of a path, or None."""
+    for res, (_, _, prefix) in RESOURCES.items():
+        if res == "pods" or not path.startswith(prefix + "/"):
+            continue
+        rest = path[len(prefix) + 1:].split("/")
+        if rest == [res]:
+            return res, None, None
+        if len(rest) in (3, 4) and rest[0] == "namespaces" and rest[2] == res:
+            return res, rest[1], rest[3] if len(rest) == 4 else None
+    return None
 
 
 def status_body(code, reason, message):
@@ -91,6 +129,8 @@ class State:
         self.bookmark_gen = 0
         self.stop_gen = 0
         self.bookmark_interval = bookmark_interval
+        self.objects = {}               # (resource, ns, name) -> object
+        self.generated = 0
         for pod in pods:
             self._upsert(pod, record=False)
 
@@ -110,7 +150,7 @@ class State:
         meta["resourceVersion"] = str(self._bump())
         self.pods[uid] = pod
         if record:
-            self.events.append((self.rv, kind, copy.deepcopy(pod)))
+            self.events.append((self.rv, kind, copy.deepcopy(pod), "pods"))
 
     def upsert(self, pod):
         with self.cond:
@@ -124,8 +164,50 @@ class State:
                 raise KeyError("no pod with uid %s" % uid)
             pod["metadata"]["resourceVersion"] = str(self._bump())
             pod["metadata"].setdefault("deletionTimestamp", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
-            self.events.append((self.rv, "DELETED", pod))
+            self.events.append((self.rv, "DELETED", pod, "pods"))
             self.cond.notify_all()
+
+    # Namespaced objects of other resources (reachpolicies, events,
+    # policyreports), keyed by (resource, namespace, name).
+    def put_object(self, resource, obj, generate=False):
+        with self.cond:
+            obj = copy.deepcopy(obj)
+            meta = obj.setdefault("metadata", {})
+            ns = meta.get("namespace") or ""
+            if generate and not meta.get("name"):
+                self.generated += 1
+                meta["name"] = "%s%05d" % (meta.get("generateName", "obj-"), self.generated)
+            name = meta.get("name")
+            if not name or not ns:
+                raise ValueError("object without metadata.namespace/name")
+            key = (resource, ns, name)
+            kind = "MODIFIED" if key in self.objects else "ADDED"
+            if kind == "ADDED":
+                meta["uid"] = meta.get("uid") or "%08x-0000-4000-8000-%012x" % (self.rv + 1, self.rv + 1)
+                meta["creationTimestamp"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+            else:
+                meta["uid"] = self.objects[key]["metadata"]["uid"]
+            meta["resourceVersion"] = str(self._bump())
+            self.objects[key] = obj
+            self.events.append((self.rv, kind, copy.deepcopy(obj), resource))
+            self.cond.notify_all()
+            return copy.deepcopy(obj)
+
+    def remove_object(self, resource, ns, name):
+        with self.cond:
+            obj = self.objects.pop((resource, ns, name), None)
+            if obj is None:
+                return None
+            obj["metadata"]["resourceVersion"] = str(self._bump())
+            self.events.append((self.rv, "DELETED", obj, resource))
+            self.cond.notify_all()
+            return obj
+
+    def list_objects(self, resource, ns=None):
+        with self.cond:
+            items = [copy.deepcopy(o) for (r, n, _), o in sorted(self.objects.items())
+                     if r == resource and (ns is None or n == ns)]
+            return items, self.rv
 
     def take_fault(self):
         with self.cond:
@@ -202,10 +284,10 @@ class Handler(FixtureHandler):
             self.send_json(401, status_body(401, "Unauthorized", "Unauthorized " + "." * 90 + " " + got))
             return
         url = urlsplit(self.path)
-        if url.path != "/api/v1/pods":
-            self.send_json(404, status_body(404, "NotFound", "the server could not find the requested resource"))
-            return
         q = parse_qs(url.query, keep_blank_values=True)
+        if url.path != "/api/v1/pods":
+            self.handle_get_objects(url, q)
+            return
         node = None
         sel = q.get("fieldSelector", [""])[0]
         if sel:
@@ -249,6 +331,132 @@ class Handler(FixtureHandler):
         bookmarks = q.get("allowWatchBookmarks", [""])[0] in ("1", "true")
         self.serve_watch(node, since, timeout, bookmarks)
 
+    def authorized(self):
+        if self.headers.get("Authorization", "") != "Bearer " + self.server.token:
+            self.send_json(401, status_body(401, "Unauthorized", "Unauthorized"))
+            return False
+        return True
+
+    def handle_get_objects(self, url, q):
+        r = route(url.path)
+        if r is None:
+            self.send_json(404, status_body(404, "NotFound", "the server could not find the requested resource"))
+            return
+        res, ns, name = r
+        state = self.server.state
+        fault = state.take_fault()
+        if fault and fault[0] == "fail":
+            self.send_json(fault[1], status_body(fault[1], "InjectedFault", "injected HTTP %d" % fault[1]))
+            return
+        if name:
+            with state.cond:
+                obj = copy.deepcopy(state.objects.get((res, ns, name)))
+            if obj is None:
+                self.send_json(404, status_body(404, "NotFound", '%s "%s" not found' % (res, name)))
+            else:
+                self.send_json(200, obj)
+            return
+        if q.get("watch", [""])[0] in ("1", "true"):
+            rv_s = q.get("resourceVersion", [""])[0]
+            try:
+                since = int(rv_s) if rv_s else 0
+                timeout = float(q.get("timeoutSeconds", ["1800"])[0])
+            except ValueError:
+                self.send_json(400, status_body(400, "BadRequest", "invalid resourceVersion or timeout"))
+                return
+            bookmarks = q.get("allowWatchBookmarks", [""])[0] in ("1", "true")
+            self.serve_watch(None, since, timeout, bookmarks, resource=res)
+            return
+        items, rv = state.list_objects(res, ns)
+        kind, api, _ = RESOURCES[res]
+        self.send_json(200, {"kind": kind + "List", "apiVersion": api, "metadata": {"resourceVersion": str(rv)},
+                             "items": items})
+
+    def read_body(self):
+        n = int(self.headers.get("Content-Length", "0") or 0)
+        data = self.rfile.read(n) if n else b""
+        try:
+            return json.loads(data.decode()) if data else None
+        except ValueError:
+            return None
+
+    def do_POST(self):
+        self.answer_guarded(lambda: self.handle_write("POST"))
+
+    def do_PATCH(self):
+        self.answer_guarded(lambda: self.handle_write("PATCH"))
+
+    def do_PUT(self):
+        self.answer_guarded(lambda: self.handle_write("PUT"))
+
+    def do_DELETE(self):
+        self.answer_guarded(lambda: self.handle_write("DELETE"))
+
+    def handle_write(self, method):
+        """POST creates (generateName honoured), PUT replaces, PATCH with
+        application/apply-patch+yaml (server-side apply, fieldManager and
+        force=true required) creates or replaces, DELETE deletes."""
+        body = self.read_body() if method != "DELETE" else None
+        if not self.authorized():
+            return
+        url = urlsplit(self.path)
+        q = parse_qs(url.query, keep_blank_values=True)
+        r = route(url.path)
+        state = self.server.state
+        if r is None or r[1] is None:
+            self.send_json(404, status_body(404, "NotFound", "the server could not find the requested resource"))
+            return
+        res, ns, name = r
+        fault = state.take_fault()
+        if fault and fault[0] == "fail":
+            self.send_json(fault[1], status_body(fault[1], "InjectedFault", "injected HTTP %d" % fault[1]))
+            return
+        kind, api, _ = RESOURCES[res]
+        if method == "DELETE":
+            if not name:
+                self.send_json(405, status_body(405, "MethodNotAllowed", "DELETE of a collection"))
+                return
+            obj = state.remove_object(res, ns, name)
+            if obj is None:
+                self.send_json(404, status_body(404, "NotFound", '%s "%s" not found' % (res, name)))
+            else:
+                self.send_json(200, status_body(200, "", "deleted") | {"status": "Success"})
+            self.server.dump()
+            return
+        if not isinstance(body, dict) or body.get("kind") != kind or body.get("apiVersion") != api:
+            self.send_json(400, status_body(400, "BadRequest", "body is not a %s %s" % (api, kind)))
+            return
+        meta = body.setdefault("metadata", {})
+        if meta.get("namespace", ns) != ns:
+            self.send_json(400, status_body(400, "BadRequest", "the namespace of the object does not match the path"))
+            return
+        meta["namespace"] = ns
+        if method == "POST":
+            if name or (not meta.get("name") and not meta.get("generateName")):
+                self.send_json(400, status_body(400, "BadRequest", "POST to a collection with a name or generateName"))
+                return
+            if meta.get("name") and (res, ns, meta["name"]) in state.objects:
+                self.send_json(409, status_body(409, "AlreadyExists", "already exists"))
+                return
+            obj = state.put_object(res, body, generate=True)
+            self.send_json(201, obj)
+        else:
+            if not name or meta.get("name", name) != name:
+                self.send_json(400, status_body(400, "BadRequest", "the name of the object does not match the path"))
+                return
+            if method == "PATCH" and (self.headers.get("Content-Type") != "application/apply-patch+yaml"
+                                      or not q.get("fieldManager", [""])[0] or q.get("force", [""])[0] != "true"):
+                self.send_json(415, status_body(415, "UnsupportedMediaType",
+                                                "only server-side apply with fieldManager and force=true"))
+                return
+            if method == "PUT" and (res, ns, name) not in state.objects:
+                self.send_json(404, status_body(404, "NotFound", '%s "%s" not found' % (res, name)))
+                return
+            meta["name"] = name
+            obj = state.put_object(res, body)
+            self.send_json(200, obj)
+        self.server.dump()
+
     def wait_for_end(self, deadline):
         """Blocks until drop/stop or deadline; True when stopped."""
         state = self.server.state
@@ -258,7 +466,7 @@ class Handler(FixtureHandler):
                 state.cond.wait(timeout=max(0.01, deadline - time.monotonic()))
             return state.stop_gen != stop
 
-    def serve_watch(self, node, since, timeout, bookmarks):
+    def serve_watch(self, node, since, timeout, bookmarks, resource="pods"):
         state = self.server.state
         deadline = time.monotonic() + timeout
         self.start_stream()
@@ -267,7 +475,10 @@ class Handler(FixtureHandler):
             too_old = since and since < state.compacted
             if since == 0:
                 # like the apiserver without a version: the current state as ADDED
-                initial = [("ADDED", copy.deepcopy(p)) for p in state.pods.values()]
+                if resource == "pods":
+                    initial = [("ADDED", copy.deepcopy(p)) for p in state.pods.values()]
+                else:
+                    initial = [("ADDED", copy.deepcopy(o)) for (r, _, _), o in state.objects.items() if r == resource]
                 idx = len(state.events)
             else:
                 initial = []
@@ -280,7 +491,7 @@ class Handler(FixtureHandler):
             self.chunk(b"")
             return
         for etype, pod in initial:
-            if node is None or pod.get("spec", {}).get("nodeName") == node:
+            if resource != "pods" or node is None or pod.get("spec", {}).get("nodeName") == node:
                 self.send_event(etype, pod)
         next_bookmark = time.monotonic() + state.bookmark_interval
         while True:
@@ -300,15 +511,18 @@ class Handler(FixtureHandler):
             if stopped:
                 self.close_connection = True
                 return  # no terminating chunk: the connection just dies
-            for erv, etype, pod in batch:
-                if node is None or pod.get("spec", {}).get("nodeName") == node:
+            for erv, etype, pod, res in batch:
+                if res != resource:
+                    continue
+                if resource != "pods" or node is None or pod.get("spec", {}).get("nodeName") == node:
                     self.send_event(etype, pod)
             if expired:
                 self.send_event("ERROR", status_body(410, "Expired", "too old resource version: %d (%d)" % (since, rv)))
                 break
             now = time.monotonic()
             if bookmarks and (forced_bookmark or now >= next_bookmark):
-                self.send_event("BOOKMARK", {"kind": "Pod", "apiVersion": "v1", "metadata": {"resourceVersion": str(rv)}})
+                self.send_event("BOOKMARK", {"kind": RESOURCES.get(resource, ("Pod",))[0], "apiVersion": "v1",
+                                             "metadata": {"resourceVersion": str(rv)}})
                 next_bookmark = now + state.bookmark_interval
             if dropped or now >= deadline:
                 break
@@ -322,6 +536,20 @@ class Server(FixtureServer):
         self.state = state
         self.token = token
         super().__init__(addr, Handler, ctx, control, verbose)
+
+    def dump(self):
+        """DIR/objects.json: every object but pods, {resource: [objects]}
+        (written whole and renamed: tests read what the agent wrote)."""
+        if not self.control:
+            return
+        with self.state.cond:
+            out = {}
+            for (res, _, _), obj in sorted(self.state.objects.items()):
+                out.setdefault(res, []).append(copy.deepcopy(obj))
+            tmp = os.path.join(self.control, ".objects.json.tmp")
+            with open(tmp, "w") as f:
+                json.dump(out, f, indent=1, sort_keys=True)
+            os.rename(tmp, os.path.join(self.control, "objects.json"))
 
 
 class Fixture(ServedFixture):
@@ -340,6 +568,10 @@ class Fixture(ServedFixture):
             self.state.stop_gen += 1
             self.state.cond.notify_all()
 
+    def dump(self):
+        if self.srv:
+            self.srv.dump()
+
     def apply(self, line):
         words = line.split(None, 1)
         if not words:
@@ -356,6 +588,18 @@ class Fixture(ServedFixture):
                 st.upsert(pod)
         elif cmd == "delete":
             st.delete(rest)
+        elif cmd == "put":
+            res, data = rest.split(None, 1)
+            if res not in RESOURCES or res == "pods":
+                raise ValueError("unknown resource %r" % res)
+            st.put_object(res, json.loads(data))
+            self.dump()
+        elif cmd == "remove":
+            res, key = rest.split()
+            ns, name = key.split("/", 1)
+            if st.remove_object(res, ns, name) is None:
+                raise KeyError("no %s %s" % (res, key))
+            self.dump()
         elif cmd in ("fail", "garbage", "hang"):
             args = rest.split()
             if cmd == "fail":
@@ -364,6 +608,9 @@ class Fixture(ServedFixture):
                 code, n = 0, int(args[0]) if args else 1
             with st.cond:
                 st.faults.append([cmd, code, n])
+        elif cmd == "clear":
+            with st.cond:
+                st.faults.clear()
         elif cmd == "drop":
             with st.cond:
                 st.drop_gen += 1

@@ -9,6 +9,8 @@
 #include "sensor/tls.h"
 #include "agent/output.h"
 #include "agent/pipeline.h"
+#include "agent/policy_crd.h"
+#include "agent/verification.h"
 #include "agent/counters.h"
 
 /* agent_counters keeps four loss reasons per kind: the ones /metrics and
@@ -55,6 +57,26 @@ void counters_fill(struct agent_counters *c, const struct counter_sources *s)
 		c->verdicts_fail = v.fail;
 		c->verdicts_inconclusive = v.inconclusive;
 		c->verdicts_drifted = v.drifted;
+	}
+	if (s->verify) {
+		int64_t last = s->verify->file_last_load_unix_ms;
+
+		c->policies_loaded = s->verify->policies.n;
+		c->findings_open = s->verify->open_findings;
+		c->n_findings_open = s->verify->n_open_findings;
+		c->policy_load_errors_files = s->verify->file_load_errors;
+		if (s->crd) {
+			struct policy_crd_stats cs;
+
+			policy_crd_get_stats(s->crd, &cs);
+			c->reachpolicies = true;
+			c->policy_load_errors_reachpolicy = cs.load_errors;
+			c->reachpolicies_applied = cs.applied;
+			c->reachpolicies_refused = cs.refused;
+			/* a rebuild of the objects' policies with none refused */
+			last = cs.last_load_unix_ms > last ? cs.last_load_unix_ms : last;
+		}
+		c->policy_last_load_s = last / 1000.0;
 	}
 }
 

@@ -15,6 +15,8 @@ struct sensor;
 struct tls_coverage;
 struct epoch_tracker;
 struct pod_monitor;
+struct verification;
+struct policy_crd;
 
 struct counter_sources {
 	const struct pipeline *pipe;
@@ -23,6 +25,8 @@ struct counter_sources {
 	const struct tls_coverage *tls;        /* or NULL */
 	const struct epoch_tracker *epochs;    /* or NULL */
 	const struct pod_monitor *pods;        /* or NULL: pods are not selected */
+	const struct verification *verify;     /* the policies */
+	struct policy_crd *crd;                /* or NULL: ReachPolicy objects are not a source */
 	double uptime_s;
 };
 

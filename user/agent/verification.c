@@ -3,6 +3,7 @@
  * wiring only; the behaviour is the one reachd.c had. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "common/fileio.h"
 #include "common/log.h"
@@ -73,6 +74,36 @@ static void load_alerted(struct verification *v)
 		log_info("%zu findings alerted by an earlier run: not alerted again", n);
 }
 
+/* v->policies from the two sources; on -ENOMEM the previous set stays. */
+static int combine(struct verification *v)
+{
+	struct policy_set set = { 0 };
+	size_t shadowed = 0;
+
+	if (policy_set_add_copies(&set, &v->crd_policies, NULL) ||
+	    policy_set_add_copies(&set, &v->file_policies, &shadowed)) {
+		policy_set_free(&set);
+		log_error("policies: out of memory combining the policy sources; the previous set stays");
+		return -ENOMEM;
+	}
+	if (shadowed)
+		log_info("policies: %zu of the policy files' overridden by ReachPolicy objects of their namespace",
+			 shadowed);
+	policy_set_free(&v->policies);
+	v->policies = set;
+	note_policy_digest(v); /* of what is judged: both sources */
+	return 0;
+}
+
+void verification_set_crd(struct verification *v, struct policy_set *crd)
+{
+	policy_set_free(&v->crd_policies);
+	v->crd_policies = *crd;
+	*crd = (struct policy_set){ 0 };
+	if (combine(v) == 0)
+		log_info("policies: %zu applied (%zu from ReachPolicy objects)", v->policies.n, v->crd_policies.n);
+}
+
 int verification_init(struct verification *v, const struct verification_opts *o, char *err, size_t err_size)
 {
 	*v = (struct verification){
@@ -89,10 +120,10 @@ int verification_init(struct verification *v, const struct verification_opts *o,
 	epoch_tracker_on_new_finding(v->epochs, alert_new_finding, v);
 	v->alerted_path = o->alerted_path;
 	load_alerted(v);
-	if (policy_load_paths(&v->policies, v->policy_paths, v->n_policy_paths, err, err_size))
+	if (policy_load_paths(&v->file_policies, v->policy_paths, v->n_policy_paths, err, err_size))
 		return -EINVAL;
-	note_policy_digest(v);
-	return 0;
+	v->file_last_load_unix_ms = unix_now_ms();
+	return combine(v);
 }
 
 void verification_fini(struct verification *v)
@@ -101,6 +132,11 @@ void verification_fini(struct verification *v)
 		fclose(v->alerted);
 	v->alerted = NULL;
 	policy_set_free(&v->policies);
+	policy_set_free(&v->file_policies);
+	policy_set_free(&v->crd_policies);
+	free(v->open_findings);
+	v->open_findings = NULL;
+	v->n_open_findings = 0;
 	epoch_tracker_free(v->epochs);
 	v->epochs = NULL;
 }
@@ -114,12 +150,47 @@ void verification_reload(struct verification *v)
 
 	if (policy_load_paths(&fresh, v->policy_paths, v->n_policy_paths, err, sizeof(err))) {
 		log_error("policy reload: %s: keeping the last good policies", err);
+		v->file_load_errors++;
 		return;
 	}
-	policy_set_free(&v->policies);
-	v->policies = fresh;
-	note_policy_digest(v);
-	log_info("policies reloaded: %zu (sha256 %s)", v->policies.n, v->policy_digest);
+	policy_set_free(&v->file_policies);
+	v->file_policies = fresh;
+	v->file_last_load_unix_ms = unix_now_ms();
+	combine(v);
+	log_info("policies reloaded: %zu (sha256 %s of all %zu judged)", v->file_policies.n, v->policy_digest,
+		 v->policies.n);
+}
+
+/* The findings are sorted by identity, then severity and kind: equal
+ * triples are neighbours. On -ENOMEM the previous counts stay. */
+static void count_findings(struct verification *v, const struct verify_result *r)
+{
+	struct open_finding_count *c = r->n_findings ? calloc(r->n_findings, sizeof(*c)) : NULL;
+	size_t n = 0;
+
+	if (r->n_findings && !c)
+		return;
+	for (size_t i = 0; i < r->n_findings; i++) {
+		const struct finding *f = &r->findings[i];
+		const char *kind = finding_kind_name(f->kind), *sev = severity_name(f->severity);
+		size_t j;
+
+		for (j = n; j > 0; j--)
+			if (strcmp(c[j - 1].identity, f->identity) == 0 && c[j - 1].kind == kind && c[j - 1].severity == sev)
+				break;
+		if (j > 0) {
+			c[j - 1].n++;
+			continue;
+		}
+		snprintf(c[n].identity, sizeof(c[n].identity), "%s", f->identity);
+		c[n].kind = kind;
+		c[n].severity = sev;
+		c[n].n = 1;
+		n++;
+	}
+	free(v->open_findings);
+	v->open_findings = c;
+	v->n_open_findings = n;
 }
 
 void verification_run(struct verification *v, const struct verify_input_health *health)
@@ -133,6 +204,9 @@ void verification_run(struct verification *v, const struct verify_input_health *
 	epoch_tracker_update(v->epochs, &r, unix_now_ms(), log_epoch_change, v);
 	v->verifying = NULL;
 	shipping_findings(v->ship, &r);
+	count_findings(v, &r);
+	if (v->on_result)
+		v->on_result(v->on_result_ctx, &r);
 	verify_result_free(&r);
 	if (v->alerted)
 		fflush(v->alerted);

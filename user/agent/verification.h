@@ -13,14 +13,22 @@
 #include <stdint.h>
 #include "policy/policy.h"
 #include "policy/verify.h"
+#include "ship/shipping.h"
 
 struct epoch_tracker;
 struct ledger;
 struct shipping;
 
 struct verification {
-	struct policy_set policies;            /* the last good set */
-	char policy_digest[65];                /* its policy_set_digest() */
+	/* what is judged: the ReachPolicy objects' policies, then the files'
+	 * for identities no object declares (the objects of a namespace
+	 * override the cluster-wide defaults of the files) */
+	struct policy_set policies;
+	char policy_digest[65];                /* policy_set_digest() of policies */
+	struct policy_set file_policies;       /* the last good set of the files */
+	struct policy_set crd_policies;        /* from policy_crd_update */
+	uint64_t file_load_errors;             /* reloads that failed (the last good set kept) */
+	int64_t file_last_load_unix_ms;        /* the last load of the files that succeeded */
 	struct epoch_tracker *epochs;
 	bool default_alert;                    /* identities without a policy alert */
 	/* set by verification_start; the ledger judged and where results go */
@@ -34,6 +42,11 @@ struct verification {
 	const struct verify_result *verifying; /* during epoch_tracker_update: for shipping_epoch */
 	const char *alerted_path;
 	FILE *alerted;                         /* appended: one finding id a line */
+	struct open_finding_count *open_findings; /* of the latest verification, for /metrics */
+	size_t n_open_findings;
+	/* NULL, or called with every verification's result (PolicyReports) */
+	void (*on_result)(void *ctx, const struct verify_result *r);
+	void *on_result_ctx;
 };
 
 struct verification_opts {
@@ -54,6 +67,9 @@ void verification_fini(struct verification *v);
 /* Reloads the policies now (SIGHUP); a set that does not load is logged
  * and the last good one kept. */
 void verification_reload(struct verification *v);
+
+/* The ReachPolicy objects' policies changed: *crd is taken (left empty). */
+void verification_set_crd(struct verification *v, struct policy_set *crd);
 
 /* Once per refresh, on the main loop (now_s: CLOCK_MONOTONIC seconds):
  * reloads the policies when a file changed, and verifies the

@@ -22,6 +22,9 @@
 #include "config/options.h"
 #include "identity/identity.h"
 #include "identity/kube.h"
+#include "identity/kube_outbox.h"
+#include "agent/policy_crd.h"
+#include "ship/policy_report.h"
 #include "reach/catalog.h"
 #include "reach/ledger.h"
 #include "reach/ledger_persist.h"
@@ -58,6 +61,10 @@ struct agent {
 	struct netclass netclass;
 	/* identity, ledger, API */
 	struct kube *kube;
+	struct kube_outbox *kube_writes; /* Events, PolicyReports: written off the main loop */
+	struct policy_crd *crd;          /* ReachPolicy objects, or NULL */
+	struct policy_reports *reports;  /* PolicyReports, or NULL */
+	bool ready;
 	struct identity_resolver *resolver;
 	struct pod_monitor *pods;
 	struct ledger *ledger;
@@ -196,6 +203,7 @@ static struct counter_sources counter_sources(struct agent *ag)
 {
 	return (struct counter_sources){ .pipe = &ag->pipe, .ledger = ag->ledger, .sensor = ag->sensor, .tls = ag->tls,
 					 .epochs = ag->verify.epochs, .pods = ag->pods,
+					 .verify = &ag->verify, .crd = ag->crd,
 					 .uptime_s = now_s() - ag->started_s };
 }
 
@@ -245,6 +253,28 @@ static void tick_shipping(struct agent *ag)
 	shipping_tick(ag->ship, &c, ag->ledger);
 }
 
+/* Ready once every hook is attached and, with ReachPolicy objects as a
+ * policy source, once they are listed and applied: until then an identity
+ * the objects declare would be judged without its policy. */
+static void update_ready(struct agent *ag)
+{
+	bool ready = true;
+
+	if (ag->crd) {
+		struct policy_crd_stats cs;
+
+		policy_crd_get_stats(ag->crd, &cs);
+		ready = cs.synced;
+	}
+	if (ready != ag->ready) {
+		ag->ready = ready;
+		shipping_set_ready(ag->ship, ready);
+		if (ag->crd)
+			log_info("%s", ready ? "ReachPolicy objects applied: ready" :
+				 "ReachPolicy objects not listed yet: not ready");
+	}
+}
+
 static void periodic(struct agent *ag)
 {
 	/* keeps counts of edges whose map entries the LRU may evict */
@@ -256,8 +286,16 @@ static void periodic(struct agent *ag)
 	{
 		struct verify_input_health health = api_health(&ag->api);
 
+		if (ag->crd) {
+			struct policy_set crd = { 0 };
+
+			if (policy_crd_update(ag->crd, &crd) == 1)
+				verification_set_crd(&ag->verify, &crd);
+			policy_set_free(&crd);
+		}
 		verification_tick(&ag->verify, &health, now_s());
 	}
+	update_ready(ag);
 	tick_shipping(ag);
 }
 
@@ -303,6 +341,27 @@ static int run_loop(struct agent *ag, double duration_s, double persist_s)
 static int monitor_pod_cgroup(void *ctx, uint64_t id) { return sensor_monitor_cgroup(ctx, id); }
 static int unmonitor_pod_cgroup(void *ctx, uint64_t id) { return sensor_unmonitor_cgroup(ctx, id); }
 
+/* Each verification: the PolicyReports of the service accounts on this node. */
+static void update_policy_reports(void *ctx, const struct verify_result *r)
+{
+	struct agent *ag = ctx;
+	struct kube_pod *pods = NULL;
+	struct policy_report_pod *refs = NULL;
+	size_t n = 0;
+
+	if (kube_pods_snapshot(ag->kube, &pods, &n))
+		return;
+	if (n && !(refs = calloc(n, sizeof(*refs)))) {
+		free(pods);
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		refs[i] = (struct policy_report_pod){ pods[i].ns, pods[i].name, pods[i].service_account, pods[i].uid };
+	policy_reports_update(ag->reports, r, refs, n);
+	free(refs);
+	free(pods);
+}
+
 static int start_kube(struct agent *ag, const struct reach_config *cfg)
 {
 	struct kube_opts ko = { .api_url = cfg->kube_api, .token_file = cfg->kube_token_file, .ca_file = cfg->kube_ca_file,
@@ -333,6 +392,33 @@ static int start_kube(struct agent *ag, const struct reach_config *cfg)
 	if ((rc = kube_start(ag->kube))) {
 		log_error("--kube: starting the pod watcher: %s", strerror(-rc));
 		return EXIT_START_FAILED;
+	}
+	if (cfg->policy_crd == 1 || cfg->policy_reports == 1) {
+		ag->kube_writes = kube_outbox_new(kube_connection(ag->kube));
+		if (!ag->kube_writes || kube_outbox_start(ag->kube_writes)) {
+			log_error("--kube: starting the API writer: %s", strerror(ENOMEM));
+			return EXIT_START_FAILED;
+		}
+	}
+	if (cfg->policy_crd == 1) {
+		struct policy_crd_opts po = { .conn = kube_connection(ag->kube), .node = kube_node(ag->kube),
+					      .events = ag->kube_writes };
+
+		if ((rc = policy_crd_new(&ag->crd, &po)) || (rc = policy_crd_start(ag->crd))) {
+			log_error("--reachpolicies: starting the ReachPolicy watcher: %s", strerror(-rc));
+			return EXIT_START_FAILED;
+		}
+		log_info("ReachPolicy objects: listing and watching %s", POLICY_CRD_PATH);
+	}
+	if (cfg->policy_reports == 1) {
+		ag->reports = policy_reports_new(ag->kube_writes, kube_node(ag->kube));
+		if (!ag->reports) {
+			log_error("--policy-reports: %s", strerror(ENOMEM));
+			return EXIT_START_FAILED;
+		}
+		ag->verify.on_result = update_policy_reports;
+		ag->verify.on_result_ctx = ag;
+		log_info("PolicyReports: one per service account on node %s (wgpolicyk8s.io/v1alpha2)", kube_node(ag->kube));
 	}
 	return 0;
 }
@@ -456,6 +542,11 @@ int main(int argc, char **argv)
 		goto out;
 	ag.monitor_all = cfg.monitor_all == 1;
 	sensor_set_monitor_all(ag.sensor, ag.monitor_all);
+	if ((cfg.policy_crd == 1 || cfg.policy_reports == 1) && cfg.kube_enabled != 1) {
+		log_error("%s needs --kube (the Kubernetes API)", cfg.policy_crd == 1 ? "--reachpolicies" : "--policy-reports");
+		rc = EXIT_USAGE;
+		goto out;
+	}
 	if (cfg.kube_enabled == 1 && (rc = start_kube(&ag, &cfg)))
 		goto out;
 	ag.resolver = identity_resolver_new(ag.kube);
@@ -519,7 +610,9 @@ int main(int argc, char **argv)
 			n_hooks++;
 		wire_api(&ag);
 		tick_shipping(&ag); /* /metrics answers from the first moment the agent is ready */
-		shipping_set_ready(ag.ship, true);
+		update_ready(&ag);
+		if (!ag.ready)
+			shipping_set_ready(ag.ship, false);
 		log_info("ready: %zu hooks attached, monitoring %s", n_hooks,
 			 ag.monitor_all ? "every process" : ag.pods ? "pods" : "the given cgroups");
 	}
@@ -541,6 +634,10 @@ out:
 		api_close(ag.api_fd);
 		unlink(cfg.socket_path);
 	}
+	policy_crd_stop(ag.crd);
+	policy_reports_free(ag.reports);
+	kube_outbox_flush(ag.kube_writes, 2000); /* Events already queued */
+	kube_outbox_stop(ag.kube_writes);
 	kube_stop(ag.kube); /* joins the watcher before anything it reads goes */
 	pod_monitor_free(ag.pods);
 	identity_resolver_free(ag.resolver);

@@ -89,6 +89,26 @@ int yaml_file_open(struct yaml_file *f, const char *path, size_t max_bytes, cons
 	return 0;
 }
 
+int yaml_file_open_text(struct yaml_file *f, const char *name, const char *text, size_t len, char *err,
+			size_t err_size)
+{
+	memset(f, 0, sizeof(*f));
+	f->path = name;
+	f->err = err;
+	f->err_size = err_size;
+	f->text = malloc(len + 1);
+	if (!f->text)
+		return yaml_file_nomem(f);
+	memcpy(f->text, text, len);
+	f->text[len] = '\0';
+	f->len = len;
+	if (!yaml_parser_initialize(&f->parser))
+		return yaml_file_nomem(f);
+	f->parser_ready = true;
+	yaml_parser_set_input_string(&f->parser, (const unsigned char *)f->text, f->len);
+	return 0;
+}
+
 static void drop_document(struct yaml_file *f)
 {
 	if (f->doc) {

@@ -38,6 +38,11 @@ struct yaml_file {
 int yaml_file_open(struct yaml_file *f, const char *path, size_t max_bytes, const char *what, char *err,
 		   size_t err_size);
 
+/* As yaml_file_open, over a copy of TEXT (LEN bytes) instead of a file; NAME
+ * is the FILE of every message (an API object: "ReachPolicy NS/NAME"). */
+int yaml_file_open_text(struct yaml_file *f, const char *name, const char *text, size_t len, char *err,
+			size_t err_size);
+
 /* The next document of a multi-document file: 1 with *root its root node
  * (f->doc set), 0 at the end of the stream, or a negative errno (a positioned
  * "YAML syntax error: ..." in err). The previous document is freed. */

@@ -185,6 +185,15 @@ const struct option_spec reach_options[] = {
 	  .help = "identities without a policy: audit (listed, not counted; default) or alert" },
 	{ .flag = "policy", .key = "policy.paths", LIST(policy_paths), .arg = "PATH", .example = "/etc/reach/policies",
 	  .help = "ReachPolicy file or directory (repeatable); SIGHUP reloads, a bad one keeps the last good" },
+	{ .flag = "reachpolicies", .key = "policy.reachpolicies", .type = OPTION_BOOL, .offset = FIELD(policy_crd),
+	  .example = "true",
+	  .help = "with --kube: also apply the ReachPolicy objects of the cluster (CRD\n"
+		  "reachpolicies.reach.dev), listed and watched; each applies to service\n"
+		  "accounts of its own namespace only" },
+	{ .flag = "policy-reports", .key = "kubernetes.policy_reports", .type = OPTION_BOOL,
+	  .offset = FIELD(policy_reports), .example = "true",
+	  .help = "with --kube: write a wgpolicyk8s.io PolicyReport per service account\n"
+		  "on this node with its open findings and verdict" },
 	{ .flag = "identity-rule", .key = "identity.rules", LIST(identity_rules), .check = check_identity_rule,
 	  .arg = "R", .example = "uid:1000 batch-jobs",
 	  .help = "'cgroup:GLOB IDENTITY' or 'uid:N IDENTITY' for host workloads (repeatable)" },

@@ -53,6 +53,8 @@ struct reach_config {
 	int n_identity_rules;
 	char *policy_paths[CONFIG_MAX_LIST];  /* policy.paths: ReachPolicy files or directories */
 	int n_policy_paths;
+	int policy_crd;                       /* policy.reachpolicies: bool, -1 = not set */
+	int policy_reports;                   /* kubernetes.policy_reports: bool, -1 = not set */
 	int policy_default_alert;             /* policy.default: "audit" (0) or "alert" (1); -1 = not set */
 	char *ready_file;                     /* agent.ready_file */
 	char *state_dir;                      /* agent.state_dir */

@@ -94,6 +94,16 @@ struct kube_stats {
 
 void kube_get_stats(struct kube *k, struct kube_stats *out);
 
+/* Every cached pod (malloc'ed array, caller frees; *n 0 and *out NULL when
+ * none): 0 or -ENOMEM. Thread-safe. */
+int kube_pods_snapshot(struct kube *k, struct kube_pod **out, size_t *n);
+
+struct kube_conn;
+/* The API connection and the node name, for the other users of the API on
+ * this agent (the ReachPolicy watcher, the PolicyReport writer). */
+const struct kube_conn *kube_connection(const struct kube *k);
+const char *kube_node(const struct kube *k);
+
 /* Internal, exposed for tests: one pod object (as in a PodList item or a
  * watch event) into *out (zeroed first). 0, or -EINVAL without metadata.uid
  * or with a UID that is not 1..36 characters. */

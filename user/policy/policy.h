@@ -90,6 +90,16 @@ struct policy_set {
  * "FILE:LINE:COLUMN: reason" and a negative errno is returned. Two policies
  * for one identity are an error (naming both places). */
 int policy_load_path(struct policy_set *set, const char *path, char *err, size_t err_size);
+/* As policy_load_path over TEXT (LEN bytes, YAML or JSON: a ReachPolicy
+ * object of the API rendered as text); NAME is the FILE of every error
+ * ("ReachPolicy NS/NAME"). */
+int policy_load_text(struct policy_set *set, const char *name, const char *text, size_t len, char *err,
+		     size_t err_size);
+/* Appends copies of the policies of *from whose identity *into does not
+ * declare yet; the others are skipped and counted in *shadowed (may be
+ * NULL). 0 or -ENOMEM (what was added stays). The agent merges its policy
+ * sources this way: the first source to declare an identity wins. */
+int policy_set_add_copies(struct policy_set *into, const struct policy_set *from, size_t *shadowed);
 /* Every path into a fresh set *out: all or nothing (*out untouched on error). */
 int policy_load_paths(struct policy_set *out, const char *const *paths, int n, char *err, size_t err_size);
 /* A cheap signature of the policy files (names, mtimes, sizes, inodes: an

@@ -971,16 +971,15 @@ static int parse_document(struct loader *l, const yaml_node_t *root, struct reac
 
 /* Every document of the file is a policy ("---" separates them); empty ones
  * are skipped, but a file must hold at least one. */
-static int load_file(struct loader *l, const char *path)
+/* Every document of an open file is a policy ("---" separates them); empty
+ * ones are skipped, but a file must hold at least one. Closes y. */
+static int load_yaml(struct loader *l, struct yaml_file *y, int rc, const char *name)
 {
-	struct yaml_file y;
 	const yaml_node_t *root;
 	size_t found = 0;
-	int rc;
 
-	rc = yaml_file_open(&y, path, POLICY_MAX_FILE_BYTES, "policy", l->err, l->err_size);
-	l->y = &y;
-	while (rc == 0 && (rc = yaml_file_next(&y, &root)) == 1) {
+	l->y = y;
+	while (rc == 0 && (rc = yaml_file_next(y, &root)) == 1) {
 		struct reach_policy p;
 
 		rc = 0;
@@ -995,11 +994,19 @@ static int load_file(struct loader *l, const char *path)
 	if (rc == 0 && found == 0) {
 		yaml_mark_t start = { 0 };
 
-		rc = yaml_file_fail(&y, start, "no %s in %s", KIND, path);
+		rc = yaml_file_fail(y, start, "no %s in %s", KIND, name);
 	}
 	l->y = NULL;
-	yaml_file_close(&y);
+	yaml_file_close(y);
 	return rc;
+}
+
+static int load_file(struct loader *l, const char *path)
+{
+	struct yaml_file y;
+	int rc = yaml_file_open(&y, path, POLICY_MAX_FILE_BYTES, "policy", l->err, l->err_size);
+
+	return load_yaml(l, &y, rc, path);
 }
 
 static bool is_policy_name(const char *name)
@@ -1101,11 +1108,35 @@ void policy_set_free(struct policy_set *set)
 	set->n = 0;
 }
 
+/* Appends what the loader gathered in *pending to *set, or frees it: all or
+ * nothing. */
+static int commit_pending(struct policy_set *set, struct policy_set *pending, int rc, const char *name, char *err,
+			  size_t err_size)
+{
+	struct reach_policy *bigger;
+
+	if (rc == 0) {
+		bigger = realloc(set->policies, (set->n + pending->n + 1) * sizeof(*bigger));
+		if (!bigger) {
+			format_error(err, err_size, "%s: out of memory", name);
+			rc = -ENOMEM;
+		} else {
+			if (pending->n)
+				memcpy(bigger + set->n, pending->policies, pending->n * sizeof(*bigger));
+			set->policies = bigger;
+			set->n += pending->n;
+			free(pending->policies);
+			return 0;
+		}
+	}
+	policy_set_free(pending);
+	return rc;
+}
+
 int policy_load_path(struct policy_set *set, const char *path, char *err, size_t err_size)
 {
 	struct policy_set pending = { 0 };
 	struct loader l = { .err = err, .err_size = err_size, .existing = set, .pending = &pending };
-	struct reach_policy *bigger;
 	struct stat st;
 	int rc;
 
@@ -1120,21 +1151,71 @@ int policy_load_path(struct policy_set *set, const char *path, char *err, size_t
 		rc = load_directory(&l, path);
 	else
 		rc = load_file(&l, path);
-	if (rc == 0) {
-		bigger = realloc(set->policies, (set->n + pending.n) * sizeof(*bigger));
-		if (!bigger) {
-			format_error(err, err_size, "%s: out of memory", path);
-			rc = -ENOMEM;
-		} else {
-			memcpy(bigger + set->n, pending.policies, pending.n * sizeof(*bigger));
-			set->policies = bigger;
-			set->n += pending.n;
-			free(pending.policies);
-			return 0;
+	return commit_pending(set, &pending, rc, path, err, err_size);
+}
+
+int policy_load_text(struct policy_set *set, const char *name, const char *text, size_t len, char *err,
+		     size_t err_size)
+{
+	struct policy_set pending = { 0 };
+	struct loader l = { .err = err, .err_size = err_size, .existing = set, .pending = &pending };
+	struct yaml_file y;
+	int rc;
+
+	format_error(err, err_size, "%s", "");
+	if (!set || !name || !text) {
+		format_error(err, err_size, "policy_load_text: no set, name or text given");
+		return -EINVAL;
+	}
+	if (len > POLICY_MAX_FILE_BYTES) {
+		format_error(err, err_size, "%s: larger than %u bytes", name, (unsigned)POLICY_MAX_FILE_BYTES);
+		return -EFBIG;
+	}
+	rc = yaml_file_open_text(&y, name, text, len, err, err_size);
+	rc = load_yaml(&l, &y, rc, name);
+	return commit_pending(set, &pending, rc, name, err, err_size);
+}
+
+static int copy_policy(struct reach_policy *dst, const struct reach_policy *src)
+{
+	*dst = *src;
+	dst->rules = NULL;
+	dst->exceptions = NULL;
+	if (src->n_rules && !(dst->rules = malloc(src->n_rules * sizeof(*dst->rules))))
+		return -ENOMEM;
+	if (src->n_exceptions && !(dst->exceptions = malloc(src->n_exceptions * sizeof(*dst->exceptions)))) {
+		free(dst->rules);
+		dst->rules = NULL;
+		return -ENOMEM;
+	}
+	if (src->n_rules)
+		memcpy(dst->rules, src->rules, src->n_rules * sizeof(*dst->rules));
+	if (src->n_exceptions)
+		memcpy(dst->exceptions, src->exceptions, src->n_exceptions * sizeof(*dst->exceptions));
+	return 0;
+}
+
+int policy_set_add_copies(struct policy_set *into, const struct policy_set *from, size_t *shadowed)
+{
+	size_t skipped = 0;
+
+	for (size_t i = 0; from && i < from->n; i++) {
+		struct reach_policy p;
+
+		if (find_identity(into, from->policies[i].identity)) {
+			skipped++;
+			continue;
+		}
+		if (copy_policy(&p, &from->policies[i]))
+			return -ENOMEM;
+		if (push_policy(into, &p)) {
+			policy_free_one(&p);
+			return -ENOMEM;
 		}
 	}
-	policy_set_free(&pending);
-	return rc;
+	if (shadowed)
+		*shadowed = skipped;
+	return 0;
 }
 
 const struct reach_policy *policy_for_identity(const struct policy_set *set, const char *identity)

@@ -277,6 +277,28 @@ static void agent_metrics(struct prom_buf *b, struct shipping *s)
 	prom_sample_u64(b, "reach_verification_verdicts", c->verdicts_fail, 1, "verdict", "fail");
 	prom_sample_u64(b, "reach_verification_verdicts", c->verdicts_inconclusive, 1, "verdict", "inconclusive");
 	prom_sample_u64(b, "reach_verification_verdicts", c->verdicts_drifted, 1, "verdict", "drifted");
+	gauge(b, "reach_policies_loaded", "Declared policies applied now (files and ReachPolicy objects).",
+	      c->policies_loaded);
+	FAMILY(b, "reach_policy_load_errors_total", "counter",
+	       "Policy loads refused (the last good policies kept): a policy file reload, or a ReachPolicy object version.");
+	prom_sample_u64(b, "reach_policy_load_errors_total", c->policy_load_errors_files, 1, "source", "files");
+	prom_sample_u64(b, "reach_policy_load_errors_total", c->policy_load_errors_reachpolicy, 1, "source",
+			"reachpolicy");
+	FAMILY(b, "reach_policy_last_load_success_timestamp_seconds", "gauge",
+	       "When the policies last loaded with no error (Unix seconds; 0: not yet).");
+	prom_sample(b, "reach_policy_last_load_success_timestamp_seconds", c->policy_last_load_s, 0);
+	FAMILY(b, "reach_findings_open", "gauge",
+	       "Open findings of the latest verification, by identity, finding kind and severity.");
+	for (size_t i = 0; i < c->n_findings_open; i++)
+		prom_sample_u64(b, "reach_findings_open", c->findings_open[i].n, 3, "identity",
+				c->findings_open[i].identity, "kind", c->findings_open[i].kind, "severity",
+				c->findings_open[i].severity);
+	if (c->reachpolicies) {
+		FAMILY(b, "reach_reachpolicy_objects", "gauge",
+		       "ReachPolicy objects by state: applied, or refused (invalid, another namespace, a conflict).");
+		prom_sample_u64(b, "reach_reachpolicy_objects", c->reachpolicies_applied, 1, "state", "applied");
+		prom_sample_u64(b, "reach_reachpolicy_objects", c->reachpolicies_refused, 1, "state", "refused");
+	}
 }
 
 /* Coverage per identity (reach/coverage.h): series only for identities

@@ -40,6 +40,13 @@ struct shipping_opts {
 	const struct ship_output_ops *const *outputs;
 };
 
+/* Open findings of one identity, kind and severity. */
+struct open_finding_count {
+	char identity[512];
+	const char *kind, *severity; /* static names */
+	uint64_t n;
+};
+
 /* Numbers of the agent for /metrics and AgentHealth, filled by reachd. */
 #define SHIPPING_MAX_KINDS 16
 struct agent_counters {
@@ -57,6 +64,16 @@ struct agent_counters {
 	uint64_t uprobes_attached, uprobe_attach_failures;
 	bool hooks_missing;
 	uint64_t verdicts_pass, verdicts_fail, verdicts_inconclusive, verdicts_drifted;
+	/* the declared policies */
+	uint64_t policies_loaded;                 /* applied now, all sources */
+	uint64_t policy_load_errors_files;        /* reloads of the policy files that failed */
+	uint64_t policy_load_errors_reachpolicy;  /* ReachPolicy object versions refused */
+	double policy_last_load_s;                /* Unix seconds of the last load with no error; 0: none */
+	bool reachpolicies;                       /* ReachPolicy objects are a source */
+	/* open findings of the latest verification by identity, kind, severity */
+	const struct open_finding_count *findings_open;
+	size_t n_findings_open;
+	uint64_t reachpolicies_applied, reachpolicies_refused;
 };
 
 struct shipping;
