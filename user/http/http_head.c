@@ -2,6 +2,7 @@
 #define _GNU_SOURCE /* memmem, memrchr: the fuzz build does not pass -D_GNU_SOURCE */
 #endif
 #include <errno.h>
+#include <stdlib.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
@@ -1046,10 +1047,11 @@ static bool name_says_credential(const char *lname)
 		strstr(lname, "session")) && !name_not_credential(lname);
 }
 
+static int header_field(struct ctx *c, const char *l, size_t nl, const char *v, size_t vl);
+
 static int header_line(struct ctx *c, const char *l, size_t n)
 {
-	char where[64];
-	size_t nl = 0, vs, ve, i;
+	size_t nl = 0, vs, ve;
 
 	if (l[0] == ' ' || l[0] == '\t')
 		return -EBADMSG; /* obs-fold, or whitespace before the first header */
@@ -1063,6 +1065,16 @@ static int header_line(struct ctx *c, const char *l, size_t n)
 	ve = n;
 	while (ve > vs && (l[ve - 1] == ' ' || l[ve - 1] == '\t'))
 		ve--;
+	return header_field(c, l, nl, l + vs, ve - vs);
+}
+
+/* One header field, name[0..nl) (a token) and its value v[0..vl) without
+ * surrounding whitespace: HTTP/1 header lines and HTTP/2 fields alike. */
+static int header_field(struct ctx *c, const char *l, size_t nl, const char *v, size_t vl)
+{
+	char where[64];
+	size_t vs = 0, ve = vl, i;
+
 	copy_lower(where, sizeof(where), l, nl);
 
 	if (eq_nocase(l, nl, "host")) {
@@ -1070,42 +1082,42 @@ static int header_line(struct ctx *c, const char *l, size_t n)
 			return -EBADMSG; /* RFC 9112 3.2: exactly one */
 		c->host_header_seen = true;
 		c->out->host[0] = '\0';
-		set_host(c, l + vs, ve - vs);
+		set_host(c, v + vs, ve - vs);
 		return 0;
 	}
 	if (ve == vs)
 		return 0;
 	if (eq_nocase(l, nl, "authorization")) {
-		add_authorization(c, where, false, l + vs, ve - vs);
+		add_authorization(c, where, false, v + vs, ve - vs);
 		return 0;
 	}
 	if (eq_nocase(l, nl, "proxy-authorization")) {
-		add_authorization(c, where, true, l + vs, ve - vs);
+		add_authorization(c, where, true, v + vs, ve - vs);
 		return 0;
 	}
 	if (eq_nocase(l, nl, "cookie")) {
-		cred_add(c, "cookie", where, l + vs, ve - vs);
+		cred_add(c, "cookie", where, v + vs, ve - vs);
 		return 0;
 	}
 	for (i = 0; i < sizeof(api_key_headers) / sizeof(api_key_headers[0]); i++)
 		if (eq_nocase(l, nl, api_key_headers[i])) {
-			cred_add(c, "api-key", where, l + vs, ve - vs);
+			cred_add(c, "api-key", where, v + vs, ve - vs);
 			return 0;
 		}
 	for (i = 0; i < sizeof(token_headers) / sizeof(token_headers[0]); i++)
 		if (eq_nocase(l, nl, token_headers[i])) {
-			add_token_maybe_jwt(c, "token", false, where, l + vs, ve - vs);
+			add_token_maybe_jwt(c, "token", false, where, v + vs, ve - vs);
 			return 0;
 		}
 	/* a known token shape anywhere wins; else a credential-named header
 	 * with a credential-shaped value (one word, long or random-looking) */
-	if (header_has_token(l + vs, ve - vs)) {
-		scan_tokens(c, where, l + vs, ve - vs);
+	if (header_has_token(v + vs, ve - vs)) {
+		scan_tokens(c, where, v + vs, ve - vs);
 		return 0;
 	}
-	if (name_says_credential(where) && nl < sizeof(where) && !memchr(l + vs, ' ', ve - vs) &&
-	    looks_secret(l + vs, ve - vs))
-		cred_add(c, "header-secret", where, l + vs, ve - vs);
+	if (name_says_credential(where) && nl < sizeof(where) && !memchr(v + vs, ' ', ve - vs) &&
+	    looks_secret(v + vs, ve - vs))
+		cred_add(c, "header-secret", where, v + vs, ve - vs);
 	return 0;
 }
 
@@ -1289,5 +1301,140 @@ int http_parse_request_head(const uint8_t *buf, size_t len, const struct fp_key 
 	rc = parse(&c, buf, len);
 	if (rc < 0)
 		explicit_bzero(out, sizeof(*out)); /* nothing partial on error */
+	return rc;
+}
+
+/* ---- HTTP/2 --------------------------------------------------------------- */
+
+static bool h2_value_ok(const char *v, size_t n)
+{
+	/* RFC 9113 8.2.1: no NUL, CR or LF; the other controls are refused as
+	 * an HTTP/1 head's are */
+	if (n > HTTP_MAX_LINE)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (((unsigned char)v[i] < 0x20 && v[i] != '\t') || v[i] == 0x7f)
+			return false;
+	return true;
+}
+
+static bool h2_name_ok(const char *s, size_t n)
+{
+	if (n == 0 || n > HTTP_MAX_LINE)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!is_tchar((unsigned char)s[i]) || (s[i] >= 'A' && s[i] <= 'Z'))
+			return false; /* RFC 9113 8.2.1: lower case only */
+	return true;
+}
+
+static void trim(const char **v, size_t *n)
+{
+	while (*n && (**v == ' ' || **v == '\t')) {
+		(*v)++;
+		(*n)--;
+	}
+	while (*n && ((*v)[*n - 1] == ' ' || (*v)[*n - 1] == '\t'))
+		(*n)--;
+}
+
+static int parse_fields(struct ctx *c, const char *method, size_t mlen, const char *target, size_t tlen,
+			const char *authority, size_t alen, const struct http_field_ref *fields, size_t n,
+			char *cookie, size_t cookie_size)
+{
+	struct http_request_head *out = c->out;
+	const char *query = NULL, *raw = NULL;
+	size_t qlen = 0, raw_len = 0, cookie_len = 0, i;
+	bool known = false;
+	int rc;
+
+	for (i = 0; i < sizeof(known_methods) / sizeof(known_methods[0]); i++)
+		if (mlen == strlen(known_methods[i]) && memcmp(method, known_methods[i], mlen) == 0)
+			known = true;
+	if (!known)
+		return -ENOMSG;
+	memcpy(out->method, method, mlen);
+	out->method[mlen] = '\0';
+	if (n > HTTP_MAX_HEADERS || tlen > HTTP_MAX_LINE || !h2_value_ok(authority, alen))
+		return -EBADMSG;
+	if (strcmp(out->method, "CONNECT") == 0) {
+		if (tlen)
+			return -EBADMSG; /* RFC 9113 8.5: :authority only */
+		target = authority;
+		tlen = alen;
+	}
+	if (!tlen)
+		return -EBADMSG; /* RFC 9113 8.3.1: :path is required */
+	for (i = 0; i < tlen; i++)
+		if ((unsigned char)target[i] <= 0x20 || (unsigned char)target[i] >= 0x7f)
+			return -EBADMSG;
+	if (target[0] != '/' && !(tlen == 1 && target[0] == '*') && strcmp(out->method, "CONNECT") != 0)
+		return -EBADMSG; /* origin-form or "*" (RFC 9113 8.3.1) */
+	rc = request_target(c, target, tlen, &query, &qlen, &raw, &raw_len);
+	if (rc < 0)
+		return rc;
+	out->host[0] = '\0';
+	if (alen)
+		set_host(c, authority, alen);
+	for (i = 0; i < n; i++) {
+		const char *v = fields[i].value;
+		size_t vl = fields[i].value_len;
+
+		if (!h2_name_ok(fields[i].name, fields[i].name_len) || !h2_value_ok(v, vl))
+			return -EBADMSG;
+		trim(&v, &vl);
+		if (eq(fields[i].name, fields[i].name_len, "host")) {
+			if (alen)
+				continue; /* :authority wins (RFC 9113 8.3.1) */
+		} else if (eq(fields[i].name, fields[i].name_len, "cookie")) {
+			/* RFC 9113 8.2.3: crumbs are joined with "; " before
+			 * anything reads them, so the fingerprint is HTTP/1's */
+			if (cookie_len + (cookie_len ? 2 : 0) + vl > cookie_size)
+				return -EBADMSG;
+			if (cookie_len) {
+				memcpy(cookie + cookie_len, "; ", 2);
+				cookie_len += 2;
+			}
+			memcpy(cookie + cookie_len, v, vl);
+			cookie_len += vl;
+			continue;
+		}
+		rc = header_field(c, fields[i].name, fields[i].name_len, v, vl);
+		if (rc < 0)
+			return rc;
+	}
+	if (cookie_len)
+		cred_add(c, "cookie", "cookie", cookie, cookie_len);
+	out->truncated = false;
+	if (query)
+		add_query(c, query, qlen);
+	if (raw)
+		classify_special(c, raw, raw_len);
+	return 0;
+}
+
+int http_parse_request_fields(const char *method, size_t method_len, const char *path, size_t path_len,
+			      const char *authority, size_t authority_len, const struct http_field_ref *fields,
+			      size_t n_fields, const struct fp_key *key, struct http_request_head *out)
+{
+	struct ctx c = { key, out, false };
+	char *cookie;
+	int rc;
+
+	if (!out)
+		return -EINVAL;
+	memset(out, 0, sizeof(*out));
+	if (!key || !method || method_len > METHOD_MAX || (!path && path_len) || (!authority && authority_len) ||
+	    (!fields && n_fields))
+		return -EINVAL;
+	cookie = malloc(HTTP_MAX_LINE);
+	if (!cookie)
+		return -ENOMEM;
+	rc = parse_fields(&c, method, method_len, path ? path : "", path_len, authority ? authority : "",
+			  authority_len, fields, n_fields, cookie, HTTP_MAX_LINE);
+	explicit_bzero(cookie, HTTP_MAX_LINE);
+	free(cookie);
+	if (rc < 0)
+		explicit_bzero(out, sizeof(*out));
 	return rc;
 }

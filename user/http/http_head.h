@@ -116,4 +116,30 @@ struct http_request_head {
 int http_parse_request_head(const uint8_t *buf, size_t len, const struct fp_key *key,
 			    struct http_request_head *out);
 
+/* One field of an HTTP/2 request (http/h2.h hands them over). */
+struct http_field_ref {
+	const char *name;
+	size_t name_len;
+	const char *value;
+	size_t value_len;
+};
+
+/*
+ * An HTTP/2 request, decoded: its :method, :path and :authority and its
+ * regular fields in order, read by the same credential detector as an
+ * HTTP/1 head (the Host header is :authority, cookie crumbs are joined
+ * with "; " first, RFC 9113 8.2.3), so the same request gives the same
+ * credentials and fingerprints over either. *out is always reset first;
+ * http_minor is 0 and truncated false.
+ * -ENOMSG: a method not in upper case or not known (as for HTTP/1).
+ * -EBADMSG: :path missing or not origin-form or "*" (CONNECT: no :path,
+ *   :authority is the target), a field name not lower-case token
+ *   characters, a value with NUL, CR, LF or another control byte, a value
+ *   or path over HTTP_MAX_LINE, more than HTTP_MAX_HEADERS fields.
+ * -EINVAL, -ENOMEM.
+ */
+int http_parse_request_fields(const char *method, size_t method_len, const char *path, size_t path_len,
+			      const char *authority, size_t authority_len, const struct http_field_ref *fields,
+			      size_t n_fields, const struct fp_key *key, struct http_request_head *out);
+
 #endif
