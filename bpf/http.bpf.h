@@ -409,15 +409,16 @@ static __always_inline bool http__tls_hello(const void *ubuf, __u64 len, const s
 	return true;
 }
 
-/* An HTTP/2 client preface: one event per (cgroup, executable, source). */
-static __always_inline void http__h2_preface(__u8 source, __u64 pid_tgid, __u64 cgid)
+/* An HTTP/2 connection not followed (why: REACH_H2_WHY_*): one event per
+ * (cgroup, executable, source, why). */
+static __always_inline void http__h2_preface(__u8 source, __u8 why, __u64 pid_tgid, __u64 cgid)
 {
 	struct reach_dedup_key key = { .cgroup_id = cgid, .kind = REACH_EV_H2 };
 	struct reach_h2_event *ev;
 	__u64 now, w[2];
 
 	w[0] = net__exe_seed();
-	w[1] = source;
+	w[1] = source | (__u64)why << 8;
 	key.hash = hash__words((const char *)w, sizeof(w), sizeof(w), 0x6832ULL /* "h2" */);
 	now = bpf_ktime_get_boot_ns();
 	if (!dedup__first_seen(&key, now))
@@ -431,8 +432,280 @@ static __always_inline void http__h2_preface(__u8 source, __u64 pid_tgid, __u64 
 	task__fill_hdr(&ev->hdr, REACH_EV_H2, sizeof(*ev), pid_tgid, cgid, now);
 	ev->key = key;
 	ev->source = source;
+	ev->why = why;
 	__builtin_memset(ev->pad, 0, sizeof(ev->pad));
 	bpf_ringbuf_submit(ev, 0);
+}
+
+/* ---- HTTP/2 ------------------------------------------------------------------ */
+
+/* A connection that started with the client preface: where its byte stream
+ * is in the frame layout. Kept across writes, so a frame (or a frame
+ * header) split over writes is followed. LRU: a connection idle while
+ * 16384 newer ones started is forgotten (its later frames are not seen). */
+struct h2_conn {
+	__u32 seq;       /* pieces sent so far (user space checks there is no gap) */
+	__u32 skip;      /* payload bytes of a non-header frame still to pass */
+	__u32 hdr_left;  /* payload bytes of the header frame being copied still to come */
+	__u32 frame_len;
+	__u32 stream_id;
+	__u8  type;
+	__u8  fflags;
+	__u8  hlen;      /* bytes of a frame header split across writes, in hbuf */
+	__u8  preface;   /* the next piece is the connection's first */
+	__u8  hbuf[24];  /* 9 bytes used: 24 so that hbuf + hlen (< 9) + 9 is in range */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct http_conn_key);
+	__type(value, struct h2_conn);
+} h2_conns SEC(".maps") __weak;
+
+#define H2_STEPS 128 /* frame steps per write: more frames than this in one write lose the connection */
+
+/* The write being walked, in a per-CPU slot (no room on the stack). */
+struct h2_walk {
+	__u64 ubuf;
+	__u64 len;
+	__u64 off;
+	__u64 conn;
+	__u64 pid_tgid;
+	__u64 cgid;
+	__u8  source;
+	__u8  family;
+	__u8  lost;      /* 0, or 1 + the enum reach_loss_reason that lost the connection */
+	__u8  start;     /* the write starts with the client preface: a new connection */
+	__u16 port;
+	__u16 pad2;
+	__u8  addr[16];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct h2_walk);
+} h2_walks SEC(".maps") __weak;
+
+/* What bpf_loop hands the step: pointers only (its context must be stack). */
+struct h2_step_ctx {
+	struct h2_walk *w;
+	struct h2_conn *st;
+};
+
+/* One piece: n bytes of the current header frame at the walk's offset (0
+ * bytes and flags REACH_H2_F_LOST for a loss notice). 0, or 1 + the loss
+ * reason. */
+static __always_inline __u8 h2__emit(struct h2_walk *w, struct h2_conn *st, __u64 n, __u8 flags)
+{
+	struct reach_h2_frame_event *ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+
+	if (!ev)
+		return 1 + REACH_LOSS_RINGBUF_FULL;
+	task__fill_hdr(&ev->hdr, REACH_EV_H2_FRAME, sizeof(*ev), w->pid_tgid, w->cgid, bpf_ktime_get_boot_ns());
+	ev->source = w->source;
+	ev->family = w->family;
+	ev->dport = w->port;
+	__builtin_memcpy(ev->daddr, w->addr, 16);
+	ev->flags = flags | (st->preface ? REACH_H2_F_PREFACE : 0);
+	ev->frame_type = st->type;
+	ev->frame_flags = st->fflags;
+	ev->pad = 0;
+	ev->stream_id = st->stream_id;
+	ev->frame_len = st->frame_len;
+	ev->frag_off = st->frame_len - st->hdr_left;
+	ev->seq = st->seq;
+	ev->pad2 = 0;
+	ev->conn = w->conn;
+	ev->len = 0;
+	barrier_var(n); /* the bound below must hold on the register the read uses */
+	if (n > REACH_HTTP_LEN)
+		n = REACH_HTTP_LEN;
+	if (n && bpf_probe_read_user(ev->payload, n, (const void *)(w->ubuf + w->off))) {
+		bpf_ringbuf_discard(ev, 0);
+		return 1 + REACH_LOSS_READ_FAILED;
+	}
+	ev->len = n;
+	bpf_ringbuf_submit(ev, 0);
+	st->seq++;
+	st->preface = 0;
+	return 0;
+}
+
+/* One step through the write: pass a non-header frame's bytes, copy a
+ * piece of a header frame, or read (the rest of) a frame header. */
+static long h2__step(__u64 i, void *arg)
+{
+	struct h2_step_ctx *c = arg;
+	struct h2_walk *w = c->w;
+	struct h2_conn *st = c->st;
+	__u64 rem, n;
+	__u32 flen, hlen;
+
+	if (!w || !st || w->off >= w->len)
+		return 1;
+	rem = w->len - w->off;
+	if (st->skip) {
+		n = st->skip < rem ? st->skip : rem;
+		st->skip -= n;
+		w->off += n;
+		return 0;
+	}
+	if (st->hdr_left) {
+		n = st->hdr_left < rem ? st->hdr_left : rem;
+		if (n > REACH_HTTP_LEN)
+			n = REACH_HTTP_LEN;
+		w->lost = h2__emit(w, st, n, 0);
+		if (w->lost)
+			return 1;
+		st->hdr_left -= n;
+		w->off += n;
+		return 0;
+	}
+	hlen = st->hlen;
+	if (hlen >= 9)
+		hlen = 0; /* cannot happen */
+	n = 9 - hlen;
+	if (n > rem)
+		n = rem;
+	if (n == 0 || n > 9)
+		return 1;
+	if (bpf_probe_read_user(st->hbuf + (hlen & 15), n, (const void *)(w->ubuf + w->off))) {
+		w->lost = 1 + REACH_LOSS_READ_FAILED;
+		return 1;
+	}
+	w->off += n;
+	st->hlen = hlen + n;
+	if (st->hlen < 9)
+		return 1; /* the rest of the frame header comes with the next write */
+	st->hlen = 0;
+	flen = (__u32)st->hbuf[0] << 16 | (__u32)st->hbuf[1] << 8 | st->hbuf[2];
+	if (st->hbuf[3] != 0x1 /* HEADERS */ && st->hbuf[3] != 0x9 /* CONTINUATION */) {
+		st->skip = flen; /* DATA, SETTINGS, WINDOW_UPDATE, ...: not read */
+		return 0;
+	}
+	if (flen > REACH_H2_FRAME_MAX) {
+		w->lost = 1 + REACH_LOSS_TRUNCATED;
+		return 1;
+	}
+	st->type = st->hbuf[3];
+	st->fflags = st->hbuf[4];
+	st->stream_id = ((__u32)st->hbuf[5] << 24 | (__u32)st->hbuf[6] << 16 | (__u32)st->hbuf[7] << 8 | st->hbuf[8]) &
+			0x7fffffff;
+	st->frame_len = flen;
+	st->hdr_left = flen;
+	if (!flen) { /* an empty frame still carries its flags (END_HEADERS) */
+		w->lost = h2__emit(w, st, 0, 0);
+		if (w->lost)
+			return 1;
+	}
+	return 0;
+}
+
+/* Walks the write in the per-CPU slot through the connection's frames. A
+ * global function: verified once, whatever calls it. A loss (the ring
+ * full, a read failing, a header frame over REACH_H2_FRAME_MAX, more
+ * frames in a write than H2_STEPS) is counted, told to user space with a
+ * LOST piece when the ring has room, and ends the following: user space
+ * cannot decode that connection any more. */
+__noinline __weak int h2__handle(struct h2_walk *w)
+{
+	struct http_conn_key ck = {};
+	struct h2_step_ctx c = {};
+	struct h2_conn *st;
+	__u8 lost;
+
+	if (!w)
+		return 0;
+	ck.conn = w->conn;
+	ck.tgid = w->pid_tgid >> 32;
+	if (w->start) {
+		/* here, not in the caller: the state is on this frame's stack,
+		 * not on the syscall program's, which is full */
+		struct h2_conn fresh = { .preface = 1 };
+
+		if (bpf_map_update_elem(&h2_conns, &ck, &fresh, BPF_ANY)) {
+			loss__count(REACH_EV_H2_FRAME, REACH_LOSS_MAP_FULL);
+			http__h2_preface(w->source, REACH_H2_WHY_NO_ROOM, w->pid_tgid, w->cgid);
+			return 0;
+		}
+		if (w->off >= w->len)
+			return 0; /* the preface alone */
+	}
+	st = bpf_map_lookup_elem(&h2_conns, &ck);
+	if (!st)
+		return 0;
+	w->lost = 0;
+	c.w = w;
+	c.st = st;
+	if (w->ubuf)
+		bpf_loop(H2_STEPS, h2__step, &c, 0);
+	else
+		w->lost = 1 + REACH_LOSS_TRUNCATED; /* an iovec gather: not walked */
+	lost = w->lost;
+	if (!lost && w->off < w->len)
+		lost = 1 + REACH_LOSS_TRUNCATED; /* more frames than steps */
+	if (!lost)
+		return 0;
+	loss__count(REACH_EV_H2_FRAME, (lost - 1) & 3);
+	h2__emit(w, st, 0, REACH_H2_F_LOST);
+	bpf_map_delete_elem(&h2_conns, &ck);
+	return 0;
+}
+
+/* A write on a connection neither HTTP/1 nor followed HTTP/2: does it
+ * start with a client HEADERS frame (type 1, only END_STREAM, END_HEADERS,
+ * PADDED, PRIORITY flags, an odd stream id, a length that fits the write
+ * and REACH_H2_FRAME_MAX)? Then it is an HTTP/2 connection whose start
+ * reach did not see (the agent started later, or h2_conns forgot it): its
+ * HPACK table is unknown, so it is reported, never silently skipped. Bodies
+ * (JSON, text) and TLS records cannot pass: their first three bytes read
+ * as a length far over the bound. A global function: its stack is its own. */
+__noinline __weak int h2__midstream(struct h2_walk *w)
+{
+	__u8 h[9] = {};
+	__u32 flen, sid;
+
+	if (!w || w->len < 9 || bpf_probe_read_user(h, sizeof(h), (const void *)w->ubuf))
+		return 0;
+	flen = (__u32)h[0] << 16 | (__u32)h[1] << 8 | h[2];
+	sid = ((__u32)h[5] << 24 | (__u32)h[6] << 16 | (__u32)h[7] << 8 | h[8]) & 0x7fffffff;
+	if (h[3] != 0x1 || (h[4] & ~0x2d) || !(sid & 1) || flen > REACH_H2_FRAME_MAX || flen + 9 > w->len)
+		return 0;
+	http__h2_preface(w->source, REACH_H2_WHY_MIDSTREAM, w->pid_tgid, w->cgid);
+	return 0;
+}
+
+/* A write on an HTTP/2 connection (off: where its frames start: past the
+ * preface, or 0). */
+static __always_inline void h2__dispatch(const void *ubuf, __u64 len, __u64 off, bool start, __u8 source,
+					 const struct net_endpoint *peer, __u64 conn, __u64 pid_tgid, __u64 cgid)
+{
+	__u32 zero = 0;
+	struct h2_walk *w = bpf_map_lookup_elem(&h2_walks, &zero);
+
+	if (!w)
+		return;
+	w->ubuf = (__u64)ubuf;
+	w->len = len;
+	w->off = off;
+	w->conn = conn;
+	w->pid_tgid = pid_tgid;
+	w->cgid = cgid;
+	w->source = source;
+	w->start = start;
+	w->family = peer ? peer->family : 0;
+	w->port = peer ? peer->port : 0;
+	if (peer)
+		__builtin_memcpy(w->addr, peer->addr, 16);
+	else
+		__builtin_memset(w->addr, 0, 16);
+	if (off == (__u64)-1)
+		h2__midstream(w);
+	else
+		h2__handle(w);
 }
 
 /* Captures the head at ubuf (len bytes in user memory) for the current,
@@ -451,11 +724,26 @@ static __always_inline void http__capture(const void *ubuf, __u64 len, __u8 sour
 		return;
 	starts = len < 4 ? http__starts_like_request3(first) : http__starts_like_request(first);
 	if (!starts && first == 0x20495250 /* "PRI " */) {
-		http__h2_preface(source, pid_tgid, cgid);
+		/* the client preface ("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 24
+		 * bytes), maybe with frames after it: followed from here */
+		h2__dispatch(ubuf, len, 24, true, source, peer, conn, pid_tgid, cgid);
 		return;
 	}
-	if (!starts && !bpf_map_lookup_elem(&http_conns, &ck))
-		return; /* the common case: no head here, none open */
+	if (starts) {
+		/* HTTP/1 here now: a connection that spoke HTTP/2 before (a
+		 * reused socket or session address) is over */
+		bpf_map_delete_elem(&h2_conns, &ck);
+	} else if (bpf_map_lookup_elem(&h2_conns, &ck)) {
+		h2__dispatch(ubuf, len, 0, false, source, peer, conn, pid_tgid, cgid);
+		return;
+	}
+	if (!starts && !bpf_map_lookup_elem(&http_conns, &ck)) {
+		/* the common case: no head here, none open; but maybe HTTP/2
+		 * whose start was not seen */
+		if (len >= 9)
+			h2__dispatch(ubuf, len, (__u64)-1, false, source, peer, conn, pid_tgid, cgid);
+		return;
+	}
 	s = scratch__get();
 	if (!s)
 		return;
@@ -498,8 +786,37 @@ static __always_inline void http__capture_iov(const struct iovec *uiov, __u64 ni
 	if (iov.iov_len < 3 || bpf_probe_read_user(&first, iov.iov_len < 4 ? 3 : 4, iov.iov_base))
 		return;
 	starts = iov.iov_len < 4 ? http__starts_like_request3(first) : http__starts_like_request(first);
-	if (!starts && !bpf_map_lookup_elem(&http_conns, &ck))
+	if (!starts && (first == 0x20495250 /* "PRI " */ || bpf_map_lookup_elem(&h2_conns, &ck))) {
+		/* HTTP/2 (nghttp writes its frames with writev): each iovec
+		 * walked in turn, as the writes they could have been */
+		bool preface = first == 0x20495250;
+		__u64 done = 0;
+
+		for (int i = 0; i < HTTP_MAX_IOV; i++) {
+			__u64 n;
+
+			if (i >= niov || done >= ret)
+				return;
+			if (i > 0 && bpf_probe_read_user(&iov, sizeof(iov), &uiov[i]))
+				break; /* lost below */
+			n = iov.iov_len;
+			if (n > ret - done)
+				n = ret - done;
+			h2__dispatch(iov.iov_base, n, i == 0 && preface ? 24 : 0, i == 0 && preface, source, peer, conn,
+				     pid_tgid, cgid);
+			done += n;
+		}
+		/* more iovecs than followed: the connection is lost here */
+		h2__dispatch(0, 0, 0, false, source, peer, conn, pid_tgid, cgid);
 		return;
+	}
+	if (!starts && !bpf_map_lookup_elem(&http_conns, &ck)) {
+		/* maybe HTTP/2 whose start was not seen (its first iovec) */
+		if (iov.iov_len >= 9 && ret >= 9)
+			h2__dispatch(iov.iov_base, iov.iov_len < ret ? iov.iov_len : ret, (__u64)-1, false, source, peer,
+				     conn, pid_tgid, cgid);
+		return;
+	}
 	s = scratch__get();
 	if (!s)
 		return;

@@ -13,6 +13,9 @@ REQUIRED=(
   libjson-c-dev libssl-dev libcmocka-dev libclang-rt-14-dev
   # what the tests and the demo run
   python3 curl openssl iproute2 procps util-linux nodejs dnsmasq-base bind9-dnsutils gnutls-bin
+  # HTTP/2 clients and servers (nghttp, nghttpd); python3-hpack checks the
+  # HPACK Huffman table the decoder was built from
+  nghttp2-client nghttp2-server python3-hpack
   # shipping tests run the real receivers; capsh runs the agent with only its
   # documented capabilities; yamllint checks the deploy/ manifests
   prometheus prometheus-alertmanager libcap2-bin yamllint

@@ -27,7 +27,8 @@ enum reach_event_kind {
 	REACH_EV_DNS       = 6, /* a DNS response received by a monitored process */
 	REACH_EV_HTTP      = 7, /* the head of an HTTP/1.x request (plaintext or TLS) */
 	REACH_EV_TLS_HELLO = 8, /* a TLS ClientHello written on a TCP socket, whatever its port */
-	REACH_EV_H2        = 9, /* an HTTP/2 client preface (plaintext or TLS): not decoded, a coverage gap */
+	REACH_EV_H2        = 9, /* an HTTP/2 connection whose frames cannot be followed: a coverage gap */
+	REACH_EV_H2_FRAME  = 13, /* a piece of an HTTP/2 HEADERS/CONTINUATION frame a client wrote */
 	REACH_EV__MAX,
 };
 
@@ -274,15 +275,57 @@ _Static_assert(sizeof(struct reach_tls_hello_event) == 56 + 24 + 8 + 16 + REACH_
 	       "reach_tls_hello_event layout");
 
 /* A connection that started HTTP/2 ("PRI * HTTP/2.0" written in plaintext
- * or through a probed TLS library). Its requests are not decoded: user
- * space records the gap. Dedup key (cgroup, H2, hash(executable, source)). */
+ * or through a probed TLS library) whose frames the kernel could not follow
+ * (no room in h2_conns), or a connection seen only after its start (the
+ * agent started later, or h2_conns forgot it): its requests are not
+ * decoded, user space records the gap. Dedup key (cgroup, H2,
+ * hash(executable, source, why)). */
+#define REACH_H2_WHY_NO_ROOM   0 /* h2_conns had no room for the connection */
+#define REACH_H2_WHY_MIDSTREAM 1 /* a client HEADERS frame on a connection whose preface was not seen */
+
 struct reach_h2_event {
 	struct reach_event_hdr hdr;
 	struct reach_dedup_key key;
 	__u8  source;     /* enum reach_http_source */
-	__u8  pad[7];
+	__u8  why;        /* REACH_H2_WHY_* */
+	__u8  pad[6];
 };
 
 _Static_assert(sizeof(struct reach_h2_event) == 56 + 24 + 8, "reach_h2_event layout");
+
+#define REACH_H2_FRAME_MAX 16384 /* a header frame longer than this loses its connection (counted) */
+#define REACH_H2_F_PREFACE 0x1   /* the connection's first piece after the client preface: a new HPACK context */
+#define REACH_H2_F_LOST    0x2   /* the kernel lost this connection here (no payload): decoding stops */
+
+/* A piece of an HTTP/2 HEADERS or CONTINUATION frame a monitored client
+ * wrote, after the client preface, in plaintext or through a probed TLS
+ * library: the kernel walks every write of such a connection frame by
+ * frame (bpf/http.bpf.h h2__walk), skips the other frames (DATA, SETTINGS,
+ * ...) and copies header frames' payloads in pieces of at most
+ * REACH_HTTP_LEN. Never deduplicated: HPACK makes every block depend on
+ * the ones before, so user space needs all of them in order (seq). The
+ * bytes hold credentials: user space decodes, fingerprints and wipes. */
+struct reach_h2_frame_event {
+	struct reach_event_hdr hdr;
+	__u8  source;     /* enum reach_http_source */
+	__u8  family;     /* plaintext: the socket's peer; TLS: 0 */
+	__u16 dport;
+	__u8  flags;      /* REACH_H2_F_* */
+	__u8  frame_type; /* 0x1 HEADERS, 0x9 CONTINUATION */
+	__u8  frame_flags;
+	__u8  pad;
+	__u32 stream_id;
+	__u32 frame_len;  /* the frame's payload length */
+	__u32 frag_off;   /* of payload[0] in the frame's payload */
+	__u32 len;        /* bytes in payload */
+	__u32 seq;        /* per connection, from 0 at the preface */
+	__u32 pad2;
+	__u64 conn;       /* socket or TLS session (with tgid) */
+	__u8  daddr[16];
+	__u8  payload[REACH_HTTP_LEN];
+};
+
+_Static_assert(sizeof(struct reach_h2_frame_event) == 56 + 32 + 8 + 16 + REACH_HTTP_LEN,
+	       "reach_h2_frame_event layout");
 
 #endif /* REACH_EVENTS_H */

@@ -110,6 +110,7 @@ static json_object *edge_json(const struct cgroup_reach *c, const struct edge *e
 		}
 		json_add_str(o, "special", cred->special);
 		json_add_str(o, "source", cred->source);
+		json_add_str(o, "proto", cred->proto);
 	} else {
 		json_add_str(o, "exe", e->object);
 		json_add(o, "argv", json_new_strings(e->argv, e->argc));
@@ -192,6 +193,8 @@ void output_summary_json(FILE *f, struct observed *obs, const struct run_stats *
 	json_add_int(o, "http_pieces_lost", (int64_t)st->http_pieces_lost);
 	json_add_int(o, "tls_hello_sni", (int64_t)st->tls_hello_sni);
 	json_add_int(o, "h2_undecodable", (int64_t)st->h2_undecodable);
+	json_add_int(o, "h2_requests", (int64_t)st->h2_requests);
+	json_add_int(o, "h2_malformed", (int64_t)st->h2_malformed);
 	json_add_int(o, "observed_edges_dropped", (int64_t)st->observed_edges_dropped);
 	json_add_int(o, "observed_edges_evicted", (int64_t)st->observed_edges_evicted);
 	json_add(o, "losses", losses);

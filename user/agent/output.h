@@ -24,7 +24,9 @@ struct run_stats {
 	uint64_t http_pieces;             /* pieces of heads that spanned writes or captures, joined */
 	uint64_t http_pieces_lost;        /* a piece missing: the head was cut there */
 	uint64_t tls_hello_sni;           /* ClientHellos whose server name was read */
-	uint64_t h2_undecodable;          /* HTTP/2 connections (per process and source) not decoded */
+	uint64_t h2_undecodable;          /* HTTP/2 connections not decoded (lost, or not followed in the kernel) */
+	uint64_t h2_requests;             /* HTTP/2 requests decoded */
+	uint64_t h2_malformed;            /* HTTP/2 requests the credential reader refused (counted, skipped) */
 	uint64_t observed_edges_dropped;  /* new edges refused at the agent's cap */
 	uint64_t observed_edges_evicted;  /* edges moved to the ledger alone (not in this summary) */
 	struct reach_loss_counters losses;

@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "config/config.h"
 #include "http/http_head.h"
+#include "http/h2.h"
 #include "http/reasm.h"
 #include "http/tls_hello.h"
 #include "identity/identity.h"
@@ -379,7 +380,18 @@ static const char *http_source_name(uint8_t source)
  * pieces (not deduplicated in the kernel): then a key of the edge's own
  * (its object hashed, top bit set so that it never names a kernel entry),
  * whose count grows by one per request. */
-static void record_credential(struct pipeline *p, const struct reach_http_event *ev, const struct reach_dedup_key *key,
+/* Where a request came from: an HTTP/1 capture or an HTTP/2 frame. */
+struct req_origin {
+	const struct reach_event_hdr *hdr;
+	const struct reach_dedup_key *key; /* the kernel's, for a whole HTTP/1 head; else NULL */
+	uint8_t source;                    /* enum reach_http_source */
+	uint8_t family;                    /* plaintext: the peer; TLS: 0 */
+	uint16_t dport;
+	const uint8_t *daddr;
+	bool h2;
+};
+
+static void record_credential(struct pipeline *p, const struct req_origin *ev, const struct reach_dedup_key *key,
 			      const struct http_request_head *h, const struct http_credential *c, const char *host,
 			      uint16_t port)
 {
@@ -401,6 +413,7 @@ static void record_credential(struct pipeline *p, const struct reach_http_event 
 	snprintf(cred.jwt_aud, sizeof(cred.jwt_aud), "%s", c ? c->jwt_aud : "");
 	snprintf(cred.special, sizeof(cred.special), "%s", h->special);
 	snprintf(cred.source, sizeof(cred.source), "%s", http_source_name(ev->source));
+	snprintf(cred.proto, sizeof(cred.proto), "%s", ev->h2 ? "h2" : h->http_minor ? "http/1.1" : "http/1.0");
 	/* edge key: host, method, path template, credential kind, fingerprint */
 	snprintf(object, sizeof(object), "%s %s %s %s%s%s", host, h->method, h->path_template, cred.kind,
 		 cred.fingerprint[0] ? " fp:" : "", cred.fingerprint);
@@ -409,16 +422,16 @@ static void record_credential(struct pipeline *p, const struct reach_http_event 
 
 		for (const char *q = object; *q; q++)
 			hash = (hash ^ (uint8_t)*q) * 0x100000001b3ULL;
-		own = (struct reach_dedup_key){ .cgroup_id = ev->hdr.cgroup_id, .kind = REACH_EV_HTTP,
+		own = (struct reach_dedup_key){ .cgroup_id = ev->hdr->cgroup_id, .kind = REACH_EV_HTTP,
 						.hash = hash | 1ULL << 63 };
 		key = &own;
 	}
-	obs.hdr = &ev->hdr;
+	obs.hdr = ev->hdr;
 	obs.key = key;
 	obs.object = object;
-	obs.category = NULL;
-	obs.exe = proctree_exe(p->procs, ev->hdr.tgid);
-	obs.n_lineage = proctree_lineage(p->procs, ev->hdr.tgid, lineage, PROCTREE_LINEAGE_MAX);
+	obs.category = ev->h2 ? "h2" : NULL; /* the protocol the edge was first seen over */
+	obs.exe = proctree_exe(p->procs, ev->hdr->tgid);
+	obs.n_lineage = proctree_lineage(p->procs, ev->hdr->tgid, lineage, PROCTREE_LINEAGE_MAX);
 	obs.lineage = lineage;
 	obs.name = host;
 	obs.port = port;
@@ -428,7 +441,45 @@ static void record_credential(struct pipeline *p, const struct reach_http_event 
 	if (!e)
 		warn_unrecorded("credential");
 	else
-		print_if_new(p, ev->hdr.cgroup_id, e, is_new);
+		print_if_new(p, ev->hdr->cgroup_id, e, is_new);
+}
+
+/* A parsed request (HTTP/1 head or HTTP/2 header block): counted, its
+ * credentials recorded as fingerprints, its process's TLS covered. */
+static void record_request(struct pipeline *p, const struct req_origin *ev, bool whole, const struct http_request_head *h)
+{
+	char host[300];
+	uint16_t port = ev->dport;
+
+	p->stats.http_creds_dropped += h->creds_dropped; /* beyond HTTP_MAX_CREDS: counted, never silent */
+	if (ev->source != REACH_HTTP_PLAINTEXT && p->tls) {
+		/* an HTTP/2 request has no kernel key: one of the edge's own
+		 * (top bit set: never a kernel entry) */
+		struct reach_dedup_key own = { .cgroup_id = ev->hdr->cgroup_id, .kind = REACH_EV_H2_FRAME,
+					       .hash = (0x6832ULL ^ ev->source) | 1ULL << 63 };
+
+		record_tls_coverage(p, ev->hdr, ev->key ? ev->key : &own, http_source_name(ev->source));
+	}
+	if (h->host[0]) {
+		const char *colon = strrchr(h->host, ':');
+
+		snprintf(host, sizeof(host), "%s", h->host);
+		if (colon && !strchr(colon, ']'))
+			port = (uint16_t)strtoul(colon + 1, NULL, 10);
+		else if (!port)
+			port = ev->source == REACH_HTTP_PLAINTEXT ? 80 : 443;
+	} else if (ev->family) { /* no Host header: the connected destination */
+		struct netaddr addr;
+
+		netaddr_from_raw(&addr, ev->family, ev->daddr);
+		netaddr_format(&addr, host, sizeof(host));
+	} else {
+		snprintf(host, sizeof(host), "?");
+	}
+	for (int i = 0; i < h->n_creds; i++)
+		record_credential(p, ev, whole ? ev->key : NULL, h, &h->creds[i], host, port);
+	if (!h->n_creds && h->special[0]) /* secrets/token APIs stand out even without a credential seen */
+		record_credential(p, ev, whole ? ev->key : NULL, h, NULL, host, port);
 }
 
 /* What a head came with: the event (who, where to) and whether the kernel
@@ -446,10 +497,9 @@ static void on_head(void *arg, const uint8_t *buf, size_t len, bool cut)
 	struct head_ctx *hc = arg;
 	struct pipeline *p = hc->p;
 	const struct reach_http_event *ev = hc->ev;
+	struct req_origin o = { &ev->hdr, &ev->key, ev->source, ev->family, ev->dport, ev->daddr, false };
 	uint8_t head[HTTP_REASM_MAX];
 	struct http_request_head h;
-	char host[300];
-	uint16_t port = ev->dport;
 	int rc;
 
 	if (len > sizeof(head))
@@ -466,29 +516,7 @@ static void on_head(void *arg, const uint8_t *buf, size_t len, bool cut)
 	p->stats.http_requests++;
 	if (h.truncated || h.path_truncated || cut)
 		p->stats.http_truncated++;
-	p->stats.http_creds_dropped += h.creds_dropped; /* beyond HTTP_MAX_CREDS: counted, never silent */
-	if (ev->source != REACH_HTTP_PLAINTEXT && p->tls)
-		record_tls_coverage(p, &ev->hdr, &ev->key, http_source_name(ev->source));
-	if (h.host[0]) {
-		const char *colon = strrchr(h.host, ':');
-
-		snprintf(host, sizeof(host), "%s", h.host);
-		if (colon && !strchr(colon, ']'))
-			port = (uint16_t)strtoul(colon + 1, NULL, 10);
-		else if (!port)
-			port = ev->source == REACH_HTTP_PLAINTEXT ? 80 : 443;
-	} else if (ev->family) { /* no Host header: the connected destination */
-		struct netaddr addr;
-
-		netaddr_from_raw(&addr, ev->family, ev->daddr);
-		netaddr_format(&addr, host, sizeof(host));
-	} else {
-		snprintf(host, sizeof(host), "?");
-	}
-	for (int i = 0; i < h.n_creds; i++)
-		record_credential(p, ev, hc->whole ? &ev->key : NULL, &h, &h.creds[i], host, port);
-	if (!h.n_creds && h.special[0]) /* secrets/token APIs stand out even without a credential seen */
-		record_credential(p, ev, hc->whole ? &ev->key : NULL, &h, NULL, host, port);
+	record_request(p, &o, hc->whole, &h);
 	explicit_bzero(&h, sizeof(h));
 }
 
@@ -542,30 +570,34 @@ static void handle_tls_hello(struct pipeline *p, const struct reach_tls_hello_ev
 	}
 }
 
-/* A connection that started HTTP/2: its requests are not decoded, so the
- * process's credentials on it are not seen. A coverage edge of its own
- * ("<exe> (http/2)"), class tls-blind with the reason, so that the
- * identity's verdict is inconclusive rather than a silent pass, even when
- * the same process is covered for its HTTP/1 traffic. */
-static void handle_h2(struct pipeline *p, const struct reach_h2_event *ev)
+/* An HTTP/2 connection whose requests reach cannot decode (the kernel had
+ * no room to follow it, or it was lost: a frame missing, its start not
+ * seen, HPACK out of step): the process's credentials on it are not seen.
+ * A coverage edge of its own ("<exe> (http/2)"), class tls-blind with the
+ * reason, and the identity's blind road http2-undecoded, so that its
+ * verdict is inconclusive rather than a silent pass, even when the same
+ * process is covered for its other traffic. */
+static void h2_undecoded(struct pipeline *p, const struct reach_event_hdr *hdr, const struct reach_dedup_key *key,
+			 uint8_t source, const char *why)
 {
 	const char *lineage[PROCTREE_LINEAGE_MAX];
-	const char *exe = proctree_exe(p->procs, ev->hdr.tgid);
+	const char *exe = proctree_exe(p->procs, hdr->tgid);
 	struct observation obs = { 0 };
-	char object[600];
+	char object[600], reason[200];
 	struct edge *e;
 	bool is_new;
 
 	p->stats.h2_undecodable++;
-	snprintf(object, sizeof(object), "%s (http/2)", exe[0] ? exe : ev->hdr.comm);
-	obs.hdr = &ev->hdr;
-	obs.key = &ev->key;
+	snprintf(object, sizeof(object), "%s (http/2)", exe[0] ? exe : hdr->comm);
+	snprintf(reason, sizeof(reason), "HTTP/2 not decoded: %s: credentials sent on it are not seen", why);
+	obs.hdr = hdr;
+	obs.key = key;
 	obs.object = object;
 	obs.exe = exe;
-	obs.category = http_source_name(ev->source);
+	obs.category = http_source_name(source);
 	obs.dest_class = "tls-blind";
-	obs.detail = "HTTP/2 is not decoded: credentials sent on it are not seen";
-	obs.n_lineage = proctree_lineage(p->procs, ev->hdr.tgid, lineage, PROCTREE_LINEAGE_MAX);
+	obs.detail = reason;
+	obs.n_lineage = proctree_lineage(p->procs, hdr->tgid, lineage, PROCTREE_LINEAGE_MAX);
 	obs.lineage = lineage;
 	e = record_edge(p, EDGE_TLS, &obs, &is_new);
 	if (!e) {
@@ -576,13 +608,94 @@ static void handle_h2(struct pipeline *p, const struct reach_h2_event *ev)
 		char detail[COVERAGE_DETAIL_LEN];
 
 		p->tls_blind_edges++;
-		log_warn("h2_undecodable: %s (pid %u) speaks HTTP/2 (%s): its credentials are not seen", object,
-			 ev->hdr.tgid, http_source_name(ev->source));
+		log_warn("h2_undecodable: %s (pid %u) speaks HTTP/2 (%s) reach cannot decode (%s): its credentials are "
+			 "not seen",
+			 object, hdr->tgid, http_source_name(source), why);
 		/* the identity's blind road, as for TLS through an unprobed library */
-		snprintf(detail, sizeof(detail), "%.200s: HTTP/2 is not decoded", object);
-		pipeline_note_road(p, ev->hdr.cgroup_id, ev->hdr.uid, "http2-undecoded", detail, unix_ms());
+		snprintf(detail, sizeof(detail), "%.200s: HTTP/2 not decoded: %s", object, why);
+		pipeline_note_road(p, hdr->cgroup_id, hdr->uid, "http2-undecoded", detail, unix_ms());
 	}
-	print_if_new(p, ev->hdr.cgroup_id, e, is_new);
+	print_if_new(p, hdr->cgroup_id, e, is_new);
+}
+
+/* The kernel could not follow an HTTP/2 connection: no room in h2_conns,
+ * or its start was not seen. */
+static void handle_h2(struct pipeline *p, const struct reach_h2_event *ev)
+{
+	h2_undecoded(p, &ev->hdr, &ev->key, ev->source,
+		     ev->why == REACH_H2_WHY_MIDSTREAM ? "connection start not seen" : "not followed in the kernel (no room)");
+}
+
+struct h2_ctx {
+	struct pipeline *p;
+	const struct reach_h2_frame_event *ev;
+};
+
+/* One decoded HTTP/2 request (an h2_request_fn): read by the HTTP/1
+ * credential detector, recorded like an HTTP/1 request. */
+static void on_h2_request(void *arg, const struct h2_request *r)
+{
+	struct h2_ctx *hc = arg;
+	struct pipeline *p = hc->p;
+	const struct reach_h2_frame_event *ev = hc->ev;
+	struct req_origin o = { &ev->hdr, NULL, ev->source, ev->family, ev->dport, ev->daddr, true };
+	struct http_field_ref f[H2_MAX_FIELDS];
+	struct http_request_head h;
+	int rc;
+
+	for (size_t i = 0; i < r->n_fields && i < H2_MAX_FIELDS; i++) {
+		f[i].name = (const char *)r->fields[i].name;
+		f[i].name_len = r->fields[i].name_len;
+		f[i].value = (const char *)r->fields[i].value;
+		f[i].value_len = r->fields[i].value_len;
+	}
+	rc = r->malformed || r->method.value_len >= sizeof(h.method)
+		     ? -EBADMSG
+		     : http_parse_request_fields((const char *)r->method.value, r->method.value_len,
+						 (const char *)r->path.value, r->path.value_len,
+						 (const char *)r->authority.value, r->authority.value_len, f,
+						 r->n_fields < H2_MAX_FIELDS ? r->n_fields : H2_MAX_FIELDS, &p->fp_key, &h);
+	explicit_bzero(f, sizeof(f));
+	if (rc) {
+		p->stats.h2_malformed++; /* counted and skipped, as a malformed HTTP/1 head */
+		return;
+	}
+	p->stats.h2_requests++;
+	if (r->fields_dropped || h.path_truncated)
+		p->stats.http_truncated++;
+	record_request(p, &o, false, &h);
+	explicit_bzero(&h, sizeof(h));
+}
+
+/* A piece of an HTTP/2 header frame: joined, decoded per connection; a
+ * connection lost on the way is the identity's blind road. */
+static void handle_h2_frame(struct pipeline *p, const struct reach_h2_frame_event *ev)
+{
+	struct h2_ctx hc = { p, ev };
+	struct h2_piece pc = {
+		.seq = ev->seq,
+		.preface = ev->flags & REACH_H2_F_PREFACE,
+		.lost = ev->flags & REACH_H2_F_LOST,
+		.type = ev->frame_type,
+		.flags = ev->frame_flags,
+		.stream_id = ev->stream_id,
+		.frame_len = ev->frame_len,
+		.frag_off = ev->frag_off,
+		.data = ev->payload,
+		.len = ev->len,
+	};
+	const char *why = NULL;
+
+	if (ev->len > REACH_HTTP_LEN) {
+		p->stats.malformed_events++;
+		return;
+	}
+	if (!p->h2 || h2_conns_add(p->h2, ev->hdr.tgid, ev->conn, &pc, on_h2_request, &hc, &why)) {
+		struct reach_dedup_key own = { .cgroup_id = ev->hdr.cgroup_id, .kind = REACH_EV_H2_FRAME,
+					       .hash = (0x6c6f7374ULL ^ ev->source) | 1ULL << 63 };
+
+		h2_undecoded(p, &ev->hdr, &own, ev->source, why ? why : "no decoder");
+	}
 }
 
 static void handle_dns(struct pipeline *p, const struct reach_dns_event *ev)
@@ -625,6 +738,7 @@ static const size_t event_min_size[REACH_EV__MAX] = {
 	[REACH_EV_HTTP] = sizeof(struct reach_http_event),
 	[REACH_EV_TLS_HELLO] = sizeof(struct reach_tls_hello_event),
 	[REACH_EV_H2] = sizeof(struct reach_h2_event),
+	[REACH_EV_H2_FRAME] = sizeof(struct reach_h2_frame_event),
 };
 
 int pipeline_on_event(void *ctx, const void *data, size_t size)
@@ -633,7 +747,7 @@ int pipeline_on_event(void *ctx, const void *data, size_t size)
 	const struct reach_event_hdr *hdr = data;
 
 	if (size < sizeof(*hdr) || hdr->size > size || hdr->kind == 0 || hdr->kind >= REACH_EV__MAX ||
-	    size < event_min_size[hdr->kind]) {
+	    !event_min_size[hdr->kind] /* a number no event of this build has */ || size < event_min_size[hdr->kind]) {
 		p->stats.malformed_events++;
 		return 0;
 	}
@@ -660,6 +774,9 @@ int pipeline_on_event(void *ctx, const void *data, size_t size)
 	case REACH_EV_H2:
 		handle_h2(p, data);
 		break;
+	case REACH_EV_H2_FRAME:
+		handle_h2_frame(p, data);
+		break;
 	case REACH_EV_FORK:
 		proctree_fork(p->procs, hdr->tgid, ((const struct reach_fork_event *)data)->child_tgid, hdr->cgroup_id);
 		if (p->tls)
@@ -667,6 +784,7 @@ int pipeline_on_event(void *ctx, const void *data, size_t size)
 		break;
 	case REACH_EV_EXIT:
 		proctree_exit(p->procs, hdr->tgid);
+		h2_conns_drop_tgid(p->h2, hdr->tgid); /* its HPACK tables, wiped */
 		if (p->tls)
 			p->tls->on_exit(p->tls_ctx, hdr->tgid);
 		break;
@@ -1130,7 +1248,8 @@ int pipeline_init(struct pipeline *p, size_t observed_cap)
 	p->cov_cgroups = hmap_new();
 	p->secret_inodes = hmap_new();
 	p->reasm = http_reasm_new(PIPELINE_OPEN_HEADS);
-	if (!p->reasm || !p->observed || !p->procs || !p->dns || !p->identity_cache || !p->epochs ||
+	p->h2 = h2_conns_new(PIPELINE_H2_CONNS);
+	if (!p->reasm || !p->h2 || !p->observed || !p->procs || !p->dns || !p->identity_cache || !p->epochs ||
 	    !p->exe_epochs || !p->cov_cgroups || !p->secret_inodes)
 		return -ENOMEM;
 	return 0;
@@ -1145,6 +1264,8 @@ void pipeline_fini(struct pipeline *p)
 	hmap_free(p->secret_inodes, secret_inode_free);
 	http_reasm_free(p->reasm); /* wipes the open heads */
 	p->reasm = NULL;
+	h2_conns_free(p->h2); /* wipes the HPACK tables */
+	p->h2 = NULL;
 	fp_key_wipe(&p->fp_key);
 	proctree_free(p->procs);
 	dnsnames_free(p->dns);

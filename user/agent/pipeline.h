@@ -24,6 +24,7 @@ struct catalog;
 struct netclass;
 struct proctree;
 struct dnsnames;
+struct h2_conns;
 struct ledger;
 struct hmap;
 struct identity;
@@ -64,6 +65,9 @@ struct pipeline_loss_ops {
 /* Request heads open at once (split across writes, waiting for their rest):
  * one slot of HTTP_REASM_MAX bytes each. */
 #define PIPELINE_OPEN_HEADS 256
+/* HTTP/2 connections decoded at once (HPACK tables of at most 4 KiB): the
+ * least recently used is dropped, and lost if it speaks again */
+#define PIPELINE_H2_CONNS 1024
 
 struct pipeline {
 	/* ---- owned: made by pipeline_init, freed by pipeline_fini ---- */
@@ -75,6 +79,7 @@ struct pipeline {
 	struct hmap *exe_epochs;       /* cgroup id -> host identities' software version */
 	struct hmap *secret_inodes;    /* "dev:ino" -> struct secret_inode: files classed as secrets */
 	struct http_reasm *reasm;      /* request heads captured in pieces, per connection */
+	struct h2_conns *h2;           /* HTTP/2 connections: HPACK tables, header blocks being joined */
 	struct fp_key fp_key;          /* HMAC key of every fingerprint (wiped by pipeline_fini) */
 	size_t observed_cap;           /* the observed model's working set (edges, all cgroups) */
 	bool observed_stuck;           /* full and nothing evictable: cleared to retry */

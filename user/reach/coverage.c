@@ -7,7 +7,10 @@
 #include "common/json.h"
 #include "reach/coverage.h"
 
-static const char *const kind_names[] = { "other", "file_open", "exec", "fork", "exit", "egress", "dns", "http", "tls_hello", "h2" };
+/* 10..12 are other event families' numbers (reserved) */
+static const char *const kind_names[] = { "other",	 "file_open",	"exec",	       "fork",	      "exit",
+					  "egress",	 "dns",		"http",	       "tls_hello",   "h2",
+					  "reserved-10", "reserved-11", "reserved-12", "h2_frame" };
 static const char *const reason_names[] = { "ringbuf_full", "truncated", "map_full", "read_failed" };
 _Static_assert(sizeof(kind_names) / sizeof(kind_names[0]) == REACH_EV__MAX, "a name for every event kind");
 _Static_assert(sizeof(reason_names) / sizeof(reason_names[0]) == REACH_LOSS__MAX, "a name for every loss reason");
@@ -42,12 +45,13 @@ int coverage_reason_from_name(const char *name)
  *                 happened to refuse is chance
  *   map_full      any kind: an in-flight stash (a TCP owner, a DNS socket)
  *                 or a dedup entry that could not be kept
- *   truncated     a file path (the secret may be past the cut) or an HTTP
- *                 head (a credential header may be past it); NOT a command
+ *   truncated     a file path (the secret may be past the cut), an HTTP
+ *                 head (a credential header may be past it) or an HTTP/2
+ *                 header frame (its connection is lost); NOT a command
  *                 line (the tool edge is the executable) or a DNS answer
  *                 (names, not reach)
  *   read_failed   a file path, an executable, an egress address, an HTTP
- *                 head; NOT a DNS answer, a fork or an exit
+ *                 head, an HTTP/2 frame; NOT a DNS answer, a fork or an exit
  * Kind 0 ("other") is a shared cache's: the kernel counts it node-wide
  * only, so it never reaches a record; judged a gap if it ever does. */
 bool coverage_loss_is_gap(int kind, int reason)
@@ -57,10 +61,10 @@ bool coverage_loss_is_gap(int kind, int reason)
 	case REACH_LOSS_MAP_FULL:
 		return true;
 	case REACH_LOSS_TRUNCATED:
-		return kind == REACH_EV_FILE_OPEN || kind == REACH_EV_HTTP;
+		return kind == REACH_EV_FILE_OPEN || kind == REACH_EV_HTTP || kind == REACH_EV_H2_FRAME;
 	case REACH_LOSS_READ_FAILED:
 		return kind == REACH_EV_FILE_OPEN || kind == REACH_EV_EXEC || kind == REACH_EV_EGRESS ||
-		       kind == REACH_EV_HTTP || kind == 0;
+		       kind == REACH_EV_HTTP || kind == REACH_EV_H2_FRAME || kind == 0;
 	default:
 		return true;
 	}

@@ -41,6 +41,7 @@ struct edge_credential {
 	char jwt_iss[256], jwt_aud[256];
 	char special[48];
 	char source[32];      /* "plaintext", "openssl", "gnutls" */
+	char proto[12];       /* "http/1.0", "http/1.1" or "h2": how the request was sent */
 };
 
 /* The process of an edge's first observation. One record serves every edge

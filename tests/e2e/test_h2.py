@@ -1,0 +1,231 @@
+"""HTTP/2 decoded (issue 17): real clients (curl over nghttp2 and nghttp)
+speak HTTP/2 to nghttpd, in cleartext (h2c, prior knowledge) and over TLS
+(ALPN h2, through the probed libssl); every request's credential becomes the
+same credential edge HTTP/1 would give (host, method, path template, kind,
+fingerprint), proto h2, and the identity has no blind road. A connection
+whose HPACK state reach loses (a header block indexing an entry it never
+saw) is the blind road http2-undecoded: verify is inconclusive. No planted
+token in anything the agent wrote.
+
+Ports 20300-20329 (this file's range)."""
+import json
+import os
+import shutil
+import subprocess
+
+from harness import PYTHON, REACHCTL, Agent, Cgroup, check, check_eq, make_test_ca, start_process, wait_port
+from test_transports import _fp, _leak_check
+
+HOST = "127.0.0.1"
+H2C, H2TLS, LOSTPORT = 20300, 20301, 20302
+
+TOKENS = {
+    "curl_h2c": "reach-h2c-curl-bearer-7Kq2Wm9Xv4Lp1Rz8",   # Authorization: Bearer, curl h2c, two requests
+    "curl_tls": "reach-h2tls-curl-apikey-3Ft6Yh1Nc8Bd5Jw0",  # x-api-key, curl --http2 over TLS
+    "nghttp_h2c": "reach-h2c-nghttp-token-9Vb4Gs2Qe7Mx3Ka6",  # x-auth-token, nghttp cleartext
+    "nghttp_tls": "reach-h2tls-nghttp-bearer-5Pz8Td1Lw6Ry2Hc4",  # Authorization: Bearer, nghttp over TLS
+    "lost": "reach-h2-lost-bearer-never-seen-1a2b3c4d",      # sent on the connection reach loses
+}
+
+
+def _verdict(agent, identity):
+    p = subprocess.run([REACHCTL, "verify", "--socket", agent.socket, "--identity", identity, "-o", "json"],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=30)
+    found = [v for v in json.loads(p.stdout)["identities"] if v["identity"] == identity]
+    check(found, f"a verdict for {identity}: {p.stdout} {p.stderr}")
+    return found[0]
+
+
+def test_http2_decoded_credentials_and_lost_connection(cleanup, tmp):
+    nghttp, nghttpd, curl = shutil.which("nghttp"), shutil.which("nghttpd"), shutil.which("curl")
+    if not nghttp or not nghttpd:
+        import pytest
+        pytest.skip("nghttp2-client / nghttp2-server not installed (scripts/deps.sh)")
+    ca, cert, key = make_test_ca(cleanup, tmp)
+    inputs = os.path.join(tmp, "inputs")
+    docroot = os.path.join(inputs, "www")
+    os.makedirs(docroot)
+    start_process(cleanup, [nghttpd, "--no-tls", "-d", docroot, "-a", HOST, str(H2C)])
+    start_process(cleanup, [nghttpd, "-d", docroot, "-a", HOST, str(H2TLS), key, cert])
+    wait_port(HOST, H2C)
+    wait_port(HOST, H2TLS)
+    fp_key = os.urandom(32)
+    key_file = os.path.join(inputs, "fingerprint.key")
+    with open(key_file, "wb") as f:
+        f.write(fp_key)
+    os.chmod(key_file, 0o600)
+
+    root = Cgroup(cleanup, f"reach-e2e-h2d-{os.getpid()}")
+    good = Cgroup(cleanup, "decoded", parent=root)
+    bad = Cgroup(cleanup, "lost", parent=root)
+    policy = os.path.join(inputs, "policy.yaml")
+    with open(policy, "w") as f:  # all they do is declared: only a blind road can make a verdict inconclusive
+        for name in ("h2-decoded", "h2-lost"):
+            f.write(f"""---
+apiVersion: reach.dev/v1
+kind: ReachPolicy
+metadata:
+  name: {name}
+spec:
+  identity: host/{name}
+  egress:
+    - {{cidr: 127.0.0.1/32, ports: [{H2C}, {H2TLS}], proto: tcp}}
+  tools: ["/**"]
+""")
+    agent = Agent(cleanup, tmp, ["--cgroup", root.path, "--fingerprint-key", key_file, "--policy", policy,
+                                 "--identity-rule", f"cgroup:{good.rel} host/h2-decoded",
+                                 "--identity-rule", f"cgroup:{bad.rel} host/h2-lost"])
+    agent.epoch_start("host/h2-decoded", "v1")
+    agent.epoch_start("host/h2-lost", "v1")
+    T = TOKENS
+    # curl h2c with prior knowledge
+    good.run([curl, "-s", "-o", "/dev/null", "--http2-prior-knowledge", "-H", f"Authorization: Bearer {T['curl_h2c']}",
+              f"http://{HOST}:{H2C}/v1/models"], check_rc=False)
+    # curl --http2 over TLS (ALPN), through libssl's SSL_write
+    good.run([curl, "-s", "-o", "/dev/null", "--http2", "--cacert", ca, "-X", "POST", "-d", "{}",
+              "-H", f"x-api-key: {T['curl_tls']}", f"https://{HOST}:{H2TLS}/v1/chat/completions"], check_rc=False)
+    # nghttp, cleartext (frames written with writev) with two requests on
+    # one connection (the second encoded against the first's dynamic
+    # table entries), and TLS
+    good.run([nghttp, "-n", "-H", f"x-auth-token: {T['nghttp_h2c']}", f"http://{HOST}:{H2C}/api/v4/projects/12",
+              f"http://{HOST}:{H2C}/api/v4/users"], check_rc=False)
+    good.run([nghttp, "-n", "-H", f"authorization: Bearer {T['nghttp_tls']}", f"https://{HOST}:{H2TLS}/v2/keys"],
+             check_rc=False)
+    # a connection whose HPACK state reach cannot have: the first header
+    # block names dynamic entry 62 (index 0xbe) before any was added
+    bad.python(r"""
+import os, socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+lit = b"\x40\x0dauthorization" + bytes([len("Bearer " + os.environ["TOKEN"])]) + ("Bearer " + os.environ["TOKEN"]).encode()
+block = b"\x82\x86\x84\xbe" + lit
+s.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00" +
+          len(block).to_bytes(3, "big") + b"\x01\x05\x00\x00\x00\x01" + block)
+s.recv(100)
+s.close()
+""", str(H2C), env=dict(os.environ, TOKEN=T["lost"]))
+
+    def cred(where, tok):
+        return lambda e: e.get("type") == "credential" and e["where"] == where and \
+            e["fingerprint"] == _fp(fp_key, T[tok])
+    try:
+        agent.wait_edge("curl h2c", cred("authorization", "curl_h2c"), 15)
+        agent.wait_edge("curl TLS", cred("x-api-key", "curl_tls"), 15)
+        agent.wait_edge("nghttp h2c, 2nd request", lambda e: cred("x-auth-token", "nghttp_h2c")(e) and
+                        e["path_template"] == "/api/v4/users", 15)
+        agent.wait_edge("nghttp TLS", cred("authorization", "nghttp_tls"), 15)
+        agent.wait_edge("the lost connection's gap",
+                        lambda e: e.get("type") == "tls" and e["exe"] == f"{PYTHON} (http/2)", 15)
+        good_v = _verdict(agent, "host/h2-decoded")
+        bad_v = _verdict(agent, "host/h2-lost")
+    finally:
+        summary = agent.stop()
+        print("credential edges:", [(e["where"], e["path_template"], e["source"], e.get("proto"))
+                                    for e in agent.edges() if e.get("type") == "credential"])
+        print("stats:", {k: v for k, v in summary.items() if k.startswith(("h2", "http"))}, summary["events"])
+    creds = [e for e in agent.edges() if e.get("type") == "credential"]
+    want = [
+        ("authorization", "bearer", "curl_h2c", "GET", "/v1/models", f"{HOST}:{H2C}", "plaintext", curl),
+        ("x-api-key", "api-key", "curl_tls", "POST", "/v1/chat/completions", f"{HOST}:{H2TLS}", "openssl", curl),
+        ("x-auth-token", "token", "nghttp_h2c", "GET", "/api/v4/projects/{id}", f"{HOST}:{H2C}", "plaintext", nghttp),
+        ("x-auth-token", "token", "nghttp_h2c", "GET", "/api/v4/users", f"{HOST}:{H2C}", "plaintext", nghttp),
+        ("authorization", "bearer", "nghttp_tls", "GET", "/v2/keys", f"{HOST}:{H2TLS}", "openssl", nghttp),
+    ]
+    got = sorted((e["where"], e["credential_kind"], e["fingerprint"], e["method"], e["path_template"], e["host"],
+                  e["source"], e["process_exe"], e["proto"], e["port"]) for e in creds)
+    expect = sorted((w, k, _fp(fp_key, T[t]), m, tpl, h, src, exe, "h2", int(h.rsplit(":", 1)[1]))
+                    for w, k, t, m, tpl, h, src, exe in want)
+    check_eq(got, expect, "credential edges, field by field (and nothing else)")
+    # decoded HTTP/2 is not a blind road; the lost connection is
+    check("http2-undecoded" not in json.dumps(good_v["reasons"]), f"decoded identity: {good_v}")
+    check(good_v["verdict"] != "inconclusive", f"decoded identity: {good_v}")
+    check_eq(bad_v["verdict"], "inconclusive", f"lost identity: {bad_v}")
+    check(f"blind road http2-undecoded: {PYTHON} (http/2)" in json.dumps(bad_v["reasons"]),
+          f"the reason names the road and the process: {bad_v['reasons']}")
+    tls = {e["exe"]: e for e in agent.edges() if e.get("type") == "tls"}
+    lost = tls[f"{PYTHON} (http/2)"]
+    check_eq((lost["coverage"], lost["library"]), ("tls-blind", "plaintext"), "the lost connection's edge")
+    check("HPACK decoding failed" in lost["reason"], f"reason: {lost['reason']}")
+    check_eq((tls[curl]["coverage"], tls[nghttp]["coverage"]), ("covered", "covered"), "TLS through libssl")
+    check_eq(summary["h2_requests"] >= 5, True, f"HTTP/2 requests decoded: {summary['h2_requests']}")
+    check_eq((summary["h2_undecodable"], summary["h2_malformed"]), (1, 0), "one connection lost, none refused")
+    _leak_check(agent, tmp, [inputs], list(TOKENS.values()))
+
+
+def test_http2_joined_mid_stream_is_a_blind_road(cleanup, tmp):
+    """An HTTP/2 connection that started before the agent (its preface and
+    first HPACK entries unseen): the next HEADERS frame it writes is
+    recognised, the connection is the blind road http2-undecoded ("connection
+    start not seen"), verify is inconclusive, and the bearer it carried
+    appears nowhere."""
+    port = 20310
+    token = "reach-h2-midstream-bearer-6Hd3Kp9Zs2Wq"
+    inputs = os.path.join(tmp, "inputs")
+    os.makedirs(inputs)
+    go = os.path.join(inputs, "go")
+    start_process(cleanup, [PYTHON, "-c", r"""
+import socket, sys
+srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("127.0.0.1", int(sys.argv[1]))); srv.listen(4)
+while True:
+    c, _ = srv.accept()
+    while c.recv(65536):
+        pass
+""", str(port)])
+    wait_port(HOST, port)
+    root = Cgroup(cleanup, f"reach-e2e-h2mid-{os.getpid()}")
+    cg = Cgroup(cleanup, "client", parent=root)
+    identity = "host/h2-midstream"
+    policy = os.path.join(inputs, "policy.yaml")
+    with open(policy, "w") as f:  # all it does is declared: only the road can spoil the verdict
+        f.write(f"""apiVersion: reach.dev/v1
+kind: ReachPolicy
+metadata:
+  name: h2-midstream
+spec:
+  identity: {identity}
+  egress:
+    - {{cidr: 127.0.0.1/32, ports: [{port}], proto: tcp}}
+  tools: ["/**"]
+""")
+    # the client starts (preface, a first request indexing :authority)
+    # before the agent; after the agent is ready it sends a second request
+    # whose HPACK block refers to that entry, and the bearer
+    client = subprocess.Popen([PYTHON, "-c", r"""
+import os, socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+first = b"\x82\x86\x84\x41\x0fapi.example.com"
+s.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00" +
+          len(first).to_bytes(3, "big") + b"\x01\x05\x00\x00\x00\x01" + first)
+deadline = time.monotonic() + 30
+while not os.path.exists(sys.argv[2]) and time.monotonic() < deadline:
+    time.sleep(0.05)
+v = ("Bearer " + os.environ["TOKEN"]).encode()
+second = b"\x82\x86\x84\xbe\x40\x0dauthorization" + bytes([len(v)]) + v
+s.sendall(len(second).to_bytes(3, "big") + b"\x01\x05\x00\x00\x00\x03" + second)
+time.sleep(0.2)
+s.close()
+""", str(port), go], preexec_fn=cg.enter_fn(), env=dict(os.environ, TOKEN=token))
+    cleanup.add(lambda: client.poll() is None and client.kill())
+    agent = Agent(cleanup, tmp, ["--cgroup", root.path, "--identity-rule", f"cgroup:{cg.rel} {identity}",
+                                 "--policy", policy])
+    agent.epoch_start(identity, "v1")
+    with open(go, "w"):
+        pass
+    try:
+        agent.wait_edge("the mid-stream gap", lambda e: e.get("type") == "tls" and e["exe"] == f"{PYTHON} (http/2)",
+                        15)
+        verdict = _verdict(agent, identity)
+    finally:
+        client.wait(timeout=30)
+        summary = agent.stop()
+    check_eq(client.returncode, 0, "the client ran")
+    check_eq(verdict["verdict"], "inconclusive", f"verify with a connection joined mid-stream: {verdict}")
+    check(f"blind road http2-undecoded: {PYTHON} (http/2)" in json.dumps(verdict["reasons"]),
+          f"the reason names the road and the process: {verdict['reasons']}")
+    e = {e["exe"]: e for e in agent.edges() if e.get("type") == "tls"}[f"{PYTHON} (http/2)"]
+    check_eq((e["coverage"], e["library"]), ("tls-blind", "plaintext"), "the gap's edge")
+    check("connection start not seen" in e["reason"], f"reason: {e['reason']}")
+    check_eq(summary["h2_undecodable"], 1, "counted")
+    check_eq([e for e in agent.edges() if e.get("type") == "credential"], [], "no credential edge made up")
+    check("h2_undecodable" in agent.stderr(), "warned on stderr")
+    _leak_check(agent, tmp, [inputs], [token])
