@@ -656,23 +656,38 @@ __noinline __weak int h2__handle(struct h2_walk *w)
 }
 
 /* A write on a connection neither HTTP/1 nor followed HTTP/2: does it
- * start with a client HEADERS frame (type 1, only END_STREAM, END_HEADERS,
- * PADDED, PRIORITY flags, an odd stream id, a length that fits the write
- * and REACH_H2_FRAME_MAX)? Then it is an HTTP/2 connection whose start
- * reach did not see (the agent started later, or h2_conns forgot it): its
- * HPACK table is unknown, so it is reported, never silently skipped. Bodies
- * (JSON, text) and TLS records cannot pass: their first three bytes read
- * as a length far over the bound. A global function: its stack is its own. */
+ * start with a client's HEADERS frame (type 1, only END_STREAM,
+ * END_HEADERS, PADDED, PRIORITY flags, an odd stream id, a length that fits
+ * the write and REACH_H2_FRAME_MAX, a block whose first field is a request
+ * pseudo-header from the static table: :authority, :method, :path or
+ * :scheme, indexed or as a literal's name)? Then it is an HTTP/2 client
+ * connection whose start reach did not see (the agent started later, or
+ * h2_conns forgot it): its HPACK table is unknown, so it is reported,
+ * never silently skipped. A server's HEADERS start with :status, its
+ * trailers with other names: not taken. Bodies (JSON, text) and TLS
+ * records cannot pass: their first three bytes read as a length far over
+ * the bound. Not recognised: a block that starts with a dynamic table
+ * reference or a size update. A global function: its stack is its own. */
 __noinline __weak int h2__midstream(struct h2_walk *w)
 {
-	__u8 h[9] = {};
-	__u32 flen, sid;
+	__u8 h[16] = {};
+	__u32 flen, sid, at;
+	__u8 b;
 
-	if (!w || w->len < 9 || bpf_probe_read_user(h, sizeof(h), (const void *)w->ubuf))
+	if (!w || w->len < 10 || bpf_probe_read_user(h, w->len < 16 ? 10 : 16, (const void *)w->ubuf))
 		return 0;
 	flen = (__u32)h[0] << 16 | (__u32)h[1] << 8 | h[2];
 	sid = ((__u32)h[5] << 24 | (__u32)h[6] << 16 | (__u32)h[7] << 8 | h[8]) & 0x7fffffff;
 	if (h[3] != 0x1 || (h[4] & ~0x2d) || !(sid & 1) || flen > REACH_H2_FRAME_MAX || flen + 9 > w->len)
+		return 0;
+	at = 9 + (h[4] & 0x8 ? 1 : 0) + (h[4] & 0x20 ? 5 : 0);
+	if (at >= 9 + flen || at >= w->len || at > 15)
+		return 0;
+	b = h[at & 15];
+	/* indexed 1..7 (0x81-0x87), or a literal named by index 1..7: with
+	 * incremental indexing (0x41-0x47), without (0x01-0x07), never (0x11-0x17) */
+	if (!((b >= 0x81 && b <= 0x87) || (b >= 0x41 && b <= 0x47) || (b >= 0x01 && b <= 0x07) ||
+	      (b >= 0x11 && b <= 0x17)))
 		return 0;
 	http__h2_preface(w->source, REACH_H2_WHY_MIDSTREAM, w->pid_tgid, w->cgid);
 	return 0;
@@ -740,7 +755,7 @@ static __always_inline void http__capture(const void *ubuf, __u64 len, __u8 sour
 	if (!starts && !bpf_map_lookup_elem(&http_conns, &ck)) {
 		/* the common case: no head here, none open; but maybe HTTP/2
 		 * whose start was not seen */
-		if (len >= 9)
+		if (len >= 10)
 			h2__dispatch(ubuf, len, (__u64)-1, false, source, peer, conn, pid_tgid, cgid);
 		return;
 	}
@@ -812,7 +827,7 @@ static __always_inline void http__capture_iov(const struct iovec *uiov, __u64 ni
 	}
 	if (!starts && !bpf_map_lookup_elem(&http_conns, &ck)) {
 		/* maybe HTTP/2 whose start was not seen (its first iovec) */
-		if (iov.iov_len >= 9 && ret >= 9)
+		if (iov.iov_len >= 10 && ret >= 10)
 			h2__dispatch(iov.iov_base, iov.iov_len < ret ? iov.iov_len : ret, (__u64)-1, false, source, peer,
 				     conn, pid_tgid, cgid);
 		return;

@@ -45,10 +45,6 @@ def test_http2_decoded_credentials_and_lost_connection(cleanup, tmp):
     inputs = os.path.join(tmp, "inputs")
     docroot = os.path.join(inputs, "www")
     os.makedirs(docroot)
-    start_process(cleanup, [nghttpd, "--no-tls", "-d", docroot, "-a", HOST, str(H2C)])
-    start_process(cleanup, [nghttpd, "-d", docroot, "-a", HOST, str(H2TLS), key, cert])
-    wait_port(HOST, H2C)
-    wait_port(HOST, H2TLS)
     fp_key = os.urandom(32)
     key_file = os.path.join(inputs, "fingerprint.key")
     with open(key_file, "wb") as f:
@@ -58,6 +54,13 @@ def test_http2_decoded_credentials_and_lost_connection(cleanup, tmp):
     root = Cgroup(cleanup, f"reach-e2e-h2d-{os.getpid()}")
     good = Cgroup(cleanup, "decoded", parent=root)
     bad = Cgroup(cleanup, "lost", parent=root)
+    # the h2c server runs monitored, with the decoded clients: an HTTP/2
+    # server's frames (SETTINGS, HEADERS starting with :status) are no
+    # client connection joined mid-stream, so no road
+    start_process(cleanup, [nghttpd, "--no-tls", "-d", docroot, "-a", HOST, str(H2C)], preexec_fn=good.enter_fn())
+    start_process(cleanup, [nghttpd, "-d", docroot, "-a", HOST, str(H2TLS), key, cert])
+    wait_port(HOST, H2C)
+    wait_port(HOST, H2TLS)
     policy = os.path.join(inputs, "policy.yaml")
     with open(policy, "w") as f:  # all they do is declared: only a blind road can make a verdict inconclusive
         for name in ("h2-decoded", "h2-lost"):
