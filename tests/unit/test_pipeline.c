@@ -963,6 +963,88 @@ static void test_dns_names_egress(void **state)
 	assert_int_equal(f->p.stats.events[REACH_EV_DNS], 5);
 }
 
+/* ---- HTTP/2: frames decoded per connection ---------------------------------- */
+
+static void h2_frame_event(struct fx *f, uint64_t conn, uint32_t seq, uint8_t flags, uint32_t stream,
+			   const uint8_t *block, size_t len)
+{
+	struct reach_h2_frame_event ev = { 0 };
+
+	fill_hdr(&ev.hdr, REACH_EV_H2_FRAME, sizeof(ev), CG, T_PARENT, 1);
+	ev.source = REACH_HTTP_OPENSSL;
+	ev.flags = flags;
+	ev.frame_type = 0x1;
+	ev.frame_flags = 0x5; /* END_STREAM | END_HEADERS */
+	ev.stream_id = stream;
+	ev.frame_len = ev.len = (uint32_t)len;
+	ev.seq = seq;
+	ev.conn = conn;
+	memcpy(ev.payload, block, len);
+	assert_int_equal(feed(f, &ev, sizeof(ev)), 0);
+}
+
+/* An HTTP/2 request gives the credential edge HTTP/1 would (proto h2, no
+ * road); a connection with a piece missing is the road http2-undecoded. */
+static void test_h2_credential_and_lost_connection(void **state)
+{
+	struct fx *f = *state;
+	static const char bearer[] = "Bearer " TOKEN;
+	uint8_t block[256];
+	size_t n = 0;
+	const struct edge *e;
+	const struct coverage *cov;
+	char fp[17], object[256];
+
+	exec_event(f, CG, T_PARENT, T_OTHER, "/usr/bin/curl", no_args, 1);
+	/* :method GET, :scheme https, :path /v1/models (literal), :authority
+	 * api.example.com (literal, indexed), authorization (never indexed) */
+	block[n++] = 0x82;
+	block[n++] = 0x87;
+	block[n++] = 0x04;
+	block[n++] = 10;
+	memcpy(block + n, "/v1/models", 10);
+	n += 10;
+	block[n++] = 0x41;
+	block[n++] = 15;
+	memcpy(block + n, "api.example.com", 15);
+	n += 15;
+	block[n++] = 0x10;
+	block[n++] = 13;
+	memcpy(block + n, "authorization", 13);
+	n += 13;
+	block[n++] = (uint8_t)strlen(bearer);
+	memcpy(block + n, bearer, strlen(bearer));
+	n += strlen(bearer);
+	h2_frame_event(f, 0xabc, 0, REACH_H2_F_PREFACE, 1, block, n);
+	/* the second request refers to the first's :authority entry (0xbe) */
+	h2_frame_event(f, 0xabc, 1, 0, 3, (const uint8_t[]){ 0x82, 0x87, 0x84, 0xbe }, 4);
+	assert_int_equal(f->p.stats.h2_requests, 2);
+	assert_int_equal(f->p.stats.h2_undecodable, 0);
+	fp_compute(&f->p.fp_key, TOKEN, strlen(TOKEN), fp);
+	snprintf(object, sizeof(object), "api.example.com GET /v1/models bearer fp:%s", fp);
+	e = find_edge(f, CG, EDGE_CREDENTIAL, object);
+	assert_non_null(e);
+	assert_string_equal(edge_cred(e)->proto, "h2");
+	assert_string_equal(edge_cred(e)->source, "openssl");
+	assert_string_equal(edge_cred(e)->where, "authorization");
+	assert_string_equal(e->category, "h2");
+	pipeline_feed_ledger(&f->p);
+	cov = coverage_of(f, "host/test");
+	assert_true(cov == NULL || cov->n_roads == 0);
+
+	/* another connection: seq 1 never came */
+	h2_frame_event(f, 0xdef, 0, REACH_H2_F_PREFACE, 1, block, n);
+	h2_frame_event(f, 0xdef, 2, 0, 5, (const uint8_t[]){ 0x82, 0x87, 0x84, 0xbe }, 4);
+	assert_int_equal(f->p.stats.h2_undecodable, 1);
+	assert_non_null(find_edge(f, CG, EDGE_TLS, "/usr/bin/curl (http/2)"));
+	pipeline_feed_ledger(&f->p);
+	cov = coverage_of(f, "host/test");
+	assert_non_null(cov);
+	assert_int_equal(cov->n_roads, 1);
+	assert_string_equal(cov->roads[0].road, "http2-undecoded");
+	assert_non_null(strstr(cov->roads[0].detail, "a frame missing"));
+}
+
 /* ---- HTTP: credentials ---------------------------------------------------- */
 
 static void test_http_plaintext_credential(void **state)
@@ -1273,6 +1355,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_full_model_evicts_to_the_ledger, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refused_edge_is_a_coverage_gap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_coverage_to_the_ledger, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_h2_credential_and_lost_connection, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_coverage_forgets_removed_cgroups, setup, teardown),
 	};
 
