@@ -97,6 +97,11 @@ $(OUT)/tests/tools/%: tests/tools/%.c $(OUT)/libreach.a
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -I$(OUT)/proto $< $(OUT)/libreach.a $(LDLIBS) -o $@
 
+# The HTTP/2 credential path's CPU against HTTP/1's, one run (bench/workloads/bench_hpack.c).
+$(OUT)/bench/bench_hpack: bench/workloads/bench_hpack.c $(OUT)/libreach.a
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $< $(OUT)/libreach.a $(filter-out -lbpf,$(LDLIBS)) -o $@
+
 # Unit tests link the user-space library without libbpf; the one test of a
 # sensor/ map reader (test_dedup_snapshot, root: it creates a kernel map)
 # links that object and libbpf too.
