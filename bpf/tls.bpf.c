@@ -39,6 +39,17 @@ int BPF_KPROBE(reach_ssl_write_ex, void *ssl, const void *buf, size_t num)
 	return tls__write(ssl, buf, num, REACH_HTTP_OPENSSL);
 }
 
+/* Go (>= 1.17, register ABI): func (c *Conn) Write(b []byte) (int, error):
+ * c in RAX, b's pointer in RBX, its length in RCX. Entry only: a Go
+ * function's return cannot be probed safely (goroutine stacks move, and a
+ * uretprobe's trampoline address on one breaks the runtime's unwinding).
+ * The *Conn names the connection. */
+SEC("uprobe")
+int reach_go_tls_write(struct pt_regs *ctx)
+{
+	return tls__write((const void *)ctx->ax, (const void *)ctx->bx, ctx->cx, REACH_HTTP_GOTLS);
+}
+
 /* ssize_t gnutls_record_send(gnutls_session_t session, const void *data, size_t size) */
 SEC("uprobe")
 int BPF_KPROBE(reach_gnutls_record_send, void *session, const void *data, size_t size)

@@ -16,6 +16,8 @@ REQUIRED=(
   # HTTP/2 clients and servers (nghttp, nghttpd); python3-hpack checks the
   # HPACK Huffman table the decoder was built from
   nghttp2-client nghttp2-server python3-hpack
+  # the Go TLS test builds its client (crypto/tls probes)
+  golang-go
   # shipping tests run the real receivers; capsh runs the agent with only its
   # documented capabilities; yamllint checks the deploy/ manifests
   prometheus prometheus-alertmanager libcap2-bin yamllint

@@ -220,6 +220,7 @@ enum reach_http_source {
 	REACH_HTTP_PLAINTEXT = 1, /* write/writev/sendto/sendmsg on a TCP socket */
 	REACH_HTTP_OPENSSL   = 2, /* SSL_write / SSL_write_ex (libssl, or linked into the executable) */
 	REACH_HTTP_GNUTLS    = 3, /* gnutls_record_send */
+	REACH_HTTP_GOTLS     = 4, /* Go crypto/tls.(*Conn).Write (Go >= 1.17 register ABI) */
 };
 
 /* How a capture relates to the connection's request head(s). */

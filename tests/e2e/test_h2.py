@@ -232,3 +232,115 @@ s.close()
     check_eq([e for e in agent.edges() if e.get("type") == "credential"], [], "no credential edge made up")
     check("h2_undecodable" in agent.stderr(), "warned on stderr")
     _leak_check(agent, tmp, [inputs], [token])
+
+
+GO_SRC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "clients", "go_tls_client.go")
+
+
+def test_go_crypto_tls_h2_h1_and_stripped(cleanup, tmp):
+    """Go's crypto/tls: a Go client (Debian's golang-go builds it here) with
+    its symbol table sends a bearer over HTTP/2 (ALPN h2, to nghttpd) and an
+    api key over HTTP/1.1 (to python's server): reach probes
+    crypto/tls.(*Conn).Write at its entry (register ABI) and gives a
+    credential edge each, source go-tls. The same client stripped (-s -w) is
+    tls-blind with the reason, and its identity's verify is inconclusive."""
+    go, nghttpd = shutil.which("go"), shutil.which("nghttpd")
+    if not go or not nghttpd:
+        import pytest
+        pytest.skip("golang-go / nghttp2-server not installed (scripts/deps.sh)")
+    h2port, h1port = 20320, 20321
+    from harness import ROOT
+    ca, cert, key = make_test_ca(cleanup, tmp)
+    inputs = os.path.join(tmp, "inputs")
+    os.makedirs(os.path.join(inputs, "www"))
+    start_process(cleanup, [nghttpd, "-d", os.path.join(inputs, "www"), "-a", HOST, str(h2port), key, cert])
+    start_process(cleanup, [PYTHON, os.path.join(ROOT, "tests", "e2e", "https_server.py"), "--bind", HOST,
+                            "--tls-port", str(h1port), "--cert", cert, "--key", key,
+                            "--log", os.path.join(inputs, "s.log")])
+    wait_port(HOST, h2port)
+    wait_port(HOST, h1port)
+    genv = dict(os.environ, GOCACHE=os.path.join(tmp, "gocache"), GOPATH=os.path.join(tmp, "gopath"),
+                HOME=tmp, GO111MODULE="off", CGO_ENABLED="0")
+    bins = {"full": os.path.join(tmp, "goclient"), "stripped": os.path.join(tmp, "goclient-stripped")}
+    for name, flags in (("full", []), ("stripped", ["-ldflags=-s -w"])):
+        subprocess.run([go, "build", *flags, "-o", bins[name], GO_SRC], env=genv, check=True, timeout=300,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    fp_key = os.urandom(32)
+    key_file = os.path.join(inputs, "fingerprint.key")
+    with open(key_file, "wb") as f:
+        f.write(fp_key)
+    os.chmod(key_file, 0o600)
+    tokens = {"h2": "reach-go-h2-bearer-4Rt8Yp2Kw6Qz1Mx3", "h1": "reach-go-h1-apikey-9Lc5Vb7Nd3Hs8Fj2",
+              "blind": "reach-go-stripped-bearer-2Gh6Tk9Pq4Wz"}
+    root = Cgroup(cleanup, f"reach-e2e-go-{os.getpid()}")
+    covered = Cgroup(cleanup, "covered", parent=root)
+    blind = Cgroup(cleanup, "blind", parent=root)
+    agent = Agent(cleanup, tmp, ["--cgroup", root.path, "--fingerprint-key", key_file,
+                                 "--identity-rule", f"cgroup:{covered.rel} host/go-covered",
+                                 "--identity-rule", f"cgroup:{blind.rel} host/go-blind"])
+    go_file = os.path.join(inputs, "go")
+
+    def run(cg, exe, env, urls):
+        p = subprocess.Popen([exe, *urls], preexec_fn=cg.enter_fn(), stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True,
+                             env=dict(os.environ, CA_FILE=ca, GO_FILE=go_file, **env))
+        cleanup.add(lambda: p.poll() is None and p.kill())
+        return p
+
+    def wait_probed(exe):
+        import time
+        deadline = time.monotonic() + 15
+        while f"tls: probing /proc/" not in agent.stderr() or exe not in agent.stderr():
+            check(time.monotonic() < deadline, f"the agent probed {exe}: {agent.stderr()[-2000:]}")
+            time.sleep(0.05)
+
+    p1 = run(covered, bins["full"], {"HEADER_NAME": "Authorization", "HEADER_VALUE": "Bearer " + tokens["h2"]},
+             [f"https://{HOST}:{h2port}/v1/models", f"https://{HOST}:{h2port}/v1/models/7"])
+    wait_probed(bins["full"])
+    with open(go_file, "w"):
+        pass
+    out1, err1 = p1.communicate(timeout=60)
+    p2 = run(covered, bins["full"], {"HEADER_NAME": "X-Api-Key", "HEADER_VALUE": tokens["h1"], "H1": "1"},
+             [f"https://{HOST}:{h1port}/v1/chat/completions"])
+    out2, err2 = p2.communicate(timeout=60)
+    p3 = run(blind, bins["stripped"], {"HEADER_NAME": "Authorization", "HEADER_VALUE": "Bearer " + tokens["blind"]},
+             [f"https://{HOST}:{h2port}/v1/models"])
+    out3, err3 = p3.communicate(timeout=60)
+    check_eq((p1.returncode, p2.returncode, p3.returncode), (0, 0, 0), f"the Go clients ran: {err1} {err2} {err3}")
+    check_eq((out1.split()[0], out2.split()[0]), ("HTTP/2.0", "HTTP/1.1"), "the protocols spoken")
+
+    def cred(where, tok):
+        return lambda e: e.get("type") == "credential" and e["where"] == where and \
+            e["fingerprint"] == _fp(fp_key, tokens[tok])
+    try:
+        agent.wait_edge("Go HTTP/2, 2nd request", lambda e: cred("authorization", "h2")(e) and
+                        e["path_template"] == "/v1/models/{id}", 15)
+        agent.wait_edge("Go HTTP/1.1", cred("x-api-key", "h1"), 15)
+        agent.wait_edge("the stripped client's TLS", lambda e: e.get("type") == "tls" and
+                        e["exe"] == bins["stripped"], 15)
+        blind_v = _verdict(agent, "host/go-blind")
+    finally:
+        summary = agent.stop()
+        print("credential edges:", [(e["where"], e["path_template"], e["source"], e.get("proto"))
+                                    for e in agent.edges() if e.get("type") == "credential"])
+    creds = sorted((e["where"], e["credential_kind"], e["fingerprint"], e["method"], e["path_template"], e["host"],
+                    e["source"], e["proto"], e["process_exe"]) for e in agent.edges() if e.get("type") == "credential")
+    exe = bins["full"]
+    expect = sorted([
+        ("authorization", "bearer", _fp(fp_key, tokens["h2"]), "GET", "/v1/models", f"{HOST}:{h2port}", "go-tls",
+         "h2", exe),
+        ("authorization", "bearer", _fp(fp_key, tokens["h2"]), "GET", "/v1/models/{id}", f"{HOST}:{h2port}",
+         "go-tls", "h2", exe),
+        ("x-api-key", "api-key", _fp(fp_key, tokens["h1"]), "GET", "/v1/chat/completions", f"{HOST}:{h1port}",
+         "go-tls", "http/1.1", exe),
+    ])
+    check_eq(creds, expect, "credential edges, field by field (none from the stripped client)")
+    tls = {e["exe"]: e for e in agent.edges() if e.get("type") == "tls"}
+    check_eq((tls[exe]["coverage"], tls[exe]["library"]), ("covered", "go-tls"), "the Go client with symbols")
+    check_eq(tls[bins["stripped"]]["coverage"], "tls-blind", "the stripped Go client")
+    check("stripped" in tls[bins["stripped"]]["reason"], f"reason: {tls[bins['stripped']]['reason']}")
+    check_eq(blind_v["verdict"], "inconclusive", f"the stripped client's identity: {blind_v}")
+    check("tls-blind" in json.dumps(blind_v["reasons"]), f"the road: {blind_v['reasons']}")
+    check_eq(summary["h2_undecodable"], 0, "no HTTP/2 connection lost")
+    _leak_check(agent, tmp, [inputs, os.path.join(tmp, "gocache"), os.path.join(tmp, "gopath")],
+                list(tokens.values()))

@@ -372,7 +372,10 @@ static void handle_egress(struct pipeline *p, const struct reach_egress_event *e
 
 static const char *http_source_name(uint8_t source)
 {
-	return source == REACH_HTTP_OPENSSL ? "openssl" : source == REACH_HTTP_GNUTLS ? "gnutls" : "plaintext";
+	return source == REACH_HTTP_OPENSSL  ? "openssl" :
+	       source == REACH_HTTP_GNUTLS ? "gnutls" :
+	       source == REACH_HTTP_GOTLS  ? "go-tls" :
+					     "plaintext";
 }
 
 /* One credential-bearing request: an edge per credential it carried. key:

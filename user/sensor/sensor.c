@@ -221,7 +221,8 @@ int sensor_monitor_cgroup(struct sensor *s, uint64_t cgroup_id)
  * the arguments the TLS programs read (ssl/session, buffer, length: rdi,
  * rsi, rdx), else its entry. NULL with errno when the file has no
  * unambiguous func or the kernel refuses. */
-static struct bpf_link *attach_at_cheapest(struct bpf_program *prog, int fd, const char *binary, const char *func)
+static struct bpf_link *attach_at_cheapest(struct bpf_program *prog, int fd, const char *binary, const char *func,
+					   bool c_abi)
 {
 	LIBBPF_OPTS(bpf_uprobe_opts, opts);
 	struct bpf_link *link;
@@ -243,7 +244,10 @@ static struct bpf_link *attach_at_cheapest(struct bpf_program *prog, int fd, con
 		return NULL;
 	}
 #if defined(__x86_64__)
-	off = x86_fast_probe_offset(code, got, size, X86_RDI | X86_RSI | X86_RDX);
+	/* the first-branch placement proves rdi/rsi/rdx unchanged: the C ABI's
+	 * arguments; Go's are in rax/rbx/rcx, so Go keeps the entry */
+	if (c_abi)
+		off = x86_fast_probe_offset(code, got, size, X86_RDI | X86_RSI | X86_RDX);
 #endif
 	free(code);
 	snprintf(via, sizeof(via), "/proc/self/fd/%d", fd);
@@ -263,6 +267,7 @@ int sensor_attach_uprobe(struct sensor *s, enum sensor_uprobe which, const char 
 {
 	struct bpf_program *prog = which == SENSOR_UPROBE_SSL_WRITE	 ? s->skel->progs.reach_ssl_write :
 				   which == SENSOR_UPROBE_SSL_WRITE_EX ? s->skel->progs.reach_ssl_write_ex :
+				   which == SENSOR_UPROBE_GO_TLS_WRITE ? s->skel->progs.reach_go_tls_write :
 									 s->skel->progs.reach_gnutls_record_send;
 	struct bpf_link *link;
 	size_t slot;
@@ -276,7 +281,7 @@ int sensor_attach_uprobe(struct sensor *s, enum sensor_uprobe which, const char 
 	fd = open(binary, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	link = attach_at_cheapest(prog, fd, binary, func);
+	link = attach_at_cheapest(prog, fd, binary, func, which != SENSOR_UPROBE_GO_TLS_WRITE);
 	err = errno;
 	close(fd);
 	if (!link)

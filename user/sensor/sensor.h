@@ -79,6 +79,7 @@ enum sensor_uprobe {
 	SENSOR_UPROBE_SSL_WRITE,        /* OpenSSL / BoringSSL SSL_write */
 	SENSOR_UPROBE_SSL_WRITE_EX,     /* OpenSSL 1.1.1+ SSL_write_ex */
 	SENSOR_UPROBE_GNUTLS_SEND,      /* GnuTLS gnutls_record_send */
+	SENSOR_UPROBE_GO_TLS_WRITE,     /* Go crypto/tls.(*Conn).Write, register ABI: at its entry */
 };
 
 /* Attaches a TLS uprobe to func in binary (every process of that file).

@@ -14,9 +14,13 @@
 #include "sensor/sensor.h"
 #include "sensor/tls.h"
 
-enum tls_lib { TLS_NONE, TLS_OPENSSL, TLS_GNUTLS, TLS_OPENSSL_STATIC, TLS_GO };
+/* TLS_GO: a Go executable whose crypto/tls.(*Conn).Write is probed;
+ * TLS_GO_BLIND: one where it could not be (no symbol table: stripped). */
+enum tls_lib { TLS_NONE, TLS_OPENSSL, TLS_GNUTLS, TLS_OPENSSL_STATIC, TLS_GO, TLS_GO_BLIND };
 
-static const char *const lib_names[] = { NULL, "openssl", "gnutls", "openssl (in the executable)", NULL };
+static const char *const lib_names[] = { NULL, "openssl", "gnutls", "openssl (in the executable)", "go-tls", NULL };
+
+#define GO_TLS_WRITE "crypto/tls.(*Conn).Write"
 
 /* A library or executable file we probe, and who uses it: when the last
  * user exits, its uprobes are detached (and attached again on a new user). */
@@ -134,6 +138,10 @@ static struct tls_file *attach_file(struct tls_coverage *t, const char *file, en
 	f->handles[0] = f->handles[1] = -1;
 	if (lib == TLS_GNUTLS) {
 		rc = f->handles[0] = sensor_attach_uprobe(t->sensor, SENSOR_UPROBE_GNUTLS_SEND, file, "gnutls_record_send");
+	} else if (lib == TLS_GO) {
+		/* found through .symtab; a stripped Go binary has none (its
+		 * .gopclntab is not read yet): -ENOENT, tls-blind */
+		rc = f->handles[0] = sensor_attach_uprobe(t->sensor, SENSOR_UPROBE_GO_TLS_WRITE, file, GO_TLS_WRITE);
 	} else {
 		rc = f->handles[0] = sensor_attach_uprobe(t->sensor, SENSOR_UPROBE_SSL_WRITE, file, "SSL_write");
 		/* SSL_write_ex exists from OpenSSL 1.1.1 on; BoringSSL lacks it */
@@ -141,7 +149,11 @@ static struct tls_file *attach_file(struct tls_coverage *t, const char *file, en
 								     "SSL_write_ex")) < 0)
 			log_debug("tls: %s has no SSL_write_ex", file);
 	}
-	if (rc < 0) {
+	if (rc < 0 && lib == TLS_GO && rc == -ENOENT) {
+		log_info("tls: %s is Go without %s in a symbol table (stripped): its TLS is tls-blind", file,
+			 GO_TLS_WRITE);
+		f->lib = TLS_NONE;
+	} else if (rc < 0) {
 		log_warn("tls: cannot probe %s (%s): TLS through it stays unseen", file,
 			 rc == -ENOTUNIQ ? "its write function has several symbol versions" : strerror(-rc));
 		f->lib = TLS_NONE;
@@ -188,7 +200,7 @@ static void set_proc(struct tls_coverage *t, uint32_t tgid, enum tls_lib lib, st
 	proc_key(tgid, key);
 	p = hmap_get(t->procs, key);
 	/* a real library wins over a "Go, blind" note; the first library stays */
-	if (p && p->lib != TLS_GO && p->lib != TLS_NONE)
+	if (p && p->lib != TLS_GO_BLIND && p->lib != TLS_NONE)
 		return;
 	if (!p) {
 		if (!(p = calloc(1, sizeof(*p))) || hmap_put(t->procs, key, p, NULL)) {
@@ -340,6 +352,12 @@ void tls_on_exec(struct tls_coverage *t, uint32_t tgid, const char *path)
 		f = attach_file(t, view, TLS_OPENSSL);
 		if (!f || f->lib == TLS_NONE)
 			lib = TLS_NONE;
+	} else if (lib == TLS_GO) {
+		f = attach_file(t, view, TLS_GO);
+		if (!f || f->lib == TLS_NONE) {
+			lib = TLS_GO_BLIND;
+			f = NULL;
+		}
 	}
 	if (lib != TLS_NONE)
 		set_proc(t, tgid, lib, f);
@@ -384,8 +402,8 @@ const char *tls_process_library(struct tls_coverage *t, uint32_t tgid, const cha
 		p = hmap_get(t->procs, key);
 	}
 	lib = p ? p->lib : TLS_NONE;
-	if (lib == TLS_GO) {
-		*why = "Go crypto/tls (statically linked; no uprobe support yet)";
+	if (lib == TLS_GO_BLIND) {
+		*why = "Go crypto/tls without a symbol table (stripped: .gopclntab is not read yet)";
 		return NULL;
 	}
 	if (lib == TLS_NONE) {
