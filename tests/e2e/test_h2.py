@@ -243,7 +243,10 @@ def test_go_crypto_tls_h2_h1_and_stripped(cleanup, tmp):
     api key over HTTP/1.1 (to python's server): reach probes
     crypto/tls.(*Conn).Write at its entry (register ABI) and gives a
     credential edge each, source go-tls. The same client stripped (-s -w) is
-    tls-blind with the reason, and its identity's verify is inconclusive."""
+    found through its .gopclntab: covered too. One whose .gopclntab reach
+    cannot find (the section renamed: the runtime does not need its name)
+    is tls-blind with the reason, and its identity's verify is
+    inconclusive."""
     go, nghttpd = shutil.which("go"), shutil.which("nghttpd")
     if not go or not nghttpd:
         import pytest
@@ -261,17 +264,20 @@ def test_go_crypto_tls_h2_h1_and_stripped(cleanup, tmp):
     wait_port(HOST, h1port)
     genv = dict(os.environ, GOCACHE=os.path.join(tmp, "gocache"), GOPATH=os.path.join(tmp, "gopath"),
                 HOME=tmp, GO111MODULE="off", CGO_ENABLED="0")
-    bins = {"full": os.path.join(tmp, "goclient"), "stripped": os.path.join(tmp, "goclient-stripped")}
+    bins = {"full": os.path.join(tmp, "goclient"), "stripped": os.path.join(tmp, "goclient-stripped"),
+            "nopcln": os.path.join(tmp, "goclient-nopcln")}
     for name, flags in (("full", []), ("stripped", ["-ldflags=-s -w"])):
         subprocess.run([go, "build", *flags, "-o", bins[name], GO_SRC], env=genv, check=True, timeout=300,
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    subprocess.run(["objcopy", "--rename-section", ".gopclntab=.xgopclntab", bins["stripped"], bins["nopcln"]],
+                   check=True, timeout=60)
     fp_key = os.urandom(32)
     key_file = os.path.join(inputs, "fingerprint.key")
     with open(key_file, "wb") as f:
         f.write(fp_key)
     os.chmod(key_file, 0o600)
     tokens = {"h2": "reach-go-h2-bearer-4Rt8Yp2Kw6Qz1Mx3", "h1": "reach-go-h1-apikey-9Lc5Vb7Nd3Hs8Fj2",
-              "blind": "reach-go-stripped-bearer-2Gh6Tk9Pq4Wz"}
+              "stripped": "reach-go-stripped-token-7Bn3Xc5Vq1Lk", "blind": "reach-go-nopcln-bearer-2Gh6Tk9Pq4Wz"}
     root = Cgroup(cleanup, f"reach-e2e-go-{os.getpid()}")
     covered = Cgroup(cleanup, "covered", parent=root)
     blind = Cgroup(cleanup, "blind", parent=root)
@@ -290,7 +296,8 @@ def test_go_crypto_tls_h2_h1_and_stripped(cleanup, tmp):
     def wait_probed(exe):
         import time
         deadline = time.monotonic() + 15
-        while f"tls: probing /proc/" not in agent.stderr() or exe not in agent.stderr():
+        while not any(line.startswith("reachd: info: tls: probing /proc/") and line.endswith(f"{exe} (go-tls)")
+                      for line in agent.stderr().splitlines()):
             check(time.monotonic() < deadline, f"the agent probed {exe}: {agent.stderr()[-2000:]}")
             time.sleep(0.05)
 
@@ -303,10 +310,18 @@ def test_go_crypto_tls_h2_h1_and_stripped(cleanup, tmp):
     p2 = run(covered, bins["full"], {"HEADER_NAME": "X-Api-Key", "HEADER_VALUE": tokens["h1"], "H1": "1"},
              [f"https://{HOST}:{h1port}/v1/chat/completions"])
     out2, err2 = p2.communicate(timeout=60)
-    p3 = run(blind, bins["stripped"], {"HEADER_NAME": "Authorization", "HEADER_VALUE": "Bearer " + tokens["blind"]},
+    os.unlink(go_file)
+    p4 = run(covered, bins["stripped"], {"HEADER_NAME": "X-Auth-Token", "HEADER_VALUE": tokens["stripped"]},
+             [f"https://{HOST}:{h2port}/v1/stripped"])
+    wait_probed(bins["stripped"])
+    with open(go_file, "w"):
+        pass
+    out4, err4 = p4.communicate(timeout=60)
+    p3 = run(blind, bins["nopcln"], {"HEADER_NAME": "Authorization", "HEADER_VALUE": "Bearer " + tokens["blind"]},
              [f"https://{HOST}:{h2port}/v1/models"])
     out3, err3 = p3.communicate(timeout=60)
-    check_eq((p1.returncode, p2.returncode, p3.returncode), (0, 0, 0), f"the Go clients ran: {err1} {err2} {err3}")
+    check_eq((p1.returncode, p2.returncode, p3.returncode, p4.returncode), (0, 0, 0, 0),
+             f"the Go clients ran: {err1} {err2} {err3} {err4}")
     check_eq((out1.split()[0], out2.split()[0]), ("HTTP/2.0", "HTTP/1.1"), "the protocols spoken")
 
     def cred(where, tok):
@@ -316,8 +331,9 @@ def test_go_crypto_tls_h2_h1_and_stripped(cleanup, tmp):
         agent.wait_edge("Go HTTP/2, 2nd request", lambda e: cred("authorization", "h2")(e) and
                         e["path_template"] == "/v1/models/{id}", 15)
         agent.wait_edge("Go HTTP/1.1", cred("x-api-key", "h1"), 15)
-        agent.wait_edge("the stripped client's TLS", lambda e: e.get("type") == "tls" and
-                        e["exe"] == bins["stripped"], 15)
+        agent.wait_edge("Go stripped, through .gopclntab", cred("x-auth-token", "stripped"), 15)
+        agent.wait_edge("the unfindable client's TLS", lambda e: e.get("type") == "tls" and
+                        e["exe"] == bins["nopcln"], 15)
         blind_v = _verdict(agent, "host/go-blind")
     finally:
         summary = agent.stop()
@@ -333,12 +349,16 @@ def test_go_crypto_tls_h2_h1_and_stripped(cleanup, tmp):
          "go-tls", "h2", exe),
         ("x-api-key", "api-key", _fp(fp_key, tokens["h1"]), "GET", "/v1/chat/completions", f"{HOST}:{h1port}",
          "go-tls", "http/1.1", exe),
+        ("x-auth-token", "token", _fp(fp_key, tokens["stripped"]), "GET", "/v1/stripped", f"{HOST}:{h2port}",
+         "go-tls", "h2", bins["stripped"]),
     ])
-    check_eq(creds, expect, "credential edges, field by field (none from the stripped client)")
+    check_eq(creds, expect, "credential edges, field by field (none from the unfindable client)")
     tls = {e["exe"]: e for e in agent.edges() if e.get("type") == "tls"}
     check_eq((tls[exe]["coverage"], tls[exe]["library"]), ("covered", "go-tls"), "the Go client with symbols")
-    check_eq(tls[bins["stripped"]]["coverage"], "tls-blind", "the stripped Go client")
-    check("stripped" in tls[bins["stripped"]]["reason"], f"reason: {tls[bins['stripped']]['reason']}")
+    check_eq((tls[bins["stripped"]]["coverage"], tls[bins["stripped"]]["library"]), ("covered", "go-tls"),
+             "the stripped Go client")
+    check_eq(tls[bins["nopcln"]]["coverage"], "tls-blind", "the Go client without a findable table")
+    check("gopclntab" in tls[bins["nopcln"]]["reason"], f"reason: {tls[bins['nopcln']]['reason']}")
     check_eq(blind_v["verdict"], "inconclusive", f"the stripped client's identity: {blind_v}")
     check("tls-blind" in json.dumps(blind_v["reasons"]), f"the road: {blind_v['reasons']}")
     check_eq(summary["h2_undecodable"], 0, "no HTTP/2 connection lost")

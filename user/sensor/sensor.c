@@ -16,6 +16,7 @@
 #include "sensor/sensor.h"
 #include "sensor/syscall_hooks.h"
 #include "common/elf_func.h"
+#include "common/go_pclntab.h"
 #include "common/x86_entry.h"
 
 #define SENSOR_MAX_UPROBES 256
@@ -238,6 +239,14 @@ static struct bpf_link *attach_at_cheapest(struct bpf_program *prog, int fd, con
 		return NULL;
 	}
 	rc = elf_func_code(fd, func, &entry, &size, code, UPROBE_CODE_MAX, &got);
+	if (rc == -ENOENT && !c_abi) {
+		/* a Go executable without its symbol table: the runtime's own
+		 * function table still names every function */
+		rc = go_pclntab_func(fd, func, &entry);
+		got = 0;
+		if (rc == 0)
+			log_debug("uprobe %s in %s found through .gopclntab", func, binary);
+	}
 	if (rc) {
 		free(code);
 		errno = -rc;

@@ -139,8 +139,8 @@ static struct tls_file *attach_file(struct tls_coverage *t, const char *file, en
 	if (lib == TLS_GNUTLS) {
 		rc = f->handles[0] = sensor_attach_uprobe(t->sensor, SENSOR_UPROBE_GNUTLS_SEND, file, "gnutls_record_send");
 	} else if (lib == TLS_GO) {
-		/* found through .symtab; a stripped Go binary has none (its
-		 * .gopclntab is not read yet): -ENOENT, tls-blind */
+		/* found through .symtab, or when stripped through .gopclntab
+		 * (Go 1.18+ layout); neither: tls-blind */
 		rc = f->handles[0] = sensor_attach_uprobe(t->sensor, SENSOR_UPROBE_GO_TLS_WRITE, file, GO_TLS_WRITE);
 	} else {
 		rc = f->handles[0] = sensor_attach_uprobe(t->sensor, SENSOR_UPROBE_SSL_WRITE, file, "SSL_write");
@@ -149,9 +149,9 @@ static struct tls_file *attach_file(struct tls_coverage *t, const char *file, en
 								     "SSL_write_ex")) < 0)
 			log_debug("tls: %s has no SSL_write_ex", file);
 	}
-	if (rc < 0 && lib == TLS_GO && rc == -ENOENT) {
-		log_info("tls: %s is Go without %s in a symbol table (stripped): its TLS is tls-blind", file,
-			 GO_TLS_WRITE);
+	if (rc < 0 && lib == TLS_GO && (rc == -ENOENT || rc == -EPROTONOSUPPORT || rc == -EBADMSG)) {
+		log_info("tls: %s is Go without a findable %s (%s): its TLS is tls-blind", file, GO_TLS_WRITE,
+			 rc == -EPROTONOSUPPORT ? "a .gopclntab older than Go 1.18" : "no symbol table, no readable .gopclntab");
 		f->lib = TLS_NONE;
 	} else if (rc < 0) {
 		log_warn("tls: cannot probe %s (%s): TLS through it stays unseen", file,
@@ -403,7 +403,7 @@ const char *tls_process_library(struct tls_coverage *t, uint32_t tgid, const cha
 	}
 	lib = p ? p->lib : TLS_NONE;
 	if (lib == TLS_GO_BLIND) {
-		*why = "Go crypto/tls without a symbol table (stripped: .gopclntab is not read yet)";
+		*why = "Go crypto/tls whose Write reach cannot find (no symbol table and no Go 1.18+ .gopclntab)";
 		return NULL;
 	}
 	if (lib == TLS_NONE) {
