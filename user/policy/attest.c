@@ -207,9 +207,11 @@ static void check_chain(json_object *pred, FILE *out, size_t *bad)
 		fprintf(out, "  problem: the attestation names a chain head but holds no records: they were removed\n");
 		(*bad)++;
 	}
-	if (*bad == bad_before)
-		fprintf(out, "  records: %zu in the chain of %s%s, linked from the first, each hash matches%s%s\n", n,
-			identity, n ? "" : " (none sealed yet)", n ? "; head " : "", n ? chain[n - 1].hash : "");
+	if (*bad == bad_before && n)
+		fprintf(out, "  records: %zu in the chain of %s, linked from the first, each hash matches; head %s\n", n,
+			identity, chain[n - 1].hash);
+	else if (*bad == bad_before)
+		fprintf(out, "  records: none (made from a ledger file, or before any record of %s was sealed)\n", identity);
 	free(chain);
 }
 
