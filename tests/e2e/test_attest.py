@@ -209,3 +209,45 @@ def test_attestation_signed_chained_and_tamper_evident(cleanup, tmp):
         data[-1] ^= 1
         g.write(data)
     failed(off, pub, "--ledger", changed, want="problem: ledger: the ledger given has digest")
+
+    # a restart: the chain goes on from the state directory's records file
+    journal = os.path.join(agent.state_dir, "verification-records")
+    with open(journal) as f:
+        kept = [json.loads(line) for line in f]
+    check_eq([r["hash"] for r in kept], [r["hash"] for r in chain], "every link kept on disk, in order")
+    args = ["--cgroup", root.path, "--identity-rule", f"cgroup:{app.rel} {identity}", "--policy", policy,
+            "--settle-window", "1"]
+    agent2 = Agent(cleanup, tmp, args, name="reachd2")
+    check(f"{len(chain)} verification records restored" in agent2.stderr(), f"restored: {agent2.stderr()[-600:]}")
+    after = wait_for(lambda: next((r for r in agent2.reachctl("epochs", "--identity", identity, "-o", "json")["records"]
+                                   if r["state"] == "verified"), None), "v2 verified again after the restart", 20)
+    check_eq((after["to_version"], after["seq"], after["prev_hash"]), ("v2", third["seq"] + 1, third["hash"]),
+             "the first link after the restart follows the last before it")
+    check(after["id"] > third["id"], "record ids go on after the restored ones")
+    att2 = os.path.join(tmp, "after-restart.json")
+    p = _run("verify", "--socket", agent2.socket, "--identity", identity, "--attest", att2, "--key", key)
+    check_eq(p.returncode, 0, f"verify --attest after the restart: {p.stdout}{p.stderr}")
+    ok = _run("attest", "verify", att2, "--key", pub)
+    check(ok.returncode == 0 and f"records: {len(chain) + 1} in the chain of {identity}" in ok.stdout,
+          f"one chain across the restart: {ok.stdout}")
+    agent2.stop()
+
+    # one byte of a kept record changed on disk: the agent names it at start,
+    # and reachctl refuses to sign the broken chain (exit 2)
+    with open(journal) as f:
+        lines = f.read().splitlines()
+    i = next(k for k, line in enumerate(lines) if json.loads(line)["id"] == first["id"])
+    check('"findings":1,' in lines[i], f"the failed verification's line: {lines[i]}")
+    lines[i] = lines[i].replace('"findings":1,', '"findings":0,')
+    with open(journal, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    agent3 = Agent(cleanup, tmp, args, name="reachd3")
+    named = f"record seq {first['seq']} (id {first['id']}, {identity} v1, verified): changed"
+    check(f"the verification records of {identity} are not as written: {named}" in agent3.stderr(),
+          f"the agent names the changed record: {agent3.stderr()[-1200:]}")
+    att3 = os.path.join(tmp, "broken.json")
+    p = _run("verify", "--socket", agent3.socket, "--identity", identity, "--attest", att3, "--key", key)
+    check(p.returncode == 2 and named in p.stderr and "does not verify: no attestation written" in p.stderr,
+          f"a broken chain is not signed: {p.returncode} {p.stderr}")
+    check(not os.path.exists(att3), "nothing written")
+    agent3.stop()

@@ -40,6 +40,8 @@ struct epoch_tracker {
 	struct epoch_record *chain;
 	size_t n_chain, cap_chain;
 	struct hmap *heads;
+	void (*on_seal)(void *ctx, const struct epoch_record *link);
+	void *on_seal_ctx;
 };
 
 int epoch_tracker_mark_alerted(struct epoch_tracker *t, const char *finding_id)
@@ -383,6 +385,33 @@ static void seal(struct epoch_tracker *t, struct epoch_record *rec)
 		return;
 	}
 	t->chain[t->n_chain++] = *rec;
+	if (t->on_seal)
+		t->on_seal(t->on_seal_ctx, rec);
+}
+
+void epoch_tracker_on_seal(struct epoch_tracker *t, void (*fn)(void *ctx, const struct epoch_record *link), void *ctx)
+{
+	t->on_seal = fn;
+	t->on_seal_ctx = ctx;
+}
+
+int epoch_tracker_restore_link(struct epoch_tracker *t, const struct epoch_record *link)
+{
+	if (t->n_chain == t->cap_chain) {
+		size_t cap = t->cap_chain ? t->cap_chain * 2 : 16;
+		struct epoch_record *n = realloc(t->chain, cap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		t->chain = n;
+		t->cap_chain = cap;
+	}
+	if (hmap_put(t->heads, link->identity, pos_value(t->n_chain), NULL))
+		return -ENOMEM;
+	t->chain[t->n_chain++] = *link;
+	if (link->id > t->next_id)
+		t->next_id = link->id;
+	return 0;
 }
 
 size_t epoch_tracker_chain(const struct epoch_tracker *t, const char *identity, struct epoch_record **out)

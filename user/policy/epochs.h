@@ -100,8 +100,8 @@ int epoch_tracker_mark_alerted(struct epoch_tracker *t, const char *finding_id);
  * one's hash, hash = epoch_record_digest(). A copy never changes, so a
  * record changed, removed or put in another order later breaks the chain,
  * and the copy that breaks it is named by epoch_chain_check(). The chain
- * lives with the tracker (in memory: a restarted agent starts a new one,
- * whose first record has seq 1 and the genesis hash). */
+ * lives with the tracker; the agent keeps it in a file and restores it at
+ * start (epoch_tracker_restore_link), so it goes on across restarts. */
 #define EPOCH_CHAIN_GENESIS "0000000000000000000000000000000000000000000000000000000000000000"
 
 /* SHA-256 (hex) over a canonical text of every field of r but hash:
@@ -109,6 +109,16 @@ int epoch_tracker_mark_alerted(struct epoch_tracker *t, const char *finding_id);
  * fixed order (LEN: the value's bytes, so no value can fake a field
  * boundary). hex is "" when libcrypto fails. */
 void epoch_record_digest(const struct epoch_record *r, char hex[65]);
+
+/* Called with each link as it joins the chain (to keep it: the agent
+ * appends it to its records file). */
+void epoch_tracker_on_seal(struct epoch_tracker *t, void (*fn)(void *ctx, const struct epoch_record *link), void *ctx);
+
+/* A link kept by an earlier run, appended to the chain as it was read (not
+ * re-hashed: a link changed on disk stays visibly broken for
+ * epoch_chain_check), so the identity's chain goes on from it across
+ * restarts; record ids go on after the largest restored. 0 or -ENOMEM. */
+int epoch_tracker_restore_link(struct epoch_tracker *t, const struct epoch_record *link);
 
 /* The sealed copies of identity's chain, oldest first: the count, and *out
  * to free(); 0 and NULL when it has none (or no memory). */
