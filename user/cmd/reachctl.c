@@ -5,7 +5,7 @@
  *   reachctl verify [--identity NS/SA] [--policy PATH] [--wait S] [--socket P | --ledger FILE]
  *   reachctl verify --identity NS/SA --agents HOST:PORT [--agents ...] [--api-token-file F] [--ca F]
  *                   --policy PATH [--wait S]
- *   reachctl verify --identity NS/SA --attest FILE --key KEY [--socket P | --ledger FILE --policy PATH]
+ *   reachctl verify --identity NS/SA --attest FILE --key KEY [--socket P | --ledger FILE | --agents ...]
  *   reachctl attest verify FILE --key PUB [--policy PATH] [--ledger FILE]
  * Exit codes: 0 done, 1 could not reach the agent or read the ledger, 2 bad usage; verify: 0 pass,
  * 1 findings, 2 could not verify (inconclusive, an agent or ledger missing, bad usage or policy).
@@ -80,7 +80,8 @@ static void usage(FILE *f)
 		   "                  of https:// agents\n"
 		   "                  --wait SECONDS: while it exits 2, try again every 5 s for up to SECONDS\n"
 		   "                  --default-policy audit|alert: identities without a policy (offline; the agent has its own)\n"
-		   "  reachctl verify --identity NS/SA --attest FILE --key KEY [--policy PATH] [--socket PATH | --ledger FILE]\n"
+		   "  reachctl verify --identity NS/SA --attest FILE --key KEY [--policy PATH] [--socket PATH | --ledger FILE |\n"
+		   "                  --agents ...]\n"
 		   "                  also writes FILE: an in-toto Statement of this verification (verdict, findings,\n"
 		   "                  rotation list, coverage, policy and ledger digests, the identity's hash-chained\n"
 		   "                  verification records) in a DSSE envelope signed with the Ed25519 private key KEY\n"
@@ -847,9 +848,10 @@ static int sha256_file(const char *path, char hex[65])
 	return rc;
 }
 
-/* verify --ledger --attest: what the agent adds to its answer (attest_parts
- * in agent/api_handlers.c), from the file: its digest, the identity's
- * coverage; no record chain (the records live in the agent). */
+/* verify --ledger/--agents --attest: what the agent adds to its answer
+ * (attest_parts in agent/api_handlers.c), from the ledger judged: the
+ * file's digest (--agents: none, several ledgers were merged), the
+ * identity's coverage; no record chain (each agent keeps its own). */
 static void offline_attest_parts(const struct opts *o, const struct ledger *l, json_object *doc)
 {
 	json_object *a = json_object_new_object(), *reach = ledger_to_json(l, o->identity, NULL), *ids, *c;
@@ -953,11 +955,6 @@ static int verify_setup(const struct opts *o, struct policy_set *set)
 				"(the Ed25519 private key that signs it)\n");
 		return EXIT_NOT_VERIFIED;
 	}
-	if (o->attest && o->n_agents) {
-		fprintf(stderr, "reachctl: verify --attest works with the local agent (--socket) or --ledger, not "
-				"--agents: the record chain is each agent's; run it on the workload's node\n");
-		return EXIT_NOT_VERIFIED;
-	}
 
 	if (o->n_agents) {
 		if (o->ledger || o->socket_set) {
@@ -1010,7 +1007,7 @@ static int write_attestation(const struct opts *o, json_object *doc, EVP_PKEY *k
 	json_object *a = json_get(doc, "attest", json_type_object), *recs, *cov = NULL, *reach = NULL, *st = NULL,
 		    *env = NULL;
 	struct attest_input in = { .identity = o->identity, .report = doc, .now_ms = unix_now_ms(),
-				   .ledger_source = o->ledger ? "file" : "agent" };
+				   .ledger_source = o->ledger ? "file" : o->n_agents ? "agents" : "agent" };
 	struct epoch_record *chain = NULL;
 	size_t n = 0;
 	char err[512], keyid[DSSE_KEYID_LEN];

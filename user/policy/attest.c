@@ -211,7 +211,9 @@ static void check_chain(json_object *pred, FILE *out, size_t *bad)
 		fprintf(out, "  records: %zu in the chain of %s, linked from the first, each hash matches; head %s\n", n,
 			identity, chain[n - 1].hash);
 	else if (*bad == bad_before)
-		fprintf(out, "  records: none (made from a ledger file, or before any record of %s was sealed)\n", identity);
+		fprintf(out, "  records: none (made from %s, or before any record of %s was sealed)\n",
+			strcmp(json_get_str(pred, "ledger_source", ""), "agent") ? "ledgers, not an agent" : "an agent",
+			identity);
 	free(chain);
 }
 
