@@ -168,8 +168,8 @@ static json_object *api_error(const char *msg, int exit_code)
 /* verify: against the agent's policies, or a policy path the caller names
  * (read by the agent, which runs as root like reachctl). */
 /* What reachctl verify --attest signs besides the verdict: the identity's
- * record chain and the SHA-256 of the ledger image judged (as /v1/ledger
- * would serve it now). An image that cannot be made leaves the digest out
+ * record chain, its coverage record and the SHA-256 of the ledger image
+ * judged (as /v1/ledger would serve it now). An image that cannot be made leaves the digest out
  * (the attestation then says none), never a made-up one. */
 static void attest_parts(const struct api_handlers *h, const char *identity, json_object *doc)
 {
@@ -194,6 +194,17 @@ static void attest_parts(const struct api_handlers *h, const char *identity, jso
 	}
 	free(image);
 	json_add_str(a, "sensor_version", REACH_VERSION);
+	{ /* the identity's coverage record, from the same ledger */
+		json_object *reach = ledger_to_json(h->pipe->ledger, identity, NULL);
+		json_object *ids = reach ? json_get(reach, "identities", json_type_array) : NULL;
+		json_object *c = ids && json_object_array_length(ids)
+					 ? json_get(json_object_array_get_idx(ids, 0), "coverage", json_type_object)
+					 : NULL;
+
+		if (c)
+			json_add(a, "coverage", json_copy(c));
+		json_object_put(reach);
+	}
 	json_add(doc, "attest", a);
 }
 

@@ -44,7 +44,7 @@ struct verification {
 	FILE *alerted;                         /* appended: one finding id a line */
 	const char *records_path;
 	FILE *records;                         /* appended: one chain link (JSON) a line */
-	uint64_t records_write_errors;
+	bool records_unsynced;                 /* links written since the last fdatasync */
 	struct open_finding_count *open_findings; /* of the latest verification, for /metrics */
 	size_t n_open_findings;
 	/* NULL, or called with every verification's result (PolicyReports) */

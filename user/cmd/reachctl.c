@@ -1004,8 +1004,7 @@ static int verify_setup(const struct opts *o, struct policy_set *set)
  * (replaced atomically). 0, or -1 with the reason printed. */
 static int write_attestation(const struct opts *o, json_object *doc, EVP_PKEY *key)
 {
-	json_object *a = json_get(doc, "attest", json_type_object), *recs, *cov = NULL, *reach = NULL, *st = NULL,
-		    *env = NULL;
+	json_object *a = json_get(doc, "attest", json_type_object), *recs, *st = NULL, *env = NULL;
 	struct attest_input in = { .identity = o->identity, .report = doc, .now_ms = unix_now_ms(),
 				   .ledger_source = o->ledger ? "file" : o->n_agents ? "agents" : "agent" };
 	struct epoch_record *chain = NULL;
@@ -1039,14 +1038,7 @@ static int write_attestation(const struct opts *o, json_object *doc, EVP_PKEY *k
 	}
 	in.chain = chain;
 	in.n_chain = n;
-	if ((cov = json_get(a, "coverage", json_type_object))) {
-		in.coverage = cov;
-	} else if (!o->ledger && (reach = ask_agent(o, "reach"))) {
-		json_object *ids = json_get(reach, "identities", json_type_array);
-
-		if (ids && json_object_array_length(ids))
-			in.coverage = json_get(json_object_array_get_idx(ids, 0), "coverage", json_type_object);
-	}
+	in.coverage = json_get(a, "coverage", json_type_object); /* NULL: the ledger has no such identity */
 	if (!(st = attest_statement(&in, err, sizeof(err)))) {
 		fprintf(stderr, "reachctl: verify --attest: %s\n", err);
 		goto out;
@@ -1070,7 +1062,6 @@ out:
 	free(chain);
 	json_object_put(st);
 	json_object_put(env);
-	json_object_put(reach);
 	return rc;
 }
 
