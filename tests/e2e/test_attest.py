@@ -89,6 +89,10 @@ def test_attestation_signed_chained_and_tamper_evident(cleanup, tmp):
     check_eq((third["verdict"], third["seq"], third["prev_hash"]), ("pass", second["seq"] + 1, second["hash"]),
              "v2 is the next link")
 
+    table = agent.reachctl("epochs", "--identity", identity).stdout
+    check(all(f"{r['seq']}:{r['hash'][:12]}" in table for r in (first, second, third)),
+          f"the table shows each record's link: {table}")
+
     # the attestation: verify passes (exit 0) and the file is written
     att = os.path.join(tmp, "attestation.json")
     p = _run("verify", "--socket", agent.socket, "--identity", identity, "--attest", att, "--key", key)

@@ -1343,14 +1343,21 @@ int main(int argc, char **argv)
 			if (strcmp(o.output, "json") == 0) {
 				print_json(reply);
 			} else if ((recs = json_get(reply, "records", json_type_array))) {
-				printf("%-32s %-24s %-24s %-9s %-13s %s\n", "IDENTITY", "FROM", "TO", "STATE", "VERDICT", "FINDINGS");
+				printf("%-32s %-24s %-24s %-10s %-13s %8s  %s\n", "IDENTITY", "FROM", "TO", "STATE", "VERDICT",
+				       "FINDINGS", "LINK");
 				for (size_t i = 0; i < json_object_array_length(recs); i++) {
 					json_object *r = json_object_array_get_idx(recs, i);
+					char link[40] = "-";
 
-					printf("%-32s %-24s %-24s %-9s %-13s %" PRId64 "\n", json_get_str(r, "identity", ""),
+					/* its place in the identity's hash chain (-o json: the whole hashes) */
+					if (*json_get_str(r, "hash", ""))
+						snprintf(link, sizeof(link), "%" PRId64 ":%.12s", json_get_int(r, "seq", 0),
+							 json_get_str(r, "hash", ""));
+					printf("%-32s %-24s %-24s %-10s %-13s %8" PRId64 "  %s\n", json_get_str(r, "identity", ""),
 					       *json_get_str(r, "from_version", "") ? json_get_str(r, "from_version", "") : "-",
 					       *json_get_str(r, "to_version", "") ? json_get_str(r, "to_version", "") : "-",
-					       json_get_str(r, "state", ""), json_get_str(r, "verdict", ""), json_get_int(r, "findings", 0));
+					       json_get_str(r, "state", ""), json_get_str(r, "verdict", ""), json_get_int(r, "findings", 0),
+					       link);
 				}
 			}
 			if (strcmp(o.output, "json") != 0 && (recs = json_get(reply, "remediation", json_type_array))) {
