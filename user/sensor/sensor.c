@@ -41,6 +41,8 @@ static const char *const fixed_hook_names[] = {
 	"tp_btf/sched_process_exec",
 	"tp_btf/sched_process_fork",
 	"tp_btf/sched_process_exit",
+	"tp_btf/io_uring_submit_req",
+	"tp_btf/io_uring_complete",
 };
 
 const char *const *sensor_hook_names(const struct sensor *s) { return s->hook_names; }
