@@ -43,35 +43,6 @@ char LICENSE[] SEC("license") = "GPL";
 /* REQ_F_FIXED_FILE_BIT is 0 in every kernel with io_uring_submit_req(req) */
 #define REQ_F_FIXED_FILE (1ULL << 0)
 
-/* One road event per (cgroup, road, op, detail, executable). */
-static __noinline int road__record(__u32 road, __u32 op, __u32 detail, __u64 pid_tgid, __u64 cgid)
-{
-	struct reach_dedup_key key = { .cgroup_id = cgid, .kind = REACH_EV_ROAD };
-	struct reach_road_event *ev;
-	__u64 w[3], now = bpf_ktime_get_boot_ns();
-
-	w[0] = ((__u64)road << 32) | op;
-	w[1] = detail;
-	w[2] = net__exe_seed();
-	key.hash = hash__words((const char *)w, sizeof(w), sizeof(w), 0x726f6164ULL /* "road" */);
-	if (!dedup__first_seen(&key, now))
-		return 0;
-	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
-	if (!ev) {
-		loss__count(REACH_EV_ROAD, REACH_LOSS_RINGBUF_FULL);
-		dedup__forget(&key);
-		return 0;
-	}
-	task__fill_hdr(&ev->hdr, REACH_EV_ROAD, sizeof(*ev), pid_tgid, cgid, now);
-	ev->key = key;
-	ev->road = road;
-	ev->op = op;
-	ev->detail = detail;
-	ev->pad = 0;
-	bpf_ringbuf_submit(ev, 0);
-	return 0;
-}
-
 /* A kernel sockaddr (the request's copy): AF_INET / AF_INET6 only. */
 static __always_inline bool uring__read_sockaddr(const void *kaddr, struct net_endpoint *ep)
 {

@@ -175,6 +175,8 @@ _Static_assert(sizeof(struct reach_exit_event) == 64, "reach_exit_event layout")
 #define REACH_AF_INET6  10
 #define REACH_PROTO_TCP 6
 #define REACH_PROTO_UDP 17
+#define REACH_PROTO_ICMP   1  /* ping and raw ICMP sockets: port 0 */
+#define REACH_PROTO_ICMPV6 58
 
 enum reach_egress_outcome {
 	REACH_OUT_ESTABLISHED = 1, /* TCP handshake completed */
@@ -190,7 +192,7 @@ struct reach_egress_event {
 	struct reach_event_hdr hdr;  /* the connecting process, captured in its context */
 	struct reach_dedup_key key;
 	__u8  family;   /* REACH_AF_INET or REACH_AF_INET6 */
-	__u8  proto;    /* REACH_PROTO_TCP or REACH_PROTO_UDP */
+	__u8  proto;    /* REACH_PROTO_TCP, _UDP, _ICMP or _ICMPV6 */
 	__u8  outcome;  /* enum reach_egress_outcome */
 	__u8  pad;
 	__u16 dport;    /* host byte order */

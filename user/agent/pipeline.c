@@ -382,13 +382,15 @@ static void handle_egress(struct pipeline *p, const struct reach_egress_event *e
 	bool is_new;
 
 	if ((ev->family != REACH_AF_INET && ev->family != REACH_AF_INET6) ||
-	    (ev->proto != REACH_PROTO_TCP && ev->proto != REACH_PROTO_UDP) || ev->outcome >= REACH_OUT__MAX) {
+	    (ev->proto != REACH_PROTO_TCP && ev->proto != REACH_PROTO_UDP && ev->proto != REACH_PROTO_ICMP &&
+	     ev->proto != REACH_PROTO_ICMPV6) ||
+	    ev->outcome >= REACH_OUT__MAX) {
 		p->stats.malformed_events++;
 		return;
 	}
 	netaddr_from_raw(&addr, ev->family, ev->daddr); /* v4-mapped v6 becomes v4 */
 	netaddr_format(&addr, address, sizeof(address));
-	snprintf(object, sizeof(object), "%s/%s/%u", ev->proto == REACH_PROTO_TCP ? "tcp" : "udp", address, ev->dport);
+	snprintf(object, sizeof(object), "%s/%s/%u", edge_proto_name(ev->proto), address, ev->dport);
 	name = dnsnames_get(p->dns, ev->hdr.cgroup_id, &addr, &ttl);
 
 	obs.hdr = &ev->hdr;
