@@ -187,7 +187,9 @@ def test_passed_descriptors(cleanup, tmp):
     """A secret opened by an unmonitored helper reaches the monitored process
     as a descriptor: over a unix socket (SCM_RIGHTS, recvmsg) and taken with
     pidfd_getfd. No open happens in the monitored task; the read is the
-    receiver's secret edge under the real file."""
+    receiver's secret edge under the real file. More descriptors in one
+    message than the kernel looks at is a loss of the receiver's identity:
+    inconclusive."""
     secret = _secret(tmp)
     sock = os.path.join(tmp, "fd.sock")
     _fd_server(cleanup, secret, sock)
@@ -206,9 +208,11 @@ time.sleep(120)
         holder_fd = int(f.read())
     root = Cgroup(cleanup, f"reach-e2e-passfd-{os.getpid()}")
     cgs = {"scm": Cgroup(cleanup, "scm", parent=root), "pidfd": Cgroup(cleanup, "pidfd", parent=root)}
+    cg_many = Cgroup(cleanup, "many", parent=root)
     agent = Agent(cleanup, tmp, ["--cgroup", root.path,
                                  "--identity-rule", f"cgroup:{cgs['scm'].rel} host/passfd-scm",
-                                 "--identity-rule", f"cgroup:{cgs['pidfd'].rel} host/passfd-pidfd"])
+                                 "--identity-rule", f"cgroup:{cgs['pidfd'].rel} host/passfd-pidfd",
+                                 "--identity-rule", f"cgroup:{cg_many.rel} host/passfd-many"])
     cgs["scm"].python(r"""
 import os, socket, sys
 c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -234,6 +238,34 @@ os.read(fd, 64)
         rc, v = _verify(agent, f"host/passfd-{name}", tmp)
         check(rc in (1, 2) and v["verdict"] != "pass", f"{name}: verify must not pass: {rc} {v}")
         check(secret in v["text"], f"{name}: the finding names the real file: {v['text'][:600]}")
+    # more descriptors in one message than the kernel looks at (8): the rest
+    # is a loss of this identity, never a silent pass
+    many = os.path.join(tmp, "many.sock")
+    start_process(cleanup, [PYTHON, "-c", r"""
+import os, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(sys.argv[1])
+s.listen(1)
+c, _ = s.accept()
+fds = [os.open("/dev/null", os.O_RDONLY) for _ in range(9)]
+socket.send_fds(c, [b"k"], fds)
+c.close()
+""", many])
+    wait_for(lambda: os.path.exists(many), "many-fd server listening", 10)
+    cg_many.python(r"""
+import socket, sys
+c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+c.connect(sys.argv[1])
+_, fds, _, _ = socket.recv_fds(c, 8, 16)
+assert len(fds) == 9, fds
+""", many)
+
+    def many_inconclusive():
+        rc, v = _verify(agent, "host/passfd-many", tmp)
+        return (rc, v) if v["verdict"] == "inconclusive" else None
+    rc, v = wait_for(many_inconclusive, "9 descriptors in one message: inconclusive", 15)
+    check_eq(rc, 2, f"many: exit code {v}")
+    check("file_via truncated 1" in v["reasons"], f"many: the loss is named: {v['reasons']}")
     agent.stop()
     check_eq(agent.returncode, 0, "reachd exit code")
 
