@@ -106,6 +106,7 @@ struct reach_event_hdr {
  * then says which (the io_uring opcode for F_URING). */
 #define REACH_OPEN_F_URING          0x40  /* an io_uring request: IORING_OP_OPENAT/OPENAT2 result, or the file a READ* read */
 #define REACH_OPEN_F_RECEIVED       0x80  /* a descriptor received: SCM_RIGHTS (recvmsg) or pidfd_getfd */
+#define REACH_OPEN_F_INHERITED      0x100 /* a readable file the new program holds at exec (opened by whoever ran it) */
 
 /* Key (and identity) of a file in the secret_inodes map. */
 struct reach_inode_key {

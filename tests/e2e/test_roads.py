@@ -394,3 +394,25 @@ spec:
     check_eq(p.returncode, 0, f"icmp declared: pass: {p.stdout} {p.stderr}")
     agent.stop()
     check_eq(agent.returncode, 0, "reachd exit code")
+
+
+def test_inherited_descriptor(cleanup, tmp):
+    """An unmonitored runner opens the secret and starts the workload with
+    the descriptor inherited (`app < secret.key` done by someone else): the
+    workload never opens it and reads it with read(2). The file it holds at
+    exec is recorded like an open of its own, under the real file."""
+    secret = _secret(tmp)
+    root = Cgroup(cleanup, f"reach-e2e-inherit-{os.getpid()}")
+    cg = Cgroup(cleanup, "app", parent=root)
+    agent = Agent(cleanup, tmp, ["--cgroup", root.path, "--identity-rule", f"cgroup:{cg.rel} host/inherit"])
+    with open(secret, "rb") as f:  # opened here, outside every monitored cgroup
+        cg.run([PYTHON, "-c", "import os; os.read(0, 64)"], stdin=f)
+    e = _secret_edge(agent, cg)
+    check_eq((e["path"], e["category"]), (secret, "private-key"), "the edge is the real file")
+    check_eq(e["process_exe"], PYTHON, "the program that holds it")
+    check_eq(e["requested_path"], "(inherited at exec)", "how the file reached it")
+    rc, v = _verify(agent, "host/inherit", tmp)
+    check(rc in (1, 2) and v["verdict"] != "pass", f"verify must not pass: {rc} {v}")
+    check(secret in v["text"], f"the finding names the real file: {v['text'][:600]}")
+    agent.stop()
+    check_eq(agent.returncode, 0, "reachd exit code")

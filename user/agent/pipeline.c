@@ -181,6 +181,8 @@ static const char *file_via_name(const struct reach_file_open_event *ev, char *b
 			snprintf(buf, n, "(io_uring op %u)", ev->syscall_nr);
 		return buf;
 	}
+	if (ev->flags & REACH_OPEN_F_INHERITED)
+		return "(inherited at exec)";
 	if (ev->flags & REACH_OPEN_F_RECEIVED)
 		return ev->syscall_nr == 438 /* pidfd_getfd, every architecture */ ? "(pidfd_getfd)"
 										: "(received over SCM_RIGHTS)";
