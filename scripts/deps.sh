@@ -18,6 +18,8 @@ REQUIRED=(
   nghttp2-client nghttp2-server python3-hpack
   # the Go TLS test builds its client (crypto/tls probes)
   golang-go
+  # the io_uring evasion roads run a C client built on liburing
+  liburing-dev
   # shipping tests run the real receivers; capsh runs the agent with only its
   # documented capabilities; yamllint checks the deploy/ manifests
   prometheus prometheus-alertmanager libcap2-bin yamllint
