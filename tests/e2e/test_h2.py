@@ -293,11 +293,13 @@ def test_go_crypto_tls_h2_h1_and_stripped(cleanup, tmp):
         cleanup.add(lambda: p.poll() is None and p.kill())
         return p
 
-    def wait_probed(exe):
+    def wait_probed(exe, times=1):
+        # the probes of a file go when its last process exits and come back
+        # at the next exec: wait for this process's attach (the times-th)
         import time
         deadline = time.monotonic() + 15
-        while not any(line.startswith("reachd: info: tls: probing /proc/") and line.endswith(f"{exe} (go-tls)")
-                      for line in agent.stderr().splitlines()):
+        while sum(line.startswith("reachd: info: tls: probing /proc/") and line.endswith(f"{exe} (go-tls)")
+                  for line in agent.stderr().splitlines()) < times:
             check(time.monotonic() < deadline, f"the agent probed {exe}: {agent.stderr()[-2000:]}")
             time.sleep(0.05)
 
@@ -307,8 +309,12 @@ def test_go_crypto_tls_h2_h1_and_stripped(cleanup, tmp):
     with open(go_file, "w"):
         pass
     out1, err1 = p1.communicate(timeout=60)
+    os.unlink(go_file)
     p2 = run(covered, bins["full"], {"HEADER_NAME": "X-Api-Key", "HEADER_VALUE": tokens["h1"], "H1": "1"},
              [f"https://{HOST}:{h1port}/v1/chat/completions"])
+    wait_probed(bins["full"], 2)
+    with open(go_file, "w"):
+        pass
     out2, err2 = p2.communicate(timeout=60)
     os.unlink(go_file)
     p4 = run(covered, bins["stripped"], {"HEADER_NAME": "X-Auth-Token", "HEADER_VALUE": tokens["stripped"]},
