@@ -323,8 +323,18 @@ def test_go_crypto_tls_h2_h1_and_stripped(cleanup, tmp):
     with open(go_file, "w"):
         pass
     out4, err4 = p4.communicate(timeout=60)
+    os.unlink(go_file)
     p3 = run(blind, bins["nopcln"], {"HEADER_NAME": "Authorization", "HEADER_VALUE": "Bearer " + tokens["blind"]},
              [f"https://{HOST}:{h2port}/v1/models"])
+    # the agent looks at an executable while its process lives: wait until it did
+    import time
+    deadline = time.monotonic() + 15
+    while not any("is Go without a findable crypto/tls.(*Conn).Write" in line and bins["nopcln"] in line
+                  for line in agent.stderr().splitlines()):
+        check(time.monotonic() < deadline, f"the agent looked at {bins['nopcln']}: {agent.stderr()[-2000:]}")
+        time.sleep(0.05)
+    with open(go_file, "w"):
+        pass
     out3, err3 = p3.communicate(timeout=60)
     check_eq((p1.returncode, p2.returncode, p3.returncode, p4.returncode), (0, 0, 0, 0),
              f"the Go clients ran: {err1} {err2} {err3} {err4}")
