@@ -464,6 +464,35 @@ static void test_apiserver_secret_read(void **state)
 	ledger_free(l);
 }
 
+/* An interpreter's tool is "exe program": a rule naming the executable
+ * allows all its programs, "exe program-glob" only those; a non-interpreter
+ * path with a space is not split. */
+static void test_interpreted_tools(void **state)
+{
+	struct ledger *l = ledger_new(0, 0);
+	struct policy_set ps = { 0 };
+	struct verify_opts o = opts_now();
+	struct verify_result r;
+
+	(void)state;
+	rec(l, "a/exe", TOOL(.object = "/usr/bin/node server-filesystem"));
+	rec(l, "b/prog", TOOL(.object = "/usr/bin/node server-filesystem"));
+	rec(l, "b/prog", TOOL(.object = "/usr/bin/node agent.mjs"));
+	rec(l, "c/space", TOOL(.object = "/opt/my tool"));
+	load(&ps, HDR("a/exe") "  tools: [/usr/bin/node]\n", NULL, 0);
+	load(&ps, HDR("b/prog") "  tools: ['/usr/bin/node server-*']\n", NULL, 0);
+	load(&ps, HDR("c/space") "  tools: [/opt/my]\n", NULL, 0);
+	run(l, &ps, &o, &r);
+	assert_int_equal(verdict_of(&r, "a/exe")->verdict, VERDICT_PASS);
+	assert_int_equal(verdict_of(&r, "b/prog")->verdict, VERDICT_FAIL);
+	assert_non_null(find(&r, FINDING_UNUSUAL_TOOL, "/usr/bin/node agent.mjs"));
+	assert_int_equal(count_kind(&r, FINDING_UNUSUAL_TOOL), 2);
+	assert_non_null(find(&r, FINDING_UNUSUAL_TOOL, "/opt/my tool"));
+	verify_result_free(&r);
+	policy_set_free(&ps);
+	ledger_free(l);
+}
+
 static void test_exceptions(void **state)
 {
 	struct ledger *l = ledger_new(0, 0);
@@ -2145,6 +2174,7 @@ int main(void)
 		cmocka_unit_test(test_undeclared_kinds),
 		cmocka_unit_test(test_cloud_metadata),
 		cmocka_unit_test(test_apiserver_secret_read),
+		cmocka_unit_test(test_interpreted_tools),
 		cmocka_unit_test(test_exceptions),
 		cmocka_unit_test(test_epochs),
 		cmocka_unit_test(test_epoch_choice),

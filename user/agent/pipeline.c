@@ -200,7 +200,7 @@ static void handle_file_open(struct pipeline *p, const struct reach_file_open_ev
 	obs.open_flags = ev->open_flags;
 	obs.new_map_entry = true;
 	obs.requested_path = (ev->flags & REACH_OPEN_F_BY_HANDLE) ? "(open_by_handle_at)" : path;
-	obs.exe = proctree_exe(p->procs, ev->hdr.tgid);
+	obs.exe = proctree_ident(p->procs, ev->hdr.tgid);
 	obs.n_lineage = proctree_lineage(p->procs, ev->hdr.tgid, lineage, PROCTREE_LINEAGE_MAX);
 	obs.lineage = lineage;
 	e = record_edge(p, EDGE_SECRET, &obs, &is_new);
@@ -218,6 +218,16 @@ static void handle_file_open(struct pipeline *p, const struct reach_file_open_ev
 	print_if_new(p, ev->hdr.cgroup_id, e, is_new);
 }
 
+/* A key of user space's own (never looked up in the kernel map). */
+static uint64_t fnv1a64(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (; *s; s++)
+		h = (h ^ (uint8_t)*s) * 0x100000001b3ULL;
+	return h;
+}
+
 static void handle_exec(struct pipeline *p, const struct reach_exec_event *ev)
 {
 	char filename[REACH_PATH_LEN], args[REACH_ARGS_LEN + 1], redacted[EDGE_MAX_ARGS][REACH_ARGS_LEN + 32];
@@ -225,7 +235,10 @@ static void handle_exec(struct pipeline *p, const struct reach_exec_event *ev)
 	char *outs[EDGE_MAX_ARGS];
 	struct observation obs = { 0 };
 	size_t argc = 0, len = ev->args_len < REACH_ARGS_LEN ? ev->args_len : REACH_ARGS_LEN;
-	bool truncated = ev->flags & REACH_EXEC_F_ARGS_TRUNC, is_new;
+	bool truncated = ev->flags & REACH_EXEC_F_ARGS_TRUNC, is_new, interpreted;
+	struct reach_dedup_key key;
+	const char *ident;
+	char prog[64];
 	struct edge *e;
 
 	memcpy(filename, ev->filename, sizeof(filename));
@@ -252,14 +265,28 @@ static void handle_exec(struct pipeline *p, const struct reach_exec_event *ev)
 	 * is the workload's software version (host epochs) */
 	if (!proctree_in_cgroup(p->procs, ev->hdr.ppid, ev->hdr.cgroup_id))
 		note_root_exec(p, ev->hdr.cgroup_id, ev, filename);
-	proctree_exec(p->procs, ev->hdr.tgid, ev->hdr.ppid, ev->hdr.cgroup_id, filename);
+	/* an interpreter is told by its program: node agent.mjs and node
+	 * server.js are two tools, two entries of a lineage (reach/program.h) */
+	interpreted = program_is_interpreter(filename);
+	proctree_exec(p->procs, ev->hdr.tgid, ev->hdr.ppid, ev->hdr.cgroup_id, filename,
+		      interpreted && !program_name(filename, (const char *)ev->args, len, prog, sizeof(prog)) ? prog : NULL);
 	if (p->tls)
 		p->tls->on_exec(p->tls_ctx, ev->hdr.tgid, filename);
+	ident = proctree_ident(p->procs, ev->hdr.tgid);
 
 	obs.hdr = &ev->hdr;
 	obs.key = &ev->key;
-	obs.object = filename;
-	obs.exe = filename;
+	if (interpreted) {
+		/* the kernel counts execs per executable: one entry for every
+		 * program node runs. Such a tool is counted by its events (every
+		 * exec is one), under a key of its own that no map entry has. */
+		key = ev->key;
+		key.hash ^= fnv1a64(ident);
+		obs.key = &key;
+		obs.new_map_entry = true;
+	}
+	obs.object = ident;
+	obs.exe = ident;
 	obs.argv = argv;
 	obs.argc = argc;
 	obs.argv_truncated = truncated;
@@ -348,7 +375,7 @@ static void handle_egress(struct pipeline *p, const struct reach_egress_event *e
 	obs.hdr = &ev->hdr;
 	obs.key = &ev->key;
 	obs.object = object;
-	obs.exe = proctree_exe(p->procs, ev->hdr.tgid);
+	obs.exe = proctree_ident(p->procs, ev->hdr.tgid);
 	obs.n_lineage = proctree_lineage(p->procs, ev->hdr.tgid, lineage, PROCTREE_LINEAGE_MAX);
 	obs.lineage = lineage;
 	obs.proto = ev->proto;
@@ -417,7 +444,7 @@ static void record_credential(struct pipeline *p, const struct reach_http_event 
 	obs.key = key;
 	obs.object = object;
 	obs.category = NULL;
-	obs.exe = proctree_exe(p->procs, ev->hdr.tgid);
+	obs.exe = proctree_ident(p->procs, ev->hdr.tgid);
 	obs.n_lineage = proctree_lineage(p->procs, ev->hdr.tgid, lineage, PROCTREE_LINEAGE_MAX);
 	obs.lineage = lineage;
 	obs.name = host;

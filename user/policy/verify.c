@@ -13,6 +13,7 @@
 #include "common/names.h"
 #include "policy/policy_match.h"
 #include "reach/coverage.h"
+#include "reach/program.h"
 #include "policy/verify.h"
 #include "common/glob.h"
 
@@ -298,6 +299,24 @@ static void edge_view_init(struct edge_view *v, const struct ledger_edge *e)
 	}
 }
 
+/* A tool is "exe" or, for an interpreter, "exe program"
+ * (reach/program.h): a rule naming the executable alone ("/usr/bin/node")
+ * allows every program it runs; "/usr/bin/node server-*" only those. */
+static bool tool_matches(const char *glob, const char *object)
+{
+	const char *sp = strrchr(object, ' '); /* a program name has no space */
+	char exe[512];
+
+	if (glob_match(glob, object))
+		return true;
+	if (!sp || (size_t)(sp - object) >= sizeof(exe))
+		return false;
+	memcpy(exe, object, (size_t)(sp - object));
+	exe[sp - object] = '\0';
+	/* only an interpreter's tool has a program part */
+	return program_is_interpreter(exe) && glob_match(glob, exe);
+}
+
 static bool rule_matches(const struct policy_rule *r, const struct edge_view *v)
 {
 	const struct ledger_edge *e = v->e;
@@ -306,8 +325,9 @@ static bool rule_matches(const struct policy_rule *r, const struct edge_view *v)
 		return false;
 	switch (r->type) {
 	case POLICY_SECRET:
-	case POLICY_TOOL:
 		return glob_match(r->glob, e->object);
+	case POLICY_TOOL:
+		return tool_matches(r->glob, e->object);
 	case POLICY_EGRESS:
 		return policy_egress_matches(&r->egress, v->proto, &v->addr, s_or(e->name), v->port);
 	case POLICY_CREDENTIAL:
