@@ -44,3 +44,146 @@ def test_node_programs_told_apart_in_lineage_and_tools(cleanup, tmp):
     check_eq(tools[a_ident]["count"], 1, "the agent program ran once")
     with open(agent.out_path) as f, open(agent.err_path) as g:
         check("sk-plantedprogtoken" not in f.read() + g.read(), "secret content never in the output")
+
+
+MCP_SERVER_PY = r'''
+import json, os, sys
+# A stdio MCP server (newline-delimited JSON-RPC), as the Python SDK speaks it.
+for line in sys.stdin:
+    try:
+        msg = json.loads(line)
+    except ValueError:
+        continue  # malformed input: ignored, as a real server would
+    if "id" not in msg:
+        continue
+    m = msg.get("method")
+    if m == "initialize":
+        res = {"protocolVersion": "2025-03-26", "capabilities": {"tools": {}},
+               "serverInfo": {"name": "e2e-files", "version": "1.0"}}
+    elif m == "tools/call":
+        args = msg["params"].get("arguments", {})
+        try:
+            if msg["params"]["name"] == "read_file":
+                text = open(args["path"]).read()
+            else:
+                text = "\n".join(os.listdir(args["path"]))
+            res = {"content": [{"type": "text", "text": str(len(text))}], "isError": False}
+        except OSError as e:
+            res = {"content": [{"type": "text", "text": str(e)}], "isError": True}
+    else:
+        res = {}
+    sys.stdout.write(json.dumps({"jsonrpc": "2.0", "id": msg["id"], "result": res}) + "\n")
+    sys.stdout.flush()
+'''
+
+MCP_CLIENT_PY = r'''
+import json, subprocess, sys
+server, secret, folder, token = sys.argv[1:5]
+p = subprocess.Popen([sys.executable, server], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+n = 0
+def call(method, params=None, notify=False):
+    global n
+    msg = {"jsonrpc": "2.0", "method": method}
+    if params is not None:
+        msg["params"] = params
+    if not notify:
+        n += 1
+        msg["id"] = n
+    p.stdin.write((json.dumps(msg) + "\n").encode()); p.stdin.flush()
+    return None if notify else json.loads(p.stdout.readline())
+init = call("initialize", {"protocolVersion": "2025-03-26", "capabilities": {},
+                           "clientInfo": {"name": "e2e-agent", "version": "1"}})
+call("notifications/initialized", notify=True)
+# bad input on the pipe: counted and skipped, nothing else happens
+p.stdin.write(b'{"jsonrpc": "2.0", "method": "tools/call", "params": {broken\n'); p.stdin.flush()
+p.stdin.write(b'{"id": ' + bytes(range(256)) + b'\n'); p.stdin.flush()
+# a call whose arguments carry a token: only the argument names are kept
+r1 = call("tools/call", {"name": "read_file", "arguments": {"path": secret, "api_token": token}})
+r2 = call("tools/call", {"name": "list_directory", "arguments": {"path": folder}})
+r3 = call("tools/call", {"name": "list_directory", "arguments": {"path": folder + "/missing"}})
+# a huge call, its tool name first: named, arguments unknown
+r4 = call("tools/call", {"name": "read_file", "arguments": {"path": secret, "pad": "x" * 5000}})
+# a huge call whose tool name is past the capture: a blind road
+big = '{"jsonrpc": "2.0", "id": 99, "params": {"arguments": {"pad": "%s"}, "name": "write_file"}, "method": "tools/call"}' % ("y" * 5000)
+p.stdin.write((big + "\n").encode()); p.stdin.flush(); p.stdout.readline()
+p.stdin.close(); p.wait()
+print(json.dumps([init["result"]["serverInfo"]["name"], r1["result"]["isError"], r2["result"]["isError"],
+                  r3["result"]["isError"]]))
+'''
+
+
+def test_python_mcp_pair_over_stdio(cleanup, tmp):
+    """A Python MCP client spawning a Python MCP server over stdio: mcp-tool
+    edges with the server program, argument names only, the file read by
+    the server; malformed and huge messages counted and skipped."""
+    from harness import PYTHON
+    import json
+    cg = Cgroup(cleanup, f"reach-e2e-mcp-py-{os.getpid()}")
+    folder = os.path.join(tmp, "files")
+    os.makedirs(folder)
+    secret = os.path.join(folder, ".env")
+    token = "sk-plantedmcptoken0987654321abcdef"
+    with open(secret, "w") as f:
+        f.write("OPENAI_API_KEY=sk-plantedenvcontent1234567890\n")
+    server, client = os.path.join(tmp, "files_server.py"), os.path.join(tmp, "agent.py")
+    with open(server, "w") as f:
+        f.write(MCP_SERVER_PY)
+    with open(client, "w") as f:
+        f.write(MCP_CLIENT_PY)
+    agent = Agent(cleanup, tmp, ["--cgroup", cg.path])
+    out = cg.run([PYTHON, client, server, secret, folder, token])
+    check_eq(json.loads(out.stdout), ["e2e-files", False, False, True], "the MCP exchange itself worked")
+    a_ident, s_ident = f"{PYTHON} agent.py", f"{PYTHON} files_server.py"
+    rf = agent.wait_edge("mcp read_file", lambda e: e["type"] == "mcp-tool" and e["tool"] == "read_file")
+    check_eq(rf["server"], "files_server.py", "server: the peer process's program")
+    check_eq(rf["object"], "files_server.py read_file", "object: server and tool")
+    check_eq(rf["server_info"], "e2e-files", "serverInfo.name from initialize's answer")
+    check_eq(rf["arguments"], "api_token,path", "argument names, sorted; never values")
+    check_eq(rf["transport"], "stdio", "transport")
+    check_eq(rf["process_exe"], a_ident, "the caller is the agent program")
+    check_eq(rf["lineage"], [a_ident], "caller lineage")
+    ld = agent.wait_edge("mcp list_directory",
+                         lambda e: e["type"] == "mcp-tool" and e["tool"] == "list_directory")
+    check_eq(ld["arguments"], "path", "list_directory argument names")
+    sec = agent.wait_edge("secret", lambda e: e["type"] == "secret" and e["path"] == secret)
+    check_eq(sec["process_exe"], s_ident, "the file read is attributed to the server program")
+    check_eq(sec["lineage"], [a_ident, s_ident], "lineage agent -> server with program names")
+    summary = agent.stop()
+    mcp = {e["object"]: e for e in agent.summary_edges(cg.rel, "mcp_tools")}
+    check_eq(sorted(mcp), ["files_server.py list_directory", "files_server.py read_file"],
+             "one edge per (server, tool); the undecodable call made none")
+    check_eq(mcp["files_server.py read_file"]["count"], 2, "read_file called twice (once huge)")
+    check_eq(mcp["files_server.py list_directory"]["count"], 2, "list_directory called twice")
+    check_eq(summary["mcp_calls"], 4, "tools/call recorded")
+    check_eq(summary["mcp_calls_undecoded"], 1, "the call cut before its name is counted")
+    check(summary["jsonrpc_malformed"] >= 2, f"malformed and binary writes counted: {summary['jsonrpc_malformed']}")
+    check(summary["jsonrpc_truncated"] >= 2, f"huge messages counted: {summary['jsonrpc_truncated']}")
+    # the ledger: reachctl reach --kind mcp-tool, and the blind road
+    ledger = os.path.join(agent.state_dir, "ledger.pb.z")
+    led = subprocess_json([REACHCTL_BIN(), "reach", "--ledger", ledger, "--kind", "mcp-tool", "-o", "json"])
+    led_all = json.dumps(subprocess_json([REACHCTL_BIN(), "reach", "--ledger", ledger, "-o", "json"]))
+    edges = [e for i in led["identities"] for e in i["edges"]]
+    check_eq(sorted(e["object"] for e in edges), ["files_server.py list_directory", "files_server.py read_file"],
+             "mcp-tool edges in the ledger")
+    e = next(e for e in edges if e["category"] == "read_file")
+    check_eq((e["name"], e["dest_class"], e["arguments"], e["proto"]),
+             ("files_server.py", "e2e-files", "api_token,path", "stdio"), "ledger fields")
+    check("mcp-undecoded" in led_all, "the undecodable call is the identity's blind road mcp-undecoded")
+    with open(agent.out_path) as f, open(agent.err_path) as g:
+        text = f.read() + g.read() + led_all
+    for planted in (token, "sk-plantedenvcontent", "xxxxxxxxxx", "yyyyyyyyyy"):
+        check(planted not in text, f"argument value {planted[:12]}... never in the agent's output")
+
+
+def REACHCTL_BIN():
+    from harness import REACHCTL
+    return REACHCTL
+
+
+def subprocess_json(argv):
+    import json
+    import subprocess
+    p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=30)
+    if p.returncode != 0:
+        raise AssertionError(f"{argv} exited {p.returncode}: {p.stderr}")
+    return json.loads(p.stdout)
