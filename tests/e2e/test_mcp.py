@@ -130,7 +130,8 @@ def test_python_mcp_pair_over_stdio(cleanup, tmp):
         f.write(MCP_SERVER_PY)
     with open(client, "w") as f:
         f.write(MCP_CLIENT_PY)
-    agent = Agent(cleanup, tmp, ["--cgroup", cg.path])
+    identity = "host/mcp-agent"
+    agent = Agent(cleanup, tmp, ["--cgroup", cg.path, "--identity-rule", f"cgroup:{cg.rel} {identity}"])
     out = cg.run([PYTHON, client, server, secret, folder, token])
     check_eq(json.loads(out.stdout), ["e2e-files", False, False, True], "the MCP exchange itself worked")
     a_ident, s_ident = f"{PYTHON} agent.py", f"{PYTHON} files_server.py"
@@ -169,6 +170,21 @@ def test_python_mcp_pair_over_stdio(cleanup, tmp):
     check_eq((e["name"], e["dest_class"], e["arguments"], e["proto"]),
              ("files_server.py", "e2e-files", "api_token,path", "stdio"), "ledger fields")
     check("mcp-undecoded" in led_all, "the undecodable call is the identity's blind road mcp-undecoded")
+    # a policy that declares one tool of that server: unusual-mcp-tool for the other
+    policy = os.path.join(tmp, "policy.yaml")
+    with open(policy, "w") as f:
+        f.write("apiVersion: reach.dev/v1\nkind: ReachPolicy\nmetadata: {name: mcp-agent}\nspec:\n"
+                f"  identity: {identity}\n  secrets: ['{folder}/**']\n  tools: ['{PYTHON}']\n"
+                "  mcp:\n    - {server: 'files_server.*', tools: [read_file]}\n")
+    p = subprocess_run([REACHCTL_BIN(), "verify", "--ledger", ledger, "--policy", policy, "-o", "json"])
+    check_eq(p.returncode in (1, 2), True, f"verify reports findings (exit {p.returncode}): {p.stderr[-300:]}")
+    v = json.loads(p.stdout)
+    unusual = [f for f in v["findings"] if f["kind"] == "unusual-mcp-tool"]
+    check_eq([f["object"] for f in unusual], ["files_server.py list_directory"],
+             "unusual-mcp-tool for the undeclared tool only")
+    check_eq(unusual[0]["severity"], "medium", "alerted like unusual-tool (medium)")
+    check("not in spec.mcp" in unusual[0]["message"], f"message names spec.mcp: {unusual[0]['message']}")
+    led_all += p.stdout
     with open(agent.out_path) as f, open(agent.err_path) as g:
         text = f.read() + g.read() + led_all
     for planted in (token, "sk-plantedenvcontent", "xxxxxxxxxx", "yyyyyyyyyy"):
@@ -178,6 +194,11 @@ def test_python_mcp_pair_over_stdio(cleanup, tmp):
 def REACHCTL_BIN():
     from harness import REACHCTL
     return REACHCTL
+
+
+def subprocess_run(argv):
+    import subprocess
+    return subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=30)
 
 
 def subprocess_json(argv):

@@ -66,6 +66,7 @@ const char *finding_kind_name(enum finding_kind k)
 		[FINDING_UNUSED_DECLARED] = "unused-declared",
 		[FINDING_SECRET_SENT] = "secret-sent",
 		[FINDING_SENSOR_BLIND] = "sensor-blind",
+		[FINDING_UNUSUAL_MCP_TOOL] = "unusual-mcp-tool",
 	};
 
 	return (unsigned)k < FINDING__MAX ? names[k] : "unknown";
@@ -103,6 +104,7 @@ static const char *rule_type_name(enum policy_rule_type t)
 	case POLICY_EGRESS: return "egress";
 	case POLICY_CREDENTIAL: return "credential";
 	case POLICY_TOOL: return "tool";
+	case POLICY_MCP: return "mcp";
 	}
 	return "unknown";
 }
@@ -114,6 +116,7 @@ static enum ledger_kind rule_ledger_kind(enum policy_rule_type t)
 	case POLICY_EGRESS: return LEDGER_EGRESS;
 	case POLICY_CREDENTIAL: return LEDGER_CREDENTIAL;
 	case POLICY_TOOL: return LEDGER_TOOL;
+	case POLICY_MCP: return LEDGER_MCP_TOOL;
 	}
 	return LEDGER_KIND_UNSPECIFIED;
 }
@@ -187,6 +190,12 @@ void policy_rule_describe(const struct policy_rule *r, char *out, size_t n)
 		append(out, n, &len, " fingerprints=");
 		append_list(out, n, &len, r->credential.fingerprints[0], sizeof(r->credential.fingerprints[0]),
 			    r->credential.n_fingerprints);
+		return;
+	case POLICY_MCP:
+		append(out, n, &len, "server=");
+		append(out, n, &len, r->mcp.server);
+		append(out, n, &len, " tools=");
+		append_list(out, n, &len, r->mcp.tools[0], sizeof(r->mcp.tools[0]), r->mcp.n_tools);
 		return;
 	}
 }
@@ -333,6 +342,14 @@ static bool rule_matches(const struct policy_rule *r, const struct edge_view *v)
 	case POLICY_CREDENTIAL:
 		return policy_credential_matches(&r->credential, v->host_noport, v->cred_kind, v->cred.path_template,
 						 v->cred.fingerprint);
+	case POLICY_MCP:
+		/* name: the server (its program), category: the tool */
+		if (!glob_match(r->mcp.server, e->name))
+			return false;
+		for (size_t i = 0; i < r->mcp.n_tools; i++)
+			if (glob_match(r->mcp.tools[i], e->category))
+				return true;
+		return r->mcp.n_tools == 0;
 	}
 	return false;
 }
@@ -590,7 +607,8 @@ static void join_executables(const struct ledger_edge *e, char *out, size_t n)
 static int list_line_of(const struct reach_policy *p, enum ledger_kind k)
 {
 	int t = k == LEDGER_SECRET ? POLICY_SECRET : k == LEDGER_EGRESS ? POLICY_EGRESS
-		: k == LEDGER_CREDENTIAL ? POLICY_CREDENTIAL : k == LEDGER_TOOL ? POLICY_TOOL : -1;
+		: k == LEDGER_CREDENTIAL ? POLICY_CREDENTIAL : k == LEDGER_TOOL ? POLICY_TOOL
+		: k == LEDGER_MCP_TOOL ? POLICY_MCP : -1;
 
 	return t >= 0 && p->list_line[t] ? p->list_line[t] : p->line;
 }
@@ -686,6 +704,7 @@ static const char *spec_list(enum ledger_kind k)
 	case LEDGER_EGRESS: return "spec.egress";
 	case LEDGER_CREDENTIAL: return "spec.credentials";
 	case LEDGER_TOOL: return "spec.tools";
+	case LEDGER_MCP_TOOL: return "spec.mcp";
 	default: return "spec";
 	}
 }
@@ -1051,6 +1070,7 @@ static void edge_findings(struct builder *b, const struct ctx *c, const char *id
 		case LEDGER_EGRESS: k = FINDING_UNDECLARED_EGRESS; break;
 		case LEDGER_CREDENTIAL: k = FINDING_UNDECLARED_CREDENTIAL; break;
 		case LEDGER_TOOL: k = FINDING_UNUSUAL_TOOL; break;
+		case LEDGER_MCP_TOOL: k = FINDING_UNUSUAL_MCP_TOOL; break;
 		default: return;
 		}
 		if (!(f = edge_finding(b, k, sev, identity, e)))
@@ -1070,6 +1090,11 @@ static void edge_findings(struct builder *b, const struct ctx *c, const char *id
 		case LEDGER_CREDENTIAL:
 			fmt(f->message, sizeof(f->message), "sent a %s credential to %s (%s %s), not in %s%s%s",
 			    v->cred_kind[0] ? v->cred_kind : "?", v->cred_host, v->cred.method, v->cred.path_template,
+			    spec_list(e->kind), grew_note, expired_note);
+			break;
+		case LEDGER_MCP_TOOL:
+			fmt(f->message, sizeof(f->message), "called MCP tool %s of server %s%s%s%s, not in %s%s%s",
+			    e->category, e->name, e->dest_class[0] ? " (" : "", e->dest_class, e->dest_class[0] ? ")" : "",
 			    spec_list(e->kind), grew_note, expired_note);
 			break;
 		default:
