@@ -312,6 +312,18 @@ void output_summary_text(FILE *f, struct observed *obs, const struct run_stats *
 						basename_of(e->proc->lineage[k]));
 			fprintf(f, "      %-40s x%-6" PRIu64 " %s\n", e->object, edge_count(e), chain);
 		}
+		for (size_t j = 0, mcp = 0; j < cg[i]->n_edges; j++) {
+			struct edge *e = cg[i]->edges[j];
+			char call[300];
+
+			if (e->kind != EDGE_MCP)
+				continue;
+			if (!mcp++)
+				fprintf(f, "    MCP tool calls (server tool(argument names)):\n");
+			snprintf(call, sizeof(call), "%s(%s)", e->object, edge_detail(e) ? edge_detail(e) : "");
+			fprintf(f, "      %-40s x%-6" PRIu64 " by %s\n", call, edge_count(e),
+				basename_of(e->proc->exe[0] ? e->proc->exe : e->proc->comm));
+		}
 		print_egress_text(f, cg[i]);
 	}
 	if (st->observed_edges_evicted)
