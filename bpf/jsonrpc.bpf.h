@@ -66,8 +66,16 @@ static __always_inline __u8 jsonrpc__transport(struct task_struct *task, int fd,
 		struct socket *sock = BPF_CORE_READ(file, private_data);
 		struct sock *sk = sock ? BPF_CORE_READ(sock, sk) : NULL;
 
-		if (sk && BPF_CORE_READ(sk, __sk_common.skc_family) == AF_UNIX)
+		if (sk && BPF_CORE_READ(sk, __sk_common.skc_family) == AF_UNIX) {
+			/* a socketpair (node's child stdio): the peer end's inode is
+			 * what the other process holds as its descriptor */
+			struct sock *peer = BPF_CORE_READ((struct unix_sock *)sk, peer);
+			__u64 pino = peer ? BPF_CORE_READ(peer, sk_socket, file, f_inode, i_ino) : 0;
+
+			if (pino)
+				*ino = pino;
 			return REACH_JSONRPC_UNIX;
+		}
 	}
 	return 0;
 }

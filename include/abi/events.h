@@ -301,7 +301,8 @@ enum reach_jsonrpc_transport {
  * whitespace, or "Content-Length:" framing. Other writes cost a 16-byte
  * peek. Not deduplicated: every tools/call counts. The payload may hold
  * argument values: user space keeps tool and argument names only and wipes
- * the buffer. ino: the pipe's or socket's inode (the peer is found by it). */
+ * the buffer. ino: the pipe's inode, or for a connected unix socket its
+ * peer end's (the inode the other process holds): the peer is found by it. */
 struct reach_jsonrpc_event {
 	struct reach_event_hdr hdr;
 	__u8  transport;  /* enum reach_jsonrpc_transport */

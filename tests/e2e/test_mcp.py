@@ -208,3 +208,56 @@ def subprocess_json(argv):
     if p.returncode != 0:
         raise AssertionError(f"{argv} exited {p.returncode}: {p.stderr}")
     return json.loads(p.stdout)
+
+
+def test_npm_sdk_client_and_server_filesystem(cleanup, tmp):
+    """The real @modelcontextprotocol/sdk client spawning the real
+    @modelcontextprotocol/server-filesystem over stdio (tests/package-lock.json):
+    read_file and list_directory are mcp-tool edges of server-filesystem, the
+    .env read is the server's, a policy declaring read_file alone finds
+    list_directory; the token given as a tool argument appears nowhere."""
+    import json
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    server_js = os.path.join(root, "node_modules", "@modelcontextprotocol", "server-filesystem", "dist", "index.js")
+    if not shutil.which("node") or not os.path.exists(server_js):
+        print("SKIP: node or tests/node_modules missing (scripts/deps.sh installs them)")
+        return
+    client_js = os.path.join(root, "e2e", "clients", "mcp_agent.mjs")
+    cg = Cgroup(cleanup, f"reach-e2e-mcp-npm-{os.getpid()}")
+    folder = os.path.join(tmp, "files")
+    os.makedirs(folder)
+    secret = os.path.join(folder, ".env")
+    token = "sk-plantednpmtoken5555666677778888"
+    with open(secret, "w") as f:
+        f.write("OPENAI_API_KEY=sk-plantednpmenvcontent123456\n")
+    identity = "host/mcp-npm-agent"
+    agent = Agent(cleanup, tmp, ["--cgroup", cg.path, "--identity-rule", f"cgroup:{cg.rel} {identity}"])
+    out = cg.run([NODE, client_js, folder, secret, token])
+    check_eq(json.loads(out.stdout.strip().splitlines()[-1]),
+             {"server": "secure-filesystem-server", "r1": False, "r2": False}, "the MCP exchange itself worked")
+    a_ident, s_ident = f"{NODE} mcp_agent.mjs", f"{NODE} server-filesystem"
+    rf = agent.wait_edge("read_file", lambda e: e["type"] == "mcp-tool" and e["tool"] == "read_file")
+    check_eq((rf["server"], rf["server_info"], rf["arguments"], rf["transport"]),
+             ("server-filesystem", "secure-filesystem-server", "head,note,path", "stdio"), "read_file edge")
+    check_eq(rf["process_exe"], a_ident, "the caller is the agent program")
+    ld = agent.wait_edge("list_directory", lambda e: e["type"] == "mcp-tool" and e["tool"] == "list_directory")
+    check_eq(ld["object"], "server-filesystem list_directory", "list_directory edge")
+    sec = agent.wait_edge("secret", lambda e: e["type"] == "secret" and e["path"] == secret)
+    check_eq(sec["process_exe"], s_ident, "the .env read is attributed to the server program")
+    check_eq(sec["lineage"], [a_ident, s_ident], "lineage agent -> server with program names")
+    agent.stop()
+    ledger = os.path.join(agent.state_dir, "ledger.pb.z")
+    policy = os.path.join(tmp, "policy.yaml")
+    with open(policy, "w") as f:
+        f.write("apiVersion: reach.dev/v1\nkind: ReachPolicy\nmetadata: {name: npm-agent}\nspec:\n"
+                f"  identity: {identity}\n  secrets: ['{folder}/**']\n  tools: ['{NODE}']\n"
+                "  mcp:\n    - {server: server-filesystem, tools: [read_file]}\n")
+    p = subprocess_run([REACHCTL_BIN(), "verify", "--ledger", ledger, "--policy", policy, "-o", "json"])
+    v = json.loads(p.stdout)
+    unusual = [f["object"] for f in v["findings"] if f["kind"] == "unusual-mcp-tool"]
+    check_eq(unusual, ["server-filesystem list_directory"], "unusual-mcp-tool for the undeclared tool only")
+    led = json.dumps(subprocess_json([REACHCTL_BIN(), "reach", "--ledger", ledger, "-o", "json"]))
+    with open(agent.out_path) as f, open(agent.err_path) as g:
+        text = f.read() + g.read() + led + p.stdout
+    for planted in (token, "sk-plantednpmenvcontent"):
+        check(planted not in text, f"{planted[:14]}... never in the agent's output, ledger or findings")

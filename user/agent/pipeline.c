@@ -673,8 +673,9 @@ static bool fd_is_inode(uint32_t pid, int fd, uint64_t ino)
 	return strstr(link, want) != NULL;
 }
 
-/* The server of a tools/call written by tgid on pipe ino: the child it
- * spawned whose stdin is that pipe (the stdio transport). Children come
+/* The server of a tools/call written by tgid on pipe ino (or the socket
+ * whose other end is ino): the child it spawned whose stdin is that pipe
+ * or socket (the stdio transport; node gives children socketpairs). Children come
  * from /proc/TGID/task/T/children; 0 when none is found (the server
  * already gone, or not a child). Cached per (writer, pipe). */
 static uint32_t mcp_peer_of(struct pipeline *p, uint32_t tgid, uint64_t ino)
@@ -779,8 +780,7 @@ static void on_jsonrpc(void *vctx, const struct jsonrpc_msg *m)
 	}
 	if (m->kind != JSONRPC_TOOLS_CALL)
 		return;
-	if (ev->transport == REACH_JSONRPC_PIPE)
-		peer = mcp_peer_of(p, ev->hdr.tgid, ev->ino);
+	peer = mcp_peer_of(p, ev->hdr.tgid, ev->ino); /* pipe, or the socketpair's other end */
 	mcp_server_name(p, peer, server, sizeof(server));
 	snprintf(tkey, sizeof(tkey), "%u", peer);
 	info = peer ? hmap_get(p->mcp_server_info, tkey) : NULL;
@@ -796,7 +796,9 @@ static void on_jsonrpc(void *vctx, const struct jsonrpc_msg *m)
 	obs.new_map_entry = true;
 	obs.object = object;
 	obs.name = info;
-	obs.proto = ev->transport;
+	/* the MCP transport: stdio when the server holds it as its stdin,
+	 * a pipe or a socketpair alike; otherwise the socket's */
+	obs.proto = peer ? REACH_JSONRPC_PIPE : ev->transport;
 	obs.detail = m->args_unknown ? "?" : m->args;
 	obs.exe = proctree_ident(p->procs, ev->hdr.tgid);
 	obs.n_lineage = proctree_lineage(p->procs, ev->hdr.tgid, lineage, PROCTREE_LINEAGE_MAX);
