@@ -5,6 +5,7 @@
 
 #include "net.bpf.h"
 #include "http.bpf.h"
+#include "jsonrpc.bpf.h"
 
 /* A user msghdr (sendmsg, recvmsg; sendmmsg's first mmsghdr starts with
  * one): an unreadable one is a loss of the event kind it would have made. */
@@ -101,6 +102,22 @@ static __noinline int net__on_send_exit(struct pt_regs *regs, long nr, long ret)
 	sk = net__sock_of_fd(task, fd);
 	if (!sk)
 		return 0;
+	if ((nr == NR_sendto || nr == NR_sendmsg) && ret > 0 &&
+	    BPF_CORE_READ(sk, __sk_common.skc_family) == AF_UNIX) {
+		/* a unix socket: maybe JSON-RPC (MCP) */
+		const void *buf = (const void *)SYSCALL_ARG2(regs);
+		__u64 len = ret, ino = 0;
+		__u8 tr = jsonrpc__transport(task, fd, &ino);
+
+		if (nr == NR_sendmsg) {
+			struct user_msghdr msg;
+
+			if (!net__read_msghdr(buf, REACH_EV_JSONRPC, &msg) ||
+			    !net__first_iov(msg.msg_iov, (__u64)ret, REACH_EV_JSONRPC, &buf, &len))
+				return 0;
+		}
+		return tr ? jsonrpc__capture(buf, len, tr, ino, fd) : 0;
+	}
 	proto = BPF_CORE_READ(sk, sk_protocol);
 	if (proto == IPPROTO_TCP && nr != NR_connect) {
 		/* sendto/sendmsg/sendmmsg on TCP: maybe a plaintext HTTP request */
@@ -177,8 +194,17 @@ static __noinline int net__on_write_exit(struct pt_regs *regs, long nr, long ret
 	if (!task__is_monitored(pid_tgid, cgid))
 		return 0;
 	sk = net__sock_of_fd(task, (int)SYSCALL_ARG1(regs));
-	if (!sk)
-		return 0; /* files, pipes */
+	if (!sk || BPF_CORE_READ(sk, __sk_common.skc_family) == AF_UNIX) {
+		/* pipes and unix sockets: maybe JSON-RPC (MCP over stdio) */
+		__u64 ino = 0;
+		__u8 tr = jsonrpc__transport(task, (int)SYSCALL_ARG1(regs), &ino);
+
+		if (!tr)
+			return 0; /* files */
+		if (nr == NR_writev && !net__first_iov(buf, len, REACH_EV_JSONRPC, &buf, &len))
+			return 0;
+		return jsonrpc__capture(buf, len, tr, ino, (int)SYSCALL_ARG1(regs));
+	}
 	proto = BPF_CORE_READ(sk, sk_protocol);
 	if (proto != IPPROTO_TCP) {
 		/* a packet or raw socket written to: a road (UDP and ICMP

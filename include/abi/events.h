@@ -28,8 +28,7 @@ enum reach_event_kind {
 	REACH_EV_HTTP      = 7, /* the head of an HTTP/1.x request (plaintext or TLS) */
 	REACH_EV_TLS_HELLO = 8, /* a TLS ClientHello written on a TCP socket, whatever its port */
 	REACH_EV_H2        = 9, /* an HTTP/2 connection whose frames cannot be followed: a coverage gap */
-	/* 10: reserved for another sensor's kind (user space treats a kind it
-	 * has no handler for as malformed: counted, skipped) */
+	REACH_EV_JSONRPC   = 10, /* a JSON-RPC message written to a pipe or unix socket (MCP over stdio) */
 	REACH_EV_ROAD      = 11, /* a road to a file or a destination taken that the kernel cannot decode */
 	REACH_EV_FILE_VIA  = 12, /* a file reached without an open(2): io_uring, a received descriptor
 				  * (struct reach_file_open_event, flags REACH_OPEN_F_URING / _RECEIVED) */
@@ -364,5 +363,36 @@ struct reach_h2_frame_event {
 
 _Static_assert(sizeof(struct reach_h2_frame_event) == 56 + 32 + 8 + 16 + REACH_HTTP_LEN,
 	       "reach_h2_frame_event layout");
+
+#define REACH_JSONRPC_LEN 2048 /* bytes of a message captured: a tools/call's name and argument names fit */
+
+enum reach_jsonrpc_transport {
+	REACH_JSONRPC_PIPE = 1, /* write/writev on a pipe (a child's stdin or stdout) */
+	REACH_JSONRPC_UNIX = 2, /* write/writev/sendto/sendmsg on a unix socket */
+};
+
+#define REACH_JSONRPC_F_TRUNC 0x1 /* the write was longer than payload: user space judges what is missing */
+
+/* The first bytes of a write, by a monitored task, to a pipe or a unix
+ * socket whose payload starts like JSON-RPC: '{' and a JSON-RPC member
+ * ("jsonrpc", "id", "method", "result", "error", "params") after optional
+ * whitespace, or "Content-Length:" framing. Other writes cost a 16-byte
+ * peek. Not deduplicated: every tools/call counts. The payload may hold
+ * argument values: user space keeps tool and argument names only and wipes
+ * the buffer. ino: the pipe's inode, or for a connected unix socket its
+ * peer end's (the inode the other process holds): the peer is found by it. */
+struct reach_jsonrpc_event {
+	struct reach_event_hdr hdr;
+	__u8  transport;  /* enum reach_jsonrpc_transport */
+	__u8  flags;      /* REACH_JSONRPC_F_* */
+	__u16 pad;
+	__u32 len;        /* bytes captured in payload */
+	__u32 total_len;  /* bytes the call wrote */
+	__u32 fd;
+	__u64 ino;
+	__u8  payload[REACH_JSONRPC_LEN];
+};
+
+_Static_assert(sizeof(struct reach_jsonrpc_event) == 56 + 24 + REACH_JSONRPC_LEN, "reach_jsonrpc_event layout");
 
 #endif /* REACH_EVENTS_H */

@@ -462,6 +462,35 @@ static void test_open_not_secret(void **state)
 
 /* ---- exec, fork, exit: the process tree --------------------------------- */
 
+/* node agent.mjs spawning node server.js: two tools, each counted by its
+ * own execs although the kernel has one map entry for /usr/bin/node. */
+static void test_exec_interpreted_programs_are_tools_of_their_own(void **state)
+{
+	struct fx *f = *state;
+	const struct edge *agent, *server;
+
+	exec_event(f, CG, T_PARENT, T_OTHER, "/usr/bin/node", (const char *const[]){ "node", "agent.mjs", NULL }, 77);
+	exec_event(f, CG, T_CHILD, T_PARENT, "/usr/bin/node",
+		   (const char *const[]){ "node", "/w/node_modules/@modelcontextprotocol/server-filesystem/dist/index.js",
+					  "/srv", NULL }, 77);
+	exec_event(f, CG, T_CHILD + 1, T_PARENT, "/usr/bin/node",
+		   (const char *const[]){ "node", "/w/node_modules/@modelcontextprotocol/server-filesystem/dist/index.js",
+					  "/srv", NULL }, 77);
+	agent = find_edge(f, CG, EDGE_TOOL, "/usr/bin/node agent.mjs");
+	server = find_edge(f, CG, EDGE_TOOL, "/usr/bin/node server-filesystem");
+	assert_non_null(agent);
+	assert_non_null(server);
+	assert_null(find_edge(f, CG, EDGE_TOOL, "/usr/bin/node"));
+	assert_int_equal(edge_count(agent), 1);
+	assert_int_equal(edge_count(server), 2);
+	assert_int_equal(server->proc->n_lineage, 2);
+	assert_string_equal(server->proc->lineage[0], "/usr/bin/node agent.mjs");
+	assert_string_equal(server->proc->lineage[1], "/usr/bin/node server-filesystem");
+	assert_string_equal(server->exes[0], "/usr/bin/node server-filesystem");
+	/* its argv is stored redacted, as every tool's */
+	assert_int_equal(server->argc, 3);
+}
+
 static void test_exec_lineage_and_redaction(void **state)
 {
 	struct fx *f = *state;
@@ -480,6 +509,7 @@ static void test_exec_lineage_and_redaction(void **state)
 	assert_int_equal(f->k.fork_parent, T_PARENT);
 	assert_int_equal(f->k.fork_child, T_CHILD);
 	assert_string_equal(proctree_exe(f->p.procs, T_CHILD), "/usr/bin/python3");
+	assert_string_equal(proctree_ident(f->p.procs, T_CHILD), "/usr/bin/python3 app.py");
 	exec_event(f, CG, T_CHILD, T_PARENT, "/usr/bin/curl",
 		   (const char *const[]){ "curl", "--password", "hunter2", "https://example.com", NULL }, 78);
 
@@ -501,13 +531,15 @@ static void test_exec_lineage_and_redaction(void **state)
 	assert_int_equal(e->proc->ppid, T_PARENT);
 	assert_string_equal(e->proc->exe, "/usr/bin/curl");
 	assert_int_equal(e->proc->n_lineage, 2);
-	assert_string_equal(e->proc->lineage[0], "/usr/bin/python3");
+	/* an interpreter is named with its program (issue #18) */
+	assert_string_equal(e->proc->lineage[0], "/usr/bin/python3 app.py");
 	assert_string_equal(e->proc->lineage[1], "/usr/bin/curl");
 	assert_int_equal(e->n_exes, 1);
 	assert_string_equal(e->exes[0], "/usr/bin/curl");
-	e = find_edge(f, CG, EDGE_TOOL, "/usr/bin/python3");
+	e = find_edge(f, CG, EDGE_TOOL, "/usr/bin/python3 app.py");
 	assert_non_null(e);
 	assert_int_equal(e->proc->n_lineage, 1);
+	assert_null(find_edge(f, CG, EDGE_TOOL, "/usr/bin/python3"));
 
 	/* the root exec made the host workload's epoch: "<basename>@<file id>";
 	 * the child's exec (its parent is in the cgroup) did not replace it */
@@ -1409,6 +1441,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_secret_open_resolved_and_reader_gone, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_not_secret, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_exec_lineage_and_redaction, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_exec_interpreted_programs_are_tools_of_their_own, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_exec_args_truncated, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_egress_outcomes_and_udp, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tls_coverage_covered_and_blind, setup, teardown),

@@ -1,6 +1,7 @@
 /* The observation pipeline (pipeline.h): a raw ring-buffer record in, the
  * observed model, process tree, TLS coverage and DNS names updated. */
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -28,6 +29,7 @@
 #include "reach/path.h"
 #include "reach/proctree.h"
 #include "reach/program.h"
+#include "mcp/jsonrpc.h"
 #include "reach/redact.h"
 #include "agent/pipeline.h"
 
@@ -249,7 +251,7 @@ static void handle_file_open(struct pipeline *p, const struct reach_file_open_ev
 								 : path;
 	if (!obs.requested_path)
 		obs.requested_path = path;
-	obs.exe = proctree_exe(p->procs, ev->hdr.tgid);
+	obs.exe = proctree_ident(p->procs, ev->hdr.tgid);
 	obs.n_lineage = proctree_lineage(p->procs, ev->hdr.tgid, lineage, PROCTREE_LINEAGE_MAX);
 	obs.lineage = lineage;
 	e = record_edge(p, EDGE_SECRET, &obs, &is_new);
@@ -267,6 +269,16 @@ static void handle_file_open(struct pipeline *p, const struct reach_file_open_ev
 	print_if_new(p, ev->hdr.cgroup_id, e, is_new);
 }
 
+/* A key of user space's own (never looked up in the kernel map). */
+static uint64_t fnv1a64(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (; *s; s++)
+		h = (h ^ (uint8_t)*s) * 0x100000001b3ULL;
+	return h;
+}
+
 static void handle_exec(struct pipeline *p, const struct reach_exec_event *ev)
 {
 	char filename[REACH_PATH_LEN], args[REACH_ARGS_LEN + 1], redacted[EDGE_MAX_ARGS][REACH_ARGS_LEN + 32];
@@ -274,7 +286,10 @@ static void handle_exec(struct pipeline *p, const struct reach_exec_event *ev)
 	char *outs[EDGE_MAX_ARGS];
 	struct observation obs = { 0 };
 	size_t argc = 0, len = ev->args_len < REACH_ARGS_LEN ? ev->args_len : REACH_ARGS_LEN;
-	bool truncated = ev->flags & REACH_EXEC_F_ARGS_TRUNC, is_new;
+	bool truncated = ev->flags & REACH_EXEC_F_ARGS_TRUNC, is_new, interpreted;
+	struct reach_dedup_key key;
+	const char *ident;
+	char prog[64];
 	struct edge *e;
 
 	memcpy(filename, ev->filename, sizeof(filename));
@@ -301,14 +316,28 @@ static void handle_exec(struct pipeline *p, const struct reach_exec_event *ev)
 	 * is the workload's software version (host epochs) */
 	if (!proctree_in_cgroup(p->procs, ev->hdr.ppid, ev->hdr.cgroup_id))
 		note_root_exec(p, ev->hdr.cgroup_id, ev, filename);
-	proctree_exec(p->procs, ev->hdr.tgid, ev->hdr.ppid, ev->hdr.cgroup_id, filename);
+	/* an interpreter is told by its program: node agent.mjs and node
+	 * server.js are two tools, two entries of a lineage (reach/program.h) */
+	interpreted = program_is_interpreter(filename);
+	proctree_exec(p->procs, ev->hdr.tgid, ev->hdr.ppid, ev->hdr.cgroup_id, filename,
+		      interpreted && !program_name(filename, (const char *)ev->args, len, prog, sizeof(prog)) ? prog : NULL);
 	if (p->tls)
 		p->tls->on_exec(p->tls_ctx, ev->hdr.tgid, filename);
+	ident = proctree_ident(p->procs, ev->hdr.tgid);
 
 	obs.hdr = &ev->hdr;
 	obs.key = &ev->key;
-	obs.object = filename;
-	obs.exe = filename;
+	if (interpreted) {
+		/* the kernel counts execs per executable: one entry for every
+		 * program node runs. Such a tool is counted by its events (every
+		 * exec is one), under a key of its own that no map entry has. */
+		key = ev->key;
+		key.hash ^= fnv1a64(ident);
+		obs.key = &key;
+		obs.new_map_entry = true;
+	}
+	obs.object = ident;
+	obs.exe = ident;
 	obs.argv = argv;
 	obs.argc = argc;
 	obs.argv_truncated = truncated;
@@ -399,7 +428,7 @@ static void handle_egress(struct pipeline *p, const struct reach_egress_event *e
 	obs.hdr = &ev->hdr;
 	obs.key = &ev->key;
 	obs.object = object;
-	obs.exe = proctree_exe(p->procs, ev->hdr.tgid);
+	obs.exe = proctree_ident(p->procs, ev->hdr.tgid);
 	obs.n_lineage = proctree_lineage(p->procs, ev->hdr.tgid, lineage, PROCTREE_LINEAGE_MAX);
 	obs.lineage = lineage;
 	obs.proto = ev->proto;
@@ -483,7 +512,7 @@ static void record_credential(struct pipeline *p, const struct req_origin *ev, c
 	obs.key = key;
 	obs.object = object;
 	obs.category = ev->h2 ? "h2" : NULL; /* the protocol the edge was first seen over */
-	obs.exe = proctree_exe(p->procs, ev->hdr->tgid);
+	obs.exe = proctree_ident(p->procs, ev->hdr->tgid);
 	obs.n_lineage = proctree_lineage(p->procs, ev->hdr->tgid, lineage, PROCTREE_LINEAGE_MAX);
 	obs.lineage = lineage;
 	obs.name = host;
@@ -813,6 +842,196 @@ static void handle_dns(struct pipeline *p, const struct reach_dns_event *ev)
 		dnsnames_put(p->dns, ev->hdr.cgroup_id, &r.answers[i].addr, r.qname, r.answers[i].ttl);
 }
 
+/* ---- MCP over stdio (issue #18) ---- */
+
+#define MCP_MAP_MAX 4096 /* peers and server names remembered; past it, the oldest are forgotten at once */
+
+struct mcp_peer {
+	uint32_t tgid;   /* the server process; 0: none found */
+};
+
+static void mcp_forget(struct pipeline *p, uint32_t tgid)
+{
+	char key[16];
+
+	snprintf(key, sizeof(key), "%u", tgid);
+	free(hmap_remove(p->mcp_server_info, key));
+}
+
+/* Whether /proc/PID/fd/FD is the pipe or socket with inode ino. */
+static bool fd_is_inode(uint32_t pid, int fd, uint64_t ino)
+{
+	char path[64], link[64], want[40];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%u/fd/%d", pid, fd);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n <= 0)
+		return false;
+	link[n] = '\0';
+	snprintf(want, sizeof(want), ":[%" PRIu64 "]", ino);
+	return strstr(link, want) != NULL;
+}
+
+/* The server of a tools/call written by tgid on pipe ino (or the socket
+ * whose other end is ino): the child it spawned whose stdin is that pipe
+ * or socket (the stdio transport; node gives children socketpairs). Children come
+ * from /proc/TGID/task/T/children; 0 when none is found (the server
+ * already gone, or not a child). Cached per (writer, pipe). */
+static uint32_t mcp_peer_of(struct pipeline *p, uint32_t tgid, uint64_t ino)
+{
+	char key[48], path[64];
+	struct mcp_peer *peer;
+	uint32_t found = 0;
+	struct dirent *d;
+	DIR *tasks;
+
+	snprintf(key, sizeof(key), "%u/%" PRIu64, tgid, ino);
+	if ((peer = hmap_get(p->mcp_peers, key)) && peer->tgid)
+		return peer->tgid;
+	snprintf(path, sizeof(path), "/proc/%u/task", tgid);
+	if (!(tasks = opendir(path)))
+		return 0;
+	while (!found && (d = readdir(tasks))) {
+		char cpath[300], buf[4096];
+		ssize_t n;
+		int fd;
+
+		if (d->d_name[0] == '.')
+			continue;
+		snprintf(cpath, sizeof(cpath), "/proc/%u/task/%s/children", tgid, d->d_name);
+		if ((fd = open(cpath, O_RDONLY | O_CLOEXEC)) < 0)
+			continue;
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (n <= 0)
+			continue;
+		buf[n] = '\0';
+		for (char *s = buf, *end; *s && !found; s = end) {
+			unsigned long c = strtoul(s, &end, 10);
+
+			if (end == s)
+				break;
+			if (c && fd_is_inode((uint32_t)c, 0, ino))
+				found = (uint32_t)c;
+		}
+	}
+	closedir(tasks);
+	if (found) {
+		if (hmap_count(p->mcp_peers) >= MCP_MAP_MAX) {
+			hmap_free(p->mcp_peers, free); /* bounded: start over (a cache) */
+			p->mcp_peers = hmap_new();
+		}
+		if (p->mcp_peers && (peer = calloc(1, sizeof(*peer)))) {
+			peer->tgid = found;
+			if (hmap_put(p->mcp_peers, key, peer, NULL))
+				free(peer);
+		}
+	}
+	return found;
+}
+
+/* The server's name: its program for an interpreter ("server-filesystem"),
+ * else its executable's base name. */
+static void mcp_server_name(struct pipeline *p, uint32_t server, char *out, size_t n)
+{
+	const char *ident = server ? proctree_ident(p->procs, server) : "";
+	const char *exe = server ? proctree_exe(p->procs, server) : "";
+	const char *sp = strrchr(ident, ' '), *slash;
+
+	if (!ident[0]) {
+		snprintf(out, n, "unknown");
+		return;
+	}
+	if (sp && strlen(sp) > 1 && program_is_interpreter(exe)) {
+		snprintf(out, n, "%s", sp + 1);
+		return;
+	}
+	slash = strrchr(ident, '/');
+	snprintf(out, n, "%s", slash ? slash + 1 : ident);
+}
+
+struct jsonrpc_ctx {
+	struct pipeline *p;
+	const struct reach_jsonrpc_event *ev;
+};
+
+static void on_jsonrpc(void *vctx, const struct jsonrpc_msg *m)
+{
+	struct jsonrpc_ctx *c = vctx;
+	struct pipeline *p = c->p;
+	const struct reach_jsonrpc_event *ev = c->ev;
+	const char *lineage[PROCTREE_LINEAGE_MAX], *info;
+	struct observation obs = { 0 };
+	struct reach_dedup_key key;
+	char server[128], object[256], tkey[16];
+	uint32_t peer = 0;
+	struct edge *e;
+	bool is_new;
+
+	if (m->kind == JSONRPC_INIT_RESULT) {
+		/* the writer is the server answering its client */
+		char *v = strdup(m->server_name);
+
+		snprintf(tkey, sizeof(tkey), "%u", ev->hdr.tgid);
+		if (v && (hmap_count(p->mcp_server_info) >= MCP_MAP_MAX || hmap_put(p->mcp_server_info, tkey, v, NULL)))
+			free(v);
+		return;
+	}
+	if (m->kind != JSONRPC_TOOLS_CALL)
+		return;
+	peer = mcp_peer_of(p, ev->hdr.tgid, ev->ino); /* pipe, or the socketpair's other end */
+	mcp_server_name(p, peer, server, sizeof(server));
+	snprintf(tkey, sizeof(tkey), "%u", peer);
+	info = peer ? hmap_get(p->mcp_server_info, tkey) : NULL;
+	snprintf(object, sizeof(object), "%s %s", server, m->tool);
+	p->stats.mcp_calls++;
+	/* each call counts: a key of user space's own, one per (server, tool) */
+	key.cgroup_id = ev->hdr.cgroup_id;
+	key.kind = REACH_EV_JSONRPC;
+	key.pad = 0;
+	key.hash = fnv1a64(object);
+	obs.hdr = &ev->hdr;
+	obs.key = &key;
+	obs.new_map_entry = true;
+	obs.object = object;
+	obs.name = info;
+	/* the MCP transport: stdio when the server holds it as its stdin,
+	 * a pipe or a socketpair alike; otherwise the socket's */
+	obs.proto = peer ? REACH_JSONRPC_PIPE : ev->transport;
+	obs.detail = m->args_unknown ? "?" : m->args;
+	obs.exe = proctree_ident(p->procs, ev->hdr.tgid);
+	obs.n_lineage = proctree_lineage(p->procs, ev->hdr.tgid, lineage, PROCTREE_LINEAGE_MAX);
+	obs.lineage = lineage;
+	e = record_edge(p, EDGE_MCP, &obs, &is_new);
+	if (!e) {
+		warn_unrecorded("mcp-tool");
+		return;
+	}
+	print_if_new(p, ev->hdr.cgroup_id, e, is_new);
+}
+
+static void handle_jsonrpc(struct pipeline *p, const struct reach_jsonrpc_event *ev)
+{
+	struct jsonrpc_ctx c = { p, ev };
+	struct jsonrpc_counts counts = { 0 };
+	size_t len = ev->len < REACH_JSONRPC_LEN ? ev->len : REACH_JSONRPC_LEN;
+
+	jsonrpc_extract(ev->payload, len, ev->flags & REACH_JSONRPC_F_TRUNC, on_jsonrpc, &c, &counts);
+	p->stats.jsonrpc_messages += counts.messages;
+	p->stats.jsonrpc_malformed += counts.malformed;
+	p->stats.jsonrpc_truncated += counts.truncated;
+	if (counts.calls_undecoded) {
+		char detail[COVERAGE_DETAIL_LEN];
+
+		/* a tool call reach saw happen and could not name: the identity's blind road */
+		p->stats.mcp_calls_undecoded += counts.calls_undecoded;
+		snprintf(detail, sizeof(detail), "%.150s: MCP tools/call longer than %d bytes before its tool name",
+			 proctree_ident(p->procs, ev->hdr.tgid), REACH_JSONRPC_LEN);
+		pipeline_note_road(p, ev->hdr.cgroup_id, ev->hdr.uid, "mcp-undecoded", detail, unix_ms());
+	}
+}
+
 /* The smallest size of each kind of event: a shorter one is malformed
  * (counted, skipped) before any field past the header is read. */
 static const size_t event_min_size[REACH_EV__MAX] = {
@@ -825,6 +1044,7 @@ static const size_t event_min_size[REACH_EV__MAX] = {
 	[REACH_EV_HTTP] = sizeof(struct reach_http_event),
 	[REACH_EV_TLS_HELLO] = sizeof(struct reach_tls_hello_event),
 	[REACH_EV_H2] = sizeof(struct reach_h2_event),
+	[REACH_EV_JSONRPC] = sizeof(struct reach_jsonrpc_event),
 	[REACH_EV_ROAD] = sizeof(struct reach_road_event),
 	[REACH_EV_FILE_VIA] = sizeof(struct reach_file_open_event),
 	[REACH_EV_H2_FRAME] = sizeof(struct reach_h2_frame_event),
@@ -870,12 +1090,16 @@ int pipeline_on_event(void *ctx, const void *data, size_t size)
 	case REACH_EV_H2_FRAME:
 		handle_h2_frame(p, data);
 		break;
+	case REACH_EV_JSONRPC:
+		handle_jsonrpc(p, data);
+		break;
 	case REACH_EV_FORK:
 		proctree_fork(p->procs, hdr->tgid, ((const struct reach_fork_event *)data)->child_tgid, hdr->cgroup_id);
 		if (p->tls)
 			p->tls->on_fork(p->tls_ctx, hdr->tgid, ((const struct reach_fork_event *)data)->child_tgid);
 		break;
 	case REACH_EV_EXIT:
+		mcp_forget(p, hdr->tgid);
 		proctree_exit(p->procs, hdr->tgid);
 		h2_conns_drop_tgid(p->h2, hdr->tgid); /* its HPACK tables, wiped */
 		if (p->tls)
@@ -1342,7 +1566,10 @@ int pipeline_init(struct pipeline *p, size_t observed_cap)
 	p->secret_inodes = hmap_new();
 	p->reasm = http_reasm_new(PIPELINE_OPEN_HEADS);
 	p->h2 = h2_conns_new(PIPELINE_H2_CONNS);
-	if (!p->reasm || !p->h2 || !p->observed || !p->procs || !p->dns || !p->identity_cache || !p->epochs ||
+	p->mcp_server_info = hmap_new();
+	p->mcp_peers = hmap_new();
+	if (!p->reasm || !p->h2 || !p->mcp_server_info || !p->mcp_peers || !p->observed || !p->procs || !p->dns ||
+	    !p->identity_cache || !p->epochs ||
 	    !p->exe_epochs || !p->cov_cgroups || !p->secret_inodes)
 		return -ENOMEM;
 	return 0;
@@ -1354,6 +1581,8 @@ void pipeline_fini(struct pipeline *p)
 	hmap_free(p->cov_cgroups, cg_coverage_free);
 	hmap_free(p->epochs, free);
 	hmap_free(p->exe_epochs, free);
+	hmap_free(p->mcp_server_info, free);
+	hmap_free(p->mcp_peers, free);
 	hmap_free(p->secret_inodes, secret_inode_free);
 	http_reasm_free(p->reasm); /* wipes the open heads */
 	p->reasm = NULL;

@@ -59,12 +59,12 @@
 #define WAIT_RETRY_S 5
 #define WAIT_MAX_S 86400
 
-static const char *const kinds[] = { "secret", "tool", "egress", "credential", "dns", NULL };
+static const char *const kinds[] = { "secret", "tool", "egress", "credential", "dns", "mcp-tool", NULL };
 
 static void usage(FILE *f)
 {
 	fprintf(f, "Usage:\n"
-		   "  reachctl reach  [--identity NS/SA] [--kind secret|egress|credential|tool|dns] [-o table|json]\n"
+		   "  reachctl reach  [--identity NS/SA] [--kind secret|egress|credential|tool|dns|mcp-tool] [-o table|json]\n"
 		   "                  [--socket PATH | --ledger FILE]\n"
 		   "  reachctl coverage [--identity NS/SA] [-o table|json] [--socket PATH | --ledger FILE]\n"
 		   "                  what reach could not see, per identity: losses, blind roads, missing hooks\n"
@@ -136,6 +136,10 @@ static void edge_detail(json_object *e, char *out, size_t n)
 					len += snprintf(out + len, n - len, " %s=%" PRId64, k, json_object_get_int64(v));
 			}
 		}
+	} else if (strcmp(kind, "mcp-tool") == 0) {
+		/* the server's serverInfo name and the argument names, never values */
+		snprintf(out, n, "%s(%s)%s%s", json_get_str(e, "category", ""), json_get_str(e, "arguments", ""),
+			 *json_get_str(e, "dest_class", "") ? " " : "", json_get_str(e, "dest_class", ""));
 	} else {
 		out[0] = '\0';
 	}
@@ -377,7 +381,7 @@ static int parse(int argc, char **argv, struct opts *o, int first)
 		for (int i = 0; kinds[i]; i++)
 			ok |= strcmp(kinds[i], o->kind) == 0;
 		if (!ok) {
-			fprintf(stderr, "reachctl: --kind must be one of secret, egress, credential, tool, dns; not '%s'\n",
+			fprintf(stderr, "reachctl: --kind must be one of secret, egress, credential, tool, dns, mcp-tool; not '%s'\n",
 				o->kind);
 			return EXIT_USAGE;
 		}

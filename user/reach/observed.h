@@ -10,7 +10,11 @@
 #include <stdint.h>
 #include "abi/events.h"
 
-enum edge_kind { EDGE_SECRET, EDGE_TOOL, EDGE_EGRESS, EDGE_CREDENTIAL, EDGE_TLS, EDGE__MAX };
+/* EDGE_MCP: an MCP tools/call (issue #18): object "<server> <tool>", name
+ * the server's serverInfo.name (or NULL), detail its argument names
+ * ("a,b", sorted; values are never kept), proto the transport
+ * (REACH_JSONRPC_PIPE / UNIX). */
+enum edge_kind { EDGE_SECRET, EDGE_TOOL, EDGE_EGRESS, EDGE_CREDENTIAL, EDGE_TLS, EDGE_MCP, EDGE__MAX };
 
 #define EDGE_MAX_TAGS 8 /* per-source tags: egress outcomes */
 
