@@ -269,6 +269,9 @@ static void test_bad_requests(void **state)
 	expect_400("GET /healthz HTTP/1.1\r\nNo colon here\r\n\r\n", 40);
 	expect_400("GET /healthz HTTP/1.1\r\nBad Name: x\r\n\r\n", 38);
 	expect_400("GET /he\0lthz HTTP/1.1\r\n\r\n", 25);
+	/* a bare CR or a control byte in a header line (found by fuzz_api) */
+	expect_400("GET /healthz HTTP/1.1\r\nAuthorization: Bearer a\rb\r\n\r\n", 52);
+	expect_400("GET /healthz HTTP/1.1\r\nX: a\x01b\r\n\r\n", 33);
 	/* over 8 KiB of head without its end */
 	n = snprintf(big, sizeof(big), "GET /healthz HTTP/1.1\r\nX-Pad: ");
 	memset(big + n, 'a', sizeof(big) - n);

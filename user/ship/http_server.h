@@ -25,7 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define HTTP_SERVER_MAX_HEAD 8192
+#define HTTP_SERVER_MAX_HEAD 8192 /* = HTTP_REQUEST_MAX_HEAD (ship/http_request.h) */
 #define HTTP_SERVER_MAX_TOKEN 4096 /* bytes of a token file guarding paths */
 #define HTTP_SERVER_STALL_MS (30 * 1000)
 #define HTTP_SERVER_IO_TIMEOUT_MS 5000
