@@ -196,7 +196,7 @@ static void test_healthz_stalled(void **state)
 	(void)state;
 	http_server_heartbeat(s, http_server_now_ms() - 40500);
 	assert_int_equal(get(PORT_HEALTH, "/healthz", NULL), 503);
-	assert_string_equal(body_of(resp), "main loop stalled for 40 s\n");
+	assert_string_equal(body_of(resp), "ring buffer not drained for 40 s: main loop stalled\n");
 	http_server_set_stall_timeout(s, 60000);
 	assert_int_equal(get(PORT_HEALTH, "/healthz", NULL), 200);
 	http_server_set_stall_timeout(s, 0); /* back to 30 s */

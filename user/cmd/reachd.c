@@ -311,6 +311,7 @@ static int run_loop(struct agent *ag, double duration_s, double persist_s)
 			log_error("reading the ring buffer: %s", strerror(-rc));
 			return EXIT_START_FAILED;
 		}
+		shipping_drained(ag->ship, (int64_t)(t * 1000)); /* /healthz: the drain ran */
 		if (reload_policies) {
 			reload_policies = 0;
 			verification_reload(&ag->verify);
@@ -580,6 +581,7 @@ int main(int argc, char **argv)
 			.alertmanagers = (const char *const *)cfg.alertmanagers, .n_alertmanagers = cfg.n_alertmanagers,
 			.webhook = cfg.webhook_url, .alert_min_severity = cfg.alert_min_severity, .otlp_url = cfg.otlp_url,
 			.metrics_addr = cfg.metrics_addr, .api_token_file = cfg.api_token_file,
+			.healthz_stall_s = (double)cfg.healthz_stall_s,
 		};
 
 		if (shipping_start(&ag.ship, &so, err, sizeof(err))) {

@@ -69,7 +69,8 @@ struct http_server {
 	size_t n_blobs;
 	struct rule rules[MAX_RULES];
 	size_t n_rules;
-	int64_t heartbeat_ms, stall_ms;
+	int64_t heartbeat_ms;   /* atomic, not under the lock: set after every drain */
+	int64_t stall_ms;
 	bool ready;
 	/* the server thread's alone */
 	struct conn *conns[MAX_CONNS];
@@ -218,14 +219,15 @@ static bool guard_of(struct http_server *s, const char *path, char *file, size_t
 
 static void serve_health(struct http_server *s, struct conn *c, bool head_only)
 {
-	int64_t age = http_server_now_ms() - s->heartbeat_ms;
+	int64_t age = http_server_now_ms() - __atomic_load_n(&s->heartbeat_ms, __ATOMIC_RELAXED);
 	char text[96];
 
 	if (age < s->stall_ms) {
 		respond_text(c, 200, NULL, "ok\n", head_only);
 		return;
 	}
-	snprintf(text, sizeof(text), "main loop stalled for %lld s\n", (long long)(age / 1000));
+	snprintf(text, sizeof(text), "ring buffer not drained for %lld s: main loop stalled\n",
+		 (long long)(age / 1000));
 	respond_text(c, 503, NULL, text, head_only);
 }
 
@@ -671,9 +673,7 @@ void http_server_heartbeat(struct http_server *s, int64_t now_ms)
 {
 	if (!s)
 		return;
-	pthread_mutex_lock(&s->lock);
-	s->heartbeat_ms = now_ms > 0 ? now_ms : http_server_now_ms();
-	pthread_mutex_unlock(&s->lock);
+	__atomic_store_n(&s->heartbeat_ms, now_ms > 0 ? now_ms : http_server_now_ms(), __ATOMIC_RELAXED);
 }
 
 void http_server_set_stall_timeout(struct http_server *s, int64_t ms)
