@@ -258,14 +258,9 @@ static void tick_shipping(struct agent *ag)
  * the objects declare would be judged without its policy. */
 static void update_ready(struct agent *ag)
 {
-	bool ready = true;
+	/* listed, and the set built from them swapped in (agent/verification.h) */
+	bool ready = !ag->crd || ag->verify.crd_applied;
 
-	if (ag->crd) {
-		struct policy_crd_stats cs;
-
-		policy_crd_get_stats(ag->crd, &cs);
-		ready = cs.synced;
-	}
 	if (ready != ag->ready) {
 		ag->ready = ready;
 		shipping_set_ready(ag->ship, ready);
@@ -286,13 +281,7 @@ static void periodic(struct agent *ag)
 	{
 		struct verify_input_health health = api_health(&ag->api);
 
-		if (ag->crd) {
-			struct policy_set crd = { 0 };
-
-			if (policy_crd_update(ag->crd, &crd) == 1)
-				verification_set_crd(&ag->verify, &crd);
-			policy_set_free(&crd);
-		}
+		/* swaps in what the policy loader finished: never parses here */
 		verification_tick(&ag->verify, &health, now_s());
 	}
 	update_ready(ag);
@@ -599,6 +588,12 @@ int main(int argc, char **argv)
 		rc = EXIT_START_FAILED;
 		goto out;
 	}
+	/* policy files and ReachPolicy objects: parsed off the main loop from now on */
+	if ((rc = verification_start_loader(&ag.verify, ag.crd))) {
+		log_error("starting the policy loader: %s", strerror(-rc));
+		rc = EXIT_START_FAILED;
+		goto out;
+	}
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
@@ -636,6 +631,7 @@ out:
 		api_close(ag.api_fd);
 		unlink(cfg.socket_path);
 	}
+	verification_stop_loader(&ag.verify); /* it reads the ReachPolicy objects */
 	policy_crd_stop(ag.crd);
 	policy_reports_free(ag.reports);
 	kube_outbox_flush(ag.kube_writes, 2000); /* Events already queued */
