@@ -13,6 +13,8 @@ REQUIRED=(
   libjson-c-dev libssl-dev libcmocka-dev libclang-rt-14-dev
   # what the tests and the demo run
   python3 curl openssl iproute2 procps util-linux nodejs dnsmasq-base bind9-dnsutils gnutls-bin
+  # the io_uring evasion roads run a C client built on liburing
+  liburing-dev
   # shipping tests run the real receivers; capsh runs the agent with only its
   # documented capabilities; yamllint checks the deploy/ manifests
   prometheus prometheus-alertmanager libcap2-bin yamllint

@@ -73,7 +73,7 @@ static json_object *edge_json(const struct cgroup_reach *c, const struct edge *e
 								      "timed_out", "failed", "sent" };
 		json_object *oc = json_object_new_object();
 
-		json_add_str(o, "proto", e->proto == REACH_PROTO_TCP ? "tcp" : "udp");
+		json_add_str(o, "proto", edge_proto_name(e->proto));
 		json_add_str(o, "address", e->address ? e->address : "");
 		json_add_int(o, "port", e->port);
 		json_add_int(o, "source_port", e->source_port);
@@ -245,7 +245,7 @@ static void print_egress_text(FILE *f, const struct cgroup_reach *c)
 			snprintf(dest, sizeof(dest), "%s:%u (%s)", e->name, e->port, e->address);
 		else
 			snprintf(dest, sizeof(dest), "%s:%u", e->address, e->port);
-		fprintf(f, "      %s %-46s %-14s x%-6" PRIu64 " %s%s\n", e->proto == REACH_PROTO_TCP ? "tcp" : "udp", dest,
+		fprintf(f, "      %s %-46s %-14s x%-6" PRIu64 " %s%s\n", edge_proto_name(e->proto), dest,
 			e->dest_class, edge_count(e), basename_of(e->proc->exe[0] ? e->proc->exe : e->proc->comm),
 			edge_count_tag(e, REACH_OUT_REFUSED) ? " (refused)" : "");
 	}

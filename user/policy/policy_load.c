@@ -501,8 +501,10 @@ static int parse_egress(struct loader *l, const yaml_node_t *node, const char *w
 			strcpy(e->proto, "tcp");
 		else if (strcasecmp(text, "udp") == 0)
 			strcpy(e->proto, "udp");
+		else if (strcasecmp(text, "icmp") == 0)
+			strcpy(e->proto, "icmp"); /* ping and raw ICMP sockets (v4 and v6) */
 		else
-			return fail_at(l, v, "%s: '%s' is not a protocol (tcp or udp)", sub,
+			return fail_at(l, v, "%s: '%s' is not a protocol (tcp, udp or icmp)", sub,
 				       yaml_printable(v, shown, sizeof(shown)));
 	}
 	return 0;

@@ -279,7 +279,7 @@ static int add_egress(struct suggestion *s, const struct ledger_edge *e)
 		netaddr_format(&addr, a, sizeof(a));
 		snprintf(key, sizeof(key), "%s/%d", a, addr.family == 4 ? 32 : 128);
 	}
-	if (strcmp(proto, "tcp") && strcmp(proto, "udp"))
+	if (strcmp(proto, "tcp") && strcmp(proto, "udp") && strcmp(proto, "icmp"))
 		proto[0] = '\0';
 	for (size_t i = 0; i < s->n_eg && !g; i++) {
 		struct egress_group *x = &s->eg[i];

@@ -7,7 +7,9 @@
 #include "common/json.h"
 #include "reach/coverage.h"
 
-static const char *const kind_names[] = { "other", "file_open", "exec", "fork", "exit", "egress", "dns", "http", "tls_hello", "h2" };
+/* 10 is reserved for another sensor's kind: named when it lands */
+static const char *const kind_names[] = { "other", "file_open", "exec", "fork", "exit", "egress", "dns",
+					  "http", "tls_hello", "h2", "kind10", "road", "file_via" };
 static const char *const reason_names[] = { "ringbuf_full", "truncated", "map_full", "read_failed" };
 _Static_assert(sizeof(kind_names) / sizeof(kind_names[0]) == REACH_EV__MAX, "a name for every event kind");
 _Static_assert(sizeof(reason_names) / sizeof(reason_names[0]) == REACH_LOSS__MAX, "a name for every loss reason");
@@ -57,10 +59,13 @@ bool coverage_loss_is_gap(int kind, int reason)
 	case REACH_LOSS_MAP_FULL:
 		return true;
 	case REACH_LOSS_TRUNCATED:
-		return kind == REACH_EV_FILE_OPEN || kind == REACH_EV_HTTP;
+		return kind == REACH_EV_FILE_OPEN || kind == REACH_EV_FILE_VIA || kind == REACH_EV_HTTP;
 	case REACH_LOSS_READ_FAILED:
-		return kind == REACH_EV_FILE_OPEN || kind == REACH_EV_EXEC || kind == REACH_EV_EGRESS ||
-		       kind == REACH_EV_HTTP || kind == 0;
+		/* a road (11) that could not be told is a road unseen; a file
+		 * reached by io_uring or a received descriptor (12) that could
+		 * not be resolved may be the secret */
+		return kind == REACH_EV_FILE_OPEN || kind == REACH_EV_FILE_VIA || kind == REACH_EV_ROAD ||
+		       kind == REACH_EV_EXEC || kind == REACH_EV_EGRESS || kind == REACH_EV_HTTP || kind == 0;
 	default:
 		return true;
 	}

@@ -31,7 +31,7 @@ static void fill_obs(struct ledger_obs *obs, const struct edge *e, const struct 
 	obs->category = edge_cred(e) ? edge_cred(e)->kind : e->category;
 	obs->dest_class = edge_cred(e) ? edge_cred(e)->special : e->dest_class;
 	obs->name = e->name;
-	obs->proto = e->kind == EDGE_EGRESS ? (e->proto == REACH_PROTO_TCP ? "tcp" : "udp") : NULL;
+	obs->proto = e->kind == EDGE_EGRESS ? edge_proto_name(e->proto) : NULL;
 	obs->port = e->port;
 	obs->first_ms = (int64_t)(e->first_ns / 1000000) + boot_to_unix_ms;
 	obs->last_ms = (int64_t)(e->last_ns / 1000000) + boot_to_unix_ms;
