@@ -203,7 +203,10 @@ def effective_caps(pid):
 class Agent:
     """reachd under test: started with --events and a ready file."""
 
-    def __init__(self, cleanup, tmp, args, name="reachd", wrap=()):
+    def __init__(self, cleanup, tmp, args, name="reachd", wrap=(), stdout=None):
+        """stdout: a file descriptor for the agent's stdout (the events and
+        the summary) instead of TMP/NAME.stdout; lines() and stop() then
+        have nothing to read: the caller reads it."""
         self.ready = os.path.join(tmp, f"{name}.ready")
         self.out_path = os.path.join(tmp, f"{name}.stdout")
         self.err_path = os.path.join(tmp, f"{name}.stderr")
@@ -212,12 +215,12 @@ class Agent:
         self.socket = os.path.join(tmp, "reachd.sock")
         if os.path.exists(self.ready):
             os.unlink(self.ready)
-        self.out = open(self.out_path, "w")
+        self.out = open(self.out_path, "w") if stdout is None else None
         self.err = open(self.err_path, "w")
         # wrap: a command that execs the rest (e.g. a mount namespace)
         self.proc = subprocess.Popen(list(wrap) + agent_argv([REACHD, "--events", "--ready-file", self.ready, "--state-dir",
                                                  self.state_dir, "--socket", self.socket, "--drop-caps", *args]),
-                                     stdout=self.out, stderr=self.err)
+                                     stdout=self.out if stdout is None else stdout, stderr=self.err)
         cleanup.add(self._kill)
         AGENTS.append(self)
         wait_for(lambda: os.path.exists(self.ready) or self.proc.poll() is not None, "reachd ready", 30)
@@ -232,7 +235,8 @@ class Agent:
         if rc is None:
             self.proc.kill()
             self.proc.wait()
-        self.out.close()
+        if self.out:
+            self.out.close()
         self.err.close()
         # an agent that died on a signal nobody sent (SIGSEGV, SIGABRT) fails the test
         if rc is not None and rc < 0 and -rc != signal.SIGKILL and not self.killed_by_test:

@@ -196,7 +196,7 @@ static void test_healthz_stalled(void **state)
 	(void)state;
 	http_server_heartbeat(s, http_server_now_ms() - 40500);
 	assert_int_equal(get(PORT_HEALTH, "/healthz", NULL), 503);
-	assert_string_equal(body_of(resp), "main loop stalled for 40 s\n");
+	assert_string_equal(body_of(resp), "ring buffer not drained for 40 s: main loop stalled\n");
 	http_server_set_stall_timeout(s, 60000);
 	assert_int_equal(get(PORT_HEALTH, "/healthz", NULL), 200);
 	http_server_set_stall_timeout(s, 0); /* back to 30 s */
@@ -269,6 +269,9 @@ static void test_bad_requests(void **state)
 	expect_400("GET /healthz HTTP/1.1\r\nNo colon here\r\n\r\n", 40);
 	expect_400("GET /healthz HTTP/1.1\r\nBad Name: x\r\n\r\n", 38);
 	expect_400("GET /he\0lthz HTTP/1.1\r\n\r\n", 25);
+	/* a bare CR or a control byte in a header line (found by fuzz_api) */
+	expect_400("GET /healthz HTTP/1.1\r\nAuthorization: Bearer a\rb\r\n\r\n", 52);
+	expect_400("GET /healthz HTTP/1.1\r\nX: a\x01b\r\n\r\n", 33);
 	/* over 8 KiB of head without its end */
 	n = snprintf(big, sizeof(big), "GET /healthz HTTP/1.1\r\nX-Pad: ");
 	memset(big + n, 'a', sizeof(big) - n);

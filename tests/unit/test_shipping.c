@@ -10,10 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <cmocka.h>
 #include <json-c/json.h>
 #include "common/json.h"
 #include "ship/output.h"
+#include "ship/http_server.h"
 #include "ship/shipping.h"
 
 #define MAX_LOG 64
@@ -233,6 +237,65 @@ static void test_status_names_each_output(void **st)
 	n_seen = 0;
 }
 
+/* GET path on 127.0.0.1:port: the status code; body into out. */
+static int http_status(int port, const char *path, char *out, size_t size)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port) };
+	char req[128], resp[1024];
+	size_t len = 0;
+	ssize_t n;
+	int fd = socket(AF_INET, SOCK_STREAM, 0), code = -1;
+	const char *body;
+
+	assert_true(fd >= 0);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", path);
+	assert_int_equal(write(fd, req, n), n);
+	while (len < sizeof(resp) - 1 && (n = read(fd, resp + len, sizeof(resp) - 1 - len)) > 0)
+		len += n;
+	close(fd);
+	resp[len] = '\0';
+	sscanf(resp, "HTTP/1.1 %d", &code);
+	body = strstr(resp, "\r\n\r\n");
+	snprintf(out, size, "%s", body ? body + 4 : "");
+	return code;
+}
+
+/* /healthz follows the ring buffer's drain (shipping_drained), with the
+ * stall timeout of --healthz-stall-s; the tick, which still runs when only
+ * the drain is stuck, does not keep it alive. */
+#define HEALTH_PORT 20619
+static void test_healthz_follows_the_drain(void **st)
+{
+	struct shipping_opts o = { .node = "node-1", .version = "test", .state_dir = state_dir, .outputs = outputs,
+				   .metrics_addr = "127.0.0.1:20619", .healthz_stall_s = 2 };
+	struct agent_counters c = { 0 };
+	struct shipping *s = NULL;
+	char err[256], body[256];
+	int64_t now;
+
+	(void)st;
+	assert_int_equal(shipping_start(&s, &o, err, sizeof(err)), 0);
+	assert_int_equal(http_status(HEALTH_PORT, "/healthz", body, sizeof(body)), 200);
+	now = http_server_now_ms();
+	shipping_drained(s, now - 1000); /* within the 2 s */
+	assert_int_equal(http_status(HEALTH_PORT, "/healthz", body, sizeof(body)), 200);
+	shipping_drained(s, now - 5000); /* beyond them */
+	shipping_tick(s, &c, NULL);
+	assert_int_equal(http_status(HEALTH_PORT, "/healthz", body, sizeof(body)), 503);
+	assert_string_equal(body, "ring buffer not drained for 5 s: main loop stalled\n");
+	/* what else the endpoint serves still answers */
+	assert_int_equal(http_status(HEALTH_PORT, "/metrics", body, sizeof(body)), 200);
+	shipping_drained(s, 0);
+	assert_int_equal(http_status(HEALTH_PORT, "/healthz", body, sizeof(body)), 200);
+	assert_string_equal(body, "ok\n");
+	shipping_stop(s, NULL);
+	n_seen = 0;
+	snprintf(body, sizeof(body), "%s/api-token", state_dir); /* created for /v1/ */
+	unlink(body);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -241,6 +304,7 @@ int main(void)
 		cmocka_unit_test(test_verdicts_but_not_settling_epochs),
 		cmocka_unit_test(test_failed_start_undoes_started_outputs),
 		cmocka_unit_test(test_status_names_each_output),
+		cmocka_unit_test(test_healthz_follows_the_drain),
 	};
 	int rc;
 

@@ -1,6 +1,7 @@
 /* ReachPolicy objects as a policy source (policy_crd.h). The watcher's
  * thread only keeps the objects; judging them (the policy loader), the
- * Events and the merged set happen on the main loop in policy_crd_update. */
+ * Events and the merged set happen on the policy loader's thread
+ * (agent/policy_loader.h) in policy_crd_update. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -38,12 +39,12 @@ struct policy_crd {
 	struct kube_watch *watch;
 	struct kube_outbox *events;
 	char *node;
-	pthread_mutex_t mu;     /* objs, gen, synced */
+	pthread_mutex_t mu;     /* objs, gen, synced; stats and built */
 	struct hmap *objs;      /* key -> struct obj * */
 	uint64_t gen;
-	/* main loop */
+	/* the policy loader's thread (policy_crd_update) */
 	uint64_t seen_gen;
-	bool built;
+	bool built;             /* under mu */
 	struct hmap *judged;    /* key -> struct judged * */
 	struct policy_crd_stats stats;
 };
@@ -272,8 +273,10 @@ static void refuse(struct policy_crd *c, const struct obj *ob, const struct judg
 	format_error(msg, sizeof(msg), "%s: %s", why, j->good_text ? "its last good version still applies" :
 		 "not applied");
 	log_warn("ReachPolicy %s (resourceVersion %s) refused: %s", ob->key, ob->rv, msg);
+	pthread_mutex_lock(&c->mu);
 	c->stats.load_errors++;
 	format_error(c->stats.last_error, sizeof(c->stats.last_error), "ReachPolicy %s: %s", ob->key, why);
+	pthread_mutex_unlock(&c->mu);
 	post_event(c, ob, reason, msg);
 }
 
@@ -390,9 +393,11 @@ int policy_crd_update(struct policy_crd *c, struct policy_set *out)
 					 "by name applies)", one.policies[0].identity, other ? other->file : "another");
 				str_copy(j->conflict_rv, sizeof(j->conflict_rv), ob->rv);
 				log_warn("ReachPolicy %s refused: %s", ob->key, err);
+				pthread_mutex_lock(&c->mu);
 				c->stats.load_errors++;
 				format_error(c->stats.last_error, sizeof(c->stats.last_error), "ReachPolicy %s: %s", ob->key,
 					 err);
+				pthread_mutex_unlock(&c->mu);
 				post_event(c, ob, "Conflict", err);
 			}
 			if (!j->refused)
@@ -419,15 +424,17 @@ int policy_crd_update(struct policy_crd *c, struct policy_set *out)
 			}
 		} while (ng == 64);
 	}
+	policy_set_free(out);
+	*out = set;
+	set = (struct policy_set){ 0 };
+	pthread_mutex_lock(&c->mu);
 	c->stats.objects = n;
 	c->stats.applied = applied;
 	c->stats.refused = refused;
 	if (!refused)
 		c->stats.last_load_unix_ms = unix_now_ms();
-	policy_set_free(out);
-	*out = set;
-	set = (struct policy_set){ 0 };
 	c->built = true;
+	pthread_mutex_unlock(&c->mu);
 	c->seen_gen = gen; /* after a failure above, the next call tries again */
 	rc = 1;
 out:
@@ -503,8 +510,10 @@ void policy_crd_get_stats(struct policy_crd *c, struct policy_crd_stats *out)
 	memset(out, 0, sizeof(*out));
 	if (!c)
 		return;
-	*out = c->stats;
 	kube_watch_get_stats(c->watch, &ws);
+	pthread_mutex_lock(&c->mu); /* the loader thread writes them (agent/policy_loader.h) */
+	*out = c->stats;
 	/* synced: listed, and the list turned into policies */
 	out->synced = ws.synced && c->built;
+	pthread_mutex_unlock(&c->mu);
 }

@@ -1,6 +1,7 @@
 /* ReachPolicy objects of the cluster (CRD reachpolicies.reach.dev, namespaced)
  * as a policy source: listed and watched through the API (identity/kube_watch)
- * on a background thread, turned into policies on the main loop.
+ * on a background thread, turned into policies on the policy loader's
+ * thread (agent/policy_loader.h), never on the main loop.
  *
  * A namespaced object declares reach for service accounts of its own
  * namespace only: spec.serviceAccount NAME (read as NS/NAME) or NS/NAME with
@@ -17,6 +18,7 @@
 #include <stdint.h>
 #include "policy/policy.h"
 
+struct json_object;
 struct kube_conn;
 struct kube_outbox;
 struct policy_crd;
@@ -35,7 +37,7 @@ int policy_crd_new(struct policy_crd **out, const struct policy_crd_opts *o);
 int policy_crd_start(struct policy_crd *c);
 void policy_crd_stop(struct policy_crd *c); /* joins, frees; accepts NULL */
 
-/* On the main loop: when the objects changed since the last call, rebuilds
+/* On one thread (the policy loader's): when the objects changed since the last call, rebuilds
  * the policies they declare into *out (replacing it) and returns 1; 0 when
  * nothing changed; -ENOMEM. */
 int policy_crd_update(struct policy_crd *c, struct policy_set *out);

@@ -1,6 +1,7 @@
 /* The agent's own verification (verification.h): policies in, epoch records
  * and findings out. Moved out of reachd.c so the daemon's main file is
- * wiring only; the behaviour is the one reachd.c had. */
+ * wiring only; the policies are loaded on the loader's thread
+ * (policy_loader.h) and only swapped in here. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include "policy/epochs.h"
 #include "reach/ledger.h"
 #include "ship/shipping.h"
+#include "agent/policy_loader.h"
 #include "agent/verification.h"
 
 static void log_epoch_change(void *ctx, const struct epoch_record *r)
@@ -181,36 +183,6 @@ static void load_alerted(struct verification *v)
 		log_info("%zu findings alerted by an earlier run: not alerted again", n);
 }
 
-/* v->policies from the two sources; on -ENOMEM the previous set stays. */
-static int combine(struct verification *v)
-{
-	struct policy_set set = { 0 };
-	size_t shadowed = 0;
-
-	if (policy_set_add_copies(&set, &v->crd_policies, NULL) ||
-	    policy_set_add_copies(&set, &v->file_policies, &shadowed)) {
-		policy_set_free(&set);
-		log_error("policies: out of memory combining the policy sources; the previous set stays");
-		return -ENOMEM;
-	}
-	if (shadowed)
-		log_info("policies: %zu of the policy files' overridden by ReachPolicy objects of their namespace",
-			 shadowed);
-	policy_set_free(&v->policies);
-	v->policies = set;
-	note_policy_digest(v); /* of what is judged: both sources */
-	return 0;
-}
-
-void verification_set_crd(struct verification *v, struct policy_set *crd)
-{
-	policy_set_free(&v->crd_policies);
-	v->crd_policies = *crd;
-	*crd = (struct policy_set){ 0 };
-	if (combine(v) == 0)
-		log_info("policies: %zu applied (%zu from ReachPolicy objects)", v->policies.n, v->crd_policies.n);
-}
-
 int verification_init(struct verification *v, const struct verification_opts *o, char *err, size_t err_size)
 {
 	*v = (struct verification){
@@ -230,14 +202,35 @@ int verification_init(struct verification *v, const struct verification_opts *o,
 	v->records_path = o->records_path;
 	load_records(v);
 	epoch_tracker_on_seal(v->epochs, keep_link, v);
+	/* at start, before the loop: a bad policy fails start-up (exit 2) */
 	if (policy_load_paths(&v->file_policies, v->policy_paths, v->n_policy_paths, err, err_size))
 		return -EINVAL;
 	v->file_last_load_unix_ms = unix_now_ms();
-	return combine(v);
+	if (policy_set_add_copies(&v->policies, &v->file_policies, NULL)) {
+		snprintf(err, err_size, "policies: %s", strerror(ENOMEM));
+		return -ENOMEM;
+	}
+	note_policy_digest(v);
+	return 0;
+}
+
+int verification_start_loader(struct verification *v, struct policy_crd *crd)
+{
+	struct policy_loader_opts o = { .paths = v->policy_paths, .n_paths = v->n_policy_paths,
+					.signature = v->policy_signature, .crd = crd };
+
+	return policy_loader_start(&v->loader, &o, &v->file_policies);
+}
+
+void verification_stop_loader(struct verification *v)
+{
+	policy_loader_stop(v->loader);
+	v->loader = NULL;
 }
 
 void verification_fini(struct verification *v)
 {
+	verification_stop_loader(v);
 	if (v->alerted)
 		fclose(v->alerted);
 	v->alerted = NULL;
@@ -246,7 +239,6 @@ void verification_fini(struct verification *v)
 	v->records = NULL;
 	policy_set_free(&v->policies);
 	policy_set_free(&v->file_policies);
-	policy_set_free(&v->crd_policies);
 	free(v->open_findings);
 	v->open_findings = NULL;
 	v->n_open_findings = 0;
@@ -254,24 +246,32 @@ void verification_fini(struct verification *v)
 	v->epochs = NULL;
 }
 
-/* A policy that does not load keeps the last good set: a typo must not turn
- * every identity into "no policy". */
 void verification_reload(struct verification *v)
 {
-	struct policy_set fresh;
-	char err[1024];
+	policy_loader_reload(v->loader);
+}
 
-	if (policy_load_paths(&fresh, v->policy_paths, v->n_policy_paths, err, sizeof(err))) {
-		log_error("policy reload: %s: keeping the last good policies", err);
-		v->file_load_errors++;
-		return;
+/* A set the loader finished: swapped in (the old one goes back to it), the
+ * records name it from now on. */
+static void take_policies(struct verification *v)
+{
+	struct policy_loader_taken t;
+	struct policy_loader_stats st;
+
+	if (policy_loader_take(v->loader, &v->policies, &t) == 1) {
+		memcpy(v->policy_digest, t.digest, sizeof(v->policy_digest));
+		epoch_tracker_set_policy_digest(v->epochs, v->policy_digest);
+		if (t.files_reloaded)
+			log_info("policies reloaded: %zu (sha256 %s of all %zu judged)", t.from_files, v->policy_digest,
+				 v->policies.n);
+		else
+			log_info("policies: %zu applied (%zu from ReachPolicy objects)", v->policies.n, t.from_crd);
 	}
-	policy_set_free(&v->file_policies);
-	v->file_policies = fresh;
-	v->file_last_load_unix_ms = unix_now_ms();
-	combine(v);
-	log_info("policies reloaded: %zu (sha256 %s of all %zu judged)", v->file_policies.n, v->policy_digest,
-		 v->policies.n);
+	policy_loader_get_stats(v->loader, &st);
+	v->file_load_errors = st.file_load_errors;
+	if (st.file_last_load_unix_ms)
+		v->file_last_load_unix_ms = st.file_last_load_unix_ms;
+	v->crd_applied = st.crd_synced;
 }
 
 /* The findings are sorted by identity, then severity and kind: equal
@@ -328,14 +328,8 @@ void verification_run(struct verification *v, const struct verify_input_health *
 
 void verification_tick(struct verification *v, const struct verify_input_health *health, double now_s)
 {
-	if (v->n_policy_paths) {
-		uint64_t sig = policy_paths_signature(v->policy_paths, v->n_policy_paths);
-
-		if (sig != v->policy_signature) {
-			v->policy_signature = sig;
-			verification_reload(v); /* a policy file changed: as on SIGHUP */
-		}
-	}
+	if (v->loader)
+		take_policies(v);
 	if (now_s - v->last_verify_s >= VERIFICATION_INTERVAL_S) {
 		verification_run(v, health);
 		v->last_verify_s = now_s;

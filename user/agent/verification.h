@@ -1,10 +1,13 @@
 /* The agent's own verification: the declared policies (loaded at start,
- * reloaded on SIGHUP or when a policy file changes, the last good set kept
- * on error) and the epochs judged against them every few seconds: opened,
- * settled, verified or drifted (policy/epochs.h). Verdicts, findings and
- * epoch records go to the log and to shipping.
+ * then reloaded on SIGHUP or when a policy file changes, and rebuilt when
+ * the ReachPolicy objects change, all on the policy loader's thread:
+ * agent/policy_loader.h; the last good set kept on error) and the epochs
+ * judged against them every few seconds: opened, settled, verified or
+ * drifted (policy/epochs.h). Verdicts, findings and epoch records go to the
+ * log and to shipping.
  *
- * Runs on the main loop: verification_tick() once per refresh. */
+ * Runs on the main loop: verification_tick() once per refresh swaps in a
+ * set the loader finished, never parses one. */
 #ifndef REACH_AGENT_VERIFICATION_H
 #define REACH_AGENT_VERIFICATION_H
 
@@ -17,6 +20,8 @@
 
 struct epoch_tracker;
 struct ledger;
+struct policy_crd;
+struct policy_loader;
 struct shipping;
 
 struct verification {
@@ -25,10 +30,11 @@ struct verification {
 	 * override the cluster-wide defaults of the files) */
 	struct policy_set policies;
 	char policy_digest[65];                /* policy_set_digest() of policies */
-	struct policy_set file_policies;       /* the last good set of the files */
-	struct policy_set crd_policies;        /* from policy_crd_update */
+	struct policy_set file_policies;       /* the files' set loaded at start, until the loader takes it */
 	uint64_t file_load_errors;             /* reloads that failed (the last good set kept) */
 	int64_t file_last_load_unix_ms;        /* the last load of the files that succeeded */
+	bool crd_applied;                      /* the ReachPolicy objects were listed and their set applied */
+	struct policy_loader *loader;          /* after verification_start_loader */
 	struct epoch_tracker *epochs;
 	bool default_alert;                    /* identities without a policy alert */
 	/* set by verification_start; the ledger judged and where results go */
@@ -71,16 +77,20 @@ struct verification_opts {
 int verification_init(struct verification *v, const struct verification_opts *o, char *err, size_t err_size);
 void verification_fini(struct verification *v);
 
-/* Reloads the policies now (SIGHUP); a set that does not load is logged
- * and the last good one kept. */
+/* Hands the policy sources to the loader's thread (agent/policy_loader.h):
+ * the files, and the ReachPolicy objects when crd is not NULL. 0 or
+ * -errno. */
+int verification_start_loader(struct verification *v, struct policy_crd *crd);
+/* Stops the loader (before crd goes); accepts a verification without one. */
+void verification_stop_loader(struct verification *v);
+
+/* Asks the loader to reload the policy files (SIGHUP) and returns at once;
+ * a set that does not load is logged and the last good one kept. */
 void verification_reload(struct verification *v);
 
-/* The ReachPolicy objects' policies changed: *crd is taken (left empty). */
-void verification_set_crd(struct verification *v, struct policy_set *crd);
-
 /* Once per refresh, on the main loop (now_s: CLOCK_MONOTONIC seconds):
- * reloads the policies when a file changed, and verifies the
- * epochs every VERIFICATION_INTERVAL_S with the observation's health. */
+ * swaps in a policy set the loader finished, and verifies the epochs every
+ * VERIFICATION_INTERVAL_S with the observation's health. */
 #define VERIFICATION_INTERVAL_S 5.0
 void verification_tick(struct verification *v, const struct verify_input_health *health, double now_s);
 

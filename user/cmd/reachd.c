@@ -259,14 +259,9 @@ static void tick_shipping(struct agent *ag)
  * the objects declare would be judged without its policy. */
 static void update_ready(struct agent *ag)
 {
-	bool ready = true;
+	/* listed, and the set built from them swapped in (agent/verification.h) */
+	bool ready = !ag->crd || ag->verify.crd_applied;
 
-	if (ag->crd) {
-		struct policy_crd_stats cs;
-
-		policy_crd_get_stats(ag->crd, &cs);
-		ready = cs.synced;
-	}
 	if (ready != ag->ready) {
 		ag->ready = ready;
 		shipping_set_ready(ag->ship, ready);
@@ -287,13 +282,7 @@ static void periodic(struct agent *ag)
 	{
 		struct verify_input_health health = api_health(&ag->api);
 
-		if (ag->crd) {
-			struct policy_set crd = { 0 };
-
-			if (policy_crd_update(ag->crd, &crd) == 1)
-				verification_set_crd(&ag->verify, &crd);
-			policy_set_free(&crd);
-		}
+		/* swaps in what the policy loader finished: never parses here */
 		verification_tick(&ag->verify, &health, now_s());
 	}
 	update_ready(ag);
@@ -312,6 +301,7 @@ static int run_loop(struct agent *ag, double duration_s, double persist_s)
 			log_error("reading the ring buffer: %s", strerror(-rc));
 			return EXIT_START_FAILED;
 		}
+		shipping_drained(ag->ship, (int64_t)(t * 1000)); /* /healthz: the drain ran */
 		if (reload_policies) {
 			reload_policies = 0;
 			verification_reload(&ag->verify);
@@ -586,6 +576,7 @@ int main(int argc, char **argv)
 			.alertmanagers = (const char *const *)cfg.alertmanagers, .n_alertmanagers = cfg.n_alertmanagers,
 			.webhook = cfg.webhook_url, .alert_min_severity = cfg.alert_min_severity, .otlp_url = cfg.otlp_url,
 			.metrics_addr = cfg.metrics_addr, .api_token_file = cfg.api_token_file,
+			.healthz_stall_s = (double)cfg.healthz_stall_s,
 		};
 
 		if (shipping_start(&ag.ship, &so, err, sizeof(err))) {
@@ -600,6 +591,12 @@ int main(int argc, char **argv)
 	/* everything that needs more is loaded, attached and listening */
 	if (cfg.drop_caps == 1 && caps_drop_for_agent(err, sizeof(err))) {
 		log_error("--drop-caps: %s", err);
+		rc = EXIT_START_FAILED;
+		goto out;
+	}
+	/* policy files and ReachPolicy objects: parsed off the main loop from now on */
+	if ((rc = verification_start_loader(&ag.verify, ag.crd))) {
+		log_error("starting the policy loader: %s", strerror(-rc));
 		rc = EXIT_START_FAILED;
 		goto out;
 	}
@@ -640,6 +637,7 @@ out:
 		api_close(ag.api_fd);
 		unlink(cfg.socket_path);
 	}
+	verification_stop_loader(&ag.verify); /* it reads the ReachPolicy objects */
 	policy_crd_stop(ag.crd);
 	policy_reports_free(ag.reports);
 	kube_outbox_flush(ag.kube_writes, 2000); /* Events already queued */

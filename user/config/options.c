@@ -246,6 +246,10 @@ const struct option_spec reach_options[] = {
 	{ .flag = "api-token-file", .key = "metrics.api_token_file", .type = OPTION_STRING,
 	  .offset = FIELD(api_token_file), .arg = "F", .example = "/run/secrets/api-token",
 	  .help = "bearer token that /v1/ paths of --metrics-addr require" },
+	{ .flag = "healthz-stall-s", .key = "metrics.healthz_stall_s", .type = OPTION_U64,
+	  .offset = FIELD(healthz_stall_s), .min = 1, .max = 3600, .arg = "S", .example = "30",
+	  .help = "/healthz answers 503 once the ring buffer has not been drained\n"
+		  "for S seconds (default 30)" },
 	{ .flag = "verbose", .short_flag = 'v', .type = OPTION_BOOL, .offset = FIELD(verbose), .example = "true",
 	  .help = "debug logging (libbpf included)" },
 	{ .flag = "help", .short_flag = 'h', .type = OPTION_HELP, .help = "this help" },

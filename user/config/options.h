@@ -76,6 +76,7 @@ struct reach_config {
 	char *otlp_url;                       /* otlp.url: OTLP/HTTP logs endpoint (.../v1/logs) */
 	char *metrics_addr;                   /* metrics.addr: HOST:PORT of /metrics, /healthz, /readyz, /v1/ledger */
 	char *api_token_file;                 /* metrics.api_token_file: bearer token /v1/ paths require */
+	unsigned long long healthz_stall_s;   /* metrics.healthz_stall_s: drain stall that fails /healthz; 0 = not set (30) */
 	/* command line only */
 	char *config_file;                    /* --config */
 	char *socket_path;                    /* --socket: the local API */

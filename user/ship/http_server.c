@@ -17,7 +17,10 @@
 #include "common/log.h"
 #include "common/readfile.h"
 #include "common/https_client.h"
+#include "ship/http_request.h"
 #include "ship/http_server.h"
+
+_Static_assert(HTTP_SERVER_MAX_HEAD == HTTP_REQUEST_MAX_HEAD, "a head the server reads fits the parser");
 
 #define MAX_CONNS 64
 #define MAX_RULES 8
@@ -66,7 +69,8 @@ struct http_server {
 	size_t n_blobs;
 	struct rule rules[MAX_RULES];
 	size_t n_rules;
-	int64_t heartbeat_ms, stall_ms;
+	int64_t heartbeat_ms;   /* atomic, not under the lock: set after every drain */
+	int64_t stall_ms;
 	bool ready;
 	/* the server thread's alone */
 	struct conn *conns[MAX_CONNS];
@@ -154,107 +158,6 @@ static void respond_text(struct conn *c, int code, const char *extra, const char
 	respond(c, code, "text/plain; charset=utf-8", extra, text, strlen(text), head_only);
 }
 
-/* ---- request parsing ------------------------------------------------------- */
-
-struct request {
-	char method[16];
-	char path[HTTP_SERVER_MAX_HEAD];
-	char auth[HTTP_SERVER_MAX_HEAD]; /* Authorization value, trimmed; "" when absent */
-};
-
-/* Where the head ends (the byte after the blank line), or NULL. Bare LF
- * line ends are accepted as RFC 9112 allows. */
-static const char *head_end(const char *buf, size_t len)
-{
-	const char *crlf = memmem(buf, len, "\r\n\r\n", 4), *lf = memmem(buf, len, "\n\n", 2);
-
-	if (crlf && (!lf || crlf < lf))
-		return crlf + 4;
-	return lf ? lf + 2 : NULL;
-}
-
-static size_t line_len(const char *line, const char *end)
-{
-	const char *nl = memchr(line, '\n', end - line);
-	size_t n = nl ? (size_t)(nl - line) : (size_t)(end - line);
-
-	return n && line[n - 1] == '\r' ? n - 1 : n;
-}
-
-/* "METHOD SP /target SP HTTP/1.x"; the query is dropped from the path. */
-static int parse_request_line(const char *line, size_t n, struct request *r)
-{
-	const char *sp1 = memchr(line, ' ', n), *target, *sp2, *version;
-	size_t mlen, tlen;
-
-	if (!sp1)
-		return -EINVAL;
-	mlen = sp1 - line;
-	target = sp1 + 1;
-	sp2 = memchr(target, ' ', n - (target - line));
-	if (!mlen || mlen >= sizeof(r->method) || !sp2)
-		return -EINVAL;
-	version = sp2 + 1;
-	if ((size_t)(line + n - version) != 8 || (memcmp(version, "HTTP/1.1", 8) && memcmp(version, "HTTP/1.0", 8)))
-		return -EINVAL;
-	for (size_t i = 0; i < mlen; i++)
-		if (!isupper((unsigned char)line[i]))
-			return -EINVAL;
-	memcpy(r->method, line, mlen);
-	r->method[mlen] = '\0';
-	tlen = strcspn(target, "?# ");
-	if (*target != '/' || tlen > (size_t)(sp2 - target))
-		return -EINVAL;
-	for (size_t i = 0; i < tlen; i++)
-		if ((unsigned char)target[i] <= 0x20 || target[i] == 0x7f)
-			return -EINVAL;
-	memcpy(r->path, target, tlen);
-	r->path[tlen] = '\0';
-	return 0;
-}
-
-/* "Name: value" lines; keeps the Authorization value. */
-static int parse_headers(const char *p, const char *end, struct request *r)
-{
-	while (p < end) {
-		size_t n = line_len(p, end);
-		const char *colon = memchr(p, ':', n), *v;
-		size_t vlen;
-
-		if (!n)
-			return 0; /* the blank line */
-		if (!colon || colon == p || memchr(p, ' ', colon - p) || memchr(p, '\t', colon - p))
-			return -EINVAL;
-		if ((size_t)(colon - p) == 13 && !strncasecmp(p, "authorization", 13)) {
-			v = colon + 1;
-			vlen = n - (v - p);
-			while (vlen && (*v == ' ' || *v == '\t'))
-				v++, vlen--;
-			while (vlen && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t'))
-				vlen--;
-			memcpy(r->auth, v, vlen);
-			r->auth[vlen] = '\0';
-		}
-		p = memchr(p, '\n', end - p);
-		if (!p)
-			return -EINVAL;
-		p++;
-	}
-	return -EINVAL;
-}
-
-static int parse_request(const char *head, size_t len, struct request *r)
-{
-	const char *end = head + len;
-	size_t n = line_len(head, end);
-
-	r->auth[0] = '\0';
-	if (memchr(head, '\0', len) || parse_request_line(head, n, r))
-		return -EINVAL;
-	head = memchr(head, '\n', len);
-	return head ? parse_headers(head + 1, end, r) : -EINVAL;
-}
-
 /* ---- tokens ------------------------------------------------------------------ */
 
 /* Hashing both sides first makes the comparison independent of where they
@@ -316,14 +219,15 @@ static bool guard_of(struct http_server *s, const char *path, char *file, size_t
 
 static void serve_health(struct http_server *s, struct conn *c, bool head_only)
 {
-	int64_t age = http_server_now_ms() - s->heartbeat_ms;
+	int64_t age = http_server_now_ms() - __atomic_load_n(&s->heartbeat_ms, __ATOMIC_RELAXED);
 	char text[96];
 
 	if (age < s->stall_ms) {
 		respond_text(c, 200, NULL, "ok\n", head_only);
 		return;
 	}
-	snprintf(text, sizeof(text), "main loop stalled for %lld s\n", (long long)(age / 1000));
+	snprintf(text, sizeof(text), "ring buffer not drained for %lld s: main loop stalled\n",
+		 (long long)(age / 1000));
 	respond_text(c, 503, NULL, text, head_only);
 }
 
@@ -335,7 +239,7 @@ static struct blob *find_blob(struct http_server *s, const char *path)
 	return NULL;
 }
 
-static void route(struct http_server *s, struct conn *c, const struct request *r)
+static void route(struct http_server *s, struct conn *c, const struct http_req *r)
 {
 	bool head_only = !strcmp(r->method, "HEAD"), guarded;
 	char file[4096];
@@ -395,13 +299,13 @@ static void start_writing(struct conn *c)
 
 static void on_head(struct http_server *s, struct conn *c, size_t len)
 {
-	struct request *r = malloc(sizeof(*r));
+	struct http_req *r = malloc(sizeof(*r));
 
 	if (!r) {
 		conn_close(c);
 		return;
 	}
-	if (parse_request(c->head, len, r))
+	if (http_request_parse(c->head, len, r))
 		respond_text(c, 400, NULL, "bad request\n", false);
 	else
 		route(s, c, r);
@@ -411,7 +315,7 @@ static void on_head(struct http_server *s, struct conn *c, size_t len)
 
 static void on_readable(struct http_server *s, struct conn *c)
 {
-	const char *end;
+	size_t end;
 	ssize_t n;
 
 	if (c->state == CONN_DRAIN) {
@@ -431,8 +335,8 @@ static void on_readable(struct http_server *s, struct conn *c)
 	}
 	c->head_len += n;
 	c->head[c->head_len] = '\0';
-	if ((end = head_end(c->head, c->head_len))) {
-		on_head(s, c, end - c->head);
+	if ((end = http_request_head_len(c->head, c->head_len))) {
+		on_head(s, c, end);
 	} else if (c->head_len >= HTTP_SERVER_MAX_HEAD) {
 		respond_text(c, 400, NULL, "request head too large\n", false);
 		start_writing(c);
@@ -769,9 +673,7 @@ void http_server_heartbeat(struct http_server *s, int64_t now_ms)
 {
 	if (!s)
 		return;
-	pthread_mutex_lock(&s->lock);
-	s->heartbeat_ms = now_ms > 0 ? now_ms : http_server_now_ms();
-	pthread_mutex_unlock(&s->lock);
+	__atomic_store_n(&s->heartbeat_ms, now_ms > 0 ? now_ms : http_server_now_ms(), __ATOMIC_RELAXED);
 }
 
 void http_server_set_stall_timeout(struct http_server *s, int64_t ms)

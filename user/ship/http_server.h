@@ -5,8 +5,9 @@
  *
  * Built-in paths:
  *   GET /healthz  200 "ok" while the last heartbeat is younger than the
- *                 stall timeout (30 s), else 503 "main loop stalled for N s"
- *                 (a liveness probe: the main loop is stuck).
+ *                 stall timeout (30 s), else 503 "ring buffer not drained
+ *                 for N s: main loop stalled" (a liveness probe; the agent
+ *                 beats after every drain of the ring buffer).
  *   GET /readyz   200 "ready" after http_server_set_ready(true), else 503.
  * Published paths answer 200 with their latest blob. Otherwise: 404
  * unknown path, 405 a method other than GET/HEAD, 400 a malformed request
@@ -25,7 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define HTTP_SERVER_MAX_HEAD 8192
+#define HTTP_SERVER_MAX_HEAD 8192 /* = HTTP_REQUEST_MAX_HEAD (ship/http_request.h) */
 #define HTTP_SERVER_MAX_TOKEN 4096 /* bytes of a token file guarding paths */
 #define HTTP_SERVER_STALL_MS (30 * 1000)
 #define HTTP_SERVER_IO_TIMEOUT_MS 5000
@@ -49,7 +50,8 @@ uint16_t http_server_port(const struct http_server *s);
 int http_server_publish(struct http_server *s, const char *path, const char *content_type, const void *body,
 			size_t len);
 
-/* The main loop is alive. now_ms on http_server_now_ms()'s clock
+/* The main loop drained the ring buffer (lock-free: called on every
+ * drain). now_ms on http_server_now_ms()'s clock
  * (CLOCK_MONOTONIC, immune to wall-clock steps); <= 0: now. Until the
  * first heartbeat the server's start counts as one. */
 void http_server_heartbeat(struct http_server *s, int64_t now_ms);

@@ -105,6 +105,7 @@ static int start_http(struct shipping *s, const struct shipping_opts *o, char *e
 		return rc;
 	}
 	s->serve_ledger = true;
+	http_server_set_stall_timeout(s->http, (int64_t)(o->healthz_stall_s * 1000));
 	log_info("metrics: /metrics, /healthz, /readyz and /v1/ledger (token %s) on %s", token_file, o->metrics_addr);
 	return 0;
 }
@@ -379,10 +380,14 @@ void shipping_tick(struct shipping *s, const struct agent_counters *c, const str
 	s->counters = *c;
 	deliver_all(s, &(struct ship_event){ .type = SHIP_TICK, .mono_s = mono_s(), .unix_ms = unix_now_ms(),
 					     .counters = &s->counters, .ledger = l });
-	if (s->http) {
+	if (s->http)
 		render_metrics(s, l);
-		http_server_heartbeat(s->http, 0);
-	}
+}
+
+void shipping_drained(struct shipping *s, int64_t mono_ms)
+{
+	if (s)
+		http_server_heartbeat(s->http, mono_ms);
 }
 
 bool shipping_serves_ledger(const struct shipping *s)

@@ -35,6 +35,7 @@ struct shipping_opts {
 	const char *otlp_url;
 	/* the HTTP endpoint */
 	const char *metrics_addr, *api_token_file;
+	double healthz_stall_s;                   /* /healthz fails after a drain stall this long; 0: 30 */
 	/* the outputs to start (ship/output.h), NULL-terminated; NULL: the
 	 * built-in ones (collector, OTLP, alerts). Tests pass their own. */
 	const struct ship_output_ops *const *outputs;
@@ -90,8 +91,14 @@ int shipping_start(struct shipping **out, const struct shipping_opts *o, char *e
 bool shipping_wants_counters(const struct shipping *s);
 
 /* Every main-loop tick (~1 s): reach deltas / snapshots and health reports
- * when due, /metrics re-rendered, heartbeat. */
+ * when due, /metrics re-rendered. */
 void shipping_tick(struct shipping *s, const struct agent_counters *c, const struct ledger *l);
+
+/* The ring buffer was just drained (mono_ms: http_server_now_ms()'s clock;
+ * <= 0: now): /healthz stays 200. Called after every drain, not on the
+ * tick: a loop that still ticks, or threads that still answer, but no
+ * longer drains the kernel's events fails liveness (issue 21). */
+void shipping_drained(struct shipping *s, int64_t mono_ms);
 
 /* After each verification of the ledger: findings that appeared or went
  * away since the previous one become Finding reports, alerts and OTLP log
