@@ -54,34 +54,93 @@
 
 static const char *const kinds[] = { "secret", "tool", "egress", "credential", "dns", NULL };
 
+/* One entry per command: its synopsis and what it does, then its exit
+ * codes. `reachctl --help` prints every synopsis; `reachctl CMD --help` one
+ * command's entry whole. */
+struct command_help {
+	const char *name;  /* as typed: "policy suggest" */
+	const char *text;  /* synopsis and description, lines indented by 2 */
+	const char *exits; /* its exit codes */
+};
+
+static const struct command_help commands[] = {
+	{ "reach",
+	  "  reachctl reach  [--identity NS/SA] [--kind secret|egress|credential|tool|dns] [-o table|json]\n"
+	  "                  [--socket PATH | --ledger FILE]\n"
+	  "                  every edge of every identity (or one): what it read, reached, used and ran\n",
+	  "0 printed, 1 could not reach the agent or read the ledger, 2 bad usage" },
+	{ "coverage",
+	  "  reachctl coverage [--identity NS/SA] [-o table|json] [--socket PATH | --ledger FILE]\n"
+	  "                  what reach could not see, per identity: losses, blind roads, missing hooks\n",
+	  "0 printed, 1 could not reach the agent or read the ledger, 2 bad usage" },
+	{ "status",
+	  "  reachctl status [-o table|json] [--socket PATH]\n"
+	  "                  the running agent: hooks, losses, pods, uprobes\n",
+	  "0 printed, 1 could not reach the agent, 2 bad usage" },
+	{ "verify",
+	  "  reachctl verify [--identity NS/SA] [--policy PATH] [--epoch current|NAME|-N] [-o text|json] [--wait SECONDS]\n"
+	  "                  [--socket PATH | --ledger FILE]\n"
+	  "  reachctl verify --identity NS/SA --agents [https://]HOST:PORT [--agents ...] [--api-token-file FILE]\n"
+	  "                  [--ca FILE] --policy PATH [--epoch current|NAME|-N] [-o text|json] [--wait SECONDS]\n"
+	  "                  --agents: GET /v1/ledger from every address HOST resolves to (a headless Service:\n"
+	  "                  every agent pod), 10 s each, merge the ledgers and verify them offline; any agent\n"
+	  "                  that fails makes it exit 2. --api-token-file: the agents' bearer token; --ca: the CA\n"
+	  "                  of https:// agents\n"
+	  "                  --wait SECONDS: while it exits 2, try again every 5 s for up to SECONDS\n"
+	  "                  --default-policy audit|alert: identities without a policy (offline; the agent has its own)\n",
+	  "0 pass, 1 findings, 2 could not verify (inconclusive, an agent unreachable, bad policy or usage)" },
+	{ "findings",
+	  "  reachctl findings [--identity NS/SA] [--policy PATH] [--socket PATH | --ledger FILE]\n"
+	  "                  the open findings, as JSON\n",
+	  "0 pass, 1 findings, 2 could not verify" },
+	{ "epochs",
+	  "  reachctl epochs [--identity NS/SA] [--policy PATH] [--socket PATH | --ledger FILE]\n"
+	  "                  the agent's verification records per software version (epoch)\n",
+	  "0 printed, 1 could not reach the agent, 2 bad usage or could not verify (offline)" },
+	{ "rotate",
+	  "  reachctl rotate --identity NS/SA [--policy PATH] [--socket PATH | --ledger FILE]\n"
+	  "                  the secrets and credentials to rotate after an upgrade\n",
+	  "0 printed, 2 could not verify (no agent, ledger or policy; bad usage)" },
+	{ "policy suggest",
+	  "  reachctl policy suggest --identity NS/SA [--socket PATH | --ledger FILE]\n"
+	  "                  a first ReachPolicy from what was observed\n",
+	  "0 written, 1 could not reach the agent or read the ledger, 2 bad usage" },
+	{ "epoch start",
+	  "  reachctl epoch start --identity NAME --version V\n"
+	  "                  a pipeline opens a new software version window\n",
+	  "0 opened, 1 could not reach the agent, 2 bad usage" },
+	{ "diff",
+	  "  reachctl diff LEDGER_A LEDGER_B [-o json]\n"
+	  "                  what appeared and disappeared from A to B, per identity, as JSON\n",
+	  "0 reach did not grow, 1 reach grew (edges appeared in B), 2 bad usage or a ledger unreadable" },
+};
+
+#define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+
 static void usage(FILE *f)
 {
-	fprintf(f, "Usage:\n"
-		   "  reachctl reach  [--identity NS/SA] [--kind secret|egress|credential|tool|dns] [-o table|json]\n"
-		   "                  [--socket PATH | --ledger FILE]\n"
-		   "  reachctl coverage [--identity NS/SA] [-o table|json] [--socket PATH | --ledger FILE]\n"
-		   "                  what reach could not see, per identity: losses, blind roads, missing hooks\n"
-		   "  reachctl status [-o table|json] [--socket PATH]\n"
-		   "  reachctl verify [--identity NS/SA] [--policy PATH] [--epoch current|NAME|-N] [-o text|json] [--wait SECONDS]\n"
-		   "                  [--socket PATH | --ledger FILE]\n"
-		   "  reachctl verify --identity NS/SA --agents [https://]HOST:PORT [--agents ...] [--api-token-file FILE]\n"
-		   "                  [--ca FILE] --policy PATH [--epoch current|NAME|-N] [-o text|json] [--wait SECONDS]\n"
-		   "                  exit 0 pass, 1 findings, 2 could not verify (inconclusive, an agent unreachable, bad policy)\n"
-		   "                  --agents: GET /v1/ledger from every address HOST resolves to (a headless Service:\n"
-		   "                  every agent pod), 10 s each, merge the ledgers and verify them offline; any agent\n"
-		   "                  that fails makes it exit 2. --api-token-file: the agents' bearer token; --ca: the CA\n"
-		   "                  of https:// agents\n"
-		   "                  --wait SECONDS: while it exits 2, try again every 5 s for up to SECONDS\n"
-		   "                  --default-policy audit|alert: identities without a policy (offline; the agent has its own)\n"
-		   "  reachctl findings [--identity NS/SA] [--policy PATH] [--socket PATH | --ledger FILE]\n"
-		   "  reachctl epochs [--identity NS/SA] [--policy PATH] [--socket PATH | --ledger FILE]\n"
-		   "  reachctl rotate --identity NS/SA [--policy PATH] [--socket PATH | --ledger FILE]\n"
-		   "  reachctl policy suggest --identity NS/SA [--socket PATH | --ledger FILE]\n"
-		   "  reachctl epoch start --identity NAME --version V   (a pipeline opens a new software version window)\n"
-		   "  reachctl diff LEDGER_A LEDGER_B\n\n"
-		   "  --socket PATH   the agent's API socket (default " API_DEFAULT_SOCKET ")\n"
+	fprintf(f, "Usage:\n");
+	for (size_t i = 0; i < N_COMMANDS; i++)
+		fputs(commands[i].text, f);
+	fprintf(f, "  reachctl --version\n\n"
+		   "  --socket PATH   the agent's API socket (default $REACH_SOCKET, else " API_DEFAULT_SOCKET ")\n"
 		   "  --ledger FILE   read a saved ledger file instead of asking the agent\n"
-		   "Exit codes: 0 done, 1 could not reach the agent or read the ledger, 2 bad usage.\n");
+		   "  -o FORMAT       output format; --socket, --ledger and -o go before or after the command\n"
+		   "`reachctl COMMAND --help` shows one command and its exit codes.\n"
+		   "Exit codes: 0 done, 1 could not reach the agent or read the ledger, 2 bad usage;\n"
+		   "verify and findings: 0 pass, 1 findings, 2 could not verify; diff: 1 when reach grew.\n");
+}
+
+static int command_help(const char *name)
+{
+	for (size_t i = 0; i < N_COMMANDS; i++)
+		if (strcmp(commands[i].name, name) == 0) {
+			printf("Usage:\n%s\nExit codes: %s.\n\n"
+			       "  --socket PATH   the agent's API socket (default $REACH_SOCKET, else " API_DEFAULT_SOCKET ")\n",
+			       commands[i].text, commands[i].exits);
+			return 0;
+		}
+	return -1;
 }
 
 /* "3m", "2h", "5d": how long ago, for people */
@@ -279,8 +338,11 @@ static int parse(int argc, char **argv, struct opts *o, int first)
 	char *end;
 	int c;
 
-	o->output = "table";
-	o->socket = API_DEFAULT_SOCKET;
+	if (!o->output) /* a global -o given before the command stays */
+		o->output = "table";
+	if (!o->socket)
+		o->socket = getenv("REACH_SOCKET") && *getenv("REACH_SOCKET") ? getenv("REACH_SOCKET")
+										 : API_DEFAULT_SOCKET;
 	opterr = 0;
 	optind = first; /* after the subcommand */
 	while ((c = getopt_long(argc, argv, ":o:h", long_opts, NULL)) != -1) {
@@ -1039,27 +1101,99 @@ static int cmd_suggest(const struct opts *o)
 	}
 }
 
+/* diff A B [-o json]: exit 1 when reach grew (an edge appeared in B), the
+ * way `diff` and `git diff --exit-code` say "there is a difference" */
 static int cmd_diff(int argc, char **argv)
 {
+	const char *files[2] = { NULL, NULL };
 	struct ledger *a, *b;
 	json_object *doc;
+	int n = 0, grew;
 
-	if (argc != 4) {
-		fprintf(stderr, "reachctl: usage: reachctl diff LEDGER_A LEDGER_B\n");
+	for (int i = 2; i < argc; i++) {
+		const char *fmt = NULL;
+
+		if (strcmp(argv[i], "-o") == 0 || strcmp(argv[i], "--output") == 0)
+			fmt = i + 1 < argc ? argv[++i] : "";
+		else if (strncmp(argv[i], "--output=", 9) == 0)
+			fmt = argv[i] + 9;
+		else if (strncmp(argv[i], "-o", 2) == 0 && argv[i][2])
+			fmt = argv[i] + 2;
+		if (fmt) {
+			if (strcmp(fmt, "json") != 0) {
+				fprintf(stderr, "reachctl: diff prints JSON only (-o json), not '%s'\n", fmt);
+				return EXIT_USAGE;
+			}
+			continue;
+		}
+		if (argv[i][0] == '-' || n == 2) {
+			fprintf(stderr, "reachctl: usage: reachctl diff LEDGER_A LEDGER_B [-o json]\n");
+			return EXIT_USAGE;
+		}
+		files[n++] = argv[i];
+	}
+	if (n != 2) {
+		fprintf(stderr, "reachctl: usage: reachctl diff LEDGER_A LEDGER_B [-o json]\n");
 		return EXIT_USAGE;
 	}
-	a = load_ledger_file(argv[2], stderr);
-	b = a ? load_ledger_file(argv[3], stderr) : NULL;
+	a = load_ledger_file(files[0], stderr);
+	b = a ? load_ledger_file(files[1], stderr) : NULL;
 	if (!a || !b) {
 		ledger_free(a);
-		return EXIT_FAILED;
+		return EXIT_USAGE; /* documented: a ledger unreadable is 2, 1 means "grew" */
 	}
 	doc = ledger_diff_to_json(a, b);
 	print_json(doc);
+	grew = json_get_int(doc, "appeared", 0) > 0;
 	json_object_put(doc);
 	ledger_free(a);
 	ledger_free(b);
-	return 0;
+	return grew ? 1 : 0;
+}
+
+/* kubectl-style: --socket, --ledger and -o/--output may come before the
+ * command. They are moved after it (and after "policy suggest" or "epoch
+ * start"), where the command's own parser reads them. A new argv in *out
+ * (free() it); argc of it returned. */
+static int hoist_global_flags(int argc, char **argv, char ***out)
+{
+	char **v = calloc((size_t)argc + 1, sizeof(*v)), **globals = calloc((size_t)argc + 1, sizeof(*globals));
+	int n = 1, g = 0, i = 1;
+
+	if (!v || !globals) {
+		free(v);
+		free(globals);
+		*out = NULL;
+		return -1;
+	}
+	v[0] = argv[0];
+	while (i < argc && argv[i][0] == '-') {
+		const char *x = argv[i];
+		bool pair = !strcmp(x, "--socket") || !strcmp(x, "--ledger") || !strcmp(x, "-o") || !strcmp(x, "--output");
+		bool joined = !strncmp(x, "--socket=", 9) || !strncmp(x, "--ledger=", 9) || !strncmp(x, "--output=", 9) ||
+			      (!strncmp(x, "-o", 2) && x[2] && x[1] != '-');
+
+		if (pair && i + 1 < argc) {
+			globals[g++] = argv[i++];
+			globals[g++] = argv[i++];
+		} else if (joined) {
+			globals[g++] = argv[i++];
+		} else {
+			break; /* --help, --version, or a typo: main says which */
+		}
+	}
+	if (g && i < argc) {
+		v[n++] = argv[i++];
+		if ((!strcmp(v[1], "policy") || !strcmp(v[1], "epoch")) && i < argc && argv[i][0] != '-')
+			v[n++] = argv[i++];
+	}
+	for (int k = 0; k < g; k++)
+		v[n++] = globals[k];
+	while (i < argc)
+		v[n++] = argv[i++];
+	free(globals);
+	*out = v;
+	return n;
 }
 
 int main(int argc, char **argv)
@@ -1067,11 +1201,33 @@ int main(int argc, char **argv)
 	struct opts o = { 0 };
 	json_object *doc;
 	bool typo = false;
+	char **hoisted;
 	int rc;
 
+	if ((argc = hoist_global_flags(argc, argv, &hoisted)) < 0) {
+		fprintf(stderr, "reachctl: out of memory\n");
+		return EXIT_FAILED;
+	}
+	argv = hoisted; /* lives until exit */
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
 		usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? EXIT_USAGE : 0;
+	}
+	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
+		printf("reachctl %s\n", REACH_VERSION);
+		return 0;
+	}
+	/* CMD --help, wherever it is among the command's options */
+	for (int i = 2; i < argc; i++) {
+		char name[64];
+		bool two = (!strcmp(argv[1], "policy") || !strcmp(argv[1], "epoch")) && argc > 2 && argv[2][0] != '-';
+
+		if (strcmp(argv[i], "--help") != 0 && strcmp(argv[i], "-h") != 0)
+			continue;
+		snprintf(name, sizeof(name), "%s%s%s", argv[1], two ? " " : "", two ? argv[2] : "");
+		if (command_help(name) == 0)
+			return 0;
+		break; /* an unknown command: said below */
 	}
 	if (strcmp(argv[1], "diff") == 0)
 		return cmd_diff(argc, argv);
