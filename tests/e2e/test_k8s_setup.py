@@ -6,14 +6,20 @@ why its writes fail (the group is not served, is its CRD installed?), count
 them in reach_kube_writes_total{result="failed"}, and go on judging: the
 verdict, /readyz and /metrics do not depend on the reports. The stand-in API
 server (tests/e2e/kube_server.py --without policyreports) answers 404 for
-every PolicyReport path, as an API server without the CRD does."""
+every PolicyReport path, as an API server without the CRD does.
+Also the monitoring that ships with the install: the dashboard's queries and
+the alert rules on a real Prometheus scraping a real agent."""
+import json
 import os
 import subprocess
 import urllib.request
+from urllib.parse import quote
 
-from harness import REACHCTL, Agent, Cgroup, check, check_eq, wait_for
+import yaml
+
+from harness import REACHCTL, ROOT, Agent, Cgroup, check, check_eq, start_process, wait_for, wait_port
 from test_kube import NODE, _cid, _made, _pod, _secret, _systemd_container_cgroup, _uid
-from test_reachpolicy import KubeAPI, metric
+from test_reachpolicy import KubeAPI, metric, reachpolicy
 
 API_PORT = 20500      # this file's ports: 20500-20519
 METRICS_PORT = 20501
@@ -74,3 +80,89 @@ def test_policy_reports_without_their_crd(cleanup, tmp):
     check_eq(_status(METRICS_PORT, "/readyz"), 200, "ready: reports are not needed to judge")
     agent.stop()
     check(api.token not in agent.stderr(), "no API token in the log")
+
+
+PROM_PORT = 20503
+METRICS_PORT_DASH = 20502
+DEAD_OTLP_PORT = 20504   # nothing listens: the otlp sink's failures are the shipping series
+API_PORT_DASH = 20505
+
+
+def _prom(path):
+    with urllib.request.urlopen(f"http://127.0.0.1:{PROM_PORT}{path}", timeout=5) as r:
+        return json.loads(r.read())
+
+
+def test_dashboard_and_rules_on_real_prometheus(cleanup, tmp):
+    """A real Prometheus (Debian's) scrapes a real agent that has a finding,
+    a refused ReachPolicy and a sink that fails: every query of
+    deploy/monitoring/dashboard.json evaluates without error and returns
+    series, and every rule of the PrometheusRule loads and evaluates healthy,
+    the verdict-fail and refused-object alerts becoming active."""
+    _made.clear()
+    root = Cgroup(cleanup, f"reach-e2e-dash-{os.getpid()}")
+    uid, cid = _uid(), _cid()
+    cg = _systemd_container_cgroup(cleanup, root, uid, cid)
+    key = _secret(tmp, "provider.key")
+    api = KubeAPI(cleanup, tmp, [_pod("ai", "gateway-7d9f8c6b5-ccccc", "gateway", uid, cid, "r.example/gw:1")],
+                  API_PORT_DASH)
+    # declares reach for another namespace: refused
+    api.command("put reachpolicies " + json.dumps(reachpolicy("ai", "other", {"serviceAccount": "payments/api"})))
+    agent = Agent(cleanup, tmp, [*api.args(), "--reachpolicies", "--policy-reports", "--default-policy", "alert",
+                                 "--settle-window", "0", "--metrics-addr", f"127.0.0.1:{METRICS_PORT_DASH}",
+                                 "--otlp-url", f"http://127.0.0.1:{DEAD_OTLP_PORT}/v1/logs"])
+    wait_for(lambda: agent.reachctl("status", "-o", "json").get("pods_monitored") == 1, "pod monitored", 15)
+    cg.python("import sys; open(sys.argv[1]).read()", key)
+    wait_for(lambda: 'kind="undeclared-secret"' in _metrics(METRICS_PORT_DASH), "the finding open", 20)
+
+    with open(os.path.join(ROOT, "deploy", "monitoring", "prometheusrule.yaml")) as f:
+        rule_doc = yaml.safe_load(f)
+    rules = os.path.join(tmp, "rules.yml")
+    with open(rules, "w") as f:
+        yaml.safe_dump({"groups": rule_doc["spec"]["groups"]}, f)
+    cfg = os.path.join(tmp, "prometheus.yml")
+    with open(cfg, "w") as f:
+        f.write(f"global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files: ['{rules}']\n"
+                f"scrape_configs:\n  - job_name: reach\n    static_configs:\n"
+                f"      - targets: ['127.0.0.1:{METRICS_PORT_DASH}']\n")
+    start_process(cleanup, ["prometheus", f"--config.file={cfg}", f"--storage.tsdb.path={os.path.join(tmp, 'tsdb')}",
+                            f"--web.listen-address=127.0.0.1:{PROM_PORT}"])
+    wait_port("127.0.0.1", PROM_PORT, timeout=30)
+
+    with open(os.path.join(ROOT, "deploy", "monitoring", "dashboard.json")) as f:
+        dash = json.load(f)
+    exprs = [(p["title"], t["expr"]) for p in dash["panels"] for t in p.get("targets", [])]
+    check(len(exprs) >= 10, f"{len(exprs)} dashboard queries")
+
+    def answers(expr):
+        try:
+            doc = _prom("/api/v1/query?query=" + quote(expr))
+        except (OSError, ValueError):
+            return None
+        return doc if doc.get("status") == "success" and doc["data"]["result"] else None
+    for title, expr in exprs:
+        # rate() needs two scrapes in its window: a few seconds at 1 s
+        doc = wait_for(lambda: answers(expr), f"dashboard panel '{title}': {expr} returns series", 40, interval=0.5)
+        check_eq(doc["status"], "success", f"{expr}")
+
+    def rules_healthy():
+        try:
+            groups = _prom("/api/v1/rules")["data"]["groups"]
+        except (OSError, ValueError, KeyError):
+            return None
+        rs = [r for g in groups for r in g["rules"]]
+        return rs if rs and all(r.get("health") == "ok" for r in rs) else None
+    rs = wait_for(rules_healthy, "every rule evaluated healthy", 40, interval=0.5)
+    want = {r.get("alert") or r.get("record") for g in rule_doc["spec"]["groups"] for r in g["rules"]}
+    check_eq({r["name"] for r in rs}, want, "Prometheus loaded every rule of the PrometheusRule")
+
+    def active(name):
+        try:
+            alerts = _prom("/api/v1/alerts")["data"]["alerts"]
+        except (OSError, ValueError, KeyError):
+            return None
+        return [a for a in alerts if a["labels"].get("alertname") == name and a["state"] in ("pending", "firing")]
+    for name in ("ReachVerdictFail", "ReachPolicyObjectsRefused"):
+        check(name in want, f"the rules have {name}")
+        wait_for(lambda: active(name), f"alert {name} active", 30, interval=0.5)
+    agent.stop()
