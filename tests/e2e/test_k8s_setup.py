@@ -166,3 +166,40 @@ def test_dashboard_and_rules_on_real_prometheus(cleanup, tmp):
         check(name in want, f"the rules have {name}")
         wait_for(lambda: active(name), f"alert {name} active", 30, interval=0.5)
     agent.stop()
+
+
+def test_startup_error_names_the_missing_capability(cleanup, tmp):
+    """The agent started without a capability it needs says which one is
+    missing (not a generic "verifier or kernel refused them"), exits non-zero
+    and leaves nothing attached. capsh drops capabilities from the bounding
+    set of a root shell, as a container runtime does."""
+    import shutil
+    from harness import REACHD
+    check(shutil.which("capsh"), "capsh is installed (scripts/deps.sh: libcap2-bin)")
+    cg = Cgroup(cleanup, f"reach-e2e-caps-{os.getpid()}")
+    for drop, named, not_named in (("cap_bpf,cap_sys_admin", "missing cap_bpf ", "cap_perfmon ("),
+                                   ("cap_perfmon,cap_sys_admin", "missing cap_perfmon ", "cap_bpf ("),
+                                   ("cap_bpf,cap_perfmon,cap_sys_admin", "missing cap_perfmon,cap_bpf ", None)):
+        state = os.path.join(tmp, drop.replace(",", "-"))
+        os.makedirs(state)
+        p = subprocess.run(["capsh", f"--drop={drop}", "--", "-c",
+                            f"exec {REACHD} --cgroup {cg.path} --duration 1 --state-dir {state} "
+                            f"--socket {state}/s.sock"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=60)
+        check(p.returncode != 0, f"without {drop}: exit {p.returncode}")
+        err = [ln for ln in p.stderr.splitlines() if "error: cannot start" in ln]
+        check_eq(len(err), 1, f"one start-up error without {drop}: {p.stderr[-600:]}")
+        check("loading the BPF programs: Operation not permitted" in err[0], err[0])
+        check(named in err[0], f"without {drop} the error does not say {named!r}: {err[0]}")
+        check(not_named is None or not_named not in err[0], f"without {drop} it names {not_named!r}: {err[0]}")
+        check("verifier" not in err[0], f"blames the verifier: {err[0]}")
+    # not root at all: the capability list is the one --drop-caps keeps, not
+    # a stale one (cap_sys_resource is not needed since Linux 5.11)
+    p = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", REACHD, "--cgroup", cg.path,
+                        "--duration", "1", "--state-dir", os.path.join(tmp, "nobody"),
+                        "--socket", os.path.join(tmp, "nobody.sock")],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=60)
+    check(p.returncode != 0, f"as nobody: exit {p.returncode}")
+    check("not root: reachd runs as uid 0 holding cap_dac_read_search,cap_sys_ptrace,cap_perfmon,cap_bpf"
+          in p.stderr, f"as nobody: {p.stderr[-400:]}")
+    check("SYS_RESOURCE" not in p.stderr.upper(), f"names a capability the agent does not need: {p.stderr[-300:]}")
