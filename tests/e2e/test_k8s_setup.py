@@ -203,3 +203,37 @@ def test_startup_error_names_the_missing_capability(cleanup, tmp):
     check("not root: reachd runs as uid 0 holding cap_dac_read_search,cap_sys_ptrace,cap_perfmon,cap_bpf"
           in p.stderr, f"as nobody: {p.stderr[-400:]}")
     check("SYS_RESOURCE" not in p.stderr.upper(), f"names a capability the agent does not need: {p.stderr[-300:]}")
+
+
+def test_demo_leaves_the_host_untouched(cleanup, tmp):
+    """`make demo` (scripts/demo.sh) gives its workload a fake service-account
+    token, an API key and an app dir where a pod has them, in a private mount
+    namespace: nothing appears on the host (no /run/secrets/..., /etc/llm,
+    /srv/agent created or written), and the demo still shows the reach and
+    the one undeclared tool it is about."""
+    watched = ["/run/secrets", "/var/run/secrets/kubernetes.io/serviceaccount/token", "/etc/llm",
+               "/etc/llm/keys/openai.key", "/srv/agent", "/srv/agent/.env"]
+
+    def snapshot():
+        out = {}
+        for p in watched:
+            try:
+                st = os.lstat(p)
+                out[p] = (st.st_mode, st.st_ino, st.st_mtime_ns, sorted(os.listdir(p)) if os.path.isdir(p) else None)
+            except FileNotFoundError:
+                out[p] = None
+        return out
+    before = snapshot()
+    p = subprocess.run(["bash", os.path.join(ROOT, "scripts", "demo.sh")], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, text=True, timeout=180, cwd=ROOT)
+    check_eq(p.returncode, 0, f"demo: {p.stderr[-800:]}")
+    check_eq(snapshot(), before, "the demo changed the host's filesystem")
+    out = p.stdout
+    for edge in ("secret     /run/secrets/kubernetes.io/serviceaccount/token", "/etc/llm/keys/openai.key",
+                 "/srv/agent/.env", "credential api.llm-provider.example:18090 GET /v1/models bearer fp:"):
+        check(edge in out, f"the demo's ledger lacks {edge!r}")
+    check("sk-demo-not-a-real-key" not in out + p.stderr and "demo.token" not in out + p.stderr,
+          "a demo secret's content was printed")
+    findings = [ln.split()[:2] for ln in out.splitlines() if ln.startswith(("  CRITICAL", "  HIGH", "  MEDIUM"))]
+    check_eq(findings, [["MEDIUM", "unusual-tool"]], "the demo's one finding: uname")
+    check("/usr/bin/uname" in out, "uname named")
