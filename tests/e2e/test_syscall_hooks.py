@@ -28,7 +28,7 @@ def request(path):
             % (path, name, os.environ["TOKEN"])).encode()
 for how in ("send", "write", "writev", "sendmsg"):
     s = socket.create_connection(addr)                     # connect
-    head = request("/v1/hooks/" + how)
+    head = request("/v1/hookstyle/" + how)
     if how == "send":
         s.send(head)
     elif how == "write":
@@ -65,7 +65,7 @@ def _run(cleanup, tmp, tag, hook_args, wrap=()):
     status = _status(agent)
     cg.run(_in_resolver_ns(resolv, [PYTHON, "-c", WORKLOAD, secret, NAME_V4]), env=dict(os.environ, TOKEN=TOKEN))
     agent.wait_edge("last request", lambda e: e.get("type") == "credential"
-                    and e["path_template"] == "/v1/hooks/sendmsg", 15)
+                    and e["path_template"] == "/v1/hookstyle/sendmsg", 15)
     live = _status(agent)  # what a caller without --events sees: the same counters as the summary
     agent.stop()
     check_eq(agent.returncode, 0, "reachd exit code")
@@ -87,7 +87,7 @@ def _run(cleanup, tmp, tag, hook_args, wrap=()):
     creds = {e["path_template"]: e for e in agent.edges() if e.get("type") == "credential"}
     want_fp = hmac.new(fp_key, TOKEN.encode(), hashlib.sha256).hexdigest()[:16]
     for how in SENDERS:
-        c = creds.get(f"/v1/hooks/{how}")
+        c = creds.get(f"/v1/hookstyle/{how}")
         check(c is not None, f"credential edge of the request sent with {how}: have {sorted(creds)}")
         check_eq((c["method"], c["credential_kind"], c["source"], c["port"]), ("GET", "bearer", "plaintext", 80),
                  f"{how} request")

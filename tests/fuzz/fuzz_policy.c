@@ -1,4 +1,4 @@
-// fuzz-sources: user/policy/policy_load.c user/common/yamlfile.c user/common/yamlnode.c user/common/readfile.c user/common/log.c user/common/fileio.c user/common/glob.c user/reach/netclass.c -lyaml
+// fuzz-sources: user/policy/policy_load.c user/common/yamlfile.c user/common/yamlnode.c user/common/readfile.c user/common/log.c user/common/fileio.c user/common/glob.c user/reach/netclass.c user/common/names.c -lyaml
 /* libFuzzer target for the policy loader (YAML through libyaml, the
  * nesting/node/time limits of common/yamlfile.c, then the strict policy
  * walker): any bytes either load or are refused with a FILE:LINE:COLUMN

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "common/strcopy.h"
 #include "common/fileio.h"
 #include "common/hmap.h"
 #include "common/json.h"
@@ -65,11 +66,6 @@ static void judged_free(void *p)
 	free(j);
 }
 
-static void copy_str(char *dst, size_t size, const char *src)
-{
-	snprintf(dst, size, "%s", src ? src : "");
-}
-
 /* NULL for an object without namespace or name (not one we can judge). */
 static struct obj *obj_of(json_object *o)
 {
@@ -83,10 +79,10 @@ static struct obj *obj_of(json_object *o)
 	if (!ob)
 		return NULL;
 	snprintf(ob->key, sizeof(ob->key), "%s/%s", ns, name);
-	copy_str(ob->ns, sizeof(ob->ns), ns);
-	copy_str(ob->name, sizeof(ob->name), name);
-	copy_str(ob->uid, sizeof(ob->uid), json_get_str(meta, "uid", NULL));
-	copy_str(ob->rv, sizeof(ob->rv), json_get_str(meta, "resourceVersion", NULL));
+	str_copy(ob->ns, sizeof(ob->ns), ns);
+	str_copy(ob->name, sizeof(ob->name), name);
+	str_copy(ob->uid, sizeof(ob->uid), json_get_str(meta, "uid", NULL));
+	str_copy(ob->rv, sizeof(ob->rv), json_get_str(meta, "resourceVersion", NULL));
 	ob->o = json_object_get(o);
 	return ob;
 }
@@ -289,7 +285,7 @@ static void judge(struct policy_crd *c, const struct obj *ob, struct judged *j)
 	char *text = NULL;
 	int rc;
 
-	copy_str(j->rv, sizeof(j->rv), ob->rv);
+	str_copy(j->rv, sizeof(j->rv), ob->rv);
 	rc = policy_crd_render(ob->o, &text, err, sizeof(err));
 	if (rc == 0) {
 		snprintf(name, sizeof(name), "ReachPolicy %s", ob->key);
@@ -307,7 +303,7 @@ static void judge(struct policy_crd *c, const struct obj *ob, struct judged *j)
 	j->refused = false;
 	free(j->good_text);
 	j->good_text = text;
-	copy_str(j->good_rv, sizeof(j->good_rv), ob->rv);
+	str_copy(j->good_rv, sizeof(j->good_rv), ob->rv);
 }
 
 static int compare_objs(const void *a, const void *b)
@@ -392,7 +388,7 @@ int policy_crd_update(struct policy_crd *c, struct policy_set *out)
 			if (strcmp(j->conflict_rv, ob->rv) != 0) {
 				format_error(err, sizeof(err), "spec.serviceAccount: %s is declared by %s already (the first "
 					 "by name applies)", one.policies[0].identity, other ? other->file : "another");
-				copy_str(j->conflict_rv, sizeof(j->conflict_rv), ob->rv);
+				str_copy(j->conflict_rv, sizeof(j->conflict_rv), ob->rv);
 				log_warn("ReachPolicy %s refused: %s", ob->key, err);
 				c->stats.load_errors++;
 				format_error(c->stats.last_error, sizeof(c->stats.last_error), "ReachPolicy %s: %s", ob->key,

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "common/strcopy.h"
 #include "common/hmap.h"
 #include "common/https_client.h"
 #include "common/json.h"
@@ -33,16 +34,6 @@ struct kube {
 	struct hmap *pending_by_uid; /* uid -> struct pending * */
 	uint64_t dropped;
 };
-static void copy_str(char *dst, size_t size, const char *src)
-{
-	size_t n = src ? strlen(src) : 0;
-
-	if (n >= size)
-		n = size - 1;
-	if (n)
-		memcpy(dst, src, n);
-	dst[n] = '\0';
-}
 
 /* ------------------------------------------------------------------ */
 /* Pod objects                                                          */
@@ -103,15 +94,15 @@ static void resolve_owner(json_object *meta, json_object *labels, struct kube_po
 
 		/* <deployment>-<pod-template-hash>: a ReplicaSet made by a Deployment */
 		if (nl > hl + 1 && name[nl - hl - 1] == '-' && strcmp(name + nl - hl, hash) == 0) {
-			copy_str(p->owner_kind, sizeof(p->owner_kind), "Deployment");
-			copy_str(p->owner_name, sizeof(p->owner_name), name);
+			str_copy(p->owner_kind, sizeof(p->owner_kind), "Deployment");
+			str_copy(p->owner_name, sizeof(p->owner_name), name);
 			if (nl - hl - 1 < sizeof(p->owner_name))
 				p->owner_name[nl - hl - 1] = '\0';
 			return;
 		}
 	}
-	copy_str(p->owner_kind, sizeof(p->owner_kind), kind);
-	copy_str(p->owner_name, sizeof(p->owner_name), name);
+	str_copy(p->owner_kind, sizeof(p->owner_kind), kind);
+	str_copy(p->owner_name, sizeof(p->owner_name), name);
 }
 
 static struct kube_container *find_container(struct kube_pod *p, const char *name)
@@ -129,7 +120,7 @@ static struct kube_container *add_container(struct kube_pod *p, const char *name
 	if (p->n_containers >= KUBE_MAX_CONTAINERS)
 		return NULL;
 	c = &p->containers[p->n_containers++];
-	copy_str(c->name, sizeof(c->name), name);
+	str_copy(c->name, sizeof(c->name), name);
 	return c;
 }
 
@@ -148,7 +139,7 @@ static void add_spec_containers(json_object *spec, const char *key, struct kube_
 		kc = add_container(p, name);
 		if (!kc)
 			return;
-		copy_str(kc->image, sizeof(kc->image), json_get_str(c, "image", NULL));
+		str_copy(kc->image, sizeof(kc->image), json_get_str(c, "image", NULL));
 	}
 }
 
@@ -168,8 +159,8 @@ static void merge_statuses(json_object *status, const char *key, struct kube_pod
 		if (!kc && !(kc = add_container(p, name)))
 			continue;
 		if (!kc->image[0])
-			copy_str(kc->image, sizeof(kc->image), json_get_str(s, "image", NULL));
-		copy_str(kc->image_id, sizeof(kc->image_id), json_get_str(s, "imageID", NULL));
+			str_copy(kc->image, sizeof(kc->image), json_get_str(s, "image", NULL));
+		str_copy(kc->image_id, sizeof(kc->image_id), json_get_str(s, "imageID", NULL));
 		/* "containerd://<id>", "cri-o://<id>", "docker://<id>" */
 		kc->container_id[0] = '\0';
 		if (cid && (sep = strstr(cid, "://")))
@@ -196,13 +187,13 @@ int kube_parse_pod(struct json_object *o, struct kube_pod *out)
 	labels = json_get(meta, "labels", json_type_object);
 
 	strcpy(out->uid, uid);
-	copy_str(out->ns, sizeof(out->ns), json_get_str(meta, "namespace", NULL));
-	copy_str(out->name, sizeof(out->name), json_get_str(meta, "name", NULL));
+	str_copy(out->ns, sizeof(out->ns), json_get_str(meta, "namespace", NULL));
+	str_copy(out->name, sizeof(out->name), json_get_str(meta, "name", NULL));
 	sa = json_get_str(spec, "serviceAccountName", NULL);
 	if (!sa || !*sa)
 		sa = json_get_str(spec, "serviceAccount", NULL); /* the deprecated alias */
-	copy_str(out->service_account, sizeof(out->service_account), sa);
-	copy_str(out->node, sizeof(out->node), json_get_str(spec, "nodeName", NULL));
+	str_copy(out->service_account, sizeof(out->service_account), sa);
+	str_copy(out->node, sizeof(out->node), json_get_str(spec, "nodeName", NULL));
 	resolve_owner(meta, labels, out);
 	labels_json(labels, out->labels_json, sizeof(out->labels_json));
 	add_spec_containers(spec, "initContainers", out);

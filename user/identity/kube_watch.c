@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include "common/strcopy.h"
 #include "common/https_client.h"
 #include "common/json.h"
 #include "common/log.h"
@@ -85,17 +86,6 @@ struct xfer {
 	const struct http_request *rq;
 };
 
-static void copy_str(char *dst, size_t size, const char *src)
-{
-	size_t n = src ? strlen(src) : 0;
-
-	if (n >= size)
-		n = size - 1;
-	if (n)
-		memcpy(dst, src, n);
-	dst[n] = '\0';
-}
-
 static uint64_t now_ms(void)
 {
 	struct timespec ts;
@@ -127,7 +117,7 @@ static void record_failure(struct kube_watch *k, enum fail_class c, const char *
 {
 	pthread_mutex_lock(&k->mu);
 	k->stats.errors++;
-	copy_str(k->stats.last_error, sizeof(k->stats.last_error), msg);
+	str_copy(k->stats.last_error, sizeof(k->stats.last_error), msg);
 	pthread_mutex_unlock(&k->mu);
 	/* a retry storm of one kind is one line; -v shows every attempt */
 	if (c != k->fail)
