@@ -100,3 +100,31 @@ def test_diff_exit_codes(cleanup, tmp):
     check_eq(ctl("diff", a).returncode, 2, "one ledger: bad usage")
     check_eq(ctl("diff", a, b, "-o", "table").returncode, 2, "diff prints JSON only")
     check_eq(ctl("diff", a, os.path.join(tmp, "missing.pb.z")).returncode, 2, "an unreadable ledger: 2, not 'grew'")
+
+
+def test_output_yaml_is_the_json_document(cleanup, tmp):
+    """-o yaml (libyaml's emitter) is the same document as -o json, strings
+    that look like numbers, booleans or dates staying strings; an unknown -o
+    value is bad usage (2)."""
+    import yaml
+    a, b = _ledgers(tmp)
+    policy = os.path.join(tmp, "p.yaml")
+    with open(policy, "w") as f:
+        f.write("apiVersion: reach.dev/v1\nkind: ReachPolicy\nmetadata: {name: gw}\n"
+                "spec: {identity: ai/gw, secrets: [/var/run/secrets/llm/**]}\n")
+    for args in (["reach", "--ledger", b], ["coverage", "--ledger", b],
+                 ["verify", "--ledger", b, "--policy", policy], ["findings", "--ledger", b, "--policy", policy],
+                 ["diff", a, b]):
+        j = ctl(*args, "-o", "json")
+        y = ctl(*args, "-o", "yaml")
+        check_eq(y.returncode, j.returncode, f"{args}: the same exit code")
+        check(j.stdout.strip(), f"{args} -o json printed nothing: {j.stderr}")
+        check_eq(yaml.safe_load(y.stdout), json.loads(j.stdout), f"{args}: -o yaml is the -o json document")
+        check(not y.stdout.lstrip().startswith("{"), f"{args}: -o yaml printed JSON")
+    # the verdict of b: the shell is undeclared (fail), as JSON and YAML say
+    check_eq(ctl("verify", "--ledger", b, "--policy", policy, "-o", "yaml").returncode, 1, "verify: findings")
+    for cmd in (["reach", "--ledger", a], ["coverage", "--ledger", a], ["verify", "--ledger", a]):
+        p = ctl(*cmd, "-o", "xml")
+        check_eq(p.returncode, 2, f"{cmd} -o xml: bad usage")
+        check("-o must be table, wide, text, json or yaml, not 'xml'" in p.stderr, p.stderr)
+    check_eq(ctl("reach", "--ledger", a, "-o", "wide").returncode, 0, "-o wide is a table")

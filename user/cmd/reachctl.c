@@ -1,7 +1,7 @@
 /*
  * reachctl: the command line for people and pipelines.
- *   reachctl reach  [--identity NS/SA] [--kind K] [-o table|json] [--socket P | --ledger FILE]
- *   reachctl status [-o table|json] [--socket P]
+ *   reachctl reach  [--identity NS/SA] [--kind K] [-o table|json|yaml] [--socket P | --ledger FILE]
+ *   reachctl status [-o table|json|yaml] [--socket P]
  *   reachctl verify [--identity NS/SA] [--policy PATH] [--wait S] [--socket P | --ledger FILE]
  *   reachctl verify --identity NS/SA --agents HOST:PORT [--agents ...] [--api-token-file F] [--ca F]
  *                   --policy PATH [--wait S]
@@ -65,23 +65,23 @@ struct command_help {
 
 static const struct command_help commands[] = {
 	{ "reach",
-	  "  reachctl reach  [--identity NS/SA] [--kind secret|egress|credential|tool|dns] [-o table|json]\n"
+	  "  reachctl reach  [--identity NS/SA] [--kind secret|egress|credential|tool|dns] [-o table|json|yaml]\n"
 	  "                  [--socket PATH | --ledger FILE]\n"
 	  "                  every edge of every identity (or one): what it read, reached, used and ran\n",
 	  "0 printed, 1 could not reach the agent or read the ledger, 2 bad usage" },
 	{ "coverage",
-	  "  reachctl coverage [--identity NS/SA] [-o table|json] [--socket PATH | --ledger FILE]\n"
+	  "  reachctl coverage [--identity NS/SA] [-o table|json|yaml] [--socket PATH | --ledger FILE]\n"
 	  "                  what reach could not see, per identity: losses, blind roads, missing hooks\n",
 	  "0 printed, 1 could not reach the agent or read the ledger, 2 bad usage" },
 	{ "status",
-	  "  reachctl status [-o table|json] [--socket PATH]\n"
+	  "  reachctl status [-o table|json|yaml] [--socket PATH]\n"
 	  "                  the running agent: hooks, losses, pods, uprobes\n",
 	  "0 printed, 1 could not reach the agent, 2 bad usage" },
 	{ "verify",
-	  "  reachctl verify [--identity NS/SA] [--policy PATH] [--epoch current|NAME|-N] [-o text|json] [--wait SECONDS]\n"
+	  "  reachctl verify [--identity NS/SA] [--policy PATH] [--epoch current|NAME|-N] [-o text|json|yaml] [--wait SECONDS]\n"
 	  "                  [--socket PATH | --ledger FILE]\n"
 	  "  reachctl verify --identity NS/SA --agents [https://]HOST:PORT [--agents ...] [--api-token-file FILE]\n"
-	  "                  [--ca FILE] --policy PATH [--epoch current|NAME|-N] [-o text|json] [--wait SECONDS]\n"
+	  "                  [--ca FILE] --policy PATH [--epoch current|NAME|-N] [-o text|json|yaml] [--wait SECONDS]\n"
 	  "                  --agents: GET /v1/ledger from every address HOST resolves to (a headless Service:\n"
 	  "                  every agent pod), 10 s each, merge the ledgers and verify them offline; any agent\n"
 	  "                  that fails makes it exit 2. --api-token-file: the agents' bearer token; --ca: the CA\n"
@@ -90,8 +90,8 @@ static const struct command_help commands[] = {
 	  "                  --default-policy audit|alert: identities without a policy (offline; the agent has its own)\n",
 	  "0 pass, 1 findings, 2 could not verify (inconclusive, an agent unreachable, bad policy or usage)" },
 	{ "findings",
-	  "  reachctl findings [--identity NS/SA] [--policy PATH] [--socket PATH | --ledger FILE]\n"
-	  "                  the open findings, as JSON\n",
+	  "  reachctl findings [--identity NS/SA] [--policy PATH] [-o json|yaml] [--socket PATH | --ledger FILE]\n"
+	  "                  the open findings (JSON unless -o yaml)\n",
 	  "0 pass, 1 findings, 2 could not verify" },
 	{ "epochs",
 	  "  reachctl epochs [--identity NS/SA] [--policy PATH] [--socket PATH | --ledger FILE]\n"
@@ -110,7 +110,7 @@ static const struct command_help commands[] = {
 	  "                  a pipeline opens a new software version window\n",
 	  "0 opened, 1 could not reach the agent, 2 bad usage" },
 	{ "diff",
-	  "  reachctl diff LEDGER_A LEDGER_B [-o json]\n"
+	  "  reachctl diff LEDGER_A LEDGER_B [-o json|yaml]\n"
 	  "                  what appeared and disappeared from A to B, per identity, as JSON\n",
 	  "0 reach did not grow, 1 reach grew (edges appeared in B), 2 bad usage or a ledger unreadable" },
 };
@@ -125,7 +125,8 @@ static void usage(FILE *f)
 	fprintf(f, "  reachctl --version\n\n"
 		   "  --socket PATH   the agent's API socket (default $REACH_SOCKET, else " API_DEFAULT_SOCKET ")\n"
 		   "  --ledger FILE   read a saved ledger file instead of asking the agent\n"
-		   "  -o FORMAT       output format; --socket, --ledger and -o go before or after the command\n"
+		   "  -o FORMAT       table (wide: the same), json or yaml (the same document); --socket, --ledger\n"
+		   "                  and -o go before or after the command\n"
 		   "`reachctl COMMAND --help` shows one command and its exit codes.\n"
 		   "Exit codes: 0 done, 1 could not reach the agent or read the ledger, 2 bad usage;\n"
 		   "verify and findings: 0 pass, 1 findings, 2 could not verify; diff: 1 when reach grew.\n");
@@ -298,6 +299,20 @@ static void print_json(json_object *doc)
 	json_print(stdout, doc, JSON_READABLE);
 }
 
+/* -o json and -o yaml: the same document */
+static bool structured(const char *fmt)
+{
+	return strcmp(fmt, "json") == 0 || strcmp(fmt, "yaml") == 0;
+}
+
+static void print_doc(const char *fmt, json_object *doc)
+{
+	if (strcmp(fmt, "yaml") == 0)
+		json_print_yaml(stdout, doc);
+	else
+		print_json(doc);
+}
+
 static void print_status_table(json_object *doc)
 {
 	json_object_object_foreach(doc, key, val)
@@ -399,8 +414,9 @@ static int parse(int argc, char **argv, struct opts *o, int first)
 		fprintf(stderr, "reachctl: --agents, --api-token-file, --ca and --wait are options of verify\n");
 		return EXIT_USAGE;
 	}
-	if (strcmp(o->output, "table") && strcmp(o->output, "json") && strcmp(o->output, "text")) {
-		fprintf(stderr, "reachctl: -o must be table, text or json, not '%s'\n", o->output);
+	if (strcmp(o->output, "table") && strcmp(o->output, "wide") && strcmp(o->output, "text") &&
+	    !structured(o->output)) {
+		fprintf(stderr, "reachctl: -o must be table, wide, text, json or yaml, not '%s'\n", o->output);
 		return EXIT_USAGE;
 	}
 	if (o->kind) {
@@ -1020,15 +1036,15 @@ static int cmd_verify(const char *cmd, const struct opts *o)
 		return EXIT_NOT_VERIFIED;
 	code = exit_code_of(doc);
 	if (strcmp(cmd, "verify") == 0) {
-		if (strcmp(o->output, "json") == 0) {
+		if (structured(o->output)) {
 			json_object_object_del(doc, "text");
-			print_json(doc);
+			print_doc(o->output, doc);
 		} else {
 			fputs(json_get_str(doc, "text", ""), stdout);
 		}
 	} else if (strcmp(cmd, "findings") == 0) {
 		if (json_object_object_get_ex(doc, "findings", &v))
-			print_json(v);
+			print_doc(strcmp(o->output, "yaml") == 0 ? "yaml" : "json", v); /* JSON unless yaml */
 	} else if (strcmp(cmd, "epochs") == 0) {
 		json_object *ids = json_get(doc, "identities", json_type_array);
 
@@ -1105,7 +1121,7 @@ static int cmd_suggest(const struct opts *o)
  * way `diff` and `git diff --exit-code` say "there is a difference" */
 static int cmd_diff(int argc, char **argv)
 {
-	const char *files[2] = { NULL, NULL };
+	const char *files[2] = { NULL, NULL }, *out_fmt = "json";
 	struct ledger *a, *b;
 	json_object *doc;
 	int n = 0, grew;
@@ -1120,10 +1136,11 @@ static int cmd_diff(int argc, char **argv)
 		else if (strncmp(argv[i], "-o", 2) == 0 && argv[i][2])
 			fmt = argv[i] + 2;
 		if (fmt) {
-			if (strcmp(fmt, "json") != 0) {
-				fprintf(stderr, "reachctl: diff prints JSON only (-o json), not '%s'\n", fmt);
+			if (!structured(fmt)) {
+				fprintf(stderr, "reachctl: diff prints -o json or -o yaml, not '%s'\n", fmt);
 				return EXIT_USAGE;
 			}
+			out_fmt = fmt;
 			continue;
 		}
 		if (argv[i][0] == '-' || n == 2) {
@@ -1143,7 +1160,7 @@ static int cmd_diff(int argc, char **argv)
 		return EXIT_USAGE; /* documented: a ledger unreadable is 2, 1 means "grew" */
 	}
 	doc = ledger_diff_to_json(a, b);
-	print_json(doc);
+	print_doc(out_fmt, doc);
 	grew = json_get_int(doc, "appeared", 0) > 0;
 	json_object_put(doc);
 	ledger_free(a);
@@ -1265,8 +1282,8 @@ int main(int argc, char **argv)
 
 			if (!reply)
 				return agent_error_exit; /* an agent's error too: not an empty table */
-			if (strcmp(o.output, "json") == 0) {
-				print_json(reply);
+			if (structured(o.output)) {
+				print_doc(o.output, reply);
 			} else if ((recs = json_get(reply, "records", json_type_array))) {
 				printf("%-32s %-24s %-24s %-9s %-13s %s\n", "IDENTITY", "FROM", "TO", "STATE", "VERDICT", "FINDINGS");
 				for (size_t i = 0; i < json_object_array_length(recs); i++) {
@@ -1278,7 +1295,7 @@ int main(int argc, char **argv)
 					       json_get_str(r, "state", ""), json_get_str(r, "verdict", ""), json_get_int(r, "findings", 0));
 				}
 			}
-			if (strcmp(o.output, "json") != 0 && (recs = json_get(reply, "remediation", json_type_array))) {
+			if (!structured(o.output) && (recs = json_get(reply, "remediation", json_type_array))) {
 				for (size_t i = 0; i < json_object_array_length(recs); i++) {
 					json_object *r = json_object_array_get_idx(recs, i);
 
@@ -1335,8 +1352,8 @@ int main(int argc, char **argv)
 			return o.ledger ? (typo ? EXIT_USAGE : EXIT_FAILED) : agent_error_exit;
 		doc = coverage_doc(reach);
 		json_object_put(reach);
-		if (strcmp(o.output, "json") == 0)
-			print_json(doc);
+		if (structured(o.output))
+			print_doc(o.output, doc);
 		else
 			print_coverage_table(doc);
 		json_object_put(doc);
@@ -1356,8 +1373,8 @@ int main(int argc, char **argv)
 	doc = o.ledger ? reach_from_ledger_file(&o, &typo) : ask_agent(&o, argv[1]);
 	if (!doc)
 		return o.ledger ? (typo ? EXIT_USAGE : EXIT_FAILED) : agent_error_exit;
-	if (strcmp(o.output, "json") == 0)
-		print_json(doc);
+	if (structured(o.output))
+		print_doc(o.output, doc);
 	else if (strcmp(argv[1], "reach") == 0)
 		print_reach_table(doc);
 	else
