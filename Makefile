@@ -29,7 +29,7 @@ BPF_OBJS := $(patsubst bpf/%.bpf.c,$(OUT)/bpf/%.bpf.o,$(BPF_SRCS))
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror -Iinclude -I$(OUT) -Ibpf
 
 # Pure user-space logic (no BPF): linked into the agent, the CLI and the unit tests.
-LIB_SRCS := $(wildcard user/common/*.c user/agent/*.c user/reach/*.c user/config/*.c user/identity/*.c user/http/*.c user/policy/*.c user/ship/*.c)
+LIB_SRCS := $(wildcard user/common/*.c user/agent/*.c user/reach/*.c user/config/*.c user/identity/*.c user/http/*.c user/mcp/*.c user/policy/*.c user/ship/*.c)
 PROTO_OBJS := $(OUT)/proto/reach.pb-c.o $(OUT)/proto/otlp_logs.pb-c.o
 LIB_OBJS := $(patsubst %.c,$(OUT)/%.o,$(LIB_SRCS)) $(PROTO_OBJS)
 SENSOR_SRCS := $(wildcard user/sensor/*.c)

@@ -19,6 +19,10 @@
 #define S_IFSOCK 0140000
 #define IPPROTO_TCP 6
 #define IPPROTO_UDP 17
+#define IPPROTO_ICMP 1
+#define IPPROTO_ICMPV6 58
+#define AF_PACKET 17
+#define SOCK_RAW 3
 #define DNS_PORT 53
 #define EINPROGRESS 115
 
@@ -194,6 +198,36 @@ static __always_inline void net__record_egress(const struct reach_event_hdr *own
 	__builtin_memcpy(ev->daddr, ep->addr, 16);
 	__builtin_memset(ev->saddr, 0, 16);
 	bpf_ringbuf_submit(ev, 0);
+}
+
+/* One road event (abi/events.h) per (cgroup, road, op, detail, executable).
+ * A global function: verified once, shared by every program. */
+__weak __noinline int road__record(__u32 road, __u32 op, __u32 detail, __u64 pid_tgid, __u64 cgid)
+{
+	struct reach_dedup_key key = { .cgroup_id = cgid, .kind = REACH_EV_ROAD };
+	struct reach_road_event *ev;
+	__u64 w[3], now = bpf_ktime_get_boot_ns();
+
+	w[0] = ((__u64)road << 32) | op;
+	w[1] = detail;
+	w[2] = net__exe_seed();
+	key.hash = hash__words((const char *)w, sizeof(w), sizeof(w), 0x726f6164ULL /* "road" */);
+	if (!dedup__first_seen(&key, now))
+		return 0;
+	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+	if (!ev) {
+		loss__count(REACH_EV_ROAD, REACH_LOSS_RINGBUF_FULL);
+		dedup__forget(&key);
+		return 0;
+	}
+	task__fill_hdr(&ev->hdr, REACH_EV_ROAD, sizeof(*ev), pid_tgid, cgid, now);
+	ev->key = key;
+	ev->road = road;
+	ev->op = op;
+	ev->detail = detail;
+	ev->pad = 0;
+	bpf_ringbuf_submit(ev, 0);
+	return 0;
 }
 
 static __always_inline void net__mark_dns_fd(struct task_struct *task, __u64 pid_tgid, int fd)

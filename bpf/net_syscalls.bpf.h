@@ -5,6 +5,7 @@
 
 #include "net.bpf.h"
 #include "http.bpf.h"
+#include "jsonrpc.bpf.h"
 
 /* A user msghdr (sendmsg, recvmsg; sendmmsg's first mmsghdr starts with
  * one): an unreadable one is a loss of the event kind it would have made. */
@@ -31,14 +32,66 @@ static __always_inline bool net__first_iov(const void *iov_ptr, __u64 ret, __u32
 	return true;
 }
 
-/* connect/sendto/sendmsg/sendmmsg exit: UDP destinations, and DNS sockets. */
+/* One datagram destination of the current (monitored) task, UDP or ICMP:
+ * uaddr (the user's sockaddr) or, without one, the connected peer. Not
+ * inlined: sendmmsg calls it per message. */
+static __noinline int net__dgram_dest(struct sock *sk, const void *uaddr, __u32 proto, int fd)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid(), cgid = bpf_get_current_cgroup_id();
+	struct net_endpoint ep = {};
+	struct reach_event_hdr owner;
+
+	if (!sk)
+		return 0;
+	/* neither an address nor a peer (for UDP: a peer with a port):
+	 * nothing was sent anywhere reach can name */
+	if (!net__read_sockaddr(uaddr, &ep) && !net__sock_peer(sk, &ep) && (proto == IPPROTO_UDP || !ep.family))
+		return 0;
+	if (proto == IPPROTO_UDP) {
+		if (ep.port == DNS_PORT)
+			net__mark_dns_fd(bpf_get_current_task_btf(), pid_tgid, fd);
+	} else {
+		ep.port = 0; /* a ping socket's "port" is its echo id */
+	}
+	task__fill_hdr(&owner, REACH_EV_EGRESS, sizeof(struct reach_egress_event), pid_tgid, cgid, 0);
+	net__record_egress(&owner, net__exe_seed(), proto == IPPROTO_UDP ? REACH_PROTO_UDP :
+						    proto == IPPROTO_ICMP ? REACH_PROTO_ICMP : REACH_PROTO_ICMPV6,
+			   &ep, 0, REACH_OUT_SENT, 0, bpf_ktime_get_boot_ns());
+	return 0;
+}
+
+/* A send on a socket whose destination reach does not decode: a packet
+ * socket (AF_PACKET: the frame is the destination) or a raw IP socket of
+ * another protocol. The identity's blind road "raw-socket". ICMP (ping and
+ * raw ICMP sockets) is decoded: an egress edge icmp/ADDR/0. True when sk
+ * was one of those (handled). */
+static __always_inline bool net__send_raw(struct sock *sk, __u16 proto, __u64 pid_tgid, __u64 cgid)
+{
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+
+	if (family == AF_PACKET) {
+		road__record(REACH_ROAD_SOCKET, family, proto, pid_tgid, cgid);
+		return true;
+	}
+	if ((family == REACH_AF_INET || family == REACH_AF_INET6) && BPF_CORE_READ(sk, sk_type) == SOCK_RAW &&
+	    proto != IPPROTO_ICMP && proto != IPPROTO_ICMPV6) {
+		road__record(REACH_ROAD_SOCKET, family, proto, pid_tgid, cgid);
+		return true;
+	}
+	return false;
+}
+
+#define NET_MMSG_MAX 8 /* sendmmsg messages whose destinations are read; more: counted as truncated */
+#define MMSGHDR_SIZE 64 /* struct mmsghdr: a user_msghdr and msg_len, padded */
+
+/* connect/sendto/sendmsg/sendmmsg exit: UDP and ICMP destinations, DNS
+ * sockets, raw and packet sockets (roads). */
 static __noinline int net__on_send_exit(struct pt_regs *regs, long nr, long ret)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u64 cgid = bpf_get_current_cgroup_id();
 	struct net_endpoint ep = {};
-	struct reach_event_hdr owner;
 	const void *uaddr = NULL;
 	struct sock *sk;
 	int fd = (int)SYSCALL_ARG1(regs);
@@ -49,6 +102,22 @@ static __noinline int net__on_send_exit(struct pt_regs *regs, long nr, long ret)
 	sk = net__sock_of_fd(task, fd);
 	if (!sk)
 		return 0;
+	if ((nr == NR_sendto || nr == NR_sendmsg) && ret > 0 &&
+	    BPF_CORE_READ(sk, __sk_common.skc_family) == AF_UNIX) {
+		/* a unix socket: maybe JSON-RPC (MCP) */
+		const void *buf = (const void *)SYSCALL_ARG2(regs);
+		__u64 len = ret, ino = 0;
+		__u8 tr = jsonrpc__transport(task, fd, &ino);
+
+		if (nr == NR_sendmsg) {
+			struct user_msghdr msg;
+
+			if (!net__read_msghdr(buf, REACH_EV_JSONRPC, &msg) ||
+			    !net__first_iov(msg.msg_iov, (__u64)ret, REACH_EV_JSONRPC, &buf, &len))
+				return 0;
+		}
+		return tr ? jsonrpc__capture(buf, len, tr, ino, fd) : 0;
+	}
 	proto = BPF_CORE_READ(sk, sk_protocol);
 	if (proto == IPPROTO_TCP && nr != NR_connect) {
 		/* sendto/sendmsg/sendmmsg on TCP: maybe a plaintext HTTP request */
@@ -71,29 +140,43 @@ static __noinline int net__on_send_exit(struct pt_regs *regs, long nr, long ret)
 			http__capture(buf, len, REACH_HTTP_PLAINTEXT, &ep, (__u64)sk, pid_tgid, cgid);
 		return 0;
 	}
-	if (proto != IPPROTO_UDP && !(proto == IPPROTO_TCP && nr == NR_connect))
+	if (ret >= 0 && net__send_raw(sk, proto, pid_tgid, cgid))
 		return 0;
+	if (proto == IPPROTO_TCP) {
+		/* connect (its outcome comes from inet_sock_set_state): only
+		 * note a DNS server's socket, whose answers are then read */
+		if (net__read_sockaddr((const void *)SYSCALL_ARG2(regs), &ep) || net__sock_peer(sk, &ep))
+			if (ep.port == DNS_PORT)
+				net__mark_dns_fd(task, pid_tgid, fd);
+		return 0;
+	}
+	if (proto != IPPROTO_UDP && proto != IPPROTO_ICMP && proto != IPPROTO_ICMPV6)
+		return 0;
+	if (nr == NR_sendmmsg) {
+		/* every message may name its own destination */
+		for (int i = 0; i < NET_MMSG_MAX; i++) {
+			struct user_msghdr msg;
 
+			if (i >= ret)
+				break;
+			if (!net__read_msghdr((void *)SYSCALL_ARG2(regs) + i * MMSGHDR_SIZE, REACH_EV_EGRESS, &msg))
+				break;
+			net__dgram_dest(sk, msg.msg_name, proto, fd);
+		}
+		if (ret > NET_MMSG_MAX)
+			loss__count(REACH_EV_EGRESS, REACH_LOSS_TRUNCATED);
+		return 0;
+	}
 	if (nr == NR_connect || nr == NR_sendto) {
 		uaddr = (const void *)(nr == NR_connect ? SYSCALL_ARG2(regs) : SYSCALL_ARG5(regs));
 	} else {
-		/* sendmsg: struct user_msghdr; sendmmsg: its first mmsghdr */
 		struct user_msghdr msg;
 
 		if (!net__read_msghdr((void *)SYSCALL_ARG2(regs), REACH_EV_EGRESS, &msg))
 			return 0;
 		uaddr = msg.msg_name;
 	}
-	if (!net__read_sockaddr(uaddr, &ep) && !net__sock_peer(sk, &ep))
-		return 0;
-	if (ep.port == DNS_PORT)
-		net__mark_dns_fd(task, pid_tgid, fd);
-	if (proto != IPPROTO_UDP || ret < 0)
-		return 0; /* TCP outcomes come from inet_sock_set_state */
-
-	task__fill_hdr(&owner, REACH_EV_EGRESS, sizeof(struct reach_egress_event), pid_tgid, cgid, 0);
-	net__record_egress(&owner, net__exe_seed(), REACH_PROTO_UDP, &ep, 0, REACH_OUT_SENT, 0, bpf_ktime_get_boot_ns());
-	return 0;
+	return net__dgram_dest(sk, uaddr, proto, fd);
 }
 
 /* write/writev exit: a plaintext HTTP request on a TCP socket. */
@@ -106,12 +189,29 @@ static __noinline int net__on_write_exit(struct pt_regs *regs, long nr, long ret
 	const void *buf = (const void *)SYSCALL_ARG2(regs);
 	__u64 len = ret;
 	struct sock *sk;
+	__u16 proto;
 
 	if (!task__is_monitored(pid_tgid, cgid))
 		return 0;
 	sk = net__sock_of_fd(task, (int)SYSCALL_ARG1(regs));
-	if (!sk || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
-		return 0; /* files, pipes, UDP: not HTTP */
+	if (!sk || BPF_CORE_READ(sk, __sk_common.skc_family) == AF_UNIX) {
+		/* pipes and unix sockets: maybe JSON-RPC (MCP over stdio) */
+		__u64 ino = 0;
+		__u8 tr = jsonrpc__transport(task, (int)SYSCALL_ARG1(regs), &ino);
+
+		if (!tr)
+			return 0; /* files */
+		if (nr == NR_writev && !net__first_iov(buf, len, REACH_EV_JSONRPC, &buf, &len))
+			return 0;
+		return jsonrpc__capture(buf, len, tr, ino, (int)SYSCALL_ARG1(regs));
+	}
+	proto = BPF_CORE_READ(sk, sk_protocol);
+	if (proto != IPPROTO_TCP) {
+		/* a packet or raw socket written to: a road (UDP and ICMP
+		 * written on a connected socket: the peer was seen at connect) */
+		net__send_raw(sk, proto, pid_tgid, cgid);
+		return 0;
+	}
 	if (!net__sock_peer(sk, &ep))
 		return 0;
 	if (nr == NR_writev)

@@ -11,6 +11,7 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 #include "task.bpf.h"
+#include "files.bpf.h"
 
 /* The inode's modification time moved twice (6.7: __i_mtime; 6.11:
  * i_mtime_sec + i_mtime_nsec); these flavours let CO-RE find it on each. */
@@ -59,6 +60,55 @@ static __always_inline void exec__file_id(struct linux_binprm *bprm, struct reac
 		ev->exe_mtime_sec = BPF_CORE_READ(i, i_mtime.tv_sec);
 		ev->exe_mtime_nsec = BPF_CORE_READ(i, i_mtime.tv_nsec);
 	}
+}
+
+#define EXEC_FDS_MAX 64 /* descriptors looked at per exec; open ones past it are counted as truncated */
+
+struct exec_fds_ctx {
+	struct task_struct *task;
+	__u64 pid_tgid;
+	__u64 cgid;
+};
+
+static long exec__fd_step(__u64 fd, void *arg)
+{
+	struct exec_fds_ctx *c = arg;
+	struct file_origin o = { .kind = REACH_EV_FILE_VIA, .dirfd = -1, .fd = fd, .flags = REACH_OPEN_F_INHERITED };
+	struct file *file = task__file_of_fd(c->task, fd);
+
+	if (file)
+		files__record(file, &o, c->pid_tgid, c->cgid);
+	return 0;
+}
+
+/*
+ * The readable files a new program holds at exec (close-on-exec ones are
+ * already closed): opened by whoever ran it, maybe an unmonitored parent
+ * (`app < secret.key`, a runner passing a descriptor), and read later with
+ * read(2), which reach does not trace. Each is recorded like an open of the
+ * new program's (REACH_OPEN_F_INHERITED). bpf_loop: the walk is verified
+ * once, whatever the count.
+ */
+static __always_inline void exec__inherited_files(__u64 pid_tgid, __u64 cgid)
+{
+	struct exec_fds_ctx c = { .task = bpf_get_current_task_btf(), .pid_tgid = pid_tgid, .cgid = cgid };
+	struct fdtable *fdt = c.task->files->fdt;
+	unsigned int max = fdt->max_fds;
+	unsigned long *open = fdt->open_fds;
+	unsigned long beyond = 0;
+
+	bpf_loop(max < EXEC_FDS_MAX ? max : EXEC_FDS_MAX, exec__fd_step, &c, 0);
+	/* descriptors 64..255 open: not looked at, a loss of this identity */
+	for (int i = 1; i < 4; i++) {
+		unsigned long w = 0;
+
+		if (max <= i * 64)
+			break; /* the bitmap has no word i */
+		bpf_probe_read_kernel(&w, sizeof(w), open + i);
+		beyond |= w;
+	}
+	if (beyond)
+		loss__count(REACH_EV_FILE_VIA, REACH_LOSS_TRUNCATED);
 }
 
 SEC("tp_btf/sched_process_exec")
@@ -120,6 +170,8 @@ int BPF_PROG(reach_sched_process_exec, struct task_struct *p, pid_t old_pid, str
 	/* The event goes out either way; the map keeps the tool edge's count. */
 	dedup__first_seen(&ev->key, now);
 	bpf_ringbuf_submit(ev, 0);
+	/* after the exec event: user space knows the program by then */
+	exec__inherited_files(pid_tgid, cgid);
 	return 0;
 }
 

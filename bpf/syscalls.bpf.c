@@ -20,7 +20,7 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
-#include "files.bpf.h"
+#include "files_syscalls.bpf.h"
 #include "net_syscalls.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
@@ -35,12 +35,16 @@ static __always_inline int sys_exit__dispatch(struct pt_regs *regs, long nr, lon
 			return net__on_send_exit(regs, nr, ret);
 		return 0;
 	}
+	if (nr == NR_recvmsg)
+		files__on_recvmsg_exit(regs); /* descriptors passed (SCM_RIGHTS), then maybe DNS */
 	if (nr == NR_read || nr == NR_recvfrom || nr == NR_recvmsg)
 		return ret > 0 ? net__on_recv_exit(regs, nr, ret) : 0;
 	if (nr == NR_write || nr == NR_writev)
 		return ret > 0 ? net__on_write_exit(regs, nr, ret) : 0;
 	if (nr == NR_openat || nr == NR_open || nr == NR_openat2 || nr == NR_open_by_handle_at)
 		return files__on_open_exit(regs, nr, ret);
+	if (nr == NR_pidfd_getfd)
+		return files__on_pidfd_getfd_exit(ret);
 	if (nr == NR_connect || nr == NR_sendto || nr == NR_sendmsg || nr == NR_sendmmsg)
 		return net__on_send_exit(regs, nr, ret);
 	return 0;
@@ -78,3 +82,4 @@ REACH_SYSCALL_EXIT_TP(connect)
 REACH_SYSCALL_EXIT_TP(sendto)
 REACH_SYSCALL_EXIT_TP(sendmsg)
 REACH_SYSCALL_EXIT_TP(sendmmsg)
+REACH_SYSCALL_EXIT_TP(pidfd_getfd)

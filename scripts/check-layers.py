@@ -19,6 +19,7 @@ import sys
 #   bpf, abi     the kernel half knows no user space; the ABI header knows nothing
 #   common       the base: knows no stage
 #   http, identity  leaves over common (identity knows no policy, no ledger)
+#   mcp          JSON-RPC/MCP extraction: a leaf over common, like http
 #   sensor       loads and drains the kernel half: knows no policy, no ledger
 #   reach        the model and the ledger: knows no transport (ship), no policy
 #   policy       judges ledgers: knows no ship, no agent, no cmd
@@ -31,13 +32,14 @@ ALLOWED = {
     "common": set(),
     "http": {"common"},
     "identity": {"common"},
+    "mcp": {"common"},
     "config": {"common", "identity", "reach"},
     "sensor": {"abi", "common"},
     "reach": {"abi", "common", "identity", "http"},
     "policy": {"common", "reach"},
     "ship": {"abi", "common", "identity", "reach", "policy", "http"},
-    "agent": {"abi", "common", "config", "http", "identity", "reach", "policy", "sensor", "ship"},
-    "cmd": {"abi", "common", "config", "http", "identity", "reach", "policy", "sensor", "ship", "agent"},
+    "agent": {"abi", "common", "config", "http", "identity", "mcp", "reach", "policy", "sensor", "ship"},
+    "cmd": {"abi", "common", "config", "http", "identity", "mcp", "reach", "policy", "sensor", "ship", "agent"},
 }
 
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)

@@ -2,6 +2,7 @@
 # Install every Debian package reach needs to build, test and demo; with
 # --bench also the benchmark's peers (bpftrace, libbpf-tools' opensnoop, BCC).
 # Idempotent: prints nothing and touches nothing when every package is present.
+# Also the npm packages of tests/package-lock.json (npm ci, once per lock).
 # A benchmark peer that cannot be installed is not fatal: bench/run.py records
 # it as unavailable instead.
 set -euo pipefail
@@ -13,6 +14,8 @@ REQUIRED=(
   libjson-c-dev libssl-dev libcmocka-dev libclang-rt-14-dev
   # what the tests and the demo run
   python3 curl openssl iproute2 procps util-linux nodejs dnsmasq-base bind9-dnsutils gnutls-bin
+  # the io_uring evasion roads run a C client built on liburing
+  liburing-dev
   # shipping tests run the real receivers; capsh runs the agent with only its
   # documented capabilities; yamllint checks the deploy/ manifests
   prometheus prometheus-alertmanager libcap2-bin yamllint
@@ -40,7 +43,31 @@ missing_of() {
 
 mapfile -t missing_required < <(missing_of "${REQUIRED[@]}")
 mapfile -t missing_optional < <(missing_of "${OPTIONAL[@]}")
-[ ${#missing_required[@]} -eq 0 ] && [ ${#missing_optional[@]} -eq 0 ] && exit 0
+# The npm packages the end-to-end tests run (an MCP client and server,
+# pinned by tests/package-lock.json), installed once: again only when the
+# lock file changed since (its copy in tests/node_modules says so).
+npm_deps() {
+  local dir
+  dir="$(cd "$(dirname "$0")/.." && pwd)/tests"
+  [ -f "$dir/package-lock.json" ] || return 0
+  # npm comes with the nodejs package (NodeSource's bundles it; Debian's is
+  # the npm package, which conflicts with the former)
+  if ! command -v npm >/dev/null; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -qq --no-install-recommends npm >/dev/null
+  fi
+  if cmp -s "$dir/package-lock.json" "$dir/node_modules/.reach-lock.json" 2>/dev/null; then
+    return 0
+  fi
+  echo "deps.sh: npm ci in tests/ (e2e MCP client and server)" >&2
+  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null) &&
+    cp "$dir/package-lock.json" "$dir/node_modules/.reach-lock.json"
+}
+
+if [ ${#missing_required[@]} -eq 0 ] && [ ${#missing_optional[@]} -eq 0 ]; then
+  npm_deps
+  exit 0
+fi
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "deps.sh: missing packages (${missing_required[*]} ${missing_optional[*]}) and not root: run as root or install them" >&2
@@ -57,4 +84,5 @@ for p in "${missing_optional[@]}"; do
   apt-get install -y -qq --no-install-recommends "$p" >/dev/null 2>&1 ||
     echo "deps.sh: could not install $p (the benchmark will report it as unavailable)" >&2
 done
+npm_deps
 exit 0

@@ -28,6 +28,10 @@ enum reach_event_kind {
 	REACH_EV_HTTP      = 7, /* the head of an HTTP/1.x request (plaintext or TLS) */
 	REACH_EV_TLS_HELLO = 8, /* a TLS ClientHello written on a TCP socket, whatever its port */
 	REACH_EV_H2        = 9, /* an HTTP/2 client preface (plaintext or TLS): not decoded, a coverage gap */
+	REACH_EV_JSONRPC   = 10, /* a JSON-RPC message written to a pipe or unix socket (MCP over stdio) */
+	REACH_EV_ROAD      = 11, /* a road to a file or a destination taken that the kernel cannot decode */
+	REACH_EV_FILE_VIA  = 12, /* a file reached without an open(2): io_uring, a received descriptor
+				  * (struct reach_file_open_event, flags REACH_OPEN_F_URING / _RECEIVED) */
 	REACH_EV__MAX,
 };
 
@@ -97,6 +101,11 @@ struct reach_event_hdr {
 #define REACH_OPEN_F_RESOLVED_TRUNC 0x4   /* the resolved path was cut: counted as a loss */
 #define REACH_OPEN_F_KNOWN_SECRET   0x10  /* (dev, ino) is in secret_inodes */
 #define REACH_OPEN_F_BY_HANDLE      0x20  /* open_by_handle_at: no name was written */
+/* No open(2) of the task's: the file reached it another way. syscall_nr
+ * then says which (the io_uring opcode for F_URING). */
+#define REACH_OPEN_F_URING          0x40  /* an io_uring request: IORING_OP_OPENAT/OPENAT2 result, or the file a READ* read */
+#define REACH_OPEN_F_RECEIVED       0x80  /* a descriptor received: SCM_RIGHTS (recvmsg) or pidfd_getfd */
+#define REACH_OPEN_F_INHERITED      0x100 /* a readable file the new program holds at exec (opened by whoever ran it) */
 
 /* Key (and identity) of a file in the secret_inodes map. */
 struct reach_inode_key {
@@ -166,6 +175,8 @@ _Static_assert(sizeof(struct reach_exit_event) == 64, "reach_exit_event layout")
 #define REACH_AF_INET6  10
 #define REACH_PROTO_TCP 6
 #define REACH_PROTO_UDP 17
+#define REACH_PROTO_ICMP   1  /* ping and raw ICMP sockets: port 0 */
+#define REACH_PROTO_ICMPV6 58
 
 enum reach_egress_outcome {
 	REACH_OUT_ESTABLISHED = 1, /* TCP handshake completed */
@@ -181,7 +192,7 @@ struct reach_egress_event {
 	struct reach_event_hdr hdr;  /* the connecting process, captured in its context */
 	struct reach_dedup_key key;
 	__u8  family;   /* REACH_AF_INET or REACH_AF_INET6 */
-	__u8  proto;    /* REACH_PROTO_TCP or REACH_PROTO_UDP */
+	__u8  proto;    /* REACH_PROTO_TCP, _UDP, _ICMP or _ICMPV6 */
 	__u8  outcome;  /* enum reach_egress_outcome */
 	__u8  pad;
 	__u16 dport;    /* host byte order */
@@ -210,6 +221,30 @@ struct reach_dns_event {
 };
 
 _Static_assert(sizeof(struct reach_egress_event) == 56 + 24 + 16 + 32, "reach_egress_event layout");
+
+/* Roads the kernel saw taken and cannot decode: each makes the identity's
+ * verdict inconclusive (user/reach/coverage.h, "blind roads"). Dedup key
+ * (cgroup, ROAD, hash(road, op, detail, executable)). */
+enum reach_road {
+	REACH_ROAD_IO_URING = 1, /* an io_uring request: op = IORING_OP_*, detail = REACH_ROAD_D_* */
+	REACH_ROAD_SOCKET   = 2, /* a send on a socket reach does not decode: op = family, detail = sk_protocol */
+	REACH_ROAD__MAX,
+};
+
+#define REACH_ROAD_D_FIXED_FILE 0x1 /* io_uring: the request's file is a registered (fixed) file */
+#define REACH_ROAD_D_UNIX       0x2 /* io_uring: a receive on a unix socket (descriptors may be passed) */
+#define REACH_ROAD_D_TCP        0x4 /* io_uring: a send on a TCP socket whose bytes are not decoded */
+
+struct reach_road_event {
+	struct reach_event_hdr hdr;
+	struct reach_dedup_key key;
+	__u32 road;   /* enum reach_road */
+	__u32 op;     /* per road, see enum reach_road */
+	__u32 detail; /* per road */
+	__u32 pad;
+};
+
+_Static_assert(sizeof(struct reach_road_event) == 56 + 24 + 16, "reach_road_event layout");
 _Static_assert(sizeof(struct reach_dns_event) == 56 + 16 + 16 + REACH_DNS_LEN, "reach_dns_event layout");
 
 #define REACH_HTTP_LEN 2048  /* bytes of one capture event (a whole head, or one chunk of a longer one) */
@@ -284,5 +319,36 @@ struct reach_h2_event {
 };
 
 _Static_assert(sizeof(struct reach_h2_event) == 56 + 24 + 8, "reach_h2_event layout");
+
+#define REACH_JSONRPC_LEN 2048 /* bytes of a message captured: a tools/call's name and argument names fit */
+
+enum reach_jsonrpc_transport {
+	REACH_JSONRPC_PIPE = 1, /* write/writev on a pipe (a child's stdin or stdout) */
+	REACH_JSONRPC_UNIX = 2, /* write/writev/sendto/sendmsg on a unix socket */
+};
+
+#define REACH_JSONRPC_F_TRUNC 0x1 /* the write was longer than payload: user space judges what is missing */
+
+/* The first bytes of a write, by a monitored task, to a pipe or a unix
+ * socket whose payload starts like JSON-RPC: '{' and a JSON-RPC member
+ * ("jsonrpc", "id", "method", "result", "error", "params") after optional
+ * whitespace, or "Content-Length:" framing. Other writes cost a 16-byte
+ * peek. Not deduplicated: every tools/call counts. The payload may hold
+ * argument values: user space keeps tool and argument names only and wipes
+ * the buffer. ino: the pipe's inode, or for a connected unix socket its
+ * peer end's (the inode the other process holds): the peer is found by it. */
+struct reach_jsonrpc_event {
+	struct reach_event_hdr hdr;
+	__u8  transport;  /* enum reach_jsonrpc_transport */
+	__u8  flags;      /* REACH_JSONRPC_F_* */
+	__u16 pad;
+	__u32 len;        /* bytes captured in payload */
+	__u32 total_len;  /* bytes the call wrote */
+	__u32 fd;
+	__u64 ino;
+	__u8  payload[REACH_JSONRPC_LEN];
+};
+
+_Static_assert(sizeof(struct reach_jsonrpc_event) == 56 + 24 + REACH_JSONRPC_LEN, "reach_jsonrpc_event layout");
 
 #endif /* REACH_EVENTS_H */

@@ -5,6 +5,7 @@ on GET /v1/ledger behind a bearer token. Each node's workload reads another
 secret, so only the merge of both ledgers shows the identity's whole reach.
 An agent that refuses the token or is down makes the gate exit 2 naming it;
 --wait rides out an agent that comes back."""
+import base64
 import json
 import os
 import subprocess
@@ -106,6 +107,26 @@ def test_gate_merges_every_agent(cleanup, tmp):
     check(p.stdout.startswith("verify: PASS"), f"verdict first: {p.stdout}")
     check(f"2 agents answered: 127.0.0.1:{PORTS[0]} (gate-a), 127.0.0.1:{PORTS[1]} (gate-b)" in p.stderr,
           f"which agents answered: {p.stderr}")
+
+    # the gate's verdict as a signed attestation (issue 19): no record chain
+    # and no single ledger digest (each node keeps its own), the merged verdict
+    signing, pub = os.path.join(tmp, "gate.key"), os.path.join(tmp, "gate.pub")
+    subprocess.run(["openssl", "genpkey", "-algorithm", "ed25519", "-out", signing], check=True, timeout=30)
+    subprocess.run(["openssl", "pkey", "-in", signing, "-pubout", "-out", pub], check=True, timeout=30)
+    att = os.path.join(tmp, "gate.att.json")
+    p = _gate(token_file, both, "--attest", att, "--key", signing)
+    check_eq(p.returncode, 0, f"the gate with --attest: {p.stdout}{p.stderr}")
+    with open(att) as f:
+        pred = json.loads(base64.b64decode(json.load(f)["payload"]))["predicate"]
+    check_eq((pred["identity"], pred["verdict"], pred["ledger_source"], pred["records"], "ledger_digest" in pred),
+             (IDENTITY, "pass", "agents", [], False), "the gate's attestation")
+    ok = subprocess.run([REACHCTL, "attest", "verify", att, "--key", pub, "--policy", both], stdout=subprocess.PIPE,
+                        stderr=subprocess.PIPE, text=True, timeout=30)
+    check(ok.returncode == 0 and "records: none (made from ledgers, not an agent" in ok.stdout
+          and "(matches the policies given)" in ok.stdout, f"attest verify: {ok.stdout}{ok.stderr}")
+    ko = subprocess.run([REACHCTL, "attest", "verify", att, "--key", pub, "--policy", only_a], stdout=subprocess.PIPE,
+                        stderr=subprocess.PIPE, text=True, timeout=30)
+    check(ko.returncode == 1 and "problem: policy" in ko.stdout, f"another policy: {ko.stdout}{ko.stderr}")
 
     # declaring only node a's secret fails on node b's: the ledgers were merged
     p = _gate(token_file, only_a, "-o", "json")

@@ -15,7 +15,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "deploy"))
 import synth_ledger  # noqa: E402
 
 COMMANDS = ["reach", "coverage", "status", "verify", "findings", "epochs", "rotate", "policy suggest",
-            "epoch start", "diff"]
+            "epoch start", "diff", "attest verify"]
 
 
 def ctl(*args, env=None):

@@ -104,7 +104,7 @@ def test_per_syscall_tracepoints(cleanup, tmp):
     hook = status["hooks"][0]
     check(hook.startswith("tracepoint/syscalls/sys_exit_{"), f"first hook is the per-syscall set: {hook}")
     for nr in ("openat", "openat2", "open_by_handle_at", "open", "read", "recvfrom", "recvmsg", "write", "writev", "connect", "sendto",
-               "sendmsg", "sendmmsg"):
+               "sendmsg", "sendmmsg", "pidfd_getfd"):
         check(nr in hook[hook.index("{"):].strip("{}").split(","), f"sys_exit_{nr} attached: {hook}")
 
 

@@ -45,6 +45,14 @@ static void test_names_and_gap_table(void **state)
 	assert_false(coverage_loss_is_gap(REACH_EV_EXEC, REACH_LOSS_TRUNCATED));
 	assert_false(coverage_loss_is_gap(REACH_EV_DNS, REACH_LOSS_TRUNCATED));
 	assert_false(coverage_loss_is_gap(REACH_EV_DNS, REACH_LOSS_READ_FAILED));
+	/* a file reached by io_uring or a received descriptor is a file open's
+	 * twin; a road that could not be told is a road unseen */
+	assert_string_equal(coverage_kind_name(REACH_EV_ROAD), "road");
+	assert_string_equal(coverage_kind_name(REACH_EV_FILE_VIA), "file_via");
+	assert_int_equal(coverage_kind_from_name("file_via"), REACH_EV_FILE_VIA);
+	assert_true(coverage_loss_is_gap(REACH_EV_FILE_VIA, REACH_LOSS_TRUNCATED));
+	assert_true(coverage_loss_is_gap(REACH_EV_FILE_VIA, REACH_LOSS_READ_FAILED));
+	assert_true(coverage_loss_is_gap(REACH_EV_ROAD, REACH_LOSS_READ_FAILED));
 }
 
 static void test_losses_and_gaps(void **state)

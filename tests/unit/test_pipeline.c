@@ -462,6 +462,35 @@ static void test_open_not_secret(void **state)
 
 /* ---- exec, fork, exit: the process tree --------------------------------- */
 
+/* node agent.mjs spawning node server.js: two tools, each counted by its
+ * own execs although the kernel has one map entry for /usr/bin/node. */
+static void test_exec_interpreted_programs_are_tools_of_their_own(void **state)
+{
+	struct fx *f = *state;
+	const struct edge *agent, *server;
+
+	exec_event(f, CG, T_PARENT, T_OTHER, "/usr/bin/node", (const char *const[]){ "node", "agent.mjs", NULL }, 77);
+	exec_event(f, CG, T_CHILD, T_PARENT, "/usr/bin/node",
+		   (const char *const[]){ "node", "/w/node_modules/@modelcontextprotocol/server-filesystem/dist/index.js",
+					  "/srv", NULL }, 77);
+	exec_event(f, CG, T_CHILD + 1, T_PARENT, "/usr/bin/node",
+		   (const char *const[]){ "node", "/w/node_modules/@modelcontextprotocol/server-filesystem/dist/index.js",
+					  "/srv", NULL }, 77);
+	agent = find_edge(f, CG, EDGE_TOOL, "/usr/bin/node agent.mjs");
+	server = find_edge(f, CG, EDGE_TOOL, "/usr/bin/node server-filesystem");
+	assert_non_null(agent);
+	assert_non_null(server);
+	assert_null(find_edge(f, CG, EDGE_TOOL, "/usr/bin/node"));
+	assert_int_equal(edge_count(agent), 1);
+	assert_int_equal(edge_count(server), 2);
+	assert_int_equal(server->proc->n_lineage, 2);
+	assert_string_equal(server->proc->lineage[0], "/usr/bin/node agent.mjs");
+	assert_string_equal(server->proc->lineage[1], "/usr/bin/node server-filesystem");
+	assert_string_equal(server->exes[0], "/usr/bin/node server-filesystem");
+	/* its argv is stored redacted, as every tool's */
+	assert_int_equal(server->argc, 3);
+}
+
 static void test_exec_lineage_and_redaction(void **state)
 {
 	struct fx *f = *state;
@@ -480,6 +509,7 @@ static void test_exec_lineage_and_redaction(void **state)
 	assert_int_equal(f->k.fork_parent, T_PARENT);
 	assert_int_equal(f->k.fork_child, T_CHILD);
 	assert_string_equal(proctree_exe(f->p.procs, T_CHILD), "/usr/bin/python3");
+	assert_string_equal(proctree_ident(f->p.procs, T_CHILD), "/usr/bin/python3 app.py");
 	exec_event(f, CG, T_CHILD, T_PARENT, "/usr/bin/curl",
 		   (const char *const[]){ "curl", "--password", "hunter2", "https://example.com", NULL }, 78);
 
@@ -501,13 +531,15 @@ static void test_exec_lineage_and_redaction(void **state)
 	assert_int_equal(e->proc->ppid, T_PARENT);
 	assert_string_equal(e->proc->exe, "/usr/bin/curl");
 	assert_int_equal(e->proc->n_lineage, 2);
-	assert_string_equal(e->proc->lineage[0], "/usr/bin/python3");
+	/* an interpreter is named with its program (issue #18) */
+	assert_string_equal(e->proc->lineage[0], "/usr/bin/python3 app.py");
 	assert_string_equal(e->proc->lineage[1], "/usr/bin/curl");
 	assert_int_equal(e->n_exes, 1);
 	assert_string_equal(e->exes[0], "/usr/bin/curl");
-	e = find_edge(f, CG, EDGE_TOOL, "/usr/bin/python3");
+	e = find_edge(f, CG, EDGE_TOOL, "/usr/bin/python3 app.py");
 	assert_non_null(e);
 	assert_int_equal(e->proc->n_lineage, 1);
+	assert_null(find_edge(f, CG, EDGE_TOOL, "/usr/bin/python3"));
 
 	/* the root exec made the host workload's epoch: "<basename>@<file id>";
 	 * the child's exec (its parent is in the cgroup) did not replace it */
@@ -818,6 +850,72 @@ static void test_coverage_to_the_ledger(void **state)
 	/* fed once: a second feed adds nothing */
 	pipeline_feed_ledger(&f->p);
 	assert_int_equal(coverage_of(f, "host/test")->roads[0].count, 1);
+}
+
+/* Files reached without an open(2) (io_uring, a received descriptor) are
+ * secret edges under the real file, named by how they arrived; a road the
+ * kernel cannot decode is the identity's blind road. */
+static void test_file_via_and_roads(void **state)
+{
+	struct fx *f = *state;
+	struct reach_file_open_event ev = { 0 };
+	struct reach_road_event road = { 0 };
+	const struct coverage *a;
+	const struct edge *e;
+
+	exec_event(f, CG, T_CHILD, T_OTHER, "/app/ring", no_args, 2);
+	fill_hdr(&ev.hdr, REACH_EV_FILE_VIA, sizeof(ev), CG, T_CHILD, 1);
+	key_of(&ev.key, CG, REACH_EV_FILE_VIA, 0x7001);
+	ev.fd = -1;
+	ev.dirfd = -100;
+	ev.syscall_nr = 18; /* IORING_OP_OPENAT */
+	ev.flags = REACH_OPEN_F_URING;
+	snprintf(ev.resolved, sizeof(ev.resolved), "%s", f->secret);
+	ev.resolved_len = (uint16_t)strlen(f->secret);
+	ev.inode.ino = 0x7001;
+	ev.inode.dev = 0x801;
+	assert_int_equal(feed(f, &ev, sizeof(ev)), 0);
+	assert_int_equal(f->p.stats.events[REACH_EV_FILE_VIA], 1);
+	e = find_edge(f, CG, EDGE_SECRET, f->secret);
+	assert_non_null(e);
+	assert_string_equal(e->category, "test-token");
+	assert_string_equal(e->requested_path, "(io_uring openat)");
+	/* a descriptor taken with pidfd_getfd, by another process */
+	exec_event(f, CG2, T_OTHER, 1, "/app/thief", no_args, 3);
+	fill_hdr(&ev.hdr, REACH_EV_FILE_VIA, sizeof(ev), CG2, T_OTHER, 1);
+	key_of(&ev.key, CG2, REACH_EV_FILE_VIA, 0x7002);
+	ev.syscall_nr = 438;
+	ev.flags = REACH_OPEN_F_RECEIVED;
+	assert_int_equal(feed(f, &ev, sizeof(ev)), 0);
+	e = find_edge(f, CG2, EDGE_SECRET, f->secret);
+	assert_non_null(e);
+	assert_string_equal(e->requested_path, "(pidfd_getfd)");
+
+	/* an undecoded io_uring send: the identity's blind road, named */
+	fill_hdr(&road.hdr, REACH_EV_ROAD, sizeof(road), CG, T_CHILD, 1);
+	key_of(&road.key, CG, REACH_EV_ROAD, 0x7003);
+	road.road = REACH_ROAD_IO_URING;
+	road.op = 9; /* IORING_OP_SENDMSG */
+	road.detail = REACH_ROAD_D_TCP;
+	assert_int_equal(feed(f, &road, sizeof(road)), 0);
+	pipeline_feed_ledger(&f->p);
+	a = coverage_of(f, "host/test");
+	assert_non_null(a);
+	assert_int_equal(a->n_roads, 1);
+	assert_string_equal(a->roads[0].road, "io_uring");
+	assert_string_equal(a->roads[0].detail, "/app/ring: sendmsg on a TCP socket: the bytes sent are not decoded");
+	assert_true(coverage_has_gaps(a));
+	/* a road this build does not know, a short one, a reserved kind:
+	 * malformed, counted and skipped */
+	road.road = 99;
+	assert_int_equal(feed(f, &road, sizeof(road)), 0);
+	assert_int_equal(f->p.stats.malformed_events, 1);
+	assert_int_equal(feed(f, &road, sizeof(road.hdr) + 4), 0);
+	assert_int_equal(f->p.stats.malformed_events, 2);
+	road.hdr.kind = 10;
+	assert_int_equal(feed(f, &road, sizeof(road)), 0);
+	assert_int_equal(f->p.stats.malformed_events, 3);
+	assert_int_equal(coverage_of(f, "host/test")->n_roads, 1);
 }
 
 /* The kernel's loss map is bounded: from half full on, the entries of
@@ -1261,6 +1359,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_secret_open_resolved_and_reader_gone, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_not_secret, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_exec_lineage_and_redaction, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_exec_interpreted_programs_are_tools_of_their_own, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_exec_args_truncated, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_egress_outcomes_and_udp, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tls_coverage_covered_and_blind, setup, teardown),
@@ -1272,6 +1371,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_refresh_counts_from_the_kernel, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_full_model_evicts_to_the_ledger, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refused_edge_is_a_coverage_gap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_file_via_and_roads, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_coverage_to_the_ledger, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_coverage_forgets_removed_cgroups, setup, teardown),
 	};

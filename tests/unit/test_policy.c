@@ -118,7 +118,7 @@ static void expect_error(const char *text, int line, int column, const char *rea
 
 #define DOC3 "apiVersion: reach.dev/v1\nkind: ReachPolicy\nmetadata: {name: p}\n"
 
-#define SPEC_FIELDS "serviceAccount, identity, secrets, egress, credentials, tools, exceptions"
+#define SPEC_FIELDS "serviceAccount, identity, secrets, egress, credentials, tools, mcp, exceptions"
 
 /* ---- a full file ---------------------------------------------------------- */
 
@@ -742,7 +742,7 @@ static void test_egress_errors(void **state)
 	expect_error(HEAD "  egress: [{host: a.com, port: 443}]\n", 6, 26,
 		     "spec.egress[0].port: unknown field (expected host, cidr, ports, proto)");
 	expect_error(HEAD "  egress: [{host: a.com, proto: sctp}]\n", 6, 33,
-		     "spec.egress[0].proto: 'sctp' is not a protocol (tcp or udp)");
+		     "spec.egress[0].proto: 'sctp' is not a protocol (tcp, udp or icmp)");
 	expect_error(HEAD "  egress: [{host: a.com, cidr: 10.0.0.0/8}]\n", 6, 26,
 		     "spec.egress[0]: has both host and cidr; an egress rule takes exactly one");
 	expect_error(HEAD "  egress: [{cidr: 10.0.0.0/8, host: a.com}]\n", 6, 31,

@@ -87,18 +87,44 @@ static void test_exec_records_exe_and_parent(void **state)
 {
 	struct proctree *t = new_tree();
 
-	assert_int_equal(proctree_exec(t, P(1), P(0), CG, "/usr/bin/python3"), 0);
+	assert_int_equal(proctree_exec(t, P(1), P(0), CG, "/usr/bin/python3", NULL), 0);
 	assert_int_equal(proctree_size(t), 1);
 	assert_string_equal(proctree_exe(t, P(1)), "/usr/bin/python3");
 	assert_int_equal(proctree_ppid(t, P(1)), P(0));
 	/* a second exec of the same process replaces its exe, not adds a process */
-	assert_int_equal(proctree_exec(t, P(1), P(0), CG, "/bin/sh"), 0);
+	assert_int_equal(proctree_exec(t, P(1), P(0), CG, "/bin/sh", NULL), 0);
 	assert_int_equal(proctree_size(t), 1);
 	assert_string_equal(proctree_exe(t, P(1)), "/bin/sh");
-	assert_int_equal(proctree_exec(t, P(2), P(1), CG, "/usr/bin/curl"), 0);
+	assert_int_equal(proctree_exec(t, P(2), P(1), CG, "/usr/bin/curl", NULL), 0);
 	assert_int_equal(proctree_size(t), 2);
 	assert_string_equal(proctree_exe(t, P(1)), "/bin/sh");
 	assert_string_equal(proctree_exe(t, P(2)), "/usr/bin/curl");
+	proctree_free(t);
+}
+
+/* node agent.mjs spawning node server-filesystem: two entries, not one [node] */
+static void test_lineage_tells_interpreted_programs_apart(void **state)
+{
+	struct proctree *t = new_tree();
+	const char *out[PROCTREE_LINEAGE_MAX];
+
+	(void)state;
+	assert_int_equal(proctree_exec(t, P(1), 1, CG, "/usr/bin/node", "agent.mjs"), 0);
+	assert_int_equal(proctree_fork(t, P(1), P(2), CG), 0);
+	/* a fork without exec is the same program */
+	assert_string_equal(proctree_ident(t, P(2)), "/usr/bin/node agent.mjs");
+	assert_int_equal(proctree_exec(t, P(2), P(1), CG, "/usr/bin/node", "server-filesystem"), 0);
+	assert_int_equal(proctree_exec(t, P(3), P(2), CG, "/usr/bin/cat", NULL), 0);
+	assert_string_equal(proctree_exe(t, P(2)), "/usr/bin/node");
+	assert_string_equal(proctree_ident(t, P(2)), "/usr/bin/node server-filesystem");
+	assert_string_equal(proctree_ident(t, P(3)), "/usr/bin/cat");
+	assert_int_equal(proctree_lineage(t, P(3), out, PROCTREE_LINEAGE_MAX), 3);
+	assert_string_equal(out[0], "/usr/bin/node agent.mjs");
+	assert_string_equal(out[1], "/usr/bin/node server-filesystem");
+	assert_string_equal(out[2], "/usr/bin/cat");
+	/* the same program twice in a row is folded like any repeat */
+	assert_int_equal(proctree_exec(t, P(4), P(1), CG, "/usr/bin/node", "agent.mjs"), 0);
+	assert_int_equal(proctree_lineage(t, P(4), out, PROCTREE_LINEAGE_MAX), 1);
 	proctree_free(t);
 }
 
@@ -110,7 +136,7 @@ static void test_exec_truncates_overlong_exe(void **state)
 	memset(exe, 'a', sizeof(exe) - 1);
 	exe[0] = '/';
 	exe[sizeof(exe) - 1] = '\0';
-	assert_int_equal(proctree_exec(t, P(1), 1, CG, exe), 0);
+	assert_int_equal(proctree_exec(t, P(1), 1, CG, exe, NULL), 0);
 	assert_int_equal(strlen(proctree_exe(t, P(1))), 255);
 	assert_memory_equal(proctree_exe(t, P(1)), exe, 255);
 	proctree_free(t);
@@ -120,13 +146,13 @@ static void test_fork_inherits_parent_exe(void **state)
 {
 	struct proctree *t = new_tree();
 
-	assert_int_equal(proctree_exec(t, P(1), 1, CG, "/bin/bash"), 0);
+	assert_int_equal(proctree_exec(t, P(1), 1, CG, "/bin/bash", NULL), 0);
 	assert_int_equal(proctree_fork(t, P(1), P(2), CG), 0);
 	assert_int_equal(proctree_size(t), 2);
 	assert_string_equal(proctree_exe(t, P(2)), "/bin/bash");
 	assert_int_equal(proctree_ppid(t, P(2)), P(1));
 	/* the child's exec then replaces the inherited exe, the parent is unchanged */
-	assert_int_equal(proctree_exec(t, P(2), P(1), CG, "/usr/bin/curl"), 0);
+	assert_int_equal(proctree_exec(t, P(2), P(1), CG, "/usr/bin/curl", NULL), 0);
 	assert_string_equal(proctree_exe(t, P(2)), "/usr/bin/curl");
 	assert_string_equal(proctree_exe(t, P(1)), "/bin/bash");
 	proctree_free(t);
@@ -147,8 +173,8 @@ static void test_exit_forgets_the_process(void **state)
 {
 	struct proctree *t = new_tree();
 
-	assert_int_equal(proctree_exec(t, P(1), 1, CG, "/bin/sh"), 0);
-	assert_int_equal(proctree_exec(t, P(2), P(1), CG, "/usr/bin/curl"), 0);
+	assert_int_equal(proctree_exec(t, P(1), 1, CG, "/bin/sh", NULL), 0);
+	assert_int_equal(proctree_exec(t, P(2), P(1), CG, "/usr/bin/curl", NULL), 0);
 	proctree_exit(t, P(2));
 	assert_int_equal(proctree_size(t), 1);
 	assert_string_equal(proctree_exe(t, P(2)), "");
@@ -184,13 +210,13 @@ static void test_lineage_oldest_first_process_last(void **state)
 {
 	struct proctree *t = new_tree();
 
-	assert_int_equal(proctree_exec(t, P(1), 1, CG, "/bin/bash"), 0);
+	assert_int_equal(proctree_exec(t, P(1), 1, CG, "/bin/bash", NULL), 0);
 	assert_int_equal(proctree_fork(t, P(1), P(2), CG), 0);
-	assert_int_equal(proctree_exec(t, P(2), P(1), CG, "/usr/bin/python3"), 0);
+	assert_int_equal(proctree_exec(t, P(2), P(1), CG, "/usr/bin/python3", NULL), 0);
 	assert_int_equal(proctree_fork(t, P(2), P(3), CG), 0);
-	assert_int_equal(proctree_exec(t, P(3), P(2), CG, "/bin/sh"), 0);
+	assert_int_equal(proctree_exec(t, P(3), P(2), CG, "/bin/sh", NULL), 0);
 	assert_int_equal(proctree_fork(t, P(3), P(4), CG), 0);
-	assert_int_equal(proctree_exec(t, P(4), P(3), CG, "/usr/bin/curl"), 0);
+	assert_int_equal(proctree_exec(t, P(4), P(3), CG, "/usr/bin/curl", NULL), 0);
 
 	LINEAGE(t, P(4), PROCTREE_LINEAGE_MAX, "/bin/bash", "/usr/bin/python3", "/bin/sh", "/usr/bin/curl");
 	LINEAGE(t, P(3), PROCTREE_LINEAGE_MAX, "/bin/bash", "/usr/bin/python3", "/bin/sh");
@@ -204,11 +230,11 @@ static void test_lineage_folds_fork_without_exec(void **state)
 {
 	struct proctree *t = new_tree();
 
-	assert_int_equal(proctree_exec(t, P(1), 1, CG, "/bin/sh"), 0);
+	assert_int_equal(proctree_exec(t, P(1), 1, CG, "/bin/sh", NULL), 0);
 	assert_int_equal(proctree_fork(t, P(1), P(2), CG), 0); /* subshell */
 	assert_int_equal(proctree_fork(t, P(2), P(3), CG), 0); /* subshell */
 	assert_int_equal(proctree_fork(t, P(3), P(4), CG), 0);
-	assert_int_equal(proctree_exec(t, P(4), P(3), CG, "/usr/bin/curl"), 0);
+	assert_int_equal(proctree_exec(t, P(4), P(3), CG, "/usr/bin/curl", NULL), 0);
 
 	LINEAGE(t, P(4), PROCTREE_LINEAGE_MAX, "/bin/sh", "/usr/bin/curl");
 	LINEAGE(t, P(3), PROCTREE_LINEAGE_MAX, "/bin/sh");
@@ -219,10 +245,10 @@ static void test_lineage_keeps_non_consecutive_repeats(void **state)
 {
 	struct proctree *t = new_tree();
 
-	assert_int_equal(proctree_exec(t, P(1), 1, CG, "/bin/sh"), 0);
-	assert_int_equal(proctree_exec(t, P(2), P(1), CG, "/usr/bin/python3"), 0);
-	assert_int_equal(proctree_exec(t, P(3), P(2), CG, "/bin/sh"), 0);
-	assert_int_equal(proctree_exec(t, P(4), P(3), CG, "/usr/bin/curl"), 0);
+	assert_int_equal(proctree_exec(t, P(1), 1, CG, "/bin/sh", NULL), 0);
+	assert_int_equal(proctree_exec(t, P(2), P(1), CG, "/usr/bin/python3", NULL), 0);
+	assert_int_equal(proctree_exec(t, P(3), P(2), CG, "/bin/sh", NULL), 0);
+	assert_int_equal(proctree_exec(t, P(4), P(3), CG, "/usr/bin/curl", NULL), 0);
 
 	LINEAGE(t, P(4), PROCTREE_LINEAGE_MAX, "/bin/sh", "/usr/bin/python3", "/bin/sh", "/usr/bin/curl");
 	proctree_free(t);
@@ -233,11 +259,11 @@ static void test_lineage_walks_past_long_runs_of_folded_forks(void **state)
 	struct proctree *t = new_tree();
 
 	/* 12 forks without exec: more than PROCTREE_LINEAGE_MAX, all folded */
-	assert_int_equal(proctree_exec(t, P(1), 1, CG, "/usr/sbin/sshd"), 0);
-	assert_int_equal(proctree_exec(t, P(2), P(1), CG, "/bin/bash"), 0);
+	assert_int_equal(proctree_exec(t, P(1), 1, CG, "/usr/sbin/sshd", NULL), 0);
+	assert_int_equal(proctree_exec(t, P(2), P(1), CG, "/bin/bash", NULL), 0);
 	for (uint32_t i = 3; i < 15; i++)
 		assert_int_equal(proctree_fork(t, P(i - 1), P(i), CG), 0);
-	assert_int_equal(proctree_exec(t, P(15), P(14), CG, "/usr/bin/curl"), 0);
+	assert_int_equal(proctree_exec(t, P(15), P(14), CG, "/usr/bin/curl", NULL), 0);
 
 	LINEAGE(t, P(15), PROCTREE_LINEAGE_MAX, "/usr/sbin/sshd", "/bin/bash", "/usr/bin/curl");
 	proctree_free(t);
@@ -247,9 +273,9 @@ static void test_lineage_skips_processes_without_exe(void **state)
 {
 	struct proctree *t = new_tree();
 
-	assert_int_equal(proctree_exec(t, P(1), 1, CG, "/bin/sh"), 0);
-	assert_int_equal(proctree_exec(t, P(2), P(1), CG, ""), 0);
-	assert_int_equal(proctree_exec(t, P(3), P(2), CG, "/usr/bin/curl"), 0);
+	assert_int_equal(proctree_exec(t, P(1), 1, CG, "/bin/sh", NULL), 0);
+	assert_int_equal(proctree_exec(t, P(2), P(1), CG, "", NULL), 0);
+	assert_int_equal(proctree_exec(t, P(3), P(2), CG, "/usr/bin/curl", NULL), 0);
 
 	LINEAGE(t, P(3), PROCTREE_LINEAGE_MAX, "/bin/sh", "/usr/bin/curl");
 	/* a process with no known exe has no entry of its own */
@@ -262,7 +288,7 @@ static void build_chain(struct proctree *t, uint32_t n, char names[][16])
 {
 	for (uint32_t i = 1; i <= n; i++) {
 		snprintf(names[i], 16, "/bin/e%u", i);
-		assert_int_equal(proctree_exec(t, P(i), i == 1 ? 1 : P(i - 1), CG, names[i]), 0);
+		assert_int_equal(proctree_exec(t, P(i), i == 1 ? 1 : P(i - 1), CG, names[i], NULL), 0);
 	}
 }
 
@@ -300,12 +326,12 @@ static void test_lineage_stops_at_unknown_ancestor(void **state)
 	struct proctree *t = new_tree();
 
 	/* P(1)'s parent P(0) is neither known nor in /proc */
-	assert_int_equal(proctree_exec(t, P(1), P(0), CG, "/bin/sh"), 0);
-	assert_int_equal(proctree_exec(t, P(2), P(1), CG, "/usr/bin/curl"), 0);
+	assert_int_equal(proctree_exec(t, P(1), P(0), CG, "/bin/sh", NULL), 0);
+	assert_int_equal(proctree_exec(t, P(2), P(1), CG, "/usr/bin/curl", NULL), 0);
 	LINEAGE(t, P(2), PROCTREE_LINEAGE_MAX, "/bin/sh", "/usr/bin/curl");
 	assert_int_equal(proctree_size(t), 2);
 	/* an exited middle process cuts the chain there */
-	assert_int_equal(proctree_exec(t, P(3), P(2), CG, "/usr/bin/wget"), 0);
+	assert_int_equal(proctree_exec(t, P(3), P(2), CG, "/usr/bin/wget", NULL), 0);
 	proctree_exit(t, P(2));
 	LINEAGE(t, P(3), PROCTREE_LINEAGE_MAX, "/usr/bin/wget");
 	proctree_free(t);
@@ -316,8 +342,8 @@ static void test_lineage_includes_monitored_ancestor_in_other_cgroup(void **stat
 	struct proctree *t = new_tree();
 
 	/* known from events: part of the workload whatever its cgroup */
-	assert_int_equal(proctree_exec(t, P(1), 1, CG + 1, "/usr/bin/containerd-shim"), 0);
-	assert_int_equal(proctree_exec(t, P(2), P(1), CG, "/bin/sh"), 0);
+	assert_int_equal(proctree_exec(t, P(1), 1, CG + 1, "/usr/bin/containerd-shim", NULL), 0);
+	assert_int_equal(proctree_exec(t, P(2), P(1), CG, "/bin/sh", NULL), 0);
 	LINEAGE(t, P(2), PROCTREE_LINEAGE_MAX, "/usr/bin/containerd-shim", "/bin/sh");
 	proctree_free(t);
 }
@@ -407,11 +433,11 @@ static void test_lineage_stops_at_unmonitored_ancestor_in_other_cgroup(void **st
 	read_link("/proc/self/exe", self_exe, sizeof(self_exe));
 
 	/* P(1) is a monitored child of this (real, unmonitored) process */
-	assert_int_equal(proctree_exec(t, P(1), (uint32_t)getpid(), self_cg + 1, "/usr/bin/curl"), 0);
+	assert_int_equal(proctree_exec(t, P(1), (uint32_t)getpid(), self_cg + 1, "/usr/bin/curl", NULL), 0);
 	LINEAGE(t, P(1), PROCTREE_LINEAGE_MAX, "/usr/bin/curl");
 
 	/* in the same cgroup, the unmonitored parent belongs to the workload */
-	assert_int_equal(proctree_exec(t, P(2), (uint32_t)getpid(), self_cg, "/usr/bin/wget"), 0);
+	assert_int_equal(proctree_exec(t, P(2), (uint32_t)getpid(), self_cg, "/usr/bin/wget", NULL), 0);
 	{
 		const char *out[PROCTREE_LINEAGE_MAX];
 		size_t n = proctree_lineage(t, P(2), out, PROCTREE_LINEAGE_MAX);
@@ -445,7 +471,7 @@ static void test_lineage_terminates_on_parent_cycle_from_pid_reuse(void **state)
 	volatile bool timed_out = false;
 	volatile size_t n = 0;
 
-	assert_int_equal(proctree_exec(t, P(1), 1, CG, "/bin/sh"), 0);
+	assert_int_equal(proctree_exec(t, P(1), 1, CG, "/bin/sh", NULL), 0);
 	assert_int_equal(proctree_fork(t, P(1), P(2), CG), 0);
 	proctree_exit(t, P(1));
 	assert_int_equal(proctree_fork(t, P(2), P(1), CG), 0); /* P(1) reused */
@@ -472,6 +498,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_new_tree_is_empty),
 		cmocka_unit_test(test_exec_records_exe_and_parent),
+		cmocka_unit_test(test_lineage_tells_interpreted_programs_apart),
 		cmocka_unit_test(test_exec_truncates_overlong_exe),
 		cmocka_unit_test(test_fork_inherits_parent_exe),
 		cmocka_unit_test(test_fork_from_unknown_parent),

@@ -262,7 +262,9 @@ static void test_finding_and_verification(void **state)
 	struct verify_result vr = { .findings = fs, .n_findings = 2, .verdicts = &v, .n_verdicts = 1 };
 	struct epoch_record rec = { .identity = "ai/gw", .from_version = "1.0", .to_version = "1.1",
 				    .state = EPOCH_DRIFTED, .verdict = VERDICT_FAIL,
-				    .reasons = "1 findings of severity medium or higher; x", .drifted_ms = 777 };
+				    .reasons = "1 findings of severity medium or higher; x", .drifted_ms = 777,
+				    .id = 4, .follows = 2, .seq = 3, .prev_hash = "aa00", .hash = "bb11",
+				    .policy_digest = "cc22" };
 	Reach__V1__Report *r;
 	uint8_t *body;
 	size_t len;
@@ -318,6 +320,12 @@ static void test_finding_and_verification(void **state)
 	assert_string_equal(r->verification->rotate[0]->kind, "secret-file");
 	assert_string_equal(r->verification->rotate[0]->object, "/var/run/secrets/token");
 	assert_int_equal(r->verification->verified_unix_ms, 777);
+	assert_int_equal(r->verification->record_id, 4);
+	assert_int_equal(r->verification->follows, 2);
+	assert_int_equal(r->verification->seq, 3);
+	assert_string_equal(r->verification->prev_hash, rec.prev_hash);
+	assert_string_equal(r->verification->hash, rec.hash);
+	assert_string_equal(r->verification->policy_digest, rec.policy_digest);
 	reach__v1__report__free_unpacked(r, NULL);
 	report_seq_free(seq);
 	unlink(seq_path);

@@ -464,6 +464,35 @@ static void test_apiserver_secret_read(void **state)
 	ledger_free(l);
 }
 
+/* An interpreter's tool is "exe program": a rule naming the executable
+ * allows all its programs, "exe program-glob" only those; a non-interpreter
+ * path with a space is not split. */
+static void test_interpreted_tools(void **state)
+{
+	struct ledger *l = ledger_new(0, 0);
+	struct policy_set ps = { 0 };
+	struct verify_opts o = opts_now();
+	struct verify_result r;
+
+	(void)state;
+	rec(l, "a/exe", TOOL(.object = "/usr/bin/node server-filesystem"));
+	rec(l, "b/prog", TOOL(.object = "/usr/bin/node server-filesystem"));
+	rec(l, "b/prog", TOOL(.object = "/usr/bin/node agent.mjs"));
+	rec(l, "c/space", TOOL(.object = "/opt/my tool"));
+	load(&ps, HDR("a/exe") "  tools: [/usr/bin/node]\n", NULL, 0);
+	load(&ps, HDR("b/prog") "  tools: ['/usr/bin/node server-*']\n", NULL, 0);
+	load(&ps, HDR("c/space") "  tools: [/opt/my]\n", NULL, 0);
+	run(l, &ps, &o, &r);
+	assert_int_equal(verdict_of(&r, "a/exe")->verdict, VERDICT_PASS);
+	assert_int_equal(verdict_of(&r, "b/prog")->verdict, VERDICT_FAIL);
+	assert_non_null(find(&r, FINDING_UNUSUAL_TOOL, "/usr/bin/node agent.mjs"));
+	assert_int_equal(count_kind(&r, FINDING_UNUSUAL_TOOL), 2);
+	assert_non_null(find(&r, FINDING_UNUSUAL_TOOL, "/opt/my tool"));
+	verify_result_free(&r);
+	policy_set_free(&ps);
+	ledger_free(l);
+}
+
 static void test_exceptions(void **state)
 {
 	struct ledger *l = ledger_new(0, 0);
@@ -1668,6 +1697,64 @@ static void test_suggest_roundtrip(void **state)
 	ledger_free(l);
 }
 
+#define MCP(...) ((struct E){ .kind = LEDGER_MCP_TOOL, __VA_ARGS__ })
+
+/* spec.mcp: {server, tools} globs against the mcp-tool edge's server (name)
+ * and tool (category); unusual-mcp-tool for the rest; suggest round-trips. */
+static void test_mcp_rules(void **state)
+{
+	struct ledger *l = ledger_new(0, 0);
+	struct policy_set ps = { 0 };
+	struct verify_opts o = opts_now();
+	struct verify_result r;
+	const struct finding *f;
+	char path[512], *yaml;
+	int line;
+
+	(void)state;
+	rec(l, "a/agent", MCP(.object = "server-filesystem read_file", .category = "read_file",
+			      .name = "server-filesystem", .dest_class = "secure-filesystem-server"));
+	rec(l, "a/agent", MCP(.object = "server-filesystem write_file", .category = "write_file",
+			      .name = "server-filesystem"));
+	rec(l, "a/agent", MCP(.object = "server-git git_log", .category = "git_log", .name = "server-git"));
+	load(&ps, HDR("a/agent") "  mcp:\n    - {server: server-filesystem, tools: [read_*]}\n"
+				 "    - {server: 'server-g*'}\n", path, sizeof(path));
+	run(l, &ps, &o, &r);
+	assert_int_equal(verdict_of(&r, "a/agent")->verdict, VERDICT_FAIL);
+	assert_int_equal(count_kind(&r, FINDING_UNUSUAL_MCP_TOOL), 1);
+	f = find(&r, FINDING_UNUSUAL_MCP_TOOL, "server-filesystem write_file");
+	assert_non_null(f);
+	assert_int_equal(f->severity, SEV_MEDIUM);
+	assert_string_equal(finding_kind_name(f->kind), "unusual-mcp-tool");
+	assert_non_null(strstr(f->message, "called MCP tool write_file of server server-filesystem, not in spec.mcp"));
+	/* the finding points at spec.mcp's line (line 6: HDR is 5 lines) */
+	line = atoi(strrchr(f->policy_ref, ':') + 1);
+	assert_int_equal(line, 6);
+	verify_result_free(&r);
+	policy_set_free(&ps);
+	/* bad rules are refused with their place */
+	{
+		struct policy_set bad = { 0 };
+		char err[512], file[512];
+
+		write_file(HDR("a/x") "  mcp: [{tools: [a]}]\n", file, sizeof(file));
+		assert_true(policy_load_path(&bad, file, err, sizeof(err)) < 0);
+		assert_non_null(strstr(err, "missing required field 'server'"));
+		write_file(HDR("a/x") "  mcp: [{server: 'a b'}]\n", file, sizeof(file));
+		assert_true(policy_load_path(&bad, file, err, sizeof(err)) < 0);
+		assert_non_null(strstr(err, "name glob"));
+		write_file(HDR("a/x") "  mcp: [{server: s, tool: [a]}]\n", file, sizeof(file));
+		assert_true(policy_load_path(&bad, file, err, sizeof(err)) < 0);
+		policy_set_free(&bad);
+	}
+	/* suggest writes rules that verify as is */
+	roundtrip(l, "a/agent", &yaml);
+	assert_non_null(strstr(yaml, "  mcp:\n"));
+	assert_non_null(strstr(yaml, "- server: \"server-filesystem\"\n      tools: [\"write_file\"]"));
+	free(yaml);
+	ledger_free(l);
+}
+
 static void test_suggest_too_big(void **state)
 {
 	struct ledger *l = ledger_new(0, 0);
@@ -2145,6 +2232,8 @@ int main(void)
 		cmocka_unit_test(test_undeclared_kinds),
 		cmocka_unit_test(test_cloud_metadata),
 		cmocka_unit_test(test_apiserver_secret_read),
+		cmocka_unit_test(test_interpreted_tools),
+		cmocka_unit_test(test_mcp_rules),
 		cmocka_unit_test(test_exceptions),
 		cmocka_unit_test(test_epochs),
 		cmocka_unit_test(test_epoch_choice),

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <openssl/evp.h>
+#include "common/hex.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "common/names.h"
@@ -165,7 +167,49 @@ static json_object *api_error(const char *msg, int exit_code)
 
 /* verify: against the agent's policies, or a policy path the caller names
  * (read by the agent, which runs as root like reachctl). */
-static json_object *verify_json(const struct api_handlers *h, const char *identity, const char *policy_path, const char *epoch)
+/* What reachctl verify --attest signs besides the verdict: the identity's
+ * record chain, its coverage record and the SHA-256 of the ledger image
+ * judged (as /v1/ledger would serve it now). An image that cannot be made leaves the digest out
+ * (the attestation then says none), never a made-up one. */
+static void attest_parts(const struct api_handlers *h, const char *identity, json_object *doc)
+{
+	struct epoch_record *chain = NULL;
+	size_t n = h->epoch_tracker ? epoch_tracker_chain(h->epoch_tracker, identity, &chain) : 0;
+	json_object *a = json_object_new_object(), *arr = json_object_new_array();
+	uint8_t *image = NULL, md[EVP_MAX_MD_SIZE];
+	size_t len = 0;
+	unsigned int md_len = 0;
+	char err[256], hex[65];
+
+	for (size_t i = 0; i < n; i++)
+		json_object_array_add(arr, epoch_record_to_json(&chain[i]));
+	free(chain);
+	json_add(a, "records", arr);
+	if (!ledger_encode_image(h->pipe->ledger, h->node ? h->node : "", &image, &len, err, sizeof(err)) &&
+	    EVP_Digest(image, len, md, &md_len, EVP_sha256(), NULL) && md_len == 32) {
+		hex_encode(md, md_len, hex);
+		json_add_str(a, "ledger_sha256", hex);
+	} else {
+		log_warn("verify --attest: the ledger image for its digest: %s", err);
+	}
+	free(image);
+	json_add_str(a, "sensor_version", REACH_VERSION);
+	{ /* the identity's coverage record, from the same ledger */
+		json_object *reach = ledger_to_json(h->pipe->ledger, identity, NULL);
+		json_object *ids = reach ? json_get(reach, "identities", json_type_array) : NULL;
+		json_object *c = ids && json_object_array_length(ids)
+					 ? json_get(json_object_array_get_idx(ids, 0), "coverage", json_type_object)
+					 : NULL;
+
+		if (c)
+			json_add(a, "coverage", json_copy(c));
+		json_object_put(reach);
+	}
+	json_add(doc, "attest", a);
+}
+
+static json_object *verify_json(const struct api_handlers *h, const char *identity, const char *policy_path, const char *epoch,
+				bool attest)
 {
 	struct verify_opts opts = { .identity = identity, .health = api_health(h),
 				    .alert_without_policy = h->default_alert, .epoch = epoch };
@@ -188,6 +232,14 @@ static json_object *verify_json(const struct api_handlers *h, const char *identi
 	}
 	doc = verify_result_report(&r);
 	verify_result_free(&r);
+	if (doc) {
+		char digest[65];
+
+		policy_set_digest(set, digest); /* what the verdict was judged by */
+		json_add_str(doc, "policy_digest", digest);
+		if (attest && identity)
+			attest_parts(h, identity, doc);
+	}
 	policy_set_free(&other);
 	return doc;
 }
@@ -298,7 +350,9 @@ json_object *api_handle(void *ctx, json_object *req)
 		const char *policy = json_object_object_get_ex(req, "policy", &v) ? json_object_get_string(v) : NULL;
 		const char *epoch = json_object_object_get_ex(req, "epoch", &v) ? json_object_get_string(v) : NULL;
 
-		return verify_json(h, identity, policy, epoch);
+		bool attest = json_object_object_get_ex(req, "attest", &v) && json_object_get_boolean(v);
+
+		return verify_json(h, identity, policy, epoch, attest);
 	}
 	if (strcmp(cmd, "epochs") == 0) {
 		if (h->verify_epochs)

@@ -73,7 +73,7 @@ static json_object *edge_json(const struct cgroup_reach *c, const struct edge *e
 								      "timed_out", "failed", "sent" };
 		json_object *oc = json_object_new_object();
 
-		json_add_str(o, "proto", e->proto == REACH_PROTO_TCP ? "tcp" : "udp");
+		json_add_str(o, "proto", edge_proto_name(e->proto));
 		json_add_str(o, "address", e->address ? e->address : "");
 		json_add_int(o, "port", e->port);
 		json_add_int(o, "source_port", e->source_port);
@@ -110,6 +110,20 @@ static json_object *edge_json(const struct cgroup_reach *c, const struct edge *e
 		}
 		json_add_str(o, "special", cred->special);
 		json_add_str(o, "source", cred->source);
+	} else if (e->kind == EDGE_MCP) {
+		const char *sp = strrchr(e->object, ' ');
+
+		json_add_str(o, "object", e->object);
+		json_add_str(o, "tool", sp ? sp + 1 : e->object);
+		if (sp) {
+			char server[256];
+
+			snprintf(server, sizeof(server), "%.*s", (int)(sp - e->object), e->object);
+			json_add_str(o, "server", server);
+		}
+		json_add_str(o, "server_info", e->name ? e->name : "");
+		json_add_str(o, "arguments", edge_detail(e) ? edge_detail(e) : "");
+		json_add_str(o, "transport", e->proto == REACH_JSONRPC_UNIX ? "unix" : "stdio");
 	} else {
 		json_add_str(o, "exe", e->object);
 		json_add(o, "argv", json_new_strings(e->argv, e->argc));
@@ -192,6 +206,11 @@ void output_summary_json(FILE *f, struct observed *obs, const struct run_stats *
 	json_add_int(o, "http_pieces_lost", (int64_t)st->http_pieces_lost);
 	json_add_int(o, "tls_hello_sni", (int64_t)st->tls_hello_sni);
 	json_add_int(o, "h2_undecodable", (int64_t)st->h2_undecodable);
+	json_add_int(o, "jsonrpc_messages", (int64_t)st->jsonrpc_messages);
+	json_add_int(o, "jsonrpc_malformed", (int64_t)st->jsonrpc_malformed);
+	json_add_int(o, "jsonrpc_truncated", (int64_t)st->jsonrpc_truncated);
+	json_add_int(o, "mcp_calls", (int64_t)st->mcp_calls);
+	json_add_int(o, "mcp_calls_undecoded", (int64_t)st->mcp_calls_undecoded);
 	json_add_int(o, "observed_edges_dropped", (int64_t)st->observed_edges_dropped);
 	json_add_int(o, "observed_edges_evicted", (int64_t)st->observed_edges_evicted);
 	json_add(o, "losses", losses);
@@ -199,7 +218,8 @@ void output_summary_json(FILE *f, struct observed *obs, const struct run_stats *
 	for (size_t i = 0; i < n; i++) {
 		json_object *c = json_object_new_object(), *secrets = json_object_new_array(),
 			    *tools = json_object_new_array(), *egress = json_object_new_array(),
-			    *credentials = json_object_new_array(), *tls = json_object_new_array();
+			    *credentials = json_object_new_array(), *tls = json_object_new_array(),
+			    *mcp = json_object_new_array();
 
 		json_add_int(c, "cgroup_id", (int64_t)cg[i]->cgroup_id);
 		json_add_str(c, "cgroup", cg[i]->path);
@@ -207,7 +227,8 @@ void output_summary_json(FILE *f, struct observed *obs, const struct run_stats *
 			struct edge *e = cg[i]->edges[j];
 
 			json_object *dst = e->kind == EDGE_SECRET ? secrets : e->kind == EDGE_TOOL ? tools :
-					   e->kind == EDGE_EGRESS ? egress : e->kind == EDGE_CREDENTIAL ? credentials : tls;
+					   e->kind == EDGE_EGRESS ? egress : e->kind == EDGE_CREDENTIAL ? credentials :
+					   e->kind == EDGE_MCP ? mcp : tls;
 
 			json_object_array_add(dst, edge_json(cg[i], e, 0));
 		}
@@ -216,6 +237,7 @@ void output_summary_json(FILE *f, struct observed *obs, const struct run_stats *
 		json_add(c, "egress", egress);
 		json_add(c, "credentials", credentials);
 		json_add(c, "tls", tls);
+		json_add(c, "mcp_tools", mcp);
 		json_object_array_add(cgs, c);
 	}
 	json_add(o, "cgroups", cgs);
@@ -245,7 +267,7 @@ static void print_egress_text(FILE *f, const struct cgroup_reach *c)
 			snprintf(dest, sizeof(dest), "%s:%u (%s)", e->name, e->port, e->address);
 		else
 			snprintf(dest, sizeof(dest), "%s:%u", e->address, e->port);
-		fprintf(f, "      %s %-46s %-14s x%-6" PRIu64 " %s%s\n", e->proto == REACH_PROTO_TCP ? "tcp" : "udp", dest,
+		fprintf(f, "      %s %-46s %-14s x%-6" PRIu64 " %s%s\n", edge_proto_name(e->proto), dest,
 			e->dest_class, edge_count(e), basename_of(e->proc->exe[0] ? e->proc->exe : e->proc->comm),
 			edge_count_tag(e, REACH_OUT_REFUSED) ? " (refused)" : "");
 	}
@@ -289,6 +311,18 @@ void output_summary_text(FILE *f, struct observed *obs, const struct run_stats *
 				len += snprintf(chain + len, sizeof(chain) - len, "%s%s", k ? " -> " : "",
 						basename_of(e->proc->lineage[k]));
 			fprintf(f, "      %-40s x%-6" PRIu64 " %s\n", e->object, edge_count(e), chain);
+		}
+		for (size_t j = 0, mcp = 0; j < cg[i]->n_edges; j++) {
+			struct edge *e = cg[i]->edges[j];
+			char call[300];
+
+			if (e->kind != EDGE_MCP)
+				continue;
+			if (!mcp++)
+				fprintf(f, "    MCP tool calls (server tool(argument names)):\n");
+			snprintf(call, sizeof(call), "%s(%s)", e->object, edge_detail(e) ? edge_detail(e) : "");
+			fprintf(f, "      %-40s x%-6" PRIu64 " by %s\n", call, edge_count(e),
+				basename_of(e->proc->exe[0] ? e->proc->exe : e->proc->comm));
 		}
 		print_egress_text(f, cg[i]);
 	}

@@ -25,6 +25,11 @@ struct run_stats {
 	uint64_t http_pieces_lost;        /* a piece missing: the head was cut there */
 	uint64_t tls_hello_sni;           /* ClientHellos whose server name was read */
 	uint64_t h2_undecodable;          /* HTTP/2 connections (per process and source) not decoded */
+	uint64_t jsonrpc_messages;        /* JSON-RPC messages on pipes / unix sockets recognised */
+	uint64_t jsonrpc_malformed;       /* captures that were not JSON-RPC (binary, bad JSON): counted, skipped */
+	uint64_t jsonrpc_truncated;       /* messages longer than the capture bound */
+	uint64_t mcp_calls;               /* MCP tools/call requests recorded */
+	uint64_t mcp_calls_undecoded;     /* tools/call cut before the tool name: a blind road */
 	uint64_t observed_edges_dropped;  /* new edges refused at the agent's cap */
 	uint64_t observed_edges_evicted;  /* edges moved to the ledger alone (not in this summary) */
 	struct reach_loss_counters losses;

@@ -1,6 +1,7 @@
 /* The observation pipeline (pipeline.h): a raw ring-buffer record in, the
  * observed model, process tree, TLS coverage and DNS names updated. */
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -27,6 +28,7 @@
 #include "reach/path.h"
 #include "reach/proctree.h"
 #include "reach/program.h"
+#include "mcp/jsonrpc.h"
 #include "reach/redact.h"
 #include "agent/pipeline.h"
 
@@ -146,8 +148,52 @@ static void remember_secret_inode(struct pipeline *p, const struct reach_inode_k
 		p->stats.path_errors++; /* the map is full: other names of it are matched by name only */
 }
 
+/* io_uring opcodes reach decodes or names (include/uapi/linux/io_uring.h:
+ * a stable ABI). */
+static const char *uring_op_name(uint32_t op)
+{
+	switch (op) {
+	case 1: return "readv";
+	case 4: return "read_fixed";
+	case 9: return "sendmsg";
+	case 10: return "recvmsg";
+	case 16: return "connect";
+	case 18: return "openat";
+	case 22: return "read";
+	case 26: return "send";
+	case 28: return "openat2";
+	case 47: return "send_zc";
+	case 48: return "sendmsg_zc";
+	case 49: return "read_multishot";
+	case 54: return "fixed_fd_install";
+	case 60: return "readv_fixed";
+	default: return NULL;
+	}
+}
+
+/* How a file reached a task without an open(2): the edge's opened_as. */
+static const char *file_via_name(const struct reach_file_open_event *ev, char *buf, size_t n)
+{
+	if (ev->flags & REACH_OPEN_F_URING) {
+		const char *op = uring_op_name(ev->syscall_nr);
+
+		if (op)
+			snprintf(buf, n, "(io_uring %s)", op);
+		else
+			snprintf(buf, n, "(io_uring op %u)", ev->syscall_nr);
+		return buf;
+	}
+	if (ev->flags & REACH_OPEN_F_INHERITED)
+		return "(inherited at exec)";
+	if (ev->flags & REACH_OPEN_F_RECEIVED)
+		return ev->syscall_nr == 438 /* pidfd_getfd, every architecture */ ? "(pidfd_getfd)"
+										: "(received over SCM_RIGHTS)";
+	return NULL;
+}
+
 static void handle_file_open(struct pipeline *p, const struct reach_file_open_event *ev)
 {
+	char via[48];
 	char path[REACH_PATH_LEN], resolved[REACH_BASE_LEN], abs[REACH_BASE_LEN];
 	const char *category, *lineage[PROCTREE_LINEAGE_MAX], *object = abs;
 	struct observation obs = { 0 };
@@ -199,8 +245,12 @@ static void handle_file_open(struct pipeline *p, const struct reach_file_open_ev
 	obs.category = category;
 	obs.open_flags = ev->open_flags;
 	obs.new_map_entry = true;
-	obs.requested_path = (ev->flags & REACH_OPEN_F_BY_HANDLE) ? "(open_by_handle_at)" : path;
-	obs.exe = proctree_exe(p->procs, ev->hdr.tgid);
+	obs.requested_path = (ev->flags & REACH_OPEN_F_BY_HANDLE)		    ? "(open_by_handle_at)"
+			     : ev->hdr.kind == REACH_EV_FILE_VIA ? file_via_name(ev, via, sizeof(via))
+								 : path;
+	if (!obs.requested_path)
+		obs.requested_path = path;
+	obs.exe = proctree_ident(p->procs, ev->hdr.tgid);
 	obs.n_lineage = proctree_lineage(p->procs, ev->hdr.tgid, lineage, PROCTREE_LINEAGE_MAX);
 	obs.lineage = lineage;
 	e = record_edge(p, EDGE_SECRET, &obs, &is_new);
@@ -218,6 +268,16 @@ static void handle_file_open(struct pipeline *p, const struct reach_file_open_ev
 	print_if_new(p, ev->hdr.cgroup_id, e, is_new);
 }
 
+/* A key of user space's own (never looked up in the kernel map). */
+static uint64_t fnv1a64(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (; *s; s++)
+		h = (h ^ (uint8_t)*s) * 0x100000001b3ULL;
+	return h;
+}
+
 static void handle_exec(struct pipeline *p, const struct reach_exec_event *ev)
 {
 	char filename[REACH_PATH_LEN], args[REACH_ARGS_LEN + 1], redacted[EDGE_MAX_ARGS][REACH_ARGS_LEN + 32];
@@ -225,7 +285,10 @@ static void handle_exec(struct pipeline *p, const struct reach_exec_event *ev)
 	char *outs[EDGE_MAX_ARGS];
 	struct observation obs = { 0 };
 	size_t argc = 0, len = ev->args_len < REACH_ARGS_LEN ? ev->args_len : REACH_ARGS_LEN;
-	bool truncated = ev->flags & REACH_EXEC_F_ARGS_TRUNC, is_new;
+	bool truncated = ev->flags & REACH_EXEC_F_ARGS_TRUNC, is_new, interpreted;
+	struct reach_dedup_key key;
+	const char *ident;
+	char prog[64];
 	struct edge *e;
 
 	memcpy(filename, ev->filename, sizeof(filename));
@@ -252,14 +315,28 @@ static void handle_exec(struct pipeline *p, const struct reach_exec_event *ev)
 	 * is the workload's software version (host epochs) */
 	if (!proctree_in_cgroup(p->procs, ev->hdr.ppid, ev->hdr.cgroup_id))
 		note_root_exec(p, ev->hdr.cgroup_id, ev, filename);
-	proctree_exec(p->procs, ev->hdr.tgid, ev->hdr.ppid, ev->hdr.cgroup_id, filename);
+	/* an interpreter is told by its program: node agent.mjs and node
+	 * server.js are two tools, two entries of a lineage (reach/program.h) */
+	interpreted = program_is_interpreter(filename);
+	proctree_exec(p->procs, ev->hdr.tgid, ev->hdr.ppid, ev->hdr.cgroup_id, filename,
+		      interpreted && !program_name(filename, (const char *)ev->args, len, prog, sizeof(prog)) ? prog : NULL);
 	if (p->tls)
 		p->tls->on_exec(p->tls_ctx, ev->hdr.tgid, filename);
+	ident = proctree_ident(p->procs, ev->hdr.tgid);
 
 	obs.hdr = &ev->hdr;
 	obs.key = &ev->key;
-	obs.object = filename;
-	obs.exe = filename;
+	if (interpreted) {
+		/* the kernel counts execs per executable: one entry for every
+		 * program node runs. Such a tool is counted by its events (every
+		 * exec is one), under a key of its own that no map entry has. */
+		key = ev->key;
+		key.hash ^= fnv1a64(ident);
+		obs.key = &key;
+		obs.new_map_entry = true;
+	}
+	obs.object = ident;
+	obs.exe = ident;
 	obs.argv = argv;
 	obs.argc = argc;
 	obs.argv_truncated = truncated;
@@ -336,19 +413,21 @@ static void handle_egress(struct pipeline *p, const struct reach_egress_event *e
 	bool is_new;
 
 	if ((ev->family != REACH_AF_INET && ev->family != REACH_AF_INET6) ||
-	    (ev->proto != REACH_PROTO_TCP && ev->proto != REACH_PROTO_UDP) || ev->outcome >= REACH_OUT__MAX) {
+	    (ev->proto != REACH_PROTO_TCP && ev->proto != REACH_PROTO_UDP && ev->proto != REACH_PROTO_ICMP &&
+	     ev->proto != REACH_PROTO_ICMPV6) ||
+	    ev->outcome >= REACH_OUT__MAX) {
 		p->stats.malformed_events++;
 		return;
 	}
 	netaddr_from_raw(&addr, ev->family, ev->daddr); /* v4-mapped v6 becomes v4 */
 	netaddr_format(&addr, address, sizeof(address));
-	snprintf(object, sizeof(object), "%s/%s/%u", ev->proto == REACH_PROTO_TCP ? "tcp" : "udp", address, ev->dport);
+	snprintf(object, sizeof(object), "%s/%s/%u", edge_proto_name(ev->proto), address, ev->dport);
 	name = dnsnames_get(p->dns, ev->hdr.cgroup_id, &addr, &ttl);
 
 	obs.hdr = &ev->hdr;
 	obs.key = &ev->key;
 	obs.object = object;
-	obs.exe = proctree_exe(p->procs, ev->hdr.tgid);
+	obs.exe = proctree_ident(p->procs, ev->hdr.tgid);
 	obs.n_lineage = proctree_lineage(p->procs, ev->hdr.tgid, lineage, PROCTREE_LINEAGE_MAX);
 	obs.lineage = lineage;
 	obs.proto = ev->proto;
@@ -417,7 +496,7 @@ static void record_credential(struct pipeline *p, const struct reach_http_event 
 	obs.key = key;
 	obs.object = object;
 	obs.category = NULL;
-	obs.exe = proctree_exe(p->procs, ev->hdr.tgid);
+	obs.exe = proctree_ident(p->procs, ev->hdr.tgid);
 	obs.n_lineage = proctree_lineage(p->procs, ev->hdr.tgid, lineage, PROCTREE_LINEAGE_MAX);
 	obs.lineage = lineage;
 	obs.name = host;
@@ -585,6 +664,40 @@ static void handle_h2(struct pipeline *p, const struct reach_h2_event *ev)
 	print_if_new(p, ev->hdr.cgroup_id, e, is_new);
 }
 
+/* A road the kernel saw taken and cannot decode (abi/events.h enum
+ * reach_road): the identity's blind road, so its verdict is inconclusive
+ * naming the op and the process, never a silent pass. */
+static void handle_road(struct pipeline *p, const struct reach_road_event *ev)
+{
+	const char *exe = proctree_exe(p->procs, ev->hdr.tgid);
+	char detail[COVERAGE_DETAIL_LEN], opbuf[24];
+	const char *op, *why, *road;
+
+	if (ev->road == REACH_ROAD_IO_URING) {
+		road = "io_uring";
+		op = uring_op_name(ev->op);
+		if (!op) {
+			snprintf(opbuf, sizeof(opbuf), "op %u", ev->op);
+			op = opbuf;
+		}
+		why = ev->detail & REACH_ROAD_D_FIXED_FILE ? "on a registered (fixed) socket: destination not decoded"
+		      : ev->detail & REACH_ROAD_D_UNIX	  ? "on a unix socket: descriptors passed are not decoded"
+		      : ev->detail & REACH_ROAD_D_TCP	  ? "on a TCP socket: the bytes sent are not decoded"
+							  : "not decoded";
+	} else if (ev->road == REACH_ROAD_SOCKET) {
+		road = "raw-socket";
+		snprintf(opbuf, sizeof(opbuf), "family %u", ev->op);
+		op = opbuf;
+		why = "send on a raw or packet socket: destination not decoded";
+	} else {
+		p->stats.malformed_events++;
+		return;
+	}
+	snprintf(detail, sizeof(detail), "%.180s: %s %s", exe[0] ? exe : ev->hdr.comm, op, why);
+	log_warn("blind road %s: %s (pid %u)", road, detail, ev->hdr.tgid);
+	pipeline_note_road(p, ev->hdr.cgroup_id, ev->hdr.uid, road, detail, unix_ms());
+}
+
 static void handle_dns(struct pipeline *p, const struct reach_dns_event *ev)
 {
 	const uint8_t *msg = ev->payload;
@@ -613,6 +726,196 @@ static void handle_dns(struct pipeline *p, const struct reach_dns_event *ev)
 		dnsnames_put(p->dns, ev->hdr.cgroup_id, &r.answers[i].addr, r.qname, r.answers[i].ttl);
 }
 
+/* ---- MCP over stdio (issue #18) ---- */
+
+#define MCP_MAP_MAX 4096 /* peers and server names remembered; past it, the oldest are forgotten at once */
+
+struct mcp_peer {
+	uint32_t tgid;   /* the server process; 0: none found */
+};
+
+static void mcp_forget(struct pipeline *p, uint32_t tgid)
+{
+	char key[16];
+
+	snprintf(key, sizeof(key), "%u", tgid);
+	free(hmap_remove(p->mcp_server_info, key));
+}
+
+/* Whether /proc/PID/fd/FD is the pipe or socket with inode ino. */
+static bool fd_is_inode(uint32_t pid, int fd, uint64_t ino)
+{
+	char path[64], link[64], want[40];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%u/fd/%d", pid, fd);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n <= 0)
+		return false;
+	link[n] = '\0';
+	snprintf(want, sizeof(want), ":[%" PRIu64 "]", ino);
+	return strstr(link, want) != NULL;
+}
+
+/* The server of a tools/call written by tgid on pipe ino (or the socket
+ * whose other end is ino): the child it spawned whose stdin is that pipe
+ * or socket (the stdio transport; node gives children socketpairs). Children come
+ * from /proc/TGID/task/T/children; 0 when none is found (the server
+ * already gone, or not a child). Cached per (writer, pipe). */
+static uint32_t mcp_peer_of(struct pipeline *p, uint32_t tgid, uint64_t ino)
+{
+	char key[48], path[64];
+	struct mcp_peer *peer;
+	uint32_t found = 0;
+	struct dirent *d;
+	DIR *tasks;
+
+	snprintf(key, sizeof(key), "%u/%" PRIu64, tgid, ino);
+	if ((peer = hmap_get(p->mcp_peers, key)) && peer->tgid)
+		return peer->tgid;
+	snprintf(path, sizeof(path), "/proc/%u/task", tgid);
+	if (!(tasks = opendir(path)))
+		return 0;
+	while (!found && (d = readdir(tasks))) {
+		char cpath[300], buf[4096];
+		ssize_t n;
+		int fd;
+
+		if (d->d_name[0] == '.')
+			continue;
+		snprintf(cpath, sizeof(cpath), "/proc/%u/task/%s/children", tgid, d->d_name);
+		if ((fd = open(cpath, O_RDONLY | O_CLOEXEC)) < 0)
+			continue;
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (n <= 0)
+			continue;
+		buf[n] = '\0';
+		for (char *s = buf, *end; *s && !found; s = end) {
+			unsigned long c = strtoul(s, &end, 10);
+
+			if (end == s)
+				break;
+			if (c && fd_is_inode((uint32_t)c, 0, ino))
+				found = (uint32_t)c;
+		}
+	}
+	closedir(tasks);
+	if (found) {
+		if (hmap_count(p->mcp_peers) >= MCP_MAP_MAX) {
+			hmap_free(p->mcp_peers, free); /* bounded: start over (a cache) */
+			p->mcp_peers = hmap_new();
+		}
+		if (p->mcp_peers && (peer = calloc(1, sizeof(*peer)))) {
+			peer->tgid = found;
+			if (hmap_put(p->mcp_peers, key, peer, NULL))
+				free(peer);
+		}
+	}
+	return found;
+}
+
+/* The server's name: its program for an interpreter ("server-filesystem"),
+ * else its executable's base name. */
+static void mcp_server_name(struct pipeline *p, uint32_t server, char *out, size_t n)
+{
+	const char *ident = server ? proctree_ident(p->procs, server) : "";
+	const char *exe = server ? proctree_exe(p->procs, server) : "";
+	const char *sp = strrchr(ident, ' '), *slash;
+
+	if (!ident[0]) {
+		snprintf(out, n, "unknown");
+		return;
+	}
+	if (sp && strlen(sp) > 1 && program_is_interpreter(exe)) {
+		snprintf(out, n, "%s", sp + 1);
+		return;
+	}
+	slash = strrchr(ident, '/');
+	snprintf(out, n, "%s", slash ? slash + 1 : ident);
+}
+
+struct jsonrpc_ctx {
+	struct pipeline *p;
+	const struct reach_jsonrpc_event *ev;
+};
+
+static void on_jsonrpc(void *vctx, const struct jsonrpc_msg *m)
+{
+	struct jsonrpc_ctx *c = vctx;
+	struct pipeline *p = c->p;
+	const struct reach_jsonrpc_event *ev = c->ev;
+	const char *lineage[PROCTREE_LINEAGE_MAX], *info;
+	struct observation obs = { 0 };
+	struct reach_dedup_key key;
+	char server[128], object[256], tkey[16];
+	uint32_t peer = 0;
+	struct edge *e;
+	bool is_new;
+
+	if (m->kind == JSONRPC_INIT_RESULT) {
+		/* the writer is the server answering its client */
+		char *v = strdup(m->server_name);
+
+		snprintf(tkey, sizeof(tkey), "%u", ev->hdr.tgid);
+		if (v && (hmap_count(p->mcp_server_info) >= MCP_MAP_MAX || hmap_put(p->mcp_server_info, tkey, v, NULL)))
+			free(v);
+		return;
+	}
+	if (m->kind != JSONRPC_TOOLS_CALL)
+		return;
+	peer = mcp_peer_of(p, ev->hdr.tgid, ev->ino); /* pipe, or the socketpair's other end */
+	mcp_server_name(p, peer, server, sizeof(server));
+	snprintf(tkey, sizeof(tkey), "%u", peer);
+	info = peer ? hmap_get(p->mcp_server_info, tkey) : NULL;
+	snprintf(object, sizeof(object), "%s %s", server, m->tool);
+	p->stats.mcp_calls++;
+	/* each call counts: a key of user space's own, one per (server, tool) */
+	key.cgroup_id = ev->hdr.cgroup_id;
+	key.kind = REACH_EV_JSONRPC;
+	key.pad = 0;
+	key.hash = fnv1a64(object);
+	obs.hdr = &ev->hdr;
+	obs.key = &key;
+	obs.new_map_entry = true;
+	obs.object = object;
+	obs.name = info;
+	/* the MCP transport: stdio when the server holds it as its stdin,
+	 * a pipe or a socketpair alike; otherwise the socket's */
+	obs.proto = peer ? REACH_JSONRPC_PIPE : ev->transport;
+	obs.detail = m->args_unknown ? "?" : m->args;
+	obs.exe = proctree_ident(p->procs, ev->hdr.tgid);
+	obs.n_lineage = proctree_lineage(p->procs, ev->hdr.tgid, lineage, PROCTREE_LINEAGE_MAX);
+	obs.lineage = lineage;
+	e = record_edge(p, EDGE_MCP, &obs, &is_new);
+	if (!e) {
+		warn_unrecorded("mcp-tool");
+		return;
+	}
+	print_if_new(p, ev->hdr.cgroup_id, e, is_new);
+}
+
+static void handle_jsonrpc(struct pipeline *p, const struct reach_jsonrpc_event *ev)
+{
+	struct jsonrpc_ctx c = { p, ev };
+	struct jsonrpc_counts counts = { 0 };
+	size_t len = ev->len < REACH_JSONRPC_LEN ? ev->len : REACH_JSONRPC_LEN;
+
+	jsonrpc_extract(ev->payload, len, ev->flags & REACH_JSONRPC_F_TRUNC, on_jsonrpc, &c, &counts);
+	p->stats.jsonrpc_messages += counts.messages;
+	p->stats.jsonrpc_malformed += counts.malformed;
+	p->stats.jsonrpc_truncated += counts.truncated;
+	if (counts.calls_undecoded) {
+		char detail[COVERAGE_DETAIL_LEN];
+
+		/* a tool call reach saw happen and could not name: the identity's blind road */
+		p->stats.mcp_calls_undecoded += counts.calls_undecoded;
+		snprintf(detail, sizeof(detail), "%.150s: MCP tools/call longer than %d bytes before its tool name",
+			 proctree_ident(p->procs, ev->hdr.tgid), REACH_JSONRPC_LEN);
+		pipeline_note_road(p, ev->hdr.cgroup_id, ev->hdr.uid, "mcp-undecoded", detail, unix_ms());
+	}
+}
+
 /* The smallest size of each kind of event: a shorter one is malformed
  * (counted, skipped) before any field past the header is read. */
 static const size_t event_min_size[REACH_EV__MAX] = {
@@ -625,6 +928,9 @@ static const size_t event_min_size[REACH_EV__MAX] = {
 	[REACH_EV_HTTP] = sizeof(struct reach_http_event),
 	[REACH_EV_TLS_HELLO] = sizeof(struct reach_tls_hello_event),
 	[REACH_EV_H2] = sizeof(struct reach_h2_event),
+	[REACH_EV_JSONRPC] = sizeof(struct reach_jsonrpc_event),
+	[REACH_EV_ROAD] = sizeof(struct reach_road_event),
+	[REACH_EV_FILE_VIA] = sizeof(struct reach_file_open_event),
 };
 
 int pipeline_on_event(void *ctx, const void *data, size_t size)
@@ -633,14 +939,18 @@ int pipeline_on_event(void *ctx, const void *data, size_t size)
 	const struct reach_event_hdr *hdr = data;
 
 	if (size < sizeof(*hdr) || hdr->size > size || hdr->kind == 0 || hdr->kind >= REACH_EV__MAX ||
-	    size < event_min_size[hdr->kind]) {
+	    !event_min_size[hdr->kind] /* a reserved kind: no handler */ || size < event_min_size[hdr->kind]) {
 		p->stats.malformed_events++;
 		return 0;
 	}
 	p->stats.events[hdr->kind]++;
 	switch (hdr->kind) {
 	case REACH_EV_FILE_OPEN:
+	case REACH_EV_FILE_VIA:
 		handle_file_open(p, data);
+		break;
+	case REACH_EV_ROAD:
+		handle_road(p, data);
 		break;
 	case REACH_EV_EXEC:
 		handle_exec(p, data);
@@ -660,12 +970,16 @@ int pipeline_on_event(void *ctx, const void *data, size_t size)
 	case REACH_EV_H2:
 		handle_h2(p, data);
 		break;
+	case REACH_EV_JSONRPC:
+		handle_jsonrpc(p, data);
+		break;
 	case REACH_EV_FORK:
 		proctree_fork(p->procs, hdr->tgid, ((const struct reach_fork_event *)data)->child_tgid, hdr->cgroup_id);
 		if (p->tls)
 			p->tls->on_fork(p->tls_ctx, hdr->tgid, ((const struct reach_fork_event *)data)->child_tgid);
 		break;
 	case REACH_EV_EXIT:
+		mcp_forget(p, hdr->tgid);
 		proctree_exit(p->procs, hdr->tgid);
 		if (p->tls)
 			p->tls->on_exit(p->tls_ctx, hdr->tgid);
@@ -1130,7 +1444,9 @@ int pipeline_init(struct pipeline *p, size_t observed_cap)
 	p->cov_cgroups = hmap_new();
 	p->secret_inodes = hmap_new();
 	p->reasm = http_reasm_new(PIPELINE_OPEN_HEADS);
-	if (!p->reasm || !p->observed || !p->procs || !p->dns || !p->identity_cache || !p->epochs ||
+	p->mcp_server_info = hmap_new();
+	p->mcp_peers = hmap_new();
+	if (!p->reasm || !p->mcp_server_info || !p->mcp_peers || !p->observed || !p->procs || !p->dns || !p->identity_cache || !p->epochs ||
 	    !p->exe_epochs || !p->cov_cgroups || !p->secret_inodes)
 		return -ENOMEM;
 	return 0;
@@ -1142,6 +1458,8 @@ void pipeline_fini(struct pipeline *p)
 	hmap_free(p->cov_cgroups, cg_coverage_free);
 	hmap_free(p->epochs, free);
 	hmap_free(p->exe_epochs, free);
+	hmap_free(p->mcp_server_info, free);
+	hmap_free(p->mcp_peers, free);
 	hmap_free(p->secret_inodes, secret_inode_free);
 	http_reasm_free(p->reasm); /* wipes the open heads */
 	p->reasm = NULL;

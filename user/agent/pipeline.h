@@ -75,6 +75,8 @@ struct pipeline {
 	struct hmap *exe_epochs;       /* cgroup id -> host identities' software version */
 	struct hmap *secret_inodes;    /* "dev:ino" -> struct secret_inode: files classed as secrets */
 	struct http_reasm *reasm;      /* request heads captured in pieces, per connection */
+	struct hmap *mcp_server_info;  /* "tgid" -> serverInfo.name an MCP server answered initialize with */
+	struct hmap *mcp_peers;        /* "writer tgid/pipe inode" -> struct mcp_peer: the server on that pipe */
 	struct fp_key fp_key;          /* HMAC key of every fingerprint (wiped by pipeline_fini) */
 	size_t observed_cap;           /* the observed model's working set (edges, all cgroups) */
 	bool observed_stuck;           /* full and nothing evictable: cleared to retry */

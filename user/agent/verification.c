@@ -2,10 +2,14 @@
  * and findings out. Moved out of reachd.c so the daemon's main file is
  * wiring only; the behaviour is the one reachd.c had. */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <json-c/json.h>
 #include "common/fileio.h"
+#include "common/hmap.h"
 #include "common/log.h"
 #include "policy/epochs.h"
 #include "reach/ledger.h"
@@ -45,6 +49,109 @@ static void alert_new_finding(void *ctx, const struct finding *f)
 		fprintf(v->alerted, "%s\n", f->id);
 	log_warn("finding: %s %s %s %s %s (id %s)", severity_name(f->severity), f->identity, finding_kind_name(f->kind),
 		 f->edge_kind, f->object, f->id);
+}
+
+/* A link of the record chain, appended for good. Synced to disk once per
+ * verification pass (sync_links: a policy change re-verifies every
+ * identity, and one fdatasync per link would stall the loop). A write that
+ * fails is logged and counted; the link stays in memory, and the next
+ * start's check of the file names the gap. */
+static void keep_link(void *ctx, const struct epoch_record *link)
+{
+	struct verification *v = ctx;
+	json_object *o;
+	int ok;
+
+	if (!v->records_path)
+		return;
+	if (!v->records && !(v->records = fopen(v->records_path, "ae"))) {
+		log_error("%s: %s: verification record %" PRIu64 " of %s is not kept across restarts", v->records_path,
+			  strerror(errno), link->seq, link->identity);
+		return;
+	}
+	o = epoch_record_to_json(link);
+	ok = fprintf(v->records, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)) > 0 &&
+	     fflush(v->records) == 0;
+	json_object_put(o);
+	v->records_unsynced = true;
+	if (!ok)
+		log_error("%s: %s: verification record %" PRIu64 " of %s is not kept across restarts", v->records_path,
+			  strerror(errno), link->seq, link->identity);
+}
+
+/* The links of a verification pass on disk (a verdict a pipeline was told
+ * about must survive a crash). */
+static void sync_links(struct verification *v)
+{
+	if (!v->records || !v->records_unsynced)
+		return;
+	v->records_unsynced = false;
+	if (fdatasync(fileno(v->records)))
+		log_error("%s: fdatasync: %s: the latest verification records may not survive a crash", v->records_path,
+			  strerror(errno));
+}
+
+/* The chain an earlier run kept: restored link by link as read, then
+ * checked per identity; a broken chain (a line changed, removed or
+ * reordered on disk) is logged naming the record, and stays as read so
+ * that every attestation shows it (reachctl refuses to sign it). */
+static void load_records(struct verification *v)
+{
+	FILE *f = v->records_path ? fopen(v->records_path, "re") : NULL;
+	struct hmap *ids = NULL;
+	char *line = NULL, err[256];
+	size_t cap = 0, n = 0, lineno = 0, bad = 0;
+	struct hmap_iter it;
+	const char *id;
+	void *unused;
+
+	if (!f)
+		return;
+	ids = hmap_new();
+	while (getline(&line, &cap, f) > 0) {
+		json_object *o = json_tokener_parse(line);
+		struct epoch_record link;
+
+		lineno++;
+		if (!o || epoch_record_from_json(o, &link, err, sizeof(err)) || !link.hash[0]) {
+			bad++;
+			log_error("%s:%zu: not a verification record (%s): skipped; the chain shows the gap",
+				  v->records_path, lineno, o ? err : "not JSON");
+		} else if (epoch_tracker_restore_link(v->epochs, &link) || !ids ||
+			   hmap_put(ids, link.identity, (void *)1, NULL)) {
+			log_error("%s: out of memory restoring the verification records", v->records_path);
+			json_object_put(o);
+			break;
+		} else {
+			n++;
+		}
+		json_object_put(o);
+	}
+	free(line);
+	fclose(f);
+	hmap_iter_init(&it, ids);
+	while (ids && hmap_iter_next(&it, &id, &unused)) {
+		struct epoch_record *chain;
+		size_t len = epoch_tracker_chain(v->epochs, id, &chain);
+		char *text = NULL;
+		size_t text_len = 0;
+		FILE *m = open_memstream(&text, &text_len);
+
+		if (m && epoch_chain_check(chain, len, 0, NULL, m)) {
+			fclose(m);
+			m = NULL;
+			bad++;
+			for (char *l = strtok(text, "\n"); l; l = strtok(NULL, "\n"))
+				log_error("%s: the verification records of %s are not as written: %s", v->records_path, id, l);
+		}
+		if (m)
+			fclose(m);
+		free(text);
+		free(chain);
+	}
+	hmap_free(ids, NULL);
+	log_info("%zu verification records restored from %s%s", n, v->records_path,
+		 bad ? " (with problems, logged above)" : "");
 }
 
 /* The records name the policies they were judged by; a change re-verifies
@@ -120,6 +227,9 @@ int verification_init(struct verification *v, const struct verification_opts *o,
 	epoch_tracker_on_new_finding(v->epochs, alert_new_finding, v);
 	v->alerted_path = o->alerted_path;
 	load_alerted(v);
+	v->records_path = o->records_path;
+	load_records(v);
+	epoch_tracker_on_seal(v->epochs, keep_link, v);
 	if (policy_load_paths(&v->file_policies, v->policy_paths, v->n_policy_paths, err, err_size))
 		return -EINVAL;
 	v->file_last_load_unix_ms = unix_now_ms();
@@ -131,6 +241,9 @@ void verification_fini(struct verification *v)
 	if (v->alerted)
 		fclose(v->alerted);
 	v->alerted = NULL;
+	if (v->records)
+		fclose(v->records);
+	v->records = NULL;
 	policy_set_free(&v->policies);
 	policy_set_free(&v->file_policies);
 	policy_set_free(&v->crd_policies);
@@ -202,6 +315,7 @@ void verification_run(struct verification *v, const struct verify_input_health *
 		return;
 	v->verifying = &r;
 	epoch_tracker_update(v->epochs, &r, unix_now_ms(), log_epoch_change, v);
+	sync_links(v);
 	v->verifying = NULL;
 	shipping_findings(v->ship, &r);
 	count_findings(v, &r);

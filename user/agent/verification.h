@@ -42,6 +42,9 @@ struct verification {
 	const struct verify_result *verifying; /* during epoch_tracker_update: for shipping_epoch */
 	const char *alerted_path;
 	FILE *alerted;                         /* appended: one finding id a line */
+	const char *records_path;
+	FILE *records;                         /* appended: one chain link (JSON) a line */
+	bool records_unsynced;                 /* links written since the last fdatasync */
 	struct open_finding_count *open_findings; /* of the latest verification, for /metrics */
 	size_t n_open_findings;
 	/* NULL, or called with every verification's result (PolicyReports) */
@@ -57,6 +60,10 @@ struct verification_opts {
 	/* the ids of the findings alerted, kept across restarts (a restart
 	 * does not alert them again); NULL: not kept */
 	const char *alerted_path;
+	/* the verification records' hash chain (policy/epochs.h), one link a
+	 * line, appended as links are sealed and restored at start, so the
+	 * chain goes on across restarts; NULL: kept in memory only */
+	const char *records_path;
 };
 
 /* Loads the policies and creates the epoch tracker: 0, -ENOMEM, or -EINVAL

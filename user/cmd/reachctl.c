@@ -5,6 +5,8 @@
  *   reachctl verify [--identity NS/SA] [--policy PATH] [--wait S] [--socket P | --ledger FILE]
  *   reachctl verify --identity NS/SA --agents HOST:PORT [--agents ...] [--api-token-file F] [--ca F]
  *                   --policy PATH [--wait S]
+ *   reachctl verify --identity NS/SA --attest FILE --key KEY [--socket P | --ledger FILE | --agents ...]
+ *   reachctl attest verify FILE --key PUB [--policy PATH] [--ledger FILE]
  * Exit codes: 0 done, 1 could not reach the agent or read the ledger, 2 bad usage; verify: 0 pass,
  * 1 findings, 2 could not verify (inconclusive, an agent or ledger missing, bad usage or policy).
  *
@@ -30,10 +32,15 @@
 #include <strings.h>
 #include <time.h>
 #include <unistd.h>
+#include <openssl/evp.h>
 #include "common/api.h"
+#include "common/dsse.h"
+#include "common/fileio.h"
+#include "common/hex.h"
 #include "common/json.h"
 #include "reach/ledger.h"
 #include "reach/ledger_store.h"
+#include "policy/attest.h"
 #include "policy/policy.h"
 #include "policy/ledger_diff.h"
 #include "policy/suggest.h"
@@ -52,7 +59,7 @@
 #define WAIT_RETRY_S 5
 #define WAIT_MAX_S 86400
 
-static const char *const kinds[] = { "secret", "tool", "egress", "credential", "dns", NULL };
+static const char *const kinds[] = { "secret", "tool", "egress", "credential", "dns", "mcp-tool", NULL };
 
 /* One entry per command: its synopsis and what it does, then its exit
  * codes. `reachctl --help` prints every synopsis; `reachctl CMD --help` one
@@ -65,7 +72,7 @@ struct command_help {
 
 static const struct command_help commands[] = {
 	{ "reach",
-	  "  reachctl reach  [--identity NS/SA] [--kind secret|egress|credential|tool|dns] [-o table|json|yaml]\n"
+	  "  reachctl reach  [--identity NS/SA] [--kind secret|egress|credential|tool|dns|mcp-tool] [-o table|json|yaml]\n"
 	  "                  [--socket PATH | --ledger FILE]\n"
 	  "                  every edge of every identity (or one): what it read, reached, used and ran\n",
 	  "0 printed, 1 could not reach the agent or read the ledger, 2 bad usage" },
@@ -87,8 +94,20 @@ static const struct command_help commands[] = {
 	  "                  that fails makes it exit 2. --api-token-file: the agents' bearer token; --ca: the CA\n"
 	  "                  of https:// agents\n"
 	  "                  --wait SECONDS: while it exits 2, try again every 5 s for up to SECONDS\n"
-	  "                  --default-policy audit|alert: identities without a policy (offline; the agent has its own)\n",
+	  "                  --default-policy audit|alert: identities without a policy (offline; the agent has its own)\n"
+	  "  reachctl verify --identity NS/SA --attest FILE --key KEY [--policy PATH] [--socket PATH | --ledger FILE |\n"
+	  "                  --agents ...]\n"
+	  "                  also writes FILE: an in-toto Statement of this verification (verdict, findings,\n"
+	  "                  rotation list, coverage, policy and ledger digests, the identity's hash-chained\n"
+	  "                  verification records) in a DSSE envelope signed with the Ed25519 private key KEY\n"
+	  "                  (PEM: openssl genpkey -algorithm ed25519 -out KEY; a mounted Secret is a file)\n",
 	  "0 pass, 1 findings, 2 could not verify (inconclusive, an agent unreachable, bad policy or usage)" },
+	{ "attest verify",
+	  "  reachctl attest verify FILE --key PUB [--policy PATH] [--ledger FILE]\n"
+	  "                  checks the signature with the public key PUB, every record of the chain (a changed,\n"
+	  "                  removed or reordered record is named), and the digests of the policies and ledger\n"
+	  "                  given\n",
+	  "0 valid, 1 does not verify, 2 could not check (usage, file, key)" },
 	{ "findings",
 	  "  reachctl findings [--identity NS/SA] [--policy PATH] [-o json|yaml] [--socket PATH | --ledger FILE]\n"
 	  "                  the open findings (JSON unless -o yaml)\n",
@@ -179,6 +198,10 @@ static void edge_detail(json_object *e, char *out, size_t n)
 					len += snprintf(out + len, n - len, " %s=%" PRId64, k, json_object_get_int64(v));
 			}
 		}
+	} else if (strcmp(kind, "mcp-tool") == 0) {
+		/* the server's serverInfo name and the argument names, never values */
+		snprintf(out, n, "%s(%s)%s%s", json_get_str(e, "category", ""), json_get_str(e, "arguments", ""),
+			 *json_get_str(e, "dest_class", "") ? " " : "", json_get_str(e, "dest_class", ""));
 	} else {
 		out[0] = '\0';
 	}
@@ -326,6 +349,7 @@ static void print_status_table(json_object *doc)
 
 struct opts {
 	const char *identity, *kind, *output, *socket, *ledger, *policy, *version, *epoch;
+	const char *attest, *key;             /* verify --attest FILE --key KEY; attest verify --key PUB */
 	bool default_alert, socket_set;
 	const char *agents[MAX_AGENT_SPECS]; /* verify --agents, as given */
 	size_t n_agents;
@@ -348,6 +372,8 @@ static int parse(int argc, char **argv, struct opts *o, int first)
 		{ "api-token-file", required_argument, NULL, 'T' },
 		{ "ca", required_argument, NULL, 'C' },
 		{ "wait", required_argument, NULL, 'W' },
+		{ "attest", required_argument, NULL, 'a' },
+		{ "key", required_argument, NULL, 'K' },
 		{ 0 },
 	};
 	char *end;
@@ -380,6 +406,8 @@ static int parse(int argc, char **argv, struct opts *o, int first)
 			break;
 		case 'T': o->token_file = optarg; break;
 		case 'C': o->ca_file = optarg; break;
+		case 'a': o->attest = optarg; break;
+		case 'K': o->key = optarg; break;
 		case 'W':
 			errno = 0;
 			o->wait_s = strtol(optarg, &end, 10);
@@ -414,6 +442,14 @@ static int parse(int argc, char **argv, struct opts *o, int first)
 		fprintf(stderr, "reachctl: --agents, --api-token-file, --ca and --wait are options of verify\n");
 		return EXIT_USAGE;
 	}
+	if (o->attest && strcmp(argv[1], "verify") != 0) {
+		fprintf(stderr, "reachctl: --attest is an option of verify\n");
+		return EXIT_USAGE;
+	}
+	if (o->key && !o->attest && strcmp(argv[1], "attest") != 0) {
+		fprintf(stderr, "reachctl: --key is for verify --attest FILE and attest verify\n");
+		return EXIT_USAGE;
+	}
 	if (strcmp(o->output, "table") && strcmp(o->output, "wide") && strcmp(o->output, "text") &&
 	    !structured(o->output)) {
 		fprintf(stderr, "reachctl: -o must be table, wide, text, json or yaml, not '%s'\n", o->output);
@@ -425,7 +461,7 @@ static int parse(int argc, char **argv, struct opts *o, int first)
 		for (int i = 0; kinds[i]; i++)
 			ok |= strcmp(kinds[i], o->kind) == 0;
 		if (!ok) {
-			fprintf(stderr, "reachctl: --kind must be one of secret, egress, credential, tool, dns; not '%s'\n",
+			fprintf(stderr, "reachctl: --kind must be one of secret, egress, credential, tool, dns, mcp-tool; not '%s'\n",
 				o->kind);
 			return EXIT_USAGE;
 		}
@@ -854,6 +890,8 @@ static json_object *ask_verify(const struct opts *o, FILE *msg, char *why, size_
 	json_add_str(req, "cmd", "verify");
 	if (o->identity)
 		json_add_str(req, "identity", o->identity);
+	if (o->attest)
+		json_add_bool(req, "attest", true); /* the record chain and the ledger digest too */
 	if (o->epoch)
 		json_add_str(req, "epoch", o->epoch);
 	if (o->policy) {
@@ -863,6 +901,57 @@ static json_object *ask_verify(const struct opts *o, FILE *msg, char *why, size_
 		json_add_str(req, "policy", realpath(o->policy, abs) ? abs : o->policy);
 	}
 	return agent_request(o->socket, req, msg, why, why_size);
+}
+
+/* SHA-256 of a file's bytes as hex: 0 or -errno. */
+static int sha256_file(const char *path, char hex[65])
+{
+	FILE *f = fopen(path, "re");
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	unsigned char buf[65536], md[EVP_MAX_MD_SIZE];
+	unsigned int md_len = 0;
+	size_t n;
+	int rc = -EIO;
+
+	hex[0] = '\0';
+	if (!f) {
+		rc = -errno;
+		EVP_MD_CTX_free(ctx);
+		return rc;
+	}
+	if (ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL)) {
+		while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+			EVP_DigestUpdate(ctx, buf, n);
+		if (!ferror(f) && EVP_DigestFinal_ex(ctx, md, &md_len) && md_len == 32) {
+			hex_encode(md, md_len, hex);
+			rc = 0;
+		}
+	}
+	fclose(f);
+	EVP_MD_CTX_free(ctx);
+	return rc;
+}
+
+/* verify --ledger/--agents --attest: what the agent adds to its answer
+ * (attest_parts in agent/api_handlers.c), from the ledger judged: the
+ * file's digest (--agents: none, several ledgers were merged), the
+ * identity's coverage; no record chain (each agent keeps its own). */
+static void offline_attest_parts(const struct opts *o, const struct ledger *l, json_object *doc)
+{
+	json_object *a = json_object_new_object(), *reach = ledger_to_json(l, o->identity, NULL), *ids, *c;
+	char hex[65];
+
+	json_add(a, "records", json_object_new_array());
+	if (o->ledger && !sha256_file(o->ledger, hex))
+		json_add_str(a, "ledger_sha256", hex);
+	json_add_str(a, "sensor_version", REACH_VERSION);
+	ids = reach ? json_get(reach, "identities", json_type_array) : NULL;
+	c = ids && json_object_array_length(ids) ? json_get(json_object_array_get_idx(ids, 0), "coverage", json_type_object)
+						  : NULL;
+	if (c)
+		json_add(a, "coverage", json_copy(c));
+	json_object_put(reach);
+	json_add(doc, "attest", a);
 }
 
 /* One verification from the chosen source. NULL: could not verify, the
@@ -894,6 +983,14 @@ static json_object *verify_once(const struct opts *o, const struct policy_set *s
 	if (!l)
 		return NULL;
 	doc = judge(l, set, o, msg);
+	if (doc) {
+		char digest[65];
+
+		policy_set_digest(set, digest);
+		json_add_str(doc, "policy_digest", digest);
+		if (o->attest)
+			offline_attest_parts(o, l, doc);
+	}
 	ledger_free(l);
 	if (!doc)
 		*final = true;
@@ -936,6 +1033,12 @@ static int64_t mono_s(void)
 static int verify_setup(const struct opts *o, struct policy_set *set)
 {
 	char err[1024];
+
+	if (o->attest && (!o->identity || !o->key)) {
+		fprintf(stderr, "reachctl: verify --attest FILE needs --identity (the workload it is about) and --key "
+				"(the Ed25519 private key that signs it)\n");
+		return EXIT_NOT_VERIFIED;
+	}
 
 	if (o->n_agents) {
 		if (o->ledger || o->socket_set) {
@@ -980,6 +1083,124 @@ static int verify_setup(const struct opts *o, struct policy_set *set)
 	return 0;
 }
 
+/* verify --attest FILE: the verification of o->identity as an in-toto
+ * Statement (policy/attest.h) signed into a DSSE envelope, written to FILE
+ * (replaced atomically). 0, or -1 with the reason printed. */
+static int write_attestation(const struct opts *o, json_object *doc, EVP_PKEY *key)
+{
+	json_object *a = json_get(doc, "attest", json_type_object), *recs, *st = NULL, *env = NULL;
+	struct attest_input in = { .identity = o->identity, .report = doc, .now_ms = unix_now_ms(),
+				   .ledger_source = o->ledger ? "file" : o->n_agents ? "agents" : "agent" };
+	struct epoch_record *chain = NULL;
+	size_t n = 0;
+	char err[512], keyid[DSSE_KEYID_LEN];
+	const char *text;
+	int rc = -1;
+
+	if (!a || !(recs = json_get(a, "records", json_type_array))) {
+		fprintf(stderr, "reachctl: verify --attest: the agent sent no record chain (an agent older than this "
+				"reachctl?): no attestation written\n");
+		return -1;
+	}
+	in.policy_digest = json_get_str(doc, "policy_digest", "");
+	in.ledger_digest = json_get_str(a, "ledger_sha256", NULL);
+	in.sensor_version = json_get_str(a, "sensor_version", "");
+	n = json_object_array_length(recs);
+	if (n && !(chain = calloc(n, sizeof(*chain)))) {
+		fprintf(stderr, "reachctl: out of memory\n");
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (epoch_record_from_json(json_object_array_get_idx(recs, i), &chain[i], err, sizeof(err))) {
+			fprintf(stderr, "reachctl: verify --attest: record %zu of the agent's chain: %s\n", i + 1, err);
+			goto out;
+		}
+	if (n && epoch_chain_check(chain, n, 0, NULL, stderr)) { /* never sign a broken chain */
+		fprintf(stderr, "reachctl: verify --attest: the agent's record chain does not verify: no attestation "
+				"written\n");
+		goto out;
+	}
+	in.chain = chain;
+	in.n_chain = n;
+	in.coverage = json_get(a, "coverage", json_type_object); /* NULL: the ledger has no such identity */
+	if (!(st = attest_statement(&in, err, sizeof(err)))) {
+		fprintf(stderr, "reachctl: verify --attest: %s\n", err);
+		goto out;
+	}
+	text = json_object_to_json_string_ext(st, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	if (!(env = dsse_sign(key, ATTEST_PAYLOAD_TYPE, (const uint8_t *)text, strlen(text), err, sizeof(err)))) {
+		fprintf(stderr, "reachctl: verify --attest: %s\n", err);
+		goto out;
+	}
+	text = json_object_to_json_string_ext(env, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+	if ((rc = write_file_atomic(o->attest, text, strlen(text), 0644))) {
+		fprintf(stderr, "reachctl: verify --attest: writing %s: %s\n", o->attest, strerror(-rc));
+		rc = -1;
+		goto out;
+	}
+	dsse_keyid(key, keyid);
+	fprintf(stderr, "reachctl: attestation of %s written to %s: %zu records in its chain, signed by key %s\n",
+		o->identity, o->attest, n, keyid);
+	rc = 0;
+out:
+	free(chain);
+	json_object_put(st);
+	json_object_put(env);
+	return rc;
+}
+
+/* attest verify FILE --key PUB [--policy PATH] [--ledger FILE]: 0 the
+ * attestation verifies, 1 it does not (each problem named), 2 it could not
+ * be checked (bad usage, unreadable file or key). */
+static int cmd_attest_verify(const char *file, const struct opts *o)
+{
+	struct attest_expect x = { 0 };
+	struct policy_set set = { 0 };
+	char err[1024], policy_hex[65], ledger_hex[65];
+	json_object *env;
+	EVP_PKEY *key = NULL;
+	int rc;
+
+	if (!o->key) {
+		fprintf(stderr, "reachctl: attest verify needs --key PUB (the Ed25519 public key of the signer)\n");
+		return EXIT_USAGE;
+	}
+	if (dsse_load_public_key(o->key, &key, err, sizeof(err))) {
+		fprintf(stderr, "reachctl: %s\n", err);
+		return EXIT_USAGE;
+	}
+	if (o->policy) { /* the policies the attestation claims it was judged by */
+		if (policy_load_path(&set, o->policy, err, sizeof(err))) {
+			fprintf(stderr, "reachctl: %s\n", err);
+			EVP_PKEY_free(key);
+			return EXIT_USAGE;
+		}
+		policy_set_digest(&set, policy_hex);
+		policy_set_free(&set);
+		x.policy_digest = policy_hex;
+	}
+	if (o->ledger) {
+		if ((rc = sha256_file(o->ledger, ledger_hex))) {
+			fprintf(stderr, "reachctl: ledger file %s: %s\n", o->ledger, strerror(-rc));
+			EVP_PKEY_free(key);
+			return EXIT_USAGE;
+		}
+		x.ledger_digest = ledger_hex;
+	}
+	if (!(env = json_object_from_file(file))) {
+		fprintf(stderr, "reachctl: attestation %s: %s\n", file,
+			access(file, R_OK) ? strerror(errno) : "not JSON (a DSSE envelope is expected)");
+		EVP_PKEY_free(key);
+		return EXIT_USAGE;
+	}
+	printf("attestation %s\n", file);
+	rc = attest_check(env, key, &x, stdout);
+	printf("attest verify: %s\n", rc == ATTEST_OK ? "OK" : rc == ATTEST_INVALID ? "FAILED" : "UNREADABLE");
+	json_object_put(env);
+	EVP_PKEY_free(key);
+	return rc == ATTEST_OK ? 0 : rc == ATTEST_INVALID ? EXIT_FAILED : EXIT_USAGE;
+}
+
 /* verify / findings / rotate share one verification; verify --wait tries
  * again every WAIT_RETRY_S while it could not verify, and prints the last. */
 static int cmd_verify(const char *cmd, const struct opts *o)
@@ -987,11 +1208,21 @@ static int cmd_verify(const char *cmd, const struct opts *o)
 	struct policy_set set = { 0 };
 	int64_t deadline = mono_s() + o->wait_s;
 	json_object *doc = NULL, *v;
+	EVP_PKEY *key = NULL;
 	int code, attempt;
 
 	if ((code = verify_setup(o, &set))) {
 		policy_set_free(&set);
 		return code;
+	}
+	if (o->attest) { /* before verifying: a bad key is found before the wait */
+		char err[1024];
+
+		if (dsse_load_private_key(o->key, &key, err, sizeof(err))) {
+			fprintf(stderr, "reachctl: %s\n", err);
+			policy_set_free(&set);
+			return EXIT_NOT_VERIFIED;
+		}
 	}
 	/* an agent that closes mid-answer is a failed fetch, not a dead reachctl
 	 * (libcurl with CURLOPT_NOSIGNAL leaves SIGPIPE to us; TLS writes can raise it) */
@@ -1032,9 +1263,15 @@ static int cmd_verify(const char *cmd, const struct opts *o)
 		sleep(left < WAIT_RETRY_S ? (unsigned)left : WAIT_RETRY_S);
 	}
 	policy_set_free(&set);
-	if (!doc)
+	if (!doc) {
+		EVP_PKEY_free(key);
 		return EXIT_NOT_VERIFIED;
+	}
 	code = exit_code_of(doc);
+	if (o->attest && write_attestation(o, doc, key))
+		code = EXIT_NOT_VERIFIED; /* a gate that asked for evidence has none: not verified */
+	EVP_PKEY_free(key);
+	json_object_object_del(doc, "attest"); /* in the attestation; not printed again */
 	if (strcmp(cmd, "verify") == 0) {
 		if (structured(o->output)) {
 			json_object_object_del(doc, "text");
@@ -1201,7 +1438,8 @@ static int hoist_global_flags(int argc, char **argv, char ***out)
 	}
 	if (g && i < argc) {
 		v[n++] = argv[i++];
-		if ((!strcmp(v[1], "policy") || !strcmp(v[1], "epoch")) && i < argc && argv[i][0] != '-')
+		if ((!strcmp(v[1], "policy") || !strcmp(v[1], "epoch") || !strcmp(v[1], "attest")) && i < argc &&
+		    argv[i][0] != '-')
 			v[n++] = argv[i++];
 	}
 	for (int k = 0; k < g; k++)
@@ -1237,7 +1475,8 @@ int main(int argc, char **argv)
 	/* CMD --help, wherever it is among the command's options */
 	for (int i = 2; i < argc; i++) {
 		char name[64];
-		bool two = (!strcmp(argv[1], "policy") || !strcmp(argv[1], "epoch")) && argc > 2 && argv[2][0] != '-';
+		bool two = (!strcmp(argv[1], "policy") || !strcmp(argv[1], "epoch") || !strcmp(argv[1], "attest")) &&
+			   argc > 2 && argv[2][0] != '-';
 
 		if (strcmp(argv[i], "--help") != 0 && strcmp(argv[i], "-h") != 0)
 			continue;
@@ -1285,14 +1524,21 @@ int main(int argc, char **argv)
 			if (structured(o.output)) {
 				print_doc(o.output, reply);
 			} else if ((recs = json_get(reply, "records", json_type_array))) {
-				printf("%-32s %-24s %-24s %-9s %-13s %s\n", "IDENTITY", "FROM", "TO", "STATE", "VERDICT", "FINDINGS");
+				printf("%-32s %-24s %-24s %-10s %-13s %8s  %s\n", "IDENTITY", "FROM", "TO", "STATE", "VERDICT",
+				       "FINDINGS", "LINK");
 				for (size_t i = 0; i < json_object_array_length(recs); i++) {
 					json_object *r = json_object_array_get_idx(recs, i);
+					char link[40] = "-";
 
-					printf("%-32s %-24s %-24s %-9s %-13s %" PRId64 "\n", json_get_str(r, "identity", ""),
+					/* its place in the identity's hash chain (-o json: the whole hashes) */
+					if (*json_get_str(r, "hash", ""))
+						snprintf(link, sizeof(link), "%" PRId64 ":%.12s", json_get_int(r, "seq", 0),
+							 json_get_str(r, "hash", ""));
+					printf("%-32s %-24s %-24s %-10s %-13s %8" PRId64 "  %s\n", json_get_str(r, "identity", ""),
 					       *json_get_str(r, "from_version", "") ? json_get_str(r, "from_version", "") : "-",
 					       *json_get_str(r, "to_version", "") ? json_get_str(r, "to_version", "") : "-",
-					       json_get_str(r, "state", ""), json_get_str(r, "verdict", ""), json_get_int(r, "findings", 0));
+					       json_get_str(r, "state", ""), json_get_str(r, "verdict", ""), json_get_int(r, "findings", 0),
+					       link);
 				}
 			}
 			if (!structured(o.output) && (recs = json_get(reply, "remediation", json_type_array))) {
@@ -1319,6 +1565,15 @@ int main(int argc, char **argv)
 			return 0;
 		}
 		return cmd_verify("epochs", &o); /* offline: the epochs a verification sees */
+	}
+	if (strcmp(argv[1], "attest") == 0) {
+		if (argc < 4 || strcmp(argv[2], "verify") || argv[3][0] == '-') {
+			fprintf(stderr, "reachctl: usage: reachctl attest verify FILE --key PUB [--policy PATH] [--ledger FILE]\n");
+			return EXIT_USAGE;
+		}
+		if ((rc = parse(argc, argv, &o, 4)))
+			return rc;
+		return cmd_attest_verify(argv[3], &o);
 	}
 	if (strcmp(argv[1], "verify") == 0 || strcmp(argv[1], "findings") == 0 || strcmp(argv[1], "rotate") == 0) {
 		if ((rc = parse(argc, argv, &o, 2)))
@@ -1360,7 +1615,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (strcmp(argv[1], "reach") != 0 && strcmp(argv[1], "status") != 0) {
-		fprintf(stderr, "reachctl: unknown command '%s' (reach, coverage, status, verify, findings, epochs, rotate, policy suggest, epoch start, diff)\n",
+		fprintf(stderr, "reachctl: unknown command '%s' (reach, coverage, status, verify, findings, epochs, rotate, policy suggest, epoch start, attest verify, diff)\n",
 			argv[1]);
 		return EXIT_USAGE;
 	}

@@ -70,6 +70,7 @@ struct agent {
 	struct ledger *ledger;
 	char ledger_path[4096];
 	char alerted_path[4200];         /* the ids of findings alerted (agent/verification.h) */
+	char records_path[4200];         /* the verification records' chain (agent/verification.h) */
 	char node[256];
 	int api_fd;
 	double started_s;
@@ -465,6 +466,11 @@ int main(int argc, char **argv)
 		    (size_t)snprintf(ag.alerted_path, sizeof(ag.alerted_path), "%s/alerted-findings", cfg.state_dir) <
 			    sizeof(ag.alerted_path))
 			vo.alerted_path = ag.alerted_path;
+		/* the verification records' hash chain goes on across restarts */
+		if (!cfg.check_config && cfg.state_dir &&
+		    (size_t)snprintf(ag.records_path, sizeof(ag.records_path), "%s/verification-records", cfg.state_dir) <
+			    sizeof(ag.records_path))
+			vo.records_path = ag.records_path;
 		if ((rc = verification_init(&ag.verify, &vo, err, sizeof(err)))) {
 			log_error("%s%s", rc == -EINVAL ? "--policy: " : "", err);
 			rc = rc == -EINVAL ? EXIT_USAGE : EXIT_START_FAILED;

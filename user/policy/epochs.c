@@ -1,8 +1,11 @@
 #include <errno.h>
+#include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <openssl/evp.h>
+#include "common/hex.h"
 #include "common/hmap.h"
 #include "common/intern.h"
 #include "common/json.h"
@@ -32,6 +35,13 @@ struct epoch_tracker {
 	char policy_digest[65];
 	uint64_t next_id;
 	struct hmap *alerted; /* finding ids an earlier run alerted */
+	/* the hash chain: sealed copies in the order they were sealed, and
+	 * each identity's last (position plus one) */
+	struct epoch_record *chain;
+	size_t n_chain, cap_chain;
+	struct hmap *heads;
+	void (*on_seal)(void *ctx, const struct epoch_record *link);
+	void *on_seal_ctx;
 };
 
 int epoch_tracker_mark_alerted(struct epoch_tracker *t, const char *finding_id)
@@ -59,7 +69,8 @@ struct epoch_tracker *epoch_tracker_new(int64_t settle_ms)
 	if (!t)
 		return NULL;
 	t->settle_ms = settle_ms;
-	if (!(t->tf_index = hmap_new()) || !(t->rec_index = hmap_new()) || !(t->names = intern_new())) {
+	if (!(t->tf_index = hmap_new()) || !(t->rec_index = hmap_new()) || !(t->names = intern_new()) ||
+	    !(t->heads = hmap_new())) {
 		epoch_tracker_free(t);
 		return NULL;
 	}
@@ -73,7 +84,9 @@ void epoch_tracker_free(struct epoch_tracker *t)
 	hmap_free(t->tf_index, NULL);
 	hmap_free(t->rec_index, NULL);
 	hmap_free(t->alerted, NULL);
+	hmap_free(t->heads, NULL);
 	intern_free(t->names);
+	free(t->chain);
 	free(t->recs);
 	free(t->tf);
 	free(t);
@@ -286,6 +299,140 @@ const char *epoch_verdict_name(const struct epoch_record *rec)
 	return rec->state == EPOCH_DRIFTED ? "drifted" : verdict_name(rec->verdict);
 }
 
+/* ---- the hash chain (epochs.h) ---- */
+
+static void digest_field(EVP_MD_CTX *ctx, const char *name, const char *value)
+{
+	char head[64];
+	int n = snprintf(head, sizeof(head), "%s=%zu:", name, strlen(value));
+
+	EVP_DigestUpdate(ctx, head, (size_t)n);
+	EVP_DigestUpdate(ctx, value, strlen(value));
+	EVP_DigestUpdate(ctx, "\n", 1);
+}
+
+static void digest_num(EVP_MD_CTX *ctx, const char *name, int64_t v)
+{
+	char num[32];
+
+	snprintf(num, sizeof(num), "%" PRId64, v);
+	digest_field(ctx, name, num);
+}
+
+void epoch_record_digest(const struct epoch_record *r, char hex[65])
+{
+	static const char magic[] = "reach-verification-record/v1\n";
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int len = 0;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	char u64[32];
+
+	hex[0] = '\0';
+	if (!ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL)) {
+		EVP_MD_CTX_free(ctx);
+		return;
+	}
+	EVP_DigestUpdate(ctx, magic, sizeof(magic) - 1);
+	snprintf(u64, sizeof(u64), "%" PRIu64, r->seq);
+	digest_field(ctx, "seq", u64);
+	digest_field(ctx, "prev_hash", r->prev_hash);
+	snprintf(u64, sizeof(u64), "%" PRIu64, r->id);
+	digest_field(ctx, "id", u64);
+	snprintf(u64, sizeof(u64), "%" PRIu64, r->follows);
+	digest_field(ctx, "follows", u64);
+	digest_field(ctx, "identity", r->identity);
+	digest_field(ctx, "from_version", r->from_version);
+	digest_field(ctx, "to_version", r->to_version);
+	digest_field(ctx, "state", epoch_state_name(r->state));
+	digest_field(ctx, "verdict", verdict_name(r->verdict));
+	digest_field(ctx, "reasons", r->reasons);
+	digest_num(ctx, "findings", (int64_t)r->findings);
+	digest_num(ctx, "started_ms", r->started_ms);
+	digest_num(ctx, "verified_ms", r->verified_ms);
+	digest_num(ctx, "drifted_ms", r->drifted_ms);
+	digest_num(ctx, "open_at_start", (int64_t)r->open_at_start);
+	digest_num(ctx, "still_open", (int64_t)r->still_open);
+	digest_field(ctx, "policy_digest", r->policy_digest);
+	if (EVP_DigestFinal_ex(ctx, md, &len) && len == 32)
+		hex_encode(md, len, hex);
+	EVP_MD_CTX_free(ctx);
+}
+
+/* rec was sealed (verified, superseded, drifted): a copy as it stands now
+ * joins its identity's chain. Without memory the record keeps no hash
+ * ("hash": null in its JSON) and the chain goes on from its last copy. */
+static void seal(struct epoch_tracker *t, struct epoch_record *rec)
+{
+	void *at = hmap_get(t->heads, rec->identity);
+	const struct epoch_record *head = at ? &t->chain[value_pos(at)] : NULL;
+
+	rec->hash[0] = '\0';
+	if (t->n_chain == t->cap_chain) {
+		size_t cap = t->cap_chain ? t->cap_chain * 2 : 16;
+		struct epoch_record *n = realloc(t->chain, cap * sizeof(*n));
+
+		if (!n)
+			return;
+		t->chain = n;
+		t->cap_chain = cap;
+		head = at ? &t->chain[value_pos(at)] : NULL;
+	}
+	rec->seq = head ? head->seq + 1 : 1;
+	snprintf(rec->prev_hash, sizeof(rec->prev_hash), "%s", head ? head->hash : EPOCH_CHAIN_GENESIS);
+	epoch_record_digest(rec, rec->hash);
+	if (!rec->hash[0] || hmap_put(t->heads, rec->identity, pos_value(t->n_chain), NULL)) {
+		rec->hash[0] = '\0';
+		return;
+	}
+	t->chain[t->n_chain++] = *rec;
+	if (t->on_seal)
+		t->on_seal(t->on_seal_ctx, rec);
+}
+
+void epoch_tracker_on_seal(struct epoch_tracker *t, void (*fn)(void *ctx, const struct epoch_record *link), void *ctx)
+{
+	t->on_seal = fn;
+	t->on_seal_ctx = ctx;
+}
+
+int epoch_tracker_restore_link(struct epoch_tracker *t, const struct epoch_record *link)
+{
+	if (t->n_chain == t->cap_chain) {
+		size_t cap = t->cap_chain ? t->cap_chain * 2 : 16;
+		struct epoch_record *n = realloc(t->chain, cap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		t->chain = n;
+		t->cap_chain = cap;
+	}
+	if (hmap_put(t->heads, link->identity, pos_value(t->n_chain), NULL))
+		return -ENOMEM;
+	t->chain[t->n_chain++] = *link;
+	if (link->id > t->next_id)
+		t->next_id = link->id;
+	return 0;
+}
+
+size_t epoch_tracker_chain(const struct epoch_tracker *t, const char *identity, struct epoch_record **out)
+{
+	void *at = hmap_get(t->heads, identity);
+	size_t n = 0, k = 0;
+
+	*out = NULL;
+	if (!at)
+		return 0;
+	/* identities interleave in the chain array: copy the identity's out */
+	for (size_t i = 0; i <= value_pos(at); i++)
+		n += !strcmp(t->chain[i].identity, identity);
+	if (!(*out = malloc(n * sizeof(**out))))
+		return 0;
+	for (size_t i = 0; i <= value_pos(at); i++)
+		if (!strcmp(t->chain[i].identity, identity))
+			(*out)[k++] = t->chain[i];
+	return n;
+}
+
 /* A new epoch of identity opens: its records still settling can never be
  * verified now (their reach is no longer current), so they close as
  * superseded instead of staying "settling" forever. */
@@ -301,6 +448,7 @@ static void supersede(struct epoch_tracker *t, const char *identity, const char 
 		r->verdict = VERDICT_INCONCLUSIVE;
 		r->verified_ms = now;
 		snprintf(r->reasons, sizeof(r->reasons), "superseded by %.400s before it settled", by[0] ? by : "-");
+		seal(t, r);
 		(*changed)++;
 		if (on_change)
 			on_change(ctx, r);
@@ -436,6 +584,7 @@ size_t epoch_tracker_update(struct epoch_tracker *t, const struct verify_result 
 			rec->findings = bad;
 			rec->verified_ms = now_ms;
 			snprintf(rec->reasons, sizeof(rec->reasons), "%s", v->reasons);
+			seal(t, rec);
 			changed++;
 			if (on_change)
 				on_change(ctx, rec);
@@ -448,6 +597,7 @@ size_t epoch_tracker_update(struct epoch_tracker *t, const struct verify_result 
 				rec->findings = bad;
 				rec->drifted_ms = now_ms;
 				snprintf(rec->reasons, sizeof(rec->reasons), "%s", v->reasons);
+				seal(t, rec); /* the drift is a new link; the verified copy stays as it was */
 				changed++;
 				if (on_change)
 					on_change(ctx, rec);
@@ -471,34 +621,170 @@ size_t epoch_tracker_records(const struct epoch_tracker *t, const struct epoch_r
 	return t->n;
 }
 
+struct json_object *epoch_record_to_json(const struct epoch_record *r)
+{
+	json_object *o = json_object_new_object();
+
+	json_add_str(o, "identity", r->identity);
+	json_add_str(o, "from_version", r->from_version);
+	json_add_str(o, "to_version", r->to_version);
+	json_add_str(o, "state", epoch_state_name(r->state));
+	json_add_str(o, "verdict", verdict_name(r->verdict));
+	json_add_str(o, "reasons", r->reasons);
+	json_add_int(o, "findings", (int64_t)r->findings);
+	json_add_int(o, "started_unix_ms", r->started_ms);
+	json_add_int(o, "verified_unix_ms", r->verified_ms);
+	json_add_int(o, "drifted_unix_ms", r->drifted_ms);
+	json_add_int(o, "findings_open_at_start", (int64_t)r->open_at_start);
+	json_add_int(o, "findings_still_open", (int64_t)r->still_open);
+	json_add_u64(o, "id", r->id);
+	json_add_u64(o, "follows", r->follows);
+	json_add_str(o, "policy_digest", r->policy_digest);
+	/* null until sealed */
+	json_add_u64(o, "seq", r->seq);
+	json_add_str_or_null(o, "prev_hash", r->hash[0] ? r->prev_hash : NULL);
+	json_add_str_or_null(o, "hash", r->hash[0] ? r->hash : NULL);
+	return o;
+}
+
+/* One field of a record read back; 0 or -EINVAL naming it. */
+static int get_field(json_object *o, const char *key, json_type type, json_object **v, char *err, size_t err_size)
+{
+	if (json_object_object_get_ex(o, key, v) && json_object_is_type(*v, type))
+		return 0;
+	snprintf(err, err_size, "field %s missing or not a %s", key, json_type_to_name(type));
+	return -EINVAL;
+}
+
+static int get_text(json_object *o, const char *key, char *out, size_t size, char *err, size_t err_size)
+{
+	json_object *v;
+
+	if (get_field(o, key, json_type_string, &v, err, err_size))
+		return -EINVAL;
+	if ((size_t)json_object_get_string_len(v) >= size) {
+		snprintf(err, err_size, "field %s too long", key);
+		return -EINVAL;
+	}
+	memcpy(out, json_object_get_string(v), (size_t)json_object_get_string_len(v) + 1);
+	return 0;
+}
+
+static int get_num(json_object *o, const char *key, int64_t *out, char *err, size_t err_size)
+{
+	json_object *v;
+
+	if (get_field(o, key, json_type_int, &v, err, err_size))
+		return -EINVAL;
+	*out = json_object_get_int64(v);
+	return 0;
+}
+
+int epoch_record_from_json(struct json_object *o, struct epoch_record *r, char *err, size_t err_size)
+{
+	char state[32], verdict[32];
+	int64_t findings, open_at_start, still_open, id, follows, seq;
+
+	memset(r, 0, sizeof(*r));
+	if (!json_object_is_type(o, json_type_object)) {
+		snprintf(err, err_size, "not an object");
+		return -EINVAL;
+	}
+	if (get_text(o, "identity", r->identity, sizeof(r->identity), err, err_size) ||
+	    get_text(o, "from_version", r->from_version, sizeof(r->from_version), err, err_size) ||
+	    get_text(o, "to_version", r->to_version, sizeof(r->to_version), err, err_size) ||
+	    get_text(o, "state", state, sizeof(state), err, err_size) ||
+	    get_text(o, "verdict", verdict, sizeof(verdict), err, err_size) ||
+	    get_text(o, "reasons", r->reasons, sizeof(r->reasons), err, err_size) ||
+	    get_text(o, "policy_digest", r->policy_digest, sizeof(r->policy_digest), err, err_size) ||
+	    get_text(o, "prev_hash", r->prev_hash, sizeof(r->prev_hash), err, err_size) ||
+	    get_text(o, "hash", r->hash, sizeof(r->hash), err, err_size) ||
+	    get_num(o, "findings", &findings, err, err_size) || get_num(o, "started_unix_ms", &r->started_ms, err, err_size) ||
+	    get_num(o, "verified_unix_ms", &r->verified_ms, err, err_size) ||
+	    get_num(o, "drifted_unix_ms", &r->drifted_ms, err, err_size) ||
+	    get_num(o, "findings_open_at_start", &open_at_start, err, err_size) ||
+	    get_num(o, "findings_still_open", &still_open, err, err_size) || get_num(o, "id", &id, err, err_size) ||
+	    get_num(o, "follows", &follows, err, err_size) || get_num(o, "seq", &seq, err, err_size))
+		return -EINVAL;
+	if (findings < 0 || open_at_start < 0 || still_open < 0 || id < 0 || follows < 0 || seq < 0) {
+		snprintf(err, err_size, "a count below zero");
+		return -EINVAL;
+	}
+	r->findings = (size_t)findings;
+	r->open_at_start = (size_t)open_at_start;
+	r->still_open = (size_t)still_open;
+	r->id = (uint64_t)id;
+	r->follows = (uint64_t)follows;
+	r->seq = (uint64_t)seq;
+	for (int s = EPOCH_SETTLING; s <= EPOCH_SUPERSEDED; s++)
+		if (!strcmp(state, epoch_state_name((enum epoch_state)s)))
+			r->state = (enum epoch_state)s, state[0] = '\0';
+	for (int v = VERDICT_PASS; v <= VERDICT_INCONCLUSIVE; v++)
+		if (!strcmp(verdict, verdict_name((enum verdict)v)))
+			r->verdict = (enum verdict)v, verdict[0] = '\0';
+	if (state[0] || verdict[0]) {
+		snprintf(err, err_size, "unknown %s '%s'", state[0] ? "state" : "verdict", state[0] ? state : verdict);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* "record seq 3 (id 5, ns/sa v2, verified)" */
+static void chain_name(const struct epoch_record *r, char *out, size_t size)
+{
+	snprintf(out, size, "record seq %" PRIu64 " (id %" PRIu64 ", %.200s %.200s, %s)", r->seq, r->id, r->identity,
+		 r->to_version[0] ? r->to_version : "-", epoch_state_name(r->state));
+}
+
+size_t epoch_chain_check(const struct epoch_record *chain, size_t n, uint64_t head_seq, const char *head_hash,
+			 FILE *problems)
+{
+	size_t bad = 0;
+	char name[512], want[65];
+
+#define PROBLEM(...)                                              \
+	do {                                                      \
+		bad++;                                            \
+		if (problems)                                     \
+			fprintf(problems, __VA_ARGS__);           \
+	} while (0)
+	for (size_t i = 0; i < n; i++) {
+		const struct epoch_record *r = &chain[i], *before = i ? &chain[i - 1] : NULL;
+
+		chain_name(r, name, sizeof(name));
+		if (strcmp(r->identity, chain[0].identity))
+			PROBLEM("%s: of identity %s, in the chain of %s\n", name, r->identity, chain[0].identity);
+		epoch_record_digest(r, want);
+		if (strcmp(want, r->hash))
+			PROBLEM("%s: changed: its content hashes to %s, not to the hash it carries (%.64s)\n", name, want,
+				r->hash);
+		if (!before && (r->seq != 1 || strcmp(r->prev_hash, EPOCH_CHAIN_GENESIS)))
+			PROBLEM("%s: the chain does not start at its first record: the records before seq %" PRIu64
+				" are missing\n",
+				name, r->seq);
+		if (before && r->seq != before->seq + 1)
+			PROBLEM("%s: after record seq %" PRIu64 ": %s\n", name, before->seq,
+				r->seq > before->seq + 1 ? "the records between are missing" : "out of order");
+		if (before && strcmp(r->prev_hash, before->hash))
+			PROBLEM("%s: the hash it names as its predecessor (%.64s) is not record seq %" PRIu64
+				"'s: a record before it was changed, removed or reordered\n",
+				name, r->prev_hash, before->seq);
+	}
+	if (head_hash && (!n || chain[n - 1].seq != head_seq || strcmp(chain[n - 1].hash, head_hash)))
+		PROBLEM("the chain ends at record seq %" PRIu64 ", not at the head the attestation names (seq %" PRIu64
+			", %.64s): records were removed at the end or the head was changed\n",
+			n ? chain[n - 1].seq : 0, head_seq, head_hash);
+#undef PROBLEM
+	return bad;
+}
+
 struct json_object *epoch_records_to_json(const struct epoch_tracker *t, const char *identity)
 {
 	json_object *arr = json_object_new_array();
 
-	for (size_t i = 0; i < t->n; i++) {
-		const struct epoch_record *r = &t->recs[i];
-		json_object *o;
-
-		if (identity && strcmp(identity, r->identity))
-			continue;
-		o = json_object_new_object();
-		json_add_str(o, "identity", r->identity);
-		json_add_str(o, "from_version", r->from_version);
-		json_add_str(o, "to_version", r->to_version);
-		json_add_str(o, "state", epoch_state_name(r->state));
-		json_add_str(o, "verdict", verdict_name(r->verdict));
-		json_add_str(o, "reasons", r->reasons);
-		json_add_int(o, "findings", (int64_t)r->findings);
-		json_add_int(o, "started_unix_ms", r->started_ms);
-		json_add_int(o, "verified_unix_ms", r->verified_ms);
-		json_add_int(o, "drifted_unix_ms", r->drifted_ms);
-		json_add_int(o, "findings_open_at_start", (int64_t)r->open_at_start);
-		json_add_int(o, "findings_still_open", (int64_t)r->still_open);
-		json_add_u64(o, "id", r->id);
-		json_add_u64(o, "follows", r->follows);
-		json_add_str(o, "policy_digest", r->policy_digest);
-		json_object_array_add(arr, o);
-	}
+	for (size_t i = 0; i < t->n; i++)
+		if (!identity || !strcmp(identity, t->recs[i].identity))
+			json_object_array_add(arr, epoch_record_to_json(&t->recs[i]));
 	return arr;
 }
 

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include "policy/verify.h"
 
 /* SUPERSEDED: a newer epoch of the identity opened before this one settled;
@@ -29,6 +30,11 @@ struct epoch_record {
 	char policy_digest[65];       /* policy_set_digest() of the policies it is judged by */
 	uint64_t id;                  /* 1, 2, ... in the order records opened */
 	uint64_t follows;             /* the record of the same epoch it re-verifies (policy change), or 0 */
+	/* The hash chain (below): set when the record is sealed (verified,
+	 * superseded, drifted); on the live record, its latest sealed copy's. */
+	uint64_t seq;                 /* 1, 2, ... in its identity's chain */
+	char prev_hash[65];           /* the identity's sealed record before it; EPOCH_CHAIN_GENESIS for the first */
+	char hash[65];                /* epoch_record_digest() */
 };
 
 /* Remediation per identity: from a finding's first seen to its resolution
@@ -87,6 +93,50 @@ void epoch_tracker_set_policy_digest(struct epoch_tracker *t, const char *digest
  * callback is not called, so a restart does not alert it again. 0 or
  * -ENOMEM. */
 int epoch_tracker_mark_alerted(struct epoch_tracker *t, const char *finding_id);
+
+/* The hash chain. Each time a record is sealed (verified, superseded, or
+ * marked drifted) a copy of it as it stands then is appended to its
+ * identity's chain: seq one more than the identity's last, prev_hash that
+ * one's hash, hash = epoch_record_digest(). A copy never changes, so a
+ * record changed, removed or put in another order later breaks the chain,
+ * and the copy that breaks it is named by epoch_chain_check(). The chain
+ * lives with the tracker; the agent keeps it in a file and restores it at
+ * start (epoch_tracker_restore_link), so it goes on across restarts. */
+#define EPOCH_CHAIN_GENESIS "0000000000000000000000000000000000000000000000000000000000000000"
+
+/* SHA-256 (hex) over a canonical text of every field of r but hash:
+ * "reach-verification-record/v1\n" then "NAME=LEN:VALUE\n" per field in a
+ * fixed order (LEN: the value's bytes, so no value can fake a field
+ * boundary). hex is "" when libcrypto fails. */
+void epoch_record_digest(const struct epoch_record *r, char hex[65]);
+
+/* Called with each link as it joins the chain (to keep it: the agent
+ * appends it to its records file). */
+void epoch_tracker_on_seal(struct epoch_tracker *t, void (*fn)(void *ctx, const struct epoch_record *link), void *ctx);
+
+/* A link kept by an earlier run, appended to the chain as it was read (not
+ * re-hashed: a link changed on disk stays visibly broken for
+ * epoch_chain_check), so the identity's chain goes on from it across
+ * restarts; record ids go on after the largest restored. 0 or -ENOMEM. */
+int epoch_tracker_restore_link(struct epoch_tracker *t, const struct epoch_record *link);
+
+/* The sealed copies of identity's chain, oldest first: the count, and *out
+ * to free(); 0 and NULL when it has none (or no memory). */
+size_t epoch_tracker_chain(const struct epoch_tracker *t, const char *identity, struct epoch_record **out);
+
+/* Checks a chain as given (e.g. read back from an attestation): one
+ * identity, seq 1, 2, ... from the genesis hash, each prev_hash the hash of
+ * the one before, each hash its content's. head_seq/head_hash (0/NULL: not
+ * checked) must name the last record: records cut off at the end. Writes
+ * one line per problem to problems (NULL: none written), naming the record
+ * ("record seq 3 (id 5, ns/sa v2, verified): ..."), and returns how many. */
+size_t epoch_chain_check(const struct epoch_record *chain, size_t n, uint64_t head_seq, const char *head_hash,
+			 FILE *problems);
+
+/* A record as JSON (the fields of epoch_records_to_json plus seq,
+ * prev_hash and hash), and back: 0, or -EINVAL with the field in err. */
+struct json_object *epoch_record_to_json(const struct epoch_record *r);
+int epoch_record_from_json(struct json_object *o, struct epoch_record *r, char *err, size_t err_size);
 
 const char *epoch_state_name(enum epoch_state s);
 /* "drifted" for a drifted record, else its verdict's name ("pass", ...). */

@@ -10,6 +10,7 @@
 //     egress:      [{host: api.openai.com, ports: [443]}, {cidr: 10.96.0.0/12, ports: [443], proto: tcp}]
 //     credentials: [{host: api.openai.com, kinds: [bearer, jwt], paths: ["/v1/*"], fingerprints: [0123456789abcdef]}]
 //     tools:       [/usr/bin/python3*, /usr/bin/curl]
+//     mcp:         [{server: server-filesystem, tools: [read_file, list_*]}]
 //     exceptions:
 //       - {egress: {host: legacy.internal, ports: [8080]}, expires: 2026-12-31T00:00:00Z, reason: SEC-123}
 //
@@ -28,7 +29,16 @@
 #define POLICY_MAX_PORTS 32
 #define POLICY_MAX_VALUES 16  /* kinds, paths, fingerprints of a credential rule */
 
-enum policy_rule_type { POLICY_SECRET, POLICY_EGRESS, POLICY_CREDENTIAL, POLICY_TOOL };
+enum policy_rule_type { POLICY_SECRET, POLICY_EGRESS, POLICY_CREDENTIAL, POLICY_TOOL, POLICY_MCP };
+
+/* MCP tool calls allowed (issue #18): server globs the server's name (its
+ * program, as mcp-tool edges name it), tools glob the tool names (none:
+ * every tool of that server). Globs of reach/glob.h syntax, no spaces. */
+struct policy_mcp {
+	char server[128];
+	char tools[POLICY_MAX_VALUES][128];
+	size_t n_tools;
+};
 
 struct policy_egress {
 	char host[256];       /* DNS name, "*" wildcards allowed ("*.openai.com"); "" when cidr is used */
@@ -55,6 +65,7 @@ struct policy_rule {
 	char glob[512];                  /* secret: path glob; tool: executable glob (reach/glob.h syntax) */
 	struct policy_egress egress;
 	struct policy_credential credential;
+	struct policy_mcp mcp;
 	int line;
 };
 
@@ -73,7 +84,7 @@ struct reach_policy {
 	/* Where a finding of each rule type points (policy_ref): the line of
 	 * the spec list of that type (spec.secrets, ...), or of spec when the
 	 * list is absent (nothing of that type was declared). */
-	int list_line[POLICY_TOOL + 1];
+	int list_line[POLICY_MCP + 1];
 	struct policy_rule *rules;       /* secrets, egress, credentials, tools in file order */
 	size_t n_rules;
 	struct policy_exception *exceptions;

@@ -501,8 +501,10 @@ static int parse_egress(struct loader *l, const yaml_node_t *node, const char *w
 			strcpy(e->proto, "tcp");
 		else if (strcasecmp(text, "udp") == 0)
 			strcpy(e->proto, "udp");
+		else if (strcasecmp(text, "icmp") == 0)
+			strcpy(e->proto, "icmp"); /* ping and raw ICMP sockets (v4 and v6) */
 		else
-			return fail_at(l, v, "%s: '%s' is not a protocol (tcp or udp)", sub,
+			return fail_at(l, v, "%s: '%s' is not a protocol (tcp, udp or icmp)", sub,
 				       yaml_printable(v, shown, sizeof(shown)));
 	}
 	return 0;
@@ -596,6 +598,62 @@ static int parse_credential(struct loader *l, const yaml_node_t *node, const cha
 	return 0;
 }
 
+/* A name glob (an MCP server or tool): one token, a valid glob. */
+static int parse_name_glob(struct loader *l, const yaml_node_t *node, const char *where, char *out, size_t size)
+{
+	char shown[QUOTE_MAX], why[160];
+	size_t at;
+	int rc = copy_string(l, node, where, out, size);
+
+	if (rc)
+		return rc;
+	if (!out[0] || has_space_or_control(out))
+		return fail_at(l, node, "%s: '%s' must be a name glob without spaces or control characters", where,
+			       yaml_printable(node, shown, sizeof(shown)));
+	if (glob_check(out, &at, why, sizeof(why)))
+		return fail_at(l, node, "%s: '%s': %s", where, yaml_printable(node, shown, sizeof(shown)), why);
+	return 0;
+}
+
+static int parse_mcp_tool(struct loader *l, const yaml_node_t *item, const char *where, void *ctx)
+{
+	struct policy_mcp *m = ctx;
+	int rc = parse_name_glob(l, item, where, m->tools[m->n_tools], sizeof(m->tools[0]));
+
+	if (rc)
+		return rc;
+	m->n_tools++;
+	return 0;
+}
+
+enum { MC_SERVER, MC_TOOLS, MC_N };
+
+/* {server: GLOB, tools: [GLOB, ...]} */
+static int parse_mcp(struct loader *l, const yaml_node_t *node, const char *where, struct policy_mcp *m)
+{
+	struct field f[MC_N] = { [MC_SERVER] = { .name = "server" }, [MC_TOOLS] = { .name = "tools" } };
+	char sub[WHERE_MAX];
+	int rc;
+
+	memset(m, 0, sizeof(*m));
+	rc = get_fields(l, node, where, f, MC_N);
+	if (rc)
+		return rc;
+	if (!f[MC_SERVER].key)
+		return fail_at(l, node, "%s: missing required field 'server'", where);
+	join(sub, sizeof(sub), where, "server");
+	rc = parse_name_glob(l, f[MC_SERVER].value, sub, m->server, sizeof(m->server));
+	if (rc)
+		return rc;
+	if (f[MC_TOOLS].key) {
+		join(sub, sizeof(sub), where, "tools");
+		rc = for_each_item(l, f[MC_TOOLS].value, sub, POLICY_MAX_VALUES, parse_mcp_tool, m);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
 /* ---- policy lists ------------------------------------------------------------ */
 
 static struct policy_rule *new_rule(struct reach_policy *p, size_t *cap)
@@ -639,6 +697,9 @@ static int parse_rule_item(struct loader *l, const yaml_node_t *item, const char
 		break;
 	case POLICY_EGRESS:
 		rc = parse_egress(l, item, where, &r->egress);
+		break;
+	case POLICY_MCP:
+		rc = parse_mcp(l, item, where, &r->mcp);
 		break;
 	default:
 		rc = parse_credential(l, item, where, &r->credential);
@@ -787,13 +848,13 @@ static const struct reach_policy *find_identity(const struct policy_set *set, co
 
 /* ---- documents ---------------------------------------------------------- */
 
-enum { SP_SA, SP_IDENTITY, SP_SECRETS, SP_EGRESS, SP_CREDENTIALS, SP_TOOLS, SP_EXCEPTIONS, SP_N };
+enum { SP_SA, SP_IDENTITY, SP_SECRETS, SP_EGRESS, SP_CREDENTIALS, SP_TOOLS, SP_MCP, SP_EXCEPTIONS, SP_N };
 
 static int parse_spec(struct loader *l, const yaml_node_t *spec, struct reach_policy *p)
 {
 	struct field f[SP_N] = { [SP_SA] = { .name = "serviceAccount" }, [SP_IDENTITY] = { .name = "identity" },
 				 [SP_SECRETS] = { .name = "secrets" }, [SP_EGRESS] = { .name = "egress" },
-				 [SP_CREDENTIALS] = { .name = "credentials" }, [SP_TOOLS] = { .name = "tools" },
+				 [SP_CREDENTIALS] = { .name = "credentials" }, [SP_TOOLS] = { .name = "tools" }, [SP_MCP] = { .name = "mcp" },
 				 [SP_EXCEPTIONS] = { .name = "exceptions" } };
 	const struct reach_policy *other;
 	const struct field *id;
@@ -855,6 +916,9 @@ static int parse_spec(struct loader *l, const yaml_node_t *spec, struct reach_po
 			break;
 		case SP_TOOLS:
 			lc.type = POLICY_TOOL;
+			break;
+		case SP_MCP:
+			lc.type = POLICY_MCP;
 			break;
 		case SP_EXCEPTIONS:
 			rc = for_each_item(l, f[k].value, sub, POLICY_MAX_RULES, parse_exception, &ec);

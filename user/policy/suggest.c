@@ -231,6 +231,7 @@ struct cred_group {
 
 struct suggestion {
 	struct strs secrets, secret_notes, tools, skipped;
+	struct strs mcp; /* "server\ttool", both glob-escaped: one rule each */
 	struct egress_group *eg;
 	size_t n_eg, cap_eg;
 	struct cred_group *cg;
@@ -242,6 +243,7 @@ static void suggestion_free(struct suggestion *s)
 	strs_free(&s->secrets);
 	strs_free(&s->secret_notes);
 	strs_free(&s->tools);
+	strs_free(&s->mcp);
 	strs_free(&s->skipped);
 	for (size_t i = 0; i < s->n_cg; i++)
 		strs_free(&s->cg[i].paths);
@@ -279,7 +281,7 @@ static int add_egress(struct suggestion *s, const struct ledger_edge *e)
 		netaddr_format(&addr, a, sizeof(a));
 		snprintf(key, sizeof(key), "%s/%d", a, addr.family == 4 ? 32 : 128);
 	}
-	if (strcmp(proto, "tcp") && strcmp(proto, "udp"))
+	if (strcmp(proto, "tcp") && strcmp(proto, "udp") && strcmp(proto, "icmp"))
 		proto[0] = '\0';
 	for (size_t i = 0; i < s->n_eg && !g; i++) {
 		struct egress_group *x = &s->eg[i];
@@ -502,6 +504,19 @@ static void write_policy(FILE *out, const char *identity, const struct ledger_id
 		yq(out, s->tools.v[i]);
 		fputc('\n', out);
 	}
+	if (s->mcp.n)
+		fprintf(out, "  mcp:\n");
+	for (size_t i = 0; i < s->mcp.n; i++) {
+		const char *tab = strchr(s->mcp.v[i], '\t');
+		char server[300];
+
+		snprintf(server, sizeof(server), "%.*s", (int)(tab - s->mcp.v[i]), s->mcp.v[i]);
+		fprintf(out, "    - server: ");
+		yq(out, server);
+		fprintf(out, "\n      tools: [");
+		yq(out, tab + 1);
+		fprintf(out, "]\n");
+	}
 	for (size_t i = 0; i < s->skipped.n; i++)
 		fprintf(out, "# not expressible as a rule, left out: %s\n", s->skipped.v[i]);
 }
@@ -552,6 +567,21 @@ int policy_suggest(const struct ledger *l, const char *identity, FILE *out, char
 		case LEDGER_CREDENTIAL:
 			rc = add_credential(&s, e);
 			break;
+		case LEDGER_MCP_TOOL: {
+			char server[300], tool[300];
+
+			/* server and tool are names without spaces (the ledger's) */
+			glob_escape(e->name, server, sizeof(server));
+			glob_escape(e->category, tool, sizeof(tool));
+			if (!server[0] || !tool[0] || strchr(server, ' ') || strchr(tool, ' ')) {
+				comment_text(e->object, buf, sizeof(buf));
+				rc = strs_add(&s.skipped, buf, true);
+				break;
+			}
+			snprintf(buf, sizeof(buf), "%s\t%s", server, tool);
+			rc = strs_add(&s.mcp, buf, true);
+			break;
+		}
 		default:
 			break; /* DNS answers are not rules */
 		}
@@ -564,7 +594,7 @@ int policy_suggest(const struct ledger *l, const char *identity, FILE *out, char
 		suggestion_free(&s);
 		return rc;
 	}
-	if (s.secrets.n > POLICY_MAX_RULES || s.tools.n > POLICY_MAX_RULES || s.n_eg > POLICY_MAX_RULES ||
+	if (s.secrets.n > POLICY_MAX_RULES || s.tools.n > POLICY_MAX_RULES || s.mcp.n > POLICY_MAX_RULES || s.n_eg > POLICY_MAX_RULES ||
 	    s.n_cg > POLICY_MAX_RULES) {
 		seterr(err, err_size,
 		       "policy suggest: %s has more distinct reach than a policy holds (%zu secrets, %zu egress, "

@@ -13,6 +13,7 @@
 #include "common/names.h"
 #include "policy/policy_match.h"
 #include "reach/coverage.h"
+#include "reach/program.h"
 #include "policy/verify.h"
 #include "common/glob.h"
 
@@ -65,6 +66,7 @@ const char *finding_kind_name(enum finding_kind k)
 		[FINDING_UNUSED_DECLARED] = "unused-declared",
 		[FINDING_SECRET_SENT] = "secret-sent",
 		[FINDING_SENSOR_BLIND] = "sensor-blind",
+		[FINDING_UNUSUAL_MCP_TOOL] = "unusual-mcp-tool",
 	};
 
 	return (unsigned)k < FINDING__MAX ? names[k] : "unknown";
@@ -102,6 +104,7 @@ static const char *rule_type_name(enum policy_rule_type t)
 	case POLICY_EGRESS: return "egress";
 	case POLICY_CREDENTIAL: return "credential";
 	case POLICY_TOOL: return "tool";
+	case POLICY_MCP: return "mcp";
 	}
 	return "unknown";
 }
@@ -113,6 +116,7 @@ static enum ledger_kind rule_ledger_kind(enum policy_rule_type t)
 	case POLICY_EGRESS: return LEDGER_EGRESS;
 	case POLICY_CREDENTIAL: return LEDGER_CREDENTIAL;
 	case POLICY_TOOL: return LEDGER_TOOL;
+	case POLICY_MCP: return LEDGER_MCP_TOOL;
 	}
 	return LEDGER_KIND_UNSPECIFIED;
 }
@@ -186,6 +190,12 @@ void policy_rule_describe(const struct policy_rule *r, char *out, size_t n)
 		append(out, n, &len, " fingerprints=");
 		append_list(out, n, &len, r->credential.fingerprints[0], sizeof(r->credential.fingerprints[0]),
 			    r->credential.n_fingerprints);
+		return;
+	case POLICY_MCP:
+		append(out, n, &len, "server=");
+		append(out, n, &len, r->mcp.server);
+		append(out, n, &len, " tools=");
+		append_list(out, n, &len, r->mcp.tools[0], sizeof(r->mcp.tools[0]), r->mcp.n_tools);
 		return;
 	}
 }
@@ -298,6 +308,24 @@ static void edge_view_init(struct edge_view *v, const struct ledger_edge *e)
 	}
 }
 
+/* A tool is "exe" or, for an interpreter, "exe program"
+ * (reach/program.h): a rule naming the executable alone ("/usr/bin/node")
+ * allows every program it runs; "/usr/bin/node server-*" only those. */
+static bool tool_matches(const char *glob, const char *object)
+{
+	const char *sp = strrchr(object, ' '); /* a program name has no space */
+	char exe[512];
+
+	if (glob_match(glob, object))
+		return true;
+	if (!sp || (size_t)(sp - object) >= sizeof(exe))
+		return false;
+	memcpy(exe, object, (size_t)(sp - object));
+	exe[sp - object] = '\0';
+	/* only an interpreter's tool has a program part */
+	return program_is_interpreter(exe) && glob_match(glob, exe);
+}
+
 static bool rule_matches(const struct policy_rule *r, const struct edge_view *v)
 {
 	const struct ledger_edge *e = v->e;
@@ -306,13 +334,22 @@ static bool rule_matches(const struct policy_rule *r, const struct edge_view *v)
 		return false;
 	switch (r->type) {
 	case POLICY_SECRET:
-	case POLICY_TOOL:
 		return glob_match(r->glob, e->object);
+	case POLICY_TOOL:
+		return tool_matches(r->glob, e->object);
 	case POLICY_EGRESS:
 		return policy_egress_matches(&r->egress, v->proto, &v->addr, s_or(e->name), v->port);
 	case POLICY_CREDENTIAL:
 		return policy_credential_matches(&r->credential, v->host_noport, v->cred_kind, v->cred.path_template,
 						 v->cred.fingerprint);
+	case POLICY_MCP:
+		/* name: the server (its program), category: the tool */
+		if (!glob_match(r->mcp.server, e->name))
+			return false;
+		for (size_t i = 0; i < r->mcp.n_tools; i++)
+			if (glob_match(r->mcp.tools[i], e->category))
+				return true;
+		return r->mcp.n_tools == 0;
 	}
 	return false;
 }
@@ -570,7 +607,8 @@ static void join_executables(const struct ledger_edge *e, char *out, size_t n)
 static int list_line_of(const struct reach_policy *p, enum ledger_kind k)
 {
 	int t = k == LEDGER_SECRET ? POLICY_SECRET : k == LEDGER_EGRESS ? POLICY_EGRESS
-		: k == LEDGER_CREDENTIAL ? POLICY_CREDENTIAL : k == LEDGER_TOOL ? POLICY_TOOL : -1;
+		: k == LEDGER_CREDENTIAL ? POLICY_CREDENTIAL : k == LEDGER_TOOL ? POLICY_TOOL
+		: k == LEDGER_MCP_TOOL ? POLICY_MCP : -1;
 
 	return t >= 0 && p->list_line[t] ? p->list_line[t] : p->line;
 }
@@ -666,6 +704,7 @@ static const char *spec_list(enum ledger_kind k)
 	case LEDGER_EGRESS: return "spec.egress";
 	case LEDGER_CREDENTIAL: return "spec.credentials";
 	case LEDGER_TOOL: return "spec.tools";
+	case LEDGER_MCP_TOOL: return "spec.mcp";
 	default: return "spec";
 	}
 }
@@ -1031,6 +1070,7 @@ static void edge_findings(struct builder *b, const struct ctx *c, const char *id
 		case LEDGER_EGRESS: k = FINDING_UNDECLARED_EGRESS; break;
 		case LEDGER_CREDENTIAL: k = FINDING_UNDECLARED_CREDENTIAL; break;
 		case LEDGER_TOOL: k = FINDING_UNUSUAL_TOOL; break;
+		case LEDGER_MCP_TOOL: k = FINDING_UNUSUAL_MCP_TOOL; break;
 		default: return;
 		}
 		if (!(f = edge_finding(b, k, sev, identity, e)))
@@ -1050,6 +1090,11 @@ static void edge_findings(struct builder *b, const struct ctx *c, const char *id
 		case LEDGER_CREDENTIAL:
 			fmt(f->message, sizeof(f->message), "sent a %s credential to %s (%s %s), not in %s%s%s",
 			    v->cred_kind[0] ? v->cred_kind : "?", v->cred_host, v->cred.method, v->cred.path_template,
+			    spec_list(e->kind), grew_note, expired_note);
+			break;
+		case LEDGER_MCP_TOOL:
+			fmt(f->message, sizeof(f->message), "called MCP tool %s of server %s%s%s%s, not in %s%s%s",
+			    e->category, e->name, e->dest_class[0] ? " (" : "", e->dest_class, e->dest_class[0] ? ")" : "",
 			    spec_list(e->kind), grew_note, expired_note);
 			break;
 		default:

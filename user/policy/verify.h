@@ -155,6 +155,7 @@ enum finding_kind {
 	FINDING_UNUSED_DECLARED,
 	FINDING_SECRET_SENT,
 	FINDING_SENSOR_BLIND,
+	FINDING_UNUSUAL_MCP_TOOL, /* an MCP tools/call no spec.mcp rule allows (issue #18) */
 	FINDING__MAX
 };
 

@@ -7,7 +7,8 @@
 #include "common/json.h"
 #include "reach/coverage.h"
 
-static const char *const kind_names[] = { "other", "file_open", "exec", "fork", "exit", "egress", "dns", "http", "tls_hello", "h2" };
+static const char *const kind_names[] = { "other", "file_open", "exec", "fork", "exit", "egress", "dns",
+					  "http", "tls_hello", "h2", "jsonrpc", "road", "file_via" };
 static const char *const reason_names[] = { "ringbuf_full", "truncated", "map_full", "read_failed" };
 _Static_assert(sizeof(kind_names) / sizeof(kind_names[0]) == REACH_EV__MAX, "a name for every event kind");
 _Static_assert(sizeof(reason_names) / sizeof(reason_names[0]) == REACH_LOSS__MAX, "a name for every loss reason");
@@ -47,7 +48,11 @@ int coverage_reason_from_name(const char *name)
  *                 line (the tool edge is the executable) or a DNS answer
  *                 (names, not reach)
  *   read_failed   a file path, an executable, an egress address, an HTTP
- *                 head; NOT a DNS answer, a fork or an exit
+ *                 head, a JSON-RPC write on a pipe (it may have been an
+ *                 MCP tools/call); NOT a DNS answer, a fork or an exit
+ * A JSON-RPC message longer than its capture is not a kernel loss: user
+ * space judges it (a tools/call whose tool name is past the cut is the
+ * identity's blind road "mcp-undecoded"; a long answer loses nothing).
  * Kind 0 ("other") is a shared cache's: the kernel counts it node-wide
  * only, so it never reaches a record; judged a gap if it ever does. */
 bool coverage_loss_is_gap(int kind, int reason)
@@ -57,10 +62,15 @@ bool coverage_loss_is_gap(int kind, int reason)
 	case REACH_LOSS_MAP_FULL:
 		return true;
 	case REACH_LOSS_TRUNCATED:
-		return kind == REACH_EV_FILE_OPEN || kind == REACH_EV_HTTP;
+		return kind == REACH_EV_FILE_OPEN || kind == REACH_EV_FILE_VIA || kind == REACH_EV_HTTP;
 	case REACH_LOSS_READ_FAILED:
-		return kind == REACH_EV_FILE_OPEN || kind == REACH_EV_EXEC || kind == REACH_EV_EGRESS ||
-		       kind == REACH_EV_HTTP || kind == 0;
+		/* a road (11) that could not be told is a road unseen; a file
+		 * reached by io_uring or a received descriptor (12) that could
+		 * not be resolved may be the secret; jsonrpc (10): an unreadable
+		 * write to a pipe may have been a tools/call */
+		return kind == REACH_EV_FILE_OPEN || kind == REACH_EV_FILE_VIA || kind == REACH_EV_ROAD ||
+		       kind == REACH_EV_EXEC || kind == REACH_EV_EGRESS || kind == REACH_EV_HTTP ||
+		       kind == REACH_EV_JSONRPC || kind == 0;
 	default:
 		return true;
 	}

@@ -24,7 +24,7 @@ static int empty(const char *s) { return !s || !*s; }
 const char *ledger_kind_name(enum ledger_kind kind)
 {
 	static const char *const names[LEDGER_KIND__MAX] = { "unspecified", "secret", "tool", "egress",
-							     "credential", "dns" };
+							     "credential", "dns", "mcp-tool" };
 
 	return kind > LEDGER_KIND_UNSPECIFIED && kind < LEDGER_KIND__MAX ? names[kind] : "unspecified";
 }
@@ -82,6 +82,7 @@ static void edge_free(struct intern *t, struct ledger_edge *e)
 	intern_release(t, e->name);
 	intern_release(t, e->content_fingerprint);
 	intern_release(t, e->opened_as);
+	intern_release(t, e->arguments);
 	intern_release(t, e->proto);
 	for (size_t i = 0; i < e->n_outcomes; i++)
 		intern_release(t, e->outcomes[i].name);
@@ -109,7 +110,7 @@ static struct ledger_edge *edge_new(struct intern *t, enum ledger_kind kind, con
 	e->kind = kind;
 	e->executables = e->pods = e->images = &empty_set;
 	/* interning "" never fails and costs nothing */
-	e->category = e->dest_class = e->name = e->content_fingerprint = e->opened_as = e->proto = e->epoch = e->last_epoch =
+	e->category = e->dest_class = e->name = e->content_fingerprint = e->opened_as = e->arguments = e->proto = e->epoch = e->last_epoch =
 		(char *)intern_str(t, "");
 	if (!(e->object = (char *)intern_str(t, object))) {
 		edge_free(t, e);
@@ -510,7 +511,7 @@ static int edge_union(struct intern *t, struct ledger_edge *d, const struct ledg
 	if ((rc = str_fill(t, &d->category, s->category)) || (rc = str_fill(t, &d->dest_class, s->dest_class)) ||
 	    (rc = str_fill(t, &d->name, s->name)) || (rc = str_fill(t, &d->proto, s->proto)) ||
 	    (rc = str_fill(t, &d->content_fingerprint, s->content_fingerprint)) ||
-	    (rc = str_fill(t, &d->opened_as, s->opened_as)))
+	    (rc = str_fill(t, &d->opened_as, s->opened_as)) || (rc = str_fill(t, &d->arguments, s->arguments)))
 		return rc;
 	if (!d->port)
 		d->port = s->port;
@@ -676,6 +677,7 @@ int ledger_record(struct ledger *l, const struct ledger_obs *o)
 	e.name = (char *)o->name;
 	e.content_fingerprint = (char *)o->content_fingerprint;
 	e.opened_as = (char *)o->opened_as;
+	e.arguments = (char *)o->arguments;
 	e.proto = (char *)o->proto;
 	e.port = o->port;
 	if (!empty(o->outcome)) {
@@ -891,6 +893,10 @@ struct json_object *ledger_edge_to_json(const struct ledger_edge *e, bool brief)
 	json_add_str_or_null(o, "category", e->category);
 	json_add_str_or_null(o, "dest_class", e->dest_class);
 	json_add_str_or_null(o, "name", e->name);
+	if (e->kind == LEDGER_MCP_TOOL) {
+		json_add_str_or_null(o, "arguments", e->arguments);
+		json_add_str_or_null(o, "proto", e->proto);
+	}
 	if (!brief) {
 		json_add_str_or_null(o, "content_fingerprint", e->content_fingerprint);
 		json_add_str_or_null(o, "opened_as", e->opened_as);

@@ -46,6 +46,9 @@ enum ledger_kind {
 	LEDGER_EGRESS = 3,
 	LEDGER_CREDENTIAL = 4,
 	LEDGER_DNS = 5,
+	LEDGER_MCP_TOOL = 6, /* an MCP tools/call: object "<server> <tool>", category the tool,
+			      * name the server (program), dest_class its serverInfo.name,
+			      * proto the transport ("stdio", "unix"), arguments the names */
 	LEDGER_KIND__MAX,
 };
 
@@ -98,6 +101,7 @@ struct ledger_edge {
 	char *last_epoch; /* of the latest observation */
 	char *content_fingerprint; /* secret: fingerprint of the file's content (a single token), or "" */
 	char *opened_as;  /* secret: the name as first written, when not object; or "" */
+	char *arguments;  /* mcp-tool: argument names of the first call ("a,b" sorted), or "" */
 	/* Every epoch the edge was seen in, oldest (by epoch_first_ms) first,
 	 * at most LEDGER_MAX_EPOCHS, in parallel arrays (the file's layout):
 	 * the name, and the first and last time the edge was seen in it (feed
@@ -163,6 +167,7 @@ struct ledger_obs {
 	const char *epoch;
 	const char *content_fingerprint; /* secret edges */
 	const char *opened_as;           /* secret edges: the name as written, when not object */
+	const char *arguments;           /* mcp-tool edges: argument names */
 };
 
 /* 0 for a cap means its default. NULL on allocation failure. */

@@ -1,4 +1,5 @@
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include "reach/ledger_feed.h"
 
@@ -17,12 +18,16 @@ static enum ledger_kind ledger_kind_of(enum edge_kind k)
 	case EDGE_TOOL: return LEDGER_TOOL;
 	case EDGE_EGRESS: return LEDGER_EGRESS;
 	case EDGE_CREDENTIAL: return LEDGER_CREDENTIAL;
+	case EDGE_MCP: return LEDGER_MCP_TOOL;
 	default: return LEDGER_KIND_UNSPECIFIED;
 	}
 }
 
-/* One ledger observation for an edge; delta and outcome set by the caller. */
-static void fill_obs(struct ledger_obs *obs, const struct edge *e, const struct identity *id, int64_t boot_to_unix_ms)
+/* One ledger observation for an edge; delta and outcome set by the caller.
+ * mcp: the server and tool of object "<server> <tool>" go to name and
+ * category (tool, the caller's buffer of at least 256 bytes). */
+static void fill_obs(struct ledger_obs *obs, const struct edge *e, const struct identity *id, int64_t boot_to_unix_ms,
+		     char *tool)
 {
 	memset(obs, 0, sizeof(*obs));
 	obs->identity = id->name;
@@ -31,7 +36,7 @@ static void fill_obs(struct ledger_obs *obs, const struct edge *e, const struct 
 	obs->category = edge_cred(e) ? edge_cred(e)->kind : e->category;
 	obs->dest_class = edge_cred(e) ? edge_cred(e)->special : e->dest_class;
 	obs->name = e->name;
-	obs->proto = e->kind == EDGE_EGRESS ? (e->proto == REACH_PROTO_TCP ? "tcp" : "udp") : NULL;
+	obs->proto = e->kind == EDGE_EGRESS ? edge_proto_name(e->proto) : NULL;
 	obs->port = e->port;
 	obs->first_ms = (int64_t)(e->first_ns / 1000000) + boot_to_unix_ms;
 	obs->last_ms = (int64_t)(e->last_ns / 1000000) + boot_to_unix_ms;
@@ -45,6 +50,19 @@ static void fill_obs(struct ledger_obs *obs, const struct edge *e, const struct 
 	/* the name as written, only when it is not the file itself */
 	obs->opened_as = e->requested_path && e->requested_path[0] && strcmp(e->requested_path, e->object)
 				 ? e->requested_path : NULL;
+	if (e->kind == EDGE_MCP) {
+		const char *sp = strrchr(e->object, ' ');
+		size_t n = sp ? (size_t)(sp - e->object) : 0;
+
+		/* server in tool[128..], tool in tool[0..128) */
+		snprintf(tool, 128, "%s", sp ? sp + 1 : e->object);
+		snprintf(tool + 128, 128, "%.*s", (int)(n < 127 ? n : 127), e->object);
+		obs->category = tool;
+		obs->name = tool + 128;
+		obs->dest_class = e->name && e->name[0] ? e->name : NULL; /* serverInfo.name */
+		obs->proto = e->proto == REACH_JSONRPC_UNIX ? "unix" : "stdio";
+		obs->arguments = edge_detail(e);
+	}
 }
 
 /* Seen again, or by more, since it was last fed: checked before the
@@ -60,9 +78,10 @@ static void feed_edge(struct ledger *l, struct edge *e, const struct identity *i
 {
 	uint64_t total = edge_count(e);
 	struct ledger_obs obs;
+	char tool[256];
 	bool any = false;
 
-	fill_obs(&obs, e, id, boot_to_unix_ms);
+	fill_obs(&obs, e, id, boot_to_unix_ms, tool);
 	if (e->kind == EDGE_EGRESS) {
 		/* one record per outcome, each with its own growth */
 		for (int t = 1; t < (int)(sizeof(outcome_names) / sizeof(outcome_names[0])) && t < EDGE_MAX_TAGS; t++) {
@@ -174,10 +193,11 @@ void ledger_feed_pending_view(struct observed *o, struct ledger *view, feed_reso
 			struct edge *e = cg[i]->edges[j];
 			struct identity id;
 			struct ledger_obs obs;
+			char tool[256];
 
 			if (e->kind == EDGE_TLS || resolve(ctx, cg[i], e->proc->uid, &id) != 0 || id.state != IDENTITY_PENDING)
 				continue;
-			fill_obs(&obs, e, &id, boot_to_unix_ms);
+			fill_obs(&obs, e, &id, boot_to_unix_ms, tool);
 			if (e->kind == EDGE_EGRESS) { /* per outcome, as ledger_feed does */
 				for (int t = 1; t < (int)(sizeof(outcome_names) / sizeof(outcome_names[0])); t++) {
 					if (!(obs.count_delta = edge_count_tag(e, t)))

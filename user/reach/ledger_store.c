@@ -24,6 +24,7 @@ _Static_assert((int)LEDGER_TOOL == (int)REACH__V1__EDGE_KIND__EDGE_KIND_TOOL, "k
 _Static_assert((int)LEDGER_EGRESS == (int)REACH__V1__EDGE_KIND__EDGE_KIND_EGRESS, "kind numbers match the proto");
 _Static_assert((int)LEDGER_CREDENTIAL == (int)REACH__V1__EDGE_KIND__EDGE_KIND_CREDENTIAL, "kind numbers match the proto");
 _Static_assert((int)LEDGER_DNS == (int)REACH__V1__EDGE_KIND__EDGE_KIND_DNS, "kind numbers match the proto");
+_Static_assert((int)LEDGER_MCP_TOOL == (int)REACH__V1__EDGE_KIND__EDGE_KIND_MCP_TOOL, "kind numbers match the proto");
 _Static_assert(sizeof(LEDGER_MAGIC) - 1 == 8, "8-byte magic");
 
 #define DIGEST_OFF 32
@@ -194,6 +195,7 @@ static void edge_to_pb(const struct ledger_edge *e, Reach__V1__Edge *pe, Reach__
 	pe->name = e->name;
 	pe->content_fingerprint = e->content_fingerprint;
 	pe->opened_as = e->opened_as;
+	pe->mcp_arguments = e->arguments;
 	pe->port = e->port;
 	pe->proto = e->proto;
 	for (size_t i = 0; i < e->n_outcomes; i++) {
@@ -1426,6 +1428,7 @@ static int import_identity(struct ledger *l, const Reach__V1__IdentityReach *id,
 		e->name = pe->name;
 		e->content_fingerprint = pe->content_fingerprint;
 		e->opened_as = pe->opened_as;
+		e->arguments = pe->mcp_arguments;
 		e->proto = pe->proto;
 		e->port = pe->port;
 		e->n_outcomes = pe->n_outcomes;

@@ -36,7 +36,7 @@ struct intern *observed_strings(struct observed *o) { return o->strings; }
 
 const char *edge_kind_name(enum edge_kind kind)
 {
-	static const char *const names[EDGE__MAX] = { "secret", "tool", "egress", "credential", "tls" };
+	static const char *const names[EDGE__MAX] = { "secret", "tool", "egress", "credential", "tls", "mcp-tool" };
 
 	return kind < EDGE__MAX ? names[kind] : "unknown";
 }

@@ -10,7 +10,11 @@
 #include <stdint.h>
 #include "abi/events.h"
 
-enum edge_kind { EDGE_SECRET, EDGE_TOOL, EDGE_EGRESS, EDGE_CREDENTIAL, EDGE_TLS, EDGE__MAX };
+/* EDGE_MCP: an MCP tools/call (issue #18): object "<server> <tool>", name
+ * the server's serverInfo.name (or NULL), detail its argument names
+ * ("a,b", sorted; values are never kept), proto the transport
+ * (REACH_JSONRPC_PIPE / UNIX). */
+enum edge_kind { EDGE_SECRET, EDGE_TOOL, EDGE_EGRESS, EDGE_CREDENTIAL, EDGE_TLS, EDGE_MCP, EDGE__MAX };
 
 #define EDGE_MAX_TAGS 8 /* per-source tags: egress outcomes */
 
@@ -74,7 +78,7 @@ struct edge {
 	bool argv_truncated;
 	uint8_t n_src;         /* sources: see edge_source_at() */
 	/* egress */
-	uint8_t proto;         /* REACH_PROTO_TCP / UDP */
+	uint8_t proto;         /* REACH_PROTO_TCP / UDP / ICMP / ICMPV6 */
 	bool evicting;         /* observed.c's: marked by observed_mark_evicted() */
 	uint16_t port;
 	uint16_t source_port;  /* of the first observation (0: UDP / not bound yet) */
@@ -226,5 +230,12 @@ size_t observed_cgroups(const struct observed *o, struct cgroup_reach ***out); /
 /* The cgroup an edge was recorded under, or NULL. */
 const struct cgroup_reach *observed_cgroup(const struct observed *o, uint64_t cgroup_id);
 const char *edge_kind_name(enum edge_kind kind);
+
+/* An egress edge's protocol as policies and reports name it: "tcp",
+ * "udp", "icmp" (ICMP and ICMPv6). */
+static inline const char *edge_proto_name(uint8_t proto)
+{
+	return proto == REACH_PROTO_TCP ? "tcp" : proto == REACH_PROTO_UDP ? "udp" : "icmp";
+}
 
 #endif

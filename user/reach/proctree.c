@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,12 +8,16 @@
 #include "common/cgroup.h"
 #include "common/hmap.h"
 #include "reach/proctree.h"
+#include "reach/program.h"
 
 struct proc {
 	uint32_t ppid;
 	uint64_t cgroup_id;
 	bool monitored; /* known from sensor events, so inside the monitored set */
 	char exe[256];
+	/* the process as lineage and edges name it: exe, or "exe program" for
+	 * an interpreter running a program (reach/program.h) */
+	char ident[256 + 1 + 64];
 };
 
 struct proctree {
@@ -44,6 +49,14 @@ void proctree_free(struct proctree *t)
 		return;
 	hmap_free(t->procs, free);
 	free(t);
+}
+
+static void set_ident(struct proc *p, const char *program)
+{
+	if (program && *program)
+		snprintf(p->ident, sizeof(p->ident), "%s %.64s", p->exe, program);
+	else
+		snprintf(p->ident, sizeof(p->ident), "%s", p->exe);
 }
 
 static struct proc *upsert(struct proctree *t, uint32_t tgid)
@@ -95,6 +108,19 @@ static struct proc *load_from_proc(struct proctree *t, uint32_t tgid)
 	snprintf(path, sizeof(path), "/proc/%" PRIu32 "/exe", tgid);
 	n = readlink(path, p->exe, sizeof(p->exe) - 1);
 	p->exe[n > 0 ? n : 0] = '\0';
+	{
+		/* its program, from its command line as an exec event has it */
+		char args[256], prog[64];
+		ssize_t m = -1;
+		int fd;
+
+		snprintf(path, sizeof(path), "/proc/%" PRIu32 "/cmdline", tgid);
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
+			m = read(fd, args, sizeof(args));
+			close(fd);
+		}
+		set_ident(p, m > 0 && !program_name(p->exe, args, (size_t)m, prog, sizeof(prog)) ? prog : NULL);
+	}
 	if (!t->cgroup_mount[0] || cgroup_id_of_pid(t->cgroup_mount, tgid, &p->cgroup_id))
 		p->cgroup_id = 0; /* unknown: the lineage then stops at this process */
 	return p;
@@ -110,7 +136,8 @@ static struct proc *lookup(struct proctree *t, uint32_t tgid)
 	return p ? p : load_from_proc(t, tgid);
 }
 
-int proctree_exec(struct proctree *t, uint32_t tgid, uint32_t ppid, uint64_t cgroup_id, const char *exe)
+int proctree_exec(struct proctree *t, uint32_t tgid, uint32_t ppid, uint64_t cgroup_id, const char *exe,
+		  const char *program)
 {
 	struct proc *p = upsert(t, tgid);
 
@@ -120,6 +147,7 @@ int proctree_exec(struct proctree *t, uint32_t tgid, uint32_t ppid, uint64_t cgr
 	p->cgroup_id = cgroup_id;
 	p->monitored = true;
 	snprintf(p->exe, sizeof(p->exe), "%s", exe);
+	set_ident(p, program);
 	return 0;
 }
 
@@ -134,6 +162,7 @@ int proctree_fork(struct proctree *t, uint32_t parent_tgid, uint32_t child_tgid,
 	child->cgroup_id = cgroup_id;
 	child->monitored = true;
 	snprintf(child->exe, sizeof(child->exe), "%s", parent ? parent->exe : "");
+	snprintf(child->ident, sizeof(child->ident), "%s", parent ? parent->ident : "");
 	return 0;
 }
 
@@ -150,6 +179,13 @@ const char *proctree_exe(struct proctree *t, uint32_t tgid)
 	struct proc *p = lookup(t, tgid);
 
 	return p ? p->exe : "";
+}
+
+const char *proctree_ident(struct proctree *t, uint32_t tgid)
+{
+	struct proc *p = lookup(t, tgid);
+
+	return p ? p->ident : "";
 }
 
 uint32_t proctree_ppid(struct proctree *t, uint32_t tgid)
@@ -185,8 +221,10 @@ size_t proctree_lineage(struct proctree *t, uint32_t tgid, const char **out, siz
 
 		if (!p || (p != self && !p->monitored && p->cgroup_id != self->cgroup_id))
 			break;
-		if (p->exe[0] && (n == 0 || strcmp(chain[n - 1], p->exe) != 0))
-			chain[n++] = p->exe;
+		/* "node agent.mjs -> node server-filesystem" are two entries:
+		 * programs, not only executables, are compared */
+		if (p->ident[0] && (n == 0 || strcmp(chain[n - 1], p->ident) != 0))
+			chain[n++] = p->ident;
 		pid = p->ppid;
 	}
 	/* Oldest first, the process last; keep the nearest ancestors if cut. */

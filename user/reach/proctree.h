@@ -15,18 +15,25 @@ struct proctree;
 struct proctree *proctree_new(void);
 void proctree_free(struct proctree *t);
 
-int proctree_exec(struct proctree *t, uint32_t tgid, uint32_t ppid, uint64_t cgroup_id, const char *exe);
+/* program: the name of the program an interpreter runs (program_name()),
+ * or NULL. */
+int proctree_exec(struct proctree *t, uint32_t tgid, uint32_t ppid, uint64_t cgroup_id, const char *exe,
+		  const char *program);
 int proctree_fork(struct proctree *t, uint32_t parent_tgid, uint32_t child_tgid, uint64_t cgroup_id);
 void proctree_exit(struct proctree *t, uint32_t tgid);
 
 /* Executable of tgid ("" if unknown). */
 const char *proctree_exe(struct proctree *t, uint32_t tgid);
+/* The process as lineage, edges and findings name it: its executable, or
+ * "exe program" when it is an interpreter running a program ("" if unknown). */
+const char *proctree_ident(struct proctree *t, uint32_t tgid);
 uint32_t proctree_ppid(struct proctree *t, uint32_t tgid);
 /* Whether tgid is a known process of that cgroup. */
 bool proctree_in_cgroup(struct proctree *t, uint32_t tgid, uint64_t cgroup_id);
 
 /* Exec chain of tgid within the workload, oldest ancestor first, the process itself last;
- * consecutive repeats (a fork without exec) are folded. Returns the count. */
+ * entries are proctree_ident()s; consecutive repeats (a fork without exec)
+ * are folded. Returns the count. */
 size_t proctree_lineage(struct proctree *t, uint32_t tgid, const char **out, size_t max);
 size_t proctree_size(const struct proctree *t);
 

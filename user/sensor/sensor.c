@@ -42,7 +42,10 @@ static const char *const fixed_hook_names[] = {
 	"tp_btf/sched_process_exec",
 	"tp_btf/sched_process_fork",
 	"tp_btf/sched_process_exit",
+	"tp_btf/io_uring_submit_req", /* the last two: only on a kernel with io_uring (see sensor_start) */
+	"tp_btf/io_uring_complete",
 };
+#define N_URING_HOOKS 2
 
 const char *const *sensor_hook_names(const struct sensor *s) { return s->hook_names; }
 
@@ -104,6 +107,7 @@ int sensor_check_prerequisites(char *why, size_t why_size)
 int sensor_start(struct sensor **out, const struct sensor_opts *opts, char *err, size_t err_size)
 {
 	struct sensor *s;
+	size_t n_fixed;
 	int rc;
 
 	libbpf_set_print(libbpf_print);
@@ -163,6 +167,17 @@ int sensor_start(struct sensor **out, const struct sensor_opts *opts, char *err,
 	rc = syscall_hooks_prepare(&s->syscall_hooks, s->skel->obj, opts->syscall_hooks, err, err_size);
 	if (rc)
 		goto fail;
+	/* A kernel built without io_uring has neither its tracepoints nor a
+	 * ring to submit to: nothing to see, no gap. Its programs stay
+	 * unloaded (their CO-RE reads of io_kiocb would fail the load). */
+	n_fixed = sizeof(fixed_hook_names) / sizeof(fixed_hook_names[0]);
+	if (libbpf_find_vmlinux_btf_id("io_uring_submit_req", BPF_TRACE_RAW_TP) < 0 ||
+	    libbpf_find_vmlinux_btf_id("io_uring_complete", BPF_TRACE_RAW_TP) < 0) {
+		bpf_program__set_autoload(s->skel->progs.reach_uring_submit, false);
+		bpf_program__set_autoload(s->skel->progs.reach_uring_complete, false);
+		n_fixed -= N_URING_HOOKS;
+		log_info("io_uring: this kernel has no io_uring tracepoints (built without io_uring): not hooked");
+	}
 
 	rc = reach_bpf__load(s->skel);
 	if (rc) {
@@ -187,7 +202,7 @@ int sensor_start(struct sensor **out, const struct sensor_opts *opts, char *err,
 	if (rc)
 		goto fail;
 	s->hook_names[0] = syscall_hooks_describe(s->syscall_hooks);
-	for (size_t i = 0; i < sizeof(fixed_hook_names) / sizeof(fixed_hook_names[0]); i++)
+	for (size_t i = 0; i < n_fixed; i++)
 		s->hook_names[i + 1] = fixed_hook_names[i];
 	s->rb = ring_buffer__new(bpf_map__fd(s->skel->maps.events), (ring_buffer_sample_fn)opts->on_event,
 				 opts->ctx, NULL);

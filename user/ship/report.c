@@ -437,6 +437,12 @@ int report_verification(const struct report_src *src, const struct epoch_record 
 		rot_ptrs[i] = &rot[i];
 	}
 	snprintf(reasons_buf, sizeof(reasons_buf), "%s", rec->reasons);
+	vm.record_id = rec->id;
+	vm.follows = rec->follows;
+	vm.seq = rec->hash[0] ? rec->seq : 0;
+	vm.prev_hash = (char *)(rec->hash[0] ? rec->prev_hash : "");
+	vm.hash = (char *)rec->hash;
+	vm.policy_digest = (char *)rec->policy_digest;
 	vm.header = &h.pb;
 	vm.identity = (char *)rec->identity;
 	vm.verdict = (char *)epoch_verdict_name(rec);

@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* sys_exit handlers for files (see files.bpf.h): the open family, and
+ * descriptors received without an open (SCM_RIGHTS, pidfd_getfd). */
+#ifndef REACH_FILES_SYSCALLS_BPF_H
+#define REACH_FILES_SYSCALLS_BPF_H
+
+#include "files.bpf.h"
+
+struct open_call {
+	int dirfd;
+	const char *pathname;
+	__u32 flags;
+};
+
+/* Decodes the open flavours; false when the flags cannot be read. */
+static __always_inline bool open__decode(struct pt_regs *regs, long nr, struct open_call *call)
+{
+	if (nr == NR_open) {
+		call->dirfd = AT_FDCWD;
+		call->pathname = (const char *)SYSCALL_ARG1(regs);
+		call->flags = (__u32)SYSCALL_ARG2(regs);
+		return true;
+	}
+	call->dirfd = (int)SYSCALL_ARG1(regs);
+	if (nr == NR_open_by_handle_at) {
+		/* (mount_fd, handle, flags): no name at all, only the file */
+		call->pathname = NULL;
+		call->flags = (__u32)SYSCALL_ARG3(regs);
+		return true;
+	}
+	call->pathname = (const char *)SYSCALL_ARG2(regs);
+	if (nr == NR_openat) {
+		call->flags = (__u32)SYSCALL_ARG3(regs);
+		return true;
+	}
+	/* openat2: flags live in the user's struct open_how */
+	__u64 how_flags = 0;
+	struct open_how *how = (struct open_how *)SYSCALL_ARG3(regs);
+
+	if (bpf_probe_read_user(&how_flags, sizeof(how_flags), &how->flags))
+		return false;
+	call->flags = (__u32)how_flags;
+	return true;
+}
+
+/* sys_exit of open, openat, openat2, open_by_handle_at (already filtered on
+ * nr and ret >= 0): the file behind the returned descriptor. */
+static __noinline int files__on_open_exit(struct pt_regs *regs, long nr, long ret)
+{
+	struct file_origin o = { .kind = REACH_EV_FILE_OPEN, .fd = ret, .nr = nr };
+	struct open_call call;
+	__u64 pid_tgid, cgid;
+
+	pid_tgid = bpf_get_current_pid_tgid();
+	cgid = bpf_get_current_cgroup_id();
+	if (!task__is_monitored(pid_tgid, cgid))
+		return 0;
+
+	if (!open__decode(regs, nr, &call)) {
+		loss__count(REACH_EV_FILE_OPEN, REACH_LOSS_READ_FAILED);
+		return 0;
+	}
+	if ((call.flags & O_ACCMODE) == O_WRONLY || (call.flags & O_PATH))
+		return 0;  /* not a read (an O_PATH descriptor reopened is a read, seen then) */
+	o.open_flags = call.flags;
+	o.dirfd = call.dirfd;
+	o.pathname = call.pathname;
+	if (!call.pathname)
+		o.flags = REACH_OPEN_F_BY_HANDLE;
+	return files__record(task__file_of_fd(bpf_get_current_task_btf(), ret), &o, pid_tgid, cgid);
+}
+
+#define SOL_SOCKET  1
+#define SCM_RIGHTS  1
+#define FILES_RECEIVED_MAX 8 /* descriptors looked at per message; more are counted as truncated */
+
+/*
+ * Descriptors that arrive without an open in the task: each is the file it
+ * refers to, recorded like an open (REACH_EV_FILE_VIA, REACH_OPEN_F_RECEIVED),
+ * so a secret opened by an unmonitored process and handed over is the
+ * receiver's secret read under the real file.
+ *   recvmsg   SCM_RIGHTS in the first control message (the kernel has
+ *             already installed the descriptors and rewritten msg_controllen
+ *             in the user's msghdr)
+ *   pidfd_getfd  the returned descriptor
+ * Only a monitored task's recvmsg with control data pays the cmsg read.
+ */
+static __noinline int files__on_recvmsg_exit(struct pt_regs *regs)
+{
+	struct file_origin o = { .kind = REACH_EV_FILE_VIA, .dirfd = -1, .flags = REACH_OPEN_F_RECEIVED,
+				 .nr = NR_recvmsg };
+	struct { __u64 len; __s32 level; __s32 type; } cmsg;
+	struct task_struct *task;
+	struct user_msghdr msg;
+	__u64 pid_tgid, cgid, n;
+
+	pid_tgid = bpf_get_current_pid_tgid();
+	cgid = bpf_get_current_cgroup_id();
+	if (!task__is_monitored(pid_tgid, cgid))
+		return 0;
+	if (bpf_probe_read_user(&msg, sizeof(msg), (void *)SYSCALL_ARG2(regs))) {
+		loss__count(REACH_EV_FILE_VIA, REACH_LOSS_READ_FAILED);
+		return 0;
+	}
+	if (!msg.msg_control || msg.msg_controllen < sizeof(cmsg) + sizeof(__s32))
+		return 0;  /* no control data: nothing was passed */
+	if (bpf_probe_read_user(&cmsg, sizeof(cmsg), msg.msg_control)) {
+		loss__count(REACH_EV_FILE_VIA, REACH_LOSS_READ_FAILED);
+		return 0;
+	}
+	if (cmsg.level != SOL_SOCKET || cmsg.type != SCM_RIGHTS || cmsg.len < sizeof(cmsg) + sizeof(__s32))
+		return 0;
+	n = (cmsg.len - sizeof(cmsg)) / sizeof(__s32);
+	if (n > FILES_RECEIVED_MAX) {
+		/* the rest are not looked at: a loss, judged by verify */
+		loss__count(REACH_EV_FILE_VIA, REACH_LOSS_TRUNCATED);
+		n = FILES_RECEIVED_MAX;
+	}
+	task = bpf_get_current_task_btf();
+	for (int i = 0; i < FILES_RECEIVED_MAX; i++) {
+		__s32 fd;
+
+		if (i >= n)
+			break;
+		if (bpf_probe_read_user(&fd, sizeof(fd), msg.msg_control + sizeof(cmsg) + i * sizeof(__s32))) {
+			loss__count(REACH_EV_FILE_VIA, REACH_LOSS_READ_FAILED);
+			break;
+		}
+		o.fd = fd;
+		files__record(task__file_of_fd(task, fd), &o, pid_tgid, cgid);
+	}
+	return 0;
+}
+
+static __noinline int files__on_pidfd_getfd_exit(long ret)
+{
+	struct file_origin o = { .kind = REACH_EV_FILE_VIA, .dirfd = -1, .fd = ret, .flags = REACH_OPEN_F_RECEIVED,
+				 .nr = NR_pidfd_getfd };
+	__u64 pid_tgid = bpf_get_current_pid_tgid(), cgid = bpf_get_current_cgroup_id();
+
+	if (!task__is_monitored(pid_tgid, cgid))
+		return 0;
+	return files__record(task__file_of_fd(bpf_get_current_task_btf(), ret), &o, pid_tgid, cgid);
+}
+
+#endif /* REACH_FILES_SYSCALLS_BPF_H */

@@ -1,0 +1,257 @@
+"""Signed attestations (issue 19): the agent's verification records are
+hash-chained per identity; `reachctl verify --attest FILE --key KEY` writes
+an in-toto Statement in a DSSE envelope signed with an Ed25519 key, and
+`reachctl attest verify FILE --key PUB` checks the signature, every record of
+the chain and the policy/ledger digests. One byte changed in a record, the
+policy or the signature, a record removed or reordered, or another key:
+exit 1, the broken record named. The private key never appears in any
+output."""
+import base64
+import json
+import os
+import signal
+import subprocess
+
+from harness import REACHCTL, Agent, Cgroup, check, check_eq, wait_for
+
+READ = "import sys\nfor p in sys.argv[1:]: open(p).read()\n"
+
+
+def _run(*argv):
+    return subprocess.run([REACHCTL, *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=60)
+
+
+def _openssl(*argv):
+    subprocess.run(["openssl", *argv], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=30)
+
+
+def _statement(env):
+    return json.loads(base64.b64decode(env["payload"]))
+
+
+def _rewrite(env, fn, path):
+    """The envelope with its Statement changed by fn, the signature kept (an
+    attacker without the key), written to path."""
+    st = _statement(env)
+    fn(st["predicate"])
+    out = dict(env, payload=base64.b64encode(json.dumps(st, separators=(",", ":")).encode()).decode())
+    with open(path, "w") as f:
+        json.dump(out, f)
+    return path
+
+
+def test_attestation_signed_chained_and_tamper_evident(cleanup, tmp):
+    declared, extra = os.path.join(tmp, "declared.key"), os.path.join(tmp, "extra.key")
+    for p in (declared, extra):
+        with open(p, "w") as f:
+            f.write("x\n")
+    key, pub = os.path.join(tmp, "signing.key"), os.path.join(tmp, "signing.pub")
+    other_key, other_pub = os.path.join(tmp, "other.key"), os.path.join(tmp, "other.pub")
+    for k, p in ((key, pub), (other_key, other_pub)):
+        _openssl("genpkey", "-algorithm", "ed25519", "-out", k)
+        _openssl("pkey", "-in", k, "-pubout", "-out", p)
+    with open(key) as f:
+        key_body = "".join(line for line in f.read().splitlines() if "-----" not in line)
+    root = Cgroup(cleanup, f"reach-e2e-attest-{os.getpid()}")
+    app = Cgroup(cleanup, "svc", parent=root)
+    identity = "host/attestsvc"
+    policy = os.path.join(tmp, "policy.yaml")
+
+    def write_policy(path, secrets):
+        with open(path, "w") as f:
+            f.write(f"apiVersion: reach.dev/v1\nkind: ReachPolicy\nmetadata: {{name: svc}}\nspec:\n"
+                    f"  identity: {identity}\n  secrets: [{', '.join(secrets)}]\n  tools: [\"/**/python3*\"]\n")
+    write_policy(policy, [declared])
+    agent = Agent(cleanup, tmp, ["--cgroup", root.path, "--identity-rule", f"cgroup:{app.rel} {identity}",
+                                 "--policy", policy, "--settle-window", "1"])
+    agent.epoch_start(identity, "v1")
+    app.python(READ, declared, extra)
+
+    def records():
+        return agent.reachctl("epochs", "--identity", identity, "-o", "json")["records"]
+    first = wait_for(lambda: next((r for r in records() if r["to_version"] == "v1" and r["state"] == "verified"),
+                                  None), "v1 verified", 20)
+    check_eq((first["verdict"], first["findings"]), ("fail", 1), "v1 fails: the undeclared read")
+    check(len(first["hash"]) == 64 and len(first["prev_hash"]) == 64 and first["seq"] >= 1,
+          f"the verified record is sealed into the chain: {first}")
+    write_policy(policy, [declared, extra])
+    agent.proc.send_signal(signal.SIGHUP)
+    second = wait_for(lambda: next((r for r in records() if r["follows"] == first["id"] and r["state"] == "verified"),
+                                   None), "v1 re-verified under the edited policy", 20)
+    check_eq((second["verdict"], second["seq"], second["prev_hash"]), ("pass", first["seq"] + 1, first["hash"]),
+             "the re-verification is the next link of the identity's chain")
+
+    # v2 (the extra read again, now declared): a third link
+    agent.epoch_start(identity, "v2")
+    app.python(READ, declared, extra)
+    third = wait_for(lambda: next((r for r in records() if r["to_version"] == "v2" and r["state"] == "verified"),
+                                  None), "v2 verified", 20)
+    check_eq((third["verdict"], third["seq"], third["prev_hash"]), ("pass", second["seq"] + 1, second["hash"]),
+             "v2 is the next link")
+
+    table = agent.reachctl("epochs", "--identity", identity).stdout
+    check(all(f"{r['seq']}:{r['hash'][:12]}" in table for r in (first, second, third)),
+          f"the table shows each record's link: {table}")
+
+    # the attestation: verify passes (exit 0) and the file is written
+    att = os.path.join(tmp, "attestation.json")
+    p = _run("verify", "--socket", agent.socket, "--identity", identity, "--attest", att, "--key", key)
+    check_eq(p.returncode, 0, f"verify --attest: {p.stdout}{p.stderr}")
+    check(f"attestation of {identity} written to {att}" in p.stderr, f"says where: {p.stderr}")
+    check(key_body[:24] not in p.stdout + p.stderr and "PRIVATE" not in p.stdout + p.stderr, "the key is never printed")
+    with open(att) as f:
+        env = json.load(f)
+    check_eq(env["payloadType"], "application/vnd.in-toto+json", "DSSE payload type")
+    check_eq(len(env["signatures"]), 1, "one signature")
+    check(len(env["signatures"][0]["keyid"]) == 64, "keyid: SHA-256 of the public key")
+    st = _statement(env)
+    check_eq(st["_type"], "https://in-toto.io/Statement/v1", "in-toto Statement v1")
+    check_eq(st["predicateType"], "https://reach.dev/attestation/verification/v1", "predicate type")
+    check_eq(st["subject"][0]["name"], f"{identity}@v2", "subject: the identity's epoch")
+    check_eq(st["subject"][0]["annotations"]["reach.dev/digest-of"], "epoch-name", "a declared version has no image digest")
+    pred = st["predicate"]
+    check_eq((pred["identity"], pred["epoch"], pred["previous_epoch"], pred["verdict"], pred["exit_code"]),
+             (identity, "v2", "v1", "pass", 0),
+             "the verdict attested")
+    check_eq(pred["policy_digest"]["sha256"], third["policy_digest"], "the policy digest of the records' policies")
+    check(len(pred["ledger_digest"]["sha256"]) == 64 and pred["ledger_source"] == "agent", "the ledger digest")
+    check(pred["coverage"] is not None and "gaps" in pred["coverage"], f"the coverage record: {pred['coverage']}")
+    check(pred["sensor"]["name"] == "reach" and pred["sensor"]["version"], "the sensor version")
+    chain = pred["records"]
+    check_eq([r["seq"] for r in chain], list(range(1, len(chain) + 1)), "the whole chain, in order")
+    check_eq([(r["to_version"], r["state"], r["verdict"], r["findings"]) for r in chain][-3:],
+             [("v1", "verified", "fail", 1), ("v1", "verified", "pass", 0), ("v2", "verified", "pass", 0)],
+             "the two verifications of v1, then v2's")
+    check_eq([r["hash"] for r in chain[-3:]], [first["hash"], second["hash"], third["hash"]],
+             "the agent's records, as sealed")
+    check_eq(pred["chain_head"], {"seq": third["seq"], "sha256": third["hash"]}, "the chain head")
+
+    ok = _run("attest", "verify", att, "--key", pub, "--policy", policy)
+    check_eq(ok.returncode, 0, f"attest verify: {ok.stdout}{ok.stderr}")
+    check("signature: verifies with the key" in ok.stdout and f"records: {len(chain)} in the chain of {identity}"
+          in ok.stdout and "(matches the policies given)" in ok.stdout and "attest verify: OK" in ok.stdout,
+          f"what was checked: {ok.stdout}")
+
+    def failed(path, *extra_args, want):
+        r = _run("attest", "verify", path, "--key", *extra_args)
+        check_eq(r.returncode, 1, f"{want}: {r.stdout}{r.stderr}")
+        check("attest verify: FAILED" in r.stdout, f"{want}: FAILED: {r.stdout}")
+        for w in ([want] if isinstance(want, str) else want):
+            check(w in r.stdout, f"'{w}' in: {r.stdout}")
+        return r.stdout
+
+    # one byte of a record: that record is named, and the signature fails
+    n = len(chain) - 3  # the failed verification of v1, seq n + 1
+
+    def one_byte(pred):
+        pred["records"][n]["findings"] = 0
+    failed(_rewrite(env, one_byte, os.path.join(tmp, "changed.json")), pub,
+           want=[f"record seq {n + 1} (id {first['id']}, {identity} v1, verified): changed",
+                 "signature: does not verify with the key"])
+
+    def removed(pred):  # the middle one: v1's re-verification
+        del pred["records"][n + 1]
+    failed(_rewrite(env, removed, os.path.join(tmp, "removed.json")), pub,
+           want=f"record seq {n + 3} (id {third['id']}, {identity} v2, verified): after record seq {n + 1}: the "
+                "records between are missing")
+
+    def reordered(pred):
+        pred["records"][n + 1], pred["records"][n + 2] = pred["records"][n + 2], pred["records"][n + 1]
+    failed(_rewrite(env, reordered, os.path.join(tmp, "reordered.json")), pub,
+           want=f"record seq {n + 2} (id {second['id']}, {identity} v1, verified): after record seq {n + 3}: out of "
+                "order")
+
+    # one byte of the policy: the digest differs
+    edited = os.path.join(tmp, "policy-edited.yaml")
+    write_policy(edited, [declared, extra.replace("extra.key", "extrb.key")])
+    failed(att, pub, "--policy", edited, want="problem: policy: the policies given have digest")
+
+    # one byte of the signature
+    sig = base64.b64decode(env["signatures"][0]["sig"])
+    bad_sig = dict(env, signatures=[dict(env["signatures"][0],
+                                         sig=base64.b64encode(bytes([sig[0] ^ 1]) + sig[1:]).decode())])
+    with open(os.path.join(tmp, "badsig.json"), "w") as f:
+        json.dump(bad_sig, f)
+    out = failed(os.path.join(tmp, "badsig.json"), pub, want="signature: does not verify with the key")
+    check(f"records: {len(chain)} in the chain" in out, "the chain itself is intact")
+
+    # another key
+    failed(att, other_pub, want="signed by another key")
+
+    # key files: clear errors, exit 2, nothing written
+    missing = os.path.join(tmp, "missing.key")
+    p = _run("verify", "--socket", agent.socket, "--identity", identity, "--attest", os.path.join(tmp, "no.json"),
+             "--key", missing)
+    check_eq((p.returncode, p.stderr.strip()), (2, f"reachctl: key file {missing}: No such file or directory"),
+             "a missing key")
+    check(not os.path.exists(os.path.join(tmp, "no.json")), "no attestation without a key")
+    p = _run("verify", "--socket", agent.socket, "--identity", identity, "--attest", os.path.join(tmp, "no.json"),
+             "--key", pub)
+    check(p.returncode == 2 and f"key file {pub}: not a PEM private key" in p.stderr, f"a public key: {p.stderr}")
+    p = _run("verify", "--socket", agent.socket, "--attest", os.path.join(tmp, "no.json"), "--key", key)
+    check(p.returncode == 2 and "needs --identity" in p.stderr, f"--attest needs the identity: {p.stderr}")
+    p = _run("attest", "verify", att)
+    check(p.returncode == 2 and "needs --key" in p.stderr, f"attest verify needs a key: {p.stderr}")
+    p = _run("attest", "verify", os.path.join(tmp, "nosuch.json"), "--key", pub)
+    check(p.returncode == 2 and "No such file" in p.stderr, f"a missing attestation: {p.stderr}")
+    agent.stop()
+
+    # offline, from the saved ledger: its digest is checked against the file
+    ledger = os.path.join(agent.state_dir, "ledger.pb.z")
+    off = os.path.join(tmp, "offline.json")
+    p = _run("verify", "--ledger", ledger, "--policy", policy, "--identity", identity, "--attest", off, "--key", key)
+    check_eq(p.returncode, 0, f"verify --ledger --attest: {p.stdout}{p.stderr}")
+    with open(off) as f:
+        pred = _statement(json.load(f))["predicate"]
+    check_eq((pred["ledger_source"], pred["records"], pred["chain_head"], pred["epoch"]), ("file", [], None, "v2"),
+             "offline: no record chain (the records live in the agent)")
+    ok = _run("attest", "verify", off, "--key", pub, "--ledger", ledger, "--policy", policy)
+    check(ok.returncode == 0 and "(matches the ledger given)" in ok.stdout, f"the ledger matches: {ok.stdout}")
+    changed = os.path.join(tmp, "ledger-changed.pb.z")
+    with open(ledger, "rb") as f, open(changed, "wb") as g:
+        data = bytearray(f.read())
+        data[-1] ^= 1
+        g.write(data)
+    failed(off, pub, "--ledger", changed, want="problem: ledger: the ledger given has digest")
+
+    # a restart: the chain goes on from the state directory's records file
+    journal = os.path.join(agent.state_dir, "verification-records")
+    with open(journal) as f:
+        kept = [json.loads(line) for line in f]
+    check_eq([r["hash"] for r in kept], [r["hash"] for r in chain], "every link kept on disk, in order")
+    args = ["--cgroup", root.path, "--identity-rule", f"cgroup:{app.rel} {identity}", "--policy", policy,
+            "--settle-window", "1"]
+    agent2 = Agent(cleanup, tmp, args, name="reachd2")
+    check(f"{len(chain)} verification records restored" in agent2.stderr(), f"restored: {agent2.stderr()[-600:]}")
+    after = wait_for(lambda: next((r for r in agent2.reachctl("epochs", "--identity", identity, "-o", "json")["records"]
+                                   if r["state"] == "verified"), None), "v2 verified again after the restart", 20)
+    check_eq((after["to_version"], after["seq"], after["prev_hash"]), ("v2", third["seq"] + 1, third["hash"]),
+             "the first link after the restart follows the last before it")
+    check(after["id"] > third["id"], "record ids go on after the restored ones")
+    att2 = os.path.join(tmp, "after-restart.json")
+    p = _run("verify", "--socket", agent2.socket, "--identity", identity, "--attest", att2, "--key", key)
+    check_eq(p.returncode, 0, f"verify --attest after the restart: {p.stdout}{p.stderr}")
+    ok = _run("attest", "verify", att2, "--key", pub)
+    check(ok.returncode == 0 and f"records: {len(chain) + 1} in the chain of {identity}" in ok.stdout,
+          f"one chain across the restart: {ok.stdout}")
+    agent2.stop()
+
+    # one byte of a kept record changed on disk: the agent names it at start,
+    # and reachctl refuses to sign the broken chain (exit 2)
+    with open(journal) as f:
+        lines = f.read().splitlines()
+    i = next(k for k, line in enumerate(lines) if json.loads(line)["id"] == first["id"])
+    check('"findings":1,' in lines[i], f"the failed verification's line: {lines[i]}")
+    lines[i] = lines[i].replace('"findings":1,', '"findings":0,')
+    with open(journal, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    agent3 = Agent(cleanup, tmp, args, name="reachd3")
+    named = f"record seq {first['seq']} (id {first['id']}, {identity} v1, verified): changed"
+    check(f"the verification records of {identity} are not as written: {named}" in agent3.stderr(),
+          f"the agent names the changed record: {agent3.stderr()[-1200:]}")
+    att3 = os.path.join(tmp, "broken.json")
+    p = _run("verify", "--socket", agent3.socket, "--identity", identity, "--attest", att3, "--key", key)
+    check(p.returncode == 2 and named in p.stderr and "does not verify: no attestation written" in p.stderr,
+          f"a broken chain is not signed: {p.returncode} {p.stderr}")
+    check(not os.path.exists(att3), "nothing written")
+    agent3.stop()

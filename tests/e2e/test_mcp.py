@@ -1,0 +1,263 @@
+"""Agent tool calls (issue #18): interpreted programs told apart."""
+import os
+import shutil
+
+from harness import Agent, Cgroup, check, check_eq
+
+NODE = os.path.realpath(shutil.which("node") or "/usr/bin/node")
+
+
+def test_node_programs_told_apart_in_lineage_and_tools(cleanup, tmp):
+    """node agent.mjs spawning node server.js: two programs, not one [node];
+    the secret the server reads is the server's, by program."""
+    if not shutil.which("node"):
+        print("SKIP: node not installed")
+        return
+    cg = Cgroup(cleanup, f"reach-e2e-mcp-prog-{os.getpid()}")
+    srv_dir = os.path.join(tmp, "srv")
+    os.makedirs(srv_dir)
+    secret = os.path.join(srv_dir, ".env")
+    with open(secret, "w") as f:
+        f.write("API_KEY=sk-plantedprogtoken1234567890\n")
+    server = os.path.join(srv_dir, "server.js")
+    with open(server, "w") as f:
+        f.write("const fs = require('fs'); fs.readFileSync(process.argv[2]);\n")
+    agent_js = os.path.join(tmp, "agent.mjs")
+    with open(agent_js, "w") as f:
+        f.write("import { execFileSync } from 'node:child_process';\n"
+                "for (let i = 0; i < 2; i++)\n"
+                f"  execFileSync(process.execPath, [{server!r}, {secret!r}]);\n")
+    agent = Agent(cleanup, tmp, ["--cgroup", cg.path])
+    cg.run([NODE, agent_js])
+    a_ident, s_ident = f"{NODE} agent.mjs", f"{NODE} server.js"
+    sec = agent.wait_edge("secret", lambda e: e["type"] == "secret" and e["path"] == secret)
+    check_eq(sec["lineage"], [a_ident, s_ident], "lineage agent -> server with program names")
+    check_eq(sec["process_exe"], s_ident, "the secret read is attributed to the server program")
+    t_srv = agent.wait_edge("server tool", lambda e: e["type"] == "tool" and e["exe"] == s_ident)
+    check_eq(t_srv["lineage"], [a_ident, s_ident], "server tool lineage")
+    check_eq(t_srv["argv"][:2], [NODE, server], "the server's argv is kept (redacted by allow-list, as every tool's)")
+    agent.stop()
+    tools = {t["exe"]: t for t in agent.summary_edges(cg.rel, "tools")}
+    check(a_ident in tools, f"a tool edge for the agent program, got {sorted(tools)}")
+    check(NODE not in tools, "no bare [node] tool that folds both programs")
+    check_eq(tools[s_ident]["count"], 2, "the server program ran twice")
+    check_eq(tools[a_ident]["count"], 1, "the agent program ran once")
+    with open(agent.out_path) as f, open(agent.err_path) as g:
+        check("sk-plantedprogtoken" not in f.read() + g.read(), "secret content never in the output")
+
+
+MCP_SERVER_PY = r'''
+import json, os, sys
+# A stdio MCP server (newline-delimited JSON-RPC), as the Python SDK speaks it.
+for line in sys.stdin:
+    try:
+        msg = json.loads(line)
+    except ValueError:
+        continue  # malformed input: ignored, as a real server would
+    if "id" not in msg:
+        continue
+    m = msg.get("method")
+    if m == "initialize":
+        res = {"protocolVersion": "2025-03-26", "capabilities": {"tools": {}},
+               "serverInfo": {"name": "e2e-files", "version": "1.0"}}
+    elif m == "tools/call":
+        args = msg["params"].get("arguments", {})
+        try:
+            if msg["params"]["name"] == "read_file":
+                text = open(args["path"]).read()
+            else:
+                text = "\n".join(os.listdir(args["path"]))
+            res = {"content": [{"type": "text", "text": str(len(text))}], "isError": False}
+        except OSError as e:
+            res = {"content": [{"type": "text", "text": str(e)}], "isError": True}
+    else:
+        res = {}
+    sys.stdout.write(json.dumps({"jsonrpc": "2.0", "id": msg["id"], "result": res}) + "\n")
+    sys.stdout.flush()
+'''
+
+MCP_CLIENT_PY = r'''
+import json, subprocess, sys
+server, secret, folder, token = sys.argv[1:5]
+p = subprocess.Popen([sys.executable, server], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+n = 0
+def call(method, params=None, notify=False):
+    global n
+    msg = {"jsonrpc": "2.0", "method": method}
+    if params is not None:
+        msg["params"] = params
+    if not notify:
+        n += 1
+        msg["id"] = n
+    p.stdin.write((json.dumps(msg) + "\n").encode()); p.stdin.flush()
+    return None if notify else json.loads(p.stdout.readline())
+init = call("initialize", {"protocolVersion": "2025-03-26", "capabilities": {},
+                           "clientInfo": {"name": "e2e-agent", "version": "1"}})
+call("notifications/initialized", notify=True)
+# bad input on the pipe: counted and skipped, nothing else happens
+p.stdin.write(b'{"jsonrpc": "2.0", "method": "tools/call", "params": {broken\n'); p.stdin.flush()
+p.stdin.write(b'{"id": ' + bytes(range(256)) + b'\n'); p.stdin.flush()
+# a call whose arguments carry a token: only the argument names are kept
+r1 = call("tools/call", {"name": "read_file", "arguments": {"path": secret, "api_token": token}})
+r2 = call("tools/call", {"name": "list_directory", "arguments": {"path": folder}})
+r3 = call("tools/call", {"name": "list_directory", "arguments": {"path": folder + "/missing"}})
+# a huge call, its tool name first: named, arguments unknown
+r4 = call("tools/call", {"name": "read_file", "arguments": {"path": secret, "pad": "x" * 5000}})
+# a huge call whose tool name is past the capture: a blind road
+big = '{"jsonrpc": "2.0", "id": 99, "params": {"arguments": {"pad": "%s"}, "name": "write_file"}, "method": "tools/call"}' % ("y" * 5000)
+p.stdin.write((big + "\n").encode()); p.stdin.flush(); p.stdout.readline()
+p.stdin.close(); p.wait()
+print(json.dumps([init["result"]["serverInfo"]["name"], r1["result"]["isError"], r2["result"]["isError"],
+                  r3["result"]["isError"]]))
+'''
+
+
+def test_python_mcp_pair_over_stdio(cleanup, tmp):
+    """A Python MCP client spawning a Python MCP server over stdio: mcp-tool
+    edges with the server program, argument names only, the file read by
+    the server; malformed and huge messages counted and skipped."""
+    from harness import PYTHON
+    import json
+    cg = Cgroup(cleanup, f"reach-e2e-mcp-py-{os.getpid()}")
+    folder = os.path.join(tmp, "files")
+    os.makedirs(folder)
+    secret = os.path.join(folder, ".env")
+    token = "sk-plantedmcptoken0987654321abcdef"
+    with open(secret, "w") as f:
+        f.write("OPENAI_API_KEY=sk-plantedenvcontent1234567890\n")
+    server, client = os.path.join(tmp, "files_server.py"), os.path.join(tmp, "agent.py")
+    with open(server, "w") as f:
+        f.write(MCP_SERVER_PY)
+    with open(client, "w") as f:
+        f.write(MCP_CLIENT_PY)
+    identity = "host/mcp-agent"
+    agent = Agent(cleanup, tmp, ["--cgroup", cg.path, "--identity-rule", f"cgroup:{cg.rel} {identity}"])
+    out = cg.run([PYTHON, client, server, secret, folder, token])
+    check_eq(json.loads(out.stdout), ["e2e-files", False, False, True], "the MCP exchange itself worked")
+    a_ident, s_ident = f"{PYTHON} agent.py", f"{PYTHON} files_server.py"
+    rf = agent.wait_edge("mcp read_file", lambda e: e["type"] == "mcp-tool" and e["tool"] == "read_file")
+    check_eq(rf["server"], "files_server.py", "server: the peer process's program")
+    check_eq(rf["object"], "files_server.py read_file", "object: server and tool")
+    check_eq(rf["server_info"], "e2e-files", "serverInfo.name from initialize's answer")
+    check_eq(rf["arguments"], "api_token,path", "argument names, sorted; never values")
+    check_eq(rf["transport"], "stdio", "transport")
+    check_eq(rf["process_exe"], a_ident, "the caller is the agent program")
+    check_eq(rf["lineage"], [a_ident], "caller lineage")
+    ld = agent.wait_edge("mcp list_directory",
+                         lambda e: e["type"] == "mcp-tool" and e["tool"] == "list_directory")
+    check_eq(ld["arguments"], "path", "list_directory argument names")
+    sec = agent.wait_edge("secret", lambda e: e["type"] == "secret" and e["path"] == secret)
+    check_eq(sec["process_exe"], s_ident, "the file read is attributed to the server program")
+    check_eq(sec["lineage"], [a_ident, s_ident], "lineage agent -> server with program names")
+    summary = agent.stop()
+    mcp = {e["object"]: e for e in agent.summary_edges(cg.rel, "mcp_tools")}
+    check_eq(sorted(mcp), ["files_server.py list_directory", "files_server.py read_file"],
+             "one edge per (server, tool); the undecodable call made none")
+    check_eq(mcp["files_server.py read_file"]["count"], 2, "read_file called twice (once huge)")
+    check_eq(mcp["files_server.py list_directory"]["count"], 2, "list_directory called twice")
+    check_eq(summary["mcp_calls"], 4, "tools/call recorded")
+    check_eq(summary["mcp_calls_undecoded"], 1, "the call cut before its name is counted")
+    check(summary["jsonrpc_malformed"] >= 2, f"malformed and binary writes counted: {summary['jsonrpc_malformed']}")
+    check(summary["jsonrpc_truncated"] >= 2, f"huge messages counted: {summary['jsonrpc_truncated']}")
+    # the ledger: reachctl reach --kind mcp-tool, and the blind road
+    ledger = os.path.join(agent.state_dir, "ledger.pb.z")
+    led = subprocess_json([REACHCTL_BIN(), "reach", "--ledger", ledger, "--kind", "mcp-tool", "-o", "json"])
+    led_all = json.dumps(subprocess_json([REACHCTL_BIN(), "reach", "--ledger", ledger, "-o", "json"]))
+    edges = [e for i in led["identities"] for e in i["edges"]]
+    check_eq(sorted(e["object"] for e in edges), ["files_server.py list_directory", "files_server.py read_file"],
+             "mcp-tool edges in the ledger")
+    e = next(e for e in edges if e["category"] == "read_file")
+    check_eq((e["name"], e["dest_class"], e["arguments"], e["proto"]),
+             ("files_server.py", "e2e-files", "api_token,path", "stdio"), "ledger fields")
+    check("mcp-undecoded" in led_all, "the undecodable call is the identity's blind road mcp-undecoded")
+    # a policy that declares one tool of that server: unusual-mcp-tool for the other
+    policy = os.path.join(tmp, "policy.yaml")
+    with open(policy, "w") as f:
+        f.write("apiVersion: reach.dev/v1\nkind: ReachPolicy\nmetadata: {name: mcp-agent}\nspec:\n"
+                f"  identity: {identity}\n  secrets: ['{folder}/**']\n  tools: ['{PYTHON}']\n"
+                "  mcp:\n    - {server: 'files_server.*', tools: [read_file]}\n")
+    p = subprocess_run([REACHCTL_BIN(), "verify", "--ledger", ledger, "--policy", policy, "-o", "json"])
+    check_eq(p.returncode in (1, 2), True, f"verify reports findings (exit {p.returncode}): {p.stderr[-300:]}")
+    v = json.loads(p.stdout)
+    unusual = [f for f in v["findings"] if f["kind"] == "unusual-mcp-tool"]
+    check_eq([f["object"] for f in unusual], ["files_server.py list_directory"],
+             "unusual-mcp-tool for the undeclared tool only")
+    check_eq(unusual[0]["severity"], "medium", "alerted like unusual-tool (medium)")
+    check("not in spec.mcp" in unusual[0]["message"], f"message names spec.mcp: {unusual[0]['message']}")
+    led_all += p.stdout
+    with open(agent.out_path) as f, open(agent.err_path) as g:
+        text = f.read() + g.read() + led_all
+    for planted in (token, "sk-plantedenvcontent", "xxxxxxxxxx", "yyyyyyyyyy"):
+        check(planted not in text, f"argument value {planted[:12]}... never in the agent's output")
+
+
+def REACHCTL_BIN():
+    from harness import REACHCTL
+    return REACHCTL
+
+
+def subprocess_run(argv):
+    import subprocess
+    return subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=30)
+
+
+def subprocess_json(argv):
+    import json
+    import subprocess
+    p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=30)
+    if p.returncode != 0:
+        raise AssertionError(f"{argv} exited {p.returncode}: {p.stderr}")
+    return json.loads(p.stdout)
+
+
+def test_npm_sdk_client_and_server_filesystem(cleanup, tmp):
+    """The real @modelcontextprotocol/sdk client spawning the real
+    @modelcontextprotocol/server-filesystem over stdio (tests/package-lock.json):
+    read_file and list_directory are mcp-tool edges of server-filesystem, the
+    .env read is the server's, a policy declaring read_file alone finds
+    list_directory; the token given as a tool argument appears nowhere."""
+    import json
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    server_js = os.path.join(root, "node_modules", "@modelcontextprotocol", "server-filesystem", "dist", "index.js")
+    if not shutil.which("node") or not os.path.exists(server_js):
+        print("SKIP: node or tests/node_modules missing (scripts/deps.sh installs them)")
+        return
+    client_js = os.path.join(root, "e2e", "clients", "mcp_agent.mjs")
+    cg = Cgroup(cleanup, f"reach-e2e-mcp-npm-{os.getpid()}")
+    folder = os.path.join(tmp, "files")
+    os.makedirs(folder)
+    secret = os.path.join(folder, ".env")
+    token = "sk-plantednpmtoken5555666677778888"
+    with open(secret, "w") as f:
+        f.write("OPENAI_API_KEY=sk-plantednpmenvcontent123456\n")
+    identity = "host/mcp-npm-agent"
+    agent = Agent(cleanup, tmp, ["--cgroup", cg.path, "--identity-rule", f"cgroup:{cg.rel} {identity}"])
+    out = cg.run([NODE, client_js, folder, secret, token])
+    check_eq(json.loads(out.stdout.strip().splitlines()[-1]),
+             {"server": "secure-filesystem-server", "r1": False, "r2": False}, "the MCP exchange itself worked")
+    a_ident, s_ident = f"{NODE} mcp_agent.mjs", f"{NODE} server-filesystem"
+    rf = agent.wait_edge("read_file", lambda e: e["type"] == "mcp-tool" and e["tool"] == "read_file")
+    check_eq((rf["server"], rf["server_info"], rf["arguments"], rf["transport"]),
+             ("server-filesystem", "secure-filesystem-server", "head,note,path", "stdio"), "read_file edge")
+    check_eq(rf["process_exe"], a_ident, "the caller is the agent program")
+    ld = agent.wait_edge("list_directory", lambda e: e["type"] == "mcp-tool" and e["tool"] == "list_directory")
+    check_eq(ld["object"], "server-filesystem list_directory", "list_directory edge")
+    sec = agent.wait_edge("secret", lambda e: e["type"] == "secret" and e["path"] == secret)
+    check_eq(sec["process_exe"], s_ident, "the .env read is attributed to the server program")
+    check_eq(sec["lineage"], [a_ident, s_ident], "lineage agent -> server with program names")
+    agent.stop()
+    ledger = os.path.join(agent.state_dir, "ledger.pb.z")
+    policy = os.path.join(tmp, "policy.yaml")
+    with open(policy, "w") as f:
+        f.write("apiVersion: reach.dev/v1\nkind: ReachPolicy\nmetadata: {name: npm-agent}\nspec:\n"
+                f"  identity: {identity}\n  secrets: ['{folder}/**']\n  tools: ['{NODE}']\n"
+                "  mcp:\n    - {server: server-filesystem, tools: [read_file]}\n")
+    p = subprocess_run([REACHCTL_BIN(), "verify", "--ledger", ledger, "--policy", policy, "-o", "json"])
+    v = json.loads(p.stdout)
+    unusual = [f["object"] for f in v["findings"] if f["kind"] == "unusual-mcp-tool"]
+    check_eq(unusual, ["server-filesystem list_directory"], "unusual-mcp-tool for the undeclared tool only")
+    led = json.dumps(subprocess_json([REACHCTL_BIN(), "reach", "--ledger", ledger, "-o", "json"]))
+    with open(agent.out_path) as f, open(agent.err_path) as g:
+        text = f.read() + g.read() + led + p.stdout
+    for planted in (token, "sk-plantednpmenvcontent"):
+        check(planted not in text, f"{planted[:14]}... never in the agent's output, ledger or findings")
