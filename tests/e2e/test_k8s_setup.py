@@ -210,7 +210,7 @@ def test_demo_leaves_the_host_untouched(cleanup, tmp):
     token, an API key and an app dir where a pod has them, in a private mount
     namespace: nothing appears on the host (no /run/secrets/..., /etc/llm,
     /srv/agent created or written), and the demo still shows the reach and
-    the one undeclared tool it is about."""
+    the findings it is about (no secret among them)."""
     watched = ["/run/secrets", "/var/run/secrets/kubernetes.io/serviceaccount/token", "/etc/llm",
                "/etc/llm/keys/openai.key", "/srv/agent", "/srv/agent/.env"]
 
@@ -235,5 +235,7 @@ def test_demo_leaves_the_host_untouched(cleanup, tmp):
     check("sk-demo-not-a-real-key" not in out + p.stderr and "demo.token" not in out + p.stderr,
           "a demo secret's content was printed")
     findings = [ln.split()[:2] for ln in out.splitlines() if ln.startswith(("  CRITICAL", "  HIGH", "  MEDIUM"))]
-    check_eq(findings, [["MEDIUM", "unusual-tool"]], "the demo's one finding: uname")
+    # scripts/demo-policy.yaml: everything declared but uname and the MCP tool read_file
+    check_eq(sorted(findings), [["MEDIUM", "unusual-mcp-tool"], ["MEDIUM", "unusual-tool"]],
+             "the demo's findings: uname and an undeclared MCP tool, nothing about the secrets")
     check("/usr/bin/uname" in out, "uname named")
