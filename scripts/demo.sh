@@ -55,14 +55,26 @@ for _ in $(seq 100); do [ -f "$WORK/ready" ] && break; kill -0 "$AGENT_PID" 2>/d
 [ -f "$WORK/ready" ] || { echo "demo: reachd did not become ready:" >&2; cat "$WORK/reachd.log" >&2; exit 1; }
 
 echo "reach demo: running the agent workload (reads its token and API key, calls tools) ..."
-# In a private mount namespace, the files are where a pod has them.
+# In a private mount namespace, the files are where a pod has them, and
+# nothing is created on the host: /run (so /var/run/secrets) and /srv are
+# private tmpfs mounts there, and /etc an overlay whose changes land in
+# $WORK. Only the workload sees the fake service-account token.
+mkdir -p "$WORK/etc-upper" "$WORK/etc-work"
 unshare -m sh -c "
+	set -e
 	mount --make-rprivate /
+	resolv=\$(readlink -f /etc/resolv.conf)
+	mount -t tmpfs -o size=1m,mode=0755 reach-demo /run
+	[ -L /var/run ] || mount -t tmpfs -o size=1m,mode=0755 reach-demo /var/run
+	[ -d /srv ] && mount -t tmpfs -o size=1m,mode=0755 reach-demo /srv
+	mount -t overlay reach-demo -o lowerdir=/etc,upperdir='$WORK/etc-upper',workdir='$WORK/etc-work' /etc
 	mkdir -p /var/run/secrets/kubernetes.io/serviceaccount /etc/llm/keys /srv/agent
 	mount --bind '$WORK/sa' /var/run/secrets/kubernetes.io/serviceaccount
 	mount --bind '$WORK/keys' /etc/llm/keys
 	mount --bind '$WORK/app' /srv/agent
-	mount --bind '$WORK/resolv.conf' /etc/resolv.conf
+	# resolv.conf may be a symlink into /run (systemd-resolved): its target is in the tmpfs now
+	case \$resolv in /run/*|/var/run/*) mkdir -p \$(dirname \$resolv); : > \$resolv; mount --bind '$WORK/resolv.conf' \$resolv ;;
+	*) mount --bind '$WORK/resolv.conf' /etc/resolv.conf ;; esac
 	echo \$\$ > '$CG/cgroup.procs'
 	exec $PYTHON scripts/demo-agent.py $PORT
 "

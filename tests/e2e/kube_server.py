@@ -3,7 +3,8 @@
 token, list + watch shaped like the real apiserver's.
 
 usage: kube_server.py --port P --cert C --key K --token T --pods FILE.json
-                      [--control DIR] [--bind ADDR] [--bookmark-interval S] [-v]
+                      [--control DIR] [--bind ADDR] [--bookmark-interval S]
+                      [--without RESOURCE]... [-v]
 
 Serves
   GET /api/v1/pods[?fieldSelector=spec.nodeName=N]
@@ -69,7 +70,13 @@ policyreports (wgpolicyk8s.io/v1alpha2): list and watch across namespaces
 honoured), PUT, PATCH as server-side apply (application/apply-patch+yaml,
 fieldManager, force=true: create or replace), DELETE. A body whose kind or
 apiVersion is not the resource's, or whose namespace or name differs from the
-path, is 400.
+path, is 400. A PolicyReport is checked as the v1alpha2 CRD's schema checks it
+(results[].result pass/fail/warn/error/skip, results[].severity high/medium/low,
+results[].properties values strings, timestamp seconds and nanos integers,
+summary counts integers): 422 Invalid otherwise, as the API server answers.
+--without RESOURCE (repeatable): that resource is not served at all, as on a
+cluster without its CRD: every path of it is 404 "the server could not find
+the requested resource".
 """
 
 import argparse
@@ -96,10 +103,13 @@ RESOURCES = {
 }
 
 
+WITHOUT = set()  # --without: resources whose CRD is "not installed"
+
+
 def route(path):
     """(resource, namespace or None, name or None) of a path, or None."""
     for res, (_, _, prefix) in RESOURCES.items():
-        if res == "pods" or not path.startswith(prefix + "/"):
+        if res == "pods" or res in WITHOUT or not path.startswith(prefix + "/"):
             continue
         rest = path[len(prefix) + 1:].split("/")
         if rest == [res]:
@@ -107,6 +117,28 @@ def route(path):
         if len(rest) in (3, 4) and rest[0] == "namespaces" and rest[2] == res:
             return res, rest[1], rest[3] if len(rest) == 4 else None
     return None
+
+
+def policy_report_problems(obj):
+    """What the wgpolicyk8s.io/v1alpha2 PolicyReport CRD's schema refuses."""
+    out = []
+    for i, r in enumerate(obj.get("results") or []):
+        if r.get("result") not in ("pass", "fail", "warn", "error", "skip"):
+            out.append(f"results[{i}].result: Unsupported value: {r.get('result')!r}")
+        if "severity" in r and r["severity"] not in ("high", "medium", "low"):
+            out.append(f"results[{i}].severity: Unsupported value: {r['severity']!r}")
+        if not isinstance(r.get("policy"), str):
+            out.append(f"results[{i}].policy: Required value")
+        for k, v in (r.get("properties") or {}).items():
+            if not isinstance(v, str):
+                out.append(f"results[{i}].properties.{k}: must be a string")
+        ts = r.get("timestamp")
+        if ts is not None and not (isinstance(ts.get("seconds"), int) and isinstance(ts.get("nanos"), int)):
+            out.append(f"results[{i}].timestamp: seconds and nanos are required integers")
+    for k, v in (obj.get("summary") or {}).items():
+        if k not in ("pass", "fail", "warn", "error", "skip") or not isinstance(v, int):
+            out.append(f"summary.{k}: not an integer count")
+    return out
 
 
 def status_body(code, reason, message):
@@ -426,6 +458,10 @@ class Handler(FixtureHandler):
         if not isinstance(body, dict) or body.get("kind") != kind or body.get("apiVersion") != api:
             self.send_json(400, status_body(400, "BadRequest", "body is not a %s %s" % (api, kind)))
             return
+        if res == "policyreports" and policy_report_problems(body):
+            self.send_json(422, status_body(422, "Invalid", "PolicyReport is invalid: " +
+                                            "; ".join(policy_report_problems(body))))
+            return
         meta = body.setdefault("metadata", {})
         if meta.get("namespace", ns) != ns:
             self.send_json(400, status_body(400, "BadRequest", "the namespace of the object does not match the path"))
@@ -650,8 +686,10 @@ def main():
     ap.add_argument("--pods", required=True)
     ap.add_argument("--control")
     ap.add_argument("--bookmark-interval", type=float, default=1.0)
+    ap.add_argument("--without", action="append", default=[], choices=[r for r in RESOURCES if r != "pods"])
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args()
+    WITHOUT.update(args.without)
 
     with open(args.pods) as f:
         pods = pods_of(json.load(f))

@@ -19,7 +19,7 @@ METRICS_PORT = 19601
 
 
 class KubeAPI:
-    def __init__(self, cleanup, tmp, pods, port):
+    def __init__(self, cleanup, tmp, pods, port, server_args=()):
         self.ca, cert, key = make_test_ca(cleanup, tmp)
         self.token = f"reach-e2e-crd-token-{os.getpid()}"
         self.token_file = os.path.join(tmp, "token")
@@ -33,7 +33,7 @@ class KubeAPI:
         self.port = port
         start_process(cleanup, [PYTHON, os.path.join(ROOT, "tests", "e2e", "kube_server.py"), "--port", str(port),
                                 "--cert", cert, "--key", key, "--token", self.token, "--pods", pods_file,
-                                "--control", self.control])
+                                "--control", self.control, *server_args])
         wait_for(lambda: os.path.exists(os.path.join(self.control, "ready")), "kube API fixture ready", 10)
         self.n = 0
 

@@ -168,6 +168,41 @@ static void test_report_without_verification(void **state)
 	json_object_put(rep);
 }
 
+/* The v1alpha2 schema's severity enum is high, medium, low: a report with
+ * critical or info would be refused by the API server. */
+static void test_report_severity_fits_v1alpha2(void **state)
+{
+	struct finding f[2] = {
+		{ .kind = 0, .severity = SEV_CRITICAL, .id = "a1", .identity = "ai/gateway", .edge_kind = "secret",
+		  .object = "/etc/k", .executables = "", .message = "m1", .policy_ref = "" },
+		{ .kind = 0, .severity = SEV_INFO, .id = "a2", .identity = "ai/gateway", .edge_kind = "tool",
+		  .object = "/bin/sh", .executables = "", .message = "m2", .policy_ref = "" },
+	};
+	struct verify_result r = { .findings = f, .n_findings = 2 };
+	json_object *rep = policy_report_build("node-1", "ai", "gateway", &r, NULL, 0), *results, *x;
+
+	(void)state;
+	assert_string_equal(report_severity(SEV_CRITICAL), "high");
+	assert_string_equal(report_severity(SEV_HIGH), "high");
+	assert_string_equal(report_severity(SEV_MEDIUM), "medium");
+	assert_string_equal(report_severity(SEV_LOW), "low");
+	assert_string_equal(report_severity(SEV_INFO), "low");
+	assert_non_null(rep);
+	results = json_object_object_get(rep, "results");
+	assert_int_equal(json_object_array_length(results), 2);
+	x = json_object_array_get_idx(results, 0);
+	assert_string_equal(json_object_get_string(json_object_object_get(x, "severity")), "high");
+	assert_string_equal(json_object_get_string(json_object_object_get(x, "result")), "fail");
+	assert_string_equal(json_object_get_string(json_object_object_get(json_object_object_get(x, "properties"),
+									  "reach-severity")), "critical");
+	x = json_object_array_get_idx(results, 1);
+	assert_string_equal(json_object_get_string(json_object_object_get(x, "severity")), "low");
+	assert_string_equal(json_object_get_string(json_object_object_get(x, "result")), "warn");
+	assert_string_equal(json_object_get_string(json_object_object_get(json_object_object_get(x, "properties"),
+									  "reach-severity")), "info");
+	json_object_put(rep);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -177,6 +212,7 @@ int main(void)
 		cmocka_unit_test(test_add_copies_first_source_wins),
 		cmocka_unit_test(test_report_name),
 		cmocka_unit_test(test_report_without_verification),
+		cmocka_unit_test(test_report_severity_fits_v1alpha2),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

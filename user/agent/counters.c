@@ -1,5 +1,6 @@
 /* The daemon's own numbers (counters.h), read from the stages on demand. */
 #include <string.h>
+#include "identity/kube_outbox.h"
 #include "identity/pod_monitor.h"
 #include "policy/epochs.h"
 #include "reach/ledger.h"
@@ -7,6 +8,7 @@
 #include "sensor/sensor.h"
 #include "sensor/syscall_hooks.h"
 #include "sensor/tls.h"
+#include "ship/policy_report.h"
 #include "agent/output.h"
 #include "agent/pipeline.h"
 #include "agent/policy_crd.h"
@@ -77,6 +79,23 @@ void counters_fill(struct agent_counters *c, const struct counter_sources *s)
 			last = cs.last_load_unix_ms > last ? cs.last_load_unix_ms : last;
 		}
 		c->policy_last_load_s = last / 1000.0;
+	}
+	if (s->kube_writes) {
+		struct kube_outbox_stats ks;
+
+		kube_outbox_get_stats(s->kube_writes, &ks);
+		c->kube_writes = true;
+		c->kube_writes_sent = ks.sent;
+		c->kube_writes_failed = ks.failed;
+		c->kube_writes_retried = ks.retries;
+		c->kube_writes_dropped = ks.dropped;
+	}
+	if (s->reports) {
+		struct policy_reports_stats ps;
+
+		policy_reports_get_stats(s->reports, &ps);
+		c->policy_reports_on = true;
+		c->policy_reports = ps.reports;
 	}
 }
 

@@ -17,6 +17,8 @@ struct epoch_tracker;
 struct pod_monitor;
 struct verification;
 struct policy_crd;
+struct kube_outbox;
+struct policy_reports;
 
 struct counter_sources {
 	const struct pipeline *pipe;
@@ -27,6 +29,8 @@ struct counter_sources {
 	const struct pod_monitor *pods;        /* or NULL: pods are not selected */
 	const struct verification *verify;     /* the policies */
 	struct policy_crd *crd;                /* or NULL: ReachPolicy objects are not a source */
+	struct kube_outbox *kube_writes;       /* or NULL: nothing is written to the API */
+	const struct policy_reports *reports;  /* or NULL: PolicyReports are off */
 	double uptime_s;
 };
 

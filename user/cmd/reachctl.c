@@ -1,7 +1,7 @@
 /*
  * reachctl: the command line for people and pipelines.
- *   reachctl reach  [--identity NS/SA] [--kind K] [-o table|json] [--socket P | --ledger FILE]
- *   reachctl status [-o table|json] [--socket P]
+ *   reachctl reach  [--identity NS/SA] [--kind K] [-o table|json|yaml] [--socket P | --ledger FILE]
+ *   reachctl status [-o table|json|yaml] [--socket P]
  *   reachctl verify [--identity NS/SA] [--policy PATH] [--wait S] [--socket P | --ledger FILE]
  *   reachctl verify --identity NS/SA --agents HOST:PORT [--agents ...] [--api-token-file F] [--ca F]
  *                   --policy PATH [--wait S]
@@ -61,44 +61,106 @@
 
 static const char *const kinds[] = { "secret", "tool", "egress", "credential", "dns", "mcp-tool", NULL };
 
+/* One entry per command: its synopsis and what it does, then its exit
+ * codes. `reachctl --help` prints every synopsis; `reachctl CMD --help` one
+ * command's entry whole. */
+struct command_help {
+	const char *name;  /* as typed: "policy suggest" */
+	const char *text;  /* synopsis and description, lines indented by 2 */
+	const char *exits; /* its exit codes */
+};
+
+static const struct command_help commands[] = {
+	{ "reach",
+	  "  reachctl reach  [--identity NS/SA] [--kind secret|egress|credential|tool|dns|mcp-tool] [-o table|json|yaml]\n"
+	  "                  [--socket PATH | --ledger FILE]\n"
+	  "                  every edge of every identity (or one): what it read, reached, used and ran\n",
+	  "0 printed, 1 could not reach the agent or read the ledger, 2 bad usage" },
+	{ "coverage",
+	  "  reachctl coverage [--identity NS/SA] [-o table|json|yaml] [--socket PATH | --ledger FILE]\n"
+	  "                  what reach could not see, per identity: losses, blind roads, missing hooks\n",
+	  "0 printed, 1 could not reach the agent or read the ledger, 2 bad usage" },
+	{ "status",
+	  "  reachctl status [-o table|json|yaml] [--socket PATH]\n"
+	  "                  the running agent: hooks, losses, pods, uprobes\n",
+	  "0 printed, 1 could not reach the agent, 2 bad usage" },
+	{ "verify",
+	  "  reachctl verify [--identity NS/SA] [--policy PATH] [--epoch current|NAME|-N] [-o text|json|yaml] [--wait SECONDS]\n"
+	  "                  [--socket PATH | --ledger FILE]\n"
+	  "  reachctl verify --identity NS/SA --agents [https://]HOST:PORT [--agents ...] [--api-token-file FILE]\n"
+	  "                  [--ca FILE] --policy PATH [--epoch current|NAME|-N] [-o text|json|yaml] [--wait SECONDS]\n"
+	  "                  --agents: GET /v1/ledger from every address HOST resolves to (a headless Service:\n"
+	  "                  every agent pod), 10 s each, merge the ledgers and verify them offline; any agent\n"
+	  "                  that fails makes it exit 2. --api-token-file: the agents' bearer token; --ca: the CA\n"
+	  "                  of https:// agents\n"
+	  "                  --wait SECONDS: while it exits 2, try again every 5 s for up to SECONDS\n"
+	  "                  --default-policy audit|alert: identities without a policy (offline; the agent has its own)\n"
+	  "  reachctl verify --identity NS/SA --attest FILE --key KEY [--policy PATH] [--socket PATH | --ledger FILE |\n"
+	  "                  --agents ...]\n"
+	  "                  also writes FILE: an in-toto Statement of this verification (verdict, findings,\n"
+	  "                  rotation list, coverage, policy and ledger digests, the identity's hash-chained\n"
+	  "                  verification records) in a DSSE envelope signed with the Ed25519 private key KEY\n"
+	  "                  (PEM: openssl genpkey -algorithm ed25519 -out KEY; a mounted Secret is a file)\n",
+	  "0 pass, 1 findings, 2 could not verify (inconclusive, an agent unreachable, bad policy or usage)" },
+	{ "attest verify",
+	  "  reachctl attest verify FILE --key PUB [--policy PATH] [--ledger FILE]\n"
+	  "                  checks the signature with the public key PUB, every record of the chain (a changed,\n"
+	  "                  removed or reordered record is named), and the digests of the policies and ledger\n"
+	  "                  given\n",
+	  "0 valid, 1 does not verify, 2 could not check (usage, file, key)" },
+	{ "findings",
+	  "  reachctl findings [--identity NS/SA] [--policy PATH] [-o json|yaml] [--socket PATH | --ledger FILE]\n"
+	  "                  the open findings (JSON unless -o yaml)\n",
+	  "0 pass, 1 findings, 2 could not verify" },
+	{ "epochs",
+	  "  reachctl epochs [--identity NS/SA] [--policy PATH] [--socket PATH | --ledger FILE]\n"
+	  "                  the agent's verification records per software version (epoch)\n",
+	  "0 printed, 1 could not reach the agent, 2 bad usage or could not verify (offline)" },
+	{ "rotate",
+	  "  reachctl rotate --identity NS/SA [--policy PATH] [--socket PATH | --ledger FILE]\n"
+	  "                  the secrets and credentials to rotate after an upgrade\n",
+	  "0 printed, 2 could not verify (no agent, ledger or policy; bad usage)" },
+	{ "policy suggest",
+	  "  reachctl policy suggest --identity NS/SA [--socket PATH | --ledger FILE]\n"
+	  "                  a first ReachPolicy from what was observed\n",
+	  "0 written, 1 could not reach the agent or read the ledger, 2 bad usage" },
+	{ "epoch start",
+	  "  reachctl epoch start --identity NAME --version V\n"
+	  "                  a pipeline opens a new software version window\n",
+	  "0 opened, 1 could not reach the agent, 2 bad usage" },
+	{ "diff",
+	  "  reachctl diff LEDGER_A LEDGER_B [-o json|yaml]\n"
+	  "                  what appeared and disappeared from A to B, per identity, as JSON\n",
+	  "0 reach did not grow, 1 reach grew (edges appeared in B), 2 bad usage or a ledger unreadable" },
+};
+
+#define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+
 static void usage(FILE *f)
 {
-	fprintf(f, "Usage:\n"
-		   "  reachctl reach  [--identity NS/SA] [--kind secret|egress|credential|tool|dns|mcp-tool] [-o table|json]\n"
-		   "                  [--socket PATH | --ledger FILE]\n"
-		   "  reachctl coverage [--identity NS/SA] [-o table|json] [--socket PATH | --ledger FILE]\n"
-		   "                  what reach could not see, per identity: losses, blind roads, missing hooks\n"
-		   "  reachctl status [-o table|json] [--socket PATH]\n"
-		   "  reachctl verify [--identity NS/SA] [--policy PATH] [--epoch current|NAME|-N] [-o text|json] [--wait SECONDS]\n"
-		   "                  [--socket PATH | --ledger FILE]\n"
-		   "  reachctl verify --identity NS/SA --agents [https://]HOST:PORT [--agents ...] [--api-token-file FILE]\n"
-		   "                  [--ca FILE] --policy PATH [--epoch current|NAME|-N] [-o text|json] [--wait SECONDS]\n"
-		   "                  exit 0 pass, 1 findings, 2 could not verify (inconclusive, an agent unreachable, bad policy)\n"
-		   "                  --agents: GET /v1/ledger from every address HOST resolves to (a headless Service:\n"
-		   "                  every agent pod), 10 s each, merge the ledgers and verify them offline; any agent\n"
-		   "                  that fails makes it exit 2. --api-token-file: the agents' bearer token; --ca: the CA\n"
-		   "                  of https:// agents\n"
-		   "                  --wait SECONDS: while it exits 2, try again every 5 s for up to SECONDS\n"
-		   "                  --default-policy audit|alert: identities without a policy (offline; the agent has its own)\n"
-		   "  reachctl verify --identity NS/SA --attest FILE --key KEY [--policy PATH] [--socket PATH | --ledger FILE |\n"
-		   "                  --agents ...]\n"
-		   "                  also writes FILE: an in-toto Statement of this verification (verdict, findings,\n"
-		   "                  rotation list, coverage, policy and ledger digests, the identity's hash-chained\n"
-		   "                  verification records) in a DSSE envelope signed with the Ed25519 private key KEY\n"
-		   "                  (PEM: openssl genpkey -algorithm ed25519 -out KEY; a mounted Secret is a file)\n"
-		   "  reachctl attest verify FILE --key PUB [--policy PATH] [--ledger FILE]\n"
-		   "                  checks the signature with the public key PUB, every record of the chain (a changed,\n"
-		   "                  removed or reordered record is named), and the digests of the policies and ledger\n"
-		   "                  given; exit 0 valid, 1 does not verify, 2 could not check (usage, file, key)\n"
-		   "  reachctl findings [--identity NS/SA] [--policy PATH] [--socket PATH | --ledger FILE]\n"
-		   "  reachctl epochs [--identity NS/SA] [--policy PATH] [--socket PATH | --ledger FILE]\n"
-		   "  reachctl rotate --identity NS/SA [--policy PATH] [--socket PATH | --ledger FILE]\n"
-		   "  reachctl policy suggest --identity NS/SA [--socket PATH | --ledger FILE]\n"
-		   "  reachctl epoch start --identity NAME --version V   (a pipeline opens a new software version window)\n"
-		   "  reachctl diff LEDGER_A LEDGER_B\n\n"
-		   "  --socket PATH   the agent's API socket (default " API_DEFAULT_SOCKET ")\n"
+	fprintf(f, "Usage:\n");
+	for (size_t i = 0; i < N_COMMANDS; i++)
+		fputs(commands[i].text, f);
+	fprintf(f, "  reachctl --version\n\n"
+		   "  --socket PATH   the agent's API socket (default $REACH_SOCKET, else " API_DEFAULT_SOCKET ")\n"
 		   "  --ledger FILE   read a saved ledger file instead of asking the agent\n"
-		   "Exit codes: 0 done, 1 could not reach the agent or read the ledger, 2 bad usage.\n");
+		   "  -o FORMAT       table (wide: the same), json or yaml (the same document); --socket, --ledger\n"
+		   "                  and -o go before or after the command\n"
+		   "`reachctl COMMAND --help` shows one command and its exit codes.\n"
+		   "Exit codes: 0 done, 1 could not reach the agent or read the ledger, 2 bad usage;\n"
+		   "verify and findings: 0 pass, 1 findings, 2 could not verify; diff: 1 when reach grew.\n");
+}
+
+static int command_help(const char *name)
+{
+	for (size_t i = 0; i < N_COMMANDS; i++)
+		if (strcmp(commands[i].name, name) == 0) {
+			printf("Usage:\n%s\nExit codes: %s.\n\n"
+			       "  --socket PATH   the agent's API socket (default $REACH_SOCKET, else " API_DEFAULT_SOCKET ")\n",
+			       commands[i].text, commands[i].exits);
+			return 0;
+		}
+	return -1;
 }
 
 /* "3m", "2h", "5d": how long ago, for people */
@@ -260,6 +322,20 @@ static void print_json(json_object *doc)
 	json_print(stdout, doc, JSON_READABLE);
 }
 
+/* -o json and -o yaml: the same document */
+static bool structured(const char *fmt)
+{
+	return strcmp(fmt, "json") == 0 || strcmp(fmt, "yaml") == 0;
+}
+
+static void print_doc(const char *fmt, json_object *doc)
+{
+	if (strcmp(fmt, "yaml") == 0)
+		json_print_yaml(stdout, doc);
+	else
+		print_json(doc);
+}
+
 static void print_status_table(json_object *doc)
 {
 	json_object_object_foreach(doc, key, val)
@@ -303,8 +379,11 @@ static int parse(int argc, char **argv, struct opts *o, int first)
 	char *end;
 	int c;
 
-	o->output = "table";
-	o->socket = API_DEFAULT_SOCKET;
+	if (!o->output) /* a global -o given before the command stays */
+		o->output = "table";
+	if (!o->socket)
+		o->socket = getenv("REACH_SOCKET") && *getenv("REACH_SOCKET") ? getenv("REACH_SOCKET")
+										 : API_DEFAULT_SOCKET;
 	opterr = 0;
 	optind = first; /* after the subcommand */
 	while ((c = getopt_long(argc, argv, ":o:h", long_opts, NULL)) != -1) {
@@ -371,8 +450,9 @@ static int parse(int argc, char **argv, struct opts *o, int first)
 		fprintf(stderr, "reachctl: --key is for verify --attest FILE and attest verify\n");
 		return EXIT_USAGE;
 	}
-	if (strcmp(o->output, "table") && strcmp(o->output, "json") && strcmp(o->output, "text")) {
-		fprintf(stderr, "reachctl: -o must be table, text or json, not '%s'\n", o->output);
+	if (strcmp(o->output, "table") && strcmp(o->output, "wide") && strcmp(o->output, "text") &&
+	    !structured(o->output)) {
+		fprintf(stderr, "reachctl: -o must be table, wide, text, json or yaml, not '%s'\n", o->output);
 		return EXIT_USAGE;
 	}
 	if (o->kind) {
@@ -1193,15 +1273,15 @@ static int cmd_verify(const char *cmd, const struct opts *o)
 	EVP_PKEY_free(key);
 	json_object_object_del(doc, "attest"); /* in the attestation; not printed again */
 	if (strcmp(cmd, "verify") == 0) {
-		if (strcmp(o->output, "json") == 0) {
+		if (structured(o->output)) {
 			json_object_object_del(doc, "text");
-			print_json(doc);
+			print_doc(o->output, doc);
 		} else {
 			fputs(json_get_str(doc, "text", ""), stdout);
 		}
 	} else if (strcmp(cmd, "findings") == 0) {
 		if (json_object_object_get_ex(doc, "findings", &v))
-			print_json(v);
+			print_doc(strcmp(o->output, "yaml") == 0 ? "yaml" : "json", v); /* JSON unless yaml */
 	} else if (strcmp(cmd, "epochs") == 0) {
 		json_object *ids = json_get(doc, "identities", json_type_array);
 
@@ -1274,27 +1354,101 @@ static int cmd_suggest(const struct opts *o)
 	}
 }
 
+/* diff A B [-o json]: exit 1 when reach grew (an edge appeared in B), the
+ * way `diff` and `git diff --exit-code` say "there is a difference" */
 static int cmd_diff(int argc, char **argv)
 {
+	const char *files[2] = { NULL, NULL }, *out_fmt = "json";
 	struct ledger *a, *b;
 	json_object *doc;
+	int n = 0, grew;
 
-	if (argc != 4) {
-		fprintf(stderr, "reachctl: usage: reachctl diff LEDGER_A LEDGER_B\n");
+	for (int i = 2; i < argc; i++) {
+		const char *fmt = NULL;
+
+		if (strcmp(argv[i], "-o") == 0 || strcmp(argv[i], "--output") == 0)
+			fmt = i + 1 < argc ? argv[++i] : "";
+		else if (strncmp(argv[i], "--output=", 9) == 0)
+			fmt = argv[i] + 9;
+		else if (strncmp(argv[i], "-o", 2) == 0 && argv[i][2])
+			fmt = argv[i] + 2;
+		if (fmt) {
+			if (!structured(fmt)) {
+				fprintf(stderr, "reachctl: diff prints -o json or -o yaml, not '%s'\n", fmt);
+				return EXIT_USAGE;
+			}
+			out_fmt = fmt;
+			continue;
+		}
+		if (argv[i][0] == '-' || n == 2) {
+			fprintf(stderr, "reachctl: usage: reachctl diff LEDGER_A LEDGER_B [-o json]\n");
+			return EXIT_USAGE;
+		}
+		files[n++] = argv[i];
+	}
+	if (n != 2) {
+		fprintf(stderr, "reachctl: usage: reachctl diff LEDGER_A LEDGER_B [-o json]\n");
 		return EXIT_USAGE;
 	}
-	a = load_ledger_file(argv[2], stderr);
-	b = a ? load_ledger_file(argv[3], stderr) : NULL;
+	a = load_ledger_file(files[0], stderr);
+	b = a ? load_ledger_file(files[1], stderr) : NULL;
 	if (!a || !b) {
 		ledger_free(a);
-		return EXIT_FAILED;
+		return EXIT_USAGE; /* documented: a ledger unreadable is 2, 1 means "grew" */
 	}
 	doc = ledger_diff_to_json(a, b);
-	print_json(doc);
+	print_doc(out_fmt, doc);
+	grew = json_get_int(doc, "appeared", 0) > 0;
 	json_object_put(doc);
 	ledger_free(a);
 	ledger_free(b);
-	return 0;
+	return grew ? 1 : 0;
+}
+
+/* kubectl-style: --socket, --ledger and -o/--output may come before the
+ * command. They are moved after it (and after "policy suggest" or "epoch
+ * start"), where the command's own parser reads them. A new argv in *out
+ * (free() it); argc of it returned. */
+static int hoist_global_flags(int argc, char **argv, char ***out)
+{
+	char **v = calloc((size_t)argc + 1, sizeof(*v)), **globals = calloc((size_t)argc + 1, sizeof(*globals));
+	int n = 1, g = 0, i = 1;
+
+	if (!v || !globals) {
+		free(v);
+		free(globals);
+		*out = NULL;
+		return -1;
+	}
+	v[0] = argv[0];
+	while (i < argc && argv[i][0] == '-') {
+		const char *x = argv[i];
+		bool pair = !strcmp(x, "--socket") || !strcmp(x, "--ledger") || !strcmp(x, "-o") || !strcmp(x, "--output");
+		bool joined = !strncmp(x, "--socket=", 9) || !strncmp(x, "--ledger=", 9) || !strncmp(x, "--output=", 9) ||
+			      (!strncmp(x, "-o", 2) && x[2] && x[1] != '-');
+
+		if (pair && i + 1 < argc) {
+			globals[g++] = argv[i++];
+			globals[g++] = argv[i++];
+		} else if (joined) {
+			globals[g++] = argv[i++];
+		} else {
+			break; /* --help, --version, or a typo: main says which */
+		}
+	}
+	if (g && i < argc) {
+		v[n++] = argv[i++];
+		if ((!strcmp(v[1], "policy") || !strcmp(v[1], "epoch") || !strcmp(v[1], "attest")) && i < argc &&
+		    argv[i][0] != '-')
+			v[n++] = argv[i++];
+	}
+	for (int k = 0; k < g; k++)
+		v[n++] = globals[k];
+	while (i < argc)
+		v[n++] = argv[i++];
+	free(globals);
+	*out = v;
+	return n;
 }
 
 int main(int argc, char **argv)
@@ -1302,11 +1456,34 @@ int main(int argc, char **argv)
 	struct opts o = { 0 };
 	json_object *doc;
 	bool typo = false;
+	char **hoisted;
 	int rc;
 
+	if ((argc = hoist_global_flags(argc, argv, &hoisted)) < 0) {
+		fprintf(stderr, "reachctl: out of memory\n");
+		return EXIT_FAILED;
+	}
+	argv = hoisted; /* lives until exit */
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
 		usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? EXIT_USAGE : 0;
+	}
+	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
+		printf("reachctl %s\n", REACH_VERSION);
+		return 0;
+	}
+	/* CMD --help, wherever it is among the command's options */
+	for (int i = 2; i < argc; i++) {
+		char name[64];
+		bool two = (!strcmp(argv[1], "policy") || !strcmp(argv[1], "epoch") || !strcmp(argv[1], "attest")) &&
+			   argc > 2 && argv[2][0] != '-';
+
+		if (strcmp(argv[i], "--help") != 0 && strcmp(argv[i], "-h") != 0)
+			continue;
+		snprintf(name, sizeof(name), "%s%s%s", argv[1], two ? " " : "", two ? argv[2] : "");
+		if (command_help(name) == 0)
+			return 0;
+		break; /* an unknown command: said below */
 	}
 	if (strcmp(argv[1], "diff") == 0)
 		return cmd_diff(argc, argv);
@@ -1344,8 +1521,8 @@ int main(int argc, char **argv)
 
 			if (!reply)
 				return agent_error_exit; /* an agent's error too: not an empty table */
-			if (strcmp(o.output, "json") == 0) {
-				print_json(reply);
+			if (structured(o.output)) {
+				print_doc(o.output, reply);
 			} else if ((recs = json_get(reply, "records", json_type_array))) {
 				printf("%-32s %-24s %-24s %-10s %-13s %8s  %s\n", "IDENTITY", "FROM", "TO", "STATE", "VERDICT",
 				       "FINDINGS", "LINK");
@@ -1364,7 +1541,7 @@ int main(int argc, char **argv)
 					       link);
 				}
 			}
-			if (strcmp(o.output, "json") != 0 && (recs = json_get(reply, "remediation", json_type_array))) {
+			if (!structured(o.output) && (recs = json_get(reply, "remediation", json_type_array))) {
 				for (size_t i = 0; i < json_object_array_length(recs); i++) {
 					json_object *r = json_object_array_get_idx(recs, i);
 
@@ -1430,8 +1607,8 @@ int main(int argc, char **argv)
 			return o.ledger ? (typo ? EXIT_USAGE : EXIT_FAILED) : agent_error_exit;
 		doc = coverage_doc(reach);
 		json_object_put(reach);
-		if (strcmp(o.output, "json") == 0)
-			print_json(doc);
+		if (structured(o.output))
+			print_doc(o.output, doc);
 		else
 			print_coverage_table(doc);
 		json_object_put(doc);
@@ -1451,8 +1628,8 @@ int main(int argc, char **argv)
 	doc = o.ledger ? reach_from_ledger_file(&o, &typo) : ask_agent(&o, argv[1]);
 	if (!doc)
 		return o.ledger ? (typo ? EXIT_USAGE : EXIT_FAILED) : agent_error_exit;
-	if (strcmp(o.output, "json") == 0)
-		print_json(doc);
+	if (structured(o.output))
+		print_doc(o.output, doc);
 	else if (strcmp(argv[1], "reach") == 0)
 		print_reach_table(doc);
 	else

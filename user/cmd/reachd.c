@@ -204,7 +204,8 @@ static struct counter_sources counter_sources(struct agent *ag)
 {
 	return (struct counter_sources){ .pipe = &ag->pipe, .ledger = ag->ledger, .sensor = ag->sensor, .tls = ag->tls,
 					 .epochs = ag->verify.epochs, .pods = ag->pods,
-					 .verify = &ag->verify, .crd = ag->crd,
+					 .verify = &ag->verify, .crd = ag->crd, .kube_writes = ag->kube_writes,
+					 .reports = ag->reports,
 					 .uptime_s = now_s() - ag->started_s };
 }
 

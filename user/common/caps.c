@@ -149,6 +149,30 @@ bool caps_uprobe_needs_extra(void)
 	return rc == -EACCES || rc == -EPERM;
 }
 
+void caps_explain_refusal(char *out, size_t n)
+{
+	uint64_t eff = caps_effective(), admin = 1ULL << CAP_SYS_ADMIN;
+	uint64_t missing = 0;
+	char names[128];
+
+	if (!(eff & admin)) {
+		if (!(eff & (1ULL << CAP_BPF)))
+			missing |= 1ULL << CAP_BPF;
+		if (!(eff & (1ULL << CAP_PERFMON)))
+			missing |= 1ULL << CAP_PERFMON;
+	}
+	if (missing) {
+		caps_describe(missing, names, sizeof(names));
+		snprintf(out, n, "missing %s (effective capabilities; cap_sys_admin would also do): "
+			 "run as root, or grant cap_bpf,cap_perfmon,cap_sys_ptrace,cap_dac_read_search", names);
+		return;
+	}
+	snprintf(out, n, "the capabilities are there (%s): something else refuses bpf()/perf_event_open(): "
+		 "a seccomp or AppArmor profile (containers: deploy/overlays/unconfined), "
+		 "kernel.perf_event_paranoid, or kernel lockdown",
+		 eff & admin ? "cap_sys_admin" : "cap_bpf, cap_perfmon");
+}
+
 int caps_drop_to_agent_needs(bool keep_extra, char *err, size_t err_size)
 {
 	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };

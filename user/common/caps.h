@@ -50,6 +50,12 @@ int caps_drop_to_agent_needs(bool keep_extra, char *err, size_t err_size);
 /* The effective set as a bit mask (bit N = capability N), or 0 on error. */
 uint64_t caps_effective(void);
 
+/* Why bpf() or perf_event_open() said EPERM/EACCES, for the start-up error:
+ * the capabilities actually missing from the effective set (cap_bpf and
+ * cap_perfmon, each satisfied by cap_sys_admin too), or, when none is, what
+ * else refuses them (a seccomp/AppArmor profile, sysctls, lockdown). */
+void caps_explain_refusal(char *out, size_t n);
+
 /* "cap_bpf,cap_perfmon,...": names of the capabilities in mask. */
 void caps_describe(uint64_t mask, char *out, size_t n);
 

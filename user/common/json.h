@@ -66,4 +66,8 @@ const char *json_text(json_object *o, int flags);
 /* o and a newline to f; 0, or -1 when the write failed. */
 int json_print(FILE *f, json_object *o, int flags);
 
+/* o as a YAML document (libyaml's emitter: block style, strings quoted only
+ * where YAML needs it), the same data as json_print: `-o yaml`. 0 or -EIO. */
+int json_print_yaml(FILE *f, json_object *o);
+
 #endif

@@ -76,6 +76,29 @@ static void note_error(struct kube_outbox *o, const char *msg, bool final)
 	snprintf(o->last_reason, sizeof(o->last_reason), "%s", msg);
 }
 
+/* A write to /apis/GROUP/VERSION/... answered 404 most often means the API
+ * server does not serve that group at all: its CRD is not installed (the
+ * PolicyReport CRD is not part of reach). Said in the message, which is
+ * logged once per change, rather than a bare "HTTP 404". */
+static void hint_missing_api(const char *path, char *err, size_t size)
+{
+	const char *g, *v, *end;
+	size_t used = strlen(err);
+
+	if (strncmp(path, "/apis/", 6) != 0)
+		return;
+	g = path + 6;
+	v = strchr(g, '/');
+	if (!v)
+		return;
+	end = strchr(v + 1, '/');
+	if (!end)
+		end = v + strlen(v);
+	snprintf(err + used, size > used ? size - used : 0,
+		 " (the API server does not serve %.*s%.*s here: is its CustomResourceDefinition installed?)",
+		 (int)(v - g), g, (int)(end - v), v);
+}
+
 static void *outbox_thread(void *arg)
 {
 	struct kube_outbox *o = arg;
@@ -148,6 +171,8 @@ static void *outbox_thread(void *arg)
 			o->busy = false;
 			continue;
 		}
+		if (status == 404)
+			hint_missing_api(it->path, err, sizeof(err));
 		note_error(o, err, true);
 		pthread_mutex_lock(&o->mu);
 		o->stats.failed++;

@@ -10,6 +10,7 @@
 #include <bpf/libbpf.h>
 #include <bpf/bpf.h>
 #include "reach.skel.h"
+#include "common/caps.h"
 #include "common/cgroup.h"
 #include "common/log.h"
 #include "sensor/dedup_snapshot.h"
@@ -78,7 +79,16 @@ int sensor_check_prerequisites(char *why, size_t why_size)
 	struct stat st;
 
 	if (geteuid() != 0) {
-		snprintf(why, why_size, "not root: reachd needs root (or CAP_BPF, CAP_PERFMON, CAP_SYS_RESOURCE) to load BPF programs");
+		uint64_t needs = 0;
+		char names[160];
+
+		/* the list --drop-caps keeps (common/caps.c), not a second copy */
+		for (size_t i = 0; i < caps_agent_needs_count; i++)
+			needs |= 1ULL << caps_agent_needs[i];
+		caps_describe(needs, names, sizeof(names));
+		snprintf(why, why_size, "not root: reachd runs as uid 0 holding %s (and cap_sys_admin where the kernel "
+			 "refuses uprobes without it); BPF and perf checks are made in the initial user namespace",
+			 names);
 		return -1;
 	}
 	if (stat("/sys/kernel/btf/vmlinux", &st) < 0) {
@@ -172,13 +182,21 @@ int sensor_start(struct sensor **out, const struct sensor_opts *opts, char *err,
 
 	rc = reach_bpf__load(s->skel);
 	if (rc) {
-		snprintf(err, err_size, "loading the BPF programs (verifier or kernel refused them; -v shows why): %s",
-			 strerror(-rc));
+		char why[400] = "verifier or kernel refused them; -v shows why";
+
+		if (rc == -EPERM || rc == -EACCES)
+			caps_explain_refusal(why, sizeof(why));
+		snprintf(err, err_size, "loading the BPF programs: %s (%s)", strerror(-rc), why);
 		goto fail;
 	}
 	rc = reach_bpf__attach(s->skel);
 	if (rc) {
-		snprintf(err, err_size, "attaching the BPF programs: %s", strerror(-rc));
+		char why[400] = "";
+
+		if (rc == -EPERM || rc == -EACCES)
+			caps_explain_refusal(why, sizeof(why));
+		snprintf(err, err_size, "attaching the BPF programs: %s%s%s%s", strerror(-rc), why[0] ? " (" : "", why,
+			 why[0] ? ")" : "");
 		goto fail;
 	}
 	rc = syscall_hooks_attach(s->syscall_hooks, err, err_size);

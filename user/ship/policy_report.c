@@ -95,6 +95,21 @@ static void policy_name(const char *ref, char *out, size_t size)
 		*colon = '\0';
 }
 
+/* The wgpolicyk8s.io/v1alpha2 PolicyReport schema allows severity high,
+ * medium or low only (critical and info came with v1beta1): an API server
+ * with that CRD refuses a report carrying another value, so critical is
+ * written as high and info as low (the exact one is in the result's
+ * properties). */
+const char *report_severity(int severity)
+{
+	switch (severity) {
+	case SEV_CRITICAL:
+	case SEV_HIGH: return "high";
+	case SEV_MEDIUM: return "medium";
+	default: return "low";
+	}
+}
+
 static json_object *pod_ref(const struct policy_report_pod *p)
 {
 	json_object *o = json_object_new_object();
@@ -179,7 +194,7 @@ json_object *policy_report_build(const char *node, const char *ns, const char *s
 		json_add_str(res, "rule", finding_kind_name(f->kind));
 		json_add_str(res, "category", f->edge_kind);
 		json_add_str(res, "result", fail ? "fail" : "warn");
-		json_add_str(res, "severity", severity_name(f->severity));
+		json_add_str(res, "severity", report_severity(f->severity));
 		json_add_str(res, "message", msg);
 		json_add_bool(res, "scored", true);
 		for (size_t p = 0; p < n_pods; p++)
@@ -192,6 +207,8 @@ json_object *policy_report_build(const char *node, const char *ns, const char *s
 			json_add_str(props, "executables", f->executables);
 		if (f->policy_ref[0])
 			json_add_str(props, "policy-ref", f->policy_ref);
+		/* reach's own scale, where v1alpha2's three levels lose it */
+		json_add_str(props, "reach-severity", severity_name(f->severity));
 		json_add(res, "properties", props);
 		if (f->first_ms > 0) {
 			json_object *ts = json_object_new_object();

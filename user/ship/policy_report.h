@@ -41,6 +41,10 @@ struct policy_reports_stats {
 };
 void policy_reports_get_stats(const struct policy_reports *pr, struct policy_reports_stats *out);
 
+/* A finding's severity as the v1alpha2 schema allows it: high, medium or
+ * low (critical is high, info is low). Exposed for tests. */
+const char *report_severity(int severity); /* an enum severity */
+
 /* Internal, exposed for tests: the PolicyReport of service account SA of
  * namespace NS (NULL when out of memory). */
 struct json_object *policy_report_build(const char *node, const char *ns, const char *sa,

@@ -300,6 +300,18 @@ static void agent_metrics(struct prom_buf *b, struct shipping *s)
 		prom_sample_u64(b, "reach_reachpolicy_objects", c->reachpolicies_applied, 1, "state", "applied");
 		prom_sample_u64(b, "reach_reachpolicy_objects", c->reachpolicies_refused, 1, "state", "refused");
 	}
+	if (c->kube_writes) {
+		FAMILY(b, "reach_kube_writes_total", "counter",
+		       "Writes to the Kubernetes API (Events, PolicyReports) by result: sent, failed (a final error, "
+		       "e.g. 404 when the PolicyReport CRD is not installed), retried, dropped (queue full).");
+		prom_sample_u64(b, "reach_kube_writes_total", c->kube_writes_sent, 1, "result", "sent");
+		prom_sample_u64(b, "reach_kube_writes_total", c->kube_writes_failed, 1, "result", "failed");
+		prom_sample_u64(b, "reach_kube_writes_total", c->kube_writes_retried, 1, "result", "retried");
+		prom_sample_u64(b, "reach_kube_writes_total", c->kube_writes_dropped, 1, "result", "dropped");
+	}
+	if (c->policy_reports_on)
+		gauge(b, "reach_policy_reports", "PolicyReports this agent keeps (one per service account on the node).",
+		      c->policy_reports);
 }
 
 /* Coverage per identity (reach/coverage.h): series only for identities

@@ -75,6 +75,11 @@ struct agent_counters {
 	const struct open_finding_count *findings_open;
 	size_t n_findings_open;
 	uint64_t reachpolicies_applied, reachpolicies_refused;
+	/* writes to the Kubernetes API (Events, PolicyReports) */
+	bool kube_writes;
+	uint64_t kube_writes_sent, kube_writes_failed, kube_writes_retried, kube_writes_dropped;
+	uint64_t policy_reports;                  /* PolicyReports written and not deleted; with kube_writes */
+	bool policy_reports_on;
 };
 
 struct shipping;
