@@ -62,10 +62,14 @@ static __always_inline void exec__file_id(struct linux_binprm *bprm, struct reac
 	}
 }
 
-#define EXEC_FDS_MAX 64 /* descriptors looked at per exec; open ones past it are counted as truncated */
+#define EXEC_FDS_MAX 1024  /* descriptors looked at per exec (only the open ones cost a lookup) */
+#define EXEC_FDS_WORDS_MAX 1024 /* bitmap words checked past them (65,536 descriptors) */
 
 struct exec_fds_ctx {
 	struct task_struct *task;
+	unsigned long *open; /* the fd table's open_fds bitmap */
+	unsigned long word;  /* open_fds word of the descriptor being looked at */
+	unsigned long beyond;
 	__u64 pid_tgid;
 	__u64 cgid;
 };
@@ -74,40 +78,57 @@ static long exec__fd_step(__u64 fd, void *arg)
 {
 	struct exec_fds_ctx *c = arg;
 	struct file_origin o = { .kind = REACH_EV_FILE_VIA, .dirfd = -1, .fd = fd, .flags = REACH_OPEN_F_INHERITED };
-	struct file *file = task__file_of_fd(c->task, fd);
+	struct file *file;
 
+	/* one read of the bitmap per 64 descriptors; closed ones cost nothing more */
+	if ((fd & 63) == 0) {
+		c->word = 0;
+		bpf_probe_read_kernel(&c->word, sizeof(c->word), c->open + fd / 64);
+	}
+	if (!(c->word & (1UL << (fd & 63))))
+		return 0;
+	file = task__file_of_fd(c->task, fd);
 	if (file)
 		files__record(file, &o, c->pid_tgid, c->cgid);
 	return 0;
 }
 
+static long exec__word_step(__u64 i, void *arg)
+{
+	struct exec_fds_ctx *c = arg;
+	unsigned long w = 0;
+
+	bpf_probe_read_kernel(&w, sizeof(w), c->open + EXEC_FDS_MAX / 64 + i);
+	c->beyond |= w;
+	return w ? 1 : 0; /* one open descriptor is enough to know */
+}
+
 /*
  * The readable files a new program holds at exec (close-on-exec ones are
  * already closed): opened by whoever ran it, maybe an unmonitored parent
- * (`app < secret.key`, a runner passing a descriptor), and read later with
- * read(2), which reach does not trace. Each is recorded like an open of the
- * new program's (REACH_OPEN_F_INHERITED). bpf_loop: the walk is verified
- * once, whatever the count.
+ * (`app < secret.key`, a runner passing a descriptor, a shell that keeps a
+ * high descriptor open), and read later with read(2), which reach does not
+ * trace. Each is recorded like an open of the new program's
+ * (REACH_OPEN_F_INHERITED). The first EXEC_FDS_MAX descriptors are looked
+ * at (a bitmap word per 64, a lookup per open one); an open descriptor past
+ * them is a loss of this identity, never silent. bpf_loop: each walk is
+ * verified once, whatever the count.
  */
 static __always_inline void exec__inherited_files(__u64 pid_tgid, __u64 cgid)
 {
 	struct exec_fds_ctx c = { .task = bpf_get_current_task_btf(), .pid_tgid = pid_tgid, .cgid = cgid };
 	struct fdtable *fdt = c.task->files->fdt;
 	unsigned int max = fdt->max_fds;
-	unsigned long *open = fdt->open_fds;
-	unsigned long beyond = 0;
+	unsigned int words;
 
+	c.open = fdt->open_fds;
 	bpf_loop(max < EXEC_FDS_MAX ? max : EXEC_FDS_MAX, exec__fd_step, &c, 0);
-	/* descriptors 64..255 open: not looked at, a loss of this identity */
-	for (int i = 1; i < 4; i++) {
-		unsigned long w = 0;
-
-		if (max <= i * 64)
-			break; /* the bitmap has no word i */
-		bpf_probe_read_kernel(&w, sizeof(w), open + i);
-		beyond |= w;
-	}
-	if (beyond)
+	if (max <= EXEC_FDS_MAX)
+		return;
+	words = (max - EXEC_FDS_MAX) / 64;
+	bpf_loop(words < EXEC_FDS_WORDS_MAX ? words : EXEC_FDS_WORDS_MAX, exec__word_step, &c, 0);
+	/* a table larger than what was checked is unknown past it: a loss too */
+	if (c.beyond || words > EXEC_FDS_WORDS_MAX)
 		loss__count(REACH_EV_FILE_VIA, REACH_LOSS_TRUNCATED);
 }
 
