@@ -21,10 +21,6 @@
 #include "config/config.h"
 #include "config/options.h"
 #include "identity/identity.h"
-#include "identity/kube.h"
-#include "identity/kube_outbox.h"
-#include "agent/policy_crd.h"
-#include "ship/policy_report.h"
 #include "reach/catalog.h"
 #include "reach/ledger.h"
 #include "reach/ledger_persist.h"
@@ -36,11 +32,11 @@
 #include "agent/pipeline.h"
 #include "agent/api_handlers.h"
 #include "agent/counters.h"
+#include "agent/kube_setup.h"
 #include "agent/sensor_ops.h"
 #include "agent/setup.h"
 #include "agent/verification.h"
 #include "ship/shipping.h"
-#include "identity/pod_monitor.h"
 
 #define EXIT_START_FAILED 1
 #define EXIT_USAGE 2
@@ -60,13 +56,9 @@ struct agent {
 	struct tls_coverage *tls;
 	struct netclass netclass;
 	/* identity, ledger, API */
-	struct kube *kube;
-	struct kube_outbox *kube_writes; /* Events, PolicyReports: written off the main loop */
-	struct policy_crd *crd;          /* ReachPolicy objects, or NULL */
-	struct policy_reports *reports;  /* PolicyReports, or NULL */
+	struct agent_kube k8s;           /* pods, ReachPolicy objects, PolicyReports (agent/kube_setup.h) */
 	bool ready;
 	struct identity_resolver *resolver;
-	struct pod_monitor *pods;
 	struct ledger *ledger;
 	char ledger_path[4096];
 	char alerted_path[4200];         /* the ids of findings alerted (agent/verification.h) */
@@ -203,9 +195,9 @@ static int open_ledger(struct agent *ag, const char *state_dir)
 static struct counter_sources counter_sources(struct agent *ag)
 {
 	return (struct counter_sources){ .pipe = &ag->pipe, .ledger = ag->ledger, .sensor = ag->sensor, .tls = ag->tls,
-					 .epochs = ag->verify.epochs, .pods = ag->pods,
-					 .verify = &ag->verify, .crd = ag->crd, .kube_writes = ag->kube_writes,
-					 .reports = ag->reports,
+					 .epochs = ag->verify.epochs, .pods = ag->k8s.pods,
+					 .verify = &ag->verify, .crd = ag->k8s.crd, .kube_writes = ag->k8s.writes,
+					 .reports = ag->k8s.reports,
 					 .uptime_s = now_s() - ag->started_s };
 }
 
@@ -228,17 +220,12 @@ static void wire_api(struct agent *ag)
 {
 	ag->api = (struct api_handlers){
 		.pipe = &ag->pipe, .policies = &ag->verify.policies, .default_alert = ag->verify.default_alert,
-		.epoch_tracker = ag->verify.epochs, .kube = ag->kube, .ship = ag->ship, .node = ag->node,
+		.epoch_tracker = ag->verify.epochs, .kube = ag->k8s.kube, .ship = ag->ship, .node = ag->node,
 		.started_s = ag->started_s, .monitor_all = ag->monitor_all,
 		.ledger_file = ag->ledger_path, .last_persist_unix_ms = &ag->last_persist_unix_ms,
 		.last_persist_error = ag->last_persist_error, .persists_skipped = &ag->persists_skipped,
 		.daemon_view = daemon_view, .verify_epochs = api_verify_epochs, .ctx = ag,
 	};
-}
-
-static void ignore_pod_event(void *ctx, enum kube_event_type type, const struct kube_pod *pod)
-{
-	(void)ctx, (void)type, (void)pod;
 }
 
 /* The counters walk every edge (tls-blind) and the epoch records: only
@@ -261,12 +248,12 @@ static void tick_shipping(struct agent *ag)
 static void update_ready(struct agent *ag)
 {
 	/* listed, and the set built from them swapped in (agent/verification.h) */
-	bool ready = !ag->crd || ag->verify.crd_applied;
+	bool ready = !ag->k8s.crd || ag->verify.crd_applied;
 
 	if (ready != ag->ready) {
 		ag->ready = ready;
 		shipping_set_ready(ag->ship, ready);
-		if (ag->crd)
+		if (ag->k8s.crd)
 			log_info("%s", ready ? "ReachPolicy objects applied: ready" :
 				 "ReachPolicy objects not listed yet: not ready");
 	}
@@ -278,8 +265,7 @@ static void periodic(struct agent *ag)
 	pipeline_refresh_counts(&ag->pipe);
 	pipeline_feed_ledger(&ag->pipe);
 	ag->pipe.observed_stuck = false; /* identities may have resolved: try making room again */
-	if (ag->pods)
-		pod_monitor_tick(ag->pods);
+	agent_kube_tick(&ag->k8s);
 	{
 		struct verify_input_health health = api_health(&ag->api);
 
@@ -307,8 +293,7 @@ static int run_loop(struct agent *ag, double duration_s, double persist_s)
 			reload_policies = 0;
 			verification_reload(&ag->verify);
 		}
-		if (ag->kube) /* without selection (--cgroup/--all) events are only drained */
-			kube_drain(ag->kube, ag->pods ? pod_monitor_on_pod : ignore_pod_event, ag->pods);
+		agent_kube_drain(&ag->k8s);
 		if (ag->api_fd >= 0)
 			api_serve_pending(ag->api_fd, api_handle, &ag->api);
 		if (t - last_refresh >= REFRESH_INTERVAL_S) {
@@ -327,91 +312,6 @@ static int run_loop(struct agent *ag, double duration_s, double persist_s)
 	while (sensor_poll(ag->sensor, 0) > 0)
 		;
 	ag->pipe.stats.duration_s = now_s() - start;
-	return 0;
-}
-
-static int monitor_pod_cgroup(void *ctx, uint64_t id) { return sensor_monitor_cgroup(ctx, id); }
-static int unmonitor_pod_cgroup(void *ctx, uint64_t id) { return sensor_unmonitor_cgroup(ctx, id); }
-
-/* Each verification: the PolicyReports of the service accounts on this node. */
-static void update_policy_reports(void *ctx, const struct verify_result *r)
-{
-	struct agent *ag = ctx;
-	struct kube_pod *pods = NULL;
-	struct policy_report_pod *refs = NULL;
-	size_t n = 0;
-
-	if (kube_pods_snapshot(ag->kube, &pods, &n))
-		return;
-	if (n && !(refs = calloc(n, sizeof(*refs)))) {
-		free(pods);
-		return;
-	}
-	for (size_t i = 0; i < n; i++)
-		refs[i] = (struct policy_report_pod){ pods[i].ns, pods[i].name, pods[i].service_account, pods[i].uid };
-	policy_reports_update(ag->reports, r, refs, n);
-	free(refs);
-	free(pods);
-}
-
-static int start_kube(struct agent *ag, const struct reach_config *cfg)
-{
-	struct kube_opts ko = { .api_url = cfg->kube_api, .token_file = cfg->kube_token_file, .ca_file = cfg->kube_ca_file,
-				.node_name = cfg->node_name };
-	char err[512], mount[256];
-	int rc;
-
-	if ((rc = kube_new(&ag->kube, &ko, err, sizeof(err)))) {
-		log_error("--kube: %s", err);
-		return EXIT_USAGE;
-	}
-	if (cgroup_find_v2_mount(mount, sizeof(mount))) {
-		log_error("--kube: no cgroup2 mount to find pod cgroups in");
-		return EXIT_START_FAILED;
-	}
-	/* --cgroup / --all keep working: pods are then resolved, not selected */
-	if (cfg->monitor_all != 1 && !cfg->n_cgroups) {
-		struct cgroup_target pod_cgroups = { monitor_pod_cgroup, unmonitor_pod_cgroup, ag->sensor };
-
-		ag->pods = pod_monitor_new(&pod_cgroups, mount);
-		if (!ag->pods)
-			return EXIT_START_FAILED;
-		for (int i = 0; i < cfg->n_namespaces; i++)
-			pod_monitor_add_namespace(ag->pods, cfg->namespaces[i]);
-		for (int i = 0; i < cfg->n_pod_selector; i++)
-			pod_monitor_add_label(ag->pods, cfg->pod_selector[i]);
-	}
-	if ((rc = kube_start(ag->kube))) {
-		log_error("--kube: starting the pod watcher: %s", strerror(-rc));
-		return EXIT_START_FAILED;
-	}
-	if (cfg->policy_crd == 1 || cfg->policy_reports == 1) {
-		ag->kube_writes = kube_outbox_new(kube_connection(ag->kube));
-		if (!ag->kube_writes || kube_outbox_start(ag->kube_writes)) {
-			log_error("--kube: starting the API writer: %s", strerror(ENOMEM));
-			return EXIT_START_FAILED;
-		}
-	}
-	if (cfg->policy_crd == 1) {
-		struct policy_crd_opts po = { .conn = kube_connection(ag->kube), .node = kube_node(ag->kube),
-					      .events = ag->kube_writes };
-
-		if ((rc = policy_crd_new(&ag->crd, &po)) || (rc = policy_crd_start(ag->crd))) {
-			log_error("--reachpolicies: starting the ReachPolicy watcher: %s", strerror(-rc));
-			return EXIT_START_FAILED;
-		}
-		log_info("ReachPolicy objects: listing and watching %s", POLICY_CRD_PATH);
-	}
-	if (cfg->policy_reports == 1) {
-		ag->reports = policy_reports_new(ag->kube_writes, kube_node(ag->kube));
-		if (!ag->reports) {
-			log_error("--policy-reports: %s", strerror(ENOMEM));
-			return EXIT_START_FAILED;
-		}
-		ag->verify.on_result = update_policy_reports;
-		ag->verify.on_result_ctx = ag;
-		log_info("PolicyReports: one per service account on node %s (wgpolicyk8s.io/v1alpha2)", kube_node(ag->kube));
-	}
 	return 0;
 }
 
@@ -539,14 +439,11 @@ int main(int argc, char **argv)
 		goto out;
 	ag.monitor_all = cfg.monitor_all == 1;
 	sensor_set_monitor_all(ag.sensor, ag.monitor_all);
-	if ((cfg.policy_crd == 1 || cfg.policy_reports == 1) && cfg.kube_enabled != 1) {
-		log_error("%s needs --kube (the Kubernetes API)", cfg.policy_crd == 1 ? "--reachpolicies" : "--policy-reports");
-		rc = EXIT_USAGE;
+	if ((rc = agent_kube_start(&ag.k8s, &cfg, ag.sensor, &ag.verify))) {
+		rc = rc == -EINVAL ? EXIT_USAGE : EXIT_START_FAILED;
 		goto out;
 	}
-	if (cfg.kube_enabled == 1 && (rc = start_kube(&ag, &cfg)))
-		goto out;
-	ag.resolver = identity_resolver_new(ag.kube);
+	ag.resolver = identity_resolver_new(ag.k8s.kube);
 	if (!ag.resolver) {
 		rc = EXIT_START_FAILED;
 		goto out;
@@ -596,7 +493,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	/* policy files and ReachPolicy objects: parsed off the main loop from now on */
-	if ((rc = verification_start_loader(&ag.verify, ag.crd))) {
+	if ((rc = verification_start_loader(&ag.verify, ag.k8s.crd))) {
 		log_error("starting the policy loader: %s", strerror(-rc));
 		rc = EXIT_START_FAILED;
 		goto out;
@@ -618,7 +515,7 @@ int main(int argc, char **argv)
 		if (!ag.ready)
 			shipping_set_ready(ag.ship, false);
 		log_info("ready: %zu hooks attached, monitoring %s", n_hooks,
-			 ag.monitor_all ? "every process" : ag.pods ? "pods" : "the given cgroups");
+			 ag.monitor_all ? "every process" : ag.k8s.pods ? "pods" : "the given cgroups");
 	}
 
 	if ((rc = run_loop(&ag, cfg.duration_s, cfg.persist_s)))
@@ -639,12 +536,7 @@ out:
 		unlink(cfg.socket_path);
 	}
 	verification_stop_loader(&ag.verify); /* it reads the ReachPolicy objects */
-	policy_crd_stop(ag.crd);
-	policy_reports_free(ag.reports);
-	kube_outbox_flush(ag.kube_writes, 2000); /* Events already queued */
-	kube_outbox_stop(ag.kube_writes);
-	kube_stop(ag.kube); /* joins the watcher before anything it reads goes */
-	pod_monitor_free(ag.pods);
+	agent_kube_stop(&ag.k8s);
 	identity_resolver_free(ag.resolver);
 	ledger_free(ag.ledger);
 	verification_fini(&ag.verify);
