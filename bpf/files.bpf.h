@@ -96,12 +96,9 @@ static __noinline int files__record(struct file *file, const struct file_origin 
 	s = scratch__get();
 	if (!s)
 		return 0;
-	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
-	if (!ev) {
-		loss__count(kind, REACH_LOSS_RINGBUF_FULL);
-		dedup__forget(&key);
+	ev = dedup__reserve(&key, sizeof(*ev));
+	if (!ev)
 		return 0;
-	}
 	task = bpf_get_current_task_btf();
 	task__fill_hdr(&ev->hdr, kind, sizeof(*ev), pid_tgid, cgid, now);
 	ev->key = key;

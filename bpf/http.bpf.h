@@ -159,12 +159,9 @@ static __always_inline void http__emit_whole(struct scratch *s, const struct htt
 	now = bpf_ktime_get_boot_ns();
 	if (!dedup__first_seen(&key, now))
 		return;
-	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
-	if (!ev) {
-		loss__count(REACH_EV_HTTP, REACH_LOSS_RINGBUF_FULL);
-		dedup__forget(&key);
+	ev = dedup__reserve(&key, sizeof(*ev));
+	if (!ev)
 		return;
-	}
 	task__fill_hdr(&ev->hdr, REACH_EV_HTTP, sizeof(*ev), cap->pid_tgid, cap->cgid, now);
 	http__fill(ev, &key, cap->source, peer, cap->len, cap->conn, 0, REACH_HTTP_F_WHOLE);
 	ev->len = n;
@@ -385,12 +382,9 @@ static __always_inline bool http__tls_hello(const void *ubuf, __u64 len, const s
 	now = bpf_ktime_get_boot_ns();
 	if (!dedup__first_seen(&key, now))
 		return true;
-	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
-	if (!ev) {
-		loss__count(REACH_EV_TLS_HELLO, REACH_LOSS_RINGBUF_FULL);
-		dedup__forget(&key);
+	ev = dedup__reserve(&key, sizeof(*ev));
+	if (!ev)
 		return true;
-	}
 	task__fill_hdr(&ev->hdr, REACH_EV_TLS_HELLO, sizeof(*ev), pid_tgid, cgid, now);
 	ev->key = key;
 	ev->family = peer->family;
@@ -423,12 +417,9 @@ static __always_inline void http__h2_preface(__u8 source, __u8 why, __u64 pid_tg
 	now = bpf_ktime_get_boot_ns();
 	if (!dedup__first_seen(&key, now))
 		return;
-	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
-	if (!ev) {
-		loss__count(REACH_EV_H2, REACH_LOSS_RINGBUF_FULL);
-		dedup__forget(&key);
+	ev = dedup__reserve(&key, sizeof(*ev));
+	if (!ev)
 		return;
-	}
 	task__fill_hdr(&ev->hdr, REACH_EV_H2, sizeof(*ev), pid_tgid, cgid, now);
 	ev->key = key;
 	ev->source = source;

@@ -83,35 +83,46 @@ static __always_inline struct sock *net__sock_of_fd(struct task_struct *task, in
 	return sock ? BPF_CORE_READ(sock, sk) : NULL;
 }
 
-/* A user sockaddr (AF_INET / AF_INET6 only). */
-static __always_inline bool net__read_sockaddr(const void *uaddr, struct net_endpoint *ep)
+/* The endpoint of a sockaddr already copied to the stack (AF_INET /
+ * AF_INET6 only; a sockaddr_in is read through the sockaddr_in6 view). */
+static __always_inline bool net__endpoint_of(const struct sockaddr_in6 *sa, struct net_endpoint *ep)
 {
-	__u16 family = 0;
+	if (sa->sin6_family == REACH_AF_INET) {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
 
-	if (!uaddr || bpf_probe_read_user(&family, sizeof(family), uaddr))
-		return false;
-	if (family == REACH_AF_INET) {
-		struct sockaddr_in sin;
-
-		if (bpf_probe_read_user(&sin, sizeof(sin), uaddr))
-			return false;
 		ep->family = REACH_AF_INET;
-		ep->port = bpf_ntohs(sin.sin_port);
-		__builtin_memcpy(ep->addr, &sin.sin_addr.s_addr, 4);
+		ep->port = bpf_ntohs(sin->sin_port);
+		__builtin_memcpy(ep->addr, &sin->sin_addr.s_addr, 4);
 		return true;
 	}
-	if (family == REACH_AF_INET6) {
-		struct sockaddr_in6 sin6;
-
-		if (bpf_probe_read_user(&sin6, sizeof(sin6), uaddr))
-			return false;
+	if (sa->sin6_family == REACH_AF_INET6) {
 		ep->family = REACH_AF_INET6;
-		ep->port = bpf_ntohs(sin6.sin6_port);
-		__builtin_memcpy(ep->addr, &sin6.sin6_addr, 16);
+		ep->port = bpf_ntohs(sa->sin6_port);
+		__builtin_memcpy(ep->addr, &sa->sin6_addr, 16);
 		net__normalize(ep);
 		return true;
 	}
 	return false;
+}
+
+/* A user sockaddr (AF_INET / AF_INET6 only). Only the size its family
+ * says is read: a 16-byte sockaddr_in may end at the edge of a page. */
+static __always_inline bool net__read_sockaddr(const void *uaddr, struct net_endpoint *ep)
+{
+	struct sockaddr_in6 sa = {};
+
+	if (!uaddr || bpf_probe_read_user(&sa.sin6_family, sizeof(sa.sin6_family), uaddr))
+		return false;
+	if (sa.sin6_family == REACH_AF_INET) {
+		if (bpf_probe_read_user(&sa, sizeof(struct sockaddr_in), uaddr))
+			return false;
+	} else if (sa.sin6_family == REACH_AF_INET6) {
+		if (bpf_probe_read_user(&sa, sizeof(sa), uaddr))
+			return false;
+	} else {
+		return false;
+	}
+	return net__endpoint_of(&sa, ep);
 }
 
 /* The peer of a connected socket (port 0 when unconnected). */
@@ -176,12 +187,9 @@ static __always_inline void net__record_egress(const struct reach_event_hdr *own
 
 	if (!dedup__first_seen(&key, now))
 		return;
-	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
-	if (!ev) {
-		loss__count_for(owner->cgroup_id, owner->uid, REACH_EV_EGRESS, REACH_LOSS_RINGBUF_FULL);
-		dedup__forget(&key);
+	ev = dedup__reserve_for(&key, sizeof(*ev), owner->cgroup_id, owner->uid);
+	if (!ev)
 		return;
-	}
 	__builtin_memcpy(&ev->hdr, owner, sizeof(ev->hdr));
 	ev->hdr.kind = REACH_EV_EGRESS;
 	ev->hdr.size = sizeof(*ev);
@@ -214,12 +222,9 @@ __weak __noinline int road__record(__u32 road, __u32 op, __u32 detail, __u64 pid
 	key.hash = hash__words((const char *)w, sizeof(w), sizeof(w), 0x726f6164ULL /* "road" */);
 	if (!dedup__first_seen(&key, now))
 		return 0;
-	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
-	if (!ev) {
-		loss__count(REACH_EV_ROAD, REACH_LOSS_RINGBUF_FULL);
-		dedup__forget(&key);
+	ev = dedup__reserve(&key, sizeof(*ev));
+	if (!ev)
 		return 0;
-	}
 	task__fill_hdr(&ev->hdr, REACH_EV_ROAD, sizeof(*ev), pid_tgid, cgid, now);
 	ev->key = key;
 	ev->road = road;

@@ -97,6 +97,27 @@ static __always_inline void dedup__forget(struct reach_dedup_key *key)
 	bpf_map_delete_elem(&dedup, key);
 }
 
+/* Ring space for the event of a first-seen edge, or NULL when the ring is
+ * full: then the loss is counted under the edge's kind for (cgid, uid), the
+ * task whose activity it hid, and the edge is forgotten (dedup__forget).
+ * size: a constant (sizeof the event), as the verifier wants it. */
+static __always_inline void *dedup__reserve_for(struct reach_dedup_key *key, __u64 size, __u64 cgid, __u32 uid)
+{
+	void *ev = bpf_ringbuf_reserve(&events, size, 0);
+
+	if (!ev) {
+		loss__count_for(cgid, uid, key->kind, REACH_LOSS_RINGBUF_FULL);
+		dedup__forget(key);
+	}
+	return ev;
+}
+
+/* dedup__reserve_for in the current task's context. */
+static __always_inline void *dedup__reserve(struct reach_dedup_key *key, __u64 size)
+{
+	return dedup__reserve_for(key, size, bpf_get_current_cgroup_id(), (__u32)bpf_get_current_uid_gid());
+}
+
 /* The struct file behind a descriptor of the current task, or NULL. */
 static __always_inline struct file *task__file_of_fd(struct task_struct *task, int fd)
 {

@@ -50,22 +50,7 @@ static __always_inline bool uring__read_sockaddr(const void *kaddr, struct net_e
 
 	if (!kaddr || bpf_probe_read_kernel(&sin6, sizeof(sin6), kaddr))
 		return false;
-	if (sin6.sin6_family == REACH_AF_INET) {
-		struct sockaddr_in *sin = (struct sockaddr_in *)&sin6;
-
-		ep->family = REACH_AF_INET;
-		ep->port = bpf_ntohs(sin->sin_port);
-		__builtin_memcpy(ep->addr, &sin->sin_addr.s_addr, 4);
-		return true;
-	}
-	if (sin6.sin6_family == REACH_AF_INET6) {
-		ep->family = REACH_AF_INET6;
-		ep->port = bpf_ntohs(sin6.sin6_port);
-		__builtin_memcpy(ep->addr, &sin6.sin6_addr, 16);
-		net__normalize(ep);
-		return true;
-	}
-	return false;
+	return net__endpoint_of(&sin6, ep);
 }
 
 /* A SEND on a TCP socket: the bytes are in the user's buffer at submission,
