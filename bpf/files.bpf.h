@@ -33,7 +33,7 @@ struct file_origin {
 	__s32 dirfd;
 	__s32 fd;            /* the descriptor, -1 for an io_uring fixed file */
 	__u32 nr;            /* the syscall, or the io_uring opcode (REACH_OPEN_F_URING) */
-	__u32 flags;         /* REACH_OPEN_F_URING, _RECEIVED, _BY_HANDLE */
+	__u32 flags;         /* REACH_OPEN_F_URING, _RECEIVED, _BY_HANDLE, ... */
 	const char *pathname; /* the name as written (user memory), or NULL */
 };
 
@@ -47,11 +47,18 @@ struct file_origin {
  * so a repeat costs no string copy and no walk, and no chosen name can
  * collide with a secret's entry. file: a kernel pointer read with a helper
  * (not a BTF pointer), NULL when the caller could not get one.
+ * holder: the task that holds the file when it is not the current one (a
+ * task entering a cgroup, moved there by another; a task an iterator
+ * visits), NULL for the current task: its root resolves the path, its
+ * executable joins the key, its head and uid go in the event. An argument,
+ * not a field of o: a pointer zeroed by halves in a struct initialiser is
+ * no longer a known NULL to the verifier.
  */
-static __noinline int files__record(struct file *file, const struct file_origin *o, __u64 pid_tgid, __u64 cgid)
+static __noinline int files__record(struct file *file, const struct file_origin *o, __u64 pid_tgid, __u64 cgid,
+				    struct task_struct *holder)
 {
 	struct reach_file_open_event *ev;
-	struct task_struct *task;
+	struct task_struct *task = holder;
 	struct reach_dedup_key key = {};
 	struct reach_inode_key ino_key = {};
 	struct inode *inode;
@@ -62,11 +69,18 @@ static __noinline int files__record(struct file *file, const struct file_origin 
 	long path_len = 0;
 	bool truncated = false;
 	umode_t mode;
+	__u32 uid;
 
+	if (!task) {
+		task = bpf_get_current_task_btf();
+		uid = (__u32)bpf_get_current_uid_gid();
+	} else {
+		uid = BPF_CORE_READ(task, cred, uid.val);
+	}
 	inode = BPF_CORE_READ(file, f_inode);
 	if (!file || !inode) {
 		/* another thread closed it between the open and here */
-		loss__count(kind, REACH_LOSS_READ_FAILED);
+		loss__count_for(cgid, uid, kind, REACH_LOSS_READ_FAILED);
 		return 0;
 	}
 	mode = BPF_CORE_READ(inode, i_mode);
@@ -86,7 +100,7 @@ static __noinline int files__record(struct file *file, const struct file_origin 
 	 * same binary stay map lookups. */
 	w[0] = ino_key.ino;
 	w[1] = ino_key.dev;
-	w[2] = net__exe_seed();
+	w[2] = task__exe_seed(task);
 	key.hash = hash__words((const char *)w, sizeof(w), sizeof(w), 0x66696c65ULL /* "file" */);
 
 	now = bpf_ktime_get_boot_ns();
@@ -96,11 +110,13 @@ static __noinline int files__record(struct file *file, const struct file_origin 
 	s = scratch__get();
 	if (!s)
 		return 0;
-	ev = dedup__reserve(&key, sizeof(*ev));
+	ev = dedup__reserve_for(&key, sizeof(*ev), cgid, uid);
 	if (!ev)
 		return 0;
-	task = bpf_get_current_task_btf();
-	task__fill_hdr(&ev->hdr, kind, sizeof(*ev), pid_tgid, cgid, now);
+	if (holder)
+		task__fill_hdr_of(&ev->hdr, task, kind, sizeof(*ev), cgid, uid, now);
+	else
+		task__fill_hdr(&ev->hdr, kind, sizeof(*ev), pid_tgid, cgid, now);
 	ev->key = key;
 	ev->open_flags = o->open_flags;
 	ev->dirfd = o->dirfd;
@@ -121,11 +137,91 @@ static __noinline int files__record(struct file *file, const struct file_origin 
 	if (truncated) {
 		/* the object itself is incomplete: a loss, judged by verify */
 		ev_flags |= REACH_OPEN_F_RESOLVED_TRUNC;
-		loss__count(kind, REACH_LOSS_TRUNCATED);
+		loss__count_for(cgid, uid, kind, REACH_LOSS_TRUNCATED);
 	}
 	ev->flags = ev_flags;
 	bpf_ringbuf_submit(ev, 0);
 	return 0;
+}
+
+#define TASK_FDS_MAX 1024  /* descriptors looked at per walk (only the open ones cost a lookup) */
+#define TASK_FDS_WORDS_MAX 1024 /* bitmap words checked past them (65,536 descriptors) */
+
+struct task_fds_ctx {
+	struct file_origin o; /* .fd set per descriptor */
+	struct task_struct *task; /* the holder, never NULL (see files__record) */
+	unsigned long *open;  /* the fd table's open_fds bitmap */
+	unsigned long word;   /* open_fds word of the descriptor being looked at */
+	unsigned long beyond;
+	__u64 pid_tgid;
+	__u64 cgid;
+};
+
+static long task__fd_step(__u64 fd, void *arg)
+{
+	struct task_fds_ctx *c = arg;
+	struct task_struct *task = c->task;
+	struct file *file;
+
+	/* one read of the bitmap per 64 descriptors; closed ones cost nothing more */
+	if ((fd & 63) == 0) {
+		c->word = 0;
+		bpf_probe_read_kernel(&c->word, sizeof(c->word), c->open + fd / 64);
+	}
+	if (!(c->word & (1UL << (fd & 63))))
+		return 0;
+	c->o.fd = fd;
+	file = task__file_of_fd(task, fd);
+	if (file)
+		files__record(file, &c->o, c->pid_tgid, c->cgid, task);
+	return 0;
+}
+
+static long task__word_step(__u64 i, void *arg)
+{
+	struct task_fds_ctx *c = arg;
+	unsigned long w = 0;
+
+	bpf_probe_read_kernel(&w, sizeof(w), c->open + TASK_FDS_MAX / 64 + i);
+	c->beyond |= w;
+	return w ? 1 : 0; /* one open descriptor is enough to know */
+}
+
+/*
+ * Every readable file a task holds, recorded like an open of its own with
+ * how it got there (flags): the files a new program holds at exec
+ * (REACH_OPEN_F_INHERITED), or a process holds as it enters a monitored
+ * cgroup (REACH_OPEN_F_ENTERED): opened by someone else, or by the task
+ * itself before it was monitored, and read later with read(2), which reach
+ * does not trace. The first TASK_FDS_MAX descriptors are looked at (a
+ * bitmap word per 64, a lookup per open one); an open descriptor past them
+ * is a loss of this identity, never silent. bpf_loop: each walk is verified
+ * once, whatever the count. task: the holder (the current task at exec).
+ */
+static __always_inline void task__walk_files(struct task_struct *task, __u64 pid_tgid, __u64 cgid, __u32 flags)
+{
+	struct task_fds_ctx c = {
+		.o = { .kind = REACH_EV_FILE_VIA, .dirfd = -1, .flags = flags },
+		.task = task,
+		.pid_tgid = pid_tgid,
+		.cgid = cgid,
+	};
+	struct fdtable *fdt = task->files->fdt;
+	unsigned int max = fdt->max_fds;
+	unsigned int words;
+	__u32 uid;
+
+	c.open = fdt->open_fds;
+	bpf_loop(max < TASK_FDS_MAX ? max : TASK_FDS_MAX, task__fd_step, &c, 0);
+	if (max <= TASK_FDS_MAX)
+		return;
+	words = (max - TASK_FDS_MAX) / 64;
+	bpf_loop(words < TASK_FDS_WORDS_MAX ? words : TASK_FDS_WORDS_MAX, task__word_step, &c, 0);
+	/* a table larger than what was checked is unknown past it: a loss too */
+	if (c.beyond || words > TASK_FDS_WORDS_MAX) {
+		uid = BPF_CORE_READ(task, cred, uid.val);
+		loss__count_for(cgid, uid, REACH_EV_FILE_VIA, REACH_LOSS_TRUNCATED);
+	}
 }
 
 #endif /* REACH_FILES_BPF_H */

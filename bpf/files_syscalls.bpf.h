@@ -67,38 +67,29 @@ static __noinline int files__on_open_exit(struct pt_regs *regs, long nr, long re
 	o.pathname = call.pathname;
 	if (!call.pathname)
 		o.flags = REACH_OPEN_F_BY_HANDLE;
-	return files__record(task__file_of_fd(bpf_get_current_task_btf(), ret), &o, pid_tgid, cgid);
+	return files__record(task__file_of_fd(bpf_get_current_task_btf(), ret), &o, pid_tgid, cgid, NULL);
 }
 
 #define SOL_SOCKET  1
 #define SCM_RIGHTS  1
 #define FILES_RECEIVED_MAX 8 /* descriptors looked at per message; more are counted as truncated */
+#define MMSG_RECEIVED_MAX 64 /* recvmmsg messages looked at per call; more are counted as truncated */
 
-/*
- * Descriptors that arrive without an open in the task: each is the file it
- * refers to, recorded like an open (REACH_EV_FILE_VIA, REACH_OPEN_F_RECEIVED),
- * so a secret opened by an unmonitored process and handed over is the
- * receiver's secret read under the real file.
- *   recvmsg   SCM_RIGHTS in the first control message (the kernel has
- *             already installed the descriptors and rewritten msg_controllen
- *             in the user's msghdr)
- *   pidfd_getfd  the returned descriptor
- * Only a monitored task's recvmsg with control data pays the cmsg read.
- */
-static __noinline int files__on_recvmsg_exit(struct pt_regs *regs)
+/* The SCM_RIGHTS descriptors in the first control message of one received
+ * user msghdr at umsg (the kernel has already installed them and rewritten
+ * msg_controllen): each recorded as the file it refers to. A global
+ * function: verified once, not at recvmsg's and recvmmsg's call sites each
+ * with its eight files__record (inlined in the dispatcher, they pushed it
+ * past the verifier's 1M instructions). __weak: one copy in the link. */
+__weak __noinline int files__received_in(__u64 umsg, __u32 nr, __u64 pid_tgid, __u64 cgid)
 {
-	struct file_origin o = { .kind = REACH_EV_FILE_VIA, .dirfd = -1, .flags = REACH_OPEN_F_RECEIVED,
-				 .nr = NR_recvmsg };
+	struct file_origin o = { .kind = REACH_EV_FILE_VIA, .dirfd = -1, .flags = REACH_OPEN_F_RECEIVED, .nr = nr };
 	struct { __u64 len; __s32 level; __s32 type; } cmsg;
 	struct task_struct *task;
 	struct user_msghdr msg;
-	__u64 pid_tgid, cgid, n;
+	__u64 n;
 
-	pid_tgid = bpf_get_current_pid_tgid();
-	cgid = bpf_get_current_cgroup_id();
-	if (!task__is_monitored(pid_tgid, cgid))
-		return 0;
-	if (bpf_probe_read_user(&msg, sizeof(msg), (void *)SYSCALL_ARG2(regs))) {
+	if (bpf_probe_read_user(&msg, sizeof(msg), (const void *)umsg)) {
 		loss__count(REACH_EV_FILE_VIA, REACH_LOSS_READ_FAILED);
 		return 0;
 	}
@@ -127,8 +118,62 @@ static __noinline int files__on_recvmsg_exit(struct pt_regs *regs)
 			break;
 		}
 		o.fd = fd;
-		files__record(task__file_of_fd(task, fd), &o, pid_tgid, cgid);
+		files__record(task__file_of_fd(task, fd), &o, pid_tgid, cgid, NULL);
 	}
+	return 0;
+}
+
+/*
+ * Descriptors that arrive without an open in the task: each is the file it
+ * refers to, recorded like an open (REACH_EV_FILE_VIA, REACH_OPEN_F_RECEIVED),
+ * so a secret opened by an unmonitored process and handed over is the
+ * receiver's secret read under the real file.
+ *   recvmsg   SCM_RIGHTS in the first control message
+ *   recvmmsg  the same in each received message (the first
+ *             MMSG_RECEIVED_MAX; past them a loss)
+ *   pidfd_getfd  the returned descriptor
+ * Only a monitored task's receive with control data pays the cmsg read.
+ */
+static __noinline int files__on_recvmsg_exit(struct pt_regs *regs)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid(), cgid = bpf_get_current_cgroup_id();
+
+	if (!task__is_monitored(pid_tgid, cgid))
+		return 0;
+	return files__received_in(SYSCALL_ARG2(regs), NR_recvmsg, pid_tgid, cgid);
+}
+
+struct mmsg_ctx {
+	const struct mmsghdr *vec;
+	__u64 pid_tgid;
+	__u64 cgid;
+};
+
+static long files__mmsg_step(__u64 i, void *arg)
+{
+	struct mmsg_ctx *c = arg;
+
+	/* msg_hdr is the first member of struct mmsghdr */
+	files__received_in((__u64)&c->vec[i], NR_recvmmsg, c->pid_tgid, c->cgid);
+	return 0;
+}
+
+/* sys_exit of recvmmsg (ret > 0: that many messages were received). */
+static __noinline int files__on_recvmmsg_exit(struct pt_regs *regs, long ret)
+{
+	struct mmsg_ctx c = { .vec = (const struct mmsghdr *)SYSCALL_ARG2(regs) };
+
+	c.pid_tgid = bpf_get_current_pid_tgid();
+	c.cgid = bpf_get_current_cgroup_id();
+	if (!task__is_monitored(c.pid_tgid, c.cgid))
+		return 0;
+	if (ret > MMSG_RECEIVED_MAX) {
+		/* the messages past them are not looked at: a loss, judged by verify */
+		loss__count(REACH_EV_FILE_VIA, REACH_LOSS_TRUNCATED);
+		ret = MMSG_RECEIVED_MAX;
+	}
+	/* bpf_loop: the per-message walk is verified once, whatever the count */
+	bpf_loop(ret, files__mmsg_step, &c, 0);
 	return 0;
 }
 
@@ -140,7 +185,7 @@ static __noinline int files__on_pidfd_getfd_exit(long ret)
 
 	if (!task__is_monitored(pid_tgid, cgid))
 		return 0;
-	return files__record(task__file_of_fd(bpf_get_current_task_btf(), ret), &o, pid_tgid, cgid);
+	return files__record(task__file_of_fd(bpf_get_current_task_btf(), ret), &o, pid_tgid, cgid, NULL);
 }
 
 #endif /* REACH_FILES_SYSCALLS_BPF_H */

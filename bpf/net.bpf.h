@@ -151,15 +151,7 @@ static __always_inline bool net__sock_peer(struct sock *sk, struct net_endpoint 
  * (executables are listed, TLS coverage is checked per binary). */
 static __always_inline __u64 net__exe_seed(void)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
-
-	/* direct BTF loads (CO-RE relocated, fault-safe), not a chain of
-	 * bpf_probe_read_kernel() calls: this runs on every monitored open.
-	 * The executable's file as a number (an inode pointer is not one the
-	 * verifier lets a program hash): inode number and filesystem. */
-	struct inode *exe = task->mm->exe_file->f_inode;
-
-	return exe->i_ino ^ ((__u64)exe->i_sb->s_dev << 40);
+	return task__exe_seed(bpf_get_current_task_btf());
 }
 
 static __always_inline __u64 net__edge_hash(__u8 proto, const struct net_endpoint *ep, __u8 outcome, __u64 exe_seed)

@@ -62,76 +62,6 @@ static __always_inline void exec__file_id(struct linux_binprm *bprm, struct reac
 	}
 }
 
-#define EXEC_FDS_MAX 1024  /* descriptors looked at per exec (only the open ones cost a lookup) */
-#define EXEC_FDS_WORDS_MAX 1024 /* bitmap words checked past them (65,536 descriptors) */
-
-struct exec_fds_ctx {
-	struct task_struct *task;
-	unsigned long *open; /* the fd table's open_fds bitmap */
-	unsigned long word;  /* open_fds word of the descriptor being looked at */
-	unsigned long beyond;
-	__u64 pid_tgid;
-	__u64 cgid;
-};
-
-static long exec__fd_step(__u64 fd, void *arg)
-{
-	struct exec_fds_ctx *c = arg;
-	struct file_origin o = { .kind = REACH_EV_FILE_VIA, .dirfd = -1, .fd = fd, .flags = REACH_OPEN_F_INHERITED };
-	struct file *file;
-
-	/* one read of the bitmap per 64 descriptors; closed ones cost nothing more */
-	if ((fd & 63) == 0) {
-		c->word = 0;
-		bpf_probe_read_kernel(&c->word, sizeof(c->word), c->open + fd / 64);
-	}
-	if (!(c->word & (1UL << (fd & 63))))
-		return 0;
-	file = task__file_of_fd(c->task, fd);
-	if (file)
-		files__record(file, &o, c->pid_tgid, c->cgid);
-	return 0;
-}
-
-static long exec__word_step(__u64 i, void *arg)
-{
-	struct exec_fds_ctx *c = arg;
-	unsigned long w = 0;
-
-	bpf_probe_read_kernel(&w, sizeof(w), c->open + EXEC_FDS_MAX / 64 + i);
-	c->beyond |= w;
-	return w ? 1 : 0; /* one open descriptor is enough to know */
-}
-
-/*
- * The readable files a new program holds at exec (close-on-exec ones are
- * already closed): opened by whoever ran it, maybe an unmonitored parent
- * (`app < secret.key`, a runner passing a descriptor, a shell that keeps a
- * high descriptor open), and read later with read(2), which reach does not
- * trace. Each is recorded like an open of the new program's
- * (REACH_OPEN_F_INHERITED). The first EXEC_FDS_MAX descriptors are looked
- * at (a bitmap word per 64, a lookup per open one); an open descriptor past
- * them is a loss of this identity, never silent. bpf_loop: each walk is
- * verified once, whatever the count.
- */
-static __always_inline void exec__inherited_files(__u64 pid_tgid, __u64 cgid)
-{
-	struct exec_fds_ctx c = { .task = bpf_get_current_task_btf(), .pid_tgid = pid_tgid, .cgid = cgid };
-	struct fdtable *fdt = c.task->files->fdt;
-	unsigned int max = fdt->max_fds;
-	unsigned int words;
-
-	c.open = fdt->open_fds;
-	bpf_loop(max < EXEC_FDS_MAX ? max : EXEC_FDS_MAX, exec__fd_step, &c, 0);
-	if (max <= EXEC_FDS_MAX)
-		return;
-	words = (max - EXEC_FDS_MAX) / 64;
-	bpf_loop(words < EXEC_FDS_WORDS_MAX ? words : EXEC_FDS_WORDS_MAX, exec__word_step, &c, 0);
-	/* a table larger than what was checked is unknown past it: a loss too */
-	if (c.beyond || words > EXEC_FDS_WORDS_MAX)
-		loss__count(REACH_EV_FILE_VIA, REACH_LOSS_TRUNCATED);
-}
-
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(reach_sched_process_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
@@ -191,8 +121,11 @@ int BPF_PROG(reach_sched_process_exec, struct task_struct *p, pid_t old_pid, str
 	/* The event goes out either way; the map keeps the tool edge's count. */
 	dedup__first_seen(&ev->key, now);
 	bpf_ringbuf_submit(ev, 0);
-	/* after the exec event: user space knows the program by then */
-	exec__inherited_files(pid_tgid, cgid);
+	/* after the exec event: user space knows the program by then. The
+	 * files it holds (close-on-exec ones are already closed) were opened
+	 * by whoever ran it, maybe an unmonitored parent (`app < secret.key`,
+	 * a runner passing a descriptor, a shell keeping one open). */
+	task__walk_files(bpf_get_current_task_btf(), pid_tgid, cgid, REACH_OPEN_F_INHERITED);
 	return 0;
 }
 
@@ -205,8 +138,16 @@ int BPF_PROG(reach_sched_process_fork, struct task_struct *parent, struct task_s
 	__u32 child_pid = BPF_CORE_READ(child, pid);
 	__u32 child_tgid = BPF_CORE_READ(child, tgid);
 
+	__u64 child_cgid;
+
 	if (child_pid != child_tgid) /* a new thread, not a new process */
 		return 0;
+	/* clone3(CLONE_INTO_CGROUP): the child is born in another cgroup, with
+	 * a copy of its parent's descriptors and no cgroup_attach_task; when
+	 * that cgroup is monitored, what it holds was opened outside it */
+	if (child->cgroups->dfl_cgrp->kn->id != cgid && child_tgid != self_tgid &&
+	    cgroup__is_monitored(child->cgroups->dfl_cgrp, &child_cgid))
+		task__walk_files(child, ((__u64)child_tgid << 32) | child_pid, child_cgid, REACH_OPEN_F_ENTERED);
 	if (!task__is_monitored(pid_tgid, cgid))
 		return 0;
 	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);

@@ -27,6 +27,7 @@
 #define NR_openat2  437
 #define NR_open_by_handle_at 304
 #define NR_pidfd_getfd 438
+#define NR_recvmmsg 299
 #define SYSCALL_NR(regs)   ((regs)->orig_ax)
 #define SYSCALL_ARG1(regs) ((regs)->di)
 #define SYSCALL_ARG2(regs) ((regs)->si)
@@ -47,6 +48,7 @@
 #define NR_openat2  437
 #define NR_open_by_handle_at 265
 #define NR_pidfd_getfd 438
+#define NR_recvmmsg 243
 #define SYSCALL_NR(regs)   ((regs)->syscallno)
 #define SYSCALL_ARG1(regs) ((regs)->orig_x0)
 #define SYSCALL_ARG2(regs) ((regs)->regs[1])

@@ -45,6 +45,8 @@ static __always_inline int sys_exit__dispatch(struct pt_regs *regs, long nr, lon
 		return files__on_open_exit(regs, nr, ret);
 	if (nr == NR_pidfd_getfd)
 		return files__on_pidfd_getfd_exit(ret);
+	if (nr == NR_recvmmsg)
+		return ret > 0 ? files__on_recvmmsg_exit(regs, ret) : 0; /* descriptors passed (SCM_RIGHTS) */
 	if (nr == NR_connect || nr == NR_sendto || nr == NR_sendmsg || nr == NR_sendmmsg)
 		return net__on_send_exit(regs, nr, ret);
 	return 0;
@@ -83,3 +85,4 @@ REACH_SYSCALL_EXIT_TP(sendto)
 REACH_SYSCALL_EXIT_TP(sendmsg)
 REACH_SYSCALL_EXIT_TP(sendmmsg)
 REACH_SYSCALL_EXIT_TP(pidfd_getfd)
+REACH_SYSCALL_EXIT_TP(recvmmsg)

@@ -48,6 +48,74 @@ static __always_inline bool task__is_monitored(__u64 pid_tgid, __u64 cgid)
 	return fresh.monitored;
 }
 
+/* Whether a cgroup other than the current task's (a task that is entering
+ * it, a task an iterator visits) is inside a monitored subtree: the same
+ * verdict cache, with the walk up through each cgroup's parent (the
+ * current-task ancestor helper cannot serve another task). cg: a BTF
+ * pointer; direct loads fault to 0. */
+static __always_inline bool cgroup__is_monitored(struct cgroup *cg, __u64 *cgid)
+{
+	struct cgroup_verdict *cached, fresh;
+	__u32 gen = config_gen;
+	__u64 id = cg->kn->id;
+
+	*cgid = id;
+	if (monitor_all)
+		return true;
+	cached = bpf_map_lookup_elem(&cgroup_verdicts, &id);
+	if (cached && cached->gen == gen)
+		return cached->monitored;
+	fresh.gen = gen;
+	fresh.monitored = false;
+	for (int i = 0; i < REACH_MAX_CGROUP_DEPTH; i++) {
+		__u64 up;
+		struct cgroup_subsys_state *parent;
+
+		if (!cg)
+			break;
+		up = cg->kn->id;
+		if (bpf_map_lookup_elem(&monitored_cgroups, &up)) {
+			fresh.monitored = true;
+			break;
+		}
+		parent = cg->self.parent;
+		if (!parent)
+			break;
+		cg = parent->cgroup;
+	}
+	if (bpf_map_update_elem(&cgroup_verdicts, &id, &fresh, BPF_ANY))
+		loss__count_node(0, REACH_LOSS_MAP_FULL);
+	return fresh.monitored;
+}
+
+/* The event head of another task's activity (see task__fill_hdr). */
+static __always_inline void task__fill_hdr_of(struct reach_event_hdr *hdr, struct task_struct *task, __u16 kind,
+					      __u16 size, __u64 cgid, __u32 uid, __u64 now)
+{
+	hdr->kind = kind;
+	hdr->size = size;
+	hdr->cpu = bpf_get_smp_processor_id();
+	hdr->ts_ns = now;
+	hdr->cgroup_id = cgid;
+	hdr->pid = task->pid;
+	hdr->tgid = task->tgid;
+	hdr->ppid = task->real_parent->tgid;
+	hdr->uid = uid;
+	__builtin_memset(hdr->comm, 0, sizeof(hdr->comm));
+	bpf_probe_read_kernel_str(hdr->comm, sizeof(hdr->comm), task->comm);
+}
+
+/* The executable's file as a number (an inode pointer is not one the
+ * verifier lets a program hash): inode number and filesystem. Direct BTF
+ * loads (CO-RE relocated, fault-safe), not a chain of
+ * bpf_probe_read_kernel() calls: this runs on every monitored open. */
+static __always_inline __u64 task__exe_seed(struct task_struct *task)
+{
+	struct inode *exe = task->mm->exe_file->f_inode;
+
+	return exe->i_ino ^ ((__u64)exe->i_sb->s_dev << 40);
+}
+
 static __always_inline void task__fill_hdr(struct reach_event_hdr *hdr, __u16 kind, __u16 size,
 					   __u64 pid_tgid, __u64 cgid, __u64 now)
 {

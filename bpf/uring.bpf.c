@@ -200,5 +200,5 @@ int BPF_PROG(reach_uring_complete, struct io_ring_ctx *ring, void *req_ptr, stru
 			o.open_flags = BPF_CORE_READ(file, f_flags);
 		/* no descriptor to report: req->cqe.fd is the CQE's flags now */
 	}
-	return files__record(file, &o, pid_tgid, cgid);
+	return files__record(file, &o, pid_tgid, cgid, NULL);
 }

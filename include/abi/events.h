@@ -105,8 +105,12 @@ struct reach_event_hdr {
 /* No open(2) of the task's: the file reached it another way. syscall_nr
  * then says which (the io_uring opcode for F_URING). */
 #define REACH_OPEN_F_URING          0x40  /* an io_uring request: IORING_OP_OPENAT/OPENAT2 result, or the file a READ* read */
-#define REACH_OPEN_F_RECEIVED       0x80  /* a descriptor received: SCM_RIGHTS (recvmsg) or pidfd_getfd */
+#define REACH_OPEN_F_RECEIVED       0x80  /* a descriptor received: SCM_RIGHTS (recvmsg, recvmmsg) or pidfd_getfd */
 #define REACH_OPEN_F_INHERITED      0x100 /* a readable file the new program holds at exec (opened by whoever ran it) */
+#define REACH_OPEN_F_ENTERED        0x200 /* held by a process as it entered a monitored cgroup (cgroup.procs
+					   * write, clone3 CLONE_INTO_CGROUP): opened before, outside */
+#define REACH_OPEN_F_AT_START       0x400 /* held by a monitored process when reach started or its cgroup
+					   * became monitored (bpf iterator task_file) */
 
 /* Key (and identity) of a file in the secret_inodes map. */
 struct reach_inode_key {

@@ -186,10 +186,35 @@ static const char *file_via_name(const struct reach_file_open_event *ev, char *b
 	}
 	if (ev->flags & REACH_OPEN_F_INHERITED)
 		return "(inherited at exec)";
+	if (ev->flags & REACH_OPEN_F_ENTERED)
+		return "(held on entering the cgroup)";
+	if (ev->flags & REACH_OPEN_F_AT_START)
+		return "(held when reach started)";
 	if (ev->flags & REACH_OPEN_F_RECEIVED)
 		return ev->syscall_nr == 438 /* pidfd_getfd, every architecture */ ? "(pidfd_getfd)"
 										: "(received over SCM_RIGHTS)";
 	return NULL;
+}
+
+/* A process whose files were walked as it entered a monitored cgroup or
+ * when reach started: no exec or fork of it was seen, so the process tree
+ * does not know it. Its executable is read once from /proc (it holds the
+ * file at this moment, so it is very likely alive); a process already gone
+ * stays unnamed, the edge is recorded all the same. */
+static void learn_held_process(struct pipeline *p, const struct reach_event_hdr *hdr)
+{
+	char link[40], exe[REACH_PATH_LEN];
+	ssize_t n;
+
+	if (proctree_exe(p->procs, hdr->tgid)[0])
+		return;
+	snprintf(link, sizeof(link), "/proc/%u/exe", hdr->tgid);
+	n = readlink(link, exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return;
+	exe[n] = '\0';
+	if (proctree_exec(p->procs, hdr->tgid, hdr->ppid, hdr->cgroup_id, exe, NULL))
+		log_warn("process %u not kept in the process tree: out of memory", hdr->tgid);
 }
 
 static void handle_file_open(struct pipeline *p, const struct reach_file_open_event *ev)
@@ -240,6 +265,8 @@ static void handle_file_open(struct pipeline *p, const struct reach_file_open_ev
 	}
 	if (!known)
 		remember_secret_inode(p, &ev->inode, abs, category);
+	if (ev->hdr.kind == REACH_EV_FILE_VIA && (ev->flags & (REACH_OPEN_F_ENTERED | REACH_OPEN_F_AT_START)))
+		learn_held_process(p, &ev->hdr);
 	obs.hdr = &ev->hdr;
 	obs.key = &ev->key;
 	obs.object = object;

@@ -32,9 +32,17 @@ int sensor_check_prerequisites(char *why, size_t why_size);
 int sensor_start(struct sensor **out, const struct sensor_opts *opts, char *err, size_t err_size);
 void sensor_stop(struct sensor *s); /* accepts NULL */
 
+/* Adds a monitored subtree root, then walks the files its processes
+ * already hold (sensor_walk_held_files). */
 int sensor_monitor_cgroup(struct sensor *s, uint64_t cgroup_id);
 int sensor_unmonitor_cgroup(struct sensor *s, uint64_t cgroup_id);
 void sensor_set_monitor_all(struct sensor *s, bool all);
+/* Records every readable file a monitored process holds right now (the bpf
+ * iterator task_file; events with REACH_OPEN_F_AT_START): secrets opened
+ * before reach started or before their cgroup was monitored. A walk that
+ * fails is a node-wide file_via read_failed loss (every identity
+ * inconclusive, in sensor_read_unattributed_losses), with a warning. */
+void sensor_walk_held_files(struct sensor *s);
 
 /* Waits up to timeout_ms and handles what arrived: events handled or -errno
  * (-EINTR is returned as 0). */

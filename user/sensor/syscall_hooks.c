@@ -16,7 +16,7 @@
  * exists on x86-64 only; a program the object lacks is skipped. */
 static const char *const per_syscall[] = {
 	"openat", "openat2", "open_by_handle_at", "open", "read", "recvfrom", "recvmsg",
-	"write", "writev", "connect", "sendto", "sendmsg", "sendmmsg", "pidfd_getfd",
+	"write", "writev", "connect", "sendto", "sendmsg", "sendmmsg", "pidfd_getfd", "recvmmsg",
 };
 #define N_PER_SYSCALL (sizeof(per_syscall) / sizeof(per_syscall[0]))
 #define DISPATCHER_PROG "reach_sys_exit"
@@ -103,7 +103,7 @@ static void describe(struct syscall_hooks *h)
 
 	if (h->active == SYSCALL_HOOKS_DISPATCHER) {
 		snprintf(h->describe, sizeof(h->describe),
-			 "tp_btf/sys_exit (open*, connect, sendto, sendmsg, sendmmsg, recvfrom, recvmsg, read, write, writev, pidfd_getfd)");
+			 "tp_btf/sys_exit (open*, connect, sendto, sendmsg, sendmmsg, recvfrom, recvmsg, recvmmsg, read, write, writev, pidfd_getfd)");
 		return;
 	}
 	n = (size_t)snprintf(h->describe, sizeof(h->describe), "tracepoint/syscalls/sys_exit_{");
