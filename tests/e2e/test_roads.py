@@ -399,20 +399,29 @@ spec:
 def test_inherited_descriptor(cleanup, tmp):
     """An unmonitored runner opens the secret and starts the workload with
     the descriptor inherited (`app < secret.key` done by someone else): the
-    workload never opens it and reads it with read(2). The file it holds at
-    exec is recorded like an open of its own, under the real file."""
+    workload never opens it and reads it with read(2). The runner's child
+    enters the workload's cgroup (before exec) already holding it: since
+    test_roads2 that is the first sighting, "(held on entering the cgroup)";
+    the program it then execs (head, another executable) holds it at exec,
+    a second sighting ("(inherited at exec)", a file_via event of its own)
+    that joins the same secret edge as one of its executables."""
     secret = _secret(tmp)
+    reader = "/usr/bin/head"  # coreutils: on every host the tests run on
     root = Cgroup(cleanup, f"reach-e2e-inherit-{os.getpid()}")
     cg = Cgroup(cleanup, "app", parent=root)
     agent = Agent(cleanup, tmp, ["--cgroup", root.path, "--identity-rule", f"cgroup:{cg.rel} host/inherit"])
     with open(secret, "rb") as f:  # opened here, outside every monitored cgroup
-        cg.run([PYTHON, "-c", "import os; os.read(0, 64)"], stdin=f)
+        cg.run([reader, "-c", "64"], stdin=f)
     e = _secret_edge(agent, cg)
     check_eq((e["path"], e["category"]), (secret, "private-key"), "the edge is the real file")
-    check_eq(e["process_exe"], PYTHON, "the program that holds it")
-    check_eq(e["requested_path"], "(inherited at exec)", "how the file reached it")
+    check_eq(e["requested_path"], "(held on entering the cgroup)", "how the file first reached it")
+    doc = wait_for(lambda: next((d for i in agent.reachctl("reach", "--identity", "host/inherit", "-o", "json")
+                                 ["identities"] for d in i["edges"] if d["kind"] == "secret" and
+                                 reader in d["executables"]), None), "the program that holds it at exec", 10)
+    check_eq((doc["object"], doc["opened_as"]), (secret, "(held on entering the cgroup)"), "ledger: one secret edge")
     rc, v = _verify(agent, "host/inherit", tmp)
     check(rc in (1, 2) and v["verdict"] != "pass", f"verify must not pass: {rc} {v}")
     check(secret in v["text"], f"the finding names the real file: {v['text'][:600]}")
-    agent.stop()
+    summary = agent.stop()
     check_eq(agent.returncode, 0, "reachd exit code")
+    check(summary["events"].get("file_via", 0) >= 2, f"entered and inherited at exec: {summary['events']}")

@@ -198,22 +198,33 @@ static const char *file_via_name(const struct reach_file_open_event *ev, char *b
 
 /* A process whose files were walked as it entered a monitored cgroup or
  * when reach started: no exec or fork of it was seen, so the process tree
- * does not know it. Its executable is read once from /proc (it holds the
- * file at this moment, so it is very likely alive); a process already gone
- * stays unnamed, the edge is recorded all the same. */
+ * does not know it. Its executable is read from /proc while it lives, but
+ * only if its name is still the one the kernel saw (hdr->comm): a process
+ * that has exec'd since (a runner's child entering the cgroup, then exec'ing
+ * the workload) would lend the new program's name to what the old one held;
+ * it stays unnamed then (known, with no executable, so that the process
+ * tree's own /proc look-up does not name it either), and the program it
+ * became is named at its exec. A process already gone stays unnamed too:
+ * the edge is recorded all the same. */
 static void learn_held_process(struct pipeline *p, const struct reach_event_hdr *hdr)
 {
-	char link[40], exe[REACH_PATH_LEN];
-	ssize_t n;
+	char path[40], comm[sizeof(hdr->comm) + 2] = "";
+	FILE *f;
 
-	if (proctree_exe(p->procs, hdr->tgid)[0])
+	if (proctree_known(p->procs, hdr->tgid))
 		return;
-	snprintf(link, sizeof(link), "/proc/%u/exe", hdr->tgid);
-	n = readlink(link, exe, sizeof(exe) - 1);
-	if (n <= 0)
-		return;
-	exe[n] = '\0';
-	if (proctree_exec(p->procs, hdr->tgid, hdr->ppid, hdr->cgroup_id, exe, NULL))
+	snprintf(path, sizeof(path), "/proc/%u/comm", hdr->tgid);
+	f = fopen(path, "r");
+	if (f) {
+		if (!fgets(comm, sizeof(comm), f))
+			comm[0] = '\0';
+		fclose(f);
+	}
+	comm[strcspn(comm, "\n")] = '\0';
+	if (!strncmp(comm, hdr->comm, sizeof(hdr->comm)))
+		return; /* the same program: the process tree reads it from /proc when asked */
+	/* exec'd since, gone, or another process reusing the pid */
+	if (proctree_exec(p->procs, hdr->tgid, hdr->ppid, hdr->cgroup_id, "", NULL))
 		log_warn("process %u not kept in the process tree: out of memory", hdr->tgid);
 }
 

@@ -195,6 +195,14 @@ uint32_t proctree_ppid(struct proctree *t, uint32_t tgid)
 	return p ? p->ppid : 0;
 }
 
+bool proctree_known(struct proctree *t, uint32_t tgid)
+{
+	char key[16];
+
+	key_of(tgid, key);
+	return hmap_get(t->procs, key) != NULL;
+}
+
 bool proctree_in_cgroup(struct proctree *t, uint32_t tgid, uint64_t cgroup_id)
 {
 	char key[16];

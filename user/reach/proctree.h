@@ -28,6 +28,8 @@ const char *proctree_exe(struct proctree *t, uint32_t tgid);
  * "exe program" when it is an interpreter running a program ("" if unknown). */
 const char *proctree_ident(struct proctree *t, uint32_t tgid);
 uint32_t proctree_ppid(struct proctree *t, uint32_t tgid);
+/* Whether tgid is known from events or a proctree_exec (no /proc look-up). */
+bool proctree_known(struct proctree *t, uint32_t tgid);
 /* Whether tgid is a known process of that cgroup. */
 bool proctree_in_cgroup(struct proctree *t, uint32_t tgid, uint64_t cgroup_id);
 
