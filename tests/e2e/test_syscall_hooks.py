@@ -104,8 +104,11 @@ def test_per_syscall_tracepoints(cleanup, tmp):
     hook = status["hooks"][0]
     check(hook.startswith("tracepoint/syscalls/sys_exit_{"), f"first hook is the per-syscall set: {hook}")
     for nr in ("openat", "openat2", "open_by_handle_at", "open", "read", "recvfrom", "recvmsg", "write", "writev", "connect", "sendto",
-               "sendmsg", "sendmmsg", "pidfd_getfd"):
+               "sendmsg", "sendmmsg", "pidfd_getfd", "recvmmsg"):
         check(nr in hook[hook.index("{"):].strip("{}").split(","), f"sys_exit_{nr} attached: {hook}")
+    # files held on entering a monitored cgroup, and when reach starts
+    for name in ("tp_btf/cgroup_attach_task", "iter/task_file"):
+        check(name in status["hooks"], f"{name} attached: {status['hooks']}")
 
 
 def test_dispatcher_by_name(cleanup, tmp):
