@@ -852,6 +852,44 @@ static void test_coverage_to_the_ledger(void **state)
 	assert_int_equal(coverage_of(f, "host/test")->roads[0].count, 1);
 }
 
+/* Files a process already held when reach first saw it: as it entered a
+ * monitored cgroup (a process the tree knows: named by it) and when reach
+ * started (a process no event named and /proc cannot: left unnamed, known,
+ * so no later /proc look-up names it after another program). */
+static void test_held_files(void **state)
+{
+	struct fx *f = *state;
+	struct reach_file_open_event ev = { 0 };
+	const struct edge *e;
+
+	exec_event(f, CG, T_CHILD, T_OTHER, "/app/held", no_args, 2);
+	fill_hdr(&ev.hdr, REACH_EV_FILE_VIA, sizeof(ev), CG, T_CHILD, 1);
+	key_of(&ev.key, CG, REACH_EV_FILE_VIA, 0x7101);
+	ev.fd = 3;
+	ev.dirfd = -1;
+	ev.flags = REACH_OPEN_F_ENTERED;
+	snprintf(ev.resolved, sizeof(ev.resolved), "%s", f->secret);
+	ev.resolved_len = (uint16_t)strlen(f->secret);
+	ev.inode.ino = 0x7101;
+	ev.inode.dev = 0x801;
+	assert_int_equal(feed(f, &ev, sizeof(ev)), 0);
+	e = find_edge(f, CG, EDGE_SECRET, f->secret);
+	assert_non_null(e);
+	assert_string_equal(e->requested_path, "(held on entering the cgroup)");
+	assert_string_equal(proctree_exe(f->p.procs, T_CHILD), "/app/held");
+
+	fill_hdr(&ev.hdr, REACH_EV_FILE_VIA, sizeof(ev), CG2, T_GONE, 1);
+	key_of(&ev.key, CG2, REACH_EV_FILE_VIA, 0x7102);
+	ev.flags = REACH_OPEN_F_AT_START;
+	assert_int_equal(feed(f, &ev, sizeof(ev)), 0);
+	e = find_edge(f, CG2, EDGE_SECRET, f->secret);
+	assert_non_null(e);
+	assert_string_equal(e->requested_path, "(held when reach started)");
+	assert_true(proctree_known(f->p.procs, T_GONE));
+	assert_string_equal(proctree_exe(f->p.procs, T_GONE), "");
+	assert_int_equal(f->p.stats.events[REACH_EV_FILE_VIA], 2);
+}
+
 /* Files reached without an open(2) (io_uring, a received descriptor) are
  * secret edges under the real file, named by how they arrived; a road the
  * kernel cannot decode is the identity's blind road. */
@@ -1453,6 +1491,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_refresh_counts_from_the_kernel, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_full_model_evicts_to_the_ledger, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refused_edge_is_a_coverage_gap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_held_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_file_via_and_roads, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_coverage_to_the_ledger, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_h2_credential_and_lost_connection, setup, teardown),
