@@ -123,35 +123,44 @@ def test_held_when_reach_started(cleanup, tmp):
     check_eq(sum(summary["losses"].get("file_via", {}).values()), 0, f"no file_via loss: {summary['losses']}")
 
 
-def test_recvmmsg_descriptors(cleanup, tmp):
-    """A descriptor received with recvmmsg (SCM_RIGHTS in a message of the
-    vector) is the receiver's secret edge under the real file; more messages
-    in one call than the kernel looks at (64) is a loss of the receiver's
-    identity: inconclusive, the loss named."""
+def _recvmmsg(cleanup, tmp, style):
     client = _client(tmp)
-    secret = _secret(tmp)
-    sock = os.path.join(tmp, "fd.sock")
+    secret = _secret(os.path.join(tmp, style))
+    sock = os.path.join(tmp, f"fd-{style}.sock")
     _fd_server(cleanup, secret, sock)
-    root = Cgroup(cleanup, f"reach-e2e-mmsg-{os.getpid()}")
+    root = Cgroup(cleanup, f"reach-e2e-mmsg-{style}-{os.getpid()}")
     cg = Cgroup(cleanup, "mmsg", parent=root)
     many = Cgroup(cleanup, "many", parent=root)
-    agent = Agent(cleanup, tmp, ["--cgroup", root.path, "--identity-rule", f"cgroup:{cg.rel} host/mmsg",
-                                 "--identity-rule", f"cgroup:{many.rel} host/mmsg-many"])
+    agent = Agent(cleanup, os.path.join(tmp, style), ["--syscall-hooks", style, "--cgroup", root.path,
+                                                      "--identity-rule", f"cgroup:{cg.rel} host/mmsg",
+                                                      "--identity-rule", f"cgroup:{many.rel} host/mmsg-many"])
     cg.run([client, "mmsg", sock])
-    e = agent.wait_edge("recvmmsg: secret edge", lambda e: e.get("type") == "secret" and e.get("cgroup") == cg.rel, 15)
-    check_eq((e["path"], e["category"]), (secret, "private-key"), "recvmmsg: the edge is the real file")
-    check_eq(e["process_exe"], client, "recvmmsg: the receiver's edge")
-    check_eq(e["requested_path"], "(received over SCM_RIGHTS)", "recvmmsg: how the descriptor arrived")
+    e = agent.wait_edge(f"{style}: recvmmsg: secret edge",
+                        lambda e: e.get("type") == "secret" and e.get("cgroup") == cg.rel, 15)
+    check_eq((e["path"], e["category"]), (secret, "private-key"), f"{style}: recvmmsg: the edge is the real file")
+    check_eq(e["process_exe"], client, f"{style}: recvmmsg: the receiver's edge")
+    check_eq(e["requested_path"], "(received over SCM_RIGHTS)", f"{style}: recvmmsg: how the descriptor arrived")
     rc, v = _verify(agent, "host/mmsg", tmp)
-    check(rc in (1, 2) and v["verdict"] != "pass", f"recvmmsg: verify must not pass: {rc} {v}")
-    check(secret in v["text"], f"recvmmsg: the finding names the real file: {v['text'][:600]}")
+    check(rc in (1, 2) and v["verdict"] != "pass", f"{style}: recvmmsg: verify must not pass: {rc} {v}")
+    check(secret in v["text"], f"{style}: recvmmsg: the finding names the real file: {v['text'][:600]}")
     many.run([client, "mmsg-many", "65"])
 
     def many_inconclusive():
         rc, v = _verify(agent, "host/mmsg-many", tmp)
         return (rc, v) if v["verdict"] == "inconclusive" else None
-    rc, v = wait_for(many_inconclusive, "65 messages in one recvmmsg: inconclusive", 15)
-    check_eq(rc, 2, f"many: exit code {v}")
-    check("file_via truncated 1" in v["reasons"], f"many: the loss is named: {v['reasons']}")
+    rc, v = wait_for(many_inconclusive, f"{style}: 65 messages in one recvmmsg: inconclusive", 15)
+    check_eq(rc, 2, f"{style}: many: exit code {v}")
+    check("file_via truncated 1" in v["reasons"], f"{style}: many: the loss is named: {v['reasons']}")
     agent.stop()
-    check_eq(agent.returncode, 0, "reachd exit code")
+    check_eq(agent.returncode, 0, f"{style}: reachd exit code")
+
+
+def test_recvmmsg_descriptors(cleanup, tmp):
+    """A descriptor received with recvmmsg (SCM_RIGHTS in a message of the
+    vector) is the receiver's secret edge under the real file; more messages
+    in one call than the kernel looks at (64) is a loss of the receiver's
+    identity: inconclusive, the loss named. Both syscall-exit styles (the
+    dispatcher's handler and sys_exit_recvmmsg's program)."""
+    for style in ("dispatcher", "per-syscall"):
+        os.makedirs(os.path.join(tmp, style))
+        _recvmmsg(cleanup, tmp, style)
