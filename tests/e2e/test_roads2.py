@@ -164,3 +164,46 @@ def test_recvmmsg_descriptors(cleanup, tmp):
     for style in ("dispatcher", "per-syscall"):
         os.makedirs(os.path.join(tmp, style))
         _recvmmsg(cleanup, tmp, style)
+
+
+def test_held_when_a_pod_becomes_monitored(cleanup, tmp):
+    """A process of a pod's container holds a secret before the agent knows
+    the pod (it entered while its cgroup was not monitored): when the pod
+    arrives through the API watch and its cgroup becomes monitored, the
+    same walk as at start records the file it holds, under the pod's
+    service account."""
+    import json
+    import test_kube
+    saved = test_kube.API_PORT
+    test_kube.API_PORT = 20780  # this file's reserve, not test_kube's port
+    cleanup.add(setattr, test_kube, "API_PORT", saved)
+    test_kube._made.clear()
+    client = _client(tmp)
+    secret = _secret(tmp)
+    root = Cgroup(cleanup, f"reach-e2e-heldpod-{os.getpid()}")
+    uid, cid = test_kube._uid(), test_kube._cid()
+    cg = test_kube._systemd_container_cgroup(cleanup, root, uid, cid)
+    api = test_kube.KubeAPI(cleanup, tmp, [])
+    agent = Agent(cleanup, tmp, api.args())
+    release = os.path.join(tmp, "pod.release")
+    p = start_process(cleanup, [client, "self", secret, cg.path, release])
+    wait_for(lambda: _in_cgroup(cg, p.pid), "holder in the pod's cgroup, not monitored yet", 10)
+    api.command("add " + json.dumps(test_kube._pod("tools", "held-55d6c7b8f-eeeee", "held", uid, cid,
+                                                   "r.example/held:1")))
+    wait_for(lambda: agent.reachctl("status", "-o", "json").get("pods_monitored") == 1, "the pod monitored", 15)
+
+    def held():
+        for i in agent.reachctl("reach", "-o", "json")["identities"]:
+            for e in i["edges"]:
+                if i["identity"] == "tools/held" and e["kind"] == "secret":
+                    return e
+        return None
+    e = wait_for(held, "the held secret under the pod's service account", 15)
+    check_eq((e["object"], e["category"], e["opened_as"]), (secret, "private-key", AT_START), "ledger edge")
+    check_eq(e["executables"], [client], "the holder's executable")
+    check_eq(e["pods"], ["tools/held-55d6c7b8f-eeeee"], "the pod")
+    with open(release, "w"):
+        pass
+    _finish(p, "pod")
+    agent.stop()
+    check_eq(agent.returncode, 0, "reachd exit code")
