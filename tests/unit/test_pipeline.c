@@ -1509,6 +1509,17 @@ static void test_mcp_answers_and_effects(void **state)
 	assert_int_equal(f->p.stats.mcp_responses_unmatched, 1);
 	assert_int_equal(f->p.stats.mcp_responses, 3);
 
+	/* an answer whose capture overtook its request's (both are captured
+	 * when the write returns): unmatched until the request comes */
+	jsonrpc_event(f, T_SERVER, "{\"jsonrpc\":\"2.0\",\"id\":7,\"result\":{\"isError\":true}}\n");
+	assert_int_equal(f->p.stats.mcp_responses_unmatched, 2);
+	jsonrpc_event(f, T_AGENT, "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tools/call\",\"params\":{\"name\":\"list_directory\","
+				  "\"arguments\":{\"path\":\"/data\"}}}\n");
+	assert_int_equal(f->p.stats.mcp_responses_unmatched, 1);
+	assert_int_equal(f->p.stats.mcp_responses, 4);
+	assert_int_equal(edge_mcp(list)->responses, 2);
+	assert_int_equal(edge_mcp(list)->errors, 2);
+
 	/* the server exits with a call in flight: unanswered */
 	jsonrpc_event(f, T_AGENT, "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"tools/call\",\"params\":{\"name\":\"read_file\","
 				  "\"arguments\":{}}}\n");
@@ -1519,7 +1530,7 @@ static void test_mcp_answers_and_effects(void **state)
 		assert_int_equal(feed(f, &ev, sizeof(ev)), 0);
 	}
 	assert_int_equal(f->p.stats.mcp_calls_unanswered, 1);
-	assert_int_equal(f->p.stats.mcp_calls, 4);
+	assert_int_equal(f->p.stats.mcp_calls, 5);
 
 	/* to the ledger, and through its file */
 	pipeline_feed_ledger(&f->p);
@@ -1543,8 +1554,8 @@ static void test_mcp_answers_and_effects(void **state)
 	assert_int_equal(ledger_load(back, path, NULL, err, sizeof(err)), 0);
 	le = ledger_edge_of(back, LEDGER_MCP_TOOL, "server-filesystem list_directory");
 	assert_non_null(le);
-	assert_int_equal(le->mcp_responses, 1);
-	assert_int_equal(le->mcp_errors, 1);
+	assert_int_equal(le->mcp_responses, 2);
+	assert_int_equal(le->mcp_errors, 2);
 	le = ledger_edge_of(back, LEDGER_SECRET, f->secret);
 	assert_non_null(le);
 	assert_string_equal(le->mcp_server, "server-filesystem");

@@ -866,10 +866,23 @@ struct mcp_pending {
 	char *server, *tool; /* tools/call: what an effect is linked to */
 };
 
-/* One server's requests waiting for an answer, oldest first. */
+/* An answer that came before its request: the kernel captures a write when
+ * the syscall returns, by which time the server may have read the request
+ * and answered it. Kept a little while for the request to come. */
+struct mcp_early {
+	uint64_t conn;
+	int64_t id;
+	bool is_error;
+};
+
+#define MCP_EARLY_MAX 8
+
+/* One server's requests waiting for an answer, oldest first, and its
+ * answers waiting for their request. */
 struct mcp_server_state {
-	size_t n;
+	size_t n, n_early;
 	struct mcp_pending pend[MCP_PENDING_MAX];
+	struct mcp_early early[MCP_EARLY_MAX];
 };
 
 static void mcp_pending_clear(struct mcp_pending *q)
@@ -1089,9 +1102,25 @@ static void mcp_request(struct pipeline *p, uint32_t server, uint64_t conn, int6
 {
 	struct mcp_server_state *st = mcp_server_state(p, server, true);
 	struct mcp_pending *q;
+	struct edge *e;
 
 	if (!st)
 		return;
+	for (size_t i = 0; i < st->n_early; i++) {
+		if (st->early[i].conn != conn || st->early[i].id != id)
+			continue;
+		/* answered already (its capture overtook this one's): counted
+		 * as unmatched then, matched now */
+		p->stats.mcp_responses_unmatched--;
+		if (object && (e = observed_find(p->observed, cgroup_id, EDGE_MCP, object)) &&
+		    observed_mcp_answer(e, st->early[i].is_error) == 0)
+			p->stats.mcp_responses++;
+		else if (object)
+			p->stats.mcp_responses_unmatched++;
+		memmove(&st->early[i], &st->early[i + 1], (st->n_early - i - 1) * sizeof(st->early[0]));
+		st->n_early--;
+		return;
+	}
 	for (size_t i = 0; i < st->n; i++) {
 		if (st->pend[i].conn == conn && st->pend[i].id == id) {
 			/* an id used again before its answer: the first is given up */
@@ -1119,7 +1148,7 @@ static void mcp_request(struct pipeline *p, uint32_t server, uint64_t conn, int6
  * on its edge (whether it was an error, never what it said). */
 static void mcp_answer(struct pipeline *p, uint32_t server, uint64_t conn, const struct jsonrpc_msg *m)
 {
-	struct mcp_server_state *st = mcp_server_state(p, server, false);
+	struct mcp_server_state *st = mcp_server_state(p, server, true);
 	struct edge *e;
 
 	for (size_t i = 0; st && i < st->n; i++) {
@@ -1138,6 +1167,14 @@ static void mcp_answer(struct pipeline *p, uint32_t server, uint64_t conn, const
 		return;
 	}
 	p->stats.mcp_responses_unmatched++;
+	if (st) {
+		/* maybe early: its request may still come (mcp_request un-counts it) */
+		if (st->n_early == MCP_EARLY_MAX) {
+			memmove(&st->early[0], &st->early[1], (MCP_EARLY_MAX - 1) * sizeof(st->early[0]));
+			st->n_early--;
+		}
+		st->early[st->n_early++] = (struct mcp_early){ conn, m->id, m->is_error };
+	}
 }
 
 /* An edge made by process tgid (or by a child it forked for it: an exec)
