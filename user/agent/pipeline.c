@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <signal.h>
 #include <unistd.h>
 #include <sys/stat.h>
 #include "common/cgroup.h"
@@ -1072,6 +1073,26 @@ struct jsonrpc_ctx {
 	const struct reach_jsonrpc_event *ev;
 };
 
+/* Forgets the servers that are gone (their exit events lost). */
+static void mcp_forget_gone(struct pipeline *p)
+{
+	uint32_t gone[64];
+	size_t n = 0;
+	struct hmap_iter it;
+	const char *key;
+	void *v;
+
+	hmap_iter_init(&it, p->mcp_servers);
+	while (n < sizeof(gone) / sizeof(gone[0]) && hmap_iter_next(&it, &key, &v)) {
+		unsigned long tgid = strtoul(key, NULL, 10);
+
+		if (kill((pid_t)tgid, 0) && errno == ESRCH)
+			gone[n++] = (uint32_t)tgid;
+	}
+	for (size_t i = 0; i < n; i++)
+		mcp_forget(p, gone[i]);
+}
+
 /* The server's record of requests waiting for an answer, made on first
  * use; NULL without memory (the request is then not matched: an answer to
  * it counts as unmatched). */
@@ -1084,7 +1105,9 @@ static struct mcp_server_state *mcp_server_state(struct pipeline *p, uint32_t se
 	if ((st = hmap_get(p->mcp_servers, key)) || !make)
 		return st;
 	if (hmap_count(p->mcp_servers) >= MCP_MAP_MAX)
-		return NULL; /* bounded: servers leave it when they exit */
+		mcp_forget_gone(p); /* servers leave when they exit; an exit the ring lost leaves them here */
+	if (hmap_count(p->mcp_servers) >= MCP_MAP_MAX)
+		return NULL; /* bounded */
 	if (!(st = calloc(1, sizeof(*st))))
 		return NULL;
 	if (hmap_put(p->mcp_servers, key, st, NULL)) {
