@@ -448,3 +448,43 @@ def test_unix_socket_server_not_a_child(cleanup, tmp):
         text += f.read()
     for planted in (token, "sk-plantedudsenvcontent", folder + "/missing"):
         check(planted not in text, f"{planted[:14]}... never in the agent's output, ledger or diff")
+
+
+def test_unix_socket_server_outside_the_monitored_set(cleanup, tmp):
+    """The same unix-socket server outside every monitored cgroup: reach has
+    no exec of it, so the server is named from /proc by the socket's
+    SO_PEERCRED process (its program, never its arguments); its answers are
+    not captured (it is not monitored), so none is counted."""
+    from harness import PYTHON, start_process, wait_for
+    import json
+    cg = Cgroup(cleanup, f"reach-e2e-mcp-uds-out-{os.getpid()}")
+    folder = os.path.join(tmp, "files")
+    os.makedirs(folder)
+    secret = os.path.join(folder, ".env")
+    token = "sk-plantedudsouttoken777788889999"
+    with open(secret, "w") as f:
+        f.write("OPENAI_API_KEY=sk-plantedudsoutenvcontent1\n")
+    server, client = os.path.join(tmp, "uds_server.py"), os.path.join(tmp, "uds_agent.py")
+    with open(server, "w") as f:
+        f.write(UDS_SERVER_PY)
+    with open(client, "w") as f:
+        f.write(UDS_CLIENT_PY)
+    sock = os.path.join(tmp, "mcp.sock")
+    agent = Agent(cleanup, tmp, ["--cgroup", cg.path])
+    srv = start_process(cleanup, [PYTHON, server, sock])  # not in the cgroup: not monitored
+    wait_for(lambda: os.path.exists(sock) or srv.poll() is not None, "the unix socket server listens")
+    check(srv.poll() is None, "the unix socket server runs")
+    out = cg.run([PYTHON, client, sock, secret, folder, token, "0"])
+    check_eq(json.loads(out.stdout), ["e2e-uds", False], "the MCP exchange itself worked")
+    rf = agent.wait_edge("mcp read_file", lambda e: e["type"] == "mcp-tool" and e["tool"] == "read_file")
+    check_eq((rf["server"], rf["object"], rf["transport"], rf["server_info"]),
+             ("uds_server.py", "uds_server.py read_file", "unix", ""),
+             "named from /proc by SO_PEERCRED; its initialize answer unseen")
+    summary = agent.stop()
+    check_eq((summary["mcp_calls"], summary["mcp_responses"], summary["mcp_responses_unmatched"]), (1, 0, 0),
+             "the call counted; the unmonitored server's answers are not captured")
+    check(not any(e.get("path") == secret for e in agent.edges()), "the unmonitored server's read is not reach's")
+    with open(agent.out_path) as f:
+        text = f.read() + agent.stderr()
+    for planted in (token, "sk-plantedudsoutenvcontent"):
+        check(planted not in text, f"{planted[:14]}... never in the agent's output")
