@@ -24,6 +24,9 @@ Scenarios
   5  scaling: 1, 10, 100 concurrent monitored processes on the open loop.
   6  BPF program cost: the kernel's per-program run counters (bpf_stats) on
      repeated and distinct-file loops, per hook style, monitored or not.
+  7  pipe writes (the MCP / JSON-RPC peek, issue #18): 512 B and 64 KiB
+     writes to a pipe, and `cat FILE | gzip -1`, monitored vs `none`; loop
+     sizes and the file are calibrated by time on `none` in the same run.
 
 Every overhead is a ratio against `none` measured in the same run: scenarios
 1-2 bracket each configuration between two `none` runs (none, A, none, B, ...,
@@ -63,6 +66,7 @@ MODES = {
         gen_seconds=2.0, gen_reps=2, gen_plain=True, gen_ringbuf_mib=[1, 8, 64], gen_events_rate=20000,
         scale_k=[1, 10, 100], scale_total=600000, scale_rounds=3,
         mem_identities=[1000, 10000], mem_edges=100, mem_compare_unbounded=True, cost_iters=200000, cost_files=8000, cost_configs=4,
+        pipe_rounds=7, pipe_target_s=0.6,
     ),
     "quick": dict(
         rounds=1, n_open=25000, n_connect=3000, n_exec=100, n_https=1500, n_syscalls=60000,
@@ -70,6 +74,7 @@ MODES = {
         gen_seconds=0.5, gen_reps=1, gen_plain=False, gen_ringbuf_mib=[8], gen_events_rate=10000,
         scale_k=[1, 10], scale_total=60000, scale_rounds=1,
         mem_identities=[1000], mem_edges=100, cost_iters=30000, cost_files=2000, cost_configs=2,
+        pipe_rounds=2, pipe_target_s=0.2,
     ),
 }
 
@@ -616,7 +621,7 @@ def gcc(ctx, name, src, flags=(), libs=()):
 
 def build_workloads(ctx):
     os.makedirs(ctx.bin, exist_ok=True)
-    for name in ("bench_open", "bench_connect", "bench_exec", "bench_gen", "bench_syscalls"):
+    for name in ("bench_open", "bench_connect", "bench_exec", "bench_gen", "bench_syscalls", "bench_pipe"):
         err = gcc(ctx, name, f"{name}.c")
         if err:
             raise BenchError(f"cannot build {name}.c: {err}")
@@ -1330,6 +1335,116 @@ def scenario_scaling(ctx, results):
                       "overhead_pct": pct(m), "overhead_range_pct": [pct(lo), pct(hi)] if m else None})
     results["s5"] = {"total_opens": p["scale_total"], "rounds": p["scale_rounds"], "per_round_ns": data,
                      "table": table, "errors": errors}
+    return all(t["overhead_pct"] is not None for t in table), errors
+
+
+# ---------------------------------------------------------------- scenario 7
+
+def run_gzip(ctx, src, cgroup):
+    """`cat SRC | gzip -1 > /dev/null` in cgroup: wall seconds."""
+    t0 = time.monotonic()
+    p = ctx.popen(["sh", "-c", 'cat "$1" | gzip -1 > /dev/null', "sh", src], cgroup=cgroup,
+                  stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        _, err = p.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        kill_proc(p)
+        raise BenchError("cat | gzip timed out")
+    if p.returncode != 0:
+        raise BenchError(f"cat | gzip exited {p.returncode}: {err.decode()[-300:]}")
+    return time.monotonic() - t0
+
+
+def cg_cpu_us(cgroup):
+    """CPU time (µs) every task of cgroup has used: cpu.stat usage_usec."""
+    for line in read_text(os.path.join(cgroup, "cpu.stat")).splitlines():
+        k, _, v = line.partition(" ")
+        if k == "usage_usec":
+            return int(v)
+    raise BenchError(f"no usage_usec in {cgroup}/cpu.stat")
+
+
+def scenario_pipes(ctx, results):
+    """The JSON-RPC peek on pipe writes: every write to a pipe or a unix
+    socket by a monitored task reads 16 bytes to see whether it starts like
+    JSON-RPC. Loops of 512 B and 64 KiB writes (bench_pipe) and a real
+    pipeline (cat | gzip), `none` and `reachd` alternating, each round's
+    ratio; sizes are calibrated on `none` to pipe_target_s."""
+    p = ctx.p
+    cg = ctx.cgroup("pipe")
+    # unmonitored: the agent watches another (empty) cgroup, so the workload
+    # pays the syscall dispatcher alone; monitored minus it is what the
+    # monitored path adds (the fd's file, the pipe check, the 16-byte peek)
+    configs = [NoSensor(), Reachd(ctx, "reachd", cg), Reachd(ctx, "reachd-unmonitored", ctx.cgroup("pipe-other"))]
+    target = p["pipe_target_s"]
+    # calibration (no sensor): iterations for ~target seconds
+    sizes = {"write 512 B": 512, "write 64 KiB": 65536}
+    iters = {}
+    for name, size in sizes.items():
+        n = 2000
+        while True:
+            out = run_workload(ctx, ["bench_pipe", str(size), str(n)], cg)
+            if out["ns"] / 1e9 >= target / 4 or n >= 50000000:
+                break
+            n *= 4
+        iters[name] = max(1000, int(n * target / (out["ns"] / 1e9)))
+    src = os.path.join(ctx.tmp, "pipe-src.bin")
+    mib = 8
+    while True:
+        # half random (incompressible), half text: gzip works on both
+        with open(src, "wb") as f:
+            for _ in range(mib):
+                f.write(os.urandom(1 << 19))
+                f.write(b"reach pipe bench line 0123456789\n" * ((1 << 19) // 33))
+        t = run_gzip(ctx, src, cg)
+        if t >= target / 2 or mib >= 512:
+            break
+        mib = min(512, max(mib * 2, int(mib * target / max(t, 0.01))))
+    data = {k: [] for k in [*sizes, "cat into gzip -1"]}
+    cpu = {k: [] for k in data}  # the workload cgroup's CPU time: steadier than wall time on a shared host
+    errors = []
+    for r in range(p["pipe_rounds"]):
+        order = configs[r % len(configs):] + configs[:r % len(configs)]  # rotated every round
+        rows = {k: {} for k in data}
+        crows = {k: {} for k in data}
+        for cfg in order:
+            try:
+                cfg.start()
+                try:
+                    for name, size in sizes.items():
+                        u0 = cg_cpu_us(cg)
+                        out = run_workload(ctx, ["bench_pipe", str(size), str(iters[name])], cg)
+                        crows[name][cfg.name] = (cg_cpu_us(cg) - u0) * 1000 / out["iters"]
+                        rows[name][cfg.name] = out["ns_per_iter"]
+                    u0 = cg_cpu_us(cg)
+                    rows["cat into gzip -1"][cfg.name] = run_gzip(ctx, src, cg) * 1e9
+                    crows["cat into gzip -1"][cfg.name] = (cg_cpu_us(cg) - u0) * 1000
+                finally:
+                    cfg.stop()
+            except (SensorError, BenchError) as e:
+                errors.append(f"round {r + 1} {cfg.name}: {e}")
+        for k in data:
+            data[k].append(rows[k])
+            cpu[k].append(crows[k])
+        log(f"scenario 7: round {r + 1}/{p['pipe_rounds']} done")
+    table = []
+    for k in data:
+        m, lo, hi = paired(data[k], "reachd")
+        cm, clo, chi = paired(cpu[k], "reachd")
+        um, ulo, uhi = paired(cpu[k], "reachd-unmonitored")
+        mm, mlo, mhi = paired(cpu[k], "reachd", "reachd-unmonitored")
+        table.append({"workload": k, "none_ns": med([x["none"] for x in data[k] if "none" in x]),
+                      "reachd_ns": med([x["reachd"] for x in data[k] if "reachd" in x]),
+                      "overhead_pct": pct(m), "overhead_range_pct": [pct(lo), pct(hi)] if m else None,
+                      "cpu_none_ns": med([x["none"] for x in cpu[k] if "none" in x]),
+                      "cpu_reachd_ns": med([x["reachd"] for x in cpu[k] if "reachd" in x]),
+                      "cpu_overhead_pct": pct(cm), "cpu_overhead_range_pct": [pct(clo), pct(chi)] if cm else None,
+                      "cpu_unmonitored_overhead_pct": pct(um),
+                      "cpu_unmonitored_range_pct": [pct(ulo), pct(uhi)] if um else None,
+                      "cpu_monitored_vs_unmonitored_pct": pct(mm),
+                      "cpu_monitored_vs_unmonitored_range_pct": [pct(mlo), pct(mhi)] if mm else None})
+    results["s7"] = {"rounds": p["pipe_rounds"], "iters": iters, "gzip_input_mib": mib, "per_round_ns": data,
+                     "per_round_cpu_ns": cpu, "table": table, "errors": errors}
     return all(t["overhead_pct"] is not None for t in table), errors
 
 
@@ -2309,6 +2424,39 @@ def render_md(res):
         a("")
     if res.get("s6"):
         render_prog_cost(res, a)
+    s7 = res.get("s7")
+    if s7:
+        a("## 7. Pipe writes: the JSON-RPC (MCP) peek")
+        a("")
+        a("Every write by a monitored task to a pipe or a unix socket reads its first 16 bytes in the kernel to "
+          "see whether it starts like JSON-RPC (an MCP message); these writes do not, so they cost the peek "
+          f"alone. {s7['rounds']} rounds, `none`, `reachd` and `reachd-unmonitored` (the agent watching another "
+          "cgroup: the syscall dispatcher alone) rotated; per round the ratios. "
+          f"Loops: {', '.join(f'{k} x {v}' for k, v in s7['iters'].items())}; gzip input {s7['gzip_input_mib']} MiB "
+          "(sized by time on `none`).")
+        a("")
+        a("Wall time per write (per run for gzip), and the CPU time the workload's cgroup used (writer, "
+          "reader, and the BPF programs that run in them): on a host whose other tenants load the cores, the "
+          "CPU figure is the steadier one.")
+        a("")
+        a("| workload | none | reachd | wall overhead | CPU none | CPU reachd | CPU overhead | "
+          "CPU unmonitored | monitored vs unmonitored (CPU) |")
+        a("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+        for t in s7["table"]:
+            rng = t["overhead_range_pct"] or [None, None]
+            crng = t["cpu_overhead_range_pct"] or [None, None]
+            a(f"| {t['workload']} | {fmt_ns(t['none_ns'])} | {fmt_ns(t['reachd_ns'])} | "
+              f"{fmt_pct(t['overhead_pct'])} (rounds {fmt_pct(rng[0])}..{fmt_pct(rng[1])}) | "
+              f"{fmt_ns(t['cpu_none_ns'])} | {fmt_ns(t['cpu_reachd_ns'])} | "
+              f"**{fmt_pct(t['cpu_overhead_pct'])}** (rounds {fmt_pct(crng[0])}..{fmt_pct(crng[1])}) | "
+              f"{fmt_pct(t['cpu_unmonitored_overhead_pct'])} | "
+              f"**{fmt_pct(t['cpu_monitored_vs_unmonitored_pct'])}** (rounds "
+              f"{fmt_pct((t['cpu_monitored_vs_unmonitored_range_pct'] or [None, None])[0])}.."
+              f"{fmt_pct((t['cpu_monitored_vs_unmonitored_range_pct'] or [None, None])[1])}) |")
+        if s7["errors"]:
+            a("")
+            a("Errors: " + "; ".join(s7["errors"]))
+        a("")
     a("## Not measured yet")
     a("")
     for line in res["not_done"]:
@@ -2358,11 +2506,11 @@ def main():
     ap.add_argument("--out-dir", help="where results.md and results.json go "
                     "(default bench/ for a full run, bench/tmp/quick/ for --quick)")
     ap.add_argument("--only", help="comma-separated scenarios to run: 1 (with 2), 3 (with 4's agent "
-                    "memory), 4 (the model at 1k/10k identities), 5, 6")
+                    "memory), 4 (the model at 1k/10k identities), 5, 6, 7")
     args = ap.parse_args()
     mode = "quick" if args.quick else "full"
     out_dir = args.out_dir or (os.path.join(BENCH, "tmp", "quick") if args.quick else BENCH)
-    only = set((args.only or "1,3,4,5,6").split(","))
+    only = set((args.only or "1,3,4,5,6,7").split(","))
 
     if os.geteuid() != 0:
         print("bench: must run as root (BPF, cgroups, tmpfs)", file=sys.stderr)
@@ -2387,7 +2535,8 @@ def main():
                  ("3", "scenario 3+4 (throughput, memory)", scenario_throughput),
                  ("4", "scenario 4 (model memory at scale)", scenario_memory_scale),
                  ("5", "scenario 5 (scaling)", scenario_scaling),
-                 ("6", "scenario 6 (BPF program cost)", scenario_prog_cost)]
+                 ("6", "scenario 6 (BPF program cost)", scenario_prog_cost),
+                 ("7", "scenario 7 (pipe writes: the JSON-RPC peek)", scenario_pipes)]
     try:
         build_workloads(ctx)
         for key, name, fn in scenarios:

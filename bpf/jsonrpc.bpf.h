@@ -50,8 +50,16 @@ static __always_inline bool jsonrpc__starts_like(const void *buf)
 	return jsonrpc__ws(t[1]) && t[2] == '"' && jsonrpc__key(t + 3);
 }
 
+/* Where a JSON-RPC write went: ino the inode the reader holds (the pipe's,
+ * or a unix socket's peer end), own_ino the writer's, peer_tgid the unix
+ * socket's SO_PEERCRED process. */
+struct jsonrpc_where {
+	__u64 ino, own_ino;
+	__u32 peer_tgid;
+};
+
 /* Pipe or unix socket: the transport, or 0. */
-static __always_inline __u8 jsonrpc__transport(struct task_struct *task, int fd, __u64 *ino)
+static __always_inline __u8 jsonrpc__transport(struct task_struct *task, int fd, struct jsonrpc_where *w)
 {
 	struct file *file = task__file_of_fd(task, fd);
 	umode_t mode;
@@ -59,7 +67,8 @@ static __always_inline __u8 jsonrpc__transport(struct task_struct *task, int fd,
 	if (!file)
 		return 0;
 	mode = BPF_CORE_READ(file, f_inode, i_mode);
-	*ino = BPF_CORE_READ(file, f_inode, i_ino);
+	w->ino = w->own_ino = BPF_CORE_READ(file, f_inode, i_ino);
+	w->peer_tgid = 0;
 	if ((mode & S_IFMT) == S_IFIFO)
 		return REACH_JSONRPC_PIPE;
 	if ((mode & S_IFMT) == S_IFSOCK) {
@@ -71,9 +80,14 @@ static __always_inline __u8 jsonrpc__transport(struct task_struct *task, int fd,
 			 * what the other process holds as its descriptor */
 			struct sock *peer = BPF_CORE_READ((struct unix_sock *)sk, peer);
 			__u64 pino = peer ? BPF_CORE_READ(peer, sk_socket, file, f_inode, i_ino) : 0;
+			/* SO_PEERCRED's process: a server reached by connect() is
+			 * nobody's child, this is how it is named */
+			struct pid *pp = BPF_CORE_READ(sk, sk_peer_pid);
 
 			if (pino)
-				*ino = pino;
+				w->ino = pino;
+			if (pp)
+				w->peer_tgid = BPF_CORE_READ(pp, numbers[0].nr);
 			return REACH_JSONRPC_UNIX;
 		}
 	}
@@ -81,7 +95,8 @@ static __always_inline __u8 jsonrpc__transport(struct task_struct *task, int fd,
 }
 
 /* buf: the user bytes written (ret of them). */
-static __noinline int jsonrpc__capture(const void *buf, __u64 len, __u8 transport, __u64 ino, int fd)
+static __noinline int jsonrpc__capture(const void *buf, __u64 len, __u8 transport, const struct jsonrpc_where *w,
+					int fd)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u64 cgid = bpf_get_current_cgroup_id();
@@ -104,7 +119,10 @@ static __noinline int jsonrpc__capture(const void *buf, __u64 len, __u8 transpor
 	ev->pad = 0;
 	ev->total_len = len > 0xffffffffULL ? 0xffffffffU : (__u32)len;
 	ev->fd = (__u32)fd;
-	ev->ino = ino;
+	ev->ino = w->ino;
+	ev->own_ino = w->own_ino;
+	ev->peer_tgid = w->peer_tgid;
+	ev->pad2 = 0;
 	n = len;
 	if (n > REACH_JSONRPC_LEN) {
 		n = REACH_JSONRPC_LEN;

@@ -106,8 +106,9 @@ static __noinline int net__on_send_exit(struct pt_regs *regs, long nr, long ret)
 	    BPF_CORE_READ(sk, __sk_common.skc_family) == AF_UNIX) {
 		/* a unix socket: maybe JSON-RPC (MCP) */
 		const void *buf = (const void *)SYSCALL_ARG2(regs);
-		__u64 len = ret, ino = 0;
-		__u8 tr = jsonrpc__transport(task, fd, &ino);
+		__u64 len = ret;
+		struct jsonrpc_where w = {};
+		__u8 tr = jsonrpc__transport(task, fd, &w);
 
 		if (nr == NR_sendmsg) {
 			struct user_msghdr msg;
@@ -116,7 +117,7 @@ static __noinline int net__on_send_exit(struct pt_regs *regs, long nr, long ret)
 			    !net__first_iov(msg.msg_iov, (__u64)ret, REACH_EV_JSONRPC, &buf, &len))
 				return 0;
 		}
-		return tr ? jsonrpc__capture(buf, len, tr, ino, fd) : 0;
+		return tr ? jsonrpc__capture(buf, len, tr, &w, fd) : 0;
 	}
 	proto = BPF_CORE_READ(sk, sk_protocol);
 	if (proto == IPPROTO_TCP && nr != NR_connect) {
@@ -196,14 +197,14 @@ static __noinline int net__on_write_exit(struct pt_regs *regs, long nr, long ret
 	sk = net__sock_of_fd(task, (int)SYSCALL_ARG1(regs));
 	if (!sk || BPF_CORE_READ(sk, __sk_common.skc_family) == AF_UNIX) {
 		/* pipes and unix sockets: maybe JSON-RPC (MCP over stdio) */
-		__u64 ino = 0;
-		__u8 tr = jsonrpc__transport(task, (int)SYSCALL_ARG1(regs), &ino);
+		struct jsonrpc_where w = {};
+		__u8 tr = jsonrpc__transport(task, (int)SYSCALL_ARG1(regs), &w);
 
 		if (!tr)
 			return 0; /* files */
 		if (nr == NR_writev && !net__first_iov(buf, len, REACH_EV_JSONRPC, &buf, &len))
 			return 0;
-		return jsonrpc__capture(buf, len, tr, ino, (int)SYSCALL_ARG1(regs));
+		return jsonrpc__capture(buf, len, tr, &w, (int)SYSCALL_ARG1(regs));
 	}
 	proto = BPF_CORE_READ(sk, sk_protocol);
 	if (proto != IPPROTO_TCP) {

@@ -394,9 +394,15 @@ struct reach_jsonrpc_event {
 	__u32 total_len;  /* bytes the call wrote */
 	__u32 fd;
 	__u64 ino;
+	/* unix sockets: the peer's SO_PEERCRED process (the one that called
+	 * listen() or connect(), or made the socketpair), 0 unknown; it names a
+	 * server that is not the writer's child */
+	__u32 peer_tgid;
+	__u32 pad2;
+	__u64 own_ino;    /* the inode of the writer's own descriptor (ino is the peer end's for a socket) */
 	__u8  payload[REACH_JSONRPC_LEN];
 };
 
-_Static_assert(sizeof(struct reach_jsonrpc_event) == 56 + 24 + REACH_JSONRPC_LEN, "reach_jsonrpc_event layout");
+_Static_assert(sizeof(struct reach_jsonrpc_event) == 56 + 40 + REACH_JSONRPC_LEN, "reach_jsonrpc_event layout");
 
 #endif /* REACH_EVENTS_H */

@@ -149,6 +149,8 @@ def test_python_mcp_pair_over_stdio(cleanup, tmp):
     sec = agent.wait_edge("secret", lambda e: e["type"] == "secret" and e["path"] == secret)
     check_eq(sec["process_exe"], s_ident, "the file read is attributed to the server program")
     check_eq(sec["lineage"], [a_ident, s_ident], "lineage agent -> server with program names")
+    check_eq((sec.get("mcp_server"), sec.get("mcp_tool")), ("files_server.py", "read_file"),
+             "the read is the effect of the one read_file call being served")
     summary = agent.stop()
     mcp = {e["object"]: e for e in agent.summary_edges(cg.rel, "mcp_tools")}
     check_eq(sorted(mcp), ["files_server.py list_directory", "files_server.py read_file"],
@@ -157,6 +159,16 @@ def test_python_mcp_pair_over_stdio(cleanup, tmp):
     check_eq(mcp["files_server.py list_directory"]["count"], 2, "list_directory called twice")
     check_eq(summary["mcp_calls"], 4, "tools/call recorded")
     check_eq(summary["mcp_calls_undecoded"], 1, "the call cut before its name is counted")
+    # answers by id on the pipe pair: list_directory once fine and once
+    # isError; read_file's huge call has its id (json.dumps puts it last) past
+    # the capture, so its answer matches no call (the undecoded write_file
+    # call, without a path, is never answered: the server stops on it)
+    check_eq((mcp["files_server.py read_file"]["responses"], mcp["files_server.py read_file"]["errors"]), (1, 0),
+             "read_file's answer, no error")
+    check_eq((mcp["files_server.py list_directory"]["responses"], mcp["files_server.py list_directory"]["errors"]),
+             (2, 1), "list_directory answers, one isError")
+    check_eq((summary["mcp_responses"], summary["mcp_responses_unmatched"], summary["mcp_calls_unanswered"]),
+             (3, 1, 0), "answers matched; one to a call without a readable id unmatched; none unanswered")
     check(summary["jsonrpc_malformed"] >= 2, f"malformed and binary writes counted: {summary['jsonrpc_malformed']}")
     check(summary["jsonrpc_truncated"] >= 2, f"huge messages counted: {summary['jsonrpc_truncated']}")
     # the ledger: reachctl reach --kind mcp-tool, and the blind road
@@ -167,8 +179,19 @@ def test_python_mcp_pair_over_stdio(cleanup, tmp):
     check_eq(sorted(e["object"] for e in edges), ["files_server.py list_directory", "files_server.py read_file"],
              "mcp-tool edges in the ledger")
     e = next(e for e in edges if e["category"] == "read_file")
-    check_eq((e["name"], e["dest_class"], e["arguments"], e["proto"]),
-             ("files_server.py", "e2e-files", "api_token,path", "stdio"), "ledger fields")
+    check_eq((e["name"], e["dest_class"], e["arguments"], e["proto"], e["mcp_responses"], e["mcp_errors"]),
+             ("files_server.py", "e2e-files", "api_token,path", "stdio", 1, 0), "ledger fields")
+    e = next(e for e in edges if e["category"] == "list_directory")
+    check_eq((e["mcp_responses"], e["mcp_errors"]), (1 + 1, 1), "ledger: list_directory answers and errors")
+    led_sec = [e for i in subprocess_json([REACHCTL_BIN(), "reach", "--ledger", ledger, "--kind", "secret", "-o",
+                                           "json"])["identities"] for e in i["edges"] if e["object"] == secret]
+    check_eq([(e.get("mcp_server"), e.get("mcp_tool")) for e in led_sec], [("files_server.py", "read_file")],
+             "ledger: the secret edge names the call it was an effect of")
+    table = subprocess_run([REACHCTL_BIN(), "reach", "--ledger", ledger]).stdout
+    check(any(secret in ln and "via files_server.py/read_file" in ln for ln in table.splitlines()),
+          f"reachctl reach shows the effect's call: {table[:600]}")
+    check(any("list_directory" in ln and "answers=2 errors=1" in ln for ln in table.splitlines()),
+          "reachctl reach shows answers and errors of an mcp-tool edge")
     check("mcp-undecoded" in led_all, "the undecodable call is the identity's blind road mcp-undecoded")
     # a policy that declares one tool of that server: unusual-mcp-tool for the other
     policy = os.path.join(tmp, "policy.yaml")
@@ -184,6 +207,17 @@ def test_python_mcp_pair_over_stdio(cleanup, tmp):
              "unusual-mcp-tool for the undeclared tool only")
     check_eq(unusual[0]["severity"], "medium", "alerted like unusual-tool (medium)")
     check("not in spec.mcp" in unusual[0]["message"], f"message names spec.mcp: {unusual[0]['message']}")
+    # without the secrets declared: the .env read is undeclared, and says which call caused it
+    policy2 = os.path.join(tmp, "policy2.yaml")
+    with open(policy2, "w") as f:
+        f.write("apiVersion: reach.dev/v1\nkind: ReachPolicy\nmetadata: {name: mcp-agent}\nspec:\n"
+                f"  identity: {identity}\n  tools: ['{PYTHON}']\n"
+                "  mcp:\n    - {server: 'files_server.*', tools: [read_file, list_directory]}\n")
+    p2 = subprocess_run([REACHCTL_BIN(), "verify", "--ledger", ledger, "--policy", policy2, "-o", "json"])
+    und = [f for f in json.loads(p2.stdout)["findings"] if f["kind"] == "undeclared-secret" and f["object"] == secret]
+    check_eq(len(und), 1, f"the .env read is an undeclared secret: {p2.stdout[-400:]}")
+    check(und[0]["message"].endswith(" via files_server.py/read_file"), f"finding names the call: {und[0]['message']}")
+    led_all += p2.stdout + table
     led_all += p.stdout
     with open(agent.out_path) as f, open(agent.err_path) as g:
         text = f.read() + g.read() + led_all
@@ -245,7 +279,15 @@ def test_npm_sdk_client_and_server_filesystem(cleanup, tmp):
     sec = agent.wait_edge("secret", lambda e: e["type"] == "secret" and e["path"] == secret)
     check_eq(sec["process_exe"], s_ident, "the .env read is attributed to the server program")
     check_eq(sec["lineage"], [a_ident, s_ident], "lineage agent -> server with program names")
-    agent.stop()
+    check_eq((sec.get("mcp_server"), sec.get("mcp_tool")), ("server-filesystem", "read_file"),
+             "the .env read is linked to the read_file call the server was serving")
+    summary = agent.stop()
+    mcp = {e["object"]: e for e in agent.summary_edges(cg.rel, "mcp_tools")}
+    check_eq([(o, mcp[o]["responses"], mcp[o]["errors"]) for o in sorted(mcp)],
+             [("server-filesystem list_directory", 1, 0), ("server-filesystem read_file", 1, 0)],
+             "each call's answer matched by id on the socketpair, no error")
+    check_eq((summary["mcp_responses_unmatched"], summary["mcp_calls_unanswered"]), (0, 0),
+             "the SDK's other requests (initialize, tools/list) answered and matched too")
     ledger = os.path.join(agent.state_dir, "ledger.pb.z")
     policy = os.path.join(tmp, "policy.yaml")
     with open(policy, "w") as f:
@@ -261,3 +303,188 @@ def test_npm_sdk_client_and_server_filesystem(cleanup, tmp):
         text = f.read() + g.read() + led + p.stdout
     for planted in (token, "sk-plantednpmenvcontent"):
         check(planted not in text, f"{planted[:14]}... never in the agent's output, ledger or findings")
+
+
+UDS_SERVER_PY = r"""
+import json, os, socket, sys, threading
+# An MCP server on a unix socket (newline JSON-RPC), started on its own: not
+# a child of the agent that connects to it.
+path = sys.argv[1]
+srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+srv.bind(path + ".tmp"); os.rename(path + ".tmp", path)
+srv.listen(4)
+def serve(c):
+    f = c.makefile("rb")
+    for line in f:
+        msg = json.loads(line)
+        if "id" not in msg:
+            continue
+        m = msg.get("method")
+        if m == "initialize":
+            res = {"protocolVersion": "2025-03-26", "capabilities": {"tools": {}},
+                   "serverInfo": {"name": "e2e-uds", "version": "1.0"}}
+        elif m == "tools/call":
+            args = msg["params"].get("arguments", {})
+            try:
+                if msg["params"]["name"] == "read_file":
+                    text = open(args["path"]).read()
+                else:
+                    text = "\n".join(os.listdir(args["path"]))
+                res = {"content": [{"type": "text", "text": str(len(text))}], "isError": False}
+            except OSError as e:
+                res = {"content": [{"type": "text", "text": str(e)}], "isError": True}
+        else:
+            res = {}
+        c.sendall((json.dumps({"jsonrpc": "2.0", "id": msg["id"], "result": res}) + "\n").encode())
+    c.close()
+while True:
+    c, _ = srv.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+"""
+
+UDS_CLIENT_PY = r"""
+import json, socket, sys
+path, secret, folder, token, also_list = sys.argv[1:6]
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect(path)
+f = s.makefile("rb")
+n = 0
+def call(method, params):
+    global n
+    n += 1
+    s.sendall((json.dumps({"jsonrpc": "2.0", "id": n, "method": method, "params": params}) + "\n").encode())
+    return json.loads(f.readline())
+init = call("initialize", {"protocolVersion": "2025-03-26", "capabilities": {}, "clientInfo": {"name": "a", "version": "1"}})
+out = [init["result"]["serverInfo"]["name"]]
+out.append(call("tools/call", {"name": "read_file", "arguments": {"path": secret, "api_token": token}})["result"]["isError"])
+if also_list == "1":
+    out.append(call("tools/call", {"name": "list_directory", "arguments": {"path": folder + "/missing"}})["result"]["isError"])
+s.close()
+print(json.dumps(out))
+"""
+
+
+def test_unix_socket_server_not_a_child(cleanup, tmp):
+    """An MCP server listening on a unix socket, started on its own (not the
+    agent's child): named by the socket's SO_PEERCRED process, transport
+    unix; answers matched by id on the connection; the secret it reads while
+    serving read_file is linked to that call; a second run that also calls
+    list_directory (isError) is what `reachctl diff` shows appeared."""
+    from harness import PYTHON, start_process, wait_for
+    import json
+    cg = Cgroup(cleanup, f"reach-e2e-mcp-uds-{os.getpid()}")
+    folder = os.path.join(tmp, "files")
+    os.makedirs(folder)
+    secret = os.path.join(folder, ".env")
+    token = "sk-plantedudstoken4444333322221111"
+    with open(secret, "w") as f:
+        f.write("OPENAI_API_KEY=sk-plantedudsenvcontent98765\n")
+    server, client = os.path.join(tmp, "uds_server.py"), os.path.join(tmp, "uds_agent.py")
+    with open(server, "w") as f:
+        f.write(UDS_SERVER_PY)
+    with open(client, "w") as f:
+        f.write(UDS_CLIENT_PY)
+    sock = os.path.join(tmp, "mcp.sock")
+    identity = "host/mcp-uds-agent"
+    args = ["--cgroup", cg.path, "--identity-rule", f"cgroup:{cg.rel} {identity}"]
+    ledger = os.path.join(tmp, "state", "ledger.pb.z")
+    led_a = os.path.join(tmp, "a.pb.z")
+
+    # run 1: initialize + read_file
+    agent = Agent(cleanup, tmp, args)
+    srv = start_process(cleanup, [PYTHON, server, sock], preexec_fn=cg.enter_fn())
+    wait_for(lambda: os.path.exists(sock) or srv.poll() is not None, "the unix socket server listens")
+    check(srv.poll() is None, "the unix socket server runs")
+    out = cg.run([PYTHON, client, sock, secret, folder, token, "0"])
+    check_eq(json.loads(out.stdout), ["e2e-uds", False], "the MCP exchange itself worked")
+    a_ident, s_ident = f"{PYTHON} uds_agent.py", f"{PYTHON} uds_server.py"
+    rf = agent.wait_edge("mcp read_file", lambda e: e["type"] == "mcp-tool" and e["tool"] == "read_file")
+    check_eq((rf["server"], rf["object"], rf["server_info"], rf["arguments"], rf["transport"]),
+             ("uds_server.py", "uds_server.py read_file", "e2e-uds", "api_token,path", "unix"),
+             "the server is the socket's peer process, by program, though no child")
+    check_eq((rf["process_exe"], rf["lineage"]), (a_ident, [a_ident]), "the caller is the agent program")
+    sec = agent.wait_edge("secret", lambda e: e["type"] == "secret" and e["path"] == secret)
+    check_eq(sec["process_exe"], s_ident, "the read is the server's")
+    check_eq((sec.get("mcp_server"), sec.get("mcp_tool")), ("uds_server.py", "read_file"),
+             "the read is linked to the read_file call being served")
+    summary = agent.stop()
+    mcp = {e["object"]: e for e in agent.summary_edges(cg.rel, "mcp_tools")}
+    check_eq(sorted(mcp), ["uds_server.py read_file"], "one mcp-tool edge")
+    check_eq((mcp["uds_server.py read_file"]["responses"], mcp["uds_server.py read_file"]["errors"]), (1, 0),
+             "its answer matched on the connection")
+    check_eq((summary["mcp_responses"], summary["mcp_responses_unmatched"]), (1, 0),
+             "initialize's answer matched too, not counted as a call's")
+    shutil.copy(ledger, led_a)
+    text = agent.stderr()
+    with open(agent.out_path) as f:
+        text += f.read()
+
+    # run 2, the same ledger: also list_directory, which fails
+    agent2 = Agent(cleanup, tmp, args, name="reachd2")
+    out = cg.run([PYTHON, client, sock, secret, folder, token, "1"])
+    check_eq(json.loads(out.stdout), ["e2e-uds", False, True], "the second exchange worked")
+    ld = agent2.wait_edge("mcp list_directory", lambda e: e["type"] == "mcp-tool" and e["tool"] == "list_directory")
+    check_eq((ld["server"], ld["transport"]), ("uds_server.py", "unix"), "list_directory edge")
+    agent2.stop()
+    led = subprocess_json([REACHCTL_BIN(), "reach", "--ledger", ledger, "--kind", "mcp-tool", "-o", "json"])
+    edges = {e["object"]: e for i in led["identities"] for e in i["edges"]}
+    check_eq((edges["uds_server.py read_file"]["mcp_responses"], edges["uds_server.py read_file"]["mcp_errors"],
+              edges["uds_server.py read_file"]["count"]), (2, 0, 2), "read_file over both runs, in the ledger")
+    check_eq((edges["uds_server.py list_directory"]["mcp_responses"],
+              edges["uds_server.py list_directory"]["mcp_errors"], edges["uds_server.py list_directory"]["proto"]),
+             (1, 1, "unix"), "list_directory answered with an error")
+    d = subprocess_run([REACHCTL_BIN(), "diff", led_a, ledger, "-o", "json"])
+    check_eq(d.returncode, 1, f"reach grew between the runs: exit 1 ({d.stderr})")
+    doc = json.loads(d.stdout)
+    check_eq(doc["appeared"], 1, "one edge appeared")
+    app = [e for i in doc["identities"] if i["identity"] == identity for e in i["appeared"]]
+    check_eq([(e["kind"], e["object"], e["name"], e["category"], e["arguments"], e["proto"]) for e in app],
+             [("mcp-tool", "uds_server.py list_directory", "uds_server.py", "list_directory", "path", "unix")],
+             "diff: the new MCP tool, by server and tool, argument names only")
+    back = subprocess_run([REACHCTL_BIN(), "diff", ledger, led_a, "-o", "json"])
+    check_eq((back.returncode, json.loads(back.stdout)["disappeared"]), (0, 1), "the other way: it disappeared")
+    text += agent2.stderr() + d.stdout + json.dumps(led)
+    with open(agent2.out_path) as f:
+        text += f.read()
+    for planted in (token, "sk-plantedudsenvcontent", folder + "/missing"):
+        check(planted not in text, f"{planted[:14]}... never in the agent's output, ledger or diff")
+
+
+def test_unix_socket_server_outside_the_monitored_set(cleanup, tmp):
+    """The same unix-socket server outside every monitored cgroup: reach has
+    no exec of it, so the server is named from /proc by the socket's
+    SO_PEERCRED process (its program, never its arguments); its answers are
+    not captured (it is not monitored), so none is counted."""
+    from harness import PYTHON, start_process, wait_for
+    import json
+    cg = Cgroup(cleanup, f"reach-e2e-mcp-uds-out-{os.getpid()}")
+    folder = os.path.join(tmp, "files")
+    os.makedirs(folder)
+    secret = os.path.join(folder, ".env")
+    token = "sk-plantedudsouttoken777788889999"
+    with open(secret, "w") as f:
+        f.write("OPENAI_API_KEY=sk-plantedudsoutenvcontent1\n")
+    server, client = os.path.join(tmp, "uds_server.py"), os.path.join(tmp, "uds_agent.py")
+    with open(server, "w") as f:
+        f.write(UDS_SERVER_PY)
+    with open(client, "w") as f:
+        f.write(UDS_CLIENT_PY)
+    sock = os.path.join(tmp, "mcp.sock")
+    agent = Agent(cleanup, tmp, ["--cgroup", cg.path])
+    srv = start_process(cleanup, [PYTHON, server, sock])  # not in the cgroup: not monitored
+    wait_for(lambda: os.path.exists(sock) or srv.poll() is not None, "the unix socket server listens")
+    check(srv.poll() is None, "the unix socket server runs")
+    out = cg.run([PYTHON, client, sock, secret, folder, token, "0"])
+    check_eq(json.loads(out.stdout), ["e2e-uds", False], "the MCP exchange itself worked")
+    rf = agent.wait_edge("mcp read_file", lambda e: e["type"] == "mcp-tool" and e["tool"] == "read_file")
+    check_eq((rf["server"], rf["object"], rf["transport"], rf["server_info"]),
+             ("uds_server.py", "uds_server.py read_file", "unix", ""),
+             "named from /proc by SO_PEERCRED; its initialize answer unseen")
+    summary = agent.stop()
+    check_eq((summary["mcp_calls"], summary["mcp_responses"], summary["mcp_responses_unmatched"]), (1, 0, 0),
+             "the call counted; the unmonitored server's answers are not captured")
+    check(not any(e.get("path") == secret for e in agent.edges()), "the unmonitored server's read is not reach's")
+    with open(agent.out_path) as f:
+        text = f.read() + agent.stderr()
+    for planted in (token, "sk-plantedudsoutenvcontent"):
+        check(planted not in text, f"{planted[:14]}... never in the agent's output")

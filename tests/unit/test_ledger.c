@@ -853,6 +853,52 @@ static void test_merge_is_a_union(void **state)
 	ledger_free(b);
 }
 
+/* MCP answers add up across records and merges; an effect's call (server
+ * and tool together) is the first one linked. */
+static void test_mcp_answers_and_effect_union(void **state)
+{
+	struct ledger *a = ledger_new(0, 0), *b = ledger_new(0, 0);
+	struct ledger_obs o = obs("ai/agent", LEDGER_MCP_TOOL, "server-filesystem read_file");
+	const struct ledger_edge *e;
+
+	(void)state;
+	o.mcp_responses_delta = 3;
+	o.mcp_errors_delta = 1;
+	assert_int_equal(ledger_record(a, &o), 0);
+	o.count_delta = 0; /* an answer after the call was recorded */
+	o.mcp_responses_delta = 1;
+	o.mcp_errors_delta = 0;
+	assert_int_equal(ledger_record(a, &o), 0);
+	o = obs("ai/agent", LEDGER_SECRET, "/srv/.env");
+	o.mcp_server = "server-filesystem";
+	o.mcp_tool = "read_file";
+	assert_int_equal(ledger_record(a, &o), 0);
+
+	o = obs("ai/agent", LEDGER_MCP_TOOL, "server-filesystem read_file");
+	o.mcp_responses_delta = 2;
+	o.mcp_errors_delta = 2;
+	assert_int_equal(ledger_record(b, &o), 0);
+	o = obs("ai/agent", LEDGER_SECRET, "/srv/.env");
+	o.mcp_server = "other-server";
+	o.mcp_tool = "cat";
+	assert_int_equal(ledger_record(b, &o), 0);
+	o = obs("ai/agent", LEDGER_SECRET, "/srv/.env"); /* no link: changes nothing */
+	assert_int_equal(ledger_record(a, &o), 0);
+
+	assert_int_equal(ledger_merge(a, b), 0);
+	e = edge_of(a, "ai/agent", LEDGER_MCP_TOOL, "server-filesystem read_file");
+	assert_int_equal(e->count, 2);
+	assert_int_equal(e->mcp_responses, 6);
+	assert_int_equal(e->mcp_errors, 3);
+	assert_string_equal(e->mcp_server, "");
+	e = edge_of(a, "ai/agent", LEDGER_SECRET, "/srv/.env");
+	assert_string_equal(e->mcp_server, "server-filesystem");
+	assert_string_equal(e->mcp_tool, "read_file");
+	assert_int_equal(e->mcp_responses, 0);
+	ledger_free(a);
+	ledger_free(b);
+}
+
 static void test_merge_order_does_not_matter(void **state)
 {
 	struct ledger *x = rich_ledger(), *y = ledger_new(0, 0), *ab = ledger_new(0, 0), *ba = ledger_new(0, 0);
@@ -1901,6 +1947,7 @@ int main(void)
 		T(test_identity_cap_counts_drops),
 		T(test_order_is_identity_kind_object),
 		T(test_merge_is_a_union),
+		T(test_mcp_answers_and_effect_union),
 		T(test_merge_order_does_not_matter),
 		T(test_merge_into_empty_copies),
 		T(test_merge_respects_caps),

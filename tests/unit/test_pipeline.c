@@ -23,6 +23,7 @@
 #include "reach/coverage.h"
 #include "reach/dnsnames.h"
 #include "reach/ledger.h"
+#include "reach/ledger_store.h"
 #include "reach/netclass.h"
 #include "reach/proctree.h"
 
@@ -1434,6 +1435,176 @@ static void test_full_model_evicts_to_the_ledger(void **state)
 	assert_non_null(find_edge(f, CG, EDGE_TOOL, "/usr/bin/tool19"));
 }
 
+/* ---- MCP: answers and effects ------------------------------------------ */
+
+#define T_AGENT 4190011u  /* tgids no /proc has: the server is found by SO_PEERCRED */
+#define T_SERVER 4190012u
+#define SRV_SOCK 7001u    /* the server's end of the connection */
+#define AGENT_SOCK 7002u  /* the agent's end */
+
+/* A JSON-RPC write on a unix socket: by the agent (to the server: ino is
+ * the server's end, the peer SO_PEERCRED the server) or by the server (on
+ * its own end, fd 5, to the agent). */
+static void jsonrpc_event(struct fx *f, uint32_t writer, const char *json)
+{
+	struct reach_jsonrpc_event *ev = calloc(1, sizeof(*ev));
+	bool agent = writer == T_AGENT;
+
+	assert_non_null(ev);
+	fill_hdr(&ev->hdr, REACH_EV_JSONRPC, sizeof(*ev), CG, writer, 1);
+	ev->transport = REACH_JSONRPC_UNIX;
+	ev->len = ev->total_len = (uint32_t)strlen(json);
+	ev->fd = agent ? 4 : 5;
+	ev->ino = agent ? SRV_SOCK : AGENT_SOCK;
+	ev->own_ino = agent ? AGENT_SOCK : SRV_SOCK;
+	ev->peer_tgid = agent ? T_SERVER : T_AGENT;
+	memcpy(ev->payload, json, ev->len);
+	assert_int_equal(feed(f, ev, sizeof(*ev)), 0);
+	free(ev);
+}
+
+static const struct ledger_edge *ledger_edge_of(const struct ledger *l, enum ledger_kind kind, const char *object)
+{
+	for (size_t i = 0; i < ledger_identities(l); i++) {
+		const struct ledger_identity *id = ledger_identity_at(l, i);
+
+		for (size_t j = 0; j < id->n_edges; j++)
+			if (id->edges[j]->kind == kind && strcmp(id->edges[j]->object, object) == 0)
+				return id->edges[j];
+	}
+	return NULL;
+}
+
+/* An MCP server reached over a unix socket (not the agent's child: named
+ * by SO_PEERCRED): answers matched by id on the connection and counted on
+ * the call's edge (errors apart), effects made while it served exactly one
+ * call linked to that call, unmatched answers and calls left unanswered
+ * counted; all of it persisted in the ledger file. */
+static void test_mcp_answers_and_effects(void **state)
+{
+	static const char *const agent_argv[] = { "python3", "/srv/agent.py", NULL };
+	static const char *const server_argv[] = { "node", "/opt/node_modules/@modelcontextprotocol/server-filesystem/dist/index.js",
+						   "/data", NULL };
+	struct fx *f = *state;
+	const struct edge *call, *list, *sec;
+	const struct edge_mcp *m;
+	const struct ledger_edge *le;
+	struct ledger *back;
+	char other[600], path[600], err[256];
+
+	exec_event(f, CG, T_AGENT, 1, "/usr/bin/python3", agent_argv, 11);
+	exec_event(f, CG, T_SERVER, 1, "/usr/bin/node", server_argv, 12);
+	jsonrpc_event(f, T_AGENT, "{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"initialize\",\"params\":{}}\n");
+	jsonrpc_event(f, T_SERVER, "{\"jsonrpc\":\"2.0\",\"id\":0,\"result\":{\"serverInfo\":{\"name\":\"secure-fs\"}}}\n");
+	assert_int_equal(f->p.stats.mcp_responses_unmatched, 0); /* initialize's answer: matched, not a call's */
+	assert_int_equal(f->p.stats.mcp_responses, 0);
+
+	/* one call in flight: the server's file read is its effect */
+	jsonrpc_event(f, T_AGENT, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"read_file\","
+				  "\"arguments\":{\"path\":\"/data/app.token\"}}}\n");
+	call = find_edge(f, CG, EDGE_MCP, "server-filesystem read_file");
+	assert_non_null(call);
+	assert_string_equal(call->name, "secure-fs");
+	assert_int_equal(call->proto, REACH_JSONRPC_UNIX); /* not a child's stdio */
+	assert_null(edge_mcp(call)); /* no answer yet */
+	open_event(f, CG, T_SERVER, f->secret, NULL, 0);
+	sec = find_edge(f, CG, EDGE_SECRET, f->secret);
+	assert_non_null(sec);
+	assert_non_null(edge_mcp(sec));
+	assert_string_equal(edge_mcp(sec)->server, "server-filesystem");
+	assert_string_equal(edge_mcp(sec)->tool, "read_file");
+	jsonrpc_event(f, T_SERVER, "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"content\":[{\"type\":\"text\","
+				   "\"text\":\"denied\"}],\"isError\":true}}\n");
+	m = edge_mcp(call);
+	assert_non_null(m);
+	assert_int_equal(m->responses, 1);
+	assert_int_equal(m->errors, 1);
+	assert_int_equal(f->p.stats.mcp_responses, 1);
+
+	/* two calls in flight: an effect is ambiguous, linked to neither */
+	jsonrpc_event(f, T_AGENT, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{\"name\":\"list_directory\","
+				  "\"arguments\":{\"path\":\"/data\"}}}\n");
+	jsonrpc_event(f, T_AGENT, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/call\",\"params\":{\"name\":\"read_file\","
+				  "\"arguments\":{\"path\":\"/data/b\"}}}\n");
+	snprintf(other, sizeof(other), "%s/other.token", f->dir);
+	assert_int_equal(catalog_add(f->catalog, "other.token", "test-token"), 0);
+	open_event(f, CG, T_SERVER, other, NULL, 0);
+	assert_non_null(find_edge(f, CG, EDGE_SECRET, other));
+	assert_null(edge_mcp(find_edge(f, CG, EDGE_SECRET, other)));
+	/* answered out of order; a JSON-RPC error is an error too */
+	jsonrpc_event(f, T_SERVER, "{\"jsonrpc\":\"2.0\",\"id\":3,\"result\":{\"content\":[]}}\n");
+	jsonrpc_event(f, T_SERVER, "{\"jsonrpc\":\"2.0\",\"id\":2,\"error\":{\"code\":-32602,\"message\":\"bad path /data\"}}\n");
+	list = find_edge(f, CG, EDGE_MCP, "server-filesystem list_directory");
+	assert_non_null(list);
+	assert_int_equal(edge_mcp(list)->responses, 1);
+	assert_int_equal(edge_mcp(list)->errors, 1);
+	assert_int_equal(edge_mcp(call)->responses, 2);
+	assert_int_equal(edge_mcp(call)->errors, 1);
+	assert_int_equal(f->p.stats.mcp_responses, 3);
+
+	/* an answer to nothing asked, on another connection: unmatched */
+	jsonrpc_event(f, T_SERVER, "{\"jsonrpc\":\"2.0\",\"id\":99,\"result\":{}}\n");
+	assert_int_equal(f->p.stats.mcp_responses_unmatched, 1);
+	assert_int_equal(f->p.stats.mcp_responses, 3);
+
+	/* an answer whose capture overtook its request's (both are captured
+	 * when the write returns): unmatched until the request comes */
+	jsonrpc_event(f, T_SERVER, "{\"jsonrpc\":\"2.0\",\"id\":7,\"result\":{\"isError\":true}}\n");
+	assert_int_equal(f->p.stats.mcp_responses_unmatched, 2);
+	jsonrpc_event(f, T_AGENT, "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tools/call\",\"params\":{\"name\":\"list_directory\","
+				  "\"arguments\":{\"path\":\"/data\"}}}\n");
+	assert_int_equal(f->p.stats.mcp_responses_unmatched, 1);
+	assert_int_equal(f->p.stats.mcp_responses, 4);
+	assert_int_equal(edge_mcp(list)->responses, 2);
+	assert_int_equal(edge_mcp(list)->errors, 2);
+
+	/* the server exits with a call in flight: unanswered */
+	jsonrpc_event(f, T_AGENT, "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"tools/call\",\"params\":{\"name\":\"read_file\","
+				  "\"arguments\":{}}}\n");
+	{
+		struct reach_exit_event ev = { 0 };
+
+		fill_hdr(&ev.hdr, REACH_EV_EXIT, sizeof(ev), CG, T_SERVER, 1);
+		assert_int_equal(feed(f, &ev, sizeof(ev)), 0);
+	}
+	assert_int_equal(f->p.stats.mcp_calls_unanswered, 1);
+	assert_int_equal(f->p.stats.mcp_calls, 5);
+
+	/* to the ledger, and through its file */
+	pipeline_feed_ledger(&f->p);
+	le = ledger_edge_of(f->ledger, LEDGER_MCP_TOOL, "server-filesystem read_file");
+	assert_non_null(le);
+	assert_int_equal(le->mcp_responses, 2);
+	assert_int_equal(le->mcp_errors, 1);
+	assert_string_equal(le->mcp_server, "");
+	le = ledger_edge_of(f->ledger, LEDGER_SECRET, f->secret);
+	assert_non_null(le);
+	assert_string_equal(le->mcp_server, "server-filesystem");
+	assert_string_equal(le->mcp_tool, "read_file");
+	assert_int_equal(le->mcp_responses, 0);
+	/* an answer after the edge was fed is growth: fed once, not twice */
+	pipeline_feed_ledger(&f->p);
+	assert_int_equal(ledger_edge_of(f->ledger, LEDGER_MCP_TOOL, "server-filesystem read_file")->mcp_responses, 2);
+	snprintf(path, sizeof(path), "%s/ledger.pb", f->dir);
+	assert_int_equal(ledger_save(f->ledger, "node-a", path, err, sizeof(err)), 0);
+	back = ledger_new(100, 1000);
+	assert_non_null(back);
+	assert_int_equal(ledger_load(back, path, NULL, err, sizeof(err)), 0);
+	le = ledger_edge_of(back, LEDGER_MCP_TOOL, "server-filesystem list_directory");
+	assert_non_null(le);
+	assert_int_equal(le->mcp_responses, 2);
+	assert_int_equal(le->mcp_errors, 2);
+	le = ledger_edge_of(back, LEDGER_SECRET, f->secret);
+	assert_non_null(le);
+	assert_string_equal(le->mcp_server, "server-filesystem");
+	assert_string_equal(le->mcp_tool, "read_file");
+	assert_null(ledger_edge_of(back, LEDGER_SECRET, other)->mcp_server[0] ? "linked" : NULL);
+	/* argument names only: never a value */
+	assert_string_equal(le->object, f->secret);
+	assert_string_equal(ledger_edge_of(back, LEDGER_MCP_TOOL, "server-filesystem read_file")->arguments, "path");
+	ledger_free(back);
+}
+
 /* An edge the full model refuses (nothing could be evicted) is a gap of
  * its identity's picture, in its coverage record. */
 static void test_refused_edge_is_a_coverage_gap(void **state)
@@ -1496,6 +1667,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_coverage_to_the_ledger, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_h2_credential_and_lost_connection, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_coverage_forgets_removed_cgroups, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mcp_answers_and_effects, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -125,10 +125,18 @@ static json_object *edge_json(const struct cgroup_reach *c, const struct edge *e
 		json_add_str(o, "server_info", e->name ? e->name : "");
 		json_add_str(o, "arguments", edge_detail(e) ? edge_detail(e) : "");
 		json_add_str(o, "transport", e->proto == REACH_JSONRPC_UNIX ? "unix" : "stdio");
+		/* answers matched so far (a new edge's line has none yet; the summary has them) */
+		json_add_int(o, "responses", edge_mcp(e) ? (int64_t)edge_mcp(e)->responses : 0);
+		json_add_int(o, "errors", edge_mcp(e) ? (int64_t)edge_mcp(e)->errors : 0);
 	} else {
 		json_add_str(o, "exe", e->object);
 		json_add(o, "argv", json_new_strings(e->argv, e->argc));
 		json_add_bool(o, "argv_truncated", e->argv_truncated);
+	}
+	if (edge_mcp(e) && edge_mcp(e)->server) {
+		/* made by an MCP server while it served this call */
+		json_add_str(o, "mcp_server", edge_mcp(e)->server);
+		json_add_str(o, "mcp_tool", edge_mcp(e)->tool);
 	}
 	json_add_int(o, "pid", e->proc->pid);
 	json_add_int(o, "tgid", e->proc->tgid);
@@ -214,6 +222,9 @@ void output_summary_json(FILE *f, struct observed *obs, const struct run_stats *
 	json_add_int(o, "jsonrpc_truncated", (int64_t)st->jsonrpc_truncated);
 	json_add_int(o, "mcp_calls", (int64_t)st->mcp_calls);
 	json_add_int(o, "mcp_calls_undecoded", (int64_t)st->mcp_calls_undecoded);
+	json_add_int(o, "mcp_responses", (int64_t)st->mcp_responses);
+	json_add_int(o, "mcp_responses_unmatched", (int64_t)st->mcp_responses_unmatched);
+	json_add_int(o, "mcp_calls_unanswered", (int64_t)st->mcp_calls_unanswered);
 	json_add_int(o, "observed_edges_dropped", (int64_t)st->observed_edges_dropped);
 	json_add_int(o, "observed_edges_evicted", (int64_t)st->observed_edges_evicted);
 	json_add(o, "losses", losses);

@@ -32,6 +32,9 @@ struct run_stats {
 	uint64_t jsonrpc_truncated;       /* messages longer than the capture bound */
 	uint64_t mcp_calls;               /* MCP tools/call requests recorded */
 	uint64_t mcp_calls_undecoded;     /* tools/call cut before the tool name: a blind road */
+	uint64_t mcp_responses;           /* answers matched to a tools/call (by id, on its connection) */
+	uint64_t mcp_responses_unmatched; /* answers to no request seen (or whose edge was evicted) */
+	uint64_t mcp_calls_unanswered;    /* tools/call whose server exited (or whose slot was needed) unanswered */
 	uint64_t observed_edges_dropped;  /* new edges refused at the agent's cap */
 	uint64_t observed_edges_evicted;  /* edges moved to the ledger alone (not in this summary) */
 	struct reach_loss_counters losses;

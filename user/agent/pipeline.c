@@ -4,10 +4,12 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <signal.h>
 #include <unistd.h>
 #include <sys/stat.h>
 #include "common/cgroup.h"
@@ -884,16 +886,83 @@ static void handle_dns(struct pipeline *p, const struct reach_dns_event *ev)
 
 #define MCP_MAP_MAX 4096 /* peers and server names remembered; past it, the oldest are forgotten at once */
 
+#define MCP_PENDING_MAX 32 /* requests waiting for an answer per server; past it the oldest is given up */
+
 struct mcp_peer {
 	uint32_t tgid;   /* the server process; 0: none found */
+	bool child;      /* found as the writer's child holding the pipe as stdin (else SO_PEERCRED) */
 };
+
+/* A request written to a server, waiting for its answer. An answer is
+ * matched by (connection, JSON-RPC id): conn 0 is the server's stdio (a
+ * child has one client), else the inode of the server's end of the unix
+ * socket, which is the descriptor it answers on. */
+struct mcp_pending {
+	uint64_t conn;
+	int64_t id;
+	uint64_t cgroup_id;  /* the caller's: where its mcp-tool edge is */
+	char *object;        /* tools/call: the edge's object "<server> <tool>"; NULL: another request */
+	char *server, *tool; /* tools/call: what an effect is linked to */
+};
+
+/* An answer that came before its request: the kernel captures a write when
+ * the syscall returns, by which time the server may have read the request
+ * and answered it. Kept a little while for the request to come. */
+struct mcp_early {
+	uint64_t conn;
+	int64_t id;
+	bool is_error;
+};
+
+#define MCP_EARLY_MAX 8
+
+/* One server's requests waiting for an answer, oldest first, and its
+ * answers waiting for their request. */
+struct mcp_server_state {
+	size_t n, n_early;
+	struct mcp_pending pend[MCP_PENDING_MAX];
+	struct mcp_early early[MCP_EARLY_MAX];
+};
+
+static void mcp_pending_clear(struct mcp_pending *q)
+{
+	free(q->object);
+	free(q->server);
+	free(q->tool);
+	memset(q, 0, sizeof(*q));
+}
+
+static void mcp_server_state_free(void *v)
+{
+	struct mcp_server_state *st = v;
+
+	for (size_t i = 0; st && i < st->n; i++)
+		mcp_pending_clear(&st->pend[i]);
+	free(st);
+}
+
+/* Removes pending request i of st. */
+static void mcp_pending_drop(struct mcp_server_state *st, size_t i)
+{
+	mcp_pending_clear(&st->pend[i]);
+	memmove(&st->pend[i], &st->pend[i + 1], (st->n - i - 1) * sizeof(st->pend[0]));
+	st->n--;
+	memset(&st->pend[st->n], 0, sizeof(st->pend[0]));
+}
 
 static void mcp_forget(struct pipeline *p, uint32_t tgid)
 {
+	struct mcp_server_state *st;
 	char key[16];
 
 	snprintf(key, sizeof(key), "%u", tgid);
 	free(hmap_remove(p->mcp_server_info, key));
+	if ((st = hmap_remove(p->mcp_servers, key))) {
+		/* the server is gone: what it had not answered never will be */
+		for (size_t i = 0; i < st->n; i++)
+			p->stats.mcp_calls_unanswered += st->pend[i].object != NULL;
+		mcp_server_state_free(st);
+	}
 }
 
 /* Whether /proc/PID/fd/FD is the pipe or socket with inode ino. */
@@ -914,9 +983,11 @@ static bool fd_is_inode(uint32_t pid, int fd, uint64_t ino)
 /* The server of a tools/call written by tgid on pipe ino (or the socket
  * whose other end is ino): the child it spawned whose stdin is that pipe
  * or socket (the stdio transport; node gives children socketpairs). Children come
- * from /proc/TGID/task/T/children; 0 when none is found (the server
- * already gone, or not a child). Cached per (writer, pipe). */
-static uint32_t mcp_peer_of(struct pipeline *p, uint32_t tgid, uint64_t ino)
+ * from /proc/TGID/task/T/children (*child true). Not a child: on a unix
+ * socket, peercred (the socket's SO_PEERCRED process) when it is not the
+ * writer. 0 when none is found (the server already gone). Cached per
+ * (writer, pipe). */
+static uint32_t mcp_peer_of(struct pipeline *p, uint32_t tgid, uint64_t ino, uint32_t peercred, bool *child)
 {
 	char key[48], path[64];
 	struct mcp_peer *peer;
@@ -924,13 +995,15 @@ static uint32_t mcp_peer_of(struct pipeline *p, uint32_t tgid, uint64_t ino)
 	struct dirent *d;
 	DIR *tasks;
 
+	*child = false;
 	snprintf(key, sizeof(key), "%u/%" PRIu64, tgid, ino);
-	if ((peer = hmap_get(p->mcp_peers, key)) && peer->tgid)
+	if ((peer = hmap_get(p->mcp_peers, key)) && peer->tgid) {
+		*child = peer->child;
 		return peer->tgid;
+	}
 	snprintf(path, sizeof(path), "/proc/%u/task", tgid);
-	if (!(tasks = opendir(path)))
-		return 0;
-	while (!found && (d = readdir(tasks))) {
+	tasks = opendir(path);
+	while (tasks && !found && (d = readdir(tasks))) {
 		char cpath[300], buf[4096];
 		ssize_t n;
 		int fd;
@@ -954,7 +1027,14 @@ static uint32_t mcp_peer_of(struct pipeline *p, uint32_t tgid, uint64_t ino)
 				found = (uint32_t)c;
 		}
 	}
-	closedir(tasks);
+	if (tasks)
+		closedir(tasks);
+	*child = found != 0;
+	/* not a child: a server reached over a unix socket it listens on is
+	 * named by the socket's SO_PEERCRED process (a socketpair's is the
+	 * writer itself, who made it) */
+	if (!found && peercred && peercred != tgid)
+		found = peercred;
 	if (found) {
 		if (hmap_count(p->mcp_peers) >= MCP_MAP_MAX) {
 			hmap_free(p->mcp_peers, free); /* bounded: start over (a cache) */
@@ -962,11 +1042,46 @@ static uint32_t mcp_peer_of(struct pipeline *p, uint32_t tgid, uint64_t ino)
 		}
 		if (p->mcp_peers && (peer = calloc(1, sizeof(*peer)))) {
 			peer->tgid = found;
+			peer->child = *child;
 			if (hmap_put(p->mcp_peers, key, peer, NULL))
 				free(peer);
 		}
 	}
 	return found;
+}
+
+/* The name of a process the process tree does not hold (it is not
+ * monitored): its program (program_name()) read from /proc, else its
+ * executable's base name. 0 or -1. */
+static int mcp_proc_name(uint32_t tgid, char *out, size_t n)
+{
+	char path[64], exe[PATH_MAX], args[4096];
+	ssize_t len;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%u/exe", tgid);
+	if ((len = readlink(path, exe, sizeof(exe) - 1)) <= 0)
+		return -1;
+	exe[len] = '\0';
+	snprintf(path, sizeof(path), "/proc/%u/cmdline", tgid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
+		len = read(fd, args, sizeof(args));
+		close(fd);
+		/* the arguments are only looked at for the program's name: never kept */
+		if (len > 0 && program_name(exe, args, (size_t)len, out, n) == 0) {
+			explicit_bzero(args, sizeof(args));
+			return 0;
+		}
+		explicit_bzero(args, sizeof(args));
+	}
+	{
+		const char *base = strrchr(exe, '/') ? strrchr(exe, '/') + 1 : exe;
+		size_t bl = strnlen(base, n - 1);
+
+		memcpy(out, base, bl);
+		out[bl] = '\0';
+	}
+	return 0;
 }
 
 /* The server's name: its program for an interpreter ("server-filesystem"),
@@ -977,6 +1092,8 @@ static void mcp_server_name(struct pipeline *p, uint32_t server, char *out, size
 	const char *exe = server ? proctree_exe(p->procs, server) : "";
 	const char *sp = strrchr(ident, ' '), *slash;
 
+	if (!ident[0] && server && mcp_proc_name(server, out, n) == 0)
+		return; /* a server outside the monitored set (a unix socket's peer) */
 	if (!ident[0]) {
 		snprintf(out, n, "unknown");
 		return;
@@ -994,6 +1111,159 @@ struct jsonrpc_ctx {
 	const struct reach_jsonrpc_event *ev;
 };
 
+/* Forgets the servers that are gone (their exit events lost). */
+static void mcp_forget_gone(struct pipeline *p)
+{
+	uint32_t gone[64];
+	size_t n = 0;
+	struct hmap_iter it;
+	const char *key;
+	void *v;
+
+	hmap_iter_init(&it, p->mcp_servers);
+	while (n < sizeof(gone) / sizeof(gone[0]) && hmap_iter_next(&it, &key, &v)) {
+		unsigned long tgid = strtoul(key, NULL, 10);
+
+		if (kill((pid_t)tgid, 0) && errno == ESRCH)
+			gone[n++] = (uint32_t)tgid;
+	}
+	for (size_t i = 0; i < n; i++)
+		mcp_forget(p, gone[i]);
+}
+
+/* The server's record of requests waiting for an answer, made on first
+ * use; NULL without memory (the request is then not matched: an answer to
+ * it counts as unmatched). */
+static struct mcp_server_state *mcp_server_state(struct pipeline *p, uint32_t server, bool make)
+{
+	struct mcp_server_state *st;
+	char key[16];
+
+	snprintf(key, sizeof(key), "%u", server);
+	if ((st = hmap_get(p->mcp_servers, key)) || !make)
+		return st;
+	if (hmap_count(p->mcp_servers) >= MCP_MAP_MAX)
+		mcp_forget_gone(p); /* servers leave when they exit; an exit the ring lost leaves them here */
+	if (hmap_count(p->mcp_servers) >= MCP_MAP_MAX)
+		return NULL; /* bounded */
+	if (!(st = calloc(1, sizeof(*st))))
+		return NULL;
+	if (hmap_put(p->mcp_servers, key, st, NULL)) {
+		free(st);
+		return NULL;
+	}
+	return st;
+}
+
+/* A request with an id written to server: remembered until its answer.
+ * object/srv/tool: a tools/call's edge and names, or NULL (another request:
+ * its answer is matched and not counted as a call's). */
+static void mcp_request(struct pipeline *p, uint32_t server, uint64_t conn, int64_t id, uint64_t cgroup_id,
+			const char *object, const char *srv, const char *tool)
+{
+	struct mcp_server_state *st = mcp_server_state(p, server, true);
+	struct mcp_pending *q;
+	struct edge *e;
+
+	if (!st)
+		return;
+	for (size_t i = 0; i < st->n_early; i++) {
+		if (st->early[i].conn != conn || st->early[i].id != id)
+			continue;
+		/* answered already (its capture overtook this one's): counted
+		 * as unmatched then, matched now */
+		p->stats.mcp_responses_unmatched--;
+		if (object && (e = observed_find(p->observed, cgroup_id, EDGE_MCP, object)) &&
+		    observed_mcp_answer(e, st->early[i].is_error) == 0)
+			p->stats.mcp_responses++;
+		else if (object)
+			p->stats.mcp_responses_unmatched++;
+		memmove(&st->early[i], &st->early[i + 1], (st->n_early - i - 1) * sizeof(st->early[0]));
+		st->n_early--;
+		return;
+	}
+	for (size_t i = 0; i < st->n; i++) {
+		if (st->pend[i].conn == conn && st->pend[i].id == id) {
+			/* an id used again before its answer: the first is given up */
+			p->stats.mcp_calls_unanswered += st->pend[i].object != NULL;
+			mcp_pending_drop(st, i);
+			break;
+		}
+	}
+	if (st->n == MCP_PENDING_MAX) {
+		p->stats.mcp_calls_unanswered += st->pend[0].object != NULL;
+		mcp_pending_drop(st, 0);
+	}
+	q = &st->pend[st->n];
+	q->conn = conn;
+	q->id = id;
+	q->cgroup_id = cgroup_id;
+	if (object && (!(q->object = strdup(object)) || !(q->server = strdup(srv)) || !(q->tool = strdup(tool)))) {
+		mcp_pending_clear(q);
+		return;
+	}
+	st->n++;
+}
+
+/* An answer written by server on conn: the call it answers gets it counted
+ * on its edge (whether it was an error, never what it said). */
+static void mcp_answer(struct pipeline *p, uint32_t server, uint64_t conn, const struct jsonrpc_msg *m)
+{
+	struct mcp_server_state *st = mcp_server_state(p, server, true);
+	struct edge *e;
+
+	for (size_t i = 0; st && i < st->n; i++) {
+		struct mcp_pending *q = &st->pend[i];
+
+		if (q->conn != conn || q->id != m->id)
+			continue;
+		if (q->object) {
+			e = observed_find(p->observed, q->cgroup_id, EDGE_MCP, q->object);
+			if (e && observed_mcp_answer(e, m->is_error) == 0)
+				p->stats.mcp_responses++;
+			else
+				p->stats.mcp_responses_unmatched++; /* its edge evicted meanwhile, or no memory */
+		}
+		mcp_pending_drop(st, i);
+		return;
+	}
+	p->stats.mcp_responses_unmatched++;
+	if (st) {
+		/* maybe early: its request may still come (mcp_request un-counts it) */
+		if (st->n_early == MCP_EARLY_MAX) {
+			memmove(&st->early[0], &st->early[1], (MCP_EARLY_MAX - 1) * sizeof(st->early[0]));
+			st->n_early--;
+		}
+		st->early[st->n_early++] = (struct mcp_early){ conn, m->id, m->is_error };
+	}
+}
+
+/* An edge made by process tgid (or by a child it forked for it: an exec)
+ * while tgid, an MCP server, serves exactly one tools/call: an effect of
+ * that call, linked to it. Two calls at once: not linked (ambiguous). */
+static void mcp_link_effect(struct pipeline *p, struct edge *e, uint32_t tgid)
+{
+	const struct mcp_pending *call = NULL;
+	struct mcp_server_state *st;
+	size_t calls = 0;
+
+	if (!hmap_count(p->mcp_servers) || e->kind == EDGE_TLS)
+		return;
+	if (!(st = mcp_server_state(p, tgid, false)) || !st->n) {
+		uint32_t parent = proctree_ppid(p->procs, tgid);
+
+		if (!parent || !(st = mcp_server_state(p, parent, false)))
+			return;
+	}
+	for (size_t i = 0; i < st->n; i++)
+		if (st->pend[i].object) {
+			call = &st->pend[i];
+			calls++;
+		}
+	if (calls == 1 && observed_mcp_via(p->observed, e, call->server, call->tool))
+		warn_unrecorded("mcp effect link");
+}
+
 static void on_jsonrpc(void *vctx, const struct jsonrpc_msg *m)
 {
 	struct jsonrpc_ctx *c = vctx;
@@ -1004,11 +1274,20 @@ static void on_jsonrpc(void *vctx, const struct jsonrpc_msg *m)
 	struct reach_dedup_key key;
 	char server[128], object[256], tkey[16];
 	uint32_t peer = 0;
+	uint64_t conn;
 	struct edge *e;
-	bool is_new;
+	bool is_new, child;
 
+	if (m->kind == JSONRPC_INIT_RESULT || m->kind == JSONRPC_RESULT) {
+		/* the writer is a server answering its client: on its stdout
+		 * (conn 0), or on the unix socket it accepted (its own end) */
+		conn = ev->transport == REACH_JSONRPC_UNIX && ev->fd != 1 ? ev->own_ino : 0;
+		if (m->has_id)
+			mcp_answer(p, ev->hdr.tgid, conn, m);
+		else
+			p->stats.mcp_responses_unmatched++; /* a string id: not matched (numeric ids only) */
+	}
 	if (m->kind == JSONRPC_INIT_RESULT) {
-		/* the writer is the server answering its client */
 		char *v = strdup(m->server_name);
 
 		snprintf(tkey, sizeof(tkey), "%u", ev->hdr.tgid);
@@ -1016,9 +1295,16 @@ static void on_jsonrpc(void *vctx, const struct jsonrpc_msg *m)
 			free(v);
 		return;
 	}
-	if (m->kind != JSONRPC_TOOLS_CALL)
+	if (m->kind == JSONRPC_RESULT)
 		return;
-	peer = mcp_peer_of(p, ev->hdr.tgid, ev->ino); /* pipe, or the socketpair's other end */
+	if (m->kind == JSONRPC_OTHER) {
+		/* another request (initialize, tools/list): remembered so that its
+		 * answer is not taken for an unmatched one; a notification has no id */
+		if (m->has_id && (peer = mcp_peer_of(p, ev->hdr.tgid, ev->ino, ev->peer_tgid, &child)))
+			mcp_request(p, peer, child ? 0 : ev->ino, m->id, ev->hdr.cgroup_id, NULL, NULL, NULL);
+		return;
+	}
+	peer = mcp_peer_of(p, ev->hdr.tgid, ev->ino, ev->peer_tgid, &child); /* pipe, socketpair, or listener */
 	mcp_server_name(p, peer, server, sizeof(server));
 	snprintf(tkey, sizeof(tkey), "%u", peer);
 	info = peer ? hmap_get(p->mcp_server_info, tkey) : NULL;
@@ -1036,7 +1322,7 @@ static void on_jsonrpc(void *vctx, const struct jsonrpc_msg *m)
 	obs.name = info;
 	/* the MCP transport: stdio when the server holds it as its stdin,
 	 * a pipe or a socketpair alike; otherwise the socket's */
-	obs.proto = peer ? REACH_JSONRPC_PIPE : ev->transport;
+	obs.proto = peer && child ? REACH_JSONRPC_PIPE : ev->transport;
 	obs.detail = m->args_unknown ? "?" : m->args;
 	obs.exe = proctree_ident(p->procs, ev->hdr.tgid);
 	obs.n_lineage = proctree_lineage(p->procs, ev->hdr.tgid, lineage, PROCTREE_LINEAGE_MAX);
@@ -1046,6 +1332,9 @@ static void on_jsonrpc(void *vctx, const struct jsonrpc_msg *m)
 		warn_unrecorded("mcp-tool");
 		return;
 	}
+	/* its answer is matched on the same connection by id */
+	if (peer && m->has_id)
+		mcp_request(p, peer, child ? 0 : ev->ino, m->id, ev->hdr.cgroup_id, object, server, m->tool);
 	print_if_new(p, ev->hdr.cgroup_id, e, is_new);
 }
 
@@ -1535,6 +1824,8 @@ static struct edge *record_edge(struct pipeline *p, enum edge_kind kind, const s
 	if (observed_edge_total(p->observed) >= p->observed_cap && !p->observed_stuck)
 		make_room(p);
 	e = observed_add(p->observed, kind, obs, is_new);
+	if (e && obs->hdr)
+		mcp_link_effect(p, e, obs->hdr->tgid);
 	if (!e && errno == ENOSPC && obs->hdr) {
 		/* refused by a full model: a gap of that identity's picture */
 		struct coverage gap = { .edges_unrecorded = 1 };
@@ -1606,7 +1897,8 @@ int pipeline_init(struct pipeline *p, size_t observed_cap)
 	p->h2 = h2_conns_new(PIPELINE_H2_CONNS);
 	p->mcp_server_info = hmap_new();
 	p->mcp_peers = hmap_new();
-	if (!p->reasm || !p->h2 || !p->mcp_server_info || !p->mcp_peers || !p->observed || !p->procs || !p->dns ||
+	p->mcp_servers = hmap_new();
+	if (!p->reasm || !p->h2 || !p->mcp_server_info || !p->mcp_peers || !p->mcp_servers || !p->observed || !p->procs || !p->dns ||
 	    !p->identity_cache || !p->epochs ||
 	    !p->exe_epochs || !p->cov_cgroups || !p->secret_inodes)
 		return -ENOMEM;
@@ -1621,6 +1913,7 @@ void pipeline_fini(struct pipeline *p)
 	hmap_free(p->exe_epochs, free);
 	hmap_free(p->mcp_server_info, free);
 	hmap_free(p->mcp_peers, free);
+	hmap_free(p->mcp_servers, mcp_server_state_free);
 	hmap_free(p->secret_inodes, secret_inode_free);
 	http_reasm_free(p->reasm); /* wipes the open heads */
 	p->reasm = NULL;

@@ -205,6 +205,22 @@ static void edge_detail(json_object *e, char *out, size_t n)
 	} else {
 		out[0] = '\0';
 	}
+	if (strcmp(kind, "mcp-tool") == 0 && json_get_int(e, "mcp_responses", 0)) {
+		size_t len = strlen(out);
+
+		/* answers matched to its calls: how many, how many errors */
+		if (len < n)
+			snprintf(out + len, n - len, " answers=%" PRId64 " errors=%" PRId64, json_get_int(e, "mcp_responses", 0),
+				 json_get_int(e, "mcp_errors", 0));
+	}
+	if (*json_get_str(e, "mcp_server", "")) {
+		size_t len = strlen(out);
+
+		/* an effect of an MCP tool call */
+		if (len < n)
+			snprintf(out + len, n - len, "%svia %s/%s", len ? " " : "", json_get_str(e, "mcp_server", ""),
+				 json_get_str(e, "mcp_tool", ""));
+	}
 }
 
 static void print_coverage_lines(json_object *doc, bool all);

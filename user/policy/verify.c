@@ -1102,6 +1102,15 @@ static void edge_findings(struct builder *b, const struct ctx *c, const char *id
 			    grew_note, expired_note);
 			break;
 		}
+		if (e->mcp_server && e->mcp_server[0]) {
+			/* an effect of an MCP tool call: the call that caused it */
+			size_t len = strlen(f->message);
+
+			append(f->message, sizeof(f->message), &len, " via ");
+			append(f->message, sizeof(f->message), &len, e->mcp_server);
+			append(f->message, sizeof(f->message), &len, "/");
+			append(f->message, sizeof(f->message), &len, e->mcp_tool ? e->mcp_tool : "");
+		}
 	}
 }
 

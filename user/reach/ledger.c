@@ -83,6 +83,8 @@ static void edge_free(struct intern *t, struct ledger_edge *e)
 	intern_release(t, e->content_fingerprint);
 	intern_release(t, e->opened_as);
 	intern_release(t, e->arguments);
+	intern_release(t, e->mcp_server);
+	intern_release(t, e->mcp_tool);
 	intern_release(t, e->proto);
 	for (size_t i = 0; i < e->n_outcomes; i++)
 		intern_release(t, e->outcomes[i].name);
@@ -110,7 +112,7 @@ static struct ledger_edge *edge_new(struct intern *t, enum ledger_kind kind, con
 	e->kind = kind;
 	e->executables = e->pods = e->images = &empty_set;
 	/* interning "" never fails and costs nothing */
-	e->category = e->dest_class = e->name = e->content_fingerprint = e->opened_as = e->arguments = e->proto = e->epoch = e->last_epoch =
+	e->category = e->dest_class = e->name = e->content_fingerprint = e->opened_as = e->arguments = e->mcp_server = e->mcp_tool = e->proto = e->epoch = e->last_epoch =
 		(char *)intern_str(t, "");
 	if (!(e->object = (char *)intern_str(t, object))) {
 		edge_free(t, e);
@@ -508,6 +510,12 @@ static int edge_union(struct intern *t, struct ledger_edge *d, const struct ledg
 	int rc = 0;
 
 	d->count = sat_add(d->count, s->count);
+	d->mcp_responses = sat_add(d->mcp_responses, s->mcp_responses);
+	d->mcp_errors = sat_add(d->mcp_errors, s->mcp_errors);
+	/* server and tool travel together: the pair of the first call linked */
+	if (empty(d->mcp_server) && !empty(s->mcp_server) &&
+	    ((rc = str_set(t, &d->mcp_server, s->mcp_server)) || (rc = str_set(t, &d->mcp_tool, s->mcp_tool ? s->mcp_tool : ""))))
+		return rc;
 	if ((rc = str_fill(t, &d->category, s->category)) || (rc = str_fill(t, &d->dest_class, s->dest_class)) ||
 	    (rc = str_fill(t, &d->name, s->name)) || (rc = str_fill(t, &d->proto, s->proto)) ||
 	    (rc = str_fill(t, &d->content_fingerprint, s->content_fingerprint)) ||
@@ -678,6 +686,10 @@ int ledger_record(struct ledger *l, const struct ledger_obs *o)
 	e.content_fingerprint = (char *)o->content_fingerprint;
 	e.opened_as = (char *)o->opened_as;
 	e.arguments = (char *)o->arguments;
+	e.mcp_responses = o->mcp_responses_delta;
+	e.mcp_errors = o->mcp_errors_delta;
+	e.mcp_server = (char *)o->mcp_server;
+	e.mcp_tool = (char *)o->mcp_tool;
 	e.proto = (char *)o->proto;
 	e.port = o->port;
 	if (!empty(o->outcome)) {
@@ -896,6 +908,12 @@ struct json_object *ledger_edge_to_json(const struct ledger_edge *e, bool brief)
 	if (e->kind == LEDGER_MCP_TOOL) {
 		json_add_str_or_null(o, "arguments", e->arguments);
 		json_add_str_or_null(o, "proto", e->proto);
+		json_add_u64(o, "mcp_responses", e->mcp_responses);
+		json_add_u64(o, "mcp_errors", e->mcp_errors);
+	}
+	if (!empty(e->mcp_server)) {
+		json_add_str(o, "mcp_server", e->mcp_server);
+		json_add_str_or_null(o, "mcp_tool", e->mcp_tool);
 	}
 	if (!brief) {
 		json_add_str_or_null(o, "content_fingerprint", e->content_fingerprint);

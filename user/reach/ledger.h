@@ -102,6 +102,14 @@ struct ledger_edge {
 	char *content_fingerprint; /* secret: fingerprint of the file's content (a single token), or "" */
 	char *opened_as;  /* secret: the name as first written, when not object; or "" */
 	char *arguments;  /* mcp-tool: argument names of the first call ("a,b" sorted), or "" */
+	/* mcp-tool: answers matched to its calls (by JSON-RPC id on the
+	 * connection), and those that were errors (isError or a JSON-RPC error).
+	 * Counts only: an answer's content is never stored. */
+	uint64_t mcp_responses, mcp_errors;
+	/* an effect (secret, egress, tool, mcp-tool edge) an MCP server made
+	 * while serving exactly one tools/call: that call's server and tool, of
+	 * the first such observation; "" when none */
+	char *mcp_server, *mcp_tool;
 	/* Every epoch the edge was seen in, oldest (by epoch_first_ms) first,
 	 * at most LEDGER_MAX_EPOCHS, in parallel arrays (the file's layout):
 	 * the name, and the first and last time the edge was seen in it (feed
@@ -168,6 +176,9 @@ struct ledger_obs {
 	const char *content_fingerprint; /* secret edges */
 	const char *opened_as;           /* secret edges: the name as written, when not object */
 	const char *arguments;           /* mcp-tool edges: argument names */
+	uint64_t mcp_responses_delta;    /* mcp-tool edges: answers matched since the last record */
+	uint64_t mcp_errors_delta;       /* ... of which errors */
+	const char *mcp_server, *mcp_tool; /* an effect of a tools/call: its server and tool, or NULL */
 };
 
 /* 0 for a cap means its default. NULL on allocation failure. */

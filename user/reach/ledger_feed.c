@@ -50,6 +50,10 @@ static void fill_obs(struct ledger_obs *obs, const struct edge *e, const struct 
 	/* the name as written, only when it is not the file itself */
 	obs->opened_as = e->requested_path && e->requested_path[0] && strcmp(e->requested_path, e->object)
 				 ? e->requested_path : NULL;
+	if (edge_mcp(e) && edge_mcp(e)->server) {
+		obs->mcp_server = edge_mcp(e)->server;
+		obs->mcp_tool = edge_mcp(e)->tool;
+	}
 	if (e->kind == EDGE_MCP) {
 		const char *sp = strrchr(e->object, ' ');
 		size_t n = sp ? (size_t)(sp - e->object) : 0;
@@ -69,6 +73,12 @@ static void fill_obs(struct ledger_obs *obs, const struct edge *e, const struct 
  * identity is resolved, so an unchanged edge costs no resolution. */
 static bool has_growth(const struct edge *e)
 {
+	const struct edge_mcp *m = edge_mcp(e);
+
+	/* an answer comes after its call was fed, and a link may come after
+	 * the edge was: both are growth */
+	if (m && (m->responses > m->fed_responses || (m->server && !m->fed_via)))
+		return true;
 	return edge_count(e) > e->fed_count || e->last_ns > e->fed_last_ns;
 }
 
@@ -82,6 +92,11 @@ static void feed_edge(struct ledger *l, struct edge *e, const struct identity *i
 	bool any = false;
 
 	fill_obs(&obs, e, id, boot_to_unix_ms, tool);
+	if (edge_mcp(e)) {
+		/* answers go with the first record below, once */
+		obs.mcp_responses_delta = edge_mcp(e)->responses - edge_mcp(e)->fed_responses;
+		obs.mcp_errors_delta = edge_mcp(e)->errors - edge_mcp(e)->fed_errors;
+	}
 	if (e->kind == EDGE_EGRESS) {
 		/* one record per outcome, each with its own growth */
 		for (int t = 1; t < (int)(sizeof(outcome_names) / sizeof(outcome_names[0])) && t < EDGE_MAX_TAGS; t++) {
@@ -93,6 +108,7 @@ static void feed_edge(struct ledger *l, struct edge *e, const struct identity *i
 			obs.count_delta = now - fed;
 			if (ledger_record(l, &obs) != 0)
 				stats->record_errors++;
+			obs.mcp_responses_delta = obs.mcp_errors_delta = 0;
 			edge_set_fed_tag(e, t); /* consumed either way, as below */
 			any = true;
 		}
@@ -106,6 +122,7 @@ static void feed_edge(struct ledger *l, struct edge *e, const struct identity *i
 	}
 	/* every other executable that produced the edge joins the ledger's set
 	 * (count 0: the growth was recorded above) */
+	obs.mcp_responses_delta = obs.mcp_errors_delta = 0;
 	for (size_t i = 0; i < e->n_exes; i++) {
 		if (obs.executable && strcmp(e->exes[i], obs.executable) == 0)
 			continue;
@@ -117,6 +134,7 @@ static void feed_edge(struct ledger *l, struct edge *e, const struct identity *i
 	}
 	e->fed_count = total;
 	e->fed_last_ns = e->last_ns;
+	edge_mcp_set_fed(e);
 }
 
 void ledger_feed(struct observed *o, struct ledger *l, feed_resolve_fn resolve, void *ctx,

@@ -196,6 +196,10 @@ static void edge_to_pb(const struct ledger_edge *e, Reach__V1__Edge *pe, Reach__
 	pe->content_fingerprint = e->content_fingerprint;
 	pe->opened_as = e->opened_as;
 	pe->mcp_arguments = e->arguments;
+	pe->mcp_errors = e->mcp_errors;
+	pe->mcp_responses = e->mcp_responses;
+	pe->mcp_server = e->mcp_server;
+	pe->mcp_tool = e->mcp_tool;
 	pe->port = e->port;
 	pe->proto = e->proto;
 	for (size_t i = 0; i < e->n_outcomes; i++) {
@@ -1429,6 +1433,10 @@ static int import_identity(struct ledger *l, const Reach__V1__IdentityReach *id,
 		e->content_fingerprint = pe->content_fingerprint;
 		e->opened_as = pe->opened_as;
 		e->arguments = pe->mcp_arguments;
+		e->mcp_errors = pe->mcp_errors;
+		e->mcp_responses = pe->mcp_responses;
+		e->mcp_server = pe->mcp_server;
+		e->mcp_tool = pe->mcp_tool;
 		e->proto = pe->proto;
 		e->port = pe->port;
 		e->n_outcomes = pe->n_outcomes;

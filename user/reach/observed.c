@@ -23,6 +23,7 @@ struct observed {
 struct edge_rare {
 	const char *detail;            /* interned, or NULL */
 	struct edge_credential *cred;  /* credential edges, or NULL */
+	struct edge_mcp *mcp;          /* answers, or the call it was an effect of; or NULL */
 	uint64_t exes_dropped;
 	uint64_t uncounted_sources;
 	struct edge_source more_src[]; /* sources 1..n_src-1 */
@@ -110,6 +111,54 @@ uint64_t edge_uncounted_sources(const struct edge *e) { return e->rare ? e->rare
 uint64_t edge_exes_dropped(const struct edge *e) { return e->rare ? e->rare->exes_dropped : 0; }
 const struct edge_credential *edge_cred(const struct edge *e) { return e->rare ? e->rare->cred : NULL; }
 const char *edge_detail(const struct edge *e) { return e->rare ? e->rare->detail : NULL; }
+const struct edge_mcp *edge_mcp(const struct edge *e) { return e->rare ? e->rare->mcp : NULL; }
+
+static struct edge_mcp *mcp_of(struct edge *e)
+{
+	if (!rare_of(e, 0))
+		return NULL;
+	if (!e->rare->mcp)
+		e->rare->mcp = calloc(1, sizeof(*e->rare->mcp));
+	return e->rare->mcp;
+}
+
+int observed_mcp_answer(struct edge *e, bool is_error)
+{
+	struct edge_mcp *m = mcp_of(e);
+
+	if (!m)
+		return -ENOMEM;
+	m->responses++;
+	m->errors += is_error;
+	return 0;
+}
+
+int observed_mcp_via(struct observed *o, struct edge *e, const char *server, const char *tool)
+{
+	struct edge_mcp *m;
+
+	if (edge_mcp(e) && edge_mcp(e)->server)
+		return 0; /* the first call linked stays */
+	if (!(m = mcp_of(e)))
+		return -ENOMEM;
+	if (!(m->server = intern_str(o->strings, server)))
+		return -ENOMEM;
+	if (!(m->tool = intern_str(o->strings, tool))) {
+		intern_release(o->strings, m->server);
+		m->server = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void edge_mcp_set_fed(struct edge *e)
+{
+	if (e->rare && e->rare->mcp) {
+		e->rare->mcp->fed_responses = e->rare->mcp->responses;
+		e->rare->mcp->fed_errors = e->rare->mcp->errors;
+		e->rare->mcp->fed_via = e->rare->mcp->server != NULL;
+	}
+}
 
 static void edge_free(struct intern *t, struct edge *e)
 {
@@ -125,6 +174,11 @@ static void edge_free(struct intern *t, struct edge *e)
 	intern_list_release(t, e->argv);
 	if (e->rare) {
 		intern_release(t, e->rare->detail);
+		if (e->rare->mcp) {
+			intern_release(t, e->rare->mcp->server);
+			intern_release(t, e->rare->mcp->tool);
+			free(e->rare->mcp);
+		}
 		free(e->rare->cred);
 		free(e->rare);
 	}
@@ -235,6 +289,14 @@ static struct edge *index_find(const struct cgroup_reach *c, enum edge_kind kind
 }
 
 /* Indexes the edge at position pos of c->edges. */
+struct edge *observed_find(struct observed *o, uint64_t cgroup_id, enum edge_kind kind, const char *object)
+{
+	const struct cgroup_reach *c = observed_cgroup(o, cgroup_id);
+	const char *known = c && object ? intern_find(o->strings, object) : NULL;
+
+	return known ? index_find(c, kind, known) : NULL;
+}
+
 static void index_insert(uint32_t *index, size_t cap, const struct edge *e, size_t pos)
 {
 	size_t i = index_home(e->kind, e->object, cap);

@@ -217,6 +217,28 @@ uint64_t edge_exes_dropped(const struct edge *e);
 const struct edge_credential *edge_cred(const struct edge *e);
 /* Credential or TLS edges: why it is blind, or NULL. */
 const char *edge_detail(const struct edge *e);
+
+/* The edge (kind, object) of a cgroup, or NULL (never seen, or evicted):
+ * for holders that must not keep an edge pointer across evictions. */
+struct edge *observed_find(struct observed *o, uint64_t cgroup_id, enum edge_kind kind, const char *object);
+
+/* MCP: an mcp-tool edge's answers, and for any edge an MCP server made
+ * while it served exactly one tools/call, that call (server, tool). */
+struct edge_mcp {
+	uint64_t responses, errors;         /* mcp-tool: answers matched to its calls, errors among them */
+	uint64_t fed_responses, fed_errors; /* what the ledger has (ledger_feed) */
+	bool fed_via;                       /* the ledger has server and tool */
+	const char *server, *tool;          /* interned; NULL: not an effect of a call */
+};
+/* NULL when the edge has none of it. */
+const struct edge_mcp *edge_mcp(const struct edge *e);
+/* Counts an answer to one of an mcp-tool edge's calls. 0 or -ENOMEM. */
+int observed_mcp_answer(struct edge *e, bool is_error);
+/* Links e to the tools/call it was an effect of; the first link stays.
+ * 0 or -ENOMEM (unchanged). */
+int observed_mcp_via(struct observed *o, struct edge *e, const char *server, const char *tool);
+/* Marks the answers and the link as fed to the ledger. */
+void edge_mcp_set_fed(struct edge *e);
 /* Counts of map entries that were evicted or replaced: all, or one tag's. */
 uint64_t edge_retired(const struct edge *e);
 uint64_t edge_retired_tag(const struct edge *e, uint8_t tag);

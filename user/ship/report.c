@@ -206,6 +206,8 @@ static uint64_t edge_state(const struct ledger_edge *e)
 	h = mix(h, e->epochs_earlier);
 	h = mix_str(h, e->name);
 	h = mix_str(h, e->opened_as);
+	h = mix(mix(h, e->mcp_responses), e->mcp_errors); /* an answer is a change to send */
+	h = mix_str(h, e->mcp_server);
 	return mix_str(h, e->content_fingerprint);
 }
 
