@@ -1513,6 +1513,25 @@ static void test_mcp_answers_and_effects(void **state)
 	assert_non_null(edge_mcp(sec));
 	assert_string_equal(edge_mcp(sec)->server, "server-filesystem");
 	assert_string_equal(edge_mcp(sec)->tool, "read_file");
+	/* so is a tool its child runs, and a connection it makes */
+	{
+		static const char *const cat_argv[] = { "cat", NULL };
+		const struct edge *t, *eg;
+
+		exec_event(f, CG, T_SERVER + 100, T_SERVER, "/usr/bin/cat", cat_argv, 13);
+		t = find_edge(f, CG, EDGE_TOOL, "/usr/bin/cat");
+		assert_non_null(t);
+		assert_non_null(edge_mcp(t));
+		assert_string_equal(edge_mcp(t)->server, "server-filesystem");
+		assert_string_equal(edge_mcp(t)->tool, "read_file");
+		egress_event(f, CG, T_SERVER, REACH_AF_INET, REACH_PROTO_TCP, 1, "10.1.2.3", 8443);
+		eg = find_edge(f, CG, EDGE_EGRESS, "tcp/10.1.2.3/8443");
+		assert_non_null(eg);
+		assert_string_equal(edge_mcp(eg)->tool, "read_file");
+		/* the agent's own edges are no effect of its server's call */
+		exec_event(f, CG, T_AGENT + 100, T_AGENT, "/usr/bin/true", cat_argv, 14);
+		assert_null(edge_mcp(find_edge(f, CG, EDGE_TOOL, "/usr/bin/true")));
+	}
 	jsonrpc_event(f, T_SERVER, "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"content\":[{\"type\":\"text\","
 				   "\"text\":\"denied\"}],\"isError\":true}}\n");
 	m = edge_mcp(call);

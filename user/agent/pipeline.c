@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <signal.h>
 #include <unistd.h>
 #include <sys/stat.h>
 #include "common/cgroup.h"
@@ -31,6 +30,7 @@
 #include "reach/path.h"
 #include "reach/proctree.h"
 #include "reach/program.h"
+#include "mcp/calls.h"
 #include "mcp/jsonrpc.h"
 #include "reach/redact.h"
 #include "agent/pipeline.h"
@@ -886,83 +886,19 @@ static void handle_dns(struct pipeline *p, const struct reach_dns_event *ev)
 
 #define MCP_MAP_MAX 4096 /* peers and server names remembered; past it, the oldest are forgotten at once */
 
-#define MCP_PENDING_MAX 32 /* requests waiting for an answer per server; past it the oldest is given up */
-
 struct mcp_peer {
 	uint32_t tgid;   /* the server process; 0: none found */
 	bool child;      /* found as the writer's child holding the pipe as stdin (else SO_PEERCRED) */
 };
 
-/* A request written to a server, waiting for its answer. An answer is
- * matched by (connection, JSON-RPC id): conn 0 is the server's stdio (a
- * child has one client), else the inode of the server's end of the unix
- * socket, which is the descriptor it answers on. */
-struct mcp_pending {
-	uint64_t conn;
-	int64_t id;
-	uint64_t cgroup_id;  /* the caller's: where its mcp-tool edge is */
-	char *object;        /* tools/call: the edge's object "<server> <tool>"; NULL: another request */
-	char *server, *tool; /* tools/call: what an effect is linked to */
-};
-
-/* An answer that came before its request: the kernel captures a write when
- * the syscall returns, by which time the server may have read the request
- * and answered it. Kept a little while for the request to come. */
-struct mcp_early {
-	uint64_t conn;
-	int64_t id;
-	bool is_error;
-};
-
-#define MCP_EARLY_MAX 8
-
-/* One server's requests waiting for an answer, oldest first, and its
- * answers waiting for their request. */
-struct mcp_server_state {
-	size_t n, n_early;
-	struct mcp_pending pend[MCP_PENDING_MAX];
-	struct mcp_early early[MCP_EARLY_MAX];
-};
-
-static void mcp_pending_clear(struct mcp_pending *q)
-{
-	free(q->object);
-	free(q->server);
-	free(q->tool);
-	memset(q, 0, sizeof(*q));
-}
-
-static void mcp_server_state_free(void *v)
-{
-	struct mcp_server_state *st = v;
-
-	for (size_t i = 0; st && i < st->n; i++)
-		mcp_pending_clear(&st->pend[i]);
-	free(st);
-}
-
-/* Removes pending request i of st. */
-static void mcp_pending_drop(struct mcp_server_state *st, size_t i)
-{
-	mcp_pending_clear(&st->pend[i]);
-	memmove(&st->pend[i], &st->pend[i + 1], (st->n - i - 1) * sizeof(st->pend[0]));
-	st->n--;
-	memset(&st->pend[st->n], 0, sizeof(st->pend[0]));
-}
-
 static void mcp_forget(struct pipeline *p, uint32_t tgid)
 {
-	struct mcp_server_state *st;
 	char key[16];
 
 	snprintf(key, sizeof(key), "%u", tgid);
 	free(hmap_remove(p->mcp_server_info, key));
-	if ((st = hmap_remove(p->mcp_servers, key))) {
-		/* the server is gone: what it had not answered never will be */
-		for (size_t i = 0; i < st->n; i++)
-			p->stats.mcp_calls_unanswered += st->pend[i].object != NULL;
-		mcp_server_state_free(st);
-	}
+	/* the server is gone: what it had not answered never will be */
+	p->stats.mcp_calls_unanswered += mcp_calls_forget(p->mcp_calls, tgid);
 }
 
 /* Whether /proc/PID/fd/FD is the pipe or socket with inode ino. */
@@ -1111,130 +1047,53 @@ struct jsonrpc_ctx {
 	const struct reach_jsonrpc_event *ev;
 };
 
-/* Forgets the servers that are gone (their exit events lost). */
-static void mcp_forget_gone(struct pipeline *p)
+/* Counts an answer on its call's mcp-tool edge (whether it was an error,
+ * never what it said); an edge evicted meanwhile makes it unmatched. */
+static void mcp_count_answer(struct pipeline *p, const struct mcp_call *call, bool is_error)
 {
-	uint32_t gone[64];
-	size_t n = 0;
-	struct hmap_iter it;
-	const char *key;
-	void *v;
+	struct edge *e = observed_find(p->observed, call->cgroup_id, EDGE_MCP, call->object);
 
-	hmap_iter_init(&it, p->mcp_servers);
-	while (n < sizeof(gone) / sizeof(gone[0]) && hmap_iter_next(&it, &key, &v)) {
-		unsigned long tgid = strtoul(key, NULL, 10);
-
-		if (kill((pid_t)tgid, 0) && errno == ESRCH)
-			gone[n++] = (uint32_t)tgid;
-	}
-	for (size_t i = 0; i < n; i++)
-		mcp_forget(p, gone[i]);
-}
-
-/* The server's record of requests waiting for an answer, made on first
- * use; NULL without memory (the request is then not matched: an answer to
- * it counts as unmatched). */
-static struct mcp_server_state *mcp_server_state(struct pipeline *p, uint32_t server, bool make)
-{
-	struct mcp_server_state *st;
-	char key[16];
-
-	snprintf(key, sizeof(key), "%u", server);
-	if ((st = hmap_get(p->mcp_servers, key)) || !make)
-		return st;
-	if (hmap_count(p->mcp_servers) >= MCP_MAP_MAX)
-		mcp_forget_gone(p); /* servers leave when they exit; an exit the ring lost leaves them here */
-	if (hmap_count(p->mcp_servers) >= MCP_MAP_MAX)
-		return NULL; /* bounded */
-	if (!(st = calloc(1, sizeof(*st))))
-		return NULL;
-	if (hmap_put(p->mcp_servers, key, st, NULL)) {
-		free(st);
-		return NULL;
-	}
-	return st;
+	if (e && observed_mcp_answer(e, is_error) == 0)
+		p->stats.mcp_responses++;
+	else
+		p->stats.mcp_responses_unmatched++;
 }
 
 /* A request with an id written to server: remembered until its answer.
- * object/srv/tool: a tools/call's edge and names, or NULL (another request:
- * its answer is matched and not counted as a call's). */
+ * object: a tools/call's edge object, or NULL (another request). */
 static void mcp_request(struct pipeline *p, uint32_t server, uint64_t conn, int64_t id, uint64_t cgroup_id,
-			const char *object, const char *srv, const char *tool)
+			const char *object)
 {
-	struct mcp_server_state *st = mcp_server_state(p, server, true);
-	struct mcp_pending *q;
-	struct edge *e;
+	struct mcp_call call = { .cgroup_id = cgroup_id };
+	bool early_error = false;
 
-	if (!st)
+	if (mcp_calls_request(p->mcp_calls, server, conn, id, cgroup_id, object, &early_error,
+			      &p->stats.mcp_calls_unanswered) != 1)
 		return;
-	for (size_t i = 0; i < st->n_early; i++) {
-		if (st->early[i].conn != conn || st->early[i].id != id)
-			continue;
-		/* answered already (its capture overtook this one's): counted
-		 * as unmatched then, matched now */
-		p->stats.mcp_responses_unmatched--;
-		if (object && (e = observed_find(p->observed, cgroup_id, EDGE_MCP, object)) &&
-		    observed_mcp_answer(e, st->early[i].is_error) == 0)
-			p->stats.mcp_responses++;
-		else if (object)
-			p->stats.mcp_responses_unmatched++;
-		memmove(&st->early[i], &st->early[i + 1], (st->n_early - i - 1) * sizeof(st->early[0]));
-		st->n_early--;
-		return;
+	/* answered already (its capture overtook this one's): counted as
+	 * unmatched then, matched now */
+	p->stats.mcp_responses_unmatched--;
+	if (object) {
+		snprintf(call.object, sizeof(call.object), "%s", object);
+		mcp_count_answer(p, &call, early_error);
 	}
-	for (size_t i = 0; i < st->n; i++) {
-		if (st->pend[i].conn == conn && st->pend[i].id == id) {
-			/* an id used again before its answer: the first is given up */
-			p->stats.mcp_calls_unanswered += st->pend[i].object != NULL;
-			mcp_pending_drop(st, i);
-			break;
-		}
-	}
-	if (st->n == MCP_PENDING_MAX) {
-		p->stats.mcp_calls_unanswered += st->pend[0].object != NULL;
-		mcp_pending_drop(st, 0);
-	}
-	q = &st->pend[st->n];
-	q->conn = conn;
-	q->id = id;
-	q->cgroup_id = cgroup_id;
-	if (object && (!(q->object = strdup(object)) || !(q->server = strdup(srv)) || !(q->tool = strdup(tool)))) {
-		mcp_pending_clear(q);
-		return;
-	}
-	st->n++;
 }
 
-/* An answer written by server on conn: the call it answers gets it counted
- * on its edge (whether it was an error, never what it said). */
+/* An answer written by server on conn. */
 static void mcp_answer(struct pipeline *p, uint32_t server, uint64_t conn, const struct jsonrpc_msg *m)
 {
-	struct mcp_server_state *st = mcp_server_state(p, server, true);
-	struct edge *e;
+	struct mcp_call call;
 
-	for (size_t i = 0; st && i < st->n; i++) {
-		struct mcp_pending *q = &st->pend[i];
-
-		if (q->conn != conn || q->id != m->id)
-			continue;
-		if (q->object) {
-			e = observed_find(p->observed, q->cgroup_id, EDGE_MCP, q->object);
-			if (e && observed_mcp_answer(e, m->is_error) == 0)
-				p->stats.mcp_responses++;
-			else
-				p->stats.mcp_responses_unmatched++; /* its edge evicted meanwhile, or no memory */
-		}
-		mcp_pending_drop(st, i);
-		return;
-	}
-	p->stats.mcp_responses_unmatched++;
-	if (st) {
-		/* maybe early: its request may still come (mcp_request un-counts it) */
-		if (st->n_early == MCP_EARLY_MAX) {
-			memmove(&st->early[0], &st->early[1], (MCP_EARLY_MAX - 1) * sizeof(st->early[0]));
-			st->n_early--;
-		}
-		st->early[st->n_early++] = (struct mcp_early){ conn, m->id, m->is_error };
+	switch (mcp_calls_answer(p->mcp_calls, server, conn, m->id, m->is_error, &call,
+				 &p->stats.mcp_calls_unanswered)) {
+	case MCP_ANSWER_CALL:
+		mcp_count_answer(p, &call, m->is_error);
+		break;
+	case MCP_ANSWER_OTHER:
+		break;
+	default:
+		p->stats.mcp_responses_unmatched++;
+		break;
 	}
 }
 
@@ -1243,24 +1102,23 @@ static void mcp_answer(struct pipeline *p, uint32_t server, uint64_t conn, const
  * that call, linked to it. Two calls at once: not linked (ambiguous). */
 static void mcp_link_effect(struct pipeline *p, struct edge *e, uint32_t tgid)
 {
-	const struct mcp_pending *call = NULL;
-	struct mcp_server_state *st;
-	size_t calls = 0;
+	struct mcp_call call;
+	bool known;
+	char *sp;
 
-	if (!hmap_count(p->mcp_servers) || e->kind == EDGE_TLS)
+	if (!mcp_calls_any(p->mcp_calls) || e->kind == EDGE_TLS)
 		return;
-	if (!(st = mcp_server_state(p, tgid, false)) || !st->n) {
-		uint32_t parent = proctree_ppid(p->procs, tgid);
+	if (!mcp_calls_serving(p->mcp_calls, tgid, &call, &known)) {
+		uint32_t parent = known ? 0 : proctree_ppid(p->procs, tgid);
 
-		if (!parent || !(st = mcp_server_state(p, parent, false)))
+		if (!parent || !mcp_calls_serving(p->mcp_calls, parent, &call, &known))
 			return;
 	}
-	for (size_t i = 0; i < st->n; i++)
-		if (st->pend[i].object) {
-			call = &st->pend[i];
-			calls++;
-		}
-	if (calls == 1 && observed_mcp_via(p->observed, e, call->server, call->tool))
+	/* the object is "<server> <tool>": a tool name has no space */
+	if (!(sp = strrchr(call.object, ' ')))
+		return;
+	*sp = '\0';
+	if (observed_mcp_via(p->observed, e, call.object, sp + 1))
 		warn_unrecorded("mcp effect link");
 }
 
@@ -1301,7 +1159,7 @@ static void on_jsonrpc(void *vctx, const struct jsonrpc_msg *m)
 		/* another request (initialize, tools/list): remembered so that its
 		 * answer is not taken for an unmatched one; a notification has no id */
 		if (m->has_id && (peer = mcp_peer_of(p, ev->hdr.tgid, ev->ino, ev->peer_tgid, &child)))
-			mcp_request(p, peer, child ? 0 : ev->ino, m->id, ev->hdr.cgroup_id, NULL, NULL, NULL);
+			mcp_request(p, peer, child ? 0 : ev->ino, m->id, ev->hdr.cgroup_id, NULL);
 		return;
 	}
 	peer = mcp_peer_of(p, ev->hdr.tgid, ev->ino, ev->peer_tgid, &child); /* pipe, socketpair, or listener */
@@ -1334,7 +1192,7 @@ static void on_jsonrpc(void *vctx, const struct jsonrpc_msg *m)
 	}
 	/* its answer is matched on the same connection by id */
 	if (peer && m->has_id)
-		mcp_request(p, peer, child ? 0 : ev->ino, m->id, ev->hdr.cgroup_id, object, server, m->tool);
+		mcp_request(p, peer, child ? 0 : ev->ino, m->id, ev->hdr.cgroup_id, object);
 	print_if_new(p, ev->hdr.cgroup_id, e, is_new);
 }
 
@@ -1897,8 +1755,8 @@ int pipeline_init(struct pipeline *p, size_t observed_cap)
 	p->h2 = h2_conns_new(PIPELINE_H2_CONNS);
 	p->mcp_server_info = hmap_new();
 	p->mcp_peers = hmap_new();
-	p->mcp_servers = hmap_new();
-	if (!p->reasm || !p->h2 || !p->mcp_server_info || !p->mcp_peers || !p->mcp_servers || !p->observed || !p->procs || !p->dns ||
+	p->mcp_calls = mcp_calls_new();
+	if (!p->reasm || !p->h2 || !p->mcp_server_info || !p->mcp_peers || !p->mcp_calls || !p->observed || !p->procs || !p->dns ||
 	    !p->identity_cache || !p->epochs ||
 	    !p->exe_epochs || !p->cov_cgroups || !p->secret_inodes)
 		return -ENOMEM;
@@ -1913,7 +1771,8 @@ void pipeline_fini(struct pipeline *p)
 	hmap_free(p->exe_epochs, free);
 	hmap_free(p->mcp_server_info, free);
 	hmap_free(p->mcp_peers, free);
-	hmap_free(p->mcp_servers, mcp_server_state_free);
+	mcp_calls_free(p->mcp_calls);
+	p->mcp_calls = NULL;
 	hmap_free(p->secret_inodes, secret_inode_free);
 	http_reasm_free(p->reasm); /* wipes the open heads */
 	p->reasm = NULL;

@@ -27,6 +27,7 @@ struct dnsnames;
 struct h2_conns;
 struct ledger;
 struct hmap;
+struct mcp_calls;
 struct identity;
 struct identity_resolver;
 
@@ -82,7 +83,7 @@ struct pipeline {
 	struct h2_conns *h2;           /* HTTP/2 connections: HPACK tables, header blocks being joined */
 	struct hmap *mcp_server_info;  /* "tgid" -> serverInfo.name an MCP server answered initialize with */
 	struct hmap *mcp_peers;        /* "writer tgid/pipe inode" -> struct mcp_peer: the server on that pipe */
-	struct hmap *mcp_servers;      /* "server tgid" -> its requests waiting for an answer (pipeline.c) */
+	struct mcp_calls *mcp_calls;   /* MCP requests waiting for their answers, per server (mcp/calls.h) */
 	struct fp_key fp_key;          /* HMAC key of every fingerprint (wiped by pipeline_fini) */
 	size_t observed_cap;           /* the observed model's working set (edges, all cgroups) */
 	bool observed_stuck;           /* full and nothing evictable: cleared to retry */
