@@ -207,3 +207,38 @@ def test_held_when_a_pod_becomes_monitored(cleanup, tmp):
     _finish(p, "pod")
     agent.stop()
     check_eq(agent.returncode, 0, "reachd exit code")
+
+
+def test_a_failed_walk_is_inconclusive(cleanup, tmp):
+    """The walk of held files fails (here a seccomp filter refuses
+    bpf(BPF_ITER_CREATE), as a restrictive profile could): which monitored
+    process held what is unknown, so the agent warns and every identity is
+    inconclusive (a node-wide file_via read_failed loss), never a pass over
+    the secret a process held before reach looked."""
+    client = _client(tmp)
+    deny = os.path.join(tmp, "deny_iter")
+    sh("gcc", "-O2", "-Wall", os.path.join(ROOT, "tests", "e2e", "clients", "deny_iter.c"), "-o", deny)
+    secret = _secret(tmp)
+    root = Cgroup(cleanup, f"reach-e2e-nowalk-{os.getpid()}")
+    cg = Cgroup(cleanup, "app", parent=root)
+    release = os.path.join(tmp, "nowalk.release")
+    p = start_process(cleanup, [client, "self", secret, cg.path, release])
+    wait_for(lambda: _in_cgroup(cg, p.pid), "holder in its cgroup before reach starts", 10)
+    agent = Agent(cleanup, tmp, ["--cgroup", root.path, "--identity-rule", f"cgroup:{cg.rel} host/nowalk"],
+                  wrap=[deny])
+    check("walking the files monitored processes already hold (iter/task_file): Operation not permitted"
+          in agent.stderr(), f"the failure is named: {agent.stderr()[-600:]}")
+    with open(release, "w"):
+        pass
+    _finish(p, "nowalk")
+
+    def inconclusive():
+        rc, v = _verify(agent, "host/nowalk", tmp)
+        return (rc, v) if v["verdict"] == "inconclusive" else None
+    rc, v = wait_for(inconclusive, "a failed walk: inconclusive", 15)
+    check_eq(rc, 2, f"exit code {v}")
+    check("node-wide" in v["reasons"] and "file_via read_failed 1" in v["reasons"],
+          f"the loss is named, node-wide: {v['reasons']}")
+    check(not [e for e in agent.edges() if e.get("type") == "secret"], "nothing was seen: no secret edge")
+    agent.stop()
+    check_eq(agent.returncode, 0, "reachd exit code")

@@ -1549,8 +1549,8 @@ void pipeline_note_unattributed(struct pipeline *p, const struct reach_loss_coun
 			p->unattributed_seen.counters[k][r] = t;
 		}
 	if (!coverage_is_empty(&grew)) {
-		log_warn("coverage: %" PRIu64 " losses could not be attributed to a cgroup (per-cgroup loss map full): "
-			 "every identity is inconclusive", coverage_losses(&grew));
+		log_warn("coverage: %" PRIu64 " losses could not be attributed to a cgroup (per-cgroup loss map full, "
+			 "or a failed walk of held files): every identity is inconclusive", coverage_losses(&grew));
 		coverage_fallback(p, &grew);
 	}
 }

@@ -358,7 +358,8 @@ static void coverage_metrics(struct prom_buf *b, const struct ledger *l)
 		}
 	}
 	FAMILY(b, "reach_unattributed_losses_total", "counter",
-	       "Kernel losses no identity could be named for (per-cgroup loss map full): every verdict is inconclusive.");
+	       "Kernel losses no identity could be named for (per-cgroup loss map full, a failed walk of held files): "
+	       "every verdict is inconclusive.");
 	prom_sample_u64(b, "reach_unattributed_losses_total", node ? coverage_losses(node) : 0, 0);
 }
 
