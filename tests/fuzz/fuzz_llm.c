@@ -41,7 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(path, data + 1, split ? split - 1 : 0);
 	path[split ? split - 1 : 0] = '\0';
 	if (llm_classify("POST", "h", path, &c)) {
-		CHECK(c.provider[0] && c.api[0]);
+		CHECK(c.provider && c.provider[0] && c.api && c.api[0]);
 		check_name(c.model, sizeof(c.model));
 	}
 	free(path);

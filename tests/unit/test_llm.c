@@ -65,7 +65,7 @@ static void test_not_llm(void **state)
 
 	(void)state;
 	assert_int_equal(classify("GET", "api.openai.com", "/v1/chat/completions", &c), 0);
-	assert_string_equal(c.provider, "");
+	assert_null(c.provider);
 	assert_int_equal(classify("GET", "api.openai.com", "/v1/models", &c), 0);
 	assert_int_equal(classify("POST", "example.com", "/v1/users", &c), 0);
 	assert_int_equal(classify("POST", "example.com", "/api/chatter", &c), 0);

@@ -32,6 +32,11 @@ struct run_stats {
 	uint64_t jsonrpc_truncated;       /* messages longer than the capture bound */
 	uint64_t mcp_calls;               /* MCP tools/call requests recorded */
 	uint64_t mcp_calls_undecoded;     /* tools/call cut before the tool name: a blind road */
+	uint64_t http_bodies;             /* JSON POST bodies read (LLM and MCP over HTTP calls) */
+	uint64_t http_bodies_orphan;      /* a body whose head was not seen (lost, or forgotten): counted, skipped */
+	uint64_t http_bodies_malformed;   /* a body that was neither an LLM request nor JSON-RPC: counted, skipped */
+	uint64_t llm_calls;               /* LLM API calls recorded */
+	uint64_t llm_model_unseen;        /* LLM calls whose model reach could not read: a blind road */
 	uint64_t observed_edges_dropped;  /* new edges refused at the agent's cap */
 	uint64_t observed_edges_evicted;  /* edges moved to the ledger alone (not in this summary) */
 	struct reach_loss_counters losses;

@@ -52,8 +52,8 @@ static bool host_ends(const char *host, const char *suffix)
 
 static void set(struct llm_call *out, const char *provider, const char *api, bool model_in_body)
 {
-	strncpy(out->provider, provider, sizeof(out->provider) - 1);
-	strncpy(out->api, api, sizeof(out->api) - 1);
+	out->provider = provider;
+	out->api = api;
 	out->model_in_body = model_in_body;
 }
 
@@ -155,11 +155,15 @@ int llm_classify(const char *method, const char *host, const char *path, struct 
 		}
 	}
 	/* Ollama's own API */
-	if ((n == 9 && memcmp(path, "/api/chat", 9) == 0) || (n == 13 && memcmp(path, "/api/generate", 13) == 0) ||
-	    (n == 10 && memcmp(path, "/api/embed", 10) == 0) || (n == 15 && memcmp(path, "/api/embeddings", 15) == 0)) {
-		set(out, "ollama", path + 5, true);
-		out->api[n - 5] = '\0';
-		return 1;
+	{
+		static const char *const apis[] = { "chat", "generate", "embed", "embeddings", NULL };
+
+		for (int i = 0; apis[i]; i++) {
+			if (n == 5 + strlen(apis[i]) && memcmp(path, "/api/", 5) == 0 && memcmp(path + 5, apis[i], n - 5) == 0) {
+				set(out, "ollama", apis[i], true);
+				return 1;
+			}
+		}
 	}
 	memset(out, 0, sizeof(*out));
 	return 0;

@@ -28,8 +28,9 @@
 #define LLM_NAME_LEN 96
 
 struct llm_call {
-	char provider[32];        /* "openai", "openai-compatible", "azure-openai", "anthropic", "gemini", "bedrock", "ollama" */
-	char api[32];             /* "chat.completions", "responses", "embeddings", "messages", "generateContent", ... */
+	/* static strings, NULL when not an LLM call */
+	const char *provider;     /* "openai", "openai-compatible", "azure-openai", "anthropic", "gemini", "bedrock", "ollama" */
+	const char *api;          /* "chat.completions", "responses", "embeddings", "messages", "generateContent", ... */
 	char model[LLM_NAME_LEN]; /* from the path (Azure, Gemini, Bedrock); "" until the body says */
 	bool model_in_body;       /* the API names its model in the JSON body */
 };

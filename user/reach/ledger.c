@@ -24,7 +24,7 @@ static int empty(const char *s) { return !s || !*s; }
 const char *ledger_kind_name(enum ledger_kind kind)
 {
 	static const char *const names[LEDGER_KIND__MAX] = { "unspecified", "secret", "tool", "egress",
-							     "credential", "dns", "mcp-tool" };
+							     "credential", "dns", "mcp-tool", "llm" };
 
 	return kind > LEDGER_KIND_UNSPECIFIED && kind < LEDGER_KIND__MAX ? names[kind] : "unspecified";
 }
@@ -508,6 +508,7 @@ static int edge_union(struct intern *t, struct ledger_edge *d, const struct ledg
 	int rc = 0;
 
 	d->count = sat_add(d->count, s->count);
+	d->llm_tools_offered |= s->llm_tools_offered;
 	if ((rc = str_fill(t, &d->category, s->category)) || (rc = str_fill(t, &d->dest_class, s->dest_class)) ||
 	    (rc = str_fill(t, &d->name, s->name)) || (rc = str_fill(t, &d->proto, s->proto)) ||
 	    (rc = str_fill(t, &d->content_fingerprint, s->content_fingerprint)) ||
@@ -678,6 +679,7 @@ int ledger_record(struct ledger *l, const struct ledger_obs *o)
 	e.content_fingerprint = (char *)o->content_fingerprint;
 	e.opened_as = (char *)o->opened_as;
 	e.arguments = (char *)o->arguments;
+	e.llm_tools_offered = o->llm_tools_offered;
 	e.proto = (char *)o->proto;
 	e.port = o->port;
 	if (!empty(o->outcome)) {
@@ -895,6 +897,10 @@ struct json_object *ledger_edge_to_json(const struct ledger_edge *e, bool brief)
 	json_add_str_or_null(o, "name", e->name);
 	if (e->kind == LEDGER_MCP_TOOL) {
 		json_add_str_or_null(o, "arguments", e->arguments);
+		json_add_str_or_null(o, "proto", e->proto);
+	}
+	if (e->kind == LEDGER_LLM) {
+		json_add_bool(o, "llm_tools_offered", e->llm_tools_offered);
 		json_add_str_or_null(o, "proto", e->proto);
 	}
 	if (!brief) {

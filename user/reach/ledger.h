@@ -49,6 +49,9 @@ enum ledger_kind {
 	LEDGER_MCP_TOOL = 6, /* an MCP tools/call: object "<server> <tool>", category the tool,
 			      * name the server (program), dest_class its serverInfo.name,
 			      * proto the transport ("stdio", "unix"), arguments the names */
+	LEDGER_LLM = 7,      /* an LLM API call: object "<provider> <host> <model>", category the
+			      * provider, name the host, dest_class the model ("?" unknown),
+			      * proto "http/1.1" / "h2", llm_tools_offered */
 	LEDGER_KIND__MAX,
 };
 
@@ -102,6 +105,7 @@ struct ledger_edge {
 	char *content_fingerprint; /* secret: fingerprint of the file's content (a single token), or "" */
 	char *opened_as;  /* secret: the name as first written, when not object; or "" */
 	char *arguments;  /* mcp-tool: argument names of the first call ("a,b" sorted), or "" */
+	bool llm_tools_offered; /* llm: any call offered tools */
 	/* Every epoch the edge was seen in, oldest (by epoch_first_ms) first,
 	 * at most LEDGER_MAX_EPOCHS, in parallel arrays (the file's layout):
 	 * the name, and the first and last time the edge was seen in it (feed
@@ -168,6 +172,7 @@ struct ledger_obs {
 	const char *content_fingerprint; /* secret edges */
 	const char *opened_as;           /* secret edges: the name as written, when not object */
 	const char *arguments;           /* mcp-tool edges: argument names */
+	bool llm_tools_offered;          /* llm edges */
 };
 
 /* 0 for a cap means its default. NULL on allocation failure. */
