@@ -175,9 +175,13 @@ def test_h2_json_post_is_named(cleanup, tmp):
     agent = Agent(cleanup, tmp, ["--cgroup", cg.path, "--identity-rule", f"cgroup:{cg.rel} {identity}"])
     # h2c with prior knowledge: the stand-in speaks HTTP/1 only and refuses,
     # but the client's HEADERS frame was written (and decoded) first
+    # the body from a file: reach keeps curl's (redacted) argv, the prompt
+    # must only travel in the request
+    body = os.path.join(tmp, "body.json")
+    with open(body, "w") as f:
+        json.dump({"model": "gpt-4o", "messages": [{"role": "user", "content": PROMPT}]}, f)
     cg.run(["curl", "-s", "-o", "/dev/null", "--max-time", "5", "--http2-prior-knowledge", "-H",
-            "content-type: application/json", "-H", f"authorization: Bearer {KEY}",
-            "-d", json.dumps({"model": "gpt-4o", "messages": [{"role": "user", "content": PROMPT}]}),
+            "content-type: application/json", "-H", f"authorization: Bearer {KEY}", "-d", f"@{body}",
             f"http://127.0.0.1:{PLAIN_PORT}/v1/chat/completions"], check_rc=False)
     e = agent.wait_edge("h2 llm edge", lambda e: e["type"] == "llm")
     check_eq((e["object"], e["model"], e["proto"], e["tools_offered"]),

@@ -120,6 +120,18 @@ bool coverage_has_gaps(const struct coverage *c)
 	return c && (coverage_gap_losses(c) || coverage_blind_roads(c) || c->n_hooks_missing || c->hooks_dropped);
 }
 
+bool coverage_has_gaps_judged(const struct coverage *c, bool (*judged)(const char *road, void *ctx), void *ctx)
+{
+	if (!c)
+		return false;
+	if (coverage_gap_losses(c) || c->roads_dropped || c->n_hooks_missing || c->hooks_dropped)
+		return true;
+	for (size_t i = 0; i < c->n_roads; i++)
+		if (!judged || judged(c->roads[i].road, ctx))
+			return true;
+	return false;
+}
+
 bool coverage_is_empty(const struct coverage *c)
 {
 	return !c || (!coverage_losses(c) && !c->edges_unrecorded && !c->n_roads && !c->roads_dropped &&
