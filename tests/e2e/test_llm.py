@@ -201,3 +201,36 @@ def test_h2_json_post_is_named(cleanup, tmp):
     check_eq(p.returncode, 2, f"inconclusive (exit 2): {p.stdout[-400:]} {p.stderr[-300:]}")
     check("llm-body-unseen" in p.stdout, "the verdict names the road")
     _no_plants(agent, cov.stdout + p.stdout)
+
+
+LONG_HEAD_CLIENT = r'''
+import http.client, json, sys
+# An OpenAI-shaped call whose head is longer than one capture (a 3 KiB
+# header): the kernel follows the head in pieces and does not read the body.
+port, prompt = int(sys.argv[1]), sys.stdin.read()
+c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+c.request("POST", "/v1/chat/completions", body=json.dumps({"model": "gpt-4o", "messages": [
+          {"role": "user", "content": prompt}]}), headers={"Content-Type": "application/json", "X-Pad": "p" * 3000})
+r = c.getresponse()
+print(json.loads(r.read())["choices"][0]["message"]["content"])
+'''
+
+
+def test_long_head_json_post_is_named(cleanup, tmp):
+    """A JSON POST head longer than 2 KiB, whose body the kernel does not
+    read: an llm edge with model '?' and the blind road llm-body-unseen."""
+    _provider(cleanup, tmp)
+    cg = Cgroup(cleanup, f"reach-e2e-llm-long-{os.getpid()}")
+    agent = Agent(cleanup, tmp, ["--cgroup", cg.path])
+    out = cg.run([PYTHON, "-c", LONG_HEAD_CLIENT, str(PLAIN_PORT)], input=PROMPT)
+    check_eq(out.stdout.strip(), "ok", "the call worked")
+    e = agent.wait_edge("llm edge", lambda e: e["type"] == "llm")
+    check_eq((e["object"], e["model"], e["proto"]), ("openai-compatible 127.0.0.1 ?", "?", "http/1.1"),
+             "llm edge from the long head, model unknown")
+    summary = agent.stop()
+    check_eq(summary["llm_model_unseen"], 1, "the unseen model is counted")
+    check_eq(summary["http_bodies"], 0, "no body read")
+    ledger = os.path.join(agent.state_dir, "ledger.pb.z")
+    cov = _run([REACHCTL, "coverage", "--ledger", ledger, "-o", "json"], "coverage")
+    check("llm-body-unseen" in cov.stdout, f"the blind road llm-body-unseen: {cov.stdout[-400:]}")
+    _no_plants(agent, cov.stdout)
