@@ -183,6 +183,11 @@ def test_h2_json_post_is_named(cleanup, tmp):
     cg.run(["curl", "-s", "-o", "/dev/null", "--max-time", "5", "--http2-prior-knowledge", "-H",
             "content-type: application/json", "-H", f"authorization: Bearer {KEY}", "-d", f"@{body}",
             f"http://127.0.0.1:{PLAIN_PORT}/v1/chat/completions"], check_rc=False)
+    # and a JSON POST to another path (an MCP server, say): not an llm
+    # edge, but its unread body is the blind road json-body-unseen
+    cg.run(["curl", "-s", "-o", "/dev/null", "--max-time", "5", "--http2-prior-knowledge", "-H",
+            "content-type: application/json", "-d", f"@{body}", f"http://127.0.0.1:{PLAIN_PORT}/mcp"],
+           check_rc=False)
     e = agent.wait_edge("h2 llm edge", lambda e: e["type"] == "llm")
     check_eq((e["object"], e["model"], e["proto"], e["tools_offered"]),
              ("openai-compatible 127.0.0.1 ?", "?", "h2", False), "llm edge from the HTTP/2 head, model unknown")
@@ -191,6 +196,9 @@ def test_h2_json_post_is_named(cleanup, tmp):
     ledger = os.path.join(agent.state_dir, "ledger.pb.z")
     cov = _run([REACHCTL, "coverage", "--ledger", ledger, "-o", "json"], "coverage")
     check("llm-body-unseen" in cov.stdout, f"the blind road llm-body-unseen: {cov.stdout[-400:]}")
+    check("json-body-unseen" in cov.stdout, f"the blind road json-body-unseen: {cov.stdout[-400:]}")
+    llm = agent.summary_edges(cg.rel, "llm_calls")
+    check_eq([x["object"] for x in llm], ["openai-compatible 127.0.0.1 ?"], "the /mcp POST is no llm edge")
     policy = os.path.join(tmp, "policy.yaml")
     with open(policy, "w") as f:
         f.write("apiVersion: reach.dev/v1\nkind: ReachPolicy\nmetadata: {name: llm-h2}\nspec:\n"

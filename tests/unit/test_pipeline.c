@@ -1288,6 +1288,16 @@ static void test_llm_and_mcp_over_http_bodies(void **state)
 	assert_int_equal(e->proto, EDGE_MCP_HTTP);
 	assert_string_equal(edge_detail(e), "q");
 	assert_int_equal(f->p.stats.http_bodies, 4);
+	/* a head whose body never came: forgotten, counted, when its process ends */
+	http_event(f, CG, T_PARENT, REACH_HTTP_PLAINTEXT, LLM_HEAD("/v1/responses"), 80);
+	{
+		struct reach_exit_event ex = { 0 };
+
+		fill_hdr(&ex.hdr, REACH_EV_EXIT, sizeof(ex), CG, T_PARENT, 1);
+		assert_int_equal(feed(f, &ex, sizeof(ex)), 0);
+	}
+	assert_int_equal(f->p.stats.http_bodies_orphan, 2);
+	assert_int_equal(hmap_count(f->p.json_posts), 0);
 	/* nothing of a prompt or an argument value in any edge */
 	{
 		const struct cgroup_reach *cr = observed_cgroup(f->p.observed, CG);

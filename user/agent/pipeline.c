@@ -712,6 +712,33 @@ static void json_post_head(struct pipeline *p, const struct req_origin *o, uint6
 	free(old);
 }
 
+/* A process ended: the JSON POST heads it left waiting (a body never
+ * written) are forgotten and counted. */
+static void json_posts_forget(struct pipeline *p, uint32_t tgid)
+{
+	char prefix[16], *keys[64];
+	struct hmap_iter it;
+	const char *key;
+	size_t n, plen;
+	void *v;
+
+	if (!p->json_posts || !hmap_count(p->json_posts))
+		return;
+	plen = (size_t)snprintf(prefix, sizeof(prefix), "%u/", tgid);
+	do { /* a few at a time: no removal while iterating */
+		n = 0;
+		hmap_iter_init(&it, p->json_posts);
+		while (n < 64 && hmap_iter_next(&it, &key, &v))
+			if (!strncmp(key, prefix, plen) && (keys[n] = strdup(key)))
+				n++;
+		for (size_t i = 0; i < n; i++) {
+			free(hmap_remove(p->json_posts, keys[i]));
+			free(keys[i]);
+			p->stats.http_bodies_orphan++;
+		}
+	} while (n == 64);
+}
+
 struct body_ctx {
 	struct pipeline *p;
 	const struct reach_http_body_event *ev;
@@ -1369,6 +1396,7 @@ int pipeline_on_event(void *ctx, const void *data, size_t size)
 		break;
 	case REACH_EV_EXIT:
 		mcp_forget(p, hdr->tgid);
+		json_posts_forget(p, hdr->tgid);
 		proctree_exit(p->procs, hdr->tgid);
 		h2_conns_drop_tgid(p->h2, hdr->tgid); /* its HPACK tables, wiped */
 		if (p->tls)
