@@ -31,7 +31,7 @@ struct http_conn_key {
 
 struct http_conn {
 	__u32 captured;
-	__u32 pad;
+	__u32 body; /* 1: a JSON POST's head ended a write; its body is the next write */
 };
 
 struct {
@@ -145,7 +145,7 @@ struct {
 /* A whole head (or pipelined heads) in s->http[0..n): one dedup lookup, and
  * an event the first time it is seen. A subprogram: its hash loop is
  * verified once per caller rather than once per path into it. */
-static __always_inline void http__emit_whole(struct scratch *s, const struct http_cap *cap,
+static __always_inline bool http__emit_whole(struct scratch *s, const struct http_cap *cap,
 					     const struct net_endpoint *peer, __u32 n)
 {
 	struct reach_dedup_key key = { .kind = REACH_EV_HTTP };
@@ -153,15 +153,15 @@ static __always_inline void http__emit_whole(struct scratch *s, const struct htt
 	__u64 now;
 
 	if (!s || !cap || n > REACH_HTTP_LEN)
-		return; /* cannot happen; bounds the copies below for the verifier */
+		return true; /* cannot happen; bounds the copies below for the verifier */
 	key.cgroup_id = cap->cgid;
 	key.hash = hash__words(s->http, n, REACH_HTTP_LEN, cap->source);
 	now = bpf_ktime_get_boot_ns();
 	if (!dedup__first_seen(&key, now))
-		return;
+		return false;
 	ev = dedup__reserve(&key, sizeof(*ev));
 	if (!ev)
-		return;
+		return true;
 	task__fill_hdr(&ev->hdr, REACH_EV_HTTP, sizeof(*ev), cap->pid_tgid, cap->cgid, now);
 	http__fill(ev, &key, cap->source, peer, cap->len, cap->conn, 0, REACH_HTTP_F_WHOLE);
 	ev->len = n;
@@ -174,6 +174,7 @@ static __always_inline void http__emit_whole(struct scratch *s, const struct htt
 		bpf_probe_read_kernel(ev->payload, sz, s->http);
 	}
 	bpf_ringbuf_submit(ev, 0);
+	return true;
 }
 
 /* One piece of a head that spans events: never deduplicated (only the whole
@@ -231,6 +232,118 @@ static __always_inline void http__emit_rest(const void *ubuf, __u64 len, __u64 l
 	}
 }
 
+/* ---- JSON POST bodies (LLM API calls, MCP over HTTP) ---------------------- */
+
+/* A JSON POST head the dedup map had seen (http__emit_whole sent nothing):
+ * its body (another model, another tool) still needs its head, once more,
+ * marked a repeat; no key (its credentials are counted in the map). */
+static __always_inline void http__emit_repeat(struct scratch *s, const struct http_cap *cap,
+					      const struct net_endpoint *peer, __u32 n)
+{
+	if (n > REACH_HTTP_LEN)
+		return;
+	http__emit_piece(s->http, false, n, cap->len, cap->source, peer, cap->conn, 0,
+			 REACH_HTTP_F_WHOLE | REACH_HTTP_F_REPEAT, cap->pid_tgid, cap->cgid);
+}
+
+struct http_json_ctx {
+	struct scratch *s;
+	__u32 n;
+	__u32 found;
+};
+
+static long http__json_step(__u64 i, void *arg)
+{
+	struct http_json_ctx *c = arg;
+	struct scratch *s = c->s;
+	__u32 j = i & (REACH_HTTP_LEN - 1);
+
+	if (!s || j + 3 >= c->n)
+		return 1;
+	if (s->http[j] == 'j' && s->http[j + 1] == 's' && s->http[j + 2] == 'o' && s->http[j + 3] == 'n') {
+		c->found = 1;
+		return 1;
+	}
+	return 0;
+}
+
+/* A POST whose head (s->http[0..end)) says JSON anywhere: its
+ * Content-Type (application/json, ...+json, json-rpc). A path with "json"
+ * in it also passes: its body is then read and found not to be a call. */
+static __always_inline bool http__json_post(struct scratch *s, __u32 end)
+{
+	struct http_json_ctx c = { .s = s, .n = end, .found = 0 };
+
+	if (!s || end < 8 || s->http[0] != 'P' || s->http[1] != 'O' || s->http[2] != 'S' || s->http[3] != 'T')
+		return false;
+	bpf_loop(end - 3, http__json_step, &c, 0);
+	return c.found;
+}
+
+/* One body capture: n bytes at src (user memory, or the scratch), of total
+ * body bytes in the write. Never deduplicated. */
+static __always_inline void http__emit_body(const void *src, bool user, __u64 n, __u64 total,
+					    const struct http_cap *cap, const struct net_endpoint *peer)
+{
+	struct reach_http_body_event *ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+
+	if (!ev) {
+		loss__count(REACH_EV_HTTP_BODY, REACH_LOSS_RINGBUF_FULL);
+		return;
+	}
+	task__fill_hdr(&ev->hdr, REACH_EV_HTTP_BODY, sizeof(*ev), cap->pid_tgid, cap->cgid, bpf_ktime_get_boot_ns());
+	ev->source = cap->source;
+	ev->total_len = total > 0xffffffffULL ? 0xffffffff : total;
+	ev->flags = 0;
+	ev->pad[0] = ev->pad[1] = ev->pad[2] = 0;
+	ev->conn = cap->conn;
+	if (peer) {
+		ev->family = peer->family;
+		ev->dport = peer->port;
+		__builtin_memcpy(ev->daddr, peer->addr, 16);
+	} else {
+		ev->family = 0;
+		ev->dport = 0;
+		__builtin_memset(ev->daddr, 0, 16);
+	}
+	if (total > n) {
+		/* a long prompt: the model and tool names come first; user
+		 * space says when they did not fit */
+		ev->flags |= REACH_HTTP_BODY_F_CUT;
+		loss__count(REACH_EV_HTTP_BODY, REACH_LOSS_TRUNCATED);
+	}
+	barrier_var(n); /* the bound below must hold on the register the read uses */
+	if (n > REACH_HTTP_BODY_LEN)
+		n = REACH_HTTP_BODY_LEN;
+	if (n && (user ? bpf_probe_read_user(ev->payload, n, src) : bpf_probe_read_kernel(ev->payload, n, src))) {
+		loss__count(REACH_EV_HTTP_BODY, REACH_LOSS_READ_FAILED);
+		n = 0;
+	}
+	ev->len = n;
+	bpf_ringbuf_submit(ev, 0);
+}
+
+/* The body of a JSON POST: at off in this write (its first n bytes in the
+ * scratch, all len of them at ubuf when known). */
+static __always_inline void http__body_at(struct scratch *s, const struct http_cap *cap,
+					  const struct net_endpoint *peer, __u32 off, __u32 n)
+{
+	__u64 total = cap->len > off ? cap->len - off : 0, take;
+
+	if (cap->ubuf) {
+		take = total < REACH_HTTP_BODY_LEN ? total : REACH_HTTP_BODY_LEN;
+		http__emit_body((const void *)(cap->ubuf + off), true, take, total, cap, peer);
+		return;
+	}
+	/* an iovec gather: what the scratch holds of it */
+	if (off >= n || off >= REACH_HTTP_LEN)
+		return;
+	take = n - off;
+	if (take > REACH_HTTP_LEN)
+		take = REACH_HTTP_LEN;
+	http__emit_body(s->http + (off & (REACH_HTTP_LEN - 1)), false, take, total, cap, peer);
+}
+
 /* The write's first n bytes are in s->http (len: what the call moved; ubuf:
  * the user buffer for the chunks past the first, NULL when the bytes came
  * from an iovec gather). starts: the write starts with a method. */
@@ -278,8 +391,22 @@ __noinline __weak int http__handle(struct scratch *s, struct http_cap *cap, __u3
 		bpf_map_delete_elem(&http_conns, &ck);
 		if (end && (!pipelined || len <= REACH_HTTP_LEN)) {
 			/* complete here; a body after it is not copied, other
-			 * requests after it are (pipelining) */
-			http__emit_whole(s, cap, peer, pipelined ? n : end);
+			 * requests after it are (pipelining), except a JSON
+			 * POST's (an LLM or MCP call): in this write or the next */
+			bool body = !pipelined && http__json_post(s, end);
+
+			if (!http__emit_whole(s, cap, peer, pipelined ? n : end) && body)
+				http__emit_repeat(s, cap, peer, end);
+			if (!body)
+				return 0;
+			if (len > end) {
+				http__body_at(s, cap, peer, end, n);
+			} else {
+				struct http_conn pending = { .captured = 0, .body = 1 };
+
+				if (bpf_map_update_elem(&http_conns, &ck, &pending, BPF_ANY))
+					loss__count(REACH_EV_HTTP_BODY, REACH_LOSS_MAP_FULL);
+			}
 			return 0;
 		}
 		flags = REACH_HTTP_F_START;
@@ -287,6 +414,12 @@ __noinline __weak int http__handle(struct scratch *s, struct http_cap *cap, __u3
 		st = bpf_map_lookup_elem(&http_conns, &ck);
 		if (!st)
 			return 0;
+		if (st->body) {
+			/* the body of the JSON POST whose head ended the last write */
+			bpf_map_delete_elem(&http_conns, &ck);
+			http__body_at(s, cap, peer, 0, n);
+			return 0;
+		}
 		base = st->captured;
 		if (base >= REACH_HTTP_HEAD_MAX) {
 			bpf_map_delete_elem(&http_conns, &ck);

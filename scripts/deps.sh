@@ -48,8 +48,8 @@ missing_of() {
 
 mapfile -t missing_required < <(missing_of "${REQUIRED[@]}")
 mapfile -t missing_optional < <(missing_of "${OPTIONAL[@]}")
-# The npm packages the end-to-end tests run (an MCP client and server,
-# pinned by tests/package-lock.json), installed once: again only when the
+# The npm packages the end-to-end tests run (an MCP client and server, the
+# openai SDK; pinned by tests/package-lock.json), installed once: again only when the
 # lock file changed since (its copy in tests/node_modules says so).
 npm_deps() {
   local dir

@@ -33,6 +33,8 @@ enum reach_event_kind {
 	REACH_EV_FILE_VIA  = 12, /* a file reached without an open(2): io_uring, a received descriptor
 				  * (struct reach_file_open_event, flags REACH_OPEN_F_URING / _RECEIVED) */
 	REACH_EV_H2_FRAME  = 13, /* a piece of an HTTP/2 HEADERS/CONTINUATION frame a client wrote */
+	/* 14, 15: not used here (kept free for other stages) */
+	REACH_EV_HTTP_BODY = 16, /* the first bytes of a JSON POST's body (LLM API and MCP over HTTP calls) */
 	REACH_EV__MAX,
 };
 
@@ -367,6 +369,40 @@ struct reach_h2_frame_event {
 
 _Static_assert(sizeof(struct reach_h2_frame_event) == 56 + 32 + 8 + 16 + REACH_HTTP_LEN,
 	       "reach_h2_frame_event layout");
+
+#define REACH_HTTP_F_REPEAT 0x10 /* a JSON POST head the dedup map had seen: sent again only so that
+				  * user space knows what its body belongs to; its credentials are
+				  * already counted by the map */
+
+#define REACH_HTTP_BODY_LEN 4096 /* body bytes captured: an LLM call's "model", an MCP tools/call's name */
+#define REACH_HTTP_BODY_F_CUT 0x1 /* the write carried more body than payload (counted truncated) */
+
+/* The first bytes of the body of an HTTP/1.x POST whose head says JSON
+ * (the word "json" in the head: application/json, +json, json-rpc),
+ * written in plaintext or through a probed TLS library, in the head's own
+ * write or in the next write on the connection (clients write head and
+ * body apart). Only the first write's body bytes, up to
+ * REACH_HTTP_BODY_LEN. Not deduplicated: each call counts, and such heads
+ * are sent even when the dedup map saw them (REACH_HTTP_F_REPEAT), so user
+ * space pairs the body with its head by (tgid, conn). The bytes may hold a
+ * prompt or tool arguments: user space keeps provider, model, tool and
+ * argument names only and wipes the buffer. */
+struct reach_http_body_event {
+	struct reach_event_hdr hdr;
+	__u8  source;     /* enum reach_http_source */
+	__u8  family;     /* plaintext: the socket's peer; TLS: 0 */
+	__u16 dport;
+	__u32 len;        /* bytes captured in payload */
+	__u32 total_len;  /* body bytes the write carried */
+	__u8  flags;      /* REACH_HTTP_BODY_F_* */
+	__u8  pad[3];
+	__u64 conn;       /* the connection: socket or TLS session (with tgid), as its head's event */
+	__u8  daddr[16];
+	__u8  payload[REACH_HTTP_BODY_LEN];
+};
+
+_Static_assert(sizeof(struct reach_http_body_event) == 56 + 16 + 8 + 16 + REACH_HTTP_BODY_LEN,
+	       "reach_http_body_event layout");
 
 #define REACH_JSONRPC_LEN 2048 /* bytes of a message captured: a tools/call's name and argument names fit */
 

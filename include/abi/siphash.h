@@ -55,6 +55,9 @@ reach_siphash13(const void *buf, __u32 len, __u32 bound, __u64 k0, __u64 k1)
 		REACH_SIP_ROUND(v0, v1, v2, v3);
 		v0 ^= m;
 	}
+	/* the compare must be on the register the load indexes with: else
+	 * clang may test len instead and the BPF verifier loses the bound */
+	__asm__ volatile("" : "+r"(full));
 	if ((len & 7) && full < bound / 8)
 		last |= w[full] & ((1ULL << ((len & 7) * 8)) - 1);
 	v3 ^= last;

@@ -1254,6 +1254,102 @@ static void test_http_plaintext_credential(void **state)
 	assert_int_equal(n_edges(f, CG), 3);
 }
 
+static void body_event(struct fx *f, uint64_t cg, uint32_t tgid, const char *body, size_t len)
+{
+	struct reach_http_body_event ev = { 0 };
+
+	fill_hdr(&ev.hdr, REACH_EV_HTTP_BODY, sizeof(ev), cg, tgid, 1);
+	ev.source = REACH_HTTP_PLAINTEXT;
+	ev.dport = 80;
+	ev.len = (uint32_t)len;
+	ev.total_len = ev.len;
+	memcpy(ev.payload, body, len);
+	assert_int_equal(feed(f, &ev, sizeof(ev)), 0);
+}
+
+#define LLM_HEAD(path) "POST " path " HTTP/1.1\r\nHost: api.openai.com\r\nContent-Type: application/json\r\n\r\n"
+
+/* JSON POST bodies (issue #18): an LLM call's model and tools, an MCP
+ * tools/call over HTTP; a body without its head, a body that is no JSON:
+ * counted and skipped; no prompt or argument value kept anywhere. */
+static void test_llm_and_mcp_over_http_bodies(void **state)
+{
+	struct fx *f = *state;
+	const char *b1 = "{\"model\":\"gpt-4o\",\"messages\":[{\"role\":\"user\",\"content\":\"PLANTED-PROMPT\"}],"
+			 "\"tools\":[{\"type\":\"function\"}]}";
+	const char *b2 = "{\"messages\":[],\"model\":\"gpt-4o-mini\"}";
+	const char *rpc = "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/call\",\"params\":{\"name\":\"search\","
+			  "\"arguments\":{\"q\":\"PLANTED-ARG\"}}}";
+	const struct edge *e;
+	struct reach_http_event rep = { 0 };
+
+	exec_event(f, CG, T_PARENT, T_OTHER, "/usr/bin/agent", no_args, 1);
+	http_event(f, CG, T_PARENT, REACH_HTTP_PLAINTEXT, LLM_HEAD("/v1/chat/completions"), 80);
+	body_event(f, CG, T_PARENT, b1, strlen(b1));
+	e = find_edge(f, CG, EDGE_LLM, "openai api.openai.com gpt-4o");
+	assert_non_null(e);
+	assert_string_equal(e->category, "openai");
+	assert_string_equal(e->name, "api.openai.com");
+	assert_string_equal(edge_detail(e), "gpt-4o");
+	assert_int_equal(e->open_flags & EDGE_LLM_F_TOOLS, EDGE_LLM_F_TOOLS);
+	assert_int_equal(e->port, 80);
+	assert_int_equal(f->p.stats.llm_calls, 1);
+	assert_int_equal(f->p.stats.http_requests, 1);
+	/* the same head again, a repeat the dedup map counted: not a new
+	 * request, only what the next body belongs to */
+	fill_hdr(&rep.hdr, REACH_EV_HTTP, sizeof(rep), CG, T_PARENT, 1);
+	rep.source = REACH_HTTP_PLAINTEXT;
+	rep.flags = REACH_HTTP_F_WHOLE | REACH_HTTP_F_REPEAT;
+	rep.len = (uint32_t)strlen(LLM_HEAD("/v1/chat/completions"));
+	memcpy(rep.payload, LLM_HEAD("/v1/chat/completions"), rep.len);
+	assert_int_equal(feed(f, &rep, sizeof(rep)), 0);
+	assert_int_equal(f->p.stats.http_requests, 1);
+	body_event(f, CG, T_PARENT, b2, strlen(b2));
+	e = find_edge(f, CG, EDGE_LLM, "openai api.openai.com gpt-4o-mini");
+	assert_non_null(e);
+	assert_int_equal(e->open_flags & EDGE_LLM_F_TOOLS, 0);
+	assert_int_equal(f->p.stats.llm_calls, 2);
+	/* a body without its head: counted, skipped */
+	body_event(f, CG, T_PARENT, b1, strlen(b1));
+	assert_int_equal(f->p.stats.http_bodies_orphan, 1);
+	assert_int_equal(f->p.stats.llm_calls, 2);
+	/* binary after an LLM head: the call is still named, model unknown */
+	http_event(f, CG, T_PARENT, REACH_HTTP_PLAINTEXT, LLM_HEAD("/v1/embeddings"), 80);
+	body_event(f, CG, T_PARENT, "\x00\x01\x02", 3);
+	assert_int_equal(f->p.stats.http_bodies_malformed, 1);
+	assert_int_equal(f->p.stats.llm_model_unseen, 1);
+	assert_non_null(find_edge(f, CG, EDGE_LLM, "openai api.openai.com ?"));
+	/* MCP over HTTP: the server is host and path */
+	http_event(f, CG, T_PARENT, REACH_HTTP_PLAINTEXT, LLM_HEAD("/mcp"), 80);
+	body_event(f, CG, T_PARENT, rpc, strlen(rpc));
+	e = find_edge(f, CG, EDGE_MCP, "api.openai.com/mcp search");
+	assert_non_null(e);
+	assert_int_equal(e->proto, EDGE_MCP_HTTP);
+	assert_string_equal(edge_detail(e), "q");
+	assert_int_equal(f->p.stats.http_bodies, 4);
+	/* a head whose body never came: forgotten, counted, when its process ends */
+	http_event(f, CG, T_PARENT, REACH_HTTP_PLAINTEXT, LLM_HEAD("/v1/responses"), 80);
+	{
+		struct reach_exit_event ex = { 0 };
+
+		fill_hdr(&ex.hdr, REACH_EV_EXIT, sizeof(ex), CG, T_PARENT, 1);
+		assert_int_equal(feed(f, &ex, sizeof(ex)), 0);
+	}
+	assert_int_equal(f->p.stats.http_bodies_orphan, 2);
+	assert_int_equal(hmap_count(f->p.json_posts), 0);
+	/* nothing of a prompt or an argument value in any edge */
+	{
+		const struct cgroup_reach *cr = observed_cgroup(f->p.observed, CG);
+
+		for (size_t i = 0; i < cr->n_edges; i++) {
+			const char *d = edge_detail(cr->edges[i]);
+
+			assert_null(strstr(cr->edges[i]->object, "PLANTED"));
+			assert_true(!d || !strstr(d, "PLANTED"));
+		}
+	}
+}
+
 static void test_http_tls_special_without_credential(void **state)
 {
 	struct fx *f = *state;
@@ -1675,6 +1771,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tls_coverage_covered_and_blind, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dns_names_egress, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_http_plaintext_credential, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_llm_and_mcp_over_http_bodies, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_http_tls_special_without_credential, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_malformed_records, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_events_printed_once_per_new_edge, setup, teardown),

@@ -118,7 +118,7 @@ static void expect_error(const char *text, int line, int column, const char *rea
 
 #define DOC3 "apiVersion: reach.dev/v1\nkind: ReachPolicy\nmetadata: {name: p}\n"
 
-#define SPEC_FIELDS "serviceAccount, identity, secrets, egress, credentials, tools, mcp, exceptions"
+#define SPEC_FIELDS "serviceAccount, identity, secrets, egress, credentials, tools, mcp, llm, exceptions"
 
 /* ---- a full file ---------------------------------------------------------- */
 

@@ -1755,6 +1755,85 @@ static void test_mcp_rules(void **state)
 	ledger_free(l);
 }
 
+#define LLM(...) ((struct E){ .kind = LEDGER_LLM, __VA_ARGS__ })
+
+/* spec.llm: {provider, host, models} globs against the llm edge's provider
+ * (category), host (name) and model (dest_class); a model not read ("?")
+ * passes only a rule for every model; undeclared-llm-model for the rest,
+ * and only where spec.llm is given. */
+static void test_llm_rules(void **state)
+{
+	struct ledger *l = ledger_new(0, 0);
+	struct policy_set ps = { 0 };
+	struct verify_opts o = opts_now();
+	struct verify_result r;
+	const struct finding *f;
+	char path[512];
+	int line;
+
+	(void)state;
+	rec(l, "a/agent", LLM(.object = "openai api.openai.com gpt-4o-mini", .category = "openai",
+			      .name = "api.openai.com", .dest_class = "gpt-4o-mini"));
+	rec(l, "a/agent", LLM(.object = "openai api.openai.com o3", .category = "openai", .name = "api.openai.com",
+			      .dest_class = "o3"));
+	rec(l, "a/agent", LLM(.object = "anthropic api.anthropic.com ?", .category = "anthropic",
+			      .name = "api.anthropic.com", .dest_class = "?"));
+	rec(l, "a/agent", LLM(.object = "gemini g.googleapis.com ?", .category = "gemini", .name = "g.googleapis.com",
+			      .dest_class = "?"));
+	load(&ps, HDR("a/agent") "  llm:\n    - {provider: openai, host: '*.openai.com', models: ['gpt-4o*']}\n"
+				 "    - {provider: anthropic, models: ['claude-*']}\n    - {provider: gemini}\n",
+	     path, sizeof(path));
+	run(l, &ps, &o, &r);
+	assert_int_equal(verdict_of(&r, "a/agent")->verdict, VERDICT_FAIL);
+	assert_int_equal(count_kind(&r, FINDING_UNDECLARED_LLM_MODEL), 2);
+	f = find(&r, FINDING_UNDECLARED_LLM_MODEL, "openai api.openai.com o3");
+	assert_non_null(f);
+	assert_int_equal(f->severity, SEV_MEDIUM);
+	assert_string_equal(finding_kind_name(f->kind), "undeclared-llm-model");
+	assert_non_null(strstr(f->message, "called LLM model o3 of openai at api.openai.com, not in spec.llm"));
+	line = atoi(strrchr(f->policy_ref, ':') + 1);
+	assert_int_equal(line, 6); /* spec.llm's line */
+	/* the model not read: only a rule for every model allows it */
+	assert_non_null(find(&r, FINDING_UNDECLARED_LLM_MODEL, "anthropic api.anthropic.com ?"));
+	assert_null(find(&r, FINDING_UNDECLARED_LLM_MODEL, "gemini g.googleapis.com ?"));
+	verify_result_free(&r);
+	policy_set_free(&ps);
+	/* suggest writes rules that verify as is */
+	{
+		char *yaml;
+
+		roundtrip(l, "a/agent", &yaml);
+		assert_non_null(strstr(yaml, "  llm:\n"));
+		assert_non_null(strstr(yaml, "- provider: \"openai\"\n      host: \"api.openai.com\"\n      models: [\"o3\"]"));
+		assert_non_null(strstr(yaml, "- provider: \"anthropic\"\n      host: \"api.anthropic.com\"\n"));
+		free(yaml);
+	}
+	/* no spec.llm: LLM calls are not judged */
+	load(&ps, HDR("a/agent") "  tools: [/usr/bin/x]\n", path, sizeof(path));
+	run(l, &ps, &o, &r);
+	assert_int_equal(count_kind(&r, FINDING_UNDECLARED_LLM_MODEL), 0);
+	verify_result_free(&r);
+	policy_set_free(&ps);
+	/* bad rules are refused with their place */
+	{
+		struct policy_set bad = { 0 };
+		char err[512], file[512];
+
+		write_file(HDR("a/x") "  llm: [{models: [a]}]\n", file, sizeof(file));
+		assert_true(policy_load_path(&bad, file, err, sizeof(err)) < 0);
+		assert_non_null(strstr(err, ":6:"));
+		assert_non_null(strstr(err, "missing required field 'provider'"));
+		write_file(HDR("a/x") "  llm: [{provider: openai, models: ['gpt 4']}]\n", file, sizeof(file));
+		assert_true(policy_load_path(&bad, file, err, sizeof(err)) < 0);
+		assert_non_null(strstr(err, "name glob"));
+		write_file(HDR("a/x") "  llm: [{provider: openai, model: [a]}]\n", file, sizeof(file));
+		assert_true(policy_load_path(&bad, file, err, sizeof(err)) < 0);
+		assert_non_null(strstr(err, "unknown field (expected provider, host, models)"));
+		policy_set_free(&bad);
+	}
+	ledger_free(l);
+}
+
 static void test_suggest_too_big(void **state)
 {
 	struct ledger *l = ledger_new(0, 0);
@@ -2234,6 +2313,7 @@ int main(void)
 		cmocka_unit_test(test_apiserver_secret_read),
 		cmocka_unit_test(test_interpreted_tools),
 		cmocka_unit_test(test_mcp_rules),
+		cmocka_unit_test(test_llm_rules),
 		cmocka_unit_test(test_exceptions),
 		cmocka_unit_test(test_epochs),
 		cmocka_unit_test(test_epoch_choice),

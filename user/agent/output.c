@@ -111,6 +111,13 @@ static json_object *edge_json(const struct cgroup_reach *c, const struct edge *e
 		json_add_str(o, "special", cred->special);
 		json_add_str(o, "source", cred->source);
 		json_add_str(o, "proto", cred->proto);
+	} else if (e->kind == EDGE_LLM) {
+		json_add_str(o, "object", e->object);
+		json_add_str(o, "provider", e->category ? e->category : "");
+		json_add_str(o, "host", e->name ? e->name : "");
+		json_add_str(o, "model", edge_detail(e) ? edge_detail(e) : "");
+		json_add_bool(o, "tools_offered", e->open_flags & EDGE_LLM_F_TOOLS);
+		json_add_str(o, "proto", e->proto ? "h2" : "http/1.1");
 	} else if (e->kind == EDGE_MCP) {
 		const char *sp = strrchr(e->object, ' ');
 
@@ -124,10 +131,10 @@ static json_object *edge_json(const struct cgroup_reach *c, const struct edge *e
 		}
 		json_add_str(o, "server_info", e->name ? e->name : "");
 		json_add_str(o, "arguments", edge_detail(e) ? edge_detail(e) : "");
-		json_add_str(o, "transport", e->proto == REACH_JSONRPC_UNIX ? "unix" : "stdio");
 		/* answers matched so far (a new edge's line has none yet; the summary has them) */
 		json_add_int(o, "responses", edge_mcp(e) ? (int64_t)edge_mcp(e)->responses : 0);
 		json_add_int(o, "errors", edge_mcp(e) ? (int64_t)edge_mcp(e)->errors : 0);
+		json_add_str(o, "transport", e->proto == REACH_JSONRPC_UNIX ? "unix" : e->proto == EDGE_MCP_HTTP ? "http" : "stdio");
 	} else {
 		json_add_str(o, "exe", e->object);
 		json_add(o, "argv", json_new_strings(e->argv, e->argc));
@@ -225,6 +232,11 @@ void output_summary_json(FILE *f, struct observed *obs, const struct run_stats *
 	json_add_int(o, "mcp_responses", (int64_t)st->mcp_responses);
 	json_add_int(o, "mcp_responses_unmatched", (int64_t)st->mcp_responses_unmatched);
 	json_add_int(o, "mcp_calls_unanswered", (int64_t)st->mcp_calls_unanswered);
+	json_add_int(o, "http_bodies", (int64_t)st->http_bodies);
+	json_add_int(o, "http_bodies_orphan", (int64_t)st->http_bodies_orphan);
+	json_add_int(o, "http_bodies_malformed", (int64_t)st->http_bodies_malformed);
+	json_add_int(o, "llm_calls", (int64_t)st->llm_calls);
+	json_add_int(o, "llm_model_unseen", (int64_t)st->llm_model_unseen);
 	json_add_int(o, "observed_edges_dropped", (int64_t)st->observed_edges_dropped);
 	json_add_int(o, "observed_edges_evicted", (int64_t)st->observed_edges_evicted);
 	json_add(o, "losses", losses);
@@ -233,7 +245,7 @@ void output_summary_json(FILE *f, struct observed *obs, const struct run_stats *
 		json_object *c = json_object_new_object(), *secrets = json_object_new_array(),
 			    *tools = json_object_new_array(), *egress = json_object_new_array(),
 			    *credentials = json_object_new_array(), *tls = json_object_new_array(),
-			    *mcp = json_object_new_array();
+			    *mcp = json_object_new_array(), *llm = json_object_new_array();
 
 		json_add_int(c, "cgroup_id", (int64_t)cg[i]->cgroup_id);
 		json_add_str(c, "cgroup", cg[i]->path);
@@ -242,7 +254,7 @@ void output_summary_json(FILE *f, struct observed *obs, const struct run_stats *
 
 			json_object *dst = e->kind == EDGE_SECRET ? secrets : e->kind == EDGE_TOOL ? tools :
 					   e->kind == EDGE_EGRESS ? egress : e->kind == EDGE_CREDENTIAL ? credentials :
-					   e->kind == EDGE_MCP ? mcp : tls;
+					   e->kind == EDGE_MCP ? mcp : e->kind == EDGE_LLM ? llm : tls;
 
 			json_object_array_add(dst, edge_json(cg[i], e, 0));
 		}
@@ -252,6 +264,7 @@ void output_summary_json(FILE *f, struct observed *obs, const struct run_stats *
 		json_add(c, "credentials", credentials);
 		json_add(c, "tls", tls);
 		json_add(c, "mcp_tools", mcp);
+		json_add(c, "llm_calls", llm);
 		json_object_array_add(cgs, c);
 	}
 	json_add(o, "cgroups", cgs);

@@ -35,6 +35,11 @@ struct run_stats {
 	uint64_t mcp_responses;           /* answers matched to a tools/call (by id, on its connection) */
 	uint64_t mcp_responses_unmatched; /* answers to no request seen (or whose edge was evicted) */
 	uint64_t mcp_calls_unanswered;    /* tools/call whose server exited (or whose slot was needed) unanswered */
+	uint64_t http_bodies;             /* JSON POST bodies read (LLM and MCP over HTTP calls) */
+	uint64_t http_bodies_orphan;      /* a body whose head was not seen (lost, or forgotten): counted, skipped */
+	uint64_t http_bodies_malformed;   /* a body that was neither an LLM request nor JSON-RPC: counted, skipped */
+	uint64_t llm_calls;               /* LLM API calls recorded */
+	uint64_t llm_model_unseen;        /* LLM calls whose model reach could not read: a blind road */
 	uint64_t observed_edges_dropped;  /* new edges refused at the agent's cap */
 	uint64_t observed_edges_evicted;  /* edges moved to the ledger alone (not in this summary) */
 	struct reach_loss_counters losses;

@@ -32,6 +32,7 @@
 #include "reach/program.h"
 #include "mcp/calls.h"
 #include "mcp/jsonrpc.h"
+#include "mcp/llm.h"
 #include "reach/redact.h"
 #include "agent/pipeline.h"
 
@@ -566,6 +567,31 @@ static void record_credential(struct pipeline *p, const struct req_origin *ev, c
 		print_if_new(p, ev->hdr->cgroup_id, e, is_new);
 }
 
+/* The host a request went to (Host header, port kept; else the connected
+ * address; else "?") and its port. */
+static uint16_t request_host(const struct req_origin *ev, const struct http_request_head *h, char *host, size_t size)
+{
+	uint16_t port = ev->dport;
+
+	if (h->host[0]) {
+		const char *colon = strrchr(h->host, ':');
+
+		snprintf(host, size, "%s", h->host);
+		if (colon && !strchr(colon, ']'))
+			port = (uint16_t)strtoul(colon + 1, NULL, 10);
+		else if (!port)
+			port = ev->source == REACH_HTTP_PLAINTEXT ? 80 : 443;
+	} else if (ev->family) { /* no Host header: the connected destination */
+		struct netaddr addr;
+
+		netaddr_from_raw(&addr, ev->family, ev->daddr);
+		netaddr_format(&addr, host, size);
+	} else {
+		snprintf(host, size, "?");
+	}
+	return port;
+}
+
 /* A parsed request (HTTP/1 head or HTTP/2 header block): counted, its
  * credentials recorded as fingerprints, its process's TLS covered. */
 static void record_request(struct pipeline *p, const struct req_origin *ev, bool whole, const struct http_request_head *h)
@@ -582,26 +608,282 @@ static void record_request(struct pipeline *p, const struct req_origin *ev, bool
 
 		record_tls_coverage(p, ev->hdr, ev->key ? ev->key : &own, http_source_name(ev->source));
 	}
-	if (h->host[0]) {
-		const char *colon = strrchr(h->host, ':');
-
-		snprintf(host, sizeof(host), "%s", h->host);
-		if (colon && !strchr(colon, ']'))
-			port = (uint16_t)strtoul(colon + 1, NULL, 10);
-		else if (!port)
-			port = ev->source == REACH_HTTP_PLAINTEXT ? 80 : 443;
-	} else if (ev->family) { /* no Host header: the connected destination */
-		struct netaddr addr;
-
-		netaddr_from_raw(&addr, ev->family, ev->daddr);
-		netaddr_format(&addr, host, sizeof(host));
-	} else {
-		snprintf(host, sizeof(host), "?");
-	}
+	port = request_host(ev, h, host, sizeof(host));
 	for (int i = 0; i < h->n_creds; i++)
 		record_credential(p, ev, whole ? ev->key : NULL, h, &h->creds[i], host, port);
 	if (!h->n_creds && h->special[0]) /* secrets/token APIs stand out even without a credential seen */
 		record_credential(p, ev, whole ? ev->key : NULL, h, NULL, host, port);
+}
+
+/* ---- LLM API calls and MCP over HTTP (issue #18) ---- */
+
+#define JSON_POSTS_MAX 4096 /* heads waiting for their body; past it the table starts over (counted as orphans) */
+
+/* A JSON POST head whose body the kernel sends next (same tgid and
+ * connection). Names only: no header value. */
+struct json_post {
+	char host[256];      /* without its port */
+	char path[1024];     /* the path as the parser kept it (no query, secrets replaced) */
+	char path_template[1024];
+	uint16_t port;
+	bool h2;
+};
+
+static void json_post_key(char *key, size_t size, uint32_t tgid, uint64_t conn)
+{
+	snprintf(key, size, "%u/%" PRIx64, tgid, conn);
+}
+
+/* The host without ":port" (IPv6 literals keep their brackets). */
+static void host_no_port(const char *host, char *out, size_t size)
+{
+	const char *colon = strrchr(host, ':');
+	size_t n = colon && !strchr(colon, ']') ? (size_t)(colon - host) : strlen(host);
+
+	snprintf(out, size, "%.*s", (int)(n < size ? n : size - 1), host);
+}
+
+/* One LLM call: an edge "<provider> <host> <model>" ("?" when the model
+ * was not read). Each call counts (a key of user space's own per edge). */
+static void record_llm(struct pipeline *p, const struct reach_event_hdr *hdr, const char *provider, const char *host,
+		       uint16_t port, const char *model, bool tools, bool h2)
+{
+	const char *lineage[PROCTREE_LINEAGE_MAX];
+	struct observation obs = { 0 };
+	struct reach_dedup_key key;
+	char object[600];
+	struct edge *e;
+	bool is_new;
+
+	snprintf(object, sizeof(object), "%s %s %s", provider, host, model[0] ? model : "?");
+	p->stats.llm_calls++;
+	key.cgroup_id = hdr->cgroup_id;
+	key.kind = REACH_EV_HTTP_BODY;
+	key.pad = 0;
+	key.hash = fnv1a64(object) | 1ULL << 63; /* never a kernel entry */
+	obs.hdr = hdr;
+	obs.key = &key;
+	obs.new_map_entry = true;
+	obs.object = object;
+	obs.category = provider; /* static */
+	obs.name = host;
+	obs.port = port;
+	obs.detail = model[0] ? model : "?";
+	obs.proto = h2;
+	obs.open_flags = tools ? EDGE_LLM_F_TOOLS : 0;
+	obs.exe = proctree_ident(p->procs, hdr->tgid);
+	obs.n_lineage = proctree_lineage(p->procs, hdr->tgid, lineage, PROCTREE_LINEAGE_MAX);
+	obs.lineage = lineage;
+	e = record_edge(p, EDGE_LLM, &obs, &is_new);
+	if (!e) {
+		warn_unrecorded("llm");
+		return;
+	}
+	print_if_new(p, hdr->cgroup_id, e, is_new);
+}
+
+/* A JSON POST whose body reach will not read (HTTP/2, whose DATA frames
+ * the kernel skips; an HTTP/1 head longer than one capture or written in
+ * pieces): never a silent road. To a known LLM API it is still an llm
+ * edge, its model from the path or "?"; a model reach could not read is
+ * the blind road llm-body-unseen. Any other JSON POST may have carried an
+ * MCP tools/call: the blind road json-body-unseen. */
+static void json_body_unseen(struct pipeline *p, const struct req_origin *o, const struct http_request_head *h,
+			     const char *why)
+{
+	char host[300], bare[256], detail[COVERAGE_DETAIL_LEN];
+	const char *ident = proctree_ident(p->procs, o->hdr->tgid);
+	struct llm_call c;
+	uint16_t port = request_host(o, h, host, sizeof(host));
+
+	host_no_port(host, bare, sizeof(bare));
+	if (llm_classify(h->method, bare, h->path, &c)) {
+		record_llm(p, o->hdr, c.provider, bare, port, c.model, false, o->h2);
+		if (c.model[0])
+			return;
+		p->stats.llm_model_unseen++;
+		snprintf(detail, sizeof(detail), "%.60s: %s call to %.60s %.60s: %s", ident[0] ? ident : o->hdr->comm,
+			 c.provider, bare, h->path_template, why);
+		pipeline_note_road(p, o->hdr->cgroup_id, o->hdr->uid, "llm-body-unseen", detail, unix_ms());
+		return;
+	}
+	if (!h->json_body)
+		return;
+	snprintf(detail, sizeof(detail), "%.50s: JSON POST to %.50s %.50s: %.50s (an MCP tools/call in it is not seen)",
+		 ident[0] ? ident : o->hdr->comm, bare, h->path_template, why);
+	pipeline_note_road(p, o->hdr->cgroup_id, o->hdr->uid, "json-body-unseen", detail, unix_ms());
+}
+
+/* A JSON POST head: its body comes next from the kernel (whole heads), or
+ * never (pieces, HTTP/2). */
+static void json_post_head(struct pipeline *p, const struct req_origin *o, uint64_t conn, bool body_due,
+			   const struct http_request_head *h)
+{
+	struct json_post *jp;
+	char key[48], host[300];
+	void *old = NULL;
+
+	if (strcmp(h->method, "POST") != 0)
+		return;
+	if (!body_due) {
+		json_body_unseen(p, o, h, o->h2 ? "HTTP/2 request bodies are not read"
+						: "HTTP/1 head longer than one capture or written in pieces: body not read");
+		return;
+	}
+	if (!h->json_body)
+		return;
+	if (!(jp = calloc(1, sizeof(*jp))))
+		return;
+	jp->port = request_host(o, h, host, sizeof(host));
+	host_no_port(host, jp->host, sizeof(jp->host));
+	snprintf(jp->path, sizeof(jp->path), "%s", h->path);
+	snprintf(jp->path_template, sizeof(jp->path_template), "%s", h->path_template);
+	jp->h2 = o->h2;
+	if (hmap_count(p->json_posts) >= JSON_POSTS_MAX) {
+		p->stats.http_bodies_orphan += hmap_count(p->json_posts); /* bounded: heads forgotten, counted */
+		hmap_free(p->json_posts, free);
+		p->json_posts = hmap_new();
+	}
+	json_post_key(key, sizeof(key), o->hdr->tgid, conn);
+	if (!p->json_posts || hmap_put(p->json_posts, key, jp, &old))
+		free(jp);
+	if (old)
+		p->stats.http_bodies_orphan++; /* a head whose body never came (an empty body) */
+	free(old);
+}
+
+/* A process ended: the JSON POST heads it left waiting (a body never
+ * written) are forgotten and counted. */
+static void json_posts_forget(struct pipeline *p, uint32_t tgid)
+{
+	char prefix[16], *keys[64];
+	struct hmap_iter it;
+	const char *key;
+	size_t n, plen;
+	void *v;
+
+	if (!p->json_posts || !hmap_count(p->json_posts))
+		return;
+	plen = (size_t)snprintf(prefix, sizeof(prefix), "%u/", tgid);
+	do { /* a few at a time: no removal while iterating */
+		n = 0;
+		hmap_iter_init(&it, p->json_posts);
+		while (n < 64 && hmap_iter_next(&it, &key, &v))
+			if (!strncmp(key, prefix, plen) && (keys[n] = strdup(key)))
+				n++;
+		for (size_t i = 0; i < n; i++) {
+			free(hmap_remove(p->json_posts, keys[i]));
+			free(keys[i]);
+			p->stats.http_bodies_orphan++;
+		}
+	} while (n == 64);
+}
+
+struct body_ctx {
+	struct pipeline *p;
+	const struct reach_http_body_event *ev;
+	const struct json_post *jp;
+	size_t calls;
+};
+
+/* A JSON-RPC message in a POST body: MCP over streamable HTTP. A
+ * tools/call is an mcp-tool edge whose server is host and path. */
+static void on_http_jsonrpc(void *vctx, const struct jsonrpc_msg *m)
+{
+	struct body_ctx *c = vctx;
+	struct pipeline *p = c->p;
+	const struct reach_http_body_event *ev = c->ev;
+	const char *lineage[PROCTREE_LINEAGE_MAX];
+	struct observation obs = { 0 };
+	struct reach_dedup_key key;
+	char server[700], object[900];
+	struct edge *e;
+	bool is_new;
+
+	if (m->kind != JSONRPC_TOOLS_CALL)
+		return;
+	c->calls++;
+	snprintf(server, sizeof(server), "%.200s%.400s", c->jp->host, c->jp->path_template);
+	snprintf(object, sizeof(object), "%s %s", server, m->tool);
+	p->stats.mcp_calls++;
+	key.cgroup_id = ev->hdr.cgroup_id;
+	key.kind = REACH_EV_HTTP_BODY;
+	key.pad = 0;
+	key.hash = fnv1a64(object) | 1ULL << 63;
+	obs.hdr = &ev->hdr;
+	obs.key = &key;
+	obs.new_map_entry = true;
+	obs.object = object;
+	obs.proto = EDGE_MCP_HTTP;
+	obs.port = c->jp->port;
+	obs.detail = m->args_unknown ? "?" : m->args;
+	obs.exe = proctree_ident(p->procs, ev->hdr.tgid);
+	obs.n_lineage = proctree_lineage(p->procs, ev->hdr.tgid, lineage, PROCTREE_LINEAGE_MAX);
+	obs.lineage = lineage;
+	e = record_edge(p, EDGE_MCP, &obs, &is_new);
+	if (!e) {
+		warn_unrecorded("mcp-tool");
+		return;
+	}
+	print_if_new(p, ev->hdr.cgroup_id, e, is_new);
+}
+
+/* The first bytes of a JSON POST's body: an MCP tools/call (JSON-RPC) or
+ * an LLM API request; read into a private copy, names taken, wiped. */
+static void handle_http_body(struct pipeline *p, const struct reach_http_body_event *ev)
+{
+	size_t len = ev->len < REACH_HTTP_BODY_LEN ? ev->len : REACH_HTTP_BODY_LEN;
+	bool cut = ev->flags & REACH_HTTP_BODY_F_CUT;
+	uint8_t body[REACH_HTTP_BODY_LEN];
+	struct json_post *jp;
+	struct llm_call call;
+	struct llm_body b;
+	char key[48];
+
+	json_post_key(key, sizeof(key), ev->hdr.tgid, ev->conn);
+	if (!(jp = hmap_remove(p->json_posts, key))) {
+		p->stats.http_bodies_orphan++; /* its head lost or forgotten: counted, skipped */
+		return;
+	}
+	p->stats.http_bodies++;
+	memcpy(body, ev->payload, len);
+	if (llm_classify("POST", jp->host, jp->path, &call)) {
+		if (llm_body_scan(body, len, &b))
+			p->stats.http_bodies_malformed++;
+		if (!call.model[0])
+			snprintf(call.model, sizeof(call.model), "%s", b.model);
+		record_llm(p, &ev->hdr, call.provider, jp->host, jp->port, call.model, b.tools_offered, jp->h2);
+		if (!call.model[0]) {
+			char detail[COVERAGE_DETAIL_LEN];
+			const char *ident = proctree_ident(p->procs, ev->hdr.tgid);
+
+			p->stats.llm_model_unseen++;
+			snprintf(detail, sizeof(detail), "%.60s: %s call to %.60s %.60s: %s",
+				 ident[0] ? ident : ev->hdr.comm, call.provider, jp->host, jp->path_template,
+				 len == 0 ? "body not read" : cut ? "no model in the body's first bytes" : "no model in the body");
+			pipeline_note_road(p, ev->hdr.cgroup_id, ev->hdr.uid, "llm-body-unseen", detail, unix_ms());
+		}
+	} else {
+		struct body_ctx c = { p, ev, jp, 0 };
+		struct jsonrpc_counts counts = { 0 };
+
+		jsonrpc_extract(body, len, cut, on_http_jsonrpc, &c, &counts);
+		p->stats.jsonrpc_messages += counts.messages;
+		p->stats.jsonrpc_truncated += counts.truncated;
+		if (!counts.messages)
+			p->stats.http_bodies_malformed++; /* JSON, not an LLM request nor JSON-RPC: nothing to keep */
+		if (counts.calls_undecoded) {
+			char detail[COVERAGE_DETAIL_LEN];
+
+			p->stats.mcp_calls_undecoded += counts.calls_undecoded;
+			snprintf(detail, sizeof(detail), "%.80s: MCP tools/call over HTTP to %.60s longer than %d bytes "
+				 "before its tool name", proctree_ident(p->procs, ev->hdr.tgid), jp->host, REACH_HTTP_BODY_LEN);
+			pipeline_note_road(p, ev->hdr.cgroup_id, ev->hdr.uid, "mcp-undecoded", detail, unix_ms());
+		}
+	}
+	explicit_bzero(body, len);
+	explicit_bzero(&b, sizeof(b));
+	free(jp);
 }
 
 /* What a head came with: the event (who, where to) and whether the kernel
@@ -635,10 +917,19 @@ static void on_head(void *arg, const uint8_t *buf, size_t len, bool cut)
 		p->stats.http_malformed++; /* counted and skipped */
 		return;
 	}
+	if (ev->flags & REACH_HTTP_F_REPEAT) {
+		/* a JSON POST head the kernel counted already: only what
+		 * its body belongs to */
+		json_post_head(p, &o, ev->conn, true, &h);
+		explicit_bzero(&h, sizeof(h));
+		return;
+	}
 	p->stats.http_requests++;
 	if (h.truncated || h.path_truncated || cut)
 		p->stats.http_truncated++;
 	record_request(p, &o, hc->whole, &h);
+	/* a whole head (one event) of a JSON POST: the kernel sends its body */
+	json_post_head(p, &o, ev->conn, hc->whole && !h.truncated, &h);
 	explicit_bzero(&h, sizeof(h));
 }
 
@@ -786,6 +1077,7 @@ static void on_h2_request(void *arg, const struct h2_request *r)
 	if (r->fields_dropped || h.path_truncated)
 		p->stats.http_truncated++;
 	record_request(p, &o, false, &h);
+	json_post_head(p, &o, ev->conn, false, &h); /* DATA frames are not read */
 	explicit_bzero(&h, sizeof(h));
 }
 
@@ -1233,6 +1525,7 @@ static const size_t event_min_size[REACH_EV__MAX] = {
 	[REACH_EV_ROAD] = sizeof(struct reach_road_event),
 	[REACH_EV_FILE_VIA] = sizeof(struct reach_file_open_event),
 	[REACH_EV_H2_FRAME] = sizeof(struct reach_h2_frame_event),
+	[REACH_EV_HTTP_BODY] = sizeof(struct reach_http_body_event),
 };
 
 int pipeline_on_event(void *ctx, const void *data, size_t size)
@@ -1278,6 +1571,9 @@ int pipeline_on_event(void *ctx, const void *data, size_t size)
 	case REACH_EV_JSONRPC:
 		handle_jsonrpc(p, data);
 		break;
+	case REACH_EV_HTTP_BODY:
+		handle_http_body(p, data);
+		break;
 	case REACH_EV_FORK:
 		proctree_fork(p->procs, hdr->tgid, ((const struct reach_fork_event *)data)->child_tgid, hdr->cgroup_id);
 		if (p->tls)
@@ -1285,6 +1581,7 @@ int pipeline_on_event(void *ctx, const void *data, size_t size)
 		break;
 	case REACH_EV_EXIT:
 		mcp_forget(p, hdr->tgid);
+		json_posts_forget(p, hdr->tgid);
 		proctree_exit(p->procs, hdr->tgid);
 		h2_conns_drop_tgid(p->h2, hdr->tgid); /* its HPACK tables, wiped */
 		if (p->tls)
@@ -1756,7 +2053,9 @@ int pipeline_init(struct pipeline *p, size_t observed_cap)
 	p->mcp_server_info = hmap_new();
 	p->mcp_peers = hmap_new();
 	p->mcp_calls = mcp_calls_new();
-	if (!p->reasm || !p->h2 || !p->mcp_server_info || !p->mcp_peers || !p->mcp_calls || !p->observed || !p->procs || !p->dns ||
+	p->json_posts = hmap_new();
+	if (!p->json_posts || !p->reasm || !p->h2 || !p->mcp_server_info || !p->mcp_peers || !p->mcp_calls || !p->observed ||
+	    !p->procs || !p->dns ||
 	    !p->identity_cache || !p->epochs ||
 	    !p->exe_epochs || !p->cov_cgroups || !p->secret_inodes)
 		return -ENOMEM;
@@ -1773,6 +2072,8 @@ void pipeline_fini(struct pipeline *p)
 	hmap_free(p->mcp_peers, free);
 	mcp_calls_free(p->mcp_calls);
 	p->mcp_calls = NULL;
+	hmap_free(p->json_posts, free);
+	p->json_posts = NULL;
 	hmap_free(p->secret_inodes, secret_inode_free);
 	http_reasm_free(p->reasm); /* wipes the open heads */
 	p->reasm = NULL;

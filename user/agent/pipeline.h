@@ -84,6 +84,7 @@ struct pipeline {
 	struct hmap *mcp_server_info;  /* "tgid" -> serverInfo.name an MCP server answered initialize with */
 	struct hmap *mcp_peers;        /* "writer tgid/pipe inode" -> struct mcp_peer: the server on that pipe */
 	struct mcp_calls *mcp_calls;   /* MCP requests waiting for their answers, per server (mcp/calls.h) */
+	struct hmap *json_posts;       /* "tgid/conn" -> struct json_post: a JSON POST head whose body is due */
 	struct fp_key fp_key;          /* HMAC key of every fingerprint (wiped by pipeline_fini) */
 	size_t observed_cap;           /* the observed model's working set (edges, all cgroups) */
 	bool observed_stuck;           /* full and nothing evictable: cleared to retry */

@@ -59,7 +59,7 @@
 #define WAIT_RETRY_S 5
 #define WAIT_MAX_S 86400
 
-static const char *const kinds[] = { "secret", "tool", "egress", "credential", "dns", "mcp-tool", NULL };
+static const char *const kinds[] = { "secret", "tool", "egress", "credential", "dns", "mcp-tool", "llm", NULL };
 
 /* One entry per command: its synopsis and what it does, then its exit
  * codes. `reachctl --help` prints every synopsis; `reachctl CMD --help` one
@@ -72,7 +72,7 @@ struct command_help {
 
 static const struct command_help commands[] = {
 	{ "reach",
-	  "  reachctl reach  [--identity NS/SA] [--kind secret|egress|credential|tool|dns|mcp-tool] [-o table|json|yaml]\n"
+	  "  reachctl reach  [--identity NS/SA] [--kind secret|egress|credential|tool|dns|mcp-tool|llm] [-o table|json|yaml]\n"
 	  "                  [--socket PATH | --ledger FILE]\n"
 	  "                  every edge of every identity (or one): what it read, reached, used and ran\n",
 	  "0 printed, 1 could not reach the agent or read the ledger, 2 bad usage" },
@@ -202,6 +202,12 @@ static void edge_detail(json_object *e, char *out, size_t n)
 		/* the server's serverInfo name and the argument names, never values */
 		snprintf(out, n, "%s(%s)%s%s", json_get_str(e, "category", ""), json_get_str(e, "arguments", ""),
 			 *json_get_str(e, "dest_class", "") ? " " : "", json_get_str(e, "dest_class", ""));
+	} else if (strcmp(kind, "llm") == 0) {
+		/* provider, model, whether tools were offered: never a prompt */
+		json_object *t = json_get(e, "llm_tools_offered", json_type_boolean);
+
+		snprintf(out, n, "%s model=%s%s", json_get_str(e, "category", ""), json_get_str(e, "dest_class", ""),
+			 t && json_object_get_boolean(t) ? " tools" : "");
 	} else {
 		out[0] = '\0';
 	}
@@ -477,7 +483,7 @@ static int parse(int argc, char **argv, struct opts *o, int first)
 		for (int i = 0; kinds[i]; i++)
 			ok |= strcmp(kinds[i], o->kind) == 0;
 		if (!ok) {
-			fprintf(stderr, "reachctl: --kind must be one of secret, egress, credential, tool, dns, mcp-tool; not '%s'\n",
+			fprintf(stderr, "reachctl: --kind must be one of secret, egress, credential, tool, dns, mcp-tool, llm; not '%s'\n",
 				o->kind);
 			return EXIT_USAGE;
 		}

@@ -1087,6 +1087,13 @@ static int header_field(struct ctx *c, const char *l, size_t nl, const char *v, 
 	}
 	if (ve == vs)
 		return 0;
+	if (eq_nocase(l, nl, "content-type")) {
+		/* whether the body is JSON; the value is not kept */
+		for (i = vs; i + 4 <= ve; i++)
+			if (strncasecmp(v + i, "json", 4) == 0)
+				c->out->json_body = true;
+		return 0;
+	}
 	if (eq_nocase(l, nl, "authorization")) {
 		add_authorization(c, where, false, v + vs, ve - vs);
 		return 0;

@@ -89,6 +89,7 @@ struct http_request_head {
 	int n_creds;              /* distinct (kind, where, fingerprint) */
 	int creds_dropped;        /* credentials beyond HTTP_MAX_CREDS */
 	bool truncated;           /* the head did not end within the captured bytes */
+	bool json_body;           /* Content-Type says JSON (application/json, ...+json): an LLM or MCP call's body */
 };
 
 /*

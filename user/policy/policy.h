@@ -11,6 +11,7 @@
 //     credentials: [{host: api.openai.com, kinds: [bearer, jwt], paths: ["/v1/*"], fingerprints: [0123456789abcdef]}]
 //     tools:       [/usr/bin/python3*, /usr/bin/curl]
 //     mcp:         [{server: server-filesystem, tools: [read_file, list_*]}]
+//     llm:         [{provider: openai, host: api.openai.com, models: [gpt-4o*]}]
 //     exceptions:
 //       - {egress: {host: legacy.internal, ports: [8080]}, expires: 2026-12-31T00:00:00Z, reason: SEC-123}
 //
@@ -29,7 +30,19 @@
 #define POLICY_MAX_PORTS 32
 #define POLICY_MAX_VALUES 16  /* kinds, paths, fingerprints of a credential rule */
 
-enum policy_rule_type { POLICY_SECRET, POLICY_EGRESS, POLICY_CREDENTIAL, POLICY_TOOL, POLICY_MCP };
+enum policy_rule_type { POLICY_SECRET, POLICY_EGRESS, POLICY_CREDENTIAL, POLICY_TOOL, POLICY_MCP, POLICY_LLM };
+
+/* LLM API calls allowed (issue #18): provider globs an llm edge's provider
+ * ("openai", "openai-compatible", "azure-openai", "anthropic", "gemini",
+ * "bedrock", "ollama"), host its host ("" any), models its model (none:
+ * every model). A call whose model reach could not read ("?") matches only
+ * a rule without models. */
+struct policy_llm {
+	char provider[64];
+	char host[256];
+	char models[POLICY_MAX_VALUES][128];
+	size_t n_models;
+};
 
 /* MCP tool calls allowed (issue #18): server globs the server's name (its
  * program, as mcp-tool edges name it), tools glob the tool names (none:
@@ -66,6 +79,7 @@ struct policy_rule {
 	struct policy_egress egress;
 	struct policy_credential credential;
 	struct policy_mcp mcp;
+	struct policy_llm llm;
 	int line;
 };
 
@@ -84,7 +98,12 @@ struct reach_policy {
 	/* Where a finding of each rule type points (policy_ref): the line of
 	 * the spec list of that type (spec.secrets, ...), or of spec when the
 	 * list is absent (nothing of that type was declared). */
-	int list_line[POLICY_MCP + 1];
+	int list_line[POLICY_LLM + 1];
+	/* spec.llm was given (even empty): its identity's LLM calls are judged,
+	 * so one whose model reach could not read (the blind road
+	 * llm-body-unseen) makes the verdict inconclusive */
+	bool declares_llm;
+	bool declares_mcp; /* spec.mcp was given: a JSON POST body not read (json-body-unseen) is a gap */
 	struct policy_rule *rules;       /* secrets, egress, credentials, tools in file order */
 	size_t n_rules;
 	struct policy_exception *exceptions;

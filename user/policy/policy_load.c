@@ -654,6 +654,52 @@ static int parse_mcp(struct loader *l, const yaml_node_t *node, const char *wher
 	return 0;
 }
 
+static int parse_llm_model(struct loader *l, const yaml_node_t *item, const char *where, void *ctx)
+{
+	struct policy_llm *m = ctx;
+	int rc = parse_name_glob(l, item, where, m->models[m->n_models], sizeof(m->models[0]));
+
+	if (rc)
+		return rc;
+	m->n_models++;
+	return 0;
+}
+
+enum { LL_PROVIDER, LL_HOST, LL_MODELS, LL_N };
+
+/* {provider: GLOB, host: GLOB, models: [GLOB, ...]} */
+static int parse_llm(struct loader *l, const yaml_node_t *node, const char *where, struct policy_llm *m)
+{
+	struct field f[LL_N] = { [LL_PROVIDER] = { .name = "provider" }, [LL_HOST] = { .name = "host" },
+				 [LL_MODELS] = { .name = "models" } };
+	char sub[WHERE_MAX];
+	int rc;
+
+	memset(m, 0, sizeof(*m));
+	rc = get_fields(l, node, where, f, LL_N);
+	if (rc)
+		return rc;
+	if (!f[LL_PROVIDER].key)
+		return fail_at(l, node, "%s: missing required field 'provider'", where);
+	join(sub, sizeof(sub), where, "provider");
+	rc = parse_name_glob(l, f[LL_PROVIDER].value, sub, m->provider, sizeof(m->provider));
+	if (rc)
+		return rc;
+	if (f[LL_HOST].key) {
+		join(sub, sizeof(sub), where, "host");
+		rc = parse_name_glob(l, f[LL_HOST].value, sub, m->host, sizeof(m->host));
+		if (rc)
+			return rc;
+	}
+	if (f[LL_MODELS].key) {
+		join(sub, sizeof(sub), where, "models");
+		rc = for_each_item(l, f[LL_MODELS].value, sub, POLICY_MAX_VALUES, parse_llm_model, m);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
 /* ---- policy lists ------------------------------------------------------------ */
 
 static struct policy_rule *new_rule(struct reach_policy *p, size_t *cap)
@@ -700,6 +746,9 @@ static int parse_rule_item(struct loader *l, const yaml_node_t *item, const char
 		break;
 	case POLICY_MCP:
 		rc = parse_mcp(l, item, where, &r->mcp);
+		break;
+	case POLICY_LLM:
+		rc = parse_llm(l, item, where, &r->llm);
 		break;
 	default:
 		rc = parse_credential(l, item, where, &r->credential);
@@ -848,13 +897,13 @@ static const struct reach_policy *find_identity(const struct policy_set *set, co
 
 /* ---- documents ---------------------------------------------------------- */
 
-enum { SP_SA, SP_IDENTITY, SP_SECRETS, SP_EGRESS, SP_CREDENTIALS, SP_TOOLS, SP_MCP, SP_EXCEPTIONS, SP_N };
+enum { SP_SA, SP_IDENTITY, SP_SECRETS, SP_EGRESS, SP_CREDENTIALS, SP_TOOLS, SP_MCP, SP_LLM, SP_EXCEPTIONS, SP_N };
 
 static int parse_spec(struct loader *l, const yaml_node_t *spec, struct reach_policy *p)
 {
 	struct field f[SP_N] = { [SP_SA] = { .name = "serviceAccount" }, [SP_IDENTITY] = { .name = "identity" },
 				 [SP_SECRETS] = { .name = "secrets" }, [SP_EGRESS] = { .name = "egress" },
-				 [SP_CREDENTIALS] = { .name = "credentials" }, [SP_TOOLS] = { .name = "tools" }, [SP_MCP] = { .name = "mcp" },
+				 [SP_CREDENTIALS] = { .name = "credentials" }, [SP_TOOLS] = { .name = "tools" }, [SP_MCP] = { .name = "mcp" }, [SP_LLM] = { .name = "llm" },
 				 [SP_EXCEPTIONS] = { .name = "exceptions" } };
 	const struct reach_policy *other;
 	const struct field *id;
@@ -919,6 +968,11 @@ static int parse_spec(struct loader *l, const yaml_node_t *spec, struct reach_po
 			break;
 		case SP_MCP:
 			lc.type = POLICY_MCP;
+			p->declares_mcp = true;
+			break;
+		case SP_LLM:
+			lc.type = POLICY_LLM;
+			p->declares_llm = true;
 			break;
 		case SP_EXCEPTIONS:
 			rc = for_each_item(l, f[k].value, sub, POLICY_MAX_RULES, parse_exception, &ec);

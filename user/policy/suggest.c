@@ -232,6 +232,7 @@ struct cred_group {
 struct suggestion {
 	struct strs secrets, secret_notes, tools, skipped;
 	struct strs mcp; /* "server\ttool", both glob-escaped: one rule each */
+	struct strs llm; /* "provider\thost\tmodel", glob-escaped ("" model: any): one rule each */
 	struct egress_group *eg;
 	size_t n_eg, cap_eg;
 	struct cred_group *cg;
@@ -244,6 +245,7 @@ static void suggestion_free(struct suggestion *s)
 	strs_free(&s->secret_notes);
 	strs_free(&s->tools);
 	strs_free(&s->mcp);
+	strs_free(&s->llm);
 	strs_free(&s->skipped);
 	for (size_t i = 0; i < s->n_cg; i++)
 		strs_free(&s->cg[i].paths);
@@ -517,6 +519,27 @@ static void write_policy(FILE *out, const char *identity, const struct ledger_id
 		yq(out, tab + 1);
 		fprintf(out, "]\n");
 	}
+	if (s->llm.n)
+		fprintf(out, "  llm:\n");
+	for (size_t i = 0; i < s->llm.n; i++) {
+		const char *t1 = strchr(s->llm.v[i], '\t'), *t2 = t1 ? strchr(t1 + 1, '\t') : NULL;
+		char provider[300], host[300];
+
+		if (!t2)
+			continue;
+		snprintf(provider, sizeof(provider), "%.*s", (int)(t1 - s->llm.v[i]), s->llm.v[i]);
+		snprintf(host, sizeof(host), "%.*s", (int)(t2 - t1 - 1), t1 + 1);
+		fprintf(out, "    - provider: ");
+		yq(out, provider);
+		fprintf(out, "\n      host: ");
+		yq(out, host);
+		if (t2[1]) {
+			fprintf(out, "\n      models: [");
+			yq(out, t2 + 1);
+			fprintf(out, "]");
+		}
+		fputc('\n', out);
+	}
 	for (size_t i = 0; i < s->skipped.n; i++)
 		fprintf(out, "# not expressible as a rule, left out: %s\n", s->skipped.v[i]);
 }
@@ -582,6 +605,23 @@ int policy_suggest(const struct ledger *l, const char *identity, FILE *out, char
 			rc = strs_add(&s.mcp, buf, true);
 			break;
 		}
+		case LEDGER_LLM: {
+			char provider[300], host[300], model[300];
+
+			/* a model not read ("?"): a rule for every model of that provider and host */
+			glob_escape(e->category, provider, sizeof(provider));
+			glob_escape(e->name, host, sizeof(host));
+			glob_escape(strcmp(e->dest_class, "?") ? e->dest_class : "", model, sizeof(model));
+			if (!provider[0] || !host[0] || strpbrk(provider, " \t") || strpbrk(host, " \t") ||
+			    strpbrk(model, " \t")) {
+				comment_text(e->object, buf, sizeof(buf));
+				rc = strs_add(&s.skipped, buf, true);
+				break;
+			}
+			snprintf(buf, sizeof(buf), "%s\t%s\t%s", provider, host, model);
+			rc = strs_add(&s.llm, buf, true);
+			break;
+		}
 		default:
 			break; /* DNS answers are not rules */
 		}
@@ -594,7 +634,7 @@ int policy_suggest(const struct ledger *l, const char *identity, FILE *out, char
 		suggestion_free(&s);
 		return rc;
 	}
-	if (s.secrets.n > POLICY_MAX_RULES || s.tools.n > POLICY_MAX_RULES || s.mcp.n > POLICY_MAX_RULES || s.n_eg > POLICY_MAX_RULES ||
+	if (s.secrets.n > POLICY_MAX_RULES || s.tools.n > POLICY_MAX_RULES || s.mcp.n > POLICY_MAX_RULES || s.llm.n > POLICY_MAX_RULES || s.n_eg > POLICY_MAX_RULES ||
 	    s.n_cg > POLICY_MAX_RULES) {
 		seterr(err, err_size,
 		       "policy suggest: %s has more distinct reach than a policy holds (%zu secrets, %zu egress, "

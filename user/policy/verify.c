@@ -67,6 +67,7 @@ const char *finding_kind_name(enum finding_kind k)
 		[FINDING_SECRET_SENT] = "secret-sent",
 		[FINDING_SENSOR_BLIND] = "sensor-blind",
 		[FINDING_UNUSUAL_MCP_TOOL] = "unusual-mcp-tool",
+		[FINDING_UNDECLARED_LLM_MODEL] = "undeclared-llm-model",
 	};
 
 	return (unsigned)k < FINDING__MAX ? names[k] : "unknown";
@@ -105,6 +106,7 @@ static const char *rule_type_name(enum policy_rule_type t)
 	case POLICY_CREDENTIAL: return "credential";
 	case POLICY_TOOL: return "tool";
 	case POLICY_MCP: return "mcp";
+	case POLICY_LLM: return "llm";
 	}
 	return "unknown";
 }
@@ -117,6 +119,7 @@ static enum ledger_kind rule_ledger_kind(enum policy_rule_type t)
 	case POLICY_CREDENTIAL: return LEDGER_CREDENTIAL;
 	case POLICY_TOOL: return LEDGER_TOOL;
 	case POLICY_MCP: return LEDGER_MCP_TOOL;
+	case POLICY_LLM: return LEDGER_LLM;
 	}
 	return LEDGER_KIND_UNSPECIFIED;
 }
@@ -196,6 +199,14 @@ void policy_rule_describe(const struct policy_rule *r, char *out, size_t n)
 		append(out, n, &len, r->mcp.server);
 		append(out, n, &len, " tools=");
 		append_list(out, n, &len, r->mcp.tools[0], sizeof(r->mcp.tools[0]), r->mcp.n_tools);
+		return;
+	case POLICY_LLM:
+		append(out, n, &len, "provider=");
+		append(out, n, &len, r->llm.provider);
+		append(out, n, &len, " host=");
+		append(out, n, &len, r->llm.host[0] ? r->llm.host : "*");
+		append(out, n, &len, " models=");
+		append_list(out, n, &len, r->llm.models[0], sizeof(r->llm.models[0]), r->llm.n_models);
 		return;
 	}
 }
@@ -350,6 +361,18 @@ static bool rule_matches(const struct policy_rule *r, const struct edge_view *v)
 			if (glob_match(r->mcp.tools[i], e->category))
 				return true;
 		return r->mcp.n_tools == 0;
+	case POLICY_LLM:
+		/* category: the provider, name: the host, dest_class: the model */
+		if (!glob_match(r->llm.provider, e->category) || (r->llm.host[0] && !glob_match(r->llm.host, e->name)))
+			return false;
+		if (!r->llm.n_models)
+			return true;
+		if (!strcmp(e->dest_class, "?"))
+			return false; /* a model not read is allowed only by a rule for every model */
+		for (size_t i = 0; i < r->llm.n_models; i++)
+			if (glob_match(r->llm.models[i], e->dest_class))
+				return true;
+		return false;
 	}
 	return false;
 }
@@ -608,7 +631,7 @@ static int list_line_of(const struct reach_policy *p, enum ledger_kind k)
 {
 	int t = k == LEDGER_SECRET ? POLICY_SECRET : k == LEDGER_EGRESS ? POLICY_EGRESS
 		: k == LEDGER_CREDENTIAL ? POLICY_CREDENTIAL : k == LEDGER_TOOL ? POLICY_TOOL
-		: k == LEDGER_MCP_TOOL ? POLICY_MCP : -1;
+		: k == LEDGER_MCP_TOOL ? POLICY_MCP : k == LEDGER_LLM ? POLICY_LLM : -1;
 
 	return t >= 0 && p->list_line[t] ? p->list_line[t] : p->line;
 }
@@ -705,6 +728,7 @@ static const char *spec_list(enum ledger_kind k)
 	case LEDGER_CREDENTIAL: return "spec.credentials";
 	case LEDGER_TOOL: return "spec.tools";
 	case LEDGER_MCP_TOOL: return "spec.mcp";
+	case LEDGER_LLM: return "spec.llm";
 	default: return "spec";
 	}
 }
@@ -1071,6 +1095,11 @@ static void edge_findings(struct builder *b, const struct ctx *c, const char *id
 		case LEDGER_CREDENTIAL: k = FINDING_UNDECLARED_CREDENTIAL; break;
 		case LEDGER_TOOL: k = FINDING_UNUSUAL_TOOL; break;
 		case LEDGER_MCP_TOOL: k = FINDING_UNUSUAL_MCP_TOOL; break;
+		case LEDGER_LLM:
+			if (!p || !p->declares_llm)
+				return; /* LLM calls are judged where spec.llm is given */
+			k = FINDING_UNDECLARED_LLM_MODEL;
+			break;
 		default: return;
 		}
 		if (!(f = edge_finding(b, k, sev, identity, e)))
@@ -1095,6 +1124,11 @@ static void edge_findings(struct builder *b, const struct ctx *c, const char *id
 		case LEDGER_MCP_TOOL:
 			fmt(f->message, sizeof(f->message), "called MCP tool %s of server %s%s%s%s, not in %s%s%s",
 			    e->category, e->name, e->dest_class[0] ? " (" : "", e->dest_class, e->dest_class[0] ? ")" : "",
+			    spec_list(e->kind), grew_note, expired_note);
+			break;
+		case LEDGER_LLM:
+			fmt(f->message, sizeof(f->message), "called LLM model %s of %s at %s%s, not in %s%s%s",
+			    e->dest_class, e->category, e->name, e->llm_tools_offered ? " (tools offered)" : "",
 			    spec_list(e->kind), grew_note, expired_note);
 			break;
 		default:
@@ -1261,6 +1295,22 @@ static void secret_sent_findings(struct builder *b, const char *identity, bool h
 	}
 }
 
+/* Whether a blind road of an identity makes its verdict inconclusive under
+ * policy p: the roads of issue #18 hide only what spec.llm (an LLM call's
+ * model: llm-body-unseen) or spec.mcp (a JSON POST body that may be a
+ * tools/call: json-body-unseen) judges, so they count where those are
+ * declared; every other road always counts. */
+static bool road_judged(const char *road, void *ctx)
+{
+	const struct reach_policy *p = ctx;
+
+	if (!strcmp(road, "llm-body-unseen"))
+		return p && p->declares_llm;
+	if (!strcmp(road, "json-body-unseen"))
+		return p && p->declares_mcp;
+	return true;
+}
+
 static int verify_identity(struct builder *b, const struct ctx *c, const char *name)
 {
 	const struct ledger_identity *id = ledger_identity_find(c->l, name);
@@ -1410,7 +1460,7 @@ static int verify_identity(struct builder *b, const struct ctx *c, const char *n
 		       (unsigned long long)c->health.tls_blind_processes);
 	if (c->health.hooks_missing)
 		REASON("hooks missing");
-	if (coverage_has_gaps(own)) {
+	if (coverage_has_gaps_judged(own, road_judged, (void *)p)) {
 		char what[400];
 
 		coverage_describe(own, what, sizeof(what));

@@ -156,6 +156,7 @@ enum finding_kind {
 	FINDING_SECRET_SENT,
 	FINDING_SENSOR_BLIND,
 	FINDING_UNUSUAL_MCP_TOOL, /* an MCP tools/call no spec.mcp rule allows (issue #18) */
+	FINDING_UNDECLARED_LLM_MODEL, /* an LLM API call no spec.llm rule allows (issue #18) */
 	FINDING__MAX
 };
 

@@ -8,7 +8,8 @@
 #include "reach/coverage.h"
 
 static const char *const kind_names[] = { "other", "file_open", "exec", "fork",	  "exit",     "egress",	  "dns",
-					  "http",  "tls_hello", "h2",	"jsonrpc", "road",     "file_via", "h2_frame" };
+					  "http",  "tls_hello", "h2",	"jsonrpc", "road",     "file_via", "h2_frame",
+					  "kind14", "kind15", "http_body" };
 static const char *const reason_names[] = { "ringbuf_full", "truncated", "map_full", "read_failed" };
 _Static_assert(sizeof(kind_names) / sizeof(kind_names[0]) == REACH_EV__MAX, "a name for every event kind");
 _Static_assert(sizeof(reason_names) / sizeof(reason_names[0]) == REACH_LOSS__MAX, "a name for every loss reason");
@@ -117,6 +118,18 @@ uint64_t coverage_blind_roads(const struct coverage *c)
 bool coverage_has_gaps(const struct coverage *c)
 {
 	return c && (coverage_gap_losses(c) || coverage_blind_roads(c) || c->n_hooks_missing || c->hooks_dropped);
+}
+
+bool coverage_has_gaps_judged(const struct coverage *c, bool (*judged)(const char *road, void *ctx), void *ctx)
+{
+	if (!c)
+		return false;
+	if (coverage_gap_losses(c) || c->roads_dropped || c->n_hooks_missing || c->hooks_dropped)
+		return true;
+	for (size_t i = 0; i < c->n_roads; i++)
+		if (!judged || judged(c->roads[i].road, ctx))
+			return true;
+	return false;
 }
 
 bool coverage_is_empty(const struct coverage *c)

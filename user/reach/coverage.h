@@ -86,6 +86,10 @@ uint64_t coverage_losses(const struct coverage *c);         /* every loss, gaps 
 uint64_t coverage_gap_losses(const struct coverage *c);     /* losses that are gaps, with unknown and unrecorded */
 uint64_t coverage_blind_roads(const struct coverage *c);    /* road counts, with roads_dropped */
 bool coverage_has_gaps(const struct coverage *c);           /* any gap loss, road or missing hook */
+/* The same, with the roads for which judged(road, ctx) is false left out:
+ * a road that only matters to a policy that declares what it hides (an LLM
+ * call's unread model hides nothing from a policy without spec.llm). */
+bool coverage_has_gaps_judged(const struct coverage *c, bool (*judged)(const char *road, void *ctx), void *ctx);
 
 /* Adds count losses (kind, reason out of range: losses_unknown) at time
  * ms (0: unknown). */

@@ -24,7 +24,7 @@ static int empty(const char *s) { return !s || !*s; }
 const char *ledger_kind_name(enum ledger_kind kind)
 {
 	static const char *const names[LEDGER_KIND__MAX] = { "unspecified", "secret", "tool", "egress",
-							     "credential", "dns", "mcp-tool" };
+							     "credential", "dns", "mcp-tool", "llm" };
 
 	return kind > LEDGER_KIND_UNSPECIFIED && kind < LEDGER_KIND__MAX ? names[kind] : "unspecified";
 }
@@ -516,6 +516,7 @@ static int edge_union(struct intern *t, struct ledger_edge *d, const struct ledg
 	if (empty(d->mcp_server) && !empty(s->mcp_server) &&
 	    ((rc = str_set(t, &d->mcp_server, s->mcp_server)) || (rc = str_set(t, &d->mcp_tool, s->mcp_tool ? s->mcp_tool : ""))))
 		return rc;
+	d->llm_tools_offered |= s->llm_tools_offered;
 	if ((rc = str_fill(t, &d->category, s->category)) || (rc = str_fill(t, &d->dest_class, s->dest_class)) ||
 	    (rc = str_fill(t, &d->name, s->name)) || (rc = str_fill(t, &d->proto, s->proto)) ||
 	    (rc = str_fill(t, &d->content_fingerprint, s->content_fingerprint)) ||
@@ -690,6 +691,7 @@ int ledger_record(struct ledger *l, const struct ledger_obs *o)
 	e.mcp_errors = o->mcp_errors_delta;
 	e.mcp_server = (char *)o->mcp_server;
 	e.mcp_tool = (char *)o->mcp_tool;
+	e.llm_tools_offered = o->llm_tools_offered;
 	e.proto = (char *)o->proto;
 	e.port = o->port;
 	if (!empty(o->outcome)) {
@@ -914,6 +916,10 @@ struct json_object *ledger_edge_to_json(const struct ledger_edge *e, bool brief)
 	if (!empty(e->mcp_server)) {
 		json_add_str(o, "mcp_server", e->mcp_server);
 		json_add_str_or_null(o, "mcp_tool", e->mcp_tool);
+	}
+	if (e->kind == LEDGER_LLM) {
+		json_add_bool(o, "llm_tools_offered", e->llm_tools_offered);
+		json_add_str_or_null(o, "proto", e->proto);
 	}
 	if (!brief) {
 		json_add_str_or_null(o, "content_fingerprint", e->content_fingerprint);

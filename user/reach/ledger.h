@@ -49,6 +49,9 @@ enum ledger_kind {
 	LEDGER_MCP_TOOL = 6, /* an MCP tools/call: object "<server> <tool>", category the tool,
 			      * name the server (program), dest_class its serverInfo.name,
 			      * proto the transport ("stdio", "unix"), arguments the names */
+	LEDGER_LLM = 7,      /* an LLM API call: object "<provider> <host> <model>", category the
+			      * provider, name the host, dest_class the model ("?" unknown),
+			      * proto "http/1.1" / "h2", llm_tools_offered */
 	LEDGER_KIND__MAX,
 };
 
@@ -110,6 +113,7 @@ struct ledger_edge {
 	 * while serving exactly one tools/call: that call's server and tool, of
 	 * the first such observation; "" when none */
 	char *mcp_server, *mcp_tool;
+	bool llm_tools_offered; /* llm: any call offered tools */
 	/* Every epoch the edge was seen in, oldest (by epoch_first_ms) first,
 	 * at most LEDGER_MAX_EPOCHS, in parallel arrays (the file's layout):
 	 * the name, and the first and last time the edge was seen in it (feed
@@ -179,6 +183,7 @@ struct ledger_obs {
 	uint64_t mcp_responses_delta;    /* mcp-tool edges: answers matched since the last record */
 	uint64_t mcp_errors_delta;       /* ... of which errors */
 	const char *mcp_server, *mcp_tool; /* an effect of a tools/call: its server and tool, or NULL */
+	bool llm_tools_offered;          /* llm edges */
 };
 
 /* 0 for a cap means its default. NULL on allocation failure. */

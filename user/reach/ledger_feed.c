@@ -19,6 +19,7 @@ static enum ledger_kind ledger_kind_of(enum edge_kind k)
 	case EDGE_EGRESS: return LEDGER_EGRESS;
 	case EDGE_CREDENTIAL: return LEDGER_CREDENTIAL;
 	case EDGE_MCP: return LEDGER_MCP_TOOL;
+	case EDGE_LLM: return LEDGER_LLM;
 	default: return LEDGER_KIND_UNSPECIFIED;
 	}
 }
@@ -64,8 +65,13 @@ static void fill_obs(struct ledger_obs *obs, const struct edge *e, const struct 
 		obs->category = tool;
 		obs->name = tool + 128;
 		obs->dest_class = e->name && e->name[0] ? e->name : NULL; /* serverInfo.name */
-		obs->proto = e->proto == REACH_JSONRPC_UNIX ? "unix" : "stdio";
+		obs->proto = e->proto == REACH_JSONRPC_UNIX ? "unix" : e->proto == EDGE_MCP_HTTP ? "http" : "stdio";
 		obs->arguments = edge_detail(e);
+	}
+	if (e->kind == EDGE_LLM) {
+		obs->proto = e->proto ? "h2" : "http/1.1";
+		obs->dest_class = edge_detail(e); /* the model */
+		obs->llm_tools_offered = e->open_flags & EDGE_LLM_F_TOOLS;
 	}
 }
 

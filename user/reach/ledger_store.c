@@ -25,6 +25,7 @@ _Static_assert((int)LEDGER_EGRESS == (int)REACH__V1__EDGE_KIND__EDGE_KIND_EGRESS
 _Static_assert((int)LEDGER_CREDENTIAL == (int)REACH__V1__EDGE_KIND__EDGE_KIND_CREDENTIAL, "kind numbers match the proto");
 _Static_assert((int)LEDGER_DNS == (int)REACH__V1__EDGE_KIND__EDGE_KIND_DNS, "kind numbers match the proto");
 _Static_assert((int)LEDGER_MCP_TOOL == (int)REACH__V1__EDGE_KIND__EDGE_KIND_MCP_TOOL, "kind numbers match the proto");
+_Static_assert((int)LEDGER_LLM == (int)REACH__V1__EDGE_KIND__EDGE_KIND_LLM, "kind numbers match the proto");
 _Static_assert(sizeof(LEDGER_MAGIC) - 1 == 8, "8-byte magic");
 
 #define DIGEST_OFF 32
@@ -200,6 +201,7 @@ static void edge_to_pb(const struct ledger_edge *e, Reach__V1__Edge *pe, Reach__
 	pe->mcp_responses = e->mcp_responses;
 	pe->mcp_server = e->mcp_server;
 	pe->mcp_tool = e->mcp_tool;
+	pe->llm_tools_offered = e->llm_tools_offered;
 	pe->port = e->port;
 	pe->proto = e->proto;
 	for (size_t i = 0; i < e->n_outcomes; i++) {
@@ -1437,6 +1439,7 @@ static int import_identity(struct ledger *l, const Reach__V1__IdentityReach *id,
 		e->mcp_responses = pe->mcp_responses;
 		e->mcp_server = pe->mcp_server;
 		e->mcp_tool = pe->mcp_tool;
+		e->llm_tools_offered = pe->llm_tools_offered;
 		e->proto = pe->proto;
 		e->port = pe->port;
 		e->n_outcomes = pe->n_outcomes;

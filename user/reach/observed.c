@@ -37,7 +37,7 @@ struct intern *observed_strings(struct observed *o) { return o->strings; }
 
 const char *edge_kind_name(enum edge_kind kind)
 {
-	static const char *const names[EDGE__MAX] = { "secret", "tool", "egress", "credential", "tls", "mcp-tool" };
+	static const char *const names[EDGE__MAX] = { "secret", "tool", "egress", "credential", "tls", "mcp-tool", "llm" };
 
 	return kind < EDGE__MAX ? names[kind] : "unknown";
 }
@@ -530,6 +530,8 @@ struct edge *observed_add(struct observed *o, enum edge_kind kind, const struct 
 		*is_new = true;
 	}
 	e->events++;
+	if (kind == EDGE_LLM)
+		e->open_flags |= obs->open_flags; /* tools offered: by any call */
 	edge_add_exe(o->strings, e, obs->exe);
 	if (obs->hdr->ts_ns > e->last_ns)
 		e->last_ns = obs->hdr->ts_ns;

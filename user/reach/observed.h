@@ -13,8 +13,15 @@
 /* EDGE_MCP: an MCP tools/call (issue #18): object "<server> <tool>", name
  * the server's serverInfo.name (or NULL), detail its argument names
  * ("a,b", sorted; values are never kept), proto the transport
- * (REACH_JSONRPC_PIPE / UNIX). */
-enum edge_kind { EDGE_SECRET, EDGE_TOOL, EDGE_EGRESS, EDGE_CREDENTIAL, EDGE_TLS, EDGE_MCP, EDGE__MAX };
+ * (REACH_JSONRPC_PIPE / UNIX).
+ * EDGE_LLM: an LLM API call: object "<provider> <host> <model>", category
+ * the provider (static), name the host, detail the model ("?" unknown), proto 1
+ * for h2 (else HTTP/1.1), open_flags EDGE_LLM_F_TOOLS once any call
+ * offered tools. */
+enum edge_kind { EDGE_SECRET, EDGE_TOOL, EDGE_EGRESS, EDGE_CREDENTIAL, EDGE_TLS, EDGE_MCP, EDGE_LLM, EDGE__MAX };
+
+#define EDGE_LLM_F_TOOLS 0x1
+#define EDGE_MCP_HTTP 3 /* EDGE_MCP proto: over HTTP (streamable HTTP), beside REACH_JSONRPC_PIPE / UNIX */
 
 #define EDGE_MAX_TAGS 8 /* per-source tags: egress outcomes */
 

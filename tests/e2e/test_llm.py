@@ -1,0 +1,244 @@
+"""LLM API calls and MCP over HTTP (issue #18): the real openai SDK against a
+loopback stand-in provider, over TLS and plaintext; a JSON-RPC tools/call
+POSTed to an MCP server over HTTP; an HTTP/2 JSON POST whose body reach does
+not read. Every field recorded is asserted; the planted API key and prompt
+appear nowhere reach writes."""
+import json
+import os
+import shutil
+import subprocess
+
+from harness import PYTHON, REACHCTL, ROOT, Agent, Cgroup, check, check_eq, make_test_ca, start_process, wait_port
+
+NODE = os.path.realpath(shutil.which("node") or "/usr/bin/node")
+PLAIN_PORT, TLS_PORT = 20760, 20761
+KEY = "sk-plantedllmkey0123456789abcdefABCDEF"
+PROMPT = "tell nobody: prompt-planted-7f3a9c"
+
+
+def _sdk_missing():
+    sdk = os.path.join(ROOT, "tests", "node_modules", "openai", "package.json")
+    if not shutil.which("node") or not os.path.exists(sdk):
+        print("SKIP: node or the openai SDK in tests/node_modules missing (scripts/deps.sh installs them)")
+        return True
+    return False
+
+
+def _provider(cleanup, tmp):
+    ca, cert, key = make_test_ca(cleanup, tmp)
+    log = os.path.join(tmp, "llm_server.log")
+    start_process(cleanup, [PYTHON, os.path.join(ROOT, "tests", "e2e", "llm_server.py"), "--bind", "127.0.0.1",
+                            "--tls-port", str(TLS_PORT), "--plain-port", str(PLAIN_PORT), "--cert", cert, "--key", key,
+                            "--log", log])
+    wait_port("127.0.0.1", PLAIN_PORT)
+    wait_port("127.0.0.1", TLS_PORT)
+    return ca, log
+
+
+def _run(cmd, what, timeout=30):
+    return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=timeout)
+
+
+def _no_plants(agent, extra=""):
+    with open(agent.out_path) as f, open(agent.err_path) as g:
+        text = f.read() + g.read() + extra
+    for planted in (KEY, "prompt-planted-7f3a9c", "get_weather"):
+        check(planted not in text, f"{planted[:14]}... never in the agent's output, ledger or findings")
+
+
+def _sdk_calls(cleanup, tmp, scheme, port, ca):
+    cg = Cgroup(cleanup, f"reach-e2e-llm-{scheme}-{os.getpid()}")
+    identity = f"host/llm-{scheme}"
+    agent = Agent(cleanup, tmp, ["--cgroup", cg.path, "--identity-rule", f"cgroup:{cg.rel} {identity}"])
+    env = dict(os.environ, NODE_EXTRA_CA_CERTS=ca, LLM_KEY=KEY, LLM_PROMPT=PROMPT)
+    out = cg.run([NODE, os.path.join(ROOT, "tests", "e2e", "clients", "llm_agent.mjs"),
+                  f"{scheme}://127.0.0.1:{port}/v1"], env=env)
+    check_eq(json.loads(out.stdout.strip().splitlines()[-1]), ["ok", "ok", 1], "the SDK's calls worked")
+    ident = f"{NODE} llm_agent.mjs"
+    chat = agent.wait_edge("chat llm edge", lambda e: e["type"] == "llm" and e["model"] == "gpt-4o-mini")
+    check_eq((chat["object"], chat["provider"], chat["host"], chat["model"], chat["tools_offered"], chat["proto"]),
+             ("openai-compatible 127.0.0.1 gpt-4o-mini", "openai-compatible", "127.0.0.1", "gpt-4o-mini", True,
+              "http/1.1"), "chat completion edge")
+    check_eq(chat["process_exe"], ident, "the caller is the agent program")
+    emb = agent.wait_edge("embedding llm edge", lambda e: e["type"] == "llm" and e["model"] == "text-embedding-3-small")
+    check_eq((emb["object"], emb["tools_offered"]),
+             ("openai-compatible 127.0.0.1 text-embedding-3-small", False), "embedding edge: no tools offered")
+    summary = agent.stop()
+    llm = {e["object"]: e for e in agent.summary_edges(cg.rel, "llm_calls")}
+    check_eq(sorted(llm), ["openai-compatible 127.0.0.1 gpt-4o-mini", "openai-compatible 127.0.0.1 text-embedding-3-small"],
+             "one llm edge per (provider, host, model)")
+    check_eq(llm["openai-compatible 127.0.0.1 gpt-4o-mini"]["count"], 2, "two chat calls counted, not deduplicated away")
+    check_eq(llm["openai-compatible 127.0.0.1 text-embedding-3-small"]["count"], 1, "one embedding call")
+    check_eq(summary["llm_calls"], 3, "llm calls recorded")
+    check_eq(summary["llm_model_unseen"], 0, "every model was read")
+    check_eq(summary["http_bodies_orphan"], 0, "every body had its head")
+    ledger = os.path.join(agent.state_dir, "ledger.pb.z")
+    p = _run([REACHCTL, "reach", "--ledger", ledger, "--kind", "llm", "-o", "json"], "reach --kind llm")
+    check_eq(p.returncode, 0, f"reachctl reach --kind llm: {p.stderr[-300:]}")
+    edges = {e["object"]: e for i in json.loads(p.stdout)["identities"] for e in i["edges"]}
+    e = edges["openai-compatible 127.0.0.1 gpt-4o-mini"]
+    check_eq((e["kind"], e["category"], e["name"], e["dest_class"], e["llm_tools_offered"], e["proto"], e["count"]),
+             ("llm", "openai-compatible", "127.0.0.1", "gpt-4o-mini", True, "http/1.1", 2), "ledger llm edge")
+    check_eq(edges["openai-compatible 127.0.0.1 text-embedding-3-small"]["llm_tools_offered"], False,
+             "ledger: no tools offered with the embedding")
+    table = _run([REACHCTL, "reach", "--ledger", ledger, "--kind", "llm"], "reach table").stdout
+    check("openai-compatible model=gpt-4o-mini tools" in table, f"the table says provider, model, tools: {table}")
+    return agent, identity, ledger, p.stdout + table
+
+
+def test_openai_sdk_plaintext(cleanup, tmp):
+    """openai SDK over plain HTTP (undici writes head and body in one writev)."""
+    if _sdk_missing():
+        return
+    ca, _ = _provider(cleanup, tmp)
+    agent, identity, ledger, text = _sdk_calls(cleanup, tmp, "http", PLAIN_PORT, ca)
+    _no_plants(agent, text)
+
+
+def test_openai_sdk_tls_and_policy(cleanup, tmp):
+    """openai SDK over TLS (node's SSL_write); spec.llm declares one model:
+    undeclared-llm-model for the other."""
+    if _sdk_missing():
+        return
+    ca, _ = _provider(cleanup, tmp)
+    agent, identity, ledger, text = _sdk_calls(cleanup, tmp, "https", TLS_PORT, ca)
+    policy = os.path.join(tmp, "policy.yaml")
+    with open(policy, "w") as f:
+        f.write("apiVersion: reach.dev/v1\nkind: ReachPolicy\nmetadata: {name: llm-agent}\nspec:\n"
+                f"  identity: {identity}\n  tools: ['{NODE}']\n"
+                "  egress: [{host: 127.0.0.1}]\n  credentials: [{host: '127.0.0.1*', kinds: [bearer]}]\n"
+                "  llm:\n    - {provider: openai-compatible, host: 127.0.0.1, models: ['gpt-4o*']}\n")
+    p = _run([REACHCTL, "verify", "--ledger", ledger, "--policy", policy, "-o", "json"], "verify")
+    check(p.returncode in (1, 2), f"verify reports findings (exit {p.returncode}): {p.stderr[-300:]}")
+    v = json.loads(p.stdout)
+    und = [f for f in v["findings"] if f["kind"] == "undeclared-llm-model"]
+    check_eq([f["object"] for f in und], ["openai-compatible 127.0.0.1 text-embedding-3-small"],
+             "undeclared-llm-model for the undeclared model only")
+    check("not in spec.llm" in und[0]["message"], f"message names spec.llm: {und[0]['message']}")
+    _no_plants(agent, text + p.stdout)
+
+
+MCP_HTTP_CLIENT = r'''
+import http.client, json, sys
+# An MCP client over streamable HTTP: JSON-RPC POSTs with http.client,
+# which writes the head and the body in two writes.
+port, token = int(sys.argv[1]), sys.argv[2]
+def post(msg):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    c.request("POST", "/mcp", body=json.dumps(msg), headers={"Content-Type": "application/json",
+              "Accept": "application/json, text/event-stream"})
+    r = c.getresponse(); body = r.read(); c.close()
+    return json.loads(body) if body else None
+post({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-03-26",
+      "capabilities": {}, "clientInfo": {"name": "e2e", "version": "1"}}})
+post({"jsonrpc": "2.0", "method": "notifications/initialized"})
+for i in range(2):
+    r = post({"jsonrpc": "2.0", "id": 2 + i, "method": "tools/call",
+              "params": {"name": "search_docs", "arguments": {"query": token, "limit": 3}}})
+print(json.dumps(r["result"]["isError"]))
+'''
+
+
+def test_mcp_tools_call_over_http(cleanup, tmp):
+    """A JSON-RPC tools/call in an HTTP POST body (the head and body in two
+    writes): an mcp-tool edge whose server is host and path, argument names
+    only."""
+    _provider(cleanup, tmp)
+    cg = Cgroup(cleanup, f"reach-e2e-llm-mcphttp-{os.getpid()}")
+    agent = Agent(cleanup, tmp, ["--cgroup", cg.path])
+    token = "tok-plantedmcphttp99887766554433"
+    out = cg.run([PYTHON, "-c", MCP_HTTP_CLIENT, str(PLAIN_PORT), token])
+    check_eq(out.stdout.strip(), "false", "the MCP exchange worked")
+    e = agent.wait_edge("mcp over http", lambda e: e["type"] == "mcp-tool" and e["tool"] == "search_docs")
+    check_eq((e["object"], e["server"], e["arguments"], e["transport"]),
+             ("127.0.0.1/mcp search_docs", "127.0.0.1/mcp", "limit,query", "http"), "mcp-tool edge over HTTP")
+    summary = agent.stop()
+    mcp = {x["object"]: x for x in agent.summary_edges(cg.rel, "mcp_tools")}
+    check_eq(sorted(mcp), ["127.0.0.1/mcp search_docs"], "only the tools/call is an edge")
+    check_eq(mcp["127.0.0.1/mcp search_docs"]["count"], 2, "each call counts")
+    check_eq(summary["http_bodies"], 4, "four JSON POST bodies read")
+    check_eq(summary["llm_calls"], 0, "no llm call")
+    with open(agent.out_path) as f, open(agent.err_path) as g:
+        check(token not in f.read() + g.read(), "the tool argument's value never in the output")
+
+
+def test_h2_json_post_is_named(cleanup, tmp):
+    """An HTTP/2 JSON POST to an LLM path (body not read: DATA frames are
+    skipped): an llm edge with model '?' and the blind road llm-body-unseen;
+    the verdict is inconclusive, never a silent pass."""
+    if not shutil.which("curl"):
+        print("SKIP: curl missing")
+        return
+    _provider(cleanup, tmp)
+    cg = Cgroup(cleanup, f"reach-e2e-llm-h2-{os.getpid()}")
+    identity = "host/llm-h2"
+    agent = Agent(cleanup, tmp, ["--cgroup", cg.path, "--identity-rule", f"cgroup:{cg.rel} {identity}"])
+    # h2c with prior knowledge: the stand-in speaks HTTP/1 only and refuses,
+    # but the client's HEADERS frame was written (and decoded) first
+    # the body from a file: reach keeps curl's (redacted) argv, the prompt
+    # must only travel in the request
+    body = os.path.join(tmp, "body.json")
+    with open(body, "w") as f:
+        json.dump({"model": "gpt-4o", "messages": [{"role": "user", "content": PROMPT}]}, f)
+    cg.run(["curl", "-s", "-o", "/dev/null", "--max-time", "5", "--http2-prior-knowledge", "-H",
+            "content-type: application/json", "-H", f"authorization: Bearer {KEY}", "-d", f"@{body}",
+            f"http://127.0.0.1:{PLAIN_PORT}/v1/chat/completions"], check_rc=False)
+    # and a JSON POST to another path (an MCP server, say): not an llm
+    # edge, but its unread body is the blind road json-body-unseen
+    cg.run(["curl", "-s", "-o", "/dev/null", "--max-time", "5", "--http2-prior-knowledge", "-H",
+            "content-type: application/json", "-d", f"@{body}", f"http://127.0.0.1:{PLAIN_PORT}/mcp"],
+           check_rc=False)
+    e = agent.wait_edge("h2 llm edge", lambda e: e["type"] == "llm")
+    check_eq((e["object"], e["model"], e["proto"], e["tools_offered"]),
+             ("openai-compatible 127.0.0.1 ?", "?", "h2", False), "llm edge from the HTTP/2 head, model unknown")
+    summary = agent.stop()
+    check_eq(summary["llm_model_unseen"], 1, "the unseen model is counted")
+    ledger = os.path.join(agent.state_dir, "ledger.pb.z")
+    cov = _run([REACHCTL, "coverage", "--ledger", ledger, "-o", "json"], "coverage")
+    check("llm-body-unseen" in cov.stdout, f"the blind road llm-body-unseen: {cov.stdout[-400:]}")
+    check("json-body-unseen" in cov.stdout, f"the blind road json-body-unseen: {cov.stdout[-400:]}")
+    llm = agent.summary_edges(cg.rel, "llm_calls")
+    check_eq([x["object"] for x in llm], ["openai-compatible 127.0.0.1 ?"], "the /mcp POST is no llm edge")
+    policy = os.path.join(tmp, "policy.yaml")
+    with open(policy, "w") as f:
+        f.write("apiVersion: reach.dev/v1\nkind: ReachPolicy\nmetadata: {name: llm-h2}\nspec:\n"
+                f"  identity: {identity}\n  tools: ['/usr/bin/curl']\n  egress: [{{host: 127.0.0.1}}]\n"
+                "  credentials: [{host: '127.0.0.1*', kinds: [bearer]}]\n"
+                "  llm:\n    - {provider: openai-compatible, models: ['*']}\n")
+    p = _run([REACHCTL, "verify", "--ledger", ledger, "--policy", policy, "-o", "json"], "verify")
+    check_eq(p.returncode, 2, f"inconclusive (exit 2): {p.stdout[-400:]} {p.stderr[-300:]}")
+    check("llm-body-unseen" in p.stdout, "the verdict names the road")
+    _no_plants(agent, cov.stdout + p.stdout)
+
+
+LONG_HEAD_CLIENT = r'''
+import http.client, json, sys
+# An OpenAI-shaped call whose head is longer than one capture (a 3 KiB
+# header): the kernel follows the head in pieces and does not read the body.
+port, prompt = int(sys.argv[1]), sys.stdin.read()
+c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+c.request("POST", "/v1/chat/completions", body=json.dumps({"model": "gpt-4o", "messages": [
+          {"role": "user", "content": prompt}]}), headers={"Content-Type": "application/json", "X-Pad": "p" * 3000})
+r = c.getresponse()
+print(json.loads(r.read())["choices"][0]["message"]["content"])
+'''
+
+
+def test_long_head_json_post_is_named(cleanup, tmp):
+    """A JSON POST head longer than 2 KiB, whose body the kernel does not
+    read: an llm edge with model '?' and the blind road llm-body-unseen."""
+    _provider(cleanup, tmp)
+    cg = Cgroup(cleanup, f"reach-e2e-llm-long-{os.getpid()}")
+    agent = Agent(cleanup, tmp, ["--cgroup", cg.path])
+    out = cg.run([PYTHON, "-c", LONG_HEAD_CLIENT, str(PLAIN_PORT)], input=PROMPT)
+    check_eq(out.stdout.strip(), "ok", "the call worked")
+    e = agent.wait_edge("llm edge", lambda e: e["type"] == "llm")
+    check_eq((e["object"], e["model"], e["proto"]), ("openai-compatible 127.0.0.1 ?", "?", "http/1.1"),
+             "llm edge from the long head, model unknown")
+    summary = agent.stop()
+    check_eq(summary["llm_model_unseen"], 1, "the unseen model is counted")
+    check_eq(summary["http_bodies"], 0, "no body read")
+    ledger = os.path.join(agent.state_dir, "ledger.pb.z")
+    cov = _run([REACHCTL, "coverage", "--ledger", ledger, "-o", "json"], "coverage")
+    check("llm-body-unseen" in cov.stdout, f"the blind road llm-body-unseen: {cov.stdout[-400:]}")
+    _no_plants(agent, cov.stdout)
