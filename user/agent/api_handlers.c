@@ -209,10 +209,10 @@ static void attest_parts(const struct api_handlers *h, const char *identity, jso
 }
 
 static json_object *verify_json(const struct api_handlers *h, const char *identity, const char *policy_path, const char *epoch,
-				bool attest)
+				const char *since, bool attest)
 {
 	struct verify_opts opts = { .identity = identity, .health = api_health(h),
-				    .alert_without_policy = h->default_alert, .epoch = epoch };
+				    .alert_without_policy = h->default_alert, .epoch = epoch, .since = since };
 	struct policy_set other = { 0 };
 	const struct policy_set *set = h->policies;
 	struct verify_result r;
@@ -350,9 +350,10 @@ json_object *api_handle(void *ctx, json_object *req)
 		const char *policy = json_object_object_get_ex(req, "policy", &v) ? json_object_get_string(v) : NULL;
 		const char *epoch = json_object_object_get_ex(req, "epoch", &v) ? json_object_get_string(v) : NULL;
 
+		const char *since = json_object_object_get_ex(req, "since", &v) ? json_object_get_string(v) : NULL;
 		bool attest = json_object_object_get_ex(req, "attest", &v) && json_object_get_boolean(v);
 
-		return verify_json(h, identity, policy, epoch, attest);
+		return verify_json(h, identity, policy, epoch, since, attest);
 	}
 	if (strcmp(cmd, "epochs") == 0) {
 		if (h->verify_epochs)

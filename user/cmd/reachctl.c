@@ -85,10 +85,10 @@ static const struct command_help commands[] = {
 	  "                  the running agent: hooks, losses, pods, uprobes\n",
 	  "0 printed, 1 could not reach the agent, 2 bad usage" },
 	{ "verify",
-	  "  reachctl verify [--identity NS/SA] [--policy PATH] [--epoch current|NAME|-N] [-o text|json|yaml] [--wait SECONDS]\n"
+	  "  reachctl verify [--identity NS/SA] [--policy PATH] [--epoch current|NAME|-N] [--since NAME|-N] [-o text|json|yaml] [--wait SECONDS]\n"
 	  "                  [--socket PATH | --ledger FILE]\n"
 	  "  reachctl verify --identity NS/SA --agents [https://]HOST:PORT [--agents ...] [--api-token-file FILE]\n"
-	  "                  [--ca FILE] --policy PATH [--epoch current|NAME|-N] [-o text|json|yaml] [--wait SECONDS]\n"
+	  "                  [--ca FILE] --policy PATH [--epoch current|NAME|-N] [--since NAME|-N] [-o text|json|yaml] [--wait SECONDS]\n"
 	  "                  --agents: GET /v1/ledger from every address HOST resolves to (a headless Service:\n"
 	  "                  every agent pod), 10 s each, merge the ledgers and verify them offline; any agent\n"
 	  "                  that fails makes it exit 2. --api-token-file: the agents' bearer token; --ca: the CA\n"
@@ -349,6 +349,7 @@ static void print_status_table(json_object *doc)
 
 struct opts {
 	const char *identity, *kind, *output, *socket, *ledger, *policy, *version, *epoch;
+	const char *since;                    /* verify --since: the epoch to compare with */
 	const char *attest, *key;             /* verify --attest FILE --key KEY; attest verify --key PUB */
 	bool default_alert, socket_set;
 	const char *agents[MAX_AGENT_SPECS]; /* verify --agents, as given */
@@ -368,6 +369,7 @@ static int parse(int argc, char **argv, struct opts *o, int first)
 		{ "version", required_argument, NULL, 'V' },
 		{ "default-policy", required_argument, NULL, 'D' },
 		{ "epoch", required_argument, NULL, 'E' },
+		{ "since", required_argument, NULL, 'N' },
 		{ "agents", required_argument, NULL, 'A' },
 		{ "api-token-file", required_argument, NULL, 'T' },
 		{ "ca", required_argument, NULL, 'C' },
@@ -396,6 +398,7 @@ static int parse(int argc, char **argv, struct opts *o, int first)
 		case 'p': o->policy = optarg; break;
 		case 'V': o->version = optarg; break;
 		case 'E': o->epoch = optarg; break;
+		case 'N': o->since = optarg; break;
 		case 'A':
 			if (o->n_agents == MAX_AGENT_SPECS) {
 				fprintf(stderr, "reachctl: more than %d --agents (a headless Service name covers them all)\n",
@@ -440,6 +443,10 @@ static int parse(int argc, char **argv, struct opts *o, int first)
 		o->token_file = REACH_DEFAULT_STATE_DIR "/api-token";
 	if ((o->n_agents || o->token_file || o->ca_file || o->wait_set) && strcmp(argv[1], "verify") != 0) {
 		fprintf(stderr, "reachctl: --agents, --api-token-file, --ca and --wait are options of verify\n");
+		return EXIT_USAGE;
+	}
+	if (o->since && strcmp(argv[1], "verify") != 0) {
+		fprintf(stderr, "reachctl: --since is an option of verify\n");
 		return EXIT_USAGE;
 	}
 	if (o->attest && strcmp(argv[1], "verify") != 0) {
@@ -867,7 +874,8 @@ out:
 
 static json_object *judge(const struct ledger *l, const struct policy_set *set, const struct opts *o, FILE *msg)
 {
-	struct verify_opts vo = { .identity = o->identity, .alert_without_policy = o->default_alert, .epoch = o->epoch };
+	struct verify_opts vo = { .identity = o->identity, .alert_without_policy = o->default_alert, .epoch = o->epoch,
+				  .since = o->since };
 	struct verify_result r;
 	json_object *doc;
 	int rc;
@@ -894,6 +902,8 @@ static json_object *ask_verify(const struct opts *o, FILE *msg, char *why, size_
 		json_add_bool(req, "attest", true); /* the record chain and the ledger digest too */
 	if (o->epoch)
 		json_add_str(req, "epoch", o->epoch);
+	if (o->since)
+		json_add_str(req, "since", o->since);
 	if (o->policy) {
 		char abs[4096];
 
