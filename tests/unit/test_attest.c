@@ -672,6 +672,107 @@ static void test_attest_check(void **state)
 	epoch_tracker_free(t);
 }
 
+/* The subject is the file the version ran when the agent hashed it:
+ * subject_of executable/program, the predicate's artifact the same digest;
+ * an image epoch keeps its image digest whatever artifact is given; a
+ * subject changed to another file's hash does not verify. */
+#define EXE_SHA "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+
+static json_object *artifact_statement(EVP_PKEY *key, const char *epoch, const char *of, json_object **st_out)
+{
+	json_object *rep = report_of("ns/a", epoch, "pass"), *st, *env;
+	struct attest_input in = { .identity = "ns/a", .report = rep,
+				   .policy_digest = "2222222222222222222222222222222222222222222222222222222222222222",
+				   .ledger_source = "agent", .sensor_version = "test", .now_ms = 1800000000000LL,
+				   .artifact_of = of, .artifact_sha256 = EXE_SHA, .artifact_size = 3 };
+	char err[256];
+	const char *text;
+
+	st = attest_statement(&in, err, sizeof(err));
+	assert_non_null(st);
+	text = json_object_to_json_string_ext(st, JSON_C_TO_STRING_PLAIN);
+	env = dsse_sign(key, ATTEST_PAYLOAD_TYPE, (const uint8_t *)text, strlen(text), err, sizeof(err));
+	assert_non_null(env);
+	json_object_put(rep);
+	*st_out = st;
+	return env;
+}
+
+static void change_subject_of(json_object *pred)
+{
+	json_object_object_add(pred, "artifact", json_tokener_parse("{\"sha256\":\"" EXE_SHA "\",\"size\":4}"));
+	json_object_object_add(pred, "subject_of", json_object_new_string("epoch-name"));
+}
+
+static void test_artifact_subject(void **state)
+{
+	EVP_PKEY *key = new_key(EVP_PKEY_ED25519);
+	json_object *st, *env, *subj, *pred, *e;
+	char *text, hex[65];
+	int image;
+
+	(void)state;
+	env = artifact_statement(key, "server@0123456789ab", "executable", &st);
+	subj = json_object_array_get_idx(json_get(st, "subject", json_type_array), 0);
+	pred = json_get(st, "predicate", json_type_object);
+	assert_string_equal(json_get_str(json_get(subj, "digest", json_type_object), "sha256", ""), EXE_SHA);
+	assert_string_equal(json_get_str(json_get(subj, "annotations", json_type_object), "reach.dev/digest-of", ""),
+			    "executable");
+	assert_string_equal(json_get_str(pred, "subject_of", ""), "executable");
+	assert_string_equal(json_get_str(json_get(pred, "artifact", json_type_object), "sha256", ""), EXE_SHA);
+	assert_int_equal(json_get_int(json_get(pred, "artifact", json_type_object), "size", 0), 3);
+	assert_int_equal(check(env, key, NULL, &text), ATTEST_OK);
+	assert_non_null(strstr(text, "subject: the executable's sha256 " EXE_SHA));
+	free(text);
+	e = json_copy(env); /* the artifact claim changed: signature and subject both object */
+	tamper(e, change_subject_of);
+	assert_int_equal(check(e, key, NULL, &text), ATTEST_INVALID);
+	assert_non_null(strstr(text, "problem: signature"));
+	assert_non_null(strstr(text, "problem: the subject's digest is not the epoch's"));
+	free(text);
+	json_object_put(e);
+	json_object_put(env);
+	json_object_put(st);
+
+	env = artifact_statement(key, "main.py@ba7816bf8f01", "program", &st);
+	pred = json_get(st, "predicate", json_type_object);
+	assert_string_equal(json_get_str(pred, "subject_of", ""), "program");
+	assert_int_equal(check(env, key, NULL, &text), ATTEST_OK);
+	assert_non_null(strstr(text, "subject: the program's sha256"));
+	free(text);
+	json_object_put(env);
+	json_object_put(st);
+
+	/* an image epoch: the image, whatever file was hashed */
+	env = artifact_statement(key, "sha256:abcdef0000000000000000000000000000000000000000000000000000000001",
+				 "executable", &st);
+	subj = json_object_array_get_idx(json_get(st, "subject", json_type_array), 0);
+	pred = json_get(st, "predicate", json_type_object);
+	assert_string_equal(json_get_str(pred, "subject_of", ""), "image");
+	assert_null(json_get(pred, "artifact", json_type_object));
+	assert_string_equal(json_get_str(json_get(subj, "digest", json_type_object), "sha256", ""),
+			    "abcdef0000000000000000000000000000000000000000000000000000000001");
+	assert_int_equal(check(env, key, NULL, &text), ATTEST_OK);
+	assert_non_null(strstr(text, "subject: the image's sha256"));
+	free(text);
+	json_object_put(env);
+	json_object_put(st);
+
+	/* nothing hashed: the version's name only, and it says so */
+	env = artifact_statement(key, "v2", NULL, &st);
+	pred = json_get(st, "predicate", json_type_object);
+	assert_string_equal(json_get_str(pred, "subject_of", ""), "epoch-name");
+	attest_epoch_digest("ns/a", "v2", hex, &image);
+	subj = json_object_array_get_idx(json_get(st, "subject", json_type_array), 0);
+	assert_string_equal(json_get_str(json_get(subj, "digest", json_type_object), "sha256", ""), hex);
+	assert_int_equal(check(env, key, NULL, &text), ATTEST_OK);
+	assert_non_null(strstr(text, "subject: the version's name only"));
+	free(text);
+	json_object_put(env);
+	json_object_put(st);
+	EVP_PKEY_free(key);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -684,6 +785,7 @@ int main(void)
 		cmocka_unit_test(test_chain_restored),
 		cmocka_unit_test(test_statement_fields),
 		cmocka_unit_test(test_attest_check),
+		cmocka_unit_test(test_artifact_subject),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

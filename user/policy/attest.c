@@ -62,9 +62,10 @@ json_object *attest_statement(const struct attest_input *in, char *err, size_t e
 	json_object *ids = json_get(in->report, "identities", json_type_array);
 	json_object *findings = json_get(in->report, "findings", json_type_array);
 	json_object *v = NULL, *st, *subj, *s, *ann, *pred, *arr, *x;
-	const char *epoch, *verdict;
+	const char *epoch, *verdict, *subject_of;
 	char hex[65];
 	int image = 0;
+	bool artifact = false;
 
 	for (size_t i = 0; ids && i < json_object_array_length(ids); i++) {
 		json_object *c = json_object_array_get_idx(ids, i);
@@ -79,6 +80,13 @@ json_object *attest_statement(const struct attest_input *in, char *err, size_t e
 	epoch = json_get_str(v, "epoch", "");
 	verdict = json_get_str(v, "verdict", "inconclusive");
 	attest_epoch_digest(in->identity, epoch, hex, &image);
+	if (!image && in->artifact_sha256 && strlen(in->artifact_sha256) == 64 && in->artifact_of &&
+	    (!strcmp(in->artifact_of, "executable") || !strcmp(in->artifact_of, "program"))) {
+		/* the bytes the version ran, rather than its name */
+		snprintf(hex, sizeof(hex), "%s", in->artifact_sha256);
+		artifact = true;
+	}
+	subject_of = image ? "image" : artifact ? in->artifact_of : "epoch-name";
 
 	st = json_object_new_object();
 	json_add_str(st, "_type", ATTEST_STATEMENT_TYPE);
@@ -93,7 +101,7 @@ json_object *attest_statement(const struct attest_input *in, char *err, size_t e
 	json_add(s, "digest", digest_set(hex));
 	ann = json_object_new_object();
 	json_add_str(ann, "reach.dev/epoch", epoch);
-	json_add_str(ann, "reach.dev/digest-of", image ? "image" : "epoch-name");
+	json_add_str(ann, "reach.dev/digest-of", subject_of);
 	json_add(s, "annotations", ann);
 	json_object_array_add(subj, s);
 	json_add(st, "subject", subj);
@@ -103,6 +111,13 @@ json_object *attest_statement(const struct attest_input *in, char *err, size_t e
 	json_add_str(pred, "identity", in->identity);
 	json_add_str(pred, "epoch", epoch);
 	json_add_str(pred, "previous_epoch", json_get_str(v, "previous_epoch", ""));
+	json_add_str(pred, "subject_of", subject_of);
+	if (artifact) {
+		x = json_object_new_object();
+		json_add_str(x, "sha256", hex);
+		json_add_u64(x, "size", in->artifact_size);
+		json_add(pred, "artifact", x);
+	}
 	json_add_str(pred, "verdict", verdict);
 	json_add_int(pred, "exit_code", !strcmp(verdict, "pass") ? 0 : !strcmp(verdict, "fail") ? 1 : 2);
 	json_add_str(pred, "reasons", json_get_str(v, "reasons", ""));
@@ -260,13 +275,28 @@ int attest_check(json_object *envelope, EVP_PKEY *key, const struct attest_expec
 	{ /* the subject is the epoch the predicate names */
 		json_object *s0 = json_object_array_length(subj) ? json_object_array_get_idx(subj, 0) : NULL;
 		json_object *d = s0 ? json_get(s0, "digest", json_type_object) : NULL;
+		const char *of = json_get_str(pred, "subject_of", NULL), *sub = d ? json_get_str(d, "sha256", "") : "";
 		char want[65];
 		int image;
 
 		attest_epoch_digest(json_get_str(pred, "identity", ""), json_get_str(pred, "epoch", ""), want, &image);
-		if (!d || strcmp(json_get_str(d, "sha256", ""), want)) {
+		if (of && (!strcmp(of, "executable") || !strcmp(of, "program"))) {
+			/* a file's hash cannot be recomputed here: it must be the one
+			 * the (signed) predicate names, and the epoch no image */
+			const char *a = digest_of(pred, "artifact");
+
+			if (image || !a || strlen(a) != 64 || strcmp(sub, a)) {
+				fprintf(out, "  problem: the subject's digest is not the %s's the predicate names (%s)\n", of,
+					a ? a : "none");
+				bad++;
+			} else {
+				fprintf(out, "  subject: the %s's sha256 %s\n", of, a);
+			}
+		} else if (!d || strcmp(sub, want) || (of && strcmp(of, image ? "image" : "epoch-name"))) {
 			fprintf(out, "  problem: the subject's digest is not the epoch's (%s)\n", want);
 			bad++;
+		} else {
+			fprintf(out, "  subject: %s %s\n", image ? "the image's sha256" : "the version's name only: sha256", want);
 		}
 	}
 	check_chain(pred, out, &bad);

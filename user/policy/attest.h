@@ -6,13 +6,21 @@
  *   _type        https://in-toto.io/Statement/v1
  *   subject      [{"name": "IDENTITY@EPOCH", "digest": {"sha256": HEX},
  *                  "annotations": {"reach.dev/epoch": EPOCH,
- *                                  "reach.dev/digest-of": "image"|"epoch-name"}}]
+ *                                  "reach.dev/digest-of": SUBJECT_OF}}]
  *                the epoch's image digest when the epoch is one (sha256:HEX,
- *                NAME@sha256:HEX); otherwise (a declared version, the
- *                automatic epoch of an executable) the SHA-256 of
- *                "reach-epoch\0IDENTITY\0EPOCH", and digest-of says so.
+ *                NAME@sha256:HEX): "image"; else the SHA-256 of the file
+ *                the version ran, hashed by the agent (reach/artifact.h):
+ *                the executable of the cgroup's root process, "executable",
+ *                or an interpreted service's program file, "program";
+ *                otherwise (no artifact known: an offline ledger, a
+ *                version that has not run since the agent started, a file
+ *                that could not be hashed) the SHA-256 of
+ *                "reach-epoch\0IDENTITY\0EPOCH": "epoch-name", naming the
+ *                version only.
  *   predicateType https://reach.dev/attestation/verification/v1
- *   predicate    {"identity", "epoch", "previous_epoch", "verdict",
+ *   predicate    {"identity", "epoch", "previous_epoch", "subject_of"
+ *                 (SUBJECT_OF above), "artifact": {"sha256", "size"}
+ *                 (executable/program only), "verdict",
  *                 "exit_code", "reasons", "findings": [...],
  *                 "findings_by_severity", "rotation": [...], "coverage",
  *                 "policy_digest": {"sha256"}, "ledger_digest": {"sha256"}
@@ -49,6 +57,11 @@ struct attest_input {
 	const char *ledger_source;         /* "agent", "file" */
 	const char *sensor_version;
 	int64_t now_ms;
+	/* the file the epoch ran, when the agent hashed it: "executable" or
+	 * "program" and its hex SHA-256 (NULL: none; an image epoch's digest
+	 * is its name's) */
+	const char *artifact_of, *artifact_sha256;
+	uint64_t artifact_size;
 };
 
 /* The Statement: NULL with err on a report that does not hold the identity
