@@ -7,12 +7,13 @@ policy or the signature, a record removed or reordered, or another key:
 exit 1, the broken record named. The private key never appears in any
 output."""
 import base64
+import hashlib
 import json
 import os
 import signal
 import subprocess
 
-from harness import REACHCTL, Agent, Cgroup, check, check_eq, wait_for
+from harness import PYTHON, REACHCTL, Agent, Cgroup, check, check_eq, wait_for
 
 READ = "import sys\nfor p in sys.argv[1:]: open(p).read()\n"
 
@@ -108,8 +109,15 @@ def test_attestation_signed_chained_and_tamper_evident(cleanup, tmp):
     check_eq(st["_type"], "https://in-toto.io/Statement/v1", "in-toto Statement v1")
     check_eq(st["predicateType"], "https://reach.dev/attestation/verification/v1", "predicate type")
     check_eq(st["subject"][0]["name"], f"{identity}@v2", "subject: the identity's epoch")
-    check_eq(st["subject"][0]["annotations"]["reach.dev/digest-of"], "epoch-name", "a declared version has no image digest")
+    # a declared version's subject: the executable its root process ran under
+    # it (python3 -c: the interpreter itself), hashed by the agent
+    with open(PYTHON, "rb") as f:
+        python_sha = hashlib.sha256(f.read()).hexdigest()
+    check_eq((st["subject"][0]["annotations"]["reach.dev/digest-of"], st["subject"][0]["digest"]["sha256"]),
+             ("executable", python_sha), "a declared version: the executable it ran")
     pred = st["predicate"]
+    check_eq((pred["subject_of"], pred["artifact"]["sha256"], pred["artifact"]["size"]),
+             ("executable", python_sha, os.path.getsize(PYTHON)), "the predicate names the file hashed")
     check_eq((pred["identity"], pred["epoch"], pred["previous_epoch"], pred["verdict"], pred["exit_code"]),
              (identity, "v2", "v1", "pass", 0),
              "the verdict attested")
@@ -205,6 +213,7 @@ def test_attestation_signed_chained_and_tamper_evident(cleanup, tmp):
         pred = _statement(json.load(f))["predicate"]
     check_eq((pred["ledger_source"], pred["records"], pred["chain_head"], pred["epoch"]), ("file", [], None, "v2"),
              "offline: no record chain (the records live in the agent)")
+    check_eq(pred["subject_of"], "epoch-name", "offline: no file was hashed, the version's name only")
     ok = _run("attest", "verify", off, "--key", pub, "--ledger", ledger, "--policy", policy)
     check(ok.returncode == 0 and "(matches the ledger given)" in ok.stdout, f"the ledger matches: {ok.stdout}")
     changed = os.path.join(tmp, "ledger-changed.pb.z")
@@ -255,3 +264,93 @@ def test_attestation_signed_chained_and_tamper_evident(cleanup, tmp):
           f"a broken chain is not signed: {p.returncode} {p.stderr}")
     check(not os.path.exists(att3), "nothing written")
     agent3.stop()
+
+
+def test_attestation_subject_is_the_program_and_goes_to_stdout(cleanup, tmp):
+    """python3 app.py with no declared version: the epoch is app.py's, and
+    the attestation's subject is app.py's SHA-256 (subject_of program),
+    hashed by the agent off its event loop; a new app.py is a new subject.
+    `--attest -` prints one line `reach-attestation {...}` on stdout, and
+    `attest verify` reads it back from a saved log. `--since` compares the
+    new version with the old one."""
+    secret = os.path.join(tmp, "svc.key")
+    with open(secret, "w") as f:
+        f.write("x\n")
+    key, pub = os.path.join(tmp, "signing.key"), os.path.join(tmp, "signing.pub")
+    _openssl("genpkey", "-algorithm", "ed25519", "-out", key)
+    _openssl("pkey", "-in", key, "-pubout", "-out", pub)
+    app_py = os.path.join(tmp, "app.py")
+    root = Cgroup(cleanup, f"reach-e2e-attestprog-{os.getpid()}")
+    app = Cgroup(cleanup, "svc", parent=root)
+    identity = "host/attestprog"
+    policy = os.path.join(tmp, "policy.yaml")
+    with open(policy, "w") as f:
+        f.write(f"apiVersion: reach.dev/v1\nkind: ReachPolicy\nmetadata: {{name: prog}}\nspec:\n"
+                f"  identity: {identity}\n  secrets: [{secret}]\n  tools: [\"/**/python3*\"]\n")
+    agent = Agent(cleanup, tmp, ["--cgroup", root.path, "--identity-rule", f"cgroup:{app.rel} {identity}",
+                                 "--policy", policy, "--settle-window", "1"])
+
+    def serve(version):
+        """The service: reads its key, then runs until its stdin closes."""
+        with open(app_py, "w") as f:
+            f.write(f"# {version}\nimport sys\nopen(sys.argv[1]).read()\nsys.stdin.read()\n")
+        with open(app_py, "rb") as f:
+            sha = hashlib.sha256(f.read()).hexdigest()
+        proc = subprocess.Popen([PYTHON, app_py, secret], stdin=subprocess.PIPE, preexec_fn=app.enter_fn())
+        cleanup.add(lambda: proc.poll() is None and (proc.kill(), proc.wait()))
+        return proc, sha
+
+    def attest(*extra):
+        p = _run("verify", "--socket", agent.socket, "--identity", identity, "--attest", "-", "--key", key, *extra)
+        check_eq(p.returncode, 0, f"verify --attest -: {p.stdout}{p.stderr}")
+        lines = [line for line in p.stdout.splitlines() if line.startswith("reach-attestation ")]
+        check_eq(len(lines), 1, f"one attestation line on stdout: {p.stdout[:400]}")
+        check("written to stdout" in p.stderr, f"says where: {p.stderr}")
+        return json.loads(lines[0][len("reach-attestation "):]), p.stdout
+
+    def current_epoch():
+        v = _run("verify", "--socket", agent.socket, "--identity", identity, "-o", "json")
+        return json.loads(v.stdout)["identities"][0]["epoch"] if v.returncode in (0, 1, 2) and v.stdout else ""
+
+    proc, sha1 = serve("1.0")
+    epoch1 = f"app.py@{sha1[:12]}"
+    wait_for(lambda: current_epoch() == epoch1, f"the program's epoch {epoch1}", 20)
+
+    def subject():
+        env, out = attest()
+        st = _statement(env)
+        return st if st["predicate"]["subject_of"] == "program" else None
+    # hashed off the loop: the attestation names the file once the worker is done
+    st = wait_for(subject, "the program file hashed", 20)
+    check_eq((st["subject"][0]["name"], st["subject"][0]["digest"]["sha256"],
+              st["subject"][0]["annotations"]["reach.dev/digest-of"]),
+             (f"{identity}@{epoch1}", sha1, "program"), "the subject: app.py's SHA-256")
+    check_eq((st["predicate"]["epoch"], st["predicate"]["artifact"]["sha256"], st["predicate"]["artifact"]["size"]),
+             (epoch1, sha1, os.path.getsize(app_py)), "the predicate names the same file")
+    env, out = attest()
+    log = os.path.join(tmp, "job.log")
+    with open(log, "w") as f:
+        f.write("some earlier line of the Job's log\n" + out)
+    ok = _run("attest", "verify", log, "--key", pub, "--policy", policy)
+    check(ok.returncode == 0 and f"subject: the program's sha256 {sha1}" in ok.stdout and "attest verify: OK" in
+          ok.stdout, f"attest verify reads the line from a saved log: {ok.stdout}{ok.stderr}")
+    proc.stdin.close()
+    proc.wait(timeout=30)
+
+    # the application upgraded (python3 not): a new epoch, a new subject
+    proc, sha2 = serve("1.1")
+    epoch2 = f"app.py@{sha2[:12]}"
+    wait_for(lambda: current_epoch() == epoch2, f"the new program's epoch {epoch2}", 20)
+    st = wait_for(lambda: (lambda s: s if s and s["subject"][0]["digest"]["sha256"] == sha2 else None)(subject()),
+                  "the new app.py hashed", 20)
+    check_eq((st["predicate"]["epoch"], st["predicate"]["previous_epoch"]), (epoch2, epoch1),
+             "the new version, after the old")
+    since = agent.reachctl("verify", "--identity", identity, "--since", epoch1, check_rc=False)
+    check(f"epoch {epoch2} (compared with {epoch1})" in since.stdout, f"--since names the pair: {since.stdout}")
+    bad = agent.reachctl("verify", "--identity", identity, "--since", epoch2, check_rc=False)
+    check(bad.returncode == 2 and "is the epoch judged" in bad.stderr, f"--since the epoch judged: {bad.stderr}")
+    proc.stdin.close()
+    proc.wait(timeout=30)
+    status = agent.reachctl("status", "-o", "json")
+    check_eq(status["artifact_hashes_skipped"], 0, "every file of the test was hashed")
+    agent.stop()

@@ -29,6 +29,7 @@
 #include "reach/path.h"
 #include "reach/proctree.h"
 #include "reach/program.h"
+#include "reach/artifact.h"
 #include "mcp/jsonrpc.h"
 #include "reach/redact.h"
 #include "agent/pipeline.h"
@@ -59,6 +60,46 @@ static void warn_unrecorded(const char *kind)
 
 static void print_if_new(struct pipeline *p, uint64_t cgroup_id, const struct edge *e, bool is_new);
 static struct edge *record_edge(struct pipeline *p, enum edge_kind kind, const struct observation *obs, bool *is_new);
+/* Opens the version's file now, while the process runs (the descriptor
+ * keeps that version readable once it is replaced or the process gone),
+ * and leaves reading and hashing it to the artifact worker: a binary of
+ * tens of MiB is never read on the event loop. A file that cannot be opened
+ * now, or is not the one exec'd (the process exec'd again since), is
+ * counted as skipped: its epoch's attestation names the version only. */
+static bool is_exec_file(int fd, const struct reach_exec_event *ev)
+{
+	struct stat st;
+
+	return !fstat(fd, &st) && (uint64_t)st.st_ino == ev->exe_ino && (int64_t)st.st_mtim.tv_sec == ev->exe_mtime_sec &&
+	       (uint64_t)st.st_mtim.tv_nsec == ev->exe_mtime_nsec;
+}
+
+static void submit_artifact(struct pipeline *p, const char *key, const char *file, enum artifact_kind kind,
+			    const struct reach_exec_event *ev, const char *exe)
+{
+	int fd = file[0] ? open(file, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK) : -1;
+
+	if (fd >= 0 && kind == ARTIFACT_EXECUTABLE && ev->exe_ino && !is_exec_file(fd, ev)) {
+		close(fd);
+		fd = -1;
+	}
+	if (fd < 0 && kind == ARTIFACT_EXECUTABLE && ev->exe_ino && exe[0] == '/') {
+		/* the process is gone already (a short run): the same path in
+		 * the agent's view, if it is the very file exec'd (inode and
+		 * mtime as the kernel read them at exec) */
+		fd = open(exe, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+		if (fd >= 0 && !is_exec_file(fd, ev)) {
+			close(fd);
+			fd = -1;
+		}
+	}
+	if (fd < 0) {
+		artifact_hasher_count_skipped(p->artifacts);
+		return;
+	}
+	artifact_hasher_submit(p->artifacts, key, fd, kind);
+}
+
 static void note_root_exec(struct pipeline *p, uint64_t cgroup_id, const struct reach_exec_event *ev, const char *exe);
 
 #define SECRET_CONTENT_MAX 8192
@@ -1137,6 +1178,8 @@ static void note_root_exec(struct pipeline *p, uint64_t cgroup_id, const struct 
 	uint64_t id;
 	const char *base = strrchr(exe, '/');
 	char prog[256], hex[13] = "";
+	char file[4200] = ""; /* where the version's file is read while the process runs */
+	enum artifact_kind kind = ARTIFACT_EXECUTABLE;
 	size_t args_len = ev->args_len < REACH_ARGS_LEN ? ev->args_len : REACH_ARGS_LEN;
 
 	if (!program_path(exe, (const char *)ev->args, args_len, prog, sizeof(prog))) {
@@ -1148,12 +1191,15 @@ static void note_root_exec(struct pipeline *p, uint64_t cgroup_id, const struct 
 		if (program_hash(view, hex, sizeof(hex)) == 0) {
 			exe = prog;
 			base = strrchr(prog, '/');
+			snprintf(file, sizeof(file), "%s", view);
+			kind = ARTIFACT_PROGRAM;
 		}
 	}
 	if (hex[0]) {
 		id = strtoull(hex, NULL, 16);
 	} else if (ev->exe_ino) {
 		id = exe_file_id(ev->exe_dev, ev->exe_ino, ev->exe_mtime_sec, ev->exe_mtime_nsec);
+		snprintf(file, sizeof(file), "/proc/%u/exe", ev->hdr.tgid);
 	} else {
 		/* a script (the kernel saw its interpreter's file): the script as
 		 * the process sees it, while it still runs; gone, no epoch from
@@ -1165,6 +1211,8 @@ static void note_root_exec(struct pipeline *p, uint64_t cgroup_id, const struct 
 		if (stat(view, &st) != 0)
 			return;
 		id = exe_file_id(st.st_dev, st.st_ino, st.st_mtim.tv_sec, (uint64_t)st.st_mtim.tv_nsec);
+		snprintf(file, sizeof(file), "%s", view);
+		kind = ARTIFACT_PROGRAM;
 	}
 	snprintf(key, sizeof(key), "%" PRIu64, cgroup_id);
 	x = hmap_get(p->exe_epochs, key);
@@ -1181,6 +1229,43 @@ static void note_root_exec(struct pipeline *p, uint64_t cgroup_id, const struct 
 	}
 	x->file_id = id;
 	snprintf(x->epoch, sizeof(x->epoch), "%s@%012" PRIx64, base ? base + 1 : exe, (uint64_t)(id & 0xffffffffffffULL));
+	if (p->artifacts)
+		submit_artifact(p, x->epoch, file, kind, ev, x->path);
+}
+
+/* A declared version's artifact is the file its host cgroup's root process
+ * runs under it (the latest, if it changed within the version). Only
+ * identities with a declared version pay this lookup. */
+static void note_version_artifact(struct pipeline *p, const char *identity, const char *version, uint64_t cgroup_id)
+{
+	char key[24], vkey[1100];
+	struct exe_epoch *x;
+	const char *have;
+	char *copy;
+
+	snprintf(key, sizeof(key), "%" PRIu64, cgroup_id);
+	if (!(x = hmap_get(p->exe_epochs, key)))
+		return;
+	snprintf(vkey, sizeof(vkey), "%s\n%s", identity, version);
+	have = hmap_get(p->epoch_artifacts, vkey);
+	if (have && !strcmp(have, x->epoch))
+		return;
+	if ((copy = strdup(x->epoch)) && !hmap_put(p->epoch_artifacts, vkey, copy, (void **)&have))
+		free((void *)have);
+	else
+		free(copy);
+}
+
+int pipeline_epoch_artifact(const struct pipeline *p, const char *identity, const char *epoch, struct artifact *out)
+{
+	char vkey[1100];
+	const char *key;
+
+	if (!p->artifacts || !epoch || !epoch[0])
+		return -ENOENT;
+	snprintf(vkey, sizeof(vkey), "%s\n%s", identity, epoch);
+	key = p->epoch_artifacts ? hmap_get(p->epoch_artifacts, vkey) : NULL;
+	return artifact_hasher_get(p->artifacts, key ? key : epoch, out);
 }
 
 /* The epoch of an identity: a version a pipeline declared (reachctl epoch
@@ -1194,6 +1279,8 @@ static void apply_epoch(struct pipeline *p, struct identity *id, uint64_t cgroup
 
 	if (version) {
 		snprintf(id->image_id, sizeof(id->image_id), "%s", version);
+		if (p->artifacts && !id->pod[0])
+			note_version_artifact(p, id->name, version, cgroup_id);
 		return;
 	}
 	if (id->image_id[0] || id->pod[0])
@@ -1562,6 +1649,7 @@ int pipeline_init(struct pipeline *p, size_t observed_cap)
 	p->identity_cache = hmap_new();
 	p->epochs = hmap_new();
 	p->exe_epochs = hmap_new();
+	p->epoch_artifacts = hmap_new();
 	p->cov_cgroups = hmap_new();
 	p->secret_inodes = hmap_new();
 	p->reasm = http_reasm_new(PIPELINE_OPEN_HEADS);
@@ -1570,7 +1658,7 @@ int pipeline_init(struct pipeline *p, size_t observed_cap)
 	p->mcp_peers = hmap_new();
 	if (!p->reasm || !p->h2 || !p->mcp_server_info || !p->mcp_peers || !p->observed || !p->procs || !p->dns ||
 	    !p->identity_cache || !p->epochs ||
-	    !p->exe_epochs || !p->cov_cgroups || !p->secret_inodes)
+	    !p->exe_epochs || !p->epoch_artifacts || !p->cov_cgroups || !p->secret_inodes)
 		return -ENOMEM;
 	return 0;
 }
@@ -1581,6 +1669,7 @@ void pipeline_fini(struct pipeline *p)
 	hmap_free(p->cov_cgroups, cg_coverage_free);
 	hmap_free(p->epochs, free);
 	hmap_free(p->exe_epochs, free);
+	hmap_free(p->epoch_artifacts, free);
 	hmap_free(p->mcp_server_info, free);
 	hmap_free(p->mcp_peers, free);
 	hmap_free(p->secret_inodes, secret_inode_free);
@@ -1592,7 +1681,7 @@ void pipeline_fini(struct pipeline *p)
 	proctree_free(p->procs);
 	dnsnames_free(p->dns);
 	observed_free(p->observed);
-	p->identity_cache = p->epochs = p->exe_epochs = p->secret_inodes = NULL;
+	p->identity_cache = p->epochs = p->exe_epochs = p->epoch_artifacts = p->secret_inodes = NULL;
 	p->procs = NULL;
 	p->dns = NULL;
 	p->observed = NULL;

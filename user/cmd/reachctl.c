@@ -1115,6 +1115,19 @@ static int write_attestation(const struct opts *o, json_object *doc, EVP_PKEY *k
 	in.policy_digest = json_get_str(doc, "policy_digest", "");
 	in.ledger_digest = json_get_str(a, "ledger_sha256", NULL);
 	in.sensor_version = json_get_str(a, "sensor_version", "");
+	{ /* the file the version ran, when the agent hashed it */
+		json_object *art = json_get(a, "artifact", json_type_object);
+
+		if (art) {
+			in.artifact_of = json_get_str(art, "of", NULL);
+			in.artifact_sha256 = json_get_str(art, "sha256", NULL);
+			in.artifact_size = (uint64_t)json_get_int(art, "size", 0);
+		} else if (json_get_str(a, "artifact_missing", NULL)) {
+			fprintf(stderr, "reachctl: verify --attest: no file hash for this epoch (%s): the subject names the "
+					"version only (subject_of epoch-name)\n",
+				json_get_str(a, "artifact_missing", ""));
+		}
+	}
 	n = json_object_array_length(recs);
 	if (n && !(chain = calloc(n, sizeof(*chain)))) {
 		fprintf(stderr, "reachctl: out of memory\n");
@@ -1142,6 +1155,18 @@ static int write_attestation(const struct opts *o, json_object *doc, EVP_PKEY *k
 		fprintf(stderr, "reachctl: verify --attest: %s\n", err);
 		goto out;
 	}
+	if (!strcmp(o->attest, "-")) {
+		/* a release pipeline's log keeps it: one line, found by its prefix */
+		text = json_object_to_json_string_ext(env, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+		printf("reach-attestation %s\n", text);
+		fflush(stdout);
+		dsse_keyid(key, keyid);
+		fprintf(stderr, "reachctl: attestation of %s written to stdout (the line 'reach-attestation ...'): %zu "
+				"records in its chain, signed by key %s\n",
+			o->identity, n, keyid);
+		rc = 0;
+		goto out;
+	}
 	text = json_object_to_json_string_ext(env, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
 	if ((rc = write_file_atomic(o->attest, text, strlen(text), 0644))) {
 		fprintf(stderr, "reachctl: verify --attest: writing %s: %s\n", o->attest, strerror(-rc));
@@ -1157,6 +1182,32 @@ out:
 	json_object_put(st);
 	json_object_put(env);
 	return rc;
+}
+
+/* The envelope of the last "reach-attestation {...}" line of a file (what
+ * verify --attest - printed, kept in a Job's log), or NULL. */
+static json_object *attestation_line(const char *file)
+{
+	static const char prefix[] = "reach-attestation ";
+	FILE *f = fopen(file, "re");
+	json_object *env = NULL;
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
+
+	if (!f)
+		return NULL;
+	while ((len = getline(&line, &cap, f)) > 0) {
+		const char *at = strstr(line, prefix); /* a log may prefix timestamps */
+
+		if (at) {
+			json_object_put(env);
+			env = json_tokener_parse(at + sizeof(prefix) - 1);
+		}
+	}
+	free(line);
+	fclose(f);
+	return env;
 }
 
 /* attest verify FILE --key PUB [--policy PATH] [--ledger FILE]: 0 the
@@ -1197,9 +1248,10 @@ static int cmd_attest_verify(const char *file, const struct opts *o)
 		}
 		x.ledger_digest = ledger_hex;
 	}
-	if (!(env = json_object_from_file(file))) {
+	if (!(env = json_object_from_file(file)) && !(env = attestation_line(file))) {
 		fprintf(stderr, "reachctl: attestation %s: %s\n", file,
-			access(file, R_OK) ? strerror(errno) : "not JSON (a DSSE envelope is expected)");
+			access(file, R_OK) ? strerror(errno)
+					   : "not JSON (a DSSE envelope is expected) and no line 'reach-attestation ...' in it");
 		EVP_PKEY_free(key);
 		return EXIT_USAGE;
 	}

@@ -261,6 +261,13 @@ int artifact_hasher_get(struct artifact_hasher *h, const char *key, struct artif
 	return rc;
 }
 
+void artifact_hasher_count_skipped(struct artifact_hasher *h)
+{
+	pthread_mutex_lock(&h->lock);
+	h->skipped++;
+	pthread_mutex_unlock(&h->lock);
+}
+
 uint64_t artifact_hasher_skipped(const struct artifact_hasher *h)
 {
 	uint64_t n;

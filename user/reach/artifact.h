@@ -54,6 +54,8 @@ int artifact_hasher_submit(struct artifact_hasher *h, const char *key, int fd, e
  * -ENOENT never asked for, or it could not be hashed. */
 int artifact_hasher_get(struct artifact_hasher *h, const char *key, struct artifact *out);
 
+/* A file the caller could not even open to hand over: counted skipped. */
+void artifact_hasher_count_skipped(struct artifact_hasher *h);
 /* Files that could not be hashed since start (status artifact_hashes_skipped). */
 uint64_t artifact_hasher_skipped(const struct artifact_hasher *h);
 /* Waits until nothing is queued or being hashed, up to timeout_ms: 0 or
