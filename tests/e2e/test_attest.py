@@ -13,7 +13,9 @@ import os
 import signal
 import subprocess
 
-from harness import PYTHON, REACHCTL, Agent, Cgroup, check, check_eq, wait_for
+from harness import PYTHON, REACHCTL, ROOT, Agent, Cgroup, check, check_eq, make_test_ca, start_process, wait_for
+
+KUBE_PORT = 20801  # this file's ports: 20800-20819
 
 READ = "import sys\nfor p in sys.argv[1:]: open(p).read()\n"
 
@@ -354,3 +356,103 @@ def test_attestation_subject_is_the_program_and_goes_to_stdout(cleanup, tmp):
     status = agent.reachctl("status", "-o", "json")
     check_eq(status["artifact_hashes_skipped"], 0, "every file of the test was hashed")
     agent.stop()
+
+
+def test_signing_key_from_a_kubernetes_secret(cleanup, tmp):
+    """--key-secret NS/NAME[:KEY]: the signing key read from a Secret
+    through the API (the local API stand-in over TLS with a bearer token),
+    the same signature as the key's file; a missing Secret, a missing key,
+    a forbidden read, a key that is no Ed25519 key: exit 2, the Secret named,
+    nothing written, the key's bytes never printed."""
+    key, pub = os.path.join(tmp, "signing.key"), os.path.join(tmp, "signing.pub")
+    _openssl("genpkey", "-algorithm", "ed25519", "-out", key)
+    _openssl("pkey", "-in", key, "-pubout", "-out", pub)
+    rsa = os.path.join(tmp, "rsa.key")
+    _openssl("genpkey", "-algorithm", "rsa", "-pkeyopt", "rsa_keygen_bits:2048", "-out", rsa)
+    with open(key, "rb") as f:
+        pem = f.read()
+    body = "".join(line for line in pem.decode().splitlines() if "-----" not in line)
+    with open(rsa, "rb") as f:
+        rsa_pem = f.read()
+
+    ca, cert, tls_key = make_test_ca(cleanup, tmp)
+    token = f"reach-e2e-attest-token-{os.getpid()}"
+    token_file = os.path.join(tmp, "token")
+    with open(token_file, "w") as f:
+        f.write(token)
+    control = os.path.join(tmp, "kube-control")
+    os.makedirs(control)
+    pods = os.path.join(tmp, "pods.json")
+    with open(pods, "w") as f:
+        json.dump([], f)
+    start_process(cleanup, [PYTHON, os.path.join(ROOT, "tests", "e2e", "kube_server.py"), "--port", str(KUBE_PORT),
+                            "--cert", cert, "--key", tls_key, "--token", token, "--pods", pods, "--control", control])
+    wait_for(lambda: os.path.exists(os.path.join(control, "ready")), "kube API fixture ready", 10)
+    n = [0]
+
+    def command(line):
+        n[0] += 1
+        tmpf, final = os.path.join(control, f".{n[0]}.tmp"), os.path.join(control, f"{n[0]}.cmd")
+        with open(tmpf, "w") as f:
+            f.write(line + "\n")
+        os.rename(tmpf, final)
+        wait_for(lambda: not os.path.exists(final), f"kube API applied '{line[:30]}'", 10)
+
+    def secret(name, data):
+        obj = {"apiVersion": "v1", "kind": "Secret", "metadata": {"namespace": "reach-system", "name": name},
+               "type": "Opaque", "data": {k: base64.b64encode(v).decode() for k, v in data.items()}}
+        command("put secrets " + json.dumps(obj, separators=(",", ":")))
+    secret("reach-attest-key", {"reach.key": pem})
+    secret("two-keys", {"reach.key": pem, "other": b"x"})
+    secret("rsa-key", {"reach.key": rsa_pem})
+
+    # a ledger to judge offline (the Secret is the subject here, not the agent)
+    root = Cgroup(cleanup, f"reach-e2e-attestsecret-{os.getpid()}")
+    app = Cgroup(cleanup, "svc", parent=root)
+    identity = "host/attestsecret"
+    policy = os.path.join(tmp, "policy.yaml")
+    with open(policy, "w") as f:
+        f.write(f"apiVersion: reach.dev/v1\nkind: ReachPolicy\nmetadata: {{name: s}}\nspec:\n"
+                f"  identity: {identity}\n  tools: [\"/**/python3*\"]\n")
+    agent = Agent(cleanup, tmp, ["--cgroup", root.path, "--identity-rule", f"cgroup:{app.rel} {identity}"])
+    app.python("pass")
+    wait_for(lambda: any(i["identity"] == identity for i in agent.reachctl("reach", "-o", "json")["identities"]),
+             "the identity observed", 10)
+    agent.stop()
+    ledger = os.path.join(agent.state_dir, "ledger.pb.z")
+    kube = ["--kube-api", f"https://127.0.0.1:{KUBE_PORT}", "--kube-token-file", token_file, "--kube-ca", ca]
+
+    def attest(out, spec, *extra):
+        return _run("verify", "--ledger", ledger, "--policy", policy, "--identity", identity, "--attest", out,
+                    "--key-secret", spec, *kube, *extra)
+
+    for spec in ("reach-system/reach-attest-key", "reach-system/reach-attest-key:reach.key"):
+        out = os.path.join(tmp, "from-secret.json")
+        p = attest(out, spec)
+        check_eq(p.returncode, 0, f"--key-secret {spec}: {p.stdout}{p.stderr}")
+        check(body[:24] not in p.stdout + p.stderr and "PRIVATE" not in p.stdout + p.stderr, "the key never printed")
+        ok = _run("attest", "verify", out, "--key", pub)
+        check(ok.returncode == 0 and "signature: verifies with the key" in ok.stdout,
+              f"signed by the Secret's key: {ok.stdout}{ok.stderr}")
+        os.unlink(out)
+    with open(os.path.join(control, "requests.log")) as f:
+        log = f.read()
+    check("GET /api/v1/namespaces/reach-system/secrets/reach-attest-key 200" in log, f"read through the API: {log}")
+
+    def refused(spec, want, *extra):
+        out = os.path.join(tmp, "refused.json")
+        p = attest(out, spec, *extra)
+        check(p.returncode == 2 and want in p.stderr, f"--key-secret {spec}: exit 2, '{want}': {p.returncode} {p.stderr}")
+        check(not os.path.exists(out), "nothing written")
+        check(body[:24] not in p.stdout + p.stderr and base64.b64encode(pem).decode()[:24] not in p.stderr,
+              "the key never printed")
+    refused("reach-system/nosuch", "secret reach-system/nosuch: not found (HTTP 404)")
+    refused("reach-system/reach-attest-key:nokey", "secret reach-system/reach-attest-key: no such key (its keys: reach.key)")
+    refused("reach-system/two-keys", "more than one key (its keys: ")
+    refused("reach-system/rsa-key", "secret reach-system/rsa-key: a rsaEncryption key, not Ed25519")
+    refused("reach-system", "give NAMESPACE/NAME[:KEY]")
+    command("fail 403")
+    refused("reach-system/reach-attest-key", "forbidden: the token may not get it")
+    p = _run("verify", "--ledger", ledger, "--policy", policy, "--identity", identity, "--attest",
+             os.path.join(tmp, "x.json"), "--key", key, "--key-secret", "reach-system/reach-attest-key")
+    check(p.returncode == 2 and "not both" in p.stderr, f"--key and --key-secret: {p.stderr}")

@@ -17,6 +17,7 @@
 
 #include "common/dsse.h"
 #include "common/json.h"
+#include "identity/kube_secret.h"
 #include "policy/attest.h"
 #include "policy/epochs.h"
 #include "policy/verify.h"
@@ -773,6 +774,53 @@ static void test_artifact_subject(void **state)
 	EVP_PKEY_free(key);
 }
 
+/* --key-secret NS/NAME[:KEY]: parsed strictly, errors say the form. */
+static void test_key_secret_spec(void **state)
+{
+	char ns[64], name[254], key[254], err[300];
+
+	(void)state;
+	assert_int_equal(kube_secret_spec("reach-system/reach-attest-key", ns, name, key, err, sizeof(err)), 0);
+	assert_string_equal(ns, "reach-system");
+	assert_string_equal(name, "reach-attest-key");
+	assert_string_equal(key, "");
+	assert_int_equal(kube_secret_spec("ci/keys:Reach_key.pem", ns, name, key, err, sizeof(err)), 0);
+	assert_string_equal(name, "keys");
+	assert_string_equal(key, "Reach_key.pem");
+	assert_int_equal(kube_secret_spec("reach-system", ns, name, key, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "give NAMESPACE/NAME[:KEY]"));
+	assert_int_equal(kube_secret_spec("/x", ns, name, key, err, sizeof(err)), -EINVAL);
+	assert_int_equal(kube_secret_spec("ns/", ns, name, key, err, sizeof(err)), -EINVAL);
+	assert_int_equal(kube_secret_spec("ns/Upper", ns, name, key, err, sizeof(err)), -EINVAL);
+	assert_int_equal(kube_secret_spec("ns/a:", ns, name, key, err, sizeof(err)), -EINVAL);
+	assert_int_equal(kube_secret_spec("ns/a:b/c", ns, name, key, err, sizeof(err)), -EINVAL);
+	assert_int_equal(kube_secret_spec("ns/a/b", ns, name, key, err, sizeof(err)), -EINVAL);
+}
+
+/* A Secret's PEM bytes load like a key file, named by the Secret. */
+static void test_private_key_from_memory(void **state)
+{
+	EVP_PKEY *key = new_key(EVP_PKEY_ED25519), *got = NULL;
+	char *pem = NULL, err[300], a[DSSE_KEYID_LEN], b[DSSE_KEYID_LEN];
+	size_t len = 0;
+	FILE *f = open_memstream(&pem, &len);
+
+	(void)state;
+	assert_non_null(f);
+	assert_true(PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL));
+	fclose(f);
+	assert_int_equal(dsse_load_private_key_pem(pem, len, "secret ns/k key reach.key", &got, err, sizeof(err)), 0);
+	dsse_keyid(key, a);
+	dsse_keyid(got, b);
+	assert_string_equal(a, b);
+	EVP_PKEY_free(got);
+	assert_int_equal(dsse_load_private_key_pem("junk", 4, "secret ns/k key reach.key", &got, err, sizeof(err)), -EINVAL);
+	assert_null(got);
+	assert_non_null(strstr(err, "secret ns/k key reach.key: not a PEM private key"));
+	free(pem);
+	EVP_PKEY_free(key);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -786,6 +834,8 @@ int main(void)
 		cmocka_unit_test(test_statement_fields),
 		cmocka_unit_test(test_attest_check),
 		cmocka_unit_test(test_artifact_subject),
+		cmocka_unit_test(test_key_secret_spec),
+		cmocka_unit_test(test_private_key_from_memory),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -33,11 +33,14 @@
 #include <time.h>
 #include <unistd.h>
 #include <openssl/evp.h>
+#include <openssl/crypto.h>
 #include "common/api.h"
 #include "common/dsse.h"
 #include "common/fileio.h"
 #include "common/hex.h"
 #include "common/json.h"
+#include "identity/kube_secret.h"
+#include "identity/kube_watch.h"
 #include "reach/ledger.h"
 #include "reach/ledger_store.h"
 #include "policy/attest.h"
@@ -100,7 +103,12 @@ static const struct command_help commands[] = {
 	  "                  also writes FILE: an in-toto Statement of this verification (verdict, findings,\n"
 	  "                  rotation list, coverage, policy and ledger digests, the identity's hash-chained\n"
 	  "                  verification records) in a DSSE envelope signed with the Ed25519 private key KEY\n"
-	  "                  (PEM: openssl genpkey -algorithm ed25519 -out KEY; a mounted Secret is a file)\n",
+	  "                  (PEM: openssl genpkey -algorithm ed25519 -out KEY; a mounted Secret is a file);\n"
+	  "                  FILE - : one line 'reach-attestation {...}' on stdout (a Job's log keeps it)\n"
+	  "                  --key-secret NS/NAME[:KEY] instead of --key: the key read from a Kubernetes Secret\n"
+	  "                  through the API (in a pod: its service account; else --kube-api URL\n"
+	  "                  --kube-token-file F --kube-ca F); KEY may be left out when the Secret holds one\n"
+	  "                  verify --since NAME|-N: compare the epoch judged with that one, not the previous\n",
 	  "0 pass, 1 findings, 2 could not verify (inconclusive, an agent unreachable, bad policy or usage)" },
 	{ "attest verify",
 	  "  reachctl attest verify FILE --key PUB [--policy PATH] [--ledger FILE]\n"
@@ -351,6 +359,8 @@ struct opts {
 	const char *identity, *kind, *output, *socket, *ledger, *policy, *version, *epoch;
 	const char *since;                    /* verify --since: the epoch to compare with */
 	const char *attest, *key;             /* verify --attest FILE --key KEY; attest verify --key PUB */
+	const char *key_secret;               /* verify --attest FILE --key-secret NS/NAME[:KEY] */
+	const char *kube_api, *kube_token_file, *kube_ca; /* where that Secret is read */
 	bool default_alert, socket_set;
 	const char *agents[MAX_AGENT_SPECS]; /* verify --agents, as given */
 	size_t n_agents;
@@ -376,6 +386,10 @@ static int parse(int argc, char **argv, struct opts *o, int first)
 		{ "wait", required_argument, NULL, 'W' },
 		{ "attest", required_argument, NULL, 'a' },
 		{ "key", required_argument, NULL, 'K' },
+		{ "key-secret", required_argument, NULL, 'S' },
+		{ "kube-api", required_argument, NULL, 'U' },
+		{ "kube-token-file", required_argument, NULL, 'O' },
+		{ "kube-ca", required_argument, NULL, 'P' },
 		{ 0 },
 	};
 	char *end;
@@ -411,6 +425,10 @@ static int parse(int argc, char **argv, struct opts *o, int first)
 		case 'C': o->ca_file = optarg; break;
 		case 'a': o->attest = optarg; break;
 		case 'K': o->key = optarg; break;
+		case 'S': o->key_secret = optarg; break;
+		case 'U': o->kube_api = optarg; break;
+		case 'O': o->kube_token_file = optarg; break;
+		case 'P': o->kube_ca = optarg; break;
 		case 'W':
 			errno = 0;
 			o->wait_s = strtol(optarg, &end, 10);
@@ -451,6 +469,19 @@ static int parse(int argc, char **argv, struct opts *o, int first)
 	}
 	if (o->attest && strcmp(argv[1], "verify") != 0) {
 		fprintf(stderr, "reachctl: --attest is an option of verify\n");
+		return EXIT_USAGE;
+	}
+	if ((o->key_secret || o->kube_api || o->kube_token_file || o->kube_ca) && !o->attest) {
+		fprintf(stderr, "reachctl: --key-secret, --kube-api, --kube-token-file and --kube-ca are for verify "
+				"--attest FILE\n");
+		return EXIT_USAGE;
+	}
+	if (o->key && o->key_secret) {
+		fprintf(stderr, "reachctl: --key FILE or --key-secret NS/NAME[:KEY], not both\n");
+		return EXIT_USAGE;
+	}
+	if ((o->kube_api || o->kube_token_file || o->kube_ca) && !o->key_secret) {
+		fprintf(stderr, "reachctl: --kube-api, --kube-token-file and --kube-ca say where --key-secret is read\n");
 		return EXIT_USAGE;
 	}
 	if (o->key && !o->attest && strcmp(argv[1], "attest") != 0) {
@@ -1044,9 +1075,9 @@ static int verify_setup(const struct opts *o, struct policy_set *set)
 {
 	char err[1024];
 
-	if (o->attest && (!o->identity || !o->key)) {
+	if (o->attest && (!o->identity || (!o->key && !o->key_secret))) {
 		fprintf(stderr, "reachctl: verify --attest FILE needs --identity (the workload it is about) and --key "
-				"(the Ed25519 private key that signs it)\n");
+				"FILE or --key-secret NS/NAME[:KEY] (the Ed25519 private key that signs it)\n");
 		return EXIT_NOT_VERIFIED;
 	}
 
@@ -1091,6 +1122,35 @@ static int verify_setup(const struct opts *o, struct policy_set *set)
 		return EXIT_NOT_VERIFIED;
 	}
 	return 0;
+}
+
+/* verify --attest --key-secret NS/NAME[:KEY]: the signing key read from a
+ * Kubernetes Secret through the API (--kube-api, --kube-token-file,
+ * --kube-ca; in a pod: its service account), never from a file; the PEM is
+ * wiped once parsed. 0 or -errno with err (never the key). */
+static int key_from_secret(const struct opts *o, EVP_PKEY **key, char *err, size_t err_size)
+{
+	char ns[64], name[254], k[254], why[512], what[700];
+	struct kube_conn conn = { 0 };
+	uint8_t *pem = NULL;
+	size_t len = 0;
+	int rc;
+
+	if ((rc = kube_secret_spec(o->key_secret, ns, name, k, err, err_size)))
+		return rc;
+	if ((rc = kube_conn_init(&conn, o->kube_api, o->kube_token_file, o->kube_ca, why, sizeof(why)))) {
+		snprintf(err, err_size, "--key-secret %s: the Kubernetes API: %s", o->key_secret, why);
+		return rc;
+	}
+	rc = kube_secret_get(&conn, ns, name, k, &pem, &len, err, err_size);
+	kube_conn_fini(&conn);
+	if (rc)
+		return rc;
+	snprintf(what, sizeof(what), "secret %s/%s%s%s", ns, name, k[0] ? " key " : "", k);
+	rc = dsse_load_private_key_pem(pem, len, what, key, err, err_size);
+	OPENSSL_cleanse(pem, len);
+	free(pem);
+	return rc;
 }
 
 /* verify --attest FILE: the verification of o->identity as an in-toto
@@ -1280,7 +1340,7 @@ static int cmd_verify(const char *cmd, const struct opts *o)
 	if (o->attest) { /* before verifying: a bad key is found before the wait */
 		char err[1024];
 
-		if (dsse_load_private_key(o->key, &key, err, sizeof(err))) {
+		if ((o->key ? dsse_load_private_key(o->key, &key, err, sizeof(err)) : key_from_secret(o, &key, err, sizeof(err)))) {
 			fprintf(stderr, "reachctl: %s\n", err);
 			policy_set_free(&set);
 			return EXIT_NOT_VERIFIED;
