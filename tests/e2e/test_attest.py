@@ -456,3 +456,90 @@ def test_signing_key_from_a_kubernetes_secret(cleanup, tmp):
     p = _run("verify", "--ledger", ledger, "--policy", policy, "--identity", identity, "--attest",
              os.path.join(tmp, "x.json"), "--key", key, "--key-secret", "reach-system/reach-attest-key")
     check(p.returncode == 2 and "not both" in p.stderr, f"--key and --key-secret: {p.stderr}")
+
+
+RECORDS_PORT = 20802
+
+
+def test_gate_attests_each_agents_chain(cleanup, tmp):
+    """GET /v1/records (behind the agent's API token) serves every
+    identity's hash chain; `verify --agents ... --attest -` carries, per
+    agent, the identity's chain and the digest of the ledger it served, and
+    `attest verify` checks each chain: one byte of an agent's record changed
+    is named."""
+    import urllib.error
+    import urllib.request
+    token = f"reach-e2e-attest-records-{os.getpid()}"
+    token_file = os.path.join(tmp, "api-token")
+    with open(token_file, "w") as f:
+        f.write(token + "\n")
+    os.chmod(token_file, 0o600)
+    key, pub = os.path.join(tmp, "signing.key"), os.path.join(tmp, "signing.pub")
+    _openssl("genpkey", "-algorithm", "ed25519", "-out", key)
+    _openssl("pkey", "-in", key, "-pubout", "-out", pub)
+    secret = os.path.join(tmp, "svc.key")
+    with open(secret, "w") as f:
+        f.write("x\n")
+    root = Cgroup(cleanup, f"reach-e2e-attestrecs-{os.getpid()}")
+    app = Cgroup(cleanup, "svc", parent=root)
+    identity = "host/attestrecs"
+    policy = os.path.join(tmp, "policy.yaml")
+    with open(policy, "w") as f:
+        f.write(f"apiVersion: reach.dev/v1\nkind: ReachPolicy\nmetadata: {{name: recs}}\nspec:\n"
+                f"  identity: {identity}\n  secrets: [{secret}]\n  tools: [\"/**/python3*\"]\n")
+    agent = Agent(cleanup, tmp, ["--cgroup", root.path, "--identity-rule", f"cgroup:{app.rel} {identity}",
+                                 "--policy", policy, "--settle-window", "1", "--node-name", "recs-node",
+                                 "--metrics-addr", f"127.0.0.1:{RECORDS_PORT}", "--api-token-file", token_file,
+                                 "--persist-interval", "1"])
+    agent.epoch_start(identity, "v1")
+    app.python(READ, secret)
+
+    def records():
+        return agent.reachctl("epochs", "--identity", identity, "-o", "json")["records"]
+    first = wait_for(lambda: next((r for r in records() if r["to_version"] == "v1" and r["state"] == "verified"),
+                                  None), "v1 verified", 20)
+
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+    def served(auth=True):
+        req = urllib.request.Request(f"http://127.0.0.1:{RECORDS_PORT}/v1/records",
+                                     headers={"Authorization": f"Bearer {token}"} if auth else {})
+        with opener.open(req, timeout=5) as r:
+            return json.loads(r.read())
+    doc = wait_for(lambda: (lambda d: d if any(r["hash"] == first["hash"] for r in d["records"]) else None)(served()),
+                   "the sealed record served on /v1/records", 10)
+    mine = [r for r in doc["records"] if r["identity"] == identity]
+    check_eq([r["seq"] for r in mine], list(range(1, len(mine) + 1)), "the identity's whole chain, in order")
+    try:
+        served(auth=False)
+        check(False, "/v1/records without the token")
+    except urllib.error.HTTPError as e:
+        check_eq(e.code, 401, "/v1/records needs the API token")
+
+    p = subprocess.run([REACHCTL, "verify", "--identity", identity, "--agents", f"127.0.0.1:{RECORDS_PORT}",
+                        "--api-token-file", token_file, "--policy", policy, "--attest", "-", "--key", key],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=60)
+    check_eq(p.returncode, 0, f"the gate with --attest -: {p.stdout}{p.stderr}")
+    line = next(x for x in p.stdout.splitlines() if x.startswith("reach-attestation "))
+    env = json.loads(line[len("reach-attestation "):])
+    pred = _statement(env)["predicate"]
+    check_eq(pred["ledger_source"], "agents", "made by the gate")
+    check_eq(len(pred["agents"]), 1, f"one agent: {pred['agents']}")
+    g = pred["agents"][0]
+    check_eq((g["agent"], g["node"], len(g["ledger_digest"]["sha256"])), (f"127.0.0.1:{RECORDS_PORT}", "recs-node", 64),
+             "the agent and the digest of the ledger it served")
+    check_eq([r["hash"] for r in g["records"]], [r["hash"] for r in mine], "the agent's chain of the identity")
+    check_eq(g["chain_head"], {"seq": mine[-1]["seq"], "sha256": mine[-1]["hash"]}, "its head")
+    att = os.path.join(tmp, "gate.json")
+    with open(att, "w") as f:
+        json.dump(env, f)
+    ok = _run("attest", "verify", att, "--key", pub, "--policy", policy)
+    check(ok.returncode == 0 and f"agent 127.0.0.1:{RECORDS_PORT} (node recs-node)" in ok.stdout and
+          f"records: {len(mine)} in the chain of {identity}" in ok.stdout, f"each agent's chain checked: {ok.stdout}")
+
+    def one_byte(pred):
+        pred["agents"][0]["records"][0]["findings"] += 1
+    r = _run("attest", "verify", _rewrite(env, one_byte, os.path.join(tmp, "changed.json")), "--key", pub)
+    check(r.returncode == 1 and f"record seq 1 (id {mine[0]['id']}, {identity} v1" in r.stdout and
+          ": changed" in r.stdout, f"an agent's record changed is named: {r.stdout}")
+    agent.stop()

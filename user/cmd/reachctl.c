@@ -607,6 +607,12 @@ struct agent_fetch {
 	struct http_result res;
 	void *body;
 	size_t len;
+	/* verify --attest: the agent's verification records (GET /v1/records) */
+	char records_url[400];
+	int records_rc;
+	struct http_result records_res;
+	void *records_body;
+	size_t records_len;
 };
 
 struct fetch_list {
@@ -741,6 +747,7 @@ static int resolve_agents(const struct opts *o, struct fetch_list *fl, FILE *fai
 			snprintf(f->label, sizeof(f->label), "%s", label);
 			snprintf(f->addr, sizeof(f->addr), "%s", addr);
 			snprintf(f->url, sizeof(f->url), "%s/v1/ledger", base);
+			snprintf(f->records_url, sizeof(f->records_url), "%s/v1/records", base);
 			f->o = o;
 		}
 		freeaddrinfo(ai);
@@ -762,6 +769,10 @@ static void *fetcher(void *arg)
 		};
 
 		f->rc = http_get(&t, LEDGER_FILE_MAX, &f->body, &f->len, &f->res);
+		if (f->o->attest && !f->rc && f->res.status == 200) {
+			t.url = f->records_url;
+			f->records_rc = http_get(&t, LEDGER_FILE_MAX, &f->records_body, &f->records_len, &f->records_res);
+		}
 	}
 	return NULL;
 }
@@ -819,7 +830,10 @@ static void first_line(const char *text, char *out, size_t size)
  * answered 200 with a ledger that decodes: the failures are in msg (one
  * line each, naming the address and the reason), the first in why.
  * *config_error: one of them is a configuration error (see above). */
-static struct ledger *fetch_agents(const struct opts *o, FILE *msg, char *why, size_t why_size, bool *config_error)
+static void agent_attest_entry(const struct opts *o, const struct agent_fetch *f, const char *node, json_object *out);
+
+static struct ledger *fetch_agents(const struct opts *o, FILE *msg, char *why, size_t why_size, bool *config_error,
+				   json_object *attest_agents)
 {
 	struct fetch_list fl = { 0 };
 	pthread_t threads[AGENT_FETCHERS];
@@ -868,9 +882,13 @@ static struct ledger *fetch_agents(const struct opts *o, FILE *msg, char *why, s
 			fprintf(ok, "%s%s%s%s%s", answered ? ", " : "", f->label, *info.node ? " (" : "", info.node,
 				*info.node ? ")" : "");
 			answered++;
+			if (attest_agents)
+				agent_attest_entry(o, f, info.node, attest_agents);
 		}
 		free(f->body);
 		f->body = NULL;
+		free(f->records_body);
+		f->records_body = NULL;
 	}
 report:
 	fflush(fail);
@@ -944,6 +962,52 @@ static json_object *ask_verify(const struct opts *o, FILE *msg, char *why, size_
 	return agent_request(o->socket, req, msg, why, why_size);
 }
 
+/* verify --agents --attest: what one agent adds to the attestation: its
+ * ledger image's digest (the bytes it served) and the identity's hash
+ * chain from its /v1/records; an agent without /v1/records (older than
+ * this reachctl) or whose answer does not parse is named with no chain. */
+static void agent_attest_entry(const struct opts *o, const struct agent_fetch *f, const char *node, json_object *out)
+{
+	json_object *e = json_object_new_object(), *recs = json_object_new_array(), *doc = NULL, *all;
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int md_len = 0;
+	char hex[65] = "";
+
+	json_add_str(e, "agent", f->label);
+	json_add_str(e, "node", node);
+	if (EVP_Digest(f->body, f->len, md, &md_len, EVP_sha256(), NULL) && md_len == 32) {
+		hex_encode(md, md_len, hex);
+		json_add_str(e, "ledger_sha256", hex);
+	}
+	if (f->records_rc || f->records_res.status != 200) {
+		char why[300];
+
+		if (f->records_rc)
+			snprintf(why, sizeof(why), "%s", f->records_res.error);
+		else
+			snprintf(why, sizeof(why), "HTTP %ld%s", f->records_res.status,
+				 f->records_res.status == 404 ? " (an agent older than /v1/records: its chain is not attested)" : "");
+		json_add_str(e, "records_missing", why);
+	} else {
+		char *text = strndup(f->records_body, f->records_len);
+
+		doc = text ? json_tokener_parse(text) : NULL;
+		free(text);
+		all = doc ? json_get(doc, "records", json_type_array) : NULL;
+		if (!all)
+			json_add_str(e, "records_missing", "its /v1/records answer is not a records document");
+		for (size_t i = 0; all && i < json_object_array_length(all); i++) {
+			json_object *r = json_object_array_get_idx(all, i);
+
+			if (!strcmp(json_get_str(r, "identity", ""), o->identity))
+				json_object_array_add(recs, json_copy(r));
+		}
+	}
+	json_add(e, "records", recs);
+	json_object_put(doc);
+	json_object_array_add(out, e);
+}
+
 /* SHA-256 of a file's bytes as hex: 0 or -errno. */
 static int sha256_file(const char *path, char hex[65])
 {
@@ -977,12 +1041,14 @@ static int sha256_file(const char *path, char hex[65])
  * (attest_parts in agent/api_handlers.c), from the ledger judged: the
  * file's digest (--agents: none, several ledgers were merged), the
  * identity's coverage; no record chain (each agent keeps its own). */
-static void offline_attest_parts(const struct opts *o, const struct ledger *l, json_object *doc)
+static void offline_attest_parts(const struct opts *o, const struct ledger *l, json_object *doc, json_object *agents)
 {
 	json_object *a = json_object_new_object(), *reach = ledger_to_json(l, o->identity, NULL), *ids, *c;
 	char hex[65];
 
 	json_add(a, "records", json_object_new_array());
+	if (agents)
+		json_add(a, "agents", json_object_get(agents));
 	if (o->ledger && !sha256_file(o->ledger, hex))
 		json_add_str(a, "ledger_sha256", hex);
 	json_add_str(a, "sensor_version", REACH_VERSION);
@@ -1002,12 +1068,12 @@ static json_object *verify_once(const struct opts *o, const struct policy_set *s
 				size_t why_size, bool *final)
 {
 	struct ledger *l;
-	json_object *doc;
+	json_object *doc, *agents = o->attest && o->n_agents ? json_object_new_array() : NULL;
 
 	if (!o->ledger && !o->n_agents)
 		return ask_verify(o, msg, why, why_size);
 	if (o->n_agents) {
-		l = fetch_agents(o, msg, why, why_size, final);
+		l = fetch_agents(o, msg, why, why_size, final, agents);
 	} else {
 		char *text = NULL;
 		size_t len = 0;
@@ -1021,8 +1087,10 @@ static json_object *verify_once(const struct opts *o, const struct policy_set *s
 			free(text);
 		}
 	}
-	if (!l)
+	if (!l) {
+		json_object_put(agents);
 		return NULL;
+	}
 	doc = judge(l, set, o, msg);
 	if (doc) {
 		char digest[65];
@@ -1030,8 +1098,9 @@ static json_object *verify_once(const struct opts *o, const struct policy_set *s
 		policy_set_digest(set, digest);
 		json_add_str(doc, "policy_digest", digest);
 		if (o->attest)
-			offline_attest_parts(o, l, doc);
+			offline_attest_parts(o, l, doc, agents);
 	}
+	json_object_put(agents);
 	ledger_free(l);
 	if (!doc)
 		*final = true;
@@ -1153,6 +1222,39 @@ static int key_from_secret(const struct opts *o, EVP_PKEY **key, char *err, size
 	return rc;
 }
 
+/* The chains the agents served (verify --agents --attest): true when one
+ * does not verify (each problem printed, naming the agent and record). */
+static bool agents_chains_broken(json_object *agents)
+{
+	bool broken = false;
+
+	for (size_t i = 0; i < json_object_array_length(agents); i++) {
+		json_object *g = json_object_array_get_idx(agents, i), *recs = json_get(g, "records", json_type_array);
+		size_t n = recs ? json_object_array_length(recs) : 0;
+		struct epoch_record *c = n ? calloc(n, sizeof(*c)) : NULL;
+		char err[256];
+
+		if (n && !c)
+			return true;
+		for (size_t k = 0; k < n; k++)
+			if (epoch_record_from_json(json_object_array_get_idx(recs, k), &c[k], err, sizeof(err))) {
+				fprintf(stderr, "reachctl: agent %s: record %zu: %s\n", json_get_str(g, "agent", "?"), k + 1, err);
+				broken = true;
+				n = 0;
+				break;
+			}
+		if (n && epoch_chain_check(c, n, 0, NULL, stderr)) {
+			fprintf(stderr, "reachctl: agent %s: its chain above does not verify\n", json_get_str(g, "agent", "?"));
+			broken = true;
+		}
+		if (json_get_str(g, "records_missing", NULL))
+			fprintf(stderr, "reachctl: verify --attest: agent %s: no record chain: %s\n",
+				json_get_str(g, "agent", "?"), json_get_str(g, "records_missing", ""));
+		free(c);
+	}
+	return broken;
+}
+
 /* verify --attest FILE: the verification of o->identity as an in-toto
  * Statement (policy/attest.h) signed into a DSSE envelope, written to FILE
  * (replaced atomically). 0, or -1 with the reason printed. */
@@ -1205,6 +1307,11 @@ static int write_attestation(const struct opts *o, json_object *doc, EVP_PKEY *k
 	}
 	in.chain = chain;
 	in.n_chain = n;
+	if ((in.agents = json_get(a, "agents", json_type_array)) && agents_chains_broken(in.agents)) {
+		fprintf(stderr, "reachctl: verify --attest: an agent's record chain does not verify: no attestation "
+				"written\n");
+		goto out;
+	}
 	in.coverage = json_get(a, "coverage", json_type_object); /* NULL: the ledger has no such identity */
 	if (!(st = attest_statement(&in, err, sizeof(err)))) {
 		fprintf(stderr, "reachctl: verify --attest: %s\n", err);

@@ -489,6 +489,7 @@ int main(int argc, char **argv)
 		shipping_publish_ledger(ag.ship, ag.ledger);
 		ledger_persist_keep_image(ag.persist, shipping_serves_ledger(ag.ship));
 		ag.verify.ship = ag.ship;
+		verification_publish_records(&ag.verify); /* those restored, before the first pass */
 	}
 	/* everything that needs more is loaded, attached and listening */
 	if (cfg.drop_caps == 1 && caps_drop_for_agent(err, sizeof(err))) {

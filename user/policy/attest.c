@@ -155,6 +155,38 @@ json_object *attest_statement(const struct attest_input *in, char *err, size_t e
 	} else {
 		json_add(pred, "chain_head", NULL);
 	}
+	if (in->agents) {
+		/* each node keeps its own chain: each is attested as its agent
+		 * served it, beside the digest of the ledger it served */
+		json_object *agents = json_object_new_array();
+
+		for (size_t i = 0; i < json_object_array_length(in->agents); i++) {
+			json_object *g = json_object_array_get_idx(in->agents, i), *e = json_object_new_object(), *recs;
+			size_t n;
+
+			json_add_str(e, "agent", json_get_str(g, "agent", ""));
+			json_add_str(e, "node", json_get_str(g, "node", ""));
+			if (json_get_str(g, "ledger_sha256", NULL))
+				json_add(e, "ledger_digest", digest_set(json_get_str(g, "ledger_sha256", "")));
+			recs = json_get(g, "records", json_type_array);
+			n = recs ? json_object_array_length(recs) : 0;
+			json_add(e, "records", recs ? json_copy(recs) : json_object_new_array());
+			if (n) {
+				json_object *last = json_object_array_get_idx(recs, n - 1);
+
+				x = json_object_new_object();
+				json_add_u64(x, "seq", (uint64_t)json_get_int(last, "seq", 0));
+				json_add_str(x, "sha256", json_get_str(last, "hash", ""));
+				json_add(e, "chain_head", x);
+			} else {
+				json_add(e, "chain_head", NULL);
+			}
+			if (json_get_str(g, "records_missing", NULL))
+				json_add_str(e, "records_missing", json_get_str(g, "records_missing", ""));
+			json_object_array_add(agents, e);
+		}
+		json_add(pred, "agents", agents);
+	}
 	json_add(st, "predicate", pred);
 	return st;
 }
@@ -300,6 +332,27 @@ int attest_check(json_object *envelope, EVP_PKEY *key, const struct attest_expec
 		}
 	}
 	check_chain(pred, out, &bad);
+	{ /* the cluster gate: every agent's chain, as its agent served it */
+		json_object *agents = json_get(pred, "agents", json_type_array);
+
+		for (size_t i = 0; agents && i < json_object_array_length(agents); i++) {
+			json_object *g = json_object_array_get_idx(agents, i), *t = json_object_new_object();
+
+			fprintf(out, "  agent %s (node %s):%s%s\n", json_get_str(g, "agent", "?"), json_get_str(g, "node", "?"),
+				json_get_str(g, "records_missing", NULL) ? " no chain: " : "",
+				json_get_str(g, "records_missing", ""));
+			/* the agent's part, checked like the predicate's own chain */
+			json_add_str(t, "identity", json_get_str(pred, "identity", ""));
+			json_add_str(t, "ledger_source", "agent");
+			json_add(t, "records", json_copy(json_get(g, "records", json_type_array)));
+			if (json_get(g, "chain_head", json_type_object))
+				json_add(t, "chain_head", json_copy(json_get(g, "chain_head", json_type_object)));
+			check_chain(t, out, &bad);
+			if (digest_of(g, "ledger_digest"))
+				fprintf(out, "  ledger: sha256 %s (served by that agent)\n", digest_of(g, "ledger_digest"));
+			json_object_put(t);
+		}
+	}
 	got = digest_of(pred, "policy_digest");
 	if (!got || strlen(got) != 64) {
 		fprintf(out, "  problem: no policy digest\n");

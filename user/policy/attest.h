@@ -27,7 +27,11 @@
  *                 (absent when unknown), "ledger_source", "sensor":
  *                 {"name": "reach", "version"}, "verified_at",
  *                 "records": [the identity's hash chain, epochs.h],
- *                 "chain_head": {"seq", "sha256"} (null: no record yet)}
+ *                 "chain_head": {"seq", "sha256"} (null: no record yet),
+ *                 "agents": (the cluster gate only) [{"agent", "node",
+ *                 "ledger_digest": {"sha256"}, "records": that agent's
+ *                 chain of the identity, "chain_head", "records_missing"
+ *                 (why there is none: an agent older than /v1/records)}]}
  *
  * What is signed is the whole Statement: the verdict and findings, the
  * record chain, the ledger digest and the policy digest. */
@@ -62,6 +66,10 @@ struct attest_input {
 	 * is its name's) */
 	const char *artifact_of, *artifact_sha256;
 	uint64_t artifact_size;
+	/* the cluster gate (--agents): per agent {"agent", "node",
+	 * "ledger_sha256", "records": the identity's chain there,
+	 * "records_missing": why none}; NULL otherwise */
+	struct json_object *agents;
 };
 
 /* The Statement: NULL with err on a report that does not hold the identity

@@ -413,6 +413,12 @@ void shipping_publish_ledger_image(struct shipping *s, const uint8_t *image, siz
 		http_server_publish(s->http, "/v1/ledger", "application/octet-stream", image, len);
 }
 
+void shipping_publish_records(struct shipping *s, const char *json_text, size_t len)
+{
+	if (shipping_serves_ledger(s))
+		http_server_publish(s->http, "/v1/records", "application/json", json_text, len);
+}
+
 void shipping_publish_ledger(struct shipping *s, const struct ledger *l)
 {
 	uint8_t *image = NULL;

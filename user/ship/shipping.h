@@ -121,6 +121,11 @@ void shipping_publish_ledger(struct shipping *s, const struct ledger *l);
 bool shipping_serves_ledger(const struct shipping *s);
 void shipping_publish_ledger_image(struct shipping *s, const uint8_t *image, size_t len);
 
+/* The verification records for /v1/records (served with /v1/ledger,
+ * behind the same token): {"node", "records": [every identity's hash
+ * chain, policy/epochs.h links]} as JSON text. */
+void shipping_publish_records(struct shipping *s, const char *json_text, size_t len);
+
 void shipping_set_ready(struct shipping *s, bool ready);
 
 /* A last delta report (spooled: delivered now or at the next start), then
