@@ -261,6 +261,9 @@ static void agent_metrics(struct prom_buf *b, struct shipping *s)
 	prom_sample_u64(b, "reach_malformed_total", c->parse_malformed_dns, 1, "protocol", "dns");
 	FAMILY(b, "reach_edges_dropped_total", "counter", "New edges refused at the agent's or the ledger's caps.");
 	prom_sample_u64(b, "reach_edges_dropped_total", c->edges_dropped, 0);
+	FAMILY(b, "reach_artifact_hashes_skipped_total", "counter",
+	       "Files of host epochs that could not be hashed: their attestations name the version only.");
+	prom_sample_u64(b, "reach_artifact_hashes_skipped_total", c->artifact_hashes_skipped, 0);
 	FAMILY(b, "reach_observed_edges", "gauge", "Edges in the agent's memory besides the ledger (its working set).");
 	prom_sample_u64(b, "reach_observed_edges", c->observed_edges, 0);
 	FAMILY(b, "reach_observed_edges_evicted_total", "counter",

@@ -60,6 +60,7 @@ struct agent_counters {
 	const char *loss_reason[4];
 	size_t n_reasons;
 	uint64_t parse_malformed_http, parse_malformed_dns, edges_dropped;
+	uint64_t artifact_hashes_skipped;         /* host epochs' files not hashed (reach/artifact.h) */
 	uint64_t observed_edges, observed_edges_evicted; /* the observed model's working set */
 	uint64_t identities, edges, tls_blind_processes;
 	uint64_t uprobes_attached, uprobe_attach_failures;
