@@ -759,6 +759,18 @@ static void test_artifact_subject(void **state)
 	json_object_put(env);
 	json_object_put(st);
 
+	/* a version declared on a pod: the image it ran, from the agent */
+	env = artifact_statement(key, "v4", "image", &st);
+	subj = json_object_array_get_idx(json_get(st, "subject", json_type_array), 0);
+	pred = json_get(st, "predicate", json_type_object);
+	assert_string_equal(json_get_str(pred, "subject_of", ""), "image");
+	assert_string_equal(json_get_str(json_get(subj, "digest", json_type_object), "sha256", ""), EXE_SHA);
+	assert_int_equal(check(env, key, NULL, &text), ATTEST_OK);
+	assert_non_null(strstr(text, "subject: the image's sha256 " EXE_SHA));
+	free(text);
+	json_object_put(env);
+	json_object_put(st);
+
 	/* nothing hashed: the version's name only, and it says so */
 	env = artifact_statement(key, "v2", NULL, &st);
 	pred = json_get(st, "predicate", json_type_object);

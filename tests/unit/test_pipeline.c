@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <inttypes.h>
 #include <cmocka.h>
 #include "testutil.h"
 
@@ -625,6 +626,28 @@ static void test_epoch_artifacts(void **state)
 	assert_int_equal(feed(f, &ev, sizeof(ev)), 0);
 	assert_int_equal(artifact_hasher_drain(f->p.artifacts, 30000), 0);
 	assert_int_equal(artifact_hasher_skipped(f->p.artifacts), 1);
+
+	/* a version declared on a pod: the image its container runs */
+	{
+		struct identity *pod = calloc(1, sizeof(*pod));
+		struct cgroup_reach pc = { .cgroup_id = CG + 2, .path = "?" };
+		char key[48];
+
+		assert_non_null(pod);
+		pod->state = IDENTITY_RESOLVED;
+		snprintf(pod->name, sizeof(pod->name), "ai/gateway");
+		snprintf(pod->pod, sizeof(pod->pod), "gateway-0");
+		snprintf(pod->image_id, sizeof(pod->image_id),
+			 "docker.io/ai/gateway@sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+		snprintf(key, sizeof(key), "%" PRIu64 "/%u", pc.cgroup_id, UID);
+		assert_int_equal(hmap_put(f->p.identity_cache, key, pod, NULL), 0);
+		assert_int_equal(pipeline_set_epoch(&f->p, "ai/gateway", "v5"), 0);
+		assert_int_equal(pipeline_resolve_identity(&f->p, &pc, UID, &id), 0);
+		assert_string_equal(id.image_id, "v5");
+		assert_int_equal(pipeline_epoch_artifact(&f->p, "ai/gateway", "v5", &a), 0);
+		assert_int_equal(a.kind, ARTIFACT_IMAGE);
+		assert_string_equal(a.sha256, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	}
 	artifact_hasher_free(f->p.artifacts);
 	f->p.artifacts = NULL;
 }

@@ -1256,6 +1256,27 @@ static void note_version_artifact(struct pipeline *p, const char *identity, cons
 		free(copy);
 }
 
+/* A version declared on a pod: the image its container runs under it (the
+ * runtime's digest, "...sha256:HEX"), kept as "image:" + that name. */
+static void note_version_image(struct pipeline *p, const char *identity, const char *version, const char *image)
+{
+	char vkey[1100], val[600];
+	const char *have;
+	char *copy;
+
+	if (!strstr(image, "sha256:"))
+		return; /* no digest (a local image): the version's name only */
+	snprintf(vkey, sizeof(vkey), "%s\n%s", identity, version);
+	snprintf(val, sizeof(val), "image:%s", image);
+	have = hmap_get(p->epoch_artifacts, vkey);
+	if (have && !strcmp(have, val))
+		return;
+	if ((copy = strdup(val)) && !hmap_put(p->epoch_artifacts, vkey, copy, (void **)&have))
+		free((void *)have);
+	else
+		free(copy);
+}
+
 int pipeline_epoch_artifact(const struct pipeline *p, const char *identity, const char *epoch, struct artifact *out)
 {
 	char vkey[1100];
@@ -1265,6 +1286,18 @@ int pipeline_epoch_artifact(const struct pipeline *p, const char *identity, cons
 		return -ENOENT;
 	snprintf(vkey, sizeof(vkey), "%s\n%s", identity, epoch);
 	key = p->epoch_artifacts ? hmap_get(p->epoch_artifacts, vkey) : NULL;
+	if (key && !strncmp(key, "image:", 6)) {
+		const char *d = strstr(key, "sha256:") + 7;
+		size_t n = strspn(d, "0123456789abcdef");
+
+		if (n != 64)
+			return -ENOENT;
+		memset(out, 0, sizeof(*out));
+		out->kind = ARTIFACT_IMAGE;
+		memcpy(out->sha256, d, 64);
+		out->sha256[64] = '\0';
+		return 0;
+	}
 	return artifact_hasher_get(p->artifacts, key ? key : epoch, out);
 }
 
@@ -1278,6 +1311,8 @@ static void apply_epoch(struct pipeline *p, struct identity *id, uint64_t cgroup
 	char key[24];
 
 	if (version) {
+		if (p->artifacts && id->pod[0] && id->image_id[0])
+			note_version_image(p, id->name, version, id->image_id);
 		snprintf(id->image_id, sizeof(id->image_id), "%s", version);
 		if (p->artifacts && !id->pod[0])
 			note_version_artifact(p, id->name, version, cgroup_id);

@@ -81,7 +81,8 @@ json_object *attest_statement(const struct attest_input *in, char *err, size_t e
 	verdict = json_get_str(v, "verdict", "inconclusive");
 	attest_epoch_digest(in->identity, epoch, hex, &image);
 	if (!image && in->artifact_sha256 && strlen(in->artifact_sha256) == 64 && in->artifact_of &&
-	    (!strcmp(in->artifact_of, "executable") || !strcmp(in->artifact_of, "program"))) {
+	    (!strcmp(in->artifact_of, "executable") || !strcmp(in->artifact_of, "program") ||
+	     !strcmp(in->artifact_of, "image"))) {
 		/* the bytes the version ran, rather than its name */
 		snprintf(hex, sizeof(hex), "%s", in->artifact_sha256);
 		artifact = true;
@@ -115,7 +116,8 @@ json_object *attest_statement(const struct attest_input *in, char *err, size_t e
 	if (artifact) {
 		x = json_object_new_object();
 		json_add_str(x, "sha256", hex);
-		json_add_u64(x, "size", in->artifact_size);
+		if (in->artifact_size) /* a file hashed here; an image's digest has none */
+			json_add_u64(x, "size", in->artifact_size);
 		json_add(pred, "artifact", x);
 	}
 	json_add_str(pred, "verdict", verdict);
@@ -312,9 +314,10 @@ int attest_check(json_object *envelope, EVP_PKEY *key, const struct attest_expec
 		int image;
 
 		attest_epoch_digest(json_get_str(pred, "identity", ""), json_get_str(pred, "epoch", ""), want, &image);
-		if (of && (!strcmp(of, "executable") || !strcmp(of, "program"))) {
-			/* a file's hash cannot be recomputed here: it must be the one
-			 * the (signed) predicate names, and the epoch no image */
+		if (of && (!strcmp(of, "executable") || !strcmp(of, "program") || (!strcmp(of, "image") && !image))) {
+			/* a file's hash (or the image a declared version ran) cannot
+			 * be recomputed here: it must be the one the (signed)
+			 * predicate names, and the epoch's name no image digest */
 			const char *a = digest_of(pred, "artifact");
 
 			if (image || !a || strlen(a) != 64 || strcmp(sub, a)) {

@@ -8,7 +8,8 @@
  *                  "annotations": {"reach.dev/epoch": EPOCH,
  *                                  "reach.dev/digest-of": SUBJECT_OF}}]
  *                the epoch's image digest when the epoch is one (sha256:HEX,
- *                NAME@sha256:HEX): "image"; else the SHA-256 of the file
+ *                NAME@sha256:HEX), or the image a version declared on a
+ *                pod ran (from the agent, as "artifact"): "image"; else the SHA-256 of the file
  *                the version ran, hashed by the agent (reach/artifact.h):
  *                the executable of the cgroup's root process, "executable",
  *                or an interpreted service's program file, "program";

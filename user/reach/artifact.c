@@ -40,7 +40,7 @@ struct artifact_hasher {
 
 const char *artifact_kind_name(enum artifact_kind k)
 {
-	return k == ARTIFACT_PROGRAM ? "program" : "executable";
+	return k == ARTIFACT_PROGRAM ? "program" : k == ARTIFACT_IMAGE ? "image" : "executable";
 }
 
 int artifact_hash_fd(int fd, uint64_t max_bytes, struct artifact *out)

@@ -18,9 +18,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum artifact_kind { ARTIFACT_EXECUTABLE, ARTIFACT_PROGRAM };
+/* IMAGE: a container image digest, never hashed here (the runtime's
+ * digest); it names a version a pipeline declared on a pod. */
+enum artifact_kind { ARTIFACT_EXECUTABLE, ARTIFACT_PROGRAM, ARTIFACT_IMAGE };
 
-/* "executable", "program" (the subject_of of an attestation). */
+/* "executable", "program", "image" (the subject_of of an attestation). */
 const char *artifact_kind_name(enum artifact_kind k);
 
 struct artifact {
