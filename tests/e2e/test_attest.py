@@ -307,6 +307,8 @@ def test_attestation_subject_is_the_program_and_goes_to_stdout(cleanup, tmp):
         check_eq(p.returncode, 0, f"verify --attest -: {p.stdout}{p.stderr}")
         lines = [line for line in p.stdout.splitlines() if line.startswith("reach-attestation ")]
         check_eq(len(lines), 1, f"one attestation line on stdout: {p.stdout[:400]}")
+        check(p.stdout.startswith("verify: ") and p.stdout.splitlines()[-1] == lines[0],
+              f"the verdict first, the attestation the last line: {p.stdout[:200]}")
         check("written to stdout" in p.stderr, f"says where: {p.stderr}")
         return json.loads(lines[0][len("reach-attestation "):]), p.stdout
 
@@ -336,6 +338,9 @@ def test_attestation_subject_is_the_program_and_goes_to_stdout(cleanup, tmp):
     ok = _run("attest", "verify", log, "--key", pub, "--policy", policy)
     check(ok.returncode == 0 and f"subject: the program's sha256 {sha1}" in ok.stdout and "attest verify: OK" in
           ok.stdout, f"attest verify reads the line from a saved log: {ok.stdout}{ok.stderr}")
+    p = _run("verify", "--socket", agent.socket, "--identity", identity, "--attest", "-", "--key", key, "-o", "json")
+    check(p.returncode == 2 and "use the text output" in p.stderr and not p.stdout,
+          f"-o json with --attest -: refused, stdout stays JSON-only: {p.returncode} {p.stderr}")
     proc.stdin.close()
     proc.wait(timeout=30)
 

@@ -1144,6 +1144,12 @@ static int verify_setup(const struct opts *o, struct policy_set *set)
 {
 	char err[1024];
 
+	if (o->attest && !strcmp(o->attest, "-") && structured(o->output)) {
+		fprintf(stderr, "reachctl: --attest - prints a line after the verdict: use the text output, or --attest "
+				"FILE with -o %s\n",
+			o->output);
+		return EXIT_NOT_VERIFIED;
+	}
 	if (o->attest && (!o->identity || (!o->key && !o->key_secret))) {
 		fprintf(stderr, "reachctl: verify --attest FILE needs --identity (the workload it is about) and --key "
 				"FILE or --key-secret NS/NAME[:KEY] (the Ed25519 private key that signs it)\n");
@@ -1258,7 +1264,7 @@ static bool agents_chains_broken(json_object *agents)
 /* verify --attest FILE: the verification of o->identity as an in-toto
  * Statement (policy/attest.h) signed into a DSSE envelope, written to FILE
  * (replaced atomically). 0, or -1 with the reason printed. */
-static int write_attestation(const struct opts *o, json_object *doc, EVP_PKEY *key)
+static int write_attestation(const struct opts *o, json_object *doc, EVP_PKEY *key, char **line)
 {
 	json_object *a = json_get(doc, "attest", json_type_object), *recs, *st = NULL, *env = NULL;
 	struct attest_input in = { .identity = o->identity, .report = doc, .now_ms = unix_now_ms(),
@@ -1325,8 +1331,12 @@ static int write_attestation(const struct opts *o, json_object *doc, EVP_PKEY *k
 	if (!strcmp(o->attest, "-")) {
 		/* a release pipeline's log keeps it: one line, found by its prefix */
 		text = json_object_to_json_string_ext(env, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-		printf("reach-attestation %s\n", text);
-		fflush(stdout);
+		if (asprintf(line, "reach-attestation %s\n", text) < 0) { /* printed after the verdict */
+			*line = NULL;
+			fprintf(stderr, "reachctl: out of memory\n");
+			rc = -1;
+			goto out;
+		}
 		dsse_keyid(key, keyid);
 		fprintf(stderr, "reachctl: attestation of %s written to stdout (the line 'reach-attestation ...'): %zu "
 				"records in its chain, signed by key %s\n",
@@ -1438,6 +1448,7 @@ static int cmd_verify(const char *cmd, const struct opts *o)
 	int64_t deadline = mono_s() + o->wait_s;
 	json_object *doc = NULL, *v;
 	EVP_PKEY *key = NULL;
+	char *attest_line = NULL; /* verify --attest -: printed after the verdict */
 	int code, attempt;
 
 	if ((code = verify_setup(o, &set))) {
@@ -1497,7 +1508,7 @@ static int cmd_verify(const char *cmd, const struct opts *o)
 		return EXIT_NOT_VERIFIED;
 	}
 	code = exit_code_of(doc);
-	if (o->attest && write_attestation(o, doc, key))
+	if (o->attest && write_attestation(o, doc, key, &attest_line))
 		code = EXIT_NOT_VERIFIED; /* a gate that asked for evidence has none: not verified */
 	EVP_PKEY_free(key);
 	json_object_object_del(doc, "attest"); /* in the attestation; not printed again */
@@ -1507,6 +1518,12 @@ static int cmd_verify(const char *cmd, const struct opts *o)
 			print_doc(o->output, doc);
 		} else {
 			fputs(json_get_str(doc, "text", ""), stdout);
+		}
+		if (attest_line) { /* --attest -: after the verdict, the last line */
+			fputs(attest_line, stdout);
+			fflush(stdout);
+			free(attest_line);
+			attest_line = NULL;
 		}
 	} else if (strcmp(cmd, "findings") == 0) {
 		if (json_object_object_get_ex(doc, "findings", &v))
