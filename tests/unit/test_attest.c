@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 #include <json-c/json.h>
 #include <openssl/ec.h>
@@ -786,6 +787,68 @@ static void test_artifact_subject(void **state)
 	EVP_PKEY_free(key);
 }
 
+/* The gate's agents: each chain checked before signing, a broken one named
+ * by agent; a Job log's last reach-attestation line read back. */
+static void test_agents_and_log_line(void **state)
+{
+	struct epoch_tracker *t = chain_fixture();
+	EVP_PKEY *key = new_key(EVP_PKEY_ED25519);
+	json_object *env = signed_statement(key, t), *agents = json_object_new_array(), *g, *recs, *back;
+	struct epoch_record *c;
+	size_t n = epoch_tracker_chain(t, "ns/a", &c), len = 0;
+	char *text = NULL, path[] = "/tmp/reach-attest-log-XXXXXX";
+	FILE *f;
+	int fd;
+
+	(void)state;
+	g = json_object_new_object();
+	json_add_str(g, "agent", "10.0.0.1:9464");
+	recs = json_object_new_array();
+	for (size_t i = 0; i < n; i++)
+		json_object_array_add(recs, epoch_record_to_json(&c[i]));
+	json_add(g, "records", recs);
+	json_object_array_add(agents, g);
+	g = json_object_new_object();
+	json_add_str(g, "agent", "10.0.0.2:9464");
+	json_add(g, "records", json_object_new_array());
+	json_add_str(g, "records_missing", "HTTP 404");
+	json_object_array_add(agents, g);
+	f = open_memstream(&text, &len);
+	assert_false(attest_agents_check(agents, f));
+	fclose(f);
+	assert_non_null(strstr(text, "agent 10.0.0.2:9464: no record chain: HTTP 404"));
+	free(text);
+	/* one byte of the first agent's second record */
+	json_object_object_add(json_object_array_get_idx(recs, 1), "findings", json_object_new_int(7));
+	f = open_memstream(&text, &len);
+	assert_true(attest_agents_check(agents, f));
+	fclose(f);
+	assert_non_null(strstr(text, "record seq 2"));
+	assert_non_null(strstr(text, "agent 10.0.0.1:9464: its chain above does not verify"));
+	free(text);
+
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	f = fdopen(fd, "w");
+	fprintf(f, "2026-12-06T17:00:00Z verify: PASS\nreach-attestation {\"old\":1}\n2026-12-06T17:00:01Z "
+		   "reach-attestation %s\n", json_object_to_json_string_ext(env, JSON_C_TO_STRING_PLAIN));
+	fclose(f);
+	back = attest_envelope_from_log(path);
+	assert_non_null(back);
+	assert_string_equal(json_get_str(back, "payload", ""), json_get_str(env, "payload", ""));
+	json_object_put(back);
+	f = fopen(path, "w");
+	fputs("verify: PASS\n", f);
+	fclose(f);
+	assert_null(attest_envelope_from_log(path));
+	unlink(path);
+	free(c);
+	json_object_put(agents);
+	json_object_put(env);
+	EVP_PKEY_free(key);
+	epoch_tracker_free(t);
+}
+
 /* --key-secret NS/NAME[:KEY]: parsed strictly, errors say the form. */
 static void test_key_secret_spec(void **state)
 {
@@ -847,6 +910,7 @@ int main(void)
 		cmocka_unit_test(test_attest_check),
 		cmocka_unit_test(test_artifact_subject),
 		cmocka_unit_test(test_key_secret_spec),
+		cmocka_unit_test(test_agents_and_log_line),
 		cmocka_unit_test(test_private_key_from_memory),
 	};
 

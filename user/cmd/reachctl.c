@@ -1228,39 +1228,6 @@ static int key_from_secret(const struct opts *o, EVP_PKEY **key, char *err, size
 	return rc;
 }
 
-/* The chains the agents served (verify --agents --attest): true when one
- * does not verify (each problem printed, naming the agent and record). */
-static bool agents_chains_broken(json_object *agents)
-{
-	bool broken = false;
-
-	for (size_t i = 0; i < json_object_array_length(agents); i++) {
-		json_object *g = json_object_array_get_idx(agents, i), *recs = json_get(g, "records", json_type_array);
-		size_t n = recs ? json_object_array_length(recs) : 0;
-		struct epoch_record *c = n ? calloc(n, sizeof(*c)) : NULL;
-		char err[256];
-
-		if (n && !c)
-			return true;
-		for (size_t k = 0; k < n; k++)
-			if (epoch_record_from_json(json_object_array_get_idx(recs, k), &c[k], err, sizeof(err))) {
-				fprintf(stderr, "reachctl: agent %s: record %zu: %s\n", json_get_str(g, "agent", "?"), k + 1, err);
-				broken = true;
-				n = 0;
-				break;
-			}
-		if (n && epoch_chain_check(c, n, 0, NULL, stderr)) {
-			fprintf(stderr, "reachctl: agent %s: its chain above does not verify\n", json_get_str(g, "agent", "?"));
-			broken = true;
-		}
-		if (json_get_str(g, "records_missing", NULL))
-			fprintf(stderr, "reachctl: verify --attest: agent %s: no record chain: %s\n",
-				json_get_str(g, "agent", "?"), json_get_str(g, "records_missing", ""));
-		free(c);
-	}
-	return broken;
-}
-
 /* verify --attest FILE: the verification of o->identity as an in-toto
  * Statement (policy/attest.h) signed into a DSSE envelope, written to FILE
  * (replaced atomically). 0, or -1 with the reason printed. */
@@ -1313,7 +1280,7 @@ static int write_attestation(const struct opts *o, json_object *doc, EVP_PKEY *k
 	}
 	in.chain = chain;
 	in.n_chain = n;
-	if ((in.agents = json_get(a, "agents", json_type_array)) && agents_chains_broken(in.agents)) {
+	if ((in.agents = json_get(a, "agents", json_type_array)) && attest_agents_check(in.agents, stderr)) {
 		fprintf(stderr, "reachctl: verify --attest: an agent's record chain does not verify: no attestation "
 				"written\n");
 		goto out;
@@ -1361,32 +1328,6 @@ out:
 	return rc;
 }
 
-/* The envelope of the last "reach-attestation {...}" line of a file (what
- * verify --attest - printed, kept in a Job's log), or NULL. */
-static json_object *attestation_line(const char *file)
-{
-	static const char prefix[] = "reach-attestation ";
-	FILE *f = fopen(file, "re");
-	json_object *env = NULL;
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t len;
-
-	if (!f)
-		return NULL;
-	while ((len = getline(&line, &cap, f)) > 0) {
-		const char *at = strstr(line, prefix); /* a log may prefix timestamps */
-
-		if (at) {
-			json_object_put(env);
-			env = json_tokener_parse(at + sizeof(prefix) - 1);
-		}
-	}
-	free(line);
-	fclose(f);
-	return env;
-}
-
 /* attest verify FILE --key PUB [--policy PATH] [--ledger FILE]: 0 the
  * attestation verifies, 1 it does not (each problem named), 2 it could not
  * be checked (bad usage, unreadable file or key). */
@@ -1425,7 +1366,7 @@ static int cmd_attest_verify(const char *file, const struct opts *o)
 		}
 		x.ledger_digest = ledger_hex;
 	}
-	if (!(env = json_object_from_file(file)) && !(env = attestation_line(file))) {
+	if (!(env = json_object_from_file(file)) && !(env = attest_envelope_from_log(file))) {
 		fprintf(stderr, "reachctl: attestation %s: %s\n", file,
 			access(file, R_OK) ? strerror(errno)
 					   : "not JSON (a DSSE envelope is expected) and no line 'reach-attestation ...' in it");

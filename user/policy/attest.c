@@ -384,3 +384,64 @@ out:
 	dsse_opened_free(&o);
 	return rc;
 }
+
+/* ---- the cluster gate's parts, a log's line ----------------------------------- */
+
+/* The chains the agents served (verify --agents --attest): true when one
+ * does not verify (each problem printed, naming the agent and record). */
+bool attest_agents_check(json_object *agents, FILE *problems)
+{
+	bool broken = false;
+
+	for (size_t i = 0; i < json_object_array_length(agents); i++) {
+		json_object *g = json_object_array_get_idx(agents, i), *recs = json_get(g, "records", json_type_array);
+		size_t n = recs ? json_object_array_length(recs) : 0;
+		struct epoch_record *c = n ? calloc(n, sizeof(*c)) : NULL;
+		char err[256];
+
+		if (n && !c)
+			return true;
+		for (size_t k = 0; k < n; k++)
+			if (epoch_record_from_json(json_object_array_get_idx(recs, k), &c[k], err, sizeof(err))) {
+				fprintf(problems, "agent %s: record %zu: %s\n", json_get_str(g, "agent", "?"), k + 1, err);
+				broken = true;
+				n = 0;
+				break;
+			}
+		if (n && epoch_chain_check(c, n, 0, NULL, problems)) {
+			fprintf(problems, "agent %s: its chain above does not verify\n", json_get_str(g, "agent", "?"));
+			broken = true;
+		}
+		if (json_get_str(g, "records_missing", NULL))
+			fprintf(problems, "agent %s: no record chain: %s\n",
+				json_get_str(g, "agent", "?"), json_get_str(g, "records_missing", ""));
+		free(c);
+	}
+	return broken;
+}
+
+/* The envelope of the last "reach-attestation {...}" line of a file (what
+ * verify --attest - printed, kept in a Job's log), or NULL. */
+json_object *attest_envelope_from_log(const char *file)
+{
+	static const char prefix[] = "reach-attestation ";
+	FILE *f = fopen(file, "re");
+	json_object *env = NULL;
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
+
+	if (!f)
+		return NULL;
+	while ((len = getline(&line, &cap, f)) > 0) {
+		const char *at = strstr(line, prefix); /* a log may prefix timestamps */
+
+		if (at) {
+			json_object_put(env);
+			env = json_tokener_parse(at + sizeof(prefix) - 1);
+		}
+	}
+	free(line);
+	fclose(f);
+	return env;
+}

@@ -39,6 +39,7 @@
 #ifndef REACH_ATTEST_H
 #define REACH_ATTEST_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -97,5 +98,15 @@ struct attest_expect {
  * every problem, one per line, to out; returns ATTEST_OK, ATTEST_INVALID
  * or ATTEST_UNREADABLE. */
 int attest_check(struct json_object *envelope, EVP_PKEY *public_key, const struct attest_expect *expect, FILE *out);
+
+/* The agents' parts (attest_input.agents) before signing: true when one
+ * agent's chain does not verify (each problem written to problems, naming
+ * the agent and the record); an agent without a chain is said, not an
+ * error. */
+bool attest_agents_check(struct json_object *agents, FILE *problems);
+
+/* The envelope of the last "reach-attestation {...}" line of a file (what
+ * verify --attest - printed, kept in a Job's log), or NULL. */
+struct json_object *attest_envelope_from_log(const char *path);
 
 #endif
