@@ -85,6 +85,8 @@ EXPECTED_BASE = {
 }
 KNOWN_KINDS = {kind for kind, _, _ in EXPECTED_BASE}
 SECRETS = {"reach-collector": {"token", "ca.crt"}, "reach-fingerprint-key": {"key"}, "reach-api": {"token"}}
+# mounted by the verification hooks only (not by the agents)
+HOOK_SECRETS = {"reach-attest-key": {"reach.key"}}
 AGENT_LABELS = {"app.kubernetes.io/name": "reach", "app.kubernetes.io/component": "agent"}
 VERIFIER_LABELS = {"app.kubernetes.io/component": "verifier"}
 HTTP_PORT = 9464
@@ -1166,8 +1168,8 @@ def t_secrets_example():
     docs = load_all(os.path.join(DEPLOY, "secrets.example.yaml"))
     got = {d["metadata"]["name"]: d for d in docs}
     ensure(all(d["kind"] == "Secret" and d["metadata"]["namespace"] == NS for d in docs), "not Secrets in " + NS)
-    ensure(set(got) == set(SECRETS), f"secrets {sorted(got)}")
-    for name, keys in SECRETS.items():
+    ensure(set(got) == set(SECRETS) | set(HOOK_SECRETS), f"secrets {sorted(got)}")
+    for name, keys in {**SECRETS, **HOOK_SECRETS}.items():
         data = got[name].get("stringData", {})
         ensure(set(data) == keys and "data" not in got[name], f"{name}: keys {sorted(data)}, want {sorted(keys)}")
         for k, v in data.items():
@@ -1187,7 +1189,8 @@ def t_hook(fname, docs):
         ensure(isinstance(ann.get("helm.sh/hook-weight"), str), "helm.sh/hook-weight must be a string")
     else:
         ensure(ann.get("argocd.argoproj.io/hook") == "PostSync", "argocd.argoproj.io/hook")
-        ensure("HookSucceeded" in ann.get("argocd.argoproj.io/hook-delete-policy", "").split(","),
+        # a passing run's log holds the attestation: kept until the next sync
+        ensure(ann.get("argocd.argoproj.io/hook-delete-policy") == "BeforeHookCreation",
                "argocd.argoproj.io/hook-delete-policy")
     ensure(md["namespace"] == NS and selects(VERIFIER_LABELS, md["labels"]), "namespace/labels")
     ensure(spec.get("backoffLimit") == 0, "backoffLimit is not 0 (a retry could turn a failure into a pass)")
@@ -1205,7 +1208,17 @@ def t_hook(fname, docs):
     cmd = c["command"]
     ensure(cmd[:2] == ["reachctl", "verify"], f"command {cmd}")
     opts = dict(zip(cmd[2::2], cmd[3::2]))
-    ensure(set(opts) == {"--identity", "--agents", "--api-token-file", "--policy", "--wait"}, f"options {sorted(opts)}")
+    ensure(set(opts) == {"--identity", "--agents", "--api-token-file", "--policy", "--wait", "--attest", "--key"},
+           f"options {sorted(opts)}")
+    # the signed attestation goes to the Job's log; the key is the mounted
+    # reach-attest-key Secret, readable by 65534 only through its group
+    ensure(opts["--attest"] == "-", f"--attest {opts['--attest']}: the attestation line belongs in the log")
+    m, v, _ = mount_of(os.path.dirname(opts["--key"]) + "/x", pod, c)
+    items = v.get("secret", {}).get("items", [])
+    ensure(v.get("secret", {}).get("secretName") == "reach-attest-key" and m.get("readOnly") is True and
+           [(i["key"], i["path"]) for i in items] == [("reach.key", os.path.basename(opts["--key"]))],
+           f"--key {opts['--key']} is not the reach-attest-key Secret's reach.key")
+    ensure(v["secret"].get("defaultMode") == 0o440, "the signing key's mode is not 0440")
     ensure(opts["--agents"] == f"reach-agent.{NS}.svc:{HTTP_PORT}", f"--agents {opts['--agents']}")
     ensure(opts["--identity"] in loaded_identities(policies_dir()), f"{opts['--identity']} has no example policy")
     ensure(int(opts["--wait"]) + 60 <= spec.get("activeDeadlineSeconds", 0), "activeDeadlineSeconds < --wait + 60")

@@ -64,7 +64,7 @@ request: "METHOD PATH?QUERY STATUS"; the token is never written),
 `errors.log` (commands that failed), `objects.json` (every object but
 pods, {resource: [objects]}, rewritten after each change).
 
-Besides pods: namespaced reachpolicies (reach.dev/v1), events (v1) and
+Besides pods: namespaced reachpolicies (reach.dev/v1), secrets (v1), events (v1) and
 policyreports (wgpolicyk8s.io/v1alpha2): list and watch across namespaces
 (/apis/reach.dev/v1/reachpolicies) or in one, GET one, POST (generateName
 honoured), PUT, PATCH as server-side apply (application/apply-patch+yaml,
@@ -100,6 +100,9 @@ RESOURCES = {
     "events": ("Event", "v1", "/api/v1"),
     "reachpolicies": ("ReachPolicy", "reach.dev/v1", "/apis/reach.dev/v1"),
     "policyreports": ("PolicyReport", "wgpolicyk8s.io/v1alpha2", "/apis/wgpolicyk8s.io/v1alpha2"),
+    # GET one (reachctl verify --attest --key-secret); put with the control
+    # command `put secrets {...}`
+    "secrets": ("Secret", "v1", "/api/v1"),
 }
 
 

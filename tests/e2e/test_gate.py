@@ -120,6 +120,12 @@ def test_gate_merges_every_agent(cleanup, tmp):
         pred = json.loads(base64.b64decode(json.load(f)["payload"]))["predicate"]
     check_eq((pred["identity"], pred["verdict"], pred["ledger_source"], pred["records"], "ledger_digest" in pred),
              (IDENTITY, "pass", "agents", [], False), "the gate's attestation")
+    # each agent's part: the digest of the ledger it served and its chain of
+    # the identity from GET /v1/records (none sealed yet: no policy there)
+    check_eq([(g["agent"], g["node"], len(g["ledger_digest"]["sha256"]), g["records"], g["chain_head"],
+               "records_missing" in g) for g in pred["agents"]],
+             [(f"127.0.0.1:{port}", f"gate-{n}", 64, [], None, False) for port, n in zip(PORTS, "ab")],
+             "every agent's ledger digest and (empty) chain")
     ok = subprocess.run([REACHCTL, "attest", "verify", att, "--key", pub, "--policy", both], stdout=subprocess.PIPE,
                         stderr=subprocess.PIPE, text=True, timeout=30)
     check(ok.returncode == 0 and "records: none (made from ledgers, not an agent" in ok.stdout

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 #include <json-c/json.h>
 #include <openssl/ec.h>
@@ -17,6 +18,7 @@
 
 #include "common/dsse.h"
 #include "common/json.h"
+#include "identity/kube_secret.h"
 #include "policy/attest.h"
 #include "policy/epochs.h"
 #include "policy/verify.h"
@@ -672,6 +674,228 @@ static void test_attest_check(void **state)
 	epoch_tracker_free(t);
 }
 
+/* The subject is the file the version ran when the agent hashed it:
+ * subject_of executable/program, the predicate's artifact the same digest;
+ * an image epoch keeps its image digest whatever artifact is given; a
+ * subject changed to another file's hash does not verify. */
+#define EXE_SHA "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+
+static json_object *artifact_statement(EVP_PKEY *key, const char *epoch, const char *of, json_object **st_out)
+{
+	json_object *rep = report_of("ns/a", epoch, "pass"), *st, *env;
+	struct attest_input in = { .identity = "ns/a", .report = rep,
+				   .policy_digest = "2222222222222222222222222222222222222222222222222222222222222222",
+				   .ledger_source = "agent", .sensor_version = "test", .now_ms = 1800000000000LL,
+				   .artifact_of = of, .artifact_sha256 = EXE_SHA, .artifact_size = 3 };
+	char err[256];
+	const char *text;
+
+	st = attest_statement(&in, err, sizeof(err));
+	assert_non_null(st);
+	text = json_object_to_json_string_ext(st, JSON_C_TO_STRING_PLAIN);
+	env = dsse_sign(key, ATTEST_PAYLOAD_TYPE, (const uint8_t *)text, strlen(text), err, sizeof(err));
+	assert_non_null(env);
+	json_object_put(rep);
+	*st_out = st;
+	return env;
+}
+
+static void change_subject_of(json_object *pred)
+{
+	json_object_object_add(pred, "artifact", json_tokener_parse("{\"sha256\":\"" EXE_SHA "\",\"size\":4}"));
+	json_object_object_add(pred, "subject_of", json_object_new_string("epoch-name"));
+}
+
+static void test_artifact_subject(void **state)
+{
+	EVP_PKEY *key = new_key(EVP_PKEY_ED25519);
+	json_object *st, *env, *subj, *pred, *e;
+	char *text, hex[65];
+	int image;
+
+	(void)state;
+	env = artifact_statement(key, "server@0123456789ab", "executable", &st);
+	subj = json_object_array_get_idx(json_get(st, "subject", json_type_array), 0);
+	pred = json_get(st, "predicate", json_type_object);
+	assert_string_equal(json_get_str(json_get(subj, "digest", json_type_object), "sha256", ""), EXE_SHA);
+	assert_string_equal(json_get_str(json_get(subj, "annotations", json_type_object), "reach.dev/digest-of", ""),
+			    "executable");
+	assert_string_equal(json_get_str(pred, "subject_of", ""), "executable");
+	assert_string_equal(json_get_str(json_get(pred, "artifact", json_type_object), "sha256", ""), EXE_SHA);
+	assert_int_equal(json_get_int(json_get(pred, "artifact", json_type_object), "size", 0), 3);
+	assert_int_equal(check(env, key, NULL, &text), ATTEST_OK);
+	assert_non_null(strstr(text, "subject: the executable's sha256 " EXE_SHA));
+	free(text);
+	e = json_copy(env); /* the artifact claim changed: signature and subject both object */
+	tamper(e, change_subject_of);
+	assert_int_equal(check(e, key, NULL, &text), ATTEST_INVALID);
+	assert_non_null(strstr(text, "problem: signature"));
+	assert_non_null(strstr(text, "problem: the subject's digest is not the epoch's"));
+	free(text);
+	json_object_put(e);
+	json_object_put(env);
+	json_object_put(st);
+
+	env = artifact_statement(key, "main.py@ba7816bf8f01", "program", &st);
+	pred = json_get(st, "predicate", json_type_object);
+	assert_string_equal(json_get_str(pred, "subject_of", ""), "program");
+	assert_int_equal(check(env, key, NULL, &text), ATTEST_OK);
+	assert_non_null(strstr(text, "subject: the program's sha256"));
+	free(text);
+	json_object_put(env);
+	json_object_put(st);
+
+	/* an image epoch: the image, whatever file was hashed */
+	env = artifact_statement(key, "sha256:abcdef0000000000000000000000000000000000000000000000000000000001",
+				 "executable", &st);
+	subj = json_object_array_get_idx(json_get(st, "subject", json_type_array), 0);
+	pred = json_get(st, "predicate", json_type_object);
+	assert_string_equal(json_get_str(pred, "subject_of", ""), "image");
+	assert_null(json_get(pred, "artifact", json_type_object));
+	assert_string_equal(json_get_str(json_get(subj, "digest", json_type_object), "sha256", ""),
+			    "abcdef0000000000000000000000000000000000000000000000000000000001");
+	assert_int_equal(check(env, key, NULL, &text), ATTEST_OK);
+	assert_non_null(strstr(text, "subject: the image's sha256"));
+	free(text);
+	json_object_put(env);
+	json_object_put(st);
+
+	/* a version declared on a pod: the image it ran, from the agent */
+	env = artifact_statement(key, "v4", "image", &st);
+	subj = json_object_array_get_idx(json_get(st, "subject", json_type_array), 0);
+	pred = json_get(st, "predicate", json_type_object);
+	assert_string_equal(json_get_str(pred, "subject_of", ""), "image");
+	assert_string_equal(json_get_str(json_get(subj, "digest", json_type_object), "sha256", ""), EXE_SHA);
+	assert_int_equal(check(env, key, NULL, &text), ATTEST_OK);
+	assert_non_null(strstr(text, "subject: the image's sha256 " EXE_SHA));
+	free(text);
+	json_object_put(env);
+	json_object_put(st);
+
+	/* nothing hashed: the version's name only, and it says so */
+	env = artifact_statement(key, "v2", NULL, &st);
+	pred = json_get(st, "predicate", json_type_object);
+	assert_string_equal(json_get_str(pred, "subject_of", ""), "epoch-name");
+	attest_epoch_digest("ns/a", "v2", hex, &image);
+	subj = json_object_array_get_idx(json_get(st, "subject", json_type_array), 0);
+	assert_string_equal(json_get_str(json_get(subj, "digest", json_type_object), "sha256", ""), hex);
+	assert_int_equal(check(env, key, NULL, &text), ATTEST_OK);
+	assert_non_null(strstr(text, "subject: the version's name only"));
+	free(text);
+	json_object_put(env);
+	json_object_put(st);
+	EVP_PKEY_free(key);
+}
+
+/* The gate's agents: each chain checked before signing, a broken one named
+ * by agent; a Job log's last reach-attestation line read back. */
+static void test_agents_and_log_line(void **state)
+{
+	struct epoch_tracker *t = chain_fixture();
+	EVP_PKEY *key = new_key(EVP_PKEY_ED25519);
+	json_object *env = signed_statement(key, t), *agents = json_object_new_array(), *g, *recs, *back;
+	struct epoch_record *c;
+	size_t n = epoch_tracker_chain(t, "ns/a", &c), len = 0;
+	char *text = NULL, path[] = "/tmp/reach-attest-log-XXXXXX";
+	FILE *f;
+	int fd;
+
+	(void)state;
+	g = json_object_new_object();
+	json_add_str(g, "agent", "10.0.0.1:9464");
+	recs = json_object_new_array();
+	for (size_t i = 0; i < n; i++)
+		json_object_array_add(recs, epoch_record_to_json(&c[i]));
+	json_add(g, "records", recs);
+	json_object_array_add(agents, g);
+	g = json_object_new_object();
+	json_add_str(g, "agent", "10.0.0.2:9464");
+	json_add(g, "records", json_object_new_array());
+	json_add_str(g, "records_missing", "HTTP 404");
+	json_object_array_add(agents, g);
+	f = open_memstream(&text, &len);
+	assert_false(attest_agents_check(agents, f));
+	fclose(f);
+	assert_non_null(strstr(text, "agent 10.0.0.2:9464: no record chain: HTTP 404"));
+	free(text);
+	/* one byte of the first agent's second record */
+	json_object_object_add(json_object_array_get_idx(recs, 1), "findings", json_object_new_int(7));
+	f = open_memstream(&text, &len);
+	assert_true(attest_agents_check(agents, f));
+	fclose(f);
+	assert_non_null(strstr(text, "record seq 2"));
+	assert_non_null(strstr(text, "agent 10.0.0.1:9464: its chain above does not verify"));
+	free(text);
+
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	f = fdopen(fd, "w");
+	fprintf(f, "2026-12-06T17:00:00Z verify: PASS\nreach-attestation {\"old\":1}\n2026-12-06T17:00:01Z "
+		   "reach-attestation %s\n", json_object_to_json_string_ext(env, JSON_C_TO_STRING_PLAIN));
+	fclose(f);
+	back = attest_envelope_from_log(path);
+	assert_non_null(back);
+	assert_string_equal(json_get_str(back, "payload", ""), json_get_str(env, "payload", ""));
+	json_object_put(back);
+	f = fopen(path, "w");
+	fputs("verify: PASS\n", f);
+	fclose(f);
+	assert_null(attest_envelope_from_log(path));
+	unlink(path);
+	free(c);
+	json_object_put(agents);
+	json_object_put(env);
+	EVP_PKEY_free(key);
+	epoch_tracker_free(t);
+}
+
+/* --key-secret NS/NAME[:KEY]: parsed strictly, errors say the form. */
+static void test_key_secret_spec(void **state)
+{
+	char ns[64], name[254], key[254], err[300];
+
+	(void)state;
+	assert_int_equal(kube_secret_spec("reach-system/reach-attest-key", ns, name, key, err, sizeof(err)), 0);
+	assert_string_equal(ns, "reach-system");
+	assert_string_equal(name, "reach-attest-key");
+	assert_string_equal(key, "");
+	assert_int_equal(kube_secret_spec("ci/keys:Reach_key.pem", ns, name, key, err, sizeof(err)), 0);
+	assert_string_equal(name, "keys");
+	assert_string_equal(key, "Reach_key.pem");
+	assert_int_equal(kube_secret_spec("reach-system", ns, name, key, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "give NAMESPACE/NAME[:KEY]"));
+	assert_int_equal(kube_secret_spec("/x", ns, name, key, err, sizeof(err)), -EINVAL);
+	assert_int_equal(kube_secret_spec("ns/", ns, name, key, err, sizeof(err)), -EINVAL);
+	assert_int_equal(kube_secret_spec("ns/Upper", ns, name, key, err, sizeof(err)), -EINVAL);
+	assert_int_equal(kube_secret_spec("ns/a:", ns, name, key, err, sizeof(err)), -EINVAL);
+	assert_int_equal(kube_secret_spec("ns/a:b/c", ns, name, key, err, sizeof(err)), -EINVAL);
+	assert_int_equal(kube_secret_spec("ns/a/b", ns, name, key, err, sizeof(err)), -EINVAL);
+}
+
+/* A Secret's PEM bytes load like a key file, named by the Secret. */
+static void test_private_key_from_memory(void **state)
+{
+	EVP_PKEY *key = new_key(EVP_PKEY_ED25519), *got = NULL;
+	char *pem = NULL, err[300], a[DSSE_KEYID_LEN], b[DSSE_KEYID_LEN];
+	size_t len = 0;
+	FILE *f = open_memstream(&pem, &len);
+
+	(void)state;
+	assert_non_null(f);
+	assert_true(PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL));
+	fclose(f);
+	assert_int_equal(dsse_load_private_key_pem(pem, len, "secret ns/k key reach.key", &got, err, sizeof(err)), 0);
+	dsse_keyid(key, a);
+	dsse_keyid(got, b);
+	assert_string_equal(a, b);
+	EVP_PKEY_free(got);
+	assert_int_equal(dsse_load_private_key_pem("junk", 4, "secret ns/k key reach.key", &got, err, sizeof(err)), -EINVAL);
+	assert_null(got);
+	assert_non_null(strstr(err, "secret ns/k key reach.key: not a PEM private key"));
+	free(pem);
+	EVP_PKEY_free(key);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -684,6 +908,10 @@ int main(void)
 		cmocka_unit_test(test_chain_restored),
 		cmocka_unit_test(test_statement_fields),
 		cmocka_unit_test(test_attest_check),
+		cmocka_unit_test(test_artifact_subject),
+		cmocka_unit_test(test_key_secret_spec),
+		cmocka_unit_test(test_agents_and_log_line),
+		cmocka_unit_test(test_private_key_from_memory),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

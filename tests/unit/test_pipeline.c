@@ -13,12 +13,14 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <inttypes.h>
 #include <cmocka.h>
 #include "testutil.h"
 
 #include "agent/pipeline.h"
 #include "common/hmap.h"
 #include "identity/identity.h"
+#include "reach/artifact.h"
 #include "reach/catalog.h"
 #include "reach/coverage.h"
 #include "reach/dnsnames.h"
@@ -568,6 +570,87 @@ static void test_exec_lineage_and_redaction(void **state)
 	assert_int_equal(f->k.exit_tgid, T_CHILD);
 	assert_false(proctree_in_cgroup(f->p.procs, T_CHILD, CG));
 	assert_true(proctree_in_cgroup(f->p.procs, T_PARENT, CG));
+}
+
+/* Host epochs' artifacts (reach/artifact.h): the root exec's file is
+ * handed to the hasher (here the process is gone, so the same path in the
+ * agent's view, since its inode and mtime are the exec'd file's); the
+ * epoch names it, and so does a version declared while it runs; a file
+ * that is not the one exec'd (another mtime) is skipped and counted. */
+static void test_epoch_artifacts(void **state)
+{
+	struct fx *f = *state;
+	struct cgroup_reach c = { .cgroup_id = CG, .path = "?" };
+	struct reach_exec_event ev = { 0 };
+	struct identity id;
+	struct artifact a;
+	struct stat st;
+	char path[240], epoch[sizeof(id.image_id)];
+
+	assert_non_null(f->p.artifacts = artifact_hasher_new(0));
+	snprintf(path, sizeof(path), "%.200s/svc", f->dir);
+	write_text(path, "abc");
+	assert_int_equal(stat(path, &st), 0);
+	fill_hdr(&ev.hdr, REACH_EV_EXEC, sizeof(ev), CG, T_GONE, T_OTHER);
+	key_of(&ev.key, CG, REACH_EV_EXEC, 0x3000);
+	snprintf(ev.filename, sizeof(ev.filename), "%s", path);
+	memcpy(ev.args, "svc", 4);
+	ev.args_len = 4;
+	ev.argc = 1;
+	ev.exe_ino = st.st_ino;
+	ev.exe_mtime_sec = st.st_mtim.tv_sec;
+	ev.exe_mtime_nsec = (uint64_t)st.st_mtim.tv_nsec;
+	assert_int_equal(feed(f, &ev, sizeof(ev)), 0);
+	assert_int_equal(artifact_hasher_drain(f->p.artifacts, 30000), 0);
+
+	assert_int_equal(pipeline_resolve_identity(&f->p, &c, UID, &id), 0);
+	assert_memory_equal(id.image_id, "svc@", 4);
+	snprintf(epoch, sizeof(epoch), "%s", id.image_id);
+	assert_int_equal(pipeline_epoch_artifact(&f->p, "host/test", epoch, &a), 0);
+	assert_string_equal(a.sha256, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	assert_int_equal(a.kind, ARTIFACT_EXECUTABLE);
+	/* a declared version: the file its root process runs under it */
+	assert_int_equal(pipeline_set_epoch(&f->p, "host/test", "v3"), 0);
+	assert_int_equal(pipeline_resolve_identity(&f->p, &c, UID, &id), 0);
+	assert_string_equal(id.image_id, "v3");
+	assert_int_equal(pipeline_epoch_artifact(&f->p, "host/test", "v3", &a), 0);
+	assert_int_equal(a.size, 3);
+	assert_int_equal(pipeline_epoch_artifact(&f->p, "host/test", "v9", &a), -ENOENT);
+	assert_int_equal(pipeline_epoch_artifact(&f->p, "host/test", "", &a), -ENOENT);
+	assert_int_equal(artifact_hasher_skipped(f->p.artifacts), 0);
+
+	/* another cgroup's root exec of a file that is not the one at the path
+	 * now (replaced since: another mtime): not hashed, counted */
+	fill_hdr(&ev.hdr, REACH_EV_EXEC, sizeof(ev), CG + 1, T_GONE, T_OTHER);
+	key_of(&ev.key, CG + 1, REACH_EV_EXEC, 0x3001);
+	ev.exe_mtime_sec = st.st_mtim.tv_sec - 100;
+	assert_int_equal(feed(f, &ev, sizeof(ev)), 0);
+	assert_int_equal(artifact_hasher_drain(f->p.artifacts, 30000), 0);
+	assert_int_equal(artifact_hasher_skipped(f->p.artifacts), 1);
+
+	/* a version declared on a pod: the image its container runs */
+	{
+		struct identity *pod = calloc(1, sizeof(*pod));
+		struct cgroup_reach pc = { .cgroup_id = CG + 2, .path = "?" };
+		char key[48];
+
+		assert_non_null(pod);
+		pod->state = IDENTITY_RESOLVED;
+		snprintf(pod->name, sizeof(pod->name), "ai/gateway");
+		snprintf(pod->pod, sizeof(pod->pod), "gateway-0");
+		snprintf(pod->image_id, sizeof(pod->image_id),
+			 "docker.io/ai/gateway@sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+		snprintf(key, sizeof(key), "%" PRIu64 "/%u", pc.cgroup_id, UID);
+		assert_int_equal(hmap_put(f->p.identity_cache, key, pod, NULL), 0);
+		assert_int_equal(pipeline_set_epoch(&f->p, "ai/gateway", "v5"), 0);
+		assert_int_equal(pipeline_resolve_identity(&f->p, &pc, UID, &id), 0);
+		assert_string_equal(id.image_id, "v5");
+		assert_int_equal(pipeline_epoch_artifact(&f->p, "ai/gateway", "v5", &a), 0);
+		assert_int_equal(a.kind, ARTIFACT_IMAGE);
+		assert_string_equal(a.sha256, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	}
+	artifact_hasher_free(f->p.artifacts);
+	f->p.artifacts = NULL;
 }
 
 static void test_exec_args_truncated(void **state)
@@ -1767,6 +1850,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_exec_lineage_and_redaction, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_exec_interpreted_programs_are_tools_of_their_own, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_exec_args_truncated, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_epoch_artifacts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_egress_outcomes_and_udp, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tls_coverage_covered_and_blind, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dns_names_egress, setup, teardown),

@@ -771,6 +771,82 @@ static void test_epoch_history_pairs(void **state)
 	ledger_free(l);
 }
 
+/* --since: any pair of epochs. History as above plus /usr/bin/c in v1
+ * only: v3 since v1 skips v2 (b neither grew nor shrank: in neither; c
+ * shrank); v2 judged since v3 (a newer one) says what v2 had beyond it. */
+static void since_case(const struct ledger *l, const struct policy_set *ps, const char *epoch, const char *since,
+		       const char *want_epoch, const char *want_previous, const char *grew, const char *shrank)
+{
+	struct verify_opts o = opts_now();
+	struct verify_result r;
+	const struct identity_verdict *v;
+
+	o.identity = GW;
+	o.epoch = epoch;
+	o.since = since;
+	run(l, ps, &o, &r);
+	v = verdict_of(&r, GW);
+	assert_non_null(v);
+	assert_string_equal(v->epoch, want_epoch);
+	assert_string_equal(v->previous_epoch, want_previous);
+	assert_true(v->since);
+	assert_int_equal(count_kind(&r, FINDING_REACH_GREW), grew ? 1 : 0);
+	assert_int_equal(count_kind(&r, FINDING_REACH_SHRANK), shrank ? 1 : 0);
+	if (grew)
+		assert_non_null(find(&r, FINDING_REACH_GREW, grew));
+	if (shrank)
+		assert_non_null(find(&r, FINDING_REACH_SHRANK, shrank));
+	verify_result_free(&r);
+}
+
+static void test_epoch_since_any_pair(void **state)
+{
+	struct ledger *l = ledger_new(0, 0);
+	struct policy_set ps = { 0 };
+	struct verify_opts o = opts_now();
+	struct verify_result r;
+	char text[4096] = "";
+	FILE *f;
+
+	(void)state;
+	history_ledger(l);
+	rec(l, GW, TOOL(.object = "/usr/bin/c", .epoch = "v1", .first = NOW - 3 * DAY + 10, .last = NOW - 3 * DAY + 10));
+	load(&ps, HDR(GW) "  tools: [/usr/bin/*]\n", NULL, 0);
+	since_case(l, &ps, NULL, "v1", "v3", "v1", NULL, "/usr/bin/c");
+	since_case(l, &ps, NULL, "-2", "v3", "v1", NULL, "/usr/bin/c");
+	since_case(l, &ps, "v2", "v1", "v2", "v1", "/usr/bin/b", "/usr/bin/c");
+	since_case(l, &ps, "v2", "v3", "v2", "v3", "/usr/bin/b", NULL);
+	since_case(l, &ps, "v1", "v2", "v1", "v2", "/usr/bin/c", "/usr/bin/b");
+
+	/* the text says which epoch it compared with */
+	o.identity = GW;
+	o.since = "v1";
+	run(l, &ps, &o, &r);
+	f = fmemopen(text, sizeof(text) - 1, "w");
+	assert_non_null(f);
+	verify_result_print_text(f, &r);
+	fclose(f);
+	assert_non_null(strstr(text, "epoch v3 (compared with v1)"));
+	verify_result_free(&r);
+
+	/* errors: the epoch judged itself, an unknown one, a bare number */
+	o.since = "v3";
+	assert_int_equal(verify_ledger(l, &ps, &o, &r), -EINVAL);
+	assert_non_null(strstr(r.error, "--since v3 is the epoch judged"));
+	o.since = "-0";
+	assert_int_equal(verify_ledger(l, &ps, &o, &r), -EINVAL);
+	o.since = "v22";
+	assert_int_equal(verify_ledger(l, &ps, &o, &r), -ENOENT);
+	assert_non_null(strstr(r.error, "no epoch 'v22' to compare with: 3 epochs known (newest: v3)"));
+	o.since = "-3";
+	assert_int_equal(verify_ledger(l, &ps, &o, &r), -ENOENT);
+	o.since = "1";
+	assert_int_equal(verify_ledger(l, &ps, &o, &r), -EINVAL);
+	assert_non_null(strstr(r.error, "--since 1:"));
+	policy_set_free(&ps);
+	ledger_free(l);
+}
+
 static void test_unused_declared(void **state)
 {
 	struct ledger *l = ledger_new(0, 0);
@@ -2328,6 +2404,7 @@ int main(void)
 		cmocka_unit_test(test_text),
 		cmocka_unit_test(test_rotation),
 		cmocka_unit_test(test_epoch_history_pairs),
+		cmocka_unit_test(test_epoch_since_any_pair),
 		cmocka_unit_test(test_epoch_superseded),
 		cmocka_unit_test(test_epoch_records_append_only),
 		cmocka_unit_test(test_alerted_findings_not_alerted_again),

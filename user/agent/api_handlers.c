@@ -14,6 +14,7 @@
 #include "policy/epochs.h"
 #include "policy/policy.h"
 #include "policy/suggest.h"
+#include "reach/artifact.h"
 #include "reach/coverage.h"
 #include "reach/ledger.h"
 #include "reach/ledger_feed.h"
@@ -77,6 +78,7 @@ static json_object *status_json(const struct api_handlers *h)
 	json_add_u64(o, "identities", ledger_identities(h->pipe->ledger));
 	json_add_u64(o, "edges", ledger_edges(h->pipe->ledger));
 	json_add_u64(o, "edges_dropped", ledger_edges_dropped(h->pipe->ledger));
+	json_add_u64(o, "artifact_hashes_skipped", artifact_hasher_skipped(h->pipe->artifacts));
 	json_add_u64(o, "identities_dropped", ledger_identities_dropped(h->pipe->ledger));
 	json_add_u64(o, "edges_waiting_for_identity", h->pipe->feed.edges_held);
 	json_add_u64(o, "observed_edges_dropped", observed_edges_dropped(h->pipe->observed));
@@ -194,6 +196,26 @@ static void attest_parts(const struct api_handlers *h, const char *identity, jso
 	}
 	free(image);
 	json_add_str(a, "sensor_version", REACH_VERSION);
+	{ /* the file the epoch judged ran: the attestation's subject (reach/artifact.h) */
+		json_object *ids = json_get(doc, "identities", json_type_array);
+		const char *epoch = ids && json_object_array_length(ids)
+					    ? json_get_str(json_object_array_get_idx(ids, 0), "epoch", "")
+					    : "";
+		struct artifact art;
+		int rc = pipeline_epoch_artifact(h->pipe, identity, epoch, &art);
+
+		if (!rc) {
+			json_object *x = json_object_new_object();
+
+			json_add_str(x, "of", artifact_kind_name(art.kind));
+			json_add_str(x, "sha256", art.sha256);
+			json_add_u64(x, "size", art.size);
+			json_add(a, "artifact", x);
+		} else {
+			/* why there is none: the attestation names the version only */
+			json_add_str(a, "artifact_missing", rc == -EINPROGRESS ? "being hashed" : "none known");
+		}
+	}
 	{ /* the identity's coverage record, from the same ledger */
 		json_object *reach = ledger_to_json(h->pipe->ledger, identity, NULL);
 		json_object *ids = reach ? json_get(reach, "identities", json_type_array) : NULL;
@@ -209,10 +231,10 @@ static void attest_parts(const struct api_handlers *h, const char *identity, jso
 }
 
 static json_object *verify_json(const struct api_handlers *h, const char *identity, const char *policy_path, const char *epoch,
-				bool attest)
+				const char *since, bool attest)
 {
 	struct verify_opts opts = { .identity = identity, .health = api_health(h),
-				    .alert_without_policy = h->default_alert, .epoch = epoch };
+				    .alert_without_policy = h->default_alert, .epoch = epoch, .since = since };
 	struct policy_set other = { 0 };
 	const struct policy_set *set = h->policies;
 	struct verify_result r;
@@ -350,9 +372,10 @@ json_object *api_handle(void *ctx, json_object *req)
 		const char *policy = json_object_object_get_ex(req, "policy", &v) ? json_object_get_string(v) : NULL;
 		const char *epoch = json_object_object_get_ex(req, "epoch", &v) ? json_object_get_string(v) : NULL;
 
+		const char *since = json_object_object_get_ex(req, "since", &v) ? json_object_get_string(v) : NULL;
 		bool attest = json_object_object_get_ex(req, "attest", &v) && json_object_get_boolean(v);
 
-		return verify_json(h, identity, policy, epoch, attest);
+		return verify_json(h, identity, policy, epoch, since, attest);
 	}
 	if (strcmp(cmd, "epochs") == 0) {
 		if (h->verify_epochs)

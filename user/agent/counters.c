@@ -3,6 +3,7 @@
 #include "identity/kube_outbox.h"
 #include "identity/pod_monitor.h"
 #include "policy/epochs.h"
+#include "reach/artifact.h"
 #include "reach/ledger.h"
 #include "reach/observed.h"
 #include "sensor/sensor.h"
@@ -43,6 +44,7 @@ void counters_fill(struct agent_counters *c, const struct counter_sources *s)
 	c->parse_malformed_http = s->pipe->stats.http_malformed;
 	c->parse_malformed_dns = s->pipe->stats.dns_malformed;
 	c->edges_dropped = observed_edges_dropped(s->pipe->observed) + ledger_edges_dropped(s->ledger);
+	c->artifact_hashes_skipped = artifact_hasher_skipped(s->pipe->artifacts);
 	c->observed_edges = observed_edge_total(s->pipe->observed);
 	c->observed_edges_evicted = observed_edges_evicted(s->pipe->observed);
 	c->identities = ledger_identities(s->ledger);

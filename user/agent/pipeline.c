@@ -31,6 +31,7 @@
 #include "reach/proctree.h"
 #include "reach/program.h"
 #include "mcp/calls.h"
+#include "reach/artifact.h"
 #include "mcp/jsonrpc.h"
 #include "mcp/llm.h"
 #include "reach/redact.h"
@@ -62,6 +63,46 @@ static void warn_unrecorded(const char *kind)
 
 static void print_if_new(struct pipeline *p, uint64_t cgroup_id, const struct edge *e, bool is_new);
 static struct edge *record_edge(struct pipeline *p, enum edge_kind kind, const struct observation *obs, bool *is_new);
+/* Opens the version's file now, while the process runs (the descriptor
+ * keeps that version readable once it is replaced or the process gone),
+ * and leaves reading and hashing it to the artifact worker: a binary of
+ * tens of MiB is never read on the event loop. A file that cannot be opened
+ * now, or is not the one exec'd (the process exec'd again since), is
+ * counted as skipped: its epoch's attestation names the version only. */
+static bool is_exec_file(int fd, const struct reach_exec_event *ev)
+{
+	struct stat st;
+
+	return !fstat(fd, &st) && (uint64_t)st.st_ino == ev->exe_ino && (int64_t)st.st_mtim.tv_sec == ev->exe_mtime_sec &&
+	       (uint64_t)st.st_mtim.tv_nsec == ev->exe_mtime_nsec;
+}
+
+static void submit_artifact(struct pipeline *p, const char *key, const char *file, enum artifact_kind kind,
+			    const struct reach_exec_event *ev, const char *exe)
+{
+	int fd = file[0] ? open(file, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK) : -1;
+
+	if (fd >= 0 && kind == ARTIFACT_EXECUTABLE && ev->exe_ino && !is_exec_file(fd, ev)) {
+		close(fd);
+		fd = -1;
+	}
+	if (fd < 0 && kind == ARTIFACT_EXECUTABLE && ev->exe_ino && exe[0] == '/') {
+		/* the process is gone already (a short run): the same path in
+		 * the agent's view, if it is the very file exec'd (inode and
+		 * mtime as the kernel read them at exec) */
+		fd = open(exe, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+		if (fd >= 0 && !is_exec_file(fd, ev)) {
+			close(fd);
+			fd = -1;
+		}
+	}
+	if (fd < 0) {
+		artifact_hasher_count_skipped(p->artifacts);
+		return;
+	}
+	artifact_hasher_submit(p->artifacts, key, fd, kind);
+}
+
 static void note_root_exec(struct pipeline *p, uint64_t cgroup_id, const struct reach_exec_event *ev, const char *exe);
 
 #define SECRET_CONTENT_MAX 8192
@@ -1619,6 +1660,8 @@ static void note_root_exec(struct pipeline *p, uint64_t cgroup_id, const struct 
 	uint64_t id;
 	const char *base = strrchr(exe, '/');
 	char prog[256], hex[13] = "";
+	char file[4200] = ""; /* where the version's file is read while the process runs */
+	enum artifact_kind kind = ARTIFACT_EXECUTABLE;
 	size_t args_len = ev->args_len < REACH_ARGS_LEN ? ev->args_len : REACH_ARGS_LEN;
 
 	if (!program_path(exe, (const char *)ev->args, args_len, prog, sizeof(prog))) {
@@ -1630,12 +1673,15 @@ static void note_root_exec(struct pipeline *p, uint64_t cgroup_id, const struct 
 		if (program_hash(view, hex, sizeof(hex)) == 0) {
 			exe = prog;
 			base = strrchr(prog, '/');
+			snprintf(file, sizeof(file), "%s", view);
+			kind = ARTIFACT_PROGRAM;
 		}
 	}
 	if (hex[0]) {
 		id = strtoull(hex, NULL, 16);
 	} else if (ev->exe_ino) {
 		id = exe_file_id(ev->exe_dev, ev->exe_ino, ev->exe_mtime_sec, ev->exe_mtime_nsec);
+		snprintf(file, sizeof(file), "/proc/%u/exe", ev->hdr.tgid);
 	} else {
 		/* a script (the kernel saw its interpreter's file): the script as
 		 * the process sees it, while it still runs; gone, no epoch from
@@ -1647,6 +1693,8 @@ static void note_root_exec(struct pipeline *p, uint64_t cgroup_id, const struct 
 		if (stat(view, &st) != 0)
 			return;
 		id = exe_file_id(st.st_dev, st.st_ino, st.st_mtim.tv_sec, (uint64_t)st.st_mtim.tv_nsec);
+		snprintf(file, sizeof(file), "%s", view);
+		kind = ARTIFACT_PROGRAM;
 	}
 	snprintf(key, sizeof(key), "%" PRIu64, cgroup_id);
 	x = hmap_get(p->exe_epochs, key);
@@ -1663,6 +1711,76 @@ static void note_root_exec(struct pipeline *p, uint64_t cgroup_id, const struct 
 	}
 	x->file_id = id;
 	snprintf(x->epoch, sizeof(x->epoch), "%s@%012" PRIx64, base ? base + 1 : exe, (uint64_t)(id & 0xffffffffffffULL));
+	if (p->artifacts)
+		submit_artifact(p, x->epoch, file, kind, ev, x->path);
+}
+
+/* A declared version's artifact is the file its host cgroup's root process
+ * runs under it (the latest, if it changed within the version). Only
+ * identities with a declared version pay this lookup. */
+static void note_version_artifact(struct pipeline *p, const char *identity, const char *version, uint64_t cgroup_id)
+{
+	char key[24], vkey[1100];
+	struct exe_epoch *x;
+	const char *have;
+	char *copy;
+
+	snprintf(key, sizeof(key), "%" PRIu64, cgroup_id);
+	if (!(x = hmap_get(p->exe_epochs, key)))
+		return;
+	snprintf(vkey, sizeof(vkey), "%s\n%s", identity, version);
+	have = hmap_get(p->epoch_artifacts, vkey);
+	if (have && !strcmp(have, x->epoch))
+		return;
+	if ((copy = strdup(x->epoch)) && !hmap_put(p->epoch_artifacts, vkey, copy, (void **)&have))
+		free((void *)have);
+	else
+		free(copy);
+}
+
+/* A version declared on a pod: the image its container runs under it (the
+ * runtime's digest, "...sha256:HEX"), kept as "image:" + that name. */
+static void note_version_image(struct pipeline *p, const char *identity, const char *version, const char *image)
+{
+	char vkey[1100], val[600];
+	const char *have;
+	char *copy;
+
+	if (!strstr(image, "sha256:"))
+		return; /* no digest (a local image): the version's name only */
+	snprintf(vkey, sizeof(vkey), "%s\n%s", identity, version);
+	snprintf(val, sizeof(val), "image:%s", image);
+	have = hmap_get(p->epoch_artifacts, vkey);
+	if (have && !strcmp(have, val))
+		return;
+	if ((copy = strdup(val)) && !hmap_put(p->epoch_artifacts, vkey, copy, (void **)&have))
+		free((void *)have);
+	else
+		free(copy);
+}
+
+int pipeline_epoch_artifact(const struct pipeline *p, const char *identity, const char *epoch, struct artifact *out)
+{
+	char vkey[1100];
+	const char *key;
+
+	if (!p->artifacts || !epoch || !epoch[0])
+		return -ENOENT;
+	snprintf(vkey, sizeof(vkey), "%s\n%s", identity, epoch);
+	key = p->epoch_artifacts ? hmap_get(p->epoch_artifacts, vkey) : NULL;
+	if (key && !strncmp(key, "image:", 6)) {
+		const char *d = strstr(key, "sha256:") + 7;
+		size_t n = strspn(d, "0123456789abcdef");
+
+		if (n != 64)
+			return -ENOENT;
+		memset(out, 0, sizeof(*out));
+		out->kind = ARTIFACT_IMAGE;
+		memcpy(out->sha256, d, 64);
+		out->sha256[64] = '\0';
+		return 0;
+	}
+	return artifact_hasher_get(p->artifacts, key ? key : epoch, out);
 }
 
 /* The epoch of an identity: a version a pipeline declared (reachctl epoch
@@ -1675,7 +1793,11 @@ static void apply_epoch(struct pipeline *p, struct identity *id, uint64_t cgroup
 	char key[24];
 
 	if (version) {
+		if (p->artifacts && id->pod[0] && id->image_id[0])
+			note_version_image(p, id->name, version, id->image_id);
 		snprintf(id->image_id, sizeof(id->image_id), "%s", version);
+		if (p->artifacts && !id->pod[0])
+			note_version_artifact(p, id->name, version, cgroup_id);
 		return;
 	}
 	if (id->image_id[0] || id->pod[0])
@@ -2046,6 +2168,7 @@ int pipeline_init(struct pipeline *p, size_t observed_cap)
 	p->identity_cache = hmap_new();
 	p->epochs = hmap_new();
 	p->exe_epochs = hmap_new();
+	p->epoch_artifacts = hmap_new();
 	p->cov_cgroups = hmap_new();
 	p->secret_inodes = hmap_new();
 	p->reasm = http_reasm_new(PIPELINE_OPEN_HEADS);
@@ -2057,7 +2180,7 @@ int pipeline_init(struct pipeline *p, size_t observed_cap)
 	if (!p->json_posts || !p->reasm || !p->h2 || !p->mcp_server_info || !p->mcp_peers || !p->mcp_calls || !p->observed ||
 	    !p->procs || !p->dns ||
 	    !p->identity_cache || !p->epochs ||
-	    !p->exe_epochs || !p->cov_cgroups || !p->secret_inodes)
+	    !p->exe_epochs || !p->epoch_artifacts || !p->cov_cgroups || !p->secret_inodes)
 		return -ENOMEM;
 	return 0;
 }
@@ -2068,6 +2191,7 @@ void pipeline_fini(struct pipeline *p)
 	hmap_free(p->cov_cgroups, cg_coverage_free);
 	hmap_free(p->epochs, free);
 	hmap_free(p->exe_epochs, free);
+	hmap_free(p->epoch_artifacts, free);
 	hmap_free(p->mcp_server_info, free);
 	hmap_free(p->mcp_peers, free);
 	mcp_calls_free(p->mcp_calls);
@@ -2083,7 +2207,7 @@ void pipeline_fini(struct pipeline *p)
 	proctree_free(p->procs);
 	dnsnames_free(p->dns);
 	observed_free(p->observed);
-	p->identity_cache = p->epochs = p->exe_epochs = p->secret_inodes = NULL;
+	p->identity_cache = p->epochs = p->exe_epochs = p->epoch_artifacts = p->secret_inodes = NULL;
 	p->procs = NULL;
 	p->dns = NULL;
 	p->observed = NULL;

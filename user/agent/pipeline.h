@@ -30,6 +30,8 @@ struct hmap;
 struct mcp_calls;
 struct identity;
 struct identity_resolver;
+struct artifact_hasher;
+struct artifact;
 
 /* TLS coverage (sensor/tls.h in the daemon): which library a process writes
  * through, and the uprobes on it. Every callback gets ops_ctx. */
@@ -78,6 +80,7 @@ struct pipeline {
 	struct hmap *identity_cache;   /* "cgroup_id/uid" -> struct identity (resolved only) */
 	struct hmap *epochs;           /* identity -> version set by `reachctl epoch start` */
 	struct hmap *exe_epochs;       /* cgroup id -> host identities' software version */
+	struct hmap *epoch_artifacts;  /* "identity\nversion" -> the exe epoch (artifact key) a declared version ran */
 	struct hmap *secret_inodes;    /* "dev:ino" -> struct secret_inode: files classed as secrets */
 	struct http_reasm *reasm;      /* request heads captured in pieces, per connection */
 	struct h2_conns *h2;           /* HTTP/2 connections: HPACK tables, header blocks being joined */
@@ -105,6 +108,7 @@ struct pipeline {
 	const struct netclass *netclass;        /* egress destination classes */
 	struct ledger *ledger;                  /* where evicted edges go (required once full) */
 	struct identity_resolver *resolver;     /* cgroup/uid -> identity */
+	struct artifact_hasher *artifacts;      /* hashes host epochs' files off the loop; NULL: none */
 	int64_t boot_to_unix_ms;                /* kernel boot clock to Unix time */
 	FILE *events_out;                       /* a JSON line per new edge, or NULL */
 	const struct pipeline_tls_ops *tls;     /* NULL: no TLS coverage */
@@ -114,6 +118,13 @@ struct pipeline {
 	const struct pipeline_loss_ops *losses; /* NULL: no per-cgroup losses to read */
 	void *losses_ctx;
 };
+
+/* The file identity's epoch ran (reach/artifact.h): its executable, or an
+ * interpreted service's program file, as hashed since the agent started
+ * (a declared version: the file its cgroup's root process ran under it).
+ * 0 with *out; -EINPROGRESS being hashed; -ENOENT none (an image epoch, a
+ * version not run since start, a file that could not be hashed). */
+int pipeline_epoch_artifact(const struct pipeline *p, const char *identity, const char *epoch, struct artifact *out);
 
 /* Zeroes p and allocates the owned model; observed_cap 0 is the default.
  * 0 or -ENOMEM (p is then safe to pipeline_fini). */

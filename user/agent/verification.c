@@ -64,6 +64,7 @@ static void keep_link(void *ctx, const struct epoch_record *link)
 	json_object *o;
 	int ok;
 
+	v->records_changed = true;
 	if (!v->records_path)
 		return;
 	if (!v->records && !(v->records = fopen(v->records_path, "ae"))) {
@@ -91,6 +92,40 @@ static void sync_links(struct verification *v)
 	if (fdatasync(fileno(v->records)))
 		log_error("%s: fdatasync: %s: the latest verification records may not survive a crash", v->records_path,
 			  strerror(errno));
+}
+
+void verification_publish_records(struct verification *v)
+{
+	const struct epoch_record *recs;
+	size_t n = v->epochs ? epoch_tracker_records(v->epochs, &recs) : 0;
+	struct hmap *seen = hmap_new();
+	json_object *doc = json_object_new_object(), *arr = json_object_new_array();
+	const char *text;
+
+	v->records_changed = false;
+	if (!v->ship || !shipping_serves_ledger(v->ship))
+		goto out;
+	/* identity by identity, in the order of their first record; each
+	 * chain whole (a verifier checks it from its first link) */
+	for (size_t i = 0; seen && i < n; i++) {
+		struct epoch_record *chain;
+		size_t m;
+
+		if (hmap_get(seen, recs[i].identity) || hmap_put(seen, recs[i].identity, (void *)1, NULL))
+			continue;
+		m = epoch_tracker_chain(v->epochs, recs[i].identity, &chain);
+		for (size_t k = 0; k < m; k++)
+			json_object_array_add(arr, epoch_record_to_json(&chain[k]));
+		free(chain);
+	}
+	json_object_object_add(doc, "records", arr);
+	arr = NULL;
+	text = json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	shipping_publish_records(v->ship, text, strlen(text));
+out:
+	json_object_put(arr);
+	json_object_put(doc);
+	hmap_free(seen, NULL);
 }
 
 /* The chain an earlier run kept: restored link by link as read, then
@@ -316,6 +351,8 @@ void verification_run(struct verification *v, const struct verify_input_health *
 	v->verifying = &r;
 	epoch_tracker_update(v->epochs, &r, unix_now_ms(), log_epoch_change, v);
 	sync_links(v);
+	if (v->records_changed)
+		verification_publish_records(v);
 	v->verifying = NULL;
 	shipping_findings(v->ship, &r);
 	count_findings(v, &r);

@@ -51,6 +51,7 @@ struct verification {
 	const char *records_path;
 	FILE *records;                         /* appended: one chain link (JSON) a line */
 	bool records_unsynced;                 /* links written since the last fdatasync */
+	bool records_changed;                  /* links sealed since /v1/records was published */
 	struct open_finding_count *open_findings; /* of the latest verification, for /metrics */
 	size_t n_open_findings;
 	/* NULL, or called with every verification's result (PolicyReports) */
@@ -96,5 +97,9 @@ void verification_tick(struct verification *v, const struct verify_input_health 
 
 /* Verifies now (the epochs command brings the records up to date). */
 void verification_run(struct verification *v, const struct verify_input_health *health);
+/* Publishes every identity's record chain on /v1/records (shipping.h):
+ * at start, once v->ship is set; then after each pass that sealed links.
+ * So reachctl verify --agents --attest carries each agent's chain. */
+void verification_publish_records(struct verification *v);
 
 #endif

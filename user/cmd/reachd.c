@@ -21,6 +21,7 @@
 #include "config/config.h"
 #include "config/options.h"
 #include "identity/identity.h"
+#include "reach/artifact.h"
 #include "reach/catalog.h"
 #include "reach/ledger.h"
 #include "reach/ledger_persist.h"
@@ -387,6 +388,9 @@ int main(int argc, char **argv)
 	ag.pipe.catalog = ag.catalog;
 	ag.pipe.netclass = &ag.netclass;
 	ag.pipe.events_out = cfg.events ? stdout : NULL;
+	/* host epochs' files hashed off the loop, for attestation subjects */
+	if (!(ag.pipe.artifacts = artifact_hasher_new(0)))
+		log_warn("artifact hashing: %s: attestations will name host versions only", strerror(errno));
 	ag.started_s = now_s();
 	if (gethostname(ag.node, sizeof(ag.node)) < 0)
 		snprintf(ag.node, sizeof(ag.node), "unknown");
@@ -485,6 +489,7 @@ int main(int argc, char **argv)
 		shipping_publish_ledger(ag.ship, ag.ledger);
 		ledger_persist_keep_image(ag.persist, shipping_serves_ledger(ag.ship));
 		ag.verify.ship = ag.ship;
+		verification_publish_records(&ag.verify); /* those restored, before the first pass */
 	}
 	/* everything that needs more is loaded, attached and listening */
 	if (cfg.drop_caps == 1 && caps_drop_for_agent(err, sizeof(err))) {
@@ -542,6 +547,8 @@ out:
 	verification_fini(&ag.verify);
 	tls_coverage_free(ag.tls);
 	sensor_stop(ag.sensor);
+	artifact_hasher_free(ag.pipe.artifacts);
+	ag.pipe.artifacts = NULL;
 	pipeline_fini(&ag.pipe);
 	catalog_free(ag.catalog);
 	config_free(&cfg);

@@ -1,5 +1,6 @@
 /* DSSE envelopes signed with Ed25519 (dsse.h). */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,18 +82,13 @@ static int no_passphrase(char *buf, int size, int rwflag, void *u)
 	return 0;
 }
 
-static int load_key(const char *path, bool private_key, EVP_PKEY **out, char *err, size_t err_size)
+/* what: "key file PATH", "secret NS/NAME key K": errors name it, never
+ * the key's bytes. */
+static int load_key_bio(BIO *bio, const char *what, bool private_key, EVP_PKEY **out, char *err, size_t err_size)
 {
-	BIO *bio = BIO_new_file(path, "r");
 	EVP_PKEY *key = NULL;
-	int e = errno;
 
 	*out = NULL;
-	if (!bio) {
-		ERR_clear_error();
-		snprintf(err, err_size, "key file %s: %s", path, strerror(e ? e : ENOENT));
-		return e ? -e : -ENOENT;
-	}
 	if (!private_key) {
 		key = PEM_read_bio_PUBKEY(bio, NULL, no_passphrase, NULL);
 		if (!key) /* a private key's file: its public half */
@@ -104,20 +100,50 @@ static int load_key(const char *path, bool private_key, EVP_PKEY **out, char *er
 	ERR_clear_error(); /* OpenSSL's queue holds nothing of the key, but nothing is kept */
 	if (!key) {
 		snprintf(err, err_size,
-			 "key file %s: not a PEM %s key (or an encrypted one); make one with: openssl genpkey "
+			 "%s: not a PEM %s key (or an encrypted one); make one with: openssl genpkey "
 			 "-algorithm ed25519 -out KEY%s",
-			 path, private_key ? "private" : "public or private",
+			 what, private_key ? "private" : "public or private",
 			 private_key ? "" : "; openssl pkey -in KEY -pubout -out PUB");
 		return -EINVAL;
 	}
 	if (EVP_PKEY_id(key) != EVP_PKEY_ED25519) {
-		snprintf(err, err_size, "key file %s: a %s key, not Ed25519 (openssl genpkey -algorithm ed25519)", path,
+		snprintf(err, err_size, "%s: a %s key, not Ed25519 (openssl genpkey -algorithm ed25519)", what,
 			 OBJ_nid2sn(EVP_PKEY_id(key)));
 		EVP_PKEY_free(key);
 		return -EINVAL;
 	}
 	*out = key;
 	return 0;
+}
+
+static int load_key(const char *path, bool private_key, EVP_PKEY **out, char *err, size_t err_size)
+{
+	BIO *bio = BIO_new_file(path, "r");
+	char what[4200];
+	int e = errno;
+
+	*out = NULL;
+	if (!bio) {
+		ERR_clear_error();
+		snprintf(err, err_size, "key file %s: %s", path, strerror(e ? e : ENOENT));
+		return e ? -e : -ENOENT;
+	}
+	snprintf(what, sizeof(what), "key file %s", path);
+	return load_key_bio(bio, what, private_key, out, err, err_size);
+}
+
+int dsse_load_private_key_pem(const void *pem, size_t len, const char *what, EVP_PKEY **out, char *err,
+			      size_t err_size)
+{
+	BIO *bio = len <= INT_MAX ? BIO_new_mem_buf(pem, (int)len) : NULL;
+
+	*out = NULL;
+	if (!bio) {
+		ERR_clear_error();
+		snprintf(err, err_size, "%s: out of memory", what);
+		return -ENOMEM;
+	}
+	return load_key_bio(bio, what, true, out, err, err_size);
 }
 
 int dsse_load_private_key(const char *path, EVP_PKEY **out, char *err, size_t err_size)

@@ -29,6 +29,10 @@ typedef struct evp_pkey_st EVP_PKEY;
  * file and the problem (unreadable, not a private key, not Ed25519). *out
  * to EVP_PKEY_free(). */
 int dsse_load_private_key(const char *path, EVP_PKEY **out, char *err, size_t err_size);
+/* The same from PEM bytes in memory (a Kubernetes Secret's value); what
+ * names them in errors ("secret NS/NAME key K"). */
+int dsse_load_private_key_pem(const void *pem, size_t len, const char *what, EVP_PKEY **out, char *err,
+			      size_t err_size);
 /* An Ed25519 public key from a PEM file (a private key's file works too: its
  * public half is used): 0 or -errno with err as above. */
 int dsse_load_public_key(const char *path, EVP_PKEY **out, char *err, size_t err_size);

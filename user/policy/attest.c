@@ -62,9 +62,10 @@ json_object *attest_statement(const struct attest_input *in, char *err, size_t e
 	json_object *ids = json_get(in->report, "identities", json_type_array);
 	json_object *findings = json_get(in->report, "findings", json_type_array);
 	json_object *v = NULL, *st, *subj, *s, *ann, *pred, *arr, *x;
-	const char *epoch, *verdict;
+	const char *epoch, *verdict, *subject_of;
 	char hex[65];
 	int image = 0;
+	bool artifact = false;
 
 	for (size_t i = 0; ids && i < json_object_array_length(ids); i++) {
 		json_object *c = json_object_array_get_idx(ids, i);
@@ -79,6 +80,14 @@ json_object *attest_statement(const struct attest_input *in, char *err, size_t e
 	epoch = json_get_str(v, "epoch", "");
 	verdict = json_get_str(v, "verdict", "inconclusive");
 	attest_epoch_digest(in->identity, epoch, hex, &image);
+	if (!image && in->artifact_sha256 && strlen(in->artifact_sha256) == 64 && in->artifact_of &&
+	    (!strcmp(in->artifact_of, "executable") || !strcmp(in->artifact_of, "program") ||
+	     !strcmp(in->artifact_of, "image"))) {
+		/* the bytes the version ran, rather than its name */
+		snprintf(hex, sizeof(hex), "%s", in->artifact_sha256);
+		artifact = true;
+	}
+	subject_of = image ? "image" : artifact ? in->artifact_of : "epoch-name";
 
 	st = json_object_new_object();
 	json_add_str(st, "_type", ATTEST_STATEMENT_TYPE);
@@ -93,7 +102,7 @@ json_object *attest_statement(const struct attest_input *in, char *err, size_t e
 	json_add(s, "digest", digest_set(hex));
 	ann = json_object_new_object();
 	json_add_str(ann, "reach.dev/epoch", epoch);
-	json_add_str(ann, "reach.dev/digest-of", image ? "image" : "epoch-name");
+	json_add_str(ann, "reach.dev/digest-of", subject_of);
 	json_add(s, "annotations", ann);
 	json_object_array_add(subj, s);
 	json_add(st, "subject", subj);
@@ -103,6 +112,14 @@ json_object *attest_statement(const struct attest_input *in, char *err, size_t e
 	json_add_str(pred, "identity", in->identity);
 	json_add_str(pred, "epoch", epoch);
 	json_add_str(pred, "previous_epoch", json_get_str(v, "previous_epoch", ""));
+	json_add_str(pred, "subject_of", subject_of);
+	if (artifact) {
+		x = json_object_new_object();
+		json_add_str(x, "sha256", hex);
+		if (in->artifact_size) /* a file hashed here; an image's digest has none */
+			json_add_u64(x, "size", in->artifact_size);
+		json_add(pred, "artifact", x);
+	}
 	json_add_str(pred, "verdict", verdict);
 	json_add_int(pred, "exit_code", !strcmp(verdict, "pass") ? 0 : !strcmp(verdict, "fail") ? 1 : 2);
 	json_add_str(pred, "reasons", json_get_str(v, "reasons", ""));
@@ -139,6 +156,38 @@ json_object *attest_statement(const struct attest_input *in, char *err, size_t e
 		json_add(pred, "chain_head", x);
 	} else {
 		json_add(pred, "chain_head", NULL);
+	}
+	if (in->agents) {
+		/* each node keeps its own chain: each is attested as its agent
+		 * served it, beside the digest of the ledger it served */
+		json_object *agents = json_object_new_array();
+
+		for (size_t i = 0; i < json_object_array_length(in->agents); i++) {
+			json_object *g = json_object_array_get_idx(in->agents, i), *e = json_object_new_object(), *recs;
+			size_t n;
+
+			json_add_str(e, "agent", json_get_str(g, "agent", ""));
+			json_add_str(e, "node", json_get_str(g, "node", ""));
+			if (json_get_str(g, "ledger_sha256", NULL))
+				json_add(e, "ledger_digest", digest_set(json_get_str(g, "ledger_sha256", "")));
+			recs = json_get(g, "records", json_type_array);
+			n = recs ? json_object_array_length(recs) : 0;
+			json_add(e, "records", recs ? json_copy(recs) : json_object_new_array());
+			if (n) {
+				json_object *last = json_object_array_get_idx(recs, n - 1);
+
+				x = json_object_new_object();
+				json_add_u64(x, "seq", (uint64_t)json_get_int(last, "seq", 0));
+				json_add_str(x, "sha256", json_get_str(last, "hash", ""));
+				json_add(e, "chain_head", x);
+			} else {
+				json_add(e, "chain_head", NULL);
+			}
+			if (json_get_str(g, "records_missing", NULL))
+				json_add_str(e, "records_missing", json_get_str(g, "records_missing", ""));
+			json_object_array_add(agents, e);
+		}
+		json_add(pred, "agents", agents);
 	}
 	json_add(st, "predicate", pred);
 	return st;
@@ -260,16 +309,53 @@ int attest_check(json_object *envelope, EVP_PKEY *key, const struct attest_expec
 	{ /* the subject is the epoch the predicate names */
 		json_object *s0 = json_object_array_length(subj) ? json_object_array_get_idx(subj, 0) : NULL;
 		json_object *d = s0 ? json_get(s0, "digest", json_type_object) : NULL;
+		const char *of = json_get_str(pred, "subject_of", NULL), *sub = d ? json_get_str(d, "sha256", "") : "";
 		char want[65];
 		int image;
 
 		attest_epoch_digest(json_get_str(pred, "identity", ""), json_get_str(pred, "epoch", ""), want, &image);
-		if (!d || strcmp(json_get_str(d, "sha256", ""), want)) {
+		if (of && (!strcmp(of, "executable") || !strcmp(of, "program") || (!strcmp(of, "image") && !image))) {
+			/* a file's hash (or the image a declared version ran) cannot
+			 * be recomputed here: it must be the one the (signed)
+			 * predicate names, and the epoch's name no image digest */
+			const char *a = digest_of(pred, "artifact");
+
+			if (image || !a || strlen(a) != 64 || strcmp(sub, a)) {
+				fprintf(out, "  problem: the subject's digest is not the %s's the predicate names (%s)\n", of,
+					a ? a : "none");
+				bad++;
+			} else {
+				fprintf(out, "  subject: the %s's sha256 %s\n", of, a);
+			}
+		} else if (!d || strcmp(sub, want) || (of && strcmp(of, image ? "image" : "epoch-name"))) {
 			fprintf(out, "  problem: the subject's digest is not the epoch's (%s)\n", want);
 			bad++;
+		} else {
+			fprintf(out, "  subject: %s %s\n", image ? "the image's sha256" : "the version's name only: sha256", want);
 		}
 	}
 	check_chain(pred, out, &bad);
+	{ /* the cluster gate: every agent's chain, as its agent served it */
+		json_object *agents = json_get(pred, "agents", json_type_array);
+
+		for (size_t i = 0; agents && i < json_object_array_length(agents); i++) {
+			json_object *g = json_object_array_get_idx(agents, i), *t = json_object_new_object();
+
+			fprintf(out, "  agent %s (node %s):%s%s\n", json_get_str(g, "agent", "?"), json_get_str(g, "node", "?"),
+				json_get_str(g, "records_missing", NULL) ? " no chain: " : "",
+				json_get_str(g, "records_missing", ""));
+			/* the agent's part, checked like the predicate's own chain */
+			json_add_str(t, "identity", json_get_str(pred, "identity", ""));
+			json_add_str(t, "ledger_source", "agent");
+			json_add(t, "records", json_copy(json_get(g, "records", json_type_array)));
+			if (json_get(g, "chain_head", json_type_object))
+				json_add(t, "chain_head", json_copy(json_get(g, "chain_head", json_type_object)));
+			check_chain(t, out, &bad);
+			if (digest_of(g, "ledger_digest"))
+				fprintf(out, "  ledger: sha256 %s (served by that agent)\n", digest_of(g, "ledger_digest"));
+			json_object_put(t);
+		}
+	}
 	got = digest_of(pred, "policy_digest");
 	if (!got || strlen(got) != 64) {
 		fprintf(out, "  problem: no policy digest\n");
@@ -297,4 +383,65 @@ out:
 	json_object_put(st);
 	dsse_opened_free(&o);
 	return rc;
+}
+
+/* ---- the cluster gate's parts, a log's line ----------------------------------- */
+
+/* The chains the agents served (verify --agents --attest): true when one
+ * does not verify (each problem printed, naming the agent and record). */
+bool attest_agents_check(json_object *agents, FILE *problems)
+{
+	bool broken = false;
+
+	for (size_t i = 0; i < json_object_array_length(agents); i++) {
+		json_object *g = json_object_array_get_idx(agents, i), *recs = json_get(g, "records", json_type_array);
+		size_t n = recs ? json_object_array_length(recs) : 0;
+		struct epoch_record *c = n ? calloc(n, sizeof(*c)) : NULL;
+		char err[256];
+
+		if (n && !c)
+			return true;
+		for (size_t k = 0; k < n; k++)
+			if (epoch_record_from_json(json_object_array_get_idx(recs, k), &c[k], err, sizeof(err))) {
+				fprintf(problems, "agent %s: record %zu: %s\n", json_get_str(g, "agent", "?"), k + 1, err);
+				broken = true;
+				n = 0;
+				break;
+			}
+		if (n && epoch_chain_check(c, n, 0, NULL, problems)) {
+			fprintf(problems, "agent %s: its chain above does not verify\n", json_get_str(g, "agent", "?"));
+			broken = true;
+		}
+		if (json_get_str(g, "records_missing", NULL))
+			fprintf(problems, "agent %s: no record chain: %s\n",
+				json_get_str(g, "agent", "?"), json_get_str(g, "records_missing", ""));
+		free(c);
+	}
+	return broken;
+}
+
+/* The envelope of the last "reach-attestation {...}" line of a file (what
+ * verify --attest - printed, kept in a Job's log), or NULL. */
+json_object *attest_envelope_from_log(const char *file)
+{
+	static const char prefix[] = "reach-attestation ";
+	FILE *f = fopen(file, "re");
+	json_object *env = NULL;
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
+
+	if (!f)
+		return NULL;
+	while ((len = getline(&line, &cap, f)) > 0) {
+		const char *at = strstr(line, prefix); /* a log may prefix timestamps */
+
+		if (at) {
+			json_object_put(env);
+			env = json_tokener_parse(at + sizeof(prefix) - 1);
+		}
+	}
+	free(line);
+	fclose(f);
+	return env;
 }

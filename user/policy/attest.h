@@ -6,26 +6,40 @@
  *   _type        https://in-toto.io/Statement/v1
  *   subject      [{"name": "IDENTITY@EPOCH", "digest": {"sha256": HEX},
  *                  "annotations": {"reach.dev/epoch": EPOCH,
- *                                  "reach.dev/digest-of": "image"|"epoch-name"}}]
+ *                                  "reach.dev/digest-of": SUBJECT_OF}}]
  *                the epoch's image digest when the epoch is one (sha256:HEX,
- *                NAME@sha256:HEX); otherwise (a declared version, the
- *                automatic epoch of an executable) the SHA-256 of
- *                "reach-epoch\0IDENTITY\0EPOCH", and digest-of says so.
+ *                NAME@sha256:HEX), or the image a version declared on a
+ *                pod ran (from the agent, as "artifact"): "image"; else the SHA-256 of the file
+ *                the version ran, hashed by the agent (reach/artifact.h):
+ *                the executable of the cgroup's root process, "executable",
+ *                or an interpreted service's program file, "program";
+ *                otherwise (no artifact known: an offline ledger, a
+ *                version that has not run since the agent started, a file
+ *                that could not be hashed) the SHA-256 of
+ *                "reach-epoch\0IDENTITY\0EPOCH": "epoch-name", naming the
+ *                version only.
  *   predicateType https://reach.dev/attestation/verification/v1
- *   predicate    {"identity", "epoch", "previous_epoch", "verdict",
+ *   predicate    {"identity", "epoch", "previous_epoch", "subject_of"
+ *                 (SUBJECT_OF above), "artifact": {"sha256", "size"}
+ *                 (executable/program only), "verdict",
  *                 "exit_code", "reasons", "findings": [...],
  *                 "findings_by_severity", "rotation": [...], "coverage",
  *                 "policy_digest": {"sha256"}, "ledger_digest": {"sha256"}
  *                 (absent when unknown), "ledger_source", "sensor":
  *                 {"name": "reach", "version"}, "verified_at",
  *                 "records": [the identity's hash chain, epochs.h],
- *                 "chain_head": {"seq", "sha256"} (null: no record yet)}
+ *                 "chain_head": {"seq", "sha256"} (null: no record yet),
+ *                 "agents": (the cluster gate only) [{"agent", "node",
+ *                 "ledger_digest": {"sha256"}, "records": that agent's
+ *                 chain of the identity, "chain_head", "records_missing"
+ *                 (why there is none: an agent older than /v1/records)}]}
  *
  * What is signed is the whole Statement: the verdict and findings, the
  * record chain, the ledger digest and the policy digest. */
 #ifndef REACH_ATTEST_H
 #define REACH_ATTEST_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -49,6 +63,15 @@ struct attest_input {
 	const char *ledger_source;         /* "agent", "file" */
 	const char *sensor_version;
 	int64_t now_ms;
+	/* the file the epoch ran, when the agent hashed it: "executable" or
+	 * "program" and its hex SHA-256 (NULL: none; an image epoch's digest
+	 * is its name's) */
+	const char *artifact_of, *artifact_sha256;
+	uint64_t artifact_size;
+	/* the cluster gate (--agents): per agent {"agent", "node",
+	 * "ledger_sha256", "records": the identity's chain there,
+	 * "records_missing": why none}; NULL otherwise */
+	struct json_object *agents;
 };
 
 /* The Statement: NULL with err on a report that does not hold the identity
@@ -75,5 +98,15 @@ struct attest_expect {
  * every problem, one per line, to out; returns ATTEST_OK, ATTEST_INVALID
  * or ATTEST_UNREADABLE. */
 int attest_check(struct json_object *envelope, EVP_PKEY *public_key, const struct attest_expect *expect, FILE *out);
+
+/* The agents' parts (attest_input.agents) before signing: true when one
+ * agent's chain does not verify (each problem written to problems, naming
+ * the agent and the record); an agent without a chain is said, not an
+ * error. */
+bool attest_agents_check(struct json_object *agents, FILE *problems);
+
+/* The envelope of the last "reach-attestation {...}" line of a file (what
+ * verify --attest - printed, kept in a Job's log), or NULL. */
+struct json_object *attest_envelope_from_log(const char *path);
 
 #endif

@@ -1017,6 +1017,7 @@ struct ctx {
 	bool targeted;
 	bool alert_without_policy;
 	const char *epoch;
+	const char *since;
 };
 
 static void edge_findings(struct builder *b, const struct ctx *c, const char *identity, const struct reach_policy *p,
@@ -1385,6 +1386,30 @@ static int verify_identity(struct builder *b, const struct ctx *c, const char *n
 	previous = cur < nh && cur > 0 ? hist[cur - 1].name : "";
 	cur_start = cur < nh ? hist[cur].start : 0;
 	prev_start = cur < nh && cur > 0 ? hist[cur - 1].start : 0;
+	if (c->since) {
+		/* another epoch to compare with: -N counts from the identity's
+		 * current epoch, as --epoch does */
+		size_t s = resolve_epoch(c->since, hist, nh, find_current_epoch(id));
+
+		if (s < nh && s != cur) {
+			previous = hist[s].name;
+			prev_start = hist[s].start;
+			v->since = true;
+		} else if (c->targeted) {
+			if (s < nh)
+				fmt(b->r->error, sizeof(b->r->error),
+				    "--since %s is the epoch judged (%s): give another epoch of %s to compare with", c->since,
+				    hist[s].name, name);
+			else
+				fmt(b->r->error, sizeof(b->r->error), "%s has no epoch '%s' to compare with: %zu epoch%s known%s%s",
+				    name, c->since, nh, nh == 1 ? "" : "s", nh ? " (newest: " : "", nh ? hist[nh - 1].name : "");
+			if (s >= nh && nh)
+				fmt(b->r->error + strlen(b->r->error), sizeof(b->r->error) - strlen(b->r->error), ")");
+			free(hist);
+			free(ev);
+			return s < nh ? -EINVAL : -ENOENT;
+		}
+	}
 	fmt(v->epoch, sizeof(v->epoch), "%s", current);
 	fmt(v->previous_epoch, sizeof(v->previous_epoch), "%s", previous);
 	for (size_t i = 0; id && i < id->n_edges; i++) {
@@ -1578,6 +1603,13 @@ int verify_ledger(const struct ledger *l, const struct policy_set *policies, con
 	b.r = out;
 	if (c.epoch && (rc = verify_epoch_spec_check(c.epoch, out->error, sizeof(out->error))))
 		return rc;
+	c.since = opts->since && *opts->since ? opts->since : NULL;
+	if (c.since && (verify_epoch_spec_check(c.since, out->error, sizeof(out->error)) || !strcmp(c.since, "current"))) {
+		fmt(out->error, sizeof(out->error),
+		    "--since %s: give the epoch to compare with, a version name or -N (N versions before the current)",
+		    c.since);
+		return -EINVAL;
+	}
 
 	/* the identities to verify, in name order, once each */
 	cap = opts->identity ? 1 : ledger_identities(l) + policies->n;
@@ -1730,6 +1762,8 @@ struct json_object *verify_result_to_json(const struct verify_result *r)
 		json_add_str(o, "reasons", v->reasons);
 		json_add_str_or_null(o, "epoch", v->epoch);
 		json_add_str_or_null(o, "previous_epoch", v->previous_epoch);
+		if (v->since)
+			json_add_bool(o, "since", true); /* previous_epoch is the one asked for */
 		json_add_bool(o, "has_policy", v->has_policy);
 		json_add_bool(o, "counted", v->counted);
 		json_add_str_or_null(o, "policy", v->policy_ref);
@@ -1823,7 +1857,8 @@ void verify_result_print_text(FILE *f, const struct verify_result *r)
 		if (v->reasons[0])
 			fprintf(f, "  why: %s\n", v->reasons);
 		if (v->epoch[0])
-			fprintf(f, "  epoch %s%s%s%s\n", v->epoch, v->previous_epoch[0] ? " (previous " : "",
+			fprintf(f, "  epoch %s%s%s%s\n", v->epoch,
+				v->previous_epoch[0] ? (v->since ? " (compared with " : " (previous ") : "",
 				v->previous_epoch, v->previous_epoch[0] ? ")" : "");
 		/* findings are sorted by identity, so this identity's are one run */
 		while (j < r->n_findings && strcmp(r->findings[j].identity, v->identity) < 0)

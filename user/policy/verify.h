@@ -211,6 +211,12 @@ struct verify_opts {
 	 * and the epoch before it is "previous". NULL, "" or "current" =
 	 * automatic. */
 	const char *epoch;
+	/* Compare with this epoch instead of the one before (reachctl verify
+	 * --since): a version name, or -N counted from the identity's current
+	 * epoch like --epoch; any epoch of its history but the one judged, so
+	 * grew/shrank are exact between any pair. NULL or "" = the previous.
+	 * The rotation list stays "earlier than the epoch judged". */
+	const char *since;
 };
 
 struct rotation_item {
@@ -224,6 +230,7 @@ struct identity_verdict {
 	enum verdict verdict;
 	char reasons[512];       /* why inconclusive / fail summary; "" for pass */
 	char epoch[512], previous_epoch[512];
+	bool since;              /* previous_epoch is the one --since asked for */
 	size_t n_findings_by_sev[5];
 	struct rotation_item *rotation;
 	size_t n_rotation;

@@ -261,6 +261,9 @@ static void agent_metrics(struct prom_buf *b, struct shipping *s)
 	prom_sample_u64(b, "reach_malformed_total", c->parse_malformed_dns, 1, "protocol", "dns");
 	FAMILY(b, "reach_edges_dropped_total", "counter", "New edges refused at the agent's or the ledger's caps.");
 	prom_sample_u64(b, "reach_edges_dropped_total", c->edges_dropped, 0);
+	FAMILY(b, "reach_artifact_hashes_skipped_total", "counter",
+	       "Files of host epochs that could not be hashed: their attestations name the version only.");
+	prom_sample_u64(b, "reach_artifact_hashes_skipped_total", c->artifact_hashes_skipped, 0);
 	FAMILY(b, "reach_observed_edges", "gauge", "Edges in the agent's memory besides the ledger (its working set).");
 	prom_sample_u64(b, "reach_observed_edges", c->observed_edges, 0);
 	FAMILY(b, "reach_observed_edges_evicted_total", "counter",
@@ -412,6 +415,12 @@ void shipping_publish_ledger_image(struct shipping *s, const uint8_t *image, siz
 {
 	if (shipping_serves_ledger(s))
 		http_server_publish(s->http, "/v1/ledger", "application/octet-stream", image, len);
+}
+
+void shipping_publish_records(struct shipping *s, const char *json_text, size_t len)
+{
+	if (shipping_serves_ledger(s))
+		http_server_publish(s->http, "/v1/records", "application/json", json_text, len);
 }
 
 void shipping_publish_ledger(struct shipping *s, const struct ledger *l)

@@ -60,6 +60,7 @@ struct agent_counters {
 	const char *loss_reason[4];
 	size_t n_reasons;
 	uint64_t parse_malformed_http, parse_malformed_dns, edges_dropped;
+	uint64_t artifact_hashes_skipped;         /* host epochs' files not hashed (reach/artifact.h) */
 	uint64_t observed_edges, observed_edges_evicted; /* the observed model's working set */
 	uint64_t identities, edges, tls_blind_processes;
 	uint64_t uprobes_attached, uprobe_attach_failures;
@@ -120,6 +121,11 @@ void shipping_publish_ledger(struct shipping *s, const struct ledger *l);
  * the ledger file (ledger_persist_take_image), published as is. */
 bool shipping_serves_ledger(const struct shipping *s);
 void shipping_publish_ledger_image(struct shipping *s, const uint8_t *image, size_t len);
+
+/* The verification records for /v1/records (served with /v1/ledger,
+ * behind the same token): {"node", "records": [every identity's hash
+ * chain, policy/epochs.h links]} as JSON text. */
+void shipping_publish_records(struct shipping *s, const char *json_text, size_t len);
 
 void shipping_set_ready(struct shipping *s, bool ready);
 
