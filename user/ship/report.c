@@ -205,6 +205,7 @@ static uint64_t edge_state(const struct ledger_edge *e)
 		h = mix_str(h, e->epoch_names[i]);
 	h = mix(h, e->epochs_earlier);
 	h = mix_str(h, e->name);
+	h = mix_str(h, e->name_source);
 	h = mix_str(h, e->opened_as);
 	return mix_str(h, e->content_fingerprint);
 }
