@@ -15,10 +15,11 @@
 #include "sensor/tls.h"
 
 /* TLS_GO: a Go executable whose crypto/tls.(*Conn).Write is probed;
- * TLS_GO_BLIND: one where it could not be (no symbol table: stripped). */
-enum tls_lib { TLS_NONE, TLS_OPENSSL, TLS_GNUTLS, TLS_OPENSSL_STATIC, TLS_GO, TLS_GO_BLIND };
+ * TLS_GO_BLIND: one where it could not be (no symbol table: stripped);
+ * TLS_GO_OFF: one not probed because Go probing is turned off. */
+enum tls_lib { TLS_NONE, TLS_OPENSSL, TLS_GNUTLS, TLS_OPENSSL_STATIC, TLS_GO, TLS_GO_BLIND, TLS_GO_OFF };
 
-static const char *const lib_names[] = { NULL, "openssl", "gnutls", "openssl (in the executable)", "go-tls", NULL };
+static const char *const lib_names[] = { NULL, "openssl", "gnutls", "openssl (in the executable)", "go-tls", NULL, NULL };
 
 #define GO_TLS_WRITE "crypto/tls.(*Conn).Write"
 
@@ -41,6 +42,7 @@ struct tls_file {
 
 struct tls_proc {
 	enum tls_lib lib;
+	bool before_agent;    /* found from /proc/PID/exe: its exec was not seen (it ran before the agent) */
 	char file_key[48];    /* the file it uses ("" for Go/none) */
 };
 
@@ -51,7 +53,15 @@ struct tls_coverage {
 	size_t attached;
 	uint64_t attach_failures; /* files whose probe could not attach (their TLS stays unseen) */
 	uint64_t attaches;        /* probes attached since start (detached ones included) */
+	bool no_go;               /* sensor.no_go_tls: Go executables are not probed */
 };
+
+void tls_coverage_probe_go(struct tls_coverage *t, bool probe)
+{
+	t->no_go = !probe;
+	if (!probe)
+		log_info("tls: Go crypto/tls probing is off (sensor.no_go_tls): Go TLS is tls-blind");
+}
 
 static void tls_file_free(void *p)
 {
@@ -200,7 +210,7 @@ static void set_proc(struct tls_coverage *t, uint32_t tgid, enum tls_lib lib, st
 	proc_key(tgid, key);
 	p = hmap_get(t->procs, key);
 	/* a real library wins over a "Go, blind" note; the first library stays */
-	if (p && p->lib != TLS_GO_BLIND && p->lib != TLS_NONE)
+	if (p && p->lib != TLS_GO_BLIND && p->lib != TLS_GO_OFF && p->lib != TLS_NONE)
 		return;
 	if (!p) {
 		if (!(p = calloc(1, sizeof(*p))) || hmap_put(t->procs, key, p, NULL)) {
@@ -345,13 +355,17 @@ void tls_on_exec(struct tls_coverage *t, uint32_t tgid, const char *path)
 
 	/* a new image: what the old one mapped no longer counts */
 	tls_on_exit(t, tgid);
-	if (!process_view(tgid, path, view, sizeof(view)))
+	if (!path)
+		snprintf(view, sizeof(view), "/proc/%" PRIu32 "/exe", tgid); /* inspect_running_exe() */
+	else if (!process_view(tgid, path, view, sizeof(view)))
 		return; /* gone already */
 	lib = inspect_exe(view);
 	if (lib == TLS_OPENSSL_STATIC) {
 		f = attach_file(t, view, TLS_OPENSSL);
 		if (!f || f->lib == TLS_NONE)
 			lib = TLS_NONE;
+	} else if (lib == TLS_GO && t->no_go) {
+		lib = TLS_GO_OFF;
 	} else if (lib == TLS_GO) {
 		f = attach_file(t, view, TLS_GO);
 		if (!f || f->lib == TLS_NONE) {
@@ -361,6 +375,26 @@ void tls_on_exec(struct tls_coverage *t, uint32_t tgid, const char *path)
 	}
 	if (lib != TLS_NONE)
 		set_proc(t, tgid, lib, f);
+}
+
+/* A process first met on the wire, with no TLS library mapped: its exec
+ * was not seen (it started before the agent, or before its cgroup was
+ * monitored), so its executable was never looked at. A Go one is probed
+ * now (the uprobe reaches a running process too; connections it opened
+ * before are joined mid-stream, and counted so), or noted blind with why. */
+static void inspect_running_exe(struct tls_coverage *t, uint32_t tgid)
+{
+	char exe[64];
+	struct tls_proc *p;
+	char key[16];
+
+	snprintf(exe, sizeof(exe), "/proc/%" PRIu32 "/exe", tgid);
+	if (inspect_exe(exe) != TLS_GO)
+		return; /* a statically linked OpenSSL is found by its maps' executable line: not here */
+	tls_on_exec(t, tgid, NULL);
+	proc_key(tgid, key);
+	if ((p = hmap_get(t->procs, key)))
+		p->before_agent = true;
 }
 
 void tls_on_fork(struct tls_coverage *t, uint32_t parent, uint32_t child)
@@ -399,11 +433,22 @@ const char *tls_process_library(struct tls_coverage *t, uint32_t tgid, const cha
 		/* not seen opening a TLS library: its open may have been a dedup
 		 * repeat of an earlier process's. Ask the process itself. */
 		scan_maps(t, tgid);
-		p = hmap_get(t->procs, key);
+		if (!(p = hmap_get(t->procs, key))) {
+			inspect_running_exe(t, tgid);
+			p = hmap_get(t->procs, key);
+		}
 	}
 	lib = p ? p->lib : TLS_NONE;
 	if (lib == TLS_GO_BLIND) {
-		*why = "Go crypto/tls whose Write reach cannot find (no symbol table and no Go 1.18+ .gopclntab)";
+		*why = p->before_agent ? "Go crypto/tls whose Write reach cannot find (no symbol table and no Go 1.18+ "
+					 ".gopclntab), in a process started before the agent"
+				       : "Go crypto/tls whose Write reach cannot find (no symbol table and no Go 1.18+ .gopclntab)";
+		return NULL;
+	}
+	if (lib == TLS_GO_OFF) {
+		*why = p->before_agent ? "Go crypto/tls not probed: Go probing is turned off (sensor.no_go_tls), in a "
+					 "process started before the agent"
+				       : "Go crypto/tls not probed: Go probing is turned off (sensor.no_go_tls)";
 		return NULL;
 	}
 	if (lib == TLS_NONE) {
