@@ -27,7 +27,8 @@ Scenarios
   7  transports (issue 17): a Go HTTPS keep-alive client (crypto/tls uprobe)
      over HTTP/1.1 and HTTP/2, and h2load against nghttpd (HTTP/2 capture
      through the probed libssl), requests per second with and without reach
-     for a fixed time, the BPF programs' ns per request from their kernel
+     for a fixed time (bpftrace's uprobes on the same functions as the peer),
+     the BPF programs' ns per request from their kernel
      counters, and the HPACK decoder's CPU per 100k requests (bench_hpack).
 
 Every overhead is a ratio against `none` measured in the same run: scenarios
@@ -1474,6 +1475,37 @@ def trans_cert(ctx):
     return cert, key
 
 
+class BpftraceUprobes:
+    """The peer figure: bpftrace counting calls of the same functions reach
+    probes (Go's crypto/tls.(*Conn).Write in the bench's Go binary, libssl's
+    SSL_write), in-kernel counts only."""
+    name = "bpftrace"
+
+    def __init__(self, ctx, go_bin, libssl):
+        self.ctx, self.go_bin, self.libssl, self.proc = ctx, go_bin, libssl, None
+
+    def start(self):
+        self.out = self.ctx.path("bpftrace.out")
+        probes = [f'uprobe:{self.go_bin}:"crypto/tls.(*Conn).Write"'] + \
+            ([f"uprobe:{self.libssl}:SSL_write"] if self.libssl else [])
+        with open(self.out, "w") as out:
+            self.proc = self.ctx.popen(["bpftrace", "-e", ", ".join(probes) + " { @calls = count(); }"],
+                                       stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        if not wait_for(lambda: "Attaching" in read_text(self.out) or self.proc.poll() is not None, 30) or \
+                self.proc.poll() is not None:
+            kill_proc(self.proc)
+            raise SensorError(f"bpftrace did not attach: {tail_text(self.out)}")
+        time.sleep(0.2)
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            kill_proc(self.proc)
+        return {"output": tail_text(self.out, 200)}
+
+
 def trans_run(ctx, loop, cg, agent, urls, ca, seconds):
     """One timed run of a loop in cgroup cg: (requests per second, requests).
     With an agent, the Go client is timed only once the agent has probed
@@ -1491,6 +1523,7 @@ def trans_run(ctx, loop, cg, agent, urls, ca, seconds):
                              if l.startswith("requests:")), 0)
                 return rps, done
         raise BenchError(f"h2load gave no result (exit {r.returncode}): {(out + err).decode()[-300:]}")
+    agent = agent if isinstance(agent, Reachd) else None  # a peer needs no wait
     probed = lambda: sum("tls: probing" in l and "(go-tls)" in l for l in read_text(agent.err_path).splitlines())
     before = probed() if agent else 0
     p = start_workload(ctx, ["bench_go_https", "client", urls[loop], str(seconds), loop[3:], ca], cg)
@@ -1549,11 +1582,21 @@ def scenario_transports(ctx, results):
             "h2load": f"https://127.0.0.1:{h2_port}/v1/models"}
     cg = ctx.cgroup("trans-wl")
     seconds = p["trans_seconds"]
-    rounds = {loop: {"none": [], "reachd": []} for loop in TRANS_LOOPS}
+    libssl = next((os.path.realpath(l.split()[5]) for l in read_text(f"/proc/{os.getpid()}/maps").splitlines()
+                   if len(l.split()) >= 6 and "/libssl.so" in l.split()[5]), None)
+    if not libssl:  # this python may not map it: h2load's is the system one
+        libssl = next((x for x in ("/usr/lib/x86_64-linux-gnu/libssl.so.3", "/usr/lib/aarch64-linux-gnu/libssl.so.3")
+                       if os.path.exists(x)), None)
+    configs = ["none", "reachd"] + (["bpftrace"] if shutil.which("bpftrace") else [])
+    rounds = {loop: {c: [] for c in configs} for loop in TRANS_LOOPS}
     counts, errors = [], []
+    if "bpftrace" not in configs:
+        errors.append("bpftrace not installed (scripts/deps.sh --bench): no peer figure")
     for rnd in range(p["trans_rounds"]):
-        for config in (("none", "reachd") if rnd % 2 == 0 else ("reachd", "none")):
-            agent = Reachd(ctx, "reachd", cg, scan_credentials=False) if config == "reachd" else None
+        order = configs[rnd % len(configs):] + configs[:rnd % len(configs)]  # rotated every round
+        for config in order:
+            agent = Reachd(ctx, "reachd", cg, scan_credentials=False) if config == "reachd" else \
+                BpftraceUprobes(ctx, os.path.join(ctx.bin, "bench_go_https"), libssl) if config == "bpftrace" else None
             try:
                 if agent:
                     agent.start()
@@ -1561,7 +1604,9 @@ def scenario_transports(ctx, results):
                     rps, n = trans_run(ctx, loop, cg, agent, urls, cert, seconds)
                     rounds[loop][config].append(rps)
                     log(f"scenario 7: round {rnd + 1} {config} {loop}: {rps:.0f} requests/s")
-                if agent:
+                if isinstance(agent, BpftraceUprobes):
+                    agent.stop()
+                elif agent:
                     agent.wait_idle()
                     summary = agent.stop()["summary"]
                     # what the agent decoded of it: HTTP/2 requests, connections lost
@@ -1575,7 +1620,11 @@ def scenario_transports(ctx, results):
         rr = rounds[loop]
         if rr["none"] and rr["reachd"]:
             ratio = med(rr["reachd"]) / med(rr["none"])
+            peer = med(rr["bpftrace"]) / med(rr["none"]) if rr.get("bpftrace") else None
             rows.append({"loop": loop, "what": what, "none_rps": round(med(rr["none"])),
+                         "bpftrace_rps": round(med(rr["bpftrace"])) if peer else None,
+                         "bpftrace_ratio": round(peer, 3) if peer else None,
+                         "bpftrace_overhead_pct": round(100 * (1 / peer - 1), 1) if peer else None,
                          "reachd_rps": round(med(rr["reachd"])), "ratio": round(ratio, 3),
                          "overhead_pct": round(100 * (1 / ratio - 1), 1), "none_runs": [round(x) for x in rr["none"]],
                          "reachd_runs": [round(x) for x in rr["reachd"]]})
@@ -1639,10 +1688,13 @@ def render_transports(res, a):
       f"the ratio of the medians' requests per second in the same run. The Go client's writes go through "
       f"reach's `crypto/tls.(*Conn).Write` uprobe; over HTTP/2 each request's HEADERS frame is walked in the "
       f"kernel and its HPACK block decoded in user space (not deduplicated: one event per request). h2load's "
-      f"go through the libssl uprobe into the same walker. The servers run unmonitored.")
+      f"go through the libssl uprobe into the same walker. The servers run unmonitored. The peer: bpftrace "
+      f"with uprobes on the same functions (Go's `crypto/tls.(*Conn).Write`, libssl's `SSL_write`) that only "
+      f"count calls in the kernel, the floor of any uprobe-based capture.")
     a("")
-    a("| loop | none (req/s) | reachd (req/s) | reachd / none | overhead per request | BPF per request |")
-    a("| --- | --- | --- | --- | --- | --- |")
+    a("| loop | none (req/s) | reachd (req/s) | reachd / none | overhead per request | bpftrace uprobe count (peer) "
+      "| BPF per request (reach) |")
+    a("| --- | --- | --- | --- | --- | --- | --- |")
     bpf = {r["loop"]: r for r in s7.get("bpf", [])}
     for r in s7["rows"]:
         b = bpf.get(r["loop"])
@@ -1650,7 +1702,10 @@ def render_transports(res, a):
                           for k, v in sorted(b["programs"].items(), key=lambda kv: -kv[1]["runs_per_request"])
                           if v["runs_per_request"] >= 0.01) if b else ""
         a(f"| {r['what']} | {r['none_rps']:,} | {r['reachd_rps']:,} | {r['ratio']:.3f} | "
-          f"{fmt_pct(r['overhead_pct'])} | " + (f"**{b['ns_per_request']:.0f} ns** ({parts})" if b else "n/a") + " |")
+          f"{fmt_pct(r['overhead_pct'])} | "
+          + (f"{r['bpftrace_rps']:,} req/s, {fmt_pct(r['bpftrace_overhead_pct'])} | " if r.get("bpftrace_rps")
+             else "n/a | ")
+          + (f"**{b['ns_per_request']:.0f} ns** ({parts})" if b else "n/a") + " |")
     a("")
     for c in s7.get("agent_counts", []):
         a(f"Agent run: {c['h2_requests']:,} HTTP/2 requests decoded, {c['http_requests']:,} HTTP/1 heads "
