@@ -18,7 +18,7 @@ import os
 import shutil
 import subprocess
 
-from harness import Agent, Cgroup, Failure, check, check_eq, make_test_ca, start_process, wait_port
+from harness import Agent, Cgroup, Skip, check, check_eq, make_test_ca, need_tools, start_process, wait_port
 from test_transports import _fp, _leak_check
 
 HOST = "127.0.0.1"
@@ -95,16 +95,10 @@ TOKENS = {
 }
 
 
-def _need(*tools):
-    missing = [t for t in tools if not (shutil.which(t) if not t.startswith("/") else os.path.exists(t))]
-    if missing:
-        raise Failure(f"not installed (scripts/deps.sh): {missing}: this test cannot run")
-
-
 def test_node_http2_and_grpc_credentials(cleanup, tmp):
-    _need("node", "nghttpd", DEBIAN_PYTHON)
+    need_tools("node", "nghttpd", DEBIAN_PYTHON)
     if subprocess.run([DEBIAN_PYTHON, "-c", "import grpc"], stderr=subprocess.DEVNULL).returncode:
-        raise Failure("python3-grpcio is not installed (scripts/deps.sh): this test cannot run")
+        raise Skip("not installed: python3-grpcio (scripts/deps.sh)")
     node, nghttpd = os.path.realpath(shutil.which("node")), shutil.which("nghttpd")
     inputs = os.path.join(tmp, "inputs")
     os.makedirs(os.path.join(inputs, "www", "v1"))

@@ -12,7 +12,8 @@ test's names or edges mix with these."""
 import os
 import subprocess
 
-from harness import PYTHON, ROOT, Agent, Cgroup, check, check_eq, make_test_ca, start_process, wait_for, wait_port
+from harness import (PYTHON, ROOT, Agent, Cgroup, check, check_eq, make_test_ca, need_tools, start_process, wait_for,
+                     wait_port)
 
 SNI_IP, DNS_NAMED_IP, DNS_IP = "127.20.74.1", "127.20.74.2", "127.20.74.53"
 SNI_PORT, DNS_PORT = 20740, 20741
@@ -58,6 +59,7 @@ def _egress(edges, address, port):
 
 
 def test_egress_name_source_sni_and_dns(cleanup, tmp):
+    need_tools("dnsmasq", "dig", "unshare")
     ca, cert, key = make_test_ca(cleanup, tmp)
     for ip, port in ((SNI_IP, SNI_PORT), (DNS_NAMED_IP, DNS_PORT)):
         start_process(cleanup, [PYTHON, os.path.join(ROOT, "tests", "e2e", "https_server.py"), "--bind", ip,

@@ -17,7 +17,7 @@ import shutil
 import subprocess
 import time
 
-from harness import PYTHON, ROOT, Agent, Cgroup, Failure, check, check_eq, make_test_ca, start_process, wait_port
+from harness import PYTHON, ROOT, Agent, Cgroup, check, check_eq, make_test_ca, need_tools, start_process, wait_port
 from test_h2 import GO_SRC, _verdict
 from test_transports import _leak_check
 
@@ -49,9 +49,8 @@ def _wait_for_line(agent, pred, what, timeout=15):
 
 
 def test_no_go_tls_is_blind_with_reason(cleanup, tmp):
+    need_tools("go")
     go = shutil.which("go")
-    if not go:
-        raise Failure("golang-go is not installed (scripts/deps.sh): this test cannot run")
     inputs = os.path.join(tmp, "inputs")
     os.makedirs(inputs)
     ca, cert, key = make_test_ca(cleanup, tmp)
