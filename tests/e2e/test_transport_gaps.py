@@ -9,6 +9,8 @@
   preface and first HPACK entries unseen) is not covered: the connection's
   edge is tls-blind (library openssl), the identity's road
   http2-undecoded, its verdict inconclusive.
+- A Go executable built before the register ABI (its build info in the
+  pre-1.18 layout) is not probed: tls-blind with the reason.
 
 Ports 20742-20749 (the transports helper's range)."""
 import json
@@ -203,3 +205,61 @@ def test_covered_library_with_undecodable_h2_is_not_covered(cleanup, tmp):
     check_eq(summary["h2_undecodable"], 1, "counted")
     check_eq([e for e in agent.edges() if e.get("type") == "credential"], [], "no credential edge made up")
     _leak_check(agent, tmp, [inputs], [token])
+
+
+def test_go_older_than_register_abi_is_refused(cleanup, tmp):
+    """A Go executable whose build info is the pre-1.18 layout (its flags
+    byte says strings are pointers: a toolchain that may predate the
+    register ABI) is not probed: reading RAX/RBX/RCX there would read
+    garbage. Its TLS is tls-blind with the reason, its verify inconclusive.
+    Debian's Go is newer, so the test flips that byte in a built client:
+    the runtime never reads it."""
+    need_tools("go")
+    go = shutil.which("go")
+    inputs = os.path.join(tmp, "inputs")
+    os.makedirs(inputs)
+    ca, cert, key = make_test_ca(cleanup, tmp)
+    port = GO_PORT + 2
+    start_process(cleanup, [PYTHON, os.path.join(ROOT, "tests", "e2e", "https_server.py"), "--bind", HOST,
+                            "--tls-port", str(port), "--cert", cert, "--key", key,
+                            "--log", os.path.join(inputs, "s.log")])
+    wait_port(HOST, port)
+    genv = dict(os.environ, GOCACHE=os.path.join(tmp, "gocache"), GOPATH=os.path.join(tmp, "gopath"),
+                HOME=tmp, GO111MODULE="off", CGO_ENABLED="0")
+    exe = os.path.join(tmp, "goclient-oldabi")
+    subprocess.run([go, "build", "-o", exe, GO_SRC], env=genv, check=True, timeout=300,
+                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    hdr = subprocess.run(["objdump", "-h", exe], stdout=subprocess.PIPE, text=True, check=True).stdout
+    off = next(int(l.split()[5], 16) for l in hdr.splitlines() if ".go.buildinfo" in l)
+    with open(exe, "r+b") as f:
+        f.seek(off)
+        check_eq(f.read(15), b"\xff Go buildinf:\x08", "the build info header")
+        flags = f.read(1)[0]
+        check(flags & 2, "a 1.18+ build info (inline strings)")
+        f.seek(off + 15)
+        f.write(bytes([flags & ~2]))
+    token = "reach-go-oldabi-bearer-4Wn8Qc2Lx6Tp"
+    cg = Cgroup(cleanup, f"reach-e2e-gooldabi-{os.getpid()}")
+    identity = "host/go-oldabi"
+    policy = os.path.join(inputs, "policy.yaml")
+    _policy(policy, identity, [port])
+    agent = Agent(cleanup, tmp, ["--cgroup", cg.path, "--policy", policy, "--identity-rule",
+                                 f"cgroup:{cg.rel} {identity}"])
+    p = cg.run([exe, f"https://{HOST}:{port}/v1/models"],
+               env=dict(os.environ, CA_FILE=ca, HEADER_NAME="Authorization", HEADER_VALUE="Bearer " + token))
+    check_eq(p.stdout.split()[0], "HTTP/1.1", "the client was answered")
+    try:
+        agent.wait_edge("the client's TLS", lambda e: e.get("type") == "tls" and e["exe"] == exe, 15)
+        verdict = _verdict(agent, identity)
+    finally:
+        agent.stop()
+    check(not any("tls: probing" in line and "(go-tls)" in line for line in agent.stderr().splitlines()),
+          "the executable was not probed")
+    check(any("not the register ABI" in line and exe in line for line in agent.stderr().splitlines()),
+          f"said why: {agent.stderr()[-1500:]}")
+    e = {e["exe"]: e for e in agent.edges() if e.get("type") == "tls"}[exe]
+    check_eq((e["coverage"], e["library"]), ("tls-blind", "none"), "the old-ABI client's TLS")
+    check("older than the register ABI" in e["reason"], f"reason: {e['reason']}")
+    check_eq(verdict["verdict"], "inconclusive", f"verify: {verdict}")
+    check_eq([e for e in agent.edges() if e.get("type") == "credential"], [], "no credential edge made up")
+    _leak_check(agent, tmp, [inputs, os.path.join(tmp, "gocache"), os.path.join(tmp, "gopath")], [token])

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "common/go_pclntab.h"
 #include "common/hmap.h"
 #include "common/log.h"
 #include "sensor/sensor.h"
@@ -16,10 +17,14 @@
 
 /* TLS_GO: a Go executable whose crypto/tls.(*Conn).Write is probed;
  * TLS_GO_BLIND: one where it could not be (no symbol table: stripped);
- * TLS_GO_OFF: one not probed because Go probing is turned off. */
-enum tls_lib { TLS_NONE, TLS_OPENSSL, TLS_GNUTLS, TLS_OPENSSL_STATIC, TLS_GO, TLS_GO_BLIND, TLS_GO_OFF };
+ * TLS_GO_OFF: one not probed because Go probing is turned off;
+ * TLS_GO_OLD: one built by a toolchain older than the register ABI (Go
+ * 1.17) or whose build info does not say (pre-1.18 layout): the probe
+ * would read its arguments from the wrong place, so it is refused. */
+enum tls_lib { TLS_NONE, TLS_OPENSSL, TLS_GNUTLS, TLS_OPENSSL_STATIC, TLS_GO, TLS_GO_BLIND, TLS_GO_OFF, TLS_GO_OLD };
 
-static const char *const lib_names[] = { NULL, "openssl", "gnutls", "openssl (in the executable)", "go-tls", NULL, NULL };
+static const char *const lib_names[] = { NULL, "openssl", "gnutls", "openssl (in the executable)", "go-tls", NULL, NULL,
+					 NULL };
 
 #define GO_TLS_WRITE "crypto/tls.(*Conn).Write"
 
@@ -210,7 +215,7 @@ static void set_proc(struct tls_coverage *t, uint32_t tgid, enum tls_lib lib, st
 	proc_key(tgid, key);
 	p = hmap_get(t->procs, key);
 	/* a real library wins over a "Go, blind" note; the first library stays */
-	if (p && p->lib != TLS_GO_BLIND && p->lib != TLS_GO_OFF && p->lib != TLS_NONE)
+	if (p && p->lib != TLS_GO_BLIND && p->lib != TLS_GO_OFF && p->lib != TLS_GO_OLD && p->lib != TLS_NONE)
 		return;
 	if (!p) {
 		if (!(p = calloc(1, sizeof(*p))) || hmap_put(t->procs, key, p, NULL)) {
@@ -320,7 +325,17 @@ static enum tls_lib inspect_exe(const char *file)
 			continue;
 		name = elf_strptr(elf, shstrndx, sh.sh_name);
 		if (name && strcmp(name, ".go.buildinfo") == 0) {
-			found = TLS_GO;
+			Elf_Data *data = elf_getdata(scn, NULL);
+			char version[64];
+			int rc = data && data->d_buf ? go_buildinfo_version(data->d_buf, data->d_size, version,
+									    sizeof(version))
+						     : -EBADMSG;
+
+			found = rc == 0 && go_version_register_abi(version) ? TLS_GO : TLS_GO_OLD;
+			if (found == TLS_GO_OLD)
+				log_info("tls: %s is Go (%s): not the register ABI reach's Go probe reads, not probed",
+					 file, rc == 0 ? version : rc == -EPROTONOSUPPORT ? "older than 1.18" :
+							   "unreadable build info");
 			break;
 		}
 		if (sh.sh_type == SHT_DYNSYM || sh.sh_type == SHT_SYMTAB) {
@@ -364,7 +379,7 @@ void tls_on_exec(struct tls_coverage *t, uint32_t tgid, const char *path)
 		f = attach_file(t, view, TLS_OPENSSL);
 		if (!f || f->lib == TLS_NONE)
 			lib = TLS_NONE;
-	} else if (lib == TLS_GO && t->no_go) {
+	} else if ((lib == TLS_GO || lib == TLS_GO_OLD) && t->no_go) {
 		lib = TLS_GO_OFF;
 	} else if (lib == TLS_GO) {
 		f = attach_file(t, view, TLS_GO);
@@ -389,7 +404,9 @@ static void inspect_running_exe(struct tls_coverage *t, uint32_t tgid)
 	char key[16];
 
 	snprintf(exe, sizeof(exe), "/proc/%" PRIu32 "/exe", tgid);
-	if (inspect_exe(exe) != TLS_GO)
+	enum tls_lib lib = inspect_exe(exe);
+
+	if (lib != TLS_GO && lib != TLS_GO_OLD)
 		return; /* a statically linked OpenSSL is found by its maps' executable line: not here */
 	tls_on_exec(t, tgid, NULL);
 	proc_key(tgid, key);
@@ -443,6 +460,13 @@ const char *tls_process_library(struct tls_coverage *t, uint32_t tgid, const cha
 		*why = p->before_agent ? "Go crypto/tls whose Write reach cannot find (no symbol table and no Go 1.18+ "
 					 ".gopclntab), in a process started before the agent"
 				       : "Go crypto/tls whose Write reach cannot find (no symbol table and no Go 1.18+ .gopclntab)";
+		return NULL;
+	}
+	if (lib == TLS_GO_OLD) {
+		*why = p->before_agent ? "Go built by a toolchain older than the register ABI (Go 1.17; or build info older "
+					 "than 1.18): not probed, in a process started before the agent"
+				       : "Go built by a toolchain older than the register ABI (Go 1.17; or build info older "
+					 "than 1.18): not probed";
 		return NULL;
 	}
 	if (lib == TLS_GO_OFF) {
