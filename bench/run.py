@@ -27,6 +27,12 @@ Scenarios
   7  pipe writes (the MCP / JSON-RPC peek, issue #18): 512 B and 64 KiB
      writes to a pipe, and `cat FILE | gzip -1`, monitored vs `none`; loop
      sizes and the file are calibrated by time on `none` in the same run.
+  8  transports (issue 17): a Go HTTPS keep-alive client (crypto/tls uprobe)
+     over HTTP/1.1 and HTTP/2, and h2load against nghttpd (HTTP/2 capture
+     through the probed libssl), requests per second with and without reach
+     for a fixed time (bpftrace's uprobes on the same functions as the peer),
+     the BPF programs' ns per request from their kernel
+     counters, and the HPACK decoder's CPU per 100k requests (bench_hpack).
 
 Every overhead is a ratio against `none` measured in the same run: scenarios
 1-2 bracket each configuration between two `none` runs (none, A, none, B, ...,
@@ -67,6 +73,7 @@ MODES = {
         scale_k=[1, 10, 100], scale_total=600000, scale_rounds=3,
         mem_identities=[1000, 10000], mem_edges=100, mem_compare_unbounded=True, cost_iters=200000, cost_files=8000, cost_configs=4,
         pipe_rounds=7, pipe_target_s=0.6,
+        trans_seconds=3.0, trans_rounds=3, trans_hpack=100000,
     ),
     "quick": dict(
         rounds=1, n_open=25000, n_connect=3000, n_exec=100, n_https=1500, n_syscalls=60000,
@@ -75,6 +82,7 @@ MODES = {
         scale_k=[1, 10], scale_total=60000, scale_rounds=1,
         mem_identities=[1000], mem_edges=100, cost_iters=30000, cost_files=2000, cost_configs=2,
         pipe_rounds=2, pipe_target_s=0.2,
+        trans_seconds=1.0, trans_rounds=1, trans_hpack=20000,
     ),
 }
 
@@ -1564,6 +1572,277 @@ def scenario_prog_cost(ctx, results):
     return bool(rows), errors
 
 
+TRANS_PORTS = (20750, 20751)  # the Go server, nghttpd
+TRANS_LOOPS = {"go-h1": "Go client, HTTP/1.1 over crypto/tls", "go-h2": "Go client, HTTP/2 over crypto/tls",
+               "h2load": "h2load -> nghttpd, HTTP/2 over libssl"}
+
+
+def trans_cert(ctx):
+    """A self-signed certificate for 127.0.0.1 (its own CA), openssl CLI."""
+    d = os.path.join(ctx.tmp, "trans-pki")
+    os.mkdir(d)
+    cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+    r = subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                        "-nodes", "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=127.0.0.1",
+                        "-addext", "subjectAltName=IP:127.0.0.1"], capture_output=True, text=True)
+    if r.returncode != 0:
+        raise BenchError(f"openssl req: {r.stderr.strip()[-200:]}")
+    return cert, key
+
+
+class BpftraceUprobes:
+    """The peer figure: bpftrace counting calls of the same functions reach
+    probes (Go's crypto/tls.(*Conn).Write in the bench's Go binary, libssl's
+    SSL_write), in-kernel counts only."""
+    name = "bpftrace"
+
+    def __init__(self, ctx, go_bin, libssl):
+        self.ctx, self.go_bin, self.libssl, self.proc = ctx, go_bin, libssl, None
+
+    def start(self):
+        self.out = self.ctx.path("bpftrace.out")
+        probes = [f'uprobe:{self.go_bin}:"crypto/tls.(*Conn).Write"'] + \
+            ([f"uprobe:{self.libssl}:SSL_write"] if self.libssl else [])
+        with open(self.out, "w") as out:
+            self.proc = self.ctx.popen(["bpftrace", "-e", ", ".join(probes) + " { @calls = count(); }"],
+                                       stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        if not wait_for(lambda: "Attaching" in read_text(self.out) or self.proc.poll() is not None, 30) or \
+                self.proc.poll() is not None:
+            kill_proc(self.proc)
+            raise SensorError(f"bpftrace did not attach: {tail_text(self.out)}")
+        time.sleep(0.2)
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            kill_proc(self.proc)
+        return {"output": tail_text(self.out, 200)}
+
+
+def trans_run(ctx, loop, cg, agent, urls, ca, seconds):
+    """One timed run of a loop in cgroup cg: (requests per second, requests).
+    With an agent, the Go client is timed only once the agent has probed
+    its executable (the probes leave with the last user and come back at
+    the next exec: the count of "probing" lines grows by one)."""
+    if loop == "h2load":
+        r = ctx.popen(["h2load", "-D", f"{int(seconds * 1000)}ms", "--warm-up-time=300ms", "-c", "1", "-m", "1",
+                       "-H", "authorization: Bearer reach-bench-h2load-0123456789abcdef", urls["h2load"]],
+                      cgroup=cg, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        out, err = r.communicate(timeout=seconds + 60)
+        for line in out.decode().splitlines():
+            if line.startswith("finished in"):
+                rps = float(line.split(",")[1].split()[0])
+                done = next((int(l.split()[1]) for l in out.decode().splitlines()
+                             if l.startswith("requests:")), 0)
+                return rps, done
+        raise BenchError(f"h2load gave no result (exit {r.returncode}): {(out + err).decode()[-300:]}")
+    agent = agent if isinstance(agent, Reachd) else None  # a peer needs no wait
+    probed = lambda: sum("tls: probing" in l and "(go-tls)" in l for l in read_text(agent.err_path).splitlines())
+    before = probed() if agent else 0
+    p = start_workload(ctx, ["bench_go_https", "client", urls[loop], str(seconds), loop[3:], ca], cg)
+    if agent and not wait_for(lambda: probed() > before or p.poll() is not None, 15):
+        kill_proc(p)
+        raise BenchError(f"the agent did not probe the Go client: {tail_text(agent.err_path)}")
+    res = finish_workload(p, timeout=seconds + 60)
+    want = "HTTP/2.0" if loop == "go-h2" else "HTTP/1.1"
+    if res["proto"] != want:
+        raise BenchError(f"{loop}: the client spoke {res['proto']}, not {want}")
+    return res["requests"] / res["seconds"], res["requests"]
+
+
+def scenario_transports(ctx, results):
+    """Scenario 7: what issue 17's capture paths cost a client. The Go
+    client's requests go through reach's crypto/tls.(*Conn).Write uprobe
+    (register ABI, entry only) and, over HTTP/2, the kernel's frame walker
+    and user space's HPACK decoder; h2load's go through the libssl uprobe
+    into the same walker. Each loop runs for a fixed time (sized by time,
+    not by count) without reach and with it, alternated by round; the
+    overhead is the ratio of requests per second in the same run."""
+    p = ctx.p
+    missing = [t for t in ("go", "nghttpd", "h2load", "openssl", "bpftool") if not shutil.which(t)]
+    if missing:
+        raise BenchError(f"not installed: {', '.join(missing)} (scripts/deps.sh, --bench)")
+    genv = dict(os.environ, GOCACHE=os.path.join(BENCH, "tmp", "gocache"), GOPATH=os.path.join(ctx.tmp, "gopath"),
+                GO111MODULE="off", CGO_ENABLED="0", HOME=ctx.tmp)
+    r = subprocess.run(["go", "build", "-o", os.path.join(ctx.bin, "bench_go_https"),
+                        os.path.join(WORKLOADS, "bench_go_https.go")], env=genv, capture_output=True, text=True,
+                       timeout=600)
+    if r.returncode != 0:
+        raise BenchError(f"cannot build bench_go_https.go: {r.stderr.strip()[-300:]}")
+    cert, key = trans_cert(ctx)
+    go_port, h2_port = TRANS_PORTS
+    srv = ctx.popen([os.path.join(ctx.bin, "bench_go_https"), "server", f"127.0.0.1:{go_port}", cert, key],
+                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    if srv.stdout.readline().decode().strip() != "ready":
+        raise BenchError(f"the Go server did not start on port {go_port}: {srv.stderr.read().decode()[-200:]}")
+    www = os.path.join(ctx.tmp, "trans-www")
+    os.makedirs(os.path.join(www, "v1"))
+    with open(os.path.join(www, "v1", "models"), "w") as f:
+        f.write("[]\n")
+    ctx.popen(["nghttpd", "-d", www, "-a", "127.0.0.1", str(h2_port), key, cert],
+              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    import socket
+
+    def listening():
+        try:
+            socket.create_connection(("127.0.0.1", h2_port), timeout=0.5).close()
+            return True
+        except OSError:
+            return False
+    if not wait_for(listening, 10):
+        raise BenchError(f"nghttpd did not listen on port {h2_port}")
+    urls = {"go-h1": f"https://127.0.0.1:{go_port}/v1/models", "go-h2": f"https://127.0.0.1:{go_port}/v1/models",
+            "h2load": f"https://127.0.0.1:{h2_port}/v1/models"}
+    cg = ctx.cgroup("trans-wl")
+    seconds = p["trans_seconds"]
+    libssl = next((os.path.realpath(l.split()[5]) for l in read_text(f"/proc/{os.getpid()}/maps").splitlines()
+                   if len(l.split()) >= 6 and "/libssl.so" in l.split()[5]), None)
+    if not libssl:  # this python may not map it: h2load's is the system one
+        libssl = next((x for x in ("/usr/lib/x86_64-linux-gnu/libssl.so.3", "/usr/lib/aarch64-linux-gnu/libssl.so.3")
+                       if os.path.exists(x)), None)
+    configs = ["none", "reachd"] + (["bpftrace"] if shutil.which("bpftrace") else [])
+    rounds = {loop: {c: [] for c in configs} for loop in TRANS_LOOPS}
+    counts, errors = [], []
+    if "bpftrace" not in configs:
+        errors.append("bpftrace not installed (scripts/deps.sh --bench): no peer figure")
+    for rnd in range(p["trans_rounds"]):
+        order = configs[rnd % len(configs):] + configs[:rnd % len(configs)]  # rotated every round
+        for config in order:
+            agent = Reachd(ctx, "reachd", cg, scan_credentials=False) if config == "reachd" else \
+                BpftraceUprobes(ctx, os.path.join(ctx.bin, "bench_go_https"), libssl) if config == "bpftrace" else None
+            try:
+                if agent:
+                    agent.start()
+                for loop in TRANS_LOOPS:
+                    rps, n = trans_run(ctx, loop, cg, agent, urls, cert, seconds)
+                    rounds[loop][config].append(rps)
+                    log(f"scenario 7: round {rnd + 1} {config} {loop}: {rps:.0f} requests/s")
+                if isinstance(agent, BpftraceUprobes):
+                    agent.stop()
+                elif agent:
+                    agent.wait_idle()
+                    summary = agent.stop()["summary"]
+                    # what the agent decoded of it: HTTP/2 requests, connections lost
+                    counts.append({k: summary.get(k, 0) for k in ("h2_requests", "h2_undecodable", "http_requests")})
+            except (SensorError, BenchError, OSError) as e:
+                errors.append(f"round {rnd + 1} {config}: {e}")
+                if agent and agent.proc:
+                    kill_proc(agent.proc)
+    rows = []
+    for loop, what in TRANS_LOOPS.items():
+        rr = rounds[loop]
+        if rr["none"] and rr["reachd"]:
+            ratio = med(rr["reachd"]) / med(rr["none"])
+            peer = med(rr["bpftrace"]) / med(rr["none"]) if rr.get("bpftrace") else None
+            rows.append({"loop": loop, "what": what, "none_rps": round(med(rr["none"])),
+                         "bpftrace_rps": round(med(rr["bpftrace"])) if peer else None,
+                         "bpftrace_ratio": round(peer, 3) if peer else None,
+                         "bpftrace_overhead_pct": round(100 * (1 / peer - 1), 1) if peer else None,
+                         "reachd_rps": round(med(rr["reachd"])), "ratio": round(ratio, 3),
+                         "overhead_pct": round(100 * (1 / ratio - 1), 1), "none_runs": [round(x) for x in rr["none"]],
+                         "reachd_runs": [round(x) for x in rr["reachd"]]})
+    # the BPF programs' own time per request: one more agent run with the
+    # kernel's counters on (off above: they add a clock read per run)
+    bpf_rows = []
+    with open("/proc/sys/kernel/bpf_stats_enabled") as f:
+        stats_was = f.read().strip()
+    agent = Reachd(ctx, "reachd-stats", cg)
+    try:
+        with open("/proc/sys/kernel/bpf_stats_enabled", "w") as f:
+            f.write("1")
+        agent.start()
+        ids = prog_ids_of(agent.proc.pid)
+        for loop in TRANS_LOOPS:
+            before = prog_stats(ids)
+            rps, n = trans_run(ctx, loop, cg, agent, urls, cert, seconds)
+            after = prog_stats(ids)
+            progs = {}
+            for prog, (c1, t1) in after.items():
+                c0, t0 = before.get(prog, [0, 0])
+                if c1 - c0 > 0 and n:
+                    progs[prog] = {"runs_per_request": round((c1 - c0) / n, 2),
+                                   "ns_per_run": round((t1 - t0) / (c1 - c0), 1)}
+            total = sum(v["runs_per_request"] * v["ns_per_run"] for v in progs.values())
+            bpf_rows.append({"loop": loop, "requests": n, "ns_per_request": round(total, 1), "programs": progs})
+            log(f"scenario 7: {loop}: {total:.0f} ns of BPF per request")
+        agent.wait_idle()
+        agent.stop()
+    except (SensorError, BenchError, OSError) as e:
+        errors.append(f"bpf counters: {e}")
+        if agent.proc:
+            kill_proc(agent.proc)
+    finally:
+        with open("/proc/sys/kernel/bpf_stats_enabled", "w") as f:
+            f.write(stats_was)
+    hpack = {}
+    hp = os.path.join(ROOT, "build", "bench", "bench_hpack")
+    r = subprocess.run(["make", "-s", "build/bench/bench_hpack"], cwd=ROOT, capture_output=True, text=True)
+    if r.returncode == 0 and os.access(hp, os.X_OK):
+        r = subprocess.run([hp, str(p["trans_hpack"])], capture_output=True, text=True, timeout=300)
+        for line in r.stdout.splitlines():
+            k, _, v = line.partition(" ")
+            try:
+                hpack[k] = float(v)
+            except ValueError:
+                pass
+    else:
+        errors.append(f"bench_hpack not built: {r.stderr.strip()[-200:]}")
+    results["s8"] = {"rows": rows, "bpf": bpf_rows, "hpack": hpack, "seconds": seconds, "agent_counts": counts,
+                     "rounds": p["trans_rounds"], "errors": errors}
+    return bool(rows), errors
+
+
+def render_transports(res, a):
+    s8 = res["s8"]
+    a("## 8. Transports: Go crypto/tls and HTTP/2 capture")
+    a("")
+    a(f"Each loop repeats one GET with a bearer on one TLS connection for {s8['seconds']:g} s (sized by time), "
+      f"without reach and with it (the client monitored), {s8['rounds']} round(s) alternated; the overhead is "
+      f"the ratio of the medians' requests per second in the same run. The Go client's writes go through "
+      f"reach's `crypto/tls.(*Conn).Write` uprobe; over HTTP/2 each request's HEADERS frame is walked in the "
+      f"kernel and its HPACK block decoded in user space (not deduplicated: one event per request). h2load's "
+      f"go through the libssl uprobe into the same walker. The servers run unmonitored. The peer: bpftrace "
+      f"with uprobes on the same functions (Go's `crypto/tls.(*Conn).Write`, libssl's `SSL_write`) that only "
+      f"count calls in the kernel, the floor of any uprobe-based capture.")
+    a("")
+    a("| loop | none (req/s) | reachd (req/s) | reachd / none | overhead per request | bpftrace uprobe count (peer) "
+      "| BPF per request (reach) |")
+    a("| --- | --- | --- | --- | --- | --- | --- |")
+    bpf = {r["loop"]: r for r in s8.get("bpf", [])}
+    for r in s8["rows"]:
+        b = bpf.get(r["loop"])
+        parts = ", ".join(f"{k} {v['runs_per_request']:g}×{v['ns_per_run']:.0f} ns"
+                          for k, v in sorted(b["programs"].items(), key=lambda kv: -kv[1]["runs_per_request"])
+                          if v["runs_per_request"] >= 0.01) if b else ""
+        a(f"| {r['what']} | {r['none_rps']:,} | {r['reachd_rps']:,} | {r['ratio']:.3f} | "
+          f"{fmt_pct(r['overhead_pct'])} | "
+          + (f"{r['bpftrace_rps']:,} req/s, {fmt_pct(r['bpftrace_overhead_pct'])} | " if r.get("bpftrace_rps")
+             else "n/a | ")
+          + (f"**{b['ns_per_request']:.0f} ns** ({parts})" if b else "n/a") + " |")
+    a("")
+    for c in s8.get("agent_counts", []):
+        a(f"Agent run: {c['h2_requests']:,} HTTP/2 requests decoded, {c['http_requests']:,} HTTP/1 heads "
+          f"parsed, {c['h2_undecodable']} HTTP/2 connections lost.")
+    a("")
+    a("BPF per request: the kernel's counters of the agent's programs (`kernel.bpf_stats_enabled`, on only for "
+      "a separate run), runs per request × ns per run; they are system-wide, so the unmonitored server's "
+      "syscalls that reach's hooks see (and leave at once) are in them too.")
+    h = s8.get("hpack") or {}
+    if h:
+        a("")
+        a(f"HPACK decoder (`bench_hpack {int(h.get('requests', 0))}`): HTTP/2 credential reading "
+          f"{h.get('h2_cpu_s', 0):.3f} s CPU against HTTP/1's parser {h.get('h1_cpu_s', 0):.3f} s for the same "
+          f"requests (ratio h2/h1 {h.get('ratio_h2_over_h1', 0):.2f}), "
+          f"{h.get('h2_us_per_request', 0):.2f} µs per request, "
+          f"{h.get('h2_cpu_s', 0) * 100000 / max(h.get('requests', 1), 1):.3f} s per 100k requests.")
+    a("")
+    if s8["errors"]:
+        a("Errors: " + "; ".join(s8["errors"]))
+        a("")
+
+
 # ---------------------------------------------------------------- report
 
 def cpu_times():
@@ -2457,6 +2736,8 @@ def render_md(res):
             a("")
             a("Errors: " + "; ".join(s7["errors"]))
         a("")
+    if res.get("s8"):
+        render_transports(res, a)
     a("## Not measured yet")
     a("")
     for line in res["not_done"]:
@@ -2481,7 +2762,7 @@ NOT_DONE = [
     "HTTPS: one client, OpenSSL 3 through the shared libssl, one TLS connection repeating one identical "
     "request (after the first, each SSL_write is a uprobe plus an in-kernel dedup hit). Not measured: distinct "
     "request heads (new path or token per request: one event each), GnuTLS, OpenSSL linked into an executable "
-    "(node), plaintext HTTP on sockets, HTTP/2, and the libssl probe's detach/re-attach as short-lived clients "
+    "(node), plaintext HTTP on sockets, HTTP/2 from node or gRPC clients (scenario 7 has Go's and h2load's), and the libssl probe's detach/re-attach as short-lived clients "
     "come and go (every reachd run here starts a fresh agent, which probes libssl at start).",
     "Scenario 5 scales concurrent processes in one cgroup only: 1 -> 100 monitored cgroups (cgroup-verdict "
     "cache misses), deep or long-lived process trees and --all mode are not measured.",
@@ -2506,11 +2787,11 @@ def main():
     ap.add_argument("--out-dir", help="where results.md and results.json go "
                     "(default bench/ for a full run, bench/tmp/quick/ for --quick)")
     ap.add_argument("--only", help="comma-separated scenarios to run: 1 (with 2), 3 (with 4's agent "
-                    "memory), 4 (the model at 1k/10k identities), 5, 6, 7")
+                    "memory), 4 (the model at 1k/10k identities), 5, 6, 7 (pipe writes), 8 (transports)")
     args = ap.parse_args()
     mode = "quick" if args.quick else "full"
     out_dir = args.out_dir or (os.path.join(BENCH, "tmp", "quick") if args.quick else BENCH)
-    only = set((args.only or "1,3,4,5,6,7").split(","))
+    only = set((args.only or "1,3,4,5,6,7,8").split(","))
 
     if os.geteuid() != 0:
         print("bench: must run as root (BPF, cgroups, tmpfs)", file=sys.stderr)
@@ -2536,7 +2817,8 @@ def main():
                  ("4", "scenario 4 (model memory at scale)", scenario_memory_scale),
                  ("5", "scenario 5 (scaling)", scenario_scaling),
                  ("6", "scenario 6 (BPF program cost)", scenario_prog_cost),
-                 ("7", "scenario 7 (pipe writes: the JSON-RPC peek)", scenario_pipes)]
+                 ("7", "scenario 7 (pipe writes: the JSON-RPC peek)", scenario_pipes),
+                 ("8", "scenario 8 (transports: Go TLS, HTTP/2)", scenario_transports)]
     try:
         build_workloads(ctx)
         for key, name, fn in scenarios:

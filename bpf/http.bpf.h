@@ -899,6 +899,13 @@ static __always_inline void http__capture(const void *ubuf, __u64 len, __u8 sour
  * sees a cut head, as for a head longer than REACH_HTTP_LEN). */
 #define HTTP_MAX_IOV 8
 
+/* iovecs of one writev/sendmsg walked on an HTTP/2 connection: each is a
+ * write of its own to the frame walker, so they cost no scratch copy, and
+ * clients write frames in many pieces (node's http2 and gRPC's sendmsg
+ * gather a header, a frame header and a payload per frame). Past this the
+ * connection is lost, counted (h2_undecodable), never silent. */
+#define H2_MAX_IOV 64
+
 /* A head written from a user iovec array (writev, sendmsg): servers and
  * proxies write a head in pieces (status line, header lines), so the first
  * HTTP_MAX_IOV iovecs are gathered, as far as the ret bytes the call moved.
@@ -931,7 +938,7 @@ static __always_inline void http__capture_iov(const struct iovec *uiov, __u64 ni
 		bool preface = first == 0x20495250;
 		__u64 done = 0;
 
-		for (int i = 0; i < HTTP_MAX_IOV; i++) {
+		for (int i = 0; i < H2_MAX_IOV; i++) {
 			__u64 n;
 
 			if (i >= niov || done >= ret)

@@ -17,6 +17,8 @@ REQUIRED=(
   # HTTP/2 clients and servers (nghttp, nghttpd); python3-hpack checks the
   # HPACK Huffman table the decoder was built from
   nghttp2-client nghttp2-server python3-hpack
+  # a real gRPC client and server (HTTP/2, metadata credentials)
+  python3-grpcio
   # the Go TLS test builds its client (crypto/tls probes)
   golang-go
   # the io_uring evasion roads run a C client built on liburing

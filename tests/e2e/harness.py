@@ -25,6 +25,20 @@ class Failure(AssertionError):
     pass
 
 
+class Skip(Exception):
+    """A tool the test needs is not installed: reported as skipped (never a
+    pass), with what is missing."""
+
+
+def need_tools(*tools):
+    """Skips the test unless every tool is on PATH (or, given as an absolute
+    path, exists)."""
+    import shutil
+    missing = [t for t in tools if not (os.path.exists(t) if t.startswith("/") else shutil.which(t))]
+    if missing:
+        raise Skip(f"not installed: {', '.join(missing)} (scripts/deps.sh)")
+
+
 def check(cond, what):
     if not cond:
         raise Failure(what)

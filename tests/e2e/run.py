@@ -45,16 +45,16 @@ def main():
     # come from tracefs: mount it as a node would have it, and undo that after.
     mounted_tracefs = harness.ensure_tracefs()
     try:
-        passed, failed = run_all(filter_s)
+        passed, failed, skipped = run_all(filter_s)
     finally:
         if mounted_tracefs:
             harness.sh("umount", harness.TRACEFS, check_rc=False)
-    print(f"e2e: {passed} passed, {failed} failed")
+    print(f"e2e: {passed} passed, {failed} failed" + (f", {skipped} skipped" if skipped else ""))
     return 1 if failed or not passed else 0
 
 
 def run_all(filter_s):
-    passed = failed = 0
+    passed = failed = skipped = 0
     for name, fn in discover(filter_s):
         cleanup = harness.Cleanup()
         t0 = time.monotonic()
@@ -62,6 +62,8 @@ def run_all(filter_s):
             tmp = harness.make_tmp(cleanup, "reach-e2e-")
             fn(cleanup, tmp)
             status, detail = "PASS", ""
+        except harness.Skip as e:
+            status, detail = "SKIP", f": {e}"
         except Exception as e:
             status = "FAIL"
             detail = f": {e}" if isinstance(e, harness.Failure) else ":\n" + traceback.format_exc()
@@ -76,9 +78,11 @@ def run_all(filter_s):
         print(f"{status} {name} ({time.monotonic() - t0:.1f}s){detail}", flush=True)
         if status == "PASS":
             passed += 1
+        elif status == "SKIP":
+            skipped += 1
         else:
             failed += 1
-    return passed, failed
+    return passed, failed, skipped
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import os
 import shutil
 import subprocess
 
-from harness import PYTHON, REACHCTL, Agent, Cgroup, check, check_eq, make_test_ca, start_process, wait_port
+from harness import PYTHON, REACHCTL, Agent, Cgroup, Skip, check, check_eq, make_test_ca, start_process, wait_port
 from test_transports import _fp, _leak_check
 
 HOST = "127.0.0.1"
@@ -39,8 +39,7 @@ def _verdict(agent, identity):
 def test_http2_decoded_credentials_and_lost_connection(cleanup, tmp):
     nghttp, nghttpd, curl = shutil.which("nghttp"), shutil.which("nghttpd"), shutil.which("curl")
     if not nghttp or not nghttpd:
-        import pytest
-        pytest.skip("nghttp2-client / nghttp2-server not installed (scripts/deps.sh)")
+        raise Skip("not installed: nghttp2-client / nghttp2-server (scripts/deps.sh)")
     ca, cert, key = make_test_ca(cleanup, tmp)
     inputs = os.path.join(tmp, "inputs")
     docroot = os.path.join(inputs, "www")
@@ -249,8 +248,7 @@ def test_go_crypto_tls_h2_h1_and_stripped(cleanup, tmp):
     inconclusive."""
     go, nghttpd = shutil.which("go"), shutil.which("nghttpd")
     if not go or not nghttpd:
-        import pytest
-        pytest.skip("golang-go / nghttp2-server not installed (scripts/deps.sh)")
+        raise Skip("not installed: golang-go / nghttp2-server (scripts/deps.sh)")
     h2port, h1port = 20320, 20321
     from harness import ROOT
     ca, cert, key = make_test_ca(cleanup, tmp)

@@ -65,6 +65,17 @@ static void test_put_get_with_ttl(void **state)
 	assert_string_equal(dnsnames_get(d, 42, &b, &ttl), "api.openai.com");
 	assert_int_equal(ttl, 60);
 	assert_string_equal(dnsnames_get(d, 42, &a, NULL), "api.openai.com");
+	/* provenance: a DNS answer, then an SNI name for another address */
+	assert_int_equal(dnsnames_source(d, 42, &a), NAME_SOURCE_DNS);
+	assert_int_equal(dnsnames_source(d, 43, &a), NAME_SOURCE_NONE);
+	assert_string_equal(name_source_name(NAME_SOURCE_DNS), "dns");
+	assert_string_equal(name_source_name(NAME_SOURCE_SNI), "sni");
+	assert_null(name_source_name(NAME_SOURCE_NONE));
+	assert_null(name_source_name(9));
+	assert_int_equal(dnsnames_put_from(d, 42, &b, "svc.example.net", 300, NAME_SOURCE_SNI), 0);
+	assert_int_equal(dnsnames_source(d, 42, &b), NAME_SOURCE_SNI);
+	assert_int_equal(dnsnames_put(d, 42, &b, "api.openai.com", 60), 0); /* the latest wins, with its source */
+	assert_int_equal(dnsnames_source(d, 42, &b), NAME_SOURCE_DNS);
 
 	/* other addresses are not labelled */
 	a = addr("104.18.6.193");

@@ -76,11 +76,49 @@ static void test_offsets_out_of_the_table(void **state)
 	assert_int_equal(go_pclntab_lookup(t, 7, "main.main", &va), -EBADMSG);
 }
 
+/* .go.buildinfo as Go 1.19 writes it (the bytes of a real binary's
+ * section), then the older layout, a bad header, a length past the end. */
+static void test_buildinfo_version(void **state)
+{
+	uint8_t b[64] = { 0xff, ' ', 'G', 'o', ' ', 'b', 'u', 'i', 'l', 'd', 'i', 'n', 'f', ':', 8, 2 };
+	char v[32];
+
+	(void)state;
+	b[32] = 8;
+	memcpy(b + 33, "go1.19.8", 8);
+	assert_int_equal(go_buildinfo_version(b, 41, v, sizeof(v)), 0);
+	assert_string_equal(v, "go1.19.8");
+	assert_true(go_version_register_abi(v));
+	assert_int_equal(go_buildinfo_version(b, 40, v, sizeof(v)), -EBADMSG); /* the string cut */
+	assert_int_equal(go_buildinfo_version(b, 41, v, 8), -EBADMSG);         /* no room */
+	b[15] = 0;                                                               /* pointers: before 1.18 */
+	assert_int_equal(go_buildinfo_version(b, 41, v, sizeof(v)), -EPROTONOSUPPORT);
+	b[15] = 2;
+	b[1] = 'x';
+	assert_int_equal(go_buildinfo_version(b, 41, v, sizeof(v)), -EBADMSG);
+	b[1] = ' ';
+	memcpy(b + 33, "xx1.19.8", 8);                                           /* not a Go version */
+	assert_int_equal(go_buildinfo_version(b, 41, v, sizeof(v)), -EBADMSG);
+	b[32] = 0x80;                                                            /* a varint running off */
+	assert_int_equal(go_buildinfo_version(b, 33, v, sizeof(v)), -EBADMSG);
+	assert_int_equal(go_buildinfo_version(NULL, 41, v, sizeof(v)), -EBADMSG);
+
+	assert_true(go_version_register_abi("go1.17"));
+	assert_true(go_version_register_abi("go1.22.3"));
+	assert_true(go_version_register_abi("devel go1.23-abc"));
+	assert_false(go_version_register_abi("go1.16.15"));
+	assert_false(go_version_register_abi("go1.9"));
+	assert_false(go_version_register_abi("go1."));
+	assert_false(go_version_register_abi("gccgo"));
+	assert_false(go_version_register_abi(NULL));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_found_missing_old),
 		cmocka_unit_test(test_offsets_out_of_the_table),
+		cmocka_unit_test(test_buildinfo_version),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

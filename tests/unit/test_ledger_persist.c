@@ -84,6 +84,7 @@ static void fill(struct ledger *l, int n, int e, const char *tag, int64_t t0)
 			if (o.kind == LEDGER_EGRESS) {
 				o.dest_class = "external";
 				o.name = "api.example.com";
+				o.name_source = j % 4 == 1 ? "sni" : "dns"; /* kept through save and load */
 				o.proto = "tcp";
 				o.port = 443;
 				o.outcome = j % 3 ? "established" : "refused";

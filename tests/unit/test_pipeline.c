@@ -1134,6 +1134,90 @@ static void dns_event(struct fx *f, uint64_t cg, const void *payload, size_t len
 	assert_int_equal(feed(f, &ev, sizeof(ev)), 0);
 }
 
+/* A ClientHello carrying server_name sni, as a TLS client writes it. */
+static void hello_event(struct fx *f, uint64_t cg, const char *addr, uint16_t dport, const char *sni)
+{
+	struct reach_tls_hello_event ev = { 0 };
+	size_t sl = strlen(sni), n = 0, ext_len = 9 + sl, body;
+	uint8_t *b = ev.payload;
+	struct netaddr a;
+
+	fill_hdr(&ev.hdr, REACH_EV_TLS_HELLO, sizeof(ev), cg, T_PARENT, 1);
+	key_of(&ev.key, cg, REACH_EV_TLS_HELLO, 0x4000 + dport);
+	assert_int_equal(netaddr_parse(addr, &a), 0);
+	ev.family = REACH_AF_INET;
+	memcpy(ev.daddr, a.addr, 4);
+	ev.dport = dport;
+	b[n++] = 22, b[n++] = 3, b[n++] = 1, n += 2;
+	b[n++] = 1, n += 3;
+	b[n++] = 3, b[n++] = 3;
+	memset(b + n, 0xab, 32), n += 32;
+	b[n++] = 0;                                              /* no session id */
+	b[n++] = 0, b[n++] = 2, b[n++] = 0x13, b[n++] = 1;       /* one suite */
+	b[n++] = 1, b[n++] = 0;                                  /* null compression */
+	b[n++] = (uint8_t)(ext_len >> 8), b[n++] = (uint8_t)ext_len;
+	b[n++] = 0, b[n++] = 0;                                  /* server_name */
+	b[n++] = (uint8_t)((sl + 5) >> 8), b[n++] = (uint8_t)(sl + 5);
+	b[n++] = (uint8_t)((sl + 3) >> 8), b[n++] = (uint8_t)(sl + 3);
+	b[n++] = 0, b[n++] = (uint8_t)(sl >> 8), b[n++] = (uint8_t)sl;
+	memcpy(b + n, sni, sl), n += sl;
+	body = n - 9;
+	b[3] = (uint8_t)((n - 5) >> 8), b[4] = (uint8_t)(n - 5);
+	b[6] = 0, b[7] = (uint8_t)(body >> 8), b[8] = (uint8_t)body;
+	ev.len = (uint32_t)n;
+	assert_int_equal(feed(f, &ev, sizeof(ev)), 0);
+}
+
+/* An egress edge made at connect() to a bare address is named by the SNI of
+ * the ClientHello sent on it (name_source sni); a DNS name stays the name,
+ * with name_source dns; later connections to the address take the SNI name. */
+static void test_sni_names_egress(void **state)
+{
+	struct fx *f = *state;
+	const struct edge *e;
+	struct msg m;
+	struct netaddr a;
+
+	exec_event(f, CG, T_PARENT, T_OTHER, "/usr/bin/curl", no_args, 1);
+	egress_event(f, CG, T_PARENT, REACH_AF_INET, REACH_PROTO_TCP, REACH_OUT_ESTABLISHED, "203.0.113.9", 8444);
+	e = find_edge(f, CG, EDGE_EGRESS, "tcp/203.0.113.9/8444");
+	assert_non_null(e);
+	assert_null(e->name);
+	assert_int_equal(e->name_source, NAME_SOURCE_NONE);
+	hello_event(f, CG, "203.0.113.9", 8444, "svc.example.net");
+	assert_int_equal(f->p.stats.tls_hello_sni, 1);
+	assert_int_equal(f->p.stats.tls_hello_sni_named, 1);
+	assert_string_equal(e->name, "svc.example.net");
+	assert_int_equal(e->name_source, NAME_SOURCE_SNI);
+	assert_int_equal(netaddr_parse("203.0.113.9", &a), 0);
+	assert_int_equal(dnsnames_source(f->p.dns, CG, &a), NAME_SOURCE_SNI);
+	/* a second hello to a named edge names nothing more */
+	hello_event(f, CG, "203.0.113.9", 8444, "other.example.net");
+	assert_int_equal(f->p.stats.tls_hello_sni_named, 1);
+	assert_string_equal(e->name, "svc.example.net");
+	/* a new connection to the address (another port) is named at connect() */
+	egress_event(f, CG, T_PARENT, REACH_AF_INET, REACH_PROTO_TCP, REACH_OUT_ESTABLISHED, "203.0.113.9", 9444);
+	e = find_edge(f, CG, EDGE_EGRESS, "tcp/203.0.113.9/9444");
+	assert_non_null(e);
+	assert_string_equal(e->name, "svc.example.net");
+	assert_int_equal(e->name_source, NAME_SOURCE_SNI);
+	assert_int_equal(f->p.stats.tls_hello_sni_named, 2);
+
+	/* DNS first: the resolver's name stays, its source dns */
+	dns_answer(&m, "api.example.com", (const uint8_t[]){ 198, 51, 100, 9 }, 300);
+	dns_event(f, CG, m.b, m.len, 0);
+	egress_event(f, CG, T_PARENT, REACH_AF_INET, REACH_PROTO_TCP, REACH_OUT_ESTABLISHED, "198.51.100.9", 443);
+	hello_event(f, CG, "198.51.100.9", 443, "spoofed.example.org");
+	e = find_edge(f, CG, EDGE_EGRESS, "tcp/198.51.100.9/443");
+	assert_non_null(e);
+	assert_string_equal(e->name, "api.example.com");
+	assert_int_equal(e->name_source, NAME_SOURCE_DNS);
+	assert_int_equal(f->p.stats.tls_hello_sni_named, 2);
+	/* another cgroup's hello names nothing of this one's */
+	hello_event(f, CG2, "203.0.113.10", 443, "x.example.net");
+	assert_int_equal(f->p.stats.tls_hello_sni_named, 2);
+}
+
 static void test_dns_names_egress(void **state)
 {
 	struct fx *f = *state;
@@ -1854,6 +1938,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_egress_outcomes_and_udp, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tls_coverage_covered_and_blind, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dns_names_egress, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sni_names_egress, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_http_plaintext_credential, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_llm_and_mcp_over_http_bodies, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_http_tls_special_without_credential, setup, teardown),

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 #include "reach/coverage.h"
+#include "reach/dnsnames.h"
 #include "agent/output.h"
 #include "common/json.h"
 
@@ -80,6 +81,9 @@ static json_object *edge_json(const struct cgroup_reach *c, const struct edge *e
 		if (e->name) {
 			json_add_str(o, "name", e->name);
 			json_add_int(o, "name_ttl", e->name_ttl);
+			json_add(o, "name_source", name_source_name(e->name_source)
+							   ? json_object_new_string(name_source_name(e->name_source))
+							   : NULL);
 		} else {
 			json_add(o, "name", NULL);
 		}
@@ -221,6 +225,7 @@ void output_summary_json(FILE *f, struct observed *obs, const struct run_stats *
 	json_add_int(o, "http_pieces", (int64_t)st->http_pieces);
 	json_add_int(o, "http_pieces_lost", (int64_t)st->http_pieces_lost);
 	json_add_int(o, "tls_hello_sni", (int64_t)st->tls_hello_sni);
+	json_add_int(o, "tls_hello_sni_named", (int64_t)st->tls_hello_sni_named);
 	json_add_int(o, "h2_undecodable", (int64_t)st->h2_undecodable);
 	json_add_int(o, "h2_requests", (int64_t)st->h2_requests);
 	json_add_int(o, "h2_malformed", (int64_t)st->h2_malformed);
@@ -291,7 +296,8 @@ static void print_egress_text(FILE *f, const struct cgroup_reach *c)
 		if (!shown++)
 			fprintf(f, "    egress:\n");
 		if (e->name)
-			snprintf(dest, sizeof(dest), "%s:%u (%s)", e->name, e->port, e->address);
+			snprintf(dest, sizeof(dest), "%s:%u (%s%s)", e->name, e->port, e->address,
+				 e->name_source == NAME_SOURCE_SNI ? ", sni" : "");
 		else
 			snprintf(dest, sizeof(dest), "%s:%u", e->address, e->port);
 		fprintf(f, "      %s %-46s %-14s x%-6" PRIu64 " %s%s\n", edge_proto_name(e->proto), dest,

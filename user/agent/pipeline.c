@@ -476,7 +476,8 @@ static void record_tls_coverage(struct pipeline *p, const struct reach_event_hdr
 		char detail[COVERAGE_DETAIL_LEN];
 
 		p->tls_blind_edges++; /* an edge's class is fixed when it is made */
-		log_warn("tls-blind: %s (pid %u) speaks TLS through %s", obs.object, hdr->tgid, why);
+		log_warn("tls-blind: %s (pid %u) speaks TLS through %s", obs.object, hdr->tgid,
+			 why ? why : "an unknown TLS library");
 		/* the identity's blind road: credentials it sends are not seen */
 		snprintf(detail, sizeof(detail), "%s: %s", obs.object, why ? why : "unknown TLS library");
 		pipeline_note_road(p, hdr->cgroup_id, hdr->uid, "tls-blind", detail, unix_ms());
@@ -519,6 +520,7 @@ static void handle_egress(struct pipeline *p, const struct reach_egress_event *e
 	obs.address = address;
 	obs.name = name;
 	obs.name_ttl = ttl;
+	obs.name_source = name ? dnsnames_source(p->dns, ev->hdr.cgroup_id, &addr) : NAME_SOURCE_NONE;
 	obs.dest_class = netclass_classify(p->netclass, &addr, ev->dport, name);
 	obs.tag = ev->outcome;
 	obs.new_map_entry = true;
@@ -527,6 +529,8 @@ static void handle_egress(struct pipeline *p, const struct reach_egress_event *e
 		warn_unrecorded("egress");
 	else
 		print_if_new(p, ev->hdr.cgroup_id, e, is_new);
+	if (e && is_new && e->name_source == NAME_SOURCE_SNI)
+		p->stats.tls_hello_sni_named++;
 	if (p->tls && ev->proto == REACH_PROTO_TCP && ev->outcome == REACH_OUT_ESTABLISHED && is_tls_port(ev->dport))
 		record_tls_coverage(p, &ev->hdr, &ev->key, NULL);
 }
@@ -1002,7 +1006,9 @@ static void handle_http(struct pipeline *p, const struct reach_http_event *ev)
 /* A ClientHello on a TCP socket: the connection speaks TLS whatever its
  * port, so its process gets a TLS coverage edge (covered by a probed
  * library, else tls-blind with the reason), and its SNI names the address
- * for this cgroup's later edges when DNS did not. */
+ * for this cgroup's later edges when DNS did not, and the egress edge of
+ * this very connection (made at connect(), before the hello), with
+ * name_source "sni": the client's claim, not a resolver's answer. */
 static void handle_tls_hello(struct pipeline *p, const struct reach_tls_hello_event *ev)
 {
 	size_t len = ev->len < REACH_TLS_HELLO_LEN ? ev->len : REACH_TLS_HELLO_LEN;
@@ -1020,7 +1026,16 @@ static void handle_tls_hello(struct pipeline *p, const struct reach_tls_hello_ev
 		p->stats.tls_hello_sni++;
 		netaddr_from_raw(&addr, ev->family, ev->daddr);
 		if (!dnsnames_get(p->dns, ev->hdr.cgroup_id, &addr, &ttl))
-			dnsnames_put(p->dns, ev->hdr.cgroup_id, &addr, sni, 300);
+			dnsnames_put_from(p->dns, ev->hdr.cgroup_id, &addr, sni, 300, NAME_SOURCE_SNI);
+		if (dnsnames_source(p->dns, ev->hdr.cgroup_id, &addr) == NAME_SOURCE_SNI) {
+			char address[64], object[96];
+
+			netaddr_format(&addr, address, sizeof(address));
+			snprintf(object, sizeof(object), "%s/%s/%u", edge_proto_name(REACH_PROTO_TCP), address, ev->dport);
+			if (observed_name_edge(p->observed, ev->hdr.cgroup_id, EDGE_EGRESS, object, sni, NAME_SOURCE_SNI,
+					       ev->hdr.ts_ns) > 0)
+				p->stats.tls_hello_sni_named++;
+		}
 	}
 }
 

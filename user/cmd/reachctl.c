@@ -197,7 +197,9 @@ static void edge_detail(json_object *e, char *out, size_t n)
 		snprintf(out, n, "%s", json_get_str(e, "category", ""));
 	} else if (strcmp(kind, "egress") == 0) {
 		json_object *oc = json_get(e, "outcomes", json_type_object);
-		size_t len = snprintf(out, n, "%s %s", json_get_str(e, "dest_class", ""), json_get_str(e, "name", ""));
+		const char *src = json_get_str(e, "name_source", "");
+		size_t len = snprintf(out, n, "%s %s%s%s%s", json_get_str(e, "dest_class", ""), json_get_str(e, "name", ""),
+				      *src ? " (" : "", src, *src ? ")" : "");
 
 		if (oc) {
 			json_object_object_foreach(oc, k, v)

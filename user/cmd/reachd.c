@@ -437,6 +437,7 @@ int main(int argc, char **argv)
 		rc = EXIT_START_FAILED;
 		goto out;
 	}
+	tls_coverage_probe_go(ag.tls, cfg.no_go_tls != 1);
 	tls_scan_all_processes(ag.tls);
 	pipeline_use_tls(&ag.pipe, ag.tls);
 	if ((rc = monitor_cgroups(&ag, (const char *const *)cfg.cgroups, cfg.n_cgroups)))

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <gelf.h>
 #include <libelf.h>
+#include <stdlib.h>
 #include <string.h>
 #include "common/go_pclntab.h"
 
@@ -107,4 +108,56 @@ int go_pclntab_func(int fd, const char *func, uint64_t *file_off)
 	}
 	elf_end(elf);
 	return rc;
+}
+
+int go_buildinfo_version(const uint8_t *sec, size_t len, char *out, size_t out_size)
+{
+	static const char magic[] = "\xff Go buildinf:";
+	uint64_t n = 0;
+	size_t at = 32;
+
+	if (!sec || !out || !out_size || len < 32 || memcmp(sec, magic, 14) != 0)
+		return -EBADMSG;
+	out[0] = '\0';
+	if (!(sec[15] & 0x2))
+		return -EPROTONOSUPPORT; /* pointers to the strings: a toolchain older than Go 1.18 */
+	/* a uvarint length, then the version's bytes */
+	for (int shift = 0; at < len && shift < 35; shift += 7) {
+		uint8_t b = sec[at++];
+
+		n |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80))
+			break;
+		if (shift == 28)
+			return -EBADMSG;
+	}
+	if (!n || n >= out_size || n > len - at)
+		return -EBADMSG;
+	memcpy(out, sec + at, n);
+	out[n] = '\0';
+	if (strncmp(out, "go", 2) != 0 && strncmp(out, "devel", 5) != 0) {
+		out[0] = '\0';
+		return -EBADMSG;
+	}
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)out[i] < 0x20 || (unsigned char)out[i] > 0x7e) {
+			out[0] = '\0';
+			return -EBADMSG;
+		}
+	return 0;
+}
+
+int go_version_register_abi(const char *v)
+{
+	unsigned long minor;
+	char *end;
+
+	if (!v)
+		return 0;
+	if (strncmp(v, "devel", 5) == 0)
+		return 1; /* a toolchain built from source: today's */
+	if (strncmp(v, "go1.", 4) != 0)
+		return 0;
+	minor = strtoul(v + 4, &end, 10);
+	return end != v + 4 && minor >= 17;
 }

@@ -147,6 +147,10 @@ const struct option_spec reach_options[] = {
 	  .help = "auto (default: the dispatcher), dispatcher (one tp_btf/sys_exit program)\n"
 		  "or per-syscall (a tracepoint per syscall reach reads; needs tracefs;\n"
 		  "cheaper only where few syscalls are reads, writes, sends, receives)" },
+	{ .flag = "no-go-tls", .key = "sensor.no_go_tls", .type = OPTION_BOOL, .offset = FIELD(no_go_tls),
+	  .example = "true",
+	  .help = "do not probe Go crypto/tls.(*Conn).Write: Go TLS is then tls-blind\n"
+		  "(with the reason) and verdicts on it inconclusive" },
 	{ .flag = "state-dir", .key = "agent.state_dir", .type = OPTION_STRING, .offset = FIELD(state_dir),
 	  .def = REACH_DEFAULT_STATE_DIR, .arg = "DIR", .example = "/var/lib/reach-test",
 	  .help = "where the reach ledger is kept (default " REACH_DEFAULT_STATE_DIR ")" },

@@ -36,6 +36,7 @@ struct reach_config {
 	unsigned long long loss_cgroups;      /* sensor.loss_cgroups: 0 = not set; 1..1048576 */
 	unsigned long long observed_edges;    /* sensor.observed_edges: 0 = not set; OBSERVED_EDGES_MIN..MAX */
 	char *syscall_hooks;                  /* sensor.syscall_hooks: auto | per-syscall | dispatcher */
+	int no_go_tls;                        /* sensor.no_go_tls: bool, -1 = not set (Go crypto/tls probed) */
 	char *cluster_cidrs[CONFIG_MAX_LIST];  /* egress.cluster_cidrs: pod/service CIDRs */
 	int n_cluster_cidrs;
 	char *apiservers[CONFIG_MAX_LIST];     /* egress.apiserver: "IP", "IP:PORT", "[IPv6]:PORT" */

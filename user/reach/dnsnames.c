@@ -8,6 +8,7 @@
 
 struct dns_name {
 	uint32_t ttl;
+	uint8_t source; /* enum name_source */
 	char name[];
 };
 
@@ -43,8 +44,19 @@ void dnsnames_free(struct dnsnames *d)
 	free(d);
 }
 
+const char *name_source_name(uint8_t source)
+{
+	return source == NAME_SOURCE_DNS ? "dns" : source == NAME_SOURCE_SNI ? "sni" : NULL;
+}
+
 int dnsnames_put(struct dnsnames *d, uint64_t cgroup_id, const struct netaddr *addr, const char *name,
 		 uint32_t ttl)
+{
+	return dnsnames_put_from(d, cgroup_id, addr, name, ttl, NAME_SOURCE_DNS);
+}
+
+int dnsnames_put_from(struct dnsnames *d, uint64_t cgroup_id, const struct netaddr *addr, const char *name,
+		      uint32_t ttl, enum name_source source)
 {
 	char key[96];
 	size_t len = strlen(name);
@@ -59,6 +71,7 @@ int dnsnames_put(struct dnsnames *d, uint64_t cgroup_id, const struct netaddr *a
 	if (!n)
 		return -ENOMEM;
 	n->ttl = ttl;
+	n->source = (uint8_t)source;
 	memcpy(n->name, name, len + 1);
 	if (hmap_put(d->by_key, key, n, (void **)&old)) {
 		free(n);
@@ -83,3 +96,13 @@ const char *dnsnames_get(const struct dnsnames *d, uint64_t cgroup_id, const str
 }
 
 uint64_t dnsnames_dropped(const struct dnsnames *d) { return d->dropped; }
+
+enum name_source dnsnames_source(const struct dnsnames *d, uint64_t cgroup_id, const struct netaddr *addr)
+{
+	char key[96];
+	struct dns_name *n;
+
+	key_of(cgroup_id, addr, key, sizeof(key));
+	n = hmap_get(d->by_key, key);
+	return n ? (enum name_source)n->source : NAME_SOURCE_NONE;
+}

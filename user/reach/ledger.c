@@ -80,6 +80,7 @@ static void edge_free(struct intern *t, struct ledger_edge *e)
 	intern_release(t, e->category);
 	intern_release(t, e->dest_class);
 	intern_release(t, e->name);
+	intern_release(t, e->name_source);
 	intern_release(t, e->content_fingerprint);
 	intern_release(t, e->opened_as);
 	intern_release(t, e->arguments);
@@ -112,7 +113,8 @@ static struct ledger_edge *edge_new(struct intern *t, enum ledger_kind kind, con
 	e->kind = kind;
 	e->executables = e->pods = e->images = &empty_set;
 	/* interning "" never fails and costs nothing */
-	e->category = e->dest_class = e->name = e->content_fingerprint = e->opened_as = e->arguments = e->mcp_server = e->mcp_tool = e->proto = e->epoch = e->last_epoch =
+	e->category = e->dest_class = e->name = e->name_source = e->content_fingerprint = e->opened_as = e->arguments =
+		e->mcp_server = e->mcp_tool = e->proto = e->epoch = e->last_epoch =
 		(char *)intern_str(t, "");
 	if (!(e->object = (char *)intern_str(t, object))) {
 		edge_free(t, e);
@@ -517,6 +519,10 @@ static int edge_union(struct intern *t, struct ledger_edge *d, const struct ledg
 	    ((rc = str_set(t, &d->mcp_server, s->mcp_server)) || (rc = str_set(t, &d->mcp_tool, s->mcp_tool ? s->mcp_tool : ""))))
 		return rc;
 	d->llm_tools_offered |= s->llm_tools_offered;
+	/* the name and where it came from go together: a name filled from s
+	 * takes s's source */
+	if (!*d->name && !empty(s->name) && (rc = str_set(t, &d->name_source, s->name_source ? s->name_source : "")))
+		return rc;
 	if ((rc = str_fill(t, &d->category, s->category)) || (rc = str_fill(t, &d->dest_class, s->dest_class)) ||
 	    (rc = str_fill(t, &d->name, s->name)) || (rc = str_fill(t, &d->proto, s->proto)) ||
 	    (rc = str_fill(t, &d->content_fingerprint, s->content_fingerprint)) ||
@@ -684,6 +690,7 @@ int ledger_record(struct ledger *l, const struct ledger_obs *o)
 	e.category = (char *)o->category;
 	e.dest_class = (char *)o->dest_class;
 	e.name = (char *)o->name;
+	e.name_source = (char *)o->name_source;
 	e.content_fingerprint = (char *)o->content_fingerprint;
 	e.opened_as = (char *)o->opened_as;
 	e.arguments = (char *)o->arguments;
@@ -907,6 +914,8 @@ struct json_object *ledger_edge_to_json(const struct ledger_edge *e, bool brief)
 	json_add_str_or_null(o, "category", e->category);
 	json_add_str_or_null(o, "dest_class", e->dest_class);
 	json_add_str_or_null(o, "name", e->name);
+	if (e->kind == LEDGER_EGRESS)
+		json_add_str_or_null(o, "name_source", e->name_source);
 	if (e->kind == LEDGER_MCP_TOOL) {
 		json_add_str_or_null(o, "arguments", e->arguments);
 		json_add_str_or_null(o, "proto", e->proto);

@@ -93,6 +93,7 @@ struct ledger_edge {
 	char *category;   /* secret */
 	char *dest_class; /* egress */
 	char *name;       /* egress: the DNS name it was reached by */
+	char *name_source; /* egress: where name came from, "dns" or "sni" (a ClientHello's server name); "" unknown */
 	char *proto;      /* egress: "tcp" / "udp" */
 	struct ledger_outcome *outcomes; /* sorted by name */
 	uint64_t outcomes_dropped; /* summed counts of outcomes that did not fit */
@@ -167,6 +168,7 @@ struct ledger_obs {
 	enum ledger_kind kind;
 	const char *object;
 	const char *category, *dest_class, *name, *proto;
+	const char *name_source; /* egress: "dns" / "sni" for name, or NULL */
 	uint32_t port;
 	const char *outcome;  /* egress: "established", "refused", ... or NULL */
 	uint64_t count_delta; /* added to count and to outcomes[outcome] */

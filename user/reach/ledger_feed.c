@@ -1,6 +1,7 @@
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include "reach/dnsnames.h"
 #include "reach/ledger_feed.h"
 
 /* reachd's ledger shares the observed model's intern table
@@ -37,6 +38,7 @@ static void fill_obs(struct ledger_obs *obs, const struct edge *e, const struct 
 	obs->category = edge_cred(e) ? edge_cred(e)->kind : e->category;
 	obs->dest_class = edge_cred(e) ? edge_cred(e)->special : e->dest_class;
 	obs->name = e->name;
+	obs->name_source = e->kind == EDGE_EGRESS && e->name ? name_source_name(e->name_source) : NULL;
 	obs->proto = e->kind == EDGE_EGRESS ? edge_proto_name(e->proto) : NULL;
 	obs->port = e->port;
 	obs->first_ms = (int64_t)(e->first_ns / 1000000) + boot_to_unix_ms;

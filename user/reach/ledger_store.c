@@ -194,6 +194,7 @@ static void edge_to_pb(const struct ledger_edge *e, Reach__V1__Edge *pe, Reach__
 	pe->category = e->category;
 	pe->dest_class = e->dest_class;
 	pe->name = e->name;
+	pe->name_source = e->name_source;
 	pe->content_fingerprint = e->content_fingerprint;
 	pe->opened_as = e->opened_as;
 	pe->mcp_arguments = e->arguments;
@@ -1432,6 +1433,7 @@ static int import_identity(struct ledger *l, const Reach__V1__IdentityReach *id,
 		e->category = pe->category;
 		e->dest_class = pe->dest_class;
 		e->name = pe->name;
+		e->name_source = pe->name_source;
 		e->content_fingerprint = pe->content_fingerprint;
 		e->opened_as = pe->opened_as;
 		e->arguments = pe->mcp_arguments;

@@ -367,6 +367,7 @@ static struct edge *edge_new(struct intern *t, enum edge_kind kind, const char *
 	e->port = obs->port;
 	e->source_port = obs->source_port;
 	e->name_ttl = obs->name_ttl;
+	e->name_source = obs->name ? obs->name_source : 0;
 	e->dest_class = obs->dest_class;
 	e->argv_truncated = obs->argv_truncated || obs->argc > EDGE_MAX_ARGS;
 	if (!(e->proc = process_get(t, obs)) || take_str(t, &e->object, object) ||
@@ -492,6 +493,28 @@ int observed_set_content_fp(struct observed *o, struct edge *e, const char *fp)
 	intern_release(o->strings, e->content_fp);
 	e->content_fp = s;
 	return 0;
+}
+
+int observed_name_edge(struct observed *o, uint64_t cgroup_id, enum edge_kind kind, const char *object,
+		       const char *name, uint8_t source, uint64_t ts_ns)
+{
+	const struct cgroup_reach *c = observed_cgroup(o, cgroup_id);
+	const char *known = c ? intern_find(o->strings, object) : NULL; /* the index compares interned pointers */
+	struct edge *e = known ? index_find(c, kind, known) : NULL;
+	const char *old;
+
+	if (!e || (e->name && e->name[0]) || !name || !name[0])
+		return 0;
+	old = e->name;
+	if (take_opt_str(o->strings, &e->name, name)) {
+		e->name = old;
+		return -ENOMEM;
+	}
+	intern_release(o->strings, old);
+	e->name_source = source;
+	if (ts_ns > e->last_ns)
+		e->last_ns = ts_ns;
+	return 1;
 }
 
 struct edge *observed_add(struct observed *o, enum edge_kind kind, const struct observation *obs,

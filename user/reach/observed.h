@@ -90,6 +90,7 @@ struct edge {
 	bool evicting;         /* observed.c's: marked by observed_mark_evicted() */
 	uint16_t port;
 	uint16_t source_port;  /* of the first observation (0: UDP / not bound yet) */
+	uint8_t name_source;   /* enum name_source of name (in the padding before name_ttl) */
 	uint32_t name_ttl;
 	const char *address;   /* printable destination address, or NULL */
 	const char *name;      /* DNS name it was reached by, or NULL */
@@ -141,6 +142,7 @@ struct observation {
 	const char *address;
 	const char *name;
 	uint32_t name_ttl;
+	uint8_t name_source;   /* enum name_source (reach/dnsnames.h) */
 	const char *dest_class;
 	const char *detail;
 	const struct edge_credential *cred;
@@ -172,6 +174,14 @@ struct intern *observed_strings(struct observed *o);
  * ENOMEM. */
 struct edge *observed_add(struct observed *o, enum edge_kind kind, const struct observation *obs,
 			  bool *is_new);
+
+/* Names cgroup_id's edge (kind, object) after the fact, when it has no name
+ * yet: an egress edge is made at connect(), before the ClientHello whose
+ * SNI names it. The edge counts as seen at ts_ns, so that the ledger is fed
+ * the name. 1 when named; 0 when there is no such edge or it has a name;
+ * -ENOMEM. */
+int observed_name_edge(struct observed *o, uint64_t cgroup_id, enum edge_kind kind, const char *object,
+		       const char *name, uint8_t source, uint64_t ts_ns);
 
 typedef int (*dedup_lookup_fn)(void *ctx, const struct reach_dedup_key *key, struct reach_dedup_val *val);
 

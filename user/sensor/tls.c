@@ -9,16 +9,22 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "common/go_pclntab.h"
 #include "common/hmap.h"
 #include "common/log.h"
 #include "sensor/sensor.h"
 #include "sensor/tls.h"
 
 /* TLS_GO: a Go executable whose crypto/tls.(*Conn).Write is probed;
- * TLS_GO_BLIND: one where it could not be (no symbol table: stripped). */
-enum tls_lib { TLS_NONE, TLS_OPENSSL, TLS_GNUTLS, TLS_OPENSSL_STATIC, TLS_GO, TLS_GO_BLIND };
+ * TLS_GO_BLIND: one where it could not be (no symbol table: stripped);
+ * TLS_GO_OFF: one not probed because Go probing is turned off;
+ * TLS_GO_OLD: one built by a toolchain older than the register ABI (Go
+ * 1.17) or whose build info does not say (pre-1.18 layout): the probe
+ * would read its arguments from the wrong place, so it is refused. */
+enum tls_lib { TLS_NONE, TLS_OPENSSL, TLS_GNUTLS, TLS_OPENSSL_STATIC, TLS_GO, TLS_GO_BLIND, TLS_GO_OFF, TLS_GO_OLD };
 
-static const char *const lib_names[] = { NULL, "openssl", "gnutls", "openssl (in the executable)", "go-tls", NULL };
+static const char *const lib_names[] = { NULL, "openssl", "gnutls", "openssl (in the executable)", "go-tls", NULL, NULL,
+					 NULL };
 
 #define GO_TLS_WRITE "crypto/tls.(*Conn).Write"
 
@@ -41,6 +47,7 @@ struct tls_file {
 
 struct tls_proc {
 	enum tls_lib lib;
+	bool before_agent;    /* found from /proc/PID/exe: its exec was not seen (it ran before the agent) */
 	char file_key[48];    /* the file it uses ("" for Go/none) */
 };
 
@@ -51,7 +58,15 @@ struct tls_coverage {
 	size_t attached;
 	uint64_t attach_failures; /* files whose probe could not attach (their TLS stays unseen) */
 	uint64_t attaches;        /* probes attached since start (detached ones included) */
+	bool no_go;               /* sensor.no_go_tls: Go executables are not probed */
 };
+
+void tls_coverage_probe_go(struct tls_coverage *t, bool probe)
+{
+	t->no_go = !probe;
+	if (!probe)
+		log_info("tls: Go crypto/tls probing is off (sensor.no_go_tls): Go TLS is tls-blind");
+}
 
 static void tls_file_free(void *p)
 {
@@ -200,7 +215,7 @@ static void set_proc(struct tls_coverage *t, uint32_t tgid, enum tls_lib lib, st
 	proc_key(tgid, key);
 	p = hmap_get(t->procs, key);
 	/* a real library wins over a "Go, blind" note; the first library stays */
-	if (p && p->lib != TLS_GO_BLIND && p->lib != TLS_NONE)
+	if (p && p->lib != TLS_GO_BLIND && p->lib != TLS_GO_OFF && p->lib != TLS_GO_OLD && p->lib != TLS_NONE)
 		return;
 	if (!p) {
 		if (!(p = calloc(1, sizeof(*p))) || hmap_put(t->procs, key, p, NULL)) {
@@ -310,7 +325,17 @@ static enum tls_lib inspect_exe(const char *file)
 			continue;
 		name = elf_strptr(elf, shstrndx, sh.sh_name);
 		if (name && strcmp(name, ".go.buildinfo") == 0) {
-			found = TLS_GO;
+			Elf_Data *data = elf_getdata(scn, NULL);
+			char version[64];
+			int rc = data && data->d_buf ? go_buildinfo_version(data->d_buf, data->d_size, version,
+									    sizeof(version))
+						     : -EBADMSG;
+
+			found = rc == 0 && go_version_register_abi(version) ? TLS_GO : TLS_GO_OLD;
+			if (found == TLS_GO_OLD)
+				log_info("tls: %s is Go (%s): not the register ABI reach's Go probe reads, not probed",
+					 file, rc == 0 ? version : rc == -EPROTONOSUPPORT ? "older than 1.18" :
+							   "unreadable build info");
 			break;
 		}
 		if (sh.sh_type == SHT_DYNSYM || sh.sh_type == SHT_SYMTAB) {
@@ -345,13 +370,17 @@ void tls_on_exec(struct tls_coverage *t, uint32_t tgid, const char *path)
 
 	/* a new image: what the old one mapped no longer counts */
 	tls_on_exit(t, tgid);
-	if (!process_view(tgid, path, view, sizeof(view)))
+	if (!path)
+		snprintf(view, sizeof(view), "/proc/%" PRIu32 "/exe", tgid); /* inspect_running_exe() */
+	else if (!process_view(tgid, path, view, sizeof(view)))
 		return; /* gone already */
 	lib = inspect_exe(view);
 	if (lib == TLS_OPENSSL_STATIC) {
 		f = attach_file(t, view, TLS_OPENSSL);
 		if (!f || f->lib == TLS_NONE)
 			lib = TLS_NONE;
+	} else if ((lib == TLS_GO || lib == TLS_GO_OLD) && t->no_go) {
+		lib = TLS_GO_OFF;
 	} else if (lib == TLS_GO) {
 		f = attach_file(t, view, TLS_GO);
 		if (!f || f->lib == TLS_NONE) {
@@ -361,6 +390,28 @@ void tls_on_exec(struct tls_coverage *t, uint32_t tgid, const char *path)
 	}
 	if (lib != TLS_NONE)
 		set_proc(t, tgid, lib, f);
+}
+
+/* A process first met on the wire, with no TLS library mapped: its exec
+ * was not seen (it started before the agent, or before its cgroup was
+ * monitored), so its executable was never looked at. A Go one is probed
+ * now (the uprobe reaches a running process too; connections it opened
+ * before are joined mid-stream, and counted so), or noted blind with why. */
+static void inspect_running_exe(struct tls_coverage *t, uint32_t tgid)
+{
+	char exe[64];
+	struct tls_proc *p;
+	char key[16];
+
+	snprintf(exe, sizeof(exe), "/proc/%" PRIu32 "/exe", tgid);
+	enum tls_lib lib = inspect_exe(exe);
+
+	if (lib != TLS_GO && lib != TLS_GO_OLD)
+		return; /* a statically linked OpenSSL is found by its maps' executable line: not here */
+	tls_on_exec(t, tgid, NULL);
+	proc_key(tgid, key);
+	if ((p = hmap_get(t->procs, key)))
+		p->before_agent = true;
 }
 
 void tls_on_fork(struct tls_coverage *t, uint32_t parent, uint32_t child)
@@ -399,11 +450,29 @@ const char *tls_process_library(struct tls_coverage *t, uint32_t tgid, const cha
 		/* not seen opening a TLS library: its open may have been a dedup
 		 * repeat of an earlier process's. Ask the process itself. */
 		scan_maps(t, tgid);
-		p = hmap_get(t->procs, key);
+		if (!(p = hmap_get(t->procs, key))) {
+			inspect_running_exe(t, tgid);
+			p = hmap_get(t->procs, key);
+		}
 	}
 	lib = p ? p->lib : TLS_NONE;
 	if (lib == TLS_GO_BLIND) {
-		*why = "Go crypto/tls whose Write reach cannot find (no symbol table and no Go 1.18+ .gopclntab)";
+		*why = p->before_agent ? "Go crypto/tls whose Write reach cannot find (no symbol table and no Go 1.18+ "
+					 ".gopclntab), in a process started before the agent"
+				       : "Go crypto/tls whose Write reach cannot find (no symbol table and no Go 1.18+ .gopclntab)";
+		return NULL;
+	}
+	if (lib == TLS_GO_OLD) {
+		*why = p->before_agent ? "Go built by a toolchain older than the register ABI (Go 1.17; or build info older "
+					 "than 1.18): not probed, in a process started before the agent"
+				       : "Go built by a toolchain older than the register ABI (Go 1.17; or build info older "
+					 "than 1.18): not probed";
+		return NULL;
+	}
+	if (lib == TLS_GO_OFF) {
+		*why = p->before_agent ? "Go crypto/tls not probed: Go probing is turned off (sensor.no_go_tls), in a "
+					 "process started before the agent"
+				       : "Go crypto/tls not probed: Go probing is turned off (sensor.no_go_tls)";
 		return NULL;
 	}
 	if (lib == TLS_NONE) {

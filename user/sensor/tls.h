@@ -7,6 +7,7 @@
 #ifndef REACH_TLS_H
 #define REACH_TLS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "abi/events.h"
@@ -16,6 +17,9 @@ struct tls_coverage;
 
 struct tls_coverage *tls_coverage_new(struct sensor *s);
 void tls_coverage_free(struct tls_coverage *t);
+/* Whether Go executables' crypto/tls.(*Conn).Write is probed (the default);
+ * off (sensor.no_go_tls), a Go process's TLS is tls-blind with that reason. */
+void tls_coverage_probe_go(struct tls_coverage *t, bool probe);
 
 /* Every TLS library mapped by a running process (the agent's own included),
  * so clients started later are covered from their first write. */

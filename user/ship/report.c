@@ -205,6 +205,7 @@ static uint64_t edge_state(const struct ledger_edge *e)
 		h = mix_str(h, e->epoch_names[i]);
 	h = mix(h, e->epochs_earlier);
 	h = mix_str(h, e->name);
+	h = mix_str(h, e->name_source);
 	h = mix_str(h, e->opened_as);
 	h = mix(mix(h, e->mcp_responses), e->mcp_errors); /* an answer is a change to send */
 	h = mix_str(h, e->mcp_server);

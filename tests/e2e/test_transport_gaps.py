@@ -1,0 +1,265 @@
+"""Transports reach does not read are gaps, never a silent pass (issue 17).
+
+- `--no-go-tls`: a Go client sending a bearer over TLS is `tls-blind` with
+  the reason (Go probing turned off), its identity's verify inconclusive,
+  no credential edge made up; a Go client that started before the agent
+  gets a reason that says so.
+- A covered library (python's ssl over libssl, probed) carrying HTTP/2 that
+  reach cannot decode (the connection started before the agent: its
+  preface and first HPACK entries unseen) is not covered: the connection's
+  edge is tls-blind (library openssl), the identity's road
+  http2-undecoded, its verdict inconclusive.
+- A Go executable built before the register ABI (its build info in the
+  pre-1.18 layout) is not probed: tls-blind with the reason.
+
+Ports 20742-20749 (the transports helper's range)."""
+import json
+import os
+import shutil
+import subprocess
+import time
+
+from harness import PYTHON, ROOT, Agent, Cgroup, check, check_eq, make_test_ca, need_tools, start_process, wait_port
+from test_h2 import GO_SRC, _verdict
+from test_transports import _leak_check
+
+HOST = "127.0.0.1"
+GO_PORT, H2_TLS_PORT = 20742, 20743
+
+
+def _policy(path, identity, ports):
+    """All the identity does is declared: only a gap can spoil its verdict."""
+    with open(path, "a") as f:
+        f.write(f"""---
+apiVersion: reach.dev/v1
+kind: ReachPolicy
+metadata:
+  name: {identity.split('/')[-1]}
+spec:
+  identity: {identity}
+  egress:
+    - {{cidr: 127.0.0.1/32, ports: [{', '.join(str(p) for p in ports)}], proto: tcp}}
+  tools: ["/**"]
+""")
+
+
+def _wait_for_line(agent, pred, what, timeout=15):
+    deadline = time.monotonic() + timeout
+    while not any(pred(line) for line in agent.stderr().splitlines()):
+        check(time.monotonic() < deadline, f"{what}: {agent.stderr()[-2000:]}")
+        time.sleep(0.05)
+
+
+def test_no_go_tls_is_blind_with_reason(cleanup, tmp):
+    need_tools("go")
+    go = shutil.which("go")
+    inputs = os.path.join(tmp, "inputs")
+    os.makedirs(inputs)
+    ca, cert, key = make_test_ca(cleanup, tmp)
+    start_process(cleanup, [PYTHON, os.path.join(ROOT, "tests", "e2e", "https_server.py"), "--bind", HOST,
+                            "--tls-port", str(GO_PORT), "--cert", cert, "--key", key,
+                            "--log", os.path.join(inputs, "s.log")])
+    wait_port(HOST, GO_PORT)
+    genv = dict(os.environ, GOCACHE=os.path.join(tmp, "gocache"), GOPATH=os.path.join(tmp, "gopath"),
+                HOME=tmp, GO111MODULE="off", CGO_ENABLED="0")
+    after_bin, before_bin = os.path.join(tmp, "goclient"), os.path.join(tmp, "goclient-early")
+    subprocess.run([go, "build", "-o", after_bin, GO_SRC], env=genv, check=True, timeout=300,
+                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    shutil.copy(after_bin, before_bin)
+    tokens = {"after": "reach-nogo-after-bearer-8Kd2Wq5Zr1Tm", "before": "reach-nogo-before-bearer-3Fv7Jx9Lc4Np"}
+    root = Cgroup(cleanup, f"reach-e2e-nogo-{os.getpid()}")
+    cgs = {w: Cgroup(cleanup, w, parent=root) for w in tokens}
+    ids = {w: f"host/nogo-{w}" for w in tokens}
+    policy = os.path.join(inputs, "policy.yaml")
+    for w in tokens:
+        _policy(policy, ids[w], [GO_PORT])
+    go_file = os.path.join(inputs, "go")
+
+    def run(w, exe):
+        env = dict(os.environ, CA_FILE=ca, HEADER_NAME="Authorization", HEADER_VALUE="Bearer " + tokens[w])
+        if w == "before":
+            env["GO_FILE"] = go_file  # started now, it sends once the agent is up
+        p = subprocess.Popen([exe, f"https://{HOST}:{GO_PORT}/v1/models"], preexec_fn=cgs[w].enter_fn(),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        cleanup.add(lambda: p.poll() is None and p.kill())
+        return p
+
+    early = run("before", before_bin)
+    agent = Agent(cleanup, tmp, ["--cgroup", root.path, "--no-go-tls", "--policy", policy,
+                                 *[a for w in tokens for a in ("--identity-rule", f"cgroup:{cgs[w].rel} {ids[w]}")]])
+    check("Go crypto/tls probing is off" in agent.stderr(), f"said at start: {agent.stderr()[-800:]}")
+    late = run("after", after_bin)
+    out_late, err_late = late.communicate(timeout=60)
+    with open(go_file, "w"):
+        pass
+    out_early, err_early = early.communicate(timeout=60)
+    check_eq((late.returncode, early.returncode), (0, 0), f"the Go clients ran: {err_late} {err_early}")
+    check_eq((out_late.split()[0], out_early.split()[0]), ("HTTP/1.1", "HTTP/1.1"), "they were answered")
+    try:
+        agent.wait_edge("the Go client's TLS", lambda e: e.get("type") == "tls" and e["exe"] == after_bin, 15)
+        agent.wait_edge("the early Go client's TLS", lambda e: e.get("type") == "tls" and e["exe"] == before_bin, 15)
+        verdicts = {w: _verdict(agent, ids[w]) for w in tokens}
+    finally:
+        summary = agent.stop()
+    check_eq(agent.returncode, 0, "reachd exit code")
+    check(not any("tls: probing" in line and "(go-tls)" in line for line in agent.stderr().splitlines()),
+          "no Go executable was probed")
+    tls = {e["exe"]: e for e in agent.edges() if e.get("type") == "tls"}
+    for w, exe in (("after", after_bin), ("before", before_bin)):
+        e = tls[exe]
+        check_eq((e["coverage"], e["library"]), ("tls-blind", "none"), f"{w}: the Go client's TLS")
+        check("Go probing is turned off (sensor.no_go_tls)" in e["reason"], f"{w}: reason: {e['reason']}")
+        check_eq("started before the agent" in e["reason"], w == "before", f"{w}: reason: {e['reason']}")
+        v = verdicts[w]
+        check_eq(v["verdict"], "inconclusive", f"{w}: verify with Go TLS unread: {v}")
+        check(f"blind road tls-blind: {exe}" in json.dumps(v["reasons"]), f"{w}: the road: {v['reasons']}")
+    check_eq([e for e in agent.edges() if e.get("type") == "credential"], [], "no credential edge made up")
+    check(summary["events"]["tls_hello"] >= 2, f"both ClientHellos seen: {summary['events']}")
+    _leak_check(agent, tmp, [inputs, os.path.join(tmp, "gocache"), os.path.join(tmp, "gopath")],
+                list(tokens.values()))
+
+
+H2_CLIENT = r"""
+import os, socket, ssl, sys, time
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+ctx.set_alpn_protocols(["h2"])
+s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", int(sys.argv[1]))), server_hostname="api.example.com")
+# the preface and a first request that indexes :authority, before the agent
+first = b"\x82\x87\x84\x41\x0fapi.example.com"
+s.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00" +
+          len(first).to_bytes(3, "big") + b"\x01\x05\x00\x00\x00\x01" + first)
+deadline = time.monotonic() + 30
+while not os.path.exists(sys.argv[2]) and time.monotonic() < deadline:
+    time.sleep(0.05)
+# after: a request whose block refers to that entry, and the bearer
+v = ("Bearer " + os.environ["TOKEN"]).encode()
+second = b"\x82\x87\x84\xbe\x40\x0dauthorization" + bytes([len(v)]) + v
+s.sendall(len(second).to_bytes(3, "big") + b"\x01\x05\x00\x00\x00\x03" + second)
+print("sent", flush=True)
+time.sleep(0.2)
+s.close()
+"""
+
+H2_SINK = r"""
+import socket, ssl, sys, threading
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(sys.argv[2], sys.argv[3])
+ctx.set_alpn_protocols(["h2"])
+srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("127.0.0.1", int(sys.argv[1]))); srv.listen(4)
+def drain(c):
+    try:
+        t = ctx.wrap_socket(c, server_side=True)
+        while t.recv(65536):
+            pass
+    except OSError:
+        pass
+while True:
+    c, _ = srv.accept()
+    threading.Thread(target=drain, args=(c,), daemon=True).start()
+"""
+
+
+def test_covered_library_with_undecodable_h2_is_not_covered(cleanup, tmp):
+    inputs = os.path.join(tmp, "inputs")
+    os.makedirs(inputs)
+    ca, cert, key = make_test_ca(cleanup, tmp)
+    start_process(cleanup, [PYTHON, "-c", H2_SINK, str(H2_TLS_PORT), cert, key])
+    wait_port(HOST, H2_TLS_PORT)
+    token = "reach-h2tls-midstream-bearer-5Rk8Lw2Qz7Xc"
+    root = Cgroup(cleanup, f"reach-e2e-h2tlsmid-{os.getpid()}")
+    cg = Cgroup(cleanup, "client", parent=root)
+    identity = "host/h2-tls-midstream"
+    policy = os.path.join(inputs, "policy.yaml")
+    _policy(policy, identity, [H2_TLS_PORT])
+    go = os.path.join(inputs, "go")
+    client = subprocess.Popen([PYTHON, "-c", H2_CLIENT, str(H2_TLS_PORT), go], preexec_fn=cg.enter_fn(),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env=dict(os.environ, TOKEN=token))
+    cleanup.add(lambda: client.poll() is None and client.kill())
+    agent = Agent(cleanup, tmp, ["--cgroup", root.path, "--identity-rule", f"cgroup:{cg.rel} {identity}",
+                                 "--policy", policy])
+    agent.epoch_start(identity, "v1")
+    # python's libssl is probed from /proc/PID/maps at start: wait for it,
+    # so that the second request goes through a probed SSL_write
+    _wait_for_line(agent, lambda line: "tls: probing" in line and "(openssl)" in line, "libssl probed")
+    with open(go, "w"):
+        pass
+    try:
+        agent.wait_edge("the undecodable HTTP/2 connection",
+                        lambda e: e.get("type") == "tls" and e["exe"] == f"{PYTHON} (http/2)", 15)
+        verdict = _verdict(agent, identity)
+    finally:
+        out, err = client.communicate(timeout=30)
+        summary = agent.stop()
+    check_eq((client.returncode, out.strip()), (0, "sent"), f"the client ran: {err}")
+    e = {e["exe"]: e for e in agent.edges() if e.get("type") == "tls"}[f"{PYTHON} (http/2)"]
+    check_eq((e["coverage"], e["library"]), ("tls-blind", "openssl"),
+             "the connection through the probed library is not covered")
+    check("connection start not seen" in e["reason"], f"reason: {e['reason']}")
+    check_eq(verdict["verdict"], "inconclusive", f"verify: {verdict}")
+    check(f"blind road http2-undecoded: {PYTHON} (http/2)" in json.dumps(verdict["reasons"]),
+          f"the road: {verdict['reasons']}")
+    check_eq(summary["h2_undecodable"], 1, "counted")
+    check_eq([e for e in agent.edges() if e.get("type") == "credential"], [], "no credential edge made up")
+    _leak_check(agent, tmp, [inputs], [token])
+
+
+def test_go_older_than_register_abi_is_refused(cleanup, tmp):
+    """A Go executable whose build info is the pre-1.18 layout (its flags
+    byte says strings are pointers: a toolchain that may predate the
+    register ABI) is not probed: reading RAX/RBX/RCX there would read
+    garbage. Its TLS is tls-blind with the reason, its verify inconclusive.
+    Debian's Go is newer, so the test flips that byte in a built client:
+    the runtime never reads it."""
+    need_tools("go")
+    go = shutil.which("go")
+    inputs = os.path.join(tmp, "inputs")
+    os.makedirs(inputs)
+    ca, cert, key = make_test_ca(cleanup, tmp)
+    port = GO_PORT + 2
+    start_process(cleanup, [PYTHON, os.path.join(ROOT, "tests", "e2e", "https_server.py"), "--bind", HOST,
+                            "--tls-port", str(port), "--cert", cert, "--key", key,
+                            "--log", os.path.join(inputs, "s.log")])
+    wait_port(HOST, port)
+    genv = dict(os.environ, GOCACHE=os.path.join(tmp, "gocache"), GOPATH=os.path.join(tmp, "gopath"),
+                HOME=tmp, GO111MODULE="off", CGO_ENABLED="0")
+    exe = os.path.join(tmp, "goclient-oldabi")
+    subprocess.run([go, "build", "-o", exe, GO_SRC], env=genv, check=True, timeout=300,
+                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    hdr = subprocess.run(["objdump", "-h", exe], stdout=subprocess.PIPE, text=True, check=True).stdout
+    off = next(int(l.split()[5], 16) for l in hdr.splitlines() if ".go.buildinfo" in l)
+    with open(exe, "r+b") as f:
+        f.seek(off)
+        check_eq(f.read(15), b"\xff Go buildinf:\x08", "the build info header")
+        flags = f.read(1)[0]
+        check(flags & 2, "a 1.18+ build info (inline strings)")
+        f.seek(off + 15)
+        f.write(bytes([flags & ~2]))
+    token = "reach-go-oldabi-bearer-4Wn8Qc2Lx6Tp"
+    cg = Cgroup(cleanup, f"reach-e2e-gooldabi-{os.getpid()}")
+    identity = "host/go-oldabi"
+    policy = os.path.join(inputs, "policy.yaml")
+    _policy(policy, identity, [port])
+    agent = Agent(cleanup, tmp, ["--cgroup", cg.path, "--policy", policy, "--identity-rule",
+                                 f"cgroup:{cg.rel} {identity}"])
+    p = cg.run([exe, f"https://{HOST}:{port}/v1/models"],
+               env=dict(os.environ, CA_FILE=ca, HEADER_NAME="Authorization", HEADER_VALUE="Bearer " + token))
+    check_eq(p.stdout.split()[0], "HTTP/1.1", "the client was answered")
+    try:
+        agent.wait_edge("the client's TLS", lambda e: e.get("type") == "tls" and e["exe"] == exe, 15)
+        verdict = _verdict(agent, identity)
+    finally:
+        agent.stop()
+    check(not any("tls: probing" in line and "(go-tls)" in line for line in agent.stderr().splitlines()),
+          "the executable was not probed")
+    check(any("not the register ABI" in line and exe in line for line in agent.stderr().splitlines()),
+          f"said why: {agent.stderr()[-1500:]}")
+    e = {e["exe"]: e for e in agent.edges() if e.get("type") == "tls"}[exe]
+    check_eq((e["coverage"], e["library"]), ("tls-blind", "none"), "the old-ABI client's TLS")
+    check("older than the register ABI" in e["reason"], f"reason: {e['reason']}")
+    check_eq(verdict["verdict"], "inconclusive", f"verify: {verdict}")
+    check_eq([e for e in agent.edges() if e.get("type") == "credential"], [], "no credential edge made up")
+    _leak_check(agent, tmp, [inputs, os.path.join(tmp, "gocache"), os.path.join(tmp, "gopath")], [token])
