@@ -420,7 +420,8 @@ enum reach_jsonrpc_transport {
  * peek. Not deduplicated: every tools/call counts. The payload may hold
  * argument values: user space keeps tool and argument names only and wipes
  * the buffer. ino: the pipe's inode, or for a connected unix socket its
- * peer end's (the inode the other process holds): the peer is found by it. */
+ * peer end's (the inode the other process holds): the peer is found by it.
+ * A server's end not accepted yet has no inode: ino is then own_ino. */
 struct reach_jsonrpc_event {
 	struct reach_event_hdr hdr;
 	__u8  transport;  /* enum reach_jsonrpc_transport */

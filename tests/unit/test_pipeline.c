@@ -1706,9 +1706,10 @@ static void test_full_model_evicts_to_the_ledger(void **state)
 #define AGENT_SOCK 7002u  /* the agent's end */
 
 /* A JSON-RPC write on a unix socket: by the agent (to the server: ino is
- * the server's end, the peer SO_PEERCRED the server) or by the server (on
- * its own end, fd 5, to the agent). */
-static void jsonrpc_event(struct fx *f, uint32_t writer, const char *json)
+ * the server's end, the peer SO_PEERCRED the server; its own end while the
+ * server has not accepted the connection: accepted false) or by the server
+ * (on its own end, fd 5, to the agent). */
+static void jsonrpc_event_at(struct fx *f, uint32_t writer, bool accepted, const char *json)
 {
 	struct reach_jsonrpc_event *ev = calloc(1, sizeof(*ev));
 	bool agent = writer == T_AGENT;
@@ -1718,12 +1719,17 @@ static void jsonrpc_event(struct fx *f, uint32_t writer, const char *json)
 	ev->transport = REACH_JSONRPC_UNIX;
 	ev->len = ev->total_len = (uint32_t)strlen(json);
 	ev->fd = agent ? 4 : 5;
-	ev->ino = agent ? SRV_SOCK : AGENT_SOCK;
+	ev->ino = agent ? (accepted ? SRV_SOCK : AGENT_SOCK) : AGENT_SOCK;
 	ev->own_ino = agent ? AGENT_SOCK : SRV_SOCK;
 	ev->peer_tgid = agent ? T_SERVER : T_AGENT;
 	memcpy(ev->payload, json, ev->len);
 	assert_int_equal(feed(f, ev, sizeof(*ev)), 0);
 	free(ev);
+}
+
+static void jsonrpc_event(struct fx *f, uint32_t writer, const char *json)
+{
+	jsonrpc_event_at(f, writer, true, json);
 }
 
 static const struct ledger_edge *ledger_edge_of(const struct ledger *l, enum ledger_kind kind, const char *object)
@@ -1887,6 +1893,53 @@ static void test_mcp_answers_and_effects(void **state)
 	ledger_free(back);
 }
 
+/* A client writes initialize as soon as connect() returns, before the
+ * server's accept(): its end's peer has no inode yet, so the request's ino
+ * is the client's own end, while the answer (written after accept) is on
+ * the server's end. Both are paired on the client's end, whichever capture
+ * comes first; later requests (ino the server's end) on the same key. */
+static void test_mcp_request_before_accept(void **state)
+{
+	static const char *const agent_argv[] = { "python3", "/srv/agent.py", NULL };
+	static const char *const server_argv[] = { "python3", "/srv/uds_server.py", NULL };
+	static const char init[] = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{}}\n";
+	static const char init_res[] = "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"serverInfo\":{\"name\":\"e2e-uds\"}}}\n";
+	struct fx *f = *state;
+	const struct edge *call;
+
+	exec_event(f, CG, T_AGENT, 1, "/usr/bin/python3", agent_argv, 11);
+	exec_event(f, CG, T_SERVER, 1, "/usr/bin/python3", server_argv, 12);
+	/* the answer's capture overtakes the request's */
+	jsonrpc_event_at(f, T_SERVER, true, init_res);
+	assert_int_equal(f->p.stats.mcp_responses_unmatched, 1); /* early: until its request comes */
+	jsonrpc_event_at(f, T_AGENT, false, init);
+	assert_int_equal(f->p.stats.mcp_responses_unmatched, 0);
+	assert_int_equal(f->p.stats.mcp_responses, 0); /* not a call's */
+
+	/* the request's capture first (still not accepted), then the answer */
+	jsonrpc_event_at(f, T_AGENT, false, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":"
+					    "{\"name\":\"read_file\",\"arguments\":{\"path\":\"/data/a\"}}}\n");
+	jsonrpc_event_at(f, T_SERVER, true, "{\"jsonrpc\":\"2.0\",\"id\":2,\"result\":{\"isError\":false}}\n");
+	call = find_edge(f, CG, EDGE_MCP, "uds_server.py read_file");
+	assert_non_null(call);
+	assert_non_null(edge_mcp(call));
+	assert_int_equal(edge_mcp(call)->responses, 1);
+	assert_int_equal(f->p.stats.mcp_responses, 1);
+	assert_int_equal(f->p.stats.mcp_responses_unmatched, 0);
+
+	/* accepted since: the request's ino is the server's end, the key the same */
+	jsonrpc_event_at(f, T_SERVER, true, "{\"jsonrpc\":\"2.0\",\"id\":3,\"result\":{\"isError\":true}}\n");
+	jsonrpc_event_at(f, T_AGENT, true, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/call\",\"params\":"
+					   "{\"name\":\"read_file\",\"arguments\":{\"path\":\"/data/b\"}}}\n");
+	jsonrpc_event_at(f, T_AGENT, true, "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"tools/list\"}\n");
+	jsonrpc_event_at(f, T_SERVER, true, "{\"jsonrpc\":\"2.0\",\"id\":4,\"result\":{\"tools\":[]}}\n");
+	assert_int_equal(edge_mcp(call)->responses, 2);
+	assert_int_equal(edge_mcp(call)->errors, 1);
+	assert_int_equal(f->p.stats.mcp_responses, 2);
+	assert_int_equal(f->p.stats.mcp_responses_unmatched, 0);
+	assert_int_equal(f->p.stats.mcp_calls_unanswered, 0);
+}
+
 /* An edge the full model refuses (nothing could be evicted) is a gap of
  * its identity's picture, in its coverage record. */
 static void test_refused_edge_is_a_coverage_gap(void **state)
@@ -1953,6 +2006,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_h2_credential_and_lost_connection, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_coverage_forgets_removed_cgroups, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mcp_answers_and_effects, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mcp_request_before_accept, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1395,6 +1395,18 @@ struct jsonrpc_ctx {
 	const struct reach_jsonrpc_event *ev;
 };
 
+/* The connection a request written by a client goes on, as its answer
+ * names it too: 0 for a child's stdio (one client), else the inode of the
+ * client's end of the unix socket (its own_ino; an answer's ino). Never the
+ * server's end: that end has no file, hence no inode, until the server's
+ * accept() returns, and a client may write its first request (initialize)
+ * before, when the request's ino is its own end's (the BPF side's
+ * fallback) while the answer's own_ino is the server's end's. */
+static uint64_t mcp_conn(const struct reach_jsonrpc_event *ev, bool child)
+{
+	return child ? 0 : ev->own_ino;
+}
+
 /* Counts an answer on its call's mcp-tool edge (whether it was an error,
  * never what it said); an edge evicted meanwhile makes it unmatched. */
 static void mcp_count_answer(struct pipeline *p, const struct mcp_call *call, bool is_error)
@@ -1486,8 +1498,9 @@ static void on_jsonrpc(void *vctx, const struct jsonrpc_msg *m)
 
 	if (m->kind == JSONRPC_INIT_RESULT || m->kind == JSONRPC_RESULT) {
 		/* the writer is a server answering its client: on its stdout
-		 * (conn 0), or on the unix socket it accepted (its own end) */
-		conn = ev->transport == REACH_JSONRPC_UNIX && ev->fd != 1 ? ev->own_ino : 0;
+		 * (conn 0), or on the unix socket it accepted, whose peer end
+		 * (ino) is the client's: the connection's key (mcp_conn()) */
+		conn = ev->transport == REACH_JSONRPC_UNIX && ev->fd != 1 ? ev->ino : 0;
 		if (m->has_id)
 			mcp_answer(p, ev->hdr.tgid, conn, m);
 		else
@@ -1507,7 +1520,7 @@ static void on_jsonrpc(void *vctx, const struct jsonrpc_msg *m)
 		/* another request (initialize, tools/list): remembered so that its
 		 * answer is not taken for an unmatched one; a notification has no id */
 		if (m->has_id && (peer = mcp_peer_of(p, ev->hdr.tgid, ev->ino, ev->peer_tgid, &child)))
-			mcp_request(p, peer, child ? 0 : ev->ino, m->id, ev->hdr.cgroup_id, NULL);
+			mcp_request(p, peer, mcp_conn(ev, child), m->id, ev->hdr.cgroup_id, NULL);
 		return;
 	}
 	peer = mcp_peer_of(p, ev->hdr.tgid, ev->ino, ev->peer_tgid, &child); /* pipe, socketpair, or listener */
@@ -1540,7 +1553,7 @@ static void on_jsonrpc(void *vctx, const struct jsonrpc_msg *m)
 	}
 	/* its answer is matched on the same connection by id */
 	if (peer && m->has_id)
-		mcp_request(p, peer, child ? 0 : ev->ino, m->id, ev->hdr.cgroup_id, object);
+		mcp_request(p, peer, mcp_conn(ev, child), m->id, ev->hdr.cgroup_id, object);
 	print_if_new(p, ev->hdr.cgroup_id, e, is_new);
 }
 

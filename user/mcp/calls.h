@@ -7,7 +7,9 @@
  * ("<server> <tool>") and the caller's cgroup, never a message's content.
  *
  * conn: 0 for a server's stdio (a child has one client), else the inode of
- * the server's end of the unix socket, the descriptor it answers on.
+ * the client's end of the unix socket: it exists from socket() on, while
+ * the server's end has none until accept() returns (a first request can be
+ * written before).
  *
  * Both writes are captured when their syscall returns, so an answer can be
  * seen before its request: it is kept (MCP_CALLS_EARLY per server) for the
