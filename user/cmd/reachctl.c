@@ -46,6 +46,8 @@
 #include "policy/suggest.h"
 #include "policy/verify.h"
 #include "common/names.h"
+#include "common/table.h"
+#include "reach/edge_fields.h"
 #include "common/https_client.h"
 #include "config/options.h"
 
@@ -68,27 +70,33 @@ struct command_help {
 	const char *name;  /* as typed: "policy suggest" */
 	const char *text;  /* synopsis and description, lines indented by 2 */
 	const char *exits; /* its exit codes */
+	const char *formats; /* its -o values, "|" between them; the first is the default */
 };
 
 static const struct command_help commands[] = {
 	{ "reach",
-	  "  reachctl reach  [--identity NS/SA] [--kind secret|egress|credential|tool|dns|mcp-tool] [-o table|json|yaml]\n"
-	  "                  [--socket PATH | --ledger FILE]\n"
-	  "                  every edge of every identity (or one): what it read, reached, used and ran\n",
-	  "0 printed, 1 could not reach the agent or read the ledger, 2 bad usage" },
+	  "  reachctl reach  [--identity NS/SA] [--kind secret|egress|credential|tool|dns|mcp-tool]\n"
+	  "                  [-o table|wide|json|yaml|dot] [--socket PATH | --ledger FILE]\n"
+	  "                  every edge of every identity (or one): what it read, reached, used and ran; a table\n"
+	  "                  per edge kind with a column per field (-o json/yaml: the same fields under\n"
+	  "                  \"fields\"; -o dot: a Graphviz digraph identity -> edges, for dot -Tsvg)\n",
+	  "0 printed, 1 could not reach the agent or read the ledger, 2 bad usage",
+	  "table|wide|json|yaml|dot" },
 	{ "coverage",
-	  "  reachctl coverage [--identity NS/SA] [-o table|json|yaml] [--socket PATH | --ledger FILE]\n"
+	  "  reachctl coverage [--identity NS/SA] [-o table|wide|json|yaml] [--socket PATH | --ledger FILE]\n"
 	  "                  what reach could not see, per identity: losses, blind roads, missing hooks\n",
-	  "0 printed, 1 could not reach the agent or read the ledger, 2 bad usage" },
+	  "0 printed, 1 could not reach the agent or read the ledger, 2 bad usage",
+	  "table|wide|json|yaml" },
 	{ "status",
-	  "  reachctl status [-o table|json|yaml] [--socket PATH]\n"
-	  "                  the running agent: hooks, losses, pods, uprobes\n",
-	  "0 printed, 1 could not reach the agent, 2 bad usage" },
+	  "  reachctl status [-o table|wide|json|yaml] [--socket PATH]\n"
+	  "                  the running agent: hooks, losses, pods, uprobes (a FIELD/VALUE table; -o json: the document)\n",
+	  "0 printed, 1 could not reach the agent, 2 bad usage",
+	  "table|wide|json|yaml" },
 	{ "verify",
-	  "  reachctl verify [--identity NS/SA] [--policy PATH] [--epoch current|NAME|-N] [-o text|json|yaml] [--wait SECONDS]\n"
+	  "  reachctl verify [--identity NS/SA] [--policy PATH] [--epoch current|NAME|-N] [-o text|table|json|yaml] [--wait SECONDS]\n"
 	  "                  [--socket PATH | --ledger FILE]\n"
 	  "  reachctl verify --identity NS/SA --agents [https://]HOST:PORT [--agents ...] [--api-token-file FILE]\n"
-	  "                  [--ca FILE] --policy PATH [--epoch current|NAME|-N] [-o text|json|yaml] [--wait SECONDS]\n"
+	  "                  [--ca FILE] --policy PATH [--epoch current|NAME|-N] [-o text|table|json|yaml] [--wait SECONDS]\n"
 	  "                  --agents: GET /v1/ledger from every address HOST resolves to (a headless Service:\n"
 	  "                  every agent pod), 10 s each, merge the ledgers and verify them offline; any agent\n"
 	  "                  that fails makes it exit 2. --api-token-file: the agents' bearer token; --ca: the CA\n"
@@ -101,37 +109,45 @@ static const struct command_help commands[] = {
 	  "                  rotation list, coverage, policy and ledger digests, the identity's hash-chained\n"
 	  "                  verification records) in a DSSE envelope signed with the Ed25519 private key KEY\n"
 	  "                  (PEM: openssl genpkey -algorithm ed25519 -out KEY; a mounted Secret is a file)\n",
-	  "0 pass, 1 findings, 2 could not verify (inconclusive, an agent unreachable, bad policy or usage)" },
+	  "0 pass, 1 findings, 2 could not verify (inconclusive, an agent unreachable, bad policy or usage)",
+	  "text|table|json|yaml" },
 	{ "attest verify",
-	  "  reachctl attest verify FILE --key PUB [--policy PATH] [--ledger FILE]\n"
+	  "  reachctl attest verify FILE --key PUB [--policy PATH] [--ledger FILE] [-o text|json|yaml]\n"
 	  "                  checks the signature with the public key PUB, every record of the chain (a changed,\n"
 	  "                  removed or reordered record is named), and the digests of the policies and ledger\n"
 	  "                  given\n",
-	  "0 valid, 1 does not verify, 2 could not check (usage, file, key)" },
+	  "0 valid, 1 does not verify, 2 could not check (usage, file, key)",
+	  "text|json|yaml" },
 	{ "findings",
-	  "  reachctl findings [--identity NS/SA] [--policy PATH] [-o json|yaml] [--socket PATH | --ledger FILE]\n"
-	  "                  the open findings (JSON unless -o yaml)\n",
-	  "0 pass, 1 findings, 2 could not verify" },
+	  "  reachctl findings [--identity NS/SA] [--policy PATH] [-o table|wide|json|yaml] [--socket PATH | --ledger FILE]\n"
+	  "                  the open findings: a table per edge kind with the edge's fields as columns\n",
+	  "0 pass, 1 findings, 2 could not verify",
+	  "table|wide|json|yaml" },
 	{ "epochs",
-	  "  reachctl epochs [--identity NS/SA] [--policy PATH] [--socket PATH | --ledger FILE]\n"
+	  "  reachctl epochs [--identity NS/SA] [--policy PATH] [-o table|wide|json|yaml] [--socket PATH | --ledger FILE]\n"
 	  "                  the agent's verification records per software version (epoch)\n",
-	  "0 printed, 1 could not reach the agent, 2 bad usage or could not verify (offline)" },
+	  "0 printed, 1 could not reach the agent, 2 bad usage or could not verify (offline)",
+	  "table|wide|json|yaml" },
 	{ "rotate",
-	  "  reachctl rotate --identity NS/SA [--policy PATH] [--socket PATH | --ledger FILE]\n"
+	  "  reachctl rotate --identity NS/SA [--policy PATH] [-o table|wide|json|yaml] [--socket PATH | --ledger FILE]\n"
 	  "                  the secrets and credentials to rotate after an upgrade\n",
-	  "0 printed, 2 could not verify (no agent, ledger or policy; bad usage)" },
+	  "0 printed, 2 could not verify (no agent, ledger or policy; bad usage)",
+	  "table|wide|json|yaml" },
 	{ "policy suggest",
 	  "  reachctl policy suggest --identity NS/SA [--socket PATH | --ledger FILE]\n"
 	  "                  a first ReachPolicy from what was observed\n",
-	  "0 written, 1 could not reach the agent or read the ledger, 2 bad usage" },
+	  "0 written, 1 could not reach the agent or read the ledger, 2 bad usage",
+	  "yaml" },
 	{ "epoch start",
-	  "  reachctl epoch start --identity NAME --version V\n"
+	  "  reachctl epoch start --identity NAME --version V [-o text|json|yaml]\n"
 	  "                  a pipeline opens a new software version window\n",
-	  "0 opened, 1 could not reach the agent, 2 bad usage" },
+	  "0 opened, 1 could not reach the agent, 2 bad usage",
+	  "text|json|yaml" },
 	{ "diff",
-	  "  reachctl diff LEDGER_A LEDGER_B [-o json|yaml]\n"
-	  "                  what appeared and disappeared from A to B, per identity, as JSON\n",
-	  "0 reach did not grow, 1 reach grew (edges appeared in B), 2 bad usage or a ledger unreadable" },
+	  "  reachctl diff LEDGER_A LEDGER_B [-o json|yaml|table|wide]\n"
+	  "                  what appeared and disappeared from A to B, per identity: JSON, or a table per edge kind\n",
+	  "0 reach did not grow, 1 reach grew (edges appeared in B), 2 bad usage or a ledger unreadable",
+	  "json|yaml|table|wide" },
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -144,8 +160,10 @@ static void usage(FILE *f)
 	fprintf(f, "  reachctl --version\n\n"
 		   "  --socket PATH   the agent's API socket (default $REACH_SOCKET, else " API_DEFAULT_SOCKET ")\n"
 		   "  --ledger FILE   read a saved ledger file instead of asking the agent\n"
-		   "  -o FORMAT       table (wide: the same), json or yaml (the same document); --socket, --ledger\n"
-		   "                  and -o go before or after the command\n"
+		   "  -o FORMAT       table (one per edge kind), wide (more columns), json or yaml (the same document,\n"
+		   "                  every \"NAME_ms\" time also as RFC 3339 UTC under \"NAME\"); each command lists its\n"
+		   "                  own, a value it does not print exits 2; --socket, --ledger and -o go before or\n"
+		   "                  after the command\n"
 		   "`reachctl COMMAND --help` shows one command and its exit codes.\n"
 		   "Exit codes: 0 done, 1 could not reach the agent or read the ledger, 2 bad usage;\n"
 		   "verify and findings: 0 pass, 1 findings, 2 could not verify; diff: 1 when reach grew.\n");
@@ -155,15 +173,48 @@ static int command_help(const char *name)
 {
 	for (size_t i = 0; i < N_COMMANDS; i++)
 		if (strcmp(commands[i].name, name) == 0) {
-			printf("Usage:\n%s\nExit codes: %s.\n\n"
+			printf("Usage:\n%s\nExit codes: %s.\nOutput (-o): %s (default %.*s).\n\n"
 			       "  --socket PATH   the agent's API socket (default $REACH_SOCKET, else " API_DEFAULT_SOCKET ")\n",
-			       commands[i].text, commands[i].exits);
+			       commands[i].text, commands[i].exits, commands[i].formats,
+			       (int)strcspn(commands[i].formats, "|"), commands[i].formats);
 			return 0;
 		}
 	return -1;
 }
 
-/* "3m", "2h", "5d": how long ago, for people */
+/* -o of command name: 0 when fmt is one of its formats (NULL: its
+ * default, put in *fmt), else EXIT_USAGE with the formats it has named. */
+static int output_check(const char *name, const char **fmt)
+{
+	for (size_t i = 0; i < N_COMMANDS; i++) {
+		const char *f = commands[i].formats;
+		size_t n;
+
+		if (strcmp(commands[i].name, name) != 0)
+			continue;
+		if (!*fmt) {
+			static char def[16];
+
+			snprintf(def, sizeof(def), "%.*s", (int)strcspn(f, "|"), f);
+			*fmt = def;
+			return 0;
+		}
+		for (const char *p = f; *p; p += n + (p[n] == '|')) {
+			n = strcspn(p, "|");
+			if (strlen(*fmt) == n && !strncmp(p, *fmt, n))
+				return 0;
+		}
+		fprintf(stderr, "reachctl: %s: -o must be one of ", name);
+		for (const char *p = f; *p; p++)
+			fputs(*p == '|' ? ", " : (char[2]){ *p, 0 }, stderr);
+		fprintf(stderr, "; not '%s'\n", *fmt);
+		return EXIT_USAGE;
+	}
+	return 0; /* a command without a table entry: its own parser says what is wrong */
+}
+
+/* "3m ago", "2h ago": how long ago, for people (tables only; JSON and YAML
+ * carry RFC 3339) */
 static void format_age(int64_t unix_ms, char *out, size_t n)
 {
 	int64_t s = (int64_t)time(NULL) - unix_ms / 1000;
@@ -171,84 +222,341 @@ static void format_age(int64_t unix_ms, char *out, size_t n)
 	if (unix_ms <= 0)
 		snprintf(out, n, "-");
 	else if (s < 60)
-		snprintf(out, n, "%" PRId64 "s", s < 0 ? 0 : s);
+		snprintf(out, n, "%" PRId64 "s ago", s < 0 ? 0 : s);
 	else if (s < 3600)
-		snprintf(out, n, "%" PRId64 "m", s / 60);
+		snprintf(out, n, "%" PRId64 "m ago", s / 60);
 	else if (s < 86400)
-		snprintf(out, n, "%" PRId64 "h", s / 3600);
+		snprintf(out, n, "%" PRId64 "h ago", s / 3600);
 	else
-		snprintf(out, n, "%" PRId64 "d", s / 86400);
+		snprintf(out, n, "%" PRId64 "d ago", s / 86400);
 }
 
-/* The detail column: what kind of secret, where the egress goes. */
-static void edge_detail(json_object *e, char *out, size_t n)
+/* ---- tables of edges: one per edge kind, a column per field ------------------ */
+
+/* What the rows of an edge table are: reach's edges, a diff's appeared and
+ * disappeared edges, findings (the edge a finding is about). */
+enum edge_view { VIEW_REACH, VIEW_DIFF, VIEW_FINDINGS };
+
+struct edge_row {
+	const char *identity;
+	json_object *e;   /* the edge or the finding; its "fields" the kind's columns */
+	const char *lead; /* diff: "+"/"-"; findings: the severity */
+};
+
+static const char *row_kind(const struct edge_row *r, enum edge_view view)
 {
-	const char *kind = json_get_str(e, "kind", "");
+	return json_get_str(r->e, view == VIEW_FINDINGS ? "edge_kind" : "kind", "");
+}
 
-	if (strcmp(kind, "secret") == 0) {
-		snprintf(out, n, "%s", json_get_str(e, "category", ""));
-	} else if (strcmp(kind, "egress") == 0) {
-		json_object *oc = json_get(e, "outcomes", json_type_object);
-		size_t len = snprintf(out, n, "%s %s", json_get_str(e, "dest_class", ""), json_get_str(e, "name", ""));
+/* The executables of an edge as people read them: basenames (wide and
+ * -o json keep full paths). */
+static void exe_cell(json_object *e, bool wide, char *out, size_t n)
+{
+	json_object *exes = json_get(e, "executables", json_type_array);
+	size_t len = 0;
 
-		if (oc) {
-			json_object_object_foreach(oc, k, v)
-			{
-				if (len < n)
-					len += snprintf(out + len, n - len, " %s=%" PRId64, k, json_object_get_int64(v));
-			}
-		}
-	} else if (strcmp(kind, "mcp-tool") == 0) {
-		/* the server's serverInfo name and the argument names, never values */
-		snprintf(out, n, "%s(%s)%s%s", json_get_str(e, "category", ""), json_get_str(e, "arguments", ""),
-			 *json_get_str(e, "dest_class", "") ? " " : "", json_get_str(e, "dest_class", ""));
-	} else {
-		out[0] = '\0';
+	out[0] = '\0';
+	for (size_t k = 0; exes && k < json_object_array_length(exes) && len < n; k++) {
+		const char *exe = json_object_get_string(json_object_array_get_idx(exes, k));
+		const char *base = exe ? strrchr(exe, '/') : NULL;
+
+		len += snprintf(out + len, n - len, "%s%s", k ? "," : "", wide || !base ? (exe ? exe : "") : base + 1);
 	}
+}
+
+static char *upper_dup(const char *s)
+{
+	char *u = strdup(s);
+
+	for (char *p = u; p && *p; p++)
+		*p = *p >= 'a' && *p <= 'z' ? (char)(*p - 32) : *p;
+	return u;
+}
+
+#define MAX_COLS 32
+#define MAX_FIELD_COLS 16
+
+static void print_kind_table(const struct edge_row *rows, size_t n, const char *kind, enum edge_view view, bool wide)
+{
+	const char *hdr[MAX_COLS], *cell[MAX_COLS], *field_names[MAX_FIELD_COLS];
+	char *owned[MAX_FIELD_COLS], buf[MAX_COLS][512];
+	size_t nh = 0, nf = 0, listed = 0;
+	int k = *kind ? ledger_kind_from_name(kind) : -1;
+	struct table *t;
+
+	if (view == VIEW_DIFF)
+		hdr[nh++] = "CHANGE";
+	if (view == VIEW_FINDINGS) {
+		hdr[nh++] = "SEVERITY";
+		hdr[nh++] = "FINDING";
+	}
+	hdr[nh++] = "IDENTITY";
+	for (size_t i = 0; i < n_edge_fields && nf < MAX_FIELD_COLS; i++)
+		if ((int)edge_fields[i].kind == k && (owned[nf] = upper_dup(edge_fields[i].name))) {
+			field_names[nf] = edge_fields[i].name;
+			hdr[nh++] = owned[nf++];
+		}
+	if (!nf) /* a finding about no edge: its object */
+		hdr[nh++] = "OBJECT";
+	if (view != VIEW_FINDINGS)
+		hdr[nh++] = "COUNT";
+	if (view == VIEW_REACH && k == LEDGER_EGRESS)
+		hdr[nh++] = "OUTCOMES";
+	if (wide)
+		hdr[nh++] = "FIRST";
+	hdr[nh++] = "LAST";
+	if (wide && view == VIEW_REACH) {
+		hdr[nh++] = "EPOCH";
+		hdr[nh++] = "PODS";
+	}
+	if (view == VIEW_FINDINGS) {
+		if (wide) {
+			hdr[nh++] = "ID";
+			hdr[nh++] = "POLICY";
+		}
+		hdr[nh++] = "MESSAGE";
+	} else {
+		hdr[nh++] = "EXECUTABLES";
+	}
+	if (!(t = table_new(nh, hdr)))
+		goto out;
+	for (size_t r = 0; r < n; r++) {
+		json_object *e = rows[r].e, *fields = json_get(e, "fields", json_type_object), *v;
+		size_t c = 0, b = 0;
+
+		if (strcmp(row_kind(&rows[r], view), kind) != 0)
+			continue;
+		if (view == VIEW_DIFF || view == VIEW_FINDINGS)
+			cell[c++] = rows[r].lead;
+		if (view == VIEW_FINDINGS)
+			cell[c++] = json_get_str(e, "kind", "");
+		cell[c++] = rows[r].identity;
+		for (size_t f = 0; f < nf; f++, b++) {
+			if (!fields || !json_object_object_get_ex(fields, field_names[f], &v))
+				v = NULL;
+			table_cell_of_json(v, buf[b], sizeof(buf[b]));
+			cell[c++] = buf[b];
+		}
+		if (!nf)
+			cell[c++] = *json_get_str(e, "object", "") ? json_get_str(e, "object", "") : "-";
+		if (view != VIEW_FINDINGS) {
+			snprintf(buf[b], sizeof(buf[b]), "%" PRId64, json_get_int(e, "count", 0));
+			cell[c++] = buf[b++];
+		}
+		if (view == VIEW_REACH && k == LEDGER_EGRESS) {
+			table_cell_of_json(json_get(e, "outcomes", json_type_object), buf[b], sizeof(buf[b]));
+			cell[c++] = buf[b++];
+		}
+		if (wide)
+			cell[c++] = *json_get_str(e, "first_seen", "") ? json_get_str(e, "first_seen", "") : "-";
+		format_age(json_get_int(e, "last_seen_ms", 0), buf[b], sizeof(buf[b]));
+		cell[c++] = buf[b++];
+		if (wide && view == VIEW_REACH) {
+			cell[c++] = *json_get_str(e, "last_epoch", "") ? json_get_str(e, "last_epoch", "") : "-";
+			table_cell_of_json(json_get(e, "pods", json_type_array), buf[b], sizeof(buf[b]));
+			cell[c++] = buf[b++];
+		}
+		if (view == VIEW_FINDINGS) {
+			if (wide) {
+				cell[c++] = json_get_str(e, "id", "-");
+				cell[c++] = *json_get_str(e, "policy_ref", "") ? json_get_str(e, "policy_ref", "") : "-";
+			}
+			cell[c++] = json_get_str(e, "message", "");
+		} else {
+			exe_cell(e, wide, buf[b], sizeof(buf[b]));
+			cell[c++] = *buf[b] ? buf[b] : "-";
+			b++;
+		}
+		if (table_add_row(t, cell) == 0)
+			listed++;
+	}
+	if (listed) {
+		printf("%s (%zu)\n", *kind ? kind : "other", listed);
+		table_print(t, stdout);
+	}
+out:
+	table_free(t);
+	for (size_t i = 0; i < nf; i++)
+		free(owned[i]);
+}
+
+/* Every kind that has rows, in the ledger's kind order, a blank line between
+ * tables; findings about no edge last ("other"). */
+static void print_edge_tables(const struct edge_row *rows, size_t n, enum edge_view view, bool wide)
+{
+	static const char *const order[] = { "secret", "tool", "egress", "credential", "dns", "mcp-tool", "" };
+	size_t n_order = sizeof(order) / sizeof(order[0]), unknown = 0;
+	bool printed = false;
+
+	for (size_t i = 0; i < n_order; i++) {
+		bool any = false;
+
+		for (size_t r = 0; r < n && !any; r++)
+			any = !strcmp(row_kind(&rows[r], view), order[i]);
+		if (!any)
+			continue;
+		if (printed)
+			putchar('\n');
+		print_kind_table(rows, n, order[i], view, wide);
+		printed = true;
+	}
+	/* kinds this reachctl does not know (a newer agent): counted, not hidden */
+	for (size_t r = 0; r < n; r++) {
+		bool known = false;
+
+		for (size_t i = 0; i < n_order; i++)
+			known |= !strcmp(row_kind(&rows[r], view), order[i]);
+		unknown += !known;
+	}
+	if (unknown)
+		printf("%s%zu rows of edge kinds this reachctl does not know: -o json shows them\n", printed ? "\n" : "",
+		       unknown);
+	else if (!printed)
+		printf("%s\n", view == VIEW_FINDINGS ? "no findings" : "no edges");
+}
+
+/* The rows of every identities[].KEY[] edge appended to rows (*n of them). */
+static struct edge_row *edge_rows(json_object *doc, const char *key, const char *lead, struct edge_row *rows, size_t *n)
+{
+	json_object *ids = json_get(doc, "identities", json_type_array);
+
+	for (size_t i = 0; ids && i < json_object_array_length(ids); i++) {
+		json_object *id = json_object_array_get_idx(ids, i), *edges = json_get(id, key, json_type_array);
+
+		for (size_t j = 0; edges && j < json_object_array_length(edges); j++) {
+			struct edge_row *nr = realloc(rows, (*n + 1) * sizeof(*rows));
+
+			if (!nr)
+				return rows; /* what fits is printed */
+			rows = nr;
+			rows[(*n)++] = (struct edge_row){ .identity = json_get_str(id, "identity", ""),
+							  .e = json_object_array_get_idx(edges, j), .lead = lead };
+		}
+	}
+	return rows;
 }
 
 static void print_coverage_lines(json_object *doc, bool all);
 
-static void print_reach_table(json_object *doc)
+static void print_reach_table(json_object *doc, bool wide)
 {
-	json_object *ids = json_get(doc, "identities", json_type_array);
 	int64_t dropped = json_get_int(doc, "edges_dropped", 0);
-	size_t n_ids;
+	struct edge_row *rows = NULL;
+	size_t n = 0;
 
-	printf("%-32s %-10s %-52s %-30s %8s %5s  %s\n", "IDENTITY", "KIND", "OBJECT", "DETAIL", "COUNT", "LAST",
-	       "EXECUTABLES");
-	if (!ids)
-		return;
-	n_ids = json_object_array_length(ids);
-	for (size_t i = 0; i < n_ids; i++) {
-		json_object *id = json_object_array_get_idx(ids, i), *edges = json_get(id, "edges", json_type_array);
-
-		if (!edges)
-			continue;
-		for (size_t j = 0; j < json_object_array_length(edges); j++) {
-			json_object *e = json_object_array_get_idx(edges, j), *exes = json_get(e, "executables", json_type_array);
-			char detail[256], age[24], exe_list[256] = "";
-			size_t len = 0;
-
-			edge_detail(e, detail, sizeof(detail));
-			format_age(json_get_int(e, "last_seen_ms", 0), age, sizeof(age));
-			if (exes)
-				for (size_t k = 0; k < json_object_array_length(exes) && len < sizeof(exe_list); k++) {
-					const char *exe = json_object_get_string(json_object_array_get_idx(exes, k));
-					const char *base = strrchr(exe, '/');
-
-					/* basenames for people; -o json keeps full paths */
-					len += snprintf(exe_list + len, sizeof(exe_list) - len, "%s%s", k ? "," : "",
-							base ? base + 1 : exe);
-				}
-			printf("%-32s %-10s %-52s %-30s %8" PRId64 " %5s  %s\n", json_get_str(id, "identity", ""),
-			       json_get_str(e, "kind", ""), json_get_str(e, "object", ""), detail, json_get_int(e, "count", 0), age, exe_list);
-		}
-	}
+	rows = edge_rows(doc, "edges", NULL, rows, &n);
+	print_edge_tables(rows, n, VIEW_REACH, wide);
+	free(rows);
 	if (dropped)
 		printf("\nwarning: %" PRId64 " edges were dropped at the ledger's caps (see reachctl status)\n", dropped);
 	printf("\ncoverage (what reach could not see; reachctl coverage has the counts):\n");
 	print_coverage_lines(doc, true);
+}
+
+/* diff -o table: the appeared (+) and disappeared (-) edges */
+static void print_diff_table(json_object *doc, bool wide)
+{
+	struct edge_row *rows = NULL;
+	size_t n = 0;
+
+	rows = edge_rows(doc, "appeared", "+", rows, &n);
+	rows = edge_rows(doc, "disappeared", "-", rows, &n);
+	print_edge_tables(rows, n, VIEW_DIFF, wide);
+	free(rows);
+	printf("\n%" PRId64 " appeared, %" PRId64 " disappeared, %" PRId64 " unchanged\n", json_get_int(doc, "appeared", 0),
+	       json_get_int(doc, "disappeared", 0), json_get_int(doc, "unchanged", 0));
+}
+
+static void print_findings_table(json_object *findings, bool wide)
+{
+	size_t n = findings ? json_object_array_length(findings) : 0;
+	struct edge_row *rows = n ? calloc(n, sizeof(*rows)) : NULL;
+
+	for (size_t i = 0; rows && i < n; i++) {
+		json_object *f = json_object_array_get_idx(findings, i);
+
+		rows[i] = (struct edge_row){ .identity = json_get_str(f, "identity", ""), .e = f,
+					     .lead = json_get_str(f, "severity", "") };
+	}
+	print_edge_tables(rows, rows ? n : 0, VIEW_FINDINGS, wide);
+	free(rows);
+}
+
+/* -o dot: identity -> edge, a node per edge labelled by its fields (the
+ * same table as the columns), shaped by kind. */
+static void dot_str(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		if (*s == '\n') { /* a line break of a label */
+			fputs("\\n", stdout);
+			continue;
+		}
+		if (*s == '"' || *s == '\\')
+			putchar('\\');
+		putchar((unsigned char)*s < 0x20 ? ' ' : *s);
+	}
+	putchar('"');
+}
+
+static void print_reach_dot(json_object *doc)
+{
+	static const struct {
+		const char *kind, *shape, *color;
+	} look[] = {
+		{ "secret", "note", "#f4cccc" },      { "tool", "component", "#d9ead3" }, { "egress", "box", "#cfe2f3" },
+		{ "credential", "house", "#fff2cc" }, { "dns", "plaintext", "#ffffff" },  { "mcp-tool", "hexagon", "#ead1dc" },
+	};
+	json_object *ids = json_get(doc, "identities", json_type_array);
+
+	printf("digraph reach {\n  rankdir=LR;\n  node [fontname=\"Helvetica\", fontsize=10, style=filled];\n"
+	       "  edge [fontname=\"Helvetica\", fontsize=9];\n");
+	for (size_t i = 0; ids && i < json_object_array_length(ids); i++) {
+		json_object *id = json_object_array_get_idx(ids, i), *edges = json_get(id, "edges", json_type_array);
+		const char *name = json_get_str(id, "identity", "");
+		char idn[600], node[1400];
+
+		snprintf(idn, sizeof(idn), "id %s", name);
+		printf("  ");
+		dot_str(idn);
+		printf(" [shape=ellipse, fillcolor=\"#b4a7d6\", label=");
+		dot_str(name);
+		printf("];\n");
+		for (size_t j = 0; edges && j < json_object_array_length(edges); j++) {
+			json_object *e = json_object_array_get_idx(edges, j), *fields = json_get(e, "fields", json_type_object);
+			const char *kind = json_get_str(e, "kind", ""), *shape = "box", *color = "#eeeeee";
+			char label[1200];
+			size_t len = (size_t)snprintf(label, sizeof(label), "%s", kind);
+
+			for (size_t l = 0; l < sizeof(look) / sizeof(look[0]); l++)
+				if (!strcmp(look[l].kind, kind)) {
+					shape = look[l].shape;
+					color = look[l].color;
+				}
+			if (fields) {
+				json_object_object_foreach(fields, fk, fv)
+				{
+					char c[300];
+
+					if (!fv || len >= sizeof(label))
+						continue; /* unknown fields say nothing in a picture */
+					table_cell_of_json(fv, c, sizeof(c));
+					len += (size_t)snprintf(label + len, sizeof(label) - len, "\n%s: %s", fk, c);
+				}
+			}
+			snprintf(node, sizeof(node), "%s %s %s", name, kind, json_get_str(e, "object", ""));
+			printf("  ");
+			dot_str(node);
+			printf(" [shape=%s, fillcolor=\"%s\", label=", shape, color);
+			dot_str(label);
+			printf("];\n  ");
+			dot_str(idn);
+			printf(" -> ");
+			dot_str(node);
+			printf(" [label=\"%" PRId64 "\"];\n", json_get_int(e, "count", 0));
+		}
+	}
+	printf("}\n");
 }
 
 /* The coverage section: one line per identity listed, then the node. */
@@ -328,23 +636,62 @@ static bool structured(const char *fmt)
 	return strcmp(fmt, "json") == 0 || strcmp(fmt, "yaml") == 0;
 }
 
+/* -o json and -o yaml; every "_ms" time also as RFC 3339 beside it */
 static void print_doc(const char *fmt, json_object *doc)
 {
+	json_add_rfc3339(doc);
 	if (strcmp(fmt, "yaml") == 0)
 		json_print_yaml(stdout, doc);
 	else
 		print_json(doc);
 }
 
+/* status: one FIELD/VALUE row per scalar, nested objects as dotted names
+ * ("losses.ringbuf"), arrays of objects by index ("uprobes.0.path") */
+static void status_rows(struct table *t, const char *prefix, json_object *v)
+{
+	char name[256], cell[1024];
+	const char *row[2] = { name, cell };
+
+	if (json_object_is_type(v, json_type_object)) {
+		json_object_object_foreach(v, k, x)
+		{
+			char sub[256];
+
+			snprintf(sub, sizeof(sub), "%s%s%s", prefix, *prefix ? "." : "", k);
+			status_rows(t, sub, x);
+		}
+		return;
+	}
+	if (json_object_is_type(v, json_type_array) && json_object_array_length(v) &&
+	    (json_object_is_type(json_object_array_get_idx(v, 0), json_type_object) ||
+	     json_object_is_type(json_object_array_get_idx(v, 0), json_type_array))) {
+		for (size_t i = 0; i < json_object_array_length(v); i++) {
+			char sub[256];
+
+			snprintf(sub, sizeof(sub), "%s.%zu", prefix, i);
+			status_rows(t, sub, json_object_array_get_idx(v, i));
+		}
+		return;
+	}
+	snprintf(name, sizeof(name), "%s", prefix);
+	table_cell_of_json(v, cell, sizeof(cell));
+	table_add_row(t, row);
+}
+
 static void print_status_table(json_object *doc)
 {
-	json_object_object_foreach(doc, key, val)
-	{
-		if (json_object_is_type(val, json_type_object) || json_object_is_type(val, json_type_array))
-			printf("%-22s %s\n", key, json_text(val, JSON_COMPACT));
-		else
-			printf("%-22s %s\n", key, json_object_get_string(val));
+	static const char *const hdr[] = { "FIELD", "VALUE" };
+	struct table *t = table_new(2, hdr);
+
+	if (!t) {
+		fprintf(stderr, "reachctl: out of memory\n");
+		return;
 	}
+	json_add_rfc3339(doc); /* times people can read, beside the _ms */
+	status_rows(t, "", doc);
+	table_print(t, stdout);
+	table_free(t);
 }
 
 struct opts {
@@ -379,8 +726,6 @@ static int parse(int argc, char **argv, struct opts *o, int first)
 	char *end;
 	int c;
 
-	if (!o->output) /* a global -o given before the command stays */
-		o->output = "table";
 	if (!o->socket)
 		o->socket = getenv("REACH_SOCKET") && *getenv("REACH_SOCKET") ? getenv("REACH_SOCKET")
 										 : API_DEFAULT_SOCKET;
@@ -450,10 +795,13 @@ static int parse(int argc, char **argv, struct opts *o, int first)
 		fprintf(stderr, "reachctl: --key is for verify --attest FILE and attest verify\n");
 		return EXIT_USAGE;
 	}
-	if (strcmp(o->output, "table") && strcmp(o->output, "wide") && strcmp(o->output, "text") &&
-	    !structured(o->output)) {
-		fprintf(stderr, "reachctl: -o must be table, wide, text, json or yaml, not '%s'\n", o->output);
-		return EXIT_USAGE;
+	{
+		char name[64];
+
+		/* "policy suggest", "epoch start", "attest verify": two words */
+		snprintf(name, sizeof(name), "%s%s%s", argv[1], first >= 3 ? " " : "", first >= 3 ? argv[2] : "");
+		if (output_check(name, &o->output))
+			return EXIT_USAGE;
 	}
 	if (o->kind) {
 		int ok = 0;
@@ -515,6 +863,7 @@ static json_object *reach_from_ledger_file(const struct opts *o, bool *typo)
 	}
 	doc = ledger_to_json(l, o->identity, o->kind);
 	ledger_free(l);
+	edge_fields_annotate(doc);
 	return doc;
 }
 
@@ -1193,12 +1542,97 @@ static int cmd_attest_verify(const char *file, const struct opts *o)
 		EVP_PKEY_free(key);
 		return EXIT_USAGE;
 	}
-	printf("attestation %s\n", file);
-	rc = attest_check(env, key, &x, stdout);
-	printf("attest verify: %s\n", rc == ATTEST_OK ? "OK" : rc == ATTEST_INVALID ? "FAILED" : "UNREADABLE");
+	if (structured(o->output)) {
+		/* the same checks, each line of the text an entry of "checks" */
+		char *text = NULL, *line, *save = NULL;
+		size_t len = 0;
+		FILE *m = open_memstream(&text, &len);
+		json_object *doc = json_object_new_object(), *checks = json_object_new_array();
+
+		rc = attest_check(env, key, &x, m ? m : stderr);
+		if (m)
+			fclose(m);
+		for (line = text ? strtok_r(text, "\n", &save) : NULL; line; line = strtok_r(NULL, "\n", &save))
+			json_object_array_add(checks, json_object_new_string(line + strspn(line, " ")));
+		json_add_str(doc, "attestation", file);
+		json_add_str(doc, "result", rc == ATTEST_OK ? "OK" : rc == ATTEST_INVALID ? "FAILED" : "UNREADABLE");
+		json_add(doc, "checks", checks);
+		print_doc(o->output, doc);
+		json_object_put(doc);
+		free(text);
+	} else {
+		printf("attestation %s\n", file);
+		rc = attest_check(env, key, &x, stdout);
+		printf("attest verify: %s\n", rc == ATTEST_OK ? "OK" : rc == ATTEST_INVALID ? "FAILED" : "UNREADABLE");
+	}
 	json_object_put(env);
 	EVP_PKEY_free(key);
 	return rc == ATTEST_OK ? 0 : rc == ATTEST_INVALID ? EXIT_FAILED : EXIT_USAGE;
+}
+
+/* rotate's table: per item kind ("secret-file", "credential",
+ * "cloud-metadata") a table with its fields as columns and why. */
+static void print_rotation_tables(json_object *items)
+{
+	size_t n = json_object_array_length(items), printed = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		json_object *first = json_object_array_get_idx(items, i), *ff = json_get(first, "fields", json_type_object);
+		const char *kind = json_get_str(first, "kind", ""), *hdr[MAX_COLS], *names[MAX_FIELD_COLS];
+		char *owned[MAX_FIELD_COLS];
+		size_t nh = 0, nf = 0, rows = 0;
+		bool seen = false;
+		struct table *t;
+
+		for (size_t j = 0; j < i && !seen; j++)
+			seen = !strcmp(json_get_str(json_object_array_get_idx(items, j), "kind", ""), kind);
+		if (seen)
+			continue; /* its table is printed */
+		hdr[nh++] = "IDENTITY";
+		if (ff) {
+			json_object_object_foreach(ff, k, v)
+			{
+				(void)v;
+				if (nf < MAX_FIELD_COLS && (owned[nf] = upper_dup(k))) {
+					names[nf] = k;
+					hdr[nh++] = owned[nf++];
+				}
+			}
+		}
+		if (!nf)
+			hdr[nh++] = "WHAT";
+		hdr[nh++] = "WHY";
+		if ((t = table_new(nh, hdr))) {
+			for (size_t j = i; j < n; j++) {
+				json_object *it = json_object_array_get_idx(items, j), *f = json_get(it, "fields", json_type_object), *v;
+				const char *cell[MAX_COLS];
+				char buf[MAX_FIELD_COLS][512];
+				size_t c = 0;
+
+				if (strcmp(json_get_str(it, "kind", ""), kind))
+					continue;
+				cell[c++] = json_get_str(it, "identity", "");
+				for (size_t k = 0; k < nf; k++) {
+					if (!f || !json_object_object_get_ex(f, names[k], &v))
+						v = NULL;
+					table_cell_of_json(v, buf[k], sizeof(buf[k]));
+					cell[c++] = buf[k];
+				}
+				if (!nf)
+					cell[c++] = json_get_str(it, "what", "");
+				cell[c++] = json_get_str(it, "why", "");
+				rows += table_add_row(t, cell) == 0;
+			}
+			printf("%s%s (%zu)\n", printed ? "\n" : "", kind, rows);
+			table_print(t, stdout);
+			printed++;
+		}
+		table_free(t);
+		for (size_t k = 0; k < nf; k++)
+			free(owned[k]);
+	}
+	if (!printed)
+		printf("nothing to rotate\n");
 }
 
 /* verify / findings / rotate share one verification; verify --wait tries
@@ -1273,15 +1707,36 @@ static int cmd_verify(const char *cmd, const struct opts *o)
 	EVP_PKEY_free(key);
 	json_object_object_del(doc, "attest"); /* in the attestation; not printed again */
 	if (strcmp(cmd, "verify") == 0) {
-		if (structured(o->output)) {
+		if (structured(o->output)) { /* -o table is the text: a verdict is read, not parsed */
 			json_object_object_del(doc, "text");
 			print_doc(o->output, doc);
 		} else {
 			fputs(json_get_str(doc, "text", ""), stdout);
 		}
 	} else if (strcmp(cmd, "findings") == 0) {
-		if (json_object_object_get_ex(doc, "findings", &v))
-			print_doc(strcmp(o->output, "yaml") == 0 ? "yaml" : "json", v); /* JSON unless yaml */
+		if (!json_object_object_get_ex(doc, "findings", &v) || !v)
+			v = NULL;
+		if (structured(o->output))
+			print_doc(o->output, v ? v : json_object_new_array());
+		else
+			print_findings_table(v, !strcmp(o->output, "wide"));
+	} else if (strcmp(cmd, "epochs") == 0 && structured(o->output)) {
+		json_object *ids = json_get(doc, "identities", json_type_array), *out = json_object_new_array();
+
+		for (size_t i = 0; ids && out && i < json_object_array_length(ids); i++) {
+			json_object *iv = json_object_array_get_idx(ids, i), *r = json_object_new_object();
+
+			if (o->identity && strcmp(json_get_str(iv, "identity", ""), o->identity) != 0)
+				continue;
+			json_add_str(r, "identity", json_get_str(iv, "identity", ""));
+			json_add_str_or_null(r, "epoch", json_get_str(iv, "epoch", NULL));
+			json_add_str_or_null(r, "previous_epoch", json_get_str(iv, "previous_epoch", NULL));
+			json_add_str(r, "verdict", json_get_str(iv, "verdict", ""));
+			json_object_array_add(out, r);
+		}
+		print_doc(o->output, out);
+		json_object_put(out);
+		code = 0;
 	} else if (strcmp(cmd, "epochs") == 0) {
 		json_object *ids = json_get(doc, "identities", json_type_array);
 
@@ -1298,23 +1753,26 @@ static int cmd_verify(const char *cmd, const struct opts *o)
 				       json_get_str(iv, "verdict", ""));
 			}
 		code = 0;
-	} else { /* rotate */
-		json_object *verdicts = json_get(doc, "identities", json_type_array);
+	} else { /* rotate: the items with their identity, a table per item kind */
+		json_object *verdicts = json_get(doc, "identities", json_type_array), *items = json_object_new_array();
 
-		if (verdicts)
-			for (size_t i = 0; i < json_object_array_length(verdicts); i++) {
-				json_object *iv = json_object_array_get_idx(verdicts, i), *rot = json_get(iv, "rotation", json_type_array);
+		for (size_t i = 0; verdicts && items && i < json_object_array_length(verdicts); i++) {
+			json_object *iv = json_object_array_get_idx(verdicts, i), *rot = json_get(iv, "rotation", json_type_array);
 
-				if (o->identity && strcmp(json_get_str(iv, "identity", ""), o->identity) != 0)
-					continue;
-				if (!rot)
-					continue;
-				for (size_t j = 0; j < json_object_array_length(rot); j++) {
-					json_object *it = json_object_array_get_idx(rot, j);
+			if (o->identity && strcmp(json_get_str(iv, "identity", ""), o->identity) != 0)
+				continue;
+			for (size_t j = 0; rot && j < json_object_array_length(rot); j++) {
+				json_object *it = json_copy(json_object_array_get_idx(rot, j));
 
-					printf("%-14s %-60s %s\n", json_get_str(it, "kind", ""), json_get_str(it, "what", ""), json_get_str(it, "why", ""));
-				}
+				json_add_str(it, "identity", json_get_str(iv, "identity", ""));
+				json_object_array_add(items, it);
 			}
+		}
+		if (structured(o->output))
+			print_doc(o->output, items);
+		else
+			print_rotation_tables(items);
+		json_object_put(items);
 		code = 0;
 	}
 	json_object_put(doc);
@@ -1358,7 +1816,7 @@ static int cmd_suggest(const struct opts *o)
  * way `diff` and `git diff --exit-code` say "there is a difference" */
 static int cmd_diff(int argc, char **argv)
 {
-	const char *files[2] = { NULL, NULL }, *out_fmt = "json";
+	const char *files[2] = { NULL, NULL }, *out_fmt = NULL;
 	struct ledger *a, *b;
 	json_object *doc;
 	int n = 0, grew;
@@ -1373,10 +1831,8 @@ static int cmd_diff(int argc, char **argv)
 		else if (strncmp(argv[i], "-o", 2) == 0 && argv[i][2])
 			fmt = argv[i] + 2;
 		if (fmt) {
-			if (!structured(fmt)) {
-				fprintf(stderr, "reachctl: diff prints -o json or -o yaml, not '%s'\n", fmt);
+			if (output_check("diff", &fmt))
 				return EXIT_USAGE;
-			}
 			out_fmt = fmt;
 			continue;
 		}
@@ -1390,6 +1846,7 @@ static int cmd_diff(int argc, char **argv)
 		fprintf(stderr, "reachctl: usage: reachctl diff LEDGER_A LEDGER_B [-o json]\n");
 		return EXIT_USAGE;
 	}
+	output_check("diff", &out_fmt); /* its default */
 	a = load_ledger_file(files[0], stderr);
 	b = a ? load_ledger_file(files[1], stderr) : NULL;
 	if (!a || !b) {
@@ -1397,7 +1854,10 @@ static int cmd_diff(int argc, char **argv)
 		return EXIT_USAGE; /* documented: a ledger unreadable is 2, 1 means "grew" */
 	}
 	doc = ledger_diff_to_json(a, b);
-	print_doc(out_fmt, doc);
+	if (structured(out_fmt))
+		print_doc(out_fmt, doc);
+	else
+		print_diff_table(doc, !strcmp(out_fmt, "wide"));
 	grew = json_get_int(doc, "appeared", 0) > 0;
 	json_object_put(doc);
 	ledger_free(a);
@@ -1440,6 +1900,9 @@ static int hoist_global_flags(int argc, char **argv, char ***out)
 		v[n++] = argv[i++];
 		if ((!strcmp(v[1], "policy") || !strcmp(v[1], "epoch") || !strcmp(v[1], "attest")) && i < argc &&
 		    argv[i][0] != '-')
+			v[n++] = argv[i++];
+		/* attest verify FILE: the file is its third word, before any option */
+		if (!strcmp(v[1], "attest") && n == 3 && i < argc && argv[i][0] != '-')
 			v[n++] = argv[i++];
 	}
 	for (int k = 0; k < g; k++)
@@ -1500,7 +1963,10 @@ int main(int argc, char **argv)
 		json_add_str(req, "version", o.version);
 		if (!(reply = agent_request(o.socket, req, stderr, NULL, 0)))
 			return agent_error_exit;
-		printf("epoch of %s is now %s\n", json_get_str(reply, "identity", o.identity), o.version);
+		if (structured(o.output))
+			print_doc(o.output, reply);
+		else
+			printf("epoch of %s is now %s\n", json_get_str(reply, "identity", o.identity), o.version);
 		json_object_put(reply);
 		return 0;
 	}
@@ -1628,10 +2094,14 @@ int main(int argc, char **argv)
 	doc = o.ledger ? reach_from_ledger_file(&o, &typo) : ask_agent(&o, argv[1]);
 	if (!doc)
 		return o.ledger ? (typo ? EXIT_USAGE : EXIT_FAILED) : agent_error_exit;
+	if (strcmp(argv[1], "reach") == 0)
+		edge_fields_annotate(doc); /* an agent older than this reachctl sends none */
 	if (structured(o.output))
 		print_doc(o.output, doc);
+	else if (!strcmp(o.output, "dot"))
+		print_reach_dot(doc);
 	else if (strcmp(argv[1], "reach") == 0)
-		print_reach_table(doc);
+		print_reach_table(doc, !strcmp(o.output, "wide"));
 	else
 		print_status_table(doc);
 	json_object_put(doc);

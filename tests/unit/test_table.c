@@ -1,0 +1,261 @@
+/* The table printer of reachctl (common/table.h) and the per-kind edge
+ * fields (reach/edge_fields.h) its tables, JSON and dot graph share. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+#include <json-c/json.h>
+
+#include "common/json.h"
+#include "common/table.h"
+#include "reach/edge_fields.h"
+
+static char *print_to_string(const struct table *t)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	assert_non_null(f);
+	table_print(t, f);
+	fclose(f);
+	return text;
+}
+
+static void test_columns_as_wide_as_their_widest_cell_counts_to_the_right(void **state)
+{
+	static const char *const hdr[] = { "IDENTITY", "COUNT", "PATH" };
+	static const char *const r1[] = { "ai/gateway", "7", "/a" };
+	static const char *const r2[] = { "b", "1234", "/run/secrets/x" };
+	struct table *t = table_new(3, hdr);
+	char *text;
+
+	(void)state;
+	assert_non_null(t);
+	assert_int_equal(table_add_row(t, r1), 0);
+	assert_int_equal(table_add_row(t, r2), 0);
+	assert_int_equal(table_rows(t), 2);
+	text = print_to_string(t);
+	/* three spaces between columns, the number column right-aligned, nothing after the last */
+	assert_string_equal(text, "IDENTITY     COUNT   PATH\n"
+				  "ai/gateway       7   /a\n"
+				  "b             1234   /run/secrets/x\n");
+	free(text);
+	table_free(t);
+}
+
+static void test_dash_only_column_is_text_and_null_cell_is_dash(void **state)
+{
+	static const char *const hdr[] = { "A", "OPENED_AS", "N" };
+	const char *r1[] = { "x", NULL, "-" };
+	const char *r2[] = { "y", "-", "12" };
+	struct table *t = table_new(3, hdr);
+	char *text;
+
+	(void)state;
+	assert_int_equal(table_add_row(t, r1), 0);
+	assert_int_equal(table_add_row(t, r2), 0);
+	text = print_to_string(t);
+	assert_string_equal(text, "A   OPENED_AS    N\n"
+				  "x   -            -\n"
+				  "y   -           12\n");
+	free(text);
+	table_free(t);
+}
+
+static void test_control_characters_cannot_break_a_row(void **state)
+{
+	static const char *const hdr[] = { "NAME", "X" };
+	static const char *const r1[] = { "evil\nname\x1b[31m", "1" };
+	struct table *t = table_new(2, hdr);
+	char *text;
+
+	(void)state;
+	assert_int_equal(table_add_row(t, r1), 0);
+	text = print_to_string(t);
+	assert_non_null(strstr(text, "evil?name?[31m   1\n"));
+	assert_null(memchr(text, 0x1b, strlen(text)));
+	free(text);
+	table_free(t);
+}
+
+static void test_json_cells(void **state)
+{
+	json_object *o = json_tokener_parse("{\"s\":\"a b\",\"n\":null,\"i\":443,\"arr\":[\"x\",\"y\"],\"empty\":[],"
+					    "\"obj\":{\"established\":2,\"refused\":1},\"b\":true}");
+	char c[64];
+
+	(void)state;
+	table_cell_of_json(json_get(o, "s", json_type_string), c, sizeof(c));
+	assert_string_equal(c, "a b");
+	table_cell_of_json(NULL, c, sizeof(c));
+	assert_string_equal(c, "-");
+	table_cell_of_json(json_get(o, "i", json_type_int), c, sizeof(c));
+	assert_string_equal(c, "443");
+	table_cell_of_json(json_get(o, "arr", json_type_array), c, sizeof(c));
+	assert_string_equal(c, "x,y");
+	table_cell_of_json(json_get(o, "empty", json_type_array), c, sizeof(c));
+	assert_string_equal(c, "-");
+	table_cell_of_json(json_get(o, "obj", json_type_object), c, sizeof(c));
+	assert_string_equal(c, "established=2,refused=1");
+	table_cell_of_json(json_get(o, "b", json_type_boolean), c, sizeof(c));
+	assert_string_equal(c, "true");
+	table_cell_of_json(json_get(o, "arr", json_type_array), c, 4); /* cut, terminated */
+	assert_string_equal(c, "x,y");
+	table_cell_of_json(json_get(o, "s", json_type_string), c, 2);
+	assert_string_equal(c, "a");
+	json_object_put(o);
+}
+
+static struct ledger_edge edge(enum ledger_kind kind, const char *object)
+{
+	struct ledger_edge e = { .kind = kind, .object = (char *)object };
+
+	return e;
+}
+
+static const char *str_field(json_object *f, const char *name)
+{
+	json_object *v;
+
+	assert_true(json_object_object_get_ex(f, name, &v)); /* every field of the kind is there */
+	return v ? json_object_get_string(v) : NULL;
+}
+
+static void test_credential_fields_from_its_object(void **state)
+{
+	struct ledger_edge e = edge(LEDGER_CREDENTIAL, "api.x.com:8443 POST /v1/{id}/chat bearer fp:0123456789abcdef");
+	json_object *f;
+
+	(void)state;
+	e.category = "bearer";
+	e.dest_class = "";
+	f = edge_fields_json(&e);
+	assert_non_null(f);
+	assert_string_equal(str_field(f, "host"), "api.x.com:8443");
+	assert_string_equal(str_field(f, "method"), "POST");
+	assert_string_equal(str_field(f, "path"), "/v1/{id}/chat");
+	assert_string_equal(str_field(f, "kind"), "bearer");
+	assert_string_equal(str_field(f, "fingerprint"), "0123456789abcdef");
+	assert_null(str_field(f, "special"));
+	assert_int_equal(json_object_object_length(f), 6); /* no other kind's fields */
+	json_object_put(f);
+	/* a request without a credential: kind none, no fingerprint */
+	f = edge_fields_of_object("credential", "h GET / none");
+	assert_string_equal(str_field(f, "kind"), "none");
+	assert_null(str_field(f, "fingerprint"));
+	json_object_put(f);
+	/* an object of another shape: null fields, not a guess */
+	f = edge_fields_of_object("credential", "garbage");
+	assert_null(str_field(f, "method"));
+	json_object_put(f);
+}
+
+static void test_egress_tool_secret_dns_mcp_fields(void **state)
+{
+	struct ledger_edge e = edge(LEDGER_EGRESS, "tcp/2001:db8::1/443");
+	json_object *f, *v;
+
+	(void)state;
+	e.name = "api.openai.com";
+	e.dest_class = "external";
+	f = edge_fields_json(&e);
+	assert_string_equal(str_field(f, "addr"), "2001:db8::1");
+	assert_true(json_object_object_get_ex(f, "port", &v));
+	assert_int_equal(json_object_get_int(v), 443); /* from the object when the edge has none */
+	assert_string_equal(str_field(f, "proto"), "tcp");
+	assert_string_equal(str_field(f, "name"), "api.openai.com");
+	assert_string_equal(str_field(f, "class"), "external");
+	json_object_put(f);
+
+	f = edge_fields_of_object("tool", "/usr/bin/node agent.mjs");
+	assert_string_equal(str_field(f, "exe"), "/usr/bin/node");
+	assert_string_equal(str_field(f, "program"), "agent.mjs");
+	json_object_put(f);
+	f = edge_fields_of_object("tool", "/bin/sh");
+	assert_null(str_field(f, "program"));
+	json_object_put(f);
+
+	e = edge(LEDGER_SECRET, "/var/run/secrets/kubernetes.io/serviceaccount/token");
+	e.category = "k8s-sa-token";
+	e.opened_as = "/run/secrets/kubernetes.io/serviceaccount/token";
+	f = edge_fields_json(&e);
+	assert_string_equal(str_field(f, "path"), "/var/run/secrets/kubernetes.io/serviceaccount/token");
+	assert_string_equal(str_field(f, "category"), "k8s-sa-token");
+	assert_string_equal(str_field(f, "opened_as"), "/run/secrets/kubernetes.io/serviceaccount/token");
+	assert_null(str_field(f, "content_fingerprint"));
+	json_object_put(f);
+
+	f = edge_fields_of_object("dns", "api.openai.com");
+	assert_string_equal(str_field(f, "name"), "api.openai.com");
+	json_object_put(f);
+
+	e = edge(LEDGER_MCP_TOOL, "server-filesystem read_file");
+	e.name = "server-filesystem";
+	e.category = "read_file";
+	e.proto = "stdio";
+	e.arguments = "path";
+	f = edge_fields_json(&e);
+	assert_string_equal(str_field(f, "server"), "server-filesystem");
+	assert_string_equal(str_field(f, "tool"), "read_file");
+	assert_string_equal(str_field(f, "transport"), "stdio");
+	assert_string_equal(str_field(f, "arguments"), "path");
+	json_object_put(f);
+
+	/* a finding about no edge (an expired exception): no fields */
+	f = edge_fields_of_object("", "x");
+	assert_int_equal(json_object_object_length(f), 0);
+	json_object_put(f);
+}
+
+static void test_every_field_named_once_per_kind(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < n_edge_fields; i++) {
+		assert_non_null(edge_fields[i].get);
+		for (size_t j = i + 1; j < n_edge_fields; j++)
+			assert_false(edge_fields[i].kind == edge_fields[j].kind &&
+				     !strcmp(edge_fields[i].name, edge_fields[j].name));
+	}
+}
+
+static void test_rfc3339_beside_every_ms_time(void **state)
+{
+	json_object *o = json_tokener_parse(
+		"{\"last_seen_ms\":1796575977750,\"last_seen\":\"kept\",\"started_unix_ms\":1796575977000,"
+		"\"verified_ms\":1796575977001,\"verified\":true,\"mean_time_to_remediate_ms\":4000,"
+		"\"nested\":[{\"first_seen_ms\":1796575977750,\"none_ms\":null}]}");
+	json_object *n;
+
+	(void)state;
+	json_add_rfc3339(o);
+	assert_string_equal(json_get_str(o, "last_seen", ""), "kept");
+	assert_string_equal(json_get_str(o, "started", ""), "2026-12-06T16:52:57.000Z");
+	assert_string_equal(json_get_str(o, "verified_at", ""), "2026-12-06T16:52:57.001Z"); /* "verified" is a bool */
+	assert_null(json_get(o, "mean_time_to_remediate", json_type_string)); /* a duration */
+	n = json_object_array_get_idx(json_get(o, "nested", json_type_array), 0);
+	assert_string_equal(json_get_str(n, "first_seen", ""), "2026-12-06T16:52:57.750Z");
+	assert_int_equal(json_get_int(o, "last_seen_ms", 0), 1796575977750LL); /* kept for compatibility */
+	json_object_put(o);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_columns_as_wide_as_their_widest_cell_counts_to_the_right),
+		cmocka_unit_test(test_dash_only_column_is_text_and_null_cell_is_dash),
+		cmocka_unit_test(test_control_characters_cannot_break_a_row),
+		cmocka_unit_test(test_json_cells),
+		cmocka_unit_test(test_credential_fields_from_its_object),
+		cmocka_unit_test(test_egress_tool_secret_dns_mcp_fields),
+		cmocka_unit_test(test_every_field_named_once_per_kind),
+		cmocka_unit_test(test_rfc3339_beside_every_ms_time),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
