@@ -1675,7 +1675,6 @@ struct json_object *verify_result_to_json(const struct verify_result *r)
 	for (size_t i = 0; i < r->n_findings; i++) {
 		const struct finding *f = &r->findings[i];
 		json_object *o = json_object_new_object();
-		char t[40];
 
 		if (!o) {
 			json_object_put(root);
@@ -1690,10 +1689,9 @@ struct json_object *verify_result_to_json(const struct verify_result *r)
 		json_add(o, "fields", edge_fields_of_object(f->edge_kind, f->object));
 		json_add_int_or_null(o, "first_seen_ms", f->first_ms);
 		json_add_int_or_null(o, "last_seen_ms", f->last_ms);
-		format_time(f->first_ms, t, sizeof(t));
-		json_add_str(o, "first_seen", f->first_ms ? t : NULL);
-		format_time(f->last_ms, t, sizeof(t));
-		json_add_str(o, "last_seen", f->last_ms ? t : NULL);
+		/* one time format: the edges' (RFC 3339 UTC with milliseconds) */
+		json_add(o, "first_seen", f->first_ms ? json_new_time_ms(f->first_ms) : NULL);
+		json_add(o, "last_seen", f->last_ms ? json_new_time_ms(f->last_ms) : NULL);
 		json_add(o, "executables", exes_json(f->executables));
 		json_add_str(o, "message", f->message);
 		json_add_str_or_null(o, "policy_ref", f->policy_ref);
