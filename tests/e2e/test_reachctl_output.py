@@ -18,33 +18,12 @@ import subprocess
 
 import yaml
 
-from harness import (PYTHON, REACHCTL, ROOT, Agent, Cgroup, Failure, check, check_eq, make_test_ca, start_process,
-                     wait_for, wait_port)
+from harness import (PYTHON, REACHCTL, ROOT, Agent, Cgroup, Failure, check, check_eq, make_test_ca, parse_tables,
+                     start_process, wait_for, wait_port)
 
 PLAIN, TLS = 20820, 20821  # this test's port range: 20820-20839
 TOKEN = "reach-e2e-cli2-bearer-5d1f7a9c3b"
 IDENTITY = "host/cli-out"
-
-
-def parse_tables(text):
-    """reachctl's edge tables: {"kind": [{"COLUMN": cell}]}, from each
-    "KIND (N)" title, its header row and its rows (cells three or more
-    spaces apart); a table's row count is checked against its title."""
-    tables, lines, i = {}, text.splitlines(), 0
-    while i < len(lines):
-        m = re.fullmatch(r"([a-z-]+) \((\d+)\)", lines[i])
-        if not m:
-            i += 1
-            continue
-        header = re.split(r" {3,}", lines[i + 1].strip())
-        rows = []
-        for ln in lines[i + 2:i + 2 + int(m.group(2))]:
-            cells = re.split(r" {3,}", ln.strip())
-            check_eq(len(cells), len(header), f"a row of {m.group(1)} has a cell per column: {ln!r}")
-            rows.append(dict(zip(header, cells)))
-        tables[m.group(1)] = rows
-        i += 2 + int(m.group(2))
-    return tables
 
 
 def ctl(agent, *args, rc=0):
