@@ -584,23 +584,39 @@ static void print_coverage_table(json_object *doc)
 	json_object *ids = json_get(doc, "identities", json_type_array), *node = json_get(doc, "node_coverage", json_type_object);
 	size_t n = ids ? json_object_array_length(ids) : 0;
 
-	printf("%-32s %-5s %10s %10s %6s %6s  %s\n", "IDENTITY", "GAPS", "GAP_LOSSES", "ALL_LOSSES", "ROADS", "HOOKS",
-	       "SUMMARY");
+	static const char *const hdr[] = { "IDENTITY", "GAPS", "GAP_LOSSES", "ALL_LOSSES", "ROADS", "HOOKS", "SUMMARY" };
+	struct table *t = table_new(7, hdr);
+
+	if (!t) {
+		fprintf(stderr, "reachctl: out of memory\n");
+		return;
+	}
 	for (size_t i = 0; i <= n; i++) {
 		json_object *id = i < n ? json_object_array_get_idx(ids, i) : NULL;
 		json_object *c = id ? json_get(id, "coverage", json_type_object) : node;
 		json_object *roads = c ? json_get(c, "blind_roads", json_type_array) : NULL;
 		json_object *hooks = c ? json_get(c, "hooks_missing", json_type_array) : NULL;
 		bool gaps = c && json_get_bool(c, "gaps", false);
+		char num[4][24];
+		const char *row[7];
 
 		if (!c)
 			continue;
-		printf("%-32s %-5s %10" PRId64 " %10" PRId64 " %6zu %6zu  %s\n",
-		       id ? json_get_str(id, "identity", "") : "(node-wide, no identity)", gaps ? "yes" : "no",
-		       json_get_int(c, "gap_losses", 0), json_get_int(c, "losses_total", 0),
-		       roads ? json_object_array_length(roads) : 0, hooks ? json_object_array_length(hooks) : 0,
-		       gaps ? json_get_str(c, "summary", "") : "complete");
+		snprintf(num[0], sizeof(num[0]), "%" PRId64, json_get_int(c, "gap_losses", 0));
+		snprintf(num[1], sizeof(num[1]), "%" PRId64, json_get_int(c, "losses_total", 0));
+		snprintf(num[2], sizeof(num[2]), "%zu", roads ? json_object_array_length(roads) : 0);
+		snprintf(num[3], sizeof(num[3]), "%zu", hooks ? json_object_array_length(hooks) : 0);
+		row[0] = id ? json_get_str(id, "identity", "") : "(node-wide, no identity)";
+		row[1] = gaps ? "yes" : "no";
+		row[2] = num[0];
+		row[3] = num[1];
+		row[4] = num[2];
+		row[5] = num[3];
+		row[6] = gaps ? json_get_str(c, "summary", "") : "complete";
+		table_add_row(t, row);
 	}
+	table_print(t, stdout);
+	table_free(t);
 	if (node && json_get_bool(node, "gaps", false))
 		printf("\nnode-wide gaps cannot be attributed to an identity: every identity's verdict is inconclusive\n");
 }
@@ -1990,9 +2006,10 @@ int main(int argc, char **argv)
 			if (structured(o.output)) {
 				print_doc(o.output, reply);
 			} else if ((recs = json_get(reply, "records", json_type_array))) {
-				printf("%-32s %-24s %-24s %-10s %-13s %8s  %s\n", "IDENTITY", "FROM", "TO", "STATE", "VERDICT",
-				       "FINDINGS", "LINK");
-				for (size_t i = 0; i < json_object_array_length(recs); i++) {
+				static const char *const hdr[] = { "IDENTITY", "FROM", "TO", "STATE", "VERDICT", "FINDINGS", "LINK" };
+				struct table *t = table_new(7, hdr);
+
+				for (size_t i = 0; t && i < json_object_array_length(recs); i++) {
 					json_object *r = json_object_array_get_idx(recs, i);
 					char link[40] = "-";
 
@@ -2000,12 +2017,20 @@ int main(int argc, char **argv)
 					if (*json_get_str(r, "hash", ""))
 						snprintf(link, sizeof(link), "%" PRId64 ":%.12s", json_get_int(r, "seq", 0),
 							 json_get_str(r, "hash", ""));
-					printf("%-32s %-24s %-24s %-10s %-13s %8" PRId64 "  %s\n", json_get_str(r, "identity", ""),
-					       *json_get_str(r, "from_version", "") ? json_get_str(r, "from_version", "") : "-",
-					       *json_get_str(r, "to_version", "") ? json_get_str(r, "to_version", "") : "-",
-					       json_get_str(r, "state", ""), json_get_str(r, "verdict", ""), json_get_int(r, "findings", 0),
-					       link);
+					char findings[24];
+					const char *row[7] = {
+						json_get_str(r, "identity", ""),
+						*json_get_str(r, "from_version", "") ? json_get_str(r, "from_version", "") : "-",
+						*json_get_str(r, "to_version", "") ? json_get_str(r, "to_version", "") : "-",
+						json_get_str(r, "state", ""), json_get_str(r, "verdict", ""), findings, link,
+					};
+
+					snprintf(findings, sizeof(findings), "%" PRId64, json_get_int(r, "findings", 0));
+					table_add_row(t, row);
 				}
+				if (t)
+					table_print(t, stdout);
+				table_free(t);
 			}
 			if (!structured(o.output) && (recs = json_get(reply, "remediation", json_type_array))) {
 				for (size_t i = 0; i < json_object_array_length(recs); i++) {
