@@ -181,6 +181,16 @@ subprocess.run(["/bin/true"], check=True)
              + [f"127.0.0.1:{PLAIN}", "GET", "/v1/models", "bearer", fp], "the credential finding's row")
     check_eq(sum(len(v) for v in ft.values()), len(fj), "a row per finding")
 
+    # verify -o table: the verdict per identity, then the same findings tables
+    vt = ctl(agent, "verify", "--identity", IDENTITY, "-o", "table", rc=1).stdout
+    lines = vt.splitlines()
+    check_eq(lines[0], "verify: fail", "the verdict first")
+    check_eq(re.split(r" {3,}", lines[2])[:4], ["IDENTITY", "VERDICT", "EPOCH", "EDGES"], "the verdict table")
+    check_eq(re.split(r" {3,}", lines[3])[:2], [IDENTITY, "fail"], "the identity's verdict")
+    def without_age(tables):  # "3s ago" may tick between the two calls
+        return {k: [{c: v for c, v in r.items() if c != "LAST"} for r in rows] for k, rows in tables.items()}
+    check_eq(without_age(parse_tables(vt)), without_age(ft), "verify -o table shows the findings tables")
+
     # rotate: -o json is a document, not a table
     rot = json.loads(ctl(agent, "rotate", "--identity", IDENTITY, "-o", "json").stdout)
     check(isinstance(rot, list), f"rotate -o json: a list of items: {rot}")

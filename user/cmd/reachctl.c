@@ -1586,6 +1586,42 @@ static int cmd_attest_verify(const char *file, const struct opts *o)
 	return rc == ATTEST_OK ? 0 : rc == ATTEST_INVALID ? EXIT_FAILED : EXIT_USAGE;
 }
 
+/* verify -o table: the verdict, a row per identity, then the findings as
+ * tables per edge kind (the text, the default, reads as a report). */
+static void print_verify_tables(json_object *doc)
+{
+	static const char *const hdr[] = { "IDENTITY", "VERDICT", "EPOCH", "EDGES", "CRITICAL", "HIGH", "MEDIUM", "LOW",
+					   "POLICY", "REASONS" };
+	json_object *ids = json_get(doc, "identities", json_type_array), *fs;
+	struct table *t = table_new(10, hdr);
+
+	printf("verify: %s\n\n", json_get_str(doc, "verdict", ""));
+	for (size_t i = 0; t && ids && i < json_object_array_length(ids); i++) {
+		json_object *iv = json_object_array_get_idx(ids, i), *sev = json_get(iv, "findings_by_severity", json_type_object);
+		char n[5][24];
+		const char *row[10] = { json_get_str(iv, "identity", ""), json_get_str(iv, "verdict", ""),
+					*json_get_str(iv, "epoch", "") ? json_get_str(iv, "epoch", "") : "-",
+					n[0], n[1], n[2], n[3], n[4],
+					*json_get_str(iv, "policy", "") ? json_get_str(iv, "policy", "") : "-",
+					*json_get_str(iv, "reasons", "") ? json_get_str(iv, "reasons", "") : "-" };
+
+		snprintf(n[0], sizeof(n[0]), "%" PRId64, json_get_int(iv, "edges", 0));
+		snprintf(n[1], sizeof(n[1]), "%" PRId64, sev ? json_get_int(sev, "critical", 0) : 0);
+		snprintf(n[2], sizeof(n[2]), "%" PRId64, sev ? json_get_int(sev, "high", 0) : 0);
+		snprintf(n[3], sizeof(n[3]), "%" PRId64, sev ? json_get_int(sev, "medium", 0) : 0);
+		snprintf(n[4], sizeof(n[4]), "%" PRId64, sev ? json_get_int(sev, "low", 0) : 0);
+		table_add_row(t, row);
+	}
+	if (t)
+		table_print(t, stdout);
+	table_free(t);
+	fs = json_get(doc, "findings", json_type_array);
+	if (fs && json_object_array_length(fs)) {
+		putchar('\n');
+		print_findings_table(fs, false);
+	}
+}
+
 /* rotate's table: per item kind ("secret-file", "credential",
  * "cloud-metadata") a table with its fields as columns and why. */
 static void print_rotation_tables(json_object *items)
@@ -1723,9 +1759,11 @@ static int cmd_verify(const char *cmd, const struct opts *o)
 	EVP_PKEY_free(key);
 	json_object_object_del(doc, "attest"); /* in the attestation; not printed again */
 	if (strcmp(cmd, "verify") == 0) {
-		if (structured(o->output)) { /* -o table is the text: a verdict is read, not parsed */
+		if (structured(o->output)) {
 			json_object_object_del(doc, "text");
 			print_doc(o->output, doc);
+		} else if (!strcmp(o->output, "table")) {
+			print_verify_tables(doc);
 		} else {
 			fputs(json_get_str(doc, "text", ""), stdout);
 		}
