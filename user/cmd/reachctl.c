@@ -1792,20 +1792,24 @@ static int cmd_verify(const char *cmd, const struct opts *o)
 		json_object_put(out);
 		code = 0;
 	} else if (strcmp(cmd, "epochs") == 0) {
+		static const char *const hdr[] = { "IDENTITY", "EPOCH", "PREVIOUS", "VERDICT" };
 		json_object *ids = json_get(doc, "identities", json_type_array);
+		struct table *t = table_new(4, hdr);
 
-		printf("%-40s %-30s %-30s %s\n", "IDENTITY", "EPOCH", "PREVIOUS", "VERDICT");
-		if (ids)
-			for (size_t i = 0; i < json_object_array_length(ids); i++) {
-				json_object *iv = json_object_array_get_idx(ids, i);
+		for (size_t i = 0; t && ids && i < json_object_array_length(ids); i++) {
+			json_object *iv = json_object_array_get_idx(ids, i);
+			const char *row[4] = { json_get_str(iv, "identity", ""),
+					       *json_get_str(iv, "epoch", "") ? json_get_str(iv, "epoch", "") : "-",
+					       *json_get_str(iv, "previous_epoch", "") ? json_get_str(iv, "previous_epoch", "") : "-",
+					       json_get_str(iv, "verdict", "") };
 
-				if (o->identity && strcmp(json_get_str(iv, "identity", ""), o->identity) != 0)
-					continue;
-				printf("%-40s %-30s %-30s %s\n", json_get_str(iv, "identity", ""),
-				       *json_get_str(iv, "epoch", "") ? json_get_str(iv, "epoch", "") : "-",
-				       *json_get_str(iv, "previous_epoch", "") ? json_get_str(iv, "previous_epoch", "") : "-",
-				       json_get_str(iv, "verdict", ""));
-			}
+			if (o->identity && strcmp(row[0], o->identity) != 0)
+				continue;
+			table_add_row(t, row);
+		}
+		if (t)
+			table_print(t, stdout);
+		table_free(t);
 		code = 0;
 	} else { /* rotate: the items with their identity, a table per item kind */
 		json_object *verdicts = json_get(doc, "identities", json_type_array), *items = json_object_new_array();
