@@ -14,6 +14,8 @@
 #include "common/json.h"
 #include "common/table.h"
 #include "reach/edge_fields.h"
+#include "reach/edge_view.h"
+#include <unistd.h>
 
 static char *print_to_string(const struct table *t)
 {
@@ -244,6 +246,74 @@ static void test_rfc3339_beside_every_ms_time(void **state)
 	json_object_put(o);
 }
 
+/* What a view prints on stdout. */
+static char *capture(void (*view)(json_object *, bool), json_object *doc, bool wide)
+{
+	char path[] = "/tmp/reach-test-view-XXXXXX", *text;
+	int fd = mkstemp(path), saved = dup(1);
+	long len;
+	FILE *f;
+
+	assert_true(fd >= 0 && saved >= 0);
+	fflush(stdout);
+	assert_int_equal(dup2(fd, 1), 1);
+	view(doc, wide);
+	fflush(stdout);
+	dup2(saved, 1);
+	close(saved);
+	f = fdopen(fd, "r");
+	fseek(f, 0, SEEK_END);
+	len = ftell(f);
+	rewind(f);
+	text = calloc(1, (size_t)len + 1);
+	assert_int_equal(fread(text, 1, (size_t)len, f), (size_t)len);
+	fclose(f);
+	unlink(path);
+	return text;
+}
+
+static void dot_view(json_object *doc, bool wide)
+{
+	(void)wide;
+	edge_view_dot(doc);
+}
+
+static void test_reach_view_a_table_per_kind_and_dot(void **state)
+{
+	json_object *doc = json_tokener_parse(
+		"{\"identities\":[{\"identity\":\"ai/gw\",\"edges\":["
+		"{\"kind\":\"credential\",\"object\":\"h:1 GET /x bearer fp:00112233aabbccdd\",\"category\":\"bearer\","
+		"\"name\":\"h:1\",\"count\":3,\"last_seen_ms\":0,\"executables\":[\"/usr/bin/curl\"]},"
+		"{\"kind\":\"secret\",\"object\":\"/run/a \\\"b\\\"\\nc\",\"count\":1,\"executables\":[]},"
+		"{\"kind\":\"llm\",\"object\":\"new kind\",\"count\":1}]}]}");
+	char *text;
+
+	(void)state;
+	edge_fields_annotate(doc);
+	text = capture(edge_view_reach, doc, false);
+	/* kind order, whatever the document's; the secret's newline cannot break its row */
+	assert_string_equal(text,
+			    "secret (1)\n"
+			    "IDENTITY   PATH           CATEGORY   OPENED_AS   CONTENT_FINGERPRINT   COUNT   LAST   EXECUTABLES\n"
+			    "ai/gw      /run/a \"b\"?c   -          -           -                         1   -      -\n"
+			    "\n"
+			    "credential (1)\n"
+			    "IDENTITY   HOST   METHOD   PATH   KIND     FINGERPRINT        SPECIAL   COUNT   LAST   EXECUTABLES\n"
+			    "ai/gw      h:1    GET      /x     bearer   00112233aabbccdd   -             3   -      curl\n"
+			    "\n"
+			    "1 rows of edge kinds this reachctl does not know: -o json shows them\n");
+	free(text);
+	text = capture(dot_view, doc, false);
+	/* quotes escaped, the newline a label break, never a raw line */
+	assert_non_null(strstr(text, "\"ai/gw secret /run/a \\\"b\\\"\\nc\""));
+	assert_null(strstr(text, "\"b\\\"\nc")); /* no raw line break inside a quoted name */
+	assert_non_null(strstr(text, "label=\"credential\\nhost: h:1\\nmethod: GET\\npath: /x\\nkind: bearer\\n"
+				     "fingerprint: 00112233aabbccdd\"]"));
+	assert_non_null(strstr(text, "\"id ai/gw\" -> \"ai/gw credential h:1 GET /x bearer fp:00112233aabbccdd\" [label=\"3\"]"));
+	free(text);
+	json_object_put(doc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -255,6 +325,7 @@ int main(void)
 		cmocka_unit_test(test_egress_tool_secret_dns_mcp_fields),
 		cmocka_unit_test(test_every_field_named_once_per_kind),
 		cmocka_unit_test(test_rfc3339_beside_every_ms_time),
+		cmocka_unit_test(test_reach_view_a_table_per_kind_and_dot),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
