@@ -87,6 +87,11 @@ for _ in $(seq 30); do
 	sleep 0.2
 done
 cat "$WORK/ledger.txt"
+# REACH_DEMO_DOT=FILE: the same reach as a Graphviz graph (how docs/reach-demo.svg
+# is drawn: REACH_DEMO_DOT=x.dot make demo; dot -Tsvg x.dot > docs/reach-demo.svg)
+if [ -n "${REACH_DEMO_DOT:-}" ]; then
+	./build/reachctl reach -o dot --socket "$WORK/reachd.sock" --identity host/ai-agent > "$REACH_DEMO_DOT"
+fi
 echo
 echo "reach demo: verification against scripts/demo-policy.yaml (reachctl verify):"
 set +e

@@ -32,6 +32,9 @@ REQUIRED=(
   # the deploy tier compares with `kubectl kustomize` only where a kubectl
   # >= 1.21 is installed (skipped, said so, otherwise)
   python3-jsonschema
+  # reachctl reach -o dot: the e2e test renders the graph (dot -Tsvg) and the
+  # docs' picture (docs/reach-demo.svg) is drawn by it
+  graphviz
 )
 OPTIONAL=()
 if [ "${1:-}" = "--bench" ]; then

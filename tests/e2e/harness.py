@@ -6,6 +6,7 @@ readiness and for results with deadlines, never for a fixed sleep.
 """
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -424,3 +425,24 @@ def make_test_ca(cleanup, tmp, ip="127.0.0.1"):
     sh("openssl", "x509", "-req", "-in", f"{d}/server.csr", "-CA", f"{d}/ca.crt", "-CAkey", f"{d}/ca.key",
        "-CAcreateserial", "-out", f"{d}/server.crt", "-days", "2", "-extfile", ext)
     return f"{d}/ca.crt", f"{d}/server.crt", f"{d}/server.key"
+
+
+def parse_tables(text):
+    """reachctl's edge tables: {"kind": [{"COLUMN": cell}]}, from each
+    "KIND (N)" title, its header row and its rows (cells three or more
+    spaces apart); a table's row count is checked against its title."""
+    tables, lines, i = {}, text.splitlines(), 0
+    while i < len(lines):
+        m = re.fullmatch(r"([a-z-]+) \((\d+)\)", lines[i])
+        if not m:
+            i += 1
+            continue
+        header = re.split(r" {3,}", lines[i + 1].strip())
+        rows = []
+        for ln in lines[i + 2:i + 2 + int(m.group(2))]:
+            cells = re.split(r" {3,}", ln.strip())
+            check_eq(len(cells), len(header), f"a row of {m.group(1)} has a cell per column: {ln!r}")
+            rows.append(dict(zip(header, cells)))
+        tables[m.group(1)] = rows
+        i += 2 + int(m.group(2))
+    return tables

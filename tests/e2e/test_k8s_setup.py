@@ -11,13 +11,15 @@ Also the monitoring that ships with the install: the dashboard's queries and
 the alert rules on a real Prometheus scraping a real agent."""
 import json
 import os
+import re
 import subprocess
 import urllib.request
 from urllib.parse import quote
 
 import yaml
 
-from harness import REACHCTL, ROOT, Agent, Cgroup, check, check_eq, start_process, wait_for, wait_port
+from harness import (REACHCTL, ROOT, Agent, Cgroup, check, check_eq, parse_tables, start_process, wait_for,
+                     wait_port)
 from test_kube import NODE, _cid, _made, _pod, _secret, _systemd_container_cgroup, _uid
 from test_reachpolicy import KubeAPI, metric, reachpolicy
 
@@ -229,9 +231,14 @@ def test_demo_leaves_the_host_untouched(cleanup, tmp):
     check_eq(p.returncode, 0, f"demo: {p.stderr[-800:]}")
     check_eq(snapshot(), before, "the demo changed the host's filesystem")
     out = p.stdout
-    for edge in ("secret     /run/secrets/kubernetes.io/serviceaccount/token", "/etc/llm/keys/openai.key",
-                 "/srv/agent/.env", "credential api.llm-provider.example:18090 GET /v1/models bearer fp:"):
-        check(edge in out, f"the demo's ledger lacks {edge!r}")
+    # the ledger as reachctl reach prints it: a table per edge kind, a column per field
+    tables = parse_tables(out)
+    paths = {r["PATH"] for r in tables.get("secret", [])}
+    for path in ("/run/secrets/kubernetes.io/serviceaccount/token", "/etc/llm/keys/openai.key", "/srv/agent/.env"):
+        check(path in paths, f"the demo's secret table lacks {path!r}: {sorted(paths)}")
+    check(any((r["HOST"], r["METHOD"], r["PATH"], r["KIND"]) == ("api.llm-provider.example:18090", "GET", "/v1/models",
+                                                                  "bearer") and re.fullmatch(r"[0-9a-f]{16}", r["FINGERPRINT"])
+              for r in tables.get("credential", [])), f"the demo's credential table: {tables.get('credential')}")
     check("sk-demo-not-a-real-key" not in out + p.stderr and "demo.token" not in out + p.stderr,
           "a demo secret's content was printed")
     findings = [ln.split()[:2] for ln in out.splitlines() if ln.startswith(("  CRITICAL", "  HIGH", "  MEDIUM"))]

@@ -4,6 +4,7 @@ extra secret and calls an undeclared host with a key: verify fails with
 exactly those findings and exit 1, the rotation list names what v1 could
 reach, and a suggested policy verifies. Bad policies: file:line, exit 2."""
 import json
+import re
 import os
 import shutil
 import signal
@@ -115,7 +116,13 @@ c.request("POST", "/api/export", body=b"{}", headers={"X-Api-Key": key}); c.getr
     rot = subprocess.run([REACHCTL, "rotate", "--socket", agent.socket, "--identity", identity],
                          stdout=subprocess.PIPE, text=True, check=True).stdout
     check(token_file in rot, f"rotation names the secret v1 read: {rot}")
-    check("bearer" in rot and "fp:" in rot, f"rotation names the credential v1 sent: {rot}")
+    items = agent.reachctl("rotate", "--identity", identity, "-o", "json")
+    creds = [i for i in items if i["kind"] == "credential"]
+    check(creds and all(c["fields"]["kind"] == "bearer" and re.fullmatch(r"[0-9a-f]{16}", c["fields"]["fingerprint"])
+                        for c in creds), f"rotation names the credential v1 sent: {items}")
+    check(all(c["fields"]["fingerprint"] in rot and c["what"].endswith("fp:" + c["fields"]["fingerprint"])
+              for c in creds), f"the rotate table shows the fingerprint: {rot}")
+    check("FINGERPRINT" in rot and "bearer" in rot, f"the credential table's columns: {rot}")
 
     suggested = os.path.join(tmp, "suggested.yaml")
     with open(suggested, "w") as f:

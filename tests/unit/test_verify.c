@@ -11,6 +11,7 @@
 #include <cmocka.h>
 #include <json-c/json.h>
 
+#include "common/json.h"
 #include "policy/policy.h"
 #include "policy/ledger_diff.h"
 #include "policy/policy_match.h"
@@ -1472,7 +1473,11 @@ static void test_json(void **state)
 	assert_true(json_object_object_get_ex(x, "first_seen_ms", &v));
 	assert_int_equal(json_object_get_int64(v), NOW - 4 * DAY);
 	assert_true(json_object_object_get_ex(x, "last_seen", &v));
-	assert_string_equal(json_object_get_string(v), "2027-01-15T07:59:59Z");
+	/* one time format: the edges' RFC 3339 with milliseconds */
+	assert_string_equal(json_object_get_string(v), "2027-01-15T07:59:59.000Z");
+	/* the edge's fields, as reachctl's findings tables show them */
+	assert_true(json_object_object_get_ex(x, "fields", &v));
+	assert_string_equal(json_get_str(v, "path", ""), "/var/run/secrets/kubernetes.io/serviceaccount/token");
 	assert_true(json_object_object_get_ex(x, "executables", &v));
 	assert_int_equal(json_object_array_length(v), 1);
 	assert_string_equal(json_object_get_string(json_object_array_get_idx(v, 0)), "/usr/bin/python3");

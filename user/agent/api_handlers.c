@@ -18,6 +18,7 @@
 #include "reach/coverage.h"
 #include "reach/ledger.h"
 #include "reach/ledger_feed.h"
+#include "reach/edge_fields.h"
 #include "reach/ledger_store.h"
 #include "ship/shipping.h"
 #include "agent/output.h"
@@ -137,11 +138,14 @@ static json_object *reach_json(const struct api_handlers *h, const char *identit
 
 	if (!view || ledger_merge(view, h->pipe->ledger)) {
 		ledger_free(view);
-		return ledger_to_json(h->pipe->ledger, identity, kind);
+		doc = ledger_to_json(h->pipe->ledger, identity, kind);
+		edge_fields_annotate(doc);
+		return doc;
 	}
 	ledger_feed_pending_view(h->pipe->observed, view, pipeline_resolve_identity, h->pipe, h->pipe->boot_to_unix_ms);
 	doc = ledger_to_json(view, identity, kind);
 	ledger_free(view);
+	edge_fields_annotate(doc); /* each edge's fields per kind: what reachctl's tables and JSON show */
 	return doc;
 }
 

@@ -49,6 +49,8 @@
 #include "policy/suggest.h"
 #include "policy/verify.h"
 #include "common/names.h"
+#include "common/table.h"
+#include "reach/edge_view.h"
 #include "common/https_client.h"
 #include "config/options.h"
 
@@ -71,27 +73,34 @@ struct command_help {
 	const char *name;  /* as typed: "policy suggest" */
 	const char *text;  /* synopsis and description, lines indented by 2 */
 	const char *exits; /* its exit codes */
+	const char *formats; /* its -o values, "|" between them; the first is the default */
 };
 
 static const struct command_help commands[] = {
 	{ "reach",
-	  "  reachctl reach  [--identity NS/SA] [--kind secret|egress|credential|tool|dns|mcp-tool|llm] [-o table|json|yaml]\n"
-	  "                  [--socket PATH | --ledger FILE]\n"
-	  "                  every edge of every identity (or one): what it read, reached, used and ran\n",
-	  "0 printed, 1 could not reach the agent or read the ledger, 2 bad usage" },
+	  "  reachctl reach  [--identity NS/SA] [--kind secret|egress|credential|tool|dns|mcp-tool|llm]\n"
+	  "                  [-o table|wide|json|yaml|dot] [--socket PATH | --ledger FILE]\n"
+	  "                  every edge of every identity (or one): what it read, reached, used and ran; a table\n"
+	  "                  per edge kind with a column per field (-o json/yaml: the same fields under\n"
+	  "                  \"fields\"; -o dot: a Graphviz digraph identity -> edges, for dot -Tsvg)\n",
+	  "0 printed, 1 could not reach the agent or read the ledger, 2 bad usage",
+	  "table|wide|json|yaml|dot" },
 	{ "coverage",
-	  "  reachctl coverage [--identity NS/SA] [-o table|json|yaml] [--socket PATH | --ledger FILE]\n"
+	  "  reachctl coverage [--identity NS/SA] [-o table|wide|json|yaml] [--socket PATH | --ledger FILE]\n"
 	  "                  what reach could not see, per identity: losses, blind roads, missing hooks\n",
-	  "0 printed, 1 could not reach the agent or read the ledger, 2 bad usage" },
+	  "0 printed, 1 could not reach the agent or read the ledger, 2 bad usage",
+	  "table|wide|json|yaml" },
 	{ "status",
-	  "  reachctl status [-o table|json|yaml] [--socket PATH]\n"
-	  "                  the running agent: hooks, losses, pods, uprobes\n",
-	  "0 printed, 1 could not reach the agent, 2 bad usage" },
+	  "  reachctl status [-o table|wide|json|yaml] [--socket PATH]\n"
+	  "                  the running agent: hooks, losses, pods, uprobes (a FIELD/VALUE table; -o json: the document)\n",
+	  "0 printed, 1 could not reach the agent, 2 bad usage",
+	  "table|wide|json|yaml" },
 	{ "verify",
-	  "  reachctl verify [--identity NS/SA] [--policy PATH] [--epoch current|NAME|-N] [--since NAME|-N] [-o text|json|yaml] [--wait SECONDS]\n"
-	  "                  [--socket PATH | --ledger FILE]\n"
+	  "  reachctl verify [--identity NS/SA] [--policy PATH] [--epoch current|NAME|-N] [--since NAME|-N]\n"
+	  "                  [-o text|table|json|yaml] [--wait SECONDS] [--socket PATH | --ledger FILE]\n"
 	  "  reachctl verify --identity NS/SA --agents [https://]HOST:PORT [--agents ...] [--api-token-file FILE]\n"
-	  "                  [--ca FILE] --policy PATH [--epoch current|NAME|-N] [--since NAME|-N] [-o text|json|yaml] [--wait SECONDS]\n"
+	  "                  [--ca FILE] --policy PATH [--epoch current|NAME|-N] [--since NAME|-N] [-o text|table|json|yaml]\n"
+	  "                  [--wait SECONDS]\n"
 	  "                  --agents: GET /v1/ledger from every address HOST resolves to (a headless Service:\n"
 	  "                  every agent pod), 10 s each, merge the ledgers and verify them offline; any agent\n"
 	  "                  that fails makes it exit 2. --api-token-file: the agents' bearer token; --ca: the CA\n"
@@ -109,37 +118,45 @@ static const struct command_help commands[] = {
 	  "                  through the API (in a pod: its service account; else --kube-api URL\n"
 	  "                  --kube-token-file F --kube-ca F); KEY may be left out when the Secret holds one\n"
 	  "                  verify --since NAME|-N: compare the epoch judged with that one, not the previous\n",
-	  "0 pass, 1 findings, 2 could not verify (inconclusive, an agent unreachable, bad policy or usage)" },
+	  "0 pass, 1 findings, 2 could not verify (inconclusive, an agent unreachable, bad policy or usage)",
+	  "text|table|json|yaml" },
 	{ "attest verify",
-	  "  reachctl attest verify FILE --key PUB [--policy PATH] [--ledger FILE]\n"
+	  "  reachctl attest verify FILE --key PUB [--policy PATH] [--ledger FILE] [-o text|json|yaml]\n"
 	  "                  checks the signature with the public key PUB, every record of the chain (a changed,\n"
 	  "                  removed or reordered record is named), and the digests of the policies and ledger\n"
 	  "                  given\n",
-	  "0 valid, 1 does not verify, 2 could not check (usage, file, key)" },
+	  "0 valid, 1 does not verify, 2 could not check (usage, file, key)",
+	  "text|json|yaml" },
 	{ "findings",
-	  "  reachctl findings [--identity NS/SA] [--policy PATH] [-o json|yaml] [--socket PATH | --ledger FILE]\n"
-	  "                  the open findings (JSON unless -o yaml)\n",
-	  "0 pass, 1 findings, 2 could not verify" },
+	  "  reachctl findings [--identity NS/SA] [--policy PATH] [-o table|wide|json|yaml] [--socket PATH | --ledger FILE]\n"
+	  "                  the open findings: a table per edge kind with the edge's fields as columns\n",
+	  "0 pass, 1 findings, 2 could not verify",
+	  "table|wide|json|yaml" },
 	{ "epochs",
-	  "  reachctl epochs [--identity NS/SA] [--policy PATH] [--socket PATH | --ledger FILE]\n"
+	  "  reachctl epochs [--identity NS/SA] [--policy PATH] [-o table|wide|json|yaml] [--socket PATH | --ledger FILE]\n"
 	  "                  the agent's verification records per software version (epoch)\n",
-	  "0 printed, 1 could not reach the agent, 2 bad usage or could not verify (offline)" },
+	  "0 printed, 1 could not reach the agent, 2 bad usage or could not verify (offline)",
+	  "table|wide|json|yaml" },
 	{ "rotate",
-	  "  reachctl rotate --identity NS/SA [--policy PATH] [--socket PATH | --ledger FILE]\n"
+	  "  reachctl rotate --identity NS/SA [--policy PATH] [-o table|wide|json|yaml] [--socket PATH | --ledger FILE]\n"
 	  "                  the secrets and credentials to rotate after an upgrade\n",
-	  "0 printed, 2 could not verify (no agent, ledger or policy; bad usage)" },
+	  "0 printed, 2 could not verify (no agent, ledger or policy; bad usage)",
+	  "table|wide|json|yaml" },
 	{ "policy suggest",
 	  "  reachctl policy suggest --identity NS/SA [--socket PATH | --ledger FILE]\n"
 	  "                  a first ReachPolicy from what was observed\n",
-	  "0 written, 1 could not reach the agent or read the ledger, 2 bad usage" },
+	  "0 written, 1 could not reach the agent or read the ledger, 2 bad usage",
+	  "yaml" },
 	{ "epoch start",
-	  "  reachctl epoch start --identity NAME --version V\n"
+	  "  reachctl epoch start --identity NAME --version V [-o text|json|yaml]\n"
 	  "                  a pipeline opens a new software version window\n",
-	  "0 opened, 1 could not reach the agent, 2 bad usage" },
+	  "0 opened, 1 could not reach the agent, 2 bad usage",
+	  "text|json|yaml" },
 	{ "diff",
-	  "  reachctl diff LEDGER_A LEDGER_B [-o json|yaml]\n"
-	  "                  what appeared and disappeared from A to B, per identity, as JSON\n",
-	  "0 reach did not grow, 1 reach grew (edges appeared in B), 2 bad usage or a ledger unreadable" },
+	  "  reachctl diff LEDGER_A LEDGER_B [-o json|yaml|table|wide]\n"
+	  "                  what appeared and disappeared from A to B, per identity: JSON, or a table per edge kind\n",
+	  "0 reach did not grow, 1 reach grew (edges appeared in B), 2 bad usage or a ledger unreadable",
+	  "json|yaml|table|wide" },
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -152,8 +169,10 @@ static void usage(FILE *f)
 	fprintf(f, "  reachctl --version\n\n"
 		   "  --socket PATH   the agent's API socket (default $REACH_SOCKET, else " API_DEFAULT_SOCKET ")\n"
 		   "  --ledger FILE   read a saved ledger file instead of asking the agent\n"
-		   "  -o FORMAT       table (wide: the same), json or yaml (the same document); --socket, --ledger\n"
-		   "                  and -o go before or after the command\n"
+		   "  -o FORMAT       table (one per edge kind), wide (more columns), json or yaml (the same document,\n"
+		   "                  every \"NAME_ms\" time also as RFC 3339 UTC under \"NAME\"); each command lists its\n"
+		   "                  own, a value it does not print exits 2; --socket, --ledger and -o go before or\n"
+		   "                  after the command\n"
 		   "`reachctl COMMAND --help` shows one command and its exit codes.\n"
 		   "Exit codes: 0 done, 1 could not reach the agent or read the ledger, 2 bad usage;\n"
 		   "verify and findings: 0 pass, 1 findings, 2 could not verify; diff: 1 when reach grew.\n");
@@ -163,120 +182,52 @@ static int command_help(const char *name)
 {
 	for (size_t i = 0; i < N_COMMANDS; i++)
 		if (strcmp(commands[i].name, name) == 0) {
-			printf("Usage:\n%s\nExit codes: %s.\n\n"
+			printf("Usage:\n%s\nExit codes: %s.\nOutput (-o): %s (default %.*s).\n\n"
 			       "  --socket PATH   the agent's API socket (default $REACH_SOCKET, else " API_DEFAULT_SOCKET ")\n",
-			       commands[i].text, commands[i].exits);
+			       commands[i].text, commands[i].exits, commands[i].formats,
+			       (int)strcspn(commands[i].formats, "|"), commands[i].formats);
 			return 0;
 		}
 	return -1;
 }
 
-/* "3m", "2h", "5d": how long ago, for people */
-static void format_age(int64_t unix_ms, char *out, size_t n)
+/* -o of command name: 0 when fmt is one of its formats (NULL: its
+ * default, put in *fmt), else EXIT_USAGE with the formats it has named. */
+static int output_check(const char *name, const char **fmt)
 {
-	int64_t s = (int64_t)time(NULL) - unix_ms / 1000;
+	for (size_t i = 0; i < N_COMMANDS; i++) {
+		const char *f = commands[i].formats;
+		size_t n;
 
-	if (unix_ms <= 0)
-		snprintf(out, n, "-");
-	else if (s < 60)
-		snprintf(out, n, "%" PRId64 "s", s < 0 ? 0 : s);
-	else if (s < 3600)
-		snprintf(out, n, "%" PRId64 "m", s / 60);
-	else if (s < 86400)
-		snprintf(out, n, "%" PRId64 "h", s / 3600);
-	else
-		snprintf(out, n, "%" PRId64 "d", s / 86400);
-}
+		if (strcmp(commands[i].name, name) != 0)
+			continue;
+		if (!*fmt) {
+			static char def[16];
 
-/* The detail column: what kind of secret, where the egress goes. */
-static void edge_detail(json_object *e, char *out, size_t n)
-{
-	const char *kind = json_get_str(e, "kind", "");
-
-	if (strcmp(kind, "secret") == 0) {
-		snprintf(out, n, "%s", json_get_str(e, "category", ""));
-	} else if (strcmp(kind, "egress") == 0) {
-		json_object *oc = json_get(e, "outcomes", json_type_object);
-		const char *src = json_get_str(e, "name_source", "");
-		size_t len = snprintf(out, n, "%s %s%s%s%s", json_get_str(e, "dest_class", ""), json_get_str(e, "name", ""),
-				      *src ? " (" : "", src, *src ? ")" : "");
-
-		if (oc) {
-			json_object_object_foreach(oc, k, v)
-			{
-				if (len < n)
-					len += snprintf(out + len, n - len, " %s=%" PRId64, k, json_object_get_int64(v));
-			}
+			snprintf(def, sizeof(def), "%.*s", (int)strcspn(f, "|"), f);
+			*fmt = def;
+			return 0;
 		}
-	} else if (strcmp(kind, "mcp-tool") == 0) {
-		/* the server's serverInfo name and the argument names, never values */
-		snprintf(out, n, "%s(%s)%s%s", json_get_str(e, "category", ""), json_get_str(e, "arguments", ""),
-			 *json_get_str(e, "dest_class", "") ? " " : "", json_get_str(e, "dest_class", ""));
-	} else if (strcmp(kind, "llm") == 0) {
-		/* provider, model, whether tools were offered: never a prompt */
-		json_object *t = json_get(e, "llm_tools_offered", json_type_boolean);
-
-		snprintf(out, n, "%s model=%s%s", json_get_str(e, "category", ""), json_get_str(e, "dest_class", ""),
-			 t && json_object_get_boolean(t) ? " tools" : "");
-	} else {
-		out[0] = '\0';
+		for (const char *p = f; *p; p += n + (p[n] == '|')) {
+			n = strcspn(p, "|");
+			if (strlen(*fmt) == n && !strncmp(p, *fmt, n))
+				return 0;
+		}
+		fprintf(stderr, "reachctl: %s: -o must be one of ", name);
+		for (const char *p = f; *p; p++)
+			fputs(*p == '|' ? ", " : (char[2]){ *p, 0 }, stderr);
+		fprintf(stderr, "; not '%s'\n", *fmt);
+		return EXIT_USAGE;
 	}
-	if (strcmp(kind, "mcp-tool") == 0 && json_get_int(e, "mcp_responses", 0)) {
-		size_t len = strlen(out);
-
-		/* answers matched to its calls: how many, how many errors */
-		if (len < n)
-			snprintf(out + len, n - len, " answers=%" PRId64 " errors=%" PRId64, json_get_int(e, "mcp_responses", 0),
-				 json_get_int(e, "mcp_errors", 0));
-	}
-	if (*json_get_str(e, "mcp_server", "")) {
-		size_t len = strlen(out);
-
-		/* an effect of an MCP tool call */
-		if (len < n)
-			snprintf(out + len, n - len, "%svia %s/%s", len ? " " : "", json_get_str(e, "mcp_server", ""),
-				 json_get_str(e, "mcp_tool", ""));
-	}
+	return 0; /* a command without a table entry: its own parser says what is wrong */
 }
 
 static void print_coverage_lines(json_object *doc, bool all);
 
-static void print_reach_table(json_object *doc)
+static void print_reach_table(json_object *doc, bool wide)
 {
-	json_object *ids = json_get(doc, "identities", json_type_array);
 	int64_t dropped = json_get_int(doc, "edges_dropped", 0);
-	size_t n_ids;
-
-	printf("%-32s %-10s %-52s %-30s %8s %5s  %s\n", "IDENTITY", "KIND", "OBJECT", "DETAIL", "COUNT", "LAST",
-	       "EXECUTABLES");
-	if (!ids)
-		return;
-	n_ids = json_object_array_length(ids);
-	for (size_t i = 0; i < n_ids; i++) {
-		json_object *id = json_object_array_get_idx(ids, i), *edges = json_get(id, "edges", json_type_array);
-
-		if (!edges)
-			continue;
-		for (size_t j = 0; j < json_object_array_length(edges); j++) {
-			json_object *e = json_object_array_get_idx(edges, j), *exes = json_get(e, "executables", json_type_array);
-			char detail[256], age[24], exe_list[256] = "";
-			size_t len = 0;
-
-			edge_detail(e, detail, sizeof(detail));
-			format_age(json_get_int(e, "last_seen_ms", 0), age, sizeof(age));
-			if (exes)
-				for (size_t k = 0; k < json_object_array_length(exes) && len < sizeof(exe_list); k++) {
-					const char *exe = json_object_get_string(json_object_array_get_idx(exes, k));
-					const char *base = strrchr(exe, '/');
-
-					/* basenames for people; -o json keeps full paths */
-					len += snprintf(exe_list + len, sizeof(exe_list) - len, "%s%s", k ? "," : "",
-							base ? base + 1 : exe);
-				}
-			printf("%-32s %-10s %-52s %-30s %8" PRId64 " %5s  %s\n", json_get_str(id, "identity", ""),
-			       json_get_str(e, "kind", ""), json_get_str(e, "object", ""), detail, json_get_int(e, "count", 0), age, exe_list);
-		}
-	}
+	edge_view_reach(doc, wide);
 	if (dropped)
 		printf("\nwarning: %" PRId64 " edges were dropped at the ledger's caps (see reachctl status)\n", dropped);
 	printf("\ncoverage (what reach could not see; reachctl coverage has the counts):\n");
@@ -308,23 +259,39 @@ static void print_coverage_table(json_object *doc)
 	json_object *ids = json_get(doc, "identities", json_type_array), *node = json_get(doc, "node_coverage", json_type_object);
 	size_t n = ids ? json_object_array_length(ids) : 0;
 
-	printf("%-32s %-5s %10s %10s %6s %6s  %s\n", "IDENTITY", "GAPS", "GAP_LOSSES", "ALL_LOSSES", "ROADS", "HOOKS",
-	       "SUMMARY");
+	static const char *const hdr[] = { "IDENTITY", "GAPS", "GAP_LOSSES", "ALL_LOSSES", "ROADS", "HOOKS", "SUMMARY" };
+	struct table *t = table_new(7, hdr);
+
+	if (!t) {
+		fprintf(stderr, "reachctl: out of memory\n");
+		return;
+	}
 	for (size_t i = 0; i <= n; i++) {
 		json_object *id = i < n ? json_object_array_get_idx(ids, i) : NULL;
 		json_object *c = id ? json_get(id, "coverage", json_type_object) : node;
 		json_object *roads = c ? json_get(c, "blind_roads", json_type_array) : NULL;
 		json_object *hooks = c ? json_get(c, "hooks_missing", json_type_array) : NULL;
 		bool gaps = c && json_get_bool(c, "gaps", false);
+		char num[4][24];
+		const char *row[7];
 
 		if (!c)
 			continue;
-		printf("%-32s %-5s %10" PRId64 " %10" PRId64 " %6zu %6zu  %s\n",
-		       id ? json_get_str(id, "identity", "") : "(node-wide, no identity)", gaps ? "yes" : "no",
-		       json_get_int(c, "gap_losses", 0), json_get_int(c, "losses_total", 0),
-		       roads ? json_object_array_length(roads) : 0, hooks ? json_object_array_length(hooks) : 0,
-		       gaps ? json_get_str(c, "summary", "") : "complete");
+		snprintf(num[0], sizeof(num[0]), "%" PRId64, json_get_int(c, "gap_losses", 0));
+		snprintf(num[1], sizeof(num[1]), "%" PRId64, json_get_int(c, "losses_total", 0));
+		snprintf(num[2], sizeof(num[2]), "%zu", roads ? json_object_array_length(roads) : 0);
+		snprintf(num[3], sizeof(num[3]), "%zu", hooks ? json_object_array_length(hooks) : 0);
+		row[0] = id ? json_get_str(id, "identity", "") : "(node-wide, no identity)";
+		row[1] = gaps ? "yes" : "no";
+		row[2] = num[0];
+		row[3] = num[1];
+		row[4] = num[2];
+		row[5] = num[3];
+		row[6] = gaps ? json_get_str(c, "summary", "") : "complete";
+		table_add_row(t, row);
 	}
+	table_print(t, stdout);
+	table_free(t);
 	if (node && json_get_bool(node, "gaps", false))
 		printf("\nnode-wide gaps cannot be attributed to an identity: every identity's verdict is inconclusive\n");
 }
@@ -360,23 +327,14 @@ static bool structured(const char *fmt)
 	return strcmp(fmt, "json") == 0 || strcmp(fmt, "yaml") == 0;
 }
 
+/* -o json and -o yaml; every "_ms" time also as RFC 3339 beside it */
 static void print_doc(const char *fmt, json_object *doc)
 {
+	json_add_rfc3339(doc);
 	if (strcmp(fmt, "yaml") == 0)
 		json_print_yaml(stdout, doc);
 	else
 		print_json(doc);
-}
-
-static void print_status_table(json_object *doc)
-{
-	json_object_object_foreach(doc, key, val)
-	{
-		if (json_object_is_type(val, json_type_object) || json_object_is_type(val, json_type_array))
-			printf("%-22s %s\n", key, json_text(val, JSON_COMPACT));
-		else
-			printf("%-22s %s\n", key, json_object_get_string(val));
-	}
 }
 
 struct opts {
@@ -419,8 +377,6 @@ static int parse(int argc, char **argv, struct opts *o, int first)
 	char *end;
 	int c;
 
-	if (!o->output) /* a global -o given before the command stays */
-		o->output = "table";
 	if (!o->socket)
 		o->socket = getenv("REACH_SOCKET") && *getenv("REACH_SOCKET") ? getenv("REACH_SOCKET")
 										 : API_DEFAULT_SOCKET;
@@ -512,10 +468,13 @@ static int parse(int argc, char **argv, struct opts *o, int first)
 		fprintf(stderr, "reachctl: --key is for verify --attest FILE and attest verify\n");
 		return EXIT_USAGE;
 	}
-	if (strcmp(o->output, "table") && strcmp(o->output, "wide") && strcmp(o->output, "text") &&
-	    !structured(o->output)) {
-		fprintf(stderr, "reachctl: -o must be table, wide, text, json or yaml, not '%s'\n", o->output);
-		return EXIT_USAGE;
+	{
+		char name[64];
+
+		/* "policy suggest", "epoch start", "attest verify": two words */
+		snprintf(name, sizeof(name), "%s%s%s", argv[1], first >= 3 ? " " : "", first >= 3 ? argv[2] : "");
+		if (output_check(name, &o->output))
+			return EXIT_USAGE;
 	}
 	if (o->kind) {
 		int ok = 0;
@@ -577,6 +536,7 @@ static json_object *reach_from_ledger_file(const struct opts *o, bool *typo)
 	}
 	doc = ledger_to_json(l, o->identity, o->kind);
 	ledger_free(l);
+	edge_fields_annotate(doc);
 	return doc;
 }
 
@@ -1397,9 +1357,29 @@ static int cmd_attest_verify(const char *file, const struct opts *o)
 		EVP_PKEY_free(key);
 		return EXIT_USAGE;
 	}
-	printf("attestation %s\n", file);
-	rc = attest_check(env, key, &x, stdout);
-	printf("attest verify: %s\n", rc == ATTEST_OK ? "OK" : rc == ATTEST_INVALID ? "FAILED" : "UNREADABLE");
+	if (structured(o->output)) {
+		/* the same checks, each line of the text an entry of "checks" */
+		char *text = NULL, *line, *save = NULL;
+		size_t len = 0;
+		FILE *m = open_memstream(&text, &len);
+		json_object *doc = json_object_new_object(), *checks = json_object_new_array();
+
+		rc = attest_check(env, key, &x, m ? m : stderr);
+		if (m)
+			fclose(m);
+		for (line = text ? strtok_r(text, "\n", &save) : NULL; line; line = strtok_r(NULL, "\n", &save))
+			json_object_array_add(checks, json_object_new_string(line + strspn(line, " ")));
+		json_add_str(doc, "attestation", file);
+		json_add_str(doc, "result", rc == ATTEST_OK ? "OK" : rc == ATTEST_INVALID ? "FAILED" : "UNREADABLE");
+		json_add(doc, "checks", checks);
+		print_doc(o->output, doc);
+		json_object_put(doc);
+		free(text);
+	} else {
+		printf("attestation %s\n", file);
+		rc = attest_check(env, key, &x, stdout);
+		printf("attest verify: %s\n", rc == ATTEST_OK ? "OK" : rc == ATTEST_INVALID ? "FAILED" : "UNREADABLE");
+	}
 	json_object_put(env);
 	EVP_PKEY_free(key);
 	return rc == ATTEST_OK ? 0 : rc == ATTEST_INVALID ? EXIT_FAILED : EXIT_USAGE;
@@ -1481,6 +1461,8 @@ static int cmd_verify(const char *cmd, const struct opts *o)
 		if (structured(o->output)) {
 			json_object_object_del(doc, "text");
 			print_doc(o->output, doc);
+		} else if (!strcmp(o->output, "table")) {
+			edge_view_verify(doc);
 		} else {
 			fputs(json_get_str(doc, "text", ""), stdout);
 		}
@@ -1491,41 +1473,69 @@ static int cmd_verify(const char *cmd, const struct opts *o)
 			attest_line = NULL;
 		}
 	} else if (strcmp(cmd, "findings") == 0) {
-		if (json_object_object_get_ex(doc, "findings", &v))
-			print_doc(strcmp(o->output, "yaml") == 0 ? "yaml" : "json", v); /* JSON unless yaml */
-	} else if (strcmp(cmd, "epochs") == 0) {
-		json_object *ids = json_get(doc, "identities", json_type_array);
+		if (!json_object_object_get_ex(doc, "findings", &v) || !v)
+			v = NULL;
+		if (structured(o->output))
+			print_doc(o->output, v ? v : json_object_new_array());
+		else
+			edge_view_findings(v, !strcmp(o->output, "wide"));
+	} else if (strcmp(cmd, "epochs") == 0 && structured(o->output)) {
+		json_object *ids = json_get(doc, "identities", json_type_array), *out = json_object_new_array();
 
-		printf("%-40s %-30s %-30s %s\n", "IDENTITY", "EPOCH", "PREVIOUS", "VERDICT");
-		if (ids)
-			for (size_t i = 0; i < json_object_array_length(ids); i++) {
-				json_object *iv = json_object_array_get_idx(ids, i);
+		for (size_t i = 0; ids && out && i < json_object_array_length(ids); i++) {
+			json_object *iv = json_object_array_get_idx(ids, i), *r = json_object_new_object();
 
-				if (o->identity && strcmp(json_get_str(iv, "identity", ""), o->identity) != 0)
-					continue;
-				printf("%-40s %-30s %-30s %s\n", json_get_str(iv, "identity", ""),
-				       *json_get_str(iv, "epoch", "") ? json_get_str(iv, "epoch", "") : "-",
-				       *json_get_str(iv, "previous_epoch", "") ? json_get_str(iv, "previous_epoch", "") : "-",
-				       json_get_str(iv, "verdict", ""));
-			}
+			if (o->identity && strcmp(json_get_str(iv, "identity", ""), o->identity) != 0)
+				continue;
+			json_add_str(r, "identity", json_get_str(iv, "identity", ""));
+			json_add_str_or_null(r, "epoch", json_get_str(iv, "epoch", NULL));
+			json_add_str_or_null(r, "previous_epoch", json_get_str(iv, "previous_epoch", NULL));
+			json_add_str(r, "verdict", json_get_str(iv, "verdict", ""));
+			json_object_array_add(out, r);
+		}
+		print_doc(o->output, out);
+		json_object_put(out);
 		code = 0;
-	} else { /* rotate */
-		json_object *verdicts = json_get(doc, "identities", json_type_array);
+	} else if (strcmp(cmd, "epochs") == 0) {
+		static const char *const hdr[] = { "IDENTITY", "EPOCH", "PREVIOUS", "VERDICT" };
+		json_object *ids = json_get(doc, "identities", json_type_array);
+		struct table *t = table_new(4, hdr);
 
-		if (verdicts)
-			for (size_t i = 0; i < json_object_array_length(verdicts); i++) {
-				json_object *iv = json_object_array_get_idx(verdicts, i), *rot = json_get(iv, "rotation", json_type_array);
+		for (size_t i = 0; t && ids && i < json_object_array_length(ids); i++) {
+			json_object *iv = json_object_array_get_idx(ids, i);
+			const char *row[4] = { json_get_str(iv, "identity", ""),
+					       *json_get_str(iv, "epoch", "") ? json_get_str(iv, "epoch", "") : "-",
+					       *json_get_str(iv, "previous_epoch", "") ? json_get_str(iv, "previous_epoch", "") : "-",
+					       json_get_str(iv, "verdict", "") };
 
-				if (o->identity && strcmp(json_get_str(iv, "identity", ""), o->identity) != 0)
-					continue;
-				if (!rot)
-					continue;
-				for (size_t j = 0; j < json_object_array_length(rot); j++) {
-					json_object *it = json_object_array_get_idx(rot, j);
+			if (o->identity && strcmp(row[0], o->identity) != 0)
+				continue;
+			table_add_row(t, row);
+		}
+		if (t)
+			table_print(t, stdout);
+		table_free(t);
+		code = 0;
+	} else { /* rotate: the items with their identity, a table per item kind */
+		json_object *verdicts = json_get(doc, "identities", json_type_array), *items = json_object_new_array();
 
-					printf("%-14s %-60s %s\n", json_get_str(it, "kind", ""), json_get_str(it, "what", ""), json_get_str(it, "why", ""));
-				}
+		for (size_t i = 0; verdicts && items && i < json_object_array_length(verdicts); i++) {
+			json_object *iv = json_object_array_get_idx(verdicts, i), *rot = json_get(iv, "rotation", json_type_array);
+
+			if (o->identity && strcmp(json_get_str(iv, "identity", ""), o->identity) != 0)
+				continue;
+			for (size_t j = 0; rot && j < json_object_array_length(rot); j++) {
+				json_object *it = json_copy(json_object_array_get_idx(rot, j));
+
+				json_add_str(it, "identity", json_get_str(iv, "identity", ""));
+				json_object_array_add(items, it);
 			}
+		}
+		if (structured(o->output))
+			print_doc(o->output, items);
+		else
+			edge_view_rotation(items);
+		json_object_put(items);
 		code = 0;
 	}
 	json_object_put(doc);
@@ -1569,7 +1579,7 @@ static int cmd_suggest(const struct opts *o)
  * way `diff` and `git diff --exit-code` say "there is a difference" */
 static int cmd_diff(int argc, char **argv)
 {
-	const char *files[2] = { NULL, NULL }, *out_fmt = "json";
+	const char *files[2] = { NULL, NULL }, *out_fmt = NULL;
 	struct ledger *a, *b;
 	json_object *doc;
 	int n = 0, grew;
@@ -1584,10 +1594,8 @@ static int cmd_diff(int argc, char **argv)
 		else if (strncmp(argv[i], "-o", 2) == 0 && argv[i][2])
 			fmt = argv[i] + 2;
 		if (fmt) {
-			if (!structured(fmt)) {
-				fprintf(stderr, "reachctl: diff prints -o json or -o yaml, not '%s'\n", fmt);
+			if (output_check("diff", &fmt))
 				return EXIT_USAGE;
-			}
 			out_fmt = fmt;
 			continue;
 		}
@@ -1601,6 +1609,7 @@ static int cmd_diff(int argc, char **argv)
 		fprintf(stderr, "reachctl: usage: reachctl diff LEDGER_A LEDGER_B [-o json]\n");
 		return EXIT_USAGE;
 	}
+	output_check("diff", &out_fmt); /* its default */
 	a = load_ledger_file(files[0], stderr);
 	b = a ? load_ledger_file(files[1], stderr) : NULL;
 	if (!a || !b) {
@@ -1608,7 +1617,10 @@ static int cmd_diff(int argc, char **argv)
 		return EXIT_USAGE; /* documented: a ledger unreadable is 2, 1 means "grew" */
 	}
 	doc = ledger_diff_to_json(a, b);
-	print_doc(out_fmt, doc);
+	if (structured(out_fmt))
+		print_doc(out_fmt, doc);
+	else
+		edge_view_diff(doc, !strcmp(out_fmt, "wide"));
 	grew = json_get_int(doc, "appeared", 0) > 0;
 	json_object_put(doc);
 	ledger_free(a);
@@ -1651,6 +1663,9 @@ static int hoist_global_flags(int argc, char **argv, char ***out)
 		v[n++] = argv[i++];
 		if ((!strcmp(v[1], "policy") || !strcmp(v[1], "epoch") || !strcmp(v[1], "attest")) && i < argc &&
 		    argv[i][0] != '-')
+			v[n++] = argv[i++];
+		/* attest verify FILE: the file is its third word, before any option */
+		if (!strcmp(v[1], "attest") && n == 3 && i < argc && argv[i][0] != '-')
 			v[n++] = argv[i++];
 	}
 	for (int k = 0; k < g; k++)
@@ -1711,7 +1726,10 @@ int main(int argc, char **argv)
 		json_add_str(req, "version", o.version);
 		if (!(reply = agent_request(o.socket, req, stderr, NULL, 0)))
 			return agent_error_exit;
-		printf("epoch of %s is now %s\n", json_get_str(reply, "identity", o.identity), o.version);
+		if (structured(o.output))
+			print_doc(o.output, reply);
+		else
+			printf("epoch of %s is now %s\n", json_get_str(reply, "identity", o.identity), o.version);
 		json_object_put(reply);
 		return 0;
 	}
@@ -1735,9 +1753,10 @@ int main(int argc, char **argv)
 			if (structured(o.output)) {
 				print_doc(o.output, reply);
 			} else if ((recs = json_get(reply, "records", json_type_array))) {
-				printf("%-32s %-24s %-24s %-10s %-13s %8s  %s\n", "IDENTITY", "FROM", "TO", "STATE", "VERDICT",
-				       "FINDINGS", "LINK");
-				for (size_t i = 0; i < json_object_array_length(recs); i++) {
+				static const char *const hdr[] = { "IDENTITY", "FROM", "TO", "STATE", "VERDICT", "FINDINGS", "LINK" };
+				struct table *t = table_new(7, hdr);
+
+				for (size_t i = 0; t && i < json_object_array_length(recs); i++) {
 					json_object *r = json_object_array_get_idx(recs, i);
 					char link[40] = "-";
 
@@ -1745,12 +1764,20 @@ int main(int argc, char **argv)
 					if (*json_get_str(r, "hash", ""))
 						snprintf(link, sizeof(link), "%" PRId64 ":%.12s", json_get_int(r, "seq", 0),
 							 json_get_str(r, "hash", ""));
-					printf("%-32s %-24s %-24s %-10s %-13s %8" PRId64 "  %s\n", json_get_str(r, "identity", ""),
-					       *json_get_str(r, "from_version", "") ? json_get_str(r, "from_version", "") : "-",
-					       *json_get_str(r, "to_version", "") ? json_get_str(r, "to_version", "") : "-",
-					       json_get_str(r, "state", ""), json_get_str(r, "verdict", ""), json_get_int(r, "findings", 0),
-					       link);
+					char findings[24];
+					const char *row[7] = {
+						json_get_str(r, "identity", ""),
+						*json_get_str(r, "from_version", "") ? json_get_str(r, "from_version", "") : "-",
+						*json_get_str(r, "to_version", "") ? json_get_str(r, "to_version", "") : "-",
+						json_get_str(r, "state", ""), json_get_str(r, "verdict", ""), findings, link,
+					};
+
+					snprintf(findings, sizeof(findings), "%" PRId64, json_get_int(r, "findings", 0));
+					table_add_row(t, row);
 				}
+				if (t)
+					table_print(t, stdout);
+				table_free(t);
 			}
 			if (!structured(o.output) && (recs = json_get(reply, "remediation", json_type_array))) {
 				for (size_t i = 0; i < json_object_array_length(recs); i++) {
@@ -1839,12 +1866,16 @@ int main(int argc, char **argv)
 	doc = o.ledger ? reach_from_ledger_file(&o, &typo) : ask_agent(&o, argv[1]);
 	if (!doc)
 		return o.ledger ? (typo ? EXIT_USAGE : EXIT_FAILED) : agent_error_exit;
+	if (strcmp(argv[1], "reach") == 0)
+		edge_fields_annotate(doc); /* an agent older than this reachctl sends none */
 	if (structured(o.output))
 		print_doc(o.output, doc);
+	else if (!strcmp(o.output, "dot"))
+		edge_view_dot(doc);
 	else if (strcmp(argv[1], "reach") == 0)
-		print_reach_table(doc);
+		print_reach_table(doc, !strcmp(o.output, "wide"));
 	else
-		print_status_table(doc);
+		edge_view_status(doc);
 	json_object_put(doc);
 	return 0;
 }

@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <string.h>
 #include <time.h>
 #include "common/json.h"
 
@@ -100,6 +101,59 @@ json_object *json_new_time_ms(int64_t ms)
 	snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
 		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
 	return json_object_new_string(buf);
+}
+
+/* The time name of a "_ms" key: "first_seen_ms" -> "first_seen",
+ * "started_unix_ms" -> "started"; "_at" added when that name holds
+ * something else. "" when o already has the time beside it. */
+static void time_key(json_object *o, const char *key, char *out, size_t n)
+{
+	size_t l = strlen(key) - 3;
+	json_object *have;
+
+	if (l > 5 && !strncmp(key + l - 5, "_unix", 5))
+		l -= 5;
+	snprintf(out, n, "%.*s", (int)l, key);
+	if (json_object_object_get_ex(o, out, &have)) {
+		if (!have || json_object_is_type(have, json_type_string))
+			out[0] = '\0';
+		else
+			snprintf(out, n, "%.*s_at", (int)l, key);
+	}
+}
+
+#define JSON_TIME_MIN_MS 946684800000LL /* 2000-01-01: smaller "_ms" values are durations */
+
+void json_add_rfc3339(json_object *o)
+{
+	if (json_object_is_type(o, json_type_array)) {
+		for (size_t i = 0; i < json_object_array_length(o); i++)
+			json_add_rfc3339(json_object_array_get_idx(o, i));
+		return;
+	}
+	if (!json_object_is_type(o, json_type_object))
+		return;
+	{
+		/* added after the walk: json-c's iteration does not survive additions */
+		char names[64][96];
+		int64_t ms[64];
+		size_t n = 0;
+
+		json_object_object_foreach(o, k, v)
+		{
+			size_t l = strlen(k);
+
+			json_add_rfc3339(v);
+			if (l <= 3 || strcmp(k + l - 3, "_ms") || l >= sizeof(names[0]) || n == 64 ||
+			    !json_object_is_type(v, json_type_int) || json_object_get_int64(v) < JSON_TIME_MIN_MS)
+				continue;
+			time_key(o, k, names[n], sizeof(names[n]));
+			if (names[n][0])
+				ms[n++] = json_object_get_int64(v);
+		}
+		for (size_t i = 0; i < n; i++)
+			json_object_object_add(o, names[i], json_new_time_ms(ms[i]));
+	}
 }
 
 json_object *json_copy(json_object *o)

@@ -45,6 +45,11 @@ json_object *json_new_strings(const char *const *v, size_t n);
  * ("2025-01-01T00:00:00.000Z"; floored before 1970), or NULL when the time
  * cannot be represented or on allocation failure. */
 json_object *json_new_time_ms(int64_t ms);
+/* Beside every "NAME_ms" (or "NAME_unix_ms") integer of o, at any depth, the
+ * same time as RFC 3339 under "NAME" (or "NAME_at" when NAME holds
+ * something else); kept when already there. Values before 2000 are
+ * durations and left alone. */
+void json_add_rfc3339(json_object *o);
 /* A deep copy of o, or NULL. */
 json_object *json_copy(json_object *o);
 

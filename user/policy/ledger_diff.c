@@ -4,6 +4,7 @@
 
 #include "common/json.h"
 #include "policy/ledger_diff.h"
+#include "reach/edge_fields.h"
 
 static long missing_edges(const struct ledger_identity *from, const struct ledger_identity *other, json_object *arr)
 {
@@ -100,5 +101,6 @@ struct json_object *ledger_diff_to_json(const struct ledger *a, const struct led
 	json_add_u64(root, "appeared", appeared);
 	json_add_u64(root, "disappeared", disappeared);
 	json_add_u64(root, "unchanged", unchanged);
+	edge_fields_annotate(root); /* each edge's fields, as reach shows them */
 	return root;
 }

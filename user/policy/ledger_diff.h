@@ -11,7 +11,8 @@ struct json_object;
  *                   "appeared":[EDGE],"disappeared":[EDGE]}],
  *    "appeared":N,"disappeared":N,"unchanged":N}
  *   EDGE: {"kind","object","category","dest_class","name","count",
- *          "first_seen_ms","last_seen_ms","executables","epoch","last_epoch"}
+ *          "first_seen_ms","last_seen_ms","executables","epoch","last_epoch",
+ *          "fields": reach/edge_fields.h}
  * Only identities with a difference are listed, in name order; edges by
  * kind then object. An edge is keyed by (kind, object). NULL on ENOMEM or a
  * NULL ledger. */

@@ -213,49 +213,6 @@ void policy_rule_describe(const struct policy_rule *r, char *out, size_t n)
 
 /* ---- edge objects ---------------------------------------------------------- */
 
-int credential_object_parse(const char *object, struct credential_object *out)
-{
-	const char *p, *sp1, *sp2, *last, *end;
-	size_t l;
-
-	if (!object || !out)
-		return -EINVAL;
-	memset(out, 0, sizeof(*out));
-	end = object + strlen(object);
-	/* an optional " fp:FP" at the end */
-	last = strrchr(object, ' ');
-	if (last && !strncmp(last + 1, "fp:", 3)) {
-		if (strlen(last + 4) >= sizeof(out->fingerprint))
-			return -EINVAL;
-		strcpy(out->fingerprint, last + 4);
-		end = last;
-	}
-	/* HOST ' ' METHOD ' ' PATH ' ' KIND: host and method from the left,
-	 * kind after the last space, the path (possibly empty) in between */
-	if (!(sp1 = memchr(object, ' ', (size_t)(end - object))))
-		return -EINVAL;
-	p = sp1 + 1;
-	if (!(sp2 = memchr(p, ' ', (size_t)(end - p))))
-		return -EINVAL;
-	for (last = end; last > sp2 + 1 && last[-1] != ' '; last--)
-		;
-	if (last <= sp2 + 1) /* no space after the method's: "HOST METHOD KIND" */
-		return -EINVAL;
-	if ((l = (size_t)(sp1 - object)) >= sizeof(out->host))
-		return -EINVAL;
-	memcpy(out->host, object, l);
-	if ((l = (size_t)(sp2 - p)) >= sizeof(out->method) || !l)
-		return -EINVAL;
-	memcpy(out->method, p, l);
-	if ((l = (size_t)(last - 1 - (sp2 + 1))) >= sizeof(out->path_template))
-		return -EINVAL;
-	memcpy(out->path_template, sp2 + 1, l);
-	if ((l = (size_t)(end - last)) >= sizeof(out->kind) || !l)
-		return -EINVAL;
-	memcpy(out->kind, last, l);
-	return 0;
-}
-
 int egress_object_parse(const char *object, char *proto, struct netaddr *addr, uint16_t *port)
 {
 	const char *s1, *s2;
@@ -1721,6 +1678,29 @@ static json_object *exes_json(const char *list)
 	return a;
 }
 
+/* A rotation item's "what" taken apart (the shapes add_rotation() is given):
+ * secret-file "PATH"; credential "HOST KIND fp:FP"; cloud-metadata
+ * "HOST PATH" (the request seen) or "PROTO/ADDR/PORT" (only the connection). */
+static json_object *rotation_fields(const char *kind, const char *what)
+{
+	json_object *f;
+	char a[3][1024] = { "", "", "" };
+
+	if (!strcmp(kind, "secret-file") || (!strcmp(kind, "cloud-metadata") && !strchr(what, ' ')))
+		return edge_fields_of_object(!strcmp(kind, "secret-file") ? "secret" : "egress", what);
+	if (!(f = json_object_new_object()))
+		return NULL;
+	sscanf(what, "%1023s %1023s %1023s", a[0], a[1], a[2]);
+	json_add_str_or_null(f, "host", a[0]);
+	if (!strcmp(kind, "credential")) {
+		json_add_str_or_null(f, "kind", a[1]);
+		json_add_str_or_null(f, "fingerprint", strncmp(a[2], "fp:", 3) ? NULL : a[2] + 3);
+	} else {
+		json_add_str_or_null(f, "path", a[1]);
+	}
+	return f;
+}
+
 struct json_object *verify_result_to_json(const struct verify_result *r)
 {
 	json_object *root, *ids, *fs, *counts;
@@ -1778,6 +1758,7 @@ struct json_object *verify_result_to_json(const struct verify_result *r)
 				continue;
 			json_add_str(it, "kind", v->rotation[j].kind);
 			json_add_str(it, "what", v->rotation[j].what);
+			json_add(it, "fields", rotation_fields(v->rotation[j].kind, v->rotation[j].what));
 			json_add_str(it, "why", v->rotation[j].why);
 			json_object_array_add(rot, it);
 		}
@@ -1787,7 +1768,6 @@ struct json_object *verify_result_to_json(const struct verify_result *r)
 	for (size_t i = 0; i < r->n_findings; i++) {
 		const struct finding *f = &r->findings[i];
 		json_object *o = json_object_new_object();
-		char t[40];
 
 		if (!o) {
 			json_object_put(root);
@@ -1799,12 +1779,12 @@ struct json_object *verify_result_to_json(const struct verify_result *r)
 		json_add_str(o, "identity", f->identity);
 		json_add_str(o, "edge_kind", f->edge_kind);
 		json_add_str(o, "object", f->object);
+		json_add(o, "fields", edge_fields_of_object(f->edge_kind, f->object));
 		json_add_int_or_null(o, "first_seen_ms", f->first_ms);
 		json_add_int_or_null(o, "last_seen_ms", f->last_ms);
-		format_time(f->first_ms, t, sizeof(t));
-		json_add_str(o, "first_seen", f->first_ms ? t : NULL);
-		format_time(f->last_ms, t, sizeof(t));
-		json_add_str(o, "last_seen", f->last_ms ? t : NULL);
+		/* one time format: the edges' (RFC 3339 UTC with milliseconds) */
+		json_add(o, "first_seen", f->first_ms ? json_new_time_ms(f->first_ms) : NULL);
+		json_add(o, "last_seen", f->last_ms ? json_new_time_ms(f->last_ms) : NULL);
 		json_add(o, "executables", exes_json(f->executables));
 		json_add_str(o, "message", f->message);
 		json_add_str_or_null(o, "policy_ref", f->policy_ref);

@@ -137,6 +137,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include "policy/policy.h"
+#include "reach/edge_fields.h"
 #include "reach/ledger.h"
 #include "reach/netclass.h"
 
@@ -310,17 +311,7 @@ void policy_rule_describe(const struct policy_rule *rule, char *out, size_t out_
  * the policy it was judged by. */
 void policy_set_digest(const struct policy_set *set, char hex[65]);
 
-/* Edge objects as the agent writes them. */
-struct credential_object {
-	char host[256];          /* as in the Host header, port kept */
-	char method[16];
-	char path_template[1024];
-	char kind[32];
-	char fingerprint[17];    /* "" when none */
-};
-/* "HOST METHOD PATH_TEMPLATE KIND[ fp:FP]" (PATH_TEMPLATE may be empty):
- * 0 or -EINVAL. */
-int credential_object_parse(const char *object, struct credential_object *out);
+/* Edge objects as the agent writes them: credentials in reach/edge_fields.h. */
 /* "tcp/ADDR/PORT", "udp/ADDR/PORT": 0 or -EINVAL. proto: 8 bytes. */
 int egress_object_parse(const char *object, char *proto, struct netaddr *addr, uint16_t *port);
 
