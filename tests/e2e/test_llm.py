@@ -8,7 +8,8 @@ import os
 import shutil
 import subprocess
 
-from harness import PYTHON, REACHCTL, ROOT, Agent, Cgroup, check, check_eq, make_test_ca, start_process, wait_port
+from harness import (PYTHON, REACHCTL, ROOT, Agent, Cgroup, check, check_eq, make_test_ca, parse_tables, start_process,
+                     wait_port)
 
 NODE = os.path.realpath(shutil.which("node") or "/usr/bin/node")
 PLAIN_PORT, TLS_PORT = 20760, 20761
@@ -82,7 +83,11 @@ def _sdk_calls(cleanup, tmp, scheme, port, ca):
     check_eq(edges["openai-compatible 127.0.0.1 text-embedding-3-small"]["llm_tools_offered"], False,
              "ledger: no tools offered with the embedding")
     table = _run([REACHCTL, "reach", "--ledger", ledger, "--kind", "llm"], "reach table").stdout
-    check("openai-compatible model=gpt-4o-mini tools" in table, f"the table says provider, model, tools: {table}")
+    rows = {r["MODEL"]: r for r in parse_tables(table).get("llm", [])}
+    check_eq({m: (r["PROVIDER"], r["HOST"], r["TOOLS_OFFERED"], r["PROTO"], r["COUNT"]) for m, r in rows.items()},
+             {"gpt-4o-mini": ("openai-compatible", "127.0.0.1", "true", "http/1.1", "2"),
+              "text-embedding-3-small": ("openai-compatible", "127.0.0.1", "false", "http/1.1", "1")},
+             f"the table says provider, host, model, tools, proto, count: {table}")
     return agent, identity, ledger, p.stdout + table
 
 

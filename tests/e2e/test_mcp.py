@@ -2,7 +2,7 @@
 import os
 import shutil
 
-from harness import Agent, Cgroup, check, check_eq
+from harness import Agent, Cgroup, check, check_eq, parse_tables
 
 NODE = os.path.realpath(shutil.which("node") or "/usr/bin/node")
 
@@ -188,10 +188,10 @@ def test_python_mcp_pair_over_stdio(cleanup, tmp):
     check_eq([(e.get("mcp_server"), e.get("mcp_tool")) for e in led_sec], [("files_server.py", "read_file")],
              "ledger: the secret edge names the call it was an effect of")
     table = subprocess_run([REACHCTL_BIN(), "reach", "--ledger", ledger]).stdout
-    check(any(secret in ln and "via files_server.py/read_file" in ln for ln in table.splitlines()),
-          f"reachctl reach shows the effect's call: {table[:600]}")
-    check(any("list_directory" in ln and "answers=2 errors=1" in ln for ln in table.splitlines()),
-          "reachctl reach shows answers and errors of an mcp-tool edge")
+    check_eq([r.get("VIA") for r in parse_tables(table).get("secret", []) if r["PATH"] == secret],
+             ["files_server.py/read_file"], f"reachctl reach shows the effect's call: {table[:600]}")
+    check_eq([(r["RESPONSES"], r["ERRORS"]) for r in parse_tables(table).get("mcp-tool", []) if r["TOOL"] == "list_directory"],
+             [("2", "1")], f"reachctl reach shows answers and errors of an mcp-tool edge: {table[-800:]}")
     check("mcp-undecoded" in led_all, "the undecodable call is the identity's blind road mcp-undecoded")
     # a policy that declares one tool of that server: unusual-mcp-tool for the other
     policy = os.path.join(tmp, "policy.yaml")

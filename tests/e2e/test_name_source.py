@@ -12,8 +12,8 @@ test's names or edges mix with these."""
 import os
 import subprocess
 
-from harness import (PYTHON, ROOT, Agent, Cgroup, check, check_eq, make_test_ca, need_tools, start_process, wait_for,
-                     wait_port)
+from harness import (PYTHON, ROOT, Agent, Cgroup, check, check_eq, make_test_ca, need_tools, parse_tables, start_process,
+                     wait_for, wait_port)
 
 SNI_IP, DNS_NAMED_IP, DNS_IP = "127.20.74.1", "127.20.74.2", "127.20.74.53"
 SNI_PORT, DNS_PORT = 20740, 20741
@@ -87,8 +87,9 @@ def test_egress_name_source_sni_and_dns(cleanup, tmp):
     check_eq((d["name"], d["name_source"], d["port"], d["proto"]), (DNS_NAME, "dns", DNS_PORT, "tcp"),
              "ledger: the DNS-named connection keeps the resolver's name")
     table = agent.reachctl("reach", "--identity", identity).stdout
-    check(f"{SNI_NAME} (sni)" in table, f"reachctl table shows the SNI provenance: {table[-1500:]}")
-    check(f"{DNS_NAME} (dns)" in table, f"reachctl table shows the DNS provenance: {table[-1500:]}")
+    rows = {r["NAME"]: r.get("NAME_SOURCE") for r in parse_tables(table).get("egress", [])}
+    check_eq((rows.get(SNI_NAME), rows.get(DNS_NAME)), ("sni", "dns"),
+             f"reachctl table shows the provenance of each name: {table[-1500:]}")
 
     summary = agent.stop()
     check_eq(agent.returncode, 0, "reachd exit code")
