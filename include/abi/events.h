@@ -33,8 +33,7 @@ enum reach_event_kind {
 	REACH_EV_FILE_VIA  = 12, /* a file reached without an open(2): io_uring, a received descriptor
 				  * (struct reach_file_open_event, flags REACH_OPEN_F_URING / _RECEIVED) */
 	REACH_EV_H2_FRAME  = 13, /* a piece of an HTTP/2 HEADERS/CONTINUATION frame a client wrote */
-	/* 14, 15: not used here (kept free for other stages) */
-	REACH_EV_HTTP_BODY = 16, /* the first bytes of a JSON POST's body (LLM API and MCP over HTTP calls) */
+	REACH_EV_HTTP_BODY = 14, /* the first bytes of a JSON POST's body (LLM API and MCP over HTTP calls) */
 	REACH_EV__MAX,
 };
 
