@@ -831,6 +831,38 @@ struct body_ctx {
 	size_t calls;
 };
 
+/* An MCP tools/call as an mcp-tool edge "<server> <tool>" (over stdio, a
+ * unix socket or HTTP: proto), its argument names (never values). Each call
+ * counts: the key is user space's own, one per (cgroup, server, tool), kept
+ * apart from the kernel's keys of the same kind (kind). NULL when not recorded. */
+static struct edge *record_mcp_call(struct pipeline *p, const struct reach_event_hdr *hdr, uint32_t kind,
+				    const char *object, const char *server_info, uint8_t proto, uint16_t port,
+				    const struct jsonrpc_msg *m, bool *is_new)
+{
+	const char *lineage[PROCTREE_LINEAGE_MAX];
+	struct observation obs = { 0 };
+	struct reach_dedup_key key = { .cgroup_id = hdr->cgroup_id, .kind = kind };
+	struct edge *e;
+
+	p->stats.mcp_calls++;
+	/* HTTP bodies: the top bit keeps these keys off any the kernel made */
+	key.hash = kind == REACH_EV_HTTP_BODY ? fnv1a64(object) | 1ULL << 63 : fnv1a64(object);
+	obs.hdr = hdr;
+	obs.key = &key;
+	obs.new_map_entry = true;
+	obs.object = object;
+	obs.name = server_info;
+	obs.proto = proto;
+	obs.port = port;
+	obs.detail = m->args_unknown ? "?" : m->args;
+	obs.exe = proctree_ident(p->procs, hdr->tgid);
+	obs.n_lineage = proctree_lineage(p->procs, hdr->tgid, lineage, PROCTREE_LINEAGE_MAX);
+	obs.lineage = lineage;
+	if (!(e = record_edge(p, EDGE_MCP, &obs, is_new)))
+		warn_unrecorded("mcp-tool");
+	return e;
+}
+
 /* A JSON-RPC message in a POST body: MCP over streamable HTTP. A
  * tools/call is an mcp-tool edge whose server is host and path. */
 static void on_http_jsonrpc(void *vctx, const struct jsonrpc_msg *m)
@@ -838,9 +870,6 @@ static void on_http_jsonrpc(void *vctx, const struct jsonrpc_msg *m)
 	struct body_ctx *c = vctx;
 	struct pipeline *p = c->p;
 	const struct reach_http_body_event *ev = c->ev;
-	const char *lineage[PROCTREE_LINEAGE_MAX];
-	struct observation obs = { 0 };
-	struct reach_dedup_key key;
 	char server[700], object[900];
 	struct edge *e;
 	bool is_new;
@@ -850,26 +879,8 @@ static void on_http_jsonrpc(void *vctx, const struct jsonrpc_msg *m)
 	c->calls++;
 	snprintf(server, sizeof(server), "%.200s%.400s", c->jp->host, c->jp->path_template);
 	snprintf(object, sizeof(object), "%s %s", server, m->tool);
-	p->stats.mcp_calls++;
-	key.cgroup_id = ev->hdr.cgroup_id;
-	key.kind = REACH_EV_HTTP_BODY;
-	key.pad = 0;
-	key.hash = fnv1a64(object) | 1ULL << 63;
-	obs.hdr = &ev->hdr;
-	obs.key = &key;
-	obs.new_map_entry = true;
-	obs.object = object;
-	obs.proto = EDGE_MCP_HTTP;
-	obs.port = c->jp->port;
-	obs.detail = m->args_unknown ? "?" : m->args;
-	obs.exe = proctree_ident(p->procs, ev->hdr.tgid);
-	obs.n_lineage = proctree_lineage(p->procs, ev->hdr.tgid, lineage, PROCTREE_LINEAGE_MAX);
-	obs.lineage = lineage;
-	e = record_edge(p, EDGE_MCP, &obs, &is_new);
-	if (!e) {
-		warn_unrecorded("mcp-tool");
+	if (!(e = record_mcp_call(p, &ev->hdr, REACH_EV_HTTP_BODY, object, NULL, EDGE_MCP_HTTP, c->jp->port, m, &is_new)))
 		return;
-	}
 	print_if_new(p, ev->hdr.cgroup_id, e, is_new);
 }
 
@@ -1487,9 +1498,7 @@ static void on_jsonrpc(void *vctx, const struct jsonrpc_msg *m)
 	struct jsonrpc_ctx *c = vctx;
 	struct pipeline *p = c->p;
 	const struct reach_jsonrpc_event *ev = c->ev;
-	const char *lineage[PROCTREE_LINEAGE_MAX], *info;
-	struct observation obs = { 0 };
-	struct reach_dedup_key key;
+	const char *info;
 	char server[128], object[256], tkey[16];
 	uint32_t peer = 0;
 	uint64_t conn;
@@ -1528,29 +1537,11 @@ static void on_jsonrpc(void *vctx, const struct jsonrpc_msg *m)
 	snprintf(tkey, sizeof(tkey), "%u", peer);
 	info = peer ? hmap_get(p->mcp_server_info, tkey) : NULL;
 	snprintf(object, sizeof(object), "%s %s", server, m->tool);
-	p->stats.mcp_calls++;
-	/* each call counts: a key of user space's own, one per (server, tool) */
-	key.cgroup_id = ev->hdr.cgroup_id;
-	key.kind = REACH_EV_JSONRPC;
-	key.pad = 0;
-	key.hash = fnv1a64(object);
-	obs.hdr = &ev->hdr;
-	obs.key = &key;
-	obs.new_map_entry = true;
-	obs.object = object;
-	obs.name = info;
 	/* the MCP transport: stdio when the server holds it as its stdin,
 	 * a pipe or a socketpair alike; otherwise the socket's */
-	obs.proto = peer && child ? REACH_JSONRPC_PIPE : ev->transport;
-	obs.detail = m->args_unknown ? "?" : m->args;
-	obs.exe = proctree_ident(p->procs, ev->hdr.tgid);
-	obs.n_lineage = proctree_lineage(p->procs, ev->hdr.tgid, lineage, PROCTREE_LINEAGE_MAX);
-	obs.lineage = lineage;
-	e = record_edge(p, EDGE_MCP, &obs, &is_new);
-	if (!e) {
-		warn_unrecorded("mcp-tool");
+	if (!(e = record_mcp_call(p, &ev->hdr, REACH_EV_JSONRPC, object, info,
+				  peer && child ? REACH_JSONRPC_PIPE : ev->transport, 0, m, &is_new)))
 		return;
-	}
 	/* its answer is matched on the same connection by id */
 	if (peer && m->has_id)
 		mcp_request(p, peer, mcp_conn(ev, child), m->id, ev->hdr.cgroup_id, object);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "common/deadline.h"
 #include "common/fileio.h"
 #include "common/log.h"
 #include "policy/verify.h"
@@ -121,13 +122,7 @@ static void *run(void *arg)
 		struct timespec until;
 		bool reload, changed = false, crd_synced = false, files_reloaded = false;
 
-		clock_gettime(CLOCK_MONOTONIC, &until);
-		until.tv_sec += l->poll_ms / 1000;
-		until.tv_nsec += (long)(l->poll_ms % 1000) * 1000000L;
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
+		deadline_in_ms(&until, CLOCK_MONOTONIC, l->poll_ms);
 		pthread_mutex_lock(&l->mu);
 		while (!l->stop && !l->reload && !l->has_back &&
 		       pthread_cond_timedwait(&l->wake, &l->mu, &until) != ETIMEDOUT)

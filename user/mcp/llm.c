@@ -67,6 +67,18 @@ static const char *openai_like(const char *host)
 	return "openai-compatible";
 }
 
+/* APIs known by the end of their path; provider NULL: OpenAI's shape, the
+ * provider by host (openai_like). First match wins. */
+static const struct {
+	const char *suffix, *provider, *api;
+} by_suffix[] = {
+	{ "/chat/completions", NULL, "chat.completions" },
+	{ "/v1/responses", NULL, "responses" },
+	{ "/v1/embeddings", NULL, "embeddings" },
+	{ "/v1/completions", NULL, "completions" },
+	{ "/v1/messages", "anthropic", "messages" },
+};
+
 int llm_classify(const char *method, const char *host, const char *path, struct llm_call *out)
 {
 	const char *q, *m;
@@ -97,25 +109,12 @@ int llm_classify(const char *method, const char *host, const char *path, struct 
 			}
 		}
 	}
-	if (ends_with(path, n, "/chat/completions")) {
-		set(out, openai_like(host), "chat.completions", true);
-		return 1;
-	}
-	if (ends_with(path, n, "/v1/responses")) {
-		set(out, openai_like(host), "responses", true);
-		return 1;
-	}
-	if (ends_with(path, n, "/v1/embeddings")) {
-		set(out, openai_like(host), "embeddings", true);
-		return 1;
-	}
-	if (ends_with(path, n, "/v1/completions")) {
-		set(out, openai_like(host), "completions", true);
-		return 1;
-	}
-	if (ends_with(path, n, "/v1/messages")) {
-		set(out, "anthropic", "messages", true);
-		return 1;
+	/* OpenAI's shape (the provider by host) and Anthropic's: the model in the body */
+	for (size_t i = 0; i < sizeof(by_suffix) / sizeof(by_suffix[0]); i++) {
+		if (ends_with(path, n, by_suffix[i].suffix)) {
+			set(out, by_suffix[i].provider ? by_suffix[i].provider : openai_like(host), by_suffix[i].api, true);
+			return 1;
+		}
 	}
 	/* Gemini (Generative Language API, Vertex AI): .../models/<m>:<verb> */
 	if ((q = memchr(path, ':', n)) && (m = strstr(path, "/models/")) && m < q) {

@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 #include <openssl/evp.h>
+#include "common/deadline.h"
 #include "common/hex.h"
 #include "common/hmap.h"
 #include "reach/artifact.h"
@@ -285,13 +286,7 @@ int artifact_hasher_drain(struct artifact_hasher *h, int timeout_ms)
 	struct timespec until;
 	int rc = 0;
 
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += timeout_ms / 1000;
-	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
+	deadline_in_ms(&until, CLOCK_REALTIME, timeout_ms);
 	pthread_mutex_lock(&h->lock);
 	while ((h->head || h->busy) && rc == 0)
 		rc = pthread_cond_timedwait(&h->idle, &h->lock, &until);

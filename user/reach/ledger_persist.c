@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "common/deadline.h"
 #include "common/log.h"
 #include "reach/ledger.h"
 #include "reach/ledger_persist.h"
@@ -123,13 +124,7 @@ static void collect(struct ledger_persist *p, int timeout_ms)
 	bool got = false;
 
 	if (timeout_ms > 0) {
-		clock_gettime(CLOCK_MONOTONIC, &until);
-		until.tv_sec += timeout_ms / 1000;
-		until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
+		deadline_in_ms(&until, CLOCK_MONOTONIC, timeout_ms);
 	}
 	pthread_mutex_lock(&p->lock);
 	while (p->busy && timeout_ms < 0)

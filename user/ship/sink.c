@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include "common/deadline.h"
 #include "common/fileio.h"
 #include "common/log.h"
 #include "ship/sink.h"
@@ -68,13 +69,7 @@ static void wait_for(struct sink *s, double seconds)
 {
 	struct timespec deadline;
 
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	deadline.tv_sec += (time_t)seconds;
-	deadline.tv_nsec += (long)((seconds - (double)(time_t)seconds) * 1e9);
-	if (deadline.tv_nsec >= 1000000000L) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000L;
-	}
+	deadline_in_ms(&deadline, CLOCK_MONOTONIC, (int64_t)(seconds * 1000.0));
 	pthread_mutex_lock(&s->mu);
 	while (!atomic_load(&s->stop) && pthread_cond_timedwait(&s->cv, &s->mu, &deadline) != ETIMEDOUT)
 		;
