@@ -84,6 +84,22 @@ def test_global_flags_before_or_after_and_reach_socket(cleanup, tmp):
     p = ctl("-o", "yaml", "policy", "suggest", "--identity", "ai/gw", "--ledger", a)
     check_eq(p.returncode, 0, f"-o before a two-word command: {p.stderr}")
     check("kind: ReachPolicy" in p.stdout, f"policy suggest prints the policy: {p.stdout[:200]}")
+    # --identity and --policy before the command too (as kubectl's -n)
+    one = ctl("reach", "--ledger", a, "--identity", "ai/gw", "-o", "json")
+    check_eq(one.returncode, 0, f"reach --identity after: {one.stderr}")
+    for form in (["--identity", "ai/gw", "--ledger", a, "-o", "json", "reach"],
+                 ["--identity=ai/gw", "reach", "--ledger", a, "-o", "json"]):
+        p = ctl(*form)
+        check_eq((p.returncode, json.loads(p.stdout) if p.returncode == 0 else None), (0, json.loads(one.stdout)),
+                 f"{form}: the identity before the command selects as after it ({p.stderr})")
+    pol = os.path.join(tmp, "gw-policy.yaml")
+    with open(pol, "w") as f:
+        f.write(ctl("policy", "suggest", "--identity", "ai/gw", "--ledger", a).stdout)
+    after_v = ctl("verify", "--identity", "ai/gw", "--ledger", a, "--policy", pol, "-o", "json")
+    before_v = ctl("--policy", pol, "--identity", "ai/gw", "verify", "--ledger", a, "-o", "json")
+    check_eq((before_v.returncode, json.loads(before_v.stdout)["verdict"] if before_v.stdout else None),
+             (after_v.returncode, json.loads(after_v.stdout)["verdict"] if after_v.stdout else None),
+             f"--policy before verify judges as after it: {before_v.stderr} / {after_v.stderr}")
     # a policy is written as YAML only: another -o is bad usage, said so, wherever it is given
     for form in (["-o", "json", "policy", "suggest"], ["policy", "suggest", "-o", "json"]):
         p = ctl(*form, "--identity", "ai/gw", "--ledger", a)

@@ -1628,10 +1628,33 @@ static int cmd_diff(int argc, char **argv)
 	return grew ? 1 : 0;
 }
 
-/* kubectl-style: --socket, --ledger and -o/--output may come before the
- * command. They are moved after it (and after "policy suggest" or "epoch
- * start"), where the command's own parser reads them. A new argv in *out
- * (free() it); argc of it returned. */
+/* The flags that may come before the command (kubectl-style, as -n and -o
+ * do there): where to read (--socket, --ledger), what to print (-o), and
+ * whom and against what (--identity, --policy). A command that does not take
+ * one says so as when it is given after it. */
+static const char *const global_flags[] = { "--socket", "--ledger", "-o", "--output", "--identity", "--policy" };
+
+/* Whether x is a global flag taking the next word (1), one with its value
+ * joined ("--ledger=F", "-ojson": 2), or not one (0). */
+static int global_flag(const char *x)
+{
+	for (size_t k = 0; k < sizeof(global_flags) / sizeof(global_flags[0]); k++) {
+		size_t l = strlen(global_flags[k]);
+
+		if (strncmp(x, global_flags[k], l) != 0)
+			continue;
+		if (!x[l])
+			return 1;
+		if (x[l] == '=' || (l == 2 && x[1] == 'o')) /* --flag=V, -oV */
+			return 2;
+	}
+	return 0;
+}
+
+/* kubectl-style: the global flags may come before the command. They are
+ * moved after it (and after "policy suggest" or "epoch start"), where the
+ * command's own parser reads them. A new argv in *out (free() it); argc of
+ * it returned. */
 static int hoist_global_flags(int argc, char **argv, char ***out)
 {
 	char **v = calloc((size_t)argc + 1, sizeof(*v)), **globals = calloc((size_t)argc + 1, sizeof(*globals));
@@ -1645,10 +1668,8 @@ static int hoist_global_flags(int argc, char **argv, char ***out)
 	}
 	v[0] = argv[0];
 	while (i < argc && argv[i][0] == '-') {
-		const char *x = argv[i];
-		bool pair = !strcmp(x, "--socket") || !strcmp(x, "--ledger") || !strcmp(x, "-o") || !strcmp(x, "--output");
-		bool joined = !strncmp(x, "--socket=", 9) || !strncmp(x, "--ledger=", 9) || !strncmp(x, "--output=", 9) ||
-			      (!strncmp(x, "-o", 2) && x[2] && x[1] != '-');
+		int kind = global_flag(argv[i]);
+		bool pair = kind == 1, joined = kind == 2;
 
 		if (pair && i + 1 < argc) {
 			globals[g++] = argv[i++];
