@@ -82,6 +82,8 @@ static int parse_line(const struct fp_key *k, struct dotenv_result *out, const c
 		i++;
 	if (i == n || s[i] == '#')
 		return 0;
+	if (s[i] == '[' && s[n - 1] == ']')
+		return 0; /* an INI section ([default] of ~/.aws/credentials) */
 	if (n - i > 7 && !memcmp(s + i, "export", 6) && is_blank(s[i + 6])) {
 		i += 7;
 		while (i < n && is_blank(s[i]))

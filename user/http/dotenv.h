@@ -34,7 +34,8 @@ struct dotenv_result {
 };
 
 /* Parses buf[0..len) as a dotenv file: lines split on "\n" (a "\r" before
- * it dropped), "# comment" lines and blank lines skipped, then
+ * it dropped), "# comment" lines, blank lines and "[section]" lines (an
+ * INI file such as ~/.aws/credentials) skipped, then
  * [export ]KEY[ ]=[ ]VALUE with KEY a name ([A-Za-z_][A-Za-z0-9_.-]*) and
  * VALUE either 'single quoted' (literal), "double quoted" (\" \\ \n \r \t
  * unescaped) or bare (up to a " #" comment, trailing blanks trimmed); after
