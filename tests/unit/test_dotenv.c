@@ -90,6 +90,20 @@ static void test_comments_and_names(void **state)
 	assert_fp("C", OPENAI);
 }
 
+/* ~/.aws/credentials: INI sections are skipped, "key = value" read. */
+static void test_ini_sections(void **state)
+{
+	parse("[default]\n"
+	      "aws_access_key_id = AKIAIOSFODNN7EXAMPLE\n"
+	      "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n"
+	      "region = eu-west-1\n"
+	      "[profile other]\n");
+	assert_int_equal(res.malformed, 0);
+	assert_int_equal(res.n, 2);
+	assert_fp("aws_access_key_id", "AKIAIOSFODNN7EXAMPLE");
+	assert_fp("aws_secret_access_key", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY");
+}
+
 static void test_crlf_and_last_line(void **state)
 {
 	parse("A=" OPENAI "\r\nB=" GHP);
@@ -187,7 +201,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_plain_export_quotes), cmocka_unit_test(test_comments_and_names),
-		cmocka_unit_test(test_crlf_and_last_line),  cmocka_unit_test(test_malformed_counted),
+		cmocka_unit_test(test_crlf_and_last_line),  cmocka_unit_test(test_ini_sections),  cmocka_unit_test(test_malformed_counted),
 		cmocka_unit_test(test_binary),		    cmocka_unit_test(test_bounds),
 		cmocka_unit_test(test_same_fingerprint_as_bearer),
 	};

@@ -429,6 +429,18 @@ static void test_dotenv_open(void **state)
 	assert_int_equal(f->p.stats.kv_lines_malformed, 1);
 	assert_int_equal(f->p.stats.secret_content_unread, 0);
 
+	/* one token under a .env name: that token, as any secret file */
+	snprintf(path, sizeof(path), "%s/one", f->dir);
+	assert_int_equal(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/one/.env", f->dir);
+	write_text(path, TOKEN "\n");
+	open_event(f, CG, (uint32_t)getpid(), path, NULL, 0);
+	e = find_edge(f, CG, EDGE_SECRET, path);
+	assert_non_null(e);
+	fp_compute(&f->p.fp_key, TOKEN, strlen(TOKEN), fp);
+	assert_string_equal(e->content_fp, fp);
+	assert_int_equal(edge_key_fps(e, &kf, &dropped), 0);
+
 	/* the reader gone: nothing read, counted */
 	snprintf(path, sizeof(path), "%s/.env", f->dir);
 	open_event(f, CG2, T_GONE, path, NULL, 0);

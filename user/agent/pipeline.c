@@ -155,6 +155,16 @@ static size_t read_upto(int fd, char *buf, size_t cap, bool *more)
  * the HTTP parser uses, links the read to the request that later sends it
  * (finding secret-sent). The content is read once, as the process sees the
  * file, hashed and wiped; it is never kept, logged or printed. */
+static void single_token_fp(struct pipeline *p, const char *buf, size_t len, char out[17])
+{
+	out[0] = '\0';
+	while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' '))
+		len--;
+	if (len >= 8 && len <= SECRET_CONTENT_MAX && !memchr(buf, '\n', len) && !memchr(buf, ' ', len) &&
+	    !memchr(buf, '\0', len))
+		fp_compute(&p->fp_key, buf, len, out);
+}
+
 static void fingerprint_secret_content(struct pipeline *p, uint32_t tgid, const char *abs, char out[17])
 {
 	char buf[SECRET_CONTENT_MAX + 1];
@@ -167,11 +177,7 @@ static void fingerprint_secret_content(struct pipeline *p, uint32_t tgid, const 
 		return;
 	len = read_upto(fd, buf, sizeof(buf), &more);
 	close(fd);
-	while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' '))
-		len--;
-	if (len >= 8 && len <= SECRET_CONTENT_MAX && !memchr(buf, '\n', len) && !memchr(buf, ' ', len) &&
-	    !memchr(buf, '\0', len))
-		fp_compute(&p->fp_key, buf, len, out);
+	single_token_fp(p, buf, len, out);
 	explicit_bzero(buf, sizeof(buf));
 }
 
@@ -188,7 +194,7 @@ static bool category_is_key_value(const char *category)
  * "KEY:FINGERPRINT" (the key's name, never the value), so a key loaded from
  * the file and sent is linked to the file and named. Read once like a
  * single-token file; the bytes are wiped. */
-static void fingerprint_key_values(struct pipeline *p, uint32_t tgid, const char *abs, struct edge *e)
+static void fingerprint_key_values(struct pipeline *p, uint32_t tgid, const char *abs, struct edge *e, char fp[17])
 {
 	struct dotenv_result res;
 	char entries[DOTENV_MAX_KEYS][DOTENV_KEY_MAX + FP_HEX_LEN + 2];
@@ -198,6 +204,7 @@ static void fingerprint_key_values(struct pipeline *p, uint32_t tgid, const char
 	char *buf;
 	int fd;
 
+	fp[0] = '\0';
 	if ((fd = open_in_reader_root(p, tgid, abs)) < 0)
 		return;
 	if (!(buf = malloc(KV_CONTENT_MAX))) {
@@ -207,6 +214,9 @@ static void fingerprint_key_values(struct pipeline *p, uint32_t tgid, const char
 	}
 	len = read_upto(fd, buf, KV_CONTENT_MAX, &more);
 	close(fd);
+	/* a file of one token under a .env name is that token, as anywhere */
+	if (!more)
+		single_token_fp(p, buf, len, fp);
 	if (more) {
 		/* the last line may be cut: not a value */
 		p->stats.kv_truncated++;
@@ -419,7 +429,7 @@ static void handle_file_open(struct pipeline *p, const struct reach_file_open_ev
 		char fp[17] = "";
 
 		if (category_is_key_value(category))
-			fingerprint_key_values(p, ev->hdr.tgid, resolved, e);
+			fingerprint_key_values(p, ev->hdr.tgid, resolved, e, fp);
 		else
 			fingerprint_secret_content(p, ev->hdr.tgid, resolved, fp);
 		if (fp[0] && observed_set_content_fp(p->observed, e, fp))
