@@ -13,9 +13,10 @@ import secrets
 import subprocess
 import zlib
 
-from harness import PYTHON, REACHCTL, Agent, Cgroup, check, check_eq, start_process, wait_for, wait_port
+from harness import (PYTHON, REACHCTL, Agent, Cgroup, check, check_eq, need_tools, start_process, wait_for,
+                     wait_port)
 
-PORT = 20890  # this test's own range: 20890-20899
+PORT, CURL_PORT = 20890, 20891  # this file's own range: 20890-20899
 
 SERVER = r"""
 import http.server, sys
@@ -55,11 +56,23 @@ def _secret_sent(doc, what):
 
 
 def test_dotenv_key_sent_is_linked(cleanup, tmp):
+    """python parses the .env and sends the key with http.client."""
+    _key_sent_is_linked(cleanup, tmp, "python", PORT)
+
+
+def test_dotenv_sourced_by_sh_sent_by_curl(cleanup, tmp):
+    """sh sources the .env (set -a) and curl sends the key: the reader is sh,
+    the sender curl, the key on curl's command line (redacted there)."""
+    need_tools("curl", "sh")
+    _key_sent_is_linked(cleanup, tmp, "curl", CURL_PORT)
+
+
+def _key_sent_is_linked(cleanup, tmp, client, port):
     key = "sk-proj-" + secrets.token_hex(20) + "9Zq"  # a digit and a letter whatever the draw
     db_password = "pw" + secrets.token_hex(12)
     db_url = f"postgres://app:{db_password}@db.internal:5432/app"
-    start_process(cleanup, [PYTHON, "-c", SERVER, str(PORT)])
-    wait_port("127.0.0.1", PORT)
+    start_process(cleanup, [PYTHON, "-c", SERVER, str(port)])
+    wait_port("127.0.0.1", port)
     app_dir = os.path.join(tmp, "app")
     os.makedirs(app_dir)
     dotenv = os.path.join(app_dir, ".env")
@@ -72,10 +85,14 @@ def test_dotenv_key_sent_is_linked(cleanup, tmp):
     policy = os.path.join(tmp, "policy.yaml")
     with open(policy, "w") as f:  # declares the program and nothing it reaches
         f.write(f"apiVersion: reach.dev/v1\nkind: ReachPolicy\nmetadata:\n  name: app\nspec:\n  identity: {identity}\n"
-                "  tools: [\"/**/python3*\"]\n")
+                "  tools: [\"/**/python3*\", \"/**/sh\", \"/**/dash\", \"/**/curl\"]\n")
     agent = Agent(cleanup, tmp, ["--cgroup", root.path, "--identity-rule", f"cgroup:{app.rel} {identity}",
                                  "--policy", policy])
-    app.python(WORKLOAD, dotenv, str(PORT))
+    if client == "python":
+        app.python(WORKLOAD, dotenv, str(port))
+    else:
+        app.run(["sh", "-c", 'set -a; . "$1"; exec curl -sS -o /dev/null -H "Authorization: Bearer $OPENAI_API_KEY" '
+                 '"http://127.0.0.1:$2/v1/models"', "sh", dotenv, str(port)])
 
     def edges():
         ids = agent.reachctl("reach", "--identity", identity, "-o", "json")["identities"]
