@@ -1187,6 +1187,75 @@ static void test_save_load_round_trip(void **state)
 	ledger_free(back);
 }
 
+static json_object *jget(json_object *o, const char *k)
+{
+	json_object *v = NULL;
+
+	assert_true(json_object_object_get_ex(o, k, &v));
+	return v;
+}
+
+/* A KEY=VALUE file's credentials: a sorted set of "KEY:FINGERPRINT",
+ * unioned over observations and merges, bounded (the rest counted; the
+ * file's own overflow kept as the largest seen, not summed per feed), and
+ * kept through save and load and in the JSON. */
+static void test_key_fingerprints(void **state)
+{
+	struct dir *d = *state;
+	struct ledger *l = ledger_new(0, 0), *back = ledger_new(0, 0), *merged = ledger_new(0, 0);
+	struct ledger_obs o = obs("ns/app", LEDGER_SECRET, "/app/.env");
+	const char *first[] = { "OPENAI_API_KEY:00112233445566ff", "DB_URL:aabbccddeeff0011" };
+	const char *second[] = { "OPENAI_API_KEY:00112233445566ff", "Z_TOKEN:1234123412341234" };
+	const char *want[] = { "DB_URL:aabbccddeeff0011", "OPENAI_API_KEY:00112233445566ff", "Z_TOKEN:1234123412341234" };
+	const char *many[LEDGER_MAX_KEY_FPS + 5];
+	char names[LEDGER_MAX_KEY_FPS + 5][40];
+	json_object *j, *e;
+	char *text;
+
+	o.category = "dotenv";
+	o.key_fingerprints = first;
+	o.n_key_fingerprints = 2;
+	o.key_fingerprints_dropped = 3;
+	assert_int_equal(ledger_record(l, &o), 0);
+	assert_int_equal(ledger_record(l, &o), 0); /* fed again: the same set, the same overflow */
+	o.key_fingerprints = second;
+	o.key_fingerprints_dropped = 1;
+	assert_int_equal(ledger_record(l, &o), 0);
+	assert_set(edge_of(l, "ns/app", LEDGER_SECRET, "/app/.env")->key_fingerprints, want, 3, 3);
+
+	assert_int_equal(ledger_save(l, "n", d->file, NULL, 0), 0);
+	assert_int_equal(ledger_load(back, d->file, NULL, NULL, 0), 0);
+	assert_set(edge_of(back, "ns/app", LEDGER_SECRET, "/app/.env")->key_fingerprints, want, 3, 3);
+	assert_int_equal(ledger_merge(merged, l), 0);
+	assert_int_equal(ledger_merge(merged, back), 0);
+	assert_set(edge_of(merged, "ns/app", LEDGER_SECRET, "/app/.env")->key_fingerprints, want, 3, 3);
+
+	j = ledger_to_json(back, "ns/app", "secret");
+	assert_non_null(j);
+	e = json_object_array_get_idx(jget(json_object_array_get_idx(jget(j, "identities"), 0), "edges"), 0);
+	text = strdup(json_object_to_json_string_ext(jget(e, "key_fingerprints"), JSON_C_TO_STRING_PLAIN));
+	assert_string_equal(text, "[\"DB_URL:aabbccddeeff0011\",\"OPENAI_API_KEY:00112233445566ff\","
+				  "\"Z_TOKEN:1234123412341234\"]");
+	assert_int_equal(json_object_get_int64(jget(e, "key_fingerprints_dropped")), 3);
+	free(text);
+	json_object_put(j);
+
+	/* the bound: what does not fit is counted */
+	for (int i = 0; i < LEDGER_MAX_KEY_FPS + 5; i++) {
+		snprintf(names[i], sizeof(names[i]), "K%03d:%016x", i, i);
+		many[i] = names[i];
+	}
+	o.key_fingerprints = many;
+	o.n_key_fingerprints = LEDGER_MAX_KEY_FPS + 5;
+	o.key_fingerprints_dropped = 0;
+	assert_int_equal(ledger_record(l, &o), 0);
+	assert_int_equal(edge_of(l, "ns/app", LEDGER_SECRET, "/app/.env")->key_fingerprints->n, LEDGER_MAX_KEY_FPS);
+	assert_int_equal(edge_of(l, "ns/app", LEDGER_SECRET, "/app/.env")->key_fingerprints->dropped, 3 + 8);
+	ledger_free(l);
+	ledger_free(back);
+	ledger_free(merged);
+}
+
 static void test_round_trip_keeps_bounded_flags(void **state)
 {
 	struct dir *d = *state;
@@ -1957,6 +2026,7 @@ int main(void)
 		T(test_json_filters_and_order),
 		D(test_save_load_round_trip),
 		D(test_round_trip_keeps_bounded_flags),
+		D(test_key_fingerprints),
 		D(test_round_trip_empty_ledger),
 		D(test_load_unions_into_the_ledger),
 		D(test_load_missing_file),

@@ -394,6 +394,63 @@ static void test_secret_open(void **state)
 	assert_int_equal(f->k.last_open_key.hash, 0x2000 + strlen(f->secret));
 }
 
+/* A .env file holds several credentials: each credential-shaped value is
+ * fingerprinted under its key's name (never its value), the content as a
+ * whole is not one token, and lines that are not KEY=VALUE are counted. */
+static void test_dotenv_open(void **state)
+{
+	struct fx *f = *state;
+	const char *const *kf;
+	char path[600], want_key[64], want_db[64], fp[17];
+	uint64_t dropped;
+	const struct edge *e;
+
+	assert_int_equal(catalog_add(f->catalog, "**/.env", "dotenv"), 0);
+	snprintf(path, sizeof(path), "%s/.env", f->dir);
+	write_text(path, "# the app's settings\r\n"
+			 "export OPENAI_API_KEY=\"sk-proj-4fG7hJ2kL9mN3pQ8rS5tU1vW6xY0zA\"\r\n"
+			 "DB_URL=postgres://app:s3cretPassw0rd@db:5432/app\r\n"
+			 "DEBUG=true\r\n"
+			 "this is not a setting\r\n");
+	exec_event(f, CG, (uint32_t)getpid(), T_OTHER, "/usr/bin/python3", (const char *const[]){ "python3", NULL }, 11);
+	open_event(f, CG, (uint32_t)getpid(), path, NULL, 0);
+	e = find_edge(f, CG, EDGE_SECRET, path);
+	assert_non_null(e);
+	assert_string_equal(e->category, "dotenv");
+	assert_string_equal(e->content_fp, "");
+	assert_int_equal(edge_key_fps(e, &kf, &dropped), 2);
+	assert_int_equal(dropped, 0);
+	fp_compute(&f->p.fp_key, "sk-proj-4fG7hJ2kL9mN3pQ8rS5tU1vW6xY0zA", 38, fp);
+	snprintf(want_key, sizeof(want_key), "OPENAI_API_KEY:%s", fp);
+	fp_compute(&f->p.fp_key, "postgres://app:s3cretPassw0rd@db:5432/app", 41, fp);
+	snprintf(want_db, sizeof(want_db), "DB_URL:%s", fp);
+	assert_string_equal(kf[0], want_key);
+	assert_string_equal(kf[1], want_db);
+	assert_int_equal(f->p.stats.kv_lines_malformed, 1);
+	assert_int_equal(f->p.stats.secret_content_unread, 0);
+
+	/* one token under a .env name: that token, as any secret file */
+	snprintf(path, sizeof(path), "%s/one", f->dir);
+	assert_int_equal(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/one/.env", f->dir);
+	write_text(path, TOKEN "\n");
+	open_event(f, CG, (uint32_t)getpid(), path, NULL, 0);
+	e = find_edge(f, CG, EDGE_SECRET, path);
+	assert_non_null(e);
+	fp_compute(&f->p.fp_key, TOKEN, strlen(TOKEN), fp);
+	assert_string_equal(e->content_fp, fp);
+	assert_int_equal(edge_key_fps(e, &kf, &dropped), 0);
+
+	/* the reader gone: nothing read, counted */
+	snprintf(path, sizeof(path), "%s/.env", f->dir);
+	open_event(f, CG2, T_GONE, path, NULL, 0);
+	e = find_edge(f, CG2, EDGE_SECRET, path);
+	assert_non_null(e);
+	assert_int_equal(edge_key_fps(e, &kf, &dropped), 0);
+	assert_null(kf);
+	assert_int_equal(f->p.stats.secret_content_unread, 1);
+}
+
 static void test_secret_open_resolved_and_reader_gone(void **state)
 {
 	struct fx *f = *state;
@@ -1982,6 +2039,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_secret_open, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dotenv_open, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_secret_open_resolved_and_reader_gone, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_not_secret, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_exec_lineage_and_redaction, setup, teardown),

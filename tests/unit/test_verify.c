@@ -2254,6 +2254,39 @@ static void test_secret_sent(void **state)
 	ledger_free(l);
 }
 
+/* A key loaded from a .env file and sent: secret-sent names the file and the
+ * key (never the value); a value of the file never sent links nothing. */
+static void test_secret_sent_from_dotenv(void **state)
+{
+	struct ledger *l = ledger_new(0, 0);
+	struct policy_set ps = { 0 };
+	struct verify_opts o = opts_now();
+	struct verify_result r;
+	const struct finding *f;
+	const char *kf[] = { "DB_URL:aabbccddeeff0011", "OPENAI_API_KEY:00112233445566ff" };
+	struct ledger_obs sec = { .identity = GW, .kind = LEDGER_SECRET, .object = "/srv/app/.env",
+				  .category = "dotenv", .count_delta = 1, .first_ms = NOW - DAY, .last_ms = NOW - 1000,
+				  .executable = "/usr/bin/python3", .key_fingerprints = kf, .n_key_fingerprints = 2 };
+
+	(void)state;
+	assert_int_equal(ledger_record(l, &sec), 0);
+	rec(l, GW, CRED(.object = "evil.example POST /collect bearer fp:00112233445566ff", .category = "bearer",
+			.name = "evil.example"));
+	rec(l, GW, CRED(.object = "api.openai.com GET /v1/models bearer fp:ffffffffffffffff", .category = "bearer",
+			.name = "api.openai.com"));
+	load(&ps, HDR(GW) "  secrets: [/srv/app/.env]\n", NULL, 0);
+	run(l, &ps, &o, &r);
+	f = find(&r, FINDING_SECRET_SENT, "evil.example POST /collect bearer fp:00112233445566ff");
+	assert_non_null(f);
+	assert_int_equal(f->severity, SEV_HIGH);
+	assert_string_equal(f->message, "the token OPENAI_API_KEY read from /srv/app/.env was sent to evil.example "
+					"(bearer), which was not declared");
+	assert_int_equal(count_kind(&r, FINDING_SECRET_SENT), 1);
+	verify_result_free(&r);
+	policy_set_free(&ps);
+	ledger_free(l);
+}
+
 /* Findings followed to resolution: MTTR, and upgrades that left findings open. */
 static void test_remediation(void **state)
 {
@@ -2385,6 +2418,7 @@ int main(void)
 		cmocka_unit_test(test_remediation),
 		cmocka_unit_test(test_remediation_many_identities),
 		cmocka_unit_test(test_secret_sent),
+		cmocka_unit_test(test_secret_sent_from_dotenv),
 		cmocka_unit_test(test_epoch_records),
 		cmocka_unit_test(test_default_alert_without_policy),
 		cmocka_unit_test(test_parse_objects),

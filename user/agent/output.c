@@ -68,6 +68,16 @@ static json_object *edge_json(const struct cgroup_reach *c, const struct edge *e
 		json_add_str(o, "requested_path", e->requested_path);
 		if (e->content_fp[0]) /* a keyed fingerprint: links the file to the request that sends it */
 			json_add_str(o, "content_fingerprint", e->content_fp);
+		{
+			const char *const *kf;
+			uint64_t kf_dropped;
+			size_t n_kf = edge_key_fps(e, &kf, &kf_dropped);
+
+			if (n_kf || kf_dropped) { /* "KEY:FINGERPRINT": names and fingerprints, never values */
+				json_add(o, "key_fingerprints", json_new_strings(kf, n_kf));
+				json_add_u64(o, "key_fingerprints_dropped", kf_dropped);
+			}
+		}
 		json_add(o, "open_flags", open_flags_json(e->open_flags));
 	} else if (e->kind == EDGE_EGRESS) {
 		static const char *const outcomes[REACH_OUT__MAX] = { "unknown", "established", "refused",
@@ -212,6 +222,9 @@ void output_summary_json(FILE *f, struct observed *obs, const struct run_stats *
 	json_add(o, "events", ev);
 	json_add_int(o, "opens_not_secret", (int64_t)st->opens_not_secret);
 	json_add_int(o, "secret_content_unread", (int64_t)st->secret_content_unread);
+	json_add_int(o, "kv_lines_malformed", (int64_t)st->kv_lines_malformed);
+	json_add_int(o, "kv_lines_unread", (int64_t)st->kv_lines_unread);
+	json_add_int(o, "kv_truncated", (int64_t)st->kv_truncated);
 	json_add_int(o, "path_errors", (int64_t)st->path_errors);
 	json_add_int(o, "malformed_events", (int64_t)st->malformed_events);
 	json_add_int(o, "dns_responses", (int64_t)st->dns_responses);

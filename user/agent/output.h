@@ -11,6 +11,9 @@ struct run_stats {
 	uint64_t events[REACH_EV__MAX];   /* ring-buffer events handled, per kind */
 	uint64_t opens_not_secret;        /* read-opens the catalogue did not match */
 	uint64_t secret_content_unread;   /* secret files not fingerprinted: the reader was gone */
+	uint64_t kv_lines_malformed;      /* lines of KEY=VALUE secret files (.env) that were not KEY=VALUE: skipped */
+	uint64_t kv_lines_unread;         /* ... past the per-file line bound */
+	uint64_t kv_truncated;            /* KEY=VALUE files longer than the bytes read of them */
 	uint64_t path_errors;             /* paths that could not be made absolute */
 	uint64_t malformed_events;        /* short or unknown events */
 	uint64_t dns_responses;           /* DNS answers parsed */

@@ -17,6 +17,7 @@
 #include "common/hmap.h"
 #include "common/log.h"
 #include "config/config.h"
+#include "http/dotenv.h"
 #include "http/http_head.h"
 #include "http/h2.h"
 #include "http/reasm.h"
@@ -106,50 +107,133 @@ static void submit_artifact(struct pipeline *p, const char *key, const char *fil
 static void note_root_exec(struct pipeline *p, uint64_t cgroup_id, const struct reach_exec_event *ev, const char *exe);
 
 #define SECRET_CONTENT_MAX 8192
+#define KV_CONTENT_MAX (64 * 1024) /* a .env file's bytes read; the rest is counted, not read */
+
+/* The file abs as the reader tgid sees it, opened for reading, or -1
+ * (counted). Only through the reader's own root: the agent's view of the
+ * same path (in a pod: the agent's own service-account token) is another
+ * file, and its fingerprint would link the wrong secret. Symlinks are
+ * followed inside that root and never out of it (RESOLVE_IN_ROOT: an
+ * absolute link such as /var/run -> /run, or a projected volume's
+ * token -> ..data/token, resolves as the reader sees it). A reader gone
+ * before the event is handled leaves no fingerprint, and is counted. */
+static int open_in_reader_root(struct pipeline *p, uint32_t tgid, const char *abs)
+{
+	struct open_how how = { .flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK,
+				.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
+	char root[64];
+	int rootfd, fd;
+
+	snprintf(root, sizeof(root), "/proc/%u/root", tgid);
+	rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0) {
+		p->stats.secret_content_unread++;
+		return -1;
+	}
+	fd = (int)syscall(SYS_openat2, rootfd, abs, &how, sizeof(how));
+	close(rootfd);
+	if (fd < 0)
+		p->stats.secret_content_unread++;
+	return fd;
+}
+
+/* Up to cap bytes of fd into buf; whether more followed in *more. */
+static size_t read_upto(int fd, char *buf, size_t cap, bool *more)
+{
+	size_t len = 0;
+	ssize_t n;
+	char extra;
+
+	while (len < cap && (n = read(fd, buf + len, cap - len)) > 0)
+		len += (size_t)n;
+	*more = len == cap && read(fd, &extra, 1) == 1;
+	return len;
+}
 
 /* A secret file that holds a single token (a service-account token, an API
  * key file) is the credential itself: its keyed fingerprint, the same HMAC
  * the HTTP parser uses, links the read to the request that later sends it
  * (finding secret-sent). The content is read once, as the process sees the
  * file, hashed and wiped; it is never kept, logged or printed. */
-static void fingerprint_secret_content(struct pipeline *p, uint32_t tgid, const char *abs, char out[17])
+static void single_token_fp(struct pipeline *p, const char *buf, size_t len, char out[17])
 {
-	struct open_how how = { .flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK,
-				.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
-	char root[64], buf[SECRET_CONTENT_MAX + 1];
-	size_t len = 0;
-	ssize_t n;
-	int rootfd, fd;
-
 	out[0] = '\0';
-	/* Only through the reader's own root: the agent's view of the same path
-	 * (in a pod: the agent's own service-account token) is another file,
-	 * and its fingerprint would link the wrong secret. Symlinks are followed
-	 * inside that root and never out of it (RESOLVE_IN_ROOT: an absolute
-	 * link such as /var/run -> /run, or a projected volume's
-	 * token -> ..data/token, resolves as the reader sees it). A reader gone
-	 * before the event is handled leaves no fingerprint, and is counted. */
-	snprintf(root, sizeof(root), "/proc/%u/root", tgid);
-	rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (rootfd < 0) {
-		p->stats.secret_content_unread++;
-		return;
-	}
-	fd = (int)syscall(SYS_openat2, rootfd, abs, &how, sizeof(how));
-	close(rootfd);
-	if (fd < 0) {
-		p->stats.secret_content_unread++;
-		return;
-	}
-	while (len < sizeof(buf) && (n = read(fd, buf + len, sizeof(buf) - len)) > 0)
-		len += (size_t)n;
-	close(fd);
 	while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' '))
 		len--;
 	if (len >= 8 && len <= SECRET_CONTENT_MAX && !memchr(buf, '\n', len) && !memchr(buf, ' ', len) &&
 	    !memchr(buf, '\0', len))
 		fp_compute(&p->fp_key, buf, len, out);
+}
+
+static void fingerprint_secret_content(struct pipeline *p, uint32_t tgid, const char *abs, char out[17])
+{
+	char buf[SECRET_CONTENT_MAX + 1];
+	size_t len;
+	bool more;
+	int fd;
+
+	out[0] = '\0';
+	if ((fd = open_in_reader_root(p, tgid, abs)) < 0)
+		return;
+	len = read_upto(fd, buf, sizeof(buf), &more);
+	close(fd);
+	single_token_fp(p, buf, len, out);
 	explicit_bzero(buf, sizeof(buf));
+}
+
+/* Whether a secret category's files are KEY=VALUE lists whose values are
+ * credentials: a .env file, and the AWS shared credentials file
+ * (aws_access_key_id = AKIA..., INI sections skipped by the parser). */
+static bool category_is_key_value(const char *category)
+{
+	return !strcmp(category, "dotenv") || !strcmp(category, "aws-credentials");
+}
+
+/* A KEY=VALUE file holds several credentials: each credential-shaped value
+ * gets the same keyed fingerprint (http/dotenv.h), kept on the edge as
+ * "KEY:FINGERPRINT" (the key's name, never the value), so a key loaded from
+ * the file and sent is linked to the file and named. Read once like a
+ * single-token file; the bytes are wiped. */
+static void fingerprint_key_values(struct pipeline *p, uint32_t tgid, const char *abs, struct edge *e, char fp[17])
+{
+	struct dotenv_result res;
+	char entries[DOTENV_MAX_KEYS][DOTENV_KEY_MAX + FP_HEX_LEN + 2];
+	const char *v[DOTENV_MAX_KEYS];
+	size_t len;
+	bool more;
+	char *buf;
+	int fd;
+
+	fp[0] = '\0';
+	if ((fd = open_in_reader_root(p, tgid, abs)) < 0)
+		return;
+	if (!(buf = malloc(KV_CONTENT_MAX))) {
+		close(fd);
+		p->stats.secret_content_unread++;
+		return;
+	}
+	len = read_upto(fd, buf, KV_CONTENT_MAX, &more);
+	close(fd);
+	/* a file of one token under a .env name is that token, as anywhere */
+	if (!more)
+		single_token_fp(p, buf, len, fp);
+	if (more) {
+		/* the last line may be cut: not a value */
+		p->stats.kv_truncated++;
+		while (len && buf[len - 1] != '\n')
+			len--;
+	}
+	dotenv_fingerprints(&p->fp_key, buf, len, &res);
+	explicit_bzero(buf, KV_CONTENT_MAX);
+	free(buf);
+	p->stats.kv_lines_malformed += res.malformed;
+	p->stats.kv_lines_unread += res.unread;
+	for (size_t i = 0; i < res.n; i++) {
+		snprintf(entries[i], sizeof(entries[i]), "%s:%s", res.fps[i].key, res.fps[i].fp);
+		v[i] = entries[i];
+	}
+	if (observed_set_key_fps(p->observed, e, v, res.n, res.dropped))
+		log_warn("credential fingerprints of %s not kept: out of memory", abs);
 }
 
 /* A file the agent classed as a secret, by (dev, ino): any other name of
@@ -344,7 +428,10 @@ static void handle_file_open(struct pipeline *p, const struct reach_file_open_ev
 	if (is_new) {
 		char fp[17] = "";
 
-		fingerprint_secret_content(p, ev->hdr.tgid, resolved, fp);
+		if (category_is_key_value(category))
+			fingerprint_key_values(p, ev->hdr.tgid, resolved, e, fp);
+		else
+			fingerprint_secret_content(p, ev->hdr.tgid, resolved, fp);
 		if (fp[0] && observed_set_content_fp(p->observed, e, fp))
 			log_warn("secret content fingerprint of %s not kept: out of memory", object);
 	}

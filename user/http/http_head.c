@@ -237,6 +237,11 @@ static const struct token_shape *find_token(const char *s, size_t n, size_t *pos
 /* Looks like a secret rather than a name: a token shape, or long, or random-looking. */
 static bool looks_secret(const char *s, size_t n)
 {
+	return http_value_looks_secret(s, n);
+}
+
+bool http_value_looks_secret(const char *s, size_t n)
+{
 	bool digit = false, up = false, low = false;
 	size_t i, pos = 0, tlen;
 

@@ -143,4 +143,12 @@ int http_parse_request_fields(const char *method, size_t method_len, const char 
 			      const char *authority, size_t authority_len, const struct http_field_ref *fields,
 			      size_t n_fields, const struct fp_key *key, struct http_request_head *out);
 
+/* Whether the value s[0..n) has a credential's shape rather than a name's:
+ * a known token shape (sk-, ghp_, AKIA, ...), or 24 characters or more, or
+ * 16 with a digit and a letter, or 10 with a digit and both cases. The test
+ * the detector applies to the value of an unknown credential-named header;
+ * a KEY=VALUE file's values are judged by it too (http/dotenv.h), so a value
+ * fingerprinted there is one the wire would fingerprint. */
+bool http_value_looks_secret(const char *s, size_t n);
+
 #endif

@@ -1219,6 +1219,27 @@ static void sensor_blind_findings(struct builder *b, const struct ctx *c, const 
 		fmt(f->message, sizeof(f->message), "%s", "hooks are missing: some activity is not observed");
 }
 
+/* Whether the secret edge sec holds the credential whose fingerprint is fp:
+ * its content (a single-token file), or one of a KEY=VALUE file's values,
+ * whose key name goes to key ("" for the content). */
+static bool secret_holds(const struct ledger_edge *sec, const char *fp, char *key, size_t key_size)
+{
+	const struct ledger_set *kf = sec->key_fingerprints;
+
+	key[0] = '\0';
+	if (sec->content_fingerprint && sec->content_fingerprint[0] && !strcmp(sec->content_fingerprint, fp))
+		return true;
+	for (size_t i = 0; kf && i < kf->n; i++) {
+		const char *colon = strrchr(kf->v[i], ':');
+
+		if (colon && colon > kf->v[i] && !strcmp(colon + 1, fp)) {
+			fmt(key, key_size, "%.*s", (int)(colon - kf->v[i]), kf->v[i]);
+			return true;
+		}
+	}
+	return false;
+}
+
 static void secret_sent_findings(struct builder *b, const char *identity, bool has_policy, const struct edge_view *ev,
 				 size_t n)
 {
@@ -1231,9 +1252,9 @@ static void secret_sent_findings(struct builder *b, const char *identity, bool h
 			continue;
 		for (size_t j = 0; j < n; j++) {
 			const struct ledger_edge *sec = ev[j].e;
+			char key[80];
 
-			if (sec->kind != LEDGER_SECRET || !sec->content_fingerprint || !sec->content_fingerprint[0] ||
-			    strcmp(sec->content_fingerprint, ev[i].cred.fingerprint) != 0)
+			if (sec->kind != LEDGER_SECRET || !secret_holds(sec, ev[i].cred.fingerprint, key, sizeof(key)))
 				continue;
 			/* declared use of the token (its undeclared finding absent): info */
 			for (size_t k = 0; k < b->n_drafts; k++) { /* this identity's so far */
@@ -1246,8 +1267,13 @@ static void secret_sent_findings(struct builder *b, const char *identity, bool h
 			}
 			if (!(f = edge_finding(b, FINDING_SECRET_SENT, undeclared ? SEV_HIGH : SEV_INFO, identity, cred)))
 				return;
-			fmt(f->message, sizeof(f->message), "the token read from %s was sent to %s (%s)%s", sec->object,
-			    ev[i].cred.host, ev[i].cred.kind, undeclared ? ", which was not declared" : "");
+			if (key[0]) /* the key's name, never its value */
+				fmt(f->message, sizeof(f->message), "the token %s read from %s was sent to %s (%s)%s", key,
+				    sec->object, ev[i].cred.host, ev[i].cred.kind, undeclared ? ", which was not declared" : "");
+			else
+				fmt(f->message, sizeof(f->message), "the token read from %s was sent to %s (%s)%s",
+				    sec->object, ev[i].cred.host, ev[i].cred.kind,
+				    undeclared ? ", which was not declared" : "");
 			break;
 		}
 	}

@@ -93,6 +93,7 @@ static void edge_free(struct intern *t, struct ledger_edge *e)
 	set_release(t, e->executables);
 	set_release(t, e->pods);
 	set_release(t, e->images);
+	set_release(t, e->key_fingerprints);
 	intern_list_release(t, list_of(e->lineage));
 	intern_release(t, e->epoch);
 	intern_release(t, e->last_epoch);
@@ -111,7 +112,7 @@ static struct ledger_edge *edge_new(struct intern *t, enum ledger_kind kind, con
 	if (!e)
 		return NULL;
 	e->kind = kind;
-	e->executables = e->pods = e->images = &empty_set;
+	e->executables = e->pods = e->images = e->key_fingerprints = &empty_set;
 	/* interning "" never fails and costs nothing */
 	e->category = e->dest_class = e->name = e->name_source = e->content_fingerprint = e->opened_as = e->arguments =
 		e->mcp_server = e->mcp_tool = e->proto = e->epoch = e->last_epoch =
@@ -282,9 +283,13 @@ static size_t sorted_pos(const char *const *v, size_t n, const char *x, int *fou
 /* Adds s's values (NULL: none) to the sorted set *d, counting those that
  * do not fit as dropped. The set is shared (interned), so a change makes or
  * finds another set and drops the old one. */
-static int set_union(struct intern *t, const struct ledger_set **d, const struct ledger_set *s)
+/* max bounds the set; sum_dropped: s's dropped count is added (executables
+ * each observation could not keep), else the larger one is kept (a KEY=VALUE
+ * file's overflow is the file's: every feed and every agent sees the same). */
+static int set_union_max(struct intern *t, const struct ledger_set **d, const struct ledger_set *s, size_t max,
+			 bool sum_dropped)
 {
-	const char *v[LEDGER_MAX_VALUES];
+	const char *v[LEDGER_MAX_KEY_FPS > LEDGER_MAX_VALUES ? LEDGER_MAX_KEY_FPS : LEDGER_MAX_VALUES];
 	const struct ledger_set *set;
 	size_t n = (*d)->n;
 	uint64_t dropped = 0;
@@ -302,7 +307,7 @@ static int set_union(struct intern *t, const struct ledger_set **d, const struct
 		pos = sorted_pos(v, n, s->v[i], &found);
 		if (found)
 			continue;
-		if (n >= LEDGER_MAX_VALUES) {
+		if (n >= max) {
 			dropped = sat_add(dropped, 1);
 			continue;
 		}
@@ -310,7 +315,8 @@ static int set_union(struct intern *t, const struct ledger_set **d, const struct
 		v[pos] = s->v[i];
 		n++;
 	}
-	dropped = sat_add(sat_add((*d)->dropped, dropped), s->dropped);
+	dropped = sum_dropped ? sat_add(sat_add((*d)->dropped, dropped), s->dropped)
+			      : sat_add((*d)->dropped > s->dropped ? (*d)->dropped : s->dropped, dropped);
 	if (n == (*d)->n && dropped == (*d)->dropped)
 		return 0;
 	if (!(set = set_get(t, v, n, dropped)))
@@ -318,6 +324,11 @@ static int set_union(struct intern *t, const struct ledger_set **d, const struct
 	set_release(t, *d);
 	*d = set;
 	return 0;
+}
+
+static int set_union(struct intern *t, const struct ledger_set **d, const struct ledger_set *s)
+{
+	return set_union_max(t, d, s, LEDGER_MAX_VALUES, true);
 }
 
 static int outcome_add(struct intern *t, struct ledger_edge *e, const char *name, uint64_t count)
@@ -535,7 +546,8 @@ static int edge_union(struct intern *t, struct ledger_edge *d, const struct ledg
 			return rc;
 	d->outcomes_dropped = sat_add(d->outcomes_dropped, s->outcomes_dropped);
 	if ((rc = set_union(t, &d->executables, s->executables)) || (rc = set_union(t, &d->pods, s->pods)) ||
-	    (rc = set_union(t, &d->images, s->images)))
+	    (rc = set_union(t, &d->images, s->images)) ||
+	    (rc = set_union_max(t, &d->key_fingerprints, s->key_fingerprints, LEDGER_MAX_KEY_FPS, false)))
 		return rc;
 	if ((s->n_lineage || s->lineage_truncated) && (earlier || (!d->n_lineage && !d->lineage_truncated)))
 		if ((rc = lineage_set(t, d, s->lineage, s->n_lineage, s->lineage_truncated)))
@@ -678,7 +690,7 @@ int ledger_record(struct ledger *l, const struct ledger_obs *o)
 	/* a one-observation edge that points into o: read, never written */
 	char *exe[1], *pod[1], *image[1], *epoch_name[1];
 	int64_t epoch_ms;
-	struct ledger_set exes, pods, images;
+	struct ledger_set exes, pods, images, key_fps;
 	struct ledger_outcome outcome;
 	struct ledger_edge e;
 
@@ -719,6 +731,10 @@ int ledger_record(struct ledger *l, const struct ledger_obs *o)
 	e.executables = &exes;
 	e.pods = &pods;
 	e.images = &images;
+	key_fps = (struct ledger_set){ .v = (char **)o->key_fingerprints,
+				       .n = o->key_fingerprints ? o->n_key_fingerprints : 0,
+				       .dropped = o->key_fingerprints_dropped };
+	e.key_fingerprints = &key_fps;
 	e.lineage = o->lineage ? (char **)o->lineage : NULL;
 	/* any length past the cap is truncated the same way */
 	e.n_lineage = !o->lineage ? 0 : o->n_lineage > UINT16_MAX ? UINT16_MAX : (uint16_t)o->n_lineage;
@@ -932,6 +948,11 @@ struct json_object *ledger_edge_to_json(const struct ledger_edge *e, bool brief)
 	}
 	if (!brief) {
 		json_add_str_or_null(o, "content_fingerprint", e->content_fingerprint);
+		if (e->key_fingerprints->n || e->key_fingerprints->dropped) {
+			json_add(o, "key_fingerprints", json_new_strings((const char *const *)e->key_fingerprints->v,
+									  e->key_fingerprints->n));
+			json_add_u64(o, "key_fingerprints_dropped", e->key_fingerprints->dropped);
+		}
 		json_add_str_or_null(o, "opened_as", e->opened_as);
 		json_add_str_or_null(o, "proto", e->proto);
 		json_add_int(o, "port", e->port);

@@ -59,6 +59,7 @@ enum ledger_kind {
 #define LEDGER_MAX_OUTCOMES 8  /* distinct outcomes per edge */
 #define LEDGER_MAX_LINEAGE  16
 #define LEDGER_MAX_EPOCHS   8  /* epochs kept per edge; older ones go to epochs_earlier */
+#define LEDGER_MAX_KEY_FPS  64 /* key fingerprints of a KEY=VALUE file per edge */
 #define LEDGER_DEFAULT_MAX_IDENTITIES 4096
 #define LEDGER_DEFAULT_MAX_EDGES      4096 /* per identity */
 
@@ -104,6 +105,9 @@ struct ledger_edge {
 	char *epoch;      /* of the first observation */
 	char *last_epoch; /* of the latest observation */
 	char *content_fingerprint; /* secret: fingerprint of the file's content (a single token), or "" */
+	/* secret: a KEY=VALUE file's credentials, "KEY:FINGERPRINT" each (the
+	 * key's name, never its value), at most LEDGER_MAX_KEY_FPS */
+	const struct ledger_set *key_fingerprints;
 	char *opened_as;  /* secret: the name as first written, when not object; or "" */
 	char *arguments;  /* mcp-tool: argument names of the first call ("a,b" sorted), or "" */
 	/* mcp-tool: answers matched to its calls (by JSON-RPC id on the
@@ -180,6 +184,9 @@ struct ledger_obs {
 	const char *image;
 	const char *epoch;
 	const char *content_fingerprint; /* secret edges */
+	const char *const *key_fingerprints; /* secret edges: "KEY:FINGERPRINT" of a KEY=VALUE file */
+	size_t n_key_fingerprints;
+	uint64_t key_fingerprints_dropped;
 	const char *opened_as;           /* secret edges: the name as written, when not object */
 	const char *arguments;           /* mcp-tool edges: argument names */
 	uint64_t mcp_responses_delta;    /* mcp-tool edges: answers matched since the last record */

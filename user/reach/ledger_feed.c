@@ -50,6 +50,7 @@ static void fill_obs(struct ledger_obs *obs, const struct edge *e, const struct 
 	obs->image = id->image[0] ? id->image : NULL;
 	obs->epoch = id->image_id[0] ? id->image_id : NULL;
 	obs->content_fingerprint = e->content_fp[0] ? e->content_fp : NULL;
+	obs->n_key_fingerprints = edge_key_fps(e, &obs->key_fingerprints, &obs->key_fingerprints_dropped);
 	/* the name as written, only when it is not the file itself */
 	obs->opened_as = e->requested_path && e->requested_path[0] && strcmp(e->requested_path, e->object)
 				 ? e->requested_path : NULL;

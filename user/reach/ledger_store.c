@@ -226,6 +226,9 @@ static void edge_to_pb(const struct ledger_edge *e, Reach__V1__Edge *pe, Reach__
 	pe->n_images = e->images->n;
 	pe->images = e->images->v;
 	pe->images_dropped = e->images->dropped;
+	pe->n_key_fingerprints = e->key_fingerprints->n;
+	pe->key_fingerprints = e->key_fingerprints->v;
+	pe->key_fingerprints_dropped = e->key_fingerprints->dropped;
 	pe->n_lineage = e->n_lineage;
 	pe->lineage = e->lineage;
 	pe->lineage_truncated = e->lineage_truncated;
@@ -1376,7 +1379,7 @@ out:
 /* A decoded edge as the ledger takes it: the edge points at its sets. */
 struct import_edge {
 	struct ledger_edge e;
-	struct ledger_set executables, pods, images;
+	struct ledger_set executables, pods, images, key_fingerprints;
 };
 
 struct import_views {
@@ -1462,6 +1465,9 @@ static int import_identity(struct ledger *l, const Reach__V1__IdentityReach *id,
 		e->executables = &ie->executables;
 		e->pods = &ie->pods;
 		e->images = &ie->images;
+		ie->key_fingerprints =
+			(struct ledger_set){ pe->key_fingerprints, pe->n_key_fingerprints, pe->key_fingerprints_dropped };
+		e->key_fingerprints = &ie->key_fingerprints;
 		e->lineage = pe->lineage;
 		/* any length past the cap is truncated the same way */
 		e->n_lineage = pe->n_lineage > UINT16_MAX ? UINT16_MAX : (uint16_t)pe->n_lineage;

@@ -26,6 +26,10 @@ struct edge_rare {
 	struct edge_mcp *mcp;          /* answers, or the call it was an effect of; or NULL */
 	uint64_t exes_dropped;
 	uint64_t uncounted_sources;
+	/* secret: a KEY=VALUE file's "KEY:FINGERPRINT" list (interned), or NULL */
+	const char *const *key_fps;
+	size_t n_key_fps;
+	uint64_t key_fps_dropped;
 	struct edge_source more_src[]; /* sources 1..n_src-1 */
 };
 
@@ -174,6 +178,7 @@ static void edge_free(struct intern *t, struct edge *e)
 	intern_list_release(t, e->argv);
 	if (e->rare) {
 		intern_release(t, e->rare->detail);
+		intern_list_release(t, e->rare->key_fps);
 		if (e->rare->mcp) {
 			intern_release(t, e->rare->mcp->server);
 			intern_release(t, e->rare->mcp->tool);
@@ -493,6 +498,33 @@ int observed_set_content_fp(struct observed *o, struct edge *e, const char *fp)
 	intern_release(o->strings, e->content_fp);
 	e->content_fp = s;
 	return 0;
+}
+
+int observed_set_key_fps(struct observed *o, struct edge *e, const char *const *v, size_t n, uint64_t dropped)
+{
+	const char *const *list;
+	struct edge_rare *r;
+
+	if (!n && !dropped)
+		return 0;
+	if (!(list = intern_list(o->strings, v, n)))
+		return -ENOMEM;
+	if (!(r = rare_of(e, 0))) {
+		intern_list_release(o->strings, list);
+		return -ENOMEM;
+	}
+	intern_list_release(o->strings, r->key_fps);
+	r->key_fps = list;
+	r->n_key_fps = n;
+	r->key_fps_dropped = dropped;
+	return 0;
+}
+
+size_t edge_key_fps(const struct edge *e, const char *const **v, uint64_t *dropped)
+{
+	*v = e->rare ? e->rare->key_fps : NULL;
+	*dropped = e->rare ? e->rare->key_fps_dropped : 0;
+	return e->rare && e->rare->key_fps ? e->rare->n_key_fps : 0;
 }
 
 int observed_name_edge(struct observed *o, uint64_t cgroup_id, enum edge_kind kind, const char *object,

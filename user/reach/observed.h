@@ -265,6 +265,12 @@ uint64_t edge_fed_tag(const struct edge *e, uint8_t tag);
 void edge_set_fed_tag(struct edge *e, uint8_t tag);
 /* Sets a secret edge's content fingerprint. 0, or -ENOMEM (unchanged). */
 int observed_set_content_fp(struct observed *o, struct edge *e, const char *fp);
+/* Sets a secret edge's KEY=VALUE credentials: v[0..n) "KEY:FINGERPRINT"
+ * (names and keyed fingerprints only), dropped those past the parser's
+ * bound. 0, or -ENOMEM (unchanged). */
+int observed_set_key_fps(struct observed *o, struct edge *e, const char *const *v, size_t n, uint64_t dropped);
+/* Its list (*v, NULL when none) and its length; *dropped as set. */
+size_t edge_key_fps(const struct edge *e, const char *const **v, uint64_t *dropped);
 
 size_t observed_cgroups(const struct observed *o, struct cgroup_reach ***out); /* sorted by id */
 /* The cgroup an edge was recorded under, or NULL. */

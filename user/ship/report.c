@@ -196,6 +196,7 @@ static uint64_t edge_state(const struct ledger_edge *e)
 	h = mix(h, e->executables->n + (e->executables->dropped << 8));
 	h = mix(h, e->pods->n + (e->pods->dropped << 8));
 	h = mix(h, e->images->n + (e->images->dropped << 8));
+	h = mix(h, e->key_fingerprints->n + (e->key_fingerprints->dropped << 8));
 	h = mix(h, e->outcomes_dropped);
 	for (size_t i = 0; i < e->n_outcomes; i++)
 		h = mix(mix_str(h, e->outcomes[i].name), e->outcomes[i].count);
