@@ -227,6 +227,7 @@ def test_h2_json_post_bodies_are_read(cleanup, tmp):
     check_eq(summary["llm_model_unseen"], 1, "only the scalar body's model is unseen")
     check_eq(summary["http_bodies"], 2, "two HTTP/2 bodies read")
     check_eq(summary["mcp_calls"], 1, "one tools/call")
+    check_eq((summary["http_bodies_orphan"], summary["h2_bodies_unpaired"]), (0, 0), "every body had its stream")
     ledger = os.path.join(agent.state_dir, "ledger.pb.z")
     cov = _run([REACHCTL, "coverage", "--ledger", ledger, "-o", "json"], "coverage")
     check("llm-body-unseen" in cov.stdout and "/v1/embeddings" in cov.stdout,

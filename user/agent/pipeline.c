@@ -965,9 +965,12 @@ static void handle_http_body(struct pipeline *p, const struct reach_http_body_ev
 
 	json_post_key(key, sizeof(key), ev->hdr.tgid, ev->conn, h2 ? ev->stream_id : 0);
 	if (!(jp = hmap_remove(p->json_posts, key))) {
-		/* its head lost or forgotten, or (HTTP/2) a stream that was no
-		 * JSON POST: counted, skipped */
-		p->stats.http_bodies_orphan++;
+		/* its head lost or forgotten; on HTTP/2 mostly a stream that
+		 * was no JSON POST (the kernel cannot tell): counted, skipped */
+		if (h2)
+			p->stats.h2_bodies_unpaired++;
+		else
+			p->stats.http_bodies_orphan++;
 		return;
 	}
 	if (h2 && (ev->frame_flags & H2_FLAG_PADDED)) {
