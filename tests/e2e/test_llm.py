@@ -168,6 +168,19 @@ def test_mcp_tools_call_over_http(cleanup, tmp):
 
 
 H2C_PORT, H2TLS_PORT = 20880, 20881
+# node's http2 client writes each frame's header and payload as iovecs of
+# one writev: the DATA frame's payload is walked apart from its header
+NODE_H2_MCP = r'''
+const http2 = require("http2");
+const [port, token] = process.argv.slice(1);
+const c = http2.connect(`http://127.0.0.1:${port}`);
+const r = c.request({":method": "POST", ":path": "/mcp/node", "content-type": "application/json"});
+r.on("response", (h) => process.stdout.write(String(h[":status"])));
+r.resume();
+r.on("end", () => c.close());
+r.end(JSON.stringify({jsonrpc: "2.0", id: 1, method: "tools/call",
+                      params: {name: "read_file", arguments: {path: token}}}));
+'''
 
 
 def test_h2_json_post_bodies_are_read(cleanup, tmp):
@@ -211,6 +224,8 @@ def test_h2_json_post_bodies_are_read(cleanup, tmp):
         out = cg.run([curl, "-s", "-o", "/dev/null", "-w", "%{http_version}", "--max-time", "10", "-H",
                       "content-type: application/json"] + args, check_rc=False)
         check_eq(out.stdout.strip(), "2", f"curl spoke HTTP/2: {out.stderr[-300:]}")
+    out = cg.run([NODE, "-e", NODE_H2_MCP, str(H2C_PORT), token], check_rc=False)
+    check_eq(out.stdout.strip(), "404", f"node's http2 POST answered (nghttpd has no /mcp/node): {out.stderr[-300:]}")
     e = agent.wait_edge("h2 llm edge", lambda e: e["type"] == "llm" and e["model"] == "gpt-4o")
     check_eq((e["object"], e["provider"], e["host"], e["model"], e["proto"], e["tools_offered"]),
              ("openai-compatible 127.0.0.1 gpt-4o", "openai-compatible", "127.0.0.1", "gpt-4o", "h2", True),
@@ -218,6 +233,10 @@ def test_h2_json_post_bodies_are_read(cleanup, tmp):
     m = agent.wait_edge("h2 mcp edge", lambda e: e["type"] == "mcp-tool" and e["tool"] == "search_docs")
     check_eq((m["object"], m["server"], m["arguments"], m["transport"]),
              ("127.0.0.1/mcp search_docs", "127.0.0.1/mcp", "limit,query", "http"), "mcp-tool edge over h2c")
+    m = agent.wait_edge("node h2 mcp edge", lambda e: e["type"] == "mcp-tool" and e["tool"] == "read_file")
+    check_eq((m["object"], m["server"], m["arguments"], m["transport"], m["process_exe"]),
+             ("127.0.0.1/mcp/node read_file", "127.0.0.1/mcp/node", "path", "http", NODE),
+             "mcp-tool edge from node's http2 client")
     # the scalar body: not read, its road named after the wait (or at the stop)
     summary = agent.stop()
     llm = {x["object"]: x for x in agent.summary_edges(cg.rel, "llm_calls")}
@@ -225,8 +244,8 @@ def test_h2_json_post_bodies_are_read(cleanup, tmp):
              "the read call and the unread one")
     check_eq(llm["openai-compatible 127.0.0.1 gpt-4o"]["count"], 1, "one call")
     check_eq(summary["llm_model_unseen"], 1, "only the scalar body's model is unseen")
-    check_eq(summary["http_bodies"], 2, "two HTTP/2 bodies read")
-    check_eq(summary["mcp_calls"], 1, "one tools/call")
+    check_eq(summary["http_bodies"], 3, "three HTTP/2 bodies read")
+    check_eq(summary["mcp_calls"], 2, "two tools/calls")
     check_eq((summary["http_bodies_orphan"], summary["h2_bodies_unpaired"]), (0, 0), "every body had its stream")
     ledger = os.path.join(agent.state_dir, "ledger.pb.z")
     cov = _run([REACHCTL, "coverage", "--ledger", ledger, "-o", "json"], "coverage")
