@@ -1666,6 +1666,13 @@ static void test_h2_json_bodies_paired_by_stream(void **state)
 	assert_int_equal(f->p.stats.http_bodies_malformed, 1);
 	assert_int_equal(f->p.stats.llm_model_unseen, 3);
 
+	/* HTTP/1: a POST to an LLM API without a JSON content type (the
+	 * kernel reads no body): named, model unseen */
+	http_event(f, CG, T_PARENT, REACH_HTTP_PLAINTEXT,
+		   "POST /v1/chat/completions HTTP/1.1\r\nHost: api.openai.com\r\n\r\n", 80);
+	assert_int_equal(f->p.stats.llm_model_unseen, 4);
+	assert_true(has_road(f, "llm-body-unseen", "no JSON content type"));
+
 	/* a body left waiting when its process ends: its road */
 	h2_headers(f, 0x77, 7, 15, 0x4, "/v1/chat/completions");
 	{
@@ -1675,7 +1682,7 @@ static void test_h2_json_bodies_paired_by_stream(void **state)
 		assert_int_equal(feed(f, &ex, sizeof(ex)), 0);
 	}
 	assert_int_equal(hmap_count(f->p.json_posts), 0);
-	assert_int_equal(f->p.stats.llm_model_unseen, 4);
+	assert_int_equal(f->p.stats.llm_model_unseen, 5);
 	assert_true(has_road(f, "llm-body-unseen", "process ended first"));
 	{
 		const struct cgroup_reach *cr = observed_cgroup(f->p.observed, CG);

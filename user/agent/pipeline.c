@@ -797,8 +797,22 @@ static void json_post_head(struct pipeline *p, const struct req_origin *o, uint6
 						: "HTTP/1 head longer than one capture or written in pieces: body not read");
 		return;
 	}
-	if (!h->json_body)
-		return;
+	if (!h->json_body) {
+		/* a POST to a known LLM API that does not say JSON: still
+		 * named. Over HTTP/2 its body may still come (the kernel takes
+		 * any that starts like JSON); over HTTP/1 the kernel took none */
+		char bare[256];
+		struct llm_call c;
+
+		request_host(o, h, host, sizeof(host));
+		host_no_port(host, bare, sizeof(bare));
+		if (!llm_classify(h->method, bare, h->path, &c))
+			return;
+		if (!o->h2) {
+			json_body_unseen(p, o, h, "no JSON content type: body not read");
+			return;
+		}
+	}
 	if (!(jp = calloc(1, sizeof(*jp))))
 		return;
 	jp->port = request_host(o, h, host, sizeof(host));
