@@ -1574,7 +1574,8 @@ def scenario_prog_cost(ctx, results):
 
 TRANS_PORTS = (20750, 20751)  # the Go server, nghttpd
 TRANS_LOOPS = {"go-h1": "Go client, HTTP/1.1 over crypto/tls", "go-h2": "Go client, HTTP/2 over crypto/tls",
-               "h2load": "h2load -> nghttpd, HTTP/2 over libssl"}
+               "h2load": "h2load -> nghttpd, HTTP/2 over libssl",
+               "h2load-json": "h2load -> nghttpd, HTTP/2 JSON POST (an LLM call's body: its first DATA frame read)"}
 
 
 def trans_cert(ctx):
@@ -1626,9 +1627,12 @@ def trans_run(ctx, loop, cg, agent, urls, ca, seconds):
     With an agent, the Go client is timed only once the agent has probed
     its executable (the probes leave with the last user and come back at
     the next exec: the count of "probing" lines grows by one)."""
-    if loop == "h2load":
+    if loop.startswith("h2load"):
+        # h2load-json: each request a JSON POST whose first DATA frame the
+        # kernel copies (the body of an LLM call, issue #18)
+        body = ["-d", urls["h2load-json-body"], "-H", "content-type: application/json"] if loop == "h2load-json" else []
         r = ctx.popen(["h2load", "-D", f"{int(seconds * 1000)}ms", "--warm-up-time=300ms", "-c", "1", "-m", "1",
-                       "-H", "authorization: Bearer reach-bench-h2load-0123456789abcdef", urls["h2load"]],
+                       "-H", "authorization: Bearer reach-bench-h2load-0123456789abcdef"] + body + [urls[loop]],
                       cgroup=cg, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
         out, err = r.communicate(timeout=seconds + 60)
         for line in out.decode().splitlines():
@@ -1694,7 +1698,11 @@ def scenario_transports(ctx, results):
     if not wait_for(listening, 10):
         raise BenchError(f"nghttpd did not listen on port {h2_port}")
     urls = {"go-h1": f"https://127.0.0.1:{go_port}/v1/models", "go-h2": f"https://127.0.0.1:{go_port}/v1/models",
-            "h2load": f"https://127.0.0.1:{h2_port}/v1/models"}
+            "h2load": f"https://127.0.0.1:{h2_port}/v1/models",
+            "h2load-json": f"https://127.0.0.1:{h2_port}/v1/chat/completions",
+            "h2load-json-body": os.path.join(ctx.tmp, "llm-body.json")}
+    with open(urls["h2load-json-body"], "w") as f:
+        json.dump({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "x" * 600}]}, f)
     cg = ctx.cgroup("trans-wl")
     seconds = p["trans_seconds"]
     libssl = next((os.path.realpath(l.split()[5]) for l in read_text(f"/proc/{os.getpid()}/maps").splitlines()
@@ -1725,7 +1733,8 @@ def scenario_transports(ctx, results):
                     agent.wait_idle()
                     summary = agent.stop()["summary"]
                     # what the agent decoded of it: HTTP/2 requests, connections lost
-                    counts.append({k: summary.get(k, 0) for k in ("h2_requests", "h2_undecodable", "http_requests")})
+                    counts.append({k: summary.get(k, 0) for k in ("h2_requests", "h2_undecodable", "http_requests",
+                                                                    "http_bodies", "llm_calls")})
             except (SensorError, BenchError, OSError) as e:
                 errors.append(f"round {rnd + 1} {config}: {e}")
                 if agent and agent.proc:

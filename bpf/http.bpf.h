@@ -295,7 +295,10 @@ static __always_inline void http__emit_body(const void *src, bool user, __u64 n,
 	ev->source = cap->source;
 	ev->total_len = total > 0xffffffffULL ? 0xffffffff : total;
 	ev->flags = 0;
-	ev->pad[0] = ev->pad[1] = ev->pad[2] = 0;
+	ev->frame_flags = 0;
+	ev->pad[0] = ev->pad[1] = 0;
+	ev->stream_id = 0;
+	ev->pad2 = 0;
 	ev->conn = cap->conn;
 	if (peer) {
 		ev->family = peer->family;
@@ -578,6 +581,9 @@ struct h2_conn {
 	__u8  hlen;      /* bytes of a frame header split across writes, in hbuf */
 	__u8  preface;   /* the next piece is the connection's first */
 	__u8  hbuf[24];  /* 9 bytes used: 24 so that hbuf + hlen (< 9) + 9 is in range */
+	__u32 data_sid;  /* the highest client stream whose first DATA frame was looked at */
+	__u8  data_cap;  /* the DATA frame being passed is such a first one: look at its payload */
+	__u8  pad[3];
 };
 
 struct {
@@ -658,6 +664,61 @@ static __always_inline __u8 h2__emit(struct h2_walk *w, struct h2_conn *st, __u6
 	return 0;
 }
 
+/* The first bytes of a client stream's first DATA frame, at the walk's
+ * offset (rem bytes of the write left): a JSON body (an LLM call, an MCP
+ * tools/call over streamable HTTP) goes to user space, which pairs it with
+ * the request decoded for the stream. Which requests are JSON POSTs only
+ * HPACK says, so the kernel takes any body that starts like JSON (after a
+ * pad length): gRPC messages (a 0/1 flag byte) and forms cost one 2-byte
+ * read. Only the frame's bytes in this write: a payload split over writes
+ * is cut (counted). 0, or 1 + the loss reason. */
+static __always_inline __u8 h2__body(struct h2_walk *w, struct h2_conn *st, __u64 rem)
+{
+	struct reach_http_body_event *ev;
+	__u8 b[2] = {}, c;
+	__u64 n = st->skip < rem ? st->skip : rem;
+	bool padded = st->fflags & 0x8;
+
+	if (n < (padded ? 2 : 1) || bpf_probe_read_user(b, padded ? 2 : 1, (const void *)(w->ubuf + w->off)))
+		return 0;
+	c = padded ? b[1] : b[0];
+	if (c != '{' && c != '[' && c != ' ' && c != '\n' && c != '\r' && c != '\t')
+		return 0;
+	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+	if (!ev) {
+		loss__count(REACH_EV_HTTP_BODY, REACH_LOSS_RINGBUF_FULL);
+		return 0; /* the body only: its request still decodes (user space names the road) */
+	}
+	task__fill_hdr(&ev->hdr, REACH_EV_HTTP_BODY, sizeof(*ev), w->pid_tgid, w->cgid, bpf_ktime_get_boot_ns());
+	ev->source = w->source;
+	ev->family = w->family;
+	ev->dport = w->port;
+	__builtin_memcpy(ev->daddr, w->addr, 16);
+	ev->total_len = st->frame_len;
+	ev->flags = REACH_HTTP_BODY_F_H2;
+	ev->frame_flags = st->fflags;
+	ev->pad[0] = ev->pad[1] = 0;
+	ev->stream_id = st->stream_id;
+	ev->pad2 = 0;
+	ev->conn = w->conn;
+	if (n > REACH_HTTP_BODY_LEN)
+		n = REACH_HTTP_BODY_LEN;
+	if (st->frame_len > n) {
+		ev->flags |= REACH_HTTP_BODY_F_CUT;
+		loss__count(REACH_EV_HTTP_BODY, REACH_LOSS_TRUNCATED);
+	}
+	barrier_var(n); /* the bound below must hold on the register the read uses */
+	if (n > REACH_HTTP_BODY_LEN)
+		n = REACH_HTTP_BODY_LEN;
+	if (n && bpf_probe_read_user(ev->payload, n, (const void *)(w->ubuf + w->off))) {
+		loss__count(REACH_EV_HTTP_BODY, REACH_LOSS_READ_FAILED);
+		n = 0;
+	}
+	ev->len = n;
+	bpf_ringbuf_submit(ev, 0);
+	return 0;
+}
+
 /* One step through the write: pass a non-header frame's bytes, copy a
  * piece of a header frame, or read (the rest of) a frame header. */
 static long h2__step(__u64 i, void *arg)
@@ -672,6 +733,10 @@ static long h2__step(__u64 i, void *arg)
 		return 1;
 	rem = w->len - w->off;
 	if (st->skip) {
+		if (st->data_cap) {
+			st->data_cap = 0;
+			h2__body(w, st, rem);
+		}
 		n = st->skip < rem ? st->skip : rem;
 		st->skip -= n;
 		w->off += n;
@@ -707,7 +772,21 @@ static long h2__step(__u64 i, void *arg)
 	st->hlen = 0;
 	flen = (__u32)st->hbuf[0] << 16 | (__u32)st->hbuf[1] << 8 | st->hbuf[2];
 	if (st->hbuf[3] != 0x1 /* HEADERS */ && st->hbuf[3] != 0x9 /* CONTINUATION */) {
-		st->skip = flen; /* DATA, SETTINGS, WINDOW_UPDATE, ...: not read */
+		__u32 sid = ((__u32)st->hbuf[5] << 24 | (__u32)st->hbuf[6] << 16 | (__u32)st->hbuf[7] << 8 |
+			     st->hbuf[8]) & 0x7fffffff;
+
+		st->skip = flen; /* SETTINGS, WINDOW_UPDATE, ...: not read */
+		if (st->hbuf[3] == 0x0 /* DATA */ && (sid & 1) && sid > st->data_sid && flen) {
+			/* a client stream's first DATA frame (streams open in
+			 * increasing order; one whose DATA comes after a later
+			 * stream's is not looked at: user space names its road) */
+			st->data_sid = sid;
+			st->data_cap = 1;
+			st->type = 0;
+			st->fflags = st->hbuf[4];
+			st->stream_id = sid;
+			st->frame_len = flen;
+		}
 		return 0;
 	}
 	if (flen > REACH_H2_FRAME_MAX) {

@@ -375,6 +375,7 @@ _Static_assert(sizeof(struct reach_h2_frame_event) == 56 + 32 + 8 + 16 + REACH_H
 
 #define REACH_HTTP_BODY_LEN 4096 /* body bytes captured: an LLM call's "model", an MCP tools/call's name */
 #define REACH_HTTP_BODY_F_CUT 0x1 /* the write carried more body than payload (counted truncated) */
+#define REACH_HTTP_BODY_F_H2  0x2 /* the first DATA frame of an HTTP/2 client stream (stream_id, frame_flags) */
 
 /* The first bytes of the body of an HTTP/1.x POST whose head says JSON
  * (the word "json" in the head: application/json, +json, json-rpc),
@@ -385,7 +386,12 @@ _Static_assert(sizeof(struct reach_h2_frame_event) == 56 + 32 + 8 + 16 + REACH_H
  * are sent even when the dedup map saw them (REACH_HTTP_F_REPEAT), so user
  * space pairs the body with its head by (tgid, conn). The bytes may hold a
  * prompt or tool arguments: user space keeps provider, model, tool and
- * argument names only and wipes the buffer. */
+ * argument names only and wipes the buffer.
+ * On a followed HTTP/2 connection (REACH_HTTP_BODY_F_H2): the first bytes
+ * of the first DATA frame of each client stream, when they start like JSON
+ * ('{', '[' or white space after any pad length): the kernel cannot read
+ * HPACK, so user space pairs them with the request decoded for (tgid,
+ * conn, stream_id). total_len is then the frame's payload length. */
 struct reach_http_body_event {
 	struct reach_event_hdr hdr;
 	__u8  source;     /* enum reach_http_source */
@@ -394,13 +400,16 @@ struct reach_http_body_event {
 	__u32 len;        /* bytes captured in payload */
 	__u32 total_len;  /* body bytes the write carried */
 	__u8  flags;      /* REACH_HTTP_BODY_F_* */
-	__u8  pad[3];
+	__u8  frame_flags; /* HTTP/2: the DATA frame's flags (PADDED: payload[0] is the pad length) */
+	__u8  pad[2];
+	__u32 stream_id;  /* HTTP/2: the client stream; HTTP/1: 0 */
+	__u32 pad2;
 	__u64 conn;       /* the connection: socket or TLS session (with tgid), as its head's event */
 	__u8  daddr[16];
 	__u8  payload[REACH_HTTP_BODY_LEN];
 };
 
-_Static_assert(sizeof(struct reach_http_body_event) == 56 + 16 + 8 + 16 + REACH_HTTP_BODY_LEN,
+_Static_assert(sizeof(struct reach_http_body_event) == 56 + 24 + 8 + 16 + REACH_HTTP_BODY_LEN,
 	       "reach_http_body_event layout");
 
 #define REACH_JSONRPC_LEN 2048 /* bytes of a message captured: a tools/call's name and argument names fit */

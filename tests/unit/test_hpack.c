@@ -241,6 +241,8 @@ static void on_request(void *ctx, const struct h2_request *r)
 		snprintf(t + l, 1024 - l, " %.*s=%.*s", (int)r->fields[i].name_len, r->fields[i].name,
 			 (int)r->fields[i].value_len, r->fields[i].value);
 	}
+	if (r->end_stream) /* no body follows: nothing waits for a DATA frame */
+		strncat(t, " END_STREAM", 1024 - strlen(t) - 1);
 }
 
 static int add_piece(struct h2_conns *c, uint64_t conn, uint32_t seq, bool preface, uint8_t type, uint8_t flags,
@@ -267,7 +269,8 @@ static void test_h2_frames_and_pieces(void **state)
 	size_t np = 0;
 
 	(void)state;
-	assert_int_equal(add_piece(c, 1, 0, true, H2_FRAME_HEADERS, H2_FLAG_END_HEADERS, 1, n1, 0, b1, n1, &q, &why),
+	assert_int_equal(add_piece(c, 1, 0, true, H2_FRAME_HEADERS, H2_FLAG_END_HEADERS | H2_FLAG_END_STREAM, 1, n1, 0,
+				   b1, n1, &q, &why),
 			 0);
 	/* padded (pad length 3) with priority (5 bytes) */
 	padded[np++] = 3;
@@ -281,17 +284,19 @@ static void test_h2_frames_and_pieces(void **state)
 				   H2_FLAG_END_HEADERS | H2_FLAG_PADDED | H2_FLAG_PRIORITY, 3, np, 0, padded, np, &q,
 				   &why),
 			 0);
-	/* HEADERS with the first 5 bytes (in two pieces), CONTINUATION with the rest */
-	assert_int_equal(add_piece(c, 1, 2, false, H2_FRAME_HEADERS, 0, 5, 5, 0, b3, 2, &q, &why), 0);
-	assert_int_equal(add_piece(c, 1, 3, false, H2_FRAME_HEADERS, 0, 5, 5, 2, b3 + 2, 3, &q, &why), 0);
+	/* HEADERS with the first 5 bytes (in two pieces), CONTINUATION with
+	 * the rest: END_STREAM is the HEADERS frame's */
+	assert_int_equal(add_piece(c, 1, 2, false, H2_FRAME_HEADERS, H2_FLAG_END_STREAM, 5, 5, 0, b3, 2, &q, &why), 0);
+	assert_int_equal(add_piece(c, 1, 3, false, H2_FRAME_HEADERS, H2_FLAG_END_STREAM, 5, 5, 2, b3 + 2, 3, &q, &why),
+			 0);
 	assert_int_equal(q.n, 2);
 	assert_int_equal(add_piece(c, 1, 4, false, H2_FRAME_CONTINUATION, H2_FLAG_END_HEADERS, 5, n3 - 5, 0, b3 + 5,
 				   n3 - 5, &q, &why),
 			 0);
 	assert_int_equal(q.n, 3);
-	assert_string_equal(q.text[0], "1 GET www.example.com /");
+	assert_string_equal(q.text[0], "1 GET www.example.com / END_STREAM");
 	assert_string_equal(q.text[1], "3 GET www.example.com / cache-control=no-cache");
-	assert_string_equal(q.text[2], "5 GET www.example.com /index.html custom-key=custom-value");
+	assert_string_equal(q.text[2], "5 GET www.example.com /index.html custom-key=custom-value END_STREAM");
 	h2_conns_free(c);
 }
 

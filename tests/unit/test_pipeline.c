@@ -1574,6 +1574,185 @@ static void test_llm_and_mcp_over_http_bodies(void **state)
 	}
 }
 
+/* ---- HTTP/2 JSON POST bodies: paired with their stream's request ---- */
+
+static void h2_headers(struct fx *f, uint64_t conn, uint32_t seq, uint32_t stream, uint8_t fflags, const char *path)
+{
+	struct reach_h2_frame_event ev = { 0 };
+	size_t n = 0, pl = strlen(path);
+
+	fill_hdr(&ev.hdr, REACH_EV_H2_FRAME, sizeof(ev), CG, T_PARENT, 1);
+	ev.source = REACH_HTTP_OPENSSL;
+	ev.flags = seq == 0 ? REACH_H2_F_PREFACE : 0;
+	ev.frame_type = 0x1;
+	ev.frame_flags = fflags;
+	ev.stream_id = stream;
+	ev.seq = seq;
+	ev.conn = conn;
+	/* :method POST, :scheme https, :path and :authority literals never
+	 * indexed, content-type (static 31) application/json */
+	ev.payload[n++] = 0x83;
+	ev.payload[n++] = 0x87;
+	ev.payload[n++] = 0x04;
+	ev.payload[n++] = (uint8_t)pl;
+	memcpy(ev.payload + n, path, pl);
+	n += pl;
+	ev.payload[n++] = 0x01;
+	ev.payload[n++] = 14;
+	memcpy(ev.payload + n, "api.openai.com", 14);
+	n += 14;
+	ev.payload[n++] = 0x0f;
+	ev.payload[n++] = 0x10;
+	ev.payload[n++] = 16;
+	memcpy(ev.payload + n, "application/json", 16);
+	n += 16;
+	ev.frame_len = ev.len = (uint32_t)n;
+	assert_int_equal(feed(f, &ev, sizeof(ev)), 0);
+}
+
+static void h2_body(struct fx *f, uint64_t conn, uint32_t stream, uint8_t fflags, bool cut, const void *body,
+		    size_t len)
+{
+	struct reach_http_body_event ev = { 0 };
+
+	fill_hdr(&ev.hdr, REACH_EV_HTTP_BODY, sizeof(ev), CG, T_PARENT, 1);
+	ev.source = REACH_HTTP_OPENSSL;
+	ev.flags = REACH_HTTP_BODY_F_H2 | (cut ? REACH_HTTP_BODY_F_CUT : 0);
+	ev.frame_flags = fflags;
+	ev.stream_id = stream;
+	ev.conn = conn;
+	ev.len = (uint32_t)len;
+	ev.total_len = cut ? ev.len + 5000 : ev.len;
+	memcpy(ev.payload, body, len);
+	assert_int_equal(feed(f, &ev, sizeof(ev)), 0);
+}
+
+static bool has_road(struct fx *f, const char *road, const char *in_detail)
+{
+	const struct coverage *cov;
+
+	pipeline_feed_ledger(&f->p);
+	cov = coverage_of(f, "host/test");
+	for (size_t i = 0; cov && i < cov->n_roads; i++)
+		if (!strcmp(cov->roads[i].road, road) && strstr(cov->roads[i].detail, in_detail))
+			return true;
+	return false;
+}
+
+/* The kernel sends the first DATA frame of each client stream that starts
+ * like JSON: paired by (connection, stream), whatever order streams come
+ * in; a padded frame's pad is cut off; a cut body without its model, a
+ * body that never came (swept), a body of no known stream are named or
+ * counted; no prompt or argument value kept. */
+static void test_h2_json_bodies_paired_by_stream(void **state)
+{
+	struct fx *f = *state;
+	const char *llm = "{\"model\":\"gpt-4o\",\"messages\":[{\"role\":\"user\",\"content\":\"PLANTED-PROMPT\"}]}";
+	const char *rpc = "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/call\",\"params\":{\"name\":\"search\","
+			  "\"arguments\":{\"q\":\"PLANTED-ARG\"}}}";
+	const char *long_prompt = "{\"messages\":[{\"role\":\"user\",\"content\":\"PLANTED-PROMPT";
+	uint8_t padded[128];
+	const struct edge *e;
+	size_t n;
+
+	exec_event(f, CG, T_PARENT, T_OTHER, "/usr/bin/agent", no_args, 1);
+	/* streams 1 and 3 open, their bodies come 3 first */
+	h2_headers(f, 0x77, 0, 1, 0x4, "/v1/chat/completions");
+	h2_headers(f, 0x77, 1, 3, 0x4, "/mcp");
+	assert_int_equal(f->p.stats.h2_requests, 2);
+	assert_int_equal(f->p.stats.llm_calls, 0); /* waiting for the body */
+	h2_body(f, 0x77, 3, 0x1, false, rpc, strlen(rpc));
+	e = find_edge(f, CG, EDGE_MCP, "api.openai.com/mcp search");
+	assert_non_null(e);
+	assert_int_equal(e->proto, EDGE_MCP_HTTP);
+	assert_string_equal(edge_detail(e), "q");
+	assert_int_equal(e->port, 443);
+	h2_body(f, 0x77, 1, 0x1, false, llm, strlen(llm));
+	e = find_edge(f, CG, EDGE_LLM, "openai api.openai.com gpt-4o");
+	assert_non_null(e);
+	assert_true(e->proto); /* h2 */
+	assert_string_equal(edge_detail(e), "gpt-4o");
+	assert_int_equal(f->p.stats.http_bodies, 2);
+	assert_int_equal(f->p.stats.http_bodies_orphan, 0);
+	/* the same stream id on another connection is another request */
+	h2_body(f, 0x78, 1, 0x1, false, llm, strlen(llm));
+	assert_int_equal(f->p.stats.h2_bodies_unpaired, 1);
+	assert_int_equal(f->p.stats.http_bodies_orphan, 0);
+
+	/* PADDED: a pad length, the data, the padding (not JSON) */
+	h2_headers(f, 0x77, 2, 5, 0x4, "/v1/responses");
+	n = 0;
+	padded[n++] = 4;
+	memcpy(padded + n, "{\"model\":\"o3\"}", 14);
+	n += 14;
+	memcpy(padded + n, "\xff\xfe\x00\x01", 4);
+	n += 4;
+	h2_body(f, 0x77, 5, 0x8 | 0x1, false, padded, n);
+	assert_non_null(find_edge(f, CG, EDGE_LLM, "openai api.openai.com o3"));
+	assert_int_equal(f->p.stats.http_bodies_malformed, 0);
+
+	/* a cut body whose model came after the first bytes: "?", its road */
+	h2_headers(f, 0x77, 3, 7, 0x4, "/v1/chat/completions");
+	h2_body(f, 0x77, 7, 0, true, long_prompt, strlen(long_prompt));
+	assert_non_null(find_edge(f, CG, EDGE_LLM, "openai api.openai.com ?"));
+	assert_int_equal(f->p.stats.llm_model_unseen, 1);
+	assert_true(has_road(f, "llm-body-unseen", "no model in the body's first bytes"));
+
+	/* a JSON POST whose body never comes: named when the wait is over,
+	 * not before */
+	h2_headers(f, 0x77, 4, 9, 0x4, "/mcp");
+	pipeline_sweep_bodies(&f->p, 0);
+	assert_false(has_road(f, "json-body-unseen", "/mcp"));
+	pipeline_sweep_bodies(&f->p, INT64_MAX);
+	assert_true(has_road(f, "json-body-unseen", "HTTP/2 request body not read"));
+	assert_int_equal(hmap_count(f->p.json_posts), 0);
+	/* its DATA after all (late): no request waits for it, counted */
+	h2_body(f, 0x77, 9, 0x1, false, rpc, strlen(rpc));
+	assert_int_equal(f->p.stats.h2_bodies_unpaired, 2);
+
+	/* a POST whose HEADERS ended the stream has no body: nothing waits */
+	h2_headers(f, 0x77, 5, 11, 0x5, "/v1/embeddings");
+	assert_int_equal(hmap_count(f->p.json_posts), 0);
+	assert_int_equal(f->p.stats.llm_model_unseen, 2);
+
+	/* a malformed padded frame (pad longer than the frame): counted,
+	 * the call named without its model */
+	h2_headers(f, 0x77, 6, 13, 0x4, "/v1/chat/completions");
+	padded[0] = 200;
+	h2_body(f, 0x77, 13, 0x8 | 0x1, false, padded, 10);
+	assert_int_equal(f->p.stats.http_bodies_malformed, 1);
+	assert_int_equal(f->p.stats.llm_model_unseen, 3);
+
+	/* HTTP/1: a POST to an LLM API without a JSON content type (the
+	 * kernel reads no body): named, model unseen */
+	http_event(f, CG, T_PARENT, REACH_HTTP_PLAINTEXT,
+		   "POST /v1/chat/completions HTTP/1.1\r\nHost: api.openai.com\r\n\r\n", 80);
+	assert_int_equal(f->p.stats.llm_model_unseen, 4);
+	assert_true(has_road(f, "llm-body-unseen", "no JSON content type"));
+
+	/* a body left waiting when its process ends: its road */
+	h2_headers(f, 0x77, 7, 15, 0x4, "/v1/chat/completions");
+	{
+		struct reach_exit_event ex = { 0 };
+
+		fill_hdr(&ex.hdr, REACH_EV_EXIT, sizeof(ex), CG, T_PARENT, 1);
+		assert_int_equal(feed(f, &ex, sizeof(ex)), 0);
+	}
+	assert_int_equal(hmap_count(f->p.json_posts), 0);
+	assert_int_equal(f->p.stats.llm_model_unseen, 5);
+	assert_true(has_road(f, "llm-body-unseen", "process ended first"));
+	{
+		const struct cgroup_reach *cr = observed_cgroup(f->p.observed, CG);
+
+		for (size_t i = 0; i < cr->n_edges; i++) {
+			const char *d = edge_detail(cr->edges[i]);
+
+			assert_null(strstr(cr->edges[i]->object, "PLANTED"));
+			assert_true(!d || !strstr(d, "PLANTED"));
+		}
+	}
+}
+
 static void test_http_tls_special_without_credential(void **state)
 {
 	struct fx *f = *state;
@@ -2052,6 +2231,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_sni_names_egress, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_http_plaintext_credential, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_llm_and_mcp_over_http_bodies, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_h2_json_bodies_paired_by_stream, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_http_tls_special_without_credential, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_malformed_records, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_events_printed_once_per_new_edge, setup, teardown),

@@ -252,6 +252,7 @@ void output_summary_json(FILE *f, struct observed *obs, const struct run_stats *
 	json_add_int(o, "mcp_calls_unanswered", (int64_t)st->mcp_calls_unanswered);
 	json_add_int(o, "http_bodies", (int64_t)st->http_bodies);
 	json_add_int(o, "http_bodies_orphan", (int64_t)st->http_bodies_orphan);
+	json_add_int(o, "h2_bodies_unpaired", (int64_t)st->h2_bodies_unpaired);
 	json_add_int(o, "http_bodies_malformed", (int64_t)st->http_bodies_malformed);
 	json_add_int(o, "llm_calls", (int64_t)st->llm_calls);
 	json_add_int(o, "llm_model_unseen", (int64_t)st->llm_model_unseen);

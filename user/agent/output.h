@@ -41,6 +41,8 @@ struct run_stats {
 	uint64_t mcp_calls_unanswered;    /* tools/call whose server exited (or whose slot was needed) unanswered */
 	uint64_t http_bodies;             /* JSON POST bodies read (LLM and MCP over HTTP calls) */
 	uint64_t http_bodies_orphan;      /* a body whose head was not seen (lost, or forgotten): counted, skipped */
+	uint64_t h2_bodies_unpaired;      /* an HTTP/2 first DATA frame that starts like JSON on a stream no JSON POST
+					   * waits for (a form, a stream not decoded, a body after its wait): wiped */
 	uint64_t http_bodies_malformed;   /* a body that was neither an LLM request nor JSON-RPC: counted, skipped */
 	uint64_t llm_calls;               /* LLM API calls recorded */
 	uint64_t llm_model_unseen;        /* LLM calls whose model reach could not read: a blind road */

@@ -750,20 +750,27 @@ static void record_request(struct pipeline *p, const struct req_origin *ev, bool
 /* ---- LLM API calls and MCP over HTTP (issue #18) ---- */
 
 #define JSON_POSTS_MAX 4096 /* heads waiting for their body; past it the table starts over (counted as orphans) */
+#define H2_BODY_WAIT_MS 2000 /* an HTTP/2 JSON POST whose first DATA frame did not come by then: its blind road */
 
 /* A JSON POST head whose body the kernel sends next (same tgid and
- * connection). Names only: no header value. */
+ * connection; on HTTP/2 the same stream too). Names only: no header value. */
 struct json_post {
 	char host[256];      /* without its port */
 	char path[1024];     /* the path as the parser kept it (no query, secrets replaced) */
 	char path_template[1024];
 	uint16_t port;
 	bool h2;
+	/* HTTP/2: the kernel sends the first DATA frame only when it starts
+	 * like JSON and the stream's DATA came in order, so a body may never
+	 * come while the connection goes on: by due_ms, the road is named */
+	int64_t due_ms;
+	struct reach_event_hdr hdr; /* who (cgroup, uid, tgid, comm): for that road */
 };
 
-static void json_post_key(char *key, size_t size, uint32_t tgid, uint64_t conn)
+/* stream: the HTTP/2 stream, 0 for HTTP/1 (one request at a time) */
+static void json_post_key(char *key, size_t size, uint32_t tgid, uint64_t conn, uint32_t stream)
 {
-	snprintf(key, size, "%u/%" PRIx64, tgid, conn);
+	snprintf(key, size, "%u/%" PRIx64 "/%u", tgid, conn, stream);
 }
 
 /* The host without ":port" (IPv6 literals keep their brackets). */
@@ -820,36 +827,51 @@ static void record_llm(struct pipeline *p, const struct reach_event_hdr *hdr, co
  * edge, its model from the path or "?"; a model reach could not read is
  * the blind road llm-body-unseen. Any other JSON POST may have carried an
  * MCP tools/call: the blind road json-body-unseen. */
-static void json_body_unseen(struct pipeline *p, const struct req_origin *o, const struct http_request_head *h,
-			     const char *why)
+static void body_unseen(struct pipeline *p, const struct reach_event_hdr *hdr, const char *method, const char *bare,
+			uint16_t port, const char *path, const char *path_template, bool json_body, bool h2,
+			const char *why)
 {
-	char host[300], bare[256], detail[COVERAGE_DETAIL_LEN];
-	const char *ident = proctree_ident(p->procs, o->hdr->tgid);
+	char detail[COVERAGE_DETAIL_LEN];
+	const char *ident = proctree_ident(p->procs, hdr->tgid);
 	struct llm_call c;
-	uint16_t port = request_host(o, h, host, sizeof(host));
 
-	host_no_port(host, bare, sizeof(bare));
-	if (llm_classify(h->method, bare, h->path, &c)) {
-		record_llm(p, o->hdr, c.provider, bare, port, c.model, false, o->h2);
+	if (llm_classify(method, bare, path, &c)) {
+		record_llm(p, hdr, c.provider, bare, port, c.model, false, h2);
 		if (c.model[0])
 			return;
 		p->stats.llm_model_unseen++;
-		snprintf(detail, sizeof(detail), "%.60s: %s call to %.60s %.60s: %s", ident[0] ? ident : o->hdr->comm,
-			 c.provider, bare, h->path_template, why);
-		pipeline_note_road(p, o->hdr->cgroup_id, o->hdr->uid, "llm-body-unseen", detail, unix_ms());
+		snprintf(detail, sizeof(detail), "%.60s: %s call to %.60s %.60s: %s", ident[0] ? ident : hdr->comm,
+			 c.provider, bare, path_template, why);
+		pipeline_note_road(p, hdr->cgroup_id, hdr->uid, "llm-body-unseen", detail, unix_ms());
 		return;
 	}
-	if (!h->json_body)
+	if (!json_body)
 		return;
 	snprintf(detail, sizeof(detail), "%.50s: JSON POST to %.50s %.50s: %.50s (an MCP tools/call in it is not seen)",
-		 ident[0] ? ident : o->hdr->comm, bare, h->path_template, why);
-	pipeline_note_road(p, o->hdr->cgroup_id, o->hdr->uid, "json-body-unseen", detail, unix_ms());
+		 ident[0] ? ident : hdr->comm, bare, path_template, why);
+	pipeline_note_road(p, hdr->cgroup_id, hdr->uid, "json-body-unseen", detail, unix_ms());
+}
+
+static void json_body_unseen(struct pipeline *p, const struct req_origin *o, const struct http_request_head *h,
+			     const char *why)
+{
+	char host[300], bare[256];
+	uint16_t port = request_host(o, h, host, sizeof(host));
+
+	host_no_port(host, bare, sizeof(bare));
+	body_unseen(p, o->hdr, h->method, bare, port, h->path, h->path_template, h->json_body, o->h2, why);
+}
+
+/* An HTTP/2 JSON POST whose body did not come (see struct json_post). */
+static void json_post_unseen(struct pipeline *p, const struct json_post *jp, const char *why)
+{
+	body_unseen(p, &jp->hdr, "POST", jp->host, jp->port, jp->path, jp->path_template, true, true, why);
 }
 
 /* A JSON POST head: its body comes next from the kernel (whole heads), or
  * never (pieces, HTTP/2). */
-static void json_post_head(struct pipeline *p, const struct req_origin *o, uint64_t conn, bool body_due,
-			   const struct http_request_head *h)
+static void json_post_head(struct pipeline *p, const struct req_origin *o, uint64_t conn, uint32_t stream,
+			   bool body_due, const struct http_request_head *h)
 {
 	struct json_post *jp;
 	char key[48], host[300];
@@ -858,12 +880,26 @@ static void json_post_head(struct pipeline *p, const struct req_origin *o, uint6
 	if (strcmp(h->method, "POST") != 0)
 		return;
 	if (!body_due) {
-		json_body_unseen(p, o, h, o->h2 ? "HTTP/2 request bodies are not read"
+		json_body_unseen(p, o, h, o->h2 ? "HTTP/2 request without a body"
 						: "HTTP/1 head longer than one capture or written in pieces: body not read");
 		return;
 	}
-	if (!h->json_body)
-		return;
+	if (!h->json_body) {
+		/* a POST to a known LLM API that does not say JSON: still
+		 * named. Over HTTP/2 its body may still come (the kernel takes
+		 * any that starts like JSON); over HTTP/1 the kernel took none */
+		char bare[256];
+		struct llm_call c;
+
+		request_host(o, h, host, sizeof(host));
+		host_no_port(host, bare, sizeof(bare));
+		if (!llm_classify(h->method, bare, h->path, &c))
+			return;
+		if (!o->h2) {
+			json_body_unseen(p, o, h, "no JSON content type: body not read");
+			return;
+		}
+	}
 	if (!(jp = calloc(1, sizeof(*jp))))
 		return;
 	jp->port = request_host(o, h, host, sizeof(host));
@@ -871,12 +907,14 @@ static void json_post_head(struct pipeline *p, const struct req_origin *o, uint6
 	snprintf(jp->path, sizeof(jp->path), "%s", h->path);
 	snprintf(jp->path_template, sizeof(jp->path_template), "%s", h->path_template);
 	jp->h2 = o->h2;
+	jp->hdr = *o->hdr;
+	jp->due_ms = unix_ms() + H2_BODY_WAIT_MS;
 	if (hmap_count(p->json_posts) >= JSON_POSTS_MAX) {
 		p->stats.http_bodies_orphan += hmap_count(p->json_posts); /* bounded: heads forgotten, counted */
 		hmap_free(p->json_posts, free);
 		p->json_posts = hmap_new();
 	}
-	json_post_key(key, sizeof(key), o->hdr->tgid, conn);
+	json_post_key(key, sizeof(key), o->hdr->tgid, conn, stream);
 	if (!p->json_posts || hmap_put(p->json_posts, key, jp, &old))
 		free(jp);
 	if (old)
@@ -904,11 +942,54 @@ static void json_posts_forget(struct pipeline *p, uint32_t tgid)
 			if (!strncmp(key, prefix, plen) && (keys[n] = strdup(key)))
 				n++;
 		for (size_t i = 0; i < n; i++) {
-			free(hmap_remove(p->json_posts, keys[i]));
+			struct json_post *jp = hmap_remove(p->json_posts, keys[i]);
+
+			if (jp && jp->h2)
+				json_post_unseen(p, jp, "HTTP/2 request body not read (process ended first)");
+			else
+				p->stats.http_bodies_orphan++;
+			free(jp);
 			free(keys[i]);
-			p->stats.http_bodies_orphan++;
 		}
 	} while (n == 64);
+}
+
+/* HTTP/2 JSON POSTs whose first DATA frame did not come in time (it did
+ * not start like JSON, came after a later stream's, or was lost): their
+ * blind road, never a silent one. HTTP/1 heads wait for their process. */
+static void json_posts_sweep(struct pipeline *p, int64_t now_ms)
+{
+	char *keys[64];
+	struct hmap_iter it;
+	const char *key;
+	size_t n;
+	void *v;
+
+	if (!p->json_posts || !hmap_count(p->json_posts))
+		return;
+	do {
+		n = 0;
+		hmap_iter_init(&it, p->json_posts);
+		while (n < 64 && hmap_iter_next(&it, &key, &v)) {
+			const struct json_post *jp = v;
+
+			if (jp->h2 && jp->due_ms <= now_ms && (keys[n] = strdup(key)))
+				n++;
+		}
+		for (size_t i = 0; i < n; i++) {
+			struct json_post *jp = hmap_remove(p->json_posts, keys[i]);
+
+			if (jp)
+				json_post_unseen(p, jp, "HTTP/2 request body not read");
+			free(jp);
+			free(keys[i]);
+		}
+	} while (n == 64);
+}
+
+void pipeline_sweep_bodies(struct pipeline *p, int64_t now_ms)
+{
+	json_posts_sweep(p, now_ms);
 }
 
 struct body_ctx {
@@ -975,21 +1056,42 @@ static void on_http_jsonrpc(void *vctx, const struct jsonrpc_msg *m)
  * an LLM API request; read into a private copy, names taken, wiped. */
 static void handle_http_body(struct pipeline *p, const struct reach_http_body_event *ev)
 {
-	size_t len = ev->len < REACH_HTTP_BODY_LEN ? ev->len : REACH_HTTP_BODY_LEN;
-	bool cut = ev->flags & REACH_HTTP_BODY_F_CUT;
+	size_t len = ev->len < REACH_HTTP_BODY_LEN ? ev->len : REACH_HTTP_BODY_LEN, skip = 0;
+	bool cut = ev->flags & REACH_HTTP_BODY_F_CUT, h2 = ev->flags & REACH_HTTP_BODY_F_H2;
 	uint8_t body[REACH_HTTP_BODY_LEN];
 	struct json_post *jp;
 	struct llm_call call;
 	struct llm_body b;
-	char key[48];
+	char key[64];
 
-	json_post_key(key, sizeof(key), ev->hdr.tgid, ev->conn);
+	json_post_key(key, sizeof(key), ev->hdr.tgid, ev->conn, h2 ? ev->stream_id : 0);
 	if (!(jp = hmap_remove(p->json_posts, key))) {
-		p->stats.http_bodies_orphan++; /* its head lost or forgotten: counted, skipped */
+		/* its head lost or forgotten; on HTTP/2 mostly a stream that
+		 * was no JSON POST (the kernel cannot tell): counted, skipped */
+		if (h2)
+			p->stats.h2_bodies_unpaired++;
+		else
+			p->stats.http_bodies_orphan++;
 		return;
 	}
+	if (h2 && (ev->frame_flags & H2_FLAG_PADDED)) {
+		/* RFC 9113 6.1: a pad length, then the data, then the padding
+		 * (cut off only when the whole frame is here) */
+		size_t pad = len ? ev->payload[0] : 0;
+
+		skip = 1;
+		if (len < 1 || (!cut && pad + 1 > len)) {
+			p->stats.http_bodies_malformed++;
+			json_post_unseen(p, jp, "HTTP/2 DATA frame malformed");
+			free(jp);
+			return;
+		}
+		len -= 1;
+		if (!cut)
+			len -= pad;
+	}
 	p->stats.http_bodies++;
-	memcpy(body, ev->payload, len);
+	memcpy(body, ev->payload + skip, len);
 	if (llm_classify("POST", jp->host, jp->path, &call)) {
 		if (llm_body_scan(body, len, &b))
 			p->stats.http_bodies_malformed++;
@@ -1063,7 +1165,7 @@ static void on_head(void *arg, const uint8_t *buf, size_t len, bool cut)
 	if (ev->flags & REACH_HTTP_F_REPEAT) {
 		/* a JSON POST head the kernel counted already: only what
 		 * its body belongs to */
-		json_post_head(p, &o, ev->conn, true, &h);
+		json_post_head(p, &o, ev->conn, 0, true, &h);
 		explicit_bzero(&h, sizeof(h));
 		return;
 	}
@@ -1072,7 +1174,7 @@ static void on_head(void *arg, const uint8_t *buf, size_t len, bool cut)
 		p->stats.http_truncated++;
 	record_request(p, &o, hc->whole, &h);
 	/* a whole head (one event) of a JSON POST: the kernel sends its body */
-	json_post_head(p, &o, ev->conn, hc->whole && !h.truncated, &h);
+	json_post_head(p, &o, ev->conn, 0, hc->whole && !h.truncated, &h);
 	explicit_bzero(&h, sizeof(h));
 }
 
@@ -1231,7 +1333,9 @@ static void on_h2_request(void *arg, const struct h2_request *r)
 	if (r->fields_dropped || h.path_truncated)
 		p->stats.http_truncated++;
 	record_request(p, &o, false, &h);
-	json_post_head(p, &o, ev->conn, false, &h); /* DATA frames are not read */
+	/* its body: the kernel sends the stream's first DATA frame when it
+	 * starts like JSON; a request that ended with its HEADERS has none */
+	json_post_head(p, &o, ev->conn, r->stream_id, !r->end_stream, &h);
 	explicit_bzero(&h, sizeof(h));
 }
 
@@ -2234,6 +2338,7 @@ void pipeline_refresh_counts(struct pipeline *p)
 	}
 	observed_refresh(p->observed, p->dedup->lookup, p->dedup_ctx);
 	read_losses(p);
+	json_posts_sweep(p, unix_ms());
 }
 
 void pipeline_feed_ledger(struct pipeline *p)

@@ -140,6 +140,9 @@ int pipeline_on_event(void *ctx, const void *data, size_t size);
 /* Edge counts from the kernel's dedup map: one batch read, then every edge
  * looks itself up in the copy; and the loss counters (pipeline_note_*). */
 void pipeline_refresh_counts(struct pipeline *p);
+/* HTTP/2 JSON POSTs whose body did not come by now_ms (Unix ms) become
+ * their blind road (pipeline_refresh_counts calls it with the clock). */
+void pipeline_sweep_bodies(struct pipeline *p, int64_t now_ms);
 /* A (cgroup, uid)'s loss counters since load (a pipeline_loss_fn, ctx the
  * pipeline): what grew since the last call becomes that cgroup's coverage,
  * for its identity's record at the next pipeline_feed_ledger(). */

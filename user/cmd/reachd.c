@@ -526,6 +526,7 @@ int main(int argc, char **argv)
 
 	if ((rc = run_loop(&ag, cfg.duration_s, cfg.persist_s)))
 		goto out;
+	pipeline_sweep_bodies(&ag.pipe, INT64_MAX); /* bodies still due will not come now: their roads */
 	periodic(&ag);
 	persist_ledger_now(&ag); /* waits for a save in flight first */
 	shipping_stop(ag.ship, ag.ledger); /* a last delta, spooled */

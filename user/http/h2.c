@@ -23,6 +23,7 @@ struct conn {
 	uint8_t *block;        /* H2_BLOCK_MAX bytes, while a block is open */
 	size_t block_len;
 	uint32_t block_stream;
+	bool block_end_stream; /* the open block's HEADERS had END_STREAM */
 	bool block_open;
 };
 
@@ -185,8 +186,8 @@ static void on_field(void *arg, const struct hpack_field *f)
 	k->req.n_fields++;
 }
 
-static int decode_block(struct h2_conns *c, struct conn *s, uint32_t stream, const uint8_t *block, size_t len,
-			h2_request_fn fn, void *ctx)
+static int decode_block(struct h2_conns *c, struct conn *s, uint32_t stream, bool end_stream, const uint8_t *block,
+			size_t len, h2_request_fn fn, void *ctx)
 {
 	struct collect *k = calloc(1, sizeof(*k));
 	int rc;
@@ -194,6 +195,7 @@ static int decode_block(struct h2_conns *c, struct conn *s, uint32_t stream, con
 	if (!k)
 		return -ENOMEM;
 	k->req.stream_id = stream;
+	k->req.end_stream = end_stream;
 	k->req.fields = k->fields;
 	rc = hpack_decode_block(s->hpack, block, len, on_field, k);
 	if (rc == -EBADMSG)
@@ -238,13 +240,15 @@ static int frame_done(struct h2_conns *c, struct conn *s, uint8_t type, uint8_t 
 			return -EBADMSG;
 		len -= pad;
 		if (flags & H2_FLAG_END_HEADERS)
-			return decode_block(c, s, stream, p, len, fn, ctx); /* the usual case: no copy */
+			return decode_block(c, s, stream, flags & H2_FLAG_END_STREAM, p, len, fn,
+					    ctx); /* the usual case: no copy */
 		if (!s->block)
 			s->block = malloc(H2_BLOCK_MAX);
 		if (!s->block)
 			return -ENOMEM;
 		s->block_open = true;
 		s->block_stream = stream;
+		s->block_end_stream = flags & H2_FLAG_END_STREAM; /* on HEADERS, not on its CONTINUATIONs */
 		s->block_len = 0;
 	} else if (!s->block_open || stream != s->block_stream) {
 		return -EBADMSG; /* a CONTINUATION of nothing */
@@ -254,7 +258,7 @@ static int frame_done(struct h2_conns *c, struct conn *s, uint8_t type, uint8_t 
 	memcpy(s->block + s->block_len, p, len);
 	s->block_len += len;
 	if (flags & H2_FLAG_END_HEADERS) {
-		int rc = decode_block(c, s, s->block_stream, s->block, s->block_len, fn, ctx);
+		int rc = decode_block(c, s, s->block_stream, s->block_end_stream, s->block, s->block_len, fn, ctx);
 
 		explicit_bzero(s->block, s->block_len);
 		s->block_open = false;

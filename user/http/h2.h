@@ -58,6 +58,7 @@ struct h2_request {
 	size_t n_fields;
 	size_t fields_dropped; /* beyond H2_MAX_FIELDS or the copy bound */
 	bool malformed;        /* a pseudo-header twice, after a regular field, or unknown */
+	bool end_stream;       /* the HEADERS frame ended the stream: the request has no body */
 };
 
 typedef void (*h2_request_fn)(void *ctx, const struct h2_request *req);
