@@ -234,6 +234,8 @@ void output_summary_json(FILE *f, struct observed *obs, const struct run_stats *
 	json_add_int(o, "jsonrpc_truncated", (int64_t)st->jsonrpc_truncated);
 	json_add_int(o, "mcp_calls", (int64_t)st->mcp_calls);
 	json_add_int(o, "mcp_calls_undecoded", (int64_t)st->mcp_calls_undecoded);
+	json_add_int(o, "mcp_arg_shapes_cut", (int64_t)st->mcp_arg_shapes_cut);
+	json_add_int(o, "mcp_arg_shapes_dropped", (int64_t)st->mcp_arg_shapes_dropped);
 	json_add_int(o, "mcp_responses", (int64_t)st->mcp_responses);
 	json_add_int(o, "mcp_responses_unmatched", (int64_t)st->mcp_responses_unmatched);
 	json_add_int(o, "mcp_calls_unanswered", (int64_t)st->mcp_calls_unanswered);
