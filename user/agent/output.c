@@ -135,6 +135,8 @@ static json_object *edge_json(const struct cgroup_reach *c, const struct edge *e
 		}
 		json_add_str(o, "server_info", e->name ? e->name : "");
 		json_add_str(o, "arguments", edge_detail(e) ? edge_detail(e) : "");
+		/* the values' shapes, never a value: a new edge's line has the first call's */
+		json_add_str(o, "argument_shapes", edge_mcp(e) && edge_mcp(e)->arg_shapes ? edge_mcp(e)->arg_shapes : "");
 		/* answers matched so far (a new edge's line has none yet; the summary has them) */
 		json_add_int(o, "responses", edge_mcp(e) ? (int64_t)edge_mcp(e)->responses : 0);
 		json_add_int(o, "errors", edge_mcp(e) ? (int64_t)edge_mcp(e)->errors : 0);
