@@ -435,8 +435,8 @@ def test_unix_socket_server_not_a_child(cleanup, tmp):
     from harness import PYTHON, start_process, wait_for
     import json
     cg = Cgroup(cleanup, f"reach-e2e-mcp-uds-{os.getpid()}")
-    folder = os.path.join(tmp, "files")
-    os.makedirs(folder)
+    folder = shape_folder(cleanup, "reach-e2e-mcpshapes-uds")
+    key, key_file = fp_key_file(tmp)
     secret = os.path.join(folder, ".env")
     token = "sk-plantedudstoken4444333322221111"
     with open(secret, "w") as f:
@@ -448,7 +448,7 @@ def test_unix_socket_server_not_a_child(cleanup, tmp):
         f.write(UDS_CLIENT_PY)
     sock = os.path.join(tmp, "mcp.sock")
     identity = "host/mcp-uds-agent"
-    args = ["--cgroup", cg.path, "--identity-rule", f"cgroup:{cg.rel} {identity}"]
+    args = ["--cgroup", cg.path, "--identity-rule", f"cgroup:{cg.rel} {identity}", "--fingerprint-key", key_file]
     ledger = os.path.join(tmp, "state", "ledger.pb.z")
     led_a = os.path.join(tmp, "a.pb.z")
 
@@ -465,6 +465,8 @@ def test_unix_socket_server_not_a_child(cleanup, tmp):
              ("uds_server.py", "uds_server.py read_file", "e2e-uds", "api_token,path", "unix"),
              "the server is the socket's peer process, by program, though no child")
     check_eq((rf["process_exe"], rf["lineage"]), (a_ident, [a_ident]), "the caller is the agent program")
+    rf_shapes = f"api_token=fp:{fp(key, token)},path={folder}/.env"
+    check_eq(rf["argument_shapes"], rf_shapes, "the values' shapes: the path's template, the token's fingerprint")
     sec = agent.wait_edge("secret", lambda e: e["type"] == "secret" and e["path"] == secret)
     check_eq(sec["process_exe"], s_ident, "the read is the server's")
     check_eq((sec.get("mcp_server"), sec.get("mcp_tool")), ("uds_server.py", "read_file"),
@@ -486,7 +488,8 @@ def test_unix_socket_server_not_a_child(cleanup, tmp):
     out = cg.run([PYTHON, client, sock, secret, folder, token, "1"])
     check_eq(json.loads(out.stdout), ["e2e-uds", False, True], "the second exchange worked")
     ld = agent2.wait_edge("mcp list_directory", lambda e: e["type"] == "mcp-tool" and e["tool"] == "list_directory")
-    check_eq((ld["server"], ld["transport"]), ("uds_server.py", "unix"), "list_directory edge")
+    check_eq((ld["server"], ld["transport"], ld["argument_shapes"]), ("uds_server.py", "unix", f"path={folder}/missing"),
+             "list_directory edge")
     agent2.stop()
     led = subprocess_json([REACHCTL_BIN(), "reach", "--ledger", ledger, "--kind", "mcp-tool", "-o", "json"])
     edges = {e["object"]: e for i in led["identities"] for e in i["edges"]}
@@ -495,19 +498,25 @@ def test_unix_socket_server_not_a_child(cleanup, tmp):
     check_eq((edges["uds_server.py list_directory"]["mcp_responses"],
               edges["uds_server.py list_directory"]["mcp_errors"], edges["uds_server.py list_directory"]["proto"]),
              (1, 1, "unix"), "list_directory answered with an error")
+    check_eq(edges["uds_server.py read_file"]["arg_shapes"], rf_shapes, "read_file: the same shapes in both runs, once")
     d = subprocess_run([REACHCTL_BIN(), "diff", led_a, ledger, "-o", "json"])
     check_eq(d.returncode, 1, f"reach grew between the runs: exit 1 ({d.stderr})")
     doc = json.loads(d.stdout)
     check_eq(doc["appeared"], 1, "one edge appeared")
     app = [e for i in doc["identities"] if i["identity"] == identity for e in i["appeared"]]
-    check_eq([(e["kind"], e["object"], e["name"], e["category"], e["arguments"], e["proto"]) for e in app],
-             [("mcp-tool", "uds_server.py list_directory", "uds_server.py", "list_directory", "path", "unix")],
-             "diff: the new MCP tool, by server and tool, argument names only")
+    check_eq([(e["kind"], e["object"], e["name"], e["category"], e["arguments"], e["arg_shapes"], e["proto"])
+              for e in app],
+             [("mcp-tool", "uds_server.py list_directory", "uds_server.py", "list_directory", "path",
+               f"path={folder}/missing", "unix")],
+             "diff: the new MCP tool, by server and tool, argument names and the values' shapes only")
     back = subprocess_run([REACHCTL_BIN(), "diff", ledger, led_a, "-o", "json"])
     check_eq((back.returncode, json.loads(back.stdout)["disappeared"]), (0, 1), "the other way: it disappeared")
     text += agent2.stderr() + d.stdout + json.dumps(led)
     with open(agent2.out_path) as f:
         text += f.read()
+    # the path argument only as its shape (its template: this path has no id
+    # in it), nowhere else
+    text = text.replace(f"path={folder}/missing", "")
     for planted in (token, "sk-plantedudsenvcontent", folder + "/missing"):
         check(planted not in text, f"{planted[:14]}... never in the agent's output, ledger or diff")
 
