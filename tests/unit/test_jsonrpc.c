@@ -193,6 +193,26 @@ static void test_shapes_urls(void **state)
 	     "\"b\":\"HTTP://" TOKEN "@db.local\",\"c\":\"s3://bucket/" TOKEN "/k.json\",\"d\":\"file:///etc/hosts\"}", &g);
 	assert_string_equal(g.m[0].shapes, "a=https://api.example.com:8443/v1/users/{id},b=http://db.local,"
 					   "c=s3://bucket/{id}/k.json,d=file:///etc/hosts");
+	/* a token as a subdomain is no host name */
+	call("{\"t\":\"https://" TOKEN ".tunnel.example.dev/hook\"}", &g);
+	assert_string_equal(g.m[0].shapes, "t=https://{id}.tunnel.example.dev/hook");
+}
+
+static void test_shapes_not_paths(void **state)
+{
+	struct got g;
+	char want[512];
+
+	(void)state;
+	/* a command line or prose that starts with '/' or a scheme is no path
+	 * or URL: its words would leak ("-pHunter2"): fingerprinted whole */
+	call("{\"cmd\":\"/usr/bin/mysql -pHunter2 db\",\"u\":\"https://x.dev/a b\"}", &g);
+	snprintf(want, sizeof(want), "cmd=%s,u=%s", fp_of("/usr/bin/mysql -pHunter2 db"), fp_of("https://x.dev/a b"));
+	assert_string_equal(g.m[0].shapes, want);
+	/* a path's query is dropped; a "name=value" segment is a secret */
+	call("{\"p\":\"/api/items?token=Hunter2#x\",\"q\":\"/srv/password=Hunter2/x\"}", &g);
+	assert_string_equal(g.m[0].shapes, "p=/api/items,q=/srv/{secret}/x");
+	assert_null(memmem(&g.m[0], sizeof(g.m[0]), "Hunter2", 7));
 }
 
 static void test_shapes_scalars_and_nested(void **state)
@@ -271,6 +291,7 @@ int main(void)
 		cmocka_unit_test(test_cut_messages),
 		cmocka_unit_test(test_shapes_paths),
 		cmocka_unit_test(test_shapes_urls),
+		cmocka_unit_test(test_shapes_not_paths),
 		cmocka_unit_test(test_shapes_scalars_and_nested),
 		cmocka_unit_test(test_shapes_huge_and_unicode),
 	};

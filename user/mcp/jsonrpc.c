@@ -84,8 +84,9 @@ static void put_segment(struct sb *b, struct path_tmpl_state *st, const char *se
 			stem = (size_t)(dot - seg);
 	}
 	k = path_segment_class(st, seg, stem, &keep);
-	/* a word by the classifier that still looks like a key is not kept */
-	if (k == PATH_SEG_KEEP && token_looks_random(seg, keep))
+	/* a word by the classifier that still looks like a key is not kept,
+	 * nor one holding "name=value" (a parameter, maybe a password) */
+	if (k == PATH_SEG_KEEP && (token_looks_random(seg, keep) || memchr(seg, '=', keep)))
 		k = PATH_SEG_SECRET;
 	switch (k) {
 	case PATH_SEG_KEEP:
@@ -135,6 +136,52 @@ static size_t scheme_len(const char *v, size_t n)
 	return i + 3 <= n && !memcmp(v + i, "://", 3) ? i : 0;
 }
 
+/* Whitespace or a control byte: a command line or prose, not a path or a
+ * URL (a path template would keep its words: "mysql -pHunter2"). */
+static bool has_blank(const char *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)v[i] <= ' ' || v[i] == 0x7f)
+			return true;
+	return false;
+}
+
+/* strcspn bounded by n (a JSON string may hold a NUL). */
+static size_t strcspn_n(const char *v, size_t n, const char *stop)
+{
+	size_t i = 0;
+
+	while (i < n && v[i] && !strchr(stop, v[i]))
+		i++;
+	return i;
+}
+
+/* host[:port], lower-cased; a label that looks random (a tunnel's or a
+ * bucket's generated name, a token used as a subdomain) is "{id}". */
+static void put_host(struct sb *b, const char *h, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n && !b->cut) {
+		size_t j = i;
+
+		while (j < n && h[j] != '.' && h[j] != ':')
+			j++;
+		if (j > i && token_looks_random(h + i, j - i)) {
+			sb_puts(b, "{id}");
+		} else {
+			for (size_t k = i; k < j && !b->cut; k++) {
+				char c = shape_char((char)(h[k] >= 'A' && h[k] <= 'Z' ? h[k] + 32 : h[k]));
+
+				sb_put(b, &c, 1);
+			}
+		}
+		if (j < n)
+			sb_put(b, h[j] == ':' ? ":" : ".", 1);
+		i = j + 1;
+	}
+}
+
 bool jsonrpc_string_shape(const struct fp_key *key, const char *v, size_t n, char *out, size_t size)
 {
 	struct sb b = { out, size, 0, false };
@@ -143,9 +190,11 @@ bool jsonrpc_string_shape(const struct fp_key *key, const char *v, size_t n, cha
 	if (!size)
 		return false;
 	out[0] = '\0';
-	if (n && v[0] == '/' && !memchr(v, '\n', n)) {
-		put_path(&b, v, n);
-	} else if ((sl = scheme_len(v, n))) {
+	if (n && v[0] == '/' && !has_blank(v, n)) {
+		/* a path's own '?' or '#' ends it, as in a URL: what follows may
+		 * be a query */
+		put_path(&b, v, strcspn_n(v, n, "?#"));
+	} else if ((sl = scheme_len(v, n)) && !has_blank(v, n)) {
 		/* scheme://[userinfo@]host[:port][/path][?query][#fragment]:
 		 * the userinfo, query and fragment hold credentials: dropped */
 		const char *auth = v + sl + 3, *end = v + n, *path, *at;
@@ -161,14 +210,8 @@ bool jsonrpc_string_shape(const struct fp_key *key, const char *v, size_t n, cha
 			sb_put(&b, &c, 1);
 		}
 		sb_puts(&b, "://");
-		for (const char *h = at; h < path && !b.cut; h++) {
-			char c = *h == ':' ? ':' : shape_char((char)(*h >= 'A' && *h <= 'Z' ? *h + 32 : *h));
-
-			sb_put(&b, &c, 1);
-		}
-		pn = strcspn(path, "?#");
-		if (pn > (size_t)(end - path))
-			pn = (size_t)(end - path);
+		put_host(&b, at, (size_t)(path - at));
+		pn = strcspn_n(path, (size_t)(end - path), "?#");
 		if (pn && *path == '/')
 			put_path(&b, path, pn);
 	} else {
