@@ -6,8 +6,10 @@
  *                        argument's value SHAPE (never the value: an
  *                        absolute path becomes its path template, a URL
  *                        scheme://host[:port] plus its path template, any
- *                        other string or number its keyed fingerprint
- *                        "fp:<16 hex>", an object "{…}", an array "[…]";
+ *                        other string (a "path" or "URL" with blanks in
+ *                        it too: a command line) or number its keyed
+ *                        fingerprint "fp:<16 hex>", an object "{…}", an
+ *                        array "[…]", a boolean "bool", null "null";
  *                        the value itself stays in the capture buffer,
  *                        which the caller wipes)
  *   initialize result    the server's serverInfo.name
