@@ -832,7 +832,8 @@ struct body_ctx {
 };
 
 /* An MCP tools/call as an mcp-tool edge "<server> <tool>" (over stdio, a
- * unix socket or HTTP: proto), its argument names (never values). Each call
+ * unix socket or HTTP: proto), its argument names and their values' shapes
+ * (mcp/jsonrpc.h: templates and fingerprints, never values). Each call
  * counts: the key is user space's own, one per (cgroup, server, tool), kept
  * apart from the kernel's keys of the same kind (kind). NULL when not recorded. */
 static struct edge *record_mcp_call(struct pipeline *p, const struct reach_event_hdr *hdr, uint32_t kind,

@@ -12,7 +12,8 @@
 
 /* EDGE_MCP: an MCP tools/call (issue #18): object "<server> <tool>", name
  * the server's serverInfo.name (or NULL), detail its argument names
- * ("a,b", sorted; values are never kept), proto the transport
+ * ("a,b", sorted; values are never kept, only their shapes:
+ * edge_mcp()->arg_shapes), proto the transport
  * (REACH_JSONRPC_PIPE / UNIX).
  * EDGE_LLM: an LLM API call: object "<provider> <host> <model>", category
  * the provider (static), name the host, detail the model ("?" unknown), proto 1
