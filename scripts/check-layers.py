@@ -19,7 +19,8 @@ import sys
 #   bpf, abi     the kernel half knows no user space; the ABI header knows nothing
 #   common       the base: knows no stage
 #   http, identity  leaves over common (identity knows no policy, no ledger)
-#   mcp          JSON-RPC/MCP extraction: a leaf over common, like http
+#   mcp          JSON-RPC/MCP extraction: over common and http (an argument
+#                value reduced to a path template or a keyed fingerprint)
 #   sensor       loads and drains the kernel half: knows no policy, no ledger
 #   reach        the model and the ledger: knows no transport (ship), no policy
 #   policy       judges ledgers: knows no ship, no agent, no cmd
@@ -32,7 +33,7 @@ ALLOWED = {
     "common": set(),
     "http": {"common"},
     "identity": {"common"},
-    "mcp": {"common"},
+    "mcp": {"common", "http"},
     "config": {"common", "identity", "reach"},
     "sensor": {"abi", "common"},
     "reach": {"abi", "common", "identity", "http"},

@@ -149,14 +149,23 @@ def test_mcp_tools_call_over_http(cleanup, tmp):
     writes): an mcp-tool edge whose server is host and path, argument names
     only."""
     _provider(cleanup, tmp)
+    import hashlib
+    import hmac
     cg = Cgroup(cleanup, f"reach-e2e-llm-mcphttp-{os.getpid()}")
-    agent = Agent(cleanup, tmp, ["--cgroup", cg.path])
+    key, key_file = os.urandom(32), os.path.join(tmp, "fingerprint.key")
+    with open(key_file, "wb") as f:
+        f.write(key)
+    os.chmod(key_file, 0o600)
+    agent = Agent(cleanup, tmp, ["--cgroup", cg.path, "--fingerprint-key", key_file])
     token = "tok-plantedmcphttp99887766554433"
     out = cg.run([PYTHON, "-c", MCP_HTTP_CLIENT, str(PLAIN_PORT), token])
     check_eq(out.stdout.strip(), "false", "the MCP exchange worked")
     e = agent.wait_edge("mcp over http", lambda e: e["type"] == "mcp-tool" and e["tool"] == "search_docs")
     check_eq((e["object"], e["server"], e["arguments"], e["transport"]),
              ("127.0.0.1/mcp search_docs", "127.0.0.1/mcp", "limit,query", "http"), "mcp-tool edge over HTTP")
+    fp = lambda v: hmac.new(key, v.encode(), hashlib.sha256).hexdigest()[:16]  # noqa: E731
+    check_eq(e["argument_shapes"], f"limit=fp:{fp('3')},query=fp:{fp(token)}",
+             "the values' shapes over HTTP too: keyed fingerprints, never the token")
     summary = agent.stop()
     mcp = {x["object"]: x for x in agent.summary_edges(cg.rel, "mcp_tools")}
     check_eq(sorted(mcp), ["127.0.0.1/mcp search_docs"], "only the tools/call is an edge")

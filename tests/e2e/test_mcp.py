@@ -97,8 +97,11 @@ call("notifications/initialized", notify=True)
 # bad input on the pipe: counted and skipped, nothing else happens
 p.stdin.write(b'{"jsonrpc": "2.0", "method": "tools/call", "params": {broken\n'); p.stdin.flush()
 p.stdin.write(b'{"id": ' + bytes(range(256)) + b'\n'); p.stdin.flush()
-# a call whose arguments carry a token: only the argument names are kept
-r1 = call("tools/call", {"name": "read_file", "arguments": {"path": secret, "api_token": token}})
+# a call whose arguments carry a token: names kept, each value only as its
+# shape (a path's template, a URL's host and path template, a fingerprint)
+r1 = call("tools/call", {"name": "read_file", "arguments": {
+    "path": secret, "api_token": token, "limit": 10, "opts": {"token": token}, "ids": [token],
+    "url": "https://e2e:%s@API.example.com:8443/v1/items/12345?key=%s#frag" % (token, token)}})
 r2 = call("tools/call", {"name": "list_directory", "arguments": {"path": folder}})
 r3 = call("tools/call", {"name": "list_directory", "arguments": {"path": folder + "/missing"}})
 # a huge call, its tool name first: named, arguments unknown
@@ -119,10 +122,11 @@ def test_python_mcp_pair_over_stdio(cleanup, tmp):
     from harness import PYTHON
     import json
     cg = Cgroup(cleanup, f"reach-e2e-mcp-py-{os.getpid()}")
-    folder = os.path.join(tmp, "files")
-    os.makedirs(folder)
+    # a fixed folder (not mkdtemp's random name): its path template is known
+    folder = shape_folder(cleanup, "reach-e2e-mcpshapes-py")
     secret = os.path.join(folder, ".env")
     token = "sk-plantedmcptoken0987654321abcdef"
+    key, key_file = fp_key_file(tmp)
     with open(secret, "w") as f:
         f.write("OPENAI_API_KEY=sk-plantedenvcontent1234567890\n")
     server, client = os.path.join(tmp, "files_server.py"), os.path.join(tmp, "agent.py")
@@ -131,7 +135,8 @@ def test_python_mcp_pair_over_stdio(cleanup, tmp):
     with open(client, "w") as f:
         f.write(MCP_CLIENT_PY)
     identity = "host/mcp-agent"
-    agent = Agent(cleanup, tmp, ["--cgroup", cg.path, "--identity-rule", f"cgroup:{cg.rel} {identity}"])
+    agent = Agent(cleanup, tmp, ["--cgroup", cg.path, "--identity-rule", f"cgroup:{cg.rel} {identity}",
+                                 "--fingerprint-key", key_file])
     out = cg.run([PYTHON, client, server, secret, folder, token])
     check_eq(json.loads(out.stdout), ["e2e-files", False, False, True], "the MCP exchange itself worked")
     a_ident, s_ident = f"{PYTHON} agent.py", f"{PYTHON} files_server.py"
@@ -139,13 +144,20 @@ def test_python_mcp_pair_over_stdio(cleanup, tmp):
     check_eq(rf["server"], "files_server.py", "server: the peer process's program")
     check_eq(rf["object"], "files_server.py read_file", "object: server and tool")
     check_eq(rf["server_info"], "e2e-files", "serverInfo.name from initialize's answer")
-    check_eq(rf["arguments"], "api_token,path", "argument names, sorted; never values")
+    check_eq(rf["arguments"], "api_token,ids,limit,opts,path,url", "argument names, sorted; never values")
+    # each value's shape, field by field: a path's template, a URL without
+    # userinfo, query or fragment, strings and numbers fingerprinted with the
+    # agent's key, containers by type only
+    rf_shapes = (f"api_token=fp:{fp(key, token)},ids=[…],limit=fp:{fp(key, '10')},opts={{…}},"
+                 f"path={folder}/.env,url=https://api.example.com:8443/v1/items/{{id}}")
+    check_eq(rf["argument_shapes"], rf_shapes, "read_file's argument shapes (first call)")
     check_eq(rf["transport"], "stdio", "transport")
     check_eq(rf["process_exe"], a_ident, "the caller is the agent program")
     check_eq(rf["lineage"], [a_ident], "caller lineage")
     ld = agent.wait_edge("mcp list_directory",
                          lambda e: e["type"] == "mcp-tool" and e["tool"] == "list_directory")
     check_eq(ld["arguments"], "path", "list_directory argument names")
+    check_eq(ld["argument_shapes"], f"path={folder}", "list_directory's first call's shape")
     sec = agent.wait_edge("secret", lambda e: e["type"] == "secret" and e["path"] == secret)
     check_eq(sec["process_exe"], s_ident, "the file read is attributed to the server program")
     check_eq(sec["lineage"], [a_ident, s_ident], "lineage agent -> server with program names")
@@ -159,6 +171,12 @@ def test_python_mcp_pair_over_stdio(cleanup, tmp):
     check_eq(mcp["files_server.py list_directory"]["count"], 2, "list_directory called twice")
     check_eq(summary["mcp_calls"], 4, "tools/call recorded")
     check_eq(summary["mcp_calls_undecoded"], 1, "the call cut before its name is counted")
+    # every distinct shape set once, the first call's first; the huge
+    # read_file call (arguments cut) adds none
+    check_eq(mcp["files_server.py read_file"]["argument_shapes"], rf_shapes, "read_file: one shape set")
+    ld_shapes = f"path={folder};path={folder}/missing"
+    check_eq(mcp["files_server.py list_directory"]["argument_shapes"], ld_shapes, "list_directory: two shape sets")
+    check_eq((summary["mcp_arg_shapes_cut"], summary["mcp_arg_shapes_dropped"]), (0, 0), "no shape cut or dropped")
     # answers by id on the pipe pair: list_directory once fine and once
     # isError; read_file's huge call has its id (json.dumps puts it last) past
     # the capture, so its answer matches no call (the undecoded write_file
@@ -179,10 +197,14 @@ def test_python_mcp_pair_over_stdio(cleanup, tmp):
     check_eq(sorted(e["object"] for e in edges), ["files_server.py list_directory", "files_server.py read_file"],
              "mcp-tool edges in the ledger")
     e = next(e for e in edges if e["category"] == "read_file")
-    check_eq((e["name"], e["dest_class"], e["arguments"], e["proto"], e["mcp_responses"], e["mcp_errors"]),
-             ("files_server.py", "e2e-files", "api_token,path", "stdio", 1, 0), "ledger fields")
+    check_eq((e["name"], e["dest_class"], e["arguments"], e["arg_shapes"], e["proto"], e["mcp_responses"],
+              e["mcp_errors"]),
+             ("files_server.py", "e2e-files", "api_token,ids,limit,opts,path,url", rf_shapes, "stdio", 1, 0),
+             "ledger fields")
+    check_eq(e["fields"]["argument_shapes"], rf_shapes, "reachctl reach -o json: argument_shapes field")
     e = next(e for e in edges if e["category"] == "list_directory")
     check_eq((e["mcp_responses"], e["mcp_errors"]), (1 + 1, 1), "ledger: list_directory answers and errors")
+    check_eq(e["arg_shapes"], ld_shapes, "ledger: list_directory's shape sets")
     led_sec = [e for i in subprocess_json([REACHCTL_BIN(), "reach", "--ledger", ledger, "--kind", "secret", "-o",
                                            "json"])["identities"] for e in i["edges"] if e["object"] == secret]
     check_eq([(e.get("mcp_server"), e.get("mcp_tool")) for e in led_sec], [("files_server.py", "read_file")],
@@ -192,6 +214,8 @@ def test_python_mcp_pair_over_stdio(cleanup, tmp):
              ["files_server.py/read_file"], f"reachctl reach shows the effect's call: {table[:600]}")
     check_eq([(r["RESPONSES"], r["ERRORS"]) for r in parse_tables(table).get("mcp-tool", []) if r["TOOL"] == "list_directory"],
              [("2", "1")], f"reachctl reach shows answers and errors of an mcp-tool edge: {table[-800:]}")
+    check_eq(sorted(r.get("ARGUMENT_SHAPES") for r in parse_tables(table).get("mcp-tool", [])),
+             sorted([rf_shapes, ld_shapes]), f"reachctl reach shows the argument shapes: {table[-800:]}")
     check("mcp-undecoded" in led_all, "the undecodable call is the identity's blind road mcp-undecoded")
     # a policy that declares one tool of that server: unusual-mcp-tool for the other
     policy = os.path.join(tmp, "policy.yaml")
@@ -223,6 +247,33 @@ def test_python_mcp_pair_over_stdio(cleanup, tmp):
         text = f.read() + g.read() + led_all
     for planted in (token, "sk-plantedenvcontent", "xxxxxxxxxx", "yyyyyyyyyy"):
         check(planted not in text, f"argument value {planted[:12]}... never in the agent's output")
+
+
+def shape_folder(cleanup, name):
+    """/tmp/NAME/files, made afresh and removed after the test."""
+    base = os.path.join("/tmp", name)
+    shutil.rmtree(base, True)
+    os.makedirs(os.path.join(base, "files"))
+    os.chmod(base, 0o755)
+    cleanup.add(shutil.rmtree, base, True)
+    return os.path.join(base, "files")
+
+
+def fp_key_file(tmp):
+    """A fingerprint key for the agent, so the test can compute what a
+    fingerprint must be."""
+    key = os.urandom(32)
+    path = os.path.join(tmp, "fingerprint.key")
+    with open(path, "wb") as f:
+        f.write(key)
+    os.chmod(path, 0o600)
+    return key, path
+
+
+def fp(key, value):
+    import hashlib
+    import hmac
+    return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()[:16]
 
 
 def REACHCTL_BIN():
@@ -258,14 +309,15 @@ def test_npm_sdk_client_and_server_filesystem(cleanup, tmp):
         return
     client_js = os.path.join(root, "e2e", "clients", "mcp_agent.mjs")
     cg = Cgroup(cleanup, f"reach-e2e-mcp-npm-{os.getpid()}")
-    folder = os.path.join(tmp, "files")
-    os.makedirs(folder)
+    folder = shape_folder(cleanup, "reach-e2e-mcpshapes-npm")
     secret = os.path.join(folder, ".env")
     token = "sk-plantednpmtoken5555666677778888"
+    key, key_file = fp_key_file(tmp)
     with open(secret, "w") as f:
         f.write("OPENAI_API_KEY=sk-plantednpmenvcontent123456\n")
     identity = "host/mcp-npm-agent"
-    agent = Agent(cleanup, tmp, ["--cgroup", cg.path, "--identity-rule", f"cgroup:{cg.rel} {identity}"])
+    agent = Agent(cleanup, tmp, ["--cgroup", cg.path, "--identity-rule", f"cgroup:{cg.rel} {identity}",
+                                 "--fingerprint-key", key_file])
     out = cg.run([NODE, client_js, folder, secret, token])
     check_eq(json.loads(out.stdout.strip().splitlines()[-1]),
              {"server": "secure-filesystem-server", "r1": False, "r2": False}, "the MCP exchange itself worked")
@@ -274,8 +326,13 @@ def test_npm_sdk_client_and_server_filesystem(cleanup, tmp):
     check_eq((rf["server"], rf["server_info"], rf["arguments"], rf["transport"]),
              ("server-filesystem", "secure-filesystem-server", "head,note,path", "stdio"), "read_file edge")
     check_eq(rf["process_exe"], a_ident, "the caller is the agent program")
+    # the values as shapes: the path's template, the number and the token
+    # fingerprinted with the agent's key
+    rf_shapes = f"head=fp:{fp(key, '1')},note=fp:{fp(key, token)},path={folder}/.env"
+    check_eq(rf["argument_shapes"], rf_shapes, "read_file's argument shapes")
     ld = agent.wait_edge("list_directory", lambda e: e["type"] == "mcp-tool" and e["tool"] == "list_directory")
     check_eq(ld["object"], "server-filesystem list_directory", "list_directory edge")
+    check_eq((ld["arguments"], ld["argument_shapes"]), ("path", f"path={folder}"), "list_directory's shapes")
     sec = agent.wait_edge("secret", lambda e: e["type"] == "secret" and e["path"] == secret)
     check_eq(sec["process_exe"], s_ident, "the .env read is attributed to the server program")
     check_eq(sec["lineage"], [a_ident, s_ident], "lineage agent -> server with program names")
@@ -298,6 +355,11 @@ def test_npm_sdk_client_and_server_filesystem(cleanup, tmp):
     v = json.loads(p.stdout)
     unusual = [f["object"] for f in v["findings"] if f["kind"] == "unusual-mcp-tool"]
     check_eq(unusual, ["server-filesystem list_directory"], "unusual-mcp-tool for the undeclared tool only")
+    led_j = subprocess_json([REACHCTL_BIN(), "reach", "--ledger", ledger, "--kind", "mcp-tool", "-o", "json"])
+    check_eq(sorted((e["category"], e["arg_shapes"], e["fields"]["argument_shapes"])
+                    for i in led_j["identities"] for e in i["edges"]),
+             [("list_directory", f"path={folder}", f"path={folder}"), ("read_file", rf_shapes, rf_shapes)],
+             "ledger: the shapes persisted, and reachctl's argument_shapes field")
     led = json.dumps(subprocess_json([REACHCTL_BIN(), "reach", "--ledger", ledger, "-o", "json"]))
     with open(agent.out_path) as f, open(agent.err_path) as g:
         text = f.read() + g.read() + led + p.stdout
@@ -373,8 +435,8 @@ def test_unix_socket_server_not_a_child(cleanup, tmp):
     from harness import PYTHON, start_process, wait_for
     import json
     cg = Cgroup(cleanup, f"reach-e2e-mcp-uds-{os.getpid()}")
-    folder = os.path.join(tmp, "files")
-    os.makedirs(folder)
+    folder = shape_folder(cleanup, "reach-e2e-mcpshapes-uds")
+    key, key_file = fp_key_file(tmp)
     secret = os.path.join(folder, ".env")
     token = "sk-plantedudstoken4444333322221111"
     with open(secret, "w") as f:
@@ -386,7 +448,7 @@ def test_unix_socket_server_not_a_child(cleanup, tmp):
         f.write(UDS_CLIENT_PY)
     sock = os.path.join(tmp, "mcp.sock")
     identity = "host/mcp-uds-agent"
-    args = ["--cgroup", cg.path, "--identity-rule", f"cgroup:{cg.rel} {identity}"]
+    args = ["--cgroup", cg.path, "--identity-rule", f"cgroup:{cg.rel} {identity}", "--fingerprint-key", key_file]
     ledger = os.path.join(tmp, "state", "ledger.pb.z")
     led_a = os.path.join(tmp, "a.pb.z")
 
@@ -403,6 +465,8 @@ def test_unix_socket_server_not_a_child(cleanup, tmp):
              ("uds_server.py", "uds_server.py read_file", "e2e-uds", "api_token,path", "unix"),
              "the server is the socket's peer process, by program, though no child")
     check_eq((rf["process_exe"], rf["lineage"]), (a_ident, [a_ident]), "the caller is the agent program")
+    rf_shapes = f"api_token=fp:{fp(key, token)},path={folder}/.env"
+    check_eq(rf["argument_shapes"], rf_shapes, "the values' shapes: the path's template, the token's fingerprint")
     sec = agent.wait_edge("secret", lambda e: e["type"] == "secret" and e["path"] == secret)
     check_eq(sec["process_exe"], s_ident, "the read is the server's")
     check_eq((sec.get("mcp_server"), sec.get("mcp_tool")), ("uds_server.py", "read_file"),
@@ -424,7 +488,8 @@ def test_unix_socket_server_not_a_child(cleanup, tmp):
     out = cg.run([PYTHON, client, sock, secret, folder, token, "1"])
     check_eq(json.loads(out.stdout), ["e2e-uds", False, True], "the second exchange worked")
     ld = agent2.wait_edge("mcp list_directory", lambda e: e["type"] == "mcp-tool" and e["tool"] == "list_directory")
-    check_eq((ld["server"], ld["transport"]), ("uds_server.py", "unix"), "list_directory edge")
+    check_eq((ld["server"], ld["transport"], ld["argument_shapes"]), ("uds_server.py", "unix", f"path={folder}/missing"),
+             "list_directory edge")
     agent2.stop()
     led = subprocess_json([REACHCTL_BIN(), "reach", "--ledger", ledger, "--kind", "mcp-tool", "-o", "json"])
     edges = {e["object"]: e for i in led["identities"] for e in i["edges"]}
@@ -433,19 +498,25 @@ def test_unix_socket_server_not_a_child(cleanup, tmp):
     check_eq((edges["uds_server.py list_directory"]["mcp_responses"],
               edges["uds_server.py list_directory"]["mcp_errors"], edges["uds_server.py list_directory"]["proto"]),
              (1, 1, "unix"), "list_directory answered with an error")
+    check_eq(edges["uds_server.py read_file"]["arg_shapes"], rf_shapes, "read_file: the same shapes in both runs, once")
     d = subprocess_run([REACHCTL_BIN(), "diff", led_a, ledger, "-o", "json"])
     check_eq(d.returncode, 1, f"reach grew between the runs: exit 1 ({d.stderr})")
     doc = json.loads(d.stdout)
     check_eq(doc["appeared"], 1, "one edge appeared")
     app = [e for i in doc["identities"] if i["identity"] == identity for e in i["appeared"]]
-    check_eq([(e["kind"], e["object"], e["name"], e["category"], e["arguments"], e["proto"]) for e in app],
-             [("mcp-tool", "uds_server.py list_directory", "uds_server.py", "list_directory", "path", "unix")],
-             "diff: the new MCP tool, by server and tool, argument names only")
+    check_eq([(e["kind"], e["object"], e["name"], e["category"], e["arguments"], e["arg_shapes"], e["proto"])
+              for e in app],
+             [("mcp-tool", "uds_server.py list_directory", "uds_server.py", "list_directory", "path",
+               f"path={folder}/missing", "unix")],
+             "diff: the new MCP tool, by server and tool, argument names and the values' shapes only")
     back = subprocess_run([REACHCTL_BIN(), "diff", ledger, led_a, "-o", "json"])
     check_eq((back.returncode, json.loads(back.stdout)["disappeared"]), (0, 1), "the other way: it disappeared")
     text += agent2.stderr() + d.stdout + json.dumps(led)
     with open(agent2.out_path) as f:
         text += f.read()
+    # the path argument only as its shape (its template: this path has no id
+    # in it), nowhere else
+    text = text.replace(f"path={folder}/missing", "")
     for planted in (token, "sk-plantedudsenvcontent", folder + "/missing"):
         check(planted not in text, f"{planted[:14]}... never in the agent's output, ledger or diff")
 

@@ -1,4 +1,4 @@
-// fuzz-sources: -D_GNU_SOURCE -Ibuild/proto -Ibuild user/reach/ledger.c user/reach/ledger_store.c user/reach/ledger_split.c user/reach/coverage.c user/common/intern.c user/common/hmap.c user/common/fileio.c user/common/log.c user/common/readfile.c user/common/json.c build/proto/reach.pb-c.c -lprotobuf-c -lz -lcrypto -ljson-c
+// fuzz-sources: -D_GNU_SOURCE -Ibuild/proto -Ibuild user/reach/ledger.c user/common/strset.c user/reach/ledger_store.c user/reach/ledger_split.c user/reach/coverage.c user/common/intern.c user/common/hmap.c user/common/fileio.c user/common/log.c user/common/readfile.c user/common/json.c build/proto/reach.pb-c.c -lprotobuf-c -lz -lcrypto -ljson-c
 /* libFuzzer target for the ledger file reader (what reachctl --ledger, the
  * agent's restart and verify --agents read: header, checksum, zlib,
  * protobuf, content checks): any bytes load or are refused with -EBADMSG

@@ -899,6 +899,45 @@ static void test_mcp_answers_and_effect_union(void **state)
 	ledger_free(b);
 }
 
+/* An mcp-tool edge's argument shapes: a set, the earliest edge's first,
+ * bounded to LEDGER_MCP_SHAPES_MAX sets. */
+static void test_mcp_arg_shapes_union(void **state)
+{
+	struct ledger *a = ledger_new(0, 0), *b = ledger_new(0, 0);
+	struct ledger_obs o = obs("ai/agent", LEDGER_MCP_TOOL, "server-filesystem read_file");
+	const struct ledger_edge *e;
+
+	(void)state;
+	o.first_ms = o.last_ms = 2000;
+	o.arg_shapes = "path=/srv/{id}.txt";
+	assert_int_equal(ledger_record(a, &o), 0);
+	o.last_ms = 2500;
+	o.arg_shapes = "path=/srv/{id}.txt;path=/etc/hosts"; /* the agent's set grew */
+	assert_int_equal(ledger_record(a, &o), 0);
+	o.arg_shapes = NULL; /* a record without shapes keeps them */
+	assert_int_equal(ledger_record(a, &o), 0);
+	e = edge_of(a, "ai/agent", LEDGER_MCP_TOOL, "server-filesystem read_file");
+	assert_string_equal(e->arg_shapes, "path=/srv/{id}.txt;path=/etc/hosts");
+
+	o.first_ms = o.last_ms = 1000; /* b saw the edge first: its first call leads */
+	o.arg_shapes = "path=/data;q=fp:0123456789abcdef";
+	assert_int_equal(ledger_record(b, &o), 0);
+	assert_int_equal(ledger_merge(a, b), 0);
+	e = edge_of(a, "ai/agent", LEDGER_MCP_TOOL, "server-filesystem read_file");
+	assert_string_equal(e->arg_shapes, "path=/data;q=fp:0123456789abcdef;path=/srv/{id}.txt;path=/etc/hosts");
+	/* the same again: nothing new */
+	assert_int_equal(ledger_merge(a, b), 0);
+	assert_string_equal(e->arg_shapes, "path=/data;q=fp:0123456789abcdef;path=/srv/{id}.txt;path=/etc/hosts");
+	/* a fifth set is left out */
+	o.first_ms = o.last_ms = 3000;
+	o.arg_shapes = "path=/fifth";
+	assert_int_equal(ledger_record(a, &o), 0);
+	assert_string_equal(e->arg_shapes, "path=/data;q=fp:0123456789abcdef;path=/srv/{id}.txt;path=/etc/hosts");
+	assert_int_equal(e->count, 6); /* 3 records, b merged twice, 1 more */
+	ledger_free(a);
+	ledger_free(b);
+}
+
 static void test_merge_order_does_not_matter(void **state)
 {
 	struct ledger *x = rich_ledger(), *y = ledger_new(0, 0), *ab = ledger_new(0, 0), *ba = ledger_new(0, 0);
@@ -2017,6 +2056,7 @@ int main(void)
 		T(test_order_is_identity_kind_object),
 		T(test_merge_is_a_union),
 		T(test_mcp_answers_and_effect_union),
+		T(test_mcp_arg_shapes_union),
 		T(test_merge_order_does_not_matter),
 		T(test_merge_into_empty_copies),
 		T(test_merge_respects_caps),

@@ -2011,7 +2011,11 @@ static void test_mcp_answers_and_effects(void **state)
 	assert_non_null(call);
 	assert_string_equal(call->name, "secure-fs");
 	assert_int_equal(call->proto, REACH_JSONRPC_UNIX); /* not a child's stdio */
-	assert_null(edge_mcp(call)); /* no answer yet */
+	/* no answer yet; the argument's shape is kept (a path: its template) */
+	assert_non_null(edge_mcp(call));
+	assert_int_equal(edge_mcp(call)->responses, 0);
+	assert_int_equal(edge_mcp(call)->errors, 0);
+	assert_string_equal(edge_mcp(call)->arg_shapes, "path=/data/app.token");
 	open_event(f, CG, T_SERVER, f->secret, NULL, 0);
 	sec = find_edge(f, CG, EDGE_SECRET, f->secret);
 	assert_non_null(sec);
@@ -2126,6 +2130,14 @@ static void test_mcp_answers_and_effects(void **state)
 	/* argument names only: never a value */
 	assert_string_equal(le->object, f->secret);
 	assert_string_equal(ledger_edge_of(back, LEDGER_MCP_TOOL, "server-filesystem read_file")->arguments, "path");
+	/* the values' shapes: the first call's first, each distinct one once;
+	 * a call without arguments adds none */
+	assert_string_equal(ledger_edge_of(back, LEDGER_MCP_TOOL, "server-filesystem read_file")->arg_shapes,
+			    "path=/data/app.token;path=/data/b");
+	assert_string_equal(ledger_edge_of(back, LEDGER_MCP_TOOL, "server-filesystem list_directory")->arg_shapes,
+			    "path=/data");
+	assert_int_equal(f->p.stats.mcp_arg_shapes_dropped, 0);
+	assert_int_equal(f->p.stats.mcp_arg_shapes_cut, 0);
 	ledger_free(back);
 }
 

@@ -145,6 +145,8 @@ static json_object *edge_json(const struct cgroup_reach *c, const struct edge *e
 		}
 		json_add_str(o, "server_info", e->name ? e->name : "");
 		json_add_str(o, "arguments", edge_detail(e) ? edge_detail(e) : "");
+		/* the values' shapes, never a value: a new edge's line has the first call's */
+		json_add_str(o, "argument_shapes", edge_mcp(e) && edge_mcp(e)->arg_shapes ? edge_mcp(e)->arg_shapes : "");
 		/* answers matched so far (a new edge's line has none yet; the summary has them) */
 		json_add_int(o, "responses", edge_mcp(e) ? (int64_t)edge_mcp(e)->responses : 0);
 		json_add_int(o, "errors", edge_mcp(e) ? (int64_t)edge_mcp(e)->errors : 0);
@@ -247,6 +249,8 @@ void output_summary_json(FILE *f, struct observed *obs, const struct run_stats *
 	json_add_int(o, "jsonrpc_truncated", (int64_t)st->jsonrpc_truncated);
 	json_add_int(o, "mcp_calls", (int64_t)st->mcp_calls);
 	json_add_int(o, "mcp_calls_undecoded", (int64_t)st->mcp_calls_undecoded);
+	json_add_int(o, "mcp_arg_shapes_cut", (int64_t)st->mcp_arg_shapes_cut);
+	json_add_int(o, "mcp_arg_shapes_dropped", (int64_t)st->mcp_arg_shapes_dropped);
 	json_add_int(o, "mcp_responses", (int64_t)st->mcp_responses);
 	json_add_int(o, "mcp_responses_unmatched", (int64_t)st->mcp_responses_unmatched);
 	json_add_int(o, "mcp_calls_unanswered", (int64_t)st->mcp_calls_unanswered);

@@ -36,6 +36,8 @@ struct run_stats {
 	uint64_t jsonrpc_truncated;       /* messages longer than the capture bound */
 	uint64_t mcp_calls;               /* MCP tools/call requests recorded */
 	uint64_t mcp_calls_undecoded;     /* tools/call cut before the tool name: a blind road */
+	uint64_t mcp_arg_shapes_cut;      /* tools/calls whose argument shapes did not all fit */
+	uint64_t mcp_arg_shapes_dropped;  /* distinct argument shapes beyond an edge's bound: not kept */
 	uint64_t mcp_responses;           /* answers matched to a tools/call (by id, on its connection) */
 	uint64_t mcp_responses_unmatched; /* answers to no request seen (or whose edge was evicted) */
 	uint64_t mcp_calls_unanswered;    /* tools/call whose server exited (or whose slot was needed) unanswered */

@@ -1000,7 +1000,8 @@ struct body_ctx {
 };
 
 /* An MCP tools/call as an mcp-tool edge "<server> <tool>" (over stdio, a
- * unix socket or HTTP: proto), its argument names (never values). Each call
+ * unix socket or HTTP: proto), its argument names and their values' shapes
+ * (mcp/jsonrpc.h: templates and fingerprints, never values). Each call
  * counts: the key is user space's own, one per (cgroup, server, tool), kept
  * apart from the kernel's keys of the same kind (kind). NULL when not recorded. */
 static struct edge *record_mcp_call(struct pipeline *p, const struct reach_event_hdr *hdr, uint32_t kind,
@@ -1028,6 +1029,10 @@ static struct edge *record_mcp_call(struct pipeline *p, const struct reach_event
 	obs.lineage = lineage;
 	if (!(e = record_edge(p, EDGE_MCP, &obs, is_new)))
 		warn_unrecorded("mcp-tool");
+	/* the argument values' shapes (never a value); a call cut before
+	 * its arguments ended adds none */
+	else if (!m->args_unknown && observed_mcp_shapes(p->observed, e, m->shapes) != 0)
+		p->stats.mcp_arg_shapes_dropped++;
 	return e;
 }
 
@@ -1112,9 +1117,10 @@ static void handle_http_body(struct pipeline *p, const struct reach_http_body_ev
 		struct body_ctx c = { p, ev, jp, 0 };
 		struct jsonrpc_counts counts = { 0 };
 
-		jsonrpc_extract(body, len, cut, on_http_jsonrpc, &c, &counts);
+		jsonrpc_extract(body, len, cut, &p->fp_key, on_http_jsonrpc, &c, &counts);
 		p->stats.jsonrpc_messages += counts.messages;
 		p->stats.jsonrpc_truncated += counts.truncated;
+		p->stats.mcp_arg_shapes_cut += counts.shapes_cut;
 		if (!counts.messages)
 			p->stats.http_bodies_malformed++; /* JSON, not an LLM request nor JSON-RPC: nothing to keep */
 		if (counts.calls_undecoded) {
@@ -1745,10 +1751,11 @@ static void handle_jsonrpc(struct pipeline *p, const struct reach_jsonrpc_event 
 	struct jsonrpc_counts counts = { 0 };
 	size_t len = ev->len < REACH_JSONRPC_LEN ? ev->len : REACH_JSONRPC_LEN;
 
-	jsonrpc_extract(ev->payload, len, ev->flags & REACH_JSONRPC_F_TRUNC, on_jsonrpc, &c, &counts);
+	jsonrpc_extract(ev->payload, len, ev->flags & REACH_JSONRPC_F_TRUNC, &p->fp_key, on_jsonrpc, &c, &counts);
 	p->stats.jsonrpc_messages += counts.messages;
 	p->stats.jsonrpc_malformed += counts.malformed;
 	p->stats.jsonrpc_truncated += counts.truncated;
+	p->stats.mcp_arg_shapes_cut += counts.shapes_cut;
 	if (counts.calls_undecoded) {
 		char detail[COVERAGE_DETAIL_LEN];
 

@@ -106,6 +106,8 @@ static json_object *f_program(const struct edge_field_view *v) { return str_or_n
 /* mcp-tool (reach/ledger.h): name the server program, category the tool,
  * dest_class its serverInfo.name, proto the transport */
 static json_object *f_arguments(const struct edge_field_view *v) { return str_or_null(v->e->arguments); }
+/* the argument values' shapes (path templates, hosts, fingerprints): never a value */
+static json_object *f_arg_shapes(const struct edge_field_view *v) { return str_or_null(v->e->arg_shapes); }
 /* answers matched to its calls, and how many were errors (counts only) */
 static json_object *f_mcp_responses(const struct edge_field_view *v) { return json_object_new_int64((int64_t)v->e->mcp_responses); }
 static json_object *f_mcp_errors(const struct edge_field_view *v) { return json_object_new_int64((int64_t)v->e->mcp_errors); }
@@ -152,6 +154,7 @@ const struct edge_field edge_fields[] = {
 	{ LEDGER_MCP_TOOL, "server_name", f_dest_class },
 	{ LEDGER_MCP_TOOL, "transport", f_proto },
 	{ LEDGER_MCP_TOOL, "arguments", f_arguments },
+	{ LEDGER_MCP_TOOL, "argument_shapes", f_arg_shapes, true },
 	{ LEDGER_MCP_TOOL, "responses", f_mcp_responses },
 	{ LEDGER_MCP_TOOL, "errors", f_mcp_errors },
 	{ LEDGER_EGRESS, "name_source", f_name_source, true },
@@ -242,6 +245,7 @@ json_object *edge_fields_of_json(json_object *j)
 	e.content_fingerprint = (char *)json_get_str(j, "content_fingerprint", NULL);
 	e.opened_as = (char *)json_get_str(j, "opened_as", NULL);
 	e.arguments = (char *)json_get_str(j, "arguments", NULL);
+	e.arg_shapes = (char *)json_get_str(j, "arg_shapes", NULL);
 	e.name_source = (char *)json_get_str(j, "name_source", NULL);
 	e.mcp_server = (char *)json_get_str(j, "mcp_server", NULL);
 	e.mcp_tool = (char *)json_get_str(j, "mcp_tool", NULL);

@@ -5,6 +5,7 @@
 #include <time.h>
 #include "common/intern.h"
 #include "common/json.h"
+#include "common/strset.h"
 #include "reach/coverage.h"
 #include "reach/ledger.h"
 
@@ -84,6 +85,7 @@ static void edge_free(struct intern *t, struct ledger_edge *e)
 	intern_release(t, e->content_fingerprint);
 	intern_release(t, e->opened_as);
 	intern_release(t, e->arguments);
+	intern_release(t, e->arg_shapes);
 	intern_release(t, e->mcp_server);
 	intern_release(t, e->mcp_tool);
 	intern_release(t, e->proto);
@@ -115,7 +117,7 @@ static struct ledger_edge *edge_new(struct intern *t, enum ledger_kind kind, con
 	e->executables = e->pods = e->images = e->key_fingerprints = &empty_set;
 	/* interning "" never fails and costs nothing */
 	e->category = e->dest_class = e->name = e->name_source = e->content_fingerprint = e->opened_as = e->arguments =
-		e->mcp_server = e->mcp_tool = e->proto = e->epoch = e->last_epoch =
+		e->arg_shapes = e->mcp_server = e->mcp_tool = e->proto = e->epoch = e->last_epoch =
 		(char *)intern_str(t, "");
 	if (!(e->object = (char *)intern_str(t, object))) {
 		edge_free(t, e);
@@ -513,6 +515,19 @@ int ledger_edge_in_epoch(const struct ledger_edge *e, const char *epoch, int64_t
 	return epoch_start_ms && epoch_start_ms > e->epoch_first_ms[0] ? 0 : -1;
 }
 
+/* The union of two edges' argument shapes, the earlier edge's first (its
+ * first call's shapes lead). What does not fit is left out: the agent
+ * counted its own; two ledgers' sets beyond the bound are not counted. */
+static int shapes_union(struct intern *t, struct ledger_edge *d, const struct ledger_edge *s, int earlier)
+{
+	char buf[LEDGER_MCP_SHAPES_LEN];
+
+	buf[0] = '\0';
+	strset_union(buf, sizeof(buf), LEDGER_MCP_SHAPES_MAX, earlier ? s->arg_shapes : d->arg_shapes);
+	strset_union(buf, sizeof(buf), LEDGER_MCP_SHAPES_MAX, earlier ? d->arg_shapes : s->arg_shapes);
+	return strcmp(buf, d->arg_shapes ? d->arg_shapes : "") ? str_set(t, &d->arg_shapes, buf) : 0;
+}
+
 /* The union of s into d (same kind and object). */
 static int edge_union(struct intern *t, struct ledger_edge *d, const struct ledger_edge *s)
 {
@@ -528,6 +543,8 @@ static int edge_union(struct intern *t, struct ledger_edge *d, const struct ledg
 	/* server and tool travel together: the pair of the first call linked */
 	if (empty(d->mcp_server) && !empty(s->mcp_server) &&
 	    ((rc = str_set(t, &d->mcp_server, s->mcp_server)) || (rc = str_set(t, &d->mcp_tool, s->mcp_tool ? s->mcp_tool : ""))))
+		return rc;
+	if (!empty(s->arg_shapes) && (rc = shapes_union(t, d, s, earlier)))
 		return rc;
 	d->llm_tools_offered |= s->llm_tools_offered;
 	/* the name and where it came from go together: a name filled from s
@@ -706,6 +723,7 @@ int ledger_record(struct ledger *l, const struct ledger_obs *o)
 	e.content_fingerprint = (char *)o->content_fingerprint;
 	e.opened_as = (char *)o->opened_as;
 	e.arguments = (char *)o->arguments;
+	e.arg_shapes = (char *)o->arg_shapes;
 	e.mcp_responses = o->mcp_responses_delta;
 	e.mcp_errors = o->mcp_errors_delta;
 	e.mcp_server = (char *)o->mcp_server;
@@ -934,6 +952,7 @@ struct json_object *ledger_edge_to_json(const struct ledger_edge *e, bool brief)
 		json_add_str_or_null(o, "name_source", e->name_source);
 	if (e->kind == LEDGER_MCP_TOOL) {
 		json_add_str_or_null(o, "arguments", e->arguments);
+		json_add_str_or_null(o, "arg_shapes", e->arg_shapes);
 		json_add_str_or_null(o, "proto", e->proto);
 		json_add_u64(o, "mcp_responses", e->mcp_responses);
 		json_add_u64(o, "mcp_errors", e->mcp_errors);

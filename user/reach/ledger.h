@@ -58,6 +58,8 @@ enum ledger_kind {
 #define LEDGER_MAX_VALUES   16 /* executables, pods, images per edge */
 #define LEDGER_MAX_OUTCOMES 8  /* distinct outcomes per edge */
 #define LEDGER_MAX_LINEAGE  16
+#define LEDGER_MCP_SHAPES_MAX 4    /* distinct argument shape sets per mcp-tool edge */
+#define LEDGER_MCP_SHAPES_LEN 1024 /* ... in at most this many bytes */
 #define LEDGER_MAX_EPOCHS   8  /* epochs kept per edge; older ones go to epochs_earlier */
 #define LEDGER_MAX_KEY_FPS  64 /* key fingerprints of a KEY=VALUE file per edge */
 #define LEDGER_DEFAULT_MAX_IDENTITIES 4096
@@ -114,6 +116,11 @@ struct ledger_edge {
 	 * connection), and those that were errors (isError or a JSON-RPC error).
 	 * Counts only: an answer's content is never stored. */
 	uint64_t mcp_responses, mcp_errors;
+	/* mcp-tool: its calls' argument value shapes (mcp/jsonrpc.h: a path
+	 * template, scheme://host and path template, "fp:<hex>", "{…}"), the
+	 * first call's then other distinct ones, ';'-separated (common/strset.h,
+	 * at most LEDGER_MCP_SHAPES_MAX), or "". Never a value. */
+	char *arg_shapes;
 	/* an effect (secret, egress, tool, mcp-tool edge) an MCP server made
 	 * while serving exactly one tools/call: that call's server and tool, of
 	 * the first such observation; "" when none */
@@ -189,6 +196,7 @@ struct ledger_obs {
 	uint64_t key_fingerprints_dropped;
 	const char *opened_as;           /* secret edges: the name as written, when not object */
 	const char *arguments;           /* mcp-tool edges: argument names */
+	const char *arg_shapes;          /* mcp-tool edges: argument shapes (a strset), or NULL */
 	uint64_t mcp_responses_delta;    /* mcp-tool edges: answers matched since the last record */
 	uint64_t mcp_errors_delta;       /* ... of which errors */
 	const char *mcp_server, *mcp_tool; /* an effect of a tools/call: its server and tool, or NULL */

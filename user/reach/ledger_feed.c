@@ -70,6 +70,7 @@ static void fill_obs(struct ledger_obs *obs, const struct edge *e, const struct 
 		obs->dest_class = e->name && e->name[0] ? e->name : NULL; /* serverInfo.name */
 		obs->proto = e->proto == REACH_JSONRPC_UNIX ? "unix" : e->proto == EDGE_MCP_HTTP ? "http" : "stdio";
 		obs->arguments = edge_detail(e);
+		obs->arg_shapes = edge_mcp(e) ? edge_mcp(e)->arg_shapes : NULL;
 	}
 	if (e->kind == EDGE_LLM) {
 		obs->proto = e->proto ? "h2" : "http/1.1";

@@ -198,6 +198,7 @@ static void edge_to_pb(const struct ledger_edge *e, Reach__V1__Edge *pe, Reach__
 	pe->content_fingerprint = e->content_fingerprint;
 	pe->opened_as = e->opened_as;
 	pe->mcp_arguments = e->arguments;
+	pe->mcp_arg_shapes = e->arg_shapes;
 	pe->mcp_errors = e->mcp_errors;
 	pe->mcp_responses = e->mcp_responses;
 	pe->mcp_server = e->mcp_server;
@@ -1440,6 +1441,7 @@ static int import_identity(struct ledger *l, const Reach__V1__IdentityReach *id,
 		e->content_fingerprint = pe->content_fingerprint;
 		e->opened_as = pe->opened_as;
 		e->arguments = pe->mcp_arguments;
+		e->arg_shapes = pe->mcp_arg_shapes;
 		e->mcp_errors = pe->mcp_errors;
 		e->mcp_responses = pe->mcp_responses;
 		e->mcp_server = pe->mcp_server;

@@ -6,6 +6,7 @@
 #include "common/cgroup.h"
 #include "common/hmap.h"
 #include "common/intern.h"
+#include "common/strset.h"
 #include "reach/observed.h"
 
 struct observed {
@@ -155,6 +156,27 @@ int observed_mcp_via(struct observed *o, struct edge *e, const char *server, con
 	return 0;
 }
 
+int observed_mcp_shapes(struct observed *o, struct edge *e, const char *shapes)
+{
+	char buf[EDGE_MCP_SHAPES_LEN];
+	struct edge_mcp *m;
+	const char *n;
+	int rc;
+
+	if (!shapes || !*shapes)
+		return 0;
+	if (!(m = mcp_of(e)))
+		return -ENOMEM;
+	snprintf(buf, sizeof(buf), "%s", m->arg_shapes ? m->arg_shapes : "");
+	if ((rc = strset_add(buf, sizeof(buf), EDGE_MCP_SHAPES_MAX, shapes)))
+		return rc < 0 ? 1 : 0;
+	if (!(n = intern_str(o->strings, buf)))
+		return -ENOMEM;
+	intern_release(o->strings, m->arg_shapes);
+	m->arg_shapes = n;
+	return 0;
+}
+
 void edge_mcp_set_fed(struct edge *e)
 {
 	if (e->rare && e->rare->mcp) {
@@ -182,6 +204,7 @@ static void edge_free(struct intern *t, struct edge *e)
 		if (e->rare->mcp) {
 			intern_release(t, e->rare->mcp->server);
 			intern_release(t, e->rare->mcp->tool);
+			intern_release(t, e->rare->mcp->arg_shapes);
 			free(e->rare->mcp);
 		}
 		free(e->rare->cred);

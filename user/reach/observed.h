@@ -12,7 +12,8 @@
 
 /* EDGE_MCP: an MCP tools/call (issue #18): object "<server> <tool>", name
  * the server's serverInfo.name (or NULL), detail its argument names
- * ("a,b", sorted; values are never kept), proto the transport
+ * ("a,b", sorted; values are never kept, only their shapes:
+ * edge_mcp()->arg_shapes), proto the transport
  * (REACH_JSONRPC_PIPE / UNIX).
  * EDGE_LLM: an LLM API call: object "<provider> <host> <model>", category
  * the provider (static), name the host, detail the model ("?" unknown), proto 1
@@ -246,6 +247,10 @@ struct edge_mcp {
 	uint64_t fed_responses, fed_errors; /* what the ledger has (ledger_feed) */
 	bool fed_via;                       /* the ledger has server and tool */
 	const char *server, *tool;          /* interned; NULL: not an effect of a call */
+	/* mcp-tool: its calls' argument shapes (mcp/jsonrpc.h), the first
+	 * call's then other distinct ones, a strset ("a=x,b=y;a=z"); interned
+	 * or NULL */
+	const char *arg_shapes;
 };
 /* NULL when the edge has none of it. */
 const struct edge_mcp *edge_mcp(const struct edge *e);
@@ -254,6 +259,13 @@ int observed_mcp_answer(struct edge *e, bool is_error);
 /* Links e to the tools/call it was an effect of; the first link stays.
  * 0 or -ENOMEM (unchanged). */
 int observed_mcp_via(struct observed *o, struct edge *e, const char *server, const char *tool);
+/* Adds one call's argument shapes to an mcp-tool edge's set (at most
+ * EDGE_MCP_SHAPES_MAX distinct, EDGE_MCP_SHAPES_LEN bytes): 0 kept or
+ * already there, 1 not kept (the set is full: the caller counts it),
+ * -ENOMEM (unchanged). */
+#define EDGE_MCP_SHAPES_MAX 4
+#define EDGE_MCP_SHAPES_LEN 1024
+int observed_mcp_shapes(struct observed *o, struct edge *e, const char *shapes);
 /* Marks the answers and the link as fed to the ledger. */
 void edge_mcp_set_fed(struct edge *e);
 /* Counts of map entries that were evicted or replaced: all, or one tag's. */

@@ -210,6 +210,7 @@ static uint64_t edge_state(const struct ledger_edge *e)
 	h = mix_str(h, e->opened_as);
 	h = mix(mix(h, e->mcp_responses), e->mcp_errors); /* an answer is a change to send */
 	h = mix_str(h, e->mcp_server);
+	h = mix_str(h, e->arg_shapes); /* a new argument shape is a change to send */
 	return mix_str(h, e->content_fingerprint);
 }
 
