@@ -81,8 +81,8 @@ MODES = {
         gen_seconds=0.5, gen_reps=1, gen_plain=False, gen_ringbuf_mib=[8], gen_events_rate=10000,
         scale_k=[1, 10], scale_total=60000, scale_rounds=1,
         mem_identities=[1000], mem_edges=100, cost_iters=30000, cost_files=2000, cost_configs=2,
-        pipe_rounds=2, pipe_target_s=0.2,
-        trans_seconds=1.0, trans_rounds=1, trans_hpack=20000,
+        pipe_rounds=2, pipe_target_s=0.1,
+        trans_seconds=0.5, trans_rounds=1, trans_hpack=20000,
     ),
 }
 
@@ -1726,7 +1726,7 @@ def scenario_transports(ctx, results):
                 for loop in TRANS_LOOPS:
                     rps, n = trans_run(ctx, loop, cg, agent, urls, cert, seconds)
                     rounds[loop][config].append(rps)
-                    log(f"scenario 7: round {rnd + 1} {config} {loop}: {rps:.0f} requests/s")
+                    log(f"scenario 8: round {rnd + 1} {config} {loop}: {rps:.0f} requests/s")
                 if isinstance(agent, BpftraceUprobes):
                     agent.stop()
                 elif agent:
@@ -1775,7 +1775,7 @@ def scenario_transports(ctx, results):
                                    "ns_per_run": round((t1 - t0) / (c1 - c0), 1)}
             total = sum(v["runs_per_request"] * v["ns_per_run"] for v in progs.values())
             bpf_rows.append({"loop": loop, "requests": n, "ns_per_request": round(total, 1), "programs": progs})
-            log(f"scenario 7: {loop}: {total:.0f} ns of BPF per request")
+            log(f"scenario 8: {loop}: {total:.0f} ns of BPF per request")
         agent.wait_idle()
         agent.stop()
     except (SensorError, BenchError, OSError) as e:

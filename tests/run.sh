@@ -56,7 +56,7 @@ run_e2e() {
 # without a crash counts as one passed test.
 run_fuzz() {
 	local out p f
-	out=$(bash tests/fuzz/run.sh "${FUZZ_SECONDS:-5}" 2>&1)
+	out=$(bash tests/fuzz/run.sh "${FUZZ_SECONDS:-3}" 2>&1)
 	echo "$out" | grep -E '^fuzz |CRASH|error' || true
 	p=$(echo "$out" | grep -c '^fuzz .*, ok$')
 	f=$(echo "$out" | grep -c -E '^fuzz .*(CRASH|failed)')
