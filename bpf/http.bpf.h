@@ -60,37 +60,47 @@ static __always_inline bool http__starts_like_request3(__u32 w)
 	       w == 0x54504f /* OPT */;
 }
 
-struct http_end_ctx {
+/* A 4-byte needle in s->http[0..n): bpf_loop's state. */
+struct http_find_ctx {
 	struct scratch *s;
 	__u32 n;
-	__u32 end;
+	__u32 end;      /* offset just past the first match, 0 when none */
+	__u8 needle[4];
 };
 
-static long http__end_step(__u64 i, void *arg)
+static long http__find_step(__u64 i, void *arg)
 {
-	struct http_end_ctx *c = arg;
+	struct http_find_ctx *c = arg;
 	struct scratch *s = c->s;
 	__u32 j = i & (REACH_HTTP_LEN - 1);
 
 	if (!s || j + 3 >= c->n)
 		return 1;
-	if (s->http[j] == '\r' && s->http[j + 1] == '\n' && s->http[j + 2] == '\r' && s->http[j + 3] == '\n') {
+	if (s->http[j] == c->needle[0] && s->http[j + 1] == c->needle[1] && s->http[j + 2] == c->needle[2] &&
+	    s->http[j + 3] == c->needle[3]) {
 		c->end = j + 4;
 		return 1;
 	}
 	return 0;
 }
 
-/* Offset just past the first blank line ("\r\n\r\n") in s->http[0..n), or
+/* Offset just past the first needle (4 bytes, exact) in s->http[0..n), or
  * 0. bpf_loop: the callback is verified once, whatever the length. */
-static __always_inline __u32 http__head_end(struct scratch *s, __u32 n)
+static __always_inline __u32 http__find4(struct scratch *s, __u32 n, const char needle[4])
 {
-	struct http_end_ctx c = { .s = s, .n = n, .end = 0 };
+	struct http_find_ctx c = { .s = s, .n = n, .end = 0 };
 
 	if (n < 4)
 		return 0;
-	bpf_loop(n - 3, http__end_step, &c, 0);
+	__builtin_memcpy(c.needle, needle, 4);
+	bpf_loop(n - 3, http__find_step, &c, 0);
 	return c.end;
+}
+
+/* Offset just past the first blank line ("\r\n\r\n") in s->http[0..n), or 0. */
+static __always_inline __u32 http__head_end(struct scratch *s, __u32 n)
+{
+	return http__find4(s, n, "\r\n\r\n");
 }
 
 static __always_inline void http__fill(struct reach_http_event *ev, struct reach_dedup_key *key, __u8 source,
@@ -246,38 +256,14 @@ static __always_inline void http__emit_repeat(struct scratch *s, const struct ht
 			 REACH_HTTP_F_WHOLE | REACH_HTTP_F_REPEAT, cap->pid_tgid, cap->cgid);
 }
 
-struct http_json_ctx {
-	struct scratch *s;
-	__u32 n;
-	__u32 found;
-};
-
-static long http__json_step(__u64 i, void *arg)
-{
-	struct http_json_ctx *c = arg;
-	struct scratch *s = c->s;
-	__u32 j = i & (REACH_HTTP_LEN - 1);
-
-	if (!s || j + 3 >= c->n)
-		return 1;
-	if (s->http[j] == 'j' && s->http[j + 1] == 's' && s->http[j + 2] == 'o' && s->http[j + 3] == 'n') {
-		c->found = 1;
-		return 1;
-	}
-	return 0;
-}
-
 /* A POST whose head (s->http[0..end)) says JSON anywhere: its
  * Content-Type (application/json, ...+json, json-rpc). A path with "json"
  * in it also passes: its body is then read and found not to be a call. */
 static __always_inline bool http__json_post(struct scratch *s, __u32 end)
 {
-	struct http_json_ctx c = { .s = s, .n = end, .found = 0 };
-
 	if (!s || end < 8 || s->http[0] != 'P' || s->http[1] != 'O' || s->http[2] != 'S' || s->http[3] != 'T')
 		return false;
-	bpf_loop(end - 3, http__json_step, &c, 0);
-	return c.found;
+	return http__find4(s, end, "json") != 0;
 }
 
 /* One body capture: n bytes at src (user memory, or the scratch), of total
