@@ -11,20 +11,28 @@
   http2-undecoded, its verdict inconclusive.
 - A Go executable built before the register ABI (its build info in the
   pre-1.18 layout) is not probed: tls-blind with the reason.
+- A TLS connection that began before reach's probe on its library was
+  attached (the race between a program's start and the attach, walked here
+  by stopping the agent while the client connects): what it sent then was
+  not seen, so its process gets a "(TLS before its probe)" tls-blind edge
+  and the identity's verify is inconclusive, not a pass with the bearer
+  unseen.
 
-Ports 20742-20749 (the transports helper's range)."""
+Ports 20742-20749 (the transports helper's range), 20960."""
 import json
 import os
+import select
 import shutil
+import signal
 import subprocess
 import time
 
-from harness import PYTHON, ROOT, Agent, Cgroup, check, check_eq, make_test_ca, need_tools, start_process, wait_port
+from harness import PYTHON, ROOT, Agent, Cgroup, Skip, check, check_eq, make_test_ca, need_tools, start_process, wait_port
 from test_h2 import GO_SRC, _verdict
 from test_transports import _leak_check
 
 HOST = "127.0.0.1"
-GO_PORT, H2_TLS_PORT = 20742, 20743
+GO_PORT, H2_TLS_PORT, RACE_PORT = 20742, 20743, 20960
 
 
 def _policy(path, identity, ports):
@@ -263,3 +271,79 @@ def test_go_older_than_register_abi_is_refused(cleanup, tmp):
     check_eq(verdict["verdict"], "inconclusive", f"verify: {verdict}")
     check_eq([e for e in agent.edges() if e.get("type") == "credential"], [], "no credential edge made up")
     _leak_check(agent, tmp, [inputs, os.path.join(tmp, "gocache"), os.path.join(tmp, "gopath")], [token])
+
+
+RACE_CLIENT = r"""
+import os, ssl, sys, time, http.client
+ctx = ssl.create_default_context(cafile=sys.argv[2])
+c = http.client.HTTPSConnection("127.0.0.1", int(sys.argv[1]), context=ctx, timeout=20)
+c.request("GET", "/v1/models", headers={"Authorization": "Bearer " + os.environ["TOKEN"]})
+print(c.getresponse().status, flush=True)
+deadline = time.monotonic() + 60   # alive until the agent has looked at it
+while not os.path.exists(sys.argv[3]) and time.monotonic() < deadline:
+    time.sleep(0.05)
+"""
+
+
+def test_tls_begun_before_the_probe_is_blind(cleanup, tmp):
+    """The client loads its own copy of libssl (a file no probe is on yet)
+    and sends a bearer while the agent is stopped (SIGSTOP): the agent
+    resumes, attaches the probe when it reads the library's open, and then
+    meets the ClientHello, older than the attach."""
+    inputs, lib = os.path.join(tmp, "inputs"), os.path.join(tmp, "lib")
+    os.makedirs(inputs)
+    os.makedirs(lib)
+    libssl = next((p for p in ("/lib/x86_64-linux-gnu/libssl.so.3", "/usr/lib/x86_64-linux-gnu/libssl.so.3")
+                   if os.path.exists(p)), None)
+    if not libssl:
+        raise Skip("not installed: libssl.so.3")
+    shutil.copy(libssl, os.path.join(lib, "libssl.so.3"))
+    ca, cert, key = make_test_ca(cleanup, tmp)
+    start_process(cleanup, [PYTHON, os.path.join(ROOT, "tests", "e2e", "https_server.py"), "--bind", HOST,
+                            "--tls-port", str(RACE_PORT), "--cert", cert, "--key", key,
+                            "--log", os.path.join(inputs, "s.log")])
+    wait_port(HOST, RACE_PORT)
+    token = "reach-tlsrace-bearer-6Hq3Vt8Nw2Lp"
+    root = Cgroup(cleanup, f"reach-e2e-tlsrace-{os.getpid()}")
+    cg = Cgroup(cleanup, "client", parent=root)
+    identity = "host/tls-race"
+    policy = os.path.join(inputs, "policy.yaml")
+    _policy(policy, identity, [RACE_PORT])
+    agent = Agent(cleanup, tmp, ["--cgroup", root.path, "--identity-rule", f"cgroup:{cg.rel} {identity}",
+                                 "--policy", policy])
+    agent.epoch_start(identity, "v1")
+    go = os.path.join(inputs, "go")
+    agent.proc.send_signal(signal.SIGSTOP)
+    cleanup.add(lambda: agent.proc.poll() is None and agent.proc.send_signal(signal.SIGCONT))
+    client = subprocess.Popen([PYTHON, "-c", RACE_CLIENT, str(RACE_PORT), ca, go], preexec_fn=cg.enter_fn(),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env=dict(os.environ, TOKEN=token, LD_LIBRARY_PATH=lib))
+    cleanup.add(lambda: client.poll() is None and client.kill())
+    ready, _, _ = select.select([client.stdout], [], [], 30)
+    status = client.stdout.readline().strip() if ready else ""
+    agent.proc.send_signal(signal.SIGCONT)
+    check_eq(status, "200", "the client's request was answered while the agent was stopped")
+    exe = f"{PYTHON} (TLS before its probe)"
+    try:
+        agent.wait_edge("the connection begun before the probe",
+                        lambda e: e.get("type") == "tls" and e["exe"] == exe, 15)
+        verdict = _verdict(agent, identity)
+    finally:
+        with open(go, "w"):
+            pass
+        out, err = client.communicate(timeout=30)
+        summary = agent.stop()
+    check_eq(client.returncode, 0, f"the client ran: {err}")
+    check(any("tls: probing" in line and os.path.join(lib, "libssl.so.3") in line
+              for line in agent.stderr().splitlines()), "the client's own libssl was probed (after the hello)")
+    e = {e["exe"]: e for e in agent.edges() if e.get("type") == "tls"}[exe]
+    check_eq((e["coverage"], e["library"]), ("tls-blind", "openssl"), "the connection before the probe")
+    check(e["reason"].startswith("its TLS connection began before reach's probe on its library was attached"),
+          f"reason: {e['reason']}")
+    check(" ms after the connection began)" in e["reason"], f"reason says how late: {e['reason']}")
+    check_eq(summary["tls_before_probe"], 1, "one connection judged begun before its probe")
+    check_eq([c for c in agent.edges() if c.get("type") == "credential"], [],
+             "no credential edge: the bearer was sent before the probe, unseen")
+    check_eq(verdict["verdict"], "inconclusive", f"verify with the bearer unseen: {verdict}")
+    check(f"blind road tls-blind: {exe}" in json.dumps(verdict["reasons"]), f"the road: {verdict['reasons']}")
+    _leak_check(agent, tmp, [inputs], [token])

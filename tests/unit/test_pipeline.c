@@ -53,6 +53,8 @@ struct fake_kernel {
 	uint32_t fork_parent, fork_child, exit_tgid;
 	const char *library;       /* answer of library(); NULL: blind */
 	const char *why;
+	uint64_t late_ms;          /* answer of library(): probed that long after the traffic began */
+	uint64_t last_since_ns;    /* what the last library() call was asked about */
 };
 
 static int fake_snapshot(void *ctx)
@@ -135,13 +137,16 @@ static void fake_exit(void *ctx, uint32_t tgid)
 	k->exit_tgid = tgid;
 }
 
-static const char *fake_library(void *ctx, uint32_t tgid, const char **why)
+static const char *fake_library(void *ctx, uint32_t tgid, uint64_t since_ns, const struct reach_dedup_key *key,
+				const char **why, uint64_t *late_ms)
 {
 	struct fake_kernel *k = ctx;
 
-	(void)tgid;
+	(void)tgid, (void)key;
 	k->library_calls++;
-	if (!k->library)
+	k->last_since_ns = since_ns;
+	*late_ms = k->library ? k->late_ms : 0;
+	if (!k->library || *late_ms)
 		*why = k->why;
 	return k->library;
 }
@@ -1225,6 +1230,51 @@ static void hello_event(struct fx *f, uint64_t cg, const char *addr, uint16_t dp
 	assert_int_equal(feed(f, &ev, sizeof(ev)), 0);
 }
 
+/* A ClientHello is judged by when it was sent: a process whose library was
+ * probed only after (the race between a program's start and the attach)
+ * gets its own tls-blind coverage edge and a blind road, while the exe's
+ * covered edge, made by a connection that began after the probe, stays. A
+ * connect to a TLS port is not judged by time (the hello is). */
+static void test_tls_before_probe_is_blind(void **state)
+{
+	struct fx *f = *state;
+	const struct edge *e;
+	const struct coverage *a;
+
+	exec_event(f, CG, T_PARENT, T_OTHER, "/usr/bin/node", no_args, 1);
+	f->k.library = "openssl (in the executable)";
+	egress_event(f, CG, T_PARENT, REACH_AF_INET, REACH_PROTO_TCP, REACH_OUT_ESTABLISHED, "203.0.113.9", 443);
+	assert_int_equal(f->k.last_since_ns, 0);
+	e = find_edge(f, CG, EDGE_TLS, "/usr/bin/node");
+	assert_non_null(e);
+	assert_string_equal(e->dest_class, "covered");
+
+	f->k.late_ms = 42;
+	f->k.why = "began before the probe";
+	hello_event(f, CG, "203.0.113.9", 443, "api.example.com");
+	assert_int_not_equal(f->k.last_since_ns, 0); /* the hello's own time was asked about */
+	e = find_edge(f, CG, EDGE_TLS, "/usr/bin/node (TLS before its probe)");
+	assert_non_null(e);
+	assert_string_equal(e->dest_class, "tls-blind");
+	assert_string_equal(e->category, "openssl (in the executable)");
+	assert_string_equal(edge_detail(e), "began before the probe (probed 42 ms after the connection began)");
+	assert_string_equal(find_edge(f, CG, EDGE_TLS, "/usr/bin/node")->dest_class, "covered");
+	assert_int_equal(f->p.stats.tls_before_probe, 1);
+	assert_int_equal(f->p.tls_blind_edges, 1);
+	pipeline_feed_ledger(&f->p);
+	a = coverage_of(f, "host/test");
+	assert_int_equal(a->n_roads, 1);
+	assert_string_equal(a->roads[0].road, "tls-blind");
+	assert_string_equal(a->roads[0].detail, "/usr/bin/node (TLS before its probe): began before the probe (probed "
+						"42 ms after the connection began)");
+
+	/* a hello after the probe: covered, nothing new */
+	f->k.late_ms = 0;
+	hello_event(f, CG, "203.0.113.10", 443, "api2.example.com");
+	assert_int_equal(f->p.stats.tls_before_probe, 1);
+	assert_int_equal(f->p.tls_blind_edges, 1);
+}
+
 /* An egress edge made at connect() to a bare address is named by the SNI of
  * the ClientHello sent on it (name_source sni); a DNS name stays the name,
  * with name_source dns; later connections to the address take the SNI name. */
@@ -2239,6 +2289,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_epoch_artifacts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_egress_outcomes_and_udp, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tls_coverage_covered_and_blind, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tls_before_probe_is_blind, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dns_names_egress, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sni_names_egress, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_http_plaintext_credential, setup, teardown),

@@ -241,6 +241,7 @@ void output_summary_json(FILE *f, struct observed *obs, const struct run_stats *
 	json_add_int(o, "http_pieces_lost", (int64_t)st->http_pieces_lost);
 	json_add_int(o, "tls_hello_sni", (int64_t)st->tls_hello_sni);
 	json_add_int(o, "tls_hello_sni_named", (int64_t)st->tls_hello_sni_named);
+	json_add_int(o, "tls_before_probe", (int64_t)st->tls_before_probe);
 	json_add_int(o, "h2_undecodable", (int64_t)st->h2_undecodable);
 	json_add_int(o, "h2_requests", (int64_t)st->h2_requests);
 	json_add_int(o, "h2_malformed", (int64_t)st->h2_malformed);

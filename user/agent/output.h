@@ -28,6 +28,7 @@ struct run_stats {
 	uint64_t http_pieces_lost;        /* a piece missing: the head was cut there */
 	uint64_t tls_hello_sni;           /* ClientHellos whose server name was read */
 	uint64_t tls_hello_sni_named;     /* egress edges named from a ClientHello's SNI (no DNS name) */
+	uint64_t tls_before_probe;        /* TLS connections begun before their library's probe was attached */
 	uint64_t h2_undecodable;          /* HTTP/2 connections not decoded (lost, or not followed in the kernel) */
 	uint64_t h2_requests;             /* HTTP/2 requests decoded */
 	uint64_t h2_malformed;            /* HTTP/2 requests the credential reader refused (counted, skipped) */

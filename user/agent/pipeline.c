@@ -538,35 +538,55 @@ static bool is_tls_port(uint16_t port)
 
 /* Which TLS library a process uses and whether reach sees its plaintext:
  * one edge per (cgroup, executable), "covered" or "blind" with the reason. */
+/* since_ns: when the traffic began (a ClientHello's kernel time), 0 when
+ * not known (a connect to a TLS port: the hello, if it comes, judges the
+ * timing). A process whose library was probed only after its connection
+ * began gets a coverage edge of its own ("<exe> (TLS before its probe)"),
+ * tls-blind, and the identity a blind road: what it sent before the probe
+ * is not seen, so its verdict cannot pass on it. The same exe's covered
+ * edge stays as it is (an edge's class is fixed when it is made). */
 static void record_tls_coverage(struct pipeline *p, const struct reach_event_hdr *hdr, const struct reach_dedup_key *key,
-				const char *library)
+				const char *library, uint64_t since_ns)
 {
 	const char *why = NULL, *lineage[PROCTREE_LINEAGE_MAX];
 	struct observation obs = { 0 };
 	const char *exe = proctree_exe(p->procs, hdr->tgid);
-	bool is_new;
+	char object[600], reason[300];
+	uint64_t late_ms = 0;
+	bool is_new, blind;
 	struct edge *e;
 
 	if (!library)
-		library = p->tls->library(p->tls_ctx, hdr->tgid, &why);
+		library = p->tls->library(p->tls_ctx, hdr->tgid, since_ns, key, &why, &late_ms);
+	blind = !library || late_ms;
 	obs.hdr = hdr;
 	obs.key = key;
 	obs.object = exe[0] ? exe : hdr->comm;
 	obs.exe = exe;
 	obs.category = library ? library : "none";
-	obs.dest_class = library ? "covered" : "tls-blind";
+	obs.dest_class = blind ? "tls-blind" : "covered";
 	obs.detail = why;
+	if (late_ms) {
+		p->stats.tls_before_probe++;
+		snprintf(object, sizeof(object), "%.500s (TLS before its probe)", obs.object);
+		snprintf(reason, sizeof(reason), "%s (probed %" PRIu64 " ms after the connection began)", why, late_ms);
+		obs.object = object;
+		obs.detail = reason;
+	}
 	obs.n_lineage = proctree_lineage(p->procs, hdr->tgid, lineage, PROCTREE_LINEAGE_MAX);
 	obs.lineage = lineage;
 	e = record_edge(p, EDGE_TLS, &obs, &is_new);
-	if (e && is_new && !library) {
+	if (e && is_new && blind) {
 		char detail[COVERAGE_DETAIL_LEN];
 
 		p->tls_blind_edges++; /* an edge's class is fixed when it is made */
-		log_warn("tls-blind: %s (pid %u) speaks TLS through %s", obs.object, hdr->tgid,
-			 why ? why : "an unknown TLS library");
+		if (late_ms)
+			log_warn("tls-blind: %s (pid %u): %s", obs.object, hdr->tgid, obs.detail);
+		else
+			log_warn("tls-blind: %s (pid %u) speaks TLS through %s", obs.object, hdr->tgid,
+				 obs.detail ? obs.detail : "an unknown TLS library");
 		/* the identity's blind road: credentials it sends are not seen */
-		snprintf(detail, sizeof(detail), "%s: %s", obs.object, why ? why : "unknown TLS library");
+		snprintf(detail, sizeof(detail), "%s: %s", obs.object, obs.detail ? obs.detail : "unknown TLS library");
 		pipeline_note_road(p, hdr->cgroup_id, hdr->uid, "tls-blind", detail, unix_ms());
 	}
 	print_if_new(p, hdr->cgroup_id, e, is_new);
@@ -619,7 +639,7 @@ static void handle_egress(struct pipeline *p, const struct reach_egress_event *e
 	if (e && is_new && e->name_source == NAME_SOURCE_SNI)
 		p->stats.tls_hello_sni_named++;
 	if (p->tls && ev->proto == REACH_PROTO_TCP && ev->outcome == REACH_OUT_ESTABLISHED && is_tls_port(ev->dport))
-		record_tls_coverage(p, &ev->hdr, &ev->key, NULL);
+		record_tls_coverage(p, &ev->hdr, &ev->key, NULL, 0);
 }
 
 static const char *http_source_name(uint8_t source)
@@ -738,7 +758,7 @@ static void record_request(struct pipeline *p, const struct req_origin *ev, bool
 		struct reach_dedup_key own = { .cgroup_id = ev->hdr->cgroup_id, .kind = REACH_EV_H2_FRAME,
 					       .hash = (0x6832ULL ^ ev->source) | 1ULL << 63 };
 
-		record_tls_coverage(p, ev->hdr, ev->key ? ev->key : &own, http_source_name(ev->source));
+		record_tls_coverage(p, ev->hdr, ev->key ? ev->key : &own, http_source_name(ev->source), 0);
 	}
 	port = request_host(ev, h, host, sizeof(host));
 	for (int i = 0; i < h->n_creds; i++)
@@ -1227,7 +1247,7 @@ static void handle_tls_hello(struct pipeline *p, const struct reach_tls_hello_ev
 		return;
 	}
 	if (p->tls)
-		record_tls_coverage(p, &ev->hdr, &ev->key, NULL);
+		record_tls_coverage(p, &ev->hdr, &ev->key, NULL, ev->hdr.ts_ns);
 	if (tls_hello_sni(ev->payload, len, sni, sizeof(sni)) == 0) {
 		p->stats.tls_hello_sni++;
 		netaddr_from_raw(&addr, ev->family, ev->daddr);

@@ -40,8 +40,11 @@ struct pipeline_tls_ops {
 	void (*on_exec)(void *ctx, uint32_t tgid, const char *path);
 	void (*on_fork)(void *ctx, uint32_t parent, uint32_t child);
 	void (*on_exit)(void *ctx, uint32_t tgid);
-	/* "openssl", "gnutls", ... or NULL with *why set: a blind process */
-	const char *(*library)(void *ctx, uint32_t tgid, const char **why);
+	/* "openssl", "gnutls", ... or NULL with *why set: a blind process;
+	 * since_ns/key: the traffic judged (tls_process_library), *late_ms > 0:
+	 * it began before the library's probe was attached */
+	const char *(*library)(void *ctx, uint32_t tgid, uint64_t since_ns, const struct reach_dedup_key *key,
+			       const char **why, uint64_t *late_ms);
 };
 
 /* The kernel's dedup map: edge counts and their final read. */

@@ -37,9 +37,10 @@ static void tls_exec(void *ctx, uint32_t tgid, const char *path) { tls_on_exec(c
 static void tls_fork(void *ctx, uint32_t parent, uint32_t child) { tls_on_fork(ctx, parent, child); }
 static void tls_exit(void *ctx, uint32_t tgid) { tls_on_exit(ctx, tgid); }
 
-static const char *tls_library(void *ctx, uint32_t tgid, const char **why)
+static const char *tls_library(void *ctx, uint32_t tgid, uint64_t since_ns, const struct reach_dedup_key *key,
+			       const char **why, uint64_t *late_ms)
 {
-	return tls_process_library(ctx, tgid, why);
+	return tls_process_library(ctx, tgid, since_ns, key, why, late_ms);
 }
 
 static const struct pipeline_tls_ops tls_coverage_ops = {

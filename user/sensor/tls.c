@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include "common/go_pclntab.h"
 #include "common/hmap.h"
@@ -32,17 +33,24 @@ static const char *const lib_names[] = { NULL, "openssl", "gnutls", "openssl (in
  * user exits, its uprobes are detached (and attached again on a new user). */
 #define TLS_FILE_MAX_USERS 4096
 
-#define TLS_FILE_MAX_OPEN_KEYS 64
+#define TLS_FILE_MAX_KEYS 256
 
 struct tls_file {
 	enum tls_lib lib;     /* TLS_NONE: looked at, nothing to probe */
 	int handles[2];       /* sensor uprobe handles, -1 when unused */
 	struct hmap *users;   /* "tgid" -> (void *)1 */
 	char key[48];         /* "dev:ino" */
-	/* dedup keys of the opens that brought users: forgotten on detach, so
-	 * a later open by the same binary in the same cgroup is seen again */
-	struct reach_dedup_key open_keys[TLS_FILE_MAX_OPEN_KEYS];
-	size_t n_open_keys;
+	/* CLOCK_BOOTTIME (the kernel's event clock) when its probes were in
+	 * place: a connection whose ClientHello is older began while its
+	 * writes could not be seen (the race between a program's start and
+	 * the attach, which reads the whole ELF of a 100 MB node first) */
+	uint64_t attached_ns;
+	/* dedup keys of the opens that brought users and of the ClientHellos
+	 * judged against its probes: forgotten on detach, so that a later
+	 * open by the same binary in the same cgroup is seen again (and
+	 * re-attaches), and a later hello is judged against the new attach */
+	struct reach_dedup_key keys[TLS_FILE_MAX_KEYS];
+	size_t n_keys;
 };
 
 struct tls_proc {
@@ -174,6 +182,10 @@ static struct tls_file *attach_file(struct tls_coverage *t, const char *file, en
 		f->lib = TLS_NONE;
 		t->attach_failures++;
 	} else {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_BOOTTIME, &ts);
+		f->attached_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 		f->lib = lib;
 		t->attached++;
 		t->attaches++;
@@ -200,8 +212,8 @@ static void release_file(struct tls_coverage *t, uint32_t tgid, const char *file
 		return;
 	for (int i = 0; i < 2; i++)
 		sensor_detach_uprobe(t->sensor, f->handles[i]);
-	for (size_t i = 0; i < f->n_open_keys; i++)
-		sensor_dedup_forget(t->sensor, &f->open_keys[i]);
+	for (size_t i = 0; i < f->n_keys; i++)
+		sensor_dedup_forget(t->sensor, &f->keys[i]);
 	log_info("tls: no process uses file %s any more: its probes are detached", f->key);
 	t->attached--;
 	tls_file_free(hmap_remove(t->files, file_key));
@@ -230,15 +242,15 @@ static void set_proc(struct tls_coverage *t, uint32_t tgid, enum tls_lib lib, st
 
 static void scan_maps(struct tls_coverage *t, uint32_t tgid);
 
-static void remember_open_key(struct tls_file *f, const struct reach_dedup_key *key)
+static void remember_key(struct tls_file *f, const struct reach_dedup_key *key)
 {
 	if (!key)
 		return;
-	for (size_t i = 0; i < f->n_open_keys; i++)
-		if (memcmp(&f->open_keys[i], key, sizeof(*key)) == 0)
+	for (size_t i = 0; i < f->n_keys; i++)
+		if (memcmp(&f->keys[i], key, sizeof(*key)) == 0)
 			return;
-	if (f->n_open_keys < TLS_FILE_MAX_OPEN_KEYS)
-		f->open_keys[f->n_open_keys++] = *key;
+	if (f->n_keys < TLS_FILE_MAX_KEYS)
+		f->keys[f->n_keys++] = *key;
 }
 
 void tls_on_open(struct tls_coverage *t, uint32_t tgid, const char *abs_path, const struct reach_dedup_key *key)
@@ -252,7 +264,7 @@ void tls_on_open(struct tls_coverage *t, uint32_t tgid, const char *abs_path, co
 	f = attach_file(t, view, lib);
 	if (f && f->lib != TLS_NONE) {
 		set_proc(t, tgid, lib, f);
-		remember_open_key(f, key);
+		remember_key(f, key);
 	}
 }
 
@@ -438,8 +450,10 @@ void tls_on_exit(struct tls_coverage *t, uint32_t tgid)
 	free(p);
 }
 
-const char *tls_process_library(struct tls_coverage *t, uint32_t tgid, const char **why)
+const char *tls_process_library(struct tls_coverage *t, uint32_t tgid, uint64_t since_ns,
+				const struct reach_dedup_key *key_of_traffic, const char **why, uint64_t *late_ms)
 {
+	struct tls_file *f;
 	struct tls_proc *p;
 	enum tls_lib lib;
 	char key[16];
@@ -480,6 +494,17 @@ const char *tls_process_library(struct tls_coverage *t, uint32_t tgid, const cha
 		return NULL;
 	}
 	*why = NULL;
+	*late_ms = 0;
+	f = p && p->file_key[0] ? hmap_get(t->files, p->file_key) : NULL;
+	if (f && since_ns) {
+		/* judged against this attach: a re-attach must judge it again */
+		remember_key(f, key_of_traffic);
+		if (f->attached_ns > since_ns) {
+			*late_ms = (f->attached_ns - since_ns + 999999) / 1000000;
+			*why = "its TLS connection began before reach's probe on its library was attached: what it sent "
+			       "before the probe is not seen";
+		}
+	}
 	return lib_names[lib];
 }
 

@@ -39,8 +39,14 @@ void tls_on_exit(struct tls_coverage *t, uint32_t tgid);
 /* "openssl", "gnutls", "openssl (in the executable)", or NULL when the
  * process has no covered TLS library; *why explains a NULL. A process not
  * known yet (its library open was a dedup repeat, so no event) is looked up
- * in /proc/PID/maps first. */
-const char *tls_process_library(struct tls_coverage *t, uint32_t tgid, const char **why);
+ * in /proc/PID/maps first. since_ns: when the traffic judged began (a
+ * ClientHello's kernel time, CLOCK_BOOTTIME), 0 when not known; a library
+ * probed only after it returns its name with *late_ms > 0 (how much later,
+ * rounded up) and *why saying what was not seen. key_of_traffic: that
+ * traffic's kernel dedup key (or NULL), forgotten when the library's
+ * probes are detached, so that the next such traffic is judged again. */
+const char *tls_process_library(struct tls_coverage *t, uint32_t tgid, uint64_t since_ns,
+				const struct reach_dedup_key *key_of_traffic, const char **why, uint64_t *late_ms);
 size_t tls_files_attached(const struct tls_coverage *t);
 /* Since start: library files probed, and files whose probe could not attach. */
 uint64_t tls_attaches(const struct tls_coverage *t);
