@@ -177,36 +177,90 @@ c.request("GET", "/v1/search?q=weather&api_key=" + os.environ["QUERY_KEY"]); c.g
             check(secret.encode() not in blob, f"planted credential leaked into {name}")
 
 
-def test_library_probes_reattach_after_the_last_user_exits(cleanup, tmp):
-    """A TLS library first mapped at run time is probed on its open, detached
-    when its last monitored user exits, and probed again for the next user,
-    even the same binary in the same cgroup, whose open of the library is a
-    dedup repeat in the kernel (the detach forgets those dedup entries)."""
+REATTACH_CLIENT = r"""
+import http.client, os, ssl, sys, time
+ctx = ssl.create_default_context(cafile=os.environ["CA"])   # libssl is mapped (and opened) by now
+deadline = time.monotonic() + 30
+while not os.path.exists(sys.argv[1]) and time.monotonic() < deadline:  # the test says when it is probed
+    time.sleep(0.02)
+c = http.client.HTTPSConnection("127.0.0.1", 18421, context=ctx)
+c.request("GET", "/v1/models", headers={"Authorization": "Bearer " + os.environ["TOKEN"]}); c.getresponse().read()
+"""
+
+
+def _reattach_setup(cleanup, tmp):
+    """A TLS server, and a private copy of libssl (another inode: not
+    probed at start, probed when a client opens it)."""
     ca, cert, key = make_test_ca(cleanup, tmp)
     start_process(cleanup, [PYTHON, os.path.join(ROOT, "tests", "e2e", "https_server.py"), "--bind", "127.0.0.1",
                             "--tls-port", "18421", "--cert", cert, "--key", key, "--log", os.path.join(tmp, "s.log")])
     wait_port("127.0.0.1", 18421)
     import ssl
-    libdir = os.path.join(tmp, "lib")  # a private copy: another inode, not probed at start
+    libdir = os.path.join(tmp, "lib")
     os.makedirs(libdir)
     libssl = next(l.split()[-1] for l in open("/proc/self/maps") if "libssl.so" in l)
     shutil.copy(libssl, os.path.join(libdir, os.path.basename(libssl)))
+    return ca, libdir
+
+
+def _run_reattach_client(cg, agent, env, libdir, n_probed_before, tmp):
+    """One client run: it maps the library, and sends once the agent has
+    probed it (n_probed_before + 1 probing lines), or at once when the
+    probes are still there (None)."""
+    go = os.path.join(tmp, f"go-{n_probed_before}")
+    p = subprocess.Popen([PYTHON, "-c", REATTACH_CLIENT, go], preexec_fn=cg.enter_fn(), env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        if n_probed_before is not None:
+            wait_for(lambda: len(_probed(agent, libdir)) > n_probed_before, "the private libssl probed", 15)
+        with open(go, "w"):
+            pass
+        out, err = p.communicate(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    check_eq(p.returncode, 0, f"the client ran: {err[-500:]}")
+
+
+def _probed(agent, libdir):
+    return [l for l in agent.stderr().splitlines() if "tls: probing" in l and libdir in l]
+
+
+def test_library_probes_reattach_after_the_last_user_exits(cleanup, tmp):
+    """A TLS library first mapped at run time is probed on its open, detached
+    when its last monitored user exits and the linger is over
+    (--tls-probe-linger 0.2), and probed again for the next user, even the
+    same binary in the same cgroup, whose open of the library is a dedup
+    repeat in the kernel (the detach forgets those dedup entries)."""
+    ca, libdir = _reattach_setup(cleanup, tmp)
     cg = Cgroup(cleanup, f"reach-e2e-reattach-{os.getpid()}")
-    agent = Agent(cleanup, tmp, ["--cgroup", cg.path])
+    agent = Agent(cleanup, tmp, ["--cgroup", cg.path, "--tls-probe-linger", "0.2"])
     env = dict(os.environ, LD_LIBRARY_PATH=libdir, CA=ca, TOKEN=NODE_TOKEN)
-    client = r"""
-import http.client, os, ssl, time
-ctx = ssl.create_default_context(cafile=os.environ["CA"])
-time.sleep(1.0)  # the agent attaches on the library's open; the first write comes after
-c = http.client.HTTPSConnection("127.0.0.1", 18421, context=ctx)
-c.request("GET", "/v1/models", headers={"Authorization": "Bearer " + os.environ["TOKEN"]}); c.getresponse().read()
-"""
-    cg.python(client, env=env)
+    _run_reattach_client(cg, agent, env, libdir, 0, tmp)
     wait_for(lambda: "no process uses file" in agent.stderr(), "probes detached after the last user", 10)
-    cg.python(client, env=env)
+    _run_reattach_client(cg, agent, env, libdir, 1, tmp)
     summary = agent.stop()
     creds = [e for c in summary["cgroups"] for e in c["credentials"]]
     check_eq(len(creds), 1, "one credential edge for two identical requests")
     check_eq(creds[0]["count"], 2, "the second client, after the detach, was captured too")
-    probed = [l for l in agent.stderr().splitlines() if "tls: probing" in l and libdir in l]
+    probed = _probed(agent, libdir)
     check_eq(len(probed), 2, f"the private libssl probed, detached, probed again: {probed}")
+    check_eq(summary["tls_before_probe"], 0, "no connection began before its probe")
+
+
+def test_library_probes_linger_for_the_next_run(cleanup, tmp):
+    """With the default linger (300 s) the probes stay after the last user
+    exits: the next run of the client is covered from its first write,
+    with no attach to race (it sends at once)."""
+    ca, libdir = _reattach_setup(cleanup, tmp)
+    cg = Cgroup(cleanup, f"reach-e2e-linger-{os.getpid()}")
+    agent = Agent(cleanup, tmp, ["--cgroup", cg.path])
+    env = dict(os.environ, LD_LIBRARY_PATH=libdir, CA=ca, TOKEN=NODE_TOKEN)
+    _run_reattach_client(cg, agent, env, libdir, 0, tmp)
+    _run_reattach_client(cg, agent, env, libdir, None, tmp)
+    summary = agent.stop()
+    creds = [e for c in summary["cgroups"] for e in c["credentials"]]
+    check_eq((len(creds), creds[0]["count"] if creds else 0), (1, 2), "both runs' requests captured")
+    check_eq(len(_probed(agent, libdir)), 1, "probed once, kept for the second run")
+    check("no process uses file" not in agent.stderr(), "not detached within the linger")
+    check_eq(summary["tls_before_probe"], 0, "no connection began before its probe")

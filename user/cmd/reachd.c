@@ -275,6 +275,8 @@ static void periodic(struct agent *ag)
 	}
 	update_ready(ag);
 	tick_shipping(ag);
+	if (ag->tls)
+		tls_coverage_tick(ag->tls); /* probes whose linger is over are detached */
 }
 
 static int run_loop(struct agent *ag, double duration_s, double persist_s)
@@ -438,6 +440,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	tls_coverage_probe_go(ag.tls, cfg.no_go_tls != 1);
+	tls_coverage_linger(ag.tls, cfg.tls_probe_linger_s);
 	tls_scan_all_processes(ag.tls);
 	pipeline_use_tls(&ag.pipe, ag.tls);
 	if ((rc = monitor_cgroups(&ag, (const char *const *)cfg.cgroups, cfg.n_cgroups)))

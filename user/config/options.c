@@ -151,6 +151,12 @@ const struct option_spec reach_options[] = {
 	  .example = "true",
 	  .help = "do not probe Go crypto/tls.(*Conn).Write: Go TLS is then tls-blind\n"
 		  "(with the reason) and verdicts on it inconclusive" },
+	{ .flag = "tls-probe-linger", .type = OPTION_SECONDS,
+	  .offset = FIELD(tls_probe_linger_s), .dmin = 0, .dmax = 86400,
+	  .seconds_text = "a number of seconds between 0 and 86400", .def = "300", .arg = "S", .example = "60",
+	  .help = "keep a TLS library's probes S seconds after its last monitored user\n"
+		  "exits (default 300; 0: detach at once): the next run of the program\n"
+		  "is then probed from its first write, not raced" },
 	{ .flag = "state-dir", .key = "agent.state_dir", .type = OPTION_STRING, .offset = FIELD(state_dir),
 	  .def = REACH_DEFAULT_STATE_DIR, .arg = "DIR", .example = "/var/lib/reach-test",
 	  .help = "where the reach ledger is kept (default " REACH_DEFAULT_STATE_DIR ")" },

@@ -87,6 +87,7 @@ struct reach_config {
 	double duration_s;                    /* --duration: -1 = not set (run until a signal) */
 	double persist_s;                     /* --persist-interval: -1 = not set */
 	double settle_s;                      /* --settle-window: -1 = not set */
+	double tls_probe_linger_s;            /* --tls-probe-linger: -1 = not set */
 };
 
 #define REACH_DEFAULT_STATE_DIR "/var/lib/reach"

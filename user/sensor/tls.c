@@ -45,6 +45,7 @@ struct tls_file {
 	 * writes could not be seen (the race between a program's start and
 	 * the attach, which reads the whole ELF of a 100 MB node first) */
 	uint64_t attached_ns;
+	uint64_t idle_since_ns; /* its last user exited then (0: in use): detached after the linger */
 	/* dedup keys of the opens that brought users and of the ClientHellos
 	 * judged against its probes: forgotten on detach, so that a later
 	 * open by the same binary in the same cgroup is seen again (and
@@ -67,7 +68,21 @@ struct tls_coverage {
 	uint64_t attach_failures; /* files whose probe could not attach (their TLS stays unseen) */
 	uint64_t attaches;        /* probes attached since start (detached ones included) */
 	bool no_go;               /* sensor.no_go_tls: Go executables are not probed */
+	uint64_t linger_ns;       /* sensor.tls_probe_linger_s: how long an unused file stays probed */
 };
+
+static uint64_t boot_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+void tls_coverage_linger(struct tls_coverage *t, double seconds)
+{
+	t->linger_ns = seconds > 0 ? (uint64_t)(seconds * 1e9) : 0;
+}
 
 void tls_coverage_probe_go(struct tls_coverage *t, bool probe)
 {
@@ -182,10 +197,7 @@ static struct tls_file *attach_file(struct tls_coverage *t, const char *file, en
 		f->lib = TLS_NONE;
 		t->attach_failures++;
 	} else {
-		struct timespec ts;
-
-		clock_gettime(CLOCK_BOOTTIME, &ts);
-		f->attached_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+		f->attached_ns = boot_ns();
 		f->lib = lib;
 		t->attached++;
 		t->attaches++;
@@ -198,7 +210,21 @@ static struct tls_file *attach_file(struct tls_coverage *t, const char *file, en
 	return f;
 }
 
-/* Drops tgid from its file's users; the last user's exit detaches. */
+static void detach_file(struct tls_coverage *t, struct tls_file *f)
+{
+	for (int i = 0; i < 2; i++)
+		sensor_detach_uprobe(t->sensor, f->handles[i]);
+	for (size_t i = 0; i < f->n_keys; i++)
+		sensor_dedup_forget(t->sensor, &f->keys[i]);
+	log_info("tls: no process uses file %s any more: its probes are detached", f->key);
+	t->attached--;
+	tls_file_free(hmap_remove(t->files, f->key));
+}
+
+/* Drops tgid from its file's users. The last user's exit detaches after
+ * the linger (tls_coverage_tick): a program run again and again (a CLI, a
+ * job) is then probed from its first write instead of racing the attach
+ * each time; with no linger, at once. */
 static void release_file(struct tls_coverage *t, uint32_t tgid, const char *file_key)
 {
 	struct tls_file *f = file_key[0] ? hmap_get(t->files, file_key) : NULL;
@@ -210,13 +236,34 @@ static void release_file(struct tls_coverage *t, uint32_t tgid, const char *file
 	hmap_remove(f->users, key);
 	if (hmap_count(f->users) || f->lib == TLS_NONE)
 		return;
-	for (int i = 0; i < 2; i++)
-		sensor_detach_uprobe(t->sensor, f->handles[i]);
-	for (size_t i = 0; i < f->n_keys; i++)
-		sensor_dedup_forget(t->sensor, &f->keys[i]);
-	log_info("tls: no process uses file %s any more: its probes are detached", f->key);
-	t->attached--;
-	tls_file_free(hmap_remove(t->files, file_key));
+	if (t->linger_ns) {
+		f->idle_since_ns = boot_ns();
+		return;
+	}
+	detach_file(t, f);
+}
+
+void tls_coverage_tick(struct tls_coverage *t)
+{
+	struct tls_file *due[64];
+	uint64_t now = boot_ns();
+	struct hmap_iter it;
+	const char *key;
+	size_t n = 0;
+	void *v;
+
+	/* collected, then detached: detaching removes from the map being walked;
+	 * past 64 at once, the next tick takes the rest */
+	hmap_iter_init(&it, t->files);
+	while (n < sizeof(due) / sizeof(due[0]) && hmap_iter_next(&it, &key, &v)) {
+		struct tls_file *f = v;
+
+		if (f->lib != TLS_NONE && f->idle_since_ns && !hmap_count(f->users) &&
+		    now - f->idle_since_ns >= t->linger_ns)
+			due[n++] = f;
+	}
+	for (size_t i = 0; i < n; i++)
+		detach_file(t, due[i]);
 }
 
 static void set_proc(struct tls_coverage *t, uint32_t tgid, enum tls_lib lib, struct tls_file *f)
@@ -236,8 +283,10 @@ static void set_proc(struct tls_coverage *t, uint32_t tgid, enum tls_lib lib, st
 		}
 	}
 	p->lib = lib;
-	if (f && hmap_count(f->users) < TLS_FILE_MAX_USERS && hmap_put(f->users, key, (void *)1, NULL) == 0)
+	if (f && hmap_count(f->users) < TLS_FILE_MAX_USERS && hmap_put(f->users, key, (void *)1, NULL) == 0) {
 		snprintf(p->file_key, sizeof(p->file_key), "%s", f->key);
+		f->idle_since_ns = 0; /* in use again: no detach due */
+	}
 }
 
 static void scan_maps(struct tls_coverage *t, uint32_t tgid);

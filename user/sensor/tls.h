@@ -20,6 +20,11 @@ void tls_coverage_free(struct tls_coverage *t);
 /* Whether Go executables' crypto/tls.(*Conn).Write is probed (the default);
  * off (sensor.no_go_tls), a Go process's TLS is tls-blind with that reason. */
 void tls_coverage_probe_go(struct tls_coverage *t, bool probe);
+/* How long a file's probes stay after its last monitored user exits
+ * (--tls-probe-linger; 0: detached at once). tls_coverage_tick()
+ * detaches those whose time is up: call it now and then. */
+void tls_coverage_linger(struct tls_coverage *t, double seconds);
+void tls_coverage_tick(struct tls_coverage *t);
 
 /* Every TLS library mapped by a running process (the agent's own included),
  * so clients started later are covered from their first write. */
