@@ -27,6 +27,12 @@ with open("/etc/hostname") as f:  # not a secret: neither stored nor printed
 # tool calls, as an agent runtime makes them
 subprocess.run(["curl", "-s", "-o", "/dev/null", "-H", "Authorization: Bearer sk-demo0000000000000000000000",
                 f"http://api.llm-provider.example:{port}/v1/models"], check=False)
+# an LLM call as an SDK makes it: the model named in the JSON body (kept;
+# the prompt is not)
+subprocess.run(["curl", "-s", "-o", "/dev/null", "-H", "Authorization: Bearer sk-demo0000000000000000000000",
+                "-H", "Content-Type: application/json", "-d",
+                '{"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hello"}]}',
+                f"http://api.llm-provider.example:{port}/v1/chat/completions"], check=False)
 subprocess.run(["sh", "-c", "cat /etc/llm/keys/openai.key | wc -c > /dev/null"], check=False)
 subprocess.run(["uname", "-a"], stdout=subprocess.DEVNULL, check=False)
 

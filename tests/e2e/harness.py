@@ -303,6 +303,23 @@ class Agent:
         return []
 
 
+def probe_node_first(agent, cg, node):
+    """Holds a node process in cg until the agent has probed node's TLS
+    (node carries OpenSSL in its 100 MB executable: the probe goes in when
+    the agent reads the exec, which a quick client's first request can
+    beat). The probe then lingers (--tls-probe-linger, 300 s by default), so
+    the test's clients are judged, not raced: the race itself is a gap of
+    its own, tested in test_transport_gaps."""
+    real = os.path.realpath(node)
+    holder = subprocess.Popen([real, "-e", "setTimeout(() => {}, 60000)"], preexec_fn=cg.enter_fn())
+    try:
+        wait_for(lambda: any("tls: probing" in line and line.rstrip().endswith(f"{real} (openssl)")
+                             for line in agent.stderr().splitlines()), "node's TLS probed", 30)
+    finally:
+        holder.kill()
+        holder.wait()
+
+
 TRACEFS = "/sys/kernel/tracing"
 
 

@@ -15,8 +15,8 @@ import shutil
 import subprocess
 import zlib
 
-from harness import (PYTHON, ROOT, Agent, Cgroup, TestNet, check, check_eq, make_test_ca, sh, start_process,
-                     wait_for, wait_port)
+from harness import (PYTHON, ROOT, Agent, Cgroup, TestNet, check, check_eq, make_test_ca, probe_node_first, sh,
+                     start_process, wait_for, wait_port)
 
 V4 = TestNet.V4
 
@@ -87,6 +87,7 @@ def test_credentials_plaintext_and_tls_fingerprinted_never_raw(cleanup, tmp):
     cg = Cgroup(cleanup, f"reach-e2e-cred-{os.getpid()}")
     agent = Agent(cleanup, tmp, ["--cgroup", cg.path, "--fingerprint-key", key_file])
     curl, node = shutil.which("curl"), shutil.which("node")
+    probe_node_first(agent, cg, node)  # judged, not raced (the race: test_transport_gaps)
     cg.run([curl, "-sf", "--cacert", ca, "-H", f"@{headers}", f"https://{V4}/v1/projects/48213/secrets"], env=env)
     cg.python(r"""
 import os, ssl, urllib.request

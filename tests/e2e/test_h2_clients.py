@@ -18,7 +18,7 @@ import os
 import shutil
 import subprocess
 
-from harness import Agent, Cgroup, Skip, check, check_eq, make_test_ca, need_tools, start_process, wait_for, wait_port
+from harness import Agent, Cgroup, Skip, check, check_eq, make_test_ca, need_tools, probe_node_first, start_process, wait_port
 from test_transports import _fp, _leak_check
 
 HOST = "127.0.0.1"
@@ -116,15 +116,7 @@ def test_node_http2_and_grpc_credentials(cleanup, tmp):
     os.chmod(key_file, 0o600)
     cg = Cgroup(cleanup, f"reach-e2e-h2clients-{os.getpid()}")
     agent = Agent(cleanup, tmp, ["--cgroup", cg.path, "--fingerprint-key", key_file])
-    # node carries OpenSSL in its 100 MB executable: the probe is attached
-    # when the agent reads its exec, which can come after a quick client's
-    # first request (that race is a gap of its own, tested in
-    # test_transport_gaps). A node held in the cgroup keeps the executable
-    # probed, so that the requests below are judged, not raced.
-    holder = subprocess.Popen([node, "-e", "setTimeout(() => {}, 120000)"], preexec_fn=cg.enter_fn())
-    cleanup.add(lambda: holder.poll() is None and holder.kill())
-    wait_for(lambda: any("tls: probing" in line and line.rstrip().endswith("/node (openssl)")
-                         for line in agent.stderr().splitlines()), "node's executable probed", 30)
+    probe_node_first(agent, cg, node)  # judged, not raced (the race: test_transport_gaps)
     env = dict(os.environ, **{"TOKEN_" + k.upper(): v for k, v in TOKENS.items()})
     p = cg.run([node, "-e", NODE_CLIENT, str(NODE_PORT), ca], env=env)
     check_eq(p.stdout.split(), ["200", "404"], "nghttpd answered node's two requests")

@@ -9,7 +9,7 @@ import shutil
 import subprocess
 
 from harness import (PYTHON, REACHCTL, ROOT, Agent, Cgroup, Skip, check, check_eq, make_test_ca, parse_tables,
-                     start_process, wait_port)
+                     probe_node_first, start_process, wait_port)
 
 NODE = os.path.realpath(shutil.which("node") or "/usr/bin/node")
 PLAIN_PORT, TLS_PORT = 20760, 20761
@@ -17,12 +17,10 @@ KEY = "sk-plantedllmkey0123456789abcdefABCDEF"
 PROMPT = "tell nobody: prompt-planted-7f3a9c"
 
 
-def _sdk_missing():
+def _need_sdk():
     sdk = os.path.join(ROOT, "tests", "node_modules", "openai", "package.json")
     if not shutil.which("node") or not os.path.exists(sdk):
-        print("SKIP: node or the openai SDK in tests/node_modules missing (scripts/deps.sh installs them)")
-        return True
-    return False
+        raise Skip("not installed: node or the openai SDK in tests/node_modules (scripts/deps.sh installs them)")
 
 
 def _provider(cleanup, tmp):
@@ -52,6 +50,8 @@ def _sdk_calls(cleanup, tmp, scheme, port, ca):
     identity = f"host/llm-{scheme}"
     agent = Agent(cleanup, tmp, ["--cgroup", cg.path, "--identity-rule", f"cgroup:{cg.rel} {identity}"])
     env = dict(os.environ, NODE_EXTRA_CA_CERTS=ca, LLM_KEY=KEY, LLM_PROMPT=PROMPT)
+    if scheme == "https":
+        probe_node_first(agent, cg, NODE)  # judged, not raced (the race: test_transport_gaps)
     out = cg.run([NODE, os.path.join(ROOT, "tests", "e2e", "clients", "llm_agent.mjs"),
                   f"{scheme}://127.0.0.1:{port}/v1"], env=env)
     check_eq(json.loads(out.stdout.strip().splitlines()[-1]), ["ok", "ok", 1], "the SDK's calls worked")
@@ -93,8 +93,7 @@ def _sdk_calls(cleanup, tmp, scheme, port, ca):
 
 def test_openai_sdk_plaintext(cleanup, tmp):
     """openai SDK over plain HTTP (undici writes head and body in one writev)."""
-    if _sdk_missing():
-        return
+    _need_sdk()
     ca, _ = _provider(cleanup, tmp)
     agent, identity, ledger, text = _sdk_calls(cleanup, tmp, "http", PLAIN_PORT, ca)
     _no_plants(agent, text)
@@ -103,8 +102,7 @@ def test_openai_sdk_plaintext(cleanup, tmp):
 def test_openai_sdk_tls_and_policy(cleanup, tmp):
     """openai SDK over TLS (node's SSL_write); spec.llm declares one model:
     undeclared-llm-model for the other."""
-    if _sdk_missing():
-        return
+    _need_sdk()
     ca, _ = _provider(cleanup, tmp)
     agent, identity, ledger, text = _sdk_calls(cleanup, tmp, "https", TLS_PORT, ca)
     policy = os.path.join(tmp, "policy.yaml")
@@ -285,7 +283,8 @@ def test_long_head_json_post_is_named(cleanup, tmp):
     read: an llm edge with model '?' and the blind road llm-body-unseen."""
     _provider(cleanup, tmp)
     cg = Cgroup(cleanup, f"reach-e2e-llm-long-{os.getpid()}")
-    agent = Agent(cleanup, tmp, ["--cgroup", cg.path])
+    identity = "host/llm-long"
+    agent = Agent(cleanup, tmp, ["--cgroup", cg.path, "--identity-rule", f"cgroup:{cg.rel} {identity}"])
     out = cg.run([PYTHON, "-c", LONG_HEAD_CLIENT, str(PLAIN_PORT)], input=PROMPT)
     check_eq(out.stdout.strip(), "ok", "the call worked")
     e = agent.wait_edge("llm edge", lambda e: e["type"] == "llm")
@@ -297,4 +296,30 @@ def test_long_head_json_post_is_named(cleanup, tmp):
     ledger = os.path.join(agent.state_dir, "ledger.pb.z")
     cov = _run([REACHCTL, "coverage", "--ledger", ledger, "-o", "json"], "coverage")
     check("llm-body-unseen" in cov.stdout, f"the blind road llm-body-unseen: {cov.stdout[-400:]}")
-    _no_plants(agent, cov.stdout)
+    # offline, from the saved ledger: the road hides an LLM call's model, so
+    # it spoils a verdict only where spec.llm judges models
+    verdicts = {}
+    for name, llm in (("with-llm", "  llm:\n    - {provider: openai-compatible, models: [gpt-4o*]}\n"),
+                      ("without-llm", "")):
+        policy = os.path.join(tmp, f"{name}.yaml")
+        with open(policy, "w") as f:
+            f.write(f"""apiVersion: reach.dev/v1
+kind: ReachPolicy
+metadata:
+  name: {name}
+spec:
+  identity: {identity}
+  egress:
+    - {{cidr: 127.0.0.1/32, ports: [{PLAIN_PORT}], proto: tcp}}
+  tools: ["/**"]
+{llm}""")
+        p = _run([REACHCTL, "verify", "--ledger", ledger, "--policy", policy, "--identity", identity, "-o", "json"],
+                 "verify")
+        v = [v for v in json.loads(p.stdout)["identities"] if v["identity"] == identity]
+        check_eq(len(v), 1, f"{name}: one verdict: {p.stdout[-600:]} {p.stderr[-300:]}")
+        verdicts[name] = (p.returncode, v[0]["verdict"], "llm-body-unseen" in json.dumps(v[0]["reasons"]))
+    check_eq(verdicts["with-llm"], (2, "inconclusive", True),
+             "spec.llm declared: the unseen model makes verify --ledger inconclusive, naming the road")
+    check_eq(verdicts["without-llm"], (0, "pass", False),
+             "no spec.llm: the call is judged as egress alone, which was declared")
+    _no_plants(agent, cov.stdout + json.dumps(verdicts))

@@ -2,7 +2,7 @@
 import os
 import shutil
 
-from harness import Agent, Cgroup, check, check_eq, parse_tables
+from harness import Agent, Cgroup, Skip, check, check_eq, need_tools, parse_tables
 
 NODE = os.path.realpath(shutil.which("node") or "/usr/bin/node")
 
@@ -10,9 +10,7 @@ NODE = os.path.realpath(shutil.which("node") or "/usr/bin/node")
 def test_node_programs_told_apart_in_lineage_and_tools(cleanup, tmp):
     """node agent.mjs spawning node server.js: two programs, not one [node];
     the secret the server reads is the server's, by program."""
-    if not shutil.which("node"):
-        print("SKIP: node not installed")
-        return
+    need_tools("node")
     cg = Cgroup(cleanup, f"reach-e2e-mcp-prog-{os.getpid()}")
     srv_dir = os.path.join(tmp, "srv")
     os.makedirs(srv_dir)
@@ -305,8 +303,7 @@ def test_npm_sdk_client_and_server_filesystem(cleanup, tmp):
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     server_js = os.path.join(root, "node_modules", "@modelcontextprotocol", "server-filesystem", "dist", "index.js")
     if not shutil.which("node") or not os.path.exists(server_js):
-        print("SKIP: node or tests/node_modules missing (scripts/deps.sh installs them)")
-        return
+        raise Skip("not installed: node or tests/node_modules (scripts/deps.sh installs them)")
     client_js = os.path.join(root, "e2e", "clients", "mcp_agent.mjs")
     cg = Cgroup(cleanup, f"reach-e2e-mcp-npm-{os.getpid()}")
     folder = shape_folder(cleanup, "reach-e2e-mcpshapes-npm")
