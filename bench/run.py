@@ -648,8 +648,6 @@ def build_workloads(ctx):
     # The https client goes through the shared libssl (the probed path); its
     # server is linked statically, so probes on the shared libssl never fire
     # in it. No libssl-dev: the https workload is reported as not built.
-    # no liburing-dev: scenario 9 reports its io_uring loop as not built
-    ctx.uring_build_error = gcc(ctx, "bench_uring", "bench_uring.c", libs=["-luring"])
     ctx.https_build_error = gcc(ctx, "bench_https", "bench_https.c", libs=["-lssl", "-lcrypto"])
     ctx.tls_server_linkage = "static"
     err = gcc(ctx, "bench_tls_server", "bench_tls_server.c",
@@ -660,6 +658,10 @@ def build_workloads(ctx):
     ctx.https_build_error = ctx.https_build_error or err
     if ctx.https_build_error:
         log(f"https workload not built: {ctx.https_build_error}")
+    # no liburing-dev: scenario 9 reports its io_uring loop as not built
+    ctx.uring_build_error = gcc(ctx, "bench_uring", "bench_uring.c", libs=["-luring"])
+    if ctx.uring_build_error:
+        log(f"io_uring workload not built: {ctx.uring_build_error}")
 
 
 def start_workload(ctx, argv, cgroup, cpus=None):
