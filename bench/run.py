@@ -1985,8 +1985,7 @@ def scenario_open_path(ctx, results):
             return ["bench_gen", sets[pass_], str(n_files), ".dat", "0"]
         return argv_of[loop](n or iters[loop])
 
-    peer = Bpftrace(ctx)
-    peer.workloads = ["open"]
+    peer = Bpftrace(ctx)  # its comm filter: the open loop only (Peer.workloads)
     peer_status = "ok"
     if not shutil.which("bpftrace"):
         peer_status = "not installed (scripts/deps.sh --bench installs it)"
