@@ -17,8 +17,11 @@
   not seen, so its process gets a "(TLS before its probe)" tls-blind edge
   and the identity's verify is inconclusive, not a pass with the bearer
   unseen.
+- A short-lived client gone before the agent read its library's open: a
+  library already probed covers it (its credential is recorded, its
+  verdict can pass); one no probe was on is tls-blind with that reason.
 
-Ports 20742-20749 (the transports helper's range), 20960."""
+Ports 20742-20749 (the transports helper's range), 20960-20961."""
 import json
 import os
 import select
@@ -27,12 +30,13 @@ import signal
 import subprocess
 import time
 
-from harness import PYTHON, ROOT, Agent, Cgroup, Skip, check, check_eq, make_test_ca, need_tools, start_process, wait_port
+from harness import (PYTHON, ROOT, Agent, Cgroup, Skip, check, check_eq, make_test_ca, need_tools, start_process,
+                     wait_for, wait_port)
 from test_h2 import GO_SRC, _verdict
 from test_transports import _leak_check
 
 HOST = "127.0.0.1"
-GO_PORT, H2_TLS_PORT, RACE_PORT = 20742, 20743, 20960
+GO_PORT, H2_TLS_PORT, RACE_PORT, GONE_PORT = 20742, 20743, 20960, 20961
 
 
 def _policy(path, identity, ports):
@@ -347,3 +351,73 @@ def test_tls_begun_before_the_probe_is_blind(cleanup, tmp):
     check_eq(verdict["verdict"], "inconclusive", f"verify with the bearer unseen: {verdict}")
     check(f"blind road tls-blind: {exe}" in json.dumps(verdict["reasons"]), f"the road: {verdict['reasons']}")
     _leak_check(agent, tmp, [inputs], [token])
+
+
+def test_tls_of_a_client_gone_before_the_agent_read_it(cleanup, tmp):
+    """Two curls send a bearer and exit while the agent is stopped: one
+    through the system libssl (probed from the start: the TLS server maps
+    it), one through a private copy no probe is on. When the agent resumes
+    both are gone: the first is known by the inode of its library's open
+    (covered, its credential recorded, its verdict passes), the second is
+    tls-blind with the reason (inconclusive)."""
+    need_tools("curl")
+    curl = os.path.realpath(shutil.which("curl"))
+    inputs, lib = os.path.join(tmp, "inputs"), os.path.join(tmp, "lib")
+    os.makedirs(inputs)
+    os.makedirs(lib)
+    libssl = next((p for p in ("/lib/x86_64-linux-gnu/libssl.so.3", "/usr/lib/x86_64-linux-gnu/libssl.so.3")
+                   if os.path.exists(p)), None)
+    if not libssl:
+        raise Skip("not installed: libssl.so.3")
+    shutil.copy(libssl, os.path.join(lib, "libssl.so.3"))
+    ca, cert, key = make_test_ca(cleanup, tmp)
+    start_process(cleanup, [PYTHON, os.path.join(ROOT, "tests", "e2e", "https_server.py"), "--bind", HOST,
+                            "--tls-port", str(GONE_PORT), "--cert", cert, "--key", key,
+                            "--log", os.path.join(inputs, "s.log")])
+    wait_port(HOST, GONE_PORT)
+    tokens = {"probed": "reach-gone-probed-bearer-4Tz8Qm1Wx6Kd", "unprobed": "reach-gone-unprobed-bearer-9Ld3Hs5Rv2Jn"}
+    root = Cgroup(cleanup, f"reach-e2e-tlsgone-{os.getpid()}")
+    cgs = {w: Cgroup(cleanup, w, parent=root) for w in tokens}
+    ids = {w: f"host/tls-gone-{w}" for w in tokens}
+    policy = os.path.join(inputs, "policy.yaml")
+    for w in tokens:
+        _policy(policy, ids[w], [GONE_PORT])
+        with open(policy, "a") as f:
+            f.write("  credentials:\n    - {host: 127.0.0.1, kinds: [bearer], paths: ['/v1/*']}\n")
+    agent = Agent(cleanup, tmp, ["--cgroup", root.path, "--policy", policy,
+                                 *[a for w in tokens for a in ("--identity-rule", f"cgroup:{cgs[w].rel} {ids[w]}")]])
+    check(any("tls: probing" in line and line.rstrip().endswith("libssl.so.3 (openssl)")
+              and lib not in line for line in agent.stderr().splitlines()),
+          f"the system libssl probed at start (the server maps it): {agent.stderr()[-600:]}")
+    agent.proc.send_signal(signal.SIGSTOP)
+    cleanup.add(lambda: agent.proc.poll() is None and agent.proc.send_signal(signal.SIGCONT))
+    try:
+        for w in tokens:
+            env = dict(os.environ, **({"LD_LIBRARY_PATH": lib} if w == "unprobed" else {}))
+            p = cgs[w].run([curl, "-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", ca, "-H",
+                            f"Authorization: Bearer {tokens[w]}", f"https://{HOST}:{GONE_PORT}/v1/models"], env=env)
+            check_eq(p.stdout, "200", f"{w}: curl was answered while the agent was stopped")
+    finally:
+        agent.proc.send_signal(signal.SIGCONT)
+    try:
+        wait_for(lambda: len([e for e in agent.edges() if e.get("type") == "tls" and e["exe"] == curl]) >= 2,
+                 "both curls' TLS edges", 15)
+        verdicts = {w: _verdict(agent, ids[w]) for w in tokens}
+    finally:
+        summary = agent.stop()
+    tls = {e["cgroup"]: e for e in agent.edges() if e.get("type") == "tls" and e["exe"] == curl}
+    probed, unprobed = tls[cgs["probed"].rel], tls[cgs["unprobed"].rel]
+    check_eq((probed["coverage"], probed["library"]), ("covered", "openssl"),
+             "the gone curl whose libssl was probed: covered")
+    check_eq((unprobed["coverage"], unprobed["library"]), ("tls-blind", "none"),
+             "the gone curl whose libssl no probe was on: tls-blind")
+    check("exited before reach could probe it" in unprobed["reason"], f"reason: {unprobed['reason']}")
+    creds = [(e["cgroup"], e["credential_kind"], e["path_template"]) for e in agent.edges()
+             if e.get("type") == "credential"]
+    check_eq(creds, [(cgs["probed"].rel, "bearer", "/v1/models")], "only the probed curl's bearer was seen")
+    check_eq(verdicts["probed"]["verdict"], "pass", f"probed: {verdicts['probed']}")
+    check_eq(verdicts["unprobed"]["verdict"], "inconclusive", f"unprobed: {verdicts['unprobed']}")
+    check(f"blind road tls-blind: {curl}" in json.dumps(verdicts["unprobed"]["reasons"]),
+          f"the road: {verdicts['unprobed']['reasons']}")
+    check_eq(summary["tls_before_probe"], 0, "both began after the system libssl was probed")
+    _leak_check(agent, tmp, [inputs], list(tokens.values()))

@@ -101,11 +101,12 @@ static int fake_mark_secret_inode(void *ctx, const struct reach_inode_key *key)
 static const struct pipeline_dedup_ops fake_dedup = { .snapshot = fake_snapshot, .lookup = fake_lookup, .take = fake_take,
 						      .mark_secret_inode = fake_mark_secret_inode };
 
-static void fake_open(void *ctx, uint32_t tgid, const char *abs_path, const struct reach_dedup_key *key)
+static void fake_open(void *ctx, uint32_t tgid, const char *abs_path, const struct reach_inode_key *inode,
+		      const struct reach_dedup_key *key)
 {
 	struct fake_kernel *k = ctx;
 
-	(void)tgid;
+	(void)tgid, (void)inode;
 	k->opens++;
 	snprintf(k->last_open, sizeof(k->last_open), "%s", abs_path);
 	k->last_open_key = *key;

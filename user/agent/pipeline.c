@@ -379,7 +379,7 @@ static void handle_file_open(struct pipeline *p, const struct reach_file_open_ev
 		return;
 	}
 	if (p->tls)
-		p->tls->on_open(p->tls_ctx, ev->hdr.tgid, resolved, &ev->key); /* libssl/libgnutls being mapped */
+		p->tls->on_open(p->tls_ctx, ev->hdr.tgid, resolved, &ev->inode, &ev->key); /* libssl/libgnutls being mapped */
 	inode_key_str(&ev->inode, ikey);
 	known = p->secret_inodes ? hmap_get(p->secret_inodes, ikey) : NULL;
 	if (known) {

@@ -36,7 +36,8 @@ struct artifact;
 /* TLS coverage (sensor/tls.h in the daemon): which library a process writes
  * through, and the uprobes on it. Every callback gets ops_ctx. */
 struct pipeline_tls_ops {
-	void (*on_open)(void *ctx, uint32_t tgid, const char *abs_path, const struct reach_dedup_key *key);
+	void (*on_open)(void *ctx, uint32_t tgid, const char *abs_path, const struct reach_inode_key *inode,
+			const struct reach_dedup_key *key);
 	void (*on_exec)(void *ctx, uint32_t tgid, const char *path);
 	void (*on_fork)(void *ctx, uint32_t parent, uint32_t child);
 	void (*on_exit)(void *ctx, uint32_t tgid);

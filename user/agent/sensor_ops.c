@@ -28,9 +28,10 @@ static const struct pipeline_dedup_ops sensor_dedup_ops = {
 	.mark_secret_inode = mark_secret_inode,
 };
 
-static void tls_open(void *ctx, uint32_t tgid, const char *abs_path, const struct reach_dedup_key *key)
+static void tls_open(void *ctx, uint32_t tgid, const char *abs_path, const struct reach_inode_key *inode,
+		     const struct reach_dedup_key *key)
 {
-	tls_on_open(ctx, tgid, abs_path, key);
+	tls_on_open(ctx, tgid, abs_path, inode, key);
 }
 
 static void tls_exec(void *ctx, uint32_t tgid, const char *path) { tls_on_exec(ctx, tgid, path); }

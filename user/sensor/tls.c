@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 #include "common/go_pclntab.h"
@@ -22,10 +23,16 @@
  * TLS_GO_OLD: one built by a toolchain older than the register ABI (Go
  * 1.17) or whose build info does not say (pre-1.18 layout): the probe
  * would read its arguments from the wrong place, so it is refused. */
-enum tls_lib { TLS_NONE, TLS_OPENSSL, TLS_GNUTLS, TLS_OPENSSL_STATIC, TLS_GO, TLS_GO_BLIND, TLS_GO_OFF, TLS_GO_OLD };
+/* TLS_GONE: a process that opened a TLS library no probe was on, and had
+ * exited when the agent read the open: nothing of it can be probed now.
+ * TLS_UNPROBED: one that maps a TLS library whose probe could not attach.
+ * Both stick: a process is covered only when every TLS library it maps is
+ * probed (curl maps libssl and, through libldap, libgnutls). */
+enum tls_lib { TLS_NONE, TLS_OPENSSL, TLS_GNUTLS, TLS_OPENSSL_STATIC, TLS_GO, TLS_GO_BLIND, TLS_GO_OFF, TLS_GO_OLD,
+	       TLS_GONE, TLS_UNPROBED };
 
 static const char *const lib_names[] = { NULL, "openssl", "gnutls", "openssl (in the executable)", "go-tls", NULL, NULL,
-					 NULL };
+					 NULL, NULL, NULL };
 
 #define GO_TLS_WRITE "crypto/tls.(*Conn).Write"
 
@@ -273,8 +280,12 @@ static void set_proc(struct tls_coverage *t, uint32_t tgid, enum tls_lib lib, st
 
 	proc_key(tgid, key);
 	p = hmap_get(t->procs, key);
-	/* a real library wins over a "Go, blind" note; the first library stays */
-	if (p && p->lib != TLS_GO_BLIND && p->lib != TLS_GO_OFF && p->lib != TLS_GO_OLD && p->lib != TLS_NONE)
+	/* a library it maps unprobed spoils the rest, for good; else a real
+	 * library wins over a "Go, blind" note, and the first library stays */
+	if (p && (p->lib == TLS_GONE || p->lib == TLS_UNPROBED))
+		return;
+	if (p && lib != TLS_GONE && lib != TLS_UNPROBED && p->lib != TLS_GO_BLIND && p->lib != TLS_GO_OFF &&
+	    p->lib != TLS_GO_OLD && p->lib != TLS_NONE)
 		return;
 	if (!p) {
 		if (!(p = calloc(1, sizeof(*p))) || hmap_put(t->procs, key, p, NULL)) {
@@ -302,18 +313,41 @@ static void remember_key(struct tls_file *f, const struct reach_dedup_key *key)
 		f->keys[f->n_keys++] = *key;
 }
 
-void tls_on_open(struct tls_coverage *t, uint32_t tgid, const char *abs_path, const struct reach_dedup_key *key)
+void tls_on_open(struct tls_coverage *t, uint32_t tgid, const char *abs_path, const struct reach_inode_key *inode,
+		 const struct reach_dedup_key *key)
 {
 	enum tls_lib lib = lib_of_name(abs_path);
 	struct tls_file *f;
 	char view[4200];
 
-	if (lib == TLS_NONE || !process_view(tgid, abs_path, view, sizeof(view)))
+	if (lib == TLS_NONE)
 		return;
+	if (!process_view(tgid, abs_path, view, sizeof(view))) {
+		/* gone before the agent read its open (a short-lived client, an
+		 * agent behind): its file is known by the event's inode alone. Probed
+		 * already (another user, or lingering): covered, the ClientHello's
+		 * time judged as for anyone; not probed: nothing can be now. */
+		char fkey[48];
+
+		if (!inode)
+			return;
+		snprintf(fkey, sizeof(fkey), "%ju:%ju", (uintmax_t)makedev(inode->dev >> 20, inode->dev & 0xfffff),
+			 (uintmax_t)inode->ino);
+		f = hmap_get(t->files, fkey);
+		if (f && f->lib != TLS_NONE) {
+			set_proc(t, tgid, lib, f);
+			remember_key(f, key);
+		} else {
+			set_proc(t, tgid, TLS_GONE, NULL);
+		}
+		return;
+	}
 	f = attach_file(t, view, lib);
 	if (f && f->lib != TLS_NONE) {
 		set_proc(t, tgid, lib, f);
 		remember_key(f, key);
+	} else {
+		set_proc(t, tgid, TLS_UNPROBED, NULL);
 	}
 }
 
@@ -339,8 +373,7 @@ static void scan_maps(struct tls_coverage *t, uint32_t tgid)
 		if (lib == TLS_NONE || !process_view(tgid, file, view, sizeof(view)))
 			continue;
 		tf = attach_file(t, view, lib);
-		if (tf && tf->lib != TLS_NONE)
-			set_proc(t, tgid, lib, tf);
+		set_proc(t, tgid, tf && tf->lib != TLS_NONE ? lib : TLS_UNPROBED, tf && tf->lib != TLS_NONE ? tf : NULL);
 	}
 	fclose(f);
 }
@@ -536,6 +569,16 @@ const char *tls_process_library(struct tls_coverage *t, uint32_t tgid, uint64_t 
 		*why = p->before_agent ? "Go crypto/tls not probed: Go probing is turned off (sensor.no_go_tls), in a "
 					 "process started before the agent"
 				       : "Go crypto/tls not probed: Go probing is turned off (sensor.no_go_tls)";
+		return NULL;
+	}
+	if (lib == TLS_UNPROBED) {
+		*why = "it maps a TLS library whose probe could not be attached (the agent's log says why): what it "
+		       "sends through it is not seen";
+		return NULL;
+	}
+	if (lib == TLS_GONE) {
+		*why = "it opened a TLS library no probe was on and exited before reach could probe it: what it sent is "
+		       "not seen";
 		return NULL;
 	}
 	if (lib == TLS_NONE) {

@@ -30,10 +30,13 @@ void tls_coverage_tick(struct tls_coverage *t);
  * so clients started later are covered from their first write. */
 void tls_scan_all_processes(struct tls_coverage *t);
 
-/* A monitored process opened abs_path (as it sees it); key is the open's
- * kernel dedup key, forgotten when the file's probes are detached so that
- * the next open of the library is an event again and re-attaches them. */
-void tls_on_open(struct tls_coverage *t, uint32_t tgid, const char *abs_path, const struct reach_dedup_key *key);
+/* A monitored process opened abs_path (as it sees it); inode: the file's
+ * (the kernel's dev_t), which names it when the process is gone already;
+ * key is the open's kernel dedup key, forgotten when the file's probes are
+ * detached so that the next open of the library is an event again and
+ * re-attaches them. */
+void tls_on_open(struct tls_coverage *t, uint32_t tgid, const char *abs_path, const struct reach_inode_key *inode,
+		 const struct reach_dedup_key *key);
 /* A monitored process exec'd path: an executable that exports SSL_write
  * (statically linked OpenSSL/BoringSSL, as node) is attached; a Go binary
  * is noted as blind (crypto/tls has no stable symbols to probe yet). */
