@@ -86,13 +86,13 @@ MODES = {
         open9_rounds=4, open9_target_s=0.3, open9_py_target_s=1.0, open9_files=20000, open9_idle_s=0.2,
     ),
     "quick": dict(
-        rounds=1, n_open=25000, n_connect=3000, n_exec=100, n_https=1500, n_syscalls=60000,
+        rounds=1, n_open=25000, n_connect=3000, n_exec=50, n_https=1500, n_syscalls=60000,
         gen_files=12000, gen_rates=[100000, 0],
         gen_seconds=0.5, gen_reps=1, gen_plain=False, gen_ringbuf_mib=[8], gen_events_rate=10000,
         scale_k=[1, 10], scale_total=60000, scale_rounds=1,
         mem_identities=[1000], mem_edges=100, cost_iters=30000, cost_files=2000, cost_configs=2,
-        pipe_rounds=2, pipe_target_s=0.1,
-        trans_seconds=0.5, trans_rounds=1, trans_hpack=20000,
+        pipe_rounds=1, pipe_target_s=0.1,
+        trans_seconds=0.3, trans_rounds=1, trans_hpack=20000,
         open9_rounds=1, open9_target_s=0.05, open9_py_target_s=0.15, open9_files=8000, open9_idle_s=0.1,
     ),
 }

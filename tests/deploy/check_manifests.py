@@ -104,7 +104,7 @@ CONFIG_SCHEMA = {
     "policy": {"paths", "default", "reachpolicies"},
     "agent": {"ready_file", "state_dir", "drop_caps", "fingerprint_key_file"},
     "ship": {"url", "token_file", "ca_file", "spool_dir", "spool_max_bytes", "report_interval_s",
-             "snapshot_interval_s"},
+             "snapshot_interval_s", "backoff_max_s", "timeout_s"},
     "alerts": {"alertmanager", "webhook", "min_severity"},
     "otlp": {"url"},
     "metrics": {"addr", "api_token_file"},

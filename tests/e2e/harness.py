@@ -4,6 +4,8 @@ Every resource a test makes (cgroups, the agent, servers, temp dirs) is
 registered for cleanup and removed even when the test fails. Tests wait for
 readiness and for results with deadlines, never for a fixed sleep.
 """
+import atexit
+import hashlib
 import json
 import os
 import re
@@ -423,6 +425,45 @@ class TestNet:
         """A bare accept-and-close server: for connect loops."""
         start_process(cleanup, self.nsexec + [PYTHON, os.path.join(ROOT, "tests", "e2e", "accept_server.py"), str(port)])
         wait_port(self.V4, port, self.ns)
+
+
+_SESSION_DIR = None
+
+
+def session_dir():
+    """A temp dir shared by the tests of this run (removed at exit): for
+    what is the same in every test, such as a built test client."""
+    global _SESSION_DIR
+    if _SESSION_DIR is None:
+        _SESSION_DIR = tempfile.mkdtemp(prefix="reach-e2e-session-")
+        os.chmod(_SESSION_DIR, 0o755)
+        atexit.register(shutil.rmtree, _SESSION_DIR, True)
+    return _SESSION_DIR
+
+
+def go_build(src, out, flags=()):
+    """`go build FLAGS -o OUT SRC` (GOPATH mode, no cgo), built once per test
+    session: a build with the same source text, path, flags and toolchain
+    is a copy of the first (a fresh file: tests may change it), and every
+    build shares the session's Go build cache. A fresh GOCACHE per test
+    had rebuilt crypto/tls and net/http each time (5-7 s a build)."""
+    go = shutil.which("go")
+    with open(src, "rb") as f:
+        h = hashlib.sha256(f.read())
+    version = subprocess.run([go, "version"], stdout=subprocess.PIPE, text=True, check=True, timeout=60).stdout
+    h.update(json.dumps([os.path.realpath(src), list(flags), go, version]).encode())
+    d = session_dir()
+    built = os.path.join(d, "go-" + h.hexdigest()[:32])
+    if not os.path.exists(built):
+        env = dict(os.environ, GOCACHE=os.path.join(d, "gocache"), GOPATH=os.path.join(d, "gopath"), HOME=d,
+                   GO111MODULE="off", CGO_ENABLED="0")
+        p = subprocess.run([go, "build", *flags, "-o", built + ".tmp", src], env=env, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, timeout=300)
+        if p.returncode != 0:
+            raise Failure(f"go build {os.path.basename(src)} exited {p.returncode}: {p.stderr[-800:]}")
+        os.rename(built + ".tmp", built)
+    shutil.copy2(built, out)
+    return out
 
 
 def make_test_ca(cleanup, tmp, ip="127.0.0.1"):

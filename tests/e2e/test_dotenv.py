@@ -86,8 +86,9 @@ def _key_sent_is_linked(cleanup, tmp, client, port):
     with open(policy, "w") as f:  # declares the program and nothing it reaches
         f.write(f"apiVersion: reach.dev/v1\nkind: ReachPolicy\nmetadata:\n  name: app\nspec:\n  identity: {identity}\n"
                 "  tools: [\"/**/python3*\", \"/**/sh\", \"/**/dash\", \"/**/curl\"]\n")
+    # the ledger saved every second (default 10 s): judged from the file below
     agent = Agent(cleanup, tmp, ["--cgroup", root.path, "--identity-rule", f"cgroup:{app.rel} {identity}",
-                                 "--policy", policy])
+                                 "--policy", policy, "--persist-interval", "1"])
     if client == "python":
         app.python(WORKLOAD, dotenv, str(port))
     else:

@@ -160,15 +160,21 @@ def test_gate_merges_every_agent(cleanup, tmp):
     check_eq(p.stdout, "", "no verdict without node b")
 
     # --wait: tried again every 5 s; agent b comes back (same state, same
-    # address) after about 4 s and the gate passes once both answer
+    # address) once the first attempt has failed, and the gate passes once
+    # both answer
     t0 = time.monotonic()
-    gate = subprocess.Popen(_gate_argv(token_file, both, "--wait", "12"), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    gate_err = os.path.join(tmp, "gate.stderr")
+    with open(gate_err, "w") as ef:
+        gate = subprocess.Popen(_gate_argv(token_file, both, "--wait", "12"), stdout=subprocess.PIPE, stderr=ef,
+                                text=True)
     cleanup.add(lambda: gate.poll() is None and gate.kill())
-    time.sleep(4)
+    wait_for(lambda: "attempt 1: " in open(gate_err).read() or gate.poll() is not None, "the first attempt's failure",
+             10)
     check(gate.poll() is None, "the gate waits while an agent is down")
     Agent(cleanup, os.path.join(tmp, "b"), args_b, name="reachd2")
-    out, err = gate.communicate(timeout=30)
+    out, _ = gate.communicate(timeout=30)
+    with open(gate_err) as f:
+        err = f.read()
     elapsed = time.monotonic() - t0
     check_eq(gate.returncode, 0, f"--wait: passes once both answer: {out}{err}")
     check(f"attempt 1: agent 127.0.0.1:{PORTS[1]}:" in err, f"the first attempt's failure is said: {err}")

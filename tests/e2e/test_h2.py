@@ -13,7 +13,8 @@ import os
 import shutil
 import subprocess
 
-from harness import PYTHON, REACHCTL, Agent, Cgroup, Skip, check, check_eq, make_test_ca, start_process, wait_port
+from harness import (PYTHON, REACHCTL, Agent, Cgroup, Skip, check, check_eq, go_build, make_test_ca, start_process,
+                     wait_port)
 from test_transports import _fp, _leak_check
 
 HOST = "127.0.0.1"
@@ -260,13 +261,10 @@ def test_go_crypto_tls_h2_h1_and_stripped(cleanup, tmp):
                             "--log", os.path.join(inputs, "s.log")])
     wait_port(HOST, h2port)
     wait_port(HOST, h1port)
-    genv = dict(os.environ, GOCACHE=os.path.join(tmp, "gocache"), GOPATH=os.path.join(tmp, "gopath"),
-                HOME=tmp, GO111MODULE="off", CGO_ENABLED="0")
     bins = {"full": os.path.join(tmp, "goclient"), "stripped": os.path.join(tmp, "goclient-stripped"),
             "nopcln": os.path.join(tmp, "goclient-nopcln")}
     for name, flags in (("full", []), ("stripped", ["-ldflags=-s -w"])):
-        subprocess.run([go, "build", *flags, "-o", bins[name], GO_SRC], env=genv, check=True, timeout=300,
-                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        go_build(GO_SRC, bins[name], flags)
     subprocess.run(["objcopy", "--rename-section", ".gopclntab=.xgopclntab", bins["stripped"], bins["nopcln"]],
                    check=True, timeout=60)
     fp_key = os.urandom(32)

@@ -108,15 +108,8 @@ def test_dashboard_and_rules_on_real_prometheus(cleanup, tmp):
     key = _secret(tmp, "provider.key")
     api = KubeAPI(cleanup, tmp, [_pod("ai", "gateway-7d9f8c6b5-ccccc", "gateway", uid, cid, "r.example/gw:1")],
                   API_PORT_DASH)
-    # declares reach for another namespace: refused
-    api.command("put reachpolicies " + json.dumps(reachpolicy("ai", "other", {"serviceAccount": "payments/api"})))
-    agent = Agent(cleanup, tmp, [*api.args(), "--reachpolicies", "--policy-reports", "--default-policy", "alert",
-                                 "--settle-window", "0", "--metrics-addr", f"127.0.0.1:{METRICS_PORT_DASH}",
-                                 "--otlp-url", f"http://127.0.0.1:{DEAD_OTLP_PORT}/v1/logs"])
-    wait_for(lambda: agent.reachctl("status", "-o", "json").get("pods_monitored") == 1, "pod monitored", 15)
-    cg.python("import sys; open(sys.argv[1]).read()", key)
-    wait_for(lambda: 'kind="undeclared-secret"' in _metrics(METRICS_PORT_DASH), "the finding open", 20)
-
+    # Prometheus starts first (its start-up overlaps the agent's): it scrapes
+    # the agent's port once the agent listens
     with open(os.path.join(ROOT, "deploy", "monitoring", "prometheusrule.yaml")) as f:
         rule_doc = yaml.safe_load(f)
     rules = os.path.join(tmp, "rules.yml")
@@ -130,6 +123,15 @@ def test_dashboard_and_rules_on_real_prometheus(cleanup, tmp):
     start_process(cleanup, ["prometheus", f"--config.file={cfg}", f"--storage.tsdb.path={os.path.join(tmp, 'tsdb')}",
                             f"--web.listen-address=127.0.0.1:{PROM_PORT}"])
     wait_port("127.0.0.1", PROM_PORT, timeout=30)
+    # declares reach for another namespace: refused
+    api.command("put reachpolicies " + json.dumps(reachpolicy("ai", "other", {"serviceAccount": "payments/api"})))
+    agent = Agent(cleanup, tmp, [*api.args(), "--reachpolicies", "--policy-reports", "--default-policy", "alert",
+                                 "--settle-window", "0", "--metrics-addr", f"127.0.0.1:{METRICS_PORT_DASH}",
+                                 "--otlp-url", f"http://127.0.0.1:{DEAD_OTLP_PORT}/v1/logs"])
+    wait_for(lambda: agent.reachctl("status", "-o", "json").get("pods_monitored") == 1, "pod monitored", 15)
+    cg.python("import sys; open(sys.argv[1]).read()", key)
+    wait_for(lambda: 'kind="undeclared-secret"' in _metrics(METRICS_PORT_DASH), "the finding open", 20)
+
 
     with open(os.path.join(ROOT, "deploy", "monitoring", "dashboard.json")) as f:
         dash = json.load(f)

@@ -4,6 +4,8 @@ mid-outage and a collector that misbehaves; nothing lost, nothing leaked.
 
 Ports: 18701 (collector), 18706 (a closed port)."""
 import glob
+import gzip
+import json
 import os
 import signal
 import subprocess
@@ -19,9 +21,10 @@ DECODER = os.path.join(ROOT, "build", "tests", "tools", "report_decode")
 COLLECTOR = os.path.join(ROOT, "tests", "e2e", "collector_server.py")
 
 # Reads a new secret file every 0.2 s until STOP exists: reach keeps growing
-# while the collector is away. It holds still while PAUSE exists: a process
-# killed with SIGKILL cannot report its last second (the ledger is saved
-# every second), and nothing observes while no agent runs.
+# while the collector is away. It holds still while PAUSE exists (and says
+# so in PAUSE.ack, its count file then final): a process killed with SIGKILL
+# cannot report its last second (the ledger is saved every second), and
+# nothing observes while no agent runs.
 WORKLOAD = r"""
 import os, sys, time
 d, stop, secret = sys.argv[1], sys.argv[2], sys.argv[3]
@@ -29,6 +32,8 @@ pause = stop + ".pause"
 i = 0
 while not os.path.exists(stop):
     if os.path.exists(pause):
+        if not os.path.exists(pause + ".ack"):
+            open(pause + ".ack", "w").close()
         time.sleep(0.05)
         continue
     p = os.path.join(d, f"key-{i}.key")
@@ -90,7 +95,7 @@ def _config(tmp, extra=""):
     return path, token_file
 
 
-def _ship_config(tmp, ca, url=None):
+def _ship_config(tmp, ca, url=None, extra=""):
     token_file = os.path.join(tmp, "ship.token")
     path, _ = _config(tmp, f"""ship:
   url: {url or f"https://127.0.0.1:{COLLECTOR_PORT}/v1/reports"}
@@ -99,7 +104,7 @@ def _ship_config(tmp, ca, url=None):
   report_interval_s: 1
   snapshot_interval_s: 20
   backoff_max_s: 2
-""")
+""" + extra)
     return path
 
 
@@ -115,6 +120,32 @@ def _secret_paths(reports):
     return paths
 
 
+def _spooled_reports(state_dir, cache):
+    """The reports waiting in an agent's collector spool (spool.h: a 32-byte
+    header, then the body), decoded like the collector does; cache: path ->
+    report, a record's file never changes."""
+    out = []
+    for path in sorted(glob.glob(os.path.join(state_dir, "spool", "collector", "*.rec"))):
+        if path not in cache:
+            try:
+                with open(path, "rb") as f:
+                    body = f.read()[32:]
+            except FileNotFoundError:  # delivered meanwhile
+                continue
+            if body[:2] == b"\x1f\x8b":
+                body = gzip.decompress(body)
+            p = subprocess.run([DECODER], input=body, capture_output=True, timeout=30)
+            check_eq(p.returncode, 0, f"report_decode of {path}: {p.stderr.decode(errors='replace')[-300:]}")
+            cache[path] = json.loads(p.stdout)
+        out.append(cache[path])
+    return out
+
+
+def _count(keys):
+    with open(os.path.join(keys, "count")) as f:
+        return int(f.read())
+
+
 def _leak_check(paths, planted):
     for path in paths:
         with open(path, "rb") as f:
@@ -126,7 +157,8 @@ def _leak_check(paths, planted):
 def test_outage_kill_and_misbehaving_collector_lose_nothing(cleanup, tmp):
     col = Collector(cleanup, tmp)
     cg = Cgroup(cleanup, "reach-e2e-ship")
-    config = _ship_config(tmp, col.ca)
+    # an attempt may take 2 s (ship.timeout_s): the slow answer below takes 3
+    config = _ship_config(tmp, col.ca, extra="  timeout_s: 2\n")
     args = ["--cgroup", cg.path, "--config", config, "--identity-rule", f"cgroup:{cg.rel} host/shipper",
             "--persist-interval", "1"]
     agent = Agent(cleanup, tmp, args)
@@ -141,22 +173,38 @@ def test_outage_kill_and_misbehaving_collector_lose_nothing(cleanup, tmp):
     check_eq(first["type"], "reach", "first report type")
     check(first["full_snapshot"], "the first reach report is a full snapshot")
 
-    # the collector misbehaves: every answer is retried and counted
-    col.command("mode 500 2", "mode 429 1 retry-after=1", "mode garbage 1", "mode close 1", "mode slow 12 1")
-    wait_for(lambda: len([line for line in open(os.path.join(col.control, "requests.log"))
-                          if " 500 " in line or " 429 " in line]) >= 3, "500 and 429 answers", 30)
+    # the collector misbehaves: every answer is retried and counted, and so
+    # is one slower than ship.timeout_s (2 s)
+    col.command("mode 500 2", "mode 429 1 retry-after=1", "mode garbage 1", "mode close 1", "mode slow 3 1")
+    requests_log = os.path.join(col.control, "requests.log")
+    wait_for(lambda: len([line for line in open(requests_log) if " 500 " in line or " 429 " in line]) >= 3,
+             "500 and 429 answers", 30)
 
-    # a 30 s outage while the workload keeps reading new secrets; the agent
-    # is SIGKILLed in the middle of it and restarted on the same state dir
-    wait_for(lambda: agent.reachctl("status", "-o", "json")["shipping"]["collector"]["failed_attempts"] >= 5,
-             "five failed attempts counted", 60)
+    def failed_attempts(a):
+        return a.reachctl("status", "-o", "json")["shipping"]["collector"]["failed_attempts"]
+    wait_for(lambda: failed_attempts(agent) >= 6, "six failed attempts counted (the slow one timed out)", 60)
+    wait_for(lambda: any(line.endswith(" slow\n") for line in open(requests_log)), "the slow answer given", 30)
+
+    # an outage while the workload keeps reading new secrets; the agent is
+    # SIGKILLed in the middle of it and restarted on the same state dir
     col.command("stop")
-    outage_start = time.monotonic()
-    time.sleep(10)
+    spool_cache = {}
+    failed0 = failed_attempts(agent)
+    wait_for(lambda: len(_spooled_reports(agent.state_dir, spool_cache)) >= 3 and failed_attempts(agent) >= failed0 + 2,
+             "reports spooled and attempts failing while the collector is down", 30)
     pause = stop + ".pause"
     with open(pause, "w"):
         pass
-    time.sleep(3)  # reported (spooled) and saved before the kill
+    wait_for(lambda: os.path.exists(pause + ".ack"), "the workload holding still", 10)
+    n_paused = _count(keys)
+    read = {os.path.join(keys, f"key-{i}.key") for i in range(n_paused)}
+    # reported (spooled) and saved before the kill: every file read is in a
+    # report, and the ledger was saved from a snapshot taken after that
+    wait_for(lambda: read <= _secret_paths(col.reports() + _spooled_reports(agent.state_dir, spool_cache)),
+             f"all {n_paused} secret files read so far reported or spooled", 20)
+    reported_ms = time.time() * 1000
+    wait_for(lambda: agent.reachctl("status", "-o", "json")["last_persist_unix_ms"] > reported_ms,
+             "a ledger save after that", 20)
     agent.killed_by_test = True
     agent.proc.send_signal(signal.SIGKILL)
     agent.proc.wait()
@@ -164,7 +212,11 @@ def test_outage_kill_and_misbehaving_collector_lose_nothing(cleanup, tmp):
     check(len(spooled) > 0, "reports wait in the spool while the collector is down")
     agent2 = Agent(cleanup, tmp, args, name="reachd2")
     os.unlink(pause)
-    time.sleep(max(0, 30 - (time.monotonic() - outage_start)))
+    # the restarted agent spools what the workload reads while the collector
+    # is still down
+    later = os.path.join(keys, f"key-{n_paused + 4}.key")
+    wait_for(lambda: later in _secret_paths(_spooled_reports(agent2.state_dir, spool_cache)),
+             "the restarted agent spooling new reports during the outage", 30)
     col.command("start")
 
     # stop the workload, let the agent report what it saw, wait for the
@@ -172,8 +224,7 @@ def test_outage_kill_and_misbehaving_collector_lose_nothing(cleanup, tmp):
     with open(stop, "w"):
         pass
     work.wait(timeout=10)
-    with open(os.path.join(keys, "count")) as f:
-        n_files = int(f.read())
+    n_files = _count(keys)
     wanted = {os.path.join(keys, f"key-{i}.key") for i in range(n_files)}
     try:
         wait_for(lambda: wanted <= _secret_paths(col.reports()), f"all {n_files} secret files reported", 60)

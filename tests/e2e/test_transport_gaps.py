@@ -30,8 +30,8 @@ import signal
 import subprocess
 import time
 
-from harness import (PYTHON, ROOT, Agent, Cgroup, Skip, check, check_eq, make_test_ca, need_tools, start_process,
-                     wait_for, wait_port)
+from harness import (PYTHON, ROOT, Agent, Cgroup, Skip, check, check_eq, go_build, make_test_ca, need_tools,
+                     start_process, wait_for, wait_port)
 from test_h2 import GO_SRC, _verdict
 from test_transports import _leak_check
 
@@ -64,7 +64,6 @@ def _wait_for_line(agent, pred, what, timeout=15):
 
 def test_no_go_tls_is_blind_with_reason(cleanup, tmp):
     need_tools("go")
-    go = shutil.which("go")
     inputs = os.path.join(tmp, "inputs")
     os.makedirs(inputs)
     ca, cert, key = make_test_ca(cleanup, tmp)
@@ -72,11 +71,8 @@ def test_no_go_tls_is_blind_with_reason(cleanup, tmp):
                             "--tls-port", str(GO_PORT), "--cert", cert, "--key", key,
                             "--log", os.path.join(inputs, "s.log")])
     wait_port(HOST, GO_PORT)
-    genv = dict(os.environ, GOCACHE=os.path.join(tmp, "gocache"), GOPATH=os.path.join(tmp, "gopath"),
-                HOME=tmp, GO111MODULE="off", CGO_ENABLED="0")
     after_bin, before_bin = os.path.join(tmp, "goclient"), os.path.join(tmp, "goclient-early")
-    subprocess.run([go, "build", "-o", after_bin, GO_SRC], env=genv, check=True, timeout=300,
-                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    go_build(GO_SRC, after_bin)
     shutil.copy(after_bin, before_bin)
     tokens = {"after": "reach-nogo-after-bearer-8Kd2Wq5Zr1Tm", "before": "reach-nogo-before-bearer-3Fv7Jx9Lc4Np"}
     root = Cgroup(cleanup, f"reach-e2e-nogo-{os.getpid()}")
@@ -227,7 +223,6 @@ def test_go_older_than_register_abi_is_refused(cleanup, tmp):
     Debian's Go is newer, so the test flips that byte in a built client:
     the runtime never reads it."""
     need_tools("go")
-    go = shutil.which("go")
     inputs = os.path.join(tmp, "inputs")
     os.makedirs(inputs)
     ca, cert, key = make_test_ca(cleanup, tmp)
@@ -236,11 +231,8 @@ def test_go_older_than_register_abi_is_refused(cleanup, tmp):
                             "--tls-port", str(port), "--cert", cert, "--key", key,
                             "--log", os.path.join(inputs, "s.log")])
     wait_port(HOST, port)
-    genv = dict(os.environ, GOCACHE=os.path.join(tmp, "gocache"), GOPATH=os.path.join(tmp, "gopath"),
-                HOME=tmp, GO111MODULE="off", CGO_ENABLED="0")
     exe = os.path.join(tmp, "goclient-oldabi")
-    subprocess.run([go, "build", "-o", exe, GO_SRC], env=genv, check=True, timeout=300,
-                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    go_build(GO_SRC, exe)
     hdr = subprocess.run(["objdump", "-h", exe], stdout=subprocess.PIPE, text=True, check=True).stdout
     off = next(int(l.split()[5], 16) for l in hdr.splitlines() if ".go.buildinfo" in l)
     with open(exe, "r+b") as f:

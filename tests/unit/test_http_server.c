@@ -17,16 +17,10 @@
 
 #include "ship/http_server.h"
 
-/* Ports 18621..18629 are this test's. */
-#define PORT_BASICS 18621
-#define PORT_HEALTH 18622
-#define PORT_PUBLISH 18623
-#define PORT_BAD 18624
-#define PORT_SLOW 18625
-#define PORT_TOKEN 18626
-#define PORT_BIND 18627
-#define PORT_LOCALHOST 18628
-#define PORT_IPV6 18629
+/* Every server listens on port 0: the kernel picks a free one and
+ * http_server_port() reads it back, so nothing else holding a fixed port
+ * can make this test fail. */
+static uint16_t port; /* of the server start() started last */
 
 #define DEADLINE_MS 15000 /* bound on every wait: a hang fails, never blocks */
 
@@ -158,6 +152,8 @@ static struct http_server *start(const char *addr)
 
 	if (rc)
 		fail_msg("start %s: %s", addr, err);
+	port = http_server_port(s);
+	assert_true(port != 0);
 	return s;
 }
 
@@ -165,70 +161,72 @@ static struct http_server *start(const char *addr)
 
 static void test_builtins(void **state)
 {
-	struct http_server *s = start("127.0.0.1:18621");
+	struct http_server *s = start("127.0.0.1:0");
 
 	(void)state;
-	assert_int_equal(http_server_port(s), PORT_BASICS);
-	assert_int_equal(get(PORT_BASICS, "/healthz", NULL), 200);
+	/* port 0 asked the kernel for one: http_server_port() names the port it
+	 * listens on (every request below goes there) */
+	assert_true(http_server_port(s) != 0);
+	assert_int_equal(get(port, "/healthz", NULL), 200);
 	assert_string_equal(body_of(resp), "ok\n");
 	assert_true(has_header(resp, "\r\nConnection: close\r\n"));
 	assert_true(has_header(resp, "\r\nContent-Length: 3\r\n"));
-	assert_int_equal(get(PORT_BASICS, "/readyz", NULL), 503);
+	assert_int_equal(get(port, "/readyz", NULL), 503);
 	http_server_set_ready(s, true);
-	assert_int_equal(get(PORT_BASICS, "/readyz", NULL), 200);
+	assert_int_equal(get(port, "/readyz", NULL), 200);
 	http_server_set_ready(s, false);
-	assert_int_equal(get(PORT_BASICS, "/readyz", NULL), 503);
+	assert_int_equal(get(port, "/readyz", NULL), 503);
 	/* HEAD: GET's headers, no body */
-	exchange(PORT_BASICS, "HEAD /healthz HTTP/1.1\r\n\r\n", 26, resp, sizeof(resp));
+	exchange(port, "HEAD /healthz HTTP/1.1\r\n\r\n", 26, resp, sizeof(resp));
 	assert_int_equal(status_of(resp), 200);
 	assert_true(has_header(resp, "\r\nContent-Length: 3\r\n"));
 	assert_string_equal(body_of(resp), "");
 	/* several clients in sequence */
 	for (int i = 0; i < 200; i++)
-		assert_int_equal(get(PORT_BASICS, "/healthz", NULL), 200);
+		assert_int_equal(get(port, "/healthz", NULL), 200);
 	http_server_stop(s);
 }
 
 static void test_healthz_stalled(void **state)
 {
-	struct http_server *s = start("127.0.0.1:18622");
+	struct http_server *s = start("127.0.0.1:0");
 
 	(void)state;
 	http_server_heartbeat(s, http_server_now_ms() - 40500);
-	assert_int_equal(get(PORT_HEALTH, "/healthz", NULL), 503);
+	assert_int_equal(get(port, "/healthz", NULL), 503);
 	assert_string_equal(body_of(resp), "ring buffer not drained for 40 s: main loop stalled\n");
 	http_server_set_stall_timeout(s, 60000);
-	assert_int_equal(get(PORT_HEALTH, "/healthz", NULL), 200);
+	assert_int_equal(get(port, "/healthz", NULL), 200);
 	http_server_set_stall_timeout(s, 0); /* back to 30 s */
-	assert_int_equal(get(PORT_HEALTH, "/healthz", NULL), 503);
+	assert_int_equal(get(port, "/healthz", NULL), 503);
 	http_server_heartbeat(s, 0);
-	assert_int_equal(get(PORT_HEALTH, "/healthz", NULL), 200);
+	assert_int_equal(get(port, "/healthz", NULL), 200);
 	http_server_stop(s);
 }
 
 static void test_publish(void **state)
 {
-	struct http_server *s = start("127.0.0.1:18623");
+	struct http_server *s = start("127.0.0.1:0");
 	const char *m1 = "# TYPE reach_up gauge\nreach_up 1\n", *m2 = "reach_up 2\n";
 	char path[32];
 
 	(void)state;
-	assert_int_equal(get(PORT_PUBLISH, "/metrics", NULL), 404);
+	assert_int_equal(get(port, "/metrics", NULL), 404);
 	assert_int_equal(http_server_publish(s, "/metrics", "text/plain; version=0.0.4", m1, strlen(m1)), 0);
-	assert_int_equal(get(PORT_PUBLISH, "/metrics", NULL), 200);
+	assert_int_equal(get(port, "/metrics", NULL), 200);
 	assert_string_equal(body_of(resp), m1);
 	assert_true(has_header(resp, "\r\nContent-Type: text/plain; version=0.0.4\r\n"));
-	assert_int_equal(get(PORT_PUBLISH, "/metrics?name[]=x", NULL), 200); /* the query is not the path */
+	assert_int_equal(get(port, "/metrics?name[]=x", NULL), 200); /* the query is not the path */
 	assert_int_equal(http_server_publish(s, "/metrics", "text/plain", m2, strlen(m2)), 0);
-	assert_int_equal(get(PORT_PUBLISH, "/metrics", NULL), 200);
+	assert_int_equal(get(port, "/metrics", NULL), 200);
 	assert_string_equal(body_of(resp), m2);
 	assert_int_equal(http_server_publish(s, "/empty", "text/plain", NULL, 0), 0);
-	assert_int_equal(get(PORT_PUBLISH, "/empty", NULL), 200);
+	assert_int_equal(get(port, "/empty", NULL), 200);
 	assert_string_equal(body_of(resp), "");
-	assert_int_equal(get(PORT_PUBLISH, "/nope", NULL), 404);
+	assert_int_equal(get(port, "/nope", NULL), 404);
 	assert_true(has_header(resp, "\r\nConnection: close\r\n"));
 	/* methods */
-	exchange(PORT_PUBLISH, "POST /metrics HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello", 50, resp, sizeof(resp));
+	exchange(port, "POST /metrics HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello", 50, resp, sizeof(resp));
 	assert_int_equal(status_of(resp), 405);
 	assert_true(has_header(resp, "\r\nAllow: GET, HEAD\r\n"));
 	assert_true(has_header(resp, "\r\nConnection: close\r\n"));
@@ -247,7 +245,7 @@ static void test_publish(void **state)
 
 static void expect_400(const char *req, size_t len)
 {
-	exchange(PORT_BAD, req, len, resp, sizeof(resp));
+	exchange(port, req, len, resp, sizeof(resp));
 	if (status_of(resp) != 400)
 		fail_msg("%.40s: got %s", req, resp);
 	assert_true(has_header(resp, "\r\nConnection: close\r\n"));
@@ -255,7 +253,7 @@ static void expect_400(const char *req, size_t len)
 
 static void test_bad_requests(void **state)
 {
-	struct http_server *s = start("127.0.0.1:18624");
+	struct http_server *s = start("127.0.0.1:0");
 	static char big[HTTP_SERVER_MAX_HEAD + 512];
 	int n;
 
@@ -280,10 +278,10 @@ static void test_bad_requests(void **state)
 	n = snprintf(big, sizeof(big), "GET /healthz HTTP/1.1\r\nX-Pad: ");
 	memset(big + n, 'a', HTTP_SERVER_MAX_HEAD - n - 4);
 	memcpy(big + HTTP_SERVER_MAX_HEAD - 4, "\r\n\r\n", 4);
-	exchange(PORT_BAD, big, HTTP_SERVER_MAX_HEAD, resp, sizeof(resp));
+	exchange(port, big, HTTP_SERVER_MAX_HEAD, resp, sizeof(resp));
 	assert_int_equal(status_of(resp), 200);
 	/* bare LF line ends are accepted */
-	exchange(PORT_BAD, "GET /healthz HTTP/1.0\nHost: x\n\n", 31, resp, sizeof(resp));
+	exchange(port, "GET /healthz HTTP/1.0\nHost: x\n\n", 31, resp, sizeof(resp));
 	assert_int_equal(status_of(resp), 200);
 	http_server_stop(s);
 }
@@ -293,7 +291,7 @@ static void test_bad_requests(void **state)
  * the silent ones are dropped after the timeout. */
 static void test_slow_clients(void **state)
 {
-	struct http_server *s = start("127.0.0.1:18625");
+	struct http_server *s = start("127.0.0.1:0");
 	size_t big_len = 32u << 20;
 	char *big = malloc(big_len), buf[64];
 	int silent, half, nonreader;
@@ -305,14 +303,14 @@ static void test_slow_clients(void **state)
 	assert_int_equal(http_server_publish(s, "/big", "text/plain", big, big_len), 0);
 	free(big);
 	t0 = now_ms();
-	silent = connect_to(PORT_SLOW);
-	half = connect_to(PORT_SLOW);
+	silent = connect_to(port);
+	half = connect_to(port);
 	send_all(half, "GET /hea", 8);
-	nonreader = connect_to(PORT_SLOW);
+	nonreader = connect_to(port);
 	send_all(nonreader, "GET /big HTTP/1.1\r\n\r\n", 21);
 	for (int i = 0; i < 20; i++) {
 		t = now_ms();
-		assert_int_equal(get(PORT_SLOW, "/healthz", NULL), 200);
+		assert_int_equal(get(port, "/healthz", NULL), 200);
 		assert_true(now_ms() - t < 1000);
 	}
 	/* the silent client is dropped after 5 s, without an answer */
@@ -325,7 +323,7 @@ static void test_slow_clients(void **state)
 	 * reaches the end well before the 32 MiB */
 	sleep(6);
 	assert_true(drain(nonreader) < big_len);
-	assert_int_equal(get(PORT_SLOW, "/healthz", NULL), 200);
+	assert_int_equal(get(port, "/healthz", NULL), 200);
 	close(silent);
 	close(half);
 	close(nonreader);
@@ -335,12 +333,12 @@ static void test_slow_clients(void **state)
 /* Many connections at once, each answered. */
 static void test_concurrent_clients(void **state)
 {
-	struct http_server *s = start("127.0.0.1:18625");
+	struct http_server *s = start("127.0.0.1:0");
 	int fds[40];
 
 	(void)state;
 	for (int i = 0; i < 40; i++)
-		fds[i] = connect_to(PORT_SLOW);
+		fds[i] = connect_to(port);
 	for (int i = 39; i >= 0; i--)
 		send_all(fds[i], "GET /healthz HTTP/1.1\r\n\r\n", 25);
 	for (int i = 0; i < 40; i++) {
@@ -364,7 +362,7 @@ static void write_token(const char *text)
 
 static void test_token(void **state)
 {
-	struct http_server *s = start("127.0.0.1:18626");
+	struct http_server *s = start("127.0.0.1:0");
 	int fd = mkstemp(token_path);
 
 	(void)state;
@@ -376,32 +374,32 @@ static void test_token(void **state)
 	assert_int_equal(http_server_require_token(s, "/metrics", token_path), 0);
 	assert_int_equal(http_server_require_token(s, "metrics", token_path), -EINVAL);
 
-	assert_int_equal(get(PORT_TOKEN, "/metrics", NULL), 401);
+	assert_int_equal(get(port, "/metrics", NULL), 401);
 	assert_true(has_header(resp, "\r\nWWW-Authenticate: Bearer\r\n"));
 	assert_null(strstr(resp, "s3cret"));
-	assert_int_equal(get(PORT_TOKEN, "/metrics", "Authorization: Bearer wrong\r\n"), 401);
-	assert_int_equal(get(PORT_TOKEN, "/metrics", "Authorization: Bearer s3cret-toke\r\n"), 401);
-	assert_int_equal(get(PORT_TOKEN, "/metrics", "Authorization: Bearer s3cret-token-and-more\r\n"), 401);
-	assert_int_equal(get(PORT_TOKEN, "/metrics", "Authorization: Basic s3cret-token\r\n"), 401);
-	assert_int_equal(get(PORT_TOKEN, "/metrics", "Authorization: Bearer \r\n"), 401);
-	assert_int_equal(get(PORT_TOKEN, "/metrics", "Authorization: Bearer s3cret-token\r\n"), 200);
+	assert_int_equal(get(port, "/metrics", "Authorization: Bearer wrong\r\n"), 401);
+	assert_int_equal(get(port, "/metrics", "Authorization: Bearer s3cret-toke\r\n"), 401);
+	assert_int_equal(get(port, "/metrics", "Authorization: Bearer s3cret-token-and-more\r\n"), 401);
+	assert_int_equal(get(port, "/metrics", "Authorization: Basic s3cret-token\r\n"), 401);
+	assert_int_equal(get(port, "/metrics", "Authorization: Bearer \r\n"), 401);
+	assert_int_equal(get(port, "/metrics", "Authorization: Bearer s3cret-token\r\n"), 200);
 	assert_string_equal(body_of(resp), "m 1\n");
-	assert_int_equal(get(PORT_TOKEN, "/metrics", "authorization:   bearer s3cret-token  \r\n"), 200);
+	assert_int_equal(get(port, "/metrics", "authorization:   bearer s3cret-token  \r\n"), 200);
 	/* below the prefix: guarded, and unknown paths say 401 before 404 */
-	assert_int_equal(get(PORT_TOKEN, "/metrics/sub", NULL), 401);
-	assert_int_equal(get(PORT_TOKEN, "/metrics/sub", "Authorization: Bearer s3cret-token\r\n"), 404);
+	assert_int_equal(get(port, "/metrics/sub", NULL), 401);
+	assert_int_equal(get(port, "/metrics/sub", "Authorization: Bearer s3cret-token\r\n"), 404);
 	/* a sibling name is not below it; probes are never guarded */
-	assert_int_equal(get(PORT_TOKEN, "/metricsx", NULL), 200);
-	assert_int_equal(get(PORT_TOKEN, "/healthz", NULL), 200);
+	assert_int_equal(get(port, "/metricsx", NULL), 200);
+	assert_int_equal(get(port, "/healthz", NULL), 200);
 	/* a rotated token works at once, the old one no more */
 	write_token("rotated");
-	assert_int_equal(get(PORT_TOKEN, "/metrics", "Authorization: Bearer s3cret-token\r\n"), 401);
-	assert_int_equal(get(PORT_TOKEN, "/metrics", "Authorization: Bearer rotated\r\n"), 200);
+	assert_int_equal(get(port, "/metrics", "Authorization: Bearer s3cret-token\r\n"), 401);
+	assert_int_equal(get(port, "/metrics", "Authorization: Bearer rotated\r\n"), 200);
 	/* an empty or missing file refuses everyone */
 	write_token("\n");
-	assert_int_equal(get(PORT_TOKEN, "/metrics", "Authorization: Bearer \r\n"), 401);
+	assert_int_equal(get(port, "/metrics", "Authorization: Bearer \r\n"), 401);
 	unlink(token_path);
-	assert_int_equal(get(PORT_TOKEN, "/metrics", "Authorization: Bearer rotated\r\n"), 401);
+	assert_int_equal(get(port, "/metrics", "Authorization: Bearer rotated\r\n"), 401);
 	http_server_stop(s);
 }
 
@@ -417,13 +415,16 @@ static void expect_bad_addr(const char *addr)
 
 static void test_bind_errors(void **state)
 {
-	struct http_server *s = start("127.0.0.1:18627"), *s2 = NULL;
-	char err[256] = "";
+	struct http_server *s = start("127.0.0.1:0"), *s2 = NULL;
+	char err[256] = "", addr[32], want[96];
 
 	(void)state;
-	assert_int_equal(http_server_start(&s2, "127.0.0.1:18627", err, sizeof(err)), -EADDRINUSE);
+	/* the port s holds */
+	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
+	snprintf(want, sizeof(want), "%s: address already in use", addr);
+	assert_int_equal(http_server_start(&s2, addr, err, sizeof(err)), -EADDRINUSE);
 	assert_null(s2);
-	assert_string_equal(err, "127.0.0.1:18627: address already in use");
+	assert_string_equal(err, want);
 	expect_bad_addr("example.com:80");
 	expect_bad_addr("127.0.0.1");
 	expect_bad_addr("127.0.0.1:");
@@ -439,21 +440,23 @@ static void test_bind_errors(void **state)
 
 static void test_localhost_and_ipv6(void **state)
 {
-	struct http_server *s = start("localhost:18628"), *s6 = NULL;
-	struct sockaddr_in6 sa = { .sin6_family = AF_INET6, .sin6_port = htons(PORT_IPV6) };
+	struct http_server *s = start("localhost:0"), *s6 = NULL;
+	struct sockaddr_in6 sa = { .sin6_family = AF_INET6 };
 	char err[256] = "";
 	int fd, rc;
 
 	(void)state;
-	assert_int_equal(get(PORT_LOCALHOST, "/healthz", NULL), 200);
+	assert_int_equal(get(port, "/healthz", NULL), 200);
 	http_server_stop(s);
 
-	rc = http_server_start(&s6, "[::1]:18629", err, sizeof(err));
+	rc = http_server_start(&s6, "[::1]:0", err, sizeof(err));
 	if (rc == -EADDRNOTAVAIL || rc == -EAFNOSUPPORT) {
 		print_message("skipped IPv6: %s\n", err);
 		return;
 	}
 	assert_int_equal(rc, 0);
+	sa.sin6_port = htons(http_server_port(s6));
+	assert_true(sa.sin6_port != 0);
 	fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	inet_pton(AF_INET6, "::1", &sa.sin6_addr);
 	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
@@ -467,7 +470,7 @@ static void test_localhost_and_ipv6(void **state)
 /* Publishing while clients fetch: every answer is one whole blob. */
 static void test_publish_while_serving(void **state)
 {
-	struct http_server *s = start("127.0.0.1:18623");
+	struct http_server *s = start("127.0.0.1:0");
 	static char a[100000], b[50000];
 
 	(void)state;
@@ -477,7 +480,7 @@ static void test_publish_while_serving(void **state)
 		const char *body;
 
 		http_server_publish(s, "/metrics", "text/plain", i % 2 ? a : b, i % 2 ? sizeof(a) : sizeof(b));
-		assert_int_equal(get(PORT_PUBLISH, "/metrics", NULL), 200);
+		assert_int_equal(get(port, "/metrics", NULL), 200);
 		body = body_of(resp);
 		assert_int_equal(strlen(body), i % 2 ? sizeof(a) : sizeof(b));
 		assert_int_equal(strspn(body, i % 2 ? "a" : "b"), strlen(body));
@@ -489,7 +492,7 @@ static void test_publish_while_serving(void **state)
  * published (and when the server stops, the connection just ends). */
 static void test_republish_during_answer(void **state)
 {
-	struct http_server *s = start("127.0.0.1:18623");
+	struct http_server *s = start("127.0.0.1:0");
 	size_t big_len = 8u << 20, len = 0, cap = big_len + 4096;
 	char *big = malloc(big_len), *got = malloc(cap), *body;
 	int64_t deadline = now_ms() + DEADLINE_MS;
@@ -500,7 +503,7 @@ static void test_republish_during_answer(void **state)
 	assert_non_null(got);
 	memset(big, 'a', big_len);
 	http_server_publish(s, "/ledger", "application/octet-stream", big, big_len);
-	fd = connect_to(PORT_PUBLISH);
+	fd = connect_to(port);
 	send_all(fd, "GET /ledger HTTP/1.1\r\n\r\n", 24);
 	usleep(100 * 1000);
 	memset(big, 'b', 16);
@@ -526,10 +529,10 @@ static void test_republish_during_answer(void **state)
 		if (body[i] != 'a')
 			fail_msg("byte %zu is %c", i, body[i]);
 	free(got);
-	assert_int_equal(get(PORT_PUBLISH, "/ledger", NULL), 200);
+	assert_int_equal(get(port, "/ledger", NULL), 200);
 	assert_int_equal(strlen(body_of(resp)), 16);
 	/* stopping with a client still connected */
-	fd = connect_to(PORT_PUBLISH);
+	fd = connect_to(port);
 	send_all(fd, "GET /ledger HTTP/1.1\r\n\r\n", 24);
 	usleep(50 * 1000);
 	http_server_stop(s);

@@ -479,6 +479,7 @@ int main(int argc, char **argv)
 			.spool_dir = cfg.spool_dir, .spool_max_bytes = cfg.spool_max_bytes,
 			.report_interval_s = (double)cfg.report_interval_s,
 			.snapshot_interval_s = (double)cfg.snapshot_interval_s, .backoff_max_s = (double)cfg.backoff_max_s,
+			.ship_timeout_s = (double)cfg.ship_timeout_s,
 			.alertmanagers = (const char *const *)cfg.alertmanagers, .n_alertmanagers = cfg.n_alertmanagers,
 			.webhook = cfg.webhook_url, .alert_min_severity = cfg.alert_min_severity, .otlp_url = cfg.otlp_url,
 			.metrics_addr = cfg.metrics_addr, .api_token_file = cfg.api_token_file,

@@ -239,6 +239,8 @@ const struct option_spec reach_options[] = {
 	  .max = 7 * 86400, .example = "3600", .help = "seconds between full snapshots" },
 	{ .key = "ship.backoff_max_s", .type = OPTION_U64, .offset = FIELD(backoff_max_s), .min = 1, .max = 3600,
 	  .example = "120", .help = "cap of the retry backoff in seconds (default 300)" },
+	{ .key = "ship.timeout_s", .type = OPTION_U64, .offset = FIELD(ship_timeout_s), .min = 1, .max = 600,
+	  .example = "10", .help = "seconds one delivery attempt may take before it is retried (default 10)" },
 	{ .flag = "alertmanager", .key = "alerts.alertmanager", LIST(alertmanagers), .check = check_url, .url = true,
 	  .arg = "URL", .example = "http://alertmanager:9093",
 	  .help = "Alertmanager base URL (repeatable): findings and verdicts as alerts" },

@@ -70,6 +70,7 @@ struct reach_config {
 	unsigned long long report_interval_s; /* ship.report_interval_s: deltas; 0 = not set */
 	unsigned long long snapshot_interval_s; /* ship.snapshot_interval_s: full snapshots; 0 = not set */
 	unsigned long long backoff_max_s;     /* ship.backoff_max_s: retry backoff cap; 0 = not set (300) */
+	unsigned long long ship_timeout_s;    /* ship.timeout_s: one delivery attempt's bound; 0 = not set (10) */
 	char *alertmanagers[CONFIG_MAX_LIST]; /* alerts.alertmanager: base URLs */
 	int n_alertmanagers;
 	char *webhook_url;                    /* alerts.webhook */

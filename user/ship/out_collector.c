@@ -67,7 +67,7 @@ static int collector_init(void **state, const struct shipping_opts *o, const str
 	c->src = (struct report_src){ c->node, c->boot_id, c->version, c->seq };
 	if ((rc = ship_output_sink(&c->sink, "collector", o->ship_url, o->ship_token_file, o->ship_ca, env->spool_root,
 				   "collector", o->spool_max_bytes ? o->spool_max_bytes : DEFAULT_SPOOL_MAX_BYTES,
-				   o->backoff_max_s, err, err_size)))
+				   o->backoff_max_s, o->ship_timeout_s, err, err_size)))
 		goto fail;
 	if (!(c->delta = reach_delta_new())) {
 		rc = -ENOMEM;

@@ -49,7 +49,7 @@ static int otlp_init(void **state, const struct shipping_opts *o, const struct s
 	t->res = (struct otlp_resource){ .host_name = t->node, .service_version = t->version,
 					 .k8s_node_name = getenv("NODE_NAME") ? t->node : NULL };
 	if ((rc = ship_output_sink(&t->sink, "otlp", o->otlp_url, NULL, o->ship_ca, env->spool_root, "otlp",
-				   OTLP_SPOOL_MAX_BYTES, o->backoff_max_s, err, err_size))) {
+				   OTLP_SPOOL_MAX_BYTES, o->backoff_max_s, o->ship_timeout_s, err, err_size))) {
 		otlp_destroy(t);
 		return rc;
 	}

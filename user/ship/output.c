@@ -10,15 +10,17 @@
 #include "ship/output.h"
 
 #define SPOOL_MAX_RECORDS 100000
+#define DEFAULT_TIMEOUT_S 10
 
 int ship_output_sink(struct sink **out, const char *name, const char *url, const char *token_file, const char *ca,
-		     const char *spool_root, const char *sub, uint64_t max_bytes, double backoff_max_s, char *err,
-		     size_t err_size)
+		     const char *spool_root, const char *sub, uint64_t max_bytes, double backoff_max_s,
+		     double timeout_s, char *err, size_t err_size)
 {
 	char dir[4200], what[256];
 	struct sink_opts so = {
 		.name = name,
-		.target = { .url = url, .token_file = token_file, .ca_file = ca, .timeout_ms = 10000 },
+		.target = { .url = url, .token_file = token_file, .ca_file = ca,
+			    .timeout_ms = (long)((timeout_s > 0 ? timeout_s : DEFAULT_TIMEOUT_S) * 1000) },
 		.content_type = "application/x-protobuf",
 		.gzip = true,
 		.spool_dir = dir,

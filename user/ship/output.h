@@ -75,10 +75,12 @@ extern const struct ship_output_ops ship_out_alerts;    /* Alertmanager and a we
 int ship_output_submit(struct sink *k, const char *what, int rc, void *body, size_t len, uint64_t *unencoded,
 		       bool *failing);
 
-/* A spooled sink for an output: spool in SPOOL_ROOT/SUB, logged once. */
+/* A spooled sink for an output: spool in SPOOL_ROOT/SUB, logged once.
+ * timeout_s bounds one delivery attempt (0: 10 s); a slower answer is a
+ * failed attempt, retried after the backoff. */
 int ship_output_sink(struct sink **out, const char *name, const char *url, const char *token_file, const char *ca,
-		     const char *spool_root, const char *sub, uint64_t max_bytes, double backoff_max_s, char *err,
-		     size_t err_size);
+		     const char *spool_root, const char *sub, uint64_t max_bytes, double backoff_max_s,
+		     double timeout_s, char *err, size_t err_size);
 
 /* A sink's stats for `reachctl status`. */
 struct json_object *ship_output_sink_json(struct sink *k);

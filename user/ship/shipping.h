@@ -25,6 +25,7 @@ struct shipping_opts {
 	double report_interval_s;                 /* deltas; 0: 30 */
 	double snapshot_interval_s;               /* full snapshots; 0: 600 */
 	double backoff_max_s;                     /* retry backoff cap; 0: 300 */
+	double ship_timeout_s;                    /* one delivery attempt (collector, OTLP); 0: 10 */
 	/* alerts */
 	const char *const *alertmanagers;
 	int n_alertmanagers;
