@@ -23,6 +23,7 @@
 #include "identity/identity.h"
 #include "reach/artifact.h"
 #include "reach/catalog.h"
+#include "agent/kfilter.h"
 #include "reach/ledger.h"
 #include "reach/ledger_persist.h"
 #include "reach/netclass.h"
@@ -74,6 +75,7 @@ struct agent {
 	struct verification verify;     /* policies and epochs (agent/verification.h) */
 	bool monitor_all;
 	struct shipping *ship;
+	const struct reach_config *cfg; /* the settings: the secret patterns, re-read at a reload */
 };
 
 static void on_signal(int sig)
@@ -277,6 +279,26 @@ static void periodic(struct agent *ag)
 	tick_shipping(ag);
 }
 
+/* SIGHUP: the secret pattern files are read again (all or nothing: a bad
+ * file keeps the catalogue in use), and the kernel's pre-filter is
+ * recompiled from the new catalogue under a new generation, so a file it
+ * dropped before is judged again at its next open. */
+static void reload_catalog(struct agent *ag)
+{
+	struct catalog *fresh = NULL;
+
+	if (setup_catalog(&fresh, ag->cfg)) {
+		log_error("secret catalogue reload failed: keeping the %zu rules in use", catalog_size(ag->catalog));
+		catalog_free(fresh);
+		return;
+	}
+	catalog_free(ag->catalog);
+	ag->catalog = fresh;
+	ag->pipe.catalog = fresh;
+	log_info("secret catalogue reloaded: %zu rules", catalog_size(fresh));
+	kfilter_load(ag->sensor, fresh);
+}
+
 static int run_loop(struct agent *ag, double duration_s, double persist_s)
 {
 	double start = now_s(), last_refresh = start, last_persist = start;
@@ -293,6 +315,7 @@ static int run_loop(struct agent *ag, double duration_s, double persist_s)
 		if (reload_policies) {
 			reload_policies = 0;
 			verification_reload(&ag->verify);
+			reload_catalog(ag);
 		}
 		agent_kube_drain(&ag->k8s);
 		if (ag->api_fd >= 0)
@@ -430,6 +453,8 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	pipeline_use_sensor(&ag.pipe, ag.sensor);
+	ag.cfg = &cfg;
+	kfilter_load(ag.sensor, ag.catalog); /* before any cgroup is monitored */
 	log_debug("syscall exits: %s", syscall_hooks_describe(sensor_syscall_hooks(ag.sensor)));
 	ag.tls = tls_coverage_new(ag.sensor);
 	if (!ag.tls) {
