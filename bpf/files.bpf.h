@@ -65,11 +65,11 @@ static __noinline int files__record(struct file *file, const struct file_origin 
 	struct task_struct *task = holder;
 	struct reach_dedup_key key = {};
 	struct reach_inode_key ino_key = {};
-	struct reach_cf_config cfg;
 	struct cf_scratch *cs;
 	struct inode *inode;
 	struct scratch *s;
-	__u64 now, w[4];
+	__u64 now, w[3];
+	__u32 gen;
 	__u32 resolved_len;
 	__u32 ev_flags = o->flags;
 	__u32 kind = o->kind == REACH_EV_FILE_VIA ? REACH_EV_FILE_VIA : REACH_EV_FILE_OPEN;
@@ -110,9 +110,8 @@ static __noinline int files__record(struct file *file, const struct file_origin 
 	w[2] = task__exe_seed(task);
 	/* the filter's generation: a file dropped under an old catalogue is
 	 * first seen again under a new one (filter.bpf.h) */
-	cfg = *(volatile struct reach_cf_config *)&cf_config;
-	w[3] = cfg.gen;
-	key.hash = hash__words((const char *)w, sizeof(w), sizeof(w), 0x66696c65ULL /* "file" */);
+	gen = ((volatile struct reach_cf_config *)&cf_config)->gen;
+	key.hash = hash__words((const char *)w, sizeof(w), sizeof(w), 0x66696c65ULL /* "file" */ ^ ((__u64)gen << 32));
 
 	now = bpf_ktime_get_boot_ns();
 	if (!dedup__first_seen(&key, now))
@@ -133,20 +132,14 @@ static __noinline int files__record(struct file *file, const struct file_origin 
 	resolved_len = path__resolve((struct path *)__builtin_preserve_access_index(&file->f_path), task, s->walk,
 				     cs->resolved, &truncated);
 	/* The pre-filter: only a path that could be a secret goes on. A
-	 * truncated resolution, a known secret, a written name user space would
-	 * judge too (absolute, whole) are all tested or sent: never a guess. */
-	if (cfg.on && !truncated && !(ev_flags & REACH_OPEN_F_KNOWN_SECRET)) {
-		bool pass = filter__pass(cs, 0, resolved_len, &cfg);
-
-		if (!pass && path_len > 0 && !(ev_flags & REACH_OPEN_F_PATH_TRUNC) && cs->written[0] == '/')
-			pass = filter__pass(cs, 1, (__u32)path_len, &cfg);
-		/* a reload raced the match: its tables were half written */
-		if (!pass && ((volatile struct reach_cf_config *)&cf_config)->gen != cfg.gen)
-			pass = true;
-		filter__count(pass);
-		if (!pass)
-			return 0; /* the dedup entry stays: repeats cost a lookup */
-	}
+	 * truncated resolution and a known secret are sent untested; the name
+	 * as written is tested too when user space would judge it (absolute,
+	 * whole). The dedup entry stays for a dropped one: repeats cost a lookup. */
+	if (!truncated && !(ev_flags & REACH_OPEN_F_KNOWN_SECRET) &&
+	    !filter__check(resolved_len,
+			   (ev_flags & REACH_OPEN_F_PATH_TRUNC) || cs->written[0] != '/' ? 0 : (__u32)path_len,
+			   gen))
+		return 0;
 
 	ev = dedup__reserve_for(&key, sizeof(*ev), cgid, uid);
 	if (!ev)

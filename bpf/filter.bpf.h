@@ -66,9 +66,18 @@ struct cf_scratch {
 #define CF_HAS_NAME(k) (bpf_map_lookup_elem(&cf_names, (k)) != NULL)
 #define CF_HAS_AFFIX(k) (bpf_map_lookup_elem(&cf_affixes, (k)) != NULL)
 #define CF_HAS_PREFIX(k) (bpf_map_lookup_elem(&cf_prefixes, (k)) != NULL)
-/* n is checked against the key by the steps; the clamp is the verifier's */
-#define CF_COPY(d, p, off, n) \
-	bpf_probe_read_kernel((d), (n) <= sizeof(d) ? (n) : 0, (p) + ((off) & CF_BUF_MASK))
+/* n is checked against the key by the steps; this check is the verifier's:
+ * a 64-bit length, compared in the register the helper gets */
+static __always_inline void cf__copy(char *d, __u64 dsize, const char *p, __u32 off, __u32 n)
+{
+	__u64 len = n & (REACH_BASE_LEN - 1);
+
+	asm volatile("" : "+r"(len));
+	if (len > dsize)
+		return;
+	bpf_probe_read_kernel(d, len, p + (off & CF_BUF_MASK));
+}
+#define CF_COPY(d, p, off, n) cf__copy((d), sizeof(d), (p), (off), (n))
 #define CF_BYTE(p, i) ((p)[(i) & CF_BUF_MASK])
 #include "abi/catfilter.h" /* again: now the steps */
 
@@ -86,10 +95,11 @@ static __always_inline struct cf_scratch *filter__scratch(void)
 	return bpf_map_lookup_elem(&cf_scratch_map, &zero);
 }
 
+/* small: its frame is on top of files__record's, under the 512-byte
+ * combined stack limit */
 struct filter_loop {
 	struct cf_walk w;
 	__u32 written; /* which buffer: 0 resolved, 1 written */
-	__u32 prefix_lens, suffix_lens;
 };
 
 static __always_inline const char *filter__buf(struct cf_scratch *s, __u32 written)
@@ -116,7 +126,8 @@ static long filter__affix_cb(__u64 i, void *arg)
 
 	if (!s)
 		return 1;
-	if (cf_affix_len(&c->w, filter__buf(s, c->written), (__u32)i + 1, c->prefix_lens, c->suffix_lens, &s->keys)) {
+	if (cf_affix_len(&c->w, filter__buf(s, c->written), (__u32)i + 1, cf_config.prefix_lens, cf_config.suffix_lens,
+			 &s->keys)) {
 		c->w.pass = 1;
 		return 1;
 	}
@@ -125,14 +136,11 @@ static long filter__affix_cb(__u64 i, void *arg)
 
 /* Could the path in buffer `written` (len bytes, absolute) match a
  * catalogue rule? The order of catfilter_pass (reach/catfilter.c). */
-static __always_inline bool filter__pass(struct cf_scratch *s, __u32 written, __u32 len,
-					 const struct reach_cf_config *cfg)
+static __always_inline bool filter__pass(struct cf_scratch *s, __u32 written, __u32 len)
 {
 	struct filter_loop c = {
 		.w = { .len = len, .start = 1 },
 		.written = written,
-		.prefix_lens = cfg->prefix_lens,
-		.suffix_lens = cfg->suffix_lens,
 	};
 	const char *p = filter__buf(s, written);
 
@@ -149,17 +157,40 @@ static __always_inline bool filter__pass(struct cf_scratch *s, __u32 written, __
 	return c.w.pass;
 }
 
-static __always_inline void filter__count(bool sent)
+/*
+ * The pre-filter's verdict on a first-seen open whose paths are in the
+ * per-CPU cf_scratch: resolved (resolved_len bytes) and, when written_len is
+ * not 0, the name as written (absolute and whole: user space judges it
+ * too). 1: send the event; 0: drop it, counted. gen: the generation the
+ * caller put in the dedup key; a reload since then sends (its tables may
+ * have been half written when they were read). A global function, verified
+ * once, not at each of files__record's call sites in the syscall dispatcher.
+ * __weak: every .bpf.c includes it, the linker keeps one.
+ */
+__weak __noinline int filter__check(__u32 resolved_len, __u32 written_len, __u32 gen)
 {
+	volatile struct reach_cf_config *cfg = &cf_config;
+	struct cf_scratch *s = filter__scratch();
+	struct reach_cf_counters *c;
 	__u32 zero = 0;
-	struct reach_cf_counters *c = bpf_map_lookup_elem(&cf_counters, &zero);
+	bool pass;
 
-	if (!c)
-		return;
-	if (sent)
-		c->sent++;  /* per-CPU: no atomics needed */
-	else
-		c->filtered++;
+	if (!cfg->on || cfg->gen != gen || !s)
+		return 1;
+	pass = filter__pass(s, 0, resolved_len);
+	if (!pass && written_len)
+		pass = filter__pass(s, 1, written_len);
+	if (!pass && cfg->gen != gen)
+		pass = true;
+	c = bpf_map_lookup_elem(&cf_counters, &zero);
+	if (c) {
+		/* per-CPU: no atomics needed */
+		if (pass)
+			c->sent++;
+		else
+			c->filtered++;
+	}
+	return pass;
 }
 
 #endif /* REACH_FILTER_BPF_H */

@@ -230,6 +230,12 @@ static const char *compile_rule(struct catfilter *f, const char *p, int *rc)
 	}
 	/* a directory the path goes through ("/legacy_credentials/" then "**") */
 	if (!basename_only && (comp = literal_component(p, &comp_at)) > 0) {
+		/* a component inside the fixed prefix: the prefix says more */
+		if (abs && comp_at + comp < p + lit_prefix) {
+			if (f)
+				*rc = add_prefix(f, p, lit_prefix);
+			return "prefix";
+		}
 		if (f)
 			*rc = add_name(f, REACH_CF_COMPONENT, comp_at, comp);
 		return "component";
