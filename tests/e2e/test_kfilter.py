@@ -10,7 +10,10 @@ opens_filtered_in_kernel (>= 2,000) and the ring's file_open events do not
 grow by thousands. Then a glob is added to the pattern file and the agent
 reloads (SIGHUP): a file matching it, opened and filtered before, is
 recorded at its next open by the same executable (the filter's generation
-is in the dedup key: without it that open would be a repeat)."""
+is in the dedup key: without it that open would be a repeat); a pattern file
+with a bad line is refused whole on the next reload. The summary at exit
+still names the categories of the secrets recorded under the first
+catalogue (it outlives the reload)."""
 import os
 import signal
 import shutil
@@ -114,6 +117,13 @@ def test_kernel_filter_drops_ordinary_files_and_keeps_every_secret(cleanup, tmp)
     check_eq(e["cgroup"], cg.rel, "late cgroup")
     check_eq(e["process_exe"], PYTHON, "late process executable")
     check_eq(e["uid"], 0, "late uid")
+
+    # a bad pattern file: the reload fails whole, the catalogue in use stays
+    with open(patterns, "a") as f:
+        f.write("relative/path broken\n")
+    agent.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: "secret catalogue reload failed" in agent.stderr(), "the bad reload refused", 10)
+    check(f"{patterns}:3:" in agent.stderr(), f"the bad line named: {agent.stderr()[-400:]}")
 
     summary = agent.stop()
     check_eq(agent.returncode, 0, "reachd exit code")

@@ -76,6 +76,10 @@ struct agent {
 	bool monitor_all;
 	struct shipping *ship;
 	const struct reach_config *cfg; /* the settings: the secret patterns, re-read at a reload */
+	/* catalogues replaced by a reload: edges and the classed inodes keep
+	 * pointers to their category strings, so they live until exit */
+	struct catalog **retired_catalogs;
+	size_t n_retired_catalogs;
 };
 
 static void on_signal(int sig)
@@ -285,14 +289,18 @@ static void periodic(struct agent *ag)
  * dropped before is judged again at its next open. */
 static void reload_catalog(struct agent *ag)
 {
-	struct catalog *fresh = NULL;
+	struct catalog *fresh = NULL, **retired;
 
-	if (setup_catalog(&fresh, ag->cfg)) {
+	retired = reallocarray(ag->retired_catalogs, ag->n_retired_catalogs + 1, sizeof(*retired));
+	if (!retired || setup_catalog(&fresh, ag->cfg)) {
+		if (retired)
+			ag->retired_catalogs = retired;
 		log_error("secret catalogue reload failed: keeping the %zu rules in use", catalog_size(ag->catalog));
 		catalog_free(fresh);
 		return;
 	}
-	catalog_free(ag->catalog);
+	ag->retired_catalogs = retired;
+	ag->retired_catalogs[ag->n_retired_catalogs++] = ag->catalog; /* its categories are still referenced */
 	ag->catalog = fresh;
 	ag->pipe.catalog = fresh;
 	log_info("secret catalogue reloaded: %zu rules", catalog_size(fresh));
@@ -578,6 +586,9 @@ out:
 	ag.pipe.artifacts = NULL;
 	pipeline_fini(&ag.pipe);
 	catalog_free(ag.catalog);
+	for (size_t i = 0; i < ag.n_retired_catalogs; i++)
+		catalog_free(ag.retired_catalogs[i]);
+	free(ag.retired_catalogs);
 	config_free(&cfg);
 	return rc;
 }
