@@ -127,8 +127,8 @@ def test_kernel_filter_drops_ordinary_files_and_keeps_every_secret(cleanup, tmp)
 
     summary = agent.stop()
     check_eq(agent.returncode, 0, "reachd exit code")
-    recorded = {e["path"] for e in agent.summary_edges(cg.rel, "secrets")}
-    check_eq(recorded, set(secrets) | {late}, "the secrets recorded, nothing else")
+    recorded = {e["path"]: e["category"] for e in agent.summary_edges(cg.rel, "secrets")}
+    check_eq(recorded, secrets | {late: "late-token"}, "the secrets recorded with their categories, nothing else")
     check(summary["opens_not_secret"] < N_PLAIN // 4, f"user space no longer sees the flood: {summary['opens_not_secret']}")
 
 
