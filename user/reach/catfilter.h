@@ -44,7 +44,9 @@ void catfilter_free(struct catfilter *f);
 
 /* The kernel's verdict, computed in user space with the same tables and the
  * same steps (abi/catfilter.h): true when path (absolute, as the kernel
- * resolves it) is sent. */
+ * resolves it) is sent. One caller at a time (the lookups read the tables
+ * through a file-scope pointer, as the shared steps call them without one):
+ * the tests' mirror, not a hot path. */
 bool catfilter_pass(const struct catfilter *f, const char *path);
 
 /* Which table form rule pattern compiles to, for logs and tests: "prefix",
