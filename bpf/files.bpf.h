@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Secret-file reads: successful open/openat/openat2/open_by_handle_at of a
- * regular file with read access. Catalogue matching happens in user space:
- * the kernel deduplicates every read-open per (cgroup, file, executable), so
- * a repeated open is one map lookup and only a new file costs an event.
+ * regular file with read access. The kernel deduplicates every read-open
+ * per (cgroup, file, executable, filter generation), so a repeated open is
+ * one map lookup; a new file is then pre-filtered against the compiled
+ * catalogue (filter.bpf.h): only a path that could match a catalogue rule
+ * (or a file already classed a secret, by inode) costs an event. The
+ * catalogue match itself, the authority, happens in user space.
  */
 #ifndef REACH_FILES_BPF_H
 #define REACH_FILES_BPF_H
@@ -15,6 +18,7 @@
 #include "task.bpf.h"
 #include "path.bpf.h"
 #include "net.bpf.h"
+#include "filter.bpf.h"
 
 #define AT_FDCWD   -100
 #define O_ACCMODE  00000003
@@ -61,9 +65,12 @@ static __noinline int files__record(struct file *file, const struct file_origin 
 	struct task_struct *task = holder;
 	struct reach_dedup_key key = {};
 	struct reach_inode_key ino_key = {};
+	struct cf_scratch *cs;
 	struct inode *inode;
 	struct scratch *s;
 	__u64 now, w[3];
+	__u32 gen;
+	__u32 resolved_len;
 	__u32 ev_flags = o->flags;
 	__u32 kind = o->kind == REACH_EV_FILE_VIA ? REACH_EV_FILE_VIA : REACH_EV_FILE_OPEN;
 	long path_len = 0;
@@ -101,15 +108,39 @@ static __noinline int files__record(struct file *file, const struct file_origin 
 	w[0] = ino_key.ino;
 	w[1] = ino_key.dev;
 	w[2] = task__exe_seed(task);
-	key.hash = hash__words((const char *)w, sizeof(w), sizeof(w), 0x66696c65ULL /* "file" */);
+	/* the filter's generation: a file dropped under an old catalogue is
+	 * first seen again under a new one (filter.bpf.h) */
+	gen = ((volatile struct reach_cf_config *)&cf_config)->gen;
+	key.hash = hash__words((const char *)w, sizeof(w), sizeof(w), 0x66696c65ULL /* "file" */ ^ ((__u64)gen << 32));
 
 	now = bpf_ktime_get_boot_ns();
 	if (!dedup__first_seen(&key, now))
 		return 0;
 
 	s = scratch__get();
-	if (!s)
+	cs = filter__scratch();
+	if (!s || !cs)
 		return 0;
+	cs->written[0] = '\0';
+	if (o->pathname) {
+		/* the name as written, kept as `opened_as` when it differs */
+		path_len = bpf_probe_read_user_str(cs->written, REACH_PATH_LEN, o->pathname);
+		path_len = path_len > 0 ? path_len - 1 : 0;
+		if (path_len >= REACH_PATH_LEN - 1)
+			ev_flags |= REACH_OPEN_F_PATH_TRUNC;
+	}
+	resolved_len = path__resolve((struct path *)__builtin_preserve_access_index(&file->f_path), task, s->walk,
+				     cs->resolved, &truncated);
+	/* The pre-filter: only a path that could be a secret goes on. A
+	 * truncated resolution and a known secret are sent untested; the name
+	 * as written is tested too when user space would judge it (absolute,
+	 * whole). The dedup entry stays for a dropped one: repeats cost a lookup. */
+	if (!truncated && !(ev_flags & REACH_OPEN_F_KNOWN_SECRET) &&
+	    !filter__check(resolved_len,
+			   (ev_flags & REACH_OPEN_F_PATH_TRUNC) || cs->written[0] != '/' ? 0 : (__u32)path_len,
+			   gen))
+		return 0;
+
 	ev = dedup__reserve_for(&key, sizeof(*ev), cgid, uid);
 	if (!ev)
 		return 0;
@@ -123,17 +154,11 @@ static __noinline int files__record(struct file *file, const struct file_origin 
 	ev->fd = o->fd;
 	ev->syscall_nr = o->nr;
 	ev->inode = ino_key;
-	ev->path[0] = '\0';
-	if (o->pathname) {
-		/* the name as written, kept as `opened_as` when it differs */
-		path_len = bpf_probe_read_user_str(ev->path, sizeof(ev->path), o->pathname);
-		path_len = path_len > 0 ? path_len - 1 : 0;
-		if (path_len >= REACH_PATH_LEN - 1)
-			ev_flags |= REACH_OPEN_F_PATH_TRUNC;
-	}
+	bpf_probe_read_kernel(ev->path, sizeof(ev->path), cs->written);
+	ev->path[REACH_PATH_LEN - 1] = '\0';
 	ev->path_len = path_len;
-	ev->resolved_len = path__resolve((struct path *)__builtin_preserve_access_index(&file->f_path), task, s->walk,
-					 ev->resolved, &truncated);
+	bpf_probe_read_kernel(ev->resolved, sizeof(ev->resolved), cs->resolved);
+	ev->resolved_len = resolved_len;
 	if (truncated) {
 		/* the object itself is incomplete: a loss, judged by verify */
 		ev_flags |= REACH_OPEN_F_RESOLVED_TRUNC;

@@ -73,6 +73,10 @@ static json_object *status_json(const struct api_handlers *h)
 			json_add_u64(ev, output_event_name(k), h->pipe->stats.events[k]);
 		json_add(o, "events", ev);
 		json_add_u64(o, "opens_not_secret", h->pipe->stats.opens_not_secret);
+		/* the kernel's pre-filter (bpf/filter.bpf.h): first-seen opens it
+		 * dropped as certainly no secret, and those it let through */
+		json_add_u64(o, "opens_filtered_in_kernel", v.have_catfilter ? v.catfilter.filtered : 0);
+		json_add_u64(o, "opens_sent_by_filter", v.have_catfilter ? v.catfilter.sent : 0);
 	}
 	json_add_u64(o, "tls_files_probed", v.tls_files_probed);
 	json_add_u64(o, "uprobes_attached", v.uprobes_attached);

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <json-c/json.h>
 #include "abi/events.h"
+#include "abi/catfilter.h"
 #include "policy/verify.h"
 
 struct pipeline;
@@ -26,6 +27,8 @@ struct api_daemon_view {
 	struct reach_loss_counters losses;
 	uint64_t tls_files_probed;
 	uint64_t uprobes_attached;
+	bool have_catfilter;             /* the kernel's catalogue filter counters could be read */
+	struct reach_cf_counters catfilter;
 	bool pods;                       /* pods are selected (--kube without --cgroup/--all) */
 	uint64_t pods_monitored, pods_waiting;
 };

@@ -108,6 +108,7 @@ void counters_daemon_view(struct api_daemon_view *v, const struct counter_source
 	v->have_losses = sensor_read_losses(s->sensor, &v->losses) == 0;
 	v->tls_files_probed = s->tls ? tls_files_attached(s->tls) : 0;
 	v->uprobes_attached = sensor_uprobes_attached(s->sensor);
+	v->have_catfilter = sensor_read_catfilter_counters(s->sensor, &v->catfilter) == 0;
 	v->pods = s->pods != NULL;
 	if (s->pods) {
 		v->pods_monitored = pod_monitor_count(s->pods);

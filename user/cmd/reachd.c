@@ -23,6 +23,7 @@
 #include "identity/identity.h"
 #include "reach/artifact.h"
 #include "reach/catalog.h"
+#include "agent/kfilter.h"
 #include "reach/ledger.h"
 #include "reach/ledger_persist.h"
 #include "reach/netclass.h"
@@ -74,6 +75,11 @@ struct agent {
 	struct verification verify;     /* policies and epochs (agent/verification.h) */
 	bool monitor_all;
 	struct shipping *ship;
+	const struct reach_config *cfg; /* the settings: the secret patterns, re-read at a reload */
+	/* catalogues replaced by a reload: edges and the classed inodes keep
+	 * pointers to their category strings, so they live until exit */
+	struct catalog **retired_catalogs;
+	size_t n_retired_catalogs;
 };
 
 static void on_signal(int sig)
@@ -279,6 +285,30 @@ static void periodic(struct agent *ag)
 		tls_coverage_tick(ag->tls); /* probes whose linger is over are detached */
 }
 
+/* SIGHUP: the secret pattern files are read again (all or nothing: a bad
+ * file keeps the catalogue in use), and the kernel's pre-filter is
+ * recompiled from the new catalogue under a new generation, so a file it
+ * dropped before is judged again at its next open. */
+static void reload_catalog(struct agent *ag)
+{
+	struct catalog *fresh = NULL, **retired;
+
+	retired = reallocarray(ag->retired_catalogs, ag->n_retired_catalogs + 1, sizeof(*retired));
+	if (!retired || setup_catalog(&fresh, ag->cfg)) {
+		if (retired)
+			ag->retired_catalogs = retired;
+		log_error("secret catalogue reload failed: keeping the %zu rules in use", catalog_size(ag->catalog));
+		catalog_free(fresh);
+		return;
+	}
+	ag->retired_catalogs = retired;
+	ag->retired_catalogs[ag->n_retired_catalogs++] = ag->catalog; /* its categories are still referenced */
+	ag->catalog = fresh;
+	ag->pipe.catalog = fresh;
+	log_info("secret catalogue reloaded: %zu rules", catalog_size(fresh));
+	kfilter_load(ag->sensor, fresh);
+}
+
 static int run_loop(struct agent *ag, double duration_s, double persist_s)
 {
 	double start = now_s(), last_refresh = start, last_persist = start;
@@ -295,6 +325,7 @@ static int run_loop(struct agent *ag, double duration_s, double persist_s)
 		if (reload_policies) {
 			reload_policies = 0;
 			verification_reload(&ag->verify);
+			reload_catalog(ag);
 		}
 		agent_kube_drain(&ag->k8s);
 		if (ag->api_fd >= 0)
@@ -432,6 +463,8 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	pipeline_use_sensor(&ag.pipe, ag.sensor);
+	ag.cfg = &cfg;
+	kfilter_load(ag.sensor, ag.catalog); /* before any cgroup is monitored */
 	log_debug("syscall exits: %s", syscall_hooks_describe(sensor_syscall_hooks(ag.sensor)));
 	ag.tls = tls_coverage_new(ag.sensor);
 	if (!ag.tls) {
@@ -557,6 +590,9 @@ out:
 	ag.pipe.artifacts = NULL;
 	pipeline_fini(&ag.pipe);
 	catalog_free(ag.catalog);
+	for (size_t i = 0; i < ag.n_retired_catalogs; i++)
+		catalog_free(ag.retired_catalogs[i]);
+	free(ag.retired_catalogs);
 	config_free(&cfg);
 	return rc;
 }

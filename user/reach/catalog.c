@@ -483,6 +483,15 @@ size_t catalog_size(const struct catalog *c)
 	return c ? c->count : 0;
 }
 
+const char *catalog_rule_pattern(const struct catalog *c, size_t i, int *negate)
+{
+	if (!c || i >= c->count)
+		return NULL;
+	if (negate)
+		*negate = c->rules[i].negate;
+	return c->rules[i].pattern;
+}
+
 int catalog_add_entry(struct catalog *c, const char *entry)
 {
 	char *copy = strdup(entry), *category;

@@ -56,4 +56,9 @@ const char *catalog_match(const struct catalog *c, const char *abs_path);
 /* Number of rules, exclusions and "~" expansions included. */
 size_t catalog_size(const struct catalog *c);
 
+/* The pattern of rule i (< catalog_size; "~" already expanded, without the
+ * '!' of an exclusion, which *negate tells), or NULL past the end: what the
+ * kernel pre-filter compiles (reach/catfilter.h). */
+const char *catalog_rule_pattern(const struct catalog *c, size_t i, int *negate);
+
 #endif

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <bpf/libbpf.h>
 #include <bpf/bpf.h>
+#include "abi/catfilter.h" /* the skeleton names its types (the .bss cf_config) */
 #include "reach.skel.h"
 #include "common/caps.h"
 #include "common/cgroup.h"
@@ -494,6 +495,76 @@ int sensor_dedup_forget(struct sensor *s, const struct reach_dedup_key *key)
 	if (bpf_map__delete_elem(s->skel->maps.dedup, key, sizeof(*key), 0))
 		return -errno;
 	return 0;
+}
+
+/* Deletes every entry of a map (key_size bytes of key). */
+static int clear_map(struct bpf_map *map, size_t key_size)
+{
+	char key[sizeof(struct reach_cf_prefix) > sizeof(struct reach_cf_name) ? sizeof(struct reach_cf_prefix)
+											: sizeof(struct reach_cf_name)];
+
+	if (key_size > sizeof(key))
+		return -EINVAL;
+	/* always the first key: the one just deleted has no successor */
+	while (!bpf_map__get_next_key(map, NULL, key, key_size))
+		if (bpf_map__delete_elem(map, key, key_size, 0) && errno != ENOENT)
+			return -errno;
+	return errno == ENOENT ? 0 : -errno;
+}
+
+static int fill_map(struct bpf_map *map, const void *keys, size_t n, size_t key_size)
+{
+	__u8 one = 1;
+
+	for (size_t i = 0; i < n; i++)
+		if (bpf_map__update_elem(map, (const char *)keys + i * key_size, key_size, &one, sizeof(one), BPF_ANY))
+			return -errno;
+	return 0;
+}
+
+int sensor_load_catfilter(struct sensor *s, const struct sensor_catfilter *t)
+{
+	struct reach_cf_config *cfg = &s->skel->bss->cf_config;
+	int rc;
+
+	__atomic_store_n(&cfg->on, 0, __ATOMIC_SEQ_CST);
+	__atomic_add_fetch(&cfg->gen, 1, __ATOMIC_SEQ_CST);
+	if ((rc = clear_map(s->skel->maps.cf_names, sizeof(struct reach_cf_name))) ||
+	    (rc = clear_map(s->skel->maps.cf_affixes, sizeof(struct reach_cf_affix))) ||
+	    (rc = clear_map(s->skel->maps.cf_prefixes, sizeof(struct reach_cf_prefix))))
+		return rc;
+	if (!t || !t->on)
+		return 0; /* off: every open sent */
+	if ((rc = fill_map(s->skel->maps.cf_names, t->names, t->n_names, sizeof(*t->names))) ||
+	    (rc = fill_map(s->skel->maps.cf_affixes, t->affixes, t->n_affixes, sizeof(*t->affixes))) ||
+	    (rc = fill_map(s->skel->maps.cf_prefixes, t->prefixes, t->n_prefixes, sizeof(*t->prefixes))))
+		return rc;
+	__atomic_store_n(&cfg->prefix_lens, t->prefix_lens, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&cfg->suffix_lens, t->suffix_lens, __ATOMIC_SEQ_CST);
+	__atomic_add_fetch(&cfg->gen, 1, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&cfg->on, 1, __ATOMIC_SEQ_CST);
+	return 0;
+}
+
+int sensor_read_catfilter_counters(struct sensor *s, struct reach_cf_counters *sum)
+{
+	struct reach_cf_counters *per = calloc(s->ncpus, sizeof(*per));
+	__u32 zero = 0;
+	int rc = 0;
+
+	memset(sum, 0, sizeof(*sum));
+	if (!per)
+		return -ENOMEM;
+	if (bpf_map__lookup_elem(s->skel->maps.cf_counters, &zero, sizeof(zero), per, sizeof(*per) * s->ncpus, 0)) {
+		rc = -errno;
+	} else {
+		for (int cpu = 0; cpu < s->ncpus; cpu++) {
+			sum->filtered += per[cpu].filtered;
+			sum->sent += per[cpu].sent;
+		}
+	}
+	free(per);
+	return rc;
 }
 
 static int read_percpu_losses(struct sensor *s, const struct bpf_map *map, struct reach_loss_counters *sum)

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "abi/events.h"
+#include "abi/catfilter.h"
 #include "sensor/syscall_hooks.h"
 
 struct sensor;
@@ -68,6 +69,27 @@ int sensor_dedup_take(struct sensor *s, const struct reach_dedup_key *key, struc
  * batch support the lookups fall back to one call per key. */
 int sensor_dedup_snapshot(struct sensor *s);
 int sensor_dedup_lookup_snapshot(struct sensor *s, const struct reach_dedup_key *key, struct reach_dedup_val *val);
+
+/* The catalogue pre-filter's tables (abi/catfilter.h), compiled by the
+ * agent (reach/catfilter.h). on false: every first-seen open is sent. */
+struct sensor_catfilter {
+	bool on;
+	const struct reach_cf_name *names;
+	size_t n_names;
+	const struct reach_cf_affix *affixes;
+	size_t n_affixes;
+	const struct reach_cf_prefix *prefixes;
+	size_t n_prefixes;
+	uint32_t prefix_lens, suffix_lens;
+};
+/* Replaces the kernel's filter tables: off and a new generation first
+ * (every open sent while the maps are rewritten), the entries, then another
+ * generation and on. 0, or -errno with the filter left off (never a false
+ * drop). Each load is a new generation: a file filtered before is judged
+ * again at its next open. */
+int sensor_load_catfilter(struct sensor *s, const struct sensor_catfilter *t);
+/* The filter's per-CPU counters, summed. 0 or -errno. */
+int sensor_read_catfilter_counters(struct sensor *s, struct reach_cf_counters *sum);
 
 /* Loss counters summed over CPUs. */
 int sensor_read_losses(struct sensor *s, struct reach_loss_counters *sum);

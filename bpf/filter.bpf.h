@@ -1,0 +1,196 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The catalogue pre-filter (issue #16): a first-seen read-open whose
+ * resolved path (and name as written) certainly matches no catalogue rule is
+ * dropped here, before an event is reserved, instead of costing a ring
+ * event user space would throw away. The tables are the catalogue compiled
+ * by the agent (reach/catfilter.c) into a SUPERSET test, the steps are
+ * abi/catfilter.h's, the very code the unit tests' mirror runs; user space
+ * keeps the catalogue as the authority on what is a secret.
+ *
+ * Reloads: the agent turns the filter off and bumps cf_config.gen before it
+ * rewrites the tables, bumps it again after, then turns it back on. A match
+ * that saw a different generation at its end than at its start passes, and
+ * the generation is part of the files' dedup key, so a file dropped under an
+ * old catalogue is judged again under the new one.
+ */
+#ifndef REACH_FILTER_BPF_H
+#define REACH_FILTER_BPF_H
+
+#include "maps.bpf.h"
+#include "abi/catfilter.h"
+
+/* Written by the agent in the mmap'ed .bss (reach_cf_config). */
+struct reach_cf_config cf_config __weak = {};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, REACH_CF_NAMES);
+	__type(key, struct reach_cf_name);
+	__type(value, __u8);
+} cf_names SEC(".maps") __weak;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, REACH_CF_AFFIXES);
+	__type(key, struct reach_cf_affix);
+	__type(value, __u8);
+} cf_affixes SEC(".maps") __weak;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, REACH_CF_PREFIXES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct reach_cf_prefix);
+	__type(value, __u8);
+} cf_prefixes SEC(".maps") __weak;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct reach_cf_counters);
+} cf_counters SEC(".maps") __weak;
+
+#define CF_BUF_MASK (REACH_BASE_LEN - 1) /* a power of 2 */
+
+/* Per-CPU: the paths the filter reads (then copied into the event) and the
+ * lookup keys (map memory, off the 512-byte stack). */
+struct cf_scratch {
+	char resolved[REACH_BASE_LEN];
+	char written[REACH_BASE_LEN]; /* the name as written: REACH_PATH_LEN used */
+	struct cf_keys keys;
+};
+
+/* the steps' hooks (abi/catfilter.h) */
+#define CF_HAS_NAME(k) (bpf_map_lookup_elem(&cf_names, (k)) != NULL)
+#define CF_HAS_AFFIX(k) (bpf_map_lookup_elem(&cf_affixes, (k)) != NULL)
+#define CF_HAS_PREFIX(k) (bpf_map_lookup_elem(&cf_prefixes, (k)) != NULL)
+/* n is checked against the key by the steps; this check is the verifier's:
+ * a 64-bit length, compared in the register the helper gets */
+static __always_inline void cf__copy(char *d, __u64 dsize, const char *p, __u32 off, __u32 n)
+{
+	__u64 len = n & (REACH_BASE_LEN - 1);
+
+	asm volatile("" : "+r"(len));
+	if (len > dsize)
+		return;
+	bpf_probe_read_kernel(d, len, p + (off & CF_BUF_MASK));
+}
+#define CF_COPY(d, p, off, n) cf__copy((d), sizeof(d), (p), (off), (n))
+#define CF_BYTE(p, i) ((p)[(i) & CF_BUF_MASK])
+#include "abi/catfilter.h" /* again: now the steps */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct cf_scratch);
+} cf_scratch_map SEC(".maps") __weak;
+
+static __always_inline struct cf_scratch *filter__scratch(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&cf_scratch_map, &zero);
+}
+
+/* small: its frame is on top of files__record's, under the 512-byte
+ * combined stack limit */
+struct filter_loop {
+	struct cf_walk w;
+	__u32 written; /* which buffer: 0 resolved, 1 written */
+};
+
+static __always_inline const char *filter__buf(struct cf_scratch *s, __u32 written)
+{
+	return written ? s->written : s->resolved;
+}
+
+/* bpf_loop: one byte (i + 1) of the path: each walk verified once */
+static long filter__step_cb(__u64 i, void *arg)
+{
+	struct filter_loop *c = arg;
+	struct cf_scratch *s = filter__scratch();
+
+	if (!s)
+		return 1;
+	return cf_step(&c->w, filter__buf(s, c->written), (__u32)i + 1, &s->keys);
+}
+
+/* bpf_loop: one basename prefix/suffix length (i + 1) */
+static long filter__affix_cb(__u64 i, void *arg)
+{
+	struct filter_loop *c = arg;
+	struct cf_scratch *s = filter__scratch();
+
+	if (!s)
+		return 1;
+	if (cf_affix_len(&c->w, filter__buf(s, c->written), (__u32)i + 1, cf_config.prefix_lens, cf_config.suffix_lens,
+			 &s->keys)) {
+		c->w.pass = 1;
+		return 1;
+	}
+	return 0;
+}
+
+/* Could the path in buffer `written` (len bytes, absolute) match a
+ * catalogue rule? The order of catfilter_pass (reach/catfilter.c). */
+static __always_inline bool filter__pass(struct cf_scratch *s, __u32 written, __u32 len)
+{
+	struct filter_loop c = {
+		.w = { .len = len, .start = 1 },
+		.written = written,
+	};
+	const char *p = filter__buf(s, written);
+
+	if (len == 0 || len >= REACH_BASE_LEN || CF_BYTE(p, 0) != '/')
+		return true;
+	if (cf_prefix(&c.w, p, &s->keys))
+		return true;
+	bpf_loop(len, filter__step_cb, &c, 0);
+	if (c.w.pass)
+		return true;
+	if (cf_basename(&c.w, p, &s->keys))
+		return true;
+	bpf_loop(REACH_CF_AFFIX_MAX, filter__affix_cb, &c, 0);
+	return c.w.pass;
+}
+
+/*
+ * The pre-filter's verdict on a first-seen open whose paths are in the
+ * per-CPU cf_scratch: resolved (resolved_len bytes) and, when written_len is
+ * not 0, the name as written (absolute and whole: user space judges it
+ * too). 1: send the event; 0: drop it, counted. gen: the generation the
+ * caller put in the dedup key; a reload since then sends (its tables may
+ * have been half written when they were read). A global function, verified
+ * once, not at each of files__record's call sites in the syscall dispatcher.
+ * __weak: every .bpf.c includes it, the linker keeps one.
+ */
+__weak __noinline int filter__check(__u32 resolved_len, __u32 written_len, __u32 gen)
+{
+	volatile struct reach_cf_config *cfg = &cf_config;
+	struct cf_scratch *s = filter__scratch();
+	struct reach_cf_counters *c;
+	__u32 zero = 0;
+	bool pass;
+
+	if (!cfg->on || cfg->gen != gen || !s)
+		return 1;
+	pass = filter__pass(s, 0, resolved_len);
+	if (!pass && written_len)
+		pass = filter__pass(s, 1, written_len);
+	if (!pass && cfg->gen != gen)
+		pass = true;
+	c = bpf_map_lookup_elem(&cf_counters, &zero);
+	if (c) {
+		/* per-CPU: no atomics needed */
+		if (pass)
+			c->sent++;
+		else
+			c->filtered++;
+	}
+	return pass;
+}
+
+#endif /* REACH_FILTER_BPF_H */

@@ -1,0 +1,203 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The kernel's catalogue pre-filter (issue #16): the compiled tables'
+ * layout, and the match algorithm itself, shared by the BPF side
+ * (bpf/filter.bpf.h) and user space (reach/catfilter.c, whose mirror the
+ * unit tests run), so the mirror the property test checks IS the kernel's
+ * code: only the four lookups and the byte copy differ (CF_* hooks the
+ * includer defines before including this header).
+ *
+ * A SUPERSET filter: a path passes when it could match any catalogue rule;
+ * only paths that certainly match none are dropped in the kernel. The
+ * catalogue (reach/catalog.c) stays the authority in user space. Each
+ * positive rule compiles to ONE necessary condition of a match:
+ *   - a path prefix            (an LPM trie: "/var/run/secrets/")
+ *   - an exact basename        ("credentials", ".env")
+ *   - a basename prefix/suffix ("id_", ".env.", ".pem") up to CF_AFFIX_MAX
+ *   - a directory component    ("legacy_credentials" of a pattern ending "/legacy_credentials/" "**")
+ * and a path passes when it meets any one of them. Paths the catalogue's
+ * stable naming rewrites (a ".." or "..<ts>" atomic-writer directory), or
+ * that are not normalized ("//", "/./"), always pass: the filter never
+ * guesses what user space will make of them.
+ *
+ * Hooks:
+ *   CF_HAS_NAME(k)    k: struct reach_cf_name *: true when in the name set
+ *   CF_HAS_AFFIX(k)   k: struct reach_cf_affix *
+ *   CF_HAS_PREFIX(k)  k: struct reach_cf_prefix *: an LPM lookup
+ *   CF_COPY(d, p, off, n)  copies n bytes of the path p from offset off into
+ *                     the key d (n at most the key's size)
+ *   CF_BYTE(p, i)     the i-th byte of the path buffer p
+ */
+#ifndef REACH_CATFILTER_H
+#define REACH_CATFILTER_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+#include "abi/events.h"
+
+#define REACH_CF_NAME_MAX   64   /* exact basenames and directory components */
+#define REACH_CF_AFFIX_MAX  32   /* basename prefixes and suffixes (lengths 1..32) */
+#define REACH_CF_PREFIX_MAX 128  /* path prefixes */
+#define REACH_CF_NAMES      4096 /* entries per map */
+#define REACH_CF_AFFIXES    4096
+#define REACH_CF_PREFIXES   4096
+
+enum reach_cf_name_kind {
+	REACH_CF_BASENAME = 1,  /* the path's last component, exactly */
+	REACH_CF_COMPONENT = 2, /* one of the path's directory components */
+};
+
+enum reach_cf_affix_kind {
+	REACH_CF_BASE_PREFIX = 1,
+	REACH_CF_BASE_SUFFIX = 2,
+};
+
+/* Keys: zero past len, so equal names are equal keys. */
+struct reach_cf_name {
+	__u32 kind;  /* enum reach_cf_name_kind */
+	__u32 len;
+	char name[REACH_CF_NAME_MAX];
+};
+
+struct reach_cf_affix {
+	__u32 kind;  /* enum reach_cf_affix_kind */
+	__u32 len;   /* 1..REACH_CF_AFFIX_MAX */
+	char text[REACH_CF_AFFIX_MAX];
+};
+
+/* BPF_MAP_TYPE_LPM_TRIE key: prefixlen in bits. */
+struct reach_cf_prefix {
+	__u32 prefixlen;
+	char data[REACH_CF_PREFIX_MAX];
+};
+
+/* The filter's run-time switches (the agent writes them in .bss). */
+struct reach_cf_config {
+	__u32 on;           /* 0: every path passes (no tables, or a rule could not compile) */
+	__u32 gen;          /* bumped before and after every rewrite of the tables */
+	__u32 prefix_lens;  /* bit L-1: some basename prefix has length L */
+	__u32 suffix_lens;  /* bit L-1: some basename suffix has length L */
+};
+
+/* Kernel per-CPU counters (status: opens_filtered_in_kernel, opens_sent_by_filter). */
+struct reach_cf_counters {
+	__u64 filtered;  /* first-seen opens dropped: certainly no catalogue match */
+	__u64 sent;      /* first-seen opens the filter passed (it was on) */
+};
+
+/* Scratch the walk uses (map memory in the kernel: keys there, not on the
+ * 512-byte stack). */
+struct cf_keys {
+	struct reach_cf_name name;
+	struct reach_cf_affix affix;
+	struct reach_cf_prefix prefix;
+};
+
+/* The walk over one path's bytes: start of the current component, and the
+ * verdict once known. */
+struct cf_walk {
+	__u32 len;    /* of the path, < its buffer */
+	__u32 start;  /* first byte of the current component */
+	__u32 pass;   /* 1: passes */
+};
+
+#endif /* REACH_CATFILTER_H */
+
+/* The algorithm: compiled once the includer has defined the hooks (it may
+ * include this header twice: first for the types, then for the steps). */
+#if defined(CF_HAS_NAME) && defined(CF_HAS_AFFIX) && defined(CF_HAS_PREFIX) && defined(CF_COPY) && \
+	defined(CF_BYTE) && !defined(REACH_CATFILTER_STEPS_H)
+#define REACH_CATFILTER_STEPS_H
+
+/* A component the stable naming or normalization would rewrite: "", ".",
+ * "..", "..data", "..2026_..." */
+static inline int cf_unusual(const char *p, __u32 start, __u32 n)
+{
+	if (n == 0)
+		return 1;
+	if (CF_BYTE(p, start) != '.')
+		return 0;
+	if (n == 1)
+		return 1;
+	return CF_BYTE(p, start + 1) == '.';
+}
+
+static inline int cf_name_in(const char *p, __u32 start, __u32 n, __u32 kind, struct cf_keys *k)
+{
+	if (n > REACH_CF_NAME_MAX)
+		return 0;
+	__builtin_memset(&k->name, 0, sizeof(k->name));
+	k->name.kind = kind;
+	k->name.len = n;
+	CF_COPY(k->name.name, p, start, n);
+	return CF_HAS_NAME(&k->name);
+}
+
+/* One step of the walk: byte i, 1 <= i <= len (i == len: the end). A
+ * directory component ends at each '/'. Returns 1 when decided. */
+static inline int cf_step(struct cf_walk *w, const char *p, __u32 i, struct cf_keys *k)
+{
+	__u32 n;
+
+	if (i < w->len && CF_BYTE(p, i) != '/')
+		return 0;
+	n = i - w->start;
+	if (i < w->len) {
+		if (cf_unusual(p, w->start, n) || cf_name_in(p, w->start, n, REACH_CF_COMPONENT, k)) {
+			w->pass = 1;
+			return 1;
+		}
+		w->start = i + 1;
+	}
+	return 0;
+}
+
+/* One length L (1..REACH_CF_AFFIX_MAX) of the basename [start, len): its
+ * first and last L bytes, when some rule has that length. */
+static inline int cf_affix_len(const struct cf_walk *w, const char *p, __u32 l, __u32 prefix_lens,
+			       __u32 suffix_lens, struct cf_keys *k)
+{
+	__u32 n = w->len - w->start;
+
+	if (l == 0 || l > n || l > REACH_CF_AFFIX_MAX)
+		return 0;
+	if (prefix_lens & (1u << (l - 1))) {
+		__builtin_memset(&k->affix, 0, sizeof(k->affix));
+		k->affix.kind = REACH_CF_BASE_PREFIX;
+		k->affix.len = l;
+		CF_COPY(k->affix.text, p, w->start, l);
+		if (CF_HAS_AFFIX(&k->affix))
+			return 1;
+	}
+	if (suffix_lens & (1u << (l - 1))) {
+		__builtin_memset(&k->affix, 0, sizeof(k->affix));
+		k->affix.kind = REACH_CF_BASE_SUFFIX;
+		k->affix.len = l;
+		CF_COPY(k->affix.text, p, w->len - l, l);
+		if (CF_HAS_AFFIX(&k->affix))
+			return 1;
+	}
+	return 0;
+}
+
+/* The basename's exact form (the affixes are cf_affix_len's, per length). */
+static inline int cf_basename(const struct cf_walk *w, const char *p, struct cf_keys *k)
+{
+	__u32 n = w->len - w->start;
+
+	return cf_unusual(p, w->start, n) || cf_name_in(p, w->start, n, REACH_CF_BASENAME, k);
+}
+
+/* The path's first bytes against the prefix trie. */
+static inline int cf_prefix(const struct cf_walk *w, const char *p, struct cf_keys *k)
+{
+	__u32 n = w->len < REACH_CF_PREFIX_MAX ? w->len : REACH_CF_PREFIX_MAX;
+
+	__builtin_memset(&k->prefix, 0, sizeof(k->prefix));
+	k->prefix.prefixlen = n * 8;
+	CF_COPY(k->prefix.data, p, 0, n);
+	return CF_HAS_PREFIX(&k->prefix);
+}
+
+#endif /* hooks */
