@@ -6,7 +6,9 @@ own cgroup and identity as an attacker would take it; what reach recorded is
 asserted field by field."""
 import os
 
-from harness import PYTHON, Agent, Cgroup, check, check_eq, start_process, wait_port
+import subprocess
+
+from harness import REACHCTL, PYTHON, Agent, Cgroup, TestNet, check, check_eq, start_process, wait_port
 from test_roads import _client as _uring_client, _secret, _verify
 
 HOST = "127.0.0.1"
@@ -55,5 +57,129 @@ while True:
     check(rc in (1, 2) and v["verdict"] != "pass", f"sqpoll: verify must not pass: {rc} {v}")
     check(secret in v["text"], f"sqpoll: the finding names the real file: {v['text'][:600]}")
     check(f"{HOST}" in v["text"], f"sqpoll: the finding names the destination: {v['text'][:600]}")
+    agent.stop()
+    check_eq(agent.returncode, 0, "reachd exit code")
+
+
+# Each ICMP road: (name, family, socket type, how it sends). The script sends
+# one echo request to argv[1] and waits for the host's echo reply (the road
+# really reached the other namespace), printing its pid.
+PING = r"""
+import os, select, socket, sys, time
+addr, fam, kind, how = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+v6 = fam == socket.AF_INET6
+proto = socket.IPPROTO_ICMPV6 if v6 else socket.IPPROTO_ICMP
+s = socket.socket(fam, kind, proto)
+body = b"reach-e2e-icmp"
+def csum(b):
+    b += b"\0" * (len(b) % 2)
+    t = sum(int.from_bytes(b[i:i + 2], "big") for i in range(0, len(b), 2))
+    t = (t >> 16) + (t & 0xffff)
+    t += t >> 16
+    return (~t) & 0xffff
+req = bytes([128 if v6 else 8, 0, 0, 0]) + (0x5243).to_bytes(2, "big") + (1).to_bytes(2, "big") + body
+if not v6:  # the kernel fills ICMPv6 checksums (and a ping socket's)
+    req = req[:2] + csum(req).to_bytes(2, "big") + req[4:]
+print(os.getpid(), flush=True)
+if how == "connect":
+    s.connect((addr, 0))
+    s.send(req)
+else:
+    s.sendto(req, (addr, 0))
+want = 129 if v6 else 0
+deadline = time.monotonic() + 10
+while time.monotonic() < deadline:
+    if not select.select([s], [], [], 0.5)[0]:
+        continue
+    data, frm = s.recvfrom(2048)
+    if kind == socket.SOCK_RAW and not v6:
+        data = data[(data[0] & 0xf) * 4:]  # a raw IPv4 socket gets the IP header
+    if frm[0] == addr and data[0] == want and data.endswith(body):
+        sys.exit(0)
+sys.exit("no echo reply from " + addr)
+"""
+
+
+def _ping_sockets_allowed(cleanup):
+    """Ping sockets (SOCK_DGRAM ICMP) are open to the groups in
+    net.ipv4.ping_group_range (both families); a range that leaves root out
+    ("1 0", the default) is widened to gid 0 for the test and put back."""
+    path = "/proc/sys/net/ipv4/ping_group_range"
+    with open(path) as f:
+        old = f.read().split()
+    lo, hi = int(old[0]), int(old[1])
+    if lo <= 0 <= hi:
+        return
+
+    def restore():
+        with open(path, "w") as f:
+            f.write(f"{lo} {hi}")
+    cleanup.add(restore)
+    with open(path, "w") as f:
+        f.write("0 0")
+
+
+def test_icmp_to_another_namespace(cleanup, tmp):
+    """Echo requests from the monitored cgroup to a host in another network
+    namespace (over a veth pair): raw ICMP sockets (v4 and v6, sendto) and
+    ping sockets (SOCK_DGRAM ICMP, v4 with sendto, v4 connect + send, v6
+    sendto). The host answers each (the packet left through the veth); each
+    is an egress edge icmp/ADDR/0 of the sender, field by field. Nothing
+    declared: verify does not pass; ICMP to the address declared: pass; the
+    address declared for UDP only does not cover ICMP."""
+    net = TestNet(cleanup, "rd3")  # the namespace and veth go at cleanup, failed or not
+    _ping_sockets_allowed(cleanup)
+    import socket
+    roads = {"raw4": (net.V4, socket.AF_INET, socket.SOCK_RAW, "sendto"),
+             "raw6": (net.V6, socket.AF_INET6, socket.SOCK_RAW, "sendto"),
+             "ping4": (net.V4, socket.AF_INET, socket.SOCK_DGRAM, "sendto"),
+             "ping4c": (net.V4, socket.AF_INET, socket.SOCK_DGRAM, "connect"),
+             "ping6": (net.V6, socket.AF_INET6, socket.SOCK_DGRAM, "sendto")}
+    root = Cgroup(cleanup, f"reach-e2e-icmp-{os.getpid()}")
+    cgs, rules = {}, []
+    for name in roads:
+        cgs[name] = Cgroup(cleanup, name, parent=root)
+        rules += ["--identity-rule", f"cgroup:{cgs[name].rel} host/icmp-{name}"]
+    agent = Agent(cleanup, tmp, ["--cgroup", root.path, *rules])
+    for name, (addr, fam, kind, how) in roads.items():
+        p = cgs[name].python(PING, addr, str(int(fam)), str(int(kind)), how)
+        pid = int(p.stdout.split()[0])
+        e = agent.wait_edge(f"{name}: icmp/{addr}/0", lambda e, cg=cgs[name], addr=addr: e.get("type") == "egress"
+                            and e.get("cgroup") == cg.rel and e["proto"] == "icmp", 15)
+        check_eq(e["address"], addr, f"{name}: the other namespace's address")
+        check_eq(e["port"], 0, f"{name}: no port (a ping socket's id is not one)")
+        check_eq(e["outcomes"], {"sent": 1}, f"{name}: outcome")
+        check_eq(e["process_exe"], PYTHON, f"{name}: executable")
+        check_eq(e["tgid"], pid, f"{name}: the sender")
+        check_eq(e["class"], "external", f"{name}: class of a documentation-range address")
+
+    for name in roads:
+        rc, v = _verify(agent, f"host/icmp-{name}", tmp)
+        check(rc in (1, 2) and v["verdict"] != "pass", f"{name}: verify with nothing declared: {rc} {v}")
+        check(roads[name][0] in v["text"], f"{name}: the finding names the address: {v['text'][:600]}")
+
+    def declared(name, proto):
+        addr = roads[name][0]
+        cidr = addr + ("/128" if ":" in addr else "/32")
+        policy = os.path.join(tmp, f"declared-{name}-{proto}.yaml")
+        with open(policy, "w") as f:
+            f.write(f"""apiVersion: reach.dev/v1
+kind: ReachPolicy
+metadata:
+  name: icmp
+spec:
+  identity: host/icmp-{name}
+  egress:
+    - {{cidr: {cidr}, proto: {proto}}}
+  tools: ["/**"]
+""")
+        return subprocess.run([REACHCTL, "verify", "--socket", agent.socket, "--identity", f"host/icmp-{name}",
+                               "--policy", policy], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              timeout=30)
+    for name in roads:
+        p = declared(name, "icmp")
+        check_eq(p.returncode, 0, f"{name}: icmp declared: pass: {p.stdout} {p.stderr}")
+    p = declared("ping4", "udp")
+    check_eq(p.returncode, 1, f"ping4: udp declared does not cover icmp: {p.stdout} {p.stderr}")
     agent.stop()
     check_eq(agent.returncode, 0, "reachd exit code")
