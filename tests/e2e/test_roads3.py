@@ -6,9 +6,11 @@ own cgroup and identity as an attacker would take it; what reach recorded is
 asserted field by field."""
 import os
 
+import shutil
 import subprocess
 
-from harness import REACHCTL, PYTHON, Agent, Cgroup, TestNet, check, check_eq, start_process, wait_port
+from harness import (PYTHON, REACHCTL, ROOT, Agent, Cgroup, TestNet, check, check_eq, sh, start_process, wait_for,
+                     wait_port)
 from test_roads import _client as _uring_client, _secret, _verify
 
 HOST = "127.0.0.1"
@@ -183,3 +185,66 @@ spec:
     check_eq(p.returncode, 1, f"ping4: udp declared does not cover icmp: {p.stdout} {p.stderr}")
     agent.stop()
     check_eq(agent.returncode, 0, "reachd exit code")
+
+
+ENTERED = "(held on entering the cgroup)"
+
+
+def test_cloexec_held_by_clone3_then_exec(cleanup, tmp):
+    """A runner opens two secrets, one close-on-exec and one not, and starts
+    a workload with clone3(CLONE_INTO_CGROUP) that execs another program at
+    once (which reads nothing). Between its birth and its exec the child
+    runs the runner's image holding both: each is held on entering the
+    cgroup by that image (the runner's executable), never by the new
+    program. execve closes the close-on-exec one: the new program holds
+    only the other (inherited at exec). So: the close-on-exec secret is
+    recorded once, for the runner's image; the kept one for both; no edge
+    of the close-on-exec secret names the new program."""
+    client = os.path.join(tmp, "held_client")
+    sh("gcc", "-O2", "-Wall", os.path.join(ROOT, "tests", "e2e", "clients", "held_client.c"), "-o", client)
+    idle = os.path.join(tmp, "held_idle")  # another executable (inode), the program the child execs
+    shutil.copy(client, idle)
+    keys = os.path.join(tmp, "keys")
+    os.makedirs(keys)
+    cloexec, kept = os.path.join(keys, "cloexec.key"), os.path.join(keys, "kept.key")
+    for path in (cloexec, kept):
+        with open(path, "w") as f:
+            f.write("not-a-real-key-material\n")
+    cg = Cgroup(cleanup, f"reach-e2e-cloexec-{os.getpid()}")
+    agent = Agent(cleanup, tmp, ["--cgroup", cg.path, "--identity-rule", f"cgroup:{cg.rel} host/cloexec"])
+    release = os.path.join(tmp, "release")
+    p = start_process(cleanup, [client, "clone3exec", cloexec, kept, cg.path, idle, release])
+
+    def edge(path, via):
+        return agent.wait_edge(f"{os.path.basename(path)} {via}", lambda e: e.get("type") == "secret" and
+                               e.get("cgroup") == cg.rel and e["path"] == path and e.get("requested_path") == via,
+                               15)
+    tool = agent.wait_edge("the child's exec", lambda e: e.get("type") == "tool" and e.get("cgroup") == cg.rel, 15)
+    check_eq(tool["exe"], idle, "the child exec'd the idle program")
+    for path in (cloexec, kept):
+        e = edge(path, ENTERED)
+        check_eq(e["process_exe"], client, f"{os.path.basename(path)}: held on entering by the runner's image")
+        check_eq(e["executables"], [client], f"{os.path.basename(path)}: first sighting: only the runner's image")
+        check_eq(e["category"], "private-key", f"{os.path.basename(path)}: category")
+        check_eq(e["tgid"], tool["tgid"], f"{os.path.basename(path)}: the child that entered, then exec'd")
+    # the program the child became holds the kept secret (walked at exec):
+    # it joins the kept edge as an executable; never the close-on-exec one
+    doc = wait_for(lambda: next((d for i in agent.reachctl("reach", "--identity", "host/cloexec", "-o", "json")
+                                 ["identities"] for d in i["edges"] if d["kind"] == "secret" and
+                                 d["object"] == kept and idle in d["executables"]), None),
+                   "the program that holds the kept secret at exec", 10)
+    check_eq(sorted(doc["executables"]), sorted([client, idle]), "kept: held by the runner's image, then the program")
+    with open(release, "w"):
+        pass
+    wait_for(lambda: p.poll() is not None, "runner exits", 30)
+    check_eq(p.returncode, 0, "the child exec'd the idle program and exited 0")
+    ledger = {d["object"]: d for i in agent.reachctl("reach", "--identity", "host/cloexec", "-o", "json")
+              ["identities"] for d in i["edges"] if d["kind"] == "secret"}
+    check_eq(sorted(ledger), sorted([cloexec, kept]), "ledger: the two secret edges")
+    check_eq(ledger[cloexec]["executables"], [client], "cloexec: never the program exec'd after entering")
+    check_eq(ledger[cloexec]["opened_as"], ENTERED, "cloexec: held on entering the cgroup")
+    rc, v = _verify(agent, "host/cloexec", tmp)
+    check(rc in (1, 2) and v["verdict"] != "pass", f"verify must not pass: {rc} {v}")
+    summary = agent.stop()
+    check_eq(agent.returncode, 0, "reachd exit code")
+    check_eq(summary["events"].get("file_via", 0), 3, f"entered twice, inherited once: {summary['events']}")
