@@ -26,6 +26,39 @@
 
 #define FMODE_READ 0x1
 
+/* The inode's modification time moved twice (6.7: __i_mtime; 6.11:
+ * i_mtime_sec + i_mtime_nsec); these flavours let CO-RE find it on each. */
+struct inode___mtime_split {
+	time64_t i_mtime_sec;
+	u32 i_mtime_nsec;
+} __attribute__((preserve_access_index));
+struct inode___mtime_hidden {
+	struct timespec64 __i_mtime;
+} __attribute__((preserve_access_index));
+struct inode___mtime_ts {
+	struct timespec64 i_mtime;
+} __attribute__((preserve_access_index));
+
+static __always_inline void inode__mtime(struct inode *inode, __s64 *sec, __u32 *nsec)
+{
+	if (bpf_core_field_exists(((struct inode___mtime_split *)0)->i_mtime_sec)) {
+		struct inode___mtime_split *i = (void *)inode;
+
+		*sec = BPF_CORE_READ(i, i_mtime_sec);
+		*nsec = BPF_CORE_READ(i, i_mtime_nsec);
+	} else if (bpf_core_field_exists(((struct inode___mtime_hidden *)0)->__i_mtime)) {
+		struct inode___mtime_hidden *i = (void *)inode;
+
+		*sec = BPF_CORE_READ(i, __i_mtime.tv_sec);
+		*nsec = BPF_CORE_READ(i, __i_mtime.tv_nsec);
+	} else {
+		struct inode___mtime_ts *i = (void *)inode;
+
+		*sec = BPF_CORE_READ(i, i_mtime.tv_sec);
+		*nsec = BPF_CORE_READ(i, i_mtime.tv_nsec);
+	}
+}
+
 /* Where a file came from, for files__record. */
 struct file_origin {
 	__u32 kind;          /* REACH_EV_FILE_OPEN, or REACH_EV_FILE_VIA (no open(2)) */
@@ -101,6 +134,21 @@ static __noinline int files__record(struct file *file, const struct file_origin 
 	w[0] = ino_key.ino;
 	w[1] = ino_key.dev;
 	w[2] = task__exe_seed(task);
+	if (ev_flags & REACH_OPEN_F_KNOWN_SECRET) {
+		/* A file the agent classed as a secret: its version (size and
+		 * modification time) joins the key too. What the agent takes
+		 * from it is its content (the fingerprints of a .env file's
+		 * keys, a token's), so an edit read again by the same program
+		 * (a key appended, a token rotated) is a new sighting; an
+		 * unchanged file stays a map lookup, and other files are keyed
+		 * as before. One event per version: no rate to tune. */
+		__s64 sec = 0;
+		__u32 nsec = 0;
+
+		inode__mtime(inode, &sec, &nsec);
+		w[0] ^= (__u64)BPF_CORE_READ(inode, i_size) << 20;
+		w[1] ^= ((__u64)sec << 32) ^ nsec;
+	}
 	key.hash = hash__words((const char *)w, sizeof(w), sizeof(w), 0x66696c65ULL /* "file" */);
 
 	now = bpf_ktime_get_boot_ns();

@@ -13,19 +13,6 @@
 #include "task.bpf.h"
 #include "files.bpf.h"
 
-/* The inode's modification time moved twice (6.7: __i_mtime; 6.11:
- * i_mtime_sec + i_mtime_nsec); these flavours let CO-RE find it on each. */
-struct inode___mtime_split {
-	time64_t i_mtime_sec;
-	u32 i_mtime_nsec;
-} __attribute__((preserve_access_index));
-struct inode___mtime_hidden {
-	struct timespec64 __i_mtime;
-} __attribute__((preserve_access_index));
-struct inode___mtime_ts {
-	struct timespec64 i_mtime;
-} __attribute__((preserve_access_index));
-
 /* Which file the new image is (device, inode, modification time): the
  * identity of a host workload's software version. For a "#!" script the
  * kernel has swapped in the interpreter's file by now (exec_binprm) while
@@ -44,22 +31,7 @@ static __always_inline void exec__file_id(struct linux_binprm *bprm, struct reac
 
 	ev->exe_ino = BPF_CORE_READ(inode, i_ino);
 	ev->exe_dev = BPF_CORE_READ(inode, i_sb, s_dev);
-	if (bpf_core_field_exists(((struct inode___mtime_split *)0)->i_mtime_sec)) {
-		struct inode___mtime_split *i = (void *)inode;
-
-		ev->exe_mtime_sec = BPF_CORE_READ(i, i_mtime_sec);
-		ev->exe_mtime_nsec = BPF_CORE_READ(i, i_mtime_nsec);
-	} else if (bpf_core_field_exists(((struct inode___mtime_hidden *)0)->__i_mtime)) {
-		struct inode___mtime_hidden *i = (void *)inode;
-
-		ev->exe_mtime_sec = BPF_CORE_READ(i, __i_mtime.tv_sec);
-		ev->exe_mtime_nsec = BPF_CORE_READ(i, __i_mtime.tv_nsec);
-	} else {
-		struct inode___mtime_ts *i = (void *)inode;
-
-		ev->exe_mtime_sec = BPF_CORE_READ(i, i_mtime.tv_sec);
-		ev->exe_mtime_nsec = BPF_CORE_READ(i, i_mtime.tv_nsec);
-	}
+	inode__mtime(inode, &ev->exe_mtime_sec, &ev->exe_mtime_nsec);
 }
 
 SEC("tp_btf/sched_process_exec")

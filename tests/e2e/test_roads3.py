@@ -6,6 +6,7 @@ own cgroup and identity as an attacker would take it; what reach recorded is
 asserted field by field."""
 import os
 
+import json
 import shutil
 import subprocess
 
@@ -248,3 +249,57 @@ def test_cloexec_held_by_clone3_then_exec(cleanup, tmp):
     summary = agent.stop()
     check_eq(agent.returncode, 0, "reachd exit code")
     check_eq(summary["events"].get("file_via", 0), 3, f"entered twice, inherited once: {summary['events']}")
+
+
+def test_dotenv_edited_and_multiline(cleanup, tmp):
+    """The same program (python) reads a .env three times: as written, after
+    a key is appended, and after a value is replaced. Each version's keys
+    are added to the secret edge's fingerprints (the kernel keys a secret
+    file's sightings by its size and mtime, so an edit read again is not a
+    repeat): A's first value, B, A's new value; the value replaced is kept
+    (a process may have loaded it before the edit). The file also holds a
+    multi-line quoted value (a PEM block, as python-dotenv reads it) whose
+    inner KEY=VALUE line is the value's, not a key, and no line is counted
+    malformed. No raw value appears in what reach wrote."""
+    import secrets
+    values = {"A1": "sk-proj-" + secrets.token_hex(20) + "9Zq", "B": "ghp_" + secrets.token_hex(18) + "Q7",
+              "A3": "sk-proj-" + secrets.token_hex(24) + "8Yw", "INSIDE": "sk-proj-" + secrets.token_hex(20) + "5Xe"}
+    app_dir = os.path.join(tmp, "app")
+    os.makedirs(app_dir)
+    dotenv = os.path.join(app_dir, ".env")
+    pem = f'PEM="-----BEGIN PRIVATE KEY-----\nINSIDE={values["INSIDE"]}\n-----END PRIVATE KEY-----"\n'
+    versions = [f"# v1\nA={values['A1']}\n{pem}DEBUG=true\n",
+                f"# v1\nA={values['A1']}\n{pem}DEBUG=true\nB={values['B']}\n",
+                f"# v3\nA={values['A3']}\n{pem}DEBUG=true\nB={values['B']}\n"]
+    want = [["A"], ["A", "B"], ["A", "A", "B"]]
+    cg = Cgroup(cleanup, f"reach-e2e-dotenv-edit-{os.getpid()}")
+    identity = "host/dotenv-edit"
+    agent = Agent(cleanup, tmp, ["--cgroup", cg.path, "--identity-rule", f"cgroup:{cg.rel} {identity}"])
+
+    def key_fps():
+        ids = agent.reachctl("reach", "--identity", identity, "-o", "json")["identities"]
+        sec = next((e for e in (ids[0]["edges"] if ids else []) if e["object"] == dotenv), None)
+        return sec["key_fingerprints"] if sec else None
+
+    seen = []
+    for i, text in enumerate(versions):
+        before = os.stat(dotenv).st_mtime_ns if i else 0
+        with open(dotenv, "w") as f:
+            f.write(text)
+        check(os.stat(dotenv).st_mtime_ns != before, f"v{i + 1}: the edit moved the mtime")
+        cg.python("open(__import__('sys').argv[1]).read()", dotenv)
+        fps = wait_for(lambda: (lambda v: v if v and sorted(k.rsplit(":", 1)[0] for k in v) == want[i] else None)(
+            key_fps()), f"v{i + 1}: keys {want[i]} on the .env edge (have {key_fps()})", 10)
+        check(set(seen) <= set(fps), f"v{i + 1}: the earlier fingerprints are kept: {seen} {fps}")
+        check_eq(len(set(fps)), len(fps), f"v{i + 1}: distinct entries")
+        seen = fps
+    a = [k.rsplit(":", 1)[1] for k in seen if k.startswith("A:")]
+    check(a[0] != a[1], f"A's two values, two fingerprints: {a}")
+    summary = agent.stop()
+    check_eq(agent.returncode, 0, "reachd exit code")
+    text = json.dumps(summary)
+    check('"kv_lines_malformed": 0' in text, f"the multi-line value is not malformed: {text[:400]}")
+    with open(agent.out_path) as f:
+        events = f.read()
+    for name, value in values.items():
+        check(value not in events + agent.stderr() + text, f"the raw {name} appears in what reach wrote")
