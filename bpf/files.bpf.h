@@ -59,6 +59,10 @@ static __always_inline void inode__mtime(struct inode *inode, __s64 *sec, __u32 
 	}
 }
 
+/* Files up to this size are deduplicated per version (files__record): the
+ * most the agent reads of a KEY=VALUE file (KV_CONTENT_MAX, pipeline.c). */
+#define FILES_VERSIONED_MAX (64 * 1024)
+
 /* Where a file came from, for files__record. */
 struct file_origin {
 	__u32 kind;          /* REACH_EV_FILE_OPEN, or REACH_EV_FILE_VIA (no open(2)) */
@@ -96,7 +100,7 @@ static __noinline int files__record(struct file *file, const struct file_origin 
 	struct reach_inode_key ino_key = {};
 	struct inode *inode;
 	struct scratch *s;
-	__u64 now, w[3];
+	__u64 now, size, w[3];
 	__u32 ev_flags = o->flags;
 	__u32 kind = o->kind == REACH_EV_FILE_VIA ? REACH_EV_FILE_VIA : REACH_EV_FILE_OPEN;
 	long path_len = 0;
@@ -134,19 +138,24 @@ static __noinline int files__record(struct file *file, const struct file_origin 
 	w[0] = ino_key.ino;
 	w[1] = ino_key.dev;
 	w[2] = task__exe_seed(task);
-	if (ev_flags & REACH_OPEN_F_KNOWN_SECRET) {
-		/* A file the agent classed as a secret: its version (size and
-		 * modification time) joins the key too. What the agent takes
-		 * from it is its content (the fingerprints of a .env file's
-		 * keys, a token's), so an edit read again by the same program
-		 * (a key appended, a token rotated) is a new sighting; an
-		 * unchanged file stays a map lookup, and other files are keyed
-		 * as before. One event per version: no rate to tune. */
+	size = BPF_CORE_READ(inode, i_size);
+	if (size <= FILES_VERSIONED_MAX) {
+		/* A file small enough for the agent to read whole (a .env, a
+		 * token, a key: it reads at most 64 KiB of one): its version
+		 * (size and modification time) joins the key too. What the
+		 * agent takes from a secret is its content (the fingerprints
+		 * of a .env file's keys, a token's), so an edit read again by
+		 * the same program (a key appended, a token rotated) is a new
+		 * sighting; an unchanged file stays a map lookup. Every small
+		 * file, not only those already classed as secrets: the key of
+		 * a file must not change when the agent classes it (a second
+		 * event for an unchanged file). Larger files (logs, databases,
+		 * rewritten often) are keyed as before. */
 		__s64 sec = 0;
 		__u32 nsec = 0;
 
 		inode__mtime(inode, &sec, &nsec);
-		w[0] ^= (__u64)BPF_CORE_READ(inode, i_size) << 20;
+		w[0] ^= size << 40;
 		w[1] ^= ((__u64)sec << 32) ^ nsec;
 	}
 	key.hash = hash__words((const char *)w, sizeof(w), sizeof(w), 0x66696c65ULL /* "file" */);
