@@ -254,7 +254,7 @@ def test_cloexec_held_by_clone3_then_exec(cleanup, tmp):
 def test_dotenv_edited_and_multiline(cleanup, tmp):
     """The same program (python) reads a .env three times: as written, after
     a key is appended, and after a value is replaced. Each version's keys
-    are added to the secret edge's fingerprints (the kernel keys a secret
+    are added to the secret edge's fingerprints (the kernel keys a small
     file's sightings by its size and mtime, so an edit read again is not a
     repeat): A's first value, B, A's new value; the value replaced is kept
     (a process may have loaded it before the edit). The file also holds a

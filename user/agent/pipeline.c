@@ -231,7 +231,7 @@ static void fingerprint_key_values(struct pipeline *p, uint32_t tgid, const char
 	p->stats.kv_lines_malformed += res.malformed;
 	p->stats.kv_lines_unread += res.unread;
 	/* a later version of the file (read again after an edit: the kernel
-	 * keys a secret's sightings by its size and mtime) adds its keys to
+	 * keys a small file's sightings by its size and mtime) adds its keys to
 	 * those already kept: a value replaced may still be the one a process
 	 * loaded before the edit */
 	old_n = edge_key_fps(e, &old, &dropped);
