@@ -30,6 +30,43 @@
 
 #define FMODE_READ 0x1
 
+/* The inode's modification time moved twice (6.7: __i_mtime; 6.11:
+ * i_mtime_sec + i_mtime_nsec); these flavours let CO-RE find it on each. */
+struct inode___mtime_split {
+	time64_t i_mtime_sec;
+	u32 i_mtime_nsec;
+} __attribute__((preserve_access_index));
+struct inode___mtime_hidden {
+	struct timespec64 __i_mtime;
+} __attribute__((preserve_access_index));
+struct inode___mtime_ts {
+	struct timespec64 i_mtime;
+} __attribute__((preserve_access_index));
+
+static __always_inline void inode__mtime(struct inode *inode, __s64 *sec, __u32 *nsec)
+{
+	if (bpf_core_field_exists(((struct inode___mtime_split *)0)->i_mtime_sec)) {
+		struct inode___mtime_split *i = (void *)inode;
+
+		*sec = BPF_CORE_READ(i, i_mtime_sec);
+		*nsec = BPF_CORE_READ(i, i_mtime_nsec);
+	} else if (bpf_core_field_exists(((struct inode___mtime_hidden *)0)->__i_mtime)) {
+		struct inode___mtime_hidden *i = (void *)inode;
+
+		*sec = BPF_CORE_READ(i, __i_mtime.tv_sec);
+		*nsec = BPF_CORE_READ(i, __i_mtime.tv_nsec);
+	} else {
+		struct inode___mtime_ts *i = (void *)inode;
+
+		*sec = BPF_CORE_READ(i, i_mtime.tv_sec);
+		*nsec = BPF_CORE_READ(i, i_mtime.tv_nsec);
+	}
+}
+
+/* Files up to this size are deduplicated per version (files__record): the
+ * most the agent reads of a KEY=VALUE file (KV_CONTENT_MAX, pipeline.c). */
+#define FILES_VERSIONED_MAX (64 * 1024)
+
 /* Where a file came from, for files__record. */
 struct file_origin {
 	__u32 kind;          /* REACH_EV_FILE_OPEN, or REACH_EV_FILE_VIA (no open(2)) */
@@ -68,7 +105,7 @@ static __noinline int files__record(struct file *file, const struct file_origin 
 	struct cf_scratch *cs;
 	struct inode *inode;
 	struct scratch *s;
-	__u64 now, w[3];
+	__u64 now, size, w[3];
 	__u32 gen;
 	__u32 resolved_len;
 	__u32 ev_flags = o->flags;
@@ -108,6 +145,26 @@ static __noinline int files__record(struct file *file, const struct file_origin 
 	w[0] = ino_key.ino;
 	w[1] = ino_key.dev;
 	w[2] = task__exe_seed(task);
+	size = BPF_CORE_READ(inode, i_size);
+	if (size <= FILES_VERSIONED_MAX) {
+		/* A file small enough for the agent to read whole (a .env, a
+		 * token, a key: it reads at most 64 KiB of one): its version
+		 * (size and modification time) joins the key too. What the
+		 * agent takes from a secret is its content (the fingerprints
+		 * of a .env file's keys, a token's), so an edit read again by
+		 * the same program (a key appended, a token rotated) is a new
+		 * sighting; an unchanged file stays a map lookup. Every small
+		 * file, not only those already classed as secrets: the key of
+		 * a file must not change when the agent classes it (a second
+		 * event for an unchanged file). Larger files (logs, databases,
+		 * rewritten often) are keyed as before. */
+		__s64 sec = 0;
+		__u32 nsec = 0;
+
+		inode__mtime(inode, &sec, &nsec);
+		w[0] ^= size << 40;
+		w[1] ^= ((__u64)sec << 32) ^ nsec;
+	}
 	/* the filter's generation: a file dropped under an old catalogue is
 	 * first seen again under a new one (filter.bpf.h) */
 	gen = ((volatile struct reach_cf_config *)&cf_config)->gen;

@@ -13,19 +13,6 @@
 #include "task.bpf.h"
 #include "files.bpf.h"
 
-/* The inode's modification time moved twice (6.7: __i_mtime; 6.11:
- * i_mtime_sec + i_mtime_nsec); these flavours let CO-RE find it on each. */
-struct inode___mtime_split {
-	time64_t i_mtime_sec;
-	u32 i_mtime_nsec;
-} __attribute__((preserve_access_index));
-struct inode___mtime_hidden {
-	struct timespec64 __i_mtime;
-} __attribute__((preserve_access_index));
-struct inode___mtime_ts {
-	struct timespec64 i_mtime;
-} __attribute__((preserve_access_index));
-
 /* Which file the new image is (device, inode, modification time): the
  * identity of a host workload's software version. For a "#!" script the
  * kernel has swapped in the interpreter's file by now (exec_binprm) while
@@ -44,22 +31,7 @@ static __always_inline void exec__file_id(struct linux_binprm *bprm, struct reac
 
 	ev->exe_ino = BPF_CORE_READ(inode, i_ino);
 	ev->exe_dev = BPF_CORE_READ(inode, i_sb, s_dev);
-	if (bpf_core_field_exists(((struct inode___mtime_split *)0)->i_mtime_sec)) {
-		struct inode___mtime_split *i = (void *)inode;
-
-		ev->exe_mtime_sec = BPF_CORE_READ(i, i_mtime_sec);
-		ev->exe_mtime_nsec = BPF_CORE_READ(i, i_mtime_nsec);
-	} else if (bpf_core_field_exists(((struct inode___mtime_hidden *)0)->__i_mtime)) {
-		struct inode___mtime_hidden *i = (void *)inode;
-
-		ev->exe_mtime_sec = BPF_CORE_READ(i, __i_mtime.tv_sec);
-		ev->exe_mtime_nsec = BPF_CORE_READ(i, __i_mtime.tv_nsec);
-	} else {
-		struct inode___mtime_ts *i = (void *)inode;
-
-		ev->exe_mtime_sec = BPF_CORE_READ(i, i_mtime.tv_sec);
-		ev->exe_mtime_nsec = BPF_CORE_READ(i, i_mtime.tv_nsec);
-	}
+	inode__mtime(inode, &ev->exe_mtime_sec, &ev->exe_mtime_nsec);
 }
 
 SEC("tp_btf/sched_process_exec")
@@ -129,10 +101,27 @@ int BPF_PROG(reach_sched_process_exec, struct task_struct *p, pid_t old_pid, str
 	return 0;
 }
 
+/* The parent's fork of a child that lives in cgid (the parent's own, or
+ * the one clone3 put the child in): user space gives the child its
+ * parent's executable until it execs. */
+static __always_inline void process__fork_event(__u64 pid_tgid, __u64 cgid, __u32 child_pid, __u32 child_tgid)
+{
+	struct reach_fork_event *ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+
+	if (!ev) {
+		/* the identity of the cgroup the child lives in */
+		loss__count_for(cgid, (__u32)bpf_get_current_uid_gid(), REACH_EV_FORK, REACH_LOSS_RINGBUF_FULL);
+		return;
+	}
+	task__fill_hdr(&ev->hdr, REACH_EV_FORK, sizeof(*ev), pid_tgid, cgid, bpf_ktime_get_boot_ns());
+	ev->child_pid = child_pid;
+	ev->child_tgid = child_tgid;
+	bpf_ringbuf_submit(ev, 0);
+}
+
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(reach_sched_process_fork, struct task_struct *parent, struct task_struct *child)
 {
-	struct reach_fork_event *ev;
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u64 cgid = bpf_get_current_cgroup_id();
 	__u32 child_pid = BPF_CORE_READ(child, pid);
@@ -144,21 +133,24 @@ int BPF_PROG(reach_sched_process_fork, struct task_struct *parent, struct task_s
 		return 0;
 	/* clone3(CLONE_INTO_CGROUP): the child is born in another cgroup, with
 	 * a copy of its parent's descriptors and no cgroup_attach_task; when
-	 * that cgroup is monitored, what it holds was opened outside it */
+	 * that cgroup is monitored, what it holds was opened outside it. Until
+	 * it execs, the child runs its parent's image: the fork event (in the
+	 * child's cgroup, ahead of the walk in the ring) makes the process tree
+	 * name that image for what it holds, never the program it may exec a
+	 * moment later (which user space would otherwise read from /proc after
+	 * the exec). Its close-on-exec descriptors are recorded too: that image
+	 * runs inside the cgroup holding them until execve closes them (the
+	 * runner's setup code: it can read them, or dup2 them where they
+	 * survive); what the new program holds is walked at its exec. */
 	if (child->cgroups->dfl_cgrp->kn->id != cgid && child_tgid != self_tgid &&
-	    cgroup__is_monitored(child->cgroups->dfl_cgrp, &child_cgid))
+	    cgroup__is_monitored(child->cgroups->dfl_cgrp, &child_cgid)) {
+		process__fork_event(pid_tgid, child_cgid, child_pid, child_tgid);
 		task__walk_files(child, ((__u64)child_tgid << 32) | child_pid, child_cgid, REACH_OPEN_F_ENTERED);
-	if (!task__is_monitored(pid_tgid, cgid))
-		return 0;
-	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
-	if (!ev) {
-		loss__count(REACH_EV_FORK, REACH_LOSS_RINGBUF_FULL);
 		return 0;
 	}
-	task__fill_hdr(&ev->hdr, REACH_EV_FORK, sizeof(*ev), pid_tgid, cgid, bpf_ktime_get_boot_ns());
-	ev->child_pid = child_pid;
-	ev->child_tgid = child_tgid;
-	bpf_ringbuf_submit(ev, 0);
+	if (!task__is_monitored(pid_tgid, cgid))
+		return 0;
+	process__fork_event(pid_tgid, cgid, child_pid, child_tgid);
 	return 0;
 }
 

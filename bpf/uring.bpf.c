@@ -20,6 +20,12 @@
  *                        file event as an open(2), kind FILE_VIA with
  *                        REACH_OPEN_F_URING and the opcode.
  *
+ * An IORING_SETUP_SQPOLL ring needs nothing more: its poller iou-sqp-PID is
+ * an io thread of the submitting process (create_io_thread: CLONE_THREAD,
+ * CLONE_FILES, CLONE_VM), so the tgid, the cgroup, the descriptor table and
+ * the executable read in its context are the process's own
+ * (tests/e2e/test_roads3.py walks it).
+ *
  * TCP connects need nothing here: inet_sock_set_state sees the handshake in
  * the submitting task (io_uring issues a connect inline, non-blocking).
  * What a request carries that reach cannot decode (a registered socket, a

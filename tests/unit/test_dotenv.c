@@ -141,6 +141,62 @@ static void test_malformed_counted(void **state)
 	free(big);
 }
 
+/* A quoted value over several lines (python-dotenv, dotenv for node): one
+ * record to its closing quote, not malformed; the lines inside are the
+ * value's (a KEY=VALUE among them is not a key); a value of several lines
+ * is not one word (no fingerprint); the next record is read after it. */
+static void test_multiline_values(void **state)
+{
+	parse("PEM=\"-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----\"\n"
+	      "AFTER=" OPENAI "\n");
+	assert_int_equal(res.malformed, 0);
+	assert_int_equal(res.n, 1);
+	assert_fp("AFTER", OPENAI);
+
+	parse("NOTE=\"first\nINSIDE=" GHP "\nlast\"\nB=" OPENAI "\n");
+	assert_int_equal(res.malformed, 0);
+	assert_int_equal(res.n, 1);
+	assert_null(fp_under("INSIDE"));
+	assert_fp("B", OPENAI);
+
+	/* single quotes, an escaped double quote inside, CRLF, a comment after */
+	parse("S='a\nb'\r\nE=\"x\\\"\ny\" # note\r\nC=" GHP "\r\n");
+	assert_int_equal(res.malformed, 0);
+	assert_int_equal(res.n, 1);
+	assert_fp("C", GHP);
+
+	/* junk after the closing quote: the whole record is malformed, the
+	 * next line still read */
+	parse("J=\"a\nb\" junk\nK=" OPENAI "\n");
+	assert_int_equal(res.malformed, 1);
+	assert_int_equal(res.n, 1);
+	assert_fp("K", OPENAI);
+
+	/* never closed: the opening line is malformed, the rest read as lines */
+	parse("U=\"open\nL=" OPENAI "\n");
+	assert_int_equal(res.malformed, 1);
+	assert_int_equal(res.n, 1);
+	assert_fp("L", OPENAI);
+
+	/* the lines a record spans count toward DOTENV_MAX_LINES */
+	{
+		char *s = malloc(DOTENV_MAX_LINES + 64), *p = s;
+
+		assert_non_null(s);
+		for (int i = 0; i < DOTENV_MAX_LINES - 10; i++)
+			*p++ = '\n';
+		p += sprintf(p, "M=\"");
+		for (int i = 0; i < 9; i++) /* the record: 10 lines, the last of the bound */
+			*p++ = '\n';
+		p += sprintf(p, "\"\nLATE=%s\n", OPENAI);
+		parse(s);
+		assert_int_equal(res.malformed, 0);
+		assert_int_equal(res.unread, 1);
+		assert_int_equal(res.n, 0);
+		free(s);
+	}
+}
+
 static void test_binary(void **state)
 {
 	static const char bin[] = "\x7f" "ELF\x02\x01\x01\0\0\0A=" OPENAI "\nB=x\x01y" OPENAI "\nC=" GHP "\n";
@@ -202,6 +258,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_plain_export_quotes), cmocka_unit_test(test_comments_and_names),
 		cmocka_unit_test(test_crlf_and_last_line),  cmocka_unit_test(test_ini_sections),  cmocka_unit_test(test_malformed_counted),
+		cmocka_unit_test(test_multiline_values),
 		cmocka_unit_test(test_binary),		    cmocka_unit_test(test_bounds),
 		cmocka_unit_test(test_same_fingerprint_as_bearer),
 	};

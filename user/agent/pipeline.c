@@ -199,7 +199,9 @@ static void fingerprint_key_values(struct pipeline *p, uint32_t tgid, const char
 	struct dotenv_result res;
 	char entries[DOTENV_MAX_KEYS][DOTENV_KEY_MAX + FP_HEX_LEN + 2];
 	const char *v[DOTENV_MAX_KEYS];
-	size_t len;
+	const char *const *old;
+	size_t len, n = 0, old_n;
+	uint64_t dropped;
 	bool more;
 	char *buf;
 	int fd;
@@ -228,11 +230,31 @@ static void fingerprint_key_values(struct pipeline *p, uint32_t tgid, const char
 	free(buf);
 	p->stats.kv_lines_malformed += res.malformed;
 	p->stats.kv_lines_unread += res.unread;
+	/* a later version of the file (read again after an edit: the kernel
+	 * keys a small file's sightings by its size and mtime) adds its keys to
+	 * those already kept: a value replaced may still be the one a process
+	 * loaded before the edit */
+	old_n = edge_key_fps(e, &old, &dropped);
+	if (res.dropped > dropped)
+		dropped = res.dropped; /* the same values past the bound, counted once */
+	for (size_t i = 0; i < old_n && n < DOTENV_MAX_KEYS; i++)
+		v[n++] = old[i];
 	for (size_t i = 0; i < res.n; i++) {
+		bool have = false;
+
 		snprintf(entries[i], sizeof(entries[i]), "%s:%s", res.fps[i].key, res.fps[i].fp);
-		v[i] = entries[i];
+		for (size_t j = 0; j < n && !have; j++)
+			have = !strcmp(v[j], entries[i]);
+		if (have)
+			continue;
+		if (n == DOTENV_MAX_KEYS)
+			dropped++;
+		else
+			v[n++] = entries[i];
 	}
-	if (observed_set_key_fps(p->observed, e, v, res.n, res.dropped))
+	if (n == old_n && !res.dropped)
+		return; /* nothing new: the list kept stands */
+	if (observed_set_key_fps(p->observed, e, v, n, dropped))
 		log_warn("credential fingerprints of %s not kept: out of memory", abs);
 }
 
@@ -425,14 +447,16 @@ static void handle_file_open(struct pipeline *p, const struct reach_file_open_ev
 		warn_unrecorded("secret");
 		return;
 	}
-	if (is_new) {
+	if (is_new || category_is_key_value(category)) {
+		/* a KEY=VALUE file seen again: another version of it (or a
+		 * reader reach had not seen), whose keys are added */
 		char fp[17] = "";
 
 		if (category_is_key_value(category))
 			fingerprint_key_values(p, ev->hdr.tgid, resolved, e, fp);
 		else
 			fingerprint_secret_content(p, ev->hdr.tgid, resolved, fp);
-		if (fp[0] && observed_set_content_fp(p->observed, e, fp))
+		if (is_new && fp[0] && observed_set_content_fp(p->observed, e, fp))
 			log_warn("secret content fingerprint of %s not kept: out of memory", object);
 	}
 	print_if_new(p, ev->hdr.cgroup_id, e, is_new);

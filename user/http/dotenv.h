@@ -5,7 +5,7 @@
  *
  * Untrusted bytes (the file is the workload's): lines and values are
  * bounded, and a line that is not KEY=VALUE, a comment or blank (binary,
- * too long, a key that is not a name, an unclosed quote) is counted and
+ * too long, a key that is not a name, a quote never closed) is counted and
  * skipped. Values never leave dotenv_fingerprints(): the result holds key
  * names and fingerprints only, and every copy of a value is wiped. */
 #ifndef REACH_HTTP_DOTENV_H
@@ -39,7 +39,12 @@ struct dotenv_result {
  * [export ]KEY[ ]=[ ]VALUE with KEY a name ([A-Za-z_][A-Za-z0-9_.-]*) and
  * VALUE either 'single quoted' (literal), "double quoted" (\" \\ \n \r \t
  * unescaped) or bare (up to a " #" comment, trailing blanks trimmed); after
- * a closing quote only blanks or a comment. Each value of one word, 8 bytes
+ * a closing quote only blanks or a comment. A quoted value may run over
+ * several lines (KEY="line1<newline>line2", as python-dotenv and dotenv for
+ * node read it): one record to its closing quote (the record, like a line,
+ * at most DOTENV_MAX_LINE bytes; each line it spans counts toward
+ * DOTENV_MAX_LINES); never closed, its first line is malformed and the
+ * next are read as lines. Each value of one word, 8 bytes
  * or more, that has a credential's shape (http_value_looks_secret()) gets
  * fp_compute(k, value) under its key. */
 void dotenv_fingerprints(const struct fp_key *k, const char *buf, size_t len, struct dotenv_result *out);

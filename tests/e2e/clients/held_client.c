@@ -1,14 +1,18 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * A process that holds a secret it opened before it was monitored, for
- * tests/e2e/test_roads2.py. It never opens the secret inside the monitored
- * cgroup and never execs after entering it.
+ * tests/e2e/test_roads2.py and test_roads3.py. It never opens the secret
+ * inside the monitored cgroup; only clone3exec execs after entering it.
  *
  *   held_client self   SECRET CGROUP_DIR RELEASE  open, move itself into CGROUP_DIR (cgroup.procs), read
  *   held_client wait   SECRET READY RELEASE       open, write READY; whoever moves it; read after RELEASE
  *   held_client clone3 SECRET CGROUP_DIR RELEASE  open, clone3(CLONE_INTO_CGROUP) a child that reads
  *   held_client mmsg   SOCKET                     recvmmsg a descriptor (SCM_RIGHTS) from SOCKET, read it
  *   held_client mmsg-many N                        recvmmsg N datagrams of a socketpair in one call
+ *   held_client clone3exec CLOEXEC KEPT CGROUP_DIR PROGRAM RELEASE
+ *                 open CLOEXEC with O_CLOEXEC and KEPT without, clone3(CLONE_INTO_CGROUP)
+ *                 a child that execs PROGRAM idle RELEASE at once (it reads neither)
+ *   held_client idle RELEASE                       read nothing, wait for RELEASE, exit 0
  *
  * Each process that reads waits until RELEASE exists (a deadline of 60 s)
  * so that the agent can name its executable while it lives. Exit 0 on
@@ -100,6 +104,34 @@ static int do_clone3(int secret, const char *dir, const char *release)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
 }
 
+/* The clone3-then-exec shape (a runner starting a workload in its cgroup):
+ * the child is born in the cgroup holding both descriptors, runs this image
+ * until execve closes the close-on-exec one, then runs PROGRAM holding only
+ * KEPT. */
+static int do_clone3exec(char **argv)
+{
+	struct clone_args args = { 0 };
+	int cloexec = open(argv[2], O_RDONLY | O_CLOEXEC), kept = open(argv[3], O_RDONLY);
+	int cg = open(argv[4], O_RDONLY | O_DIRECTORY | O_CLOEXEC), status;
+	long pid;
+
+	if (cloexec < 0 || kept < 0 || cg < 0)
+		return fail("open");
+	args.flags = CLONE_INTO_CGROUP;
+	args.exit_signal = SIGCHLD;
+	args.cgroup = (uint64_t)cg;
+	pid = syscall(SYS_clone3, &args, sizeof(args));
+	if (pid < 0)
+		return fail("clone3");
+	if (pid == 0) {
+		execl(argv[5], argv[5], "idle", argv[6], (char *)NULL);
+		_exit(fail("exec"));
+	}
+	if (waitpid(pid, &status, 0) < 0)
+		return fail("waitpid");
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+}
+
 static int do_mmsg(const char *sock)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
@@ -170,6 +202,10 @@ int main(int argc, char **argv)
 
 	if (argc == 3 && !strcmp(argv[1], "mmsg"))
 		return do_mmsg(argv[2]);
+	if (argc == 3 && !strcmp(argv[1], "idle"))
+		return wait_file(argv[2]) ? fail("wait release") : 0;
+	if (argc == 7 && !strcmp(argv[1], "clone3exec"))
+		return do_clone3exec(argv);
 	if (argc == 3 && !strcmp(argv[1], "mmsg-many"))
 		return do_mmsg_many(atoi(argv[2]) > 0 ? atoi(argv[2]) : 1);
 	if (argc != 5) {

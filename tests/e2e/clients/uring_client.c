@@ -11,9 +11,14 @@
  *   uring_client udpto HOST PORT      unconnected UDP socket: SENDMSG with msg_name
  *   uring_client tcp HOST PORT        TCP CONNECT + SEND of an HTTP head
  *   uring_client tcpmsg HOST PORT     TCP CONNECT + SENDMSG
+ *   uring_client sqpoll PATH HOST PORT  a ring with IORING_SETUP_SQPOLL: the kernel
+ *                                     thread iou-sqp-PID submits (no io_uring_enter
+ *                                     per request): OPENAT + READ of PATH, then
+ *                                     TCP CONNECT + SEND of an HTTP head
  * Exit 0 when every request completed, 1 with the failing step on stderr.
  */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <liburing.h>
@@ -92,6 +97,31 @@ static void do_sendmsg(int fd, struct sockaddr_in *to, const char *payload)
 	run("sendmsg");
 }
 
+/* Whether the poller thread runs in this process: /proc/self/task/TID/comm
+ * "iou-sqp-PID". Without it the ring would be an ordinary one and the test
+ * would walk the wrong road. */
+static bool have_sq_thread(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *de;
+	bool found = false;
+
+	while (d && !found && (de = readdir(d))) {
+		char path[300], comm[32] = "";
+		FILE *f;
+
+		snprintf(path, sizeof(path), "/proc/self/task/%s/comm", de->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		found = fgets(comm, sizeof(comm), f) && !strncmp(comm, "iou-sqp-", 8);
+		fclose(f);
+	}
+	if (d)
+		closedir(d);
+	return found;
+}
+
 /* A descriptor over a unix socket, received through the ring. */
 static int recv_fd(const char *path)
 {
@@ -124,10 +154,16 @@ int main(int argc, char **argv)
 	int rc, fd;
 
 	if (argc < 3) {
-		fprintf(stderr, "usage: uring_client read|fixed|recvread|udp|udpto|tcp|tcpmsg ARGS\n");
+		fprintf(stderr, "usage: uring_client read|fixed|recvread|udp|udpto|tcp|tcpmsg|sqpoll ARGS\n");
 		return 2;
 	}
-	rc = io_uring_queue_init(8, &ring, 0);
+	if (!strcmp(argv[1], "sqpoll")) {
+		struct io_uring_params p = { .flags = IORING_SETUP_SQPOLL, .sq_thread_idle = 2000 };
+
+		rc = io_uring_queue_init_params(8, &ring, &p);
+	} else {
+		rc = io_uring_queue_init(8, &ring, 0);
+	}
 	if (rc < 0) {
 		fprintf(stderr, "io_uring_queue_init: %s\n", strerror(-rc));
 		return 1;
@@ -167,6 +203,20 @@ int main(int argc, char **argv)
 		} else {
 			do_sendmsg(fd, NULL, head);
 		}
+	} else if (argc >= 5 && !strcmp(argv[1], "sqpoll")) {
+		/* every request below is taken from the SQ ring by the poller
+		 * thread; io_uring_submit only wakes it when it went idle */
+		if (!(ring.flags & IORING_SETUP_SQPOLL) || !have_sq_thread()) {
+			fprintf(stderr, "sqpoll: no iou-sqp thread\n");
+			return 1;
+		}
+		io_uring_prep_openat(io_uring_get_sqe(&ring), AT_FDCWD, argv[2], O_RDONLY, 0);
+		read_fd(run("openat"), false);
+		sockaddr_of(argv[3], argv[4], &sin);
+		fd = socket(AF_INET, SOCK_STREAM, 0);
+		do_connect(fd, &sin);
+		io_uring_prep_send(io_uring_get_sqe(&ring), fd, head, sizeof(head) - 1, 0);
+		run("send");
 	} else {
 		fprintf(stderr, "unknown mode %s\n", argv[1]);
 		return 2;
