@@ -2660,7 +2660,7 @@ def render_design_choices(res, a):
           + ". Choice: " + ringbuf_choice(s3)[1])
     elif s3:
         a("- **Ring buffer size**: swept in full mode only.")
-    a("- **In-kernel path prefix filter vs user-space match** (sections 3 and 6): " + filter_choice(res))
+    a("- **In-kernel catalogue pre-filter** (sections 6 and 9): " + filter_choice(res))
     a("")
 
 
@@ -2760,33 +2760,27 @@ TARGET_EVENTS_PER_S = 100000  # issue 9: zero loss at 100k unique events/s
 
 
 def filter_choice(res):
-    """(sentence) for an in-kernel path filter vs user-space matching, from
-    the kernel's cost of a distinct open (s6) and the agent's CPU per
-    non-secret event (s3's plain run)."""
-    s6, s3 = res.get("s6"), res.get("s3") or {}
+    """(sentence) on the in-kernel catalogue pre-filter (issue 16), from the
+    kernel's cost of a distinct open (s6): a non-secret one is resolved,
+    checked and dropped there (no event, nothing for the agent), a secret
+    one is an event, a repeated one a dedup hit."""
+    s6 = res.get("s6")
     # the per-syscall style's rows: its openat program's own counters (the
     # dispatcher's one program also runs on the loop's other syscalls)
     plain = cost_row(s6, "per-syscall", True, "distinct-plain")
+    secret = cost_row(s6, "per-syscall", True, "distinct-secret")
     hit = cost_row(s6, "per-syscall", True, "open")
-    user = (s3.get("plain") or {}).get("cpu_s_per_100k_events")
-    if not (plain and hit and user):
-        return "not compared in this run (needs scenarios 3 and 6 in full mode)."
-    emit = plain["programs"].get("reach_exit_openat", {}).get("ns_per_run")
-    repeat = hit["programs"].get("reach_exit_openat", {}).get("ns_per_run")
-    if emit is None or repeat is None:
-        return "not compared in this run (no openat program counts)."
-    drain = 100000 / user  # non-secret events the agent handles per CPU second
-    text = (f"a distinct non-secret open costs reach's openat program {fmt_ns(emit)} in the kernel (the event "
-            f"included; a repeated open, a dedup hit, {fmt_ns(repeat)}) and the agent {user * 10:.1f} µs of CPU "
-            f"to resolve and match it (scenario 3's plain run: {user:.2f} s per 100k, ≈ {drain:,.0f} events/s "
-            f"per core). An in-kernel path filter would save those only for distinct opens (the dedup map "
-            f"already makes repeats lookups), at the price of a path check in the kernel on each of them and a "
-            f"second, kernel-shaped copy of the catalogue to keep in step with its globs and exclusions. ")
-    if drain >= TARGET_EVENTS_PER_S:
-        return text + (f"The agent already matches non-secret events faster than the {TARGET_EVENTS_PER_S:,}/s "
-                       "target rate, so the filter would not lift a limit. Choice: keep matching in user space.")
-    return text + (f"The agent matches fewer than the {TARGET_EVENTS_PER_S:,}/s target rate: a kernel filter of "
-                   "non-secret opens would lift that limit. Choice: worth building (not done yet).")
+    if not (plain and hit):
+        return "not measured in this run (needs scenario 6)."
+
+    def ns(row):
+        v = row["programs"].get("reach_exit_openat", {}).get("ns_per_run") if row else None
+        return fmt_ns(v) if v is not None else "n/a"
+    return (f"the catalogue is compiled into the kernel as a superset filter (reach/catfilter.c, "
+            f"bpf/filter.bpf.h: nothing that could match is dropped; the agent's match still decides): a distinct "
+            f"non-secret open costs reach's openat program {ns(plain)} (the path resolved and checked, no event, "
+            f"no agent CPU), a distinct secret {ns(secret)} (its event included), a repeated open {ns(hit)} "
+            f"(a dedup hit). Scenario 9 counts the ring events per distinct open (opens_filtered_in_kernel).")
 
 
 def render_prog_cost(res, a):

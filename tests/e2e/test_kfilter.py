@@ -19,6 +19,7 @@ import signal
 import shutil
 
 from harness import PYTHON, Agent, Cgroup, check, check_eq, wait_for
+from test_secrets import check_python_read
 
 N_PLAIN = 2000
 
@@ -84,18 +85,10 @@ def test_kernel_filter_drops_ordinary_files_and_keeps_every_secret(cleanup, tmp)
 
     p = cg.python(WORKLOAD, tmp, str(N_PLAIN), *secrets, late)
     pid = int(p.stdout.split()[0])
-    comm = os.path.basename(PYTHON)[:15]
     for path, category in secrets.items():
-        e = agent.wait_edge(path, lambda e, path=path: e["type"] == "secret" and e["path"] == path)
+        e = check_python_read(agent, path, pid, cg)
         check_eq(e["category"], category, f"{path} category")
         check_eq(e["requested_path"], path, f"{path} requested_path")
-        check_eq(e["pid"], pid, f"{path} pid")
-        check_eq(e["tgid"], pid, f"{path} tgid")
-        check_eq(e["uid"], 0, f"{path} uid")
-        check_eq(e["comm"], comm, f"{path} comm")
-        check_eq(e["cgroup"], cg.rel, f"{path} cgroup")
-        check_eq(e["open_flags"][0], "O_RDONLY", f"{path} access mode")
-        check_eq(e["process_exe"], PYTHON, f"{path} process executable")
     after = wait_for(lambda: (s := _status(agent))["opens_filtered_in_kernel"] >= N_PLAIN and s,
                      "the ordinary opens counted as filtered in the kernel", 15)
     grown = after["events"]["file_open"] - before["events"]["file_open"]

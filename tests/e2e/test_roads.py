@@ -132,14 +132,7 @@ def test_io_uring_file_roads(cleanup, tmp):
     check(summary["events"].get("file_via", 0) >= 3, f"file_via events counted: {summary['events']}")
 
 
-def test_io_uring_egress_roads(cleanup, tmp):
-    """UDP CONNECT + SEND, unconnected UDP SENDMSG with msg_name, TCP CONNECT
-    (+ SEND of an HTTP head) through the ring: egress edges of the client
-    (not of an io-wq worker); TCP SENDMSG's bytes are not decoded: the blind
-    road io_uring sendmsg."""
-    client = _client(cleanup, tmp)
-    for port in (TCP_PORT, TCPMSG_PORT):
-        start_process(cleanup, [PYTHON, "-c", r"""
+TCP_SINK = r"""
 import socket, sys
 s = socket.socket()
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -149,8 +142,24 @@ while True:
     c, _ = s.accept()
     c.recv(4096)
     c.close()
-""", str(port)])
-        wait_port(HOST, port)
+"""
+
+
+def start_tcp_sink(cleanup, port):
+    """A loopback TCP server that takes a connection's first bytes and
+    closes it: a destination for the clients' connects and sends."""
+    start_process(cleanup, [PYTHON, "-c", TCP_SINK, str(port)])
+    wait_port(HOST, port)
+
+
+def test_io_uring_egress_roads(cleanup, tmp):
+    """UDP CONNECT + SEND, unconnected UDP SENDMSG with msg_name, TCP CONNECT
+    (+ SEND of an HTTP head) through the ring: egress edges of the client
+    (not of an io-wq worker); TCP SENDMSG's bytes are not decoded: the blind
+    road io_uring sendmsg."""
+    client = _client(cleanup, tmp)
+    for port in (TCP_PORT, TCPMSG_PORT):
+        start_tcp_sink(cleanup, port)
     root = Cgroup(cleanup, f"reach-e2e-uring-net-{os.getpid()}")
     runs = {"udp": UDP_PORT, "udpto": UDPTO_PORT, "tcp": TCP_PORT, "tcpmsg": TCPMSG_PORT}
     cgs, rules = {}, []

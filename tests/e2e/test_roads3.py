@@ -12,7 +12,7 @@ import subprocess
 
 from harness import (PYTHON, REACHCTL, ROOT, Agent, Cgroup, TestNet, check, check_eq, sh, start_process, wait_for,
                      wait_port)
-from test_roads import _client as _uring_client, _secret, _verify
+from test_roads import _client as _uring_client, _secret, _verify, start_tcp_sink
 
 HOST = "127.0.0.1"
 # this file's ports: 20940-20959
@@ -28,18 +28,7 @@ def test_io_uring_sqpoll(cleanup, tmp):
     and verify does not pass with nothing declared."""
     client = _uring_client(cleanup, tmp)
     secret = _secret(tmp)
-    start_process(cleanup, [PYTHON, "-c", r"""
-import socket, sys
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("127.0.0.1", int(sys.argv[1])))
-s.listen(8)
-while True:
-    c, _ = s.accept()
-    c.recv(4096)
-    c.close()
-""", str(SQPOLL_PORT)])
-    wait_port(HOST, SQPOLL_PORT)
+    start_tcp_sink(cleanup, SQPOLL_PORT)
     cg = Cgroup(cleanup, f"reach-e2e-sqpoll-{os.getpid()}")
     agent = Agent(cleanup, tmp, ["--cgroup", cg.path, "--identity-rule", f"cgroup:{cg.rel} host/uring-sqpoll"])
     p = cg.run([client, "sqpoll", secret, HOST, str(SQPOLL_PORT)])

@@ -15,6 +15,20 @@ def _secret(path, content="s3cr3t-value\n", mode=0o644):
     return path
 
 
+def check_python_read(agent, path, pid, cg):
+    """Waits for the secret edge of path and checks who read it, field by
+    field: a python process pid (PYTHON) of cgroup cg, uid 0, read-only."""
+    e = agent.wait_edge(path, lambda e: e["type"] == "secret" and e["path"] == path)
+    check_eq(e["pid"], pid, f"{path} pid")
+    check_eq(e["tgid"], pid, f"{path} tgid")
+    check_eq(e["uid"], 0, f"{path} uid")
+    check_eq(e["comm"], os.path.basename(PYTHON)[:15], f"{path} comm")
+    check_eq(e["cgroup"], cg.rel, f"{path} cgroup")
+    check_eq(e["open_flags"][0], "O_RDONLY", f"{path} access mode")
+    check_eq(e["process_exe"], PYTHON, f"{path} process executable")
+    return e
+
+
 def _only(edges, what, pred):
     found = [e for e in edges if pred(e)]
     check_eq(len(found), 1, f"edges for {what}")
@@ -41,17 +55,9 @@ os.read(fd, 64)
 """
     p = cg.python(code, tmp)
     pid = int(p.stdout.split()[0])
-    comm = os.path.basename(PYTHON)[:15]
     for path, requested in ((abs_key, abs_key), (rel_env, "app/.env"), (dirfd_pem, "certs/client.pem")):
-        e = agent.wait_edge(path, lambda e, path=path: e["type"] == "secret" and e["path"] == path)
+        e = check_python_read(agent, path, pid, cg)
         check_eq(e["requested_path"], requested, f"{path} requested_path")
-        check_eq(e["pid"], pid, f"{path} pid")
-        check_eq(e["tgid"], pid, f"{path} tgid")
-        check_eq(e["uid"], 0, f"{path} uid")
-        check_eq(e["comm"], comm, f"{path} comm")
-        check_eq(e["cgroup"], cg.rel, f"{path} cgroup")
-        check_eq(e["open_flags"][0], "O_RDONLY", f"{path} access mode")
-        check_eq(e["process_exe"], PYTHON, f"{path} process executable")
         check_eq(e["lineage"][-1], PYTHON, f"{path} lineage ends with the process")
     check_eq(_only(agent.edges(), "api.key", lambda e: e.get("path") == abs_key)["category"],
              "private-key", "api.key category")

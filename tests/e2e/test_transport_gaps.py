@@ -269,6 +269,27 @@ def test_go_older_than_register_abi_is_refused(cleanup, tmp):
     _leak_check(agent, tmp, [inputs, os.path.join(tmp, "gocache"), os.path.join(tmp, "gopath")], [token])
 
 
+def _tls_server_and_private_libssl(cleanup, tmp, port):
+    """A TLS server on port (python: it maps the system libssl, which the
+    agent therefore probes at start) and TMP/lib/libssl.so.3, a copy of the
+    system libssl: another inode, which no probe is on until a client
+    loads it (LD_LIBRARY_PATH). (inputs dir, lib dir, CA file)."""
+    inputs, lib = os.path.join(tmp, "inputs"), os.path.join(tmp, "lib")
+    os.makedirs(inputs)
+    os.makedirs(lib)
+    libssl = next((p for p in ("/lib/x86_64-linux-gnu/libssl.so.3", "/usr/lib/x86_64-linux-gnu/libssl.so.3")
+                   if os.path.exists(p)), None)
+    if not libssl:
+        raise Skip("not installed: libssl.so.3")
+    shutil.copy(libssl, os.path.join(lib, "libssl.so.3"))
+    ca, cert, key = make_test_ca(cleanup, tmp)
+    start_process(cleanup, [PYTHON, os.path.join(ROOT, "tests", "e2e", "https_server.py"), "--bind", HOST,
+                            "--tls-port", str(port), "--cert", cert, "--key", key,
+                            "--log", os.path.join(inputs, "s.log")])
+    wait_port(HOST, port)
+    return inputs, lib, ca
+
+
 RACE_CLIENT = r"""
 import os, ssl, sys, time, http.client
 ctx = ssl.create_default_context(cafile=sys.argv[2])
@@ -286,19 +307,7 @@ def test_tls_begun_before_the_probe_is_blind(cleanup, tmp):
     and sends a bearer while the agent is stopped (SIGSTOP): the agent
     resumes, attaches the probe when it reads the library's open, and then
     meets the ClientHello, older than the attach."""
-    inputs, lib = os.path.join(tmp, "inputs"), os.path.join(tmp, "lib")
-    os.makedirs(inputs)
-    os.makedirs(lib)
-    libssl = next((p for p in ("/lib/x86_64-linux-gnu/libssl.so.3", "/usr/lib/x86_64-linux-gnu/libssl.so.3")
-                   if os.path.exists(p)), None)
-    if not libssl:
-        raise Skip("not installed: libssl.so.3")
-    shutil.copy(libssl, os.path.join(lib, "libssl.so.3"))
-    ca, cert, key = make_test_ca(cleanup, tmp)
-    start_process(cleanup, [PYTHON, os.path.join(ROOT, "tests", "e2e", "https_server.py"), "--bind", HOST,
-                            "--tls-port", str(RACE_PORT), "--cert", cert, "--key", key,
-                            "--log", os.path.join(inputs, "s.log")])
-    wait_port(HOST, RACE_PORT)
+    inputs, lib, ca = _tls_server_and_private_libssl(cleanup, tmp, RACE_PORT)
     token = "reach-tlsrace-bearer-6Hq3Vt8Nw2Lp"
     root = Cgroup(cleanup, f"reach-e2e-tlsrace-{os.getpid()}")
     cg = Cgroup(cleanup, "client", parent=root)
@@ -354,19 +363,7 @@ def test_tls_of_a_client_gone_before_the_agent_read_it(cleanup, tmp):
     tls-blind with the reason (inconclusive)."""
     need_tools("curl")
     curl = os.path.realpath(shutil.which("curl"))
-    inputs, lib = os.path.join(tmp, "inputs"), os.path.join(tmp, "lib")
-    os.makedirs(inputs)
-    os.makedirs(lib)
-    libssl = next((p for p in ("/lib/x86_64-linux-gnu/libssl.so.3", "/usr/lib/x86_64-linux-gnu/libssl.so.3")
-                   if os.path.exists(p)), None)
-    if not libssl:
-        raise Skip("not installed: libssl.so.3")
-    shutil.copy(libssl, os.path.join(lib, "libssl.so.3"))
-    ca, cert, key = make_test_ca(cleanup, tmp)
-    start_process(cleanup, [PYTHON, os.path.join(ROOT, "tests", "e2e", "https_server.py"), "--bind", HOST,
-                            "--tls-port", str(GONE_PORT), "--cert", cert, "--key", key,
-                            "--log", os.path.join(inputs, "s.log")])
-    wait_port(HOST, GONE_PORT)
+    inputs, lib, ca = _tls_server_and_private_libssl(cleanup, tmp, GONE_PORT)
     tokens = {"probed": "reach-gone-probed-bearer-4Tz8Qm1Wx6Kd", "unprobed": "reach-gone-unprobed-bearer-9Ld3Hs5Rv2Jn"}
     root = Cgroup(cleanup, f"reach-e2e-tlsgone-{os.getpid()}")
     cgs = {w: Cgroup(cleanup, w, parent=root) for w in tokens}

@@ -206,7 +206,13 @@ int main(int argc, char **argv)
 	} else if (argc >= 5 && !strcmp(argv[1], "sqpoll")) {
 		/* every request below is taken from the SQ ring by the poller
 		 * thread; io_uring_submit only wakes it when it went idle */
-		if (!(ring.flags & IORING_SETUP_SQPOLL) || !have_sq_thread()) {
+		/* the poller names itself when it first runs: under load that is
+		 * after io_uring_queue_init returns, so look for up to 5 s */
+		bool sq = false;
+
+		for (int i = 0; i < 500 && !(sq = have_sq_thread()); i++)
+			usleep(10000);
+		if (!(ring.flags & IORING_SETUP_SQPOLL) || !sq) {
 			fprintf(stderr, "sqpoll: no iou-sqp thread\n");
 			return 1;
 		}
