@@ -65,6 +65,10 @@ struct tls_proc {
 	enum tls_lib lib;
 	bool before_agent;    /* found from /proc/PID/exe: its exec was not seen (it ran before the agent) */
 	char file_key[48];    /* the file it uses ("" for Go/none) */
+	/* the latest attach among every probed library it maps: its TLS may go
+	 * through any of them, so a connection older than this one may have
+	 * been written unseen (tls_process_library) */
+	uint64_t probed_ns;
 };
 
 struct tls_coverage {
@@ -155,6 +159,12 @@ static bool process_view(uint32_t tgid, const char *path, char *out, size_t n)
 	return stat(out, &st) == 0;
 }
 
+/* A file's key in t->files: its device (stat's encoding) and inode. */
+static void file_key(dev_t dev, uint64_t ino, char key[48])
+{
+	snprintf(key, 48, "%ju:%ju", (uintmax_t)dev, (uintmax_t)ino);
+}
+
 static void proc_key(uint32_t tgid, char key[16])
 {
 	snprintf(key, 16, "%" PRIu32, tgid);
@@ -170,7 +180,7 @@ static struct tls_file *attach_file(struct tls_coverage *t, const char *file, en
 
 	if (stat(file, &st) != 0)
 		return NULL;
-	snprintf(key, sizeof(key), "%ju:%ju", (uintmax_t)st.st_dev, (uintmax_t)st.st_ino);
+	file_key(st.st_dev, st.st_ino, key);
 	f = hmap_get(t->files, key);
 	if (f)
 		return f;
@@ -280,19 +290,21 @@ static void set_proc(struct tls_coverage *t, uint32_t tgid, enum tls_lib lib, st
 
 	proc_key(tgid, key);
 	p = hmap_get(t->procs, key);
-	/* a library it maps unprobed spoils the rest, for good; else a real
-	 * library wins over a "Go, blind" note, and the first library stays */
-	if (p && (p->lib == TLS_GONE || p->lib == TLS_UNPROBED))
-		return;
-	if (p && lib != TLS_GONE && lib != TLS_UNPROBED && p->lib != TLS_GO_BLIND && p->lib != TLS_GO_OFF &&
-	    p->lib != TLS_GO_OLD && p->lib != TLS_NONE)
-		return;
 	if (!p) {
 		if (!(p = calloc(1, sizeof(*p))) || hmap_put(t->procs, key, p, NULL)) {
 			free(p);
 			return;
 		}
 	}
+	if (f && f->attached_ns > p->probed_ns)
+		p->probed_ns = f->attached_ns;
+	/* a library it maps unprobed spoils the rest, for good; else a real
+	 * library wins over a "Go, blind" note, and the first library stays */
+	if (p->lib == TLS_GONE || p->lib == TLS_UNPROBED)
+		return;
+	if (lib != TLS_GONE && lib != TLS_UNPROBED && p->lib != TLS_GO_BLIND && p->lib != TLS_GO_OFF &&
+	    p->lib != TLS_GO_OLD && p->lib != TLS_NONE)
+		return;
 	p->lib = lib;
 	if (f && hmap_count(f->users) < TLS_FILE_MAX_USERS && hmap_put(f->users, key, (void *)1, NULL) == 0) {
 		snprintf(p->file_key, sizeof(p->file_key), "%s", f->key);
@@ -331,8 +343,8 @@ void tls_on_open(struct tls_coverage *t, uint32_t tgid, const char *abs_path, co
 
 		if (!inode)
 			return;
-		snprintf(fkey, sizeof(fkey), "%ju:%ju", (uintmax_t)makedev(inode->dev >> 20, inode->dev & 0xfffff),
-			 (uintmax_t)inode->ino);
+		/* the kernel's dev_t (major << 20 | minor) in stat's encoding */
+		file_key(makedev(inode->dev >> 20, inode->dev & 0xfffff), inode->ino, fkey);
 		f = hmap_get(t->files, fkey);
 		if (f && f->lib != TLS_NONE) {
 			set_proc(t, tgid, lib, f);
@@ -515,8 +527,14 @@ void tls_on_fork(struct tls_coverage *t, uint32_t parent, uint32_t child)
 
 	proc_key(parent, key);
 	p = hmap_get(t->procs, key);
-	if (p)
+	if (p) {
+		struct tls_proc *c;
+
 		set_proc(t, child, p->lib, p->file_key[0] ? hmap_get(t->files, p->file_key) : NULL);
+		proc_key(child, key);
+		if ((c = hmap_get(t->procs, key)) && c->probed_ns < p->probed_ns)
+			c->probed_ns = p->probed_ns; /* it maps what its parent mapped */
+	}
 }
 
 void tls_on_exit(struct tls_coverage *t, uint32_t tgid)
@@ -540,6 +558,7 @@ const char *tls_process_library(struct tls_coverage *t, uint32_t tgid, uint64_t 
 	enum tls_lib lib;
 	char key[16];
 
+	*late_ms = 0;
 	proc_key(tgid, key);
 	p = hmap_get(t->procs, key);
 	if (!p) {
@@ -586,13 +605,12 @@ const char *tls_process_library(struct tls_coverage *t, uint32_t tgid, uint64_t 
 		return NULL;
 	}
 	*why = NULL;
-	*late_ms = 0;
 	f = p && p->file_key[0] ? hmap_get(t->files, p->file_key) : NULL;
 	if (f && since_ns) {
 		/* judged against this attach: a re-attach must judge it again */
 		remember_key(f, key_of_traffic);
-		if (f->attached_ns > since_ns) {
-			*late_ms = (f->attached_ns - since_ns + 999999) / 1000000;
+		if (p->probed_ns > since_ns) {
+			*late_ms = (p->probed_ns - since_ns + 999999) / 1000000;
 			*why = "its TLS connection began before reach's probe on its library was attached: what it sent "
 			       "before the probe is not seen";
 		}
