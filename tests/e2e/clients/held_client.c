@@ -79,20 +79,32 @@ static int enter(const char *dir)
 	return close(fd);
 }
 
-static int do_clone3(int secret, const char *dir, const char *release)
+/* A child born in the cgroup at dir (clone3 CLONE_INTO_CGROUP): its pid,
+ * 0 in the child, -1 on failure (said). */
+static long clone_into(const char *dir)
 {
 	struct clone_args args = { 0 };
-	int cg = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), status;
+	int cg = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	long pid;
 
 	if (cg < 0)
-		return fail("open cgroup dir");
+		return fail("open cgroup dir"), -1;
 	args.flags = CLONE_INTO_CGROUP;
 	args.exit_signal = SIGCHLD;
 	args.cgroup = (uint64_t)cg;
 	pid = syscall(SYS_clone3, &args, sizeof(args));
 	if (pid < 0)
-		return fail("clone3");
+		fail("clone3");
+	return pid;
+}
+
+static int do_clone3(int secret, const char *dir, const char *release)
+{
+	long pid = clone_into(dir);
+	int status;
+
+	if (pid < 0)
+		return 1;
 	if (pid == 0) {
 		/* the child: born in the monitored cgroup with the descriptor */
 		if (wait_file(release))
@@ -110,19 +122,13 @@ static int do_clone3(int secret, const char *dir, const char *release)
  * KEPT. */
 static int do_clone3exec(char **argv)
 {
-	struct clone_args args = { 0 };
-	int cloexec = open(argv[2], O_RDONLY | O_CLOEXEC), kept = open(argv[3], O_RDONLY);
-	int cg = open(argv[4], O_RDONLY | O_DIRECTORY | O_CLOEXEC), status;
+	int cloexec = open(argv[2], O_RDONLY | O_CLOEXEC), kept = open(argv[3], O_RDONLY), status;
 	long pid;
 
-	if (cloexec < 0 || kept < 0 || cg < 0)
+	if (cloexec < 0 || kept < 0)
 		return fail("open");
-	args.flags = CLONE_INTO_CGROUP;
-	args.exit_signal = SIGCHLD;
-	args.cgroup = (uint64_t)cg;
-	pid = syscall(SYS_clone3, &args, sizeof(args));
-	if (pid < 0)
-		return fail("clone3");
+	if ((pid = clone_into(argv[4])) < 0)
+		return 1;
 	if (pid == 0) {
 		execl(argv[5], argv[5], "idle", argv[6], (char *)NULL);
 		_exit(fail("exec"));
