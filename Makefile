@@ -1,5 +1,5 @@
 # reach — one entry point: deps, build, test, bench, demo.
-# Pattern: bpf/*.bpf.c -> build/bpf/*.bpf.o -> build/reach.skel.h -> binaries.
+# Pattern: bpf/*.bpf.c -> build/bpf/reach.bpf.c (one unit) -> build/reach.bpf.o -> build/reach.skel.h -> binaries.
 # vmlinux.h is generated from the running kernel's BTF (/sys/kernel/btf/vmlinux)
 # into build/: CO-RE relocations make the objects portable across kernels.
 .DELETE_ON_ERROR:
@@ -9,6 +9,7 @@ OUT      := build
 CLANG    ?= clang
 CC       ?= gcc
 BPFTOOL  ?= bpftool
+LLVM_STRIP ?= $(shell command -v llvm-strip || command -v llvm-strip-14 || echo llvm-strip)
 ARCH     := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
@@ -25,7 +26,6 @@ CFLAGS   += -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initi
 LDLIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lbpf -lelf -lz -ljson-c -lyaml -lcrypto -lprotobuf-c -lcurl) -lpthread
 
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
-BPF_OBJS := $(patsubst bpf/%.bpf.c,$(OUT)/bpf/%.bpf.o,$(BPF_SRCS))
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror -Iinclude -I$(OUT) -Ibpf
 
 # Pure user-space logic (no BPF): linked into the agent, the CLI and the unit tests.
@@ -54,15 +54,24 @@ $(OUT)/vmlinux.h:
 	$(Q)mkdir -p $(@D)
 	$(Q)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@
 
-$(OUT)/bpf/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.bpf.h) $(wildcard include/abi/*.h) $(OUT)/vmlinux.h
+# One translation unit including every bpf/*.bpf.c, compiled and turned into
+# the skeleton as is. Not `bpftool gen object` (the static linker): the linker
+# of libbpf 1.1 (Debian 12's) cannot link an object that calls a kfunc
+# ("failed to resolve size of underlying type" on bpf_rdonly_cast, task.bpf.h),
+# and one unit needs no linking: each header is compiled once, so the __weak
+# definitions the linker used to merge are single already. DWARF is stripped
+# (BTF stays): the skeleton embeds the object.
+$(OUT)/bpf/reach.bpf.c: $(BPF_SRCS)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@.tmp
-	$(Q)$(BPFTOOL) gen object $@ $@.tmp
-	$(Q)rm -f $@.tmp
+	$(Q)printf '#include "%s"\n' $(abspath $(BPF_SRCS)) > $@
 
-$(OUT)/reach.skel.h: $(BPF_OBJS)
-	$(Q)$(BPFTOOL) gen object $(OUT)/reach.bpf.o $^
-	$(Q)$(BPFTOOL) gen skeleton $(OUT)/reach.bpf.o name reach_bpf > $@
+$(OUT)/reach.bpf.o: $(OUT)/bpf/reach.bpf.c $(BPF_SRCS) $(wildcard bpf/*.bpf.h) $(wildcard include/abi/*.h) $(OUT)/vmlinux.h
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@.tmp
+	$(Q)$(LLVM_STRIP) -g $@.tmp
+	$(Q)mv $@.tmp $@
+
+$(OUT)/reach.skel.h: $(OUT)/reach.bpf.o
+	$(Q)$(BPFTOOL) gen skeleton $< name reach_bpf > $@
 
 # proto/*.proto -> protobuf-c sources, compiled into libreach
 .PRECIOUS: $(OUT)/proto/%.pb-c.c $(OUT)/proto/%.pb-c.h

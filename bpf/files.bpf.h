@@ -45,21 +45,23 @@ struct inode___mtime_ts {
 
 static __always_inline void inode__mtime(struct inode *inode, __s64 *sec, __u32 *nsec)
 {
+	/* direct loads whatever the caller holds (a no-op on a BTF pointer) */
+	inode = KERNEL_CAST(struct inode, inode);
 	if (bpf_core_field_exists(((struct inode___mtime_split *)0)->i_mtime_sec)) {
 		struct inode___mtime_split *i = (void *)inode;
 
-		*sec = BPF_CORE_READ(i, i_mtime_sec);
-		*nsec = BPF_CORE_READ(i, i_mtime_nsec);
+		*sec = i->i_mtime_sec;
+		*nsec = i->i_mtime_nsec;
 	} else if (bpf_core_field_exists(((struct inode___mtime_hidden *)0)->__i_mtime)) {
 		struct inode___mtime_hidden *i = (void *)inode;
 
-		*sec = BPF_CORE_READ(i, __i_mtime.tv_sec);
-		*nsec = BPF_CORE_READ(i, __i_mtime.tv_nsec);
+		*sec = i->__i_mtime.tv_sec;
+		*nsec = i->__i_mtime.tv_nsec;
 	} else {
 		struct inode___mtime_ts *i = (void *)inode;
 
-		*sec = BPF_CORE_READ(i, i_mtime.tv_sec);
-		*nsec = BPF_CORE_READ(i, i_mtime.tv_nsec);
+		*sec = i->i_mtime.tv_sec;
+		*nsec = i->i_mtime.tv_nsec;
 	}
 }
 
@@ -101,7 +103,6 @@ static __noinline int files__record(struct file *file, const struct file_origin 
 	struct reach_file_open_event *ev;
 	struct task_struct *task = holder;
 	struct reach_dedup_key key = {};
-	struct reach_inode_key ino_key = {};
 	struct cf_scratch *cs;
 	struct inode *inode;
 	struct scratch *s;
@@ -121,31 +122,30 @@ static __noinline int files__record(struct file *file, const struct file_origin 
 	} else {
 		uid = BPF_CORE_READ(task, cred, uid.val);
 	}
-	inode = BPF_CORE_READ(file, f_inode);
+	/* every caller's file as a BTF pointer: the reads below are direct
+	 * loads, not helper calls (KERNEL_CAST) */
+	file = file ? KERNEL_CAST(struct file, file) : NULL;
+	inode = file ? file->f_inode : NULL;
 	if (!file || !inode) {
 		/* another thread closed it between the open and here */
 		loss__count_for(cgid, uid, kind, REACH_LOSS_READ_FAILED);
 		return 0;
 	}
-	mode = BPF_CORE_READ(inode, i_mode);
+	mode = inode->i_mode;
 	if ((mode & S_IFMT) != S_IFREG)
 		return 0;  /* directories, devices, pipes, sockets: not a file's content */
-	if (!(BPF_CORE_READ(file, f_mode) & FMODE_READ))
+	if (!(file->f_mode & FMODE_READ))
 		return 0;  /* written or O_PATH: not a read */
-	ino_key.ino = BPF_CORE_READ(inode, i_ino);
-	ino_key.dev = BPF_CORE_READ(inode, i_sb, s_dev);
-	if (bpf_map_lookup_elem(&secret_inodes, &ino_key))
-		ev_flags |= REACH_OPEN_F_KNOWN_SECRET;
 
 	key.cgroup_id = cgid;
 	key.kind = kind;
 	/* The executable's inode joins the key: each binary that reads a secret
 	 * is reported once (the ledger lists every one), while repeats by the
 	 * same binary stay map lookups. */
-	w[0] = ino_key.ino;
-	w[1] = ino_key.dev;
+	w[0] = inode->i_ino;
+	w[1] = inode->i_sb->s_dev;
 	w[2] = task__exe_seed(task);
-	size = BPF_CORE_READ(inode, i_size);
+	size = inode->i_size;
 	if (size <= FILES_VERSIONED_MAX) {
 		/* A file small enough for the agent to read whole (a .env, a
 		 * token, a key: it reads at most 64 KiB of one): its version
@@ -170,14 +170,19 @@ static __noinline int files__record(struct file *file, const struct file_origin 
 	gen = ((volatile struct reach_cf_config *)&cf_config)->gen;
 	key.hash = hash__words((const char *)w, sizeof(w), sizeof(w), 0x66696c65ULL /* "file" */ ^ ((__u64)gen << 32));
 
-	now = bpf_ktime_get_boot_ns();
-	if (!dedup__first_seen(&key, now))
+	now = 0; /* read by dedup__first_seen when needed */
+	if (!dedup__first_seen(&key, &now))
 		return 0;
-
 	s = scratch__get();
 	cs = filter__scratch();
 	if (!s || !cs)
 		return 0;
+	/* first seen only: a repeat needs no more than the lookup above (the
+	 * key in map memory: files__record's frame is at the stack limit) */
+	cs->ino.ino = inode->i_ino;
+	cs->ino.dev = inode->i_sb->s_dev;
+	if (bpf_map_lookup_elem(&secret_inodes, &cs->ino))
+		ev_flags |= REACH_OPEN_F_KNOWN_SECRET;
 	cs->written[0] = '\0';
 	if (o->pathname) {
 		/* the name as written, kept as `opened_as` when it differs */
@@ -210,7 +215,7 @@ static __noinline int files__record(struct file *file, const struct file_origin 
 	ev->dirfd = o->dirfd;
 	ev->fd = o->fd;
 	ev->syscall_nr = o->nr;
-	ev->inode = ino_key;
+	ev->inode = cs->ino;
 	bpf_probe_read_kernel(ev->path, sizeof(ev->path), cs->written);
 	ev->path[REACH_PATH_LEN - 1] = '\0';
 	ev->path_len = path_len;

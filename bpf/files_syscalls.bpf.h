@@ -86,10 +86,13 @@ __weak __noinline int files__received_in(__u64 umsg, __u32 nr, __u64 pid_tgid, _
 	struct file_origin o = { .kind = REACH_EV_FILE_VIA, .dirfd = -1, .flags = REACH_OPEN_F_RECEIVED, .nr = nr };
 	struct { __u64 len; __s32 level; __s32 type; } cmsg;
 	struct task_struct *task;
-	struct user_msghdr msg;
+	/* msg_control and msg_controllen only (adjacent in struct user_msghdr):
+	 * this frame is on the dispatcher's deepest call chain (512 bytes) */
+	struct { void *msg_control; __u64 msg_controllen; } msg;
 	__u64 n;
 
-	if (bpf_probe_read_user(&msg, sizeof(msg), (const void *)umsg)) {
+	if (bpf_probe_read_user(&msg, sizeof(msg),
+				(const void *)umsg + __builtin_offsetof(struct user_msghdr, msg_control))) {
 		loss__count(REACH_EV_FILE_VIA, REACH_LOSS_READ_FAILED);
 		return 0;
 	}

@@ -60,6 +60,7 @@ struct cf_scratch {
 	char resolved[REACH_BASE_LEN];
 	char written[REACH_BASE_LEN]; /* the name as written: REACH_PATH_LEN used */
 	struct cf_keys keys;
+	struct reach_inode_key ino; /* files__record's secret_inodes key */
 };
 
 /* the steps' hooks (abi/catfilter.h) */
@@ -115,7 +116,8 @@ static long filter__step_cb(__u64 i, void *arg)
 
 	if (!s)
 		return 1;
-	return cf_step(&c->w, filter__buf(s, c->written), (__u32)i + 1, &s->keys);
+	return cf_step(&c->w, filter__buf(s, c->written), (__u32)i + 1, (const struct reach_cf_sieve *)&cf_config.sieve,
+		       &s->keys);
 }
 
 /* bpf_loop: one basename prefix/suffix length (i + 1) */
@@ -126,7 +128,7 @@ static long filter__affix_cb(__u64 i, void *arg)
 
 	if (!s)
 		return 1;
-	if (cf_affix_len(&c->w, filter__buf(s, c->written), (__u32)i + 1, cf_config.prefix_lens, cf_config.suffix_lens,
+	if (cf_affix_len(&c->w, filter__buf(s, c->written), (__u32)i + 1, (const struct reach_cf_sieve *)&cf_config.sieve,
 			 &s->keys)) {
 		c->w.pass = 1;
 		return 1;
@@ -146,15 +148,38 @@ static __always_inline bool filter__pass(struct cf_scratch *s, __u32 written, __
 
 	if (len == 0 || len >= REACH_BASE_LEN || CF_BYTE(p, 0) != '/')
 		return true;
-	if (cf_prefix(&c.w, p, &s->keys))
+	if (cf_prefix(&c.w, p, (const struct reach_cf_sieve *)&cf_config.sieve, &s->keys))
 		return true;
 	bpf_loop(len, filter__step_cb, &c, 0);
 	if (c.w.pass)
 		return true;
-	if (cf_basename(&c.w, p, &s->keys))
+	if (cf_basename(&c.w, p, (const struct reach_cf_sieve *)&cf_config.sieve, &s->keys))
 		return true;
 	bpf_loop(REACH_CF_AFFIX_MAX, filter__affix_cb, &c, 0);
 	return c.w.pass;
+}
+
+/* Is the name as written the resolved path, byte for byte? The common case
+ * (an absolute name without links): its filter pass would repeat the first. */
+static __always_inline bool filter__same(struct cf_scratch *s, __u32 resolved_len, __u32 written_len)
+{
+	const __u64 *a = (const __u64 *)s->resolved, *b = (const __u64 *)s->written;
+	__u32 len = resolved_len;
+
+	if (resolved_len != written_len || len >= REACH_PATH_LEN)
+		return false;
+	for (__u32 i = 0; i < REACH_PATH_LEN / 8; i++) {
+		__u64 diff;
+
+		if (i * 8 >= len)
+			break;
+		diff = a[i] ^ b[i];
+		if (len - i * 8 < 8) /* the last word: only its first len % 8 bytes (little-endian) */
+			diff &= (1ULL << ((len - i * 8) * 8)) - 1;
+		if (diff)
+			return false;
+	}
+	return true;
 }
 
 /*
@@ -178,7 +203,7 @@ __weak __noinline int filter__check(__u32 resolved_len, __u32 written_len, __u32
 	if (!cfg->on || cfg->gen != gen || !s)
 		return 1;
 	pass = filter__pass(s, 0, resolved_len);
-	if (!pass && written_len)
+	if (!pass && written_len && !filter__same(s, resolved_len, written_len))
 		pass = filter__pass(s, 1, written_len);
 	if (!pass && cfg->gen != gen)
 		pass = true;

@@ -166,8 +166,8 @@ static __always_inline bool http__emit_whole(struct scratch *s, const struct htt
 		return true; /* cannot happen; bounds the copies below for the verifier */
 	key.cgroup_id = cap->cgid;
 	key.hash = hash__words(s->http, n, REACH_HTTP_LEN, cap->source);
-	now = bpf_ktime_get_boot_ns();
-	if (!dedup__first_seen(&key, now))
+	now = 0; /* read by dedup__first_seen when needed */
+	if (!dedup__first_seen(&key, &now))
 		return false;
 	ev = dedup__reserve(&key, sizeof(*ev));
 	if (!ev)
@@ -501,8 +501,8 @@ static __always_inline bool http__tls_hello(const void *ubuf, __u64 len, const s
 	w[0] = net__exe_seed();
 	__builtin_memcpy(&w[1], peer->addr, 16);
 	key.hash = hash__words((const char *)w, sizeof(w), sizeof(w), 0x68656c6fULL /* "helo" */ ^ peer->port);
-	now = bpf_ktime_get_boot_ns();
-	if (!dedup__first_seen(&key, now))
+	now = 0; /* read by dedup__first_seen when needed */
+	if (!dedup__first_seen(&key, &now))
 		return true;
 	ev = dedup__reserve(&key, sizeof(*ev));
 	if (!ev)
@@ -536,8 +536,8 @@ static __always_inline void http__h2_preface(__u8 source, __u8 why, __u64 pid_tg
 	w[0] = net__exe_seed();
 	w[1] = source | (__u64)why << 8;
 	key.hash = hash__words((const char *)w, sizeof(w), sizeof(w), 0x6832ULL /* "h2" */);
-	now = bpf_ktime_get_boot_ns();
-	if (!dedup__first_seen(&key, now))
+	now = 0; /* read by dedup__first_seen when needed */
+	if (!dedup__first_seen(&key, &now))
 		return;
 	ev = dedup__reserve(&key, sizeof(*ev));
 	if (!ev)

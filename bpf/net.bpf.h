@@ -177,7 +177,7 @@ static __always_inline void net__record_egress(const struct reach_event_hdr *own
 	};
 	struct reach_egress_event *ev;
 
-	if (!dedup__first_seen(&key, now))
+	if (!dedup__first_seen(&key, &now))
 		return;
 	ev = dedup__reserve_for(&key, sizeof(*ev), owner->cgroup_id, owner->uid);
 	if (!ev)
@@ -206,13 +206,13 @@ __weak __noinline int road__record(__u32 road, __u32 op, __u32 detail, __u64 pid
 {
 	struct reach_dedup_key key = { .cgroup_id = cgid, .kind = REACH_EV_ROAD };
 	struct reach_road_event *ev;
-	__u64 w[3], now = bpf_ktime_get_boot_ns();
+	__u64 w[3], now = 0; /* read by dedup__first_seen when needed */
 
 	w[0] = ((__u64)road << 32) | op;
 	w[1] = detail;
 	w[2] = net__exe_seed();
 	key.hash = hash__words((const char *)w, sizeof(w), sizeof(w), 0x726f6164ULL /* "road" */);
-	if (!dedup__first_seen(&key, now))
+	if (!dedup__first_seen(&key, &now))
 		return 0;
 	ev = dedup__reserve(&key, sizeof(*ev));
 	if (!ev)

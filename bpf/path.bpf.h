@@ -8,6 +8,7 @@
 #define REACH_PATH_BPF_H
 
 #include "maps.bpf.h"
+#include "task.bpf.h" /* KERNEL_CAST */
 #include <bpf/bpf_core_read.h>
 
 #define PATH_WALK_MAX_COMPONENTS 32
@@ -24,50 +25,54 @@
 static __always_inline int path__walk(struct path *start, struct task_struct *task, char *walk,
 				      bool *truncated)
 {
-	struct dentry *dentry = BPF_CORE_READ(start, dentry);
-	struct vfsmount *vfsmnt = BPF_CORE_READ(start, mnt);
-	struct mount *mnt = container_of(vfsmnt, struct mount, mnt);
-	struct dentry *root_dentry = BPF_CORE_READ(task, fs, root.dentry);
-	struct vfsmount *root_mnt = BPF_CORE_READ(task, fs, root.mnt);
+	/* BTF pointers (KERNEL_CAST, task.bpf.h): each step's pointers are
+	 * direct loads, only a name's bytes need a helper */
+	struct dentry *dentry = start->dentry;
+	struct vfsmount *vfsmnt = start->mnt;
+	struct mount *mnt = KERNEL_CAST(struct mount, container_of(vfsmnt, struct mount, mnt));
+	struct dentry *root_dentry = task->fs->root.dentry;
+	struct vfsmount *root_mnt = task->fs->root.mnt;
 	int pos = PATH_WALK_END;
 	bool done = false;
 
 	*truncated = false;
 	for (int i = 0; i < PATH_WALK_MAX_COMPONENTS; i++) {
 		struct dentry *mnt_root, *parent;
-		struct qstr name;
+		const unsigned char *name;
 		__u32 len;
 
 		if (dentry == root_dentry && vfsmnt == root_mnt) {
 			done = true;
 			break;
 		}
-		mnt_root = BPF_CORE_READ(vfsmnt, mnt_root);
-		parent = BPF_CORE_READ(dentry, d_parent);
+		mnt_root = vfsmnt->mnt_root;
+		parent = dentry->d_parent;
 		if (dentry == mnt_root) {
-			struct mount *mnt_parent = BPF_CORE_READ(mnt, mnt_parent);
+			struct mount *mnt_parent = mnt->mnt_parent;
 
 			if (mnt_parent == mnt) { /* the global root */
 				done = true;
 				break;
 			}
-			dentry = BPF_CORE_READ(mnt, mnt_mountpoint);
+			dentry = mnt->mnt_mountpoint;
 			mnt = mnt_parent;
-			vfsmnt = &mnt->mnt;
+			/* the vfsmount type again (not a struct mount at an offset):
+			 * the verifier then prunes this state against the first */
+			vfsmnt = KERNEL_CAST(struct vfsmount, &mnt->mnt);
 			continue;
 		}
 		if (dentry == parent) { /* root of a detached tree */
 			done = true;
 			break;
 		}
-		name = BPF_CORE_READ(dentry, d_name);
-		len = name.len & 0xff;  /* verifier bound; names are <= 255 */
+		len = dentry->d_name.len & 0xff;  /* verifier bound; names are <= 255 */
+		name = dentry->d_name.name;
 		if (pos - (int)len - 1 < 0) {
 			*truncated = true;
 			break;
 		}
 		pos -= len + 1;
-		bpf_probe_read_kernel(&walk[(pos + 1) & PATH_WALK_MASK], len, name.name);
+		bpf_probe_read_kernel(&walk[(pos + 1) & PATH_WALK_MASK], len, name);
 		walk[pos & PATH_WALK_MASK] = '/';
 		dentry = parent;
 	}

@@ -91,7 +91,7 @@ int BPF_PROG(reach_sched_process_exec, struct task_struct *p, pid_t old_pid, str
 	ev->key.pad = 0;
 	ev->key.hash = hash__words(ev->filename, len > 0 ? len - 1 : 0, REACH_PATH_LEN, 0);
 	/* The event goes out either way; the map keeps the tool edge's count. */
-	dedup__first_seen(&ev->key, now);
+	dedup__first_seen(&ev->key, &now);
 	bpf_ringbuf_submit(ev, 0);
 	/* after the exec event: user space knows the program by then. The
 	 * files it holds (close-on-exec ones are already closed) were opened

@@ -134,18 +134,30 @@ static __always_inline void task__fill_hdr(struct reach_event_hdr *hdr, __u16 ki
 }
 
 /* Records one occurrence of an edge. Returns true when it is the first one
- * (the caller then emits the event), false for a repeat (counted here). */
-static __always_inline bool dedup__first_seen(struct reach_dedup_key *key, __u64 now)
+ * (the caller then emits the event), false for a repeat (counted here).
+ * *now: the event time, or 0 to read the clock only when needed: a repeat
+ * reads it once per kernel tick (its last_ns then at most a tick old),
+ * because on a VM the clock read is a third of a repeated open's BPF time;
+ * a first sighting reads it and leaves it in *now for the event. */
+static __always_inline bool dedup__first_seen(struct reach_dedup_key *key, __u64 *now)
 {
-	struct reach_dedup_val *val, fresh = { .count = 1, .first_ns = now, .last_ns = now };
+	struct reach_dedup_val *val, fresh = { .count = 1 };
+	__u64 tick = bpf_jiffies64();
 	long err;
 
 	val = bpf_map_lookup_elem(&dedup, key);
 	if (val) {
 		__sync_fetch_and_add(&val->count, 1);
-		val->last_ns = now;
+		if (val->last_jiffies != tick) {
+			val->last_jiffies = tick;
+			val->last_ns = *now ? *now : bpf_ktime_get_boot_ns();
+		}
 		return false;
 	}
+	if (!*now)
+		*now = bpf_ktime_get_boot_ns();
+	fresh.first_ns = fresh.last_ns = *now;
+	fresh.last_jiffies = tick;
 	err = bpf_map_update_elem(&dedup, key, &fresh, BPF_NOEXIST);
 	if (err == -17 /* EEXIST: another CPU inserted it first */) {
 		val = bpf_map_lookup_elem(&dedup, key);
@@ -186,7 +198,16 @@ static __always_inline void *dedup__reserve(struct reach_dedup_key *key, __u64 s
 	return dedup__reserve_for(key, size, bpf_get_current_cgroup_id(), (__u32)bpf_get_current_uid_gid());
 }
 
-/* The struct file behind a descriptor of the current task, or NULL. */
+/* A kernel address as a read-only BTF pointer of type T (the kfunc is
+ * inlined by the verifier: no call). Loads through it are direct CO-RE loads
+ * the JIT guards like bpf_probe_read_kernel() (a fault reads 0), at the cost
+ * of a move instead of a helper call each: on the open path a dozen of them
+ * were most of a repeated open's BPF time. */
+extern void *bpf_rdonly_cast(const void *obj__ign, __u32 btf_id__k) __ksym __weak;
+#define KERNEL_CAST(T, p) ((T *)bpf_rdonly_cast((const void *)(p), bpf_core_type_id_kernel(T)))
+
+/* The struct file behind a descriptor of the task, or NULL: a BTF pointer
+ * (see KERNEL_CAST), its fields read with direct loads. */
 static __always_inline struct file *task__file_of_fd(struct task_struct *task, int fd)
 {
 	struct file **fds;
@@ -195,9 +216,9 @@ static __always_inline struct file *task__file_of_fd(struct task_struct *task, i
 	if (fd < 0)
 		return NULL;
 	fds = task->files->fdt->fd; /* direct BTF loads; the slot itself needs a helper (variable offset) */
-	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]))
+	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
 		return NULL;
-	return file;
+	return KERNEL_CAST(struct file, file);
 }
 
 /* Keyed hash of a dedup object (include/abi/siphash.h): the per-start

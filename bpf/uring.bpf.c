@@ -41,8 +41,6 @@
 #include "net.bpf.h"
 #include "http.bpf.h"
 
-char LICENSE[] SEC("license") = "GPL";
-
 #define AF_UNIX 1
 #define IORING_FILE_INDEX_ALLOC (~0U)
 #define FFS_MASK (~3UL) /* io_rsrc_node.file_ptr: low bits are flags (FFS_NOWAIT, FFS_ISREG) */
@@ -150,7 +148,8 @@ SEC("tp_btf/io_uring_complete")
 int BPF_PROG(reach_uring_complete, struct io_ring_ctx *ring, void *req_ptr, struct io_uring_cqe *cqe)
 {
 	struct file_origin o = { .kind = REACH_EV_FILE_VIA, .dirfd = -1, .fd = -1, .flags = REACH_OPEN_F_URING };
-	struct io_kiocb *req = req_ptr;
+	/* the tracepoint passes it as void *: cast for direct loads */
+	struct io_kiocb *req = req_ptr ? KERNEL_CAST(struct io_kiocb, req_ptr) : NULL;
 	struct file *file = NULL;
 	__u64 pid_tgid, cgid;
 	__s32 res;
@@ -158,11 +157,13 @@ int BPF_PROG(reach_uring_complete, struct io_ring_ctx *ring, void *req_ptr, stru
 
 	if (!req)
 		return 0; /* an auxiliary CQE (multishot, MSG_RING): no request */
-	op = BPF_CORE_READ(req, opcode);
+	/* req and cqe are BTF pointers: direct loads, no helper calls (this
+	 * runs at every completion of every ring on the node) */
+	op = req->opcode;
 	if (op != IORING_OP_OPENAT && op != IORING_OP_OPENAT2 && op != IORING_OP_FIXED_FD_INSTALL &&
 	    op != IORING_OP_RECVMSG && !uring__is_read(op))
 		return 0;
-	res = BPF_CORE_READ(cqe, res);
+	res = cqe->res;
 	if (res < 0)
 		return 0;
 	pid_tgid = bpf_get_current_pid_tgid();
@@ -201,9 +202,9 @@ int BPF_PROG(reach_uring_complete, struct io_ring_ctx *ring, void *req_ptr, stru
 		file = task__file_of_fd(bpf_get_current_task_btf(), res);
 	} else {
 		/* READ*: the file the request read, fixed or not */
-		file = BPF_CORE_READ(req, file);
+		file = req->file;
 		if (file)
-			o.open_flags = BPF_CORE_READ(file, f_flags);
+			o.open_flags = file->f_flags;
 		/* no descriptor to report: req->cqe.fd is the CQE's flags now */
 	}
 	return files__record(file, &o, pid_tgid, cgid, NULL);

@@ -72,13 +72,38 @@ struct reach_cf_prefix {
 	char data[REACH_CF_PREFIX_MAX];
 };
 
+/* The sieve: necessary conditions of a table hit, tested on bytes already
+ * at hand before a key is built and looked up (a lookup hashes a 72-byte
+ * key: most of a distinct file's filter time). A bit is set when some
+ * entry has that property, so a clear bit proves no entry can match: the
+ * filter stays a superset. */
+struct reach_cf_sieve {
+	__u32 prefix_lens;      /* bit L-1: some basename prefix has length L */
+	__u32 suffix_lens;      /* bit L-1: some basename suffix has length L */
+	__u64 name_lens[2];     /* [kind - 1]: bit L-1: some name of that kind has length L */
+	__u64 name_first[2][4]; /* [kind - 1]: bit b: some name of that kind begins with byte b */
+	__u64 prefix_first[4];  /* bit b: some basename prefix begins with byte b */
+	__u64 suffix_last[4];   /* bit b: some basename suffix ends with byte b */
+	__u64 prefix_second[4]; /* bit b: some path prefix has b as its second byte (all set: one is "/") */
+};
+
 /* The filter's run-time switches (the agent writes them in .bss). */
 struct reach_cf_config {
 	__u32 on;           /* 0: every path passes (no tables, or a rule could not compile) */
 	__u32 gen;          /* bumped before and after every rewrite of the tables */
-	__u32 prefix_lens;  /* bit L-1: some basename prefix has length L */
-	__u32 suffix_lens;  /* bit L-1: some basename suffix has length L */
+	struct reach_cf_sieve sieve;
 };
+
+/* Bit b of a 256-bit byte set. */
+static inline int cf_byte_in(const __u64 *set, __u32 b)
+{
+	return (set[(b >> 6) & 3] >> (b & 63)) & 1;
+}
+
+static inline void cf_byte_add(__u64 *set, __u32 b)
+{
+	set[(b >> 6) & 3] |= 1ULL << (b & 63);
+}
 
 /* Kernel per-CPU counters (status: opens_filtered_in_kernel, opens_sent_by_filter). */
 struct reach_cf_counters {
@@ -123,9 +148,14 @@ static inline int cf_unusual(const char *p, __u32 start, __u32 n)
 	return CF_BYTE(p, start + 1) == '.';
 }
 
-static inline int cf_name_in(const char *p, __u32 start, __u32 n, __u32 kind, struct cf_keys *k)
+static inline int cf_name_in(const char *p, __u32 start, __u32 n, __u32 kind, const struct reach_cf_sieve *sv,
+			     struct cf_keys *k)
 {
-	if (n > REACH_CF_NAME_MAX)
+	if (n == 0 || n > REACH_CF_NAME_MAX)
+		return 0;
+	/* the sieve: no name of this kind has this length or first byte */
+	if (!((sv->name_lens[(kind - 1) & 1] >> (n - 1)) & 1) ||
+	    !cf_byte_in(sv->name_first[(kind - 1) & 1], (unsigned char)CF_BYTE(p, start)))
 		return 0;
 	__builtin_memset(&k->name, 0, sizeof(k->name));
 	k->name.kind = kind;
@@ -136,7 +166,8 @@ static inline int cf_name_in(const char *p, __u32 start, __u32 n, __u32 kind, st
 
 /* One step of the walk: byte i, 1 <= i <= len (i == len: the end). A
  * directory component ends at each '/'. Returns 1 when decided. */
-static inline int cf_step(struct cf_walk *w, const char *p, __u32 i, struct cf_keys *k)
+static inline int cf_step(struct cf_walk *w, const char *p, __u32 i, const struct reach_cf_sieve *sv,
+			  struct cf_keys *k)
 {
 	__u32 n;
 
@@ -144,7 +175,7 @@ static inline int cf_step(struct cf_walk *w, const char *p, __u32 i, struct cf_k
 		return 0;
 	n = i - w->start;
 	if (i < w->len) {
-		if (cf_unusual(p, w->start, n) || cf_name_in(p, w->start, n, REACH_CF_COMPONENT, k)) {
+		if (cf_unusual(p, w->start, n) || cf_name_in(p, w->start, n, REACH_CF_COMPONENT, sv, k)) {
 			w->pass = 1;
 			return 1;
 		}
@@ -155,14 +186,14 @@ static inline int cf_step(struct cf_walk *w, const char *p, __u32 i, struct cf_k
 
 /* One length L (1..REACH_CF_AFFIX_MAX) of the basename [start, len): its
  * first and last L bytes, when some rule has that length. */
-static inline int cf_affix_len(const struct cf_walk *w, const char *p, __u32 l, __u32 prefix_lens,
-			       __u32 suffix_lens, struct cf_keys *k)
+static inline int cf_affix_len(const struct cf_walk *w, const char *p, __u32 l, const struct reach_cf_sieve *sv,
+			       struct cf_keys *k)
 {
 	__u32 n = w->len - w->start;
 
 	if (l == 0 || l > n || l > REACH_CF_AFFIX_MAX)
 		return 0;
-	if (prefix_lens & (1u << (l - 1))) {
+	if ((sv->prefix_lens & (1u << (l - 1))) && cf_byte_in(sv->prefix_first, (unsigned char)CF_BYTE(p, w->start))) {
 		__builtin_memset(&k->affix, 0, sizeof(k->affix));
 		k->affix.kind = REACH_CF_BASE_PREFIX;
 		k->affix.len = l;
@@ -170,7 +201,7 @@ static inline int cf_affix_len(const struct cf_walk *w, const char *p, __u32 l, 
 		if (CF_HAS_AFFIX(&k->affix))
 			return 1;
 	}
-	if (suffix_lens & (1u << (l - 1))) {
+	if ((sv->suffix_lens & (1u << (l - 1))) && cf_byte_in(sv->suffix_last, (unsigned char)CF_BYTE(p, w->len - 1))) {
 		__builtin_memset(&k->affix, 0, sizeof(k->affix));
 		k->affix.kind = REACH_CF_BASE_SUFFIX;
 		k->affix.len = l;
@@ -182,18 +213,24 @@ static inline int cf_affix_len(const struct cf_walk *w, const char *p, __u32 l, 
 }
 
 /* The basename's exact form (the affixes are cf_affix_len's, per length). */
-static inline int cf_basename(const struct cf_walk *w, const char *p, struct cf_keys *k)
+static inline int cf_basename(const struct cf_walk *w, const char *p, const struct reach_cf_sieve *sv,
+			      struct cf_keys *k)
 {
 	__u32 n = w->len - w->start;
 
-	return cf_unusual(p, w->start, n) || cf_name_in(p, w->start, n, REACH_CF_BASENAME, k);
+	return cf_unusual(p, w->start, n) || cf_name_in(p, w->start, n, REACH_CF_BASENAME, sv, k);
 }
 
 /* The path's first bytes against the prefix trie. */
-static inline int cf_prefix(const struct cf_walk *w, const char *p, struct cf_keys *k)
+static inline int cf_prefix(const struct cf_walk *w, const char *p, const struct reach_cf_sieve *sv,
+			    struct cf_keys *k)
 {
 	__u32 n = w->len < REACH_CF_PREFIX_MAX ? w->len : REACH_CF_PREFIX_MAX;
 
+	/* the sieve: every prefix is longer than one byte and none has this
+	 * path's second byte (a prefix "/" sets every bit) */
+	if (n >= 2 && !cf_byte_in(sv->prefix_second, (unsigned char)CF_BYTE(p, 1)))
+		return 0;
 	__builtin_memset(&k->prefix, 0, sizeof(k->prefix));
 	k->prefix.prefixlen = n * 8;
 	CF_COPY(k->prefix.data, p, 0, n);

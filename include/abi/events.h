@@ -77,7 +77,8 @@ struct reach_dedup_key {
 struct reach_dedup_val {
 	__u64 count;      /* every occurrence, the first included */
 	__u64 first_ns;   /* bpf_ktime_get_boot_ns() */
-	__u64 last_ns;
+	__u64 last_ns;    /* of a repeat: at most one kernel tick (1-10 ms) old */
+	__u64 last_jiffies; /* the kernel's tick of last_ns (the clock is read once per tick of repeats) */
 };
 
 /* Common head of every event: who did it, where, when. */

@@ -27,8 +27,7 @@ int kfilter_load(struct sensor *s, const struct catalog *c)
 	t.n_affixes = f.n_affixes;
 	t.prefixes = f.prefixes;
 	t.n_prefixes = f.n_prefixes;
-	t.prefix_lens = f.prefix_lens;
-	t.suffix_lens = f.suffix_lens;
+	t.sieve = f.sieve;
 	rc = sensor_load_catfilter(s, &t);
 	if (rc)
 		log_error("loading the kernel's catalogue filter: %s: every new file open is sent", strerror(-rc));

@@ -11,9 +11,13 @@
  * compiled tables (the kernel's are hash maps and an LPM trie holding the
  * same entries; the tests' mirror needs the same answers, not the speed). */
 static const struct catfilter *cf_current; /* the tables catfilter_pass is reading */
+static unsigned long cf_lookups;             /* catfilter_lookups() */
+
+unsigned long catfilter_lookups(void) { return cf_lookups; }
 
 static int cf_has_name(const struct reach_cf_name *k)
 {
+	cf_lookups++;
 	for (size_t i = 0; i < cf_current->n_names; i++)
 		if (!memcmp(&cf_current->names[i], k, sizeof(*k)))
 			return 1;
@@ -22,6 +26,7 @@ static int cf_has_name(const struct reach_cf_name *k)
 
 static int cf_has_affix(const struct reach_cf_affix *k)
 {
+	cf_lookups++;
 	for (size_t i = 0; i < cf_current->n_affixes; i++)
 		if (!memcmp(&cf_current->affixes[i], k, sizeof(*k)))
 			return 1;
@@ -31,6 +36,7 @@ static int cf_has_affix(const struct reach_cf_affix *k)
 /* What an LPM trie answers: some entry is a prefix of the key. */
 static int cf_has_prefix(const struct reach_cf_prefix *k)
 {
+	cf_lookups++;
 	for (size_t i = 0; i < cf_current->n_prefixes; i++) {
 		const struct reach_cf_prefix *e = &cf_current->prefixes[i];
 
@@ -67,6 +73,8 @@ static int add_name(struct catfilter *f, uint32_t kind, const char *s, size_t n)
 	k.kind = kind;
 	k.len = (uint32_t)n;
 	memcpy(k.name, s, n);
+	f->sieve.name_lens[(kind - 1) & 1] |= 1ULL << (n - 1);
+	cf_byte_add(f->sieve.name_first[(kind - 1) & 1], (unsigned char)s[0]);
 	for (size_t i = 0; i < f->n_names; i++)
 		if (!memcmp(&f->names[i], &k, sizeof(k)))
 			return 0;
@@ -89,10 +97,13 @@ static int add_affix(struct catfilter *f, uint32_t kind, const char *s, size_t n
 	k.kind = kind;
 	k.len = (uint32_t)n;
 	memcpy(k.text, s, n);
-	if (kind == REACH_CF_BASE_PREFIX)
-		f->prefix_lens |= 1u << (n - 1);
-	else
-		f->suffix_lens |= 1u << (n - 1);
+	if (kind == REACH_CF_BASE_PREFIX) {
+		f->sieve.prefix_lens |= 1u << (n - 1);
+		cf_byte_add(f->sieve.prefix_first, (unsigned char)s[0]);
+	} else {
+		f->sieve.suffix_lens |= 1u << (n - 1);
+		cf_byte_add(f->sieve.suffix_last, (unsigned char)s[n - 1]);
+	}
 	for (size_t i = 0; i < f->n_affixes; i++)
 		if (!memcmp(&f->affixes[i], &k, sizeof(k)))
 			return 0;
@@ -114,6 +125,10 @@ static int add_prefix(struct catfilter *f, const char *s, size_t n)
 	memset(&k, 0, sizeof(k));
 	k.prefixlen = (uint32_t)n * 8;
 	memcpy(k.data, s, n);
+	if (n >= 2)
+		cf_byte_add(f->sieve.prefix_second, (unsigned char)s[1]);
+	else
+		memset(f->sieve.prefix_second, 0xff, sizeof(f->sieve.prefix_second)); /* "/" or "": every path */
 	for (size_t i = 0; i < f->n_prefixes; i++)
 		if (!memcmp(&f->prefixes[i], &k, sizeof(k)))
 			return 0;
@@ -286,7 +301,7 @@ static void turn_off(struct catfilter *f)
 	f->affixes = NULL;
 	f->prefixes = NULL;
 	f->n_names = f->n_affixes = f->n_prefixes = 0;
-	f->prefix_lens = f->suffix_lens = 0;
+	memset(&f->sieve, 0, sizeof(f->sieve));
 	f->on = false;
 }
 
@@ -339,15 +354,15 @@ bool catfilter_pass(const struct catfilter *f, const char *path)
 	w.len = (uint32_t)len;
 	cf_current = f;
 	/* the kernel's order (bpf/filter.bpf.h) */
-	if (cf_prefix(&w, path, &k))
+	if (cf_prefix(&w, path, &f->sieve, &k))
 		pass = true;
 	for (uint32_t i = 1; !pass && i <= w.len; i++)
-		if (cf_step(&w, path, i, &k))
+		if (cf_step(&w, path, i, &f->sieve, &k))
 			pass = true;
-	if (!pass && cf_basename(&w, path, &k))
+	if (!pass && cf_basename(&w, path, &f->sieve, &k))
 		pass = true;
 	for (uint32_t l = 1; !pass && l <= REACH_CF_AFFIX_MAX; l++)
-		if (cf_affix_len(&w, path, l, f->prefix_lens, f->suffix_lens, &k))
+		if (cf_affix_len(&w, path, l, &f->sieve, &k))
 			pass = true;
 	cf_current = NULL;
 	return pass;

@@ -32,7 +32,7 @@ struct catfilter {
 	size_t n_affixes;
 	struct reach_cf_prefix *prefixes;
 	size_t n_prefixes;
-	uint32_t prefix_lens, suffix_lens; /* abi/catfilter.h: reach_cf_config */
+	struct reach_cf_sieve sieve; /* abi/catfilter.h: reach_cf_config */
 };
 
 /* Compiles c into f (zeroed first; catfilter_free it, also on error).
@@ -48,6 +48,12 @@ void catfilter_free(struct catfilter *f);
  * through a file-scope pointer, as the shared steps call them without one):
  * the tests' mirror, not a hot path. */
 bool catfilter_pass(const struct catfilter *f, const char *path);
+
+/* Table lookups catfilter_pass has made in this process so far: in the
+ * kernel each is a hash or trie lookup of a 72- to 132-byte key, most of a
+ * distinct file's filter time; the sieve (abi/catfilter.h) is there to
+ * keep this small for ordinary paths. */
+unsigned long catfilter_lookups(void);
 
 /* Which table form rule pattern compiles to, for logs and tests: "prefix",
  * "basename", "basename-prefix", "basename-suffix", "component", or NULL

@@ -539,8 +539,8 @@ int sensor_load_catfilter(struct sensor *s, const struct sensor_catfilter *t)
 	    (rc = fill_map(s->skel->maps.cf_affixes, t->affixes, t->n_affixes, sizeof(*t->affixes))) ||
 	    (rc = fill_map(s->skel->maps.cf_prefixes, t->prefixes, t->n_prefixes, sizeof(*t->prefixes))))
 		return rc;
-	__atomic_store_n(&cfg->prefix_lens, t->prefix_lens, __ATOMIC_SEQ_CST);
-	__atomic_store_n(&cfg->suffix_lens, t->suffix_lens, __ATOMIC_SEQ_CST);
+	/* the filter is off here: no program reads the sieve half written */
+	memcpy(&cfg->sieve, &t->sieve, sizeof(cfg->sieve));
 	__atomic_add_fetch(&cfg->gen, 1, __ATOMIC_SEQ_CST);
 	__atomic_store_n(&cfg->on, 1, __ATOMIC_SEQ_CST);
 	return 0;

@@ -80,7 +80,7 @@ struct sensor_catfilter {
 	size_t n_affixes;
 	const struct reach_cf_prefix *prefixes;
 	size_t n_prefixes;
-	uint32_t prefix_lens, suffix_lens;
+	struct reach_cf_sieve sieve;
 };
 /* Replaces the kernel's filter tables: off and a new generation first
  * (every open sent while the maps are rewritten), the entries, then another
