@@ -87,23 +87,24 @@ TRACEFS = "/sys/kernel/tracing"
 # starts it ~70 times), bpftrace and opensnoop start-ups, process spawns, file creation, and
 # scenario 4's model build (fixed sizes: the size is what it measures). The rounds and per-loop
 # seconds of MODES["full"] are the budget's knobs; BUDGET_S is what each scenario takes with them on
-# that VM (the one where counts took 1,581 s), and results.md sets each scenario's time against it.
+# that VM (the one where counts took 1,581 s), and results.md sets each scenario's time against it:
+# ~500 s in all there (--only runs, 2026-12-06), against 1,581 s for the last full run by counts.
 RUN_AIM_S = {"full": 600, "quick": 120}
 BUDGET_S = {  # full mode, seconds (key: the --only scenario key; "setup": building the workloads)
-    "setup": 5,   # gcc of the C workloads
-    "1": 170,     # 6 rounds (the fewest where the sign test can reach p < 0.05: hook-style verdict) x
+    "setup": 5,   # gcc of the C workloads; 3 s
+    "1": 175,     # 6 rounds (the fewest where the sign test can reach p < 0.05: hook-style verdict) x
                   #   (4 reachd configs + 4 peers, `none` between; ~18 s of starts a round) + ~50 loop
-                  #   runs a round of s1_target_s each; was 9 rounds of counts, ~720 s
+                  #   runs a round of s1_target_s each; 169 s (was 9 rounds of counts, ~720 s)
     "3": 120,     # the loss ladder, 1 repetition (was 2): ~19 agent runs of a start and a 2-s step
-                  #   (2 s sustained is the measured thing), ring buffer sweep included; was 176 s
-    "4": 40,      # bench_memory at 1k and 10k identities x 100 edges (fixed sizes, not loops); 38 s
-    "5": 30,      # 2 rounds (was 3) x 3 process counts x none/reachd, scale_target_s of opens; was 106 s
-    "6": 20,      # 4 hook configs x 4 loops, cost_target_s per repeated loop; was 35 s
-    "7": 35,      # 4 rounds (was 7) x 3 configs x 3 loops of pipe_target_s; was 75 s
-    "8": 80,      # 2 rounds (was 3) x 3 configs x 4 loops of trans_seconds (was 3 s), + one counters
-                  #   pass; ~17 s a round is fixed (agent and bpftrace probing the Go binary); was 174 s
+                  #   (2 s sustained is the measured thing), ring buffer sweep included; 115 s, was 176 s
+    "4": 40,      # bench_memory at 1k and 10k identities x 100 edges (fixed sizes, not loops); 36-38 s
+    "5": 35,      # 2 rounds (was 3) x 3 process counts x none/reachd, scale_target_s of opens; 32 s, was 106 s
+    "6": 25,      # 4 hook configs x 4 loops, cost_target_s per repeated loop; 22 s, was 35 s
+    "7": 35,      # 4 rounds (was 7) x 3 configs x 3 loops of pipe_target_s; 34 s, was 75 s
+    "8": 50,      # 2 rounds (was 3) x 3 configs x 4 loops of trans_seconds (was 3 s), + one counters
+                  #   pass; 45 s, was 174 s (45 s of it timeouts waiting for a lingering Go probe's line)
     "9": 45,      # 3 rounds (was 4) of none/reachd/bpftrace on 5 loops of open9_target_s (python:
-                  #   open9_py_target_s); was 74 s
+                  #   open9_py_target_s); 42 s, was 74 s
 }
 
 MODES = {
