@@ -138,7 +138,7 @@ fuzz:
 	$(Q)FUZZ_SECONDS=$${FUZZ_SECONDS:-60} bash tests/run.sh fuzz
 
 # Benchmarks: ratios against a baseline measured in the same run (bench/results.md).
-# QUICK=1: a smoke run under a minute that writes under bench/tmp/quick/.
+# QUICK=1: a smoke run (about 2 minutes on a slow VM) that writes under bench/tmp/quick/.
 bench: all
 	$(Q)bash scripts/deps.sh --bench
 	$(Q)python3 bench/run.py $(if $(QUICK),--quick)

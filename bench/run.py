@@ -3317,7 +3317,7 @@ NOT_DONE = [
 
 def main():
     ap = argparse.ArgumentParser(description="reach benchmark harness")
-    ap.add_argument("--quick", action="store_true", help="smoke run under a minute")
+    ap.add_argument("--quick", action="store_true", help="smoke run (about 2 minutes on a slow VM)")
     ap.add_argument("--out-dir", help="where results.md and results.json go "
                     "(default bench/ for a full run, bench/tmp/quick/ for --quick)")
     ap.add_argument("--only", help="comma-separated scenarios to run: 1 (with 2), 3 (with 4's agent "
