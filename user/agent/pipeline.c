@@ -116,22 +116,57 @@ static void note_root_exec(struct pipeline *p, uint64_t cgroup_id, const struct 
  * followed inside that root and never out of it (RESOLVE_IN_ROOT: an
  * absolute link such as /var/run -> /run, or a projected volume's
  * token -> ..data/token, resolves as the reader sees it). A reader gone
- * before the event is handled leaves no fingerprint, and is counted. */
-static int open_in_reader_root(struct pipeline *p, uint32_t tgid, const char *abs)
+ * before the event is handled leaves no fingerprint, and is counted.
+ *
+ * The reader's root directory is kept open for the next event of the same
+ * (tgid, cgroup) for up to READER_ROOT_TTL_S, and dropped at the reader's
+ * exit event: a flood of new secrets from one process (bench scenario 3)
+ * then costs an openat2 and the reads per file, not also an open and a
+ * close of /proc/PID/root (on a VM where a syscall costs microseconds, two
+ * of the seven an edge took). The cgroup in the key keeps a pid reused in
+ * another container from reading through the old root; the TTL bounds how
+ * long a chroot of the same process goes unnoticed. */
+#define READER_ROOT_TTL_S 1.0
+
+static void reader_root_drop(struct pipeline *p)
+{
+	if (p->reader_root.fd1)
+		close(p->reader_root.fd1 - 1);
+	p->reader_root.fd1 = 0;
+}
+
+static int reader_root_fd(struct pipeline *p, uint32_t tgid, uint64_t cgroup_id)
+{
+	double now = now_s();
+	char root[64];
+	int fd;
+
+	if (p->reader_root.fd1 && p->reader_root.tgid == tgid && p->reader_root.cgroup_id == cgroup_id &&
+	    now - p->reader_root.at_s < READER_ROOT_TTL_S)
+		return p->reader_root.fd1 - 1;
+	reader_root_drop(p);
+	snprintf(root, sizeof(root), "/proc/%u/root", tgid);
+	fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	p->reader_root.tgid = tgid;
+	p->reader_root.cgroup_id = cgroup_id;
+	p->reader_root.fd1 = fd + 1;
+	p->reader_root.at_s = now;
+	return fd;
+}
+
+static int open_in_reader_root(struct pipeline *p, uint32_t tgid, uint64_t cgroup_id, const char *abs)
 {
 	struct open_how how = { .flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK,
 				.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
-	char root[64];
-	int rootfd, fd;
+	int rootfd = reader_root_fd(p, tgid, cgroup_id), fd;
 
-	snprintf(root, sizeof(root), "/proc/%u/root", tgid);
-	rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (rootfd < 0) {
 		p->stats.secret_content_unread++;
 		return -1;
 	}
 	fd = (int)syscall(SYS_openat2, rootfd, abs, &how, sizeof(how));
-	close(rootfd);
 	if (fd < 0)
 		p->stats.secret_content_unread++;
 	return fd;
@@ -165,7 +200,8 @@ static void single_token_fp(struct pipeline *p, const char *buf, size_t len, cha
 		fp_compute(&p->fp_key, buf, len, out);
 }
 
-static void fingerprint_secret_content(struct pipeline *p, uint32_t tgid, const char *abs, char out[17])
+static void fingerprint_secret_content(struct pipeline *p, uint32_t tgid, uint64_t cgroup_id, const char *abs,
+				       char out[17])
 {
 	char buf[SECRET_CONTENT_MAX + 1];
 	size_t len;
@@ -173,7 +209,7 @@ static void fingerprint_secret_content(struct pipeline *p, uint32_t tgid, const 
 	int fd;
 
 	out[0] = '\0';
-	if ((fd = open_in_reader_root(p, tgid, abs)) < 0)
+	if ((fd = open_in_reader_root(p, tgid, cgroup_id, abs)) < 0)
 		return;
 	len = read_upto(fd, buf, sizeof(buf), &more);
 	close(fd);
@@ -194,7 +230,8 @@ static bool category_is_key_value(const char *category)
  * "KEY:FINGERPRINT" (the key's name, never the value), so a key loaded from
  * the file and sent is linked to the file and named. Read once like a
  * single-token file; the bytes are wiped. */
-static void fingerprint_key_values(struct pipeline *p, uint32_t tgid, const char *abs, struct edge *e, char fp[17])
+static void fingerprint_key_values(struct pipeline *p, uint32_t tgid, uint64_t cgroup_id, const char *abs,
+				   struct edge *e, char fp[17])
 {
 	struct dotenv_result res;
 	char entries[DOTENV_MAX_KEYS][DOTENV_KEY_MAX + FP_HEX_LEN + 2];
@@ -207,7 +244,7 @@ static void fingerprint_key_values(struct pipeline *p, uint32_t tgid, const char
 	int fd;
 
 	fp[0] = '\0';
-	if ((fd = open_in_reader_root(p, tgid, abs)) < 0)
+	if ((fd = open_in_reader_root(p, tgid, cgroup_id, abs)) < 0)
 		return;
 	if (!(buf = malloc(KV_CONTENT_MAX))) {
 		close(fd);
@@ -453,9 +490,9 @@ static void handle_file_open(struct pipeline *p, const struct reach_file_open_ev
 		char fp[17] = "";
 
 		if (category_is_key_value(category))
-			fingerprint_key_values(p, ev->hdr.tgid, resolved, e, fp);
+			fingerprint_key_values(p, ev->hdr.tgid, ev->hdr.cgroup_id, resolved, e, fp);
 		else
-			fingerprint_secret_content(p, ev->hdr.tgid, resolved, fp);
+			fingerprint_secret_content(p, ev->hdr.tgid, ev->hdr.cgroup_id, resolved, fp);
 		if (is_new && fp[0] && observed_set_content_fp(p->observed, e, fp))
 			log_warn("secret content fingerprint of %s not kept: out of memory", object);
 	}
@@ -1882,6 +1919,8 @@ int pipeline_on_event(void *ctx, const void *data, size_t size)
 			p->tls->on_fork(p->tls_ctx, hdr->tgid, ((const struct reach_fork_event *)data)->child_tgid);
 		break;
 	case REACH_EV_EXIT:
+		if (p->reader_root.fd1 && p->reader_root.tgid == hdr->tgid)
+			reader_root_drop(p);
 		mcp_forget(p, hdr->tgid);
 		json_posts_forget(p, hdr->tgid);
 		proctree_exit(p->procs, hdr->tgid);
@@ -2449,6 +2488,7 @@ int pipeline_init(struct pipeline *p, size_t observed_cap)
 
 void pipeline_fini(struct pipeline *p)
 {
+	reader_root_drop(p);
 	hmap_free(p->identity_cache, free);
 	hmap_free(p->cov_cgroups, cg_coverage_free);
 	hmap_free(p->epochs, free);

@@ -106,6 +106,14 @@ struct pipeline {
 	size_t loss_map_entries;       /* its size; 0: REACH_LOSS_CGROUP_ENTRIES (set by the caller) */
 	uint64_t loss_entries_forgotten; /* of removed cgroups, after their final read */
 	bool room_logged, snapshot_warned, losses_warned;
+	/* The last secret reader's root (open_in_reader_root, pipeline.c):
+	 * fd + 1 (0: none), so a zeroed pipeline holds no descriptor */
+	struct {
+		uint32_t tgid;
+		uint64_t cgroup_id;
+		int fd1;
+		double at_s;
+	} reader_root;
 
 	/* ---- borrowed: set by the caller, not freed ---- */
 	const struct catalog *catalog;          /* secret patterns */
