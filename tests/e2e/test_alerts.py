@@ -190,7 +190,8 @@ def test_prometheus_scrapes_metrics_and_promtool_accepts_them(cleanup, tmp):
     p = subprocess.run(["promtool", "check", "metrics"], input=text, stdout=subprocess.PIPE,
                        stderr=subprocess.STDOUT, text=True, timeout=30)
     check_eq(p.returncode, 0, f"promtool check metrics: {p.stdout}")
-    for name in ("reach_events_lost_total", "reach_uprobe_attach_total", "reach_tls_blind_processes",
+    for name in ("reach_events_lost_total", "reach_uprobe_attach_total", "reach_kernel_filter_opens_total",
+                 "reach_tls_blind_processes",
                  "reach_identities", "reach_edges", "reach_verification_verdicts"):
         check(f"\n{name}" in text or text.startswith(name), f"{name} exposed")
 

@@ -54,6 +54,14 @@ void counters_fill(struct agent_counters *c, const struct counter_sources *s)
 	c->uprobes_attached = tls_attaches(s->tls);
 	c->uprobe_attach_failures = tls_attach_failures(s->tls);
 	{
+		struct reach_cf_counters cf;
+
+		if (!sensor_read_catfilter_counters(s->sensor, &cf)) {
+			c->opens_filtered_in_kernel = cf.filtered;
+			c->opens_sent_by_filter = cf.sent;
+		}
+	}
+	{
 		struct epoch_verdict_counts v;
 
 		epoch_tracker_count_verdicts(s->epochs, &v);

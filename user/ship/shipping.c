@@ -272,6 +272,11 @@ static void agent_metrics(struct prom_buf *b, struct shipping *s)
 	FAMILY(b, "reach_uprobe_attach_total", "counter", "TLS library uprobe attach attempts since start, by result.");
 	prom_sample_u64(b, "reach_uprobe_attach_total", c->uprobes_attached, 1, "result", "attached");
 	prom_sample_u64(b, "reach_uprobe_attach_total", c->uprobe_attach_failures, 1, "result", "failed");
+	FAMILY(b, "reach_kernel_filter_opens_total", "counter",
+	       "First-seen file opens the kernel's catalogue pre-filter judged, by result: filtered (certainly no "
+	       "secret: no event) or sent (could be one: an event).");
+	prom_sample_u64(b, "reach_kernel_filter_opens_total", c->opens_filtered_in_kernel, 1, "result", "filtered");
+	prom_sample_u64(b, "reach_kernel_filter_opens_total", c->opens_sent_by_filter, 1, "result", "sent");
 	gauge(b, "reach_tls_blind_processes", "Processes whose TLS traffic the sensor cannot see.", c->tls_blind_processes);
 	gauge(b, "reach_hooks_missing", "1 when a hook is missing: the picture is incomplete.", c->hooks_missing);
 	gauge(b, "reach_identities", "Identities in the reach ledger.", c->identities);

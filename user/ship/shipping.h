@@ -65,6 +65,8 @@ struct agent_counters {
 	uint64_t observed_edges, observed_edges_evicted; /* the observed model's working set */
 	uint64_t identities, edges, tls_blind_processes;
 	uint64_t uprobes_attached, uprobe_attach_failures;
+	/* the kernel's catalogue pre-filter: first-seen opens dropped there, and let through */
+	uint64_t opens_filtered_in_kernel, opens_sent_by_filter;
 	bool hooks_missing;
 	uint64_t verdicts_pass, verdicts_fail, verdicts_inconclusive, verdicts_drifted;
 	/* the declared policies */
