@@ -15,22 +15,42 @@ static unsigned long cf_lookups;             /* catfilter_lookups() */
 
 unsigned long catfilter_lookups(void) { return cf_lookups; }
 
+/* Whether the n keys of size bytes at tab hold k (keys are zeroed past
+ * their length, so equal entries are equal bytes). */
+static bool table_has(const void *tab, size_t n, size_t size, const void *k)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!memcmp((const char *)tab + i * size, k, size))
+			return true;
+	return false;
+}
+
+/* The table of *n keys with k appended unless it was there already (*n
+ * then counts it): maybe moved, NULL when out of memory (tab unchanged). */
+static void *table_add(void *tab, size_t *n, size_t size, const void *k)
+{
+	char *grown;
+
+	if (table_has(tab, *n, size, k))
+		return tab;
+	grown = reallocarray(tab, *n + 1, size);
+	if (!grown)
+		return NULL;
+	memcpy(grown + *n * size, k, size);
+	(*n)++;
+	return grown;
+}
+
 static int cf_has_name(const struct reach_cf_name *k)
 {
 	cf_lookups++;
-	for (size_t i = 0; i < cf_current->n_names; i++)
-		if (!memcmp(&cf_current->names[i], k, sizeof(*k)))
-			return 1;
-	return 0;
+	return table_has(cf_current->names, cf_current->n_names, sizeof(*k), k);
 }
 
 static int cf_has_affix(const struct reach_cf_affix *k)
 {
 	cf_lookups++;
-	for (size_t i = 0; i < cf_current->n_affixes; i++)
-		if (!memcmp(&cf_current->affixes[i], k, sizeof(*k)))
-			return 1;
-	return 0;
+	return table_has(cf_current->affixes, cf_current->n_affixes, sizeof(*k), k);
 }
 
 /* What an LPM trie answers: some entry is a prefix of the key. */
@@ -75,14 +95,10 @@ static int add_name(struct catfilter *f, uint32_t kind, const char *s, size_t n)
 	memcpy(k.name, s, n);
 	f->sieve.name_lens[(kind - 1) & 1] |= 1ULL << (n - 1);
 	cf_byte_add(f->sieve.name_first[(kind - 1) & 1], (unsigned char)s[0]);
-	for (size_t i = 0; i < f->n_names; i++)
-		if (!memcmp(&f->names[i], &k, sizeof(k)))
-			return 0;
-	grown = reallocarray(f->names, f->n_names + 1, sizeof(k));
+	grown = table_add(f->names, &f->n_names, sizeof(k), &k);
 	if (!grown)
 		return -ENOMEM;
 	f->names = grown;
-	f->names[f->n_names++] = k;
 	return 0;
 }
 
@@ -104,14 +120,10 @@ static int add_affix(struct catfilter *f, uint32_t kind, const char *s, size_t n
 		f->sieve.suffix_lens |= 1u << (n - 1);
 		cf_byte_add(f->sieve.suffix_last, (unsigned char)s[n - 1]);
 	}
-	for (size_t i = 0; i < f->n_affixes; i++)
-		if (!memcmp(&f->affixes[i], &k, sizeof(k)))
-			return 0;
-	grown = reallocarray(f->affixes, f->n_affixes + 1, sizeof(k));
+	grown = table_add(f->affixes, &f->n_affixes, sizeof(k), &k);
 	if (!grown)
 		return -ENOMEM;
 	f->affixes = grown;
-	f->affixes[f->n_affixes++] = k;
 	return 0;
 }
 
@@ -129,14 +141,10 @@ static int add_prefix(struct catfilter *f, const char *s, size_t n)
 		cf_byte_add(f->sieve.prefix_second, (unsigned char)s[1]);
 	else
 		memset(f->sieve.prefix_second, 0xff, sizeof(f->sieve.prefix_second)); /* "/" or "": every path */
-	for (size_t i = 0; i < f->n_prefixes; i++)
-		if (!memcmp(&f->prefixes[i], &k, sizeof(k)))
-			return 0;
-	grown = reallocarray(f->prefixes, f->n_prefixes + 1, sizeof(k));
+	grown = table_add(f->prefixes, &f->n_prefixes, sizeof(k), &k);
 	if (!grown)
 		return -ENOMEM;
 	f->prefixes = grown;
-	f->prefixes[f->n_prefixes++] = k;
 	return 0;
 }
 
