@@ -75,17 +75,47 @@ static __noinline int files__on_open_exit(struct pt_regs *regs, long nr, long re
 #define FILES_RECEIVED_MAX 8 /* descriptors looked at per message; more are counted as truncated */
 #define MMSG_RECEIVED_MAX 64 /* recvmmsg messages looked at per call; more are counted as truncated */
 
+/* A control message's header (struct cmsghdr), then its descriptors. */
+struct reach_cmsg {
+	__u64 len;
+	__s32 level;
+	__s32 type;
+};
+
+/* What files__received_step reads: the descriptors after the header. */
+struct received_ctx {
+	struct file_origin o; /* .fd set per descriptor */
+	const void *control;
+	__u64 pid_tgid;
+	__u64 cgid;
+};
+
+static long files__received_step(__u64 i, void *arg)
+{
+	struct received_ctx *c = arg;
+	__s32 fd;
+
+	if (bpf_probe_read_user(&fd, sizeof(fd), c->control + sizeof(struct reach_cmsg) + i * sizeof(__s32))) {
+		loss__count(REACH_EV_FILE_VIA, REACH_LOSS_READ_FAILED);
+		return 1;
+	}
+	c->o.fd = fd;
+	files__record(task__file_of_fd(bpf_get_current_task_btf(), fd), &c->o, c->pid_tgid, c->cgid, NULL);
+	return 0;
+}
+
 /* The SCM_RIGHTS descriptors in the first control message of one received
  * user msghdr at umsg (the kernel has already installed them and rewritten
  * msg_controllen): each recorded as the file it refers to. A global
- * function: verified once, not at recvmsg's and recvmmsg's call sites each
- * with its eight files__record (inlined in the dispatcher, they pushed it
- * past the verifier's 1M instructions). __weak: one copy in the link. */
+ * function: verified once, not at recvmsg's and recvmmsg's call sites (each
+ * inlined in the dispatcher pushed it past the verifier's 1M instructions).
+ * __weak: one copy in the link. */
 __weak __noinline int files__received_in(__u64 umsg, __u32 nr, __u64 pid_tgid, __u64 cgid)
 {
-	struct file_origin o = { .kind = REACH_EV_FILE_VIA, .dirfd = -1, .flags = REACH_OPEN_F_RECEIVED, .nr = nr };
-	struct { __u64 len; __s32 level; __s32 type; } cmsg;
-	struct task_struct *task;
+	struct received_ctx c = {
+		.o = { .kind = REACH_EV_FILE_VIA, .dirfd = -1, .flags = REACH_OPEN_F_RECEIVED, .nr = nr },
+	};
+	struct reach_cmsg cmsg;
 	/* msg_control and msg_controllen only (adjacent in struct user_msghdr):
 	 * this frame is on the dispatcher's deepest call chain (512 bytes) */
 	struct { void *msg_control; __u64 msg_controllen; } msg;
@@ -110,19 +140,11 @@ __weak __noinline int files__received_in(__u64 umsg, __u32 nr, __u64 pid_tgid, _
 		loss__count(REACH_EV_FILE_VIA, REACH_LOSS_TRUNCATED);
 		n = FILES_RECEIVED_MAX;
 	}
-	task = bpf_get_current_task_btf();
-	for (int i = 0; i < FILES_RECEIVED_MAX; i++) {
-		__s32 fd;
-
-		if (i >= n)
-			break;
-		if (bpf_probe_read_user(&fd, sizeof(fd), msg.msg_control + sizeof(cmsg) + i * sizeof(__s32))) {
-			loss__count(REACH_EV_FILE_VIA, REACH_LOSS_READ_FAILED);
-			break;
-		}
-		o.fd = fd;
-		files__record(task__file_of_fd(task, fd), &o, pid_tgid, cgid, NULL);
-	}
+	c.control = msg.msg_control;
+	c.pid_tgid = pid_tgid;
+	c.cgid = cgid;
+	/* bpf_loop: files__record verified once here, not once per slot */
+	bpf_loop(n, files__received_step, &c, 0);
 	return 0;
 }
 

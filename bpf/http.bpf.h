@@ -152,6 +152,17 @@ struct {
 	__type(value, struct http_cap);
 } http_caps SEC(".maps") __weak;
 
+/* The keyed hash of the head in s->http[0..n). A global function: its
+ * 256-word loop is verified once, not once per path of http__handle into
+ * http__emit_whole (that was half the dispatcher's verification, the
+ * agent's start-up). __weak: one copy in the link. */
+__noinline __weak __u64 http__head_hash(struct scratch *s, __u32 n, __u32 source)
+{
+	if (!s)
+		return 0;
+	return hash__words(s->http, n, REACH_HTTP_LEN, source);
+}
+
 /* A whole head (or pipelined heads) in s->http[0..n): one dedup lookup, and
  * an event the first time it is seen. A subprogram: its hash loop is
  * verified once per caller rather than once per path into it. */
@@ -165,7 +176,7 @@ static __always_inline bool http__emit_whole(struct scratch *s, const struct htt
 	if (!s || !cap || n > REACH_HTTP_LEN)
 		return true; /* cannot happen; bounds the copies below for the verifier */
 	key.cgroup_id = cap->cgid;
-	key.hash = hash__words(s->http, n, REACH_HTTP_LEN, cap->source);
+	key.hash = http__head_hash(s, n, cap->source);
 	now = 0; /* read by dedup__first_seen when needed */
 	if (!dedup__first_seen(&key, &now))
 		return false;

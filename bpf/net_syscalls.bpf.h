@@ -34,7 +34,7 @@ static __always_inline bool net__first_iov(const void *iov_ptr, __u64 ret, __u32
 
 /* One datagram destination of the current (monitored) task, UDP or ICMP:
  * uaddr (the user's sockaddr) or, without one, the connected peer. Not
- * inlined: sendmmsg calls it per message. */
+ * inlined: sendmmsg calls it per message (net__mmsg_dest_step). */
 static __noinline int net__dgram_dest(struct sock *sk, const void *uaddr, __u32 proto, int fd)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid(), cgid = bpf_get_current_cgroup_id();
@@ -83,6 +83,26 @@ static __always_inline bool net__send_raw(struct sock *sk, __u16 proto, __u64 pi
 
 #define NET_MMSG_MAX 8 /* sendmmsg messages whose destinations are read; more: counted as truncated */
 #define MMSGHDR_SIZE 64 /* struct mmsghdr: a user_msghdr and msg_len, padded */
+
+/* sendmmsg's messages, one bpf_loop step each: net__dgram_dest is verified
+ * once there, not once per message. */
+struct mmsg_dest_ctx {
+	const void *vec;
+	struct sock *sk;
+	__u32 proto;
+	int fd;
+};
+
+static long net__mmsg_dest_step(__u64 i, void *arg)
+{
+	struct mmsg_dest_ctx *c = arg;
+	struct user_msghdr msg;
+
+	if (!net__read_msghdr(c->vec + i * MMSGHDR_SIZE, REACH_EV_EGRESS, &msg))
+		return 1;
+	net__dgram_dest(c->sk, msg.msg_name, c->proto, c->fd);
+	return 0;
+}
 
 /* connect/sendto/sendmsg/sendmmsg exit: UDP and ICMP destinations, DNS
  * sockets, raw and packet sockets (roads). */
@@ -155,15 +175,11 @@ static __noinline int net__on_send_exit(struct pt_regs *regs, long nr, long ret)
 		return 0;
 	if (nr == NR_sendmmsg) {
 		/* every message may name its own destination */
-		for (int i = 0; i < NET_MMSG_MAX; i++) {
-			struct user_msghdr msg;
+		struct mmsg_dest_ctx c = {
+			.vec = (const void *)SYSCALL_ARG2(regs), .sk = sk, .proto = proto, .fd = fd,
+		};
 
-			if (i >= ret)
-				break;
-			if (!net__read_msghdr((void *)SYSCALL_ARG2(regs) + i * MMSGHDR_SIZE, REACH_EV_EGRESS, &msg))
-				break;
-			net__dgram_dest(sk, msg.msg_name, proto, fd);
-		}
+		bpf_loop(ret < NET_MMSG_MAX ? ret : NET_MMSG_MAX, net__mmsg_dest_step, &c, 0);
 		if (ret > NET_MMSG_MAX)
 			loss__count(REACH_EV_EGRESS, REACH_LOSS_TRUNCATED);
 		return 0;

@@ -16,6 +16,70 @@
 #define PATH_WALK_MASK (REACH_BASE_LEN - 1) /* REACH_BASE_LEN is a power of 2 */
 
 
+/* One walk's state, shared with its bpf_loop step (path__step). */
+struct path_walk {
+	struct dentry *dentry;
+	struct vfsmount *vfsmnt;
+	struct mount *mnt;
+	struct dentry *root_dentry;
+	struct vfsmount *root_mnt;
+	char *walk;
+	int pos;
+	bool done;
+	bool truncated;
+};
+
+/* One component (or one mount crossing) of the walk: 1 ends it. A bpf_loop
+ * step, not an unrolled loop: the verifier checks it once, not once per
+ * component at each of files__record's call sites (the walk was most of
+ * the dispatcher's verification time, the agent's start-up). */
+static long path__step(__u64 i, void *arg)
+{
+	struct path_walk *w = arg;
+	struct dentry *dentry = w->dentry, *mnt_root, *parent;
+	struct vfsmount *vfsmnt = w->vfsmnt;
+	struct mount *mnt = w->mnt;
+	const unsigned char *name;
+	int pos = w->pos;
+	__u32 len;
+
+	if (dentry == w->root_dentry && vfsmnt == w->root_mnt) {
+		w->done = true;
+		return 1;
+	}
+	mnt_root = vfsmnt->mnt_root;
+	parent = dentry->d_parent;
+	if (dentry == mnt_root) {
+		struct mount *mnt_parent = mnt->mnt_parent;
+
+		if (mnt_parent == mnt) { /* the global root */
+			w->done = true;
+			return 1;
+		}
+		w->dentry = mnt->mnt_mountpoint;
+		w->mnt = mnt_parent;
+		/* the vfsmount type again (not a struct mount at an offset) */
+		w->vfsmnt = KERNEL_CAST(struct vfsmount, &mnt_parent->mnt);
+		return 0;
+	}
+	if (dentry == parent) { /* root of a detached tree */
+		w->done = true;
+		return 1;
+	}
+	len = dentry->d_name.len & 0xff;  /* verifier bound; names are <= 255 */
+	name = dentry->d_name.name;
+	if (pos - (int)len - 1 < 0) {
+		w->truncated = true;
+		return 1;
+	}
+	pos -= len + 1;
+	bpf_probe_read_kernel(&w->walk[(pos + 1) & PATH_WALK_MASK], len, name);
+	w->walk[pos & PATH_WALK_MASK] = '/';
+	w->pos = pos;
+	w->dentry = parent;
+	return 0;
+}
+
 /*
  * Writes the path right-aligned into walk[pos..PATH_WALK_END) and returns pos
  * (PATH_WALK_END for "/"). Sets *truncated when components did not fit or
@@ -27,58 +91,20 @@ static __always_inline int path__walk(struct path *start, struct task_struct *ta
 {
 	/* BTF pointers (KERNEL_CAST, task.bpf.h): each step's pointers are
 	 * direct loads, only a name's bytes need a helper */
-	struct dentry *dentry = start->dentry;
 	struct vfsmount *vfsmnt = start->mnt;
-	struct mount *mnt = KERNEL_CAST(struct mount, container_of(vfsmnt, struct mount, mnt));
-	struct dentry *root_dentry = task->fs->root.dentry;
-	struct vfsmount *root_mnt = task->fs->root.mnt;
-	int pos = PATH_WALK_END;
-	bool done = false;
+	struct path_walk w = {
+		.dentry = start->dentry,
+		.vfsmnt = vfsmnt,
+		.mnt = KERNEL_CAST(struct mount, container_of(vfsmnt, struct mount, mnt)),
+		.root_dentry = task->fs->root.dentry,
+		.root_mnt = task->fs->root.mnt,
+		.walk = walk,
+		.pos = PATH_WALK_END,
+	};
 
-	*truncated = false;
-	for (int i = 0; i < PATH_WALK_MAX_COMPONENTS; i++) {
-		struct dentry *mnt_root, *parent;
-		const unsigned char *name;
-		__u32 len;
-
-		if (dentry == root_dentry && vfsmnt == root_mnt) {
-			done = true;
-			break;
-		}
-		mnt_root = vfsmnt->mnt_root;
-		parent = dentry->d_parent;
-		if (dentry == mnt_root) {
-			struct mount *mnt_parent = mnt->mnt_parent;
-
-			if (mnt_parent == mnt) { /* the global root */
-				done = true;
-				break;
-			}
-			dentry = mnt->mnt_mountpoint;
-			mnt = mnt_parent;
-			/* the vfsmount type again (not a struct mount at an offset):
-			 * the verifier then prunes this state against the first */
-			vfsmnt = KERNEL_CAST(struct vfsmount, &mnt->mnt);
-			continue;
-		}
-		if (dentry == parent) { /* root of a detached tree */
-			done = true;
-			break;
-		}
-		len = dentry->d_name.len & 0xff;  /* verifier bound; names are <= 255 */
-		name = dentry->d_name.name;
-		if (pos - (int)len - 1 < 0) {
-			*truncated = true;
-			break;
-		}
-		pos -= len + 1;
-		bpf_probe_read_kernel(&walk[(pos + 1) & PATH_WALK_MASK], len, name);
-		walk[pos & PATH_WALK_MASK] = '/';
-		dentry = parent;
-	}
-	if (!done)
-		*truncated = true;
-	return pos;
+	bpf_loop(PATH_WALK_MAX_COMPONENTS, path__step, &w, 0);
+	*truncated = w.truncated || !w.done;
+	return w.pos;
 }
 
 /* Copies the resolved path into dst (REACH_BASE_LEN bytes, NUL ended);
