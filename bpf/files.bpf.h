@@ -81,6 +81,79 @@ struct file_origin {
 };
 
 /*
+ * The repeat cache: a task that opens the same file again and again (a
+ * config re-read, a token read per request) costs, after its second open,
+ * a compare against its own storage (task_cache) instead of a SipHash and
+ * the dedup map's lookup and shared atomic. The repeats are held in the
+ * task and told to the dedup entry once per kernel tick (its count and
+ * last_ns, which a repeat moves at most once a tick anyway), at the task's
+ * next other open, or at its exit (files__flush). Only a file whose entry
+ * was already there (a dedup hit, so its edge was recorded) is cached: the
+ * cache never stands in for a first sighting. w: the dedup key's inputs.
+ */
+static __always_inline bool files__flush(struct task_cache *tc, __u64 tick)
+{
+	struct reach_dedup_val *val;
+
+	val = bpf_map_lookup_elem(&dedup, &tc->key);
+	if (!val)
+		return false; /* evicted: the next open is a first sighting again */
+	__sync_fetch_and_add(&val->count, tc->pending);
+	if (val->last_jiffies != tick) {
+		val->last_jiffies = tick;
+		val->last_ns = bpf_ktime_get_boot_ns();
+	}
+	tc->pending = 0;
+	return true;
+}
+
+/* True when this open was the cached file's repeat (counted). */
+static __always_inline bool files__repeat(struct task_struct *task, const __u64 w[3], __u64 cgid, __u32 kind,
+					  __u32 gen)
+{
+	struct task_cache *tc = bpf_task_storage_get(&task_caches, task, 0, 0);
+	__u64 tick;
+
+	if (!tc || !tc->key.cgroup_id)
+		return false;
+	if (tc->w[0] != w[0] || tc->w[1] != w[1] || tc->w[2] != w[2] || tc->key.cgroup_id != cgid ||
+	    tc->key.kind != kind || tc->filter_gen != gen) {
+		/* another file: the held repeats go to the cached one's entry */
+		if (tc->pending)
+			files__flush(tc, bpf_jiffies64());
+		tc->key.cgroup_id = 0;
+		return false;
+	}
+	tc->pending++;
+	tick = bpf_jiffies64();
+	if (tc->tick == tick)
+		return true;
+	tc->tick = tick;
+	if (files__flush(tc, tick))
+		return true;
+	tc->pending = 0;
+	tc->key.cgroup_id = 0;
+	return false;
+}
+
+/* After a dedup hit: this file is the task's cached one from now on. */
+static __always_inline void files__remember(struct task_struct *task, const __u64 w[3],
+					    const struct reach_dedup_key *key, __u32 gen)
+{
+	struct task_cache *tc = bpf_task_storage_get(&task_caches, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+
+	if (!tc)
+		return; /* no cache: every repeat takes the dedup path */
+	tc->w[0] = w[0];
+	tc->w[1] = w[1];
+	tc->w[2] = w[2];
+	tc->key = *key;
+	tc->filter_gen = gen;
+	tc->tick = bpf_jiffies64();
+	tc->pending = 0;
+}
+
+/*
  * A monitored task holds a readable struct file: one event per (cgroup,
  * file, executable). The object is the file itself, not a string: its
  * f_path is resolved (path.bpf.h), so every spelling of a file (a symlink,
@@ -168,11 +241,16 @@ static __noinline int files__record(struct file *file, const struct file_origin 
 	/* the filter's generation: a file dropped under an old catalogue is
 	 * first seen again under a new one (filter.bpf.h) */
 	gen = ((volatile struct reach_cf_config *)&cf_config)->gen;
+	if (!holder && files__repeat(task, w, cgid, kind, gen))
+		return 0;
 	key.hash = hash__words((const char *)w, sizeof(w), sizeof(w), 0x66696c65ULL /* "file" */ ^ ((__u64)gen << 32));
 
 	now = 0; /* read by dedup__first_seen when needed */
-	if (!dedup__first_seen(&key, &now))
+	if (!dedup__first_seen(&key, &now)) {
+		if (!holder)
+			files__remember(task, w, &key, gen);
 		return 0;
+	}
 	s = scratch__get();
 	cs = filter__scratch();
 	if (!s || !cs)

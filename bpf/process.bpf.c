@@ -160,7 +160,11 @@ int BPF_PROG(reach_sched_process_exit, struct task_struct *task)
 	struct reach_exit_event *ev;
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u64 cgid = bpf_get_current_cgroup_id();
+	struct task_cache *tc = bpf_task_storage_get(&task_caches, task, 0, 0);
 
+	/* every thread: the repeats its open cache holds go to their entry */
+	if (tc && tc->pending && tc->key.cgroup_id)
+		files__flush(tc, bpf_jiffies64());
 	if ((__u32)pid_tgid != (__u32)(pid_tgid >> 32)) /* threads: only the leader */
 		return 0;
 	if (!task__is_monitored(pid_tgid, cgid))

@@ -25,27 +25,80 @@ static __always_inline bool cgroup__walk_is_monitored(struct task_struct *task)
 	return false;
 }
 
+/* Per task, in its local storage: the verdict of its cgroup (for the
+ * cgroup and generation it was taken in), and the last file it opened again
+ * (files__record's repeat cache). One lookup in the task's own storage, no
+ * shared hash bucket: the monitored check runs at every open, write and send
+ * of every process on the node. Freed with the task. */
+struct task_cache {
+	__u64 cgid;       /* the verdict's cgroup (0: none yet) */
+	__u32 gen;        /* and config_gen */
+	__u32 monitored;
+	/* files__record's repeat cache: the dedup key of the task's last
+	 * repeated open, its inputs, and the repeats held here since the
+	 * entry was last told (at most one kernel tick's worth, see there) */
+	__u64 w[3];
+	struct reach_dedup_key key;
+	__u64 tick;
+	__u32 filter_gen;
+	__u32 pending;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct task_cache);
+} task_caches SEC(".maps") __weak;
+
+/* task__is_monitored's miss: the verdict for (cgid, gen) from the per-cgroup
+ * cache or the ancestor walk, then kept in the current task's storage. A
+ * global function: verified once, and its frame is not on the deep call
+ * chains of the programs that inline task__is_monitored (their stacks are at
+ * the 512-byte limit). __weak: one copy in the link. */
+__weak __noinline int task__verdict(__u64 cgid, __u32 gen)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct cgroup_verdict *cached, fresh;
+	struct task_cache *tc;
+
+	cached = bpf_map_lookup_elem(&cgroup_verdicts, &cgid);
+	if (cached && cached->gen == gen) {
+		fresh.monitored = cached->monitored;
+	} else {
+		fresh.gen = gen;
+		fresh.monitored = cgroup__walk_is_monitored(task);
+		if (bpf_map_update_elem(&cgroup_verdicts, &cgid, &fresh, BPF_ANY))
+			loss__count_node(0, REACH_LOSS_MAP_FULL); /* a cache: the walk runs again, nothing is hidden */
+	}
+	tc = bpf_task_storage_get(&task_caches, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (tc) { /* else a miss again next time, nothing more */
+		tc->cgid = cgid;
+		tc->gen = gen;
+		tc->monitored = fresh.monitored;
+	}
+	return fresh.monitored;
+}
+
 /* The filter every program runs first: the agent itself is never traced;
- * otherwise "monitor all" or membership in a monitored subtree. */
+ * otherwise "monitor all" or membership in a monitored subtree. cgid: the
+ * current task's cgroup. The verdict is a function of (cgroup,
+ * generation): cached in the task (a move to another cgroup or a new
+ * generation misses), behind it per cgroup (a new task of a known cgroup),
+ * and only then the ancestor walk (task__verdict). */
 static __always_inline bool task__is_monitored(__u64 pid_tgid, __u64 cgid)
 {
-	struct cgroup_verdict *cached, fresh;
+	struct task_cache *tc;
 	__u32 gen = config_gen;
 
 	if ((__u32)(pid_tgid >> 32) == self_tgid)
 		return false;
 	if (monitor_all)
 		return true;
-
-	cached = bpf_map_lookup_elem(&cgroup_verdicts, &cgid);
-	if (cached && cached->gen == gen)
-		return cached->monitored;
-
-	fresh.gen = gen;
-	fresh.monitored = cgroup__walk_is_monitored((struct task_struct *)bpf_get_current_task_btf());
-	if (bpf_map_update_elem(&cgroup_verdicts, &cgid, &fresh, BPF_ANY))
-		loss__count_node(0, REACH_LOSS_MAP_FULL); /* a cache: the walk runs again, nothing is hidden */
-	return fresh.monitored;
+	tc = bpf_task_storage_get(&task_caches, bpf_get_current_task_btf(), 0, 0);
+	if (tc && tc->cgid == cgid && tc->gen == gen)
+		return tc->monitored;
+	return task__verdict(cgid, gen);
 }
 
 /* Whether a cgroup other than the current task's (a task that is entering
