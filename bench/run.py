@@ -620,9 +620,10 @@ def hook_floors(ctx):
     style costs before its programs do any work. (The raw sys_exit floor of earlier runs
     is gone: reachd-per-syscall-unmonitored now measures that style with
     reach's own program.)"""
-    f = HookFloor(ctx, "floor-per-syscall", "bpftrace `tracepoint:syscalls:sys_exit_openat {}` + "
-                  "`sys_exit_read {}` (per-syscall tracepoints for the open loop's traced syscalls)",
-                  ["syscalls:sys_exit_openat", "syscalls:sys_exit_read"])
+    f = HookFloor(ctx, "floor-per-syscall", "bpftrace `tracepoint:syscalls:sys_exit_openat {}` (the per-syscall "
+                  "tracepoint of the open loop's traced syscalls: read(2) is seen at sock_recv_length, for "
+                  "sockets only)",
+                  ["syscalls:sys_exit_openat"])
     f.workloads = ["open", "syscalls"]
     return [f]
 

@@ -48,6 +48,10 @@ struct {
 	__type(value, __u32);
 } dns_threads SEC(".maps") __weak;
 
+/* Set by the agent before load when reach_sock_recv_length runs
+ * (syscalls.bpf.c): a socket's read(2) is handled there, not at sys_exit. */
+const volatile __u32 dns_read_at_sock __weak = 0;
+
 struct net_endpoint {
 	__u8 family;
 	__u16 port;      /* host order */

@@ -37,6 +37,8 @@ static __always_inline int sys_exit__dispatch(struct pt_regs *regs, long nr, lon
 	}
 	if (nr == NR_recvmsg)
 		files__on_recvmsg_exit(regs); /* descriptors passed (SCM_RIGHTS), then maybe DNS */
+	if (nr == NR_read && dns_read_at_sock)
+		return 0; /* a socket's read: at sock_recv_length (below) */
 	if (nr == NR_read || nr == NR_recvfrom || nr == NR_recvmsg)
 		return ret > 0 ? net__on_recv_exit(regs, nr, ret) : 0;
 	if (nr == NR_write || nr == NR_writev)
@@ -56,6 +58,31 @@ SEC("tp_btf/sys_exit")
 int BPF_PROG(reach_sys_exit, struct pt_regs *regs, long ret)
 {
 	return sys_exit__dispatch(regs, SYSCALL_NR(regs), ret);
+}
+
+/*
+ * read(2) of a socket: a DNS answer read from a connected UDP socket (Go's
+ * resolver reads its answers so). Every read of every file and pipe on the
+ * node ends at sys_exit, only a socket's goes through sock_recvmsg: hooked
+ * here, read(2) costs the rest of the node no program run in the
+ * per-syscall style (no sys_exit_read tracepoint: the most frequent
+ * syscall) and the dispatcher no lookup. The answer is in the user's
+ * buffer by now; recvfrom and recvmsg stay at their exits (the sender's
+ * address is copied out after this point). The agent loads this when the
+ * kernel has the tracepoint (Linux 6.4+) and sets dns_read_at_sock.
+ */
+SEC("tp_btf/sock_recv_length")
+int BPF_PROG(reach_sock_recv_length, struct sock *sk, int ret, int flags)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct pt_regs *regs;
+
+	if (ret <= 0 || !bpf_task_storage_get(&dns_threads, task, 0, 0))
+		return 0; /* this thread never talked to a DNS server */
+	regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	if (SYSCALL_NR(regs) != NR_read)
+		return 0;
+	return net__on_recv_exit(regs, NR_read, ret);
 }
 
 /* The syscall exit event's record (kernel/trace/trace.h). */

@@ -5,7 +5,8 @@ tracefs unmounted in its mount namespace), asked for by name, and per-syscall
 tracepoints asked for by name.
 
 One workload drives every syscall-exit program reach has: openat + read of a
-secret, a DNS lookup (sendto/recvfrom through glibc), TCP connects, and a
+secret, a DNS lookup (sendto/recvfrom through glibc), one more with send and
+read(2) on a connected UDP socket (seen at sock_recv_length), TCP connects, and a
 bearer-token HTTP request through each of send (sendto), write, writev and
 sendmsg (writev and sendmsg with the head split over several iovecs)."""
 import hashlib
@@ -13,16 +14,29 @@ import hmac
 import os
 
 from harness import PYTHON, Agent, Cgroup, TestNet, check, check_eq
-from test_egress import DNS_IP, NAME_V4, TTL, _dnsmasq, _in_resolver_ns
+from test_egress import DNS_IP, NAME_V4, NAME_V6, TTL, _dnsmasq, _in_resolver_ns
 
 TOKEN = "reach-e2e-hookstyle-token-4b1e7d"
 SENDERS = ("send", "write", "writev", "sendmsg")
 
 WORKLOAD = r"""
-import os, socket, sys
-secret, name = sys.argv[1], sys.argv[2]
+import os, socket, struct, sys
+secret, name, dns_ip, v6name = sys.argv[1:5]
 open(secret).read()                                        # openat + read
 addr = socket.getaddrinfo(name, 80, socket.AF_INET, socket.SOCK_STREAM)[0][4]   # DNS: sendto + recvfrom
+# DNS as Go's resolver does it: a connected UDP socket, send, read(2); the
+# AAAA answer's address (its last 16 bytes) is then connected to, so the v6
+# edge's name can only come from this answer
+q = struct.pack(">HHHHHH", 0x5a5a, 0x0100, 1, 0, 0, 0)
+q += b"".join(bytes([len(p)]) + p.encode() for p in v6name.split(".")) + b"\0" + struct.pack(">HH", 28, 1)
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+u.connect((dns_ip, 53))
+u.send(q)
+answer = os.read(u.fileno(), 512)
+u.close()
+v6 = socket.socket(socket.AF_INET6)
+v6.connect((socket.inet_ntop(socket.AF_INET6, answer[-16:]), 80))
+v6.close()
 def request(path):
     return ("GET %s HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nConnection: close\r\n\r\n"
             % (path, name, os.environ["TOKEN"])).encode()
@@ -63,7 +77,8 @@ def _run(cleanup, tmp, tag, hook_args, wrap=()):
     cg = Cgroup(cleanup, f"reach-e2e-hooks-{tag}-{os.getpid()}")
     agent = Agent(cleanup, tmp, ["--cgroup", cg.path, "--fingerprint-key", key_file, *hook_args], wrap=wrap)
     status = _status(agent)
-    cg.run(_in_resolver_ns(resolv, [PYTHON, "-c", WORKLOAD, secret, NAME_V4]), env=dict(os.environ, TOKEN=TOKEN))
+    cg.run(_in_resolver_ns(resolv, [PYTHON, "-c", WORKLOAD, secret, NAME_V4, DNS_IP, NAME_V6]),
+           env=dict(os.environ, TOKEN=TOKEN))
     agent.wait_edge("last request", lambda e: e.get("type") == "credential"
                     and e["path_template"] == "/v1/hookstyle/sendmsg", 15)
     live = _status(agent)  # what a caller without --events sees: the same counters as the summary
@@ -84,6 +99,10 @@ def _run(cleanup, tmp, tag, hook_args, wrap=()):
     check_eq(web[0]["outcomes"], {"established": 4}, "four connects, all established")
     check([e for e in egress if e["address"] == DNS_IP and e["port"] == 53 and e["proto"] == "udp"],
           "the DNS query is a UDP egress edge")
+    v6 = [e for e in egress if e["address"] == net.V6 and e["port"] == 80 and e["proto"] == "tcp"]
+    check_eq(len(v6), 1, "egress edges to the server's v6 address")
+    check_eq((v6[0]["name"], v6[0]["name_ttl"]), (NAME_V6, TTL),
+             "the v6 connect carries the name of the answer read with read(2) on a connected UDP socket")
     creds = {e["path_template"]: e for e in agent.edges() if e.get("type") == "credential"}
     want_fp = hmac.new(fp_key, TOKEN.encode(), hashlib.sha256).hexdigest()[:16]
     for how in SENDERS:
@@ -103,11 +122,15 @@ def test_per_syscall_tracepoints(cleanup, tmp):
     check_eq(status["syscall_hooks"], "per-syscall", "status: hook style")
     hook = status["hooks"][0]
     check(hook.startswith("tracepoint/syscalls/sys_exit_{"), f"first hook is the per-syscall set: {hook}")
-    for nr in ("openat", "openat2", "open_by_handle_at", "open", "read", "recvfrom", "recvmsg", "write", "writev", "connect", "sendto",
-               "sendmsg", "sendmmsg", "pidfd_getfd", "recvmmsg"):
-        check(nr in hook[hook.index("{"):].strip("{}").split(","), f"sys_exit_{nr} attached: {hook}")
+    attached = hook[hook.index("{"):].strip("{}").split(",")
+    for nr in ("openat", "openat2", "open_by_handle_at", "open", "recvfrom", "recvmsg", "write", "writev", "connect",
+               "sendto", "sendmsg", "sendmmsg", "pidfd_getfd", "recvmmsg"):
+        check(nr in attached, f"sys_exit_{nr} attached: {hook}")
+    # a socket's read(2) is seen in sock_recvmsg (this kernel has the
+    # tracepoint): no program at the exit of every read on the node
+    check("read" not in attached, f"no sys_exit_read: {hook}")
     # files held on entering a monitored cgroup, and when reach starts
-    for name in ("tp_btf/cgroup_attach_task", "iter/task_file"):
+    for name in ("tp_btf/cgroup_attach_task", "iter/task_file", "tp_btf/sock_recv_length"):
         check(name in status["hooks"], f"{name} attached: {status['hooks']}")
 
 

@@ -27,7 +27,7 @@
 struct sensor {
 	struct reach_bpf *skel;
 	struct syscall_hooks *syscall_hooks;
-	const char *hook_names[10]; /* the attached hooks, NULL-terminated */
+	const char *hook_names[12]; /* the attached hooks, NULL-terminated (see fixed_hook_names) */
 	struct bpf_link *uprobes[SENSOR_MAX_UPROBES];
 	size_t n_uprobes;
 	struct ring_buffer *rb;
@@ -48,10 +48,16 @@ static const char *const fixed_hook_names[] = {
 	"tp_btf/sched_process_exit",
 	"tp_btf/cgroup_attach_task",
 	"iter/task_file",
-	"tp_btf/io_uring_submit_req", /* the last two: only on a kernel with io_uring (see sensor_start) */
+	"tp_btf/sock_recv_length",    /* Linux 6.4+: else a socket's read(2) stays at sys_exit */
+	"tp_btf/io_uring_submit_req", /* only on a kernel with io_uring (see sensor_start) */
 	"tp_btf/io_uring_complete",
 };
-#define N_URING_HOOKS 2
+#define N_FIXED_HOOKS (sizeof(fixed_hook_names) / sizeof(fixed_hook_names[0]))
+#define HOOK_SOCK_RECV 6
+#define HOOK_URING_SUBMIT 7
+#define HOOK_URING_COMPLETE 8
+_Static_assert(1 + N_FIXED_HOOKS + 1 <= sizeof(((struct sensor *)0)->hook_names) / sizeof(const char *),
+	       "hook_names holds the syscall hooks, every fixed hook and the NULL");
 
 const char *const *sensor_hook_names(const struct sensor *s) { return s->hook_names; }
 
@@ -112,8 +118,8 @@ int sensor_check_prerequisites(char *why, size_t why_size)
 
 int sensor_start(struct sensor **out, const struct sensor_opts *opts, char *err, size_t err_size)
 {
+	bool skip_hook[N_FIXED_HOOKS] = { false };
 	struct sensor *s;
-	size_t n_fixed;
 	int rc;
 
 	libbpf_set_print(libbpf_print);
@@ -176,13 +182,22 @@ int sensor_start(struct sensor **out, const struct sensor_opts *opts, char *err,
 	/* A kernel built without io_uring has neither its tracepoints nor a
 	 * ring to submit to: nothing to see, no gap. Its programs stay
 	 * unloaded (their CO-RE reads of io_kiocb would fail the load). */
-	n_fixed = sizeof(fixed_hook_names) / sizeof(fixed_hook_names[0]);
 	if (libbpf_find_vmlinux_btf_id("io_uring_submit_req", BPF_TRACE_RAW_TP) < 0 ||
 	    libbpf_find_vmlinux_btf_id("io_uring_complete", BPF_TRACE_RAW_TP) < 0) {
 		bpf_program__set_autoload(s->skel->progs.reach_uring_submit, false);
 		bpf_program__set_autoload(s->skel->progs.reach_uring_complete, false);
-		n_fixed -= N_URING_HOOKS;
+		skip_hook[HOOK_URING_SUBMIT] = skip_hook[HOOK_URING_COMPLETE] = true;
 		log_info("io_uring: this kernel has no io_uring tracepoints (built without io_uring): not hooked");
+	}
+	/* A socket's read(2) (DNS answers) at sock_recvmsg when the kernel has
+	 * the tracepoint: then no syscall-exit program runs for read(2) in the
+	 * per-syscall style, and the dispatcher leaves reads at once. */
+	if (libbpf_find_vmlinux_btf_id("sock_recv_length", BPF_TRACE_RAW_TP) >= 0) {
+		s->skel->rodata->dns_read_at_sock = 1;
+		syscall_hooks_unneeded(s->syscall_hooks, "read");
+	} else {
+		bpf_program__set_autoload(s->skel->progs.reach_sock_recv_length, false);
+		skip_hook[HOOK_SOCK_RECV] = true;
 	}
 
 	rc = reach_bpf__load(s->skel);
@@ -208,8 +223,9 @@ int sensor_start(struct sensor **out, const struct sensor_opts *opts, char *err,
 	if (rc)
 		goto fail;
 	s->hook_names[0] = syscall_hooks_describe(s->syscall_hooks);
-	for (size_t i = 0; i < n_fixed; i++)
-		s->hook_names[i + 1] = fixed_hook_names[i];
+	for (size_t i = 0, n = 1; i < N_FIXED_HOOKS; i++)
+		if (!skip_hook[i])
+			s->hook_names[n++] = fixed_hook_names[i];
 	s->rb = ring_buffer__new(bpf_map__fd(s->skel->maps.events), (ring_buffer_sample_fn)opts->on_event,
 				 opts->ctx, NULL);
 	if (!s->rb) {

@@ -97,22 +97,22 @@ static bool per_syscall_available(const struct syscall_hooks *h, char *why, size
 	return true;
 }
 
+/* The attach points and the syscalls they serve, e.g.
+ * "tp_btf/sys_exit (openat,openat2,...)" or
+ * "tracepoint/syscalls/sys_exit_{openat,openat2,...}". */
 static void describe(struct syscall_hooks *h)
 {
-	size_t n = 0;
+	bool per = h->active == SYSCALL_HOOKS_PER_SYSCALL;
+	size_t n;
 
-	if (h->active == SYSCALL_HOOKS_DISPATCHER) {
-		snprintf(h->describe, sizeof(h->describe),
-			 "tp_btf/sys_exit (open*, connect, sendto, sendmsg, sendmmsg, recvfrom, recvmsg, recvmmsg, read, write, writev, pidfd_getfd)");
-		return;
-	}
-	n = (size_t)snprintf(h->describe, sizeof(h->describe), "tracepoint/syscalls/sys_exit_{");
+	n = (size_t)snprintf(h->describe, sizeof(h->describe), "%s", per ? "tracepoint/syscalls/sys_exit_{" :
+								      "tp_btf/sys_exit (");
 	for (size_t i = 0; i < N_PER_SYSCALL && n < sizeof(h->describe); i++)
 		if (h->progs[i])
 			n += (size_t)snprintf(h->describe + n, sizeof(h->describe) - n, "%s%s",
-					      h->describe[n - 1] == '{' ? "" : ",", per_syscall[i]);
+					      strchr("{(", h->describe[n - 1]) ? "" : ",", per_syscall[i]);
 	if (n < sizeof(h->describe))
-		snprintf(h->describe + n, sizeof(h->describe) - n, "}");
+		snprintf(h->describe + n, sizeof(h->describe) - n, "%s", per ? "}" : ")");
 }
 
 int syscall_hooks_prepare(struct syscall_hooks **out, struct bpf_object *obj, enum syscall_hook_style style,
@@ -153,6 +153,15 @@ int syscall_hooks_prepare(struct syscall_hooks **out, struct bpf_object *obj, en
 		}
 	*out = h;
 	return 0;
+}
+
+void syscall_hooks_unneeded(struct syscall_hooks *h, const char *syscall)
+{
+	for (size_t i = 0; i < N_PER_SYSCALL; i++)
+		if (h->progs[i] && !strcmp(per_syscall[i], syscall)) {
+			bpf_program__set_autoload(h->progs[i], false);
+			h->progs[i] = NULL;
+		}
 }
 
 static void detach_per_syscall(struct syscall_hooks *h)

@@ -36,6 +36,10 @@ struct syscall_hooks;
 int syscall_hooks_prepare(struct syscall_hooks **out, struct bpf_object *obj, enum syscall_hook_style style,
 			  char *err, size_t err_size);
 
+/* Before load: a syscall whose exit another hook serves (read(2) of a
+ * socket at sock_recv_length): its per-syscall program neither loads nor
+ * attaches (the dispatcher is told by the object's read-only data). */
+void syscall_hooks_unneeded(struct syscall_hooks *h, const char *syscall);
 /* After load: attaches the chosen style. 0 or -errno with one line in err. */
 int syscall_hooks_attach(struct syscall_hooks *h, char *err, size_t err_size);
 
