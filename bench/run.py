@@ -2553,7 +2553,8 @@ def hook_choice(s2, s1=None):
             f"tracepoints minus the dispatcher is {sc['median_pp']:+.1f} points (faster in {sc['a_lower_in']} of "
             f"{sc['rounds']} rounds, p = {sc['p_sign']:.2f})")
     if op:
-        text += (f"; on the open loop, whose openat and read both styles run a program on, "
+        text += (f"; on the open loop (both styles run a program on its openat, the dispatcher also on its read "
+                 f"and close), "
                  f"{op['median_pp']:+.1f} points (p = {op['p_sign']:.2f})")
     if v_sc == "cheaper" and v_op == "dearer":
         return "split", (text + ": each style is cheaper on one kind of syscall." + break_even_text(s1) +
@@ -2581,8 +2582,9 @@ def render_floor(res, a):
       "default (one program on every syscall exit, leaving at the syscall-number compare or the cgroup check), "
       "and `reachd-per-syscall-unmonitored` on per-syscall tracepoints (one classic tracepoint per syscall reach "
       "reads: the other syscalls run no program). The `syscalls` loop (getppid+fstat) is what "
-      "most of a node's syscalls look like to reach; the `open` loop is the worst case for per-syscall "
-      "tracepoints (both styles run a program on its openat and read). The empty bpftrace program on the "
+      "most of a node's syscalls look like to reach; the `open` loop is where both styles run a program "
+      "(on its openat; its read of a file runs none in the per-syscall style since a socket's read(2) is "
+      "seen at sock_recv_length). The empty bpftrace program on the "
       "open loop's per-syscall tracepoints is the floor of that style: the syscall slow path and an empty "
       "program, before any work. *Attached* is `bpftool perf` for the tool's pid just before it was stopped.")
     a("")
@@ -3299,7 +3301,7 @@ NOT_DONE = [
     "No sweep of --dedup-entries; the --ringbuf-bytes sweep uses 2-s steps (it measures how long a burst a "
     "size absorbs, not a longer sustained rate). No pinned-CPU runs (taskset) except the https loop "
     "(client and server on one CPU), no per-syscall latency distributions (medians of loop averages only).",
-    "Hook style: the empty per-syscall floor attaches openat and read only (the traced syscalls the open loop "
+    "Hook style: the empty per-syscall floor attaches openat only (the traced syscall the open loop "
     "makes), not every syscall reach attaches; the bpftrace here (0.17) rejects `rawtracepoint:sys_exit`, so "
     "the dispatcher's empty floor is not measured, only the dispatcher with reach's program. Wall-clock "
     "differences of a few points between the styles are at this VM's noise floor: section 6's kernel counters "

@@ -5,9 +5,11 @@
  * record before the program) than the dispatcher (~35 ns), which in turn
  * runs on every syscall (~13-16 ns on those reach does not read, against a
  * few ns of slow path for per-syscall tracepoints). Per-syscall wins only
- * where fewer than about a fifth of a node's syscalls are reads, writes,
- * sends, receives, opens or connects; the dispatcher also needs no tracefs
- * and no perf_event_open. */
+ * where fewer than about a fifth of a node's syscalls are writes, sends,
+ * receives, opens or connects (reads were among them until a socket's
+ * read(2) moved to sock_recv_length, Linux 6.4+: the balance is to be
+ * measured again); the dispatcher also needs no tracefs and no
+ * perf_event_open. */
 #ifndef REACH_SYSCALL_HOOKS_H
 #define REACH_SYSCALL_HOOKS_H
 
