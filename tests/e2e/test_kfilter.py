@@ -123,6 +123,13 @@ def test_kernel_filter_drops_ordinary_files_and_keeps_every_secret(cleanup, tmp)
     recorded = {e["path"]: e["category"] for e in agent.summary_edges(cg.rel, "secrets")}
     check_eq(recorded, secrets | {late: "late-token"}, "the secrets recorded with their categories, nothing else")
     check(summary["opens_not_secret"] < N_PLAIN // 4, f"user space no longer sees the flood: {summary['opens_not_secret']}")
+    # the exit summary carries the filter's counters too (read after the last event)
+    check(summary["opens_filtered_in_kernel"] >= after["opens_filtered_in_kernel"],
+          f"summary opens_filtered_in_kernel {summary['opens_filtered_in_kernel']} >= status' "
+          f"{after['opens_filtered_in_kernel']}")
+    check(summary["opens_sent_by_filter"] >= after["opens_sent_by_filter"] + 1,
+          f"summary opens_sent_by_filter {summary['opens_sent_by_filter']}: status' {after['opens_sent_by_filter']} "
+          "and the reloaded .tok's open")
 
 
 def test_uncompilable_pattern_turns_the_filter_off(cleanup, tmp):

@@ -223,6 +223,8 @@ void output_summary_json(FILE *f, struct observed *obs, const struct run_stats *
 	}
 	json_add(o, "events", ev);
 	json_add_int(o, "opens_not_secret", (int64_t)st->opens_not_secret);
+	json_add_int(o, "opens_filtered_in_kernel", (int64_t)st->opens_filtered_in_kernel);
+	json_add_int(o, "opens_sent_by_filter", (int64_t)st->opens_sent_by_filter);
 	json_add_int(o, "secret_content_unread", (int64_t)st->secret_content_unread);
 	json_add_int(o, "kv_lines_malformed", (int64_t)st->kv_lines_malformed);
 	json_add_int(o, "kv_lines_unread", (int64_t)st->kv_lines_unread);

@@ -10,7 +10,10 @@
 struct run_stats {
 	uint64_t events[REACH_EV__MAX];   /* ring-buffer events handled, per kind */
 	uint64_t opens_not_secret;        /* read-opens the catalogue did not match */
-	uint64_t secret_content_unread;   /* secret files not fingerprinted: the reader was gone */
+	uint64_t opens_filtered_in_kernel; /* first-seen opens the kernel pre-filter dropped (no secret) */
+	uint64_t opens_sent_by_filter;    /* ... and those it let through to the catalogue */
+	uint64_t secret_content_unread;   /* secret files not fingerprinted: the reader was gone, or
+					   * the file at the path is no longer the inode it read */
 	uint64_t kv_lines_malformed;      /* lines of KEY=VALUE secret files (.env) that were not KEY=VALUE: skipped */
 	uint64_t kv_lines_unread;         /* ... past the per-file line bound */
 	uint64_t kv_truncated;            /* KEY=VALUE files longer than the bytes read of them */

@@ -570,6 +570,16 @@ int main(int argc, char **argv)
 	ag.ship = ag.verify.ship = NULL;
 	if ((rc = sensor_read_losses(ag.sensor, &ag.pipe.stats.losses)))
 		log_warn("reading the loss counters: %s", strerror(-rc));
+	{
+		struct reach_cf_counters cf;
+
+		if ((rc = sensor_read_catfilter_counters(ag.sensor, &cf)))
+			log_warn("reading the kernel filter's counters: %s", strerror(-rc));
+		else {
+			ag.pipe.stats.opens_filtered_in_kernel = cf.filtered;
+			ag.pipe.stats.opens_sent_by_filter = cf.sent;
+		}
+	}
 	rc = 0;
 	pipeline_summary(&ag.pipe, stdout, cfg.events);
 out:
