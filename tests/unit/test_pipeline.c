@@ -295,9 +295,15 @@ static void open_event_ino(struct fx *f, uint64_t cg, uint32_t tgid, const char 
 	assert_int_equal(feed(f, &ev, sizeof(ev)), 0);
 }
 
+/* An open of the file as it is: its real inode (the kernel's, which the
+ * agent checks before it reads the content), a made-up one when absent. */
 static void open_event(struct fx *f, uint64_t cg, uint32_t tgid, const char *path, const char *resolved, uint32_t flags)
 {
-	open_event_ino(f, cg, tgid, path, resolved, flags, 0x5000 + strlen(resolved ? resolved : path));
+	struct stat st;
+	const char *file = resolved ? resolved : path;
+
+	open_event_ino(f, cg, tgid, path, resolved, flags,
+		       stat(file, &st) == 0 ? (uint64_t)st.st_ino : 0x5000 + strlen(file));
 }
 
 static void egress_event(struct fx *f, uint64_t cg, uint32_t tgid, uint8_t family, uint8_t proto, uint8_t outcome,
@@ -398,6 +404,25 @@ static void test_secret_open(void **state)
 	assert_int_equal(f->k.opens, 1);
 	assert_string_equal(f->k.last_open, f->secret);
 	assert_int_equal(f->k.last_open_key.hash, 0x2000 + strlen(f->secret));
+}
+
+/* The file at the path is no longer the inode the kernel saw the reader
+ * open (replaced or renamed over since, or a root the reader switched to a
+ * decoy tree): its content is not the secret read, so no fingerprint is
+ * taken from it, and that is counted. */
+static void test_secret_content_of_another_inode(void **state)
+{
+	struct fx *f = *state;
+	const struct edge *e;
+	struct stat st;
+
+	assert_int_equal(stat(f->secret, &st), 0);
+	exec_event(f, CG, (uint32_t)getpid(), T_OTHER, "/usr/bin/cat", (const char *const[]){ "cat", "x", NULL }, 11);
+	open_event_ino(f, CG, (uint32_t)getpid(), f->secret, NULL, 0, (uint64_t)st.st_ino + 1);
+	e = find_edge(f, CG, EDGE_SECRET, f->secret);
+	assert_non_null(e);
+	assert_string_equal(e->content_fp, "");
+	assert_int_equal(f->p.stats.secret_content_unread, 1);
 }
 
 /* A .env file holds several credentials: each credential-shaped value is
@@ -2281,6 +2306,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_secret_open, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_secret_content_of_another_inode, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dotenv_open, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_secret_open_resolved_and_reader_gone, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_not_secret, setup, teardown),

@@ -156,17 +156,30 @@ static int reader_root_fd(struct pipeline *p, uint32_t tgid, uint64_t cgroup_id)
 	return fd;
 }
 
-static int open_in_reader_root(struct pipeline *p, uint32_t tgid, uint64_t cgroup_id, const char *abs)
+/* ino: the inode the kernel saw the reader open (the event's). The file at
+ * abs in the reader's root now must be that inode: a file replaced or
+ * renamed over since the read, or a root the reader changed in between (a
+ * chroot into a decoy tree of the same names), would otherwise give the
+ * fingerprint of another file than the one read, and link (or miss) the
+ * wrong credential. Then it is not read, and counted. The inode number
+ * only: the device a stat reports is not the kernel's s_dev on btrfs
+ * (a subvolume's) and may not be on overlayfs. */
+static int open_in_reader_root(struct pipeline *p, uint32_t tgid, uint64_t cgroup_id, const char *abs, uint64_t ino)
 {
 	struct open_how how = { .flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK,
 				.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
 	int rootfd = reader_root_fd(p, tgid, cgroup_id), fd;
+	struct stat st;
 
 	if (rootfd < 0) {
 		p->stats.secret_content_unread++;
 		return -1;
 	}
 	fd = (int)syscall(SYS_openat2, rootfd, abs, &how, sizeof(how));
+	if (fd >= 0 && (fstat(fd, &st) || (uint64_t)st.st_ino != ino)) {
+		close(fd);
+		fd = -1;
+	}
 	if (fd < 0)
 		p->stats.secret_content_unread++;
 	return fd;
@@ -201,7 +214,7 @@ static void single_token_fp(struct pipeline *p, const char *buf, size_t len, cha
 }
 
 static void fingerprint_secret_content(struct pipeline *p, uint32_t tgid, uint64_t cgroup_id, const char *abs,
-				       char out[17])
+				       uint64_t ino, char out[17])
 {
 	char buf[SECRET_CONTENT_MAX + 1];
 	size_t len;
@@ -209,7 +222,7 @@ static void fingerprint_secret_content(struct pipeline *p, uint32_t tgid, uint64
 	int fd;
 
 	out[0] = '\0';
-	if ((fd = open_in_reader_root(p, tgid, cgroup_id, abs)) < 0)
+	if ((fd = open_in_reader_root(p, tgid, cgroup_id, abs, ino)) < 0)
 		return;
 	len = read_upto(fd, buf, sizeof(buf), &more);
 	close(fd);
@@ -231,7 +244,7 @@ static bool category_is_key_value(const char *category)
  * the file and sent is linked to the file and named. Read once like a
  * single-token file; the bytes are wiped. */
 static void fingerprint_key_values(struct pipeline *p, uint32_t tgid, uint64_t cgroup_id, const char *abs,
-				   struct edge *e, char fp[17])
+				   uint64_t ino, struct edge *e, char fp[17])
 {
 	struct dotenv_result res;
 	char entries[DOTENV_MAX_KEYS][DOTENV_KEY_MAX + FP_HEX_LEN + 2];
@@ -244,7 +257,7 @@ static void fingerprint_key_values(struct pipeline *p, uint32_t tgid, uint64_t c
 	int fd;
 
 	fp[0] = '\0';
-	if ((fd = open_in_reader_root(p, tgid, cgroup_id, abs)) < 0)
+	if ((fd = open_in_reader_root(p, tgid, cgroup_id, abs, ino)) < 0)
 		return;
 	if (!(buf = malloc(KV_CONTENT_MAX))) {
 		close(fd);
@@ -490,9 +503,9 @@ static void handle_file_open(struct pipeline *p, const struct reach_file_open_ev
 		char fp[17] = "";
 
 		if (category_is_key_value(category))
-			fingerprint_key_values(p, ev->hdr.tgid, ev->hdr.cgroup_id, resolved, e, fp);
+			fingerprint_key_values(p, ev->hdr.tgid, ev->hdr.cgroup_id, resolved, ev->inode.ino, e, fp);
 		else
-			fingerprint_secret_content(p, ev->hdr.tgid, ev->hdr.cgroup_id, resolved, fp);
+			fingerprint_secret_content(p, ev->hdr.tgid, ev->hdr.cgroup_id, resolved, ev->inode.ino, fp);
 		if (is_new && fp[0] && observed_set_content_fp(p->observed, e, fp))
 			log_warn("secret content fingerprint of %s not kept: out of memory", object);
 	}
