@@ -77,6 +77,9 @@ def _run(cleanup, tmp, tag, hook_args, wrap=()):
     cg = Cgroup(cleanup, f"reach-e2e-hooks-{tag}-{os.getpid()}")
     agent = Agent(cleanup, tmp, ["--cgroup", cg.path, "--fingerprint-key", key_file, *hook_args], wrap=wrap)
     status = _status(agent)
+    # the verifier's work is most of the start-up: measured, logged, in status
+    check(status["bpf_load_ms"] > 0, f"status bpf_load_ms: {status.get('bpf_load_ms')}")
+    check("BPF programs verified and loaded in " in agent.stderr(), "the load time is logged")
     cg.run(_in_resolver_ns(resolv, [PYTHON, "-c", WORKLOAD, secret, NAME_V4, DNS_IP, NAME_V6]),
            env=dict(os.environ, TOKEN=TOKEN))
     agent.wait_edge("last request", lambda e: e.get("type") == "credential"

@@ -57,6 +57,7 @@ static void view(void *ctx, struct api_daemon_view *v)
 	v->losses.counters[REACH_EV_EXEC][REACH_LOSS_RINGBUF_FULL] = 3;
 	v->tls_files_probed = 2;
 	v->uprobes_attached = 4;
+	v->bpf_load_ms = 640;
 }
 
 static void verify(void *ctx)
@@ -159,6 +160,7 @@ static void test_status(void **state)
 	o = ask(f, "{\"cmd\":\"status\"}");
 	assert_string_equal(get_str(o, "node"), "node-1");
 	assert_string_equal(get_str(o, "syscall_hooks"), "dispatcher");
+	assert_int_equal(get_int(o, "bpf_load_ms", NULL), 640);
 	assert_true(json_object_object_get_ex(o, "hooks", &v));
 	assert_int_equal(json_object_array_length(v), 2);
 	assert_string_equal(json_object_get_string(json_object_array_get_idx(v, 0)), "handle_exec");

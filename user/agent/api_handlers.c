@@ -80,6 +80,7 @@ static json_object *status_json(const struct api_handlers *h)
 	}
 	json_add_u64(o, "tls_files_probed", v.tls_files_probed);
 	json_add_u64(o, "uprobes_attached", v.uprobes_attached);
+	json_add_u64(o, "bpf_load_ms", v.bpf_load_ms);
 	json_add_u64(o, "identities", ledger_identities(h->pipe->ledger));
 	json_add_u64(o, "edges", ledger_edges(h->pipe->ledger));
 	json_add_u64(o, "edges_dropped", ledger_edges_dropped(h->pipe->ledger));

@@ -27,6 +27,7 @@ struct api_daemon_view {
 	struct reach_loss_counters losses;
 	uint64_t tls_files_probed;
 	uint64_t uprobes_attached;
+	uint64_t bpf_load_ms;            /* the BPF object's load at start: the verifier, mostly */
 	bool have_catfilter;             /* the kernel's catalogue filter counters could be read */
 	struct reach_cf_counters catfilter;
 	bool pods;                       /* pods are selected (--kube without --cgroup/--all) */

@@ -121,6 +121,8 @@ enum sensor_uprobe {
 int sensor_attach_uprobe(struct sensor *s, enum sensor_uprobe which, const char *binary, const char *func);
 void sensor_detach_uprobe(struct sensor *s, int handle);
 size_t sensor_uprobes_attached(const struct sensor *s);
+/* How long loading the BPF object took at start (the verifier, mostly), ms. */
+double sensor_load_ms(const struct sensor *s);
 
 /* Names of the attached programs, NULL-terminated, for status output. */
 const char *const *sensor_hook_names(const struct sensor *s);
