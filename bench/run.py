@@ -103,7 +103,7 @@ BUDGET_S = {  # full mode, seconds (key: the --only scenario key; "setup": build
     "7": 35,      # 4 rounds (was 7) x 3 configs x 3 loops of pipe_target_s; 34 s, was 75 s
     "8": 50,      # 2 rounds (was 3) x 3 configs x 4 loops of trans_seconds (was 3 s), + one counters
                   #   pass; 45 s, was 174 s (45 s of it timeouts waiting for a lingering Go probe's line)
-    "9": 45,      # 3 rounds (was 4) of none/reachd/bpftrace on 5 loops of open9_target_s (python:
+    "9": 55,      # 3 rounds (was 4) of none/reachd/bpftrace on 5 loops of open9_target_s, reachd-per-syscall on the open loop (python:
                   #   open9_py_target_s); 42 s, was 74 s
 }
 
@@ -2059,16 +2059,24 @@ def scenario_open_path(ctx, results):
         err = ensure_tracefs(ctx)
         if err:
             peer_status = err
-    sensors = [Reachd(ctx, "reachd", cg)] + ([peer] if peer_status == "ok" else [])
+    # the per-syscall style on the repeated open loop: in it only
+    # sys_exit_openat runs (a socket's read(2) is taken at sock_recv_length),
+    # so issue 16's BPF target is judged for both styles in the same run
+    per_syscall = Reachd(ctx, "reachd-per-syscall", cg, extra=["--syscall-hooks", "per-syscall"], workloads=["open"])
+    tracefs_err = ensure_tracefs(ctx)
+    sensors = ([Reachd(ctx, "reachd", cg)] + ([per_syscall] if not tracefs_err else []) +
+               ([peer] if peer_status == "ok" else []))
     if peer_status != "ok":
         errors.append(f"bpftrace: {peer_status}")
+    if tracefs_err:
+        errors.append(f"reachd-per-syscall: {tracefs_err}")
     none = NoSensor()
     # LOOP: wall ns per iteration; LOOP@cpu: the workload cgroup's CPU ns
     # per iteration (cpu.stat, warm-up and start included), steadier than
     # wall time on a shared host, with the BPF programs' time in it
     keys = loops + [f"{l}@cpu" for l in loops]
-    raw = {k: {c: [] for c in ("none", "reachd", "bpftrace")} for k in keys}
-    ratios = {k: {c: [] for c in ("reachd", "bpftrace")} for k in keys}
+    raw = {k: {c: [] for c in ("none", "reachd", "reachd-per-syscall", "bpftrace")} for k in keys}
+    ratios = {k: {c: [] for c in ("reachd", "reachd-per-syscall", "bpftrace")} for k in keys}
     bpf = {c.name: {l: [] for l in loops} for c in sensors}
     ring = []  # the distinct loop's reachctl status deltas, per reachd run
     seen = {c.name: [] for c in sensors}
@@ -2152,12 +2160,16 @@ def scenario_open_path(ctx, results):
                 # every open, io_uring read and received descriptor of the
                 # secret, both passes with their warm-ups: each is a read of
                 # bench9.key the agent counts
-                want = sum(k + k // 10 + 1 for l in ("open", "uring", "scm") if l in loops
+                want = sum(k + k // 10 + 1 for l in ("open", "uring", "scm") if l in workloads_of(cfg, loops)
                            for k in (iters[l], stats_iters[l]))
                 n = cfg.secret_count(res["summary"], cg, "bench9.key")
-                seen["reachd"].append(n)
+                seen[cfg.name].append(n)
                 if n < want:
-                    errors.append(f"round {rnd + 1} reachd: counted {n} reads of bench9.key, expected >= {want}")
+                    errors.append(f"round {rnd + 1} {cfg.name}: counted {n} reads of bench9.key, expected >= {want}")
+                hooks = res.get("syscall_hooks")
+                style = "per-syscall" if cfg is per_syscall else "dispatcher"
+                if hooks is not None and hooks != style:
+                    errors.append(f"round {rnd + 1} {cfg.name}: syscall hooks {hooks}, expected {style}")
             elif isinstance(cfg, Peer):
                 seen[cfg.name].append(res["seen"])
                 want = iters["open"] + iters["open"] // 10 + 1
@@ -2224,6 +2236,9 @@ def open_path_targets(t):
     r, b = get("open", "reachd", "bpf_net_ns_per_iter"), get("open", "bpftrace", "bpf_net_ns_per_iter")
     out.append({"target": "BPF ns per repeated open <= bpftrace's openat one-liner",
                 "value": f"{fmt_ns(r)} vs {fmt_ns(b)}", "met": None if r is None or b is None else r <= b})
+    ps = get("open", "reachd-per-syscall", "bpf_net_ns_per_iter")
+    out.append({"target": "the same, reach in the per-syscall style (`--syscall-hooks per-syscall`)",
+                "value": f"{fmt_ns(ps)} vs {fmt_ns(b)}", "met": None if ps is None or b is None else ps <= b})
     d = get("distinct", "reachd", "bpf_net_ns_per_iter")
     out.append({"target": "BPF ns per distinct non-secret open within 3x the repeated open's",
                 "value": f"{fmt_ns(d)} vs {fmt_ns(r)}" + (f" ({d / r:.2f}x)" if d is not None and r else ""),
@@ -2277,6 +2292,10 @@ def render_open_path(res, a):
         a(f"| {what} | {fmt_ns(n['median_ns']) if n else 'n/a'} | {fmt_ns(m['median_ns']) if m else 'n/a'} | "
           f"{ov(m) if m else 'n/a'} | {fmt_ns(b['median_ns']) if b else '—'} | {ov(b) if b else '—'} | "
           f"{bpfcell(m)} | {bpfcell(b) if b else '—'} |")
+        ps = r.get("reachd-per-syscall")
+        if ps:
+            a(f"| {what}, reach with `--syscall-hooks per-syscall` | {fmt_ns(n['median_ns']) if n else 'n/a'} | "
+              f"{fmt_ns(ps['median_ns'])} | {ov(ps)} | — | — | {bpfcell(ps)} | — |")
     a("")
     rp = s9["ring_per_distinct_open"]
 
@@ -2287,9 +2306,10 @@ def render_open_path(res, a):
       "the ratio to the bracketing `none` runs, with its range.")
     a("")
     a("Each BPF cell is every run of the sensor's programs the loop causes: reach's tp_btf `sys_exit` "
-      "dispatcher runs at every syscall exit of the loop (open, read and close: ~4 runs per iteration, the "
-      "reads and closes included), bpftrace's one program at `sys_enter_openat` only. python's runs "
-      "include reach's process hooks (fork, exec, exit of each interpreter).")
+      "dispatcher runs at every syscall exit of the loop (open, read and close: ~3 runs per iteration), "
+      "reach's per-syscall style (the open loop only) at `sys_exit_openat` only (a socket's read(2) is seen "
+      "at sock_recv_length, so a file's read runs nothing), bpftrace's one program at `sys_enter_openat` "
+      "only. python's runs include reach's process hooks (fork, exec, exit of each interpreter).")
     a("")
     a(f"Distinct non-secret opens, per open (reachctl status before and after each run, agent drained): "
       f"ring events {per('events')} (file_open {per('file_open')}), opens_not_secret {per('opens_not_secret')}, "
@@ -2447,13 +2467,15 @@ def render_summary(res, a):
     if s9:
         for loop, what in s9["loops"].items():
             t = s9["table"].get(loop, {})
-            for c in ("reachd", "bpftrace"):
+            for c in ("reachd", "reachd-per-syscall", "bpftrace"):
                 x = t.get(c)
                 if not (x and t.get("none")):
                     continue
                 bpf = (f"; BPF {x['bpf_net_ns_per_iter']:.0f} ns per iteration"
                        if x.get("bpf_net_ns_per_iter") is not None else "")
-                rows.append((f"{what}, {'monitored' if c == 'reachd' else 'bpftrace openat one-liner (peer)'}",
+                who = {"reachd": "monitored", "reachd-per-syscall": "monitored, per-syscall tracepoints",
+                       "bpftrace": "bpftrace openat one-liner (peer)"}[c]
+                rows.append((f"{what}, {who}",
                              f"{fmt_ns(t['none']['median_ns'])} → {fmt_ns(x['median_ns'])}",
                              f"{fmt_pct(x.get('overhead_pct'))} (cgroup CPU {fmt_pct(x.get('cpu_overhead_pct'))})"
                              f"{bpf} (section 9)"))
