@@ -91,6 +91,10 @@ struct file_origin {
  * was already there (a dedup hit, so its edge was recorded) is cached: the
  * cache never stands in for a first sighting. w: the dedup key's inputs.
  */
+/* tick: the current one when this open is the repeat being counted (its
+ * time becomes last_ns once per tick), 0 when the held repeats are told
+ * later (another open, the task's exit): they all happened in tc->tick,
+ * the tick the entry's last_ns was last set in, so it stays. */
 static __always_inline bool files__flush(struct task_cache *tc, __u64 tick)
 {
 	struct reach_dedup_val *val;
@@ -99,7 +103,7 @@ static __always_inline bool files__flush(struct task_cache *tc, __u64 tick)
 	if (!val)
 		return false; /* evicted: the next open is a first sighting again */
 	__sync_fetch_and_add(&val->count, tc->pending);
-	if (val->last_jiffies != tick) {
+	if (tick && val->last_jiffies != tick) {
 		val->last_jiffies = tick;
 		val->last_ns = bpf_ktime_get_boot_ns();
 	}
@@ -120,7 +124,7 @@ static __always_inline bool files__repeat(struct task_struct *task, const __u64 
 	    tc->key.kind != kind || tc->filter_gen != gen) {
 		/* another file: the held repeats go to the cached one's entry */
 		if (tc->pending)
-			files__flush(tc, bpf_jiffies64());
+			files__flush(tc, 0);
 		tc->key.cgroup_id = 0;
 		return false;
 	}

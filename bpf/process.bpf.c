@@ -164,7 +164,7 @@ int BPF_PROG(reach_sched_process_exit, struct task_struct *task)
 
 	/* every thread: the repeats its open cache holds go to their entry */
 	if (tc && tc->pending && tc->key.cgroup_id)
-		files__flush(tc, bpf_jiffies64());
+		files__flush(tc, 0); /* the counts only: the last open was earlier */
 	if ((__u32)pid_tgid != (__u32)(pid_tgid >> 32)) /* threads: only the leader */
 		return 0;
 	if (!task__is_monitored(pid_tgid, cgid))

@@ -92,6 +92,42 @@ for _ in range(10000):
     check_eq(sum(1 for x in agent.edges() if x.get("path") == token), 1, "edge lines printed")
 
 
+def _unix_s(iso):
+    """Seconds since the epoch of the summary's "2026-12-07T01:37:27.945Z"."""
+    import calendar
+    import time
+    return calendar.timegm(time.strptime(iso[:19], "%Y-%m-%dT%H:%M:%S")) + int(iso[20:23]) / 1000
+
+
+def test_repeats_held_in_the_task_count_and_keep_their_time(cleanup, tmp):
+    """A process reads a secret three times in a row, idles, then exits. The
+    kernel holds the repeats of its last tick in the task (its repeat cache)
+    and adds them at its exit: the count is every read, and the edge's
+    last_seen is the last read, not the exit two seconds later."""
+    import time
+    cg = Cgroup(cleanup, f"reach-e2e-held-{os.getpid()}")
+    token = _secret(os.path.join(tmp, "held", "token.key"))
+    agent = Agent(cleanup, tmp, ["--cgroup", cg.path])
+    code = r"""
+import sys, time
+for _ in range(3):
+    with open(sys.argv[1]) as f:
+        f.read()
+print(time.time(), flush=True)
+time.sleep(2)
+"""
+    p = cg.python(code, token)
+    last_read = float(p.stdout.split()[0])
+    exited = time.time()
+    agent.wait_edge("token.key", lambda e: e.get("path") == token)
+    agent.stop()
+    e = _only(agent.summary_edges(cg.rel, "secrets"), "token.key", lambda e: e["path"] == token)
+    check_eq(e["count"], 3, "every read counted (the held repeats added at the exit)")
+    seen = _unix_s(e["last_seen"])
+    check(last_read - 1.0 <= seen <= last_read + 0.5,
+          f"last_seen {e['last_seen']} is the last read ({last_read:.3f}), not the exit ({exited:.3f})")
+
+
 def test_failed_and_write_only_opens_are_not_reads(cleanup, tmp):
     cg = Cgroup(cleanup, f"reach-e2e-fail-{os.getpid()}")
     os.makedirs(os.path.join(tmp, "s"))
