@@ -27,7 +27,7 @@
 struct sensor {
 	struct reach_bpf *skel;
 	struct syscall_hooks *syscall_hooks;
-	const char *hook_names[12]; /* the attached hooks, NULL-terminated (see fixed_hook_names) */
+	const char *hook_names[12]; /* the attached hooks, NULL-terminated (see fixed_hooks) */
 	struct bpf_link *uprobes[SENSOR_MAX_UPROBES];
 	size_t n_uprobes;
 	struct ring_buffer *rb;
@@ -41,22 +41,24 @@ struct sensor {
 	uint64_t held_walks_failed;         /* sensor_walk_held_files failures: node-wide file_via losses */
 };
 
-/* The hooks every sensor attaches besides the syscall exits. */
-static const char *const fixed_hook_names[] = {
-	"tp_btf/inet_sock_set_state",
-	"tp_btf/sched_process_exec",
-	"tp_btf/sched_process_fork",
-	"tp_btf/sched_process_exit",
-	"tp_btf/cgroup_attach_task",
-	"iter/task_file",
-	"tp_btf/sock_recv_length",    /* Linux 6.4+: else a socket's read(2) stays at sys_exit */
-	"tp_btf/io_uring_submit_req", /* only on a kernel with io_uring (see sensor_start) */
-	"tp_btf/io_uring_complete",
+/* The hooks a sensor attaches besides the syscall exits, each with its
+ * program: status lists those whose program loads on this kernel (see
+ * sensor_start: io_uring's need a kernel with io_uring, sock_recv_length
+ * Linux 6.4+), so the list follows what was loaded, not a second record. */
+static const struct {
+	const char *hook, *prog;
+} fixed_hooks[] = {
+	{ "tp_btf/inet_sock_set_state", "reach_inet_sock_set_state" },
+	{ "tp_btf/sched_process_exec", "reach_sched_process_exec" },
+	{ "tp_btf/sched_process_fork", "reach_sched_process_fork" },
+	{ "tp_btf/sched_process_exit", "reach_sched_process_exit" },
+	{ "tp_btf/cgroup_attach_task", "reach_cgroup_attach_task" },
+	{ "iter/task_file", "reach_iter_task_file" },
+	{ "tp_btf/sock_recv_length", "reach_sock_recv_length" },
+	{ "tp_btf/io_uring_submit_req", "reach_uring_submit" },
+	{ "tp_btf/io_uring_complete", "reach_uring_complete" },
 };
-#define N_FIXED_HOOKS (sizeof(fixed_hook_names) / sizeof(fixed_hook_names[0]))
-#define HOOK_SOCK_RECV 6
-#define HOOK_URING_SUBMIT 7
-#define HOOK_URING_COMPLETE 8
+#define N_FIXED_HOOKS (sizeof(fixed_hooks) / sizeof(fixed_hooks[0]))
 _Static_assert(1 + N_FIXED_HOOKS + 1 <= sizeof(((struct sensor *)0)->hook_names) / sizeof(const char *),
 	       "hook_names holds the syscall hooks, every fixed hook and the NULL");
 
@@ -119,7 +121,6 @@ int sensor_check_prerequisites(char *why, size_t why_size)
 
 int sensor_start(struct sensor **out, const struct sensor_opts *opts, char *err, size_t err_size)
 {
-	bool skip_hook[N_FIXED_HOOKS] = { false };
 	struct sensor *s;
 	int rc;
 
@@ -187,7 +188,6 @@ int sensor_start(struct sensor **out, const struct sensor_opts *opts, char *err,
 	    libbpf_find_vmlinux_btf_id("io_uring_complete", BPF_TRACE_RAW_TP) < 0) {
 		bpf_program__set_autoload(s->skel->progs.reach_uring_submit, false);
 		bpf_program__set_autoload(s->skel->progs.reach_uring_complete, false);
-		skip_hook[HOOK_URING_SUBMIT] = skip_hook[HOOK_URING_COMPLETE] = true;
 		log_info("io_uring: this kernel has no io_uring tracepoints (built without io_uring): not hooked");
 	}
 	/* A socket's read(2) (DNS answers) at sock_recvmsg when the kernel has
@@ -198,7 +198,6 @@ int sensor_start(struct sensor **out, const struct sensor_opts *opts, char *err,
 		syscall_hooks_unneeded(s->syscall_hooks, "read");
 	} else {
 		bpf_program__set_autoload(s->skel->progs.reach_sock_recv_length, false);
-		skip_hook[HOOK_SOCK_RECV] = true;
 	}
 
 	{
@@ -235,9 +234,12 @@ int sensor_start(struct sensor **out, const struct sensor_opts *opts, char *err,
 	if (rc)
 		goto fail;
 	s->hook_names[0] = syscall_hooks_describe(s->syscall_hooks);
-	for (size_t i = 0, n = 1; i < N_FIXED_HOOKS; i++)
-		if (!skip_hook[i])
-			s->hook_names[n++] = fixed_hook_names[i];
+	for (size_t i = 0, n = 1; i < N_FIXED_HOOKS; i++) {
+		struct bpf_program *prog = bpf_object__find_program_by_name(s->skel->obj, fixed_hooks[i].prog);
+
+		if (prog && bpf_program__autoload(prog))
+			s->hook_names[n++] = fixed_hooks[i].hook;
+	}
 	s->rb = ring_buffer__new(bpf_map__fd(s->skel->maps.events), (ring_buffer_sample_fn)opts->on_event,
 				 opts->ctx, NULL);
 	if (!s->rb) {
