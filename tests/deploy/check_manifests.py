@@ -530,9 +530,9 @@ def t_host_mounts():
     ensure(writable == ["/var/lib/reach"], f"writable host paths: {writable} (only /var/lib/reach may be)")
     vols = {v["name"]: v for v in spec["volumes"]}
     hp = {v["hostPath"]["path"]: v["hostPath"].get("type") for v in vols.values() if "hostPath" in v}
-    # no tracefs: the default syscall hooks (the tp_btf dispatcher) need none
+    # tracefs read-only: the default syscall hooks' tracepoint ids
     ensure(hp == {"/var/lib/reach": "DirectoryOrCreate", "/sys/kernel/btf": "Directory",
-                  "/sys/fs/cgroup": "Directory"}, f"host paths {hp}")
+                  "/sys/fs/cgroup": "Directory", "/sys/kernel/tracing": "Directory"}, f"host paths {hp}")
     for path, (m, v) in mounts_by_path(spec, c).items():
         if "secret" in v or "configMap" in v:
             ensure(m.get("readOnly"), f"{path} is not read-only")

@@ -216,8 +216,8 @@ def test_a_failed_walk_is_inconclusive(cleanup, tmp):
     inconclusive (a node-wide file_via read_failed loss), never a pass over
     the secret a process held before reach looked."""
     client = _client(tmp)
-    deny = os.path.join(tmp, "deny_iter")
-    sh("gcc", "-O2", "-Wall", os.path.join(ROOT, "tests", "e2e", "clients", "deny_iter.c"), "-o", deny)
+    deny = os.path.join(tmp, "deny_syscall")
+    sh("gcc", "-O2", "-Wall", os.path.join(ROOT, "tests", "e2e", "clients", "deny_syscall.c"), "-o", deny)
     secret = _secret(tmp)
     root = Cgroup(cleanup, f"reach-e2e-nowalk-{os.getpid()}")
     cg = Cgroup(cleanup, "app", parent=root)
@@ -225,7 +225,7 @@ def test_a_failed_walk_is_inconclusive(cleanup, tmp):
     p = start_process(cleanup, [client, "self", secret, cg.path, release])
     wait_for(lambda: _in_cgroup(cg, p.pid), "holder in its cgroup before reach starts", 10)
     agent = Agent(cleanup, tmp, ["--cgroup", root.path, "--identity-rule", f"cgroup:{cg.rel} host/nowalk"],
-                  wrap=[deny])
+                  wrap=[deny, "bpf-iter-create"])
     check("walking the files monitored processes already hold (iter/task_file): Operation not permitted"
           in agent.stderr(), f"the failure is named: {agent.stderr()[-600:]}")
     with open(release, "w"):

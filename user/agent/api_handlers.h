@@ -23,6 +23,7 @@ struct shipping;
 struct api_daemon_view {
 	const char *const *hooks;        /* attached programs, NULL-terminated */
 	const char *syscall_hooks;       /* the syscall-exit style attached */
+	const char *syscall_hooks_fallback; /* why auto took the dispatcher, or NULL */
 	bool have_losses;                /* losses could be read */
 	struct reach_loss_counters losses;
 	uint64_t tls_files_probed;

@@ -466,6 +466,9 @@ int main(int argc, char **argv)
 	ag.cfg = &cfg;
 	kfilter_load(ag.sensor, ag.catalog); /* before any cgroup is monitored */
 	log_debug("syscall exits: %s", syscall_hooks_describe(sensor_syscall_hooks(ag.sensor)));
+	if (syscall_hooks_fallback_reason(sensor_syscall_hooks(ag.sensor)))
+		log_info("syscall exits on the tp_btf dispatcher (every syscall runs a program): per-syscall tracepoints "
+			 "unavailable: %s", syscall_hooks_fallback_reason(sensor_syscall_hooks(ag.sensor)));
 	ag.tls = tls_coverage_new(ag.sensor);
 	if (!ag.tls) {
 		log_error("allocating the TLS coverage table: %s", strerror(ENOMEM));

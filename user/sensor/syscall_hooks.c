@@ -1,10 +1,13 @@
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <unistd.h>
+#include <linux/perf_event.h>
+#include <sys/syscall.h>
 #include <bpf/libbpf.h>
 #include "sensor/syscall_hooks.h"
 
@@ -28,6 +31,7 @@ struct syscall_hooks {
 	struct bpf_link *links[N_PER_SYSCALL];
 	struct bpf_link *dispatcher_link;
 	char describe[512];
+	char fallback[600]; /* why AUTO took the dispatcher; "" otherwise */
 };
 
 int syscall_hook_style_from_name(const char *name)
@@ -66,8 +70,38 @@ static const char *tracefs_root(void)
 	return NULL;
 }
 
-/* True when every per-syscall tracepoint this object has is in the kernel;
- * otherwise why not, into why. */
+/* Whether this process may open the perf event of a syscall tracepoint
+ * (what attaching does): CAP_PERFMON, and a seccomp profile that allows
+ * perf_event_open. Opened on CPU 0 for all tasks, as libbpf attaches, and
+ * closed at once; no program is attached. */
+static bool tracepoint_opens(const char *root, const char *event, char *why, size_t why_size)
+{
+	struct perf_event_attr attr = { .type = PERF_TYPE_TRACEPOINT, .size = sizeof(attr) };
+	char path[512], id[32] = "";
+	FILE *f;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/events/syscalls/%s/id", root, event);
+	f = fopen(path, "re");
+	if (!f || !fgets(id, sizeof(id), f) || (attr.config = strtoull(id, NULL, 10)) == 0) {
+		snprintf(why, why_size, "cannot read the tracepoint id %s: %s", path, f ? "empty" : strerror(errno));
+		if (f)
+			fclose(f);
+		return false;
+	}
+	fclose(f);
+	fd = (int)syscall(SYS_perf_event_open, &attr, -1, 0, -1, PERF_FLAG_FD_CLOEXEC);
+	if (fd < 0) {
+		snprintf(why, why_size, "perf_event_open of tracepoint syscalls/%s refused: %s (CAP_PERFMON, or a "
+			 "seccomp profile without perf_event_open)", event, strerror(errno));
+		return false;
+	}
+	close(fd);
+	return true;
+}
+
+/* True when every per-syscall tracepoint this object has is in the kernel
+ * and this process may open them; otherwise why not, into why. */
 static bool per_syscall_available(const struct syscall_hooks *h, char *why, size_t why_size)
 {
 	const char *root = tracefs_root();
@@ -94,7 +128,7 @@ static bool per_syscall_available(const struct syscall_hooks *h, char *why, size
 			return false;
 		}
 	}
-	return true;
+	return tracepoint_opens(root, "sys_exit_openat", why, why_size);
 }
 
 /* The attach points and the syscalls they serve, e.g.
@@ -119,7 +153,7 @@ int syscall_hooks_prepare(struct syscall_hooks **out, struct bpf_object *obj, en
 			  char *err, size_t err_size)
 {
 	struct syscall_hooks *h = calloc(1, sizeof(*h));
-	char name[64], why[768];
+	char name[64], why[sizeof(h->fallback)];
 	bool per = style == SYSCALL_HOOKS_PER_SYSCALL;
 
 	if (!h) {
@@ -137,10 +171,17 @@ int syscall_hooks_prepare(struct syscall_hooks **out, struct bpf_object *obj, en
 		return -ENOENT;
 	}
 
-	if (per && !per_syscall_available(h, why, sizeof(why))) {
-		snprintf(err, err_size, "per-syscall hooks: %s", why);
-		free(h);
-		return -ENOENT;
+	if (style != SYSCALL_HOOKS_DISPATCHER) {
+		bool ok = per_syscall_available(h, why, sizeof(why));
+
+		if (per && !ok) {
+			snprintf(err, err_size, "per-syscall hooks: %s", why);
+			free(h);
+			return -ENOENT;
+		}
+		if (!ok)
+			snprintf(h->fallback, sizeof(h->fallback), "%s", why);
+		per = ok;
 	}
 
 	/* attached by syscall_hooks_attach, not by the skeleton; one style loads */
@@ -222,5 +263,10 @@ void syscall_hooks_free(struct syscall_hooks *h)
 }
 
 enum syscall_hook_style syscall_hooks_active(const struct syscall_hooks *h) { return h->active; }
+
+const char *syscall_hooks_fallback_reason(const struct syscall_hooks *h)
+{
+	return h->fallback[0] ? h->fallback : NULL;
+}
 
 const char *syscall_hooks_describe(const struct syscall_hooks *h) { return h->describe; }

@@ -1,15 +1,17 @@
-/* How the syscall-exit programs are attached (bpf/syscalls.bpf.c): the one
- * tp_btf/sys_exit dispatcher (the default), or one classic tracepoint per
- * syscall reach reads. Measured (bench/results.md, "Hook style"): a classic
- * syscall tracepoint costs more per hit (~77 ns on this VM: the perf trace
- * record before the program) than the dispatcher (~35 ns), which in turn
- * runs on every syscall (~13-16 ns on those reach does not read, against a
- * few ns of slow path for per-syscall tracepoints). Per-syscall wins only
- * where fewer than about a fifth of a node's syscalls are writes, sends,
- * receives, opens or connects (reads were among them until a socket's
- * read(2) moved to sock_recv_length, Linux 6.4+: the balance is to be
- * measured again); the dispatcher also needs no tracefs and no
- * perf_event_open. */
+/* How the syscall-exit programs are attached (bpf/syscalls.bpf.c): one
+ * classic tracepoint per syscall reach reads (the default where the kernel
+ * offers them), or the one tp_btf/sys_exit dispatcher (the fallback).
+ * Measured (bench/results.md, "Hook style"; issue 16's note): since a
+ * socket's read(2) moved to sock_recv_length (Linux 6.4+) the syscalls
+ * reach hooks are opens, writes, sends, receives and connects; on them the
+ * two styles cost the same within this VM's noise (an unmonitored write to
+ * /dev/null: +250 ns either way, pinned, 8 rounds), while on every other
+ * syscall of the node per-syscall tracepoints run no program (a bit test)
+ * and the dispatcher runs one (+100 ns a getppid here); on a monitored
+ * open+read+close the dispatcher runs at all three exits (its BPF time
+ * 1.7x per-syscall's, above a bpftrace openat one-liner's). The
+ * dispatcher needs no tracefs and no perf_event_open of a tracepoint: auto
+ * falls back to it when either is missing, and says why. */
 #ifndef REACH_SYSCALL_HOOKS_H
 #define REACH_SYSCALL_HOOKS_H
 
@@ -19,7 +21,7 @@
 struct bpf_object;
 
 enum syscall_hook_style {
-	SYSCALL_HOOKS_AUTO = 0,       /* the default: the dispatcher */
+	SYSCALL_HOOKS_AUTO = 0,       /* the default: per-syscall where offered, else the dispatcher */
 	SYSCALL_HOOKS_PER_SYSCALL,    /* per-syscall or fail (needs tracefs) */
 	SYSCALL_HOOKS_DISPATCHER,     /* the tp_btf dispatcher */
 };
@@ -31,10 +33,13 @@ const char *syscall_hook_style_name(enum syscall_hook_style style);
 struct syscall_hooks;
 
 /* Before the object is loaded: decides which programs load and takes every
- * syscall-exit program out of the skeleton's auto-attach. PER_SYSCALL on a
- * kernel without the per-syscall tracepoints (no tracefs mounted, no
- * syscall events, no bpf_task_pt_regs) is an error, one line in err naming
- * what is missing. 0 or -errno. */
+ * syscall-exit program out of the skeleton's auto-attach. Per-syscall
+ * tracepoints need tracefs mounted (their ids), the syscall events
+ * (CONFIG_FTRACE_SYSCALLS), bpf_task_pt_regs and a perf_event_open of a
+ * tracepoint that the capabilities and seccomp allow: AUTO without one of
+ * them takes the dispatcher and keeps the reason
+ * (syscall_hooks_fallback_reason); PER_SYSCALL without one is an error, one
+ * line in err naming what is missing. 0 or -errno. */
 int syscall_hooks_prepare(struct syscall_hooks **out, struct bpf_object *obj, enum syscall_hook_style style,
 			  char *err, size_t err_size);
 
@@ -50,6 +55,9 @@ void syscall_hooks_free(struct syscall_hooks *h); /* detaches; accepts NULL */
 /* What is attached: SYSCALL_HOOKS_PER_SYSCALL or SYSCALL_HOOKS_DISPATCHER
  * (after a successful attach). */
 enum syscall_hook_style syscall_hooks_active(const struct syscall_hooks *h);
+/* Why AUTO took the dispatcher (one line), or NULL: per-syscall was asked
+ * for or chosen, or the dispatcher was asked for by name. */
+const char *syscall_hooks_fallback_reason(const struct syscall_hooks *h);
 /* One line for status: the attach points. */
 const char *syscall_hooks_describe(const struct syscall_hooks *h);
 
