@@ -249,8 +249,15 @@ static __noinline int files__record(struct file *file, const struct file_origin 
 		return 0;
 	key.hash = hash__words((const char *)w, sizeof(w), sizeof(w), 0x66696c65ULL /* "file" */ ^ ((__u64)gen << 32));
 
-	now = 0; /* read by dedup__first_seen when needed */
-	if (!dedup__first_seen(&key, &now)) {
+	/* a file the filter dropped before, on this CPU (filter.bpf.h) */
+	{
+		__u64 tag = files__drop_tag(&key), *slot = files__drop_slot(tag);
+
+		if (slot && *slot == tag)
+			return 0;
+	}
+	now = 0; /* read by dedup__seen / dedup__insert when needed */
+	if (dedup__seen(&key, &now)) {
 		if (!holder)
 			files__remember(task, w, &key, gen);
 		return 0;
@@ -278,12 +285,20 @@ static __noinline int files__record(struct file *file, const struct file_origin 
 	/* The pre-filter: only a path that could be a secret goes on. A
 	 * truncated resolution and a known secret are sent untested; the name
 	 * as written is tested too when user space would judge it (absolute,
-	 * whole). The dedup entry stays for a dropped one: repeats cost a lookup. */
+	 * whole). A dropped one gets no dedup entry, its tag this CPU's slot:
+	 * its repeats cost a load there. */
 	if (!truncated && !(ev_flags & REACH_OPEN_F_KNOWN_SECRET) &&
 	    !filter__check(resolved_len,
 			   (ev_flags & REACH_OPEN_F_PATH_TRUNC) || cs->written[0] != '/' ? 0 : (__u32)path_len,
-			   gen))
+			   gen)) {
+		__u64 tag = files__drop_tag(&key), *slot = files__drop_slot(tag);
+
+		if (slot)
+			*slot = tag;
 		return 0;
+	}
+	if (!dedup__insert(&key, &now))
+		return 0; /* another CPU saw it first: counted there */
 
 	ev = dedup__reserve_for(&key, sizeof(*ev), cgid, uid);
 	if (!ev)

@@ -93,6 +93,42 @@ struct {
 	__type(value, struct cf_scratch);
 } cf_scratch_map SEC(".maps") __weak;
 
+/*
+ * Files the filter dropped, per CPU: a direct-mapped cache of their dedup
+ * tags (files__drop_tag). A dropped file used to get a dedup entry, so its
+ * repeats were a lookup; that insert into the shared LRU map was the
+ * largest part of a distinct non-secret open (~380 of ~950 ns on the test
+ * VM: mb runs with each step cut, issue 16's note). Here a drop costs one
+ * store in this CPU's slot, a repeat one load; a slot another file takes
+ * over only makes that file's next open run the filter again. The tag is
+ * the keyed dedup hash (per-boot SipHash key, the filter's generation in
+ * it) mixed with the cgroup and kind: no name can be chosen to match a
+ * secret's, and a catalogue reload leaves every old tag stale. One 64-bit
+ * word per slot, so a task preempted mid-store cannot leave half of one.
+ */
+#define FILES_DROPPED_SLOTS 2048 /* a power of 2; 16 KiB per CPU */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, FILES_DROPPED_SLOTS);
+	__type(key, __u32);
+	__type(value, __u64);
+} files_dropped SEC(".maps") __weak;
+
+static __always_inline __u64 files__drop_tag(const struct reach_dedup_key *key)
+{
+	__u64 tag = key->hash ^ (key->cgroup_id * 0x9e3779b97f4a7c15ULL) ^ ((__u64)key->kind << 56);
+
+	return tag ? tag : 1; /* 0: an empty slot */
+}
+
+/* This CPU's slot for a tag, or NULL (never: the index is masked). */
+static __always_inline __u64 *files__drop_slot(__u64 tag)
+{
+	__u32 i = (__u32)(tag ^ (tag >> 32)) & (FILES_DROPPED_SLOTS - 1);
+
+	return bpf_map_lookup_elem(&files_dropped, &i);
+}
+
 static __always_inline struct cf_scratch *filter__scratch(void)
 {
 	__u32 zero = 0;

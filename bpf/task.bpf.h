@@ -192,25 +192,36 @@ static __always_inline void task__fill_hdr(struct reach_event_hdr *hdr, __u16 ki
  * reads it once per kernel tick (its last_ns then at most a tick old),
  * because on a VM the clock read is a third of a repeated open's BPF time;
  * a first sighting reads it and leaves it in *now for the event. */
-static __always_inline bool dedup__first_seen(struct reach_dedup_key *key, __u64 *now)
+/* A repeat of a recorded edge: the entry's count and last time move (the
+ * time at most once a kernel tick), true. False when there is no entry. */
+static __always_inline bool dedup__seen(struct reach_dedup_key *key, __u64 *now)
+{
+	struct reach_dedup_val *val = bpf_map_lookup_elem(&dedup, key);
+	__u64 tick;
+
+	if (!val)
+		return false;
+	__sync_fetch_and_add(&val->count, 1);
+	tick = bpf_jiffies64();
+	if (val->last_jiffies != tick) {
+		val->last_jiffies = tick;
+		val->last_ns = *now ? *now : bpf_ktime_get_boot_ns();
+	}
+	return true;
+}
+
+/* The entry of an edge dedup__seen did not find: true when this call
+ * made it (the edge's first sighting: its event follows), false when
+ * another CPU made it first (then this one is counted as a repeat). */
+static __always_inline bool dedup__insert(struct reach_dedup_key *key, __u64 *now)
 {
 	struct reach_dedup_val *val, fresh = { .count = 1 };
-	__u64 tick = bpf_jiffies64();
 	long err;
 
-	val = bpf_map_lookup_elem(&dedup, key);
-	if (val) {
-		__sync_fetch_and_add(&val->count, 1);
-		if (val->last_jiffies != tick) {
-			val->last_jiffies = tick;
-			val->last_ns = *now ? *now : bpf_ktime_get_boot_ns();
-		}
-		return false;
-	}
 	if (!*now)
 		*now = bpf_ktime_get_boot_ns();
 	fresh.first_ns = fresh.last_ns = *now;
-	fresh.last_jiffies = tick;
+	fresh.last_jiffies = bpf_jiffies64();
 	err = bpf_map_update_elem(&dedup, key, &fresh, BPF_NOEXIST);
 	if (err == -17 /* EEXIST: another CPU inserted it first */) {
 		val = bpf_map_lookup_elem(&dedup, key);
@@ -221,6 +232,14 @@ static __always_inline bool dedup__first_seen(struct reach_dedup_key *key, __u64
 	if (err) /* key's cgroup: in softirq (a TCP outcome) current is someone else */
 		loss__count_for(key->cgroup_id, (__u32)bpf_get_current_uid_gid(), key->kind, REACH_LOSS_MAP_FULL);
 	return true;
+}
+
+/* True on an edge's first sighting (the entry made now, its event to
+ * follow); a repeat is counted in the entry. now: 0, or the time already
+ * read; set when the entry is made. */
+static __always_inline bool dedup__first_seen(struct reach_dedup_key *key, __u64 *now)
+{
+	return !dedup__seen(key, now) && dedup__insert(key, now);
 }
 
 /* The event for a first-seen edge could not be queued: forget the edge so
