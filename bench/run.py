@@ -2881,7 +2881,7 @@ def filter_choice(res):
         return "not measured in this run (needs scenario 6)."
 
     def ns(row):
-        v = row["programs"].get("reach_exit_openat", {}).get("ns_per_run") if row else None
+        v = row["programs"].get("reach_exit_syscall", {}).get("ns_per_run") if row else None
         return fmt_ns(v) if v is not None else "n/a"
     return (f"the catalogue is compiled into the kernel as a superset filter (reach/catfilter.c, "
             f"bpf/filter.bpf.h: nothing that could match is dropped; the agent's match still decides): a distinct "

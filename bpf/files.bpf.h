@@ -249,12 +249,22 @@ static __noinline int files__record(struct file *file, const struct file_origin 
 		return 0;
 	key.hash = hash__words((const char *)w, sizeof(w), sizeof(w), 0x66696c65ULL /* "file" */ ^ ((__u64)gen << 32));
 
-	/* a file the filter dropped before, on this CPU (filter.bpf.h) */
+	/* a file the filter dropped before, on this CPU (filter.bpf.h), unless
+	 * its inode has been learned as a secret's since (another name of it
+	 * read and classed): then it is judged again, as a known secret */
 	{
 		__u64 tag = files__drop_tag(&key), *slot = files__drop_slot(tag);
 
-		if (slot && *slot == tag)
-			return 0;
+		if (slot && *slot == tag) {
+			cs = filter__scratch();
+			if (!cs)
+				return 0;
+			cs->ino.ino = inode->i_ino;
+			cs->ino.dev = inode->i_sb->s_dev;
+			if (!bpf_map_lookup_elem(&secret_inodes, &cs->ino))
+				return 0;
+			*slot = 0;
+		}
 	}
 	now = 0; /* read by dedup__seen / dedup__insert when needed */
 	if (dedup__seen(&key, &now)) {

@@ -186,12 +186,13 @@ static __always_inline void task__fill_hdr(struct reach_event_hdr *hdr, __u16 ki
 	bpf_get_current_comm(hdr->comm, sizeof(hdr->comm));
 }
 
-/* Records one occurrence of an edge. Returns true when it is the first one
- * (the caller then emits the event), false for a repeat (counted here).
+/* The dedup map, in two steps (files__record judges a file between them,
+ * so a file the filter drops gets no entry) or one (dedup__first_seen).
  * *now: the event time, or 0 to read the clock only when needed: a repeat
  * reads it once per kernel tick (its last_ns then at most a tick old),
  * because on a VM the clock read is a third of a repeated open's BPF time;
  * a first sighting reads it and leaves it in *now for the event. */
+
 /* A repeat of a recorded edge: the entry's count and last time move (the
  * time at most once a kernel tick), true. False when there is no entry. */
 static __always_inline bool dedup__seen(struct reach_dedup_key *key, __u64 *now)

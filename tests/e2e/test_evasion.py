@@ -8,7 +8,7 @@ import os
 import struct
 import subprocess
 
-from harness import PYTHON, REACHCTL, Agent, Cgroup, check, check_eq, sh, wait_for
+from harness import PYTHON, REACHCTL, Agent, Cgroup, check, check_eq, sh, start_process, wait_for
 
 # Each road: (name, script). argv[1] is the secret, argv[2] the test's tmp.
 ROADS = [
@@ -121,6 +121,58 @@ def test_every_road_lands_on_the_real_file(cleanup, tmp):
                    "symlink edge in the ledger", 10)
     check_eq(doc["object"], secret, "ledger: object is the real file")
     check_eq(doc["opened_as"], os.path.join(tmp, "symlink", "notes.txt"), "ledger: opened_as")
+    agent.stop()
+    check_eq(agent.returncode, 0, "reachd exit code")
+
+
+# Reads a file by a name that looks like nothing twice, on one CPU, waiting
+# on stdin between the reads. argv[1]: the name.
+TWICE_ON_ONE_CPU = r"""
+import os, sys
+os.sched_setaffinity(0, {0})  # the kernel filter's dropped-file slots are per CPU
+open(sys.argv[1]).read()
+print("read", flush=True)
+sys.stdin.readline()
+open(sys.argv[1]).read()
+"""
+
+
+def test_a_dropped_file_learned_as_a_secret_is_judged_again(cleanup, tmp):
+    """A secret first read by a hardlink's innocent name, before anyone read
+    it by its classed name: its inode is unknown, the name matches nothing,
+    so the kernel filter drops it (a per-CPU slot remembers the drop, no
+    dedup entry). Another workload then reads it by its real name: classed,
+    its inode learned. The first process's next read by the same innocent
+    name, on the same CPU, must be a secret edge under the real file: the
+    slot does not hide a secret learned since (before, the dropped file's
+    dedup entry hid it on every CPU)."""
+    keys = os.path.join(tmp, "keys")
+    os.makedirs(keys)
+    secret = os.path.join(keys, "late.key")
+    with open(secret, "w") as f:
+        f.write("not-a-real-key-material\n")
+    link = os.path.join(tmp, "innocent-notes.txt")
+    os.link(secret, link)
+    root = Cgroup(cleanup, f"reach-e2e-learned-{os.getpid()}")
+    first, classer = Cgroup(cleanup, "first", parent=root), Cgroup(cleanup, "classer", parent=root)
+    agent = Agent(cleanup, tmp, ["--cgroup", root.path,
+                                 "--identity-rule", f"cgroup:{first.rel} host/learned-first",
+                                 "--identity-rule", f"cgroup:{classer.rel} host/learned-classer"])
+    p = start_process(cleanup, [PYTHON, "-c", TWICE_ON_ONE_CPU, link], preexec_fn=first.enter_fn(),
+                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    check_eq(p.stdout.readline().strip(), "read", "the first read by the innocent name")
+    classer.python("import sys; open(sys.argv[1]).read()", secret)
+    e = agent.wait_edge("the real name's read: classed", lambda e: e in _secret_edges(agent, classer))
+    check_eq((e["path"], e["category"]), (secret, "private-key"), "classed by its real name")
+    # the first read's event, had there been one, came before the classer's
+    check(not _secret_edges(agent, first), "unknown inode, innocent name: no secret edge for the first read")
+    p.stdin.write("\n")
+    p.stdin.flush()
+    check_eq(p.wait(timeout=30), 0, "the reader's exit")
+    e = agent.wait_edge("the innocent name's second read: a known secret",
+                        lambda e: e in _secret_edges(agent, first))
+    check_eq(e["path"], secret, "the edge is the real file")
+    check_eq(e["requested_path"], link, "under the name it was read by")
     agent.stop()
     check_eq(agent.returncode, 0, "reachd exit code")
 
@@ -261,7 +313,7 @@ def test_projected_sa_token_fingerprinted_and_sent(cleanup, tmp):
     ..data -> ..<timestamp>) in a private mount namespace: the edge is the
     stable name, its content is fingerprinted through the reader's root, and
     sending it as a bearer is `secret-sent`."""
-    from harness import make_test_ca, start_process, wait_port, ROOT
+    from harness import make_test_ca, wait_port, ROOT
     ca, cert, key = make_test_ca(cleanup, tmp)
     server = os.path.join(ROOT, "tests", "e2e", "https_server.py")
     start_process(cleanup, [PYTHON, server, "--bind", "127.0.0.1", "--tls-port", "19201", "--plain-port", "19200",

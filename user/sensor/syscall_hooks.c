@@ -1,5 +1,4 @@
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,18 +14,21 @@
 #define TRACEFS_MAGIC 0x74726163
 #endif
 
-/* The per-syscall programs of bpf/syscalls.bpf.c, in its order. open(2)
- * exists on x86-64 only; a program the object lacks is skipped. */
+/* The syscalls whose exits reach reads (bpf/syscalls.bpf.c's
+ * sys_exit__dispatch): the per-syscall style attaches its one program to
+ * each one's tracepoint. open(2) exists on x86-64 only. */
 static const char *const per_syscall[] = {
 	"openat", "openat2", "open_by_handle_at", "open", "read", "recvfrom", "recvmsg",
 	"write", "writev", "connect", "sendto", "sendmsg", "sendmmsg", "pidfd_getfd", "recvmmsg",
 };
 #define N_PER_SYSCALL (sizeof(per_syscall) / sizeof(per_syscall[0]))
 #define DISPATCHER_PROG "reach_sys_exit"
+#define PER_SYSCALL_PROG "reach_exit_syscall"
 
 struct syscall_hooks {
 	enum syscall_hook_style active;
-	struct bpf_program *progs[N_PER_SYSCALL]; /* NULL: not in this object */
+	bool wanted[N_PER_SYSCALL]; /* false: not on this architecture, or served elsewhere */
+	struct bpf_program *per_syscall;
 	struct bpf_program *dispatcher;
 	struct bpf_link *links[N_PER_SYSCALL];
 	struct bpf_link *dispatcher_link;
@@ -119,7 +121,7 @@ static bool per_syscall_available(const struct syscall_hooks *h, char *why, size
 		return false;
 	}
 	for (size_t i = 0; i < N_PER_SYSCALL; i++) {
-		if (!h->progs[i])
+		if (!h->wanted[i])
 			continue;
 		snprintf(path, sizeof(path), "%s/events/syscalls/sys_exit_%s", root, per_syscall[i]);
 		if (access(path, F_OK)) {
@@ -142,7 +144,7 @@ static void describe(struct syscall_hooks *h)
 	n = (size_t)snprintf(h->describe, sizeof(h->describe), "%s", per ? "tracepoint/syscalls/sys_exit_{" :
 								      "tp_btf/sys_exit (");
 	for (size_t i = 0; i < N_PER_SYSCALL && n < sizeof(h->describe); i++)
-		if (h->progs[i])
+		if (h->wanted[i])
 			n += (size_t)snprintf(h->describe + n, sizeof(h->describe) - n, "%s%s",
 					      strchr("{(", h->describe[n - 1]) ? "" : ",", per_syscall[i]);
 	if (n < sizeof(h->describe))
@@ -153,7 +155,7 @@ int syscall_hooks_prepare(struct syscall_hooks **out, struct bpf_object *obj, en
 			  char *err, size_t err_size)
 {
 	struct syscall_hooks *h = calloc(1, sizeof(*h));
-	char name[64], why[sizeof(h->fallback)];
+	char why[sizeof(h->fallback)];
 	bool per = style == SYSCALL_HOOKS_PER_SYSCALL;
 
 	if (!h) {
@@ -161,11 +163,14 @@ int syscall_hooks_prepare(struct syscall_hooks **out, struct bpf_object *obj, en
 		return -ENOMEM;
 	}
 	h->dispatcher = bpf_object__find_program_by_name(obj, DISPATCHER_PROG);
-	for (size_t i = 0; i < N_PER_SYSCALL; i++) {
-		snprintf(name, sizeof(name), "reach_exit_%s", per_syscall[i]);
-		h->progs[i] = bpf_object__find_program_by_name(obj, name);
-	}
-	if (!h->dispatcher || !h->progs[0]) {
+	h->per_syscall = bpf_object__find_program_by_name(obj, PER_SYSCALL_PROG);
+	for (size_t i = 0; i < N_PER_SYSCALL; i++)
+#if defined(__x86_64__)
+		h->wanted[i] = true;
+#else
+		h->wanted[i] = strcmp(per_syscall[i], "open") != 0;
+#endif
+	if (!h->dispatcher || !h->per_syscall) {
 		snprintf(err, err_size, "the BPF object lacks its syscall-exit programs (a build mismatch)");
 		free(h);
 		return -ENOENT;
@@ -187,11 +192,8 @@ int syscall_hooks_prepare(struct syscall_hooks **out, struct bpf_object *obj, en
 	/* attached by syscall_hooks_attach, not by the skeleton; one style loads */
 	bpf_program__set_autoattach(h->dispatcher, false);
 	bpf_program__set_autoload(h->dispatcher, !per);
-	for (size_t i = 0; i < N_PER_SYSCALL; i++)
-		if (h->progs[i]) {
-			bpf_program__set_autoattach(h->progs[i], false);
-			bpf_program__set_autoload(h->progs[i], per);
-		}
+	bpf_program__set_autoattach(h->per_syscall, false);
+	bpf_program__set_autoload(h->per_syscall, per);
 	*out = h;
 	return 0;
 }
@@ -199,10 +201,8 @@ int syscall_hooks_prepare(struct syscall_hooks **out, struct bpf_object *obj, en
 void syscall_hooks_unneeded(struct syscall_hooks *h, const char *syscall)
 {
 	for (size_t i = 0; i < N_PER_SYSCALL; i++)
-		if (h->progs[i] && !strcmp(per_syscall[i], syscall)) {
-			bpf_program__set_autoload(h->progs[i], false);
-			h->progs[i] = NULL;
-		}
+		if (!strcmp(per_syscall[i], syscall))
+			h->wanted[i] = false;
 }
 
 static void detach_per_syscall(struct syscall_hooks *h)
@@ -215,10 +215,13 @@ static void detach_per_syscall(struct syscall_hooks *h)
 
 static int attach_per_syscall(struct syscall_hooks *h, char *err, size_t err_size)
 {
+	char name[64];
+
 	for (size_t i = 0; i < N_PER_SYSCALL; i++) {
-		if (!h->progs[i])
+		if (!h->wanted[i])
 			continue;
-		h->links[i] = bpf_program__attach(h->progs[i]);
+		snprintf(name, sizeof(name), "sys_exit_%s", per_syscall[i]);
+		h->links[i] = bpf_program__attach_tracepoint(h->per_syscall, "syscalls", name);
 		if (!h->links[i]) {
 			int rc = -errno;
 
@@ -235,7 +238,7 @@ int syscall_hooks_attach(struct syscall_hooks *h, char *err, size_t err_size)
 {
 	int rc;
 
-	if (bpf_program__autoload(h->progs[0])) {
+	if (bpf_program__autoload(h->per_syscall)) {
 		if ((rc = attach_per_syscall(h, err, err_size)))
 			return rc;
 		h->active = SYSCALL_HOOKS_PER_SYSCALL;
