@@ -34,6 +34,9 @@ static __always_inline int sys_exit__dispatch(struct pt_regs *regs, long nr, lon
 			return net__on_send_exit(regs, nr, ret);
 		return 0;
 	}
+	/* first: an open is the most frequent exit reach reads (the hot path) */
+	if (nr == NR_openat || nr == NR_open || nr == NR_openat2 || nr == NR_open_by_handle_at)
+		return files__on_open_exit(regs, nr, ret);
 	if (nr == NR_recvmsg)
 		files__on_recvmsg_exit(regs); /* descriptors passed (SCM_RIGHTS), then maybe DNS */
 	if (nr == NR_read && dns_read_at_sock)
@@ -42,8 +45,6 @@ static __always_inline int sys_exit__dispatch(struct pt_regs *regs, long nr, lon
 		return ret > 0 ? net__on_recv_exit(regs, nr, ret) : 0;
 	if (nr == NR_write || nr == NR_writev)
 		return ret > 0 ? net__on_write_exit(regs, nr, ret) : 0;
-	if (nr == NR_openat || nr == NR_open || nr == NR_openat2 || nr == NR_open_by_handle_at)
-		return files__on_open_exit(regs, nr, ret);
 	if (nr == NR_pidfd_getfd)
 		return files__on_pidfd_getfd_exit(ret);
 	if (nr == NR_recvmmsg)
