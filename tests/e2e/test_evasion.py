@@ -9,6 +9,7 @@ import struct
 import subprocess
 
 from harness import PYTHON, REACHCTL, Agent, Cgroup, check, check_eq, sh, start_process, wait_for
+from test_secrets import _secret
 
 # Each road: (name, script). argv[1] is the secret, argv[2] the test's tmp.
 ROADS = [
@@ -75,10 +76,7 @@ def _secret_edges(agent, cg):
 
 def test_every_road_lands_on_the_real_file(cleanup, tmp):
     keys = os.path.join(tmp, "keys")
-    os.makedirs(keys)
-    secret = os.path.join(keys, "x.key")
-    with open(secret, "w") as f:
-        f.write("not-a-real-key-material\n")
+    secret = _secret(os.path.join(keys, "x.key"), "not-a-real-key-material\n")
     root = Cgroup(cleanup, f"reach-e2e-evasion-{os.getpid()}")
     cgs, rules = {}, []
     for name, _ in ROADS + [("bindmount", None)]:
@@ -146,11 +144,7 @@ def test_a_dropped_file_learned_as_a_secret_is_judged_again(cleanup, tmp):
     name, on the same CPU, must be a secret edge under the real file: the
     slot does not hide a secret learned since (before, the dropped file's
     dedup entry hid it on every CPU)."""
-    keys = os.path.join(tmp, "keys")
-    os.makedirs(keys)
-    secret = os.path.join(keys, "late.key")
-    with open(secret, "w") as f:
-        f.write("not-a-real-key-material\n")
+    secret = _secret(os.path.join(tmp, "keys", "late.key"), "not-a-real-key-material\n")
     link = os.path.join(tmp, "innocent-notes.txt")
     os.link(secret, link)
     root = Cgroup(cleanup, f"reach-e2e-learned-{os.getpid()}")

@@ -465,10 +465,15 @@ int main(int argc, char **argv)
 	pipeline_use_sensor(&ag.pipe, ag.sensor);
 	ag.cfg = &cfg;
 	kfilter_load(ag.sensor, ag.catalog); /* before any cgroup is monitored */
-	log_debug("syscall exits: %s", syscall_hooks_describe(sensor_syscall_hooks(ag.sensor)));
-	if (syscall_hooks_fallback_reason(sensor_syscall_hooks(ag.sensor)))
-		log_info("syscall exits on the tp_btf dispatcher (every syscall runs a program): per-syscall tracepoints "
-			 "unavailable: %s", syscall_hooks_fallback_reason(sensor_syscall_hooks(ag.sensor)));
+	{
+		const struct syscall_hooks *hooks = sensor_syscall_hooks(ag.sensor);
+		const char *fallback = syscall_hooks_fallback_reason(hooks);
+
+		log_debug("syscall exits: %s", syscall_hooks_describe(hooks));
+		if (fallback)
+			log_info("syscall exits on the tp_btf dispatcher (every syscall runs a program): per-syscall "
+				 "tracepoints unavailable: %s", fallback);
+	}
 	ag.tls = tls_coverage_new(ag.sensor);
 	if (!ag.tls) {
 		log_error("allocating the TLS coverage table: %s", strerror(ENOMEM));
