@@ -266,22 +266,25 @@ static __noinline int files__record(struct file *file, const struct file_origin 
 			*slot = 0;
 		}
 	}
-	now = 0; /* read by dedup__seen / dedup__insert when needed */
-	if (dedup__seen(&key, &now)) {
-		if (!holder)
-			files__remember(task, w, &key, gen);
-		return 0;
-	}
 	s = scratch__get();
 	cs = filter__scratch();
 	if (!s || !cs)
 		return 0;
-	/* first seen only: a repeat needs no more than the lookup above (the
-	 * key in map memory: files__record's frame is at the stack limit) */
+	/* the key in map memory: files__record's frame is at the stack limit */
 	cs->ino.ino = inode->i_ino;
 	cs->ino.dev = inode->i_sb->s_dev;
 	if (bpf_map_lookup_elem(&secret_inodes, &cs->ino))
 		ev_flags |= REACH_OPEN_F_KNOWN_SECRET;
+	now = 0; /* read by dedup__seen / dedup__insert when needed */
+	/* A known secret's repeat is a dedup hit before any walk. Any other
+	 * file is judged by the filter first: most are dropped, and a drop
+	 * needs no dedup lookup (its repeats hit this CPU's slot); the few
+	 * the filter passes look their entry up after the walk. */
+	if ((ev_flags & REACH_OPEN_F_KNOWN_SECRET) && dedup__seen(&key, &now)) {
+		if (!holder)
+			files__remember(task, w, &key, gen);
+		return 0;
+	}
 	cs->written[0] = '\0';
 	if (o->pathname) {
 		/* the name as written, kept as `opened_as` when it differs */
@@ -297,15 +300,22 @@ static __noinline int files__record(struct file *file, const struct file_origin 
 	 * as written is tested too when user space would judge it (absolute,
 	 * whole). A dropped one gets no dedup entry, its tag this CPU's slot:
 	 * its repeats cost a load there. */
-	if (!truncated && !(ev_flags & REACH_OPEN_F_KNOWN_SECRET) &&
-	    !filter__check(resolved_len,
-			   (ev_flags & REACH_OPEN_F_PATH_TRUNC) || cs->written[0] != '/' ? 0 : (__u32)path_len,
-			   gen)) {
-		__u64 tag = files__drop_tag(&key), *slot = files__drop_slot(tag);
+	if (!(ev_flags & REACH_OPEN_F_KNOWN_SECRET)) {
+		if (!truncated &&
+		    !filter__check(resolved_len,
+				   (ev_flags & REACH_OPEN_F_PATH_TRUNC) || cs->written[0] != '/' ? 0 : (__u32)path_len,
+				   gen)) {
+			__u64 tag = files__drop_tag(&key), *slot = files__drop_slot(tag);
 
-		if (slot)
-			*slot = tag;
-		return 0;
+			if (slot)
+				*slot = tag;
+			return 0;
+		}
+		if (dedup__seen(&key, &now)) {
+			if (!holder)
+				files__remember(task, w, &key, gen);
+			return 0;
+		}
 	}
 	if (!dedup__insert(&key, &now))
 		return 0; /* another CPU saw it first: counted there */

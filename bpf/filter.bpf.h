@@ -141,6 +141,7 @@ static __always_inline struct cf_scratch *filter__scratch(void)
 struct filter_loop {
 	struct cf_walk w;
 	__u32 written; /* which buffer: 0 resolved, 1 written */
+	__u32 lens;    /* filter__affix_cb: the candidate affix lengths left (cf_affix_lens) */
 };
 
 static __always_inline const char *filter__buf(struct cf_scratch *s, __u32 written)
@@ -188,15 +189,16 @@ static long filter__slash_cb(__u64 idx, void *arg)
 	return 0;
 }
 
-/* bpf_loop: one basename prefix/suffix length (i + 1) */
+/* bpf_loop: the next candidate length of c->lens (cf_affix_lens) */
 static long filter__affix_cb(__u64 i, void *arg)
 {
 	struct filter_loop *c = arg;
 	struct cf_scratch *s = filter__scratch();
+	__u32 l = cf_affix_next(&c->lens);
 
-	if (!s)
+	if (!s || !l)
 		return 1;
-	if (cf_affix_len(&c->w, filter__buf(s, c->written), (__u32)i + 1, (const struct reach_cf_sieve *)&cf_config.sieve,
+	if (cf_affix_len(&c->w, filter__buf(s, c->written), l, (const struct reach_cf_sieve *)&cf_config.sieve,
 			 &s->keys)) {
 		c->w.pass = 1;
 		return 1;
@@ -224,7 +226,9 @@ static __always_inline bool filter__pass(struct cf_scratch *s, __u32 written, __
 		return true;
 	if (cf_basename(&c.w, p, (const struct reach_cf_sieve *)&cf_config.sieve, &s->keys))
 		return true;
-	bpf_loop(REACH_CF_AFFIX_MAX, filter__affix_cb, &c, 0);
+	c.lens = cf_affix_lens(&c.w, p, (const struct reach_cf_sieve *)&cf_config.sieve);
+	if (c.lens)
+		bpf_loop(REACH_CF_AFFIX_MAX, filter__affix_cb, &c, 0);
 	return c.w.pass;
 }
 

@@ -105,6 +105,22 @@ static inline void cf_byte_add(__u64 *set, __u32 b)
 	set[(b >> 6) & 3] |= 1ULL << (b & 63);
 }
 
+/* The next candidate of cf_affix_lens' set, taken out of *lens: its length
+ * (the index of its lowest bit, plus one), or 0 when none is left. The bits
+ * below it counted (SWAR popcount: no table, no loop). */
+static inline __u32 cf_affix_next(__u32 *lens)
+{
+	__u32 bit = *lens & -*lens, x = bit - 1;
+
+	if (!bit)
+		return 0;
+	*lens &= ~bit;
+	x = x - ((x >> 1) & 0x55555555u);
+	x = (x & 0x33333333u) + ((x >> 2) & 0x33333333u);
+	x = (x + (x >> 4)) & 0x0f0f0f0fu;
+	return ((x * 0x01010101u) >> 24) + 1;
+}
+
 /* Kernel per-CPU counters (status: opens_filtered_in_kernel, opens_sent_by_filter). */
 struct reach_cf_counters {
 	__u64 filtered;  /* first-seen opens dropped: certainly no catalogue match */
@@ -210,6 +226,27 @@ static inline int cf_affix_len(const struct cf_walk *w, const char *p, __u32 l, 
 			return 1;
 	}
 	return 0;
+}
+
+/* The lengths at which cf_affix_len could find a rule (bit L-1: L): the
+ * sieve's prefix lengths when some prefix begins with the basename's first
+ * byte, its suffix lengths when some suffix ends with its last byte, none
+ * longer than the basename. cf_affix_len returns 0 without a lookup at
+ * every other length, so trying only these is trying all of them, at a step
+ * per candidate instead of REACH_CF_AFFIX_MAX steps. */
+static inline __u32 cf_affix_lens(const struct cf_walk *w, const char *p, const struct reach_cf_sieve *sv)
+{
+	__u32 n = w->len - w->start, m = 0;
+
+	if (w->start >= w->len)
+		return 0;
+	if (cf_byte_in(sv->prefix_first, (unsigned char)CF_BYTE(p, w->start)))
+		m |= sv->prefix_lens;
+	if (cf_byte_in(sv->suffix_last, (unsigned char)CF_BYTE(p, w->len - 1)))
+		m |= sv->suffix_lens;
+	if (n < 32)
+		m &= (1u << n) - 1;
+	return m;
 }
 
 /* The basename's exact form (the affixes are cf_affix_len's, per length). */

@@ -397,6 +397,27 @@ static void test_exclusions_are_ignored(void **state)
 }
 
 /* An empty catalogue sends only what the TLS coverage needs. */
+/* The affix step tries only the lengths cf_affix_lens names: cf_affix_next
+ * yields each of them, lowest first, once. */
+static void test_affix_candidates_in_order(void **state)
+{
+	(void)state;
+	uint32_t lens = 0x80000001u | (1u << 3) | (1u << 15), got[8], n = 0, l;
+
+	while ((l = cf_affix_next(&lens)) && n < ARRAY_LEN(got))
+		got[n++] = l;
+	assert_int_equal(n, 4);
+	assert_int_equal(got[0], 1);
+	assert_int_equal(got[1], 4);
+	assert_int_equal(got[2], 16);
+	assert_int_equal(got[3], 32);
+	assert_int_equal(lens, 0);
+	for (uint32_t b = 0; b < 32; b++) {
+		lens = 1u << b;
+		assert_int_equal(cf_affix_next(&lens), b + 1);
+	}
+}
+
 static void test_empty_catalogue(void **state)
 {
 	struct catalog *c = catalog_new();
@@ -422,6 +443,7 @@ int main(void)
 		cmocka_unit_test(test_uncompilable_rule_turns_the_filter_off),
 		cmocka_unit_test(test_exclusions_are_ignored),
 		cmocka_unit_test(test_empty_catalogue),
+		cmocka_unit_test(test_affix_candidates_in_order),
 	};
 
 	return cmocka_run_group_tests_name("catfilter", tests, NULL, NULL);

@@ -369,9 +369,13 @@ bool catfilter_pass(const struct catfilter *f, const char *path)
 			pass = true;
 	if (!pass && cf_basename(&w, path, &f->sieve, &k))
 		pass = true;
-	for (uint32_t l = 1; !pass && l <= REACH_CF_AFFIX_MAX; l++)
-		if (cf_affix_len(&w, path, l, &f->sieve, &k))
-			pass = true;
+	if (!pass) {
+		uint32_t lens = cf_affix_lens(&w, path, &f->sieve), l;
+
+		while (!pass && (l = cf_affix_next(&lens)))
+			if (cf_affix_len(&w, path, l, &f->sieve, &k))
+				pass = true;
+	}
 	cf_current = NULL;
 	return pass;
 }
