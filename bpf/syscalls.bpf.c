@@ -54,10 +54,41 @@ static __always_inline int sys_exit__dispatch(struct pt_regs *regs, long nr, lon
 	return 0;
 }
 
+#if defined(__TARGET_ARCH_x86)
+#define TS_COMPAT 0x0002 /* arch/x86/include/asm/thread_info.h: a 32-bit syscall is running */
+#define X32_SYSCALL_BIT 0x40000000
+
+/* A 32-bit syscall of a monitored task: its number is another table's
+ * (i386: open is 5, read 3) and its arguments other registers, so nothing
+ * of it is decoded; the identity gets the blind road "compat-syscall", one
+ * event per executable. Only the dispatcher gets here: syscall tracepoints
+ * do not fire for 32-bit syscalls, which is why the agent takes the
+ * dispatcher where they can be issued (user/sensor/syscall_hooks.c). */
+static __noinline int compat__on_exit(__u32 detail)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid(), cgid = bpf_get_current_cgroup_id();
+
+	if (task__is_monitored(pid_tgid, cgid))
+		road__record(REACH_ROAD_COMPAT, 0, detail, pid_tgid, cgid);
+	return 0;
+}
+#endif
+
 SEC("tp_btf/sys_exit")
 int BPF_PROG(reach_sys_exit, struct pt_regs *regs, long ret)
 {
-	return sys_exit__dispatch(regs, SYSCALL_NR(regs), ret);
+	long nr = SYSCALL_NR(regs);
+#if defined(__TARGET_ARCH_x86)
+	struct task_struct *task = bpf_get_current_task_btf();
+
+	/* set for an ia32 syscall until the return to user mode (after this
+	 * tracepoint); an x32 number carries its bit */
+	if (task->thread_info.status & TS_COMPAT)
+		return compat__on_exit(REACH_ROAD_D_IA32);
+	if (nr & X32_SYSCALL_BIT)
+		return compat__on_exit(REACH_ROAD_D_X32);
+#endif
+	return sys_exit__dispatch(regs, nr, ret);
 }
 
 /*

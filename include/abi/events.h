@@ -235,12 +235,15 @@ _Static_assert(sizeof(struct reach_egress_event) == 56 + 24 + 16 + 32, "reach_eg
 enum reach_road {
 	REACH_ROAD_IO_URING = 1, /* an io_uring request: op = IORING_OP_*, detail = REACH_ROAD_D_* */
 	REACH_ROAD_SOCKET   = 2, /* a send on a socket reach does not decode: op = family, detail = sk_protocol */
+	REACH_ROAD_COMPAT   = 3, /* a 32-bit syscall (x86-64: ia32 or x32): op = 0, detail = REACH_ROAD_D_IA32/X32 */
 	REACH_ROAD__MAX,
 };
 
 #define REACH_ROAD_D_FIXED_FILE 0x1 /* io_uring: the request's file is a registered (fixed) file */
 #define REACH_ROAD_D_UNIX       0x2 /* io_uring: a receive on a unix socket (descriptors may be passed) */
 #define REACH_ROAD_D_TCP        0x4 /* io_uring: a send on a TCP socket whose bytes are not decoded */
+#define REACH_ROAD_D_IA32       0x1 /* compat: an ia32 syscall (int $0x80, a 32-bit executable) */
+#define REACH_ROAD_D_X32        0x2 /* compat: an x32 syscall */
 
 struct reach_road_event {
 	struct reach_event_hdr hdr;

@@ -3,16 +3,23 @@ record the same reach: per-syscall tracepoints, the default where the kernel
 offers them (auto; issue 16's benchmark), asked for by name; the tp_btf
 dispatcher asked for by name, and as auto's fallback when tracefs is not
 mounted (the agent here runs with tracefs unmounted in its mount namespace)
-or perf_event_open is refused (a seccomp filter), the reason in status.
+or perf_event_open is refused (a seccomp filter), the reason in status; and
+where 32-bit syscalls can be issued (syscall tracepoints do not fire for
+them): the agent's probe must agree with what this test finds the kernel
+does, and a probe that cannot tell takes the dispatcher too.
 
 One workload drives every syscall-exit program reach has: openat + read of a
 secret, a DNS lookup (sendto/recvfrom through glibc), one more with send and
 read(2) on a connected UDP socket (seen at sock_recv_length), TCP connects, and a
 bearer-token HTTP request through each of send (sendto), write, writev and
 sendmsg (writev and sendmsg with the head split over several iovecs)."""
+import ctypes
+import errno
 import hashlib
 import hmac
 import os
+import struct
+import subprocess
 
 from harness import PYTHON, ROOT, Agent, Cgroup, TestNet, check, check_eq, sh
 from test_egress import DNS_IP, NAME_V4, NAME_V6, TTL, _dnsmasq, _in_resolver_ns
@@ -155,13 +162,74 @@ def _default_style(cleanup, tmp, wrap=()):
     return status, agent.stderr()
 
 
-def test_default_is_per_syscall_where_tracefs_offers_it(cleanup, tmp):
-    # the suite mounts tracefs as a node has it (run.py)
+def _compat_syscalls_on(tmp):
+    """What this kernel does with 32-bit syscalls, found independently of the
+    agent: a 32-bit executable (exit(42) through int $0x80) run, an x32
+    getpid asked. Returns (ia32 on, x32 on)."""
+    code = bytes([0xb8, 1, 0, 0, 0, 0xbb, 42, 0, 0, 0, 0xcd, 0x80])
+    entry = 0x08048000 + 52 + 32
+    ehdr = b"\x7fELF" + bytes([1, 1, 1]) + bytes(9) + struct.pack(
+        "<HHIIIIIHHHHHH", 2, 3, 1, entry, 52, 0, 0, 52, 32, 1, 0, 0, 0)
+    size = 52 + 32 + len(code)
+    phdr = struct.pack("<IIIIIIII", 1, 0, 0x08048000, 0x08048000, size, size, 5, 0x1000)
+    path = os.path.join(tmp, "elf32-exit42")
+    with open(path, "wb") as f:
+        f.write(ehdr + phdr + code)
+    os.chmod(path, 0o755)
+    try:
+        ia32 = subprocess.run([path], timeout=10).returncode == 42
+    except OSError as e:
+        check_eq(e.errno, errno.ENOEXEC, f"exec of a 32-bit ELF: {e}")
+        ia32 = False
+    libc = ctypes.CDLL(None, use_errno=True)
+    r = libc.syscall(ctypes.c_long(0x40000000 | 39))  # x32 getpid
+    x32 = r == os.getpid()
+    if not x32:
+        check_eq(ctypes.get_errno(), errno.ENOSYS, "x32 getpid refused as unknown")
+    return ia32, x32
+
+
+def test_default_style_follows_the_node(cleanup, tmp):
+    # the suite mounts tracefs as a node has it (run.py): per-syscall
+    # tracepoints unless 32-bit syscalls can be issued here
+    ia32, x32 = _compat_syscalls_on(tmp)
     status, err = _default_style(cleanup, tmp)
-    check_eq(status["syscall_hooks"], "per-syscall", "the default: per-syscall tracepoints")
-    check_eq(status["syscall_hooks_fallback"], None, "status: no fallback")
-    check(status["hooks"][0].startswith("tracepoint/syscalls/sys_exit_{"), f"first hook: {status['hooks'][0]}")
-    check("per-syscall tracepoints unavailable" not in err, "no fallback logged")
+    compat = status["compat_syscalls"]
+    if not ia32 and not x32:
+        check_eq(compat, "off", "status: the agent's probe agrees, no 32-bit syscalls on this kernel")
+        check_eq(status["syscall_hooks"], "per-syscall", "the default: per-syscall tracepoints")
+        check_eq(status["syscall_hooks_fallback"], None, "status: no fallback")
+        check(status["hooks"][0].startswith("tracepoint/syscalls/sys_exit_{"), f"first hook: {status['hooks'][0]}")
+        check("per-syscall tracepoints unavailable" not in err, "no fallback logged")
+        return
+    check(("ia32 (" in compat) == ia32 and ("x32 (" in compat) == x32,
+          f"status compat_syscalls {compat!r}: the kernel runs ia32 {ia32}, x32 {x32}")
+    check_eq(status["syscall_hooks"], "dispatcher", "32-bit syscalls on: the dispatcher sees them")
+    check("32-bit syscalls may be issued on this node" in (status["syscall_hooks_fallback"] or ""),
+          f"status names the reason: {status['syscall_hooks_fallback']}")
+
+
+def test_compat_probe_that_cannot_tell_takes_the_dispatcher(cleanup, tmp):
+    # a seccomp profile refusing execveat: the agent cannot run its 32-bit
+    # probe, so it cannot rule 32-bit syscalls out: the dispatcher, which
+    # sees them, and the reason in status; per-syscall asked for by name
+    # is then a clear error, not a start blind to them
+    deny = os.path.join(tmp, "deny_syscall")
+    sh("gcc", "-O2", "-Wall", os.path.join(ROOT, "tests", "e2e", "clients", "deny_syscall.c"), "-o", deny)
+    status, _ = _default_style(cleanup, tmp, wrap=[deny, "execveat"])
+    check("ia32: the probe could not tell (exec of a memfd refused)" in status["compat_syscalls"],
+          f"status compat_syscalls: {status['compat_syscalls']}")
+    check_eq(status["syscall_hooks"], "dispatcher", "unknown 32-bit syscalls: the dispatcher")
+    check(status["hooks"][0].startswith("tp_btf/sys_exit "), f"first hook: {status['hooks'][0]}")
+    check("32-bit syscalls may be issued on this node (ia32: the probe could not tell" in
+          (status["syscall_hooks_fallback"] or ""), f"status names the reason: {status['syscall_hooks_fallback']}")
+    from harness import REACHD
+    p = subprocess.run([deny, "execveat", REACHD, "--all", "--syscall-hooks", "per-syscall", "--duration", "1",
+                        "--state-dir", os.path.join(tmp, "st2"), "--socket", os.path.join(tmp, "s2.sock")],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=60)
+    check(p.returncode != 0, "per-syscall with 32-bit syscalls possibly on does not start")
+    check("per-syscall hooks: 32-bit syscalls may be issued on this node" in p.stderr,
+          f"the error names 32-bit syscalls: {p.stderr[-400:]}")
 
 
 def test_default_falls_back_to_the_dispatcher_without_tracefs(cleanup, tmp):
@@ -194,7 +262,6 @@ def test_default_falls_back_to_the_dispatcher_when_perf_event_open_is_refused(cl
 
 
 def test_per_syscall_without_tracefs_is_a_clear_error(cleanup, tmp):
-    import subprocess
     from harness import REACHD
     p = subprocess.run(["unshare", "-m", "sh", "-c", "umount /sys/kernel/tracing 2>/dev/null; "
                         "umount /sys/kernel/debug/tracing 2>/dev/null; umount /sys/kernel/debug 2>/dev/null; exec \"$@\"", "sh", REACHD, "--all",

@@ -56,6 +56,7 @@ static json_object *status_json(const struct api_handlers *h)
 	json_add_str(o, "syscall_hooks", v.syscall_hooks ? v.syscall_hooks : "");
 	/* null unless auto fell back to the dispatcher: then why (tracefs, perf_event_open, ...) */
 	json_add_str(o, "syscall_hooks_fallback", v.syscall_hooks_fallback);
+	json_add_str(o, "compat_syscalls", v.compat_syscalls);
 	if (v.have_losses) {
 		for (int k = 0; k < REACH_EV__MAX; k++) { /* 0: "other", the shared maps */
 			json_object *per = json_object_new_object();

@@ -24,6 +24,7 @@ struct api_daemon_view {
 	const char *const *hooks;        /* attached programs, NULL-terminated */
 	const char *syscall_hooks;       /* the syscall-exit style attached */
 	const char *syscall_hooks_fallback; /* why auto took the dispatcher, or NULL */
+	const char *compat_syscalls;        /* 32-bit syscalls on this node: "off", or what may be issued */
 	bool have_losses;                /* losses could be read */
 	struct reach_loss_counters losses;
 	uint64_t tls_files_probed;

@@ -114,6 +114,7 @@ void counters_daemon_view(struct api_daemon_view *v, const struct counter_source
 	v->hooks = sensor_hook_names(s->sensor);
 	v->syscall_hooks = syscall_hook_style_name(syscall_hooks_active(sensor_syscall_hooks(s->sensor)));
 	v->syscall_hooks_fallback = syscall_hooks_fallback_reason(sensor_syscall_hooks(s->sensor));
+	v->compat_syscalls = syscall_hooks_compat(sensor_syscall_hooks(s->sensor));
 	v->have_losses = sensor_read_losses(s->sensor, &v->losses) == 0;
 	v->tls_files_probed = s->tls ? tls_files_attached(s->tls) : 0;
 	v->uprobes_attached = sensor_uprobes_attached(s->sensor);

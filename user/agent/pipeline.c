@@ -1495,6 +1495,10 @@ static void handle_road(struct pipeline *p, const struct reach_road_event *ev)
 		snprintf(opbuf, sizeof(opbuf), "family %u", ev->op);
 		op = opbuf;
 		why = "send on a raw or packet socket: destination not decoded";
+	} else if (ev->road == REACH_ROAD_COMPAT) {
+		road = "compat-syscall";
+		op = ev->detail & REACH_ROAD_D_X32 ? "x32 syscalls" : "ia32 syscalls (int $0x80 or a 32-bit executable)";
+		why = "32-bit syscalls are not decoded: the files, destinations and tools reached through them are not seen";
 	} else {
 		p->stats.malformed_events++;
 		return;

@@ -469,7 +469,8 @@ int main(int argc, char **argv)
 		const struct syscall_hooks *hooks = sensor_syscall_hooks(ag.sensor);
 		const char *fallback = syscall_hooks_fallback_reason(hooks);
 
-		log_debug("syscall exits: %s", syscall_hooks_describe(hooks));
+		log_debug("syscall exits: %s; 32-bit syscalls: %s", syscall_hooks_describe(hooks),
+			  syscall_hooks_compat(hooks));
 		if (fallback)
 			log_info("syscall exits on the tp_btf dispatcher (every syscall runs a program): per-syscall "
 				 "tracepoints unavailable: %s", fallback);

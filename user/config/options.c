@@ -144,9 +144,10 @@ const struct option_spec reach_options[] = {
 	{ .flag = "syscall-hooks", .key = "sensor.syscall_hooks", .type = OPTION_CHOICE,
 	  .offset = FIELD(syscall_hooks), .choices = syscall_hook_names, .def = "auto", .arg = "S",
 	  .example = "dispatcher",
-	  .help = "auto (default: per-syscall where tracefs and perf_event_open allow,\n"
-		  "else the dispatcher; status says why), per-syscall (a tracepoint per\n"
-		  "syscall reach hooks, or fail) or dispatcher (one tp_btf/sys_exit program)" },
+	  .help = "auto (default: per-syscall where tracefs and perf_event_open allow\n"
+		  "and no 32-bit syscall can be issued, else the dispatcher; status says\n"
+		  "why), per-syscall (a tracepoint per syscall reach hooks, or fail) or\n"
+		  "dispatcher (one tp_btf/sys_exit program)" },
 	{ .flag = "no-go-tls", .key = "sensor.no_go_tls", .type = OPTION_BOOL, .offset = FIELD(no_go_tls),
 	  .example = "true",
 	  .help = "do not probe Go crypto/tls.(*Conn).Write: Go TLS is then tls-blind\n"

@@ -11,7 +11,10 @@
  * open+read+close the dispatcher runs at all three exits (its BPF time
  * 1.7x per-syscall's, above a bpftrace openat one-liner's). The
  * dispatcher needs no tracefs and no perf_event_open of a tracepoint: auto
- * falls back to it when either is missing, and says why. */
+ * falls back to it when either is missing, and says why. It also takes the
+ * dispatcher where 32-bit syscalls can be issued (int $0x80, x32): syscall
+ * tracepoints do not fire for them, the dispatcher marks them as a blind
+ * road of the identity that issues them. */
 #ifndef REACH_SYSCALL_HOOKS_H
 #define REACH_SYSCALL_HOOKS_H
 
@@ -36,7 +39,8 @@ struct syscall_hooks;
  * syscall-exit program out of the skeleton's auto-attach. Per-syscall
  * tracepoints need tracefs mounted (their ids), the syscall events
  * (CONFIG_FTRACE_SYSCALLS), bpf_task_pt_regs and a perf_event_open of a
- * tracepoint that the capabilities and seccomp allow: AUTO without one of
+ * tracepoint that the capabilities and seccomp allow, and a node where no
+ * 32-bit syscall can be issued (syscall_hooks_compat): AUTO without one of
  * them takes the dispatcher and keeps the reason
  * (syscall_hooks_fallback_reason); PER_SYSCALL without one is an error, one
  * line in err naming what is missing. 0 or -errno. */
@@ -60,5 +64,8 @@ enum syscall_hook_style syscall_hooks_active(const struct syscall_hooks *h);
 const char *syscall_hooks_fallback_reason(const struct syscall_hooks *h);
 /* One line for status: the attach points. */
 const char *syscall_hooks_describe(const struct syscall_hooks *h);
+/* 32-bit syscalls on this node, probed at prepare: "off", or what may be
+ * issued ("ia32 (...)", "x32 (...)", "...: the probe could not tell"). */
+const char *syscall_hooks_compat(const struct syscall_hooks *h);
 
 #endif

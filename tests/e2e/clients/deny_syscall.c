@@ -7,6 +7,8 @@
  *                     (tests/e2e/test_roads2.py)
  *   perf-event-open   perf_event_open: no per-syscall tracepoint (nor
  *                     uprobe) attaches (tests/e2e/test_syscall_hooks.py)
+ *   execveat          execveat: the agent's probe of 32-bit syscalls cannot
+ *                     run its 32-bit executable (test_syscall_hooks.py)
  * usage: deny_syscall WHAT COMMAND [ARG...]
  */
 #include <errno.h>
@@ -36,7 +38,7 @@ int main(int argc, char **argv)
 	int check_arg0;
 
 	if (argc < 3) {
-		fprintf(stderr, "usage: deny_syscall bpf-iter-create|perf-event-open COMMAND [ARG...]\n");
+		fprintf(stderr, "usage: deny_syscall bpf-iter-create|perf-event-open|execveat COMMAND [ARG...]\n");
 		return 2;
 	}
 	if (!strcmp(argv[1], "bpf-iter-create")) {
@@ -45,6 +47,9 @@ int main(int argc, char **argv)
 		check_arg0 = 1;
 	} else if (!strcmp(argv[1], "perf-event-open")) {
 		nr = __NR_perf_event_open;
+		check_arg0 = 0;
+	} else if (!strcmp(argv[1], "execveat")) {
+		nr = __NR_execveat;
 		check_arg0 = 0;
 	} else {
 		fprintf(stderr, "deny_syscall: unknown %s\n", argv[1]);
