@@ -57,6 +57,7 @@ static __always_inline int sys_exit__dispatch(struct pt_regs *regs, long nr, lon
 #if defined(__TARGET_ARCH_x86)
 #define TS_COMPAT 0x0002 /* arch/x86/include/asm/thread_info.h: a 32-bit syscall is running */
 #define X32_SYSCALL_BIT 0x40000000
+#define ENOSYS 38
 
 /* A 32-bit syscall of a monitored task: its number is another table's
  * (i386: open is 5, read 3) and its arguments other registers, so nothing
@@ -82,11 +83,13 @@ int BPF_PROG(reach_sys_exit, struct pt_regs *regs, long ret)
 	struct task_struct *task = bpf_get_current_task_btf();
 
 	/* set for an ia32 syscall until the return to user mode (after this
-	 * tracepoint); an x32 number carries its bit */
+	 * tracepoint); an x32 number carries its bit, and ends here even where
+	 * x32 is not built in (refused with ENOSYS) */
 	if (task->thread_info.status & TS_COMPAT)
 		return compat__on_exit(REACH_ROAD_D_IA32);
 	if (nr & X32_SYSCALL_BIT)
-		return compat__on_exit(REACH_ROAD_D_X32);
+		/* ENOSYS: a kernel without x32 refused it, nothing was done */
+		return ret == -ENOSYS ? 0 : compat__on_exit(REACH_ROAD_D_X32);
 #endif
 	return sys_exit__dispatch(regs, nr, ret);
 }

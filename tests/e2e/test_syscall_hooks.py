@@ -270,3 +270,31 @@ def test_per_syscall_without_tracefs_is_a_clear_error(cleanup, tmp):
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=60)
     check(p.returncode != 0, "per-syscall without tracefs does not start")
     check("tracefs is not mounted at /sys/kernel/tracing" in p.stderr, f"the error names tracefs: {p.stderr[-400:]}")
+
+
+def test_a_refused_x32_number_is_no_road(cleanup, tmp):
+    # The dispatcher marks a monitored task's 32-bit syscalls as the blind
+    # road compat-syscall. An x32 number this kernel refuses (ENOSYS: x32
+    # not built in or off) did nothing: not a road, the identity can pass.
+    # (Where x32 or ia32 run, the probe takes the dispatcher and their
+    # syscalls are the road: not reachable on a kernel without them.)
+    from test_roads import _verify
+    ia32, x32 = _compat_syscalls_on(tmp)
+    if x32:
+        print("SKIP: x32 syscalls run on this kernel: a refused x32 number cannot be made")
+        return
+    cg = Cgroup(cleanup, f"reach-e2e-hooks-x32-{os.getpid()}")
+    agent = Agent(cleanup, tmp, ["--cgroup", cg.path, "--syscall-hooks", "dispatcher",
+                                 "--identity-rule", f"cgroup:{cg.rel} host/x32-refused"])
+    p = cg.python("import ctypes, errno, os\n"
+                  "libc = ctypes.CDLL(None, use_errno=True)\n"
+                  "r = libc.syscall(ctypes.c_long(0x40000000 | 39))\n"
+                  "print(r, ctypes.get_errno(), flush=True)\n"
+                  "open('/etc/hostname').read()\n")
+    check_eq(p.stdout.split(), ["-1", str(errno.ENOSYS)], "the x32 getpid refused with ENOSYS")
+    agent.wait_edge("the workload's python", lambda e: e.get("type") == "tool" and e.get("cgroup") == cg.rel, 15)
+    rc, v = _verify(agent, "host/x32-refused", tmp)
+    check_eq((rc, v["verdict"]), (0, "pass"), f"a refused x32 number is no gap: {v}")
+    check("compat-syscall" not in agent.stderr(), "no compat-syscall road logged")
+    agent.stop()
+    check_eq(agent.returncode, 0, "reachd exit code")

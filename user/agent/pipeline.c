@@ -1498,7 +1498,7 @@ static void handle_road(struct pipeline *p, const struct reach_road_event *ev)
 	} else if (ev->road == REACH_ROAD_COMPAT) {
 		road = "compat-syscall";
 		op = ev->detail & REACH_ROAD_D_X32 ? "x32 syscalls" : "ia32 syscalls (int $0x80 or a 32-bit executable)";
-		why = "32-bit syscalls are not decoded: the files, destinations and tools reached through them are not seen";
+		why = "not decoded: the files, destinations and tools reached through them are not seen";
 	} else {
 		p->stats.malformed_events++;
 		return;
