@@ -5,6 +5,7 @@ against a policy that declares no secret must not pass (exit 1: undeclared
 secret; 2: inconclusive). The object is resolved in the kernel from the opened
 struct file, so the spelling the workload chose does not matter."""
 import os
+import shutil
 import struct
 import subprocess
 
@@ -169,6 +170,121 @@ def test_a_dropped_file_learned_as_a_secret_is_judged_again(cleanup, tmp):
     check_eq(e["requested_path"], link, "under the name it was read by")
     agent.stop()
     check_eq(agent.returncode, 0, "reachd exit code")
+
+
+# In a private mount namespace: a tmpfs over argv[1] (a directory under
+# /run/secrets/) holding a secret, bind-mounted at argv[2] (an innocent
+# name); then a reader exec'd every 50 ms (each exec asks the agent to walk
+# this new namespace's secrets again) reading it by the innocent name only,
+# until argv[3] exists.
+NEW_NAMESPACE = r"""
+import os, subprocess, sys, time
+secret_dir, innocent, stop = sys.argv[1:4]
+subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "reach-e2e", secret_dir], check=True)
+with open(os.path.join(secret_dir, "api_token"), "w") as f:
+    f.write("not-a-real-token\n")
+subprocess.run(["mount", "--bind", secret_dir, innocent], check=True)
+deadline = time.monotonic() + 30
+while not os.path.exists(stop) and time.monotonic() < deadline:
+    subprocess.run([sys.executable, "-c", "import sys; open(sys.argv[1]).read()",
+                    os.path.join(innocent, "api_token")], check=True)
+    time.sleep(0.05)
+"""
+
+
+def test_a_secret_never_read_by_its_name_is_known_by_its_inode(cleanup, tmp):
+    """The road left by the test above: a secret read only through names that
+    match nothing (a hardlink, a bind mount), never by its classed name by
+    anyone. The agent walks the catalogue's fixed directories (here
+    /run/secrets/) in every mount namespace's root at start, and in a new
+    namespace when a process execs there (agent/seeds.h), so the secret's
+    inode is known before it is read: each read is the secret, under its
+    classed name, with the name used as opened_as. Three cgroups: a hardlink
+    (the secret there before the agent started), a bind mount in a private
+    mount namespace, and a secret that appears after the start in a
+    namespace of its own (a tmpfs over a /run/secrets/ directory, as a pod's
+    secret volume), bind-mounted and read only by the bind mount's name; and
+    a user's ~/.aws/credentials ("**" rules are looked for under the homes)
+    read through a hardlink. A policy declaring no secret must not pass any
+    of them."""
+    tag = f"reach-e2e-seeded-{os.getpid()}"
+    if not os.path.isdir("/run/secrets"):
+        os.makedirs("/run/secrets")
+        cleanup.add(os.rmdir, "/run/secrets")  # after the rmtree below (reverse order)
+    secret_dir = os.path.join("/run/secrets", tag)
+    cleanup.add(shutil.rmtree, secret_dir, True)
+    secret = _secret(os.path.join(secret_dir, "db_password"), "not-a-real-password\n")
+    link = os.path.join(tmp, "innocent-notes.txt")
+    try:
+        os.link(secret, link)
+    except OSError:
+        link = os.path.join("/run", f"{tag}-notes.txt")  # /tmp on another filesystem
+        os.link(secret, link)
+        cleanup.add(os.unlink, link)
+    late_dir = os.path.join("/run/secrets", f"{tag}-late")
+    os.makedirs(late_dir)  # the mount point; the tmpfs lives in the private namespace only
+    cleanup.add(os.rmdir, late_dir)
+    late = os.path.join(late_dir, "api_token")
+    # a user's cloud credentials ("**" + "/.aws/credentials": looked for
+    # under each home), read only through a hardlink
+    home = os.path.join("/home", tag)
+    cleanup.add(shutil.rmtree, home, True)
+    aws = _secret(os.path.join(home, ".aws", "credentials"), "[default]\naws_access_key_id = not-a-real-key\n")
+    aws_link = os.path.join(os.path.dirname(link), f"{tag}-aws-notes.txt")
+    os.link(aws, aws_link)
+    if aws_link.startswith("/run/"):
+        cleanup.add(os.unlink, aws_link)
+    root = Cgroup(cleanup, tag)
+    cgs = {name: Cgroup(cleanup, name, parent=root) for name in ("hardlink", "bindmount", "newns", "home")}
+    rules = [a for name, cg in cgs.items() for a in ("--identity-rule", f"cgroup:{cg.rel} host/seeded-{name}")]
+    agent = Agent(cleanup, tmp, ["--cgroup", root.path, *rules])
+    seeds = agent.reachctl("status", "-o", "json")["secret_seeds"]
+    check(seeds["roots"] >= 1 and seeds["files"] >= 1, f"status secret_seeds after the start walk: {seeds}")
+
+    cgs["hardlink"].python("import sys; open(sys.argv[1]).read()", link)
+    e = agent.wait_edge("hardlink: secret edge", lambda e: e in _secret_edges(agent, cgs["hardlink"]))
+    check_eq((e["path"], e["category"], e["requested_path"]), (secret, "k8s-secret", link),
+             "hardlink: the secret under its classed name, read by the link's")
+    check_eq(e["process_exe"], PYTHON, "hardlink: the reader")
+
+    cgs["home"].python("import sys; open(sys.argv[1]).read()", aws_link)
+    e = agent.wait_edge("home: secret edge", lambda e: e in _secret_edges(agent, cgs["home"]))
+    check_eq((e["path"], e["category"], e["requested_path"]), (aws, "aws-credentials", aws_link),
+             "home: the credentials under their classed name, read by the link's")
+
+    mnt = os.path.join(tmp, "bindmnt")
+    os.makedirs(mnt)
+    cgs["bindmount"].run(["unshare", "-m", "--propagation", "private", "sh", "-c",
+                          f"mount --bind {secret_dir} {mnt} && cat {mnt}/db_password >/dev/null"])
+    e = agent.wait_edge("bindmount: secret edge", lambda e: e in _secret_edges(agent, cgs["bindmount"]))
+    check_eq((e["path"], e["category"], e["requested_path"]), (secret, "k8s-secret", f"{mnt}/db_password"),
+             "bindmount: the secret under its classed name, read by the mount's")
+
+    innocent = os.path.join(tmp, "innocent-dir")
+    os.makedirs(innocent)
+    stop = os.path.join(tmp, "stop")
+    p = start_process(cleanup, ["unshare", "-m", "--propagation", "private", PYTHON, "-c", NEW_NAMESPACE, late_dir,
+                                innocent, stop], preexec_fn=cgs["newns"].enter_fn())
+    try:
+        e = agent.wait_edge("newns: secret edge", lambda e: e in _secret_edges(agent, cgs["newns"]), 20)
+    finally:
+        open(stop, "w").close()
+    check_eq(p.wait(timeout=30), 0, "the new namespace's reader")
+    check_eq((e["path"], e["category"], e["requested_path"]), (late, "k8s-secret", f"{innocent}/api_token"),
+             "newns: the secret that appeared after the start, under its classed name, read by the mount's")
+
+    for name in cgs:
+        policy = os.path.join(tmp, f"policy-seeded-{name}.yaml")
+        _policy(policy, f"host/seeded-{name}")
+        r = _verify(agent, f"host/seeded-{name}", policy)
+        check_eq(r.returncode, 1, f"{name}: verify with no secret declared: the undeclared secret: {r.stdout[:400]}")
+    agent.stop()
+    check_eq(agent.returncode, 0, "reachd exit code")
+    for path in (agent.out_path, agent.err_path):
+        with open(path) as f:
+            text = f.read()
+        check("not-a-real-password" not in text and "not-a-real-token" not in text and "not-a-real-key" not in text,
+              f"no secret content in {os.path.basename(path)}")
 
 
 def test_long_path_is_a_loss_verify_inconclusive(cleanup, tmp):

@@ -24,6 +24,7 @@
 #include "agent/output.h"
 #include "agent/pipeline.h"
 #include "agent/api_handlers.h"
+#include "agent/seeds.h"
 
 static double now_s(void)
 {
@@ -80,6 +81,18 @@ static json_object *status_json(const struct api_handlers *h)
 		 * dropped as certainly no secret, and those it let through */
 		json_add_u64(o, "opens_filtered_in_kernel", v.have_catfilter ? v.catfilter.filtered : 0);
 		json_add_u64(o, "opens_sent_by_filter", v.have_catfilter ? v.catfilter.sent : 0);
+	}
+	{
+		/* secret files found by inode before any read (agent/seeds.h) */
+		struct seeds_stats ss = seeds_stats(h->pipe->seeds);
+		json_object *sj = json_object_new_object();
+
+		json_add_u64(sj, "roots", ss.roots);
+		json_add_u64(sj, "files", ss.files);
+		json_add_u64(sj, "cut", ss.cut);
+		json_add_u64(sj, "unreadable", ss.unreadable);
+		json_add_u64(sj, "unsafe_mounts", ss.unsafe_mounts);
+		json_add(o, "secret_seeds", sj);
 	}
 	json_add_u64(o, "tls_files_probed", v.tls_files_probed);
 	json_add_u64(o, "uprobes_attached", v.uprobes_attached);

@@ -37,6 +37,7 @@
 #include "mcp/llm.h"
 #include "reach/redact.h"
 #include "agent/pipeline.h"
+#include "agent/seeds.h"
 
 static int64_t unix_ms(void)
 {
@@ -349,6 +350,55 @@ static void remember_secret_inode(struct pipeline *p, const struct reach_inode_k
 		p->stats.path_errors++; /* the map is full: other names of it are matched by name only */
 }
 
+/* A file a seeds walk found (agent/seeds.h): classed by the catalogue under
+ * its stable name, and if a secret, known by its inode from now on. */
+static bool seed_found(void *ctx, const struct reach_inode_key *k, const char *abs_path)
+{
+	struct pipeline *p = ctx;
+	const char *category;
+	char stable[REACH_BASE_LEN * 2], key[48];
+
+	if (path_stable_name(abs_path, stable, sizeof(stable)) || !(category = catalog_match(p->catalog, stable)))
+		return false;
+	inode_key_str(k, key);
+	if (!hmap_get(p->secret_inodes, key))
+		remember_secret_inode(p, k, stable, category);
+	return true;
+}
+
+/* A seeded file gone: its inode number may be another file's next. */
+static void seed_forget(void *ctx, const struct reach_inode_key *k)
+{
+	struct pipeline *p = ctx;
+	char key[48];
+
+	inode_key_str(k, key);
+	secret_inode_free(hmap_remove(p->secret_inodes, key));
+	if (p->dedup->unmark_secret_inode)
+		p->dedup->unmark_secret_inode(p->dedup_ctx, k);
+}
+
+void pipeline_seed_secrets(struct pipeline *p, bool all)
+{
+	int64_t now = unix_ms();
+
+	if (!p->seeds || !p->catalog)
+		return;
+	if (p->catalog != p->seeds_catalog) {
+		if (seeds_set_catalog(p->seeds, p->catalog)) {
+			log_warn("secret seeds: the catalogue's directories not taken: out of memory");
+			return;
+		}
+		p->seeds_catalog = p->catalog;
+		log_debug("secret seeds: walking %s in every mount namespace", seeds_describe(p->seeds));
+		all = true;
+	}
+	if (all)
+		seeds_all(p->seeds, now);
+	else
+		seeds_tick(p->seeds, now);
+}
+
 /* io_uring opcodes reach decodes or names (include/uapi/linux/io_uring.h:
  * a stable ABI). */
 static const char *uring_op_name(uint32_t op)
@@ -535,6 +585,9 @@ static void handle_exec(struct pipeline *p, const struct reach_exec_event *ev)
 	char prog[64];
 	struct edge *e;
 
+	/* a process in a mount namespace not walked lately: its secrets
+	 * known by inode before it can read them under another name */
+	seeds_process(p->seeds, ev->hdr.tgid, unix_ms());
 	memcpy(filename, ev->filename, sizeof(filename));
 	filename[sizeof(filename) - 1] = '\0';
 	memcpy(args, ev->args, len);
@@ -2489,6 +2542,7 @@ int pipeline_init(struct pipeline *p, size_t observed_cap)
 	p->epoch_artifacts = hmap_new();
 	p->cov_cgroups = hmap_new();
 	p->secret_inodes = hmap_new();
+	p->seeds = seeds_new(seed_found, seed_forget, p);
 	p->reasm = http_reasm_new(PIPELINE_OPEN_HEADS);
 	p->h2 = h2_conns_new(PIPELINE_H2_CONNS);
 	p->mcp_server_info = hmap_new();
@@ -2498,7 +2552,7 @@ int pipeline_init(struct pipeline *p, size_t observed_cap)
 	if (!p->json_posts || !p->reasm || !p->h2 || !p->mcp_server_info || !p->mcp_peers || !p->mcp_calls || !p->observed ||
 	    !p->procs || !p->dns ||
 	    !p->identity_cache || !p->epochs ||
-	    !p->exe_epochs || !p->epoch_artifacts || !p->cov_cgroups || !p->secret_inodes)
+	    !p->exe_epochs || !p->epoch_artifacts || !p->cov_cgroups || !p->secret_inodes || !p->seeds)
 		return -ENOMEM;
 	return 0;
 }
@@ -2518,6 +2572,8 @@ void pipeline_fini(struct pipeline *p)
 	hmap_free(p->json_posts, free);
 	p->json_posts = NULL;
 	hmap_free(p->secret_inodes, secret_inode_free);
+	seeds_free(p->seeds);
+	p->seeds = NULL;
 	http_reasm_free(p->reasm); /* wipes the open heads */
 	p->reasm = NULL;
 	h2_conns_free(p->h2); /* wipes the HPACK tables */

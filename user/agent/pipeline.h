@@ -55,6 +55,8 @@ struct pipeline_dedup_ops {
 	dedup_take_fn take;          /* final counts, entry deleted (eviction) */
 	/* optional: a file classed as a secret, into the kernel's secret_inodes */
 	int (*mark_secret_inode)(void *ctx, const struct reach_inode_key *key);
+	/* optional: and out again (a seeded file gone, agent/seeds.h) */
+	int (*unmark_secret_inode)(void *ctx, const struct reach_inode_key *key);
 };
 
 /* The kernel's loss counters per (cgroup, uid) and unattributed, both
@@ -86,6 +88,8 @@ struct pipeline {
 	struct hmap *exe_epochs;       /* cgroup id -> host identities' software version */
 	struct hmap *epoch_artifacts;  /* "identity\nversion" -> the exe epoch (artifact key) a declared version ran */
 	struct hmap *secret_inodes;    /* "dev:ino" -> struct secret_inode: files classed as secrets */
+	struct seeds *seeds;           /* secret files found before they are read (agent/seeds.h) */
+	const struct catalog *seeds_catalog; /* the catalogue the seeds' prefixes come from */
 	struct http_reasm *reasm;      /* request heads captured in pieces, per connection */
 	struct h2_conns *h2;           /* HTTP/2 connections: HPACK tables, header blocks being joined */
 	struct hmap *mcp_server_info;  /* "tgid" -> serverInfo.name an MCP server answered initialize with */
@@ -141,6 +145,12 @@ int pipeline_epoch_artifact(const struct pipeline *p, const char *identity, cons
 /* Zeroes p and allocates the owned model; observed_cap 0 is the default.
  * 0 or -ENOMEM (p is then safe to pipeline_fini). */
 int pipeline_init(struct pipeline *p, size_t observed_cap);
+
+/* Secret seeds (agent/seeds.h): start (true: every mount namespace now,
+ * before the agent says ready) or a periodic tick (false: a share of the
+ * pass over /proc). A catalogue changed since (p->catalog) is walked for
+ * whole at once. */
+void pipeline_seed_secrets(struct pipeline *p, bool all);
 void pipeline_fini(struct pipeline *p);
 
 /* THE entry point: one raw ring-buffer record (a sensor_event_fn; ctx is the

@@ -271,6 +271,7 @@ static void periodic(struct agent *ag)
 	/* keeps counts of edges whose map entries the LRU may evict */
 	pipeline_refresh_counts(&ag->pipe);
 	pipeline_feed_ledger(&ag->pipe);
+	pipeline_seed_secrets(&ag->pipe, false);
 	ag->pipe.observed_stuck = false; /* identities may have resolved: try making room again */
 	agent_kube_tick(&ag->k8s);
 	{
@@ -465,6 +466,7 @@ int main(int argc, char **argv)
 	pipeline_use_sensor(&ag.pipe, ag.sensor);
 	ag.cfg = &cfg;
 	kfilter_load(ag.sensor, ag.catalog); /* before any cgroup is monitored */
+	pipeline_seed_secrets(&ag.pipe, true); /* every namespace's secrets known by inode before ready */
 	{
 		const struct syscall_hooks *hooks = sensor_syscall_hooks(ag.sensor);
 		const char *fallback = syscall_hooks_fallback_reason(hooks);

@@ -483,6 +483,11 @@ size_t catalog_size(const struct catalog *c)
 	return c ? c->count : 0;
 }
 
+size_t catalog_pattern_literal_len(const char *pattern)
+{
+	return pattern ? strcspn(pattern, GLOB_SPECIALS) : 0;
+}
+
 const char *catalog_rule_pattern(const struct catalog *c, size_t i, int *negate)
 {
 	if (!c || i >= c->count)

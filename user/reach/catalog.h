@@ -53,6 +53,10 @@ int catalog_add_file(struct catalog *c, const char *file, char *err, size_t err_
  * the catalogue. */
 const char *catalog_match(const struct catalog *c, const char *abs_path);
 
+/* The length of a pattern's literal beginning: up to its first glob
+ * special character (all of it when it has none). */
+size_t catalog_pattern_literal_len(const char *pattern);
+
 /* Number of rules, exclusions and "~" expansions included. */
 size_t catalog_size(const struct catalog *c);
 

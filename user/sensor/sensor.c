@@ -522,6 +522,13 @@ int sensor_mark_secret_inode(struct sensor *s, const struct reach_inode_key *key
 	return 0;
 }
 
+int sensor_unmark_secret_inode(struct sensor *s, const struct reach_inode_key *key)
+{
+	if (bpf_map__delete_elem(s->skel->maps.secret_inodes, key, sizeof(*key), 0))
+		return -errno;
+	return 0;
+}
+
 int sensor_dedup_forget(struct sensor *s, const struct reach_dedup_key *key)
 {
 	if (bpf_map__delete_elem(s->skel->maps.dedup, key, sizeof(*key), 0))

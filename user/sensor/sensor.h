@@ -56,6 +56,8 @@ int sensor_dedup_lookup(struct sensor *s, const struct reach_dedup_key *key, str
 /* Adds a file the agent classed as a secret to the kernel's secret_inodes:
  * any later open of another name of it is flagged as a known secret. */
 int sensor_mark_secret_inode(struct sensor *s, const struct reach_inode_key *key);
+/* Takes one out again (a seeded file gone): 0 or -errno (-ENOENT: not there). */
+int sensor_unmark_secret_inode(struct sensor *s, const struct reach_inode_key *key);
 /* Forgets an edge in the kernel dedup map: its next occurrence is an event
  * again. 0 or -errno (-ENOENT: already gone). */
 int sensor_dedup_forget(struct sensor *s, const struct reach_dedup_key *key);

@@ -1,0 +1,95 @@
+/* Secret seeds: files the catalogue classes as secrets, found in the
+ * processes' roots before anyone reads them, so that their (device, inode)
+ * is in the kernel's secret_inodes from the start (issue 16's road: a
+ * secret read only through a name that matches nothing).
+ *
+ * Why: the kernel judges a first-seen open by its resolved path (and the
+ * name as written) unless its inode is already known as a secret's. A
+ * hardlink, a bind mount of a secret directory (a user namespace's mount
+ * namespace), or the directory renamed, give the same file a path that
+ * matches no rule: until someone read it by its classed name, its reads
+ * were dropped in the kernel. Seeded, such a read is the secret it is,
+ * recorded under the classed name, with the name used as opened_as.
+ *
+ * What is walked: every directory that is the literal prefix of an
+ * absolute catalogue rule with at least two components ("/run/secrets/",
+ * "/etc/kubernetes/pki/"; not "/" nor "/home/": too wide to walk), in the
+ * root of every mount namespace on the node (/proc/PID/root, one process
+ * per namespace), only through real directories (a prefix reached through
+ * a symlink, as /var/run -> /run, is walked under its real name), crossing
+ * mounts (a pod's secret volumes are mounts there), never following a
+ * symlink, never into a mount whose filesystem may make a stat wait (FUSE,
+ * NFS: a pod's daemon could stall the agent; only local filesystems are
+ * entered, read from the namespace's mountinfo). Bounded per root (SEEDS_ENTRIES_MAX entries, depth
+ * SEEDS_DEPTH_MAX): what is left over is counted, and stays judged by name.
+ *
+ * When: every namespace at start (before the agent says ready), a
+ * namespace when a process execs in it and its walk is older than
+ * SEEDS_EXEC_FRESH_MS (a new pod, a new mount namespace: a walk is a few
+ * syscalls, at most one a second per namespace), and every namespace again
+ * in passes over /proc spread over the periodic ticks, each namespace's
+ * walk at most every SEEDS_FRESH_MS (a projected token rotates into new
+ * inodes).
+ *
+ * Limits (issue 16's note): the device a stat reports is the kernel's s_dev
+ * on tmpfs (secret volumes), ext4 and xfs, not on overlayfs (a container
+ * image's own files) nor on btrfs subvolumes: files there stay judged by
+ * name. A secret that appears and is read through another name before the
+ * next seeding of its namespace is missed at that read (its later reads are
+ * seen: the kernel judges a dropped file again once its inode is known). */
+#ifndef REACH_AGENT_SEEDS_H
+#define REACH_AGENT_SEEDS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "abi/events.h"
+
+#define SEEDS_FRESH_MS    30000 /* the periodic pass walks a namespace again after this */
+#define SEEDS_EXEC_FRESH_MS 1000 /* an exec walks its namespace again after this */
+#define SEEDS_ENTRIES_MAX 4096  /* directory entries looked at per root and walk */
+#define SEEDS_DEPTH_MAX   8     /* directories below a prefix */
+#define SEEDS_PIDS_PER_TICK 256 /* processes looked at per periodic tick */
+
+struct catalog;
+struct seeds;
+
+/* A file found: its (device as the kernel has it, inode) and absolute path
+ * in its root (the stable name is the callee's to make). The callee
+ * classes it; true when it was a secret. */
+typedef bool (*seeds_found_fn)(void *ctx, const struct reach_inode_key *key, const char *abs_path);
+/* A file seeded before that is gone (its atomic-writer generation removed,
+ * or every namespace that held it): the callee forgets it, so that its
+ * inode number, once reused, is not taken for a secret. */
+typedef void (*seeds_forget_fn)(void *ctx, const struct reach_inode_key *key);
+
+struct seeds_stats {
+	uint64_t roots;      /* roots walked */
+	uint64_t files;      /* secret files found (classed by found) */
+	uint64_t cut;        /* walks cut at a bound: the rest judged by name */
+	uint64_t unreadable; /* roots or prefixes that could not be opened (a process gone, EACCES) */
+	uint64_t unsafe_mounts; /* mounts not entered: a filesystem whose stat may wait (FUSE, NFS) */
+};
+
+/* NULL on ENOMEM. found(ctx, ...) is called for every regular file under a
+ * prefix, forget(ctx, ...) (optional) for a secret found before and gone. */
+struct seeds *seeds_new(seeds_found_fn found, seeds_forget_fn forget, void *ctx);
+void seeds_free(struct seeds *s); /* accepts NULL */
+
+/* The prefixes from a catalogue (at start, at each reload: the new rules
+ * may class more files, so every namespace is walked again). -ENOMEM. */
+int seeds_set_catalog(struct seeds *s, const struct catalog *c);
+
+/* pid's namespace now (a process exec'd there), unless walked less than
+ * SEEDS_EXEC_FRESH_MS ago (pid 0: the agent's own). */
+void seeds_process(struct seeds *s, uint32_t pid, int64_t now_ms);
+/* Every namespace on the node now (start-up). */
+void seeds_all(struct seeds *s, int64_t now_ms);
+/* The periodic pass: up to SEEDS_PIDS_PER_TICK processes per call, a new
+ * pass once the last one is SEEDS_FRESH_MS old. */
+void seeds_tick(struct seeds *s, int64_t now_ms);
+
+struct seeds_stats seeds_stats(const struct seeds *s);
+/* The prefixes walked, for the log: "/etc/kubernetes/, /run/secrets/". */
+const char *seeds_describe(const struct seeds *s);
+
+#endif
