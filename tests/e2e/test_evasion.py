@@ -234,12 +234,20 @@ def test_a_secret_never_read_by_its_name_is_known_by_its_inode(cleanup, tmp):
     os.link(aws, aws_link)
     if aws_link.startswith("/run/"):
         cleanup.add(os.unlink, aws_link)
+    # a mount whose stat could wait on someone (here a procfs, standing in
+    # for a pod's FUSE daemon): never entered by the walk, counted
+    unsafe_dir = os.path.join("/run/secrets", f"{tag}-unsafe")
+    os.makedirs(unsafe_dir)
+    cleanup.add(os.rmdir, unsafe_dir)
+    sh("mount", "-t", "proc", "reach-e2e", unsafe_dir)
+    cleanup.add(sh, "umount", unsafe_dir)
     root = Cgroup(cleanup, tag)
     cgs = {name: Cgroup(cleanup, name, parent=root) for name in ("hardlink", "bindmount", "newns", "home")}
     rules = [a for name, cg in cgs.items() for a in ("--identity-rule", f"cgroup:{cg.rel} host/seeded-{name}")]
     agent = Agent(cleanup, tmp, ["--cgroup", root.path, *rules])
     seeds = agent.reachctl("status", "-o", "json")["secret_seeds"]
-    check(seeds["roots"] >= 1 and seeds["files"] >= 1, f"status secret_seeds after the start walk: {seeds}")
+    check(seeds["roots"] >= 1 and seeds["files"] >= 2, f"status secret_seeds after the start walk: {seeds}")
+    check(seeds["unsafe_mounts"] >= 1, f"the procfs under /run/secrets/ not entered: {seeds}")
 
     cgs["hardlink"].python("import sys; open(sys.argv[1]).read()", link)
     e = agent.wait_edge("hardlink: secret edge", lambda e: e in _secret_edges(agent, cgs["hardlink"]))
