@@ -162,6 +162,13 @@ def _default_style(cleanup, tmp, wrap=()):
     return status, agent.stderr()
 
 
+def _deny_syscall(tmp):
+    """tests/e2e/clients/deny_syscall.c built: a command with one syscall refused."""
+    deny = os.path.join(tmp, "deny_syscall")
+    sh("gcc", "-O2", "-Wall", os.path.join(ROOT, "tests", "e2e", "clients", "deny_syscall.c"), "-o", deny)
+    return deny
+
+
 def _compat_syscalls_on(tmp):
     """What this kernel does with 32-bit syscalls, found independently of the
     agent: a 32-bit executable (exit(42) through int $0x80) run, an x32
@@ -214,8 +221,7 @@ def test_compat_probe_that_cannot_tell_takes_the_dispatcher(cleanup, tmp):
     # probe, so it cannot rule 32-bit syscalls out: the dispatcher, which
     # sees them, and the reason in status; per-syscall asked for by name
     # is then a clear error, not a start blind to them
-    deny = os.path.join(tmp, "deny_syscall")
-    sh("gcc", "-O2", "-Wall", os.path.join(ROOT, "tests", "e2e", "clients", "deny_syscall.c"), "-o", deny)
+    deny = _deny_syscall(tmp)
     status, _ = _default_style(cleanup, tmp, wrap=[deny, "execveat"])
     check("ia32: the probe could not tell (exec of a memfd refused)" in status["compat_syscalls"],
           f"status compat_syscalls: {status['compat_syscalls']}")
@@ -249,9 +255,7 @@ def test_default_falls_back_to_the_dispatcher_when_perf_event_open_is_refused(cl
     # tracefs mounted, but a seccomp profile refuses perf_event_open (as
     # CRI-O's and old containerd's did without SYS_ADMIN): a per-syscall
     # attach would fail after the load; auto probes it first
-    deny = os.path.join(tmp, "deny_syscall")
-    sh("gcc", "-O2", "-Wall", os.path.join(ROOT, "tests", "e2e", "clients", "deny_syscall.c"), "-o", deny)
-    status, err = _default_style(cleanup, tmp, wrap=[deny, "perf-event-open"])
+    status, err = _default_style(cleanup, tmp, wrap=[_deny_syscall(tmp), "perf-event-open"])
     check_eq(status["syscall_hooks"], "dispatcher", "perf_event_open refused: the dispatcher")
     check(status["hooks"][0].startswith("tp_btf/sys_exit "), f"first hook: {status['hooks'][0]}")
     why = status["syscall_hooks_fallback"] or ""

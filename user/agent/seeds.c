@@ -476,6 +476,29 @@ static bool generation_gone(int rootfd, const char *path)
 	return fstatat(rootfd, dir, &st, AT_SYMLINK_NOFOLLOW) && errno == ENOENT;
 }
 
+/* Keys collected while iterating a map, removed after: a growing list. */
+struct keys {
+	char (*k)[48];
+	size_t n, cap;
+};
+
+/* false on ENOMEM: the caller stops collecting (the rest goes at a later
+ * walk or pass) */
+static bool keys_push(struct keys *l, const char *key)
+{
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 16;
+		char (*more)[48] = realloc(l->k, cap * sizeof(*more));
+
+		if (!more)
+			return false;
+		l->k = more;
+		l->cap = cap;
+	}
+	snprintf(l->k[l->n++], sizeof(l->k[0]), "%s", key);
+	return true;
+}
+
 /* After a walk of ns at now_ms (gone_ns false): its seeds the walk did not
  * meet whose generation is gone are forgotten (their inodes may be reused
  * by other files). Any other seed stays: a secret moved out of its
@@ -485,11 +508,10 @@ static bool generation_gone(int rootfd, const char *path)
  * inode numbers may be another's next). */
 static void forget_gone(struct seeds *s, int rootfd, const char *ns, int64_t now_ms, bool gone_ns)
 {
+	struct keys gone = { 0 };
 	struct hmap_iter it;
 	const char *key;
 	void *v;
-	char (*gone)[48] = NULL;
-	size_t n = 0, cap = 0;
 
 	hmap_iter_init(&it, s->seeds);
 	while (hmap_iter_next(&it, &key, &v)) {
@@ -499,23 +521,17 @@ static void forget_gone(struct seeds *s, int rootfd, const char *ns, int64_t now
 			continue;
 		if (gone_ns ? !seed_drop_ns(sd, ns) : sd->seen_ms == now_ms || !generation_gone(rootfd, sd->path))
 			continue;
-		if (n == cap) {
-			char (*more)[48] = realloc(gone, (cap = cap ? 2 * cap : 16) * sizeof(*gone));
-
-			if (!more)
-				break; /* forgotten at a later walk */
-			gone = more;
-		}
-		snprintf(gone[n++], sizeof(*gone), "%s", key);
+		if (!keys_push(&gone, key))
+			break;
 	}
-	for (size_t i = 0; i < n; i++) {
-		struct seed *sd = hmap_remove(s->seeds, gone[i]);
+	for (size_t i = 0; i < gone.n; i++) {
+		struct seed *sd = hmap_remove(s->seeds, gone.k[i]);
 
 		if (sd && s->forget)
 			s->forget(s->ctx, &sd->key);
 		seed_free(sd);
 	}
-	free(gone);
+	free(gone.k);
 }
 
 /* The namespace of pid ("mnt:[N]" into ns), or false (gone, or no access). */
@@ -720,30 +736,20 @@ static void start_pass(struct seeds *s, int64_t now_ms)
  * number and inode numbers may be another's next. */
 static void end_pass(struct seeds *s)
 {
+	struct keys gone = { 0 };
 	struct hmap_iter it;
 	const char *key;
 	void *v;
-	char (*gone)[40] = NULL;
-	size_t n = 0, cap = 0;
 
 	hmap_iter_init(&it, s->ns);
-	while (hmap_iter_next(&it, &key, &v)) {
-		if (((struct ns_seen *)v)->pass == s->pass)
-			continue;
-		if (n == cap) {
-			char (*more)[40] = realloc(gone, (cap = cap ? 2 * cap : 16) * sizeof(*gone));
-
-			if (!more)
-				break;
-			gone = more;
-		}
-		snprintf(gone[n++], sizeof(*gone), "%s", key);
+	while (hmap_iter_next(&it, &key, &v))
+		if (((struct ns_seen *)v)->pass != s->pass && !keys_push(&gone, key))
+			break;
+	for (size_t i = 0; i < gone.n; i++) {
+		free(hmap_remove(s->ns, gone.k[i]));
+		forget_gone(s, -1, gone.k[i], 0, true);
 	}
-	for (size_t i = 0; i < n; i++) {
-		free(hmap_remove(s->ns, gone[i]));
-		forget_gone(s, -1, gone[i], 0, true);
-	}
-	free(gone);
+	free(gone.k);
 	s->n_pids = s->next = 0;
 }
 
