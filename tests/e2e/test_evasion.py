@@ -295,6 +295,36 @@ def test_a_secret_never_read_by_its_name_is_known_by_its_inode(cleanup, tmp):
               f"no secret content in {os.path.basename(path)}")
 
 
+def test_a_secret_on_a_mount_that_could_stall_is_not_read(cleanup, tmp):
+    """A file the catalogue classes as a secret on a mount whose reads could
+    wait on someone (a pod's FUSE daemon that never answers would stall the
+    agent's loop; a procfs stands in for it here, mounted in the host's
+    namespace): the secret edge is recorded, its content is not read (no
+    fingerprint, counted as secret_content_unread). The same pattern on a
+    local filesystem is fingerprinted as always."""
+    stall, local = os.path.join(tmp, "stall"), os.path.join(tmp, "local")
+    os.makedirs(stall)
+    sh("mount", "-t", "proc", "reach-e2e", stall)
+    cleanup.add(sh, "umount", stall)
+    plain = _secret(os.path.join(local, "uptime"), "not-a-real-secret\n")
+    patterns = os.path.join(tmp, "patterns.txt")
+    with open(patterns, "w") as f:
+        f.write(f"{stall}/** stall-test\n{local}/** stall-test\n")
+    cg = Cgroup(cleanup, f"reach-e2e-stall-{os.getpid()}")
+    agent = Agent(cleanup, tmp, ["--cgroup", cg.path, "--secret-patterns", patterns])
+    cg.python("import sys; open(sys.argv[1]).read(); open(sys.argv[2]).read()", f"{stall}/uptime", plain)
+    for path in (f"{stall}/uptime", plain):
+        agent.wait_edge(path, lambda e, path=path: e.get("type") == "secret" and e["path"] == path)
+    edges = {e["path"]: e for e in _secret_edges(agent, cg)}
+    check_eq(edges[f"{stall}/uptime"]["category"], "stall-test", "the file on the unsafe mount is the secret")
+    check(not edges[f"{stall}/uptime"].get("content_fingerprint"),
+          f"its content not read: {edges[f'{stall}/uptime']}")
+    check(len(edges[plain].get("content_fingerprint", "")) == 16, f"the local one fingerprinted: {edges[plain]}")
+    summary = agent.stop()
+    check_eq(agent.returncode, 0, "reachd exit code")
+    check(summary["secret_content_unread"] >= 1, f"counted: secret_content_unread {summary['secret_content_unread']}")
+
+
 def test_long_path_is_a_loss_verify_inconclusive(cleanup, tmp):
     # deeper than the kernel's resolved-path bound (512 bytes, 32 components)
     deep = tmp

@@ -16,6 +16,7 @@
 #include <linux/openat2.h>
 #include "common/hmap.h"
 #include "common/log.h"
+#include "common/mounts.h"
 #include "config/config.h"
 #include "http/dotenv.h"
 #include "http/http_head.h"
@@ -113,11 +114,13 @@ static void note_root_exec(struct pipeline *p, uint64_t cgroup_id, const struct 
 /* The file abs as the reader tgid sees it, opened for reading, or -1
  * (counted). Only through the reader's own root: the agent's view of the
  * same path (in a pod: the agent's own service-account token) is another
- * file, and its fingerprint would link the wrong secret. Symlinks are
- * followed inside that root and never out of it (RESOLVE_IN_ROOT: an
- * absolute link such as /var/run -> /run, or a projected volume's
- * token -> ..data/token, resolves as the reader sees it). A reader gone
- * before the event is handled leaves no fingerprint, and is counted.
+ * file, and its fingerprint would link the wrong secret. The path is the
+ * kernel's resolved one (a projected volume's token is already
+ * .../..2026_…/token), opened inside that root (RESOLVE_IN_ROOT) without
+ * following any symlink, and never on a mount whose read could wait on
+ * someone (common/mounts.h: a FUSE file a pod names like a secret would
+ * stall the loop). A reader gone before the event is handled leaves no
+ * fingerprint, and is counted.
  *
  * The reader's root directory is kept open for the next event of the same
  * (tgid, cgroup) for up to READER_ROOT_TTL_S, and dropped at the reader's
@@ -129,18 +132,74 @@ static void note_root_exec(struct pipeline *p, uint64_t cgroup_id, const struct 
  * long a chroot of the same process goes unnoticed. */
 #define READER_ROOT_TTL_S 1.0
 
+static void reader_unsafe_clear(struct pipeline *p)
+{
+	for (size_t i = 0; i < p->reader_root.n_unsafe; i++)
+		free(p->reader_root.unsafe[i]);
+	free(p->reader_root.unsafe);
+	p->reader_root.unsafe = NULL;
+	p->reader_root.n_unsafe = 0;
+	p->reader_root.unsafe_unknown = false;
+}
+
 static void reader_root_drop(struct pipeline *p)
 {
 	if (p->reader_root.fd1)
 		close(p->reader_root.fd1 - 1);
 	p->reader_root.fd1 = 0;
+	if (p->reader_root.mountinfo_fd1)
+		close(p->reader_root.mountinfo_fd1 - 1);
+	p->reader_root.mountinfo_fd1 = 0;
+	reader_unsafe_clear(p);
+}
+
+/* mounts_each_unsafe's: one more mount a content read must not touch */
+static bool add_unsafe_mount(void *ctx, const char *mount_point)
+{
+	struct pipeline *p = ctx;
+	char **more = reallocarray(p->reader_root.unsafe, p->reader_root.n_unsafe + 1, sizeof(*more));
+
+	if (!more || !(more[p->reader_root.n_unsafe] = strdup(mount_point))) {
+		if (more)
+			p->reader_root.unsafe = more;
+		p->reader_root.unsafe_unknown = true;
+		return false;
+	}
+	p->reader_root.unsafe = more;
+	p->reader_root.n_unsafe++;
+	return true;
+}
+
+/* The reader's unsafe mounts, (re)read from its mountinfo. */
+static void reader_unsafe_read(struct pipeline *p)
+{
+	reader_unsafe_clear(p);
+	if (!p->reader_root.mountinfo_fd1 ||
+	    mounts_each_unsafe_fd(p->reader_root.mountinfo_fd1 - 1, add_unsafe_mount, p))
+		p->reader_root.unsafe_unknown = true;
+}
+
+/* abs (the kernel's resolved path) on a mount whose read could stall the
+ * loop (a FUSE file a pod named like a secret), or unknown: not read. The
+ * list is read again when a mount changed since (a mount made after the
+ * root was opened, to slip a FUSE file under a kept list). */
+static bool reader_path_unsafe(struct pipeline *p, const char *abs)
+{
+	if (p->reader_root.mountinfo_fd1 && mounts_changed(p->reader_root.mountinfo_fd1 - 1))
+		reader_unsafe_read(p);
+	if (p->reader_root.unsafe_unknown)
+		return true;
+	for (size_t i = 0; i < p->reader_root.n_unsafe; i++)
+		if (mounts_path_under(abs, p->reader_root.unsafe[i]))
+			return true;
+	return false;
 }
 
 static int reader_root_fd(struct pipeline *p, uint32_t tgid, uint64_t cgroup_id)
 {
 	double now = now_s();
 	char root[64];
-	int fd;
+	int fd, mi;
 
 	if (p->reader_root.fd1 && p->reader_root.tgid == tgid && p->reader_root.cgroup_id == cgroup_id &&
 	    now - p->reader_root.at_s < READER_ROOT_TTL_S)
@@ -154,6 +213,9 @@ static int reader_root_fd(struct pipeline *p, uint32_t tgid, uint64_t cgroup_id)
 	p->reader_root.cgroup_id = cgroup_id;
 	p->reader_root.fd1 = fd + 1;
 	p->reader_root.at_s = now;
+	mi = mounts_open(tgid);
+	p->reader_root.mountinfo_fd1 = mi < 0 ? 0 : mi + 1;
+	reader_unsafe_read(p);
 	return fd;
 }
 
@@ -167,12 +229,15 @@ static int reader_root_fd(struct pipeline *p, uint32_t tgid, uint64_t cgroup_id)
  * (a subvolume's) and may not be on overlayfs. */
 static int open_in_reader_root(struct pipeline *p, uint32_t tgid, uint64_t cgroup_id, const char *abs, uint64_t ino)
 {
+	/* abs is the kernel's resolved path (real directories): no symlink
+	 * is followed, so none can lead the open onto a mount
+	 * reader_path_unsafe did not judge */
 	struct open_how how = { .flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK,
-				.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
+				.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS };
 	int rootfd = reader_root_fd(p, tgid, cgroup_id), fd;
 	struct stat st;
 
-	if (rootfd < 0) {
+	if (rootfd < 0 || reader_path_unsafe(p, abs)) {
 		p->stats.secret_content_unread++;
 		return -1;
 	}

@@ -117,6 +117,14 @@ struct pipeline {
 		uint64_t cgroup_id;
 		int fd1;
 		double at_s;
+		/* its mounts a read must not touch (common/mounts.h), read
+		 * with the root and again whenever its mountinfo (kept open:
+		 * mountinfo_fd1, fd + 1) says a mount changed; unsafe_unknown:
+		 * not read */
+		char **unsafe;
+		size_t n_unsafe;
+		bool unsafe_unknown;
+		int mountinfo_fd1;
 	} reader_root;
 
 	/* ---- borrowed: set by the caller, not freed ---- */

@@ -12,6 +12,7 @@
 #include <linux/openat2.h>
 #include "agent/seeds.h"
 #include "common/hmap.h"
+#include "common/mounts.h"
 #include "reach/catalog.h"
 
 #define SEED_NS_MAX 4
@@ -269,34 +270,6 @@ struct walk {
 	bool skip_all; /* more of them than fit: walk nothing */
 };
 
-/* Local filesystems whose stat and readdir do not wait on anyone. */
-static bool fs_type_safe(const char *type)
-{
-	static const char *const safe[] = { "tmpfs", "ramfs", "ext2", "ext3", "ext4", "xfs", "btrfs", "overlay",
-					    "squashfs", "erofs", "zfs", "f2fs", "devtmpfs" };
-
-	for (size_t i = 0; i < sizeof(safe) / sizeof(safe[0]); i++)
-		if (!strcmp(type, safe[i]))
-			return true;
-	return false;
-}
-
-/* mountinfo's octal escapes (\040 for a space) undone in place */
-static void unescape(char *s)
-{
-	char *d = s;
-
-	for (; *s; s++) {
-		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' && s[3] >= '0' && s[3] <= '7') {
-			*d++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
-			s += 3;
-		} else {
-			*d++ = *s;
-		}
-	}
-	*d = '\0';
-}
-
 /* A mount point a walk could meet: at or above a prefix (a walk goes
  * through it), or below one. */
 static bool near_a_prefix(const struct seeds *s, const char *mnt)
@@ -316,61 +289,27 @@ static bool near_a_prefix(const struct seeds *s, const char *mnt)
 	return false;
 }
 
-/* The mount points of pid's namespace, as its root sees them, on a
- * filesystem fs_type_safe does not know, where a walk could meet them.
- * false: mountinfo unreadable. */
-static bool read_unsafe_mounts(struct walk *w, uint32_t pid)
+/* mounts_each_unsafe's: a mount a walk could meet, kept */
+static bool keep_unsafe(void *ctx, const char *mount_point)
 {
-	char path[64], *line = NULL;
-	size_t cap = 0;
-	FILE *f;
+	struct walk *w = ctx;
 
-	snprintf(path, sizeof(path), pid ? "/proc/%u/mountinfo" : "/proc/self/mountinfo", pid);
-	f = fopen(path, "re");
-	if (!f)
+	if (!near_a_prefix(w->s, mount_point))
+		return true; /* /proc, /sys, a netns file...: nowhere a walk goes */
+	if (w->n_skip == SEEDS_SKIP_MAX || !(w->skip[w->n_skip] = strdup(mount_point))) {
+		w->skip_all = true;
 		return false;
-	while (getline(&line, &cap, f) > 0) {
-		/* ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - TYPE SOURCE SUPER */
-		char *fields[5], *save = NULL, *tok = strtok_r(line, " ", &save), *sep = NULL;
-		size_t n = 0;
-
-		while (tok && n < 5) {
-			fields[n++] = tok;
-			tok = strtok_r(NULL, " ", &save);
-		}
-		while (tok && strcmp(tok, "-"))
-			tok = strtok_r(NULL, " ", &save);
-		if (n < 5 || !tok || !(sep = strtok_r(NULL, " ", &save)))
-			continue;
-		if (fs_type_safe(sep))
-			continue;
-		unescape(fields[4]);
-		if (!near_a_prefix(w->s, fields[4]))
-			continue; /* /proc, /sys, a netns file...: nowhere a walk goes */
-		if (w->n_skip == SEEDS_SKIP_MAX) {
-			w->skip_all = true;
-			break;
-		}
-		if (!(w->skip[w->n_skip] = strdup(fields[4]))) {
-			w->skip_all = true;
-			break;
-		}
-		w->n_skip++;
 	}
-	free(line);
-	fclose(f);
+	w->n_skip++;
 	return true;
 }
 
 /* path (absolute in the root, no trailing '/') at or under an unsafe mount */
 static bool unsafe(const struct walk *w, const char *path)
 {
-	for (size_t i = 0; i < w->n_skip; i++) {
-		size_t n = strlen(w->skip[i]);
-
-		if (!strcmp(w->skip[i], "/") || (!strncmp(path, w->skip[i], n) && (path[n] == '\0' || path[n] == '/')))
+	for (size_t i = 0; i < w->n_skip; i++)
+		if (mounts_path_under(path, w->skip[i]))
 			return true;
-	}
 	return false;
 }
 
@@ -652,7 +591,7 @@ static void walk_root(struct seeds *s, uint32_t pid, const char *ns, int64_t now
 	w->ns = ns;
 	w->now_ms = now_ms;
 	w->budget = SEEDS_ENTRIES_MAX;
-	if (!read_unsafe_mounts(w, pid) || w->skip_all) {
+	if (mounts_each_unsafe(pid, keep_unsafe, w) || w->skip_all) {
 		/* which mounts could block is unknown: nothing is walked */
 		s->stats.unreadable++;
 		goto out;
