@@ -87,7 +87,7 @@ int BPF_PROG(reach_sys_exit, struct pt_regs *regs, long ret)
 	 * x32 is not built in (refused with ENOSYS) */
 	if (task->thread_info.status & TS_COMPAT)
 		return compat__on_exit(REACH_ROAD_D_IA32);
-	if (nr & X32_SYSCALL_BIT)
+	if (nr > 0 && (nr & X32_SYSCALL_BIT)) /* -1: a syscall a tracer or seccomp skipped */
 		/* ENOSYS: a kernel without x32 refused it, nothing was done */
 		return ret == -ENOSYS ? 0 : compat__on_exit(REACH_ROAD_D_X32);
 #endif

@@ -92,6 +92,7 @@ static json_object *status_json(const struct api_handlers *h)
 		json_add_u64(sj, "cut", ss.cut);
 		json_add_u64(sj, "unreadable", ss.unreadable);
 		json_add_u64(sj, "unsafe_mounts", ss.unsafe_mounts);
+		json_add_u64(sj, "deferred", ss.deferred);
 		json_add(o, "secret_seeds", sj);
 	}
 	json_add_u64(o, "tls_files_probed", v.tls_files_probed);

@@ -132,16 +132,6 @@ static void note_root_exec(struct pipeline *p, uint64_t cgroup_id, const struct 
  * long a chroot of the same process goes unnoticed. */
 #define READER_ROOT_TTL_S 1.0
 
-static void reader_unsafe_clear(struct pipeline *p)
-{
-	for (size_t i = 0; i < p->reader_root.n_unsafe; i++)
-		free(p->reader_root.unsafe[i]);
-	free(p->reader_root.unsafe);
-	p->reader_root.unsafe = NULL;
-	p->reader_root.n_unsafe = 0;
-	p->reader_root.unsafe_unknown = false;
-}
-
 static void reader_root_drop(struct pipeline *p)
 {
 	if (p->reader_root.fd1)
@@ -150,49 +140,7 @@ static void reader_root_drop(struct pipeline *p)
 	if (p->reader_root.mountinfo_fd1)
 		close(p->reader_root.mountinfo_fd1 - 1);
 	p->reader_root.mountinfo_fd1 = 0;
-	reader_unsafe_clear(p);
-}
-
-/* mounts_each_unsafe's: one more mount a content read must not touch */
-static bool add_unsafe_mount(void *ctx, const char *mount_point)
-{
-	struct pipeline *p = ctx;
-	char **more = reallocarray(p->reader_root.unsafe, p->reader_root.n_unsafe + 1, sizeof(*more));
-
-	if (!more || !(more[p->reader_root.n_unsafe] = strdup(mount_point))) {
-		if (more)
-			p->reader_root.unsafe = more;
-		p->reader_root.unsafe_unknown = true;
-		return false;
-	}
-	p->reader_root.unsafe = more;
-	p->reader_root.n_unsafe++;
-	return true;
-}
-
-/* The reader's unsafe mounts, (re)read from its mountinfo. */
-static void reader_unsafe_read(struct pipeline *p)
-{
-	reader_unsafe_clear(p);
-	if (!p->reader_root.mountinfo_fd1 ||
-	    mounts_each_unsafe_fd(p->reader_root.mountinfo_fd1 - 1, add_unsafe_mount, p))
-		p->reader_root.unsafe_unknown = true;
-}
-
-/* abs (the kernel's resolved path) on a mount whose read could stall the
- * loop (a FUSE file a pod named like a secret), or unknown: not read. The
- * list is read again when a mount changed since (a mount made after the
- * root was opened, to slip a FUSE file under a kept list). */
-static bool reader_path_unsafe(struct pipeline *p, const char *abs)
-{
-	if (p->reader_root.mountinfo_fd1 && mounts_changed(p->reader_root.mountinfo_fd1 - 1))
-		reader_unsafe_read(p);
-	if (p->reader_root.unsafe_unknown)
-		return true;
-	for (size_t i = 0; i < p->reader_root.n_unsafe; i++)
-		if (mounts_path_under(abs, p->reader_root.unsafe[i]))
-			return true;
-	return false;
+	mount_table_free(&p->reader_root.mounts);
 }
 
 static int reader_root_fd(struct pipeline *p, uint32_t tgid, uint64_t cgroup_id)
@@ -202,20 +150,30 @@ static int reader_root_fd(struct pipeline *p, uint32_t tgid, uint64_t cgroup_id)
 	int fd, mi;
 
 	if (p->reader_root.fd1 && p->reader_root.tgid == tgid && p->reader_root.cgroup_id == cgroup_id &&
-	    now - p->reader_root.at_s < READER_ROOT_TTL_S)
+	    now - p->reader_root.at_s < READER_ROOT_TTL_S) {
+		/* a mount made or removed since: the table again (a mount it
+		 * does not know is not entered anyway) */
+		if (mounts_changed(p->reader_root.mountinfo_fd1 - 1))
+			mount_table_read(&p->reader_root.mounts, p->reader_root.mountinfo_fd1 - 1);
 		return p->reader_root.fd1 - 1;
+	}
 	reader_root_drop(p);
 	snprintf(root, sizeof(root), "/proc/%u/root", tgid);
 	fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
+	mi = mounts_open(tgid);
+	if (mi < 0 || mount_table_read(&p->reader_root.mounts, mi)) {
+		if (mi >= 0)
+			close(mi);
+		close(fd);
+		return -1;
+	}
 	p->reader_root.tgid = tgid;
 	p->reader_root.cgroup_id = cgroup_id;
 	p->reader_root.fd1 = fd + 1;
+	p->reader_root.mountinfo_fd1 = mi + 1;
 	p->reader_root.at_s = now;
-	mi = mounts_open(tgid);
-	p->reader_root.mountinfo_fd1 = mi < 0 ? 0 : mi + 1;
-	reader_unsafe_read(p);
 	return fd;
 }
 
@@ -229,20 +187,14 @@ static int reader_root_fd(struct pipeline *p, uint32_t tgid, uint64_t cgroup_id)
  * (a subvolume's) and may not be on overlayfs. */
 static int open_in_reader_root(struct pipeline *p, uint32_t tgid, uint64_t cgroup_id, const char *abs, uint64_t ino)
 {
-	/* abs is the kernel's resolved path (real directories): no symlink
-	 * is followed, so none can lead the open onto a mount
-	 * reader_path_unsafe did not judge */
-	struct open_how how = { .flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK,
-				.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS };
+	/* abs is the kernel's resolved path (real directories), opened a
+	 * component at a time: no symlink followed, no mount entered whose
+	 * filesystem could make the loop wait (common/mounts.h) */
 	int rootfd = reader_root_fd(p, tgid, cgroup_id), fd;
-	struct stat st;
+	struct statx stx;
 
-	if (rootfd < 0 || reader_path_unsafe(p, abs)) {
-		p->stats.secret_content_unread++;
-		return -1;
-	}
-	fd = (int)syscall(SYS_openat2, rootfd, abs, &how, sizeof(how));
-	if (fd >= 0 && (fstat(fd, &st) || (uint64_t)st.st_ino != ino)) {
+	fd = rootfd < 0 ? -1 : mounts_open_beneath(rootfd, abs, &p->reader_root.mounts, O_RDONLY | O_NONBLOCK, &stx);
+	if (fd >= 0 && stx.stx_ino != ino) {
 		close(fd);
 		fd = -1;
 	}
@@ -445,7 +397,7 @@ static void seed_forget(void *ctx, const struct reach_inode_key *k)
 
 void pipeline_seed_secrets(struct pipeline *p, bool all)
 {
-	int64_t now = unix_ms();
+	int64_t now = (int64_t)(now_s() * 1000); /* monotonic: a clock step cannot stop the walks */
 
 	if (!p->seeds || !p->catalog)
 		return;
@@ -652,7 +604,7 @@ static void handle_exec(struct pipeline *p, const struct reach_exec_event *ev)
 
 	/* a process in a mount namespace not walked lately: its secrets
 	 * known by inode before it can read them under another name */
-	seeds_process(p->seeds, ev->hdr.tgid, unix_ms());
+	seeds_process(p->seeds, ev->hdr.tgid, (int64_t)(now_s() * 1000));
 	memcpy(filename, ev->filename, sizeof(filename));
 	filename[sizeof(filename) - 1] = '\0';
 	memcpy(args, ev->args, len);

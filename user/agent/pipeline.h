@@ -19,6 +19,7 @@
 #include "reach/observed.h"
 #include "reach/ledger_feed.h"
 #include "agent/output.h"
+#include "common/mounts.h"
 
 struct catalog;
 struct netclass;
@@ -117,13 +118,10 @@ struct pipeline {
 		uint64_t cgroup_id;
 		int fd1;
 		double at_s;
-		/* its mounts a read must not touch (common/mounts.h), read
-		 * with the root and again whenever its mountinfo (kept open:
-		 * mountinfo_fd1, fd + 1) says a mount changed; unsafe_unknown:
-		 * not read */
-		char **unsafe;
-		size_t n_unsafe;
-		bool unsafe_unknown;
+		/* its mount table (common/mounts.h): what a read may enter;
+		 * read again when its mountinfo (kept open: fd + 1) says a
+		 * mount changed */
+		struct mount_table mounts;
 		int mountinfo_fd1;
 	} reader_root;
 

@@ -6,10 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
-#include <sys/sysmacros.h>
 #include <unistd.h>
-#include <linux/openat2.h>
 #include "agent/seeds.h"
 #include "common/hmap.h"
 #include "common/mounts.h"
@@ -81,6 +78,8 @@ struct seeds {
 	char describe[512];
 	struct hmap *seeds; /* "dev:ino" -> struct seed */
 	struct hmap *ns;    /* "mnt:[N]" -> struct ns_seen */
+	double tokens;       /* seeds_process's bucket */
+	int64_t tokens_ms;
 	/* the pass over /proc */
 	uint32_t *pids;
 	size_t n_pids, next;
@@ -251,84 +250,33 @@ enomem:
 	return -ENOMEM;
 }
 
-#define SEEDS_SKIP_MAX 64
-
-/* One walk's state. */
+/* One walk's state: one root, one namespace. */
 struct walk {
 	struct seeds *s;
 	const char *ns;
 	int64_t now_ms;
-	size_t budget;
+	size_t budget;      /* directory entries left */
+	size_t new_seeds;   /* seeds this walk added */
 	int max_depth;
 	bool cut;
+	struct mount_table mt; /* the namespace's: only its safe mounts are entered */
 	char path[4096];
-	/* mount points in this root on a filesystem that may block a stat
-	 * (FUSE, NFS, ...: a pod's own daemon could answer never): not
-	 * entered; their files stay judged by name */
-	char *skip[SEEDS_SKIP_MAX];
-	size_t n_skip;
-	bool skip_all; /* more of them than fit: walk nothing */
 };
 
-/* A mount point a walk could meet: at or above a prefix (a walk goes
- * through it), or below one. */
-static bool near_a_prefix(const struct seeds *s, const char *mnt)
+static void note_file(struct walk *w, const struct statx *stx)
 {
-	size_t m = strlen(mnt);
-
-	if ((s->n_homes || s->home_files) &&
-	    (!strncmp(mnt, "/root", 5) || !strncmp(mnt, "/home", 5) || !strcmp(mnt, "/")))
-		return true;
-	for (size_t i = 0; i < s->n_prefixes; i++) {
-		const char *p = s->prefixes[i]; /* ends with '/' */
-		size_t n = strlen(p);
-
-		if (!strcmp(mnt, "/") || (m < n && !strncmp(p, mnt, m) && p[m] == '/') || !strncmp(mnt, p, n - 1))
-			return true;
-	}
-	return false;
-}
-
-/* mounts_each_unsafe's: a mount a walk could meet, kept */
-static bool keep_unsafe(void *ctx, const char *mount_point)
-{
-	struct walk *w = ctx;
-
-	if (!near_a_prefix(w->s, mount_point))
-		return true; /* /proc, /sys, a netns file...: nowhere a walk goes */
-	if (w->n_skip == SEEDS_SKIP_MAX || !(w->skip[w->n_skip] = strdup(mount_point))) {
-		w->skip_all = true;
-		return false;
-	}
-	w->n_skip++;
-	return true;
-}
-
-/* path (absolute in the root, no trailing '/') at or under an unsafe mount */
-static bool unsafe(const struct walk *w, const char *path)
-{
-	for (size_t i = 0; i < w->n_skip; i++)
-		if (mounts_path_under(path, w->skip[i]))
-			return true;
-	return false;
-}
-
-/* The kernel's dev_t (major << 20 | minor) of a stat's st_dev. */
-static uint32_t kernel_dev(dev_t d)
-{
-	return (uint32_t)((major(d) << 20) | (minor(d) & 0xfffff));
-}
-
-static void note_file(struct walk *w, const struct stat *st)
-{
-	struct reach_inode_key key = { .dev = kernel_dev(st->st_dev), .ino = st->st_ino };
+	struct reach_inode_key key = { .dev = mounts_kdev(stx), .ino = stx->stx_ino };
 	struct seed *sd;
 	char k[48];
 
-	if (!w->s->found(w->s->ctx, &key, w->path))
-		return; /* not a secret */
 	snprintf(k, sizeof(k), "%u:%" PRIu64, key.dev, (uint64_t)key.ino);
 	sd = hmap_get(w->s->seeds, k);
+	if (!sd && (w->new_seeds >= SEEDS_PER_NS_MAX || hmap_count(w->s->seeds) >= SEEDS_MAX)) {
+		w->cut = true; /* a namespace full of secret-named files: the rest judged by name */
+		return;
+	}
+	if (!w->s->found(w->s->ctx, &key, w->path))
+		return; /* not a secret */
 	if (!sd) {
 		sd = calloc(1, sizeof(*sd));
 		if (!sd || !(sd->path = strdup(w->path)) || hmap_put(w->s->seeds, k, sd, NULL)) {
@@ -337,12 +285,15 @@ static void note_file(struct walk *w, const struct stat *st)
 		}
 		sd->key = key;
 		w->s->stats.files++;
+		w->new_seeds++;
 	}
 	seed_add_ns(sd, w->ns);
 	sd->seen_ms = w->now_ms;
 }
 
-/* dirfd: an open directory at w->path (len bytes); closed here. */
+/* dirfd: an open directory at w->path (len bytes, ending with '/'), on a
+ * safe mount; closed here. Each entry is taken by mounts_open_component:
+ * no symlink followed, no unsafe or unknown mount entered. */
 static void walk_dir(struct walk *w, int dirfd, size_t len, int depth)
 {
 	DIR *d = fdopendir(dirfd);
@@ -353,8 +304,9 @@ static void walk_dir(struct walk *w, int dirfd, size_t len, int depth)
 		return;
 	}
 	while ((de = readdir(d))) {
-		struct stat st;
+		struct statx stx;
 		size_t n = strlen(de->d_name);
+		int pfd;
 
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
@@ -363,56 +315,52 @@ static void walk_dir(struct walk *w, int dirfd, size_t len, int depth)
 			break;
 		}
 		w->budget--;
+		pfd = mounts_open_component(dirfd, de->d_name, &w->mt, &stx);
+		if (pfd < 0) {
+			if (pfd == -EXDEV)
+				w->s->stats.unsafe_mounts++;
+			continue; /* a symlink (its target is walked under its own name), or gone */
+		}
 		memcpy(w->path + len, de->d_name, n + 1);
-		if (unsafe(w, w->path)) {
-			w->s->stats.unsafe_mounts++;
-			w->path[len] = '\0';
-			continue;
-		}
-		if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW)) {
-			w->path[len] = '\0';
-			continue; /* gone since readdir */
-		}
-		if (S_ISREG(st.st_mode)) {
-			note_file(w, &st);
-		} else if (S_ISDIR(st.st_mode)) {
-			int fd;
+		if (S_ISREG(stx.stx_mode)) {
+			note_file(w, &stx);
+		} else if (S_ISDIR(stx.stx_mode)) {
+			int fd = depth < w->max_depth ? openat(pfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
 
-			if (depth >= w->max_depth) {
-				w->cut = true;
-				continue;
-			}
-			fd = openat(dirfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (depth >= w->max_depth && w->max_depth > 0)
+				w->cut = true; /* the depth bound (0: a home's own files only, by design) */
 			if (fd >= 0) {
 				w->path[len + n] = '/';
 				w->path[len + n + 1] = '\0';
 				walk_dir(w, fd, len + n + 1, depth + 1);
 			}
-		} /* symlinks: their targets are walked under their own names */
+		}
 		w->path[len] = '\0';
+		close(pfd);
 	}
 	closedir(d);
 }
 
-/* A path with an atomic writer's generation directory ("/..2026_…/", the
- * Kubernetes volume writer's), and that directory gone in the root: the
- * writer published a newer one and removed this. */
-static bool generation_gone(int rootfd, const char *path)
+/* The seed's atomic writer's generation directory ("/..2026_…/", the
+ * Kubernetes volume writer's) gone in this root: the writer published a
+ * newer one and removed this. Looked up like any walk (safe mounts only, no
+ * symlink): not found is gone; anything else (a mount in the way) is not. */
+static bool generation_gone(struct walk *w, int rootfd, const char *path)
 {
 	const char *g = strstr(path, "/..");
-	struct stat st;
 	char dir[4096];
+	int fd;
 
 	while (g && !(g[3] >= '0' && g[3] <= '9'))
 		g = strstr(g + 1, "/..");
-	if (!g)
+	if (!g || !(g = strchr(g + 1, '/')) || (size_t)(g - path) + 2 > sizeof(dir))
 		return false;
-	g = strchr(g + 1, '/');
-	if (!g || (size_t)(g - path) >= sizeof(dir))
-		return false;
-	memcpy(dir, path + 1, (size_t)(g - path) - 1); /* relative to the root */
-	dir[g - path - 1] = '\0';
-	return fstatat(rootfd, dir, &st, AT_SYMLINK_NOFOLLOW) && errno == ENOENT;
+	memcpy(dir, path, (size_t)(g - path) + 1); /* with its '/' */
+	dir[g - path + 1] = '\0';
+	fd = mounts_open_beneath(rootfd, dir, &w->mt, O_RDONLY | O_DIRECTORY, NULL);
+	if (fd >= 0)
+		close(fd);
+	return fd == -ENOENT;
 }
 
 /* Keys collected while iterating a map, removed after: a growing list. */
@@ -438,14 +386,28 @@ static bool keys_push(struct keys *l, const char *key)
 	return true;
 }
 
-/* After a walk of ns at now_ms (gone_ns false): its seeds the walk did not
- * meet whose generation is gone are forgotten (their inodes may be reused
- * by other files). Any other seed stays: a secret moved out of its
- * directory (renamed, to be read under another name) is still the secret.
- * A namespace gone (gone_ns): it leaves its seeds, and a seed no namespace
- * holds any more is forgotten (its tmpfs is freed, and the device and
- * inode numbers may be another's next). */
-static void forget_gone(struct seeds *s, int rootfd, const char *ns, int64_t now_ms, bool gone_ns)
+static void forget_keys(struct seeds *s, struct keys *gone)
+{
+	for (size_t i = 0; i < gone->n; i++) {
+		struct seed *sd = hmap_remove(s->seeds, gone->k[i]);
+
+		if (sd && s->forget)
+			s->forget(s->ctx, &sd->key);
+		seed_free(sd);
+	}
+	free(gone->k);
+}
+
+/* After a walk (w) of its namespace: a seed of it the walk did not meet
+ * leaves the namespace when its device is mounted there no more (the pod's
+ * secret volume is gone; a namespace id reused by another is no longer the
+ * one that held it), and is forgotten when no namespace holds it, or when
+ * its generation is gone in the namespace that found it (its inode numbers
+ * may come back as other files'). Any other seed stays: a secret moved out
+ * of its directory (renamed, to be read under another name) is still the
+ * secret. w NULL: the namespace itself is gone (no process in it): it
+ * leaves all its seeds. */
+static void forget_gone(struct seeds *s, struct walk *w, int rootfd, const char *ns)
 {
 	struct keys gone = { 0 };
 	struct hmap_iter it;
@@ -455,35 +417,25 @@ static void forget_gone(struct seeds *s, int rootfd, const char *ns, int64_t now
 	hmap_iter_init(&it, s->seeds);
 	while (hmap_iter_next(&it, &key, &v)) {
 		struct seed *sd = v;
+		bool forget;
 
-		if (!seed_has_ns(sd, ns))
+		if (!seed_has_ns(sd, ns) || (w && sd->seen_ms == w->now_ms))
 			continue;
-		if (gone_ns ? !seed_drop_ns(sd, ns) : sd->seen_ms == now_ms || !generation_gone(rootfd, sd->path))
-			continue;
-		if (!keys_push(&gone, key))
+		if (!w || !mount_table_has_dev(&w->mt, sd->key.dev))
+			forget = seed_drop_ns(sd, ns);
+		else
+			forget = !strcmp(sd->ns[0], ns) && generation_gone(w, rootfd, sd->path);
+		if (forget && !keys_push(&gone, key))
 			break;
 	}
-	for (size_t i = 0; i < gone.n; i++) {
-		struct seed *sd = hmap_remove(s->seeds, gone.k[i]);
-
-		if (sd && s->forget)
-			s->forget(s->ctx, &sd->key);
-		seed_free(sd);
-	}
-	free(gone.k);
+	forget_keys(s, &gone);
 }
 
-/* The namespace of pid ("mnt:[N]" into ns), or false (gone, or no access). */
-static bool ns_of(uint32_t pid, char *ns, size_t n)
+/* The namespace of the process behind procfd ("mnt:[N]" into ns). */
+static bool ns_of(int procfd, char *ns, size_t n)
 {
-	char link[64];
-	ssize_t len;
+	ssize_t len = readlinkat(procfd, "ns/mnt", ns, n - 1);
 
-	if (pid)
-		snprintf(link, sizeof(link), "/proc/%u/ns/mnt", pid);
-	else
-		snprintf(link, sizeof(link), "/proc/self/ns/mnt");
-	len = readlink(link, ns, n - 1);
 	if (len <= 0)
 		return false;
 	ns[len] = '\0';
@@ -491,28 +443,21 @@ static bool ns_of(uint32_t pid, char *ns, size_t n)
 }
 
 /* One directory of a root (dir: absolute in it, ending with '/'), opened
- * through real directories only (RESOLVE_NO_SYMLINKS: a prefix reached
- * through a symlink, as /var/run -> /run, is walked under its real name),
- * walked max_depth directories down. */
+ * through real directories on safe mounts only (mounts_open_beneath: a
+ * prefix reached through a symlink, as /var/run -> /run, is walked under
+ * its real name), walked max_depth directories down. */
 static void walk_prefix(struct walk *w, int rootfd, const char *dir, int max_depth)
 {
-	struct open_how how = { .flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC,
-				.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS };
 	size_t len = strlen(dir);
 	int fd;
 
 	if (len < 2 || len >= sizeof(w->path))
 		return;
-	memcpy(w->path, dir, len - 1);
-	w->path[len - 1] = '\0'; /* without its trailing '/' */
-	if (unsafe(w, w->path)) {
-		w->s->stats.unsafe_mounts++;
-		return;
-	}
-	fd = (int)syscall(SYS_openat2, rootfd, dir, &how, sizeof(how));
+	fd = mounts_open_beneath(rootfd, dir, &w->mt, O_RDONLY | O_DIRECTORY, NULL);
 	if (fd < 0) {
-		/* absent here, or reached through a symlink: nothing to walk */
-		if (errno != ENOENT && errno != ELOOP && errno != ENOTDIR && errno != EXDEV)
+		if (fd == -EXDEV)
+			w->s->stats.unsafe_mounts++;
+		else if (fd != -ENOENT && fd != -ELOOP && fd != -ENOTDIR)
 			w->s->stats.unreadable++;
 		return;
 	}
@@ -529,8 +474,6 @@ static void walk_prefix(struct walk *w, int rootfd, const char *dir, int max_dep
  * rule matches stay judged by name. */
 static void walk_homes(struct walk *w, int rootfd)
 {
-	struct open_how how = { .flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC,
-				.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS };
 	char homes[SEEDS_HOMES_MAX][300], dir[4096];
 	size_t n = 0;
 	struct dirent *de;
@@ -540,8 +483,8 @@ static void walk_homes(struct walk *w, int rootfd)
 	if (!w->s->n_homes && !w->s->home_files)
 		return;
 	snprintf(homes[n++], sizeof(homes[0]), "/root/");
-	if (!unsafe(w, "/home") && (fd = (int)syscall(SYS_openat2, rootfd, "/home", &how, sizeof(how))) >= 0 &&
-	    !(d = fdopendir(fd)))
+	fd = mounts_open_beneath(rootfd, "/home/", &w->mt, O_RDONLY | O_DIRECTORY, NULL);
+	if (fd >= 0 && !(d = fdopendir(fd)))
 		close(fd);
 	while (d && (de = readdir(d))) {
 		if (de->d_name[0] == '.' || (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN))
@@ -569,75 +512,98 @@ static void walk_homes(struct walk *w, int rootfd)
 	}
 }
 
-static void walk_root(struct seeds *s, uint32_t pid, const char *ns, int64_t now_ms)
+/* procfd: /proc/PID (or /proc/self) as a directory, so the root, the
+ * mount table and the namespace are one process's even if the pid is
+ * reused meanwhile. */
+static void walk_root(struct seeds *s, int procfd, const char *ns, int64_t now_ms)
 {
 	struct walk *w = calloc(1, sizeof(*w));
-	char root[64];
-	int rootfd;
+	int rootfd, mi;
 
 	if (!w)
 		return;
-	if (pid)
-		snprintf(root, sizeof(root), "/proc/%u/root", pid);
-	else
-		snprintf(root, sizeof(root), "/");
-	rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (rootfd < 0) {
-		s->stats.unreadable++;
-		free(w);
-		return;
-	}
-	w->s = s;
-	w->ns = ns;
-	w->now_ms = now_ms;
-	w->budget = SEEDS_ENTRIES_MAX;
-	if (mounts_each_unsafe(pid, keep_unsafe, w) || w->skip_all) {
-		/* which mounts could block is unknown: nothing is walked */
+	rootfd = openat(procfd, "root", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	mi = openat(procfd, "mountinfo", O_RDONLY | O_CLOEXEC);
+	if (rootfd < 0 || mi < 0 || mount_table_read(&w->mt, mi)) {
 		s->stats.unreadable++;
 		goto out;
 	}
 	s->stats.roots++;
+	w->s = s;
+	w->ns = ns;
+	w->now_ms = now_ms;
+	w->budget = SEEDS_ENTRIES_MAX;
 	for (size_t i = 0; i < s->n_prefixes; i++)
 		walk_prefix(w, rootfd, s->prefixes[i], SEEDS_DEPTH_MAX);
 	walk_homes(w, rootfd);
 	if (w->cut)
 		s->stats.cut++;
-	forget_gone(s, rootfd, ns, now_ms, false);
+	forget_gone(s, w, rootfd, ns);
 out:
-	for (size_t i = 0; i < w->n_skip; i++)
-		free(w->skip[i]);
-	close(rootfd);
+	if (mi >= 0)
+		close(mi);
+	if (rootfd >= 0)
+		close(rootfd);
+	mount_table_free(&w->mt);
 	free(w);
 }
 
-/* Walks pid's namespace unless it is fresh; meets it in pass. */
-static void seed_ns(struct seeds *s, uint32_t pid, int64_t now_ms, int64_t fresh_ms)
+/* Walks pid's namespace unless walked less than fresh_ms ago; meets it in
+ * the pass. false when the process is gone. */
+static bool seed_ns(struct seeds *s, uint32_t pid, int64_t now_ms, int64_t fresh_ms)
 {
 	struct ns_seen *seen;
-	char ns[40];
+	char ns[40], proc[32];
+	int procfd;
+	bool walked = false;
 
-	if ((!s->n_prefixes && !s->n_homes && !s->home_files) || !ns_of(pid, ns, sizeof(ns)))
-		return;
+	if (!s->n_prefixes && !s->n_homes && !s->home_files)
+		return false;
+	if (pid)
+		snprintf(proc, sizeof(proc), "/proc/%u", pid);
+	else
+		snprintf(proc, sizeof(proc), "/proc/self");
+	procfd = open(proc, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (procfd < 0 || !ns_of(procfd, ns, sizeof(ns)))
+		goto out;
 	seen = hmap_get(s->ns, ns);
 	if (!seen) {
 		seen = calloc(1, sizeof(*seen));
 		if (!seen || hmap_put(s->ns, ns, seen, NULL)) {
 			free(seen);
-			return;
+			goto out;
 		}
 		seen->at_ms = INT64_MIN / 2;
 	}
 	seen->pass = s->pass;
-	if (now_ms - seen->at_ms < fresh_ms)
-		return;
-	seen->at_ms = now_ms;
-	walk_root(s, pid, ns, now_ms);
+	if (now_ms - seen->at_ms >= fresh_ms) {
+		seen->at_ms = now_ms;
+		walk_root(s, procfd, ns, now_ms);
+		walked = true;
+	}
+out:
+	if (procfd >= 0)
+		close(procfd);
+	return walked;
 }
 
 void seeds_process(struct seeds *s, uint32_t pid, int64_t now_ms)
 {
-	if (s)
-		seed_ns(s, pid, now_ms, SEEDS_EXEC_FRESH_MS);
+	if (!s)
+		return;
+	/* a token bucket over every namespace: a pod making namespaces and
+	 * exec'ing in each as fast as it can gets SEEDS_EXEC_WALKS_PER_S
+	 * walks, the rest waits for the periodic pass */
+	s->tokens += (double)(now_ms - s->tokens_ms) * SEEDS_EXEC_WALKS_PER_S / 1000.0;
+	s->tokens_ms = now_ms;
+	if (s->tokens > SEEDS_EXEC_WALKS_BURST)
+		s->tokens = SEEDS_EXEC_WALKS_BURST;
+	if (s->tokens < 1) {
+		s->stats.deferred++;
+		return;
+	}
+	if (seed_ns(s, pid, now_ms, SEEDS_EXEC_FRESH_MS))
+		s->tokens -= 1;
 }
 
 /* The pids of /proc, for a pass. */
@@ -671,8 +637,7 @@ static void start_pass(struct seeds *s, int64_t now_ms)
 }
 
 /* After a pass: namespaces it did not meet are gone (their processes
- * exited), and their seeds with them: their tmpfs is freed, and its device
- * number and inode numbers may be another's next. */
+ * exited), and they leave their seeds. */
 static void end_pass(struct seeds *s)
 {
 	struct keys gone = { 0 };
@@ -686,16 +651,19 @@ static void end_pass(struct seeds *s)
 			break;
 	for (size_t i = 0; i < gone.n; i++) {
 		free(hmap_remove(s->ns, gone.k[i]));
-		forget_gone(s, -1, gone.k[i], 0, true);
+		forget_gone(s, NULL, -1, gone.k[i]);
 	}
 	free(gone.k);
 	s->n_pids = s->next = 0;
 }
 
-static void run_pass(struct seeds *s, int64_t now_ms, size_t max, int64_t fresh_ms)
+/* Up to max_pids processes of the pass and max_walks walks. */
+static void run_pass(struct seeds *s, int64_t now_ms, size_t max_pids, size_t max_walks, int64_t fresh_ms)
 {
-	for (size_t i = 0; i < max && s->next < s->n_pids; i++)
-		seed_ns(s, s->pids[s->next++], now_ms, fresh_ms);
+	size_t walks = 0;
+
+	for (size_t i = 0; i < max_pids && walks < max_walks && s->next < s->n_pids; i++)
+		walks += seed_ns(s, s->pids[s->next++], now_ms, fresh_ms);
 	if (s->next >= s->n_pids && s->n_pids)
 		end_pass(s);
 }
@@ -706,7 +674,7 @@ void seeds_all(struct seeds *s, int64_t now_ms)
 		return;
 	seed_ns(s, 0, now_ms, INT64_MIN);
 	start_pass(s, now_ms);
-	run_pass(s, now_ms, SIZE_MAX, 1); /* every namespace but the one just walked */
+	run_pass(s, now_ms, SIZE_MAX, SIZE_MAX, 1); /* every namespace but the one just walked */
 }
 
 void seeds_tick(struct seeds *s, int64_t now_ms)
@@ -718,7 +686,7 @@ void seeds_tick(struct seeds *s, int64_t now_ms)
 			return;
 		start_pass(s, now_ms);
 	}
-	run_pass(s, now_ms, SEEDS_PIDS_PER_TICK, SEEDS_FRESH_MS);
+	run_pass(s, now_ms, SEEDS_PIDS_PER_TICK, SEEDS_WALKS_PER_TICK, SEEDS_FRESH_MS);
 }
 
 struct seeds_stats seeds_stats(const struct seeds *s)

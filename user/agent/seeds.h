@@ -18,10 +18,14 @@
  * per namespace), only through real directories (a prefix reached through
  * a symlink, as /var/run -> /run, is walked under its real name), crossing
  * mounts (a pod's secret volumes are mounts there), never following a
- * symlink, never into a mount whose filesystem may make a stat wait (FUSE,
- * NFS: a pod's daemon could stall the agent; only local filesystems are
- * entered, read from the namespace's mountinfo). Bounded per root (SEEDS_ENTRIES_MAX entries, depth
- * SEEDS_DEPTH_MAX): what is left over is counted, and stays judged by name.
+ * symlink, never into a mount whose filesystem may make a lookup or stat
+ * wait (FUSE, NFS: a pod's daemon could stall the agent): each entry is
+ * taken as an O_PATH descriptor and its mount id checked against the
+ * namespace's mount table before anything else (common/mounts.h). Bounded
+ * per root (SEEDS_ENTRIES_MAX entries, depth SEEDS_DEPTH_MAX,
+ * SEEDS_PER_NS_MAX new seeds) and in all (SEEDS_MAX seeds, exec-triggered
+ * walks SEEDS_EXEC_WALKS_PER_S, SEEDS_WALKS_PER_TICK a tick): what is left
+ * over is counted, and stays judged by name.
  *
  * When: every namespace at start (before the agent says ready), a
  * namespace when a process execs in it and its walk is older than
@@ -30,6 +34,11 @@
  * in passes over /proc spread over the periodic ticks, each namespace's
  * walk at most every SEEDS_FRESH_MS (a projected token rotates into new
  * inodes).
+ *
+ * Forgotten: a seed whose device is no longer mounted in the namespaces
+ * that held it (a pod gone, its tmpfs freed: the device and inode numbers
+ * come back as other files'), and an atomic writer's removed generation (a
+ * rotated token). Kept: a secret renamed out of its directory.
  *
  * Limits (issue 16's note): the device a stat reports is the kernel's s_dev
  * on tmpfs (secret volumes), ext4 and xfs, not on overlayfs (a container
@@ -49,6 +58,11 @@
 #define SEEDS_ENTRIES_MAX 4096  /* directory entries looked at per root and walk */
 #define SEEDS_DEPTH_MAX   8     /* directories below a prefix */
 #define SEEDS_PIDS_PER_TICK 256 /* processes looked at per periodic tick */
+#define SEEDS_WALKS_PER_TICK 16 /* and namespaces walked */
+#define SEEDS_EXEC_WALKS_PER_S 20 /* exec-triggered walks, every namespace together */
+#define SEEDS_EXEC_WALKS_BURST 40
+#define SEEDS_PER_NS_MAX  256   /* new seeds one walk adds */
+#define SEEDS_MAX         8192  /* seeds in all (half the kernel's secret_inodes) */
 
 struct catalog;
 struct seeds;
@@ -68,6 +82,7 @@ struct seeds_stats {
 	uint64_t cut;        /* walks cut at a bound: the rest judged by name */
 	uint64_t unreadable; /* roots or prefixes that could not be opened (a process gone, EACCES) */
 	uint64_t unsafe_mounts; /* mounts not entered: a filesystem whose stat may wait (FUSE, NFS) */
+	uint64_t deferred;   /* exec-triggered walks left to the periodic pass (the rate bound) */
 };
 
 /* NULL on ENOMEM. found(ctx, ...) is called for every regular file under a
