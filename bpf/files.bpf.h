@@ -276,11 +276,12 @@ static __noinline int files__record(struct file *file, const struct file_origin 
 	if (bpf_map_lookup_elem(&secret_inodes, &cs->ino))
 		ev_flags |= REACH_OPEN_F_KNOWN_SECRET;
 	now = 0; /* read by dedup__seen / dedup__insert when needed */
-	/* A known secret's repeat is a dedup hit before any walk. Any other
-	 * file is judged by the filter first: most are dropped, and a drop
-	 * needs no dedup lookup (its repeats hit this CPU's slot); the few
-	 * the filter passes look their entry up after the walk. */
-	if ((ev_flags & REACH_OPEN_F_KNOWN_SECRET) && dedup__seen(&key, &now)) {
+	/* A repeat that can hit the dedup map goes there before any walk: a
+	 * known secret's, and a file this CPU's slot says the filter passed.
+	 * Any other file is judged by the filter first: most are dropped, and
+	 * a drop needs no dedup lookup (its repeats hit this CPU's slot); the
+	 * few the filter passes look their entry up after the walk. */
+	if (((ev_flags & REACH_OPEN_F_KNOWN_SECRET) || files__passed_before(&key)) && dedup__seen(&key, &now)) {
 		if (!holder)
 			files__remember(task, w, &key, gen);
 		return 0;
@@ -311,6 +312,7 @@ static __noinline int files__record(struct file *file, const struct file_origin 
 				*slot = tag;
 			return 0;
 		}
+		files__mark_passed(&key);
 		if (dedup__seen(&key, &now)) {
 			if (!holder)
 				files__remember(task, w, &key, gen);

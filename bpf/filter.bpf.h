@@ -129,6 +129,28 @@ static __always_inline __u64 *files__drop_slot(__u64 tag)
 	return bpf_map_lookup_elem(&files_dropped, &i);
 }
 
+/* The slot's other value: the filter PASSED this file on this CPU (bit 63
+ * flipped: the same slot, see files__drop_slot; no drop tag can equal it
+ * but by a 2^-64 chance). A repeat of such a file (a ConfigMap's under
+ * ..data, any file the catalogue's superset keeps) goes to the dedup map
+ * first, as before the filter-first order of files__record. */
+#define FILES_PASSED_BIT (1ULL << 63)
+
+static __always_inline bool files__passed_before(const struct reach_dedup_key *key)
+{
+	__u64 tag = files__drop_tag(key), *slot = files__drop_slot(tag);
+
+	return slot && *slot == (tag ^ FILES_PASSED_BIT);
+}
+
+static __always_inline void files__mark_passed(const struct reach_dedup_key *key)
+{
+	__u64 tag = files__drop_tag(key), *slot = files__drop_slot(tag);
+
+	if (slot)
+		*slot = tag ^ FILES_PASSED_BIT;
+}
+
 static __always_inline struct cf_scratch *filter__scratch(void)
 {
 	__u32 zero = 0;
