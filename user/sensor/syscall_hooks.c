@@ -12,6 +12,7 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <zlib.h>
 #include <bpf/libbpf.h>
 #include "sensor/syscall_hooks.h"
 
@@ -39,7 +40,7 @@ struct syscall_hooks {
 	struct bpf_link *dispatcher_link;
 	char describe[512];
 	char fallback[600]; /* why AUTO took the dispatcher; "" otherwise */
-	char compat[160];   /* 32-bit syscalls on this node (compat_probe) */
+	char compat[400];   /* 32-bit syscalls on this node (compat_probe) */
 };
 
 int syscall_hook_style_from_name(const char *name)
@@ -186,6 +187,43 @@ static enum compat_state probe_ia32(char *why, size_t why_size)
 	return COMPAT_UNKNOWN;
 }
 
+/* Under a seccomp filter of the agent's own, an x32 number's ENOSYS may be
+ * the filter's (a profile whose default answer is ENOSYS), not the
+ * kernel's: then the kernel's configuration decides (/proc/config.gz),
+ * and without it the answer is unknown. */
+static bool under_seccomp_filter(void)
+{
+	char line[128];
+	bool filter = false;
+	FILE *f = fopen("/proc/self/status", "re");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, "Seccomp:", 8))
+			filter = atoi(line + 8) == 2;
+	if (f)
+		fclose(f);
+	return filter;
+}
+
+/* 1: CONFIG_X86_X32_ABI=y, 0: not set, -1: the configuration is not there */
+static int kconfig_x32(void)
+{
+	gzFile f = gzopen("/proc/config.gz", "rb");
+	char line[256];
+	int found = -1;
+
+	if (!f)
+		return -1;
+	while (found < 0 && gzgets(f, line, sizeof(line))) {
+		if (!strncmp(line, "CONFIG_X86_X32_ABI=y", 20))
+			found = 1;
+		else if (!strncmp(line, "# CONFIG_X86_X32_ABI is not set", 31))
+			found = 0;
+	}
+	gzclose(f);
+	return found < 0 ? 0 : found; /* a whole config without the symbol: not built */
+}
+
 static enum compat_state probe_x32(char *why, size_t why_size)
 {
 	pid_t pid = fork();
@@ -197,6 +235,15 @@ static enum compat_state probe_x32(char *why, size_t why_size)
 		_exit(r == (long)getpid() ? 42 : r < 0 && errno == ENOSYS ? 100 : 101);
 	}
 	end = pid < 0 ? -1 : child_end(pid);
+	if (end == 100 && under_seccomp_filter()) {
+		int built = kconfig_x32();
+
+		if (built == 0)
+			return COMPAT_OFF;
+		snprintf(why, why_size, "x32: the probe could not tell (ENOSYS under this process's seccomp filter, %s)",
+			 built < 0 ? "no /proc/config.gz" : "the kernel has CONFIG_X86_X32_ABI");
+		return COMPAT_UNKNOWN;
+	}
 	if (end == 100)
 		return COMPAT_OFF;
 	snprintf(why, why_size, end == 42 ? "x32 (x32 syscall numbers served)" : "x32: the probe could not tell");
