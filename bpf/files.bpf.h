@@ -261,7 +261,7 @@ static __noinline int files__record(struct file *file, const struct file_origin 
 				return 0;
 			cs->ino.ino = inode->i_ino;
 			cs->ino.dev = inode->i_sb->s_dev;
-			if (!bpf_map_lookup_elem(&secret_inodes, &cs->ino))
+			if (!bpf_map_lookup_elem(&secret_inodes, &cs->ino) && !files__tainted(cgid))
 				return 0;
 			*slot = 0;
 		}
@@ -308,9 +308,12 @@ static __noinline int files__record(struct file *file, const struct file_origin 
 				   gen)) {
 			__u64 tag = files__drop_tag(&key), *slot = files__drop_slot(tag);
 
-			if (slot)
-				*slot = tag;
-			return 0;
+			if (!files__tainted(cgid)) {
+				if (slot)
+					*slot = tag;
+				return 0;
+			}
+			/* a link's new name may be this: to user space */
 		}
 		files__mark_passed(&key);
 		if (dedup__seen(&key, &now)) {

@@ -213,4 +213,110 @@ static __noinline int files__on_pidfd_getfd_exit(long ret)
 	return files__record(task__file_of_fd(bpf_get_current_task_btf(), ret), &o, pid_tgid, cgid, NULL);
 }
 
+/* The directory a relative name of the task is resolved from (its cwd, or
+ * dirfd) into dst (REACH_BASE_LEN); true when complete. */
+static __always_inline bool files__link_dir(struct task_struct *task, int dirfd, char *dst, char *walk)
+{
+	struct file *f;
+	bool truncated = false;
+
+	if (dirfd == AT_FDCWD) {
+		path__resolve((struct path *)__builtin_preserve_access_index(&task->fs->pwd), task, walk, dst,
+			      &truncated);
+		return !truncated;
+	}
+	f = task__file_of_fd(task, dirfd);
+	if (!f) {
+		dst[0] = '\0';
+		return false;
+	}
+	path__resolve((struct path *)__builtin_preserve_access_index(&f->f_path), task, walk, dst, &truncated);
+	return !truncated;
+}
+
+/*
+ * link, linkat, rename, renameat, renameat2 exits (ret == 0) of a monitored
+ * task: a file with a new name. When its old name could be a secret's (the
+ * filter passes it; a relative name judged by its components and basename,
+ * the fixed directories' files being known by inode already, agent/seeds.h),
+ * the cgroup is tainted and the event tells the agent both names, their
+ * directories resolved here (abi/events.h reach_link_event).
+ */
+static __noinline int files__on_link_exit(struct pt_regs *regs, long nr)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	__u64 pid_tgid = bpf_get_current_pid_tgid(), cgid = bpf_get_current_cgroup_id(), seq;
+	const char *oldname, *newname;
+	int olddirfd = AT_FDCWD, newdirfd = AT_FDCWD;
+	struct reach_link_event *ev;
+	struct cf_scratch *cs;
+	struct scratch *s;
+	long len;
+	bool pass;
+
+	if (!task__is_monitored(pid_tgid, cgid))
+		return 0;
+	if (nr == NR_link || nr == NR_rename) {
+		oldname = (const char *)SYSCALL_ARG1(regs);
+		newname = (const char *)SYSCALL_ARG2(regs);
+	} else {
+		olddirfd = (int)SYSCALL_ARG1(regs);
+		oldname = (const char *)SYSCALL_ARG2(regs);
+		newdirfd = (int)SYSCALL_ARG3(regs);
+		newname = (const char *)SYSCALL_ARG4(regs);
+	}
+	s = scratch__get();
+	cs = filter__scratch();
+	if (!s || !cs)
+		return 0;
+	/* the old name, a relative one behind a '/': the filter's input */
+	cs->resolved[0] = '/';
+	len = bpf_probe_read_user_str(&cs->resolved[1], REACH_PATH_LEN, oldname);
+	if (len <= 1)
+		return 0;
+	if (cs->resolved[1] == '/')
+		len = bpf_probe_read_user_str(cs->resolved, REACH_PATH_LEN, oldname) - 1;
+	/* a name cut at the buffer: judged as could-be (the filter passes a
+	 * truncated path) */
+	pass = len >= REACH_PATH_LEN - 1 || !((volatile struct reach_cf_config *)&cf_config)->on ||
+	       filter__pass(cs, 0, (__u32)len & (REACH_BASE_LEN - 1));
+	if (!pass)
+		return 0;
+	seq = bpf_ktime_get_boot_ns();
+	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+	if (bpf_map_update_elem(&link_taint, &cgid, &seq, BPF_ANY)) {
+		loss__count_for(cgid, (__u32)bpf_get_current_uid_gid(), REACH_EV_LINK, REACH_LOSS_MAP_FULL);
+		if (ev)
+			bpf_ringbuf_discard(ev, 0);
+		return 0;
+	}
+	link_taints_ever = 1;
+	if (!ev) {
+		/* the taint stays: a lost event, the identity inconclusive */
+		loss__count_for(cgid, (__u32)bpf_get_current_uid_gid(), REACH_EV_LINK, REACH_LOSS_RINGBUF_FULL);
+		return 0;
+	}
+	task__fill_hdr(&ev->hdr, REACH_EV_LINK, sizeof(*ev), pid_tgid, cgid, 0);
+	ev->hdr.ts_ns = seq;
+	ev->nr = nr;
+	ev->flags = 0;
+	ev->seq = seq;
+	len = bpf_probe_read_user_str(ev->old_name, sizeof(ev->old_name), oldname);
+	if (len >= REACH_PATH_LEN)
+		ev->flags |= REACH_LINK_F_OLD_NAME_TRUNC;
+	len = bpf_probe_read_user_str(ev->new_name, sizeof(ev->new_name), newname);
+	if (len <= 0)
+		ev->new_name[0] = '\0';
+	if (len >= REACH_PATH_LEN)
+		ev->flags |= REACH_LINK_F_NEW_NAME_TRUNC;
+	ev->old_dir[0] = '\0';
+	ev->new_dir[0] = '\0';
+	if (ev->old_name[0] != '/' && !files__link_dir(task, olddirfd, ev->old_dir, s->walk))
+		ev->flags |= REACH_LINK_F_OLD_DIR_TRUNC;
+	if (ev->new_name[0] != '/' && !files__link_dir(task, newdirfd, ev->new_dir, s->walk))
+		ev->flags |= REACH_LINK_F_NEW_DIR_TRUNC;
+	bpf_ringbuf_submit(ev, 0);
+	return 0;
+}
+
 #endif /* REACH_FILES_SYSCALLS_BPF_H */

@@ -151,6 +151,46 @@ static __always_inline void files__mark_passed(const struct reach_dedup_key *key
 		*slot = tag ^ FILES_PASSED_BIT;
 }
 
+/*
+ * Links and renames (reach_link_event): a cgroup whose task made a new
+ * name for a file whose old name could be a secret's is tainted until the
+ * agent has learned that file's inode: its opens the filter would drop go
+ * to user space instead, so a read under the new name comes after the
+ * link's event and is judged as the secret it is. Tainted while
+ * link_taint[cgid] (written here) differs from link_acked[cgid] (written by
+ * the agent when it has handled that event): two writers, two maps, no
+ * lost update. link_taints_ever: no lookup at all on a node where no
+ * monitored task ever did it.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u64);   /* cgroup id */
+	__type(value, __u64); /* the last link event's seq */
+} link_taint SEC(".maps") __weak;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u64);   /* cgroup id */
+	__type(value, __u64); /* the last seq the agent handled */
+} link_acked SEC(".maps") __weak;
+
+__u32 link_taints_ever __weak = 0;
+
+static __always_inline bool files__tainted(__u64 cgid)
+{
+	__u64 *seq, *acked;
+
+	if (!((volatile __u32 *)&link_taints_ever)[0])
+		return false;
+	seq = bpf_map_lookup_elem(&link_taint, &cgid);
+	if (!seq)
+		return false;
+	acked = bpf_map_lookup_elem(&link_acked, &cgid);
+	return !acked || *acked != *seq;
+}
+
 static __always_inline struct cf_scratch *filter__scratch(void)
 {
 	__u32 zero = 0;

@@ -28,10 +28,16 @@
 #define NR_open_by_handle_at 304
 #define NR_pidfd_getfd 438
 #define NR_recvmmsg 299
+#define NR_link     86
+#define NR_rename   82
+#define NR_linkat   265
+#define NR_renameat 264
+#define NR_renameat2 316
 #define SYSCALL_NR(regs)   ((regs)->orig_ax)
 #define SYSCALL_ARG1(regs) ((regs)->di)
 #define SYSCALL_ARG2(regs) ((regs)->si)
 #define SYSCALL_ARG3(regs) ((regs)->dx)
+#define SYSCALL_ARG4(regs) ((regs)->r10)
 #define SYSCALL_ARG5(regs) ((regs)->r8)
 #elif defined(__TARGET_ARCH_arm64)
 #define NR_read     63
@@ -49,10 +55,16 @@
 #define NR_open_by_handle_at 265
 #define NR_pidfd_getfd 438
 #define NR_recvmmsg 243
+#define NR_link     -1  /* arm64: linkat and renameat(2) only */
+#define NR_rename   -1
+#define NR_linkat   37
+#define NR_renameat 38
+#define NR_renameat2 276
 #define SYSCALL_NR(regs)   ((regs)->syscallno)
 #define SYSCALL_ARG1(regs) ((regs)->orig_x0)
 #define SYSCALL_ARG2(regs) ((regs)->regs[1])
 #define SYSCALL_ARG3(regs) ((regs)->regs[2])
+#define SYSCALL_ARG4(regs) ((regs)->regs[3])
 #define SYSCALL_ARG5(regs) ((regs)->regs[4])
 #else
 #error "reach: unsupported architecture"

@@ -51,6 +51,8 @@ static __always_inline int sys_exit__dispatch(struct pt_regs *regs, long nr, lon
 		return ret > 0 ? files__on_recvmmsg_exit(regs, ret) : 0; /* descriptors passed (SCM_RIGHTS) */
 	if (nr == NR_connect || nr == NR_sendto || nr == NR_sendmsg || nr == NR_sendmmsg)
 		return net__on_send_exit(regs, nr, ret);
+	if (nr == NR_linkat || nr == NR_renameat2 || nr == NR_renameat || nr == NR_link || nr == NR_rename)
+		return files__on_link_exit(regs, nr);
 	return 0;
 }
 

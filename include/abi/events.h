@@ -34,6 +34,7 @@ enum reach_event_kind {
 				  * (struct reach_file_open_event, flags REACH_OPEN_F_URING / _RECEIVED) */
 	REACH_EV_H2_FRAME  = 13, /* a piece of an HTTP/2 HEADERS/CONTINUATION frame a client wrote */
 	REACH_EV_HTTP_BODY = 14, /* the first bytes of a JSON POST's body (LLM API and MCP over HTTP calls) */
+	REACH_EV_LINK      = 15, /* link/rename of a name that could be a secret's: its other name */
 	REACH_EV__MAX,
 };
 
@@ -256,6 +257,34 @@ struct reach_road_event {
 
 _Static_assert(sizeof(struct reach_road_event) == 56 + 24 + 16, "reach_road_event layout");
 _Static_assert(sizeof(struct reach_dns_event) == 56 + 16 + 16 + REACH_DNS_LEN, "reach_dns_event layout");
+
+/* A monitored task made a new name for a file (link, linkat) or moved it
+ * (rename, renameat, renameat2) and its old name could be a secret's (the
+ * kernel filter passed it). A relative name's directory is resolved in the
+ * kernel (the cwd or the dirfd, absolute in the task's root), so user space
+ * needs no /proc of a process that may be gone. Until user space has
+ * learned the file's inode, the cgroup is tainted (link_taint = seq): its
+ * opens are not dropped by the filter, so a read under the new name reaches
+ * user space after this event. */
+#define REACH_LINK_F_OLD_DIR_TRUNC 0x1 /* old_dir incomplete: the old name cannot be judged */
+#define REACH_LINK_F_NEW_DIR_TRUNC 0x2
+#define REACH_LINK_F_OLD_NAME_TRUNC 0x4
+#define REACH_LINK_F_NEW_NAME_TRUNC 0x8
+#define REACH_LINK_F_UNTAINTED     0x10 /* the taint map was full: counted, nothing holds the filter */
+
+struct reach_link_event {
+	struct reach_event_hdr hdr;
+	__u32 nr;          /* the syscall */
+	__u32 flags;       /* REACH_LINK_F_* */
+	__u64 seq;         /* the taint this event asks user space to lift */
+	char  old_dir[REACH_BASE_LEN];   /* "" when old_name is absolute */
+	char  new_dir[REACH_BASE_LEN];
+	char  old_name[REACH_PATH_LEN];  /* as written */
+	char  new_name[REACH_PATH_LEN];
+};
+
+_Static_assert(sizeof(struct reach_link_event) == 56 + 16 + 2 * REACH_BASE_LEN + 2 * REACH_PATH_LEN,
+	       "reach_link_event layout");
 
 #define REACH_HTTP_LEN 2048  /* bytes of one capture event (a whole head, or one chunk of a longer one) */
 #define REACH_HTTP_HEAD_MAX 8192 /* a head is followed across writes and chunks up to here, then cut (counted) */

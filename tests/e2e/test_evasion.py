@@ -325,6 +325,62 @@ def test_a_secret_on_a_mount_that_could_stall_is_not_read(cleanup, tmp):
     check(summary["secret_content_unread"] >= 1, f"counted: secret_content_unread {summary['secret_content_unread']}")
 
 
+# A new name for a secret, made by the workload itself, then read only by
+# it. argv[1]: the secret (never read by its name by anyone), argv[2]: the
+# innocent name.
+NEW_NAMES = [
+    ("link", "os.link(sys.argv[1], sys.argv[2]); open(sys.argv[2]).read()"),
+    ("rename", "os.rename(sys.argv[1], sys.argv[2]); open(sys.argv[2]).read()"),
+    ("relative", """
+os.chdir(os.path.dirname(sys.argv[1]))
+os.rename(os.path.basename(sys.argv[1]), "notes.txt")
+open("notes.txt").read()
+"""),
+]
+
+
+def test_a_secret_given_a_new_name_is_still_the_secret(cleanup, tmp):
+    """A *.key file anywhere (no fixed directory: not seeded), never read by
+    its name, given an innocent name by the workload (link, rename, a
+    relative rename, a short-lived `ln` then another process's read) and
+    read only by that name: the kernel sees the link or rename (its old name
+    could be a secret's), taints the cgroup so the read reaches the agent
+    after the link's event, and the agent learns the file's inode from the
+    new name: the read is the secret under its classed name. A chain of
+    renames (the second one's old name innocent) may outrun the agent: then
+    the blind road renamed-secret, never a pass."""
+    root = Cgroup(cleanup, f"reach-e2e-newname-{os.getpid()}")
+    names = [n for n, _ in NEW_NAMES] + ["ln", "chain"]
+    cgs = {n: Cgroup(cleanup, n, parent=root) for n in names}
+    rules = [a for n, cg in cgs.items() for a in ("--identity-rule", f"cgroup:{cg.rel} host/newname-{n}")]
+    secrets = {n: _secret(os.path.join(tmp, "apps", n, "server.key"), "not-a-real-key-material\n") for n in names}
+    agent = Agent(cleanup, tmp, ["--cgroup", root.path, *rules])
+    expect = {}
+    for name, script in NEW_NAMES:
+        innocent = os.path.join(tmp, "apps", name, "innocent-notes.txt")
+        cgs[name].python(PRELUDE + script, secrets[name], innocent)
+        expect[name] = "notes.txt" if name == "relative" else innocent  # the name as written
+    innocent = os.path.join(tmp, "apps", "ln", "innocent-notes.txt")
+    cgs["ln"].run(["ln", secrets["ln"], innocent])  # exits before the agent reads its event
+    cgs["ln"].python("import sys; open(sys.argv[1]).read()", innocent)
+    expect["ln"] = innocent
+    for name in expect:
+        e = agent.wait_edge(f"{name}: secret edge", lambda e, cg=cgs[name]: e in _secret_edges(agent, cg))
+        check_eq((e["path"], e["category"], e["requested_path"]), (secrets[name], "private-key", expect[name]),
+                 f"{name}: the secret under its classed name, read by the new one")
+    chain_dir = os.path.join(tmp, "apps", "chain")
+    cgs["chain"].run(["sh", "-c", f"cd {chain_dir} && mv server.key a && mv a b && cat b >/dev/null"])
+    for name in names:
+        policy = os.path.join(tmp, f"policy-newname-{name}.yaml")
+        _policy(policy, f"host/newname-{name}")
+        r = wait_for(lambda: (r := _verify(agent, f"host/newname-{name}", policy)).returncode in (1, 2) and r,
+                     f"{name}: verify with no secret declared does not pass", 15)
+        if name != "chain":
+            check_eq(r.returncode, 1, f"{name}: the undeclared secret: {r.stdout[:300]}")
+    agent.stop()
+    check_eq(agent.returncode, 0, "reachd exit code")
+
+
 def test_long_path_is_a_loss_verify_inconclusive(cleanup, tmp):
     # deeper than the kernel's resolved-path bound (512 bytes, 32 components)
     deep = tmp

@@ -107,6 +107,7 @@ static void submit_artifact(struct pipeline *p, const char *key, const char *fil
 }
 
 static void note_root_exec(struct pipeline *p, uint64_t cgroup_id, const struct reach_exec_event *ev, const char *exe);
+static void links_resolve_for(struct pipeline *p, uint64_t cgroup_id, uint32_t tgid);
 
 #define SECRET_CONTENT_MAX 8192
 #define KV_CONTENT_MAX (64 * 1024) /* a .env file's bytes read; the rest is counted, not read */
@@ -519,6 +520,8 @@ static void handle_file_open(struct pipeline *p, const struct reach_file_open_ev
 	}
 	if (p->tls)
 		p->tls->on_open(p->tls_ctx, ev->hdr.tgid, resolved, &ev->inode, &ev->key); /* libssl/libgnutls being mapped */
+	if (p->n_links)
+		links_resolve_for(p, ev->hdr.cgroup_id, ev->hdr.tgid); /* the new name may be this */
 	inode_key_str(&ev->inode, ikey);
 	known = p->secret_inodes ? hmap_get(p->secret_inodes, ikey) : NULL;
 	if (known) {
@@ -605,6 +608,8 @@ static void handle_exec(struct pipeline *p, const struct reach_exec_event *ev)
 	/* a process in a mount namespace not walked lately: its secrets
 	 * known by inode before it can read them under another name */
 	seeds_process(p->seeds, ev->hdr.tgid, (int64_t)(now_s() * 1000));
+	if (p->n_links)
+		links_resolve_for(p, ev->hdr.cgroup_id, ev->hdr.tgid); /* before it can read the new name */
 	memcpy(filename, ev->filename, sizeof(filename));
 	filename[sizeof(filename) - 1] = '\0';
 	memcpy(args, ev->args, len);
@@ -1540,6 +1545,155 @@ static void handle_h2_frame(struct pipeline *p, const struct reach_h2_frame_even
 	}
 }
 
+/* A secret's file under a new name (link, rename: reach_link_event), its
+ * inode still to learn: the cgroup stays tainted in the kernel (its opens
+ * all come here) until then. */
+#define PIPELINE_LINKS_MAX 64
+
+struct pending_link {
+	uint64_t cgroup_id, seq;
+	uint32_t uid;
+	char *new_abs;    /* where the file is now, absolute in the linker's root */
+	char *old_stable; /* its classed name */
+	const char *category;
+};
+
+static void link_ack(struct pipeline *p, uint64_t cgroup_id, uint64_t seq)
+{
+	if (p->dedup->ack_link)
+		p->dedup->ack_link(p->dedup_ctx, cgroup_id, seq);
+}
+
+/* The link's secret cannot be followed: the identity's blind road (its
+ * reads under the new name would be judged by that name), and the taint
+ * lifted. */
+static void link_road(struct pipeline *p, const struct reach_event_hdr *hdr, uint64_t cgroup_id, uint32_t uid,
+		      uint64_t seq, const char *old_name, const char *new_name, const char *why)
+{
+	char detail[COVERAGE_DETAIL_LEN];
+
+	snprintf(detail, sizeof(detail), "%.100s -> %.100s: %s", old_name, new_name, why);
+	log_warn("blind road renamed-secret: %s (pid %u)", detail, hdr ? hdr->tgid : 0);
+	pipeline_note_road(p, cgroup_id, uid, "renamed-secret", detail, unix_ms());
+	link_ack(p, cgroup_id, seq);
+}
+
+static void link_forget(struct pipeline *p, size_t i)
+{
+	free(p->links[i].new_abs);
+	free(p->links[i].old_stable);
+	p->links[i] = p->links[--p->n_links];
+}
+
+/* Pending link i through tgid's root: its inode learned (a known secret
+ * from now on, under its classed name) or a road; false when tgid is gone
+ * (kept for the next process of the cgroup). */
+static bool link_resolve(struct pipeline *p, size_t i, uint32_t tgid)
+{
+	struct pending_link *l = &p->links[i];
+	struct mount_table mt = { 0 };
+	struct reach_inode_key key;
+	struct statx stx;
+	char root[64];
+	int rootfd, fd;
+
+	snprintf(root, sizeof(root), "/proc/%u/root", tgid);
+	rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0 || mount_table_of(&mt, tgid)) {
+		if (rootfd >= 0)
+			close(rootfd);
+		mount_table_free(&mt);
+		return false;
+	}
+	fd = mounts_open_beneath(rootfd, l->new_abs, &mt, O_RDONLY | O_NONBLOCK, &stx);
+	close(rootfd);
+	mount_table_free(&mt);
+	if (fd >= 0) {
+		close(fd);
+		key.dev = mounts_kdev(&stx);
+		key.ino = stx.stx_ino;
+		remember_secret_inode(p, &key, l->old_stable, l->category);
+		link_ack(p, l->cgroup_id, l->seq);
+	} else {
+		link_road(p, NULL, l->cgroup_id, l->uid, l->seq, l->old_stable, l->new_abs,
+			  fd == -ENOENT ? "gone from the new name before reach found it" : strerror(-fd));
+	}
+	link_forget(p, i);
+	return true;
+}
+
+/* A process of cgroup_id is about (exec) or known (an open of it) to be
+ * alive: the cgroup's pending links through its root. */
+static void links_resolve_for(struct pipeline *p, uint64_t cgroup_id, uint32_t tgid)
+{
+	for (size_t i = 0; i < p->n_links;) {
+		if (p->links[i].cgroup_id == cgroup_id && link_resolve(p, i, tgid))
+			continue; /* i now holds the last one */
+		i++;
+	}
+}
+
+/* dir + "/" + name (name as is when absolute), normalized, stable-named */
+static int link_path(const char *dir, const char *name, char *out, size_t n)
+{
+	char abs[REACH_BASE_LEN + REACH_PATH_LEN];
+
+	if (path_make_absolute(name[0] == '/' ? NULL : dir, name, abs, sizeof(abs)))
+		return -EINVAL;
+	return path_stable_name(abs, out, n);
+}
+
+static void handle_link(struct pipeline *p, const struct reach_link_event *ev)
+{
+	char old_name[REACH_PATH_LEN], new_name[REACH_PATH_LEN], old_dir[REACH_BASE_LEN], new_dir[REACH_BASE_LEN];
+	char old_abs[REACH_BASE_LEN + REACH_PATH_LEN], new_abs[REACH_BASE_LEN + REACH_PATH_LEN];
+	const char *category;
+	struct pending_link *l;
+
+	memcpy(old_name, ev->old_name, sizeof(old_name));
+	old_name[sizeof(old_name) - 1] = '\0';
+	memcpy(new_name, ev->new_name, sizeof(new_name));
+	new_name[sizeof(new_name) - 1] = '\0';
+	memcpy(old_dir, ev->old_dir, sizeof(old_dir));
+	old_dir[sizeof(old_dir) - 1] = '\0';
+	memcpy(new_dir, ev->new_dir, sizeof(new_dir));
+	new_dir[sizeof(new_dir) - 1] = '\0';
+	if ((ev->flags & (REACH_LINK_F_OLD_DIR_TRUNC | REACH_LINK_F_OLD_NAME_TRUNC)) ||
+	    link_path(old_dir, old_name, old_abs, sizeof(old_abs))) {
+		link_road(p, &ev->hdr, ev->hdr.cgroup_id, ev->hdr.uid, ev->seq, old_name, new_name,
+			  "the old name could not be read whole");
+		return;
+	}
+	category = catalog_match(p->catalog, old_abs);
+	if (!category) {
+		link_ack(p, ev->hdr.cgroup_id, ev->seq); /* no secret's name */
+		return;
+	}
+	if ((ev->flags & (REACH_LINK_F_NEW_DIR_TRUNC | REACH_LINK_F_NEW_NAME_TRUNC)) ||
+	    link_path(new_dir, new_name, new_abs, sizeof(new_abs))) {
+		link_road(p, &ev->hdr, ev->hdr.cgroup_id, ev->hdr.uid, ev->seq, old_abs, new_name,
+			  "the new name could not be read whole");
+		return;
+	}
+	if (p->n_links == PIPELINE_LINKS_MAX || !(l = &p->links[p->n_links], 1)) {
+		link_road(p, &ev->hdr, ev->hdr.cgroup_id, ev->hdr.uid, ev->seq, old_abs, new_abs,
+			  "too many new names of secrets at once");
+		return;
+	}
+	memset(l, 0, sizeof(*l));
+	l->cgroup_id = ev->hdr.cgroup_id;
+	l->uid = ev->hdr.uid;
+	l->seq = ev->seq;
+	l->category = category;
+	if (!(l->new_abs = strdup(new_abs)) || !(l->old_stable = strdup(old_abs))) {
+		free(l->new_abs);
+		link_road(p, &ev->hdr, ev->hdr.cgroup_id, ev->hdr.uid, ev->seq, old_abs, new_abs, strerror(ENOMEM));
+		return;
+	}
+	p->n_links++;
+	link_resolve(p, p->n_links - 1, ev->hdr.tgid); /* the linker, if it lives */
+}
+
 /* A road the kernel saw taken and cannot decode (abi/events.h enum
  * reach_road): the identity's blind road, so its verdict is inconclusive
  * naming the op and the process, never a silent pass. */
@@ -1952,6 +2106,7 @@ static const size_t event_min_size[REACH_EV__MAX] = {
 	[REACH_EV_FILE_VIA] = sizeof(struct reach_file_open_event),
 	[REACH_EV_H2_FRAME] = sizeof(struct reach_h2_frame_event),
 	[REACH_EV_HTTP_BODY] = sizeof(struct reach_http_body_event),
+	[REACH_EV_LINK] = sizeof(struct reach_link_event),
 };
 
 int pipeline_on_event(void *ctx, const void *data, size_t size)
@@ -1972,6 +2127,9 @@ int pipeline_on_event(void *ctx, const void *data, size_t size)
 		break;
 	case REACH_EV_ROAD:
 		handle_road(p, data);
+		break;
+	case REACH_EV_LINK:
+		handle_link(p, data);
 		break;
 	case REACH_EV_EXEC:
 		handle_exec(p, data);
@@ -2560,6 +2718,7 @@ int pipeline_init(struct pipeline *p, size_t observed_cap)
 	p->cov_cgroups = hmap_new();
 	p->secret_inodes = hmap_new();
 	p->seeds = seeds_new(seed_found, seed_forget, p);
+	p->links = calloc(PIPELINE_LINKS_MAX, sizeof(*p->links));
 	p->reasm = http_reasm_new(PIPELINE_OPEN_HEADS);
 	p->h2 = h2_conns_new(PIPELINE_H2_CONNS);
 	p->mcp_server_info = hmap_new();
@@ -2569,7 +2728,7 @@ int pipeline_init(struct pipeline *p, size_t observed_cap)
 	if (!p->json_posts || !p->reasm || !p->h2 || !p->mcp_server_info || !p->mcp_peers || !p->mcp_calls || !p->observed ||
 	    !p->procs || !p->dns ||
 	    !p->identity_cache || !p->epochs ||
-	    !p->exe_epochs || !p->epoch_artifacts || !p->cov_cgroups || !p->secret_inodes || !p->seeds)
+	    !p->exe_epochs || !p->epoch_artifacts || !p->cov_cgroups || !p->secret_inodes || !p->seeds || !p->links)
 		return -ENOMEM;
 	return 0;
 }
@@ -2591,6 +2750,10 @@ void pipeline_fini(struct pipeline *p)
 	hmap_free(p->secret_inodes, secret_inode_free);
 	seeds_free(p->seeds);
 	p->seeds = NULL;
+	while (p->n_links)
+		link_forget(p, 0);
+	free(p->links);
+	p->links = NULL;
 	http_reasm_free(p->reasm); /* wipes the open heads */
 	p->reasm = NULL;
 	h2_conns_free(p->h2); /* wipes the HPACK tables */

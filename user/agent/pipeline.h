@@ -58,6 +58,8 @@ struct pipeline_dedup_ops {
 	int (*mark_secret_inode)(void *ctx, const struct reach_inode_key *key);
 	/* optional: and out again (a seeded file gone, agent/seeds.h) */
 	int (*unmark_secret_inode)(void *ctx, const struct reach_inode_key *key);
+	/* optional: a link event handled: the cgroup's taint up to seq lifted */
+	int (*ack_link)(void *ctx, uint64_t cgroup_id, uint64_t seq);
 };
 
 /* The kernel's loss counters per (cgroup, uid) and unattributed, both
@@ -90,6 +92,8 @@ struct pipeline {
 	struct hmap *epoch_artifacts;  /* "identity\nversion" -> the exe epoch (artifact key) a declared version ran */
 	struct hmap *secret_inodes;    /* "dev:ino" -> struct secret_inode: files classed as secrets */
 	struct seeds *seeds;           /* secret files found before they are read (agent/seeds.h) */
+	struct pending_link *links;    /* a secret's new name whose inode is still to learn (handle_link) */
+	size_t n_links;
 	const struct catalog *seeds_catalog; /* the catalogue the seeds' prefixes come from */
 	struct http_reasm *reasm;      /* request heads captured in pieces, per connection */
 	struct h2_conns *h2;           /* HTTP/2 connections: HPACK tables, header blocks being joined */

@@ -9,7 +9,7 @@
 
 static const char *const kind_names[] = { "other", "file_open", "exec", "fork",	  "exit",     "egress",	  "dns",
 					  "http",  "tls_hello", "h2",	"jsonrpc", "road",     "file_via", "h2_frame",
-					  "http_body" };
+					  "http_body", "link" };
 static const char *const reason_names[] = { "ringbuf_full", "truncated", "map_full", "read_failed" };
 _Static_assert(sizeof(kind_names) / sizeof(kind_names[0]) == REACH_EV__MAX, "a name for every event kind");
 _Static_assert(sizeof(reason_names) / sizeof(reason_names[0]) == REACH_LOSS__MAX, "a name for every loss reason");

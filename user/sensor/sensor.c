@@ -529,6 +529,13 @@ int sensor_unmark_secret_inode(struct sensor *s, const struct reach_inode_key *k
 	return 0;
 }
 
+int sensor_ack_link(struct sensor *s, uint64_t cgroup_id, uint64_t seq)
+{
+	if (bpf_map__update_elem(s->skel->maps.link_acked, &cgroup_id, sizeof(cgroup_id), &seq, sizeof(seq), BPF_ANY))
+		return -errno;
+	return 0;
+}
+
 int sensor_dedup_forget(struct sensor *s, const struct reach_dedup_key *key)
 {
 	if (bpf_map__delete_elem(s->skel->maps.dedup, key, sizeof(*key), 0))

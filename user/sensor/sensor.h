@@ -58,6 +58,9 @@ int sensor_dedup_lookup(struct sensor *s, const struct reach_dedup_key *key, str
 int sensor_mark_secret_inode(struct sensor *s, const struct reach_inode_key *key);
 /* Takes one out again (a seeded file gone): 0 or -errno (-ENOENT: not there). */
 int sensor_unmark_secret_inode(struct sensor *s, const struct reach_inode_key *key);
+/* A link event handled (abi/events.h reach_link_event): the cgroup's taint
+ * up to seq lifted (a newer link keeps it). 0 or -errno. */
+int sensor_ack_link(struct sensor *s, uint64_t cgroup_id, uint64_t seq);
 /* Forgets an edge in the kernel dedup map: its next occurrence is an event
  * again. 0 or -errno (-ENOENT: already gone). */
 int sensor_dedup_forget(struct sensor *s, const struct reach_dedup_key *key);

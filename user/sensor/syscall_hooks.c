@@ -22,11 +22,18 @@
 
 /* The syscalls whose exits reach reads (bpf/syscalls.bpf.c's
  * sys_exit__dispatch): the per-syscall style attaches its one program to
- * each one's tracepoint. open(2) exists on x86-64 only. */
+ * each one's tracepoint. open(2), link(2) and rename(2) exist on x86-64
+ * only. */
 static const char *const per_syscall[] = {
 	"openat", "openat2", "open_by_handle_at", "open", "read", "recvfrom", "recvmsg",
 	"write", "writev", "connect", "sendto", "sendmsg", "sendmmsg", "pidfd_getfd", "recvmmsg",
+	"linkat", "renameat2", "renameat", "link", "rename",
 };
+/* x86-64's older calls (arm64 has only the *at forms) */
+static inline bool x86_64_only(const char *name)
+{
+	return !strcmp(name, "open") || !strcmp(name, "link") || !strcmp(name, "rename");
+}
 #define N_PER_SYSCALL (sizeof(per_syscall) / sizeof(per_syscall[0]))
 #define DISPATCHER_PROG "reach_sys_exit"
 #define PER_SYSCALL_PROG "reach_exit_syscall"
@@ -339,7 +346,7 @@ int syscall_hooks_prepare(struct syscall_hooks **out, struct bpf_object *obj, en
 #if defined(__x86_64__)
 		h->wanted[i] = true;
 #else
-		h->wanted[i] = strcmp(per_syscall[i], "open") != 0;
+		h->wanted[i] = !x86_64_only(per_syscall[i]);
 #endif
 	if (!h->dispatcher || !h->per_syscall) {
 		snprintf(err, err_size, "the BPF object lacks its syscall-exit programs (a build mismatch)");
