@@ -272,6 +272,7 @@ static void periodic(struct agent *ag)
 	pipeline_refresh_counts(&ag->pipe);
 	pipeline_feed_ledger(&ag->pipe);
 	pipeline_seed_secrets(&ag->pipe, false);
+	sensor_sweep_link_taints(ag->sensor); /* removed cgroups' link taints */
 	ag->pipe.observed_stuck = false; /* identities may have resolved: try making room again */
 	agent_kube_tick(&ag->k8s);
 	{

@@ -536,6 +536,25 @@ int sensor_ack_link(struct sensor *s, uint64_t cgroup_id, uint64_t seq)
 	return 0;
 }
 
+size_t sensor_sweep_link_taints(struct sensor *s)
+{
+	uint64_t key, next, gone[64];
+	size_t n = 0;
+	int more = bpf_map__get_next_key(s->skel->maps.link_taint, NULL, &next, sizeof(next)) == 0;
+
+	while (more && n < sizeof(gone) / sizeof(gone[0])) {
+		key = next;
+		more = bpf_map__get_next_key(s->skel->maps.link_taint, &key, &next, sizeof(next)) == 0;
+		if (cgroup_exists(key) == 0)
+			gone[n++] = key;
+	}
+	for (size_t i = 0; i < n; i++) {
+		bpf_map__delete_elem(s->skel->maps.link_taint, &gone[i], sizeof(gone[i]), 0);
+		bpf_map__delete_elem(s->skel->maps.link_acked, &gone[i], sizeof(gone[i]), 0);
+	}
+	return n;
+}
+
 int sensor_dedup_forget(struct sensor *s, const struct reach_dedup_key *key)
 {
 	if (bpf_map__delete_elem(s->skel->maps.dedup, key, sizeof(*key), 0))

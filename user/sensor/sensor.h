@@ -61,6 +61,9 @@ int sensor_unmark_secret_inode(struct sensor *s, const struct reach_inode_key *k
 /* A link event handled (abi/events.h reach_link_event): the cgroup's taint
  * up to seq lifted (a newer link keeps it). 0 or -errno. */
 int sensor_ack_link(struct sensor *s, uint64_t cgroup_id, uint64_t seq);
+/* The link taints of cgroups that exist no more (no task left to write
+ * them: deleting is safe), so the maps stay bounded. Entries removed. */
+size_t sensor_sweep_link_taints(struct sensor *s);
 /* Forgets an edge in the kernel dedup map: its next occurrence is an event
  * again. 0 or -errno (-ENOENT: already gone). */
 int sensor_dedup_forget(struct sensor *s, const struct reach_dedup_key *key);
