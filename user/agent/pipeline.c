@@ -1675,11 +1675,12 @@ static void handle_link(struct pipeline *p, const struct reach_link_event *ev)
 			  "the new name could not be read whole");
 		return;
 	}
-	if (p->n_links == PIPELINE_LINKS_MAX || !(l = &p->links[p->n_links], 1)) {
+	if (p->n_links == PIPELINE_LINKS_MAX) {
 		link_road(p, &ev->hdr, ev->hdr.cgroup_id, ev->hdr.uid, ev->seq, old_abs, new_abs,
 			  "too many new names of secrets at once");
 		return;
 	}
+	l = &p->links[p->n_links];
 	memset(l, 0, sizeof(*l));
 	l->cgroup_id = ev->hdr.cgroup_id;
 	l->uid = ev->hdr.uid;
