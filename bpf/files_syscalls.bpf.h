@@ -213,6 +213,48 @@ static __noinline int files__on_pidfd_getfd_exit(long ret)
 	return files__record(task__file_of_fd(bpf_get_current_task_btf(), ret), &o, pid_tgid, cgid, NULL);
 }
 
+/* bpf_loop over the old name's bytes in cf_scratch.resolved: the last '/'
+ * before len (map memory: cf_scratch.slash_pos) */
+struct link_scan {
+	__u32 len;
+};
+
+static long files__last_slash_cb(__u64 i, void *arg)
+{
+	struct link_scan *c = arg;
+	struct cf_scratch *cs = filter__scratch();
+
+	if (!cs || i >= c->len || i >= REACH_BASE_LEN)
+		return 1;
+	if (cs->resolved[i & (REACH_BASE_LEN - 1)] == '/')
+		cs->slash_pos = (__u32)i;
+	return 0;
+}
+
+/* The old name's last component (cf_scratch.resolved, len bytes, a '/'
+ * first) a literal directory of some rule (REACH_CF_DIRNAME)? */
+static __always_inline bool files__link_dirname(struct cf_scratch *cs, __u32 len)
+{
+	struct link_scan c = { .len = len };
+	__u32 start, n;
+
+	if (len > 1 && cs->resolved[(len - 1) & (REACH_BASE_LEN - 1)] == '/')
+		c.len = --len; /* "dir/" */
+	cs->slash_pos = 0;
+	bpf_loop(REACH_PATH_LEN + 1, files__last_slash_cb, &c, 0);
+	start = cs->slash_pos + 1;
+	if (start >= len)
+		return false;
+	n = len - start;
+	if (n == 0 || n > REACH_CF_NAME_MAX)
+		return false;
+	__builtin_memset(&cs->keys.name, 0, sizeof(cs->keys.name));
+	cs->keys.name.kind = REACH_CF_DIRNAME;
+	cs->keys.name.len = n;
+	cf__copy(cs->keys.name.name, sizeof(cs->keys.name.name), cs->resolved, start, n);
+	return bpf_map_lookup_elem(&cf_names, &cs->keys.name) != NULL;
+}
+
 /* The directory a relative name of the task is resolved from (its cwd, or
  * dirfd) into dst (REACH_BASE_LEN); true when complete. */
 static __always_inline bool files__link_dir(struct task_struct *task, int dirfd, char *dst, char *walk)
@@ -280,6 +322,15 @@ static __noinline int files__on_link_exit(struct pt_regs *regs, long nr)
 	 * truncated path) */
 	pass = len >= REACH_PATH_LEN - 1 || !((volatile struct reach_cf_config *)&cf_config)->on ||
 	       filter__pass(cs, 0, (__u32)len & (REACH_BASE_LEN - 1));
+	if (!pass && len > 0 && len < REACH_PATH_LEN) {
+		/* a directory moved: could a file under it be a secret (a
+		 * component or prefix rule)? Judged as its child "x". */
+		cs->resolved[len & (REACH_BASE_LEN - 1)] = '/';
+		cs->resolved[(len + 1) & (REACH_BASE_LEN - 1)] = 'x';
+		cs->resolved[(len + 2) & (REACH_BASE_LEN - 1)] = '\0';
+		pass = filter__pass(cs, 0, (__u32)(len + 2) & (REACH_BASE_LEN - 1)) ||
+		       files__link_dirname(cs, (__u32)len & (REACH_BASE_LEN - 1));
+	}
 	if (!pass)
 		return 0;
 	seq = bpf_ktime_get_boot_ns();

@@ -46,6 +46,8 @@
 enum reach_cf_name_kind {
 	REACH_CF_BASENAME = 1,  /* the path's last component, exactly */
 	REACH_CF_COMPONENT = 2, /* one of the path's directory components */
+	REACH_CF_DIRNAME = 3,   /* a literal directory of any rule (".aws", "kubernetes"): read only when a
+				 * directory of that name is renamed or linked (a file under it may be a secret's) */
 };
 
 enum reach_cf_affix_kind {

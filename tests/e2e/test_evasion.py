@@ -346,11 +346,13 @@ def test_a_secret_given_a_new_name_is_still_the_secret(cleanup, tmp):
     read only by that name: the kernel sees the link or rename (its old name
     could be a secret's), taints the cgroup so the read reaches the agent
     after the link's event, and the agent learns the file's inode from the
-    new name: the read is the secret under its classed name. A chain of
+    new name: the read is the secret under its classed name. A directory a
+    rule names (".aws"), renamed, has its files walked under the new name and
+    classed by their old ones. A chain of
     renames (the second one's old name innocent) may outrun the agent: then
     the blind road renamed-secret, never a pass."""
     root = Cgroup(cleanup, f"reach-e2e-newname-{os.getpid()}")
-    names = [n for n, _ in NEW_NAMES] + ["ln", "chain"]
+    names = [n for n, _ in NEW_NAMES] + ["ln", "chain", "dir"]
     cgs = {n: Cgroup(cleanup, n, parent=root) for n in names}
     rules = [a for n, cg in cgs.items() for a in ("--identity-rule", f"cgroup:{cg.rel} host/newname-{n}")]
     secrets = {n: _secret(os.path.join(tmp, "apps", n, "server.key"), "not-a-real-key-material\n") for n in names}
@@ -360,6 +362,17 @@ def test_a_secret_given_a_new_name_is_still_the_secret(cleanup, tmp):
         innocent = os.path.join(tmp, "apps", name, "innocent-notes.txt")
         cgs[name].python(PRELUDE + script, secrets[name], innocent)
         expect[name] = "notes.txt" if name == "relative" else innocent  # the name as written
+    # a directory a rule names (".aws" of "**/.aws/credentials"), outside
+    # any home (not seeded), renamed, its file read under the new path
+    aws_dir = os.path.join(tmp, "apps", "dir", ".aws")
+    aws = _secret(os.path.join(aws_dir, "credentials"), "[default]\naws_access_key_id = not-a-real-key\n")
+    moved = os.path.join(tmp, "apps", "dir", "innocent")
+    cgs["dir"].python("import os, sys; os.rename(sys.argv[1], sys.argv[2]); open(sys.argv[3]).read()",
+                      aws_dir, moved, os.path.join(moved, "credentials"))
+    e = agent.wait_edge("dir: secret edge", lambda e: e in _secret_edges(agent, cgs["dir"]))
+    check_eq((e["path"], e["category"], e["requested_path"]),
+             (aws, "aws-credentials", os.path.join(moved, "credentials")),
+             "dir: the credentials under their classed name, read in the renamed directory")
     innocent = os.path.join(tmp, "apps", "ln", "innocent-notes.txt")
     cgs["ln"].run(["ln", secrets["ln"], innocent])  # exits before the agent reads its event
     cgs["ln"].python("import sys; open(sys.argv[1]).read()", innocent)

@@ -1553,6 +1553,7 @@ static void handle_h2_frame(struct pipeline *p, const struct reach_h2_frame_even
 struct pending_link {
 	uint64_t cgroup_id, seq;
 	uint32_t uid;
+	bool dir;         /* a directory under which a rule could class files */
 	char *new_abs;    /* where the file is now, absolute in the linker's root */
 	char *old_stable; /* its classed name */
 	const char *category;
@@ -1597,6 +1598,23 @@ static bool link_resolve(struct pipeline *p, size_t i, uint32_t tgid)
 	char root[64];
 	int rootfd, fd;
 
+	if (l->dir) {
+		/* its files, each classed by the name it had (seed_found) */
+		char old_dir[REACH_BASE_LEN + REACH_PATH_LEN + 2], new_dir[REACH_BASE_LEN + REACH_PATH_LEN + 2];
+
+		snprintf(old_dir, sizeof(old_dir), "%s/", l->old_stable);
+		snprintf(new_dir, sizeof(new_dir), "%s/", l->new_abs);
+		fd = seeds_walk_renamed(tgid, old_dir, new_dir, seed_found, p);
+		if (fd == -ESRCH)
+			return false;
+		if (fd == 0 || fd == -ENOTDIR) /* -ENOTDIR: a file, and its old name no secret's */
+			link_ack(p, l->cgroup_id, l->seq);
+		else
+			link_road(p, NULL, l->cgroup_id, l->uid, l->seq, l->old_stable, l->new_abs,
+				  fd == -ENOENT ? "gone from the new name before reach found it" : strerror(-fd));
+		link_forget(p, i);
+		return true;
+	}
 	snprintf(root, sizeof(root), "/proc/%u/root", tgid);
 	rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (rootfd < 0 || mount_table_of(&mt, tgid)) {
@@ -1664,11 +1682,10 @@ static void handle_link(struct pipeline *p, const struct reach_link_event *ev)
 			  "the old name could not be read whole");
 		return;
 	}
+	/* no secret's name itself: the kernel sent it because a file under
+	 * it could be one (a directory renamed: its files are walked under
+	 * the new name and each classed by its old one; a file: -ENOTDIR) */
 	category = catalog_match(p->catalog, old_abs);
-	if (!category) {
-		link_ack(p, ev->hdr.cgroup_id, ev->seq); /* no secret's name */
-		return;
-	}
 	if ((ev->flags & (REACH_LINK_F_NEW_DIR_TRUNC | REACH_LINK_F_NEW_NAME_TRUNC)) ||
 	    link_path(new_dir, new_name, new_abs, sizeof(new_abs))) {
 		link_road(p, &ev->hdr, ev->hdr.cgroup_id, ev->hdr.uid, ev->seq, old_abs, new_name,
@@ -1686,6 +1703,7 @@ static void handle_link(struct pipeline *p, const struct reach_link_event *ev)
 	l->uid = ev->hdr.uid;
 	l->seq = ev->seq;
 	l->category = category;
+	l->dir = !category;
 	if (!(l->new_abs = strdup(new_abs)) || !(l->old_stable = strdup(old_abs))) {
 		free(l->new_abs);
 		link_road(p, &ev->hdr, ev->hdr.cgroup_id, ev->hdr.uid, ev->seq, old_abs, new_abs, strerror(ENOMEM));

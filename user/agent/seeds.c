@@ -689,6 +689,67 @@ void seeds_tick(struct seeds *s, int64_t now_ms)
 	run_pass(s, now_ms, SEEDS_PIDS_PER_TICK, SEEDS_WALKS_PER_TICK, SEEDS_FRESH_MS);
 }
 
+struct renamed {
+	const char *old_dir, *new_dir;
+	seeds_found_fn found;
+	void *ctx;
+};
+
+/* a file under the new directory, given to the caller by its old name */
+static bool renamed_found(void *ctx, const struct reach_inode_key *key, const char *path)
+{
+	struct renamed *r = ctx;
+	size_t n = strlen(r->new_dir);
+	char old[8192];
+
+	if (strncmp(path, r->new_dir, n) ||
+	    (size_t)snprintf(old, sizeof(old), "%s%s", r->old_dir, path + n) >= sizeof(old))
+		return false;
+	return r->found(r->ctx, key, old);
+}
+
+int seeds_walk_renamed(uint32_t pid, const char *old_dir, const char *new_dir, seeds_found_fn found, void *ctx)
+{
+	struct renamed r = { .old_dir = old_dir, .new_dir = new_dir, .found = found, .ctx = ctx };
+	struct seeds *s = seeds_new(renamed_found, NULL, &r);
+	struct walk *w = calloc(1, sizeof(*w));
+	int procfd = -1, rootfd = -1, mi = -1, fd, rc = -ESRCH;
+	char proc[32];
+
+	if (!s || !w) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	snprintf(proc, sizeof(proc), "/proc/%u", pid);
+	if ((procfd = open(proc, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+	    (rootfd = openat(procfd, "root", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+	    (mi = openat(procfd, "mountinfo", O_RDONLY | O_CLOEXEC)) < 0 || mount_table_read(&w->mt, mi))
+		goto out;
+	fd = mounts_open_beneath(rootfd, new_dir, &w->mt, O_RDONLY | O_DIRECTORY, NULL);
+	if (fd < 0) {
+		rc = fd;
+		goto out;
+	}
+	close(fd);
+	w->s = s;
+	w->ns = "renamed";
+	w->budget = SEEDS_ENTRIES_MAX;
+	walk_prefix(w, rootfd, new_dir, SEEDS_DEPTH_MAX);
+	rc = 0;
+out:
+	if (w)
+		mount_table_free(&w->mt);
+	free(w);
+	seeds_free(s);
+	if (mi >= 0)
+		close(mi);
+	if (rootfd >= 0)
+		close(rootfd);
+	if (procfd >= 0)
+		close(procfd);
+	return rc;
+}
+
 struct seeds_stats seeds_stats(const struct seeds *s)
 {
 	struct seeds_stats none = { 0 };

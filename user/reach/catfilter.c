@@ -93,8 +93,10 @@ static int add_name(struct catfilter *f, uint32_t kind, const char *s, size_t n)
 	k.kind = kind;
 	k.len = (uint32_t)n;
 	memcpy(k.name, s, n);
-	f->sieve.name_lens[(kind - 1) & 1] |= 1ULL << (n - 1);
-	cf_byte_add(f->sieve.name_first[(kind - 1) & 1], (unsigned char)s[0]);
+	if (kind == REACH_CF_BASENAME || kind == REACH_CF_COMPONENT) { /* the sieve is the open path's */
+		f->sieve.name_lens[(kind - 1) & 1] |= 1ULL << (n - 1);
+		cf_byte_add(f->sieve.name_first[(kind - 1) & 1], (unsigned char)s[0]);
+	}
 	grown = table_add(f->names, &f->n_names, sizeof(k), &k);
 	if (!grown)
 		return -ENOMEM;
@@ -313,6 +315,35 @@ static void turn_off(struct catfilter *f)
 	f->on = false;
 }
 
+/* Every literal directory of a rule (a component between two '/' without
+ * a glob character): REACH_CF_DIRNAME names, read by the kernel only when a
+ * directory is renamed or linked (bpf/files_syscalls.bpf.h): a file under
+ * ".aws" may be a secret's by a rule the renamed path no longer meets. */
+static int add_dirnames(struct catfilter *f, const char *p)
+{
+	for (const char *s = strchr(p, '/'); s; s = strchr(s + 1, '/')) {
+		const char *end = strchr(s + 1, '/');
+		size_t n;
+		bool have = false;
+
+		if (!end)
+			break;
+		n = (size_t)(end - s - 1);
+		if (n == 0 || n > REACH_CF_NAME_MAX || strcspn(s + 1, SPECIALS) < n)
+			continue;
+		for (size_t i = 0; i < f->n_names && !have; i++)
+			have = f->names[i].kind == REACH_CF_DIRNAME && f->names[i].len == n &&
+			       !memcmp(f->names[i].name, s + 1, n);
+		if (!have) {
+			int rc = add_name(f, REACH_CF_DIRNAME, s + 1, n);
+
+			if (rc)
+				return rc;
+		}
+	}
+	return 0;
+}
+
 int catfilter_compile(struct catfilter *f, const struct catalog *c)
 {
 	const char *p;
@@ -329,7 +360,11 @@ int catfilter_compile(struct catfilter *f, const struct catalog *c)
 	for (size_t i = 0; rc == 0 && (p = catalog_rule_pattern(c, i, &negate)); i++) {
 		if (negate)
 			continue; /* an exclusion only narrows matches: sending more is safe */
-		if (!compile_rule(f, p, &rc)) {
+		if (rc == 0 && !strchr(p, '/'))
+			; /* a basename anywhere: no directory */
+		else if (rc == 0)
+			rc = add_dirnames(f, p);
+		if (rc == 0 && !compile_rule(f, p, &rc)) {
 			snprintf(f->why, sizeof(f->why), "secret pattern '%.200s' has no fixed part the kernel can test",
 				 p);
 			turn_off(f);
