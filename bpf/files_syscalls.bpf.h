@@ -255,6 +255,55 @@ static __always_inline bool files__link_dirname(struct cf_scratch *cs, __u32 len
 	return bpf_map_lookup_elem(&cf_names, &cs->keys.name) != NULL;
 }
 
+#define RENAME_EXCHANGE 2
+
+/* bpf_loop over the names a link or rename moved (the old one; both for an
+ * exchange): pass when one could be a secret's, or a directory a secret's
+ * name goes through. */
+struct link_judge {
+	const char *names[2];
+	__u32 n;
+	bool pass;
+};
+
+static long files__link_judge_cb(__u64 i, void *arg)
+{
+	struct link_judge *j = arg;
+	struct cf_scratch *cs = filter__scratch();
+	long len;
+
+	if (!cs || i >= j->n || i >= 2 || j->pass)
+		return 1;
+	/* a relative name behind a '/': judged by its components and
+	 * basename (the fixed directories' files are known by inode) */
+	cs->resolved[0] = '/';
+	len = bpf_probe_read_user_str(&cs->resolved[1], REACH_PATH_LEN, j->names[i & 1]);
+	if (len <= 1)
+		return 0;
+	if (cs->resolved[1] == '/')
+		len = bpf_probe_read_user_str(cs->resolved, REACH_PATH_LEN, j->names[i & 1]) - 1;
+	if (len <= 0)
+		return 0;
+	/* a name cut at the buffer: could be */
+	if (len >= REACH_PATH_LEN - 1 || !((volatile struct reach_cf_config *)&cf_config)->on ||
+	    filter__pass(cs, 0, (__u32)len & (REACH_BASE_LEN - 1))) {
+		j->pass = true;
+		return 1;
+	}
+	/* a directory moved: could a file under it be a secret (a component
+	 * or prefix rule: judged as its child "x"; or a rule's literal
+	 * directory of that name)? */
+	cs->resolved[len & (REACH_BASE_LEN - 1)] = '/';
+	cs->resolved[(len + 1) & (REACH_BASE_LEN - 1)] = 'x';
+	cs->resolved[(len + 2) & (REACH_BASE_LEN - 1)] = '\0';
+	if (filter__pass(cs, 0, (__u32)(len + 2) & (REACH_BASE_LEN - 1)) ||
+	    files__link_dirname(cs, (__u32)len & (REACH_BASE_LEN - 1))) {
+		j->pass = true;
+		return 1;
+	}
+	return 0;
+}
+
 /* The directory a relative name of the task is resolved from (its cwd, or
  * dirfd) into dst (REACH_BASE_LEN); true when complete. */
 static __always_inline bool files__link_dir(struct task_struct *task, int dirfd, char *dst, char *walk)
@@ -290,11 +339,10 @@ static __noinline int files__on_link_exit(struct pt_regs *regs, long nr)
 	__u64 pid_tgid = bpf_get_current_pid_tgid(), cgid = bpf_get_current_cgroup_id(), seq;
 	const char *oldname, *newname;
 	int olddirfd = AT_FDCWD, newdirfd = AT_FDCWD;
+	struct link_judge judge = {};
 	struct reach_link_event *ev;
-	struct cf_scratch *cs;
 	struct scratch *s;
 	long len;
-	bool pass;
 
 	if (!task__is_monitored(pid_tgid, cgid))
 		return 0;
@@ -308,30 +356,15 @@ static __noinline int files__on_link_exit(struct pt_regs *regs, long nr)
 		newname = (const char *)SYSCALL_ARG4(regs);
 	}
 	s = scratch__get();
-	cs = filter__scratch();
-	if (!s || !cs)
+	if (!s)
 		return 0;
-	/* the old name, a relative one behind a '/': the filter's input */
-	cs->resolved[0] = '/';
-	len = bpf_probe_read_user_str(&cs->resolved[1], REACH_PATH_LEN, oldname);
-	if (len <= 1)
-		return 0;
-	if (cs->resolved[1] == '/')
-		len = bpf_probe_read_user_str(cs->resolved, REACH_PATH_LEN, oldname) - 1;
-	/* a name cut at the buffer: judged as could-be (the filter passes a
-	 * truncated path) */
-	pass = len >= REACH_PATH_LEN - 1 || !((volatile struct reach_cf_config *)&cf_config)->on ||
-	       filter__pass(cs, 0, (__u32)len & (REACH_BASE_LEN - 1));
-	if (!pass && len > 0 && len < REACH_PATH_LEN) {
-		/* a directory moved: could a file under it be a secret (a
-		 * component or prefix rule)? Judged as its child "x". */
-		cs->resolved[len & (REACH_BASE_LEN - 1)] = '/';
-		cs->resolved[(len + 1) & (REACH_BASE_LEN - 1)] = 'x';
-		cs->resolved[(len + 2) & (REACH_BASE_LEN - 1)] = '\0';
-		pass = filter__pass(cs, 0, (__u32)(len + 2) & (REACH_BASE_LEN - 1)) ||
-		       files__link_dirname(cs, (__u32)len & (REACH_BASE_LEN - 1));
-	}
-	if (!pass)
+	/* the old name; after RENAME_EXCHANGE the new name too holds the
+	 * other file */
+	judge.names[0] = oldname;
+	judge.names[1] = newname;
+	judge.n = nr == NR_renameat2 && ((__u32)SYSCALL_ARG5(regs) & RENAME_EXCHANGE) ? 2 : 1;
+	bpf_loop(2, files__link_judge_cb, &judge, 0);
+	if (!judge.pass)
 		return 0;
 	seq = bpf_ktime_get_boot_ns();
 	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
@@ -350,7 +383,7 @@ static __noinline int files__on_link_exit(struct pt_regs *regs, long nr)
 	task__fill_hdr(&ev->hdr, REACH_EV_LINK, sizeof(*ev), pid_tgid, cgid, 0);
 	ev->hdr.ts_ns = seq;
 	ev->nr = nr;
-	ev->flags = 0;
+	ev->flags = judge.n == 2 ? REACH_LINK_F_EXCHANGE : 0;
 	ev->seq = seq;
 	len = bpf_probe_read_user_str(ev->old_name, sizeof(ev->old_name), oldname);
 	if (len >= REACH_PATH_LEN)

@@ -271,6 +271,7 @@ _Static_assert(sizeof(struct reach_dns_event) == 56 + 16 + 16 + REACH_DNS_LEN, "
 #define REACH_LINK_F_OLD_NAME_TRUNC 0x4
 #define REACH_LINK_F_NEW_NAME_TRUNC 0x8
 #define REACH_LINK_F_UNTAINTED     0x10 /* the taint map was full: counted, nothing holds the filter */
+#define REACH_LINK_F_EXCHANGE      0x20 /* renameat2 RENAME_EXCHANGE: each name now holds the other's file */
 
 struct reach_link_event {
 	struct reach_event_hdr hdr;

@@ -336,6 +336,16 @@ os.chdir(os.path.dirname(sys.argv[1]))
 os.rename(os.path.basename(sys.argv[1]), "notes.txt")
 open("notes.txt").read()
 """),
+    # renameat2(RENAME_EXCHANGE) of an innocent file with the secret: the
+    # innocent name (the call's old name) now holds the secret
+    ("exchange", """
+import ctypes
+open(sys.argv[2], "w").write("nothing\\n")
+libc = ctypes.CDLL(None, use_errno=True)
+if libc.renameat2(-100, sys.argv[2].encode(), -100, sys.argv[1].encode(), 2):
+    sys.exit("renameat2: errno %d" % ctypes.get_errno())
+open(sys.argv[2]).read()
+"""),
 ]
 
 

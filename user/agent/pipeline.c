@@ -1547,48 +1547,65 @@ static void handle_h2_frame(struct pipeline *p, const struct reach_h2_frame_even
 
 /* A secret's file under a new name (link, rename: reach_link_event), its
  * inode still to learn: the cgroup stays tainted in the kernel (its opens
- * all come here) until then. */
+ * all come here) until then. The taint is lifted (acked up to the newest
+ * link event handled for the cgroup) only when no name of that cgroup is
+ * pending any more: a lift for one name must not uncover another's. */
 #define PIPELINE_LINKS_MAX 64
 
 struct pending_link {
-	uint64_t cgroup_id, seq;
+	uint64_t cgroup_id;
+	uint64_t ack_seq; /* the newest link event of the cgroup handled so far */
 	uint32_t uid;
-	bool dir;         /* a directory under which a rule could class files */
+	bool dir;         /* no secret's name itself: a directory whose files may be */
 	char *new_abs;    /* where the file is now, absolute in the linker's root */
-	char *old_stable; /* its classed name */
+	char *old_stable; /* the name it had: classed */
 	const char *category;
 };
 
+/* seq: the newest link event of the cgroup handled; lifted unless a name
+ * of the cgroup is still pending (then its entries carry seq) */
 static void link_ack(struct pipeline *p, uint64_t cgroup_id, uint64_t seq)
 {
-	if (p->dedup->ack_link)
+	bool pending = false;
+
+	for (size_t i = 0; i < p->n_links; i++) {
+		if (p->links[i].cgroup_id != cgroup_id)
+			continue;
+		pending = true;
+		if (p->links[i].ack_seq < seq)
+			p->links[i].ack_seq = seq;
+	}
+	if (!pending && p->dedup->ack_link)
 		p->dedup->ack_link(p->dedup_ctx, cgroup_id, seq);
 }
 
-/* The link's secret cannot be followed: the identity's blind road (its
- * reads under the new name would be judged by that name), and the taint
- * lifted. */
+/* The new name cannot be followed: the identity's blind road (its reads
+ * under it would be judged by that name). */
 static void link_road(struct pipeline *p, const struct reach_event_hdr *hdr, uint64_t cgroup_id, uint32_t uid,
-		      uint64_t seq, const char *old_name, const char *new_name, const char *why)
+		      const char *old_name, const char *new_name, const char *why)
 {
 	char detail[COVERAGE_DETAIL_LEN];
 
 	snprintf(detail, sizeof(detail), "%.100s -> %.100s: %s", old_name, new_name, why);
 	log_warn("blind road renamed-secret: %s (pid %u)", detail, hdr ? hdr->tgid : 0);
 	pipeline_note_road(p, cgroup_id, uid, "renamed-secret", detail, unix_ms());
-	link_ack(p, cgroup_id, seq);
 }
 
-static void link_forget(struct pipeline *p, size_t i)
+/* Pending link i is done: forgotten, and the cgroup's taint lifted if it
+ * was the last of the cgroup. */
+static void link_done(struct pipeline *p, size_t i)
 {
+	uint64_t cgroup_id = p->links[i].cgroup_id, seq = p->links[i].ack_seq;
+
 	free(p->links[i].new_abs);
 	free(p->links[i].old_stable);
 	p->links[i] = p->links[--p->n_links];
+	link_ack(p, cgroup_id, seq);
 }
 
 /* Pending link i through tgid's root: its inode learned (a known secret
- * from now on, under its classed name) or a road; false when tgid is gone
- * (kept for the next process of the cgroup). */
+ * from now on, under its classed name), a renamed directory's files, or a
+ * road; false when tgid is gone (kept for the next process of the cgroup). */
 static bool link_resolve(struct pipeline *p, size_t i, uint32_t tgid)
 {
 	struct pending_link *l = &p->links[i];
@@ -1607,12 +1624,10 @@ static bool link_resolve(struct pipeline *p, size_t i, uint32_t tgid)
 		fd = seeds_walk_renamed(tgid, old_dir, new_dir, seed_found, p);
 		if (fd == -ESRCH)
 			return false;
-		if (fd == 0 || fd == -ENOTDIR) /* -ENOTDIR: a file, and its old name no secret's */
-			link_ack(p, l->cgroup_id, l->seq);
-		else
-			link_road(p, NULL, l->cgroup_id, l->uid, l->seq, l->old_stable, l->new_abs,
+		if (fd != 0 && fd != -ENOTDIR) /* -ENOTDIR: a file, and its old name no secret's */
+			link_road(p, NULL, l->cgroup_id, l->uid, l->old_stable, l->new_abs,
 				  fd == -ENOENT ? "gone from the new name before reach found it" : strerror(-fd));
-		link_forget(p, i);
+		link_done(p, i);
 		return true;
 	}
 	snprintf(root, sizeof(root), "/proc/%u/root", tgid);
@@ -1631,12 +1646,11 @@ static bool link_resolve(struct pipeline *p, size_t i, uint32_t tgid)
 		key.dev = mounts_kdev(&stx);
 		key.ino = stx.stx_ino;
 		remember_secret_inode(p, &key, l->old_stable, l->category);
-		link_ack(p, l->cgroup_id, l->seq);
 	} else {
-		link_road(p, NULL, l->cgroup_id, l->uid, l->seq, l->old_stable, l->new_abs,
+		link_road(p, NULL, l->cgroup_id, l->uid, l->old_stable, l->new_abs,
 			  fd == -ENOENT ? "gone from the new name before reach found it" : strerror(-fd));
 	}
-	link_forget(p, i);
+	link_done(p, i);
 	return true;
 }
 
@@ -1661,12 +1675,38 @@ static int link_path(const char *dir, const char *name, char *out, size_t n)
 	return path_stable_name(abs, out, n);
 }
 
+/* One move: the file (or directory) that had the name from is now at to. */
+static void link_add(struct pipeline *p, const struct reach_link_event *ev, const char *from, const char *to)
+{
+	const char *category = catalog_match(p->catalog, from);
+	struct pending_link *l;
+
+	if (p->n_links == PIPELINE_LINKS_MAX) {
+		link_road(p, &ev->hdr, ev->hdr.cgroup_id, ev->hdr.uid, from, to, "too many new names of secrets at once");
+		return;
+	}
+	l = &p->links[p->n_links];
+	memset(l, 0, sizeof(*l));
+	l->cgroup_id = ev->hdr.cgroup_id;
+	l->uid = ev->hdr.uid;
+	l->ack_seq = ev->seq;
+	l->category = category;
+	/* no secret's name itself: the kernel sent it because a file under it
+	 * could be one (a directory: walked under the new name, each file
+	 * classed by its old one; a file: -ENOTDIR, nothing) */
+	l->dir = !category;
+	if (!(l->new_abs = strdup(to)) || !(l->old_stable = strdup(from))) {
+		free(l->new_abs);
+		link_road(p, &ev->hdr, ev->hdr.cgroup_id, ev->hdr.uid, from, to, strerror(ENOMEM));
+		return;
+	}
+	p->n_links++;
+}
+
 static void handle_link(struct pipeline *p, const struct reach_link_event *ev)
 {
 	char old_name[REACH_PATH_LEN], new_name[REACH_PATH_LEN], old_dir[REACH_BASE_LEN], new_dir[REACH_BASE_LEN];
 	char old_abs[REACH_BASE_LEN + REACH_PATH_LEN], new_abs[REACH_BASE_LEN + REACH_PATH_LEN];
-	const char *category;
-	struct pending_link *l;
 
 	memcpy(old_name, ev->old_name, sizeof(old_name));
 	old_name[sizeof(old_name) - 1] = '\0';
@@ -1676,41 +1716,20 @@ static void handle_link(struct pipeline *p, const struct reach_link_event *ev)
 	old_dir[sizeof(old_dir) - 1] = '\0';
 	memcpy(new_dir, ev->new_dir, sizeof(new_dir));
 	new_dir[sizeof(new_dir) - 1] = '\0';
-	if ((ev->flags & (REACH_LINK_F_OLD_DIR_TRUNC | REACH_LINK_F_OLD_NAME_TRUNC)) ||
-	    link_path(old_dir, old_name, old_abs, sizeof(old_abs))) {
-		link_road(p, &ev->hdr, ev->hdr.cgroup_id, ev->hdr.uid, ev->seq, old_name, new_name,
-			  "the old name could not be read whole");
-		return;
-	}
-	/* no secret's name itself: the kernel sent it because a file under
-	 * it could be one (a directory renamed: its files are walked under
-	 * the new name and each classed by its old one; a file: -ENOTDIR) */
-	category = catalog_match(p->catalog, old_abs);
-	if ((ev->flags & (REACH_LINK_F_NEW_DIR_TRUNC | REACH_LINK_F_NEW_NAME_TRUNC)) ||
+	if ((ev->flags & (REACH_LINK_F_OLD_DIR_TRUNC | REACH_LINK_F_OLD_NAME_TRUNC | REACH_LINK_F_NEW_DIR_TRUNC |
+			  REACH_LINK_F_NEW_NAME_TRUNC)) ||
+	    link_path(old_dir, old_name, old_abs, sizeof(old_abs)) ||
 	    link_path(new_dir, new_name, new_abs, sizeof(new_abs))) {
-		link_road(p, &ev->hdr, ev->hdr.cgroup_id, ev->hdr.uid, ev->seq, old_abs, new_name,
-			  "the new name could not be read whole");
+		link_road(p, &ev->hdr, ev->hdr.cgroup_id, ev->hdr.uid, old_name, new_name,
+			  "a name could not be read whole");
+		link_ack(p, ev->hdr.cgroup_id, ev->seq);
 		return;
 	}
-	if (p->n_links == PIPELINE_LINKS_MAX) {
-		link_road(p, &ev->hdr, ev->hdr.cgroup_id, ev->hdr.uid, ev->seq, old_abs, new_abs,
-			  "too many new names of secrets at once");
-		return;
-	}
-	l = &p->links[p->n_links];
-	memset(l, 0, sizeof(*l));
-	l->cgroup_id = ev->hdr.cgroup_id;
-	l->uid = ev->hdr.uid;
-	l->seq = ev->seq;
-	l->category = category;
-	l->dir = !category;
-	if (!(l->new_abs = strdup(new_abs)) || !(l->old_stable = strdup(old_abs))) {
-		free(l->new_abs);
-		link_road(p, &ev->hdr, ev->hdr.cgroup_id, ev->hdr.uid, ev->seq, old_abs, new_abs, strerror(ENOMEM));
-		return;
-	}
-	p->n_links++;
-	link_resolve(p, p->n_links - 1, ev->hdr.tgid); /* the linker, if it lives */
+	link_add(p, ev, old_abs, new_abs);
+	if (ev->flags & REACH_LINK_F_EXCHANGE)
+		link_add(p, ev, new_abs, old_abs); /* the other file moved the other way */
+	links_resolve_for(p, ev->hdr.cgroup_id, ev->hdr.tgid); /* through the linker, if it lives */
+	link_ack(p, ev->hdr.cgroup_id, ev->seq);                 /* a no-op while a name is pending */
 }
 
 /* A road the kernel saw taken and cannot decode (abi/events.h enum
@@ -2769,8 +2788,11 @@ void pipeline_fini(struct pipeline *p)
 	hmap_free(p->secret_inodes, secret_inode_free);
 	seeds_free(p->seeds);
 	p->seeds = NULL;
-	while (p->n_links)
-		link_forget(p, 0);
+	for (size_t i = 0; i < p->n_links; i++) {
+		free(p->links[i].new_abs);
+		free(p->links[i].old_stable);
+	}
+	p->n_links = 0;
 	free(p->links);
 	p->links = NULL;
 	http_reasm_free(p->reasm); /* wipes the open heads */
