@@ -256,6 +256,8 @@ static __always_inline bool files__link_dirname(struct cf_scratch *cs, __u32 len
 }
 
 #define RENAME_EXCHANGE 2
+#define AT_SYMLINK_FOLLOW 0x400
+#define AT_EMPTY_PATH 0x1000
 
 /* bpf_loop over the names a link or rename moved (the old one; both for an
  * exchange): pass when one could be a secret's, or a directory a secret's
@@ -278,14 +280,11 @@ static long files__link_judge_cb(__u64 i, void *arg)
 	 * basename (the fixed directories' files are known by inode) */
 	cs->resolved[0] = '/';
 	len = bpf_probe_read_user_str(&cs->resolved[1], REACH_PATH_LEN, j->names[i & 1]);
-	if (len <= 1)
-		return 0;
-	if (cs->resolved[1] == '/')
+	if (len > 1 && cs->resolved[1] == '/')
 		len = bpf_probe_read_user_str(cs->resolved, REACH_PATH_LEN, j->names[i & 1]) - 1;
-	if (len <= 0)
-		return 0;
-	/* a name cut at the buffer: could be */
-	if (len >= REACH_PATH_LEN - 1 || !((volatile struct reach_cf_config *)&cf_config)->on ||
+	/* a name that cannot be read now (another thread unmapped or changed
+	 * it), empty (a descriptor's file) or cut at the buffer: could be */
+	if (len <= 1 || len >= REACH_PATH_LEN - 1 || !((volatile struct reach_cf_config *)&cf_config)->on ||
 	    filter__pass(cs, 0, (__u32)len & (REACH_BASE_LEN - 1))) {
 		j->pass = true;
 		return 1;
@@ -336,7 +335,7 @@ static __always_inline bool files__link_dir(struct task_struct *task, int dirfd,
 static __noinline int files__on_link_exit(struct pt_regs *regs, long nr)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
-	__u64 pid_tgid = bpf_get_current_pid_tgid(), cgid = bpf_get_current_cgroup_id(), seq;
+	__u64 pid_tgid = bpf_get_current_pid_tgid(), cgid = bpf_get_current_cgroup_id(), seq, zero = 0, *count;
 	const char *oldname, *newname;
 	int olddirfd = AT_FDCWD, newdirfd = AT_FDCWD;
 	struct link_judge judge = {};
@@ -359,31 +358,47 @@ static __noinline int files__on_link_exit(struct pt_regs *regs, long nr)
 	if (!s)
 		return 0;
 	/* the old name; after RENAME_EXCHANGE the new name too holds the
-	 * other file */
+	 * other file. A link that follows the old name (a symlink's target,
+	 * /proc/self/fd/N) or takes a descriptor's file (AT_EMPTY_PATH): the
+	 * name says nothing of the file, always the agent's to judge. */
 	judge.names[0] = oldname;
 	judge.names[1] = newname;
 	judge.n = nr == NR_renameat2 && ((__u32)SYSCALL_ARG5(regs) & RENAME_EXCHANGE) ? 2 : 1;
-	bpf_loop(2, files__link_judge_cb, &judge, 0);
+	if (nr == NR_linkat && ((__u32)SYSCALL_ARG5(regs) & (AT_SYMLINK_FOLLOW | AT_EMPTY_PATH)))
+		judge.pass = true;
+	else
+		bpf_loop(2, files__link_judge_cb, &judge, 0);
 	if (!judge.pass)
 		return 0;
-	seq = bpf_ktime_get_boot_ns();
 	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
-	if (bpf_map_update_elem(&link_taint, &cgid, &seq, BPF_ANY)) {
+	count = bpf_map_lookup_elem(&link_taint, &cgid);
+	if (!count) {
+		bpf_map_update_elem(&link_taint, &cgid, &zero, BPF_NOEXIST);
+		count = bpf_map_lookup_elem(&link_taint, &cgid);
+	}
+	if (!count) {
 		loss__count_for(cgid, (__u32)bpf_get_current_uid_gid(), REACH_EV_LINK, REACH_LOSS_MAP_FULL);
 		if (ev)
 			bpf_ringbuf_discard(ev, 0);
 		return 0;
 	}
+	/* a count, not a time: the agent acks how many it has handled, so an
+	 * event handled before an earlier-counted one still in flight never
+	 * lifts the taint (tasks on other CPUs link at once) */
+	seq = __sync_add_and_fetch(count, 1);
 	link_taints_ever = 1;
 	if (!ev) {
 		/* the taint stays: a lost event, the identity inconclusive */
 		loss__count_for(cgid, (__u32)bpf_get_current_uid_gid(), REACH_EV_LINK, REACH_LOSS_RINGBUF_FULL);
 		return 0;
 	}
-	task__fill_hdr(&ev->hdr, REACH_EV_LINK, sizeof(*ev), pid_tgid, cgid, 0);
-	ev->hdr.ts_ns = seq;
+	task__fill_hdr(&ev->hdr, REACH_EV_LINK, sizeof(*ev), pid_tgid, cgid, bpf_ktime_get_boot_ns());
 	ev->nr = nr;
 	ev->flags = judge.n == 2 ? REACH_LINK_F_EXCHANGE : 0;
+	if (nr == NR_linkat && ((__u32)SYSCALL_ARG5(regs) & (AT_SYMLINK_FOLLOW | AT_EMPTY_PATH)))
+		ev->flags |= REACH_LINK_F_FOLLOW;
+	if (nr == NR_link || nr == NR_linkat)
+		ev->flags |= REACH_LINK_F_LINK;
 	ev->seq = seq;
 	len = bpf_probe_read_user_str(ev->old_name, sizeof(ev->old_name), oldname);
 	if (len >= REACH_PATH_LEN)

@@ -157,23 +157,23 @@ static __always_inline void files__mark_passed(const struct reach_dedup_key *key
  * agent has learned that file's inode: its opens the filter would drop go
  * to user space instead, so a read under the new name comes after the
  * link's event and is judged as the secret it is. Tainted while
- * link_taint[cgid] (written here) differs from link_acked[cgid] (written by
- * the agent when it has handled that event): two writers, two maps, no
- * lost update. link_taints_ever: no lookup at all on a node where no
+ * link_taint[cgid] (link events counted here) differs from link_acked[cgid]
+ * (how many the agent has handled, written by it alone): two writers, two
+ * maps, no lost update; an event lost keeps the cgroup tainted. link_taints_ever: no lookup at all on a node where no
  * monitored task ever did it.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 8192);
 	__type(key, __u64);   /* cgroup id */
-	__type(value, __u64); /* the last link event's seq */
+	__type(value, __u64); /* link events of the cgroup so far */
 } link_taint SEC(".maps") __weak;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 8192);
 	__type(key, __u64);   /* cgroup id */
-	__type(value, __u64); /* the last seq the agent handled */
+	__type(value, __u64); /* how many of them the agent has handled */
 } link_acked SEC(".maps") __weak;
 
 __u32 link_taints_ever __weak = 0;

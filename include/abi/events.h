@@ -263,21 +263,23 @@ _Static_assert(sizeof(struct reach_dns_event) == 56 + 16 + 16 + REACH_DNS_LEN, "
  * kernel filter passed it). A relative name's directory is resolved in the
  * kernel (the cwd or the dirfd, absolute in the task's root), so user space
  * needs no /proc of a process that may be gone. Until user space has
- * learned the file's inode, the cgroup is tainted (link_taint = seq): its
- * opens are not dropped by the filter, so a read under the new name reaches
- * user space after this event. */
+ * learned the file's inode, the cgroup is tainted (link_taint counts its
+ * link events, link_acked how many user space has handled): its opens are
+ * not dropped by the filter, so a read under the new name reaches user
+ * space after this event. */
 #define REACH_LINK_F_OLD_DIR_TRUNC 0x1 /* old_dir incomplete: the old name cannot be judged */
 #define REACH_LINK_F_NEW_DIR_TRUNC 0x2
 #define REACH_LINK_F_OLD_NAME_TRUNC 0x4
 #define REACH_LINK_F_NEW_NAME_TRUNC 0x8
-#define REACH_LINK_F_UNTAINTED     0x10 /* the taint map was full: counted, nothing holds the filter */
 #define REACH_LINK_F_EXCHANGE      0x20 /* renameat2 RENAME_EXCHANGE: each name now holds the other's file */
+#define REACH_LINK_F_FOLLOW        0x40 /* linkat AT_SYMLINK_FOLLOW or AT_EMPTY_PATH: the old name may not be the file's */
+#define REACH_LINK_F_LINK          0x80 /* link or linkat: the old name stays (else a rename) */
 
 struct reach_link_event {
 	struct reach_event_hdr hdr;
 	__u32 nr;          /* the syscall */
 	__u32 flags;       /* REACH_LINK_F_* */
-	__u64 seq;         /* the taint this event asks user space to lift */
+	__u64 seq;         /* its number among the cgroup's link events (1, 2, ...) */
 	char  old_dir[REACH_BASE_LEN];   /* "" when old_name is absolute */
 	char  new_dir[REACH_BASE_LEN];
 	char  old_name[REACH_PATH_LEN];  /* as written */

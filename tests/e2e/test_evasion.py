@@ -9,7 +9,7 @@ import shutil
 import struct
 import subprocess
 
-from harness import PYTHON, REACHCTL, Agent, Cgroup, check, check_eq, sh, start_process, wait_for
+from harness import PYTHON, REACHCTL, Agent, Cgroup, Failure, check, check_eq, sh, start_process, wait_for
 from test_secrets import _secret
 
 # Each road: (name, script). argv[1] is the secret, argv[2] the test's tmp.
@@ -346,6 +346,47 @@ if libc.renameat2(-100, sys.argv[2].encode(), -100, sys.argv[1].encode(), 2):
     sys.exit("renameat2: errno %d" % ctypes.get_errno())
 open(sys.argv[2]).read()
 """),
+    # linkat(AT_EMPTY_PATH) of an O_PATH descriptor of the secret (an
+    # O_PATH open is no read): the kernel resolves the descriptor's file
+    ("emptypath", """
+import ctypes
+fd = os.open(sys.argv[1], os.O_PATH)
+libc = ctypes.CDLL(None, use_errno=True)
+if libc.linkat(fd, b"", -100, sys.argv[2].encode(), 0x1000):
+    sys.exit("linkat: errno %d" % ctypes.get_errno())
+open(sys.argv[2]).read()
+"""),
+]
+
+# New names reach cannot tell the file of: the blind road renamed-secret
+# (verify inconclusive), never a pass.
+ROAD_NAMES = [
+    # linkat(AT_SYMLINK_FOLLOW) of /proc/self/fd/N, N an O_PATH descriptor
+    # (os.link calls link(2), which follows nothing: linkat by ctypes)
+    ("procfd", """
+import ctypes
+fd = os.open(sys.argv[1], os.O_PATH)
+libc = ctypes.CDLL(None, use_errno=True)
+if libc.linkat(-100, f"/proc/self/fd/{fd}".encode(), -100, sys.argv[2].encode(), 0x400):
+    sys.exit("linkat: errno %d" % ctypes.get_errno())
+open(sys.argv[2]).read()
+"""),
+    # linkat(AT_SYMLINK_FOLLOW) of an innocent-named symlink to the secret
+    ("symfollow", """
+import ctypes
+os.symlink(sys.argv[1], sys.argv[2] + ".lnk")
+libc = ctypes.CDLL(None, use_errno=True)
+if libc.linkat(-100, (sys.argv[2] + ".lnk").encode(), -100, sys.argv[2].encode(), 0x400):
+    sys.exit("linkat: errno %d" % ctypes.get_errno())
+open(sys.argv[2]).read()
+"""),
+    # a new name through "..": which directory it lands in is the kernel's
+    ("dotdot", """
+d = os.path.dirname(sys.argv[2])
+os.makedirs(os.path.join(d, "sub"))
+os.link(sys.argv[1], os.path.join(d, "sub", "..", os.path.basename(sys.argv[2])))
+open(sys.argv[2]).read()
+"""),
 ]
 
 
@@ -362,16 +403,17 @@ def test_a_secret_given_a_new_name_is_still_the_secret(cleanup, tmp):
     renames (the second one's old name innocent) may outrun the agent: then
     the blind road renamed-secret, never a pass."""
     root = Cgroup(cleanup, f"reach-e2e-newname-{os.getpid()}")
-    names = [n for n, _ in NEW_NAMES] + ["ln", "chain", "dir"]
+    names = [n for n, _ in NEW_NAMES + ROAD_NAMES] + ["ln", "chain", "dir"]
     cgs = {n: Cgroup(cleanup, n, parent=root) for n in names}
     rules = [a for n, cg in cgs.items() for a in ("--identity-rule", f"cgroup:{cg.rel} host/newname-{n}")]
     secrets = {n: _secret(os.path.join(tmp, "apps", n, "server.key"), "not-a-real-key-material\n") for n in names}
     agent = Agent(cleanup, tmp, ["--cgroup", root.path, *rules])
     expect = {}
-    for name, script in NEW_NAMES:
+    for name, script in NEW_NAMES + ROAD_NAMES:
         innocent = os.path.join(tmp, "apps", name, "innocent-notes.txt")
         cgs[name].python(PRELUDE + script, secrets[name], innocent)
-        expect[name] = "notes.txt" if name == "relative" else innocent  # the name as written
+        if (name, script) in NEW_NAMES:
+            expect[name] = "notes.txt" if name == "relative" else innocent  # the name as written
     # a directory a rule names (".aws" of "**/.aws/credentials"), outside
     # any home (not seeded), renamed, its file read under the new path
     aws_dir = os.path.join(tmp, "apps", "dir", ".aws")
@@ -398,8 +440,20 @@ def test_a_secret_given_a_new_name_is_still_the_secret(cleanup, tmp):
         _policy(policy, f"host/newname-{name}")
         r = wait_for(lambda: (r := _verify(agent, f"host/newname-{name}", policy)).returncode in (1, 2) and r,
                      f"{name}: verify with no secret declared does not pass", 15)
-        if name != "chain":
+        if name in dict(ROAD_NAMES):
+            check_eq(r.returncode, 2, f"{name}: the new name reach cannot follow: {r.stdout[:300]}")
+            check("renamed-secret" in r.stdout, f"{name}: the road named: {r.stdout[:400]}")
+        elif name != "chain":
             check_eq(r.returncode, 1, f"{name}: the undeclared secret: {r.stdout[:300]}")
+    # every link event handled is credited back: the kernel counted them
+    # (link_taint), the agent acked as many (link_acked), so the cgroups'
+    # opens are filtered again
+    ids = {n: os.stat(cg.path).st_ino for n, cg in cgs.items()}
+    taint = _u64_map(agent.proc.pid, "link_taint")
+    check(all(ids[n] in taint for n in names), f"each cgroup's link events counted: {taint} {ids}")
+    wait_for(lambda: (acked := _u64_map(agent.proc.pid, "link_acked")) and
+             all(acked.get(ids[n]) == _u64_map(agent.proc.pid, "link_taint")[ids[n]] for n in names),
+             "every cgroup's taint lifted once its link events are handled", 10)
     agent.stop()
     check_eq(agent.returncode, 0, "reachd exit code")
 
@@ -517,6 +571,24 @@ def _hash_key(pid):
                     if "hash_key" in sec:
                         return tuple(sec["hash_key"])
     return None
+
+
+def _u64_map(pid, name):
+    """A __u64 -> __u64 hash map of the agent's, as a dict."""
+    import json
+    mine = _map_ids(pid)
+    for m in json.loads(sh("bpftool", "-j", "map", "show").stdout):
+        if m.get("name") == name and m.get("id") in mine:
+            out = {}
+            for entry in json.loads(sh("bpftool", "-j", "map", "dump", "id", str(m["id"])).stdout):
+                f = entry.get("formatted")
+                if f:
+                    out[int(f["key"])] = int(f["value"])
+                else:
+                    out[int.from_bytes(bytes(int(b, 16) for b in entry["key"]), "little")] = \
+                        int.from_bytes(bytes(int(b, 16) for b in entry["value"]), "little")
+            return out
+    raise Failure(f"no map {name} of the agent's")
 
 
 def test_hash_key_differs_per_start(cleanup, tmp):

@@ -108,6 +108,8 @@ static void submit_artifact(struct pipeline *p, const char *key, const char *fil
 
 static void note_root_exec(struct pipeline *p, uint64_t cgroup_id, const struct reach_exec_event *ev, const char *exe);
 static void links_resolve_for(struct pipeline *p, uint64_t cgroup_id, uint32_t tgid);
+static void links_take_open(struct pipeline *p, uint64_t cgroup_id, const char *abs,
+			    const struct reach_inode_key *inode);
 
 #define SECRET_CONTENT_MAX 8192
 #define KV_CONTENT_MAX (64 * 1024) /* a .env file's bytes read; the rest is counted, not read */
@@ -348,40 +350,49 @@ static void inode_key_str(const struct reach_inode_key *k, char out[48])
 	snprintf(out, 48, "%u:%llu", k->dev, (unsigned long long)k->ino);
 }
 
-static void remember_secret_inode(struct pipeline *p, const struct reach_inode_key *k, const char *path,
-				  const char *category)
+/* 0, or -errno when the kernel will not know the inode (its other names
+ * then judged by name only) */
+static int remember_secret_inode(struct pipeline *p, const struct reach_inode_key *k, const char *path,
+				 const char *category)
 {
 	struct secret_inode *si;
 	char key[48];
 
 	inode_key_str(k, key);
-	if (!p->secret_inodes || hmap_get(p->secret_inodes, key))
-		return;
+	if (!p->secret_inodes)
+		return -ENOMEM;
+	if (hmap_get(p->secret_inodes, key))
+		return 0;
 	si = calloc(1, sizeof(*si));
 	if (!si || !(si->path = strdup(path)) || hmap_put(p->secret_inodes, key, si, NULL)) {
 		secret_inode_free(si);
 		log_warn("secret inode of %s not kept: out of memory", path);
-		return;
+		return -ENOMEM;
 	}
 	si->category = category;
-	if (p->dedup->mark_secret_inode && p->dedup->mark_secret_inode(p->dedup_ctx, k))
+	if (p->dedup->mark_secret_inode && p->dedup->mark_secret_inode(p->dedup_ctx, k)) {
 		p->stats.path_errors++; /* the map is full: other names of it are matched by name only */
+		return -ENOSPC;
+	}
+	return 0;
 }
 
-/* A file a seeds walk found (agent/seeds.h): classed by the catalogue under
- * its stable name, and if a secret, known by its inode from now on. */
-static bool seed_found(void *ctx, const struct reach_inode_key *k, const char *abs_path)
+/* A file a walk found (agent/seeds.h): classed by the catalogue under its
+ * stable name, and if a secret, known by its inode from now on. 0: no
+ * secret; 1: a secret, kept; -1: a secret the kernel could not be told of. */
+static int seed_class(struct pipeline *p, const struct reach_inode_key *k, const char *abs_path)
 {
-	struct pipeline *p = ctx;
+	char stable[REACH_BASE_LEN * 2];
 	const char *category;
-	char stable[REACH_BASE_LEN * 2], key[48];
 
 	if (path_stable_name(abs_path, stable, sizeof(stable)) || !(category = catalog_match(p->catalog, stable)))
-		return false;
-	inode_key_str(k, key);
-	if (!hmap_get(p->secret_inodes, key))
-		remember_secret_inode(p, k, stable, category);
-	return true;
+		return 0;
+	return remember_secret_inode(p, k, stable, category) ? -1 : 1;
+}
+
+static bool seed_found(void *ctx, const struct reach_inode_key *k, const char *abs_path)
+{
+	return seed_class(ctx, k, abs_path) != 0;
 }
 
 /* A seeded file gone: its inode number may be another file's next. */
@@ -520,8 +531,10 @@ static void handle_file_open(struct pipeline *p, const struct reach_file_open_ev
 	}
 	if (p->tls)
 		p->tls->on_open(p->tls_ctx, ev->hdr.tgid, resolved, &ev->inode, &ev->key); /* libssl/libgnutls being mapped */
-	if (p->n_links)
-		links_resolve_for(p, ev->hdr.cgroup_id, ev->hdr.tgid); /* the new name may be this */
+	if (p->n_links) {
+		links_take_open(p, ev->hdr.cgroup_id, abs, &ev->inode);  /* the new name may be this */
+		links_resolve_for(p, ev->hdr.cgroup_id, ev->hdr.tgid);
+	}
 	inode_key_str(&ev->inode, ikey);
 	known = p->secret_inodes ? hmap_get(p->secret_inodes, ikey) : NULL;
 	if (known) {
@@ -1547,36 +1560,36 @@ static void handle_h2_frame(struct pipeline *p, const struct reach_h2_frame_even
 
 /* A secret's file under a new name (link, rename: reach_link_event), its
  * inode still to learn: the cgroup stays tainted in the kernel (its opens
- * all come here) until then. The taint is lifted (acked up to the newest
- * link event handled for the cgroup) only when no name of that cgroup is
- * pending any more: a lift for one name must not uncover another's. */
+ * all come here) until then. The kernel counts a cgroup's link events; the
+ * agent credits back each one it has handled, but only when no name of that
+ * cgroup is pending any more (the credit waits on a pending entry): a lift
+ * for one name must not uncover another's. */
 #define PIPELINE_LINKS_MAX 64
 
 struct pending_link {
 	uint64_t cgroup_id;
-	uint64_t ack_seq; /* the newest link event of the cgroup handled so far */
+	uint64_t credit;  /* link events of the cgroup handled, not yet credited to the kernel */
 	uint32_t uid;
-	bool dir;         /* no secret's name itself: a directory whose files may be */
+	bool is_link;     /* a link: the old name stays the file's too (not a rename) */
+	bool unsure;      /* the old name may not be the file's (followed, a descriptor's, ".."): the file decides */
 	char *new_abs;    /* where the file is now, absolute in the linker's root */
-	char *old_stable; /* the name it had: classed */
+	char *old_stable; /* the name it had, stable: classed */
 	const char *category;
 };
 
-/* seq: the newest link event of the cgroup handled; lifted unless a name
- * of the cgroup is still pending (then its entries carry seq) */
-static void link_ack(struct pipeline *p, uint64_t cgroup_id, uint64_t seq)
+/* n more link events of the cgroup handled: credited to the kernel, or held
+ * by a pending entry of the cgroup until it is done */
+static void link_ack(struct pipeline *p, uint64_t cgroup_id, uint64_t n)
 {
-	bool pending = false;
-
 	for (size_t i = 0; i < p->n_links; i++) {
-		if (p->links[i].cgroup_id != cgroup_id)
-			continue;
-		pending = true;
-		if (p->links[i].ack_seq < seq)
-			p->links[i].ack_seq = seq;
+		if (p->links[i].cgroup_id == cgroup_id) {
+			p->links[i].credit += n;
+			return;
+		}
 	}
-	if (!pending && p->dedup->ack_link)
-		p->dedup->ack_link(p->dedup_ctx, cgroup_id, seq);
+	if (n && p->dedup->ack_link && p->dedup->ack_link(p->dedup_ctx, cgroup_id, n))
+		log_warn("cgroup %llu: link events not credited back: its opens stay tainted",
+			 (unsigned long long)cgroup_id);
 }
 
 /* The new name cannot be followed: the identity's blind road (its reads
@@ -1595,41 +1608,75 @@ static void link_road(struct pipeline *p, const struct reach_event_hdr *hdr, uin
  * was the last of the cgroup. */
 static void link_done(struct pipeline *p, size_t i)
 {
-	uint64_t cgroup_id = p->links[i].cgroup_id, seq = p->links[i].ack_seq;
+	uint64_t cgroup_id = p->links[i].cgroup_id, credit = p->links[i].credit;
 
 	free(p->links[i].new_abs);
 	free(p->links[i].old_stable);
 	p->links[i] = p->links[--p->n_links];
-	link_ack(p, cgroup_id, seq);
+	link_ack(p, cgroup_id, credit);
 }
 
-/* Pending link i through tgid's root: its inode learned (a known secret
- * from now on, under its classed name), a renamed directory's files, or a
- * road; false when tgid is gone (kept for the next process of the cgroup). */
+/* A renamed directory's file, classed by the name it had: seed_found, a
+ * secret's inode the kernel could not be told of remembered as a failure. */
+struct link_walk {
+	struct pipeline *p;
+	bool failed;
+};
+
+static bool link_walk_found(void *ctx, const struct reach_inode_key *k, const char *abs_path)
+{
+	struct link_walk *w = ctx;
+	int rc = seed_class(w->p, k, abs_path);
+
+	if (rc < 0)
+		w->failed = true;
+	return rc != 0;
+}
+
+/* What the file now at a pending link's new name is: nothing to do (NULL),
+ * or why it cannot be followed. stx: its statx; rootfd, mt: the linker's
+ * root and mounts. */
+static const char *link_judge_file(struct pipeline *p, const struct pending_link *l, const struct statx *stx,
+				   int rootfd, const struct mount_table *mt)
+{
+	struct reach_inode_key key = { .dev = mounts_kdev(stx), .ino = stx->stx_ino };
+	struct statx old;
+	char ikey[48];
+	int fd;
+
+	inode_key_str(&key, ikey);
+	if (p->secret_inodes && hmap_get(p->secret_inodes, ikey))
+		return NULL; /* a known secret: the kernel knows every name of it */
+	if (l->category) /* a secret's name (a followed one too: taken at its word) */
+		return remember_secret_inode(p, &key, l->old_stable, l->category)
+			       ? "the secret's inode could not be kept in the kernel"
+			       : NULL;
+	if (!l->unsure || (l->is_link && stx->stx_nlink <= 1))
+		return NULL; /* a file whose old name is no secret's; a link of a nameless file (O_TMPFILE) */
+	/* a link through a name that may not be the file's: fine when that name
+	 * (not followed) is this very file, and no secret's */
+	fd = l->is_link ? mounts_open_beneath(rootfd, l->old_stable, mt, O_PATH, &old) : -EINVAL;
+	if (fd >= 0) {
+		close(fd);
+		if (mounts_kdev(&old) == key.dev && old.stx_ino == key.ino)
+			return NULL;
+	}
+	return "a file linked through a name that may not be its own (a symlink followed, a descriptor, \"..\"): "
+	       "which file it was is unknown";
+}
+
+/* Pending link i through tgid's root: the file at its new name judged
+ * (link_judge_file), a renamed directory's files walked, or a road; false
+ * when tgid is gone (kept for the next process of the cgroup). */
 static bool link_resolve(struct pipeline *p, size_t i, uint32_t tgid)
 {
 	struct pending_link *l = &p->links[i];
 	struct mount_table mt = { 0 };
-	struct reach_inode_key key;
+	const char *why = NULL;
 	struct statx stx;
 	char root[64];
 	int rootfd, fd;
 
-	if (l->dir) {
-		/* its files, each classed by the name it had (seed_found) */
-		char old_dir[REACH_BASE_LEN + REACH_PATH_LEN + 2], new_dir[REACH_BASE_LEN + REACH_PATH_LEN + 2];
-
-		snprintf(old_dir, sizeof(old_dir), "%s/", l->old_stable);
-		snprintf(new_dir, sizeof(new_dir), "%s/", l->new_abs);
-		fd = seeds_walk_renamed(tgid, old_dir, new_dir, seed_found, p);
-		if (fd == -ESRCH)
-			return false;
-		if (fd != 0 && fd != -ENOTDIR) /* -ENOTDIR: a file, and its old name no secret's */
-			link_road(p, NULL, l->cgroup_id, l->uid, l->old_stable, l->new_abs,
-				  fd == -ENOENT ? "gone from the new name before reach found it" : strerror(-fd));
-		link_done(p, i);
-		return true;
-	}
 	snprintf(root, sizeof(root), "/proc/%u/root", tgid);
 	rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (rootfd < 0 || mount_table_of(&mt, tgid)) {
@@ -1638,18 +1685,38 @@ static bool link_resolve(struct pipeline *p, size_t i, uint32_t tgid)
 		mount_table_free(&mt);
 		return false;
 	}
-	fd = mounts_open_beneath(rootfd, l->new_abs, &mt, O_RDONLY | O_NONBLOCK, &stx);
+	fd = mounts_open_beneath(rootfd, l->new_abs, &mt, O_PATH, &stx);
+	if (fd < 0) {
+		why = fd == -ENOENT ? "gone from the new name before reach found it" : strerror(-fd);
+	} else if (S_ISDIR(stx.stx_mode)) {
+		/* its files, each classed by the name it had */
+		char old_dir[REACH_BASE_LEN + REACH_PATH_LEN + 2], new_dir[REACH_BASE_LEN + REACH_PATH_LEN + 2];
+		struct link_walk w = { .p = p };
+		int rc;
+
+		snprintf(old_dir, sizeof(old_dir), "%s/", l->old_stable);
+		snprintf(new_dir, sizeof(new_dir), "%s/", l->new_abs);
+		rc = l->unsure ? -EINVAL : seeds_walk_renamed(tgid, old_dir, new_dir, link_walk_found, &w);
+		if (rc == -ESRCH) {
+			close(fd);
+			close(rootfd);
+			mount_table_free(&mt);
+			return false;
+		}
+		why = rc == -EINVAL  ? "a directory renamed from a name with \"..\": its files' names unknown"
+		      : rc == -E2BIG ? "a directory with more files than reach walks"
+		      : rc	     ? strerror(-rc)
+		      : w.failed     ? "a secret's inode could not be kept in the kernel"
+				     : NULL;
+	} else {
+		why = link_judge_file(p, l, &stx, rootfd, &mt);
+	}
+	if (fd >= 0)
+		close(fd);
 	close(rootfd);
 	mount_table_free(&mt);
-	if (fd >= 0) {
-		close(fd);
-		key.dev = mounts_kdev(&stx);
-		key.ino = stx.stx_ino;
-		remember_secret_inode(p, &key, l->old_stable, l->category);
-	} else {
-		link_road(p, NULL, l->cgroup_id, l->uid, l->old_stable, l->new_abs,
-			  fd == -ENOENT ? "gone from the new name before reach found it" : strerror(-fd));
-	}
+	if (why)
+		link_road(p, NULL, l->cgroup_id, l->uid, l->old_stable, l->new_abs, why);
 	link_done(p, i);
 	return true;
 }
@@ -1665,6 +1732,37 @@ static void links_resolve_for(struct pipeline *p, uint64_t cgroup_id, uint32_t t
 	}
 }
 
+/* An open of the cgroup that resolved to a pending secret's new name: the
+ * kernel read its inode from the opened file, so the reader need not
+ * outlive the event (a secret's name taken at its word; a directory or a
+ * name reach is unsure of still walks through a process). */
+static void links_take_open(struct pipeline *p, uint64_t cgroup_id, const char *abs,
+			    const struct reach_inode_key *inode)
+{
+	for (size_t i = 0; i < p->n_links;) {
+		struct pending_link *l = &p->links[i];
+
+		if (l->cgroup_id == cgroup_id && l->category && !l->unsure && !strcmp(l->new_abs, abs)) {
+			if (remember_secret_inode(p, inode, l->old_stable, l->category))
+				link_road(p, NULL, l->cgroup_id, l->uid, l->old_stable, l->new_abs,
+					  "the secret's inode could not be kept in the kernel");
+			link_done(p, i);
+			continue;
+		}
+		i++;
+	}
+}
+
+/* A name's path component ".." (its directory may be a symlink: a lexical
+ * normalisation would not say which file it is) */
+static bool has_dotdot(const char *name)
+{
+	for (const char *c = name; (c = strstr(c, "..")); c += 2)
+		if ((c == name || c[-1] == '/') && (c[2] == '\0' || c[2] == '/'))
+			return true;
+	return false;
+}
+
 /* dir + "/" + name (name as is when absolute), normalized, stable-named */
 static int link_path(const char *dir, const char *name, char *out, size_t n)
 {
@@ -1675,12 +1773,29 @@ static int link_path(const char *dir, const char *name, char *out, size_t n)
 	return path_stable_name(abs, out, n);
 }
 
-/* One move: the file (or directory) that had the name from is now at to. */
-static void link_add(struct pipeline *p, const struct reach_link_event *ev, const char *from, const char *to)
+/* Pending links of cgroups gone (nobody left to read the new names) */
+static void links_sweep(struct pipeline *p)
 {
-	const char *category = catalog_match(p->catalog, from);
+	for (size_t i = 0; i < p->n_links;) {
+		if (p->losses && p->losses->cgroup_exists &&
+		    p->losses->cgroup_exists(p->losses_ctx, p->links[i].cgroup_id) == 0) {
+			free(p->links[i].new_abs);
+			free(p->links[i].old_stable);
+			p->links[i] = p->links[--p->n_links];
+			continue;
+		}
+		i++;
+	}
+}
+
+/* One move: the file (or directory) that had the name from is now at to. */
+static void link_add(struct pipeline *p, const struct reach_link_event *ev, const char *from, const char *to,
+		     bool unsure)
+{
 	struct pending_link *l;
 
+	if (p->n_links == PIPELINE_LINKS_MAX)
+		links_sweep(p);
 	if (p->n_links == PIPELINE_LINKS_MAX) {
 		link_road(p, &ev->hdr, ev->hdr.cgroup_id, ev->hdr.uid, from, to, "too many new names of secrets at once");
 		return;
@@ -1689,12 +1804,11 @@ static void link_add(struct pipeline *p, const struct reach_link_event *ev, cons
 	memset(l, 0, sizeof(*l));
 	l->cgroup_id = ev->hdr.cgroup_id;
 	l->uid = ev->hdr.uid;
-	l->ack_seq = ev->seq;
-	l->category = category;
-	/* no secret's name itself: the kernel sent it because a file under it
-	 * could be one (a directory: walked under the new name, each file
-	 * classed by its old one; a file: -ENOTDIR, nothing) */
-	l->dir = !category;
+	/* a secret's name; else the kernel sent it because a directory of that
+	 * name could hold one (walked), or because it cannot judge the name */
+	l->category = catalog_match(p->catalog, from);
+	l->is_link = ev->flags & REACH_LINK_F_LINK;
+	l->unsure = unsure;
 	if (!(l->new_abs = strdup(to)) || !(l->old_stable = strdup(from))) {
 		free(l->new_abs);
 		link_road(p, &ev->hdr, ev->hdr.cgroup_id, ev->hdr.uid, from, to, strerror(ENOMEM));
@@ -1707,6 +1821,8 @@ static void handle_link(struct pipeline *p, const struct reach_link_event *ev)
 {
 	char old_name[REACH_PATH_LEN], new_name[REACH_PATH_LEN], old_dir[REACH_BASE_LEN], new_dir[REACH_BASE_LEN];
 	char old_abs[REACH_BASE_LEN + REACH_PATH_LEN], new_abs[REACH_BASE_LEN + REACH_PATH_LEN];
+	bool unsure;
+	int rc;
 
 	memcpy(old_name, ev->old_name, sizeof(old_name));
 	old_name[sizeof(old_name) - 1] = '\0';
@@ -1716,20 +1832,24 @@ static void handle_link(struct pipeline *p, const struct reach_link_event *ev)
 	old_dir[sizeof(old_dir) - 1] = '\0';
 	memcpy(new_dir, ev->new_dir, sizeof(new_dir));
 	new_dir[sizeof(new_dir) - 1] = '\0';
+	/* AT_EMPTY_PATH: the descriptor's file, its path resolved by the
+	 * kernel into old_dir */
+	rc = old_name[0] ? link_path(old_dir, old_name, old_abs, sizeof(old_abs))
+			 : link_path(old_dir, old_dir, old_abs, sizeof(old_abs));
 	if ((ev->flags & (REACH_LINK_F_OLD_DIR_TRUNC | REACH_LINK_F_OLD_NAME_TRUNC | REACH_LINK_F_NEW_DIR_TRUNC |
 			  REACH_LINK_F_NEW_NAME_TRUNC)) ||
-	    link_path(old_dir, old_name, old_abs, sizeof(old_abs)) ||
-	    link_path(new_dir, new_name, new_abs, sizeof(new_abs))) {
+	    rc || has_dotdot(new_name) || link_path(new_dir, new_name, new_abs, sizeof(new_abs))) {
 		link_road(p, &ev->hdr, ev->hdr.cgroup_id, ev->hdr.uid, old_name, new_name,
-			  "a name could not be read whole");
-		link_ack(p, ev->hdr.cgroup_id, ev->seq);
+			  has_dotdot(new_name) ? "a new name through \"..\"" : "a name could not be read whole");
+		link_ack(p, ev->hdr.cgroup_id, 1);
 		return;
 	}
-	link_add(p, ev, old_abs, new_abs);
+	unsure = (ev->flags & REACH_LINK_F_FOLLOW) || has_dotdot(old_name);
+	link_add(p, ev, old_abs, new_abs, unsure);
 	if (ev->flags & REACH_LINK_F_EXCHANGE)
-		link_add(p, ev, new_abs, old_abs); /* the other file moved the other way */
+		link_add(p, ev, new_abs, old_abs, false); /* the other file moved the other way */
 	links_resolve_for(p, ev->hdr.cgroup_id, ev->hdr.tgid); /* through the linker, if it lives */
-	link_ack(p, ev->hdr.cgroup_id, ev->seq);                 /* a no-op while a name is pending */
+	link_ack(p, ev->hdr.cgroup_id, 1);                       /* held while a name is pending */
 }
 
 /* A road the kernel saw taken and cannot decode (abi/events.h enum

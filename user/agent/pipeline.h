@@ -58,8 +58,9 @@ struct pipeline_dedup_ops {
 	int (*mark_secret_inode)(void *ctx, const struct reach_inode_key *key);
 	/* optional: and out again (a seeded file gone, agent/seeds.h) */
 	int (*unmark_secret_inode)(void *ctx, const struct reach_inode_key *key);
-	/* optional: a link event handled: the cgroup's taint up to seq lifted */
-	int (*ack_link)(void *ctx, uint64_t cgroup_id, uint64_t seq);
+	/* optional: n more link events of the cgroup handled (its taint lifted
+	 * once they are all the kernel counted) */
+	int (*ack_link)(void *ctx, uint64_t cgroup_id, uint64_t n);
 };
 
 /* The kernel's loss counters per (cgroup, uid) and unattributed, both

@@ -735,7 +735,9 @@ int seeds_walk_renamed(uint32_t pid, const char *old_dir, const char *new_dir, s
 	w->ns = "renamed";
 	w->budget = SEEDS_ENTRIES_MAX;
 	walk_prefix(w, rootfd, new_dir, SEEDS_DEPTH_MAX);
-	rc = 0;
+	/* bounded (entries, depth, a name too long): files left unwalked
+	 * would be read under their new names unclassed */
+	rc = w->cut ? -E2BIG : 0;
 out:
 	if (w)
 		mount_table_free(&w->mt);

@@ -106,9 +106,10 @@ void seeds_tick(struct seeds *s, int64_t now_ms);
 /* A directory the workload renamed (or linked) from old_dir to new_dir
  * (both absolute in pid's root, ending with '/'): each regular file under
  * new_dir passed to found under the name it had under old_dir, walked as a
- * seeds walk is (safe mounts only, no symlink, bounded). 0; -ESRCH when
- * pid's root or mount table is gone; else what opening new_dir gave
- * (-ENOENT, -ENOTDIR: not a directory, -EXDEV, -ELOOP). */
+ * seeds walk is (safe mounts only, no symlink, bounded). 0; -E2BIG when a
+ * bound left files unwalked; -ESRCH when pid's root or mount table is gone;
+ * else what opening new_dir gave (-ENOENT, -ENOTDIR: not a directory,
+ * -EXDEV, -ELOOP). */
 int seeds_walk_renamed(uint32_t pid, const char *old_dir, const char *new_dir, seeds_found_fn found, void *ctx);
 
 struct seeds_stats seeds_stats(const struct seeds *s);

@@ -28,7 +28,7 @@ static int unmark_secret_inode(void *ctx, const struct reach_inode_key *key)
 	return sensor_unmark_secret_inode(ctx, key);
 }
 
-static int ack_link(void *ctx, uint64_t cgroup_id, uint64_t seq) { return sensor_ack_link(ctx, cgroup_id, seq); }
+static int ack_link(void *ctx, uint64_t cgroup_id, uint64_t n) { return sensor_ack_link(ctx, cgroup_id, n); }
 
 static const struct pipeline_dedup_ops sensor_dedup_ops = {
 	.snapshot = dedup_snapshot, .lookup = dedup_lookup, .take = dedup_take,

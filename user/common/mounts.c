@@ -155,7 +155,7 @@ uint32_t mounts_kdev(const struct statx *stx)
 static int stat_fd(int fd, struct statx *stx)
 {
 	if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC,
-		  STATX_TYPE | STATX_MODE | STATX_INO | STATX_MNT_ID, stx))
+		  STATX_TYPE | STATX_MODE | STATX_NLINK | STATX_INO | STATX_MNT_ID, stx))
 		return -errno;
 	return 0;
 }
@@ -183,7 +183,9 @@ static int reopen(int pathfd, int flags)
 	char self[64];
 	int fd;
 
-	if (flags & O_DIRECTORY)
+	if (flags & O_PATH)
+		fd = fcntl(pathfd, F_DUPFD_CLOEXEC, 0); /* the name's inode, nothing of it opened */
+	else if (flags & O_DIRECTORY)
 		fd = openat(pathfd, ".", flags | O_CLOEXEC);
 	else {
 		snprintf(self, sizeof(self), "/proc/self/fd/%d", pathfd);

@@ -48,13 +48,13 @@ bool mounts_changed(int mountinfo_fd);
 uint32_t mounts_kdev(const struct statx *stx);
 
 /* name (one component) in dirfd (a directory on a safe mount) as an O_PATH
- * descriptor, with its statx (type, inode, device, mount id) in *stx:
- * -ELOOP for a symlink (never followed), -EXDEV when it is on a mount t
- * does not know as safe; else -errno. */
+ * descriptor, with its statx (type, link count, inode, device, mount id) in
+ * *stx: -ELOOP for a symlink (never followed), -EXDEV when it is on a mount
+ * t does not know as safe; else -errno. */
 int mounts_open_component(int dirfd, const char *name, const struct mount_table *t, struct statx *stx);
 /* path (absolute in rootfd's tree, "/a/b/") opened beneath rootfd one
  * component at a time (above), then the last one with flags (O_RDONLY,
- * with O_DIRECTORY for a directory). rootfd itself must be on a safe mount
+ * with O_DIRECTORY for a directory; O_PATH: the name's own descriptor). rootfd itself must be on a safe mount
  * (-EXDEV). fd, or -ELOOP / -EXDEV / -errno; *stx (NULL: not wanted): the
  * last component's. */
 int mounts_open_beneath(int rootfd, const char *path, const struct mount_table *t, int flags, struct statx *stx);

@@ -529,9 +529,16 @@ int sensor_unmark_secret_inode(struct sensor *s, const struct reach_inode_key *k
 	return 0;
 }
 
-int sensor_ack_link(struct sensor *s, uint64_t cgroup_id, uint64_t seq)
+int sensor_ack_link(struct sensor *s, uint64_t cgroup_id, uint64_t n)
 {
-	if (bpf_map__update_elem(s->skel->maps.link_acked, &cgroup_id, sizeof(cgroup_id), &seq, sizeof(seq), BPF_ANY))
+	uint64_t acked = 0;
+
+	/* the agent is link_acked's only writer: no lost update */
+	if (bpf_map__lookup_elem(s->skel->maps.link_acked, &cgroup_id, sizeof(cgroup_id), &acked, sizeof(acked), 0) &&
+	    errno != ENOENT)
+		return -errno;
+	acked += n;
+	if (bpf_map__update_elem(s->skel->maps.link_acked, &cgroup_id, sizeof(cgroup_id), &acked, sizeof(acked), BPF_ANY))
 		return -errno;
 	return 0;
 }

@@ -58,9 +58,10 @@ int sensor_dedup_lookup(struct sensor *s, const struct reach_dedup_key *key, str
 int sensor_mark_secret_inode(struct sensor *s, const struct reach_inode_key *key);
 /* Takes one out again (a seeded file gone): 0 or -errno (-ENOENT: not there). */
 int sensor_unmark_secret_inode(struct sensor *s, const struct reach_inode_key *key);
-/* A link event handled (abi/events.h reach_link_event): the cgroup's taint
- * up to seq lifted (a newer link keeps it). 0 or -errno. */
-int sensor_ack_link(struct sensor *s, uint64_t cgroup_id, uint64_t seq);
+/* n more link events of the cgroup handled (abi/events.h reach_link_event):
+ * the cgroup's taint is lifted once they are as many as the kernel counted
+ * (one in flight or lost keeps it). 0 or -errno. */
+int sensor_ack_link(struct sensor *s, uint64_t cgroup_id, uint64_t n);
 /* The link taints of cgroups that exist no more (no task left to write
  * them: deleting is safe), so the maps stay bounded. Entries removed. */
 size_t sensor_sweep_link_taints(struct sensor *s);
