@@ -268,24 +268,63 @@ struct link_judge {
 	bool pass;
 };
 
+/* A name's directory in the scratch (struct scratch's spare http room, map
+ * memory: what the verifier does not follow, so the resolution's outcome
+ * forks no state before the judge's loop): "/..." resolved; "" the name is
+ * absolute; LINK_DIR_UNRESOLVED a relative name whose directory could not
+ * be resolved whole. */
+#define LINK_DIR_UNRESOLVED 1
+#define LINK_DIR(s, i) (&(s)->http[((i) & 1) * REACH_BASE_LEN])
+
 static long files__link_judge_cb(__u64 i, void *arg)
 {
 	struct link_judge *j = arg;
 	struct cf_scratch *cs = filter__scratch();
-	long len;
+	struct scratch *s = scratch__get();
+	const char *dir;
+	long len, d = 0;
 
-	if (!cs || i >= j->n || i >= 2 || j->pass)
+	if (!cs || !s || i >= j->n || i >= 2 || j->pass)
 		return 1;
-	/* a relative name behind a '/': judged by its components and
-	 * basename (the fixed directories' files are known by inode) */
-	cs->resolved[0] = '/';
-	len = bpf_probe_read_user_str(&cs->resolved[1], REACH_PATH_LEN, j->names[i & 1]);
-	if (len > 1 && cs->resolved[1] == '/')
-		len = bpf_probe_read_user_str(cs->resolved, REACH_PATH_LEN, j->names[i & 1]) - 1;
+	dir = LINK_DIR(s, i);
+	if (dir[0] == LINK_DIR_UNRESOLVED) {
+		j->pass = true;
+		return 1;
+	}
+	if (dir[0] == '/') {
+		/* a relative name, judged in its directory (a component rule
+		 * needs the directories): dir "/" name, the directory cut to
+		 * leave the name its whole buffer (a longer one: could be) */
+		d = bpf_probe_read_kernel_str(cs->resolved, REACH_PATH_LEN, dir) - 1;
+		if (d <= 0 || d >= REACH_PATH_LEN - 2) {
+			j->pass = true;
+			return 1;
+		}
+		if (cs->resolved[(d - 1) & (REACH_PATH_LEN - 1)] != '/')
+			cs->resolved[d++ & (REACH_PATH_LEN - 1)] = '/';
+		len = bpf_probe_read_user_str(&cs->resolved[d & (REACH_PATH_LEN - 1)], REACH_PATH_LEN, j->names[i & 1]);
+		/* swapped for an absolute one since: could be */
+		if (len > 1 && cs->resolved[d & (REACH_PATH_LEN - 1)] == '/')
+			len = 0;
+	} else {
+		len = bpf_probe_read_user_str(cs->resolved, REACH_PATH_LEN, j->names[i & 1]);
+		if (len > 1 && cs->resolved[0] != '/')
+			len = 0; /* swapped for a relative one since: could be */
+	}
 	/* a name that cannot be read now (another thread unmapped or changed
 	 * it), empty (a descriptor's file) or cut at the buffer: could be */
-	if (len <= 1 || len >= REACH_PATH_LEN - 1 || !((volatile struct reach_cf_config *)&cf_config)->on ||
-	    filter__pass(cs, 0, (__u32)len & (REACH_BASE_LEN - 1))) {
+	if (len <= 1 || len >= REACH_PATH_LEN || !((volatile struct reach_cf_config *)&cf_config)->on) {
+		j->pass = true;
+		return 1;
+	}
+	/* the whole path's length, below REACH_BASE_LEN - 2 */
+	cs->judge_len = (__u32)(len + d - 1);
+	len = ((volatile struct cf_scratch *)cs)->judge_len;
+	if (len >= REACH_BASE_LEN - 2) {
+		j->pass = true;
+		return 1;
+	}
+	if (filter__pass(cs, 0, (__u32)len & (REACH_BASE_LEN - 1))) {
 		j->pass = true;
 		return 1;
 	}
@@ -324,17 +363,49 @@ static __always_inline bool files__link_dir(struct task_struct *task, int dirfd,
 	return !truncated;
 }
 
+/* a name that reads as relative now (its first byte), or empty (its
+ * dirfd's own file: AT_EMPTY_PATH); unreadable: judged by the loop, as
+ * could-be */
+static __always_inline bool files__link_rel(const char *name)
+{
+	char c = '/';
+
+	bpf_probe_read_user(&c, 1, name);
+	return c != '/';
+}
+
+/* The directory of a link call's name i (0: old, 1: new) into LINK_DIR(s,
+ * i): "" for an absolute name. A global subprogram, verified once whatever
+ * its caller's state: the path walk's outcomes fork no state before the
+ * judge's loop (inlined, they made the program too large to verify). */
+__weak __noinline int files__link_dir_of(__u64 name, int dirfd, __u32 i)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct scratch *s = scratch__get();
+	char *dir;
+
+	if (!s)
+		return 0;
+	dir = LINK_DIR(s, i);
+	dir[0] = '\0';
+	if (files__link_rel((const char *)name) && !files__link_dir(task, dirfd, dir, s->walk))
+		dir[0] = LINK_DIR_UNRESOLVED;
+	return 0;
+}
+
 /*
  * link, linkat, rename, renameat, renameat2 exits (ret == 0) of a monitored
  * task: a file with a new name. When its old name could be a secret's (the
- * filter passes it; a relative name judged by its components and basename,
- * the fixed directories' files being known by inode already, agent/seeds.h),
- * the cgroup is tainted and the event tells the agent both names, their
- * directories resolved here (abi/events.h reach_link_event).
+ * filter passes it; a relative name judged in its directory, resolved here;
+ * a name the kernel cannot judge, as could-be), the cgroup's link events are
+ * counted (tainted until the agent has handled as many) and the event tells
+ * the agent both names and their directories (abi/events.h
+ * reach_link_event). A name changed by another thread between the kernel's
+ * copy and this exit, and an open of the new name by another task before
+ * this exit, are not seen: named residuals (DESIGN.md).
  */
 static __noinline int files__on_link_exit(struct pt_regs *regs, long nr)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
 	__u64 pid_tgid = bpf_get_current_pid_tgid(), cgid = bpf_get_current_cgroup_id(), seq, zero = 0, *count;
 	const char *oldname, *newname;
 	int olddirfd = AT_FDCWD, newdirfd = AT_FDCWD;
@@ -366,7 +437,11 @@ static __noinline int files__on_link_exit(struct pt_regs *regs, long nr)
 	judge.n = nr == NR_renameat2 && ((__u32)SYSCALL_ARG5(regs) & RENAME_EXCHANGE) ? 2 : 1;
 	if (nr == NR_linkat && ((__u32)SYSCALL_ARG5(regs) & (AT_SYMLINK_FOLLOW | AT_EMPTY_PATH)))
 		judge.pass = true;
-	else
+	/* relative names' directories (the cwd, a dirfd), resolved once: judged
+	 * with them, sent with them */
+	files__link_dir_of((__u64)oldname, olddirfd, 0);
+	files__link_dir_of((__u64)newname, newdirfd, 1);
+	if (!judge.pass)
 		bpf_loop(2, files__link_judge_cb, &judge, 0);
 	if (!judge.pass)
 		return 0;
@@ -410,9 +485,13 @@ static __noinline int files__on_link_exit(struct pt_regs *regs, long nr)
 		ev->flags |= REACH_LINK_F_NEW_NAME_TRUNC;
 	ev->old_dir[0] = '\0';
 	ev->new_dir[0] = '\0';
-	if (ev->old_name[0] != '/' && !files__link_dir(task, olddirfd, ev->old_dir, s->walk))
+	/* a name relative now that was not when its directory was resolved
+	 * (changed by another thread): not whole */
+	if (ev->old_name[0] != '/' &&
+	    !(LINK_DIR(s, 0)[0] == '/' && bpf_probe_read_kernel_str(ev->old_dir, REACH_BASE_LEN, LINK_DIR(s, 0)) > 0))
 		ev->flags |= REACH_LINK_F_OLD_DIR_TRUNC;
-	if (ev->new_name[0] != '/' && !files__link_dir(task, newdirfd, ev->new_dir, s->walk))
+	if (ev->new_name[0] != '/' &&
+	    !(LINK_DIR(s, 1)[0] == '/' && bpf_probe_read_kernel_str(ev->new_dir, REACH_BASE_LEN, LINK_DIR(s, 1)) > 0))
 		ev->flags |= REACH_LINK_F_NEW_DIR_TRUNC;
 	bpf_ringbuf_submit(ev, 0);
 	return 0;

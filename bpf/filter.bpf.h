@@ -65,6 +65,10 @@ struct cf_scratch {
 	 * stack context, so the verifier does not follow its value from step
 	 * to step (it would check the step once per position) */
 	__u32 slash_pos;
+	/* files__link_judge_cb's name length, reloaded from here: its two
+	 * ways to build the name (relative, absolute) then reach the filter
+	 * as one verifier state, not two */
+	__u32 judge_len;
 };
 
 /* the steps' hooks (abi/catfilter.h) */

@@ -403,7 +403,7 @@ def test_a_secret_given_a_new_name_is_still_the_secret(cleanup, tmp):
     renames (the second one's old name innocent) may outrun the agent: then
     the blind road renamed-secret, never a pass."""
     root = Cgroup(cleanup, f"reach-e2e-newname-{os.getpid()}")
-    names = [n for n, _ in NEW_NAMES + ROAD_NAMES] + ["ln", "chain", "dir"]
+    names = [n for n, _ in NEW_NAMES + ROAD_NAMES] + ["ln", "chain", "dir", "relcomp"]
     cgs = {n: Cgroup(cleanup, n, parent=root) for n in names}
     rules = [a for n, cg in cgs.items() for a in ("--identity-rule", f"cgroup:{cg.rel} host/newname-{n}")]
     secrets = {n: _secret(os.path.join(tmp, "apps", n, "server.key"), "not-a-real-key-material\n") for n in names}
@@ -425,6 +425,19 @@ def test_a_secret_given_a_new_name_is_still_the_secret(cleanup, tmp):
     check_eq((e["path"], e["category"], e["requested_path"]),
              (aws, "aws-credentials", os.path.join(moved, "credentials")),
              "dir: the credentials under their classed name, read in the renamed directory")
+    # a relative rename where only the directories class the file (a
+    # component rule), out of them (renameat to a directory descriptor):
+    # judged in its directory, not by its basename alone
+    gdir = os.path.join(tmp, "apps", "relcomp", ".config", "gcloud", "legacy_credentials", "acct")
+    adc = _secret(os.path.join(gdir, "adc.json"), '{"private_key": "not-a-real-key"}\n')
+    out = os.path.join(tmp, "apps", "relcomp")
+    cgs["relcomp"].python("import os, sys; os.chdir(sys.argv[1]); d = os.open(sys.argv[2], os.O_PATH); "
+                          "os.rename('adc.json', 'notes.txt', dst_dir_fd=d); "
+                          "open(os.path.join(sys.argv[2], 'notes.txt')).read()", gdir, out)
+    e = agent.wait_edge("relcomp: secret edge", lambda e: e in _secret_edges(agent, cgs["relcomp"]))
+    check_eq((e["path"], e["category"], e["requested_path"]),
+             (adc, "gcp-credentials", os.path.join(out, "notes.txt")),
+             "relcomp: the file classed by its directories, under its classed name")
     innocent = os.path.join(tmp, "apps", "ln", "innocent-notes.txt")
     cgs["ln"].run(["ln", secrets["ln"], innocent])  # exits before the agent reads its event
     cgs["ln"].python("import sys; open(sys.argv[1]).read()", innocent)
