@@ -390,6 +390,18 @@ open(sys.argv[2]).read()
 ]
 
 
+DIR_LOOP = """
+import os, sys
+for i in range(60):
+    os.makedirs(sys.argv[1])
+    with open(os.path.join(sys.argv[1], "credentials"), "w") as f:
+        f.write("[default]\\naws_access_key_id = not-a-real-key\\n")
+    os.rename(sys.argv[1], f"{sys.argv[1]}-{i}")
+print("renamed", flush=True)
+sys.stdin.read()
+"""
+
+
 def test_a_secret_given_a_new_name_is_still_the_secret(cleanup, tmp):
     """A *.key file anywhere (no fixed directory: not seeded), never read by
     its name, given an innocent name by the workload (link, rename, a
@@ -403,7 +415,7 @@ def test_a_secret_given_a_new_name_is_still_the_secret(cleanup, tmp):
     renames (the second one's old name innocent) may outrun the agent: then
     the blind road renamed-secret, never a pass."""
     root = Cgroup(cleanup, f"reach-e2e-newname-{os.getpid()}")
-    names = [n for n, _ in NEW_NAMES + ROAD_NAMES] + ["ln", "chain", "dir", "relcomp"]
+    names = [n for n, _ in NEW_NAMES + ROAD_NAMES] + ["ln", "chain", "dir", "relcomp", "dirloop"]
     cgs = {n: Cgroup(cleanup, n, parent=root) for n in names}
     rules = [a for n, cg in cgs.items() for a in ("--identity-rule", f"cgroup:{cg.rel} host/newname-{n}")]
     secrets = {n: _secret(os.path.join(tmp, "apps", n, "server.key"), "not-a-real-key-material\n") for n in names}
@@ -438,6 +450,14 @@ def test_a_secret_given_a_new_name_is_still_the_secret(cleanup, tmp):
     check_eq((e["path"], e["category"], e["requested_path"]),
              (adc, "gcp-credentials", os.path.join(out, "notes.txt")),
              "relcomp: the file classed by its directories, under its classed name")
+    # directories a rule names (".aws"), made and renamed away in a loop:
+    # each is a walk; faster than the agent walks (a bucket of 20, 10 a
+    # second), the road, never the agent's loop spent on them. The renamer
+    # stays alive (the walks go through its root) until the end.
+    loop_aws = os.path.join(tmp, "apps", "dirloop", ".aws")
+    looper = start_process(cleanup, [PYTHON, "-c", DIR_LOOP, loop_aws], preexec_fn=cgs["dirloop"].enter_fn(),
+                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    check_eq(looper.stdout.readline().strip(), "renamed", "the directories renamed")
     innocent = os.path.join(tmp, "apps", "ln", "innocent-notes.txt")
     cgs["ln"].run(["ln", secrets["ln"], innocent])  # exits before the agent reads its event
     cgs["ln"].python("import sys; open(sys.argv[1]).read()", innocent)
@@ -453,9 +473,11 @@ def test_a_secret_given_a_new_name_is_still_the_secret(cleanup, tmp):
         _policy(policy, f"host/newname-{name}")
         r = wait_for(lambda: (r := _verify(agent, f"host/newname-{name}", policy)).returncode in (1, 2) and r,
                      f"{name}: verify with no secret declared does not pass", 15)
-        if name in dict(ROAD_NAMES):
+        if name in dict(ROAD_NAMES) or name == "dirloop":
             check_eq(r.returncode, 2, f"{name}: the new name reach cannot follow: {r.stdout[:300]}")
             check("renamed-secret" in r.stdout, f"{name}: the road named: {r.stdout[:400]}")
+            if name == "dirloop":
+                check("faster than reach walks" in r.stdout, f"dirloop: the walks' bound named: {r.stdout[:600]}")
         elif name != "chain":
             check_eq(r.returncode, 1, f"{name}: the undeclared secret: {r.stdout[:300]}")
     # every link event handled is credited back: the kernel counted them
@@ -467,6 +489,8 @@ def test_a_secret_given_a_new_name_is_still_the_secret(cleanup, tmp):
     wait_for(lambda: (acked := _u64_map(agent.proc.pid, "link_acked")) and
              all(acked.get(ids[n]) == _u64_map(agent.proc.pid, "link_taint")[ids[n]] for n in names),
              "every cgroup's taint lifted once its link events are handled", 10)
+    looper.stdin.close()
+    check_eq(looper.wait(timeout=30), 0, "the renamer")
     agent.stop()
     check_eq(agent.returncode, 0, "reachd exit code")
 

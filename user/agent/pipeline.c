@@ -1565,6 +1565,8 @@ static void handle_h2_frame(struct pipeline *p, const struct reach_h2_frame_even
  * cgroup is pending any more (the credit waits on a pending entry): a lift
  * for one name must not uncover another's. */
 #define PIPELINE_LINKS_MAX 64
+#define PIPELINE_LINK_WALKS_PER_S 10
+#define PIPELINE_LINK_WALKS_BURST 20
 
 struct pending_link {
 	uint64_t cgroup_id;
@@ -1696,7 +1698,14 @@ static bool link_resolve(struct pipeline *p, size_t i, uint32_t tgid)
 
 		snprintf(old_dir, sizeof(old_dir), "%s/", l->old_stable);
 		snprintf(new_dir, sizeof(new_dir), "%s/", l->new_abs);
-		rc = l->unsure ? -EINVAL : seeds_walk_renamed(tgid, old_dir, new_dir, link_walk_found, &w);
+		/* a workload renaming such directories in a loop gets the road,
+		 * not the agent's loop */
+		if (l->unsure)
+			rc = -EINVAL;
+		else if (!bucket_ready(&p->link_walks, unix_ms(), PIPELINE_LINK_WALKS_PER_S, PIPELINE_LINK_WALKS_BURST))
+			rc = -EBUSY;
+		else if ((rc = seeds_walk_renamed(tgid, old_dir, new_dir, link_walk_found, &w)) != -ESRCH)
+			bucket_spend(&p->link_walks);
 		if (rc == -ESRCH) {
 			close(fd);
 			close(rootfd);
@@ -1705,6 +1714,7 @@ static bool link_resolve(struct pipeline *p, size_t i, uint32_t tgid)
 		}
 		why = rc == -EINVAL  ? "a directory renamed from a name with \"..\": its files' names unknown"
 		      : rc == -E2BIG ? "a directory with more files than reach walks"
+		      : rc == -EBUSY ? "directories renamed faster than reach walks them"
 		      : rc	     ? strerror(-rc)
 		      : w.failed     ? "a secret's inode could not be kept in the kernel"
 				     : NULL;

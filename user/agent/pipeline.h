@@ -19,6 +19,7 @@
 #include "reach/observed.h"
 #include "reach/ledger_feed.h"
 #include "agent/output.h"
+#include "common/bucket.h"
 #include "common/mounts.h"
 
 struct catalog;
@@ -95,6 +96,7 @@ struct pipeline {
 	struct seeds *seeds;           /* secret files found before they are read (agent/seeds.h) */
 	struct pending_link *links;    /* a secret's new name whose inode is still to learn (handle_link) */
 	size_t n_links;
+	struct bucket link_walks;      /* renamed directories walked (link_resolve): a loop of renames gets a road */
 	const struct catalog *seeds_catalog; /* the catalogue the seeds' prefixes come from */
 	struct http_reasm *reasm;      /* request heads captured in pieces, per connection */
 	struct h2_conns *h2;           /* HTTP/2 connections: HPACK tables, header blocks being joined */

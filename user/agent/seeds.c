@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "agent/seeds.h"
+#include "common/bucket.h"
 #include "common/hmap.h"
 #include "common/mounts.h"
 #include "reach/catalog.h"
@@ -78,8 +79,7 @@ struct seeds {
 	char describe[512];
 	struct hmap *seeds; /* "dev:ino" -> struct seed */
 	struct hmap *ns;    /* "mnt:[N]" -> struct ns_seen */
-	double tokens;       /* seeds_process's bucket */
-	int64_t tokens_ms;
+	struct bucket walks; /* seeds_process's */
 	/* the pass over /proc */
 	uint32_t *pids;
 	size_t n_pids, next;
@@ -594,16 +594,12 @@ void seeds_process(struct seeds *s, uint32_t pid, int64_t now_ms)
 	/* a token bucket over every namespace: a pod making namespaces and
 	 * exec'ing in each as fast as it can gets SEEDS_EXEC_WALKS_PER_S
 	 * walks, the rest waits for the periodic pass */
-	s->tokens += (double)(now_ms - s->tokens_ms) * SEEDS_EXEC_WALKS_PER_S / 1000.0;
-	s->tokens_ms = now_ms;
-	if (s->tokens > SEEDS_EXEC_WALKS_BURST)
-		s->tokens = SEEDS_EXEC_WALKS_BURST;
-	if (s->tokens < 1) {
+	if (!bucket_ready(&s->walks, now_ms, SEEDS_EXEC_WALKS_PER_S, SEEDS_EXEC_WALKS_BURST)) {
 		s->stats.deferred++;
 		return;
 	}
 	if (seed_ns(s, pid, now_ms, SEEDS_EXEC_FRESH_MS))
-		s->tokens -= 1;
+		bucket_spend(&s->walks);
 }
 
 /* The pids of /proc, for a pass. */
