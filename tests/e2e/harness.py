@@ -339,11 +339,12 @@ def ensure_tracefs():
 
 
 def read_jsonl(path):
-    """Every JSON line of a file ([] while it does not exist)."""
+    """Every whole JSON line of a file ([] while it does not exist): a last
+    line without its newline is one the writer is still writing."""
     if not os.path.exists(path):
         return []
     with open(path) as f:
-        return [json.loads(line) for line in f if line.strip()]
+        return [json.loads(line) for line in f if line.strip() and line.endswith("\n")]
 
 
 def make_tmp(cleanup, prefix):
