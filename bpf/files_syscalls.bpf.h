@@ -393,29 +393,89 @@ __weak __noinline int files__link_dir_of(__u64 name, int dirfd, __u32 i)
 	return 0;
 }
 
-/*
- * link, linkat, rename, renameat, renameat2 exits (ret == 0) of a monitored
- * task: a file with a new name. When its old name could be a secret's (the
- * filter passes it; a relative name judged in its directory, resolved here;
- * a name the kernel cannot judge, as could-be), the cgroup's link events are
- * counted (tainted until the agent has handled as many) and the event tells
- * the agent both names and their directories (abi/events.h
- * reach_link_event). A name changed by another thread between the kernel's
- * copy and this exit, and an open of the new name by another task before
- * this exit, are not seen: named residuals (DESIGN.md).
- */
-static __noinline int files__on_link_exit(struct pt_regs *regs, long nr)
+/* A thread whose link or rename was judged at its enter (its event sent):
+ * its exit sends the outcome. LRU: an entry whose exit never came (a hook
+ * detached meanwhile) goes first. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64); /* pid_tgid */
+	__type(value, __u8);
+} link_inflight SEC(".maps") __weak;
+
+/* One more link event of cgid counted (its taint) and reserved: its number
+ * in *seq; NULL when it cannot be sent (counted as a loss: the taint stays
+ * when the count could be made). */
+static __always_inline struct reach_link_event *files__link_event(__u64 cgid, __u64 *seq)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid(), cgid = bpf_get_current_cgroup_id(), seq, zero = 0, *count;
+	struct reach_link_event *ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+	__u64 zero = 0, *count = bpf_map_lookup_elem(&link_taint, &cgid);
+
+	if (!count) {
+		bpf_map_update_elem(&link_taint, &cgid, &zero, BPF_NOEXIST);
+		count = bpf_map_lookup_elem(&link_taint, &cgid);
+	}
+	if (!count) {
+		loss__count_for(cgid, (__u32)bpf_get_current_uid_gid(), REACH_EV_LINK, REACH_LOSS_MAP_FULL);
+		if (ev)
+			bpf_ringbuf_discard(ev, 0);
+		return NULL;
+	}
+	/* a count, not a time: the agent acks how many it has handled, so an
+	 * event handled before an earlier-counted one still in flight never
+	 * lifts the taint (tasks on other CPUs link at once) */
+	*seq = __sync_add_and_fetch(count, 1);
+	link_taints_ever = 1;
+	if (!ev) /* the taint stays: a lost event, the identity inconclusive */
+		loss__count_for(cgid, (__u32)bpf_get_current_uid_gid(), REACH_EV_LINK, REACH_LOSS_RINGBUF_FULL);
+	return ev;
+}
+
+/*
+ * link, linkat, rename, renameat, renameat2 of a monitored task: a file with
+ * a new name. Judged at the syscall's enter, before the file has it: when
+ * its old name could be a secret's (the filter passes it; a relative name
+ * judged in its directory, resolved here; a name the kernel cannot judge, as
+ * could-be), the cgroup's link events are counted (tainted until the agent
+ * has handled as many: an open of the new name by another task, even one
+ * that wins the race with this syscall's exit, reaches the agent after this
+ * event) and the event tells the agent both names and their directories
+ * (abi/events.h reach_link_event, REACH_LINK_F_ENTER); the exit then sends
+ * the outcome (REACH_LINK_F_EXIT). An exit with no judged enter (the names
+ * changed by another thread since, or the enter missed) is judged again,
+ * its event the whole story. A name another thread changes between this
+ * judge and the kernel's copy, and back before the exit, is not seen: a
+ * named residual (README).
+ */
+static __noinline int files__on_link(struct pt_regs *regs, long nr, long ret, bool enter)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid(), cgid = bpf_get_current_cgroup_id(), seq = 0;
 	const char *oldname, *newname;
 	int olddirfd = AT_FDCWD, newdirfd = AT_FDCWD;
 	struct link_judge judge = {};
 	struct reach_link_event *ev;
 	struct scratch *s;
+	__u8 one = 1;
 	long len;
 
 	if (!task__is_monitored(pid_tgid, cgid))
 		return 0;
+	if (!enter && bpf_map_lookup_elem(&link_inflight, &pid_tgid)) {
+		/* judged at the enter, its event sent: the outcome */
+		bpf_map_delete_elem(&link_inflight, &pid_tgid);
+		ev = files__link_event(cgid, &seq);
+		if (!ev)
+			return 0;
+		task__fill_hdr(&ev->hdr, REACH_EV_LINK, sizeof(*ev), pid_tgid, cgid, bpf_ktime_get_boot_ns());
+		ev->nr = nr;
+		ev->flags = REACH_LINK_F_EXIT | (ret < 0 ? REACH_LINK_F_FAILED : 0);
+		ev->seq = seq;
+		ev->old_dir[0] = ev->new_dir[0] = ev->old_name[0] = ev->new_name[0] = '\0';
+		bpf_ringbuf_submit(ev, 0);
+		return 0;
+	}
+	if (ret < 0)
+		return 0; /* failed, nothing judged before it: no new name */
 	if (nr == NR_link || nr == NR_rename) {
 		oldname = (const char *)SYSCALL_ARG1(regs);
 		newname = (const char *)SYSCALL_ARG2(regs);
@@ -445,28 +505,9 @@ static __noinline int files__on_link_exit(struct pt_regs *regs, long nr)
 		bpf_loop(2, files__link_judge_cb, &judge, 0);
 	if (!judge.pass)
 		return 0;
-	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
-	count = bpf_map_lookup_elem(&link_taint, &cgid);
-	if (!count) {
-		bpf_map_update_elem(&link_taint, &cgid, &zero, BPF_NOEXIST);
-		count = bpf_map_lookup_elem(&link_taint, &cgid);
-	}
-	if (!count) {
-		loss__count_for(cgid, (__u32)bpf_get_current_uid_gid(), REACH_EV_LINK, REACH_LOSS_MAP_FULL);
-		if (ev)
-			bpf_ringbuf_discard(ev, 0);
+	ev = files__link_event(cgid, &seq);
+	if (!ev)
 		return 0;
-	}
-	/* a count, not a time: the agent acks how many it has handled, so an
-	 * event handled before an earlier-counted one still in flight never
-	 * lifts the taint (tasks on other CPUs link at once) */
-	seq = __sync_add_and_fetch(count, 1);
-	link_taints_ever = 1;
-	if (!ev) {
-		/* the taint stays: a lost event, the identity inconclusive */
-		loss__count_for(cgid, (__u32)bpf_get_current_uid_gid(), REACH_EV_LINK, REACH_LOSS_RINGBUF_FULL);
-		return 0;
-	}
 	task__fill_hdr(&ev->hdr, REACH_EV_LINK, sizeof(*ev), pid_tgid, cgid, bpf_ktime_get_boot_ns());
 	ev->nr = nr;
 	ev->flags = judge.n == 2 ? REACH_LINK_F_EXCHANGE : 0;
@@ -474,14 +515,20 @@ static __noinline int files__on_link_exit(struct pt_regs *regs, long nr)
 		ev->flags |= REACH_LINK_F_FOLLOW;
 	if (nr == NR_link || nr == NR_linkat)
 		ev->flags |= REACH_LINK_F_LINK;
+	/* an outcome follows (the exit finds the thread here); else the event
+	 * is judged as the whole story */
+	if (enter && !bpf_map_update_elem(&link_inflight, &pid_tgid, &one, BPF_ANY))
+		ev->flags |= REACH_LINK_F_ENTER;
 	ev->seq = seq;
 	len = bpf_probe_read_user_str(ev->old_name, sizeof(ev->old_name), oldname);
-	if (len >= REACH_PATH_LEN)
+	if (len <= 0)
+		ev->old_name[0] = '\0';
+	if (len <= 0 || len >= REACH_PATH_LEN)
 		ev->flags |= REACH_LINK_F_OLD_NAME_TRUNC;
 	len = bpf_probe_read_user_str(ev->new_name, sizeof(ev->new_name), newname);
 	if (len <= 0)
 		ev->new_name[0] = '\0';
-	if (len >= REACH_PATH_LEN)
+	if (len <= 0 || len >= REACH_PATH_LEN)
 		ev->flags |= REACH_LINK_F_NEW_NAME_TRUNC;
 	ev->old_dir[0] = '\0';
 	ev->new_dir[0] = '\0';

@@ -32,6 +32,9 @@ static __always_inline int sys_exit__dispatch(struct pt_regs *regs, long nr, lon
 		/* a non-blocking TCP connect still names its destination */
 		if (nr == NR_connect && ret == -EINPROGRESS)
 			return net__on_send_exit(regs, nr, ret);
+		/* a link judged at its enter: its outcome, failed */
+		if (nr == NR_linkat || nr == NR_renameat2 || nr == NR_renameat || nr == NR_link || nr == NR_rename)
+			return files__on_link(regs, nr, ret, false);
 		return 0;
 	}
 	/* first: an open is the most frequent exit reach reads (the hot path) */
@@ -52,7 +55,7 @@ static __always_inline int sys_exit__dispatch(struct pt_regs *regs, long nr, lon
 	if (nr == NR_connect || nr == NR_sendto || nr == NR_sendmsg || nr == NR_sendmmsg)
 		return net__on_send_exit(regs, nr, ret);
 	if (nr == NR_linkat || nr == NR_renameat2 || nr == NR_renameat || nr == NR_link || nr == NR_rename)
-		return files__on_link_exit(regs, nr);
+		return files__on_link(regs, nr, ret, false);
 	return 0;
 }
 
@@ -137,4 +140,33 @@ int reach_exit_syscall(struct syscall_trace_exit *ctx)
 	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
 
 	return sys_exit__dispatch(regs, ctx->nr, ctx->ret);
+}
+
+/*
+ * The enters of link, linkat, rename, renameat and renameat2 (files__on_link:
+ * a new name is judged before the file has it). Their own tracepoints
+ * (syscalls/sys_enter_linkat, ...) in either style: another syscall runs no
+ * program for them. Where the tracepoints cannot be opened (no tracefs,
+ * perf_event_open refused: the dispatcher's fallbacks), reach_sys_enter
+ * takes every syscall's enter and returns at once for all but these.
+ */
+SEC("tracepoint")
+int reach_enter_link(struct syscall_trace_enter *ctx)
+{
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+
+	return files__on_link(regs, ctx->nr, 0, true);
+}
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(reach_sys_enter, struct pt_regs *regs, long nr)
+{
+	if (nr != NR_linkat && nr != NR_renameat2 && nr != NR_renameat && nr != NR_link && nr != NR_rename)
+		return 0;
+#if defined(__TARGET_ARCH_x86)
+	/* a 32-bit syscall's number is another table's (the exit marks it) */
+	if (bpf_get_current_task_btf()->thread_info.status & TS_COMPAT)
+		return 0;
+#endif
+	return files__on_link(regs, nr, 0, true);
 }

@@ -266,7 +266,9 @@ _Static_assert(sizeof(struct reach_dns_event) == 56 + 16 + 16 + REACH_DNS_LEN, "
  * learned the file's inode, the cgroup is tainted (link_taint counts its
  * link events, link_acked how many user space has handled): its opens are
  * not dropped by the filter, so a read under the new name reaches user
- * space after this event. */
+ * space after this event. Judged at the syscall's enter (REACH_LINK_F_ENTER)
+ * the event comes before any open of the new name, even one that wins the
+ * race with the syscall's exit, whose outcome follows (REACH_LINK_F_EXIT). */
 #define REACH_LINK_F_OLD_DIR_TRUNC 0x1 /* old_dir incomplete: the old name cannot be judged */
 #define REACH_LINK_F_NEW_DIR_TRUNC 0x2
 #define REACH_LINK_F_OLD_NAME_TRUNC 0x4
@@ -274,6 +276,9 @@ _Static_assert(sizeof(struct reach_dns_event) == 56 + 16 + 16 + REACH_DNS_LEN, "
 #define REACH_LINK_F_EXCHANGE      0x20 /* renameat2 RENAME_EXCHANGE: each name now holds the other's file */
 #define REACH_LINK_F_FOLLOW        0x40 /* linkat AT_SYMLINK_FOLLOW or AT_EMPTY_PATH: the old name may not be the file's */
 #define REACH_LINK_F_LINK          0x80 /* link or linkat: the old name stays (else a rename) */
+#define REACH_LINK_F_ENTER         0x100 /* judged at the enter, before the file has the name: an outcome follows */
+#define REACH_LINK_F_EXIT          0x200 /* the outcome of the thread's ENTER event (no names) */
+#define REACH_LINK_F_FAILED        0x400 /* with EXIT: the syscall failed, no new name */
 
 struct reach_link_event {
 	struct reach_event_hdr hdr;

@@ -9,7 +9,7 @@ import shutil
 import struct
 import subprocess
 
-from harness import PYTHON, REACHCTL, Agent, Cgroup, Failure, check, check_eq, sh, start_process, wait_for
+from harness import PYTHON, REACHCTL, ROOT, Agent, Cgroup, Failure, check, check_eq, sh, start_process, wait_for
 from test_secrets import _secret
 
 # Each road: (name, script). argv[1] is the secret, argv[2] the test's tmp.
@@ -491,6 +491,37 @@ def test_a_secret_given_a_new_name_is_still_the_secret(cleanup, tmp):
              "every cgroup's taint lifted once its link events are handled", 10)
     looper.stdin.close()
     check_eq(looper.wait(timeout=30), 0, "the renamer")
+    agent.stop()
+    check_eq(agent.returncode, 0, "reachd exit code")
+
+
+def test_a_rename_raced_by_another_thread_is_still_the_secret(cleanup, tmp):
+    """Another thread spins on open(new name) on the other CPU while the
+    main thread renames the secret to it (clients/rename_race.c): its open
+    lands the moment the file has the name, before the rename's syscall has
+    returned. Judged only at the exit, the cgroup was not tainted yet and the
+    read was dropped as an innocent file's (5 of 8 tries verified pass on
+    the build before); judged at the enter, the taint and the link's event
+    come before the file has the new name: every try is the secret under its
+    classed name, read by the new one, and verify finds it undeclared."""
+    exe = os.path.join(tmp, "rename_race")
+    sh("gcc", "-O2", "-Wall", "-pthread", os.path.join(ROOT, "tests", "e2e", "clients", "rename_race.c"), "-o", exe)
+    root = Cgroup(cleanup, f"reach-e2e-race-{os.getpid()}")
+    tries = 6
+    cgs = [Cgroup(cleanup, f"try{i}", parent=root) for i in range(tries)]
+    rules = [a for i, cg in enumerate(cgs) for a in ("--identity-rule", f"cgroup:{cg.rel} host/race-{i}")]
+    agent = Agent(cleanup, tmp, ["--cgroup", root.path, *rules])
+    for i, cg in enumerate(cgs):
+        secret = _secret(os.path.join(tmp, f"race{i}", "server.key"), "not-a-real-key-material\n")
+        innocent = os.path.join(tmp, f"race{i}", "innocent-notes.txt")
+        cg.run([exe, secret, innocent])
+        e = agent.wait_edge(f"try {i}: secret edge", lambda e, cg=cg: e in _secret_edges(agent, cg))
+        check_eq((e["path"], e["category"], e["requested_path"]), (secret, "private-key", innocent),
+                 f"try {i}: the secret under its classed name, read by the new one")
+        policy = os.path.join(tmp, f"policy-race-{i}.yaml")
+        _policy(policy, f"host/race-{i}")
+        r = _verify(agent, f"host/race-{i}", policy)
+        check_eq(r.returncode, 1, f"try {i}: the undeclared secret: {r.stdout[:300]}")
     agent.stop()
     check_eq(agent.returncode, 0, "reachd exit code")
 

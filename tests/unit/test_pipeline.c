@@ -49,6 +49,7 @@ struct fake_kernel {
 	char last_open[1024], last_exec[256];
 	struct reach_dedup_key last_open_key;
 	int secret_inodes;         /* mark_secret_inode calls */
+	uint64_t link_acked;       /* link events credited back (ack_link) */
 	struct reach_inode_key last_secret_inode;
 	uint32_t fork_parent, fork_child, exit_tgid;
 	const char *library;       /* answer of library(); NULL: blind */
@@ -98,8 +99,18 @@ static int fake_mark_secret_inode(void *ctx, const struct reach_inode_key *key)
 	return 0;
 }
 
+static int fake_ack_link(void *ctx, uint64_t cgroup_id, uint64_t n)
+{
+	struct fake_kernel *k = ctx;
+
+	(void)cgroup_id;
+	k->link_acked += n;
+	return 0;
+}
+
 static const struct pipeline_dedup_ops fake_dedup = { .snapshot = fake_snapshot, .lookup = fake_lookup, .take = fake_take,
-						      .mark_secret_inode = fake_mark_secret_inode };
+						      .mark_secret_inode = fake_mark_secret_inode,
+						      .ack_link = fake_ack_link };
 
 static void fake_open(void *ctx, uint32_t tgid, const char *abs_path, const struct reach_inode_key *inode,
 		      const struct reach_dedup_key *key)
@@ -404,6 +415,93 @@ static void test_secret_open(void **state)
 	assert_int_equal(f->k.opens, 1);
 	assert_string_equal(f->k.last_open, f->secret);
 	assert_int_equal(f->k.last_open_key.hash, 0x2000 + strlen(f->secret));
+}
+
+/* ---- links and renames (reach_link_event) -------------------------------- */
+
+static void link_event(struct fx *f, uint64_t cg, uint32_t tid, uint32_t flags, const char *old_name,
+		       const char *new_name)
+{
+	struct reach_link_event ev = { 0 };
+
+	fill_hdr(&ev.hdr, REACH_EV_LINK, sizeof(ev), cg, tid, 1);
+	ev.nr = 82; /* rename */
+	ev.flags = flags;
+	snprintf(ev.old_name, sizeof(ev.old_name), "%s", old_name);
+	snprintf(ev.new_name, sizeof(ev.new_name), "%s", new_name);
+	assert_int_equal(feed(f, &ev, sizeof(ev)), 0);
+}
+
+/* A rename judged at its enter: an open of the new name that wins the race
+ * with the syscall's exit is the secret (its inode taken from the open);
+ * the taint is held (no credit back) until the outcome has come and the
+ * file is known under its new name. Nobody's root is there to look in (the
+ * linker and the reader gone): the opens alone decide. */
+static void test_link_judged_at_enter_takes_the_racing_open(void **state)
+{
+	struct fx *f = *state;
+	const struct edge *e;
+	char notes[600];
+
+	snprintf(notes, sizeof(notes), "%s/notes.txt", f->dir);
+	link_event(f, CG, T_GONE, REACH_LINK_F_ENTER, f->secret, notes);
+	assert_int_equal(f->p.n_links, 1);
+	assert_int_equal(f->k.link_acked, 0);
+	open_event_ino(f, CG, T_OTHER, notes, NULL, 0, 77);
+	e = find_edge(f, CG, EDGE_SECRET, f->secret);
+	assert_non_null(e);
+	assert_string_equal(e->category, "test-token");
+	assert_string_equal(e->requested_path, notes);
+	assert_int_equal(f->k.secret_inodes, 1);
+	assert_int_equal(f->k.last_secret_inode.ino, 77);
+	/* before the outcome the name may still have been another file's */
+	assert_int_equal(f->p.n_links, 1);
+	assert_int_equal(f->k.link_acked, 0);
+	link_event(f, CG, T_GONE, REACH_LINK_F_EXIT, "", "");
+	assert_int_equal(f->p.n_links, 1); /* the linker gone: kept for the next process */
+	assert_int_equal(f->k.link_acked, 0);
+	open_event_ino(f, CG, T_OTHER, notes, NULL, 0, 77);
+	assert_int_equal(f->p.n_links, 0);
+	assert_int_equal(f->k.link_acked, 2); /* both events, once nothing is pending */
+}
+
+/* The outcome says the syscall failed: no new name, nothing pending, both
+ * events credited; another thread's outcome is not this one's. */
+static void test_link_that_failed_is_forgotten(void **state)
+{
+	struct fx *f = *state;
+	char notes[600];
+
+	snprintf(notes, sizeof(notes), "%s/notes.txt", f->dir);
+	link_event(f, CG, T_GONE, REACH_LINK_F_ENTER, f->secret, notes);
+	link_event(f, CG, T_OTHER, REACH_LINK_F_EXIT | REACH_LINK_F_FAILED, "", "");
+	assert_int_equal(f->p.n_links, 1);
+	link_event(f, CG, T_GONE, REACH_LINK_F_EXIT | REACH_LINK_F_FAILED, "", "");
+	assert_int_equal(f->p.n_links, 0);
+	assert_int_equal(f->k.link_acked, 3);
+	assert_null(find_edge(f, CG, EDGE_SECRET, f->secret));
+}
+
+/* A directory a rule names, renamed: a file opened under the new name is
+ * classed by the name it had under the old one, before any walk. */
+static void test_link_of_a_directory_classes_its_files_by_their_old_names(void **state)
+{
+	struct fx *f = *state;
+	char aws[600], moved[600], opened[700], classed[700];
+	const struct edge *e;
+
+	assert_int_equal(catalog_add(f->catalog, "**/.aws/credentials", "aws-credentials"), 0);
+	snprintf(aws, sizeof(aws), "%s/.aws", f->dir);
+	snprintf(moved, sizeof(moved), "%s/moved", f->dir);
+	snprintf(opened, sizeof(opened), "%s/credentials", moved);
+	snprintf(classed, sizeof(classed), "%s/credentials", aws);
+	link_event(f, CG, T_GONE, REACH_LINK_F_ENTER, aws, moved);
+	open_event_ino(f, CG, T_OTHER, opened, NULL, 0, 78);
+	e = find_edge(f, CG, EDGE_SECRET, classed);
+	assert_non_null(e);
+	assert_string_equal(e->category, "aws-credentials");
+	assert_string_equal(e->requested_path, opened);
+	assert_int_equal(f->k.last_secret_inode.ino, 78);
 }
 
 /* The file at the path is no longer the inode the kernel saw the reader
@@ -2306,6 +2404,10 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_secret_open, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_link_judged_at_enter_takes_the_racing_open, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_link_that_failed_is_forgotten, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_link_of_a_directory_classes_its_files_by_their_old_names, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_secret_content_of_another_inode, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dotenv_open, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_secret_open_resolved_and_reader_gone, setup, teardown),

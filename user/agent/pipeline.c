@@ -1572,6 +1572,8 @@ struct pending_link {
 	uint64_t cgroup_id;
 	uint64_t credit;  /* link events of the cgroup handled, not yet credited to the kernel */
 	uint32_t uid;
+	uint32_t tid;     /* the thread whose link it is: its outcome event names it */
+	bool awaiting;    /* judged at the enter: the file may not have the new name yet */
 	bool is_link;     /* a link: the old name stays the file's too (not a rename) */
 	bool unsure;      /* the old name may not be the file's (followed, a descriptor's, ".."): the file decides */
 	char *new_abs;    /* where the file is now, absolute in the linker's root */
@@ -1732,32 +1734,67 @@ static bool link_resolve(struct pipeline *p, size_t i, uint32_t tgid)
 }
 
 /* A process of cgroup_id is about (exec) or known (an open of it) to be
- * alive: the cgroup's pending links through its root. */
+ * alive: the cgroup's pending links through its root (not those whose
+ * syscall has not ended: the new name may not be there yet). */
 static void links_resolve_for(struct pipeline *p, uint64_t cgroup_id, uint32_t tgid)
 {
 	for (size_t i = 0; i < p->n_links;) {
-		if (p->links[i].cgroup_id == cgroup_id && link_resolve(p, i, tgid))
+		if (p->links[i].cgroup_id == cgroup_id && !p->links[i].awaiting && link_resolve(p, i, tgid))
 			continue; /* i now holds the last one */
 		i++;
 	}
 }
 
-/* An open of the cgroup that resolved to a pending secret's new name: the
- * kernel read its inode from the opened file, so the reader need not
- * outlive the event (a secret's name taken at its word; a directory or a
- * name reach is unsure of still walks through a process). */
+/* An open of the cgroup that resolved to a pending new name, or to a file
+ * under a pending directory's: the kernel read its inode from the opened
+ * file, so the reader need not outlive the event, and the open may come
+ * before the link's syscall ended. The file is what it was called under the
+ * old name (a secret's name taken at its word; a name reach is unsure of
+ * still goes through a process). A file's pending link is done by it once
+ * its syscall has ended; a directory's is walked still. */
 static void links_take_open(struct pipeline *p, uint64_t cgroup_id, const char *abs,
 			    const struct reach_inode_key *inode)
 {
 	for (size_t i = 0; i < p->n_links;) {
 		struct pending_link *l = &p->links[i];
+		size_t n = strlen(l->new_abs);
+		char old[REACH_BASE_LEN * 2];
+		const char *category = NULL;
+		bool file;
 
-		if (l->cgroup_id == cgroup_id && l->category && !l->unsure && !strcmp(l->new_abs, abs)) {
-			if (remember_secret_inode(p, inode, l->old_stable, l->category))
-				link_road(p, NULL, l->cgroup_id, l->uid, l->old_stable, l->new_abs,
-					  "the secret's inode could not be kept in the kernel");
+		if (l->cgroup_id != cgroup_id || l->unsure || strncmp(l->new_abs, abs, n) || (abs[n] && abs[n] != '/')) {
+			i++;
+			continue;
+		}
+		file = !abs[n];
+		if (file)
+			category = l->category;
+		else if ((size_t)snprintf(old, sizeof(old), "%s%s", l->old_stable, abs + n) < sizeof(old))
+			category = catalog_match(p->catalog, old);
+		if (category && remember_secret_inode(p, inode, file ? l->old_stable : old, category))
+			link_road(p, NULL, l->cgroup_id, l->uid, l->old_stable, l->new_abs,
+				  "the secret's inode could not be kept in the kernel");
+		if (file && category && !l->awaiting) {
 			link_done(p, i);
 			continue;
+		}
+		i++;
+	}
+}
+
+/* The outcome of a link judged at its enter: its pending names resolved
+ * from now on, or forgotten when the syscall failed (no new name). */
+static void links_outcome(struct pipeline *p, const struct reach_link_event *ev)
+{
+	for (size_t i = 0; i < p->n_links;) {
+		struct pending_link *l = &p->links[i];
+
+		if (l->cgroup_id == ev->hdr.cgroup_id && l->awaiting && l->tid == ev->hdr.pid) {
+			l->awaiting = false;
+			if (ev->flags & REACH_LINK_F_FAILED) {
+				link_done(p, i);
+				continue;
+			}
 		}
 		i++;
 	}
@@ -1819,6 +1856,8 @@ static void link_add(struct pipeline *p, const struct reach_link_event *ev, cons
 	l->category = catalog_match(p->catalog, from);
 	l->is_link = ev->flags & REACH_LINK_F_LINK;
 	l->unsure = unsure;
+	l->tid = ev->hdr.pid;
+	l->awaiting = ev->flags & REACH_LINK_F_ENTER;
 	if (!(l->new_abs = strdup(to)) || !(l->old_stable = strdup(from))) {
 		free(l->new_abs);
 		link_road(p, &ev->hdr, ev->hdr.cgroup_id, ev->hdr.uid, from, to, strerror(ENOMEM));
@@ -1834,6 +1873,12 @@ static void handle_link(struct pipeline *p, const struct reach_link_event *ev)
 	bool unsure;
 	int rc;
 
+	if (ev->flags & REACH_LINK_F_EXIT) {
+		links_outcome(p, ev);
+		links_resolve_for(p, ev->hdr.cgroup_id, ev->hdr.tgid); /* through the linker, if it lives */
+		link_ack(p, ev->hdr.cgroup_id, 1);
+		return;
+	}
 	memcpy(old_name, ev->old_name, sizeof(old_name));
 	old_name[sizeof(old_name) - 1] = '\0';
 	memcpy(new_name, ev->new_name, sizeof(new_name));

@@ -38,6 +38,15 @@ static inline bool x86_64_only(const char *name)
 #define DISPATCHER_PROG "reach_sys_exit"
 #define PER_SYSCALL_PROG "reach_exit_syscall"
 
+/* The syscalls judged at their enter too (files__on_link: a new name is
+ * judged before the file has it), by their own enter tracepoints in either
+ * style; by the tp_btf/sys_enter fallback (a program run at every syscall's
+ * enter) only where those cannot be opened. */
+static const char *const link_calls[] = { "linkat", "renameat2", "renameat", "link", "rename" };
+#define N_LINK_CALLS (sizeof(link_calls) / sizeof(link_calls[0]))
+#define ENTER_TP_PROG "reach_enter_link"
+#define ENTER_RAW_PROG "reach_sys_enter"
+
 struct syscall_hooks {
 	enum syscall_hook_style active;
 	bool wanted[N_PER_SYSCALL]; /* false: not on this architecture, or served elsewhere */
@@ -45,7 +54,11 @@ struct syscall_hooks {
 	struct bpf_program *dispatcher;
 	struct bpf_link *links[N_PER_SYSCALL];
 	struct bpf_link *dispatcher_link;
-	char describe[512];
+	struct bpf_program *enter_tp, *enter_raw; /* one loads (enter_per) */
+	bool enter_per;
+	struct bpf_link *enter_links[N_LINK_CALLS];
+	struct bpf_link *enter_raw_link;
+	char describe[640];
 	char fallback[600]; /* why AUTO took the dispatcher; "" otherwise */
 	char compat[400];   /* 32-bit syscalls on this node (compat_probe) */
 };
@@ -326,7 +339,38 @@ static void describe(struct syscall_hooks *h)
 			n += (size_t)snprintf(h->describe + n, sizeof(h->describe) - n, "%s%s",
 					      strchr("{(", h->describe[n - 1]) ? "" : ",", per_syscall[i]);
 	if (n < sizeof(h->describe))
-		snprintf(h->describe + n, sizeof(h->describe) - n, "%s", per ? "}" : ")");
+		n += (size_t)snprintf(h->describe + n, sizeof(h->describe) - n, "%s", per ? "}" : ")");
+	if (n < sizeof(h->describe))
+		snprintf(h->describe + n, sizeof(h->describe) - n, "%s",
+			 h->enter_per ? " + tracepoint/syscalls/sys_enter_{linkat,renameat2,renameat,link,rename}"
+				      : " + tp_btf/sys_enter (linkat,renameat2,renameat,link,rename)");
+}
+
+/* Whether the link calls' enter tracepoints can be attached (tracefs, the
+ * events, perf_event_open); else why not, into why. */
+static bool enter_tracepoints_available(char *why, size_t why_size)
+{
+	const char *root = tracefs_root();
+
+	if (libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_task_pt_regs, NULL) != 1) {
+		snprintf(why, why_size, "the kernel lacks bpf_task_pt_regs() for tracepoint programs (Linux 5.15+)");
+		return false;
+	}
+	if (!root) {
+		snprintf(why, why_size, "tracefs is not mounted at /sys/kernel/tracing");
+		return false;
+	}
+	return tracepoint_opens(root, "sys_enter_linkat", why, why_size);
+}
+
+static bool link_call_wanted(const char *name)
+{
+#if defined(__x86_64__)
+	(void)name;
+	return true;
+#else
+	return !x86_64_only(name);
+#endif
 }
 
 int syscall_hooks_prepare(struct syscall_hooks **out, struct bpf_object *obj, enum syscall_hook_style style,
@@ -377,6 +421,20 @@ int syscall_hooks_prepare(struct syscall_hooks **out, struct bpf_object *obj, en
 		per = ok;
 	}
 
+	h->enter_tp = bpf_object__find_program_by_name(obj, ENTER_TP_PROG);
+	h->enter_raw = bpf_object__find_program_by_name(obj, ENTER_RAW_PROG);
+	if (!h->enter_tp || !h->enter_raw) {
+		snprintf(err, err_size, "the BPF object lacks its syscall-enter programs (a build mismatch)");
+		free(h);
+		return -ENOENT;
+	}
+	/* the status's hooks say which (describe) */
+	h->enter_per = enter_tracepoints_available(why, sizeof(why));
+	bpf_program__set_autoattach(h->enter_tp, false);
+	bpf_program__set_autoload(h->enter_tp, h->enter_per);
+	bpf_program__set_autoattach(h->enter_raw, false);
+	bpf_program__set_autoload(h->enter_raw, !h->enter_per);
+
 	/* attached by syscall_hooks_attach, not by the skeleton; one style loads */
 	bpf_program__set_autoattach(h->dispatcher, false);
 	bpf_program__set_autoload(h->dispatcher, !per);
@@ -422,13 +480,55 @@ static int attach_per_syscall(struct syscall_hooks *h, char *err, size_t err_siz
 	return 0;
 }
 
+static void detach_enters(struct syscall_hooks *h)
+{
+	for (size_t i = 0; i < N_LINK_CALLS; i++) {
+		bpf_link__destroy(h->enter_links[i]);
+		h->enter_links[i] = NULL;
+	}
+	bpf_link__destroy(h->enter_raw_link);
+	h->enter_raw_link = NULL;
+}
+
+static int attach_enters(struct syscall_hooks *h, char *err, size_t err_size)
+{
+	char name[64];
+	int rc;
+
+	if (!h->enter_per) {
+		if ((h->enter_raw_link = bpf_program__attach(h->enter_raw)))
+			return 0;
+		rc = -errno;
+		snprintf(err, err_size, "attaching tp_btf/sys_enter: %s", strerror(-rc));
+		return rc ? rc : -EINVAL;
+	}
+	for (size_t i = 0; i < N_LINK_CALLS; i++) {
+		if (!link_call_wanted(link_calls[i]))
+			continue;
+		snprintf(name, sizeof(name), "sys_enter_%s", link_calls[i]);
+		h->enter_links[i] = bpf_program__attach_tracepoint(h->enter_tp, "syscalls", name);
+		if (!h->enter_links[i]) {
+			rc = -errno;
+			snprintf(err, err_size, "attaching tracepoint/syscalls/%s: %s", name, strerror(-rc));
+			detach_enters(h);
+			return rc ? rc : -EINVAL;
+		}
+	}
+	return 0;
+}
+
 int syscall_hooks_attach(struct syscall_hooks *h, char *err, size_t err_size)
 {
 	int rc;
 
+	/* the enters first: a link judged at its exit only is what they close */
+	if ((rc = attach_enters(h, err, err_size)))
+		return rc;
 	if (bpf_program__autoload(h->per_syscall)) {
-		if ((rc = attach_per_syscall(h, err, err_size)))
+		if ((rc = attach_per_syscall(h, err, err_size))) {
+			detach_enters(h);
 			return rc;
+		}
 		h->active = SYSCALL_HOOKS_PER_SYSCALL;
 		describe(h);
 		return 0;
@@ -437,6 +537,7 @@ int syscall_hooks_attach(struct syscall_hooks *h, char *err, size_t err_size)
 	if (!h->dispatcher_link) {
 		rc = -errno;
 		snprintf(err, err_size, "attaching tp_btf/sys_exit: %s", strerror(-rc));
+		detach_enters(h);
 		return rc ? rc : -EINVAL;
 	}
 	h->active = SYSCALL_HOOKS_DISPATCHER;
@@ -449,6 +550,7 @@ void syscall_hooks_free(struct syscall_hooks *h)
 	if (!h)
 		return;
 	detach_per_syscall(h);
+	detach_enters(h);
 	bpf_link__destroy(h->dispatcher_link);
 	free(h);
 }

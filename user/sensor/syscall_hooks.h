@@ -14,7 +14,11 @@
  * falls back to it when either is missing, and says why. It also takes the
  * dispatcher where 32-bit syscalls can be issued (int $0x80, x32): syscall
  * tracepoints do not fire for them, the dispatcher marks them as a blind
- * road of the identity that issues them. */
+ * road of the identity that issues them. In either style the link and
+ * rename calls are judged at their enter too (a new name before the file
+ * has it): by their own sys_enter_* tracepoints (a bit test for every other
+ * syscall), or where those cannot be opened by tp_btf/sys_enter (a program
+ * run at every syscall's enter: the dispatcher's fallbacks only). */
 #ifndef REACH_SYSCALL_HOOKS_H
 #define REACH_SYSCALL_HOOKS_H
 
