@@ -394,13 +394,14 @@ __weak __noinline int files__link_dir_of(__u64 name, int dirfd, __u32 i)
 }
 
 /* A thread whose link or rename was judged at its enter (its event sent):
- * its exit sends the outcome. LRU: an entry whose exit never came (a hook
- * detached meanwhile) goes first. */
+ * its exit sends the outcome. Task storage: nothing evicts it (a hash map
+ * full of threads blocked in their renames would have), and it goes with
+ * the thread. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 4096);
-	__type(key, __u64); /* pid_tgid */
-	__type(value, __u8);
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, __u64); /* the cgroup judged at the enter; 0: none */
 } link_inflight SEC(".maps") __weak;
 
 /* One more link event of cgid counted (its taint) and reserved: its number
@@ -455,14 +456,16 @@ static __noinline int files__on_link(struct pt_regs *regs, long nr, long ret, bo
 	struct link_judge judge = {};
 	struct reach_link_event *ev;
 	struct scratch *s;
-	__u8 one = 1;
+	__u64 *inflight;
+	bool tainted_only = false;
 	long len;
 
-	if (!task__is_monitored(pid_tgid, cgid))
-		return 0;
-	if (!enter && bpf_map_lookup_elem(&link_inflight, &pid_tgid)) {
-		/* judged at the enter, its event sent: the outcome */
-		bpf_map_delete_elem(&link_inflight, &pid_tgid);
+	inflight = enter ? NULL : bpf_task_storage_get(&link_inflight, bpf_get_current_task_btf(), 0, 0);
+	if (inflight && *inflight) {
+		/* judged at the enter, its event sent: the outcome, for the
+		 * cgroup then (moved since, or no longer monitored: still owed) */
+		cgid = *inflight;
+		*inflight = 0;
 		ev = files__link_event(cgid, &seq);
 		if (!ev)
 			return 0;
@@ -474,7 +477,7 @@ static __noinline int files__on_link(struct pt_regs *regs, long nr, long ret, bo
 		bpf_ringbuf_submit(ev, 0);
 		return 0;
 	}
-	if (ret < 0)
+	if (ret < 0 || !task__is_monitored(pid_tgid, cgid))
 		return 0; /* failed, nothing judged before it: no new name */
 	if (nr == NR_link || nr == NR_rename) {
 		oldname = (const char *)SYSCALL_ARG1(regs);
@@ -503,7 +506,12 @@ static __noinline int files__on_link(struct pt_regs *regs, long nr, long ret, bo
 	files__link_dir_of((__u64)newname, newdirfd, 1);
 	if (!judge.pass)
 		bpf_loop(2, files__link_judge_cb, &judge, 0);
-	if (!judge.pass)
+	/* while the cgroup has a new name pending, every new name is sent: a
+	 * pending file renamed on (or swapped away) by innocent names is
+	 * followed by the agent, not left for its stat to find a decoy */
+	if (!judge.pass && files__tainted(cgid))
+		tainted_only = true;
+	else if (!judge.pass)
 		return 0;
 	ev = files__link_event(cgid, &seq);
 	if (!ev)
@@ -515,10 +523,18 @@ static __noinline int files__on_link(struct pt_regs *regs, long nr, long ret, bo
 		ev->flags |= REACH_LINK_F_FOLLOW;
 	if (nr == NR_link || nr == NR_linkat)
 		ev->flags |= REACH_LINK_F_LINK;
+	if (tainted_only)
+		ev->flags |= REACH_LINK_F_TAINTED;
 	/* an outcome follows (the exit finds the thread here); else the event
 	 * is judged as the whole story */
-	if (enter && !bpf_map_update_elem(&link_inflight, &pid_tgid, &one, BPF_ANY))
-		ev->flags |= REACH_LINK_F_ENTER;
+	if (enter) {
+		inflight = bpf_task_storage_get(&link_inflight, bpf_get_current_task_btf(), 0,
+						BPF_LOCAL_STORAGE_GET_F_CREATE);
+		if (inflight) {
+			*inflight = cgid;
+			ev->flags |= REACH_LINK_F_ENTER;
+		}
+	}
 	ev->seq = seq;
 	len = bpf_probe_read_user_str(ev->old_name, sizeof(ev->old_name), oldname);
 	if (len <= 0)

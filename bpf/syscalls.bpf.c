@@ -33,7 +33,8 @@ static __always_inline int sys_exit__dispatch(struct pt_regs *regs, long nr, lon
 		if (nr == NR_connect && ret == -EINPROGRESS)
 			return net__on_send_exit(regs, nr, ret);
 		/* a link judged at its enter: its outcome, failed */
-		if (nr == NR_linkat || nr == NR_renameat2 || nr == NR_renameat || nr == NR_link || nr == NR_rename)
+		if (nr >= 0 && (nr == NR_linkat || nr == NR_renameat2 || nr == NR_renameat || nr == NR_link ||
+				nr == NR_rename))
 			return files__on_link(regs, nr, ret, false);
 		return 0;
 	}
@@ -54,7 +55,8 @@ static __always_inline int sys_exit__dispatch(struct pt_regs *regs, long nr, lon
 		return ret > 0 ? files__on_recvmmsg_exit(regs, ret) : 0; /* descriptors passed (SCM_RIGHTS) */
 	if (nr == NR_connect || nr == NR_sendto || nr == NR_sendmsg || nr == NR_sendmmsg)
 		return net__on_send_exit(regs, nr, ret);
-	if (nr == NR_linkat || nr == NR_renameat2 || nr == NR_renameat || nr == NR_link || nr == NR_rename)
+	/* nr >= 0: arm64 has no link(2) or rename(2) (-1, a skipped syscall's number) */
+	if (nr >= 0 && (nr == NR_linkat || nr == NR_renameat2 || nr == NR_renameat || nr == NR_link || nr == NR_rename))
 		return files__on_link(regs, nr, ret, false);
 	return 0;
 }
@@ -161,7 +163,7 @@ int reach_enter_link(struct syscall_trace_enter *ctx)
 SEC("tp_btf/sys_enter")
 int BPF_PROG(reach_sys_enter, struct pt_regs *regs, long nr)
 {
-	if (nr != NR_linkat && nr != NR_renameat2 && nr != NR_renameat && nr != NR_link && nr != NR_rename)
+	if (nr < 0 || (nr != NR_linkat && nr != NR_renameat2 && nr != NR_renameat && nr != NR_link && nr != NR_rename))
 		return 0;
 #if defined(__TARGET_ARCH_x86)
 	/* a 32-bit syscall's number is another table's (the exit marks it) */

@@ -102,12 +102,16 @@ int BPF_PROG(reach_uring_submit, struct io_kiocb *req)
 	__u16 proto;
 
 	if (op != IORING_OP_CONNECT && op != IORING_OP_SEND && op != IORING_OP_SENDMSG && op != IORING_OP_SEND_ZC &&
-	    op != IORING_OP_SENDMSG_ZC)
+	    op != IORING_OP_SENDMSG_ZC && op != IORING_OP_RENAMEAT && op != IORING_OP_LINKAT)
 		return 0;
 	pid_tgid = bpf_get_current_pid_tgid();
 	cgid = bpf_get_current_cgroup_id();
 	if (!task__is_monitored(pid_tgid, cgid))
 		return 0;
+	/* a new name given through the ring: no syscall of it to judge (the
+	 * link road, files__on_link), so the identity's blind road */
+	if (op == IORING_OP_RENAMEAT || op == IORING_OP_LINKAT)
+		return road__record(REACH_ROAD_IO_URING, op, 0, pid_tgid, cgid);
 	if (req->flags & REQ_F_FIXED_FILE)
 		/* a registered socket: not in the task's descriptor table */
 		return road__record(REACH_ROAD_IO_URING, op, REACH_ROAD_D_FIXED_FILE, pid_tgid, cgid);

@@ -279,6 +279,7 @@ _Static_assert(sizeof(struct reach_dns_event) == 56 + 16 + 16 + REACH_DNS_LEN, "
 #define REACH_LINK_F_ENTER         0x100 /* judged at the enter, before the file has the name: an outcome follows */
 #define REACH_LINK_F_EXIT          0x200 /* the outcome of the thread's ENTER event (no names) */
 #define REACH_LINK_F_FAILED        0x400 /* with EXIT: the syscall failed, no new name */
+#define REACH_LINK_F_TAINTED       0x800 /* sent only because the cgroup has a new name pending: its names may move it */
 
 struct reach_link_event {
 	struct reach_event_hdr hdr;

@@ -442,6 +442,8 @@ static const char *uring_op_name(uint32_t op)
 	case 22: return "read";
 	case 26: return "send";
 	case 28: return "openat2";
+	case 35: return "renameat";
+	case 39: return "linkat";
 	case 47: return "send_zc";
 	case 48: return "sendmsg_zc";
 	case 49: return "read_multishot";
@@ -1564,7 +1566,8 @@ static void handle_h2_frame(struct pipeline *p, const struct reach_h2_frame_even
  * agent credits back each one it has handled, but only when no name of that
  * cgroup is pending any more (the credit waits on a pending entry): a lift
  * for one name must not uncover another's. */
-#define PIPELINE_LINKS_MAX 64
+#define PIPELINE_LINKS_MAX 1024
+#define PIPELINE_LINKS_PER_CGROUP 32 /* one workload's names cannot take the others' room */
 #define PIPELINE_LINK_WALKS_PER_S 10
 #define PIPELINE_LINK_WALKS_BURST 20
 
@@ -1672,7 +1675,34 @@ static const char *link_judge_file(struct pipeline *p, const struct pending_link
 /* Pending link i through tgid's root: the file at its new name judged
  * (link_judge_file), a renamed directory's files walked, or a road; false
  * when tgid is gone (kept for the next process of the cgroup). */
-static bool link_resolve(struct pipeline *p, size_t i, uint32_t tgid)
+/* Has the agent handled every link event the kernel counted for the cgroup
+ * (none in the ring still, none counted since *sent was read)? Only then
+ * does what is at a new name now say what the move left there. *sent: the
+ * kernel's count, kept for a later check (0: take it now). */
+static bool links_caught_up(struct pipeline *p, uint64_t cgroup_id, uint64_t sent)
+{
+	uint64_t now, acked, held = 0;
+
+	if (!p->dedup->link_counts)
+		return true;
+	if (p->dedup->link_counts(p->dedup_ctx, cgroup_id, &now, &acked))
+		return false;
+	for (size_t i = 0; i < p->n_links; i++)
+		if (p->links[i].cgroup_id == cgroup_id)
+			held += p->links[i].credit;
+	return now <= acked + held && (!sent || now == sent);
+}
+
+static uint64_t links_sent(struct pipeline *p, uint64_t cgroup_id)
+{
+	uint64_t sent = 0, acked;
+
+	if (p->dedup->link_counts)
+		p->dedup->link_counts(p->dedup_ctx, cgroup_id, &sent, &acked);
+	return sent;
+}
+
+static bool link_resolve(struct pipeline *p, size_t i, uint32_t tgid, uint64_t sent)
 {
 	struct pending_link *l = &p->links[i];
 	struct mount_table mt = { 0 };
@@ -1704,7 +1734,8 @@ static bool link_resolve(struct pipeline *p, size_t i, uint32_t tgid)
 		 * not the agent's loop */
 		if (l->unsure)
 			rc = -EINVAL;
-		else if (!bucket_ready(&p->link_walks, unix_ms(), PIPELINE_LINK_WALKS_PER_S, PIPELINE_LINK_WALKS_BURST))
+		else if (!bucket_ready(&p->link_walks, (int64_t)(now_s() * 1000), PIPELINE_LINK_WALKS_PER_S,
+				       PIPELINE_LINK_WALKS_BURST))
 			rc = -EBUSY;
 		else if ((rc = seeds_walk_renamed(tgid, old_dir, new_dir, link_walk_found, &w)) != -ESRCH)
 			bucket_spend(&p->link_walks);
@@ -1727,6 +1758,10 @@ static bool link_resolve(struct pipeline *p, size_t i, uint32_t tgid)
 		close(fd);
 	close(rootfd);
 	mount_table_free(&mt);
+	/* a link event counted since the check before: what was looked at may
+	 * be its doing (the file moved on, a decoy swapped in): not done */
+	if (!links_caught_up(p, l->cgroup_id, sent))
+		return true;
 	if (why)
 		link_road(p, NULL, l->cgroup_id, l->uid, l->old_stable, l->new_abs, why);
 	link_done(p, i);
@@ -1738,8 +1773,17 @@ static bool link_resolve(struct pipeline *p, size_t i, uint32_t tgid)
  * syscall has not ended: the new name may not be there yet). */
 static void links_resolve_for(struct pipeline *p, uint64_t cgroup_id, uint32_t tgid)
 {
+	uint64_t sent = links_sent(p, cgroup_id);
+	size_t n;
+
+	/* events of the cgroup still in the ring: the names are looked at once
+	 * they are handled (handle_link resolves again) */
+	if (!links_caught_up(p, cgroup_id, 0))
+		return;
 	for (size_t i = 0; i < p->n_links;) {
-		if (p->links[i].cgroup_id == cgroup_id && !p->links[i].awaiting && link_resolve(p, i, tgid))
+		n = p->n_links;
+		if (p->links[i].cgroup_id == cgroup_id && !p->links[i].awaiting && link_resolve(p, i, tgid, sent) &&
+		    p->n_links < n)
 			continue; /* i now holds the last one */
 		i++;
 	}
@@ -1835,15 +1879,52 @@ static void links_sweep(struct pipeline *p)
 	}
 }
 
+/* The name the file at `name` had before the cgroup's pending moves (a
+ * pending new name, or a path under a pending directory's): true with it in
+ * out, *unsure when that move's old name was unsure. A chain of moves maps
+ * in one step: each pending entry already holds its file's first name. */
+static bool link_origin(const struct pipeline *p, uint64_t cgroup_id, const char *name, char *out, size_t n,
+			bool *unsure)
+{
+	for (size_t i = p->n_links; i-- > 0;) { /* the newest move first */
+		const struct pending_link *l = &p->links[i];
+		size_t k = strlen(l->new_abs);
+
+		if (l->cgroup_id != cgroup_id || strncmp(l->new_abs, name, k) || (name[k] && name[k] != '/'))
+			continue;
+		if ((size_t)snprintf(out, n, "%s%s", l->old_stable, name + k) >= n)
+			continue;
+		*unsure = l->unsure;
+		return true;
+	}
+	return false;
+}
+
+/* A rename or exchange moved the file of a pending new name away from it:
+ * that entry is forgotten (the move's own entry follows the file). */
+static void links_moved_away(struct pipeline *p, uint64_t cgroup_id, const char *name)
+{
+	for (size_t i = 0; i < p->n_links;) {
+		if (p->links[i].cgroup_id == cgroup_id && !strcmp(p->links[i].new_abs, name)) {
+			link_done(p, i);
+			continue;
+		}
+		i++;
+	}
+}
+
 /* One move: the file (or directory) that had the name from is now at to. */
 static void link_add(struct pipeline *p, const struct reach_link_event *ev, const char *from, const char *to,
 		     bool unsure)
 {
 	struct pending_link *l;
+	size_t mine = 0;
 
 	if (p->n_links == PIPELINE_LINKS_MAX)
 		links_sweep(p);
-	if (p->n_links == PIPELINE_LINKS_MAX) {
+	for (size_t i = 0; i < p->n_links; i++)
+		mine += p->links[i].cgroup_id == ev->hdr.cgroup_id;
+	if (p->n_links == PIPELINE_LINKS_MAX || mine >= PIPELINE_LINKS_PER_CGROUP) {
 		link_road(p, &ev->hdr, ev->hdr.cgroup_id, ev->hdr.uid, from, to, "too many new names of secrets at once");
 		return;
 	}
@@ -1870,13 +1951,14 @@ static void handle_link(struct pipeline *p, const struct reach_link_event *ev)
 {
 	char old_name[REACH_PATH_LEN], new_name[REACH_PATH_LEN], old_dir[REACH_BASE_LEN], new_dir[REACH_BASE_LEN];
 	char old_abs[REACH_BASE_LEN + REACH_PATH_LEN], new_abs[REACH_BASE_LEN + REACH_PATH_LEN];
-	bool unsure;
+	char from0[2 * (REACH_BASE_LEN + REACH_PATH_LEN)], from1[2 * (REACH_BASE_LEN + REACH_PATH_LEN)];
+	bool unsure, m0, m1, u0 = false, u1 = false, tainted;
 	int rc;
 
 	if (ev->flags & REACH_LINK_F_EXIT) {
 		links_outcome(p, ev);
+		link_ack(p, ev->hdr.cgroup_id, 1);                       /* held while a name is pending */
 		links_resolve_for(p, ev->hdr.cgroup_id, ev->hdr.tgid); /* through the linker, if it lives */
-		link_ack(p, ev->hdr.cgroup_id, 1);
 		return;
 	}
 	memcpy(old_name, ev->old_name, sizeof(old_name));
@@ -1900,11 +1982,30 @@ static void handle_link(struct pipeline *p, const struct reach_link_event *ev)
 		return;
 	}
 	unsure = (ev->flags & REACH_LINK_F_FOLLOW) || has_dotdot(old_name);
-	link_add(p, ev, old_abs, new_abs, unsure);
-	if (ev->flags & REACH_LINK_F_EXCHANGE)
-		link_add(p, ev, new_abs, old_abs, false); /* the other file moved the other way */
-	links_resolve_for(p, ev->hdr.cgroup_id, ev->hdr.tgid); /* through the linker, if it lives */
+	if ((ev->flags & REACH_LINK_F_EXCHANGE) && has_dotdot(old_name)) {
+		/* the other file went to the old name: through "..", where is not known */
+		link_road(p, &ev->hdr, ev->hdr.cgroup_id, ev->hdr.uid, new_abs, old_name, "an exchange through \"..\"");
+		link_ack(p, ev->hdr.cgroup_id, 1);
+		return;
+	}
+	/* names a pending move gave: the files' first names, both taken
+	 * before either entry changes (an exchange swaps two of them) */
+	m0 = link_origin(p, ev->hdr.cgroup_id, old_abs, from0, sizeof(from0), &u0);
+	m1 = (ev->flags & REACH_LINK_F_EXCHANGE) && link_origin(p, ev->hdr.cgroup_id, new_abs, from1, sizeof(from1), &u1);
+	if (!(ev->flags & REACH_LINK_F_LINK)) {
+		links_moved_away(p, ev->hdr.cgroup_id, old_abs);
+		if (ev->flags & REACH_LINK_F_EXCHANGE)
+			links_moved_away(p, ev->hdr.cgroup_id, new_abs);
+	}
+	/* sent only because the cgroup had a name pending: only a pending
+	 * file's move matters */
+	tainted = ev->flags & REACH_LINK_F_TAINTED;
+	if (m0 || !tainted)
+		link_add(p, ev, m0 ? from0 : old_abs, new_abs, unsure || (m0 && u0));
+	if ((ev->flags & REACH_LINK_F_EXCHANGE) && (m1 || !tainted))
+		link_add(p, ev, m1 ? from1 : new_abs, old_abs, m1 && u1); /* the other file moved the other way */
 	link_ack(p, ev->hdr.cgroup_id, 1);                       /* held while a name is pending */
+	links_resolve_for(p, ev->hdr.cgroup_id, ev->hdr.tgid); /* through the linker, if it lives */
 }
 
 /* A road the kernel saw taken and cannot decode (abi/events.h enum
@@ -1923,7 +2024,8 @@ static void handle_road(struct pipeline *p, const struct reach_road_event *ev)
 			snprintf(opbuf, sizeof(opbuf), "op %u", ev->op);
 			op = opbuf;
 		}
-		why = ev->detail & REACH_ROAD_D_FIXED_FILE ? "on a registered (fixed) socket: destination not decoded"
+		why = ev->op == 35 || ev->op == 39	  ? "a new name given through the ring: its old name not judged"
+		      : ev->detail & REACH_ROAD_D_FIXED_FILE ? "on a registered (fixed) socket: destination not decoded"
 		      : ev->detail & REACH_ROAD_D_UNIX	  ? "on a unix socket: descriptors passed are not decoded"
 		      : ev->detail & REACH_ROAD_D_TCP	  ? "on a TCP socket: the bytes sent are not decoded"
 							  : "not decoded";

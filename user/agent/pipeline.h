@@ -62,6 +62,8 @@ struct pipeline_dedup_ops {
 	/* optional: n more link events of the cgroup handled (its taint lifted
 	 * once they are all the kernel counted) */
 	int (*ack_link)(void *ctx, uint64_t cgroup_id, uint64_t n);
+	/* optional: the cgroup's link events the kernel counted, and credited */
+	int (*link_counts)(void *ctx, uint64_t cgroup_id, uint64_t *sent, uint64_t *acked);
 };
 
 /* The kernel's loss counters per (cgroup, uid) and unattributed, both

@@ -29,11 +29,16 @@ static int unmark_secret_inode(void *ctx, const struct reach_inode_key *key)
 }
 
 static int ack_link(void *ctx, uint64_t cgroup_id, uint64_t n) { return sensor_ack_link(ctx, cgroup_id, n); }
+static int link_counts(void *ctx, uint64_t cgroup_id, uint64_t *sent, uint64_t *acked)
+{
+	return sensor_link_counts(ctx, cgroup_id, sent, acked);
+}
 
 static const struct pipeline_dedup_ops sensor_dedup_ops = {
 	.snapshot = dedup_snapshot, .lookup = dedup_lookup, .take = dedup_take,
 	.mark_secret_inode = mark_secret_inode, .unmark_secret_inode = unmark_secret_inode,
 	.ack_link = ack_link,
+	.link_counts = link_counts,
 };
 
 static void tls_open(void *ctx, uint32_t tgid, const char *abs_path, const struct reach_inode_key *inode,

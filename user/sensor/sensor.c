@@ -543,6 +543,18 @@ int sensor_ack_link(struct sensor *s, uint64_t cgroup_id, uint64_t n)
 	return 0;
 }
 
+int sensor_link_counts(struct sensor *s, uint64_t cgroup_id, uint64_t *sent, uint64_t *acked)
+{
+	*sent = *acked = 0;
+	if (bpf_map__lookup_elem(s->skel->maps.link_taint, &cgroup_id, sizeof(cgroup_id), sent, sizeof(*sent), 0) &&
+	    errno != ENOENT)
+		return -errno;
+	if (bpf_map__lookup_elem(s->skel->maps.link_acked, &cgroup_id, sizeof(cgroup_id), acked, sizeof(*acked), 0) &&
+	    errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
 size_t sensor_sweep_link_taints(struct sensor *s)
 {
 	uint64_t key, next, gone[64];

@@ -62,6 +62,9 @@ int sensor_unmark_secret_inode(struct sensor *s, const struct reach_inode_key *k
  * the cgroup's taint is lifted once they are as many as the kernel counted
  * (one in flight or lost keeps it). 0 or -errno. */
 int sensor_ack_link(struct sensor *s, uint64_t cgroup_id, uint64_t n);
+/* The cgroup's link events counted by the kernel (sent) and credited back
+ * (acked). 0 or -errno. */
+int sensor_link_counts(struct sensor *s, uint64_t cgroup_id, uint64_t *sent, uint64_t *acked);
 /* The link taints of cgroups that exist no more (no task left to write
  * them: deleting is safe), so the maps stay bounded. Entries removed. */
 size_t sensor_sweep_link_taints(struct sensor *s);

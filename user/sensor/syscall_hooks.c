@@ -521,26 +521,27 @@ int syscall_hooks_attach(struct syscall_hooks *h, char *err, size_t err_size)
 {
 	int rc;
 
-	/* the enters first: a link judged at its exit only is what they close */
-	if ((rc = attach_enters(h, err, err_size)))
-		return rc;
 	if (bpf_program__autoload(h->per_syscall)) {
-		if ((rc = attach_per_syscall(h, err, err_size))) {
-			detach_enters(h);
+		if ((rc = attach_per_syscall(h, err, err_size)))
 			return rc;
-		}
 		h->active = SYSCALL_HOOKS_PER_SYSCALL;
-		describe(h);
-		return 0;
+	} else {
+		h->dispatcher_link = bpf_program__attach(h->dispatcher);
+		if (!h->dispatcher_link) {
+			rc = -errno;
+			snprintf(err, err_size, "attaching tp_btf/sys_exit: %s", strerror(-rc));
+			return rc ? rc : -EINVAL;
+		}
+		h->active = SYSCALL_HOOKS_DISPATCHER;
 	}
-	h->dispatcher_link = bpf_program__attach(h->dispatcher);
-	if (!h->dispatcher_link) {
-		rc = -errno;
-		snprintf(err, err_size, "attaching tp_btf/sys_exit: %s", strerror(-rc));
-		detach_enters(h);
-		return rc ? rc : -EINVAL;
+	/* the enters after the exits: an enter's outcome is owed by an exit
+	 * that is already there */
+	if ((rc = attach_enters(h, err, err_size))) {
+		detach_per_syscall(h);
+		bpf_link__destroy(h->dispatcher_link);
+		h->dispatcher_link = NULL;
+		return rc;
 	}
-	h->active = SYSCALL_HOOKS_DISPATCHER;
 	describe(h);
 	return 0;
 }

@@ -7,6 +7,7 @@
  *   uring_client read PATH            OPENAT + READ
  *   uring_client fixed PATH           OPENAT into a fixed-file slot + READ of the fixed file
  *   uring_client recvread SOCKPATH    connect to a unix socket, RECVMSG a descriptor (SCM_RIGHTS), READ it
+ *   uring_client rename OLD NEW       RENAMEAT (then OPENAT + READ of NEW)
  *   uring_client udp HOST PORT        UDP socket: CONNECT + SEND
  *   uring_client udpto HOST PORT      unconnected UDP socket: SENDMSG with msg_name
  *   uring_client tcp HOST PORT        TCP CONNECT + SEND of an HTTP head
@@ -182,6 +183,11 @@ int main(int argc, char **argv)
 		io_uring_prep_openat_direct(io_uring_get_sqe(&ring), AT_FDCWD, argv[2], O_RDONLY, 0, 0);
 		run("openat direct");
 		read_fd(0, true);
+	} else if (argc >= 4 && !strcmp(argv[1], "rename")) {
+		io_uring_prep_renameat(io_uring_get_sqe(&ring), AT_FDCWD, argv[2], AT_FDCWD, argv[3], 0);
+		run("renameat");
+		io_uring_prep_openat(io_uring_get_sqe(&ring), AT_FDCWD, argv[3], O_RDONLY, 0);
+		read_fd(run("openat"), false);
 	} else if (!strcmp(argv[1], "recvread")) {
 		read_fd(recv_fd(argv[2]), false);
 	} else if (argc >= 4 && !strcmp(argv[1], "udp")) {
