@@ -374,6 +374,39 @@ static __always_inline bool files__link_rel(const char *name)
 	return c != '/';
 }
 
+/* The descriptor a "/proc/self/fd/N" name is (N: up to 4 digits), or -1. */
+static __always_inline int files__proc_self_fd(const char *n)
+{
+	const char pre[] = "/proc/self/fd/";
+	int fd = 0;
+
+	for (int i = 0; i < 14; i++)
+		if (n[i] != pre[i])
+			return -1;
+	for (int i = 14; i < 19; i++) {
+		char c = n[i];
+
+		if (c == '\0')
+			return i > 14 ? fd : -1;
+		if (c < '0' || c > '9' || i == 18)
+			return -1;
+		fd = fd * 10 + (c - '0');
+	}
+	return -1;
+}
+
+/* A linkat that follows its old name to a descriptor's file (AT_EMPTY_PATH's
+ * dirfd, "/proc/self/fd/N"): is that file nameless (O_TMPFILE, never
+ * linked: i_nlink 0 before this link)? Asked at the enter, before the link
+ * gives it a name. */
+static __always_inline bool files__link_nameless(struct task_struct *task, int olddirfd, const char *old_name)
+{
+	int fd = old_name[0] ? files__proc_self_fd(old_name) : olddirfd;
+	struct file *f = task__file_of_fd(task, fd);
+
+	return f && f->f_inode && f->f_inode->__i_nlink == 0;
+}
+
 /* The directory of a link call's name i (0: old, 1: new) into LINK_DIR(s,
  * i): "" for an absolute name. A global subprogram, verified once whatever
  * its caller's state: the path walk's outcomes fork no state before the
@@ -541,6 +574,9 @@ static __noinline int files__on_link(struct pt_regs *regs, long nr, long ret, bo
 		ev->old_name[0] = '\0';
 	if (len <= 0 || len >= REACH_PATH_LEN)
 		ev->flags |= REACH_LINK_F_OLD_NAME_TRUNC;
+	if (enter && (ev->flags & REACH_LINK_F_FOLLOW) && len > 0 &&
+	    files__link_nameless(bpf_get_current_task_btf(), olddirfd, ev->old_name))
+		ev->flags |= REACH_LINK_F_NAMELESS;
 	len = bpf_probe_read_user_str(ev->new_name, sizeof(ev->new_name), newname);
 	if (len <= 0)
 		ev->new_name[0] = '\0';

@@ -286,7 +286,7 @@ static __always_inline struct file *task__file_of_fd(struct task_struct *task, i
 	struct file **fds;
 	struct file *file = NULL;
 
-	if (fd < 0)
+	if (fd < 0 || (unsigned int)fd >= task->files->fdt->max_fds)
 		return NULL;
 	fds = task->files->fdt->fd; /* direct BTF loads; the slot itself needs a helper (variable offset) */
 	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)

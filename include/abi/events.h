@@ -280,6 +280,7 @@ _Static_assert(sizeof(struct reach_dns_event) == 56 + 16 + 16 + REACH_DNS_LEN, "
 #define REACH_LINK_F_EXIT          0x200 /* the outcome of the thread's ENTER event (no names) */
 #define REACH_LINK_F_FAILED        0x400 /* with EXIT: the syscall failed, no new name */
 #define REACH_LINK_F_TAINTED       0x800 /* sent only because the cgroup has a new name pending: its names may move it */
+#define REACH_LINK_F_NAMELESS      0x1000 /* with FOLLOW, judged at the enter: the descriptor's file had no name (O_TMPFILE) */
 
 struct reach_link_event {
 	struct reach_event_hdr hdr;

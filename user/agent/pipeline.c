@@ -1577,8 +1577,10 @@ struct pending_link {
 	uint32_t uid;
 	uint32_t tid;     /* the thread whose link it is: its outcome event names it */
 	bool awaiting;    /* judged at the enter: the file may not have the new name yet */
+	int64_t look_after_ms; /* monotonic: a stat that cannot say waits for an open, looked at again after */
 	bool is_link;     /* a link: the old name stays the file's too (not a rename) */
 	bool unsure;      /* the old name may not be the file's (followed, a descriptor's, ".."): the file decides */
+	bool nameless;    /* the kernel saw the followed descriptor's file had no name (O_TMPFILE) */
 	char *new_abs;    /* where the file is now, absolute in the linker's root */
 	char *old_stable; /* the name it had, stable: classed */
 	const char *category;
@@ -1644,13 +1646,21 @@ static bool link_walk_found(void *ctx, const struct reach_inode_key *k, const ch
  * or why it cannot be followed. stx: its statx; rootfd, mt: the linker's
  * root and mounts. */
 static const char *link_judge_file(struct pipeline *p, const struct pending_link *l, const struct statx *stx,
-				   int rootfd, const struct mount_table *mt)
+				   int rootfd, const struct mount_table *mt, bool *wait)
 {
 	struct reach_inode_key key = { .dev = mounts_kdev(stx), .ino = stx->stx_ino };
 	struct statx old;
 	char ikey[48];
 	int fd;
 
+	/* a stat's device that is no mount's (a btrfs subvolume, an overlay's
+	 * layer on another filesystem) is not the kernel's s_dev: its key
+	 * would match no open. The entry waits for an open of the new name
+	 * (links_take_open: the kernel's own inode), the cgroup tainted. */
+	if (!mount_table_has_dev(mt, key.dev)) {
+		*wait = true;
+		return NULL;
+	}
 	inode_key_str(&key, ikey);
 	if (p->secret_inodes && hmap_get(p->secret_inodes, ikey))
 		return NULL; /* a known secret: the kernel knows every name of it */
@@ -1658,7 +1668,7 @@ static const char *link_judge_file(struct pipeline *p, const struct pending_link
 		return remember_secret_inode(p, &key, l->old_stable, l->category)
 			       ? "the secret's inode could not be kept in the kernel"
 			       : NULL;
-	if (!l->unsure || (l->is_link && stx->stx_nlink <= 1))
+	if (!l->unsure || l->nameless)
 		return NULL; /* a file whose old name is no secret's; a link of a nameless file (O_TMPFILE) */
 	/* a link through a name that may not be the file's: fine when that name
 	 * (not followed) is this very file, and no secret's */
@@ -1707,6 +1717,7 @@ static bool link_resolve(struct pipeline *p, size_t i, uint32_t tgid, uint64_t s
 	struct pending_link *l = &p->links[i];
 	struct mount_table mt = { 0 };
 	const char *why = NULL;
+	bool wait = false;
 	struct statx stx;
 	char root[64];
 	int rootfd, fd;
@@ -1752,7 +1763,7 @@ static bool link_resolve(struct pipeline *p, size_t i, uint32_t tgid, uint64_t s
 		      : w.failed     ? "a secret's inode could not be kept in the kernel"
 				     : NULL;
 	} else {
-		why = link_judge_file(p, l, &stx, rootfd, &mt);
+		why = link_judge_file(p, l, &stx, rootfd, &mt, &wait);
 	}
 	if (fd >= 0)
 		close(fd);
@@ -1760,7 +1771,9 @@ static bool link_resolve(struct pipeline *p, size_t i, uint32_t tgid, uint64_t s
 	mount_table_free(&mt);
 	/* a link event counted since the check before: what was looked at may
 	 * be its doing (the file moved on, a decoy swapped in): not done */
-	if (!links_caught_up(p, l->cgroup_id, sent))
+	if (wait)
+		l->look_after_ms = (int64_t)(now_s() * 1000) + 1000; /* not a mountinfo read per open */
+	if (wait || !links_caught_up(p, l->cgroup_id, sent))
 		return true;
 	if (why)
 		link_road(p, NULL, l->cgroup_id, l->uid, l->old_stable, l->new_abs, why);
@@ -1773,17 +1786,22 @@ static bool link_resolve(struct pipeline *p, size_t i, uint32_t tgid, uint64_t s
  * syscall has not ended: the new name may not be there yet). */
 static void links_resolve_for(struct pipeline *p, uint64_t cgroup_id, uint32_t tgid)
 {
-	uint64_t sent = links_sent(p, cgroup_id);
+	int64_t now = (int64_t)(now_s() * 1000);
+	bool any = false;
+	uint64_t sent;
 	size_t n;
 
+	for (size_t i = 0; i < p->n_links && !any; i++)
+		any = p->links[i].cgroup_id == cgroup_id && !p->links[i].awaiting && p->links[i].look_after_ms <= now;
 	/* events of the cgroup still in the ring: the names are looked at once
 	 * they are handled (handle_link resolves again) */
-	if (!links_caught_up(p, cgroup_id, 0))
+	if (!any || !links_caught_up(p, cgroup_id, 0))
 		return;
+	sent = links_sent(p, cgroup_id);
 	for (size_t i = 0; i < p->n_links;) {
 		n = p->n_links;
-		if (p->links[i].cgroup_id == cgroup_id && !p->links[i].awaiting && link_resolve(p, i, tgid, sent) &&
-		    p->n_links < n)
+		if (p->links[i].cgroup_id == cgroup_id && !p->links[i].awaiting && p->links[i].look_after_ms <= now &&
+		    link_resolve(p, i, tgid, sent) && p->n_links < n)
 			continue; /* i now holds the last one */
 		i++;
 	}
@@ -1939,6 +1957,7 @@ static void link_add(struct pipeline *p, const struct reach_link_event *ev, cons
 	l->unsure = unsure;
 	l->tid = ev->hdr.pid;
 	l->awaiting = ev->flags & REACH_LINK_F_ENTER;
+	l->nameless = ev->flags & REACH_LINK_F_NAMELESS;
 	if (!(l->new_abs = strdup(to)) || !(l->old_stable = strdup(from))) {
 		free(l->new_abs);
 		link_road(p, &ev->hdr, ev->hdr.cgroup_id, ev->hdr.uid, from, to, strerror(ENOMEM));
