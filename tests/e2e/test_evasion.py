@@ -332,7 +332,16 @@ def test_a_secret_on_a_mount_that_could_stall_is_not_read(cleanup, tmp):
 
 # A new name for a secret, made by the workload itself, then read only by
 # it. argv[1]: the secret (never read by its name by anyone), argv[2]: the
-# innocent name.
+# innocent name. The libc calls Python does not make (linkat's flags,
+# renameat2) through ctypes: must() ends the script on their failure.
+LIBC = """
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+def must(rc, what):
+    if rc:
+        sys.exit("%s: errno %d" % (what, ctypes.get_errno()))
+"""
+
 NEW_NAMES = [
     ("link", "os.link(sys.argv[1], sys.argv[2]); open(sys.argv[2]).read()"),
     ("rename", "os.rename(sys.argv[1], sys.argv[2]); open(sys.argv[2]).read()"),
@@ -344,11 +353,8 @@ open("notes.txt").read()
     # renameat2(RENAME_EXCHANGE) of an innocent file with the secret: the
     # innocent name (the call's old name) now holds the secret
     ("exchange", """
-import ctypes
 open(sys.argv[2], "w").write("nothing\\n")
-libc = ctypes.CDLL(None, use_errno=True)
-if libc.renameat2(-100, sys.argv[2].encode(), -100, sys.argv[1].encode(), 2):
-    sys.exit("renameat2: errno %d" % ctypes.get_errno())
+must(libc.renameat2(-100, sys.argv[2].encode(), -100, sys.argv[1].encode(), 2), "renameat2")
 open(sys.argv[2]).read()
 """),
     # renamed to a scratch name, then swapped (RENAME_EXCHANGE, both names
@@ -356,22 +362,16 @@ open(sys.argv[2]).read()
     # stat of the scratch name would find the decoy; every move of a
     # pending file is followed instead
     ("swapaway", """
-import ctypes
 open(sys.argv[2], "w").write("decoy\\n")
 os.rename(sys.argv[1], sys.argv[2] + ".x")
-libc = ctypes.CDLL(None, use_errno=True)
-if libc.renameat2(-100, (sys.argv[2] + ".x").encode(), -100, sys.argv[2].encode(), 2):
-    sys.exit("renameat2: errno %d" % ctypes.get_errno())
+must(libc.renameat2(-100, (sys.argv[2] + ".x").encode(), -100, sys.argv[2].encode(), 2), "renameat2")
 open(sys.argv[2]).read()
 """),
     # linkat(AT_EMPTY_PATH) of an O_PATH descriptor of the secret (an
     # O_PATH open is no read): the kernel resolves the descriptor's file
     ("emptypath", """
-import ctypes
 fd = os.open(sys.argv[1], os.O_PATH)
-libc = ctypes.CDLL(None, use_errno=True)
-if libc.linkat(fd, b"", -100, sys.argv[2].encode(), 0x1000):
-    sys.exit("linkat: errno %d" % ctypes.get_errno())
+must(libc.linkat(fd, b"", -100, sys.argv[2].encode(), 0x1000), "linkat")
 open(sys.argv[2]).read()
 """),
 ]
@@ -381,12 +381,9 @@ PASS_NAMES = [
     # an O_TMPFILE file given its first name through /proc/self/fd/N
     # (AT_SYMLINK_FOLLOW): the kernel saw it nameless at the enter
     ("tmpfile", """
-import ctypes
 fd = os.open(os.path.dirname(sys.argv[2]), os.O_TMPFILE | os.O_WRONLY, 0o600)
 os.write(fd, b"scratch\\n")
-libc = ctypes.CDLL(None, use_errno=True)
-if libc.linkat(-100, f"/proc/self/fd/{fd}".encode(), -100, sys.argv[2].encode(), 0x400):
-    sys.exit("linkat: errno %d" % ctypes.get_errno())
+must(libc.linkat(-100, f"/proc/self/fd/{fd}".encode(), -100, sys.argv[2].encode(), 0x400), "linkat")
 open(sys.argv[2]).read()
 """),
 ]
@@ -397,20 +394,14 @@ ROAD_NAMES = [
     # linkat(AT_SYMLINK_FOLLOW) of /proc/self/fd/N, N an O_PATH descriptor
     # (os.link calls link(2), which follows nothing: linkat by ctypes)
     ("procfd", """
-import ctypes
 fd = os.open(sys.argv[1], os.O_PATH)
-libc = ctypes.CDLL(None, use_errno=True)
-if libc.linkat(-100, f"/proc/self/fd/{fd}".encode(), -100, sys.argv[2].encode(), 0x400):
-    sys.exit("linkat: errno %d" % ctypes.get_errno())
+must(libc.linkat(-100, f"/proc/self/fd/{fd}".encode(), -100, sys.argv[2].encode(), 0x400), "linkat")
 open(sys.argv[2]).read()
 """),
     # linkat(AT_SYMLINK_FOLLOW) of an innocent-named symlink to the secret
     ("symfollow", """
-import ctypes
 os.symlink(sys.argv[1], sys.argv[2] + ".lnk")
-libc = ctypes.CDLL(None, use_errno=True)
-if libc.linkat(-100, (sys.argv[2] + ".lnk").encode(), -100, sys.argv[2].encode(), 0x400):
-    sys.exit("linkat: errno %d" % ctypes.get_errno())
+must(libc.linkat(-100, (sys.argv[2] + ".lnk").encode(), -100, sys.argv[2].encode(), 0x400), "linkat")
 open(sys.argv[2]).read()
 """),
     # a new name through "..": which directory it lands in is the kernel's
@@ -457,7 +448,7 @@ def test_a_secret_given_a_new_name_is_still_the_secret(cleanup, tmp):
     expect = {}
     for name, script in NEW_NAMES + ROAD_NAMES + PASS_NAMES:
         innocent = os.path.join(tmp, "apps", name, "innocent-notes.txt")
-        cgs[name].python(PRELUDE + script, secrets[name], innocent)
+        cgs[name].python(PRELUDE + LIBC + script, secrets[name], innocent)
         if (name, script) in NEW_NAMES:
             expect[name] = "notes.txt" if name == "relative" else innocent  # the name as written
     # a directory a rule names (".aws" of "**/.aws/credentials"), outside
