@@ -465,6 +465,30 @@ static __always_inline struct reach_link_event *files__link_event(__u64 cgid, __
 	return ev;
 }
 
+/* The exit of a link call judged at its enter: the outcome, owed to the
+ * cgroup judged then (moved since, or no longer monitored: still owed). */
+static __noinline int files__on_link_exit(long nr, long ret)
+{
+	__u64 *inflight = bpf_task_storage_get(&link_inflight, bpf_get_current_task_btf(), 0, 0);
+	struct reach_link_event *ev;
+	__u64 cgid, seq = 0;
+
+	if (!inflight || !*inflight)
+		return 0;
+	cgid = *inflight;
+	*inflight = 0;
+	ev = files__link_event(cgid, &seq);
+	if (!ev)
+		return 0;
+	task__fill_hdr(&ev->hdr, REACH_EV_LINK, sizeof(*ev), bpf_get_current_pid_tgid(), cgid, bpf_ktime_get_boot_ns());
+	ev->nr = nr;
+	ev->flags = REACH_LINK_F_EXIT | (ret < 0 ? REACH_LINK_F_FAILED : 0);
+	ev->seq = seq;
+	ev->old_dir[0] = ev->new_dir[0] = ev->old_name[0] = ev->new_name[0] = '\0';
+	bpf_ringbuf_submit(ev, 0);
+	return 0;
+}
+
 /*
  * link, linkat, rename, renameat, renameat2 of a monitored task: a file with
  * a new name. Judged at the syscall's enter, before the file has it: when
@@ -475,13 +499,12 @@ static __always_inline struct reach_link_event *files__link_event(__u64 cgid, __
  * that wins the race with this syscall's exit, reaches the agent after this
  * event) and the event tells the agent both names and their directories
  * (abi/events.h reach_link_event, REACH_LINK_F_ENTER); the exit then sends
- * the outcome (REACH_LINK_F_EXIT). An exit with no judged enter (the names
- * changed by another thread since, or the enter missed) is judged again,
- * its event the whole story. A name another thread changes between this
- * judge and the kernel's copy, and back before the exit, is not seen: a
- * named residual (README).
+ * the outcome (REACH_LINK_F_EXIT, files__on_link_exit). A name another
+ * thread changes between this judge and the kernel's copy is not seen: a
+ * named residual (README). The exit judges nothing again: the judge is
+ * verified once, in the enter's program, not also in the exit's.
  */
-static __noinline int files__on_link(struct pt_regs *regs, long nr, long ret, bool enter)
+static __noinline int files__on_link_enter(struct pt_regs *regs, long nr)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid(), cgid = bpf_get_current_cgroup_id(), seq = 0;
 	const char *oldname, *newname;
@@ -493,25 +516,8 @@ static __noinline int files__on_link(struct pt_regs *regs, long nr, long ret, bo
 	bool tainted_only = false;
 	long len;
 
-	inflight = enter ? NULL : bpf_task_storage_get(&link_inflight, bpf_get_current_task_btf(), 0, 0);
-	if (inflight && *inflight) {
-		/* judged at the enter, its event sent: the outcome, for the
-		 * cgroup then (moved since, or no longer monitored: still owed) */
-		cgid = *inflight;
-		*inflight = 0;
-		ev = files__link_event(cgid, &seq);
-		if (!ev)
-			return 0;
-		task__fill_hdr(&ev->hdr, REACH_EV_LINK, sizeof(*ev), pid_tgid, cgid, bpf_ktime_get_boot_ns());
-		ev->nr = nr;
-		ev->flags = REACH_LINK_F_EXIT | (ret < 0 ? REACH_LINK_F_FAILED : 0);
-		ev->seq = seq;
-		ev->old_dir[0] = ev->new_dir[0] = ev->old_name[0] = ev->new_name[0] = '\0';
-		bpf_ringbuf_submit(ev, 0);
+	if (!task__is_monitored(pid_tgid, cgid))
 		return 0;
-	}
-	if (ret < 0 || !task__is_monitored(pid_tgid, cgid))
-		return 0; /* failed, nothing judged before it: no new name */
 	if (nr == NR_link || nr == NR_rename) {
 		oldname = (const char *)SYSCALL_ARG1(regs);
 		newname = (const char *)SYSCALL_ARG2(regs);
@@ -560,13 +566,10 @@ static __noinline int files__on_link(struct pt_regs *regs, long nr, long ret, bo
 		ev->flags |= REACH_LINK_F_TAINTED;
 	/* an outcome follows (the exit finds the thread here); else the event
 	 * is judged as the whole story */
-	if (enter) {
-		inflight = bpf_task_storage_get(&link_inflight, bpf_get_current_task_btf(), 0,
-						BPF_LOCAL_STORAGE_GET_F_CREATE);
-		if (inflight) {
-			*inflight = cgid;
-			ev->flags |= REACH_LINK_F_ENTER;
-		}
+	inflight = bpf_task_storage_get(&link_inflight, bpf_get_current_task_btf(), 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (inflight) {
+		*inflight = cgid;
+		ev->flags |= REACH_LINK_F_ENTER;
 	}
 	ev->seq = seq;
 	len = bpf_probe_read_user_str(ev->old_name, sizeof(ev->old_name), oldname);
@@ -574,7 +577,7 @@ static __noinline int files__on_link(struct pt_regs *regs, long nr, long ret, bo
 		ev->old_name[0] = '\0';
 	if (len <= 0 || len >= REACH_PATH_LEN)
 		ev->flags |= REACH_LINK_F_OLD_NAME_TRUNC;
-	if (enter && (ev->flags & REACH_LINK_F_FOLLOW) && len > 0 &&
+	if ((ev->flags & REACH_LINK_F_FOLLOW) && len > 0 &&
 	    files__link_nameless(bpf_get_current_task_btf(), olddirfd, ev->old_name))
 		ev->flags |= REACH_LINK_F_NAMELESS;
 	len = bpf_probe_read_user_str(ev->new_name, sizeof(ev->new_name), newname);

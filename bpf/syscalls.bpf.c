@@ -35,7 +35,7 @@ static __always_inline int sys_exit__dispatch(struct pt_regs *regs, long nr, lon
 		/* a link judged at its enter: its outcome, failed */
 		if (nr >= 0 && (nr == NR_linkat || nr == NR_renameat2 || nr == NR_renameat || nr == NR_link ||
 				nr == NR_rename))
-			return files__on_link(regs, nr, ret, false);
+			return files__on_link_exit(nr, ret);
 		return 0;
 	}
 	/* first: an open is the most frequent exit reach reads (the hot path) */
@@ -57,7 +57,7 @@ static __always_inline int sys_exit__dispatch(struct pt_regs *regs, long nr, lon
 		return net__on_send_exit(regs, nr, ret);
 	/* nr >= 0: arm64 has no link(2) or rename(2) (-1, a skipped syscall's number) */
 	if (nr >= 0 && (nr == NR_linkat || nr == NR_renameat2 || nr == NR_renameat || nr == NR_link || nr == NR_rename))
-		return files__on_link(regs, nr, ret, false);
+		return files__on_link_exit(nr, ret);
 	return 0;
 }
 
@@ -145,7 +145,7 @@ int reach_exit_syscall(struct syscall_trace_exit *ctx)
 }
 
 /*
- * The enters of link, linkat, rename, renameat and renameat2 (files__on_link:
+ * The enters of link, linkat, rename, renameat and renameat2 (files__on_link_enter:
  * a new name is judged before the file has it). Their own tracepoints
  * (syscalls/sys_enter_linkat, ...) in either style: another syscall runs no
  * program for them. Where the tracepoints cannot be opened (no tracefs,
@@ -157,7 +157,7 @@ int reach_enter_link(struct syscall_trace_enter *ctx)
 {
 	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
 
-	return files__on_link(regs, ctx->nr, 0, true);
+	return files__on_link_enter(regs, ctx->nr);
 }
 
 SEC("tp_btf/sys_enter")
@@ -170,5 +170,5 @@ int BPF_PROG(reach_sys_enter, struct pt_regs *regs, long nr)
 	if (bpf_get_current_task_btf()->thread_info.status & TS_COMPAT)
 		return 0;
 #endif
-	return files__on_link(regs, nr, 0, true);
+	return files__on_link_enter(regs, nr);
 }

@@ -109,7 +109,7 @@ int BPF_PROG(reach_uring_submit, struct io_kiocb *req)
 	if (!task__is_monitored(pid_tgid, cgid))
 		return 0;
 	/* a new name given through the ring: no syscall of it to judge (the
-	 * link road, files__on_link), so the identity's blind road */
+	 * link road, files__on_link_enter), so the identity's blind road */
 	if (op == IORING_OP_RENAMEAT || op == IORING_OP_LINKAT)
 		return road__record(REACH_ROAD_IO_URING, op, 0, pid_tgid, cgid);
 	if (req->flags & REQ_F_FIXED_FILE)
