@@ -25,6 +25,15 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
+/* link, linkat, rename, renameat, renameat2 (files__on_link_enter/_exit).
+ * nr >= 0: arm64 has no link(2) or rename(2) (-1, a skipped syscall's
+ * number). */
+static __always_inline bool nr_is_link(long nr)
+{
+	return nr >= 0 && (nr == NR_linkat || nr == NR_renameat2 || nr == NR_renameat || nr == NR_link ||
+			   nr == NR_rename);
+}
+
 /* Both styles' body: the syscall's number picks its handler. */
 static __always_inline int sys_exit__dispatch(struct pt_regs *regs, long nr, long ret)
 {
@@ -33,8 +42,7 @@ static __always_inline int sys_exit__dispatch(struct pt_regs *regs, long nr, lon
 		if (nr == NR_connect && ret == -EINPROGRESS)
 			return net__on_send_exit(regs, nr, ret);
 		/* a link judged at its enter: its outcome, failed */
-		if (nr >= 0 && (nr == NR_linkat || nr == NR_renameat2 || nr == NR_renameat || nr == NR_link ||
-				nr == NR_rename))
+		if (nr_is_link(nr))
 			return files__on_link_exit(nr, ret);
 		return 0;
 	}
@@ -55,8 +63,7 @@ static __always_inline int sys_exit__dispatch(struct pt_regs *regs, long nr, lon
 		return ret > 0 ? files__on_recvmmsg_exit(regs, ret) : 0; /* descriptors passed (SCM_RIGHTS) */
 	if (nr == NR_connect || nr == NR_sendto || nr == NR_sendmsg || nr == NR_sendmmsg)
 		return net__on_send_exit(regs, nr, ret);
-	/* nr >= 0: arm64 has no link(2) or rename(2) (-1, a skipped syscall's number) */
-	if (nr >= 0 && (nr == NR_linkat || nr == NR_renameat2 || nr == NR_renameat || nr == NR_link || nr == NR_rename))
+	if (nr_is_link(nr))
 		return files__on_link_exit(nr, ret);
 	return 0;
 }
@@ -163,7 +170,7 @@ int reach_enter_link(struct syscall_trace_enter *ctx)
 SEC("tp_btf/sys_enter")
 int BPF_PROG(reach_sys_enter, struct pt_regs *regs, long nr)
 {
-	if (nr < 0 || (nr != NR_linkat && nr != NR_renameat2 && nr != NR_renameat && nr != NR_link && nr != NR_rename))
+	if (!nr_is_link(nr))
 		return 0;
 #if defined(__TARGET_ARCH_x86)
 	/* a 32-bit syscall's number is another table's (the exit marks it) */

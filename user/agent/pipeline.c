@@ -1613,16 +1613,34 @@ static void link_road(struct pipeline *p, const struct reach_event_hdr *hdr, uin
 	pipeline_note_road(p, cgroup_id, uid, "renamed-secret", detail, unix_ms());
 }
 
+/* Pending link i out of the table (the last one takes its place) */
+static void link_remove(struct pipeline *p, size_t i)
+{
+	free(p->links[i].new_abs);
+	free(p->links[i].old_stable);
+	p->links[i] = p->links[--p->n_links];
+}
+
 /* Pending link i is done: forgotten, and the cgroup's taint lifted if it
  * was the last of the cgroup. */
 static void link_done(struct pipeline *p, size_t i)
 {
 	uint64_t cgroup_id = p->links[i].cgroup_id, credit = p->links[i].credit;
 
-	free(p->links[i].new_abs);
-	free(p->links[i].old_stable);
-	p->links[i] = p->links[--p->n_links];
+	link_remove(p, i);
 	link_ack(p, cgroup_id, credit);
+}
+
+/* Whether pending link l's move maps the path name (its new name itself, or
+ * a path under it when l moved a directory): then the file's first name in
+ * out. */
+static bool link_maps(const struct pending_link *l, const char *name, char *out, size_t n)
+{
+	size_t k = strlen(l->new_abs);
+
+	if (strncmp(l->new_abs, name, k) || (name[k] && name[k] != '/'))
+		return false;
+	return (size_t)snprintf(out, n, "%s%s", l->old_stable, name + k) < n;
 }
 
 /* A renamed directory's file, classed by the name it had: seed_found, a
@@ -1682,36 +1700,31 @@ static const char *link_judge_file(struct pipeline *p, const struct pending_link
 	       "which file it was is unknown";
 }
 
-/* Pending link i through tgid's root: the file at its new name judged
- * (link_judge_file), a renamed directory's files walked, or a road; false
- * when tgid is gone (kept for the next process of the cgroup). */
 /* Has the agent handled every link event the kernel counted for the cgroup
- * (none in the ring still, none counted since *sent was read)? Only then
- * does what is at a new name now say what the move left there. *sent: the
- * kernel's count, kept for a later check (0: take it now). */
-static bool links_caught_up(struct pipeline *p, uint64_t cgroup_id, uint64_t sent)
+ * (none in the ring still; with sent, none counted since that count was
+ * read)? Only then does what is at a new name now say what the move left
+ * there. The count read goes to *count_out (NULL: not wanted). */
+static bool links_caught_up(struct pipeline *p, uint64_t cgroup_id, uint64_t sent, uint64_t *count_out)
 {
-	uint64_t now, acked, held = 0;
+	uint64_t count = 0, acked, held = 0;
+	bool read = !p->dedup->link_counts || !p->dedup->link_counts(p->dedup_ctx, cgroup_id, &count, &acked);
 
+	if (count_out)
+		*count_out = count;
 	if (!p->dedup->link_counts)
 		return true;
-	if (p->dedup->link_counts(p->dedup_ctx, cgroup_id, &now, &acked))
+	if (!read)
 		return false;
 	for (size_t i = 0; i < p->n_links; i++)
 		if (p->links[i].cgroup_id == cgroup_id)
 			held += p->links[i].credit;
-	return now <= acked + held && (!sent || now == sent);
+	return count <= acked + held && (!sent || count == sent);
 }
 
-static uint64_t links_sent(struct pipeline *p, uint64_t cgroup_id)
-{
-	uint64_t sent = 0, acked;
-
-	if (p->dedup->link_counts)
-		p->dedup->link_counts(p->dedup_ctx, cgroup_id, &sent, &acked);
-	return sent;
-}
-
+/* Pending link i through tgid's root: the file at its new name judged
+ * (link_judge_file), a renamed directory's files walked, or a road; false
+ * when tgid is gone (kept for the next process of the cgroup). sent: the
+ * kernel's count when the look began. */
 static bool link_resolve(struct pipeline *p, size_t i, uint32_t tgid, uint64_t sent)
 {
 	struct pending_link *l = &p->links[i];
@@ -1773,7 +1786,7 @@ static bool link_resolve(struct pipeline *p, size_t i, uint32_t tgid, uint64_t s
 	 * be its doing (the file moved on, a decoy swapped in): not done */
 	if (wait)
 		l->look_after_ms = (int64_t)(now_s() * 1000) + 1000; /* not a mountinfo read per open */
-	if (wait || !links_caught_up(p, l->cgroup_id, sent))
+	if (wait || !links_caught_up(p, l->cgroup_id, sent, NULL))
 		return true;
 	if (why)
 		link_road(p, NULL, l->cgroup_id, l->uid, l->old_stable, l->new_abs, why);
@@ -1784,6 +1797,11 @@ static bool link_resolve(struct pipeline *p, size_t i, uint32_t tgid, uint64_t s
 /* A process of cgroup_id is about (exec) or known (an open of it) to be
  * alive: the cgroup's pending links through its root (not those whose
  * syscall has not ended: the new name may not be there yet). */
+static bool link_due(const struct pending_link *l, uint64_t cgroup_id, int64_t now_ms)
+{
+	return l->cgroup_id == cgroup_id && !l->awaiting && l->look_after_ms <= now_ms;
+}
+
 static void links_resolve_for(struct pipeline *p, uint64_t cgroup_id, uint32_t tgid)
 {
 	int64_t now = (int64_t)(now_s() * 1000);
@@ -1792,16 +1810,14 @@ static void links_resolve_for(struct pipeline *p, uint64_t cgroup_id, uint32_t t
 	size_t n;
 
 	for (size_t i = 0; i < p->n_links && !any; i++)
-		any = p->links[i].cgroup_id == cgroup_id && !p->links[i].awaiting && p->links[i].look_after_ms <= now;
+		any = link_due(&p->links[i], cgroup_id, now);
 	/* events of the cgroup still in the ring: the names are looked at once
 	 * they are handled (handle_link resolves again) */
-	if (!any || !links_caught_up(p, cgroup_id, 0))
+	if (!any || !links_caught_up(p, cgroup_id, 0, &sent))
 		return;
-	sent = links_sent(p, cgroup_id);
 	for (size_t i = 0; i < p->n_links;) {
 		n = p->n_links;
-		if (p->links[i].cgroup_id == cgroup_id && !p->links[i].awaiting && p->links[i].look_after_ms <= now &&
-		    link_resolve(p, i, tgid, sent) && p->n_links < n)
+		if (link_due(&p->links[i], cgroup_id, now) && link_resolve(p, i, tgid, sent) && p->n_links < n)
 			continue; /* i now holds the last one */
 		i++;
 	}
@@ -1819,21 +1835,17 @@ static void links_take_open(struct pipeline *p, uint64_t cgroup_id, const char *
 {
 	for (size_t i = 0; i < p->n_links;) {
 		struct pending_link *l = &p->links[i];
-		size_t n = strlen(l->new_abs);
-		char old[REACH_BASE_LEN * 2];
-		const char *category = NULL;
+		char old[2 * (REACH_BASE_LEN + REACH_PATH_LEN)];
+		const char *category;
 		bool file;
 
-		if (l->cgroup_id != cgroup_id || l->unsure || strncmp(l->new_abs, abs, n) || (abs[n] && abs[n] != '/')) {
+		if (l->cgroup_id != cgroup_id || l->unsure || !link_maps(l, abs, old, sizeof(old))) {
 			i++;
 			continue;
 		}
-		file = !abs[n];
-		if (file)
-			category = l->category;
-		else if ((size_t)snprintf(old, sizeof(old), "%s%s", l->old_stable, abs + n) < sizeof(old))
-			category = catalog_match(p->catalog, old);
-		if (category && remember_secret_inode(p, inode, file ? l->old_stable : old, category))
+		file = !strcmp(l->new_abs, abs);
+		category = file ? l->category : catalog_match(p->catalog, old);
+		if (category && remember_secret_inode(p, inode, old, category))
 			link_road(p, NULL, l->cgroup_id, l->uid, l->old_stable, l->new_abs,
 				  "the secret's inode could not be kept in the kernel");
 		if (file && category && !l->awaiting) {
@@ -1888,9 +1900,7 @@ static void links_sweep(struct pipeline *p)
 	for (size_t i = 0; i < p->n_links;) {
 		if (p->losses && p->losses->cgroup_exists &&
 		    p->losses->cgroup_exists(p->losses_ctx, p->links[i].cgroup_id) == 0) {
-			free(p->links[i].new_abs);
-			free(p->links[i].old_stable);
-			p->links[i] = p->links[--p->n_links];
+			link_remove(p, i);
 			continue;
 		}
 		i++;
@@ -1906,14 +1916,11 @@ static bool link_origin(const struct pipeline *p, uint64_t cgroup_id, const char
 {
 	for (size_t i = p->n_links; i-- > 0;) { /* the newest move first */
 		const struct pending_link *l = &p->links[i];
-		size_t k = strlen(l->new_abs);
 
-		if (l->cgroup_id != cgroup_id || strncmp(l->new_abs, name, k) || (name[k] && name[k] != '/'))
-			continue;
-		if ((size_t)snprintf(out, n, "%s%s", l->old_stable, name + k) >= n)
-			continue;
-		*unsure = l->unsure;
-		return true;
+		if (l->cgroup_id == cgroup_id && link_maps(l, name, out, n)) {
+			*unsure = l->unsure;
+			return true;
+		}
 	}
 	return false;
 }
@@ -1971,7 +1978,7 @@ static void handle_link(struct pipeline *p, const struct reach_link_event *ev)
 	char old_name[REACH_PATH_LEN], new_name[REACH_PATH_LEN], old_dir[REACH_BASE_LEN], new_dir[REACH_BASE_LEN];
 	char old_abs[REACH_BASE_LEN + REACH_PATH_LEN], new_abs[REACH_BASE_LEN + REACH_PATH_LEN];
 	char from0[2 * (REACH_BASE_LEN + REACH_PATH_LEN)], from1[2 * (REACH_BASE_LEN + REACH_PATH_LEN)];
-	bool unsure, m0, m1, u0 = false, u1 = false, tainted;
+	bool unsure, m0, m1, u0 = false, u1 = false, tainted, new_dotdot;
 	int rc;
 
 	if (ev->flags & REACH_LINK_F_EXIT) {
@@ -1992,11 +1999,12 @@ static void handle_link(struct pipeline *p, const struct reach_link_event *ev)
 	 * kernel into old_dir */
 	rc = old_name[0] ? link_path(old_dir, old_name, old_abs, sizeof(old_abs))
 			 : link_path(old_dir, old_dir, old_abs, sizeof(old_abs));
+	new_dotdot = has_dotdot(new_name);
 	if ((ev->flags & (REACH_LINK_F_OLD_DIR_TRUNC | REACH_LINK_F_OLD_NAME_TRUNC | REACH_LINK_F_NEW_DIR_TRUNC |
 			  REACH_LINK_F_NEW_NAME_TRUNC)) ||
-	    rc || has_dotdot(new_name) || link_path(new_dir, new_name, new_abs, sizeof(new_abs))) {
+	    rc || new_dotdot || link_path(new_dir, new_name, new_abs, sizeof(new_abs))) {
 		link_road(p, &ev->hdr, ev->hdr.cgroup_id, ev->hdr.uid, old_name, new_name,
-			  has_dotdot(new_name) ? "a new name through \"..\"" : "a name could not be read whole");
+			  new_dotdot ? "a new name through \"..\"" : "a name could not be read whole");
 		link_ack(p, ev->hdr.cgroup_id, 1);
 		return;
 	}
@@ -3084,11 +3092,8 @@ void pipeline_fini(struct pipeline *p)
 	hmap_free(p->secret_inodes, secret_inode_free);
 	seeds_free(p->seeds);
 	p->seeds = NULL;
-	for (size_t i = 0; i < p->n_links; i++) {
-		free(p->links[i].new_abs);
-		free(p->links[i].old_stable);
-	}
-	p->n_links = 0;
+	while (p->n_links)
+		link_remove(p, 0);
 	free(p->links);
 	p->links = NULL;
 	http_reasm_free(p->reasm); /* wipes the open heads */

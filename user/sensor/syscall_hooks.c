@@ -29,16 +29,22 @@ static const char *const per_syscall[] = {
 	"write", "writev", "connect", "sendto", "sendmsg", "sendmmsg", "pidfd_getfd", "recvmmsg",
 	"linkat", "renameat2", "renameat", "link", "rename",
 };
-/* x86-64's older calls (arm64 has only the *at forms) */
-static inline bool x86_64_only(const char *name)
+/* Whether this architecture has the syscall: x86-64's older calls (open,
+ * link, rename), arm64 has only the *at forms. */
+static inline bool arch_has(const char *name)
 {
-	return !strcmp(name, "open") || !strcmp(name, "link") || !strcmp(name, "rename");
+#if defined(__x86_64__)
+	(void)name;
+	return true;
+#else
+	return strcmp(name, "open") && strcmp(name, "link") && strcmp(name, "rename");
+#endif
 }
 #define N_PER_SYSCALL (sizeof(per_syscall) / sizeof(per_syscall[0]))
 #define DISPATCHER_PROG "reach_sys_exit"
 #define PER_SYSCALL_PROG "reach_exit_syscall"
 
-/* The syscalls judged at their enter too (files__on_link: a new name is
+/* The syscalls judged at their enter too (files__on_link_enter: a new name is
  * judged before the file has it), by their own enter tracepoints in either
  * style; by the tp_btf/sys_enter fallback (a program run at every syscall's
  * enter) only where those cannot be opened. */
@@ -293,24 +299,32 @@ static bool compat_probe(struct syscall_hooks *h)
 }
 #endif
 
+/* tracefs's root when syscall tracepoint programs can run here: they read
+ * the arguments through bpf_task_pt_regs (Linux 5.15+), and libbpf finds
+ * the tracepoints' ids in tracefs; else NULL, why not into why. */
+static const char *tracepoints_root(char *why, size_t why_size)
+{
+	const char *root = tracefs_root();
+
+	if (libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_task_pt_regs, NULL) != 1) {
+		snprintf(why, why_size, "the kernel lacks bpf_task_pt_regs() for tracepoint programs (Linux 5.15+)");
+		return NULL;
+	}
+	if (!root)
+		snprintf(why, why_size, "tracefs is not mounted at /sys/kernel/tracing "
+			 "(mount -t tracefs nodev /sys/kernel/tracing)");
+	return root;
+}
+
 /* True when every per-syscall tracepoint this object has is in the kernel
  * and this process may open them; otherwise why not, into why. */
 static bool per_syscall_available(const struct syscall_hooks *h, char *why, size_t why_size)
 {
-	const char *root = tracefs_root();
+	const char *root = tracepoints_root(why, why_size);
 	char path[512];
 
-	/* the per-syscall programs read the arguments through it (Linux 5.15+) */
-	if (libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_task_pt_regs, NULL) != 1) {
-		snprintf(why, why_size, "the kernel lacks bpf_task_pt_regs() for tracepoint programs (Linux 5.15+)");
+	if (!root)
 		return false;
-	}
-
-	if (!root) {
-		snprintf(why, why_size, "tracefs is not mounted at /sys/kernel/tracing "
-			 "(mount -t tracefs nodev /sys/kernel/tracing)");
-		return false;
-	}
 	for (size_t i = 0; i < N_PER_SYSCALL; i++) {
 		if (!h->wanted[i])
 			continue;
@@ -341,37 +355,26 @@ static void describe(struct syscall_hooks *h)
 	if (n < sizeof(h->describe))
 		n += (size_t)snprintf(h->describe + n, sizeof(h->describe) - n, "%s", per ? "}" : ")");
 	if (n < sizeof(h->describe))
-		snprintf(h->describe + n, sizeof(h->describe) - n, "%s",
-			 h->enter_per ? " + tracepoint/syscalls/sys_enter_{linkat,renameat2,renameat,link,rename}"
-				      : " + tp_btf/sys_enter (linkat,renameat2,renameat,link,rename)");
+		n += (size_t)snprintf(h->describe + n, sizeof(h->describe) - n, "%s",
+				      h->enter_per ? " + tracepoint/syscalls/sys_enter_{" : " + tp_btf/sys_enter (");
+	for (size_t i = 0; i < N_LINK_CALLS && n < sizeof(h->describe); i++)
+		if (arch_has(link_calls[i]))
+			n += (size_t)snprintf(h->describe + n, sizeof(h->describe) - n, "%s%s",
+					      strchr("{(", h->describe[n - 1]) ? "" : ",", link_calls[i]);
+	if (n < sizeof(h->describe))
+		snprintf(h->describe + n, sizeof(h->describe) - n, "%s", h->enter_per ? "}" : ")");
 }
 
 /* Whether the link calls' enter tracepoints can be attached (tracefs, the
  * events, perf_event_open); else why not, into why. */
 static bool enter_tracepoints_available(char *why, size_t why_size)
 {
-	const char *root = tracefs_root();
+	const char *root = tracepoints_root(why, why_size);
 
-	if (libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_task_pt_regs, NULL) != 1) {
-		snprintf(why, why_size, "the kernel lacks bpf_task_pt_regs() for tracepoint programs (Linux 5.15+)");
-		return false;
-	}
-	if (!root) {
-		snprintf(why, why_size, "tracefs is not mounted at /sys/kernel/tracing");
-		return false;
-	}
-	return tracepoint_opens(root, "sys_enter_linkat", why, why_size);
+	return root && tracepoint_opens(root, "sys_enter_linkat", why, why_size);
 }
 
-static bool link_call_wanted(const char *name)
-{
-#if defined(__x86_64__)
-	(void)name;
-	return true;
-#else
-	return !x86_64_only(name);
-#endif
-}
+
 
 int syscall_hooks_prepare(struct syscall_hooks **out, struct bpf_object *obj, enum syscall_hook_style style,
 			  char *err, size_t err_size)
@@ -387,11 +390,7 @@ int syscall_hooks_prepare(struct syscall_hooks **out, struct bpf_object *obj, en
 	h->dispatcher = bpf_object__find_program_by_name(obj, DISPATCHER_PROG);
 	h->per_syscall = bpf_object__find_program_by_name(obj, PER_SYSCALL_PROG);
 	for (size_t i = 0; i < N_PER_SYSCALL; i++)
-#if defined(__x86_64__)
-		h->wanted[i] = true;
-#else
-		h->wanted[i] = !x86_64_only(per_syscall[i]);
-#endif
+		h->wanted[i] = arch_has(per_syscall[i]);
 	if (!h->dispatcher || !h->per_syscall) {
 		snprintf(err, err_size, "the BPF object lacks its syscall-exit programs (a build mismatch)");
 		free(h);
@@ -503,7 +502,7 @@ static int attach_enters(struct syscall_hooks *h, char *err, size_t err_size)
 		return rc ? rc : -EINVAL;
 	}
 	for (size_t i = 0; i < N_LINK_CALLS; i++) {
-		if (!link_call_wanted(link_calls[i]))
+		if (!arch_has(link_calls[i]))
 			continue;
 		snprintf(name, sizeof(name), "sys_enter_%s", link_calls[i]);
 		h->enter_links[i] = bpf_program__attach_tracepoint(h->enter_tp, "syscalls", name);
