@@ -12,6 +12,7 @@
 #include <bpf/bpf.h>
 #include "abi/catfilter.h" /* the skeleton names its types (the .bss cf_config) */
 #include "reach.skel.h"
+#include <pthread.h>
 #include "common/caps.h"
 #include "common/cgroup.h"
 #include "common/log.h"
@@ -254,13 +255,80 @@ fail:
 	return rc < 0 ? rc : -EINVAL;
 }
 
+static void *detach_one(void *link)
+{
+	bpf_link__destroy(link);
+	return NULL;
+}
+
+#define SENSOR_DETACH_THREADS 64
+
+/*
+ * Detaching a syscall tracepoint waits out the tracepoint's grace period
+ * (perf_trace_event_unreg: tracepoint_synchronize_unregister), ~56 ms on
+ * the test VM, and the links were detached one after another: an agent
+ * took ~1.6 s to stop (a restart, an upgrade, each end-to-end test). Each
+ * link detached from a thread of its own, the waits overlap: concurrent
+ * callers share a grace period. A thread that cannot be made detaches its
+ * link inline, as before. Nothing is observed any more by then (the ring
+ * buffer is gone), so the order does not matter.
+ */
+static void links_destroy_together(struct bpf_link **links, size_t n)
+{
+	pthread_t th[SENSOR_DETACH_THREADS];
+	bool started[SENSOR_DETACH_THREADS];
+
+	for (size_t base = 0; base < n; base += SENSOR_DETACH_THREADS) {
+		size_t m = n - base < SENSOR_DETACH_THREADS ? n - base : SENSOR_DETACH_THREADS;
+
+		for (size_t i = 0; i < m; i++) {
+			started[i] = links[base + i] && pthread_create(&th[i], NULL, detach_one, links[base + i]) == 0;
+			if (!started[i])
+				bpf_link__destroy(links[base + i]); /* NULL: nothing */
+		}
+		for (size_t i = 0; i < m; i++)
+			if (started[i])
+				pthread_join(th[i], NULL);
+	}
+}
+
+/* Every link the sensor holds, taken out of its owner (which then sees
+ * NULL and detaches nothing): the uprobes, the syscall hooks', the
+ * skeleton's auto-attached programs'. */
+static void sensor_detach_all(struct sensor *s)
+{
+	struct bpf_link *links[SENSOR_MAX_UPROBES + 64 + SYSCALL_HOOKS_MAX_LINKS];
+	size_t n = 0;
+
+	for (size_t i = 0; i < s->n_uprobes; i++) {
+		if (s->uprobes[i])
+			links[n++] = s->uprobes[i];
+		s->uprobes[i] = NULL;
+	}
+	if (s->syscall_hooks)
+		n += syscall_hooks_take_links(s->syscall_hooks, links + n, SYSCALL_HOOKS_MAX_LINKS);
+	if (s->skel && s->skel->skeleton) {
+		const struct bpf_object_skeleton *sk = s->skel->skeleton;
+
+		for (int i = 0; i < sk->prog_cnt && n < sizeof(links) / sizeof(links[0]); i++) {
+			const struct bpf_prog_skeleton *ps =
+				(const void *)((const char *)sk->progs + (size_t)i * (size_t)sk->prog_skel_sz);
+
+			if (ps->link && *ps->link) {
+				links[n++] = *ps->link;
+				*ps->link = NULL;
+			}
+		}
+	}
+	links_destroy_together(links, n);
+}
+
 void sensor_stop(struct sensor *s)
 {
 	if (!s)
 		return;
 	ring_buffer__free(s->rb);
-	for (size_t i = 0; i < s->n_uprobes; i++)
-		bpf_link__destroy(s->uprobes[i]);
+	sensor_detach_all(s);
 	syscall_hooks_free(s->syscall_hooks);
 	reach_bpf__destroy(s->skel);
 	dedup_snapshot_free(s->dedup_copy);

@@ -52,6 +52,7 @@ static const char *const link_calls[] = { "linkat", "renameat2", "renameat", "li
 #define N_LINK_CALLS (sizeof(link_calls) / sizeof(link_calls[0]))
 #define ENTER_TP_PROG "reach_enter_link"
 #define ENTER_RAW_PROG "reach_sys_enter"
+_Static_assert(N_PER_SYSCALL + N_LINK_CALLS + 2 <= SYSCALL_HOOKS_MAX_LINKS, "SYSCALL_HOOKS_MAX_LINKS");
 
 struct syscall_hooks {
 	enum syscall_hook_style active;
@@ -543,6 +544,26 @@ int syscall_hooks_attach(struct syscall_hooks *h, char *err, size_t err_size)
 	}
 	describe(h);
 	return 0;
+}
+
+size_t syscall_hooks_take_links(struct syscall_hooks *h, struct bpf_link **out, size_t max)
+{
+	struct bpf_link **all[N_PER_SYSCALL + N_LINK_CALLS + 2];
+	size_t n = 0, k = 0;
+
+	for (size_t i = 0; i < N_PER_SYSCALL; i++)
+		all[k++] = &h->links[i];
+	for (size_t i = 0; i < N_LINK_CALLS; i++)
+		all[k++] = &h->enter_links[i];
+	all[k++] = &h->enter_raw_link;
+	all[k++] = &h->dispatcher_link;
+	for (size_t i = 0; i < k && n < max; i++) {
+		if (*all[i]) {
+			out[n++] = *all[i];
+			*all[i] = NULL;
+		}
+	}
+	return n;
 }
 
 void syscall_hooks_free(struct syscall_hooks *h)

@@ -25,6 +25,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+struct bpf_link;
 struct bpf_object;
 
 enum syscall_hook_style {
@@ -59,6 +60,12 @@ void syscall_hooks_unneeded(struct syscall_hooks *h, const char *syscall);
 int syscall_hooks_attach(struct syscall_hooks *h, char *err, size_t err_size);
 
 void syscall_hooks_free(struct syscall_hooks *h); /* detaches; accepts NULL */
+
+/* At most this many links (20 exits, 5 enters, the raw enter, the dispatcher). */
+#define SYSCALL_HOOKS_MAX_LINKS 32
+/* Hands its attached links to the caller (to detach them together: see
+ * sensor_stop), at most max; it holds none of them after. The count. */
+size_t syscall_hooks_take_links(struct syscall_hooks *h, struct bpf_link **out, size_t max);
 
 /* What is attached: SYSCALL_HOOKS_PER_SYSCALL or SYSCALL_HOOKS_DISPATCHER
  * (after a successful attach). */
