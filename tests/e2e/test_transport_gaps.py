@@ -20,8 +20,11 @@
 - A short-lived client gone before the agent read its library's open: a
   library already probed covers it (its credential is recorded, its
   verdict can pass); one no probe was on is tls-blind with that reason.
+- An executable is looked at once per version of its file: one rewritten
+  in place (same inode, size and mtime; the ctime moved) is looked at
+  again, and the Go client written over a plain ELF is probed.
 
-Ports 20742-20749 (the transports helper's range), 20960-20961."""
+Ports 20742-20749 (the transports helper's range), 20960-20961, 20970."""
 import json
 import os
 import select
@@ -36,7 +39,7 @@ from test_h2 import GO_SRC, _verdict
 from test_transports import _leak_check
 
 HOST = "127.0.0.1"
-GO_PORT, H2_TLS_PORT, RACE_PORT, GONE_PORT = 20742, 20743, 20960, 20961
+GO_PORT, H2_TLS_PORT, RACE_PORT, GONE_PORT, CHANGED_PORT = 20742, 20743, 20960, 20961, 20970
 
 
 def _policy(path, identity, ports):
@@ -410,3 +413,72 @@ def test_tls_of_a_client_gone_before_the_agent_read_it(cleanup, tmp):
           f"the road: {verdicts['unprobed']['reasons']}")
     check_eq(summary["tls_before_probe"], 0, "both began after the system libssl was probed")
     _leak_check(agent, tmp, [inputs], list(tokens.values()))
+
+
+def test_an_executable_changed_in_place_is_looked_at_again(cleanup, tmp):
+    """reachd looks at an executable once per version of its file (device,
+    inode, size, mtime, ctime), not at every exec. A file rewritten in
+    place, the same inode and size, its mtime put back, is a new version
+    all the same (its ctime moved): a plain ELF run first (nothing to
+    probe, remembered so), then the Go client written over it and run with
+    a bearer is probed, and its credential recorded, source go-tls. Were
+    the first look reused, its TLS would be unread."""
+    need_tools("go")
+    inputs = os.path.join(tmp, "inputs")
+    os.makedirs(inputs)
+    ca, cert, key = make_test_ca(cleanup, tmp)
+    port = CHANGED_PORT
+    start_process(cleanup, [PYTHON, os.path.join(ROOT, "tests", "e2e", "https_server.py"), "--bind", HOST,
+                            "--tls-port", str(port), "--cert", cert, "--key", key,
+                            "--log", os.path.join(inputs, "s.log")])
+    wait_port(HOST, port)
+    gobin = os.path.join(tmp, "goclient")
+    go_build(GO_SRC, gobin)
+    with open(gobin, "rb") as f:
+        go_bytes = f.read()
+    true_bin = os.path.realpath(shutil.which("true"))
+    with open(true_bin, "rb") as f:
+        plain = f.read()
+    check(len(plain) < len(go_bytes), "the plain ELF is smaller than the Go client")
+    exe = os.path.join(tmp, "tool")
+    with open(exe, "wb") as f:
+        f.write(plain + b"\0" * (len(go_bytes) - len(plain)))  # padded: an ELF runs with bytes past its end
+    os.chmod(exe, 0o755)
+    before = os.stat(exe)
+    cg = Cgroup(cleanup, f"reach-e2e-inplace-{os.getpid()}")
+    agent = Agent(cleanup, tmp, ["--cgroup", cg.path])
+    cg.run([exe])
+    agent.wait_edge("the plain run", lambda e: e.get("type") == "tool" and e["exe"] == exe)
+    with open(exe, "r+b") as f:  # in place: the same inode
+        f.write(go_bytes)
+    os.utime(exe, ns=(before.st_atime_ns, before.st_mtime_ns))
+    after = os.stat(exe)
+    check_eq((after.st_dev, after.st_ino, after.st_size, after.st_mtime_ns),
+             (before.st_dev, before.st_ino, before.st_size, before.st_mtime_ns),
+             "the same inode, size and mtime")
+    check(after.st_ctime_ns != before.st_ctime_ns, "the ctime moved")
+    gate = os.path.join(inputs, "go")
+    token = "reach-inplace-bearer-6Hq2Wd8Ln4Zs"
+    p = subprocess.Popen([exe, f"https://{HOST}:{port}/v1/models"], preexec_fn=cg.enter_fn(),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         env=dict(os.environ, CA_FILE=ca, GO_FILE=gate, HEADER_NAME="Authorization",
+                                  HEADER_VALUE="Bearer " + token))
+    cleanup.add(lambda: p.poll() is None and p.kill())
+    _wait_for_line(agent, lambda l: l.startswith("reachd: info: tls: probing /proc/") and l.endswith(f"{exe} (go-tls)"),
+                   "the rewritten executable probed")
+    with open(gate, "w"):
+        pass
+    out, err = p.communicate(timeout=60)
+    check_eq(p.returncode, 0, f"the Go client ran: {err[-500:]}")
+    try:
+        agent.wait_edge("the bearer", lambda e: e.get("type") == "credential" and e["process_exe"] == exe)
+    finally:
+        agent.stop()
+    cred = [e for e in agent.edges() if e.get("type") == "credential" and e["process_exe"] == exe]
+    check_eq([(e["source"], e["where"], e["credential_kind"], e["method"], e["path_template"], e["host"], e["proto"])
+              for e in cred],
+             [("go-tls", "authorization", "bearer", "GET", "/v1/models", f"{HOST}:{port}", "http/1.1")],
+             "the credential, from the Go probe")
+    tls = [(e["coverage"], e["library"]) for e in agent.edges() if e.get("type") == "tls" and e["exe"] == exe]
+    check_eq(tls, [("covered", "go-tls")], "the rewritten executable's TLS")
+    _leak_check(agent, tmp, [inputs], [token])
