@@ -111,11 +111,11 @@ static __always_inline bool files__flush(struct task_cache *tc, __u64 tick)
 	return true;
 }
 
-/* True when this open was the cached file's repeat (counted). */
-static __always_inline bool files__repeat(struct task_struct *task, const __u64 w[3], __u64 cgid, __u32 kind,
-					  __u32 gen)
+/* True when this open was the cached file's repeat (counted). tc: the
+ * task's storage entry, or NULL. */
+static __always_inline bool files__repeat_tc(struct task_cache *tc, const __u64 w[3], __u64 cgid, __u32 kind,
+					     __u32 gen)
 {
-	struct task_cache *tc = bpf_task_storage_get(&task_caches, task, 0, 0);
 	__u64 tick;
 
 	if (!tc || !tc->key.cgroup_id)
@@ -141,6 +141,65 @@ static __always_inline bool files__repeat(struct task_struct *task, const __u64 
 }
 
 /* After a dedup hit: this file is the task's cached one from now on. */
+static __always_inline bool files__repeat(struct task_struct *task, const __u64 w[3], __u64 cgid, __u32 kind,
+					  __u32 gen)
+{
+	return files__repeat_tc(bpf_task_storage_get(&task_caches, task, 0, 0), w, cgid, kind, gen);
+}
+
+/*
+ * The dedup key's inputs for a regular file (files__record): its inode and
+ * device, and the executable's. A file small enough for the agent to read
+ * whole (a .env, a token, a key: it reads at most 64 KiB of one) has its
+ * version (size and modification time) folded in too: what the agent takes
+ * from a secret is its content (the fingerprints of a .env file's keys, a
+ * token's), so an edit read again by the same program (a key appended, a
+ * token rotated) is a new sighting; an unchanged file stays a map lookup.
+ * Every small file, not only those already classed as secrets: the key of
+ * a file must not change when the agent classes it (a second event for an
+ * unchanged file). Larger files (logs, databases, rewritten often) are
+ * keyed by inode alone.
+ */
+static __always_inline void files__words(struct inode *inode, struct task_struct *task, __u64 w[3])
+{
+	__u64 size = inode->i_size;
+
+	w[0] = inode->i_ino;
+	w[1] = inode->i_sb->s_dev;
+	w[2] = task__exe_seed(task);
+	if (size <= FILES_VERSIONED_MAX) {
+		__s64 sec = 0;
+		__u32 nsec = 0;
+
+		inode__mtime(inode, &sec, &nsec);
+		w[0] ^= size << 40;
+		w[1] ^= ((__u64)sec << 32) ^ nsec;
+	}
+}
+
+/*
+ * An open(2)'s repeat, told before files__record with the storage entry
+ * the task's monitored check has just read (task__is_monitored_tc): one
+ * lookup of the task's storage per repeated open, not two. false: not the
+ * cached file's repeat (or not a readable regular file), files__record
+ * decides. file: as files__record's.
+ */
+static __always_inline bool files__open_repeat(struct task_cache *tc, struct file *file, __u64 cgid)
+{
+	struct inode *inode;
+	__u64 w[3];
+
+	if (!tc || !file)
+		return false;
+	file = KERNEL_CAST(struct file, file);
+	inode = file->f_inode;
+	if (!inode || (inode->i_mode & S_IFMT) != S_IFREG || !(file->f_mode & FMODE_READ))
+		return false;
+	files__words(inode, bpf_get_current_task_btf(), w);
+	return files__repeat_tc(tc, w, cgid, REACH_EV_FILE_OPEN,
+				((volatile struct reach_cf_config *)&cf_config)->gen);
+}
+
 static __always_inline void files__remember(struct task_struct *task, const __u64 w[3],
 					    const struct reach_dedup_key *key, __u32 gen)
 {
@@ -183,7 +242,7 @@ static __noinline int files__record(struct file *file, const struct file_origin 
 	struct cf_scratch *cs;
 	struct inode *inode;
 	struct scratch *s;
-	__u64 now, size, w[3];
+	__u64 now, w[3];
 	__u32 gen;
 	__u32 resolved_len;
 	__u32 ev_flags = o->flags;
@@ -219,29 +278,7 @@ static __noinline int files__record(struct file *file, const struct file_origin 
 	/* The executable's inode joins the key: each binary that reads a secret
 	 * is reported once (the ledger lists every one), while repeats by the
 	 * same binary stay map lookups. */
-	w[0] = inode->i_ino;
-	w[1] = inode->i_sb->s_dev;
-	w[2] = task__exe_seed(task);
-	size = inode->i_size;
-	if (size <= FILES_VERSIONED_MAX) {
-		/* A file small enough for the agent to read whole (a .env, a
-		 * token, a key: it reads at most 64 KiB of one): its version
-		 * (size and modification time) joins the key too. What the
-		 * agent takes from a secret is its content (the fingerprints
-		 * of a .env file's keys, a token's), so an edit read again by
-		 * the same program (a key appended, a token rotated) is a new
-		 * sighting; an unchanged file stays a map lookup. Every small
-		 * file, not only those already classed as secrets: the key of
-		 * a file must not change when the agent classes it (a second
-		 * event for an unchanged file). Larger files (logs, databases,
-		 * rewritten often) are keyed as before. */
-		__s64 sec = 0;
-		__u32 nsec = 0;
-
-		inode__mtime(inode, &sec, &nsec);
-		w[0] ^= size << 40;
-		w[1] ^= ((__u64)sec << 32) ^ nsec;
-	}
+	files__words(inode, task, w);
 	/* the filter's generation: a file dropped under an old catalogue is
 	 * first seen again under a new one (filter.bpf.h) */
 	gen = ((volatile struct reach_cf_config *)&cf_config)->gen;

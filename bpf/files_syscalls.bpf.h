@@ -48,12 +48,14 @@ static __always_inline bool open__decode(struct pt_regs *regs, long nr, struct o
 static __noinline int files__on_open_exit(struct pt_regs *regs, long nr, long ret)
 {
 	struct file_origin o = { .kind = REACH_EV_FILE_OPEN, .fd = ret, .nr = nr };
+	struct task_cache *tc;
 	struct open_call call;
 	__u64 pid_tgid, cgid;
+	struct file *file;
 
 	pid_tgid = bpf_get_current_pid_tgid();
 	cgid = bpf_get_current_cgroup_id();
-	if (!task__is_monitored(pid_tgid, cgid))
+	if (!task__is_monitored_tc(pid_tgid, cgid, &tc))
 		return 0;
 
 	if (!open__decode(regs, nr, &call)) {
@@ -67,7 +69,10 @@ static __noinline int files__on_open_exit(struct pt_regs *regs, long nr, long re
 	o.pathname = call.pathname;
 	if (!call.pathname)
 		o.flags = REACH_OPEN_F_BY_HANDLE;
-	return files__record(task__file_of_fd(bpf_get_current_task_btf(), ret), &o, pid_tgid, cgid, NULL);
+	file = task__file_of_fd(bpf_get_current_task_btf(), ret);
+	if (files__open_repeat(tc, file, cgid))
+		return 0;
+	return files__record(file, &o, pid_tgid, cgid, NULL);
 }
 
 #define SOL_SOCKET  1

@@ -86,19 +86,29 @@ __weak __noinline int task__verdict(__u64 cgid, __u32 gen)
  * generation): cached in the task (a move to another cgroup or a new
  * generation misses), behind it per cgroup (a new task of a known cgroup),
  * and only then the ancestor walk (task__verdict). */
-static __always_inline bool task__is_monitored(__u64 pid_tgid, __u64 cgid)
+static __always_inline bool task__is_monitored_tc(__u64 pid_tgid, __u64 cgid, struct task_cache **tcp)
 {
 	struct task_cache *tc;
 	__u32 gen = config_gen;
 
+	*tcp = NULL;
 	if ((__u32)(pid_tgid >> 32) == self_tgid)
 		return false;
 	if (monitor_all)
 		return true;
 	tc = bpf_task_storage_get(&task_caches, bpf_get_current_task_btf(), 0, 0);
-	if (tc && tc->cgid == cgid && tc->gen == gen)
+	if (tc && tc->cgid == cgid && tc->gen == gen) {
+		*tcp = tc;
 		return tc->monitored;
+	}
 	return task__verdict(cgid, gen);
+}
+
+static __always_inline bool task__is_monitored(__u64 pid_tgid, __u64 cgid)
+{
+	struct task_cache *tc;
+
+	return task__is_monitored_tc(pid_tgid, cgid, &tc);
 }
 
 /* Whether a cgroup other than the current task's (a task that is entering
