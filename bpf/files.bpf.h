@@ -179,17 +179,23 @@ static __always_inline void files__words(struct inode *inode, struct task_struct
 
 /*
  * An open(2)'s repeat, told before files__record with the storage entry
- * the task's monitored check has just read (task__is_monitored_tc): one
- * lookup of the task's storage per repeated open, not two. false: not the
- * cached file's repeat (or not a readable regular file), files__record
- * decides. file: as files__record's.
+ * the task's monitored check has just read (task__is_monitored_tc; NULL:
+ * looked up here): one lookup of the task's storage per open, not two.
+ * files__record checks no repeat for an open(2) (kind REACH_EV_FILE_OPEN
+ * without a holder: this is its only caller). false: not the cached
+ * file's repeat (or not a readable regular file), files__record decides.
+ * file: as files__record's.
  */
 static __always_inline bool files__open_repeat(struct task_cache *tc, struct file *file, __u64 cgid)
 {
 	struct inode *inode;
 	__u64 w[3];
 
-	if (!tc || !file)
+	if (!file)
+		return false;
+	if (!tc)
+		tc = bpf_task_storage_get(&task_caches, bpf_get_current_task_btf(), 0, 0);
+	if (!tc)
 		return false;
 	file = KERNEL_CAST(struct file, file);
 	inode = file->f_inode;
@@ -282,7 +288,8 @@ static __noinline int files__record(struct file *file, const struct file_origin 
 	/* the filter's generation: a file dropped under an old catalogue is
 	 * first seen again under a new one (filter.bpf.h) */
 	gen = ((volatile struct reach_cf_config *)&cf_config)->gen;
-	if (!holder && files__repeat(task, w, cgid, kind, gen))
+	/* an open(2)'s repeat was told before the call (files__open_repeat) */
+	if (!holder && kind != REACH_EV_FILE_OPEN && files__repeat(task, w, cgid, kind, gen))
 		return 0;
 	key.hash = hash__words((const char *)w, sizeof(w), sizeof(w), 0x66696c65ULL /* "file" */ ^ ((__u64)gen << 32));
 
