@@ -140,7 +140,6 @@ static __always_inline bool files__repeat_tc(struct task_cache *tc, const __u64 
 	return false;
 }
 
-/* After a dedup hit: this file is the task's cached one from now on. */
 static __always_inline bool files__repeat(struct task_struct *task, const __u64 w[3], __u64 cgid, __u32 kind,
 					  __u32 gen)
 {
@@ -206,6 +205,7 @@ static __always_inline bool files__open_repeat(struct task_cache *tc, struct fil
 				((volatile struct reach_cf_config *)&cf_config)->gen);
 }
 
+/* After a dedup hit: this file is the task's cached one from now on. */
 static __always_inline void files__remember(struct task_struct *task, const __u64 w[3],
 					    const struct reach_dedup_key *key, __u32 gen)
 {

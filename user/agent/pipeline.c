@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include "common/cgroup.h"
 #include <sys/syscall.h>
+#include <linux/io_uring.h> /* IORING_OP_*: a stable ABI */
 #include <linux/openat2.h>
 #include "common/hmap.h"
 #include "common/log.h"
@@ -1978,7 +1979,7 @@ static void handle_link(struct pipeline *p, const struct reach_link_event *ev)
 	char old_name[REACH_PATH_LEN], new_name[REACH_PATH_LEN], old_dir[REACH_BASE_LEN], new_dir[REACH_BASE_LEN];
 	char old_abs[REACH_BASE_LEN + REACH_PATH_LEN], new_abs[REACH_BASE_LEN + REACH_PATH_LEN];
 	char from0[2 * (REACH_BASE_LEN + REACH_PATH_LEN)], from1[2 * (REACH_BASE_LEN + REACH_PATH_LEN)];
-	bool unsure, m0, m1, u0 = false, u1 = false, tainted, new_dotdot;
+	bool unsure, m0, m1, u0 = false, u1 = false, tainted, old_dotdot, new_dotdot;
 	int rc;
 
 	if (ev->flags & REACH_LINK_F_EXIT) {
@@ -1999,6 +2000,7 @@ static void handle_link(struct pipeline *p, const struct reach_link_event *ev)
 	 * kernel into old_dir */
 	rc = old_name[0] ? link_path(old_dir, old_name, old_abs, sizeof(old_abs))
 			 : link_path(old_dir, old_dir, old_abs, sizeof(old_abs));
+	old_dotdot = has_dotdot(old_name);
 	new_dotdot = has_dotdot(new_name);
 	if ((ev->flags & (REACH_LINK_F_OLD_DIR_TRUNC | REACH_LINK_F_OLD_NAME_TRUNC | REACH_LINK_F_NEW_DIR_TRUNC |
 			  REACH_LINK_F_NEW_NAME_TRUNC)) ||
@@ -2008,8 +2010,8 @@ static void handle_link(struct pipeline *p, const struct reach_link_event *ev)
 		link_ack(p, ev->hdr.cgroup_id, 1);
 		return;
 	}
-	unsure = (ev->flags & REACH_LINK_F_FOLLOW) || has_dotdot(old_name);
-	if ((ev->flags & REACH_LINK_F_EXCHANGE) && has_dotdot(old_name)) {
+	unsure = (ev->flags & REACH_LINK_F_FOLLOW) || old_dotdot;
+	if ((ev->flags & REACH_LINK_F_EXCHANGE) && old_dotdot) {
 		/* the other file went to the old name: through "..", where is not known */
 		link_road(p, &ev->hdr, ev->hdr.cgroup_id, ev->hdr.uid, new_abs, old_name, "an exchange through \"..\"");
 		link_ack(p, ev->hdr.cgroup_id, 1);
@@ -2051,7 +2053,8 @@ static void handle_road(struct pipeline *p, const struct reach_road_event *ev)
 			snprintf(opbuf, sizeof(opbuf), "op %u", ev->op);
 			op = opbuf;
 		}
-		why = ev->op == 35 || ev->op == 39	  ? "a new name given through the ring: its old name not judged"
+		why = ev->op == IORING_OP_RENAMEAT || ev->op == IORING_OP_LINKAT
+			      ? "a new name given through the ring: its old name not judged"
 		      : ev->detail & REACH_ROAD_D_FIXED_FILE ? "on a registered (fixed) socket: destination not decoded"
 		      : ev->detail & REACH_ROAD_D_UNIX	  ? "on a unix socket: descriptors passed are not decoded"
 		      : ev->detail & REACH_ROAD_D_TCP	  ? "on a TCP socket: the bytes sent are not decoded"

@@ -375,8 +375,6 @@ static bool enter_tracepoints_available(char *why, size_t why_size)
 	return root && tracepoint_opens(root, "sys_enter_linkat", why, why_size);
 }
 
-
-
 int syscall_hooks_prepare(struct syscall_hooks **out, struct bpf_object *obj, enum syscall_hook_style style,
 			  char *err, size_t err_size)
 {
