@@ -305,7 +305,7 @@ static __noinline int files__record(struct file *file, const struct file_origin 
 				return 0;
 			cs->ino.ino = inode->i_ino;
 			cs->ino.dev = inode->i_sb->s_dev;
-			if (!bpf_map_lookup_elem(&secret_inodes, &cs->ino) && !files__tainted(cgid))
+			if (!secret__known(&cs->ino) && !files__tainted(cgid))
 				return 0;
 			*slot = 0;
 		}
@@ -317,7 +317,7 @@ static __noinline int files__record(struct file *file, const struct file_origin 
 	/* the key in map memory: files__record's frame is at the stack limit */
 	cs->ino.ino = inode->i_ino;
 	cs->ino.dev = inode->i_sb->s_dev;
-	if (bpf_map_lookup_elem(&secret_inodes, &cs->ino))
+	if (secret__known(&cs->ino))
 		ev_flags |= REACH_OPEN_F_KNOWN_SECRET;
 	now = 0; /* read by dedup__seen / dedup__insert when needed */
 	/* A repeat that can hit the dedup map goes there before any walk: a

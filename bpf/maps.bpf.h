@@ -121,6 +121,25 @@ struct {
 	__type(value, __u8);
 } secret_inodes SEC(".maps") __weak;
 
+/* secret_inodes' keys as bits (abi/events.h reach_secret_ino_bit), written
+ * by the agent alone in the mmap'ed .bss */
+__u64 secret_ino_bits[REACH_SECRET_INO_BITS / 64] __weak = {};
+
+/* Could (dev, ino) be in secret_inodes? false: certainly not (its bit is
+ * set before its key goes in); true: look it up. */
+static __always_inline bool secret__maybe(const struct reach_inode_key *k)
+{
+	__u32 b = reach_secret_ino_bit(k->ino, k->dev);
+
+	return (((volatile __u64 *)secret_ino_bits)[(b / 64) & (REACH_SECRET_INO_BITS / 64 - 1)] >> (b & 63)) & 1;
+}
+
+/* The secret_inodes lookup behind its bit. */
+static __always_inline bool secret__known(const struct reach_inode_key *k)
+{
+	return secret__maybe(k) && bpf_map_lookup_elem(&secret_inodes, k);
+}
+
 /* Counts one loss node-wide (what status and /metrics have always shown)
  * and for the (cgroup, uid) whose activity it hid. A global function:
  * verified once per program, not at each of its ~30 call sites (inlined,

@@ -119,6 +119,14 @@ run_layers() {
 	rm -rf "$tmp"
 }
 
+# Each tier's seconds, for the suite's time budget (the guide: well under
+# 15 minutes in all); printed after the tier, never counted as a test.
+timed() {
+	local t0=$SECONDS
+	"$@"
+	echo "time: ${1#run_} took $((SECONDS - t0)) s"
+}
+
 case "$tier" in
 layers) run_layers ;;
 unit) run_unit ;;
@@ -126,7 +134,7 @@ bench) run_bench_smoke ;;
 fuzz) run_fuzz ;;
 e2e) shift; run_e2e "$@" ;;
 deploy) run_deploy ;;
-all) run_layers; run_unit; run_fuzz; run_deploy; run_e2e; run_bench_smoke ;;
+all) timed run_layers; timed run_unit; timed run_fuzz; timed run_deploy; timed run_e2e; timed run_bench_smoke ;;
 *) echo "usage: tests/run.sh [layers|unit|fuzz|e2e|bench|deploy|all]" >&2; exit 2 ;;
 esac
 echo "$passed passed, $failed failed"

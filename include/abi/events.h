@@ -122,6 +122,22 @@ struct reach_inode_key {
 	__u32 pad;
 };
 
+/*
+ * secret_ino_bits: one bit per hash of a (dev, ino), set for every key of
+ * secret_inodes (a superset: a bit is set before its key goes in, and a
+ * removed key's bit stays until the agent rebuilds the words from the map).
+ * A clear bit means "not a known secret" with one load of a 2-KiB array
+ * that stays in cache, instead of a lookup in the 16,384-entry hash, whose
+ * random bucket was the largest cost of a distinct non-secret open (a cache
+ * miss on every file: perf, issue 16's note). Unkeyed: a file whose hash a
+ * workload picks to share a secret's bit only costs that lookup again.
+ */
+#define REACH_SECRET_INO_BITS 16384 /* a power of 2 */
+static inline __u32 reach_secret_ino_bit(__u64 ino, __u32 dev)
+{
+	return (__u32)(((ino ^ ((__u64)dev << 40)) * 0x9e3779b97f4a7c15ULL) >> 50) & (REACH_SECRET_INO_BITS - 1);
+}
+
 struct reach_file_open_event {
 	struct reach_event_hdr hdr;
 	struct reach_dedup_key key;  /* (cgroup, FILE_OPEN, keyed hash(dev, ino, executable)) */

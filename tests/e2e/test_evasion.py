@@ -179,6 +179,63 @@ def test_a_dropped_file_learned_as_a_secret_is_judged_again(cleanup, tmp):
     check_eq(agent.returncode, 0, "reachd exit code")
 
 
+def test_secret_inode_bits_rebuilt_keep_every_secret_left(cleanup, tmp):
+    """The kernel skips the secret_inodes lookup of a file whose bit in
+    secret_ino_bits is clear (bpf/maps.bpf.h secret__known): a key in the map
+    without its bit would be a secret read through another name, missed. The
+    agent rebuilds the bits from the map once as many keys were removed as
+    are left. Walked here: 150 seeded files of an atomic writer's generation
+    (/run/secrets/TAG/..2026_…/) are forgotten when the generation is
+    removed (each an unmark), which rebuilds the bits; a secret still there,
+    read only through a hardlink afterwards, must still be the secret."""
+    tag = f"reach-e2e-bits-{os.getpid()}"
+    if not os.path.isdir("/run/secrets"):
+        os.makedirs("/run/secrets")
+        cleanup.add(os.rmdir, "/run/secrets")
+    top = os.path.join("/run/secrets", tag)
+    cleanup.add(shutil.rmtree, top, True)
+    generation = os.path.join(top, "..2026_12_07_00_00_00.000000001")
+    os.makedirs(generation)
+    for i in range(150):
+        _secret(os.path.join(generation, f"token-{i:03d}"), "not-a-real-token\n")
+    kept = _secret(os.path.join(top, "db_password"), "not-a-real-password\n")
+    link = os.path.join(tmp, "innocent-notes.txt")
+    try:
+        os.link(kept, link)
+    except OSError:
+        link = os.path.join("/run", f"{tag}-notes.txt")  # /tmp on another filesystem
+        os.link(kept, link)
+        cleanup.add(os.unlink, link)
+    root = Cgroup(cleanup, tag)
+    trigger, reader = Cgroup(cleanup, "trigger", parent=root), Cgroup(cleanup, "reader", parent=root)
+    agent = Agent(cleanup, tmp, ["--cgroup", root.path,
+                                 "--identity-rule", f"cgroup:{reader.rel} host/bits-reader"])
+    before = agent.reachctl("status", "-o", "json")["secret_seeds"]
+    check(before["files"] >= 151, f"the generation's files and the kept secret seeded at start: {before}")
+    check(before["inode_bits_set"] >= 100, f"their bits set (a few may share one): {before}")
+    check_eq(before["inode_bits_rebuilds"], 0, "no rebuild before any removal")
+
+    shutil.rmtree(generation)
+    # an exec in a monitored cgroup walks its namespace again (at most once
+    # a second): the generation's seeds are forgotten, the bits rebuilt
+    def rebuilt():
+        trigger.run(["true"])
+        st = agent.reachctl("status", "-o", "json")["secret_seeds"]
+        return st if st["inode_bits_rebuilds"] >= 1 else None
+    after = wait_for(rebuilt, "the bits rebuilt after the generation's removal", 20, 0.2)
+    check(after["inode_bits_set"] <= before["inode_bits_set"] - 100,
+          f"the removed files' bits cleared by the rebuild: {before} -> {after}")
+
+    reader.python("import sys; open(sys.argv[1]).read()", link)
+    e = agent.wait_edge("the kept secret through the hardlink", lambda e: e in _secret_edges(agent, reader))
+    check_eq((e["path"], e["category"], e["requested_path"]), (kept, "k8s-secret", link),
+             "the kept secret, known by its inode after the rebuild, under its classed name")
+    r = _verify_nothing_declared(agent, tmp, "host/bits-reader")
+    check_eq(r.returncode, 1, f"verify with no secret declared: the undeclared secret: {r.stdout[:400]}")
+    agent.stop()
+    check_eq(agent.returncode, 0, "reachd exit code")
+
+
 # In a private mount namespace: a tmpfs over argv[1] (a directory under
 # /run/secrets/) holding a secret, bind-mounted at argv[2] (an innocent
 # name); then a reader exec'd every 50 ms (each exec asks the agent to walk

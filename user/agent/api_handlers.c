@@ -93,6 +93,10 @@ static json_object *status_json(const struct api_handlers *h)
 		json_add_u64(sj, "unreadable", ss.unreadable);
 		json_add_u64(sj, "unsafe_mounts", ss.unsafe_mounts);
 		json_add_u64(sj, "deferred", ss.deferred);
+		/* the kernel's pre-check of secret inodes (abi/events.h
+		 * secret_ino_bits): bits set, rebuilds after removals */
+		json_add_u64(sj, "inode_bits_set", v.secret_bits_set);
+		json_add_u64(sj, "inode_bits_rebuilds", v.secret_bits_rebuilds);
 		json_add(o, "secret_seeds", sj);
 	}
 	json_add_u64(o, "tls_files_probed", v.tls_files_probed);

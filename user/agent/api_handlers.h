@@ -30,6 +30,7 @@ struct api_daemon_view {
 	uint64_t tls_files_probed;
 	uint64_t uprobes_attached;
 	uint64_t bpf_load_ms;            /* the BPF object's load at start: the verifier, mostly */
+	uint64_t secret_bits_set, secret_bits_rebuilds; /* sensor_secret_bits */
 	bool have_catfilter;             /* the kernel's catalogue filter counters could be read */
 	struct reach_cf_counters catfilter;
 	bool pods;                       /* pods are selected (--kube without --cgroup/--all) */

@@ -119,6 +119,7 @@ void counters_daemon_view(struct api_daemon_view *v, const struct counter_source
 	v->tls_files_probed = s->tls ? tls_files_attached(s->tls) : 0;
 	v->uprobes_attached = sensor_uprobes_attached(s->sensor);
 	v->bpf_load_ms = (uint64_t)(sensor_load_ms(s->sensor) + 0.5);
+	sensor_secret_bits(s->sensor, &v->secret_bits_set, &v->secret_bits_rebuilds);
 	v->have_catfilter = sensor_read_catfilter_counters(s->sensor, &v->catfilter) == 0;
 	v->pods = s->pods != NULL;
 	if (s->pods) {

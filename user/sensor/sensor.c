@@ -40,7 +40,16 @@ struct sensor {
 	bool dedup_no_batch;                /* the kernel refused batch reads: never tried again */
 	bool dedup_no_take;                 /* the kernel refused lookup-and-delete: lookup, then delete */
 	uint64_t held_walks_failed;         /* sensor_walk_held_files failures: node-wide file_via losses */
+	uint32_t secret_keys;               /* secret_inodes keys (exact at a rebuild, counted since) */
+	uint32_t secret_bits_stale;         /* keys removed since secret_ino_bits was rebuilt */
+	uint64_t secret_bits_rebuilds;
 };
+
+/* secret_ino_bits is rebuilt from the map once the keys removed since the
+ * last rebuild are at least as many as those left (and at least this
+ * many): stale bits never outnumber live ones by much, and each rebuild's
+ * walk of the map is paid for by as many removals. */
+#define SENSOR_SECRET_BITS_STALE_MIN 64
 
 /* The hooks a sensor attaches besides the syscall exits, each with its
  * program: status lists those whose program loads on this kernel (see
@@ -499,6 +508,16 @@ void sensor_detach_uprobe(struct sensor *s, int handle)
 
 double sensor_load_ms(const struct sensor *s) { return s->load_ms; }
 
+void sensor_secret_bits(const struct sensor *s, uint64_t *set, uint64_t *rebuilds)
+{
+	const __u64 *words = s->skel->bss->secret_ino_bits;
+
+	*set = 0;
+	for (size_t i = 0; i < REACH_SECRET_INO_BITS / 64; i++)
+		*set += (uint64_t)__builtin_popcountll(__atomic_load_n(&words[i], __ATOMIC_RELAXED));
+	*rebuilds = s->secret_bits_rebuilds;
+}
+
 size_t sensor_uprobes_attached(const struct sensor *s)
 {
 	size_t n = 0;
@@ -581,19 +600,65 @@ int sensor_dedup_take(struct sensor *s, const struct reach_dedup_key *key, struc
 	return 0;
 }
 
+static void secret_bit_set(__u64 *words, const struct reach_inode_key *key)
+{
+	uint32_t b = reach_secret_ino_bit(key->ino, key->dev);
+
+	__atomic_or_fetch(&words[b / 64], 1ULL << (b & 63), __ATOMIC_RELAXED);
+}
+
 int sensor_mark_secret_inode(struct sensor *s, const struct reach_inode_key *key)
 {
 	__u8 one = 1;
 
+	/* the bit first: the kernel skips the map lookup of a key whose bit
+	 * is clear (bpf/maps.bpf.h secret__known), so a key must never be in
+	 * the map without it; the update's system call orders the two */
+	secret_bit_set(s->skel->bss->secret_ino_bits, key);
 	if (bpf_map__update_elem(s->skel->maps.secret_inodes, key, sizeof(*key), &one, sizeof(one), BPF_ANY))
 		return -errno;
+	s->secret_keys++; /* a key marked again counts twice until the next rebuild: it only delays one */
 	return 0;
+}
+
+/* The bits again from the map's keys, once removals have left many stale
+ * (projected tokens rotate into new inodes; each seeded file gone leaves
+ * its bit): a stale bit only costs a lookup, but a bitmap of stale bits
+ * would cost every open one. Each word goes from the old superset to the
+ * exact set in one store, and this thread is the only writer of both map
+ * and bits, so the map never holds a key whose bit is clear. */
+static void secret_bits_rebuild(struct sensor *s)
+{
+	__u64 fresh[REACH_SECRET_INO_BITS / 64]; /* 2 KiB */
+	__u64 *words = s->skel->bss->secret_ino_bits;
+	struct reach_inode_key key, next;
+	const struct reach_inode_key *prev = NULL;
+	uint32_t n = 0;
+
+	memset(fresh, 0, sizeof(fresh));
+	while (!bpf_map__get_next_key(s->skel->maps.secret_inodes, prev, &next, sizeof(next))) {
+		secret_bit_set(fresh, &next);
+		key = next;
+		prev = &key;
+		n++;
+	}
+	if (errno != ENOENT)
+		return; /* the walk failed: the old superset stays */
+	for (size_t i = 0; i < REACH_SECRET_INO_BITS / 64; i++)
+		__atomic_store_n(&words[i], fresh[i], __ATOMIC_RELAXED);
+	s->secret_keys = n;
+	s->secret_bits_stale = 0;
+	s->secret_bits_rebuilds++;
 }
 
 int sensor_unmark_secret_inode(struct sensor *s, const struct reach_inode_key *key)
 {
 	if (bpf_map__delete_elem(s->skel->maps.secret_inodes, key, sizeof(*key), 0))
 		return -errno;
+	if (s->secret_keys)
+		s->secret_keys--;
+	if (++s->secret_bits_stale >= SENSOR_SECRET_BITS_STALE_MIN && s->secret_bits_stale >= s->secret_keys)
+		secret_bits_rebuild(s);
 	return 0;
 }
 

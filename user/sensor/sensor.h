@@ -135,6 +135,9 @@ void sensor_detach_uprobe(struct sensor *s, int handle);
 size_t sensor_uprobes_attached(const struct sensor *s);
 /* How long loading the BPF object took at start (the verifier, mostly), ms. */
 double sensor_load_ms(const struct sensor *s);
+/* secret_ino_bits (abi/events.h): the bits set now (secret inodes, and
+ * removed ones not yet rebuilt away), and how often it was rebuilt. */
+void sensor_secret_bits(const struct sensor *s, uint64_t *set, uint64_t *rebuilds);
 
 /* Names of the attached programs, NULL-terminated, for status output. */
 const char *const *sensor_hook_names(const struct sensor *s);
