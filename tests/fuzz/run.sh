@@ -7,6 +7,7 @@
 #
 # A target links user/reach/dns.c and user/reach/netclass.c unless it names
 # its own sources in a line "fuzz-sources: a.c b.c" (paths from the repo root).
+# Targets run side by side, one per CPU (FUZZ_JOBS to change it).
 # usage: tests/fuzz/run.sh [seconds]
 set -u
 cd "$(dirname "$0")/../.."
@@ -17,12 +18,13 @@ FLAGS="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefine
 DEFAULT_SRCS="user/reach/dns.c user/reach/netclass.c"
 out=build/fuzz
 mkdir -p "$out"
-status=0
-found=0
+jobs=${FUZZ_JOBS:-$(nproc)}
+export CLANG FLAGS DEFAULT_SRCS out secs
 
-for src in tests/fuzz/fuzz_*.c; do
-	[ -e "$src" ] || continue
-	found=1
+# One target: build, run; its one result line on stdout (a crash's excerpt
+# on stderr). Exit 1 on a failed build or a crash.
+fuzz_one() {
+	local src=$1 name bin srcs work seeds log rc execs
 	name=$(basename "$src" .c)
 	name=${name#fuzz_}
 	bin=$out/fuzz_$name
@@ -32,8 +34,7 @@ for src in tests/fuzz/fuzz_*.c; do
 	if ! $CLANG $FLAGS "$src" $srcs -o "$bin" 2>"$out/fuzz_$name.build.log"; then
 		cat "$out/fuzz_$name.build.log" >&2
 		echo "fuzz $name: build failed (is libclang-rt-14-dev installed?)"
-		status=1
-		continue
+		return 1
 	fi
 	# New inputs go to a scratch corpus under build/; the seeds stay untouched.
 	work=$out/corpus/$name
@@ -49,10 +50,16 @@ for src in tests/fuzz/fuzz_*.c; do
 	if [ "$rc" -ne 0 ]; then
 		grep -E 'ERROR: |SUMMARY: |runtime error|Test unit written to|deadly signal' "$log" | head -20 >&2
 		echo "fuzz $name: ${execs:-?} execs, CRASH (log $log)"
-		status=1
-	else
-		echo "fuzz $name: ${execs:-0} execs, ok"
+		return 1
 	fi
-done
-[ "$found" -eq 1 ] || { echo "no tests/fuzz/fuzz_*.c" >&2; exit 2; }
-exit "$status"
+	echo "fuzz $name: ${execs:-0} execs, ok"
+}
+export -f fuzz_one
+
+# Each target is single-threaded (its build and its run): one per CPU at a
+# time (FUZZ_JOBS), so the tier takes about 1/jobs of its sequential time;
+# each result is one line, written whole.
+ls tests/fuzz/fuzz_*.c >/dev/null 2>&1 || { echo "no tests/fuzz/fuzz_*.c" >&2; exit 2; }
+printf '%s\n' tests/fuzz/fuzz_*.c | xargs -P "$jobs" -I{} bash -c 'fuzz_one "$1"' _ {}
+# xargs: 123 when any target failed
+[ $? -eq 0 ] || exit 1
