@@ -329,7 +329,7 @@ static long files__link_judge_cb(__u64 i, void *arg)
 		j->pass = true;
 		return 1;
 	}
-	if (filter__pass(cs, 0, (__u32)len & (REACH_BASE_LEN - 1))) {
+	if (filter__pass_buf(0, (__u32)len & (REACH_BASE_LEN - 1))) {
 		j->pass = true;
 		return 1;
 	}
@@ -339,7 +339,7 @@ static long files__link_judge_cb(__u64 i, void *arg)
 	cs->resolved[len & (REACH_BASE_LEN - 1)] = '/';
 	cs->resolved[(len + 1) & (REACH_BASE_LEN - 1)] = 'x';
 	cs->resolved[(len + 2) & (REACH_BASE_LEN - 1)] = '\0';
-	if (filter__pass(cs, 0, (__u32)(len + 2) & (REACH_BASE_LEN - 1)) ||
+	if (filter__pass_buf(0, (__u32)(len + 2) & (REACH_BASE_LEN - 1)) ||
 	    files__link_dirname(cs, (__u32)len & (REACH_BASE_LEN - 1))) {
 		j->pass = true;
 		return 1;

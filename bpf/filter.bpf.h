@@ -298,6 +298,20 @@ static __always_inline bool filter__pass(struct cf_scratch *s, __u32 written, __
 	return c.w.pass;
 }
 
+/* filter__pass as a global function on the per-CPU scratch's buffer
+ * `written` (0: resolved, 1: the name as written): verified once per
+ * program however many call it (the link judge's two passes), not once
+ * per inlined copy. Not under filter__check: files__record's call chain
+ * would pass the verifier's eight frames. __weak: one copy in the link. */
+__weak __noinline int filter__pass_buf(__u32 written, __u32 len)
+{
+	struct cf_scratch *s = filter__scratch();
+
+	if (!s)
+		return 1;
+	return filter__pass(s, written ? 1 : 0, len);
+}
+
 /* Is the name as written the resolved path, byte for byte? The common case
  * (an absolute name without links): its filter pass would repeat the first. */
 static __always_inline bool filter__same(struct cf_scratch *s, __u32 resolved_len, __u32 written_len)
