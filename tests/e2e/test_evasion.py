@@ -179,6 +179,27 @@ def test_a_dropped_file_learned_as_a_secret_is_judged_again(cleanup, tmp):
     check_eq(agent.returncode, 0, "reachd exit code")
 
 
+def _run_secrets(cleanup):
+    """/run/secrets/, made for the test when the machine has none (removed
+    after the test's own directories under it: cleanup runs in reverse)."""
+    if not os.path.isdir("/run/secrets"):
+        os.makedirs("/run/secrets")
+        cleanup.add(os.rmdir, "/run/secrets")
+
+
+def _innocent_link(cleanup, tmp, tag, target):
+    """A hardlink to target under a name that matches no rule: in tmp, or
+    under /run when tmp is on another filesystem."""
+    link = os.path.join(tmp, "innocent-notes.txt")
+    try:
+        os.link(target, link)
+    except OSError:
+        link = os.path.join("/run", f"{tag}-notes.txt")
+        os.link(target, link)
+        cleanup.add(os.unlink, link)
+    return link
+
+
 def test_secret_inode_bits_rebuilt_keep_every_secret_left(cleanup, tmp):
     """The kernel skips the secret_inodes lookup of a file whose bit in
     secret_ino_bits is clear (bpf/maps.bpf.h secret__known): a key in the map
@@ -189,9 +210,7 @@ def test_secret_inode_bits_rebuilt_keep_every_secret_left(cleanup, tmp):
     removed (each an unmark), which rebuilds the bits; a secret still there,
     read only through a hardlink afterwards, must still be the secret."""
     tag = f"reach-e2e-bits-{os.getpid()}"
-    if not os.path.isdir("/run/secrets"):
-        os.makedirs("/run/secrets")
-        cleanup.add(os.rmdir, "/run/secrets")
+    _run_secrets(cleanup)
     top = os.path.join("/run/secrets", tag)
     cleanup.add(shutil.rmtree, top, True)
     generation = os.path.join(top, "..2026_12_07_00_00_00.000000001")
@@ -199,13 +218,7 @@ def test_secret_inode_bits_rebuilt_keep_every_secret_left(cleanup, tmp):
     for i in range(150):
         _secret(os.path.join(generation, f"token-{i:03d}"), "not-a-real-token\n")
     kept = _secret(os.path.join(top, "db_password"), "not-a-real-password\n")
-    link = os.path.join(tmp, "innocent-notes.txt")
-    try:
-        os.link(kept, link)
-    except OSError:
-        link = os.path.join("/run", f"{tag}-notes.txt")  # /tmp on another filesystem
-        os.link(kept, link)
-        cleanup.add(os.unlink, link)
+    link = _innocent_link(cleanup, tmp, tag, kept)
     root = Cgroup(cleanup, tag)
     trigger, reader = Cgroup(cleanup, "trigger", parent=root), Cgroup(cleanup, "reader", parent=root)
     agent = Agent(cleanup, tmp, ["--cgroup", root.path,
@@ -272,19 +285,11 @@ def test_a_secret_never_read_by_its_name_is_known_by_its_inode(cleanup, tmp):
     read through a hardlink. A policy declaring no secret must not pass any
     of them."""
     tag = f"reach-e2e-seeded-{os.getpid()}"
-    if not os.path.isdir("/run/secrets"):
-        os.makedirs("/run/secrets")
-        cleanup.add(os.rmdir, "/run/secrets")  # after the rmtree below (reverse order)
+    _run_secrets(cleanup)
     secret_dir = os.path.join("/run/secrets", tag)
     cleanup.add(shutil.rmtree, secret_dir, True)
     secret = _secret(os.path.join(secret_dir, "db_password"), "not-a-real-password\n")
-    link = os.path.join(tmp, "innocent-notes.txt")
-    try:
-        os.link(secret, link)
-    except OSError:
-        link = os.path.join("/run", f"{tag}-notes.txt")  # /tmp on another filesystem
-        os.link(secret, link)
-        cleanup.add(os.unlink, link)
+    link = _innocent_link(cleanup, tmp, tag, secret)
     late_dir = os.path.join("/run/secrets", f"{tag}-late")
     os.makedirs(late_dir)  # the mount point; the tmpfs lives in the private namespace only
     cleanup.add(os.rmdir, late_dir)
