@@ -393,7 +393,7 @@ static __noinline int files__record(struct file *file, const struct file_origin 
 		loss__count_for(cgid, uid, kind, REACH_LOSS_TRUNCATED);
 	}
 	ev->flags = ev_flags;
-	bpf_ringbuf_submit(ev, 0);
+	events__submit(ev);
 	return 0;
 }
 

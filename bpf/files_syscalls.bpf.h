@@ -490,7 +490,7 @@ static __noinline int files__on_link_exit(long nr, long ret)
 	ev->flags = REACH_LINK_F_EXIT | (ret < 0 ? REACH_LINK_F_FAILED : 0);
 	ev->seq = seq;
 	ev->old_dir[0] = ev->new_dir[0] = ev->old_name[0] = ev->new_name[0] = '\0';
-	bpf_ringbuf_submit(ev, 0);
+	events__submit(ev);
 	return 0;
 }
 
@@ -600,7 +600,7 @@ static __noinline int files__on_link_enter(struct pt_regs *regs, long nr)
 	if (ev->new_name[0] != '/' &&
 	    !(LINK_DIR(s, 1)[0] == '/' && bpf_probe_read_kernel_str(ev->new_dir, REACH_BASE_LEN, LINK_DIR(s, 1)) > 0))
 		ev->flags |= REACH_LINK_F_NEW_DIR_TRUNC;
-	bpf_ringbuf_submit(ev, 0);
+	events__submit(ev);
 	return 0;
 }
 

@@ -194,7 +194,7 @@ static __always_inline bool http__emit_whole(struct scratch *s, const struct htt
 			sz = REACH_HTTP_LEN;
 		bpf_probe_read_kernel(ev->payload, sz, s->http);
 	}
-	bpf_ringbuf_submit(ev, 0);
+	events__submit(ev);
 	return true;
 }
 
@@ -225,7 +225,7 @@ static __always_inline bool http__emit_piece(const void *src, bool user, __u64 n
 		loss__count(REACH_EV_HTTP, REACH_LOSS_READ_FAILED);
 		ev->len = 0; /* user space sees the gap and cuts the head there */
 	}
-	bpf_ringbuf_submit(ev, 0);
+	events__submit(ev);
 	return true;
 }
 
@@ -320,7 +320,7 @@ static __always_inline void http__emit_body(const void *src, bool user, __u64 n,
 		n = 0;
 	}
 	ev->len = n;
-	bpf_ringbuf_submit(ev, 0);
+	events__submit(ev);
 }
 
 /* The body of a JSON POST: at off in this write (its first n bytes in the
@@ -532,7 +532,7 @@ static __always_inline bool http__tls_hello(const void *ubuf, __u64 len, const s
 		n = 0;
 	}
 	ev->len = n;
-	bpf_ringbuf_submit(ev, 0);
+	events__submit(ev);
 	return true;
 }
 
@@ -558,7 +558,7 @@ static __always_inline void http__h2_preface(__u8 source, __u8 why, __u64 pid_tg
 	ev->source = source;
 	ev->why = why;
 	__builtin_memset(ev->pad, 0, sizeof(ev->pad));
-	bpf_ringbuf_submit(ev, 0);
+	events__submit(ev);
 }
 
 /* ---- HTTP/2 ------------------------------------------------------------------ */
@@ -655,7 +655,7 @@ static __always_inline __u8 h2__emit(struct h2_walk *w, struct h2_conn *st, __u6
 		return 1 + REACH_LOSS_READ_FAILED;
 	}
 	ev->len = n;
-	bpf_ringbuf_submit(ev, 0);
+	events__submit(ev);
 	st->seq++;
 	st->preface = 0;
 	return 0;
@@ -712,7 +712,7 @@ static __always_inline __u8 h2__body(struct h2_walk *w, struct h2_conn *st, __u6
 		n = 0;
 	}
 	ev->len = n;
-	bpf_ringbuf_submit(ev, 0);
+	events__submit(ev);
 	return 0;
 }
 

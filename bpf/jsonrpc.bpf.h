@@ -134,7 +134,7 @@ static __noinline int jsonrpc__capture(const void *buf, __u64 len, __u8 transpor
 		return 0;
 	}
 	ev->len = (__u32)n;
-	bpf_ringbuf_submit(ev, 0);
+	events__submit(ev);
 	return 0;
 }
 

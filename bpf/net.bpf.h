@@ -201,7 +201,7 @@ static __always_inline void net__record_egress(const struct reach_event_hdr *own
 	ev->pad2 = 0;
 	__builtin_memcpy(ev->daddr, ep->addr, 16);
 	__builtin_memset(ev->saddr, 0, 16);
-	bpf_ringbuf_submit(ev, 0);
+	events__submit(ev);
 }
 
 /* One road event (abi/events.h) per (cgroup, road, op, detail, executable).
@@ -227,7 +227,7 @@ __weak __noinline int road__record(__u32 road, __u32 op, __u32 detail, __u64 pid
 	ev->op = op;
 	ev->detail = detail;
 	ev->pad = 0;
-	bpf_ringbuf_submit(ev, 0);
+	events__submit(ev);
 	return 0;
 }
 

@@ -307,7 +307,7 @@ static __noinline int net__on_recv_exit(struct pt_regs *regs, long nr, long ret)
 		len = 0;
 	}
 	ev->len = len;
-	bpf_ringbuf_submit(ev, 0);
+	events__submit(ev);
 	return 0;
 }
 

@@ -92,7 +92,7 @@ int BPF_PROG(reach_sched_process_exec, struct task_struct *p, pid_t old_pid, str
 	ev->key.hash = hash__words(ev->filename, len > 0 ? len - 1 : 0, REACH_PATH_LEN, 0);
 	/* The event goes out either way; the map keeps the tool edge's count. */
 	dedup__first_seen(&ev->key, &now);
-	bpf_ringbuf_submit(ev, 0);
+	events__submit(ev);
 	/* after the exec event: user space knows the program by then. The
 	 * files it holds (close-on-exec ones are already closed) were opened
 	 * by whoever ran it, maybe an unmonitored parent (`app < secret.key`,
@@ -116,7 +116,7 @@ static __always_inline void process__fork_event(__u64 pid_tgid, __u64 cgid, __u3
 	task__fill_hdr(&ev->hdr, REACH_EV_FORK, sizeof(*ev), pid_tgid, cgid, bpf_ktime_get_boot_ns());
 	ev->child_pid = child_pid;
 	ev->child_tgid = child_tgid;
-	bpf_ringbuf_submit(ev, 0);
+	events__submit_lazy(ev); /* bookkeeping: read with the next record (maps.bpf.h) */
 }
 
 SEC("tp_btf/sched_process_fork")
@@ -177,6 +177,6 @@ int BPF_PROG(reach_sched_process_exit, struct task_struct *task)
 	task__fill_hdr(&ev->hdr, REACH_EV_EXIT, sizeof(*ev), pid_tgid, cgid, bpf_ktime_get_boot_ns());
 	ev->exit_code = BPF_CORE_READ(task, exit_code);
 	ev->pad = 0;
-	bpf_ringbuf_submit(ev, 0);
+	events__submit_lazy(ev);
 	return 0;
 }

@@ -546,11 +546,17 @@ void sensor_set_monitor_all(struct sensor *s, bool all)
 
 int sensor_poll(struct sensor *s, int timeout_ms)
 {
-	int rc = ring_buffer__poll(s->rb, timeout_ms);
+	int rc = ring_buffer__poll(s->rb, timeout_ms), lazy;
 
 	if (rc == -EINTR)
-		return 0;
-	return rc;
+		rc = 0;
+	if (rc < 0)
+		return rc;
+	/* records sent without a wake-up (forks, exits: bpf/maps.bpf.h
+	 * events__submit_lazy) make no epoll readiness of their own: read
+	 * whatever is in the ring now, at the latest one timeout after */
+	lazy = ring_buffer__consume(s->rb);
+	return lazy > 0 ? rc + lazy : rc;
 }
 
 int sensor_dedup_lookup(struct sensor *s, const struct reach_dedup_key *key, struct reach_dedup_val *val)

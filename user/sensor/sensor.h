@@ -45,8 +45,9 @@ void sensor_set_monitor_all(struct sensor *s, bool all);
  * inconclusive, in sensor_read_unattributed_losses), with a warning. */
 void sensor_walk_held_files(struct sensor *s);
 
-/* Waits up to timeout_ms and handles what arrived: events handled or -errno
- * (-EINTR is returned as 0). */
+/* Waits up to timeout_ms and handles what arrived, and the records sent
+ * without a wake-up (forks, exits) that wait in the ring: events handled
+ * or -errno (-EINTR is returned as 0). */
 int sensor_poll(struct sensor *s, int timeout_ms);
 
 /* Current counters of an edge in the kernel dedup map: 0, or -ENOENT when
