@@ -65,15 +65,22 @@ def _wait_for_line(agent, pred, what, timeout=15):
         time.sleep(0.05)
 
 
+def _https_server(cleanup, tmp, inputs, port):
+    """tests/e2e/https_server.py on HOST:port with a fresh test CA's
+    certificate, its log in inputs/s.log: the CA's path, once it listens."""
+    ca, cert, key = make_test_ca(cleanup, tmp)
+    start_process(cleanup, [PYTHON, os.path.join(ROOT, "tests", "e2e", "https_server.py"), "--bind", HOST,
+                            "--tls-port", str(port), "--cert", cert, "--key", key,
+                            "--log", os.path.join(inputs, "s.log")])
+    wait_port(HOST, port)
+    return ca
+
+
 def test_no_go_tls_is_blind_with_reason(cleanup, tmp):
     need_tools("go")
     inputs = os.path.join(tmp, "inputs")
     os.makedirs(inputs)
-    ca, cert, key = make_test_ca(cleanup, tmp)
-    start_process(cleanup, [PYTHON, os.path.join(ROOT, "tests", "e2e", "https_server.py"), "--bind", HOST,
-                            "--tls-port", str(GO_PORT), "--cert", cert, "--key", key,
-                            "--log", os.path.join(inputs, "s.log")])
-    wait_port(HOST, GO_PORT)
+    ca = _https_server(cleanup, tmp, inputs, GO_PORT)
     after_bin, before_bin = os.path.join(tmp, "goclient"), os.path.join(tmp, "goclient-early")
     go_build(GO_SRC, after_bin)
     shutil.copy(after_bin, before_bin)
@@ -228,12 +235,8 @@ def test_go_older_than_register_abi_is_refused(cleanup, tmp):
     need_tools("go")
     inputs = os.path.join(tmp, "inputs")
     os.makedirs(inputs)
-    ca, cert, key = make_test_ca(cleanup, tmp)
     port = GO_PORT + 2
-    start_process(cleanup, [PYTHON, os.path.join(ROOT, "tests", "e2e", "https_server.py"), "--bind", HOST,
-                            "--tls-port", str(port), "--cert", cert, "--key", key,
-                            "--log", os.path.join(inputs, "s.log")])
-    wait_port(HOST, port)
+    ca = _https_server(cleanup, tmp, inputs, port)
     exe = os.path.join(tmp, "goclient-oldabi")
     go_build(GO_SRC, exe)
     hdr = subprocess.run(["objdump", "-h", exe], stdout=subprocess.PIPE, text=True, check=True).stdout
@@ -285,11 +288,7 @@ def _tls_server_and_private_libssl(cleanup, tmp, port):
     if not libssl:
         raise Skip("not installed: libssl.so.3")
     shutil.copy(libssl, os.path.join(lib, "libssl.so.3"))
-    ca, cert, key = make_test_ca(cleanup, tmp)
-    start_process(cleanup, [PYTHON, os.path.join(ROOT, "tests", "e2e", "https_server.py"), "--bind", HOST,
-                            "--tls-port", str(port), "--cert", cert, "--key", key,
-                            "--log", os.path.join(inputs, "s.log")])
-    wait_port(HOST, port)
+    ca = _https_server(cleanup, tmp, inputs, port)
     return inputs, lib, ca
 
 
@@ -426,12 +425,8 @@ def test_an_executable_changed_in_place_is_looked_at_again(cleanup, tmp):
     need_tools("go")
     inputs = os.path.join(tmp, "inputs")
     os.makedirs(inputs)
-    ca, cert, key = make_test_ca(cleanup, tmp)
     port = CHANGED_PORT
-    start_process(cleanup, [PYTHON, os.path.join(ROOT, "tests", "e2e", "https_server.py"), "--bind", HOST,
-                            "--tls-port", str(port), "--cert", cert, "--key", key,
-                            "--log", os.path.join(inputs, "s.log")])
-    wait_port(HOST, port)
+    ca = _https_server(cleanup, tmp, inputs, port)
     gobin = os.path.join(tmp, "goclient")
     go_build(GO_SRC, gobin)
     with open(gobin, "rb") as f:
